@@ -1,0 +1,173 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type Command, Option } from 'commander';
+import ora from 'ora';
+import { loadSettings, type Settings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import {
+  applyPatch,
+  buildBaseImage,
+  createSandboxRuntime,
+  ensureEnvironmentImage,
+  runPytest,
+  type BaseImageMethod,
+  type SandboxRuntime,
+} from '../../sandbox/index.js';
+import { formatBytes } from '../../core/units.js';
+
+interface LimitFlags {
+  image?: string;
+  timeout?: string;
+  memory?: string;
+  cpus?: string;
+  pids?: string;
+  allow?: string;
+}
+
+/** The flags every sandbox-running subcommand shares. */
+function addLimitFlags(command: Command): Command {
+  return command
+    .option('--image <image>', 'sandbox image (default: FIXWRIGHT_SANDBOX_IMAGE or fixwright-sandbox:base)')
+    .option('--timeout <seconds>', 'wall-clock limit; the container is killed past it (exit 124)')
+    .option('--memory <size>', 'memory limit such as 512m or 2g; exceeding it exits 137')
+    .option('--cpus <n>', 'CPU limit, for example 1 or 0.5')
+    .option('--pids <n>', 'process limit (stops fork bombs)')
+    .option('--allow <programs>', 'comma-separated programs the command may start (default python,python3,pytest,git)');
+}
+
+function settingsFrom(flags: LimitFlags): Settings {
+  return loadSettings(process.env, {
+    sandbox: {
+      image: flags.image,
+      timeoutSeconds: flags.timeout,
+      memoryBytes: flags.memory,
+      cpus: flags.cpus,
+      pids: flags.pids,
+      allow: flags.allow,
+    },
+  });
+}
+
+async function openRuntime(settings: Settings): Promise<SandboxRuntime> {
+  return createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
+}
+
+function hasProgram(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' }).status === 0;
+}
+
+/** `fixwright sandbox …`: build the image, run a command, apply a patch and run tests. */
+export function registerSandboxCommands(program: Command, setExitCode: (code: number) => void): void {
+  const sandbox = program.command('sandbox').description('run untrusted code in locked-down Docker containers');
+
+  sandbox
+    .command('build')
+    .description('build the sandbox base image (cached; rebuilt only when its recipe changes)')
+    .addOption(new Option('--method <method>', 'how to build it').choices(['auto', 'debootstrap', 'dockerfile']).default('auto'))
+    .option('--force', 'rebuild even when an image from the same recipe exists')
+    .option('--tag <tag>', 'image tag to build', 'fixwright-sandbox:base')
+    .action(async (flags: { method: BaseImageMethod | 'auto'; force?: boolean; tag: string }) => {
+      const settings = loadSettings(process.env);
+      const runtime = await openRuntime(settings);
+      const spinner = ora({ text: `building ${flags.tag}`, stream: process.stderr }).start();
+      try {
+        const result = await buildBaseImage(runtime.docker, {
+          tag: flags.tag,
+          method: flags.method,
+          force: flags.force,
+          hasDebootstrap: hasProgram('debootstrap'),
+          onLine: (line) => (spinner.text = `building ${flags.tag}: ${line.slice(0, 100)}`),
+        });
+        spinner.succeed(
+          result.method === 'cached'
+            ? `${result.tag} is up to date (recipe ${result.recipe})`
+            : `built ${result.tag} with ${result.method} (recipe ${result.recipe})${result.fallbacks.length ? `; first tried: ${result.fallbacks.join('; ')}` : ''}`,
+        );
+      } catch (err) {
+        spinner.fail(`could not build ${flags.tag}`);
+        throw err;
+      }
+    });
+
+  sandbox
+    .command('env')
+    .description('build (once) the environment image for a JSON spec {base?, apt?, pip?, setup?, env?} and print its tag')
+    .requiredOption('--spec <file>', 'environment spec as JSON')
+    .action(async (flags: { spec: string }) => {
+      let spec: unknown;
+      try {
+        spec = JSON.parse(readFileSync(flags.spec, 'utf8'));
+      } catch (err) {
+        throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the environment spec ${flags.spec}: ${(err as Error).message}`, { field: '--spec' });
+      }
+      const runtime = await openRuntime(loadSettings(process.env));
+      const spinner = ora({ text: 'preparing environment image', stream: process.stderr }).start();
+      const result = await ensureEnvironmentImage(runtime.docker, spec, (line) => (spinner.text = line.slice(0, 100))).catch((err) => {
+        spinner.fail('environment image failed');
+        throw err;
+      });
+      spinner.succeed(result.built ? `built ${result.tag}` : `${result.tag} already built`);
+      process.stdout.write(`${result.tag}\n`);
+    });
+
+  addLimitFlags(
+    sandbox
+      .command('exec')
+      .description('run one command in a fresh sandbox over a copy of a repository; exits with its code (124 timeout, 137 out of memory)')
+      .requiredOption('--repo <dir>', 'repository directory to copy into the sandbox')
+      .argument('<command...>', 'program and arguments, after --'),
+  ).action(async (argv: string[], flags: LimitFlags & { repo: string }) => {
+    const settings = settingsFrom(flags);
+    const runtime = await openRuntime(settings);
+    runtime.policy.check(argv);
+    const result = await runtime.runCommand({ repo: { kind: 'dir', path: flags.repo }, argv });
+    process.stdout.write(result.stdout.text);
+    process.stderr.write(result.stderr.text);
+    if (result.timedOut) process.stderr.write(`fixwright: timed out after ${settings.sandbox.timeoutSeconds}s; the sandbox was killed\n`);
+    if (result.oomKilled) process.stderr.write(`fixwright: killed for exceeding the memory limit of ${formatBytes(settings.sandbox.memoryBytes)}\n`);
+    for (const [name, out] of [['stdout', result.stdout], ['stderr', result.stderr]] as const) {
+      if (out.truncatedBytes > 0) process.stderr.write(`fixwright: ${name} was ${out.totalBytes} bytes; ${out.truncatedBytes} were cut from the middle\n`);
+    }
+    setExitCode(result.oomKilled ? 137 : result.exitCode);
+  });
+
+  addLimitFlags(
+    sandbox
+      .command('test')
+      .description('run pytest targets in a sandbox (optionally after applying a patch) and print per-test outcomes')
+      .requiredOption('--repo <dir>', 'repository directory to copy into the sandbox')
+      .option('--patch <file>', 'unified diff to apply first')
+      .option('--json', 'print the outcomes as JSON')
+      .argument('[targets...]', 'node ids, files or directories (default: the whole suite)'),
+  ).action(async (targets: string[], flags: LimitFlags & { repo: string; patch?: string; json?: boolean }) => {
+    const settings = settingsFrom(flags);
+    let patch: string | undefined;
+    if (flags.patch) {
+      try {
+        patch = readFileSync(flags.patch, 'utf8');
+      } catch (err) {
+        throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the patch ${flags.patch}: ${(err as Error).message}`, { field: '--patch' });
+      }
+    }
+    const runtime = await openRuntime(settings);
+    await runtime.withSandbox({ repo: { kind: 'dir', path: flags.repo } }, async (session) => {
+      if (patch !== undefined) {
+        const applied = await applyPatch(session, patch, { repoDir: flags.repo });
+        if (!applied.ok) throw new FixwrightError(applied.reason === 'rejected' ? 'FW_ERR_PATCH_REJECTED' : 'FW_ERR_PATCH_DOES_NOT_APPLY', applied.message);
+      }
+      const run = await runPytest(session, { targets, timeoutSeconds: settings.sandbox.timeoutSeconds });
+      const summary = { timedOut: run.timedOut, crashed: run.crashed, exitCode: run.exec.exitCode, outcomes: run.outcomes, collectionErrors: run.collectionErrors, missing: run.missing };
+      if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      else {
+        for (const [id, outcome] of Object.entries(run.outcomes)) process.stdout.write(`${outcome.status.padEnd(7)} ${id}\n`);
+        for (const error of run.collectionErrors) process.stdout.write(`ERROR   ${error.nodeid} (collection)\n`);
+        for (const id of run.missing) process.stdout.write(`MISSING ${id}\n`);
+        if (run.timedOut) process.stdout.write('the run timed out\n');
+        if (run.crashed) process.stdout.write('pytest crashed before finishing\n');
+      }
+      const allPassed = Object.values(run.outcomes).every((o) => ['PASSED', 'XFAIL', 'SKIPPED'].includes(o.status));
+      setExitCode(allPassed && run.missing.length === 0 && run.collectionErrors.length === 0 && !run.timedOut && !run.crashed ? 0 : 1);
+    });
+  });
+}

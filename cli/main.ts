@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { assetPath } from '../core/paths.js';
+import { closeAllSessions } from '../sandbox/session.js';
+import { registerSandboxCommands } from './commands/sandbox.js';
+import { EXIT_USAGE, reportError } from './errors.js';
+
+/** The `fixwright` command line: one program, one subcommand per job. */
+export async function main(argv: string[]): Promise<number> {
+  const { version } = JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string };
+  let exitCode = 0;
+  const program = new Command()
+    .name('fixwright')
+    .description('an autonomous software-engineering agent: localise, patch, prove the patch in a locked-down sandbox')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`fixwright: ${text.replace(/^error: /, '')}`) });
+  registerSandboxCommands(program, (code) => (exitCode = code));
+  for (const command of program.commands) command.exitOverride();
+  for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    return reportError(err);
+  }
+}
+
+/** Removes live sandboxes before the process goes on a signal; their lease covers SIGKILL. */
+function installSignalCleanup(): void {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.once(signal, () => {
+      void closeAllSessions().finally(() => process.exit(code));
+    });
+  }
+}
+
+/** Exits once stdout and stderr have flushed, so piped output is never cut short. */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+installSignalCleanup();
+main(process.argv).then(exitAfterFlush, (err: unknown) => exitAfterFlush(reportError(err)));

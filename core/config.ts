@@ -1,0 +1,131 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { FixwrightError } from './errors.js';
+import { parseByteSize } from './units.js';
+
+/**
+ * Settings are read and validated once, at start-up, into a frozen object; no other module reads
+ * `process.env`. Flags win over environment variables, which win over defaults.
+ */
+
+/** The sandbox's default programs: enough to run a repository's tests and apply patches. */
+export const DEFAULT_ALLOWED_PROGRAMS = ['python', 'python3', 'pytest', 'git'] as const;
+
+const byteSize = (what: string) =>
+  z.union([z.number(), z.string()]).transform((value, ctx) => {
+    const bytes = typeof value === 'number' ? value : parseByteSize(value);
+    if (bytes === undefined || !Number.isFinite(bytes) || bytes < 1) {
+      ctx.addIssue({ code: 'custom', message: `${what} must be a size such as 512m or 2g (got ${JSON.stringify(value)})` });
+      return z.NEVER;
+    }
+    return Math.floor(bytes);
+  });
+
+const positiveNumber = (what: string, max: number) =>
+  z.coerce
+    .number({ message: `${what} must be a number` })
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= max, { message: `${what} must be greater than 0 and at most ${max}` });
+
+const positiveInt = (what: string, max: number) =>
+  positiveNumber(what, max).refine((n) => Number.isInteger(n), { message: `${what} must be a whole number` });
+
+const programList = z
+  .union([z.string(), z.array(z.string())])
+  .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((p) => p.trim()).filter(Boolean))
+  .refine((list) => list.length > 0, { message: 'the allowlist must name at least one program' })
+  .refine((list) => list.every((p) => /^[A-Za-z0-9._+-]+$/.test(p)), {
+    message: 'allowed programs are bare names such as python3 (no paths, no spaces)',
+  });
+
+const sandboxSchema = z.object({
+  image: z.string().min(1, 'the sandbox image name must not be empty'),
+  concurrency: positiveInt('sandbox concurrency', 64),
+  allow: programList,
+  memoryBytes: byteSize('sandbox memory'),
+  cpus: positiveNumber('sandbox cpus', 64),
+  pids: positiveInt('sandbox pids limit', 65536),
+  timeoutSeconds: positiveNumber('sandbox timeout', 24 * 3600),
+  outputCapBytes: byteSize('the output cap'),
+  workdirBytes: byteSize('the working directory size'),
+  leaseGraceSeconds: positiveInt('the lease grace period', 24 * 3600),
+});
+
+const settingsSchema = z.object({
+  dataDir: z.string().min(1),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  dockerHost: z.string().optional(),
+  sandbox: sandboxSchema,
+});
+
+/** Sandbox limits and policy, validated. */
+export type SandboxSettings = z.output<typeof sandboxSchema>;
+/** All of fixwright's settings, validated and frozen. */
+export type Settings = Readonly<z.output<typeof settingsSchema>>;
+
+/** Values given on the command line; each wins over its environment variable. */
+export interface SettingsOverrides {
+  dataDir?: string;
+  logLevel?: string;
+  sandbox?: Partial<Record<keyof SandboxSettings, string | number | string[] | undefined>>;
+}
+
+const SANDBOX_ENV: Record<keyof SandboxSettings, string> = {
+  image: 'FIXWRIGHT_SANDBOX_IMAGE',
+  concurrency: 'FIXWRIGHT_SANDBOX_CONCURRENCY',
+  allow: 'FIXWRIGHT_SANDBOX_ALLOW',
+  memoryBytes: 'FIXWRIGHT_SANDBOX_MEMORY',
+  cpus: 'FIXWRIGHT_SANDBOX_CPUS',
+  pids: 'FIXWRIGHT_SANDBOX_PIDS',
+  timeoutSeconds: 'FIXWRIGHT_SANDBOX_TIMEOUT',
+  outputCapBytes: 'FIXWRIGHT_SANDBOX_OUTPUT_CAP',
+  workdirBytes: 'FIXWRIGHT_SANDBOX_WORKDIR_SIZE',
+  leaseGraceSeconds: 'FIXWRIGHT_SANDBOX_LEASE_GRACE',
+};
+
+const SANDBOX_DEFAULTS: Record<keyof SandboxSettings, string | number | string[]> = {
+  image: 'fixwright-sandbox:base',
+  concurrency: 2,
+  allow: [...DEFAULT_ALLOWED_PROGRAMS],
+  memoryBytes: '2g',
+  cpus: 1,
+  pids: 256,
+  timeoutSeconds: 300,
+  outputCapBytes: '1m',
+  workdirBytes: '1g',
+  leaseGraceSeconds: 120,
+};
+
+/** Where a setting came from, so an error names the flag or variable the user actually set. */
+function sourceName(key: keyof SandboxSettings, overrides: SettingsOverrides): string {
+  return overrides.sandbox?.[key] !== undefined ? `--${key}` : SANDBOX_ENV[key];
+}
+
+/**
+ * Builds the settings from environment variables and flag overrides; throws FW_ERR_CONFIG listing
+ * every problem as `NAME: message`.
+ */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: SettingsOverrides = {}): Settings {
+  const sandbox: Record<string, unknown> = {};
+  for (const key of Object.keys(SANDBOX_ENV) as (keyof SandboxSettings)[]) {
+    const fromEnv = env[SANDBOX_ENV[key]];
+    sandbox[key] = overrides.sandbox?.[key] ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : SANDBOX_DEFAULTS[key]);
+  }
+  const raw = {
+    dataDir: resolve(overrides.dataDir ?? env.FIXWRIGHT_DATA_DIR ?? join(homedir(), '.fixwright')),
+    logLevel: overrides.logLevel ?? env.FIXWRIGHT_LOG_LEVEL ?? 'info',
+    dockerHost: env.DOCKER_HOST || undefined,
+    sandbox,
+  };
+  const parsed = settingsSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const [section, key] = issue.path.map(String);
+      const name =
+        section === 'sandbox' && key ? sourceName(key as keyof SandboxSettings, overrides) : section === 'logLevel' ? 'FIXWRIGHT_LOG_LEVEL' : String(section);
+      return `${name}: ${issue.message}`;
+    });
+    throw new FixwrightError('FW_ERR_CONFIG', `invalid settings:\n  ${problems.join('\n  ')}`);
+  }
+  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox) });
+}

@@ -1,0 +1,88 @@
+import type Docker from 'dockerode';
+
+/** Resource limits of one sandbox container. */
+export interface SandboxLimits {
+  memoryBytes: number;
+  cpus: number;
+  pids: number;
+  /** Size of the writable /work tmpfs that holds the repository copy (counts against memory). */
+  workdirBytes: number;
+}
+
+/** Labels every sandbox container carries, so clean-up can tell whose it is and when it expires. */
+export const LABELS = {
+  sandbox: 'fixwright.sandbox',
+  ownerHost: 'fixwright.owner.host',
+  ownerPid: 'fixwright.owner.pid',
+  started: 'fixwright.started',
+  leaseUntil: 'fixwright.lease-until',
+} as const;
+
+/** The unprivileged user every sandbox runs as; images need no passwd entry for it. */
+export const SANDBOX_UID = 1000;
+/** Where the repository copy lives inside the container. */
+export const WORKDIR = '/work';
+/** Scratch space for fixwright's own helper files inside the container. */
+export const SCRATCH_DIR = '/tmp/fixwright';
+
+/** What a container is for and who owns it. */
+export interface ContainerSpecInput {
+  image: string;
+  limits: SandboxLimits;
+  /** Hard wall for the container's whole life: its keeper process exits then and Docker removes it. */
+  leaseSeconds: number;
+  ownerHost: string;
+  ownerPid: number;
+  now: number;
+}
+
+/**
+ * The locked-down create options. The keeper process is a `sleep` as long as the lease, and the
+ * container is auto-removed when it stops: if fixwright itself is killed with SIGKILL, the
+ * container still ends on its own at the lease, and start-up clean-up catches it sooner.
+ */
+export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerCreateOptions {
+  const { limits } = input;
+  const lease = Math.max(1, Math.ceil(input.leaseSeconds));
+  return {
+    Image: input.image,
+    Entrypoint: ['sleep'],
+    Cmd: [String(lease)],
+    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    WorkingDir: WORKDIR,
+    Env: ['HOME=/tmp', 'LANG=C.UTF-8', 'PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1', 'PATH=/usr/local/bin:/usr/bin:/bin'],
+    NetworkDisabled: true,
+    Labels: {
+      [LABELS.sandbox]: '1',
+      [LABELS.ownerHost]: input.ownerHost,
+      [LABELS.ownerPid]: String(input.ownerPid),
+      [LABELS.started]: String(input.now),
+      [LABELS.leaseUntil]: String(input.now + lease * 1000),
+    },
+    HostConfig: {
+      AutoRemove: true,
+      Init: true,
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+      Privileged: false,
+      Memory: limits.memoryBytes,
+      // Equal to Memory: no swap, so a hog is stopped instead of thrashing the host.
+      MemorySwap: limits.memoryBytes,
+      NanoCpus: Math.round(limits.cpus * 1e9),
+      PidsLimit: limits.pids,
+      IpcMode: 'private',
+      ShmSize: 64 * 1024 * 1024,
+      Ulimits: [
+        { Name: 'nofile', Soft: 4096, Hard: 4096 },
+        { Name: 'core', Soft: 0, Hard: 0 },
+      ],
+      Tmpfs: {
+        [WORKDIR]: `rw,exec,nosuid,nodev,size=${limits.workdirBytes},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0755`,
+        '/tmp': `rw,exec,nosuid,nodev,size=${Math.min(limits.workdirBytes, 512 * 1024 * 1024)},mode=1777`,
+      },
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { FixwrightError } from '../../core/errors.js';
+import { assetPath } from '../../core/paths.js';
+import { SANDBOX_UID } from '../container-spec.js';
+import { buildFromDockerfile, buildNetworkMode, followProgress, imageRecipe, RECIPE_LABEL } from './docker-build.js';
+
+/** The default base image every sandbox and environment image starts from. */
+export const BASE_IMAGE = 'fixwright-sandbox:base';
+
+/** The offline recipe: a minimal Debian root filesystem with Python, pytest, git and patch. */
+export const DEBOOTSTRAP_RECIPE = {
+  suite: 'bookworm',
+  variant: 'minbase',
+  include: ['python3', 'python3-pytest', 'git', 'patch'],
+  mirror: 'http://deb.debian.org/debian',
+} as const;
+
+/** How the base image gets built: from a registry's python image, or offline with debootstrap. */
+export type BaseImageMethod = 'dockerfile' | 'debootstrap';
+
+/** The outcome of `buildBaseImage`. */
+export interface BaseImageResult {
+  tag: string;
+  recipe: string;
+  /** 'cached' when an image from the same recipe already existed. */
+  method: BaseImageMethod | 'cached';
+  /** Why earlier methods failed, when a later one was used. */
+  fallbacks: string[];
+}
+
+function dockerfileText(): string {
+  return readFileSync(assetPath('sandbox/images/Dockerfile'), 'utf8');
+}
+
+/** Hash of everything that shapes the base image; a change to either recipe rebuilds it. */
+export function baseRecipeHash(): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ version: 1, uid: SANDBOX_UID, debootstrap: DEBOOTSTRAP_RECIPE, dockerfile: dockerfileText() }))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+function runLogged(command: string, args: string[], onLine?: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tail: string[] = [];
+    const onData = (chunk: Buffer) => {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        onLine?.(line);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (err) => reject(new Error(`${command} could not start: ${err.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${tail.slice(-5).join(' | ')}`))));
+  });
+}
+
+/** Adds the unprivileged sandbox user so tools that look up the uid (git, pip) find a name. */
+function addSandboxUser(rootfs: string): void {
+  const passwd = readFileSync(join(rootfs, 'etc/passwd'), 'utf8');
+  if (!passwd.includes(`:${SANDBOX_UID}:`)) {
+    appendFileSync(join(rootfs, 'etc/passwd'), `sandbox:x:${SANDBOX_UID}:${SANDBOX_UID}:fixwright sandbox:/tmp:/bin/sh\n`);
+    appendFileSync(join(rootfs, 'etc/group'), `sandbox:x:${SANDBOX_UID}:\n`);
+  }
+  mkdirSync(join(rootfs, 'work'), { recursive: true });
+}
+
+async function buildWithDebootstrap(docker: Docker, tag: string, recipe: string, onLine?: (line: string) => void): Promise<void> {
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    throw new Error('debootstrap needs root (run fixwright sandbox build as root, or on a machine that reaches a registry)');
+  }
+  const rootfs = mkdtempSync(join(tmpdir(), 'fixwright-rootfs-'));
+  try {
+    const r = DEBOOTSTRAP_RECIPE;
+    await runLogged('debootstrap', [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, r.suite, rootfs, r.mirror], onLine);
+    addSandboxUser(rootfs);
+    rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+    mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
+    const tar = spawn('tar', ['--numeric-owner', '-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [repo, version] = tag.split(':') as [string, string | undefined];
+    const stream = await docker.importImage(tar.stdout as unknown as string, {
+      repo,
+      tag: version ?? 'latest',
+      changes: [`LABEL ${RECIPE_LABEL}=${recipe}`, 'ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin', 'WORKDIR /work'],
+    } as object);
+    await followProgress(docker, stream as unknown as Readable, onLine);
+  } finally {
+    rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Builds the base image unless one from the same recipe exists. `auto` tries debootstrap first
+ * where it is installed (it needs no registry), then the Dockerfile; errors of both are reported.
+ */
+export async function buildBaseImage(
+  docker: Docker,
+  options: { tag?: string; method?: BaseImageMethod | 'auto'; force?: boolean; onLine?: (line: string) => void; hasDebootstrap: boolean },
+): Promise<BaseImageResult> {
+  const tag = options.tag ?? BASE_IMAGE;
+  const recipe = baseRecipeHash();
+  if (!options.force && (await imageRecipe(docker, tag)) === recipe) return { tag, recipe, method: 'cached', fallbacks: [] };
+
+  const order: BaseImageMethod[] =
+    options.method && options.method !== 'auto' ? [options.method] : options.hasDebootstrap ? ['debootstrap', 'dockerfile'] : ['dockerfile', 'debootstrap'];
+  const fallbacks: string[] = [];
+  for (const method of order) {
+    try {
+      if (method === 'debootstrap') await buildWithDebootstrap(docker, tag, recipe, options.onLine);
+      else await buildFromDockerfile(docker, { tag, dockerfile: dockerfileText(), recipe, network: await buildNetworkMode(docker), onLine: options.onLine });
+      return { tag, recipe, method, fallbacks };
+    } catch (err) {
+      fallbacks.push(`${method}: ${(err as Error).message}`);
+    }
+  }
+  throw new FixwrightError('FW_ERR_IMAGE_BUILD', `could not build ${tag}:\n  ${fallbacks.join('\n  ')}`);
+}

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { FixwrightError } from '../core/errors.js';
+import { assetPath } from '../core/paths.js';
+import { SCRATCH_DIR } from './container-spec.js';
+import { parsePluginReport, parsePytestSummary, type ParsedTestRun } from './pytest-outcomes.js';
+import type { ExecResult, SandboxSession } from './session.js';
+
+/** What to run: pytest node ids (path::Class::test[param]), files or directories. */
+export interface PytestRunOptions {
+  targets: readonly string[];
+  timeoutSeconds: number;
+  /** Extra pytest flags from trusted configuration (an environment table), never from a model. */
+  extraArgs?: readonly string[];
+  env?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** Per-test outcomes of one run, with how the run itself ended. */
+export interface PytestRunResult extends ParsedTestRun {
+  exec: ExecResult;
+  timedOut: boolean;
+  /** pytest died without finishing (a segfault, os._exit, a kill) and not by the timeout. */
+  crashed: boolean;
+  /** Requested node ids that produced no outcome at all. */
+  missing: string[];
+  /** Where the outcomes came from: the plugin's report, or the -rA summary in the log. */
+  source: 'plugin' | 'summary';
+}
+
+const PLUGIN_DIR = `${SCRATCH_DIR}/pytest`;
+const REPORT_FILE = `${SCRATCH_DIR}/pytest-report.jsonl`;
+/** Seconds between the in-container soft timeout and the container-killing hard one. */
+const HARD_TIMEOUT_MARGIN = 15;
+
+let pluginSource: string | undefined;
+
+function covered(target: string, outcomes: Record<string, unknown>): boolean {
+  if (target in outcomes) return true;
+  return Object.keys(outcomes).some((id) => id.startsWith(`${target}[`) || id.startsWith(`${target}::`));
+}
+
+/**
+ * Runs pytest in the sandbox as `python3 -m pytest` from the repository root, so the root is
+ * importable. A soft timeout inside the container stops pytest first, so the report of every
+ * test that finished can still be read; the container-killing timeout stays as the backstop.
+ */
+export async function runPytest(session: SandboxSession, options: PytestRunOptions): Promise<PytestRunResult> {
+  for (const target of options.targets) {
+    if (target.startsWith('-') || target.trim() === '' || target.includes('\0')) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `not a test target: ${JSON.stringify(target)} (expected a node id, file or directory)`, { field: 'targets' });
+    }
+  }
+  pluginSource ??= readFileSync(assetPath('sandbox/assets/fixwright_pytest_report.py'), 'utf8');
+  await session.putFiles(PLUGIN_DIR, { 'fixwright_pytest_report.py': pluginSource });
+
+  const soft = Math.max(1, Math.ceil(options.timeoutSeconds));
+  const argv = [
+    'timeout', '--kill-after=5', String(soft),
+    'python3', '-m', 'pytest', '-rA', '--tb=short', '-p', 'no:cacheprovider', '-p', 'fixwright_pytest_report',
+    ...(options.extraArgs ?? []),
+    ...options.targets,
+  ];
+  const exec = await session.execTrusted(argv, {
+    timeoutSeconds: soft + HARD_TIMEOUT_MARGIN,
+    env: { ...options.env, PYTHONPATH: PLUGIN_DIR, FIXWRIGHT_PYTEST_REPORT: REPORT_FILE },
+    signal: options.signal,
+  });
+  const timedOut = exec.timedOut || exec.exitCode === 124 || (exec.exitCode === 137 && exec.durationMs >= soft * 1000);
+
+  const report = exec.timedOut ? undefined : await session.readFile(REPORT_FILE);
+  const fromPlugin = report ? parsePluginReport(report) : undefined;
+  const usePlugin = fromPlugin !== undefined && (Object.keys(fromPlugin.outcomes).length > 0 || fromPlugin.exitStatus !== undefined || fromPlugin.collectionErrors.length > 0);
+  const parsed = usePlugin ? fromPlugin! : parsePytestSummary(exec.stdout.text);
+
+  const finished = parsed.exitStatus !== undefined || (!usePlugin && /^=+ .* in [\d.]+s/m.test(exec.stdout.text));
+  const crashed = !timedOut && !finished;
+  if (parsed.interruptedIn && !(parsed.interruptedIn in parsed.outcomes && parsed.outcomes[parsed.interruptedIn]!.status !== 'PASSED')) {
+    parsed.outcomes[parsed.interruptedIn] = { status: 'ERROR', message: timedOut ? `timed out after ${soft}s` : 'the test process crashed' };
+  }
+  const missing = options.targets.filter((t) => t.includes('::') && !covered(t, parsed.outcomes));
+  return { ...parsed, exec, timedOut, crashed, missing, source: usePlugin ? 'plugin' : 'summary' };
+}

@@ -1,0 +1,280 @@
+import { hostname } from 'node:os';
+import type { Duplex, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type Docker from 'dockerode';
+import { FixwrightError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { CommandPolicy } from './command-policy.js';
+import { buildContainerSpec, type SandboxLimits, WORKDIR } from './container-spec.js';
+import { hasDockerStatus } from './docker-client.js';
+import { type CappedOutput, OutputCollector } from './output-cap.js';
+import { checkRepoSource, filesTarStream, type RepoSource, repoTarStream } from './repo-source.js';
+
+/** How one command in a sandbox ended. */
+export interface ExecResult {
+  /** The command's exit code; 124 when it hit the timeout, 137 when killed for memory. */
+  exitCode: number;
+  stdout: CappedOutput;
+  stderr: CappedOutput;
+  durationMs: number;
+  timedOut: boolean;
+  oomKilled: boolean;
+}
+
+/** Options for one command. */
+export interface ExecOptions {
+  /** Wall-clock limit; past it the whole container is killed. */
+  timeoutSeconds: number;
+  stdin?: Readable | Buffer | string;
+  env?: Record<string, string>;
+  /** Working directory inside the container (default: the repository copy). */
+  cwd?: string;
+  /** Cancels the command (the container is killed, as on a timeout). */
+  signal?: AbortSignal;
+}
+
+/** What a session needs to start. */
+export interface OpenSessionOptions {
+  docker: Docker;
+  image: string;
+  limits: SandboxLimits;
+  policy: CommandPolicy;
+  outputCapBytes: number;
+  /** The container's whole life, after which it ends and is removed whatever happens. */
+  leaseSeconds: number;
+  logger?: Logger;
+}
+
+const EXIT_TIMEOUT = 124;
+const EXIT_KILLED = 137;
+
+/** Sessions open in this process, so a signal handler can remove them before exit. */
+const liveSessions = new Set<SandboxSession>();
+
+/** Closes every session this process still holds (used on SIGINT/SIGTERM). */
+export async function closeAllSessions(): Promise<void> {
+  await Promise.allSettled([...liveSessions].map((session) => session.close()));
+}
+
+/**
+ * One fresh, locked-down container holding a private copy of a repository. Commands run in it
+ * through `docker exec`; the container is always removed by `close()`, and by Docker itself at the
+ * end of its lease if this process dies first.
+ */
+export class SandboxSession {
+  readonly id: string;
+  private readonly container: Docker.Container;
+  private readonly options: OpenSessionOptions;
+  private closed = false;
+  private killedReason: 'timeout' | 'cancelled' | undefined;
+  private oomKillsSeen = 0;
+
+  private constructor(container: Docker.Container, options: OpenSessionOptions) {
+    this.container = container;
+    this.id = container.id;
+    this.options = options;
+  }
+
+  /** Creates and starts the container. */
+  static async open(options: OpenSessionOptions): Promise<SandboxSession> {
+    const spec = buildContainerSpec({
+      image: options.image,
+      limits: options.limits,
+      leaseSeconds: options.leaseSeconds,
+      ownerHost: hostname(),
+      ownerPid: process.pid,
+      now: Date.now(),
+    });
+    let container: Docker.Container;
+    try {
+      container = await options.docker.createContainer(spec);
+    } catch (err) {
+      if (hasDockerStatus(err, 404)) {
+        throw new FixwrightError(
+          'FW_ERR_IMAGE_NOT_FOUND',
+          `sandbox image '${options.image}' not found; build it with 'fixwright sandbox build' or pass --image`,
+          { field: 'image', cause: err },
+        );
+      }
+      throw new FixwrightError('FW_ERR_SANDBOX', `could not create the sandbox container: ${(err as Error).message}`, { cause: err });
+    }
+    const session = new SandboxSession(container, options);
+    liveSessions.add(session);
+    try {
+      await container.start();
+    } catch (err) {
+      await session.close();
+      throw new FixwrightError('FW_ERR_SANDBOX', `could not start the sandbox container: ${(err as Error).message}`, { cause: err });
+    }
+    options.logger?.debug({ container: session.id.slice(0, 12), image: options.image }, 'sandbox opened');
+    return session;
+  }
+
+  /** Copies the repository into the container's working directory. */
+  async copyRepo(source: RepoSource, timeoutSeconds = 300): Promise<void> {
+    const checked = checkRepoSource(source);
+    const result = await this.execTrusted(['tar', '-x', '--no-same-owner', '-C', WORKDIR, '-f', '-'], {
+      timeoutSeconds,
+      stdin: repoTarStream(checked),
+    });
+    if (result.exitCode !== 0) {
+      throw new FixwrightError(
+        'FW_ERR_SANDBOX',
+        `copying the repository into the sandbox failed (exit ${result.exitCode}${result.oomKilled ? ', out of memory: raise --memory' : ''}): ${result.stderr.text.trim().slice(0, 500)}`,
+      );
+    }
+  }
+
+  /** Writes small files (relative path → content) under `dir` inside the container. */
+  async putFiles(dir: string, files: Record<string, string | Buffer>): Promise<void> {
+    const result = await this.execTrusted(['sh', '-c', 'mkdir -p "$1" && tar -x --no-same-owner -C "$1" -f -', 'sh', dir], {
+      timeoutSeconds: 60,
+      stdin: filesTarStream(files),
+    });
+    if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${result.stderr.text.trim()}`);
+  }
+
+  /** Reads a file from the container (at most `maxBytes`, head and tail kept). */
+  async readFile(path: string, maxBytes = 16 * 1024 * 1024): Promise<string | undefined> {
+    const result = await this.execTrusted(['cat', path], { timeoutSeconds: 60 }, maxBytes);
+    return result.exitCode === 0 ? result.stdout.text : undefined;
+  }
+
+  /** Runs a caller's command, which must pass the command policy. */
+  async run(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
+    this.options.policy.check(argv);
+    return this.execTrusted(argv, options);
+  }
+
+  /**
+   * Runs one of fixwright's own helper programs (tar, cat, git apply) without the policy check.
+   * Never pass argv that came from a user or a model.
+   */
+  async execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes): Promise<ExecResult> {
+    if (this.closed || this.killedReason) {
+      throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', `the sandbox was already ${this.killedReason ? 'killed (' + this.killedReason + ')' : 'closed'}`);
+    }
+    const started = Date.now();
+    const stdout = new OutputCollector(outputCapBytes);
+    const stderr = new OutputCollector(outputCapBytes);
+    const hasStdin = options.stdin !== undefined;
+    const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
+    const exec = await this.container.exec({
+      Cmd: [...argv],
+      AttachStdout: true,
+      AttachStderr: true,
+      AttachStdin: hasStdin,
+      Tty: false,
+      Env: env,
+      WorkingDir: options.cwd ?? WORKDIR,
+    });
+    const stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
+
+    let timedOut = false;
+    let cancelled = false;
+    const kill = (reason: 'timeout' | 'cancelled') => {
+      if (this.killedReason) return;
+      this.killedReason = reason;
+      if (reason === 'timeout') timedOut = true;
+      else cancelled = true;
+      void this.container.kill().catch(() => undefined);
+      stream.destroy();
+    };
+    const timer = setTimeout(() => kill('timeout'), Math.max(1, options.timeoutSeconds * 1000));
+    const onAbort = () => kill('cancelled');
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    if (options.signal?.aborted) onAbort();
+
+    const finished = new Promise<void>((resolveDone) => {
+      stream.once('end', resolveDone);
+      stream.once('close', resolveDone);
+      stream.once('error', () => resolveDone());
+    });
+    this.options.docker.modem.demuxStream(stream, stdout, stderr);
+    if (hasStdin) void this.feedStdin(stream, options.stdin!);
+
+    await finished;
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+
+    const durationMs = Date.now() - started;
+    if (timedOut || cancelled) {
+      return { exitCode: timedOut ? EXIT_TIMEOUT : EXIT_KILLED, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut, oomKilled: false };
+    }
+    const exitCode = await this.waitExitCode(exec);
+    const oomKilled = exitCode === EXIT_KILLED && (await this.sawOomKill());
+    return { exitCode, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut: false, oomKilled };
+  }
+
+  private async feedStdin(stream: Duplex, input: Readable | Buffer | string): Promise<void> {
+    try {
+      if (typeof input === 'string' || Buffer.isBuffer(input)) {
+        stream.end(input);
+        return;
+      }
+      // end: true half-closes the connection, which the process in the container sees as EOF.
+      await pipeline(input, stream, { end: true }).catch((err: unknown) => {
+        // The command may exit before reading all of stdin; only a source failure matters.
+        if (input.destroyed && !stream.destroyed) stream.destroy(err as Error);
+      });
+    } catch {
+      stream.destroy();
+    }
+  }
+
+  private async waitExitCode(exec: Docker.Exec): Promise<number> {
+    // The stream can end a moment before the engine records the exit code.
+    for (let i = 0; i < 200; i++) {
+      let info: Docker.ExecInspectInfo;
+      try {
+        info = await exec.inspect();
+      } catch {
+        return EXIT_KILLED; // The container is gone (its lease ended or it was killed).
+      }
+      if (!info.Running && info.ExitCode !== null) return info.ExitCode;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return EXIT_KILLED;
+  }
+
+  /** Whether the kernel's OOM killer struck in this container since the last check (cgroup v2 and v1 counters). */
+  private async sawOomKill(): Promise<boolean> {
+    try {
+      const probe = await this.execTrusted(
+        ['sh', '-c', 'cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null'],
+        { timeoutSeconds: 10 },
+        64 * 1024,
+      );
+      const match = /^oom_kill (\d+)$/m.exec(probe.stdout.text);
+      if (match) {
+        const count = Number(match[1]);
+        const fresh = count > this.oomKillsSeen;
+        this.oomKillsSeen = count;
+        return fresh;
+      }
+    } catch {
+      // The container itself may be gone; ask the engine instead.
+    }
+    try {
+      return (await this.container.inspect()).State.OOMKilled;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Kills and removes the container; safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    liveSessions.delete(this);
+    try {
+      await this.container.remove({ force: true, v: true });
+    } catch (err) {
+      // 404: already gone; 409: removal already in progress (auto-remove after a kill).
+      if (!hasDockerStatus(err, 404, 409)) {
+        this.options.logger?.warn({ err, container: this.id.slice(0, 12) }, 'sandbox removal failed; start-up clean-up will retry');
+      }
+    }
+    this.options.logger?.debug({ container: this.id.slice(0, 12) }, 'sandbox closed');
+  }
+}
