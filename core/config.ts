@@ -96,9 +96,23 @@ const SANDBOX_DEFAULTS: Record<keyof SandboxSettings, string | number | string[]
   leaseGraceSeconds: 120,
 };
 
+/** The CLI flag of each sandbox setting. */
+const SANDBOX_FLAGS: Record<keyof SandboxSettings, string> = {
+  image: '--image',
+  concurrency: '--concurrency',
+  allow: '--allow',
+  memoryBytes: '--memory',
+  cpus: '--cpus',
+  pids: '--pids',
+  timeoutSeconds: '--timeout',
+  outputCapBytes: '--output-cap',
+  workdirBytes: '--workdir-size',
+  leaseGraceSeconds: '--lease-grace',
+};
+
 /** Where a setting came from, so an error names the flag or variable the user actually set. */
 function sourceName(key: keyof SandboxSettings, overrides: SettingsOverrides): string {
-  return overrides.sandbox?.[key] !== undefined ? `--${key}` : SANDBOX_ENV[key];
+  return overrides.sandbox?.[key] !== undefined ? SANDBOX_FLAGS[key] : SANDBOX_ENV[key];
 }
 
 /**
@@ -125,7 +139,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
         section === 'sandbox' && key ? sourceName(key as keyof SandboxSettings, overrides) : section === 'logLevel' ? 'FIXWRIGHT_LOG_LEVEL' : String(section);
       return `${name}: ${issue.message}`;
     });
-    throw new FixwrightError('FW_ERR_CONFIG', `invalid settings:\n  ${problems.join('\n  ')}`);
+    throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);
   }
   return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox) });
 }

@@ -94,7 +94,7 @@ export async function createSandboxRuntime(settings: Settings, options: { logger
     policy,
     pool,
     withSandbox,
-    runCommand(opts) {
+    async runCommand(opts) {
       // Refuse a disallowed program before paying for a container.
       policy.check(opts.argv);
       const timeoutSeconds = opts.timeoutSeconds ?? sandbox.timeoutSeconds;

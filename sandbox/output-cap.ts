@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-
 /** A captured stream: its head and tail, and how much of the middle was dropped. */
 export interface CappedOutput {
   /** Head, a marker line when bytes were cut, then tail (UTF-8, lossy at the cut points). */
@@ -13,7 +11,7 @@ export interface CappedOutput {
  * A flood of output therefore costs bounded memory however long it runs, and the end of a log —
  * where pytest prints its summary — is always kept.
  */
-export class OutputCollector extends Writable {
+export class OutputCollector {
   private readonly headCap: number;
   private readonly tailCap: number;
   private readonly head: Buffer[] = [];
@@ -23,14 +21,17 @@ export class OutputCollector extends Writable {
   private total = 0;
 
   constructor(capBytes: number) {
-    super();
     this.headCap = Math.floor(capBytes / 2);
     this.tailCap = capBytes - this.headCap;
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+  /**
+   * Takes a chunk synchronously (a plain sink rather than a Writable, whose buffered writes could
+   * still be pending when the caller reads the result).
+   */
+  write(chunk: Buffer): boolean {
     this.push(chunk);
-    callback();
+    return true;
   }
 
   private push(chunk: Buffer): void {

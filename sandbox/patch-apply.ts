@@ -36,6 +36,7 @@ export async function applyPatch(session: SandboxSession, patch: string, options
     if (patched.exitCode === 0) return { ok: true, method: 'patch --fuzz', files, output: patched.stdout.text };
   }
   const output = (gitCheck.stderr.text + gitCheck.stdout.text).trim();
-  const firstError = output.split('\n').find((l) => l.startsWith('error:')) ?? output.split('\n')[0] ?? 'unknown error';
+  const errors = output.split('\n').filter((l) => l.startsWith('error:'));
+  const firstError = errors.find((l) => /^error: (patch failed|.*: No such file|.*already exists)/.test(l)) ?? errors[0] ?? output.split('\n')[0] ?? 'unknown error';
   return { ok: false, reason: 'does-not-apply', files, message: `patch does not apply: ${firstError.replace(/^error:\s*/, '')}`, output };
 }

@@ -1,7 +1,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { resolve, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import tarFs from 'tar-fs';
 import { Pack, pack } from 'tar-stream';
 import { FixwrightError } from '../core/errors.js';
@@ -48,12 +48,17 @@ export function repoTarStream(source: RepoSource): Readable {
     }) as unknown as Readable;
   }
   const child = spawn('git', ['--git-dir', source.gitDir, 'archive', '--format=tar', source.commit], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Piped at once: Node drains a child's unread stdout when the child exits, which would lose a
+  // small archive that finished before the sandbox was ready to read it.
+  const out = new PassThrough();
+  child.stdout.pipe(out, { end: false });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.on('close', (code) => {
-    if (code !== 0) child.stdout.destroy(new FixwrightError('FW_ERR_REPO_NOT_FOUND', `git archive ${source.commit} failed: ${stderr.trim()}`));
+    if (code === 0) out.end();
+    else out.destroy(new FixwrightError('FW_ERR_REPO_NOT_FOUND', `git archive ${source.commit} failed: ${stderr.trim()}`));
   });
-  return child.stdout;
+  return out;
 }
 
 /** A tar stream holding the given files (relative path → content), for small helper files. */

@@ -190,7 +190,8 @@ export class SandboxSession {
       stream.once('close', resolveDone);
       stream.once('error', () => resolveDone());
     });
-    this.options.docker.modem.demuxStream(stream, stdout, stderr);
+    // demuxStream only calls write(); the collectors take chunks synchronously.
+    this.options.docker.modem.demuxStream(stream, stdout as unknown as NodeJS.WritableStream, stderr as unknown as NodeJS.WritableStream);
     if (hasStdin) void this.feedStdin(stream, options.stdin!);
 
     await finished;

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { parseByteSize } from '../../core/units.js';
+
+describe('loadSettings', () => {
+  it('gives sane defaults', () => {
+    const s = loadSettings({});
+    expect(s.sandbox.image).toBe('fixwright-sandbox:base');
+    expect(s.sandbox.allow).toEqual(['python', 'python3', 'pytest', 'git']);
+    expect(s.sandbox.memoryBytes).toBe(2 * 1024 ** 3);
+    expect(s.sandbox.concurrency).toBe(2);
+    expect(Object.isFrozen(s)).toBe(true);
+    expect(Object.isFrozen(s.sandbox)).toBe(true);
+  });
+
+  it('reads the environment, and flags win over it', () => {
+    const env = { FIXWRIGHT_SANDBOX_MEMORY: '512m', FIXWRIGHT_SANDBOX_ALLOW: 'python3, make', FIXWRIGHT_SANDBOX_TIMEOUT: '30' };
+    const s = loadSettings(env, { sandbox: { timeoutSeconds: '5' } });
+    expect(s.sandbox.memoryBytes).toBe(512 * 1024 ** 2);
+    expect(s.sandbox.allow).toEqual(['python3', 'make']);
+    expect(s.sandbox.timeoutSeconds).toBe(5);
+  });
+
+  it('lists every problem, named by the flag or variable that was set', () => {
+    let error: unknown;
+    try {
+      loadSettings({ FIXWRIGHT_SANDBOX_MEMORY: 'lots', FIXWRIGHT_SANDBOX_CPUS: '0' }, { sandbox: { timeoutSeconds: '-1' } });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(FixwrightError);
+    const message = (error as FixwrightError).message;
+    expect((error as FixwrightError).code).toBe('FW_ERR_CONFIG');
+    expect(message).toMatch(/FIXWRIGHT_SANDBOX_MEMORY: sandbox memory must be a size/);
+    expect(message).toMatch(/FIXWRIGHT_SANDBOX_CPUS: sandbox cpus must be greater than 0/);
+    expect(message).toMatch(/--timeout: sandbox timeout must be greater than 0/);
+  });
+
+  it('refuses allowlist entries that are paths', () => {
+    expect(() => loadSettings({ FIXWRIGHT_SANDBOX_ALLOW: '/bin/sh' })).toThrow(/bare names/);
+  });
+});
+
+describe('parseByteSize', () => {
+  it.each([
+    ['512m', 512 * 1024 ** 2],
+    ['2g', 2 * 1024 ** 3],
+    ['1.5G', 1.5 * 1024 ** 3],
+    ['100', 100],
+    ['64MiB', 64 * 1024 ** 2],
+  ])('%s', (text, bytes) => expect(parseByteSize(text)).toBe(bytes));
+  it.each(['', 'lots', '-1', '0', '2x'])('rejects %j', (text) => expect(parseByteSize(text)).toBeUndefined());
+});

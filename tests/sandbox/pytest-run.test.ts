@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPytest, type SandboxRuntime } from '../../sandbox/index.js';
+import { testRuntime } from '../helpers/docker.js';
+import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+
+const TESTS = `
+import pytest
+
+@pytest.fixture
+def broken():
+    raise RuntimeError('fixture boom')
+
+def test_pass():
+    assert True
+
+def test_fail():
+    assert 1 == 2
+
+def test_error(broken):
+    pass
+
+@pytest.mark.skip(reason='not today')
+def test_skip():
+    pass
+
+@pytest.mark.xfail(reason='known')
+def test_xfail():
+    assert False
+
+@pytest.mark.parametrize('n', [1, 2, 3])
+def test_param(n):
+    assert n != 2
+
+class TestGroup:
+    def test_method(self):
+        assert True
+`;
+
+describe('runPytest', () => {
+  let runtime: SandboxRuntime;
+  let repo: string;
+  beforeAll(async () => {
+    runtime = await testRuntime();
+    repo = makeRepo({
+      'pkg/__init__.py': '',
+      'tests/test_cases.py': TESTS,
+      'tests/test_broken_import.py': 'import not_a_module\n\ndef test_never():\n    pass\n',
+      'tests/test_crash.py': 'import os\n\ndef test_before():\n    pass\n\ndef test_crash():\n    os._exit(1)\n\ndef test_after():\n    pass\n',
+      'tests/test_slow.py': 'import time\n\ndef test_quick():\n    pass\n\ndef test_slow():\n    time.sleep(60)\n',
+    });
+  });
+  afterAll(async () => {
+    await runtime.close();
+    removeRepos();
+  });
+  const run = (targets: string[], timeoutSeconds = 60) =>
+    runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => runPytest(s, { targets, timeoutSeconds }));
+
+  it('parses every kind of outcome by node id', async () => {
+    const r = await run(['tests/test_cases.py']);
+    const status = Object.fromEntries(Object.entries(r.outcomes).map(([id, o]) => [id, o.status]));
+    expect(status).toEqual({
+      'tests/test_cases.py::test_pass': 'PASSED',
+      'tests/test_cases.py::test_fail': 'FAILED',
+      'tests/test_cases.py::test_error': 'ERROR',
+      'tests/test_cases.py::test_skip': 'SKIPPED',
+      'tests/test_cases.py::test_xfail': 'XFAIL',
+      'tests/test_cases.py::test_param[1]': 'PASSED',
+      'tests/test_cases.py::test_param[2]': 'FAILED',
+      'tests/test_cases.py::test_param[3]': 'PASSED',
+      'tests/test_cases.py::TestGroup::test_method': 'PASSED',
+    });
+    expect(r.outcomes['tests/test_cases.py::test_fail']?.message).toContain('assert 1 == 2');
+    expect(r.outcomes['tests/test_cases.py::test_error']?.message).toContain('fixture boom');
+    expect(r.source).toBe('plugin');
+    expect(r.crashed).toBe(false);
+    expect(r.timedOut).toBe(false);
+    expect(r.exec.exitCode).toBe(1);
+  });
+
+  it('runs selected node ids and reports the ones that do not exist as missing', async () => {
+    const r = await run(['tests/test_cases.py::test_pass', 'tests/test_cases.py::test_param']);
+    expect(Object.keys(r.outcomes).sort()).toEqual([
+      'tests/test_cases.py::test_param[1]',
+      'tests/test_cases.py::test_param[2]',
+      'tests/test_cases.py::test_param[3]',
+      'tests/test_cases.py::test_pass',
+    ]);
+    expect(r.missing).toEqual([]);
+    const gone = await run(['tests/test_cases.py::test_pass', 'tests/test_cases.py::test_nope']);
+    // pytest refuses the whole run when one id does not exist (exit 4), so nothing ran.
+    expect(gone.missing).toEqual(['tests/test_cases.py::test_pass', 'tests/test_cases.py::test_nope']);
+    expect(gone.exec.exitCode).toBe(4);
+    expect(gone.exec.stdout.text + gone.exec.stderr.text).toMatch(/not found: .*test_nope/);
+  });
+
+  it('reports collection errors', async () => {
+    const r = await run(['tests/test_broken_import.py']);
+    expect(r.collectionErrors.map((e) => e.nodeid)).toEqual(['tests/test_broken_import.py']);
+    expect(r.collectionErrors[0]?.message).toContain('not_a_module');
+  });
+
+  it('survives a crash of pytest and names the test that crashed', async () => {
+    const r = await run(['tests/test_crash.py']);
+    expect(r.crashed).toBe(true);
+    expect(r.interruptedIn).toBe('tests/test_crash.py::test_crash');
+    expect(r.outcomes['tests/test_crash.py::test_before']?.status).toBe('PASSED');
+    expect(r.outcomes['tests/test_crash.py::test_crash']).toEqual({ status: 'ERROR', message: 'the test process crashed' });
+    expect(r.outcomes['tests/test_crash.py::test_after']).toBeUndefined();
+  });
+
+  it('keeps the results of a run that timed out', async () => {
+    const r = await run(['tests/test_slow.py'], 3);
+    expect(r.timedOut).toBe(true);
+    expect(r.outcomes['tests/test_slow.py::test_quick']?.status).toBe('PASSED');
+    expect(r.outcomes['tests/test_slow.py::test_slow']).toEqual({ status: 'ERROR', message: 'timed out after 3s' });
+  });
+
+  it('refuses targets that would be read as pytest options', async () => {
+    await expect(run(['--rootdir=/'])).rejects.toThrow(/not a test target/);
+  });
+});
