@@ -40,7 +40,9 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing node dependencies"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install` rather than `npm ci`: npm 11 writes lock files without other platforms' optional
+  # packages (rollup's), which `npm ci` then refuses as out of sync; install keeps the locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 say "building"
 npm run --silent build
