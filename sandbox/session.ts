@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { CommandPolicy } from './command-policy.js';
 import { buildContainerSpec, type SandboxLimits, WORKDIR } from './container-spec.js';
 import { hasDockerStatus } from './docker-client.js';
+import { type ExecOutcome, sandboxMetrics } from './metrics.js';
 import { type CappedOutput, OutputCollector } from './output-cap.js';
 import { checkRepoSource, filesTarStream, type RepoSource, repoTarStream } from './repo-source.js';
 
@@ -56,6 +57,11 @@ export async function closeAllSessions(): Promise<void> {
   await Promise.allSettled([...liveSessions].map((session) => session.close()));
 }
 
+function recordExec(outcome: ExecOutcome, durationMs: number): void {
+  sandboxMetrics.execs.inc({ outcome });
+  sandboxMetrics.execSeconds.observe(durationMs / 1000);
+}
+
 /**
  * One fresh, locked-down container holding a private copy of a repository. Commands run in it
  * through `docker exec`; the container is always removed by `close()`, and by Docker itself at the
@@ -89,6 +95,7 @@ export class SandboxSession {
     try {
       container = await options.docker.createContainer(spec);
     } catch (err) {
+      sandboxMetrics.starts.inc({ result: 'error' });
       if (hasDockerStatus(err, 404)) {
         throw new FixwrightError(
           'FW_ERR_IMAGE_NOT_FOUND',
@@ -100,9 +107,12 @@ export class SandboxSession {
     }
     const session = new SandboxSession(container, options);
     liveSessions.add(session);
+    sandboxMetrics.containers.inc();
     try {
       await container.start();
+      sandboxMetrics.starts.inc({ result: 'ok' });
     } catch (err) {
+      sandboxMetrics.starts.inc({ result: 'error' });
       await session.close();
       throw new FixwrightError('FW_ERR_SANDBOX', `could not start the sandbox container: ${(err as Error).message}`, { cause: err });
     }
@@ -200,10 +210,12 @@ export class SandboxSession {
 
     const durationMs = Date.now() - started;
     if (timedOut || cancelled) {
+      recordExec(timedOut ? 'timeout' : 'cancelled', durationMs);
       return { exitCode: timedOut ? EXIT_TIMEOUT : EXIT_KILLED, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut, oomKilled: false };
     }
     const exitCode = await this.waitExitCode(exec);
     const oomKilled = exitCode === EXIT_KILLED && (await this.sawOomKill());
+    recordExec(oomKilled ? 'oom' : exitCode === 0 ? 'ok' : 'nonzero', durationMs);
     return { exitCode, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut: false, oomKilled };
   }
 
@@ -268,6 +280,7 @@ export class SandboxSession {
     if (this.closed) return;
     this.closed = true;
     liveSessions.delete(this);
+    sandboxMetrics.containers.dec();
     try {
       await this.container.remove({ force: true, v: true });
     } catch (err) {

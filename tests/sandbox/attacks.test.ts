@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsRegistry } from '../../core/metrics.js';
 import { applyPatch, type SandboxRuntime } from '../../sandbox/index.js';
 import { ownContainers, testRuntime } from '../helpers/docker.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -18,7 +19,7 @@ describe('sandbox attack suite', () => {
     repo = makeRepo({ 'mod.py': 'X = 1\n' });
   });
   afterAll(async () => {
-    await runtime.close();
+    await runtime?.close();
     removeRepos();
   });
 
@@ -109,6 +110,13 @@ except OSError as e: print('forks stopped at', n, e.errno)`, 30, { pids: 64 });
     expect(result.ok === false && result.reason).toBe('rejected');
     expect(result.ok === false && result.message).toMatch(/'\.\.\/escape\.txt' uses '\.\.' .*\[rule parent-dir\]/);
     expect(existsSync(join(repo, '..', 'escape.txt'))).toBe(false);
+  });
+
+  it('counts what happened in Prometheus metrics', async () => {
+    const text = await metricsRegistry.metrics();
+    expect(text).toMatch(/^fixwright_sandbox_execs_total\{outcome="timeout"\} [1-9]/m);
+    expect(text).toMatch(/^fixwright_sandbox_execs_total\{outcome="oom"\} [1-9]/m);
+    expect(text).toMatch(/^fixwright_sandbox_containers 0$/m);
   });
 
   it('leaves no container behind', async () => {

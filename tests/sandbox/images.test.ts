@@ -30,7 +30,7 @@ describe('sandbox images (real Docker)', () => {
   });
   afterAll(async () => {
     for (const tag of built) await runtime.docker.getImage(tag).remove({ force: true }).catch(() => undefined);
-    await runtime.close();
+    await runtime?.close();
     removeRepos();
   });
 

@@ -30,7 +30,7 @@ describe('applyPatch in a sandbox', () => {
     repo = makeRepo({ 'calc.py': CALC });
   });
   afterAll(async () => {
-    await runtime.close();
+    await runtime?.close();
     removeRepos();
   });
 

@@ -50,7 +50,7 @@ describe('runPytest', () => {
     });
   });
   afterAll(async () => {
-    await runtime.close();
+    await runtime?.close();
     removeRepos();
   });
   const run = (targets: string[], timeoutSeconds = 60) =>

@@ -16,7 +16,7 @@ describe('sandbox sessions', () => {
     repo = makeRepo({ 'pkg/__init__.py': '', 'pkg/calc.py': 'def add(a, b):\n    return a + b\n' }, { git: true });
   });
   afterAll(async () => {
-    await runtime.close();
+    await runtime?.close();
     removeRepos();
   });
 

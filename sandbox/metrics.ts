@@ -1,0 +1,28 @@
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { metricsRegistry } from '../core/metrics.js';
+
+/** How a sandbox command ended, as a metric label. */
+export type ExecOutcome = 'ok' | 'nonzero' | 'timeout' | 'oom' | 'cancelled';
+
+/** Sandbox metrics: anything here can be slow or fail. */
+export const sandboxMetrics = {
+  containers: new Gauge({ name: 'fixwright_sandbox_containers', help: 'Sandbox containers open in this process', registers: [metricsRegistry] }),
+  starts: new Counter({
+    name: 'fixwright_sandbox_starts_total',
+    help: 'Sandbox containers started, by result',
+    labelNames: ['result'] as const,
+    registers: [metricsRegistry],
+  }),
+  execs: new Counter({
+    name: 'fixwright_sandbox_execs_total',
+    help: 'Commands run in sandboxes, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [metricsRegistry],
+  }),
+  execSeconds: new Histogram({
+    name: 'fixwright_sandbox_exec_duration_seconds',
+    help: 'Wall time of commands run in sandboxes',
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [metricsRegistry],
+  }),
+};
