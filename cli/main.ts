@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
+import { registerLocaliseCommand } from './commands/localise.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 
@@ -17,6 +18,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`fixwright: ${text.replace(/^error: /, '')}`) });
   registerSandboxCommands(program, (code) => (exitCode = code));
+  registerLocaliseCommand(program);
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 

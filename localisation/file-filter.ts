@@ -35,6 +35,16 @@ export function decodeSource(bytes: Uint8Array): { text: string } | { skip: Skip
   return { text };
 }
 
+const NON_LIBRARY_ROOTS = new Set(['doc', 'docs', 'examples', 'example', 'bench', 'benchmarks', 'asv_bench', 'scripts', 'ci', 'tools']);
+
+/**
+ * Documentation sources, examples, benchmarks and maintenance scripts (Sphinx conf.py, release
+ * scripts): they match an issue's words but are rarely what a fix changes.
+ */
+export function isDocsFile(path: string): boolean {
+  return NON_LIBRARY_ROOTS.has(path.split('/')[0]!) && path.includes('/');
+}
+
 /** Test code: kept out of the candidates (issue fixes change the library; tests come separately). */
 export function isTestFile(path: string): boolean {
   const parts = path.split('/');

@@ -1,5 +1,5 @@
 import { type Bm25Weights, Bm25Index, bm25Fields, DEFAULT_BM25_WEIGHTS } from './bm25.js';
-import { isTestFile } from './file-filter.js';
+import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
@@ -46,6 +46,8 @@ export class BlobCache {
 /** Options for building an index. */
 export interface IndexOptions {
   includeTests?: boolean;
+  /** Keep doc/, docs/ and examples/ sources as candidates (off: they match issue words but are rarely what changes). */
+  includeDocs?: boolean;
   bm25Weights?: Bm25Weights;
   cache?: BlobCache;
 }
@@ -58,6 +60,7 @@ export function buildRepoIndex(snapshot: RepoSnapshot, options: IndexOptions = {
   const texts = new Map<string, string>();
   for (const file of snapshot.files) {
     if (!options.includeTests && isTestFile(file.path)) continue;
+    if (!options.includeDocs && isDocsFile(file.path)) continue;
     const { summary, fields } = cache.get(file.blob, file.path, file.text);
     summaries.push(summary);
     docs.set(file.path, fields);

@@ -33,11 +33,12 @@ function keep(token: string): boolean {
 /** Tokens of a text: each identifier whole (lower-cased) and its parts. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  for (const match of text.matchAll(/[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*/g)) {
+  // Hyphenated words count as one identifier too: option and message names (`ignore-paths`,
+  // `unused-import`) then meet the `ignore_paths` / `IgnorePaths` spelling of the code.
+  for (const match of text.matchAll(/[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z_][A-Za-z0-9_]*)*/g)) {
     const word = match[0];
-    const pieces = word.split('.');
-    for (const piece of pieces) {
-      const whole = piece.toLowerCase().replace(/^_+|_+$/g, '');
+    for (const piece of word.split('.').filter(Boolean)) {
+      const whole = piece.toLowerCase().replace(/[_-]/g, '');
       const parts = splitIdentifier(piece);
       if (parts.length > 1 && keep(whole)) out.push(whole);
       for (const part of parts) if (keep(part)) out.push(part);

@@ -1,0 +1,136 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type FusedFile, Localiser } from '../localisation/index.js';
+import { calibrate, type Calibration, type ConformalMethod, crossFit } from '../uncertainty/index.js';
+import { changedFiles, type SwebenchRow } from './dataset.js';
+
+/** One evaluated instance. */
+export interface LocaliseInstanceResult {
+  instance_id: string;
+  repo: string;
+  gold: string[];
+  ranked: string[];
+  set: string[];
+}
+
+/** The report `fixwright localise --dataset … --json OUT` writes (keys fixed by the issue). */
+export interface LocaliseReport {
+  instances: number;
+  recall: Record<'1' | '3' | '5' | '10', number>;
+  recall_any: Record<'1' | '3' | '5' | '10', number>;
+  mrr: number;
+  conformal: { alpha: number; coverage: number; mean_set_size: number };
+  index_seconds: { p50: number; max: number };
+  query_ms: { p50: number; p95: number };
+  results: LocaliseInstanceResult[];
+}
+
+/** An instance that could not be evaluated, and why. */
+export interface SkippedInstance {
+  instance_id: string;
+  reason: string;
+}
+
+const KS = ['1', '3', '5', '10'] as const;
+
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** Finds a repository's git directory under `DIR/<owner>/<name>` (bare, or a checkout with .git). */
+export function findGitDir(reposDir: string, repo: string): string | undefined {
+  const dir = join(reposDir, repo);
+  if (existsSync(join(dir, '.git'))) return join(dir, '.git');
+  if (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects'))) return dir;
+  return undefined;
+}
+
+/** Recall@k (all gold / any gold), MRR and per-repository R@5 of a set of results. */
+export function recallFigures(results: ReadonlyArray<{ gold: string[]; ranked: string[] }>) {
+  const n = results.length || 1;
+  const recall = {} as Record<(typeof KS)[number], number>;
+  const recallAny = {} as Record<(typeof KS)[number], number>;
+  for (const k of KS) {
+    recall[k] = results.filter((r) => r.gold.length > 0 && r.gold.every((g) => r.ranked.slice(0, Number(k)).includes(g))).length / n;
+    recallAny[k] = results.filter((r) => r.gold.some((g) => r.ranked.slice(0, Number(k)).includes(g))).length / n;
+  }
+  const mrr =
+    results.reduce((sum, r) => {
+      const first = r.ranked.findIndex((p) => r.gold.includes(p));
+      return sum + (first >= 0 ? 1 / (first + 1) : 0);
+    }, 0) / n;
+  return { recall, recall_any: recallAny, mrr };
+}
+
+/** Options of a dataset evaluation. */
+export interface LocaliseEvalOptions {
+  reposDir: string;
+  alpha: number;
+  folds: number;
+  method: ConformalMethod;
+  localiser: Localiser;
+  onProgress?: (done: number, total: number, instanceId: string) => void;
+}
+
+/**
+ * Localises every row at its base commit, then measures recall against the files its gold patch
+ * changes and the cross-fitted conformal coverage. Rows whose repository or commit is missing are
+ * returned as skipped, never dropped silently.
+ */
+export async function evaluateLocalisation(
+  rows: readonly SwebenchRow[],
+  options: LocaliseEvalOptions,
+): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; rankings: FusedFile[][] }> {
+  const skipped: SkippedInstance[] = [];
+  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[] }> = [];
+  const indexSeconds: number[] = [];
+  const queryMs: number[] = [];
+  let count = 0;
+  for (const row of rows) {
+    options.onProgress?.(count++, rows.length, row.instance_id);
+    const gitDir = findGitDir(options.reposDir, row.repo);
+    if (!gitDir) {
+      skipped.push({ instance_id: row.instance_id, reason: `repository ${row.repo} not found under ${options.reposDir}` });
+      continue;
+    }
+    if (!row.problem_statement.trim()) {
+      skipped.push({ instance_id: row.instance_id, reason: 'empty problem_statement' });
+      continue;
+    }
+    try {
+      const t0 = performance.now();
+      const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+      indexSeconds.push((performance.now() - t0) / 1000);
+      const t1 = performance.now();
+      const { files } = await options.localiser.rank(index, row.problem_statement);
+      queryMs.push(performance.now() - t1);
+      done.push({ row, gold: changedFiles(row.patch), files });
+    } catch (err) {
+      skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
+    }
+  }
+  options.onProgress?.(rows.length, rows.length, '');
+
+  const instances = done.map((d) => ({ ranked: d.files, gold: d.gold }));
+  const fitted = crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
+  const results: LocaliseInstanceResult[] = done.map((d, i) => ({
+    instance_id: d.row.instance_id,
+    repo: d.row.repo,
+    gold: d.gold,
+    ranked: d.files.slice(0, 20).map((f) => f.path),
+    set: fitted.sets[i] ?? [],
+  }));
+  const figures = recallFigures(done.map((d) => ({ gold: d.gold, ranked: d.files.map((f) => f.path) })));
+  const report: LocaliseReport = {
+    instances: done.length,
+    ...figures,
+    conformal: { alpha: options.alpha, coverage: fitted.coverage, mean_set_size: fitted.meanSetSize },
+    index_seconds: { p50: quantile(indexSeconds, 0.5), max: Math.max(0, ...indexSeconds) },
+    query_ms: { p50: quantile(queryMs, 0.5), p95: quantile(queryMs, 0.95) },
+    results,
+  };
+  const calibration = calibrate(instances, { alpha: options.alpha, method: options.method, ranker: 'fixwright-rrf-v1' });
+  return { report, skipped, calibration, rankings: done.map((d) => d.files) };
+}

@@ -1,0 +1,182 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { loadJsonlRows } from '../../benchmarks/dataset.js';
+import { evaluateLocalisation, type LocaliseReport } from '../../benchmarks/localise-eval.js';
+import { loadSettings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { assetPath } from '../../core/paths.js';
+import { Localiser, type SnapshotSource } from '../../localisation/index.js';
+import { type Calibration, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+
+interface LocaliseFlags {
+  repo?: string;
+  commit?: string;
+  issue?: string;
+  top: string;
+  json?: string | boolean;
+  calibration?: string;
+  dataset?: string;
+  repos?: string;
+  alpha: string;
+  folds: string;
+  limit?: string;
+  instances?: string;
+  method: ConformalMethod;
+  calibrationOut?: string;
+  includeTests?: boolean;
+  cache: boolean;
+}
+
+/** The calibration shipped with fixwright, fitted on the tuning rows. */
+export const DEFAULT_CALIBRATION = 'uncertainty/calibration.json';
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} must be a whole number of at least 1 (got ${value})`, { field: flag });
+  return n;
+}
+
+function readIssue(value: string | undefined): string {
+  if (value === undefined) throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --issue TEXT or --issue @FILE', { field: '--issue' });
+  let text = value;
+  if (value.startsWith('@')) {
+    try {
+      text = readFileSync(value.slice(1), 'utf8');
+    } catch (err) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${value.slice(1)}: ${(err as Error).message}`, { field: '--issue' });
+    }
+  }
+  if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });
+  return text;
+}
+
+function sourceFor(repo: string, commit: string | undefined): SnapshotSource {
+  if (!existsSync(repo)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${repo}`, { field: '--repo' });
+  const gitDir = existsSync(join(repo, '.git')) ? join(repo, '.git') : existsSync(join(repo, 'objects')) && existsSync(join(repo, 'HEAD')) ? repo : undefined;
+  if (commit) {
+    if (!gitDir) throw new FixwrightError('FW_ERR_BAD_INPUT', `--commit needs a git repository, and ${repo} is not one`, { field: '--commit' });
+    return { kind: 'git', gitDir, commit };
+  }
+  // A bare repository has no working tree: read its HEAD.
+  return gitDir === repo ? { kind: 'git', gitDir, commit: 'HEAD' } : { kind: 'dir', path: repo };
+}
+
+function defaultCalibration(explicit: string | undefined): Calibration | undefined {
+  if (explicit) return loadCalibration(explicit);
+  const shipped = assetPath(DEFAULT_CALIBRATION);
+  return existsSync(shipped) ? loadCalibration(shipped) : undefined;
+}
+
+function printReportSummary(report: LocaliseReport): void {
+  const r = (x: Record<string, number>) => ['1', '3', '5', '10'].map((k) => x[k]!.toFixed(3)).join(' / ');
+  process.stdout.write(
+    `instances ${report.instances}\n` +
+      `recall@1/3/5/10 (all gold)  ${r(report.recall)}\n` +
+      `recall@1/3/5/10 (any gold)  ${r(report.recall_any)}\n` +
+      `MRR ${report.mrr.toFixed(3)}\n` +
+      `conformal alpha ${report.conformal.alpha}: coverage ${report.conformal.coverage.toFixed(3)}, mean set size ${report.conformal.mean_set_size.toFixed(2)}\n` +
+      `index seconds p50 ${report.index_seconds.p50.toFixed(2)} max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n`,
+  );
+  const repos = [...new Set(report.results.map((x) => x.repo))].sort();
+  for (const repo of repos) {
+    const mine = report.results.filter((x) => x.repo === repo);
+    const at5 = mine.filter((x) => x.gold.every((g) => x.ranked.slice(0, 5).includes(g))).length / mine.length;
+    const covered = mine.filter((x) => x.gold.every((g) => x.set.includes(g))).length / mine.length;
+    process.stdout.write(`  ${repo.padEnd(22)} n=${String(mine.length).padStart(3)}  R@5 ${at5.toFixed(2)}  coverage ${covered.toFixed(2)}\n`);
+  }
+}
+
+/** `fixwright localise`: rank a repository's files for an issue, or evaluate on a dataset. */
+export function registerLocaliseCommand(program: Command): void {
+  program
+    .command('localise')
+    .description('rank the files an issue is about (one issue with --repo/--issue, or a SWE-bench dataset with --dataset/--repos)')
+    .option('--repo <path>', 'repository: a checkout, a bare git directory, or any directory of Python sources')
+    .option('--commit <sha>', 'read the repository at this commit (from git objects; no checkout)')
+    .option('--issue <text>', 'issue text, or @FILE to read it from a file')
+    .option('--top <n>', 'how many files to print', '20')
+    .option('--json [file]', 'print JSON (single issue) / write the report to FILE (dataset)')
+    .option('--calibration <file>', 'conformal calibration to cut the ranking with (default: the shipped one)')
+    .option('--dataset <file>', 'SWE-bench-format JSONL to evaluate on')
+    .option('--repos <dir>', 'directory holding DIR/<owner>/<name> git repositories (bare or not)')
+    .option('--alpha <a>', 'conformal miscoverage level', '0.1')
+    .option('--folds <k>', 'cross-fitting folds for the conformal evaluation', '5')
+    .option('--method <m>', 'conformal score: aps (adaptive) or rank', 'aps')
+    .option('--limit <n>', 'evaluate only the first N rows')
+    .option('--instances <ids>', 'evaluate only these instance ids (comma-separated)')
+    .option('--calibration-out <file>', 'with --dataset: save a calibration fitted on all evaluated rows')
+    .option('--include-tests', 'rank test files too (they are left out by default)')
+    .option('--no-cache', 'do not read or write the on-disk index cache')
+    .action(async (flags: LocaliseFlags) => {
+      const settings = loadSettings(process.env);
+      const alpha = Number(flags.alpha);
+      if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--alpha must be between 0 and 1 (got ${flags.alpha})`, { field: '--alpha' });
+      if (flags.method !== 'aps' && flags.method !== 'rank') throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be aps or rank (got ${flags.method})`, { field: '--method' });
+      const localiser = new Localiser({ cacheDir: flags.cache ? join(settings.dataDir, 'indexes') : undefined, includeTests: flags.includeTests });
+
+      if (flags.dataset) {
+        if (flags.repo) throw new FixwrightError('FW_ERR_BAD_INPUT', 'use either --dataset/--repos or --repo/--issue, not both', { field: '--repo' });
+        if (!flags.repos || !existsSync(flags.repos)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos must name an existing directory of DIR/<owner>/<name> repositories (got ${flags.repos ?? 'nothing'})`, { field: '--repos' });
+        const { rows: all, errors } = loadJsonlRows(flags.dataset);
+        for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped bad row: ${e.message}\n`);
+        let rows = all;
+        if (flags.instances) {
+          const wanted = new Set(flags.instances.split(',').map((s) => s.trim()).filter(Boolean));
+          rows = rows.filter((r) => wanted.has(r.instance_id));
+          for (const id of wanted) if (!rows.some((r) => r.instance_id === id)) process.stderr.write(`fixwright: instance ${id} is not in ${flags.dataset}\n`);
+        }
+        if (flags.limit) rows = rows.slice(0, positiveInt(flags.limit, '--limit'));
+        if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable rows in ${flags.dataset}`, { field: '--dataset' });
+        const bar = new SingleBar({ format: 'localise {bar} {value}/{total} {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+        bar.start(rows.length, 0, { id: '' });
+        const { report, skipped, calibration } = await evaluateLocalisation(rows, {
+          reposDir: flags.repos,
+          alpha,
+          folds: positiveInt(flags.folds, '--folds'),
+          method: flags.method,
+          localiser,
+          onProgress: (done, _total, id) => bar.update(done, { id }),
+        }).finally(() => bar.stop());
+        for (const s of skipped) process.stderr.write(`fixwright: skipped ${s.instance_id}: ${s.reason}\n`);
+        printReportSummary(report);
+        if (skipped.length) process.stdout.write(`skipped ${skipped.length} instance(s) (listed above)\n`);
+        if (typeof flags.json === 'string') writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+        if (flags.calibrationOut) saveCalibration(flags.calibrationOut, calibration);
+        return;
+      }
+
+      if (!flags.repo) throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --repo PATH and --issue TEXT (or --dataset FILE --repos DIR)', { field: '--repo' });
+      const issue = readIssue(flags.issue);
+      const top = positiveInt(flags.top, '--top');
+      const index = await localiser.index(sourceFor(flags.repo, flags.commit));
+      const { files } = await localiser.rank(index, issue);
+      const calibration = defaultCalibration(flags.calibration);
+      const set = calibration ? predictionSet(files, calibration.qhat, calibration.method) : undefined;
+      if (flags.json) {
+        const out = {
+          files: files.slice(0, top).map((f, i) => ({ rank: i + 1, path: f.path, score: f.score, ranks: f.ranks, in_set: set?.includes(f.path) ?? null })),
+          set: set ?? null,
+          calibration: calibration ? { alpha: calibration.alpha, method: calibration.method, qhat: calibration.qhat } : null,
+          indexed_files: index.summaries.length,
+        };
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        return;
+      }
+      if (files.length === 0) {
+        process.stdout.write(`no file matched (indexed ${index.summaries.length} Python files)\n`);
+        return;
+      }
+      files.slice(0, top).forEach((f, i) => {
+        const ranks = Object.entries(f.ranks).map(([s, r]) => `${s}=${r}`).join(' ');
+        process.stdout.write(`${String(i + 1).padStart(3)}  ${set?.includes(f.path) ? '*' : ' '} ${f.score.toFixed(4)}  ${f.path}  (${ranks})\n`);
+      });
+      process.stdout.write(
+        set
+          ? `* conformal set: ${set.length} file(s), holding every file to change with probability >= ${1 - calibration!.alpha} (calibrated on ${calibration!.n} instances)\n`
+          : 'no calibration found: pass --calibration FILE (fixwright localise --dataset … --calibration-out FILE makes one)\n',
+      );
+    });
+}
+

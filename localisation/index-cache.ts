@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Bm25Index } from './bm25.js';
+import { buildImportGraph } from './import-graph.js';
+import { symbolDefinitions } from './issue-evidence.js';
+import type { FileSummary } from './python-parse.js';
+import { type BlobCache, buildRepoIndex, type IndexOptions, type RepoIndex } from './repo-index.js';
+import type { RepoSnapshot } from './snapshot.js';
+
+const CACHE_VERSION = 3;
+
+/** The cache key: the snapshot's content (every path and blob id) and the options that shape the index. */
+export function indexCacheKey(snapshot: RepoSnapshot, options: IndexOptions): string {
+  const hash = createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, tests: !!options.includeTests, docs: !!options.includeDocs, w: options.bm25Weights ?? null }));
+  for (const f of snapshot.files) hash.update(`${f.path}\0${f.blob}\n`);
+  return hash.digest('hex').slice(0, 32);
+}
+
+interface CachedIndex {
+  version: number;
+  summaries: FileSummary[];
+  bm25: string;
+}
+
+/**
+ * Builds a snapshot's index, or loads it from `cacheDir` when the same content was indexed
+ * before: a second query on a snapshot skips parsing and BM25 construction.
+ */
+export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions & { cacheDir?: string; cache?: BlobCache }): { index: RepoIndex; cached: boolean } {
+  if (!options.cacheDir) return { index: buildRepoIndex(snapshot, options), cached: false };
+  const file = join(options.cacheDir, `${indexCacheKey(snapshot, options)}.json`);
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as CachedIndex;
+    if (data.version === CACHE_VERSION) {
+      const paths = new Set(data.summaries.map((s) => s.path));
+      const texts = new Map(snapshot.files.filter((f) => paths.has(f.path)).map((f) => [f.path, f.text]));
+      const index: RepoIndex = {
+        key: snapshot.key,
+        summaries: data.summaries,
+        bm25: Bm25Index.fromJSON(data.bm25, options.bm25Weights),
+        graph: buildImportGraph(data.summaries),
+        defs: symbolDefinitions(data.summaries),
+        texts,
+      };
+      return { index, cached: true };
+    }
+  } catch {
+    // Missing or unreadable: build it.
+  }
+  const index = buildRepoIndex(snapshot, options);
+  mkdirSync(options.cacheDir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, summaries: index.summaries, bm25: index.bm25.toJSON() } satisfies CachedIndex));
+  renameSync(tmp, file);
+  return { index, cached: false };
+}

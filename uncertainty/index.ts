@@ -1,0 +1,13 @@
+export {
+  calibrate,
+  conformalQuantile,
+  crossFit,
+  loadCalibration,
+  nonconformity,
+  predictionSet,
+  saveCalibration,
+  type Calibration,
+  type ConformalMethod,
+  type CrossFitResult,
+  type ScoredFile,
+} from './conformal.js';
