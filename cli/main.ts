@@ -31,10 +31,14 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Set when a signal ends the run: its exit code wins over whatever the interrupted work reports. */
+let signalExitCode: number | undefined;
+
 /** Removes live sandboxes before the process goes on a signal; their lease covers SIGKILL. */
 function installSignalCleanup(): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
+      signalExitCode = code;
       void closeAllSessions().finally(() => process.exit(code));
     });
   }
@@ -42,8 +46,9 @@ function installSignalCleanup(): void {
 
 /** Exits once stdout and stderr have flushed, so piped output is never cut short. */
 function exitAfterFlush(code: number): void {
+  if (signalExitCode !== undefined) return; // the signal handler exits once clean-up is done
   process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
 installSignalCleanup();
-main(process.argv).then(exitAfterFlush, (err: unknown) => exitAfterFlush(reportError(err)));
+main(process.argv).then(exitAfterFlush, (err: unknown) => exitAfterFlush(signalExitCode === undefined ? reportError(err) : 0));

@@ -32,7 +32,7 @@ export function createCommandPolicy(allowed: readonly string[]): CommandPolicy {
         throw new FixwrightError(
           'FW_ERR_COMMAND_NOT_ALLOWED',
           `program '${program}' is not allowed in the sandbox (allowed: ${[...set].join(', ')}); ` +
-            'add it with --allow or FIXWRIGHT_SANDBOX_ALLOW if you trust it',
+            `if you trust it, pass the whole list with --allow ${[...set, program].join(',')} (or FIXWRIGHT_SANDBOX_ALLOW)`,
           { field: 'command' },
         );
       }

@@ -18,8 +18,13 @@ export const LABELS = {
   leaseUntil: 'fixwright.lease-until',
 } as const;
 
-/** The unprivileged user every sandbox runs as; images need no passwd entry for it. */
-export const SANDBOX_UID = 1000;
+/**
+ * The unprivileged user every command in a sandbox runs as: a high uid that no host account uses
+ * (there is no user-namespace remapping), and images need no passwd entry for it.
+ */
+export const SANDBOX_UID = 65532;
+/** `User` value for execs. */
+export const SANDBOX_USER = `${SANDBOX_UID}:${SANDBOX_UID}`;
 /** Where the repository copy lives inside the container. */
 export const WORKDIR = '/work';
 /** Scratch space for fixwright's own helper files inside the container. */
@@ -48,9 +53,12 @@ export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerC
     Image: input.image,
     Entrypoint: ['sleep'],
     Cmd: [String(lease)],
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    // The keeper (and docker-init) run as root, with no capabilities, so code running as the
+    // sandbox user cannot stop or kill them to outlive the lease; every exec runs as SANDBOX_USER.
+    User: '0:0',
     WorkingDir: WORKDIR,
-    Env: ['HOME=/tmp', 'LANG=C.UTF-8', 'PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1', 'PATH=/usr/local/bin:/usr/bin:/bin'],
+    // PATH and the like come from the image (environment images may extend them).
+    Env: ['HOME=/tmp', 'LANG=C.UTF-8', 'PYTHONDONTWRITEBYTECODE=1', 'PYTHONUNBUFFERED=1'],
     NetworkDisabled: true,
     Labels: {
       [LABELS.sandbox]: '1',

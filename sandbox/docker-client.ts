@@ -5,7 +5,12 @@ import { FixwrightError } from '../core/errors.js';
 export function createDockerClient(dockerHost: string | undefined): Docker {
   if (!dockerHost) return new Docker({ socketPath: '/var/run/docker.sock' });
   if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) });
-  const url = new URL(dockerHost);
+  let url: URL;
+  try {
+    url = new URL(dockerHost);
+  } catch {
+    throw new FixwrightError('FW_ERR_CONFIG', `DOCKER_HOST: '${dockerHost}' is not a URL (use unix:///path/docker.sock, tcp://host:2375 or ssh://user@host)`);
+  }
   const protocol = url.protocol.replace(':', '');
   if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'https' && protocol !== 'ssh') {
     throw new FixwrightError('FW_ERR_CONFIG', `DOCKER_HOST: unsupported scheme '${url.protocol}' (use unix://, tcp:// or ssh://)`);
@@ -24,6 +29,11 @@ export async function ensureDockerReachable(docker: Docker, dockerHost: string |
   } catch (err) {
     const where = dockerHost ?? 'unix:///var/run/docker.sock';
     const reason = err instanceof Error ? err.message : String(err);
+    if ((err as NodeJS.ErrnoException).code === 'EACCES') {
+      throw new FixwrightError('FW_ERR_DOCKER_UNREACHABLE', `permission denied on the Docker engine at ${where}: add your user to the docker group (then log in again) or run as root`, {
+        cause: err,
+      });
+    }
     throw new FixwrightError(
       'FW_ERR_DOCKER_UNREACHABLE',
       `cannot reach the Docker engine at ${where} (${reason}); start it (for example: sudo scripts/setup.sh) or set DOCKER_HOST`,

@@ -19,6 +19,8 @@ export { ensureEnvironmentImage, parseEnvironmentSpec, type EnvironmentSpec, typ
 export type { CappedOutput } from './output-cap.js';
 export type { ExecOptions, ExecResult } from './session.js';
 export { SandboxSession, type RepoSource, type SandboxLimits };
+export { createCommandPolicy, type CommandPolicy } from './command-policy.js';
+export { checkRepoSource } from './repo-source.js';
 
 /** How to open one sandbox; anything left out comes from the settings. */
 export interface SandboxOptions {

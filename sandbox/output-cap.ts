@@ -2,6 +2,8 @@
 export interface CappedOutput {
   /** Head, a marker line when bytes were cut, then tail (UTF-8, lossy at the cut points). */
   text: string;
+  /** The same as raw bytes (binary output survives). */
+  raw: Buffer;
   totalBytes: number;
   truncatedBytes: number;
 }
@@ -59,13 +61,11 @@ export class OutputCollector {
 
   /** The captured output so far. */
   result(): CappedOutput {
-    const tail = Buffer.concat(this.tail);
-    const kept = this.headBytes + Math.min(tail.length, this.tailCap);
-    const truncated = this.total - kept;
-    const tailText = tail.subarray(Math.max(0, tail.length - this.tailCap)).toString('utf8');
-    const headText = Buffer.concat(this.head).toString('utf8');
-    const text =
-      truncated > 0 ? `${headText}\n[fixwright: ${truncated} bytes of output cut here]\n${tailText}` : headText + tailText;
-    return { text, totalBytes: this.total, truncatedBytes: truncated };
+    const all = Buffer.concat(this.tail);
+    const tail = all.subarray(Math.max(0, all.length - this.tailCap));
+    const head = Buffer.concat(this.head);
+    const truncated = this.total - head.length - tail.length;
+    const raw = truncated > 0 ? Buffer.concat([head, Buffer.from(`\n[fixwright: ${truncated} bytes of output cut here]\n`), tail]) : Buffer.concat([head, tail]);
+    return { text: raw.toString('utf8'), raw, totalBytes: this.total, truncatedBytes: truncated };
   }
 }

@@ -30,9 +30,11 @@ export async function applyPatch(session: SandboxSession, patch: string, options
     const applied = await session.execTrusted(['git', 'apply', '--verbose', PATCH_FILE], { timeoutSeconds });
     if (applied.exitCode === 0) return { ok: true, method: 'git apply', files, output: applied.stderr.text + applied.stdout.text };
   }
-  const dryRun = await session.execTrusted(['patch', '--batch', '--fuzz=5', '-p1', '--dry-run', '-i', PATCH_FILE], { timeoutSeconds });
+  // -u: read unified hunks only (what checkPatch checked); no .orig/.rej files left in the tree.
+  const patchArgs = ['patch', '--batch', '-u', '--fuzz=5', '-p1', '--no-backup-if-mismatch', '--reject-file=-', '-i', PATCH_FILE];
+  const dryRun = await session.execTrusted([...patchArgs, '--dry-run'], { timeoutSeconds });
   if (dryRun.exitCode === 0) {
-    const patched = await session.execTrusted(['patch', '--batch', '--fuzz=5', '-p1', '-i', PATCH_FILE], { timeoutSeconds });
+    const patched = await session.execTrusted(patchArgs, { timeoutSeconds });
     if (patched.exitCode === 0) return { ok: true, method: 'patch --fuzz', files, output: patched.stdout.text };
   }
   const output = (gitCheck.stderr.text + gitCheck.stdout.text).trim();

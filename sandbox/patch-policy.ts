@@ -1,5 +1,5 @@
 import { lstatSync, realpathSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 
 /** The rules a patch must keep before it is applied. */
 export type PatchRule =
@@ -114,10 +114,12 @@ function escapesThroughSymlink(repoDir: string, path: string): boolean {
   return false;
 }
 
-function symlinkTargetEscapes(linkPath: string, target: string): boolean {
-  if (isAbsolute(target)) return true;
-  const resolved = resolve('/repo', linkPath, '..', target);
-  return !(resolved === '/repo' || resolved.startsWith('/repo' + sep));
+/**
+ * A new symlink may only point down: an absolute target or any `..` step is refused, because a
+ * lexical check cannot see through links that other hunks of the same patch create.
+ */
+function symlinkTargetEscapes(target: string): boolean {
+  return isAbsolute(target) || target.split(/[\\/]+/).includes('..');
 }
 
 /**
@@ -132,6 +134,11 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
   if (text.includes('\0')) return { files, violations: [{ rule: 'binary', message: 'the patch holds NUL bytes (binary content)' }] };
 
   const lines = text.split('\n');
+  // Every path any header names, checked at the end: git and patch each read different headers.
+  const seen = new Set<string>();
+  const see = (path: string | undefined) => {
+    if (path !== undefined) seen.add(path);
+  };
   let current: PatchFile | undefined;
   let symlinkMode = false;
   // True between a `diff --git` line and its first ---/+++ pair or hunk: the pair belongs to it.
@@ -147,11 +154,15 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
     let m: RegExpExecArray | null;
     if ((m = /^diff --git (.*)$/.exec(line))) {
       const [a, b] = gitHeaderPaths(m[1]!);
+      see(a);
+      see(b);
       startFile({ oldPath: a, newPath: b });
       gitHeaderOpen = true;
     } else if ((m = /^--- (.*)$/.exec(line)) && /^\+\+\+ /.test(lines[i + 1] ?? '')) {
       const oldPath = headerPath(m[1]!);
       const newPath = headerPath(lines[i + 1]!.slice(4));
+      see(oldPath);
+      see(newPath);
       if (gitHeaderOpen && current) {
         if (oldPath !== undefined) current.oldPath = oldPath;
         if (newPath !== undefined) current.newPath = newPath;
@@ -162,10 +173,14 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
       i += 1;
     } else if ((m = /^(rename|copy) (from|to) (.*)$/.exec(line)) && current) {
       const path = unquote(m[3]!);
+      see(path);
       if (m[2] === 'from') current.oldPath = path;
       else current.newPath = path;
     } else if (/^(new file mode|new mode|old mode|deleted file mode) 120000/.test(line) || /^index \S+ 120000$/.test(line)) {
       symlinkMode = true;
+    } else if (/^\*\*\* |^\*{15}$|^Prereq: /.test(line)) {
+      // patch(1) reads context diffs too; only unified hunks are checked, so nothing else may pass.
+      violations.push({ rule: 'malformed', message: `only unified diffs are accepted; found a context-diff line: ${JSON.stringify(line.slice(0, 60))}` });
     } else if (/^GIT binary patch$/.test(line) || /^Binary files .* differ$/.test(line)) {
       violations.push({ rule: 'binary', path: current?.newPath ?? current?.oldPath, message: `binary patches are not accepted (${current?.newPath ?? 'unknown file'})` });
     } else if ((m = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line))) {
@@ -200,15 +215,15 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
   if (files.length === 0) {
     return { files, violations: [{ rule: 'malformed', message: 'no file headers found: expected a unified diff (diff --git a/… b/… or ---/+++ lines)' }] };
   }
-  for (const file of files) {
-    for (const path of new Set([file.oldPath, file.newPath].filter((p): p is string => p !== undefined))) {
-      const found = pathViolations(path);
-      violations.push(...found);
-      if (found.length === 0 && repoDir && escapesThroughSymlink(repoDir, path)) {
-        violations.push({ rule: 'symlink-escape', path, message: `path '${path}' goes through a symbolic link that leaves the repository` });
-      }
+  for (const path of seen) {
+    const found = pathViolations(path);
+    violations.push(...found);
+    if (found.length === 0 && repoDir && escapesThroughSymlink(repoDir, path)) {
+      violations.push({ rule: 'symlink-escape', path, message: `path '${path}' goes through a symbolic link that leaves the repository` });
     }
-    if (file.symlinkTarget !== undefined && file.newPath && symlinkTargetEscapes(file.newPath, file.symlinkTarget)) {
+  }
+  for (const file of files) {
+    if (file.symlinkTarget !== undefined && file.newPath && symlinkTargetEscapes(file.symlinkTarget)) {
       violations.push({ rule: 'symlink-escape', path: file.newPath, message: `the patch makes '${file.newPath}' a symbolic link to '${file.symlinkTarget}', outside the repository` });
     }
   }

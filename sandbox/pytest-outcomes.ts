@@ -16,6 +16,8 @@ export interface ParsedTestRun {
   interruptedIn?: string;
   /** pytest's exit status as pytest saw it, when it got to the end. */
   exitStatus?: number;
+  /** Report lines that were ignored: a second report for the same test phase, or a test that never started. */
+  ignoredLines: number;
 }
 
 interface ReportLine {
@@ -48,6 +50,9 @@ export function parsePluginReport(text: string): ParsedTestRun {
   const collectionErrors: ParsedTestRun['collectionErrors'] = [];
   const started: string[] = [];
   const tornDown = new Set<string>();
+  const startedSet = new Set<string>();
+  const seenPhases = new Set<string>();
+  let ignoredLines = 0;
   let exitStatus: number | undefined;
   for (const raw of text.split('\n')) {
     if (!raw.trim()) continue;
@@ -57,15 +62,25 @@ export function parsePluginReport(text: string): ParsedTestRun {
     } catch {
       continue; // The last line can be cut by a kill mid-write.
     }
-    if (line.event === 'start' && line.nodeid) started.push(line.nodeid);
-    else if (line.event === 'report' && line.nodeid) {
+    if (line.event === 'start' && line.nodeid) {
+      started.push(line.nodeid);
+      startedSet.add(line.nodeid);
+    } else if (line.event === 'report' && line.nodeid) {
+      // First report per phase wins, and only for tests pytest announced: lines appended later
+      // (by test code that found the file) cannot overwrite a real outcome or invent a test.
+      const phase = `${line.nodeid}\0${line.when}`;
+      if (!startedSet.has(line.nodeid) || seenPhases.has(phase)) {
+        ignoredLines += 1;
+        continue;
+      }
+      seenPhases.add(phase);
       outcomes[line.nodeid] = fold(outcomes[line.nodeid], line);
       if (line.when === 'teardown') tornDown.add(line.nodeid);
     }
     else if (line.event === 'collect_error') collectionErrors.push({ nodeid: line.nodeid ?? '', message: line.message ?? '' });
     else if (line.event === 'finish' && typeof line.exitstatus === 'number') exitStatus = line.exitstatus;
   }
-  const result: ParsedTestRun = { outcomes, collectionErrors };
+  const result: ParsedTestRun = { outcomes, collectionErrors, ignoredLines };
   if (exitStatus !== undefined) result.exitStatus = exitStatus;
   const last = started[started.length - 1];
   // A test counts as running only until its teardown report arrives.
@@ -94,5 +109,5 @@ export function parsePytestSummary(log: string): ParsedTestRun {
     }
     outcomes[target] = message ? { status, message } : { status };
   }
-  return { outcomes, collectionErrors };
+  return { outcomes, collectionErrors, ignoredLines: 0 };
 }

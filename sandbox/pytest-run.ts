@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
@@ -25,10 +26,15 @@ export interface PytestRunResult extends ParsedTestRun {
   missing: string[];
   /** Where the outcomes came from: the plugin's report, or the -rA summary in the log. */
   source: 'plugin' | 'summary';
+  /**
+   * False when the outcomes contradict pytest's exit code (all passed but pytest failed, or the
+   * reverse) or the report held lines that were ignored: the tests may have tampered with it.
+   * Callers must not count such a run as passing.
+   */
+  consistent: boolean;
 }
 
 const PLUGIN_DIR = `${SCRATCH_DIR}/pytest`;
-const REPORT_FILE = `${SCRATCH_DIR}/pytest-report.jsonl`;
 /** Seconds between the in-container soft timeout and the container-killing hard one. */
 const HARD_TIMEOUT_MARGIN = 15;
 
@@ -52,6 +58,7 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
   }
   pluginSource ??= readFileSync(assetPath('sandbox/assets/fixwright_pytest_report.py'), 'utf8');
   await session.putFiles(PLUGIN_DIR, { 'fixwright_pytest_report.py': pluginSource });
+  const reportFile = `${SCRATCH_DIR}/pytest-report-${randomUUID()}.jsonl`;
 
   const soft = Math.max(1, Math.ceil(options.timeoutSeconds));
   const argv = [
@@ -62,12 +69,13 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
   ];
   const exec = await session.execTrusted(argv, {
     timeoutSeconds: soft + HARD_TIMEOUT_MARGIN,
-    env: { ...options.env, PYTHONPATH: PLUGIN_DIR, FIXWRIGHT_PYTEST_REPORT: REPORT_FILE },
+    // Extend the image's PYTHONPATH (an environment image may set one) rather than replace it.
+    env: { ...options.env, PYTHONPATH: [PLUGIN_DIR, options.env?.PYTHONPATH ?? session.imageEnv.PYTHONPATH].filter(Boolean).join(':'), FIXWRIGHT_PYTEST_REPORT: reportFile },
     signal: options.signal,
   });
   const timedOut = exec.timedOut || exec.exitCode === 124 || (exec.exitCode === 137 && exec.durationMs >= soft * 1000);
 
-  const report = exec.timedOut ? undefined : await session.readFile(REPORT_FILE);
+  const report = exec.timedOut ? undefined : await session.readFile(reportFile, 64 * 1024 * 1024);
   const fromPlugin = report ? parsePluginReport(report) : undefined;
   const usePlugin = fromPlugin !== undefined && (Object.keys(fromPlugin.outcomes).length > 0 || fromPlugin.exitStatus !== undefined || fromPlugin.collectionErrors.length > 0);
   const parsed = usePlugin ? fromPlugin! : parsePytestSummary(exec.stdout.text);
@@ -78,5 +86,11 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
     parsed.outcomes[parsed.interruptedIn] = { status: 'ERROR', message: timedOut ? `timed out after ${soft}s` : 'the test process crashed' };
   }
   const missing = options.targets.filter((t) => t.includes('::') && !covered(t, parsed.outcomes));
-  return { ...parsed, exec, timedOut, crashed, missing, source: usePlugin ? 'plugin' : 'summary' };
+  const statuses = Object.values(parsed.outcomes).map((o) => o.status);
+  const anyFailed = statuses.some((s) => s === 'FAILED' || s === 'ERROR') || parsed.collectionErrors.length > 0;
+  const consistent =
+    parsed.ignoredLines === 0 &&
+    (timedOut || crashed || (exec.exitCode === 0 ? !anyFailed : exec.exitCode === 1 ? anyFailed : true)) &&
+    (parsed.exitStatus === undefined || timedOut || parsed.exitStatus === exec.exitCode);
+  return { ...parsed, exec, timedOut, crashed, missing, source: usePlugin ? 'plugin' : 'summary', consistent };
 }

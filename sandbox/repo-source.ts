@@ -17,6 +17,7 @@ export type RepoSource = { kind: 'dir'; path: string; includeGit?: boolean } | {
 /** Throws FW_ERR_REPO_NOT_FOUND unless the source can be read; returns it with absolute paths. */
 export function checkRepoSource(source: RepoSource): RepoSource {
   if (source.kind === 'dir') {
+    if (source.path.trim() === '') throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', 'no repository directory given (pass --repo DIR)', { field: 'repo' });
     const path = resolve(source.path);
     let isDir = false;
     try {

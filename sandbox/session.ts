@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { FixwrightError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { CommandPolicy } from './command-policy.js';
-import { buildContainerSpec, type SandboxLimits, WORKDIR } from './container-spec.js';
+import { buildContainerSpec, SANDBOX_USER, type SandboxLimits, WORKDIR } from './container-spec.js';
 import { hasDockerStatus } from './docker-client.js';
 import { type ExecOutcome, sandboxMetrics } from './metrics.js';
 import { type CappedOutput, OutputCollector } from './output-cap.js';
@@ -72,13 +72,17 @@ export class SandboxSession {
   private readonly container: Docker.Container;
   private readonly options: OpenSessionOptions;
   private closed = false;
-  private killedReason: 'timeout' | 'cancelled' | undefined;
+  private killedReason: 'timeout' | 'cancelled' | 'stopped' | undefined;
   private oomKillsSeen = 0;
 
-  private constructor(container: Docker.Container, options: OpenSessionOptions) {
+  /** The image's own environment (PATH, PYTHONPATH…), so helpers can extend rather than replace it. */
+  readonly imageEnv: Readonly<Record<string, string>>;
+
+  private constructor(container: Docker.Container, options: OpenSessionOptions, imageEnv: Record<string, string>) {
     this.container = container;
     this.id = container.id;
     this.options = options;
+    this.imageEnv = imageEnv;
   }
 
   /** Creates and starts the container. */
@@ -92,7 +96,13 @@ export class SandboxSession {
       now: Date.now(),
     });
     let container: Docker.Container;
+    const imageEnv: Record<string, string> = {};
     try {
+      const image = await options.docker.getImage(options.image).inspect();
+      for (const entry of image.Config?.Env ?? []) {
+        const eq = entry.indexOf('=');
+        if (eq > 0) imageEnv[entry.slice(0, eq)] = entry.slice(eq + 1);
+      }
       container = await options.docker.createContainer(spec);
     } catch (err) {
       sandboxMetrics.starts.inc({ result: 'error' });
@@ -105,7 +115,7 @@ export class SandboxSession {
       }
       throw new FixwrightError('FW_ERR_SANDBOX', `could not create the sandbox container: ${(err as Error).message}`, { cause: err });
     }
-    const session = new SandboxSession(container, options);
+    const session = new SandboxSession(container, options, imageEnv);
     liveSessions.add(session);
     sandboxMetrics.containers.inc();
     try {
@@ -146,7 +156,7 @@ export class SandboxSession {
 
   /** Reads a file from the container (at most `maxBytes`, head and tail kept). */
   async readFile(path: string, maxBytes = 16 * 1024 * 1024): Promise<string | undefined> {
-    const result = await this.execTrusted(['cat', path], { timeoutSeconds: 60 }, maxBytes);
+    const result = await this.execTrusted(['cat', path], { timeoutSeconds: 60 }, maxBytes, false);
     return result.exitCode === 0 ? result.stdout.text : undefined;
   }
 
@@ -160,7 +170,7 @@ export class SandboxSession {
    * Runs one of fixwright's own helper programs (tar, cat, git apply) without the policy check.
    * Never pass argv that came from a user or a model.
    */
-  async execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes): Promise<ExecResult> {
+  async execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes, checkOom = true): Promise<ExecResult> {
     if (this.closed || this.killedReason) {
       throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', `the sandbox was already ${this.killedReason ? 'killed (' + this.killedReason + ')' : 'closed'}`);
     }
@@ -169,16 +179,27 @@ export class SandboxSession {
     const stderr = new OutputCollector(outputCapBytes);
     const hasStdin = options.stdin !== undefined;
     const env = Object.entries(options.env ?? {}).map(([k, v]) => `${k}=${v}`);
-    const exec = await this.container.exec({
-      Cmd: [...argv],
-      AttachStdout: true,
-      AttachStderr: true,
-      AttachStdin: hasStdin,
-      Tty: false,
-      Env: env,
-      WorkingDir: options.cwd ?? WORKDIR,
-    });
-    const stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
+    let exec: Docker.Exec;
+    let stream: Duplex;
+    try {
+      exec = await this.container.exec({
+        Cmd: [...argv],
+        AttachStdout: true,
+        AttachStderr: true,
+        AttachStdin: hasStdin,
+        Tty: false,
+        Env: env,
+        User: SANDBOX_USER,
+        WorkingDir: options.cwd ?? WORKDIR,
+      });
+      stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
+    } catch (err) {
+      if (hasDockerStatus(err, 404, 409)) {
+        this.killedReason ??= 'stopped';
+        throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', 'the sandbox container has stopped (its lease ended, or it was killed)', { cause: err });
+      }
+      throw new FixwrightError('FW_ERR_SANDBOX', `could not run a command in the sandbox: ${(err as Error).message}`, { cause: err });
+    }
 
     let timedOut = false;
     let cancelled = false;
@@ -214,7 +235,8 @@ export class SandboxSession {
       return { exitCode: timedOut ? EXIT_TIMEOUT : EXIT_KILLED, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut, oomKilled: false };
     }
     const exitCode = await this.waitExitCode(exec);
-    const oomKilled = exitCode === EXIT_KILLED && (await this.sawOomKill());
+    // Any failure may hide an OOM kill of a child process, not only an exit by SIGKILL.
+    const oomKilled = checkOom && exitCode !== 0 && (await this.sawOomKill());
     recordExec(oomKilled ? 'oom' : exitCode === 0 ? 'ok' : 'nonzero', durationMs);
     return { exitCode, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut: false, oomKilled };
   }
@@ -254,9 +276,10 @@ export class SandboxSession {
   private async sawOomKill(): Promise<boolean> {
     try {
       const probe = await this.execTrusted(
-        ['sh', '-c', 'cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null'],
+        ['sh', '-c', 'cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; true'],
         { timeoutSeconds: 10 },
         64 * 1024,
+        false,
       );
       const match = /^oom_kill (\d+)$/m.exec(probe.stdout.text);
       if (match) {

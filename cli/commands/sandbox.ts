@@ -8,6 +8,8 @@ import { createLogger } from '../../core/logger.js';
 import {
   applyPatch,
   buildBaseImage,
+  checkRepoSource,
+  createCommandPolicy,
   createSandboxRuntime,
   ensureEnvironmentImage,
   runPytest,
@@ -119,11 +121,13 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
       .argument('<command...>', 'program and arguments, after --'),
   ).action(async (argv: string[], flags: LimitFlags & { repo: string }) => {
     const settings = settingsFrom(flags);
+    // Check what needs no Docker first, so the error names the real problem.
+    createCommandPolicy(settings.sandbox.allow).check(argv);
+    checkRepoSource({ kind: 'dir', path: flags.repo });
     const runtime = await openRuntime(settings);
-    runtime.policy.check(argv);
     const result = await runtime.runCommand({ repo: { kind: 'dir', path: flags.repo }, argv });
-    process.stdout.write(result.stdout.text);
-    process.stderr.write(result.stderr.text);
+    process.stdout.write(result.stdout.raw);
+    process.stderr.write(result.stderr.raw);
     if (result.timedOut) process.stderr.write(`fixwright: timed out after ${settings.sandbox.timeoutSeconds}s; the sandbox was killed\n`);
     if (result.oomKilled) process.stderr.write(`fixwright: killed for exceeding the memory limit of ${formatBytes(settings.sandbox.memoryBytes)}\n`);
     for (const [name, out] of [['stdout', result.stdout], ['stderr', result.stderr]] as const) {
@@ -150,6 +154,7 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
         throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the patch ${flags.patch}: ${(err as Error).message}`, { field: '--patch' });
       }
     }
+    checkRepoSource({ kind: 'dir', path: flags.repo });
     const runtime = await openRuntime(settings);
     await runtime.withSandbox({ repo: { kind: 'dir', path: flags.repo } }, async (session) => {
       if (patch !== undefined) {
@@ -157,7 +162,15 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
         if (!applied.ok) throw new FixwrightError(applied.reason === 'rejected' ? 'FW_ERR_PATCH_REJECTED' : 'FW_ERR_PATCH_DOES_NOT_APPLY', applied.message);
       }
       const run = await runPytest(session, { targets, timeoutSeconds: settings.sandbox.timeoutSeconds });
-      const summary = { timedOut: run.timedOut, crashed: run.crashed, exitCode: run.exec.exitCode, outcomes: run.outcomes, collectionErrors: run.collectionErrors, missing: run.missing };
+      const summary = {
+        timedOut: run.timedOut,
+        crashed: run.crashed,
+        exitCode: run.exec.exitCode,
+        consistent: run.consistent,
+        outcomes: run.outcomes,
+        collectionErrors: run.collectionErrors,
+        missing: run.missing,
+      };
       if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else {
         for (const [id, outcome] of Object.entries(run.outcomes)) process.stdout.write(`${outcome.status.padEnd(7)} ${id}\n`);
@@ -165,9 +178,13 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
         for (const id of run.missing) process.stdout.write(`MISSING ${id}\n`);
         if (run.timedOut) process.stdout.write('the run timed out\n');
         if (run.crashed) process.stdout.write('pytest crashed before finishing\n');
+        if (!run.consistent) process.stdout.write('the outcomes contradict pytest\'s exit status (tampered with?): not counted as passing\n');
+        if (run.exec.exitCode >= 2 && !run.timedOut && !run.crashed) process.stdout.write(`pytest exited ${run.exec.exitCode}: ${(run.exec.stdout.text + run.exec.stderr.text).trim().split('\n').slice(-3).join(' | ')}\n`);
       }
       const allPassed = Object.values(run.outcomes).every((o) => ['PASSED', 'XFAIL', 'SKIPPED'].includes(o.status));
-      setExitCode(allPassed && run.missing.length === 0 && run.collectionErrors.length === 0 && !run.timedOut && !run.crashed ? 0 : 1);
+      // pytest's own status must agree: 4 (usage), 5 (no tests) and the like are not a pass.
+      const passed = run.exec.exitCode === 0 && run.consistent && allPassed && run.missing.length === 0 && run.collectionErrors.length === 0;
+      setExitCode(passed ? 0 : 1);
     });
   });
 }

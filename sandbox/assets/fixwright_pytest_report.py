@@ -2,12 +2,14 @@
 
 It writes one JSON line per event to $FIXWRIGHT_PYTEST_REPORT as it happens, so the outcome of
 every test survives a crash or a timeout of the run, and node ids need no parsing from logs.
-Compatible with Python 3.6+ and pytest 4+.
+The variable is removed as soon as the plugin loads, so test code does not find the report's
+(random) name in its environment. Code running inside pytest can still lie about results; fixwright
+cross-checks the report against pytest's exit status. Compatible with Python 3.6+ and pytest 4+.
 """
 import json
 import os
 
-_PATH = os.environ.get("FIXWRIGHT_PYTEST_REPORT")
+_PATH = os.environ.pop("FIXWRIGHT_PYTEST_REPORT", None)
 _handle = None
 
 

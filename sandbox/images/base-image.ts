@@ -41,7 +41,7 @@ function dockerfileText(): string {
 /** Hash of everything that shapes the base image; a change to either recipe rebuilds it. */
 export function baseRecipeHash(): string {
   return createHash('sha256')
-    .update(JSON.stringify({ version: 1, uid: SANDBOX_UID, debootstrap: DEBOOTSTRAP_RECIPE, dockerfile: dockerfileText() }))
+    .update(JSON.stringify({ version: 2, uid: SANDBOX_UID, debootstrap: DEBOOTSTRAP_RECIPE, dockerfile: dockerfileText() }))
     .digest('hex')
     .slice(0, 16);
 }

@@ -34,7 +34,7 @@ export function parseEnvironmentSpec(input: unknown): EnvironmentSpec {
   const parsed = environmentSpecSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`);
-  throw new FixwrightError('FW_ERR_BAD_INPUT', `invalid environment spec:\n  ${problems.join('\n  ')}`, { field: 'environment' });
+  throw new FixwrightError('FW_ERR_BAD_INPUT', `invalid environment spec: ${problems.join('; ')}`, { field: 'environment' });
 }
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { containersOf, runCli, runCliRaw, spawnCli } from '../helpers/cli.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 // The CLI as a user runs it: the built dist/cli/main.js in a child process, real Docker behind it.
@@ -45,6 +45,37 @@ describe('fixwright sandbox (CLI)', () => {
     const refused = await runCli(['sandbox', 'test', '--repo', repo, '--patch', escape]);
     expect(refused.stderr).toMatch(/^fixwright: patch rejected: path '\.\.\/x' uses '\.\.' to leave the repository \[rule parent-dir\]\n$/);
     expect(refused.code).toBe(125);
+  });
+
+  it('test fails when pytest itself fails (no such file: exit 4)', async () => {
+    const r = await runCli(['sandbox', 'test', '--repo', repo, 'no_such_test.py']);
+    expect(r.stdout).toMatch(/pytest exited 4/);
+    expect(r.code).toBe(1);
+  });
+
+  it('exec writes binary output through unchanged', async () => {
+    const r = await runCliRaw(['sandbox', 'exec', '--repo', repo, '--', 'python3', '-c', 'import sys; sys.stdout.buffer.write(bytes(range(256)))']);
+    expect(r.stdout.equals(Buffer.from(Array.from({ length: 256 }, (_, i) => i)))).toBe(true);
+  });
+
+  it('SIGINT removes the sandbox at once; after SIGKILL the next start-up removes it', async () => {
+    for (const signal of ['SIGINT', 'SIGKILL'] as const) {
+      const child = spawnCli(['sandbox', 'exec', '--repo', repo, '--timeout', '120', '--', 'python3', '-c', 'import time; time.sleep(120)']);
+      const owned = () => containersOf(child.pid!);
+      for (let i = 0; i < 100 && (await owned()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await owned()).toHaveLength(1);
+      const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+      child.kill(signal);
+      const code = await exited;
+      if (signal === 'SIGINT') {
+        expect(code).toBe(130);
+        expect(await owned()).toEqual([]);
+      } else {
+        expect(await owned()).toHaveLength(1); // nothing could run on SIGKILL
+        await runCli(['sandbox', 'exec', '--repo', repo, '--', 'python3', '-V']); // any start-up cleans up
+        expect(await owned()).toEqual([]);
+      }
+    }
   });
 
   describe('bad input: one line saying what to do, non-zero exit', () => {

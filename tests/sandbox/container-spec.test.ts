@@ -19,7 +19,7 @@ describe('buildContainerSpec', () => {
     expect(host.CapDrop).toEqual(['ALL']);
     expect(host.SecurityOpt).toContain('no-new-privileges');
     expect(host.Privileged).toBe(false);
-    expect(spec.User).toBe('1000:1000');
+    expect(spec.User).toBe('0:0'); // the keeper only; every exec runs as 65532
     expect(host.Binds ?? []).toEqual([]);
     expect(host.Mounts ?? []).toEqual([]);
   });

@@ -12,7 +12,7 @@ describe('environment specs', () => {
     expect(dockerfile).toMatch(/^FROM fixwright-sandbox:base$/m);
     expect(dockerfile).toContain('apt-get install -y -q --no-install-recommends python3-numpy libfoo=1.2-3');
     expect(dockerfile).toContain("python3 -m pip install 'requests==2.31.0' 'attrs[tests]>=22,<24'");
-    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    expect(dockerfile).toMatch(/^USER 65532:65532$/m);
   });
 
   it('refuses names that could smuggle shell, listing each problem', () => {

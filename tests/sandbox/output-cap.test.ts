@@ -10,7 +10,8 @@ function collect(cap: number, chunks: string[]) {
 describe('OutputCollector', () => {
   it('keeps output under the cap whole', () => {
     const r = collect(100, ['hello ', 'world']);
-    expect(r).toEqual({ text: 'hello world', totalBytes: 11, truncatedBytes: 0 });
+    expect(r).toMatchObject({ text: 'hello world', totalBytes: 11, truncatedBytes: 0 });
+    expect(r.raw.equals(Buffer.from('hello world'))).toBe(true);
   });
 
   it('keeps head and tail and says how much was cut', () => {

@@ -82,6 +82,21 @@ describe('checkPatch', () => {
     expect(checkPatch(text).files[0]?.newPath).toBe('tést.py');
   });
 
+  it('checks every header: a benign ---/+++ pair cannot hide a bad diff --git or rename path', () => {
+    expect(rules('diff --git a/../../tmp/evil b/../../tmp/evil\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n')).toContain('parent-dir');
+    expect(rules('diff --git a/x b/x\nrename from ../../tmp/evil\nrename to x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n')).toContain('parent-dir');
+  });
+
+  it('refuses context-diff sections that patch(1) would read but the rules never saw', () => {
+    const sneaky = diff('x.py') + '*** /dev/null\n--- b/.git/hooks/post-checkout\n***************\n*** 0 ****\n--- 1 ----\n+ echo pwned\n';
+    expect(rules(sneaky)).toContain('malformed');
+  });
+
+  it('refuses new symlinks with any .. step, even ones that stay inside lexically', () => {
+    const link = (name: string, target: string) => `diff --git a/${name} b/${name}\nnew file mode 120000\n--- /dev/null\n+++ b/${name}\n@@ -0,0 +1 @@\n+${target}\n`;
+    expect(rules(link('p', '.') + link('q', 'p/..'))).toEqual(['symlink-escape']);
+  });
+
   it('says when there is nothing to apply', () => {
     expect(rules('')).toEqual(['empty']);
     expect(rules('just some prose\n')).toEqual(['malformed']);

@@ -36,6 +36,8 @@ describe('parsePluginReport', () => {
 
   it('keeps FAILED when teardown also fails, and marks teardown-only errors', () => {
     const text = [
+      line({ event: 'start', nodeid: 'a' }),
+      line({ event: 'start', nodeid: 'b' }),
       line({ event: 'report', nodeid: 'a', when: 'call', outcome: 'failed', message: 'x' }),
       line({ event: 'report', nodeid: 'a', when: 'teardown', outcome: 'failed', message: 'y' }),
       line({ event: 'report', nodeid: 'b', when: 'call', outcome: 'passed' }),
@@ -52,6 +54,17 @@ describe('parsePluginReport', () => {
     expect(run.interruptedIn).toBe('t.py::crash');
     expect(run.exitStatus).toBeUndefined();
     expect(run.outcomes['t.py::first']?.status).toBe('PASSED');
+  });
+
+  it('ignores forged lines: a second report for a phase, or a test that never started', () => {
+    const text = [
+      phases('t.py::bad', { outcome: 'failed', message: 'boom' }),
+      line({ event: 'report', nodeid: 't.py::bad', when: 'call', outcome: 'passed' }),
+      line({ event: 'report', nodeid: 't.py::ghost', when: 'call', outcome: 'passed' }),
+    ].join('\n');
+    const run = parsePluginReport(text);
+    expect(run.outcomes).toEqual({ 't.py::bad': { status: 'FAILED', message: 'boom' } });
+    expect(run.ignoredLines).toBe(2);
   });
 
   it('records collection errors', () => {

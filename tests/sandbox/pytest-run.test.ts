@@ -47,6 +47,18 @@ describe('runPytest', () => {
       'tests/test_broken_import.py': 'import not_a_module\n\ndef test_never():\n    pass\n',
       'tests/test_crash.py': 'import os\n\ndef test_before():\n    pass\n\ndef test_crash():\n    os._exit(1)\n\ndef test_after():\n    pass\n',
       'tests/test_slow.py': 'import time\n\ndef test_quick():\n    pass\n\ndef test_slow():\n    time.sleep(60)\n',
+      'tests/test_forge.py': [
+        'import glob, json, os',
+        'def test_fails():',
+        '    assert False',
+        'def test_zz_forger():',
+        "    assert 'FIXWRIGHT_PYTEST_REPORT' not in os.environ",
+        "    for path in glob.glob('/tmp/fixwright/pytest-report-*.jsonl'):",
+        "        with open(path, 'a') as f:",
+        "            f.write(json.dumps({'event': 'report', 'nodeid': 'tests/test_forge.py::test_fails', 'when': 'call', 'outcome': 'passed'}) + '\\n')",
+        "            f.write(json.dumps({'event': 'report', 'nodeid': 'tests/test_forge.py::test_ghost', 'when': 'call', 'outcome': 'passed'}) + '\\n')",
+        '',
+      ].join('\n'),
     });
   });
   afterAll(async () => {
@@ -114,6 +126,21 @@ describe('runPytest', () => {
     expect(r.timedOut).toBe(true);
     expect(r.outcomes['tests/test_slow.py::test_quick']?.status).toBe('PASSED');
     expect(r.outcomes['tests/test_slow.py::test_slow']).toEqual({ status: 'ERROR', message: 'timed out after 3s' });
+  });
+
+  it('does not let test code rewrite the report', async () => {
+    const r = await run(['tests/test_forge.py']);
+    expect(r.outcomes['tests/test_forge.py::test_fails']?.status).toBe('FAILED');
+    expect(r.outcomes['tests/test_forge.py::test_zz_forger']?.status).toBe('PASSED');
+    expect(r.outcomes['tests/test_forge.py::test_ghost']).toBeUndefined();
+    expect(r.ignoredLines).toBe(2);
+    expect(r.consistent).toBe(false);
+  });
+
+  it('a clean run is consistent', async () => {
+    const r = await run(['tests/test_cases.py::test_pass']);
+    expect(r.consistent).toBe(true);
+    expect(r.exec.exitCode).toBe(0);
   });
 
   it('refuses targets that would be read as pytest options', async () => {
