@@ -1,0 +1,130 @@
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Localiser } from '../../localisation/index.js';
+import { runCli } from '../helpers/cli.js';
+import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+
+const SHOP: Record<string, string> = {
+  'shop/__init__.py': '"""A tiny shop."""\n',
+  'shop/pricing.py': 'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
+  'shop/cart.py': 'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n',
+  'shop/shipping.py': 'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    return RATES[region]\n',
+  'shop/inventory.py': 'class Stock:\n    def reserve(self, sku, count):\n        return count\n',
+  'shop/utils.py': 'def slugify(text):\n    return text.lower().replace(" ", "-")\n',
+  'tests/test_cart.py': 'from shop.cart import Cart\n\ndef test_total_discount_coupon_percentage():\n    assert Cart().total() == 0\n',
+  'docs/conf.py': 'project = "shop discount coupon percentage"\n',
+};
+
+describe('fixwright localise', () => {
+  let repo: string;
+  let commit: string;
+  let dataDir: string;
+  beforeAll(() => {
+    repo = makeRepo(SHOP, { git: true });
+    commit = headCommit(repo);
+    dataDir = mkdtempSync(join(tmpdir(), 'fw-data-'));
+  });
+  afterAll(removeRepos);
+  const cli = (args: string[]) => runCli(['localise', ...args], { FIXWRIGHT_DATA_DIR: dataDir });
+
+  it('finds a lexical match, leaving tests and docs out', async () => {
+    const r = await cli(['--repo', repo, '--commit', commit, '--issue', 'Percentage coupon discount applied wrongly to the price', '--json']);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.files[0].path).toBe('shop/pricing.py');
+    expect(out.files.map((f: { path: string }) => f.path)).not.toContain('tests/test_cart.py');
+    expect(out.files.map((f: { path: string }) => f.path)).not.toContain('docs/conf.py');
+    expect(out.set).toContain('shop/pricing.py');
+  });
+
+  it('follows a stack trace to the failing file', async () => {
+    const issue = 'Crash when estimating:\nTraceback (most recent call last):\n  File "/site-packages/shop/shipping.py", line 5, in estimate\nKeyError: \'us\'';
+    const r = await cli(['--repo', repo, '--issue', issue, '--json']);
+    const out = JSON.parse(r.stdout);
+    expect(out.files[0].path).toBe('shop/shipping.py');
+    expect(out.files[0].ranks.evidence).toBe(1);
+  });
+
+  it('reaches an import-graph neighbour through PageRank', async () => {
+    const r = await cli(['--repo', repo, '--issue', 'Cart.total returns the wrong amount', '--json']);
+    const out = JSON.parse(r.stdout);
+    const pricing = out.files.find((f: { path: string }) => f.path === 'shop/pricing.py');
+    expect(out.files[0].path).toBe('shop/cart.py');
+    expect(pricing.ranks.pagerank).toBeLessThanOrEqual(2);
+    expect(pricing.ranks.bm25).toBeUndefined(); // no word of the issue is in it: only the graph found it
+  });
+
+  it('reads @FILE issues, prints a table, and refuses empty issues and missing repositories', async () => {
+    const file = join(dataDir, 'issue.txt');
+    writeFileSync(file, 'slugify breaks on unicode text');
+    const table = await cli(['--repo', repo, '--issue', `@${file}`, '--top', '2']);
+    expect(table.stdout).toMatch(/^ {2}1 {2}[* ] \d\.\d{4} {2}shop\/utils\.py {2}\(bm25=1/m);
+    expect(table.stdout).toMatch(/conformal set: \d+ file\(s\)/);
+    const empty = await cli(['--repo', repo, '--issue', '  ']);
+    expect(empty.stderr).toBe('fixwright: the issue text is empty: pass --issue TEXT or --issue @FILE\n');
+    expect(empty.code).toBe(2);
+    const missing = await cli(['--repo', '/nonexistent/repo', '--issue', 'x']);
+    expect(missing.stderr).toBe('fixwright: repository not found: /nonexistent/repo\n');
+    const badCommit = await cli(['--repo', repo, '--commit', 'deadbeef', '--issue', 'x']);
+    expect(badCommit.stderr).toMatch(/commit deadbeef not found/);
+  });
+
+  it('evaluates a dataset, reporting bad rows and missing commits and repositories', async () => {
+    const repos = join(dataDir, 'repos');
+    mkdirSync(join(repos, 'acme'), { recursive: true });
+    symlinkSync(repo, join(repos, 'acme', 'shop'));
+    const row = (id: string, problem: string, gold: string, base = commit, name = 'acme/shop') =>
+      JSON.stringify({ instance_id: id, repo: name, base_commit: base, problem_statement: problem, patch: `diff --git a/${gold} b/${gold}\n--- a/${gold}\n+++ b/${gold}\n` });
+    const dataset = join(dataDir, 'rows.jsonl');
+    writeFileSync(
+      dataset,
+      [
+        row('acme__shop-1', 'Percentage coupon discount applied wrongly', 'shop/pricing.py'),
+        row('acme__shop-2', 'Traceback:\n  File "shop/shipping.py", line 5, in estimate\nKeyError', 'shop/shipping.py'),
+        row('acme__shop-3', 'reserve stock count', 'shop/inventory.py', 'f'.repeat(40)),
+        row('acme__gone-4', 'anything', 'x.py', commit, 'acme/gone'),
+        '{"instance_id": "broken"',
+        '',
+      ].join('\n'),
+    );
+    const out = join(dataDir, 'report.json');
+    const r = await cli(['--dataset', dataset, '--repos', repos, '--alpha', '0.1', '--folds', '2', '--json', out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/rows\.jsonl:5: skipped bad row: not JSON/);
+    expect(r.stderr).toMatch(/skipped acme__shop-3: commit f{40} not found/);
+    expect(r.stderr).toMatch(/skipped acme__gone-4: repository acme\/gone not found/);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(Object.keys(report)).toEqual(['instances', 'recall', 'recall_any', 'mrr', 'conformal', 'index_seconds', 'query_ms', 'results']);
+    expect(report.instances).toBe(2);
+    expect(report.recall).toEqual({ '1': 1, '3': 1, '5': 1, '10': 1 });
+    expect(Object.keys(report.conformal)).toEqual(['alpha', 'coverage', 'mean_set_size']);
+    expect(report.results[0]).toMatchObject({ instance_id: 'acme__shop-1', gold: ['shop/pricing.py'] });
+    expect(report.results[0].ranked[0]).toBe('shop/pricing.py');
+  });
+});
+
+describe('Localiser', () => {
+  it('works on a repository of one file', async () => {
+    const one = makeRepo({ 'solo.py': 'def lonely_function():\n    return 1\n' });
+    const localiser = new Localiser();
+    const index = await localiser.index({ kind: 'dir', path: one });
+    const { files } = await localiser.rank(index, 'lonely_function returns the wrong value');
+    expect(files.map((f) => f.path)).toEqual(['solo.py']);
+  });
+
+  it('reuses its on-disk index for the same snapshot', async () => {
+    const repo = makeRepo(SHOP);
+    const cacheDir = mkdtempSync(join(tmpdir(), 'fw-idx-'));
+    const first = new Localiser({ cacheDir });
+    await first.index({ kind: 'dir', path: repo });
+    expect(first.lastTiming?.cached).toBe(false);
+    const second = new Localiser({ cacheDir });
+    const index = await second.index({ kind: 'dir', path: repo });
+    expect(second.lastTiming?.cached).toBe(true);
+    const { files } = await second.rank(index, 'percentage coupon discount');
+    expect(files[0]?.path).toBe('shop/pricing.py');
+    removeRepos();
+  });
+});
