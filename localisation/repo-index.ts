@@ -2,6 +2,7 @@ import { type Bm25Weights, Bm25Index, bm25Fields, DEFAULT_BM25_WEIGHTS } from '.
 import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
+import { pathTokens } from './tokenize.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { RepoSnapshot } from './snapshot.js';
 
@@ -39,7 +40,7 @@ export class BlobCache {
     }
     // The path field depends on where the blob sits, not on its content.
     const summary = { ...entry.summary, path };
-    return { summary, fields: { ...entry.fields, path: bm25Fields({ ...summary, symbols: [], imports: [] }, '').path } };
+    return { summary, fields: { ...entry.fields, path: pathTokens(path).join(' ') } };
   }
 }
 
