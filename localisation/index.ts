@@ -1,4 +1,6 @@
 import { FixwrightError } from '../core/errors.js';
+import { createDenseRanker } from './embeddings/dense-index.js';
+import type { Embedder } from './embeddings/embedder.js';
 import { loadOrBuildIndex } from './index-cache.js';
 import { DEFAULT_RANK_CONFIG, type DenseRanker, type RankConfig, rankFiles, type RankResult } from './rank.js';
 import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
@@ -10,6 +12,8 @@ export type { FileSummary, PySymbol, PyImport } from './python-parse.js';
 export type { RepoIndex } from './repo-index.js';
 export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
 export { issueEvidence } from './issue-evidence.js';
+export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
+export { LsiEmbedder } from './embeddings/lsi.js';
 
 /** Where a repository's sources come from. */
 export type SnapshotSource = { kind: 'git'; gitDir: string; commit: string } | { kind: 'dir'; path: string };
@@ -19,6 +23,8 @@ export interface LocaliserOptions extends IndexOptions {
   /** Directory for the on-disk index cache (one entry per snapshot content); none disables it. */
   cacheDir?: string;
   config?: RankConfig;
+  /** The dense signal: an embedder whose vectors go into a faiss index; none leaves it out. */
+  embedder?: Embedder;
 }
 
 /** Timings of the last `index` call, for reports and benchmarks. */
@@ -37,6 +43,7 @@ export interface IndexTiming {
 export class Localiser {
   private readonly options: LocaliserOptions;
   private readonly blobs = new BlobCache();
+  private readonly dense = new WeakMap<RepoIndex, Promise<DenseRanker>>();
   lastTiming: IndexTiming | undefined;
 
   constructor(options: LocaliserOptions = {}) {
@@ -58,9 +65,22 @@ export class Localiser {
     return index;
   }
 
+  /** The dense ranker of an index, embedding its files once (none without an embedder). */
+  denseRanker(index: RepoIndex): Promise<DenseRanker> | undefined {
+    const embedder = this.options.embedder;
+    if (!embedder) return undefined;
+    let ranker = this.dense.get(index);
+    if (!ranker) {
+      const paths = index.summaries.map((s) => s.path);
+      ranker = embedder.embedCorpus({ paths, texts: index.texts }).then((embedding) => createDenseRanker(paths, embedding));
+      this.dense.set(index, ranker);
+    }
+    return ranker;
+  }
+
   /** Ranks the index's files for an issue. */
-  rank(index: RepoIndex, issue: string, dense?: DenseRanker): Promise<RankResult> {
+  async rank(index: RepoIndex, issue: string): Promise<RankResult> {
     if (!issue.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: 'issue' });
-    return rankFiles(index, issue, this.options.config ?? DEFAULT_RANK_CONFIG, dense);
+    return rankFiles(index, issue, this.options.config ?? DEFAULT_RANK_CONFIG, await this.denseRanker(index));
   }
 }

@@ -44,6 +44,8 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   # packages (rollup's), which `npm ci` then refuses as out of sync; install keeps the locked versions.
   npm install --no-audit --no-fund --loglevel=error
 fi
+say "faiss-node (vector index)"
+scripts/build-faiss-node.sh
 say "building"
 npm run --silent build
 say "sandbox base image"

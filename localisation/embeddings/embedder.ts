@@ -1,0 +1,32 @@
+/** A repository's files as the embedders see them. */
+export interface EmbeddingCorpus {
+  paths: readonly string[];
+  /** Source text by path (API embedders read it). */
+  texts: ReadonlyMap<string, string>;
+}
+
+/** Embeddings of a corpus, and the way to embed a query into the same space. */
+export interface CorpusEmbedding {
+  dimensions: number;
+  vectors: Float32Array[];
+  embedQuery(text: string): Promise<Float32Array>;
+}
+
+/**
+ * Turns files and queries into vectors. Two kinds: an offline one fitted on the repository itself
+ * (LSI), and any OpenAI-compatible `/v1/embeddings` endpoint.
+ */
+export interface Embedder {
+  /** For reports and cache keys: `lsi-128`, `openai:text-embedding-3-small`. */
+  readonly name: string;
+  embedCorpus(corpus: EmbeddingCorpus): Promise<CorpusEmbedding>;
+}
+
+/** Scales a vector to unit length in place (zero vectors stay zero), so inner product is cosine. */
+export function normalise(vector: Float32Array): Float32Array {
+  let norm = 0;
+  for (const x of vector) norm += x * x;
+  norm = Math.sqrt(norm);
+  if (norm > 0) for (let i = 0; i < vector.length; i++) vector[i]! /= norm;
+  return vector;
+}
