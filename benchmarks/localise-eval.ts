@@ -102,6 +102,7 @@ export async function evaluateLocalisation(
     try {
       const t0 = performance.now();
       const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+      await options.localiser.denseRanker(index); // embedding the files is part of indexing
       indexSeconds.push((performance.now() - t0) / 1000);
       const t1 = performance.now();
       const { files } = await options.localiser.rank(index, row.problem_statement);
@@ -131,6 +132,6 @@ export async function evaluateLocalisation(
     query_ms: { p50: quantile(queryMs, 0.5), p95: quantile(queryMs, 0.95) },
     results,
   };
-  const calibration = calibrate(instances, { alpha: options.alpha, method: options.method, ranker: 'fixwright-rrf-v1' });
+  const calibration = calibrate(instances, { alpha: options.alpha, method: options.method, ranker: options.localiser.rankerName });
   return { report, skipped, calibration, rankings: done.map((d) => d.files) };
 }

@@ -51,8 +51,25 @@ const sandboxSchema = z.object({
   leaseGraceSeconds: positiveInt('the lease grace period', 24 * 3600),
 });
 
+const httpUrl = (what: string) =>
+  z.string().refine((u) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(u).protocol);
+    } catch {
+      return false;
+    }
+  }, `${what} must be an http(s) URL such as http://127.0.0.1:8000/v1`);
+
+const modelsSchema = z.object({
+  /** Embedding model for the dense localisation signal through the API; unset means the offline LSI embedder. */
+  embeddingsModel: z.string().min(1).optional(),
+  baseURL: httpUrl('OPENAI_BASE_URL').optional(),
+  apiKey: z.string().optional(),
+});
+
 const settingsSchema = z.object({
   dataDir: z.string().min(1),
+  models: modelsSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   dockerHost: z.string().optional(),
   sandbox: sandboxSchema,
@@ -60,6 +77,8 @@ const settingsSchema = z.object({
 
 /** Sandbox limits and policy, validated. */
 export type SandboxSettings = z.output<typeof sandboxSchema>;
+/** Model endpoints (the API key is never logged or written to trajectories). */
+export type ModelSettings = z.output<typeof modelsSchema>;
 /** All of fixwright's settings, validated and frozen. */
 export type Settings = Readonly<z.output<typeof settingsSchema>>;
 
@@ -129,6 +148,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     dataDir: resolve(overrides.dataDir ?? env.FIXWRIGHT_DATA_DIR ?? join(homedir(), '.fixwright')),
     logLevel: overrides.logLevel ?? env.FIXWRIGHT_LOG_LEVEL ?? 'info',
     dockerHost: env.DOCKER_HOST || undefined,
+    models: {
+      embeddingsModel: env.FIXWRIGHT_EMBEDDINGS_MODEL || undefined,
+      baseURL: env.OPENAI_BASE_URL || undefined,
+      apiKey: env.OPENAI_API_KEY || undefined,
+    },
     sandbox,
   };
   const parsed = settingsSchema.safeParse(raw);
@@ -136,7 +160,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     const problems = parsed.error.issues.map((issue) => {
       const [section, key] = issue.path.map(String);
       const name =
-        section === 'sandbox' && key ? sourceName(key as keyof SandboxSettings, overrides) : section === 'logLevel' ? 'FIXWRIGHT_LOG_LEVEL' : String(section);
+        section === 'sandbox' && key
+          ? sourceName(key as keyof SandboxSettings, overrides)
+          : section === 'models' && key
+            ? ({ embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            : section === 'logLevel'
+              ? 'FIXWRIGHT_LOG_LEVEL'
+              : String(section);
       return `${name}: ${issue.message}`;
     });
     throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);

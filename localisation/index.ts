@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FixwrightError } from '../core/errors.js';
 import { createDenseRanker } from './embeddings/dense-index.js';
 import type { Embedder } from './embeddings/embedder.js';
@@ -14,6 +15,7 @@ export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
 export { issueEvidence } from './issue-evidence.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
 export { LsiEmbedder } from './embeddings/lsi.js';
+export { ApiEmbedder, type ApiEmbedderOptions } from './embeddings/openai-embedder.js';
 
 /** Where a repository's sources come from. */
 export type SnapshotSource = { kind: 'git'; gitDir: string; commit: string } | { kind: 'dir'; path: string };
@@ -48,6 +50,13 @@ export class Localiser {
 
   constructor(options: LocaliserOptions = {}) {
     this.options = options;
+  }
+
+  /** Names the ranking (signals and embedder), so a calibration is only used with the ranking it was fitted on. */
+  get rankerName(): string {
+    const config = JSON.stringify(this.options.config ?? DEFAULT_RANK_CONFIG);
+    const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
+    return `fixwright-rrf-v1+${this.options.embedder?.name ?? 'no-embeddings'}${tuned}`;
   }
 
   /** Reads the sources of a repository at a commit (git) or in a directory. */

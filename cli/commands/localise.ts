@@ -4,10 +4,10 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadJsonlRows } from '../../benchmarks/dataset.js';
 import { evaluateLocalisation, type LocaliseReport } from '../../benchmarks/localise-eval.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, type Settings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { Localiser, type SnapshotSource } from '../../localisation/index.js';
+import { ApiEmbedder, DEFAULT_RANK_CONFIG, type Embedder, Localiser, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
 import { type Calibration, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 
 interface LocaliseFlags {
@@ -27,6 +27,28 @@ interface LocaliseFlags {
   calibrationOut?: string;
   includeTests?: boolean;
   cache: boolean;
+  embeddings?: string;
+  weights?: string;
+  rrfK?: string;
+}
+
+/** Parses `bm25=1,embeddings=0.5,…` over the defaults; every signal must be known and every weight ≥ 0. */
+function rankConfigFrom(weights: string | undefined, rrfK: string | undefined): RankConfig {
+  const config: RankConfig = { ...DEFAULT_RANK_CONFIG, weights: { ...DEFAULT_RANK_CONFIG.weights } };
+  for (const part of (weights ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, value] = part.split('=');
+    const weight = Number(value);
+    if (!name || !(name in config.weights) || value === undefined || !Number.isFinite(weight) || weight < 0) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `--weights: '${part}' is not SIGNAL=WEIGHT with SIGNAL one of ${Object.keys(config.weights).join(', ')} and WEIGHT >= 0`, { field: '--weights' });
+    }
+    config.weights[name as Signal] = weight;
+  }
+  if (rrfK !== undefined) {
+    const k = Number(rrfK);
+    if (!Number.isFinite(k) || k < 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `--rrf-k must be a number >= 0 (got ${rrfK})`, { field: '--rrf-k' });
+    config.rrfK = k;
+  }
+  return config;
 }
 
 /** The calibration shipped with fixwright, fitted on the tuning rows. */
@@ -61,6 +83,17 @@ function sourceFor(repo: string, commit: string | undefined): SnapshotSource {
   }
   // A bare repository has no working tree: read its HEAD.
   return gitDir === repo ? { kind: 'git', gitDir, commit: 'HEAD' } : { kind: 'dir', path: repo };
+}
+
+function embedderFor(kind: string, settings: Settings): Embedder | undefined {
+  if (kind === 'none') return undefined;
+  if (kind === 'lsi') return new LsiEmbedder();
+  if (kind === 'api') {
+    const model = settings.models.embeddingsModel;
+    if (!model) throw new FixwrightError('FW_ERR_BAD_INPUT', '--embeddings api needs FIXWRIGHT_EMBEDDINGS_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for the endpoint)', { field: '--embeddings' });
+    return new ApiEmbedder({ model, baseURL: settings.models.baseURL, apiKey: settings.models.apiKey, cacheDir: join(settings.dataDir, 'embeddings') });
+  }
+  throw new FixwrightError('FW_ERR_BAD_INPUT', `--embeddings must be lsi, api or none (got ${kind})`, { field: '--embeddings' });
 }
 
 function defaultCalibration(explicit: string | undefined): Calibration | undefined {
@@ -109,12 +142,20 @@ export function registerLocaliseCommand(program: Command): void {
     .option('--calibration-out <file>', 'with --dataset: save a calibration fitted on all evaluated rows')
     .option('--include-tests', 'rank test files too (they are left out by default)')
     .option('--no-cache', 'do not read or write the on-disk index cache')
+    .option('--weights <list>', 'RRF weight per signal, e.g. bm25=1,embeddings=1,evidence=1,pagerank=0.5 (0 switches one off)')
+    .option('--rrf-k <k>', 'RRF constant k (default 10; smaller trusts the top of each list more)')
+    .option('--embeddings <kind>', 'dense signal: lsi (offline, fitted on the repository), api (FIXWRIGHT_EMBEDDINGS_MODEL at OPENAI_BASE_URL) or none (default: api when FIXWRIGHT_EMBEDDINGS_MODEL is set, else lsi)')
     .action(async (flags: LocaliseFlags) => {
       const settings = loadSettings(process.env);
       const alpha = Number(flags.alpha);
       if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--alpha must be between 0 and 1 (got ${flags.alpha})`, { field: '--alpha' });
       if (flags.method !== 'aps' && flags.method !== 'rank') throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be aps or rank (got ${flags.method})`, { field: '--method' });
-      const localiser = new Localiser({ cacheDir: flags.cache ? join(settings.dataDir, 'indexes') : undefined, includeTests: flags.includeTests });
+      const localiser = new Localiser({
+        cacheDir: flags.cache ? join(settings.dataDir, 'indexes') : undefined,
+        includeTests: flags.includeTests,
+        config: rankConfigFrom(flags.weights, flags.rrfK),
+        embedder: embedderFor(flags.embeddings ?? (settings.models.embeddingsModel ? 'api' : 'lsi'), settings),
+      });
 
       if (flags.dataset) {
         if (flags.repo) throw new FixwrightError('FW_ERR_BAD_INPUT', 'use either --dataset/--repos or --repo/--issue, not both', { field: '--repo' });
@@ -153,6 +194,9 @@ export function registerLocaliseCommand(program: Command): void {
       const index = await localiser.index(sourceFor(flags.repo, flags.commit));
       const { files } = await localiser.rank(index, issue);
       const calibration = defaultCalibration(flags.calibration);
+      if (calibration && calibration.ranker !== localiser.rankerName) {
+        process.stderr.write(`fixwright: warning: the calibration was fitted on ranker ${calibration.ranker}, not ${localiser.rankerName}; its coverage guarantee does not carry over\n`);
+      }
       const set = calibration ? predictionSet(files, calibration.qhat, calibration.method) : undefined;
       if (flags.json) {
         const out = {

@@ -71,6 +71,25 @@ describe('fixwright localise', () => {
     expect(badCommit.stderr).toMatch(/commit deadbeef not found/);
   });
 
+  it('takes RRF weights and k from flags, refusing bad ones', async () => {
+    const bm25Only = await cli(['--repo', repo, '--issue', 'Cart.total returns the wrong amount', '--json', '--weights', 'embeddings=0,evidence=0,pagerank=0', '--rrf-k', '60']);
+    const files = JSON.parse(bm25Only.stdout).files as Array<{ ranks: Record<string, number> }>;
+    expect(files.every((f) => Object.keys(f.ranks).join() === 'bm25')).toBe(true);
+    expect(bm25Only.stderr).toMatch(/warning: the calibration was fitted on ranker fixwright-rrf-v1\+lsi-128, not fixwright-rrf-v1\+lsi-128\+cfg-/);
+    const bad = await cli(['--repo', repo, '--issue', 'x', '--weights', 'magic=2']);
+    expect(bad.stderr).toMatch(/^fixwright: --weights: 'magic=2' is not SIGNAL=WEIGHT/);
+    expect(bad.code).toBe(2);
+  });
+
+  it('skips binary and undecodable .py files with a reason instead of failing', async () => {
+    const odd = makeRepo({ 'ok.py': 'def fine():\n    pass\n' });
+    writeFileSync(join(odd, 'blob.py'), Buffer.from([0x64, 0x65, 0x66, 0x00, 0x01]));
+    writeFileSync(join(odd, 'latin.py'), Buffer.from([0x23, 0x20, 0xe9, 0xe8, 0x0a]));
+    const snapshot = await new Localiser().snapshot({ kind: 'dir', path: odd });
+    expect(snapshot.files.map((f) => f.path)).toEqual(['ok.py']);
+    expect(snapshot.skipped).toEqual(expect.arrayContaining([{ path: 'blob.py', reason: 'binary' }, { path: 'latin.py', reason: 'undecodable' }]));
+  });
+
   it('evaluates a dataset, reporting bad rows and missing commits and repositories', async () => {
     const repos = join(dataDir, 'repos');
     mkdirSync(join(repos, 'acme'), { recursive: true });
@@ -126,5 +145,33 @@ describe('Localiser', () => {
     const { files } = await second.rank(index, 'percentage coupon discount');
     expect(files[0]?.path).toBe('shop/pricing.py');
     removeRepos();
+  });
+});
+
+describe('fixwright localise --embeddings', () => {
+  it('uses an OpenAI-compatible embeddings endpoint, or none, and refuses unknown kinds', async () => {
+    const { startScriptedOpenAIServer } = await import('../../core/scripted-openai-server.js');
+    const server = await startScriptedOpenAIServer({ embeddingDimensions: 32 });
+    const repo = makeRepo(SHOP);
+    const dataDir = mkdtempSync(join(tmpdir(), 'fw-data-'));
+    try {
+      const env = { FIXWRIGHT_DATA_DIR: dataDir, FIXWRIGHT_EMBEDDINGS_MODEL: 'text-embedding-3-small', OPENAI_BASE_URL: server.url, OPENAI_API_KEY: 'sk-local' };
+      const api = await runCli(['localise', '--repo', repo, '--issue', 'shipping estimate by region', '--json'], env);
+      expect(api.code).toBe(0);
+      const out = JSON.parse(api.stdout);
+      expect(out.files[0].path).toBe('shop/shipping.py');
+      expect(out.files[0].ranks.embeddings).toBeGreaterThanOrEqual(1);
+      expect(server.requests.some((r) => r.path === '/v1/embeddings')).toBe(true);
+      const none = await runCli(['localise', '--repo', repo, '--issue', 'shipping estimate by region', '--json', '--embeddings', 'none'], { FIXWRIGHT_DATA_DIR: dataDir });
+      expect(JSON.parse(none.stdout).files[0].ranks.embeddings).toBeUndefined();
+      const bad = await runCli(['localise', '--repo', repo, '--issue', 'x', '--embeddings', 'magic'], { FIXWRIGHT_DATA_DIR: dataDir });
+      expect(bad.stderr).toBe('fixwright: --embeddings must be lsi, api or none (got magic)\n');
+      const noModel = await runCli(['localise', '--repo', repo, '--issue', 'x', '--embeddings', 'api'], { FIXWRIGHT_DATA_DIR: dataDir });
+      expect(noModel.stderr).toMatch(/--embeddings api needs FIXWRIGHT_EMBEDDINGS_MODEL/);
+      const badUrl = await runCli(['localise', '--repo', repo, '--issue', 'x'], { FIXWRIGHT_DATA_DIR: dataDir, OPENAI_BASE_URL: 'file:///etc' });
+      expect(badUrl.stderr).toMatch(/OPENAI_BASE_URL: OPENAI_BASE_URL must be an http\(s\) URL/);
+    } finally {
+      await server.close();
+    }
   });
 });
