@@ -93,28 +93,21 @@ export class LsiEmbedder implements Embedder {
     // Y = A Ω (n × l), then two power iterations Y = A Aᵀ Y, orthonormalising between.
     const rand = gaussian(this.seed);
     const omega = new Float64Array(m * l).map(() => rand()); // column-major m × l
-    const times = (src: Float64Array): Float64Array => {
-      const y = new Float64Array(n * l);
+    // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); all column-major.
+    const multiply = (src: Float64Array, transpose: boolean): Float64Array => {
+      const [outRows, srcRows] = transpose ? [m, n] : [n, m];
+      const out = new Float64Array(outRows * l);
       for (let i = 0; i < n; i++) {
         for (let p = a.rowPtr[i]!; p < a.rowPtr[i + 1]!; p++) {
-          const col = a.cols[p]!;
+          const [to, from] = transpose ? [a.cols[p]!, i] : [i, a.cols[p]!];
           const v = a.vals[p]!;
-          for (let j = 0; j < l; j++) y[j * n + i]! += v * src[j * m + col]!;
+          for (let j = 0; j < l; j++) out[j * outRows + to]! += v * src[j * srcRows + from]!;
         }
       }
-      return y;
+      return out;
     };
-    const transposeTimes = (y: Float64Array): Float64Array => {
-      const z = new Float64Array(m * l);
-      for (let i = 0; i < n; i++) {
-        for (let p = a.rowPtr[i]!; p < a.rowPtr[i + 1]!; p++) {
-          const col = a.cols[p]!;
-          const v = a.vals[p]!;
-          for (let j = 0; j < l; j++) z[j * m + col]! += v * y[j * n + i]!;
-        }
-      }
-      return z;
-    };
+    const times = (x: Float64Array) => multiply(x, false);
+    const transposeTimes = (y: Float64Array) => multiply(y, true);
     let y = times(omega);
     for (let it = 0; it < 2; it++) {
       orthonormalise(y, n, l);
