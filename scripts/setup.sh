@@ -42,10 +42,16 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing node dependencies"
   # `npm install` rather than `npm ci`: npm 11 writes lock files without other platforms' optional
   # packages (rollup's), which `npm ci` then refuses as out of sync; install keeps the locked versions.
-  # Offline, faiss-node's install script (a download from GitHub) fails: install without scripts
-  # then, and build-faiss-node.sh below builds its addon against Debian's libfaiss.
-  npm install --no-audit --no-fund --loglevel=error 2>/tmp/fixwright-npm.log \
-    || { echo "setup: npm install with install scripts failed (offline?); retrying without them"; npm install --ignore-scripts --no-audit --no-fund --loglevel=error; }
+  # Without install scripts: offline, faiss-node's (a download from GitHub) fails; the native addons
+  # are built below instead.
+  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+fi
+# tree-sitter's prebuilt binary needs a newer libstdc++ than Debian bookworm has: its install script
+# (node-gyp-build) loads the prebuilt one where it works and compiles from source otherwise.
+if ! node -e "require('tree-sitter'); require('tree-sitter-python')" >/dev/null 2>&1; then
+  say "building tree-sitter"
+  npm rebuild tree-sitter tree-sitter-python --loglevel=error
+  node -e "require('tree-sitter'); require('tree-sitter-python')" || { echo "setup: tree-sitter does not load (see above)" >&2; exit 1; }
 fi
 say "faiss-node (vector index)"
 scripts/build-faiss-node.sh
