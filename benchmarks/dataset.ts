@@ -6,7 +6,10 @@ import { FixwrightError } from '../core/errors.js';
 export const swebenchRowSchema = z
   .object({
     instance_id: z.string().min(1),
-    repo: z.string().regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name'),
+    repo: z
+      .string()
+      .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
+      .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must be owner/name (no . or .. parts)'),
     base_commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit sha'),
     problem_statement: z.string(),
     patch: z.string(),

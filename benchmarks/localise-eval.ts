@@ -7,7 +7,6 @@ import { changedFiles, type SwebenchRow } from './dataset.js';
 /** One evaluated instance. */
 export interface LocaliseInstanceResult {
   instance_id: string;
-  repo: string;
   gold: string[];
   ranked: string[];
   set: string[];
@@ -82,14 +81,25 @@ export interface LocaliseEvalOptions {
 export async function evaluateLocalisation(
   rows: readonly SwebenchRow[],
   options: LocaliseEvalOptions,
-): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; rankings: FusedFile[][] }> {
+): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; repos: string[]; qhatFinite: boolean }> {
   const skipped: SkippedInstance[] = [];
   const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[] }> = [];
+  const seen = new Set<string>();
   const indexSeconds: number[] = [];
   const queryMs: number[] = [];
   let count = 0;
   for (const row of rows) {
     options.onProgress?.(count++, rows.length, row.instance_id);
+    if (seen.has(row.instance_id)) {
+      skipped.push({ instance_id: row.instance_id, reason: 'duplicate instance_id (the first row was used)' });
+      continue;
+    }
+    seen.add(row.instance_id);
+    const gold = changedFiles(row.patch);
+    if (gold.length === 0) {
+      skipped.push({ instance_id: row.instance_id, reason: 'its patch changes no files, so there is nothing to find' });
+      continue;
+    }
     const gitDir = findGitDir(options.reposDir, row.repo);
     if (!gitDir) {
       skipped.push({ instance_id: row.instance_id, reason: `repository ${row.repo} not found under ${options.reposDir}` });
@@ -107,7 +117,10 @@ export async function evaluateLocalisation(
       const t1 = performance.now();
       const { files } = await options.localiser.rank(index, row.problem_statement);
       queryMs.push(performance.now() - t1);
-      done.push({ row, gold: changedFiles(row.patch), files });
+      // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
+      const found = new Set(files.map((f) => f.path));
+      const rest = index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0, ranks: {} }));
+      done.push({ row, gold, files: [...files, ...rest] });
     } catch (err) {
       skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
     }
@@ -118,7 +131,6 @@ export async function evaluateLocalisation(
   const fitted = crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
   const results: LocaliseInstanceResult[] = done.map((d, i) => ({
     instance_id: d.row.instance_id,
-    repo: d.row.repo,
     gold: d.gold,
     ranked: d.files.slice(0, 20).map((f) => f.path),
     set: fitted.sets[i] ?? [],
@@ -133,5 +145,5 @@ export async function evaluateLocalisation(
     results,
   };
   const calibration = calibrate(instances, { alpha: options.alpha, method: options.method, ranker: options.localiser.rankerName });
-  return { report, skipped, calibration, rankings: done.map((d) => d.files) };
+  return { report, skipped, calibration, repos: done.map((d) => d.row.repo), qhatFinite: fitted.qhats.every(Number.isFinite) };
 }

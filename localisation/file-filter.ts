@@ -14,6 +14,8 @@ export function skipByPath(path: string, sizeBytes?: number): SkipReason | undef
   if (!path.endsWith('.py')) return 'not-python';
   const parts = path.split('/');
   if (parts.slice(0, -1).some((p) => VENDORED_DIRS.has(p) || p.endsWith('.egg-info'))) return 'vendored';
+  // `<package>/packages/<library>/…`: a library bundled inside a package (requests, older pip).
+  if (parts.length > 3 && parts.slice(1, -2).includes('packages')) return 'vendored';
   if (/_pb2(_grpc)?\.py$/.test(path)) return 'generated';
   if (sizeBytes !== undefined && sizeBytes > MAX_FILE_BYTES) return 'too-large';
   return undefined;
@@ -50,5 +52,6 @@ export function isTestFile(path: string): boolean {
   const parts = path.split('/');
   const name = parts[parts.length - 1]!;
   if (name === 'conftest.py' || /^test_.*\.py$/.test(name) || /_tests?\.py$/.test(name)) return true;
-  return parts.slice(0, -1).some((p) => p === 'tests' || p === 'test' || p === 'testing');
+  // `testing/` is a test suite at the top (pytest's), but library code inside a package (xarray.testing).
+  return parts[0] === 'testing' || parts.slice(0, -1).some((p) => p === 'tests' || p === 'test');
 }

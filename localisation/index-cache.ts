@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
 import { Bm25Index } from './bm25.js';
 import { buildImportGraph } from './import-graph.js';
@@ -8,13 +9,21 @@ import type { FileSummary } from './python-parse.js';
 import { type BlobCache, buildRepoIndex, type IndexOptions, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
 
-const CACHE_VERSION = 3;
+// Bump when parsing, tokenising or filtering changes what an index holds; the package version is
+// part of the key too, so a release never reads an older release's indexes.
+const CACHE_VERSION = 4;
 
 /** The cache key: the snapshot's content (every path and blob id) and the options that shape the index. */
 export function indexCacheKey(snapshot: RepoSnapshot, options: IndexOptions): string {
-  const hash = createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, tests: !!options.includeTests, docs: !!options.includeDocs, w: options.bm25Weights ?? null }));
+  const hash = createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, pkg: packageVersion(), tests: !!options.includeTests, docs: !!options.includeDocs, w: options.bm25Weights ?? null }));
   for (const f of snapshot.files) hash.update(`${f.path}\0${f.blob}\n`);
   return hash.digest('hex').slice(0, 32);
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }
 
 interface CachedIndex {

@@ -56,7 +56,8 @@ export class Localiser {
   get rankerName(): string {
     const config = JSON.stringify(this.options.config ?? DEFAULT_RANK_CONFIG);
     const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
-    return `fixwright-rrf-v1+${this.options.embedder?.name ?? 'no-embeddings'}${tuned}`;
+    const candidates = `${this.options.includeTests ? '+tests' : ''}${this.options.includeDocs ? '+docs' : ''}`;
+    return `fixwright-rrf-v1+${this.options.embedder?.name ?? 'no-embeddings'}${candidates}${tuned}`;
   }
 
   /** Reads the sources of a repository at a commit (git) or in a directory. */

@@ -64,17 +64,20 @@ export function issueEvidence(
     if (e.reasons.length < 8 && !e.reasons.includes(reason)) e.reasons.push(reason);
   };
 
-  // Traceback frames: the innermost frames (last in the text) weigh most.
-  const frames = [...issue.matchAll(/File "([^"]+\.py)", line (\d+)(?:, in ([\w<>]+))?/g)];
+  // Traceback frames, CPython style (`File "x.py", line 3`) and IPython style (`File ~/x.py:3`):
+  // the innermost frames (last in the text) weigh most.
+  const frames = [...issue.matchAll(/File "([^"]+\.py)", line (\d+)|File ([~/.]?[^\s"':,]+\.py):(\d+)/g)].map((m) =>
+    m[1] !== undefined ? ([m[0], m[1], m[2]] as const) : ([m[0], m[3]!, m[4]] as const),
+  );
   frames.forEach((m, i) => {
     const hits = filesEndingWith(m[1]!, paths);
     const weight = weights.traceback * (0.5 + (0.5 * (i + 1)) / frames.length);
     for (const hit of hits) add(hit, weight / hits.length, `traceback frame ${m[1]}:${m[2]}`);
   });
 
-  // Paths written out ("see requests/sessions.py").
+  // Paths written out ("see requests/sessions.py", "/usr/lib/python3/site-packages/x/y.py:12").
   const framePaths = new Set(frames.map((m) => m[1]));
-  for (const m of issue.matchAll(/(?:^|[\s`'"(\[])((?:[\w.-]+\/)*[\w-]+\.py)\b/g)) {
+  for (const m of issue.matchAll(/(?:^|[\s`'"(\[])([~/]?(?:[\w.-]+\/)*[\w-]+\.py)\b/g)) {
     if (framePaths.has(m[1]!)) continue;
     const hits = filesEndingWith(m[1]!, paths);
     for (const hit of hits) add(hit, weights.path / hits.length, `mentions ${m[1]}`);
@@ -97,11 +100,14 @@ export function issueEvidence(
   }
 
   // Class and function names: each distinct name once, weighted by how rare its definition is.
+  // Plain lower-case words count only where written as code: `name`, .name or name( — found in one
+  // linear pass, so a huge issue costs linear time.
+  const codeLike = new Set<string>();
+  for (const m of issue.matchAll(/(?:`|\.)([a-z]+)\b|\b([a-z]+)\(/g)) codeLike.add((m[1] ?? m[2])!);
   const names = new Set<string>();
   for (const m of issue.matchAll(/\b[A-Za-z_]\w{2,}\b/g)) {
     const word = m[0];
-    // Plain lower-case English words are left to BM25; identifiers look like code.
-    if (/^[a-z]+$/.test(word) && !new RegExp(`(?:\`|\\.)${word}\\b|\\b${word}\\(`).test(issue)) continue;
+    if (/^[a-z]+$/.test(word) && !codeLike.has(word)) continue;
     names.add(word);
   }
   for (const name of names) {

@@ -41,9 +41,10 @@ export interface DenseRanker {
  */
 export async function rankFiles(index: RepoIndex, issue: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker): Promise<RankResult> {
   const signals: Partial<Record<Signal, Ranking>> = {};
-  if (config.weights.bm25 > 0 || config.weights.pagerank > 0) signals.bm25 = index.bm25.search(issue, config.depth);
+  // A signal switched off does not seed PageRank either, so ablations measure each signal alone.
+  if (config.weights.bm25 > 0) signals.bm25 = index.bm25.search(issue, config.depth);
   if (dense && config.weights.embeddings > 0) signals.embeddings = await dense.rank(issue, config.depth);
-  if (config.weights.evidence > 0 || config.weights.pagerank > 0) {
+  if (config.weights.evidence > 0) {
     signals.evidence = issueEvidence(issue, index.summaries, index.defs, config.evidence).map((e) => ({ path: e.path, score: e.score }));
   }
   if (config.weights.pagerank > 0) {

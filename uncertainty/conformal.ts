@@ -92,6 +92,8 @@ export interface CrossFitResult {
   coverage: number;
   meanSetSize: number;
   sets: string[][];
+  /** q̂ of each fold (Infinity when a fold's calibration set is too small for α). */
+  qhats: number[];
 }
 
 /**
@@ -103,13 +105,18 @@ export function crossFit(
   options: { alpha: number; method: ConformalMethod; folds: number },
 ): CrossFitResult {
   const n = instances.length;
-  const folds = Math.max(2, Math.min(options.folds, n));
+  if (!Number.isInteger(options.folds) || options.folds < 2) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cross-fitting needs at least 2 folds (got ${options.folds})`, { field: 'folds' });
+  }
+  const folds = Math.min(options.folds, n);
+  const qhats: number[] = [];
   const scores = instances.map((i) => nonconformity(i.ranked, i.gold, options.method));
   const sets: string[][] = new Array(n);
   let covered = 0;
   for (let fold = 0; fold < folds; fold++) {
     const calibrationScores = scores.filter((_, i) => i % folds !== fold);
     const qhat = conformalQuantile(calibrationScores, options.alpha);
+    qhats.push(qhat);
     for (let i = fold; i < n; i += folds) {
       const set = predictionSet(instances[i]!.ranked, qhat, options.method);
       sets[i] = set;
@@ -117,7 +124,7 @@ export function crossFit(
     }
   }
   const meanSetSize = n ? sets.reduce((sum, s) => sum + s.length, 0) / n : 0;
-  return { coverage: n ? covered / n : 0, meanSetSize, sets };
+  return { coverage: n ? covered / n : 0, meanSetSize, sets, qhats };
 }
 
 /** Writes a calibration file. */

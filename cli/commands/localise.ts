@@ -102,7 +102,7 @@ function defaultCalibration(explicit: string | undefined): Calibration | undefin
   return existsSync(shipped) ? loadCalibration(shipped) : undefined;
 }
 
-function printReportSummary(report: LocaliseReport): void {
+function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): void {
   const r = (x: Record<string, number>) => ['1', '3', '5', '10'].map((k) => x[k]!.toFixed(3)).join(' / ');
   process.stdout.write(
     `instances ${report.instances}\n` +
@@ -112,9 +112,9 @@ function printReportSummary(report: LocaliseReport): void {
       `conformal alpha ${report.conformal.alpha}: coverage ${report.conformal.coverage.toFixed(3)}, mean set size ${report.conformal.mean_set_size.toFixed(2)}\n` +
       `index seconds p50 ${report.index_seconds.p50.toFixed(2)} max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n`,
   );
-  const repos = [...new Set(report.results.map((x) => x.repo))].sort();
+  const repos = [...new Set(repoOf)].sort();
   for (const repo of repos) {
-    const mine = report.results.filter((x) => x.repo === repo);
+    const mine = report.results.filter((_, i) => repoOf[i] === repo);
     const at5 = mine.filter((x) => x.gold.every((g) => x.ranked.slice(0, 5).includes(g))).length / mine.length;
     const covered = mine.filter((x) => x.gold.every((g) => x.set.includes(g))).length / mine.length;
     process.stdout.write(`  ${repo.padEnd(22)} n=${String(mine.length).padStart(3)}  R@5 ${at5.toFixed(2)}  coverage ${covered.toFixed(2)}\n`);
@@ -172,16 +172,22 @@ export function registerLocaliseCommand(program: Command): void {
         if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable rows in ${flags.dataset}`, { field: '--dataset' });
         const bar = new SingleBar({ format: 'localise {bar} {value}/{total} {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
         bar.start(rows.length, 0, { id: '' });
-        const { report, skipped, calibration } = await evaluateLocalisation(rows, {
+        if (flags.json === true) throw new FixwrightError('FW_ERR_BAD_INPUT', 'with --dataset, --json needs a file to write the report to (--json OUT)', { field: '--json' });
+        const folds = positiveInt(flags.folds, '--folds');
+        if (folds < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', '--folds must be at least 2 (cross-fitting calibrates each fold on the others)', { field: '--folds' });
+        const { report, skipped, calibration, repos, qhatFinite } = await evaluateLocalisation(rows, {
           reposDir: flags.repos,
           alpha,
-          folds: positiveInt(flags.folds, '--folds'),
+          folds,
           method: flags.method,
           localiser,
           onProgress: (done, _total, id) => bar.update(done, { id }),
         }).finally(() => bar.stop());
         for (const s of skipped) process.stderr.write(`fixwright: skipped ${s.instance_id}: ${s.reason}\n`);
-        printReportSummary(report);
+        printReportSummary(report, repos);
+        if (!qhatFinite) {
+          process.stdout.write(`warning: some folds hold too few instances for alpha ${alpha} (q̂ is infinite), so their sets are every candidate file; use more instances, fewer folds or a larger alpha\n`);
+        }
         if (skipped.length) process.stdout.write(`skipped ${skipped.length} instance(s) (listed above)\n`);
         if (typeof flags.json === 'string') writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
         if (flags.calibrationOut) saveCalibration(flags.calibrationOut, calibration);
@@ -197,7 +203,10 @@ export function registerLocaliseCommand(program: Command): void {
       if (calibration && calibration.ranker !== localiser.rankerName) {
         process.stderr.write(`fixwright: warning: the calibration was fitted on ranker ${calibration.ranker}, not ${localiser.rankerName}; its coverage guarantee does not carry over\n`);
       }
-      const set = calibration ? predictionSet(files, calibration.qhat, calibration.method) : undefined;
+      // Candidates no signal found follow at score 0: an infinite q̂ then yields every candidate.
+      const found = new Set(files.map((f) => f.path));
+      const all = [...files, ...index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0 }))];
+      const set = calibration ? predictionSet(all, calibration.qhat, calibration.method) : undefined;
       if (flags.json) {
         const out = {
           files: files.slice(0, top).map((f, i) => ({ rank: i + 1, path: f.path, score: f.score, ranks: f.ranks, in_set: set?.includes(f.path) ?? null })),

@@ -104,6 +104,9 @@ describe('fixwright localise', () => {
         row('acme__shop-2', 'Traceback:\n  File "shop/shipping.py", line 5, in estimate\nKeyError', 'shop/shipping.py'),
         row('acme__shop-3', 'reserve stock count', 'shop/inventory.py', 'f'.repeat(40)),
         row('acme__gone-4', 'anything', 'x.py', commit, 'acme/gone'),
+        row('acme__shop-1', 'a duplicate of the first row', 'shop/utils.py'),
+        JSON.stringify({ instance_id: 'acme__empty-5', repo: 'acme/shop', base_commit: commit, problem_statement: 'x', patch: '' }),
+        JSON.stringify({ instance_id: 'acme__escape-6', repo: '../..', base_commit: commit, problem_statement: 'x', patch: '' }),
         '{"instance_id": "broken"',
         '',
       ].join('\n'),
@@ -111,7 +114,10 @@ describe('fixwright localise', () => {
     const out = join(dataDir, 'report.json');
     const r = await cli(['--dataset', dataset, '--repos', repos, '--alpha', '0.1', '--folds', '2', '--json', out]);
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/rows\.jsonl:5: skipped bad row: not JSON/);
+    expect(r.stderr).toMatch(/rows\.jsonl:7: skipped bad row: repo: must be owner\/name/);
+    expect(r.stderr).toMatch(/rows\.jsonl:8: skipped bad row: not JSON/);
+    expect(r.stderr).toMatch(/skipped acme__shop-1: duplicate instance_id/);
+    expect(r.stderr).toMatch(/skipped acme__empty-5: its patch changes no files/);
     expect(r.stderr).toMatch(/skipped acme__shop-3: commit f{40} not found/);
     expect(r.stderr).toMatch(/skipped acme__gone-4: repository acme\/gone not found/);
     const report = JSON.parse(readFileSync(out, 'utf8'));
@@ -120,6 +126,11 @@ describe('fixwright localise', () => {
     expect(report.recall).toEqual({ '1': 1, '3': 1, '5': 1, '10': 1 });
     expect(Object.keys(report.conformal)).toEqual(['alpha', 'coverage', 'mean_set_size']);
     expect(report.results[0]).toMatchObject({ instance_id: 'acme__shop-1', gold: ['shop/pricing.py'] });
+    expect(Object.keys(report.results[0])).toEqual(['instance_id', 'gold', 'ranked', 'set']);
+    const oneFold = await cli(['--dataset', dataset, '--repos', repos, '--folds', '1']);
+    expect(oneFold.stderr).toMatch(/--folds must be at least 2/);
+    const noFile = await cli(['--dataset', dataset, '--repos', repos, '--json']);
+    expect(noFile.stderr).toMatch(/--json needs a file/);
     expect(report.results[0].ranked[0]).toBe('shop/pricing.py');
   });
 });

@@ -35,6 +35,10 @@ describe('file filters', () => {
     expect(isTestFile('testing/python/collect.py')).toBe(true);
     expect(isTestFile('pkg/conftest.py')).toBe(true);
     expect(isTestFile('src/_pytest/python.py')).toBe(false);
+    // A package's own testing helpers are library code; a top-level testing/ is a test suite.
+    expect(isTestFile('xarray/testing/assertions.py')).toBe(false);
+    expect(skipByPath('requests/packages/urllib3/exceptions.py')).toBe('vendored');
+    expect(skipByPath('requests/packages/__init__.py')).toBeUndefined();
   });
   it('refuses binary and undecodable content with a reason', () => {
     expect(decodeSource(Buffer.from([0x61, 0, 0x62]))).toEqual({ skip: 'binary' });
@@ -149,6 +153,20 @@ describe('issueEvidence', () => {
     expect(found.find((e) => e.path === 'pkg/adapters.py')?.reasons[0]).toMatch(/traceback frame/);
     expect(found.find((e) => e.path === 'pkg/utils.py')?.reasons).toContain('defines get_netrc_auth');
   });
+  it('reads IPython-style frames and absolute paths', () => {
+    const issue = 'File ~/venv/lib/python3.10/site-packages/pkg/adapters.py:1815, in send\nalso /opt/x/site-packages/pkg/utils.py:12';
+    const found = issueEvidence(issue, summaries, defs).map((e) => e.path);
+    expect(found).toContain('pkg/adapters.py');
+    expect(found).toContain('pkg/utils.py');
+  });
+
+  it('takes lower-case names only where written as code', () => {
+    expect(issueEvidence('we call get_netrc_auth often', summaries, defs).map((e) => e.path)).toEqual(['pkg/utils.py']);
+    const defsLower = symbolDefinitions([summarisePython('pkg/a.py', 'def session():\n    pass\n')]);
+    expect(issueEvidence('the session breaks', [summarisePython('pkg/a.py', 'def session():\n    pass\n')], defsLower)).toEqual([]);
+    expect(issueEvidence('calling `session` breaks', [summarisePython('pkg/a.py', 'def session():\n    pass\n')], defsLower)).toHaveLength(1);
+  });
+
   it('finds nothing in plain prose', () => {
     expect(issueEvidence('the thing is broken when used', summaries, defs)).toEqual([]);
   });

@@ -28,13 +28,23 @@ describe('conformal cut-offs', () => {
     expect(predictionSet(ranking(1, 1), 0.01, 'aps')).toEqual(['f0']); // never empty
   });
 
-  it('cross-fits so no instance is calibrated on itself, and covers at about 1−α', () => {
-    // Gold at rank 1 for 18 instances, rank 3 for 2: α = 0.1 must cover nearly all.
-    const instances = Array.from({ length: 20 }, (_, i) => ({ ranked: ranking(4, 2, 1, 1, 1), gold: [i < 18 ? 'f0' : 'f2'] }));
-    const fit = crossFit(instances, { alpha: 0.1, method: 'aps', folds: 5 });
-    expect(fit.coverage).toBeGreaterThanOrEqual(0.85);
-    expect(fit.sets).toHaveLength(20);
-    expect(fit.meanSetSize).toBeGreaterThanOrEqual(1);
+  it('cross-fits so no instance is calibrated on itself', () => {
+    // Nine easy instances (gold first) and one outlier (gold last). Leave-one-out: the outlier's q̂
+    // comes from the nine easy scores alone, so its set stops before its gold file. Had it been
+    // calibrated on its own score too, ⌈11·0.9⌉ = 10 would pick that score and cover it.
+    const instances = Array.from({ length: 10 }, (_, i) => ({ ranked: ranking(4, 2, 1, 1, 1), gold: [i === 9 ? 'f4' : 'f0'] }));
+    const fit = crossFit(instances, { alpha: 0.1, method: 'aps', folds: 10 });
+    expect(fit.sets[9]).toEqual(['f0']);
+    expect(fit.coverage).toBeCloseTo(0.9);
+    expect(fit.qhats).toHaveLength(10);
+    expect(() => crossFit(instances, { alpha: 0.1, method: 'aps', folds: 1 })).toThrow(/at least 2 folds/);
+  });
+
+  it('gives infinite q̂ when a fold is too small for α, and then every candidate', () => {
+    const instances = Array.from({ length: 4 }, () => ({ ranked: ranking(4, 2, 1, 0), gold: ['f0'] }));
+    const fit = crossFit(instances, { alpha: 0.1, method: 'aps', folds: 2 });
+    expect(fit.qhats.every((q) => q === Infinity)).toBe(true);
+    expect(fit.sets[0]).toEqual(['f0', 'f1', 'f2', 'f3']);
   });
 
   it('saves and loads a calibration, refusing malformed files', () => {
