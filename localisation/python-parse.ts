@@ -130,3 +130,21 @@ export function summarisePython(path: string, text: string): FileSummary {
   if (doc) summary.docstring = doc;
   return summary;
 }
+
+/** The 1-based line of the first syntax error tree-sitter finds, or undefined when the text parses. */
+export function firstSyntaxError(text: string): number | undefined {
+  const root = getParser().parse(text, undefined, { bufferSize: Math.max(32 * 1024, text.length * 2 + 1024) }).rootNode;
+  if (!root.hasError) return undefined;
+  const stack: Parser.SyntaxNode[] = [root];
+  let first: number | undefined;
+  while (stack.length) {
+    const node = stack.pop()!;
+    if (node.type === 'ERROR' || node.isMissing) {
+      const line = node.startPosition.row + 1;
+      first = first === undefined ? line : Math.min(first, line);
+      continue;
+    }
+    if (node.hasError) stack.push(...node.children);
+  }
+  return first ?? 1;
+}

@@ -11,7 +11,7 @@ import type { RepoSource } from './repo-source.js';
 import { closeAllSessions, type ExecResult, SandboxSession } from './session.js';
 
 export { applyPatch, type ApplyResult } from './patch-apply.js';
-export { checkPatch, type PatchCheck, type PatchFile, type PatchRule, type PatchViolation } from './patch-policy.js';
+export { checkPatch, pathViolations, type PatchCheck, type PatchFile, type PatchRule, type PatchViolation } from './patch-policy.js';
 export { runPytest, type PytestRunOptions, type PytestRunResult } from './pytest-run.js';
 export type { TestOutcome, TestStatus } from './pytest-outcomes.js';
 export { buildBaseImage, BASE_IMAGE, type BaseImageMethod, type BaseImageResult } from './images/base-image.js';

@@ -76,7 +76,8 @@ function gitHeaderPaths(rest: string): [string | undefined, string | undefined] 
   return at > 0 ? [headerPath(rest.slice(0, at)), headerPath(rest.slice(at + 1))] : [undefined, undefined];
 }
 
-function pathViolations(path: string): PatchViolation[] {
+/** The rules one repository-relative path must keep (absolute, `..`, `.git/`, control characters). */
+export function pathViolations(path: string): PatchViolation[] {
   if (path === '' || /[\x00-\x1f]/.test(path)) return [{ rule: 'malformed', path, message: `path ${JSON.stringify(path)} is empty or holds control characters` }];
   if (isAbsolute(path) || /^[A-Za-z]:[\\/]/.test(path)) return [{ rule: 'absolute-path', path, message: `path '${path}' is absolute; patches may only name files inside the repository` }];
   const parts = path.split(/[\\/]+/);
