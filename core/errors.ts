@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   FW_ERR_SANDBOX_CLOSED: 500,
   FW_ERR_PATCH_REJECTED: 422,
   FW_ERR_PATCH_DOES_NOT_APPLY: 422,
+  FW_ERR_MODEL: 502,
+  FW_ERR_CANCELLED: 499,
 } as const;
 
 /** One of the stable `FW_ERR_…` codes. */

@@ -1,13 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** One scripted chat reply: text, an HTTP error, or a reply that comes late. */
+export type ScriptedReply = string | { status: number; message?: string } | { delayMs: number; reply: string };
+
 /**
  * A scripted OpenAI-compatible HTTP server for tests, benches and offline demos: the real client
- * libraries talk to it over HTTP on loopback. It serves `/v1/models` and `/v1/embeddings` with
- * deterministic hashed bag-of-words vectors (texts sharing words get similar vectors), and can be
- * told to fail its first requests, as a flaky provider does.
+ * libraries talk to it over HTTP on loopback. It serves `/v1/models`, `/v1/embeddings` with
+ * deterministic hashed bag-of-words vectors (texts sharing words get similar vectors), and
+ * `/v1/chat/completions` from a script (one reply per request, the last one repeating; streaming
+ * too, with usage), and can be told to fail its first requests, as a flaky provider does.
  */
 export interface ScriptedServerOptions {
+  /** Chat replies, one per request in order; the last repeats. */
+  replies?: ScriptedReply[];
   /** Loopback only: 127.0.0.1 (default) or ::1. */
   host?: '127.0.0.1' | '::1';
   port?: number;
@@ -44,6 +50,13 @@ export function scriptedEmbedding(text: string, dimensions: number): number[] {
   return v.map((x) => x / norm);
 }
 
+interface ChatRequest {
+  model?: string;
+  messages?: unknown[];
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(JSON.stringify(body));
@@ -61,6 +74,35 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
   const dimensions = options.embeddingDimensions ?? 64;
   let failuresLeft = options.failFirst ?? 0;
   const requests: ScriptedServer['requests'] = [];
+  const replies = options.replies ?? ['```\nNO_EDITS\n```'];
+  let chatCount = 0;
+  const chat = async (body: ChatRequest, res: ServerResponse) => {
+    const step = replies[Math.min(chatCount++, replies.length - 1)]!;
+    if (typeof step === 'object' && 'status' in step) {
+      return send(res, step.status, { error: { message: step.message ?? 'scripted error', type: 'server_error' } });
+    }
+    let text = typeof step === 'string' ? step : step.reply;
+    if (typeof step === 'object' && 'delayMs' in step) {
+      await new Promise((r) => setTimeout(r, step.delayMs));
+      if (res.destroyed) return;
+      text = step.reply;
+    }
+    const prompt = JSON.stringify(body.messages ?? []).length;
+    const usage = { prompt_tokens: Math.ceil(prompt / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: Math.ceil(prompt / 4) + Math.ceil(text.length / 4) };
+    const base = { id: `chatcmpl-scripted-${chatCount}`, created: Math.floor(Date.now() / 1000), model: body.model ?? 'scripted' };
+    if (!body.stream) {
+      return send(res, 200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    const pieces = text.match(/[\s\S]{1,40}/g) ?? [''];
+    pieces.forEach((piece, i) => {
+      const delta = i === 0 ? { role: 'assistant', content: piece } : { content: piece };
+      res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`);
+    });
+    res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+    if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  };
   const server: Server = createServer((req, res) => {
     void (async () => {
       const path = (req.url ?? '').split('?')[0]!;
@@ -79,6 +121,7 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
         return send(res, 500, { error: { message: 'scripted failure', type: 'server_error' } });
       }
       if (path === '/v1/models') return send(res, 200, { object: 'list', data: [{ id: 'scripted', object: 'model' }] });
+      if (path === '/v1/chat/completions' && req.method === 'POST') return chat(body as ChatRequest, res);
       if (path === '/v1/embeddings' && req.method === 'POST') {
         const { input, model, encoding_format: format } = body as { input?: unknown; model?: string; encoding_format?: string };
         const inputs = Array.isArray(input) ? input : [input];
