@@ -108,8 +108,8 @@ describe('sandbox sessions', () => {
     const live = await make(process.pid);
     await orphan.start();
     await live.start();
-    const removed = await removeOrphans(runtime.docker, { host: hostname(), pid: 999_999, now: Date.now() });
-    expect(removed).toBeGreaterThanOrEqual(1);
+    // Another test process's start-up clean-up may remove the orphan first: only the outcome counts.
+    await removeOrphans(runtime.docker, { host: hostname(), pid: 999_999, now: Date.now() });
     await expect(orphan.inspect()).rejects.toMatchObject({ statusCode: 404 });
     expect((await live.inspect()).State.Running).toBe(true);
     await live.remove({ force: true });
