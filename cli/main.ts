@@ -5,6 +5,7 @@ import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
 import { registerLocaliseCommand } from './commands/localise.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
+import { registerSolveCommand } from './commands/solve.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 
 /** The `fixwright` command line: one program, one subcommand per job. */
@@ -19,6 +20,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ outputError: (text, write) => write(`fixwright: ${text.replace(/^error: /, '')}`) });
   registerSandboxCommands(program, (code) => (exitCode = code));
   registerLocaliseCommand(program);
+  registerSolveCommand(program, (code) => (exitCode = code));
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 

@@ -61,6 +61,8 @@ const httpUrl = (what: string) =>
   }, `${what} must be an http(s) URL such as http://127.0.0.1:8000/v1`);
 
 const modelsSchema = z.object({
+  /** Chat model for the agent (FIXWRIGHT_MODEL or --model). */
+  chatModel: z.string().min(1).optional(),
   /** Embedding model for the dense localisation signal through the API; unset means the offline LSI embedder. */
   embeddingsModel: z.string().min(1).optional(),
   baseURL: httpUrl('OPENAI_BASE_URL').optional(),
@@ -149,6 +151,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     logLevel: overrides.logLevel ?? env.FIXWRIGHT_LOG_LEVEL ?? 'info',
     dockerHost: env.DOCKER_HOST || undefined,
     models: {
+      chatModel: env.FIXWRIGHT_MODEL || undefined,
       embeddingsModel: env.FIXWRIGHT_EMBEDDINGS_MODEL || undefined,
       baseURL: env.OPENAI_BASE_URL || undefined,
       apiKey: env.OPENAI_API_KEY || undefined,
@@ -163,7 +166,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
         section === 'sandbox' && key
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
-            ? ({ embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            ? ({ chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'logLevel'
               ? 'FIXWRIGHT_LOG_LEVEL'
               : String(section);

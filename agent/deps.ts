@@ -1,0 +1,28 @@
+import type { ChatOpenAI } from '@langchain/openai';
+import type { Localiser, RepoIndex, SnapshotSource } from '../localisation/index.js';
+import type { RepoSnapshot } from '../localisation/index.js';
+import type { RepoSource, SandboxRuntime } from '../sandbox/index.js';
+import type { Calibration } from '../uncertainty/index.js';
+import type { EventLog } from './events.js';
+import type { ModelPrice } from './models.js';
+
+/** Everything the nodes use that is not state: concrete parts, wired in the composition roots. */
+export interface AgentDeps {
+  localiser: Localiser;
+  sandbox: SandboxRuntime;
+  /** A chat model for an attempt (later attempts may run hotter). */
+  modelFor(attempt: number): ChatOpenAI;
+  events: EventLog;
+  snapshotSource: SnapshotSource;
+  /** The same repository as the sandbox copies it. */
+  repo: RepoSource;
+  calibration?: Calibration;
+  maxAttempts: number;
+  testTimeoutSeconds: number;
+  /** Characters of source code the prompt may hold. */
+  contextBudget: number;
+  prices?: Readonly<Record<string, ModelPrice>>;
+  signal?: AbortSignal;
+  /** Filled by the localise node: the index and every file of the snapshot (tests included). */
+  run: { index?: RepoIndex; snapshot?: RepoSnapshot; tokens: { input: number; output: number }; costUsd: number };
+}

@@ -1,0 +1,52 @@
+import { END, START, StateGraph } from '@langchain/langgraph';
+import type { AgentDeps } from './deps.js';
+import { applyNode } from './nodes/apply.js';
+import { contextNode } from './nodes/context.js';
+import { finishNode } from './nodes/finish.js';
+import { generateNode } from './nodes/generate.js';
+import { localiseNode } from './nodes/localise.js';
+import { reflectNode } from './nodes/reflect.js';
+import { testNode } from './nodes/test.js';
+import { afterApply, afterTest } from './routers.js';
+import { AgentState, type AgentStateType, type AgentUpdate, type NodeName } from './state.js';
+
+/** Wraps a node so every run of it emits node_start / node_end with its duration. */
+function timed(name: NodeName, deps: AgentDeps, node: (state: AgentStateType, deps: AgentDeps) => Promise<AgentUpdate>) {
+  return async (state: AgentStateType): Promise<AgentUpdate> => {
+    deps.signal?.throwIfAborted();
+    deps.events.emit('node_start', { node: name, attempt: state.attempt });
+    const started = Date.now();
+    try {
+      return await node(state, deps);
+    } finally {
+      deps.events.emit('node_end', { node: name, attempt: state.attempt, duration_ms: Date.now() - started });
+    }
+  };
+}
+
+/** The repair loop: localise → context → generate → apply → test, with reflect → generate up to maxAttempts. */
+export function buildAgentGraph(deps: AgentDeps) {
+  return new StateGraph(AgentState)
+    .addNode('localise', timed('localise', deps, localiseNode))
+    .addNode('context', timed('context', deps, contextNode))
+    .addNode('generate', timed('generate', deps, generateNode))
+    .addNode('apply', timed('apply', deps, applyNode))
+    .addNode('test', timed('test', deps, testNode))
+    .addNode('reflect', timed('reflect', deps, reflectNode))
+    .addNode('finish', timed('finish', deps, finishNode))
+    .addEdge(START, 'localise')
+    .addEdge('localise', 'context')
+    .addEdge('context', 'generate')
+    .addEdge('generate', 'apply')
+    .addConditionalEdges('apply', (s) => afterApply(s, deps.maxAttempts), ['test', 'reflect', 'finish'])
+    .addConditionalEdges('test', (s) => afterTest(s, deps.maxAttempts), ['reflect', 'finish'])
+    .addEdge('reflect', 'generate')
+    .addEdge('finish', END)
+    .compile();
+}
+
+/** Runs the graph to its end; the recursion limit bounds it whatever the routers say. */
+export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentStateType> {
+  const graph = buildAgentGraph(deps);
+  return graph.invoke({ issue }, { recursionLimit: 8 + deps.maxAttempts * 6, signal: deps.signal });
+}

@@ -1,0 +1,14 @@
+import type { AgentDeps } from '../deps.js';
+import type { AgentStateType, AgentUpdate } from '../state.js';
+
+/**
+ * Ends the run: the first attempt that passed everything is `resolved`; otherwise the best attempt
+ * with a diff (by score) is returned `unverified`, never as a success; with no diff, `failed`.
+ */
+export async function finishNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  const winner = state.attempts.find((a) => !a.failure && a.diff);
+  const best = winner ?? [...state.attempts].filter((a) => a.diff).sort((a, b) => b.score - a.score)[0];
+  const status = winner ? 'resolved' : best ? 'unverified' : 'failed';
+  deps.events.emit('done', { status, attempts: state.attempts.length, chosen_attempt: best?.attempt ?? null });
+  return { status, finalPatch: best?.diff ?? '' };
+}

@@ -1,0 +1,24 @@
+import { predictionSet } from '../../uncertainty/index.js';
+import type { AgentDeps } from '../deps.js';
+import type { AgentStateType, AgentUpdate, LocalisedFile } from '../state.js';
+
+/** Files the prompt may show at most, even when the conformal set is larger. */
+const MAX_FILES = 6;
+
+/** Ranks the repository's files for the issue and keeps the conformal set (or the top few). */
+export async function localiseNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  deps.run.snapshot = await deps.localiser.snapshot(deps.snapshotSource);
+  const index = await deps.localiser.index(deps.snapshotSource);
+  deps.run.index = index;
+  const { files } = await deps.localiser.rank(index, state.issue);
+  const set = new Set(deps.calibration ? predictionSet(files, deps.calibration.qhat, deps.calibration.method) : files.slice(0, 3).map((f) => f.path));
+  const localised: LocalisedFile[] = files.slice(0, 20).map((f) => ({ path: f.path, score: f.score, inSet: set.has(f.path) }));
+  deps.events.emit('localised_files', { files: localised, set_size: set.size, indexed_files: index.summaries.length });
+  return { files: localised };
+}
+
+/** The files the prompt shows: the set's, best first, at most MAX_FILES. */
+export function promptFiles(files: readonly LocalisedFile[]): LocalisedFile[] {
+  const inSet = files.filter((f) => f.inSet);
+  return (inSet.length > 0 ? inSet : files.slice(0, 3)).slice(0, MAX_FILES);
+}

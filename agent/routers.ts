@@ -1,0 +1,14 @@
+import type { AgentStateType } from './state.js';
+
+/** After apply: test a diff; otherwise reflect while attempts remain, else finish. */
+export function afterApply(state: AgentStateType, maxAttempts: number): 'test' | 'reflect' | 'finish' {
+  if (state.current?.diff && !state.current.failure) return 'test';
+  return state.attempt < maxAttempts ? 'reflect' : 'finish';
+}
+
+/** After test: finish on success or when attempts are spent; otherwise reflect. */
+export function afterTest(state: AgentStateType, maxAttempts: number): 'reflect' | 'finish' {
+  const last = state.attempts[state.attempts.length - 1];
+  if (last && !last.failure) return 'finish';
+  return state.attempt < maxAttempts ? 'reflect' : 'finish';
+}

@@ -1,0 +1,63 @@
+import { Annotation } from '@langchain/langgraph';
+import type { EditFailureCategory, ReproductionTest } from './edits/index.js';
+
+/** How a run ends: its own reproduction test went from failing to passing with no regression, or not. */
+export type AgentStatus = 'resolved' | 'unverified' | 'failed';
+
+/** Why an attempt failed: the reflection prompt is built from this. */
+export type FailureCategory =
+  | EditFailureCategory
+  | 'model_error'
+  | 'patch_does_not_apply'
+  | 'import_error'
+  | 'no_reproduction_test'
+  | 'repro_did_not_fail'
+  | 'repro_still_fails'
+  | 'regression'
+  | 'timeout'
+  | 'sandbox_error';
+
+/** The nodes of the graph. */
+export type NodeName = 'localise' | 'context' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
+
+/** A localised file with its fused score and whether it is in the conformal set. */
+export interface LocalisedFile {
+  path: string;
+  score: number;
+  inSet: boolean;
+}
+
+/** One attempt: what the model said, the diff, and how the checks went. */
+export interface AttemptRecord {
+  attempt: number;
+  diff?: string;
+  tests: ReproductionTest[];
+  failure?: { category: FailureCategory; message: string; logs?: string };
+  reproFailedBefore?: boolean;
+  reproPassedAfter?: boolean;
+  regressions?: string[];
+  /** Programmatic score for choosing the best attempt when none passes everything. */
+  score: number;
+}
+
+const replace = <T>(initial: () => T) => Annotation<T>({ reducer: (_old, next) => next, default: initial });
+
+/** The graph's state; nodes return partial updates. */
+export const AgentState = Annotation.Root({
+  issue: replace<string>(() => ''),
+  files: replace<LocalisedFile[]>(() => []),
+  codeContext: replace<string>(() => ''),
+  attempt: replace<number>(() => 0),
+  answer: replace<string>(() => ''),
+  /** The current attempt as the apply and test nodes fill it in. */
+  current: replace<AttemptRecord | undefined>(() => undefined),
+  attempts: Annotation<AttemptRecord[]>({ reducer: (all, next) => all.concat(next), default: () => [] }),
+  feedback: replace<string | undefined>(() => undefined),
+  status: replace<AgentStatus | undefined>(() => undefined),
+  finalPatch: replace<string>(() => ''),
+});
+
+/** The state as nodes read it. */
+export type AgentStateType = typeof AgentState.State;
+/** What a node returns. */
+export type AgentUpdate = typeof AgentState.Update;

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { EventLog } from '../../agent/events.js';
+import { runAgent } from '../../agent/graph.js';
+import { createChatModel } from '../../agent/models.js';
+import { loadSettings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { assetPath } from '../../core/paths.js';
+import { Localiser, LsiEmbedder, type SnapshotSource } from '../../localisation/index.js';
+import { createSandboxRuntime, type RepoSource } from '../../sandbox/index.js';
+import { loadCalibration } from '../../uncertainty/index.js';
+
+interface SolveFlags {
+  repo: string;
+  commit?: string;
+  issue: string;
+  model?: string;
+  baseUrl?: string;
+  maxAttempts: string;
+  out: string;
+  testTimeout: string;
+}
+
+function readIssue(value: string): string {
+  if (/^https?:\/\//.test(value)) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'reading issues from URLs is not built yet: paste the text with --issue TEXT or --issue @FILE', { field: '--issue' });
+  }
+  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
+  if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });
+  return text;
+}
+
+function sources(repo: string, commit: string | undefined): { snapshot: SnapshotSource; sandbox: RepoSource } {
+  if (/^(https?|git|ssh):\/\//.test(repo) || repo.startsWith('git@')) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'cloning repositories from URLs is not built yet: clone it and pass --repo PATH', { field: '--repo' });
+  }
+  const path = resolve(repo);
+  if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${repo}`, { field: '--repo' });
+  if (commit) {
+    const gitDir = existsSync(join(path, '.git')) ? join(path, '.git') : path;
+    return { snapshot: { kind: 'git', gitDir, commit }, sandbox: { kind: 'git', gitDir, commit } };
+  }
+  return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
+}
+
+/** `fixwright solve`: localise, patch with a model, prove the patch in the sandbox. */
+export function registerSolveCommand(program: Command, setExitCode: (code: number) => void): void {
+  program
+    .command('solve')
+    .description('fix an issue: localise the files, write a patch with a model, prove it in the sandbox (at most --max-attempts)')
+    .requiredOption('--repo <path>', 'repository (a checkout or a directory)')
+    .option('--commit <sha>', 'work on this commit (read from git objects)')
+    .requiredOption('--issue <text>', 'issue text, or @FILE')
+    .option('--model <name>', 'chat model (default FIXWRIGHT_MODEL)')
+    .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL; OpenAI when unset)')
+    .option('--max-attempts <n>', 'attempts at most', '3')
+    .option('--test-timeout <seconds>', 'limit for each test run in the sandbox', '120')
+    .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go', 'fixwright-out')
+    .action(async (flags: SolveFlags) => {
+      const settings = loadSettings(process.env);
+      const maxAttempts = Number(flags.maxAttempts);
+      if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-attempts must be a whole number from 1 to 10', { field: '--max-attempts' });
+      const testTimeout = Number(flags.testTimeout);
+      if (!(testTimeout > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--test-timeout must be a positive number of seconds', { field: '--test-timeout' });
+      const issue = readIssue(flags.issue);
+      const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit);
+      const model = flags.model ?? settings.models.chatModel;
+      const baseURL = flags.baseUrl ?? settings.models.baseURL;
+      const localiser = new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: new LsiEmbedder() });
+      const calibrationPath = assetPath('uncertainty/calibration.json');
+      const calibration = existsSync(calibrationPath) ? loadCalibration(calibrationPath) : undefined;
+
+      if (!model) {
+        const index = await localiser.index(snapshot);
+        const { files } = await localiser.rank(index, issue);
+        for (const f of files.slice(0, 10)) process.stdout.write(`${f.score.toFixed(4)}  ${f.path}\n`);
+        throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone');
+      }
+
+      const out = resolve(flags.out);
+      mkdirSync(out, { recursive: true });
+      const taskId = randomUUID();
+      const events = new EventLog(taskId, join(out, 'trajectory.jsonl'), settings.models.apiKey ? [settings.models.apiKey] : []);
+      events.subscribe((e) => {
+        const detail =
+          e.type === 'node_end' ? `${e.data.node} (${e.data.duration_ms} ms)` : e.type === 'node_start' ? `${e.data.node}…` : e.type === 'done' ? `status ${e.data.status}` : JSON.stringify(e.data).slice(0, 120);
+        process.stderr.write(`[${String(e.seq).padStart(3)}] ${e.type.padEnd(15)} ${detail}\n`);
+      });
+      const started = Date.now();
+      const runtime = await createSandboxRuntime(settings);
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      const run = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+      events.emit('status', { status: 'running', repo: flags.repo, model });
+      const final = await runAgent(
+        {
+          localiser,
+          sandbox: runtime,
+          modelFor: (attempt) => createChatModel({ model, baseURL, apiKey: settings.models.apiKey, temperature: [0, 0.4, 0.7][Math.min(attempt - 1, 2)] }),
+          events,
+          snapshotSource: snapshot,
+          repo,
+          calibration,
+          maxAttempts,
+          testTimeoutSeconds: testTimeout,
+          contextBudget: 60_000,
+          signal: controller.signal,
+          run,
+        },
+        issue,
+      );
+      writeFileSync(join(out, 'patch.diff'), final.finalPatch);
+      const result = {
+        task_id: taskId,
+        status: final.status,
+        attempts: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
+        localised_files: final.files,
+        tokens: run.tokens,
+        cost_usd: run.costUsd,
+        duration_ms: Date.now() - started,
+      };
+      writeFileSync(join(out, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+      process.stdout.write(`${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${run.tokens.input + run.tokens.output} tokens)\n`);
+      setExitCode(final.status === 'resolved' ? 0 : 1);
+    });
+}
