@@ -1,0 +1,106 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { afterApply, afterTest } from '../../agent/routers.js';
+import type { AgentStateType } from '../../agent/state.js';
+import { type ScriptedReply, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { runCli } from '../helpers/cli.js';
+import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+
+const REPO = {
+  'calc.py': 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
+  'tests/test_calc.py': 'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n',
+};
+const REPRO = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n';
+const fix = (replacement: string) => `${REPRO}\ncalc.py\n\`\`\`python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return ${replacement}\n>>>>>>> REPLACE\n\`\`\`\n`;
+const KEY = 'sk-test-secret-key-123456';
+
+describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
+  let server: ScriptedServer | undefined;
+  afterEach(async () => {
+    await server?.close();
+    server = undefined;
+    removeRepos();
+  });
+
+  async function solve(replies: ScriptedReply[], extra: string[] = []) {
+    server = await startScriptedOpenAIServer({ replies, apiKey: KEY });
+    const repo = makeRepo(REPO, { git: true });
+    const out = join(repo, '..', `${repo.split('/').pop()}-out`);
+    const r = await runCli(['solve', '--repo', repo, '--issue', 'add(2, 3) returns -1 instead of 5', '--model', 'scripted', '--base-url', server.url, '--out', out, '--test-timeout', '60', ...extra], {
+      OPENAI_API_KEY: KEY,
+      FIXWRIGHT_DATA_DIR: join(out, 'data'),
+    });
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    return { r, out, result, events, patch: readFileSync(join(out, 'patch.diff'), 'utf8') };
+  }
+
+  it('fixes the bug on the first attempt, writes patch, trajectory and result, and leaks no key', async () => {
+    const { r, out, result, events, patch } = await solve([fix('a + b')]);
+    expect(r.code).toBe(0);
+    expect(result).toMatchObject({ status: 'resolved', attempts: [{ attempt: 1, failure: null }] });
+    expect(result.localised_files[0].path).toBe('calc.py');
+    expect(result.tokens.input).toBeGreaterThan(0);
+    expect(patch).toContain('+    return a + b');
+    expect(patch).not.toContain('test_repro_add'); // the agent's own test is not part of the patch
+    expect(events.map((e: { seq: number }) => e.seq)).toEqual(events.map((_: unknown, i: number) => i + 1));
+    expect(new Set(events.map((e: { type: string }) => e.type))).toEqual(
+      new Set(['status', 'node_start', 'node_end', 'localised_files', 'context', 'model_call', 'patch', 'apply_result', 'test_result', 'done']),
+    );
+    const test = events.find((e: { type: string }) => e.type === 'test_result').data;
+    expect(test.before.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('FAILED');
+    expect(test.after.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('PASSED');
+    expect(test.existing).toEqual(['tests/test_calc.py']);
+    for (const file of readdirSync(out)) if (!file.startsWith('data')) expect(readFileSync(join(out, file), 'utf8')).not.toContain(KEY);
+  });
+
+  it('reflects on a wrong first edit and fixes it on the second attempt', async () => {
+    const { r, result, events } = await solve([fix('a * b'), fix('a + b')]);
+    expect(r.code).toBe(0);
+    expect(result.status).toBe('resolved');
+    expect(result.attempts.map((a: { failure: string | null }) => a.failure)).toEqual(['repro_still_fails', null]);
+    expect(events.find((e: { type: string }) => e.type === 'reflection').data.category).toBe('repro_still_fails');
+    const second = server!.requests.filter((q) => q.path === '/v1/chat/completions')[1]!.body as { messages: Array<{ content: string }>; temperature: number };
+    expect(second.messages.at(-1)!.content).toMatch(/Your previous attempt failed \(repro_still_fails\)/);
+    expect(second.temperature).toBe(0.4);
+  });
+
+  it('returns the best attempt as unverified after three failures, never as a success', async () => {
+    const { r, result, patch } = await solve([fix('a * b'), fix('b - a'), fix('a - b - 0')]);
+    expect(r.code).toBe(1);
+    expect(result.status).toBe('unverified');
+    expect(result.attempts).toHaveLength(3);
+    expect(patch).toMatch(/^\+ {4}return /m);
+  });
+
+  it('fails cleanly on malformed output, after retrying a 500', async () => {
+    const { r, result, patch } = await solve([{ status: 500 }, 'I think the bug is somewhere in calc.py.'], ['--max-attempts', '2']);
+    expect(r.code).toBe(1);
+    expect(result.status).toBe('failed');
+    expect(result.attempts.map((a: { failure: string }) => a.failure)).toEqual(['malformed_output', 'malformed_output']);
+    expect(patch).toBe('');
+  });
+
+  it('without a model, localises and names the settings to set', async () => {
+    const repo = makeRepo(REPO);
+    const r = await runCli(['solve', '--repo', repo, '--issue', 'add returns the wrong sum'], { FIXWRIGHT_MODEL: '', FIXWRIGHT_DATA_DIR: join(repo, '.data') });
+    expect(r.stdout).toMatch(/calc\.py/);
+    expect(r.stderr).toMatch(/no model configured: set FIXWRIGHT_MODEL/);
+    expect(r.code).toBe(2);
+  });
+});
+
+describe('routers', () => {
+  const state = (over: Partial<AgentStateType>) => ({ attempt: 1, attempts: [], ...over }) as AgentStateType;
+  it('send a clean diff to test, a failure to reflect while attempts remain, else finish', () => {
+    expect(afterApply(state({ current: { attempt: 1, diff: 'd', tests: [], score: 0 } }), 3)).toBe('test');
+    expect(afterApply(state({ current: { attempt: 1, tests: [], failure: { category: 'search_not_found', message: '' }, score: -1 } }), 3)).toBe('reflect');
+    expect(afterApply(state({ attempt: 3, current: { attempt: 3, tests: [], failure: { category: 'search_not_found', message: '' }, score: -1 } }), 3)).toBe('finish');
+  });
+  it('finish on success or when attempts are spent', () => {
+    expect(afterTest(state({ attempts: [{ attempt: 1, diff: 'd', tests: [], score: 5 }] }), 3)).toBe('finish');
+    expect(afterTest(state({ attempts: [{ attempt: 1, diff: 'd', tests: [], failure: { category: 'regression', message: '' }, score: 1 }] }), 3)).toBe('reflect');
+    expect(afterTest(state({ attempt: 3, attempts: [{ attempt: 3, diff: 'd', tests: [], failure: { category: 'regression', message: '' }, score: 1 }] }), 3)).toBe('finish');
+  });
+});
