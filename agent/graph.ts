@@ -6,8 +6,9 @@ import { finishNode } from './nodes/finish.js';
 import { generateNode } from './nodes/generate.js';
 import { localiseNode } from './nodes/localise.js';
 import { reflectNode } from './nodes/reflect.js';
+import { reproduceNode } from './nodes/reproduce.js';
 import { testNode } from './nodes/test.js';
-import { afterApply, afterTest } from './routers.js';
+import { afterApply, afterReflect, afterTest } from './routers.js';
 import { AgentState, type AgentStateType, type AgentUpdate, type NodeName } from './state.js';
 
 /** Wraps a node so every run of it emits node_start / node_end with its duration. */
@@ -24,11 +25,15 @@ function timed(name: NodeName, deps: AgentDeps, node: (state: AgentStateType, de
   };
 }
 
-/** The repair loop: localise → context → generate → apply → test, with reflect → generate up to maxAttempts. */
+/**
+ * The repair loop: localise → context → reproduce → generate → apply → test, with reflect →
+ * generate (or reproduce, when the test did not reproduce the issue) up to maxAttempts.
+ */
 export function buildAgentGraph(deps: AgentDeps) {
   return new StateGraph(AgentState)
     .addNode('localise', timed('localise', deps, localiseNode))
     .addNode('context', timed('context', deps, contextNode))
+    .addNode('reproduce', timed('reproduce', deps, reproduceNode))
     .addNode('generate', timed('generate', deps, generateNode))
     .addNode('apply', timed('apply', deps, applyNode))
     .addNode('test', timed('test', deps, testNode))
@@ -36,11 +41,12 @@ export function buildAgentGraph(deps: AgentDeps) {
     .addNode('finish', timed('finish', deps, finishNode))
     .addEdge(START, 'localise')
     .addEdge('localise', 'context')
-    .addEdge('context', 'generate')
+    .addEdge('context', 'reproduce')
+    .addEdge('reproduce', 'generate')
     .addEdge('generate', 'apply')
     .addConditionalEdges('apply', (s) => afterApply(s, deps.maxAttempts), ['test', 'reflect', 'finish'])
     .addConditionalEdges('test', (s) => afterTest(s, deps.maxAttempts), ['reflect', 'finish'])
-    .addEdge('reflect', 'generate')
+    .addConditionalEdges('reflect', afterReflect, ['reproduce', 'generate'])
     .addEdge('finish', END)
     .compile();
 }
@@ -48,5 +54,5 @@ export function buildAgentGraph(deps: AgentDeps) {
 /** Runs the graph to its end; the recursion limit bounds it whatever the routers say. */
 export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentStateType> {
   const graph = buildAgentGraph(deps);
-  return graph.invoke({ issue }, { recursionLimit: 8 + deps.maxAttempts * 6, signal: deps.signal });
+  return graph.invoke({ issue }, { recursionLimit: 10 + deps.maxAttempts * 7, signal: deps.signal });
 }

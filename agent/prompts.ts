@@ -17,6 +17,18 @@ Answer with:
 If no change is needed, answer with a fenced block holding only NO_EDITS.
 Do not edit tests that already exist.`;
 
+/** Asks for the reproduction test alone, before any fix. */
+export function reproducePrompt(issue: string, context: string, feedback: string | undefined): string {
+  return [
+    `Issue:\n${issue.trim()}`,
+    `Relevant files:\n\n${context}`,
+    feedback ?? '',
+    'Write only the reproduction test now (step 1 of the format): a new test file that fails on the current code because of this issue and will pass once it is fixed. No edits yet.',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
 /** The user message of a first attempt. */
 export function firstPrompt(issue: string, context: string): string {
   return `Issue:\n${issue.trim()}\n\nRelevant files:\n\n${context}`;

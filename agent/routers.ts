@@ -6,6 +6,12 @@ export function afterApply(state: AgentStateType, maxAttempts: number): 'test' |
   return state.attempt < maxAttempts ? 'reflect' : 'finish';
 }
 
+/** After reflect: a test that did not reproduce the issue is rewritten first; otherwise a new fix. */
+export function afterReflect(state: AgentStateType): 'reproduce' | 'generate' {
+  const last = state.attempts[state.attempts.length - 1];
+  return last?.failure?.category === 'repro_did_not_fail' || last?.failure?.category === 'no_reproduction_test' ? 'reproduce' : 'generate';
+}
+
 /** After test: finish on success or when attempts are spent; otherwise reflect. */
 export function afterTest(state: AgentStateType, maxAttempts: number): 'reflect' | 'finish' {
   const last = state.attempts[state.attempts.length - 1];

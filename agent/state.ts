@@ -18,7 +18,7 @@ export type FailureCategory =
   | 'sandbox_error';
 
 /** The nodes of the graph. */
-export type NodeName = 'localise' | 'context' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
+export type NodeName = 'localise' | 'context' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
 
 /** A localised file with its fused score and whether it is in the conformal set. */
 export interface LocalisedFile {
@@ -49,6 +49,8 @@ export const AgentState = Annotation.Root({
   codeContext: replace<string>(() => ''),
   attempt: replace<number>(() => 0),
   answer: replace<string>(() => ''),
+  /** The reproduction test from the reproduce step (the fix step's own test is used only without one). */
+  reproTests: replace<ReproductionTest[]>(() => []),
   /** The current attempt as the apply and test nodes fill it in. */
   current: replace<AttemptRecord | undefined>(() => undefined),
   attempts: Annotation<AttemptRecord[]>({ reducer: (all, next) => all.concat(next), default: () => [] }),

@@ -9,7 +9,8 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   const outcome = answerToDiff(state.answer, (path) => files.get(path));
   if (outcome.kind === 'diff') {
     deps.events.emit('patch', { attempt: state.attempt, diff: outcome.diff, files: outcome.changes.map((c) => c.path), tests: outcome.tests.map((t) => t.path) });
-    const current: AttemptRecord = { attempt: state.attempt, diff: outcome.diff, tests: outcome.tests, score: 0 };
+    const tests = state.reproTests.length > 0 ? state.reproTests : outcome.tests;
+    const current: AttemptRecord = { attempt: state.attempt, diff: outcome.diff, tests, score: 0 };
     return { current };
   }
   const failure =

@@ -1,10 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { afterApply, afterTest } from '../../agent/routers.js';
+import { afterApply, afterReflect, afterTest } from '../../agent/routers.js';
 import type { AgentStateType } from '../../agent/state.js';
 import { type ScriptedReply, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
-import { runCli } from '../helpers/cli.js';
+import { containersOf, runCli, spawnCli } from '../helpers/cli.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 const REPO = {
@@ -37,7 +37,9 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
   }
 
   it('fixes the bug on the first attempt, writes patch, trajectory and result, and leaks no key', async () => {
-    const { r, out, result, events, patch } = await solve([fix('a + b')]);
+    const { r, out, result, events, patch } = await solve([REPRO, fix('a + b')]);
+    const first = server!.requests.filter((q) => q.path === '/v1/chat/completions')[0]!.body as { messages: Array<{ content: string }> };
+    expect(first.messages.at(-1)!.content).toMatch(/Write only the reproduction test now/);
     expect(r.code).toBe(0);
     expect(result).toMatchObject({ status: 'resolved', attempts: [{ attempt: 1, failure: null }] });
     expect(result.localised_files[0].path).toBe('calc.py');
@@ -46,7 +48,7 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(patch).not.toContain('test_repro_add'); // the agent's own test is not part of the patch
     expect(events.map((e: { seq: number }) => e.seq)).toEqual(events.map((_: unknown, i: number) => i + 1));
     expect(new Set(events.map((e: { type: string }) => e.type))).toEqual(
-      new Set(['status', 'node_start', 'node_end', 'localised_files', 'context', 'model_call', 'patch', 'apply_result', 'test_result', 'done']),
+      new Set(['status', 'node_start', 'node_end', 'localised_files', 'context', 'model_call', 'log', 'patch', 'apply_result', 'test_result', 'done']),
     );
     const test = events.find((e: { type: string }) => e.type === 'test_result').data;
     expect(test.before.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('FAILED');
@@ -56,18 +58,19 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
   });
 
   it('reflects on a wrong first edit and fixes it on the second attempt', async () => {
-    const { r, result, events } = await solve([fix('a * b'), fix('a + b')]);
+    const { r, result, events } = await solve([REPRO, fix('a * b'), fix('a + b')]);
     expect(r.code).toBe(0);
     expect(result.status).toBe('resolved');
     expect(result.attempts.map((a: { failure: string | null }) => a.failure)).toEqual(['repro_still_fails', null]);
     expect(events.find((e: { type: string }) => e.type === 'reflection').data.category).toBe('repro_still_fails');
-    const second = server!.requests.filter((q) => q.path === '/v1/chat/completions')[1]!.body as { messages: Array<{ content: string }>; temperature: number };
+    // Requests: the reproduce step, attempt 1, attempt 2.
+    const second = server!.requests.filter((q) => q.path === '/v1/chat/completions')[2]!.body as { messages: Array<{ content: string }>; temperature: number };
     expect(second.messages.at(-1)!.content).toMatch(/Your previous attempt failed \(repro_still_fails\)/);
     expect(second.temperature).toBe(0.4);
   });
 
   it('returns the best attempt as unverified after three failures, never as a success', async () => {
-    const { r, result, patch } = await solve([fix('a * b'), fix('b - a'), fix('a - b - 0')]);
+    const { r, result, patch } = await solve([REPRO, fix('a * b'), fix('b - a'), fix('a - b - 0')]);
     expect(r.code).toBe(1);
     expect(result.status).toBe('unverified');
     expect(result.attempts).toHaveLength(3);
@@ -82,6 +85,32 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(patch).toBe('');
   });
 
+  it('rewrites a reproduction test that does not fail before the fix', async () => {
+    const weak = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n```\n';
+    const { r, result, events } = await solve([weak, fix('a + b'), REPRO, fix('a + b')]);
+    expect(result.attempts.map((a: { failure: string | null }) => a.failure)).toEqual(['repro_did_not_fail', null]);
+    expect(events.filter((e: { type: string; data: { node?: string } }) => e.type === 'node_start' && e.data.node === 'reproduce')).toHaveLength(2);
+    expect(r.code).toBe(0);
+  });
+
+  it('stops on SIGINT mid-run, leaving no sandbox behind', async () => {
+    server = await startScriptedOpenAIServer({ replies: [REPRO, { delayMs: 20_000, reply: fix('a + b') }], apiKey: KEY });
+    const repo = makeRepo(REPO, { git: true });
+    const out = join(repo, '..', `${repo.split('/').pop()}-out`);
+    const child = spawnCli(['solve', '--repo', repo, '--issue', 'add is wrong', '--model', 'scripted', '--base-url', server.url, '--out', out], { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') });
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((res) => child.on('close', res));
+    for (let i = 0; i < 200 && !stderr.includes('generate…'); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(stderr).toContain('generate…');
+    const started = Date.now();
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(await containersOf(child.pid!)).toEqual([]);
+    expect(readFileSync(join(out, 'trajectory.jsonl'), 'utf8')).toContain('"node":"generate"');
+  });
+
   it('without a model, localises and names the settings to set', async () => {
     const repo = makeRepo(REPO);
     const r = await runCli(['solve', '--repo', repo, '--issue', 'add returns the wrong sum'], { FIXWRIGHT_MODEL: '', FIXWRIGHT_DATA_DIR: join(repo, '.data') });
@@ -92,6 +121,12 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
 });
 
 describe('routers', () => {
+  it('after reflect, rewrite a test that did not reproduce the issue, else fix again', () => {
+    const failed = (category: 'repro_did_not_fail' | 'regression') => ({ attempt: 1, tests: [], failure: { category, message: '' }, score: 0 });
+    expect(afterReflect({ attempt: 1, attempts: [failed('repro_did_not_fail')] } as unknown as AgentStateType)).toBe('reproduce');
+    expect(afterReflect({ attempt: 1, attempts: [failed('regression')] } as unknown as AgentStateType)).toBe('generate');
+  });
+
   const state = (over: Partial<AgentStateType>) => ({ attempt: 1, attempts: [], ...over }) as AgentStateType;
   it('send a clean diff to test, a failure to reflect while attempts remain, else finish', () => {
     expect(afterApply(state({ current: { attempt: 1, diff: 'd', tests: [], score: 0 } }), 3)).toBe('test');

@@ -1,0 +1,42 @@
+import type { BaseMessageLike } from '@langchain/core/messages';
+import { parseAnswer } from '../edits/index.js';
+import { callModel } from '../models.js';
+import { reproducePrompt, SYSTEM_PROMPT } from '../prompts.js';
+import type { AgentDeps } from '../deps.js';
+import type { AgentStateType, AgentUpdate } from '../state.js';
+
+/**
+ * Its own model step: a test that reproduces the issue from its text alone (the agent never sees
+ * the project's hidden tests). Asked again when the last test did not fail before the patch.
+ */
+export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  const messages: BaseMessageLike[] = [
+    ['system', SYSTEM_PROMPT],
+    ['user', reproducePrompt(state.issue, state.codeContext, state.feedback)],
+  ];
+  const model = deps.modelFor(1);
+  try {
+    const result = await callModel(model, messages, { signal: deps.signal, prices: deps.prices });
+    deps.run.tokens.input += result.inputTokens;
+    deps.run.tokens.output += result.outputTokens;
+    deps.run.costUsd += result.costUsd;
+    const tests = parseAnswer(result.text).tests;
+    deps.events.emit('model_call', {
+      step: 'reproduce',
+      model: model.model,
+      messages: messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m)),
+      response: result.text,
+      usage: { input_tokens: result.inputTokens, output_tokens: result.outputTokens },
+      cost_usd: result.costUsd,
+      priced: result.priced,
+      duration_ms: result.durationMs,
+    });
+    deps.events.emit('log', { step: 'reproduce', tests: tests.map((t) => t.path) });
+    return { reproTests: tests };
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
+    // The fix step may still bring a test of its own; the test node reports a missing one.
+    deps.events.emit('error', { step: 'reproduce', category: 'model_error', message: (err as Error).message });
+    return { reproTests: [] };
+  }
+}
