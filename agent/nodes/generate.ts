@@ -1,5 +1,5 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
-import { callModel } from '../models.js';
+import { askModel } from '../ask-model.js';
 import { firstPrompt, SYSTEM_PROMPT } from '../prompts.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
@@ -12,23 +12,8 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
     ['user', firstPrompt(state.issue, state.codeContext)],
   ];
   if (state.feedback && state.answer) messages.push(['assistant', state.answer], ['user', state.feedback]);
-  const model = deps.modelFor(attempt);
   try {
-    const result = await callModel(model, messages, { signal: deps.signal, prices: deps.prices });
-    deps.run.tokens.input += result.inputTokens;
-    deps.run.tokens.output += result.outputTokens;
-    deps.run.costUsd += result.costUsd;
-    deps.events.emit('model_call', {
-      attempt,
-      model: model.model,
-      temperature: model.temperature,
-      messages: messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m)),
-      response: result.text,
-      usage: { input_tokens: result.inputTokens, output_tokens: result.outputTokens },
-      cost_usd: result.costUsd,
-      priced: result.priced,
-      duration_ms: result.durationMs,
-    });
+    const result = await askModel(deps, 'generate', attempt, messages);
     return { attempt, answer: result.text, current: undefined };
   } catch (err) {
     if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;

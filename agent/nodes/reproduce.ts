@@ -1,6 +1,6 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
 import { parseAnswer } from '../edits/index.js';
-import { callModel } from '../models.js';
+import { askModel } from '../ask-model.js';
 import { reproducePrompt, SYSTEM_PROMPT } from '../prompts.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
@@ -14,23 +14,9 @@ export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Pro
     ['system', SYSTEM_PROMPT],
     ['user', reproducePrompt(state.issue, state.codeContext, state.feedback)],
   ];
-  const model = deps.modelFor(1);
   try {
-    const result = await callModel(model, messages, { signal: deps.signal, prices: deps.prices });
-    deps.run.tokens.input += result.inputTokens;
-    deps.run.tokens.output += result.outputTokens;
-    deps.run.costUsd += result.costUsd;
+    const result = await askModel(deps, 'reproduce', state.attempt + 1, messages);
     const tests = parseAnswer(result.text).tests;
-    deps.events.emit('model_call', {
-      step: 'reproduce',
-      model: model.model,
-      messages: messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m)),
-      response: result.text,
-      usage: { input_tokens: result.inputTokens, output_tokens: result.outputTokens },
-      cost_usd: result.costUsd,
-      priced: result.priced,
-      duration_ms: result.durationMs,
-    });
     deps.events.emit('log', { step: 'reproduce', tests: tests.map((t) => t.path) });
     return { reproTests: tests };
   } catch (err) {
