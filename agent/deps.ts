@@ -22,6 +22,10 @@ export interface AgentDeps {
   /** Characters of source code the prompt may hold. */
   contextBudget: number;
   prices?: Readonly<Record<string, ModelPrice>>;
+  /** Spending cap for the run's model calls, in USD (priced models only). */
+  maxCostUsd?: number;
+  /** Epoch ms after which no new attempt starts. */
+  deadline?: number;
   signal?: AbortSignal;
   /** Filled by the localise node: the index and every file of the snapshot (tests included). */
   run: { index?: RepoIndex; snapshot?: RepoSnapshot; tokens: { input: number; output: number }; costUsd: number };

@@ -8,7 +8,7 @@ import { localiseNode } from './nodes/localise.js';
 import { reflectNode } from './nodes/reflect.js';
 import { reproduceNode } from './nodes/reproduce.js';
 import { testNode } from './nodes/test.js';
-import { afterApply, afterReflect, afterTest } from './routers.js';
+import { afterApply, afterGenerate, afterReflect, afterTest } from './routers.js';
 import { AgentState, type AgentStateType, type AgentUpdate, type NodeName } from './state.js';
 
 /** Wraps a node so every run of it emits node_start / node_end with its duration. */
@@ -43,7 +43,7 @@ export function buildAgentGraph(deps: AgentDeps) {
     .addEdge('localise', 'context')
     .addEdge('context', 'reproduce')
     .addEdge('reproduce', 'generate')
-    .addEdge('generate', 'apply')
+    .addConditionalEdges('generate', afterGenerate, ['apply', 'finish'])
     .addConditionalEdges('apply', (s) => afterApply(s, deps.maxAttempts), ['test', 'reflect', 'finish'])
     .addConditionalEdges('test', (s) => afterTest(s, deps.maxAttempts), ['reflect', 'finish'])
     .addConditionalEdges('reflect', afterReflect, ['reproduce', 'generate'])

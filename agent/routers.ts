@@ -1,5 +1,10 @@
 import type { AgentStateType } from './state.js';
 
+/** After generate: stop when a budget ran out, otherwise apply the answer. */
+export function afterGenerate(state: AgentStateType): 'apply' | 'finish' {
+  return state.stoppedBy ? 'finish' : 'apply';
+}
+
 /** After apply: test a diff; otherwise reflect while attempts remain, else finish. */
 export function afterApply(state: AgentStateType, maxAttempts: number): 'test' | 'reflect' | 'finish' {
   if (state.current?.diff && !state.current.failure) return 'test';

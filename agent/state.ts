@@ -56,6 +56,8 @@ export const AgentState = Annotation.Root({
   attempts: Annotation<AttemptRecord[]>({ reducer: (all, next) => all.concat(next), default: () => [] }),
   feedback: replace<string | undefined>(() => undefined),
   status: replace<AgentStatus | undefined>(() => undefined),
+  /** Set when a budget ends the run before its attempts are spent. */
+  stoppedBy: replace<'cost' | 'wall_time' | undefined>(() => undefined),
   finalPatch: replace<string>(() => ''),
 });
 

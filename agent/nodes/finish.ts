@@ -9,6 +9,6 @@ export async function finishNode(state: AgentStateType, deps: AgentDeps): Promis
   const winner = state.attempts.find((a) => !a.failure && a.diff);
   const best = winner ?? [...state.attempts].filter((a) => a.diff).sort((a, b) => b.score - a.score)[0];
   const status = winner ? 'resolved' : best ? 'unverified' : 'failed';
-  deps.events.emit('done', { status, attempts: state.attempts.length, chosen_attempt: best?.attempt ?? null });
+  deps.events.emit('done', { status, attempts: state.attempts.length, chosen_attempt: best?.attempt ?? null, stopped_by: state.stoppedBy ?? null });
   return { status, finalPatch: best?.diff ?? '' };
 }

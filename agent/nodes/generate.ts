@@ -7,6 +7,15 @@ import type { AgentStateType, AgentUpdate } from '../state.js';
 /** Asks the model for a reproduction test and a fix (after a failure, with the reflection). */
 export async function generateNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const attempt = state.attempt + 1;
+  // Budgets end the run with a typed reason before another paid call starts.
+  if (deps.maxCostUsd !== undefined && deps.run.costUsd >= deps.maxCostUsd) {
+    deps.events.emit('log', { step: 'generate', stopped_by: 'cost', cost_usd: deps.run.costUsd, max_cost_usd: deps.maxCostUsd });
+    return { stoppedBy: 'cost' };
+  }
+  if (deps.deadline !== undefined && Date.now() >= deps.deadline) {
+    deps.events.emit('log', { step: 'generate', stopped_by: 'wall_time' });
+    return { stoppedBy: 'wall_time' };
+  }
   const messages: BaseMessageLike[] = [
     ['system', SYSTEM_PROMPT],
     ['user', firstPrompt(state.issue, state.codeContext)],

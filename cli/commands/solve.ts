@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import ora from 'ora';
 import { EventLog } from '../../agent/events.js';
 import { runAgent } from '../../agent/graph.js';
-import { createChatModel } from '../../agent/models.js';
+import { createChatModel, type ModelProvider } from '../../agent/models.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
@@ -21,6 +22,9 @@ interface SolveFlags {
   maxAttempts: string;
   out: string;
   testTimeout: string;
+  provider?: string;
+  maxCost?: string;
+  maxSeconds?: string;
 }
 
 function readIssue(value: string): string {
@@ -57,6 +61,9 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL; OpenAI when unset)')
     .option('--max-attempts <n>', 'attempts at most', '3')
     .option('--test-timeout <seconds>', 'limit for each test run in the sandbox', '120')
+    .option('--provider <name>', 'openai, deepseek or compatible (default: compatible with --base-url, else openai)')
+    .option('--max-cost <usd>', 'stop before a new attempt once the model calls cost this much (priced models)')
+    .option('--max-seconds <s>', 'start no new attempt after this many seconds')
     .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
       const settings = loadSettings(process.env);
@@ -64,6 +71,13 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-attempts must be a whole number from 1 to 10', { field: '--max-attempts' });
       const testTimeout = Number(flags.testTimeout);
       if (!(testTimeout > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--test-timeout must be a positive number of seconds', { field: '--test-timeout' });
+      if (flags.provider !== undefined && !['openai', 'deepseek', 'compatible'].includes(flags.provider)) {
+        throw new FixwrightError('FW_ERR_BAD_INPUT', `--provider must be openai, deepseek or compatible (got ${flags.provider})`, { field: '--provider' });
+      }
+      const maxCost = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
+      if (maxCost !== undefined && !(maxCost >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+      const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
+      if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
       const issue = readIssue(flags.issue);
       const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit);
       const model = flags.model ?? settings.models.chatModel;
@@ -79,14 +93,20 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone');
       }
 
+      // Fail on an unusable model configuration now, not inside the first attempt.
+      createChatModel({ model, provider: flags.provider as ModelProvider | undefined, baseURL, apiKey: settings.models.apiKey });
       const out = resolve(flags.out);
       mkdirSync(out, { recursive: true });
       const taskId = randomUUID();
       const events = new EventLog(taskId, join(out, 'trajectory.jsonl'), settings.models.apiKey ? [settings.models.apiKey] : []);
+      // A live timeline: one line per event, and a spinner while the model is thinking.
+      const spinner = ora({ stream: process.stderr, discardStdin: false });
       events.subscribe((e) => {
+        if (spinner.isSpinning) spinner.stop();
         const detail =
           e.type === 'node_end' ? `${e.data.node} (${e.data.duration_ms} ms)` : e.type === 'node_start' ? `${e.data.node}…` : e.type === 'done' ? `status ${e.data.status}` : JSON.stringify(e.data).slice(0, 120);
         process.stderr.write(`[${String(e.seq).padStart(3)}] ${e.type.padEnd(15)} ${detail}\n`);
+        if (e.type === 'node_start' && (e.data.node === 'generate' || e.data.node === 'reproduce')) spinner.start(`waiting for ${model}`);
       });
       const started = Date.now();
       const runtime = await createSandboxRuntime(settings);
@@ -98,7 +118,16 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         {
           localiser,
           sandbox: runtime,
-          modelFor: (attempt) => createChatModel({ model, baseURL, apiKey: settings.models.apiKey, temperature: [0, 0.4, 0.7][Math.min(attempt - 1, 2)] }),
+          modelFor: (attempt) =>
+            createChatModel({
+              model,
+              provider: flags.provider as ModelProvider | undefined,
+              baseURL,
+              apiKey: settings.models.apiKey,
+              temperature: [0, 0.4, 0.7][Math.min(attempt - 1, 2)],
+            }),
+          maxCostUsd: maxCost,
+          deadline: maxSeconds === undefined ? undefined : Date.now() + maxSeconds * 1000,
           events,
           snapshotSource: snapshot,
           repo,
@@ -115,6 +144,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const result = {
         task_id: taskId,
         status: final.status,
+        stopped_by: final.stoppedBy ?? null,
         attempts: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
         localised_files: final.files,
         tokens: run.tokens,

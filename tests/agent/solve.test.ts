@@ -111,6 +111,24 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(readFileSync(join(out, 'trajectory.jsonl'), 'utf8')).toContain('"node":"generate"');
   });
 
+  it('stops at the cost cap with a typed reason', async () => {
+    server = await startScriptedOpenAIServer({ replies: [REPRO, fix('a + b')], apiKey: KEY });
+    const repo = makeRepo(REPO, { git: true });
+    const out = join(repo, '..', `${repo.split('/').pop()}-out`);
+    const r = await runCli(['solve', '--repo', repo, '--issue', 'add is wrong', '--model', 'gpt-4o-mini', '--base-url', server.url, '--out', out, '--max-cost', '0'], {
+      OPENAI_API_KEY: KEY,
+      FIXWRIGHT_DATA_DIR: join(out, 'data'),
+    });
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(result).toMatchObject({ status: 'failed', stopped_by: 'cost', attempts: [] });
+    expect(result.cost_usd).toBeGreaterThan(0);
+    expect(r.code).toBe(1);
+    const bad = await runCli(['solve', '--repo', repo, '--issue', 'x', '--model', 'm', '--provider', 'magic']);
+    expect(bad.stderr).toMatch(/--provider must be openai, deepseek or compatible/);
+    const noKey = await runCli(['solve', '--repo', repo, '--issue', 'x', '--model', 'gpt-4o', '--provider', 'openai'], { OPENAI_API_KEY: '' });
+    expect(noKey.stderr).toMatch(/the openai provider needs an API key/);
+  });
+
   it('without a model, localises and names the settings to set', async () => {
     const repo = makeRepo(REPO);
     const r = await runCli(['solve', '--repo', repo, '--issue', 'add returns the wrong sum'], { FIXWRIGHT_MODEL: '', FIXWRIGHT_DATA_DIR: join(repo, '.data') });
