@@ -69,8 +69,15 @@ const modelsSchema = z.object({
   apiKey: z.string().optional(),
 });
 
+const githubSchema = z.object({
+  /** GitHub's REST API (a GitHub Enterprise server's, or a local stand-in in tests). */
+  apiURL: httpUrl('FIXWRIGHT_GITHUB_API'),
+  token: z.string().optional(),
+});
+
 const settingsSchema = z.object({
   dataDir: z.string().min(1),
+  github: githubSchema,
   models: modelsSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   dockerHost: z.string().optional(),
@@ -150,6 +157,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     dataDir: resolve(overrides.dataDir ?? env.FIXWRIGHT_DATA_DIR ?? join(homedir(), '.fixwright')),
     logLevel: overrides.logLevel ?? env.FIXWRIGHT_LOG_LEVEL ?? 'info',
     dockerHost: env.DOCKER_HOST || undefined,
+    github: { apiURL: env.FIXWRIGHT_GITHUB_API || 'https://api.github.com', token: env.GITHUB_TOKEN || undefined },
     models: {
       chatModel: env.FIXWRIGHT_MODEL || undefined,
       embeddingsModel: env.FIXWRIGHT_EMBEDDINGS_MODEL || undefined,
@@ -167,9 +175,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
             ? ({ chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
-            : section === 'logLevel'
-              ? 'FIXWRIGHT_LOG_LEVEL'
-              : String(section);
+            : section === 'github'
+              ? 'FIXWRIGHT_GITHUB_API'
+              : section === 'logLevel'
+                ? 'FIXWRIGHT_LOG_LEVEL'
+                : String(section);
       return `${name}: ${issue.message}`;
     });
     throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);

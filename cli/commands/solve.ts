@@ -6,7 +6,8 @@ import ora from 'ora';
 import { EventLog } from '../../agent/events.js';
 import { runAgent } from '../../agent/graph.js';
 import { createChatModel, type ModelProvider } from '../../agent/models.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, type Settings } from '../../core/config.js';
+import { cloneRepository, isIssueUrl, readGithubIssue } from '../../agent/github.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
 import { Localiser, LsiEmbedder, type SnapshotSource } from '../../localisation/index.js';
@@ -27,20 +28,19 @@ interface SolveFlags {
   maxSeconds?: string;
 }
 
-function readIssue(value: string): string {
-  if (/^https?:\/\//.test(value)) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', 'reading issues from URLs is not built yet: paste the text with --issue TEXT or --issue @FILE', { field: '--issue' });
+async function readIssue(value: string, settings: Settings): Promise<string> {
+  if (/^https?:\/\//.test(value.trim())) {
+    if (!isIssueUrl(value)) throw new FixwrightError('FW_ERR_BAD_INPUT', `not a GitHub issue URL: ${value} (expected https://github.com/OWNER/NAME/issues/N)`, { field: '--issue' });
+    return readGithubIssue(value, settings.github);
   }
   const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
   if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });
   return text;
 }
 
-function sources(repo: string, commit: string | undefined): { snapshot: SnapshotSource; sandbox: RepoSource } {
-  if (/^(https?|git|ssh):\/\//.test(repo) || repo.startsWith('git@')) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', 'cloning repositories from URLs is not built yet: clone it and pass --repo PATH', { field: '--repo' });
-  }
-  const path = resolve(repo);
+function sources(repo: string, commit: string | undefined, settings: Settings): { snapshot: SnapshotSource; sandbox: RepoSource } {
+  const isUrl = /^[a-z]+:\/\//.test(repo) || repo.startsWith('git@');
+  const path = isUrl ? cloneRepository(repo, join(settings.dataDir, 'repos')) : resolve(repo);
   if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${repo}`, { field: '--repo' });
   if (commit) {
     const gitDir = existsSync(join(path, '.git')) ? join(path, '.git') : path;
@@ -54,9 +54,9 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
   program
     .command('solve')
     .description('fix an issue: localise the files, write a patch with a model, prove it in the sandbox (at most --max-attempts)')
-    .requiredOption('--repo <path>', 'repository (a checkout or a directory)')
+    .requiredOption('--repo <path>', 'repository: a checkout, a directory, or https://github.com/OWNER/NAME (cloned once under the data directory)')
     .option('--commit <sha>', 'work on this commit (read from git objects)')
-    .requiredOption('--issue <text>', 'issue text, or @FILE')
+    .requiredOption('--issue <text>', 'issue text, @FILE, or https://github.com/OWNER/NAME/issues/N (read through the REST API; GITHUB_TOKEN optional)')
     .option('--model <name>', 'chat model (default FIXWRIGHT_MODEL)')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL; OpenAI when unset)')
     .option('--max-attempts <n>', 'attempts at most', '3')
@@ -78,8 +78,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       if (maxCost !== undefined && !(maxCost >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
       const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
       if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
-      const issue = readIssue(flags.issue);
-      const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit);
+      const issue = await readIssue(flags.issue, settings);
+      const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit, settings);
       const model = flags.model ?? settings.models.chatModel;
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       const localiser = new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: new LsiEmbedder() });

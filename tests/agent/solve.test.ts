@@ -129,6 +129,35 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(noKey.stderr).toMatch(/the openai provider needs an API key/);
   });
 
+  it('reads a GitHub issue URL through the REST API (a local stand-in here) and refuses other URLs', async () => {
+    const { createServer } = await import('node:http');
+    const github = createServer((req, res) => {
+      const found = req.url === '/repos/acme/shop/issues/7' && req.headers['user-agent'] === 'fixwright';
+      res.writeHead(found ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(found ? { title: 'add() subtracts', body: 'add(2, 3) returns -1 instead of 5' } : { message: 'Not Found' }));
+    });
+    await new Promise<void>((res) => github.listen(0, '127.0.0.1', res));
+    const api = `http://127.0.0.1:${(github.address() as { port: number }).port}`;
+    try {
+      server = await startScriptedOpenAIServer({ replies: [REPRO, fix('a + b')], apiKey: KEY });
+      const repo = makeRepo(REPO, { git: true });
+      const out = join(repo, '..', `${repo.split('/').pop()}-out`);
+      const env = { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data'), FIXWRIGHT_GITHUB_API: api };
+      const r = await runCli(['solve', '--repo', repo, '--issue', 'https://github.com/acme/shop/issues/7', '--model', 'scripted', '--base-url', server.url, '--out', out], env);
+      expect(r.code).toBe(0);
+      const first = server.requests.find((q) => q.path === '/v1/chat/completions')!.body as { messages: Array<{ content: string }> };
+      expect(first.messages.at(-1)!.content).toContain('add() subtracts\n\nadd(2, 3) returns -1 instead of 5');
+      const missing = await runCli(['solve', '--repo', repo, '--issue', 'https://github.com/acme/shop/issues/8', '--model', 'scripted', '--base-url', server.url, '--out', out], env);
+      expect(missing.stderr).toMatch(/issue acme\/shop#8 not found/);
+      const other = await runCli(['solve', '--repo', repo, '--issue', 'https://example.com/issues/1', '--model', 'scripted', '--base-url', server.url], env);
+      expect(other.stderr).toMatch(/not a GitHub issue URL/);
+      const otherRepo = await runCli(['solve', '--repo', 'file:///etc', '--issue', 'x', '--model', 'scripted', '--base-url', server.url], env);
+      expect(otherRepo.stderr).toMatch(/only https:\/\/github\.com\/OWNER\/NAME repository URLs can be cloned/);
+    } finally {
+      github.close();
+    }
+  });
+
   it('without a model, localises and names the settings to set', async () => {
     const repo = makeRepo(REPO);
     const r = await runCli(['solve', '--repo', repo, '--issue', 'add returns the wrong sum'], { FIXWRIGHT_MODEL: '', FIXWRIGHT_DATA_DIR: join(repo, '.data') });
