@@ -67,6 +67,8 @@ const modelsSchema = z.object({
   embeddingsModel: z.string().min(1).optional(),
   baseURL: httpUrl('OPENAI_BASE_URL').optional(),
   apiKey: z.string().optional(),
+  maxTokens: positiveInt('FIXWRIGHT_MAX_TOKENS', 1_000_000),
+  requestTimeoutSeconds: positiveNumber('FIXWRIGHT_REQUEST_TIMEOUT', 3600),
 });
 
 const githubSchema = z.object({
@@ -163,6 +165,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       embeddingsModel: env.FIXWRIGHT_EMBEDDINGS_MODEL || undefined,
       baseURL: env.OPENAI_BASE_URL || undefined,
       apiKey: env.OPENAI_API_KEY || undefined,
+      maxTokens: env.FIXWRIGHT_MAX_TOKENS || 4096,
+      requestTimeoutSeconds: env.FIXWRIGHT_REQUEST_TIMEOUT || 120,
     },
     sandbox,
   };
@@ -174,7 +178,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
         section === 'sandbox' && key
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
-            ? ({ chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            ? ({ maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'github'
               ? 'FIXWRIGHT_GITHUB_API'
               : section === 'logLevel'

@@ -1,38 +1,70 @@
-import type { FileSummary } from '../../localisation/index.js';
+import type { FileSummary, PySymbol } from '../../localisation/index.js';
+import { tokenize } from '../../localisation/tokenize.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
 import { promptFiles } from './localise.js';
 
-const numbered = (text: string) =>
-  text
-    .replace(/\n$/, '')
-    .split('\n')
-    .map((line, i) => `${String(i + 1).padStart(5)} ${line}`)
-    .join('\n');
+const numberedLines = (lines: readonly string[], from: number) => lines.map((line, i) => `${String(from + i).padStart(5)} ${line}`).join('\n');
 
-/** A file condensed to its classes and functions with line numbers (for files that do not fit whole). */
-function skeleton(summary: FileSummary): string {
-  return summary.symbols.map((s) => `${String(s.startLine).padStart(5)} ${'    '.repeat(s.qualname.split('.').length - 1)}${s.kind === 'class' ? 'class' : 'def'} ${s.name} … (to line ${s.endLine})`).join('\n');
+const outline = (s: PySymbol) => `${String(s.startLine).padStart(5)} ${'    '.repeat(s.qualname.split('.').length - 1)}${s.kind === 'class' ? 'class' : 'def'} ${s.name} … (to line ${s.endLine})`;
+
+/**
+ * A file too long to show whole: the functions and classes that share the most words with the
+ * issue in full (with line numbers), while `budget` lasts; every other symbol as a one-line outline.
+ */
+export function condense(summary: FileSummary, text: string, issueTokens: ReadonlySet<string>, budget: number): string {
+  const lines = text.replace(/\n$/, '').split('\n');
+  const relevance = (s: PySymbol) => new Set(tokenize(`${s.qualname} ${s.docstring ?? ''}`).filter((t) => issueTokens.has(t))).size;
+  const ranked = summary.symbols
+    .map((s) => ({ s, score: relevance(s) }))
+    .filter((x) => x.score > 0)
+    .sort((a, b) => b.score - a.score || a.s.endLine - a.s.startLine - (b.s.endLine - b.s.startLine));
+  const chosen: PySymbol[] = [];
+  let left = budget;
+  for (const { s } of ranked) {
+    const size = lines.slice(s.startLine - 1, s.endLine).join('\n').length;
+    const inside = chosen.some((c) => c.startLine <= s.startLine && s.endLine <= c.endLine);
+    if (inside || size > left) continue;
+    // A chosen class replaces the methods already chosen inside it.
+    for (let i = chosen.length - 1; i >= 0; i--) if (s.startLine <= chosen[i]!.startLine && chosen[i]!.endLine <= s.endLine) chosen.splice(i, 1);
+    chosen.push(s);
+    left -= size;
+  }
+  const out: string[] = [];
+  let shownUntil = 0;
+  for (const s of summary.symbols) {
+    if (s.endLine <= shownUntil) continue;
+    if (chosen.includes(s)) {
+      out.push(numberedLines(lines.slice(s.startLine - 1, s.endLine), s.startLine));
+      shownUntil = s.endLine;
+    } else if (s.startLine > shownUntil) {
+      out.push(outline(s));
+    }
+  }
+  return out.join('\n');
 }
 
-/** Builds the code context: whole files, best first, while the budget lasts; skeletons after. */
+/** Builds the code context: whole files, best first, while the budget lasts; condensed files after. */
 export async function contextNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const index = deps.run.index!;
+  const issueTokens = new Set(tokenize(state.issue));
   let budget = deps.contextBudget;
   const parts: string[] = [];
-  const shown: Array<{ path: string; mode: 'whole' | 'skeleton' }> = [];
+  const shown: Array<{ path: string; mode: 'whole' | 'condensed' }> = [];
   for (const file of promptFiles(state.files)) {
     const text = index.texts.get(file.path) ?? '';
     if (text.length <= budget) {
-      parts.push(`${file.path}\n\`\`\`python\n${numbered(text)}\n\`\`\``);
+      parts.push(`${file.path}\n\`\`\`python\n${numberedLines(text.replace(/\n$/, '').split('\n'), 1)}\n\`\`\``);
       budget -= text.length;
       shown.push({ path: file.path, mode: 'whole' });
-    } else {
-      const summary = index.summaries.find((s) => s.path === file.path);
-      if (!summary) continue;
-      parts.push(`${file.path} (outline; too long to show whole)\n\`\`\`\n${skeleton(summary)}\n\`\`\``);
-      shown.push({ path: file.path, mode: 'skeleton' });
+      continue;
     }
+    const summary = index.summaries.find((s) => s.path === file.path);
+    if (!summary) continue;
+    const body = condense(summary, text, issueTokens, Math.max(0, budget));
+    parts.push(`${file.path} (condensed: the parts most related to the issue in full, the rest outlined)\n\`\`\`python\n${body}\n\`\`\``);
+    budget -= body.length;
+    shown.push({ path: file.path, mode: 'condensed' });
   }
   const context = parts.join('\n\n');
   deps.events.emit('context', { files: shown, chars: context.length });

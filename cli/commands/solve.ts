@@ -26,6 +26,7 @@ interface SolveFlags {
   provider?: string;
   maxCost?: string;
   maxSeconds?: string;
+  temperatures: string;
 }
 
 async function readIssue(value: string, settings: Settings): Promise<string> {
@@ -64,6 +65,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--provider <name>', 'openai, deepseek or compatible (default: compatible with --base-url, else openai)')
     .option('--max-cost <usd>', 'stop before a new attempt once the model calls cost this much (priced models)')
     .option('--max-seconds <s>', 'start no new attempt after this many seconds')
+    .option('--temperatures <list>', 'temperature per attempt; the last repeats', '0,0.4,0.7')
     .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
       const settings = loadSettings(process.env);
@@ -78,6 +80,10 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       if (maxCost !== undefined && !(maxCost >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
       const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
       if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
+      const temperatures = flags.temperatures.split(',').map(Number);
+      if (temperatures.length === 0 || !temperatures.every((t) => t >= 0 && t <= 2)) {
+        throw new FixwrightError('FW_ERR_BAD_INPUT', `--temperatures must be numbers from 0 to 2 separated by commas (got ${flags.temperatures})`, { field: '--temperatures' });
+      }
       const issue = await readIssue(flags.issue, settings);
       const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit, settings);
       const model = flags.model ?? settings.models.chatModel;
@@ -124,7 +130,9 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
               provider: flags.provider as ModelProvider | undefined,
               baseURL,
               apiKey: settings.models.apiKey,
-              temperature: [0, 0.4, 0.7][Math.min(attempt - 1, 2)],
+              temperature: temperatures[Math.min(attempt - 1, temperatures.length - 1)],
+              maxTokens: settings.models.maxTokens,
+              timeoutMs: settings.models.requestTimeoutSeconds * 1000,
             }),
           maxCostUsd: maxCost,
           deadline: maxSeconds === undefined ? undefined : Date.now() + maxSeconds * 1000,
