@@ -2,13 +2,33 @@ import type { BaseMessageLike } from '@langchain/core/messages';
 import type { AgentDeps } from './deps.js';
 import { callModel, type ModelCallResult } from './models.js';
 
+/** Whether a budget is spent (cost cap or wall time), recorded as a log event; undefined to go on. */
+export function budgetSpent(deps: AgentDeps, step: 'reproduce' | 'generate'): 'cost' | 'wall_time' | undefined {
+  if (deps.maxCostUsd !== undefined && deps.run.costUsd >= deps.maxCostUsd) {
+    deps.events.emit('log', { step, stopped_by: 'cost', cost_usd: deps.run.costUsd, max_cost_usd: deps.maxCostUsd });
+    return 'cost';
+  }
+  if (deps.deadline !== undefined && Date.now() >= deps.deadline) {
+    deps.events.emit('log', { step, stopped_by: 'wall_time' });
+    return 'wall_time';
+  }
+  return undefined;
+}
+
 /**
  * One model call of a run: counts its tokens and cost into the run, and records a `model_call`
  * event with the exact messages sent and the answer (the API key is never part of either).
  */
 export async function askModel(deps: AgentDeps, step: 'reproduce' | 'generate', attempt: number, messages: BaseMessageLike[]): Promise<ModelCallResult> {
   const model = deps.modelFor(attempt);
-  const result = await callModel(model, messages, { signal: deps.signal, prices: deps.prices });
+  const sent = messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m));
+  let result: ModelCallResult;
+  try {
+    result = await callModel(model, messages, { signal: deps.signal, prices: deps.prices });
+  } catch (err) {
+    deps.events.emit('model_call', { step, attempt, model: model.model, temperature: model.temperature, messages: sent, error: (err as Error).message });
+    throw err;
+  }
   deps.run.tokens.input += result.inputTokens;
   deps.run.tokens.output += result.outputTokens;
   deps.run.costUsd += result.costUsd;
@@ -17,7 +37,7 @@ export async function askModel(deps: AgentDeps, step: 'reproduce' | 'generate', 
     attempt,
     model: model.model,
     temperature: model.temperature,
-    messages: messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m)),
+    messages: sent,
     response: result.text,
     usage: { input_tokens: result.inputTokens, output_tokens: result.outputTokens },
     cost_usd: result.costUsd,

@@ -26,8 +26,23 @@ export interface AgentEvent {
   data: Record<string, unknown>;
 }
 
-/** Keys that must never reach a trajectory. */
-const SECRET = /sk-[A-Za-z0-9_-]{8,}|Bearer\s+\S+/g;
+/** Things shaped like API keys (OpenAI-style keys, bearer tokens) that must never reach a trajectory. */
+const KEY_SHAPED = /\bsk-[A-Za-z0-9_-]{16,}|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/g;
+
+/**
+ * Replaces secrets in every string inside a value (walking objects and arrays, so no record's shape
+ * changes): the configured secrets exactly, and anything shaped like an API key.
+ */
+export function redact<T>(value: T, secrets: readonly string[]): T {
+  if (typeof value === 'string') {
+    let text = value.replace(KEY_SHAPED, '[redacted]');
+    for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join('[redacted]');
+    return text as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => redact(v, secrets)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, secrets)])) as T;
+  return value;
+}
 
 /**
  * Numbers events per task (from 1, no gaps), writes each to the trajectory file as it happens and
@@ -42,7 +57,7 @@ export class EventLog {
   constructor(
     readonly taskId: string,
     private readonly trajectoryPath?: string,
-    private readonly secrets: readonly string[] = [],
+    readonly secrets: readonly string[] = [],
   ) {
     if (trajectoryPath) mkdirSync(dirname(trajectoryPath), { recursive: true });
   }
@@ -54,9 +69,7 @@ export class EventLog {
 
   /** Records an event. */
   emit(type: EventType, data: Record<string, unknown> = {}): AgentEvent {
-    let text = JSON.stringify(data).replace(SECRET, '[redacted]');
-    for (const secret of this.secrets) if (secret.length >= 4) text = text.split(secret).join('[redacted]');
-    const event: AgentEvent = { task_id: this.taskId, seq: ++this.seq, ts: new Date().toISOString(), type, data: JSON.parse(text) as Record<string, unknown> };
+    const event: AgentEvent = { task_id: this.taskId, seq: ++this.seq, ts: new Date().toISOString(), type, data: redact(data, this.secrets) };
     this.events.push(event);
     if (this.trajectoryPath) appendFileSync(this.trajectoryPath, `${JSON.stringify(event)}\n`);
     for (const listener of this.listeners) listener(event);

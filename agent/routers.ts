@@ -7,6 +7,7 @@ export function afterGenerate(state: AgentStateType): 'apply' | 'finish' {
 
 /** After apply: test a diff; otherwise reflect while attempts remain, else finish. */
 export function afterApply(state: AgentStateType, maxAttempts: number): 'test' | 'reflect' | 'finish' {
+  if (state.stoppedBy) return 'finish';
   if (state.current?.diff && !state.current.failure) return 'test';
   return state.attempt < maxAttempts ? 'reflect' : 'finish';
 }

@@ -20,6 +20,9 @@ export type FailureCategory =
 /** The nodes of the graph. */
 export type NodeName = 'localise' | 'context' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
 
+/** Why a run ended before its attempts were spent. */
+export type StopReason = 'cost' | 'wall_time' | 'no_edits' | 'keep_previous';
+
 /** A localised file with its fused score and whether it is in the conformal set. */
 export interface LocalisedFile {
   path: string;
@@ -57,7 +60,7 @@ export const AgentState = Annotation.Root({
   feedback: replace<string | undefined>(() => undefined),
   status: replace<AgentStatus | undefined>(() => undefined),
   /** Set when a budget ends the run before its attempts are spent. */
-  stoppedBy: replace<'cost' | 'wall_time' | undefined>(() => undefined),
+  stoppedBy: replace<StopReason | undefined>(() => undefined),
   finalPatch: replace<string>(() => ''),
 });
 

@@ -36,12 +36,19 @@ export async function main(argv: string[]): Promise<number> {
 /** Set when a signal ends the run: its exit code wins over whatever the interrupted work reports. */
 let signalExitCode: number | undefined;
 
-/** Removes live sandboxes before the process goes on a signal; their lease covers SIGKILL. */
+/** The command being run, so a signal can let it record how it ended. */
+let running: Promise<number> = Promise.resolve(0);
+
+/**
+ * On SIGINT/SIGTERM: remove live sandboxes (their lease covers SIGKILL), give the interrupted
+ * command up to 3 s to record how it ended (solve writes its result), then exit.
+ */
 function installSignalCleanup(): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
       signalExitCode = code;
-      void closeAllSessions().finally(() => process.exit(code));
+      const settled = Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
+      void Promise.allSettled([closeAllSessions(), settled]).finally(() => process.exit(code));
     });
   }
 }
@@ -53,4 +60,5 @@ function exitAfterFlush(code: number): void {
 }
 
 installSignalCleanup();
-main(process.argv).then(exitAfterFlush, (err: unknown) => exitAfterFlush(signalExitCode === undefined ? reportError(err) : 0));
+running = main(process.argv);
+running.then(exitAfterFlush, (err: unknown) => exitAfterFlush(signalExitCode === undefined ? reportError(err) : 0));

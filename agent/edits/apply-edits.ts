@@ -1,7 +1,7 @@
 import type { SearchReplaceEdit } from './model-output.js';
 
 /** Why an edit could not be applied: each becomes a failure category the agent reflects on. */
-export type EditFailureCategory = 'malformed_output' | 'search_not_found' | 'ambiguous_match' | 'path_outside_repo' | 'syntax_error' | 'no_change';
+export type EditFailureCategory = 'malformed_output' | 'search_not_found' | 'ambiguous_match' | 'path_outside_repo' | 'edits_tests' | 'syntax_error' | 'no_change';
 
 /** An edit that failed, with a message the model can act on next attempt. */
 export class EditFailure extends Error {

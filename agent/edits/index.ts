@@ -1,4 +1,5 @@
 import { firstSyntaxError } from '../../localisation/index.js';
+import { isTestFile } from '../../localisation/file-filter.js';
 import { checkPatch, pathViolations } from '../../sandbox/index.js';
 import { applySearchReplace, EditFailure, type EditFailureCategory } from './apply-edits.js';
 import { applyLineRangeEdits, parseLineRangeEdits } from './line-range.js';
@@ -22,9 +23,14 @@ function failed(category: EditFailureCategory, message: string): EditOutcome {
 }
 
 /** Refuses a path before anything is read from disk for it. */
-function checkPath(path: string): void {
+function checkPath(path: string, allowTests: boolean): void {
   const violation = pathViolations(path)[0];
   if (violation) throw new EditFailure('path_outside_repo', `${violation.message} [rule ${violation.rule}]`);
+  // A fix changes library code: editing tests could hide a regression or smuggle the agent's own
+  // test into the patch (reproduction tests travel separately, never in the patch).
+  if (!allowTests && (isTestFile(path) || /(^|\/)(pytest\.ini|tox\.ini|conftest\.py)$/.test(path))) {
+    throw new EditFailure('edits_tests', `${path} is a test file; fix the library code, and put the reproduction test in its own python block`);
+  }
 }
 
 /**
@@ -52,7 +58,7 @@ function finish(changes: FileChange[], tests: ReproductionTest[]): EditOutcome {
  * against the files `read` returns (undefined for a missing file). Never throws on bad output:
  * every problem comes back as a failure category with a message for the next attempt.
  */
-export function answerToDiff(answer: string, read: (path: string) => string | undefined): EditOutcome {
+export function answerToDiff(answer: string, read: (path: string) => string | undefined, options: { allowTests?: boolean } = {}): EditOutcome {
   const parsed = parseAnswer(answer);
   if (parsed.edits.length === 0) {
     if (parsed.special === 'KEEP_PREVIOUS') return { kind: 'keep_previous' };
@@ -61,7 +67,7 @@ export function answerToDiff(answer: string, read: (path: string) => string | un
   }
   if (parsed.problems.length > 0) return failed('malformed_output', parsed.problems.join('; '));
   try {
-    for (const edit of parsed.edits) checkPath(edit.path);
+    for (const edit of parsed.edits) checkPath(edit.path, options.allowTests ?? false);
     const before = new Map<string, string | undefined>();
     const readOnce = (path: string) => {
       if (!before.has(path)) before.set(path, read(path));
@@ -82,7 +88,7 @@ export function lineRangeToDiff(path: string, content: string, answer: string): 
   if (edits.length === 0 && special === 'KEEP_PREVIOUS') return { kind: 'keep_previous' };
   if (edits.length === 0 && special === 'NO_EDITS') return { kind: 'no_edits', tests: [] };
   try {
-    checkPath(path);
+    checkPath(path, true);
     return finish([{ path, before: content, after: applyLineRangeEdits(path, content, edits) }], []);
   } catch (err) {
     if (err instanceof EditFailure) return failed(err.category, err.message);

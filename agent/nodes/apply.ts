@@ -13,11 +13,16 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
     const current: AttemptRecord = { attempt: state.attempt, diff: outcome.diff, tests, score: 0 };
     return { current };
   }
+  // "No edit needed" is a valid answer, and KEEP_PREVIOUS keeps the last diff: both end the run.
+  if (outcome.kind === 'no_edits' || (outcome.kind === 'keep_previous' && state.attempts.some((a) => a.diff))) {
+    deps.events.emit('apply_result', { attempt: state.attempt, ok: true, answer: outcome.kind === 'no_edits' ? 'NO_EDITS' : 'KEEP_PREVIOUS' });
+    return { stoppedBy: outcome.kind === 'no_edits' ? 'no_edits' : 'keep_previous' };
+  }
   const failure =
     outcome.kind === 'failed'
       ? { category: outcome.category, message: outcome.message }
-      : { category: 'no_change' as const, message: outcome.kind === 'no_edits' ? 'the answer was NO_EDITS, but the issue reports a bug' : 'KEEP_PREVIOUS with no previous edit to keep' };
+      : { category: 'no_change' as const, message: 'KEEP_PREVIOUS with no previous edit to keep' };
   deps.events.emit('apply_result', { attempt: state.attempt, ok: false, ...failure });
-  const record: AttemptRecord = { attempt: state.attempt, tests: outcome.kind === 'no_edits' ? outcome.tests : [], failure, score: -1 };
+  const record: AttemptRecord = { attempt: state.attempt, tests: [], failure, score: -1 };
   return { current: record, attempts: [record] };
 }

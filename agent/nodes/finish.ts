@@ -7,7 +7,9 @@ import type { AgentStateType, AgentUpdate } from '../state.js';
  */
 export async function finishNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const winner = state.attempts.find((a) => !a.failure && a.diff);
-  const best = winner ?? [...state.attempts].filter((a) => a.diff).sort((a, b) => b.score - a.score)[0];
+  // A patch that never applied (or never reached the sandbox) is not worth returning.
+  const unproven = new Set(['patch_does_not_apply', 'sandbox_error']);
+  const best = winner ?? [...state.attempts].filter((a) => a.diff && !unproven.has(a.failure?.category ?? '')).sort((a, b) => b.score - a.score)[0];
   const status = winner ? 'resolved' : best ? 'unverified' : 'failed';
   deps.events.emit('done', { status, attempts: state.attempts.length, chosen_attempt: best?.attempt ?? null, stopped_by: state.stoppedBy ?? null });
   return { status, finalPatch: best?.diff ?? '' };

@@ -1,5 +1,5 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
-import { askModel } from '../ask-model.js';
+import { askModel, budgetSpent } from '../ask-model.js';
 import { firstPrompt, SYSTEM_PROMPT } from '../prompts.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
@@ -7,15 +7,8 @@ import type { AgentStateType, AgentUpdate } from '../state.js';
 /** Asks the model for a reproduction test and a fix (after a failure, with the reflection). */
 export async function generateNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const attempt = state.attempt + 1;
-  // Budgets end the run with a typed reason before another paid call starts.
-  if (deps.maxCostUsd !== undefined && deps.run.costUsd >= deps.maxCostUsd) {
-    deps.events.emit('log', { step: 'generate', stopped_by: 'cost', cost_usd: deps.run.costUsd, max_cost_usd: deps.maxCostUsd });
-    return { stoppedBy: 'cost' };
-  }
-  if (deps.deadline !== undefined && Date.now() >= deps.deadline) {
-    deps.events.emit('log', { step: 'generate', stopped_by: 'wall_time' });
-    return { stoppedBy: 'wall_time' };
-  }
+  const stop = budgetSpent(deps, 'generate');
+  if (stop) return { stoppedBy: stop };
   const messages: BaseMessageLike[] = [
     ['system', SYSTEM_PROMPT],
     ['user', firstPrompt(state.issue, state.codeContext)],

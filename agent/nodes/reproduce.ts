@@ -1,6 +1,6 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
 import { parseAnswer } from '../edits/index.js';
-import { askModel } from '../ask-model.js';
+import { askModel, budgetSpent } from '../ask-model.js';
 import { reproducePrompt, SYSTEM_PROMPT } from '../prompts.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
@@ -10,6 +10,8 @@ import type { AgentStateType, AgentUpdate } from '../state.js';
  * the project's hidden tests). Asked again when the last test did not fail before the patch.
  */
 export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  const stop = budgetSpent(deps, 'reproduce');
+  if (stop) return { stoppedBy: stop };
   const messages: BaseMessageLike[] = [
     ['system', SYSTEM_PROMPT],
     ['user', reproducePrompt(state.issue, state.codeContext, state.feedback)],

@@ -4,9 +4,10 @@ import { applyPatch, pathViolations, type PytestRunResult, runPytest } from '../
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate, AttemptRecord, FailureCategory } from '../state.js';
 
+/** Outcomes an existing test may have after the patch without counting as a regression. */
 const PASSING = new Set(['PASSED', 'XFAIL', 'SKIPPED']);
 
-/** A run passes when pytest exited 0, its report is consistent, and every outcome passed. */
+/** The reproduction test passes only when it ran: every outcome PASSED or XFAIL (a skip proves nothing). */
 function passed(run: PytestRunResult | undefined): boolean {
   return (
     run !== undefined &&
@@ -14,7 +15,7 @@ function passed(run: PytestRunResult | undefined): boolean {
     run.consistent &&
     run.collectionErrors.length === 0 &&
     Object.values(run.outcomes).length > 0 &&
-    Object.values(run.outcomes).every((o) => PASSING.has(o.status))
+    Object.values(run.outcomes).every((o) => o.status === 'PASSED' || o.status === 'XFAIL')
   );
 }
 
@@ -77,7 +78,15 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       const logs = after ? tail(after.exec.stdout.text + after.exec.stderr.text) : undefined;
       if (after?.timedOut || afterExisting?.timedOut) failure = { category: 'timeout', message: `the tests ran past ${timeoutSeconds}s`, logs };
       else if (after && after.collectionErrors.length > 0) failure = { category: 'import_error', message: `the reproduction test could not be collected: ${after.collectionErrors[0]!.message.split('\n').slice(-1)[0]}`, logs };
-      else if (targets.length === 0) failure = { category: 'no_reproduction_test', message: 'the answer held no reproduction test (a python block starting with "# tests/test_….py")' };
+      else if (targets.length === 0) {
+        const clash = current.tests.find((t) => existing.has(t.path));
+        failure = {
+          category: 'no_reproduction_test',
+          message: clash
+            ? `the reproduction test must be a new file, and ${clash.path} already exists; name a new one`
+            : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
+        };
+      }
       else if (!reproPassedAfter) failure = { category: 'repro_still_fails', message: 'the reproduction test still fails with the patch applied', logs };
       else if (!reproFailedBefore) failure = { category: 'repro_did_not_fail', message: 'the reproduction test passes without the patch, so it does not reproduce the issue', logs: before && tail(before.exec.stdout.text) };
       else if (regressions.length > 0) failure = { category: 'regression', message: `existing tests newly fail: ${regressions.slice(0, 5).join(', ')}`, logs: afterExisting && tail(afterExisting.exec.stdout.text) };

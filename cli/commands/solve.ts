@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
-import { EventLog } from '../../agent/events.js';
+import { EventLog, redact } from '../../agent/events.js';
 import { runAgent } from '../../agent/graph.js';
 import { createChatModel, type ModelProvider } from '../../agent/models.js';
 import { loadSettings, type Settings } from '../../core/config.js';
@@ -80,7 +80,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       if (maxCost !== undefined && !(maxCost >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
       const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
       if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
-      const temperatures = flags.temperatures.split(',').map(Number);
+      const temperatures = flags.temperatures.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
       if (temperatures.length === 0 || !temperatures.every((t) => t >= 0 && t <= 2)) {
         throw new FixwrightError('FW_ERR_BAD_INPUT', `--temperatures must be numbers from 0 to 2 separated by commas (got ${flags.temperatures})`, { field: '--temperatures' });
       }
@@ -120,7 +120,10 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       process.once('SIGINT', () => controller.abort());
       const run = { tokens: { input: 0, output: 0 }, costUsd: 0 };
       events.emit('status', { status: 'running', repo: flags.repo, model });
-      const final = await runAgent(
+      const writeResult = (result: Record<string, unknown>) => writeFileSync(join(out, 'result.json'), `${JSON.stringify(redact(result, events.secrets), null, 2)}\n`);
+      let final: Awaited<ReturnType<typeof runAgent>>;
+      try {
+        final = await runAgent(
         {
           localiser,
           sandbox: runtime,
@@ -148,6 +151,15 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         },
         issue,
       );
+      } catch (err) {
+        // A cancelled or crashed run still ends with a typed status on disk and in the log.
+        const cancelled = controller.signal.aborted;
+        if (spinner.isSpinning) spinner.stop();
+        events.emit(cancelled ? 'done' : 'error', { status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message });
+        writeFileSync(join(out, 'patch.diff'), '');
+        writeResult({ task_id: taskId, status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message, attempts: [], tokens: run.tokens, cost_usd: run.costUsd, duration_ms: Date.now() - started });
+        throw err;
+      }
       writeFileSync(join(out, 'patch.diff'), final.finalPatch);
       const result = {
         task_id: taskId,
@@ -159,7 +171,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         cost_usd: run.costUsd,
         duration_ms: Date.now() - started,
       };
-      writeFileSync(join(out, 'result.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeResult(result);
       process.stdout.write(`${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${run.tokens.input + run.tokens.output} tokens)\n`);
       setExitCode(final.status === 'resolved' ? 0 : 1);
     });

@@ -65,6 +65,12 @@ describe('answerToDiff', () => {
     expect(answerToDiff('I am not sure what to do.', read)).toMatchObject({ kind: 'failed', category: 'malformed_output' });
   });
 
+  it('refuses edits to test files (they could hide a regression or smuggle a test into the patch)', () => {
+    expect(answerToDiff(block('tests/test_calc.py', 'x\n', 'y\n'), read)).toMatchObject({ kind: 'failed', category: 'edits_tests' });
+    expect(answerToDiff(block('tests/test_new.py', '', 'def test_x():\n    pass\n'), read)).toMatchObject({ kind: 'failed', category: 'edits_tests' });
+    expect(answerToDiff(block('conftest.py', '', 'x = 1\n'), read)).toMatchObject({ kind: 'failed', category: 'edits_tests' });
+  });
+
   it('never reads a path that breaks the rules', () => {
     const seen: string[] = [];
     answerToDiff(block('/etc/passwd', 'root\n', 'x\n'), (p) => (seen.push(p), undefined));

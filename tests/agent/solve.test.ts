@@ -78,8 +78,10 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
   });
 
   it('fails cleanly on malformed output, after retrying a 500', async () => {
-    const { r, result, patch } = await solve([{ status: 500 }, 'I think the bug is somewhere in calc.py.'], ['--max-attempts', '2']);
+    const { r, result, patch, events } = await solve([{ status: 500 }, 'I think the bug is somewhere in calc.py.'], ['--max-attempts', '2']);
     expect(r.code).toBe(1);
+    // The reproduce step's call succeeded on the client's retry after the 500.
+    expect(events.filter((e: { type: string; data: { step?: string; error?: string } }) => e.type === 'model_call' && e.data.step === 'reproduce' && !e.data.error)).toHaveLength(1);
     expect(result.status).toBe('failed');
     expect(result.attempts.map((a: { failure: string }) => a.failure)).toEqual(['malformed_output', 'malformed_output']);
     expect(patch).toBe('');
@@ -109,6 +111,15 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(await containersOf(child.pid!)).toEqual([]);
     expect(readFileSync(join(out, 'trajectory.jsonl'), 'utf8')).toContain('"node":"generate"');
+    expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toMatchObject({ status: 'failed', stopped_by: 'cancelled' });
+  });
+
+  it('takes NO_EDITS as an answer: the run ends at once, with no patch', async () => {
+    const { r, result, patch } = await solve([REPRO, 'Nothing to change here.\n```\nNO_EDITS\n```']);
+    expect(result).toMatchObject({ status: 'failed', stopped_by: 'no_edits', attempts: [] });
+    expect(server!.requests.filter((q) => q.path === '/v1/chat/completions')).toHaveLength(2);
+    expect(patch).toBe('');
+    expect(r.code).toBe(1);
   });
 
   it('stops at the cost cap with a typed reason', async () => {
@@ -120,8 +131,9 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
       FIXWRIGHT_DATA_DIR: join(out, 'data'),
     });
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
-    expect(result).toMatchObject({ status: 'failed', stopped_by: 'cost', attempts: [] });
-    expect(result.cost_usd).toBeGreaterThan(0);
+    // A cap of 0 spends nothing: no paid call starts.
+    expect(result).toMatchObject({ status: 'failed', stopped_by: 'cost', attempts: [], cost_usd: 0 });
+    expect(server!.requests.filter((q) => q.path === '/v1/chat/completions')).toHaveLength(0);
     expect(r.code).toBe(1);
     const bad = await runCli(['solve', '--repo', repo, '--issue', 'x', '--model', 'm', '--provider', 'magic']);
     expect(bad.stderr).toMatch(/--provider must be openai, deepseek or compatible/);

@@ -1,0 +1,34 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { EventLog, redact } from '../../agent/events.js';
+
+describe('EventLog', () => {
+  it('numbers events from 1 without gaps and writes each as a line as it happens', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fw-ev-')), 'trajectory.jsonl');
+    const log = new EventLog('task-1', file);
+    const seen: number[] = [];
+    log.subscribe((e) => seen.push(e.seq));
+    log.emit('status', { status: 'running' });
+    log.emit('node_end', { node: 'apply', duration_ms: 3 });
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.task_id, l.seq, l.type])).toEqual([
+      ['task-1', 1, 'status'],
+      ['task-1', 2, 'node_end'],
+    ]);
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('redacts secrets inside strings without changing the record’s shape or ordinary words', () => {
+    const data = { message: 'header is Bearer abcdefgh12345 then', other: 'x y', nested: ['my key local-key-XYZ123', 'disk-partition-table', 'sk-abcdefghijklmnopqrstuv'], n: 5 };
+    expect(redact(data, ['local-key-XYZ123'])).toEqual({
+      message: 'header is [redacted] then',
+      other: 'x y',
+      nested: ['my key [redacted]', 'disk-partition-table', '[redacted]'],
+      n: 5,
+    });
+    const log = new EventLog('t', undefined, ['local-key-XYZ123']);
+    expect(() => log.emit('model_call', { response: 'fixed it.\nAuthorization: Bearer tok' })).not.toThrow();
+  });
+});
