@@ -23,13 +23,14 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     removeRepos();
   });
 
-  async function solve(replies: ScriptedReply[], extra: string[] = []) {
+  async function solve(replies: ScriptedReply[], extra: string[] = [], env: Record<string, string> = {}) {
     server = await startScriptedOpenAIServer({ replies, apiKey: KEY });
     const repo = makeRepo(REPO, { git: true });
     const out = join(repo, '..', `${repo.split('/').pop()}-out`);
     const r = await runCli(['solve', '--repo', repo, '--issue', 'add(2, 3) returns -1 instead of 5', '--model', 'scripted', '--base-url', server.url, '--out', out, '--test-timeout', '60', ...extra], {
       OPENAI_API_KEY: KEY,
       FIXWRIGHT_DATA_DIR: join(out, 'data'),
+      ...env,
     });
     const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
     const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -112,6 +113,13 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(await containersOf(child.pid!)).toEqual([]);
     expect(readFileSync(join(out, 'trajectory.jsonl'), 'utf8')).toContain('"node":"generate"');
     expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toMatchObject({ status: 'failed', stopped_by: 'cancelled' });
+  });
+
+  it('ends failed with model_error when the model server keeps timing out', async () => {
+    const { r, result, events } = await solve([REPRO, { delayMs: 4000, reply: fix('a + b') }], ['--max-attempts', '1'], { FIXWRIGHT_REQUEST_TIMEOUT: '0.5' });
+    expect(result).toMatchObject({ status: 'failed', attempts: [{ attempt: 1, failure: 'model_error' }] });
+    expect(events.some((e: { type: string; data: { error?: string } }) => e.type === 'model_call' && /timed? ?out/i.test(e.data.error ?? ''))).toBe(true);
+    expect(r.code).toBe(1);
   });
 
   it('takes NO_EDITS as an answer: the run ends at once, with no patch', async () => {
