@@ -68,6 +68,20 @@ const modelsSchema = z.object({
   baseURL: httpUrl('OPENAI_BASE_URL').optional(),
   apiKey: z.string().optional(),
   maxTokens: positiveInt('FIXWRIGHT_MAX_TOKENS', 1_000_000),
+  /** Price overrides, USD per million tokens: {"model": {"inputPerMTok": 1, "outputPerMTok": 2}}. */
+  prices: z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (!text) return {};
+      try {
+        const parsed = z.record(z.string(), z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict()).parse(JSON.parse(text));
+        return parsed;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'must be JSON like {"my-model": {"inputPerMTok": 0.5, "outputPerMTok": 1.5}}' });
+        return z.NEVER;
+      }
+    }),
   requestTimeoutSeconds: positiveNumber('FIXWRIGHT_REQUEST_TIMEOUT', 3600),
 });
 
@@ -166,6 +180,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       baseURL: env.OPENAI_BASE_URL || undefined,
       apiKey: env.OPENAI_API_KEY || undefined,
       maxTokens: env.FIXWRIGHT_MAX_TOKENS || 4096,
+      prices: env.FIXWRIGHT_PRICES || undefined,
       requestTimeoutSeconds: env.FIXWRIGHT_REQUEST_TIMEOUT || 120,
     },
     sandbox,
@@ -178,7 +193,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
         section === 'sandbox' && key
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
-            ? ({ maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'github'
               ? 'FIXWRIGHT_GITHUB_API'
               : section === 'logLevel'

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import ora from 'ora';
 import { EventLog, redact } from '../../agent/events.js';
 import { runAgent } from '../../agent/graph.js';
-import { createChatModel, type ModelProvider } from '../../agent/models.js';
+import { createChatModel, DEFAULT_PRICES, type ModelProvider } from '../../agent/models.js';
 import { loadSettings, type Settings } from '../../core/config.js';
 import { cloneRepository, isIssueUrl, readGithubIssue } from '../../agent/github.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -137,6 +137,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
               maxTokens: settings.models.maxTokens,
               timeoutMs: settings.models.requestTimeoutSeconds * 1000,
             }),
+          prices: { ...DEFAULT_PRICES, ...settings.models.prices },
           maxCostUsd: maxCost,
           deadline: maxSeconds === undefined ? undefined : Date.now() + maxSeconds * 1000,
           events,

@@ -37,6 +37,11 @@ describe('loadSettings', () => {
     expect(message).toMatch(/--timeout: sandbox timeout must be greater than 0/);
   });
 
+  it('reads price overrides as JSON and refuses malformed ones', () => {
+    expect(loadSettings({ FIXWRIGHT_PRICES: '{"local": {"inputPerMTok": 0.5, "outputPerMTok": 1}}' }).models.prices).toEqual({ local: { inputPerMTok: 0.5, outputPerMTok: 1 } });
+    expect(() => loadSettings({ FIXWRIGHT_PRICES: '{"m": 3}' })).toThrow(/FIXWRIGHT_PRICES: must be JSON like/);
+  });
+
   it('refuses allowlist entries that are paths', () => {
     expect(() => loadSettings({ FIXWRIGHT_SANDBOX_ALLOW: '/bin/sh' })).toThrow(/bare names/);
   });
