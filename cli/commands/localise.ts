@@ -1,10 +1,11 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadJsonlRows } from '../../benchmarks/dataset.js';
 import { evaluateLocalisation, type LocaliseReport } from '../../benchmarks/localise-eval.js';
 import { loadSettings, type Settings } from '../../core/config.js';
+import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
 import { ApiEmbedder, DEFAULT_RANK_CONFIG, type Embedder, Localiser, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
@@ -58,20 +59,6 @@ function positiveInt(value: string, flag: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} must be a whole number of at least 1 (got ${value})`, { field: flag });
   return n;
-}
-
-function readIssue(value: string | undefined): string {
-  if (value === undefined) throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --issue TEXT or --issue @FILE', { field: '--issue' });
-  let text = value;
-  if (value.startsWith('@')) {
-    try {
-      text = readFileSync(value.slice(1), 'utf8');
-    } catch (err) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${value.slice(1)}: ${(err as Error).message}`, { field: '--issue' });
-    }
-  }
-  if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });
-  return text;
 }
 
 function sourceFor(repo: string, commit: string | undefined): SnapshotSource {
@@ -195,7 +182,7 @@ export function registerLocaliseCommand(program: Command): void {
       }
 
       if (!flags.repo) throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --repo PATH and --issue TEXT (or --dataset FILE --repos DIR)', { field: '--repo' });
-      const issue = readIssue(flags.issue);
+      const issue = await readIssueArg(flags.issue, settings);
       const top = positiveInt(flags.top, '--top');
       const index = await localiser.index(sourceFor(flags.repo, flags.commit));
       const { files } = await localiser.rank(index, issue);

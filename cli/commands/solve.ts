@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
@@ -7,7 +7,8 @@ import { EventLog, redact } from '../../agent/events.js';
 import { runAgent } from '../../agent/graph.js';
 import { createChatModel, DEFAULT_PRICES, type ModelProvider } from '../../agent/models.js';
 import { loadSettings, type Settings } from '../../core/config.js';
-import { cloneRepository, isIssueUrl, readGithubIssue } from '../../agent/github.js';
+import { cloneRepository } from '../../agent/github.js';
+import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
 import { Localiser, LsiEmbedder, type SnapshotSource } from '../../localisation/index.js';
@@ -27,16 +28,6 @@ interface SolveFlags {
   maxCost?: string;
   maxSeconds?: string;
   temperatures: string;
-}
-
-async function readIssue(value: string, settings: Settings): Promise<string> {
-  if (/^https?:\/\//.test(value.trim())) {
-    if (!isIssueUrl(value)) throw new FixwrightError('FW_ERR_BAD_INPUT', `not a GitHub issue URL: ${value} (expected https://github.com/OWNER/NAME/issues/N)`, { field: '--issue' });
-    return readGithubIssue(value, settings.github);
-  }
-  const text = value.startsWith('@') ? readFileSync(value.slice(1), 'utf8') : value;
-  if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });
-  return text;
 }
 
 function sources(repo: string, commit: string | undefined, settings: Settings): { snapshot: SnapshotSource; sandbox: RepoSource } {
@@ -84,7 +75,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       if (temperatures.length === 0 || !temperatures.every((t) => t >= 0 && t <= 2)) {
         throw new FixwrightError('FW_ERR_BAD_INPUT', `--temperatures must be numbers from 0 to 2 separated by commas (got ${flags.temperatures})`, { field: '--temperatures' });
       }
-      const issue = await readIssue(flags.issue, settings);
+      const issue = await readIssueArg(flags.issue, settings);
       const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit, settings);
       const model = flags.model ?? settings.models.chatModel;
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
