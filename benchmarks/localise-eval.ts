@@ -1,6 +1,5 @@
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { type FusedFile, Localiser } from '../localisation/index.js';
+import { type FusedFile, gitDirOf, Localiser } from '../localisation/index.js';
 import { calibrate, type Calibration, type ConformalMethod, crossFit } from '../uncertainty/index.js';
 import { changedFiles, type SwebenchRow } from './dataset.js';
 
@@ -40,10 +39,7 @@ function quantile(values: number[], q: number): number {
 
 /** Finds a repository's git directory under `DIR/<owner>/<name>` (bare, or a checkout with .git). */
 export function findGitDir(reposDir: string, repo: string): string | undefined {
-  const dir = join(reposDir, repo);
-  if (existsSync(join(dir, '.git'))) return join(dir, '.git');
-  if (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects'))) return dir;
-  return undefined;
+  return gitDirOf(join(reposDir, repo));
 }
 
 /** Recall@k (all gold / any gold), MRR and per-repository R@5 of a set of results. */

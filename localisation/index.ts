@@ -7,6 +7,8 @@ import { DEFAULT_RANK_CONFIG, type DenseRanker, type RankConfig, rankFiles, type
 import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
 import { readDirSnapshot, readGitSnapshot, type RepoSnapshot } from './snapshot.js';
 
+export { gitDirOf } from './snapshot.js';
+
 export { DEFAULT_RANK_CONFIG, type RankConfig, type RankResult } from './rank.js';
 export type { FusedFile, Signal } from './fusion.js';
 export type { FileSummary, PySymbol, PyImport } from './python-parse.js';

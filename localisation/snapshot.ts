@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
 import { decodeSource, type SkipReason, skipByPath } from './file-filter.js';
@@ -11,6 +11,13 @@ export interface SnapshotFile {
   text: string;
   /** Git blob id of the content (computed the same way for directories), a key for caches. */
   blob: string;
+}
+
+/** The git directory of a checkout (`DIR/.git`) or a bare repository (`DIR` itself); undefined otherwise. */
+export function gitDirOf(dir: string): string | undefined {
+  if (existsSync(join(dir, '.git'))) return join(dir, '.git');
+  if (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects'))) return dir;
+  return undefined;
 }
 
 /** The id git gives a blob with these bytes. */

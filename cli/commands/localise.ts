@@ -8,7 +8,7 @@ import { loadSettings, type Settings } from '../../core/config.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { ApiEmbedder, DEFAULT_RANK_CONFIG, type Embedder, Localiser, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
+import { ApiEmbedder, DEFAULT_RANK_CONFIG, gitDirOf, type Embedder, Localiser, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
 import { type Calibration, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 
 interface LocaliseFlags {
@@ -63,7 +63,7 @@ function positiveInt(value: string, flag: string): number {
 
 function sourceFor(repo: string, commit: string | undefined): SnapshotSource {
   if (!existsSync(repo)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${repo}`, { field: '--repo' });
-  const gitDir = existsSync(join(repo, '.git')) ? join(repo, '.git') : existsSync(join(repo, 'objects')) && existsSync(join(repo, 'HEAD')) ? repo : undefined;
+  const gitDir = gitDirOf(repo);
   if (commit) {
     if (!gitDir) throw new FixwrightError('FW_ERR_BAD_INPUT', `--commit needs a git repository, and ${repo} is not one`, { field: '--commit' });
     return { kind: 'git', gitDir, commit };

@@ -11,7 +11,7 @@ import { cloneRepository } from '../../agent/github.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { Localiser, LsiEmbedder, type SnapshotSource } from '../../localisation/index.js';
+import { gitDirOf, Localiser, LsiEmbedder, type SnapshotSource } from '../../localisation/index.js';
 import { createSandboxRuntime, type RepoSource } from '../../sandbox/index.js';
 import { loadCalibration } from '../../uncertainty/index.js';
 
@@ -35,7 +35,7 @@ function sources(repo: string, commit: string | undefined, settings: Settings): 
   const path = isUrl ? cloneRepository(repo, join(settings.dataDir, 'repos')) : resolve(repo);
   if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${repo}`, { field: '--repo' });
   if (commit) {
-    const gitDir = existsSync(join(path, '.git')) ? join(path, '.git') : path;
+    const gitDir = gitDirOf(path) ?? path;
     return { snapshot: { kind: 'git', gitDir, commit }, sandbox: { kind: 'git', gitDir, commit } };
   }
   return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
