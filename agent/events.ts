@@ -58,7 +58,10 @@ export class EventLog {
     readonly taskId: string,
     private readonly trajectoryPath?: string,
     readonly secrets: readonly string[] = [],
+    /** The last seq already recorded for this task: a retried run continues the numbering. */
+    afterSeq = 0,
   ) {
+    this.seq = afterSeq;
     if (trajectoryPath) mkdirSync(dirname(trajectoryPath), { recursive: true });
   }
 

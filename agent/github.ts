@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
@@ -43,19 +44,44 @@ export async function readGithubIssue(url: string, options: { apiURL: string; to
   return `${issue.title}\n\n${typeof issue.body === 'string' ? issue.body : ''}`.trim();
 }
 
+const exec = promisify(execFile);
+
+/** Clones in flight, so two runs on one repository share a clone instead of racing. */
+const cloning = new Map<string, Promise<string>>();
+
 /**
  * Clones `https://github.com/OWNER/NAME` into `cacheDir/OWNER/NAME` once (later runs fetch), and
- * returns the checkout. Only GitHub https URLs are accepted: no file://, no other hosts.
+ * returns the checkout. Only GitHub https URLs are accepted: no file://, no other hosts. Async, so a
+ * worker's event loop (and its job locks) keep running during a long clone.
  */
-export function cloneRepository(url: string, cacheDir: string): string {
+export function cloneRepository(url: string, cacheDir: string): Promise<string> {
   const match = REPO_URL.exec(url.trim());
-  if (!match) throw new FixwrightError('FW_ERR_BAD_INPUT', `only https://github.com/OWNER/NAME repository URLs can be cloned (got ${url})`, { field: '--repo' });
+  if (!match) return Promise.reject(new FixwrightError('FW_ERR_BAD_INPUT', `only https://github.com/OWNER/NAME repository URLs can be cloned (got ${url})`, { field: 'repo_url' }));
   const [, owner, name] = match;
   const target = join(cacheDir, owner!, name!);
-  const git = (args: string[], cwd?: string) => spawnSync('git', args, { cwd, encoding: 'utf8', timeout: 600_000 });
-  const result = existsSync(join(target, '.git')) ? git(['fetch', '--quiet', 'origin'], target) : (mkdirSync(join(cacheDir, owner!), { recursive: true }), git(['clone', '--quiet', `https://github.com/${owner}/${name}.git`, target]));
-  if (result.status !== 0) {
-    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `could not clone ${url} (offline?): ${(result.stderr || result.error?.message || '').trim().split('\n').pop()}`, { field: '--repo' });
-  }
-  return target;
+  const pending = cloning.get(target);
+  if (pending) return pending;
+  const git = (args: string[], cwd?: string) => exec('git', args, { cwd, encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  const work = (async () => {
+    try {
+      if (existsSync(join(target, '.git'))) await git(['fetch', '--quiet', 'origin'], target);
+      else {
+        mkdirSync(join(cacheDir, owner!), { recursive: true });
+        await git(['clone', '--quiet', `https://github.com/${owner}/${name}.git`, target]);
+      }
+      return target;
+    } catch (err) {
+      const detail = ((err as { stderr?: string }).stderr || (err as Error).message || '').trim().split('\n').pop();
+      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `could not clone ${url} (offline?): ${detail}`, { field: 'repo_url' });
+    } finally {
+      cloning.delete(target);
+    }
+  })();
+  cloning.set(target, work);
+  return work;
+}
+
+/** Is this an https URL of a repository fixwright can clone? */
+export function isCloneableRepoUrl(url: string): boolean {
+  return REPO_URL.test(url.trim());
 }

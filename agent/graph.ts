@@ -51,8 +51,19 @@ export function buildAgentGraph(deps: AgentDeps) {
     .compile();
 }
 
-/** Runs the graph to its end; the recursion limit bounds it whatever the routers say. */
+/**
+ * Runs the graph to its end; the recursion limit bounds it whatever the routers say. `done` is
+ * the run's last event (after the finish node's node_end), so a follower may stop at it.
+ */
 export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentStateType> {
   const graph = buildAgentGraph(deps);
-  return graph.invoke({ issue }, { recursionLimit: 10 + deps.maxAttempts * 7, signal: deps.signal });
+  const final = await graph.invoke({ issue }, { recursionLimit: 10 + deps.maxAttempts * 7, signal: deps.signal });
+  deps.events.emit('done', {
+    status: final.status,
+    attempts: final.attempts.length,
+    chosen_attempt: final.chosenAttempt ?? null,
+    stopped_by: final.stoppedBy ?? null,
+    patch: final.finalPatch,
+  });
+  return final;
 }

@@ -62,6 +62,8 @@ export const AgentState = Annotation.Root({
   /** Set when a budget ends the run before its attempts are spent. */
   stoppedBy: replace<StopReason | undefined>(() => undefined),
   finalPatch: replace<string>(() => ''),
+  /** The attempt whose diff is the final patch. */
+  chosenAttempt: replace<number | undefined>(() => undefined),
 });
 
 /** The state as nodes read it. */

@@ -5,8 +5,10 @@ import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
 import { registerLocaliseCommand } from './commands/localise.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
+import { registerServeCommands } from './commands/serve.js';
 import { registerSolveCommand } from './commands/solve.js';
 import { EXIT_USAGE, reportError } from './errors.js';
+import { shutdownHandler } from './shutdown.js';
 
 /** The `fixwright` command line: one program, one subcommand per job. */
 export async function main(argv: string[]): Promise<number> {
@@ -21,6 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSandboxCommands(program, (code) => (exitCode = code));
   registerLocaliseCommand(program);
   registerSolveCommand(program, (code) => (exitCode = code));
+  registerServeCommands(program, version);
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 
@@ -47,6 +50,13 @@ function installSignalCleanup(): void {
   for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
     process.once(signal, () => {
       signalExitCode = code;
+      const shutdown = shutdownHandler();
+      if (shutdown) {
+        void shutdown()
+          .catch((err: unknown) => process.stderr.write(`fixwright: shutdown: ${(err as Error).message}\n`))
+          .finally(() => void closeAllSessions().finally(() => process.exit(code)));
+        return;
+      }
       const settled = Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
       void Promise.allSettled([closeAllSessions(), settled]).finally(() => process.exit(code));
     });

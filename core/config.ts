@@ -91,8 +91,31 @@ const githubSchema = z.object({
   token: z.string().optional(),
 });
 
+const listOf = (split: RegExp) => z.string().optional().transform((text) => (text ?? '').split(split).map((p) => p.trim()).filter(Boolean));
+
+const serviceSchema = z.object({
+  /** Redis for BullMQ jobs, tasks and event streams; unset means the in-process queue and the on-disk store. */
+  redisURL: z
+    .string()
+    .optional()
+    .refine((u) => u === undefined || /^rediss?:\/\/[^\s]+$/.test(u), 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379'),
+  /** API keys a caller must present (`authorization: Bearer KEY` or `x-api-key`); none means an open API. */
+  apiKeys: listOf(/,/).refine((keys) => keys.every((k) => k.length >= 8), 'each key must be at least 8 characters'),
+  /** Directories under which `repo_path` may point; none means `repo_path` is refused. */
+  repoRoots: listOf(/[,:]/).refine((roots) => roots.every((r) => r.startsWith('/')), 'roots must be absolute paths').transform((roots) => roots.map((r) => resolve(r))),
+  /** Origins allowed to call the API from a browser; none means same-origin only. */
+  corsOrigins: listOf(/,/),
+  rateLimitPerMinute: positiveInt('FIXWRIGHT_RATE_LIMIT', 1_000_000),
+  bodyLimitBytes: byteSize('FIXWRIGHT_BODY_LIMIT'),
+  /** Tasks the in-process queue runs at once (a worker's own --concurrency wins in the Redis mode). */
+  workers: positiveInt('FIXWRIGHT_WORKERS', 64),
+  /** How long shutdown waits for running jobs before they are left to the stalled-job check. */
+  shutdownGraceSeconds: positiveNumber('FIXWRIGHT_SHUTDOWN_GRACE', 3600),
+});
+
 const settingsSchema = z.object({
   dataDir: z.string().min(1),
+  service: serviceSchema,
   github: githubSchema,
   models: modelsSchema,
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
@@ -106,6 +129,9 @@ export type SandboxSettings = z.output<typeof sandboxSchema>;
 export type ModelSettings = z.output<typeof modelsSchema>;
 /** All of fixwright's settings, validated and frozen. */
 export type Settings = Readonly<z.output<typeof settingsSchema>>;
+
+/** The service's settings: queue, access control, limits. */
+export type ServiceSettings = z.output<typeof serviceSchema>;
 
 /** Values given on the command line; each wins over its environment variable. */
 export interface SettingsOverrides {
@@ -183,6 +209,16 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       prices: env.FIXWRIGHT_PRICES || undefined,
       requestTimeoutSeconds: env.FIXWRIGHT_REQUEST_TIMEOUT || 120,
     },
+    service: {
+      redisURL: env.REDIS_URL || undefined,
+      apiKeys: env.FIXWRIGHT_API_KEYS,
+      repoRoots: env.FIXWRIGHT_REPO_ROOTS,
+      corsOrigins: env.FIXWRIGHT_CORS_ORIGINS,
+      rateLimitPerMinute: env.FIXWRIGHT_RATE_LIMIT || 120,
+      bodyLimitBytes: env.FIXWRIGHT_BODY_LIMIT || '1m',
+      workers: env.FIXWRIGHT_WORKERS || 1,
+      shutdownGraceSeconds: env.FIXWRIGHT_SHUTDOWN_GRACE || 30,
+    },
     sandbox,
   };
   const parsed = settingsSchema.safeParse(raw);
@@ -194,6 +230,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
             ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            : section === 'service' && key
+              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE' } as Record<string, string>)[key]!
             : section === 'github'
               ? 'FIXWRIGHT_GITHUB_API'
               : section === 'logLevel'
@@ -203,5 +241,5 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     });
     throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);
   }
-  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox) });
+  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service) });
 }

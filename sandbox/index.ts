@@ -21,6 +21,7 @@ export type { ExecOptions, ExecResult } from './session.js';
 export { SandboxSession, type RepoSource, type SandboxLimits };
 export { createCommandPolicy, type CommandPolicy } from './command-policy.js';
 export { checkRepoSource } from './repo-source.js';
+export { createDockerClient, ensureDockerReachable } from './docker-client.js';
 
 /** How to open one sandbox; anything left out comes from the settings. */
 export interface SandboxOptions {

@@ -5,12 +5,11 @@ import type { AgentStateType, AgentUpdate } from '../state.js';
  * Ends the run: the first attempt that passed everything is `resolved`; otherwise the best attempt
  * with a diff (by score) is returned `unverified`, never as a success; with no diff, `failed`.
  */
-export async function finishNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+export async function finishNode(state: AgentStateType, _deps: AgentDeps): Promise<AgentUpdate> {
   const winner = state.attempts.find((a) => !a.failure && a.diff);
   // A patch that never applied (or never reached the sandbox) is not worth returning.
   const unproven = new Set(['patch_does_not_apply', 'sandbox_error']);
   const best = winner ?? [...state.attempts].filter((a) => a.diff && !unproven.has(a.failure?.category ?? '')).sort((a, b) => b.score - a.score)[0];
   const status = winner ? 'resolved' : best ? 'unverified' : 'failed';
-  deps.events.emit('done', { status, attempts: state.attempts.length, chosen_attempt: best?.attempt ?? null, stopped_by: state.stoppedBy ?? null });
-  return { status, finalPatch: best?.diff ?? '' };
+  return { status, finalPatch: best?.diff ?? '', chosenAttempt: best?.attempt };
 }

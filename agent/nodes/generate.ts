@@ -19,7 +19,7 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
     return { attempt, answer: result.text, current: undefined };
   } catch (err) {
     if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
-    deps.events.emit('error', { attempt, category: 'model_error', message: (err as Error).message });
+    deps.events.emit('log', { level: 'error', step: 'generate', attempt, category: 'model_error', message: (err as Error).message });
     const record = { attempt, tests: [], failure: { category: 'model_error' as const, message: (err as Error).message }, score: -1 };
     return { attempt, answer: '', current: record, attempts: [record] };
   }

@@ -13,7 +13,9 @@ export async function localiseNode(state: AgentStateType, deps: AgentDeps): Prom
   const { files } = await deps.localiser.rank(index, state.issue);
   const set = new Set(deps.calibration ? predictionSet(files, deps.calibration.qhat, deps.calibration.method) : files.slice(0, 3).map((f) => f.path));
   const localised: LocalisedFile[] = files.slice(0, 20).map((f) => ({ path: f.path, score: f.score, inSet: set.has(f.path) }));
-  deps.events.emit('localised_files', { files: localised, set_size: set.size, indexed_files: index.summaries.length });
+  // The set holds the file to change with probability ≥ coverage (split-conformal guarantee).
+  const coverage = deps.calibration ? 1 - deps.calibration.alpha : null;
+  deps.events.emit('localised_files', { files: localised, set_size: set.size, coverage, indexed_files: index.summaries.length });
   return { files: localised };
 }
 

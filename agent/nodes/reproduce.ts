@@ -24,7 +24,7 @@ export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Pro
   } catch (err) {
     if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
     // The fix step may still bring a test of its own; the test node reports a missing one.
-    deps.events.emit('error', { step: 'reproduce', category: 'model_error', message: (err as Error).message });
+    deps.events.emit('log', { level: 'error', step: 'reproduce', category: 'model_error', message: (err as Error).message });
     return { reproTests: [] };
   }
 }

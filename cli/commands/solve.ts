@@ -1,19 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
-import { EventLog, redact } from '../../agent/events.js';
-import { runAgent } from '../../agent/graph.js';
-import { createChatModel, DEFAULT_PRICES, type ModelProvider } from '../../agent/models.js';
-import { loadSettings, type Settings } from '../../core/config.js';
-import { cloneRepository } from '../../agent/github.js';
+import { checkModel, createLocaliser, EventLog, redact, repositorySources, solveIssue, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
+import { loadSettings } from '../../core/config.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
-import { assetPath } from '../../core/paths.js';
-import { gitDirOf, Localiser, LsiEmbedder, type SnapshotSource } from '../../localisation/index.js';
-import { createSandboxRuntime, type RepoSource } from '../../sandbox/index.js';
-import { loadCalibration } from '../../uncertainty/index.js';
+import { createSandboxRuntime } from '../../sandbox/index.js';
 
 interface SolveFlags {
   repo: string;
@@ -28,17 +22,6 @@ interface SolveFlags {
   maxCost?: string;
   maxSeconds?: string;
   temperatures: string;
-}
-
-function sources(repo: string, commit: string | undefined, settings: Settings): { snapshot: SnapshotSource; sandbox: RepoSource } {
-  const isUrl = /^[a-z]+:\/\//.test(repo) || repo.startsWith('git@');
-  const path = isUrl ? cloneRepository(repo, join(settings.dataDir, 'repos')) : resolve(repo);
-  if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${repo}`, { field: '--repo' });
-  if (commit) {
-    const gitDir = gitDirOf(path) ?? path;
-    return { snapshot: { kind: 'git', gitDir, commit }, sandbox: { kind: 'git', gitDir, commit } };
-  }
-  return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
 }
 
 /** `fixwright solve`: localise, patch with a model, prove the patch in the sandbox. */
@@ -76,14 +59,15 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         throw new FixwrightError('FW_ERR_BAD_INPUT', `--temperatures must be numbers from 0 to 2 separated by commas (got ${flags.temperatures})`, { field: '--temperatures' });
       }
       const issue = await readIssueArg(flags.issue, settings);
-      const { snapshot, sandbox: repo } = sources(flags.repo, flags.commit, settings);
+      const isUrl = /^[a-z]+:\/\//.test(flags.repo) || flags.repo.startsWith('git@');
+      const repoSpec = { ...(isUrl ? { url: flags.repo } : { path: flags.repo }), commit: flags.commit };
       const model = flags.model ?? settings.models.chatModel;
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
-      const localiser = new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: new LsiEmbedder() });
-      const calibrationPath = assetPath('uncertainty/calibration.json');
-      const calibration = existsSync(calibrationPath) ? loadCalibration(calibrationPath) : undefined;
+      const provider = flags.provider as ModelProvider | undefined;
+      const localiser = createLocaliser(settings);
 
       if (!model) {
+        const { snapshot } = await repositorySources(repoSpec, settings);
         const index = await localiser.index(snapshot);
         const { files } = await localiser.rank(index, issue);
         for (const f of files.slice(0, 10)) process.stdout.write(`${f.score.toFixed(4)}  ${f.path}\n`);
@@ -91,7 +75,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       }
 
       // Fail on an unusable model configuration now, not inside the first attempt.
-      createChatModel({ model, provider: flags.provider as ModelProvider | undefined, baseURL, apiKey: settings.models.apiKey });
+      checkModel({ model, provider, baseURL }, settings);
       const out = resolve(flags.out);
       mkdirSync(out, { recursive: true });
       const taskId = randomUUID();
@@ -109,62 +93,37 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const runtime = await createSandboxRuntime(settings);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const run = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+      const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
       events.emit('status', { status: 'running', repo: flags.repo, model });
       const writeResult = (result: Record<string, unknown>) => writeFileSync(join(out, 'result.json'), `${JSON.stringify(redact(result, events.secrets), null, 2)}\n`);
-      let final: Awaited<ReturnType<typeof runAgent>>;
+      let final: SolveOutcome;
       try {
-        final = await runAgent(
-        {
-          localiser,
-          sandbox: runtime,
-          modelFor: (attempt) =>
-            createChatModel({
-              model,
-              provider: flags.provider as ModelProvider | undefined,
-              baseURL,
-              apiKey: settings.models.apiKey,
-              temperature: temperatures[Math.min(attempt - 1, temperatures.length - 1)],
-              maxTokens: settings.models.maxTokens,
-              timeoutMs: settings.models.requestTimeoutSeconds * 1000,
-            }),
-          prices: { ...DEFAULT_PRICES, ...settings.models.prices },
-          maxCostUsd: maxCost,
-          deadline: maxSeconds === undefined ? undefined : Date.now() + maxSeconds * 1000,
-          events,
-          snapshotSource: snapshot,
-          repo,
-          calibration,
-          maxAttempts,
-          testTimeoutSeconds: testTimeout,
-          contextBudget: 60_000,
-          signal: controller.signal,
-          run,
-        },
-        issue,
-      );
+        final = await solveIssue(
+          { repo: repoSpec, issue, model, baseURL, provider, maxAttempts, testTimeoutSeconds: testTimeout, maxCostUsd: maxCost, maxSeconds, temperatures },
+          { settings, events, runtime, localiser, signal: controller.signal, spent },
+        );
       } catch (err) {
         // A cancelled or crashed run still ends with a typed status on disk and in the log.
         const cancelled = controller.signal.aborted;
         if (spinner.isSpinning) spinner.stop();
         events.emit(cancelled ? 'done' : 'error', { status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message });
         writeFileSync(join(out, 'patch.diff'), '');
-        writeResult({ task_id: taskId, status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message, attempts: [], tokens: run.tokens, cost_usd: run.costUsd, duration_ms: Date.now() - started });
+        writeResult({ task_id: taskId, status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message, attempts: [], tokens: spent.tokens, cost_usd: spent.costUsd, duration_ms: Date.now() - started });
         throw err;
       }
       writeFileSync(join(out, 'patch.diff'), final.finalPatch);
       const result = {
         task_id: taskId,
         status: final.status,
-        stopped_by: final.stoppedBy ?? null,
+        stopped_by: final.stoppedBy,
         attempts: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
         localised_files: final.files,
-        tokens: run.tokens,
-        cost_usd: run.costUsd,
+        tokens: final.tokens,
+        cost_usd: final.costUsd,
         duration_ms: Date.now() - started,
       };
       writeResult(result);
-      process.stdout.write(`${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${run.tokens.input + run.tokens.output} tokens)\n`);
+      process.stdout.write(`${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${final.tokens.input + final.tokens.output} tokens)\n`);
       setExitCode(final.status === 'resolved' ? 0 : 1);
     });
 }

@@ -1,0 +1,134 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Settings } from '../core/config.js';
+import { FixwrightError } from '../core/errors.js';
+import { assetPath } from '../core/paths.js';
+import { gitDirOf, Localiser, LsiEmbedder, type SnapshotSource } from '../localisation/index.js';
+import type { RepoSource, SandboxRuntime } from '../sandbox/index.js';
+import { loadCalibration, type Calibration } from '../uncertainty/index.js';
+import type { EventLog } from './events.js';
+import { cloneRepository } from './github.js';
+import { runAgent } from './graph.js';
+import { createChatModel, DEFAULT_PRICES, type ModelProvider } from './models.js';
+import type { AgentStatus, AttemptRecord, LocalisedFile, StopReason } from './state.js';
+
+/** Where the repository comes from: a local checkout or directory, or a GitHub URL cloned once. */
+export interface RepoSpec {
+  url?: string;
+  path?: string;
+  /** Read the files at this commit from git objects (the working tree is ignored). */
+  commit?: string;
+}
+
+/** One run of the agent, as the CLI and the workers describe it. */
+export interface SolveOptions {
+  repo: RepoSpec;
+  issue: string;
+  model: string;
+  baseURL?: string;
+  provider?: ModelProvider;
+  maxAttempts: number;
+  testTimeoutSeconds: number;
+  maxCostUsd?: number;
+  maxSeconds?: number;
+  /** Temperature per attempt; the last one repeats. */
+  temperatures: readonly number[];
+}
+
+/** How a run ended, with what it spent. */
+export interface SolveOutcome {
+  status: AgentStatus;
+  stoppedBy: StopReason | null;
+  attempts: AttemptRecord[];
+  files: LocalisedFile[];
+  finalPatch: string;
+  tokens: { input: number; output: number };
+  costUsd: number;
+}
+
+/** Long-lived parts a run borrows: a worker shares them across its jobs. */
+export interface SolveContext {
+  settings: Settings;
+  events: EventLog;
+  runtime: SandboxRuntime;
+  localiser?: Localiser;
+  calibration?: Calibration;
+  signal?: AbortSignal;
+  /** Filled while the run goes, so a crashed run can still report what it spent. */
+  spent?: { tokens: { input: number; output: number }; costUsd: number };
+}
+
+/** A localiser over the offline LSI embedder, caching indexes under the data directory. */
+export function createLocaliser(settings: Settings): Localiser {
+  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: new LsiEmbedder() });
+}
+
+/** The conformal calibration shipped with fixwright, when present. */
+export function shippedCalibration(): Calibration | undefined {
+  const path = assetPath('uncertainty/calibration.json');
+  return existsSync(path) ? loadCalibration(path) : undefined;
+}
+
+/** Resolves a repository spec into what localisation reads and what the sandbox copies. */
+export async function repositorySources(repo: RepoSpec, settings: Settings): Promise<{ snapshot: SnapshotSource; sandbox: RepoSource }> {
+  const given = repo.url ?? repo.path;
+  if (!given) throw new FixwrightError('FW_ERR_BAD_INPUT', 'a repository is required (a URL or a path)', { field: 'repo' });
+  const path = repo.url ? await cloneRepository(repo.url, join(settings.dataDir, 'repos')) : resolve(repo.path!);
+  if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${given}`, { field: repo.url ? 'repo_url' : 'repo_path' });
+  if (repo.commit) {
+    const gitDir = gitDirOf(path) ?? path;
+    return { snapshot: { kind: 'git', gitDir, commit: repo.commit }, sandbox: { kind: 'git', gitDir, commit: repo.commit } };
+  }
+  return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
+}
+
+/** Checks a model configuration now, so a bad one fails before any work starts. */
+export function checkModel(options: Pick<SolveOptions, 'model' | 'provider' | 'baseURL'>, settings: Settings): void {
+  createChatModel({ model: options.model, provider: options.provider, baseURL: options.baseURL, apiKey: settings.models.apiKey });
+}
+
+/** Runs the agent on one issue: localise, patch with the model, prove the patch in the sandbox. */
+export async function solveIssue(options: SolveOptions, context: SolveContext): Promise<SolveOutcome> {
+  const { settings } = context;
+  const { snapshot, sandbox: repo } = await repositorySources(options.repo, settings);
+  const run = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
+  const temperatures = options.temperatures.length > 0 ? options.temperatures : [0];
+  const final = await runAgent(
+    {
+      localiser: context.localiser ?? createLocaliser(settings),
+      sandbox: context.runtime,
+      modelFor: (attempt) =>
+        createChatModel({
+          model: options.model,
+          provider: options.provider,
+          baseURL: options.baseURL,
+          apiKey: settings.models.apiKey,
+          temperature: temperatures[Math.min(attempt - 1, temperatures.length - 1)],
+          maxTokens: settings.models.maxTokens,
+          timeoutMs: settings.models.requestTimeoutSeconds * 1000,
+        }),
+      prices: { ...DEFAULT_PRICES, ...settings.models.prices },
+      maxCostUsd: options.maxCostUsd,
+      deadline: options.maxSeconds === undefined ? undefined : Date.now() + options.maxSeconds * 1000,
+      events: context.events,
+      snapshotSource: snapshot,
+      repo,
+      calibration: context.calibration ?? shippedCalibration(),
+      maxAttempts: options.maxAttempts,
+      testTimeoutSeconds: options.testTimeoutSeconds,
+      contextBudget: 60_000,
+      signal: context.signal,
+      run,
+    },
+    options.issue,
+  );
+  return {
+    status: final.status ?? 'failed',
+    stoppedBy: final.stoppedBy ?? null,
+    attempts: final.attempts,
+    files: final.files,
+    finalPatch: final.finalPatch,
+    tokens: run.tokens,
+    costUsd: run.costUsd,
+  };
+}

@@ -1,0 +1,115 @@
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Ajv } from 'ajv';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Settings } from '../core/config.js';
+import { FixwrightError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { replyWithError } from './http-errors.js';
+import { serviceMetrics, watchService } from './metrics.js';
+import type { TaskQueue } from './queue/task-queue.js';
+import { healthRoutes } from './routes/health.js';
+import { liveRoutes } from './routes/live.js';
+import { solveRoutes } from './routes/solve.js';
+import { taskRoutes } from './routes/tasks.js';
+import type { TaskStore } from './store/task-store.js';
+
+/** What the routes use; wired by `fixwright serve` (or a test). */
+export interface AppDeps {
+  settings: Settings;
+  store: TaskStore;
+  queue: TaskQueue;
+  logger: Logger;
+  version: string;
+  /** Extra readiness checks (Docker, in the in-process mode). */
+  checks?: Record<string, () => Promise<boolean>>;
+  /** Workers connected to the queue (the Redis mode). */
+  workers?: () => Promise<number>;
+  /** Shares rate-limit counters across API processes. */
+  redis?: Redis;
+}
+
+const digest = (key: string) => createHash('sha256').update(key).digest();
+
+/** Paths anyone may call: probes, docs, Prometheus. */
+const PUBLIC = /^\/(healthz|readyz|metrics|docs)(\/|$|\?)/;
+
+/** The key a request presents: `authorization: Bearer KEY`, `x-api-key`, or `?api_key=` on /ws. */
+function presentedKey(headers: Record<string, string | string[] | undefined>, url: string): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && /^Bearer\s+/i.test(auth)) return auth.replace(/^Bearer\s+/i, '').trim();
+  if (typeof headers['x-api-key'] === 'string') return headers['x-api-key'];
+  if (url.startsWith('/ws/')) return new URL(url, 'http://x').searchParams.get('api_key') ?? undefined;
+  return undefined;
+}
+
+/**
+ * Builds the service (never listens: `api/server.ts` does). JSON schemas validate every body
+ * strictly (no coercion, no unknown fields); one error handler answers `{code, message, field?}`.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { service } = deps.settings;
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: service.bodyLimitBytes,
+    trustProxy: false,
+    // Requests are counted in fixwright_http_request_duration_seconds; logging each one would drown the log.
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  // Bodies are checked as sent; query strings and params are text, so those are coerced.
+  const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  app.setErrorHandler((err: FastifyError, request, reply) => replyWithError(err, request, reply));
+  app.setNotFoundHandler((request, reply) => reply.status(404).send({ code: 'FW_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+
+  app.addHook('onResponse', async (request, reply) => {
+    serviceMetrics.httpSeconds.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
+
+  if (service.apiKeys.length > 0) {
+    const keys = service.apiKeys.map(digest);
+    app.addHook('onRequest', async (request) => {
+      if (PUBLIC.test(request.url) || request.url === '/' || request.url.startsWith('/assets/')) return;
+      const presented = presentedKey(request.headers, request.url);
+      if (!presented) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)');
+      const given = digest(presented);
+      if (!keys.some((k) => timingSafeEqual(k, given))) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'the API key is not one this server accepts');
+    });
+  }
+
+  await app.register(cors, { origin: service.corsOrigins.length > 0 ? service.corsOrigins : false, methods: ['GET', 'POST'] });
+  await app.register(rateLimit, {
+    max: service.rateLimitPerMinute,
+    timeWindow: 60_000,
+    ...(deps.redis ? { redis: deps.redis, nameSpace: 'fixwright:ratelimit:' } : {}),
+    keyGenerator: (request) => {
+      const key = presentedKey(request.headers, request.url);
+      return key ? `key:${digest(key).toString('hex').slice(0, 16)}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) => new FixwrightError('FW_ERR_RATE_LIMITED', `rate limit: at most ${context.max} requests a minute; try again in ${context.after}`),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'fixwright', version: deps.version, description: 'Submit an issue, watch the agent fix it, download the patch. Errors are {code, message, field?}.' },
+      components: service.apiKeys.length ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
+      ...(service.apiKeys.length ? { security: [{ bearer: [] }] } : {}),
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
+
+  watchService({ queue: () => deps.queue.counts(), tasks: () => deps.store.countByStatus() });
+  await app.register(healthRoutes(deps));
+  await app.register(solveRoutes(deps));
+  await app.register(taskRoutes(deps));
+  await app.register(liveRoutes(deps));
+  return app;
+}

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync, realpathSync } from 'node:fs';
+import { isAbsolute, relative } from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
+import { isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
+import { FixwrightError } from '../../core/errors.js';
+import type { AppDeps } from '../app.js';
+import { serviceMetrics } from '../metrics.js';
+import { Accepted, ErrorBody, SolveBody, type SolveBodyType } from '../schemas/task.js';
+import { newTask, type TaskRequest } from '../task.js';
+
+/** Is `path` inside one of `roots` once links are resolved (so `root/../etc` and symlinks out are refused)? */
+export function insideRoots(path: string, roots: readonly string[]): boolean {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return false;
+  }
+  return roots.some((root) => {
+    let realRoot: string;
+    try {
+      realRoot = realpathSync(root);
+    } catch {
+      return false;
+    }
+    const rel = relative(realRoot, real);
+    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+  });
+}
+
+/** Checks what the schema cannot: one source of each kind, allowed hosts and roots. */
+function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
+  const { settings } = deps;
+  if ((body.repo_url === undefined) === (body.repo_path === undefined)) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'give exactly one of repo_url (https://github.com/OWNER/NAME) and repo_path (a checkout on the server)', { field: body.repo_url === undefined ? 'repo_url' : 'repo_path' });
+  }
+  if ((body.issue_text === undefined) === (body.issue_url === undefined)) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'give exactly one of issue_text and issue_url (https://github.com/OWNER/NAME/issues/N)', { field: body.issue_text === undefined ? 'issue_text' : 'issue_url' });
+  }
+  if (body.repo_url !== undefined && !isCloneableRepoUrl(body.repo_url)) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `repo_url must be https://github.com/OWNER/NAME (got ${JSON.stringify(body.repo_url.slice(0, 100))}); file://, local and other hosts are refused`, { field: 'repo_url' });
+  }
+  if (body.repo_path !== undefined) {
+    const roots = settings.service.repoRoots;
+    if (roots.length === 0) throw new FixwrightError('FW_ERR_FORBIDDEN', 'repo_path is disabled on this server (it sets no FIXWRIGHT_REPO_ROOTS); use repo_url', { field: 'repo_path' });
+    if (!isAbsolute(body.repo_path)) throw new FixwrightError('FW_ERR_BAD_INPUT', 'repo_path must be an absolute path', { field: 'repo_path' });
+    if (!existsSync(body.repo_path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repo_path ${body.repo_path} does not exist on the server`, { field: 'repo_path' });
+    if (!insideRoots(body.repo_path, roots)) throw new FixwrightError('FW_ERR_FORBIDDEN', `repo_path must be inside one of the server's repository roots (${roots.join(', ')})`, { field: 'repo_path' });
+  }
+  if (body.issue_url !== undefined && !isIssueUrl(body.issue_url)) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'issue_url must be https://github.com/OWNER/NAME/issues/N', { field: 'issue_url' });
+  }
+  if (body.issue_text !== undefined && !body.issue_text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'issue_text is blank', { field: 'issue_text' });
+  if (!body.model && !settings.models.chatModel) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'no model: pass "model", or start the server with FIXWRIGHT_MODEL set', { field: 'model' });
+  }
+  return {
+    ...(body.repo_url !== undefined ? { repo_url: body.repo_url.trim() } : { repo_path: body.repo_path! }),
+    ...(body.commit !== undefined ? { commit: body.commit } : {}),
+    ...(body.issue_text !== undefined ? { issue_text: body.issue_text } : { issue_url: body.issue_url!.trim() }),
+    ...(body.model !== undefined ? { model: body.model } : {}),
+    max_attempts: body.max_attempts ?? 3,
+  };
+}
+
+/** `POST /api/solve`: validate, store the task, queue it, answer 202 with its id. */
+export const solveRoutes = (deps: AppDeps): FastifyPluginAsync =>
+  async (app) => {
+    app.post<{ Body: SolveBodyType }>(
+      '/api/solve',
+      {
+        schema: {
+          summary: 'Submit an issue to fix',
+          description: 'Stores a task and queues it. Poll GET /api/task/:id or follow WS /ws/:id.',
+          tags: ['tasks'],
+          body: SolveBody,
+          response: { 202: Accepted, '4xx': ErrorBody },
+        },
+      },
+      async (request, reply) => {
+        const task = newTask(randomUUID(), checkRequest(request.body, deps));
+        await deps.store.create(task);
+        await deps.queue.enqueue(task.task_id);
+        serviceMetrics.tasksSubmitted.inc();
+        request.log.info({ task_id: task.task_id }, 'task queued');
+        const id = task.task_id;
+        return reply
+          .status(202)
+          .header('location', `/api/task/${id}`)
+          .send({ task_id: id, status: task.status, links: { self: `/api/task/${id}`, events: `/ws/${id}`, cancel: `/api/task/${id}/cancel`, patch: `/api/task/${id}/patch`, trajectory: `/api/task/${id}/trajectory` } });
+      },
+    );
+  };

@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import { EventLog, readGithubIssue, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
+import type { Localiser } from '../localisation/index.js';
+import type { Settings } from '../core/config.js';
+import { FixwrightError } from '../core/errors.js';
+import type { SandboxRuntime } from '../sandbox/index.js';
+import type { Calibration } from '../uncertainty/index.js';
+import { observeEvent, serviceMetrics } from './metrics.js';
+import type { TaskStore } from './store/task-store.js';
+import { foldEvent, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task.js';
+
+/** What a worker lends every task it runs. */
+export interface RunnerParts {
+  store: TaskStore;
+  settings: Settings;
+  runtime: SandboxRuntime;
+  localiser: Localiser;
+  calibration?: Calibration;
+  logger: Logger;
+}
+
+/** Why a run was stopped from outside: the user cancelled it, or the process is shutting down. */
+export type AbortReason = 'cancel' | 'shutdown';
+
+/** Secrets no event may carry. */
+export function secretsOf(settings: Settings): string[] {
+  return [settings.models.apiKey, settings.github.token, ...settings.service.apiKeys].filter((s): s is string => Boolean(s));
+}
+
+/**
+ * Appends an event to a task's log from outside a run (the API cancelling a queued task, a worker
+ * recording that a job was lost), numbered after the last one recorded.
+ */
+export async function appendTaskEvent(store: TaskStore, taskId: string, type: EventType, data: Record<string, unknown>): Promise<AgentEvent> {
+  const event: AgentEvent = { task_id: taskId, seq: (await store.lastSeq(taskId)) + 1, ts: new Date().toISOString(), type, data };
+  await store.append(event);
+  return event;
+}
+
+/** Ends a task that no run will finish (cancelled while queued, a job lost for good): a last event, then the status. */
+export async function endTask(store: TaskStore, taskId: string, status: 'cancelled' | 'error', message: string): Promise<TaskRecord | undefined> {
+  const task = await store.get(taskId);
+  if (!task || TERMINAL_STATUSES.includes(task.status)) return undefined;
+  const event = status === 'cancelled'
+    ? await appendTaskEvent(store, taskId, 'done', { status: 'failed', stopped_by: 'cancelled', message })
+    : await appendTaskEvent(store, taskId, 'error', { status: 'failed', code: 'FW_ERR_LOST', message });
+  const summary = foldEvent(task.summary, event);
+  const ended = await store.change(taskId, {
+    from: ['queued', 'running'],
+    set: { status, finished_at: new Date().toISOString(), summary, ...(status === 'error' ? { error: { code: 'FW_ERR_LOST', message } } : {}) },
+  });
+  if (ended) serviceMetrics.tasksEnded.inc({ status, verdict: 'none' });
+  return ended;
+}
+
+/**
+ * Runs one task to a status that says how it ended. Every event goes to the store in order (the
+ * WebSocket reads them there) and is folded into the task's summary as it arrives; a retried run
+ * continues the task's numbering. A shutdown puts the task back in the queue for the next start.
+ */
+export async function runTask(taskId: string, parts: RunnerParts, signal: AbortSignal, options: { retry?: boolean } = {}): Promise<TaskStatus> {
+  const { store, settings, logger } = parts;
+  const log = logger.child({ task_id: taskId });
+  const task = await store.get(taskId);
+  if (!task) throw new FixwrightError('FW_ERR_BAD_INPUT', `no task ${taskId}`);
+  if (TERMINAL_STATUSES.includes(task.status)) return task.status;
+  if (task.cancel_requested) {
+    await endTask(store, taskId, 'cancelled', 'cancelled before it started');
+    return 'cancelled';
+  }
+  const started = Date.now();
+  const running = await store.change(taskId, {
+    from: ['queued', 'running'],
+    set: { status: 'running', started_at: task.started_at ?? new Date(started).toISOString(), retries: task.retries + (options.retry ? 1 : 0) },
+  });
+  if (!running) return (await store.get(taskId))?.status ?? 'error';
+
+  // The run's own controller: aborted from outside, or when this run lost the task's log to another writer.
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const summary = running.summary;
+  let writes = Promise.resolve();
+  let lostLog: Error | undefined;
+  const events = new EventLog(taskId, undefined, secretsOf(settings), await store.lastSeq(taskId));
+  events.subscribe((event) => {
+    observeEvent(event);
+    foldEvent(summary, event);
+    const snapshot = structuredClone(summary);
+    writes = writes.then(async () => {
+      if (lostLog) return;
+      try {
+        await store.append(event);
+        if (event.type !== 'log') await store.change(taskId, { set: { summary: snapshot } });
+      } catch (err) {
+        lostLog = err as Error;
+        log.error({ err }, 'could not record an event; stopping this run');
+        controller.abort('lost');
+      }
+    });
+  });
+
+  serviceMetrics.activeJobs.inc();
+  const request = running.request;
+  const model = request.model ?? settings.models.chatModel;
+  let status: TaskStatus;
+  let verdict = 'none';
+  let error: { code: string; message: string } | null = null;
+  try {
+    events.emit('status', { status: 'running', ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}) });
+    if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request');
+    const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));
+    const outcome = await solveIssue(
+      {
+        repo: { url: request.repo_url, path: request.repo_path, commit: request.commit },
+        issue,
+        model,
+        baseURL: settings.models.baseURL,
+        maxAttempts: request.max_attempts,
+        testTimeoutSeconds: 120,
+        temperatures: [0, 0.4, 0.7],
+      },
+      { settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal: controller.signal },
+    );
+    status = 'finished';
+    verdict = outcome.status;
+  } catch (err) {
+    const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason | 'lost') : undefined;
+    if (reason === 'cancel') {
+      events.emit('done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' });
+      status = 'cancelled';
+    } else if (reason === 'shutdown') {
+      events.emit('status', { status: 'queued', reason: 'the service is shutting down; the task starts again at the next start-up' });
+      status = 'queued';
+    } else if (reason === 'lost') {
+      status = 'running'; // another writer owns the task now
+    } else {
+      const code = err instanceof FixwrightError ? err.code : 'FW_ERR_INTERNAL';
+      const message = err instanceof FixwrightError ? err.message : `internal error: ${(err as Error).message}`;
+      if (!(err instanceof FixwrightError)) log.error({ err }, 'task crashed');
+      events.emit('error', { status: 'failed', code, message });
+      error = { code, message };
+      status = 'error';
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    serviceMetrics.activeJobs.dec();
+  }
+  await writes;
+  if (lostLog) return 'running';
+  await store.change(taskId, {
+    from: ['running'],
+    set: { status, summary, error, ...(status === 'queued' ? {} : { finished_at: new Date().toISOString() }) },
+  });
+  if (status !== 'queued') {
+    serviceMetrics.tasksEnded.inc({ status, verdict });
+    serviceMetrics.taskSeconds.observe((Date.now() - started) / 1000);
+  }
+  log.info({ status, verdict, duration_ms: Date.now() - started }, 'task ended');
+  return status;
+}

@@ -1,0 +1,53 @@
+import { Type, type Static } from 'typebox';
+import { TASK_STATUSES } from '../task.js';
+
+/** The error body of every 4xx and 5xx answer. */
+export const ErrorBody = Type.Object(
+  {
+    code: Type.String({ description: 'stable error code, FW_ERR_…' }),
+    message: Type.String({ description: 'what went wrong and what to do' }),
+    field: Type.Optional(Type.String({ description: 'JSON path of the bad input' })),
+  },
+  { $id: 'ErrorBody' },
+);
+
+/** `POST /api/solve`'s body: one repository source and one issue source. */
+export const SolveBody = Type.Object(
+  {
+    repo_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME (cloned by the worker)' })),
+    repo_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'a checkout on the server, under FIXWRIGHT_REPO_ROOTS' })),
+    commit: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._/][A-Za-z0-9._/-]{0,199}$', description: 'work on this commit (read from git objects)' })),
+    issue_text: Type.Optional(Type.String({ minLength: 1, maxLength: 200_000 })),
+    issue_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME/issues/N' })),
+    model: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:/@+-]{1,200}$', description: 'chat model (default: FIXWRIGHT_MODEL)' })),
+    max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
+  },
+  { additionalProperties: false },
+);
+export type SolveBodyType = Static<typeof SolveBody>;
+
+export const TaskIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
+export type TaskIdParamsType = Static<typeof TaskIdParams>;
+
+export const StatusEnum = Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)));
+
+export const ListQuery = Type.Object(
+  {
+    status: Type.Optional(StatusEnum),
+    cursor: Type.Optional(Type.String({ maxLength: 400 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+  },
+  { additionalProperties: false },
+);
+export type ListQueryType = Static<typeof ListQuery>;
+
+export const AfterQuery = Type.Object(
+  {
+    after: Type.Optional(Type.Integer({ minimum: 0, default: 0, description: 'only events with a greater seq' })),
+    api_key: Type.Optional(Type.String({ description: 'for browsers, which cannot set headers on a WebSocket' })),
+  },
+  { additionalProperties: false },
+);
+export type AfterQueryType = Static<typeof AfterQuery>;
+
+export const Accepted = Type.Object({ task_id: Type.String(), status: StatusEnum, links: Type.Record(Type.String(), Type.String()) });

@@ -1,0 +1,129 @@
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { createLocaliser, shippedCalibration } from '../agent/index.js';
+import type { Settings } from '../core/config.js';
+import type { Logger } from '../core/logger.js';
+import { createDockerClient, createSandboxRuntime, ensureDockerReachable, type SandboxRuntime } from '../sandbox/index.js';
+import { buildApp } from './app.js';
+import { BullTaskQueue } from './queue/bullmq-queue.js';
+import { LocalTaskQueue } from './queue/local-queue.js';
+import type { TaskQueue } from './queue/task-queue.js';
+import { endTask, runTask } from './run-task.js';
+import { DiskTaskStore } from './store/disk-store.js';
+import { RedisTaskStore } from './store/redis-store.js';
+import type { TaskStore } from './store/task-store.js';
+
+/** A listening service; `close` drains jobs (up to the grace period) and closes sockets. */
+export interface RunningService {
+  app: FastifyInstance;
+  url: string;
+  mode: 'in-process' | 'redis';
+  close(): Promise<void>;
+}
+
+/** Where `serve` listens. */
+export interface ListenOptions {
+  host: string;
+  port: number;
+  version: string;
+}
+
+/**
+ * The single-machine default puts tasks back in the queue after a restart: queued ones as they
+ * were, running ones (interrupted) once more, and a task interrupted twice ends in `error`.
+ */
+async function recoverTasks(store: TaskStore, queue: TaskQueue, interrupted: Set<string>, logger: Logger): Promise<void> {
+  let cursor: string | undefined;
+  const pending: Array<{ id: string; status: string; retries: number; created: string }> = [];
+  do {
+    const page = await store.list({ cursor, limit: 200 });
+    for (const t of page.tasks) if (t.status === 'queued' || t.status === 'running') pending.push({ id: t.task_id, status: t.status, retries: t.retries, created: t.created_at });
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  for (const task of pending.reverse()) {
+    if (task.status === 'running' && task.retries >= 1) {
+      await endTask(store, task.id, 'error', 'the task was interrupted twice (the service stopped while it ran); submit it again');
+      continue;
+    }
+    if (task.status === 'running') interrupted.add(task.id);
+    await queue.enqueue(task.id);
+  }
+  if (pending.length) logger.info({ requeued: pending.length }, 'tasks from before the restart are queued again');
+}
+
+/**
+ * Starts `fixwright serve`. With REDIS_URL: tasks and events in Redis, jobs on BullMQ for
+ * `fixwright worker` processes (this process needs no Docker). Without: an in-process queue and
+ * the on-disk store under the data directory, running tasks here.
+ */
+export async function startService(settings: Settings, options: ListenOptions, logger: Logger): Promise<RunningService> {
+  const redisURL = settings.service.redisURL;
+  let store: TaskStore;
+  let queue: TaskQueue;
+  let redis: Redis | undefined;
+  let runtime: Promise<SandboxRuntime> | undefined;
+  let workers: (() => Promise<number>) | undefined;
+  const checks: Record<string, () => Promise<boolean>> = {};
+
+  if (redisURL) {
+    store = new RedisTaskStore(redisURL);
+    const bull = new BullTaskQueue(redisURL);
+    queue = bull;
+    workers = () => bull.workers();
+    redis = new Redis(redisURL, { maxRetriesPerRequest: 3 });
+    logger.info({ redis: redisURL.replace(/\/\/[^@]*@/, '//***@') }, 'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks');
+  } else {
+    store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
+    const docker = createDockerClient(settings.dockerHost);
+    checks.docker = () => ensureDockerReachable(docker, settings.dockerHost).then(() => true, () => false);
+    // Docker is needed by the first task, not to start: the service comes up and /readyz says what is missing.
+    const sandboxes = () => {
+      runtime ??= createSandboxRuntime(settings, { logger }).catch((err: unknown) => {
+        runtime = undefined;
+        throw err;
+      });
+      return runtime;
+    };
+    const localiser = createLocaliser(settings);
+    const calibration = shippedCalibration();
+    const interrupted = new Set<string>();
+    queue = new LocalTaskQueue(
+      async (taskId, signal) => {
+        let sandbox: SandboxRuntime;
+        try {
+          sandbox = await sandboxes();
+        } catch (err) {
+          await endTask(store, taskId, 'error', `the sandbox is unavailable: ${(err as Error).message}`);
+          return;
+        }
+        await runTask(taskId, { store, settings, runtime: sandbox, localiser, calibration, logger }, signal, { retry: interrupted.delete(taskId) });
+      },
+      settings.service.workers,
+      logger,
+    );
+    await recoverTasks(store, queue, interrupted, logger);
+    logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');
+  }
+
+  const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, workers, redis });
+  const url = await app.listen({ host: options.host, port: options.port });
+  logger.info({ url, docs: `${url}/docs` }, 'fixwright serve is listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    url,
+    mode: redisURL ? 'redis' : 'in-process',
+    close() {
+      closing ??= (async () => {
+        logger.info('shutting down: no new requests; draining running tasks');
+        await app.close();
+        await queue.close(settings.service.shutdownGraceSeconds * 1000);
+        await Promise.allSettled([store.close(), redis?.quit(), runtime?.then((r) => r.close())]);
+        logger.info('shut down');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import type { AgentEvent } from '../agent/index.js';
+
+/**
+ * A task's life: `queued` → `running` → `finished` (the agent ran to its end; `verdict` says how
+ * it went), or `cancelled`, or `error` (the run could not finish: a crash, a lost worker twice).
+ */
+export type TaskStatus = 'queued' | 'running' | 'finished' | 'cancelled' | 'error';
+
+/** Every task status, for validation and metrics. */
+export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'running', 'finished', 'cancelled', 'error'];
+
+/** Statuses a task never leaves. */
+export const TERMINAL_STATUSES: readonly TaskStatus[] = ['finished', 'cancelled', 'error'];
+
+/** The agent's own verdict (ARCHITECTURE.md, "three meanings of resolved"). */
+export type Verdict = 'resolved' | 'unverified' | 'failed';
+
+/** What a caller asked for, as stored (validated by the route's schema). */
+export interface TaskRequest {
+  repo_url?: string;
+  repo_path?: string;
+  commit?: string;
+  issue_text?: string;
+  issue_url?: string;
+  model?: string;
+  max_attempts: number;
+}
+
+/** One attempt as the task view shows it, folded from the attempt's events. */
+export interface AttemptView {
+  attempt: number;
+  diff?: string;
+  files?: string[];
+  apply?: Record<string, unknown>;
+  tests?: Record<string, unknown>;
+  reflection?: { category: string; message: string };
+}
+
+/** What the events of a task add up to. */
+export interface TaskSummary {
+  localised_files: Array<{ path: string; score: number; in_set: boolean }>;
+  set_size: number | null;
+  /** The probability the conformal set holds the file to change (null without a calibration). */
+  coverage: number | null;
+  attempts: AttemptView[];
+  final_patch: string;
+  verdict: Verdict | null;
+  stopped_by: string | null;
+  tokens: { input: number; output: number };
+  cost_usd: number;
+  last_seq: number;
+}
+
+/** A stored task. */
+export interface TaskRecord {
+  task_id: string;
+  status: TaskStatus;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  request: TaskRequest;
+  /** Runs started after a worker was lost. */
+  retries: number;
+  cancel_requested: boolean;
+  error: { code: string; message: string } | null;
+  summary: TaskSummary;
+}
+
+/** A summary with nothing in it yet. */
+export function emptySummary(): TaskSummary {
+  return { localised_files: [], set_size: null, coverage: null, attempts: [], final_patch: '', verdict: null, stopped_by: null, tokens: { input: 0, output: 0 }, cost_usd: 0, last_seq: 0 };
+}
+
+/** A new queued task. */
+export function newTask(taskId: string, request: TaskRequest, now = new Date()): TaskRecord {
+  return { task_id: taskId, status: 'queued', created_at: now.toISOString(), started_at: null, finished_at: null, request, retries: 0, cancel_requested: false, error: null, summary: emptySummary() };
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+function attemptOf(summary: TaskSummary, data: Record<string, unknown>): AttemptView | undefined {
+  const n = data.attempt;
+  if (typeof n !== 'number') return undefined;
+  let view = summary.attempts.find((a) => a.attempt === n);
+  if (!view) {
+    view = { attempt: n };
+    summary.attempts.push(view);
+    summary.attempts.sort((a, b) => a.attempt - b.attempt);
+  }
+  return view;
+}
+
+/**
+ * Folds one event into a summary (in place, returning it). Pure over the event log, so the API,
+ * the worker and the UI rebuild the same view from a replay. A retried run starts its attempts
+ * afresh, so a `status: running` event with `retry` clears the previous run's attempts.
+ */
+export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary {
+  const d = event.data;
+  summary.last_seq = Math.max(summary.last_seq, event.seq);
+  switch (event.type) {
+    case 'status':
+      if (d.status === 'running' && d.retry) {
+        summary.attempts = [];
+        summary.final_patch = '';
+      }
+      break;
+    case 'localised_files': {
+      const files = Array.isArray(d.files) ? (d.files as Array<Record<string, unknown>>) : [];
+      summary.localised_files = files.map((f) => ({ path: String(f.path), score: num(f.score), in_set: Boolean(f.inSet) }));
+      summary.set_size = typeof d.set_size === 'number' ? d.set_size : null;
+      summary.coverage = typeof d.coverage === 'number' ? d.coverage : null;
+      break;
+    }
+    case 'model_call': {
+      const usage = (d.usage ?? {}) as Record<string, unknown>;
+      summary.tokens.input += num(usage.input_tokens);
+      summary.tokens.output += num(usage.output_tokens);
+      summary.cost_usd += num(d.cost_usd);
+      break;
+    }
+    case 'patch': {
+      const view = attemptOf(summary, d);
+      if (view) {
+        view.diff = typeof d.diff === 'string' ? d.diff : '';
+        view.files = Array.isArray(d.files) ? d.files.map(String) : [];
+      }
+      break;
+    }
+    case 'apply_result': {
+      const view = attemptOf(summary, d);
+      if (view) view.apply = { ...d };
+      break;
+    }
+    case 'test_result': {
+      const view = attemptOf(summary, d);
+      if (view) view.tests = { ...d };
+      break;
+    }
+    case 'reflection': {
+      const view = attemptOf(summary, d);
+      if (view) view.reflection = { category: String(d.category), message: String(d.message) };
+      break;
+    }
+    case 'done':
+      if (d.status === 'resolved' || d.status === 'unverified' || d.status === 'failed') summary.verdict = d.status;
+      summary.stopped_by = typeof d.stopped_by === 'string' ? d.stopped_by : null;
+      summary.final_patch = typeof d.patch === 'string' ? d.patch : '';
+      break;
+    default:
+      break;
+  }
+  return summary;
+}
+
+/** Is this event the last of a run (the WebSocket closes after it)? */
+export function isFinalEvent(event: AgentEvent): boolean {
+  return event.type === 'done' || event.type === 'error';
+}

@@ -1,0 +1,70 @@
+import { createServer } from 'node:http';
+import type { Command } from 'commander';
+import { startService } from '../../api/server.js';
+import { startWorker } from '../../api/worker.js';
+import { loadSettings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { metricsRegistry } from '../../core/metrics.js';
+import { onShutdown } from '../shutdown.js';
+
+function wholeNumber(value: string, flag: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} must be a whole number from ${min} to ${max} (got ${value})`, { field: flag });
+  return n;
+}
+
+/** Runs until a signal: the shutdown handler exits the process once work is drained. */
+const untilShutdown = () => new Promise<never>(() => undefined);
+
+/** `fixwright serve` (the API, and the in-process queue without Redis) and `fixwright worker` (BullMQ). */
+export function registerServeCommands(program: Command, version: string): void {
+  program
+    .command('serve')
+    .description('run the REST + WebSocket API (OpenAPI docs at /docs); without REDIS_URL it also runs the tasks, in this process')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on', '8080')
+    .action(async (flags: { host: string; port: string }) => {
+      const settings = loadSettings(process.env);
+      const port = wholeNumber(flags.port, '--port', 0, 65535);
+      const logger = createLogger(settings.logLevel);
+      const service = await startService(settings, { host: flags.host, port, version }, logger);
+      process.stderr.write(`fixwright serve: ${service.url} (docs ${service.url}/docs), queue ${service.mode === 'redis' ? 'BullMQ on Redis: start `fixwright worker` to run tasks' : 'in-process (single machine; set REDIS_URL for workers)'}\n`);
+      onShutdown(() => service.close());
+      await untilShutdown();
+    });
+
+  program
+    .command('worker')
+    .description('take tasks from the BullMQ queue (REDIS_URL) and run the agent on them; start as many as you like, anywhere')
+    .option('--concurrency <n>', 'tasks this worker runs at once', '1')
+    .option('--lock-duration <ms>', 'job lock lifetime: a killed worker\'s task is retried after about this long', '30000')
+    .option('--stalled-interval <ms>', 'how often to look for tasks whose worker was lost', '30000')
+    .option('--metrics-port <port>', 'serve this worker\'s Prometheus metrics on --metrics-host:PORT/metrics')
+    .option('--metrics-host <host>', 'address for --metrics-port', '127.0.0.1')
+    .action(async (flags: { concurrency: string; lockDuration: string; stalledInterval: string; metricsPort?: string; metricsHost: string }) => {
+      const settings = loadSettings(process.env);
+      if (!settings.service.redisURL) throw new FixwrightError('FW_ERR_CONFIG', 'fixwright worker needs REDIS_URL (the queue it takes tasks from); without Redis, `fixwright serve` runs tasks itself');
+      const options = {
+        concurrency: wholeNumber(flags.concurrency, '--concurrency', 1, 64),
+        lockDurationMs: wholeNumber(flags.lockDuration, '--lock-duration', 1000, 3_600_000),
+        stalledIntervalMs: wholeNumber(flags.stalledInterval, '--stalled-interval', 500, 3_600_000),
+      };
+      const logger = createLogger(settings.logLevel);
+      const worker = await startWorker(settings, options, logger);
+      let metrics: ReturnType<typeof createServer> | undefined;
+      if (flags.metricsPort !== undefined) {
+        const port = wholeNumber(flags.metricsPort, '--metrics-port', 0, 65535);
+        metrics = createServer((request, response) => {
+          if (request.url !== '/metrics') return void response.writeHead(404).end();
+          void metricsRegistry.metrics().then((text) => response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text));
+        }).listen(port, flags.metricsHost);
+      }
+      process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})\n`);
+      onShutdown(async () => {
+        metrics?.close();
+        await worker.close(settings.service.shutdownGraceSeconds * 1000);
+      });
+      await untilShutdown();
+    });
+}

@@ -1,0 +1,159 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentEvent } from '../../agent/index.js';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { api, followTask, type Proc, startRedis, startServe, startWorkerProcess, stop, type TestRedis, waitFor } from '../helpers/service.js';
+
+const REPO = {
+  'calc.py': 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
+  'tests/test_calc.py': 'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n',
+};
+// One answer serves both model steps: the reproduce step reads its test, the fix step its edit too.
+const ANSWER =
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+const KEY = 'sk-service-test-key-0123456789';
+
+const gapless = (events: AgentEvent[], from = 1) => expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + from));
+
+/** The two deployments run the same scenarios: the single-machine default, and Redis with worker processes. */
+describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) => {
+  let model: ScriptedServer;
+  let redis: TestRedis | undefined;
+  let dataDir: string;
+  let serve: (Proc & { url: string }) | undefined;
+  const workers: Proc[] = [];
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    model = await startScriptedOpenAIServer({ replies: [{ delayMs: 1500, reply: ANSWER }], apiKey: KEY });
+    if (mode === 'redis') redis = await startRedis();
+    dataDir = mkdtempSync(join(tmpdir(), 'fw-serve-'));
+    const repo = makeRepo(REPO, { git: true });
+    env = {
+      OPENAI_API_KEY: KEY,
+      OPENAI_BASE_URL: model.url,
+      FIXWRIGHT_MODEL: 'scripted',
+      FIXWRIGHT_DATA_DIR: dataDir,
+      FIXWRIGHT_REPO_ROOTS: dirname(repo),
+      FIXWRIGHT_LOG_LEVEL: 'warn',
+      FIXWRIGHT_SHUTDOWN_GRACE: '5',
+      ...(redis ? { REDIS_URL: redis.url } : { REDIS_URL: '' }),
+    };
+    serve = await startServe(env);
+    if (mode === 'redis') workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
+    (globalThis as Record<string, unknown>).fwRepo = repo;
+  });
+
+  afterEach(() => {
+    // Keep the processes: the scenarios share one deployment, as a real one does.
+  });
+
+  afterAll(async () => {
+    await Promise.all([...workers.map((w) => stop(w, 'SIGKILL')), serve && stop(serve, 'SIGKILL')]);
+    await redis?.stop();
+    await model.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    removeRepos();
+  });
+
+  const submit = async () => {
+    const r = await api(serve!.url, '/api/solve', { body: { repo_path: (globalThis as Record<string, string>).fwRepo, issue_text: 'add(2, 3) returns -1 instead of 5', max_attempts: 2 } });
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    return r.body.task_id as string;
+  };
+
+  it('runs a submitted task: events arrive over the WebSocket in order with no gaps, the task ends resolved', async () => {
+    const id = await submit();
+    const { events, code } = await followTask(serve!.url, id);
+    expect(code).toBe(1000);
+    gapless(events);
+    expect(events.at(-1)).toMatchObject({ type: 'done', data: { status: 'resolved' } });
+    const task = await api(serve!.url, `/api/task/${id}`);
+    expect(task.body).toMatchObject({ task_id: id, status: 'finished', verdict: 'resolved', request: { max_attempts: 2 } });
+    expect(task.body.localised_files[0]).toMatchObject({ path: 'calc.py', in_set: expect.any(Boolean) });
+    expect(task.body.attempts[0].diff).toContain('+    return a + b');
+    expect(task.body.attempts[0].tests.after.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('PASSED');
+    expect(task.body.tokens.input).toBeGreaterThan(0);
+    expect(task.body.final_patch).toContain('+    return a + b');
+    const patch = await fetch(`${serve!.url}/api/task/${id}/patch`);
+    expect(await patch.text()).toBe(task.body.final_patch);
+    const trajectory = (await (await fetch(`${serve!.url}/api/task/${id}/trajectory`)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    expect(trajectory).toEqual(events);
+    expect(JSON.stringify(trajectory)).not.toContain(KEY);
+    // Late subscribers replay; `after` gives exactly the rest.
+    const late = await followTask(serve!.url, id, { after: 10 });
+    expect(late.events).toEqual(events.slice(10));
+    const list = await api(serve!.url, '/api/tasks?status=finished');
+    expect(list.body.tasks.map((t: { task_id: string }) => t.task_id)).toContain(id);
+    const metrics = await api(serve!.url, '/api/metrics');
+    expect(metrics.body.verdicts.resolved).toBeGreaterThanOrEqual(1);
+    expect(metrics.body.resolve_rate).toBeGreaterThan(0);
+  });
+
+  it('a client that reconnects with after=SEQ mid-run gets exactly the events it missed', async () => {
+    const id = await submit();
+    const first = await followTask(serve!.url, id, { stopAfter: 4 });
+    const last = first.events.at(-1)!.seq;
+    const rest = await followTask(serve!.url, id, { after: last });
+    gapless([...first.events, ...rest.events]);
+    expect(rest.events.at(-1)!.type).toBe('done');
+  });
+
+  it('cancelling a running task ends it cancelled, with a last event saying so', async () => {
+    const id = await submit();
+    await waitFor(async () => (await api(serve!.url, `/api/task/${id}`)).body.status === 'running' || undefined, 'the task to start');
+    const r = await api(serve!.url, `/api/task/${id}/cancel`, { method: 'POST' });
+    expect(r.status).toBe(202);
+    const { events } = await followTask(serve!.url, id);
+    expect(events.at(-1)).toMatchObject({ type: 'done', data: { stopped_by: 'cancelled' } });
+    const task = await waitFor(async () => {
+      const t = (await api(serve!.url, `/api/task/${id}`)).body;
+      return t.status === 'running' ? undefined : t;
+    }, 'the cancel to land');
+    expect(task.status).toBe('cancelled');
+    expect((await api(serve!.url, `/api/task/${id}/cancel`, { method: 'POST' })).status).toBe(409);
+  });
+
+  it('a worker killed with SIGKILL mid-task: the task is retried and ends in a defined state, its log still gapless', async () => {
+    const id = await submit();
+    // Kill whoever runs tasks once the model is being asked (mid-job).
+    await waitFor(async () => {
+      const events = (await api(serve!.url, `/api/task/${id}/events`)).body.events as AgentEvent[];
+      return events.some((e) => e.type === 'node_start' && e.data.node === 'generate') || undefined;
+    }, 'the task to reach the model');
+    if (mode === 'redis') {
+      const victim = workers.shift()!;
+      workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
+      await stop(victim, 'SIGKILL');
+    } else {
+      await stop(serve!, 'SIGKILL');
+      serve = await startServe(env);
+    }
+    const task = await waitFor(async () => {
+      const t = (await api(serve!.url, `/api/task/${id}`)).body;
+      return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
+    }, 'the interrupted task to end', 90_000);
+    expect(task.status).toBe('finished');
+    expect(task.verdict).toBe('resolved');
+    expect(task.retries).toBe(1);
+    const { events } = await followTask(serve!.url, id);
+    gapless(events);
+    expect(events.some((e) => e.type === 'status' && e.data.retry === true)).toBe(true);
+    expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+  }, 180_000);
+
+  it('an API restart loses nothing: tasks and their events are still there', async () => {
+    const before = await api(serve!.url, '/api/tasks?limit=100');
+    expect(before.body.tasks.length).toBeGreaterThanOrEqual(4);
+    const id = before.body.tasks[0].task_id as string;
+    const events = (await api(serve!.url, `/api/task/${id}/events`)).body.events;
+    expect(await stop(serve!, 'SIGTERM')).toBe(143);
+    serve = await startServe(env);
+    const after = await api(serve!.url, '/api/tasks?limit=100');
+    expect(after.body.tasks.map((t: { task_id: string; status: string }) => [t.task_id, t.status])).toEqual(before.body.tasks.map((t: { task_id: string; status: string }) => [t.task_id, t.status]));
+    expect((await api(serve!.url, `/api/task/${id}/events`)).body.events).toEqual(events);
+  });
+});
