@@ -36,6 +36,22 @@ export interface AppDeps {
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
+/** OpenAPI entry for `WS /ws/:id`. */
+const LIVE_FEED_DOC = {
+  get: {
+    tags: ['tasks'],
+    summary: 'Live events (WebSocket upgrade)',
+    description:
+      'Replays the task\'s events with seq > after, then streams live ones, then closes (1000) after a `done` or `error` event. Each message is one event {task_id, seq, ts, type, data}. Browsers pass the API key as ?api_key=.',
+    parameters: [
+      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+      { name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
+      { name: 'api_key', in: 'query', required: false, schema: { type: 'string' } },
+    ],
+    responses: { '101': { description: 'Switching to the WebSocket protocol' }, '404': { description: 'No such task' } },
+  },
+};
+
 /** Paths anyone may call: probes, docs, Prometheus. */
 const PUBLIC = /^\/(healthz|readyz|metrics|docs)(\/|$|\?)/;
 
@@ -67,6 +83,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
   const coercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+  // The API speaks JSON only: a text body is refused (415) rather than validated as a string.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, request, reply) => replyWithError(err, request, reply));
   app.setNotFoundHandler((request, reply) => reply.status(404).send({ code: 'FW_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
 
@@ -103,7 +121,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       ...(service.apiKeys.length ? { security: [{ bearer: [] }] } : {}),
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    // @fastify/websocket hides its routes from the spec; the live feed is documented here by hand.
+    transformSpecification: (spec) => ({ ...spec, paths: { ...(spec.paths as object), '/ws/{id}': LIVE_FEED_DOC } }),
+  });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   watchService({ queue: () => deps.queue.counts(), tasks: () => deps.store.countByStatus() });

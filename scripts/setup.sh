@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets fixwright up on a fresh Debian/Ubuntu machine, idempotently:
-#   1. Debian packages: docker.io (the engine) and debootstrap (the offline image build), when missing;
+#   1. Debian packages: docker.io (the engine), debootstrap (the offline image build) and
+#      redis-server (the service's queue), when missing;
 #   2. a Docker engine, started with no bridge and no iptables when none is running;
 #   3. node dependencies (npm ci) and the TypeScript build (dist/);
 #   4. the sandbox base image (cached: rebuilt only when its recipe changes).
@@ -14,6 +15,8 @@ pidfile=${FIXWRIGHT_DOCKERD_PIDFILE:-/tmp/fixwright-dockerd.pid}
 need_pkgs=()
 if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then need_pkgs+=(docker.io); fi
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+# Redis: the service's queue and store in the multi-machine mode; the tests start their own.
+command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_pkgs[*]}; run this script as root (sudo scripts/setup.sh) or install them yourself" >&2
