@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEvent } from '../../agent/index.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -26,12 +26,13 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
   let serve: (Proc & { url: string }) | undefined;
   const workers: Proc[] = [];
   let env: Record<string, string>;
+  let repo: string;
 
   beforeAll(async () => {
     model = await startScriptedOpenAIServer({ replies: [{ delayMs: 1500, reply: ANSWER }], apiKey: KEY });
     if (mode === 'redis') redis = await startRedis();
     dataDir = mkdtempSync(join(tmpdir(), 'fw-serve-'));
-    const repo = makeRepo(REPO, { git: true });
+    repo = makeRepo(REPO, { git: true });
     env = {
       OPENAI_API_KEY: KEY,
       OPENAI_BASE_URL: model.url,
@@ -40,15 +41,12 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
       FIXWRIGHT_REPO_ROOTS: dirname(repo),
       FIXWRIGHT_LOG_LEVEL: 'warn',
       FIXWRIGHT_SHUTDOWN_GRACE: '5',
+      // The tests poll; the limiter is tested on its own.
+      FIXWRIGHT_RATE_LIMIT: '100000',
       ...(redis ? { REDIS_URL: redis.url } : { REDIS_URL: '' }),
     };
     serve = await startServe(env);
     if (mode === 'redis') workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
-    (globalThis as Record<string, unknown>).fwRepo = repo;
-  });
-
-  afterEach(() => {
-    // Keep the processes: the scenarios share one deployment, as a real one does.
   });
 
   afterAll(async () => {
@@ -60,7 +58,7 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
   });
 
   const submit = async () => {
-    const r = await api(serve!.url, '/api/solve', { body: { repo_path: (globalThis as Record<string, string>).fwRepo, issue_text: 'add(2, 3) returns -1 instead of 5', max_attempts: 2 } });
+    const r = await api(serve!.url, '/api/solve', { body: { repo_path: repo, issue_text: 'add(2, 3) returns -1 instead of 5', max_attempts: 2 } });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body.task_id as string;
   };
@@ -117,13 +115,15 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     expect((await api(serve!.url, `/api/task/${id}/cancel`, { method: 'POST' })).status).toBe(409);
   });
 
-  it('a worker killed with SIGKILL mid-task: the task is retried and ends in a defined state, its log still gapless', async () => {
-    const id = await submit();
-    // Kill whoever runs tasks once the model is being asked (mid-job).
-    await waitFor(async () => {
+  /** Waits until the task's log shows the model being asked `times` times for an edit. */
+  const reachModel = (id: string, times = 1) =>
+    waitFor(async () => {
       const events = (await api(serve!.url, `/api/task/${id}/events`)).body.events as AgentEvent[];
-      return events.some((e) => e.type === 'node_start' && e.data.node === 'generate') || undefined;
-    }, 'the task to reach the model');
+      return events.filter((e) => e.type === 'node_start' && e.data.node === 'generate').length >= times || undefined;
+    }, 'the task to reach the model', 60_000);
+
+  /** Kills whoever runs tasks with SIGKILL (a worker, or serve itself in the in-process mode), starting a replacement first. */
+  const killRunner = async () => {
     if (mode === 'redis') {
       const victim = workers.shift()!;
       workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
@@ -132,10 +132,19 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
       await stop(serve!, 'SIGKILL');
       serve = await startServe(env);
     }
-    const task = await waitFor(async () => {
+  };
+
+  const ended = (id: string, timeoutMs = 90_000) =>
+    waitFor(async () => {
       const t = (await api(serve!.url, `/api/task/${id}`)).body;
       return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
-    }, 'the interrupted task to end', 90_000);
+    }, 'the task to end', timeoutMs);
+
+  it('a worker killed with SIGKILL mid-task: the task is retried and ends in a defined state, its log still gapless', async () => {
+    const id = await submit();
+    await reachModel(id);
+    await killRunner();
+    const task = await ended(id);
     expect(task.status).toBe('finished');
     expect(task.verdict).toBe('resolved');
     expect(task.retries).toBe(1);
@@ -143,6 +152,40 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     gapless(events);
     expect(events.some((e) => e.type === 'status' && e.data.retry === true)).toBe(true);
     expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+  }, 180_000);
+
+  it('a task whose worker is killed twice ends in error, saying why, never stuck running', async () => {
+    const id = await submit();
+    await reachModel(id);
+    await killRunner();
+    await reachModel(id, 2);
+    await killRunner();
+    const task = await ended(id);
+    expect(task.status).toBe('error');
+    expect(task.error.message).toMatch(/interrupted twice/);
+    const { events, code } = await followTask(serve!.url, id);
+    expect(code).toBe(1000);
+    gapless(events);
+    expect(events.at(-1)).toMatchObject({ type: 'error', data: { message: expect.stringMatching(/interrupted twice/) } });
+  }, 180_000);
+
+  it('a job survives an API restart (SIGTERM drains; the task ends resolved after the restart)', async () => {
+    if (mode === 'redis') {
+      // No worker: the job waits in Redis while the API restarts.
+      await Promise.all(workers.splice(0).map((w) => stop(w, 'SIGTERM')));
+    }
+    const id = await submit();
+    if (mode === 'in-process') await reachModel(id);
+    expect(await stop(serve!, 'SIGTERM')).toBe(143);
+    serve = await startServe(env);
+    if (mode === 'redis') {
+      expect((await api(serve!.url, `/api/task/${id}`)).body.status).toBe('queued');
+      workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
+    }
+    const task = await ended(id);
+    expect(task).toMatchObject({ status: 'finished', verdict: 'resolved' });
+    const { events } = await followTask(serve!.url, id);
+    gapless(events);
   }, 180_000);
 
   it('an API restart loses nothing: tasks and their events are still there', async () => {
