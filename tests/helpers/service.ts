@@ -1,56 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import WebSocket from 'ws';
 import type { AgentEvent } from '../../agent/index.js';
+import { freePort, startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
 import { spawnCli } from './cli.js';
 
-/** A free loopback port (the OS picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
-
 /** A Redis of the test's own, on a free port, stopped by PID (../shared/OFFLINE.md). */
-export interface TestRedis {
-  url: string;
-  stop(): Promise<void>;
-}
+export type TestRedis = LocalRedis;
+export { freePort };
 
-/** Starts redis-server with no persistence on loopback and waits until it answers. */
-export async function startRedis(): Promise<TestRedis> {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const url = `redis://127.0.0.1:${port}`;
-  const { Redis } = await import('ioredis');
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  probe.on('error', () => undefined); // refused while redis-server starts: retried below
-  for (let i = 0; i < 100; i++) {
-    try {
-      await probe.connect();
-      await probe.ping();
-      break;
-    } catch {
-      probe.disconnect();
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  probe.disconnect();
-  return {
-    url,
-    stop: () =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGKILL');
-      }),
-  };
-}
+/** Starts a redis-server for one test file. */
+export const startRedis = startLocalRedis;
 
 /** A `fixwright serve` or `fixwright worker` process the test started. */
 export interface Proc {
