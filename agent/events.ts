@@ -1,30 +1,8 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { AgentEvent, EventType } from './event-types.js';
 
-/** The event types of the one event log (ARCHITECTURE.md). */
-export type EventType =
-  | 'status'
-  | 'node_start'
-  | 'node_end'
-  | 'log'
-  | 'localised_files'
-  | 'context'
-  | 'model_call'
-  | 'patch'
-  | 'apply_result'
-  | 'test_result'
-  | 'reflection'
-  | 'done'
-  | 'error';
-
-/** One line of a trajectory and one WebSocket message. */
-export interface AgentEvent {
-  task_id: string;
-  seq: number;
-  ts: string;
-  type: EventType;
-  data: Record<string, unknown>;
-}
+export type { AgentEvent, EventType };
 
 /** Things shaped like API keys (OpenAI-style keys, bearer tokens) that must never reach a trajectory. */
 const KEY_SHAPED = /\bsk-[A-Za-z0-9_-]{16,}|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/g;

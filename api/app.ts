@@ -17,6 +17,7 @@ import { healthRoutes } from './routes/health.js';
 import { liveRoutes } from './routes/live.js';
 import { solveRoutes } from './routes/solve.js';
 import { taskRoutes } from './routes/tasks.js';
+import { uiRoutes } from './routes/ui.js';
 import type { TaskStore } from './store/task-store.js';
 
 /** What the routes use; wired by `fixwright serve` (or a test). */
@@ -95,7 +96,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (service.apiKeys.length > 0) {
     const keys = service.apiKeys.map(digest);
     app.addHook('onRequest', async (request) => {
-      if (PUBLIC.test(request.url) || request.url === '/' || request.url.startsWith('/assets/')) return;
+      // The UI's own files are public (it asks for the key); everything under /api and /ws is not.
+      if (PUBLIC.test(request.url) || !/^\/(api|ws)\//.test(request.url)) return;
       const presented = presentedKey(request.headers, request.url);
       if (!presented) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)');
       const given = digest(presented);
@@ -133,5 +135,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(solveRoutes(deps));
   await app.register(taskRoutes(deps));
   await app.register(liveRoutes(deps));
+  await app.register(uiRoutes(deps));
   return app;
 }

@@ -1,4 +1,4 @@
-import type { AgentEvent } from '../agent/index.js';
+import type { AgentEvent } from '../agent/event-types.js';
 
 /**
  * A task's life: `queued` → `running` → `finished` (the agent ran to its end; `verdict` says how

@@ -69,9 +69,10 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       deps.events.emit('test_result', {
         attempt: state.attempt,
         reproduction: targets,
-        before: before && { outcomes: before.outcomes, exit_code: before.exec.exitCode },
-        after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut },
+        before: before && { outcomes: before.outcomes, exit_code: before.exec.exitCode, output: tail(before.exec.stdout.text + before.exec.stderr.text) },
+        after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut, output: tail(after.exec.stdout.text + after.exec.stderr.text) },
         existing: regressionTargets,
+        existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode },
         regressions,
       });
       let failure: { category: FailureCategory; message: string; logs?: string } | undefined;

@@ -1,0 +1,30 @@
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import type { FastifyPluginAsync } from 'fastify';
+import { assetPath } from '../../core/paths.js';
+import type { AppDeps } from '../app.js';
+import { ErrorBody } from '../schemas/task.js';
+
+/** Where `npm run build` puts the bundled web UI. */
+export const WEB_DIR = assetPath('dist/web');
+
+/** The web UI at `/` (bundled, no internet needed) and what it needs to know of the server. */
+export const uiRoutes = (deps: AppDeps): FastifyPluginAsync =>
+  async (app) => {
+    app.get('/api/config', { schema: { summary: 'What this server allows: default model, repository roots, attempts', tags: ['service'], response: { '4xx': ErrorBody } } }, async () => ({
+      version: deps.version,
+      default_model: deps.settings.models.chatModel ?? null,
+      repo_path_allowed: deps.settings.service.repoRoots.length > 0,
+      repo_roots: deps.settings.service.repoRoots,
+      max_attempts: { min: 1, max: 10, default: 3 },
+      queue: deps.queue.kind,
+    }));
+
+    if (existsSync(`${WEB_DIR}/index.html`)) {
+      await app.register(fastifyStatic, { root: WEB_DIR, prefix: '/', index: ['index.html'], wildcard: false, cacheControl: true, maxAge: 0 });
+    } else {
+      app.get('/', { schema: { hide: true } }, async (_request, reply) =>
+        reply.type('text/plain; charset=utf-8').send('The web UI is not built: run `npm run build`. The API is up; its docs are at /docs.\n'),
+      );
+    }
+  };

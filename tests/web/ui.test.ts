@@ -1,0 +1,161 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { api, type Proc, startServe, stop } from '../helpers/service.js';
+
+/** Screenshots land here (a test artifact; docs/ keeps two of them for the README). */
+const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'web');
+const CHROMIUM = process.env.FIXWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
+
+const REPO = {
+  'calc.py': 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
+  'tests/test_calc.py': 'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n',
+};
+const TEST = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n';
+const edit = (to: string) => `\ncalc.py\n\`\`\`python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return ${to}\n>>>>>>> REPLACE\n\`\`\`\n`;
+const ISSUE = 'add(2, 3) returns -1 instead of 5\n\ncalc.add subtracts instead of adding.';
+
+describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against fixwright serve, a fixture repository and the scripted model)', () => {
+  let model: ScriptedServer;
+  let serve: Proc & { url: string };
+  let browser: Browser;
+  let repo: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // Each model call takes a while, so the page can be seen (and reloaded) mid-run; the first fix is wrong, the second right.
+    model = await startScriptedOpenAIServer({
+      replies: [
+        { delayMs: 1200, reply: TEST },
+        { delayMs: 1200, reply: TEST + edit('a * b') },
+        { delayMs: 1500, reply: TEST + edit('a + b') },
+      ],
+    });
+    repo = makeRepo(REPO, { git: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'fw-web-'));
+    serve = await startServe({
+      OPENAI_BASE_URL: model.url,
+      OPENAI_API_KEY: 'sk-web-test-0123456789abcdef',
+      FIXWRIGHT_MODEL: 'scripted',
+      FIXWRIGHT_DATA_DIR: dataDir,
+      FIXWRIGHT_REPO_ROOTS: dirname(repo),
+      FIXWRIGHT_LOG_LEVEL: 'warn',
+      FIXWRIGHT_RATE_LIMIT: '100000',
+      REDIS_URL: '',
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (serve) await stop(serve, 'SIGKILL');
+    await model?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    removeRepos();
+  });
+
+  const open = async (width = 1280, height = 900): Promise<Page> => {
+    const page = await browser.newPage({ viewport: { width, height } });
+    // Everything is bundled: any request off the server is a bug (the test machine has no internet anyway).
+    await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort());
+    return page;
+  };
+
+  it('submits an issue, shows events live, rebuilds the timeline after a reload, and renders the diff, the tests and the verdict', async () => {
+    const page = await open();
+    await page.goto(serve.url);
+    await page.getByLabel('Path on the server').check();
+    await page.getByLabel('Repository path').fill(repo);
+    await page.getByLabel('Issue', { exact: true }).fill(ISSUE);
+    await page.getByLabel('Max attempts').fill('3');
+    await page.screenshot({ path: join(ARTIFACTS, 'submit.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Fix it' }).click();
+    await page.waitForURL(/#\/task\//);
+    const taskId = decodeURIComponent(page.url().split('#/task/')[1]!);
+
+    // Live: the timeline grows while the task runs.
+    const timeline = page.getByRole('list', { name: /Timeline/ });
+    await expect.poll(() => timeline.locator('li').count(), { timeout: 30_000 }).toBeGreaterThanOrEqual(3);
+    await expect.poll(() => page.getByTestId('task-status').textContent()).toMatch(/running|queued/);
+    const before = await timeline.locator('li').count();
+    await expect.poll(() => timeline.locator('li').count(), { timeout: 30_000 }).toBeGreaterThan(before);
+
+    // A reload mid-task rebuilds the timeline from the replay.
+    const rowsBeforeReload = await timeline.locator('li').allTextContents();
+    await page.reload();
+    await expect.poll(async () => (await page.getByRole('list', { name: /Timeline/ }).locator('li').count()) >= rowsBeforeReload.length, { timeout: 15_000 }).toBe(true);
+    const replayed = await page.getByRole('list', { name: /Timeline/ }).locator('li .node').allTextContents();
+    expect(replayed.slice(0, rowsBeforeReload.length)).toEqual(rowsBeforeReload.map((r) => r.split(/attempt|\d/)[0]!.replace(/running…|stopped/, '').trim()).map((n) => n.match(/^[a-z]+/)?.[0] ?? n));
+
+    // The end: verdict, the diff rendered by diff2html, the test table, the reflection of the failed attempt.
+    await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 60_000 }).toBe('resolved');
+    await expect.poll(() => page.getByTestId('verdict').textContent()).toMatch(/Resolved/);
+    const second = page.getByTestId('attempt-2');
+    await expect.poll(() => second.locator('.d2h-file-wrapper').count()).toBe(1);
+    expect(await second.locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).toContain('    return a + b');
+    expect(await second.locator('.hljs-keyword').count()).toBeGreaterThan(0); // syntax highlighting
+    const rows = await second.locator('.tests table').first().locator('tbody tr').allTextContents();
+    expect(rows.join(' ')).toMatch(/test_add_returns_sum.*FAILED.*PASSED/);
+    expect(await page.getByTestId('attempt-1').locator('.reflection').textContent()).toMatch(/still fails/);
+    await second.getByRole('button', { name: 'Unified' }).click();
+    await expect.poll(() => second.locator('.d2h-file-side-diff').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Download patch' }).isEnabled()).toBe(true);
+    expect(await page.getByTestId('live-state').textContent()).toBe('closed');
+    await page.screenshot({ path: join(ARTIFACTS, 'task.png'), fullPage: true });
+
+    // The server agrees with the page.
+    expect((await api(serve.url, `/api/task/${taskId}`)).body).toMatchObject({ status: 'finished', verdict: 'resolved' });
+
+    // History lists it; the dashboard counts it.
+    await page.goto(`${serve.url}/#/history`);
+    await expect.poll(() => page.locator('table.history tbody tr').count()).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('table.history').textContent()).toContain('add(2, 3) returns -1');
+    await page.goto(`${serve.url}/#/dashboard`);
+    await expect.poll(() => page.locator('.card').first().textContent()).toMatch(/Resolve rate\s*100%/);
+    await page.close();
+  }, 180_000);
+
+  it('shows bad input next to its field: the form\'s own checks, and the server\'s message for a path outside the roots', async () => {
+    const page = await open();
+    await page.goto(serve.url);
+    await page.getByRole('button', { name: 'Fix it' }).click();
+    await expect.poll(() => page.locator('#f-repo-error').textContent()).toMatch(/Give the repository/);
+    expect(await page.locator('#f-issue-error').textContent()).toMatch(/Describe the issue/);
+    expect(await page.locator('#f-repo').getAttribute('aria-invalid')).toBe('true');
+    await page.getByLabel('Path on the server').check();
+    await page.getByLabel('Repository path').fill('/etc');
+    await page.getByLabel('Issue', { exact: true }).fill('x');
+    await page.getByRole('button', { name: 'Fix it' }).click();
+    await expect.poll(() => page.locator('#f-repo-error').textContent()).toMatch(/inside one of the server's repository roots/);
+    expect(page.url()).not.toMatch(/#\/task\//);
+    await page.screenshot({ path: join(ARTIFACTS, 'bad-input.png') });
+    await page.close();
+  });
+
+  it('fits a phone: no sideways scrolling, every field reachable', async () => {
+    const page = await open(390, 844);
+    await page.goto(serve.url);
+    await page.getByLabel('Issue', { exact: true }).waitFor();
+    expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+    // Keyboard: tab order reaches the submit button.
+    for (let i = 0; i < 20 && (await page.evaluate(() => document.activeElement?.textContent)) !== 'Fix it'; i++) await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Fix it');
+    await page.screenshot({ path: join(ARTIFACTS, 'phone.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('says so for an unknown task', async () => {
+    const page = await open();
+    await page.goto(`${serve.url}/#/task/no-such-task`);
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/No task no-such-task/);
+    await page.close();
+  });
+});
