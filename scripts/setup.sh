@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets fixwright up on a fresh Debian/Ubuntu machine, idempotently:
 #   1. Debian packages: docker.io (the engine), debootstrap (the offline image build) and
-#      redis-server (the service's queue), when missing;
+#      redis-server (the service's queue) and chromium (the UI's browser tests), when missing;
 #   2. a Docker engine, started with no bridge and no iptables when none is running;
 #   3. node dependencies (npm ci) and the TypeScript build (dist/);
 #   4. the sandbox base image (cached: rebuilt only when its recipe changes).
@@ -17,6 +17,8 @@ if ! docker info >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then n
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 # Redis: the service's queue and store in the multi-machine mode; the tests start their own.
 command -v redis-server >/dev/null 2>&1 || need_pkgs+=(redis-server)
+# Chromium: the web UI's browser tests drive it headless (playwright-core downloads no browser).
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "setup: missing ${need_pkgs[*]}; run this script as root (sudo scripts/setup.sh) or install them yourself" >&2
