@@ -5,7 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { Ajv } from 'ajv';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
@@ -78,6 +78,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Requests are counted in fixwright_http_request_duration_seconds; logging each one would drown the log.
     logController: new LogController({ disableRequestLogging: true }),
     routerOptions: { maxParamLength: 200 },
+    // Errors fastify raises before a route runs (an over-long id, a bad content-length) keep the one error shape.
+    frameworkErrors: (error, request, reply) => {
+      const status = (error as FastifyError).statusCode ?? 400;
+      void (reply as FastifyReply).status(status).send({ code: 'FW_ERR_BAD_INPUT', message: `${error.message} (${request.method} ${request.url.slice(0, 120)})` });
+    },
   });
 
   // Bodies are checked as sent; query strings and params are text, so those are coerced.
@@ -93,29 +98,33 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     serviceMetrics.httpSeconds.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  if (service.apiKeys.length > 0) {
-    const keys = service.apiKeys.map(digest);
-    app.addHook('onRequest', async (request) => {
-      // The UI's own files are public (it asks for the key); everything under /api and /ws is not.
-      if (PUBLIC.test(request.url) || !/^\/(api|ws)\//.test(request.url)) return;
-      const presented = presentedKey(request.headers, request.url);
-      if (!presented) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)');
-      const given = digest(presented);
-      if (!keys.some((k) => timingSafeEqual(k, given))) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'the API key is not one this server accepts');
-    });
-  }
-
+  const keys = service.apiKeys.map(digest);
+  const validKey = (key: string | undefined) => key !== undefined && keys.some((k) => timingSafeEqual(k, digest(key)));
   await app.register(cors, { origin: service.corsOrigins.length > 0 ? service.corsOrigins : false, methods: ['GET', 'POST'] });
   await app.register(rateLimit, {
     max: service.rateLimitPerMinute,
     timeWindow: 60_000,
     ...(deps.redis ? { redis: deps.redis, nameSpace: 'fixwright:ratelimit:' } : {}),
+    // A valid key gets its own bucket; anything else (no key, a made-up key) counts against the IP,
+    // so neither inventing keys nor guessing them escapes the limit. The limiter runs before auth.
     keyGenerator: (request) => {
       const key = presentedKey(request.headers, request.url);
-      return key ? `key:${digest(key).toString('hex').slice(0, 16)}` : `ip:${request.ip}`;
+      return validKey(key) ? `key:${digest(key!).toString('hex').slice(0, 16)}` : `ip:${request.ip}`;
     },
     errorResponseBuilder: (_request, context) => new FixwrightError('FW_ERR_RATE_LIMITED', `rate limit: at most ${context.max} requests a minute; try again in ${context.after}`),
   });
+  if (service.apiKeys.length > 0) {
+    // preParsing: after the rate limiter (a route-level onRequest hook), before the body is read.
+    app.addHook('preParsing', async (request, _reply, payload) => {
+      // The UI's own files are public (it asks for the key); everything under /api and /ws is not.
+      if (PUBLIC.test(request.url) || !/^\/(api|ws)\//.test(request.url)) return payload;
+      const presented = presentedKey(request.headers, request.url);
+      if (!presented) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)');
+      if (!validKey(presented)) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'the API key is not one this server accepts');
+      return payload;
+    });
+  }
+
   await app.register(swagger, {
     openapi: {
       info: { title: 'fixwright', version: deps.version, description: 'Submit an issue, watch the agent fix it, download the patch. Errors are {code, message, field?}.' },

@@ -27,6 +27,7 @@ function validationMessage(err: FastifyError, field: string | undefined): string
   const where = err.validationContext === 'body' ? '' : `${err.validationContext} `;
   if (first?.keyword === 'required') return `${where}${field} is required`;
   if (first?.keyword === 'additionalProperties') return `${where}${field} is not a known field`;
+  if (!field && first?.keyword === 'type' && err.validationContext === 'body') return 'the body must be a JSON object';
   return `${where}${field ?? 'input'} ${first?.message ?? 'is invalid'}${params.allowedValues ? ` (${(params.allowedValues as unknown[]).join(', ')})` : ''}`;
 }
 
@@ -56,6 +57,11 @@ export function replyWithError(err: FastifyError, request: FastifyRequest, reply
             ? `the body is larger than this server accepts (${request.server.initialConfig.bodyLimit} bytes; FIXWRIGHT_BODY_LIMIT)`
             : err.message;
     return reply.status(status).send({ code, message });
+  }
+  // The store (Redis) is down or unreachable: say so, as a 503 the caller may retry.
+  if (/MaxRetriesPerRequest|ECONNREFUSED|Connection is closed|ETIMEDOUT|EHOSTUNREACH/.test(`${err.name} ${err.message}`)) {
+    request.log.error({ err }, 'the store is unreachable');
+    return reply.status(503).send({ code: 'FW_ERR_UNAVAILABLE', message: 'the task store (Redis) is unreachable; try again shortly' });
   }
   request.log.error({ err }, 'request failed');
   return reply.status(500).send({ code: 'FW_ERR_INTERNAL', message: `internal error (request ${request.id}); the server log has the details` });

@@ -6,6 +6,7 @@ import { FixwrightError } from '../core/errors.js';
 import type { SandboxRuntime } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import { observeEvent, serviceMetrics } from './metrics.js';
+import { checkRepoPath } from './repo-roots.js';
 import type { TaskStore } from './store/task-store.js';
 import { foldEvent, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task.js';
 
@@ -82,6 +83,7 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
   const summary = running.summary;
   let writes = Promise.resolve();
   let lostLog: Error | undefined;
+  let ownerLost = false;
   const events = new EventLog(taskId, undefined, secretsOf(settings), await store.lastSeq(taskId));
   events.subscribe((event) => {
     observeEvent(event);
@@ -94,6 +96,8 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
         if (event.type !== 'log') await store.change(taskId, { set: { summary: snapshot } });
       } catch (err) {
         lostLog = err as Error;
+        // A seq conflict means another run owns the task now; anything else is a store failure.
+        ownerLost = /not the next one/.test((err as Error).message);
         log.error({ err }, 'could not record an event; stopping this run');
         controller.abort('lost');
       }
@@ -109,6 +113,7 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
   try {
     events.emit('status', { status: 'running', ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}) });
     if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request');
+    if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
     const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));
     const outcome = await solveIssue(
       {
@@ -147,7 +152,9 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
     serviceMetrics.activeJobs.dec();
   }
   await writes;
-  if (lostLog) return 'running';
+  if (lostLog && ownerLost) return 'running';
+  // The store failed under this run: fail the job, so whoever runs it records the end.
+  if (lostLog) throw lostLog;
   await store.change(taskId, {
     from: ['running'],
     set: { status, summary, error, ...(status === 'queued' ? {} : { finished_at: new Date().toISOString() }) },

@@ -9,6 +9,7 @@ import { buildApp } from './app.js';
 import { BullTaskQueue } from './queue/bullmq-queue.js';
 import { LocalTaskQueue } from './queue/local-queue.js';
 import type { TaskQueue } from './queue/task-queue.js';
+import { redisTrouble } from './redis-trouble.js';
 import { endTask, runTask } from './run-task.js';
 import { DiskTaskStore } from './store/disk-store.js';
 import { RedisTaskStore } from './store/redis-store.js';
@@ -35,10 +36,10 @@ export interface ListenOptions {
  */
 async function recoverTasks(store: TaskStore, queue: TaskQueue, interrupted: Set<string>, logger: Logger): Promise<void> {
   let cursor: string | undefined;
-  const pending: Array<{ id: string; status: string; retries: number; created: string }> = [];
+  const pending: Array<{ id: string; status: string; retries: number; started: boolean }> = [];
   do {
     const page = await store.list({ cursor, limit: 200 });
-    for (const t of page.tasks) if (t.status === 'queued' || t.status === 'running') pending.push({ id: t.task_id, status: t.status, retries: t.retries, created: t.created_at });
+    for (const t of page.tasks) if (t.status === 'queued' || t.status === 'running') pending.push({ id: t.task_id, status: t.status, retries: t.retries, started: t.started_at !== null });
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
   for (const task of pending.reverse()) {
@@ -46,7 +47,8 @@ async function recoverTasks(store: TaskStore, queue: TaskQueue, interrupted: Set
       await endTask(store, task.id, 'error', 'the task was interrupted twice (the service stopped while it ran); submit it again');
       continue;
     }
-    if (task.status === 'running') interrupted.add(task.id);
+    // Running when the process died, or put back by a shutdown mid-run: either way a new run starts afresh.
+    if (task.status === 'running' || task.started) interrupted.add(task.id);
     await queue.enqueue(task.id);
   }
   if (pending.length) logger.info({ requeued: pending.length }, 'tasks from before the restart are queued again');
@@ -67,11 +69,13 @@ export async function startService(settings: Settings, options: ListenOptions, l
   const checks: Record<string, () => Promise<boolean>> = {};
 
   if (redisURL) {
-    store = new RedisTaskStore(redisURL);
-    const bull = new BullTaskQueue(redisURL);
+    const trouble = redisTrouble(logger);
+    store = new RedisTaskStore(redisURL, 'fixwright:', trouble);
+    const bull = new BullTaskQueue(redisURL, 'fixwright', trouble);
     queue = bull;
     workers = () => bull.workers();
     redis = new Redis(redisURL, { maxRetriesPerRequest: 3 });
+    redis.on('error', trouble);
     logger.info({ redis: redisURL.replace(/\/\/[^@]*@/, '//***@') }, 'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks');
   } else {
     store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
@@ -101,6 +105,7 @@ export async function startService(settings: Settings, options: ListenOptions, l
       },
       settings.service.workers,
       logger,
+      (taskId, err) => endTask(store, taskId, 'error', `the task's run failed: ${(err as Error).message}`),
     );
     await recoverTasks(store, queue, interrupted, logger);
     logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');

@@ -6,6 +6,7 @@ import { createSandboxRuntime } from '../sandbox/index.js';
 import { bullConnection, cancelChannel, QUEUE_NAME } from './queue/bullmq-queue.js';
 import { endTask, runTask, type AbortReason } from './run-task.js';
 import { RedisTaskStore } from './store/redis-store.js';
+import { redisTrouble } from './redis-trouble.js';
 
 /** How a worker process takes jobs. */
 export interface WorkerOptions {
@@ -30,10 +31,11 @@ export interface FixwrightWorker {
 export async function startWorker(settings: Settings, options: WorkerOptions, logger: Logger): Promise<FixwrightWorker> {
   const url = settings.service.redisURL!;
   const prefix = options.prefix ?? 'fixwright';
-  const store = new RedisTaskStore(url, `${prefix}:`);
+  const trouble = redisTrouble(logger);
+  const store = new RedisTaskStore(url, `${prefix}:`, trouble);
   const runtime = await createSandboxRuntime(settings, { logger });
   const parts = { store, settings, runtime, localiser: createLocaliser(settings), calibration: shippedCalibration(), logger };
-  const connection = bullConnection(url);
+  const connection = bullConnection(url, trouble);
   const queue = new Queue(QUEUE_NAME, { connection, prefix });
 
   const worker = new Worker(
@@ -42,19 +44,19 @@ export async function startWorker(settings: Settings, options: WorkerOptions, lo
       const retry = job.attemptsStarted > 1 || job.stalledCounter > 0;
       return runTask(job.data.task_id, parts, signal ?? new AbortController().signal, { retry });
     },
-    { connection: bullConnection(url), prefix, concurrency: options.concurrency, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs, maxStalledCount: 1 },
+    { connection: bullConnection(url, trouble), prefix, concurrency: options.concurrency, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs, maxStalledCount: 1 },
   );
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
-  worker.on('stalled', (jobId) => {
-    void (async () => {
-      const job = await queue.getJob(jobId);
-      const state = job ? await job.getState() : 'unknown';
-      logger.warn({ task_id: jobId, state }, 'a job lost its worker');
-      if (state === 'failed') await endTask(store, jobId, 'error', 'the task was interrupted twice (its worker stopped or was killed); submit it again');
-    })().catch((err: unknown) => logger.error({ err, task_id: jobId }, 'could not record a lost job'));
+  worker.on('error', (err) => trouble(err));
+  // A job whose worker was lost too often, or whose run threw, fails in BullMQ: its task must end too.
+  worker.on('failed', (job, err) => {
+    if (!job?.id) return;
+    const lost = /stalled|lock/i.test(err.message);
+    const message = lost ? 'the task was interrupted twice (its worker stopped or was killed); submit it again' : `the task's run failed: ${err.message}`;
+    void endTask(store, job.id, 'error', message).catch((e: unknown) => logger.error({ err: e, task_id: job.id }, 'could not record a failed job'));
   });
+  worker.on('stalled', (jobId) => logger.warn({ task_id: jobId }, 'a job lost its worker; it runs again'));
 
-  const cancels = bullConnection(url);
+  const cancels = bullConnection(url, trouble);
   await cancels.subscribe(cancelChannel(prefix));
   cancels.on('message', (_channel: string, taskId: string) => {
     if (worker.cancelJob(taskId, 'cancel' satisfies AbortReason)) logger.info({ task_id: taskId }, 'cancelling');

@@ -11,8 +11,10 @@ export function cancelChannel(prefix: string): string {
 }
 
 /** A connection as BullMQ wants it (blocking commands must not give up on retries). */
-export function bullConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null });
+export function bullConnection(url: string, onError: (err: Error) => void = () => undefined): Redis {
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  connection.on('error', onError);
+  return connection;
 }
 
 /**
@@ -27,9 +29,11 @@ export class BullTaskQueue implements TaskQueue {
   constructor(
     url: string,
     private readonly prefix = 'fixwright',
+    onError: (err: Error) => void = () => undefined,
   ) {
-    this.connection = bullConnection(url);
+    this.connection = bullConnection(url, onError);
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix });
+    this.queue.on('error', onError);
   }
 
   async enqueue(taskId: string): Promise<void> {

@@ -20,6 +20,8 @@ export class LocalTaskQueue implements TaskQueue {
     private readonly run: TaskRunner,
     private readonly concurrency: number,
     private readonly logger: Logger,
+    /** Records the end of a task whose runner threw (so it is never left running). */
+    private readonly onCrash?: (taskId: string, err: unknown) => Promise<unknown>,
   ) {}
 
   async enqueue(taskId: string): Promise<void> {
@@ -35,7 +37,11 @@ export class LocalTaskQueue implements TaskQueue {
       const controller = new AbortController();
       const done = this.run(taskId, controller.signal)
         .then(() => undefined)
-        .catch((err: unknown) => this.logger.error({ err, task_id: taskId }, 'task runner failed'))
+        .catch((err: unknown) => {
+          this.logger.error({ err, task_id: taskId }, 'task runner failed');
+          return this.onCrash?.(taskId, err);
+        })
+        .then(() => undefined, () => undefined)
         .finally(() => {
           this.running.delete(taskId);
           this.pump();

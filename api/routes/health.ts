@@ -41,7 +41,9 @@ export const healthRoutes = (deps: AppDeps): FastifyPluginAsync =>
 
     app.get('/readyz', { config: open, schema: { summary: 'The store, the queue and (in-process mode) Docker are reachable', tags: ['service'] } }, async (_request, reply) => {
       const checks: Record<string, () => Promise<boolean>> = { store: () => deps.store.ping(), queue: () => deps.queue.ready(), ...deps.checks };
-      const results = Object.fromEntries(await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await check().catch(() => false)] as const)));
+      // Each check gets 2 s: an unreachable Redis must give a quick 503, not a hung probe.
+      const timed = (check: () => Promise<boolean>) => Promise.race([check().catch(() => false), new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref())]);
+      const results = Object.fromEntries(await Promise.all(Object.entries(checks).map(async ([name, check]) => [name, await timed(check)] as const)));
       const ready = Object.values(results).every(Boolean);
       return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks: results });
     });

@@ -3,7 +3,7 @@ import { FixwrightError } from '../../core/errors.js';
 import type { AppDeps } from '../app.js';
 import { serviceMetrics } from '../metrics.js';
 import { AfterQuery, TaskIdParams, type AfterQueryType, type TaskIdParamsType } from '../schemas/task.js';
-import { isFinalEvent } from '../task.js';
+import { isFinalEvent, TERMINAL_STATUSES } from '../task.js';
 
 /** A client this far behind (bytes queued) is cut off rather than buffered without bound. */
 const MAX_BUFFERED_BYTES = 32 << 20;
@@ -47,6 +47,9 @@ export const liveRoutes = (deps: AppDeps): FastifyPluginAsync =>
           });
           if (closed) unsubscribe();
           else stop = unsubscribe;
+          // An ended task with nothing after `after`: no final event will come, so close now.
+          const task = await deps.store.get(request.params.id);
+          if (!closed && task && TERMINAL_STATUSES.includes(task.status) && (request.query.after ?? 0) >= (await deps.store.lastSeq(task.task_id))) socket.close(1000, 'done');
         } catch (err) {
           request.log.error({ err }, 'could not follow a task');
           socket.close(1011, 'could not read the task');

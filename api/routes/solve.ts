@@ -1,33 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
-import { isAbsolute, relative } from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
 import type { AppDeps } from '../app.js';
 import { serviceMetrics } from '../metrics.js';
+import { checkRepoPath } from '../repo-roots.js';
 import { Accepted, ErrorBody, SolveBody, type SolveBodyType } from '../schemas/task.js';
 import { newTask, type TaskRequest } from '../task.js';
-
-/** Is `path` inside one of `roots` once links are resolved (so `root/../etc` and symlinks out are refused)? */
-export function insideRoots(path: string, roots: readonly string[]): boolean {
-  let real: string;
-  try {
-    real = realpathSync(path);
-  } catch {
-    return false;
-  }
-  return roots.some((root) => {
-    let realRoot: string;
-    try {
-      realRoot = realpathSync(root);
-    } catch {
-      return false;
-    }
-    const rel = relative(realRoot, real);
-    return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
-  });
-}
 
 /** Checks what the schema cannot: one source of each kind, allowed hosts and roots. */
 function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
@@ -41,13 +20,7 @@ function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
   if (body.repo_url !== undefined && !isCloneableRepoUrl(body.repo_url)) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', `repo_url must be https://github.com/OWNER/NAME (got ${JSON.stringify(body.repo_url.slice(0, 100))}); file://, local and other hosts are refused`, { field: 'repo_url' });
   }
-  if (body.repo_path !== undefined) {
-    const roots = settings.service.repoRoots;
-    if (roots.length === 0) throw new FixwrightError('FW_ERR_FORBIDDEN', 'repo_path is disabled on this server (it sets no FIXWRIGHT_REPO_ROOTS); use repo_url', { field: 'repo_path' });
-    if (!isAbsolute(body.repo_path)) throw new FixwrightError('FW_ERR_BAD_INPUT', 'repo_path must be an absolute path', { field: 'repo_path' });
-    if (!existsSync(body.repo_path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repo_path ${body.repo_path} does not exist on the server`, { field: 'repo_path' });
-    if (!insideRoots(body.repo_path, roots)) throw new FixwrightError('FW_ERR_FORBIDDEN', `repo_path must be inside one of the server's repository roots (${roots.join(', ')})`, { field: 'repo_path' });
-  }
+  if (body.repo_path !== undefined) checkRepoPath(body.repo_path, settings.service.repoRoots);
   if (body.issue_url !== undefined && !isIssueUrl(body.issue_url)) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', 'issue_url must be https://github.com/OWNER/NAME/issues/N', { field: 'issue_url' });
   }

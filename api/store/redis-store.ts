@@ -52,8 +52,11 @@ export class RedisTaskStore implements TaskStore {
   constructor(
     url: string,
     private readonly prefix = 'fixwright:',
+    /** Connection trouble (ioredis reconnects by itself; this only reports it). */
+    private readonly onError: (err: Error) => void = () => undefined,
   ) {
     this.redis = new Redis(url, { maxRetriesPerRequest: 3, lazyConnect: false });
+    this.redis.on('error', onError);
     this.redis.defineCommand('fwAppend', { numberOfKeys: 2, lua: APPEND });
     this.redis.defineCommand('fwChange', { numberOfKeys: 2, lua: CHANGE });
     this.live.setMaxListeners(0);
@@ -102,7 +105,7 @@ export class RedisTaskStore implements TaskStore {
       if (result === 1) return next;
       if (result === 0) return undefined;
     }
-    throw new FixwrightError('FW_ERR_SANDBOX', `task ${taskId} kept changing under this update; try again`);
+    throw new FixwrightError('FW_ERR_CONFLICT', `task ${taskId} kept changing under this update; try again`);
   }
 
   async list(query: ListQuery): Promise<TaskPage> {
@@ -152,6 +155,7 @@ export class RedisTaskStore implements TaskStore {
   private async subscribe(taskId: string): Promise<void> {
     if (!this.subscriber) {
       this.subscriber = this.redis.duplicate();
+      this.subscriber.on('error', this.onError);
       this.subscriber.on('message', (channel: string, message: string) => {
         const event = JSON.parse(message) as AgentEvent;
         this.live.emit(event.task_id, event);

@@ -67,6 +67,7 @@ describe('HTTP input checks: a precise 4xx with {code, message, field}, never a 
     ['a path outside the roots', { repo_path: '/etc', issue_text: 'x' }, 403, 'FW_ERR_FORBIDDEN', 'repo_path', /inside one of/],
     ['a path climbing out with ..', { repo_path: join(root, 'repo', '..', '..', '..', 'etc'), issue_text: 'x' }, 403, 'FW_ERR_FORBIDDEN', 'repo_path', /inside one of/],
     ['a symlink out of the root', { repo_path: join(root, 'escape'), issue_text: 'x' }, 403, 'FW_ERR_FORBIDDEN', 'repo_path', /inside one of/],
+    ['a missing path outside the roots (no probing of host paths)', { repo_path: '/root/surely-not-here', issue_text: 'x' }, 403, 'FW_ERR_FORBIDDEN', 'repo_path', /inside one of/],
     ['a relative path', { repo_path: 'repo', issue_text: 'x' }, 400, 'FW_ERR_BAD_INPUT', 'repo_path', /absolute/],
     ['a path that does not exist', { repo_path: join(root, 'nope'), issue_text: 'x' }, 400, 'FW_ERR_REPO_NOT_FOUND', 'repo_path', /does not exist/],
     ['a bad model name', { repo_url: 'https://github.com/a/b', issue_text: 'x', model: 'a b' }, 400, 'FW_ERR_BAD_INPUT', 'model', /pattern/],
@@ -97,6 +98,11 @@ describe('HTTP input checks: a precise 4xx with {code, message, field}, never a 
     expect((await server.inject('/api/tasks?status=sleeping')).json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'status' });
     expect((await server.inject('/api/tasks?cursor=zzz')).json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'cursor' });
     expect((await server.inject('/api/tasks?limit=0')).statusCode).toBe(400);
+    const long = await server.inject(`/api/task/${'x'.repeat(300)}`);
+    expect(long.statusCode).toBeGreaterThanOrEqual(400);
+    expect(long.statusCode).toBeLessThan(500);
+    expect(Object.keys(long.json()).sort()).toEqual(['code', 'message']);
+    expect((await solve('[]')).json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', message: 'the body must be a JSON object' });
   });
 
   it('serves OpenAPI docs for every route, health, readiness and fixwright_ metrics', async () => {
@@ -137,6 +143,21 @@ describe('access control', () => {
     expect((await server.inject('/api/tasks')).json()).toMatchObject({ code: 'FW_ERR_RATE_LIMITED', message: expect.stringMatching(/3 requests a minute/) });
     expect((await server.inject('/healthz')).statusCode).toBe(200);
     await server.close();
+  });
+
+  it('does not let made-up or guessed keys escape the rate limit', async () => {
+    const open = await app({ FIXWRIGHT_RATE_LIMIT: '3' });
+    const invented = [];
+    for (let i = 0; i < 5; i++) invented.push((await open.inject({ url: '/api/tasks', headers: { 'x-api-key': `made-up-key-${i}` } })).statusCode);
+    expect(invented).toEqual([200, 200, 200, 429, 429]);
+    await open.close();
+    const guarded = await app({ FIXWRIGHT_RATE_LIMIT: '3', FIXWRIGHT_API_KEYS: 'the-real-key-123' });
+    const guesses = [];
+    for (let i = 0; i < 5; i++) guesses.push((await guarded.inject({ url: '/api/tasks', headers: { authorization: `Bearer guess-${i}-000000` } })).statusCode);
+    expect(guesses).toEqual([401, 401, 401, 429, 429]);
+    // The real key has its own bucket.
+    expect((await guarded.inject({ url: '/api/tasks', headers: { authorization: 'Bearer the-real-key-123' } })).statusCode).toBe(200);
+    await guarded.close();
   });
 
   it('answers CORS preflights only for the configured origins', async () => {

@@ -90,6 +90,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
 
     // A reload mid-task rebuilds the timeline from the replay.
     const nodesBeforeReload = await timeline.locator('li .node').allTextContents();
+    expect(await page.getByTestId('task-status').textContent()).toBe('running'); // reloading mid-task, not after
     await page.reload();
     const rebuilt = page.getByRole('list', { name: /Timeline/ }).locator('li .node');
     await expect.poll(() => rebuilt.count(), { timeout: 15_000 }).toBeGreaterThanOrEqual(nodesBeforeReload.length);
@@ -161,8 +162,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
     expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
     await page.goto(`${serve.url}/#/history`);
     await page.getByLabel('Status').selectOption('cancelled');
-    await expect.poll(() => page.locator('table.history tbody').textContent()).toContain('cancel me');
-    expect(await page.locator('table.history tbody').textContent()).not.toContain('add(2, 3)');
+    await expect.poll(async () => {
+      const text = (await page.locator('table.history tbody').textContent()) ?? '';
+      return text.includes('cancel me') && !text.includes('add(2, 3)');
+    }).toBe(true);
     await page.close();
   });
 

@@ -21,7 +21,7 @@ export function navigate(hash: string): void {
   window.location.hash = hash;
 }
 
-/** The API key field: shown when the server asks for one, or when one is set. */
+/** The API key field (kept in this browser; needed only when the server sets FIXWRIGHT_API_KEYS). */
 function KeyField() {
   const [key, setKey] = useState(apiKey());
   return (

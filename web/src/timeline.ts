@@ -17,7 +17,9 @@ export function nodeRuns(events: readonly AgentEvent[]): NodeRun[] {
     const node = String(e.data.node ?? '');
     if (e.type === 'status' && e.data.retry) open.clear();
     if (e.type === 'node_start') {
-      const run: NodeRun = { key: `${e.seq}`, node, attempt: Number(e.data.attempt ?? 0), startedAt: e.ts, durationMs: null };
+      // generate starts before its attempt is counted: it works on attempt + 1.
+      const attempt = Number(e.data.attempt ?? 0) + (node === 'generate' ? 1 : 0);
+      const run: NodeRun = { key: `${e.seq}`, node, attempt, startedAt: e.ts, durationMs: null };
       runs.push(run);
       open.set(node, run);
     } else if (e.type === 'node_end') {

@@ -8,8 +8,7 @@ export function DiffView(props: { diff: string; label: string }) {
   useEffect(() => {
     if (!target.current) return;
     const ui = new Diff2HtmlUI(target.current, props.diff, { outputFormat: layout, drawFileList: false, matching: 'lines', highlight: true, fileContentToggle: false, colorScheme: 'light' as never });
-    ui.draw();
-    ui.highlightCode();
+    ui.draw(); // highlights the code too (highlight: true)
   }, [props.diff, layout]);
   if (!props.diff.trim()) return <p className="muted">No diff.</p>;
   return (

@@ -14,7 +14,7 @@ type Fields = 'repo' | 'commit' | 'issue' | 'model' | 'max_attempts';
 type Errors = Partial<Record<Fields, string>>;
 
 const REPO_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+?(\.git)?\/?$/;
-const ISSUE_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+\/issues\/\d+\/?$/;
+const ISSUE_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+\/issues\/\d+\/?(?:[?#]\S*)?$/;
 const COMMIT = /^[A-Za-z0-9._/][A-Za-z0-9._/-]{0,199}$/;
 
 /** The server's field names, mapped onto the form's. */

@@ -114,8 +114,11 @@ export function TaskView(props: { taskId: string }) {
     request<TaskAnswer>(`/api/task/${encodeURIComponent(taskId)}`).then(setTask, (err: ApiError) => setLoadError(err.status === 404 ? `No task ${taskId}.` : err.message));
   }, [taskId]);
 
+  useEffect(refresh, [refresh]);
+  // Follow the events once the task is known to exist (an unknown id is not retried forever).
+  const exists = task !== undefined;
   useEffect(() => {
-    refresh();
+    if (!exists) return;
     return followTask(
       taskId,
       (event) => {
@@ -124,7 +127,16 @@ export function TaskView(props: { taskId: string }) {
       },
       setLive,
     );
-  }, [taskId, refresh]);
+  }, [taskId, exists, refresh]);
+
+  // The clock ticks while the task runs.
+  const [now, setNow] = useState(Date.now());
+  const ticking = task !== undefined && task.status === 'running';
+  useEffect(() => {
+    if (!ticking) return;
+    const timer = window.setInterval(() => setNow(Date.now()), 1000);
+    return () => window.clearInterval(timer);
+  }, [ticking]);
 
   // The final status is written just after the last event: look again until it lands.
   useEffect(() => {
@@ -172,7 +184,7 @@ export function TaskView(props: { taskId: string }) {
           </div>
           <div>
             <dt>Time</dt>
-            <dd>{formatDuration(task.duration_ms)}</dd>
+            <dd>{formatDuration(ticking && task.started_at ? now - Date.parse(task.started_at) : task.duration_ms)}</dd>
           </div>
           <div>
             <dt>Live</dt>
