@@ -31,6 +31,8 @@ export interface SandboxOptions {
   repo?: RepoSource;
   /** The container's whole life (default: the command timeout plus the lease grace). */
   leaseSeconds?: number;
+  /** Bytes kept per output stream (default: the settings'); a test log may want more. */
+  outputCapBytes?: number;
 }
 
 /** One command in a fresh sandbox over a copy of a repository. */
@@ -79,7 +81,7 @@ export async function createSandboxRuntime(settings: Settings, options: { logger
           workdirBytes: opts.limits?.workdirBytes ?? sandbox.workdirBytes,
         },
         policy,
-        outputCapBytes: sandbox.outputCapBytes,
+        outputCapBytes: opts.outputCapBytes ?? sandbox.outputCapBytes,
         leaseSeconds: opts.leaseSeconds ?? sandbox.timeoutSeconds + sandbox.leaseGraceSeconds,
         logger: options.logger,
       });

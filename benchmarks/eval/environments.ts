@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { assetPath } from '../../core/paths.js';
+import type { LogParserName } from './log-parsers.js';
+
+const entrySchema = z
+  .object({
+    /** An environment spec (sandbox/images/env-image.ts) over the base image; null: the base image as it is. */
+    env: z.unknown().nullable().optional(),
+    test_cmd: z.array(z.string()).min(1).optional(),
+    parser: z.enum(['pytest', 'pytest_options', 'seaborn']).optional(),
+    /** Directories of the checkout put on PYTHONPATH (the repository is not pip-installed offline). */
+    pythonpath: z.array(z.string()).optional(),
+    /** Files written into the checkout before the tests ({version}, {major}, {minor} filled in). */
+    files: z.record(z.string(), z.string()).optional(),
+  })
+  .strict();
+
+const tableSchema = z.object({
+  $comment: z.string().optional(),
+  default: entrySchema.required({ test_cmd: true, parser: true, pythonpath: true }),
+  repos: z.record(
+    z.string(),
+    z.object({ parser: z.enum(['pytest', 'pytest_options', 'seaborn']).optional(), versions: z.record(z.string(), entrySchema), unsupported: z.string().optional() }).strict(),
+  ),
+});
+
+/** How one (repository, version) is evaluated. */
+export type Environment =
+  | { supported: true; key: string; env: unknown | null; testCmd: string[]; parser: LogParserName; pythonpath: string[]; files: Record<string, string> }
+  | { supported: false; key: string; reason: string };
+
+/** Reads the environment table (data, not code) shipped with fixwright, or another one. */
+export function loadEnvironmentTable(path = assetPath('benchmarks/eval/environments.json')) {
+  return tableSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+}
+
+/** The environment for a row: its repository's entry for the version, the default for unknown repositories. */
+export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, repo: string, version: string | undefined): Environment {
+  const key = `${repo}@${version ?? '?'}`;
+  const known = table.repos[repo];
+  const entry = known ? (version !== undefined ? known.versions[version] : undefined) : table.default;
+  if (!entry) {
+    return { supported: false, key, reason: known?.unsupported ?? `no environment for ${repo} version ${version ?? '(none)'} in the environment table` };
+  }
+  const [major = '0', minor = '0'] = (version ?? '0.0').split('.');
+  const fill = (text: string) => text.replaceAll('{version}', version ?? '0.0').replaceAll('{major}', major).replaceAll('{minor}', minor);
+  return {
+    supported: true,
+    key,
+    env: entry.env === undefined ? table.default.env ?? null : entry.env,
+    testCmd: entry.test_cmd ?? table.default.test_cmd,
+    parser: entry.parser ?? known?.parser ?? table.default.parser,
+    pythonpath: entry.pythonpath ?? table.default.pythonpath,
+    files: Object.fromEntries(Object.entries(entry.files ?? {}).map(([p, c]) => [p, fill(c)])),
+  };
+}

@@ -1,0 +1,107 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type Docker from 'dockerode';
+import { gitDirOf } from '../../localisation/index.js';
+import { applyPatch, ensureEnvironmentImage, type SandboxRuntime } from '../../sandbox/index.js';
+import { environmentFor, type loadEnvironmentTable } from './environments.js';
+import { grade, testDirectives, type Grade } from './grading.js';
+import { parseTestLog, type LogStatus } from './log-parsers.js';
+import type { EvalRow, Prediction } from './instances.js';
+
+/** How an instance's evaluation ended; only `resolved` and `unresolved` carry a verdict. */
+export type EvalStatus = 'resolved' | 'unresolved' | 'empty_patch' | 'apply_error' | 'env_error' | 'test_error';
+
+/** One instance's evaluation, as report.json holds it. */
+export interface InstanceResult {
+  instance_id: string;
+  repo: string;
+  version: string | null;
+  status: EvalStatus;
+  /** Why, for anything but resolved. */
+  reason: string | null;
+  environment: string;
+  tests: Record<string, LogStatus>;
+  fail_to_pass: Grade['fail_to_pass'] | null;
+  pass_to_pass: Grade['pass_to_pass'] | null;
+  /** The test run's log (stdout then stderr), kept beside the result. */
+  log: string;
+  duration_ms: number;
+}
+
+/** What every instance's evaluation shares. */
+export interface EvalContext {
+  runtime: SandboxRuntime;
+  docker: Docker;
+  table: ReturnType<typeof loadEnvironmentTable>;
+  /** `DIR/<owner>/<name>` git mirrors or checkouts. */
+  reposDir: string;
+  timeoutSeconds: number;
+  signal?: AbortSignal;
+}
+
+/** Bytes of test log kept: enough for `-rA` summaries of the largest suites. */
+const LOG_CAP = 64 << 20;
+
+/**
+ * Evaluates one prediction the official way: the repository at `base_commit` in its environment,
+ * the model patch applied (git apply, then patch --fuzz=5), then the test patch, then the test
+ * files the test patch touches run with the repository's command; the log is parsed with the
+ * repository's parser and graded. Environment problems are decided before any test runs.
+ */
+export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx: EvalContext): Promise<InstanceResult> {
+  const started = Date.now();
+  const env = environmentFor(ctx.table, row.repo, row.version);
+  const base = { instance_id: row.instance_id, repo: row.repo, version: row.version ?? null, environment: env.key, tests: {}, fail_to_pass: null, pass_to_pass: null, log: '' };
+  const end = (status: EvalStatus, reason: string | null, extra: Partial<InstanceResult> = {}): InstanceResult => ({ ...base, ...extra, status, reason, duration_ms: Date.now() - started });
+
+  if (!prediction.model_patch.trim()) return end('empty_patch', 'the prediction has no patch');
+  if (!env.supported) return end('env_error', env.reason);
+  const checkout = join(ctx.reposDir, row.repo);
+  if (!existsSync(checkout)) return end('env_error', `repository ${row.repo} not found under ${ctx.reposDir} (expected ${checkout})`);
+  const gitDir = gitDirOf(checkout) ?? checkout;
+  let image: string | undefined;
+  if (env.env !== null) {
+    try {
+      image = (await ensureEnvironmentImage(ctx.docker, env.env)).tag;
+    } catch (err) {
+      return end('env_error', `the environment image did not build: ${(err as Error).message.slice(0, 500)}`);
+    }
+  }
+  try {
+    return await ctx.runtime.withSandbox(
+      { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600 },
+      async (session) => {
+        const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120 });
+        if (!applied.ok) return end('apply_error', applied.message);
+        const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120 });
+        if (!tests.ok) return end('test_error', `the test patch does not apply after the model patch: ${tests.message}`);
+        if (Object.keys(env.files).length > 0) await session.putFiles('/work', env.files);
+        const pythonpath = env.pythonpath.map((p) => (p === '.' ? '/work' : `/work/${p}`)).join(':');
+        const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch)], {
+          timeoutSeconds: ctx.timeoutSeconds,
+          env: { PYTHONPATH: pythonpath, TZ: 'Etc/UTC' },
+          signal: ctx.signal,
+        });
+        const log = run.stdout.text + (run.stderr.text ? `\n${run.stderr.text}` : '');
+        // The program did not start (not found, not executable): the environment's fault, not the patch's.
+        if (run.exitCode === 126 || run.exitCode === 127 || /No module named pytest\b/.test(log)) {
+          return end('env_error', `the test command could not start (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log });
+        }
+        if (run.timedOut) return end('test_error', `the tests ran past ${ctx.timeoutSeconds}s`, { log });
+        const map = parseTestLog(log, env.parser);
+        if (Object.keys(map).length === 0) return end('test_error', `no test results in the log (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log });
+        const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS);
+        const failures = [...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`), ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`)];
+        return end(graded.resolved ? 'resolved' : 'unresolved', graded.resolved ? null : `failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`, {
+          log,
+          tests: map,
+          fail_to_pass: graded.fail_to_pass,
+          pass_to_pass: graded.pass_to_pass,
+        });
+      },
+    );
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    return end('env_error', `the sandbox failed: ${(err as Error).message.slice(0, 500)}`);
+  }
+}

@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { loadEvalRows, loadPredictions } from '../../benchmarks/eval/instances.js';
+import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
+import { loadSettings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { createSandboxRuntime } from '../../sandbox/index.js';
+
+interface EvalFlags {
+  dataset: string;
+  predictions: string;
+  repos: string;
+  instances?: string;
+  onlyRepos?: string;
+  limit?: string;
+  workers: string;
+  timeout: string;
+  out: string;
+}
+
+const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+
+/** `fixwright eval`: official-rule verdicts for predictions, each run in the sandbox. */
+export function registerEvalCommand(program: Command, setExitCode: (code: number) => void): void {
+  program
+    .command('eval')
+    .description('evaluate predictions on SWE-bench-format instances in the sandbox: model patch, test patch, FAIL_TO_PASS and PASS_TO_PASS, the official verdict')
+    .requiredOption('--dataset <file>', 'SWE-bench rows: JSONL or a JSON array (official fields: patch, test_patch, FAIL_TO_PASS, PASS_TO_PASS, version)')
+    .requiredOption('--predictions <file|gold>', 'predictions in the official format (JSONL or JSON: instance_id, model_name_or_path, model_patch), or "gold" for the dataset\'s own patches')
+    .requiredOption('--repos <dir>', 'repositories as DIR/<owner>/<name> (git mirrors or checkouts)')
+    .option('--instances <ids>', 'only these instance ids (comma-separated)')
+    .option('--only-repos <names>', 'only these repositories (owner/name, comma-separated)')
+    .option('--limit <n>', 'at most this many instances')
+    .option('--workers <n>', 'instances evaluated at once (each in its own sandbox)', '2')
+    .option('--timeout <seconds>', 'limit for one instance\'s test run (official: 1800)', '1800')
+    .requiredOption('--out <dir>', 'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes')
+    .action(async (flags: EvalFlags) => {
+      const settings = loadSettings(process.env);
+      const workers = Number(flags.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new FixwrightError('FW_ERR_BAD_INPUT', '--workers must be a whole number from 1 to 64', { field: '--workers' });
+      const timeoutSeconds = Number(flags.timeout);
+      if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
+      const limit = flags.limit === undefined ? undefined : Number(flags.limit);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--limit must be a positive whole number', { field: '--limit' });
+      const reposDir = resolve(flags.repos);
+      if (!existsSync(reposDir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${flags.repos} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
+
+      const { rows: all, errors } = loadEvalRows(flags.dataset);
+      for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
+      const wanted = new Set(list(flags.instances));
+      const repos = new Set(list(flags.onlyRepos));
+      let rows = all.filter((r) => (wanted.size === 0 || wanted.has(r.instance_id)) && (repos.size === 0 || repos.has(r.repo)));
+      const unknown = [...wanted].filter((id) => !all.some((r) => r.instance_id === id));
+      if (unknown.length) throw new FixwrightError('FW_ERR_BAD_INPUT', `--instances names ids not in the dataset: ${unknown.slice(0, 5).join(', ')}`, { field: '--instances' });
+      if (limit !== undefined) rows = rows.slice(0, limit);
+      const { predictions, errors: predictionErrors } = loadPredictions(flags.predictions, rows);
+      for (const e of predictionErrors) process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
+      const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
+      if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
+      if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
+
+      const table = loadEnvironmentTable();
+      const runtime = await createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
+      const total = rows.length - missing;
+      const bar = new SingleBar({ format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+      let resolvedCount = 0;
+      bar.start(total, 0, { resolved: 0, id: '' });
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      try {
+        const report = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds, signal: controller.signal }, {
+          out: resolve(flags.out),
+          workers,
+          dataset: flags.dataset,
+          predictions: flags.predictions,
+          onDone: (result, cached) => {
+            if (result.status === 'resolved') resolvedCount += 1;
+            bar.increment(1, { resolved: resolvedCount, id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}` });
+          },
+        });
+        bar.stop();
+        for (const [repo, r] of Object.entries(report.per_repo)) process.stdout.write(`${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`);
+        process.stdout.write(`resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(flags.out, 'report.md')}\n`);
+        setExitCode(0);
+      } finally {
+        bar.stop();
+        await runtime.close();
+      }
+    });
+}
