@@ -14,7 +14,7 @@ export { applyPatch, type ApplyResult } from './patch-apply.js';
 export { checkPatch, pathViolations, type PatchCheck, type PatchFile, type PatchRule, type PatchViolation } from './patch-policy.js';
 export { runPytest, type PytestRunOptions, type PytestRunResult } from './pytest-run.js';
 export type { TestOutcome, TestStatus } from './pytest-outcomes.js';
-export { buildBaseImage, BASE_IMAGE, type BaseImageMethod, type BaseImageResult } from './images/base-image.js';
+export { baseImageTag, buildBaseImage, BASE_IMAGE, type BaseImageMethod, type BaseImageResult, type BaseSuite } from './images/base-image.js';
 export { ensureEnvironmentImage, parseEnvironmentSpec, type EnvironmentSpec, type EnvironmentSpecInput } from './images/env-image.js';
 export type { CappedOutput } from './output-cap.js';
 export type { ExecOptions, ExecResult } from './session.js';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { gitDirOf } from '../../localisation/index.js';
-import { applyPatch, ensureEnvironmentImage, type SandboxRuntime } from '../../sandbox/index.js';
+import { applyPatch, baseImageTag, buildBaseImage, ensureEnvironmentImage, type SandboxRuntime } from '../../sandbox/index.js';
 import { environmentFor, type loadEnvironmentTable } from './environments.js';
 import { grade, testDirectives, type Grade } from './grading.js';
 import { parseTestLog, type LogStatus } from './log-parsers.js';
@@ -39,6 +39,29 @@ export interface EvalContext {
   signal?: AbortSignal;
 }
 
+/** Base images being built in this process (one build per suite, however many instances ask). */
+const baseBuilds = new Map<string, Promise<unknown>>();
+
+/** Builds a missing fixwright base image (bullseye for Python 3.9) once; debootstrap needs root. */
+async function ensureBaseImage(docker: Docker, base: string | undefined): Promise<void> {
+  const suite = (['bookworm', 'bullseye'] as const).find((s) => base === baseImageTag(s));
+  if (!suite || suite === 'bookworm') return;
+  try {
+    await docker.getImage(base!).inspect();
+    return;
+  } catch {
+    // not there: build it below
+  }
+  if (!baseBuilds.has(suite)) baseBuilds.set(suite, buildBaseImage(docker, { suite, hasDebootstrap: hasDebootstrap() }));
+  try {
+    await baseBuilds.get(suite);
+  } catch (err) {
+    throw new Error(`the ${suite} base image is missing and could not be built (${(err as Error).message.split('\n')[0]}); build it with 'sudo fixwright sandbox build --suite ${suite}'`);
+  }
+}
+
+const hasDebootstrap = () => ['/usr/sbin/debootstrap', '/usr/bin/debootstrap'].some((p) => existsSync(p));
+
 /** Bytes of test log kept: enough for `-rA` summaries of the largest suites. */
 const LOG_CAP = 64 << 20;
 
@@ -62,6 +85,7 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   let image: string | undefined;
   if (env.env !== null) {
     try {
+      await ensureBaseImage(ctx.docker, (env.env as { base?: string }).base);
       image = (await ensureEnvironmentImage(ctx.docker, env.env)).tag;
     } catch (err) {
       return end('env_error', `the environment image did not build: ${(err as Error).message.slice(0, 500)}`);

@@ -7,7 +7,9 @@ import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import {
   applyPatch,
+  baseImageTag,
   buildBaseImage,
+  type BaseSuite,
   checkRepoSource,
   createCommandPolicy,
   createSandboxRuntime,
@@ -68,14 +70,17 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
     .description('build the sandbox base image (cached; rebuilt only when its recipe changes)')
     .addOption(new Option('--method <method>', 'how to build it').choices(['auto', 'debootstrap', 'dockerfile']).default('auto'))
     .option('--force', 'rebuild even when an image from the same recipe exists')
-    .option('--tag <tag>', 'image tag to build', 'fixwright-sandbox:base')
-    .action(async (flags: { method: BaseImageMethod | 'auto'; force?: boolean; tag: string }) => {
+    .addOption(new Option('--suite <suite>', 'Debian release: bookworm (Python 3.11) or bullseye (Python 3.9, for old repository versions in fixwright eval)').choices(['bookworm', 'bullseye']).default('bookworm'))
+    .option('--tag <tag>', 'image tag to build (default: fixwright-sandbox:base, or fixwright-sandbox:<suite>)')
+    .action(async (opts: { method: BaseImageMethod | 'auto'; force?: boolean; tag?: string; suite: BaseSuite }) => {
+      const flags = { ...opts, tag: opts.tag ?? baseImageTag(opts.suite) };
       const settings = loadSettings(process.env);
       const runtime = await openRuntime(settings);
       const spinner = ora({ text: `building ${flags.tag}`, stream: process.stderr }).start();
       try {
         const result = await buildBaseImage(runtime.docker, {
           tag: flags.tag,
+          suite: flags.suite,
           method: flags.method,
           force: flags.force,
           hasDebootstrap: hasProgram('debootstrap'),

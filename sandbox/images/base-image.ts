@@ -21,6 +21,14 @@ export const DEBOOTSTRAP_RECIPE = {
   mirror: 'http://deb.debian.org/debian',
 } as const;
 
+/** Debian releases a base image can be built from: bookworm (Python 3.11, the default) and bullseye (Python 3.9, for old repository versions). */
+export type BaseSuite = 'bookworm' | 'bullseye';
+
+/** The tag of the base image for a suite. */
+export function baseImageTag(suite: BaseSuite): string {
+  return suite === 'bookworm' ? BASE_IMAGE : `fixwright-sandbox:${suite}`;
+}
+
 /** How the base image gets built: from a registry's python image, or offline with debootstrap. */
 export type BaseImageMethod = 'dockerfile' | 'debootstrap';
 
@@ -34,14 +42,18 @@ export interface BaseImageResult {
   fallbacks: string[];
 }
 
-function dockerfileText(): string {
-  return readFileSync(assetPath('sandbox/images/Dockerfile'), 'utf8');
+function dockerfileText(suite: BaseSuite = 'bookworm'): string {
+  const text = readFileSync(assetPath('sandbox/images/Dockerfile'), 'utf8');
+  // The registry route for bullseye: the same recipe over Python 3.9's image.
+  return suite === 'bookworm' ? text : text.replace(/python:3\.11-slim-bookworm/g, 'python:3.9-slim-bullseye');
 }
 
 /** Hash of everything that shapes the base image; a change to either recipe rebuilds it. */
-export function baseRecipeHash(): string {
+export function baseRecipeHash(suite: BaseSuite = 'bookworm'): string {
+  // The bookworm recipe hashes as it always did, so existing images stay cached.
+  const debootstrap = suite === 'bookworm' ? DEBOOTSTRAP_RECIPE : { ...DEBOOTSTRAP_RECIPE, suite };
   return createHash('sha256')
-    .update(JSON.stringify({ version: 2, uid: SANDBOX_UID, debootstrap: DEBOOTSTRAP_RECIPE, dockerfile: dockerfileText() }))
+    .update(JSON.stringify({ version: 2, uid: SANDBOX_UID, debootstrap, dockerfile: dockerfileText(suite) }))
     .digest('hex')
     .slice(0, 16);
 }
@@ -74,14 +86,14 @@ function addSandboxUser(rootfs: string): void {
   mkdirSync(join(rootfs, 'work'), { recursive: true });
 }
 
-async function buildWithDebootstrap(docker: Docker, tag: string, recipe: string, onLine?: (line: string) => void): Promise<void> {
+async function buildWithDebootstrap(docker: Docker, tag: string, recipe: string, suite: BaseSuite, onLine?: (line: string) => void): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error('debootstrap needs root (run fixwright sandbox build as root, or on a machine that reaches a registry)');
   }
   const rootfs = mkdtempSync(join(tmpdir(), 'fixwright-rootfs-'));
   try {
     const r = DEBOOTSTRAP_RECIPE;
-    await runLogged('debootstrap', [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, r.suite, rootfs, r.mirror], onLine);
+    await runLogged('debootstrap', [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, suite, rootfs, r.mirror], onLine);
     addSandboxUser(rootfs);
     rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
     mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
@@ -104,10 +116,11 @@ async function buildWithDebootstrap(docker: Docker, tag: string, recipe: string,
  */
 export async function buildBaseImage(
   docker: Docker,
-  options: { tag?: string; method?: BaseImageMethod | 'auto'; force?: boolean; onLine?: (line: string) => void; hasDebootstrap: boolean },
+  options: { tag?: string; suite?: BaseSuite; method?: BaseImageMethod | 'auto'; force?: boolean; onLine?: (line: string) => void; hasDebootstrap: boolean },
 ): Promise<BaseImageResult> {
-  const tag = options.tag ?? BASE_IMAGE;
-  const recipe = baseRecipeHash();
+  const suite = options.suite ?? 'bookworm';
+  const tag = options.tag ?? baseImageTag(suite);
+  const recipe = baseRecipeHash(suite);
   if (!options.force && (await imageRecipe(docker, tag)) === recipe) return { tag, recipe, method: 'cached', fallbacks: [] };
 
   const order: BaseImageMethod[] =
@@ -115,8 +128,8 @@ export async function buildBaseImage(
   const fallbacks: string[] = [];
   for (const method of order) {
     try {
-      if (method === 'debootstrap') await buildWithDebootstrap(docker, tag, recipe, options.onLine);
-      else await buildFromDockerfile(docker, { tag, dockerfile: dockerfileText(), recipe, network: await buildNetworkMode(docker), onLine: options.onLine });
+      if (method === 'debootstrap') await buildWithDebootstrap(docker, tag, recipe, suite, options.onLine);
+      else await buildFromDockerfile(docker, { tag, dockerfile: dockerfileText(suite), recipe, network: await buildNetworkMode(docker), onLine: options.onLine });
       return { tag, recipe, method, fallbacks };
     } catch (err) {
       fallbacks.push(`${method}: ${(err as Error).message}`);
