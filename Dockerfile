@@ -61,6 +61,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/sandbox/images/Dockerfile ./sandbox/images/Dockerfile
 COPY --from=build /app/sandbox/assets ./sandbox/assets
 COPY --from=build /app/uncertainty/calibration.json ./uncertainty/calibration.json
+COPY --from=build /app/benchmarks/eval ./benchmarks/eval
 RUN node -e "require('faiss-node'); require('tree-sitter'); require('tree-sitter-python')" \
  && node dist/cli/main.js --version
 

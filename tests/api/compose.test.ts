@@ -229,7 +229,7 @@ describe('Dockerfile', () => {
         const path = join(dir, entry);
         return statSync(join(ROOT, path)).isDirectory() ? walk(path) : path.endsWith('.ts') ? [path] : [];
       });
-    const sources = ['agent', 'api', 'cli', 'core', 'localisation', 'sandbox', 'uncertainty'].flatMap(walk);
+    const sources = ['agent', 'api', 'benchmarks', 'cli', 'core', 'localisation', 'sandbox', 'uncertainty'].flatMap(walk);
     const assets = new Set(sources.flatMap((file) => [...read(file).matchAll(/assetPath\('([^']+)'\)/g)].map((m) => m[1]!)));
     expect(assets.size).toBeGreaterThan(0);
     const copied = runtime.filter((i) => i.op === 'COPY').map((i) => i.args.split(/\s+/).at(-1)!.replace(/^\.\//, '').replace(/\/$/, ''));
