@@ -13,6 +13,8 @@ const entrySchema = z
     pythonpath: z.array(z.string()).optional(),
     /** Files written into the checkout before the tests ({version}, {major}, {minor} filled in). */
     files: z.record(z.string(), z.string()).optional(),
+    /** Scripts from benchmarks/eval/assets/ put in /tmp/fixwright/eval/ (a test command may run them). */
+    helpers: z.array(z.string().regex(/^[\w.-]+$/)).optional(),
   })
   .strict();
 
@@ -21,13 +23,21 @@ const tableSchema = z.object({
   default: entrySchema.required({ test_cmd: true, parser: true, pythonpath: true }),
   repos: z.record(
     z.string(),
-    z.object({ parser: z.enum(['pytest', 'pytest_options', 'seaborn']).optional(), versions: z.record(z.string(), entrySchema), unsupported: z.string().optional() }).strict(),
+    z
+      .object({
+        parser: z.enum(['pytest', 'pytest_options', 'seaborn']).optional(),
+        versions: z.record(z.string(), entrySchema),
+        unsupported: z.string().optional(),
+        /** Test names (the part after the last ::) that reach outside hosts: they cannot pass offline. */
+        needs_network: z.array(z.string()).optional(),
+      })
+      .strict(),
   ),
 });
 
 /** How one (repository, version) is evaluated. */
 export type Environment =
-  | { supported: true; key: string; env: unknown | null; testCmd: string[]; parser: LogParserName; pythonpath: string[]; files: Record<string, string> }
+  | { supported: true; key: string; env: unknown | null; testCmd: string[]; parser: LogParserName; pythonpath: string[]; files: Record<string, string>; helpers: Record<string, string>; needsNetwork: string[] }
   | { supported: false; key: string; reason: string };
 
 /** Reads the environment table (data, not code) shipped with fixwright, or another one. */
@@ -53,5 +63,7 @@ export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, r
     parser: entry.parser ?? known?.parser ?? table.default.parser,
     pythonpath: entry.pythonpath ?? table.default.pythonpath,
     files: Object.fromEntries(Object.entries(entry.files ?? {}).map(([p, c]) => [p, fill(c)])),
+    needsNetwork: known?.needs_network ?? [],
+    helpers: Object.fromEntries((entry.helpers ?? []).map((name) => [name, readFileSync(assetPath(`benchmarks/eval/assets/${name}`), 'utf8')])),
   };
 }

@@ -23,6 +23,8 @@ export interface InstanceResult {
   tests: Record<string, LogStatus>;
   fail_to_pass: Grade['fail_to_pass'] | null;
   pass_to_pass: Grade['pass_to_pass'] | null;
+  /** Set when every failing test is one the environment table says needs outside hosts: the verdict stands, but offline it could not be otherwise. */
+  offline_limited?: boolean;
   /** The test run's log (stdout then stderr), kept beside the result. */
   log: string;
   duration_ms: number;
@@ -100,6 +102,7 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120 });
         if (!tests.ok) return end('test_error', `the test patch does not apply after the model patch: ${tests.message}`);
         if (Object.keys(env.files).length > 0) await session.putFiles('/work', env.files);
+        if (Object.keys(env.helpers).length > 0) await session.putFiles('/tmp/fixwright/eval', env.helpers);
         const pythonpath = env.pythonpath.map((p) => (p === '.' ? '/work' : `/work/${p}`)).join(':');
         const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch)], {
           timeoutSeconds: ctx.timeoutSeconds,
@@ -116,7 +119,11 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         if (Object.keys(map).length === 0) return end('test_error', `no test results in the log (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log });
         const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS);
         const failures = [...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`), ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`)];
-        return end(graded.resolved ? 'resolved' : 'unresolved', graded.resolved ? null : `failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`, {
+        const failing = [...graded.fail_to_pass.failure, ...graded.pass_to_pass.failure];
+        const offlineLimited = !graded.resolved && failing.every((t) => env.needsNetwork.includes(t.split('::').at(-1)!));
+        const why = `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;
+        return end(graded.resolved ? 'resolved' : 'unresolved', graded.resolved ? null : why, {
+          ...(offlineLimited ? { offline_limited: true } : {}),
           log,
           tests: map,
           fail_to_pass: graded.fail_to_pass,

@@ -12,6 +12,8 @@ export interface EvalReport {
   apply_error_ids: string[];
   env_error_ids: string[];
   test_error_ids: string[];
+  /** Unresolved only because tests that need outside hosts failed (offline evaluation). */
+  offline_limited_ids: string[];
   /** Resolved over submitted. */
   resolved_rate: number;
   per_repo: Record<string, { submitted: number; resolved: number; resolved_rate: number } & Partial<Record<EvalStatus, number>>>;
@@ -46,6 +48,7 @@ export function buildReport(results: readonly InstanceResult[], meta: { dataset:
     apply_error_ids: ids(results, 'apply_error'),
     env_error_ids: ids(results, 'env_error'),
     test_error_ids: ids(results, 'test_error'),
+    offline_limited_ids: results.filter((r) => r.offline_limited).map((r) => r.instance_id).sort(),
     resolved_rate: results.length ? resolved.length / results.length : 0,
     per_repo: perRepo,
     instances: Object.fromEntries(results.map(({ log: _log, ...r }) => [r.instance_id, r])),
@@ -61,7 +64,7 @@ export function reportMarkdown(report: EvalReport): string {
     '',
     `Dataset \`${report.dataset}\`, predictions \`${report.predictions}\`, ${report.created}.`,
     '',
-    `**Resolved ${report.resolved_ids.length} / ${report.submitted_ids.length} (${pct(report.resolved_rate)})**; unresolved ${report.unresolved_ids.length}, empty patch ${report.empty_patch_ids.length}, apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}.`,
+    `**Resolved ${report.resolved_ids.length} / ${report.submitted_ids.length} (${pct(report.resolved_rate)})**; unresolved ${report.unresolved_ids.length}, empty patch ${report.empty_patch_ids.length}, apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} unresolved only because tests need outside hosts` : ''}.`,
     '',
     '| repository | submitted | resolved | rate | unresolved | apply error | env error | test error |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
