@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { loadJsonlRows, swebenchRowSchema, type RowError } from '../dataset.js';
@@ -27,11 +29,52 @@ export const evalRowSchema = swebenchRowSchema.extend({
 /** A row the harness can evaluate. */
 export type EvalRow = z.output<typeof evalRowSchema>;
 
-/** Reads rows from JSONL or a JSON array, validating each for evaluation; bad rows are reported by line (or index). */
-export function loadEvalRows(path: string): { rows: EvalRow[]; errors: RowError[] } {
+/** Parquet files of a split inside a directory: a Hugging Face hub cache (`datasets--owner--name/snapshots/<rev>/data/<split>-*.parquet`) or any folder of them. */
+export function parquetFilesOf(dir: string, split: string): string[] {
+  const found: string[] = [];
+  const walk = (d: string, depth: number) => {
+    if (depth > 6) return;
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory() && entry.name !== 'blobs') walk(path, depth + 1);
+      else if ((entry.isFile() || entry.isSymbolicLink()) && entry.name.endsWith('.parquet') && basename(entry.name).startsWith(`${split}-`)) found.push(path);
+    }
+  };
+  walk(dir, 0);
+  // Several snapshots: the newest holds the current revision; keep one file set per shard name.
+  const byName = new Map<string, string>();
+  for (const path of found.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)) byName.set(basename(path), path);
+  return [...byName.values()].sort();
+}
+
+async function readParquetRows(files: readonly string[]): Promise<unknown[]> {
+  const rows: unknown[] = [];
+  for (const file of files) {
+    try {
+      rows.push(...(await parquetReadObjects({ file: await asyncBufferFromFile(file) })));
+    } catch (err) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read parquet ${file}: ${(err as Error).message}`, { field: '--dataset' });
+    }
+  }
+  return rows;
+}
+
+/**
+ * Reads rows from JSONL, a JSON array, a parquet file, or a directory of parquet files (a Hugging
+ * Face datasets cache such as `princeton-nlp/SWE-bench_Lite`'s, split `test` or `dev`), validating
+ * each for evaluation; bad rows are reported by line (or row number) and skipped.
+ */
+export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows: EvalRow[]; errors: RowError[] }> {
   let rows: unknown[];
   const errors: RowError[] = [];
-  if (path.endsWith('.json')) {
+  if (!existsSync(path)) throw new FixwrightError('FW_ERR_BAD_INPUT', `dataset ${path} does not exist`, { field: '--dataset' });
+  if (statSync(path).isDirectory()) {
+    const files = parquetFilesOf(path, split);
+    if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no ${split}-*.parquet files under ${path} (a Hugging Face datasets cache directory, or a folder of parquet files)`, { field: '--dataset' });
+    rows = await readParquetRows(files);
+  } else if (path.endsWith('.parquet')) {
+    rows = await readParquetRows([path]);
+  } else if (path.endsWith('.json')) {
     try {
       const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));
       if (!Array.isArray(parsed)) throw new Error('the file holds no JSON array of rows');

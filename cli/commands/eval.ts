@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadEvalRows, loadPredictions } from '../../benchmarks/eval/instances.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
@@ -12,6 +12,7 @@ import { createSandboxRuntime } from '../../sandbox/index.js';
 
 interface EvalFlags {
   dataset: string;
+  split: string;
   predictions: string;
   repos: string;
   instances?: string;
@@ -29,7 +30,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
   program
     .command('eval')
     .description('evaluate predictions on SWE-bench-format instances in the sandbox: model patch, test patch, FAIL_TO_PASS and PASS_TO_PASS, the official verdict')
-    .requiredOption('--dataset <file>', 'SWE-bench rows: JSONL or a JSON array (official fields: patch, test_patch, FAIL_TO_PASS, PASS_TO_PASS, version)')
+    .requiredOption('--dataset <path>', 'SWE-bench rows: JSONL, a JSON array, parquet, or a Hugging Face datasets cache directory (e.g. ~/.cache/huggingface/hub/datasets--princeton-nlp--SWE-bench_Lite)')
+    .addOption(new Option('--split <split>', 'the split to read from a parquet directory').choices(['test', 'dev']).default('test'))
     .requiredOption('--predictions <file|gold>', 'predictions in the official format (JSONL or JSON: instance_id, model_name_or_path, model_patch), or "gold" for the dataset\'s own patches')
     .requiredOption('--repos <dir>', 'repositories as DIR/<owner>/<name> (git mirrors or checkouts)')
     .option('--instances <ids>', 'only these instance ids (comma-separated)')
@@ -49,7 +51,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const reposDir = resolve(flags.repos);
       if (!existsSync(reposDir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${flags.repos} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
 
-      const { rows: all, errors } = loadEvalRows(flags.dataset);
+      const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
       const wanted = new Set(list(flags.instances));
       const repos = new Set(list(flags.onlyRepos));

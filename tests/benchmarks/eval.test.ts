@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grade, testDirectives } from '../../benchmarks/eval/grading.js';
 import { parsePytestLog, parsePytestOptionsLog, parseSeabornLog } from '../../benchmarks/eval/log-parsers.js';
@@ -129,6 +130,21 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     const again = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(again.resolved_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
   }, 240_000);
+
+  it('reads the rows from parquet in a Hugging Face cache directory (split test)', async () => {
+    const rows = readFileSync(dataset, 'utf8').split('\n').filter((l) => l.startsWith('{"repo"')).map((l) => JSON.parse(l) as Record<string, string>).slice(0, 2);
+    const data = join(dir, 'hub', 'datasets--acme--calc_bench', 'snapshots', 'abc123', 'data');
+    mkdirSync(data, { recursive: true });
+    const columns = Object.keys(rows[0]!);
+    parquetWriteFile({ filename: join(data, 'test-00000-of-00001.parquet'), columnData: columns.map((name) => ({ name, data: rows.map((r) => String(r[name])), type: 'STRING' as const })) });
+    parquetWriteFile({ filename: join(data, 'dev-00000-of-00001.parquet'), columnData: columns.map((name) => ({ name, data: rows.slice(0, 1).map((r) => String(r[name])), type: 'STRING' as const })) });
+    const out = join(dir, 'out-parquet');
+    const r = await runCli(['eval', '--dataset', join(dir, 'hub'), '--split', 'test', '--predictions', 'gold', '--repos', reposDir, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.submitted_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
+    expect(report.resolved_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
+  }, 120_000);
 
   it('refuses bad flags and unknown instances with one clear line', async () => {
     const r = await runCli(['eval', '--dataset', dataset, '--predictions', 'gold', '--repos', reposDir, '--instances', 'nope-1', '--out', join(dir, 'x')]);
