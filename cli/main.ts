@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerLocaliseCommand } from './commands/localise.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
@@ -26,6 +27,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSolveCommand(program, (code) => (exitCode = code));
   registerServeCommands(program, version);
   registerEvalCommand(program, (code) => (exitCode = code));
+  registerBenchCommand(program);
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 

@@ -147,3 +147,16 @@ export function loadPredictions(source: string, rows: readonly EvalRow[]): { pre
   }
   return { predictions, errors };
 }
+
+/** The rows a run asks for: `--instances`, `--only-repos`, `--limit`; unknown ids are an error. */
+export function selectRows(all: readonly EvalRow[], filters: { instances?: string; onlyRepos?: string; limit?: string }): EvalRow[] {
+  const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const wanted = new Set(list(filters.instances));
+  const repos = new Set(list(filters.onlyRepos));
+  const unknown = [...wanted].filter((id) => !all.some((r) => r.instance_id === id));
+  if (unknown.length) throw new FixwrightError('FW_ERR_BAD_INPUT', `--instances names ids not in the dataset: ${unknown.slice(0, 5).join(', ')}`, { field: '--instances' });
+  const limit = filters.limit === undefined ? undefined : Number(filters.limit);
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--limit must be a positive whole number', { field: '--limit' });
+  const rows = all.filter((r) => (wanted.size === 0 || wanted.has(r.instance_id)) && (repos.size === 0 || repos.has(r.repo)));
+  return limit === undefined ? rows : rows.slice(0, limit);
+}

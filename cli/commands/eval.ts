@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
-import { loadEvalRows, loadPredictions } from '../../benchmarks/eval/instances.js';
+import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -22,8 +22,6 @@ interface EvalFlags {
   timeout: string;
   out: string;
 }
-
-const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
 
 /** `fixwright eval`: official-rule verdicts for predictions, each run in the sandbox. */
 export function registerEvalCommand(program: Command, setExitCode: (code: number) => void): void {
@@ -46,19 +44,12 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new FixwrightError('FW_ERR_BAD_INPUT', '--workers must be a whole number from 1 to 64', { field: '--workers' });
       const timeoutSeconds = Number(flags.timeout);
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
-      const limit = flags.limit === undefined ? undefined : Number(flags.limit);
-      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--limit must be a positive whole number', { field: '--limit' });
       const reposDir = resolve(flags.repos);
       if (!existsSync(reposDir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${flags.repos} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
-      const wanted = new Set(list(flags.instances));
-      const repos = new Set(list(flags.onlyRepos));
-      let rows = all.filter((r) => (wanted.size === 0 || wanted.has(r.instance_id)) && (repos.size === 0 || repos.has(r.repo)));
-      const unknown = [...wanted].filter((id) => !all.some((r) => r.instance_id === id));
-      if (unknown.length) throw new FixwrightError('FW_ERR_BAD_INPUT', `--instances names ids not in the dataset: ${unknown.slice(0, 5).join(', ')}`, { field: '--instances' });
-      if (limit !== undefined) rows = rows.slice(0, limit);
+      const rows = selectRows(all, flags);
       const { predictions, errors: predictionErrors } = loadPredictions(flags.predictions, rows);
       for (const e of predictionErrors) process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
       const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;

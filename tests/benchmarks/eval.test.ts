@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
@@ -7,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grade, testDirectives } from '../../benchmarks/eval/grading.js';
 import { parsePytestLog, parsePytestOptionsLog, parseSeabornLog } from '../../benchmarks/eval/log-parsers.js';
 import { runCli } from '../helpers/cli.js';
+import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
 
 describe('log parsers and grading (the official rules, quirks included)', () => {
   it('reads -rA status lines; an id with a space is cut there; later lines win', () => {
@@ -57,52 +57,7 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'fw-eval-'));
-    reposDir = join(dir, 'repos');
-    const repo = join(reposDir, 'acme', 'calc');
-    mkdirSync(join(repo, 'tests'), { recursive: true });
-    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo, encoding: 'utf8' });
-    const write = (path: string, text: string) => writeFileSync(join(repo, path), text);
-    git('init', '-q');
-    write('calc.py', 'def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n');
-    write('tests/test_calc.py', 'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n');
-    git('add', '-A');
-    git('commit', '-qm', 'base');
-    const base = git('rev-parse', 'HEAD').trim();
-    const variant = (name: string, calc: string) => {
-      write('calc.py', calc);
-      diffs[name] = git('diff');
-      git('checkout', '-q', '--', '.');
-    };
-    variant('gold', 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n');
-    variant('wrong', 'def add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n');
-    variant('regression', 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a + b\n');
-    diffs.stale = diffs.gold!.replace('-    return a - b', '-    return a - b - 0');
-    write('tests/test_calc.py', 'from calc import add, mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\ndef test_add():\n    assert add(2, 3) == 5\n');
-    const testPatch = git('diff');
-    git('checkout', '-q', '--', '.');
-    const row = (id: string, repoName = 'acme/calc') => ({
-      repo: repoName,
-      instance_id: id,
-      base_commit: base,
-      patch: diffs.gold,
-      test_patch: testPatch,
-      problem_statement: 'add subtracts',
-      version: '1.0',
-      FAIL_TO_PASS: JSON.stringify(['tests/test_calc.py::test_add']),
-      PASS_TO_PASS: JSON.stringify(['tests/test_calc.py::test_mul']),
-    });
-    dataset = join(dir, 'dataset.jsonl');
-    const ids = ['acme__calc-gold', 'acme__calc-wrong', 'acme__calc-regression', 'acme__calc-stale', 'acme__calc-empty', 'ghost__repo-1'];
-    writeFileSync(dataset, [...ids.map((id) => JSON.stringify(row(id, id.startsWith('ghost') ? 'ghost/repo' : 'acme/calc'))), '{"instance_id": "broken"', ''].join('\n'));
-    const predictions = [
-      ['acme__calc-gold', diffs.gold],
-      ['acme__calc-wrong', diffs.wrong],
-      ['acme__calc-regression', diffs.regression],
-      ['acme__calc-stale', diffs.stale],
-      ['acme__calc-empty', ''],
-      ['ghost__repo-1', diffs.gold],
-    ].map(([id, patch]) => JSON.stringify({ instance_id: id, model_name_or_path: 'test', model_patch: patch }));
-    writeFileSync(join(dir, 'predictions.jsonl'), predictions.join('\n') + '\n');
+    ({ reposDir, dataset } = makeSwebenchFixture(dir, diffs));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,0 +1,144 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pLimit from 'p-limit';
+import { EventLog, solveIssue, type SolveContext, type SolveOptions } from '../../agent/index.js';
+import { changedFiles } from '../dataset.js';
+import type { EvalRow } from '../eval/instances.js';
+
+/** One instance's run, as bench-report.json keeps it. */
+export interface BenchInstance {
+  instance_id: string;
+  repo: string;
+  status: 'resolved' | 'unverified' | 'failed' | 'error';
+  stopped_by: string | null;
+  message: string | null;
+  attempts: number;
+  tokens: { input: number; output: number };
+  cost_usd: number;
+  wall_ms: number;
+  /** 1-based rank of the first gold file among the localised files (null: not among them). */
+  gold_rank: number | null;
+  gold_in_set: boolean;
+  set_size: number;
+}
+
+/** What a bench run shares: model options and the long-lived parts. */
+export interface BenchContext {
+  solve: Omit<SolveOptions, 'repo' | 'issue'>;
+  parts: Omit<SolveContext, 'events' | 'signal' | 'spent'>;
+  reposDir: string;
+  secrets: string[];
+  signal?: AbortSignal;
+}
+
+const safeName = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
+
+function writeAtomic(path: string, text: string): void {
+  writeFileSync(`${path}.tmp`, text);
+  renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * Runs the agent on one instance. It sees the problem statement and the repository at the base
+ * commit only — never `patch`, `test_patch`, FAIL_TO_PASS or PASS_TO_PASS (the gold files are
+ * read here, after the run, for the localisation figures).
+ */
+async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string): Promise<{ result: BenchInstance; patch: string }> {
+  const started = Date.now();
+  rmSync(trajectory, { force: true });
+  const events = new EventLog(row.instance_id, trajectory, ctx.secrets);
+  const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+  const gold = changedFiles(row.patch);
+  events.emit('status', { status: 'running', instance_id: row.instance_id, repo: row.repo, base_commit: row.base_commit });
+  const base = { instance_id: row.instance_id, repo: row.repo };
+  try {
+    const outcome = await solveIssue(
+      { ...ctx.solve, repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit }, issue: row.problem_statement },
+      { ...ctx.parts, events, signal: ctx.signal, spent },
+    );
+    const rank = outcome.files.findIndex((f) => gold.includes(f.path));
+    const result: BenchInstance = {
+      ...base,
+      status: outcome.status,
+      stopped_by: outcome.stoppedBy,
+      message: null,
+      attempts: outcome.attempts.length,
+      tokens: outcome.tokens,
+      cost_usd: outcome.costUsd,
+      wall_ms: Date.now() - started,
+      gold_rank: rank >= 0 ? rank + 1 : null,
+      gold_in_set: outcome.files.some((f) => f.inSet && gold.includes(f.path)),
+      set_size: outcome.files.filter((f) => f.inSet).length,
+    };
+    return { result, patch: outcome.finalPatch };
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    events.emit('error', { status: 'failed', message: (err as Error).message });
+    return {
+      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
+      patch: '',
+    };
+  }
+}
+
+/**
+ * Runs the agent over the rows, `workers` at a time, writing `predictions.jsonl` in the official
+ * format (`instance_id`, `model_name_or_path`, `model_patch`), one trajectory per instance under
+ * `trajectories/`, and `bench-report.json`. Resumable: an instance with a recorded result is
+ * skipped, unless it ended in `error` (those are run again).
+ */
+export async function runBench(
+  rows: readonly EvalRow[],
+  ctx: BenchContext,
+  options: { out: string; workers: number; modelName: string; onDone?: (result: BenchInstance, kept: boolean) => void },
+) {
+  const dirs = { results: join(options.out, 'results'), trajectories: join(options.out, 'trajectories') };
+  mkdirSync(dirs.results, { recursive: true });
+  mkdirSync(dirs.trajectories, { recursive: true });
+  const limit = pLimit(options.workers);
+  const patches = new Map<string, string>();
+  const results = await Promise.all(
+    rows.map((row) =>
+      limit(async () => {
+        const file = join(dirs.results, `${safeName(row.instance_id)}.json`);
+        if (existsSync(file)) {
+          const kept = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
+          if (kept.status !== 'error') {
+            patches.set(row.instance_id, kept.model_patch);
+            options.onDone?.(kept, true);
+            return kept;
+          }
+        }
+        const { result, patch } = await runInstance(row, ctx, join(dirs.trajectories, `${safeName(row.instance_id)}.jsonl`));
+        writeAtomic(file, `${JSON.stringify({ ...result, model_patch: patch }, null, 1)}\n`);
+        patches.set(row.instance_id, patch);
+        options.onDone?.(result, false);
+        return result;
+      }),
+    ),
+  );
+  writeAtomic(
+    join(options.out, 'predictions.jsonl'),
+    rows.map((r) => JSON.stringify({ instance_id: r.instance_id, model_name_or_path: options.modelName, model_patch: patches.get(r.instance_id) ?? '' })).join('\n') + '\n',
+  );
+  const report = benchReport(results);
+  writeAtomic(join(options.out, 'bench-report.json'), `${JSON.stringify({ ...report, instances: results }, null, 1)}\n`);
+  return { results, report };
+}
+
+/** Aggregate figures of a run: the agent's own verdicts, attempts, spend, localisation. */
+export function benchReport(results: readonly BenchInstance[]) {
+  const n = results.length || 1;
+  const histogram: Record<string, number> = {};
+  for (const r of results) histogram[String(r.attempts)] = (histogram[String(r.attempts)] ?? 0) + 1;
+  const recall = (k: number) => results.filter((r) => r.gold_rank !== null && r.gold_rank <= k).length / n;
+  return {
+    instance_count: results.length,
+    agent_status: Object.fromEntries(['resolved', 'unverified', 'failed', 'error'].map((s) => [s, results.filter((r) => r.status === s).length])),
+    attempts_histogram: histogram,
+    tokens: results.reduce((t, r) => ({ input: t.input + r.tokens.input, output: t.output + r.tokens.output }), { input: 0, output: 0 }),
+    cost_usd: results.reduce((s, r) => s + r.cost_usd, 0),
+    wall_ms: results.reduce((s, r) => s + r.wall_ms, 0),
+    localisation: { recall_at_1: recall(1), recall_at_5: recall(5), conformal_coverage: results.filter((r) => r.gold_in_set).length / n, mean_set_size: results.reduce((s, r) => s + r.set_size, 0) / n },
+  };
+}

@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Option, type Command } from 'commander';
+import { checkModel, createLocaliser, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
+import { runBench } from '../../benchmarks/run/run-bench.js';
+import { loadSettings } from '../../core/config.js';
+import { FixwrightError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
+import { createSandboxRuntime } from '../../sandbox/index.js';
+
+interface BenchFlags {
+  dataset: string;
+  split: string;
+  repos: string;
+  instances?: string;
+  onlyRepos?: string;
+  limit?: string;
+  workers: string;
+  model?: string;
+  baseUrl?: string;
+  provider?: ModelProvider;
+  maxAttempts: string;
+  maxCost?: string;
+  out: string;
+}
+
+/** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
+export function registerBenchCommand(program: Command): void {
+  program
+    .command('bench')
+    .description('run the agent on every instance of a SWE-bench-format dataset (in parallel, resumable) and write predictions.jsonl in the official format; score it with fixwright eval')
+    .requiredOption('--dataset <path>', 'JSONL, JSON, parquet, or a Hugging Face datasets cache directory')
+    .addOption(new Option('--split <split>', 'the split to read from a parquet directory').choices(['test', 'dev']).default('test'))
+    .requiredOption('--repos <dir>', 'repositories as DIR/<owner>/<name>; each instance is read at its base_commit')
+    .option('--instances <ids>', 'only these instance ids (comma-separated)')
+    .option('--only-repos <names>', 'only these repositories (owner/name, comma-separated)')
+    .option('--limit <n>', 'at most this many instances')
+    .option('--workers <n>', 'instances run at once (each attempt tests in its own sandbox)', '2')
+    .option('--model <name>', 'chat model (default FIXWRIGHT_MODEL)')
+    .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL)')
+    .addOption(new Option('--provider <name>', 'openai, deepseek or compatible').choices(['openai', 'deepseek', 'compatible']))
+    .option('--max-attempts <n>', 'attempts per instance', '3')
+    .option('--max-cost <usd>', 'spending cap per instance (priced models)')
+    .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
+    .action(async (flags: BenchFlags) => {
+      const settings = loadSettings(process.env);
+      const workers = Number(flags.workers);
+      if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new FixwrightError('FW_ERR_BAD_INPUT', '--workers must be a whole number from 1 to 64', { field: '--workers' });
+      const maxAttempts = Number(flags.maxAttempts);
+      if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-attempts must be a whole number from 1 to 10', { field: '--max-attempts' });
+      const maxCostUsd = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
+      if (maxCostUsd !== undefined && !(maxCostUsd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+      const model = flags.model ?? settings.models.chatModel;
+      if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
+      const baseURL = flags.baseUrl ?? settings.models.baseURL;
+      checkModel({ model, provider: flags.provider, baseURL }, settings);
+      const reposDir = resolve(flags.repos);
+      if (!existsSync(reposDir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${flags.repos} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
+
+      const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
+      for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
+      const rows = selectRows(all, flags);
+      const missing = rows.filter((r) => !existsSync(join(reposDir, r.repo)));
+      if (missing.length) process.stderr.write(`fixwright: ${missing.length} instance(s) have no repository under ${reposDir} (${[...new Set(missing.map((r) => r.repo))].join(', ')}); they end in error\n`);
+      if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'no instances to run (check --instances, --only-repos, --limit)');
+
+      const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
+      const runtime = await createSandboxRuntime(settings, { logger });
+      const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
+      const bar = new SingleBar({ format: 'bench {bar} {value}/{total} | resolved {resolved} | ${cost} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+      let resolved = 0;
+      let cost = 0;
+      bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: '' });
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      try {
+        const { report } = await runBench(
+          rows,
+          {
+            solve: { model, baseURL, provider: flags.provider, maxAttempts, testTimeoutSeconds: 120, maxCostUsd, temperatures: [0, 0.4, 0.7] },
+            parts: { settings, runtime, localiser: createLocaliser(settings), calibration: shippedCalibration() },
+            reposDir,
+            secrets,
+            signal: controller.signal,
+          },
+          {
+            out: resolve(flags.out),
+            workers,
+            modelName: model,
+            onDone: (r, kept) => {
+              if (r.status === 'resolved') resolved += 1;
+              cost += r.cost_usd;
+              bar.increment(1, { resolved, cost: cost.toFixed(2), id: `${r.instance_id} ${r.status}${kept ? ' (kept)' : ''}` });
+            },
+          },
+        );
+        bar.stop();
+        const s = report.agent_status as Record<string, number>;
+        process.stdout.write(
+          `${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
+            `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${resolve(flags.out, 'predictions.jsonl')} (score them: fixwright eval --predictions … )\n`,
+        );
+      } finally {
+        bar.stop();
+        await runtime.close();
+      }
+    });
+}

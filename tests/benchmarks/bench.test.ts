@@ -1,0 +1,63 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { runCli } from '../helpers/cli.js';
+import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
+
+// One answer serves both model steps: the reproduce step reads its test, the fix step its edit too.
+const ANSWER =
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+
+describe('fixwright bench: the agent over a dataset, then eval on its predictions', () => {
+  let dir: string;
+  let reposDir: string;
+  let dataset: string;
+  let model: ScriptedServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fw-bench-'));
+    ({ reposDir, dataset } = makeSwebenchFixture(dir));
+    model = await startScriptedOpenAIServer({ replies: [ANSWER] });
+  });
+  afterAll(async () => {
+    await model.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('writes official-format predictions and trajectories, never shows the model the gold fields, resumes, and its predictions score', async () => {
+    const out = join(dir, 'run');
+    const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-bench-test-0123456789abcdef', FIXWRIGHT_DATA_DIR: join(dir, 'data') };
+    const args = ['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold,ghost__repo-1', '--model', 'scripted', '--workers', '2', '--out', out];
+    const r = await runCli(args, env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/2 instance\(s\): agent resolved 1, unverified 0, failed 0, errors 1/);
+    const predictions = readFileSync(join(out, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(predictions.map((p) => Object.keys(p).sort())).toEqual([['instance_id', 'model_name_or_path', 'model_patch'], ['instance_id', 'model_name_or_path', 'model_patch']]);
+    const gold = predictions.find((p) => p.instance_id === 'acme__calc-gold');
+    expect(gold).toMatchObject({ model_name_or_path: 'scripted', model_patch: expect.stringContaining('+    return a + b') });
+    expect(gold.model_patch).not.toContain('test_repro_add'); // the agent's own test is not part of model_patch
+    expect(existsSync(join(out, 'trajectories', 'acme__calc-gold.jsonl'))).toBe(true);
+    const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
+    expect(report.localisation.recall_at_1).toBe(0.5); // calc.py first for the one instance whose repository exists
+    expect(report.instances.find((i: { instance_id: string }) => i.instance_id === 'ghost__repo-1')).toMatchObject({ status: 'error', message: expect.stringMatching(/not found/) });
+    // The agent saw the problem statement and the code, nothing of the gold fields.
+    const sent = JSON.stringify(model.requests.map((q) => q.body));
+    expect(sent).toContain('add subtracts');
+    for (const secret of ['def test_add():', 'FAIL_TO_PASS', 'PASS_TO_PASS', 'test_patch']) expect(sent).not.toContain(secret);
+
+    // Resumable: the finished instance is kept, the errored one is tried again.
+    const calls = model.requests.length;
+    const again = await runCli(args, env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr + again.stdout).toMatch(/2 instance\(s\)/);
+    expect(model.requests.length).toBe(calls);
+
+    // Score the run with the harness.
+    const scored = await runCli(['eval', '--dataset', dataset, '--predictions', join(out, 'predictions.jsonl'), '--repos', reposDir, '--out', join(dir, 'eval')]);
+    expect(scored.code, scored.stderr).toBe(0);
+    const verdicts = JSON.parse(readFileSync(join(dir, 'eval', 'report.json'), 'utf8'));
+    expect(verdicts.resolved_ids).toEqual(['acme__calc-gold']);
+    expect(verdicts.empty_patch_ids).toEqual(['ghost__repo-1']);
+  }, 240_000);
+});
