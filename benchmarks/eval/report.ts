@@ -18,6 +18,18 @@ export interface EvalReport {
   resolved_rate: number;
   per_repo: Record<string, { submitted: number; resolved: number; resolved_rate: number } & Partial<Record<EvalStatus, number>>>;
   instances: Record<string, Omit<InstanceResult, 'log'>>;
+  /** For predictions made by `fixwright bench`: its figures (bench-report.json beside predictions.jsonl). */
+  bench?: BenchFigures;
+}
+
+/** What a bench run adds to the report. */
+export interface BenchFigures {
+  attempts_histogram: Record<string, number>;
+  tokens: { input: number; output: number };
+  cost_usd: number;
+  wall_ms: number;
+  localisation: { recall_at_1: number; recall_at_5: number; conformal_coverage: number; mean_set_size: number };
+  instances: Array<{ instance_id: string; status: string; attempts: number; tokens: { input: number; output: number }; cost_usd: number; wall_ms: number; gold_rank: number | null; gold_in_set: boolean }>;
 }
 
 const ids = (results: readonly InstanceResult[], status: EvalStatus) => results.filter((r) => r.status === status).map((r) => r.instance_id).sort();
@@ -27,7 +39,7 @@ const ids = (results: readonly InstanceResult[], status: EvalStatus) => results.
  * resolved; empty patches, patches that do not apply, environments that did not build and test
  * runs that produced nothing are counted apart (each instance in exactly one list).
  */
-export function buildReport(results: readonly InstanceResult[], meta: { dataset: string; predictions: string }): EvalReport {
+export function buildReport(results: readonly InstanceResult[], meta: { dataset: string; predictions: string; bench?: BenchFigures }): EvalReport {
   const perRepo: EvalReport['per_repo'] = {};
   for (const r of results) {
     const entry = (perRepo[r.repo] ??= { submitted: 0, resolved: 0, resolved_rate: 0 });
@@ -52,7 +64,27 @@ export function buildReport(results: readonly InstanceResult[], meta: { dataset:
     resolved_rate: results.length ? resolved.length / results.length : 0,
     per_repo: perRepo,
     instances: Object.fromEntries(results.map(({ log: _log, ...r }) => [r.instance_id, r])),
+    ...(meta.bench ? { bench: meta.bench } : {}),
   };
+}
+
+function benchMarkdown(report: EvalReport, bench: BenchFigures): string[] {
+  const verdict = (id: string) => report.instances[id]?.status ?? '–';
+  return [
+    '## The agent run (fixwright bench)',
+    '',
+    `Localisation: R@1 ${pct(bench.localisation.recall_at_1)}, R@5 ${pct(bench.localisation.recall_at_5)}, conformal coverage ${pct(bench.localisation.conformal_coverage)} (mean set ${bench.localisation.mean_set_size.toFixed(1)} files). ` +
+      `Tokens ${(bench.tokens.input + bench.tokens.output).toLocaleString('en')}, cost $${bench.cost_usd.toFixed(2)}, wall time ${(bench.wall_ms / 1000).toFixed(0)} s. ` +
+      `Attempts: ${Object.entries(bench.attempts_histogram).sort(([a], [b]) => Number(a) - Number(b)).map(([k, n]) => `${k}×${n}`).join(', ')}.`,
+    '',
+    '| instance | verdict | agent | attempts | gold rank | in set | tokens | cost | wall |',
+    '| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |',
+    ...bench.instances
+      .slice()
+      .sort((a, b) => a.instance_id.localeCompare(b.instance_id))
+      .map((i) => `| ${i.instance_id} | ${verdict(i.instance_id)} | ${i.status} | ${i.attempts} | ${i.gold_rank ?? '–'} | ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`),
+    '',
+  ];
 }
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -72,6 +104,7 @@ export function reportMarkdown(report: EvalReport): string {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([repo, r]) => `| ${repo} | ${r.submitted} | ${r.resolved} | ${pct(r.resolved_rate)} | ${r.unresolved ?? 0} | ${r.apply_error ?? 0} | ${r.env_error ?? 0} | ${r.test_error ?? 0} |`),
     '',
+    ...(report.bench ? benchMarkdown(report, report.bench) : []),
     '## Not resolved, and why',
     '',
     ...Object.values(report.instances)

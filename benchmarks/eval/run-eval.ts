@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { evaluateInstance, type EvalContext, type InstanceResult } from './evaluate-instance.js';
 import type { EvalRow, Prediction } from './instances.js';
-import { buildReport, reportMarkdown, type EvalReport } from './report.js';
+import { buildReport, reportMarkdown, type BenchFigures, type EvalReport } from './report.js';
 
 const safeName = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
 
@@ -21,7 +21,7 @@ export async function runEvaluation(
   rows: readonly EvalRow[],
   predictions: ReadonlyMap<string, Prediction>,
   ctx: EvalContext,
-  options: { out: string; workers: number; dataset: string; predictions: string; onDone?: (result: InstanceResult, fromCache: boolean) => void },
+  options: { out: string; workers: number; dataset: string; predictions: string; bench?: BenchFigures; onDone?: (result: InstanceResult, fromCache: boolean) => void },
 ): Promise<EvalReport> {
   mkdirSync(join(options.out, 'instances'), { recursive: true });
   const limit = pLimit(options.workers);
@@ -52,7 +52,7 @@ export async function runEvaluation(
         }),
       ),
   );
-  const report = buildReport(results, { dataset: options.dataset, predictions: options.predictions });
+  const report = buildReport(results, { dataset: options.dataset, predictions: options.predictions, bench: options.bench });
   writeAtomic(join(options.out, 'report.json'), `${JSON.stringify(report, null, 1)}\n`);
   writeAtomic(join(options.out, 'report.md'), reportMarkdown(report));
   return report;

@@ -102,9 +102,9 @@ export async function runBench(
       limit(async () => {
         const file = join(dirs.results, `${safeName(row.instance_id)}.json`);
         if (existsSync(file)) {
-          const kept = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
+          const { model_patch: keptPatch, ...kept } = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
           if (kept.status !== 'error') {
-            patches.set(row.instance_id, kept.model_patch);
+            patches.set(row.instance_id, keptPatch);
             options.onDone?.(kept, true);
             return kept;
           }

@@ -1,9 +1,10 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
+import type { BenchFigures } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -56,6 +57,16 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
       if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
 
+      // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
+      const benchFile = flags.predictions === 'gold' ? undefined : join(dirname(resolve(flags.predictions)), 'bench-report.json');
+      let bench: BenchFigures | undefined;
+      if (benchFile && existsSync(benchFile)) {
+        try {
+          bench = JSON.parse(readFileSync(benchFile, 'utf8')) as BenchFigures;
+        } catch (err) {
+          process.stderr.write(`fixwright: ${benchFile} is unreadable (${(err as Error).message}); the report leaves the run's figures out\n`);
+        }
+      }
       const table = loadEnvironmentTable();
       const runtime = await createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
       const total = rows.length - missing;
@@ -70,6 +81,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
           workers,
           dataset: flags.dataset,
           predictions: flags.predictions,
+          bench,
           onDone: (result, cached) => {
             if (result.status === 'resolved') resolvedCount += 1;
             bar.increment(1, { resolved: resolvedCount, id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}` });

@@ -59,5 +59,11 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     const verdicts = JSON.parse(readFileSync(join(dir, 'eval', 'report.json'), 'utf8'));
     expect(verdicts.resolved_ids).toEqual(['acme__calc-gold']);
     expect(verdicts.empty_patch_ids).toEqual(['ghost__repo-1']);
+    // The report puts the run's own figures beside the verdicts.
+    expect(verdicts.bench.localisation.recall_at_1).toBe(0.5);
+    expect(verdicts.bench.instances.map((i: { instance_id: string }) => i.instance_id).sort()).toEqual(['acme__calc-gold', 'ghost__repo-1']);
+    const markdown = readFileSync(join(dir, 'eval', 'report.md'), 'utf8');
+    expect(markdown).toMatch(/## The agent run \(fixwright bench\)/);
+    expect(markdown).toMatch(/\| acme__calc-gold \| resolved \| resolved \| 1 \| 1 \| yes \|/);
   }, 240_000);
 });
