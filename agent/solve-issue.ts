@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
-import { gitDirOf, Localiser, LsiEmbedder, type SnapshotSource } from '../localisation/index.js';
+import { gitDirOf, Localiser, LsiEmbedder, type RankConfig, type SnapshotSource } from '../localisation/index.js';
 import type { RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
 import type { EventLog } from './events.js';
@@ -52,15 +52,16 @@ export interface SolveContext {
   events: EventLog;
   runtime: SandboxRuntime;
   localiser?: Localiser;
-  calibration?: Calibration;
+  /** The conformal calibration; null runs without one (the top three files form the set). */
+  calibration?: Calibration | null;
   signal?: AbortSignal;
   /** Filled while the run goes, so a crashed run can still report what it spent. */
   spent?: { tokens: { input: number; output: number }; costUsd: number };
 }
 
 /** A localiser over the offline LSI embedder, caching indexes under the data directory. */
-export function createLocaliser(settings: Settings): Localiser {
-  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: new LsiEmbedder() });
+export function createLocaliser(settings: Settings, options: { config?: RankConfig; embeddings?: boolean } = {}): Localiser {
+  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: options.embeddings === false ? undefined : new LsiEmbedder(), config: options.config });
 }
 
 /** The conformal calibration shipped with fixwright, when present. */
@@ -113,7 +114,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
       events: context.events,
       snapshotSource: snapshot,
       repo,
-      calibration: context.calibration ?? shippedCalibration(),
+      calibration: context.calibration === null ? undefined : (context.calibration ?? shippedCalibration()),
       maxAttempts: options.maxAttempts,
       testTimeoutSeconds: options.testTimeoutSeconds,
       contextBudget: 60_000,

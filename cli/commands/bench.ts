@@ -4,6 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { checkModel, createLocaliser, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
+import { ablationVariants, writeAblationTable } from '../../benchmarks/run/ablation.js';
 import { runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -24,6 +25,7 @@ interface BenchFlags {
   maxAttempts: string;
   maxCost?: string;
   out: string;
+  ablate?: string;
 }
 
 /** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
@@ -43,6 +45,7 @@ export function registerBenchCommand(program: Command): void {
     .addOption(new Option('--provider <name>', 'openai, deepseek or compatible').choices(['openai', 'deepseek', 'compatible']))
     .option('--max-attempts <n>', 'attempts per instance', '3')
     .option('--max-cost <usd>', 'spending cap per instance (priced models)')
+    .option('--ablate <parts>', `also run without each of these (${'bm25,embeddings,pagerank,conformal,reflection'}), each variant in OUT/<variant>/, and write OUT/ablation.md`)
     .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
     .action(async (flags: BenchFlags) => {
       const settings = loadSettings(process.env);
@@ -52,6 +55,7 @@ export function registerBenchCommand(program: Command): void {
       if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-attempts must be a whole number from 1 to 10', { field: '--max-attempts' });
       const maxCostUsd = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
       if (maxCostUsd !== undefined && !(maxCostUsd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+      const variants = flags.ablate ? ablationVariants(flags.ablate) : [undefined];
       const model = flags.model ?? settings.models.chatModel;
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
@@ -75,33 +79,50 @@ export function registerBenchCommand(program: Command): void {
       bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: '' });
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
+      const tables: Array<{ variant: string; report: Awaited<ReturnType<typeof runBench>>['report'] }> = [];
       try {
-        const { report } = await runBench(
-          rows,
-          {
-            solve: { model, baseURL, provider: flags.provider, maxAttempts, testTimeoutSeconds: 120, maxCostUsd, temperatures: [0, 0.4, 0.7] },
-            parts: { settings, runtime, localiser: createLocaliser(settings), calibration: shippedCalibration() },
-            reposDir,
-            secrets,
-            signal: controller.signal,
-          },
-          {
-            out: resolve(flags.out),
-            workers,
-            modelName: model,
-            onDone: (r, kept) => {
-              if (r.status === 'resolved') resolved += 1;
-              cost += r.cost_usd;
-              bar.increment(1, { resolved, cost: cost.toFixed(2), id: `${r.instance_id} ${r.status}${kept ? ' (kept)' : ''}` });
+        for (const variant of variants) {
+          const out = variant ? resolve(flags.out, variant.name) : resolve(flags.out);
+          if (variant && variant.name !== 'full') {
+            bar.stop();
+            resolved = 0;
+            cost = 0;
+            bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: variant.name });
+          }
+          const { report } = await runBench(
+            rows,
+            {
+              solve: { model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, testTimeoutSeconds: 120, maxCostUsd, temperatures: [0, 0.4, 0.7] },
+              parts: {
+                settings,
+                runtime,
+                localiser: createLocaliser(settings, variant ? { config: variant.rankConfig, embeddings: variant.embeddings } : {}),
+                calibration: variant && !variant.conformal ? null : shippedCalibration(),
+              },
+              reposDir,
+              secrets,
+              signal: controller.signal,
             },
-          },
-        );
-        bar.stop();
-        const s = report.agent_status as Record<string, number>;
-        process.stdout.write(
-          `${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
-            `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${resolve(flags.out, 'predictions.jsonl')} (score them: fixwright eval --predictions … )\n`,
-        );
+            {
+              out,
+              workers,
+              modelName: model,
+              onDone: (r, kept) => {
+                if (r.status === 'resolved') resolved += 1;
+                cost += r.cost_usd;
+                bar.increment(1, { resolved, cost: cost.toFixed(2), id: `${variant ? `${variant.name}: ` : ''}${r.instance_id} ${r.status}${kept ? ' (kept)' : ''}` });
+              },
+            },
+          );
+          bar.stop();
+          tables.push({ variant: variant?.name ?? 'full', report });
+          const s = report.agent_status as Record<string, number>;
+          process.stdout.write(
+            `${variant ? `[${variant.name}] ` : ''}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
+              `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${join(out, 'predictions.jsonl')} (score them: fixwright eval --predictions … )\n`,
+          );
+        }
+        if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables)}\n`);
       } finally {
         bar.stop();
         await runtime.close();
