@@ -20,6 +20,12 @@ export interface RepoSpec {
   commit?: string;
 }
 
+/** Temperature per attempt when the caller names none: exact first, then hotter to escape a failed idea. */
+export const DEFAULT_TEMPERATURES: readonly number[] = [0, 0.4, 0.7];
+
+/** Seconds each test run in the sandbox may take when the caller names none. */
+export const DEFAULT_TEST_TIMEOUT_SECONDS = 120;
+
 /** One run of the agent, as the CLI and the workers describe it. */
 export interface SolveOptions {
   repo: RepoSpec;

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { EventLog, readGithubIssue, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
+import { DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithubIssue, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
@@ -122,8 +122,8 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
         model,
         baseURL: settings.models.baseURL,
         maxAttempts: request.max_attempts,
-        testTimeoutSeconds: 120,
-        temperatures: [0, 0.4, 0.7],
+        testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS,
+        temperatures: DEFAULT_TEMPERATURES,
       },
       { settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal: controller.signal },
     );

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { checkModel, createLocaliser, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
 import { ablationVariants, writeAblationTable } from '../../benchmarks/run/ablation.js';
 import { runBench } from '../../benchmarks/run/run-bench.js';
@@ -10,6 +10,7 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
+import { reposDirFlag, wholeNumber } from '../flags.js';
 
 interface BenchFlags {
   dataset: string;
@@ -49,10 +50,8 @@ export function registerBenchCommand(program: Command): void {
     .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
     .action(async (flags: BenchFlags) => {
       const settings = loadSettings(process.env);
-      const workers = Number(flags.workers);
-      if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new FixwrightError('FW_ERR_BAD_INPUT', '--workers must be a whole number from 1 to 64', { field: '--workers' });
-      const maxAttempts = Number(flags.maxAttempts);
-      if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-attempts must be a whole number from 1 to 10', { field: '--max-attempts' });
+      const workers = wholeNumber(flags.workers, '--workers', 1, 64);
+      const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
       const maxCostUsd = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
       if (maxCostUsd !== undefined && !(maxCostUsd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
       const variants = flags.ablate ? ablationVariants(flags.ablate) : [undefined];
@@ -60,8 +59,7 @@ export function registerBenchCommand(program: Command): void {
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       checkModel({ model, provider: flags.provider, baseURL }, settings);
-      const reposDir = resolve(flags.repos);
-      if (!existsSync(reposDir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${flags.repos} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
+      const reposDir = reposDirFlag(flags.repos);
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
@@ -92,7 +90,7 @@ export function registerBenchCommand(program: Command): void {
           const { report } = await runBench(
             rows,
             {
-              solve: { model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, testTimeoutSeconds: 120, maxCostUsd, temperatures: [0, 0.4, 0.7] },
+              solve: { model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS, maxCostUsd, temperatures: DEFAULT_TEMPERATURES },
               parts: {
                 settings,
                 runtime,

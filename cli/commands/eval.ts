@@ -10,6 +10,7 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
+import { reposDirFlag, wholeNumber } from '../flags.js';
 
 interface EvalFlags {
   dataset: string;
@@ -41,12 +42,10 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     .requiredOption('--out <dir>', 'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes')
     .action(async (flags: EvalFlags) => {
       const settings = loadSettings(process.env);
-      const workers = Number(flags.workers);
-      if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new FixwrightError('FW_ERR_BAD_INPUT', '--workers must be a whole number from 1 to 64', { field: '--workers' });
+      const workers = wholeNumber(flags.workers, '--workers', 1, 64);
       const timeoutSeconds = Number(flags.timeout);
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
-      const reposDir = resolve(flags.repos);
-      if (!existsSync(reposDir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${flags.repos} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
+      const reposDir = reposDirFlag(flags.repos);
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);

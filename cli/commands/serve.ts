@@ -6,13 +6,8 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { metricsRegistry } from '../../core/metrics.js';
+import { wholeNumber } from '../flags.js';
 import { onShutdown } from '../shutdown.js';
-
-function wholeNumber(value: string, flag: string, min: number, max: number): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} must be a whole number from ${min} to ${max} (got ${value})`, { field: flag });
-  return n;
-}
 
 /** Runs until a signal: the shutdown handler exits the process once work is drained. */
 const untilShutdown = () => new Promise<never>(() => undefined);

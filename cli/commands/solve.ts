@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import ora from 'ora';
 import { checkModel, createLocaliser, EventLog, redact, repositorySources, solveIssue, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
 import { loadSettings } from '../../core/config.js';
+import { wholeNumber } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
@@ -43,8 +44,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
       const settings = loadSettings(process.env);
-      const maxAttempts = Number(flags.maxAttempts);
-      if (!Number.isInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 10) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-attempts must be a whole number from 1 to 10', { field: '--max-attempts' });
+      const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
       const testTimeout = Number(flags.testTimeout);
       if (!(testTimeout > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--test-timeout must be a positive number of seconds', { field: '--test-timeout' });
       if (flags.provider !== undefined && !['openai', 'deepseek', 'compatible'].includes(flags.provider)) {
