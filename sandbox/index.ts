@@ -15,7 +15,7 @@ export { checkPatch, pathViolations, type PatchCheck, type PatchFile, type Patch
 export { runPytest, type PytestRunOptions, type PytestRunResult } from './pytest-run.js';
 export type { TestOutcome, TestStatus } from './pytest-outcomes.js';
 export { baseImageTag, buildBaseImage, BASE_IMAGE, type BaseImageMethod, type BaseImageResult, type BaseSuite } from './images/base-image.js';
-export { ensureEnvironmentImage, parseEnvironmentSpec, type EnvironmentSpec, type EnvironmentSpecInput } from './images/env-image.js';
+export { ensureEnvironmentImage, environmentDockerfile, parseEnvironmentSpec, type EnvironmentSpec, type EnvironmentSpecInput } from './images/env-image.js';
 export type { CappedOutput } from './output-cap.js';
 export type { ExecOptions, ExecResult } from './session.js';
 export { SandboxSession, type RepoSource, type SandboxLimits };

@@ -1,22 +1,27 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { assetPath } from '../../core/paths.js';
-import type { LogParserName } from './log-parsers.js';
+import { LOG_PARSER_NAMES, type LogParserName } from './log-parsers.js';
 
 const entrySchema = z
   .object({
     /** An environment spec (sandbox/images/env-image.ts) over the base image; null: the base image as it is. */
     env: z.unknown().nullable().optional(),
     test_cmd: z.array(z.string()).min(1).optional(),
-    parser: z.enum(['pytest', 'pytest_options', 'seaborn']).optional(),
+    parser: z.enum(LOG_PARSER_NAMES).optional(),
     /** Directories of the checkout put on PYTHONPATH (the repository is not pip-installed offline). */
     pythonpath: z.array(z.string()).optional(),
     /** Files written into the checkout before the tests ({version}, {major}, {minor} filled in). */
     files: z.record(z.string(), z.string()).optional(),
     /** Scripts from benchmarks/eval/assets/ put in /tmp/fixwright/eval/ (a test command may run them). */
     helpers: z.array(z.string().regex(/^[\w.-]+$/)).optional(),
+    /** Environment variables of the test command (locale, warning filters). */
+    test_env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
   })
   .strict();
+
+/** How the test files a test patch touches become the test command's arguments. */
+const directivesSchema = z.enum(['paths', 'django_labels']);
 
 const tableSchema = z.object({
   $comment: z.string().optional(),
@@ -25,7 +30,8 @@ const tableSchema = z.object({
     z.string(),
     z
       .object({
-        parser: z.enum(['pytest', 'pytest_options', 'seaborn']).optional(),
+        parser: z.enum(LOG_PARSER_NAMES).optional(),
+        directives: directivesSchema.optional(),
         versions: z.record(z.string(), entrySchema),
         unsupported: z.string().optional(),
         /** Test names (the part after the last ::) that reach outside hosts: they cannot pass offline. */
@@ -37,7 +43,19 @@ const tableSchema = z.object({
 
 /** How one (repository, version) is evaluated. */
 export type Environment =
-  | { supported: true; key: string; env: unknown | null; testCmd: string[]; parser: LogParserName; pythonpath: string[]; files: Record<string, string>; helpers: Record<string, string>; needsNetwork: string[] }
+  | {
+      supported: true;
+      key: string;
+      env: unknown | null;
+      testCmd: string[];
+      testEnv: Record<string, string>;
+      directives: z.infer<typeof directivesSchema>;
+      parser: LogParserName;
+      pythonpath: string[];
+      files: Record<string, string>;
+      helpers: Record<string, string>;
+      needsNetwork: string[];
+    }
   | { supported: false; key: string; reason: string };
 
 /** Reads the environment table (data, not code) shipped with fixwright, or another one. */
@@ -60,6 +78,8 @@ export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, r
     key,
     env: entry.env === undefined ? table.default.env ?? null : entry.env,
     testCmd: entry.test_cmd ?? table.default.test_cmd,
+    testEnv: entry.test_env ?? {},
+    directives: known?.directives ?? 'paths',
     parser: entry.parser ?? known?.parser ?? table.default.parser,
     pythonpath: entry.pythonpath ?? table.default.pythonpath,
     files: Object.fromEntries(Object.entries(entry.files ?? {}).map(([p, c]) => [p, fill(c)])),

@@ -104,9 +104,9 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         if (Object.keys(env.files).length > 0) await session.putFiles('/work', env.files);
         if (Object.keys(env.helpers).length > 0) await session.putFiles('/tmp/fixwright/eval', env.helpers);
         const pythonpath = env.pythonpath.map((p) => (p === '.' ? '/work' : `/work/${p}`)).join(':');
-        const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch)], {
+        const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch, env.directives)], {
           timeoutSeconds: ctx.timeoutSeconds,
-          env: { PYTHONPATH: pythonpath, TZ: 'Etc/UTC' },
+          env: { PYTHONPATH: pythonpath, TZ: 'Etc/UTC', ...env.testEnv },
           signal: ctx.signal,
         });
         const log = run.stdout.text + (run.stderr.text ? `\n${run.stderr.text}` : '');

@@ -35,8 +35,13 @@ export function grade(map: Record<string, LogStatus>, failToPass: readonly strin
 
 const NON_TEST_EXTS = ['.json', '.png', 'csv', '.txt', '.md', '.jpg', '.jpeg', '.pkl', '.yml', '.yaml', '.toml'];
 
-/** The test files a test patch touches, as the official harness passes them to the test command. */
-export function testDirectives(testPatch: string): string[] {
+/**
+ * The test files a test patch touches, as the official harness passes them to the test command:
+ * paths, or for Django's runner module labels (`tests/a/test_b.py` → `a.test_b`).
+ */
+export function testDirectives(testPatch: string, style: 'paths' | 'django_labels' = 'paths'): string[] {
   const files = [...testPatch.matchAll(/^diff --git a\/.* b\/(.*)$/gm)].map((m) => m[1]!.trim());
-  return [...new Set(files.filter((f) => !NON_TEST_EXTS.some((ext) => f.endsWith(ext))))];
+  const paths = [...new Set(files.filter((f) => !NON_TEST_EXTS.some((ext) => f.endsWith(ext))))];
+  if (style === 'paths') return paths;
+  return paths.map((p) => (p.endsWith('.py') ? p.slice(0, -3) : p).replace(/^tests\//, '').replaceAll('/', '.'));
 }

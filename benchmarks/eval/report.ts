@@ -1,3 +1,5 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { EvalStatus, InstanceResult } from './evaluate-instance.js';
 
 /** report.json (ARCHITECTURE.md, "Harness report"). */
@@ -30,6 +32,17 @@ export interface BenchFigures {
   wall_ms: number;
   localisation: { recall_at_1: number; recall_at_5: number; conformal_coverage: number; mean_set_size: number };
   instances: Array<{ instance_id: string; status: string; attempts: number; tokens: { input: number; output: number }; cost_usd: number; wall_ms: number; gold_rank: number | null; gold_in_set: boolean }>;
+}
+
+/** The figures of the `fixwright bench` run that wrote these predictions (its bench-report.json), when there is one. */
+export function benchFiguresBeside(predictionsFile: string): { bench?: BenchFigures; warning?: string } {
+  const file = join(dirname(resolve(predictionsFile)), 'bench-report.json');
+  if (!existsSync(file)) return {};
+  try {
+    return { bench: JSON.parse(readFileSync(file, 'utf8')) as BenchFigures };
+  } catch (err) {
+    return { warning: `${file} is unreadable (${(err as Error).message}); the report leaves the run's figures out` };
+  }
 }
 
 const ids = (results: readonly InstanceResult[], status: EvalStatus) => results.filter((r) => r.status === status).map((r) => r.instance_id).sort();

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FixwrightError } from '../../core/errors.js';
 import { DEFAULT_RANK_CONFIG, type RankConfig } from '../../localisation/index.js';
+import type { EvalReport } from '../eval/report.js';
 import type { benchReport } from './run-bench.js';
 
 /** What `--ablate` can switch off. */
@@ -35,25 +36,35 @@ export function ablationVariants(list: string): Variant[] {
   ];
 }
 
-type Report = ReturnType<typeof benchReport>;
+/** One variant's row: its run's figures and, with `--eval`, the official verdicts on its predictions. */
+export interface AblationRow {
+  variant: string;
+  report: ReturnType<typeof benchReport>;
+  official?: EvalReport;
+}
 
 /** Writes `ablation.json` and `ablation.md`: one row per variant, the full run first. */
-export function writeAblationTable(out: string, rows: Array<{ variant: string; report: Report }>): string {
+export function writeAblationTable(out: string, rows: readonly AblationRow[]): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const scored = rows.some((r) => r.official);
   const lines = [
     '# Ablation (fixwright bench --ablate)',
     '',
-    "The agent's own verdicts and localisation against the gold files; score each variant's predictions with `fixwright eval` for the official resolved rate.",
+    scored
+      ? "Official resolved: each variant's predictions scored by `fixwright eval` (the official rule). Agent resolved: the agent's own verdict. Localisation against the gold files."
+      : "The agent's own verdicts and localisation against the gold files; rerun with `--eval` (or score each variant's predictions with `fixwright eval`) for the official resolved rate.",
     '',
-    '| variant | agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | tokens | cost |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map(({ variant, report: r }) => {
+    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | tokens | cost |`,
+    `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    ...rows.map(({ variant, report: r, official }) => {
       const s = r.agent_status as Record<string, number>;
-      return `| ${variant} | ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.tokens.input + r.tokens.output} | $${r.cost_usd.toFixed(2)} |`;
+      const o = !scored ? '' : official ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |` : ' – |';
+      return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.tokens.input + r.tokens.output} | $${r.cost_usd.toFixed(2)} |`;
     }),
     '',
   ];
-  writeFileSync(join(out, 'ablation.json'), `${JSON.stringify(rows, null, 1)}\n`);
+  const kept = rows.map(({ variant, report, official }) => ({ variant, report, ...(official ? { official: { resolved_ids: official.resolved_ids, submitted_ids: official.submitted_ids, resolved_rate: official.resolved_rate, per_repo: official.per_repo } } : {}) }));
+  writeFileSync(join(out, 'ablation.json'), `${JSON.stringify(kept, null, 1)}\n`);
   writeFileSync(join(out, 'ablation.md'), lines.join('\n'));
   return lines.join('\n');
 }

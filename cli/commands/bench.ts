@@ -4,7 +4,11 @@ import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
-import { ablationVariants, writeAblationTable } from '../../benchmarks/run/ablation.js';
+import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { loadPredictions } from '../../benchmarks/eval/instances.js';
+import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
+import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
+import { ablationVariants, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
 import { runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -27,6 +31,8 @@ interface BenchFlags {
   maxCost?: string;
   out: string;
   ablate?: string;
+  eval?: boolean;
+  evalTimeout: string;
 }
 
 /** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
@@ -47,6 +53,8 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-attempts <n>', 'attempts per instance', '3')
     .option('--max-cost <usd>', 'spending cap per instance (priced models)')
     .option('--ablate <parts>', `also run without each of these (${'bm25,embeddings,pagerank,conformal,reflection'}), each variant in OUT/<variant>/, and write OUT/ablation.md`)
+    .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
+    .option('--eval-timeout <seconds>', 'with --eval: limit for one instance\'s test run (official: 1800)', '1800')
     .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
     .action(async (flags: BenchFlags) => {
       const settings = loadSettings(process.env);
@@ -60,6 +68,7 @@ export function registerBenchCommand(program: Command): void {
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       checkModel({ model, provider: flags.provider, baseURL }, settings);
       const reposDir = reposDirFlag(flags.repos);
+      const evalTimeoutSeconds = wholeNumber(flags.evalTimeout, '--eval-timeout', 1, 86_400);
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
@@ -77,7 +86,8 @@ export function registerBenchCommand(program: Command): void {
       bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: '' });
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const tables: Array<{ variant: string; report: Awaited<ReturnType<typeof runBench>>['report'] }> = [];
+      const tables: AblationRow[] = [];
+      const table = flags.eval ? loadEnvironmentTable() : undefined;
       try {
         for (const variant of variants) {
           const out = variant ? resolve(flags.out, variant.name) : resolve(flags.out);
@@ -113,12 +123,30 @@ export function registerBenchCommand(program: Command): void {
             },
           );
           bar.stop();
-          tables.push({ variant: variant?.name ?? 'full', report });
           const s = report.agent_status as Record<string, number>;
+          const tag = variant ? `[${variant.name}] ` : '';
           process.stdout.write(
-            `${variant ? `[${variant.name}] ` : ''}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
-              `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${join(out, 'predictions.jsonl')} (score them: fixwright eval --predictions … )\n`,
+            `${tag}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
+              `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
           );
+          let official: EvalReport | undefined;
+          if (table) {
+            const predictionsFile = join(out, 'predictions.jsonl');
+            const { predictions } = loadPredictions(predictionsFile, rows);
+            bar.start(predictions.size, 0, { resolved: 0, cost: cost.toFixed(2), id: `${tag}eval` });
+            let officialResolved = 0;
+            official = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds: evalTimeoutSeconds, signal: controller.signal }, {
+              out: join(out, 'eval'),
+              workers,
+              dataset: flags.dataset,
+              predictions: predictionsFile,
+              bench: benchFiguresBeside(predictionsFile).bench,
+              onDone: (r) => bar.increment(1, { resolved: (officialResolved += r.status === 'resolved' ? 1 : 0), id: `${tag}eval ${r.instance_id} ${r.status}` }),
+            });
+            bar.stop();
+            process.stdout.write(`${tag}official verdicts: resolved ${official.resolved_ids.length}/${official.submitted_ids.length} (${(official.resolved_rate * 100).toFixed(1)}%); report: ${join(out, 'eval', 'report.md')}\n`);
+          }
+          tables.push({ variant: variant?.name ?? 'full', report, ...(official ? { official } : {}) });
         }
         if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables)}\n`);
       } finally {

@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
-import type { BenchFigures } from '../../benchmarks/eval/report.js';
+import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -57,15 +56,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
 
       // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
-      const benchFile = flags.predictions === 'gold' ? undefined : join(dirname(resolve(flags.predictions)), 'bench-report.json');
-      let bench: BenchFigures | undefined;
-      if (benchFile && existsSync(benchFile)) {
-        try {
-          bench = JSON.parse(readFileSync(benchFile, 'utf8')) as BenchFigures;
-        } catch (err) {
-          process.stderr.write(`fixwright: ${benchFile} is unreadable (${(err as Error).message}); the report leaves the run's figures out\n`);
-        }
-      }
+      const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
+      if (warning) process.stderr.write(`fixwright: ${warning}\n`);
       const table = loadEnvironmentTable();
       const runtime = await createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
       const total = rows.length - missing;

@@ -13,12 +13,16 @@ import { buildFromDockerfile, buildNetworkMode, followProgress, imageRecipe, REC
 /** The default base image every sandbox and environment image starts from. */
 export const BASE_IMAGE = 'fixwright-sandbox:base';
 
-/** The offline recipe: a minimal Debian root filesystem with Python, pytest, git and patch. */
+/** Where Debian packages come from (debootstrap, and packages borrowed from other suites). */
+export const DEBIAN_MIRROR = 'http://deb.debian.org/debian';
+
+/** The offline recipe: a minimal Debian root filesystem with Python, pytest, pyflakes, git and patch. */
 export const DEBOOTSTRAP_RECIPE = {
   suite: 'bookworm',
   variant: 'minbase',
-  include: ['python3', 'python3-pytest', 'git', 'patch'],
-  mirror: 'http://deb.debian.org/debian',
+  // python3-pyflakes: the quick-fix analysis container (POST /v1/edit) re-checks edits with it.
+  include: ['python3', 'python3-pytest', 'python3-pyflakes', 'git', 'patch'],
+  mirror: DEBIAN_MIRROR,
 } as const;
 
 /** Debian releases a base image can be built from: bookworm (Python 3.11, the default) and bullseye (Python 3.9, for old repository versions). */

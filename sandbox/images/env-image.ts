@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { SANDBOX_UID } from '../container-spec.js';
-import { BASE_IMAGE } from './base-image.js';
+import { BASE_IMAGE, DEBIAN_MIRROR } from './base-image.js';
 import { buildFromDockerfile, buildNetworkMode, imageRecipe } from './docker-build.js';
 
 const aptName = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
@@ -18,6 +18,13 @@ export const environmentSpecSchema = z
     base: z.string().min(1).default(BASE_IMAGE),
     apt: z.array(z.string().regex(aptName, 'not a Debian package name (such as python3-numpy or name=version)')).default([]),
     pip: z.array(z.string().regex(pipRequirement, 'not a pip requirement (such as requests==2.31.0)')).default([]),
+    /**
+     * Pure-Python Debian packages taken from another suite (such as a newer asgiref for Python
+     * 3.9): unpacked, not installed, so the other suite's interpreter never comes with them.
+     */
+    borrow: z
+      .array(z.object({ suite: z.string().regex(/^[a-z]+(-[a-z]+)?$/, 'not a Debian suite name'), packages: z.array(z.string().regex(aptName)).min(1) }).strict())
+      .default([]),
     /** Shell commands run as root at build time, after the packages (trusted environment tables only). */
     setup: z.array(z.string().min(1).refine((c) => !c.includes('\n'), 'one command per entry, no newlines')).default([]),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string()).default({}),
@@ -45,6 +52,14 @@ export function environmentDockerfile(spec: EnvironmentSpec): string {
   const aptInstall = (packages: string) =>
     `apt-get update -q && apt-get install -y -q --no-install-recommends ${packages} && rm -rf /var/lib/apt/lists/*`;
   if (spec.apt.length > 0) lines.push(`RUN ${aptInstall(spec.apt.join(' '))}`);
+  for (const { suite, packages } of spec.borrow) {
+    const list = '/etc/apt/sources.list.d/fixwright-borrow.list';
+    lines.push(
+      `RUN echo 'deb ${DEBIAN_MIRROR} ${suite} main' > ${list} && apt-get update -q && mkdir /tmp/borrow && cd /tmp/borrow` +
+        ` && apt-get download ${packages.map((p) => `${p}/${suite}`).join(' ')} && for f in *.deb; do dpkg -x "$f" /; done` +
+        ` && cd / && rm -rf /tmp/borrow ${list} /var/lib/apt/lists/*`,
+    );
+  }
   if (spec.pip.length > 0) {
     // Registry python images ship pip; the offline Debian base gets Debian's.
     lines.push(`RUN command -v pip3 >/dev/null || (${aptInstall('python3-pip')})`);

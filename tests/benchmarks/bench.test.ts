@@ -67,17 +67,21 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     expect(markdown).toMatch(/\| acme__calc-gold \| resolved \| resolved \| 1 \| 1 \| yes \|/);
   }, 240_000);
 
-  it('--ablate runs the full system and each variant, and writes the ablation table', async () => {
+  it('--ablate --eval runs the full system and each variant, scores each one officially, and writes the ablation table', async () => {
     const out = join(dir, 'ablate');
     const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-bench-test-0123456789abcdef', FIXWRIGHT_DATA_DIR: join(dir, 'data') };
-    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--ablate', 'bm25,conformal,reflection', '--out', out], env);
+    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--ablate', 'bm25,conformal,reflection', '--eval', '--eval-timeout', '120', '--out', out], env);
     expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[no-reflection\] official verdicts: resolved 1\/1/);
+    for (const variant of ['full', 'no-bm25']) expect(JSON.parse(readFileSync(join(out, variant, 'eval', 'report.json'), 'utf8')).resolved_ids, variant).toEqual(['acme__calc-gold']);
     for (const variant of ['full', 'no-bm25', 'no-conformal', 'no-reflection']) expect(existsSync(join(out, variant, 'predictions.jsonl')), variant).toBe(true);
     const table = readFileSync(join(out, 'ablation.md'), 'utf8');
-    expect(table).toMatch(/\| full \| 1\/1 \|/);
-    expect(table).toMatch(/\| no-reflection \| 1\/1 \|/);
+    expect(table).toMatch(/\| variant \| official resolved \| agent resolved \|/);
+    expect(table).toMatch(/\| full \| 1\/1 \(100\.0%\) \| 1\/1 \|/);
+    expect(table).toMatch(/\| no-reflection \| 1\/1 \(100\.0%\) \| 1\/1 \|/);
     const rows = JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8'));
     expect(rows.map((x: { variant: string }) => x.variant)).toEqual(['full', 'no-bm25', 'no-conformal', 'no-reflection']);
+    expect(rows[0].official.resolved_rate).toBe(1);
     const bad = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--model', 'scripted', '--ablate', 'magic', '--out', out], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--ablate takes some of bm25, embeddings, pagerank, conformal, reflection/);

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grade, testDirectives } from '../../benchmarks/eval/grading.js';
-import { parsePytestLog, parsePytestOptionsLog, parseSeabornLog } from '../../benchmarks/eval/log-parsers.js';
+import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { parseDjangoLog, parseMatplotlibLog, parsePytestLog, parsePytestOptionsLog, parsePytestV2Log, parseSeabornLog, parseSympyLog } from '../../benchmarks/eval/log-parsers.js';
+import { environmentDockerfile, parseEnvironmentSpec } from '../../sandbox/index.js';
 import { runCli } from '../helpers/cli.js';
 import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
 
@@ -35,6 +37,56 @@ describe('log parsers and grading (the official rules, quirks included)', () => 
     expect(parseSeabornLog('t.py::test_a PASSED [ 10%]\nFAILED t.py::test_b - x\nXFAIL t.py::test_c')).toEqual({ 't.py::test_a': 'PASSED', 't.py::test_b': 'FAILED' });
   });
 
+  it('django: verbosity-2 lines, FAIL:/ERROR: headers (cut at the first space, as the official parser does), output between ... and ok', () => {
+    const log = [
+      'test_probe (utils_tests.test_text.FixwrightProbeTests) ... FAIL',
+      'test_compress_sequence (utils_tests.test_text.TestUtilsText) ... ok',
+      'test_slow (utils_tests.test_text.TestUtilsText) ... skipped "needs numpy"',
+      'test_broken (utils_tests.test_text.TestUtilsText) ... ERROR',
+      'test_noisy (admin_scripts.tests.Noisy) ... Some output of the test',
+      'ok',
+      'test_interrupted (check_framework.tests.X) ... System check identified no issues (0 silenced)',
+      'ok',
+      '======================================================================',
+      'FAIL: test_slugify (utils_tests.test_text.TestUtilsText) (value=\'spam & eggs\')',
+    ].join('\n');
+    expect(parseDjangoLog(log)).toEqual({
+      'test_probe (utils_tests.test_text.FixwrightProbeTests)': 'FAILED',
+      'test_compress_sequence (utils_tests.test_text.TestUtilsText)': 'PASSED',
+      'test_slow (utils_tests.test_text.TestUtilsText)': 'SKIPPED',
+      'test_broken (utils_tests.test_text.TestUtilsText)': 'ERROR',
+      'test_noisy (admin_scripts.tests.Noisy)': 'PASSED',
+      'test_interrupted (check_framework.tests.X)': 'PASSED',
+      test_slugify: 'FAILED',
+    });
+  });
+
+  it('sympy: `name ok|F|E` lines and `____ path.py:name ____` failure headers; a file\'s last test carries [OK] and is not read', () => {
+    const log = [
+      'sympy/core/tests/test_basic.py[3] ',
+      'test_fixwright_probe F',
+      'test_structure ok',
+      'test_equality E',
+      'test_last ok                                                     [OK]',
+      '_____________ sympy/core/tests/test_basic.py:test_fixwright_probe ______________',
+    ].join('\n');
+    expect(parseSympyLog(log)).toEqual({
+      'sympy/core/tests/test_basic.py:test_fixwright_probe': 'FAILED',
+      test_fixwright_probe: 'FAILED',
+      test_structure: 'PASSED',
+      test_equality: 'ERROR',
+    });
+  });
+
+  it('pytest_v2 strips colour codes and reads old `id STATUS` lines; matplotlib writes mouse buttons as numbers', () => {
+    expect(parsePytestV2Log('\x1b[32mPASSED\x1b[0m tests/test_a.py::test_x\ntests/test_a.py::test_y FAILED\nFAILED tests/test_a.py::test_z - boom')).toEqual({
+      'tests/test_a.py::test_x': 'PASSED',
+      'tests/test_a.py::test_y': 'FAILED',
+      'tests/test_a.py::test_z': 'FAILED',
+    });
+    expect(parseMatplotlibLog('PASSED lib/t.py::test_press[MouseButton.LEFT]')).toEqual({ 'lib/t.py::test_press[1]': 'PASSED' });
+  });
+
   it('resolves only when every FAIL_TO_PASS and PASS_TO_PASS test passes; missing counts as failed, skipped as neither', () => {
     const map = { a: 'PASSED', b: 'XFAIL', c: 'SKIPPED', d: 'FAILED' } as const;
     expect(grade(map, ['a', 'b'], ['c']).resolved).toBe(true);
@@ -45,6 +97,27 @@ describe('log parsers and grading (the official rules, quirks included)', () => 
   it('runs the test files the test patch touches, not its data files', () => {
     const patch = 'diff --git a/tests/test_x.py b/tests/test_x.py\n--- a/x\n+++ b/x\ndiff --git a/tests/data.toml b/tests/data.toml\ndiff --git a/tests/test_y.py b/tests/test_y.py\n';
     expect(testDirectives(patch)).toEqual(['tests/test_x.py', 'tests/test_y.py']);
+    const django = 'diff --git a/tests/utils_tests/test_text.py b/tests/utils_tests/test_text.py\ndiff --git a/tests/i18n/sampleproject/x.py b/tests/i18n/sampleproject/x.py\n';
+    expect(testDirectives(django, 'django_labels')).toEqual(['utils_tests.test_text', 'i18n.sampleproject.x']);
+  });
+
+  it('the shipped environment table: every spec is valid, Django runs its own runner with module labels, SymPy bin/test, unbuildable repositories say why', () => {
+    const table = loadEnvironmentTable();
+    for (const [repo, entry] of Object.entries(table.repos)) {
+      for (const version of Object.keys(entry.versions)) {
+        const env = environmentFor(table, repo, version);
+        if (!env.supported) throw new Error(`${repo}@${version}: ${env.reason}`);
+        if (env.env !== null) expect(() => environmentDockerfile(parseEnvironmentSpec(env.env)), `${repo}@${version}`).not.toThrow();
+      }
+    }
+    const django = environmentFor(table, 'django/django', '4.2');
+    expect(django).toMatchObject({ supported: true, parser: 'django', directives: 'django_labels', testCmd: expect.arrayContaining(['tests/runtests.py', '--settings=test_sqlite']) });
+    // Django 4.x needs a newer asgiref than Python 3.9's Debian has: borrowed, unpacked, from bookworm.
+    const dockerfile = environmentDockerfile(parseEnvironmentSpec((django as { env: unknown }).env));
+    expect(dockerfile).toMatch(/apt-get download python3-asgiref\/bookworm && for f in \*\.deb; do dpkg -x/);
+    expect(environmentFor(table, 'sympy/sympy', '1.12')).toMatchObject({ parser: 'sympy', testCmd: ['python3', 'bin/test', '-C', '--verbose'] });
+    expect(environmentFor(table, 'django/django', '1.9')).toMatchObject({ supported: false, reason: expect.stringMatching(/3\.0 to 5\.0/) });
+    expect(environmentFor(table, 'scikit-learn/scikit-learn', '1.3')).toMatchObject({ supported: false, reason: expect.stringMatching(/C extensions/) });
   });
 });
 
