@@ -24,7 +24,8 @@ export async function askModel(deps: AgentDeps, step: 'reproduce' | 'generate', 
   const sent = messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m));
   let result: ModelCallResult;
   try {
-    result = await callModel(model, messages, { signal: deps.signal, prices: deps.prices });
+    const call = () => callModel(model, messages, { signal: deps.signal, prices: deps.prices });
+    result = await (deps.modelGate ? deps.modelGate(call) : call());
   } catch (err) {
     deps.events.emit('model_call', { step, attempt, model: model.model, temperature: model.temperature, messages: sent, error: (err as Error).message });
     throw err;

@@ -6,6 +6,9 @@ import type { Calibration } from '../uncertainty/index.js';
 import type { EventLog } from './events.js';
 import type { ModelPrice } from './models.js';
 
+/** Runs a model call when a shared rate limit allows it. */
+export type ModelGate = <T>(call: () => Promise<T>) => Promise<T>;
+
 /** Everything the nodes use that is not state: concrete parts, wired in the composition roots. */
 export interface AgentDeps {
   localiser: Localiser;
@@ -22,6 +25,8 @@ export interface AgentDeps {
   /** Characters of source code the prompt may hold. */
   contextBudget: number;
   prices?: Readonly<Record<string, ModelPrice>>;
+  /** Passes every model call through a shared limit (requests per minute across a bench's workers). */
+  modelGate?: ModelGate;
   /** Spending cap for the run's model calls, in USD (priced models only). */
   maxCostUsd?: number;
   /** Epoch ms after which no new attempt starts. */

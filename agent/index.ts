@@ -1,7 +1,7 @@
 /** The agent stage: the repair loop, its events and the one entry that runs it. */
 export { EventLog, redact, type AgentEvent, type EventType } from './events.js';
-export { isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
+export { cloneRepository, isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
 export { runAgent } from './graph.js';
 export { createChatModel, DEFAULT_PRICES, type ModelProvider } from './models.js';
-export { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, repositorySources, shippedCalibration, solveIssue, type RepoSpec, type SolveContext, type SolveOptions, type SolveOutcome } from './solve-issue.js';
+export { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, repositorySources, shippedCalibration, solveIssue, type RepoSpec, type SolveContext, type SolveOptions, type SolveOutcome } from './solve-issue.js';
 export type { AgentStatus, AttemptRecord, LocalisedFile, NodeName, StopReason } from './state.js';

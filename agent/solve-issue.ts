@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import pThrottle from 'p-throttle';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
 import { gitDirOf, Localiser, LsiEmbedder, type RankConfig, type SnapshotSource } from '../localisation/index.js';
 import type { RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
+import type { ModelGate } from './deps.js';
 import type { EventLog } from './events.js';
 import { cloneRepository } from './github.js';
 import { runAgent } from './graph.js';
@@ -61,8 +63,20 @@ export interface SolveContext {
   /** The conformal calibration; null runs without one (the top three files form the set). */
   calibration?: Calibration | null;
   signal?: AbortSignal;
+  /** A limit shared by every run's model calls (see `modelRateLimit`). */
+  modelGate?: ModelGate;
   /** Filled while the run goes, so a crashed run can still report what it spent. */
   spent?: { tokens: { input: number; output: number }; costUsd: number };
+}
+
+/**
+ * A gate that lets at most `perMinute` model requests start in any minute, however many runs share
+ * it: a bench's workers stay under the provider's rate limit instead of drawing 429s (which the
+ * client still retries with back-off).
+ */
+export function modelRateLimit(perMinute: number): ModelGate {
+  const throttled = pThrottle({ limit: perMinute, interval: 60_000 })(<T>(call: () => Promise<T>) => call());
+  return <T>(call: () => Promise<T>) => throttled(call) as Promise<T>;
 }
 
 /** A localiser over the offline LSI embedder, caching indexes under the data directory. */
@@ -115,6 +129,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
           timeoutMs: settings.models.requestTimeoutSeconds * 1000,
         }),
       prices: { ...DEFAULT_PRICES, ...settings.models.prices },
+      modelGate: context.modelGate,
       maxCostUsd: options.maxCostUsd,
       deadline: options.maxSeconds === undefined ? undefined : Date.now() + options.maxSeconds * 1000,
       events: context.events,

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
@@ -29,27 +30,55 @@ export const evalRowSchema = swebenchRowSchema.extend({
 /** A row the harness can evaluate. */
 export type EvalRow = z.output<typeof evalRowSchema>;
 
-/** Parquet files of a split inside a directory: a Hugging Face hub cache (`datasets--owner--name/snapshots/<rev>/data/<split>-*.parquet`) or any folder of them. */
-export function parquetFilesOf(dir: string, split: string): string[] {
+/**
+ * Data files of a split inside a directory: a Hugging Face hub cache
+ * (`datasets--owner--name/snapshots/<rev>/data/<split>-*.parquet`), a `datasets` library cache
+ * (`owner___name/default/0.0.0/<hash>/<name>-<split>[-NNNNN-of-NNNNN].arrow`), or any folder of them.
+ */
+export function datasetFilesOf(dir: string, split: string): string[] {
   const found: string[] = [];
+  const arrowName = new RegExp(`-${split}(-\\d+-of-\\d+)?\\.arrow$`);
   const walk = (d: string, depth: number) => {
     if (depth > 6) return;
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const path = join(d, entry.name);
       if (entry.isDirectory() && entry.name !== 'blobs') walk(path, depth + 1);
-      else if ((entry.isFile() || entry.isSymbolicLink()) && entry.name.endsWith('.parquet') && basename(entry.name).startsWith(`${split}-`)) found.push(path);
+      else if (!(entry.isFile() || entry.isSymbolicLink())) continue;
+      else if (entry.name.endsWith('.parquet') && basename(entry.name).startsWith(`${split}-`)) found.push(path);
+      else if (arrowName.test(entry.name)) found.push(path);
     }
   };
   walk(dir, 0);
-  // Several snapshots: the newest holds the current revision; keep one file set per shard name.
+  // Several snapshots or cache hashes: the newest holds the current revision; keep one file per shard name.
   const byName = new Map<string, string>();
   for (const path of found.sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)) byName.set(basename(path), path);
   return [...byName.values()].sort();
 }
 
-async function readParquetRows(files: readonly string[]): Promise<unknown[]> {
+/** Arrow values as JSON ones: 64-bit integers and dates become what a JSONL row would hold. */
+function plainValue(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Date) return value.toISOString();
+  return value;
+}
+
+/** Rows of an Arrow file as the `datasets` library writes it (IPC stream or file format). */
+function readArrowRows(file: string): unknown[] {
+  try {
+    const table = tableFromIPC(readFileSync(file));
+    return table.toArray().map((row: { toJSON(): Record<string, unknown> }) => Object.fromEntries(Object.entries(row.toJSON()).map(([k, v]) => [k, plainValue(v)])));
+  } catch (err) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read Arrow file ${file}: ${(err as Error).message}`, { field: '--dataset' });
+  }
+}
+
+async function readDataFiles(files: readonly string[]): Promise<unknown[]> {
   const rows: unknown[] = [];
   for (const file of files) {
+    if (file.endsWith('.arrow')) {
+      rows.push(...readArrowRows(file));
+      continue;
+    }
     try {
       rows.push(...(await parquetReadObjects({ file: await asyncBufferFromFile(file) })));
     } catch (err) {
@@ -60,8 +89,8 @@ async function readParquetRows(files: readonly string[]): Promise<unknown[]> {
 }
 
 /**
- * Reads rows from JSONL, a JSON array, a parquet file, or a directory of parquet files (a Hugging
- * Face datasets cache such as `princeton-nlp/SWE-bench_Lite`'s, split `test` or `dev`), validating
+ * Reads rows from JSONL, a JSON array, a parquet or Arrow file, or a directory of them (a Hugging
+ * Face hub or `datasets` cache such as `princeton-nlp/SWE-bench_Lite`'s, split `test` or `dev`), validating
  * each for evaluation; bad rows are reported by line (or row number) and skipped.
  */
 export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows: EvalRow[]; errors: RowError[] }> {
@@ -69,11 +98,11 @@ export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows
   const errors: RowError[] = [];
   if (!existsSync(path)) throw new FixwrightError('FW_ERR_BAD_INPUT', `dataset ${path} does not exist`, { field: '--dataset' });
   if (statSync(path).isDirectory()) {
-    const files = parquetFilesOf(path, split);
-    if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no ${split}-*.parquet files under ${path} (a Hugging Face datasets cache directory, or a folder of parquet files)`, { field: '--dataset' });
-    rows = await readParquetRows(files);
-  } else if (path.endsWith('.parquet')) {
-    rows = await readParquetRows([path]);
+    const files = datasetFilesOf(path, split);
+    if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no ${split}-*.parquet or *-${split}.arrow files under ${path} (a Hugging Face hub or datasets cache directory, or a folder of such files)`, { field: '--dataset' });
+    rows = await readDataFiles(files);
+  } else if (path.endsWith('.parquet') || path.endsWith('.arrow')) {
+    rows = await readDataFiles([path]);
   } else if (path.endsWith('.json')) {
     try {
       const parsed: unknown = JSON.parse(readFileSync(path, 'utf8'));

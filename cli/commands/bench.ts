@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
 import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
@@ -14,12 +14,13 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
-import { reposDirFlag, wholeNumber } from '../flags.js';
+import { wholeNumber } from '../flags.js';
+import { repositoriesFor } from '../repositories.js';
 
 interface BenchFlags {
   dataset: string;
   split: string;
-  repos: string;
+  repos?: string;
   instances?: string;
   onlyRepos?: string;
   limit?: string;
@@ -32,6 +33,7 @@ interface BenchFlags {
   out: string;
   ablate?: string;
   eval?: boolean;
+  modelRpm?: string;
   evalTimeout: string;
 }
 
@@ -42,7 +44,7 @@ export function registerBenchCommand(program: Command): void {
     .description('run the agent on every instance of a SWE-bench-format dataset (in parallel, resumable) and write predictions.jsonl in the official format; score it with fixwright eval')
     .requiredOption('--dataset <path>', 'JSONL, JSON, parquet, or a Hugging Face datasets cache directory')
     .addOption(new Option('--split <split>', 'the split to read from a parquet directory').choices(['test', 'dev']).default('test'))
-    .requiredOption('--repos <dir>', 'repositories as DIR/<owner>/<name>; each instance is read at its base_commit')
+    .option('--repos <dir>', 'repositories as DIR/<owner>/<name>; each instance is read at its base_commit (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)')
     .option('--instances <ids>', 'only these instance ids (comma-separated)')
     .option('--only-repos <names>', 'only these repositories (owner/name, comma-separated)')
     .option('--limit <n>', 'at most this many instances')
@@ -52,6 +54,7 @@ export function registerBenchCommand(program: Command): void {
     .addOption(new Option('--provider <name>', 'openai, deepseek or compatible').choices(['openai', 'deepseek', 'compatible']))
     .option('--max-attempts <n>', 'attempts per instance', '3')
     .option('--max-cost <usd>', 'spending cap per instance (priced models)')
+    .option('--model-rpm <n>', "at most this many model requests a minute across all workers (your provider's rate limit); 429s are retried with back-off either way")
     .option('--ablate <parts>', `also run without each of these (${'bm25,embeddings,pagerank,conformal,reflection'}), each variant in OUT/<variant>/, and write OUT/ablation.md`)
     .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
     .option('--eval-timeout <seconds>', 'with --eval: limit for one instance\'s test run (official: 1800)', '1800')
@@ -67,15 +70,16 @@ export function registerBenchCommand(program: Command): void {
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       checkModel({ model, provider: flags.provider, baseURL }, settings);
-      const reposDir = reposDirFlag(flags.repos);
       const evalTimeoutSeconds = wholeNumber(flags.evalTimeout, '--eval-timeout', 1, 86_400);
+      const modelGate = flags.modelRpm === undefined ? undefined : modelRateLimit(wholeNumber(flags.modelRpm, '--model-rpm', 1, 100_000));
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
       const rows = selectRows(all, flags);
+      if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'no instances to run (check --instances, --only-repos, --limit)');
+      const reposDir = await repositoriesFor(rows, flags.repos, settings.dataDir);
       const missing = rows.filter((r) => !existsSync(join(reposDir, r.repo)));
       if (missing.length) process.stderr.write(`fixwright: ${missing.length} instance(s) have no repository under ${reposDir} (${[...new Set(missing.map((r) => r.repo))].join(', ')}); they end in error\n`);
-      if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'no instances to run (check --instances, --only-repos, --limit)');
 
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
       const runtime = await createSandboxRuntime(settings, { logger });
@@ -106,6 +110,7 @@ export function registerBenchCommand(program: Command): void {
                 runtime,
                 localiser: createLocaliser(settings, variant ? { config: variant.rankConfig, embeddings: variant.embeddings } : {}),
                 calibration: variant && !variant.conformal ? null : shippedCalibration(),
+                modelGate,
               },
               reposDir,
               secrets,

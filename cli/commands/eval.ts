@@ -9,13 +9,14 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
-import { reposDirFlag, wholeNumber } from '../flags.js';
+import { wholeNumber } from '../flags.js';
+import { repositoriesFor } from '../repositories.js';
 
 interface EvalFlags {
   dataset: string;
   split: string;
   predictions: string;
-  repos: string;
+  repos?: string;
   instances?: string;
   onlyRepos?: string;
   limit?: string;
@@ -32,7 +33,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     .requiredOption('--dataset <path>', 'SWE-bench rows: JSONL, a JSON array, parquet, or a Hugging Face datasets cache directory (e.g. ~/.cache/huggingface/hub/datasets--princeton-nlp--SWE-bench_Lite)')
     .addOption(new Option('--split <split>', 'the split to read from a parquet directory').choices(['test', 'dev']).default('test'))
     .requiredOption('--predictions <file|gold>', 'predictions in the official format (JSONL or JSON: instance_id, model_name_or_path, model_patch), or "gold" for the dataset\'s own patches')
-    .requiredOption('--repos <dir>', 'repositories as DIR/<owner>/<name> (git mirrors or checkouts)')
+    .option('--repos <dir>', 'repositories as DIR/<owner>/<name> (git mirrors or checkouts) (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)')
     .option('--instances <ids>', 'only these instance ids (comma-separated)')
     .option('--only-repos <names>', 'only these repositories (owner/name, comma-separated)')
     .option('--limit <n>', 'at most this many instances')
@@ -44,7 +45,6 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
       const timeoutSeconds = Number(flags.timeout);
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
-      const reposDir = reposDirFlag(flags.repos);
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
@@ -54,6 +54,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
       if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
       if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
+      const reposDir = await repositoriesFor(rows.filter((r) => predictions.has(r.instance_id)), flags.repos, settings.dataDir);
 
       // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);

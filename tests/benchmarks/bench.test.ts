@@ -70,7 +70,7 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
   it('--ablate --eval runs the full system and each variant, scores each one officially, and writes the ablation table', async () => {
     const out = join(dir, 'ablate');
     const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-bench-test-0123456789abcdef', FIXWRIGHT_DATA_DIR: join(dir, 'data') };
-    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--ablate', 'bm25,conformal,reflection', '--eval', '--eval-timeout', '120', '--out', out], env);
+    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--model-rpm', '600', '--ablate', 'bm25,conformal,reflection', '--eval', '--eval-timeout', '120', '--out', out], env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/\[no-reflection\] official verdicts: resolved 1\/1/);
     for (const variant of ['full', 'no-bm25']) expect(JSON.parse(readFileSync(join(out, variant, 'eval', 'report.json'), 'utf8')).resolved_ids, variant).toEqual(['acme__calc-gold']);

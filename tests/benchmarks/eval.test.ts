@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tableFromJSON, tableToIPC } from 'apache-arrow';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
@@ -159,6 +160,16 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     expect(again.resolved_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
   }, 240_000);
 
+  it('without --repos reads the clone cache in FIXWRIGHT_DATA_DIR/repos, and clones nothing when it holds the base commits', async () => {
+    const dataDir = join(dir, 'data');
+    mkdirSync(join(dataDir, 'repos'), { recursive: true });
+    symlinkSync(join(reposDir, 'acme'), join(dataDir, 'repos', 'acme'));
+    const r = await runCli(['eval', '--dataset', dataset, '--predictions', 'gold', '--instances', 'acme__calc-gold', '--out', join(dir, 'out-cache')], { FIXWRIGHT_DATA_DIR: dataDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/cloning/);
+    expect(r.stdout).toMatch(/resolved 1\/1/);
+  });
+
   it('reads the rows from parquet in a Hugging Face cache directory (split test)', async () => {
     const rows = readFileSync(dataset, 'utf8').split('\n').filter((l) => l.startsWith('{"repo"')).map((l) => JSON.parse(l) as Record<string, string>).slice(0, 2);
     const data = join(dir, 'hub', 'datasets--acme--calc_bench', 'snapshots', 'abc123', 'data');
@@ -172,6 +183,18 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.submitted_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
     expect(report.resolved_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
+  }, 120_000);
+
+  it('reads the rows from Arrow files in a datasets library cache directory (split dev)', async () => {
+    const rows = readFileSync(dataset, 'utf8').split('\n').filter((l) => l.startsWith('{"repo"')).map((l) => JSON.parse(l) as Record<string, string>).slice(0, 2);
+    const data = join(dir, 'datasets', 'acme___calc_bench', 'default', '0.0.0', 'deadbeef');
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, 'calc_bench-test.arrow'), tableToIPC(tableFromJSON(rows), 'stream'));
+    writeFileSync(join(data, 'calc_bench-dev.arrow'), tableToIPC(tableFromJSON(rows.slice(0, 1)), 'stream'));
+    const out = join(dir, 'out-arrow');
+    const r = await runCli(['eval', '--dataset', join(dir, 'datasets'), '--split', 'dev', '--predictions', 'gold', '--repos', reposDir, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')).resolved_ids).toEqual(['acme__calc-gold']);
   }, 120_000);
 
   it('refuses bad flags and unknown instances with one clear line', async () => {
