@@ -10,9 +10,11 @@ import type { Redis } from 'ioredis';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { createQuickFixService, type QuickFixService } from '../quickfix/index.js';
 import { replyWithError } from './http-errors.js';
 import { serviceMetrics, watchService } from './metrics.js';
 import type { TaskQueue } from './queue/task-queue.js';
+import { editRoutes } from './routes/edit.js';
 import { healthRoutes } from './routes/health.js';
 import { liveRoutes } from './routes/live.js';
 import { solveRoutes } from './routes/solve.js';
@@ -33,6 +35,8 @@ export interface AppDeps {
   workers?: () => Promise<number>;
   /** Shares rate-limit counters across API processes. */
   redis?: Redis;
+  /** Quick fixes (POST /v1/edit); built from the settings, and closed with the app, when not given. */
+  quickfix?: QuickFixService;
 }
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
@@ -116,8 +120,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   if (service.apiKeys.length > 0) {
     // preParsing: after the rate limiter (a route-level onRequest hook), before the body is read.
     app.addHook('preParsing', async (request, _reply, payload) => {
-      // The UI's own files are public (it asks for the key); everything under /api and /ws is not.
-      if (PUBLIC.test(request.url) || !/^\/(api|ws)\//.test(request.url)) return payload;
+      // The UI's own files are public (it asks for the key); everything under /api, /ws and /v1 is not.
+      if (PUBLIC.test(request.url) || !/^\/(api|ws|v1)\//.test(request.url)) return payload;
       const presented = presentedKey(request.headers, request.url);
       if (!presented) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)');
       if (!validKey(presented)) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'the API key is not one this server accepts');
@@ -145,5 +149,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(taskRoutes(deps));
   await app.register(liveRoutes(deps));
   await app.register(uiRoutes(deps));
+  const quickfix = deps.quickfix ?? createQuickFixService(deps.settings, { logger: deps.logger, ...(deps.redis ? { redis: deps.redis } : {}) });
+  if (!deps.quickfix) app.addHook('onClose', () => quickfix.close());
+  await app.register(editRoutes(quickfix));
   return app;
 }

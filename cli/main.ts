@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
 import { registerBenchCommand } from './commands/bench.js';
+import { registerBenchEditsCommand } from './commands/bench-edits.js';
+import { registerEditCommand } from './commands/edit.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerLocaliseCommand } from './commands/localise.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
@@ -28,6 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   registerServeCommands(program, version);
   registerEvalCommand(program, (code) => (exitCode = code));
   registerBenchCommand(program);
+  registerEditCommand(program, (code) => (exitCode = code));
+  registerBenchEditsCommand(program);
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 

@@ -131,6 +131,11 @@ export function summarisePython(path: string, text: string): FileSummary {
   return summary;
 }
 
+/** Parses Python text into a tree-sitter tree (the one parser setup fixwright shares; quickfix reads scopes from it). */
+export function parsePythonTree(text: string): Parser.Tree {
+  return getParser().parse(text, undefined, { bufferSize: Math.max(32 * 1024, text.length * 2 + 1024) });
+}
+
 /** The 1-based line of the first syntax error tree-sitter finds, or undefined when the text parses. */
 export function firstSyntaxError(text: string): number | undefined {
   const root = getParser().parse(text, undefined, { bufferSize: Math.max(32 * 1024, text.length * 2 + 1024) }).rootNode;

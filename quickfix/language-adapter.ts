@@ -1,0 +1,46 @@
+import type { LineRangeEdit } from '../agent/edits/index.js';
+import type { AnalysisResult } from './analysis-container.js';
+import type { Diagnostic, DiagnosticKind } from './types.js';
+
+/** What a rule fixer sees: the code, the diagnostic it is asked to fix, and every known diagnostic. */
+export interface RuleContext {
+  code: string;
+  target: Diagnostic;
+  diagnostics: readonly Diagnostic[];
+}
+
+/** One proposed fix: the whole new code (the service turns it into minimal line edits). */
+export interface RuleCandidate {
+  rule: string;
+  description: string;
+  code: string;
+}
+
+/** A deterministic fixer for one kind of mechanical diagnostic; proposes candidates, best first. */
+export interface RuleFixer {
+  readonly name: string;
+  readonly kinds: readonly DiagnosticKind[];
+  propose(context: RuleContext): RuleCandidate[];
+}
+
+/** Whether code parses, and where it first does not. */
+export interface ParseResult {
+  ok: boolean;
+  /** 1-based line of the first error. */
+  line?: number;
+}
+
+/** Everything quick fixes need from a language; Python is the one implemented, others plug in here. */
+export interface LanguageAdapter {
+  readonly language: string;
+  /** Parses on the host (tree-sitter); nothing from the code runs. */
+  parse(code: string): ParseResult;
+  /** Re-runs the language's diagnostics (pyflakes, in the analysis container). */
+  diagnostics(code: string): Promise<AnalysisResult>;
+  /** Applies line-range edits (numbered against `code`); throws EditFailure when they do not apply. */
+  apply(code: string, edits: readonly LineRangeEdit[]): string;
+  readonly ruleFixers: readonly RuleFixer[];
+  /** The region an editor means by "line N": the innermost definition around it, else the line. */
+  regionAround(code: string, line: number): { start: number; end: number };
+  close(): Promise<void>;
+}

@@ -1,0 +1,76 @@
+import type Parser from 'tree-sitter';
+import { parsePythonTree } from '../../localisation/index.js';
+
+/** A Python identifier (letters of any script, digits, underscores). */
+export const IDENTIFIER = /^[\p{L}_][\p{L}\p{N}_]*$/u;
+
+/** Edit distance with adjacent transpositions (optimal string alignment): `retrun` is one step from `return`. */
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The largest edit distance still counted as a near miss of a name this long. */
+export function nearMissLimit(length: number): number {
+  return length <= 2 ? 1 : length <= 6 ? 2 : 3;
+}
+
+/** Whether the letters of `short` appear in order in `long` (an abbreviation or dropped letters). */
+export function isSubsequence(short: string, long: string): boolean {
+  let i = 0;
+  for (const ch of long) if (ch === short[i]) i++;
+  return i === short.length;
+}
+
+/** Splits code into lines (no final empty line for a trailing newline). */
+export function splitLines(code: string): string[] {
+  return code === '' ? [] : code.replace(/\n$/, '').split('\n');
+}
+
+/** Joins lines back, keeping whether the original ended with a newline. */
+export function joinLines(lines: readonly string[], like: string): string {
+  return lines.length === 0 ? '' : `${lines.join('\n')}${like.endsWith('\n') || like === '' ? '\n' : ''}`;
+}
+
+/** Leading whitespace of a line. */
+export function indentOf(line: string): string {
+  return /^\s*/.exec(line)![0];
+}
+
+let memo: { code: string; tree: Parser.Tree } | undefined;
+
+/** The tree-sitter tree of the code, parsed once per distinct text (the fixers ask for the same code in turn). */
+export function treeOf(code: string): Parser.Tree {
+  if (memo?.code !== code) memo = { code, tree: parsePythonTree(code) };
+  return memo.tree;
+}
+
+/** Replaces occurrences of identifier `name` at the given (row, column) spots, checking each spot really holds it. */
+export function renameAt(code: string, spots: ReadonlyArray<{ row: number; column: number }>, name: string, replacement: string): string | undefined {
+  const lines = splitLines(code);
+  // Right to left within a line, so earlier columns stay valid.
+  const sorted = [...spots].sort((a, b) => a.row - b.row || b.column - a.column);
+  for (const { row, column } of sorted) {
+    const line = lines[row];
+    if (line === undefined) return undefined;
+    let at = line.slice(column, column + name.length) === name ? column : -1;
+    if (at < 0) {
+      // Columns may count bytes where the line has wide characters: find the identifier by word boundary.
+      const re = new RegExp(`(?<![\\p{L}\\p{N}_])${name}(?![\\p{L}\\p{N}_])`, 'gu');
+      const hits = [...line.matchAll(re)].map((m) => m.index!);
+      if (hits.length !== 1) return undefined;
+      at = hits[0]!;
+    }
+    lines[row] = line.slice(0, at) + replacement + line.slice(at + name.length);
+  }
+  return joinLines(lines, code);
+}

@@ -1,0 +1,115 @@
+import { EditFailure, type LineRangeEdit } from '../agent/edits/index.js';
+import type { AnalysisResult } from './analysis-container.js';
+import { describeDiagnostics, newDiagnostics, stillReported } from './diagnostics.js';
+import type { LanguageAdapter } from './language-adapter.js';
+import { splitLines } from './python/text.js';
+import type { Diagnostic, FixedVerdict, Verification } from './types.js';
+
+/** A diagnostic the request asks to fix; `analysable` when pyflakes or the parser reports it, so "fixed" can be claimed. */
+export interface Target {
+  diagnostic: Diagnostic;
+  analysable: boolean;
+}
+
+/** What verification found: whether the edits may be returned, and exactly what failed when not. */
+export interface VerifyOutcome {
+  ok: boolean;
+  after?: string;
+  verification: Verification;
+  /** The exact failure, worded for the repair round. */
+  problem?: string;
+  analysisMs: number;
+}
+
+/** Diagnostics of code as verification reports them: pyflakes' when it ran, else the host parser's. */
+export function analysedDiagnostics(adapter: LanguageAdapter, code: string, analysis: AnalysisResult): Diagnostic[] {
+  if (analysis.available) return analysis.diagnostics;
+  const parsed = adapter.parse(code);
+  return parsed.ok ? [] : [{ line: parsed.line, message: 'the code does not parse', kind: 'syntax', source: 'parser' }];
+}
+
+/** Lines of the edited code that the edits wrote (with one line around), numbered in the new code. */
+function touchedLines(edits: readonly LineRangeEdit[]): Set<number> {
+  const touched = new Set<number>();
+  let offset = 0;
+  for (const e of [...edits].sort((a, b) => a.start - b.start)) {
+    const first = (e.minus.length === 0 ? e.start + 1 : e.start) + offset;
+    for (let l = first - 1; l <= first + Math.max(e.plus.length, 1); l++) touched.add(l);
+    offset += e.plus.length - e.minus.length;
+  }
+  return touched;
+}
+
+function lineText(code: string, line: number | undefined): string {
+  return line === undefined ? '' : `\n    ${line}| ${splitLines(code)[line - 1] ?? ''}`;
+}
+
+/**
+ * Checks edits before they are returned: they apply, the result parses (tree-sitter, on the host),
+ * and pyflakes (in the analysis container) reports no new problem and no longer reports the
+ * targeted one. "Fixed" is claimed only for targets pyflakes or the parser reports.
+ */
+export async function verifyEdits(adapter: LanguageAdapter, before: string, beforeAnalysis: AnalysisResult, edits: readonly LineRangeEdit[], targets: readonly Target[]): Promise<VerifyOutcome> {
+  const diagnosticsBefore = analysedDiagnostics(adapter, before, beforeAnalysis);
+  const analyser = beforeAnalysis.available ? { available: true, version: beforeAnalysis.version } : { available: false, reason: beforeAnalysis.reason };
+  const base: Verification = { applies: false, parses: false, diagnostics_before: diagnosticsBefore, diagnostics_after: [], fixed: false, checked: ['edits apply'], analyser };
+  let after: string;
+  try {
+    after = adapter.apply(before, edits);
+  } catch (err) {
+    if (!(err instanceof EditFailure)) throw err;
+    return { ok: false, verification: { ...base, reason: err.message }, problem: `the edits do not apply: ${err.message}`, analysisMs: 0 };
+  }
+  if (after === before) return { ok: false, verification: { ...base, applies: true, parses: adapter.parse(after).ok, reason: 'the edits change nothing' }, problem: 'the edits leave the code exactly as it was', analysisMs: 0 };
+  const parsed = adapter.parse(after);
+  const checked = ['edits apply', 'tree-sitter parse'];
+  if (!parsed.ok) {
+    const message = `the edited code does not parse (first syntax error near line ${parsed.line})`;
+    return {
+      ok: false,
+      after,
+      verification: { ...base, applies: true, checked, diagnostics_after: [{ line: parsed.line, message: 'the code does not parse', kind: 'syntax', source: 'parser' }], reason: message },
+      problem: `${message}:${lineText(after, parsed.line)}`,
+      analysisMs: 0,
+    };
+  }
+  const afterAnalysis = beforeAnalysis.available ? await adapter.diagnostics(after) : beforeAnalysis;
+  const analysisMs = beforeAnalysis.available ? afterAnalysis.durationMs : 0;
+  const diagnosticsAfter = analysedDiagnostics(adapter, after, afterAnalysis);
+  const verification: Verification = { ...base, applies: true, parses: true, checked, diagnostics_after: diagnosticsAfter, fixed: 'unknown' };
+  if (!afterAnalysis.available) {
+    verification.analyser = { available: false, reason: afterAnalysis.reason };
+    verification.reason = `pyflakes could not run (${afterAnalysis.reason}); only "applies" and "parses" were checked, so no fix is claimed`;
+    return { ok: true, after, verification, analysisMs };
+  }
+  checked.push(`pyflakes ${afterAnalysis.version}`);
+
+  // pyflakes reports nothing but the syntax error for code that does not parse, so problems it
+  // hid appear once the error is fixed. Then a problem counts as new only when it sits on an
+  // edited line and is about a name the old code never mentioned (the edit brought it in).
+  const beforeParsed = !diagnosticsBefore.some((d) => d.kind === 'syntax');
+  const touched = touchedLines(edits);
+  const mentioned = (name: string | undefined) => name !== undefined && new RegExp(`(?<![\\w])${(name.split(/[ .]/).filter(Boolean).pop() ?? name).replace(/[^\w]/g, '')}(?![\\w])`).test(before);
+  const fresh = newDiagnostics(diagnosticsBefore, diagnosticsAfter).filter((d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)));
+  const analysable = targets.filter((t) => t.analysable);
+  const remaining = analysable.filter((t) => stillReported(t.diagnostic, diagnosticsAfter));
+  let fixed: FixedVerdict;
+  if (remaining.length > 0) fixed = false;
+  else if (analysable.length > 0 && analysable.length === targets.length) fixed = fresh.length === 0;
+  else fixed = 'unknown';
+  verification.fixed = fresh.length > 0 ? false : fixed;
+  const problems: string[] = [];
+  if (fresh.length) problems.push(`the edits introduce new problems:\n${describeDiagnostics(fresh)}`);
+  if (remaining.length) problems.push(`still reported after the edits:\n${describeDiagnostics(remaining.map((t) => t.diagnostic))}`);
+  if (problems.length) {
+    verification.reason = problems.join('\n');
+    return { ok: false, after, verification, problem: problems.join('\n'), analysisMs };
+  }
+  verification.reason =
+    fixed === true
+      ? 'the targeted diagnostics are gone and nothing new is reported'
+      : targets.length === 0
+        ? 'no diagnostic was targeted: the edits apply, parse and add no pyflakes problem'
+        : `pyflakes and the parser do not report ${targets.filter((t) => !t.analysable).map((t) => JSON.stringify(t.diagnostic.message.slice(0, 80))).join(', ')}: the edits apply, parse and add no pyflakes problem, but whether they fix it is unknown`;
+  return { ok: true, after, verification, analysisMs };
+}
