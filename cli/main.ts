@@ -7,6 +7,7 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerBenchEditsCommand } from './commands/bench-edits.js';
 import { registerEditCommand } from './commands/edit.js';
 import { registerEvalCommand } from './commands/eval.js';
+import { registerExportCommand } from './commands/export.js';
 import { registerLocaliseCommand } from './commands/localise.js';
 import { registerSandboxCommands } from './commands/sandbox.js';
 import { registerServeCommands } from './commands/serve.js';
@@ -32,6 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   registerBenchCommand(program);
   registerEditCommand(program, (code) => (exitCode = code));
   registerBenchEditsCommand(program);
+  registerExportCommand(program);
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 

@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FixwrightError } from '../core/errors.js';
+import { type ExportCard, writeCard } from './card.js';
+import { dpoRow, rowTokens, sftRow, type SftStyle } from './format.js';
+import { dpoPairs, sftPairs, type DpoPair, type SftPair } from './pairs.js';
+import { readTrajectory, type RunTrace, type TraceProblem } from './trajectory.js';
+
+/** What `fixwright export` is asked for. */
+export interface ExportOptions {
+  trajectories: string[];
+  evalReports: string[];
+  format: 'sft' | 'dpo';
+  style: SftStyle;
+  maxTokens: number;
+  valFraction: number;
+  /** SWE-bench rows whose gold `patch` and `test_patch` must never appear in a pair. */
+  goldRows?: Array<{ instance_id: string; patch?: string; test_patch?: string }>;
+  /** Known secrets (the configured API keys), refused wherever they appear. */
+  secrets: string[];
+  out: string;
+  onFile?: (file: string) => void;
+}
+
+/** The trajectory files under the given paths (files as they are, directories searched for *.jsonl). */
+export function trajectoryFiles(paths: readonly string[]): string[] {
+  const files: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 6) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && entry.name !== 'node_modules' && entry.name !== 'data') walk(path, depth + 1);
+      else if (entry.isFile() && entry.name.endsWith('.jsonl')) files.push(path);
+    }
+  };
+  for (const p of paths) {
+    if (!existsSync(p)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--trajectories ${p} does not exist`, { field: '--trajectories' });
+    if (statSync(p).isDirectory()) walk(p, 0);
+    else files.push(p);
+  }
+  if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no trajectory files (*.jsonl) under ${paths.join(', ')}: point --trajectories at a solve --out directory or a bench run's trajectories/`, { field: '--trajectories' });
+  return files;
+}
+
+/** Instance ids that `fixwright eval` resolved, from its report.json files. */
+function evalResolved(reports: readonly string[]): Set<string> {
+  const resolved = new Set<string>();
+  for (const file of reports) {
+    let report: { resolved_ids?: unknown };
+    try {
+      report = JSON.parse(readFileSync(file, 'utf8')) as { resolved_ids?: unknown };
+    } catch (err) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `--eval-report ${file} is not a readable report.json: ${(err as Error).message}`, { field: '--eval-report' });
+    }
+    if (!Array.isArray(report.resolved_ids)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--eval-report ${file} has no resolved_ids list (is it fixwright eval's report.json?)`, { field: '--eval-report' });
+    for (const id of report.resolved_ids) if (typeof id === 'string') resolved.add(id);
+  }
+  return resolved;
+}
+
+// Key-shaped strings: provider keys and bearer tokens, refused even when no setting names them.
+const KEY_SHAPES = [/\bsk-[A-Za-z0-9_-]{16,}/, /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/];
+
+/**
+ * Repositories held out for validation: taken in a fixed order (by a hash of the name, so the
+ * choice does not follow alphabetical accidents) until they hold `fraction` of the rows. No
+ * repository is in both splits; with one repository, everything is training data.
+ */
+export function validationRepos(counts: ReadonlyMap<string, number>, fraction: number): Set<string> {
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  const held = new Set<string>();
+  if (counts.size < 2 || fraction <= 0) return held;
+  const order = [...counts.keys()].sort((a, b) => createHash('sha256').update(a).digest('hex').localeCompare(createHash('sha256').update(b).digest('hex')));
+  let taken = 0;
+  for (const repo of order) {
+    if (taken >= fraction * total || held.size === counts.size - 1) break;
+    held.add(repo);
+    taken += counts.get(repo)!;
+  }
+  return held;
+}
+
+/**
+ * Exports training pairs from trajectories: reads every run (bad lines and unfinished runs are
+ * reported and skipped), decides which runs passed (the official verdict with --eval-report, else
+ * the agent's), builds the pairs, drops duplicates, pairs over the token budget and any pair
+ * holding a secret or a benchmark's gold patch or test patch, splits by repository, and writes the
+ * JSONL and its card through temporary files renamed at the end, so nothing is left half-written.
+ */
+export function exportTrainingData(options: ExportOptions): { card: ExportCard; problems: TraceProblem[] } {
+  const files = trajectoryFiles(options.trajectories);
+  const problems: TraceProblem[] = [];
+  const runs: RunTrace[] = [];
+  for (const file of files) {
+    options.onFile?.(file);
+    const { run, problems: found } = readTrajectory(file);
+    problems.push(...found);
+    if (run) runs.push(run);
+  }
+  if (runs.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable run in ${files.length} trajectory file(s): ${problems.slice(0, 3).map((p) => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ')}`, { field: '--trajectories' });
+
+  const official = options.evalReports.length > 0 ? evalResolved(options.evalReports) : undefined;
+  const passed = (run: RunTrace) => (official ? run.instanceId !== undefined && official.has(run.instanceId) : run.status === 'resolved');
+  const pairs: Array<SftPair | DpoPair> = runs.flatMap((run): Array<SftPair | DpoPair> => (options.format === 'sft' ? sftPairs(run, passed(run)) : dpoPairs(run, passed(run))));
+
+  const dropped = { duplicate: 0, over_budget: 0, secret: 0, gold_leak: 0 };
+  const gold = (options.goldRows ?? []).flatMap((r) => [r.patch, r.test_patch]).map((t) => t?.trim()).filter((t): t is string => Boolean(t && t.length >= 40));
+  const seen = new Set<string>();
+  const kept: Array<{ repo: string; make: (split: string) => Record<string, unknown> }> = [];
+  for (const pair of pairs) {
+    const make = (split: string) => (pair.kind === 'preference' ? dpoRow(pair, split) : sftRow(pair, options.style, split));
+    const probe = make('');
+    // The same exchange from two runs is one pair: the key is the conversation, not where it came from.
+    const content = pair.kind === 'preference' ? [pair.prompt, pair.chosen, pair.rejected] : [pair.messages, pair.response];
+    const key = createHash('sha256').update(JSON.stringify([pair.kind, content])).digest('hex');
+    if (seen.has(key)) {
+      dropped.duplicate += 1;
+      continue;
+    }
+    seen.add(key);
+    const plain = JSON.stringify(Object.values(probe));
+    if (options.secrets.some((s) => s && plain.includes(JSON.stringify(s).slice(1, -1))) || KEY_SHAPES.some((re) => re.test(plain))) dropped.secret += 1;
+    else if (gold.some((g) => plain.includes(JSON.stringify(g).slice(1, -1)))) dropped.gold_leak += 1;
+    else if (rowTokens(probe) > options.maxTokens) dropped.over_budget += 1;
+    else kept.push({ repo: pair.repo, make });
+  }
+
+  const perRepo = new Map<string, number>();
+  for (const k of kept) perRepo.set(k.repo, (perRepo.get(k.repo) ?? 0) + 1);
+  const held = validationRepos(perRepo, options.valFraction);
+  const rows = kept.map((k) => k.make(held.has(k.repo) ? 'validation' : 'train'));
+
+  const tmp = `${options.out}.tmp-${process.pid}`;
+  writeFileSync(tmp, rows.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const card = writeCard(options.out, rows, {
+    format: options.format,
+    style: options.format === 'sft' ? options.style : 'trl-conversational',
+    trust: official ? 'fixwright eval (official rule): only runs whose instance is in resolved_ids count as passing' : "the agent's own verdict (its reproduction test went from failing to passing, no regressions)",
+    eval_reports: options.evalReports,
+    max_tokens: options.maxTokens,
+    val_fraction: options.valFraction,
+    files_read: files.length,
+    runs: runs.length,
+    runs_passing: runs.filter(passed).length,
+    problems: problems.length,
+    dropped,
+  });
+  renameSync(tmp, options.out);
+  return { card, problems };
+}

@@ -1,0 +1,39 @@
+"""Shared by the trainers: reading a `fixwright export` file and turning SFT rows into token ids
+whose labels cover the response only (prompt tokens are -100, so the loss ignores them)."""
+import json
+import sys
+
+
+def read_rows(path, split):
+    """Rows of one split ("train" or "validation") of an exported JSONL file."""
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                sys.exit(f"{path}:{n}: not JSON ({e.msg}); run training/check_data.py on it first")
+            if row.get("split", "train") == split:
+                rows.append(row)
+    return rows
+
+
+def prompt_and_response(row):
+    """(prompt messages, response text) of an SFT row, chatml or alpaca."""
+    if "messages" in row:
+        return row["messages"][:-1], row["messages"][-1]["content"]
+    system = [{"role": "system", "content": row["instruction"]}] if row.get("instruction") else []
+    return system + [{"role": "user", "content": row["input"]}], row["output"]
+
+
+def tokenize_row(tokenizer, row, max_len):
+    """input_ids and labels for one row: the chat template renders the prompt (with the generation
+    prompt, as at serving time); the response and EOS follow, and only they carry labels."""
+    prompt, response = prompt_and_response(row)
+    prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
+    response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = (prompt_ids + response_ids)[:max_len]
+    labels = ([-100] * len(prompt_ids) + response_ids)[:max_len]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
