@@ -74,6 +74,8 @@ describe('fixwright export on trajectories of real solve runs', () => {
     expect([...splits.values()].every((s) => s.size === 1)).toBe(true);
     expect(new Set(rows.map((row) => row.split))).toEqual(new Set(['train', 'validation']));
     const card = JSON.parse(readFileSync(join(dir, 'sft.card.json'), 'utf8'));
+    // The figures of this 3-run fixture export, for the record (README, "Training data").
+    console.log(`export of the 3-run fixture set: ${r.stdout.split('\n')[0]}; card tokens ${JSON.stringify(card.tokens)}`);
     expect(card).toMatchObject({ rows: 5, per_kind: { positive: 1, reflection: 1, negative_with_context: 3 }, runs: 3, runs_passing: 2 });
     expect(card.trust).toMatch(/agent's own verdict/);
     expect(readFileSync(join(dir, 'sft.card.md'), 'utf8')).toMatch(/\| positive \| 1 \|/);
@@ -96,6 +98,7 @@ describe('fixwright export on trajectories of real solve runs', () => {
     const r = await runCli(['export', '--trajectories', join(dir, 'runs'), '--format', 'dpo', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const rows = readRows(out);
+    console.log(`DPO export of the 3-run fixture set: ${r.stdout.split('\n')[0]}`);
     expect(rows).toHaveLength(1);
     expect(rows[0]!.chosen![0]!.content).toContain('return a + b');
     expect(rows[0]!.rejected![0]!.content).toContain('return a * b');
