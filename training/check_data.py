@@ -20,6 +20,18 @@ from collections import Counter, defaultdict
 ROLES = {"system", "user", "assistant"}
 
 
+def read_jsonl(path):
+    """(line number, row, None) for each JSON line of a file, or (line number, None, why) for a bad one."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield n, json.loads(line), None
+            except json.JSONDecodeError as e:
+                yield n, None, f"not JSON ({e.msg})"
+
+
 def tokens(text):
     return math.ceil(len(text) / 4)
 
@@ -118,27 +130,22 @@ def main(argv):
     kinds, splits, token_counts = Counter(), Counter(), []
     repo_splits = defaultdict(set)
     rows = 0
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                errors.append(f"{path}:{n}: not JSON ({e.msg})")
-                continue
-            problem = check_row(row)
-            if problem:
-                errors.append(f"{path}:{n}: {problem}")
-                continue
-            rows += 1
-            t = row_tokens(row)
-            token_counts.append(t)
-            if max_tokens is not None and t > max_tokens:
-                errors.append(f"{path}:{n}: {t} tokens, over the budget of {max_tokens}")
-            kinds[row.get("kind", "?")] += 1
-            splits[row["split"]] += 1
-            repo_splits[row["repo"]].add(row["split"])
+    for n, row, bad in read_jsonl(path):
+        if bad:
+            errors.append(f"{path}:{n}: {bad}")
+            continue
+        problem = check_row(row)
+        if problem:
+            errors.append(f"{path}:{n}: {problem}")
+            continue
+        rows += 1
+        t = row_tokens(row)
+        token_counts.append(t)
+        if max_tokens is not None and t > max_tokens:
+            errors.append(f"{path}:{n}: {t} tokens, over the budget of {max_tokens}")
+        kinds[row.get("kind", "?")] += 1
+        splits[row["split"]] += 1
+        repo_splits[row["repo"]].add(row["split"])
     both = sorted(r for r, s in repo_splits.items() if len(s) > 1)
     if both:
         errors.append(f"{path}: repositories in both train and validation: {', '.join(both[:5])}")

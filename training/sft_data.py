@@ -1,22 +1,18 @@
 """Shared by the trainers: reading a `fixwright export` file and turning SFT rows into token ids
 whose labels cover the response only (prompt tokens are -100, so the loss ignores them)."""
-import json
 import sys
+
+from check_data import read_jsonl
 
 
 def read_rows(path, split):
     """Rows of one split ("train" or "validation") of an exported JSONL file."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                sys.exit(f"{path}:{n}: not JSON ({e.msg}); run training/check_data.py on it first")
-            if row.get("split", "train") == split:
-                rows.append(row)
+    for n, row, bad in read_jsonl(path):
+        if bad:
+            sys.exit(f"{path}:{n}: {bad}; run training/check_data.py on it first")
+        if row.get("split", "train") == split:
+            rows.append(row)
     return rows
 
 
