@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
 import { LOG_PARSER_NAMES, type LogParserName } from './log-parsers.js';
 
@@ -60,7 +61,18 @@ export type Environment =
 
 /** Reads the environment table (data, not code) shipped with fixwright, or another one. */
 export function loadEnvironmentTable(path = assetPath('benchmarks/eval/environments.json')) {
-  return tableSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is unreadable: ${(err as Error).message}`);
+  }
+  const parsed = tableSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`);
+    throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is invalid: ${problems.join('; ')}`);
+  }
+  return parsed.data;
 }
 
 /** The environment for a row: its repository's entry for the version, the default for unknown repositories. */

@@ -119,6 +119,9 @@ describe('log parsers and grading (the official rules, quirks included)', () => 
     expect(environmentFor(table, 'sympy/sympy', '1.12')).toMatchObject({ parser: 'sympy', testCmd: ['python3', 'bin/test', '-C', '--verbose'] });
     expect(environmentFor(table, 'django/django', '1.9')).toMatchObject({ supported: false, reason: expect.stringMatching(/3\.0 to 5\.0/) });
     expect(environmentFor(table, 'scikit-learn/scikit-learn', '1.3')).toMatchObject({ supported: false, reason: expect.stringMatching(/C extensions/) });
+    const bad = join(mkdtempSync(join(tmpdir(), 'fw-table-')), 'table.json');
+    writeFileSync(bad, JSON.stringify({ default: { test_cmd: ['pytest'], parser: 'nose', pythonpath: ['.'] }, repos: {} }));
+    expect(() => loadEnvironmentTable(bad)).toThrow(/environment table .*table\.json is invalid: default\.parser: /);
   });
 });
 
