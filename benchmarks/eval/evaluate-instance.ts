@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
@@ -67,6 +68,28 @@ const hasDebootstrap = () => ['/usr/sbin/debootstrap', '/usr/bin/debootstrap'].s
 /** Bytes of test log kept: enough for `-rA` summaries of the largest suites. */
 const LOG_CAP = 64 << 20;
 
+/** The files a patch touches (both sides of every `diff --git` header). */
+function patchPaths(patch: string): string[] {
+  return [...new Set([...patch.matchAll(/^diff --git a\/(.*) b\/(.*)$/gm)].flatMap((m) => [m[1]!.trim(), m[2]!.trim()]))];
+}
+
+/**
+ * The test patch's files as they were at `base_commit` (null: not there), read from git on the
+ * host. The official harness checks these out before applying the test patch, so a model patch
+ * that edits a test the benchmark runs cannot change what is graded.
+ */
+function testFilesAtBase(gitDir: string, commit: string, testPatch: string): Map<string, Buffer | null> {
+  const files = new Map<string, Buffer | null>();
+  for (const path of patchPaths(testPatch)) {
+    try {
+      files.set(path, execFileSync('git', ['--git-dir', gitDir, 'show', `${commit}:${path}`], { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] }));
+    } catch {
+      files.set(path, null);
+    }
+  }
+  return files;
+}
+
 /**
  * Evaluates one prediction the official way: the repository at `base_commit` in its environment,
  * the model patch applied (git apply, then patch --fuzz=5), then the test patch, then the test
@@ -99,6 +122,11 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
       async (session) => {
         const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120 });
         if (!applied.ok) return end('apply_error', applied.message);
+        const reset = testFilesAtBase(gitDir, row.base_commit, row.test_patch);
+        const restore = Object.fromEntries([...reset].filter(([, c]) => c !== null) as Array<[string, Buffer]>);
+        const absent = [...reset].filter(([, c]) => c === null).map(([p]) => p);
+        if (absent.length > 0) await session.execTrusted(['rm', '-f', '--', ...absent], { timeoutSeconds: 60 });
+        if (Object.keys(restore).length > 0) await session.putFiles('/work', restore);
         const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120 });
         if (!tests.ok) return end('test_error', `the test patch does not apply after the model patch: ${tests.message}`);
         if (Object.keys(env.files).length > 0) await session.putFiles('/work', env.files);

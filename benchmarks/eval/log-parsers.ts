@@ -35,7 +35,8 @@ export function parsePytestLog(log: string): Record<string, LogStatus> {
 export function parsePytestOptionsLog(log: string): Record<string, LogStatus> {
   const map: Record<string, LogStatus> = {};
   for (const [id, status] of Object.entries(parsePytestLog(log))) {
-    const m = /^(.*?)\[(.*)\]$/s.exec(id);
+    // Not anchored at the end, as the official re.search: anything after the last ] is dropped.
+    const m = /(.*?)\[(.*)\]/s.exec(id);
     let key = id;
     if (m) {
       const [, name, option] = m as unknown as [string, string, string];
@@ -52,13 +53,13 @@ export function parseSeabornLog(log: string): Record<string, LogStatus> {
   const map: Record<string, LogStatus> = {};
   for (const line of log.split('\n')) {
     if (line.startsWith('FAILED')) {
-      const id = line.split(/\s+/)[1];
+      const id = line.split(/\s+/).filter(Boolean)[1];
       if (id) map[id] = 'FAILED';
     } else if (line.includes(' PASSED ')) {
-      const parts = line.split(/\s+/);
+      const parts = line.split(/\s+/).filter(Boolean);
       if (parts[1] === 'PASSED' && parts[0]) map[parts[0]] = 'PASSED';
     } else if (line.startsWith('PASSED')) {
-      const id = line.split(/\s+/)[1];
+      const id = line.split(/\s+/).filter(Boolean)[1];
       if (id) map[id] = 'PASSED';
     }
   }
@@ -77,9 +78,10 @@ export function parsePytestV2Log(log: string): Record<string, LogStatus> {
       if (line.startsWith('FAILED')) line = line.replace(' - ', ' ');
       const tokens = line.split(/\s+/).filter(Boolean);
       if (tokens.length >= 2) map[tokens[1]!] = tokens[0] as LogStatus;
-    } else if (STATUSES.some((s) => line.endsWith(s))) {
+    } else {
+      // `id STATUS` (older pytest, or a verbose line such as `id PASSED [ 50%]` when no -rA summary follows).
       const tokens = line.split(/\s+/).filter(Boolean);
-      if (tokens.length >= 2) map[tokens[0]!] = tokens[1] as LogStatus;
+      if (tokens.length >= 2 && (STATUSES as readonly string[]).includes(tokens[1]!)) map[tokens[0]!] = tokens[1] as LogStatus;
     }
   }
   return map;

@@ -85,6 +85,9 @@ describe('log parsers and grading (the official rules, quirks included)', () => 
       'tests/test_a.py::test_y': 'FAILED',
       'tests/test_a.py::test_z': 'FAILED',
     });
+    expect(parsePytestV2Log('sklearn/tests/test_a.py::test_x PASSED [ 50%]')).toEqual({ 'sklearn/tests/test_a.py::test_x': 'PASSED' });
+    expect(parsePytestOptionsLog('PASSED t.py::test_a[x]::sub')).toEqual({ 't.py::test_a[x]': 'PASSED' });
+    expect(parseSeabornLog('   t.py::test_lead PASSED [ 5%]')).toEqual({ 't.py::test_lead': 'PASSED' });
     expect(parseMatplotlibLog('PASSED lib/t.py::test_press[MouseButton.LEFT]')).toEqual({ 'lib/t.py::test_press[1]': 'PASSED' });
   });
 
@@ -162,6 +165,18 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     const again = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(again.resolved_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
   }, 240_000);
+
+  it('resets the test patch\'s files to base_commit first, as the official harness does: a model patch that writes its own test_add does not get graded on it', async () => {
+    const cheat = `${diffs.wrong}diff --git a/tests/test_calc.py b/tests/test_calc.py\n--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -3,3 +3,7 @@\n \n def test_mul():\n     assert mul(2, 3) == 6\n+\n+\n+def test_add():\n+    assert True\n`;
+    const predictions = join(dir, 'cheat.jsonl');
+    writeFileSync(predictions, `${JSON.stringify({ instance_id: 'acme__calc-wrong', model_name_or_path: 'cheat', model_patch: cheat })}\n`);
+    const out = join(dir, 'out-cheat');
+    const r = await runCli(['eval', '--dataset', dataset, '--predictions', predictions, '--repos', reposDir, '--instances', 'acme__calc-wrong', '--timeout', '120', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.unresolved_ids).toEqual(['acme__calc-wrong']);
+    expect(report.instances['acme__calc-wrong'].fail_to_pass.failure).toEqual(['tests/test_calc.py::test_add']);
+  });
 
   it('without --repos reads the clone cache in FIXWRIGHT_DATA_DIR/repos, and clones nothing when it holds the base commits', async () => {
     const dataDir = join(dir, 'data');
