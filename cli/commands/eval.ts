@@ -51,6 +51,9 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const rows = selectRows(all, flags);
       const { predictions, errors: predictionErrors } = loadPredictions(flags.predictions, rows);
       for (const e of predictionErrors) process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
+      const known = new Set(all.map((r) => r.instance_id));
+      const unknown = [...predictions.keys()].filter((id) => !known.has(id));
+      if (unknown.length) process.stderr.write(`fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`);
       const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
       if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
       if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');

@@ -169,11 +169,12 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
   it('resets the test patch\'s files to base_commit first, as the official harness does: a model patch that writes its own test_add does not get graded on it', async () => {
     const cheat = `${diffs.wrong}diff --git a/tests/test_calc.py b/tests/test_calc.py\n--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -3,3 +3,7 @@\n \n def test_mul():\n     assert mul(2, 3) == 6\n+\n+\n+def test_add():\n+    assert True\n`;
     const predictions = join(dir, 'cheat.jsonl');
-    writeFileSync(predictions, `${JSON.stringify({ instance_id: 'acme__calc-wrong', model_name_or_path: 'cheat', model_patch: cheat })}\n`);
+    writeFileSync(predictions, `${JSON.stringify({ instance_id: 'acme__calc-wrong', model_name_or_path: 'cheat', model_patch: cheat })}\n${JSON.stringify({ instance_id: 'typo-id', model_patch: 'x' })}\n`);
     const out = join(dir, 'out-cheat');
     const r = await runCli(['eval', '--dataset', dataset, '--predictions', predictions, '--repos', reposDir, '--instances', 'acme__calc-wrong', '--timeout', '120', '--out', out]);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(r.stderr).toMatch(/1 prediction\(s\) name instances not in the dataset and are not evaluated: typo-id/);
     expect(report.unresolved_ids).toEqual(['acme__calc-wrong']);
     expect(report.instances['acme__calc-wrong'].fail_to_pass.failure).toEqual(['tests/test_calc.py::test_add']);
   });
