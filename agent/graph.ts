@@ -63,6 +63,7 @@ export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentSta
     attempts: final.attempts.length,
     chosen_attempt: final.chosenAttempt ?? null,
     stopped_by: final.stoppedBy ?? null,
+    ...(final.stopMessage ? { message: final.stopMessage } : {}),
     patch: final.finalPatch,
   });
   return final;

@@ -1,8 +1,12 @@
 import { Annotation } from '@langchain/langgraph';
 import type { EditFailureCategory, ReproductionTest } from './edits/index.js';
 
-/** How a run ends: its own reproduction test went from failing to passing with no regression, or not. */
-export type AgentStatus = 'resolved' | 'unverified' | 'failed';
+/**
+ * How a run ends: `resolved` (its own reproduction test went from failing to passing with no
+ * regression), `unverified` (a patch, not proven), `failed` (no patch), or `error` (the run could
+ * not be judged: the model or provider failed, or the project's environment does not work).
+ */
+export type AgentStatus = 'resolved' | 'unverified' | 'failed' | 'error';
 
 /** Why an attempt failed: the reflection prompt is built from this. */
 export type FailureCategory =
@@ -18,10 +22,10 @@ export type FailureCategory =
   | 'sandbox_error';
 
 /** The nodes of the graph. */
-export type NodeName = 'localise' | 'context' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
+export type NodeName = 'localise' | 'context' | 'baseline' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
 
 /** Why a run ended before its attempts were spent. */
-export type StopReason = 'cost' | 'wall_time' | 'no_edits' | 'keep_previous';
+export type StopReason = 'cost' | 'wall_time' | 'no_edits' | 'keep_previous' | 'environment' | 'model_error';
 
 /** A localised file with its fused score and whether it is in the conformal set. */
 export interface LocalisedFile {
@@ -61,6 +65,8 @@ export const AgentState = Annotation.Root({
   status: replace<AgentStatus | undefined>(() => undefined),
   /** Set when a budget ends the run before its attempts are spent. */
   stoppedBy: replace<StopReason | undefined>(() => undefined),
+  /** What a user needs to know about why the run stopped early (what is missing, what failed). */
+  stopMessage: replace<string | undefined>(() => undefined),
   finalPatch: replace<string>(() => ''),
   /** The attempt whose diff is the final patch. */
   chosenAttempt: replace<number | undefined>(() => undefined),
