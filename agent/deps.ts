@@ -1,7 +1,7 @@
 import type { ChatOpenAI } from '@langchain/openai';
 import type { Localiser, RepoIndex, SnapshotSource } from '../localisation/index.js';
 import type { RepoSnapshot } from '../localisation/index.js';
-import type { RepoSource, SandboxRuntime } from '../sandbox/index.js';
+import type { EnvironmentRequest, PipSettings, RepoSource, SandboxRuntime, TestEnvironment } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import type { EventLog } from './events.js';
 import type { ModelPrice } from './models.js';
@@ -20,6 +20,10 @@ export interface AgentDeps {
   /** The same repository as the sandbox copies it. */
   repo: RepoSource;
   calibration?: Calibration;
+  /** What the caller knows of the project's environment (a user's spec, the SWE-bench table's entry). */
+  environmentRequest?: EnvironmentRequest;
+  /** Where pip may look while an environment image builds. */
+  pip?: PipSettings;
   maxAttempts: number;
   testTimeoutSeconds: number;
   /** Characters of source code the prompt may hold. */
@@ -33,5 +37,12 @@ export interface AgentDeps {
   deadline?: number;
   signal?: AbortSignal;
   /** Filled by the localise node: the index and every file of the snapshot (tests included). */
-  run: { index?: RepoIndex; snapshot?: RepoSnapshot; tokens: { input: number; output: number }; costUsd: number };
+  run: {
+    index?: RepoIndex;
+    snapshot?: RepoSnapshot;
+    /** Filled by the baseline node: the environment every test run of this run uses, and its image. */
+    environment?: { environment: TestEnvironment; image: string | undefined };
+    tokens: { input: number; output: number };
+    costUsd: number;
+  };
 }

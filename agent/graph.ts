@@ -1,6 +1,7 @@
 import { END, START, StateGraph } from '@langchain/langgraph';
 import type { AgentDeps } from './deps.js';
 import { applyNode } from './nodes/apply.js';
+import { baselineNode } from './nodes/baseline.js';
 import { contextNode } from './nodes/context.js';
 import { finishNode } from './nodes/finish.js';
 import { generateNode } from './nodes/generate.js';
@@ -8,7 +9,7 @@ import { localiseNode } from './nodes/localise.js';
 import { reflectNode } from './nodes/reflect.js';
 import { reproduceNode } from './nodes/reproduce.js';
 import { testNode } from './nodes/test.js';
-import { afterApply, afterGenerate, afterReflect, afterTest } from './routers.js';
+import { afterApply, afterBaseline, afterGenerate, afterReflect, afterTest } from './routers.js';
 import { AgentState, type AgentStateType, type AgentUpdate, type NodeName } from './state.js';
 
 /** Wraps a node so every run of it emits node_start / node_end with its duration. */
@@ -26,13 +27,15 @@ function timed(name: NodeName, deps: AgentDeps, node: (state: AgentStateType, de
 }
 
 /**
- * The repair loop: localise → context → reproduce → generate → apply → test, with reflect →
- * generate (or reproduce, when the test did not reproduce the issue) up to maxAttempts.
+ * The repair loop: localise → context → baseline (the environment works, or the run stops) →
+ * reproduce → generate → apply → test, with reflect → generate (or reproduce, when the
+ * reproduction test itself is at fault) up to maxAttempts.
  */
 export function buildAgentGraph(deps: AgentDeps) {
   return new StateGraph(AgentState)
     .addNode('localise', timed('localise', deps, localiseNode))
     .addNode('context', timed('context', deps, contextNode))
+    .addNode('baseline', timed('baseline', deps, baselineNode))
     .addNode('reproduce', timed('reproduce', deps, reproduceNode))
     .addNode('generate', timed('generate', deps, generateNode))
     .addNode('apply', timed('apply', deps, applyNode))
@@ -41,7 +44,8 @@ export function buildAgentGraph(deps: AgentDeps) {
     .addNode('finish', timed('finish', deps, finishNode))
     .addEdge(START, 'localise')
     .addEdge('localise', 'context')
-    .addEdge('context', 'reproduce')
+    .addEdge('context', 'baseline')
+    .addConditionalEdges('baseline', afterBaseline, ['reproduce', 'finish'])
     .addEdge('reproduce', 'generate')
     .addConditionalEdges('generate', afterGenerate, ['apply', 'finish'])
     .addConditionalEdges('apply', (s) => afterApply(s, deps.maxAttempts), ['test', 'reflect', 'finish'])
@@ -57,7 +61,7 @@ export function buildAgentGraph(deps: AgentDeps) {
  */
 export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentStateType> {
   const graph = buildAgentGraph(deps);
-  const final = await graph.invoke({ issue }, { recursionLimit: 10 + deps.maxAttempts * 7, signal: deps.signal });
+  const final = await graph.invoke({ issue }, { recursionLimit: 12 + deps.maxAttempts * 7, signal: deps.signal });
   deps.events.emit('done', {
     status: final.status,
     attempts: final.attempts.length,

@@ -1,6 +1,11 @@
-import type { AgentStateType } from './state.js';
+import type { AgentStateType, FailureCategory } from './state.js';
 
-/** After generate: stop when a budget ran out, otherwise apply the answer. */
+/** After baseline: a project whose environment does not work stops before any model call for a fix. */
+export function afterBaseline(state: AgentStateType): 'reproduce' | 'finish' {
+  return state.stoppedBy ? 'finish' : 'reproduce';
+}
+
+/** After generate: stop when a budget ran out or the model failed, otherwise apply the answer. */
 export function afterGenerate(state: AgentStateType): 'apply' | 'finish' {
   return state.stoppedBy ? 'finish' : 'apply';
 }
@@ -12,14 +17,22 @@ export function afterApply(state: AgentStateType, maxAttempts: number): 'test' |
   return state.attempt < maxAttempts ? 'reflect' : 'finish';
 }
 
-/** After reflect: a test that did not reproduce the issue is rewritten first; otherwise a new fix. */
+/**
+ * Failures that put the reproduction test itself in doubt: it proved nothing (passed without the
+ * patch, or was missing), could not be collected, ran past the limit, or broke in its own code.
+ * These send the run back to the reproduction step; a fix that merely does not work yet does not.
+ */
+export const TEST_AT_FAULT: ReadonlySet<FailureCategory> = new Set(['repro_did_not_fail', 'no_reproduction_test', 'import_error', 'timeout', 'repro_broken']);
+
+/** After reflect: a reproduction test at fault is rewritten first; otherwise a new fix. */
 export function afterReflect(state: AgentStateType): 'reproduce' | 'generate' {
   const last = state.attempts[state.attempts.length - 1];
-  return last?.failure?.category === 'repro_did_not_fail' || last?.failure?.category === 'no_reproduction_test' ? 'reproduce' : 'generate';
+  return last?.failure && TEST_AT_FAULT.has(last.failure.category) ? 'reproduce' : 'generate';
 }
 
 /** After test: finish on success or when attempts are spent; otherwise reflect. */
 export function afterTest(state: AgentStateType, maxAttempts: number): 'reflect' | 'finish' {
+  if (state.stoppedBy) return 'finish';
   const last = state.attempts[state.attempts.length - 1];
   if (last && !last.failure) return 'finish';
   return state.attempt < maxAttempts ? 'reflect' : 'finish';

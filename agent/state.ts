@@ -17,6 +17,8 @@ export type FailureCategory =
   | 'no_reproduction_test'
   | 'repro_did_not_fail'
   | 'repro_still_fails'
+  /** The reproduction test breaks in its own code (a setup error, a name it gets wrong), before and after the patch. */
+  | 'repro_broken'
   | 'regression'
   | 'timeout'
   | 'sandbox_error';
@@ -43,6 +45,8 @@ export interface AttemptRecord {
   reproFailedBefore?: boolean;
   reproPassedAfter?: boolean;
   regressions?: string[];
+  /** The existing tests that ran to look for regressions, with why each was chosen. */
+  regressionTests?: Array<{ path: string; reason: string }>;
   /** Programmatic score for choosing the best attempt when none passes everything. */
   score: number;
 }

@@ -15,6 +15,7 @@ export type { FileSummary, PySymbol, PyImport } from './python-parse.js';
 export type { RepoIndex } from './repo-index.js';
 export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
 export { issueEvidence } from './issue-evidence.js';
+export { selectRegressionTests, type SelectedTest, type TestSelection, type TestSelectionOptions } from './test-selection.js';
 export { firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
 export { LsiEmbedder } from './embeddings/lsi.js';

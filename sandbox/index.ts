@@ -110,3 +110,4 @@ export async function createSandboxRuntime(settings: Settings, options: { logger
     close: closeAllSessions,
   };
 }
+export * from './environment/index.js';

@@ -12,6 +12,8 @@ export interface PytestRunOptions {
   timeoutSeconds: number;
   /** Extra pytest flags from trusted configuration (an environment table), never from a model. */
   extraArgs?: readonly string[];
+  /** The pytest command from trusted configuration (default: python3 -m pytest). */
+  command?: readonly string[];
   env?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -63,7 +65,7 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
   const soft = Math.max(1, Math.ceil(options.timeoutSeconds));
   const argv = [
     'timeout', '--kill-after=5', String(soft),
-    'python3', '-m', 'pytest', '-rA', '--tb=short', '-p', 'no:cacheprovider', '-p', 'fixwright_pytest_report',
+    ...(options.command ?? ['python3', '-m', 'pytest']), '-rA', '--tb=short', '-p', 'no:cacheprovider', '-p', 'fixwright_pytest_report',
     ...(options.extraArgs ?? []),
     ...options.targets,
   ];

@@ -1,3 +1,4 @@
+import { UNTESTED_SCORE } from '../attempt-score.js';
 import { answerToDiff } from '../edits/index.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate, AttemptRecord } from '../state.js';
@@ -10,7 +11,7 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   if (outcome.kind === 'diff') {
     deps.events.emit('patch', { attempt: state.attempt, diff: outcome.diff, files: outcome.changes.map((c) => c.path), tests: outcome.tests.map((t) => t.path) });
     const tests = state.reproTests.length > 0 ? state.reproTests : outcome.tests;
-    const current: AttemptRecord = { attempt: state.attempt, diff: outcome.diff, tests, score: 0 };
+    const current: AttemptRecord = { attempt: state.attempt, diff: outcome.diff, tests, score: UNTESTED_SCORE.sandboxError };
     return { current };
   }
   // "No edit needed" is a valid answer, and KEEP_PREVIOUS keeps the last diff: both end the run.
@@ -23,6 +24,6 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
       ? { category: outcome.category, message: outcome.message }
       : { category: 'no_change' as const, message: 'KEEP_PREVIOUS with no previous edit to keep' };
   deps.events.emit('apply_result', { attempt: state.attempt, ok: false, ...failure });
-  const record: AttemptRecord = { attempt: state.attempt, tests: [], failure, score: -1 };
+  const record: AttemptRecord = { attempt: state.attempt, tests: [], failure, score: UNTESTED_SCORE.noAnswer };
   return { current: record, attempts: [record] };
 }

@@ -1,85 +1,124 @@
-import { isTestFile } from '../../localisation/file-filter.js';
-import { moduleNames } from '../../localisation/import-graph.js';
-import { applyPatch, pathViolations, type PytestRunResult, runPytest } from '../../sandbox/index.js';
+import { selectRegressionTests } from '../../localisation/index.js';
+import { applyPatch, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
+import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate, AttemptRecord, FailureCategory } from '../state.js';
 
 /** Outcomes an existing test may have after the patch without counting as a regression. */
 const PASSING = new Set(['PASSED', 'XFAIL', 'SKIPPED']);
+/** A repository with at most this many test files runs its whole suite for regressions. */
+const WHOLE_SUITE_FILES = 20;
+/** A pytest test module's file name. */
+const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
+/** Test files run for regressions at most (the nearest by import distance first). */
+const MAX_REGRESSION_FILES = 24;
 
-/** The reproduction test passes only when it ran: every outcome PASSED or XFAIL (a skip proves nothing). */
-function passed(run: PytestRunResult | undefined): boolean {
-  return (
-    run !== undefined &&
-    run.exec.exitCode === 0 &&
-    run.consistent &&
-    run.collectionErrors.length === 0 &&
-    Object.values(run.outcomes).length > 0 &&
-    Object.values(run.outcomes).every((o) => o.status === 'PASSED' || o.status === 'XFAIL')
-  );
+/**
+ * The reproduction file passes when none of its tests failed or errored and at least one ran and
+ * passed: a skip proves nothing, but a skipped neighbour does not sink a file whose other tests pass.
+ */
+export function reproductionPassed(run: PytestRunResult | undefined): boolean {
+  if (run === undefined || !run.consistent || run.timedOut || run.crashed || run.collectionErrors.length > 0) return false;
+  const statuses = Object.values(run.outcomes).map((o) => o.status);
+  return statuses.some((s) => s === 'PASSED') && !statuses.some((s) => s === 'FAILED' || s === 'ERROR');
+}
+
+/** Signs that a failing reproduction test is broken in itself rather than catching the bug. */
+const BROKEN_TEST = /fixture '[^']+' not found|\bNameError\b|\bSyntaxError\b|\bImportError\b|\bModuleNotFoundError\b|\bIndentationError\b/;
+
+/** A failing reproduction test whose failure is the test's own: setup errors, or the same broken code before and after. */
+export function reproductionBroken(before: PytestRunResult | undefined, after: PytestRunResult | undefined): boolean {
+  if (!after) return false;
+  const failing = Object.entries(after.outcomes).filter(([, o]) => o.status === 'FAILED' || o.status === 'ERROR');
+  if (failing.length === 0) return false;
+  return failing.every(([id, o]) => o.status === 'ERROR' || (BROKEN_TEST.test(o.message ?? '') && before?.outcomes[id]?.status === o.status));
 }
 
 const tail = (text: string, max = 3000) => (text.length > max ? `…${text.slice(-max)}` : text);
+const output = (run: PytestRunResult) => tail(run.exec.stdout.text + run.exec.stderr.text);
 
-/** Existing test files that import one of the modules a diff touches (their tests must not newly fail). */
-function testsOfTouchedModules(deps: AgentDeps, touched: string[]): string[] {
-  const names = touched.flatMap((p) => moduleNames(p)).flatMap((m) => [m, m.split('.').pop()!]);
-  if (names.length === 0) return [];
-  const escaped = [...new Set(names)].map((n) => n.replace(/\./g, '\\.')).join('|');
-  const importer = new RegExp(`^\\s*(?:from\\s+(?:${escaped})(?:\\.\\w+)*\\s+import|import\\s+(?:${escaped})\\b)`, 'm');
-  return (deps.run.snapshot?.files ?? [])
-    .filter((f) => isTestFile(f.path) && importer.test(f.text))
-    .map((f) => f.path)
-    .slice(0, 20);
+/**
+ * Existing tests that passed before the patch and fail after it. A run cut short by its time limit
+ * still counts for the tests it reached: a test it never reached is not a regression, a test that
+ * a finished run no longer reports is.
+ */
+export function newlyFailing(before: PytestRunResult | undefined, after: PytestRunResult | undefined): string[] {
+  if (!before || !after) return [];
+  const cut = after.timedOut || after.crashed;
+  return Object.entries(before.outcomes)
+    .filter(([id, o]) => {
+      if (!PASSING.has(o.status)) return false;
+      const now = after.outcomes[id]?.status;
+      return now === undefined ? !cut : !PASSING.has(now);
+    })
+    .map(([id]) => id);
+}
+
+/** The existing tests that could newly fail: the whole suite of a small repository, else those that import what the diff touches. */
+export function regressionTargets(files: ReadonlyArray<{ path: string; text: string }>, touched: readonly string[]): Array<{ path: string; reason: string }> {
+  const all = files.filter((f) => TEST_FILE.test(f.path));
+  if (all.length > 0 && all.length <= WHOLE_SUITE_FILES) return all.map((f) => ({ path: f.path, reason: `the whole suite (${all.length} test files)` }));
+  return selectRegressionTests(files, touched, { maxFiles: MAX_REGRESSION_FILES }).tests.map((t) => ({ path: t.path, reason: t.reason }));
 }
 
 /**
- * Proves an attempt in one fresh sandbox: the reproduction test must fail before the patch and
- * pass after it, and the existing tests of the touched modules must not newly fail.
+ * Proves an attempt in one fresh sandbox of the project's environment: the reproduction test must
+ * fail before the patch and pass after it, and the existing tests that reach the touched modules
+ * must not newly fail.
  */
 export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const current = state.current!;
   const diff = current.diff!;
-  const existing = new Set((deps.run.snapshot?.files ?? []).map((f) => f.path));
+  const prepared = deps.run.environment;
+  if (!prepared) {
+    const record = { ...current, failure: { category: 'sandbox_error' as const, message: 'no environment was resolved for this run' }, score: UNTESTED_SCORE.sandboxError };
+    return { current: record, attempts: [record] };
+  }
+  const { environment, image } = prepared;
+  const snapshotFiles = deps.run.snapshot?.files ?? [];
+  const existing = new Set(snapshotFiles.map((f) => f.path));
   const tests = current.tests.filter((t) => pathViolations(t.path).length === 0 && !existing.has(t.path) && t.path.endsWith('.py'));
   const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
-  const regressionTargets = testsOfTouchedModules(deps, touched);
+  const regressionTests = regressionTargets(snapshotFiles, touched);
+  const regressionPaths = regressionTests.map((t) => t.path);
   const timeoutSeconds = deps.testTimeoutSeconds;
+  const run = (session: Parameters<typeof runEnvironmentTests>[0], targets: string[]) =>
+    targets.length ? runEnvironmentTests(session, environment, targets, { timeoutSeconds, signal: deps.signal }) : Promise.resolve(undefined);
   let record: AttemptRecord;
   try {
-    record = await deps.sandbox.withSandbox({ repo: deps.repo, leaseSeconds: timeoutSeconds * 5 + 120 }, async (session) => {
+    record = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * 5 + 120 }, async (session) => {
+      await prepareCheckout(session, environment);
       const targets = tests.map((t) => t.path);
       if (tests.length > 0) await session.putFiles('/work', Object.fromEntries(tests.map((t) => [t.path, t.content])));
-      const before = targets.length ? await runPytest(session, { targets, timeoutSeconds, signal: deps.signal }) : undefined;
-      const baseline = regressionTargets.length ? await runPytest(session, { targets: regressionTargets, timeoutSeconds, signal: deps.signal }) : undefined;
+      const before = await run(session, targets);
+      const baseline = await run(session, regressionPaths);
       const applied = await applyPatch(session, diff, { timeoutSeconds: 60 });
       deps.events.emit('apply_result', { attempt: state.attempt, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
       if (!applied.ok) {
-        return { ...current, failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: -0.5 };
+        return { ...current, failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: UNTESTED_SCORE.doesNotApply };
       }
-      const after = targets.length ? await runPytest(session, { targets, timeoutSeconds, signal: deps.signal }) : undefined;
-      const afterExisting = regressionTargets.length ? await runPytest(session, { targets: regressionTargets, timeoutSeconds, signal: deps.signal }) : undefined;
-      const regressions = baseline && afterExisting
-        ? Object.entries(baseline.outcomes)
-            .filter(([id, o]) => PASSING.has(o.status) && !PASSING.has(afterExisting.outcomes[id]?.status ?? 'MISSING'))
-            .map(([id]) => id)
-        : [];
-      const reproFailedBefore = before !== undefined && !passed(before);
-      const reproPassedAfter = passed(after);
+      const after = await run(session, targets);
+      const afterExisting = await run(session, regressionPaths);
+      const regressions = newlyFailing(baseline, afterExisting);
+      const reproFailedBefore = before !== undefined && !reproductionPassed(before);
+      const reproPassedAfter = reproductionPassed(after);
       deps.events.emit('test_result', {
         attempt: state.attempt,
+        environment: environment.key,
         reproduction: targets,
-        before: before && { outcomes: before.outcomes, exit_code: before.exec.exitCode, output: tail(before.exec.stdout.text + before.exec.stderr.text) },
-        after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut, output: tail(after.exec.stdout.text + after.exec.stderr.text) },
-        existing: regressionTargets,
-        existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode },
+        before: before && { outcomes: before.outcomes, exit_code: before.exec.exitCode, output: output(before) },
+        after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut, output: output(after) },
+        existing: regressionPaths,
+        existing_why: regressionTests,
+        existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
         regressions,
       });
       let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
-      const logs = after ? tail(after.exec.stdout.text + after.exec.stderr.text) : undefined;
-      if (after?.timedOut || afterExisting?.timedOut) failure = { category: 'timeout', message: `the tests ran past ${timeoutSeconds}s`, logs };
-      else if (after && after.collectionErrors.length > 0) failure = { category: 'import_error', message: `the reproduction test could not be collected: ${after.collectionErrors[0]!.message.split('\n').slice(-1)[0]}`, logs };
-      else if (targets.length === 0) {
+      const logs = after ? output(after) : undefined;
+      if (after?.timedOut) failure = { category: 'timeout', message: `the reproduction test ran past ${timeoutSeconds}s`, logs };
+      else if (after && after.collectionErrors.length > 0) {
+        failure = { category: 'import_error', message: `the reproduction test could not be collected: ${after.collectionErrors[0]!.message.trim().split('\n').slice(-1)[0]}`, logs };
+      } else if (targets.length === 0) {
         const clash = current.tests.find((t) => existing.has(t.path));
         failure = {
           category: 'no_reproduction_test',
@@ -87,16 +126,23 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
             ? `the reproduction test must be a new file, and ${clash.path} already exists; name a new one`
             : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
         };
-      }
-      else if (!reproPassedAfter) failure = { category: 'repro_still_fails', message: 'the reproduction test still fails with the patch applied', logs };
+      } else if (!reproPassedAfter && reproductionBroken(before, after)) {
+        failure = { category: 'repro_broken', message: 'the reproduction test breaks in its own code (an error in the test or its setup, not a failing check); rewrite the test', logs };
+      } else if (!reproPassedAfter) failure = { category: 'repro_still_fails', message: 'the reproduction test still fails with the patch applied', logs };
       else if (!reproFailedBefore) failure = { category: 'repro_did_not_fail', message: 'the reproduction test passes without the patch, so it does not reproduce the issue', logs: before && tail(before.exec.stdout.text) };
-      else if (regressions.length > 0) failure = { category: 'regression', message: `existing tests newly fail: ${regressions.slice(0, 5).join(', ')}`, logs: afterExisting && tail(afterExisting.exec.stdout.text) };
-      const score = 1 + (reproPassedAfter ? 2 : 0) + (reproFailedBefore ? 1 : 0) + (regressions.length === 0 ? 1 : 0) - diff.length / 1e5;
-      return { ...current, tests, reproFailedBefore, reproPassedAfter, regressions, score, ...(failure ? { failure } : {}) };
+      else if (regressions.length > 0) {
+        failure = {
+          category: 'regression',
+          message: `regression: existing tests newly fail with the patch: ${regressions.slice(0, 5).join(', ')}${regressions.length > 5 ? ` and ${regressions.length - 5} more` : ''}`,
+          logs: afterExisting && tail(afterExisting.exec.stdout.text),
+        };
+      }
+      const score = attemptScore({ reproFailedBefore, reproPassedAfter, regressions: regressions.length, diffChars: diff.length });
+      return { ...current, tests, reproFailedBefore, reproPassedAfter, regressions, regressionTests, score, ...(failure ? { failure } : {}) };
     });
   } catch (err) {
     if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
-    record = { ...current, failure: { category: 'sandbox_error', message: (err as Error).message }, score: 0 };
+    record = { ...current, failure: { category: 'sandbox_error', message: (err as Error).message }, score: UNTESTED_SCORE.sandboxError };
   }
   return { current: record, attempts: [record] };
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { LOG_PARSER_NAMES, type LogParserName } from './log-parsers.js';
+import { LOG_PARSER_NAMES, type TestEnvironment } from '../../sandbox/index.js';
 
 const entrySchema = z
   .object({
@@ -42,21 +42,18 @@ const tableSchema = z.object({
   ),
 });
 
-/** How one (repository, version) is evaluated. */
+/**
+ * How one (repository, version) is tested: a test environment of the shared environment layer
+ * (the agent tests a known instance in the same one), or why there is none.
+ */
 export type Environment =
-  | {
+  | (TestEnvironment & {
       supported: true;
-      key: string;
+      /** The image recipe (the same as `image`; kept under the table's own name). */
       env: unknown | null;
-      testCmd: string[];
-      testEnv: Record<string, string>;
-      directives: z.infer<typeof directivesSchema>;
-      parser: LogParserName;
-      pythonpath: string[];
-      files: Record<string, string>;
-      helpers: Record<string, string>;
+      /** Test names that reach outside hosts and cannot pass offline. */
       needsNetwork: string[];
-    }
+    })
   | { supported: false; key: string; reason: string };
 
 /** Reads the environment table (data, not code) shipped with fixwright, or another one. */
@@ -85,10 +82,15 @@ export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, r
   }
   const [major = '0', minor = '0'] = (version ?? '0.0').split('.');
   const fill = (text: string) => text.replaceAll('{version}', version ?? '0.0').replaceAll('{major}', major).replaceAll('{minor}', minor);
+  const image = entry.env === undefined ? table.default.env ?? null : entry.env;
   return {
     supported: true,
+    source: 'table',
     key,
-    env: entry.env === undefined ? table.default.env ?? null : entry.env,
+    env: image,
+    image: image as TestEnvironment['image'],
+    imports: [],
+    notes: [],
     testCmd: entry.test_cmd ?? table.default.test_cmd,
     testEnv: entry.test_env ?? {},
     directives: known?.directives ?? 'paths',

@@ -3,10 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { gitDirOf } from '../../localisation/index.js';
-import { applyPatch, baseImageTag, buildBaseImage, ensureEnvironmentImage, type SandboxRuntime } from '../../sandbox/index.js';
+import { applyPatch, parseTestLog, prepareCheckout, prepareEnvironmentImage, testRunEnv, type LogStatus, type PipSettings, type SandboxRuntime } from '../../sandbox/index.js';
 import { environmentFor, type loadEnvironmentTable } from './environments.js';
 import { grade, testDirectives, type Grade } from './grading.js';
-import { parseTestLog, type LogStatus } from './log-parsers.js';
 import type { EvalRow, Prediction } from './instances.js';
 
 /** How an instance's evaluation ended; only `resolved` and `unresolved` carry a verdict. */
@@ -39,31 +38,10 @@ export interface EvalContext {
   /** `DIR/<owner>/<name>` git mirrors or checkouts. */
   reposDir: string;
   timeoutSeconds: number;
+  /** Where pip may look while an environment image builds. */
+  pip?: PipSettings;
   signal?: AbortSignal;
 }
-
-/** Base images being built in this process (one build per suite, however many instances ask). */
-const baseBuilds = new Map<string, Promise<unknown>>();
-
-/** Builds a missing fixwright base image (bullseye for Python 3.9) once; debootstrap needs root. */
-async function ensureBaseImage(docker: Docker, base: string | undefined): Promise<void> {
-  const suite = (['bookworm', 'bullseye'] as const).find((s) => base === baseImageTag(s));
-  if (!suite || suite === 'bookworm') return;
-  try {
-    await docker.getImage(base!).inspect();
-    return;
-  } catch {
-    // not there: build it below
-  }
-  if (!baseBuilds.has(suite)) baseBuilds.set(suite, buildBaseImage(docker, { suite, hasDebootstrap: hasDebootstrap() }));
-  try {
-    await baseBuilds.get(suite);
-  } catch (err) {
-    throw new Error(`the ${suite} base image is missing and could not be built (${(err as Error).message.split('\n')[0]}); build it with 'sudo fixwright sandbox build --suite ${suite}'`);
-  }
-}
-
-const hasDebootstrap = () => ['/usr/sbin/debootstrap', '/usr/bin/debootstrap'].some((p) => existsSync(p));
 
 /** Bytes of test log kept: enough for `-rA` summaries of the largest suites. */
 const LOG_CAP = 64 << 20;
@@ -108,13 +86,10 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   if (!existsSync(checkout)) return end('env_error', `repository ${row.repo} not found under ${ctx.reposDir} (expected ${checkout})`);
   const gitDir = gitDirOf(checkout) ?? checkout;
   let image: string | undefined;
-  if (env.env !== null) {
-    try {
-      await ensureBaseImage(ctx.docker, (env.env as { base?: string }).base);
-      image = (await ensureEnvironmentImage(ctx.docker, env.env)).tag;
-    } catch (err) {
-      return end('env_error', `the environment image did not build: ${(err as Error).message.slice(0, 500)}`);
-    }
+  try {
+    image = (await prepareEnvironmentImage(ctx.docker, env, { pip: ctx.pip })).image;
+  } catch (err) {
+    return end('env_error', `the environment image did not build: ${(err as Error).message.slice(0, 500)}`);
   }
   try {
     return await ctx.runtime.withSandbox(
@@ -129,12 +104,10 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         if (Object.keys(restore).length > 0) await session.putFiles('/work', restore);
         const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120 });
         if (!tests.ok) return end('test_error', `the test patch does not apply after the model patch: ${tests.message}`);
-        if (Object.keys(env.files).length > 0) await session.putFiles('/work', env.files);
-        if (Object.keys(env.helpers).length > 0) await session.putFiles('/tmp/fixwright/eval', env.helpers);
-        const pythonpath = env.pythonpath.map((p) => (p === '.' ? '/work' : `/work/${p}`)).join(':');
+        await prepareCheckout(session, env);
         const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch, env.directives)], {
           timeoutSeconds: ctx.timeoutSeconds,
-          env: { PYTHONPATH: pythonpath, TZ: 'Etc/UTC', ...env.testEnv },
+          env: testRunEnv(env),
           signal: ctx.signal,
         });
         const log = run.stdout.text + (run.stderr.text ? `\n${run.stderr.text}` : '');

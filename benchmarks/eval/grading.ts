@@ -1,4 +1,4 @@
-import type { LogStatus } from './log-parsers.js';
+import { type LogStatus, testDirectives as targetsFor } from '../../sandbox/index.js';
 
 /** How one list of tests fared. */
 export interface TestListResult {
@@ -42,6 +42,5 @@ const NON_TEST_EXTS = ['.json', '.png', 'csv', '.txt', '.md', '.jpg', '.jpeg', '
 export function testDirectives(testPatch: string, style: 'paths' | 'django_labels' = 'paths'): string[] {
   const files = [...testPatch.matchAll(/^diff --git a\/.* b\/(.*)$/gm)].map((m) => m[1]!.trim());
   const paths = [...new Set(files.filter((f) => !NON_TEST_EXTS.some((ext) => f.endsWith(ext))))];
-  if (style === 'paths') return paths;
-  return paths.map((p) => (p.endsWith('.py') ? p.slice(0, -3) : p).replace(/^tests\//, '').replaceAll('/', '.'));
+  return targetsFor(paths, style);
 }

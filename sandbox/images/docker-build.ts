@@ -49,13 +49,21 @@ export function followProgress(docker: Docker, stream: Readable, onLine?: (line:
   });
 }
 
-/** Builds `tag` from a Dockerfile's text (a context holding only the Dockerfile), labelled with its recipe. */
+/** Builds `tag` from a Dockerfile's text (a context holding the Dockerfile and any extra files), labelled with its recipe. */
 export async function buildFromDockerfile(
   docker: Docker,
-  options: { tag: string; dockerfile: string; recipe: string; network: 'default' | 'host' | 'none'; onLine?: (line: string) => void },
+  options: {
+    tag: string;
+    dockerfile: string;
+    recipe: string;
+    network: 'default' | 'host' | 'none';
+    onLine?: (line: string) => void;
+    /** More files of the build context (path → bytes), such as a wheel directory. */
+    context?: Record<string, Buffer>;
+  },
 ): Promise<void> {
   try {
-    const stream = await docker.buildImage(filesTarStream({ Dockerfile: options.dockerfile }) as unknown as NodeJS.ReadableStream, {
+    const stream = await docker.buildImage(filesTarStream({ ...options.context, Dockerfile: options.dockerfile }) as unknown as NodeJS.ReadableStream, {
       t: options.tag,
       labels: { [RECIPE_LABEL]: options.recipe },
       networkmode: options.network,

@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
+import { assetPath } from '../../core/paths.js';
 import { SANDBOX_UID } from '../container-spec.js';
 import { BASE_IMAGE, DEBIAN_MIRROR } from './base-image.js';
 import { buildFromDockerfile, buildNetworkMode, imageRecipe } from './docker-build.js';
 
 const aptName = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
-const pipRequirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?((===?|[<>!~]=|[<>])[A-Za-z0-9.*+!-]+(,(===?|[<>!~]=|[<>])[A-Za-z0-9.*+!-]+)*)?$/;
+const pipRequirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*((===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+(\s*,\s*(===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+)*)?$/;
 
 /**
  * What a repository needs beyond the base image. Builds get the network; the sandboxes that run
@@ -18,6 +20,16 @@ export const environmentSpecSchema = z
     base: z.string().min(1).default(BASE_IMAGE),
     apt: z.array(z.string().regex(aptName, 'not a Debian package name (such as python3-numpy or name=version)')).default([]),
     pip: z.array(z.string().regex(pipRequirement, 'not a pip requirement (such as requests==2.31.0)')).default([]),
+    /**
+     * Requirements taken from Debian's python3-* package where the suite has one (its version, not
+     * the pin), otherwise installed with pip from the build's package index or wheel directory.
+     */
+    packages: z.array(z.string().regex(pipRequirement, 'not a requirement (such as requests>=2.31)')).default([]),
+    /**
+     * Requirements that cannot be installed are listed in the image instead of failing the build
+     * (inferred environments: the run's baseline check decides whether the project works without them).
+     */
+    best_effort: z.boolean().default(false),
     /**
      * Pure-Python Debian packages taken from another suite (such as a newer asgiref for Python
      * 3.9): unpacked, not installed, so the other suite's interpreter never comes with them.
@@ -46,8 +58,32 @@ export function parseEnvironmentSpec(input: unknown): EnvironmentSpec {
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
+/** Where pip looks at build time: a package index, a directory of wheels (copied into the build), or both. */
+export interface PipSource {
+  indexUrl?: string;
+  /** Wheel file name → bytes, put in the build context. */
+  wheels?: Record<string, Buffer>;
+}
+
+/** Where the wheels of a PipSource land inside the build. */
+const WHEELS_DIR = '/tmp/fixwright-wheels';
+
+/** Debian names for distributions whose package is not simply python3-<name>. */
+const DEBIAN_NAMES: Record<string, string> = {
+  pyyaml: 'python3-yaml', pillow: 'python3-pil', attrs: 'python3-attr', 'beautifulsoup4': 'python3-bs4', 'scikit-learn': 'python3-sklearn',
+  'python-dateutil': 'python3-dateutil', 'typing-extensions': 'python3-typing-extensions', msgpack: 'python3-msgpack', pyzmq: 'python3-zmq',
+  'protobuf': 'python3-protobuf', 'pyjwt': 'python3-jwt', 'python-dotenv': 'python3-dotenv', 'py': 'python3-py', 'opencv-python': 'python3-opencv',
+  'pytest-xdist': 'python3-pytest-xdist', 'pyqt5': 'python3-pyqt5', 'pycryptodome': 'python3-pycryptodome', 'dnspython': 'python3-dnspython',
+};
+
+/** Debian packages that may provide a requirement, most likely first. */
+export function debianCandidates(requirement: string): string[] {
+  const name = (requirement.match(/^[A-Za-z0-9][A-Za-z0-9._-]*/)?.[0] ?? '').toLowerCase().replace(/[._]+/g, '-');
+  return [...new Set([DEBIAN_NAMES[name], `python3-${name}`, name.startsWith('python-') ? `python3-${name.slice(7)}` : undefined, name.startsWith('py') && name.length > 4 ? `python3-${name.slice(2)}` : undefined].filter((c): c is string => Boolean(c)))];
+}
+
 /** The Dockerfile for a spec (names are validated, so they need no quoting beyond this). */
-export function environmentDockerfile(spec: EnvironmentSpec): string {
+export function environmentDockerfile(spec: EnvironmentSpec, pip: PipSource = {}): string {
   const lines = [`FROM ${spec.base}`, 'USER root', 'ENV DEBIAN_FRONTEND=noninteractive PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1'];
   const aptInstall = (packages: string) =>
     `apt-get update -q && apt-get install -y -q --no-install-recommends ${packages} && rm -rf /var/lib/apt/lists/*`;
@@ -60,16 +96,49 @@ export function environmentDockerfile(spec: EnvironmentSpec): string {
         ` && cd / && rm -rf /tmp/borrow ${list} /var/lib/apt/lists/*`,
     );
   }
-  if (spec.pip.length > 0) {
-    // Registry python images ship pip; the offline Debian base gets Debian's.
-    lines.push(`RUN command -v pip3 >/dev/null || (${aptInstall('python3-pip')})`);
-    lines.push(`RUN python3 -m pip install ${spec.pip.map(quote).join(' ')}`);
+  if (spec.packages.length > 0) {
+    // Decided inside the build, against the suite's own package lists: Debian's package where one
+    // exists, pip for the rest (listed in a file the pip step reads).
+    const entries = spec.packages.map((req) => quote(`${req}|${debianCandidates(req).join(' ')}`)).join(' ');
+    lines.push(
+      'RUN set -f; apt-get update -q && debs= && : > /tmp/fixwright-pip.txt' +
+        ` && for entry in ${entries}; do req="\${entry%%|*}"; found=; for c in \${entry#*|}; do` +
+        ' if apt-cache show "$c" >/dev/null 2>&1; then found=$c; break; fi; done;' +
+        ' if [ -n "$found" ]; then debs="$debs $found"; else echo "$req" >> /tmp/fixwright-pip.txt; fi; done' +
+        ' && if [ -n "$debs" ]; then echo "fixwright: from Debian:$debs"; apt-get install -y -q --no-install-recommends $debs; fi' +
+        ' && rm -rf /var/lib/apt/lists/*',
+    );
+  }
+  if (spec.pip.length > 0 || spec.packages.length > 0) {
+    // The pip step is a script in the build context (sandbox/assets/pip-install.sh): it installs
+    // pip only when pip has work, and names each requirement it could not install.
+    const hasWheels = pip.wheels !== undefined && Object.keys(pip.wheels).length > 0;
+    const flags = [
+      ...(pip.indexUrl ? ['--index-url', quote(pip.indexUrl)] : []),
+      ...(hasWheels ? [...(pip.indexUrl ? [] : ['--no-index']), '--find-links', WHEELS_DIR] : []),
+    ];
+    lines.push(`COPY fixwright /tmp/fixwright-build`);
+    if (hasWheels) lines.push(`COPY wheels ${WHEELS_DIR}`);
+    lines.push(
+      `RUN touch /tmp/fixwright-pip.txt && ${spec.best_effort ? 'FIXWRIGHT_BEST_EFFORT=1 ' : ''}sh /tmp/fixwright-build/pip-install.sh ${flags.join(' ')}` +
+        ` && rm -rf /tmp/fixwright-pip.txt /tmp/fixwright-build ${WHEELS_DIR}`,
+    );
   }
   for (const command of spec.setup) lines.push(`RUN ${command}`);
   const envEntries = Object.entries(spec.env);
   if (envEntries.length > 0) lines.push(`ENV ${envEntries.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}`);
   lines.push(`USER ${SANDBOX_UID}:${SANDBOX_UID}`, 'WORKDIR /work');
   return lines.join('\n') + '\n';
+}
+
+/** The files a spec's build needs beside its Dockerfile: the pip step's script and list, and the wheels. */
+export function environmentBuildContext(spec: EnvironmentSpec, pip: PipSource = {}): Record<string, Buffer> {
+  if (spec.pip.length === 0 && spec.packages.length === 0) return {};
+  return {
+    'fixwright/pip-install.sh': readFileSync(assetPath('sandbox/assets/pip-install.sh')),
+    'fixwright/pip-only.txt': Buffer.from(spec.pip.map((r) => `${r}\n`).join('')),
+    ...Object.fromEntries(Object.entries(pip.wheels ?? {}).map(([name, bytes]) => [`wheels/${name}`, bytes])),
+  };
 }
 
 /** The outcome of `ensureEnvironmentImage`. */
@@ -86,6 +155,7 @@ export async function ensureEnvironmentImage(
   docker: Docker,
   specInput: unknown,
   onLine?: (line: string) => void,
+  pip: PipSource = {},
 ): Promise<EnvironmentImageResult> {
   const spec = parseEnvironmentSpec(specInput);
   let baseId: string;
@@ -94,10 +164,14 @@ export async function ensureEnvironmentImage(
   } catch {
     throw new FixwrightError('FW_ERR_IMAGE_NOT_FOUND', `base image '${spec.base}' not found; build it with 'fixwright sandbox build'`, { field: 'base' });
   }
-  const dockerfile = environmentDockerfile(spec);
-  const recipe = createHash('sha256').update(JSON.stringify({ baseId, dockerfile })).digest('hex').slice(0, 16);
+  const usesPip = spec.pip.length > 0 || spec.packages.length > 0;
+  const source: PipSource = usesPip ? pip : {};
+  const dockerfile = environmentDockerfile(spec, source);
+  const contextHashes = Object.entries(environmentBuildContext(spec, source)).map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex')]).sort();
+  const recipe = createHash('sha256').update(JSON.stringify({ baseId, dockerfile, contextHashes })).digest('hex').slice(0, 16);
   const tag = `fixwright-env:${recipe}`;
   if ((await imageRecipe(docker, tag)) === recipe) return { tag, built: false };
-  await buildFromDockerfile(docker, { tag, dockerfile, recipe, network: await buildNetworkMode(docker), onLine });
+  const context = environmentBuildContext(spec, source);
+  await buildFromDockerfile(docker, { tag, dockerfile, recipe, network: await buildNetworkMode(docker), onLine, context });
   return { tag, built: true };
 }

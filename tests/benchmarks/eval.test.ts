@@ -6,7 +6,7 @@ import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { grade, testDirectives } from '../../benchmarks/eval/grading.js';
 import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
-import { parseDjangoLog, parseMatplotlibLog, parsePytestLog, parsePytestOptionsLog, parsePytestV2Log, parseSeabornLog, parseSympyLog } from '../../benchmarks/eval/log-parsers.js';
+import { parseDjangoLog, parseMatplotlibLog, parsePytestLog, parsePytestOptionsLog, parsePytestV2Log, parseSeabornLog, parseSympyLog } from '../../sandbox/environment/log-parsers.js';
 import { environmentDockerfile, parseEnvironmentSpec } from '../../sandbox/index.js';
 import { runCli } from '../helpers/cli.js';
 import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';

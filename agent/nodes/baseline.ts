@@ -1,0 +1,106 @@
+import {
+  checkImports,
+  isPytestCommand,
+  prepareCheckout,
+  prepareEnvironmentImage,
+  readProjectFiles,
+  resolveEnvironment,
+  runEnvironmentTests,
+  type TestEnvironment,
+} from '../../sandbox/index.js';
+import { selectRegressionTests } from '../../localisation/index.js';
+import type { AgentDeps } from '../deps.js';
+import type { AgentStateType, AgentUpdate } from '../state.js';
+
+/** Localised files whose tests the baseline collects. */
+const BASELINE_SOURCE_FILES = 3;
+/** Test files the baseline collects at most (collection is cheap, but not free on large suites). */
+const BASELINE_TEST_FILES = 8;
+/** Seconds the import check may take. */
+const IMPORT_TIMEOUT_SECONDS = 60;
+
+const lastLine = (text: string) => text.trim().split('\n').filter((l) => /\S/.test(l)).slice(-1)[0] ?? '';
+
+/** The line of a collection error that names the problem ("E   ModuleNotFoundError: No module named 'x'"). */
+function errorLine(message: string): string {
+  const named = message.split('\n').reverse().find((l) => /\b\w*(Error|Exception)\b/.test(l));
+  return (named ?? lastLine(message)).replace(/^E\s+/, '').trim();
+}
+
+/**
+ * Before any model call for a fix: resolves the project's environment, builds its image (cached),
+ * and proves the project imports and its relevant tests collect there. Where they do not, the run
+ * stops with `stopped_by: environment` and says what is missing, instead of spending attempts.
+ */
+export async function baselineNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  const stop = (message: string): AgentUpdate => {
+    deps.events.emit('log', { level: 'error', step: 'baseline', stopped_by: 'environment', message });
+    return { stoppedBy: 'environment', stopMessage: message };
+  };
+  let environment: TestEnvironment;
+  try {
+    environment = resolveEnvironment(deps.environmentRequest ?? {}, readProjectFiles(deps.repo));
+  } catch (err) {
+    return stop((err as Error).message);
+  }
+  deps.events.emit('log', {
+    step: 'environment',
+    source: environment.source,
+    key: environment.key,
+    notes: environment.notes,
+    image: environment.image,
+    pythonpath: environment.pythonpath,
+    test_command: environment.testCmd,
+    imports: environment.imports,
+  });
+  let image: string | undefined;
+  try {
+    const prepared = await prepareEnvironmentImage(deps.sandbox.docker, environment, { pip: deps.pip });
+    image = prepared.image;
+    if (prepared.built) deps.events.emit('log', { step: 'environment', built_image: image });
+  } catch (err) {
+    return stop(`the environment (${environment.key}) did not build: ${(err as Error).message}`);
+  }
+  deps.run.environment = { environment, image };
+
+  const near = state.files.slice(0, BASELINE_SOURCE_FILES).map((f) => f.path);
+  const selection = selectRegressionTests(deps.run.snapshot?.files ?? [], near, { maxFiles: BASELINE_TEST_FILES });
+  const testFiles = selection.tests.map((t) => t.path);
+  const collect = isPytestCommand(environment.testCmd) && testFiles.length > 0;
+  try {
+    const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120 }, async (session) => {
+      await prepareCheckout(session, environment);
+      const health = await checkImports(session, environment, IMPORT_TIMEOUT_SECONDS);
+      if (!health.ok) {
+        const what = health.failures.map((f) => `${f.module}: ${f.error}`).join('; ');
+        deps.events.emit('log', { step: 'baseline', imports: environment.imports, import_failures: health.failures });
+        const notInstalled = health.notInstalled.length > 0 ? ` (its build could not install: ${health.notInstalled.join(', ')})` : '';
+        return `the project does not import in its environment (${environment.key}): ${what}${notInstalled}`;
+      }
+      if (!collect) {
+        deps.events.emit('log', { step: 'baseline', imports: environment.imports, ok: true, collected: null });
+        return undefined;
+      }
+      const run = await runEnvironmentTests(session, environment, testFiles, { timeoutSeconds: deps.testTimeoutSeconds, signal: deps.signal, extraArgs: ['--collect-only', '-q'] });
+      const collected = Number(run.exec.stdout.text.match(/(\d+) tests? collected/)?.[1] ?? run.exec.stdout.text.split('\n').filter((l) => l.includes('::')).length);
+      const broken = run.collectionErrors.map((e) => ({ file: e.nodeid, error: errorLine(e.message) }));
+      deps.events.emit('log', {
+        step: 'baseline',
+        imports: environment.imports,
+        test_files: selection.tests,
+        collected,
+        collection_errors: broken,
+        ok: collected > 0 || broken.length === 0,
+      });
+      if (collected === 0 && broken.length > 0) {
+        return `the project's tests do not collect in its environment (${environment.key}): ${broken.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ')}`;
+      }
+      if (run.timedOut) return `collecting the project's tests took longer than ${deps.testTimeoutSeconds}s in its environment (${environment.key})`;
+      return undefined;
+    });
+    return problem ? stop(problem) : {};
+  } catch (err) {
+    if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
+    return stop(`the sandbox could not run the baseline check: ${(err as Error).message}`);
+  }
+}
