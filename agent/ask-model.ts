@@ -1,5 +1,6 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
 import type { AgentDeps } from './deps.js';
+import type { AgentUpdate } from './state.js';
 import { callModel, type ModelCallResult } from './models.js';
 
 /** Whether a budget is spent (cost cap or wall time), recorded as a log event; undefined to go on. */
@@ -46,4 +47,16 @@ export async function askModel(deps: AgentDeps, step: 'reproduce' | 'generate', 
     duration_ms: result.durationMs,
   });
   return result;
+}
+
+/**
+ * A failed model call ends the run as an error (status `error`, `stoppedBy: 'model_error'`): the
+ * provider's failure says nothing about the issue, so it is never counted as a failed attempt.
+ * The client has already retried what is worth retrying. A cancellation is rethrown.
+ */
+export function modelFailure(err: unknown, deps: AgentDeps, step: 'reproduce' | 'generate', attempt: number): AgentUpdate {
+  if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
+  const message = (err as Error).message;
+  deps.events.emit('log', { level: 'error', step, attempt, category: 'model_error', message });
+  return { stoppedBy: 'model_error', stopMessage: message };
 }

@@ -110,7 +110,82 @@ export async function callModel(
     return { text, inputTokens, outputTokens, ...callCost(model.model, inputTokens, outputTokens, options.prices), durationMs: Date.now() - started };
   } catch (err) {
     if (options.signal?.aborted) throw new FixwrightError('FW_ERR_CANCELLED', 'the model call was cancelled', { cause: err });
-    const message = (err as Error).message.replace(/sk-[A-Za-z0-9_-]{6,}/g, 'sk-…');
-    throw new FixwrightError('FW_ERR_MODEL', `the model ${model.model} failed: ${message}`, { cause: err });
+    throw new FixwrightError('FW_ERR_MODEL', `the model ${model.model} failed: ${describeModelError(err, model.model, model.clientConfig?.baseURL ?? undefined)}`, { cause: err });
   }
+}
+
+const hideKeys = (text: string) => text.replace(/sk-[A-Za-z0-9_-]{6,}/g, 'sk-…');
+
+/** Network error codes in words. */
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found (DNS)',
+  EAI_AGAIN: 'host name lookup failed (DNS)',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  CERT_HAS_EXPIRED: 'its TLS certificate has expired',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'its TLS certificate is self-signed',
+};
+
+/** Why a request never got an HTTP answer (refused, DNS, timeout…), from the error's cause chain. */
+export function networkReason(err: unknown): string {
+  let deepest = '';
+  for (let e = err as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+    const codes = [e.code, ...(Array.isArray(e.errors) ? e.errors.map((x) => (x as { code?: unknown }).code) : [])];
+    for (const code of codes) if (typeof code === 'string' && NETWORK_REASONS[code]) return NETWORK_REASONS[code];
+    if (e.name === 'TimeoutError' || e.name === 'AbortError' || (e as object).constructor?.name === 'APIConnectionTimeoutError') return 'timed out';
+    if (typeof e.message === 'string' && e.message) deepest = e.message;
+  }
+  return deepest || 'no answer';
+}
+
+/**
+ * A provider failure in words a user can act on: the HTTP status and what it usually means, or why
+ * the server could not be reached. The client has already retried what is worth retrying.
+ */
+export function describeModelError(err: unknown, model: string, baseURL?: string): string {
+  const e = err as { status?: unknown; name?: unknown; message?: unknown; error?: { message?: unknown } };
+  const status = typeof e.status === 'number' ? e.status : undefined;
+  const said = typeof e.error?.message === 'string' ? e.error.message : typeof e.message === 'string' ? e.message.split('\n')[0]! : '';
+  const detail = said ? `: ${hideKeys(said).slice(0, 300)}` : '';
+  const where = baseURL ?? 'the model provider';
+  // The OpenAI client's error classes do not all set `name`; their constructor tells them apart.
+  const kind = [String(e.name ?? ''), (err as object | undefined)?.constructor?.name ?? ''];
+  if (status === 401 || status === 403) return `the model provider refused the API key (${status}); check OPENAI_API_KEY${detail}`;
+  if (status === 404) return `the model provider at ${where} does not know the model ${model} (404); check --model / FIXWRIGHT_MODEL and --base-url${detail}`;
+  if (status === 429) return `the model provider kept refusing requests as too many (429) after retries; lower --workers or set --model-rpm${detail}`;
+  if (status !== undefined && status >= 500) return `the model provider at ${where} failed (${status}) after retries${detail}`;
+  if (status !== undefined) return `the model provider rejected the request (${status})${detail}`;
+  const timedOut = kind.includes('APIConnectionTimeoutError') || /timed? ?out/i.test(String(e.message ?? ''));
+  if (timedOut) return `${where} timed out after retries (raise FIXWRIGHT_REQUEST_TIMEOUT if it is slow)`;
+  if (kind.includes('APIConnectionError') || (err instanceof TypeError && /fetch failed/.test(err.message))) return `could not reach ${where}: ${networkReason(err)}`;
+  return hideKeys(String(e.message ?? err));
+}
+
+/**
+ * One short request before any work: GET {baseURL}/models with the key. No answer (refused, DNS,
+ * timeout) or 401/403 throws FW_ERR_MODEL naming the URL; any other HTTP answer, even 404, counts
+ * as reachable (not every compatible server lists its models).
+ */
+export async function preflightModelEndpoint(baseURL: string, apiKey: string | undefined, timeoutMs = 5000): Promise<void> {
+  let response: Response;
+  try {
+    response = await fetch(`${baseURL.replace(/\/+$/, '')}/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const reason = networkReason(err);
+    throw new FixwrightError('FW_ERR_MODEL', `could not reach ${baseURL}: ${reason === 'timed out' ? `no answer within ${timeoutMs / 1000} s` : reason}; check --base-url / OPENAI_BASE_URL and that the model server is running`, { cause: err });
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (response.status === 401 || response.status === 403) {
+    throw new FixwrightError('FW_ERR_MODEL', `the model provider at ${baseURL} refused the API key (${response.status}); check OPENAI_API_KEY`);
+  }
+}
+
+/** The base URL a provider's requests go to (OpenAI's own when none is configured). */
+export function endpointOf(provider: ModelProvider | undefined, baseURL: string | undefined): string {
+  const chosen = provider ?? (baseURL ? 'compatible' : 'openai');
+  return baseURL ?? (chosen === 'compatible' ? '' : (PROVIDER_URLS[chosen] ?? 'https://api.openai.com/v1'));
 }

@@ -5,13 +5,13 @@ import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
 import { gitDirOf, Localiser, LsiEmbedder, type RankConfig, type SnapshotSource } from '../localisation/index.js';
-import type { RepoSource, SandboxRuntime } from '../sandbox/index.js';
+import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
 import type { ModelGate } from './deps.js';
 import type { EventLog } from './events.js';
 import { cloneRepository } from './github.js';
 import { runAgent } from './graph.js';
-import { createChatModel, DEFAULT_PRICES, type ModelProvider } from './models.js';
+import { createChatModel, DEFAULT_PRICES, endpointOf, preflightModelEndpoint, type ModelProvider } from './models.js';
 import type { AgentStatus, AttemptRecord, LocalisedFile, StopReason } from './state.js';
 
 /** Where the repository comes from: a local checkout or directory, or a GitHub URL cloned once. */
@@ -41,12 +41,16 @@ export interface SolveOptions {
   maxSeconds?: number;
   /** Temperature per attempt; the last one repeats. */
   temperatures: readonly number[];
+  /** What is known of the project's environment: a user's spec, or the SWE-bench table's entry. */
+  environment?: EnvironmentRequest;
 }
 
 /** How a run ended, with what it spent. */
 export interface SolveOutcome {
   status: AgentStatus;
   stoppedBy: StopReason | null;
+  /** Why the run stopped early, in words a user can act on (always set for `error`). */
+  stopMessage: string | null;
   attempts: AttemptRecord[];
   files: LocalisedFile[];
   finalPatch: string;
@@ -103,9 +107,13 @@ export async function repositorySources(repo: RepoSpec, settings: Settings): Pro
   return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
 }
 
-/** Checks a model configuration now, so a bad one fails before any work starts. */
-export function checkModel(options: Pick<SolveOptions, 'model' | 'provider' | 'baseURL'>, settings: Settings): void {
+/**
+ * Checks a model configuration now, so a bad one fails before any work starts: the client can be
+ * built, then one short request (GET {baseURL}/models) shows the endpoint answers and takes the key.
+ */
+export async function checkModel(options: Pick<SolveOptions, 'model' | 'provider' | 'baseURL'>, settings: Settings, preflight: { timeoutMs?: number } = {}): Promise<void> {
   createChatModel({ model: options.model, provider: options.provider, baseURL: options.baseURL, apiKey: settings.models.apiKey });
+  await preflightModelEndpoint(endpointOf(options.provider, options.baseURL), settings.models.apiKey, preflight.timeoutMs);
 }
 
 /** Runs the agent on one issue: localise, patch with the model, prove the patch in the sandbox. */
@@ -135,6 +143,8 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
       events: context.events,
       snapshotSource: snapshot,
       repo,
+      environmentRequest: options.environment,
+      pip: settings.pip,
       calibration: context.calibration === null ? undefined : (context.calibration ?? shippedCalibration()),
       maxAttempts: options.maxAttempts,
       testTimeoutSeconds: options.testTimeoutSeconds,
@@ -147,6 +157,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
   return {
     status: final.status ?? 'failed',
     stoppedBy: final.stoppedBy ?? null,
+    stopMessage: final.stopMessage ?? null,
     attempts: final.attempts,
     files: final.files,
     finalPatch: final.finalPatch,

@@ -3,7 +3,7 @@ import { DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithu
 import type { Localiser } from '../localisation/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
-import type { SandboxRuntime } from '../sandbox/index.js';
+import { parseUserSpec, type SandboxRuntime } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import { observeEvent, serviceMetrics } from './metrics.js';
 import { checkRepoPath } from './repo-roots.js';
@@ -124,11 +124,23 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
         maxAttempts: request.max_attempts,
         testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS,
         temperatures: DEFAULT_TEMPERATURES,
+        // A task stored before the caps existed (or by another server) is still bounded by this one's.
+        maxCostUsd: Math.min(request.max_cost_usd ?? Infinity, settings.service.maxCostUsd),
+        maxSeconds: Math.min(request.max_seconds ?? Infinity, settings.service.maxSeconds),
+        ...(request.environment !== undefined
+          ? { environment: { given: { spec: parseUserSpec(request.environment, 'the request\'s environment', 'untrusted'), origin: "the request's environment field" } } }
+          : {}),
       },
       { settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal: controller.signal },
     );
-    status = 'finished';
-    verdict = outcome.status;
+    if (outcome.status === 'error') {
+      // The provider or the environment failed: not a verdict on the issue, so the task is an error with the reason.
+      status = 'error';
+      error = { code: outcome.stoppedBy === 'environment' ? 'FW_ERR_ENVIRONMENT' : 'FW_ERR_MODEL', message: outcome.stopMessage ?? 'the run could not be judged' };
+    } else {
+      status = 'finished';
+      verdict = outcome.status;
+    }
   } catch (err) {
     const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason | 'lost') : undefined;
     if (reason === 'cancel') {

@@ -2,7 +2,8 @@ import type { AgentEvent } from '../agent/event-types.js';
 
 /**
  * A task's life: `queued` → `running` → `finished` (the agent ran to its end; `verdict` says how
- * it went), or `cancelled`, or `error` (the run could not finish: a crash, a lost worker twice).
+ * it went), or `cancelled`, or `error` (the run could not finish or be judged: a crash, a lost
+ * worker twice, the model provider failing, an environment that does not work; `error` says why).
  */
 export type TaskStatus = 'queued' | 'running' | 'finished' | 'cancelled' | 'error';
 
@@ -12,7 +13,10 @@ export const TASK_STATUSES: readonly TaskStatus[] = ['queued', 'running', 'finis
 /** Statuses a task never leaves. */
 export const TERMINAL_STATUSES: readonly TaskStatus[] = ['finished', 'cancelled', 'error'];
 
-/** The agent's own verdict (ARCHITECTURE.md, "three meanings of resolved"). */
+/**
+ * The agent's own verdict (ARCHITECTURE.md, "three meanings of resolved"). A run that ended in the
+ * agent's `error` has no verdict: the task's status is `error` and its `error` carries the reason.
+ */
 export type Verdict = 'resolved' | 'unverified' | 'failed';
 
 /** What a caller asked for, as stored (validated by the route's schema). */
@@ -24,6 +28,12 @@ export interface TaskRequest {
   issue_url?: string;
   model?: string;
   max_attempts: number;
+  /** The task's spending cap (the request's, or the server's cap when it named none). */
+  max_cost_usd?: number;
+  /** The task's wall-time cap in seconds (likewise). */
+  max_seconds?: number;
+  /** The environment spec the caller gave, validated (as an untrusted spec). */
+  environment?: Record<string, unknown>;
 }
 
 /** One attempt as the task view shows it, folded from the attempt's events. */
@@ -46,6 +56,12 @@ export interface TaskSummary {
   final_patch: string;
   verdict: Verdict | null;
   stopped_by: string | null;
+  /** Why the run stopped early, in words (what is missing from the environment, what the provider said). */
+  stop_message: string | null;
+  /** The environment the tests ran in: where it came from and how it was decided. */
+  environment: { source: string; key: string; notes: string[] } | null;
+  /** The baseline check before the first attempt: the project imports and its relevant tests collect. */
+  baseline: { ok: boolean; message: string | null; collected: number | null } | null;
   tokens: { input: number; output: number };
   cost_usd: number;
   last_seq: number;
@@ -68,7 +84,7 @@ export interface TaskRecord {
 
 /** A summary with nothing in it yet. */
 export function emptySummary(): TaskSummary {
-  return { localised_files: [], set_size: null, coverage: null, attempts: [], final_patch: '', verdict: null, stopped_by: null, tokens: { input: 0, output: 0 }, cost_usd: 0, last_seq: 0 };
+  return { localised_files: [], set_size: null, coverage: null, attempts: [], final_patch: '', verdict: null, stopped_by: null, stop_message: null, environment: null, baseline: null, tokens: { input: 0, output: 0 }, cost_usd: 0, last_seq: 0 };
 }
 
 /** A new queued task. */
@@ -142,9 +158,18 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       if (view) view.reflection = { category: String(d.category), message: String(d.message) };
       break;
     }
+    case 'log':
+      if (d.step === 'environment' && typeof d.source === 'string') {
+        summary.environment = { source: d.source, key: String(d.key ?? ''), notes: Array.isArray(d.notes) ? d.notes.map(String) : [] };
+      } else if (d.step === 'baseline') {
+        const failed = d.stopped_by === 'environment';
+        summary.baseline = { ok: !failed && d.ok !== false, message: typeof d.message === 'string' ? d.message : summary.baseline?.message ?? null, collected: typeof d.collected === 'number' ? d.collected : summary.baseline?.collected ?? null };
+      }
+      break;
     case 'done':
       if (d.status === 'resolved' || d.status === 'unverified' || d.status === 'failed') summary.verdict = d.status;
       summary.stopped_by = typeof d.stopped_by === 'string' ? d.stopped_by : null;
+      summary.stop_message = typeof d.message === 'string' ? d.message : null;
       summary.final_patch = typeof d.patch === 'string' ? d.patch : '';
       break;
     default:

@@ -111,10 +111,29 @@ const serviceSchema = z.object({
   workers: positiveInt('FIXWRIGHT_WORKERS', 64),
   /** How long shutdown waits for running jobs before they are left to the stalled-job check. */
   shutdownGraceSeconds: positiveNumber('FIXWRIGHT_SHUTDOWN_GRACE', 3600),
+  /** Spending cap of every API task (USD, priced models); a request may ask for less, never more. */
+  maxCostUsd: z.coerce
+    .number({ message: 'must be a number of dollars' })
+    .refine((n) => Number.isFinite(n) && n >= 0 && n <= 100_000, { message: 'must be a number of dollars from 0 to 100000' }),
+  /** Wall-time cap of every API task (seconds): no new model call starts after it. */
+  maxSeconds: positiveNumber('FIXWRIGHT_MAX_SECONDS', 7 * 24 * 3600),
+  /** Models an API request may name; empty means any. */
+  allowedModels: listOf(/,/).refine((models) => models.every((m) => /^[A-Za-z0-9._:/@+-]{1,200}$/.test(m)), 'model names are like gpt-4o-mini or deepseek-coder:6.7b, separated by commas'),
+});
+
+/** The service's caps when the environment names none: every API task is bounded. */
+export const SERVICE_LIMIT_DEFAULTS = { maxCostUsd: 5, maxSeconds: 1800 } as const;
+
+/** Where pip may look while an environment image builds (never while a repository's code runs). */
+const pipSchema = z.object({
+  indexUrl: httpUrl('FIXWRIGHT_PIP_INDEX_URL').optional(),
+  /** A directory of wheels on this machine, copied into the build (`--no-index --find-links` without an index). */
+  wheelsDir: z.string().refine((p) => p.startsWith('/'), 'FIXWRIGHT_PIP_WHEELS must be an absolute path').optional(),
 });
 
 const settingsSchema = z.object({
   dataDir: z.string().min(1),
+  pip: pipSchema,
   service: serviceSchema,
   github: githubSchema,
   models: modelsSchema,
@@ -199,6 +218,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     dataDir: resolve(overrides.dataDir ?? env.FIXWRIGHT_DATA_DIR ?? join(homedir(), '.fixwright')),
     logLevel: overrides.logLevel ?? env.FIXWRIGHT_LOG_LEVEL ?? 'info',
     dockerHost: env.DOCKER_HOST || undefined,
+    pip: { indexUrl: env.FIXWRIGHT_PIP_INDEX_URL || undefined, wheelsDir: env.FIXWRIGHT_PIP_WHEELS ? resolve(env.FIXWRIGHT_PIP_WHEELS) : undefined },
     github: { apiURL: env.FIXWRIGHT_GITHUB_API || 'https://api.github.com', token: env.GITHUB_TOKEN || undefined },
     models: {
       chatModel: env.FIXWRIGHT_MODEL || undefined,
@@ -218,6 +238,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       bodyLimitBytes: env.FIXWRIGHT_BODY_LIMIT || '1m',
       workers: env.FIXWRIGHT_WORKERS || 1,
       shutdownGraceSeconds: env.FIXWRIGHT_SHUTDOWN_GRACE || 30,
+      maxCostUsd: env.FIXWRIGHT_MAX_COST_USD || SERVICE_LIMIT_DEFAULTS.maxCostUsd,
+      maxSeconds: env.FIXWRIGHT_MAX_SECONDS || SERVICE_LIMIT_DEFAULTS.maxSeconds,
+      allowedModels: env.FIXWRIGHT_ALLOWED_MODELS,
     },
     sandbox,
   };
@@ -231,7 +254,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
           : section === 'models' && key
             ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'service' && key
-              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE' } as Record<string, string>)[key]!
+              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS' } as Record<string, string>)[key]!
+            : section === 'pip' && key
+              ? ({ indexUrl: 'FIXWRIGHT_PIP_INDEX_URL', wheelsDir: 'FIXWRIGHT_PIP_WHEELS' } as Record<string, string>)[key]!
             : section === 'github'
               ? 'FIXWRIGHT_GITHUB_API'
               : section === 'logLevel'

@@ -1,11 +1,13 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
-import { askModel, budgetSpent } from '../ask-model.js';
+import { askModel, budgetSpent, modelFailure } from '../ask-model.js';
 import { firstPrompt, SYSTEM_PROMPT } from '../prompts.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
 
 /** Asks the model for a reproduction test and a fix (after a failure, with the reflection). */
 export async function generateNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  // An earlier step already ended the run (the reproduce step's model call failed, a budget): go to finish.
+  if (state.stoppedBy) return {};
   const attempt = state.attempt + 1;
   const stop = budgetSpent(deps, 'generate');
   if (stop) return { stoppedBy: stop };
@@ -18,9 +20,6 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
     const result = await askModel(deps, 'generate', attempt, messages);
     return { attempt, answer: result.text, current: undefined };
   } catch (err) {
-    if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
-    deps.events.emit('log', { level: 'error', step: 'generate', attempt, category: 'model_error', message: (err as Error).message });
-    const record = { attempt, tests: [], failure: { category: 'model_error' as const, message: (err as Error).message }, score: -1 };
-    return { attempt, answer: '', current: record, attempts: [record] };
+    return modelFailure(err, deps, 'generate', attempt);
   }
 }

@@ -1,6 +1,6 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
 import { parseAnswer } from '../edits/index.js';
-import { askModel, budgetSpent } from '../ask-model.js';
+import { askModel, budgetSpent, modelFailure } from '../ask-model.js';
 import { reproducePrompt, SYSTEM_PROMPT } from '../prompts.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
@@ -22,9 +22,6 @@ export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Pro
     deps.events.emit('log', { step: 'reproduce', tests: tests.map((t) => t.path) });
     return { reproTests: tests };
   } catch (err) {
-    if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
-    // The fix step may still bring a test of its own; the test node reports a missing one.
-    deps.events.emit('log', { level: 'error', step: 'reproduce', category: 'model_error', message: (err as Error).message });
-    return { reproTests: [] };
+    return modelFailure(err, deps, 'reproduce', state.attempt + 1);
   }
 }

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
+import { parseUserSpec } from '../../sandbox/index.js';
 import type { AppDeps } from '../app.js';
 import { serviceMetrics } from '../metrics.js';
 import { checkRepoPath } from '../repo-roots.js';
 import { Accepted, ErrorBody, SolveBody, type SolveBodyType } from '../schemas/task.js';
 import { newTask, type TaskRequest } from '../task.js';
 
-/** Checks what the schema cannot: one source of each kind, allowed hosts and roots. */
+/** Checks what the schema cannot: one source of each kind, allowed hosts and roots, the model allow-list and the server's caps. */
 function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
   const { settings } = deps;
   if ((body.repo_url === undefined) === (body.repo_path === undefined)) {
@@ -28,12 +29,29 @@ function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
   if (!body.model && !settings.models.chatModel) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', 'no model: pass "model", or start the server with FIXWRIGHT_MODEL set', { field: 'model' });
   }
+  const { allowedModels, maxCostUsd, maxSeconds } = settings.service;
+  const model = body.model ?? settings.models.chatModel!;
+  if (allowedModels.length > 0 && !allowedModels.includes(model)) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `model ${JSON.stringify(model)} is not allowed on this server; allowed: ${allowedModels.join(', ')}`, { field: 'model' });
+  }
+  // Caps: a request may ask for less than the server allows, never more (refused, not clamped, so the caller knows).
+  if (body.max_cost_usd !== undefined && body.max_cost_usd > maxCostUsd) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `max_cost_usd may be at most ${maxCostUsd} on this server (got ${body.max_cost_usd})`, { field: 'max_cost_usd' });
+  }
+  if (body.max_seconds !== undefined && body.max_seconds > maxSeconds) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `max_seconds may be at most ${maxSeconds} on this server (got ${body.max_seconds})`, { field: 'max_seconds' });
+  }
+  // Validated now (a bad spec is a 400 naming its fields), and again where the task runs.
+  const environment = body.environment === undefined ? undefined : parseUserSpec(body.environment, 'environment', 'untrusted');
   return {
+    ...(environment !== undefined ? { environment } : {}),
     ...(body.repo_url !== undefined ? { repo_url: body.repo_url.trim() } : { repo_path: body.repo_path! }),
     ...(body.commit !== undefined ? { commit: body.commit } : {}),
     ...(body.issue_text !== undefined ? { issue_text: body.issue_text } : { issue_url: body.issue_url!.trim() }),
     ...(body.model !== undefined ? { model: body.model } : {}),
     max_attempts: body.max_attempts ?? 3,
+    max_cost_usd: body.max_cost_usd ?? maxCostUsd,
+    max_seconds: body.max_seconds ?? maxSeconds,
   };
 }
 

@@ -21,6 +21,14 @@ export const SolveBody = Type.Object(
     issue_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME/issues/N' })),
     model: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:/@+-]{1,200}$', description: 'chat model (default: FIXWRIGHT_MODEL)' })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
+    max_cost_usd: Type.Optional(Type.Number({ minimum: 0, description: "spending cap in USD (priced models); at most the server's FIXWRIGHT_MAX_COST_USD, which is also the default" })),
+    environment: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description:
+          "the project's environment spec (python, packages, apt, pip, pythonpath, test_command, test_env, parser, imports; no base image or build commands over the API); default: .fixwright/environment.yml in the repository, else inferred from its files",
+      }),
+    ),
+    max_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "wall-time cap in seconds (no new model call after it); at most the server's FIXWRIGHT_MAX_SECONDS, which is also the default" })),
   },
   { additionalProperties: false },
 );

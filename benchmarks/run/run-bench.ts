@@ -2,6 +2,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { EventLog, solveIssue, type SolveContext, type SolveOptions } from '../../agent/index.js';
+import { isFixwrightError } from '../../core/errors.js';
+import type { EnvironmentRequest } from '../../sandbox/index.js';
 import { changedFiles } from '../dataset.js';
 import type { EvalRow } from '../eval/instances.js';
 
@@ -13,6 +15,8 @@ export interface BenchInstance {
   stopped_by: string | null;
   message: string | null;
   attempts: number;
+  /** Runs of this instance in this bench run (more than 1 when an error was retried). */
+  tries: number;
   tokens: { input: number; output: number };
   cost_usd: number;
   wall_ms: number;
@@ -28,6 +32,8 @@ export interface BenchContext {
   parts: Omit<SolveContext, 'events' | 'signal' | 'spent'>;
   reposDir: string;
   secrets: string[];
+  /** The environment a known instance is tested in (the SWE-bench table's entry); none: resolved from the repository. */
+  environmentFor?: (row: EvalRow) => EnvironmentRequest | undefined;
   signal?: AbortSignal;
 }
 
@@ -43,7 +49,7 @@ function writeAtomic(path: string, text: string): void {
  * commit only — never `patch`, `test_patch`, FAIL_TO_PASS or PASS_TO_PASS (the gold files are
  * read here, after the run, for the localisation figures).
  */
-async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string): Promise<{ result: BenchInstance; patch: string }> {
+async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string): Promise<{ result: BenchInstance; patch: string; retryable: boolean }> {
   const started = Date.now();
   rmSync(trajectory, { force: true });
   const events = new EventLog(row.instance_id, trajectory, ctx.secrets);
@@ -53,7 +59,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
   const base = { instance_id: row.instance_id, repo: row.repo };
   try {
     const outcome = await solveIssue(
-      { ...ctx.solve, repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit }, issue: row.problem_statement },
+      { ...ctx.solve, repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit }, issue: row.problem_statement, environment: ctx.environmentFor?.(row) },
       { ...ctx.parts, events, signal: ctx.signal, spent },
     );
     const rank = outcome.files.findIndex((f) => gold.includes(f.path));
@@ -61,8 +67,9 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       ...base,
       status: outcome.status,
       stopped_by: outcome.stoppedBy,
-      message: null,
+      message: outcome.stopMessage,
       attempts: outcome.attempts.length,
+      tries: 1,
       tokens: outcome.tokens,
       cost_usd: outcome.costUsd,
       wall_ms: Date.now() - started,
@@ -70,27 +77,81 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       gold_in_set: outcome.files.some((f) => f.inSet && gold.includes(f.path)),
       set_size: outcome.files.filter((f) => f.inSet).length,
     };
-    return { result, patch: outcome.finalPatch };
+    // An environment that does not import fails the same way on every try; a provider failure may not.
+    return { result, patch: outcome.finalPatch, retryable: outcome.status === 'error' && outcome.stoppedBy !== 'environment' };
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     events.emit('error', { status: 'failed', message: (err as Error).message });
     return {
-      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
+      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
       patch: '',
+      retryable: !(isFixwrightError(err) && PERMANENT.has(err.code)),
     };
+  }
+}
+
+/** Errors that another try cannot mend: the instance's repository or input is wrong. */
+const PERMANENT = new Set<string>(['FW_ERR_REPO_NOT_FOUND', 'FW_ERR_BAD_INPUT', 'FW_ERR_CONFIG', 'FW_ERR_COMMAND_NOT_ALLOWED']);
+
+/** Back-off before the n-th retry of an instance that ended in error (n from 1): 2 s, 4 s, 8 s…, at most a minute. */
+export function retryDelayMs(n: number, baseMs = 2000): number {
+  return Math.min(60_000, baseMs * 2 ** (n - 1));
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+/**
+ * Runs one instance, trying again (after a back-off) while it ends in an error another try may mend
+ * (the model provider failed, the environment did not start), at most `retries` more times. Each try
+ * rewrites the instance's trajectory; spend and time add up over the tries.
+ */
+async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: string, retries: number, backoffMs: number): Promise<{ result: BenchInstance; patch: string }> {
+  let tries = 0;
+  const spent = { tokens: { input: 0, output: 0 }, cost_usd: 0, wall_ms: 0 };
+  for (;;) {
+    tries += 1;
+    const run = await runInstance(row, ctx, trajectory);
+    spent.tokens.input += run.result.tokens.input;
+    spent.tokens.output += run.result.tokens.output;
+    spent.cost_usd += run.result.cost_usd;
+    spent.wall_ms += run.result.wall_ms;
+    if (run.result.status !== 'error' || !run.retryable || tries > retries || ctx.signal?.aborted) {
+      return { result: { ...run.result, tries, tokens: spent.tokens, cost_usd: spent.cost_usd, wall_ms: spent.wall_ms }, patch: run.patch };
+    }
+    await sleep(retryDelayMs(tries, backoffMs), ctx.signal);
   }
 }
 
 /**
  * Runs the agent over the rows, `workers` at a time, writing `predictions.jsonl` in the official
  * format (`instance_id`, `model_name_or_path`, `model_patch`), one trajectory per instance under
- * `trajectories/`, and `bench-report.json`. Resumable: an instance with a recorded result is
- * skipped, unless it ended in `error` (those are run again).
+ * `trajectories/`, and `bench-report.json`. An instance that ends in `error` is tried again within
+ * the run (`errorRetries`, with back-off). Resumable: an instance with a recorded result is skipped,
+ * unless it ended in `error` (those are run again).
  */
 export async function runBench(
   rows: readonly EvalRow[],
   ctx: BenchContext,
-  options: { out: string; workers: number; modelName: string; onDone?: (result: BenchInstance, kept: boolean) => void },
+  options: {
+    out: string;
+    workers: number;
+    modelName: string;
+    /** Further tries for an instance that ends in error (default 2). */
+    errorRetries?: number;
+    /** First back-off before a retry, doubling each time (default 2000 ms). */
+    retryBackoffMs?: number;
+    onDone?: (result: BenchInstance, kept: boolean) => void;
+  },
 ) {
   const dirs = { results: join(options.out, 'results'), trajectories: join(options.out, 'trajectories') };
   mkdirSync(dirs.results, { recursive: true });
@@ -109,7 +170,7 @@ export async function runBench(
             return kept;
           }
         }
-        const { result, patch } = await runInstance(row, ctx, join(dirs.trajectories, `${safeName(row.instance_id)}.jsonl`));
+        const { result, patch } = await runWithRetries(row, ctx, join(dirs.trajectories, `${safeName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
         writeAtomic(file, `${JSON.stringify({ ...result, model_patch: patch }, null, 1)}\n`);
         patches.set(row.instance_id, patch);
         options.onDone?.(result, false);
@@ -135,6 +196,8 @@ export function benchReport(results: readonly BenchInstance[]) {
   return {
     instance_count: results.length,
     agent_status: Object.fromEntries(['resolved', 'unverified', 'failed', 'error'].map((s) => [s, results.filter((r) => r.status === s).length])),
+    /** Instances that needed more than one try (an error retried), however they ended. */
+    retried: results.filter((r) => (r.tries ?? 1) > 1).length,
     attempts_histogram: histogram,
     tokens: results.reduce((t, r) => ({ input: t.input + r.tokens.input, output: t.output + r.tokens.output }), { input: 0, output: 0 }),
     cost_usd: results.reduce((s, r) => s + r.cost_usd, 0),

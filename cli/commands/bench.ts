@@ -4,7 +4,7 @@ import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
-import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
@@ -15,6 +15,7 @@ import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import { wholeNumber } from '../flags.js';
+import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
 
 interface BenchFlags {
@@ -35,6 +36,7 @@ interface BenchFlags {
   eval?: boolean;
   modelRpm?: string;
   evalTimeout: string;
+  errorRetries: string;
 }
 
 /** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
@@ -56,6 +58,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--max-cost <usd>', 'spending cap per instance (priced models)')
     .option('--model-rpm <n>', "at most this many model requests a minute across all workers (your provider's rate limit); 429s are retried with back-off either way")
     .option('--ablate <parts>', `also run without each of these (${'bm25,embeddings,pagerank,conformal,reflection'}), each variant in OUT/<variant>/, and write OUT/ablation.md`)
+    .option('--error-retries <n>', 'try an instance that ends in error (model provider or environment failure) again up to this many times, after 2 s, 4 s, … of back-off', '2')
     .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
     .option('--eval-timeout <seconds>', 'with --eval: limit for one instance\'s test run (official: 1800)', '1800')
     .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
@@ -68,8 +71,11 @@ export function registerBenchCommand(program: Command): void {
       const variants = flags.ablate ? ablationVariants(flags.ablate) : [undefined];
       const model = flags.model ?? settings.models.chatModel;
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
+      checkBaseUrlFlag(flags.baseUrl);
+      const errorRetries = wholeNumber(flags.errorRetries, '--error-retries', 0, 10);
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
-      checkModel({ model, provider: flags.provider, baseURL }, settings);
+      // A wrong key or an endpoint that does not answer fails here, not as an error in every instance.
+      await checkModel({ model, provider: flags.provider, baseURL }, settings);
       const evalTimeoutSeconds = wholeNumber(flags.evalTimeout, '--eval-timeout', 1, 86_400);
       const modelGate = flags.modelRpm === undefined ? undefined : modelRateLimit(wholeNumber(flags.modelRpm, '--model-rpm', 1, 100_000));
 
@@ -91,7 +97,13 @@ export function registerBenchCommand(program: Command): void {
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       const tables: AblationRow[] = [];
-      const table = flags.eval ? loadEnvironmentTable() : undefined;
+      // The agent tests a known instance in the environment eval grades it in (the same table).
+      const environments = loadEnvironmentTable();
+      const table = flags.eval ? environments : undefined;
+      const tableEnvironment = (row: { repo: string; version?: string }) => {
+        const env = environmentFor(environments, row.repo, row.version);
+        return env.supported ? { table: env } : undefined;
+      };
       try {
         for (const variant of variants) {
           const out = variant ? resolve(flags.out, variant.name) : resolve(flags.out);
@@ -114,12 +126,14 @@ export function registerBenchCommand(program: Command): void {
               },
               reposDir,
               secrets,
+              environmentFor: tableEnvironment,
               signal: controller.signal,
             },
             {
               out,
               workers,
               modelName: model,
+              errorRetries,
               onDone: (r, kept) => {
                 if (r.status === 'resolved') resolved += 1;
                 cost += r.cost_usd;
@@ -131,9 +145,10 @@ export function registerBenchCommand(program: Command): void {
           const s = report.agent_status as Record<string, number>;
           const tag = variant ? `[${variant.name}] ` : '';
           process.stdout.write(
-            `${tag}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
+            `${tag}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
               `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
           );
+          if (s.error) process.stderr.write(`fixwright: ${tag}${s.error} instance(s) ended in error (see bench-report.json's message per instance); rerun with the same --out to try them again\n`);
           let official: EvalReport | undefined;
           if (table) {
             const predictionsFile = join(out, 'predictions.jsonl');

@@ -1,13 +1,27 @@
 import { createServer } from 'node:http';
 import type { Command } from 'commander';
+import { checkModel } from '../../agent/index.js';
 import { startService } from '../../api/server.js';
 import { startWorker } from '../../api/worker.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, type Settings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { metricsRegistry } from '../../core/metrics.js';
 import { wholeNumber } from '../flags.js';
 import { onShutdown } from '../shutdown.js';
+
+/**
+ * Checks the configured model endpoint in the background (one short GET {baseURL}/models): a wrong
+ * key or an endpoint that does not answer is reported at start, not first in a task. Only a warning:
+ * the provider may come up later, and each task's failure carries the reason too.
+ */
+function warnIfModelUnreachable(settings: Settings, who: string): void {
+  const model = settings.models.chatModel;
+  if (!model) return;
+  void checkModel({ model, baseURL: settings.models.baseURL }, settings, { timeoutMs: 3000 }).catch((err: unknown) =>
+    process.stderr.write(`fixwright ${who}: warning: ${(err as Error).message}\n`),
+  );
+}
 
 /** Runs until a signal: the shutdown handler exits the process once work is drained. */
 const untilShutdown = () => new Promise<never>(() => undefined);
@@ -25,6 +39,7 @@ export function registerServeCommands(program: Command, version: string): void {
       const logger = createLogger(settings.logLevel);
       const service = await startService(settings, { host: flags.host, port, version }, logger);
       process.stderr.write(`fixwright serve: ${service.url} (docs ${service.url}/docs), queue ${service.mode === 'redis' ? 'BullMQ on Redis: start `fixwright worker` to run tasks' : 'in-process (single machine; set REDIS_URL for workers)'}\n`);
+      warnIfModelUnreachable(settings, 'serve');
       onShutdown(() => service.close());
       await untilShutdown();
     });
@@ -56,6 +71,7 @@ export function registerServeCommands(program: Command, version: string): void {
         }).listen(port, flags.metricsHost);
       }
       process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})\n`);
+      warnIfModelUnreachable(settings, 'worker');
       onShutdown(async () => {
         metrics?.close();
         await worker.close(settings.service.shutdownGraceSeconds * 1000);

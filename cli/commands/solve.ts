@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
@@ -8,7 +8,38 @@ import { loadSettings } from '../../core/config.js';
 import { wholeNumber } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
-import { createSandboxRuntime } from '../../sandbox/index.js';
+import { createSandboxRuntime, parseUserSpecText, type UserSpec } from '../../sandbox/index.js';
+
+/**
+ * Exit code of a run that ended in `error`: the model provider or the environment failed, so the
+ * issue could not be judged (0 resolved, 1 unverified or failed, 2 bad flags, 125 fixwright's own failures).
+ */
+export const EXIT_RUN_ERROR = 3;
+
+/** Checks that a base URL given as a flag is an http(s) URL, naming the flag when it is not. */
+export function checkBaseUrlFlag(url: string | undefined, flag = '--base-url'): void {
+  if (url === undefined) return;
+  let protocol: string | undefined;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    protocol = undefined;
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} must be an http(s) URL such as http://127.0.0.1:8000/v1 (got ${JSON.stringify(url.slice(0, 200))})`, { field: flag });
+  }
+}
+
+/** Reads and validates an environment file given on the command line (trusted: the operator's own). */
+function readEnvironmentFile(path: string): UserSpec {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `--env: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { field: '--env' });
+  }
+  return parseUserSpecText(text, path, 'operator');
+}
 
 interface SolveFlags {
   repo: string;
@@ -22,6 +53,7 @@ interface SolveFlags {
   provider?: string;
   maxCost?: string;
   maxSeconds?: string;
+  env?: string;
   temperatures: string;
 }
 
@@ -40,6 +72,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--provider <name>', 'openai, deepseek or compatible (default: compatible with --base-url, else openai)')
     .option('--max-cost <usd>', 'stop before a new attempt once the model calls cost this much (priced models)')
     .option('--max-seconds <s>', 'start no new attempt after this many seconds')
+    .option('--env <file>', "the project's environment spec (YAML or JSON: python, packages, apt, pip, pythonpath, test_command, test_env, imports); default: .fixwright/environment.yml in the repository, else inferred from its files")
     .option('--temperatures <list>', 'temperature per attempt; the last repeats', '0,0.4,0.7')
     .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
@@ -54,6 +87,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       if (maxCost !== undefined && !(maxCost >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
       const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
       if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
+      checkBaseUrlFlag(flags.baseUrl);
+      const environment = flags.env === undefined ? undefined : { given: { spec: readEnvironmentFile(flags.env), origin: resolve(flags.env) } };
       const temperatures = flags.temperatures.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
       if (temperatures.length === 0 || !temperatures.every((t) => t >= 0 && t <= 2)) {
         throw new FixwrightError('FW_ERR_BAD_INPUT', `--temperatures must be numbers from 0 to 2 separated by commas (got ${flags.temperatures})`, { field: '--temperatures' });
@@ -74,11 +109,22 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone');
       }
 
-      // Fail on an unusable model configuration now, not inside the first attempt.
-      checkModel({ model, provider, baseURL }, settings);
       const out = resolve(flags.out);
       mkdirSync(out, { recursive: true });
       const taskId = randomUUID();
+      // Fail on an unusable model configuration or an endpoint that does not answer now, not inside the first attempt.
+      try {
+        await checkModel({ model, provider, baseURL }, settings);
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'FW_ERR_MODEL') throw err;
+        const message = (err as Error).message;
+        writeFileSync(join(out, 'patch.diff'), '');
+        writeFileSync(join(out, 'result.json'), `${JSON.stringify({ task_id: taskId, status: 'error', stopped_by: 'model_error', message, attempts: [], tokens: { input: 0, output: 0 }, cost_usd: 0, duration_ms: 0 }, null, 2)}\n`);
+        process.stderr.write(`fixwright: ${message}\n`);
+        process.stdout.write(`error: ${message}\n`);
+        setExitCode(EXIT_RUN_ERROR);
+        return;
+      }
       const events = new EventLog(taskId, join(out, 'trajectory.jsonl'), settings.models.apiKey ? [settings.models.apiKey] : []);
       // A live timeline: one line per event, and a spinner while the model is thinking.
       const spinner = ora({ stream: process.stderr, discardStdin: false });
@@ -99,7 +145,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       let final: SolveOutcome;
       try {
         final = await solveIssue(
-          { repo: repoSpec, issue, model, baseURL, provider, maxAttempts, testTimeoutSeconds: testTimeout, maxCostUsd: maxCost, maxSeconds, temperatures },
+          { repo: repoSpec, issue, model, baseURL, provider, maxAttempts, testTimeoutSeconds: testTimeout, maxCostUsd: maxCost, maxSeconds, temperatures, environment },
           { settings, events, runtime, localiser, signal: controller.signal, spent },
         );
       } catch (err) {
@@ -116,6 +162,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         task_id: taskId,
         status: final.status,
         stopped_by: final.stoppedBy,
+        message: final.stopMessage,
         attempts: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
         localised_files: final.files,
         tokens: final.tokens,
@@ -123,7 +170,14 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         duration_ms: Date.now() - started,
       };
       writeResult(result);
-      process.stdout.write(`${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${final.tokens.input + final.tokens.output} tokens)\n`);
-      setExitCode(final.status === 'resolved' ? 0 : 1);
+      const patchNote = final.finalPatch ? join(out, 'patch.diff') : 'no patch';
+      if (final.status === 'error') {
+        // The run could not be judged: say why, so the user can fix the key, the URL or the environment.
+        process.stderr.write(`fixwright: ${final.stopMessage ?? 'the run ended in error'}\n`);
+        process.stdout.write(`error: ${final.stopMessage ?? 'the run ended in error'} (${patchNote}; ${final.attempts.length} attempt(s))\n`);
+      } else {
+        process.stdout.write(`${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${final.tokens.input + final.tokens.output} tokens)\n`);
+      }
+      setExitCode(final.status === 'resolved' ? 0 : final.status === 'error' ? EXIT_RUN_ERROR : 1);
     });
 }

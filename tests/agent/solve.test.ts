@@ -115,11 +115,11 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toMatchObject({ status: 'failed', stopped_by: 'cancelled' });
   });
 
-  it('ends failed with model_error when the model server keeps timing out', async () => {
+  it('ends in error (stopped_by model_error, exit 3) when the model server keeps timing out', async () => {
     const { r, result, events } = await solve([REPRO, { delayMs: 4000, reply: fix('a + b') }], ['--max-attempts', '1'], { FIXWRIGHT_REQUEST_TIMEOUT: '0.5' });
-    expect(result).toMatchObject({ status: 'failed', attempts: [{ attempt: 1, failure: 'model_error' }] });
+    expect(result).toMatchObject({ status: 'error', stopped_by: 'model_error', attempts: [], message: expect.stringMatching(/timed out/) });
     expect(events.some((e: { type: string; data: { error?: string } }) => e.type === 'model_call' && /timed? ?out/i.test(e.data.error ?? ''))).toBe(true);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(3);
   });
 
   it('takes NO_EDITS as an answer: the run ends at once, with no patch', async () => {

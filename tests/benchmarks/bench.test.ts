@@ -47,11 +47,13 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     for (const secret of ['def test_add():', 'FAIL_TO_PASS', 'PASS_TO_PASS', 'test_patch']) expect(sent).not.toContain(secret);
 
     // Resumable: the finished instance is kept, the errored one is tried again.
-    const calls = model.requests.length;
+    // The preflight (GET /v1/models) runs again; no chat request does.
+    const chats = () => model.requests.filter((q) => q.path === '/v1/chat/completions').length;
+    const calls = chats();
     const again = await runCli(args, env);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr + again.stdout).toMatch(/2 instance\(s\)/);
-    expect(model.requests.length).toBe(calls);
+    expect(chats()).toBe(calls);
 
     // Score the run with the harness.
     const scored = await runCli(['eval', '--dataset', dataset, '--predictions', join(out, 'predictions.jsonl'), '--repos', reposDir, '--out', join(dir, 'eval')]);

@@ -216,6 +216,13 @@ export function TaskView(props: { taskId: string }) {
           <h2 id="verdict-title">Verdict</h2>
           {summary.verdict && <p>{VERDICT_TEXT[summary.verdict]}</p>}
           {summary.stopped_by && <p className="muted">Stopped by: {summary.stopped_by}.</p>}
+          {summary.stop_message && <p data-testid="stop-message">{summary.stop_message}</p>}
+          {summary.environment && (
+            <p className="muted" data-testid="environment">
+              Tested in: {summary.environment.key} ({summary.environment.source}){summary.baseline ? `; baseline ${summary.baseline.ok ? 'passed' : 'failed'}` : ''}.
+              {summary.environment.notes.length > 0 && ` ${summary.environment.notes.join(' ')}`}
+            </p>
+          )}
           {task.status === 'error' && <p className="banner error">{task.error?.message ?? String(error?.data.message ?? 'The run failed.')}</p>}
           {task.status === 'cancelled' && <p className="muted">Cancelled.</p>}
         </section>

@@ -29,6 +29,7 @@ export function TestTable(props: { tests: Record<string, unknown> }) {
   const after = props.tests.after as Run | undefined;
   const existing = props.tests.existing_after as Run | undefined;
   const regressions = new Set((props.tests.regressions as string[] | undefined) ?? []);
+  const why = (props.tests.existing_why as Array<{ path: string; reason: string }> | undefined) ?? [];
   const ids = [...new Set([...Object.keys(before?.outcomes ?? {}), ...Object.keys(after?.outcomes ?? {})])];
   const existingIds = Object.keys(existing?.outcomes ?? {});
   return (
@@ -86,6 +87,18 @@ export function TestTable(props: { tests: Record<string, unknown> }) {
             ))}
           </tbody>
         </table>
+      )}
+      {why.length > 0 && (
+        <details data-testid="regression-why">
+          <summary>Why these existing tests ran ({why.length} files)</summary>
+          <ul>
+            {why.map((w) => (
+              <li key={w.path}>
+                <span className="mono">{w.path}</span>: {w.reason}
+              </li>
+            ))}
+          </ul>
+        </details>
       )}
       {after?.timed_out && <p className="banner error">The tests ran past their time limit.</p>}
       {(before?.output || after?.output) && (

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLocaliser } from '../../agent/index.js';
+import { buildApp } from '../../api/app.js';
+import { LocalTaskQueue } from '../../api/queue/local-queue.js';
+import { runTask } from '../../api/run-task.js';
+import { DiskTaskStore } from '../../api/store/disk-store.js';
+import { loadSettings } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { createSandboxRuntime, type SandboxRuntime } from '../../sandbox/index.js';
+import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { waitFor } from '../helpers/service.js';
+
+const dirs: string[] = [];
+const runtimes: SandboxRuntime[] = [];
+const apps: FastifyInstance[] = [];
+const temp = (prefix: string) => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+};
+
+/** The real app over the on-disk store and the in-process queue, as `fixwright serve` wires it. */
+async function app(env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const settings = loadSettings({ FIXWRIGHT_DATA_DIR: temp('fw-limits-'), FIXWRIGHT_MODEL: 'scripted', ...env });
+  const logger = createLogger('silent');
+  const store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
+  const runtime = await createSandboxRuntime(settings, { logger });
+  runtimes.push(runtime);
+  const localiser = createLocaliser(settings);
+  const queue = new LocalTaskQueue((id, signal) => runTask(id, { store, settings, runtime, localiser, logger }, signal), 1, logger);
+  const built = await buildApp({ settings, store, queue, logger, version: 'test' });
+  apps.push(built);
+  return built;
+}
+
+afterAll(async () => {
+  await Promise.all(apps.map((a) => a.close()));
+  await Promise.all(runtimes.map((r) => r.close()));
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  removeRepos();
+});
+
+const post = (server: FastifyInstance, body: Record<string, unknown>) => server.inject({ method: 'POST', url: '/api/solve', payload: body });
+const ISSUE = { repo_url: 'https://github.com/acme/calc', issue_text: 'add is wrong' };
+
+describe('service bounds: caps on cost and time, a model allow-list', () => {
+  it('validates the settings once, listing every bad one as NAME: message', () => {
+    expect(() => loadSettings({ FIXWRIGHT_MAX_COST_USD: 'lots', FIXWRIGHT_MAX_SECONDS: '-5', FIXWRIGHT_ALLOWED_MODELS: 'gpt-4o, bad model' })).toThrow(
+      /FIXWRIGHT_MAX_COST_USD: .*; FIXWRIGHT_MAX_SECONDS: .*; FIXWRIGHT_ALLOWED_MODELS: /,
+    );
+    const defaults = loadSettings({});
+    expect(defaults.service).toMatchObject({ maxCostUsd: 5, maxSeconds: 1800, allowedModels: [] });
+  });
+
+  it('refuses a model outside the allow-list and a request above a cap with 400 naming the field; applies the caps', async () => {
+    const server = await app({ FIXWRIGHT_ALLOWED_MODELS: 'scripted,gpt-4o-mini', FIXWRIGHT_MAX_COST_USD: '1.5', FIXWRIGHT_MAX_SECONDS: '600' });
+    const config = (await server.inject({ method: 'GET', url: '/api/config' })).json();
+    expect(config.limits).toEqual({ max_cost_usd: 1.5, max_seconds: 600, allowed_models: ['scripted', 'gpt-4o-mini'] });
+
+    const other = await post(server, { ...ISSUE, model: 'gpt-4o' });
+    expect(other.statusCode).toBe(400);
+    expect(other.json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'model', message: expect.stringMatching(/allowed: scripted, gpt-4o-mini/) });
+
+    for (const [field, value] of [['max_cost_usd', 2], ['max_seconds', 601]] as const) {
+      const over = await post(server, { ...ISSUE, [field]: value });
+      expect(over.statusCode, field).toBe(400);
+      expect(over.json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field, message: expect.stringMatching(/may be at most/) });
+    }
+    const negative = await post(server, { ...ISSUE, max_cost_usd: -1 });
+    expect(negative.json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'max_cost_usd' });
+
+    // No values: the server's caps. Lower values: kept.
+    const capped = await post(server, { ...ISSUE, model: 'gpt-4o-mini' });
+    expect(capped.statusCode).toBe(202);
+    const stored = (await server.inject({ method: 'GET', url: `/api/task/${capped.json().task_id}` })).json();
+    expect(stored.request).toMatchObject({ model: 'gpt-4o-mini', max_cost_usd: 1.5, max_seconds: 600 });
+    const lower = await post(server, { ...ISSUE, max_cost_usd: 0.25, max_seconds: 60 });
+    const kept = (await server.inject({ method: 'GET', url: `/api/task/${lower.json().task_id}` })).json();
+    expect(kept.request).toMatchObject({ max_cost_usd: 0.25, max_seconds: 60 });
+  });
+
+  describe('a task whose model provider fails', () => {
+    let model: ScriptedServer | undefined;
+    afterAll(() => model?.close());
+
+    it('ends in error with the reason, never as a finished verdict', async () => {
+      model = await startScriptedOpenAIServer({ replies: [{ status: 401, message: 'key revoked' }] });
+      const repo = makeRepo({ 'calc.py': 'def add(a, b):\n    return a - b\n' }, { git: true });
+      const server = await app({ OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-limits-test-0123456789', FIXWRIGHT_REPO_ROOTS: join(repo, '..') });
+      const submitted = await post(server, { repo_path: repo, issue_text: 'add(2, 3) returns -1 instead of 5' });
+      expect(submitted.statusCode, submitted.body).toBe(202);
+      const id = submitted.json().task_id as string;
+      const task = await waitFor(async () => {
+        const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
+        return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
+      }, 'the task to end', 120_000);
+      expect(task).toMatchObject({ status: 'error', verdict: null, stopped_by: 'model_error', error: { code: 'FW_ERR_MODEL', message: expect.stringMatching(/refused the API key \(401\)/) } });
+      expect(task.attempts).toEqual([]);
+    }, 150_000);
+  });
+});
