@@ -1,7 +1,7 @@
 import type { ChatOpenAI } from '@langchain/openai';
 import type { Localiser, RepoIndex, SnapshotSource } from '../localisation/index.js';
 import type { RepoSnapshot } from '../localisation/index.js';
-import type { EnvironmentRequest, PipSettings, RepoSource, SandboxRuntime, TestEnvironment } from '../sandbox/index.js';
+import type { EnvironmentRequest, PipSettings, PytestRunResult, RepoSource, SandboxRuntime, TestEnvironment } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import type { EventLog } from './events.js';
 import type { ModelPrice } from './models.js';
@@ -42,6 +42,8 @@ export interface AgentDeps {
     snapshot?: RepoSnapshot;
     /** Filled by the baseline node: the environment every test run of this run uses, and its image. */
     environment?: { environment: TestEnvironment; image: string | undefined };
+    /** Outcomes of existing test sets before any patch, by the set (they cannot change between attempts). */
+    regressionBefore?: Map<string, { run: PytestRunResult; checked: string[] }>;
     tokens: { input: number; output: number };
     costUsd: number;
   };

@@ -128,7 +128,7 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
         maxCostUsd: Math.min(request.max_cost_usd ?? Infinity, settings.service.maxCostUsd),
         maxSeconds: Math.min(request.max_seconds ?? Infinity, settings.service.maxSeconds),
         ...(request.environment !== undefined
-          ? { environment: { given: { spec: parseUserSpec(request.environment, 'the request\'s environment', 'untrusted'), origin: "the request's environment field" } } }
+          ? { environment: { given: { spec: parseUserSpec(request.environment, 'the request\'s environment', 'untrusted'), origin: "the request's environment field", trust: 'untrusted' as const } } }
           : {}),
       },
       { settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal: controller.signal },

@@ -9,6 +9,8 @@ export interface SelectedTest {
   reason: string;
   /** Import hops from the test to the nearest touched file; 0 when the test itself is touched. */
   distance: number;
+  /** The changed names the test mentions (see `names`). */
+  mentions: string[];
 }
 
 /** Options for {@link selectRegressionTests}. */
@@ -20,6 +22,13 @@ export interface TestSelectionOptions {
    * here. Parsing dominates the cost: on pylint (2,416 files) about 2 s to parse, 0.14 s for the rest.
    */
   summaries?: readonly FileSummary[];
+  /**
+   * Names the change touches (functions, classes, identifiers on changed lines). Among the tests
+   * that reach a touched file, those that mention more of them come first (name-level selection,
+   * as NameRTS does), then the nearest: in a package whose every test imports the package's
+   * `__init__`, distance alone cannot tell the tests of a change from the rest.
+   */
+  names?: readonly string[];
 }
 
 /** The tests that reach a patch's files, nearest first. */
@@ -232,9 +241,16 @@ export function selectRegressionTests(
   // Tests of documentation and example projects need those projects installed; they are run only
   // when the patch changes them.
   const candidates = summaries.filter((s) => isTestModule(s) && (!isDocsFile(s.path) || distance.get(s.path) === 0));
+  const text = new Map(python.map((f) => [f.path, f.text]));
+  const names = [...new Set(options.names ?? [])].filter((n) => /^[A-Za-z_]\w*$/.test(n));
+  const mentioned = (path: string) => names.filter((n) => new RegExp(`\\b${n}\\b`).test(text.get(path) ?? ''));
   const selected = candidates
     .filter((s) => distance.has(s.path))
-    .map((s) => ({ path: s.path, reason: describe(s.path, next), distance: distance.get(s.path)! }))
-    .sort((a, b) => a.distance - b.distance || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    .map((s) => {
+      const mentions = mentioned(s.path);
+      const reason = describe(s.path, next) + (mentions.length ? `; mentions ${mentions.slice(0, 4).join(', ')}${mentions.length > 4 ? ', …' : ''}` : '');
+      return { path: s.path, reason, distance: distance.get(s.path)!, mentions };
+    })
+    .sort((a, b) => b.mentions.length - a.mentions.length || a.distance - b.distance || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { tests: selected.slice(0, maxFiles), considered: candidates.length, truncated: selected.length > maxFiles };
 }

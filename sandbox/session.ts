@@ -160,6 +160,11 @@ export class SandboxSession {
     return result.exitCode === 0 ? result.stdout.text : undefined;
   }
 
+  /** Throws FW_ERR_COMMAND_NOT_ALLOWED unless the program is allowed by the command policy. */
+  checkCommand(argv: readonly string[]): void {
+    this.options.policy.check(argv);
+  }
+
   /** Runs a caller's command, which must pass the command policy. */
   async run(argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
     this.options.policy.check(argv);

@@ -27,6 +27,19 @@ function errorLine(message: string): string {
   return (named ?? lastLine(message)).replace(/^E\s+/, '').trim();
 }
 
+/** The top-level package of a repository file (`src/flask/app.py` → flask, `calc.py` → calc). */
+function topPackage(path: string): string {
+  const parts = path.replace(/\.py$/, '').split('/');
+  return (parts.length > 1 && (parts[0] === 'src' || parts[0] === 'lib') ? parts[1] : parts[0])!;
+}
+
+/** The health check's modules that hold the localised files (all of them when none does). */
+export function requiredImports(imports: readonly string[], files: readonly string[]): string[] {
+  const tops = new Set(files.map(topPackage));
+  const required = imports.filter((m) => tops.has(m.split('.')[0]!));
+  return required.length > 0 ? required : [...imports];
+}
+
 /**
  * Before any model call for a fix: resolves the project's environment, builds its image (cached),
  * and proves the project imports and its relevant tests collect there. Where they do not, the run
@@ -71,12 +84,18 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
     const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120 }, async (session) => {
       await prepareCheckout(session, environment);
       const health = await checkImports(session, environment, IMPORT_TIMEOUT_SECONDS);
-      if (!health.ok) {
-        const what = health.failures.map((f) => `${f.module}: ${f.error}`).join('; ');
+      // Only the packages the run is about must import; another package of the repository that
+      // needs an optional extra is noted, not fatal.
+      const required = requiredImports(environment.imports, near);
+      const fatal = health.failures.filter((f) => required.includes(f.module));
+      if (fatal.length > 0) {
+        const what = fatal.map((f) => `${f.module}: ${f.error}`).join('; ');
         deps.events.emit('log', { step: 'baseline', imports: environment.imports, import_failures: health.failures });
         const notInstalled = health.notInstalled.length > 0 ? ` (its build could not install: ${health.notInstalled.join(', ')})` : '';
         return `the project does not import in its environment (${environment.key}): ${what}${notInstalled}`;
       }
+      const notes = health.failures.filter((f) => !required.includes(f.module));
+      if (notes.length > 0) deps.events.emit('log', { step: 'baseline', level: 'warn', import_failures: notes, message: 'packages the localised files are not in do not import; the run goes on' });
       if (!collect) {
         deps.events.emit('log', { step: 'baseline', imports: environment.imports, ok: true, collected: null });
         return undefined;

@@ -11,7 +11,7 @@ const WHOLE_SUITE_FILES = 20;
 /** A pytest test module's file name. */
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
 /** Test files run for regressions at most (the nearest by import distance first). */
-const MAX_REGRESSION_FILES = 24;
+const MAX_REGRESSION_FILES = 12;
 
 /**
  * The reproduction file passes when none of its tests failed or errored and at least one ran and
@@ -54,11 +54,55 @@ export function newlyFailing(before: PytestRunResult | undefined, after: PytestR
     .map(([id]) => id);
 }
 
+/** Words too common to tell one test file from another. */
+const COMMON_NAMES = new Set(
+  ('self cls None True False return def class import from pass raise yield lambda with else elif for while not and is in or if try except finally ' +
+    'assert del global nonlocal async await print len str int float list dict set tuple bool object isinstance getattr setattr hasattr type super ' +
+    'range open kwargs args value name result data path file text key items append get msg error Exception ValueError TypeError').split(' '),
+);
+
+/**
+ * The names a diff touches, most telling first: the functions and classes its hunks sit in or
+ * define, then the identifiers on its changed lines (comments and strings left out).
+ */
+export function changedNames(diff: string, max = 30): string[] {
+  const defined: string[] = [];
+  const used: string[] = [];
+  let python = false;
+  for (const line of diff.split('\n')) {
+    if (line.startsWith('diff --git ')) python = /\.py$/.test(line);
+    if (!python) continue;
+    const hunk = line.match(/^@@ [^@]* @@\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)/);
+    if (hunk) defined.push(hunk[1]!);
+    if (!/^[+-]/.test(line) || /^(\+\+\+|---) /.test(line)) continue;
+    const code = line.slice(1).replace(/#.*$/, '').replace(/(["'])(?:\\.|(?!\1).)*\1/g, '');
+    const def = code.match(/^\s*(?:async\s+)?(?:def|class)\s+([A-Za-z_]\w*)/);
+    if (def) defined.push(def[1]!);
+    for (const m of code.matchAll(/[A-Za-z_]\w{2,}/g)) used.push(m[0]);
+  }
+  return [...new Set([...defined, ...used])].filter((n) => !COMMON_NAMES.has(n) && !n.startsWith('__')).slice(0, max);
+}
+
+/** The test files a run cut short finished: those with outcomes, less the one it stopped in. */
+export function completedFiles(run: PytestRunResult, paths: readonly string[]): string[] {
+  const fileOf = (id: string) => id.split('::')[0]!;
+  const reached = new Set(Object.keys(run.outcomes).map(fileOf));
+  if (run.interruptedIn) reached.delete(fileOf(run.interruptedIn));
+  return paths.filter((p) => reached.has(p));
+}
+
+/** A run's outcomes for some files only. */
+function onlyFiles(run: PytestRunResult | undefined, files: readonly string[]): PytestRunResult | undefined {
+  if (!run) return undefined;
+  const keep = new Set(files);
+  return { ...run, outcomes: Object.fromEntries(Object.entries(run.outcomes).filter(([id]) => keep.has(id.split('::')[0]!))) };
+}
+
 /** The existing tests that could newly fail: the whole suite of a small repository, else those that import what the diff touches. */
-export function regressionTargets(files: ReadonlyArray<{ path: string; text: string }>, touched: readonly string[]): Array<{ path: string; reason: string }> {
+export function regressionTargets(files: ReadonlyArray<{ path: string; text: string }>, touched: readonly string[], names: readonly string[] = []): Array<{ path: string; reason: string }> {
   const all = files.filter((f) => TEST_FILE.test(f.path));
   if (all.length > 0 && all.length <= WHOLE_SUITE_FILES) return all.map((f) => ({ path: f.path, reason: `the whole suite (${all.length} test files)` }));
-  return selectRegressionTests(files, touched, { maxFiles: MAX_REGRESSION_FILES }).tests.map((t) => ({ path: t.path, reason: t.reason }));
+  return selectRegressionTests(files, touched, { maxFiles: MAX_REGRESSION_FILES, names }).tests.map((t) => ({ path: t.path, reason: t.reason }));
 }
 
 /**
@@ -79,7 +123,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const existing = new Set(snapshotFiles.map((f) => f.path));
   const tests = current.tests.filter((t) => pathViolations(t.path).length === 0 && !existing.has(t.path) && t.path.endsWith('.py'));
   const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
-  const regressionTests = regressionTargets(snapshotFiles, touched);
+  const regressionTests = regressionTargets(snapshotFiles, touched, changedNames(diff));
   const regressionPaths = regressionTests.map((t) => t.path);
   const timeoutSeconds = deps.testTimeoutSeconds;
   const run = (session: Parameters<typeof runEnvironmentTests>[0], targets: string[]) =>
@@ -91,15 +135,28 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       const targets = tests.map((t) => t.path);
       if (tests.length > 0) await session.putFiles('/work', Object.fromEntries(tests.map((t) => [t.path, t.content])));
       const before = await run(session, targets);
-      const baseline = await run(session, regressionPaths);
+      // The existing tests before the patch do not change between attempts: run once per set, then re-used.
+      // Files that do not finish within the limit without the patch are left unchecked (and said so).
+      const baselineKey = regressionPaths.join('\n');
+      let existingBefore = deps.run.regressionBefore?.get(baselineKey);
+      if (!existingBefore && regressionPaths.length > 0) {
+        const first = (await run(session, regressionPaths))!;
+        existingBefore = { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, regressionPaths) : regressionPaths };
+        (deps.run.regressionBefore ??= new Map()).set(baselineKey, existingBefore);
+      }
+      const checked = existingBefore?.checked ?? [];
+      const unchecked = regressionPaths.filter((p) => !checked.includes(p));
       const applied = await applyPatch(session, diff, { timeoutSeconds: 60 });
       deps.events.emit('apply_result', { attempt: state.attempt, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
       if (!applied.ok) {
         return { ...current, failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: UNTESTED_SCORE.doesNotApply };
       }
       const after = await run(session, targets);
-      const afterExisting = await run(session, regressionPaths);
-      const regressions = newlyFailing(baseline, afterExisting);
+      const afterExisting = await run(session, checked);
+      const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
+      const regressions = newlyFailing(beforeChecked, afterExisting);
+      // The checked files finished without the patch: running past the limit with it is the patch's doing.
+      const hung = afterExisting?.timedOut === true && regressions.length === 0;
       const reproFailedBefore = before !== undefined && !reproductionPassed(before);
       const reproPassedAfter = reproductionPassed(after);
       deps.events.emit('test_result', {
@@ -108,8 +165,9 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
         reproduction: targets,
         before: before && { outcomes: before.outcomes, exit_code: before.exec.exitCode, output: output(before) },
         after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut, output: output(after) },
-        existing: regressionPaths,
+        existing: checked,
         existing_why: regressionTests,
+        existing_unchecked: unchecked.map((path) => ({ path, reason: `did not finish within ${timeoutSeconds}s without the patch` })),
         existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
         regressions,
       });
@@ -130,14 +188,20 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
         failure = { category: 'repro_broken', message: 'the reproduction test breaks in its own code (an error in the test or its setup, not a failing check); rewrite the test', logs };
       } else if (!reproPassedAfter) failure = { category: 'repro_still_fails', message: 'the reproduction test still fails with the patch applied', logs };
       else if (!reproFailedBefore) failure = { category: 'repro_did_not_fail', message: 'the reproduction test passes without the patch, so it does not reproduce the issue', logs: before && tail(before.exec.stdout.text) };
-      else if (regressions.length > 0) {
+      else if (hung) {
+        failure = {
+          category: 'regression',
+          message: `regression: existing tests ran past ${timeoutSeconds}s with the patch, though they finished without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
+          logs: tail(afterExisting!.exec.stdout.text),
+        };
+      } else if (regressions.length > 0) {
         failure = {
           category: 'regression',
           message: `regression: existing tests newly fail with the patch: ${regressions.slice(0, 5).join(', ')}${regressions.length > 5 ? ` and ${regressions.length - 5} more` : ''}`,
           logs: afterExisting && tail(afterExisting.exec.stdout.text),
         };
       }
-      const score = attemptScore({ reproFailedBefore, reproPassedAfter, regressions: regressions.length, diffChars: diff.length });
+      const score = attemptScore({ reproFailedBefore, reproPassedAfter, regressions: regressions.length + (hung ? 1 : 0), diffChars: diff.length });
       return { ...current, tests, reproFailedBefore, reproPassedAfter, regressions, regressionTests, score, ...(failure ? { failure } : {}) };
     });
   } catch (err) {

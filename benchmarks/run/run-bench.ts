@@ -120,7 +120,10 @@ async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: strin
   const spent = { tokens: { input: 0, output: 0 }, cost_usd: 0, wall_ms: 0 };
   for (;;) {
     tries += 1;
-    const run = await runInstance(row, ctx, trajectory);
+    // The cost cap holds for the instance as a whole: a retry gets what the earlier tries left.
+    const cap = ctx.solve.maxCostUsd;
+    const budget = cap === undefined ? ctx : { ...ctx, solve: { ...ctx.solve, maxCostUsd: Math.max(0, cap - spent.cost_usd) } };
+    const run = await runInstance(row, budget, trajectory);
     spent.tokens.input += run.result.tokens.input;
     spent.tokens.output += run.result.tokens.output;
     spent.cost_usd += run.result.cost_usd;

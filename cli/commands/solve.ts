@@ -88,7 +88,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
       if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
       checkBaseUrlFlag(flags.baseUrl);
-      const environment = flags.env === undefined ? undefined : { given: { spec: readEnvironmentFile(flags.env), origin: resolve(flags.env) } };
+      const environment = flags.env === undefined ? undefined : { given: { spec: readEnvironmentFile(flags.env), origin: resolve(flags.env), trust: 'operator' as const } };
       const temperatures = flags.temperatures.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
       if (temperatures.length === 0 || !temperatures.every((t) => t >= 0 && t <= 2)) {
         throw new FixwrightError('FW_ERR_BAD_INPUT', `--temperatures must be numbers from 0 to 2 separated by commas (got ${flags.temperatures})`, { field: '--temperatures' });

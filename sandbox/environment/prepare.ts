@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { FixwrightError } from '../../core/errors.js';
@@ -40,12 +40,25 @@ async function ensureBaseImage(docker: Docker, base: string | undefined): Promis
   }
 }
 
-/** The wheels of a directory (file name → bytes). */
-function readWheels(dir: string): Record<string, Buffer> {
+/** The wheels of a directory (file name → path; the bytes are read only when a build runs). */
+function listWheels(dir: string): Record<string, string> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new FixwrightError('FW_ERR_CONFIG', `FIXWRIGHT_PIP_WHEELS is not a directory: ${dir}`);
   }
-  return Object.fromEntries(readdirSync(dir).filter((f) => /\.(whl|tar\.gz|zip)$/.test(f)).map((f) => [f, readFileSync(join(dir, f))]));
+  return Object.fromEntries(readdirSync(dir).filter((f) => /^[\w.+-]+\.(whl|tar\.gz|zip)$/.test(f)).map((f) => [f, join(dir, f)]));
+}
+
+/** A URL without its user and password, for messages. */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = '';
+    u.password = '';
+    return `${u.toString()} (credentials hidden)`;
+  } catch {
+    return '(an unparsable URL)';
+  }
 }
 
 /** Turns the build's own words about what it could not install into the error's message. */
@@ -54,7 +67,7 @@ function missingPiece(lines: readonly string[], pip: PipSettings): string | unde
   if (!failed) return undefined;
   const what = failed.slice('fixwright: pip could not install:'.length).trim();
   const where = pip.indexUrl || pip.wheelsDir
-    ? `from ${[pip.indexUrl, pip.wheelsDir].filter(Boolean).join(' or ')}`
+    ? `from ${[pip.indexUrl && withoutCredentials(pip.indexUrl), pip.wheelsDir].filter(Boolean).join(' or ')}`
     : 'with no package index reachable (set FIXWRIGHT_PIP_INDEX_URL or FIXWRIGHT_PIP_WHEELS)';
   return `missing: ${what} — no Debian package provides it and pip could not install it ${where}`;
 }
@@ -72,7 +85,7 @@ export async function prepareEnvironmentImage(
   const spec = parseEnvironmentSpec(environment.image);
   await ensureBaseImage(docker, spec.base);
   const pip = options.pip ?? {};
-  const source: PipSource = { indexUrl: pip.indexUrl, wheels: pip.wheelsDir ? readWheels(pip.wheelsDir) : undefined };
+  const source: PipSource = { indexUrl: pip.indexUrl, wheels: pip.wheelsDir ? listWheels(pip.wheelsDir) : undefined };
   const lines: string[] = [];
   try {
     const result = await ensureEnvironmentImage(docker, spec, (line) => {
@@ -84,6 +97,10 @@ export async function prepareEnvironmentImage(
   } catch (err) {
     const missing = missingPiece(lines, pip);
     if (missing) throw new FixwrightError('FW_ERR_IMAGE_BUILD', missing, { cause: err });
+    // Docker's message may quote the RUN line, and with it the index URL.
+    if (pip.indexUrl && (err as Error).message.includes(pip.indexUrl)) {
+      throw new FixwrightError('FW_ERR_IMAGE_BUILD', (err as Error).message.replaceAll(pip.indexUrl, withoutCredentials(pip.indexUrl)), { cause: err });
+    }
     throw err;
   }
 }

@@ -1,6 +1,6 @@
 import { inferEnvironment, layoutDefaults } from './infer.js';
 import type { ProjectFiles } from './project-files.js';
-import { parseUserSpecText, specToEnvironment, type UserSpec } from './spec.js';
+import { parseUserSpecText, specToEnvironment, type SpecTrust, type UserSpec } from './spec.js';
 import type { TestEnvironment } from './types.js';
 
 /** Where a committed environment spec may live in a repository, first found wins. */
@@ -9,7 +9,7 @@ export const REPOSITORY_SPEC_PATHS = ['.fixwright/environment.yml', '.fixwright/
 /** What the caller knows before looking at the repository. */
 export interface EnvironmentRequest {
   /** A spec the user gave (`--env FILE` or the API's `environment` field), already validated. */
-  given?: { spec: UserSpec; origin: string };
+  given?: { spec: UserSpec; origin: string; trust: SpecTrust };
   /** The SWE-bench table's environment, when a known instance runs. */
   table?: TestEnvironment;
 }
@@ -22,7 +22,9 @@ export interface EnvironmentRequest {
 export function resolveEnvironment(request: EnvironmentRequest, files: ProjectFiles): TestEnvironment {
   const defaults = layoutDefaults(files);
   if (request.given) {
-    return specToEnvironment(request.given.spec, 'spec', request.given.origin, defaults, [`given by the user (${request.given.origin})`]);
+    return specToEnvironment(request.given.spec, 'spec', request.given.origin, defaults, [`given by the user (${request.given.origin})`], {
+      trusted: request.given.trust === 'operator',
+    });
   }
   const committed = REPOSITORY_SPEC_PATHS.find((p) => files.texts[p] !== undefined);
   if (committed) {

@@ -39,6 +39,8 @@ export async function runEnvironmentTests(
   options: { timeoutSeconds: number; signal?: AbortSignal; extraArgs?: readonly string[] },
 ): Promise<PytestRunResult> {
   const env = testRunEnv(environment);
+  // A spec's command is configuration, but not always the machine owner's: it passes the policy like any caller's.
+  session.checkCommand(environment.testCmd);
   if (isPytestCommand(environment.testCmd)) {
     const command = environment.testCmd.filter((a) => a !== '-rA');
     return runPytest(session, { targets, timeoutSeconds: options.timeoutSeconds, signal: options.signal, env, command, extraArgs: options.extraArgs });

@@ -2,7 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { BASE_IMAGE, baseImageTag } from '../images/base-image.js';
-import type { EnvironmentSpecInput } from '../images/env-image.js';
+import { type EnvironmentSpecInput, pipRequirement } from '../images/env-image.js';
 import { LOG_PARSER_NAMES } from './log-parsers.js';
 import type { EnvironmentSource, TestEnvironment } from './types.js';
 
@@ -12,7 +12,7 @@ export const PYTHON_BASES = { '3.9': baseImageTag('bullseye'), '3.11': BASE_IMAG
 export type PythonVersion = keyof typeof PYTHON_BASES;
 
 const aptName = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
-const requirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*((===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+(\s*,\s*(===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+)*)?$/;
+const requirement = pipRequirement;
 const repoPath = z
   .string()
   .min(1)
@@ -86,7 +86,8 @@ export function parseUserSpec(raw: unknown, origin: string, trust: SpecTrust): U
 /** Whether a test command is pytest (so it takes pytest's flags and fixwright's report plugin). */
 export function isPytestCommand(cmd: readonly string[]): boolean {
   const m = cmd.indexOf('-m');
-  return (m >= 0 && cmd[m + 1] === 'pytest') || /(^|\/)(py\.test|pytest)$/.test(cmd[0] ?? '') || cmd.some((a) => /with-httpbin\.py$/.test(a));
+  // The table's requests environment runs pytest behind fixwright's own httpbin wrapper.
+  return (m >= 0 && cmd[m + 1] === 'pytest') || /^(py\.test|pytest)$/.test(cmd[0] ?? '') || (cmd[0] === 'python3' && cmd[1] === '/tmp/fixwright/eval/with-httpbin.py');
 }
 
 /** Defaults a spec leaves open, from what the repository shows. */
@@ -102,12 +103,20 @@ export function specToEnvironment(
   key: string,
   defaults: SpecDefaults,
   notes: string[] = [],
-  options: { bestEffort?: boolean } = {},
+  options: { bestEffort?: boolean; trusted?: boolean } = {},
 ): TestEnvironment {
   const base = spec.base ?? (spec.python ? PYTHON_BASES[spec.python] : undefined);
   const needsImage = (base !== undefined && base !== BASE_IMAGE) || spec.apt.length + spec.pip.length + spec.packages.length + spec.setup.length > 0;
   const image: EnvironmentSpecInput | null = needsImage
-    ? { ...(base ? { base } : {}), apt: spec.apt, pip: spec.pip, packages: spec.packages, setup: spec.setup, ...(options.bestEffort ? { best_effort: true } : {}) }
+    ? {
+        ...(base ? { base } : {}),
+        apt: spec.apt,
+        pip: spec.pip,
+        packages: spec.packages,
+        setup: spec.setup,
+        ...(options.bestEffort ? { best_effort: true } : {}),
+        ...(options.trusted ? { allow_source_builds: true } : {}),
+      }
     : null;
   return {
     source,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type Docker from 'dockerode';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
@@ -9,7 +9,8 @@ import { BASE_IMAGE, DEBIAN_MIRROR } from './base-image.js';
 import { buildFromDockerfile, buildNetworkMode, imageRecipe } from './docker-build.js';
 
 const aptName = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
-const pipRequirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?\s*((===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+(\s*,\s*(===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+)*)?$/;
+/** A requirement: a name, extras, version clauses; spaces only (a newline would end a Dockerfile line, a tab start an option). */
+export const pipRequirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])? *((===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+( *, *(===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+)*)?$/;
 
 /**
  * What a repository needs beyond the base image. Builds get the network; the sandboxes that run
@@ -30,6 +31,8 @@ export const environmentSpecSchema = z
      * (inferred environments: the run's baseline check decides whether the project works without them).
      */
     best_effort: z.boolean().default(false),
+    /** pip may build source distributions (running their setup.py at build time): --env files and the shipped table only. */
+    allow_source_builds: z.boolean().default(false),
     /**
      * Pure-Python Debian packages taken from another suite (such as a newer asgiref for Python
      * 3.9): unpacked, not installed, so the other suite's interpreter never comes with them.
@@ -58,11 +61,11 @@ export function parseEnvironmentSpec(input: unknown): EnvironmentSpec {
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
-/** Where pip looks at build time: a package index, a directory of wheels (copied into the build), or both. */
+/** Where pip looks at build time: a package index, a directory of wheels (copied into the build), or both; none: pip is not run. */
 export interface PipSource {
   indexUrl?: string;
-  /** Wheel file name → bytes, put in the build context. */
-  wheels?: Record<string, Buffer>;
+  /** Wheel file name → its path on this machine, read into the build context only when a build runs. */
+  wheels?: Record<string, string>;
 }
 
 /** Where the wheels of a PipSource land inside the build. */
@@ -113,14 +116,17 @@ export function environmentDockerfile(spec: EnvironmentSpec, pip: PipSource = {}
     // The pip step is a script in the build context (sandbox/assets/pip-install.sh): it installs
     // pip only when pip has work, and names each requirement it could not install.
     const hasWheels = pip.wheels !== undefined && Object.keys(pip.wheels).length > 0;
+    const hasSource = hasWheels || pip.indexUrl !== undefined;
     const flags = [
+      // Wheels only for specs the machine's owner did not write: a source package's setup.py would run as root, with the network.
+      ...(hasSource && !spec.allow_source_builds ? ['--only-binary=:all:'] : []),
       ...(pip.indexUrl ? ['--index-url', quote(pip.indexUrl)] : []),
       ...(hasWheels ? [...(pip.indexUrl ? [] : ['--no-index']), '--find-links', WHEELS_DIR] : []),
     ];
     lines.push(`COPY fixwright /tmp/fixwright-build`);
     if (hasWheels) lines.push(`COPY wheels ${WHEELS_DIR}`);
     lines.push(
-      `RUN touch /tmp/fixwright-pip.txt && ${spec.best_effort ? 'FIXWRIGHT_BEST_EFFORT=1 ' : ''}sh /tmp/fixwright-build/pip-install.sh ${flags.join(' ')}` +
+      `RUN touch /tmp/fixwright-pip.txt && FIXWRIGHT_PIP_SOURCE=${hasSource ? 1 : 0} ${spec.best_effort ? 'FIXWRIGHT_BEST_EFFORT=1 ' : ''}sh /tmp/fixwright-build/pip-install.sh ${flags.join(' ')}` +
         ` && rm -rf /tmp/fixwright-pip.txt /tmp/fixwright-build ${WHEELS_DIR}`,
     );
   }
@@ -137,8 +143,19 @@ export function environmentBuildContext(spec: EnvironmentSpec, pip: PipSource = 
   return {
     'fixwright/pip-install.sh': readFileSync(assetPath('sandbox/assets/pip-install.sh')),
     'fixwright/pip-only.txt': Buffer.from(spec.pip.map((r) => `${r}\n`).join('')),
-    ...Object.fromEntries(Object.entries(pip.wheels ?? {}).map(([name, bytes]) => [`wheels/${name}`, bytes])),
+    ...Object.fromEntries(Object.entries(pip.wheels ?? {}).map(([name, path]) => [`wheels/${name}`, readFileSync(path)])),
   };
+}
+
+/** What identifies a build context without reading the wheels: the small files' hashes, each wheel's name, size and time. */
+function contextKey(spec: EnvironmentSpec, pip: PipSource): string[][] {
+  if (spec.pip.length === 0 && spec.packages.length === 0) return [];
+  const small = Object.entries(environmentBuildContext(spec, {})).map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex')]);
+  const wheels = Object.entries(pip.wheels ?? {}).map(([name, path]) => {
+    const stat = statSync(path);
+    return [`wheels/${name}`, `${stat.size}:${stat.mtimeMs}`];
+  });
+  return [...small, ...wheels].sort();
 }
 
 /** The outcome of `ensureEnvironmentImage`. */
@@ -167,8 +184,7 @@ export async function ensureEnvironmentImage(
   const usesPip = spec.pip.length > 0 || spec.packages.length > 0;
   const source: PipSource = usesPip ? pip : {};
   const dockerfile = environmentDockerfile(spec, source);
-  const contextHashes = Object.entries(environmentBuildContext(spec, source)).map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex')]).sort();
-  const recipe = createHash('sha256').update(JSON.stringify({ baseId, dockerfile, contextHashes })).digest('hex').slice(0, 16);
+  const recipe = createHash('sha256').update(JSON.stringify({ baseId, dockerfile, context: contextKey(spec, source) })).digest('hex').slice(0, 16);
   const tag = `fixwright-env:${recipe}`;
   if ((await imageRecipe(docker, tag)) === recipe) return { tag, built: false };
   const context = environmentBuildContext(spec, source);

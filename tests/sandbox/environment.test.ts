@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { afterBaseline, afterReflect } from '../../agent/routers.js';
 import type { AgentStateType } from '../../agent/state.js';
 import { ATTEMPT_TIER, attemptScore, attemptTier } from '../../agent/attempt-score.js';
-import { newlyFailing, reproductionBroken, reproductionPassed } from '../../agent/nodes/test.js';
+import { changedNames, newlyFailing, regressionTargets, reproductionBroken, reproductionPassed } from '../../agent/nodes/test.js';
 import {
   BASE_IMAGE,
   environmentDockerfile,
   inferEnvironment,
   isPytestCommand,
   parseEnvironmentSpec,
+  parseUserSpec,
   parseUserSpecText,
   PYTHON_BASES,
   resolveEnvironment,
@@ -63,7 +64,7 @@ describe('environment specs and resolution', () => {
 
   it('first match wins: the user spec, then a committed spec, then the table, then inference', () => {
     const committed = project({ '.fixwright/environment.yml': 'python: "3.9"\npackages: [requests]\n', 'setup.py': 'install_requires=["numpy"]' }, ['pkg/__init__.py']);
-    const given = { spec: parseUserSpecText('pythonpath: [lib]\nimports: [pkg.core]\n', 'env.yml', 'operator'), origin: 'env.yml' };
+    const given = { spec: parseUserSpecText('pythonpath: [lib]\nimports: [pkg.core]\n', 'env.yml', 'operator'), origin: 'env.yml', trust: 'operator' as const };
     expect(resolveEnvironment({ given, table }, committed)).toMatchObject({ source: 'spec', key: 'env.yml', pythonpath: ['lib'], imports: ['pkg.core'], image: null });
     expect(resolveEnvironment({ table }, committed)).toMatchObject({ source: 'repository', image: { base: PYTHON_BASES['3.9'], packages: ['requests'] }, imports: ['pkg'] });
     const plain = project({ 'setup.py': 'install_requires=["numpy"]' }, ['pkg/__init__.py']);
@@ -80,10 +81,19 @@ describe('environment specs and resolution', () => {
   });
 
   it('builds images with Debian packages first and pip for the rest, from the build context only', () => {
-    const dockerfile = environmentDockerfile(parseEnvironmentSpec({ packages: ['PyYAML>=6', 'tinydep'], pip: ['other==1.0'] }), { wheels: { 'tinydep-1.0-py3-none-any.whl': Buffer.from('x') } });
+    const dockerfile = environmentDockerfile(parseEnvironmentSpec({ packages: ['PyYAML>=6', 'tinydep'], pip: ['other==1.0'] }), { wheels: { 'tinydep-1.0-py3-none-any.whl': '/w/tinydep-1.0-py3-none-any.whl' } });
     expect(dockerfile).toMatch(/FROM fixwright-sandbox:base/);
     expect(dockerfile).toContain("'PyYAML>=6|python3-yaml python3-pyyaml'");
-    expect(dockerfile).toMatch(/COPY wheels \/tmp\/fixwright-wheels\nRUN .*pip-install\.sh --no-index --find-links \/tmp\/fixwright-wheels/);
+    // Wheels only (no setup.py runs at build time) unless the machine's owner allowed source builds.
+    expect(dockerfile).toMatch(/COPY wheels \/tmp\/fixwright-wheels\nRUN .*FIXWRIGHT_PIP_SOURCE=1 .*pip-install\.sh --only-binary=:all: --no-index --find-links \/tmp\/fixwright-wheels/);
+    const trusted = environmentDockerfile(parseEnvironmentSpec({ pip: ['other==1.0'], allow_source_builds: true }), { indexUrl: 'https://pypi.example/simple' });
+    expect(trusted).toMatch(/pip-install\.sh --index-url 'https:\/\/pypi\.example\/simple' &&/);
+    // With no index and no wheel directory configured, pip never runs (it would reach the public index).
+    expect(environmentDockerfile(parseEnvironmentSpec({ packages: ['tinydep'] }))).toMatch(/FIXWRIGHT_PIP_SOURCE=0 sh \/tmp\/fixwright-build\/pip-install\.sh  &&/);
+    for (const bad of ['requests==\nRUN x', 'b==\t-e', 'a\r']) {
+      expect(() => parseUserSpec({ packages: [bad] }, 'api', 'untrusted'), JSON.stringify(bad)).toThrow(/packages\.0: not a requirement/);
+      expect(() => parseEnvironmentSpec({ pip: [bad] }), JSON.stringify(bad)).toThrow(/pip\.0: not a pip requirement/);
+    }
     expect(BASE_IMAGE).toBe('fixwright-sandbox:base');
   });
 
@@ -139,5 +149,34 @@ describe('verdict rules', () => {
     for (const c of ['repro_still_fails', 'regression', 'patch_does_not_apply']) expect(afterReflect(state(c))).toBe('generate');
     expect(afterBaseline({ stoppedBy: 'environment' } as AgentStateType)).toBe('finish');
     expect(afterBaseline({} as AgentStateType)).toBe('reproduce');
+  });
+});
+
+describe('choosing regression tests by the names a change touches', () => {
+  const diff = [
+    'diff --git a/pkg/api.py b/pkg/api.py',
+    '--- a/pkg/api.py',
+    '+++ b/pkg/api.py',
+    '@@ -10,7 +10,7 @@ def approx(expected, rel=None):',
+    '     # a comment about tolerance_check',
+    '-    return ApproxScalar(expected, rel)',
+    '+    return ApproxScalar(expected, rel or "default_rel")',
+  ].join('\n');
+
+  it('reads the enclosing function and the identifiers of changed lines, not comments, strings or common words', () => {
+    expect(changedNames(diff)).toEqual(['approx', 'ApproxScalar', 'expected', 'rel']);
+  });
+
+  it('puts the tests that mention the changed names first when every test reaches the change', () => {
+    const files = [
+      { path: 'pkg/__init__.py', text: 'from .api import approx\nfrom .other import thing\n' },
+      { path: 'pkg/api.py', text: 'def approx(expected, rel=None):\n    return ApproxScalar(expected, rel)\n' },
+      { path: 'pkg/other.py', text: 'def thing():\n    return 1\n' },
+      ...Array.from({ length: 30 }, (_, i) => ({ path: `tests/test_a${String(i).padStart(2, '0')}.py`, text: 'import pkg\n\ndef test_x():\n    assert pkg.thing()\n' })),
+      { path: 'tests/test_zz_approx.py', text: 'import pkg\n\ndef test_approx():\n    assert pkg.approx(1) == 1\n' },
+    ];
+    const chosen = regressionTargets(files, ['pkg/api.py'], changedNames(diff));
+    expect(chosen).toHaveLength(12);
+    expect(chosen[0]).toMatchObject({ path: 'tests/test_zz_approx.py', reason: expect.stringMatching(/imports pkg.*mentions approx/) });
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { environmentDockerfile } from '../../sandbox/images/env-image.js';
+import { environmentBuildContext, environmentDockerfile } from '../../sandbox/images/env-image.js';
 import { BASE_IMAGE, buildBaseImage, ensureEnvironmentImage, parseEnvironmentSpec, type SandboxRuntime } from '../../sandbox/index.js';
 import { testRuntime } from '../helpers/docker.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -11,7 +11,9 @@ describe('environment specs', () => {
     const dockerfile = environmentDockerfile(spec);
     expect(dockerfile).toMatch(/^FROM fixwright-sandbox:base$/m);
     expect(dockerfile).toContain('apt-get install -y -q --no-install-recommends python3-numpy libfoo=1.2-3');
-    expect(dockerfile).toContain("python3 -m pip install 'requests==2.31.0' 'attrs[tests]>=22,<24'");
+    // pip's list travels in the build context, never in a RUN line; with no index or wheel directory configured pip does not run.
+    expect(dockerfile).toMatch(/^RUN .*FIXWRIGHT_PIP_SOURCE=0 sh \/tmp\/fixwright-build\/pip-install\.sh /m);
+    expect(environmentBuildContext(spec)['fixwright/pip-only.txt']!.toString()).toBe('requests==2.31.0\nattrs[tests]>=22,<24\n');
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
   });
 
