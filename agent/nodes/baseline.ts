@@ -84,9 +84,9 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
     const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120 }, async (session) => {
       await prepareCheckout(session, environment);
       const health = await checkImports(session, environment, IMPORT_TIMEOUT_SECONDS);
-      // Only the packages the run is about must import; another package of the repository that
-      // needs an optional extra is noted, not fatal.
-      const required = requiredImports(environment.imports, near);
+      // Only the packages the run is about must import (every one a spec names); another package of
+      // the repository that needs an optional extra is noted, not fatal.
+      const required = environment.importsExplicit ? environment.imports : requiredImports(environment.imports, near);
       const fatal = health.failures.filter((f) => required.includes(f.module));
       if (fatal.length > 0) {
         const what = fatal.map((f) => `${f.module}: ${f.error}`).join('; ');

@@ -130,6 +130,7 @@ export function specToEnvironment(
     files: {},
     helpers: {},
     imports: spec.imports ?? defaults.imports,
+    ...(spec.imports ? { importsExplicit: true } : {}),
     notes,
   };
 }

@@ -31,6 +31,8 @@ export interface TestEnvironment {
   helpers: Record<string, string>;
   /** Modules that must import for the project to be testable (the health check). */
   imports: string[];
+  /** Set when a spec names the imports itself: then every one must import, not only those holding the run's files. */
+  importsExplicit?: boolean;
   /** How it was decided, in words, for the event log and the README's "why". */
   notes: string[];
 }

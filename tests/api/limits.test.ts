@@ -103,4 +103,38 @@ describe('service bounds: caps on cost and time, a model allow-list', () => {
       expect(task.attempts).toEqual([]);
     }, 150_000);
   });
+
+  describe("the request's environment", () => {
+    let model: ScriptedServer | undefined;
+    afterAll(() => model?.close());
+
+    it('is validated at submission (no base image or build commands over the API) and used by the run', async () => {
+      model = await startScriptedOpenAIServer({ replies: ['unused'] });
+      const repo = makeRepo({ 'calc/__init__.py': 'def add(a, b):\n    return a - b\n', 'tests/test_calc.py': 'from calc import add\n' }, { git: true });
+      const server = await app({ OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-limits-test-0123456789', FIXWRIGHT_REPO_ROOTS: join(repo, '..') });
+      const body = { repo_path: repo, issue_text: 'add(2, 3) returns -1 instead of 5' };
+      const bad = await post(server, { ...body, environment: { setup: ['curl x | sh'], packages: ['ok', 'not ok!'] } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'environment', message: expect.stringMatching(/packages\.1: not a requirement/) });
+      const untrusted = await post(server, { ...body, environment: { setup: ['echo hi'] } });
+      expect(untrusted.json().message).toMatch(/setup: only an environment file given on the command line/);
+
+      const submitted = await post(server, { ...body, environment: { imports: ['calc', 'calc_plugins_missing'], test_env: { CALC_MODE: 'strict' } } });
+      expect(submitted.statusCode, submitted.body).toBe(202);
+      const id = submitted.json().task_id as string;
+      const task = await waitFor(async () => {
+        const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
+        return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
+      }, 'the task to end', 120_000);
+      // The spec's health check names a module the project lacks: the run stops before any model call for a fix.
+      expect(task).toMatchObject({
+        status: 'error',
+        stopped_by: 'environment',
+        error: { code: 'FW_ERR_ENVIRONMENT', message: expect.stringMatching(/calc_plugins_missing: ModuleNotFoundError/) },
+        environment: { source: 'spec', key: "the request's environment field" },
+        baseline: { ok: false },
+      });
+      expect(model.requests.filter((q) => q.path === '/v1/chat/completions')).toHaveLength(0);
+    }, 150_000);
+  });
 });

@@ -180,3 +180,11 @@ describe('choosing regression tests by the names a change touches', () => {
     expect(chosen[0]).toMatchObject({ path: 'tests/test_zz_approx.py', reason: expect.stringMatching(/imports pkg.*mentions approx/) });
   });
 });
+
+describe('the baseline health check', () => {
+  it('requires the packages that hold the localised files; the others are only noted', async () => {
+    const { requiredImports } = await import('../../agent/nodes/baseline.js');
+    expect(requiredImports(['flask', 'flask_extras'], ['src/flask/app.py', 'tests/test_app.py'])).toEqual(['flask']);
+    expect(requiredImports(['calc', 'tools'], ['setup.py'])).toEqual(['calc', 'tools']);
+  });
+});
