@@ -1,41 +1,13 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLocaliser } from '../../agent/index.js';
-import { buildApp } from '../../api/app.js';
-import { LocalTaskQueue } from '../../api/queue/local-queue.js';
-import { runTask } from '../../api/run-task.js';
-import { DiskTaskStore } from '../../api/store/disk-store.js';
 import { loadSettings } from '../../core/config.js';
-import { createLogger } from '../../core/logger.js';
-import { createSandboxRuntime, type SandboxRuntime } from '../../sandbox/index.js';
+import { testApps } from '../helpers/app.js';
 
-const dirs: string[] = [];
-const runtimes: SandboxRuntime[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-
-/** The real app over the on-disk store and the in-process queue, as `fixwright serve` wires it. */
-async function app(env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const settings = loadSettings({ FIXWRIGHT_DATA_DIR: temp('fw-http-'), FIXWRIGHT_MODEL: 'scripted', ...env });
-  const logger = createLogger('silent');
-  const store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
-  const runtime = await createSandboxRuntime(settings, { logger });
-  runtimes.push(runtime);
-  const localiser = createLocaliser(settings);
-  const queue = new LocalTaskQueue((id, signal) => runTask(id, { store, settings, runtime, localiser, logger }, signal), 1, logger);
-  return buildApp({ settings, store, queue, logger, version: 'test' });
-}
-
-afterAll(async () => {
-  await Promise.all(runtimes.map((r) => r.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const apps = testApps('fw-http-');
+const { app, temp } = apps;
+afterAll(() => apps.close());
 
 describe('HTTP input checks: a precise 4xx with {code, message, field}, never a 5xx', () => {
   let server: FastifyInstance;

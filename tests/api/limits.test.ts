@@ -1,47 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLocaliser } from '../../agent/index.js';
-import { buildApp } from '../../api/app.js';
-import { LocalTaskQueue } from '../../api/queue/local-queue.js';
-import { runTask } from '../../api/run-task.js';
-import { DiskTaskStore } from '../../api/store/disk-store.js';
 import { loadSettings } from '../../core/config.js';
-import { createLogger } from '../../core/logger.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
-import { createSandboxRuntime, type SandboxRuntime } from '../../sandbox/index.js';
+import { taskEnd, testApps } from '../helpers/app.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
-import { waitFor } from '../helpers/service.js';
 
-const dirs: string[] = [];
-const runtimes: SandboxRuntime[] = [];
-const apps: FastifyInstance[] = [];
-const temp = (prefix: string) => {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-};
-
-/** The real app over the on-disk store and the in-process queue, as `fixwright serve` wires it. */
-async function app(env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const settings = loadSettings({ FIXWRIGHT_DATA_DIR: temp('fw-limits-'), FIXWRIGHT_MODEL: 'scripted', ...env });
-  const logger = createLogger('silent');
-  const store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
-  const runtime = await createSandboxRuntime(settings, { logger });
-  runtimes.push(runtime);
-  const localiser = createLocaliser(settings);
-  const queue = new LocalTaskQueue((id, signal) => runTask(id, { store, settings, runtime, localiser, logger }, signal), 1, logger);
-  const built = await buildApp({ settings, store, queue, logger, version: 'test' });
-  apps.push(built);
-  return built;
-}
-
+const apps = testApps('fw-limits-');
+const { app } = apps;
 afterAll(async () => {
-  await Promise.all(apps.map((a) => a.close()));
-  await Promise.all(runtimes.map((r) => r.close()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  await apps.close();
   removeRepos();
 });
 
@@ -95,10 +63,7 @@ describe('service bounds: caps on cost and time, a model allow-list', () => {
       const submitted = await post(server, { repo_path: repo, issue_text: 'add(2, 3) returns -1 instead of 5' });
       expect(submitted.statusCode, submitted.body).toBe(202);
       const id = submitted.json().task_id as string;
-      const task = await waitFor(async () => {
-        const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
-        return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
-      }, 'the task to end', 120_000);
+      const task = await taskEnd(server, id);
       expect(task).toMatchObject({ status: 'error', verdict: null, stopped_by: 'model_error', error: { code: 'FW_ERR_MODEL', message: expect.stringMatching(/refused the API key \(401\)/) } });
       expect(task.attempts).toEqual([]);
     }, 150_000);
@@ -122,10 +87,7 @@ describe('service bounds: caps on cost and time, a model allow-list', () => {
       const submitted = await post(server, { ...body, environment: { imports: ['calc', 'calc_plugins_missing'], test_env: { CALC_MODE: 'strict' } } });
       expect(submitted.statusCode, submitted.body).toBe(202);
       const id = submitted.json().task_id as string;
-      const task = await waitFor(async () => {
-        const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
-        return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
-      }, 'the task to end', 120_000);
+      const task = await taskEnd(server, id);
       // The spec's health check names a module the project lacks: the run stops before any model call for a fix.
       expect(task).toMatchObject({
         status: 'error',
