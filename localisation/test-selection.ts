@@ -24,8 +24,8 @@ export interface TestSelectionOptions {
   summaries?: readonly FileSummary[];
   /**
    * Names the change touches (functions, classes, identifiers on changed lines). Among the tests
-   * that reach a touched file, those that mention more of them come first (name-level selection,
-   * as NameRTS does), then the nearest: in a package whose every test imports the package's
+   * that reach a touched file, those that mention more of them (each weighed by how rare it is
+   * among those tests) come first (name-level selection, as NameRTS does), then the nearest: in a package whose every test imports the package's
    * `__init__`, distance alone cannot tell the tests of a change from the rest.
    */
   names?: readonly string[];
@@ -244,13 +244,17 @@ export function selectRegressionTests(
   const text = new Map(python.map((f) => [f.path, f.text]));
   const names = [...new Set(options.names ?? [])].filter((n) => /^[A-Za-z_]\w*$/.test(n));
   const mentioned = (path: string) => names.filter((n) => new RegExp(`\\b${n}\\b`).test(text.get(path) ?? ''));
-  const selected = candidates
-    .filter((s) => distance.has(s.path))
-    .map((s) => {
-      const mentions = mentioned(s.path);
+  const reachable = candidates.filter((s) => distance.has(s.path)).map((s) => ({ summary: s, mentions: mentioned(s.path) }));
+  // A name most tests mention (`norm`, `data`) tells little; a rare one (`hue_order`) a lot: weigh each by its rarity.
+  const df = new Map<string, number>();
+  for (const r of reachable) for (const n of r.mentions) df.set(n, (df.get(n) ?? 0) + 1);
+  const weight = (mentions: string[]) => mentions.reduce((sum, n) => sum + Math.log(1 + reachable.length / df.get(n)!), 0);
+  const selected = reachable
+    .map(({ summary: s, mentions }) => {
       const reason = describe(s.path, next) + (mentions.length ? `; mentions ${mentions.slice(0, 4).join(', ')}${mentions.length > 4 ? ', …' : ''}` : '');
-      return { path: s.path, reason, distance: distance.get(s.path)!, mentions };
+      return { path: s.path, reason, distance: distance.get(s.path)!, mentions, score: weight(mentions) };
     })
-    .sort((a, b) => b.mentions.length - a.mentions.length || a.distance - b.distance || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    .sort((a, b) => b.score - a.score || a.distance - b.distance || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map(({ score: _score, ...test }) => test);
   return { tests: selected.slice(0, maxFiles), considered: candidates.length, truncated: selected.length > maxFiles };
 }

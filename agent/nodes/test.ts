@@ -11,7 +11,7 @@ const WHOLE_SUITE_FILES = 20;
 /** A pytest test module's file name. */
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
 /** Test files run for regressions at most (the nearest by import distance first). */
-const MAX_REGRESSION_FILES = 12;
+const MAX_REGRESSION_FILES = 8;
 
 /**
  * The reproduction file passes when none of its tests failed or errored and at least one ran and
@@ -48,6 +48,8 @@ export function newlyFailing(before: PytestRunResult | undefined, after: PytestR
   return Object.entries(before.outcomes)
     .filter(([id, o]) => {
       if (!PASSING.has(o.status)) return false;
+      // The test a cut-short run was stopped in failed by the stop, not by the patch.
+      if (cut && id === after.interruptedIn) return false;
       const now = after.outcomes[id]?.status;
       return now === undefined ? !cut : !PASSING.has(now);
     })
@@ -152,7 +154,12 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
         return { ...current, failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: UNTESTED_SCORE.doesNotApply };
       }
       const after = await run(session, targets);
-      const afterExisting = await run(session, checked);
+      // Time on a shared machine varies: the checked files get twice what they took without the patch (at most 3x the limit).
+      const tookSeconds = (existingBefore?.run.exec.durationMs ?? 0) / 1000;
+      const existingTimeout = Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30));
+      const afterExisting = checked.length
+        ? await runEnvironmentTests(session, environment, checked, { timeoutSeconds: existingTimeout, signal: deps.signal })
+        : undefined;
       const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
       const regressions = newlyFailing(beforeChecked, afterExisting);
       // The checked files finished without the patch: running past the limit with it is the patch's doing.
@@ -191,7 +198,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       else if (hung) {
         failure = {
           category: 'regression',
-          message: `regression: existing tests ran past ${timeoutSeconds}s with the patch, though they finished without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
+          message: `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
           logs: tail(afterExisting!.exec.stdout.text),
         };
       } else if (regressions.length > 0) {
