@@ -99,12 +99,15 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
     // The end: verdict, the diff rendered by diff2html, the test table, the reflection of the failed attempt.
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 60_000 }).toBe('resolved');
     await expect.poll(() => page.getByTestId('verdict').textContent()).toMatch(/Resolved/);
+    // Where the tests ran and what the baseline found, and why each existing test ran.
+    expect(await page.getByTestId('environment').textContent()).toMatch(/Tested in: inferred \(inferred\); baseline passed/);
     const second = page.getByTestId('attempt-2');
     await expect.poll(() => second.locator('.d2h-file-wrapper').count()).toBe(1);
     expect(await second.locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).toContain('    return a + b');
     expect(await second.locator('.hljs-keyword').count()).toBeGreaterThan(0); // syntax highlighting
     const rows = await second.locator('.tests table').first().locator('tbody tr').allTextContents();
     expect(rows.join(' ')).toMatch(/test_add_returns_sum.*FAILED.*PASSED/);
+    expect(await second.getByTestId('regression-why').textContent()).toMatch(/tests\/test_calc\.py: the whole suite \(1 test files\)/);
     expect(await page.getByTestId('attempt-1').locator('.reflection').textContent()).toMatch(/still fails/);
     await second.getByRole('button', { name: 'Unified' }).click();
     await expect.poll(() => second.locator('.d2h-file-side-diff').count()).toBe(0);
