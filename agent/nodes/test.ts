@@ -85,6 +85,15 @@ export function changedNames(diff: string, max = 30): string[] {
   return [...new Set([...defined, ...used])].filter((n) => !COMMON_NAMES.has(n) && !n.startsWith('__')).slice(0, max);
 }
 
+/** A test's name within its file (`Class::test[param]`), to match a reproduction test with an existing one. */
+const testName = (id: string) => id.slice(id.indexOf('::') + 2);
+
+/** Splits newly failing existing tests into regressions and those a passing reproduction test of the same name redefines. */
+export function supersede(failing: readonly string[], reproduction: PytestRunResult | undefined): { regressions: string[]; superseded: string[] } {
+  const redefined = new Set(Object.entries(reproduction?.outcomes ?? {}).filter(([, o]) => o.status === 'PASSED').map(([id]) => testName(id)));
+  return { regressions: failing.filter((id) => !redefined.has(testName(id))), superseded: failing.filter((id) => redefined.has(testName(id))) };
+}
+
 /** The test files a run cut short finished: those with outcomes, less the one it stopped in. */
 export function completedFiles(run: PytestRunResult, paths: readonly string[]): string[] {
   const fileOf = (id: string) => id.split('::')[0]!;
@@ -161,7 +170,9 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
         ? await runEnvironmentTests(session, environment, checked, { timeoutSeconds: existingTimeout, signal: deps.signal })
         : undefined;
       const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
-      const regressions = newlyFailing(beforeChecked, afterExisting);
+      // An existing test the reproduction file redefines (the same test name) is superseded by it: the
+      // fix is meant to change what the old version asserts. Any other newly failing test is a regression.
+      const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), after);
       // The checked files finished without the patch: running past the limit with it is the patch's doing.
       const hung = afterExisting?.timedOut === true && regressions.length === 0;
       const reproFailedBefore = before !== undefined && !reproductionPassed(before);
@@ -177,6 +188,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
         existing_unchecked: unchecked.map((path) => ({ path, reason: `did not finish within ${timeoutSeconds}s without the patch` })),
         existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
         regressions,
+        superseded,
       });
       let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
       const logs = after ? output(after) : undefined;

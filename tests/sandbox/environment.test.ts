@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { afterBaseline, afterReflect } from '../../agent/routers.js';
 import type { AgentStateType } from '../../agent/state.js';
 import { ATTEMPT_TIER, attemptScore, attemptTier } from '../../agent/attempt-score.js';
-import { changedNames, newlyFailing, regressionTargets, reproductionBroken, reproductionPassed } from '../../agent/nodes/test.js';
+import { changedNames, newlyFailing, regressionTargets, reproductionBroken, reproductionPassed, supersede } from '../../agent/nodes/test.js';
 import {
   BASE_IMAGE,
   environmentDockerfile,
@@ -136,6 +136,15 @@ describe('verdict rules', () => {
     const before = run({ t1: 'PASSED', t2: 'PASSED', t3: 'FAILED', t4: 'SKIPPED' });
     expect(newlyFailing(before, run({ t1: 'FAILED', t3: 'FAILED', t4: 'SKIPPED' }))).toEqual(['t1', 't2']);
     expect(newlyFailing(before, run({ t1: 'PASSED' }, { timedOut: true }))).toEqual([]);
+  });
+
+  it('an existing test the reproduction file redefines under the same name is superseded, not a regression', () => {
+    const repro = run({ 'tests/test_repro.py::test_unknown_option': 'PASSED', 'tests/test_repro.py::TestX::test_y[1]': 'PASSED' });
+    expect(supersede(['tests/test_config.py::test_unknown_option', 'tests/test_config.py::TestX::test_y[1]', 'tests/test_ops.py::test_sub'], repro)).toEqual({
+      regressions: ['tests/test_ops.py::test_sub'],
+      superseded: ['tests/test_config.py::test_unknown_option', 'tests/test_config.py::TestX::test_y[1]'],
+    });
+    expect(supersede(['tests/test_ops.py::test_sub'], run({ 'tests/test_repro.py::test_sub': 'FAILED' })).regressions).toEqual(['tests/test_ops.py::test_sub']);
   });
 
   it('a reproduction test that breaks in its own code goes back to the reproduction step', () => {
