@@ -109,10 +109,16 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
         test_files: selection.tests,
         collected,
         collection_errors: broken,
-        ok: collected > 0 || broken.length === 0,
+        ok: collected > 0 || (broken.length === 0 && [0, 5].includes(run.exec.exitCode)),
       });
-      if (collected === 0 && broken.length > 0) {
-        return `the project's tests do not collect in its environment (${environment.key}): ${broken.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ')}`;
+      // pytest exits 5 when it collects nothing; any other failure with nothing collected (a conftest
+      // that does not import exits 4 before the session starts, saying so on stderr) is the environment's.
+      const failedToStart = collected === 0 && !run.timedOut && run.exec.exitCode !== 0 && run.exec.exitCode !== 5;
+      if (collected === 0 && (broken.length > 0 || failedToStart)) {
+        const why = broken.length > 0
+          ? broken.slice(0, 3).map((b) => `${b.file}: ${b.error}`).join('; ')
+          : `pytest exited ${run.exec.exitCode}: ${errorLine(run.exec.stderr.text || run.exec.stdout.text)}`;
+        return `the project's tests do not collect in its environment (${environment.key}): ${why}`;
       }
       if (run.timedOut) return `collecting the project's tests took longer than ${deps.testTimeoutSeconds}s in its environment (${environment.key})`;
       return undefined;

@@ -1,11 +1,11 @@
 import { selectRegressionTests } from '../../localisation/index.js';
-import { applyPatch, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
+import { applyPatch, isPytestCommand, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
 import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
 import type { AgentStateType, AgentUpdate, AttemptRecord, FailureCategory } from '../state.js';
 
-/** Outcomes an existing test may have after the patch without counting as a regression. */
-const PASSING = new Set(['PASSED', 'XFAIL', 'SKIPPED']);
+/** Outcomes that count as passing: an existing test passing before must still pass after (a new skip is a regression). */
+const PASSING = new Set(['PASSED', 'XFAIL', 'XPASS']);
 /** A repository with at most this many test files runs its whole suite for regressions. */
 const WHOLE_SUITE_FILES = 20;
 /** A pytest test module's file name. */
@@ -26,21 +26,22 @@ export function reproductionPassed(run: PytestRunResult | undefined): boolean {
 /** Signs that a failing reproduction test is broken in itself rather than catching the bug. */
 const BROKEN_TEST = /fixture '[^']+' not found|\bNameError\b|\bSyntaxError\b|\bImportError\b|\bModuleNotFoundError\b|\bIndentationError\b/;
 
-/** A failing reproduction test whose failure is the test's own: setup errors, or the same broken code before and after. */
+/** A failing reproduction test whose failure is the test's own: the same setup error or broken code before and after the patch. */
 export function reproductionBroken(before: PytestRunResult | undefined, after: PytestRunResult | undefined): boolean {
   if (!after) return false;
   const failing = Object.entries(after.outcomes).filter(([, o]) => o.status === 'FAILED' || o.status === 'ERROR');
   if (failing.length === 0) return false;
-  return failing.every(([id, o]) => o.status === 'ERROR' || (BROKEN_TEST.test(o.message ?? '') && before?.outcomes[id]?.status === o.status));
+  // The same breakage without the patch: the test's own fault. Anything new is the patch's doing.
+  return failing.every(([id, o]) => before?.outcomes[id]?.status === o.status && (o.status === 'ERROR' || BROKEN_TEST.test(o.message ?? '')));
 }
 
 const tail = (text: string, max = 3000) => (text.length > max ? `…${text.slice(-max)}` : text);
 const output = (run: PytestRunResult) => tail(run.exec.stdout.text + run.exec.stderr.text);
 
 /**
- * Existing tests that passed before the patch and fail after it. A run cut short by its time limit
- * still counts for the tests it reached: a test it never reached is not a regression, a test that
- * a finished run no longer reports is.
+ * Existing tests that passed before the patch and fail, error or skip after it. A run cut short by
+ * its time limit still counts for the tests it reached: a test it never reached is not a
+ * regression, a test that a finished run no longer reports (say, its module no longer imports) is.
  */
 export function newlyFailing(before: PytestRunResult | undefined, after: PytestRunResult | undefined): string[] {
   if (!before || !after) return [];
@@ -51,7 +52,7 @@ export function newlyFailing(before: PytestRunResult | undefined, after: PytestR
       // The test a cut-short run was stopped in failed by the stop, not by the patch.
       if (cut && id === after.interruptedIn) return false;
       const now = after.outcomes[id]?.status;
-      return now === undefined ? !cut : !PASSING.has(now);
+      return now === undefined ? !cut : !PASSING.has(now) && now !== o.status;
     })
     .map(([id]) => id);
 }
@@ -86,34 +87,54 @@ export function changedNames(diff: string, max = 30): string[] {
 }
 
 /** A test's name within its file (`Class::test[param]`), to match a reproduction test with an existing one. */
-const testName = (id: string) => id.slice(id.indexOf('::') + 2);
+const testName = (id: string) => (id.includes('::') ? id.slice(id.indexOf('::') + 2) : id);
 
-/** Splits newly failing existing tests into regressions and those a passing reproduction test of the same name redefines. */
-export function supersede(failing: readonly string[], reproduction: PytestRunResult | undefined): { regressions: string[]; superseded: string[] } {
-  const redefined = new Set(Object.entries(reproduction?.outcomes ?? {}).filter(([, o]) => o.status === 'PASSED').map(([id]) => testName(id)));
+/**
+ * Splits newly failing existing tests into regressions and those a reproduction test of the same
+ * name (class and parameters included) redefines: one that failed without the patch and passes
+ * with it, so it states a new expectation rather than excusing a breakage.
+ */
+export function supersede(
+  failing: readonly string[],
+  reproAfter: PytestRunResult | undefined,
+  reproBefore: PytestRunResult | undefined,
+): { regressions: string[]; superseded: string[] } {
+  const redefined = new Set(
+    Object.entries(reproAfter?.outcomes ?? {})
+      .filter(([id, o]) => o.status === 'PASSED' && reproBefore?.outcomes[id] !== undefined && reproBefore.outcomes[id]!.status !== 'PASSED')
+      .map(([id]) => testName(id)),
+  );
   return { regressions: failing.filter((id) => !redefined.has(testName(id))), superseded: failing.filter((id) => redefined.has(testName(id))) };
 }
 
 /** The test files a run cut short finished: those with outcomes, less the one it stopped in. */
 export function completedFiles(run: PytestRunResult, paths: readonly string[]): string[] {
+  // Runners whose ids name no file cannot say which files finished: none is counted as checked.
+  if (Object.keys(run.outcomes).some((id) => !id.includes('::'))) return [];
   const fileOf = (id: string) => id.split('::')[0]!;
   const reached = new Set(Object.keys(run.outcomes).map(fileOf));
   if (run.interruptedIn) reached.delete(fileOf(run.interruptedIn));
   return paths.filter((p) => reached.has(p));
 }
 
-/** A run's outcomes for some files only. */
+/** A run's outcomes for some files only (ids without a file, as Django's and SymPy's runners name tests, are all kept). */
 function onlyFiles(run: PytestRunResult | undefined, files: readonly string[]): PytestRunResult | undefined {
   if (!run) return undefined;
+  if (Object.keys(run.outcomes).some((id) => !id.includes('::'))) return run;
   const keep = new Set(files);
   return { ...run, outcomes: Object.fromEntries(Object.entries(run.outcomes).filter(([id]) => keep.has(id.split('::')[0]!))) };
 }
 
 /** The existing tests that could newly fail: the whole suite of a small repository, else those that import what the diff touches. */
-export function regressionTargets(files: ReadonlyArray<{ path: string; text: string }>, touched: readonly string[], names: readonly string[] = []): Array<{ path: string; reason: string }> {
+export function regressionTargets(
+  files: ReadonlyArray<{ path: string; text: string }>,
+  touched: readonly string[],
+  names: readonly string[] = [],
+): { tests: Array<{ path: string; reason: string }>; left: string[] } {
   const all = files.filter((f) => TEST_FILE.test(f.path));
-  if (all.length > 0 && all.length <= WHOLE_SUITE_FILES) return all.map((f) => ({ path: f.path, reason: `the whole suite (${all.length} test files)` }));
-  return selectRegressionTests(files, touched, { maxFiles: MAX_REGRESSION_FILES, names }).tests.map((t) => ({ path: t.path, reason: t.reason }));
+  if (all.length > 0 && all.length <= WHOLE_SUITE_FILES) return { tests: all.map((f) => ({ path: f.path, reason: `the whole suite (${all.length} test files)` })), left: [] };
+  const reaching = selectRegressionTests(files, touched, { maxFiles: Number.MAX_SAFE_INTEGER, names }).tests;
+  return { tests: reaching.slice(0, MAX_REGRESSION_FILES).map((t) => ({ path: t.path, reason: t.reason })), left: reaching.slice(MAX_REGRESSION_FILES).map((t) => t.path) };
 }
 
 /**
@@ -134,11 +155,19 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const existing = new Set(snapshotFiles.map((f) => f.path));
   const tests = current.tests.filter((t) => pathViolations(t.path).length === 0 && !existing.has(t.path) && t.path.endsWith('.py'));
   const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
-  const regressionTests = regressionTargets(snapshotFiles, touched, changedNames(diff));
+  const regressionSelection = regressionTargets(snapshotFiles, touched, changedNames(diff));
+  const regressionTests = regressionSelection.tests;
   const regressionPaths = regressionTests.map((t) => t.path);
   const timeoutSeconds = deps.testTimeoutSeconds;
-  const run = (session: Parameters<typeof runEnvironmentTests>[0], targets: string[]) =>
-    targets.length ? runEnvironmentTests(session, environment, targets, { timeoutSeconds, signal: deps.signal }) : Promise.resolve(undefined);
+  const run = (session: Parameters<typeof runEnvironmentTests>[0], targets: string[], options: { timeout?: number; existing?: boolean } = {}) =>
+    targets.length
+      ? runEnvironmentTests(session, environment, targets, {
+          timeoutSeconds: options.timeout ?? timeoutSeconds,
+          signal: deps.signal,
+          // One existing file that does not import must not stop pytest before the others run.
+          ...(options.existing && isPytestCommand(environment.testCmd) ? { extraArgs: ['--continue-on-collection-errors'] } : {}),
+        })
+      : Promise.resolve(undefined);
   let record: AttemptRecord;
   try {
     record = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * 5 + 120 }, async (session) => {
@@ -151,8 +180,10 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       const baselineKey = regressionPaths.join('\n');
       let existingBefore = deps.run.regressionBefore?.get(baselineKey);
       if (!existingBefore && regressionPaths.length > 0) {
-        const first = (await run(session, regressionPaths))!;
-        existingBefore = { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, regressionPaths) : regressionPaths };
+        const first = (await run(session, regressionPaths, { existing: true }))!;
+        // Files that do not even collect without the patch cannot show a regression.
+        const collected = regressionPaths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
+        existingBefore = { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected };
         (deps.run.regressionBefore ??= new Map()).set(baselineKey, existingBefore);
       }
       const checked = existingBefore?.checked ?? [];
@@ -166,15 +197,13 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       // Time on a shared machine varies: the checked files get twice what they took without the patch (at most 3x the limit).
       const tookSeconds = (existingBefore?.run.exec.durationMs ?? 0) / 1000;
       const existingTimeout = Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30));
-      const afterExisting = checked.length
-        ? await runEnvironmentTests(session, environment, checked, { timeoutSeconds: existingTimeout, signal: deps.signal })
-        : undefined;
+      const afterExisting = await run(session, checked, { timeout: existingTimeout, existing: true });
       const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
       // An existing test the reproduction file redefines (the same test name) is superseded by it: the
       // fix is meant to change what the old version asserts. Any other newly failing test is a regression.
-      const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), after);
-      // The checked files finished without the patch: running past the limit with it is the patch's doing.
-      const hung = afterExisting?.timedOut === true && regressions.length === 0;
+      const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), after, before);
+      // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
+      const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
       const reproFailedBefore = before !== undefined && !reproductionPassed(before);
       const reproPassedAfter = reproductionPassed(after);
       deps.events.emit('test_result', {
@@ -185,16 +214,32 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
         after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut, output: output(after) },
         existing: checked,
         existing_why: regressionTests,
-        existing_unchecked: unchecked.map((path) => ({ path, reason: `did not finish within ${timeoutSeconds}s without the patch` })),
+        existing_unchecked: [
+          ...unchecked.map((path) => ({
+            path,
+            reason: existingBefore?.run.collectionErrors.some((e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`))
+              ? 'does not collect without the patch'
+              : existingBefore?.run.crashed
+                ? 'pytest crashed before finishing it without the patch'
+                : `did not finish within ${timeoutSeconds}s without the patch`,
+          })),
+          ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${MAX_REGRESSION_FILES} most relevant test files` })),
+        ],
         existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
         regressions,
         superseded,
       });
       let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
       const logs = after ? output(after) : undefined;
-      if (after?.timedOut) failure = { category: 'timeout', message: `the reproduction test ran past ${timeoutSeconds}s`, logs };
-      else if (after && after.collectionErrors.length > 0) {
-        failure = { category: 'import_error', message: `the reproduction test could not be collected: ${after.collectionErrors[0]!.message.trim().split('\n').slice(-1)[0]}`, logs };
+      const collectError = after?.collectionErrors[0]?.message.trim().split('\n').slice(-1)[0];
+      // A timeout or an import failure that the test also had without the patch is the test's fault
+      // (rewrite it); one that only the patch brings is the fix's.
+      if (after?.timedOut && before?.timedOut) failure = { category: 'timeout', message: `the reproduction test ran past ${timeoutSeconds}s, with and without the patch`, logs };
+      else if (after?.timedOut) failure = { category: 'repro_still_fails', message: `with the patch the reproduction test runs past ${timeoutSeconds}s (it finished without it)`, logs };
+      else if (after && after.collectionErrors.length > 0 && before && before.collectionErrors.length > 0) {
+        failure = { category: 'import_error', message: `the reproduction test could not be collected: ${collectError}`, logs };
+      } else if (after && after.collectionErrors.length > 0) {
+        failure = { category: 'repro_still_fails', message: `with the patch the reproduction test no longer imports: ${collectError}`, logs };
       } else if (targets.length === 0) {
         const clash = current.tests.find((t) => existing.has(t.path));
         failure = {
@@ -210,7 +255,9 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       else if (hung) {
         failure = {
           category: 'regression',
-          message: `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
+          message: afterExisting!.crashed
+            ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
+            : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
           logs: tail(afterExisting!.exec.stdout.text),
         };
       } else if (regressions.length > 0) {
@@ -220,7 +267,9 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
           logs: afterExisting && tail(afterExisting.exec.stdout.text),
         };
       }
-      const score = attemptScore({ reproFailedBefore, reproPassedAfter, regressions: regressions.length + (hung ? 1 : 0), diffChars: diff.length });
+      // A test broken in its own code proved nothing, whatever it did before.
+      const testProved = reproFailedBefore && failure?.category !== 'repro_broken';
+      const score = attemptScore({ reproFailedBefore: testProved, reproPassedAfter, regressions: regressions.length + (hung ? 1 : 0), diffChars: diff.length });
       return { ...current, tests, reproFailedBefore, reproPassedAfter, regressions, regressionTests, score, ...(failure ? { failure } : {}) };
     });
   } catch (err) {

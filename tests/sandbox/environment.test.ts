@@ -133,18 +133,23 @@ describe('verdict rules', () => {
   });
 
   it('regressions: passing before and failing after; a test a cut-short run never reached is not one', () => {
-    const before = run({ t1: 'PASSED', t2: 'PASSED', t3: 'FAILED', t4: 'SKIPPED' });
-    expect(newlyFailing(before, run({ t1: 'FAILED', t3: 'FAILED', t4: 'SKIPPED' }))).toEqual(['t1', 't2']);
-    expect(newlyFailing(before, run({ t1: 'PASSED' }, { timedOut: true }))).toEqual([]);
+    const before = run({ t1: 'PASSED', t2: 'PASSED', t3: 'FAILED', t4: 'SKIPPED', t5: 'PASSED' });
+    // t2 vanished from a finished run (its module no longer imports); t5 now skips: both regressions.
+    expect(newlyFailing(before, run({ t1: 'FAILED', t3: 'FAILED', t4: 'SKIPPED', t5: 'SKIPPED' }))).toEqual(['t1', 't2', 't5']);
+    expect(newlyFailing(before, run({ t1: 'PASSED', t2: 'ERROR' }, { timedOut: true, interruptedIn: 't2' }))).toEqual([]);
   });
 
   it('an existing test the reproduction file redefines under the same name is superseded, not a regression', () => {
     const repro = run({ 'tests/test_repro.py::test_unknown_option': 'PASSED', 'tests/test_repro.py::TestX::test_y[1]': 'PASSED' });
-    expect(supersede(['tests/test_config.py::test_unknown_option', 'tests/test_config.py::TestX::test_y[1]', 'tests/test_ops.py::test_sub'], repro)).toEqual({
+    const reproBefore = run({ 'tests/test_repro.py::test_unknown_option': 'FAILED', 'tests/test_repro.py::TestX::test_y[1]': 'FAILED' });
+    expect(supersede(['tests/test_config.py::test_unknown_option', 'tests/test_config.py::TestX::test_y[1]', 'tests/test_ops.py::test_sub'], repro, reproBefore)).toEqual({
       regressions: ['tests/test_ops.py::test_sub'],
       superseded: ['tests/test_config.py::test_unknown_option', 'tests/test_config.py::TestX::test_y[1]'],
     });
-    expect(supersede(['tests/test_ops.py::test_sub'], run({ 'tests/test_repro.py::test_sub': 'FAILED' })).regressions).toEqual(['tests/test_ops.py::test_sub']);
+    expect(supersede(['tests/test_ops.py::test_sub'], run({ 'tests/test_repro.py::test_sub': 'FAILED' }), undefined).regressions).toEqual(['tests/test_ops.py::test_sub']);
+    // A reproduction test that passed without the patch states nothing new: it excuses no breakage.
+    const trivial = run({ 'tests/test_repro.py::test_sub': 'PASSED' });
+    expect(supersede(['tests/test_ops.py::test_sub'], trivial, trivial).regressions).toEqual(['tests/test_ops.py::test_sub']);
   });
 
   it('a reproduction test that breaks in its own code goes back to the reproduction step', () => {
@@ -152,7 +157,9 @@ describe('verdict rules', () => {
     broken.outcomes.t!.message = "NameError: name 'frobnicate' is not defined";
     expect(reproductionBroken(broken, broken)).toBe(true);
     expect(reproductionBroken(run({ t: 'FAILED' }), run({ t: 'FAILED' }))).toBe(false);
-    expect(reproductionBroken(undefined, run({ t: 'ERROR' }))).toBe(true);
+    expect(reproductionBroken(run({ t: 'ERROR' }), run({ t: 'ERROR' }))).toBe(true);
+    // An error only the patch brings (a fixture it broke) is the fix's fault, not the test's.
+    expect(reproductionBroken(run({ t: 'FAILED' }), run({ t: 'ERROR' }))).toBe(false);
     const state = (category: string) => ({ attempts: [{ attempt: 1, tests: [], score: 0, failure: { category, message: '' } }] }) as unknown as AgentStateType;
     for (const c of ['import_error', 'timeout', 'repro_broken', 'repro_did_not_fail', 'no_reproduction_test']) expect(afterReflect(state(c))).toBe('reproduce');
     for (const c of ['repro_still_fails', 'regression', 'patch_does_not_apply']) expect(afterReflect(state(c))).toBe('generate');
@@ -184,8 +191,9 @@ describe('choosing regression tests by the names a change touches', () => {
       ...Array.from({ length: 30 }, (_, i) => ({ path: `tests/test_a${String(i).padStart(2, '0')}.py`, text: 'import pkg\n\ndef test_x():\n    assert pkg.thing()\n' })),
       { path: 'tests/test_zz_approx.py', text: 'import pkg\n\ndef test_approx():\n    assert pkg.approx(1) == 1\n' },
     ];
-    const chosen = regressionTargets(files, ['pkg/api.py'], changedNames(diff));
+    const { tests: chosen, left } = regressionTargets(files, ['pkg/api.py'], changedNames(diff));
     expect(chosen).toHaveLength(8);
+    expect(left).toHaveLength(23); // listed as unchecked, never silently dropped
     expect(chosen[0]).toMatchObject({ path: 'tests/test_zz_approx.py', reason: expect.stringMatching(/imports pkg.*mentions approx/) });
   });
 });
