@@ -48,6 +48,8 @@ export interface TestSelection {
 type Edge = { to: string; kind: 'import'; module: string } | { to: string; kind: 'conftest' | 'package' };
 
 const DEFAULT_MAX_FILES = 40;
+/** A test file named for a touched module outranks any number of mentioned names. */
+const NAMED_FOR_BONUS = 1000;
 /** Reasons name at most this many hops; longer chains end with "…". */
 const MAX_REASON_HOPS = 5;
 
@@ -249,10 +251,22 @@ export function selectRegressionTests(
   const df = new Map<string, number>();
   for (const r of reachable) for (const n of r.mentions) df.set(n, (df.get(n) ?? 0) + 1);
   const weight = (mentions: string[]) => mentions.reduce((sum, n) => sum + Math.log(1 + reachable.length / df.get(n)!), 0);
+  // By naming convention the tests of `pkg/tmpdir.py` live in `test_tmpdir.py`, and those of
+  // `pkg/assertion/util.py` in `test_assertion.py`: such a file comes before any other.
+  const namedFor = new Set(
+    touched.flatMap((p) => {
+      const parts = p.replace(/\.py$/, '').split('/');
+      const stem = parts.pop()!;
+      const parent = parts.pop();
+      return [stem === '__init__' ? parent : stem, parent].filter((n): n is string => n !== undefined && !/^(src|lib|tests?|testing|_?[a-z]?)$/.test(n)).map((n) => n.replace(/^_+/, ''));
+    }),
+  );
+  const testsOf = (path: string) => namedFor.has(path.slice(path.lastIndexOf('/') + 1).replace(/\.py$/, '').replace(/^(test|unittest)_|_tests?$/g, ''));
   const selected = reachable
     .map(({ summary: s, mentions }) => {
-      const reason = describe(s.path, next) + (mentions.length ? `; mentions ${mentions.slice(0, 4).join(', ')}${mentions.length > 4 ? ', …' : ''}` : '');
-      return { path: s.path, reason, distance: distance.get(s.path)!, mentions, score: weight(mentions) };
+      const named = testsOf(s.path);
+      const reason = describe(s.path, next) + (named ? '; named for a touched module' : '') + (mentions.length ? `; mentions ${mentions.slice(0, 4).join(', ')}${mentions.length > 4 ? ', …' : ''}` : '');
+      return { path: s.path, reason, distance: distance.get(s.path)!, mentions, score: weight(mentions) + (named ? NAMED_FOR_BONUS : 0) };
     })
     .sort((a, b) => b.score - a.score || a.distance - b.distance || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     .map(({ score: _score, ...test }) => test);

@@ -125,6 +125,28 @@ function onlyFiles(run: PytestRunResult | undefined, files: readonly string[]): 
   return { ...run, outcomes: Object.fromEntries(Object.entries(run.outcomes).filter(([id]) => keep.has(id.split('::')[0]!))) };
 }
 
+/**
+ * The functions and classes a diff's hunks sit in, read from the files' own symbols (a generated
+ * diff carries no function context in its hunk headers): `getbasetemp`, `TempPathFactory`.
+ */
+export function enclosingNames(diff: string, summaries: ReadonlyArray<{ path: string; symbols: ReadonlyArray<{ name: string; qualname: string; startLine: number; endLine: number }> }>): string[] {
+  const byPath = new Map(summaries.map((s) => [s.path, s]));
+  const names: string[] = [];
+  let file: string | undefined;
+  for (const line of diff.split('\n')) {
+    const header = line.match(/^--- a\/(.+)$/);
+    if (header) file = header[1];
+    const hunk = line.match(/^@@ -(\d+)(?:,(\d+))? /);
+    if (!hunk || !file) continue;
+    const from = Number(hunk[1]);
+    const to = from + Math.max(0, Number(hunk[2] ?? 1) - 1);
+    for (const symbol of byPath.get(file)?.symbols ?? []) {
+      if (symbol.startLine <= to && from <= symbol.endLine) names.push(...symbol.qualname.split('.'));
+    }
+  }
+  return [...new Set(names)];
+}
+
 /** The existing tests that could newly fail: the whole suite of a small repository, else those that import what the diff touches. */
 export function regressionTargets(
   files: ReadonlyArray<{ path: string; text: string }>,
@@ -155,7 +177,8 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const existing = new Set(snapshotFiles.map((f) => f.path));
   const tests = current.tests.filter((t) => pathViolations(t.path).length === 0 && !existing.has(t.path) && t.path.endsWith('.py'));
   const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
-  const regressionSelection = regressionTargets(snapshotFiles, touched, changedNames(diff));
+  const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(0, 40);
+  const regressionSelection = regressionTargets(snapshotFiles, touched, names);
   const regressionTests = regressionSelection.tests;
   const regressionPaths = regressionTests.map((t) => t.path);
   const timeoutSeconds = deps.testTimeoutSeconds;

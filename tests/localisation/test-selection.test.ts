@@ -24,7 +24,7 @@ describe('selectRegressionTests', () => {
     };
     const result = select(files, ['calc/ops.py']);
     expect(result.tests).toMatchObject([
-      { path: 'tests/test_ops.py', distance: 2, reason: 'imports calc (calc/__init__.py), which imports calc/ops.py' },
+      { path: 'tests/test_ops.py', distance: 2, reason: 'imports calc (calc/__init__.py), which imports calc/ops.py; named for a touched module' },
     ]);
     expect(result.considered).toBe(2);
     expect(result.truncated).toBe(false);
@@ -129,9 +129,9 @@ describe('selectRegressionTests', () => {
     };
     const result = select(files, ['pkg/mod.py']);
     expect(result.tests).toMatchObject([
-      { path: 'testing/python/mod.py', distance: 1, reason: 'imports pkg.mod (pkg/mod.py)' },
+      { path: 'testing/python/mod.py', distance: 1, reason: 'imports pkg.mod (pkg/mod.py); named for a touched module' },
       // `from pkg.mod import mod` names the function, not a submodule pkg/mod/mod.py.
-      { path: 'tests/checkers/unittest_mod.py', distance: 1, reason: 'imports pkg.mod (pkg/mod.py)' },
+      { path: 'tests/checkers/unittest_mod.py', distance: 1, reason: 'imports pkg.mod (pkg/mod.py); named for a touched module' },
     ]);
     expect(result.considered).toBe(2);
     expect(paths(files, ['docs/examples/test_example.py'])).toEqual(['docs/examples/test_example.py']);

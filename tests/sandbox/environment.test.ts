@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { afterBaseline, afterReflect } from '../../agent/routers.js';
 import type { AgentStateType } from '../../agent/state.js';
 import { ATTEMPT_TIER, attemptScore, attemptTier } from '../../agent/attempt-score.js';
-import { changedNames, newlyFailing, regressionTargets, reproductionBroken, reproductionPassed, supersede } from '../../agent/nodes/test.js';
+import { changedNames, enclosingNames, newlyFailing, regressionTargets, reproductionBroken, reproductionPassed, supersede } from '../../agent/nodes/test.js';
 import {
   BASE_IMAGE,
   environmentDockerfile,
@@ -203,5 +203,21 @@ describe('the baseline health check', () => {
     const { requiredImports } = await import('../../agent/nodes/baseline.js');
     expect(requiredImports(['flask', 'flask_extras'], ['src/flask/app.py', 'tests/test_app.py'])).toEqual(['flask']);
     expect(requiredImports(['calc', 'tools'], ['setup.py'])).toEqual(['calc', 'tools']);
+  });
+});
+
+describe('the tests of a change, by name', () => {
+  it('finds the functions a hunk sits in from the file\'s symbols, and puts the test module named for the touched one first', () => {
+    const diff = 'diff --git a/src/pkg/tmpdir.py b/src/pkg/tmpdir.py\n--- a/src/pkg/tmpdir.py\n+++ b/src/pkg/tmpdir.py\n@@ -12,3 +12,3 @@\n-    x.mkdir(exist_ok=True)\n+    x.mkdir(exist_ok=False)\n';
+    const summaries = [{ path: 'src/pkg/tmpdir.py', symbols: [{ name: 'Factory', qualname: 'Factory', startLine: 1, endLine: 30 }, { name: 'getbasetemp', qualname: 'Factory.getbasetemp', startLine: 10, endLine: 20 }, { name: 'other', qualname: 'Factory.other', startLine: 21, endLine: 30 }] }];
+    expect(enclosingNames(diff, summaries)).toEqual(['Factory', 'getbasetemp']);
+    const files = [
+      { path: 'src/pkg/__init__.py', text: 'from .tmpdir import Factory\n' },
+      { path: 'src/pkg/tmpdir.py', text: 'class Factory:\n    pass\n' },
+      ...Array.from({ length: 30 }, (_, i) => ({ path: `testing/test_a${String(i).padStart(2, '0')}.py`, text: 'import pkg\n\ndef test_x(tmp):\n    tmp.mkdir(exist_ok=True)\n' })),
+      { path: 'testing/test_tmpdir.py', text: 'import pkg\n\ndef test_y():\n    assert pkg\n' },
+    ];
+    const { tests } = regressionTargets(files, ['src/pkg/tmpdir.py'], ['mkdir', 'exist_ok']);
+    expect(tests[0]).toMatchObject({ path: 'testing/test_tmpdir.py', reason: expect.stringMatching(/named for a touched module/) });
   });
 });
