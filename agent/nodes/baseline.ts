@@ -77,7 +77,7 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
   deps.run.environment = { environment, image };
 
   const near = state.files.slice(0, BASELINE_SOURCE_FILES).map((f) => f.path);
-  const selection = selectRegressionTests(deps.run.snapshot?.files ?? [], near, { maxFiles: BASELINE_TEST_FILES });
+  const selection = selectRegressionTests(deps.run.snapshot?.files ?? [], near, { maxFiles: BASELINE_TEST_FILES, summaries: deps.run.index?.summaries });
   const testFiles = selection.tests.map((t) => t.path);
   const collect = isPytestCommand(environment.testCmd) && testFiles.length > 0;
   try {

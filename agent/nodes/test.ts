@@ -1,4 +1,4 @@
-import { selectRegressionTests } from '../../localisation/index.js';
+import { type FileSummary, selectRegressionTests } from '../../localisation/index.js';
 import { applyPatch, isPytestCommand, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
 import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
@@ -152,10 +152,11 @@ export function regressionTargets(
   files: ReadonlyArray<{ path: string; text: string }>,
   touched: readonly string[],
   names: readonly string[] = [],
+  summaries?: readonly FileSummary[],
 ): { tests: Array<{ path: string; reason: string }>; left: string[] } {
   const all = files.filter((f) => TEST_FILE.test(f.path));
   if (all.length > 0 && all.length <= WHOLE_SUITE_FILES) return { tests: all.map((f) => ({ path: f.path, reason: `the whole suite (${all.length} test files)` })), left: [] };
-  const reaching = selectRegressionTests(files, touched, { maxFiles: Number.MAX_SAFE_INTEGER, names }).tests;
+  const reaching = selectRegressionTests(files, touched, { maxFiles: Number.MAX_SAFE_INTEGER, names, summaries }).tests;
   return { tests: reaching.slice(0, MAX_REGRESSION_FILES).map((t) => ({ path: t.path, reason: t.reason })), left: reaching.slice(MAX_REGRESSION_FILES).map((t) => t.path) };
 }
 
@@ -178,7 +179,8 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const tests = current.tests.filter((t) => pathViolations(t.path).length === 0 && !existing.has(t.path) && t.path.endsWith('.py'));
   const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
   const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(0, 40);
-  const regressionSelection = regressionTargets(snapshotFiles, touched, names);
+  // The localiser parsed these files already: no attempt parses the repository again.
+  const regressionSelection = regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
   const regressionTests = regressionSelection.tests;
   const regressionPaths = regressionTests.map((t) => t.path);
   const timeoutSeconds = deps.testTimeoutSeconds;

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { EventLog, solveIssue, type SolveContext, type SolveOptions } from '../../agent/index.js';
 import { isFixwrightError } from '../../core/errors.js';
@@ -98,17 +99,8 @@ export function retryDelayMs(n: number, baseMs = 2000): number {
   return Math.min(60_000, baseMs * 2 ** (n - 1));
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
+/** Waits, or stops waiting when the run is cancelled. */
+const sleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined);
 
 /**
  * Runs one instance, trying again (after a back-off) while it ends in an error another try may mend
