@@ -24,12 +24,25 @@ def prompt_and_response(row):
     return system + [{"role": "user", "content": row["input"]}], row["output"]
 
 
-def tokenize_row(tokenizer, row, max_len):
-    """input_ids and labels for one row: the chat template renders the prompt (with the generation
-    prompt, as at serving time); the response and EOS follow, and only they carry labels."""
+def tokenize_row(tokenizer, row):
+    """input_ids and labels for one row, whole: the chat template renders the prompt (with the
+    generation prompt, as at serving time); the response and EOS follow, and only they carry labels."""
     prompt, response = prompt_and_response(row)
     prompt_ids = tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=True)
     response_ids = tokenizer(response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    ids = (prompt_ids + response_ids)[:max_len]
-    labels = ([-100] * len(prompt_ids) + response_ids)[:max_len]
-    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+    ids = prompt_ids + response_ids
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt_ids) + response_ids}
+
+
+def tokenize_within(tokenizer, rows, max_len):
+    """(tokenized rows of at most max_len tokens, how many rows were longer). A row is dropped, not
+    cut: cutting takes the end of the response and its EOS, so the model would learn half an edit
+    and never to stop; a row whose prompt alone fills the limit would teach nothing at all."""
+    kept, dropped = [], 0
+    for row in rows:
+        item = tokenize_row(tokenizer, row)
+        if len(item["input_ids"]) > max_len:
+            dropped += 1
+        else:
+            kept.append(item)
+    return kept, dropped

@@ -7,7 +7,9 @@
 LoRA r=16, alpha=32 on every attention and MLP projection; 4-bit NF4 (QLoRA) when bitsandbytes
 and a GPU are present, bf16 LoRA otherwise (it says which); loss on the response tokens only;
 cosine schedule; checkpoints in --out; --merge writes OUT/merged, a plain model vLLM can serve.
-trl's SFTTrainer is used when trl is importable, transformers' Trainer otherwise.
+Gradient checkpointing is on (--no-gradient-checkpointing turns it off). Rows over --max-len are
+dropped, not cut, and counted. trl's SFTTrainer is used when trl is importable, transformers'
+Trainer otherwise.
 """
 import argparse
 import importlib.util
@@ -17,9 +19,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sft_data import read_rows, tokenize_row  # noqa: E402
-
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+from sft_data import read_rows, tokenize_within  # noqa: E402
+from trainer_common import LORA_TARGETS, add_checkpointing_flag, checkpointing_arguments, merge_adapter, prepare_for_checkpointing  # noqa: E402
 
 
 def need(*modules):
@@ -67,11 +68,15 @@ def load_model(args, tokenizer):
 
         quant = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_use_double_quant=True)
         model = AutoModelForCausalLM.from_pretrained(args.model, quantization_config=quant, device_map="auto", torch_dtype=torch.bfloat16)
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=True)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.gradient_checkpointing, gradient_checkpointing_kwargs={"use_reentrant": False})
         mode = "QLoRA: 4-bit NF4 base (bitsandbytes), bf16 compute"
     else:
         model = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16 if cuda else torch.float32, device_map="auto" if cuda else None)
         mode = "bf16 LoRA (bitsandbytes not installed, so no 4-bit base)" if cuda else "fp32 LoRA on CPU (no GPU: slow)"
+    if not (cuda and importlib.util.find_spec("bitsandbytes") is not None and not args.dry_run):
+        # prepare_model_for_kbit_training did this for the 4-bit base; the others need it done here.
+        prepare_for_checkpointing(model, args.gradient_checkpointing)
+    mode += "; gradient checkpointing " + ("on" if args.gradient_checkpointing else "off")
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
     return get_peft_model(model, lora), mode, cuda
 
@@ -89,8 +94,9 @@ class Rows:
         return self.items[i]
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser():
+    """The command line of train_sft.py."""
+    parser = argparse.ArgumentParser(prog="train_sft.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("data", help="the exported SFT JSONL (check it with training/check_data.py)")
     parser.add_argument("--model", default="deepseek-ai/deepseek-coder-6.7b-instruct", help="base model (hub id or local path)")
     parser.add_argument("--out", default="runs/sft", help="checkpoints, the adapter, and with --merge the merged model")
@@ -98,46 +104,18 @@ def main():
     parser.add_argument("--lr", type=float, default=2e-4)
     parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--grad-accum", type=int, default=16)
-    parser.add_argument("--max-len", type=int, default=8192, help="tokens per example (longer ones are cut)")
+    parser.add_argument("--max-len", type=int, default=8192, help="tokens per example; longer rows are dropped (and counted), never cut")
     parser.add_argument("--save-steps", type=int, default=100)
     parser.add_argument("--merge", action="store_true", help="merge the adapter into the base and save OUT/merged for vLLM")
     parser.add_argument("--no-trl", action="store_true", help="use transformers' Trainer even when trl is installed")
     parser.add_argument("--dry-run", action="store_true", help="a tiny random Llama from a config in code, a few dozen steps; fails unless the loss falls")
     parser.add_argument("--steps", type=int, default=40, help="with --dry-run: optimizer steps")
-    args = parser.parse_args()
-    need("torch", "transformers", "peft")
-    import torch
-    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
+    add_checkpointing_flag(parser)
+    return parser
 
-    train_rows = read_rows(args.data, "train")
-    val_rows = read_rows(args.data, "validation")
-    if not train_rows:
-        sys.exit(f"train_sft: {args.data} has no train rows")
-    if args.dry_run:
-        args.max_len = min(args.max_len, 512)
-        tokenizer = tiny_tokenizer(train_rows + val_rows)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(args.model)
-        if tokenizer.pad_token is None:
-            tokenizer.pad_token = tokenizer.eos_token
-    model, mode, cuda = load_model(args, tokenizer)
-    print(f"train_sft: {mode}; {len(train_rows)} train rows, {len(val_rows)} validation rows", flush=True)
-    train = Rows([tokenize_row(tokenizer, r, args.max_len) for r in train_rows])
-    val = Rows([tokenize_row(tokenizer, r, args.max_len) for r in val_rows]) if val_rows else None
 
-    losses, times = [], []
-
-    class Record(TrainerCallback):
-        def on_step_begin(self, a, state, control, **kw):
-            self.started = time.perf_counter()
-
-        def on_log(self, a, state, control, logs=None, **kw):
-            if logs and "loss" in logs:
-                losses.append((state.global_step, logs["loss"]))
-
-        def on_step_end(self, a, state, control, **kw):
-            times.append(time.perf_counter() - self.started)
-
+def training_arguments(args, cuda, has_validation):
+    """The TrainingArguments (or SFTConfig) fields of a run."""
     training = dict(
         output_dir=args.out,
         per_device_train_batch_size=args.batch_size,
@@ -152,13 +130,58 @@ def main():
         bf16=cuda,
         report_to=[],
         remove_unused_columns=False,
-        eval_strategy="steps" if val else "no",
+        eval_strategy="steps" if has_validation else "no",
         eval_steps=args.steps if args.dry_run else args.save_steps,
+        **checkpointing_arguments(args.gradient_checkpointing),
     )
     if args.dry_run:
         training["max_steps"] = args.steps
     else:
         training["num_train_epochs"] = args.epochs
+    return training
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    need("torch", "transformers", "peft")
+    from transformers import AutoTokenizer, DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
+
+    train_rows = read_rows(args.data, "train")
+    val_rows = read_rows(args.data, "validation")
+    if not train_rows:
+        sys.exit(f"train_sft: {args.data} has no train rows")
+    if args.dry_run:
+        # Rows are dropped, not cut, over --max-len: the cap must hold the fixture's rows in the tiny BPE's tokens.
+        args.max_len = min(args.max_len, 4096)
+        tokenizer = tiny_tokenizer(train_rows + val_rows)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token
+    train_items, train_dropped = tokenize_within(tokenizer, train_rows, args.max_len)
+    val_items, val_dropped = tokenize_within(tokenizer, val_rows, args.max_len)
+    print(f"train_sft: dropped {train_dropped} train and {val_dropped} validation rows over --max-len {args.max_len} tokens", flush=True)
+    if not train_items:
+        sys.exit(f"train_sft: every train row of {args.data} is over --max-len {args.max_len} tokens; raise it or export with a smaller --max-tokens")
+    model, mode, cuda = load_model(args, tokenizer)
+    print(f"train_sft: {mode}; {len(train_items)} train rows, {len(val_items)} validation rows", flush=True)
+    train = Rows(train_items)
+    val = Rows(val_items) if val_items else None
+
+    losses, times = [], []
+
+    class Record(TrainerCallback):
+        def on_step_begin(self, a, state, control, **kw):
+            self.started = time.perf_counter()
+
+        def on_log(self, a, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                losses.append((state.global_step, logs["loss"]))
+
+        def on_step_end(self, a, state, control, **kw):
+            times.append(time.perf_counter() - self.started)
+
+    training = training_arguments(args, cuda, val is not None)
     collator = DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100, padding=True)
     use_trl = not args.no_trl and importlib.util.find_spec("trl") is not None
     if use_trl:
@@ -188,15 +211,7 @@ def main():
         print("train_sft: dry run passed: the loss fell", flush=True)
         return
     if args.merge:
-        from peft import PeftModel
-        from transformers import AutoModelForCausalLM
-
-        # Merge into a bf16 copy of the base: a 4-bit base cannot hold merged weights.
-        base = AutoModelForCausalLM.from_pretrained(args.model, torch_dtype=torch.bfloat16)
-        merged = PeftModel.from_pretrained(base, os.path.join(args.out, "adapter")).merge_and_unload()
-        merged.save_pretrained(os.path.join(args.out, "merged"), safe_serialization=True)
-        tokenizer.save_pretrained(os.path.join(args.out, "merged"))
-        print(f"train_sft: merged model in {os.path.join(args.out, 'merged')} (serve it: vllm serve {os.path.join(args.out, 'merged')})", flush=True)
+        merge_adapter(args.model, os.path.join(args.out, "adapter"), args.out, tokenizer, "train_sft")
 
 
 if __name__ == "__main__":
