@@ -52,8 +52,15 @@ const EXIT_KILLED = 137;
 /** Sessions open in this process, so a signal handler can remove them before exit. */
 const liveSessions = new Set<SandboxSession>();
 
+/**
+ * Container creations still in flight: a signal can arrive after Docker made the container but
+ * before `open()` heard back, and that container must be removed too.
+ */
+const pendingCreates = new Set<Promise<unknown>>();
+
 /** Closes every session this process still holds (used on SIGINT/SIGTERM). */
 export async function closeAllSessions(): Promise<void> {
+  await Promise.allSettled([...pendingCreates]);
   await Promise.allSettled([...liveSessions].map((session) => session.close()));
 }
 
@@ -103,7 +110,13 @@ export class SandboxSession {
         const eq = entry.indexOf('=');
         if (eq > 0) imageEnv[entry.slice(0, eq)] = entry.slice(eq + 1);
       }
-      container = await options.docker.createContainer(spec);
+      const creating = options.docker.createContainer(spec);
+      pendingCreates.add(creating);
+      try {
+        container = await creating;
+      } finally {
+        pendingCreates.delete(creating);
+      }
     } catch (err) {
       sandboxMetrics.starts.inc({ result: 'error' });
       if (hasDockerStatus(err, 404)) {
