@@ -5,3 +5,6 @@ export { runAgent } from './graph.js';
 export { createChatModel, DEFAULT_PRICES, type ModelProvider } from './models.js';
 export { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, repositorySources, shippedCalibration, solveIssue, type RepoSpec, type SolveContext, type SolveOptions, type SolveOutcome } from './solve-issue.js';
 export type { AgentStatus, AttemptRecord, LocalisedFile, NodeName, StopReason } from './state.js';
+export { DEMO_MODEL, demoReply } from './demo/demo-model.js';
+export { DEMO_FILES, DEMO_ISSUE, writeDemoRepository } from './demo/demo-repo.js';
+export { openDemoModel, runDemo, type DemoModel, type DemoOutcome, type DemoRunOptions } from './demo/run-demo.js';

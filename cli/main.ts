@@ -5,6 +5,7 @@ import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerBenchEditsCommand } from './commands/bench-edits.js';
+import { registerDemoCommand } from './commands/demo.js';
 import { registerEditCommand } from './commands/edit.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerExportCommand } from './commands/export.js';
@@ -28,6 +29,7 @@ export async function main(argv: string[]): Promise<number> {
   registerSandboxCommands(program, (code) => (exitCode = code));
   registerLocaliseCommand(program);
   registerSolveCommand(program, (code) => (exitCode = code));
+  registerDemoCommand(program, (code) => (exitCode = code));
   registerServeCommands(program, version);
   registerEvalCommand(program, (code) => (exitCode = code));
   registerBenchCommand(program);

@@ -14,6 +14,11 @@ export type ScriptedReply = string | { status: number; message?: string } | { de
 export interface ScriptedServerOptions {
   /** Chat replies, one per request in order; the last repeats. */
   replies?: ScriptedReply[];
+  /**
+   * Chooses each chat reply from the request instead (wins over `replies`): a script that answers
+   * what it is asked, so it keeps working when the agent's steps change order.
+   */
+  respond?: (request: ScriptedChatRequest, index: number) => ScriptedReply;
   /** Loopback only: 127.0.0.1 (default) or ::1. */
   host?: '127.0.0.1' | '::1';
   port?: number;
@@ -50,9 +55,10 @@ export function scriptedEmbedding(text: string, dimensions: number): number[] {
   return v.map((x) => x / norm);
 }
 
-interface ChatRequest {
+/** The parts of a chat request a script may read. */
+export interface ScriptedChatRequest {
   model?: string;
-  messages?: unknown[];
+  messages?: Array<{ role?: string; content?: unknown }>;
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
 }
@@ -76,8 +82,9 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
   const requests: ScriptedServer['requests'] = [];
   const replies = options.replies ?? ['```\nNO_EDITS\n```'];
   let chatCount = 0;
-  const chat = async (body: ChatRequest, res: ServerResponse) => {
-    const step = replies[Math.min(chatCount++, replies.length - 1)]!;
+  const chat = async (body: ScriptedChatRequest, res: ServerResponse) => {
+    const index = chatCount++;
+    const step = options.respond ? options.respond(body, index) : replies[Math.min(index, replies.length - 1)]!;
     if (typeof step === 'object' && 'status' in step) {
       return send(res, step.status, { error: { message: step.message ?? 'scripted error', type: 'server_error' } });
     }
@@ -121,7 +128,7 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
         return send(res, 500, { error: { message: 'scripted failure', type: 'server_error' } });
       }
       if (path === '/v1/models') return send(res, 200, { object: 'list', data: [{ id: 'scripted', object: 'model' }] });
-      if (path === '/v1/chat/completions' && req.method === 'POST') return chat(body as ChatRequest, res);
+      if (path === '/v1/chat/completions' && req.method === 'POST') return chat(body as ScriptedChatRequest, res);
       if (path === '/v1/embeddings' && req.method === 'POST') {
         const { input, model, encoding_format: format } = body as { input?: unknown; model?: string; encoding_format?: string };
         const inputs = Array.isArray(input) ? input : [input];

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { Settings } from '../../core/config.js';
+import type { ScriptedServer } from '../../core/scripted-openai-server.js';
+import type { SandboxRuntime } from '../../sandbox/index.js';
+import type { EventLog } from '../events.js';
+import { DEFAULT_TEMPERATURES, solveIssue, type SolveOutcome } from '../solve-issue.js';
+import { DEMO_MODEL, startDemoModel } from './demo-model.js';
+import { DEMO_ISSUE, writeDemoRepository } from './demo-repo.js';
+
+/** The demo's model running on loopback, and the settings that point the agent at it. */
+export interface DemoModel {
+  server: ScriptedServer;
+  /** The caller's settings with the model, its endpoint, a one-off key and a zero price. */
+  settings: Settings;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the demo's scripted model and returns settings aimed at it. The key is random per run so
+ * nothing else on the machine can drive the model; the price is zero because the demo is free.
+ */
+export async function openDemoModel(settings: Settings): Promise<DemoModel> {
+  const apiKey = `demo-${randomBytes(12).toString('hex')}`;
+  const server = await startDemoModel(apiKey);
+  const models = {
+    ...settings.models,
+    chatModel: DEMO_MODEL,
+    baseURL: server.url,
+    apiKey,
+    prices: { ...settings.models.prices, [DEMO_MODEL]: { inputPerMTok: 0, outputPerMTok: 0 } },
+  };
+  return { server, settings: Object.freeze({ ...settings, models }), close: () => server.close() };
+}
+
+/** What a demo run needs: a folder of its own, the sandbox, and where its events go. */
+export interface DemoRunOptions {
+  /** The demo repository is written to `<workDir>/shop`. */
+  workDir: string;
+  settings: Settings;
+  events: EventLog;
+  runtime: SandboxRuntime;
+  signal?: AbortSignal;
+}
+
+/** The demo's ending, with where its repository was written. */
+export interface DemoOutcome extends SolveOutcome {
+  repoDir: string;
+}
+
+/** Solves the bundled issue in the bundled repository with the bundled model: the whole loop, offline. */
+export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
+  const repoDir = join(options.workDir, 'shop');
+  writeDemoRepository(repoDir);
+  const model = await openDemoModel(options.settings);
+  try {
+    options.events.emit('status', { status: 'running', repo: repoDir, model: DEMO_MODEL });
+    const outcome = await solveIssue(
+      { repo: { path: repoDir }, issue: DEMO_ISSUE, model: DEMO_MODEL, baseURL: model.server.url, maxAttempts: 3, testTimeoutSeconds: 60, temperatures: DEFAULT_TEMPERATURES },
+      { settings: model.settings, events: options.events, runtime: options.runtime, signal: options.signal },
+    );
+    return { ...outcome, repoDir };
+  } finally {
+    await model.close();
+  }
+}
