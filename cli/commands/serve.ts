@@ -23,6 +23,19 @@ function warnIfModelUnreachable(settings: Settings, who: string): void {
   );
 }
 
+/**
+ * A listen failure the user can fix (a busy port, an address not on this machine, a privileged
+ * port) as one line naming the flag; anything else is passed on as it is.
+ */
+function explainListenError(err: unknown, flag: string, host: string, port: number): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE') return new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${port}: ${where} is already in use (another fixwright serve?): stop what holds it or pass another ${flag}`, { field: flag });
+  if (code === 'EADDRNOTAVAIL') return new FixwrightError('FW_ERR_BAD_INPUT', `${where}: ${host} is not an address of this machine: pass another host (127.0.0.1, or 0.0.0.0 for every address)`, { field: flag });
+  if (code === 'EACCES') return new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${port}: not permitted to listen on ${where} (ports below 1024 need privileges): pass a port from 1024 up`, { field: flag });
+  return err;
+}
+
 /** Runs until a signal: the shutdown handler exits the process once work is drained. */
 const untilShutdown = () => new Promise<never>(() => undefined);
 
@@ -37,7 +50,9 @@ export function registerServeCommands(program: Command, version: string): void {
       const settings = loadSettings(process.env);
       const port = wholeNumber(flags.port, '--port', 0, 65535);
       const logger = createLogger(settings.logLevel);
-      const service = await startService(settings, { host: flags.host, port, version }, logger);
+      const service = await startService(settings, { host: flags.host, port, version }, logger).catch((err: unknown) => {
+        throw explainListenError(err, '--port', flags.host, port);
+      });
       process.stderr.write(`fixwright serve: ${service.url} (docs ${service.url}/docs), queue ${service.mode === 'redis' ? 'BullMQ on Redis: start `fixwright worker` to run tasks' : 'in-process (single machine; set REDIS_URL for workers)'}\n`);
       warnIfModelUnreachable(settings, 'serve');
       onShutdown(() => service.close());
@@ -65,10 +80,15 @@ export function registerServeCommands(program: Command, version: string): void {
       let metrics: ReturnType<typeof createServer> | undefined;
       if (flags.metricsPort !== undefined) {
         const port = wholeNumber(flags.metricsPort, '--metrics-port', 0, 65535);
-        metrics = createServer((request, response) => {
+        const server = createServer((request, response) => {
           if (request.url !== '/metrics') return void response.writeHead(404).end();
           void metricsRegistry.metrics().then((text) => response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text));
-        }).listen(port, flags.metricsHost);
+        });
+        metrics = server;
+        await new Promise<void>((listening, failed) => server.once('error', failed).listen(port, flags.metricsHost, listening)).catch(async (err: unknown) => {
+          await worker.close(0);
+          throw explainListenError(err, '--metrics-port', flags.metricsHost, port);
+        });
       }
       process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})\n`);
       warnIfModelUnreachable(settings, 'worker');

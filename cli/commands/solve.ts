@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
 import { checkModel, createLocaliser, EventLog, redact, repositorySources, solveIssue, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
+import { repositoryName } from '../../agent/repository-name.js';
 import { loadSettings } from '../../core/config.js';
 import { wholeNumber } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
+import { makeOutputDir, refuseUsedRunDir } from '../output-dir.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createSandboxRuntime, parseUserSpecText, type UserSpec } from '../../sandbox/index.js';
 
@@ -74,7 +76,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--max-seconds <s>', 'start no new attempt after this many seconds')
     .option('--env <file>', "the project's environment spec (YAML or JSON: python, packages, apt, pip, pythonpath, test_command, test_env, imports); default: .fixwright/environment.yml in the repository, else inferred from its files")
     .option('--temperatures <list>', 'temperature per attempt; the last repeats', '0,0.4,0.7')
-    .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go', 'fixwright-out')
+    .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go: a new or empty folder (one run per folder)', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
       const settings = loadSettings(process.env);
       const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
@@ -109,8 +111,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone');
       }
 
-      const out = resolve(flags.out);
-      mkdirSync(out, { recursive: true });
+      refuseUsedRunDir(resolve(flags.out));
+      const out = makeOutputDir(flags.out);
       const taskId = randomUUID();
       // Fail on an unusable model configuration or an endpoint that does not answer now, not inside the first attempt.
       try {
@@ -126,8 +128,9 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         return;
       }
       const events = new EventLog(taskId, join(out, 'trajectory.jsonl'), settings.models.apiKey ? [settings.models.apiKey] : []);
-      // A live timeline: one line per event, and a spinner while the model is thinking.
-      const spinner = ora({ stream: process.stderr, discardStdin: false });
+      // A live timeline: one line per event, and a spinner while the model is thinking, on a
+      // terminal only (in a log or a pipe the spinner would leave "- waiting for …" lines).
+      const spinner = ora({ stream: process.stderr, discardStdin: false, isSilent: process.stderr.isTTY !== true });
       events.subscribe((e) => {
         if (spinner.isSpinning) spinner.stop();
         const detail =
@@ -140,7 +143,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
-      events.emit('status', { status: 'running', repo: flags.repo, model });
+      events.emit('status', { status: 'running', repo: repositoryName(repoSpec), model });
       const writeResult = (result: Record<string, unknown>) => writeFileSync(join(out, 'result.json'), `${JSON.stringify(redact(result, events.secrets), null, 2)}\n`);
       let final: SolveOutcome;
       try {
@@ -155,6 +158,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         events.emit(cancelled ? 'done' : 'error', { status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message });
         writeFileSync(join(out, 'patch.diff'), '');
         writeResult({ task_id: taskId, status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message, attempts: [], tokens: spent.tokens, cost_usd: spent.costUsd, duration_ms: Date.now() - started });
+        // Ctrl-C is the user's choice, not a bug: say where the run's record is, in one line.
+        if (cancelled) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; the run so far is in ${out} (result.json says stopped_by "cancelled")`);
         throw err;
       }
       writeFileSync(join(out, 'patch.diff'), final.finalPatch);
