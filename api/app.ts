@@ -150,7 +150,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(liveRoutes(deps));
   await app.register(uiRoutes(deps));
   const quickfix = deps.quickfix ?? createQuickFixService(deps.settings, { logger: deps.logger, ...(deps.redis ? { redis: deps.redis } : {}) });
-  if (!deps.quickfix) app.addHook('onClose', () => quickfix.close());
+  // preClose, not onClose: onClose runs after the server has stopped, and a connection that never
+  // ends (a client that keeps its socket) holds that forever, with the analysis container still up.
+  if (!deps.quickfix) app.addHook('preClose', () => quickfix.close());
   await app.register(editRoutes(quickfix));
   return app;
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { Socket } from 'node:net';
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { assetPath } from '../core/paths.js';
@@ -189,6 +190,9 @@ export class AnalysisContainer implements Analyser {
       // -I: isolated mode (no user site, no PYTHON* variables); the server only parses snippets.
       const exec = await container.exec({ Cmd: ['python3', '-I', '-c', serverSource], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: SANDBOX_USER, WorkingDir: '/tmp' });
       const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
+      // An idle analyser must never keep the process alive (a server that is shutting down would
+      // wait on it forever): a pending check holds the loop through its own timeout timer instead.
+      (stream as Partial<Socket>).unref?.();
       const stdout = new PassThrough();
       const stderr = new PassThrough();
       docker.modem.demuxStream(stream, stdout, stderr);

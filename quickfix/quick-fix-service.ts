@@ -70,6 +70,8 @@ function unchanged(adapter: LanguageAdapter, code: string, analysis: AnalysisRes
  */
 export class QuickFixService {
   private readonly parts: QuickFixParts;
+  /** Requests being answered, so a shutdown can let them finish before the analyser goes. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(parts: QuickFixParts) {
     this.parts = parts;
@@ -92,7 +94,15 @@ export class QuickFixService {
   }
 
   /** Answers one request; throws FixwrightError (with the field) for bad input. */
-  async edit(raw: EditRequest): Promise<EditResponse> {
+  edit(raw: EditRequest): Promise<EditResponse> {
+    const answer = this.answer(raw);
+    const settled = answer.catch(() => undefined);
+    this.inFlight.add(settled);
+    void settled.finally(() => this.inFlight.delete(settled));
+    return answer;
+  }
+
+  private async answer(raw: EditRequest): Promise<EditResponse> {
     const started = performance.now();
     // Work on \n lines; a CRLF file gets its replacements back with CRLF, as its editor expects.
     const crlf = raw.code.includes('\r\n');
@@ -206,8 +216,17 @@ export class QuickFixService {
     return finish(answer!);
   }
 
-  /** Stops the analysis containers. */
-  async close(): Promise<void> {
+  /**
+   * Stops the analysis containers once the requests in flight have finished, or after `drainMs`
+   * (a model call may take minutes; a shutdown must not): those still running are then answered
+   * without pyflakes, saying so.
+   */
+  async close(drainMs = 2000): Promise<void> {
+    if (this.inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+      clearTimeout(timer);
+    }
     await Promise.allSettled(this.parts.adapters.map((a) => a.close()));
   }
 }
