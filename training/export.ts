@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
 import { type ExportCard, writeCard } from './card.js';
 import { dpoRow, rowTokens, sftRow, type SftStyle } from './format.js';
@@ -43,24 +43,76 @@ export function trajectoryFiles(paths: readonly string[]): string[] {
   return files;
 }
 
-/** Instance ids that `fixwright eval` resolved, from its report.json files. */
-function evalResolved(reports: readonly string[]): Set<string> {
-  const resolved = new Set<string>();
+/** One verdict of `fixwright eval`: the patch it judged (when its directory keeps it) and whether it resolved the instance. */
+interface Evaluation {
+  patch?: string;
+  resolved: boolean;
+}
+
+// The layout `fixwright eval --out DIR` writes: DIR/report.json and DIR/instances/<id>/result.json.
+const evalInstanceDir = (report: string, id: string) => join(dirname(report), 'instances', id.replace(/[^A-Za-z0-9._-]/g, '_'));
+
+/** The patch an evaluation judged: instances/<id>/result.json's model_patch, else instances/<id>/patch.diff. */
+function evaluatedPatch(report: string, id: string): string | undefined {
+  const dir = evalInstanceDir(report, id);
+  try {
+    const patch = (JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { model_patch?: unknown }).model_patch;
+    if (typeof patch === 'string') return patch;
+  } catch {
+    // No result.json (or an unreadable one): patch.diff, written beside it, says the same.
+  }
+  return existsSync(join(dir, 'patch.diff')) ? readFileSync(join(dir, 'patch.diff'), 'utf8') : undefined;
+}
+
+/** Every verdict in the given report.json files, by instance id. */
+function evaluations(reports: readonly string[]): Map<string, Evaluation[]> {
+  const byInstance = new Map<string, Evaluation[]>();
   for (const file of reports) {
-    let report: { resolved_ids?: unknown };
+    let report: { resolved_ids?: unknown; submitted_ids?: unknown };
     try {
-      report = JSON.parse(readFileSync(file, 'utf8')) as { resolved_ids?: unknown };
+      report = JSON.parse(readFileSync(file, 'utf8')) as typeof report;
     } catch (err) {
       throw new FixwrightError('FW_ERR_BAD_INPUT', `--eval-report ${file} is not a readable report.json: ${(err as Error).message}`, { field: '--eval-report' });
     }
     if (!Array.isArray(report.resolved_ids)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--eval-report ${file} has no resolved_ids list (is it fixwright eval's report.json?)`, { field: '--eval-report' });
-    for (const id of report.resolved_ids) if (typeof id === 'string') resolved.add(id);
+    const resolved = new Set(report.resolved_ids.filter((id): id is string => typeof id === 'string'));
+    const submitted = Array.isArray(report.submitted_ids) ? report.submitted_ids.filter((id): id is string => typeof id === 'string') : [...resolved];
+    for (const id of new Set([...submitted, ...resolved])) {
+      const list = byInstance.get(id) ?? [];
+      list.push({ patch: evaluatedPatch(file, id), resolved: resolved.has(id) });
+      byInstance.set(id, list);
+    }
   }
-  return resolved;
+  return byInstance;
+}
+
+/**
+ * The official verdict on one run: only an evaluation of the patch this run returned speaks for it.
+ * Runs of one instance differ (another model, another try), so a verdict on one run's patch says
+ * nothing about another's. Evaluations of the same patch that disagree (a flaky test) do not pass it.
+ */
+function officialVerdict(run: RunTrace, verdicts: ReadonlyMap<string, Evaluation[]>): { passed: boolean; problem?: string } {
+  const all = run.instanceId === undefined ? [] : (verdicts.get(run.instanceId) ?? []);
+  if (all.length === 0) return { passed: false };
+  const own = all.filter((e) => e.patch !== undefined && e.patch.trim() === run.patch.trim());
+  if (own.length === 0) {
+    return { passed: false, problem: `${run.instanceId} was evaluated, but not this run's patch (no instances/<id>/ beside the report holds it); the run counts as not passing` };
+  }
+  if (own.some((e) => e.resolved) && !own.every((e) => e.resolved)) return { passed: false, problem: `the evaluations of this run's patch disagree (resolved in some reports, not in others); the run counts as not passing` };
+  return { passed: own[0]!.resolved };
 }
 
 // Key-shaped strings: provider keys and bearer tokens, refused even when no setting names them.
-const KEY_SHAPES = [/\bsk-[A-Za-z0-9_-]{16,}/, /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/];
+// GitHub tokens (classic ghp_/gho_/ghu_/ghs_/ghr_ and fine-grained github_pat_), Hugging Face tokens,
+// AWS access key ids (long-lived AKIA, temporary ASIA).
+const KEY_SHAPES = [
+  /\bsk-[A-Za-z0-9_-]{16,}/,
+  /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/,
+  /\bgh[pousr]_[A-Za-z0-9]{30,}/,
+  /\bgithub_pat_[A-Za-z0-9_]{40,}/,
+  /\bhf_[A-Za-z0-9]{30,}/,
+  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/,
+];
 
 /**
  * Repositories held out for validation: taken in a fixed order (by a hash of the name, so the
@@ -100,8 +152,17 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
   }
   if (runs.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable run in ${files.length} trajectory file(s): ${problems.slice(0, 3).map((p) => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ')}`, { field: '--trajectories' });
 
-  const official = options.evalReports.length > 0 ? evalResolved(options.evalReports) : undefined;
-  const passed = (run: RunTrace) => (official ? run.instanceId !== undefined && official.has(run.instanceId) : run.status === 'resolved');
+  const official = options.evalReports.length > 0 ? evaluations(options.evalReports) : undefined;
+  const verdicts = new Map<RunTrace, boolean>();
+  for (const run of runs) {
+    if (!official) verdicts.set(run, run.status === 'resolved');
+    else {
+      const verdict = officialVerdict(run, official);
+      verdicts.set(run, verdict.passed);
+      if (verdict.problem) problems.push({ file: run.file, message: verdict.problem });
+    }
+  }
+  const passed = (run: RunTrace) => verdicts.get(run) === true;
   const pairs: Array<SftPair | DpoPair> = runs.flatMap((run): Array<SftPair | DpoPair> => (options.format === 'sft' ? sftPairs(run, passed(run)) : dpoPairs(run, passed(run))));
 
   const dropped = { duplicate: 0, over_budget: 0, secret: 0, gold_leak: 0 };
@@ -136,7 +197,7 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
   const card = writeCard(options.out, rows, {
     format: options.format,
     style: options.format === 'sft' ? options.style : 'trl-conversational',
-    trust: official ? 'fixwright eval (official rule): only runs whose instance is in resolved_ids count as passing' : "the agent's own verdict (its reproduction test went from failing to passing, no regressions)",
+    trust: official ? 'fixwright eval (official rule): only runs whose own patch an evaluation resolved count as passing' : "the agent's own verdict (its reproduction test went from failing to passing, no regressions)",
     eval_reports: options.evalReports,
     max_tokens: options.maxTokens,
     val_fraction: options.valFraction,

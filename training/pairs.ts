@@ -65,15 +65,24 @@ export function sftPairs(run: RunTrace, passed: boolean): SftPair[] {
 }
 
 /**
+ * Attempts of a passing run whose edit lost to the winner: every other attempt put to the test.
+ * Reflection runs only when another attempt follows, so the last attempt of a run the agent left
+ * unverified (and the official verdict resolved through an earlier one) failed without a
+ * reflection; it is a failing edit all the same.
+ */
+export function losingAttempts(run: RunTrace, win: AttemptTrace): AttemptTrace[] {
+  return run.attempts.filter((a) => a.attempt !== win.attempt && a.response.trim() && a.response !== win.response && (a.reflection || a.judged));
+}
+
+/**
  * DPO pairs of one passing run: the first attempt's messages (issue and context, before any
- * feedback) as the prompt, the passing edit as chosen, each failing edit as rejected.
+ * feedback) as the prompt, the passing edit as chosen, each losing edit as rejected.
  */
 export function dpoPairs(run: RunTrace, passed: boolean): DpoPair[] {
   const win = passingAttempt(run, passed);
   const first = run.attempts.find((a) => a.attempt === 1);
   if (!win || !first) return [];
   const prompt = first.messages.slice(0, 2);
-  return failedAttempts(run)
-    .filter((a) => a.attempt !== win.attempt && a.response !== win.response)
+  return losingAttempts(run, win)
     .map((a) => ({ kind: 'preference' as const, repo: run.repo, source: run.instanceId ?? run.taskId, prompt, chosen: win.response, rejected: a.response, chosen_attempt: win.attempt, rejected_attempt: a.attempt }));
 }

@@ -32,6 +32,8 @@ export interface AttemptTrace {
   output?: string;
   /** What reflection recorded about the failure, when the attempt failed and was reflected on. */
   reflection?: { category: string; message: string };
+  /** Whether the edit was put to the test (applied, or refused by apply): only such an attempt can have failed. */
+  judged?: boolean;
 }
 
 /** What a trajectory says about one run, as the exporter needs it. */
@@ -44,6 +46,8 @@ export interface RunTrace {
   instanceId?: string;
   status: string;
   chosenAttempt: number | null;
+  /** The patch the run returned (its `done` event): what bench submits and `fixwright eval` judges. */
+  patch: string;
   attempts: AttemptTrace[];
 }
 
@@ -105,8 +109,11 @@ export function readTrajectory(file: string): { run?: RunTrace; problems: TraceP
     const trace = attempt === undefined ? undefined : attempts.get(attempt);
     if (!trace) continue;
     if (e.type === 'patch') trace.diff = asText(e.data.diff);
-    else if (e.type === 'apply_result' && e.data.ok === false) trace.output = asText(e.data.message) ?? trace.output;
-    else if (e.type === 'test_result') {
+    else if (e.type === 'apply_result') {
+      trace.judged = true;
+      if (e.data.ok === false) trace.output = asText(e.data.message) ?? trace.output;
+    } else if (e.type === 'test_result') {
+      trace.judged = true;
       const after = e.data.after as { output?: unknown } | undefined;
       trace.output = asText(after?.output) ?? trace.output;
     } else if (e.type === 'reflection') trace.reflection = { category: asText(e.data.category) ?? 'unknown', message: asText(e.data.message) ?? '' };
@@ -121,6 +128,7 @@ export function readTrajectory(file: string): { run?: RunTrace; problems: TraceP
       instanceId: asText(status.instance_id),
       status: asText(done.data.status) ?? 'failed',
       chosenAttempt: typeof done.data.chosen_attempt === 'number' ? done.data.chosen_attempt : null,
+      patch: asText(done.data.patch) ?? '',
       attempts: [...attempts.values()].sort((a, b) => a.attempt - b.attempt),
     },
     problems,

@@ -3,6 +3,7 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildReport } from '../../benchmarks/eval/report.js';
 import { type ScriptedReply, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { runCli } from '../helpers/cli.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -17,6 +18,27 @@ const KEY = 'sk-export-test-secret-0123456789';
 type Row = Record<string, unknown> & { kind: string; repo: string; split: string; messages?: Array<{ role: string; content: string }>; chosen?: Array<{ content: string }>; rejected?: Array<{ content: string }> };
 const readRows = (file: string): Row[] => readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row);
 const python = (args: string[]) => spawnSync('python3', args, { encoding: 'utf8' });
+type Event = { type: string; data: Record<string, unknown> };
+const events = (runDir: string): Event[] => readFileSync(join(runDir, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Event);
+const donePatch = (runDir: string) => String(events(runDir).find((e) => e.type === 'done')!.data.patch);
+
+/** A copy of a solve run's trajectory as a bench run of `instanceId` records it (its status event names the instance). */
+function asInstance(runDir: string, dest: string, instanceId: string): string {
+  mkdirSync(dest, { recursive: true });
+  const lines = events(runDir).map((e) => (e.type === 'status' ? { ...e, data: { ...e.data, instance_id: instanceId } } : e));
+  writeFileSync(join(dest, 'trajectory.jsonl'), lines.map((e) => `${JSON.stringify(e)}\n`).join(''));
+  return dest;
+}
+
+/** An evaluation directory as `fixwright eval --out DIR` leaves it: report.json, and per instance the patch it judged. */
+function evalDir(dest: string, instanceId: string, patch: string, status: 'resolved' | 'unresolved'): string {
+  const result = { instance_id: instanceId, repo: 'acme/calc', version: null, status, reason: status === 'resolved' ? null : 'FAIL_TO_PASS failed', environment: 'test', tests: {}, fail_to_pass: null, pass_to_pass: null, log: '', duration_ms: 1 };
+  mkdirSync(join(dest, 'instances', instanceId), { recursive: true });
+  writeFileSync(join(dest, 'instances', instanceId, 'result.json'), JSON.stringify({ ...result, model_patch: patch }));
+  writeFileSync(join(dest, 'instances', instanceId, 'patch.diff'), patch);
+  writeFileSync(join(dest, 'report.json'), JSON.stringify(buildReport([result], { dataset: 'rows.jsonl', predictions: 'predictions.jsonl' })));
+  return join(dest, 'report.json');
+}
 
 /** Three real `fixwright solve` runs with the scripted model: resolved at once, resolved after reflection, never resolved. */
 describe('fixwright export on trajectories of real solve runs', () => {
@@ -115,6 +137,52 @@ describe('fixwright export on trajectories of real solve runs', () => {
     expect(JSON.parse(readFileSync(join(dir, 'trusted.card.json'), 'utf8')).trust).toMatch(/fixwright eval/);
   });
 
+  it('with several --eval-report files, a run takes the verdict on its own patch, not one given to another run of the same instance', async () => {
+    const id = 'acme__calc-7';
+    const pool = join(dir, 'one-instance');
+    const good = asInstance(runs.first!, join(pool, 'good'), id);
+    const bad = asInstance(runs.never!, join(pool, 'bad'), id);
+    expect(donePatch(bad)).not.toBe(donePatch(good));
+    const resolvedGood = evalDir(join(dir, 'eval-good'), id, donePatch(good), 'resolved');
+    const unresolvedBad = evalDir(join(dir, 'eval-bad'), id, donePatch(bad), 'unresolved');
+    const out = join(dir, 'per-run.jsonl');
+    const r = await runCli(['export', '--trajectories', pool, '--eval-report', resolvedGood, unresolvedBad, '--format', 'sft', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = readRows(out);
+    const kinds = (name: string) => rows.filter((row) => JSON.stringify(row.messages).includes(`(${name})`)).map((row) => row.kind).sort();
+    expect(kinds('first')).toEqual(['positive']);
+    // The unresolved run teaches only its diagnoses: no fix of it is learnt as a good one.
+    expect(kinds('never')).toEqual(['negative_with_context', 'negative_with_context']);
+    expect(JSON.parse(readFileSync(join(dir, 'per-run.card.json'), 'utf8')).runs_passing).toBe(1);
+
+    // A report that evaluated the instance but not this run's patch says nothing about this run.
+    const onlyGood = await runCli(['export', '--trajectories', bad, '--eval-report', resolvedGood, '--format', 'sft', '--out', join(dir, 'unjudged.jsonl')]);
+    expect(onlyGood.code, onlyGood.stderr).toBe(0);
+    expect(readRows(join(dir, 'unjudged.jsonl')).map((row) => row.kind)).toEqual(['negative_with_context', 'negative_with_context']);
+    expect(onlyGood.stderr).toMatch(new RegExp(`bad/trajectory\\.jsonl: ${id} was evaluated, but not this run's patch`));
+  });
+
+  it("DPO: the last attempt, which failed and was never reflected on, is a rejected answer too", async () => {
+    // The agent left the run unverified; the official verdict resolved its chosen patch.
+    const id = 'acme__calc-8';
+    const run = asInstance(runs.never!, join(dir, 'officially-fixed', 'run'), id);
+    const done = events(run).find((e) => e.type === 'done')!.data;
+    const attempts = events(run).filter((e) => e.type === 'model_call' && e.data.step === 'generate').map((e) => Number(e.data.attempt));
+    const reflected = events(run).filter((e) => e.type === 'reflection').map((e) => Number(e.data.attempt));
+    const last = Math.max(...attempts);
+    expect(reflected).not.toContain(last);
+    expect(done.chosen_attempt).not.toBe(last);
+    const report = evalDir(join(dir, 'eval-never'), id, donePatch(run), 'resolved');
+    const out = join(dir, 'last.jsonl');
+    const r = await runCli(['export', '--trajectories', run, '--eval-report', report, '--format', 'dpo', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = readRows(out);
+    expect(rows.every((row) => row.chosen_attempt === done.chosen_attempt)).toBe(true);
+    expect(rows.map((row) => row.rejected_attempt).sort()).toEqual(attempts.filter((a) => a !== done.chosen_attempt).sort());
+    expect(rows.map((row) => row.rejected_attempt)).toContain(last);
+    expect(python(['training/check_data.py', out]).status).toBe(0);
+  });
+
   it('reports truncated and old-format lines with file and line and skips them; an unfinished run is skipped; bad input is a clear error', async () => {
     const copy = join(dir, 'damaged');
     cpSync(join(dir, 'runs', 'first'), copy, { recursive: true });
@@ -156,6 +224,18 @@ describe('fixwright export on trajectories of real solve runs', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/1 with a key/);
     expect(readFileSync(join(dir, 'leaky.jsonl'), 'utf8')).toBe('');
+    // GitHub, Hugging Face and AWS access key shapes, which no setting names, are refused too.
+    const shapes = ['ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'hf_' + 'aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH', 'AKIA' + 'IOSFODNN7EXAMPLE'];
+    for (const [i, shape] of shapes.entries()) {
+      const copy = join(dir, 'shaped', String(i));
+      cpSync(join(dir, 'runs', 'first'), copy, { recursive: true });
+      const t = join(copy, 'trajectory.jsonl');
+      writeFileSync(t, readFileSync(t, 'utf8').replace('return a + b', `return a + b  # token ${shape}`));
+    }
+    const shaped = await runCli(['export', '--trajectories', join(dir, 'shaped'), '--format', 'sft', '--out', join(dir, 'shaped.jsonl')]);
+    expect(shaped.code, shaped.stderr).toBe(0);
+    expect(shaped.stdout).toMatch(/3 with a key/);
+    expect(readFileSync(join(dir, 'shaped.jsonl'), 'utf8')).toBe('');
     const dataset = join(dir, 'rows.jsonl');
     const gold = readFileSync(join(runs.first!, 'patch.diff'), 'utf8');
     writeFileSync(dataset, `${JSON.stringify({ instance_id: 'acme__calc-1', repo: 'acme/calc', base_commit: 'abcdef1', problem_statement: 'x', patch: 'unrelated', test_patch: REPRO, FAIL_TO_PASS: '[]', PASS_TO_PASS: '[]', version: '1.0', gold })}\n`);
