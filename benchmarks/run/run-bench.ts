@@ -127,6 +127,19 @@ async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: strin
   }
 }
 
+/** A finished instance's kept result, or undefined when it has none or ended in `error` (those run again). */
+function keptResult(out: string, instanceId: string): (BenchInstance & { model_patch: string }) | undefined {
+  const file = join(out, 'results', `${safeName(instanceId)}.json`);
+  if (!existsSync(file)) return undefined;
+  const kept = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
+  return kept.status === 'error' ? undefined : kept;
+}
+
+/** The instances a rerun into `out` skips: those with a recorded result that did not end in `error`. */
+export function finishedInstances(rows: readonly EvalRow[], out: string): string[] {
+  return rows.filter((row) => keptResult(out, row.instance_id) !== undefined).map((row) => row.instance_id);
+}
+
 /**
  * Runs the agent over the rows, `workers` at a time, writing `predictions.jsonl` in the official
  * format (`instance_id`, `model_name_or_path`, `model_patch`), one trajectory per instance under
@@ -157,13 +170,12 @@ export async function runBench(
     rows.map((row) =>
       limit(async () => {
         const file = join(dirs.results, `${safeName(row.instance_id)}.json`);
-        if (existsSync(file)) {
-          const { model_patch: keptPatch, ...kept } = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
-          if (kept.status !== 'error') {
-            patches.set(row.instance_id, keptPatch);
-            options.onDone?.(kept, true);
-            return kept;
-          }
+        const found = keptResult(options.out, row.instance_id);
+        if (found) {
+          const { model_patch: keptPatch, ...kept } = found;
+          patches.set(row.instance_id, keptPatch);
+          options.onDone?.(kept, true);
+          return kept;
         }
         const { result, patch } = await runWithRetries(row, ctx, join(dirs.trajectories, `${safeName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
         writeAtomic(file, `${JSON.stringify({ ...result, model_patch: patch }, null, 1)}\n`);

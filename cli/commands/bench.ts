@@ -9,12 +9,13 @@ import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { ablationVariants, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
-import { runBench } from '../../benchmarks/run/run-bench.js';
+import { finishedInstances, runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import { wholeNumber } from '../flags.js';
+import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
 
@@ -83,6 +84,7 @@ export function registerBenchCommand(program: Command): void {
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
       const rows = selectRows(all, flags);
       if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'no instances to run (check --instances, --only-repos, --limit)');
+      makeOutputDir(flags.out);
       const reposDir = await repositoriesFor(rows, flags.repos, settings.dataDir);
       const missing = rows.filter((r) => !existsSync(join(reposDir, r.repo)));
       if (missing.length) process.stderr.write(`fixwright: ${missing.length} instance(s) have no repository under ${reposDir} (${[...new Set(missing.map((r) => r.repo))].join(', ')}); they end in error\n`);
@@ -93,7 +95,6 @@ export function registerBenchCommand(program: Command): void {
       const bar = new SingleBar({ format: 'bench {bar} {value}/{total} | resolved {resolved} | ${cost} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
       let resolved = 0;
       let cost = 0;
-      bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: '' });
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       const tables: AblationRow[] = [];
@@ -107,12 +108,13 @@ export function registerBenchCommand(program: Command): void {
       try {
         for (const variant of variants) {
           const out = variant ? resolve(flags.out, variant.name) : resolve(flags.out);
-          if (variant && variant.name !== 'full') {
-            bar.stop();
-            resolved = 0;
-            cost = 0;
-            bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: variant.name });
-          }
+          const tag = variant ? `[${variant.name}] ` : '';
+          // A rerun keeps what finished: say so, or it looks as if those instances were forgotten.
+          const kept = finishedInstances(rows, out).length;
+          if (kept > 0) process.stderr.write(`fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`);
+          resolved = 0;
+          cost = 0;
+          bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: variant?.name ?? '' });
           const { report } = await runBench(
             rows,
             {
@@ -143,7 +145,6 @@ export function registerBenchCommand(program: Command): void {
           );
           bar.stop();
           const s = report.agent_status as Record<string, number>;
-          const tag = variant ? `[${variant.name}] ` : '';
           process.stdout.write(
             `${tag}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
               `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,

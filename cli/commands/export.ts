@@ -1,11 +1,13 @@
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { loadEvalRows } from '../../benchmarks/eval/instances.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
-import { cardStem, exportTrainingData, trajectoryFiles, type SftStyle } from '../../training/index.js';
+import { cardStem, exportTrainingData, type SftStyle } from '../../training/index.js';
 import { wholeNumber } from '../flags.js';
+import { makeOutputDir } from '../output-dir.js';
+import { trajectoriesToRead } from '../trajectory-files.js';
 
 interface ExportFlags {
   trajectories: string[];
@@ -38,13 +40,15 @@ export function registerExportCommand(program: Command): void {
       if (!(valFraction >= 0 && valFraction < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--val-fraction must be a number from 0 to below 1 (got ${flags.valFraction})`, { field: '--val-fraction' });
       if (!flags.out.endsWith('.jsonl')) throw new FixwrightError('FW_ERR_BAD_INPUT', `--out must name a .jsonl file (got ${flags.out})`, { field: '--out' });
       const goldRows = flags.dataset ? (await loadEvalRows(flags.dataset)).rows : undefined;
-      const files = trajectoryFiles(flags.trajectories);
+      const files = trajectoriesToRead(flags.trajectories);
+      if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no trajectories under ${flags.trajectories.join(', ')}: point --trajectories at a solve --out directory or a bench run`, { field: '--trajectories' });
       const bar = files.length > 20 ? new SingleBar({ format: 'export {bar} {value}/{total} files', stream: process.stderr, clearOnComplete: true, hideCursor: true }) : undefined;
       bar?.start(files.length, 0);
       const out = resolve(flags.out);
+      makeOutputDir(dirname(out), '--out');
       try {
         const { card, problems } = exportTrainingData({
-          trajectories: flags.trajectories,
+          trajectories: files,
           evalReports: flags.evalReport ?? [],
           format: flags.format,
           style: flags.style,

@@ -1,0 +1,47 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { runCli } from '../helpers/cli.js';
+import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
+
+const ANSWER =
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+
+describe('fixwright bench: resuming and its output folder', () => {
+  let dir: string;
+  let reposDir: string;
+  let dataset: string;
+  let model: ScriptedServer;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fw-bench-resume-'));
+    ({ reposDir, dataset } = makeSwebenchFixture(dir));
+    model = await startScriptedOpenAIServer({ replies: [ANSWER] });
+  });
+  afterAll(async () => {
+    await model.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a rerun says how many finished instances it skips; plain output, no bar, off a terminal', async () => {
+    const out = join(dir, 'run');
+    const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-bench-resume-0123456789abcdef', FIXWRIGHT_DATA_DIR: join(dir, 'data') };
+    const args = ['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold,ghost__repo-1', '--model', 'scripted', '--error-retries', '0', '--out', out];
+    const first = await runCli(args, env);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stderr).not.toMatch(/skipping/);
+    const again = await runCli(args, env);
+    expect(again.code, again.stderr).toBe(0);
+    // The resolved instance is kept; the one that ended in error runs again.
+    expect(again.stderr).toContain(`fixwright: resuming ${out}: skipping 1 finished instance(s) of 2; 1 to run\n`);
+    expect(again.stderr).not.toMatch(/\r|\u001b\[/);
+  }, 240_000);
+
+  it('an --out under a file is one line, not a stack', async () => {
+    writeFileSync(join(dir, 'afile'), '');
+    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', join(dir, 'afile', 'run')], { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-x', FIXWRIGHT_DATA_DIR: join(dir, 'data') });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n').filter((l) => !l.includes('skipped'))).toEqual([expect.stringMatching(/^fixwright: --out .*afile\/run: cannot create the folder \(.*afile is a file, not a folder\)/)]);
+  });
+});
