@@ -11,6 +11,7 @@ import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createQuickFixService, type QuickFixService } from '../quickfix/index.js';
+import { RemoteEditService } from './edit-remote.js';
 import { replyWithError } from './http-errors.js';
 import { serviceMetrics, watchService } from './metrics.js';
 import type { TaskQueue } from './queue/task-queue.js';
@@ -85,6 +86,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // Errors fastify raises before a route runs (an over-long id, a bad content-length) keep the one error shape.
     frameworkErrors: (error, request, reply) => {
       const status = (error as FastifyError).statusCode ?? 400;
+      // A refused WebSocket upgrade owns its socket outright (Node's HTTP server let go of it and no
+      // route hook of @fastify/websocket runs here), so nothing closes it unless this does.
+      if (request.headers.upgrade) {
+        const socket = request.raw.socket;
+        void (reply as FastifyReply).header('connection', 'close');
+        (reply as FastifyReply).raw.once('finish', () => socket.destroySoon());
+      }
       void (reply as FastifyReply).status(status).send({ code: 'FW_ERR_BAD_INPUT', message: `${error.message} (${request.method} ${request.url.slice(0, 120)})` });
     },
   });
@@ -149,6 +157,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(taskRoutes(deps));
   await app.register(liveRoutes(deps));
   await app.register(uiRoutes(deps));
+  if (service.editURL && !deps.quickfix) {
+    // This process has no Docker (the compose API): a worker's --edit-port answers the quick fixes.
+    await app.register(editRoutes(new RemoteEditService(service.editURL, (2 * deps.settings.models.requestTimeoutSeconds + 30) * 1000)));
+    return app;
+  }
   const quickfix = deps.quickfix ?? createQuickFixService(deps.settings, { logger: deps.logger, ...(deps.redis ? { redis: deps.redis } : {}) });
   // preClose, not onClose: onClose runs after the server has stopped, and a connection that never
   // ends (a client that keeps its socket) holds that forever, with the analysis container still up.
