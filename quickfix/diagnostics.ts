@@ -16,7 +16,7 @@ const CODE_KINDS: Record<string, DiagnosticKind> = { F821: 'undefined_name', F82
 export function classifyMessage(message: string, code?: string): { kind: DiagnosticKind; name?: string } {
   const quoted = (re: RegExp) => re.exec(message)?.[1];
   // Python 3 names may be any letters, not only ASCII ones.
-  let name = quoted(/\bname ['"`]([\p{L}\p{N}_.]+)['"`] is not defined/iu) ?? quoted(/undefined (?:name|variable) ['"`]?([\p{L}\p{N}_.]+)/iu) ?? quoted(/local variable ['"`]([\p{L}\p{N}_]+)['"`] (?:referenced|defined)/iu);
+  let name = quoted(/\bname ['"`]([\p{L}\p{N}_.]+)['"`] is not defined/iu) ?? quoted(/undefined (?:name|variable) ['"`]?([\p{L}\p{N}_.]+)/iu) ?? quoted(/local variable ['"`]([\p{L}\p{N}_]+)['"`] (?:referenced|defined)/iu) ?? quoted(/^['"`]([\p{L}\p{N}_.]+)['"`] is not defined/iu);
   if (name) return { kind: 'undefined_name', name };
   name = quoted(/['"`]([^'"`]+?)['"`] imported but unused/i) ?? quoted(/unused import[:\s]+['"`]?([\w.]+)/i);
   if (name) return { kind: 'unused_import', name };
@@ -34,12 +34,14 @@ function lineInMessage(message: string): number | undefined {
 }
 
 /** Turns the client's diagnostics (strings or {line, message, code}) into classified diagnostics. */
-export function clientDiagnostics(items: EditRequest['diagnostics']): Diagnostic[] {
+export function clientDiagnostics(items: EditRequest['diagnostics'], lineCount?: number): Diagnostic[] {
   return items.map((item) => {
     const message = typeof item === 'string' ? item : item.message;
     // flake8 and ruff put the rule code in the text: `app.py:3:1: F821 undefined name 'y'`.
-    const code = typeof item === 'string' ? /\b([EFW]\d{3})\b/.exec(item)?.[1] : item.code;
-    const line = typeof item === 'string' ? lineInMessage(item) : (item.line ?? lineInMessage(item.message));
+    const code = typeof item === 'string' ? /\b([EFW]\d{3})\b/.exec(item)?.[1] : item.code === undefined ? undefined : String(item.code);
+    let line = typeof item === 'string' ? lineInMessage(item) : (item.line ?? lineInMessage(item.message));
+    // A line read out of free text past the end of the code is about another file (a traceback's frame).
+    if (line !== undefined && lineCount !== undefined && (typeof item === 'string' || item.line === undefined) && line > lineCount) line = undefined;
     const { kind, name } = classifyMessage(message, code);
     return { message, kind, source: 'client' as const, ...(line !== undefined ? { line } : {}), ...(code ? { code } : {}), ...(name ? { name } : {}) };
   });

@@ -23,7 +23,7 @@ export { QuickFixService, type ModelAccess, type QuickFixParts } from './quick-f
 export { inverseDsl, runEditBench, type BenchCase, type EditBenchOptions, type EditBenchReport } from './bench/run-bench.js';
 export { readCorpus, type CorpusFile } from './bench/corpus.js';
 export { BUG_KINDS, type BugKind } from './bench/inject.js';
-export type { Diagnostic, DiagnosticKind, EditRequest, EditResponse, EditStatus, EditTier, EditTimings, FixedVerdict, LineEdit, Verification } from './types.js';
+export type { ClientDiagnostic, Diagnostic, DiagnosticKind, EditRequest, EditResponse, EditStatus, EditTier, EditTimings, FixedVerdict, LineEdit, Verification } from './types.js';
 
 /** Overrides of the model the settings name (the CLI's --model/--base-url, a benchmark's scripted server). */
 export interface QuickFixModelOverride {

@@ -38,7 +38,7 @@ function previousEdits(code: string, previous: EditRequest['previous']): LineRan
 /** The diagnostics the request targets, each matched to what pyflakes or the parser reports when it can be. */
 function targetsOf(adapter: LanguageAdapter, request: CheckedRequest, analysis: AnalysisResult): Target[] {
   const found = analysedDiagnostics(adapter, request.code, analysis);
-  const given = clientDiagnostics(request.diagnostics);
+  const given = clientDiagnostics(request.diagnostics, request.lineCount);
   if (given.length === 0) {
     // Nothing named: the analyser's own findings inside the region are the targets.
     return found.filter((d) => d.kind !== 'other' && d.line !== undefined && d.line >= request.start_line && d.line <= request.end_line).map((d) => ({ diagnostic: d, analysable: analysis.available }));

@@ -28,5 +28,11 @@ export function checkEditRequest(request: EditRequest, languages: readonly strin
   if (request.start_line > lineCount) throw new FixwrightError('FW_ERR_BAD_INPUT', `start_line ${request.start_line} is past the end of the code (${lineCount} lines)`, { field: 'start_line' });
   if (request.end_line < request.start_line) throw new FixwrightError('FW_ERR_BAD_INPUT', `end_line ${request.end_line} is before start_line ${request.start_line}`, { field: 'end_line' });
   if (request.end_line > lineCount) throw new FixwrightError('FW_ERR_BAD_INPUT', `end_line ${request.end_line} is past the end of the code (${lineCount} lines)`, { field: 'end_line' });
+  request.diagnostics.forEach((d, i) => {
+    // A line the client states is a claim about this code: past its end it is wrong, not a hint.
+    if (typeof d !== 'string' && d.line !== undefined && d.line > lineCount) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `diagnostics[${i}].line ${d.line} is past the end of the code (${lineCount} lines)`, { field: `diagnostics.${i}.line` });
+    }
+  });
   return { ...request, max_edits: request.max_edits ?? DEFAULT_MAX_EDITS, lineCount };
 }

@@ -57,6 +57,17 @@ export interface EditTimings {
   overhead: number;
 }
 
+/** A diagnostic object from a client; only line, message and code shape the fix, the rest is accepted and ignored. */
+export interface ClientDiagnostic {
+  /** 1-based line in the request's code. */
+  line?: number;
+  column?: number;
+  message: string;
+  code?: string | number;
+  severity?: string | number;
+  source?: string;
+}
+
 /** A quick-fix request, validated (the HTTP body or the CLI's flags). */
 export interface EditRequest {
   language: string;
@@ -64,7 +75,8 @@ export interface EditRequest {
   file_path?: string;
   start_line: number;
   end_line: number;
-  diagnostics: Array<string | { line?: number; message: string; code?: string }>;
+  /** Text, or objects as editors send them (an LSP server's `code` may be a number). */
+  diagnostics: Array<string | ClientDiagnostic>;
   instruction?: string;
   max_edits?: number;
   temperature?: number;

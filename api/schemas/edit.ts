@@ -6,17 +6,30 @@ const Edit = Type.Object({
   replacement: Type.String({ maxLength: 1_000_000, description: 'the new lines, newline-terminated; empty to delete' }),
 });
 
-const DiagnosticInput = Type.Union([
-  Type.String({ minLength: 1, maxLength: 4000 }),
-  Type.Object(
-    {
-      line: Type.Optional(Type.Integer({ minimum: 1 })),
-      message: Type.String({ minLength: 1, maxLength: 4000 }),
-      code: Type.Optional(Type.String({ maxLength: 100 })),
-    },
-    { additionalProperties: false },
-  ),
-]);
+/** A diagnostic as clients send it: its text, or an object with where it is (editors send LSP-like objects). */
+export type DiagnosticInputType = string | { line?: number; column?: number; message: string; code?: string | number; severity?: string | number; source?: string };
+
+const DiagnosticObject = Type.Object(
+  {
+    line: Type.Optional(Type.Integer({ minimum: 1, description: '1-based line in `code`' })),
+    column: Type.Optional(Type.Integer({ minimum: 0 })),
+    message: Type.String({ minLength: 1, maxLength: 4000 }),
+    code: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Integer()], { description: 'the rule code (F821, E999; a number from an LSP server)' })),
+    severity: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Integer()])),
+    source: Type.Optional(Type.String({ maxLength: 100, description: 'who reported it (pyflakes, pyright…)' })),
+  },
+  { additionalProperties: false },
+);
+
+// if/then/else rather than a union: with anyOf, ajv's first error is the string branch's, so an
+// object with one wrong field was answered "must be string". Here an object is checked as an object
+// and the error names its field (diagnostics.0.line).
+const DiagnosticInput = Type.Unsafe<DiagnosticInputType>({
+  description: 'a diagnostic: its text, or {line?, column?, message, code?, severity?, source?}',
+  if: { type: 'string' },
+  then: { type: 'string', minLength: 1, maxLength: 4000 },
+  else: DiagnosticObject,
+});
 
 /** `POST /v1/edit`'s body. */
 export const EditBody = Type.Object(

@@ -193,6 +193,11 @@ describe('POST /v1/edit input checks: precise 4xx with {code, message, field}', 
     ['line 0', { language: 'python', code: 'x = 1\n', start_line: 0, end_line: 1 }, 400, 'FW_ERR_BAD_INPUT', 'start_line', />= 1/],
     ['too many edits allowed', { language: 'python', code: 'x = 1\n', start_line: 1, end_line: 1, max_edits: 50 }, 400, 'FW_ERR_BAD_INPUT', 'max_edits', /<= 20/],
     ['an unknown field', { language: 'python', code: 'x = 1\n', start_line: 1, end_line: 1, model: 'gpt' }, 400, 'FW_ERR_BAD_INPUT', 'model', /not a known field/],
+    ['a diagnostic past the end of the code', { language: 'python', code: 'x = y\n', start_line: 1, end_line: 1, diagnostics: [{ line: 999, message: "undefined name 'y'" }] }, 400, 'FW_ERR_BAD_INPUT', 'diagnostics.0.line', /diagnostics\[0\]\.line 999 is past the end of the code \(1 lines\)/],
+    ['a diagnostic object with a bad line', { language: 'python', code: 'x = y\n', start_line: 1, end_line: 1, diagnostics: ['ok', { line: 0, message: "undefined name 'y'" }] }, 400, 'FW_ERR_BAD_INPUT', 'diagnostics.1.line', /diagnostics\.1\.line must be >= 1/],
+    ['a diagnostic object without a message', { language: 'python', code: 'x = y\n', start_line: 1, end_line: 1, diagnostics: [{ line: 1 }] }, 400, 'FW_ERR_BAD_INPUT', 'diagnostics.0.message', /diagnostics\.0\.message is required/],
+    ['a diagnostic object with an unknown field', { language: 'python', code: 'x = y\n', start_line: 1, end_line: 1, diagnostics: [{ message: "undefined name 'y'", range: {} }] }, 400, 'FW_ERR_BAD_INPUT', 'diagnostics.0.range', /not a known field/],
+    ['an empty diagnostic string', { language: 'python', code: 'x = y\n', start_line: 1, end_line: 1, diagnostics: [''] }, 400, 'FW_ERR_BAD_INPUT', 'diagnostics.0', /fewer than 1 characters/],
     ['a previous proposal that is not DSL', { language: 'python', code: 'x = 1\n', start_line: 1, end_line: 1, previous: 'just do it' }, 400, 'FW_ERR_BAD_INPUT', 'previous', /raw_patch_dsl/],
   ])('%s', async (_name, body, status, code, field, message) => {
     const { url } = await serve();
@@ -200,6 +205,27 @@ describe('POST /v1/edit input checks: precise 4xx with {code, message, field}', 
     expect(r.status).toBe(status);
     expect(r.body).toMatchObject({ code, field });
     expect(r.body.message).toMatch(message);
+  });
+
+  it('diagnostic objects as the README documents them, and as editors send them, are accepted', async () => {
+    const { url } = await serve();
+    const code = 'def total(items):\n    for i in itm:\n        print(i)\n';
+    for (const diagnostic of [
+      { line: 2, message: "undefined name 'itm'", code: 'F821' },
+      { line: 2, column: 13, message: "undefined name 'itm'", code: 821, severity: 'error', source: 'flake8' },
+      { line: 2, column: 13, message: '"itm" is not defined', severity: 1, source: 'pyright' },
+    ]) {
+      const r = await post(url, { language: 'python', code, start_line: 1, end_line: 3, diagnostics: [diagnostic] });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body).toMatchObject({ status: 'edited', tier: 'rule', edits: [{ start_line: 2, replacement: '    for i in items:\n' }], verification: { fixed: true } });
+    }
+  });
+
+  it('a line read out of a diagnostic\'s text past the end of the code is not taken as this code\'s line', async () => {
+    const { url } = await serve();
+    const r = await post(url, { language: 'python', code: 'def total(items):\n    for i in itm:\n        print(i)\n', start_line: 1, end_line: 3, diagnostics: ["app.py:999:5: F821 undefined name 'itm'"] });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ status: 'edited', tier: 'rule', edits: [{ start_line: 2 }] });
   });
 
   it('5 MB of code is refused by the body limit (413)', async () => {
