@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
@@ -9,6 +9,7 @@ import { startScriptedOpenAIServer } from '../../core/scripted-openai-server.js'
 import { createDockerClient } from '../../sandbox/index.js';
 import { AnalysisContainer, inverseDsl, modelAccess, readCorpus, runEditBench } from '../../quickfix/index.js';
 import { wholeNumber } from '../flags.js';
+import { makeOutputDir } from '../output-dir.js';
 
 interface BenchEditsFlags {
   corpus: string;
@@ -72,8 +73,7 @@ export function registerBenchEditsCommand(program: Command): void {
         });
         injecting.stop();
         fixing.stop();
-        const out = resolve(flags.out);
-        mkdirSync(out, { recursive: true });
+        const out = makeOutputDir(flags.out);
         writeFileSync(join(out, 'report.json'), `${JSON.stringify(report.json, null, 2)}\n`);
         writeFileSync(join(out, 'report.md'), report.markdown);
         process.stdout.write(report.markdown);

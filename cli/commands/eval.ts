@@ -9,6 +9,7 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
+import { makeOutputDir } from '../output-dir.js';
 import { wholeNumber } from '../flags.js';
 import { repositoriesFor } from '../repositories.js';
 
@@ -57,6 +58,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
       if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
       if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
+      makeOutputDir(flags.out);
       const reposDir = await repositoriesFor(rows.filter((r) => predictions.has(r.instance_id)), flags.repos, settings.dataDir);
 
       // Predictions from `fixwright bench` carry its figures beside them: the report shows both.

@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import ora from 'ora';
 import { loadSettings, type Settings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -19,6 +18,7 @@ import {
   type SandboxRuntime,
 } from '../../sandbox/index.js';
 import { formatBytes } from '../../core/units.js';
+import { startProgress } from '../progress.js';
 
 interface LimitFlags {
   image?: string;
@@ -76,7 +76,7 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
       const flags = { ...opts, tag: opts.tag ?? baseImageTag(opts.suite) };
       const settings = loadSettings(process.env);
       const runtime = await openRuntime(settings);
-      const spinner = ora({ text: `building ${flags.tag}`, stream: process.stderr }).start();
+      const spinner = startProgress(`building ${flags.tag}`);
       try {
         const result = await buildBaseImage(runtime.docker, {
           tag: flags.tag,
@@ -84,7 +84,7 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
           method: flags.method,
           force: flags.force,
           hasDebootstrap: hasProgram('debootstrap'),
-          onLine: (line) => (spinner.text = `building ${flags.tag}: ${line.slice(0, 100)}`),
+          onLine: (line) => spinner.update(`building ${flags.tag}: ${line.slice(0, 100)}`),
         });
         spinner.succeed(
           result.method === 'cached'
@@ -109,8 +109,8 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
         throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the environment spec ${flags.spec}: ${(err as Error).message}`, { field: '--spec' });
       }
       const runtime = await openRuntime(loadSettings(process.env));
-      const spinner = ora({ text: 'preparing environment image', stream: process.stderr }).start();
-      const result = await ensureEnvironmentImage(runtime.docker, spec, (line) => (spinner.text = line.slice(0, 100))).catch((err) => {
+      const spinner = startProgress('preparing environment image');
+      const result = await ensureEnvironmentImage(runtime.docker, spec, (line) => spinner.update(line.slice(0, 100))).catch((err) => {
         spinner.fail('environment image failed');
         throw err;
       });

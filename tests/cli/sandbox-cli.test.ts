@@ -53,6 +53,13 @@ describe('fixwright sandbox (CLI)', () => {
     expect(r.code).toBe(1);
   });
 
+  it('build off a terminal prints plain lines: no spinner leftovers, colours or symbols', async () => {
+    const r = await runCli(['sandbox', 'build']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^building fixwright-sandbox:base\n(fixwright-sandbox:base is up to date|built fixwright-sandbox:base) .*\(recipe [0-9a-f]+\)/);
+    expect(r.stderr).not.toMatch(/\r|\u001b\[|✔|^- /m);
+  });
+
   it('exec writes binary output through unchanged', async () => {
     const r = await runCliRaw(['sandbox', 'exec', '--repo', repo, '--', 'python3', '-c', 'import sys; sys.stdout.buffer.write(bytes(range(256)))']);
     expect(r.stdout.equals(Buffer.from(Array.from({ length: 256 }, (_, i) => i)))).toBe(true);
