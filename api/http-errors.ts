@@ -28,6 +28,9 @@ function validationMessage(err: FastifyError, field: string | undefined): string
   if (first?.keyword === 'required') return `${where}${field} is required`;
   if (first?.keyword === 'additionalProperties') return `${where}${field} is not a known field`;
   if (!field && first?.keyword === 'type' && err.validationContext === 'body') return 'the body must be a JSON object';
+  if (first?.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `${where}${field ?? 'input'} must be one of: ${params.allowedValues.join(', ')}`;
+  }
   return `${where}${field ?? 'input'} ${first?.message ?? 'is invalid'}${params.allowedValues ? ` (${(params.allowedValues as unknown[]).join(', ')})` : ''}`;
 }
 

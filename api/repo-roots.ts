@@ -1,6 +1,11 @@
-import { existsSync, realpathSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { FixwrightError } from '../core/errors.js';
+import { gitDirOf } from '../localisation/index.js';
+
+const execFileAsync = promisify(execFile);
 
 const within = (root: string, path: string) => {
   const rel = relative(root, path);
@@ -37,4 +42,25 @@ export function checkRepoPath(path: string, roots: readonly string[]): void {
   if (!roots.some((root) => within(resolve(root), resolve(path)))) throw outside();
   if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repo_path ${path} does not exist on the server`, { field });
   if (!insideRoots(path, roots)) throw outside();
+  if (!statSync(path).isDirectory()) throw new FixwrightError('FW_ERR_BAD_INPUT', `repo_path ${path} is a file, not a directory: give the repository's folder`, { field });
+}
+
+/**
+ * Refuses a `commit` the repository at `path` (already checked by checkRepoPath) does not hold.
+ * The git directory is named explicitly, so a folder that is not a repository is said to be one
+ * rather than git walking up into a parent's; `commit` cannot start with `-` (the schema's pattern),
+ * so git never reads it as an option, and no shell sees it.
+ */
+export async function checkCommit(path: string, commit: string): Promise<void> {
+  const field = 'commit';
+  const gitDir = gitDirOf(path);
+  if (!gitDir) throw new FixwrightError('FW_ERR_BAD_INPUT', `repo_path ${path} is not a git repository, so commit ${commit} cannot be read from it (leave commit out to use the folder as it is)`, { field });
+  try {
+    await execFileAsync('git', ['--git-dir', gitDir, 'cat-file', '-e', `${commit}^{commit}`], { timeout: 10_000, windowsHide: true });
+  } catch (err) {
+    const e = err as { code?: string | number; killed?: boolean };
+    if (e.code === 'ENOENT') throw new FixwrightError('FW_ERR_INTERNAL', 'git is not installed on the server, so commit cannot be checked');
+    if (e.killed) throw new FixwrightError('FW_ERR_UNAVAILABLE', `checking commit ${commit} in ${path} took too long; try again`, { field });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `there is no commit ${commit} in ${path} (a sha, a short sha, a branch or a tag it holds)`, { field });
+  }
 }

@@ -5,7 +5,7 @@ import { FixwrightError } from '../../core/errors.js';
 import { parseUserSpec } from '../../sandbox/index.js';
 import type { AppDeps } from '../app.js';
 import { serviceMetrics } from '../metrics.js';
-import { checkRepoPath } from '../repo-roots.js';
+import { checkCommit, checkRepoPath } from '../repo-roots.js';
 import { Accepted, ErrorBody, SolveBody, type SolveBodyType } from '../schemas/task.js';
 import { newTask, type TaskRequest } from '../task.js';
 
@@ -70,7 +70,10 @@ export const solveRoutes = (deps: AppDeps): FastifyPluginAsync =>
         },
       },
       async (request, reply) => {
-        const task = newTask(randomUUID(), checkRequest(request.body, deps));
+        const checked = checkRequest(request.body, deps);
+        // A commit a local checkout lacks is refused now; one in a repo_url is checked after the clone, in the worker.
+        if (checked.repo_path !== undefined && checked.commit !== undefined) await checkCommit(checked.repo_path, checked.commit);
+        const task = newTask(randomUUID(), checked);
         await deps.store.create(task);
         await deps.queue.enqueue(task.task_id);
         serviceMetrics.tasksSubmitted.inc();

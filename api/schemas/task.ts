@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { TASK_STATUSES } from '../task.js';
+import { TASK_STATUSES, type TaskStatus } from '../task.js';
 
 /** The error body of every 4xx and 5xx answer. */
 export const ErrorBody = Type.Object(
@@ -37,7 +37,8 @@ export type SolveBodyType = Static<typeof SolveBody>;
 export const TaskIdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 100 }) });
 export type TaskIdParamsType = Static<typeof TaskIdParams>;
 
-export const StatusEnum = Type.Union(TASK_STATUSES.map((s) => Type.Literal(s)));
+/** A task status; an `enum` (not a union of constants) so a bad value's error can list the valid ones. */
+export const StatusEnum = Type.Unsafe<TaskStatus>({ type: 'string', enum: [...TASK_STATUSES] });
 
 export const ListQuery = Type.Object(
   {

@@ -63,3 +63,54 @@ describe('WebSocket upgrades that are refused before a route runs', () => {
     expect(serverClosed).toBe(true);
   });
 });
+
+describe('POST /api/solve checks the repository and the commit at submission, not later in a worker', () => {
+  let server: FastifyInstance;
+  const root = apps.temp('fw-sub-roots-');
+  let repo: string;
+  let head: string;
+  beforeAll(async () => {
+    repo = join(root, 'repo');
+    mkdirSync(repo);
+    writeFileSync(join(repo, 'calc.py'), 'def add(a, b):\n    return a - b\n');
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, stdio: 'pipe' }).toString().trim();
+    git('init', '-q');
+    git('add', '-A');
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'base');
+    head = git('rev-parse', 'HEAD');
+    writeFileSync(join(root, 'a-file.py'), 'x = 1\n');
+    mkdirSync(join(root, 'plain'));
+    server = await apps.app({ FIXWRIGHT_REPO_ROOTS: root });
+  });
+  const solve = (body: Record<string, unknown>) => server.inject({ method: 'POST', url: '/api/solve', payload: { issue_text: 'add is wrong', ...body } });
+
+  it.each([
+    ['a repo_path that is a file', () => ({ repo_path: join(root, 'a-file.py') }), 'repo_path', /is a file, not a directory/],
+    ['a commit the repository does not have', () => ({ repo_path: repo, commit: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' }), 'commit', /no commit deadbeefdead.* in .*repo/],
+    ['a branch name the repository does not have', () => ({ repo_path: repo, commit: 'no-such-branch' }), 'commit', /no commit no-such-branch/],
+    ['a commit in a directory that is not a git repository', () => ({ repo_path: join(root, 'plain'), commit: 'HEAD' }), 'commit', /not a git repository/],
+  ])('refuses %s with 400 naming the field', async (_name, body, field, message) => {
+    const r = await solve(body());
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ code: expect.stringMatching(/^FW_ERR_/), field, message: expect.stringMatching(message) });
+  });
+
+  it('accepts a commit the repository has (a sha, a short sha, a ref), and a plain directory without one', async () => {
+    for (const commit of [head, head.slice(0, 8), 'HEAD']) {
+      const r = await solve({ repo_path: repo, commit, max_attempts: 1 });
+      expect(r.statusCode, commit).toBe(202);
+      await server.inject({ method: 'POST', url: `/api/task/${r.json().task_id}/cancel` });
+    }
+    const plain = await solve({ repo_path: join(root, 'plain'), max_attempts: 1 });
+    expect(plain.statusCode).toBe(202);
+    await server.inject({ method: 'POST', url: `/api/task/${plain.json().task_id}/cancel` });
+  });
+
+  it('names the valid statuses when a status filter is not one', async () => {
+    const r = await server.inject('/api/tasks?status=bogus');
+    expect(r.statusCode).toBe(400);
+    expect(r.json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'status' });
+    expect(r.json().message).toMatch(/queued, running, finished, cancelled, error/);
+    expect(r.json().message).not.toMatch(/constant/);
+  });
+});
