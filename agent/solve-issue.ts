@@ -7,6 +7,7 @@ import { assetPath } from '../core/paths.js';
 import { gitDirOf, Localiser, LsiEmbedder, type RankConfig, type SnapshotSource } from '../localisation/index.js';
 import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
+import { contextBudgetChars } from './context-budget.js';
 import type { ModelGate } from './deps.js';
 import type { EventLog } from './events.js';
 import { cloneRepository } from './github.js';
@@ -148,7 +149,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
       calibration: context.calibration === null ? undefined : (context.calibration ?? shippedCalibration()),
       maxAttempts: options.maxAttempts,
       testTimeoutSeconds: options.testTimeoutSeconds,
-      contextBudget: 60_000,
+      contextBudget: contextBudgetChars(settings.models, options.issue),
       signal: context.signal,
       run,
     },

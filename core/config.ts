@@ -82,6 +82,12 @@ const modelsSchema = z.object({
         return z.NEVER;
       }
     }),
+  /**
+   * The model's context window in tokens (FIXWRIGHT_MODEL_CONTEXT), e.g. 16384 for a vLLM server
+   * started with --max-model-len 16384; unset means a large hosted model. The code shown to the
+   * model shrinks so that prompt and answer fit in it.
+   */
+  contextTokens: positiveInt('FIXWRIGHT_MODEL_CONTEXT', 10_000_000).optional(),
   requestTimeoutSeconds: positiveNumber('FIXWRIGHT_REQUEST_TIMEOUT', 3600),
 });
 
@@ -117,9 +123,17 @@ const serviceSchema = z.object({
     .refine((n) => Number.isFinite(n) && n >= 0 && n <= 100_000, { message: 'must be a number of dollars from 0 to 100000' }),
   /** Wall-time cap of every API task (seconds): no new model call starts after it. */
   maxSeconds: positiveNumber('FIXWRIGHT_MAX_SECONDS', 7 * 24 * 3600),
+  /**
+   * Where `POST /v1/edit` is answered when this process has no Docker (FIXWRIGHT_EDIT_URL): a
+   * worker started with --edit-port, e.g. http://worker:9200 in docker-compose.yml.
+   */
+  editURL: httpUrl('FIXWRIGHT_EDIT_URL').optional(),
   /** Models an API request may name; empty means any. */
   allowedModels: listOf(/,/).refine((models) => models.every((m) => /^[A-Za-z0-9._:/@+-]{1,200}$/.test(m)), 'model names are like gpt-4o-mini or deepseek-coder:6.7b, separated by commas'),
 });
+
+/** The smallest prompt worth sending: instructions, the issue and a little code. */
+export const MIN_PROMPT_TOKENS = 4096;
 
 /** The service's caps when the environment names none: every API task is bounded. */
 export const SERVICE_LIMIT_DEFAULTS = { maxCostUsd: 5, maxSeconds: 1800 } as const;
@@ -228,6 +242,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       maxTokens: env.FIXWRIGHT_MAX_TOKENS || 4096,
       prices: env.FIXWRIGHT_PRICES || undefined,
       requestTimeoutSeconds: env.FIXWRIGHT_REQUEST_TIMEOUT || 120,
+      contextTokens: env.FIXWRIGHT_MODEL_CONTEXT || undefined,
     },
     service: {
       redisURL: env.REDIS_URL || undefined,
@@ -241,6 +256,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       maxCostUsd: env.FIXWRIGHT_MAX_COST_USD || SERVICE_LIMIT_DEFAULTS.maxCostUsd,
       maxSeconds: env.FIXWRIGHT_MAX_SECONDS || SERVICE_LIMIT_DEFAULTS.maxSeconds,
       allowedModels: env.FIXWRIGHT_ALLOWED_MODELS,
+      editURL: env.FIXWRIGHT_EDIT_URL || undefined,
     },
     sandbox,
   };
@@ -252,9 +268,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
         section === 'sandbox' && key
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
-            ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', contextTokens: 'FIXWRIGHT_MODEL_CONTEXT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'service' && key
-              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS' } as Record<string, string>)[key]!
+              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
             : section === 'pip' && key
               ? ({ indexUrl: 'FIXWRIGHT_PIP_INDEX_URL', wheelsDir: 'FIXWRIGHT_PIP_WHEELS' } as Record<string, string>)[key]!
             : section === 'github'
@@ -265,6 +281,13 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       return `${name}: ${issue.message}`;
     });
     throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);
+  }
+  const { contextTokens, maxTokens } = parsed.data.models;
+  if (contextTokens !== undefined && contextTokens < maxTokens + MIN_PROMPT_TOKENS) {
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      `invalid settings: FIXWRIGHT_MODEL_CONTEXT (${contextTokens}) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS (${maxTokens}): it must be at least ${maxTokens + MIN_PROMPT_TOKENS}, or lower FIXWRIGHT_MAX_TOKENS`,
+    );
   }
   return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service) });
 }

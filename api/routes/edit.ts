@@ -1,10 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { QuickFixService } from '../../quickfix/index.js';
+import type { EditAnswerer } from '../edit-remote.js';
 import { EditAnswer, EditBody, type EditBodyType } from '../schemas/edit.js';
 import { ErrorBody } from '../schemas/task.js';
 
 /** `POST /v1/edit`: verified, minimal edits for an editor's snippet and diagnostics (rule tier, then model tier). */
-export const editRoutes = (quickfix: QuickFixService): FastifyPluginAsync =>
+export const editRoutes = (quickfix: EditAnswerer): FastifyPluginAsync =>
   async (app) => {
     app.post<{ Body: EditBodyType }>(
       '/v1/edit',

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { Command } from 'commander';
 import { checkModel } from '../../agent/index.js';
 import { startService } from '../../api/server.js';
+import { startEditServer, type EditServer } from '../../api/edit-server.js';
 import { startWorker } from '../../api/worker.js';
 import { loadSettings, type Settings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -67,7 +68,9 @@ export function registerServeCommands(program: Command, version: string): void {
     .option('--stalled-interval <ms>', 'how often to look for tasks whose worker was lost', '30000')
     .option('--metrics-port <port>', 'serve this worker\'s Prometheus metrics on --metrics-host:PORT/metrics')
     .option('--metrics-host <host>', 'address for --metrics-port', '127.0.0.1')
-    .action(async (flags: { concurrency: string; lockDuration: string; stalledInterval: string; metricsPort?: string; metricsHost: string }) => {
+    .option('--edit-port <port>', 'also answer quick fixes (POST /v1/edit) on --edit-host:PORT, for an API without Docker (its FIXWRIGHT_EDIT_URL)')
+    .option('--edit-host <host>', 'address for --edit-port', '127.0.0.1')
+    .action(async (flags: { concurrency: string; lockDuration: string; stalledInterval: string; metricsPort?: string; metricsHost: string; editPort?: string; editHost: string }) => {
       const settings = loadSettings(process.env);
       if (!settings.service.redisURL) throw new FixwrightError('FW_ERR_CONFIG', 'fixwright worker needs REDIS_URL (the queue it takes tasks from); without Redis, `fixwright serve` runs tasks itself');
       const options = {
@@ -90,10 +93,20 @@ export function registerServeCommands(program: Command, version: string): void {
           throw explainListenError(err, '--metrics-port', flags.metricsHost, port);
         });
       }
-      process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})\n`);
+      let edits: EditServer | undefined;
+      if (flags.editPort !== undefined) {
+        const port = wholeNumber(flags.editPort, '--edit-port', 0, 65535);
+        edits = await startEditServer(settings, { host: flags.editHost, port }, logger).catch(async (err: unknown) => {
+          metrics?.close();
+          await worker.close(0);
+          throw explainListenError(err, '--edit-port', flags.editHost, port);
+        });
+      }
+      process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})${edits ? `; quick fixes on ${edits.url}/v1/edit` : ''}\n`);
       warnIfModelUnreachable(settings, 'worker');
       onShutdown(async () => {
         metrics?.close();
+        await edits?.close();
         await worker.close(settings.service.shutdownGraceSeconds * 1000);
       });
       await untilShutdown();

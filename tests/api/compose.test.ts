@@ -2,6 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { contextBudgetChars } from '../../agent/context-budget.js';
 import { loadSettings } from '../../core/config.js';
 import { runCli } from '../helpers/cli.js';
 
@@ -141,6 +142,33 @@ describe('docker-compose.yml', () => {
     expect(service('worker').ports ?? []).toEqual([]);
     expect(service('worker').healthcheck?.test.join(' ')).toContain(`127.0.0.1:${valueOf(worker, '--metrics-port')}/metrics`);
     expect(['0.0.0.0', '127.0.0.1']).toContain(valueOf(worker, '--metrics-host'));
+  });
+
+  it('hands quick fixes from the api (no Docker) to a worker\'s --edit-port on the compose network', () => {
+    const worker = service('worker').command!;
+    const url = new URL(environmentOf('api').FIXWRIGHT_EDIT_URL ?? '');
+    expect(url.hostname).toBe('worker');
+    expect(url.port).toBe(valueOf(worker, '--edit-port'));
+    expect(valueOf(worker, '--edit-host')).toBe('0.0.0.0');
+    expect(JSON.stringify(service('worker').ports ?? [])).not.toContain(url.port); // never published
+    expect(loadSettings(environmentOf('api')).service.editURL).toBe('http://worker:9200');
+  });
+
+  it('its start command names the Docker socket\'s group, which the worker joins', () => {
+    const start = read('docker-compose.yml').split('\n').find((l) => /^#\s.*docker compose up -d --build/.test(l));
+    expect(start).toMatch(/DOCKER_GID=\$\(stat -c %g \/var\/run\/docker\.sock\) docker compose up/);
+    expect(JSON.stringify((service('worker') as { group_add?: string[] }).group_add)).toContain('${DOCKER_GID');
+  });
+
+  it('tells fixwright the local model\'s context window, and prompt plus answer fit in it', () => {
+    const window = Number(valueOf(service('vllm').command!, '--max-model-len'));
+    expect(read('docker-compose.yml')).toContain(`FIXWRIGHT_MODEL_CONTEXT=${window}`);
+    const settings = loadSettings({ ...environmentOf('api'), FIXWRIGHT_MODEL_CONTEXT: String(window) });
+    const issue = 'x'.repeat(6000);
+    // Code at the budget's cautious 3 characters a token, the issue, 4096 for instructions and feedback, the answer.
+    const promptTokens = contextBudgetChars(settings.models, issue) / 3 + issue.length / 3 + 4096;
+    expect(promptTokens + settings.models.maxTokens).toBeLessThanOrEqual(window);
+    expect(contextBudgetChars(settings.models, issue)).toBeGreaterThan(10_000);
   });
 
   it('runs vllm only in the gpu profile, with an NVIDIA GPU reserved', () => {

@@ -1,0 +1,21 @@
+import type { ModelSettings } from '../core/config.js';
+
+/** Characters of code shown to a large hosted model. */
+export const DEFAULT_CONTEXT_CHARS = 60_000;
+
+/** Tokens kept for the instructions and an earlier attempt's feedback. */
+const PROMPT_RESERVE_TOKENS = 4096;
+
+/** Numbered Python lines run about 3 characters a token: a cautious rate, so the prompt fits. */
+const CHARS_PER_TOKEN = 3;
+
+/**
+ * How many characters of code the prompt may show. With a known context window (a local model
+ * served with --max-model-len), what is left after the answer's cap, the instructions and the
+ * issue itself; otherwise the default.
+ */
+export function contextBudgetChars(models: Pick<ModelSettings, 'contextTokens' | 'maxTokens'>, issue: string): number {
+  if (models.contextTokens === undefined) return DEFAULT_CONTEXT_CHARS;
+  const tokensLeft = models.contextTokens - models.maxTokens - PROMPT_RESERVE_TOKENS - Math.ceil(issue.length / CHARS_PER_TOKEN);
+  return Math.min(DEFAULT_CONTEXT_CHARS, Math.max(0, tokensLeft * CHARS_PER_TOKEN));
+}
