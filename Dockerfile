@@ -1,8 +1,12 @@
 # fixwright in one image: the API (`serve`, the default command) and the BullMQ worker (`worker`).
 #
 #   docker build -t fixwright .
-#   docker run --rm -p 127.0.0.1:8080:8080 fixwright      # API with the in-process queue (no Redis)
-#   docker compose up -d                                  # API + Redis + workers: see docker-compose.yml
+#   docker run --rm -p 127.0.0.1:8080:8080 -v /var/run/docker.sock:/var/run/docker.sock \
+#     --group-add "$(stat -c %g /var/run/docker.sock)" -e OPENAI_API_KEY -e FIXWRIGHT_MODEL=gpt-4o-mini fixwright
+#                                   # API with the in-process queue (no Redis): this one process runs the
+#                                   # tasks and the quick fixes, so it needs the host's Docker socket
+#                                   # (and its group: the image runs as a non-root user)
+#   docker compose up -d            # API + Redis + workers, the API without the socket: see docker-compose.yml
 #
 # The sandbox image (fixwright-sandbox:base) is not part of this image: it has to exist on the Docker
 # engine that the workers start sandboxes on (docker-compose.yml says how to build it there).

@@ -236,6 +236,16 @@ describe('Dockerfile', () => {
     expect(build).toMatch(/npm prune --omit=dev/);
   });
 
+  it('documents a docker run line that gives the single-process API the Docker socket and its group', () => {
+    // Comment lines joined across the shell's line continuations.
+    const text = read('Dockerfile').split('\n').filter((l) => l.startsWith('#')).map((l) => l.replace(/^#\s?/, '')).join('\n').replace(/\\\n\s*/g, ' ');
+    const run = text.split('\n').find((l) => /^\s*docker run /.test(l));
+    expect(run).toBeDefined();
+    expect(run).toContain('-v /var/run/docker.sock:/var/run/docker.sock');
+    expect(run).toMatch(/--group-add "\$\(stat -c %g \/var\/run\/docker\.sock\)"/);
+    expect(run).toMatch(/-p 127\.0\.0\.1:8080:8080/);
+  });
+
   it('runs dist/cli/main.js as a non-root user, with a /healthz healthcheck', () => {
     const user = runtime.filter((i) => i.op === 'USER').at(-1)?.args;
     expect(user, 'the final stage sets USER').toBeDefined();
