@@ -44,6 +44,14 @@ export interface AttemptView {
   apply?: Record<string, unknown>;
   tests?: Record<string, unknown>;
   reflection?: { category: string; message: string };
+  /**
+   * How the attempt ended: `null` when it passed every check, the failure (category and message,
+   * as in result.json) when it did not, absent while that is not known yet. The last attempt is
+   * never reflected on, so this, not `reflection`, says whether it passed.
+   */
+  failure?: { category: string; message: string } | null;
+  /** The programmatic score that chooses the best unproven attempt (from the run's end). */
+  score?: number;
 }
 
 /** What the events of a task add up to. */
@@ -63,7 +71,10 @@ export interface TaskSummary {
   /** The baseline check before the first attempt: the project imports and its relevant tests collect. */
   baseline: { ok: boolean; message: string | null; collected: number | null } | null;
   tokens: { input: number; output: number };
+  /** What the priced model calls cost; calls to a model with no known price add nothing here. */
   cost_usd: number;
+  /** Model calls to a model with no known price: their cost is unknown, not zero. */
+  unpriced_calls: number;
   last_seq: number;
 }
 
@@ -84,7 +95,7 @@ export interface TaskRecord {
 
 /** A summary with nothing in it yet. */
 export function emptySummary(): TaskSummary {
-  return { localised_files: [], set_size: null, coverage: null, attempts: [], final_patch: '', verdict: null, stopped_by: null, stop_message: null, environment: null, baseline: null, tokens: { input: 0, output: 0 }, cost_usd: 0, last_seq: 0 };
+  return { localised_files: [], set_size: null, coverage: null, attempts: [], final_patch: '', verdict: null, stopped_by: null, stop_message: null, environment: null, baseline: null, tokens: { input: 0, output: 0 }, cost_usd: 0, unpriced_calls: 0, last_seq: 0 };
 }
 
 /** A new queued task. */
@@ -107,6 +118,24 @@ function attemptOf(summary: TaskSummary, data: Record<string, unknown>): Attempt
 }
 
 /**
+ * The run's own account of how each attempt ended (`done.attempt_results`, the same records as
+ * result.json's `attempts`). A log from before that field: a resolved run's chosen attempt passed.
+ */
+function foldAttemptResults(summary: TaskSummary, d: Record<string, unknown>): void {
+  if (Array.isArray(d.attempt_results)) {
+    for (const r of d.attempt_results as Array<Record<string, unknown>>) {
+      const view = attemptOf(summary, r);
+      if (!view) continue;
+      view.failure = typeof r.failure === 'string' ? { category: r.failure, message: typeof r.message === 'string' ? r.message : '' } : null;
+      if (typeof r.score === 'number') view.score = r.score;
+    }
+  } else if (d.status === 'resolved' && typeof d.chosen_attempt === 'number') {
+    const view = attemptOf(summary, { attempt: d.chosen_attempt });
+    if (view) view.failure = null;
+  }
+}
+
+/**
  * Folds one event into a summary (in place, returning it). Pure over the event log, so the API,
  * the worker and the UI rebuild the same view from a replay. A retried run starts its attempts
  * afresh, so a `status: running` event with `retry` clears the previous run's attempts.
@@ -123,7 +152,8 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       break;
     case 'localised_files': {
       const files = Array.isArray(d.files) ? (d.files as Array<Record<string, unknown>>) : [];
-      summary.localised_files = files.map((f) => ({ path: String(f.path), score: num(f.score), in_set: Boolean(f.inSet) }));
+      // `inSet` is how logs written before the field was renamed spell it.
+      summary.localised_files = files.map((f) => ({ path: String(f.path), score: num(f.score), in_set: Boolean(f.in_set ?? f.inSet) }));
       summary.set_size = typeof d.set_size === 'number' ? d.set_size : null;
       summary.coverage = typeof d.coverage === 'number' ? d.coverage : null;
       break;
@@ -133,6 +163,8 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       summary.tokens.input += num(usage.input_tokens);
       summary.tokens.output += num(usage.output_tokens);
       summary.cost_usd += num(d.cost_usd);
+      // A summary stored before the count existed has none.
+      if (d.priced === false) summary.unpriced_calls = (summary.unpriced_calls ?? 0) + 1;
       break;
     }
     case 'patch': {
@@ -145,7 +177,10 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
     }
     case 'apply_result': {
       const view = attemptOf(summary, d);
-      if (view) view.apply = { ...d };
+      if (view) {
+        view.apply = { ...d };
+        if (d.ok === false && typeof d.category === 'string') view.failure = { category: d.category, message: String(d.message ?? '') };
+      }
       break;
     }
     case 'test_result': {
@@ -155,7 +190,10 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
     }
     case 'reflection': {
       const view = attemptOf(summary, d);
-      if (view) view.reflection = { category: String(d.category), message: String(d.message) };
+      if (view) {
+        view.reflection = { category: String(d.category), message: String(d.message) };
+        view.failure = { ...view.reflection };
+      }
       break;
     }
     case 'log':
@@ -167,7 +205,10 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       }
       break;
     case 'done':
-      if (d.status === 'resolved' || d.status === 'unverified' || d.status === 'failed') summary.verdict = d.status;
+      // A cancelled run was stopped, not judged: the task's status says cancelled, and there is no verdict.
+      if (d.stopped_by === 'cancelled') summary.verdict = null;
+      else if (d.status === 'resolved' || d.status === 'unverified' || d.status === 'failed') summary.verdict = d.status;
+      foldAttemptResults(summary, d);
       summary.stopped_by = typeof d.stopped_by === 'string' ? d.stopped_by : null;
       summary.stop_message = typeof d.message === 'string' ? d.message : null;
       summary.final_patch = typeof d.patch === 'string' ? d.patch : '';

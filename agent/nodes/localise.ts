@@ -15,7 +15,8 @@ export async function localiseNode(state: AgentStateType, deps: AgentDeps): Prom
   const localised: LocalisedFile[] = files.slice(0, 20).map((f) => ({ path: f.path, score: f.score, inSet: set.has(f.path) }));
   // The set holds the file to change with probability ≥ coverage (split-conformal guarantee).
   const coverage = deps.calibration ? 1 - deps.calibration.alpha : null;
-  deps.events.emit('localised_files', { files: localised, set_size: set.size, coverage, indexed_files: index.summaries.length });
+  // On disk (the log, result.json) fields are snake_case, as in the API.
+  deps.events.emit('localised_files', { files: localised.map((f) => ({ path: f.path, score: f.score, in_set: f.inSet })), set_size: set.size, coverage, indexed_files: index.summaries.length });
   return { files: localised };
 }
 

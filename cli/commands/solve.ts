@@ -169,7 +169,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         stopped_by: final.stoppedBy,
         message: final.stopMessage,
         attempts: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
-        localised_files: final.files,
+        // snake_case on disk, as in the API and the trajectory.
+        localised_files: final.files.map((f) => ({ path: f.path, score: f.score, in_set: f.inSet })),
         tokens: final.tokens,
         cost_usd: final.costUsd,
         duration_ms: Date.now() - started,

@@ -44,6 +44,11 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(r.code).toBe(0);
     expect(result).toMatchObject({ status: 'resolved', attempts: [{ attempt: 1, failure: null }] });
     expect(result.localised_files[0].path).toBe('calc.py');
+    // snake_case on disk, in result.json and the log alike, as in the API.
+    expect(Object.keys(result.localised_files[0]).sort()).toEqual(['in_set', 'path', 'score']);
+    expect(Object.keys(events.find((e: { type: string }) => e.type === 'localised_files').data.files[0]).sort()).toEqual(['in_set', 'path', 'score']);
+    // The log's last event says how each attempt ended, as result.json does.
+    expect(events.at(-1).data.attempt_results).toEqual([{ attempt: 1, failure: null, message: null, score: result.attempts[0].score }]);
     expect(result.tokens.input).toBeGreaterThan(0);
     expect(patch).toContain('+    return a + b');
     expect(patch).not.toContain('test_repro_add'); // the agent's own test is not part of the patch

@@ -99,4 +99,62 @@ describe('task summary', () => {
     foldEvent(s, event('t', 8, 'status', { status: 'running', retry: true }));
     expect(s.attempts).toEqual([]);
   });
+
+  it('knows how every attempt ended, the last one too (it is never reflected on), as result.json does', () => {
+    const s = emptySummary();
+    for (const e of [
+      event('t', 1, 'patch', { attempt: 1, diff: 'd1', files: ['calc.py'] }),
+      event('t', 2, 'test_result', { attempt: 1, regressions: [] }),
+      event('t', 3, 'reflection', { attempt: 1, category: 'repro_still_fails', message: 'still fails' }),
+      event('t', 4, 'patch', { attempt: 2, diff: 'd2', files: ['calc.py'] }),
+      event('t', 5, 'test_result', { attempt: 2, regressions: [] }),
+    ]) foldEvent(s, e);
+    expect(s.attempts[0]!.failure).toEqual({ category: 'repro_still_fails', message: 'still fails' });
+    // Tested, not yet judged: neither passed nor failed.
+    expect(s.attempts[1]!.failure).toBeUndefined();
+    foldEvent(s, event('t', 6, 'done', {
+      status: 'unverified', chosen_attempt: 2, stopped_by: null, patch: 'd2',
+      attempt_results: [
+        { attempt: 1, failure: 'repro_still_fails', message: 'still fails', score: 0.2 },
+        { attempt: 2, failure: 'regression', message: 'regression: tests/test_calc.py::test_mul', score: 0.5 },
+      ],
+    }));
+    expect(s.attempts.map((a) => [a.attempt, a.failure?.category, a.score])).toEqual([[1, 'repro_still_fails', 0.2], [2, 'regression', 0.5]]);
+    expect(s.attempts[1]!.failure!.message).toMatch(/test_mul/);
+    expect(s.attempts[1]!.reflection).toBeUndefined();
+
+    const passed = emptySummary();
+    foldEvent(passed, event('t', 1, 'patch', { attempt: 1, diff: 'd1', files: ['calc.py'] }));
+    foldEvent(passed, event('t', 2, 'done', { status: 'resolved', chosen_attempt: 1, patch: 'd1', attempt_results: [{ attempt: 1, failure: null, message: null, score: 1 }] }));
+    expect(passed.attempts[0]!.failure).toBeNull();
+    // A log written before done carried attempt_results: the resolved verdict's chosen attempt passed.
+    const old = emptySummary();
+    foldEvent(old, event('t', 1, 'patch', { attempt: 1, diff: 'd1', files: ['calc.py'] }));
+    foldEvent(old, event('t', 2, 'done', { status: 'resolved', chosen_attempt: 1, patch: 'd1' }));
+    expect(old.attempts[0]!.failure).toBeNull();
+    // A patch that did not apply failed there and then.
+    const unapplied = emptySummary();
+    foldEvent(unapplied, event('t', 1, 'apply_result', { attempt: 1, ok: false, category: 'search_not_found', message: 'no match' }));
+    expect(unapplied.attempts[0]!.failure).toEqual({ category: 'search_not_found', message: 'no match' });
+  });
+
+  it('gives a cancelled run no verdict (it was stopped, not judged)', () => {
+    const s = emptySummary();
+    foldEvent(s, event('t', 1, 'done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' }));
+    expect(s).toMatchObject({ verdict: null, stopped_by: 'cancelled' });
+  });
+
+  it('counts model calls without a price, so no one reads their cost as $0', () => {
+    const s = emptySummary();
+    foldEvent(s, event('t', 1, 'model_call', { usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0, priced: false }));
+    foldEvent(s, event('t', 2, 'model_call', { usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0.02, priced: true }));
+    expect(s).toMatchObject({ cost_usd: 0.02, unpriced_calls: 1 });
+  });
+
+  it('reads localised files as in_set, and as inSet from logs written before', () => {
+    for (const key of ['in_set', 'inSet']) {
+      const s = foldEvent(emptySummary(), event('t', 1, 'localised_files', { files: [{ path: 'calc.py', score: 0.5, [key]: true }], set_size: 1, coverage: 0.9 }));
+      expect(s.localised_files, key).toEqual([{ path: 'calc.py', score: 0.5, in_set: true }]);
+    }
+  });
 });
