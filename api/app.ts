@@ -30,6 +30,11 @@ export interface AppDeps {
   queue: TaskQueue;
   logger: Logger;
   version: string;
+  /**
+   * Throws when this process cannot run a task now (the in-process mode without Docker), so a
+   * submission is refused with the reason instead of accepted and ended in error later.
+   */
+  canRunTasks?: () => Promise<void>;
   /** Extra readiness checks (Docker, in the in-process mode). */
   checks?: Record<string, () => Promise<boolean>>;
   /** Workers connected to the queue (the Redis mode). */

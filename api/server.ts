@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { createLocaliser, shippedCalibration } from '../agent/index.js';
+import { FixwrightError } from '../core/errors.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createDockerClient, createSandboxRuntime, ensureDockerReachable, type SandboxRuntime } from '../sandbox/index.js';
@@ -67,6 +68,7 @@ export async function startService(settings: Settings, options: ListenOptions, l
   let runtime: Promise<SandboxRuntime> | undefined;
   let workers: (() => Promise<number>) | undefined;
   const checks: Record<string, () => Promise<boolean>> = {};
+  let canRunTasks: (() => Promise<void>) | undefined;
 
   if (redisURL) {
     const trouble = redisTrouble(logger);
@@ -81,6 +83,11 @@ export async function startService(settings: Settings, options: ListenOptions, l
     store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
     const docker = createDockerClient(settings.dockerHost);
     checks.docker = () => ensureDockerReachable(docker, settings.dockerHost).then(() => true, () => false);
+    // This process runs the tasks: without Docker a submission would only end in error.
+    canRunTasks = () =>
+      ensureDockerReachable(docker, settings.dockerHost).catch((err: unknown) => {
+        throw new FixwrightError('FW_ERR_DOCKER_UNREACHABLE', `this server runs tasks itself (no REDIS_URL) and has no sandbox: ${(err as Error).message}; in a container, mount the socket (see the Dockerfile's docker run line)`);
+      });
     // Docker is needed by the first task, not to start: the service comes up and /readyz says what is missing.
     const sandboxes = () => {
       runtime ??= createSandboxRuntime(settings, { logger }).catch((err: unknown) => {
@@ -111,7 +118,7 @@ export async function startService(settings: Settings, options: ListenOptions, l
     logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');
   }
 
-  const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, workers, redis });
+  const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, canRunTasks, workers, redis });
   const url = await app.listen({ host: options.host, port: options.port });
   logger.info({ url, docs: `${url}/docs` }, 'fixwright serve is listening');
 

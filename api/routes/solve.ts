@@ -73,6 +73,7 @@ export const solveRoutes = (deps: AppDeps): FastifyPluginAsync =>
         const checked = checkRequest(request.body, deps);
         // A commit a local checkout lacks is refused now; one in a repo_url is checked after the clone, in the worker.
         if (checked.repo_path !== undefined && checked.commit !== undefined) await checkCommit(checked.repo_path, checked.commit);
+        await deps.canRunTasks?.();
         const task = newTask(randomUUID(), checked);
         await deps.store.create(task);
         await deps.queue.enqueue(task.task_id);
