@@ -6,7 +6,8 @@
 SFT rows (chatml): `messages` with roles system/user/assistant, the last one the assistant's
 non-empty answer. SFT rows (alpaca): non-empty `instruction`-less `input` and `output`. DPO rows:
 `prompt` messages and one-message `chosen`/`rejected` answers that differ. Every row: a `repo`, a
-`split` of train/validation, tokens (characters / 4, as the exporter counts) within the budget
+`split` of train/validation, nothing shaped like a key (sk-, Bearer, ghp_, github_pat_, hf_, AKIA),
+tokens (characters / 4, as the exporter counts) within the budget
 (--max-tokens, else the card's), and no repository in both splits. When FILE.card.json is beside
 the file, its counts must match. Prints a summary; exits 1 with FILE:LINE: reason on the first
 problem of each kind.
@@ -14,10 +15,22 @@ problem of each kind.
 import json
 import math
 import os
+import re
 import sys
 from collections import Counter, defaultdict
 
 ROLES = {"system", "user", "assistant"}
+
+# The key shapes the exporter refuses (training/export.ts): OpenAI-style keys, bearer tokens, GitHub
+# tokens, Hugging Face tokens, AWS access key ids. Data from elsewhere may not have been through it.
+KEY_SHAPES = [
+    ("an sk- key", re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
+    ("a bearer token", re.compile(r"\bBearer\s+[A-Za-z0-9._~+/-]{16,}")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}")),
+    ("a GitHub token", re.compile(r"\bgithub_pat_[A-Za-z0-9_]{40,}")),
+    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+]
 
 
 def read_jsonl(path):
@@ -46,6 +59,19 @@ def row_tokens(row):
     if "messages" in row:
         return tokens(contents(row["messages"]))
     return tokens(row.get("instruction", "") + row.get("input", "") + row.get("output", ""))
+
+
+def strings(value):
+    """Every string inside a row. Shapes are matched on the strings themselves: in JSON text a key
+    at the start of a line follows the escape "\\n", and its word boundary would be lost."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from strings(v)
 
 
 def check_messages(messages, where, need_last_assistant):
@@ -94,6 +120,9 @@ def check_row(row):
             return "output (the response) is empty"
     else:
         return "neither an SFT row (messages, or instruction/input/output) nor a DPO row (prompt/chosen/rejected)"
+    for name, shape in KEY_SHAPES:
+        if any(shape.search(text) for text in strings(row)):
+            return f"holds a key-shaped string ({name}); export again, or remove the row"
     if not isinstance(row.get("repo"), str) or not row["repo"]:
         return "repo is missing"
     if row.get("split") not in ("train", "validation"):

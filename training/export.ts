@@ -114,6 +114,9 @@ const KEY_SHAPES = [
   /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/,
 ];
 
+/** Every string inside a row: shapes are matched on them, since in JSON text a key that starts a line follows the escape `\n` and loses its word boundary. */
+const rowStrings = (value: unknown): string[] => (typeof value === 'string' ? [value] : Array.isArray(value) ? value.flatMap(rowStrings) : value && typeof value === 'object' ? Object.values(value).flatMap(rowStrings) : []);
+
 /**
  * Repositories held out for validation: taken in a fixed order (by a hash of the name, so the
  * choice does not follow alphabetical accidents) until they hold `fraction` of the rows. No
@@ -181,7 +184,7 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
     }
     seen.add(key);
     const plain = JSON.stringify(Object.values(probe));
-    if (options.secrets.some((s) => s && plain.includes(JSON.stringify(s).slice(1, -1))) || KEY_SHAPES.some((re) => re.test(plain))) dropped.secret += 1;
+    if (options.secrets.some((s) => s && plain.includes(JSON.stringify(s).slice(1, -1))) || rowStrings(probe).some((text) => KEY_SHAPES.some((re) => re.test(text)))) dropped.secret += 1;
     else if (gold.some((g) => plain.includes(JSON.stringify(g).slice(1, -1)))) dropped.gold_leak += 1;
     else if (rowTokens(probe) > options.maxTokens) dropped.over_budget += 1;
     else kept.push({ repo: pair.repo, make });

@@ -225,16 +225,17 @@ describe('fixwright export on trajectories of real solve runs', () => {
     expect(r.stdout).toMatch(/1 with a key/);
     expect(readFileSync(join(dir, 'leaky.jsonl'), 'utf8')).toBe('');
     // GitHub, Hugging Face and AWS access key shapes, which no setting names, are refused too.
-    const shapes = ['ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', 'hf_' + 'aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH', 'AKIA' + 'IOSFODNN7EXAMPLE'];
+    // The last one starts a line: in the JSON text a newline escape (\\n) stands right before it.
+    const shapes = ['# token ghp_' + 'A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8', '# token hf_' + 'aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH', '# token AKIA' + 'IOSFODNN7EXAMPLE', '\\nASIA' + 'IOSFODNN7EXAMPLE'];
     for (const [i, shape] of shapes.entries()) {
       const copy = join(dir, 'shaped', String(i));
       cpSync(join(dir, 'runs', 'first'), copy, { recursive: true });
       const t = join(copy, 'trajectory.jsonl');
-      writeFileSync(t, readFileSync(t, 'utf8').replace('return a + b', `return a + b  # token ${shape}`));
+      writeFileSync(t, readFileSync(t, 'utf8').replace('return a + b', `return a + b  ${shape}`));
     }
     const shaped = await runCli(['export', '--trajectories', join(dir, 'shaped'), '--format', 'sft', '--out', join(dir, 'shaped.jsonl')]);
     expect(shaped.code, shaped.stderr).toBe(0);
-    expect(shaped.stdout).toMatch(/3 with a key/);
+    expect(shaped.stdout).toMatch(/4 with a key/);
     expect(readFileSync(join(dir, 'shaped.jsonl'), 'utf8')).toBe('');
     const dataset = join(dir, 'rows.jsonl');
     const gold = readFileSync(join(runs.first!, 'patch.diff'), 'utf8');

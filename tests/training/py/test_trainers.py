@@ -13,6 +13,7 @@ from contextlib import redirect_stderr
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "training"))
 
+import check_data  # noqa: E402
 import dpo_data  # noqa: E402
 import sft_data  # noqa: E402
 import trainer_common  # noqa: E402
@@ -159,6 +160,24 @@ class Merge(unittest.TestCase):
 
     def test_merge_writes_out_merged(self):
         self.assertEqual(trainer_common.merged_dir("runs/dpo"), os.path.join("runs/dpo", "merged"))
+
+
+class CheckDataKeys(unittest.TestCase):
+    KEYS = ["sk-" + "live0123456789abcdefXYZ", "ghp_" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8", "github_pat_" + "11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCD", "hf_" + "aBcDeFgHiJkLmNoPqRsTuVwXyZaBcDeFgH", "AKIA" + "IOSFODNN7EXAMPLE"]
+
+    def test_a_row_holding_a_key_shape_is_refused(self):
+        for key in self.KEYS:
+            problem = check_data.check_row(sft_row(f"return a + b  # {key}"))
+            self.assertIsNotNone(problem, key)
+            self.assertIn("key-shaped", problem)
+            self.assertNotIn(key, problem)
+        self.assertIn("key-shaped", check_data.check_row(dpo_row("a + b", "token " + self.KEYS[3])))
+        # At the start of a line: JSON text would put "\\n" right before it, hiding the word boundary.
+        self.assertIsNotNone(check_data.check_row(sft_row("return a + b\n" + self.KEYS[1])))
+
+    def test_code_that_merely_looks_close_passes(self):
+        for text in ("self.hf_model_name_or_path = x", "ghp_ = 1", "AKIA = 'short'", "task-sk-1"):
+            self.assertIsNone(check_data.check_row(sft_row(text)), text)
 
 
 class MissingDependencies(unittest.TestCase):
