@@ -29,6 +29,7 @@ export function summariseTasks(tasks: readonly TaskRecord[]) {
     mean_attempts: finished.length ? finished.reduce((s, t) => s + t.summary.attempts.length, 0) / finished.length : null,
     tokens,
     cost_usd: tasks.reduce((s, t) => s + t.summary.cost_usd, 0),
+    unpriced_calls: tasks.reduce((s, t) => s + (t.summary.unpriced_calls ?? 0), 0),
     duration_ms: { mean: durations.length ? durations.reduce((a, b) => a + b, 0) / durations.length : null, p50: percentile(durations, 0.5), p95: percentile(durations, 0.95) },
   };
 }

@@ -25,6 +25,8 @@ export function taskView(task: TaskRecord) {
     final_patch: summary.final_patch,
     tokens: summary.tokens,
     cost_usd: summary.cost_usd,
+    // cost_usd counts priced calls only; these calls' cost is unknown (shown as "unpriced", not $0).
+    unpriced_calls: summary.unpriced_calls ?? 0,
     last_seq: summary.last_seq,
   };
 }
@@ -43,6 +45,7 @@ export function taskListItem(task: TaskRecord) {
     attempts: task.summary.attempts.length,
     tokens: task.summary.tokens,
     cost_usd: task.summary.cost_usd,
+    unpriced_calls: task.summary.unpriced_calls ?? 0,
   };
 }
 

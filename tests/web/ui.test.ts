@@ -163,6 +163,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
     await page.getByRole('button', { name: 'Cancel' }).click();
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 30_000 }).toBe('cancelled');
     expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
+    // Cancelled, not judged: no "failed" verdict on the page or from the API.
+    await expect.poll(() => page.getByTestId('verdict').textContent()).toMatch(/Cancelled/);
+    expect(await page.getByTestId('verdict').textContent()).not.toMatch(/Failed/);
+    expect((await api(serve.url, `/api/task/${submitted.body.task_id}`)).body).toMatchObject({ status: 'cancelled', verdict: null });
+    expect((await api(serve.url, '/api/tasks?status=cancelled')).body.tasks[0]).toMatchObject({ status: 'cancelled', verdict: null });
     await page.goto(`${serve.url}/#/history`);
     await page.getByLabel('Status').selectOption('cancelled');
     await expect.poll(async () => {
@@ -178,4 +183,80 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/No task no-such-task/);
     await page.close();
   });
+});
+
+describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last attempt that fails (headless Chromium)', () => {
+  const KEY = 'fw-ui-key-0123456789abcdef';
+  let model: ScriptedServer;
+  let serve: Proc & { url: string };
+  let browser: Browser;
+  let repo: string;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    // Every fix is wrong: the one attempt ends with its reproduction test still failing.
+    model = await startScriptedOpenAIServer({ replies: [{ delayMs: 300, reply: TEST }, { delayMs: 300, reply: TEST + edit('a * b') }] });
+    repo = makeRepo(REPO, { git: true });
+    dataDir = mkdtempSync(join(tmpdir(), 'fw-web-keys-'));
+    serve = await startServe({
+      OPENAI_BASE_URL: model.url,
+      OPENAI_API_KEY: 'sk-web-test-0123456789abcdef',
+      FIXWRIGHT_MODEL: 'scripted',
+      FIXWRIGHT_API_KEYS: KEY,
+      FIXWRIGHT_DATA_DIR: dataDir,
+      FIXWRIGHT_REPO_ROOTS: dirname(repo),
+      FIXWRIGHT_LOG_LEVEL: 'warn',
+      FIXWRIGHT_RATE_LIMIT: '100000',
+      REDIS_URL: '',
+    });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (serve) await stop(serve, 'SIGKILL');
+    await model?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+    removeRepos();
+  });
+
+  it('asks for the key instead of claiming the server has no default model, then shows the default', async () => {
+    const page = await browser.newPage();
+    await page.goto(serve.url);
+    await expect.poll(() => page.locator('#f-model-hint').textContent()).toMatch(/API key/);
+    expect(await page.locator('#f-model-hint').textContent()).not.toMatch(/no default model/);
+    expect(await page.getByRole('alert').first().textContent()).toMatch(/API key/);
+    await page.getByLabel('API key').fill(KEY);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.locator('#f-model-hint').textContent()).toBe('Default: scripted');
+    await page.close();
+  });
+
+  it('marks a last attempt whose reproduction test still fails as failed, never passed, and an unpriced model\'s cost as unpriced', async () => {
+    const auth = { authorization: `Bearer ${KEY}` };
+    const submitted = await api(serve.url, '/api/solve', { body: { repo_path: repo, issue_text: ISSUE, max_attempts: 1 }, headers: auth });
+    expect(submitted.status).toBe(202);
+    const page = await browser.newPage();
+    await page.goto(serve.url);
+    await page.evaluate((key) => localStorage.setItem('fixwright.apiKey', key), KEY);
+    await page.goto(`${serve.url}/#/task/${submitted.body.task_id}`);
+    await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('unverified');
+    const attempt = page.getByTestId('attempt-1');
+    await expect.poll(() => attempt.getByTestId('attempt-outcome').textContent()).toBe('repro still fails');
+    expect(await attempt.locator('.badge').allTextContents()).not.toContain('passed');
+    expect(await attempt.getByTestId('attempt-failure').textContent()).toMatch(/still fails with the patch applied/);
+    expect(await page.getByTestId('cost').textContent()).toBe('unpriced');
+
+    // The API says the same: the last attempt's failure (never reflected on) and the unpriced calls.
+    const task = (await api(serve.url, `/api/task/${submitted.body.task_id}`, { headers: auth })).body;
+    expect(task.attempts).toHaveLength(1);
+    expect(task.attempts[0]).toMatchObject({ attempt: 1, failure: { category: 'repro_still_fails', message: expect.stringMatching(/still fails/) }, score: expect.any(Number) });
+    expect(task.attempts[0].reflection).toBeUndefined();
+    expect(task).toMatchObject({ verdict: 'unverified', cost_usd: 0, unpriced_calls: 2 });
+    const listed = (await api(serve.url, '/api/tasks', { headers: auth })).body.tasks[0];
+    expect(listed).toMatchObject({ task_id: submitted.body.task_id, unpriced_calls: 2 });
+    await page.goto(`${serve.url}/#/history`);
+    await expect.poll(() => page.locator('table.history tbody').textContent()).toContain('unpriced');
+    await page.close();
+  }, 180_000);
 });

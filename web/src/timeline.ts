@@ -42,7 +42,12 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${minutes} min ${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')} s`;
 }
 
-/** Dollars with sense for tiny amounts. */
-export function formatCost(usd: number): string {
-  return usd === 0 ? '$0' : usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+/**
+ * Dollars with sense for tiny amounts. Calls to a model with no known price cost an unknown
+ * amount, so they show as "unpriced" (or "+ unpriced" beside what the priced calls cost), never $0.
+ */
+export function formatCost(usd: number, unpricedCalls = 0): string {
+  const dollars = usd === 0 ? '$0' : usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+  if (unpricedCalls === 0) return dollars;
+  return usd === 0 ? 'unpriced' : `${dollars} + unpriced`;
 }

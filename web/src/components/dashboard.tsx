@@ -12,6 +12,7 @@ interface Metrics {
   mean_attempts: number | null;
   tokens: { input: number; output: number };
   cost_usd: number;
+  unpriced_calls?: number;
   duration_ms: { mean: number | null; p50: number | null; p95: number | null };
 }
 
@@ -48,7 +49,7 @@ export function Dashboard() {
         <Card label="Resolve rate" value={m.resolve_rate === null ? '–' : `${Math.round(m.resolve_rate * 100)}%`} detail={`${m.verdicts.resolved} of ${finished} finished`} />
         <Card label="Verdicts" value={`${m.verdicts.resolved} / ${m.verdicts.unverified} / ${m.verdicts.failed}`} detail="resolved / unverified / failed" />
         <Card label="Mean attempts" value={m.mean_attempts === null ? '–' : m.mean_attempts.toFixed(2)} />
-        <Card label="Cost" value={formatCost(m.cost_usd)} detail={`${(m.tokens.input + m.tokens.output).toLocaleString()} tokens`} />
+        <Card label="Cost" value={formatCost(m.cost_usd, m.unpriced_calls)} detail={`${(m.tokens.input + m.tokens.output).toLocaleString()} tokens`} />
         <Card label="Duration" value={formatDuration(m.duration_ms.p50)} detail={`median; p95 ${formatDuration(m.duration_ms.p95)}`} />
         <Card label="Queue" value={`${m.queue.waiting} waiting`} detail={`${m.queue.active} running${m.workers !== undefined ? `, ${m.workers} workers` : ''}`} />
       </dl>

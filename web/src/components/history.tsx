@@ -11,6 +11,7 @@ interface TaskItem {
   issue_title: string;
   attempts: number;
   cost_usd: number;
+  unpriced_calls?: number;
 }
 
 const STATUSES = ['', 'queued', 'running', 'finished', 'cancelled', 'error'];
@@ -69,7 +70,7 @@ export function History() {
                 <span className={`badge ${t.verdict === 'resolved' ? 'ok' : t.status === 'error' ? 'bad' : 'muted'}`}>{t.status === 'finished' && t.verdict ? t.verdict : t.status}</span>
               </td>
               <td>{t.attempts}</td>
-              <td>{formatCost(t.cost_usd)}</td>
+              <td>{formatCost(t.cost_usd, t.unpriced_calls)}</td>
               <td>
                 <time dateTime={t.created_at}>{new Date(t.created_at).toLocaleString()}</time>
               </td>

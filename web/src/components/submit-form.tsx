@@ -37,10 +37,20 @@ function validate(v: { source: 'url' | 'path'; repo: string; commit: string; iss
   return errors;
 }
 
+/** What the model field says of the server's default, which only a loaded config can tell. */
+function modelHint(config: ServerConfig | undefined, needsKey: boolean): string {
+  if (config) return config.default_model ? `Default: ${config.default_model}` : 'The server has no default model: name one.';
+  if (needsKey) return "Enter the API key to see the server's default model; leave empty to use it.";
+  return "Leave empty to use the server's default model.";
+}
+
 /** The submit page: repository, commit, issue, model, attempts; errors shown next to their field. */
 export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
   const [config, setConfig] = useState<ServerConfig>();
   const [configError, setConfigError] = useState<string>();
+  // The server's settings are behind the API key when it sets FIXWRIGHT_API_KEYS: until the key is
+  // given they are unknown, which is not the same as "none".
+  const [needsKey, setNeedsKey] = useState(false);
   const [source, setSource] = useState<'url' | 'path'>('url');
   const [repo, setRepo] = useState('');
   const [commit, setCommit] = useState('');
@@ -58,7 +68,12 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
         setMaxAttempts(String(c.max_attempts.default));
         if (c.repo_path_allowed) setSource('path');
       },
-      (err: ApiError) => setConfigError(err.message),
+      (err: ApiError) => {
+        if (err.status === 401) {
+          setNeedsKey(true);
+          setConfigError(`This server needs an API key: enter it under "API key" above and save (${err.message}).`);
+        } else setConfigError(err.message);
+      },
     );
   }, []);
 
@@ -129,7 +144,7 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
           <textarea id="f-issue" name="issue" rows={9} value={issue} onChange={(e) => setIssue(e.target.value)} placeholder={'add(2, 3) returns -1 instead of 5\n\nSteps to reproduce: …'} {...describedBy('f-issue', errors.issue)} />
         </Field>
         <div className="row">
-          <Field id="f-model" label="Model" error={errors.model} hint={config?.default_model ? `Default: ${config.default_model}` : 'The server has no default model: name one.'}>
+          <Field id="f-model" label="Model" error={errors.model} hint={modelHint(config, needsKey)}>
             <input id="f-model" name="model" value={model} onChange={(e) => setModel(e.target.value)} placeholder={config?.default_model ?? 'gpt-4o-mini'} autoComplete="off" spellCheck={false} {...describedBy('f-model', errors.model)} />
           </Field>
           <Field id="f-max_attempts" label="Max attempts" error={errors.max_attempts} hint="Each failed attempt is reflected on and retried.">

@@ -74,15 +74,25 @@ function Files(props: { summary: TaskSummary }) {
   );
 }
 
-function Attempt(props: { attempt: AttemptView; chosen: boolean }) {
+/**
+ * The attempt's outcome as the run judged it. Only a known `failure: null` is a pass: the last
+ * attempt is never reflected on, so "tested and no reflection" says nothing about it.
+ */
+function Outcome(props: { attempt: AttemptView; running: boolean }) {
+  const { failure } = props.attempt;
+  if (failure === null) return <span className="badge ok" data-testid="attempt-outcome">passed</span>;
+  if (failure) return <span className="badge bad" data-testid="attempt-outcome">{failure.category.replace(/_/g, ' ')}</span>;
+  return props.running ? <span className="badge warn" data-testid="attempt-outcome">checking…</span> : null;
+}
+
+function Attempt(props: { attempt: AttemptView; chosen: boolean; running: boolean }) {
   const { attempt } = props;
   const apply = attempt.apply as { ok?: boolean; message?: string; method?: string; answer?: string } | undefined;
-  const passed = attempt.tests && !attempt.reflection;
   return (
     <section className="panel attempt" aria-labelledby={`attempt-${attempt.attempt}`} data-testid={`attempt-${attempt.attempt}`}>
       <h3 id={`attempt-${attempt.attempt}`}>
         Attempt {attempt.attempt} {props.chosen && <span className="badge ok">final patch</span>}
-        {attempt.reflection ? <span className="badge bad">{attempt.reflection.category.replace(/_/g, ' ')}</span> : passed ? <span className="badge ok">passed</span> : null}
+        <Outcome attempt={attempt} running={props.running} />
       </h3>
       {attempt.diff !== undefined && <DiffView diff={attempt.diff} label={`Attempt ${attempt.attempt}`} />}
       {apply && (
@@ -96,6 +106,12 @@ function Attempt(props: { attempt: AttemptView; chosen: boolean }) {
           <h4>Reflection</h4>
           <p>{attempt.reflection.message}</p>
         </div>
+      )}
+      {/* The last attempt's failure is not reflected on (no attempt follows), but it is still why it failed. */}
+      {attempt.failure && !attempt.reflection && apply?.ok !== false && (
+        <p className="banner error" data-testid="attempt-failure">
+          {attempt.failure.message}
+        </p>
       )}
     </section>
   );
@@ -180,7 +196,9 @@ export function TaskView(props: { taskId: string }) {
           </div>
           <div>
             <dt>Cost</dt>
-            <dd>{formatCost(summary.cost_usd)}</dd>
+            <dd data-testid="cost" title={summary.unpriced_calls > 0 ? `${summary.unpriced_calls} model call(s) to a model with no known price` : undefined}>
+              {formatCost(summary.cost_usd, summary.unpriced_calls)}
+            </dd>
           </div>
           <div>
             <dt>Time</dt>
@@ -239,7 +257,7 @@ export function TaskView(props: { taskId: string }) {
       </div>
 
       {summary.attempts.map((a) => (
-        <Attempt key={a.attempt} attempt={a} chosen={a.attempt === chosen} />
+        <Attempt key={a.attempt} attempt={a} chosen={a.attempt === chosen} running={running} />
       ))}
     </div>
   );
