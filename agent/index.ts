@@ -7,4 +7,4 @@ export { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT
 export type { AgentStatus, AttemptRecord, LocalisedFile, NodeName, StopReason } from './state.js';
 export { DEMO_MODEL, demoReply } from './demo/demo-model.js';
 export { DEMO_FILES, DEMO_ISSUE, writeDemoRepository } from './demo/demo-repo.js';
-export { openDemoModel, runDemo, type DemoModel, type DemoOutcome, type DemoRunOptions } from './demo/run-demo.js';
+export { openDemoModel, prepareDemoService, runDemo, type DemoModel, type DemoOutcome, type DemoRunOptions, type DemoService, type DemoTask } from './demo/run-demo.js';

@@ -7,6 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Ajv } from 'ajv';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { DemoTask } from '../agent/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -35,6 +36,8 @@ export interface AppDeps {
    * submission is refused with the reason instead of accepted and ended in error later.
    */
   canRunTasks?: () => Promise<void>;
+  /** Demo mode (`serve --demo`): the task the UI offers to submit. */
+  demo?: DemoTask;
   /** Extra readiness checks (Docker, in the in-process mode). */
   checks?: Record<string, () => Promise<boolean>>;
   /** Workers connected to the queue (the Redis mode). */

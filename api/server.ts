@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { createLocaliser, shippedCalibration } from '../agent/index.js';
+import { createLocaliser, shippedCalibration, type DemoTask } from '../agent/index.js';
 import { FixwrightError } from '../core/errors.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
@@ -29,6 +29,8 @@ export interface ListenOptions {
   host: string;
   port: number;
   version: string;
+  /** Demo mode: the task the UI's "Run the demo" button submits. */
+  demo?: DemoTask;
 }
 
 /**
@@ -118,7 +120,7 @@ export async function startService(settings: Settings, options: ListenOptions, l
     logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');
   }
 
-  const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, canRunTasks, workers, redis });
+  const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, canRunTasks, workers, redis, demo: options.demo });
   const url = await app.listen({ host: options.host, port: options.port });
   logger.info({ url, docs: `${url}/docs` }, 'fixwright serve is listening');
 

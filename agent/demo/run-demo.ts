@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../core/config.js';
 import type { ScriptedServer } from '../../core/scripted-openai-server.js';
@@ -63,4 +64,36 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
   } finally {
     await model.close();
   }
+}
+
+/** What the UI's "Run the demo" button submits. */
+export interface DemoTask {
+  repo_path: string;
+  issue_text: string;
+  model: string;
+}
+
+/** A server in demo mode: settings aimed at the demo's model and repository, and what to submit. */
+export interface DemoService {
+  settings: Settings;
+  task: DemoTask;
+  close(): Promise<void>;
+}
+
+/**
+ * Prepares `fixwright serve --demo`: a fresh demo repository under the data directory (the only
+ * repository root added), the scripted model as the server's one allowed model, free.
+ */
+export async function prepareDemoService(settings: Settings): Promise<DemoService> {
+  const root = join(settings.dataDir, 'demo');
+  const repoDir = join(root, 'shop');
+  rmSync(repoDir, { recursive: true, force: true });
+  writeDemoRepository(repoDir);
+  const model = await openDemoModel(settings);
+  const service = { ...model.settings.service, repoRoots: [...model.settings.service.repoRoots, root], allowedModels: [DEMO_MODEL] };
+  return {
+    settings: Object.freeze({ ...model.settings, service: Object.freeze(service) }),
+    task: { repo_path: repoDir, issue_text: DEMO_ISSUE, model: DEMO_MODEL },
+    close: model.close,
+  };
 }

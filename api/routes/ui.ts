@@ -11,7 +11,7 @@ export const WEB_DIR = assetPath('dist/web');
 /** The web UI at `/` (bundled, no internet needed) and what it needs to know of the server. */
 export const uiRoutes = (deps: AppDeps): FastifyPluginAsync =>
   async (app) => {
-    app.get('/api/config', { schema: { summary: 'What this server allows: default model, repository roots, attempts, cost and time caps, models', tags: ['service'], response: { '4xx': ErrorBody } } }, async () => ({
+    app.get('/api/config', { schema: { summary: 'What this server allows: default model, repository roots, attempts, cost and time caps, models; the demo task in demo mode', tags: ['service'], response: { '4xx': ErrorBody } } }, async () => ({
       version: deps.version,
       default_model: deps.settings.models.chatModel ?? null,
       repo_path_allowed: deps.settings.service.repoRoots.length > 0,
@@ -20,6 +20,8 @@ export const uiRoutes = (deps: AppDeps): FastifyPluginAsync =>
       // Every task is bounded by these; a request may ask for less (max_cost_usd, max_seconds).
       limits: { max_cost_usd: deps.settings.service.maxCostUsd, max_seconds: deps.settings.service.maxSeconds, allowed_models: deps.settings.service.allowedModels },
       queue: deps.queue.kind,
+      // Demo mode: what the UI's "Run the demo" button submits (the bundled repository, issue and scripted model).
+      demo: deps.demo ?? null,
     }));
 
     if (existsSync(`${WEB_DIR}/index.html`)) {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import type { Command } from 'commander';
-import { checkModel } from '../../agent/index.js';
+import { checkModel, prepareDemoService } from '../../agent/index.js';
 import { startService } from '../../api/server.js';
 import { startEditServer, type EditServer } from '../../api/edit-server.js';
 import { startWorker } from '../../api/worker.js';
@@ -47,16 +47,27 @@ export function registerServeCommands(program: Command, version: string): void {
     .description('run the REST + WebSocket API (OpenAPI docs at /docs); without REDIS_URL it also runs the tasks, in this process')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on', '8080')
-    .action(async (flags: { host: string; port: string }) => {
-      const settings = loadSettings(process.env);
+    .option('--demo', 'demo mode: the bundled repository and scripted model (offline, no key), and a "Run the demo" button in the UI')
+    .action(async (flags: { host: string; port: string; demo?: boolean }) => {
+      const loaded = loadSettings(process.env);
       const port = wholeNumber(flags.port, '--port', 0, 65535);
-      const logger = createLogger(settings.logLevel);
-      const service = await startService(settings, { host: flags.host, port, version }, logger).catch((err: unknown) => {
+      const logger = createLogger(loaded.logLevel);
+      if (flags.demo && loaded.service.redisURL) {
+        throw new FixwrightError('FW_ERR_BAD_INPUT', '--demo runs the demo tasks in this process, next to its scripted model: unset REDIS_URL', { field: '--demo' });
+      }
+      const demo = flags.demo ? await prepareDemoService(loaded) : undefined;
+      const settings = demo?.settings ?? loaded;
+      const service = await startService(settings, { host: flags.host, port, version, demo: demo?.task }, logger).catch(async (err: unknown) => {
+        await demo?.close();
         throw explainListenError(err, '--port', flags.host, port);
       });
+      if (demo) process.stderr.write(`fixwright serve: demo mode: tasks use the bundled scripted model; press "Run the demo" at ${service.url}/ (repository ${demo.task.repo_path})\n`);
       process.stderr.write(`fixwright serve: ${service.url} (docs ${service.url}/docs), queue ${service.mode === 'redis' ? 'BullMQ on Redis: start `fixwright worker` to run tasks' : 'in-process (single machine; set REDIS_URL for workers)'}\n`);
       warnIfModelUnreachable(settings, 'serve');
-      onShutdown(() => service.close());
+      onShutdown(async () => {
+        await service.close();
+        await demo?.close();
+      });
       await untilShutdown();
     });
 

@@ -39,9 +39,9 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
 }
 
 /** Starts `fixwright serve` on a free port and waits for /healthz. */
-export async function startServe(env: Record<string, string>): Promise<Proc & { url: string }> {
+export async function startServe(env: Record<string, string>, args: string[] = []): Promise<Proc & { url: string }> {
   const port = await freePort();
-  const proc = track(spawnCli(['serve', '--host', '127.0.0.1', '--port', String(port)], env));
+  const proc = track(spawnCli(['serve', '--host', '127.0.0.1', '--port', String(port), ...args], env));
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => {
     if (proc.child.exitCode !== null) throw new Error(`serve exited: ${proc.output()}`);
