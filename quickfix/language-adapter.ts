@@ -40,6 +40,8 @@ export interface LanguageAdapter {
   /** Applies line-range edits (numbered against `code`); throws EditFailure when they do not apply. */
   apply(code: string, edits: readonly LineRangeEdit[]): string;
   readonly ruleFixers: readonly RuleFixer[];
+  /** Whether an edit only adds imports at the top of the file (the one edit allowed outside the requested lines). */
+  isTopImportEdit(code: string, edit: LineRangeEdit): boolean;
   /** The region an editor means by "line N": the innermost definition around it, else the line. */
   regionAround(code: string, line: number): { start: number; end: number };
   close(): Promise<void>;

@@ -2,6 +2,7 @@ import { diffArrays } from 'diff';
 import type { LineRangeEdit } from '../agent/edits/index.js';
 import { applyLineRangeEdits } from '../agent/edits/line-range.js';
 import { splitLines } from './python/text.js';
+import type { LanguageAdapter } from './language-adapter.js';
 import type { LineEdit } from './types.js';
 
 /** The minimal line-range edits that turn `before` into `after` (one per changed run of lines). */
@@ -70,6 +71,32 @@ export function outsideRegion(edits: readonly LineRangeEdit[], region: { start: 
     if (!inside) return `@@ ${e.start}-${e.end} is outside the lines you may edit (${region.start}-${region.end})`;
   }
   return undefined;
+}
+
+/** The lines a request allows edits in, and whether imports may be added at the top besides. */
+export interface EditScope {
+  region: { start: number; end: number };
+  allowImports: boolean;
+}
+
+/**
+ * The region rule: every edit stays inside the region, except an import added at the top of the
+ * file when the scope allows it; those are returned so the answer can report them. `problem` names
+ * the first edit refused.
+ */
+export function checkScope(adapter: LanguageAdapter, code: string, edits: readonly LineRangeEdit[], scope: EditScope): { problem?: string; imports: LineRangeEdit[] } {
+  const imports: LineRangeEdit[] = [];
+  for (const e of edits) {
+    const outside = outsideRegion([e], scope.region);
+    if (!outside) continue;
+    const isImport = adapter.isTopImportEdit(code, e);
+    if (isImport && scope.allowImports) {
+      imports.push(e);
+      continue;
+    }
+    return { problem: isImport ? `${outside}; imports may not be added at the top (allow_imports is false)` : outside, imports };
+  }
+  return { imports };
 }
 
 /** How many lines an edit set changes (removed plus added, a replaced line counting once). */

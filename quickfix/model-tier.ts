@@ -2,7 +2,7 @@ import type { BaseMessageLike } from '@langchain/core/messages';
 import { parseAnswer, parseLineRangeEdits, type LineRangeEdit } from '../agent/edits/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 import type { LanguageAdapter } from './language-adapter.js';
-import { outsideRegion, renderDsl } from './line-edits.js';
+import { checkScope, renderDsl } from './line-edits.js';
 import { editMessages, repairMessage, type PromptInput } from './prompt.js';
 import { type Target, type VerifyOutcome, verifyEdits } from './verify.js';
 
@@ -11,8 +11,7 @@ export type AskModel = (messages: BaseMessageLike[]) => Promise<{ text: string; 
 
 /** How the model tier ended. */
 export type ModelTierResult =
-  | { status: 'edited'; edits: LineRangeEdit[]; outcome: VerifyOutcome; rounds: number; modelMs: number; analysisMs: number; rawAnswer: string }
-  | { status: 'kept_previous'; edits: LineRangeEdit[]; outcome: VerifyOutcome; rounds: number; modelMs: number; analysisMs: number; rawAnswer: string }
+  | { status: 'edited' | 'kept_previous'; edits: LineRangeEdit[]; imports: LineRangeEdit[]; outcome: VerifyOutcome; rounds: number; modelMs: number; analysisMs: number; rawAnswer: string }
   | { status: 'no_edits'; reason: string; outcome?: VerifyOutcome; rounds: number; modelMs: number; analysisMs: number; rawAnswer: string };
 
 /** What the model tier works on. */
@@ -25,7 +24,7 @@ export interface ModelTierInput {
 }
 
 type Judged =
-  | { kind: 'accept'; status: 'edited' | 'kept_previous'; edits: LineRangeEdit[]; outcome: VerifyOutcome }
+  | { kind: 'accept'; status: 'edited' | 'kept_previous'; edits: LineRangeEdit[]; imports: LineRangeEdit[]; outcome: VerifyOutcome }
   | { kind: 'no_edits'; reason: string }
   | { kind: 'reject'; problem: string; outcome?: VerifyOutcome };
 
@@ -40,25 +39,30 @@ async function judge(input: ModelTierInput, text: string): Promise<Judged> {
       if (!input.previous) return { kind: 'reject', problem: 'you answered KEEP_PREVIOUS, but there is no previous proposal' };
       const outcome = await verifyEdits(input.adapter, prompt.code, input.beforeAnalysis, input.previous, input.targets);
       if (!outcome.ok) return { kind: 'reject', problem: `the previous proposal does not verify: ${outcome.problem}`, outcome };
-      return { kind: 'accept', status: 'kept_previous', edits: input.previous, outcome };
+      return { kind: 'accept', status: 'kept_previous', edits: input.previous, imports: [], outcome };
     }
     return { kind: 'reject', problem: 'no "@@ START-END" edit, NO_EDITS or KEEP_PREVIOUS was found in the answer' };
   }
   if (edits.length > prompt.maxEdits) return { kind: 'reject', problem: `${edits.length} edits, but at most ${prompt.maxEdits} are allowed` };
-  const outside = outsideRegion(edits, prompt.region);
+  const { problem: outside, imports } = checkScope(input.adapter, prompt.code, edits, { region: prompt.region, allowImports: prompt.allowImports });
   if (outside) return { kind: 'reject', problem: outside };
   const outcome = await verifyEdits(input.adapter, prompt.code, input.beforeAnalysis, edits, input.targets);
   if (!outcome.ok) return { kind: 'reject', problem: outcome.problem ?? 'verification failed', outcome };
   const undone = undoneKeep(prompt.instruction, input.previous, outcome.after!);
-  return undone ? { kind: 'reject', problem: undone, outcome } : { kind: 'accept', status: 'edited', edits, outcome };
+  return undone ? { kind: 'reject', problem: undone, outcome } : { kind: 'accept', status: 'edited', edits, imports, outcome };
 }
 
 /**
  * When the instruction asks to keep the previous proposal, new edits must still contain what it
  * wrote; the message names the change they undo. Undefined when nothing is to be kept or all is.
  */
+/** Whether the instruction asks to keep the previous proposal ("add type hints; keep the previous fix"). */
+export function keepsPrevious(instruction: string | undefined): boolean {
+  return instruction !== undefined && /\bkeep\b/i.test(instruction);
+}
+
 export function undoneKeep(instruction: string | undefined, previous: readonly LineRangeEdit[] | undefined, after: string): string | undefined {
-  if (!previous || !instruction || !/\bkeep\b/i.test(instruction)) return undefined;
+  if (!previous || !keepsPrevious(instruction)) return undefined;
   const text = `\n${after}`;
   for (const e of previous) {
     if (e.plus.length === 0) continue;
@@ -88,7 +92,7 @@ export async function runModelTier(input: ModelTierInput, ask: AskModel): Promis
     last = await judge(input, answer.text);
     const outcome = last.kind === 'no_edits' ? undefined : last.outcome;
     analysisMs += outcome?.analysisMs ?? 0;
-    if (last.kind === 'accept') return { status: last.status, edits: last.edits, outcome: last.outcome, rounds: round, modelMs, analysisMs, rawAnswer };
+    if (last.kind === 'accept') return { status: last.status, edits: last.edits, imports: last.imports, outcome: last.outcome, rounds: round, modelMs, analysisMs, rawAnswer };
     if (last.kind === 'no_edits') return { status: 'no_edits', reason: last.reason, rounds: round, modelMs, analysisMs, rawAnswer };
   }
   const rejected = last as Extract<Judged, { kind: 'reject' }>;

@@ -23,6 +23,8 @@ export interface PromptInput {
   diagnostics: readonly Diagnostic[];
   instruction?: string;
   maxEdits: number;
+  /** Whether imports may be added at the top, outside the lines the caller allows. */
+  allowImports: boolean;
   previousDsl?: string;
 }
 
@@ -45,7 +47,7 @@ export function numberedCode(code: string, region: { start: number; end: number 
 export function editMessages(input: PromptInput): BaseMessageLike[] {
   const parts = [
     `File: ${input.filePath ?? 'snippet'} (${input.language})`,
-    `Lines you may edit: ${input.region.start}-${input.region.end}. At most ${input.maxEdits} edit${input.maxEdits === 1 ? '' : 's'}.`,
+    `Lines you may edit: ${input.region.start}-${input.region.end}.${input.allowImports ? ' Besides them, you may only add import lines at the top of the file (insert them after the imports there).' : ''} At most ${input.maxEdits} edit${input.maxEdits === 1 ? '' : 's'}.`,
     input.diagnostics.length ? `Diagnostics:\n${describeDiagnostics(input.diagnostics)}` : 'Diagnostics: none given.',
     input.instruction ? `Instruction: ${input.instruction}` : 'Instruction: fix the diagnostics.',
   ];

@@ -1,17 +1,18 @@
 import type { Logger } from '../core/logger.js';
 import type { LineRangeEdit } from '../agent/edits/index.js';
 import { parseLineRangeEdits } from '../agent/edits/index.js';
+import { EditFailure } from '../agent/edits/index.js';
 import { FixwrightError } from '../core/errors.js';
 import type { AnalysisResult } from './analysis-container.js';
 import { clientDiagnostics, matchDiagnostic } from './diagnostics.js';
 import { cacheKey, type CachedAnswer, type EditCache } from './edit-cache.js';
 import type { LanguageAdapter } from './language-adapter.js';
-import { fromLineEdits, renderDsl, toLineEdits } from './line-edits.js';
+import { type EditScope, fromLineEdits, renderDsl, toLineEdits } from './line-edits.js';
 import { quickfixMetrics } from './metrics.js';
-import { type AskModel, runModelTier } from './model-tier.js';
+import { type AskModel, keepsPrevious, runModelTier } from './model-tier.js';
 import { checkEditRequest, type CheckedRequest } from './request-checks.js';
-import { runRuleTier, ruleTierWanted } from './rule-tier.js';
-import type { EditRequest, EditResponse, EditTimings, Verification } from './types.js';
+import { runRuleTier, runRuleTierKeeping, ruleTierWanted } from './rule-tier.js';
+import type { EditRequest, EditResponse, EditTimings, LineEdit, Verification } from './types.js';
 import { analysedDiagnostics, type Target } from './verify.js';
 
 /** The configured chat model, or the reason there is none. */
@@ -36,8 +37,8 @@ function previousEdits(code: string, previous: EditRequest['previous']): LineRan
 }
 
 /** The diagnostics the request targets, each matched to what pyflakes or the parser reports when it can be. */
-function targetsOf(adapter: LanguageAdapter, request: CheckedRequest, analysis: AnalysisResult): Target[] {
-  const found = analysedDiagnostics(adapter, request.code, analysis);
+function targetsOf(adapter: LanguageAdapter, request: CheckedRequest, analysis: AnalysisResult, code = request.code): Target[] {
+  const found = analysedDiagnostics(adapter, code, analysis);
   const given = clientDiagnostics(request.diagnostics, request.lineCount);
   if (given.length === 0) {
     // Nothing named: the analyser's own findings inside the region are the targets.
@@ -62,6 +63,11 @@ function unchanged(adapter: LanguageAdapter, code: string, analysis: AnalysisRes
     analyser: analysis.available ? { available: true, version: analysis.version } : { available: false, reason: analysis.reason },
     reason,
   };
+}
+
+/** How answers report the edits allowed outside the requested lines (imports added at the top). */
+function outsideRegionReport(edits: LineEdit[]): Pick<EditResponse, 'outside_region'> {
+  return edits.length ? { outside_region: edits.map((e) => ({ ...e, reason: 'an import added at the top of the file, outside the requested lines (allow_imports: false refuses it)' })) } : {};
 }
 
 /**
@@ -124,10 +130,14 @@ export class QuickFixService {
 
     // Sampling at a temperature above 0 asks for a different answer each time: never cached.
     const cacheable = this.parts.cache && (request.temperature ?? 0) === 0;
+    const scope: EditScope = { region: { start: request.start_line, end: request.end_line }, allowImports: request.allow_imports ?? true };
     const key = cacheKey({
-      v: 1,
+      v: 2,
       language: request.language,
       code: raw.code,
+      // The model is shown the path, so the same code under another name may get another answer.
+      file_path: request.file_path ?? null,
+      allow_imports: scope.allowImports,
       diagnostics: request.diagnostics,
       instruction: request.instruction ?? null,
       model: model.name,
@@ -148,16 +158,34 @@ export class QuickFixService {
 
     if (tiers.includes('rule') && ruleTierWanted(request.instruction)) {
       const ruleStarted = performance.now();
-      const result = await runRuleTier(adapter, request.code, beforeAnalysis, targets, request.max_edits);
+      let result;
+      if (previous && keepsPrevious(request.instruction)) {
+        // The kept proposal is part of the answer: the rules fix what is left on top of it.
+        let keptCode: string;
+        try {
+          keptCode = adapter.apply(request.code, previous);
+        } catch (err) {
+          if (!(err instanceof EditFailure)) throw err;
+          throw new FixwrightError('FW_ERR_BAD_INPUT', `previous does not apply to this code: ${err.message}`, { field: 'previous' });
+        }
+        const keptAnalysis = await adapter.diagnostics(keptCode);
+        timings.analysis += keptAnalysis.durationMs;
+        const kept = { edits: previous, code: keptCode, analysis: keptAnalysis, targets: targetsOf(adapter, request, keptAnalysis, keptCode) };
+        result = await runRuleTierKeeping(adapter, request.code, beforeAnalysis, targets, request.max_edits, scope, kept);
+      } else {
+        result = await runRuleTier(adapter, request.code, beforeAnalysis, targets, request.max_edits, scope);
+      }
       timings.rule = performance.now() - ruleStarted;
       if (result) {
         timings.analysis += result.analysisMs;
+        const imports = toLineEdits(result.imports);
         answer = {
           edits: toLineEdits(result.edits),
           raw_patch_dsl: renderDsl(result.edits),
           status: 'edited',
           tier: 'rule',
-          verification: { ...result.outcome.verification, reason: `${result.outcome.verification.reason ?? ''} (rules: ${result.rules.join('; ')})`.trim() },
+          verification: { ...result.outcome.verification, reason: `${result.outcome.verification.reason ?? ''} (rules: ${result.rules.join('; ')})${imports.length ? `; outside the requested lines: ${imports.map((e) => `an import at line ${e.start_line}`).join(', ')}` : ''}`.trim() },
+          ...outsideRegionReport(imports),
           model_version: null,
           model_rounds: 0,
         };
@@ -169,8 +197,10 @@ export class QuickFixService {
     }
 
     if (!answer && model.name === null) {
-      const reason = `no rule fixer produced a verified fix, and the model tier is unavailable: ${model.reason}`;
-      answer = { edits: [], raw_patch_dsl: '', status: 'no_edits', tier: 'model', verification: unchanged(adapter, request.code, beforeAnalysis, targets, reason), model_version: null, reason, model_rounds: 0 };
+      // Only the rule tier ran: the answer is its, with why the model tier could not follow.
+      const why = ruleTierWanted(request.instruction) ? 'no rule fixer produced a verified fix' : 'the instruction asks for more than fixing diagnostics, which only the model tier does';
+      const reason = `${why}, and the model tier is unavailable: ${model.reason}`;
+      answer = { edits: [], raw_patch_dsl: '', status: 'no_edits', tier: 'rule', verification: unchanged(adapter, request.code, beforeAnalysis, targets, reason), model_version: null, reason, model_rounds: 0 };
     }
 
     if (!answer && model.name !== null) {
@@ -185,6 +215,7 @@ export class QuickFixService {
             diagnostics: targets.map((t) => t.diagnostic),
             ...(request.instruction ? { instruction: request.instruction } : {}),
             maxEdits: request.max_edits,
+            allowImports: scope.allowImports,
           },
           beforeAnalysis,
           targets,
@@ -201,16 +232,17 @@ export class QuickFixService {
               raw_patch_dsl: '',
               status: 'no_edits',
               tier: 'model',
-              verification: result.outcome ? { ...result.outcome.verification, reason: result.reason } : unchanged(adapter, request.code, beforeAnalysis, targets, result.reason),
+              // No edits go out, so the verification is of the code as it stands, not of a refused proposal.
+              verification: unchanged(adapter, request.code, beforeAnalysis, targets, result.reason),
               model_version: model.name,
               reason: result.reason,
               model_rounds: result.rounds,
             }
-          : { edits: toLineEdits(result.edits), raw_patch_dsl: renderDsl(result.edits), status: result.status, tier: 'model', verification: result.outcome.verification, model_version: model.name, model_rounds: result.rounds };
+          : { edits: toLineEdits(result.edits), raw_patch_dsl: renderDsl(result.edits), status: result.status, tier: 'model', verification: result.outcome.verification, ...outsideRegionReport(toLineEdits(result.imports)), model_version: model.name, model_rounds: result.rounds };
     }
 
     // Answers checked without pyflakes, or with no model configured, may change once those are back.
-    if (cacheable && beforeAnalysis.available && !(answer!.tier === 'model' && model.name === null)) {
+    if (cacheable && beforeAnalysis.available && !(answer!.status === 'no_edits' && tiers.includes('model') && model.name === null)) {
       await this.parts.cache!.set(key, answer as CachedAnswer);
     }
     return finish(answer!);

@@ -2,7 +2,7 @@ import type { LineRangeEdit } from '../agent/edits/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 import { matchDiagnostic } from './diagnostics.js';
 import type { LanguageAdapter, RuleCandidate } from './language-adapter.js';
-import { editsBetween } from './line-edits.js';
+import { checkScope, editsBetween, outsideRegion, type EditScope } from './line-edits.js';
 import { analysedDiagnostics, type Target, type VerifyOutcome, verifyEdits } from './verify.js';
 import type { DiagnosticKind } from './types.js';
 
@@ -24,6 +24,8 @@ export interface RuleTierResult {
   outcome: VerifyOutcome;
   rules: string[];
   analysisMs: number;
+  /** Edits outside the region that the scope allows: imports added at the top. */
+  imports: LineRangeEdit[];
 }
 
 /**
@@ -32,7 +34,7 @@ export interface RuleTierResult {
  * the original code. Undefined names go first: renaming a misspelt definition also clears the
  * "assigned but never used" warning it caused. Undefined when any target is beyond the rules.
  */
-export async function runRuleTier(adapter: LanguageAdapter, code: string, beforeAnalysis: AnalysisResult, targets: readonly Target[], maxEdits: number): Promise<RuleTierResult | undefined> {
+export async function runRuleTier(adapter: LanguageAdapter, code: string, beforeAnalysis: AnalysisResult, targets: readonly Target[], maxEdits: number, scope: EditScope): Promise<RuleTierResult | undefined> {
   if (targets.length === 0 || !targets.every((t) => RULE_ORDER.includes(t.diagnostic.kind))) return undefined;
   const ordered = [...targets].sort((a, b) => RULE_ORDER.indexOf(a.diagnostic.kind) - RULE_ORDER.indexOf(b.diagnostic.kind));
   let current = code;
@@ -49,6 +51,8 @@ export async function runRuleTier(adapter: LanguageAdapter, code: string, before
     let accepted: { candidate: RuleCandidate; outcome: VerifyOutcome } | undefined;
     const candidates = adapter.ruleFixers.filter((f) => f.kinds.includes(now.kind)).flatMap((f) => f.propose({ code: current, target: now, diagnostics }));
     for (const candidate of candidates.slice(0, MAX_CANDIDATES)) {
+      // The region rule before any pyflakes check: a fix outside the lines asked about is no answer.
+      if (checkScope(adapter, code, editsBetween(code, candidate.code), scope).problem) continue;
       const outcome = await verifyEdits(adapter, current, analysis, editsBetween(current, candidate.code), [step]);
       analysisMs += outcome.analysisMs;
       if (outcome.ok && (outcome.verification.fixed === true || !analysis.available)) {
@@ -64,9 +68,43 @@ export async function runRuleTier(adapter: LanguageAdapter, code: string, before
   }
   const edits = editsBetween(code, current);
   if (edits.length === 0 || edits.length > maxEdits) return undefined;
+  const { problem, imports } = checkScope(adapter, code, edits, scope);
+  if (problem) return undefined;
   // One fix for one target was verified against the original already: no need to check it twice.
-  if (steps.length === 1 && targets.length === 1 && steps[0]!.from === code) return { edits, outcome: steps[0]!.outcome, rules, analysisMs };
+  if (steps.length === 1 && targets.length === 1 && steps[0]!.from === code) return { edits, outcome: steps[0]!.outcome, rules, analysisMs, imports };
   const outcome = await verifyEdits(adapter, code, beforeAnalysis, edits, targets);
   analysisMs += outcome.analysisMs;
-  return outcome.ok ? { edits, outcome, rules, analysisMs } : undefined;
+  return outcome.ok ? { edits, outcome, rules, analysisMs, imports } : undefined;
+}
+
+/** Line `line` of the code before `edits` as numbered after them (edits wholly above it shift it). */
+function shifted(edits: readonly LineRangeEdit[], line: number): number {
+  return line + edits.filter((e) => (e.minus.length === 0 ? e.start < line : e.end < line)).reduce((n, e) => n + e.plus.length - e.minus.length, 0);
+}
+
+/**
+ * The rule tier on top of a `previous` proposal the instruction keeps: the rules work on the code
+ * with it applied, and the answer is the whole change from the original (the kept proposal plus
+ * the rule fixes), verified against the original. Only the rules' own edits are held to the scope;
+ * the kept proposal is the caller's.
+ */
+export async function runRuleTierKeeping(
+  adapter: LanguageAdapter,
+  code: string,
+  beforeAnalysis: AnalysisResult,
+  targets: readonly Target[],
+  maxEdits: number,
+  scope: EditScope,
+  kept: { edits: readonly LineRangeEdit[]; code: string; analysis: AnalysisResult; targets: readonly Target[] },
+): Promise<RuleTierResult | undefined> {
+  const region = { start: shifted(kept.edits, scope.region.start), end: shifted(kept.edits, scope.region.end) };
+  const onTop = await runRuleTier(adapter, kept.code, kept.analysis, kept.targets, maxEdits, { ...scope, region });
+  if (!onTop) return undefined;
+  const edits = editsBetween(code, adapter.apply(kept.code, onTop.edits));
+  if (edits.length > maxEdits) return undefined;
+  const outcome = await verifyEdits(adapter, code, beforeAnalysis, edits, targets);
+  const analysisMs = onTop.analysisMs + outcome.analysisMs;
+  if (!outcome.ok) return undefined;
+  const imports = onTop.imports.length ? edits.filter((e) => outsideRegion([e], scope.region) && adapter.isTopImportEdit(code, e)) : [];
+  return { edits, outcome, rules: [...onTop.rules, 'the previous proposal is kept, as the instruction asks'], analysisMs, imports };
 }

@@ -82,6 +82,8 @@ export interface EditRequest {
   temperature?: number;
   /** An earlier proposal for this same code: its DSL text or its edits. */
   previous?: string | LineEdit[];
+  /** Whether an import may be added at the top of the file, outside the lines allowed (default true); such edits are reported. */
+  allow_imports?: boolean;
 }
 
 /** The answer to a quick-fix request. */
@@ -96,6 +98,8 @@ export interface EditResponse {
   model_version: string | null;
   /** Why there are no edits (no model configured, the model's edits failed verification…). */
   reason?: string;
+  /** The edits outside [start_line, end_line] (only imports added at the top, when allowed), and why each was allowed. */
+  outside_region?: Array<LineEdit & { reason: string }>;
   /** Model rounds used (0 for the rule tier; 2 when the repair round ran). */
   model_rounds: number;
   timings_ms: EditTimings;

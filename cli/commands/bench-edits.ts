@@ -17,6 +17,7 @@ interface BenchEditsFlags {
   seed: string;
   out: string;
   tiers: string;
+  minLines: string;
   model?: string;
   baseUrl?: string;
 }
@@ -31,6 +32,7 @@ export function registerBenchEditsCommand(program: Command): void {
     .option('--seed <s>', 'random seed: the same seed injects the same bugs', '1')
     .option('--out <dir>', 'where report.json and report.md go', 'bench-edits-out')
     .option('--tiers <list>', 'tiers to measure: rule, model, or both', 'rule,model')
+    .option('--min-lines <n>', 'only files of at least this many lines (the latency of large files, where pyflakes and parsing cost most)', '0')
     .option('--model <name>', 'a real model for the model tier (default: the scripted model, which answers each case with its inverse mutation to measure fixwright\'s own overhead)')
     .option('--base-url <url>', 'OpenAI-compatible endpoint of --model (default OPENAI_BASE_URL)')
     .action(async (flags: BenchEditsFlags) => {
@@ -39,7 +41,9 @@ export function registerBenchEditsCommand(program: Command): void {
       const seed = wholeNumber(flags.seed, '--seed', 0, 2 ** 31 - 1);
       const tiers = flags.tiers.split(',').map((t) => t.trim());
       if (tiers.length === 0 || tiers.some((t) => t !== 'rule' && t !== 'model')) throw new FixwrightError('FW_ERR_BAD_INPUT', `--tiers takes rule, model or rule,model (got ${flags.tiers})`, { field: '--tiers' });
-      const files = await readCorpus(resolve(flags.corpus));
+      const minLines = wholeNumber(flags.minLines, '--min-lines', 0, 1_000_000);
+      const files = (await readCorpus(resolve(flags.corpus))).filter((f) => f.text.replace(/\n$/, '').split('\n').length >= minLines);
+      if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `--corpus ${flags.corpus} holds no usable file of ${minLines} lines or more`, { field: '--min-lines' });
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
       const analyser = new AnalysisContainer({ docker: createDockerClient(settings.dockerHost), image: settings.sandbox.image, logger });
       const injecting = new SingleBar({ format: 'injecting {bar} {value}/{total}', stream: process.stderr, hideCursor: true, clearOnComplete: true });

@@ -17,6 +17,7 @@ interface EditFlags {
   baseUrl?: string;
   write?: boolean;
   json?: boolean;
+  imports: boolean;
 }
 
 /** `fixwright edit FILE --line N`: a quick fix from the terminal, printed as a diff. */
@@ -31,6 +32,7 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
     .option('--instruction <text>', 'what to do, e.g. "fix errors only"')
     .option('--model <name>', 'chat model for the model tier (default FIXWRIGHT_MODEL)')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL)')
+    .option('--no-imports', 'edit only the region: no import added at the top of the file')
     .option('--write', 'apply the edits to the file')
     .option('--json', 'print the whole answer as JSON instead of the diff')
     .action(async (file: string, flags: EditFlags) => {
@@ -58,6 +60,7 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
           end_line: region.end,
           diagnostics: flags.diagnostic.map((message) => ({ line, message })),
           ...(flags.instruction ? { instruction: flags.instruction } : {}),
+          allow_imports: flags.imports,
         });
         const after = editsFromResponse(code, answer);
         if (flags.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
@@ -65,7 +68,7 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
         if (flags.write && after !== undefined) writeFileSync(path, after);
         const v = answer.verification;
         process.stderr.write(
-          `fixwright edit: ${answer.status} (${answer.tier}${answer.cached_tier ? `/${answer.cached_tier}` : ''} tier, lines ${region.start}-${region.end}, ${answer.timings_ms.total.toFixed(0)} ms); fixed: ${v.fixed}; ${answer.reason ?? v.reason ?? ''}${flags.write && after !== undefined ? `; written to ${file}` : ''}\n`,
+          `fixwright edit: ${answer.status} (${answer.tier}${answer.cached_tier ? `/${answer.cached_tier}` : ''} tier, lines ${region.start}-${region.end}, ${answer.timings_ms.total.toFixed(0)} ms); fixed: ${v.fixed}; ${answer.reason ?? v.reason ?? ''}${answer.outside_region?.length ? `; outside the region: ${answer.outside_region.map((e) => `line ${e.start_line} (import)`).join(', ')}` : ''}${flags.write && after !== undefined ? `; written to ${file}` : ''}\n`,
         );
         // 1 when nothing verified could be done, so scripts and editors can tell.
         setExitCode(answer.status === 'no_edits' ? 1 : 0);

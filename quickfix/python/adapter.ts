@@ -2,6 +2,7 @@ import { firstSyntaxError } from '../../localisation/index.js';
 import { applyLineRangeEdits, type LineRangeEdit } from '../../agent/edits/line-range.js';
 import type { Analyser } from '../analysis-container.js';
 import type { LanguageAdapter, RuleFixer } from '../language-adapter.js';
+import { isTopImportEdit } from './imports.js';
 import { missingImport } from './rules/missing-import.js';
 import { nearMissName } from './rules/near-miss-name.js';
 import { keywordTypo, missingColon } from './rules/syntax-typos.js';
@@ -23,6 +24,7 @@ export function createPythonAdapter(analyser: Analyser): LanguageAdapter {
     diagnostics: (code) => analyser.check(code),
     apply: (code, edits: readonly LineRangeEdit[]) => applyLineRangeEdits('snippet.py', code, edits),
     ruleFixers: PYTHON_RULES,
+    isTopImportEdit,
     regionAround(code, line) {
       const tree = treeOf(code);
       let node = tree.rootNode.descendantForPosition({ row: line - 1, column: 0 });

@@ -67,8 +67,10 @@ describe('POST /v1/edit over HTTP', () => {
     const { url } = await serve();
     const r = await post(url, addRequest);
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ status: 'no_edits', tier: 'model', edits: [] });
-    expect(r.body.reason).toMatch(/no model is configured/);
+    // Only the rule tier ran: the answer says so, and is not cached (a model may be configured later).
+    expect(r.body).toMatchObject({ status: 'no_edits', tier: 'rule', model_version: null, model_rounds: 0, edits: [], verification: { fixed: 'unknown' } });
+    expect(r.body.reason).toMatch(/no rule fixer produced a verified fix, and the model tier is unavailable: no model is configured/);
+    expect((await post(url, addRequest)).body.tier).toBe('rule');
   });
 
   it('model tier: the scripted model\'s line-range fix comes back verified, from a numbered prompt', async () => {
@@ -100,6 +102,10 @@ describe('POST /v1/edit over HTTP', () => {
     const r = await post(url, addRequest);
     expect(r.body).toMatchObject({ status: 'no_edits', edits: [], model_rounds: 2 });
     expect(r.body.reason).toMatch(/new problems:\n- line 2: undefined name 'c'/);
+    // No edits go out: the verification is of the code as it stands, not of the refused proposal,
+    // and a failing test is nothing pyflakes reports, so whether it is fixed is unknown.
+    expect(r.body.verification).toMatchObject({ applies: true, parses: true, fixed: 'unknown', diagnostics_after: r.body.verification.diagnostics_before });
+    expect(JSON.stringify(r.body.verification.diagnostics_after)).not.toContain("'c'");
   });
 
   it('NO_EDITS: nothing safe to do, no edits', async () => {
@@ -136,6 +142,38 @@ describe('POST /v1/edit over HTTP', () => {
     expect(JSON.stringify(chats(model!)[1]!.body)).toMatch(/outside the lines you may edit/);
   });
 
+  it('an import the model adds at the top, outside the region, is allowed and reported; other edits there are not', async () => {
+    const code = 'import os\n\ndef add(a, b):\n    return a - b\n';
+    const withImport = '@@ 1-1\n+import operator\n@@ 4-4\n-    return a - b\n+    return operator.add(a, b)\n';
+    const { url, model } = await serve({ replies: [withImport] });
+    const r = await post(url, { ...addRequest, code, start_line: 3, end_line: 4 });
+    expect(r.body).toMatchObject({ status: 'edited', tier: 'model', model_rounds: 1 });
+    expect(r.body.edits).toEqual([{ start_line: 2, end_line: 1, replacement: 'import operator\n' }, { start_line: 4, end_line: 4, replacement: '    return operator.add(a, b)\n' }]);
+    expect(r.body.outside_region).toEqual([{ start_line: 2, end_line: 1, replacement: 'import operator\n', reason: expect.stringMatching(/import added at the top/) }]);
+    expect(JSON.stringify(chats(model!)[0]!.body)).toMatch(/you may only add import lines at the top/);
+  });
+
+  it('with allow_imports: false an import at the top is refused like any edit outside the region', async () => {
+    const withImport = '@@ 1-1\n+import operator\n@@ 4-4\n-    return a - b\n+    return operator.add(a, b)\n';
+    const { url, model } = await serve({ replies: [withImport, withImport] });
+    const r = await post(url, { ...addRequest, code: 'import os\n\ndef add(a, b):\n    return a - b\n', start_line: 3, end_line: 4, allow_imports: false });
+    expect(r.body).toMatchObject({ status: 'no_edits', edits: [], model_rounds: 2 });
+    expect(r.body.reason).toMatch(/outside the lines you may edit \(3-4\); imports may not be added at the top \(allow_imports is false\)/);
+    expect(r.body.outside_region).toBeUndefined();
+    expect(JSON.stringify(chats(model!)[0]!.body)).not.toMatch(/add import lines/);
+  });
+
+  it('rule tier: a previous fix the instruction keeps stays in the answer, with the rule fix on top', async () => {
+    const { url } = await serve();
+    const code = 'def add(a, b):\n    return a - b\n\ndef total(items):\n    for i in itm:\n        print(i)\n';
+    const r = await post(url, { language: 'python', code, start_line: 1, end_line: 6, diagnostics: ["undefined name 'itm'"], instruction: 'fix errors only; keep the previous fix', previous: FIX });
+    expect(r.body).toMatchObject({ status: 'edited', tier: 'rule', verification: { fixed: true } });
+    expect(r.body.edits).toEqual([
+      { start_line: 2, end_line: 2, replacement: '    return a + b\n' },
+      { start_line: 5, end_line: 5, replacement: '    for i in items:\n' },
+    ]);
+  });
+
   it('more edits than max_edits are rejected', async () => {
     const two = '@@ 1-1\n-def add(a, b):\n+def add(a, b):  # sum\n@@ 2-2\n-    return a - b\n+    return a + b\n';
     const { url } = await serve({ replies: [two, FIX] });
@@ -153,6 +191,16 @@ describe('POST /v1/edit over HTTP', () => {
     const metrics = await (await fetch(`${url}/metrics`)).text();
     expect(metrics).toMatch(/fixwright_edit_cache_lookups_total\{result="hit"\} [1-9]/);
     expect(metrics).toMatch(/fixwright_edit_cache_lookups_total\{result="miss"\} [1-9]/);
+  });
+
+  it('the file path is part of the cache key (the model is shown it)', async () => {
+    const { url, model } = await serve({ replies: [FIX, FIX] });
+    expect((await post(url, { ...addRequest, file_path: 'a.py' })).body.tier).toBe('model');
+    const other = await post(url, { ...addRequest, file_path: 'b.py' });
+    expect(other.body.tier).toBe('model');
+    expect(chats(model!)).toHaveLength(2);
+    expect(JSON.stringify(chats(model!)[1]!.body)).toContain('File: b.py');
+    expect((await post(url, { ...addRequest, file_path: 'b.py' })).body.tier).toBe('cache');
   });
 
   it('with Redis, a second API process answers from the first one\'s cache', async () => {

@@ -59,9 +59,27 @@ describe('rule tier: each fixer, proposed only when pyflakes confirms it', () =>
     expect(answer.status).toBe('no_edits');
   });
 
+  it('rule edits stay inside the requested lines: an unused import outside them is left alone', async () => {
+    const code = 'import os\nimport sys\n\ndef f(x):\n    print(sys.argv)\n    return x\n';
+    const answer = await fix(code, { start_line: 4, end_line: 6, diagnostics: ["'os' imported but unused at line 1"] });
+    expect(answer).toMatchObject({ status: 'no_edits', edits: [] });
+  });
+
+  it('an import added at the top, outside the requested lines, is allowed and reported; allow_imports: false refuses it', async () => {
+    const code = 'import sys\n\ndef f(p):\n    print(sys.argv)\n    return os.path.join(p, "x")\n';
+    const answer = await fix(code, { start_line: 3, end_line: 5 });
+    expect(answer).toMatchObject({ status: 'edited', tier: 'rule', edits: [{ start_line: 2, end_line: 1, replacement: 'import os\n' }], verification: { fixed: true } });
+    expect(answer.outside_region).toEqual([{ start_line: 2, end_line: 1, replacement: 'import os\n', reason: expect.stringMatching(/import added at the top/) }]);
+    expect(answer.verification.reason).toMatch(/outside the requested lines: an import at line 2/);
+    const strict = await fix(code, { start_line: 3, end_line: 5, allow_imports: false });
+    expect(strict).toMatchObject({ status: 'no_edits', edits: [] });
+  });
+
   it('an instruction beyond fixing (add type hints) skips the rule tier', async () => {
     const answer = await fix('def total(items):\n    for i in itm:\n        print(i)\n', { instruction: 'add type hints' });
-    expect(answer).toMatchObject({ status: 'no_edits', tier: 'model' });
+    // No model is configured: the answer is the rule tier's, never labelled as the model's.
+    expect(answer).toMatchObject({ status: 'no_edits', tier: 'rule', model_version: null, model_rounds: 0 });
+    expect(answer.reason).toMatch(/asks for more than fixing diagnostics.*the model tier is unavailable: no model is configured/);
   });
 
   it('with no diagnostics given, targets what pyflakes reports inside the region only', async () => {
