@@ -145,8 +145,16 @@ const pipSchema = z.object({
   wheelsDir: z.string().refine((p) => p.startsWith('/'), 'FIXWRIGHT_PIP_WHEELS must be an absolute path').optional(),
 });
 
+/** Quick fixes (POST /v1/edit): the answer cache, an LRU bounded by entries and bytes, and how long Redis keeps a shared answer. */
+const quickfixSchema = z.object({
+  cacheMaxEntries: positiveInt('FIXWRIGHT_EDIT_CACHE_ENTRIES', 10_000_000),
+  cacheMaxBytes: byteSize('FIXWRIGHT_EDIT_CACHE_BYTES').refine((n) => n >= 64 * 1024 && n <= 64 * 1024 ** 3, 'FIXWRIGHT_EDIT_CACHE_BYTES must be from 64k to 64g'),
+  cacheTtlSeconds: positiveInt('FIXWRIGHT_EDIT_CACHE_TTL', 365 * 24 * 3600),
+});
+
 const settingsSchema = z.object({
   dataDir: z.string().min(1),
+  quickfix: quickfixSchema,
   pip: pipSchema,
   service: serviceSchema,
   github: githubSchema,
@@ -234,6 +242,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     dockerHost: env.DOCKER_HOST || undefined,
     pip: { indexUrl: env.FIXWRIGHT_PIP_INDEX_URL || undefined, wheelsDir: env.FIXWRIGHT_PIP_WHEELS ? resolve(env.FIXWRIGHT_PIP_WHEELS) : undefined },
     github: { apiURL: env.FIXWRIGHT_GITHUB_API || 'https://api.github.com', token: env.GITHUB_TOKEN || undefined },
+    quickfix: { cacheMaxEntries: env.FIXWRIGHT_EDIT_CACHE_ENTRIES || 1000, cacheMaxBytes: env.FIXWRIGHT_EDIT_CACHE_BYTES || '64m', cacheTtlSeconds: env.FIXWRIGHT_EDIT_CACHE_TTL || 24 * 3600 },
     models: {
       chatModel: env.FIXWRIGHT_MODEL || undefined,
       embeddingsModel: env.FIXWRIGHT_EMBEDDINGS_MODEL || undefined,
@@ -271,6 +280,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
             ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', contextTokens: 'FIXWRIGHT_MODEL_CONTEXT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'service' && key
               ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
+            : section === 'quickfix' && key
+              ? ({ cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES', cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES', cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL' } as Record<string, string>)[key]!
             : section === 'pip' && key
               ? ({ indexUrl: 'FIXWRIGHT_PIP_INDEX_URL', wheelsDir: 'FIXWRIGHT_PIP_WHEELS' } as Record<string, string>)[key]!
             : section === 'github'
@@ -289,5 +300,5 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       `invalid settings: FIXWRIGHT_MODEL_CONTEXT (${contextTokens}) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS (${maxTokens}): it must be at least ${maxTokens + MIN_PROMPT_TOKENS}, or lower FIXWRIGHT_MAX_TOKENS`,
     );
   }
-  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service) });
+  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service), quickfix: Object.freeze(parsed.data.quickfix) });
 }

@@ -37,7 +37,7 @@ export interface QuickFixOptions {
   logger?: Logger;
   /** Shares the cache between API processes (the service's Redis connection). */
   redis?: Redis;
-  /** false turns the cache off (benchmarks measure work, not lookups). */
+  /** false turns the cache off (benchmarks measure work, not lookups); bounds here win over the settings'. */
   cache?: false | { maxEntries?: number; maxBytes?: number };
   model?: QuickFixModelOverride;
   tiers?: ReadonlyArray<'rule' | 'model'>;
@@ -69,7 +69,11 @@ export function createQuickFixService(settings: Settings, options: QuickFixOptio
   const analyser =
     options.analyser ??
     new AnalysisContainer({ docker: createDockerClient(settings.dockerHost), image: settings.sandbox.image, ...(options.logger ? { logger: options.logger } : {}) });
-  const cache = options.cache === false ? undefined : new EditCache({ ...(options.cache ?? {}), ...(options.redis ? { redis: options.redis } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+  const { cacheMaxEntries, cacheMaxBytes, cacheTtlSeconds } = settings.quickfix;
+  const cache =
+    options.cache === false
+      ? undefined
+      : new EditCache({ maxEntries: cacheMaxEntries, maxBytes: cacheMaxBytes, ttlSeconds: cacheTtlSeconds, ...(options.cache ?? {}), ...(options.redis ? { redis: options.redis } : {}), ...(options.logger ? { logger: options.logger } : {}) });
   return new QuickFixService({
     adapters: [createPythonAdapter(analyser)],
     model: modelAccess(settings, options.model),

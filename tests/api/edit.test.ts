@@ -203,6 +203,15 @@ describe('POST /v1/edit over HTTP', () => {
     expect((await post(url, { ...addRequest, file_path: 'b.py' })).body.tier).toBe('cache');
   });
 
+  it('the LRU\'s bounds come from the settings: with FIXWRIGHT_EDIT_CACHE_ENTRIES=1 a second answer evicts the first', async () => {
+    const { url, model } = await serve({ replies: [FIX, FIX, FIX], env: { FIXWRIGHT_EDIT_CACHE_ENTRIES: '1' } });
+    await post(url, addRequest);
+    expect((await post(url, addRequest)).body.tier).toBe('cache');
+    await post(url, { ...addRequest, file_path: 'other.py' });
+    expect((await post(url, addRequest)).body.tier).toBe('model');
+    expect(chats(model!)).toHaveLength(3);
+  });
+
   it('with Redis, a second API process answers from the first one\'s cache', async () => {
     const redis = await startLocalRedis();
     const clients = [new Redis(redis.url), new Redis(redis.url)];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../core/config.js';
 import { parseLineRangeEdits } from '../../agent/edits/index.js';
 import { classifyMessage, clientDiagnostics, newDiagnostics } from '../../quickfix/diagnostics.js';
 import { EditCache } from '../../quickfix/edit-cache.js';
@@ -110,5 +111,19 @@ describe('bug injection', () => {
       if (a) expect(a.code).not.toBe(code);
     }
     expect(BUG_KINDS.filter((k) => injectBug(k, code, seededRandom(5)))).not.toHaveLength(0);
+  });
+});
+
+describe('the cache\'s settings', () => {
+  it('default to 1000 entries, 64 MiB and 24 h, and are read from the environment', () => {
+    expect(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings' }).quickfix).toEqual({ cacheMaxEntries: 1000, cacheMaxBytes: 64 * 1024 * 1024, cacheTtlSeconds: 86400 });
+    expect(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_ENTRIES: '50', FIXWRIGHT_EDIT_CACHE_BYTES: '2m', FIXWRIGHT_EDIT_CACHE_TTL: '60' }).quickfix).toEqual({ cacheMaxEntries: 50, cacheMaxBytes: 2 * 1024 * 1024, cacheTtlSeconds: 60 });
+  });
+
+  it('refuse bad values, naming every variable at fault', () => {
+    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_ENTRIES: '0', FIXWRIGHT_EDIT_CACHE_BYTES: 'lots', FIXWRIGHT_EDIT_CACHE_TTL: '1.5' })).toThrow(
+      /FIXWRIGHT_EDIT_CACHE_ENTRIES: .*greater than 0.*FIXWRIGHT_EDIT_CACHE_BYTES: .*size such as.*FIXWRIGHT_EDIT_CACHE_TTL: .*whole number/,
+    );
+    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_BYTES: '1k' })).toThrow(/FIXWRIGHT_EDIT_CACHE_BYTES: .*from 64k to 64g/);
   });
 });
