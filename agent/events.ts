@@ -1,11 +1,9 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { ANY_KEY_SHAPE } from '../core/key-shapes.js';
 import type { AgentEvent, EventType } from './event-types.js';
 
 export type { AgentEvent, EventType };
-
-/** Things shaped like API keys (OpenAI-style keys, bearer tokens) that must never reach a trajectory. */
-const KEY_SHAPED = /\bsk-[A-Za-z0-9_-]{16,}|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/g;
 
 /**
  * Replaces secrets in every string inside a value (walking objects and arrays, so no record's shape
@@ -13,7 +11,7 @@ const KEY_SHAPED = /\bsk-[A-Za-z0-9_-]{16,}|\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/g;
  */
 export function redact<T>(value: T, secrets: readonly string[]): T {
   if (typeof value === 'string') {
-    let text = value.replace(KEY_SHAPED, '[redacted]');
+    let text = value.replace(ANY_KEY_SHAPE, '[redacted]');
     for (const secret of secrets) if (secret.length >= 4) text = text.split(secret).join('[redacted]');
     return text as T;
   }

@@ -1,3 +1,4 @@
+import { KEY_SHAPES } from '../core/key-shapes.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -101,18 +102,6 @@ function officialVerdict(run: RunTrace, verdicts: ReadonlyMap<string, Evaluation
   if (own.some((e) => e.resolved) && !own.every((e) => e.resolved)) return { passed: false, problem: `the evaluations of this run's patch disagree (resolved in some reports, not in others); the run counts as not passing` };
   return { passed: own[0]!.resolved };
 }
-
-// Key-shaped strings: provider keys and bearer tokens, refused even when no setting names them.
-// GitHub tokens (classic ghp_/gho_/ghu_/ghs_/ghr_ and fine-grained github_pat_), Hugging Face tokens,
-// AWS access key ids (long-lived AKIA, temporary ASIA).
-const KEY_SHAPES = [
-  /\bsk-[A-Za-z0-9_-]{16,}/,
-  /\bBearer\s+[A-Za-z0-9._~+/-]{16,}/,
-  /\bgh[pousr]_[A-Za-z0-9]{30,}/,
-  /\bgithub_pat_[A-Za-z0-9_]{40,}/,
-  /\bhf_[A-Za-z0-9]{30,}/,
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/,
-];
 
 /** Every string inside a row: shapes are matched on them, since in JSON text a key that starts a line follows the escape `\n` and loses its word boundary. */
 const rowStrings = (value: unknown): string[] => (typeof value === 'string' ? [value] : Array.isArray(value) ? value.flatMap(rowStrings) : value && typeof value === 'object' ? Object.values(value).flatMap(rowStrings) : []);

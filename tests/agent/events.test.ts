@@ -28,6 +28,9 @@ describe('EventLog', () => {
       nested: ['my key [redacted]', 'disk-partition-table', '[redacted]'],
       n: 5,
     });
+    // GitHub, Hugging Face and AWS shapes too, at the start of a line as much as inside one.
+    const tokens = { gh: `token\nghp_${'a1B2'.repeat(9)}`, hf: `hf_${'Zx9'.repeat(11)} in env`, aws: 'id AKIAIOSFODNN7EXAMPLE.' };
+    expect(redact(tokens, [])).toEqual({ gh: 'token\n[redacted]', hf: '[redacted] in env', aws: 'id [redacted].' });
     const log = new EventLog('t', undefined, ['local-key-XYZ123']);
     expect(() => log.emit('model_call', { response: 'fixed it.\nAuthorization: Bearer tok' })).not.toThrow();
   });
