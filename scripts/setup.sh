@@ -3,7 +3,7 @@
 #   1. Debian packages: docker.io (the engine), debootstrap (the offline image build) and
 #      redis-server (the service's queue) and chromium (the UI's browser tests), when missing;
 #   2. a Docker engine, started with no bridge and no iptables when none is running;
-#   3. node dependencies (npm ci) and the TypeScript build (dist/);
+#   3. node dependencies (npm ci: exactly the lock file, which it never modifies) and the TypeScript build (dist/);
 #   4. the sandbox base image (cached: rebuilt only when its recipe changes).
 # Needs root for steps 1-2 (or a Docker engine that is already running and reachable).
 # FIXWRIGHT_DOCKERD_PIDFILE names where the pid of a dockerd started here is written.
@@ -45,11 +45,14 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing node dependencies"
-  # `npm install` rather than `npm ci`: npm 11 writes lock files without other platforms' optional
-  # packages (rollup's), which `npm ci` then refuses as out of sync; install keeps the locked versions.
-  # Without install scripts: offline, faiss-node's (a download from GitHub) fails; the native addons
-  # are built below instead.
-  npm install --ignore-scripts --no-audit --no-fund --loglevel=error
+  # `npm ci`, not `npm install`: it installs exactly what package-lock.json says and never rewrites
+  # it, so setup leaves the checkout as it found it (`npm install` could re-resolve and modify the
+  # lock). Without install scripts: offline, faiss-node's (a download from GitHub) fails; the native
+  # addons are built below instead.
+  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error || {
+    echo "setup: npm ci failed (see above); if it says package-lock.json is out of sync with package.json, run 'npm install' once and commit the lock" >&2
+    exit 1
+  }
 fi
 # tree-sitter's prebuilt binary needs a newer libstdc++ than Debian bookworm has: its install script
 # (node-gyp-build) loads the prebuilt one where it works and compiles from source otherwise.

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
-import { checkModel, createLocaliser, EventLog, redact, repositorySources, solveIssue, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
+import { checkModel, createLocaliser, EventLog, isCloneableRepoUrl, redact, repositorySources, solveIssue, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
 import { repositoryName } from '../../agent/repository-name.js';
 import { loadSettings } from '../../core/config.js';
 import { wholeNumber } from '../flags.js';
@@ -98,6 +98,9 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const issue = await readIssueArg(flags.issue, settings);
       const isUrl = /^[a-z]+:\/\//.test(flags.repo) || flags.repo.startsWith('git@');
       const repoSpec = { ...(isUrl ? { url: flags.repo } : { path: flags.repo }), commit: flags.commit };
+      // A repository that cannot be used is the first thing to say, before the model or --out.
+      if (isUrl && !isCloneableRepoUrl(flags.repo)) throw new FixwrightError('FW_ERR_BAD_INPUT', `only https://github.com/OWNER/NAME repository URLs can be cloned (got ${flags.repo})`, { field: '--repo' });
+      if (!isUrl && !existsSync(flags.repo)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${flags.repo}`, { field: '--repo' });
       const model = flags.model ?? settings.models.chatModel;
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       const provider = flags.provider as ModelProvider | undefined;
@@ -111,15 +114,20 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone');
       }
 
-      refuseUsedRunDir(resolve(flags.out));
-      const out = makeOutputDir(flags.out);
-      const taskId = randomUUID();
-      // Fail on an unusable model configuration or an endpoint that does not answer now, not inside the first attempt.
+      // Fail on an unusable model configuration or an endpoint that does not answer now, not inside
+      // the first attempt; a bad setting is reported before anything about --out.
+      let unreachable: string | undefined;
       try {
         await checkModel({ model, provider, baseURL }, settings);
       } catch (err) {
         if ((err as { code?: string }).code !== 'FW_ERR_MODEL') throw err;
-        const message = (err as Error).message;
+        unreachable = (err as Error).message;
+      }
+      refuseUsedRunDir(resolve(flags.out));
+      const out = makeOutputDir(flags.out);
+      const taskId = randomUUID();
+      if (unreachable !== undefined) {
+        const message = unreachable;
         writeFileSync(join(out, 'patch.diff'), '');
         writeFileSync(join(out, 'result.json'), `${JSON.stringify({ task_id: taskId, status: 'error', stopped_by: 'model_error', message, attempts: [], tokens: { input: 0, output: 0 }, cost_usd: 0, duration_ms: 0 }, null, 2)}\n`);
         process.stderr.write(`fixwright: ${message}\n`);

@@ -54,12 +54,13 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const first = await runCli(args, env);
     expect(first.code, first.stderr).toBe(0);
     const result = readFileSync(join(out, 'result.json'), 'utf8');
-    const chats = model.requests.length;
+    const chats = () => model.requests.filter((q) => q.path === '/v1/chat/completions').length;
+    const before = chats();
 
     const second = await runCli(args, env);
     expect(second.code).toBe(2);
     expect(lines(second.stderr)).toEqual([expect.stringMatching(/--out .* already holds a run \(.*trajectory\.jsonl.*\): pass a fresh folder with --out, or remove it/)]);
-    expect(model.requests.length).toBe(chats); // refused before any request
+    expect(chats()).toBe(before); // refused before any model call (the preflight only lists models)
     expect(taskIds(join(out, 'trajectory.jsonl')).size).toBe(1);
     expect(readFileSync(join(out, 'result.json'), 'utf8')).toBe(result);
   });
