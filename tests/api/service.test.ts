@@ -69,10 +69,16 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     expect(code).toBe(1000);
     gapless(events);
     expect(events.at(-1)).toMatchObject({ type: 'done', data: { status: 'resolved' } });
-    const task = await api(serve!.url, `/api/task/${id}`);
+    // The worker records the task's status just after its last event (a moment later over Redis).
+    const task = await waitFor(async () => {
+      const t = await api(serve!.url, `/api/task/${id}`);
+      return t.body.status === 'running' ? undefined : t;
+    }, 'the task to record its end', 10_000);
     expect(task.body).toMatchObject({ task_id: id, status: 'finished', verdict: 'resolved', request: { max_attempts: 2 } });
     expect(task.body.localised_files[0]).toMatchObject({ path: 'calc.py', in_set: expect.any(Boolean) });
     expect(task.body.attempts[0].diff).toContain('+    return a + b');
+    // Judged as result.json judges it: passed, with its score.
+    expect(task.body.attempts[0]).toMatchObject({ failure: null, score: expect.any(Number) });
     expect(task.body.attempts[0].tests.after.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('PASSED');
     expect(task.body.tokens.input).toBeGreaterThan(0);
     expect(task.body.final_patch).toContain('+    return a + b');
@@ -112,6 +118,8 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
       return t.status === 'running' ? undefined : t;
     }, 'the cancel to land');
     expect(task.status).toBe('cancelled');
+    // Stopped, not judged: no verdict (it used to read `failed`).
+    expect(task.verdict).toBeNull();
     expect((await api(serve!.url, `/api/task/${id}/cancel`, { method: 'POST' })).status).toBe(409);
   });
 
