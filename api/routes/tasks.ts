@@ -6,13 +6,16 @@ import { decodeCursor } from '../store/task-store.js';
 import { AfterQuery, ErrorBody, ListQuery, TaskIdParams, type AfterQueryType, type ListQueryType, type TaskIdParamsType } from '../schemas/task.js';
 import { TERMINAL_STATUSES, type TaskRecord } from '../task.js';
 
+/** A cancelled task was stopped, not judged; tasks stored before the summary knew that say `failed`. */
+const verdictOf = (task: TaskRecord) => (task.status === 'cancelled' ? null : task.summary.verdict);
+
 /** The full task as `GET /api/task/:id` shows it. */
 export function taskView(task: TaskRecord) {
   const { summary, ...rest } = task;
   const end = task.finished_at ? Date.parse(task.finished_at) : Date.now();
   return {
     ...rest,
-    verdict: summary.verdict,
+    verdict: verdictOf(task),
     stopped_by: summary.stopped_by,
     stop_message: summary.stop_message,
     environment: summary.environment,
@@ -37,7 +40,7 @@ export function taskListItem(task: TaskRecord) {
   return {
     task_id: task.task_id,
     status: task.status,
-    verdict: task.summary.verdict,
+    verdict: verdictOf(task),
     created_at: task.created_at,
     finished_at: task.finished_at,
     repo: task.request.repo_url ?? task.request.repo_path,
@@ -55,7 +58,7 @@ async function mustGet(deps: AppDeps, id: string): Promise<TaskRecord> {
   return task;
 }
 
-const TaskView = { type: 'object', additionalProperties: true, description: 'status, timestamps, localised files with the conformal set, attempts (diff, apply, tests, reflection), final patch, tokens, cost' } as const;
+const TaskView = { type: 'object', additionalProperties: true, description: 'status, timestamps, localised files with the conformal set, attempts (diff, apply, tests, reflection, failure: null when it passed, score), final patch, tokens, cost (priced calls) and unpriced_calls' } as const;
 
 /** Reading, listing and cancelling tasks; the patch and the trajectory as downloads. */
 export const taskRoutes = (deps: AppDeps): FastifyPluginAsync =>

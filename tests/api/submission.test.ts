@@ -4,6 +4,8 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DiskTaskStore } from '../../api/store/disk-store.js';
+import { newTask } from '../../api/task.js';
 import { testApps } from '../helpers/app.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
@@ -112,5 +114,18 @@ describe('POST /api/solve checks the repository and the commit at submission, no
     expect(r.json()).toMatchObject({ code: 'FW_ERR_BAD_INPUT', field: 'status' });
     expect(r.json().message).toMatch(/queued, running, finished, cancelled, error/);
     expect(r.json().message).not.toMatch(/constant/);
+  });
+});
+
+describe('a cancelled task stored before cancelled runs lost their verdict', () => {
+  it('shows no verdict for it, in the task and in the list', async () => {
+    const dataDir = apps.temp('fw-sub-data-');
+    const store = new DiskTaskStore(join(dataDir, 'tasks'));
+    const task = newTask('old-cancelled', { repo_url: 'https://github.com/acme/calc', issue_text: 'add is wrong', max_attempts: 1 });
+    await store.create({ ...task, status: 'cancelled', summary: { ...task.summary, verdict: 'failed', stopped_by: 'cancelled' } });
+    await store.close();
+    const server = await apps.app({ FIXWRIGHT_DATA_DIR: dataDir });
+    expect((await server.inject('/api/task/old-cancelled')).json()).toMatchObject({ status: 'cancelled', verdict: null, stopped_by: 'cancelled', unpriced_calls: 0 });
+    expect((await server.inject('/api/tasks')).json().tasks[0]).toMatchObject({ task_id: 'old-cancelled', verdict: null });
   });
 });
