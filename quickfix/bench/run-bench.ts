@@ -4,6 +4,7 @@ import type { LanguageAdapter } from '../language-adapter.js';
 import { changedLines, editsBetween, fromLineEdits, renderDsl } from '../line-edits.js';
 import { QuickFixService, type ModelAccess } from '../quick-fix-service.js';
 import { createPythonAdapter } from '../python/adapter.js';
+import { forgetTrees } from '../python/text.js';
 import type { Diagnostic, EditResponse } from '../types.js';
 import type { CorpusFile } from './corpus.js';
 import { BUG_KINDS, type BugKind, injectBug, seededRandom } from './inject.js';
@@ -110,18 +111,21 @@ async function score(benchCase: BenchCase, tier: 'rule' | 'model', answer: EditR
 export async function runEditBench(options: EditBenchOptions): Promise<EditBenchReport> {
   const adapter = createPythonAdapter(options.analyser);
   const { cases, attempted } = await makeCases(options, adapter);
-  const ruleService = new QuickFixService({ adapters: [adapter], model: { name: null, reason: 'the rule tier alone is measured' }, tiers: ['rule'] });
+  // The measured services get adapters of their own: nothing the case-making checked or parsed is remembered for them.
+  const ruleService = new QuickFixService({ adapters: [createPythonAdapter(options.analyser)], model: { name: null, reason: 'the rule tier alone is measured' }, tiers: ['rule'] });
   const rows: EditBenchReport['json']['cases'] = [];
   const all: CaseResult[] = [];
   let done = 0;
   for (const benchCase of cases) {
     const request = { language: 'python', code: benchCase.broken, file_path: benchCase.file, start_line: benchCase.region.start, end_line: benchCase.region.end, diagnostics: benchCase.diagnostics.map((d) => ({ ...(d.line !== undefined ? { line: d.line } : {}), message: d.message })), instruction: 'fix errors only' };
     const results: CaseResult[] = [];
+    forgetTrees();
     if (options.tiers.includes('rule')) results.push(await score(benchCase, 'rule', await ruleService.edit(request), options.analyser, adapter));
+    forgetTrees();
     if (options.tiers.includes('model') && options.modelFor) {
       const model = await options.modelFor(benchCase);
       try {
-        const service = new QuickFixService({ adapters: [adapter], model: model.access, tiers: ['model'] });
+        const service = new QuickFixService({ adapters: [createPythonAdapter(options.analyser)], model: model.access, tiers: ['model'] });
         results.push(await score(benchCase, 'model', await service.edit(request), options.analyser, adapter));
       } finally {
         await model.release();

@@ -1,6 +1,5 @@
-import { firstSyntaxError } from '../../localisation/index.js';
 import { applyLineRangeEdits, type LineRangeEdit } from '../../agent/edits/line-range.js';
-import type { Analyser } from '../analysis-container.js';
+import type { AnalysisResult, Analyser } from '../analysis-container.js';
 import type { LanguageAdapter, RuleFixer } from '../language-adapter.js';
 import { isTopImportEdit } from './imports.js';
 import { missingImport } from './rules/missing-import.js';
@@ -8,20 +7,42 @@ import { nearMissName } from './rules/near-miss-name.js';
 import { keywordTypo, missingColon } from './rules/syntax-typos.js';
 import { unusedImport } from './rules/unused-import.js';
 import { unusedLocal } from './rules/unused-local.js';
-import { treeOf } from './text.js';
+import { firstErrorLine, treeOf } from './text.js';
+
+/** pyflakes results kept per adapter (by text). */
+const CHECKS_KEPT = 16;
 
 /** Python's rule fixers, in the order they are tried for a diagnostic. */
 export const PYTHON_RULES: readonly RuleFixer[] = [nearMissName, missingImport, unusedImport, unusedLocal, missingColon, keywordTypo];
 
 /** Python: tree-sitter on the host for parsing and scopes, pyflakes in the analysis container for diagnostics. */
 export function createPythonAdapter(analyser: Analyser): LanguageAdapter {
+  const checked = new Map<string, Promise<AnalysisResult>>();
   return {
     language: 'python',
     parse(code) {
-      const line = firstSyntaxError(code);
+      // The same tree the fixers use: verifying a candidate and fixing on top of it parse once.
+      const line = firstErrorLine(treeOf(code));
       return line === undefined ? { ok: true } : { ok: false, line };
     },
-    diagnostics: (code) => analyser.check(code),
+    diagnostics(code) {
+      // pyflakes is a pure function of the text: a text checked a moment ago (the candidate a
+      // multi-step fix continues from, then verifies as a whole) is not sent again.
+      const known = checked.get(code);
+      if (known) {
+        checked.delete(code);
+        checked.set(code, known);
+        return known.then((r) => ({ ...r, durationMs: 0 }));
+      }
+      const result = analyser.check(code);
+      checked.set(code, result);
+      if (checked.size > CHECKS_KEPT) checked.delete(checked.keys().next().value!);
+      // Unavailable answers may change (Docker back, the container restarted): never remembered.
+      void result.then((r) => {
+        if (!r.available) checked.delete(code);
+      });
+      return result;
+    },
     apply: (code, edits: readonly LineRangeEdit[]) => applyLineRangeEdits('snippet.py', code, edits),
     ruleFixers: PYTHON_RULES,
     isTopImportEdit,
