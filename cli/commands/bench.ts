@@ -170,6 +170,10 @@ export function registerBenchCommand(program: Command): void {
           tables.push({ variant: variant?.name ?? 'full', report, ...(official ? { official } : {}) });
         }
         if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables)}\n`);
+      } catch (err) {
+        // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
+        if (controller.signal.aborted) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished instances are kept in ${resolve(flags.out)}: rerun the same command to resume`);
+        throw err;
       } finally {
         bar.stop();
         await runtime.close();

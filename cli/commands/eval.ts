@@ -88,6 +88,10 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
         for (const [repo, r] of Object.entries(report.per_repo)) process.stdout.write(`${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`);
         process.stdout.write(`resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(flags.out, 'report.md')}\n`);
         setExitCode(0);
+      } catch (err) {
+        // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
+        if (controller.signal.aborted) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished verdicts are kept in ${resolve(flags.out)}: rerun the same command to resume`);
+        throw err;
       } finally {
         bar.stop();
         await runtime.close();

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
 
 const ANSWER =
@@ -37,6 +37,24 @@ describe('fixwright bench: resuming and its output folder', () => {
     expect(again.stderr).toContain(`fixwright: resuming ${out}: skipping 1 finished instance(s) of 2; 1 to run\n`);
     expect(again.stderr).not.toMatch(/\r|\u001b\[/);
   }, 240_000);
+
+  it('Ctrl-C says in one line that it was cancelled and how to resume, not an internal error', async () => {
+    const slow = await startScriptedOpenAIServer({ replies: [{ delayMs: 30_000, reply: ANSWER }] });
+    try {
+      const out = join(dir, 'interrupted');
+      const child = spawnCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', out], { OPENAI_BASE_URL: slow.url, OPENAI_API_KEY: 'sk-x', FIXWRIGHT_DATA_DIR: join(dir, 'data') });
+      let stderr = '';
+      child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((res) => child.on('close', res));
+      for (let i = 0; i < 300 && !slow.requests.some((q) => q.path === '/v1/chat/completions'); i++) await new Promise((res) => setTimeout(res, 100));
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      expect(stderr).not.toMatch(/internal error|    at /);
+      expect(stderr).toMatch(/^fixwright: cancelled; finished instances are kept in .*interrupted: rerun the same command to resume\n/m);
+    } finally {
+      await slow.close();
+    }
+  }, 120_000);
 
   it('an --out under a file is one line, not a stack', async () => {
     writeFileSync(join(dir, 'afile'), '');
