@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DiskTaskStore } from '../../api/store/disk-store.js';
 import { newTask } from '../../api/task.js';
 import { testApps } from '../helpers/app.js';
-import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { removeRepos } from '../helpers/fixture-repo.js';
 
 const apps = testApps('fw-submission-');
 afterAll(async () => {
