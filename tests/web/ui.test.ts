@@ -246,6 +246,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last 
     expect(await attempt.locator('.badge').allTextContents()).not.toContain('passed');
     expect(await attempt.getByTestId('attempt-failure').textContent()).toMatch(/still fails with the patch applied/);
     expect(await page.getByTestId('cost').textContent()).toBe('unpriced');
+    await page.screenshot({ path: join(ARTIFACTS, 'last-attempt-failed.png'), fullPage: true });
 
     // The API says the same: the last attempt's failure (never reflected on) and the unpriced calls.
     const task = (await api(serve.url, `/api/task/${submitted.body.task_id}`, { headers: auth })).body;
