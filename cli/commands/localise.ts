@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadJsonlRows } from '../../benchmarks/dataset.js';
@@ -10,6 +10,7 @@ import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
 import { ApiEmbedder, DEFAULT_RANK_CONFIG, gitDirOf, type Embedder, Localiser, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
 import { type Calibration, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+import { makeOutputDir } from '../output-dir.js';
 
 interface LocaliseFlags {
   repo?: string;
@@ -160,6 +161,8 @@ export function registerLocaliseCommand(program: Command): void {
         const bar = new SingleBar({ format: 'localise {bar} {value}/{total} {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
         bar.start(rows.length, 0, { id: '' });
         if (flags.json === true) throw new FixwrightError('FW_ERR_BAD_INPUT', 'with --dataset, --json needs a file to write the report to (--json OUT)', { field: '--json' });
+        // Its folder is made now, so a bad path fails before the run, not after it.
+        if (typeof flags.json === 'string') makeOutputDir(dirname(resolve(flags.json)), '--json');
         const folds = positiveInt(flags.folds, '--folds');
         if (folds < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', '--folds must be at least 2 (cross-fitting calibrates each fold on the others)', { field: '--folds' });
         const { report, skipped, calibration, repos, qhatFinite } = await evaluateLocalisation(rows, {
