@@ -164,7 +164,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 30_000 }).toBe('cancelled');
     expect(await page.getByRole('button', { name: 'Cancel' }).count()).toBe(0);
     // Cancelled, not judged: no "failed" verdict on the page or from the API.
-    await expect.poll(() => page.getByTestId('verdict').textContent()).toMatch(/Cancelled/);
+    await expect.poll(() => page.getByTestId('verdict').textContent(), { timeout: 15_000 }).toMatch(/Cancelled/);
     expect(await page.getByTestId('verdict').textContent()).not.toMatch(/Failed/);
     expect((await api(serve.url, `/api/task/${submitted.body.task_id}`)).body).toMatchObject({ status: 'cancelled', verdict: null });
     expect((await api(serve.url, '/api/tasks?status=cancelled')).body.tasks[0]).toMatchObject({ status: 'cancelled', verdict: null });
@@ -223,12 +223,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last 
   it('asks for the key instead of claiming the server has no default model, then shows the default', async () => {
     const page = await browser.newPage();
     await page.goto(serve.url);
-    await expect.poll(() => page.locator('#f-model-hint').textContent()).toMatch(/API key/);
+    await expect.poll(() => page.locator('#f-model-hint').textContent(), { timeout: 15_000 }).toMatch(/API key/);
     expect(await page.locator('#f-model-hint').textContent()).not.toMatch(/no default model/);
     expect(await page.getByRole('alert').first().textContent()).toMatch(/API key/);
     await page.getByLabel('API key').fill(KEY);
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.locator('#f-model-hint').textContent()).toBe('Default: scripted');
+    await expect.poll(() => page.locator('#f-model-hint').textContent(), { timeout: 15_000 }).toBe('Default: scripted');
     await page.close();
   });
 
@@ -242,7 +242,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last 
     await page.goto(`${serve.url}/#/task/${submitted.body.task_id}`);
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('unverified');
     const attempt = page.getByTestId('attempt-1');
-    await expect.poll(() => attempt.getByTestId('attempt-outcome').textContent()).toBe('repro still fails');
+    await expect.poll(() => attempt.getByTestId('attempt-outcome').textContent(), { timeout: 15_000 }).toBe('repro still fails');
     expect(await attempt.locator('.badge').allTextContents()).not.toContain('passed');
     expect(await attempt.getByTestId('attempt-failure').textContent()).toMatch(/still fails with the patch applied/);
     expect(await page.getByTestId('cost').textContent()).toBe('unpriced');
@@ -257,7 +257,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last 
     const listed = (await api(serve.url, '/api/tasks', { headers: auth })).body.tasks[0];
     expect(listed).toMatchObject({ task_id: submitted.body.task_id, unpriced_calls: 2 });
     await page.goto(`${serve.url}/#/history`);
-    await expect.poll(() => page.locator('table.history tbody').textContent()).toContain('unpriced');
+    await expect.poll(() => page.locator('table.history tbody').textContent(), { timeout: 15_000 }).toContain('unpriced');
     await page.close();
   }, 180_000);
 });
