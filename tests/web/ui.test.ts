@@ -261,3 +261,36 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last 
     await page.close();
   }, 180_000);
 });
+
+describe.skipIf(!existsSync(CHROMIUM))('the web UI in demo mode (fixwright serve --demo, headless Chromium)', () => {
+  let serve: Proc & { url: string };
+  let browser: Browser;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'fw-web-demo-'));
+    // No model, no key, no repository roots: the demo brings its own.
+    serve = await startServe({ FIXWRIGHT_DATA_DIR: dataDir, FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '', FIXWRIGHT_LOG_LEVEL: 'warn', REDIS_URL: '' }, ['--demo']);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    if (serve) await stop(serve, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('offers "Run the demo", which shows the whole loop: a rejected first attempt, its reflection, the proven fix', async () => {
+    const page = await browser.newPage();
+    await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort());
+    await page.goto(serve.url);
+    await expect.poll(() => page.getByTestId('demo').count(), { timeout: 15_000 }).toBe(1);
+    await page.getByRole('button', { name: 'Run the demo' }).click();
+    await expect.poll(() => page.url(), { timeout: 15_000 }).toContain('#/task/');
+    await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('resolved');
+    expect(await page.getByTestId('attempt-1').locator('.reflection').textContent()).toMatch(/regression/);
+    expect(await page.getByTestId('attempt-2').locator('.d2h-ins .d2h-code-line-ctn').allTextContents()).toContain('    return price - price * percent / 100');
+    await page.screenshot({ path: join(ARTIFACTS, 'demo.png'), fullPage: true });
+    await page.close();
+  }, 120_000);
+});

@@ -8,6 +8,8 @@ interface ServerConfig {
   repo_path_allowed: boolean;
   repo_roots: string[];
   max_attempts: { min: number; max: number; default: number };
+  /** Demo mode (`fixwright serve --demo`): the bundled task the demo button submits. */
+  demo?: { repo_path: string; issue_text: string; model: string } | null;
 }
 
 type Fields = 'repo' | 'commit' | 'issue' | 'model' | 'max_attempts';
@@ -87,13 +89,16 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
       return;
     }
     const text = issue.trim();
-    const body = {
+    await send({
       ...(source === 'url' ? { repo_url: repo.trim() } : { repo_path: repo.trim() }),
       ...(commit.trim() ? { commit: commit.trim() } : {}),
       ...(ISSUE_URL.test(text) ? { issue_url: text } : { issue_text: issue }),
       ...(model.trim() ? { model: model.trim() } : {}),
       max_attempts: Number(maxAttempts),
-    };
+    });
+  };
+
+  const send = async (body: Record<string, unknown>) => {
     setBusy(true);
     try {
       const accepted = await request<{ task_id: string }>('/api/solve', { body });
@@ -110,6 +115,17 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
     }
   };
 
+  // The form shows what the demo submits, so a newcomer sees a task is nothing more than these fields.
+  const runDemo = async (demo: NonNullable<ServerConfig['demo']>) => {
+    setSource('path');
+    setRepo(demo.repo_path);
+    setIssue(demo.issue_text);
+    setModel(demo.model);
+    setErrors({});
+    setFormError(undefined);
+    await send({ repo_path: demo.repo_path, issue_text: demo.issue_text, model: demo.model, max_attempts: Number(maxAttempts) });
+  };
+
   return (
     <section aria-labelledby="submit-title" className="panel">
       <h1 id="submit-title">Fix an issue</h1>
@@ -118,6 +134,17 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
         <p className="banner error" role="alert">
           {configError}
         </p>
+      )}
+      {config?.demo && (
+        <div className="banner demo" data-testid="demo">
+          <p>
+            <strong>Demo mode.</strong> A bundled buggy repository and a scripted model on this server: no key, no network. Watch fixwright localise the bug, have a first patch
+            rejected for breaking a neighbouring test, reflect, and prove the right fix.
+          </p>
+          <button type="button" className="primary" disabled={busy} onClick={() => void runDemo(config.demo!)}>
+            Run the demo
+          </button>
+        </div>
       )}
       <form onSubmit={submit} noValidate>
         <fieldset className="source">
