@@ -132,8 +132,16 @@ export async function startService(settings: Settings, options: ListenOptions, l
     close() {
       closing ??= (async () => {
         logger.info('shutting down: no new requests; draining running tasks');
-        await app.close();
-        await queue.close(settings.service.shutdownGraceSeconds * 1000);
+        const graceMs = settings.service.shutdownGraceSeconds * 1000;
+        // A client that never ends its connection (a half-sent request, a socket kept open) must not
+        // hold the shutdown: past the grace period its connection is cut.
+        const closed = app.close();
+        const late = setTimeout(() => {
+          logger.warn('connections still open after the shutdown grace period: closing them');
+          app.server.closeAllConnections();
+        }, graceMs);
+        await closed.finally(() => clearTimeout(late));
+        await queue.close(graceMs);
         await Promise.allSettled([store.close(), redis?.quit(), runtime?.then((r) => r.close())]);
         logger.info('shut down');
       })();
