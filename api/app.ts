@@ -4,8 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Ajv } from 'ajv';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { DemoTask } from '../agent/index.js';
 import type { Settings } from '../core/config.js';
@@ -13,7 +12,7 @@ import { FixwrightError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { createQuickFixService, type QuickFixService } from '../quickfix/index.js';
 import { RemoteEditService } from './edit-remote.js';
-import { replyWithError } from './http-errors.js';
+import { createJsonServer } from './json-server.js';
 import { serviceMetrics, watchService } from './metrics.js';
 import type { TaskQueue } from './queue/task-queue.js';
 import { editRoutes } from './routes/edit.js';
@@ -84,35 +83,7 @@ function presentedKey(headers: Record<string, string | string[] | undefined>, ur
  */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { service } = deps.settings;
-  const app = Fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
-    bodyLimit: service.bodyLimitBytes,
-    trustProxy: false,
-    // Requests are counted in fixwright_http_request_duration_seconds; logging each one would drown the log.
-    logController: new LogController({ disableRequestLogging: true }),
-    routerOptions: { maxParamLength: 200 },
-    // Errors fastify raises before a route runs (an over-long id, a bad content-length) keep the one error shape.
-    frameworkErrors: (error, request, reply) => {
-      const status = (error as FastifyError).statusCode ?? 400;
-      // A refused WebSocket upgrade owns its socket outright (Node's HTTP server let go of it and no
-      // route hook of @fastify/websocket runs here), so nothing closes it unless this does.
-      if (request.headers.upgrade) {
-        const socket = request.raw.socket;
-        void (reply as FastifyReply).header('connection', 'close');
-        (reply as FastifyReply).raw.once('finish', () => socket.destroySoon());
-      }
-      void (reply as FastifyReply).status(status).send({ code: 'FW_ERR_BAD_INPUT', message: `${error.message} (${request.method} ${request.url.slice(0, 120)})` });
-    },
-  });
-
-  // Bodies are checked as sent; query strings and params are text, so those are coerced.
-  const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
-  const coercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
-  // The API speaks JSON only: a text body is refused (415) rather than validated as a string.
-  app.removeContentTypeParser('text/plain');
-  app.setErrorHandler((err: FastifyError, request, reply) => replyWithError(err, request, reply));
-  app.setNotFoundHandler((request, reply) => reply.status(404).send({ code: 'FW_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  const app = createJsonServer({ logger: deps.logger, bodyLimitBytes: service.bodyLimitBytes });
 
   app.addHook('onResponse', async (request, reply) => {
     serviceMetrics.httpSeconds.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);

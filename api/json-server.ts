@@ -19,9 +19,16 @@ export function createJsonServer(options: { logger: Logger; bodyLimitBytes: numb
     // Errors fastify raises before a route runs (an over-long id, a bad content-length) keep the one error shape.
     frameworkErrors: (error, request, reply) => {
       const status = (error as FastifyError).statusCode ?? 400;
+      // A refused WebSocket upgrade owns its socket outright (Node's HTTP server let go of it and no
+      // route hook of @fastify/websocket runs here), so nothing closes it unless this does.
+      if (request.headers.upgrade) {
+        const socket = request.raw.socket;
+        void (reply as FastifyReply).header('connection', 'close');
+        (reply as FastifyReply).raw.once('finish', () => socket.destroySoon());
+      }
       void (reply as FastifyReply).status(status).send({ code: 'FW_ERR_BAD_INPUT', message: `${error.message} (${request.method} ${request.url.slice(0, 120)})` });
     },
-  }) as unknown as FastifyInstance;
+  });
   // Bodies are checked as sent; query strings and params are text, so those are coerced.
   const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
   const coercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
