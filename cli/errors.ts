@@ -8,7 +8,7 @@ export const EXIT_NOT_ALLOWED = 126;
 export const EXIT_USAGE = 2;
 
 /** Errors the machine causes, not fixwright: the user can act on them, so they are not bugs to report. */
-const OS_REASONS: Record<string, string> = {
+export const OS_REASONS: Readonly<Record<string, string>> = {
   EACCES: 'permission denied',
   EPERM: 'not permitted',
   EROFS: 'read-only file system',

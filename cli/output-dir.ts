@@ -1,15 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
+import { OS_REASONS } from './errors.js';
 
-/** What an errno means to someone choosing an output folder. */
-const WHY: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  ENOTDIR: 'a part of the path is a file, not a folder',
+/** What an errno means to someone choosing an output folder: the OS reasons, and two of its own. */
+const WHY: Readonly<Record<string, string>> = {
+  ...OS_REASONS,
   EEXIST: 'a file of that name is in the way',
   // /proc, /sys and some mounts refuse new entries with ENOENT though the parent exists.
   ENOENT: 'that file system does not take new folders',

@@ -16,7 +16,7 @@ export type { RepoIndex } from './repo-index.js';
 export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
 export { issueEvidence } from './issue-evidence.js';
 export { selectRegressionTests, type SelectedTest, type TestSelection, type TestSelectionOptions } from './test-selection.js';
-export { firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
+export { firstErrorLine, firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
 export { LsiEmbedder } from './embeddings/lsi.js';
 export { ApiEmbedder, type ApiEmbedderOptions } from './embeddings/openai-embedder.js';

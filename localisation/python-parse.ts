@@ -136,9 +136,9 @@ export function parsePythonTree(text: string): Parser.Tree {
   return getParser().parse(text, undefined, { bufferSize: Math.max(32 * 1024, text.length * 2 + 1024) });
 }
 
-/** The 1-based line of the first syntax error tree-sitter finds, or undefined when the text parses. */
-export function firstSyntaxError(text: string): number | undefined {
-  const root = getParser().parse(text, undefined, { bufferSize: Math.max(32 * 1024, text.length * 2 + 1024) }).rootNode;
+/** The 1-based line of the first syntax error in a parsed tree, or undefined when it parsed cleanly. */
+export function firstErrorLine(tree: Parser.Tree): number | undefined {
+  const root = tree.rootNode;
   if (!root.hasError) return undefined;
   const stack: Parser.SyntaxNode[] = [root];
   let first: number | undefined;
@@ -152,4 +152,9 @@ export function firstSyntaxError(text: string): number | undefined {
     if (node.hasError) stack.push(...node.children);
   }
   return first ?? 1;
+}
+
+/** The 1-based line of the first syntax error tree-sitter finds, or undefined when the text parses. */
+export function firstSyntaxError(text: string): number | undefined {
+  return firstErrorLine(parsePythonTree(text));
 }

@@ -7,7 +7,8 @@ import { nearMissName } from './rules/near-miss-name.js';
 import { keywordTypo, missingColon } from './rules/syntax-typos.js';
 import { unusedImport } from './rules/unused-import.js';
 import { unusedLocal } from './rules/unused-local.js';
-import { firstErrorLine, treeOf } from './text.js';
+import { firstErrorLine } from '../../localisation/index.js';
+import { treeOf } from './text.js';
 
 /** pyflakes results kept per adapter (by text). */
 const CHECKS_KEPT = 16;

@@ -65,24 +65,6 @@ export function forgetTrees(): void {
   trees.clear();
 }
 
-/** The 1-based line of the first syntax error in a tree, or undefined when it parsed cleanly. */
-export function firstErrorLine(tree: Parser.Tree): number | undefined {
-  const root = tree.rootNode;
-  if (!root.hasError) return undefined;
-  const stack: Parser.SyntaxNode[] = [root];
-  let first: number | undefined;
-  while (stack.length) {
-    const node = stack.pop()!;
-    if (node.type === 'ERROR' || node.isMissing) {
-      const line = node.startPosition.row + 1;
-      first = first === undefined ? line : Math.min(first, line);
-      continue;
-    }
-    if (node.hasError) stack.push(...node.children);
-  }
-  return first ?? 1;
-}
-
 /** Replaces occurrences of identifier `name` at the given (row, column) spots, checking each spot really holds it. */
 export function renameAt(code: string, spots: ReadonlyArray<{ row: number; column: number }>, name: string, replacement: string): string | undefined {
   const lines = splitLines(code);
