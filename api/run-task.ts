@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithubIssue, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
+import { DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithubIssue, repositoryName, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
@@ -111,7 +111,9 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
   let verdict = 'none';
   let error: { code: string; message: string } | null = null;
   try {
-    events.emit('status', { status: 'running', ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}) });
+    // The repository and model, as solve and bench record them, so exported service runs are split by repository.
+    const repo = repositoryName({ url: request.repo_url, path: request.repo_path });
+    events.emit('status', { status: 'running', repo, ...(model ? { model } : {}), ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}) });
     if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request');
     if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
     const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));

@@ -25,6 +25,10 @@ describe('fixwright serve --demo', () => {
       expect(task.status).toBe('finished');
       expect(task.verdict).toBe('resolved');
       expect(task.attempts).toHaveLength(2);
+      // The trajectory names the repository and model, as solve's does, so the exporter can split by repository.
+      const trajectory = (await api(serve.url, `/api/task/${submitted.body.task_id}/trajectory`)).body as string;
+      const status = trajectory.trim().split('\n').map((l) => JSON.parse(l)).find((e: { type: string }) => e.type === 'status');
+      expect(status.data).toMatchObject({ status: 'running', repo: join(data, 'demo', 'shop'), model: 'fixwright-demo-scripted' });
       // Only the demo's model runs here: another is refused, not sent to the scripted server.
       const other = await api(serve.url, '/api/solve', { body: { ...config.demo, model: 'gpt-4o' } });
       expect(other.status).toBe(400);
