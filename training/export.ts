@@ -132,9 +132,11 @@ export function validationRepos(counts: ReadonlyMap<string, number>, fraction: n
  * holding a secret or a benchmark's gold patch or test patch, splits by repository, and writes the
  * JSONL and its card through temporary files renamed at the end, so nothing is left half-written.
  */
-export function exportTrainingData(options: ExportOptions): { card: ExportCard; problems: TraceProblem[] } {
+export function exportTrainingData(options: ExportOptions): { card: ExportCard; problems: TraceProblem[]; notes: TraceProblem[] } {
   const files = trajectoryFiles(options.trajectories);
   const problems: TraceProblem[] = [];
+  // Why a run that was read counts as not passing: said, but the run is not skipped.
+  const notes: TraceProblem[] = [];
   const runs: RunTrace[] = [];
   for (const file of files) {
     options.onFile?.(file);
@@ -151,7 +153,7 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
     else {
       const verdict = officialVerdict(run, official);
       verdicts.set(run, verdict.passed);
-      if (verdict.problem) problems.push({ file: run.file, message: verdict.problem });
+      if (verdict.problem) notes.push({ file: run.file, message: verdict.problem });
     }
   }
   const passed = (run: RunTrace) => verdicts.get(run) === true;
@@ -200,5 +202,5 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
     dropped,
   });
   renameSync(tmp, options.out);
-  return { card, problems };
+  return { card, problems, notes };
 }

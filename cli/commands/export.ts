@@ -26,7 +26,7 @@ export function registerExportCommand(program: Command): void {
     .command('export')
     .description('turn the trajectories that solve and bench write into fine-tuning data (SFT or DPO pairs, JSONL) with a data card')
     .requiredOption('--trajectories <paths...>', 'trajectory files, or directories searched for *.jsonl (a solve --out directory, a bench run)')
-    .option('--eval-report <files...>', "fixwright eval report.json files: only the runs of instances they resolved count as passing (else the agent's own verdict)")
+    .option('--eval-report <files...>', "fixwright eval report.json files (each in its eval --out folder): a run counts as passing only when an evaluation of its own patch resolved it (else the agent's own verdict)")
     .addOption(new Option('--format <format>', 'sft (positive, negative-with-context, reflection pairs) or dpo (chosen/rejected edits)').choices(['sft', 'dpo']).makeOptionMandatory())
     .addOption(new Option('--style <style>', 'how SFT rows are written').choices(['chatml', 'alpaca']).default('chatml'))
     .option('--max-tokens <n>', 'drop pairs over this many tokens (estimated as characters / 4)', '8192')
@@ -47,7 +47,7 @@ export function registerExportCommand(program: Command): void {
       const out = resolve(flags.out);
       makeOutputDir(dirname(out), '--out');
       try {
-        const { card, problems } = exportTrainingData({
+        const { card, problems, notes } = exportTrainingData({
           trajectories: files,
           evalReports: flags.evalReport ?? [],
           format: flags.format,
@@ -61,6 +61,7 @@ export function registerExportCommand(program: Command): void {
         });
         bar?.stop();
         for (const p of problems) process.stderr.write(`fixwright: ${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}\n`);
+        for (const n of notes) process.stderr.write(`fixwright: note: ${n.file}: ${n.message}\n`);
         const kinds = Object.entries(card.per_kind).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
         const d = card.dropped;
         process.stdout.write(

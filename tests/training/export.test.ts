@@ -159,7 +159,9 @@ describe('fixwright export on trajectories of real solve runs', () => {
     const onlyGood = await runCli(['export', '--trajectories', bad, '--eval-report', resolvedGood, '--format', 'sft', '--out', join(dir, 'unjudged.jsonl')]);
     expect(onlyGood.code, onlyGood.stderr).toBe(0);
     expect(readRows(join(dir, 'unjudged.jsonl')).map((row) => row.kind)).toEqual(['negative_with_context', 'negative_with_context']);
-    expect(onlyGood.stderr).toMatch(new RegExp(`bad/trajectory\\.jsonl: ${id} was evaluated, but not this run's patch`));
+    expect(onlyGood.stderr).toMatch(new RegExp(`note: .*bad/trajectory\\.jsonl: ${id} was evaluated, but not this run's patch`));
+    // The run was read and used (as not passing), so it is not among the problems skipped.
+    expect(onlyGood.stdout).toMatch(/; 0 problem\(s\) skipped/);
   });
 
   it("DPO: the last attempt, which failed and was never reflected on, is a rejected answer too", async () => {
