@@ -2,7 +2,7 @@
 export { EventLog, redact, type AgentEvent, type EventType } from './events.js';
 export { cloneRepository, isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
 export { runAgent } from './graph.js';
-export { createChatModel, DEFAULT_PRICES, type ModelProvider } from './models.js';
+export { createChatModel, DEFAULT_PRICES, isPriced, type ModelProvider } from './models.js';
 export { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, repositorySources, shippedCalibration, solveIssue, type RepoSpec, type SolveContext, type SolveOptions, type SolveOutcome } from './solve-issue.js';
 export type { AgentStatus, AttemptRecord, LocalisedFile, NodeName, StopReason } from './state.js';
 export { DEMO_MODEL, demoReply } from './demo/demo-model.js';

@@ -77,6 +77,11 @@ export interface ModelCallResult {
 }
 
 /** Cost of a call from the price table (0 for unknown and local models). */
+/** Whether fixwright knows a price for the model: an unpriced model's cost shows as "unpriced", never $0. */
+export function isPriced(model: string, prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES): boolean {
+  return prices[model] !== undefined;
+}
+
 export function callCost(model: string, inputTokens: number, outputTokens: number, prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES): { costUsd: number; priced: boolean } {
   const price = prices[model];
   if (!price) return { costUsd: 0, priced: false };

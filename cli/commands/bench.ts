@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { checkModel, createLocaliser, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_PRICES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
 import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
@@ -77,6 +77,9 @@ export function registerBenchCommand(program: Command): void {
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       // A wrong key or an endpoint that does not answer fails here, not as an error in every instance.
       await checkModel({ model, provider: flags.provider, baseURL }, settings);
+      // A model fixwright has no price for costs an unknown amount, not $0.
+      const priced = isPriced(model, { ...DEFAULT_PRICES, ...settings.models.prices });
+      const costText = (usd: number) => (priced ? `$${usd.toFixed(2)}` : 'unpriced');
       const evalTimeoutSeconds = wholeNumber(flags.evalTimeout, '--eval-timeout', 1, 86_400);
       const modelGate = flags.modelRpm === undefined ? undefined : modelRateLimit(wholeNumber(flags.modelRpm, '--model-rpm', 1, 100_000));
 
@@ -92,7 +95,7 @@ export function registerBenchCommand(program: Command): void {
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
       const runtime = await createSandboxRuntime(settings, { logger });
       const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
-      const bar = new SingleBar({ format: 'bench {bar} {value}/{total} | resolved {resolved} | ${cost} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+      const bar = new SingleBar({ format: 'bench {bar} {value}/{total} | resolved {resolved} | {cost} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
       let resolved = 0;
       let cost = 0;
       const controller = new AbortController();
@@ -114,7 +117,7 @@ export function registerBenchCommand(program: Command): void {
           if (kept > 0) process.stderr.write(`fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`);
           resolved = 0;
           cost = 0;
-          bar.start(rows.length, 0, { resolved: 0, cost: '0.00', id: variant?.name ?? '' });
+          bar.start(rows.length, 0, { resolved: 0, cost: costText(0), id: variant?.name ?? '' });
           const { report } = await runBench(
             rows,
             {
@@ -139,7 +142,7 @@ export function registerBenchCommand(program: Command): void {
               onDone: (r, kept) => {
                 if (r.status === 'resolved') resolved += 1;
                 cost += r.cost_usd;
-                bar.increment(1, { resolved, cost: cost.toFixed(2), id: `${variant ? `${variant.name}: ` : ''}${r.instance_id} ${r.status}${kept ? ' (kept)' : ''}` });
+                bar.increment(1, { resolved, cost: costText(cost), id: `${variant ? `${variant.name}: ` : ''}${r.instance_id} ${r.status}${kept ? ' (kept)' : ''}` });
               },
             },
           );
@@ -147,14 +150,14 @@ export function registerBenchCommand(program: Command): void {
           const s = report.agent_status as Record<string, number>;
           process.stdout.write(
             `${tag}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
-              `${report.tokens.input + report.tokens.output} tokens, $${report.cost_usd.toFixed(2)}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
+              `${report.tokens.input + report.tokens.output} tokens, ${priced ? costText(report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
           );
           if (s.error) process.stderr.write(`fixwright: ${tag}${s.error} instance(s) ended in error (see bench-report.json's message per instance); rerun with the same --out to try them again\n`);
           let official: EvalReport | undefined;
           if (table) {
             const predictionsFile = join(out, 'predictions.jsonl');
             const { predictions } = loadPredictions(predictionsFile, rows);
-            bar.start(predictions.size, 0, { resolved: 0, cost: cost.toFixed(2), id: `${tag}eval` });
+            bar.start(predictions.size, 0, { resolved: 0, cost: costText(cost), id: `${tag}eval` });
             let officialResolved = 0;
             official = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds: evalTimeoutSeconds, signal: controller.signal }, {
               out: join(out, 'eval'),

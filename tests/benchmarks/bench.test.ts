@@ -32,6 +32,8 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     const r = await runCli(args, env);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/2 instance\(s\): agent resolved 1, unverified 0, failed 0, errors 1/);
+    // fixwright knows no price for the model: its cost is unknown, not $0.
+    expect(r.stdout).toMatch(/\d+ tokens, cost unpriced \(no price for scripted: set FIXWRIGHT_PRICES\)/);
     const predictions = readFileSync(join(out, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(predictions.map((p) => Object.keys(p).sort())).toEqual([['instance_id', 'model_name_or_path', 'model_patch'], ['instance_id', 'model_name_or_path', 'model_patch']]);
     const gold = predictions.find((p) => p.instance_id === 'acme__calc-gold');
