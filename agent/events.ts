@@ -27,6 +27,8 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
  */
 export class EventLog {
   private seq = 0;
+  /** Set by `done` or `error`: those end the log, and clients stop reading at them. */
+  private ended = false;
   private readonly listeners: Array<(event: AgentEvent) => void> = [];
   readonly events: AgentEvent[] = [];
 
@@ -46,8 +48,14 @@ export class EventLog {
     this.listeners.push(listener);
   }
 
-  /** Records an event. */
-  emit(type: EventType, data: Record<string, unknown> = {}): AgentEvent {
+  /**
+   * Records an event. After the run's `done` or `error` nothing more is recorded: a cancelled run
+   * ends its log at once while its last step is still unwinding, and that step's events would
+   * otherwise land after the end, where no client reads them.
+   */
+  emit(type: EventType, data: Record<string, unknown> = {}): AgentEvent | undefined {
+    if (this.ended) return undefined;
+    if (type === 'done' || type === 'error') this.ended = true;
     const event: AgentEvent = { task_id: this.taskId, seq: ++this.seq, ts: new Date().toISOString(), type, data: redact(data, this.secrets) };
     this.events.push(event);
     if (this.trajectoryPath) appendFileSync(this.trajectoryPath, `${JSON.stringify(event)}\n`);

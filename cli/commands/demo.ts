@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { type AgentEvent, DEMO_ISSUE, EventLog, runDemo } from '../../agent/index.js';
+import { type AgentEvent, DEMO_ISSUE, type DemoOutcome, EventLog, runDemo } from '../../agent/index.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
+import { makeOutputDir } from '../output-dir.js';
+import { EXIT_RUN_ERROR } from './solve.js';
 
 type Data = Record<string, unknown>;
 
@@ -31,7 +33,7 @@ export function narrate(event: AgentEvent): string | undefined {
       return `Localised the issue: ${files.slice(0, 3).map((f) => `${f.path} (${f.score.toFixed(2)})`).join(', ')}`;
     }
     case 'log':
-      if (d.step === 'environment' && d.source) return `Environment: ${String(d.source)} → tests run in ${String(d.image ?? 'the sandbox image')}`;
+      if (d.step === 'environment' && d.source) return `Environment: ${String(d.source)} - tests run in ${String(d.image ?? 'the sandbox image')}`;
       if (d.step === 'baseline' && d.ok) return 'Baseline: the project imports and its nearest tests collect, before any fix';
       if (d.step === 'reproduce' && Array.isArray(d.tests)) return `The model wrote a reproduction test: ${(d.tests as string[]).join(', ')}`;
       return undefined;
@@ -47,7 +49,7 @@ export function narrate(event: AgentEvent): string | undefined {
       return lines.join('\n');
     }
     case 'reflection':
-      return `  ✗ attempt ${String(d.attempt)} rejected (${String(d.category)}): ${String(d.message)}\n  Reflecting: the next attempt is told what went wrong`;
+      return `  x attempt ${String(d.attempt)} rejected (${String(d.category)}): ${String(d.message)}\n  Reflecting: the next attempt is told what went wrong`;
     default:
       return undefined;
   }
@@ -56,11 +58,11 @@ export function narrate(event: AgentEvent): string | undefined {
 /** An --out folder for this run alone: a given one must be new or empty, so one folder holds one run. */
 function outFolder(given: string | undefined): string {
   if (given === undefined) return mkdtempSync(join(tmpdir(), 'fixwright-demo-'));
-  const out = resolve(given);
-  if (existsSync(out) && readdirSync(out).length > 0) {
+  // makeOutputDir, not mkdirSync(recursive): it gives one line for a file in the path and never spins on /proc.
+  const out = makeOutputDir(given, '--out');
+  if (readdirSync(out).length > 0) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', `--out ${out} is not empty: give a new folder (each demo run gets its own)`, { field: '--out' });
   }
-  mkdirSync(out, { recursive: true });
   return out;
 }
 
@@ -88,9 +90,25 @@ export function registerDemoCommand(program: Command, setExitCode: (code: number
           '',
         ].join('\n'),
       );
-      const outcome = await runDemo({ workDir: out, settings, events, runtime, signal: controller.signal });
+      let outcome: DemoOutcome;
+      try {
+        outcome = await runDemo({ workDir: out, settings, events, runtime, signal: controller.signal });
+      } catch (err) {
+        if (!controller.signal.aborted) throw err;
+        // Ctrl-C: the log still ends with a typed status, and the user gets one line.
+        events.emit('done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' });
+        throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; the demo so far is in ${out}`);
+      }
       writeFileSync(join(out, 'patch.diff'), outcome.finalPatch);
       const attempts = outcome.attempts.length;
+      if (outcome.status === 'error') {
+        // Most likely on a first run: no sandbox image yet, or Docker trouble the baseline met.
+        const why = outcome.stopMessage ?? 'the demo could not run';
+        process.stdout.write(`\nerror: ${why}\n`);
+        process.stderr.write(`fixwright: the demo could not run: ${why}; set up the sandbox with scripts/setup.sh (or fixwright sandbox build) and try again\n`);
+        setExitCode(EXIT_RUN_ERROR);
+        return;
+      }
       process.stdout.write(
         [
           '',

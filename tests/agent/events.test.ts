@@ -34,4 +34,16 @@ describe('EventLog', () => {
     const log = new EventLog('t', undefined, ['local-key-XYZ123']);
     expect(() => log.emit('model_call', { response: 'fixed it.\nAuthorization: Bearer tok' })).not.toThrow();
   });
+
+  it('ends at done or error: a step still unwinding after a cancel records nothing past the end', () => {
+    const log = new EventLog('t');
+    log.emit('node_start', { node: 'baseline' });
+    log.emit('done', { status: 'failed', stopped_by: 'cancelled' });
+    expect(log.emit('node_end', { node: 'baseline' })).toBeUndefined();
+    expect(log.emit('error', { message: 'late' })).toBeUndefined();
+    expect(log.events.map((e) => [e.seq, e.type])).toEqual([
+      [1, 'node_start'],
+      [2, 'done'],
+    ]);
+  });
 });

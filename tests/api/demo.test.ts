@@ -38,6 +38,26 @@ describe('fixwright serve --demo', () => {
     }
   });
 
+  it('a task cancelled mid-run ends its log with done: nothing its last step records while unwinding comes after', async () => {
+    const serve = await startServe({ FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '' }, ['--demo']);
+    try {
+      const config = (await api(serve.url, '/api/config')).body;
+      const { task_id: id } = (await api(serve.url, '/api/solve', { body: config.demo })).body;
+      await waitFor(async () => ((await api(serve.url, `/api/task/${id}`)).body.status === 'running' ? true : undefined), 'the task to run');
+      // Mid-step: the baseline or a test run is under way in the sandbox.
+      await waitFor(async () => (((await api(serve.url, `/api/task/${id}/events`)).body.events ?? []).some((e: { type: string }) => e.type === 'node_start') ? true : undefined), 'a step to start');
+      expect((await api(serve.url, `/api/task/${id}/cancel`, { method: 'POST' })).status).toBe(202);
+      await waitFor(async () => ((await api(serve.url, `/api/task/${id}`)).body.status === 'cancelled' ? true : undefined), 'the cancel');
+      await new Promise((r) => setTimeout(r, 4000)); // let the interrupted step unwind
+      const events = ((await api(serve.url, `/api/task/${id}/trajectory`)).body as string).trim().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string });
+      expect(events.at(-1)!.type).toBe('done');
+      expect(events.filter((e) => e.type === 'done')).toHaveLength(1);
+      expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    } finally {
+      await stop(serve);
+    }
+  });
+
   it('refuses --demo with REDIS_URL (workers elsewhere have no demo model)', async () => {
     await expect(startServe({ FIXWRIGHT_DATA_DIR: data, REDIS_URL: 'redis://127.0.0.1:1' }, ['--demo'])).rejects.toThrow(/--demo runs the demo tasks in this process.*unset REDIS_URL/);
   });

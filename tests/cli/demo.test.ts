@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { demoReply } from '../../agent/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, spawnCli } from '../helpers/cli.js';
 
 const NO_MODEL = { OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_MODEL: '' };
 
@@ -42,6 +42,42 @@ describe('fixwright demo (offline, no key, real sandbox)', () => {
     const r = await runCli(['demo', '--out', out], NO_MODEL);
     expect(r.stderr).toMatch(/--out .* is not empty/);
     expect(r.code).toBe(2);
+  });
+
+  it('says in one line why an --out cannot be made (under a file, in /proc) without spinning', async () => {
+    const base = temp();
+    writeFileSync(join(base, 'afile'), '');
+    const underFile = await runCli(['demo', '--out', join(base, 'afile', 'x')], NO_MODEL);
+    expect(underFile.stderr).toBe(`fixwright: --out ${join(base, 'afile', 'x')}: cannot create the folder (${join(base, 'afile')} is a file, not a folder); pass another --out\n`);
+    expect(underFile.code).toBe(2);
+    const proc = await runCli(['demo', '--out', '/proc/fixwright-nope'], NO_MODEL);
+    expect(proc.stderr).toMatch(/^fixwright: --out \/proc\/fixwright-nope: cannot create the folder/);
+    expect(proc.code).toBe(2);
+  });
+
+  it('Ctrl-C: one line, exit 130, and the trajectory ends with a cancelled done', async () => {
+    const out = join(temp(), 'out');
+    const child = spawnCli(['demo', '--out', out], NO_MODEL);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    let stdout = '';
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    // Mid-run: once the environment is known, the baseline is under way in the sandbox.
+    for (let i = 0; i < 200 && !/^Environment:/m.test(stdout); i++) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toBe(`fixwright: cancelled; the demo so far is in ${out}\n`);
+    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+    expect(events.at(-1)).toMatchObject({ type: 'done', data: { stopped_by: 'cancelled' } });
+  });
+
+  it('a demo that cannot run (no sandbox image) exits 3 and says to set up the sandbox', async () => {
+    const out = join(temp(), 'out');
+    const r = await runCli(['demo', '--out', out], { ...NO_MODEL, FIXWRIGHT_SANDBOX_IMAGE: 'fixwright-nope:1' });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/^fixwright: the demo could not run: .*sandbox image 'fixwright-nope:1' not found.*scripts\/setup\.sh/);
+    expect(r.stdout).not.toMatch(/^Next:/m);
   });
 
   it('its scripted model answers what each request asks, whatever the order', () => {
