@@ -31,7 +31,7 @@ function warnIfModelUnreachable(settings: Settings, who: string): void {
 function explainListenError(err: unknown, flag: string, host: string, port: number): unknown {
   const code = (err as NodeJS.ErrnoException).code;
   const where = `${host}:${port}`;
-  if (code === 'EADDRINUSE') return new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${port}: ${where} is already in use (another fixwright serve?): stop what holds it or pass another ${flag}`, { field: flag });
+  if (code === 'EADDRINUSE') return new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${port}: ${where} is already in use (another fixwright process?): stop what holds it or pass another ${flag}`, { field: flag });
   if (code === 'EADDRNOTAVAIL') return new FixwrightError('FW_ERR_BAD_INPUT', `${where}: ${host} is not an address of this machine: pass another host (127.0.0.1, or 0.0.0.0 for every address)`, { field: flag });
   if (code === 'EACCES') return new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${port}: not permitted to listen on ${where} (ports below 1024 need privileges): pass a port from 1024 up`, { field: flag });
   return err;
@@ -89,30 +89,33 @@ export function registerServeCommands(program: Command, version: string): void {
         lockDurationMs: wholeNumber(flags.lockDuration, '--lock-duration', 1000, 3_600_000),
         stalledIntervalMs: wholeNumber(flags.stalledInterval, '--stalled-interval', 500, 3_600_000),
       };
+      const metricsPort = flags.metricsPort === undefined ? undefined : wholeNumber(flags.metricsPort, '--metrics-port', 0, 65535);
+      const editPort = flags.editPort === undefined ? undefined : wholeNumber(flags.editPort, '--edit-port', 0, 65535);
       const logger = createLogger(settings.logLevel);
-      const worker = await startWorker(settings, options, logger);
+      // The ports first: a worker that cannot listen must fail before it takes a job, not abandon one.
       let metrics: ReturnType<typeof createServer> | undefined;
-      if (flags.metricsPort !== undefined) {
-        const port = wholeNumber(flags.metricsPort, '--metrics-port', 0, 65535);
+      if (metricsPort !== undefined) {
         const server = createServer((request, response) => {
           if (request.url !== '/metrics') return void response.writeHead(404).end();
           void metricsRegistry.metrics().then((text) => response.writeHead(200, { 'content-type': metricsRegistry.contentType }).end(text));
         });
-        metrics = server;
-        await new Promise<void>((listening, failed) => server.once('error', failed).listen(port, flags.metricsHost, listening)).catch(async (err: unknown) => {
-          await worker.close(0);
-          throw explainListenError(err, '--metrics-port', flags.metricsHost, port);
+        await new Promise<void>((listening, failed) => server.once('error', failed).listen(metricsPort, flags.metricsHost, listening)).catch((err: unknown) => {
+          throw explainListenError(err, '--metrics-port', flags.metricsHost, metricsPort);
         });
+        metrics = server;
       }
       let edits: EditServer | undefined;
-      if (flags.editPort !== undefined) {
-        const port = wholeNumber(flags.editPort, '--edit-port', 0, 65535);
-        edits = await startEditServer(settings, { host: flags.editHost, port }, logger).catch(async (err: unknown) => {
+      if (editPort !== undefined) {
+        edits = await startEditServer(settings, { host: flags.editHost, port: editPort }, logger).catch((err: unknown) => {
           metrics?.close();
-          await worker.close(0);
-          throw explainListenError(err, '--edit-port', flags.editHost, port);
+          throw explainListenError(err, '--edit-port', flags.editHost, editPort);
         });
       }
+      const worker = await startWorker(settings, options, logger).catch(async (err: unknown) => {
+        metrics?.close();
+        await edits?.close();
+        throw err;
+      });
       process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})${edits ? `; quick fixes on ${edits.url}/v1/edit` : ''}\n`);
       warnIfModelUnreachable(settings, 'worker');
       onShutdown(async () => {

@@ -32,12 +32,30 @@ describe('serve and worker: expected failures are one line', () => {
       const r = await runCli(['serve', '--port', String(port), '--host', '127.0.0.1'], { FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_API_KEYS: '', FIXWRIGHT_LOG_LEVEL: 'warn' });
       expect(r.code).toBe(2);
       expect(r.stderr).not.toMatch(/internal error|    at /);
-      expect(lines(r.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([`fixwright: --port ${port}: 127.0.0.1:${port} is already in use (another fixwright serve?): stop what holds it or pass another --port`]);
+      expect(lines(r.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([`fixwright: --port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --port`]);
     } finally {
       server.close();
       rmSync(data, { recursive: true, force: true });
     }
   });
+
+  it('worker on a busy --edit-port or a bad --metrics-port fails before it touches the queue', async () => {
+    const { port, server } = await busyPort();
+    const redisPort = await closedPort();
+    try {
+      const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, FIXWRIGHT_LOG_LEVEL: 'info' };
+      const busy = await runCli(['worker', '--edit-port', String(port)], env);
+      expect(busy.code).toBe(2);
+      expect(lines(busy.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([`fixwright: --edit-port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --edit-port`]);
+      // No job could have been taken: the worker never started, nor looked for Redis.
+      expect(busy.stdout + busy.stderr).not.toMatch(/worker started|Redis is unreachable/);
+      const bad = await runCli(['worker', '--metrics-port', 'abc'], env);
+      expect(bad.code).toBe(2);
+      expect(bad.stdout + bad.stderr).not.toMatch(/worker started|Redis is unreachable/);
+    } finally {
+      server.close();
+    }
+  }, 30_000);
 
   it('worker with Redis down prints no stack traces, one line about Redis, and keeps retrying until stopped', async () => {
     const port = await closedPort();
