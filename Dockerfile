@@ -6,7 +6,7 @@
 #                                   # API with the in-process queue (no Redis): this one process runs the
 #                                   # tasks and the quick fixes, so it needs the host's Docker socket
 #                                   # (and its group: the image runs as a non-root user)
-#   docker compose up -d            # API + Redis + workers, the API without the socket: see docker-compose.yml
+#   DOCKER_GID=$(stat -c %g /var/run/docker.sock) docker compose up -d   # API + Redis + workers, the API without the socket: see docker-compose.yml
 #
 # The sandbox image (fixwright-sandbox:base) is not part of this image: it has to exist on the Docker
 # engine that the workers start sandboxes on (docker-compose.yml says how to build it there).

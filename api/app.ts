@@ -141,7 +141,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await app.register(editRoutes(new RemoteEditService(service.editURL, (2 * deps.settings.models.requestTimeoutSeconds + 30) * 1000)));
     return app;
   }
-  const quickfix = deps.quickfix ?? createQuickFixService(deps.settings, { logger: deps.logger, ...(deps.redis ? { redis: deps.redis } : {}) });
+  // Demo mode: the scripted model knows only the demo's solve script, so quick fixes use the rule tier alone.
+  const quickfix = deps.quickfix ?? createQuickFixService(deps.settings, { logger: deps.logger, ...(deps.redis ? { redis: deps.redis } : {}), ...(deps.demo ? { tiers: ['rule'] as const } : {}) });
   // preClose, not onClose: onClose runs after the server has stopped, and a connection that never
   // ends (a client that keeps its socket) holds that forever, with the analysis container still up.
   if (!deps.quickfix) app.addHook('preClose', () => quickfix.close());

@@ -71,6 +71,9 @@ export async function startService(settings: Settings, options: ListenOptions, l
   let workers: (() => Promise<number>) | undefined;
   const checks: Record<string, () => Promise<boolean>> = {};
   let canRunTasks: (() => Promise<void>) | undefined;
+  const editURL = settings.service.editURL;
+  // Quick fixes answered elsewhere: the service is not ready while that worker does not answer.
+  if (editURL) checks.edit_worker = () => fetch(new URL('/healthz', editURL), { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
 
   if (redisURL) {
     const trouble = redisTrouble(logger);

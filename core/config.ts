@@ -51,14 +51,14 @@ const sandboxSchema = z.object({
   leaseGraceSeconds: positiveInt('the lease grace period', 24 * 3600),
 });
 
-const httpUrl = (what: string) =>
+const httpUrl = (what: string, example = 'http://127.0.0.1:8000/v1') =>
   z.string().refine((u) => {
     try {
       return ['http:', 'https:'].includes(new URL(u).protocol);
     } catch {
       return false;
     }
-  }, `${what} must be an http(s) URL such as http://127.0.0.1:8000/v1`);
+  }, `${what} must be an http(s) URL such as ${example}`);
 
 const modelsSchema = z.object({
   /** Chat model for the agent (FIXWRIGHT_MODEL or --model). */
@@ -127,7 +127,7 @@ const serviceSchema = z.object({
    * Where `POST /v1/edit` is answered when this process has no Docker (FIXWRIGHT_EDIT_URL): a
    * worker started with --edit-port, e.g. http://worker:9200 in docker-compose.yml.
    */
-  editURL: httpUrl('FIXWRIGHT_EDIT_URL').optional(),
+  editURL: httpUrl('FIXWRIGHT_EDIT_URL', 'http://worker:9200').optional(),
   /** Models an API request may name; empty means any. */
   allowedModels: listOf(/,/).refine((models) => models.every((m) => /^[A-Za-z0-9._:/@+-]{1,200}$/.test(m)), 'model names are like gpt-4o-mini or deepseek-coder:6.7b, separated by commas'),
 });
@@ -289,7 +289,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
               : section === 'logLevel'
                 ? 'FIXWRIGHT_LOG_LEVEL'
                 : String(section);
-      return `${name}: ${issue.message}`;
+      // Messages that already name their variable are not prefixed with it again.
+      return issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
     });
     throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);
   }

@@ -20,6 +20,6 @@ describe('the code shown to the model fits its context window', () => {
     expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: '6000' })).toThrow(
       /FIXWRIGHT_MODEL_CONTEXT \(6000\) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS \(4096\): it must be at least 8192/,
     );
-    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: 'big' })).toThrow(/FIXWRIGHT_MODEL_CONTEXT: FIXWRIGHT_MODEL_CONTEXT must be a number/);
+    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: 'big' })).toThrow(/invalid settings: FIXWRIGHT_MODEL_CONTEXT must be a number/);
   });
 });

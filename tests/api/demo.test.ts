@@ -29,6 +29,11 @@ describe('fixwright serve --demo', () => {
       const trajectory = (await api(serve.url, `/api/task/${submitted.body.task_id}/trajectory`)).body as string;
       const status = trajectory.trim().split('\n').map((l) => JSON.parse(l)).find((e: { type: string }) => e.type === 'status');
       expect(status.data).toMatchObject({ status: 'running', repo: join(data, 'demo', 'shop'), model: 'fixwright-demo-scripted' });
+      // Quick fixes in demo mode: the rule tier alone (the scripted model knows only the demo's solve script).
+      const edit = await api(serve.url, '/v1/edit', { body: { language: 'python', code: 'x = 1\n', start_line: 1, end_line: 1, instruction: 'rename x to total' } });
+      expect(edit.status).toBe(200);
+      expect(edit.body).toMatchObject({ tier: 'rule', model_rounds: 0, status: 'no_edits' });
+      expect(edit.body.reason).toMatch(/model tier is off/);
       // Only the demo's model runs here: another is refused, not sent to the scripted server.
       const other = await api(serve.url, '/api/solve', { body: { ...config.demo, model: 'gpt-4o' } });
       expect(other.status).toBe(400);

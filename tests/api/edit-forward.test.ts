@@ -37,6 +37,7 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
     procs.push(serve);
     const r = await api(serve.url, '/v1/edit', { body: TYPO });
     expect(r.status).toBe(200);
+    expect((await api(serve.url, '/readyz')).body.checks).toMatchObject({ edit_worker: true });
     expect(r.body).toMatchObject({ status: 'edited', tier: 'rule', verification: { analyser: { available: true } } });
     expect(JSON.stringify(r.body.edits)).toContain('items');
     const bad = await api(serve.url, '/v1/edit', { body: { ...TYPO, language: 'cobol' } });
@@ -51,10 +52,13 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
     procs.push(serve);
     const r = await api(serve.url, '/v1/edit', { body: TYPO });
     expect(r.status).toBe(503);
+    const ready = await api(serve.url, '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks).toMatchObject({ edit_worker: false });
     expect(r.body.message).toMatch(new RegExp(`worker at http://127\\.0\\.0\\.1:${port}/v1/edit \\(FIXWRIGHT_EDIT_URL\\), which cannot be reached.*--edit-port`));
   });
 
   it('refuses a FIXWRIGHT_EDIT_URL that is not a URL', async () => {
-    await expect(startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' })).rejects.toThrow(/FIXWRIGHT_EDIT_URL must be an http\(s\) URL/);
+    await expect(startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' })).rejects.toThrow(/FIXWRIGHT_EDIT_URL must be an http\(s\) URL such as http:\/\/worker:9200/);
   });
 });

@@ -285,6 +285,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in demo mode (fixwright serve
     await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => route.abort());
     await page.goto(serve.url);
     await expect.poll(() => page.getByTestId('demo').count(), { timeout: 15_000 }).toBe(1);
+    await page.getByLabel('Max attempts').fill('1'); // the demo still gets the attempts it needs
     await page.getByRole('button', { name: 'Run the demo' }).click();
     await expect.poll(() => page.url(), { timeout: 15_000 }).toContain('#/task/');
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 90_000 }).toBe('resolved');

@@ -123,7 +123,10 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
     setModel(demo.model);
     setErrors({});
     setFormError(undefined);
-    await send({ repo_path: demo.repo_path, issue_text: demo.issue_text, model: demo.model, max_attempts: Number(maxAttempts) });
+    // The demo needs its second attempt (the first is rejected by design), whatever the field holds.
+    const attempts = config?.max_attempts.default ?? 3;
+    setMaxAttempts(String(attempts));
+    await send({ repo_path: demo.repo_path, issue_text: demo.issue_text, model: demo.model, max_attempts: attempts });
   };
 
   return (
