@@ -21,10 +21,17 @@ function validationField(err: FastifyError): string | undefined {
   return path || undefined;
 }
 
+/** What a field's pattern allows, in words: a raw regular expression tells a caller little. */
+const PATTERN_HINTS: Record<string, string> = {
+  commit: 'a commit SHA or a revision such as main or HEAD~1 (letters, digits and . _ / - ~ ^, not starting with -)',
+  model: 'a model name such as gpt-4o-mini (letters, digits and . _ : / @ + -)',
+};
+
 function validationMessage(err: FastifyError, field: string | undefined): string {
   const first = err.validation?.[0];
   const params = (first?.params ?? {}) as Record<string, unknown>;
   const where = err.validationContext === 'body' ? '' : `${err.validationContext} `;
+  if (first?.keyword === 'pattern' && field && PATTERN_HINTS[field]) return `${where}${field} must be ${PATTERN_HINTS[field]}`;
   if (first?.keyword === 'required') return `${where}${field} is required`;
   if (first?.keyword === 'additionalProperties') return `${where}${field} is not a known field`;
   if (!field && first?.keyword === 'type' && err.validationContext === 'body') return 'the body must be a JSON object';

@@ -16,7 +16,7 @@ export const SolveBody = Type.Object(
   {
     repo_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME (cloned by the worker)' })),
     repo_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'a checkout on the server, under FIXWRIGHT_REPO_ROOTS' })),
-    commit: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._/][A-Za-z0-9._/-]{0,199}$', description: 'work on this commit (read from git objects)' })),
+    commit: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._/][A-Za-z0-9._/~^-]{0,199}$', description: 'work on this commit (read from git objects)' })),
     issue_text: Type.Optional(Type.String({ minLength: 1, maxLength: 200_000 })),
     issue_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME/issues/N' })),
     model: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:/@+-]{1,200}$', description: 'chat model (default: FIXWRIGHT_MODEL)' })),

@@ -91,6 +91,7 @@ describe('POST /api/solve checks the repository and the commit at submission, no
     ['a commit the repository does not have', () => ({ repo_path: repo, commit: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' }), 'commit', /no commit deadbeefdead.* in .*repo/],
     ['a branch name the repository does not have', () => ({ repo_path: repo, commit: 'no-such-branch' }), 'commit', /no commit no-such-branch/],
     ['a commit in a directory that is not a git repository', () => ({ repo_path: join(root, 'plain'), commit: 'HEAD' }), 'commit', /not a git repository/],
+    ['a commit that reads as an option', () => ({ repo_path: repo, commit: '--upload-pack=x' }), 'commit', /^commit must be a commit SHA or a revision such as main or HEAD~1 .*not starting with -\)$/],
   ])('refuses %s with 400 naming the field', async (_name, body, field, message) => {
     const r = await solve(body());
     expect(r.statusCode).toBe(400);
@@ -98,7 +99,7 @@ describe('POST /api/solve checks the repository and the commit at submission, no
   });
 
   it('accepts a commit the repository has (a sha, a short sha, a ref), and a plain directory without one', async () => {
-    for (const commit of [head, head.slice(0, 8), 'HEAD']) {
+    for (const commit of [head, head.slice(0, 8), 'HEAD', 'HEAD~0', 'HEAD^0']) {
       const r = await solve({ repo_path: repo, commit, max_attempts: 1 });
       expect(r.statusCode, commit).toBe(202);
       await server.inject({ method: 'POST', url: `/api/task/${r.json().task_id}/cancel` });

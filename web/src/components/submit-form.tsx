@@ -17,7 +17,7 @@ type Errors = Partial<Record<Fields, string>>;
 
 const REPO_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+?(\.git)?\/?$/;
 const ISSUE_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+\/issues\/\d+\/?(?:[?#]\S*)?$/;
-const COMMIT = /^[A-Za-z0-9._/][A-Za-z0-9._/-]{0,199}$/;
+const COMMIT = /^[A-Za-z0-9._/][A-Za-z0-9._/~^-]{0,199}$/;
 
 /** The server's field names, mapped onto the form's. */
 const SERVER_FIELD: Record<string, Fields> = { repo_url: 'repo', repo_path: 'repo', commit: 'commit', issue_text: 'issue', issue_url: 'issue', model: 'model', max_attempts: 'max_attempts' };
@@ -29,7 +29,7 @@ function validate(v: { source: 'url' | 'path'; repo: string; commit: string; iss
   if (!repo) errors.repo = 'Give the repository.';
   else if (v.source === 'url' && !REPO_URL.test(repo)) errors.repo = 'Use a GitHub URL like https://github.com/owner/name.';
   else if (v.source === 'path' && !repo.startsWith('/')) errors.repo = 'Use an absolute path on the server, like /srv/repos/project.';
-  if (v.commit.trim() && !COMMIT.test(v.commit.trim())) errors.commit = 'A commit is a SHA or a ref name (letters, digits, . _ / -).';
+  if (v.commit.trim() && !COMMIT.test(v.commit.trim())) errors.commit = 'A commit is a SHA or a revision such as main or HEAD~1 (letters, digits, . _ / - ~ ^).';
   const issue = v.issue.trim();
   if (!issue) errors.issue = 'Describe the issue, or paste a GitHub issue URL.';
   else if (/^https?:\/\//.test(issue) && !issue.includes('\n') && !ISSUE_URL.test(issue)) errors.issue = 'An issue URL looks like https://github.com/owner/name/issues/123.';
