@@ -41,10 +41,14 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
       let code: string;
       try {
         code = readFileSync(path, 'utf8');
-      } catch {
-        throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read ${file}`, { field: 'file' });
+      } catch (err) {
+        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a folder' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+        throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read ${file}: ${why}`, { field: 'file' });
       }
+      const lines = code.split('\n').length - (code.endsWith('\n') ? 1 : 0);
+      // Checked here so the message names the flag, not the request field it becomes.
       const line = wholeNumber(flags.line, '--line', 1, 10_000_000);
+      if (line > Math.max(1, lines)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--line ${line} is past the end of ${file} (${lines} line${lines === 1 ? '' : 's'})`, { field: '--line' });
       const quickfix = createQuickFixService(settings, {
         logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel),
         cache: false,
