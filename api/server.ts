@@ -71,6 +71,7 @@ export async function startService(settings: Settings, options: ListenOptions, l
   let workers: (() => Promise<number>) | undefined;
   const checks: Record<string, () => Promise<boolean>> = {};
   let canRunTasks: (() => Promise<void>) | undefined;
+  let announce: () => void;
   const editURL = settings.service.editURL;
   // Quick fixes answered elsewhere: the service is not ready while that worker does not answer.
   if (editURL) checks.edit_worker = () => fetch(new URL('/healthz', editURL), { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
@@ -83,7 +84,8 @@ export async function startService(settings: Settings, options: ListenOptions, l
     workers = () => bull.workers();
     redis = new Redis(redisURL, { maxRetriesPerRequest: 3 });
     redis.on('error', trouble);
-    logger.info({ redis: redisURL.replace(/\/\/[^@]*@/, '//***@') }, 'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks');
+    // Said once listening: a serve that cannot listen prints its one error line and nothing else.
+    announce = () => logger.info({ redis: redisURL.replace(/\/\/[^@]*@/, '//***@') }, 'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks');
   } else {
     store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
     const docker = createDockerClient(settings.dockerHost);
@@ -120,11 +122,12 @@ export async function startService(settings: Settings, options: ListenOptions, l
       (taskId, err) => endTask(store, taskId, 'error', `the task's run failed: ${(err as Error).message}`),
     );
     await recoverTasks(store, queue, interrupted, logger);
-    logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');
+    announce = () => logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');
   }
 
   const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, canRunTasks, workers, redis, demo: options.demo });
   const url = await app.listen({ host: options.host, port: options.port });
+  announce();
   logger.info({ url, docs: `${url}/docs` }, 'fixwright serve is listening');
 
   let closing: Promise<void> | undefined;

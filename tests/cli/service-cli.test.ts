@@ -29,8 +29,9 @@ describe('serve and worker: expected failures are one line', () => {
     const { port, server } = await busyPort();
     const data = mkdtempSync(join(tmpdir(), 'fw-busy-'));
     try {
-      const r = await runCli(['serve', '--port', String(port), '--host', '127.0.0.1'], { FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_API_KEYS: '', FIXWRIGHT_LOG_LEVEL: 'warn' });
+      const r = await runCli(['serve', '--port', String(port), '--host', '127.0.0.1'], { FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_API_KEYS: '', FIXWRIGHT_LOG_LEVEL: 'info' });
       expect(r.code).toBe(2);
+      expect(r.stdout).toBe(''); // no start-up log before the one line: the service never started
       expect(r.stderr).not.toMatch(/internal error|    at /);
       expect(lines(r.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([`fixwright: --port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --port`]);
     } finally {
