@@ -140,9 +140,9 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
   const runs: RunTrace[] = [];
   for (const file of files) {
     options.onFile?.(file);
-    const { run, problems: found } = readTrajectory(file);
+    const { runs: read, problems: found } = readTrajectory(file);
     problems.push(...found);
-    if (run) runs.push(run);
+    runs.push(...read);
   }
   if (runs.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable run in ${files.length} trajectory file(s): ${problems.slice(0, 3).map((p) => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ')}`, { field: '--trajectories' });
 

@@ -65,13 +65,13 @@ const asText = (v: unknown) => (typeof v === 'string' ? v : undefined);
  * format (an older fixwright) are reported with their line number and skipped; a run without its
  * `done` event (it crashed or is still going) yields no trace.
  */
-export function readTrajectory(file: string): { run?: RunTrace; problems: TraceProblem[] } {
+export function readTrajectory(file: string): { runs: RunTrace[]; problems: TraceProblem[] } {
   const problems: TraceProblem[] = [];
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { problems: [{ file, message: `unreadable: ${(err as Error).message}` }] };
+    return { runs: [], problems: [{ file, message: `unreadable: ${(err as Error).message}` }] };
   }
   const events: Array<z.infer<typeof eventSchema>> = [];
   text.split('\n').forEach((line, i) => {
@@ -91,10 +91,29 @@ export function readTrajectory(file: string): { run?: RunTrace; problems: TraceP
     }
     events.push(parsed.data);
   });
-  if (events.length === 0) return { problems: problems.length ? problems : [{ file, message: 'no events' }] };
-  const done = events.find((e) => e.type === 'done');
-  if (!done) return { problems: [...problems, { file, message: 'the run has no done event (it crashed, was cancelled or is still running); skipped' }] };
+  if (events.length === 0) return { runs: [], problems: problems.length ? problems : [{ file, message: 'no events' }] };
+  // One run per task: a folder that took several `solve` runs (before each run had to get its own
+  // --out) holds them one after another, each from seq 1.
+  const groups: Array<typeof events> = [];
+  for (const e of events) {
+    const current = groups.at(-1);
+    if (!current || current[0]!.task_id !== e.task_id || e.seq <= current.at(-1)!.seq) groups.push([e]);
+    else current.push(e);
+  }
+  if (groups.length > 1) problems.push({ file, message: `holds ${groups.length} runs one after another (written before each run needed its own --out); each is read as a run of its own` });
+  const runs: RunTrace[] = [];
+  for (const group of groups) {
+    const run = runOf(file, group);
+    if (typeof run === 'string') problems.push({ file, message: run });
+    else runs.push(run);
+  }
+  return { runs, problems };
+}
 
+/** One task's events as a run, or why they are not one. */
+function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTrace | string {
+  const done = events.find((e) => e.type === 'done');
+  if (!done) return `the run has no done event (it crashed, was cancelled or is still running); skipped (task ${events[0]?.task_id ?? 'unknown'})`;
   const status = events.find((e) => e.type === 'status')?.data ?? {};
   const attempts = new Map<number, AttemptTrace>();
   for (const e of events) {
@@ -121,7 +140,6 @@ export function readTrajectory(file: string): { run?: RunTrace; problems: TraceP
   // A GitHub URL and its owner/name are one repository for the split.
   const repo = (asText(status.repo) ?? 'unknown').replace(/^https:\/\/github\.com\/([^/]+\/[^/]+?)(\.git)?\/?$/, '$1');
   return {
-    run: {
       file,
       taskId: done.task_id,
       repo,
@@ -130,7 +148,5 @@ export function readTrajectory(file: string): { run?: RunTrace; problems: TraceP
       chosenAttempt: typeof done.data.chosen_attempt === 'number' ? done.data.chosen_attempt : null,
       patch: asText(done.data.patch) ?? '',
       attempts: [...attempts.values()].sort((a, b) => a.attempt - b.attempt),
-    },
-    problems,
   };
 }

@@ -210,6 +210,19 @@ describe('fixwright export on trajectories of real solve runs', () => {
     expect(flags.stderr).toMatch(/--val-fraction must be a number from 0 to below 1/);
   });
 
+  it('reads a trajectory that holds two runs (one --out used twice, before that was refused) as two runs', async () => {
+    const both = join(dir, 'two-runs');
+    mkdirSync(both);
+    const text = (run: string) => readFileSync(join(run, 'trajectory.jsonl'), 'utf8');
+    writeFileSync(join(both, 'trajectory.jsonl'), text(runs.first!) + text(runs.second!));
+    const separate = await runCli(['export', '--trajectories', runs.first!, runs.second!, '--format', 'sft', '--out', join(dir, 'separate.jsonl')]);
+    const r = await runCli(['export', '--trajectories', both, '--format', 'sft', '--out', join(dir, 'two-runs.jsonl')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/two-runs\/trajectory\.jsonl: holds 2 runs one after another/);
+    expect(r.stdout).toMatch(/from 2 runs \(2 passing/);
+    expect(readRows(join(dir, 'two-runs.jsonl')).map((row) => row.kind).sort()).toEqual(readRows(join(dir, 'separate.jsonl')).map((row) => row.kind).sort());
+  });
+
   it('drops pairs over the token budget and says how many', async () => {
     const r = await runCli(['export', '--trajectories', join(dir, 'runs'), '--format', 'sft', '--max-tokens', '64', '--out', join(dir, 'small.jsonl')]);
     expect(r.code, r.stderr).toBe(0);
