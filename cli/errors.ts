@@ -1,4 +1,5 @@
 import { isFixwrightError } from '../core/errors.js';
+import { OS_REASONS } from '../core/make-dir.js';
 
 /** Exit code for fixwright's own failures (as `docker run` uses 125 for its own). */
 export const EXIT_FIXWRIGHT_ERROR = 125;
@@ -6,20 +7,6 @@ export const EXIT_FIXWRIGHT_ERROR = 125;
 export const EXIT_NOT_ALLOWED = 126;
 /** Exit code for bad flags and arguments. */
 export const EXIT_USAGE = 2;
-
-/** Errors the machine causes, not fixwright: the user can act on them, so they are not bugs to report. */
-export const OS_REASONS: Readonly<Record<string, string>> = {
-  EACCES: 'permission denied',
-  EPERM: 'not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-  EDQUOT: 'disk quota exceeded',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EISDIR: 'it is a folder',
-  EMFILE: 'too many open files (raise ulimit -n)',
-  EADDRINUSE: 'the address is already in use',
-  EADDRNOTAVAIL: 'the address is not on this machine',
-};
 
 /**
  * One line for an OS error (errno code, syscall and path or address), or undefined for anything

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { loadSettings } from '../core/config.js';
+import { FixwrightError } from '../core/errors.js';
+import { makeDir } from '../core/make-dir.js';
 import { assetPath } from '../core/paths.js';
 import { closeAllSessions } from '../sandbox/session.js';
 import { registerBenchCommand } from './commands/bench.js';
@@ -36,6 +39,17 @@ export async function main(argv: string[]): Promise<number> {
   registerEditCommand(program, (code) => (exitCode = code));
   registerBenchEditsCommand(program);
   registerExportCommand(program);
+  // Every command may write under the data directory: one that cannot be made is one line naming
+  // FIXWRIGHT_DATA_DIR (Node's recursive mkdir would spin forever under /proc).
+  program.hook('preAction', () => {
+    let dataDir: string;
+    try {
+      dataDir = loadSettings(process.env).dataDir;
+    } catch {
+      return; // the command reports invalid settings itself
+    }
+    makeDir(dataDir, (why) => new FixwrightError('FW_ERR_CONFIG', `FIXWRIGHT_DATA_DIR ${dataDir}: cannot create the folder (${why}); set FIXWRIGHT_DATA_DIR to a folder fixwright may write`));
+  });
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
 

@@ -1,47 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
-import { OS_REASONS } from './errors.js';
-
-/** What an errno means to someone choosing an output folder: the OS reasons, and two of its own. */
-const WHY: Readonly<Record<string, string>> = {
-  ...OS_REASONS,
-  EEXIST: 'a file of that name is in the way',
-  // /proc, /sys and some mounts refuse new entries with ENOENT though the parent exists.
-  ENOENT: 'that file system does not take new folders',
-};
+import { makeDir } from '../core/make-dir.js';
 
 const cannotCreate = (flag: string, given: string, why: string) =>
   new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${given}: cannot create the folder (${why}); pass another ${flag}`, { field: flag });
 
-/**
- * Creates an output folder (and its missing parents), or says in one line why it cannot.
- * Not `mkdirSync(…, { recursive: true })`: on /proc and similar mounts Node's recursive mkdir
- * loops forever on ENOENT (the parent "exists" yet refuses the child), pinning a core and blocking
- * the event loop so SIGTERM is never handled. Here each level is made once, so every path ends.
- */
+/** Creates an output folder (and its missing parents), or says in one line, naming the flag, why it cannot. */
 export function makeOutputDir(given: string, flag = '--out'): string {
-  const dir = resolve(given);
-  const missing: string[] = [];
-  let at = dir;
-  while (!existsSync(at)) {
-    missing.unshift(at);
-    const parent = dirname(at);
-    if (parent === at) break;
-    at = parent;
-  }
-  // `existsSync` is false below a file (ENOTDIR), so the first existing ancestor may be a file.
-  if (existsSync(at) && !statSync(at).isDirectory()) throw cannotCreate(flag, given, at === dir ? 'it is a file' : `${at} is a file, not a folder`);
-  for (const level of missing) {
-    try {
-      mkdirSync(level);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? '';
-      if (code === 'EEXIST' && statSync(level).isDirectory()) continue; // made meanwhile by another process
-      throw cannotCreate(flag, given, `${WHY[code] ?? (err as Error).message} at ${level}${WHY[code] ? `, ${code}` : ''}`);
-    }
-  }
-  return dir;
+  return makeDir(given, (why) => cannotCreate(flag, given, why));
 }
 
 /**

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,4 +40,22 @@ describe('output paths that cannot be made', () => {
       }
     });
   }
+
+  it('a --out that is a broken symbolic link is one line, not an internal error', async () => {
+    const link = join(dir, 'dangling');
+    symlinkSync(join(dir, 'nowhere', 'x'), link);
+    const r = await runCli(['export', '--trajectories', join(dir, 'runs'), '--format', 'sft', '--out', join(link, 'sft.jsonl')], { FIXWRIGHT_DATA_DIR: join(dir, 'data') });
+    expect(errorLines(r.stderr)).toEqual([`fixwright: --out ${link}: cannot create the folder (${link} is a broken symbolic link); pass another --out`]);
+    expect(r.code).toBe(2);
+  });
+
+  it('a FIXWRIGHT_DATA_DIR that cannot be made is one line naming it, for any command, without spinning', async () => {
+    for (const args of [['serve', '--port', '0'], ['localise', '--repo', reposDir, '--issue', 'x']]) {
+      const started = Date.now();
+      const r = await runCli(args, { FIXWRIGHT_DATA_DIR: '/proc/fixwright-nope/data' });
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(r.stderr).toBe('fixwright: FIXWRIGHT_DATA_DIR /proc/fixwright-nope/data: cannot create the folder (that file system does not take new folders at /proc/fixwright-nope, ENOENT); set FIXWRIGHT_DATA_DIR to a folder fixwright may write\n');
+      expect(r.code).toBe(2);
+    }
+  });
 });
