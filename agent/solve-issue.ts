@@ -7,7 +7,7 @@ import { assetPath } from '../core/paths.js';
 import { gitDirOf, Localiser, LsiEmbedder, type RankConfig, type SnapshotSource } from '../localisation/index.js';
 import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
-import { contextBudgetChars } from './context-budget.js';
+import { contextBudgetChars, fitIssue } from './context-budget.js';
 import type { ModelGate } from './deps.js';
 import type { EventLog } from './events.js';
 import { cloneRepository } from './github.js';
@@ -122,6 +122,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
   const { settings } = context;
   const { snapshot, sandbox: repo } = await repositorySources(options.repo, settings);
   const run = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
+  const issue = fitIssue(settings.models, options.issue);
   const temperatures = options.temperatures.length > 0 ? options.temperatures : [0];
   const final = await runAgent(
     {
@@ -149,11 +150,11 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
       calibration: context.calibration === null ? undefined : (context.calibration ?? shippedCalibration()),
       maxAttempts: options.maxAttempts,
       testTimeoutSeconds: options.testTimeoutSeconds,
-      contextBudget: contextBudgetChars(settings.models, options.issue),
+      contextBudget: contextBudgetChars(settings.models, issue),
       signal: context.signal,
       run,
     },
-    options.issue,
+    issue,
   );
   return {
     status: final.status ?? 'failed',

@@ -132,8 +132,8 @@ const serviceSchema = z.object({
   allowedModels: listOf(/,/).refine((models) => models.every((m) => /^[A-Za-z0-9._:/@+-]{1,200}$/.test(m)), 'model names are like gpt-4o-mini or deepseek-coder:6.7b, separated by commas'),
 });
 
-/** The smallest prompt worth sending: instructions, the issue and a little code. */
-export const MIN_PROMPT_TOKENS = 4096;
+/** The smallest prompt worth sending: instructions and feedback (4096), the issue and a little code (2048). */
+export const MIN_PROMPT_TOKENS = 6144;
 
 /** The service's caps when the environment names none: every API task is bounded. */
 export const SERVICE_LIMIT_DEFAULTS = { maxCostUsd: 5, maxSeconds: 1800 } as const;
