@@ -111,11 +111,11 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
   let verdict = 'none';
   let error: { code: string; message: string } | null = null;
   try {
+    if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
     // The repository and model, as solve and bench record them, so exported service runs are split by repository.
-    const repo = repositoryName({ url: request.repo_url, path: request.repo_path });
+    const repo = await repositoryName({ url: request.repo_url, path: request.repo_path });
     events.emit('status', { status: 'running', repo, ...(model ? { model } : {}), ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}) });
     if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request');
-    if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
     const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));
     const outcome = await solveIssue(
       {

@@ -150,7 +150,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
-      events.emit('status', { status: 'running', repo: repositoryName(repoSpec), model });
+      events.emit('status', { status: 'running', repo: await repositoryName(repoSpec), model });
       const writeResult = (result: Record<string, unknown>) => writeFileSync(join(out, 'result.json'), `${JSON.stringify(redact(result, events.secrets), null, 2)}\n`);
       let final: SolveOutcome;
       try {
