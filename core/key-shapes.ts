@@ -6,7 +6,8 @@
  */
 export const KEY_SHAPES: readonly RegExp[] = [
   /\bsk-[A-Za-z0-9_-]{16,}/,
-  /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/,
+  // A token has a digit somewhere: prose such as "Bearer authentication" is not one.
+  /\bBearer\s+(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}/,
   /\bgh[pousr]_[A-Za-z0-9]{30,}/,
   /\bgithub_pat_[A-Za-z0-9_]{40,}/,
   /\bhf_[A-Za-z0-9]{30,}/,

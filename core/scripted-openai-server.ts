@@ -75,6 +75,9 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   return text ? JSON.parse(text) : {};
 }
 
+/** Requests kept for inspection; tests read a handful, a demo server runs for days. */
+const MAX_KEPT_REQUESTS = 1000;
+
 /** Starts the server on loopback; `close()` stops it. */
 export async function startScriptedOpenAIServer(options: ScriptedServerOptions = {}): Promise<ScriptedServer> {
   const dimensions = options.embeddingDimensions ?? 64;
@@ -120,6 +123,8 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
         return send(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } });
       }
       requests.push({ path, body });
+      // A long-lived server (serve --demo) keeps the newest requests only.
+      if (requests.length > MAX_KEPT_REQUESTS) requests.splice(0, requests.length - MAX_KEPT_REQUESTS);
       if (options.apiKey && req.headers.authorization !== `Bearer ${options.apiKey}`) {
         return send(res, 401, { error: { message: 'invalid api key', type: 'invalid_request_error' } });
       }

@@ -1,8 +1,9 @@
-import { KEY_SHAPES } from '../core/key-shapes.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
+import { instanceFileName } from '../core/instance-name.js';
+import { KEY_SHAPES } from '../core/key-shapes.js';
 import { type ExportCard, writeCard } from './card.js';
 import { dpoRow, rowTokens, sftRow, type SftStyle } from './format.js';
 import { dpoPairs, sftPairs, type DpoPair, type SftPair } from './pairs.js';
@@ -51,7 +52,7 @@ interface Evaluation {
 }
 
 // The layout `fixwright eval --out DIR` writes: DIR/report.json and DIR/instances/<id>/result.json.
-const evalInstanceDir = (report: string, id: string) => join(dirname(report), 'instances', id.replace(/[^A-Za-z0-9._-]/g, '_'));
+const evalInstanceDir = (report: string, id: string) => join(dirname(report), 'instances', instanceFileName(id));
 
 /** The patch an evaluation judged: instances/<id>/result.json's model_patch, else instances/<id>/patch.diff. */
 function evaluatedPatch(report: string, id: string): string | undefined {
@@ -135,13 +136,14 @@ export function validationRepos(counts: ReadonlyMap<string, number>, fraction: n
 export function exportTrainingData(options: ExportOptions): { card: ExportCard; problems: TraceProblem[]; notes: TraceProblem[] } {
   const files = trajectoryFiles(options.trajectories);
   const problems: TraceProblem[] = [];
-  // Why a run that was read counts as not passing: said, but the run is not skipped.
+  // What is said of runs that were read (how they were judged, how a file was split): not problems, nothing skipped.
   const notes: TraceProblem[] = [];
   const runs: RunTrace[] = [];
   for (const file of files) {
     options.onFile?.(file);
-    const { runs: read, problems: found } = readTrajectory(file);
+    const { runs: read, problems: found, notes: said } = readTrajectory(file);
     problems.push(...found);
+    notes.push(...said);
     runs.push(...read);
   }
   if (runs.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable run in ${files.length} trajectory file(s): ${problems.slice(0, 3).map((p) => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ')}`, { field: '--trajectories' });

@@ -65,13 +65,13 @@ const asText = (v: unknown) => (typeof v === 'string' ? v : undefined);
  * format (an older fixwright) are reported with their line number and skipped; a run without its
  * `done` event (it crashed or is still going) yields no trace.
  */
-export function readTrajectory(file: string): { runs: RunTrace[]; problems: TraceProblem[] } {
+export function readTrajectory(file: string): { runs: RunTrace[]; problems: TraceProblem[]; notes: TraceProblem[] } {
   const problems: TraceProblem[] = [];
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    return { runs: [], problems: [{ file, message: `unreadable: ${(err as Error).message}` }] };
+    return { runs: [], problems: [{ file, message: `unreadable: ${(err as Error).message}` }], notes: [] };
   }
   const events: Array<z.infer<typeof eventSchema>> = [];
   text.split('\n').forEach((line, i) => {
@@ -91,7 +91,7 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
     }
     events.push(parsed.data);
   });
-  if (events.length === 0) return { runs: [], problems: problems.length ? problems : [{ file, message: 'no events' }] };
+  if (events.length === 0) return { runs: [], problems: problems.length ? problems : [{ file, message: 'no events' }], notes: [] };
   // One run per task: a folder that took several `solve` runs (before each run had to get its own
   // --out) holds them one after another, each from seq 1.
   const groups: Array<typeof events> = [];
@@ -100,14 +100,15 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
     if (!current || current[0]!.task_id !== e.task_id || e.seq <= current.at(-1)!.seq) groups.push([e]);
     else current.push(e);
   }
-  if (groups.length > 1) problems.push({ file, message: `holds ${groups.length} runs one after another (written before each run needed its own --out); each is read as a run of its own` });
+  // Said, but nothing is skipped: each run is read.
+  const notes: TraceProblem[] = groups.length > 1 ? [{ file, message: `holds ${groups.length} runs one after another (written before each run needed its own --out); each is read as a run of its own` }] : [];
   const runs: RunTrace[] = [];
   for (const group of groups) {
     const run = runOf(file, group);
     if (typeof run === 'string') problems.push({ file, message: run });
     else runs.push(run);
   }
-  return { runs, problems };
+  return { runs, problems, notes };
 }
 
 /** One task's events as a run, or why they are not one. */

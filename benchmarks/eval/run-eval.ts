@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { instanceFileName } from '../../core/instance-name.js';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { evaluateInstance, type EvalContext, type InstanceResult } from './evaluate-instance.js';
 import type { EvalRow, Prediction } from './instances.js';
 import { buildReport, reportMarkdown, type BenchFigures, type EvalReport } from './report.js';
 
-const safeName = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
 
 function writeAtomic(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
@@ -30,7 +30,7 @@ export async function runEvaluation(
       .filter((row) => predictions.has(row.instance_id))
       .map((row) =>
         limit(async () => {
-          const dir = join(options.out, 'instances', safeName(row.instance_id));
+          const dir = join(options.out, 'instances', instanceFileName(row.instance_id));
           const file = join(dir, 'result.json');
           const prediction = predictions.get(row.instance_id)!;
           if (existsSync(file)) {

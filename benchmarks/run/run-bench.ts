@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { instanceFileName } from '../../core/instance-name.js';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
@@ -38,7 +39,6 @@ export interface BenchContext {
   signal?: AbortSignal;
 }
 
-const safeName = (id: string) => id.replace(/[^A-Za-z0-9._-]/g, '_');
 
 function writeAtomic(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
@@ -129,7 +129,7 @@ async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: strin
 
 /** A finished instance's kept result, or undefined when it has none or ended in `error` (those run again). */
 function keptResult(out: string, instanceId: string): (BenchInstance & { model_patch: string }) | undefined {
-  const file = join(out, 'results', `${safeName(instanceId)}.json`);
+  const file = join(out, 'results', `${instanceFileName(instanceId)}.json`);
   if (!existsSync(file)) return undefined;
   const kept = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
   return kept.status === 'error' ? undefined : kept;
@@ -169,7 +169,7 @@ export async function runBench(
   const results = await Promise.all(
     rows.map((row) =>
       limit(async () => {
-        const file = join(dirs.results, `${safeName(row.instance_id)}.json`);
+        const file = join(dirs.results, `${instanceFileName(row.instance_id)}.json`);
         const found = keptResult(options.out, row.instance_id);
         if (found) {
           const { model_patch: keptPatch, ...kept } = found;
@@ -177,7 +177,7 @@ export async function runBench(
           options.onDone?.(kept, true);
           return kept;
         }
-        const { result, patch } = await runWithRetries(row, ctx, join(dirs.trajectories, `${safeName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
+        const { result, patch } = await runWithRetries(row, ctx, join(dirs.trajectories, `${instanceFileName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
         writeAtomic(file, `${JSON.stringify({ ...result, model_patch: patch }, null, 1)}\n`);
         patches.set(row.instance_id, patch);
         options.onDone?.(result, false);

@@ -31,6 +31,8 @@ describe('EventLog', () => {
     // GitHub, Hugging Face and AWS shapes too, at the start of a line as much as inside one.
     const tokens = { gh: `token\nghp_${'a1B2'.repeat(9)}`, hf: `hf_${'Zx9'.repeat(11)} in env`, aws: 'id AKIAIOSFODNN7EXAMPLE.' };
     expect(redact(tokens, [])).toEqual({ gh: 'token\n[redacted]', hf: '[redacted] in env', aws: 'id [redacted].' });
+    // Prose about bearer tokens is left alone (an issue about auth headers keeps its words).
+    expect(redact('requests sends Bearer authentication headers', [])).toBe('requests sends Bearer authentication headers');
     const log = new EventLog('t', undefined, ['local-key-XYZ123']);
     expect(() => log.emit('model_call', { response: 'fixed it.\nAuthorization: Bearer tok' })).not.toThrow();
   });

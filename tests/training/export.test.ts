@@ -218,8 +218,9 @@ describe('fixwright export on trajectories of real solve runs', () => {
     const separate = await runCli(['export', '--trajectories', runs.first!, runs.second!, '--format', 'sft', '--out', join(dir, 'separate.jsonl')]);
     const r = await runCli(['export', '--trajectories', both, '--format', 'sft', '--out', join(dir, 'two-runs.jsonl')]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/two-runs\/trajectory\.jsonl: holds 2 runs one after another/);
+    expect(r.stderr).toMatch(/note: .*two-runs\/trajectory\.jsonl: holds 2 runs one after another/);
     expect(r.stdout).toMatch(/from 2 runs \(2 passing/);
+    expect(r.stdout).toMatch(/; 0 problem\(s\) skipped/);
     expect(readRows(join(dir, 'two-runs.jsonl')).map((row) => row.kind).sort()).toEqual(readRows(join(dir, 'separate.jsonl')).map((row) => row.kind).sort());
   });
 
