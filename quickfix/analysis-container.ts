@@ -15,7 +15,14 @@ import type { Diagnostic } from './types.js';
 
 /** One pyflakes check: the diagnostics, or why pyflakes could not run. */
 export type AnalysisResult =
-  | { available: true; diagnostics: Diagnostic[]; version: string; durationMs: number }
+  | {
+      available: true;
+      diagnostics: Diagnostic[];
+      version: string;
+      durationMs: number;
+      /** Set when pyflakes saw a skeleton of the file: what it saw whole (the diagnostics are those parts'). */
+      view?: string;
+    }
   | { available: false; reason: string; durationMs: number };
 
 /** Re-runs diagnostics on code without executing it. */

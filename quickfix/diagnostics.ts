@@ -66,10 +66,13 @@ export function pyflakesDiagnostics(findings: readonly PyflakesFinding[]): Diagn
   });
 }
 
+const LINE_REFERENCE = /\bline \d+\b/g;
+
 /** Same problem, ignoring where it is (edits move lines). */
 function sameProblem(a: Diagnostic, b: Diagnostic): boolean {
   if (a.kind === 'syntax' && b.kind === 'syntax') return true;
-  if (a.kind === 'other' || b.kind === 'other') return a.message === b.message;
+  // "redefinition of unused 'f' from line 90" is the same problem once an edit above moves it to line 89.
+  if (a.kind === 'other' || b.kind === 'other') return a.message.replace(LINE_REFERENCE, 'line N') === b.message.replace(LINE_REFERENCE, 'line N');
   return a.kind === b.kind && a.name !== undefined && a.name === b.name;
 }
 

@@ -15,9 +15,10 @@ import { type ModelAccess, QuickFixService } from './quick-fix-service.js';
 
 export { AnalysisContainer, type Analyser, type AnalysisResult } from './analysis-container.js';
 export { EditCache, cacheKey } from './edit-cache.js';
-export type { LanguageAdapter, RuleCandidate, RuleContext, RuleFixer } from './language-adapter.js';
+export type { AnalysisFocus, LanguageAdapter, RuleCandidate, RuleContext, RuleFixer } from './language-adapter.js';
 export { changedLines, editsBetween, editsFromResponse, renderDsl, toLineEdits } from './line-edits.js';
-export { createPythonAdapter, PYTHON_RULES } from './python/adapter.js';
+export { createPythonAdapter, PYTHON_RULES, type PythonAdapterOptions } from './python/adapter.js';
+export { planSkeleton, keptBySkeleton, type SkeletonPlan } from './python/skeleton.js';
 export { MAX_CODE_BYTES, DEFAULT_MAX_EDITS } from './request-checks.js';
 export { QuickFixService, type ModelAccess, type QuickFixParts } from './quick-fix-service.js';
 export { inverseDsl, runEditBench, type BenchCase, type EditBenchOptions, type EditBenchReport } from './bench/run-bench.js';

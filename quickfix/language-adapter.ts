@@ -1,6 +1,13 @@
 import type { LineRangeEdit } from '../agent/edits/index.js';
 import type { AnalysisResult } from './analysis-container.js';
+
 import type { Diagnostic, DiagnosticKind } from './types.js';
+
+/** Line ranges (1-based, inclusive) an analysis must see exactly, and names whose findings count wherever they are. */
+export interface AnalysisFocus {
+  ranges: ReadonlyArray<{ start: number; end: number }>;
+  names?: readonly string[];
+}
 
 /** What a rule fixer sees: the code, the diagnostic it is asked to fix, and every known diagnostic. */
 export interface RuleContext {
@@ -35,8 +42,14 @@ export interface LanguageAdapter {
   readonly language: string;
   /** Parses on the host (tree-sitter); nothing from the code runs. */
   parse(code: string): ParseResult;
-  /** Re-runs the language's diagnostics (pyflakes, in the analysis container). */
-  diagnostics(code: string): Promise<AnalysisResult>;
+  /**
+   * Re-runs the language's diagnostics (pyflakes, in the analysis container): of the whole file, or,
+   * with a focus, of what the focus needs (Python: a skeleton keeping the definitions around it),
+   * reporting only the diagnostics that analysis finds exactly as the whole file's would.
+   */
+  diagnostics(code: string, focus?: AnalysisFocus): Promise<AnalysisResult>;
+  /** What to analyse before and after edits to verify them (the same definitions in both); undefined: the whole file. */
+  editFoci?(before: string, after: string, edits: readonly LineRangeEdit[], targetLines: readonly number[]): { before: AnalysisFocus; after: AnalysisFocus } | undefined;
   /** Applies line-range edits (numbered against `code`); throws EditFailure when they do not apply. */
   apply(code: string, edits: readonly LineRangeEdit[]): string;
   readonly ruleFixers: readonly RuleFixer[];

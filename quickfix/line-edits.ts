@@ -110,3 +110,8 @@ export function editsFromResponse(code: string, answer: { edits: readonly LineEd
   const ranges = fromLineEdits(code, answer.edits);
   return ranges ? applyLineRangeEdits('snippet', code, ranges) : undefined;
 }
+
+/** Where line `line` of the code before `edits` is after them (edits wholly above it shift it; an insertion before it too). */
+export function movedLine(edits: readonly LineRangeEdit[], line: number): number {
+  return line + edits.filter((e) => (e.minus.length === 0 ? e.start <= line : e.end < line)).reduce((n, e) => n + e.plus.length - e.minus.length, 0);
+}

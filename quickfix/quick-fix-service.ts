@@ -59,7 +59,7 @@ function unchanged(adapter: LanguageAdapter, code: string, analysis: AnalysisRes
     diagnostics_before: diagnostics,
     diagnostics_after: diagnostics,
     fixed: targets.some((t) => t.analysable) ? false : 'unknown',
-    checked: ['tree-sitter parse', ...(analysis.available ? [`pyflakes ${analysis.version}`] : [])],
+    checked: ['tree-sitter parse', ...(analysis.available ? [`pyflakes ${analysis.version}`, ...(analysis.view ? [analysis.view] : [])] : [])],
     analyser: analysis.available ? { available: true, version: analysis.version } : { available: false, reason: analysis.reason },
     reason,
   };
@@ -151,7 +151,15 @@ export class QuickFixService {
       if (hit) return finish({ ...hit, tier: 'cache', cached_tier: hit.tier });
     }
 
-    const beforeAnalysis = await adapter.diagnostics(request.code);
+    // Analysed around what was asked about: the lines the diagnostics name, else (no diagnostic, or
+    // one without a line) the region; the adapter analyses the whole file when it must.
+    const given = clientDiagnostics(request.diagnostics, request.lineCount);
+    const focus = {
+      ranges: given.length > 0 && given.every((d) => d.line !== undefined) ? given.map((d) => ({ start: d.line!, end: d.line! })) : [{ start: request.start_line, end: request.end_line }],
+      // Whether an unused import is unused is a whole-file question: every mention of its name is analysed.
+      names: given.flatMap((d) => (d.kind === 'unused_import' && d.name ? d.name.split(/[ .]/).filter((w) => w && w !== 'as') : [])),
+    };
+    const beforeAnalysis = await adapter.diagnostics(request.code, focus);
     timings.analysis += beforeAnalysis.durationMs;
     const targets = targetsOf(adapter, request, beforeAnalysis);
     let answer: Omit<EditResponse, 'timings_ms'> | undefined;

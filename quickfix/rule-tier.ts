@@ -2,7 +2,7 @@ import type { LineRangeEdit } from '../agent/edits/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 import { matchDiagnostic } from './diagnostics.js';
 import type { LanguageAdapter, RuleCandidate } from './language-adapter.js';
-import { checkScope, editsBetween, outsideRegion, type EditScope } from './line-edits.js';
+import { checkScope, editsBetween, movedLine, outsideRegion, type EditScope } from './line-edits.js';
 import { analysedDiagnostics, type Target, type VerifyOutcome, verifyEdits } from './verify.js';
 import type { DiagnosticKind } from './types.js';
 
@@ -64,7 +64,14 @@ export async function runRuleTier(adapter: LanguageAdapter, code: string, before
     rules.push(`${accepted.candidate.rule}: ${accepted.candidate.description}`);
     steps.push({ from: current, outcome: accepted.outcome });
     current = accepted.candidate.code;
-    if (analysis.available) analysis = { available: true, diagnostics: accepted.outcome.verification.diagnostics_after, version: analysis.version, durationMs: 0 };
+    const rest = ordered.slice(ordered.indexOf(target) + 1);
+    if (analysis.available && accepted.outcome.partial && rest.length > 0) {
+      // pyflakes saw only the definitions around this fix: the targets left are looked for where they are now.
+      const moved = editsBetween(code, current);
+      const lines = rest.flatMap((t) => (t.diagnostic.line === undefined ? [] : [movedLine(moved, t.diagnostic.line)]));
+      analysis = await adapter.diagnostics(current, lines.length === rest.length ? { ranges: lines.map((l) => ({ start: l, end: l })) } : undefined);
+      analysisMs += analysis.durationMs;
+    } else if (analysis.available) analysis = { available: true, diagnostics: accepted.outcome.verification.diagnostics_after, version: analysis.version, durationMs: 0 };
   }
   const edits = editsBetween(code, current);
   if (edits.length === 0 || edits.length > maxEdits) return undefined;

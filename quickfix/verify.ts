@@ -19,6 +19,8 @@ export interface VerifyOutcome {
   /** The exact failure, worded for the repair round. */
   problem?: string;
   analysisMs: number;
+  /** Set when pyflakes saw only part of the edited code (a skeleton): diagnostics_after covers those parts. */
+  partial?: boolean;
 }
 
 /** Diagnostics of code as verification reports them: pyflakes' when it ran, else the host parser's. */
@@ -61,6 +63,10 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
     return { ok: false, verification: { ...base, reason: err.message }, problem: `the edits do not apply: ${err.message}`, analysisMs: 0 };
   }
   if (after === before) return { ok: false, verification: { ...base, applies: true, parses: adapter.parse(after).ok, reason: 'the edits change nothing' }, problem: 'the edits leave the code exactly as it was', analysisMs: 0 };
+  // What pyflakes will read, worked out before the parse check: it reads the code before the edits
+  // first, then the code after them (the parse check's tree), so each is parsed once.
+  const targetLines = targets.filter((t) => t.analysable && t.diagnostic.line !== undefined).map((t) => t.diagnostic.line!);
+  const foci = beforeAnalysis.available ? adapter.editFoci?.(before, after, edits, targetLines) : undefined;
   const parsed = adapter.parse(after);
   const checked = ['edits apply', 'tree-sitter parse'];
   if (!parsed.ok) {
@@ -73,24 +79,42 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
       analysisMs: 0,
     };
   }
-  const afterAnalysis = beforeAnalysis.available ? await adapter.diagnostics(after) : beforeAnalysis;
-  const analysisMs = beforeAnalysis.available ? afterAnalysis.durationMs : 0;
+  // Before and after are analysed alike: the definitions around the edits (and the names they add
+  // or take away) as the whole file's analysis would see them, or both whole files.
+  let beforeView = beforeAnalysis;
+  let afterAnalysis = beforeAnalysis;
+  let analysisMs = 0;
+  if (beforeAnalysis.available) {
+    // Code that does not parse shows pyflakes nothing but its syntax error, whatever part of it is analysed.
+    if (!diagnosticsBefore.some((d) => d.kind === 'syntax')) {
+      beforeView = await adapter.diagnostics(before, foci?.before);
+      analysisMs += beforeView.durationMs;
+    }
+    afterAnalysis = await adapter.diagnostics(after, foci?.after);
+    analysisMs += afterAnalysis.durationMs;
+  }
+  if (beforeView !== beforeAnalysis) {
+    base.diagnostics_before = analysedDiagnostics(adapter, before, beforeView);
+    if (!beforeView.available) base.analyser = { available: false, reason: beforeView.reason };
+  }
   const diagnosticsAfter = analysedDiagnostics(adapter, after, afterAnalysis);
   const verification: Verification = { ...base, applies: true, parses: true, checked, diagnostics_after: diagnosticsAfter, fixed: 'unknown' };
+  if (afterAnalysis.available && !beforeView.available) afterAnalysis = beforeView;
   if (!afterAnalysis.available) {
     verification.analyser = { available: false, reason: afterAnalysis.reason };
     verification.reason = `pyflakes could not run (${afterAnalysis.reason}); only "applies" and "parses" were checked, so no fix is claimed`;
     return { ok: true, after, verification, analysisMs };
   }
   checked.push(`pyflakes ${afterAnalysis.version}`);
+  if (afterAnalysis.view) checked.push(afterAnalysis.view);
 
   // pyflakes reports nothing but the syntax error for code that does not parse, so problems it
   // hid appear once the error is fixed. Then a problem counts as new only when it sits on an
   // edited line and is about a name the old code never mentioned (the edit brought it in).
-  const beforeParsed = !diagnosticsBefore.some((d) => d.kind === 'syntax');
+  const beforeParsed = !base.diagnostics_before.some((d) => d.kind === 'syntax');
   const touched = touchedLines(edits);
   const mentioned = (name: string | undefined) => name !== undefined && new RegExp(`(?<![\\w])${(name.split(/[ .]/).filter(Boolean).pop() ?? name).replace(/[^\w]/g, '')}(?![\\w])`).test(before);
-  const fresh = newDiagnostics(diagnosticsBefore, diagnosticsAfter).filter((d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)));
+  const fresh = newDiagnostics(base.diagnostics_before, diagnosticsAfter).filter((d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)));
   const analysable = targets.filter((t) => t.analysable);
   const remaining = analysable.filter((t) => stillReported(t.diagnostic, diagnosticsAfter));
   let fixed: FixedVerdict;
@@ -111,5 +135,5 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
       : targets.length === 0
         ? 'no diagnostic was targeted: the edits apply, parse and add no pyflakes problem'
         : `pyflakes and the parser do not report ${targets.filter((t) => !t.analysable).map((t) => JSON.stringify(t.diagnostic.message.slice(0, 80))).join(', ')}: the edits apply, parse and add no pyflakes problem, but whether they fix it is unknown`;
-  return { ok: true, after, verification, analysisMs };
+  return { ok: true, after, verification, analysisMs, ...(afterAnalysis.view ? { partial: true } : {}) };
 }
