@@ -1,10 +1,11 @@
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createQuickFixService } from '../quickfix/index.js';
+import { createDockerClient, ensureDockerReachable } from '../sandbox/index.js';
 import { createJsonServer } from './json-server.js';
 import { editRoutes } from './routes/edit.js';
 
-/** A worker's quick-fix port: `POST /v1/edit` and `GET /healthz`, for an API that has no Docker. */
+/** A worker's quick-fix port: `POST /v1/edit` and `GET /healthz` (503 without Docker), for an API that has no Docker. */
 export interface EditServer {
   url: string;
   close(): Promise<void>;
@@ -18,7 +19,12 @@ export interface EditServer {
 export async function startEditServer(settings: Settings, listen: { host: string; port: number }, logger: Logger): Promise<EditServer> {
   const quickfix = createQuickFixService(settings, { logger });
   const app = createJsonServer({ logger, bodyLimitBytes: settings.service.bodyLimitBytes });
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Ready means able to verify: without Docker the analysis container cannot run.
+  const docker = createDockerClient(settings.dockerHost);
+  app.get('/healthz', async (_request, reply) => {
+    const ok = await ensureDockerReachable(docker, settings.dockerHost).then(() => true, () => false);
+    return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'no docker' });
+  });
   await app.register(editRoutes(quickfix));
   app.addHook('preClose', () => quickfix.close());
   try {

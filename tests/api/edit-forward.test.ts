@@ -2,6 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEditServer } from '../../api/edit-server.js';
+import { loadSettings } from '../../core/config.js';
+import { createLogger } from '../../core/logger.js';
 import { api, freePort, type Proc, startRedis, startServe, startWorkerProcess, stop, type TestRedis } from '../helpers/service.js';
 
 // docker-compose.yml's split, as processes: the API has no Docker (a bogus DOCKER_HOST here), and a
@@ -60,5 +63,16 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
 
   it('refuses a FIXWRIGHT_EDIT_URL that is not a URL', async () => {
     await expect(startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' })).rejects.toThrow(/FIXWRIGHT_EDIT_URL must be an http\(s\) URL such as http:\/\/worker:9200/);
+  });
+
+  it('a quick-fix port without Docker says so on /healthz (503), so an API in front is not ready', async () => {
+    const settings = loadSettings({ FIXWRIGHT_DATA_DIR: dataDir(), DOCKER_HOST: NO_DOCKER });
+    const server = await startEditServer(settings, { host: '127.0.0.1', port: 0 }, createLogger('silent'));
+    try {
+      const r = await fetch(`${server.url}/healthz`);
+      expect(r.status).toBe(503);
+    } finally {
+      await server.close();
+    }
   });
 });
