@@ -216,6 +216,7 @@ describe('fixwright export on trajectories of real solve runs', () => {
     const text = (run: string) => readFileSync(join(run, 'trajectory.jsonl'), 'utf8');
     writeFileSync(join(both, 'trajectory.jsonl'), text(runs.first!) + text(runs.second!));
     const separate = await runCli(['export', '--trajectories', runs.first!, runs.second!, '--format', 'sft', '--out', join(dir, 'separate.jsonl')]);
+    expect(separate.code, separate.stderr).toBe(0);
     const r = await runCli(['export', '--trajectories', both, '--format', 'sft', '--out', join(dir, 'two-runs.jsonl')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/note: .*two-runs\/trajectory\.jsonl: holds 2 runs one after another/);
