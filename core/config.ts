@@ -289,8 +289,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
               : section === 'logLevel'
                 ? 'FIXWRIGHT_LOG_LEVEL'
                 : String(section);
-      // Messages that already name their variable are not prefixed with it again.
-      return issue.message.startsWith(name) ? issue.message : `${name}: ${issue.message}`;
+      // Always NAME: message, with the name said once when the message starts with it too.
+      return `${name}: ${issue.message.startsWith(`${name} `) ? issue.message.slice(name.length + 1) : issue.message}`;
     });
     throw new FixwrightError('FW_ERR_CONFIG', `invalid settings: ${problems.join('; ')}`);
   }

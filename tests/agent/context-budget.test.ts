@@ -20,7 +20,7 @@ describe('the code shown to the model fits its context window', () => {
     expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: '8192' })).toThrow(
       /FIXWRIGHT_MODEL_CONTEXT \(8192\) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS \(4096\): it must be at least 10240/,
     );
-    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: 'big' })).toThrow(/invalid settings: FIXWRIGHT_MODEL_CONTEXT must be a number/);
+    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: 'big' })).toThrow(/invalid settings: FIXWRIGHT_MODEL_CONTEXT: must be a number/);
   });
 
   it('leaves room for code at the smallest window allowed, and cuts an issue too long for the window', () => {

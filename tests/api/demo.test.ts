@@ -11,7 +11,7 @@ describe('fixwright serve --demo', () => {
   afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it('offers the demo task and resolves it, with no model or key configured', async () => {
-    const serve = await startServe({ FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '' }, ['--demo']);
+    const serve = await startServe({ FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '', FIXWRIGHT_RATE_LIMIT: '100000' }, ['--demo']);
     try {
       const config = (await api(serve.url, '/api/config')).body;
       expect(config.demo).toMatchObject({ repo_path: join(data, 'demo', 'shop'), model: 'fixwright-demo-scripted' });
@@ -44,7 +44,7 @@ describe('fixwright serve --demo', () => {
   });
 
   it('a task cancelled mid-run ends its log with done: nothing its last step records while unwinding comes after', async () => {
-    const serve = await startServe({ FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '' }, ['--demo']);
+    const serve = await startServe({ FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '', FIXWRIGHT_RATE_LIMIT: '100000' }, ['--demo']);
     try {
       const config = (await api(serve.url, '/api/config')).body;
       const { task_id: id } = (await api(serve.url, '/api/solve', { body: config.demo })).body;

@@ -62,7 +62,7 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
   });
 
   it('refuses a FIXWRIGHT_EDIT_URL that is not a URL', async () => {
-    await expect(startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' })).rejects.toThrow(/FIXWRIGHT_EDIT_URL must be an http\(s\) URL such as http:\/\/worker:9200/);
+    await expect(startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' })).rejects.toThrow(/FIXWRIGHT_EDIT_URL: must be an http\(s\) URL such as http:\/\/worker:9200/);
   });
 
   it('a quick-fix port without Docker says so on /healthz (503), so an API in front is not ready', async () => {

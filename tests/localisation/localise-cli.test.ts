@@ -180,7 +180,7 @@ describe('fixwright localise --embeddings', () => {
       const noModel = await runCli(['localise', '--repo', repo, '--issue', 'x', '--embeddings', 'api'], { FIXWRIGHT_DATA_DIR: dataDir });
       expect(noModel.stderr).toMatch(/--embeddings api needs FIXWRIGHT_EMBEDDINGS_MODEL/);
       const badUrl = await runCli(['localise', '--repo', repo, '--issue', 'x'], { FIXWRIGHT_DATA_DIR: dataDir, OPENAI_BASE_URL: 'file:///etc' });
-      expect(badUrl.stderr).toMatch(/invalid settings: OPENAI_BASE_URL must be an http\(s\) URL/);
+      expect(badUrl.stderr).toMatch(/invalid settings: OPENAI_BASE_URL: must be an http\(s\) URL/);
     } finally {
       await server.close();
     }

@@ -270,7 +270,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in demo mode (fixwright serve
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'fw-web-demo-'));
     // No model, no key, no repository roots: the demo brings its own.
-    serve = await startServe({ FIXWRIGHT_DATA_DIR: dataDir, FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '', FIXWRIGHT_LOG_LEVEL: 'warn', REDIS_URL: '' }, ['--demo']);
+    serve = await startServe({ FIXWRIGHT_DATA_DIR: dataDir, FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '', FIXWRIGHT_LOG_LEVEL: 'warn', FIXWRIGHT_RATE_LIMIT: '100000', REDIS_URL: '' }, ['--demo']);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
   });
 
