@@ -6,11 +6,10 @@ import { retryDelayMs } from '../../benchmarks/run/run-bench.js';
 import { freePort } from '../../core/local-redis.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { runCli } from '../helpers/cli.js';
-import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
+import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture.js';
 
 // One answer serves both model steps: the reproduce step reads its test, the fix step its edit too.
-const ANSWER =
-  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+const ANSWER = FIXTURE_ANSWER;
 const KEY = 'sk-bench-test-0123456789abcdef';
 
 describe('fixwright bench: an instance that ends in error is tried again', () => {

@@ -8,6 +8,10 @@ import { join } from 'node:path';
  * does not apply, a test patch adding test_add (FAIL_TO_PASS) beside test_mul (PASS_TO_PASS), a
  * row whose repository is missing, and a malformed line. `diffs` receives the patches by name.
  */
+/** A model answer that fixes the fixture's calc bug: the reproduction test and the search/replace fix, in one reply. */
+export const FIXTURE_ANSWER =
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+
 export function makeSwebenchFixture(dir: string, diffs: Record<string, string> = {}): { reposDir: string; dataset: string; diffs: Record<string, string> } {
   const reposDir = join(dir, 'repos');
   const repo = join(reposDir, 'acme', 'calc');

@@ -4,10 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { runCli } from '../helpers/cli.js';
-import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
+import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture.js';
 
-const ANSWER =
-  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+const ANSWER = FIXTURE_ANSWER;
 
 describe('fixwright export --trajectories on a whole bench run folder', () => {
   let dir: string;

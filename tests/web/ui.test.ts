@@ -19,6 +19,13 @@ const TEST = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\nde
 const edit = (to: string) => `\ncalc.py\n\`\`\`python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return ${to}\n>>>>>>> REPLACE\n\`\`\`\n`;
 const ISSUE = 'add(2, 3) returns -1 instead of 5\n\ncalc.add subtracts instead of adding.';
 
+/** Headless Chromium with nothing that reaches off the machine on its own. */
+const launchBrowser = () =>
+  chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+
 describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against fixwright serve, a fixture repository and the scripted model)', () => {
   let model: ScriptedServer;
   let serve: Proc & { url: string };
@@ -48,10 +55,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in headless Chromium (against
       FIXWRIGHT_RATE_LIMIT: '100000',
       REDIS_URL: '',
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchBrowser();
   });
 
   afterAll(async () => {
@@ -209,7 +213,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI with API keys on, and a last 
       FIXWRIGHT_RATE_LIMIT: '100000',
       REDIS_URL: '',
     });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchBrowser();
   });
 
   afterAll(async () => {
@@ -271,7 +275,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI in demo mode (fixwright serve
     dataDir = mkdtempSync(join(tmpdir(), 'fw-web-demo-'));
     // No model, no key, no repository roots: the demo brings its own.
     serve = await startServe({ FIXWRIGHT_DATA_DIR: dataDir, FIXWRIGHT_MODEL: '', OPENAI_API_KEY: '', OPENAI_BASE_URL: '', FIXWRIGHT_REPO_ROOTS: '', FIXWRIGHT_LOG_LEVEL: 'warn', FIXWRIGHT_RATE_LIMIT: '100000', REDIS_URL: '' }, ['--demo']);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    browser = await launchBrowser();
   });
 
   afterAll(async () => {
