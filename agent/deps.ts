@@ -13,8 +13,8 @@ export type ModelGate = <T>(call: () => Promise<T>) => Promise<T>;
 export interface AgentDeps {
   localiser: Localiser;
   sandbox: SandboxRuntime;
-  /** A chat model for an attempt (later attempts may run hotter). */
-  modelFor(attempt: number): ChatOpenAI;
+  /** A chat model for an attempt (later attempts may run hotter); a sampled candidate names its own temperature. */
+  modelFor(attempt: number, temperature?: number): ChatOpenAI;
   events: EventLog;
   snapshotSource: SnapshotSource;
   /** The same repository as the sandbox copies it. */
@@ -25,6 +25,8 @@ export interface AgentDeps {
   /** Where pip may look while an environment image builds. */
   pip?: PipSettings;
   maxAttempts: number;
+  /** Candidate fixes drawn per attempt (1: no sampling); the judges pick one. */
+  samples: number;
   testTimeoutSeconds: number;
   /** Characters of source code the prompt may hold. */
   contextBudget: number;

@@ -26,6 +26,16 @@ export interface RepoSpec {
 /** Temperature per attempt when the caller names none: exact first, then hotter to escape a failed idea. */
 export const DEFAULT_TEMPERATURES: readonly number[] = [0, 0.4, 0.7];
 
+/**
+ * Candidates per attempt when the caller names none. One: each extra candidate costs a full fix
+ * call (the prompt's code context again, about 2-8k tokens, and the answer), while a first
+ * candidate that is proven needs none; reflection already retries what fails. Benchmarks buy
+ * points with `--samples 4` (see the README's figures).
+ */
+export const DEFAULT_SAMPLES = 1;
+/** Candidates per attempt at most: each is a model call and a sandbox run. */
+export const MAX_SAMPLES = 8;
+
 /** Seconds each test run in the sandbox may take when the caller names none. */
 export const DEFAULT_TEST_TIMEOUT_SECONDS = 120;
 
@@ -37,6 +47,8 @@ export interface SolveOptions {
   baseURL?: string;
   provider?: ModelProvider;
   maxAttempts: number;
+  /** Candidate fixes per attempt (default DEFAULT_SAMPLES). */
+  samples?: number;
   testTimeoutSeconds: number;
   maxCostUsd?: number;
   maxSeconds?: number;
@@ -128,13 +140,13 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
     {
       localiser: context.localiser ?? createLocaliser(settings),
       sandbox: context.runtime,
-      modelFor: (attempt) =>
+      modelFor: (attempt, temperature) =>
         createChatModel({
           model: options.model,
           provider: options.provider,
           baseURL: options.baseURL,
           apiKey: settings.models.apiKey,
-          temperature: temperatures[Math.min(attempt - 1, temperatures.length - 1)],
+          temperature: temperature ?? temperatures[Math.min(attempt - 1, temperatures.length - 1)],
           maxTokens: settings.models.maxTokens,
           timeoutMs: settings.models.requestTimeoutSeconds * 1000,
         }),
@@ -149,6 +161,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
       pip: settings.pip,
       calibration: context.calibration === null ? undefined : (context.calibration ?? shippedCalibration()),
       maxAttempts: options.maxAttempts,
+      samples: options.samples ?? DEFAULT_SAMPLES,
       testTimeoutSeconds: options.testTimeoutSeconds,
       contextBudget: contextBudgetChars(settings.models, issue),
       signal: context.signal,

@@ -36,9 +36,56 @@ export interface LocalisedFile {
   inSet: boolean;
 }
 
+/** Which code a candidate's prompt shows: the conformal set, the top file alone, or the top files cut to the functions the issue names. */
+export type ContextCut = 'conformal_set' | 'top_file' | 'top_k_functions';
+
+/** A reproduction test that judges every candidate of an attempt. */
+export interface JudgeTest {
+  path: string;
+  /** Where it came from: `reproduce` (the reproduction step) or `candidate N` (that candidate's answer). */
+  source: string;
+  /** It failed without any patch, for a reason of the code, not of its own: only such a test can prove a fix. */
+  valid: boolean;
+  /** Why it does not judge, when it does not. */
+  why?: string;
+}
+
+/** One candidate fix of an attempt, as the judges rated it. */
+export interface CandidateRecord {
+  candidate: number;
+  temperature: number;
+  context: ContextCut;
+  diff?: string;
+  /** Candidates whose normalised changes are equal share a group, named by its lowest candidate number. */
+  group?: number;
+  /** Candidates in its group (itself included). */
+  votes: number;
+  /** Valid judge tests it makes pass. */
+  testsPassed: number;
+  regressions: string[];
+  failure?: { category: FailureCategory; message: string };
+  score: number;
+  tokens: { input: number; output: number };
+  costUsd: number;
+}
+
+/** Which candidate an attempt keeps, and why. */
+export interface Selection {
+  winner?: number;
+  reason: string;
+  /** Candidate numbers, best first. */
+  ranking: number[];
+  judges: JudgeTest[];
+}
+
 /** One attempt: what the model said, the diff, and how the checks went. */
 export interface AttemptRecord {
   attempt: number;
+  /** The candidate this record is (the selected one when an attempt drew several). */
+  candidate?: number;
+  /** Every candidate of the attempt with its results (one when sampling is off). */
+  candidates?: CandidateRecord[];
+  selection?: Selection;
   diff?: string;
   tests: ReproductionTest[];
   failure?: { category: FailureCategory; message: string; logs?: string };
