@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULT_SAMPLES, MAX_SAMPLES } from '../agent/index.js';
 import { FixwrightError } from '../core/errors.js';
 
 /** A whole-number flag within bounds, or a clear error naming the flag. */
@@ -15,3 +16,14 @@ export function reposDirFlag(value: string): string {
   if (!existsSync(dir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${value} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
   return dir;
 }
+
+/**
+ * `--samples N` (solve and bench): candidate fixes drawn per attempt, 1..MAX_SAMPLES, DEFAULT_SAMPLES
+ * when not given. Each candidate past the first is one more fix call per attempt (and a test run).
+ */
+export function samplesFlag(value: string | undefined): number {
+  return value === undefined ? DEFAULT_SAMPLES : wholeNumber(value, '--samples', 1, MAX_SAMPLES);
+}
+
+/** The help text of `--samples`, saying what each candidate costs. */
+export const SAMPLES_HELP = `candidate fixes drawn per attempt (1-${MAX_SAMPLES}); the reproduction tests judge them and one is kept. Each candidate is one more fix call per attempt (its prompt and answer tokens, its cost) and one more test run unless its change equals another's`;

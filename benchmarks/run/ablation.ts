@@ -1,36 +1,53 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_SAMPLES } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
 import { DEFAULT_RANK_CONFIG, type RankConfig } from '../../localisation/index.js';
 import type { EvalReport } from '../eval/report.js';
 import type { benchReport } from './run-bench.js';
 
-/** What `--ablate` can switch off. */
-export const ABLATIONS = ['bm25', 'embeddings', 'pagerank', 'conformal', 'reflection'] as const;
+/** What `--ablate` can switch off (`selection`: sampling several candidates and picking one). */
+export const ABLATIONS = ['bm25', 'embeddings', 'pagerank', 'conformal', 'reflection', 'selection'] as const;
 export type Ablation = (typeof ABLATIONS)[number];
 
-/** One variant of a run: the full system, or it without one part. */
+/** Candidates per attempt of the sampled run in `--ablate selection` when `--samples` asks for none (is 1). */
+export const SELECTION_ABLATION_SAMPLES = 4;
+
+/**
+ * One variant of a run: the full system, or it without one part. With `selection` ablated the full
+ * run samples N candidates and is named `samples-N`; the variant without selection is `samples-1`.
+ */
 export interface Variant {
-  name: 'full' | `no-${Ablation}`;
+  name: 'full' | `no-${Exclude<Ablation, 'selection'>}` | `samples-${number}`;
   rankConfig: RankConfig;
   embeddings: boolean;
   conformal: boolean;
   /** Without reflection an instance gets one attempt: no failure is reflected on and retried. */
   maxAttempts?: number;
+  /** Candidate fixes per attempt. */
+  samples: number;
 }
 
-/** Parses `--ablate a,b`: the full run first, then one variant per part switched off. */
-export function ablationVariants(list: string): Variant[] {
+/**
+ * Parses `--ablate a,b`: the full run first, then one variant per part switched off, all at
+ * `samples` candidates per attempt. With `selection` in the list the full run (and every other
+ * variant) draws N = `samples` candidates, or SELECTION_ABLATION_SAMPLES when `samples` is 1, and is
+ * named `samples-N`; `selection` adds `samples-1`, the same system drawing one candidate.
+ */
+export function ablationVariants(list: string, samples: number = DEFAULT_SAMPLES): Variant[] {
   const names = list.split(',').map((s) => s.trim()).filter(Boolean);
   const unknown = names.filter((n) => !(ABLATIONS as readonly string[]).includes(n));
   if (unknown.length || names.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `--ablate takes some of ${ABLATIONS.join(', ')} (got ${list})`, { field: '--ablate' });
-  const full: Variant = { name: 'full', rankConfig: DEFAULT_RANK_CONFIG, embeddings: true, conformal: true };
+  const selection = names.includes('selection');
+  const n = selection && samples <= 1 ? SELECTION_ABLATION_SAMPLES : samples;
+  const full: Variant = { name: selection ? `samples-${n}` : 'full', rankConfig: DEFAULT_RANK_CONFIG, embeddings: true, conformal: true, samples: n };
   const off = (signal: 'bm25' | 'embeddings' | 'pagerank'): RankConfig => ({ ...DEFAULT_RANK_CONFIG, weights: { ...DEFAULT_RANK_CONFIG.weights, [signal]: 0 } });
   return [
     full,
     ...[...new Set(names as Ablation[])].map((name): Variant => {
       if (name === 'conformal') return { ...full, name: 'no-conformal', conformal: false };
       if (name === 'reflection') return { ...full, name: 'no-reflection', maxAttempts: 1 };
+      if (name === 'selection') return { ...full, name: 'samples-1', samples: 1 };
       return { ...full, name: `no-${name}`, rankConfig: off(name), embeddings: name !== 'embeddings' };
     }),
   ];
@@ -43,10 +60,25 @@ export interface AblationRow {
   official?: EvalReport;
 }
 
-/** Writes `ablation.json` and `ablation.md`: one row per variant, the full run first. */
-export function writeAblationTable(out: string, rows: readonly AblationRow[]): string {
+/**
+ * A variant's cost per resolved instance: the official verdicts when the table has them, else the
+ * agent's own; null when it resolved none.
+ */
+export function costPerResolved(row: AblationRow, scored: boolean): number | null {
+  const resolved = scored ? (row.official?.resolved_ids.length ?? 0) : ((row.report.agent_status as Record<string, number>).resolved ?? 0);
+  return resolved > 0 ? row.report.cost_usd / resolved : null;
+}
+
+/**
+ * Writes `ablation.json` and `ablation.md`: one row per variant, the full run first. `priced: false`
+ * (a model fixwright has no price for) writes the cost columns as `unpriced`, not $0.
+ */
+export function writeAblationTable(out: string, rows: readonly AblationRow[], options: { priced?: boolean } = {}): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const scored = rows.some((r) => r.official);
+  const priced = options.priced ?? true;
+  const usd = (x: number | null) => (!priced ? 'unpriced' : x === null ? '–' : `$${x.toFixed(2)}`);
+  const basis = scored ? 'official' : 'agent';
   const lines = [
     '# Ablation (fixwright bench --ablate)',
     '',
@@ -54,16 +86,19 @@ export function writeAblationTable(out: string, rows: readonly AblationRow[]): s
       ? "Official resolved: each variant's predictions scored by `fixwright eval` (the official rule). Agent resolved: the agent's own verdict. Localisation against the gold files."
       : "The agent's own verdicts and localisation against the gold files; rerun with `--eval` (or score each variant's predictions with `fixwright eval`) for the official resolved rate.",
     '',
-    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | tokens | cost |`,
-    `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
-    ...rows.map(({ variant, report: r, official }) => {
+    `Samples: candidate fixes drawn per attempt. Cost per ${basis} resolved: the variant's whole cost over the instances it resolved (${basis} verdicts); every variant is priced by the same table under the same per-instance --max-cost.`,
+    '',
+    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | tokens | cost | cost per ${basis} resolved |`,
+    `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    ...rows.map((row) => {
+      const { variant, report: r, official } = row;
       const s = r.agent_status as Record<string, number>;
       const o = !scored ? '' : official ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |` : ' – |';
-      return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.tokens.input + r.tokens.output} | $${r.cost_usd.toFixed(2)} |`;
+      return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`;
     }),
     '',
   ];
-  const kept = rows.map(({ variant, report, official }) => ({ variant, report, ...(official ? { official: { resolved_ids: official.resolved_ids, submitted_ids: official.submitted_ids, resolved_rate: official.resolved_rate, per_repo: official.per_repo } } : {}) }));
+  const kept = rows.map((row) => ({ variant: row.variant, samples: row.report.samples, cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null }, report: row.report, ...(row.official ? { official: { resolved_ids: row.official.resolved_ids, submitted_ids: row.official.submitted_ids, resolved_rate: row.official.resolved_rate, per_repo: row.official.per_repo } } : {}) }));
   writeFileSync(join(out, 'ablation.json'), `${JSON.stringify(kept, null, 1)}\n`);
   writeFileSync(join(out, 'ablation.md'), lines.join('\n'));
   return lines.join('\n');

@@ -3,7 +3,7 @@ import { instanceFileName } from '../../core/instance-name.js';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { EventLog, solveIssue, type SolveContext, type SolveOptions } from '../../agent/index.js';
+import { DEFAULT_SAMPLES, EventLog, solveIssue, type SolveContext, type SolveOptions } from '../../agent/index.js';
 import { isFixwrightError } from '../../core/errors.js';
 import type { EnvironmentRequest } from '../../sandbox/index.js';
 import { changedFiles } from '../dataset.js';
@@ -17,6 +17,8 @@ export interface BenchInstance {
   stopped_by: string | null;
   message: string | null;
   attempts: number;
+  /** Candidate fixes drawn, per attempt (absent in results from before sampling: one each). */
+  candidates_drawn?: number[];
   /** Runs of this instance in this bench run (more than 1 when an error was retried). */
   tries: number;
   tokens: { input: number; output: number };
@@ -70,6 +72,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       stopped_by: outcome.stoppedBy,
       message: outcome.stopMessage,
       attempts: outcome.attempts.length,
+      candidates_drawn: outcome.attempts.map((a) => a.candidates?.length ?? 1),
       tries: 1,
       tokens: outcome.tokens,
       cost_usd: outcome.costUsd,
@@ -84,7 +87,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
     if (ctx.signal?.aborted) throw err;
     events.emit('error', { status: 'failed', message: (err as Error).message });
     return {
-      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
+      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, candidates_drawn: [], tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
       patch: '',
       retryable: !(isFixwrightError(err) && PERMANENT.has(err.code)),
     };
@@ -189,13 +192,21 @@ export async function runBench(
     join(options.out, 'predictions.jsonl'),
     rows.map((r) => JSON.stringify({ instance_id: r.instance_id, model_name_or_path: options.modelName, model_patch: patches.get(r.instance_id) ?? '' })).join('\n') + '\n',
   );
-  const report = benchReport(results);
+  const report = benchReport(results, { samples: ctx.solve.samples });
   writeAtomic(join(options.out, 'bench-report.json'), `${JSON.stringify({ ...report, instances: results }, null, 1)}\n`);
   return { results, report };
 }
 
-/** Aggregate figures of a run: the agent's own verdicts, attempts, spend, localisation. */
-export function benchReport(results: readonly BenchInstance[]) {
+/** Candidates an instance drew over its attempts (one per attempt for a result from before sampling). */
+export function candidatesDrawn(r: BenchInstance): number {
+  return r.candidates_drawn?.reduce((s, n) => s + n, 0) ?? r.attempts;
+}
+
+/**
+ * Aggregate figures of a run: the agent's own verdicts, attempts, candidates drawn, spend,
+ * localisation. `samples` is the run's setting (candidates wanted per attempt).
+ */
+export function benchReport(results: readonly BenchInstance[], settings: { samples?: number } = {}) {
   const n = results.length || 1;
   const histogram: Record<string, number> = {};
   for (const r of results) histogram[String(r.attempts)] = (histogram[String(r.attempts)] ?? 0) + 1;
@@ -206,6 +217,9 @@ export function benchReport(results: readonly BenchInstance[]) {
     /** Instances that needed more than one try (an error retried), however they ended. */
     retried: results.filter((r) => (r.tries ?? 1) > 1).length,
     attempts_histogram: histogram,
+    samples: settings.samples ?? DEFAULT_SAMPLES,
+    /** Candidate fixes drawn over every attempt of every instance (fewer than samples × attempts when the cost cap stopped sampling). */
+    candidates_drawn: results.reduce((s, r) => s + candidatesDrawn(r), 0),
     tokens: results.reduce((t, r) => ({ input: t.input + r.tokens.input, output: t.output + r.tokens.output }), { input: 0, output: 0 }),
     cost_usd: results.reduce((s, r) => s + r.cost_usd, 0),
     wall_ms: results.reduce((s, r) => s + r.wall_ms, 0),

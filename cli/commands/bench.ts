@@ -2,19 +2,19 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { checkModel, createLocaliser, DEFAULT_PRICES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_PRICES, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
 import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
-import { ablationVariants, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
+import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
 import { finishedInstances, runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
-import { wholeNumber } from '../flags.js';
+import { samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
 import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
@@ -38,6 +38,7 @@ interface BenchFlags {
   modelRpm?: string;
   evalTimeout: string;
   errorRetries: string;
+  samples?: string;
 }
 
 /** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
@@ -57,8 +58,9 @@ export function registerBenchCommand(program: Command): void {
     .addOption(new Option('--provider <name>', 'openai, deepseek or compatible').choices(['openai', 'deepseek', 'compatible']))
     .option('--max-attempts <n>', 'attempts per instance', '3')
     .option('--max-cost <usd>', 'spending cap per instance (priced models)')
+    .option('--samples <n>', `${SAMPLES_HELP} (default ${DEFAULT_SAMPLES}; with --ablate selection the sampled run's N, ${SELECTION_ABLATION_SAMPLES} when 1 or not given)`)
     .option('--model-rpm <n>', "at most this many model requests a minute across all workers (your provider's rate limit); 429s are retried with back-off either way")
-    .option('--ablate <parts>', `also run without each of these (${'bm25,embeddings,pagerank,conformal,reflection'}), each variant in OUT/<variant>/, and write OUT/ablation.md`)
+    .option('--ablate <parts>', `also run without each of these (${ABLATIONS.join(',')}), each variant in OUT/<variant>/, and write OUT/ablation.md; selection compares samples-N (the full run, N from --samples) with samples-1 at the same prices and --max-cost`)
     .option('--error-retries <n>', 'try an instance that ends in error (model provider or environment failure) again up to this many times, after 2 s, 4 s, … of back-off', '2')
     .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
     .option('--eval-timeout <seconds>', 'with --eval: limit for one instance\'s test run (official: 1800)', '1800')
@@ -69,7 +71,8 @@ export function registerBenchCommand(program: Command): void {
       const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
       const maxCostUsd = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
       if (maxCostUsd !== undefined && !(maxCostUsd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
-      const variants = flags.ablate ? ablationVariants(flags.ablate) : [undefined];
+      const samples = samplesFlag(flags.samples);
+      const variants = flags.ablate ? ablationVariants(flags.ablate, samples) : [undefined];
       const model = flags.model ?? settings.models.chatModel;
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
       checkBaseUrlFlag(flags.baseUrl);
@@ -121,7 +124,7 @@ export function registerBenchCommand(program: Command): void {
           const { report } = await runBench(
             rows,
             {
-              solve: { model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS, maxCostUsd, temperatures: DEFAULT_TEMPERATURES },
+              solve: { model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, samples: variant?.samples ?? samples, testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS, maxCostUsd, temperatures: DEFAULT_TEMPERATURES },
               parts: {
                 settings,
                 runtime,
@@ -150,7 +153,7 @@ export function registerBenchCommand(program: Command): void {
           const s = report.agent_status as Record<string, number>;
           process.stdout.write(
             `${tag}${rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
-              `${report.tokens.input + report.tokens.output} tokens, ${priced ? costText(report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
+              `${report.samples > 1 ? `${report.candidates_drawn} candidate(s) drawn (--samples ${report.samples}); ` : ''}${report.tokens.input + report.tokens.output} tokens, ${priced ? costText(report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`}\npredictions: ${join(out, 'predictions.jsonl')}${table ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
           );
           if (s.error) process.stderr.write(`fixwright: ${tag}${s.error} instance(s) ended in error (see bench-report.json's message per instance); rerun with the same --out to try them again\n`);
           let official: EvalReport | undefined;
@@ -172,7 +175,7 @@ export function registerBenchCommand(program: Command): void {
           }
           tables.push({ variant: variant?.name ?? 'full', report, ...(official ? { official } : {}) });
         }
-        if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables)}\n`);
+        if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables, { priced })}\n`);
       } catch (err) {
         // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
         if (controller.signal.aborted) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished instances are kept in ${resolve(flags.out)}: rerun the same command to resume`);

@@ -3,9 +3,9 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
-import { checkModel, createLocaliser, repositoryName, EventLog, isCloneableRepoUrl, redact, repositorySources, solveIssue, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_SAMPLES, repositoryName, EventLog, isCloneableRepoUrl, redact, repositorySources, solveIssue, type AttemptRecord, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
 import { loadSettings } from '../../core/config.js';
-import { wholeNumber } from '../flags.js';
+import { samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
 import { makeOutputDir, refuseUsedRunDir } from '../output-dir.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -56,6 +56,32 @@ interface SolveFlags {
   maxSeconds?: string;
   env?: string;
   temperatures: string;
+  samples: string;
+}
+
+/**
+ * An attempt as result.json keeps it: `candidate` is the one kept (null when none won; 1 for a record
+ * from before sampling), `candidates` how many were drawn, `selection` the winner and why.
+ */
+export function attemptEntry(a: AttemptRecord) {
+  return {
+    attempt: a.attempt,
+    candidate: a.candidate ?? (a.candidates === undefined ? 1 : null),
+    candidates: a.candidates?.length ?? 1,
+    selection: a.selection ? { winner: a.selection.winner ?? null, reason: a.selection.reason } : null,
+    failure: a.failure?.category ?? null,
+    message: a.failure?.message ?? null,
+    score: a.score,
+  };
+}
+
+/** One line for an attempt that drew more than one candidate: which won and why (none otherwise). */
+export function selectionLine(a: AttemptRecord): string | undefined {
+  const drawn = a.candidates?.length ?? 1;
+  if (drawn <= 1) return undefined;
+  const winner = a.candidate ?? a.selection?.winner;
+  const reason = a.selection?.reason ?? 'no selection recorded';
+  return `attempt ${a.attempt}: ${winner === undefined ? 'no candidate' : `candidate ${winner}`} of ${drawn} won: ${reason}`;
 }
 
 /** `fixwright solve`: localise, patch with a model, prove the patch in the sandbox. */
@@ -75,10 +101,12 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--max-seconds <s>', 'start no new attempt after this many seconds')
     .option('--env <file>', "the project's environment spec (YAML or JSON: python, packages, apt, pip, pythonpath, test_command, test_env, imports); default: .fixwright/environment.yml in the repository, else inferred from its files")
     .option('--temperatures <list>', 'temperature per attempt; the last repeats', '0,0.4,0.7')
+    .option('--samples <n>', SAMPLES_HELP, String(DEFAULT_SAMPLES))
     .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go: a new or empty folder (one run per folder)', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
       const settings = loadSettings(process.env);
       const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
+      const samples = samplesFlag(flags.samples);
       const testTimeout = Number(flags.testTimeout);
       if (!(testTimeout > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--test-timeout must be a positive number of seconds', { field: '--test-timeout' });
       if (flags.provider !== undefined && !['openai', 'deepseek', 'compatible'].includes(flags.provider)) {
@@ -155,7 +183,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       let final: SolveOutcome;
       try {
         final = await solveIssue(
-          { repo: repoSpec, issue, model, baseURL, provider, maxAttempts, testTimeoutSeconds: testTimeout, maxCostUsd: maxCost, maxSeconds, temperatures, environment },
+          { repo: repoSpec, issue, model, baseURL, provider, maxAttempts, samples, testTimeoutSeconds: testTimeout, maxCostUsd: maxCost, maxSeconds, temperatures, environment },
           { settings, events, runtime, localiser, signal: controller.signal, spent },
         );
       } catch (err) {
@@ -175,7 +203,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         status: final.status,
         stopped_by: final.stoppedBy,
         message: final.stopMessage,
-        attempts: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
+        samples,
+        attempts: final.attempts.map(attemptEntry),
         // snake_case on disk, as in the API and the trajectory.
         localised_files: final.files.map((f) => ({ path: f.path, score: f.score, in_set: f.inSet })),
         tokens: final.tokens,
@@ -183,6 +212,11 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         duration_ms: Date.now() - started,
       };
       writeResult(result);
+      // Which candidate each sampled attempt kept, and why.
+      for (const a of final.attempts) {
+        const line = selectionLine(a);
+        if (line) process.stdout.write(`${line}\n`);
+      }
       const patchNote = final.finalPatch ? join(out, 'patch.diff') : 'no patch';
       if (final.status === 'error') {
         // The run could not be judged: say why, so the user can fix the key, the URL or the environment.

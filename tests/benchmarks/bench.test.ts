@@ -89,4 +89,28 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--ablate takes some of bm25, embeddings, pagerank, conformal, reflection/);
   }, 240_000);
+
+  it('--ablate selection --samples 2 runs samples-2 (the full run) and samples-1, and the table says samples and cost per resolved', async () => {
+    const out = join(dir, 'selection');
+    const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-bench-test-0123456789abcdef', FIXWRIGHT_DATA_DIR: join(dir, 'data') };
+    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--max-attempts', '1', '--samples', '2', '--ablate', 'selection', '--out', out], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/\[samples-2\] 1 instance\(s\): agent resolved 1, .* \d+ candidate\(s\) drawn \(--samples 2\)/);
+    expect(r.stdout).not.toMatch(/\[samples-1\] .*candidate\(s\) drawn/);
+    for (const [variant, samples] of [['samples-2', 2], ['samples-1', 1]] as const) {
+      const report = JSON.parse(readFileSync(join(out, variant, 'bench-report.json'), 'utf8'));
+      expect(report.samples, variant).toBe(samples);
+      const drawn: number[] = report.instances[0].candidates_drawn;
+      expect(drawn, variant).toHaveLength(report.instances[0].attempts);
+      for (const n of drawn) expect(n, variant).toBeGreaterThanOrEqual(1), expect(n, variant).toBeLessThanOrEqual(samples);
+      expect(report.candidates_drawn, variant).toBe(drawn.reduce((a, b) => a + b, 0));
+    }
+    const rows = JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8'));
+    expect(rows.map((x: { variant: string; samples: number }) => [x.variant, x.samples])).toEqual([['samples-2', 2], ['samples-1', 1]]);
+    const table = readFileSync(join(out, 'ablation.md'), 'utf8');
+    // The scripted model is unpriced: its cost is unknown, not $0.
+    expect(table).toMatch(/\| samples \| tokens \| cost \| cost per agent resolved \|/);
+    expect(table).toMatch(/\| samples-2 \| 1\/1 \|.*\| 2 \| \d+ \| unpriced \| unpriced \|/);
+    expect(table).toMatch(/\| samples-1 \| 1\/1 \|.*\| 1 \| \d+ \| unpriced \| unpriced \|/);
+  }, 240_000);
 });

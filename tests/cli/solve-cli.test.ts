@@ -91,6 +91,11 @@ describe('fixwright solve: output folders, repository names and expected errors'
     expect(r.stderr).not.toMatch(/\r|\u001b\[/);
     // Every stderr line is an event line: no "- waiting for …" spinner leftovers.
     for (const line of lines(r.stderr)) expect(line).toMatch(/^\[ *\d+\] /);
+    // One candidate per attempt (the default): each attempt is candidate 1 of 1, and no selection line is printed.
+    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
+    expect(result.samples).toBe(1);
+    expect(result.attempts[0]).toMatchObject({ attempt: 1, candidate: 1, candidates: 1 });
+    expect(r.stdout).not.toMatch(/^attempt \d+: /m);
   });
 
   it('Ctrl-C mid-run ends with one line saying it was cancelled, not an internal error', async () => {
