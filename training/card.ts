@@ -1,5 +1,6 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { rowTokens } from './format.js';
+import type { Skipped } from './pairs.js';
 
 /** What the exporter records beside the data: how it was made and what it holds. */
 export interface ExportCard {
@@ -15,6 +16,13 @@ export interface ExportCard {
   runs_passing: number;
   problems: number;
   dropped: { duplicate: number; over_budget: number; secret: number; gold_leak: number };
+  /**
+   * The candidates of the runs (issue 17: an attempt may draw several): how many were read, how
+   * many runs drew more than one in an attempt, the losing candidates that gave no pair and why,
+   * and the DPO rows whose rejected answer was drawn from another prompt (another context cut)
+   * and is paired on the winner's.
+   */
+  candidates: { traces: number; runs_sampled: number; skipped: Skipped; other_prompt: number };
   rows: number;
   per_kind: Record<string, number>;
   per_repo: Record<string, { split: string; rows: number; per_kind: Record<string, number> }>;
@@ -52,6 +60,8 @@ function cardMarkdown(card: ExportCard, out: string): string {
     `Splits by repository (no repository in both): ${Object.entries(card.splits).map(([s, n]) => `${s} ${n}`).join(', ')} (validation fraction asked: ${card.val_fraction}).`,
     '',
     `Tokens per row (estimated as characters / 4): min ${card.tokens.min}, median ${card.tokens.median}, p95 ${card.tokens.p95}, max ${card.tokens.max}, mean ${card.tokens.mean}, total ${card.tokens.total}; budget ${card.max_tokens}.`,
+    '',
+    `Candidates: ${card.candidates.traces} read (${card.candidates.runs_sampled} runs drew several in an attempt). Losing candidates left out: ${card.candidates.skipped.equivalent} equivalent to the winner or to one used, ${card.candidates.skipped.passed_tests} that passed their tests (they lost on selection), ${card.candidates.skipped.untested} never tested, ${card.candidates.skipped.no_diagnosis} failed without a recorded diagnosis.${card.format === 'dpo' ? ` ${card.candidates.other_prompt} rows pair a rejected answer drawn from another context cut on the winner's prompt.` : ''}`,
     '',
     `Dropped: ${card.dropped.duplicate} duplicate, ${card.dropped.over_budget} over the token budget, ${card.dropped.secret} holding a key, ${card.dropped.gold_leak} holding a benchmark's gold patch or test patch. Trajectory problems reported and skipped: ${card.problems}.`,
     '',

@@ -6,7 +6,7 @@ import { instanceFileName } from '../core/instance-name.js';
 import { KEY_SHAPES } from '../core/key-shapes.js';
 import { type ExportCard, writeCard } from './card.js';
 import { dpoRow, rowTokens, sftRow, type SftStyle } from './format.js';
-import { dpoPairs, sftPairs, type DpoPair, type SftPair } from './pairs.js';
+import { dpoCandidates, noneSkipped, sftCandidates, type DpoPair, type SftPair } from './pairs.js';
 import { readTrajectory, type RunTrace, type TraceProblem } from './trajectory.js';
 
 /** What `fixwright export` is asked for. */
@@ -159,7 +159,13 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
     }
   }
   const passed = (run: RunTrace) => verdicts.get(run) === true;
-  const pairs: Array<SftPair | DpoPair> = runs.flatMap((run): Array<SftPair | DpoPair> => (options.format === 'sft' ? sftPairs(run, passed(run)) : dpoPairs(run, passed(run))));
+  // Losing candidates that give no pair, counted for the card.
+  const skipped = noneSkipped();
+  const pairs: Array<SftPair | DpoPair> = runs.flatMap((run): Array<SftPair | DpoPair> => {
+    const made = options.format === 'sft' ? sftCandidates(run, passed(run)) : dpoCandidates(run, passed(run));
+    for (const reason of Object.keys(skipped) as Array<keyof typeof skipped>) skipped[reason] += made.skipped[reason];
+    return made.pairs;
+  });
 
   const dropped = { duplicate: 0, over_budget: 0, secret: 0, gold_leak: 0 };
   const gold = (options.goldRows ?? []).flatMap((r) => [r.patch, r.test_patch]).map((t) => t?.trim()).filter((t): t is string => Boolean(t && t.length >= 40));
@@ -202,6 +208,12 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
     runs_passing: runs.filter(passed).length,
     problems: problems.length,
     dropped,
+    candidates: {
+      traces: runs.reduce((n, run) => n + run.traces.length, 0),
+      runs_sampled: runs.filter((run) => run.traces.some((t) => t.candidate > 1)).length,
+      skipped,
+      other_prompt: rows.filter((row) => row.same_prompt === false).length,
+    },
   });
   renameSync(tmp, options.out);
   return { card, problems, notes };

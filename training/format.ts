@@ -14,7 +14,7 @@ const render = (messages: readonly ChatMessage[]) => messages.map((m) => `<|${m.
 
 /** One output row for an SFT pair. */
 export function sftRow(pair: SftPair, style: SftStyle, split: string): Record<string, unknown> {
-  const meta = { kind: pair.kind, repo: pair.repo, source: pair.source, attempt: pair.attempt, split };
+  const meta = { kind: pair.kind, repo: pair.repo, source: pair.source, attempt: pair.attempt, candidate: pair.candidate, split };
   if (style === 'chatml') return { messages: [...pair.messages, { role: 'assistant', content: pair.response }], ...meta };
   const system = pair.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
   return { instruction: system, input: render(pair.messages.filter((m) => m.role !== 'system')), output: pair.response, ...meta };
@@ -31,6 +31,9 @@ export function dpoRow(pair: DpoPair, split: string): Record<string, unknown> {
     source: pair.source,
     chosen_attempt: pair.chosen_attempt,
     rejected_attempt: pair.rejected_attempt,
+    chosen_candidate: pair.chosen_candidate,
+    rejected_candidate: pair.rejected_candidate,
+    same_prompt: pair.same_prompt,
     split,
   };
 }

@@ -22,17 +22,40 @@ const modelCallSchema = z.object({
   response: z.string().optional(),
 });
 
-/** One attempt of a run: the exact request and answer of its `generate` call, and how it fared. */
+/** A failure as the agent recorded it: its category and what it said. */
+export interface Diagnosis {
+  category: string;
+  message: string;
+}
+
+/**
+ * One candidate of one attempt (issue 17: an attempt may draw several): the exact request and
+ * answer of its `generate` call, and how it fared. A trajectory written before sampling has one
+ * candidate per attempt, read as candidate 1.
+ */
 export interface AttemptTrace {
   attempt: number;
+  candidate: number;
+  /** The context cut its prompt showed (`conformal_set`, `top_file`, `top_k_functions`), when the log says. */
+  contextCut?: string;
+  temperature?: number;
+  /** The lowest candidate of this attempt whose normalised change equals this one's (its patch event says). */
+  group?: number;
   messages: ChatMessage[];
   response: string;
   diff?: string;
-  /** Test or apply output the attempt produced (the tail the agent kept). */
+  /** Test or apply output the candidate produced (the tail the agent kept; its group's run). */
   output?: string;
-  /** What reflection recorded about the failure, when the attempt failed and was reflected on. */
-  reflection?: { category: string; message: string };
-  /** Whether the edit was put to the test (applied, or refused by apply): only such an attempt can have failed. */
+  /** What reflection recorded about the failure: an attempt's reflection belongs to the candidate the attempt selected. */
+  reflection?: Diagnosis;
+  /**
+   * What the attempt's selection (its `select` log) recorded for this candidate: its failure, or
+   * null when it failed no judge test and broke nothing; absent when the log has no selection (before sampling).
+   */
+  failure?: Diagnosis | null;
+  /** The candidate its attempt selected (the only one, before sampling). */
+  selected: boolean;
+  /** Whether the edit was put to the test (applied, or refused by apply): only such a candidate can have failed. */
   judged?: boolean;
 }
 
@@ -46,9 +69,12 @@ export interface RunTrace {
   instanceId?: string;
   status: string;
   chosenAttempt: number | null;
+  /** The candidate of the chosen attempt whose edit the run returned (1 before sampling); null when no attempt was chosen. */
+  chosenCandidate: number | null;
   /** The patch the run returned (its `done` event): what bench submits and `fixwright eval` judges. */
   patch: string;
-  attempts: AttemptTrace[];
+  /** Every candidate of every attempt, by attempt then candidate. */
+  traces: AttemptTrace[];
 }
 
 /** A line or file the exporter could not use, and why. */
@@ -111,33 +137,131 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
   return { runs, problems, notes };
 }
 
+/** A positive whole number, or undefined. */
+const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined);
+
+/** What a `select` log says of one candidate. */
+interface SelectEntry {
+  candidate: number;
+  group?: number;
+  failure: Diagnosis | null;
+  contextCut?: string;
+  temperature?: number;
+}
+
+/** A `select` log's winner (null when no candidate had a change to test) and its candidates, best first. */
+function selectionOf(data: Record<string, unknown>): { winner: number | null; entries: SelectEntry[] } {
+  const entries: SelectEntry[] = [];
+  for (const raw of Array.isArray(data.candidates) ? data.candidates : []) {
+    const c = (raw ?? {}) as Record<string, unknown>;
+    const candidate = count(c.candidate);
+    if (candidate === undefined) continue;
+    const category = asText(c.failure);
+    entries.push({
+      candidate,
+      group: count(c.group),
+      failure: category ? { category, message: asText(c.message) ?? '' } : null,
+      contextCut: asText(c.context_cut),
+      temperature: typeof c.temperature === 'number' ? c.temperature : undefined,
+    });
+  }
+  return { winner: count(data.winner) ?? null, entries };
+}
+
 /** One task's events as a run, or why they are not one. */
 function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTrace | string {
   const done = events.find((e) => e.type === 'done');
   if (!done) return `the run has no done event (it crashed, was cancelled or is still running); skipped (task ${events[0]?.task_id ?? 'unknown'})`;
   const status = events.find((e) => e.type === 'status')?.data ?? {};
-  const attempts = new Map<number, AttemptTrace>();
+  // Keyed by attempt and candidate; an event without a candidate (a trajectory from before sampling) is candidate 1's.
+  const traces = new Map<string, AttemptTrace>();
+  const key = (attempt: number, candidate: number) => `${attempt}:${candidate}`;
+  const selections = new Map<number, ReturnType<typeof selectionOf>>();
+  const reflections = new Map<number, Diagnosis & { candidate?: number }>();
   for (const e of events) {
     const attempt = typeof e.data.attempt === 'number' ? e.data.attempt : undefined;
+    const candidate = count(e.data.candidate) ?? 1;
     if (e.type === 'model_call') {
       const call = modelCallSchema.safeParse(e.data);
       if (call.success && call.data.step === 'generate' && call.data.response !== undefined) {
-        attempts.set(call.data.attempt, { attempt: call.data.attempt, messages: call.data.messages, response: call.data.response });
+        traces.set(key(call.data.attempt, candidate), {
+          attempt: call.data.attempt,
+          candidate,
+          ...(asText(e.data.context_cut) ? { contextCut: asText(e.data.context_cut) } : {}),
+          ...(typeof e.data.temperature === 'number' ? { temperature: e.data.temperature } : {}),
+          messages: call.data.messages,
+          response: call.data.response,
+          selected: false,
+        });
       }
       continue;
     }
-    const trace = attempt === undefined ? undefined : attempts.get(attempt);
+    if (attempt === undefined) continue;
+    if (e.type === 'log' && e.data.step === 'select') {
+      selections.set(attempt, selectionOf(e.data));
+      continue;
+    }
+    if (e.type === 'reflection') {
+      reflections.set(attempt, { category: asText(e.data.category) ?? 'unknown', message: asText(e.data.message) ?? '', candidate: count(e.data.candidate) });
+      continue;
+    }
+    if (e.type === 'test_result') {
+      // One run judges a whole group of equivalent candidates: it names them all.
+      const shared = Array.isArray(e.data.candidates) ? e.data.candidates.map(count).filter((c): c is number => c !== undefined) : [];
+      for (const c of shared.length > 0 ? shared : [candidate]) {
+        const trace = traces.get(key(attempt, c));
+        if (!trace) continue;
+        trace.judged = true;
+        const after = e.data.after as { output?: unknown } | undefined;
+        trace.output = asText(after?.output) ?? trace.output;
+      }
+      continue;
+    }
+    const trace = traces.get(key(attempt, candidate));
     if (!trace) continue;
-    if (e.type === 'patch') trace.diff = asText(e.data.diff);
-    else if (e.type === 'apply_result') {
+    if (e.type === 'patch') {
+      trace.diff = asText(e.data.diff);
+      const group = count(e.data.group);
+      if (group !== undefined) trace.group = group;
+    } else if (e.type === 'apply_result') {
       trace.judged = true;
       if (e.data.ok === false) trace.output = asText(e.data.message) ?? trace.output;
-    } else if (e.type === 'test_result') {
-      trace.judged = true;
-      const after = e.data.after as { output?: unknown } | undefined;
-      trace.output = asText(after?.output) ?? trace.output;
-    } else if (e.type === 'reflection') trace.reflection = { category: asText(e.data.category) ?? 'unknown', message: asText(e.data.message) ?? '' };
+    }
   }
+  // The candidate each attempt selected: its select log's winner, else what done's attempt_results
+  // say, else the best-ranked; before sampling, the only one. The attempt's reflection is about it.
+  const results = new Map<number, number>();
+  for (const r of Array.isArray(done.data.attempt_results) ? done.data.attempt_results : []) {
+    const entry = (r ?? {}) as Record<string, unknown>;
+    const attempt = count(entry.attempt);
+    const candidate = count(entry.candidate);
+    if (attempt !== undefined && candidate !== undefined) results.set(attempt, candidate);
+  }
+  const attemptsSeen = new Set([...traces.values()].map((t) => t.attempt));
+  const selectedOf = new Map<number, number>();
+  for (const attempt of attemptsSeen) {
+    const selection = selections.get(attempt);
+    selectedOf.set(attempt, selection?.winner ?? results.get(attempt) ?? selection?.entries[0]?.candidate ?? 1);
+    for (const entry of selection?.entries ?? []) {
+      const trace = traces.get(key(attempt, entry.candidate));
+      if (!trace) continue;
+      trace.failure = entry.failure;
+      if (trace.group === undefined && entry.group !== undefined) trace.group = entry.group;
+      if (trace.contextCut === undefined && entry.contextCut !== undefined) trace.contextCut = entry.contextCut;
+      if (trace.temperature === undefined && entry.temperature !== undefined) trace.temperature = entry.temperature;
+    }
+  }
+  for (const [attempt, candidate] of selectedOf) {
+    const trace = traces.get(key(attempt, candidate));
+    if (trace) trace.selected = true;
+  }
+  for (const [attempt, r] of reflections) {
+    const trace = traces.get(key(attempt, r.candidate ?? selectedOf.get(attempt) ?? 1));
+    if (trace) trace.reflection = { category: r.category, message: r.message };
+  }
+  const chosenAttempt = typeof done.data.chosen_attempt === 'number' ? done.data.chosen_attempt : null;
+  // A run from before sampling names no candidate: its chosen attempt had one, candidate 1.
+  const chosenCandidate = chosenAttempt === null ? null : (count(done.data.chosen_candidate) ?? selectedOf.get(chosenAttempt) ?? 1);
   // A GitHub URL and its owner/name are one repository for the split.
   const repo = (asText(status.repo) ?? 'unknown').replace(/^https:\/\/github\.com\/([^/]+\/[^/]+?)(\.git)?\/?$/, '$1');
   return {
@@ -146,8 +270,9 @@ function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTra
       repo,
       instanceId: asText(status.instance_id),
       status: asText(done.data.status) ?? 'failed',
-      chosenAttempt: typeof done.data.chosen_attempt === 'number' ? done.data.chosen_attempt : null,
+      chosenAttempt,
+      chosenCandidate,
       patch: asText(done.data.patch) ?? '',
-      attempts: [...attempts.values()].sort((a, b) => a.attempt - b.attempt),
+      traces: [...traces.values()].sort((a, b) => a.attempt - b.attempt || a.candidate - b.candidate),
   };
 }
