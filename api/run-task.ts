@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithubIssue, repositoryName, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
+import { DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithubIssue, repositoryName, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
@@ -8,7 +8,7 @@ import type { Calibration } from '../uncertainty/index.js';
 import { observeEvent, serviceMetrics } from './metrics.js';
 import { checkRepoPath } from './repo-roots.js';
 import type { TaskStore } from './store/task-store.js';
-import { foldEvent, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task.js';
+import { changesSummary, foldEvent, TERMINAL_STATUSES, type TaskRecord, type TaskStatus } from './task.js';
 
 /** What a worker lends every task it runs. */
 export interface RunnerParts {
@@ -93,7 +93,7 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
       if (lostLog) return;
       try {
         await store.append(event);
-        if (event.type !== 'log') await store.change(taskId, { set: { summary: snapshot } });
+        if (changesSummary(event)) await store.change(taskId, { set: { summary: snapshot } });
       } catch (err) {
         lostLog = err as Error;
         // A seq conflict means another run owns the task now; anything else is a store failure.
@@ -124,6 +124,8 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
         model,
         baseURL: settings.models.baseURL,
         maxAttempts: request.max_attempts,
+        // A task stored before sampling drew one candidate; one stored by a server with a higher cap is held to this one's.
+        samples: Math.min(request.samples ?? DEFAULT_SAMPLES, settings.service.maxSamples),
         testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS,
         temperatures: DEFAULT_TEMPERATURES,
         // A task stored before the caps existed (or by another server) is still bounded by this one's.

@@ -1,4 +1,7 @@
 import type { AgentEvent } from '../agent/event-types.js';
+import { adoptChosen, candidateNumber, chosenCandidate, foldCandidateEvent, foldSelection, type CandidateView, type SelectionView } from './attempt-candidates.js';
+
+export type { CandidateView, JudgeView, SelectionView } from './attempt-candidates.js';
 
 /**
  * A task's life: `queued` → `running` → `finished` (the agent ran to its end; `verdict` says how
@@ -34,11 +37,25 @@ export interface TaskRequest {
   max_seconds?: number;
   /** The environment spec the caller gave, validated (as an untrusted spec). */
   environment?: Record<string, unknown>;
+  /** Candidate fixes per attempt (absent in tasks stored before sampling: one). */
+  samples?: number;
 }
 
-/** One attempt as the task view shows it, folded from the attempt's events. */
+/**
+ * One attempt as the task view shows it, folded from the attempt's events. Its diff, files, apply,
+ * tests, failure and score are those of its chosen candidate (the selection's winner; candidate 1
+ * until one is chosen, and in logs from before sampling).
+ */
 export interface AttemptView {
   attempt: number;
+  /** The chosen candidate, once the selection named it. */
+  candidate?: number;
+  /** Every candidate drawn, best first once selected, each with its own diff and tests. */
+  candidates?: CandidateView[];
+  /** Which candidate won, why, and the judge tests that rated them. */
+  selection?: SelectionView;
+  /** Fewer candidates were drawn than asked for: the cost cap stopped sampling. */
+  sampling?: { stopped_by: string; drawn: number; wanted: number };
   diff?: string;
   files?: string[];
   apply?: Record<string, unknown>;
@@ -126,6 +143,10 @@ function foldAttemptResults(summary: TaskSummary, d: Record<string, unknown>): v
     for (const r of d.attempt_results as Array<Record<string, unknown>>) {
       const view = attemptOf(summary, r);
       if (!view) continue;
+      if (typeof r.candidate === 'number' && r.candidate !== chosenCandidate(view)) {
+        view.candidate = r.candidate;
+        adoptChosen(view);
+      }
       view.failure = typeof r.failure === 'string' ? { category: r.failure, message: typeof r.message === 'string' ? r.message : '' } : null;
       if (typeof r.score === 'number') view.score = r.score;
     }
@@ -165,27 +186,23 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       summary.cost_usd += num(d.cost_usd);
       // A summary stored before the count existed has none.
       if (d.priced === false) summary.unpriced_calls = (summary.unpriced_calls ?? 0) + 1;
-      break;
-    }
-    case 'patch': {
-      const view = attemptOf(summary, d);
-      if (view) {
-        view.diff = typeof d.diff === 'string' ? d.diff : '';
-        view.files = Array.isArray(d.files) ? d.files.map(String) : [];
+      if (d.step === 'generate') {
+        const view = attemptOf(summary, d);
+        if (view) foldCandidateEvent(view, 'model_call', d);
       }
       break;
     }
-    case 'apply_result': {
-      const view = attemptOf(summary, d);
-      if (view) {
-        view.apply = { ...d };
-        if (d.ok === false && typeof d.category === 'string') view.failure = { category: d.category, message: String(d.message ?? '') };
-      }
-      break;
-    }
+    case 'patch':
+    case 'apply_result':
     case 'test_result': {
       const view = attemptOf(summary, d);
-      if (view) view.tests = { ...d };
+      if (!view) break;
+      foldCandidateEvent(view, event.type, d);
+      adoptChosen(view);
+      // Only the chosen candidate's failing apply is the attempt's failure.
+      if (event.type === 'apply_result' && d.ok === false && typeof d.category === 'string' && candidateNumber(d) === chosenCandidate(view)) {
+        view.failure = { category: d.category, message: String(d.message ?? '') };
+      }
       break;
     }
     case 'reflection': {
@@ -202,6 +219,12 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       } else if (d.step === 'baseline') {
         const failed = d.stopped_by === 'environment';
         summary.baseline = { ok: !failed && d.ok !== false, message: typeof d.message === 'string' ? d.message : summary.baseline?.message ?? null, collected: typeof d.collected === 'number' ? d.collected : summary.baseline?.collected ?? null };
+      } else if (d.step === 'select') {
+        const view = attemptOf(summary, d);
+        if (view) foldSelection(view, d);
+      } else if (d.step === 'generate' && typeof d.stopped_by === 'string') {
+        const view = attemptOf(summary, d);
+        if (view) view.sampling = { stopped_by: d.stopped_by, drawn: num(d.drawn), wanted: num(d.wanted) };
       }
       break;
     case 'done':
@@ -217,6 +240,12 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       break;
   }
   return summary;
+}
+
+/** Does this event change the summary (every type but `log`, and the `log` steps the summary reads)? */
+export function changesSummary(event: AgentEvent): boolean {
+  const { step } = event.data;
+  return event.type !== 'log' || step === 'environment' || step === 'baseline' || step === 'select' || (step === 'generate' && typeof event.data.stopped_by === 'string');
 }
 
 /** Is this event the last of a run (the WebSocket closes after it)? */

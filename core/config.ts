@@ -99,6 +99,9 @@ const githubSchema = z.object({
 
 const listOf = (split: RegExp) => z.string().optional().transform((text) => (text ?? '').split(split).map((p) => p.trim()).filter(Boolean));
 
+/** Candidates per attempt the agent draws at most (agent/'s MAX_SAMPLES; core/ does not import the agent). */
+export const SAMPLES_LIMIT = 8;
+
 const serviceSchema = z.object({
   /** Redis for BullMQ jobs, tasks and event streams; unset means the in-process queue and the on-disk store. */
   redisURL: z
@@ -123,6 +126,8 @@ const serviceSchema = z.object({
     .refine((n) => Number.isFinite(n) && n >= 0 && n <= 100_000, { message: 'must be a number of dollars from 0 to 100000' }),
   /** Wall-time cap of every API task (seconds): no new model call starts after it. */
   maxSeconds: positiveNumber('FIXWRIGHT_MAX_SECONDS', 7 * 24 * 3600),
+  /** Candidate fixes per attempt an API request may ask for (each is one more model call and test run). */
+  maxSamples: positiveInt('FIXWRIGHT_MAX_SAMPLES', SAMPLES_LIMIT),
   /**
    * Where `POST /v1/edit` is answered when this process has no Docker (FIXWRIGHT_EDIT_URL): a
    * worker started with --edit-port, e.g. http://worker:9200 in docker-compose.yml.
@@ -136,7 +141,7 @@ const serviceSchema = z.object({
 export const MIN_PROMPT_TOKENS = 6144;
 
 /** The service's caps when the environment names none: every API task is bounded. */
-export const SERVICE_LIMIT_DEFAULTS = { maxCostUsd: 5, maxSeconds: 1800 } as const;
+export const SERVICE_LIMIT_DEFAULTS = { maxCostUsd: 5, maxSeconds: 1800, maxSamples: 4 } as const;
 
 /** Where pip may look while an environment image builds (never while a repository's code runs). */
 const pipSchema = z.object({
@@ -264,6 +269,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       shutdownGraceSeconds: env.FIXWRIGHT_SHUTDOWN_GRACE || 30,
       maxCostUsd: env.FIXWRIGHT_MAX_COST_USD || SERVICE_LIMIT_DEFAULTS.maxCostUsd,
       maxSeconds: env.FIXWRIGHT_MAX_SECONDS || SERVICE_LIMIT_DEFAULTS.maxSeconds,
+      maxSamples: env.FIXWRIGHT_MAX_SAMPLES || SERVICE_LIMIT_DEFAULTS.maxSamples,
       allowedModels: env.FIXWRIGHT_ALLOWED_MODELS,
       editURL: env.FIXWRIGHT_EDIT_URL || undefined,
     },
@@ -279,7 +285,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
           : section === 'models' && key
             ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', contextTokens: 'FIXWRIGHT_MODEL_CONTEXT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'service' && key
-              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
+              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
             : section === 'quickfix' && key
               ? ({ cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES', cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES', cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL' } as Record<string, string>)[key]!
             : section === 'pip' && key

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
-import { isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
+import { DEFAULT_SAMPLES, isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
 import { parseUserSpec } from '../../sandbox/index.js';
 import type { AppDeps } from '../app.js';
@@ -9,7 +9,7 @@ import { checkCommit, checkRepoPath } from '../repo-roots.js';
 import { Accepted, ErrorBody, SolveBody, type SolveBodyType } from '../schemas/task.js';
 import { newTask, type TaskRequest } from '../task.js';
 
-/** Checks what the schema cannot: one source of each kind, allowed hosts and roots, the model allow-list and the server's caps. */
+/** Checks what the schema cannot: one source of each kind, allowed hosts and roots, the model allow-list and the server's caps (cost, time, samples). */
 function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
   const { settings } = deps;
   if ((body.repo_url === undefined) === (body.repo_path === undefined)) {
@@ -29,7 +29,7 @@ function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
   if (!body.model && !settings.models.chatModel) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', 'no model: pass "model", or start the server with FIXWRIGHT_MODEL set', { field: 'model' });
   }
-  const { allowedModels, maxCostUsd, maxSeconds } = settings.service;
+  const { allowedModels, maxCostUsd, maxSamples, maxSeconds } = settings.service;
   const model = body.model ?? settings.models.chatModel!;
   if (allowedModels.length > 0 && !allowedModels.includes(model)) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', `model ${JSON.stringify(model)} is not allowed on this server; allowed: ${allowedModels.join(', ')}`, { field: 'model' });
@@ -41,6 +41,9 @@ function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
   if (body.max_seconds !== undefined && body.max_seconds > maxSeconds) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', `max_seconds may be at most ${maxSeconds} on this server (got ${body.max_seconds})`, { field: 'max_seconds' });
   }
+  if (body.samples !== undefined && body.samples > maxSamples) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `samples may be at most ${maxSamples} on this server (got ${body.samples}); FIXWRIGHT_MAX_SAMPLES sets it`, { field: 'samples' });
+  }
   // Validated now (a bad spec is a 400 naming its fields), and again where the task runs.
   const environment = body.environment === undefined ? undefined : parseUserSpec(body.environment, 'environment', 'untrusted');
   return {
@@ -50,6 +53,7 @@ function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
     ...(body.issue_text !== undefined ? { issue_text: body.issue_text } : { issue_url: body.issue_url!.trim() }),
     ...(body.model !== undefined ? { model: body.model } : {}),
     max_attempts: body.max_attempts ?? 3,
+    samples: body.samples ?? DEFAULT_SAMPLES,
     max_cost_usd: body.max_cost_usd ?? maxCostUsd,
     max_seconds: body.max_seconds ?? maxSeconds,
   };

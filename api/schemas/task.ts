@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { SAMPLES_LIMIT } from '../../core/config.js';
 import { TASK_STATUSES, type TaskStatus } from '../task.js';
 
 /** The error body of every 4xx and 5xx answer. */
@@ -21,6 +22,14 @@ export const SolveBody = Type.Object(
     issue_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME/issues/N' })),
     model: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:/@+-]{1,200}$', description: 'chat model (default: FIXWRIGHT_MODEL)' })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
+    samples: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: SAMPLES_LIMIT,
+        default: 1,
+        description: "candidate fixes per attempt, each one more model call; the reproduction tests pick one. At most the server's FIXWRIGHT_MAX_SAMPLES (default 4)",
+      }),
+    ),
     max_cost_usd: Type.Optional(Type.Number({ minimum: 0, description: "spending cap in USD (priced models); at most the server's FIXWRIGHT_MAX_COST_USD, which is also the default" })),
     environment: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {

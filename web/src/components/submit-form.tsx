@@ -8,11 +8,13 @@ interface ServerConfig {
   repo_path_allowed: boolean;
   repo_roots: string[];
   max_attempts: { min: number; max: number; default: number };
+  /** Candidate fixes per attempt a request may ask for (absent from servers older than sampling). */
+  samples?: { min: number; max: number; default: number };
   /** Demo mode (`fixwright serve --demo`): the bundled task the demo button submits. */
   demo?: { repo_path: string; issue_text: string; model: string } | null;
 }
 
-type Fields = 'repo' | 'commit' | 'issue' | 'model' | 'max_attempts';
+type Fields = 'repo' | 'commit' | 'issue' | 'model' | 'max_attempts' | 'samples';
 type Errors = Partial<Record<Fields, string>>;
 
 const REPO_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+?(\.git)?\/?$/;
@@ -20,10 +22,10 @@ const ISSUE_URL = /^https:\/\/github\.com\/[\w.-]+\/[\w.-]+\/issues\/\d+\/?(?:[?
 const COMMIT = /^[A-Za-z0-9._/][A-Za-z0-9._/~^-]{0,199}$/;
 
 /** The server's field names, mapped onto the form's. */
-const SERVER_FIELD: Record<string, Fields> = { repo_url: 'repo', repo_path: 'repo', commit: 'commit', issue_text: 'issue', issue_url: 'issue', model: 'model', max_attempts: 'max_attempts' };
+const SERVER_FIELD: Record<string, Fields> = { repo_url: 'repo', repo_path: 'repo', commit: 'commit', issue_text: 'issue', issue_url: 'issue', model: 'model', max_attempts: 'max_attempts', samples: 'samples' };
 
 /** Checks the form as the server would, so most mistakes show before a request is sent. */
-function validate(v: { source: 'url' | 'path'; repo: string; commit: string; issue: string; maxAttempts: string }, config: ServerConfig | undefined): Errors {
+function validate(v: { source: 'url' | 'path'; repo: string; commit: string; issue: string; maxAttempts: string; samples: string }, config: ServerConfig | undefined): Errors {
   const errors: Errors = {};
   const repo = v.repo.trim();
   if (!repo) errors.repo = 'Give the repository.';
@@ -36,6 +38,9 @@ function validate(v: { source: 'url' | 'path'; repo: string; commit: string; iss
   const n = Number(v.maxAttempts);
   const { min, max } = config?.max_attempts ?? { min: 1, max: 10 };
   if (!Number.isInteger(n) || n < min || n > max) errors.max_attempts = `A whole number from ${min} to ${max}.`;
+  const k = Number(v.samples);
+  const samples = config?.samples ?? { min: 1, max: 8 };
+  if (!Number.isInteger(k) || k < samples.min || k > samples.max) errors.samples = `A whole number from ${samples.min} to ${samples.max}${config?.samples ? ' (this server\'s limit)' : ''}.`;
   return errors;
 }
 
@@ -46,7 +51,7 @@ function modelHint(config: ServerConfig | undefined, needsKey: boolean): string 
   return "Leave empty to use the server's default model.";
 }
 
-/** The submit page: repository, commit, issue, model, attempts; errors shown next to their field. */
+/** The submit page: repository, commit, issue, model, attempts, candidates per attempt; errors shown next to their field. */
 export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
   const [config, setConfig] = useState<ServerConfig>();
   const [configError, setConfigError] = useState<string>();
@@ -59,6 +64,7 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
   const [issue, setIssue] = useState('');
   const [model, setModel] = useState('');
   const [maxAttempts, setMaxAttempts] = useState('3');
+  const [samples, setSamples] = useState('1');
   const [errors, setErrors] = useState<Errors>({});
   const [formError, setFormError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -68,6 +74,7 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
       (c) => {
         setConfig(c);
         setMaxAttempts(String(c.max_attempts.default));
+        if (c.samples) setSamples(String(c.samples.default));
         if (c.repo_path_allowed) setSource('path');
       },
       (err: ApiError) => {
@@ -81,7 +88,7 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const found = validate({ source, repo, commit, issue, maxAttempts }, config);
+    const found = validate({ source, repo, commit, issue, maxAttempts, samples }, config);
     setErrors(found);
     setFormError(undefined);
     if (Object.keys(found).length > 0) {
@@ -95,6 +102,7 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
       ...(ISSUE_URL.test(text) ? { issue_url: text } : { issue_text: issue }),
       ...(model.trim() ? { model: model.trim() } : {}),
       max_attempts: Number(maxAttempts),
+      samples: Number(samples),
     });
   };
 
@@ -179,6 +187,14 @@ export function SubmitForm(props: { onSubmitted: (taskId: string) => void }) {
           </Field>
           <Field id="f-max_attempts" label="Max attempts" error={errors.max_attempts} hint="Each failed attempt is reflected on and retried.">
             <input id="f-max_attempts" name="max_attempts" type="number" inputMode="numeric" min={config?.max_attempts.min ?? 1} max={config?.max_attempts.max ?? 10} value={maxAttempts} onChange={(e) => setMaxAttempts(e.target.value)} {...describedBy('f-max_attempts', errors.max_attempts)} />
+          </Field>
+          <Field
+            id="f-samples"
+            label="Candidates per attempt"
+            error={errors.samples}
+            hint={`Each candidate is one more model call; the tests pick one.${config?.samples ? ` At most ${config.samples.max} here.` : ''}`}
+          >
+            <input id="f-samples" name="samples" type="number" inputMode="numeric" min={config?.samples?.min ?? 1} max={config?.samples?.max ?? 8} value={samples} onChange={(e) => setSamples(e.target.value)} {...describedBy('f-samples', errors.samples)} />
           </Field>
         </div>
         {formError && (

@@ -3,6 +3,7 @@ import type { AgentEvent } from '../../../agent/event-types.js';
 import { emptySummary, foldEvent, isFinalEvent, TERMINAL_STATUSES, type AttemptView, type TaskRecord, type TaskSummary } from '../../../api/task.js';
 import { ApiError, download, followTask, request, type LiveState } from '../api-client.js';
 import { formatCost, formatDuration, nodeRuns } from '../timeline.js';
+import { CandidateTable } from './candidate-table.js';
 import { DiffView } from './diff-view.js';
 import { TestTable } from './test-table.js';
 
@@ -88,13 +89,17 @@ function Outcome(props: { attempt: AttemptView; running: boolean }) {
 function Attempt(props: { attempt: AttemptView; chosen: boolean; running: boolean }) {
   const { attempt } = props;
   const apply = attempt.apply as { ok?: boolean; message?: string; method?: string; answer?: string } | undefined;
+  const several = (attempt.candidates?.length ?? 0) > 1;
   return (
     <section className="panel attempt" aria-labelledby={`attempt-${attempt.attempt}`} data-testid={`attempt-${attempt.attempt}`}>
       <h3 id={`attempt-${attempt.attempt}`}>
         Attempt {attempt.attempt} {props.chosen && <span className="badge ok">final patch</span>}
         <Outcome attempt={attempt} running={props.running} />
       </h3>
-      {attempt.diff !== undefined && <DiffView diff={attempt.diff} label={`Attempt ${attempt.attempt}`} />}
+      <CandidateTable attempt={attempt} />
+      {/* With several candidates, the diff, apply and tests below are the chosen one's. */}
+      {several && attempt.diff !== undefined && <h4>Candidate {attempt.candidate ?? 1}'s patch</h4>}
+      {attempt.diff !== undefined && <DiffView diff={attempt.diff} label={several ? `Attempt ${attempt.attempt}, candidate ${attempt.candidate ?? 1}` : `Attempt ${attempt.attempt}`} />}
       {apply && (
         <p className={apply.ok ? 'muted' : 'banner error'}>
           {apply.answer ? `The model answered ${apply.answer}.` : apply.ok ? `Patch applied (${apply.method ?? 'git apply'}).` : `The patch did not apply: ${apply.message ?? ''}`}
