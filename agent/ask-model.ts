@@ -20,15 +20,22 @@ export function budgetSpent(deps: AgentDeps, step: 'reproduce' | 'generate'): 'c
  * One model call of a run: counts its tokens and cost into the run, and records a `model_call`
  * event with the exact messages sent and the answer (the API key is never part of either).
  */
-export async function askModel(deps: AgentDeps, step: 'reproduce' | 'generate', attempt: number, messages: BaseMessageLike[]): Promise<ModelCallResult> {
-  const model = deps.modelFor(attempt);
+export async function askModel(
+  deps: AgentDeps,
+  step: 'reproduce' | 'generate',
+  attempt: number,
+  messages: BaseMessageLike[],
+  sample?: { temperature: number; candidate: number; contextCut: string },
+): Promise<ModelCallResult> {
+  const model = deps.modelFor(attempt, sample?.temperature);
+  const which = sample ? { candidate: sample.candidate, context_cut: sample.contextCut } : {};
   const sent = messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m));
   let result: ModelCallResult;
   try {
     const call = () => callModel(model, messages, { signal: deps.signal, prices: deps.prices });
     result = await (deps.modelGate ? deps.modelGate(call) : call());
   } catch (err) {
-    deps.events.emit('model_call', { step, attempt, model: model.model, temperature: model.temperature, messages: sent, error: (err as Error).message });
+    deps.events.emit('model_call', { step, attempt, ...which, model: model.model, temperature: model.temperature, messages: sent, error: (err as Error).message });
     throw err;
   }
   deps.run.tokens.input += result.inputTokens;
@@ -37,6 +44,7 @@ export async function askModel(deps: AgentDeps, step: 'reproduce' | 'generate', 
   deps.events.emit('model_call', {
     step,
     attempt,
+    ...which,
     model: model.model,
     temperature: model.temperature,
     messages: sent,

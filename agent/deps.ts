@@ -46,7 +46,11 @@ export interface AgentDeps {
     environment?: { environment: TestEnvironment; image: string | undefined };
     /** Outcomes of existing test sets before any patch, by the set (they cannot change between attempts). */
     regressionBefore?: Map<string, { run: PytestRunResult; checked: string[] }>;
+    /** Outcomes of judge tests without any patch, by path and normalised content (run once per run). */
+    judgeBefore?: Map<string, PytestRunResult>;
     tokens: { input: number; output: number };
     costUsd: number;
+    /** Worst-case cost of the model calls in flight, held against the cap (see sampling/budget.ts). */
+    reservedUsd?: number;
   };
 }

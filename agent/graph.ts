@@ -66,9 +66,10 @@ export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentSta
     status: final.status,
     attempts: final.attempts.length,
     chosen_attempt: final.chosenAttempt ?? null,
+    chosen_candidate: final.attempts.find((a) => a.attempt === final.chosenAttempt)?.candidate ?? null,
     // How each attempt ended, as result.json records it: the last attempt is never reflected on, so
     // without this a reader of the log could not tell that it failed.
-    attempt_results: final.attempts.map((a) => ({ attempt: a.attempt, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
+    attempt_results: final.attempts.map((a) => ({ attempt: a.attempt, candidate: a.candidate ?? null, candidates: a.candidates?.length ?? 1, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
     stopped_by: final.stoppedBy ?? null,
     ...(final.stopMessage ? { message: final.stopMessage } : {}),
     patch: final.finalPatch,

@@ -69,6 +69,23 @@ export interface CandidateRecord {
   costUsd: number;
 }
 
+/** A candidate as drawn: its plan, the model's answer and what the call spent; apply adds its change. */
+export interface CandidateDraft {
+  candidate: number;
+  temperature: number;
+  context: ContextCut;
+  answer: string;
+  tokens: { input: number; output: number };
+  costUsd: number;
+  /** Filled by apply: the diff, the post-change files' normalised key, and the answer's tests. */
+  diff?: string;
+  key?: string;
+  /** The files the diff changes. */
+  changed?: string[];
+  tests?: ReproductionTest[];
+  failure?: { category: FailureCategory; message: string };
+}
+
 /** Which candidate an attempt keeps, and why. */
 export interface Selection {
   winner?: number;
@@ -105,8 +122,13 @@ export const AgentState = Annotation.Root({
   issue: replace<string>(() => ''),
   files: replace<LocalisedFile[]>(() => []),
   codeContext: replace<string>(() => ''),
+  /** The prompt code of each context cut the candidates use (the conformal set's is codeContext). */
+  contexts: replace<Partial<Record<ContextCut, string>>>(() => ({})),
   attempt: replace<number>(() => 0),
+  /** The chosen candidate's answer (the one a reflection continues from). */
   answer: replace<string>(() => ''),
+  /** This attempt's candidates as the model answered them, before they are applied and judged. */
+  drafts: replace<CandidateDraft[]>(() => []),
   /** The reproduction test from the reproduce step (the fix step's own test is used only without one). */
   reproTests: replace<ReproductionTest[]>(() => []),
   /** The current attempt as the apply and test nodes fill it in. */

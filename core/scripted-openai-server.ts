@@ -59,6 +59,7 @@ export function scriptedEmbedding(text: string, dimensions: number): number[] {
 export interface ScriptedChatRequest {
   model?: string;
   messages?: Array<{ role?: string; content?: unknown }>;
+  temperature?: number;
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
 }

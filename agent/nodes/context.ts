@@ -1,7 +1,8 @@
-import type { FileSummary, PySymbol } from '../../localisation/index.js';
+import type { FileSummary, PySymbol, RepoIndex } from '../../localisation/index.js';
 import { tokenize } from '../../localisation/tokenize.js';
 import type { AgentDeps } from '../deps.js';
-import type { AgentStateType, AgentUpdate } from '../state.js';
+import { cutsFor } from '../sampling/plan.js';
+import type { AgentStateType, AgentUpdate, ContextCut, LocalisedFile } from '../state.js';
 import { promptFiles } from './localise.js';
 
 const numberedLines = (lines: readonly string[], from: number) => lines.map((line, i) => `${String(from + i).padStart(5)} ${line}`).join('\n');
@@ -44,29 +45,50 @@ export function condense(summary: FileSummary, text: string, issueTokens: Readon
   return out.join('\n');
 }
 
-/** Builds the code context: whole files, best first, while the budget lasts; condensed files after. */
-export async function contextNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
-  const index = deps.run.index!;
-  const issueTokens = new Set(tokenize(state.issue));
-  let budget = deps.contextBudget;
+/** Files the top-k cut shows, each cut to its functions most related to the issue. */
+const TOP_K_FILES = 5;
+
+/** The code of some files within a budget: whole while they fit (unless `functions`), condensed otherwise. */
+function codeOf(files: readonly LocalisedFile[], index: RepoIndex, issueTokens: ReadonlySet<string>, budget: number, functions: boolean) {
   const parts: string[] = [];
   const shown: Array<{ path: string; mode: 'whole' | 'condensed' }> = [];
-  for (const file of promptFiles(state.files)) {
+  files.forEach((file, i) => {
     const text = index.texts.get(file.path) ?? '';
-    if (text.length <= budget) {
+    const summary = index.summaries.find((s) => s.path === file.path);
+    // The functions cut shares its budget among its files, so the last one is not starved.
+    const share = functions ? Math.floor(budget / (files.length - i)) : budget;
+    if (text.length <= budget && (!functions || !summary || summary.symbols.length === 0)) {
       parts.push(`${file.path}\n\`\`\`python\n${numberedLines(text.replace(/\n$/, '').split('\n'), 1)}\n\`\`\``);
       budget -= text.length;
       shown.push({ path: file.path, mode: 'whole' });
-      continue;
+      return;
     }
-    const summary = index.summaries.find((s) => s.path === file.path);
-    if (!summary) continue;
-    const body = condense(summary, text, issueTokens, Math.max(0, budget));
+    if (!summary) return;
+    const body = condense(summary, text, issueTokens, Math.max(0, share));
     parts.push(`${file.path} (condensed: the parts most related to the issue in full, the rest outlined)\n\`\`\`python\n${body}\n\`\`\``);
     budget -= body.length;
     shown.push({ path: file.path, mode: 'condensed' });
+  });
+  return { context: parts.join('\n\n'), shown };
+}
+
+/**
+ * Builds the code context: the conformal set's files, whole, best first, while the budget lasts;
+ * condensed files after. With several candidates per attempt, the other cuts too: the top file
+ * alone, and the top files cut to the functions the issue names.
+ */
+export async function contextNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
+  const index = deps.run.index!;
+  const issueTokens = new Set(tokenize(state.issue));
+  const contexts: Partial<Record<ContextCut, string>> = {};
+  const cuts: Record<string, { files: Array<{ path: string; mode: 'whole' | 'condensed' }>; chars: number }> = {};
+  for (const cut of cutsFor(deps.samples)) {
+    const files = cut === 'conformal_set' ? promptFiles(state.files) : cut === 'top_file' ? state.files.slice(0, 1) : state.files.slice(0, TOP_K_FILES);
+    const { context, shown } = codeOf(files, index, issueTokens, deps.contextBudget, cut === 'top_k_functions');
+    contexts[cut] = context;
+    cuts[cut] = { files: shown, chars: context.length };
   }
-  const context = parts.join('\n\n');
-  deps.events.emit('context', { files: shown, chars: context.length });
-  return { codeContext: context };
+  const main = cuts.conformal_set!;
+  deps.events.emit('context', { files: main.files, chars: main.chars, ...(deps.samples > 1 ? { cuts } : {}) });
+  return { codeContext: contexts.conformal_set!, contexts };
 }

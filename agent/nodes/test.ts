@@ -2,7 +2,11 @@ import { type FileSummary, selectRegressionTests } from '../../localisation/inde
 import { applyPatch, isPytestCommand, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
 import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
-import type { AgentStateType, AgentUpdate, AttemptRecord, FailureCategory } from '../state.js';
+import type { ReproductionTest } from '../edits/index.js';
+import { normalisedTest } from '../sampling/normalise.js';
+import { selectCandidate } from '../sampling/select.js';
+import type { AgentStateType, AgentUpdate, AttemptRecord, CandidateDraft, CandidateRecord, FailureCategory, JudgeTest } from '../state.js';
+import { emitSelection, untestedCandidate } from './apply.js';
 
 /** Outcomes that count as passing: an existing test passing before must still pass after (a new skip is a regression). */
 const PASSING = new Set(['PASSED', 'XFAIL', 'XPASS']);
@@ -160,146 +164,302 @@ export function regressionTargets(
   return { tests: reaching.slice(0, MAX_REGRESSION_FILES).map((t) => ({ path: t.path, reason: t.reason })), left: reaching.slice(MAX_REGRESSION_FILES).map((t) => t.path) };
 }
 
+/** Judge tests at most per attempt: each is run without any patch and with every candidate. */
+const MAX_JUDGE_TESTS = 6;
+
+/** A reproduction test as it judges: its file, where it came from, and its key for de-duplication. */
+interface Judge {
+  path: string;
+  content: string;
+  source: string;
+  key: string;
+}
+
+/** A name beside `path` that no file and no other judge has (`test_x.py` → `test_x_2.py`). */
+function freeName(path: string, taken: (p: string) => boolean): string {
+  const stem = path.replace(/\.py$/, '');
+  for (let n = 2; ; n++) if (!taken(`${stem}_${n}.py`)) return `${stem}_${n}.py`;
+}
+
 /**
- * Proves an attempt in one fresh sandbox of the project's environment: the reproduction test must
- * fail before the patch and pass after it, and the existing tests that reach the touched modules
- * must not newly fail.
+ * Every reproduction test of an attempt, de-duplicated: the reproduction step's first, then each
+ * candidate's own in candidate order. The same test written twice (layout, comments) judges once;
+ * two different tests under one name are both kept, the later renamed.
+ */
+export function judgeTests(reproTests: readonly ReproductionTest[], drafts: readonly CandidateDraft[], existing: ReadonlySet<string>): { judges: Judge[]; clash?: string } {
+  const judges: Judge[] = [];
+  let clash: string | undefined;
+  const offered = [...reproTests.map((t) => ({ test: t, source: 'reproduce' })), ...drafts.flatMap((d) => (d.tests ?? []).map((t) => ({ test: t, source: `candidate ${d.candidate}` })))];
+  for (const { test, source } of offered) {
+    if (pathViolations(test.path).length > 0 || !test.path.endsWith('.py')) continue;
+    if (existing.has(test.path)) {
+      clash ??= test.path;
+      continue;
+    }
+    const key = normalisedTest(test.content);
+    if (judges.some((j) => j.key === key)) continue;
+    if (judges.length >= MAX_JUDGE_TESTS) break;
+    const path = judges.some((j) => j.path === test.path) ? freeName(test.path, (p) => existing.has(p) || judges.some((j) => j.path === p)) : test.path;
+    judges.push({ path, content: test.content, source, key });
+  }
+  return { judges, ...(clash ? { clash } : {}) };
+}
+
+/** A combined run's outcomes for one test file. */
+function fileRun(run: PytestRunResult, path: string): PytestRunResult {
+  const mine = (id: string) => id === path || id.startsWith(`${path}::`);
+  return { ...run, outcomes: Object.fromEntries(Object.entries(run.outcomes).filter(([id]) => mine(id))), collectionErrors: run.collectionErrors.filter((e) => mine(e.nodeid)) };
+}
+
+/** How one judge test fared with one candidate: the classification a single reproduction test always had. */
+interface TestVerdict {
+  failedBefore: boolean;
+  passedAfter: boolean;
+  failure?: { category: FailureCategory; message: string; logs?: string };
+}
+
+function verdictOf(before: PytestRunResult | undefined, after: PytestRunResult | undefined, timeoutSeconds: number): TestVerdict {
+  const logs = after ? output(after) : undefined;
+  const collectError = after?.collectionErrors[0]?.message.trim().split('\n').slice(-1)[0];
+  const failedBefore = before !== undefined && !reproductionPassed(before);
+  const passedAfter = reproductionPassed(after);
+  const v = (category: FailureCategory, message: string, l = logs): TestVerdict => ({ failedBefore, passedAfter, failure: { category, message, logs: l } });
+  // A timeout or an import failure that the test also had without the patch is the test's fault
+  // (rewrite it); one that only the patch brings is the fix's.
+  if (after?.timedOut && before?.timedOut) return v('timeout', `the reproduction test ran past ${timeoutSeconds}s, with and without the patch`);
+  if (after?.timedOut) return v('repro_still_fails', `with the patch the reproduction test runs past ${timeoutSeconds}s (it finished without it)`);
+  if (after && after.collectionErrors.length > 0 && before && before.collectionErrors.length > 0) return v('import_error', `the reproduction test could not be collected: ${collectError}`);
+  if (after && after.collectionErrors.length > 0) return v('repro_still_fails', `with the patch the reproduction test no longer imports: ${collectError}`);
+  if (!passedAfter && reproductionBroken(before, after)) return v('repro_broken', 'the reproduction test breaks in its own code (an error in the test or its setup, not a failing check); rewrite the test');
+  if (!passedAfter) return v('repro_still_fails', 'the reproduction test still fails with the patch applied');
+  if (!failedBefore) return v('repro_did_not_fail', 'the reproduction test passes without the patch, so it does not reproduce the issue', before && tail(before.exec.stdout.text));
+  return { failedBefore, passedAfter };
+}
+
+/** Merges per-file runs into one outcome map for the event log (ids name their file). */
+const merged = (runs: ReadonlyArray<PytestRunResult | undefined>) => Object.assign({}, ...runs.map((r) => r?.outcomes ?? {})) as PytestRunResult['outcomes'];
+
+/**
+ * Proves an attempt's candidates in the project's environment. Every judge test (the reproduction
+ * step's and each candidate's own, de-duplicated) runs once without any patch, in one sandbox with
+ * the existing tests' baseline; then each group of equivalent candidates gets one fresh sandbox,
+ * where its patch is applied and every judge test and the existing tests that reach what it
+ * touches run again. A candidate is proven when a judge test that failed without it passes with
+ * it and no existing test newly fails; selection then keeps one candidate.
  */
 export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
-  const current = state.current!;
-  const diff = current.diff!;
+  const drafts = state.drafts;
+  const tested = drafts.filter((d) => d.diff);
   const prepared = deps.run.environment;
+  const finishWith = (records: CandidateRecord[], judges: JudgeTest[], extra: Partial<AttemptRecord> = {}) => {
+    const selection = selectCandidate(records, judges);
+    const winner = records.find((c) => c.candidate === selection.winner) ?? records[0]!;
+    const draft = drafts.find((d) => d.candidate === winner.candidate);
+    const perCandidate = extra as Record<number, Partial<AttemptRecord>>;
+    const record: AttemptRecord = {
+      attempt: state.attempt,
+      candidate: winner.candidate,
+      diff: winner.diff,
+      tests: [],
+      score: winner.score,
+      ...(winner.failure ? { failure: winner.failure } : {}),
+      ...(perCandidate[winner.candidate] ?? {}),
+      candidates: [...records].sort((a, b) => a.candidate - b.candidate),
+      selection,
+    };
+    emitSelection(deps, record);
+    return { current: record, attempts: [record], ...(draft ? { answer: draft.answer } : {}) };
+  };
   if (!prepared) {
-    const record = { ...current, failure: { category: 'sandbox_error' as const, message: 'no environment was resolved for this run' }, score: UNTESTED_SCORE.sandboxError };
-    return { current: record, attempts: [record] };
+    const failure = { category: 'sandbox_error' as const, message: 'no environment was resolved for this run' };
+    return finishWith(drafts.map((d) => untestedCandidate(d.diff ? { ...d, failure } : d, d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer)).map((c, i) => ({ ...c, diff: drafts[i]!.diff })), []);
   }
   const { environment, image } = prepared;
   const snapshotFiles = deps.run.snapshot?.files ?? [];
   const existing = new Set(snapshotFiles.map((f) => f.path));
-  const tests = current.tests.filter((t) => pathViolations(t.path).length === 0 && !existing.has(t.path) && t.path.endsWith('.py'));
-  const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
-  const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(0, 40);
-  // The localiser parsed these files already: no attempt parses the repository again.
-  const regressionSelection = regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
-  const regressionTests = regressionSelection.tests;
-  const regressionPaths = regressionTests.map((t) => t.path);
+  const { judges, clash } = judgeTests(state.reproTests, drafts, existing);
   const timeoutSeconds = deps.testTimeoutSeconds;
   const run = (session: Parameters<typeof runEnvironmentTests>[0], targets: string[], options: { timeout?: number; existing?: boolean } = {}) =>
     targets.length
       ? runEnvironmentTests(session, environment, targets, {
           timeoutSeconds: options.timeout ?? timeoutSeconds,
           signal: deps.signal,
-          // One existing file that does not import must not stop pytest before the others run.
-          ...(options.existing && isPytestCommand(environment.testCmd) ? { extraArgs: ['--continue-on-collection-errors'] } : {}),
+          // One file that does not import must not stop pytest before the others run.
+          ...((options.existing || targets.length > 1) && isPytestCommand(environment.testCmd) ? { extraArgs: ['--continue-on-collection-errors'] } : {}),
         })
       : Promise.resolve(undefined);
-  let record: AttemptRecord;
+  /** Every judge test in one run where the ids say which file each outcome is of; one run per file otherwise, or when the run was cut short. */
+  const runJudges = async (session: Parameters<typeof runEnvironmentTests>[0], list: readonly Judge[]): Promise<Map<string, PytestRunResult>> => {
+    const out = new Map<string, PytestRunResult>();
+    if (list.length === 0) return out;
+    if (list.length > 1 && isPytestCommand(environment.testCmd)) {
+      const all = (await run(session, list.map((j) => j.path)))!;
+      if (!all.timedOut && !all.crashed && all.consistent) {
+        for (const j of list) out.set(j.path, fileRun(all, j.path));
+        return out;
+      }
+    }
+    for (const j of list) out.set(j.path, (await run(session, [j.path]))!);
+    return out;
+  };
+
+  // Each group of equivalent candidates is tested once, with the existing tests that reach what it touches.
+  const groups = new Map<number, CandidateDraft[]>();
+  for (const d of tested) {
+    const lead = tested.find((o) => o.key === d.key)!.candidate;
+    groups.set(lead, [...(groups.get(lead) ?? []), d]);
+  }
+  const plans = [...groups].map(([lead, members]) => {
+    const diff = members[0]!.diff!;
+    const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
+    const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(0, 40);
+    // The localiser parsed these files already: no attempt parses the repository again.
+    const selection = regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
+    return { lead, members, diff, selection, paths: selection.tests.map((t) => t.path) };
+  });
+
+  // Without any patch: the judge tests (once per run) and each existing-test set (once per run).
+  const judgeKey = (j: Judge) => `${j.path}\u0000${j.key}`;
+  const judgeBefore = (deps.run.judgeBefore ??= new Map<string, PytestRunResult>());
+  const regressionBefore = (deps.run.regressionBefore ??= new Map<string, { run: PytestRunResult; checked: string[] }>());
+  const newJudges = judges.filter((j) => !judgeBefore.has(judgeKey(j)));
+  const newSets = [...new Set(plans.map((p) => p.paths.join('\n')))].filter((k) => k !== '' && !regressionBefore.has(k));
+  const records = new Map<number, CandidateRecord>();
+  const perCandidate: Record<number, Partial<AttemptRecord>> = {};
+  const base = (d: CandidateDraft, lead: number): CandidateRecord => ({
+    candidate: d.candidate, temperature: d.temperature, context: d.context, diff: d.diff, group: lead, votes: groups.get(lead)!.length, testsPassed: 0, regressions: [], score: UNTESTED_SCORE.sandboxError, tokens: d.tokens, costUsd: d.costUsd,
+  });
   try {
-    record = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * 5 + 120 }, async (session) => {
-      await prepareCheckout(session, environment);
-      const targets = tests.map((t) => t.path);
-      if (tests.length > 0) await session.putFiles('/work', Object.fromEntries(tests.map((t) => [t.path, t.content])));
-      const before = await run(session, targets);
-      // The existing tests before the patch do not change between attempts: run once per set, then re-used.
-      // Files that do not finish within the limit without the patch are left unchecked (and said so).
-      const baselineKey = regressionPaths.join('\n');
-      let existingBefore = deps.run.regressionBefore?.get(baselineKey);
-      if (!existingBefore && regressionPaths.length > 0) {
-        const first = (await run(session, regressionPaths, { existing: true }))!;
-        // Files that do not even collect without the patch cannot show a regression.
-        const collected = regressionPaths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
-        existingBefore = { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected };
-        (deps.run.regressionBefore ??= new Map()).set(baselineKey, existingBefore);
-      }
-      const checked = existingBefore?.checked ?? [];
-      const unchecked = regressionPaths.filter((p) => !checked.includes(p));
-      const applied = await applyPatch(session, diff, { timeoutSeconds: 60 });
-      deps.events.emit('apply_result', { attempt: state.attempt, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
-      if (!applied.ok) {
-        return { ...current, failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: UNTESTED_SCORE.doesNotApply };
-      }
-      const after = await run(session, targets);
-      // Time on a shared machine varies: the checked files get twice what they took without the patch (at most 3x the limit).
-      const tookSeconds = (existingBefore?.run.exec.durationMs ?? 0) / 1000;
-      const existingTimeout = Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30));
-      const afterExisting = await run(session, checked, { timeout: existingTimeout, existing: true });
-      const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
-      // An existing test the reproduction file redefines (the same test name) is superseded by it: the
-      // fix is meant to change what the old version asserts. Any other newly failing test is a regression.
-      const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), after, before);
-      // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
-      const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
-      const reproFailedBefore = before !== undefined && !reproductionPassed(before);
-      const reproPassedAfter = reproductionPassed(after);
-      deps.events.emit('test_result', {
-        attempt: state.attempt,
-        environment: environment.key,
-        reproduction: targets,
-        before: before && { outcomes: before.outcomes, exit_code: before.exec.exitCode, output: output(before) },
-        after: after && { outcomes: after.outcomes, exit_code: after.exec.exitCode, timed_out: after.timedOut, output: output(after) },
-        existing: checked,
-        existing_why: regressionTests,
-        existing_unchecked: [
-          ...unchecked.map((path) => ({
-            path,
-            reason: existingBefore?.run.collectionErrors.some((e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`))
-              ? 'does not collect without the patch'
-              : existingBefore?.run.crashed
-                ? 'pytest crashed before finishing it without the patch'
-                : `did not finish within ${timeoutSeconds}s without the patch`,
-          })),
-          ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${MAX_REGRESSION_FILES} most relevant test files` })),
-        ],
-        existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
-        regressions,
-        superseded,
+    if (newJudges.length > 0 || newSets.length > 0) {
+      await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (3 + newJudges.length + newSets.length) + 120 }, async (session) => {
+        await prepareCheckout(session, environment);
+        if (newJudges.length > 0) await session.putFiles('/work', Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
+        for (const [path, result] of await runJudges(session, newJudges)) judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
+        // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
+        for (const key of newSets) {
+          const paths = key.split('\n');
+          const first = (await run(session, paths, { existing: true }))!;
+          const collected = paths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
+          regressionBefore.set(key, { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected });
+        }
       });
-      let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
-      const logs = after ? output(after) : undefined;
-      const collectError = after?.collectionErrors[0]?.message.trim().split('\n').slice(-1)[0];
-      // A timeout or an import failure that the test also had without the patch is the test's fault
-      // (rewrite it); one that only the patch brings is the fix's.
-      if (after?.timedOut && before?.timedOut) failure = { category: 'timeout', message: `the reproduction test ran past ${timeoutSeconds}s, with and without the patch`, logs };
-      else if (after?.timedOut) failure = { category: 'repro_still_fails', message: `with the patch the reproduction test runs past ${timeoutSeconds}s (it finished without it)`, logs };
-      else if (after && after.collectionErrors.length > 0 && before && before.collectionErrors.length > 0) {
-        failure = { category: 'import_error', message: `the reproduction test could not be collected: ${collectError}`, logs };
-      } else if (after && after.collectionErrors.length > 0) {
-        failure = { category: 'repro_still_fails', message: `with the patch the reproduction test no longer imports: ${collectError}`, logs };
-      } else if (targets.length === 0) {
-        const clash = current.tests.find((t) => existing.has(t.path));
-        failure = {
-          category: 'no_reproduction_test',
-          message: clash
-            ? `the reproduction test must be a new file, and ${clash.path} already exists; name a new one`
-            : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
-        };
-      } else if (!reproPassedAfter && reproductionBroken(before, after)) {
-        failure = { category: 'repro_broken', message: 'the reproduction test breaks in its own code (an error in the test or its setup, not a failing check); rewrite the test', logs };
-      } else if (!reproPassedAfter) failure = { category: 'repro_still_fails', message: 'the reproduction test still fails with the patch applied', logs };
-      else if (!reproFailedBefore) failure = { category: 'repro_did_not_fail', message: 'the reproduction test passes without the patch, so it does not reproduce the issue', logs: before && tail(before.exec.stdout.text) };
-      else if (hung) {
-        failure = {
-          category: 'regression',
-          message: afterExisting!.crashed
-            ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
-            : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
-          logs: tail(afterExisting!.exec.stdout.text),
-        };
-      } else if (regressions.length > 0) {
-        failure = {
-          category: 'regression',
-          message: `regression: existing tests newly fail with the patch: ${regressions.slice(0, 5).join(', ')}${regressions.length > 5 ? ` and ${regressions.length - 5} more` : ''}`,
-          logs: afterExisting && tail(afterExisting.exec.stdout.text),
-        };
-      }
-      // A test broken in its own code proved nothing, whatever it did before.
-      const testProved = reproFailedBefore && failure?.category !== 'repro_broken';
-      const score = attemptScore({ reproFailedBefore: testProved, reproPassedAfter, regressions: regressions.length + (hung ? 1 : 0), diffChars: diff.length });
-      return { ...current, tests, reproFailedBefore, reproPassedAfter, regressions, regressionTests, score, ...(failure ? { failure } : {}) };
-    });
+    }
   } catch (err) {
     if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
-    record = { ...current, failure: { category: 'sandbox_error', message: (err as Error).message }, score: UNTESTED_SCORE.sandboxError };
+    const failure = { category: 'sandbox_error' as const, message: (err as Error).message };
+    for (const p of plans) for (const d of p.members) records.set(d.candidate, { ...base(d, p.lead), failure });
   }
-  return { current: record, attempts: [record] };
+  const before = new Map(judges.map((j) => [j.path, judgeBefore.get(judgeKey(j))]));
+  const brokenFor = new Map<string, number>();
+
+  for (const plan of plans) {
+    if (records.has(plan.lead)) continue;
+    const { diff, members, selection: regressionSelection } = plan;
+    const regressionPaths = plan.paths;
+    const existingBefore = regressionBefore.get(regressionPaths.join('\n'));
+    const checked = existingBefore?.checked ?? [];
+    const unchecked = regressionPaths.filter((p) => !checked.includes(p));
+    let result: Omit<CandidateRecord, 'candidate' | 'temperature' | 'context' | 'tokens' | 'costUsd' | 'diff' | 'group' | 'votes'> & { extra?: Partial<AttemptRecord> };
+    try {
+      result = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session) => {
+        await prepareCheckout(session, environment);
+        if (judges.length > 0) await session.putFiles('/work', Object.fromEntries(judges.map((j) => [j.path, j.content])));
+        const applied = await applyPatch(session, diff, { timeoutSeconds: 60 });
+        deps.events.emit('apply_result', { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
+        if (!applied.ok) return { testsPassed: 0, regressions: [], failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: UNTESTED_SCORE.doesNotApply };
+        const after = await runJudges(session, judges);
+        // Time on a shared machine varies: the checked files get twice what they took without the patch (at most 3x the limit).
+        const tookSeconds = (existingBefore?.run.exec.durationMs ?? 0) / 1000;
+        const existingTimeout = Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30));
+        const afterExisting = await run(session, checked, { timeout: existingTimeout, existing: true });
+        const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
+        const judgeAfter = { ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult | undefined;
+        const judgeBeforeAll = judges.length ? ({ ...before.get(judges[0]!.path)!, outcomes: merged([...before.values()]) } as PytestRunResult) : undefined;
+        // An existing test a judge test redefines (the same test name) is superseded by it: the fix is
+        // meant to change what the old version asserts. Any other newly failing test is a regression.
+        const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), judges.length ? judgeAfter : undefined, judgeBeforeAll);
+        // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
+        const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
+        const verdicts = judges.map((j) => ({ judge: j, verdict: verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds) }));
+        for (const { judge, verdict } of verdicts) if (verdict.failure?.category === 'repro_broken') brokenFor.set(judge.path, (brokenFor.get(judge.path) ?? 0) + 1);
+        const passed = verdicts.filter((v) => !v.verdict.failure);
+        const primary = verdicts.find((v) => v.verdict.failedBefore && v.verdict.failure?.category !== 'repro_broken') ?? verdicts[0];
+        deps.events.emit('test_result', {
+          attempt: state.attempt,
+          candidate: plan.lead,
+          candidates: members.map((m) => m.candidate),
+          environment: environment.key,
+          reproduction: judges.map((j) => j.path),
+          judges: verdicts.map(({ judge, verdict }) => ({ path: judge.path, source: judge.source, failed_before: verdict.failedBefore, passed_after: verdict.passedAfter, failure: verdict.failure?.category ?? null })),
+          before: judgeBeforeAll && { outcomes: judgeBeforeAll.outcomes, exit_code: before.get(primary!.judge.path)?.exec.exitCode, output: output(before.get(primary!.judge.path)!) },
+          after: judgeAfter && { outcomes: judgeAfter.outcomes, exit_code: after.get(primary!.judge.path)?.exec.exitCode, timed_out: [...after.values()].some((r) => r.timedOut), output: output(after.get(primary!.judge.path)!) },
+          existing: checked,
+          existing_why: regressionSelection.tests,
+          existing_unchecked: [
+            ...unchecked.map((path) => ({
+              path,
+              reason: existingBefore?.run.collectionErrors.some((e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`))
+                ? 'does not collect without the patch'
+                : existingBefore?.run.crashed
+                  ? 'pytest crashed before finishing it without the patch'
+                  : `did not finish within ${timeoutSeconds}s without the patch`,
+            })),
+            ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${MAX_REGRESSION_FILES} most relevant test files` })),
+          ],
+          existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
+          regressions,
+          superseded,
+        });
+        let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
+        if (judges.length === 0) {
+          failure = {
+            category: 'no_reproduction_test',
+            message: clash ? `the reproduction test must be a new file, and ${clash} already exists; name a new one` : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
+          };
+        } else if (passed.length === 0) failure = primary!.verdict.failure;
+        else if (hung) {
+          failure = {
+            category: 'regression',
+            message: afterExisting!.crashed
+              ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
+              : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
+            logs: tail(afterExisting!.exec.stdout.text),
+          };
+        } else if (regressions.length > 0) {
+          failure = {
+            category: 'regression',
+            message: `regression: existing tests newly fail with the patch: ${regressions.slice(0, 5).join(', ')}${regressions.length > 5 ? ` and ${regressions.length - 5} more` : ''}`,
+            logs: afterExisting && tail(afterExisting.exec.stdout.text),
+          };
+        }
+        // A test broken in its own code proved nothing, whatever it did before.
+        const testProved = verdicts.some((v) => v.verdict.failedBefore && v.verdict.failure?.category !== 'repro_broken');
+        const reproPassedAfter = passed.length > 0;
+        const score = attemptScore({ reproFailedBefore: testProved, reproPassedAfter, regressions: regressions.length + (hung ? 1 : 0), diffChars: diff.length });
+        const reproFailedBefore = verdicts.some((v) => v.verdict.failedBefore);
+        return {
+          testsPassed: passed.length,
+          regressions: hung ? [...regressions, failure!.message] : regressions,
+          score,
+          ...(failure ? { failure } : {}),
+          extra: { reproFailedBefore, reproPassedAfter, regressions, regressionTests: regressionSelection.tests, tests: judges.map((j) => ({ path: j.path, content: j.content })) },
+        };
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
+      result = { testsPassed: 0, regressions: [], failure: { category: 'sandbox_error', message: (err as Error).message }, score: UNTESTED_SCORE.sandboxError };
+    }
+    const { extra, ...rated } = result;
+    for (const d of members) {
+      records.set(d.candidate, { ...base(d, plan.lead), ...rated });
+      if (extra) perCandidate[d.candidate] = extra;
+    }
+  }
+  for (const d of drafts) if (!d.diff) records.set(d.candidate, untestedCandidate(d, UNTESTED_SCORE.noAnswer));
+  const summary: JudgeTest[] = judges.map((j) => {
+    const b = before.get(j.path);
+    const why = !b ? 'did not run without the patch' : reproductionPassed(b) ? 'passes without any patch, so it shows no bug' : brokenFor.get(j.path) === plans.length ? 'breaks in its own code with every candidate' : undefined;
+    return { path: j.path, source: j.source, valid: why === undefined, ...(why ? { why } : {}) };
+  });
+  return finishWith([...records.values()], summary, perCandidate as Partial<AttemptRecord>);
 }

@@ -48,7 +48,7 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(Object.keys(result.localised_files[0]).sort()).toEqual(['in_set', 'path', 'score']);
     expect(Object.keys(events.find((e: { type: string }) => e.type === 'localised_files').data.files[0]).sort()).toEqual(['in_set', 'path', 'score']);
     // The log's last event says how each attempt ended, as result.json does.
-    expect(events.at(-1).data.attempt_results).toEqual([{ attempt: 1, failure: null, message: null, score: result.attempts[0].score }]);
+    expect(events.at(-1).data.attempt_results).toEqual([{ attempt: 1, candidate: 1, candidates: 1, failure: null, message: null, score: result.attempts[0].score }]);
     expect(result.tokens.input).toBeGreaterThan(0);
     expect(patch).toContain('+    return a + b');
     expect(patch).not.toContain('test_repro_add'); // the agent's own test is not part of the patch
@@ -93,12 +93,25 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(patch).toBe('');
   });
 
+  const weak = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n```\n';
   it('rewrites a reproduction test that does not fail before the fix', async () => {
-    const weak = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n```\n';
-    const { r, result, events } = await solve([weak, fix('a + b'), REPRO, fix('a + b')]);
+    const { r, result, events } = await solve([weak, fix('a + b').replace(REPRO, ''), REPRO, fix('a + b')]);
     expect(result.attempts.map((a: { failure: string | null }) => a.failure)).toEqual(['repro_did_not_fail', null]);
     expect(events.filter((e: { type: string; data: { node?: string } }) => e.type === 'node_start' && e.data.node === 'reproduce')).toHaveLength(2);
     expect(r.code).toBe(0);
+  });
+
+  it("judges with the fix answer's own reproduction test too: a weak first test does not sink a fix another test proves", async () => {
+    const { r, result, events } = await solve([weak, fix('a + b')]);
+    expect(r.code).toBe(0);
+    expect(result.attempts.map((a: { failure: string | null }) => a.failure)).toEqual([null]);
+    const select = events.find((e: { type: string; data: { step?: string } }) => e.type === 'log' && e.data.step === 'select').data;
+    // Both tests are named tests/test_repro_add.py: the second is renamed beside the first.
+    expect(select.judges).toEqual([
+      { path: 'tests/test_repro_add.py', source: 'reproduce', valid: false, why: 'passes without any patch, so it shows no bug' },
+      { path: 'tests/test_repro_add_2.py', source: 'candidate 1', valid: true },
+    ]);
+    expect(select.candidates).toMatchObject([{ candidate: 1, tests_passed: 1, tests_valid: 1, failure: null }]);
   });
 
   it('stops on SIGINT mid-run, leaving no sandbox behind', async () => {
