@@ -18,6 +18,7 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   const files = new Map((deps.run.snapshot?.files ?? []).map((f) => [f.path, f.text]));
   const specials: Array<'no_edits' | 'keep_previous'> = [];
   const drafts: CandidateDraft[] = state.drafts.map((draft) => {
+    if (draft.failure) return draft; // its model call failed
     const outcome = answerToDiff(draft.answer, (path) => files.get(path));
     if (outcome.kind === 'diff') {
       const key = normalisedChange(outcome.changes.map((c) => ({ path: c.path, after: c.after ?? '' })));
@@ -32,10 +33,11 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   });
   const withDiff = drafts.filter((d) => d.diff);
   // "No edit needed" is a valid answer, and KEEP_PREVIOUS keeps the last diff: when every candidate says so, the run ends.
-  if (withDiff.length === 0 && specials.length === drafts.length && drafts.length > 0) {
+  const answeredCount = drafts.filter((d) => d.failure?.category !== 'model_error').length;
+  if (withDiff.length === 0 && specials.length === answeredCount && answeredCount > 0) {
     const kind = specials[0]!;
     if (kind === 'no_edits' || state.attempts.some((a) => a.diff)) {
-      deps.events.emit('apply_result', { attempt: state.attempt, candidate: drafts[0]!.candidate, ok: true, answer: kind === 'no_edits' ? 'NO_EDITS' : 'KEEP_PREVIOUS' });
+      deps.events.emit('apply_result', { attempt: state.attempt, candidate: drafts.find((d) => d.failure?.category !== 'model_error')!.candidate, ok: true, answer: kind === 'no_edits' ? 'NO_EDITS' : 'KEEP_PREVIOUS' });
       return { stoppedBy: kind === 'no_edits' ? 'no_edits' : 'keep_previous' };
     }
   }
@@ -44,8 +46,9 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   for (const d of drafts) {
     if (d.diff) {
       deps.events.emit('patch', { attempt: state.attempt, candidate: d.candidate, group: groupOf.get(d.key!), diff: d.diff, files: d.changed ?? [], tests: (d.tests ?? []).map((t) => t.path) });
-    } else {
-      const failure = d.failure?.message === 'answered KEEP_PREVIOUS' ? { category: 'no_change' as const, message: 'KEEP_PREVIOUS with no previous edit to keep' } : d.failure!;
+    } else if (d.failure?.category !== 'model_error') {
+      const keptNothing = d.failure?.message === 'answered KEEP_PREVIOUS' && !state.attempts.some((a) => a.diff);
+      const failure = keptNothing ? { category: 'no_change' as const, message: 'KEEP_PREVIOUS with no previous edit to keep' } : d.failure!;
       d.failure = failure;
       deps.events.emit('apply_result', { attempt: state.attempt, candidate: d.candidate, ok: false, ...failure });
     }
@@ -54,7 +57,7 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
     const current: AttemptRecord = { attempt: state.attempt, diff: withDiff[0]!.diff, tests: [], score: UNTESTED_SCORE.sandboxError };
     return { drafts, current };
   }
-  const first = drafts[0]!;
+  const first = drafts.find((d) => d.failure?.category !== 'model_error') ?? drafts[0]!;
   const candidates = drafts.map((d) => untestedCandidate(d, UNTESTED_SCORE.noAnswer));
   const record: AttemptRecord = {
     attempt: state.attempt,

@@ -32,7 +32,7 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
   };
 
   const drafts: CandidateDraft[] = [];
-  const errors: unknown[] = [];
+  const errors: Array<{ plan: CandidatePlan; err: unknown }> = [];
   const inFlight = new Set<Promise<void>>();
   let next = 0;
   let cancelled: unknown;
@@ -43,7 +43,7 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
         drafts.push({ ...plan, answer: result.text, tokens: { input: result.inputTokens, output: result.outputTokens }, costUsd: result.costUsd });
       } catch (err) {
         if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') cancelled ??= err;
-        else errors.push(err);
+        else errors.push({ plan, err });
       } finally {
         release();
       }
@@ -73,8 +73,14 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
     deps.events.emit('log', { step: 'generate', stopped_by: by, attempt, drawn: next, wanted: plans.length, cost_usd: deps.run.costUsd, ...(by === 'cost' ? { max_cost_usd: deps.maxCostUsd } : {}) });
     if (next === 0) return { stoppedBy: by };
   }
-  if (drafts.length === 0) return modelFailure(errors[0], deps, 'generate', attempt);
-  for (const err of errors) deps.events.emit('log', { level: 'warn', step: 'generate', attempt, category: 'model_error', message: (err as Error).message, message_detail: 'one candidate failed; the attempt goes on with the others' });
+  if (drafts.length === 0) return modelFailure(errors[0]?.err, deps, 'generate', attempt);
+  const answered = [...drafts].sort((a, b) => a.candidate - b.candidate);
+  // A candidate whose call failed stays in the attempt's record, failed, so every candidate drawn is accounted for.
+  for (const { plan, err } of errors) {
+    const message = (err as Error).message;
+    deps.events.emit('log', { level: 'warn', step: 'generate', attempt, candidate: plan.candidate, category: 'model_error', message, note: 'one candidate failed; the attempt goes on with the others' });
+    drafts.push({ ...plan, answer: '', tokens: { input: 0, output: 0 }, costUsd: 0, failure: { category: 'model_error', message } });
+  }
   drafts.sort((a, b) => a.candidate - b.candidate);
-  return { attempt, drafts, answer: drafts[0]!.answer, current: undefined };
+  return { attempt, drafts, answer: answered[0]!.answer, current: undefined };
 }

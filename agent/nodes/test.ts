@@ -16,6 +16,8 @@ const WHOLE_SUITE_FILES = 20;
 const TEST_FILE = /(^|\/)(test_[^/]*|[^/]*_test)\.py$/;
 /** Test files run for regressions at most (the nearest by import distance first). */
 const MAX_REGRESSION_FILES = 8;
+/** More test files, when candidates touch different code: each one's neighbourhood is checked. */
+const MAX_EXTRA_REGRESSION_FILES = 4;
 
 /**
  * The reproduction file passes when none of its tests failed or errored and at least one ran and
@@ -191,7 +193,8 @@ export function judgeTests(reproTests: readonly ReproductionTest[], drafts: read
   let clash: string | undefined;
   const offered = [...reproTests.map((t) => ({ test: t, source: 'reproduce' })), ...drafts.flatMap((d) => (d.tests ?? []).map((t) => ({ test: t, source: `candidate ${d.candidate}` })))];
   for (const { test, source } of offered) {
-    if (pathViolations(test.path).length > 0 || !test.path.endsWith('.py')) continue;
+    // Only test modules judge: a conftest.py or another module would change how every test runs.
+    if (pathViolations(test.path).length > 0 || !TEST_FILE.test(test.path)) continue;
     if (existing.has(test.path)) {
       clash ??= test.path;
       continue;
@@ -303,96 +306,104 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     return out;
   };
 
-  // Each group of equivalent candidates is tested once, with the existing tests that reach what it touches.
+  // Each group of equivalent candidates is tested once. Every group runs the same existing tests (the
+  // union of those that reach what each touches), so no candidate wins by being checked less.
   const groups = new Map<number, CandidateDraft[]>();
   for (const d of tested) {
     const lead = tested.find((o) => o.key === d.key)!.candidate;
     groups.set(lead, [...(groups.get(lead) ?? []), d]);
   }
-  const plans = [...groups].map(([lead, members]) => {
+  const selections = [...groups.values()].map((members) => {
     const diff = members[0]!.diff!;
     const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
     const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(0, 40);
     // The localiser parsed these files already: no attempt parses the repository again.
-    const selection = regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
-    return { lead, members, diff, selection, paths: selection.tests.map((t) => t.path) };
+    return regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
   });
+  const regressionSelection = unionOfSelections(selections, MAX_REGRESSION_FILES + MAX_EXTRA_REGRESSION_FILES);
+  const regressionPaths = regressionSelection.tests.map((t) => t.path);
+  const setKey = regressionPaths.join('\n');
+  const plans = [...groups].map(([lead, members]) => ({ lead, members, diff: members[0]!.diff! }));
 
-  // Without any patch: the judge tests (once per run) and each existing-test set (once per run).
+  // Without any patch: the judge tests and the existing tests, each once per run.
   const judgeKey = (j: Judge) => `${j.path}\u0000${j.key}`;
   const judgeBefore = (deps.run.judgeBefore ??= new Map<string, PytestRunResult>());
   const regressionBefore = (deps.run.regressionBefore ??= new Map<string, { run: PytestRunResult; checked: string[] }>());
   const newJudges = judges.filter((j) => !judgeBefore.has(judgeKey(j)));
-  const newSets = [...new Set(plans.map((p) => p.paths.join('\n')))].filter((k) => k !== '' && !regressionBefore.has(k));
+  const newSet = setKey !== '' && !regressionBefore.has(setKey);
   const records = new Map<number, CandidateRecord>();
   const perCandidate: Record<number, Partial<AttemptRecord>> = {};
   const base = (d: CandidateDraft, lead: number): CandidateRecord => ({
     candidate: d.candidate, temperature: d.temperature, context: d.context, diff: d.diff, group: lead, votes: groups.get(lead)!.length, testsPassed: 0, regressions: [], score: UNTESTED_SCORE.sandboxError, tokens: d.tokens, costUsd: d.costUsd,
   });
+  const untested = (plan: (typeof plans)[number], failure: { category: FailureCategory; message: string }, score: number) => {
+    for (const d of plan.members) records.set(d.candidate, { ...base(d, plan.lead), failure, score });
+  };
   try {
-    if (newJudges.length > 0 || newSets.length > 0) {
-      await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (3 + newJudges.length + newSets.length) + 120 }, async (session) => {
+    if (newJudges.length > 0 || newSet) {
+      await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120 }, async (session) => {
         await prepareCheckout(session, environment);
         if (newJudges.length > 0) await session.putFiles('/work', Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
         for (const [path, result] of await runJudges(session, newJudges)) judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
         // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
-        for (const key of newSets) {
-          const paths = key.split('\n');
-          const first = (await run(session, paths, { existing: true }))!;
-          const collected = paths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
-          regressionBefore.set(key, { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected });
+        if (newSet) {
+          const first = (await run(session, regressionPaths, { existing: true }))!;
+          const collected = regressionPaths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
+          regressionBefore.set(setKey, { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected });
         }
       });
     }
   } catch (err) {
     if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
-    const failure = { category: 'sandbox_error' as const, message: (err as Error).message };
-    for (const p of plans) for (const d of p.members) records.set(d.candidate, { ...base(d, p.lead), failure });
+    for (const p of plans) untested(p, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
   }
   const before = new Map(judges.map((j) => [j.path, judgeBefore.get(judgeKey(j))]));
-  const brokenFor = new Map<string, number>();
+  const existingBefore = regressionBefore.get(setKey);
+  const checked = existingBefore?.checked ?? [];
+  const unchecked = regressionPaths.filter((p) => !checked.includes(p));
 
+  /** What one group's sandbox found; the verdict is decided once every group has run. */
+  interface GroupRun {
+    verdicts: Map<string, TestVerdict>;
+    regressions: string[];
+    hungMessage?: string;
+    regressionLogs?: string;
+  }
+  const runs = new Map<number, GroupRun>();
   for (const plan of plans) {
     if (records.has(plan.lead)) continue;
-    const { diff, members, selection: regressionSelection } = plan;
-    const regressionPaths = plan.paths;
-    const existingBefore = regressionBefore.get(regressionPaths.join('\n'));
-    const checked = existingBefore?.checked ?? [];
-    const unchecked = regressionPaths.filter((p) => !checked.includes(p));
-    let result: Omit<CandidateRecord, 'candidate' | 'temperature' | 'context' | 'tokens' | 'costUsd' | 'diff' | 'group' | 'votes'> & { extra?: Partial<AttemptRecord> };
     try {
-      result = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session) => {
+      const outcome = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session): Promise<GroupRun | { applyFailed: string }> => {
         await prepareCheckout(session, environment);
         if (judges.length > 0) await session.putFiles('/work', Object.fromEntries(judges.map((j) => [j.path, j.content])));
-        const applied = await applyPatch(session, diff, { timeoutSeconds: 60 });
+        const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
         deps.events.emit('apply_result', { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
-        if (!applied.ok) return { testsPassed: 0, regressions: [], failure: { category: 'patch_does_not_apply' as const, message: applied.message }, score: UNTESTED_SCORE.doesNotApply };
+        if (!applied.ok) return { applyFailed: applied.message };
         const after = await runJudges(session, judges);
         // Time on a shared machine varies: the checked files get twice what they took without the patch (at most 3x the limit).
         const tookSeconds = (existingBefore?.run.exec.durationMs ?? 0) / 1000;
         const existingTimeout = Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30));
         const afterExisting = await run(session, checked, { timeout: existingTimeout, existing: true });
         const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
-        const judgeAfter = { ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult | undefined;
+        const judgeAfter = judges.length ? ({ ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult) : undefined;
         const judgeBeforeAll = judges.length ? ({ ...before.get(judges[0]!.path)!, outcomes: merged([...before.values()]) } as PytestRunResult) : undefined;
         // An existing test a judge test redefines (the same test name) is superseded by it: the fix is
         // meant to change what the old version asserts. Any other newly failing test is a regression.
-        const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), judges.length ? judgeAfter : undefined, judgeBeforeAll);
+        const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), judgeAfter, judgeBeforeAll);
         // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
         const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
-        const verdicts = judges.map((j) => ({ judge: j, verdict: verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds) }));
-        for (const { judge, verdict } of verdicts) if (verdict.failure?.category === 'repro_broken') brokenFor.set(judge.path, (brokenFor.get(judge.path) ?? 0) + 1);
-        const passed = verdicts.filter((v) => !v.verdict.failure);
-        const primary = verdicts.find((v) => v.verdict.failedBefore && v.verdict.failure?.category !== 'repro_broken') ?? verdicts[0];
+        const verdicts = new Map(judges.map((j) => [j.path, verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds)]));
+        const primary = judges.find((j) => verdicts.get(j.path)!.failedBefore && verdicts.get(j.path)!.failure?.category !== 'repro_broken') ?? judges[0];
         deps.events.emit('test_result', {
           attempt: state.attempt,
           candidate: plan.lead,
-          candidates: members.map((m) => m.candidate),
+          candidates: plan.members.map((m) => m.candidate),
           environment: environment.key,
           reproduction: judges.map((j) => j.path),
-          judges: verdicts.map(({ judge, verdict }) => ({ path: judge.path, source: judge.source, failed_before: verdict.failedBefore, passed_after: verdict.passedAfter, failure: verdict.failure?.category ?? null })),
-          before: judgeBeforeAll && { outcomes: judgeBeforeAll.outcomes, exit_code: before.get(primary!.judge.path)?.exec.exitCode, output: output(before.get(primary!.judge.path)!) },
-          after: judgeAfter && { outcomes: judgeAfter.outcomes, exit_code: after.get(primary!.judge.path)?.exec.exitCode, timed_out: [...after.values()].some((r) => r.timedOut), output: output(after.get(primary!.judge.path)!) },
+          judges: judges.map((j) => ({ path: j.path, source: j.source, failed_before: verdicts.get(j.path)!.failedBefore, passed_after: verdicts.get(j.path)!.passedAfter, failure: verdicts.get(j.path)!.failure?.category ?? null })),
+          // The exit code and output shown are the primary judge's (the first that failed without the patch).
+          before: judgeBeforeAll && primary && { outcomes: judgeBeforeAll.outcomes, exit_code: before.get(primary.path)?.exec.exitCode, output: output(before.get(primary.path)!) },
+          after: judgeAfter && primary && { outcomes: judgeAfter.outcomes, exit_code: after.get(primary.path)?.exec.exitCode, timed_out: [...after.values()].some((r) => r.timedOut), output: output(after.get(primary.path)!) },
           existing: checked,
           existing_why: regressionSelection.tests,
           existing_unchecked: [
@@ -404,62 +415,128 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
                   ? 'pytest crashed before finishing it without the patch'
                   : `did not finish within ${timeoutSeconds}s without the patch`,
             })),
-            ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${MAX_REGRESSION_FILES} most relevant test files` })),
+            ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${regressionPaths.length} most relevant test files` })),
           ],
           existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
           regressions,
           superseded,
         });
-        let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
-        if (judges.length === 0) {
-          failure = {
-            category: 'no_reproduction_test',
-            message: clash ? `the reproduction test must be a new file, and ${clash} already exists; name a new one` : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
-          };
-        } else if (passed.length === 0) failure = primary!.verdict.failure;
-        else if (hung) {
-          failure = {
-            category: 'regression',
-            message: afterExisting!.crashed
-              ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
-              : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`,
-            logs: tail(afterExisting!.exec.stdout.text),
-          };
-        } else if (regressions.length > 0) {
-          failure = {
-            category: 'regression',
-            message: `regression: existing tests newly fail with the patch: ${regressions.slice(0, 5).join(', ')}${regressions.length > 5 ? ` and ${regressions.length - 5} more` : ''}`,
-            logs: afterExisting && tail(afterExisting.exec.stdout.text),
-          };
-        }
-        // A test broken in its own code proved nothing, whatever it did before.
-        const testProved = verdicts.some((v) => v.verdict.failedBefore && v.verdict.failure?.category !== 'repro_broken');
-        const reproPassedAfter = passed.length > 0;
-        const score = attemptScore({ reproFailedBefore: testProved, reproPassedAfter, regressions: regressions.length + (hung ? 1 : 0), diffChars: diff.length });
-        const reproFailedBefore = verdicts.some((v) => v.verdict.failedBefore);
-        return {
-          testsPassed: passed.length,
-          regressions: hung ? [...regressions, failure!.message] : regressions,
-          score,
-          ...(failure ? { failure } : {}),
-          extra: { reproFailedBefore, reproPassedAfter, regressions, regressionTests: regressionSelection.tests, tests: judges.map((j) => ({ path: j.path, content: j.content })) },
-        };
+        const hungMessage = !hung
+          ? undefined
+          : afterExisting!.crashed
+            ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
+            : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
+        return { verdicts, regressions, hungMessage, regressionLogs: afterExisting && tail(afterExisting.exec.stdout.text) };
       });
+      if ('applyFailed' in outcome) untested(plan, { category: 'patch_does_not_apply', message: outcome.applyFailed }, UNTESTED_SCORE.doesNotApply);
+      else runs.set(plan.lead, outcome);
     } catch (err) {
       if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
-      result = { testsPassed: 0, regressions: [], failure: { category: 'sandbox_error', message: (err as Error).message }, score: UNTESTED_SCORE.sandboxError };
+      untested(plan, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
     }
-    const { extra, ...rated } = result;
-    for (const d of members) {
-      records.set(d.candidate, { ...base(d, plan.lead), ...rated });
-      if (extra) perCandidate[d.candidate] = extra;
+  }
+
+  // Which judges decide. A judge is valid when it fails without any patch. The reproduction step's
+  // tests were written before any fix was seen: when one of them is valid, those judge alone, and a
+  // proven candidate must pass every one. Otherwise the candidates' own tests judge, each only if its
+  // author passes it (a test its own fix fails asserts nothing the fix meant), and a proven candidate
+  // must pass every such test: candidates whose tests contradict each other prove nothing.
+  const groupOf = new Map(plans.flatMap((p) => p.members.map((m) => [m.candidate, p.lead] as const)));
+  const passes = (lead: number, j: Judge) => {
+    const v = runs.get(lead)?.verdicts.get(j.path);
+    return v !== undefined && !v.failure;
+  };
+  const valid = judges.filter((j) => {
+    const b = before.get(j.path);
+    return b !== undefined && !reproductionPassed(b);
+  });
+  const fromReproduce = valid.filter((j) => j.source === 'reproduce');
+  const binding = fromReproduce.length > 0 ? fromReproduce : valid.filter((j) => {
+    const author = groupOf.get(Number(j.source.replace('candidate ', '')));
+    return author !== undefined && passes(author, j);
+  });
+  const brokenEverywhere = (j: Judge) => runs.size > 0 && [...runs.values()].every((r) => r.verdicts.get(j.path)?.failure?.category === 'repro_broken');
+  for (const plan of plans) {
+    const found = runs.get(plan.lead);
+    if (!found) continue;
+    const verdictFor = (j: Judge) => found.verdicts.get(j.path)!;
+    const proven = binding.length > 0 && binding.every((j) => passes(plan.lead, j));
+    const firstFailing = binding.find((j) => !passes(plan.lead, j));
+    const primary = valid.find((j) => verdictFor(j).failure?.category !== 'repro_broken') ?? judges[0];
+    let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
+    if (judges.length === 0) {
+      failure = {
+        category: 'no_reproduction_test',
+        message: clash ? `the reproduction test must be a new file, and ${clash} already exists; name a new one` : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
+      };
+    } else if (!proven) {
+      failure = (firstFailing ? verdictFor(firstFailing).failure : primary ? verdictFor(primary).failure : undefined) ?? {
+        category: 'repro_still_fails',
+        message: "the reproduction tests contradict each other: no candidate's own test is passed by the fix that wrote it",
+      };
+    } else if (found.hungMessage) failure = { category: 'regression', message: found.hungMessage, logs: found.regressionLogs };
+    else if (found.regressions.length > 0) {
+      failure = {
+        category: 'regression',
+        message: `regression: existing tests newly fail with the patch: ${found.regressions.slice(0, 5).join(', ')}${found.regressions.length > 5 ? ` and ${found.regressions.length - 5} more` : ''}`,
+        logs: found.regressionLogs,
+      };
+    }
+    // A test broken in its own code proved nothing, whatever it did before.
+    const testProved = valid.some((j) => verdictFor(j).failure?.category !== 'repro_broken');
+    const testsPassed = valid.filter((j) => passes(plan.lead, j)).length;
+    const score = attemptScore({ reproFailedBefore: testProved, reproPassedAfter: proven, regressions: found.regressions.length + (found.hungMessage ? 1 : 0), diffChars: plan.diff.length });
+    const extra: Partial<AttemptRecord> = {
+      reproFailedBefore: valid.length > 0,
+      reproPassedAfter: proven,
+      regressions: found.regressions,
+      regressionTests: regressionSelection.tests,
+      tests: judges.map((j) => ({ path: j.path, content: j.content })),
+    };
+    for (const d of plan.members) {
+      records.set(d.candidate, { ...base(d, plan.lead), testsPassed, regressions: found.hungMessage ? [...found.regressions, found.hungMessage] : found.regressions, score, ...(failure ? { failure } : {}) });
+      perCandidate[d.candidate] = extra;
     }
   }
   for (const d of drafts) if (!d.diff) records.set(d.candidate, untestedCandidate(d, UNTESTED_SCORE.noAnswer));
   const summary: JudgeTest[] = judges.map((j) => {
     const b = before.get(j.path);
-    const why = !b ? 'did not run without the patch' : reproductionPassed(b) ? 'passes without any patch, so it shows no bug' : brokenFor.get(j.path) === plans.length ? 'breaks in its own code with every candidate' : undefined;
+    const why = !b
+      ? 'did not run without the patch'
+      : reproductionPassed(b)
+        ? 'passes without any patch, so it shows no bug'
+        : brokenEverywhere(j)
+          ? 'breaks in its own code with every candidate'
+          : !binding.includes(j)
+            ? fromReproduce.length > 0
+              ? "a candidate's own test: the reproduction step's tests decide"
+              : 'the candidate that wrote it does not pass it'
+            : undefined;
     return { path: j.path, source: j.source, valid: why === undefined, ...(why ? { why } : {}) };
   });
   return finishWith([...records.values()], summary, perCandidate as Partial<AttemptRecord>);
+}
+
+/**
+ * One set of existing tests from several candidates' selections: each one's most relevant files in
+ * turn (round robin), so that every candidate's neighbourhood is checked, up to `max` files.
+ */
+export function unionOfSelections(selections: ReadonlyArray<{ tests: Array<{ path: string; reason: string }>; left: string[] }>, max: number): { tests: Array<{ path: string; reason: string }>; left: string[] } {
+  const same = selections.every((s) => s.tests.map((t) => t.path).join('\n') === selections[0]!.tests.map((t) => t.path).join('\n'));
+  if (same) return selections[0] ?? { tests: [], left: [] };
+  // A whole small suite is never cut.
+  max = Math.max(max, ...selections.map((s) => s.tests.length));
+  const tests: Array<{ path: string; reason: string }> = [];
+  const seen = new Set<string>();
+  const queues = selections.map((s) => [...s.tests, ...s.left.map((path) => ({ path, reason: 'reaches a touched module' }))]);
+  for (let i = 0; queues.some((q) => i < q.length); i++) {
+    for (const q of queues) {
+      const t = q[i];
+      if (t && !seen.has(t.path)) {
+        seen.add(t.path);
+        tests.push(t);
+      }
+    }
+  }
+  return { tests: tests.slice(0, max), left: tests.slice(max).map((t) => t.path) };
 }

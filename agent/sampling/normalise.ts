@@ -9,25 +9,28 @@ interface Node {
 }
 
 /**
- * Python source re-printed from its parse tree: the leaf tokens (whole strings kept as written)
- * joined by single spaces, comments dropped. Two programs that differ only in layout or comments
- * print the same; `None` when the text does not parse (its raw text, whitespace-collapsed, is used).
+ * Python source re-printed from its parse tree, as Python's `ast.dump` would: every node by its
+ * type with its children in brackets, leaves (whole strings kept as written) by their text, and
+ * comments dropped. The tree keeps the nesting, so a line moved into or out of a block prints
+ * differently, while layout and comments do not count. `undefined` when the text does not parse.
  */
 export function reprintPython(text: string): string | undefined {
   const tree = parsePythonTree(text);
   if (tree.rootNode.hasError) return undefined;
-  const tokens: string[] = [];
+  const out: string[] = [];
   const walk = (node: Node) => {
     if (node.type === 'comment') return;
     // A string is one token: its quotes and content are the program's, whatever tree-sitter splits them into.
     if (node.childCount === 0 || node.type === 'string') {
-      if (node.text.trim()) tokens.push(node.text);
+      if (node.text.trim()) out.push(node.text);
       return;
     }
+    out.push(`${node.type}(`);
     for (const child of node.children) walk(child);
+    out.push(')');
   };
   walk(tree.rootNode as unknown as Node);
-  return tokens.join(' ');
+  return out.join(' ');
 }
 
 /** The files a change leaves, as (path, text after); a deleted file has empty text. */

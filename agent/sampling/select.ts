@@ -11,17 +11,21 @@ interface Standing {
 /** A candidate's tier: proven (0 regressions) › fixed with regressions › honest failure › proves nothing › untested. */
 function tierOf(c: CandidateRecord, anyValid: boolean): number {
   if (!c.diff || c.group === undefined) return -1;
-  if (c.failure && ['patch_does_not_apply', 'sandbox_error'].includes(c.failure.category)) return 0;
-  if (c.testsPassed > 0) return c.failure?.category === 'regression' ? ATTEMPT_TIER.fixedWithRegressions : ATTEMPT_TIER.verified;
+  if (!c.failure) return ATTEMPT_TIER.verified;
+  if (['patch_does_not_apply', 'sandbox_error'].includes(c.failure.category)) return 0;
+  // Only a candidate that passed its judges is judged on regressions.
+  if (c.failure.category === 'regression') return ATTEMPT_TIER.fixedWithRegressions;
   return anyValid ? ATTEMPT_TIER.reproducedOnly : ATTEMPT_TIER.provesNothing;
 }
 
 /** The keys in the order they decide, each with how it reads in a reason. */
 const KEYS: Array<{ better: (a: Standing, b: Standing) => number; says: (a: Standing, b: Standing) => string }> = [
-  { better: (a, b) => a.tier - b.tier, says: (a) => (a.record.failure ? `it gets furthest (${a.record.failure.category})` : 'it is proven: it makes a failing reproduction test pass and breaks no existing test') },
+  { better: (a, b) => a.tier - b.tier, says: (a) => (a.record.failure ? `it gets furthest (${a.record.failure.category})` : 'it is proven: it makes the failing reproduction tests pass and breaks no existing test') },
   { better: (a, b) => a.record.testsPassed - b.record.testsPassed, says: (a, b) => `it passes more judge tests (${a.record.testsPassed} against ${b.record.testsPassed})` },
   { better: (a, b) => b.record.regressions.length - a.record.regressions.length, says: (a, b) => `it breaks fewer existing tests (${a.record.regressions.length} against ${b.record.regressions.length})` },
   { better: (a, b) => a.record.votes - b.record.votes, says: (a, b) => `more candidates wrote the same fix (${a.record.votes} against ${b.record.votes})` },
+  // Equivalent candidates share their group's results, but only its first was applied and run: that one stands for the group.
+  { better: (a, b) => Number(a.record.candidate === a.record.group) - Number(b.record.candidate === b.record.group), says: () => 'it is the one of its group that was run' },
   { better: (a, b) => b.diffChars - a.diffChars, says: (a, b) => `it is the smaller change (${a.diffChars} against ${b.diffChars} characters)` },
   { better: (a, b) => b.record.candidate - a.record.candidate, says: () => 'the tests cannot tell the two apart: the lower candidate number wins' },
 ];

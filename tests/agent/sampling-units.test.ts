@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { judgeTests } from '../../agent/nodes/test.js';
+import { judgeTests, unionOfSelections } from '../../agent/nodes/test.js';
 import { reserveCost } from '../../agent/sampling/budget.js';
 import { normalisedChange, normalisedTest } from '../../agent/sampling/normalise.js';
 import { candidatePlans } from '../../agent/sampling/plan.js';
@@ -14,6 +14,12 @@ describe('normalised changes', () => {
     const a = normalisedChange(file('def add(a, b):\n    return a + b\n'));
     expect(normalisedChange(file('def add(a,b):\n    # the sum\n    return a+b   # fixed\n'))).toBe(a);
     expect(normalisedChange(file('def add(a, b):\n\n\n    return a + b\n'))).toBe(a);
+  });
+
+  it('tells apart a line moved into or out of a block (the nesting is part of the program)', () => {
+    const inside = 'def f(p, x):\n    if x:\n        p = p * x\n        return p\n    return p\n';
+    const outside = 'def f(p, x):\n    if x:\n        p = p * x\n    return p\n    return p\n';
+    expect(normalisedChange(file(inside))).not.toBe(normalisedChange(file(outside)));
   });
 
   it('tells apart changes that differ in code, strings or files', () => {
@@ -80,8 +86,17 @@ describe('selection', () => {
     expect(selectCandidate([small, twin], judges)).toMatchObject({ winner: 5, reason: expect.stringMatching(/lower candidate number/) });
   });
 
+  it('lets a group win only through the candidate of it that was run', () => {
+    // 1 and 2 are equivalent; only 1 was applied and run. 2's diff is smaller but untested as written.
+    const lead = candidate(1, { group: 1, votes: 2, diff: 'x'.repeat(40), testsPassed: 1 });
+    const twin = candidate(2, { group: 1, votes: 2, diff: 'x', testsPassed: 1 });
+    expect(selectCandidate([twin, lead], judges)).toMatchObject({ winner: 1, ranking: [1, 2] });
+  });
+
   it('ranks more judge tests passed above fewer, and any test result above an untested change', () => {
     expect(selectCandidate([candidate(1, { testsPassed: 1 }), candidate(2, { testsPassed: 2 })], judges).winner).toBe(2);
+    // Proven (no failure) outranks passing more tests while failing the deciding one.
+    expect(selectCandidate([candidate(1, { testsPassed: 1 }), candidate(2, { testsPassed: 2, failure: { category: 'repro_still_fails', message: 'm' } })], judges).winner).toBe(1);
     const broken = candidate(1, { failure: { category: 'patch_does_not_apply', message: 'no' } });
     const failing = candidate(2, { failure: { category: 'repro_still_fails', message: 'still fails' } });
     expect(selectCandidate([broken, failing], judges).winner).toBe(2);
@@ -95,6 +110,8 @@ describe('judge tests', () => {
   const draft = (n: number, tests: Array<{ path: string; content: string }>): CandidateDraft => ({ candidate: n, temperature: 0, context: 'conformal_set', answer: '', tokens: { input: 0, output: 0 }, costUsd: 0, tests });
   it('de-duplicates the same test written twice, renames a different one under a taken name, and skips existing files', () => {
     const t = { path: 'tests/test_r.py', content: 'def test_a():\n    assert f() == 1\n' };
+    // A conftest.py or other non-test module never judges: it would change how every test runs.
+    expect(judgeTests([{ path: 'tests/conftest.py', content: 'import os' }, { path: 'helpers.py', content: 'x = 1' }], [], new Set()).judges).toEqual([]);
     const { judges: out, clash } = judgeTests(
       [t],
       [draft(1, [{ ...t, content: 'def test_a():\n    # same test\n    assert f()==1\n' }]), draft(2, [{ path: 'tests/test_r.py', content: 'def test_b():\n    assert f() == 2\n' }]), draft(3, [{ path: 'tests/test_calc.py', content: 'x' }])],
@@ -105,6 +122,16 @@ describe('judge tests', () => {
       ['tests/test_r_2.py', 'candidate 2'],
     ]);
     expect(clash).toBe('tests/test_calc.py');
+  });
+});
+
+describe('existing tests for several candidates', () => {
+  const sel = (...paths: string[]) => ({ tests: paths.map((path) => ({ path, reason: 'r' })), left: [] });
+  it('checks every candidate on one set: each neighbourhood in turn, a whole small suite never cut', () => {
+    expect(unionOfSelections([sel('a', 'b'), sel('c', 'a', 'd')], 3)).toEqual({ tests: [{ path: 'a', reason: 'r' }, { path: 'c', reason: 'r' }, { path: 'b', reason: 'r' }], left: ['d'] });
+    const suite = sel(...Array.from({ length: 15 }, (_, i) => `t${i}`));
+    expect(unionOfSelections([suite, suite], 12).tests).toHaveLength(15);
+    expect(unionOfSelections([sel('x')], 12)).toEqual(sel('x'));
   });
 });
 

@@ -62,8 +62,8 @@ describe('sampling and selection (scripted model over HTTP, real sandbox)', () =
     ]);
     const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
     expect(select.winner).toBe(3);
-    // The runner-up is the other group's best: its smallest spelling.
-    expect(select.reason).toBe('candidate 3 over candidate 2: it is proven: it makes a failing reproduction test pass and breaks no existing test');
+    // The runner-up stands for the other group: the one of it that was run.
+    expect(select.reason).toBe('candidate 3 over candidate 1: it is proven: it makes the failing reproduction tests pass and breaks no existing test');
     const by = Object.fromEntries(select.candidates.map((c: { candidate: number }) => [c.candidate, c]));
     // Layout and comments aside, candidates 1, 2 and 4 wrote one change: one group, three votes, tested once.
     expect([by[1].group, by[2].group, by[4].group]).toEqual([1, 1, 1]);
@@ -77,6 +77,39 @@ describe('sampling and selection (scripted model over HTTP, real sandbox)', () =
     ]);
     expect(result.attempts[0]).toMatchObject({ attempt: 1, candidate: 3, candidates: 4 });
     expect(events.at(-1).data).toMatchObject({ chosen_attempt: 1, chosen_candidate: 3 });
+  });
+
+  // A wrong fix (add multiplies) that brings its own test asserting what it does.
+  const SELF_SERVING = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 6\n```\n\n' + block('    return a - b', '    return a * b');
+  const WEAK = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_exists():\n    assert callable(add)\n```\n';
+
+  it("a candidate's own test cannot overrule the reproduction step's: the wrong fix that passes only its own test is not proven", async () => {
+    const { r, result, events, patch } = await solve((q) => (isReproduce(q) ? REPRO : q.temperature === 0 ? SELF_SERVING : RIGHT), ['--samples', '2', '--max-attempts', '1']);
+    expect(r.code).toBe(0);
+    expect(result.status).toBe('resolved');
+    expect(patch).toContain('+    return a + b');
+    const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
+    expect(select.winner).toBe(2);
+    expect(select.judges).toEqual([
+      { path: 'tests/test_repro_add.py', source: 'reproduce', valid: true },
+      { path: 'tests/test_repro_add_2.py', source: 'candidate 1', valid: false, why: "a candidate's own test: the reproduction step's tests decide" },
+    ]);
+    const by = Object.fromEntries(select.candidates.map((c: { candidate: number }) => [c.candidate, c]));
+    expect(by[1]).toMatchObject({ failure: 'repro_still_fails', tests_passed: 1 });
+    expect(by[2]).toMatchObject({ failure: null, tests_passed: 1 });
+  });
+
+  it('with no reproduction-step test that shows the bug, candidates whose tests contradict each other prove nothing', async () => {
+    const { r, result, events } = await solve((q) => (isReproduce(q) ? WEAK : q.temperature === 0 ? SELF_SERVING : RIGHT), ['--samples', '2', '--max-attempts', '1']);
+    expect(result.status).toBe('unverified');
+    expect(r.code).toBe(1);
+    const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
+    expect(select.judges.map((j: { source: string; valid: boolean }) => [j.source, j.valid])).toEqual([
+      ['reproduce', false],
+      ['candidate 1', true],
+      ['candidate 2', true],
+    ]);
+    expect(select.candidates.map((c: { failure: string }) => c.failure)).toEqual(['repro_still_fails', 'repro_still_fails']);
   });
 
   it('stops sampling mid-attempt at the cost cap and returns the best proven candidate drawn', async () => {
