@@ -1,3 +1,4 @@
+import { getMaxListeners, setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pThrottle from 'p-throttle';
@@ -35,6 +36,9 @@ export const DEFAULT_TEMPERATURES: readonly number[] = [0, 0.4, 0.7];
 export const DEFAULT_SAMPLES = 1;
 /** Candidates per attempt at most: each is a model call and a sandbox run. */
 export const MAX_SAMPLES = 8;
+
+/** Listeners a run's abort signal may hold before Node warns: a few per call in flight, for a bench's workers × candidates. */
+const SIGNAL_LISTENERS = 200;
 
 /** Seconds each test run in the sandbox may take when the caller names none. */
 export const DEFAULT_TEST_TIMEOUT_SECONDS = 120;
@@ -132,6 +136,9 @@ export async function checkModel(options: Pick<SolveOptions, 'model' | 'provider
 /** Runs the agent on one issue: localise, patch with the model, prove the patch in the sandbox. */
 export async function solveIssue(options: SolveOptions, context: SolveContext): Promise<SolveOutcome> {
   const { settings } = context;
+  // Every model call in flight listens on the run's signal (a bench shares one across its workers):
+  // parallel candidates pass Node's default warning threshold of 10 without any leak.
+  if (context.signal && getMaxListeners(context.signal) < SIGNAL_LISTENERS) setMaxListeners(SIGNAL_LISTENERS, context.signal);
   const { snapshot, sandbox: repo } = await repositorySources(options.repo, settings);
   const run = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
   const issue = fitIssue(settings.models, options.issue);
