@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, readGithubIssue, repositoryName, solveIssue, type AgentEvent, type EventType } from '../agent/index.js';
+import { DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, modelRateLimit, readGithubIssue, repositoryName, solveIssue, type AgentEvent, type EventType, type SolveContext } from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
@@ -18,6 +18,22 @@ export interface RunnerParts {
   localiser: Localiser;
   calibration?: Calibration;
   logger: Logger;
+  /**
+   * The process's model rate limit (FIXWRIGHT_MODEL_RPM), one gate shared by every task it runs:
+   * build it once with `serviceModelGate`, never per task; undefined when the setting is unset.
+   */
+  modelGate: SolveContext['modelGate'];
+}
+
+/** The gate of FIXWRIGHT_MODEL_RPM for one process (per process: several workers each have their own); none when unset. */
+export function serviceModelGate(settings: Settings): SolveContext['modelGate'] {
+  const perMinute = settings.service.modelRpm;
+  return perMinute === undefined ? undefined : modelRateLimit(perMinute);
+}
+
+/** What one task's run borrows from its process: the shared parts, the process's model gate included. */
+export function taskSolveContext(parts: RunnerParts, events: EventLog, signal: AbortSignal): SolveContext {
+  return { settings: parts.settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal, modelGate: parts.modelGate };
 }
 
 /** Why a run was stopped from outside: the user cancelled it, or the process is shutting down. */
@@ -135,7 +151,7 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
           ? { environment: { given: { spec: parseUserSpec(request.environment, 'the request\'s environment', 'untrusted'), origin: "the request's environment field", trust: 'untrusted' as const } } }
           : {}),
       },
-      { settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal: controller.signal },
+      taskSolveContext(parts, events, controller.signal),
     );
     if (outcome.status === 'error') {
       // The provider or the environment failed: not a verdict on the issue, so the task is an error with the reason.

@@ -11,7 +11,7 @@ import { BullTaskQueue } from './queue/bullmq-queue.js';
 import { LocalTaskQueue } from './queue/local-queue.js';
 import type { TaskQueue } from './queue/task-queue.js';
 import { redisTrouble } from './redis-trouble.js';
-import { endTask, runTask } from './run-task.js';
+import { endTask, runTask, serviceModelGate } from './run-task.js';
 import { DiskTaskStore } from './store/disk-store.js';
 import { RedisTaskStore } from './store/redis-store.js';
 import type { TaskStore } from './store/task-store.js';
@@ -105,6 +105,8 @@ export async function startService(settings: Settings, options: ListenOptions, l
     };
     const localiser = createLocaliser(settings);
     const calibration = shippedCalibration();
+    // One model gate for every task this process runs (FIXWRIGHT_MODEL_RPM is per process).
+    const modelGate = serviceModelGate(settings);
     const interrupted = new Set<string>();
     queue = new LocalTaskQueue(
       async (taskId, signal) => {
@@ -115,7 +117,7 @@ export async function startService(settings: Settings, options: ListenOptions, l
           await endTask(store, taskId, 'error', `the sandbox is unavailable: ${(err as Error).message}`);
           return;
         }
-        await runTask(taskId, { store, settings, runtime: sandbox, localiser, calibration, logger }, signal, { retry: interrupted.delete(taskId) });
+        await runTask(taskId, { store, settings, runtime: sandbox, localiser, calibration, logger, modelGate }, signal, { retry: interrupted.delete(taskId) });
       },
       settings.service.workers,
       logger,

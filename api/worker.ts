@@ -4,7 +4,7 @@ import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createSandboxRuntime } from '../sandbox/index.js';
 import { bullConnection, cancelChannel, QUEUE_NAME } from './queue/bullmq-queue.js';
-import { endTask, runTask, type AbortReason } from './run-task.js';
+import { endTask, runTask, serviceModelGate, type AbortReason } from './run-task.js';
 import { RedisTaskStore } from './store/redis-store.js';
 import { redisTrouble } from './redis-trouble.js';
 
@@ -34,7 +34,8 @@ export async function startWorker(settings: Settings, options: WorkerOptions, lo
   const trouble = redisTrouble(logger);
   const store = new RedisTaskStore(url, `${prefix}:`, trouble);
   const runtime = await createSandboxRuntime(settings, { logger });
-  const parts = { store, settings, runtime, localiser: createLocaliser(settings), calibration: shippedCalibration(), logger };
+  // One model gate for every job this worker runs (FIXWRIGHT_MODEL_RPM is per process).
+  const parts = { store, settings, runtime, localiser: createLocaliser(settings), calibration: shippedCalibration(), logger, modelGate: serviceModelGate(settings) };
   const connection = bullConnection(url, trouble);
   const queue = new Queue(QUEUE_NAME, { connection, prefix });
   // Without a listener BullMQ prints every connection error's stack (17 in 12 s with Redis down).

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { DEFAULT_SAMPLES, MAX_SAMPLES } from '../agent/index.js';
+import { DEFAULT_SAMPLES, MAX_SAMPLES, modelRateLimit, type SolveContext } from '../agent/index.js';
+import { MODEL_RPM_LIMIT } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 
 /** A whole-number flag within bounds, or a clear error naming the flag. */
@@ -27,3 +28,29 @@ export function samplesFlag(value: string | undefined): number {
 
 /** The help text of `--samples`, saying what each candidate costs. */
 export const SAMPLES_HELP = `candidate fixes drawn per attempt (1-${MAX_SAMPLES}); the reproduction tests judge them and one is kept. Each candidate is one more fix call per attempt (its prompt and answer tokens, its cost) and one more test run unless its change equals another's`;
+
+/** The help text of `--model-rpm` (solve and bench). */
+export const MODEL_RPM_HELP = "at most this many model requests start in any minute, shared by all of the command's calls (parallel candidates, bench's workers): your provider's rate limit; 429s are retried with back-off either way";
+
+/** `--model-rpm N` (solve and bench): requests a minute, 1..MODEL_RPM_LIMIT; undefined when not given. */
+export function modelRpmFlag(value: string | undefined): number | undefined {
+  return value === undefined ? undefined : wholeNumber(value, '--model-rpm', 1, MODEL_RPM_LIMIT);
+}
+
+/** `--model-rpm N` as the gate every model call of the command goes through (none when not given). */
+export function modelGateFlag(value: string | undefined): SolveContext['modelGate'] {
+  const perMinute = modelRpmFlag(value);
+  return perMinute === undefined ? undefined : modelRateLimit(perMinute);
+}
+
+/** `--max-cost USD` (solve and bench): dollars >= 0, undefined when not given. */
+export function maxCostFlag(value: string | undefined): number | undefined {
+  const usd = value === undefined ? undefined : Number(value);
+  if (usd !== undefined && !(usd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+  return usd;
+}
+
+/** The help text of `--max-cost`; `whose` says whose spend it caps ("the run's", "each instance's"). */
+export function maxCostHelp(whose: string): string {
+  return `cap in USD on ${whose} whole model spend, samples included (priced models): a call starts only when the spend so far, the worst case of the calls in flight and its own worst case (prompt at 3 chars/token + an answer of FIXWRIGHT_MAX_TOKENS) fit under it`;
+}

@@ -99,6 +99,9 @@ const githubSchema = z.object({
 
 const listOf = (split: RegExp) => z.string().optional().transform((text) => (text ?? '').split(split).map((p) => p.trim()).filter(Boolean));
 
+/** The highest model rate limit (requests a minute) `--model-rpm` and FIXWRIGHT_MODEL_RPM take. */
+export const MODEL_RPM_LIMIT = 100_000;
+
 /** Candidates per attempt the agent draws at most (agent/'s MAX_SAMPLES; core/ does not import the agent). */
 export const SAMPLES_LIMIT = 8;
 
@@ -128,6 +131,11 @@ const serviceSchema = z.object({
   maxSeconds: positiveNumber('FIXWRIGHT_MAX_SECONDS', 7 * 24 * 3600),
   /** Candidate fixes per attempt an API request may ask for (each is one more model call and test run). */
   maxSamples: positiveInt('FIXWRIGHT_MAX_SAMPLES', SAMPLES_LIMIT),
+  /**
+   * Model requests a minute this process starts at most, across every task it runs (FIXWRIGHT_MODEL_RPM,
+   * the provider's rate limit; bench's --model-rpm); unset means no limit. Each process has its own.
+   */
+  modelRpm: positiveInt('FIXWRIGHT_MODEL_RPM', MODEL_RPM_LIMIT).optional(),
   /**
    * Where `POST /v1/edit` is answered when this process has no Docker (FIXWRIGHT_EDIT_URL): a
    * worker started with --edit-port, e.g. http://worker:9200 in docker-compose.yml.
@@ -270,6 +278,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       maxCostUsd: env.FIXWRIGHT_MAX_COST_USD || SERVICE_LIMIT_DEFAULTS.maxCostUsd,
       maxSeconds: env.FIXWRIGHT_MAX_SECONDS || SERVICE_LIMIT_DEFAULTS.maxSeconds,
       maxSamples: env.FIXWRIGHT_MAX_SAMPLES || SERVICE_LIMIT_DEFAULTS.maxSamples,
+      modelRpm: env.FIXWRIGHT_MODEL_RPM || undefined,
       allowedModels: env.FIXWRIGHT_ALLOWED_MODELS,
       editURL: env.FIXWRIGHT_EDIT_URL || undefined,
     },
@@ -285,7 +294,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
           : section === 'models' && key
             ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', contextTokens: 'FIXWRIGHT_MODEL_CONTEXT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'service' && key
-              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
+              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', modelRpm: 'FIXWRIGHT_MODEL_RPM', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
             : section === 'quickfix' && key
               ? ({ cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES', cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES', cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL' } as Record<string, string>)[key]!
             : section === 'pip' && key

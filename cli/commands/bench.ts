@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { checkModel, createLocaliser, DEFAULT_PRICES, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, modelRateLimit, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_PRICES, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, shippedCalibration, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
 import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
@@ -14,7 +14,7 @@ import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
-import { samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
+import { maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
 import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
@@ -57,9 +57,9 @@ export function registerBenchCommand(program: Command): void {
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL)')
     .addOption(new Option('--provider <name>', 'openai, deepseek or compatible').choices(['openai', 'deepseek', 'compatible']))
     .option('--max-attempts <n>', 'attempts per instance', '3')
-    .option('--max-cost <usd>', 'spending cap per instance (priced models)')
+    .option('--max-cost <usd>', maxCostHelp("each instance's"))
     .option('--samples <n>', `${SAMPLES_HELP} (default ${DEFAULT_SAMPLES}; with --ablate selection the sampled run's N, ${SELECTION_ABLATION_SAMPLES} when 1 or not given)`)
-    .option('--model-rpm <n>', "at most this many model requests a minute across all workers (your provider's rate limit); 429s are retried with back-off either way")
+    .option('--model-rpm <n>', MODEL_RPM_HELP)
     .option('--ablate <parts>', `also run without each of these (${ABLATIONS.join(',')}), each variant in OUT/<variant>/, and write OUT/ablation.md; selection compares samples-N (the full run, N from --samples) with samples-1 at the same prices and --max-cost`)
     .option('--error-retries <n>', 'try an instance that ends in error (model provider or environment failure) again up to this many times, after 2 s, 4 s, … of back-off', '2')
     .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
@@ -69,9 +69,9 @@ export function registerBenchCommand(program: Command): void {
       const settings = loadSettings(process.env);
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
       const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
-      const maxCostUsd = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
-      if (maxCostUsd !== undefined && !(maxCostUsd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+      const maxCostUsd = maxCostFlag(flags.maxCost);
       const samples = samplesFlag(flags.samples);
+      const modelGate = modelGateFlag(flags.modelRpm);
       const variants = flags.ablate ? ablationVariants(flags.ablate, samples) : [undefined];
       const model = flags.model ?? settings.models.chatModel;
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
@@ -84,7 +84,6 @@ export function registerBenchCommand(program: Command): void {
       const priced = isPriced(model, { ...DEFAULT_PRICES, ...settings.models.prices });
       const costText = (usd: number) => (priced ? `$${usd.toFixed(2)}` : 'unpriced');
       const evalTimeoutSeconds = wholeNumber(flags.evalTimeout, '--eval-timeout', 1, 86_400);
-      const modelGate = flags.modelRpm === undefined ? undefined : modelRateLimit(wholeNumber(flags.modelRpm, '--model-rpm', 1, 100_000));
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);

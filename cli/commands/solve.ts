@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import ora from 'ora';
 import { checkModel, createLocaliser, DEFAULT_SAMPLES, repositoryName, EventLog, isCloneableRepoUrl, redact, repositorySources, solveIssue, type AttemptRecord, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
 import { loadSettings } from '../../core/config.js';
-import { samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
+import { maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
 import { makeOutputDir, refuseUsedRunDir } from '../output-dir.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -57,6 +57,7 @@ interface SolveFlags {
   env?: string;
   temperatures: string;
   samples: string;
+  modelRpm?: string;
 }
 
 /**
@@ -97,23 +98,24 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--max-attempts <n>', 'attempts at most', '3')
     .option('--test-timeout <seconds>', 'limit for each test run in the sandbox', '120')
     .option('--provider <name>', 'openai, deepseek or compatible (default: compatible with --base-url, else openai)')
-    .option('--max-cost <usd>', 'stop before a new attempt once the model calls cost this much (priced models)')
+    .option('--max-cost <usd>', maxCostHelp("the run's"))
     .option('--max-seconds <s>', 'start no new attempt after this many seconds')
     .option('--env <file>', "the project's environment spec (YAML or JSON: python, packages, apt, pip, pythonpath, test_command, test_env, imports); default: .fixwright/environment.yml in the repository, else inferred from its files")
     .option('--temperatures <list>', 'temperature per attempt; the last repeats', '0,0.4,0.7')
     .option('--samples <n>', SAMPLES_HELP, String(DEFAULT_SAMPLES))
+    .option('--model-rpm <n>', MODEL_RPM_HELP)
     .option('--out <dir>', 'where patch.diff, trajectory.jsonl and result.json go: a new or empty folder (one run per folder)', 'fixwright-out')
     .action(async (flags: SolveFlags) => {
       const settings = loadSettings(process.env);
       const maxAttempts = wholeNumber(flags.maxAttempts, '--max-attempts', 1, 10);
       const samples = samplesFlag(flags.samples);
+      const modelGate = modelGateFlag(flags.modelRpm);
       const testTimeout = Number(flags.testTimeout);
       if (!(testTimeout > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--test-timeout must be a positive number of seconds', { field: '--test-timeout' });
       if (flags.provider !== undefined && !['openai', 'deepseek', 'compatible'].includes(flags.provider)) {
         throw new FixwrightError('FW_ERR_BAD_INPUT', `--provider must be openai, deepseek or compatible (got ${flags.provider})`, { field: '--provider' });
       }
-      const maxCost = flags.maxCost === undefined ? undefined : Number(flags.maxCost);
-      if (maxCost !== undefined && !(maxCost >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+      const maxCost = maxCostFlag(flags.maxCost);
       const maxSeconds = flags.maxSeconds === undefined ? undefined : Number(flags.maxSeconds);
       if (maxSeconds !== undefined && !(maxSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-seconds must be a positive number', { field: '--max-seconds' });
       checkBaseUrlFlag(flags.baseUrl);
@@ -184,7 +186,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       try {
         final = await solveIssue(
           { repo: repoSpec, issue, model, baseURL, provider, maxAttempts, samples, testTimeoutSeconds: testTimeout, maxCostUsd: maxCost, maxSeconds, temperatures, environment },
-          { settings, events, runtime, localiser, signal: controller.signal, spent },
+          { settings, events, runtime, localiser, signal: controller.signal, spent, modelGate },
         );
       } catch (err) {
         // A cancelled or crashed run still ends with a typed status on disk and in the log.

@@ -57,3 +57,15 @@ describe('parseByteSize', () => {
   ])('%s', (text, bytes) => expect(parseByteSize(text)).toBe(bytes));
   it.each(['', 'lots', '-1', '0', '2x'])('rejects %j', (text) => expect(parseByteSize(text)).toBeUndefined());
 });
+
+describe("FIXWRIGHT_MODEL_RPM (the service's model rate limit, per process)", () => {
+  it('is unset by default and read as a whole number of requests a minute', () => {
+    expect(loadSettings({}).service.modelRpm).toBeUndefined();
+    expect(loadSettings({ FIXWRIGHT_MODEL_RPM: '' }).service.modelRpm).toBeUndefined();
+    expect(loadSettings({ FIXWRIGHT_MODEL_RPM: '60' }).service.modelRpm).toBe(60);
+  });
+
+  it.each(['0', '-3', '2.5', 'lots', '100001'])('refuses %j, naming the variable', (value) => {
+    expect(() => loadSettings({ FIXWRIGHT_MODEL_RPM: value })).toThrow(/invalid settings: FIXWRIGHT_MODEL_RPM: /);
+  });
+});

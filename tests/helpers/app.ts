@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { createLocaliser } from '../../agent/index.js';
 import { buildApp } from '../../api/app.js';
 import { LocalTaskQueue } from '../../api/queue/local-queue.js';
-import { runTask } from '../../api/run-task.js';
+import { runTask, serviceModelGate } from '../../api/run-task.js';
 import { DiskTaskStore } from '../../api/store/disk-store.js';
 import { loadSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
@@ -34,7 +34,8 @@ export function testApps(prefix: string) {
       const runtime = await createSandboxRuntime(settings, { logger });
       runtimes.push(runtime);
       const localiser = createLocaliser(settings);
-      const queue = new LocalTaskQueue((id, signal) => runTask(id, { store, settings, runtime, localiser, logger }, signal), 1, logger);
+      const modelGate = serviceModelGate(settings);
+      const queue = new LocalTaskQueue((id, signal) => runTask(id, { store, settings, runtime, localiser, logger, modelGate }, signal), 1, logger);
       const built = await buildApp({ settings, store, queue, logger, version: 'test' });
       apps.push(built);
       return built;
