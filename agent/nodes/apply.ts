@@ -59,14 +59,14 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   }
   const first = drafts.find((d) => d.failure?.category !== 'model_error') ?? drafts[0]!;
   const candidates = drafts.map((d) => untestedCandidate(d, UNTESTED_SCORE.noAnswer));
+  // No candidate produced a change: none won (the record keeps the first answer's failure for reflection).
   const record: AttemptRecord = {
     attempt: state.attempt,
-    candidate: first.candidate,
     tests: [],
     failure: first.failure!,
     score: UNTESTED_SCORE.noAnswer,
     candidates,
-    selection: { reason: drafts.length > 1 ? 'no candidate produced a change to test' : 'the only candidate', ranking: drafts.map((d) => d.candidate), judges: [] },
+    selection: { reason: 'no candidate produced a change to test', ranking: drafts.map((d) => d.candidate), judges: [] },
   };
   emitSelection(deps, record);
   return { drafts, current: record, attempts: [record] };

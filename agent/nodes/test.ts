@@ -417,7 +417,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
             })),
             ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${regressionPaths.length} most relevant test files` })),
           ],
-          existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut },
+          existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut, output: output(afterExisting) },
           regressions,
           superseded,
         });

@@ -86,6 +86,12 @@ describe('selection', () => {
     expect(selectCandidate([small, twin], judges)).toMatchObject({ winner: 5, reason: expect.stringMatching(/lower candidate number/) });
   });
 
+  it('says when the chosen candidate is not proven', () => {
+    const failure = { category: 'regression' as const, message: 'regression: t' };
+    const s = selectCandidate([candidate(1, { group: 1, votes: 2, testsPassed: 1, failure }), candidate(2, { group: 1, votes: 2, testsPassed: 1, failure })], judges);
+    expect(s).toMatchObject({ winner: 1, reason: 'all 2 candidates with a change wrote the same fix; it is not proven (regression)' });
+  });
+
   it('lets a group win only through the candidate of it that was run', () => {
     // 1 and 2 are equivalent; only 1 was applied and run. 2's diff is smaller but untested as written.
     const lead = candidate(1, { group: 1, votes: 2, diff: 'x'.repeat(40), testsPassed: 1 });

@@ -90,6 +90,8 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(events.filter((e: { type: string; data: { step?: string; error?: string } }) => e.type === 'model_call' && e.data.step === 'reproduce' && !e.data.error)).toHaveLength(1);
     expect(result.status).toBe('failed');
     expect(result.attempts.map((a: { failure: string }) => a.failure)).toEqual(['malformed_output', 'malformed_output']);
+    // No candidate produced a change: none won.
+    expect(result.attempts.map((a: { candidate: number | null }) => a.candidate)).toEqual([null, null]);
     expect(patch).toBe('');
   });
 
