@@ -1,9 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type ScriptedChatRequest, type ScriptedReply, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
-import { runCli } from '../helpers/cli.js';
-import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { removeRepos } from '../helpers/fixture-repo.js';
+import { solveWithScriptedModel } from '../helpers/solve-run.js';
 
 const REPO = {
   'calc.py': 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
@@ -30,16 +28,7 @@ describe('sampling and selection (scripted model over HTTP, real sandbox)', () =
 
   async function solve(respond: (q: ScriptedChatRequest) => ScriptedReply, extra: string[], env: Record<string, string> = {}) {
     server = await startScriptedOpenAIServer({ respond, apiKey: KEY });
-    const repo = makeRepo(REPO, { git: true });
-    const out = join(repo, '..', `${repo.split('/').pop()}-out`);
-    const r = await runCli(['solve', '--repo', repo, '--issue', 'add(2, 3) returns -1 instead of 5', '--model', 'scripted', '--base-url', server.url, '--out', out, '--test-timeout', '60', ...extra], {
-      OPENAI_API_KEY: KEY,
-      FIXWRIGHT_DATA_DIR: join(out, 'data'),
-      ...env,
-    });
-    const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'));
-    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    return { r, result, events, patch: readFileSync(join(out, 'patch.diff'), 'utf8') };
+    return solveWithScriptedModel(server, REPO, KEY, extra, env);
   }
   const generateCalls = () => server!.requests.filter((q) => q.path === '/v1/chat/completions' && !isReproduce(q.body as ScriptedChatRequest));
 
