@@ -44,8 +44,13 @@ export interface AttemptTrace {
   messages: ChatMessage[];
   response: string;
   diff?: string;
-  /** Test or apply output the candidate produced (the tail the agent kept; its group's run). */
+  /**
+   * Test or apply output the candidate produced (the tail the agent kept; its group's run): for a
+   * failure by `regression`, the existing tests' run, else the reproduction test's.
+   */
   output?: string;
+  /** The tail of the existing tests' run with its patch (test_result's existing_after.output; absent in older logs). */
+  existingOutput?: string;
   /** What reflection recorded about the failure: an attempt's reflection belongs to the candidate the attempt selected. */
   reflection?: Diagnosis;
   /**
@@ -214,6 +219,9 @@ function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTra
         trace.judged = true;
         const after = e.data.after as { output?: unknown } | undefined;
         trace.output = asText(after?.output) ?? trace.output;
+        const existingAfter = e.data.existing_after as { output?: unknown } | undefined;
+        const existingOutput = asText(existingAfter?.output);
+        if (existingOutput !== undefined) trace.existingOutput = existingOutput;
       }
       continue;
     }
@@ -258,6 +266,12 @@ function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTra
   for (const [attempt, r] of reflections) {
     const trace = traces.get(key(attempt, r.candidate ?? selectedOf.get(attempt) ?? 1));
     if (trace) trace.reflection = { category: r.category, message: r.message };
+  }
+  // A regression is in the existing tests' run, not the reproduction test's (which passed): show that
+  // run, or, in a log from before it was recorded, what the failure said.
+  for (const trace of traces.values()) {
+    const diagnosis = trace.selected || trace.reflection ? trace.reflection : trace.failure;
+    if (diagnosis?.category === 'regression') trace.output = trace.existingOutput ?? (diagnosis.message || trace.output);
   }
   const chosenAttempt = typeof done.data.chosen_attempt === 'number' ? done.data.chosen_attempt : null;
   // A run from before sampling names no candidate: its chosen attempt had one, candidate 1.

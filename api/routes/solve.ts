@@ -1,13 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { DEFAULT_SAMPLES, isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
+import { SAMPLES_LIMIT } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
+import { replyWithError } from '../http-errors.js';
 import { parseUserSpec } from '../../sandbox/index.js';
 import type { AppDeps } from '../app.js';
 import { serviceMetrics } from '../metrics.js';
 import { checkCommit, checkRepoPath } from '../repo-roots.js';
 import { Accepted, ErrorBody, SolveBody, type SolveBodyType } from '../schemas/task.js';
 import { newTask, type TaskRequest } from '../task.js';
+
+/**
+ * A request for more samples than the server allows: names the server's cap (FIXWRIGHT_MAX_SAMPLES)
+ * first, then the most any server allows, whichever of the two refused it.
+ */
+function samplesOverCap(maxSamples: number, got: unknown): FixwrightError {
+  return new FixwrightError('FW_ERR_BAD_INPUT', `samples may be at most ${maxSamples} on this server (got ${String(got)}); FIXWRIGHT_MAX_SAMPLES sets it, up to ${SAMPLES_LIMIT}`, { field: 'samples' });
+}
 
 /** Checks what the schema cannot: one source of each kind, allowed hosts and roots, the model allow-list and the server's caps (cost, time, samples). */
 function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
@@ -42,7 +52,7 @@ function checkRequest(body: SolveBodyType, deps: AppDeps): TaskRequest {
     throw new FixwrightError('FW_ERR_BAD_INPUT', `max_seconds may be at most ${maxSeconds} on this server (got ${body.max_seconds})`, { field: 'max_seconds' });
   }
   if (body.samples !== undefined && body.samples > maxSamples) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `samples may be at most ${maxSamples} on this server (got ${body.samples}); FIXWRIGHT_MAX_SAMPLES sets it`, { field: 'samples' });
+    throw samplesOverCap(maxSamples, body.samples);
   }
   // Validated now (a bad spec is a 400 naming its fields), and again where the task runs.
   const environment = body.environment === undefined ? undefined : parseUserSpec(body.environment, 'environment', 'untrusted');
@@ -71,6 +81,14 @@ export const solveRoutes = (deps: AppDeps): FastifyPluginAsync =>
           tags: ['tasks'],
           body: SolveBody,
           response: { 202: Accepted, '4xx': ErrorBody },
+        },
+        // Above the schema's limit (MAX_SAMPLES) the schema refuses `samples` before the caps are
+        // checked: say this server's cap too, as for a request between the two.
+        errorHandler: (err: FastifyError, request, reply) => {
+          const first = err.validation?.[0];
+          const sent = (request.body as { samples?: unknown } | undefined)?.samples;
+          if (first?.keyword === 'maximum' && first.instancePath === '/samples') return replyWithError(samplesOverCap(deps.settings.service.maxSamples, sent) as unknown as FastifyError, request, reply);
+          return replyWithError(err, request, reply);
         },
       },
       async (request, reply) => {

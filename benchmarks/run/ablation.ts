@@ -69,6 +69,22 @@ export function costPerResolved(row: AblationRow, scored: boolean): number | nul
   return resolved > 0 ? row.report.cost_usd / resolved : null;
 }
 
+/** Attempts over every instance of a run (from its histogram of attempts per instance). */
+function attemptsOf(report: ReturnType<typeof benchReport>): number {
+  return Object.entries(report.attempts_histogram).reduce((s, [k, n]) => s + Number(k) * n, 0);
+}
+
+/**
+ * Candidates drawn per attempt, on average, over a variant's run (from its report's candidates_drawn):
+ * below `samples` when the cost cap stopped sampling; null when it made no attempt.
+ */
+export function meanDrawn(report: ReturnType<typeof benchReport>): number | null {
+  const attempts = attemptsOf(report);
+  return attempts > 0 ? report.candidates_drawn / attempts : null;
+}
+
+const drawnText = (x: number | null) => (x === null ? '–' : x.toFixed(1));
+
 /**
  * Writes `ablation.json` and `ablation.md`: one row per variant, the full run first. `priced: false`
  * (a model fixwright has no price for) writes the cost columns as `unpriced`, not $0.
@@ -86,19 +102,19 @@ export function writeAblationTable(out: string, rows: readonly AblationRow[], op
       ? "Official resolved: each variant's predictions scored by `fixwright eval` (the official rule). Agent resolved: the agent's own verdict. Localisation against the gold files."
       : "The agent's own verdicts and localisation against the gold files; rerun with `--eval` (or score each variant's predictions with `fixwright eval`) for the official resolved rate.",
     '',
-    `Samples: candidate fixes drawn per attempt. Cost per ${basis} resolved: the variant's whole cost over the instances it resolved (${basis} verdicts); every variant is priced by the same table under the same per-instance --max-cost.`,
+    `Samples: candidate fixes asked for per attempt; drawn: the mean drawn per attempt (fewer when --max-cost stopped sampling). Cost per ${basis} resolved: the variant's whole cost over the instances it resolved (${basis} verdicts); every variant is priced by the same table under the same per-instance --max-cost.`,
     '',
-    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | tokens | cost | cost per ${basis} resolved |`,
-    `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
+    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | drawn | tokens | cost | cost per ${basis} resolved |`,
+    `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows.map((row) => {
       const { variant, report: r, official } = row;
       const s = r.agent_status as Record<string, number>;
       const o = !scored ? '' : official ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |` : ' – |';
-      return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`;
+      return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`;
     }),
     '',
   ];
-  const kept = rows.map((row) => ({ variant: row.variant, samples: row.report.samples, cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null }, report: row.report, ...(row.official ? { official: { resolved_ids: row.official.resolved_ids, submitted_ids: row.official.submitted_ids, resolved_rate: row.official.resolved_rate, per_repo: row.official.per_repo } } : {}) }));
+  const kept = rows.map((row) => ({ variant: row.variant, samples: row.report.samples, mean_candidates_drawn: meanDrawn(row.report), cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null }, report: row.report, ...(row.official ? { official: { resolved_ids: row.official.resolved_ids, submitted_ids: row.official.submitted_ids, resolved_rate: row.official.resolved_rate, per_repo: row.official.per_repo } } : {}) }));
   writeFileSync(join(out, 'ablation.json'), `${JSON.stringify(kept, null, 1)}\n`);
   writeFileSync(join(out, 'ablation.md'), lines.join('\n'));
   return lines.join('\n');

@@ -28,6 +28,43 @@ export interface BenchInstance {
   gold_rank: number | null;
   gold_in_set: boolean;
   set_size: number;
+  /** The settings the result was drawn with (absent in results from before they were recorded: samples 1, the rest unknown). */
+  settings?: ResultSettings;
+}
+
+/** The settings that shape an instance's result: a resumed run reruns a kept result drawn with others. */
+export interface ResultSettings {
+  samples: number;
+  max_cost_usd: number | null;
+  max_attempts: number;
+}
+
+/** The settings a run with these solve options draws its results with. */
+export function resultSettings(solve: Pick<SolveOptions, 'samples' | 'maxCostUsd' | 'maxAttempts'>): ResultSettings {
+  return { samples: solve.samples ?? DEFAULT_SAMPLES, max_cost_usd: solve.maxCostUsd ?? null, max_attempts: solve.maxAttempts };
+}
+
+/** Settings in the flags' words: `samples 4, max-cost $1.00, max-attempts 3`. */
+export function settingsText(s: Partial<ResultSettings>): string {
+  return [
+    `samples ${s.samples ?? 1}`,
+    ...(s.max_cost_usd === undefined ? [] : [s.max_cost_usd === null ? 'no max-cost' : `max-cost $${s.max_cost_usd.toFixed(2)}`]),
+    ...(s.max_attempts === undefined ? [] : [`max-attempts ${s.max_attempts}`]),
+  ].join(', ');
+}
+
+/**
+ * The settings a kept result was drawn with, as far as it says: one from before they were recorded
+ * drew one candidate per attempt; its cost cap and attempts are unknown, so they are not compared.
+ */
+function keptSettings(kept: BenchInstance): Partial<ResultSettings> & { samples: number } {
+  return kept.settings ?? { samples: 1 };
+}
+
+/** Whether a kept result was drawn with other settings than `now` (only what it recorded is compared). */
+function drawnOtherwise(kept: BenchInstance, now: ResultSettings): boolean {
+  const was = keptSettings(kept);
+  return was.samples !== now.samples || (was.max_cost_usd !== undefined && was.max_cost_usd !== now.max_cost_usd) || (was.max_attempts !== undefined && was.max_attempts !== now.max_attempts);
 }
 
 /** What a bench run shares: model options and the long-lived parts. */
@@ -130,17 +167,50 @@ async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: strin
   }
 }
 
-/** A finished instance's kept result, or undefined when it has none or ended in `error` (those run again). */
-function keptResult(out: string, instanceId: string): (BenchInstance & { model_patch: string }) | undefined {
+/** A finished instance's recorded result, or undefined when it has none or ended in `error` (those run again). */
+function recordedResult(out: string, instanceId: string): (BenchInstance & { model_patch: string }) | undefined {
   const file = join(out, 'results', `${instanceFileName(instanceId)}.json`);
   if (!existsSync(file)) return undefined;
   const kept = JSON.parse(readFileSync(file, 'utf8')) as BenchInstance & { model_patch: string };
   return kept.status === 'error' ? undefined : kept;
 }
 
-/** The instances a rerun into `out` skips: those with a recorded result that did not end in `error`. */
-export function finishedInstances(rows: readonly EvalRow[], out: string): string[] {
-  return rows.filter((row) => keptResult(out, row.instance_id) !== undefined).map((row) => row.instance_id);
+/**
+ * A finished instance's result a rerun keeps: recorded, not ended in `error`, and (given the run's
+ * settings) drawn with the same samples, cost cap and attempts.
+ */
+function keptResult(out: string, instanceId: string, now?: ResultSettings): (BenchInstance & { model_patch: string }) | undefined {
+  const kept = recordedResult(out, instanceId);
+  return kept && (!now || !drawnOtherwise(kept, now)) ? kept : undefined;
+}
+
+/** The instances a rerun into `out` skips: those with a recorded result that did not end in `error` (and, given `now`, was drawn with those settings). */
+export function finishedInstances(rows: readonly EvalRow[], out: string, now?: ResultSettings): string[] {
+  return rows.filter((row) => keptResult(out, row.instance_id, now) !== undefined).map((row) => row.instance_id);
+}
+
+/** Finished instances a rerun with settings `now` runs again, as their results were drawn with others. */
+export function staleInstances(rows: readonly EvalRow[], out: string, now: ResultSettings): Array<{ instance_id: string; settings: Partial<ResultSettings> }> {
+  return rows.flatMap((row) => {
+    const kept = recordedResult(out, row.instance_id);
+    return kept && drawnOtherwise(kept, now) ? [{ instance_id: row.instance_id, settings: keptSettings(kept) }] : [];
+  });
+}
+
+/**
+ * What a rerun into `out` says before it starts, one line each (none for a fresh run): how many
+ * finished instances it skips, and how many it runs again because they were drawn with other settings.
+ */
+export function resumeLines(rows: readonly EvalRow[], out: string, now: ResultSettings, tag = ''): string[] {
+  const kept = finishedInstances(rows, out, now).length;
+  const stale = staleInstances(rows, out, now);
+  const lines: string[] = [];
+  if (kept > 0) lines.push(`fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`);
+  if (stale.length > 0) {
+    const was = [...new Set(stale.map((s) => settingsText(s.settings)))].join('; ');
+    lines.push(`fixwright: ${tag}rerunning ${stale.length} finished instance(s) of ${out} drawn with other settings (${was}; now ${settingsText(now)})\n`);
+  }
+  return lines;
 }
 
 /**
@@ -148,7 +218,8 @@ export function finishedInstances(rows: readonly EvalRow[], out: string): string
  * format (`instance_id`, `model_name_or_path`, `model_patch`), one trajectory per instance under
  * `trajectories/`, and `bench-report.json`. An instance that ends in `error` is tried again within
  * the run (`errorRetries`, with back-off). Resumable: an instance with a recorded result is skipped,
- * unless it ended in `error` (those are run again).
+ * unless it ended in `error` or was drawn with other samples, cost cap or attempts (those are run
+ * again); each result records the settings it was drawn with.
  */
 export async function runBench(
   rows: readonly EvalRow[],
@@ -169,18 +240,21 @@ export async function runBench(
   mkdirSync(dirs.trajectories, { recursive: true });
   const limit = pLimit(options.workers);
   const patches = new Map<string, string>();
+  const settings = resultSettings(ctx.solve);
   const results = await Promise.all(
     rows.map((row) =>
       limit(async () => {
         const file = join(dirs.results, `${instanceFileName(row.instance_id)}.json`);
-        const found = keptResult(options.out, row.instance_id);
+        const found = keptResult(options.out, row.instance_id, settings);
         if (found) {
           const { model_patch: keptPatch, ...kept } = found;
           patches.set(row.instance_id, keptPatch);
           options.onDone?.(kept, true);
           return kept;
         }
-        const { result, patch } = await runWithRetries(row, ctx, join(dirs.trajectories, `${instanceFileName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
+        const run = await runWithRetries(row, ctx, join(dirs.trajectories, `${instanceFileName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
+        const { patch } = run;
+        const result: BenchInstance = { ...run.result, settings };
         writeAtomic(file, `${JSON.stringify({ ...result, model_patch: patch }, null, 1)}\n`);
         patches.set(row.instance_id, patch);
         options.onDone?.(result, false);

@@ -9,7 +9,7 @@ import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
-import { finishedInstances, runBench } from '../../benchmarks/run/run-bench.js';
+import { resultSettings, resumeLines, runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -115,8 +115,8 @@ export function registerBenchCommand(program: Command): void {
           const out = variant ? resolve(flags.out, variant.name) : resolve(flags.out);
           const tag = variant ? `[${variant.name}] ` : '';
           // A rerun keeps what finished: say so, or it looks as if those instances were forgotten.
-          const kept = finishedInstances(rows, out).length;
-          if (kept > 0) process.stderr.write(`fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`);
+          // One drawn with other --samples, --max-cost or --max-attempts runs again: say that too.
+          for (const line of resumeLines(rows, out, resultSettings({ maxAttempts: variant?.maxAttempts ?? maxAttempts, samples: variant?.samples ?? samples, maxCostUsd }), tag)) process.stderr.write(line);
           resolved = 0;
           cost = 0;
           bar.start(rows.length, 0, { resolved: 0, cost: costText(0), id: variant?.name ?? '' });

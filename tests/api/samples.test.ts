@@ -28,7 +28,11 @@ describe('candidates per attempt (samples) over the API', () => {
 
     const over = await post(server, { ...ISSUE, samples: 4 });
     expect(over.statusCode).toBe(400);
-    expect(over.json()).toEqual({ code: 'FW_ERR_BAD_INPUT', field: 'samples', message: 'samples may be at most 3 on this server (got 4); FIXWRIGHT_MAX_SAMPLES sets it' });
+    expect(over.json()).toEqual({ code: 'FW_ERR_BAD_INPUT', field: 'samples', message: 'samples may be at most 3 on this server (got 4); FIXWRIGHT_MAX_SAMPLES sets it, up to 8' });
+    // Above the schema's limit too: the server's cap first, then the limit, not the schema's bare "must be <= 8".
+    const far = await post(server, { ...ISSUE, samples: 9 });
+    expect(far.statusCode).toBe(400);
+    expect(far.json()).toEqual({ code: 'FW_ERR_BAD_INPUT', field: 'samples', message: 'samples may be at most 3 on this server (got 9); FIXWRIGHT_MAX_SAMPLES sets it, up to 8' });
     // Outside 1..8, or not a whole number: the schema refuses it, naming the field.
     for (const samples of [0, 9, 1.5, 'two']) {
       const bad = await post(server, { ...ISSUE, samples });

@@ -70,10 +70,10 @@ describe('bench report and ablation table: samples, candidates drawn, cost per r
       { variant: 'samples-1', report: single, official: official([], ['a', 'b']) },
     ];
     const table = writeAblationTable(dir, rows);
-    expect(table).toContain('| variant | official resolved | agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | tokens | cost | cost per official resolved |');
+    expect(table).toContain('| variant | official resolved | agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | drawn | tokens | cost | cost per official resolved |');
     // 4.50 over 1 official resolved (not the agent's 2); none resolved: no figure.
-    expect(table).toContain('| samples-4 | 1/2 (50.0%) | 2/2 | 0 | 0 | 0 | 100.0% | 100.0% | 100.0% | 2.0 | 4 | 220 | $4.50 | $4.50 |');
-    expect(table).toContain('| samples-1 | 0/2 (0.0%) | 1/2 | 0 | 1 | 0 | 100.0% | 100.0% | 100.0% | 2.0 | 1 | 220 | $1.50 | – |');
+    expect(table).toContain('| samples-4 | 1/2 (50.0%) | 2/2 | 0 | 0 | 0 | 100.0% | 100.0% | 100.0% | 2.0 | 4 | 1.0 | 220 | $4.50 | $4.50 |');
+    expect(table).toContain('| samples-1 | 0/2 (0.0%) | 1/2 | 0 | 1 | 0 | 100.0% | 100.0% | 100.0% | 2.0 | 1 | 1.0 | 220 | $1.50 | – |');
     expect(readFileSync(join(dir, 'ablation.md'), 'utf8')).toBe(table);
     const kept = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
     expect(kept.map((k: { variant: string; samples: number; cost_per_resolved: unknown }) => [k.variant, k.samples, k.cost_per_resolved])).toEqual([
@@ -86,9 +86,9 @@ describe('bench report and ablation table: samples, candidates drawn, cost per r
     const rows: AblationRow[] = [{ variant: 'full', report: benchReport([instance('a', 'resolved', 3), instance('b', 'resolved', 1)], { samples: 2 }) }];
     expect(costPerResolved(rows[0]!, false)).toBe(2);
     const table = writeAblationTable(dir, rows);
-    expect(table).toContain('| samples | tokens | cost | cost per agent resolved |');
+    expect(table).toContain('| samples | drawn | tokens | cost | cost per agent resolved |');
     expect(table).not.toContain('| official resolved |');
-    expect(table).toContain('| full | 2/2 | 0 | 0 | 0 | 100.0% | 100.0% | 100.0% | 2.0 | 2 | 220 | $4.00 | $2.00 |');
-    expect(writeAblationTable(dir, rows, { priced: false })).toContain('| 2 | 220 | unpriced | unpriced |');
+    expect(table).toContain('| full | 2/2 | 0 | 0 | 0 | 100.0% | 100.0% | 100.0% | 2.0 | 2 | 1.0 | 220 | $4.00 | $2.00 |');
+    expect(writeAblationTable(dir, rows, { priced: false })).toContain('| 2 | 1.0 | 220 | unpriced | unpriced |');
   });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,7 +35,14 @@ describe('fixwright bench: resuming and its output folder', () => {
     // The resolved instance is kept; the one that ended in error runs again.
     expect(again.stderr).toContain(`fixwright: resuming ${out}: skipping 1 finished instance(s) of 2; 1 to run\n`);
     expect(again.stderr).not.toMatch(/\r|\u001b\[/);
-  }, 240_000);
+    // Drawn with one sample, the kept result does not stand for --samples 2: it runs again, and says so.
+    const sampled = await runCli([...args, '--samples', '2'], env);
+    expect(sampled.code, sampled.stderr).toBe(0);
+    expect(sampled.stderr).not.toMatch(/skipping/);
+    expect(sampled.stderr).toContain(`fixwright: rerunning 1 finished instance(s) of ${out} drawn with other settings (samples 1, no max-cost, max-attempts 3; now samples 2, no max-cost, max-attempts 3)\n`);
+    const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
+    expect(report.instances.find((i: { instance_id: string }) => i.instance_id === 'acme__calc-gold')).toMatchObject({ settings: { samples: 2, max_cost_usd: null, max_attempts: 3 }, candidates_drawn: [2] });
+  }, 360_000);
 
   it('Ctrl-C says in one line that it was cancelled and how to resume, not an internal error', async () => {
     const slow = await startScriptedOpenAIServer({ replies: [{ delayMs: 30_000, reply: ANSWER }] });

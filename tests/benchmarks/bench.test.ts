@@ -110,8 +110,8 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     expect(rows.map((x: { variant: string; samples: number }) => [x.variant, x.samples])).toEqual([['samples-2', 2], ['samples-1', 1]]);
     const table = readFileSync(join(out, 'ablation.md'), 'utf8');
     // The scripted model is unpriced: its cost is unknown, not $0.
-    expect(table).toMatch(/\| samples \| tokens \| cost \| cost per agent resolved \|/);
-    expect(table).toMatch(/\| samples-2 \| 1\/1 \|.*\| 2 \| \d+ \| unpriced \| unpriced \|/);
-    expect(table).toMatch(/\| samples-1 \| 1\/1 \|.*\| 1 \| \d+ \| unpriced \| unpriced \|/);
+    expect(table).toMatch(/\| samples \| drawn \| tokens \| cost \| cost per agent resolved \|/);
+    expect(table).toMatch(/\| samples-2 \| 1\/1 \|.*\| 2 \| 2\.0 \| \d+ \| unpriced \| unpriced \|/);
+    expect(table).toMatch(/\| samples-1 \| 1\/1 \|.*\| 1 \| 1\.0 \| \d+ \| unpriced \| unpriced \|/);
   }, 240_000);
 });

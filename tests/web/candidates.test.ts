@@ -14,6 +14,14 @@ import { api, type Proc, startServe, stop } from '../helpers/service.js';
 const ARTIFACTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'web');
 const CHROMIUM = process.env.FIXWRIGHT_CHROMIUM ?? '/usr/bin/chromium';
 
+/** The four candidates, but 1 and 3 (one group) fail by regression, their message starting with the category as the agent writes it. */
+const regressed = (taskId: string): AgentEvent[] =>
+  fourCandidates(taskId).map((e) =>
+    e.type === 'log' && e.data.step === 'select'
+      ? { ...e, data: { ...e.data, candidates: (e.data.candidates as Array<Record<string, unknown>>).map((c) => (c.group === 1 ? { ...c, failure: 'regression', message: 'regression: tests/test_calc.py::test_mul passed before, fails now', regressions: ['tests/test_calc.py::test_mul'] } : c)) } }
+      : e,
+  );
+
 /** A finished task with these events, written where `fixwright serve` keeps tasks (FIXWRIGHT_DATA_DIR/tasks). */
 async function storeFinished(dataDir: string, taskId: string, issue: string, events: AgentEvent[]): Promise<void> {
   const store = new DiskTaskStore(join(dataDir, 'tasks'));
@@ -37,6 +45,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI shows the candidates of each 
     // Runs recorded before the server starts, as a worker would have written them.
     await storeFinished(dataDir, 'four-candidates', 'add(2, 3) returns -1 instead of 5', fourCandidates('four-candidates'));
     await storeFinished(dataDir, 'old-log', 'an old run, before sampling', oldLog('old-log'));
+    await storeFinished(dataDir, 'regressed', 'candidates that break mul', regressed('regressed'));
     // A slow model: a task submitted from the form stays running while the test reads it.
     model = await startScriptedOpenAIServer({ replies: [{ delayMs: 30_000, reply: 'NO_EDITS' }] });
     repo = makeRepo({ 'calc.py': 'def add(a, b):\n    return a - b\n' }, { git: true });
@@ -79,13 +88,13 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI shows the candidates of each 
     const table = section.getByRole('table');
     await expect.poll(() => table.locator('tbody tr').count(), { timeout: 15_000 }).toBe(4);
     expect(await table.locator('caption').textContent()).toBe('4 candidates; the tests picked candidate 2');
-    expect(await table.locator('thead th').allTextContents()).toEqual(['candidate', 'temperature', 'context', 'group', 'judge tests passed', 'regressions', 'failure', 'cost']);
+    expect(await table.locator('thead th').allTextContents()).toEqual(['candidate', 'temperature', 'context', 'group', 'judge tests passed', 'regressions', 'failure', 'tokens (in / out)', 'cost']);
     const rows = (await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => (cell.textContent ?? '').trim()))));
     expect(rows).toEqual([
-      ['2chosen', '0.4', 'top file', 'own · 1 vote', '2 of 2', 'none', 'none', '$0.01'],
-      ['1', '0', 'conformal set', 'own · 2 votes', '0 of 2', 'none', 'repro still fails the reproduction test still fails', '$0.01'],
-      ['3', '0.7', 'top functions', 'as 1 · 2 votes', '0 of 2', 'none', 'repro still fails the reproduction test still fails', 'unpriced'],
-      ['4', '0.7', 'conformal set', 'no change', '0 of 2', 'none', 'edit not applied SEARCH block not found in calc.py', '$0.01'],
+      ['2chosen', '0.4', 'top file', 'own · 1 vote', '2 of 2', 'none', 'none', '1,000 / 100', '$0.01'],
+      ['1', '0', 'conformal set', 'own · 2 votes', '0 of 2', 'none', 'repro still fails the reproduction test still fails', '1,000 / 100', '$0.01'],
+      ['3', '0.7', 'top functions', 'as 1 · 2 votes', '0 of 2', 'none', 'repro still fails the reproduction test still fails', '1,000 / 100', 'unpriced'],
+      ['4', '0.7', 'conformal set', 'no change', '0 of 2', 'none', 'edit not applied SEARCH block not found in calc.py', '1,000 / 100', '$0.01'],
     ]);
     // The winner is marked for sight and for screen readers.
     expect(await table.locator('tbody tr[aria-current="true"] th').textContent()).toBe('2chosen');
@@ -108,6 +117,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI shows the candidates of each 
     const task = (await api(serve.url, '/api/task/four-candidates')).body;
     expect(task.attempts[0]).toMatchObject({ candidate: 2, selection: { winner: 2 }, diff: expect.stringContaining('return a + b') });
     expect(task.attempts[0].candidates.map((c: { candidate: number }) => c.candidate)).toEqual([2, 1, 3, 4]);
+    await page.close();
+  }, 60_000);
+
+  it('names a failure once: the category as a badge, then the message without it', async () => {
+    const page = await open();
+    await page.goto(`${serve.url}/#/task/regressed`);
+    const table = page.getByTestId('candidates-1').getByRole('table');
+    await expect.poll(() => table.locator('tbody tr').count(), { timeout: 15_000 }).toBe(4);
+    const failures = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => (tr.children[6]?.textContent ?? '').trim()));
+    expect(failures).toEqual(['none', 'regression tests/test_calc.py::test_mul passed before, fails now', 'regression tests/test_calc.py::test_mul passed before, fails now', 'edit not applied SEARCH block not found in calc.py']);
     await page.close();
   }, 60_000);
 

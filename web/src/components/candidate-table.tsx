@@ -13,6 +13,25 @@ function groupText(c: CandidateView) {
   return `${c.group === c.candidate ? 'own' : `as ${c.group}`} · ${votes} vote${votes === 1 ? '' : 's'}`;
 }
 
+/** Its model call's tokens, in and out (the select log's `input_tokens`, `output_tokens`). */
+function tokensText(c: CandidateView) {
+  if (c.input_tokens === undefined && c.output_tokens === undefined) return dash;
+  const n = (x: number | undefined) => (x === undefined ? '–' : x.toLocaleString('en-US'));
+  return `${n(c.input_tokens)} / ${n(c.output_tokens)}`;
+}
+
+/**
+ * The failure's message without its category in front: the agent writes `regression: …`, and the
+ * category is already shown as a badge beside it.
+ */
+export function failureDetail(category: string, message: string | null | undefined): string {
+  if (!message) return '';
+  for (const prefix of [category, category.replace(/_/g, ' ')]) {
+    if (message.toLowerCase().startsWith(`${prefix.toLowerCase()}:`)) return message.slice(prefix.length + 1).trim();
+  }
+  return message;
+}
+
 /** What its model call cost; a model with no known price costs "unpriced", never $0. */
 function costText(c: CandidateView) {
   if (c.unpriced) return 'unpriced';
@@ -56,6 +75,7 @@ export function CandidateTable(props: { attempt: AttemptView }) {
                 <th scope="col">judge tests passed</th>
                 <th scope="col">regressions</th>
                 <th scope="col">failure</th>
+                <th scope="col">tokens (in / out)</th>
                 <th scope="col">cost</th>
               </tr>
             </thead>
@@ -75,7 +95,7 @@ export function CandidateTable(props: { attempt: AttemptView }) {
                     {c.failure ? (
                       <>
                         <span className="badge bad">{c.failure.replace(/_/g, ' ')}</span>
-                        {c.message && <span className="detail"> {c.message}</span>}
+                        {failureDetail(c.failure, c.message) && <span className="detail"> {failureDetail(c.failure, c.message)}</span>}
                       </>
                     ) : c.failure === null ? (
                       'none'
@@ -83,6 +103,7 @@ export function CandidateTable(props: { attempt: AttemptView }) {
                       dash
                     )}
                   </td>
+                  <td>{tokensText(c)}</td>
                   <td>{costText(c)}</td>
                 </tr>
               ))}
