@@ -438,24 +438,21 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
 
   // Which judges decide. A judge is valid when it fails without any patch. The reproduction step's
   // tests were written before any fix was seen: when one of them is valid, those judge alone, and a
-  // proven candidate must pass every one. Otherwise the candidates' own tests judge, each only if its
-  // author passes it (a test its own fix fails asserts nothing the fix meant), and a proven candidate
+  // proven candidate must pass every one. Otherwise the candidates' own tests judge, each only if some
+  // candidate passes it (one that no fix passes may assert the wrong thing), and a proven candidate
   // must pass every such test: candidates whose tests contradict each other prove nothing.
-  const groupOf = new Map(plans.flatMap((p) => p.members.map((m) => [m.candidate, p.lead] as const)));
   const passes = (lead: number, j: Judge) => {
     const v = runs.get(lead)?.verdicts.get(j.path);
     return v !== undefined && !v.failure;
   };
+  const brokenEverywhere = (j: Judge) => runs.size > 0 && [...runs.values()].every((r) => r.verdicts.get(j.path)?.failure?.category === 'repro_broken');
+  // A test that breaks in its own code with every candidate judges nothing, however it failed without a patch.
   const valid = judges.filter((j) => {
     const b = before.get(j.path);
-    return b !== undefined && !reproductionPassed(b);
+    return b !== undefined && !reproductionPassed(b) && !brokenEverywhere(j);
   });
   const fromReproduce = valid.filter((j) => j.source === 'reproduce');
-  const binding = fromReproduce.length > 0 ? fromReproduce : valid.filter((j) => {
-    const author = groupOf.get(Number(j.source.replace('candidate ', '')));
-    return author !== undefined && passes(author, j);
-  });
-  const brokenEverywhere = (j: Judge) => runs.size > 0 && [...runs.values()].every((r) => r.verdicts.get(j.path)?.failure?.category === 'repro_broken');
+  const binding = fromReproduce.length > 0 ? fromReproduce : valid.filter((j) => [...runs.keys()].some((lead) => passes(lead, j)));
   for (const plan of plans) {
     const found = runs.get(plan.lead);
     if (!found) continue;
@@ -472,7 +469,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     } else if (!proven) {
       failure = (firstFailing ? verdictFor(firstFailing).failure : primary ? verdictFor(primary).failure : undefined) ?? {
         category: 'repro_still_fails',
-        message: "the reproduction tests contradict each other: no candidate's own test is passed by the fix that wrote it",
+        message: 'no candidate passes any of the reproduction tests that fail without a patch',
       };
     } else if (found.hungMessage) failure = { category: 'regression', message: found.hungMessage, logs: found.regressionLogs };
     else if (found.regressions.length > 0) {
@@ -510,7 +507,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
           : !binding.includes(j)
             ? fromReproduce.length > 0
               ? "a candidate's own test: the reproduction step's tests decide"
-              : 'the candidate that wrote it does not pass it'
+              : 'no candidate passes it'
             : undefined;
     return { path: j.path, source: j.source, valid: why === undefined, ...(why ? { why } : {}) };
   });

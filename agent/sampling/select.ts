@@ -59,6 +59,7 @@ export function selectCandidate(candidates: readonly CandidateRecord[], judges: 
     const key = KEYS.find((k) => k.better(best, other) !== 0) ?? KEYS[KEYS.length - 1]!;
     reason = `candidate ${best.record.candidate} over candidate ${other.record.candidate}: ${key.says(best, other)}`;
   }
+  if (judges.length === 0 && candidates.length > 1) reason = `no reproduction test judged them; ${reason}`;
   // A winner that is not proven says so: being chosen is not being right.
   if (best.record.failure) reason += `; it is not proven (${best.record.failure.category})`;
   return { winner: best.record.candidate, reason, ranking: ranked.map((s) => s.record.candidate), judges: [...judges] };

@@ -101,6 +101,30 @@ describe('sampling and selection (scripted model over HTTP, real sandbox)', () =
     expect(select.candidates.map((c: { failure: string }) => c.failure)).toEqual(['repro_still_fails', 'repro_still_fails']);
   });
 
+  it("a candidate's test that another candidate's fix passes can prove that fix, though its own fix fails it", async () => {
+    // Candidate 1 writes the right test with a wrong fix; candidate 2 the right fix with no test.
+    const wrongFixRightTest = `${REPRO}\n${block('    return a - b', '    return a * b')}`;
+    const rightFixNoTest = block('    return a - b', '    return a + b');
+    const { r, result, events } = await solve((q) => (isReproduce(q) ? WEAK : q.temperature === 0 ? wrongFixRightTest : rightFixNoTest), ['--samples', '2', '--max-attempts', '1']);
+    expect(r.code).toBe(0);
+    expect(result.status).toBe('resolved');
+    const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
+    expect(select.winner).toBe(2);
+    expect(select.judges.map((j: { source: string; valid: boolean }) => [j.source, j.valid])).toEqual([
+      ['reproduce', false],
+      ['candidate 1', true],
+    ]);
+  });
+
+  it('a reproduction test broken in its own code with every candidate does not block a fix the other test proves', async () => {
+    const broken = '```python\n# tests/test_repro_broken.py\nfrom calc import add\n\n\ndef test_add_broken():\n    assert add(2, 3) == undefined_name\n```\n';
+    const { r, result, events } = await solve((q) => (isReproduce(q) ? `${REPRO}\n${broken}` : RIGHT), ['--samples', '2', '--max-attempts', '1']);
+    expect(result.status).toBe('resolved');
+    expect(r.code).toBe(0);
+    const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
+    expect(select.judges).toContainEqual({ path: 'tests/test_repro_broken.py', source: 'reproduce', valid: false, why: 'breaks in its own code with every candidate' });
+  });
+
   it('stops sampling mid-attempt at the cost cap and returns the best proven candidate drawn', async () => {
     // Output tokens cost $0.001 each; an answer may be 70 tokens long, so a call's worst case is $0.07.
     const perToken = 0.001;
