@@ -102,7 +102,7 @@ export function modelRateLimit(perMinute: number): ModelGate {
 
 /** A localiser over the offline LSI embedder, caching indexes under the data directory. */
 export function createLocaliser(settings: Settings, options: { config?: RankConfig; embeddings?: boolean } = {}): Localiser {
-  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), embedder: options.embeddings === false ? undefined : new LsiEmbedder(), config: options.config });
+  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024, embedder: options.embeddings === false ? undefined : new LsiEmbedder(), config: options.config });
 }
 
 /** The conformal calibration shipped with fixwright, when present. */

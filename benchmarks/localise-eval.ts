@@ -9,6 +9,24 @@ export interface LocaliseInstanceResult {
   gold: string[];
   ranked: string[];
   set: string[];
+  /** Python files the repository's index held at the base commit (the candidates the set is cut from). */
+  indexed_files: number;
+}
+
+/** Set sizes and coverage of some instances. */
+export interface SetSizeFigures {
+  instances: number;
+  coverage: number;
+  mean_set_size: number;
+  set_size_p50: number;
+  set_size_p90: number;
+}
+
+/** One repository-size bucket: instances whose index held `min`…`max` files (`max` null: no upper end). */
+export interface RepoSizeBucket extends SetSizeFigures {
+  bucket: string;
+  min: number;
+  max: number | null;
 }
 
 /** The report `fixwright localise --dataset … --json OUT` writes (keys fixed by the issue). */
@@ -17,7 +35,7 @@ export interface LocaliseReport {
   recall: Record<'1' | '3' | '5' | '10', number>;
   recall_any: Record<'1' | '3' | '5' | '10', number>;
   mrr: number;
-  conformal: { alpha: number; coverage: number; mean_set_size: number };
+  conformal: { alpha: number; coverage: number; mean_set_size: number; set_size_p50: number; set_size_p90: number; by_repo_size: RepoSizeBucket[] };
   index_seconds: { p50: number; max: number };
   query_ms: { p50: number; p95: number };
   results: LocaliseInstanceResult[];
@@ -35,6 +53,41 @@ function quantile(values: number[], q: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/**
+ * Repository-size buckets by indexed Python files (tests and docs left out). Sets grow with the
+ * number of candidates, so a mean over all rows hides whether small repositories get small sets.
+ * The cuts are round numbers, not fitted: every tuning repository indexes at most 200 files (the
+ * largest, xarray, 122), so `<=200` is the size the calibration has seen; the ~1,100-file
+ * repository that dominates SWE-bench Lite lands in `>1000`; `201-1000` keeps the repositories in
+ * between apart from both.
+ */
+export const REPO_SIZE_BUCKETS: ReadonlyArray<{ bucket: string; min: number; max: number | null }> = [
+  { bucket: '<=200', min: 0, max: 200 },
+  { bucket: '201-1000', min: 201, max: 1000 },
+  { bucket: '>1000', min: 1001, max: null },
+];
+
+/** Coverage (every gold file in the set) and set-size mean, p50 and p90 of some instances. */
+export function setSizeFigures(results: ReadonlyArray<{ gold: string[]; set: string[] }>): SetSizeFigures {
+  const sizes = results.map((r) => r.set.length);
+  const n = results.length;
+  return {
+    instances: n,
+    coverage: n ? results.filter((r) => r.gold.every((g) => r.set.includes(g))).length / n : 0,
+    mean_set_size: n ? sizes.reduce((a, b) => a + b, 0) / n : 0,
+    set_size_p50: quantile(sizes, 0.5),
+    set_size_p90: quantile(sizes, 0.9),
+  };
+}
+
+/** The set-size figures per repository-size bucket (every bucket, empty ones with 0 instances). */
+export function setSizesByRepoSize(results: ReadonlyArray<{ gold: string[]; set: string[]; indexed_files: number }>): RepoSizeBucket[] {
+  return REPO_SIZE_BUCKETS.map((b) => ({
+    ...b,
+    ...setSizeFigures(results.filter((r) => r.indexed_files >= b.min && (b.max === null || r.indexed_files <= b.max))),
+  }));
 }
 
 /** Finds a repository's git directory under `DIR/<owner>/<name>` (bare, or a checkout with .git). */
@@ -79,7 +132,7 @@ export async function evaluateLocalisation(
   options: LocaliseEvalOptions,
 ): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; repos: string[]; qhatFinite: boolean }> {
   const skipped: SkippedInstance[] = [];
-  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[] }> = [];
+  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[]; indexed: number }> = [];
   const seen = new Set<string>();
   const indexSeconds: number[] = [];
   const queryMs: number[] = [];
@@ -116,7 +169,7 @@ export async function evaluateLocalisation(
       // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
       const found = new Set(files.map((f) => f.path));
       const rest = index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0, ranks: {} }));
-      done.push({ row, gold, files: [...files, ...rest] });
+      done.push({ row, gold, files: [...files, ...rest], indexed: index.summaries.length });
     } catch (err) {
       skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
     }
@@ -130,12 +183,21 @@ export async function evaluateLocalisation(
     gold: d.gold,
     ranked: d.files.slice(0, 20).map((f) => f.path),
     set: fitted.sets[i] ?? [],
+    indexed_files: d.indexed,
   }));
+  const sizes = setSizeFigures(results);
   const figures = recallFigures(done.map((d) => ({ gold: d.gold, ranked: d.files.map((f) => f.path) })));
   const report: LocaliseReport = {
     instances: done.length,
     ...figures,
-    conformal: { alpha: options.alpha, coverage: fitted.coverage, mean_set_size: fitted.meanSetSize },
+    conformal: {
+      alpha: options.alpha,
+      coverage: fitted.coverage,
+      mean_set_size: fitted.meanSetSize,
+      set_size_p50: sizes.set_size_p50,
+      set_size_p90: sizes.set_size_p90,
+      by_repo_size: setSizesByRepoSize(results),
+    },
     index_seconds: { p50: quantile(indexSeconds, 0.5), max: Math.max(0, ...indexSeconds) },
     query_ms: { p50: quantile(queryMs, 0.5), p95: quantile(queryMs, 0.95) },
     results,

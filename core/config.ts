@@ -165,8 +165,14 @@ const quickfixSchema = z.object({
   cacheTtlSeconds: positiveInt('FIXWRIGHT_EDIT_CACHE_TTL', 365 * 24 * 3600),
 });
 
+/** Localisation: the on-disk index cache under `<dataDir>/indexes`, bounded in MiB with least-recently-used eviction. */
+const localisationSchema = z.object({
+  indexCacheMb: positiveInt('FIXWRIGHT_INDEX_CACHE_MB', 1_048_576),
+});
+
 const settingsSchema = z.object({
   dataDir: z.string().min(1),
+  localisation: localisationSchema,
   quickfix: quickfixSchema,
   pip: pipSchema,
   service: serviceSchema,
@@ -255,6 +261,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
     dockerHost: env.DOCKER_HOST || undefined,
     pip: { indexUrl: env.FIXWRIGHT_PIP_INDEX_URL || undefined, wheelsDir: env.FIXWRIGHT_PIP_WHEELS ? resolve(env.FIXWRIGHT_PIP_WHEELS) : undefined },
     github: { apiURL: env.FIXWRIGHT_GITHUB_API || 'https://api.github.com', token: env.GITHUB_TOKEN || undefined },
+    localisation: { indexCacheMb: env.FIXWRIGHT_INDEX_CACHE_MB || 2048 },
     quickfix: { cacheMaxEntries: env.FIXWRIGHT_EDIT_CACHE_ENTRIES || 1000, cacheMaxBytes: env.FIXWRIGHT_EDIT_CACHE_BYTES || '64m', cacheTtlSeconds: env.FIXWRIGHT_EDIT_CACHE_TTL || 24 * 3600 },
     models: {
       chatModel: env.FIXWRIGHT_MODEL || undefined,
@@ -297,6 +304,8 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
               ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', modelRpm: 'FIXWRIGHT_MODEL_RPM', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
             : section === 'quickfix' && key
               ? ({ cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES', cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES', cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL' } as Record<string, string>)[key]!
+            : section === 'localisation' && key
+              ? ({ indexCacheMb: 'FIXWRIGHT_INDEX_CACHE_MB' } as Record<string, string>)[key]!
             : section === 'pip' && key
               ? ({ indexUrl: 'FIXWRIGHT_PIP_INDEX_URL', wheelsDir: 'FIXWRIGHT_PIP_WHEELS' } as Record<string, string>)[key]!
             : section === 'github'
@@ -316,5 +325,5 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       `invalid settings: FIXWRIGHT_MODEL_CONTEXT (${contextTokens}) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS (${maxTokens}): it must be at least ${maxTokens + MIN_PROMPT_TOKENS}, or lower FIXWRIGHT_MAX_TOKENS`,
     );
   }
-  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service), quickfix: Object.freeze(parsed.data.quickfix) });
+  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service), quickfix: Object.freeze(parsed.data.quickfix), localisation: Object.freeze(parsed.data.localisation) });
 }

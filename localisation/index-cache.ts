@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
 import { Bm25Index } from './bm25.js';
@@ -36,7 +36,7 @@ interface CachedIndex {
  * Builds a snapshot's index, or loads it from `cacheDir` when the same content was indexed
  * before: a second query on a snapshot skips parsing and BM25 construction.
  */
-export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions & { cacheDir?: string; cache?: BlobCache }): { index: RepoIndex; cached: boolean } {
+export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions & { cacheDir?: string; cacheMaxBytes?: number; cache?: BlobCache }): { index: RepoIndex; cached: boolean } {
   if (!options.cacheDir) return { index: buildRepoIndex(snapshot, options), cached: false };
   const file = join(options.cacheDir, `${indexCacheKey(snapshot, options)}.json`);
   try {
@@ -52,6 +52,7 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
         defs: symbolDefinitions(data.summaries),
         texts,
       };
+      touch(file);
       return { index, cached: true };
     }
   } catch {
@@ -62,5 +63,51 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, summaries: index.summaries, bm25: index.bm25.toJSON() } satisfies CachedIndex));
   renameSync(tmp, file);
+  if (options.cacheMaxBytes !== undefined) evictIndexes(options.cacheDir, options.cacheMaxBytes, file);
   return { index, cached: false };
+}
+
+/** A read marks an entry as recently used (its mtime), which is what eviction orders by. */
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    utimesSync(file, now, now);
+  } catch {
+    // A read-only cache or an entry evicted by another process meanwhile: the index was read, go on.
+  }
+}
+
+/**
+ * Least-recently-used eviction: deletes the cache's entries oldest mtime first (a read refreshes
+ * it) until their total size is at most `maxBytes`, never `keep` (the entry just written, which
+ * alone may exceed the bound). Temporary files of writers in flight are left alone. Returns the
+ * paths deleted.
+ */
+export function evictIndexes(cacheDir: string, maxBytes: number, keep?: string): string[] {
+  const entries: Array<{ path: string; size: number; mtimeMs: number }> = [];
+  for (const name of readdirSync(cacheDir)) {
+    if (!name.endsWith('.json')) continue;
+    const path = join(cacheDir, name);
+    try {
+      const st = statSync(path);
+      if (st.isFile()) entries.push({ path, size: st.size, mtimeMs: st.mtimeMs });
+    } catch {
+      // Gone meanwhile (another process evicted it).
+    }
+  }
+  let total = entries.reduce((sum, e) => sum + e.size, 0);
+  const deleted: string[] = [];
+  entries.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path));
+  for (const e of entries) {
+    if (total <= maxBytes) break;
+    if (e.path === keep) continue;
+    try {
+      unlinkSync(e.path);
+      deleted.push(e.path);
+    } catch {
+      // Already deleted by another process: its bytes are gone all the same.
+    }
+    total -= e.size;
+  }
+  return deleted;
 }

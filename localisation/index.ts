@@ -28,6 +28,8 @@ export type SnapshotSource = { kind: 'git'; gitDir: string; commit: string } | {
 export interface LocaliserOptions extends IndexOptions {
   /** Directory for the on-disk index cache (one entry per snapshot content); none disables it. */
   cacheDir?: string;
+  /** The bound of `cacheDir` in bytes: after a write, the least recently used entries are deleted until it holds; none means unbounded. */
+  cacheMaxBytes?: number;
   config?: RankConfig;
   /** The dense signal: an embedder whose vectors go into a faiss index; none leaves it out. */
   embedder?: Embedder;

@@ -98,6 +98,10 @@ function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): 
       `recall@1/3/5/10 (any gold)  ${r(report.recall_any)}\n` +
       `MRR ${report.mrr.toFixed(3)}\n` +
       `conformal alpha ${report.conformal.alpha}: coverage ${report.conformal.coverage.toFixed(3)}, mean set size ${report.conformal.mean_set_size.toFixed(2)}\n` +
+      `set size p50 ${report.conformal.set_size_p50} p90 ${report.conformal.set_size_p90} (mean ${report.conformal.mean_set_size.toFixed(2)})\n` +
+      report.conformal.by_repo_size
+        .map((b) => `  repository ${b.bucket.padEnd(8)} files  n=${String(b.instances).padStart(3)}` + (b.instances ? `  coverage ${b.coverage.toFixed(2)}  set size p50 ${b.set_size_p50} p90 ${b.set_size_p90} mean ${b.mean_set_size.toFixed(1)}\n` : '\n'))
+        .join('') +
       `index seconds p50 ${report.index_seconds.p50.toFixed(2)} max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n`,
   );
   const repos = [...new Set(repoOf)].sort();
@@ -140,6 +144,7 @@ export function registerLocaliseCommand(program: Command): void {
       if (flags.method !== 'aps' && flags.method !== 'rank') throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be aps or rank (got ${flags.method})`, { field: '--method' });
       const localiser = new Localiser({
         cacheDir: flags.cache ? join(settings.dataDir, 'indexes') : undefined,
+        cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024,
         includeTests: flags.includeTests,
         config: rankConfigFrom(flags.weights, flags.rrfK),
         embedder: embedderFor(flags.embeddings ?? (settings.models.embeddingsModel ? 'api' : 'lsi'), settings),

@@ -124,9 +124,18 @@ describe('fixwright localise', () => {
     expect(Object.keys(report)).toEqual(['instances', 'recall', 'recall_any', 'mrr', 'conformal', 'index_seconds', 'query_ms', 'results']);
     expect(report.instances).toBe(2);
     expect(report.recall).toEqual({ '1': 1, '3': 1, '5': 1, '10': 1 });
-    expect(Object.keys(report.conformal)).toEqual(['alpha', 'coverage', 'mean_set_size']);
-    expect(report.results[0]).toMatchObject({ instance_id: 'acme__shop-1', gold: ['shop/pricing.py'] });
-    expect(Object.keys(report.results[0])).toEqual(['instance_id', 'gold', 'ranked', 'set']);
+    expect(Object.keys(report.conformal)).toEqual(['alpha', 'coverage', 'mean_set_size', 'set_size_p50', 'set_size_p90', 'by_repo_size']);
+    expect(report.results[0]).toMatchObject({ instance_id: 'acme__shop-1', gold: ['shop/pricing.py'], indexed_files: 6 });
+    expect(Object.keys(report.results[0])).toEqual(['instance_id', 'gold', 'ranked', 'set', 'indexed_files']);
+    // Set sizes: p50 and p90 beside the mean, overall and per repository-size bucket (the shop's 6 files: the smallest).
+    const sizes = report.results.map((x: { set: string[] }) => x.set.length).sort((a: number, b: number) => a - b);
+    expect(report.conformal.set_size_p50).toBe(sizes[0]);
+    expect(report.conformal.set_size_p90).toBe(sizes[1]);
+    expect(report.conformal.by_repo_size.map((b: { bucket: string; instances: number }) => [b.bucket, b.instances])).toEqual([['<=200', 2], ['201-1000', 0], ['>1000', 0]]);
+    expect(report.conformal.by_repo_size[0]).toMatchObject({ min: 0, max: 200, coverage: report.conformal.coverage, mean_set_size: report.conformal.mean_set_size, set_size_p50: sizes[0], set_size_p90: sizes[1] });
+    expect(r.stdout).toContain(`set size p50 ${sizes[0]} p90 ${sizes[1]} (mean ${report.conformal.mean_set_size.toFixed(2)})`);
+    expect(r.stdout).toMatch(/repository <=200 {3} files {2}n= {2}2 {2}coverage \d\.\d\d {2}set size p50 \d+ p90 \d+ mean /);
+    expect(r.stdout).toMatch(/repository >1000 {4}files {2}n= {2}0\n/);
     const oneFold = await cli(['--dataset', dataset, '--repos', repos, '--folds', '1']);
     expect(oneFold.stderr).toMatch(/--folds must be at least 2/);
     const noFile = await cli(['--dataset', dataset, '--repos', repos, '--json']);
