@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { type FusedFile, gitDirOf, Localiser } from '../localisation/index.js';
+import { type FusedFile, gitDirOf, goldFunctions, Localiser, rankFunctions } from '../localisation/index.js';
 import { calibrate, type Calibration, type ConformalMethod, crossFit } from '../uncertainty/index.js';
 import { changedFiles, type SwebenchRow } from './dataset.js';
 
@@ -11,6 +11,10 @@ export interface LocaliseInstanceResult {
   set: string[];
   /** Python files the repository's index held at the base commit (the candidates the set is cut from). */
   indexed_files: number;
+  /** Per gold file the index holds: the symbols its patch changes (`<module>` for module-level lines). */
+  gold_functions: Record<string, string[]>;
+  /** Per gold file the index holds: its 10 symbols most related to the issue, best first. */
+  top_functions: Record<string, string[]>;
 }
 
 /** Set sizes and coverage of some instances. */
@@ -39,6 +43,12 @@ export interface LocaliseReport {
   index_seconds: { p50: number; max: number };
   query_ms: { p50: number; p95: number };
   results: LocaliseInstanceResult[];
+  /**
+   * Function-level recall@k over all rows: of every gold function (see `goldFunctions`), the share
+   * found among the top-k symbols of its file, counted only where the conformal set holds that file.
+   * `gold_functions` is their number, `in_set` how many of them sit in a file the set holds.
+   */
+  function_recall: { '5': number; '10': number; gold_functions: number; in_set: number };
 }
 
 /** An instance that could not be evaluated, and why. */
@@ -112,6 +122,25 @@ export function recallFigures(results: ReadonlyArray<{ gold: string[]; ranked: s
   return { recall, recall_any: recallAny, mrr };
 }
 
+/** Function-level recall@5 and @10 over all rows (see `LocaliseReport.function_recall`). */
+export function functionRecall(
+  results: ReadonlyArray<{ set: string[]; gold_functions: Record<string, string[]>; top_functions: Record<string, string[]> }>,
+): LocaliseReport['function_recall'] {
+  let total = 0;
+  let inSet = 0;
+  const found = { '5': 0, '10': 0 };
+  for (const r of results) {
+    for (const [path, fns] of Object.entries(r.gold_functions)) {
+      total += fns.length;
+      if (!r.set.includes(path)) continue;
+      inSet += fns.length;
+      const top = r.top_functions[path] ?? [];
+      for (const k of ['5', '10'] as const) found[k] += fns.filter((f) => top.slice(0, Number(k)).includes(f)).length;
+    }
+  }
+  return { '5': total ? found['5'] / total : 0, '10': total ? found['10'] / total : 0, gold_functions: total, in_set: inSet };
+}
+
 /** Options of a dataset evaluation. */
 export interface LocaliseEvalOptions {
   reposDir: string;
@@ -132,7 +161,7 @@ export async function evaluateLocalisation(
   options: LocaliseEvalOptions,
 ): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; repos: string[]; qhatFinite: boolean }> {
   const skipped: SkippedInstance[] = [];
-  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[]; indexed: number }> = [];
+  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[]; indexed: number; goldFns: Record<string, string[]>; topFns: Record<string, string[]> }> = [];
   const seen = new Set<string>();
   const indexSeconds: number[] = [];
   const queryMs: number[] = [];
@@ -169,7 +198,10 @@ export async function evaluateLocalisation(
       // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
       const found = new Set(files.map((f) => f.path));
       const rest = index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0, ranks: {} }));
-      done.push({ row, gold, files: [...files, ...rest], indexed: index.summaries.length });
+      // Gold functions come from the base symbols of the gold files; their ranking only needs those files.
+      const goldFns = Object.fromEntries(goldFunctions(row.patch, new Map(index.summaries.map((s) => [s.path, s]))));
+      const topFns = Object.fromEntries(rankFunctions(index, Object.keys(goldFns), row.problem_statement, 10).map((f) => [f.path, f.functions.map((s) => s.qualname)]));
+      done.push({ row, gold, files: [...files, ...rest], indexed: index.summaries.length, goldFns, topFns });
     } catch (err) {
       skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
     }
@@ -184,6 +216,8 @@ export async function evaluateLocalisation(
     ranked: d.files.slice(0, 20).map((f) => f.path),
     set: fitted.sets[i] ?? [],
     indexed_files: d.indexed,
+    gold_functions: d.goldFns,
+    top_functions: d.topFns,
   }));
   const sizes = setSizeFigures(results);
   const figures = recallFigures(done.map((d) => ({ gold: d.gold, ranked: d.files.map((f) => f.path) })));
@@ -201,6 +235,7 @@ export async function evaluateLocalisation(
     index_seconds: { p50: quantile(indexSeconds, 0.5), max: Math.max(0, ...indexSeconds) },
     query_ms: { p50: quantile(queryMs, 0.5), p95: quantile(queryMs, 0.95) },
     results,
+    function_recall: functionRecall(results),
   };
   const calibration = calibrate(instances, { alpha: options.alpha, method: options.method, ranker: options.localiser.rankerName });
   return { report, skipped, calibration, repos: done.map((d) => d.row.repo), qhatFinite: fitted.qhats.every(Number.isFinite) };

@@ -1,4 +1,5 @@
 import type { FileSummary, PySymbol, RepoIndex } from '../../localisation/index.js';
+import { symbolRelevance } from '../../localisation/index.js';
 import { tokenize } from '../../localisation/tokenize.js';
 import type { AgentDeps } from '../deps.js';
 import { cutsFor } from '../sampling/plan.js';
@@ -15,7 +16,7 @@ const outline = (s: PySymbol) => `${String(s.startLine).padStart(5)} ${'    '.re
  */
 export function condense(summary: FileSummary, text: string, issueTokens: ReadonlySet<string>, budget: number): string {
   const lines = text.replace(/\n$/, '').split('\n');
-  const relevance = (s: PySymbol) => new Set(tokenize(`${s.qualname} ${s.docstring ?? ''}`).filter((t) => issueTokens.has(t))).size;
+  const relevance = (s: PySymbol) => symbolRelevance(s, issueTokens);
   const ranked = summary.symbols
     .map((s) => ({ s, score: relevance(s) }))
     .filter((x) => x.score > 0)

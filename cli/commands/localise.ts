@@ -8,7 +8,7 @@ import { loadSettings, type Settings } from '../../core/config.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { ApiEmbedder, DEFAULT_RANK_CONFIG, gitDirOf, type Embedder, Localiser, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
+import { ApiEmbedder, DEFAULT_RANK_CONFIG, gitDirOf, type Embedder, Localiser, rankFunctions, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
 import { type Calibration, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 import { makeOutputDir } from '../output-dir.js';
 
@@ -52,6 +52,9 @@ function rankConfigFrom(weights: string | undefined, rrfK: string | undefined): 
   }
   return config;
 }
+
+/** Functions shown under each file of the conformal set. */
+const FUNCTIONS_SHOWN = 5;
 
 /** The calibration shipped with fixwright, fitted on the tuning rows. */
 export const DEFAULT_CALIBRATION = 'uncertainty/calibration.json';
@@ -102,7 +105,8 @@ function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): 
       report.conformal.by_repo_size
         .map((b) => `  repository ${b.bucket.padEnd(8)} files  n=${String(b.instances).padStart(3)}` + (b.instances ? `  coverage ${b.coverage.toFixed(2)}  set size p50 ${b.set_size_p50} p90 ${b.set_size_p90} mean ${b.mean_set_size.toFixed(1)}\n` : '\n'))
         .join('') +
-      `index seconds p50 ${report.index_seconds.p50.toFixed(2)} max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n`,
+      `index seconds p50 ${report.index_seconds.p50.toFixed(2)} max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n` +
+      `function recall@5/10 ${report.function_recall['5'].toFixed(3)} / ${report.function_recall['10'].toFixed(3)} (of ${report.function_recall.gold_functions} gold functions, ${report.function_recall.in_set} in a file the set holds)\n`,
   );
   const repos = [...new Set(repoOf)].sort();
   for (const repo of repos) {
@@ -202,12 +206,15 @@ export function registerLocaliseCommand(program: Command): void {
       const found = new Set(files.map((f) => f.path));
       const all = [...files, ...index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0 }))];
       const set = calibration ? predictionSet(all, calibration.qhat, calibration.method) : undefined;
+      // The set's files, each with its functions most related to the issue.
+      const functions = new Map(rankFunctions(index, set ?? [], issue, FUNCTIONS_SHOWN).map((f) => [f.path, f.functions]));
       if (flags.json) {
         const out = {
           files: files.slice(0, top).map((f, i) => ({ rank: i + 1, path: f.path, score: f.score, ranks: f.ranks, in_set: set?.includes(f.path) ?? null })),
           set: set ?? null,
           calibration: calibration ? { alpha: calibration.alpha, method: calibration.method, qhat: calibration.qhat } : null,
           indexed_files: index.summaries.length,
+          set_functions: set ? Object.fromEntries([...functions].map(([path, fns]) => [path, fns.map((f) => ({ qualname: f.qualname, kind: f.kind, start_line: f.startLine, end_line: f.endLine, score: f.score }))])) : null,
         };
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         return;
@@ -219,6 +226,7 @@ export function registerLocaliseCommand(program: Command): void {
       files.slice(0, top).forEach((f, i) => {
         const ranks = Object.entries(f.ranks).map(([s, r]) => `${s}=${r}`).join(' ');
         process.stdout.write(`${String(i + 1).padStart(3)}  ${set?.includes(f.path) ? '*' : ' '} ${f.score.toFixed(4)}  ${f.path}  (${ranks})\n`);
+        for (const fn of functions.get(f.path) ?? []) process.stdout.write(`          ${fn.qualname} (lines ${fn.startLine}-${fn.endLine}, ${fn.score} issue word(s))\n`);
       });
       process.stdout.write(
         set

@@ -121,12 +121,12 @@ describe('fixwright localise', () => {
     expect(r.stderr).toMatch(/skipped acme__shop-3: commit f{40} not found/);
     expect(r.stderr).toMatch(/skipped acme__gone-4: repository acme\/gone not found/);
     const report = JSON.parse(readFileSync(out, 'utf8'));
-    expect(Object.keys(report)).toEqual(['instances', 'recall', 'recall_any', 'mrr', 'conformal', 'index_seconds', 'query_ms', 'results']);
+    expect(Object.keys(report)).toEqual(['instances', 'recall', 'recall_any', 'mrr', 'conformal', 'index_seconds', 'query_ms', 'results', 'function_recall']);
     expect(report.instances).toBe(2);
     expect(report.recall).toEqual({ '1': 1, '3': 1, '5': 1, '10': 1 });
     expect(Object.keys(report.conformal)).toEqual(['alpha', 'coverage', 'mean_set_size', 'set_size_p50', 'set_size_p90', 'by_repo_size']);
     expect(report.results[0]).toMatchObject({ instance_id: 'acme__shop-1', gold: ['shop/pricing.py'], indexed_files: 6 });
-    expect(Object.keys(report.results[0])).toEqual(['instance_id', 'gold', 'ranked', 'set', 'indexed_files']);
+    expect(Object.keys(report.results[0])).toEqual(['instance_id', 'gold', 'ranked', 'set', 'indexed_files', 'gold_functions', 'top_functions']);
     // Set sizes: p50 and p90 beside the mean, overall and per repository-size bucket (the shop's 6 files: the smallest).
     const sizes = report.results.map((x: { set: string[] }) => x.set.length).sort((a: number, b: number) => a - b);
     expect(report.conformal.set_size_p50).toBe(sizes[0]);

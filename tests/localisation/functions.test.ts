@@ -1,0 +1,110 @@
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { functionRecall } from '../../benchmarks/localise-eval.js';
+import { changedBaseLines, goldFunctions, rankFunctions, rankSymbols, summarisePython } from '../../localisation/index.js';
+import { buildRepoIndex } from '../../localisation/repo-index.js';
+import { readDirSnapshot } from '../../localisation/snapshot.js';
+import { tokenize } from '../../localisation/tokenize.js';
+import { runCli } from '../helpers/cli.js';
+import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+
+const CART = 'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n';
+const SHIPPING = 'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    """Shipping cost of a region."""\n    return RATES[region]\n';
+const SHOP: Record<string, string> = {
+  'shop/__init__.py': '"""A tiny shop."""\n',
+  'shop/pricing.py': 'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
+  'shop/cart.py': CART,
+  'shop/shipping.py': SHIPPING,
+};
+
+/** A method change in Cart.total: line 9 replaced, lines 8 and 10 context. */
+const METHOD_PATCH =
+  'diff --git a/shop/cart.py b/shop/cart.py\n--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -8,3 +8,3 @@ class Cart:\n     def total(self, coupon=None):\n-        subtotal = sum(item.price for item in self.items)\n+        subtotal = sum(item.price * item.count for item in self.items)\n         return apply_discount(subtotal, coupon) if coupon else subtotal\n';
+/** A module-level change: the RATES table on line 1. */
+const MODULE_PATCH =
+  'diff --git a/shop/shipping.py b/shop/shipping.py\n--- a/shop/shipping.py\n+++ b/shop/shipping.py\n@@ -1,2 +1,2 @@\n-RATES = {"eu": 5}\n+RATES = {"eu": 5, "us": 9}\n \n';
+/** A pure insertion inside Cart.__init__ (between base lines 5 and 6), and a new file. */
+const INSERT_PATCH =
+  'diff --git a/shop/cart.py b/shop/cart.py\n--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -5,2 +5,3 @@ class Cart:\n     def __init__(self):\n+        self.owner = None\n         self.items = []\n' +
+  'diff --git a/shop/new.py b/shop/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/shop/new.py\n@@ -0,0 +1,1 @@\n+X = 1\n';
+
+afterAll(removeRepos);
+
+describe('gold functions from a patch', () => {
+  const summaries = new Map(Object.entries(SHOP).map(([path, text]) => [path, summarisePython(path, text)]));
+
+  it('names the method a hunk changes, not its class or neighbours', () => {
+    expect(changedBaseLines(METHOD_PATCH).get('shop/cart.py')).toEqual([{ lines: [9], insertions: [] }]);
+    expect(Object.fromEntries(goldFunctions(METHOD_PATCH, summaries))).toEqual({ 'shop/cart.py': ['Cart.total'] });
+  });
+
+  it('names <module> for a module-level change', () => {
+    expect(Object.fromEntries(goldFunctions(MODULE_PATCH, summaries))).toEqual({ 'shop/shipping.py': ['<module>'] });
+  });
+
+  it('places a pure insertion in the symbol around it and leaves new files out', () => {
+    expect(changedBaseLines(INSERT_PATCH).get('shop/cart.py')).toEqual([{ lines: [], insertions: [[5, 6]] }]);
+    expect(changedBaseLines(INSERT_PATCH).has('shop/new.py')).toBe(false);
+    expect(Object.fromEntries(goldFunctions(INSERT_PATCH, summaries))).toEqual({ 'shop/cart.py': ['Cart.__init__'] });
+  });
+});
+
+describe('function ranking', () => {
+  it('ranks a file symbols by the issue words in their names and docstrings', () => {
+    const ranked = rankSymbols(summarisePython('shop/shipping.py', SHIPPING), new Set(tokenize('the shipping estimate for a region is wrong')));
+    expect(ranked.map((s) => s.qualname)).toEqual(['estimate', '<module>']);
+    expect(ranked[0]!.score).toBeGreaterThan(0);
+    const cart = rankSymbols(summarisePython('shop/cart.py', CART), new Set(tokenize('Cart total ignores the coupon')));
+    expect(cart[0]!.qualname).toBe('Cart.total');
+  });
+
+  it('returns the top functions of each set file from the index', () => {
+    const index = buildRepoIndex(readDirSnapshot(makeRepo(SHOP)));
+    const out = rankFunctions(index, ['shop/cart.py', 'missing.py'], 'Cart total ignores the coupon', 2);
+    expect(out).toEqual([
+      { path: 'shop/cart.py', functions: [expect.objectContaining({ qualname: 'Cart.total', kind: 'method' }), expect.objectContaining({ qualname: 'Cart.__init__', score: 1 })] },
+      { path: 'missing.py', functions: [] },
+    ]);
+  });
+
+  it('counts a gold function only when the set holds its file and it is in the top k', () => {
+    const row = (set: string[], top: string[]) => ({ set, gold_functions: { 'a.py': ['f'] }, top_functions: { 'a.py': top } });
+    const fns = ['g1', 'g2', 'g3', 'g4', 'g5', 'f'];
+    expect(functionRecall([row(['a.py'], fns), row([], ['f'])])).toEqual({ '5': 0, '10': 0.5, gold_functions: 2, in_set: 1 });
+  });
+});
+
+describe('fixwright localise: function-level output', () => {
+  it('reports function recall in the dataset report and prints set functions for one issue', async () => {
+    const repo = makeRepo(SHOP, { git: true });
+    const commit = headCommit(repo);
+    const dataDir = mkdtempSync(join(tmpdir(), 'fw-data-'));
+    const repos = join(dataDir, 'repos');
+    mkdirSync(join(repos, 'acme'), { recursive: true });
+    symlinkSync(repo, join(repos, 'acme', 'shop'));
+    const dataset = join(dataDir, 'rows.jsonl');
+    const row = (id: string, problem: string, patch: string) => JSON.stringify({ instance_id: id, repo: 'acme/shop', base_commit: commit, problem_statement: problem, patch });
+    writeFileSync(dataset, [row('acme__shop-1', 'Cart total ignores item counts', METHOD_PATCH), row('acme__shop-2', 'Shipping estimate fails for region us', MODULE_PATCH)].join('\n'));
+    const out = join(dataDir, 'report.json');
+    const env = { FIXWRIGHT_DATA_DIR: dataDir };
+    const r = await runCli(['localise', '--dataset', dataset, '--repos', repos, '--folds', '2', '--json', out], env);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(Object.keys(report)).toEqual(['instances', 'recall', 'recall_any', 'mrr', 'conformal', 'index_seconds', 'query_ms', 'results', 'function_recall']);
+    expect(report.results[0].gold_functions).toEqual({ 'shop/cart.py': ['Cart.total'] });
+    expect(report.results[0].top_functions['shop/cart.py'][0]).toBe('Cart.total');
+    expect(report.results[1].gold_functions).toEqual({ 'shop/shipping.py': ['<module>'] });
+    expect(report.function_recall).toEqual({ '5': 1, '10': 1, gold_functions: 2, in_set: 2 });
+    expect(r.stdout).toContain('function recall@5/10 1.000 / 1.000 (of 2 gold functions, 2 in a file the set holds)');
+
+    const calibration = join(dataDir, 'all.json');
+    writeFileSync(calibration, JSON.stringify({ version: 1, ranker: 'fixwright-rrf-v1+lsi-128', alpha: 0.1, method: 'rank', qhat: 100, n: 2, created: '2026-01-01T00:00:00.000Z' }));
+    const one = await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration], env);
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/shop\/cart\.py .*\n {10}Cart\.total \(lines 8-10, 2 issue word\(s\)\)\n/);
+    const json = JSON.parse((await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration, '--json'], env)).stdout);
+    expect(json.set_functions['shop/cart.py'][0]).toMatchObject({ qualname: 'Cart.total', kind: 'method', start_line: 8, end_line: 10 });
+  });
+});
