@@ -6,7 +6,7 @@ import type { AgentStateType, AgentUpdate, AttemptRecord, CandidateDraft, Candid
 
 /** A candidate that never reached the sandbox, as the attempt's record lists it. */
 export function untestedCandidate(d: CandidateDraft, score: number): CandidateRecord {
-  return { candidate: d.candidate, temperature: d.temperature, context: d.context, votes: 0, testsPassed: 0, regressions: [], score, tokens: d.tokens, costUsd: d.costUsd, ...(d.failure ? { failure: d.failure } : {}) };
+  return { candidate: d.candidate, temperature: d.temperature, context: d.context, votes: 0, testsPassed: 0, regressions: [], score, tokens: d.tokens, costUsd: d.costUsd, ...(d.diff ? { diff: d.diff } : {}), ...(d.failure ? { failure: d.failure } : {}) };
 }
 
 /**

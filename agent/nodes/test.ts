@@ -254,11 +254,11 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const drafts = state.drafts;
   const tested = drafts.filter((d) => d.diff);
   const prepared = deps.run.environment;
-  const finishWith = (records: CandidateRecord[], judges: JudgeTest[], extra: Partial<AttemptRecord> = {}) => {
+  /** Selects among the rated candidates; `perCandidate` holds what the attempt record takes from its winner's test run. */
+  const finishWith = (records: CandidateRecord[], judges: JudgeTest[], perCandidate: Record<number, Partial<AttemptRecord>> = {}) => {
     const selection = selectCandidate(records, judges);
     const winner = records.find((c) => c.candidate === selection.winner) ?? records[0]!;
     const draft = drafts.find((d) => d.candidate === winner.candidate);
-    const perCandidate = extra as Record<number, Partial<AttemptRecord>>;
     const record: AttemptRecord = {
       attempt: state.attempt,
       candidate: winner.candidate,
@@ -275,7 +275,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   };
   if (!prepared) {
     const failure = { category: 'sandbox_error' as const, message: 'no environment was resolved for this run' };
-    return finishWith(drafts.map((d) => untestedCandidate(d.diff ? { ...d, failure } : d, d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer)).map((c, i) => ({ ...c, diff: drafts[i]!.diff })), []);
+    return finishWith(drafts.map((d) => untestedCandidate(d.diff ? { ...d, failure } : d, d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer)), []);
   }
   const { environment, image } = prepared;
   const snapshotFiles = deps.run.snapshot?.files ?? [];
@@ -511,7 +511,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
             : undefined;
     return { path: j.path, source: j.source, valid: why === undefined, ...(why ? { why } : {}) };
   });
-  return finishWith([...records.values()], summary, perCandidate as Partial<AttemptRecord>);
+  return finishWith([...records.values()], summary, perCandidate);
 }
 
 /**
