@@ -87,7 +87,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI shows the candidates of each 
     const section = page.getByTestId('candidates-1');
     const table = section.getByRole('table');
     await expect.poll(() => table.locator('tbody tr').count(), { timeout: 15_000 }).toBe(4);
-    expect(await table.locator('caption').textContent()).toBe('4 candidates; the tests picked candidate 2');
+    // Rows come with each candidate's model call, the selection with a later event: wait for it.
+    await expect.poll(() => table.locator('caption').textContent(), { timeout: 15_000 }).toBe('4 candidates; the tests picked candidate 2');
     expect(await table.locator('thead th').allTextContents()).toEqual(['candidate', 'temperature', 'context', 'group', 'judge tests passed', 'regressions', 'failure', 'tokens (in / out)', 'cost']);
     const rows = (await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => (cell.textContent ?? '').trim()))));
     expect(rows).toEqual([
@@ -125,8 +126,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI shows the candidates of each 
     await page.goto(`${serve.url}/#/task/regressed`);
     const table = page.getByTestId('candidates-1').getByRole('table');
     await expect.poll(() => table.locator('tbody tr').count(), { timeout: 15_000 }).toBe(4);
-    const failures = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => (tr.children[6]?.textContent ?? '').trim()));
-    expect(failures).toEqual(['none', 'regression tests/test_calc.py::test_mul passed before, fails now', 'regression tests/test_calc.py::test_mul passed before, fails now', 'edit not applied SEARCH block not found in calc.py']);
+    // The failures come with the select log, after the rows: wait for them.
+    const failures = () => table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => (tr.children[6]?.textContent ?? '').trim()));
+    await expect.poll(failures, { timeout: 15_000 }).toEqual(['none', 'regression tests/test_calc.py::test_mul passed before, fails now', 'regression tests/test_calc.py::test_mul passed before, fails now', 'edit not applied SEARCH block not found in calc.py']);
     await page.close();
   }, 60_000);
 
@@ -136,7 +138,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web UI shows the candidates of each 
     await expect.poll(() => page.getByTestId('task-status').textContent(), { timeout: 15_000 }).toBe('failed');
     await expect.poll(() => page.getByTestId('attempt-1').locator('.d2h-file-wrapper').count(), { timeout: 15_000 }).toBe(1);
     expect(await page.getByTestId('candidates-1').count()).toBe(0);
-    expect(await page.getByTestId('attempt-2').getByTestId('attempt-outcome').textContent()).toBe('edit not applied');
+    await expect.poll(() => page.getByTestId('attempt-2').getByTestId('attempt-outcome').textContent(), { timeout: 15_000 }).toBe('edit not applied');
     await page.close();
   });
 

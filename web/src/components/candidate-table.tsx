@@ -38,6 +38,12 @@ function costText(c: CandidateView) {
   return c.cost_usd === undefined ? dash : formatCost(c.cost_usd);
 }
 
+/** The caption's end: a run still testing its candidates has not picked, which is not "none was picked". */
+function selectionText(selection: AttemptView['selection']): string {
+  if (!selection) return '; not judged yet';
+  return selection.winner !== null ? `; the tests picked candidate ${selection.winner}` : '; none was picked';
+}
+
 /**
  * An attempt's candidates (issue 17's sampling): one row each, best first, the winner marked, then
  * why it won and the judge tests that rated every candidate. The table shows only when the attempt
@@ -64,7 +70,7 @@ export function CandidateTable(props: { attempt: AttemptView }) {
         <div className="table-scroll">
           <table className="data candidates">
             <caption>
-              {candidates.length} candidates{winner !== null ? `; the tests picked candidate ${winner}` : '; none was picked'}
+              {candidates.length} candidates{selectionText(selection)}
             </caption>
             <thead>
               <tr>
