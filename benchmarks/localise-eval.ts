@@ -193,7 +193,8 @@ export async function evaluateLocalisation(
       await options.localiser.denseRanker(index); // embedding the files is part of indexing
       indexSeconds.push((performance.now() - t0) / 1000);
       const t1 = performance.now();
-      const { files } = await options.localiser.rank(index, row.problem_statement);
+      // A row the learned fusion was trained on is ranked by its fold's model, which never saw that repository.
+      const { files } = await options.localiser.rank(index, row.problem_statement, { outOfFoldRepo: options.localiser.fusion?.trainedOn[row.instance_id] });
       queryMs.push(performance.now() - t1);
       // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
       const found = new Set(files.map((f) => f.path));

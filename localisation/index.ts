@@ -1,15 +1,21 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { assetPath } from '../core/paths.js';
 import { FixwrightError } from '../core/errors.js';
+import type { Signal } from './fusion.js';
 import { createDenseRanker } from './embeddings/dense-index.js';
 import type { Embedder } from './embeddings/embedder.js';
 import { loadOrBuildIndex } from './index-cache.js';
+import { type FusionModel, learnedFusion, loadFusionModel } from './learned-fusion.js';
 import { DEFAULT_RANK_CONFIG, type DenseRanker, type RankConfig, rankFiles, type RankResult } from './rank.js';
 import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
 import { readDirSnapshot, readGitSnapshot, type RepoSnapshot } from './snapshot.js';
 
 export { gitDirOf } from './snapshot.js';
 
-export { DEFAULT_RANK_CONFIG, type RankConfig, type RankResult } from './rank.js';
+export { DEFAULT_RANK_CONFIG, type RankConfig, type RankResult, rankFiles } from './rank.js';
+export { featureNames, fileFeatures, fitLogistic, type FusionModel, learnedFusion, loadFusionModel, type LogisticModel, parseFusionModel, probability, saveFusionModel } from './learned-fusion.js';
+export type { Ranking } from './fusion.js';
 export type { FusedFile, Signal } from './fusion.js';
 export type { FileSummary, PySymbol, PyImport } from './python-parse.js';
 export type { RepoIndex } from './repo-index.js';
@@ -34,6 +40,43 @@ export interface LocaliserOptions extends IndexOptions {
   config?: RankConfig;
   /** The dense signal: an embedder whose vectors go into a faiss index; none leaves it out. */
   embedder?: Embedder;
+  /** A learned fusion of the signals (replaces RRF's hand-set weights); none fuses by RRF. */
+  fusion?: FusionModel;
+}
+
+/** Every signal, in the fixed order a fusion model's features follow. */
+export const ALL_SIGNALS = Object.keys(DEFAULT_RANK_CONFIG.weights) as Signal[];
+
+/** Where the shipped fusion model lives, relative to the package root. */
+export const SHIPPED_FUSION_MODEL = 'localisation/fusion-model.json';
+
+/** The learned fusion shipped with fixwright, when present (RRF is used without one). */
+export function shippedFusionModel(): FusionModel | undefined {
+  const path = assetPath(SHIPPED_FUSION_MODEL);
+  return existsSync(path) ? loadFusionModel(path, ALL_SIGNALS) : undefined;
+}
+
+/** Per query: rank as a model fitted without this repository would (for rows the fusion was trained on). */
+export interface RankOptions {
+  outOfFoldRepo?: string;
+}
+
+/**
+ * The configuration a learned fusion ranks under: every signal it reads is computed (an RRF
+ * weight of 0 would leave one out), every other switched off, so fitting and use see the same.
+ */
+export function fusionConfig(config: RankConfig, model: Pick<FusionModel, 'signals'>): RankConfig {
+  const weights = Object.fromEntries(Object.keys(config.weights).map((s) => [s, model.signals.includes(s as Signal) ? (config.weights[s as Signal] > 0 ? config.weights[s as Signal] : 1) : 0])) as Record<Signal, number>;
+  return { ...config, weights };
+}
+
+/** Names a ranking (fusion, signals, embedder), so a calibration is only used with the ranking it was fitted on. */
+export function rankerNameOf(options: LocaliserOptions): string {
+  const config = JSON.stringify(options.config ?? DEFAULT_RANK_CONFIG);
+  const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
+  const candidates = `${options.includeTests ? '+tests' : ''}${options.includeDocs ? '+docs' : ''}`;
+  const fusion = options.fusion ? `fixwright-learned-${createHash('sha256').update(JSON.stringify([options.fusion.signals, options.fusion.weights, options.fusion.bias])).digest('hex').slice(0, 8)}` : 'fixwright-rrf-v1';
+  return `${fusion}+${options.embedder?.name ?? 'no-embeddings'}${candidates}${tuned}`;
 }
 
 /** Timings of the last `index` call, for reports and benchmarks. */
@@ -61,10 +104,12 @@ export class Localiser {
 
   /** Names the ranking (signals and embedder), so a calibration is only used with the ranking it was fitted on. */
   get rankerName(): string {
-    const config = JSON.stringify(this.options.config ?? DEFAULT_RANK_CONFIG);
-    const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
-    const candidates = `${this.options.includeTests ? '+tests' : ''}${this.options.includeDocs ? '+docs' : ''}`;
-    return `fixwright-rrf-v1+${this.options.embedder?.name ?? 'no-embeddings'}${candidates}${tuned}`;
+    return rankerNameOf(this.options);
+  }
+
+  /** The learned fusion this localiser ranks with, if any. */
+  get fusion(): FusionModel | undefined {
+    return this.options.fusion;
   }
 
   /** Reads the sources of a repository at a commit (git) or in a directory. */
@@ -96,8 +141,13 @@ export class Localiser {
   }
 
   /** Ranks the index's files for an issue. */
-  async rank(index: RepoIndex, issue: string): Promise<RankResult> {
+  async rank(index: RepoIndex, issue: string, options: RankOptions = {}): Promise<RankResult> {
     if (!issue.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: 'issue' });
-    return rankFiles(index, issue, this.options.config ?? DEFAULT_RANK_CONFIG, await this.denseRanker(index));
+    const config = this.options.config ?? DEFAULT_RANK_CONFIG;
+    const model = this.options.fusion;
+    if (!model) return rankFiles(index, issue, config, await this.denseRanker(index));
+    const result = await rankFiles(index, issue, fusionConfig(config, model), await this.denseRanker(index));
+    const fold = options.outOfFoldRepo !== undefined ? model.folds[options.outOfFoldRepo] : undefined;
+    return { ...result, files: learnedFusion(fold ?? model, model.signals, result.signals) };
   }
 }

@@ -9,8 +9,15 @@ import { FixwrightError } from '../core/errors.js';
  * piled on its top files — yields a small set, and a flat one a larger set.
  */
 
-/** How non-conformity is measured: cumulative mass (APS) or plain rank. */
-export type ConformalMethod = 'aps' | 'rank';
+/**
+ * How non-conformity is measured: cumulative mass (APS), plain rank, or one minus the file's own
+ * score read as a probability (`prob`, for the learned fusion's calibrated scores: the set is every
+ * file at least as probable as a threshold, so its size follows how many files are likely, not how
+ * many the repository has).
+ */
+export type ConformalMethod = 'aps' | 'rank' | 'prob';
+
+export const CONFORMAL_METHODS: readonly ConformalMethod[] = ['aps', 'rank', 'prob'];
 
 /** A ranked file with its fused score. */
 export interface ScoredFile {
@@ -21,6 +28,11 @@ export interface ScoredFile {
 /** Cumulative mass at each position of a ranking (rank method: the position itself). */
 function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod): number[] {
   if (method === 'rank') return ranked.map((_, i) => i + 1);
+  // Running maximum, so the cut stays a prefix of the ranking even if scores are not sorted.
+  if (method === 'prob') {
+    let worst = 0;
+    return ranked.map((f) => (worst = Math.max(worst, 1 - Math.min(1, Math.max(0, f.score)))));
+  }
   const total = ranked.reduce((sum, f) => sum + Math.max(0, f.score), 0);
   let running = 0;
   return ranked.map((f) => {
@@ -59,7 +71,7 @@ export function predictionSet(ranked: readonly ScoredFile[], qhat: number, metho
 
 const calibrationSchema = z.object({
   version: z.literal(1),
-  method: z.enum(['aps', 'rank']),
+  method: z.enum(['aps', 'rank', 'prob']),
   alpha: z.number().gt(0).lt(1),
   qhat: z.union([z.number(), z.literal('Infinity')]),
   n: z.number().int().nonnegative(),

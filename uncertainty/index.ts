@@ -1,5 +1,6 @@
 export {
   calibrate,
+  CONFORMAL_METHODS,
   conformalQuantile,
   crossFit,
   loadCalibration,
