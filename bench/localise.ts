@@ -1,78 +1,137 @@
 /**
- * `npm run bench:localise [GIT_DIR] [COMMIT]`: indexing and query speed on one repository, side by
- * side in one run. The floor is just reading the same blobs from git; the index build adds
- * tree-sitter parsing, tokenising, BM25 and the import graph. Queries run on a warm index.
+ * `npm run bench:localise -- GIT_DIR [COMMIT]`: indexing and query speed on one repository, side by
+ * side in one run. B is COMMIT (default HEAD) and A is 100 first-parent commits before it
+ * (BENCH_BACK). Each index is set against its floor, reading the same blobs from git: A cold (empty
+ * caches), then B as the next commit, once in the same process (parses in memory) and once as a
+ * new process that finds only A's entries in the on-disk cache. Queries run on B's index with
+ * SWE-bench issue texts when BENCH_DATASET names a JSONL file, short hand-written ones otherwise.
  */
-import { readFileSync } from 'node:fs';
-import { createDenseRanker } from '../localisation/embeddings/dense-index.js';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { LsiEmbedder } from '../localisation/embeddings/lsi.js';
-import { buildRepoIndex } from '../localisation/repo-index.js';
-import { rankFiles } from '../localisation/rank.js';
+import { Localiser, type RepoIndex } from '../localisation/index.js';
 import { readGitSnapshot } from '../localisation/snapshot.js';
 
 const gitDir = process.argv[2] ?? process.env.BENCH_REPO;
 const commit = process.argv[3] ?? 'HEAD';
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const BACK = Number(process.env.BENCH_BACK ?? 100);
+const FLOOR_RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+function revParse(rev: string): string {
+  const r = spawnSync('git', ['--git-dir', gitDir!, 'rev-parse', '--verify', `${rev}^{commit}`], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${rev} is not a commit of ${gitDir}`);
+  return r.stdout.trim();
+}
+
+/** The median time to read a commit's blobs from git: what any index of it costs at least. */
+async function floor(sha: string): Promise<{ ms: number; files: number; bytes: number }> {
+  const times: number[] = [];
+  let files = 0;
+  let bytes = 0;
+  for (let i = 0; i < FLOOR_RUNS; i++) {
+    const t = performance.now();
+    const snapshot = await readGitSnapshot(gitDir!, sha);
+    times.push(performance.now() - t);
+    files = snapshot.files.length;
+    bytes = snapshot.bytesRead;
+  }
+  return { ms: median(times), files, bytes };
+}
+
+interface Run {
+  index: RepoIndex;
+  localiser: Localiser;
+  embedder: LsiEmbedder;
+  readMs: number;
+  indexMs: number;
+  embedMs: number;
+  totalMs: number;
+  fit: string;
+}
+
+/** Indexes a commit and embeds its files, as `fixwright localise` does before its first query. */
+async function indexWith(localiser: Localiser, embedder: LsiEmbedder, sha: string): Promise<Run> {
+  const t0 = performance.now();
+  const index = await localiser.index({ kind: 'git', gitDir: gitDir!, commit: sha });
+  const t1 = performance.now();
+  await localiser.denseRanker(index);
+  const t2 = performance.now();
+  const timing = localiser.lastTiming!;
+  const fit = embedder.lastFit?.kind === 'folded' ? `folded into a stored basis (${embedder.lastFit.folded} files folded in)` : `${embedder.lastFit?.kind ?? 'none'}`;
+  return { index, localiser, embedder, readMs: timing.readMs, indexMs: timing.indexMs, embedMs: t2 - t1, totalMs: t2 - t0, fit };
+}
+
+function fresh(cacheDir: string): { localiser: Localiser; embedder: LsiEmbedder } {
+  const embedder = new LsiEmbedder();
+  return { localiser: new Localiser({ cacheDir, embedder }), embedder };
+}
 
 async function main(): Promise<void> {
   if (!gitDir) throw new Error('usage: npm run bench:localise -- GIT_DIR [COMMIT] (a bare or non-bare git directory)');
-  const reads: number[] = [];
-  const builds: number[] = [];
-  const embeds: number[] = [];
-  let dense;
-  let files = 0;
-  let bytes = 0;
-  let index;
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    const snapshot = await readGitSnapshot(gitDir, commit);
-    const t1 = performance.now();
-    index = buildRepoIndex(snapshot); // a fresh blob cache: every file parsed
-    const t2 = performance.now();
-    const paths = index.summaries.map((s) => s.path);
-    dense = createDenseRanker(paths, await new LsiEmbedder().embedCorpus({ paths, texts: index.texts }));
-    const t3 = performance.now();
-    reads.push(t1 - t0);
-    builds.push(t2 - t0);
-    embeds.push(t3 - t2);
-    files = index.summaries.length; // the files actually parsed and indexed (tests and docs are not)
-    bytes = snapshot.bytesRead;
-  }
-  // Real issue texts when BENCH_DATASET names SWE-bench JSONL rows; short hand-written ones otherwise.
-  const fromDataset = process.env.BENCH_DATASET
-    ? readFileSync(process.env.BENCH_DATASET, 'utf8')
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { problem_statement: string }).problem_statement)
-        .slice(0, 20)
-    : undefined;
-  const queries = (fromDataset ?? [
-    'Session.request ignores the proxies argument when trust_env is set',
-    'Traceback (most recent call last):\n  File "x/models.py", line 10, in prepare\nTypeError: unhashable type',
-    'unused-import false positive for a module used in a type comment',
-    'Dataset.interp drops attributes when keep_attrs is true',
-    'the --collect-only option needs a one letter shortcut',
-  ]).filter(Boolean);
-  const queryKind = fromDataset ? `issue texts from ${process.env.BENCH_DATASET}` : 'short hand-written queries';
-  const latencies: number[] = [];
-  for (let round = 0; round < 20; round++) {
-    for (const q of queries) {
-      const t = performance.now();
-      await rankFiles(index!, q, undefined, dense);
-      latencies.push(performance.now() - t);
+  const b = revParse(commit);
+  const a = revParse(`${b}~${BACK}`);
+  const [floorA, floorB] = [await floor(a), await floor(b)];
+
+  const work = mkdtempSync(join(tmpdir(), 'fw-bench-localise-'));
+  try {
+    const cacheDir = join(work, 'cache');
+    const cold = fresh(cacheDir);
+    const runA = await indexWith(cold.localiser, cold.embedder, a);
+    // What a later process finds on disk: A's index entry and LSI basis, nothing of B.
+    const afterA = join(work, 'cache-after-a');
+    cpSync(cacheDir, afterA, { recursive: true });
+    const runB = await indexWith(cold.localiser, cold.embedder, b);
+    const later = fresh(afterA);
+    const runB2 = await indexWith(later.localiser, later.embedder, b);
+    const changed = [...runB.index.blobs].filter(([path, blob]) => runA.index.blobs.get(path) !== blob).length;
+
+    const fromDataset = process.env.BENCH_DATASET
+      ? readFileSync(process.env.BENCH_DATASET, 'utf8')
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => (JSON.parse(l) as { problem_statement: string }).problem_statement)
+          .filter(Boolean)
+          .slice(0, 20)
+      : undefined;
+    const queries = fromDataset ?? [
+      'Session.request ignores the proxies argument when trust_env is set',
+      'Traceback (most recent call last):\n  File "x/models.py", line 10, in prepare\nTypeError: unhashable type',
+      'unused-import false positive for a module used in a type comment',
+      'Dataset.interp drops attributes when keep_attrs is true',
+      'the --collect-only option needs a one letter shortcut',
+    ];
+    const queryKind = fromDataset ? `issue texts from ${process.env.BENCH_DATASET}` : 'short hand-written queries (BENCH_DATASET=rows.jsonl for issue texts)';
+    const latencies: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (const q of queries) {
+        const t = performance.now();
+        await runB.localiser.rank(runB.index, q);
+        latencies.push(performance.now() - t);
+      }
     }
+
+    const ratio = (x: number, f: number) => `${(x / f).toFixed(1)}x`;
+    const row = (label: string, cells: string[]) => console.log(`  ${label.padEnd(34)}${cells.map((c) => c.padStart(20)).join('')}`);
+    console.log(`fixwright localise bench: ${gitDir}; A = ${a.slice(0, 10)} (${BACK} commits before B), B = ${b.slice(0, 10)} (${commit}); ${cpus().length} CPU cores`);
+    console.log(`  B: ${runB.index.summaries.length} Python files indexed of ${floorB.files} read (${(floorB.bytes / 1024 / 1024).toFixed(1)} MiB); ${changed} indexed files new or changed since A`);
+    row('', ['A cold', 'B, same process', 'B, new process']);
+    row('floor: read blobs from git (median)', [ms(floorA.ms), ms(floorB.ms), ms(floorB.ms)]);
+    row('read snapshot', [ms(runA.readMs), ms(runB.readMs), ms(runB2.readMs)]);
+    row('parse, tokenise, BM25, graph, cache', [ms(runA.indexMs), ms(runB.indexMs), ms(runB2.indexMs)]);
+    row('LSI embeddings into faiss', [ms(runA.embedMs), ms(runB.embedMs), ms(runB2.embedMs)]);
+    row('index in all', [ms(runA.totalMs), ms(runB.totalMs), ms(runB2.totalMs)]);
+    row('ratio to the floor', [ratio(runA.totalMs, floorA.ms), ratio(runB.totalMs, floorB.ms), ratio(runB2.totalMs, floorB.ms)]);
+    console.log(`  LSI: A ${runA.fit}; B same process ${runB.fit}; B new process ${runB2.fit}`);
+    console.log(`  query on B (warm, ${latencies.length} runs of ${queries.length} ${queryKind}): p50 ${pct(latencies, 0.5).toFixed(1)} ms, p95 ${pct(latencies, 0.95).toFixed(1)} ms`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-  const read = median(reads);
-  const build = median(builds);
-  console.log(`fixwright localise bench: ${gitDir} @ ${commit}; ${files} Python files, ${(bytes / 1024 / 1024).toFixed(1)} MiB; median of ${RUNS}`);
-  console.log(`  read blobs from git (floor)   ${read.toFixed(0).padStart(6)} ms`);
-  console.log(`  read + build index            ${build.toFixed(0).padStart(6)} ms   ratio ${(build / read).toFixed(1)}x the floor`);
-  console.log(`  indexing throughput           ${(files / (build / 1000)).toFixed(0).padStart(6)} files/s`);
-  console.log(`  + LSI embeddings into faiss   ${median(embeds).toFixed(0).padStart(6)} ms   (read + index + embed ${(build + median(embeds)).toFixed(0)} ms, ${((build + median(embeds)) / read).toFixed(1)}x the floor)`);
-  console.log(`  query latency (warm, ${latencies.length} runs of ${queryKind})  p50 ${pct(latencies, 0.5).toFixed(1)} ms  p95 ${pct(latencies, 0.95).toFixed(1)} ms`);
 }
 
 main().then(

@@ -1,18 +1,5 @@
-import { createRequire } from 'node:module';
 import type { FileSummary } from './python-parse.js';
 import { pathTokens, tokenize } from './tokenize.js';
-
-const require = createRequire(import.meta.url);
-
-interface WinkEngine {
-  defineConfig(config: object): boolean;
-  definePrepTasks(tasks: Array<(input: unknown) => unknown>, field?: string): number;
-  addDoc(doc: Record<string, string>, id: string): number;
-  consolidate(fp?: number): boolean;
-  search(text: string, limit?: number): Array<[string, number]>;
-  exportJSON(): string;
-  importJSON(json: string): boolean;
-}
 
 /** Field weights of the BM25F index (path and symbol names say most about what a file is). */
 export interface Bm25Weights {
@@ -24,10 +11,11 @@ export interface Bm25Weights {
 
 export const DEFAULT_BM25_WEIGHTS: Bm25Weights = { path: 3, symbols: 2, docs: 1, body: 1 };
 
-// wink tokenises each field through these tasks; fields arrive pre-tokenised as space-joined text.
-const splitTokens = (text: unknown) => String(text).split(' ').filter(Boolean);
-// wink refuses fewer than 3 documents: pad tiny repositories with documents no query can match.
-const PAD = '\u0001pad';
+// The parameters wink-bm25-text-search used here before (k1 1.2, b 0.75, idf smoothing k 1), kept
+// so scores are the same BM25F up to wink's rounding of each term score to 6 decimals.
+const K1 = 1.2;
+const B = 0.75;
+const IDF_K = 1;
 
 /** The text of each field of a file, as tokens joined by spaces. */
 export function bm25Fields(summary: FileSummary, text: string): Record<keyof Bm25Weights, string> {
@@ -41,51 +29,132 @@ export function bm25Fields(summary: FileSummary, text: string): Record<keyof Bm2
   };
 }
 
-/** A BM25F index over a repository's files, built with wink-bm25-text-search. */
-export class Bm25Index {
-  private readonly engine: WinkEngine;
+/**
+ * One document's BM25F statistics: each term's field-weighted count and the weighted length.
+ * Terms are in first-occurrence order (path, symbols, docs, body), which fixes the order ties
+ * come out in.
+ */
+export interface Bm25DocStats {
+  terms: string[];
+  freqs: number[];
+  length: number;
+}
 
-  private constructor(engine: WinkEngine) {
-    this.engine = engine;
+function splitField(text: string): string[] {
+  return text ? text.split(' ').filter(Boolean) : [];
+}
+
+/** Weighted term counts of a document's fields (its path included). */
+export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25DocStats {
+  const freq = new Map<string, number>();
+  let length = 0;
+  for (const field of ['path', 'symbols', 'docs', 'body'] as const) {
+    const weight = weights[field];
+    const tokens = splitField(fields[field]);
+    for (const t of tokens) freq.set(t, (freq.get(t) ?? 0) + weight);
+    length += tokens.length * Math.abs(weight);
+  }
+  return { terms: [...freq.keys()], freqs: [...freq.values()], length };
+}
+
+/**
+ * Adds the path field to statistics of the other fields: the path is where a blob sits, so the
+ * content's statistics are cached by blob and the path is folded in per snapshot. Path terms come
+ * first, as they would in `docStats`.
+ */
+export function withPath(content: Bm25DocStats, path: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25DocStats {
+  const tokens = pathTokens(path);
+  if (tokens.length === 0) return content;
+  const freq = new Map<string, number>();
+  for (const t of tokens) freq.set(t, (freq.get(t) ?? 0) + weights.path);
+  content.terms.forEach((t, i) => freq.set(t, (freq.get(t) ?? 0) + content.freqs[i]!));
+  return { terms: [...freq.keys()], freqs: [...freq.values()], length: content.length + tokens.length * Math.abs(weights.path) };
+}
+
+interface SavedIndex {
+  ids: string[];
+  docs: Array<[string[], number[], number]>;
+}
+
+/**
+ * A BM25F index over a repository's files. Statistics are kept per document, and the corpus-wide
+ * ones (document frequency, average length) are summed from them when the index is assembled, so
+ * an index built from cached per-file statistics equals one built from the texts: the next commit
+ * of a repository tokenises only the files that changed. Term scores are computed at query time
+ * from postings, so no per-(document, term) score table is built per snapshot.
+ */
+export class Bm25Index {
+  private readonly ids: string[];
+  private readonly postings = new Map<string, { docs: number[]; freqs: number[] }>();
+  /** k1 · (1 − b + b · length / average length), per document. */
+  private readonly norms: Float64Array;
+  private readonly stats: Bm25DocStats[];
+
+  private constructor(docs: ReadonlyArray<{ id: string; stats: Bm25DocStats }>) {
+    this.ids = docs.map((d) => d.id);
+    this.stats = docs.map((d) => d.stats);
+    let total = 0;
+    docs.forEach(({ stats }, i) => {
+      total += stats.length;
+      stats.terms.forEach((t, j) => {
+        let p = this.postings.get(t);
+        if (!p) this.postings.set(t, (p = { docs: [], freqs: [] }));
+        p.docs.push(i);
+        p.freqs.push(stats.freqs[j]!);
+      });
+    });
+    const average = docs.length ? total / docs.length : 0;
+    this.norms = Float64Array.from(docs, ({ stats }) => K1 * (1 - B + (average > 0 ? (B * stats.length) / average : 0)));
   }
 
-  private static newEngine(weights: Bm25Weights): WinkEngine {
-    const factory = require('wink-bm25-text-search') as () => WinkEngine;
-    const engine = factory();
-    engine.defineConfig({ fldWeights: { ...weights }, bm25Params: { k1: 1.2, b: 0.75, k: 1 } });
-    engine.definePrepTasks([splitTokens]);
-    return engine;
+  /** Indexes documents from their statistics, in the given order (the order ties keep). */
+  static fromStats(docs: ReadonlyArray<{ id: string; stats: Bm25DocStats }>): Bm25Index {
+    return new Bm25Index(docs);
   }
 
   /** Indexes the given documents (id → field texts). */
   static build(docs: ReadonlyMap<string, Record<keyof Bm25Weights, string>>, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25Index {
-    const engine = Bm25Index.newEngine(weights);
-    for (const [id, fields] of docs) engine.addDoc(fields, id);
-    for (let i = docs.size; i < 3; i++) engine.addDoc({ path: `${PAD}${i}`, symbols: '', docs: '', body: '' }, `${PAD}${i}`);
-    engine.consolidate(6);
-    return new Bm25Index(engine);
+    return new Bm25Index([...docs].map(([id, fields]) => ({ id, stats: docStats(fields, weights) })));
   }
 
   /** Restores an index saved with `toJSON`. */
-  static fromJSON(json: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25Index {
-    const engine = Bm25Index.newEngine(weights);
-    engine.importJSON(json);
-    engine.definePrepTasks([splitTokens]);
-    return new Bm25Index(engine);
+  static fromJSON(json: string): Bm25Index {
+    const saved = JSON.parse(json) as SavedIndex;
+    if (!Array.isArray(saved.ids) || !Array.isArray(saved.docs) || saved.ids.length !== saved.docs.length) throw new Error('not a saved BM25 index');
+    return new Bm25Index(saved.ids.map((id, i) => ({ id, stats: { terms: saved.docs[i]![0], freqs: saved.docs[i]![1], length: saved.docs[i]![2] } })));
   }
 
   toJSON(): string {
-    return this.engine.exportJSON();
+    return JSON.stringify({ ids: this.ids, docs: this.stats.map((s) => [s.terms, s.freqs, s.length]) } satisfies SavedIndex);
   }
 
   /** Files ranked for a query, best first (each query token counted once). */
   search(query: string, limit: number): Array<{ path: string; score: number }> {
     const tokens = [...new Set(tokenize(query))];
-    if (tokens.length === 0) return [];
-    return this.engine
-      .search(tokens.join(' '), limit + 3)
-      .filter(([id]) => !id.startsWith(PAD))
-      .slice(0, limit)
-      .map(([path, score]) => ({ path, score }));
+    const n = this.ids.length;
+    if (tokens.length === 0 || n === 0) return [];
+    const scores = new Float64Array(n);
+    // Documents in the order a query token first reached them: equal scores keep this order.
+    const touched: number[] = [];
+    const seen = new Uint8Array(n);
+    for (const t of tokens) {
+      const p = this.postings.get(t);
+      if (!p) continue;
+      // Robertson-Sparck Jones idf with +k smoothing, so a term in most files still scores above 0.
+      const idf = Math.log((n - p.docs.length + 0.5) / (p.docs.length + 0.5) + IDF_K);
+      for (let i = 0; i < p.docs.length; i++) {
+        const d = p.docs[i]!;
+        const f = p.freqs[i]!;
+        scores[d]! += Math.sign(f) * Math.abs((f * (K1 + 1)) / (this.norms[d]! + f)) * idf;
+        if (!seen[d]) {
+          seen[d] = 1;
+          touched.push(d);
+        }
+      }
+    }
+    return touched
+      .map((d) => ({ path: this.ids[d]!, score: scores[d]! }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, Math.max(1, limit));
   }
 }

@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
-import { Bm25Index } from './bm25.js';
-import { buildImportGraph } from './import-graph.js';
-import { symbolDefinitions } from './issue-evidence.js';
-import type { FileSummary } from './python-parse.js';
-import { type BlobCache, buildRepoIndex, type IndexOptions, type RepoIndex } from './repo-index.js';
+import { BlobCache, type BlobEntry, buildRepoIndex, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
 
 // Bump when parsing, tokenising or filtering changes what an index holds; the package version is
 // part of the key too, so a release never reads an older release's indexes.
-const CACHE_VERSION = 4;
+const CACHE_VERSION = 5;
 
 /** The cache key: the snapshot's content (every path and blob id) and the options that shape the index. */
 export function indexCacheKey(snapshot: RepoSnapshot, options: IndexOptions): string {
@@ -20,48 +16,112 @@ export function indexCacheKey(snapshot: RepoSnapshot, options: IndexOptions): st
   return hash.digest('hex').slice(0, 32);
 }
 
+/**
+ * Names the repository a snapshot comes from (its git directory or folder, not the commit), so
+ * the entries of one repository can be found when indexing another of its commits.
+ */
+export function repositoryTag(snapshot: RepoSnapshot, options: IndexOptions = {}): string {
+  // Blob entries hold field-weighted statistics, so only entries built with the same weights may seed.
+  const of = JSON.stringify({ repo: snapshot.key.replace(/@[0-9a-f]+$/, ''), w: options.bm25Weights ?? null });
+  return createHash('sha256').update(of).digest('hex').slice(0, 12);
+}
+
 let version: string | undefined;
 function packageVersion(): string {
   version ??= (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   return version;
 }
 
+/** An index on disk: the per-blob entries of its files; everything else is rebuilt from them in milliseconds. */
 interface CachedIndex {
   version: number;
-  summaries: FileSummary[];
-  bm25: string;
+  blobs: Record<string, BlobEntry>;
+}
+
+const isStringArray = (x: unknown): x is string[] => Array.isArray(x) && x.every((v) => typeof v === 'string');
+const isNumberArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => typeof v === 'number');
+
+/** Whether a read-back entry has the shape an index needs (a damaged file must not crash indexing). */
+function validEntry(e: unknown): e is BlobEntry {
+  const entry = e as BlobEntry | null;
+  return (
+    typeof entry === 'object' && entry !== null &&
+    typeof entry.summary === 'object' && entry.summary !== null && Array.isArray(entry.summary.symbols) && Array.isArray(entry.summary.imports) &&
+    typeof entry.stats === 'object' && entry.stats !== null && isStringArray(entry.stats.terms) && isNumberArray(entry.stats.freqs) &&
+    entry.stats.terms.length === entry.stats.freqs.length && typeof entry.stats.length === 'number' &&
+    typeof entry.body === 'object' && entry.body !== null && isStringArray(entry.body.terms) && isNumberArray(entry.body.counts) && entry.body.terms.length === entry.body.counts.length
+  );
+}
+
+/** Reads an entry's blobs into the cache; false when the file is missing, damaged or of another version. */
+function seedFrom(file: string, cache: BlobCache): boolean {
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as CachedIndex;
+    if (data.version !== CACHE_VERSION || typeof data.blobs !== 'object' || data.blobs === null) return false;
+    for (const [blob, entry] of Object.entries(data.blobs)) if (validEntry(entry)) cache.set(blob, entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The most recently used entry of the same repository, other than `except`. */
+function latestOfRepository(cacheDir: string, tag: string, except: string): string | undefined {
+  let best: { path: string; mtimeMs: number } | undefined;
+  try {
+    for (const name of readdirSync(cacheDir)) {
+      if (!name.startsWith(`${tag}-`) || !name.endsWith('.json')) continue;
+      const path = join(cacheDir, name);
+      if (path === except) continue;
+      try {
+        const mtimeMs = statSync(path).mtimeMs;
+        if (!best || mtimeMs > best.mtimeMs) best = { path, mtimeMs };
+      } catch {
+        // Evicted meanwhile.
+      }
+    }
+  } catch {
+    // No cache folder yet.
+  }
+  return best?.path;
 }
 
 /**
  * Builds a snapshot's index, or loads it from `cacheDir` when the same content was indexed
- * before: a second query on a snapshot skips parsing and BM25 construction.
+ * before. A commit not indexed before starts from the repository's most recently used entry:
+ * its unchanged files are not parsed or tokenised again, in this process or a later one.
  */
 export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions & { cacheDir?: string; cacheMaxBytes?: number; cache?: BlobCache }): { index: RepoIndex; cached: boolean } {
-  if (!options.cacheDir) return { index: buildRepoIndex(snapshot, options), cached: false };
-  const file = join(options.cacheDir, `${indexCacheKey(snapshot, options)}.json`);
-  try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as CachedIndex;
-    if (data.version === CACHE_VERSION) {
-      const paths = new Set(data.summaries.map((s) => s.path));
-      const texts = new Map(snapshot.files.filter((f) => paths.has(f.path)).map((f) => [f.path, f.text]));
-      const index: RepoIndex = {
-        key: snapshot.key,
-        summaries: data.summaries,
-        bm25: Bm25Index.fromJSON(data.bm25, options.bm25Weights),
-        graph: buildImportGraph(data.summaries),
-        defs: symbolDefinitions(data.summaries),
-        texts,
-      };
-      touch(file);
-      return { index, cached: true };
-    }
-  } catch {
-    // Missing or unreadable: build it.
+  const cache = options.cache ?? new BlobCache();
+  if (!options.cacheDir) return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: false };
+  const tag = repositoryTag(snapshot, options);
+  const file = join(options.cacheDir, `${tag}-${indexCacheKey(snapshot, options)}.json`);
+  const candidates = snapshot.files.filter((f) => isCandidate(f.path, options));
+  const missingCount = () => candidates.filter((f) => !cache.peek(f.blob)).length;
+  const missing = () => missingCount() > 0;
+  if (missing() && seedFrom(file, cache) && !missing()) {
+    touch(file);
+    return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
   }
-  const index = buildRepoIndex(snapshot, options);
+  if (!missing()) {
+    // Everything is in memory already; the entry on disk is only refreshed when it exists.
+    if (existsSync(file)) {
+      touch(file);
+      return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
+    }
+  } else if (missingCount() > candidates.length / 2) {
+    // Most files unknown in memory: a new process, or another repository. An entry of the same
+    // repository (a 15 MiB read for 900 files) costs far less than parsing what it holds. When
+    // memory already holds most files, the missing ones are what changed: no entry holds them.
+    const previous = latestOfRepository(options.cacheDir, tag, file);
+    if (previous) seedFrom(previous, cache);
+  }
+  const index = buildRepoIndex(snapshot, { ...options, cache });
+  const blobs: Record<string, BlobEntry> = {};
+  for (const blob of index.blobs.values()) blobs[blob] = cache.peek(blob)!;
   mkdirSync(options.cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, summaries: index.summaries, bm25: index.bm25.toJSON() } satisfies CachedIndex));
+  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, blobs } satisfies CachedIndex));
   renameSync(tmp, file);
   if (options.cacheMaxBytes !== undefined) evictIndexes(options.cacheDir, options.cacheMaxBytes, file);
   return { index, cached: false };
@@ -78,7 +138,7 @@ function touch(file: string): void {
 }
 
 /**
- * Least-recently-used eviction: deletes the cache's entries oldest mtime first (a read refreshes
+ * Least-recently-used eviction: deletes the cache's entries (indexes and LSI bases) oldest mtime first (a read refreshes
  * it) until their total size is at most `maxBytes`, never `keep` (the entry just written, which
  * alone may exceed the bound). Temporary files of writers in flight are left alone. Returns the
  * paths deleted.
@@ -86,7 +146,8 @@ function touch(file: string): void {
 export function evictIndexes(cacheDir: string, maxBytes: number, keep?: string): string[] {
   const entries: Array<{ path: string; size: number; mtimeMs: number }> = [];
   for (const name of readdirSync(cacheDir)) {
-    if (!name.endsWith('.json')) continue;
+    // Index entries (.json) and fitted LSI bases (.bin) share one bound.
+    if (!name.endsWith('.json') && !name.endsWith('.bin')) continue;
     const path = join(cacheDir, name);
     try {
       const st = statSync(path);

@@ -134,7 +134,10 @@ export class Localiser {
     let ranker = this.dense.get(index);
     if (!ranker) {
       const paths = index.summaries.map((s) => s.path);
-      ranker = embedder.embedCorpus({ paths, texts: index.texts }).then((embedding) => createDenseRanker(paths, embedding));
+      // The repository (the key without its commit) and blob ids let an embedder reuse a fit from another commit.
+      const cache = this.options.cacheDir ? { dir: this.options.cacheDir, maxBytes: this.options.cacheMaxBytes } : undefined;
+      const corpus = { paths, texts: index.texts, terms: index.terms, blobs: index.blobs, repository: index.key.replace(/@[0-9a-f]+$/, ''), cache };
+      ranker = embedder.embedCorpus(corpus).then((embedding) => createDenseRanker(paths, embedding));
       this.dense.set(index, ranker);
     }
     return ranker;

@@ -29,6 +29,17 @@ function filesEndingWith(mention: string, paths: readonly string[]): string[] {
   return [];
 }
 
+// An index's summaries are ranked against many issues: their paths and module names are built once.
+const pathIndexes = new WeakMap<readonly FileSummary[], { paths: string[]; modules: Map<string, string> }>();
+function pathsOf(summaries: readonly FileSummary[]): { paths: string[]; modules: Map<string, string> } {
+  let found = pathIndexes.get(summaries);
+  if (!found) {
+    const paths = summaries.map((s) => s.path);
+    pathIndexes.set(summaries, (found = { paths, modules: moduleIndex(paths) }));
+  }
+  return found;
+}
+
 /** An index of where each class and function name is defined. */
 export function symbolDefinitions(summaries: readonly FileSummary[]): Map<string, Set<string>> {
   const defs = new Map<string, Set<string>>();
@@ -54,8 +65,7 @@ export function issueEvidence(
   defs: Map<string, Set<string>>,
   weights: EvidenceWeights = DEFAULT_EVIDENCE_WEIGHTS,
 ): Evidence[] {
-  const paths = summaries.map((s) => s.path);
-  const modules = moduleIndex(paths);
+  const { paths, modules } = pathsOf(summaries);
   const scores = new Map<string, Evidence>();
   const add = (path: string, score: number, reason: string) => {
     let e = scores.get(path);

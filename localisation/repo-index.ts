@@ -1,4 +1,4 @@
-import { type Bm25Weights, Bm25Index, bm25Fields, DEFAULT_BM25_WEIGHTS } from './bm25.js';
+import { type Bm25DocStats, type Bm25Weights, Bm25Index, bm25Fields, DEFAULT_BM25_WEIGHTS, docStats, withPath } from './bm25.js';
 import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
@@ -16,31 +16,71 @@ export interface RepoIndex {
   defs: Map<string, Set<string>>;
   /** Source text by path, for embedders and the agent's context. */
   texts: Map<string, string>;
+  /** Git blob id by path: what embedders key cached vectors by. */
+  blobs: Map<string, string>;
+  /** Path and body term counts by path (the tokens LSI fits on), so embedders need not tokenise again. */
+  terms: Map<string, TermCounts>;
 }
 
-/** Per-blob results shared across snapshots of one repository (most files do not change between commits). */
-interface BlobEntry {
+/** A document's distinct terms and how often each occurs, in first-occurrence order. */
+export interface TermCounts {
+  terms: string[];
+  counts: number[];
+}
+
+function countTerms(tokens: readonly string[]): TermCounts {
+  const counts = new Map<string, number>();
+  for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return { terms: [...counts.keys()], counts: [...counts.values()] };
+}
+
+/**
+ * What one blob contributes to an index, whatever path it sits at: its parse, its BM25F statistics
+ * without the path field, and its body's term counts (for embedders that fit on the repository).
+ */
+export interface BlobEntry {
   summary: Omit<FileSummary, 'path'>;
-  fields: Record<keyof Bm25Weights, string>;
+  stats: Bm25DocStats;
+  body: TermCounts;
 }
 
-/** Parsed files by blob id, so indexing the next commit of a repository re-parses only what changed. */
+/**
+ * Parsed files by blob id, so indexing the next commit of a repository re-parses and re-tokenises
+ * only what changed. Entries depend only on the blob's content (and the BM25 weights), so it does
+ * not matter which snapshot filled them; an on-disk index entry can seed them in a new process.
+ */
 export class BlobCache {
   private readonly entries = new Map<string, BlobEntry>();
   constructor(private readonly maxEntries = 50_000) {}
 
-  get(blob: string, path: string, text: string): { summary: FileSummary; fields: Record<keyof Bm25Weights, string> } {
+  /** The entry of a blob, parsing and tokenising it when it is not cached. */
+  entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): BlobEntry {
     let entry = this.entries.get(blob);
     if (!entry) {
       const summary = summarisePython(path, text);
+      const fields = bm25Fields(summary, text);
       const { path: _omit, ...rest } = summary;
-      entry = { summary: rest, fields: bm25Fields(summary, text) };
-      if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-      this.entries.set(blob, entry);
+      entry = { summary: rest, stats: docStats({ ...fields, path: '' }, weights), body: countTerms(fields.body ? fields.body.split(' ') : []) };
+      this.set(blob, entry);
     }
-    // The path field depends on where the blob sits, not on its content.
-    const summary = { ...entry.summary, path };
-    return { summary, fields: { ...entry.fields, path: pathTokens(path).join(' ') } };
+    return entry;
+  }
+
+  /** A cached entry, if any. */
+  peek(blob: string): BlobEntry | undefined {
+    return this.entries.get(blob);
+  }
+
+  /** Adds an entry computed elsewhere (read back from the on-disk cache). */
+  set(blob: string, entry: BlobEntry): void {
+    if (this.entries.has(blob)) return;
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(blob, entry);
+  }
+
+  /** How many blobs are cached (for tests and benchmarks). */
+  get size(): number {
+    return this.entries.size;
   }
 }
 
@@ -53,26 +93,46 @@ export interface IndexOptions {
   cache?: BlobCache;
 }
 
-/** Parses every candidate file and builds the BM25 index, import graph and symbol table. */
+/** Parses every candidate file (cached ones are not parsed again) and builds the BM25 index, import graph and symbol table. */
 export function buildRepoIndex(snapshot: RepoSnapshot, options: IndexOptions = {}): RepoIndex {
   const cache = options.cache ?? new BlobCache();
+  const weights = options.bm25Weights ?? DEFAULT_BM25_WEIGHTS;
   const summaries: FileSummary[] = [];
-  const docs = new Map<string, Record<keyof Bm25Weights, string>>();
+  const docs: Array<{ id: string; stats: Bm25DocStats }> = [];
   const texts = new Map<string, string>();
+  const blobs = new Map<string, string>();
+  const terms = new Map<string, TermCounts>();
   for (const file of snapshot.files) {
-    if (!options.includeTests && isTestFile(file.path)) continue;
-    if (!options.includeDocs && isDocsFile(file.path)) continue;
-    const { summary, fields } = cache.get(file.blob, file.path, file.text);
-    summaries.push(summary);
-    docs.set(file.path, fields);
+    if (!isCandidate(file.path, options)) continue;
+    const entry = cache.entry(file.blob, file.path, file.text, weights);
+    summaries.push({ ...entry.summary, path: file.path });
+    docs.push({ id: file.path, stats: withPath(entry.stats, file.path, weights) });
     texts.set(file.path, file.text);
+    blobs.set(file.path, file.blob);
+    terms.set(file.path, withPathTerms(entry.body, file.path));
   }
   return {
     key: snapshot.key,
     summaries,
-    bm25: Bm25Index.build(docs, options.bm25Weights ?? DEFAULT_BM25_WEIGHTS),
+    bm25: Bm25Index.fromStats(docs),
     graph: buildImportGraph(summaries),
     defs: symbolDefinitions(summaries),
     texts,
+    blobs,
+    terms,
   };
 }
+
+/** Whether a file is ranked at all under these options (tests and docs are left out unless asked for). */
+export function isCandidate(path: string, options: IndexOptions): boolean {
+  return (options.includeTests || !isTestFile(path)) && (options.includeDocs || !isDocsFile(path));
+}
+
+/** Path tokens first, then the body's: the order LSI always read a file's tokens in. */
+function withPathTerms(body: TermCounts, path: string): TermCounts {
+  const counts = new Map<string, number>();
+  for (const t of pathTokens(path)) counts.set(t, (counts.get(t) ?? 0) + 1);
+  body.terms.forEach((t, i) => counts.set(t, (counts.get(t) ?? 0) + body.counts[i]!));
+  return { terms: [...counts.keys()], counts: [...counts.values()] };
+}
+

@@ -30,6 +30,23 @@ function keep(token: string): boolean {
   return token.length >= 2 && token.length <= 40 && !STOP_WORDS.has(token) && !/^\d+$/.test(token);
 }
 
+function wordTokens(word: string): string[] {
+  const out: string[] = [];
+  for (const piece of word.split('.').filter(Boolean)) {
+    const whole = piece.toLowerCase().replace(/[_-]/g, '');
+    const parts = splitIdentifier(piece);
+    if (parts.length > 1 && keep(whole)) out.push(whole);
+    for (const part of parts) if (keep(part)) out.push(part);
+  }
+  return out;
+}
+
+// Source code repeats the same identifiers thousands of times; splitting each one once per process
+// instead of once per occurrence made tokenising a 26 MiB repository several times faster. Cleared
+// wholesale when full, which keeps it bounded without per-entry bookkeeping.
+const WORD_CACHE_LIMIT = 200_000;
+const wordCache = new Map<string, string[]>();
+
 /** Tokens of a text: each identifier whole (lower-cased) and its parts. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
@@ -37,12 +54,13 @@ export function tokenize(text: string): string[] {
   // `unused-import`) then meet the `ignore_paths` / `IgnorePaths` spelling of the code.
   for (const match of text.matchAll(/[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z_][A-Za-z0-9_]*)*/g)) {
     const word = match[0];
-    for (const piece of word.split('.').filter(Boolean)) {
-      const whole = piece.toLowerCase().replace(/[_-]/g, '');
-      const parts = splitIdentifier(piece);
-      if (parts.length > 1 && keep(whole)) out.push(whole);
-      for (const part of parts) if (keep(part)) out.push(part);
+    let tokens = wordCache.get(word);
+    if (!tokens) {
+      tokens = wordTokens(word);
+      if (wordCache.size >= WORD_CACHE_LIMIT) wordCache.clear();
+      wordCache.set(word, tokens);
     }
+    for (const t of tokens) out.push(t);
   }
   return out;
 }

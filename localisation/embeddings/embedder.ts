@@ -3,6 +3,14 @@ export interface EmbeddingCorpus {
   paths: readonly string[];
   /** Source text by path (API embedders read it). */
   texts: ReadonlyMap<string, string>;
+  /** Each file's tokens counted (path tokens, then the body's), when an index already has them. */
+  terms?: ReadonlyMap<string, { terms: readonly string[]; counts: readonly number[] }>;
+  /** Each file's blob id, with `repository`: lets an embedder reuse what it fitted on another commit. */
+  blobs?: ReadonlyMap<string, string>;
+  /** Names the repository (not the commit) the files come from. */
+  repository?: string;
+  /** A folder an embedder may keep fitted models in, bounded like the index cache. */
+  cache?: { dir: string; maxBytes?: number };
 }
 
 /** Embeddings of a corpus, and the way to embed a query into the same space. */

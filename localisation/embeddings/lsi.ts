@@ -1,6 +1,7 @@
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { pathTokens, tokenize } from '../tokenize.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
+import { bestStoredBasis, docKey, loadBasis, type LsiBasis, saveBasis } from './lsi-store.js';
 
 /** A small seeded generator, so the same repository always gets the same vectors. */
 function gaussian(seed: number): () => number {
@@ -38,43 +39,162 @@ function orthonormalise(m: Float64Array, n: number, l: number): void {
   }
 }
 
+type Counts = { terms: readonly string[]; counts: readonly number[] };
+
+function countTokens(tokens: readonly string[]): Counts {
+  const counts = new Map<string, number>();
+  for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
+  return { terms: [...counts.keys()], counts: [...counts.values()] };
+}
+
+/** Sublinear TF-IDF of a document's counts over a vocabulary, unit length, as (column, weight) pairs. */
+function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: ArrayLike<number>): Array<readonly [number, number]> {
+  const tf = new Map<number, number>();
+  doc.terms.forEach((t, i) => {
+    const col = vocab.get(t);
+    if (col !== undefined) tf.set(col, (tf.get(col) ?? 0) + doc.counts[i]!);
+  });
+  const entries = [...tf].map(([col, count]) => [col, (1 + Math.log(count)) * idf[col]!] as const);
+  const norm = Math.sqrt(entries.reduce((s, [, v]) => s + v * v, 0)) || 1;
+  return entries.map(([col, v]) => [col, v / norm] as const);
+}
+
+/** Folds a document or query into a basis: q Vₖ = (q Bᵀ) W Σ⁻¹, unit length. */
+function fold(basis: LsiBasis, doc: Counts): Float32Array {
+  const { l, rank, bt, projection } = basis;
+  const qb = new Float64Array(l);
+  for (const [col, v] of weigh(doc, basis.vocab, basis.idf)) {
+    const row = col * l;
+    for (let j = 0; j < l; j++) qb[j]! += v * bt[row + j]!;
+  }
+  const vec = new Float32Array(rank);
+  for (let j = 0; j < l; j++) {
+    const x = qb[j]!;
+    if (x === 0) continue;
+    for (let d = 0; d < rank; d++) vec[d]! += x * projection[j * rank + d]!;
+  }
+  return normalise(vec);
+}
+
+/** Options of the LSI embedder. */
+export interface LsiOptions {
+  dimensions?: number;
+  seed?: number;
+  /**
+   * The largest share of a snapshot's files that may be new or changed since the files a stored
+   * basis was fitted on for the snapshot to be folded into it instead of refitted (default 0.2).
+   */
+  maxChangedShare?: number;
+}
+
 /**
  * Latent semantic indexing fitted on the repository itself: sublinear TF-IDF over code tokens, then a
  * randomized truncated SVD (Halko et al.) to `dimensions` latent topics. Needs no download and no
  * network; queries are folded into the same space.
+ *
+ * Another commit of a repository is folded into a basis fitted before (in this process, or stored
+ * in the corpus's cache folder) when at least 80% of its files are ones the basis was fitted on:
+ * those keep their fitted vectors, the others are folded in like queries, and terms new since the
+ * fit are not in the vocabulary. Otherwise the snapshot gets its own fit. A folded snapshot's
+ * vectors therefore depend on which basis was at hand; the README gives the measured difference.
  */
 export class LsiEmbedder implements Embedder {
   readonly name: string;
+  private readonly dimensions: number;
+  private readonly seed: number;
+  private readonly maxChangedShare: number;
+  /** Bases fitted or loaded in this process, by repository, most recent last. */
+  private readonly bases = new Map<string, LsiBasis[]>();
+  /** How the last corpus was embedded, for benchmarks and tests. */
+  lastFit: { kind: 'fitted' | 'folded' | 'degenerate'; folded: number; share: number } | undefined;
 
-  constructor(private readonly dimensions = 128, private readonly seed = 7) {
-    this.name = `lsi-${dimensions}`;
+  constructor(options: LsiOptions | number = {}, seed?: number) {
+    // A bare number is the dimensions (the constructor's earlier form).
+    const o: LsiOptions = typeof options === 'number' ? { dimensions: options, seed } : options;
+    this.dimensions = o.dimensions ?? 128;
+    this.seed = o.seed ?? 7;
+    this.maxChangedShare = o.maxChangedShare ?? 0.2;
+    this.name = `lsi-${this.dimensions}`;
   }
 
   async embedCorpus(corpus: EmbeddingCorpus): Promise<CorpusEmbedding> {
-    const docs = corpus.paths.map((p) => [...pathTokens(p), ...tokenize(corpus.texts.get(p) ?? '')]);
+    const docs: Counts[] = corpus.paths.map((p) => corpus.terms?.get(p) ?? countTokens([...pathTokens(p), ...tokenize(corpus.texts.get(p) ?? '')]));
+    const keys = corpus.blobs && corpus.repository ? corpus.paths.map((p) => docKey(p, corpus.blobs!.get(p) ?? '')) : undefined;
+    const basis = keys && this.reusableBasis(corpus, keys);
+    if (basis) {
+      let folded = 0;
+      const vectors = docs.map((doc, i) => {
+        const fitted = basis.fitted.get(keys![i]!);
+        if (fitted) return fitted;
+        folded++;
+        return fold(basis, doc);
+      });
+      this.lastFit = { kind: 'folded', folded, share: folded / Math.max(1, docs.length) };
+      return { dimensions: basis.rank, vectors, embedQuery: async (text) => fold(basis, countTokens(tokenize(text))) };
+    }
+    const fit = this.fit(docs, keys ?? corpus.paths.map((p) => docKey(p, '')));
+    if ('degenerate' in fit) {
+      this.lastFit = { kind: 'degenerate', folded: 0, share: 0 };
+      return fit.degenerate;
+    }
+    this.lastFit = { kind: 'fitted', folded: 0, share: 0 };
+    if (keys && corpus.repository) {
+      this.remember(corpus.repository, fit.basis);
+      if (corpus.cache) {
+        try {
+          fit.basis.file = saveBasis(corpus.cache.dir, corpus.repository, fit.basis, corpus.cache.maxBytes);
+        } catch {
+          // A full or read-only disk only costs the next process a refit.
+        }
+      }
+    }
+    const basis_ = fit.basis;
+    return { dimensions: basis_.rank, vectors: keys ? keys.map((k) => basis_.fitted.get(k)!) : [...basis_.fitted.values()], embedQuery: async (text) => fold(basis_, countTokens(tokenize(text))) };
+  }
+
+  private remember(repository: string, basis: LsiBasis): void {
+    const list = this.bases.get(repository) ?? [];
+    list.push(basis);
+    // A few per repository: enough for a dataset that moves back and forth between its commits.
+    if (list.length > 4) list.shift();
+    this.bases.set(repository, list);
+  }
+
+  /** A basis fitted on at least (1 − maxChangedShare) of these documents: in memory, else stored. */
+  private reusableBasis(corpus: EmbeddingCorpus, keys: readonly string[]): LsiBasis | undefined {
+    const need = 1 - this.maxChangedShare;
+    const shareOf = (b: LsiBasis) => (keys.length ? keys.filter((k) => b.fitted.has(k)).length / keys.length : 0);
+    let best: { basis: LsiBasis; share: number } | undefined;
+    for (const b of this.bases.get(corpus.repository!) ?? []) {
+      const share = shareOf(b);
+      if (share >= need && (!best || share >= best.share)) best = { basis: b, share };
+    }
+    if (best) return best.basis;
+    if (!corpus.cache) return undefined;
+    const stored = bestStoredBasis(corpus.cache.dir, corpus.repository!, this.name, keys);
+    if (!stored || stored.share < need) return undefined;
+    const basis = loadBasis(stored.file);
+    if (!basis || basis.name !== this.name) return undefined;
+    this.remember(corpus.repository!, basis);
+    return basis;
+  }
+
+  /** Fits a basis on the documents (keys name them), or says the corpus is too small for an SVD. */
+  private fit(docs: readonly Counts[], keys: readonly string[]): { basis: LsiBasis } | { degenerate: CorpusEmbedding } {
     const n = docs.length;
     // Vocabulary: terms in at least 2 files (or any, for tiny repositories) and not in most of them.
     const df = new Map<string, number>();
-    for (const tokens of docs) for (const t of new Set(tokens)) df.set(t, (df.get(t) ?? 0) + 1);
+    for (const doc of docs) for (const t of doc.terms) df.set(t, (df.get(t) ?? 0) + 1);
     const vocab = new Map<string, number>();
-    const idf: number[] = [];
+    const idfList: number[] = [];
     for (const [term, count] of df) {
       if ((n >= 20 && count < 2) || (n >= 20 && count > 0.5 * n)) continue;
-      vocab.set(term, idf.length);
-      idf.push(Math.log((n + 1) / (count + 1)) + 1);
+      vocab.set(term, idfList.length);
+      idfList.push(Math.log((n + 1) / (count + 1)) + 1);
     }
+    const idf = Float64Array.from(idfList);
     const m = idf.length;
-    const weigh = (tokens: string[]) => {
-      const tf = new Map<number, number>();
-      for (const t of tokens) {
-        const col = vocab.get(t);
-        if (col !== undefined) tf.set(col, (tf.get(col) ?? 0) + 1);
-      }
-      const entries = [...tf].map(([col, count]) => [col, (1 + Math.log(count)) * idf[col]!] as const);
-      const norm = Math.sqrt(entries.reduce((s, [, v]) => s + v * v, 0)) || 1;
-      return entries.map(([col, v]) => [col, v / norm] as const);
-    };
-    const rows = docs.map(weigh);
+    const rows = docs.map((d) => weigh(d, vocab, idf));
     const nnz = rows.reduce((s, r) => s + r.length, 0);
     const a: SparseRows = { rowPtr: new Int32Array(n + 1), cols: new Int32Array(nnz), vals: new Float64Array(nnz) };
     let k = 0;
@@ -88,22 +208,30 @@ export class LsiEmbedder implements Embedder {
 
     const rank = Math.max(1, Math.min(this.dimensions, n - 1, m - 1));
     const l = Math.min(rank + 10, n, m);
-    if (n < 2 || m < 2 || l < 1) return this.degenerate(n, vocab, idf, rows);
+    if (n < 2 || m < 2 || l < 1) return { degenerate: this.degenerate(n, vocab, idfList, rows) };
 
     // Y = A Ω (n × l), then two power iterations Y = A Aᵀ Y, orthonormalising between.
     const rand = gaussian(this.seed);
     const omega = new Float64Array(m * l).map(() => rand()); // column-major m × l
-    // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); all column-major.
+    // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out. The
+    // products run on row-major copies so the innermost loop walks memory in order (several times
+    // faster than strided column access); each output sums the same terms in the same order.
     const multiply = (src: Float64Array, transpose: boolean): Float64Array => {
       const [outRows, srcRows] = transpose ? [m, n] : [n, m];
-      const out = new Float64Array(outRows * l);
+      const s = new Float64Array(srcRows * l);
+      for (let j = 0; j < l; j++) for (let r = 0; r < srcRows; r++) s[r * l + j] = src[j * srcRows + r]!;
+      const o = new Float64Array(outRows * l);
       for (let i = 0; i < n; i++) {
         for (let p = a.rowPtr[i]!; p < a.rowPtr[i + 1]!; p++) {
           const [to, from] = transpose ? [a.cols[p]!, i] : [i, a.cols[p]!];
           const v = a.vals[p]!;
-          for (let j = 0; j < l; j++) out[j * outRows + to]! += v * src[j * srcRows + from]!;
+          const ot = to * l;
+          const sf = from * l;
+          for (let j = 0; j < l; j++) o[ot + j]! += v * s[sf + j]!;
         }
       }
+      const out = new Float64Array(outRows * l);
+      for (let r = 0; r < outRows; r++) for (let j = 0; j < l; j++) out[j * outRows + r] = o[r * l + j]!;
       return out;
     };
     const times = (x: Float64Array) => multiply(x, false);
@@ -132,8 +260,8 @@ export class LsiEmbedder implements Embedder {
     const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((p, q) => q[0] - p[0]).slice(0, rank);
     const w = evd.eigenvectorMatrix;
     const sigma = order.map(([v]) => Math.sqrt(Math.max(v, 1e-12)));
-    // Documents: U Σ = Q W Σ (n × rank). Queries: q Vₖ = (q Bᵀ) W Σ⁻¹.
-    const vectors: Float32Array[] = [];
+    // Documents: U Σ = Q W Σ (n × rank). Queries and folded documents: q Vₖ = (q Bᵀ) W Σ⁻¹.
+    const fitted = new Map<string, Float32Array>();
     for (let i = 0; i < n; i++) {
       const vec = new Float32Array(rank);
       order.forEach(([, e], d) => {
@@ -141,21 +269,14 @@ export class LsiEmbedder implements Embedder {
         for (let j = 0; j < l; j++) s += y[j * n + i]! * w.get(j, e);
         vec[d] = s * sigma[d]!;
       });
-      vectors.push(normalise(vec));
+      fitted.set(keys[i]!, normalise(vec));
     }
-    const embedQuery = async (text: string) => {
-      const q = weigh(tokenize(text));
-      const qb = new Float64Array(l);
-      for (const [col, v] of q) for (let j = 0; j < l; j++) qb[j]! += v * bt[j * m + col]!;
-      const vec = new Float32Array(rank);
-      order.forEach(([, e], d) => {
-        let s = 0;
-        for (let j = 0; j < l; j++) s += qb[j]! * w.get(j, e);
-        vec[d] = s / sigma[d]!;
-      });
-      return normalise(vec);
-    };
-    return { dimensions: rank, vectors, embedQuery };
+    const projection = new Float64Array(l * rank);
+    for (let j = 0; j < l; j++) order.forEach(([, e], d) => (projection[j * rank + d] = w.get(j, e) / sigma[d]!));
+    // Bᵀ row-major by term, in float32: what is stored on disk is exactly what a fresh fit uses.
+    const btRows = new Float32Array(m * l);
+    for (let t = 0; t < m; t++) for (let j = 0; j < l; j++) btRows[t * l + j] = bt[j * m + t]!;
+    return { basis: { name: this.name, rank, l, vocab, idf, bt: btRows, projection, fitted } };
   }
 
   /** Too few files or terms for an SVD: plain normalised TF-IDF over the (tiny) vocabulary. */

@@ -1,0 +1,137 @@
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { evictIndexes } from '../index-cache.js';
+
+// Bump when fitting or weighting changes what a basis holds.
+const BASIS_VERSION = 1;
+
+/**
+ * A fitted LSI model: the TF-IDF vocabulary, Bᵀ (terms × l, row-major by term) and the projection
+ * W Σ⁻¹ (l × rank) that fold any document or query into the latent space, and the vectors of the
+ * documents it was fitted on, by `path\0blob`.
+ */
+export interface LsiBasis {
+  name: string;
+  rank: number;
+  l: number;
+  vocab: Map<string, number>;
+  idf: Float64Array;
+  bt: Float32Array;
+  projection: Float64Array;
+  fitted: Map<string, Float32Array>;
+  /** Where it is stored, when it is. */
+  file?: string;
+}
+
+interface Header {
+  version: number;
+  name: string;
+  rank: number;
+  l: number;
+  vocab: string[];
+  idf: number[];
+  projection: number[];
+  keys: string[];
+}
+
+/** The key of one document in a basis: where it sits and what it holds. */
+export const docKey = (path: string, blob: string) => `${path}\0${blob}`;
+
+const tagOf = (repository: string, name: string) => createHash('sha256').update(`${repository}\0${name}`).digest('hex').slice(0, 12);
+
+/** Writes a basis as one file (a JSON header, then the float32 arrays), replacing atomically. */
+export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxBytes?: number): string {
+  const keys = [...basis.fitted.keys()];
+  const header: Header = { version: BASIS_VERSION, name: basis.name, rank: basis.rank, l: basis.l, vocab: [...basis.vocab.keys()], idf: [...basis.idf], projection: [...basis.projection], keys };
+  const json = Buffer.from(JSON.stringify(header));
+  const pad = (4 - ((4 + json.length) % 4)) % 4;
+  const vectors = new Float32Array(keys.length * basis.rank);
+  keys.forEach((k, i) => vectors.set(basis.fitted.get(k)!, i * basis.rank));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  const id = createHash('sha256').update(keys.sort().join('\n')).digest('hex').slice(0, 24);
+  const file = join(dir, `${tagOf(repository, basis.name)}-lsi-${id}.bin`);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, Buffer.concat([length, json, Buffer.alloc(pad), Buffer.from(basis.bt.buffer, basis.bt.byteOffset, basis.bt.byteLength), Buffer.from(vectors.buffer)]));
+  renameSync(tmp, file);
+  if (maxBytes !== undefined) evictIndexes(dir, maxBytes, file);
+  return file;
+}
+
+function readHeader(file: string): Header | undefined {
+  const fd = openSync(file, 'r');
+  try {
+    const len = Buffer.alloc(4);
+    if (readSync(fd, len, 0, 4, 0) !== 4) return undefined;
+    const json = Buffer.alloc(len.readUInt32LE());
+    if (readSync(fd, json, 0, json.length, 4) !== json.length) return undefined;
+    const header = JSON.parse(json.toString('utf8')) as Header;
+    return header.version === BASIS_VERSION ? header : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads a whole basis; undefined when the file is damaged, truncated or of another version. */
+export function loadBasis(file: string): LsiBasis | undefined {
+  try {
+    const header = readHeader(file);
+    if (!header) return undefined;
+    const { rank, l, vocab, idf, projection, keys } = header;
+    const m = vocab.length;
+    if (idf.length !== m || projection.length !== l * rank) return undefined;
+    const bytes = readFileSync(file);
+    const start = 4 + bytes.readUInt32LE(0);
+    const offset = start + ((4 - (start % 4)) % 4);
+    if (bytes.length !== offset + 4 * (m * l + keys.length * rank)) return undefined;
+    // A copy: a Buffer's offset in its pool need not be 4-aligned.
+    const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + bytes.length));
+    if (floats.some((x) => !Number.isFinite(x))) return undefined;
+    const fitted = new Map<string, Float32Array>();
+    keys.forEach((k, i) => fitted.set(k, floats.slice(m * l + i * rank, m * l + (i + 1) * rank)));
+    touch(file);
+    return { name: header.name, rank, l, vocab: new Map(vocab.map((t, i) => [t, i])), idf: Float64Array.from(idf), bt: floats.slice(0, m * l), projection: Float64Array.from(projection), fitted, file };
+  } catch {
+    return undefined;
+  }
+}
+
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    utimesSync(file, now, now);
+  } catch {
+    // Read-only cache: the basis was read, go on.
+  }
+}
+
+/**
+ * The stored basis of this repository and embedder that was fitted on the largest share of the
+ * given documents, with that share (ties: the most recently used). Only headers are read to choose.
+ */
+export function bestStoredBasis(dir: string, repository: string, name: string, keys: readonly string[]): { file: string; share: number } | undefined {
+  const prefix = `${tagOf(repository, name)}-lsi-`;
+  let best: { file: string; share: number; mtimeMs: number } | undefined;
+  let names: string[];
+  try {
+    names = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.bin'));
+  } catch {
+    return undefined;
+  }
+  for (const n of names) {
+    const file = join(dir, n);
+    try {
+      const header = readHeader(file);
+      if (!header || header.name !== name) continue;
+      const fitted = new Set(header.keys);
+      const share = keys.length ? keys.filter((k) => fitted.has(k)).length / keys.length : 0;
+      const mtimeMs = statSync(file).mtimeMs;
+      if (!best || share > best.share || (share === best.share && mtimeMs > best.mtimeMs)) best = { file, share, mtimeMs };
+    } catch {
+      // Damaged or evicted meanwhile: skip it.
+    }
+  }
+  return best && { file: best.file, share: best.share };
+}
