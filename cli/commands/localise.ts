@@ -226,7 +226,7 @@ export function registerLocaliseCommand(program: Command): void {
       files.slice(0, top).forEach((f, i) => {
         const ranks = Object.entries(f.ranks).map(([s, r]) => `${s}=${r}`).join(' ');
         process.stdout.write(`${String(i + 1).padStart(3)}  ${set?.includes(f.path) ? '*' : ' '} ${f.score.toFixed(4)}  ${f.path}  (${ranks})\n`);
-        for (const fn of functions.get(f.path) ?? []) process.stdout.write(`          ${fn.qualname} (lines ${fn.startLine}-${fn.endLine}, ${fn.score} issue word(s))\n`);
+        for (const fn of functions.get(f.path) ?? []) process.stdout.write(`          ${fn.qualname} (lines ${fn.startLine}-${fn.endLine}, score ${fn.score.toFixed(2)})\n`);
       });
       process.stdout.write(
         set

@@ -32,6 +32,8 @@ const INSERT_PATCH =
 
 afterAll(removeRepos);
 
+const tq = (issue: string) => new Set(tokenize(issue));
+
 describe('gold functions from a patch', () => {
   const summaries = new Map(Object.entries(SHOP).map(([path, text]) => [path, summarisePython(path, text)]));
 
@@ -52,19 +54,51 @@ describe('gold functions from a patch', () => {
 });
 
 describe('function ranking', () => {
-  it('ranks a file symbols by the issue words in their names and docstrings', () => {
-    const ranked = rankSymbols(summarisePython('shop/shipping.py', SHIPPING), new Set(tokenize('the shipping estimate for a region is wrong')));
+  it('ranks a file symbols by the issue words in their names and bodies', () => {
+    const ranked = rankSymbols(summarisePython('shop/shipping.py', SHIPPING), tq('the shipping estimate for a region is wrong'), SHIPPING);
     expect(ranked.map((s) => s.qualname)).toEqual(['estimate', '<module>']);
     expect(ranked[0]!.score).toBeGreaterThan(0);
-    const cart = rankSymbols(summarisePython('shop/cart.py', CART), new Set(tokenize('Cart total ignores the coupon')));
+    const cart = rankSymbols(summarisePython('shop/cart.py', CART), tq('Cart total ignores the coupon'), CART);
     expect(cart[0]!.qualname).toBe('Cart.total');
+  });
+
+  it('finds a method by the identifiers of its body, weighting words rare in the file above common ones', () => {
+    const text = [
+      'class Store:',
+      '    def load(self, path):',
+      '        self.records = read_records(path)',
+      '',
+      '    def save(self, path):',
+      '        write_records(path, self.records)',
+      '',
+      '    def compact(self):',
+      '        self.records = [r for r in self.records if not r.tombstone]',
+      '',
+    ].join('\n');
+    const ranked = rankSymbols(summarisePython('store.py', text), tq('Deleted records keep their tombstone after saving and loading'), text);
+    expect(ranked[0]!.qualname).toBe('Store.compact');
+    // Without the text only names and docstrings count, and nothing here says "tombstone".
+    expect(rankSymbols(summarisePython('store.py', text), tq('records keep their tombstone'))[0]!.score).toBe(0);
+  });
+
+  it('lifts a helper that a matching function calls above one nothing related calls', () => {
+    const text = ['def render(table):', '    """Render a table as text."""', '    return _pad(table)', '', 'def _pad(rows):', '    return rows', '', 'def _trim(rows):', '    return rows', ''].join('\n');
+    const ranked = rankSymbols(summarisePython('fmt.py', text), new Set(tokenize('render of a table loses its last column')), text);
+    expect(ranked.map((s) => s.qualname).slice(0, 2)).toEqual(['render', '_pad']);
+    expect(ranked.find((s) => s.qualname === '_trim')!.score).toBe(0);
+  });
+
+  it('holds <module> within the top five, where patches that add imports change it', () => {
+    const text = ['import os', '', ...Array.from({ length: 8 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`)].join('\n');
+    const ranked = rankSymbols(summarisePython('p.py', text), tq('parse fails on empty value'), text);
+    expect(ranked.findIndex((s) => s.qualname === '<module>')).toBe(4);
   });
 
   it('returns the top functions of each set file from the index', () => {
     const index = buildRepoIndex(readDirSnapshot(makeRepo(SHOP)));
     const out = rankFunctions(index, ['shop/cart.py', 'missing.py'], 'Cart total ignores the coupon', 2);
     expect(out).toEqual([
-      { path: 'shop/cart.py', functions: [expect.objectContaining({ qualname: 'Cart.total', kind: 'method' }), expect.objectContaining({ qualname: 'Cart.__init__', score: 1 })] },
+      { path: 'shop/cart.py', functions: [expect.objectContaining({ qualname: 'Cart.total', kind: 'method' }), expect.objectContaining({ qualname: 'Cart', kind: 'class' })] },
       { path: 'missing.py', functions: [] },
     ]);
   });
@@ -103,7 +137,7 @@ describe('fixwright localise: function-level output', () => {
     writeFileSync(calibration, JSON.stringify({ version: 1, ranker: 'fixwright-rrf-v1+lsi-128', alpha: 0.1, method: 'rank', qhat: 100, n: 2, created: '2026-01-01T00:00:00.000Z' }));
     const one = await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration], env);
     expect(one.code).toBe(0);
-    expect(one.stdout).toMatch(/shop\/cart\.py .*\n {10}Cart\.total \(lines 8-10, 2 issue word\(s\)\)\n/);
+    expect(one.stdout).toMatch(/shop\/cart\.py .*\n {10}Cart\.total \(lines 8-10, score \d+\.\d\d\)\n/);
     const json = JSON.parse((await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration, '--json'], env)).stdout);
     expect(json.set_functions['shop/cart.py'][0]).toMatchObject({ qualname: 'Cart.total', kind: 'method', start_line: 8, end_line: 10 });
   });
