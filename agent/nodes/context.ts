@@ -51,7 +51,9 @@ export function condense(summary: FileSummary, text: string, ranked: readonly Ra
   // What the body costs as it stands: every line it prints, with its newline.
   let cost = summary.symbols.reduce((n, s) => n + outline(s).length + 1, 0);
   for (const r of ranked) {
-    if (full.length >= most || r.score <= 0) break;
+    if (full.length >= most) break;
+    // Not `break`: `<module>` is held within the top five even when nothing matched it.
+    if (r.score <= 0) continue;
     const fresh = linesOf(r, summary, lines).filter((l) => !shown.has(l));
     if (fresh.length === 0) continue; // already shown inside a chosen function
     // Showing a symbol's first line in full replaces its outline.

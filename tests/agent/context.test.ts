@@ -63,6 +63,17 @@ describe('condense', () => {
     expect(body).not.toContain('return proxies');
     expect(body).toMatch(/def merge_environment_settings … \(to line 10\)/);
   });
+  it('goes on past a <module> held in the top five with nothing matched', () => {
+    const text = ['import os', '', ...Array.from({ length: 7 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`)].join('\n');
+    const parsers = summarisePython('p.py', text);
+    const order = rankSymbols(parsers, new Set(tokenize('parse fails on empty value')), text);
+    expect(order[4]).toMatchObject({ qualname: '<module>', score: 0 });
+    const { body, full } = condense(parsers, text, order, 10_000);
+    expect(full).toHaveLength(7);
+    expect(full).not.toContain('<module>');
+    expect(body).not.toContain('import os');
+  });
+
   it('shows module-level lines (imports) only when <module> itself is chosen', () => {
     const { body, full } = condense(summary, SOURCE, ranked('os.environ is read for proxies'), 10_000);
     expect(full).toContain('<module>');
