@@ -1,7 +1,10 @@
 import { type FusedFile, type Ranking, reciprocalRankFusion, type Signal } from './fusion.js';
+import { changeFrequency, coChange, historySource, readHistory, type RepoHistory } from './history.js';
+import { identifierRanking } from './identifiers.js';
 import { DEFAULT_EVIDENCE_WEIGHTS, type EvidenceWeights, issueEvidence } from './issue-evidence.js';
 import { personalizedPageRank } from './pagerank.js';
 import type { RepoIndex } from './repo-index.js';
+import { type SymbolMatch, symbolIndexOf } from './symbol-index.js';
 
 /** How the signals are weighed; every field has a default tuned on the tuning rows. */
 export interface RankConfig {
@@ -17,17 +20,22 @@ export interface RankConfig {
 }
 
 export const DEFAULT_RANK_CONFIG: RankConfig = {
-  weights: { bm25: 1, embeddings: 1, pagerank: 0.5, evidence: 1 },
+  weights: { bm25: 1, embeddings: 1, pagerank: 0.5, evidence: 1, symbols: 1, identifiers: 0, history: 0, cochange: 0 },
   rrfK: 10,
   depth: 100,
   pprSeeds: 5,
   evidence: DEFAULT_EVIDENCE_WEIGHTS,
 };
 
+/** The signals ranked from the issue and the index alone; PageRank and co-change are seeded by them. */
+export const BASE_SIGNALS = ['bm25', 'embeddings', 'evidence', 'symbols', 'identifiers', 'history'] as const satisfies readonly Signal[];
+
 /** A query's ranking with what each signal said. */
 export interface RankResult {
   files: FusedFile[];
   signals: Partial<Record<Signal, Ranking>>;
+  /** Per file the symbols signal ranked: its functions and classes that matched the issue, best first. */
+  symbolMatches: Map<string, SymbolMatch[]>;
 }
 
 /** Something that ranks files by meaning (an embedding index); optional. */
@@ -35,18 +43,58 @@ export interface DenseRanker {
   rank(query: string, limit: number): Promise<Ranking>;
 }
 
+/** The base signals' rankings for an issue, before seeding and fusion. */
+export interface BaseSignals {
+  signals: Partial<Record<Signal, Ranking>>;
+  symbolMatches: Map<string, SymbolMatch[]>;
+  /** The snapshot's past commits, read once here for co-change (absent without git). */
+  history?: RepoHistory;
+}
+
 /**
- * Ranks the index's files for an issue: BM25, dense embeddings (when given), issue-name evidence,
- * and Personalized PageRank over the import graph seeded by the others, fused by weighted RRF.
+ * Ranks with each base signal whose weight is above 0 (`all`: every one, for ablations that
+ * re-fuse one ranking under many weights).
  */
-export async function rankFiles(index: RepoIndex, issue: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker): Promise<RankResult> {
+export async function baseSignals(index: RepoIndex, issue: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker, all = false): Promise<BaseSignals> {
+  const on = (s: Signal) => all || config.weights[s] > 0;
   const signals: Partial<Record<Signal, Ranking>> = {};
-  // A signal switched off does not seed PageRank either, so ablations measure each signal alone.
-  if (config.weights.bm25 > 0) signals.bm25 = index.bm25.search(issue, config.depth);
-  if (dense && config.weights.embeddings > 0) signals.embeddings = await dense.rank(issue, config.depth);
-  if (config.weights.evidence > 0) {
+  let symbolMatches = new Map<string, SymbolMatch[]>();
+  if (on('bm25')) signals.bm25 = index.bm25.search(issue, config.depth);
+  if (dense && on('embeddings')) signals.embeddings = await dense.rank(issue, config.depth);
+  if (on('evidence')) {
     signals.evidence = issueEvidence(issue, index.summaries, index.defs, config.evidence).map((e) => ({ path: e.path, score: e.score }));
   }
+  if (on('symbols')) {
+    const found = symbolIndexOf(index).search(issue, config.depth);
+    signals.symbols = found.files;
+    symbolMatches = found.matches;
+  }
+  if (on('identifiers')) signals.identifiers = identifierRanking(index, issue, config.depth);
+  const history = on('history') || on('cochange') ? historyOf(index) : undefined;
+  if (history && on('history')) signals.history = changeFrequency(history, candidatesOf(index), config.depth);
+  return { signals, symbolMatches, history };
+}
+
+const candidateSets = new WeakMap<RepoIndex, Set<string>>();
+function candidatesOf(index: RepoIndex): Set<string> {
+  let set = candidateSets.get(index);
+  if (!set) candidateSets.set(index, (set = new Set(index.summaries.map((s) => s.path))));
+  return set;
+}
+
+/** The snapshot's history when it has one (a git snapshot, or a directory inside a checkout). */
+function historyOf(index: RepoIndex) {
+  const source = historySource(index.key);
+  return source ? readHistory(source.gitDir, source.commit) : undefined;
+}
+
+/**
+ * Seeds PageRank and co-change with the base signals that are switched on, and fuses everything
+ * by weighted RRF. Pure given the base rankings, so an ablation re-fuses without re-ranking.
+ */
+export function fuseSignals(index: RepoIndex, base: BaseSignals, config: RankConfig = DEFAULT_RANK_CONFIG): RankResult {
+  const signals: Partial<Record<Signal, Ranking>> = {};
+  for (const s of BASE_SIGNALS) if (base.signals[s] && config.weights[s] > 0) signals[s] = base.signals[s];
   if (config.weights.pagerank > 0) {
     const seeds = new Map<string, number>();
     const seed = (ranking: Ranking | undefined, count: number, weight: number) =>
@@ -60,9 +108,25 @@ export async function rankFiles(index: RepoIndex, issue: string, config: RankCon
       .sort((a, b) => b.score - a.score || a.path.localeCompare(b.path))
       .slice(0, config.depth);
   }
-  const used: Partial<Record<Signal, Ranking>> = {};
-  for (const [signal, ranking] of Object.entries(signals) as Array<[Signal, Ranking]>) {
-    if (config.weights[signal] > 0) used[signal] = ranking;
+  if (config.weights.cochange > 0) {
+    const history = base.history;
+    if (history) {
+      // Seeded by the issue-dependent signals' fused top (the history prior would seed itself).
+      const { history: _prior, ...issueSignals } = signals;
+      const top = reciprocalRankFusion(issueSignals, config.weights, config.rrfK).slice(0, config.pprSeeds);
+      const seeds = new Map(top.map((f, i) => [f.path, 1 / (i + 1)]));
+      signals.cochange = coChange(history, seeds, candidatesOf(index), config.depth);
+    }
   }
-  return { files: reciprocalRankFusion(used, config.weights, config.rrfK), signals };
+  return { files: reciprocalRankFusion(signals, config.weights, config.rrfK), signals, symbolMatches: signals.symbols ? base.symbolMatches : new Map() };
+}
+
+/**
+ * Ranks the index's files for an issue: BM25 over files and over symbols, dense embeddings (when
+ * given), issue-name evidence, identifier rarity, change history, and Personalized PageRank over
+ * the import graph and co-change seeded by the others, fused by weighted RRF. A signal switched
+ * off does not seed the others either, so ablations measure each signal alone.
+ */
+export async function rankFiles(index: RepoIndex, issue: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker): Promise<RankResult> {
+  return fuseSignals(index, await baseSignals(index, issue, config, dense), config);
 }

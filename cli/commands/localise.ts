@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadJsonlRows } from '../../benchmarks/dataset.js';
+import { ablateLocalisation, formatAblation } from '../../benchmarks/localise-ablation.js';
 import { evaluateLocalisation, type LocaliseReport } from '../../benchmarks/localise-eval.js';
 import { loadSettings, type Settings } from '../../core/config.js';
 import { readIssueArg } from '../issue-input.js';
@@ -32,6 +33,7 @@ interface LocaliseFlags {
   embeddings?: string;
   weights?: string;
   rrfK?: string;
+  ablate?: boolean;
 }
 
 /** Parses `bm25=1,embeddings=0.5,…` over the defaults; every signal must be known and every weight ≥ 0. */
@@ -138,7 +140,8 @@ export function registerLocaliseCommand(program: Command): void {
     .option('--calibration-out <file>', 'with --dataset: save a calibration fitted on all evaluated rows')
     .option('--include-tests', 'rank test files too (they are left out by default)')
     .option('--no-cache', 'do not read or write the on-disk index cache')
-    .option('--weights <list>', 'RRF weight per signal, e.g. bm25=1,embeddings=1,evidence=1,pagerank=0.5 (0 switches one off)')
+    .option('--weights <list>', 'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, cochange), e.g. bm25=1,history=0 (0 switches one off)')
+    .option('--ablate', 'with --dataset: per signal R@1/5/10 and MRR with everything on but it, it alone, and the defaults with it toggled (each row ranked once, re-fused per configuration)')
     .option('--rrf-k <k>', 'RRF constant k (default 10; smaller trusts the top of each list more)')
     .option('--embeddings <kind>', 'dense signal: lsi (offline, fitted on the repository), api (FIXWRIGHT_EMBEDDINGS_MODEL at OPENAI_BASE_URL) or none (default: api when FIXWRIGHT_EMBEDDINGS_MODEL is set, else lsi)')
     .action(async (flags: LocaliseFlags) => {
@@ -172,6 +175,18 @@ export function registerLocaliseCommand(program: Command): void {
         if (flags.json === true) throw new FixwrightError('FW_ERR_BAD_INPUT', 'with --dataset, --json needs a file to write the report to (--json OUT)', { field: '--json' });
         // Its folder is made now, so a bad path fails before the run, not after it.
         if (typeof flags.json === 'string') makeOutputDir(dirname(resolve(flags.json)), '--json');
+        if (flags.ablate) {
+          const ablation = await ablateLocalisation(rows, {
+            reposDir: flags.repos,
+            localiser,
+            config: rankConfigFrom(flags.weights, flags.rrfK),
+            onProgress: (done, _total, id) => bar.update(done, { id }),
+          }).finally(() => bar.stop());
+          for (const s of ablation.skipped) process.stderr.write(`fixwright: skipped ${s.instance_id}: ${s.reason}\n`);
+          process.stdout.write(formatAblation(ablation));
+          if (typeof flags.json === 'string') writeFileSync(flags.json, `${JSON.stringify(ablation, null, 2)}\n`);
+          return;
+        }
         const folds = positiveInt(flags.folds, '--folds');
         if (folds < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', '--folds must be at least 2 (cross-fitting calibrates each fold on the others)', { field: '--folds' });
         const { report, skipped, calibration, repos, qhatFinite } = await evaluateLocalisation(rows, {

@@ -72,7 +72,7 @@ describe('fixwright localise', () => {
   });
 
   it('takes RRF weights and k from flags, refusing bad ones', async () => {
-    const bm25Only = await cli(['--repo', repo, '--issue', 'Cart.total returns the wrong amount', '--json', '--weights', 'embeddings=0,evidence=0,pagerank=0', '--rrf-k', '60']);
+    const bm25Only = await cli(['--repo', repo, '--issue', 'Cart.total returns the wrong amount', '--json', '--weights', 'embeddings=0,evidence=0,pagerank=0,symbols=0', '--rrf-k', '60']);
     const files = JSON.parse(bm25Only.stdout).files as Array<{ ranks: Record<string, number> }>;
     expect(files.every((f) => Object.keys(f.ranks).join() === 'bm25')).toBe(true);
     expect(bm25Only.stderr).toMatch(/warning: the calibration was fitted on ranker fixwright-rrf-v1\+lsi-128, not fixwright-rrf-v1\+lsi-128\+cfg-/);

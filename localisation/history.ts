@@ -1,0 +1,121 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Ranking } from './fusion.js';
+import { gitDirOf } from './snapshot.js';
+
+/** One past commit: its paths and whether its message reads like a fix. */
+export interface PastCommit {
+  files: string[];
+  fix: boolean;
+}
+
+/** The change history of a repository up to (and including) one commit, newest first. */
+export interface RepoHistory {
+  commit: string;
+  commits: PastCommit[];
+}
+
+/** How history is read and scored. */
+export interface HistoryOptions {
+  /** How many commits before the base are read (bounded so a large repository stays fast). */
+  maxCommits: number;
+  /** A commit's weight halves every this many commits back: recent churn predicts defects better. */
+  halfLife: number;
+  /** Commits touching more files than this are reformatting, renames or releases, not fixes. */
+  maxFilesPerCommit: number;
+}
+
+export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = { maxCommits: 2000, halfLife: 500, maxFilesPerCommit: 30 };
+
+// Conventional words and GitHub references of bug-fix commits (the defect-prediction literature's heuristic).
+const FIX_MESSAGE = /\b(fix(e[sd])?|bug|issue|error|crash|regression|fail(s|ure|ing)?|broken|wrong|incorrect|closes?|resolves?)\b|#\d+/i;
+
+/** Snapshot keys are `git:<gitDir>@<sha>` or `dir:<path>`; a directory inside a checkout reads that checkout's HEAD. */
+export function historySource(key: string): { gitDir: string; commit: string } | undefined {
+  const git = /^git:(.*)@([0-9a-f]{40})$/.exec(key);
+  if (git) return { gitDir: git[1]!, commit: git[2]! };
+  if (key.startsWith('dir:')) {
+    const dir = key.slice(4);
+    const gitDir = existsSync(join(dir, '.git')) ? gitDirOf(dir) : undefined;
+    if (!gitDir) return undefined;
+    const head = spawnSync('git', ['--git-dir', gitDir, 'rev-parse', '--verify', 'HEAD^{commit}'], { encoding: 'utf8' });
+    return head.status === 0 ? { gitDir, commit: head.stdout.trim() } : undefined;
+  }
+  return undefined;
+}
+
+const cache = new Map<string, RepoHistory | null>();
+const CACHE_ENTRIES = 64;
+
+/**
+ * The commits reachable from `commit` (never later ones: `git log <commit>` walks parents only),
+ * newest first, merges left out (their changes are their parents'). Cached per (repository,
+ * commit). Undefined when git cannot read it (a shallow or broken repository): history is a hint,
+ * never a reason to fail.
+ */
+export function readHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): RepoHistory | undefined {
+  const key = `${gitDir}@${commit}@${options.maxCommits}`;
+  if (cache.has(key)) return cache.get(key) ?? undefined;
+  const r = spawnSync('git', ['--git-dir', gitDir, 'log', '--no-merges', '--no-renames', '-n', String(options.maxCommits), '--name-only', '--format=%x00%s', commit, '--'], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  let history: RepoHistory | null = null;
+  if (r.status === 0) {
+    const commits: PastCommit[] = [];
+    for (const record of r.stdout.split('\0').slice(1)) {
+      const [subject = '', ...rest] = record.split('\n');
+      commits.push({ files: rest.map((l) => l.trim()).filter((l) => l.endsWith('.py')), fix: FIX_MESSAGE.test(subject) });
+    }
+    history = { commit, commits };
+  }
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, history);
+  return history ?? undefined;
+}
+
+function sorted(scores: Map<string, number>, limit: number): Ranking {
+  return [...scores.entries()]
+    .filter(([, s]) => s > 0)
+    .map(([path, score]) => ({ path, score }))
+    .sort((a, b) => b.score - a.score || a.path.localeCompare(b.path))
+    .slice(0, limit);
+}
+
+/**
+ * Change-proneness of each candidate: recency-weighted count of past commits that changed it,
+ * commits whose message reads like a fix counting double. The same for every issue: a prior.
+ */
+export function changeFrequency(history: RepoHistory, candidates: ReadonlySet<string>, limit: number, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Ranking {
+  const scores = new Map<string, number>();
+  history.commits.forEach((c, i) => {
+    if (c.files.length > options.maxFilesPerCommit) return;
+    const weight = 0.5 ** (i / options.halfLife) * (c.fix ? 2 : 1);
+    for (const f of c.files) if (candidates.has(f)) scores.set(f, (scores.get(f) ?? 0) + weight);
+  });
+  return sorted(scores, limit);
+}
+
+/**
+ * Files that changed together with the seeds (the files the other signals rank highest): for each
+ * commit touching a seed, its other files get the seed's weight, shared out over the commit's
+ * size (a two-file commit binds its files more than a twenty-file one). Seeds themselves score by
+ * what they share with the other seeds, so a seed unrelated to the rest sinks.
+ */
+export function coChange(history: RepoHistory, seeds: ReadonlyMap<string, number>, candidates: ReadonlySet<string>, limit: number, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Ranking {
+  const scores = new Map<string, number>();
+  history.commits.forEach((c, i) => {
+    if (c.files.length < 2 || c.files.length > options.maxFilesPerCommit) return;
+    const recency = 0.5 ** (i / options.halfLife);
+    for (const seed of c.files) {
+      const w = seeds.get(seed);
+      if (!w) continue;
+      for (const f of c.files) {
+        if (f === seed || !candidates.has(f)) continue;
+        scores.set(f, (scores.get(f) ?? 0) + (w * recency) / (c.files.length - 1));
+      }
+    }
+  });
+  return sorted(scores, limit);
+}

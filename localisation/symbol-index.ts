@@ -1,0 +1,149 @@
+import { MODULE_SYMBOL } from './functions.js';
+import type { Ranking } from './fusion.js';
+import type { FileSummary } from './python-parse.js';
+import type { RepoIndex } from './repo-index.js';
+import { tokenize } from './tokenize.js';
+
+/** One function, method or class (or a file's module level) as a retrieval document. */
+export interface SymbolChunk {
+  path: string;
+  qualname: string;
+  startLine: number;
+  endLine: number;
+}
+
+/** A symbol that matched the issue, with its BM25 score. */
+export interface SymbolMatch extends SymbolChunk {
+  score: number;
+}
+
+/** The symbols signal's answer: files best first, and per file the symbols that earned its score. */
+export interface SymbolRanking {
+  files: Ranking;
+  matches: Map<string, SymbolMatch[]>;
+}
+
+/** How chunks are scored and aggregated to files. */
+export interface SymbolSearchOptions {
+  /** A file scores its best chunk plus this share of each further matching chunk (up to `extraChunks`). */
+  extraWeight: number;
+  extraChunks: number;
+  /** Matched symbols kept per file for the agent. */
+  keep: number;
+}
+
+export const DEFAULT_SYMBOL_SEARCH: SymbolSearchOptions = { extraWeight: 0.25, extraChunks: 2, keep: 5 };
+
+const K1 = 1.2;
+const B = 0.75;
+// A symbol's name says what it is about more than any line of its body.
+const QUALNAME_REPEAT = 3;
+
+/**
+ * BM25 over a repository's symbols: each function, method and class is a document of its
+ * qualname, docstring and the identifiers of its own lines (a nested definition's lines belong to
+ * it, not to its parent; the parent keeps the nested names). Lines outside every definition form
+ * the file's `<module>` document. A small issue about one method then meets that method instead of
+ * being diluted by the rest of a large file.
+ */
+export class SymbolIndex {
+  private readonly chunks: SymbolChunk[] = [];
+  private readonly lengths: number[] = [];
+  private readonly postings = new Map<string, Array<[number, number]>>();
+  private avgLength = 1;
+
+  static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>): SymbolIndex {
+    const index = new SymbolIndex();
+    for (const summary of summaries) {
+      const text = texts.get(summary.path);
+      if (text !== undefined) index.addFile(summary, text);
+    }
+    index.avgLength = index.lengths.reduce((a, b) => a + b, 0) / Math.max(1, index.lengths.length) || 1;
+    return index;
+  }
+
+  get size(): number {
+    return this.chunks.length;
+  }
+
+  private addFile(summary: FileSummary, text: string): void {
+    const lines = text.split('\n');
+    // The innermost definition owns each line; symbols come parents first, so children overwrite.
+    const owner = new Int32Array(lines.length).fill(-1);
+    summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lines.length, s.endLine)));
+    const own: string[][] = summary.symbols.map((s) => [...Array(QUALNAME_REPEAT).fill(s.qualname), s.docstring ?? '']);
+    const moduleLines: string[] = [summary.docstring ?? ''];
+    for (let l = 0; l < lines.length; l++) (owner[l]! >= 0 ? own[owner[l]!]! : moduleLines).push(lines[l]!);
+    const byQualname = new Map(summary.symbols.map((s, i) => [s.qualname, i]));
+    for (const s of summary.symbols) {
+      const parent = byQualname.get(s.qualname.slice(0, Math.max(0, s.qualname.lastIndexOf('.'))));
+      if (parent !== undefined) own[parent]!.push(s.name);
+    }
+    summary.symbols.forEach((s, i) => {
+      this.add({ path: summary.path, qualname: s.qualname, startLine: s.startLine, endLine: s.endLine }, own[i]!.join('\n'));
+    });
+    this.add({ path: summary.path, qualname: MODULE_SYMBOL, startLine: 1, endLine: lines.length }, moduleLines.join('\n'));
+  }
+
+  private add(chunk: SymbolChunk, text: string): void {
+    const tokens = tokenize(text);
+    if (tokens.length === 0) return;
+    const id = this.chunks.length;
+    this.chunks.push(chunk);
+    this.lengths.push(tokens.length);
+    const tf = new Map<string, number>();
+    for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const [t, n] of tf) {
+      let list = this.postings.get(t);
+      if (!list) this.postings.set(t, (list = []));
+      list.push([id, n]);
+    }
+  }
+
+  /** Chunks scored by BM25 for the query's distinct tokens. */
+  private scoreChunks(query: string): Map<number, number> {
+    const scores = new Map<number, number>();
+    const n = this.chunks.length;
+    for (const token of new Set(tokenize(query))) {
+      const list = this.postings.get(token);
+      if (!list) continue;
+      const idf = Math.log(1 + (n - list.length + 0.5) / (list.length + 0.5));
+      for (const [id, tf] of list) {
+        const norm = tf + K1 * (1 - B + (B * this.lengths[id]!) / this.avgLength);
+        scores.set(id, (scores.get(id) ?? 0) + (idf * tf * (K1 + 1)) / norm);
+      }
+    }
+    return scores;
+  }
+
+  /** Files ranked by their best-matching symbols (a soft maximum), with those symbols. */
+  search(query: string, limit: number, options: SymbolSearchOptions = DEFAULT_SYMBOL_SEARCH): SymbolRanking {
+    const byFile = new Map<string, SymbolMatch[]>();
+    for (const [id, score] of this.scoreChunks(query)) {
+      const chunk = this.chunks[id]!;
+      let list = byFile.get(chunk.path);
+      if (!list) byFile.set(chunk.path, (list = []));
+      list.push({ ...chunk, score });
+    }
+    const files: Array<{ path: string; score: number }> = [];
+    const matches = new Map<string, SymbolMatch[]>();
+    for (const [path, list] of byFile) {
+      list.sort((a, b) => b.score - a.score || a.startLine - b.startLine);
+      const score = list[0]!.score + options.extraWeight * list.slice(1, 1 + options.extraChunks).reduce((sum, m) => sum + m.score, 0);
+      files.push({ path, score });
+      matches.set(path, list.slice(0, options.keep));
+    }
+    files.sort((a, b) => b.score - a.score || a.path.localeCompare(b.path));
+    const top = files.slice(0, limit);
+    return { files: top, matches: new Map(top.map((f) => [f.path, matches.get(f.path)!])) };
+  }
+}
+
+const built = new WeakMap<RepoIndex, SymbolIndex>();
+
+/** The symbol index of a repository index, built on first use and kept as long as the index lives. */
+export function symbolIndexOf(index: RepoIndex): SymbolIndex {
+  let symbols = built.get(index);
+  if (!symbols) built.set(index, (symbols = SymbolIndex.build(index.summaries, index.texts)));
+  return symbols;
+}
