@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type FusedFile, gitDirOf, goldFunctions, Localiser, rankFunctions } from '../localisation/index.js';
-import { calibrate, type Calibration, type ConformalMethod, crossFit } from '../uncertainty/index.js';
+import { calibrate, type Calibration, type ConformalMethod, crossFit, predictionSet } from '../uncertainty/index.js';
 import { changedFiles, type SwebenchRow } from './dataset.js';
 
 /** One evaluated instance. */
@@ -149,6 +149,16 @@ export interface LocaliseEvalOptions {
   method: ConformalMethod;
   localiser: Localiser;
   onProgress?: (done: number, total: number, instanceId: string) => void;
+  /** Cut every row with this calibration instead of cross-fitting one on the rows (does a calibration carry over to these rows?). */
+  calibration?: Calibration;
+}
+
+/** Every instance's set under one fixed calibration, with the coverage it reached. */
+function applyCalibration(instances: ReadonlyArray<{ ranked: readonly { path: string; score: number }[]; gold: readonly string[] }>, calibration: Calibration) {
+  const sets = instances.map((i) => predictionSet(i.ranked, calibration.qhat, calibration.method));
+  const covered = instances.filter((i, k) => i.gold.every((g) => sets[k]!.includes(g))).length;
+  const n = instances.length;
+  return { sets, coverage: n ? covered / n : 0, meanSetSize: n ? sets.reduce((a, s) => a + s.length, 0) / n : 0, qhats: [calibration.qhat] };
 }
 
 /**
@@ -210,7 +220,7 @@ export async function evaluateLocalisation(
   options.onProgress?.(rows.length, rows.length, '');
 
   const instances = done.map((d) => ({ ranked: d.files, gold: d.gold }));
-  const fitted = crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
+  const fitted = options.calibration ? applyCalibration(instances, options.calibration) : crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
   const results: LocaliseInstanceResult[] = done.map((d, i) => ({
     instance_id: d.row.instance_id,
     gold: d.gold,

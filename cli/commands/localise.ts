@@ -1,16 +1,36 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
-import { loadJsonlRows } from '../../benchmarks/dataset.js';
+import { loadJsonlRows, type SwebenchRow } from '../../benchmarks/dataset.js';
+import { collectRankings, fitFusion, type FusionFitReport } from '../../benchmarks/fusion-fit.js';
+import { historyRows } from '../../benchmarks/history-rows.js';
 import { ablateLocalisation, formatAblation } from '../../benchmarks/localise-ablation.js';
 import { evaluateLocalisation, type LocaliseReport } from '../../benchmarks/localise-eval.js';
 import { loadSettings, type Settings } from '../../core/config.js';
 import { readIssueArg } from '../issue-input.js';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { ApiEmbedder, DEFAULT_RANK_CONFIG, gitDirOf, type Embedder, Localiser, rankFunctions, LsiEmbedder, type RankConfig, type Signal, type SnapshotSource } from '../../localisation/index.js';
-import { type Calibration, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+import {
+  ALL_SIGNALS,
+  ApiEmbedder,
+  DEFAULT_RANK_CONFIG,
+  type Embedder,
+  type FusionModel,
+  gitDirOf,
+  loadFusionModel,
+  Localiser,
+  type LocaliserOptions,
+  LsiEmbedder,
+  type RankConfig,
+  rankerNameOf,
+  rankFunctions,
+  saveFusionModel,
+  shippedFusionModel,
+  type Signal,
+  type SnapshotSource,
+} from '../../localisation/index.js';
+import { type Calibration, CONFORMAL_METHODS, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 import { makeOutputDir } from '../output-dir.js';
 
 interface LocaliseFlags {
@@ -26,7 +46,10 @@ interface LocaliseFlags {
   folds: string;
   limit?: string;
   instances?: string;
-  method: ConformalMethod;
+  method?: string;
+  fusion?: string;
+  fitFusion?: string;
+  historyRows?: string;
   calibrationOut?: string;
   includeTests?: boolean;
   cache: boolean;
@@ -95,6 +118,63 @@ function defaultCalibration(explicit: string | undefined): Calibration | undefin
   return existsSync(shipped) ? loadCalibration(shipped) : undefined;
 }
 
+/**
+ * The fusion to rank with: the shipped learned model unless RRF or a model file is asked for.
+ * `--weights`/`--rrf-k` tune RRF, so with them the default is RRF (a model ignores hand weights).
+ */
+function fusionFrom(which: string, rrfTuned: boolean): FusionModel | undefined {
+  if (which === 'rrf' || (which === 'learned' && rrfTuned)) return undefined;
+  if (which === 'learned') return shippedFusionModel();
+  if (!existsSync(which)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--fusion must be learned, rrf or a model file (no file ${which})`, { field: '--fusion' });
+  return loadFusionModel(which, ALL_SIGNALS);
+}
+
+/**
+ * `--history-rows`: rows from the repository's past fixes, named `owner/name` after its last two
+ * path parts, so `--repos` the folder two levels up finds it again.
+ */
+function writeHistoryRows(repoPath: string, out: string, until: string | undefined, limit: number): void {
+  const dir = resolve(repoPath);
+  const gitDir = gitDirOf(dir);
+  if (!gitDir) throw new FixwrightError('FW_ERR_BAD_INPUT', `--history-rows needs a git repository, and ${repoPath} is not one`, { field: '--repo' });
+  const repo = `${basename(dirname(dir))}/${basename(dir)}`.replace(/\.git$/, '');
+  makeOutputDir(dirname(resolve(out)), '--history-rows');
+  const rows = historyRows({ gitDir, repo, until, limit });
+  writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
+  process.stdout.write(`wrote ${rows.length} row(s) from past fix commits of ${repo} to ${out} (evaluate: fixwright localise --dataset ${out} --repos ${dirname(dirname(dir))})\n`);
+}
+
+/** Rows of one or more dataset files (comma-separated), each tagged with its file's name; bad rows are reported by file and line. */
+function loadDatasets(spec: string): Array<SwebenchRow & { dataset: string }> {
+  return spec
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean)
+    .flatMap((file) => {
+      const { rows, errors } = loadJsonlRows(file);
+      for (const e of errors) process.stderr.write(`fixwright: ${file}:${e.line}: skipped bad row: ${e.message}\n`);
+      return rows.map((row) => ({ ...row, dataset: basename(file).replace(/\.jsonl$/, '') }));
+    });
+}
+
+/** The fit's report: RRF against the learned fusion out of fold per dataset, the ablation, the sets. */
+function formatFusionFit(report: FusionFitReport): string {
+  const f = (x: number) => x.toFixed(3);
+  const lines = [
+    `learned fusion over ${report.signals.join(', ')}; L2 ${report.l2} (out-of-fold mean R@5 per L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
+    'repository-wise cross-validation (each repository ranked by a model fitted without it):',
+    `  ${'dataset'.padEnd(20)} ${'n'.padStart(3)}  RRF R@1/5/10 MRR          learned R@1/5/10 MRR      set p50 p90 mean coverage`,
+    ...report.per_dataset.map(
+      (d) =>
+        `  ${d.dataset.padEnd(20)} ${String(d.rrf.n).padStart(3)}  ${f(d.rrf.r1)} ${f(d.rrf.r5)} ${f(d.rrf.r10)} ${f(d.rrf.mrr)}   ${f(d.learned.r1)} ${f(d.learned.r5)} ${f(d.learned.r10)} ${f(d.learned.mrr)}   ${d.sets.set_size_p50} ${d.sets.set_size_p90} ${d.sets.mean_set_size.toFixed(1)} ${f(d.sets.coverage)}`,
+    ),
+    `conformal (${report.conformal.method}, alpha ${report.conformal.alpha}, cross-fitted over all rows): coverage ${f(report.conformal.coverage)}, mean set ${report.conformal.mean_set_size.toFixed(2)}`,
+    'ablation: out-of-fold R@5 with the model refitted without each signal:',
+    ...report.ablation.map((a) => `  without ${a.signal.padEnd(12)} ${Object.entries(a.without).map(([d, r]) => `${d} ${f(r)}`).join('  ')}`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): void {
   const r = (x: Record<string, number>) => ['1', '3', '5', '10'].map((k) => x[k]!.toFixed(3)).join(' / ');
   process.stdout.write(
@@ -129,12 +209,15 @@ export function registerLocaliseCommand(program: Command): void {
     .option('--issue <text>', 'issue text, or @FILE to read it from a file')
     .option('--top <n>', 'how many files to print', '20')
     .option('--json [file]', 'print JSON (single issue) / write the report to FILE (dataset)')
-    .option('--calibration <file>', 'conformal calibration to cut the ranking with (default: the shipped one)')
+    .option('--calibration <file>', 'conformal calibration to cut the ranking with (default: the shipped one); with --dataset: cut every row with it instead of cross-fitting on the rows')
+    .option('--history-rows <file>', 'with --repo: write SWE-bench-format rows made from the repository\'s past fix commits (message as the issue, parent as the base) to FILE, for --dataset on your own repository')
     .option('--dataset <file>', 'SWE-bench-format JSONL to evaluate on')
     .option('--repos <dir>', 'directory holding DIR/<owner>/<name> git repositories (bare or not)')
     .option('--alpha <a>', 'conformal miscoverage level', '0.1')
     .option('--folds <k>', 'cross-fitting folds for the conformal evaluation', '5')
-    .option('--method <m>', 'conformal score: aps (adaptive) or rank', 'aps')
+    .option('--method <m>', 'conformal score: prob (one minus a file\'s probability; the default with the learned fusion), aps (cumulative mass; the default with RRF) or rank')
+    .option('--fusion <which>', 'how the signals are fused: learned (the shipped model, the default), rrf (hand-set weights, --weights) or a model FILE')
+    .option('--fit-fusion <file>', 'with --dataset (several files comma-separated): fit the learned fusion with repository-wise cross-validation, print it against RRF out of fold, and write the model to FILE (--calibration-out: its out-of-fold calibration)')
     .option('--limit <n>', 'evaluate only the first N rows')
     .option('--instances <ids>', 'evaluate only these instance ids (comma-separated)')
     .option('--calibration-out <file>', 'with --dataset: save a calibration fitted on all evaluated rows')
@@ -148,21 +231,23 @@ export function registerLocaliseCommand(program: Command): void {
       const settings = loadSettings(process.env);
       const alpha = Number(flags.alpha);
       if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--alpha must be between 0 and 1 (got ${flags.alpha})`, { field: '--alpha' });
-      if (flags.method !== 'aps' && flags.method !== 'rank') throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be aps or rank (got ${flags.method})`, { field: '--method' });
-      const localiser = new Localiser({
+      const fusion = flags.fitFusion ? undefined : fusionFrom(flags.fusion ?? 'learned', flags.weights !== undefined || flags.rrfK !== undefined);
+      const method = (flags.method ?? (fusion ? 'prob' : 'aps')) as ConformalMethod;
+      if (!CONFORMAL_METHODS.includes(method)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be ${CONFORMAL_METHODS.join(', ')} (got ${flags.method})`, { field: '--method' });
+      const localiserOptions: LocaliserOptions = {
         cacheDir: flags.cache ? join(settings.dataDir, 'indexes') : undefined,
         cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024,
         includeTests: flags.includeTests,
         config: rankConfigFrom(flags.weights, flags.rrfK),
         embedder: embedderFor(flags.embeddings ?? (settings.models.embeddingsModel ? 'api' : 'lsi'), settings),
-      });
+        fusion,
+      };
+      const localiser = new Localiser(localiserOptions);
 
       if (flags.dataset) {
         if (flags.repo) throw new FixwrightError('FW_ERR_BAD_INPUT', 'use either --dataset/--repos or --repo/--issue, not both', { field: '--repo' });
         if (!flags.repos || !existsSync(flags.repos)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos must name an existing directory of DIR/<owner>/<name> repositories (got ${flags.repos ?? 'nothing'})`, { field: '--repos' });
-        const { rows: all, errors } = loadJsonlRows(flags.dataset);
-        for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped bad row: ${e.message}\n`);
-        let rows = all;
+        let rows = loadDatasets(flags.dataset);
         if (flags.instances) {
           const wanted = new Set(flags.instances.split(',').map((s) => s.trim()).filter(Boolean));
           rows = rows.filter((r) => wanted.has(r.instance_id));
@@ -189,11 +274,25 @@ export function registerLocaliseCommand(program: Command): void {
         }
         const folds = positiveInt(flags.folds, '--folds');
         if (folds < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', '--folds must be at least 2 (cross-fitting calibrates each fold on the others)', { field: '--folds' });
+        if (flags.fitFusion) {
+          makeOutputDir(dirname(resolve(flags.fitFusion)), '--fit-fusion');
+          const { collected, skipped } = await collectRankings(rows, { reposDir: flags.repos, localiser, signals: ALL_SIGNALS, onProgress: (done, _total, id) => bar.update(done, { id }) }).finally(() => bar.stop());
+          for (const s of skipped) process.stderr.write(`fixwright: skipped ${s.instance_id}: ${s.reason}\n`);
+          if (new Set(collected.map((r) => r.repo)).size < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', 'fitting the fusion needs rows from at least 2 repositories (it is cross-validated by repository)', { field: '--dataset' });
+          const { model, report, calibration } = fitFusion(collected, { signals: ALL_SIGNALS, alpha, folds }, (m) => rankerNameOf({ ...localiserOptions, fusion: m }));
+          process.stdout.write(formatFusionFit(report));
+          saveFusionModel(flags.fitFusion, model);
+          process.stdout.write(`wrote the fusion model (fitted on ${collected.length} rows) to ${flags.fitFusion}\n`);
+          if (typeof flags.json === 'string') writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
+          if (flags.calibrationOut) saveCalibration(flags.calibrationOut, calibration);
+          return;
+        }
         const { report, skipped, calibration, repos, qhatFinite } = await evaluateLocalisation(rows, {
           reposDir: flags.repos,
           alpha,
           folds,
-          method: flags.method,
+          method,
+          calibration: flags.calibration ? loadCalibration(flags.calibration) : undefined,
           localiser,
           onProgress: (done, _total, id) => bar.update(done, { id }),
         }).finally(() => bar.stop());
@@ -209,6 +308,10 @@ export function registerLocaliseCommand(program: Command): void {
       }
 
       if (!flags.repo) throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --repo PATH and --issue TEXT (or --dataset FILE --repos DIR)', { field: '--repo' });
+      if (flags.historyRows) {
+        writeHistoryRows(flags.repo, flags.historyRows, flags.commit, flags.limit ? positiveInt(flags.limit, '--limit') : 100);
+        return;
+      }
       const issue = await readIssueArg(flags.issue, settings);
       const top = positiveInt(flags.top, '--top');
       const index = await localiser.index(sourceFor(flags.repo, flags.commit));
