@@ -27,7 +27,8 @@ export function repositoryTag(snapshot: RepoSnapshot, options: IndexOptions = {}
 }
 
 let version: string | undefined;
-function packageVersion(): string {
+/** fixwright's version: cached indexes and LSI bases of another release are not read. */
+export function packageVersion(): string {
   version ??= (JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string }).version;
   return version;
 }
@@ -35,6 +36,8 @@ function packageVersion(): string {
 /** An index on disk: the per-blob entries of its files; everything else is rebuilt from them in milliseconds. */
 interface CachedIndex {
   version: number;
+  /** The release that wrote it: entries seed other commits' indexes, so another release's are not read. */
+  pkg: string;
   blobs: Record<string, BlobEntry>;
 }
 
@@ -57,7 +60,7 @@ function validEntry(e: unknown): e is BlobEntry {
 function seedFrom(file: string, cache: BlobCache): boolean {
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as CachedIndex;
-    if (data.version !== CACHE_VERSION || typeof data.blobs !== 'object' || data.blobs === null) return false;
+    if (data.version !== CACHE_VERSION || data.pkg !== packageVersion() || typeof data.blobs !== 'object' || data.blobs === null) return false;
     for (const [blob, entry] of Object.entries(data.blobs)) if (validEntry(entry)) cache.set(blob, entry);
     return true;
   } catch {
@@ -121,7 +124,7 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   for (const blob of index.blobs.values()) blobs[blob] = cache.peek(blob)!;
   mkdirSync(options.cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, blobs } satisfies CachedIndex));
+  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, pkg: packageVersion(), blobs } satisfies CachedIndex));
   renameSync(tmp, file);
   if (options.cacheMaxBytes !== undefined) evictIndexes(options.cacheDir, options.cacheMaxBytes, file);
   return { index, cached: false };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { evictIndexes } from '../index-cache.js';
+import { evictIndexes, packageVersion } from '../index-cache.js';
 
 // Bump when fitting or weighting changes what a basis holds.
 const BASIS_VERSION = 1;
@@ -26,6 +26,7 @@ export interface LsiBasis {
 
 interface Header {
   version: number;
+  pkg: string;
   name: string;
   rank: number;
   l: number;
@@ -43,7 +44,7 @@ const tagOf = (repository: string, name: string) => createHash('sha256').update(
 /** Writes a basis as one file (a JSON header, then the float32 arrays), replacing atomically. */
 export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxBytes?: number): string {
   const keys = [...basis.fitted.keys()];
-  const header: Header = { version: BASIS_VERSION, name: basis.name, rank: basis.rank, l: basis.l, vocab: [...basis.vocab.keys()], idf: [...basis.idf], projection: [...basis.projection], keys };
+  const header: Header = { version: BASIS_VERSION, pkg: packageVersion(), name: basis.name, rank: basis.rank, l: basis.l, vocab: [...basis.vocab.keys()], idf: [...basis.idf], projection: [...basis.projection], keys };
   const json = Buffer.from(JSON.stringify(header));
   const pad = (4 - ((4 + json.length) % 4)) % 4;
   const vectors = new Float32Array(keys.length * basis.rank);
@@ -68,7 +69,7 @@ function readHeader(file: string): Header | undefined {
     const json = Buffer.alloc(len.readUInt32LE());
     if (readSync(fd, json, 0, json.length, 4) !== json.length) return undefined;
     const header = JSON.parse(json.toString('utf8')) as Header;
-    return header.version === BASIS_VERSION ? header : undefined;
+    return header.version === BASIS_VERSION && header.pkg === packageVersion() ? header : undefined;
   } finally {
     closeSync(fd);
   }

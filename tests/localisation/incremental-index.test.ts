@@ -218,7 +218,7 @@ describe('on-disk caches', () => {
     expect(left.reduce((s, n) => s + statSync(join(cacheDir, n)).size, 0)).toBeLessThanOrEqual(Math.max(...sizes) + 1);
   });
 
-  it('ignores damaged index entries and builds the index again', async () => {
+  it('ignores damaged index entries (and another release\'s) and builds the index again', async () => {
     const repo = makeRepo(shopFiles(6));
     const cacheDir = mkdtempSync(join(tmpdir(), 'fw-corrupt-'));
     const expected = await new Localiser({ cacheDir }).index({ kind: 'dir', path: repo });
@@ -227,7 +227,8 @@ describe('on-disk caches', () => {
     const valid = JSON.parse(execFileSync('cat', [file]).toString()) as { version: number; blobs: Record<string, { stats: { terms: unknown } }> };
     const oneBlob = Object.keys(valid.blobs)[0]!;
     valid.blobs[oneBlob]!.stats.terms = 'not an array';
-    for (const damage of ['{"version": 5, "blobs": ', 'null', '{"version": 5, "blobs": 3}', JSON.stringify(valid)]) {
+    const otherRelease = JSON.stringify({ ...JSON.parse(execFileSync('cat', [file]).toString()), pkg: '0.0.0-another-release' });
+    for (const damage of ['{"version": 5, "blobs": ', 'null', '{"version": 5, "blobs": 3}', JSON.stringify(valid), otherRelease]) {
       writeFileSync(file, damage);
       const localiser = new Localiser({ cacheDir });
       const index = await localiser.index({ kind: 'dir', path: repo });
