@@ -44,6 +44,9 @@ const WEIGHTS = {
   moduleHold: 5,
 };
 
+/** The keyword and name opening a `def` or `class` line. */
+const DEFINITION_HEADER = /^\s*(?:async\s+)?(?:def|class)\s+\w+/;
+
 /** For each line of a file (0-based), the index in `summary.symbols` of the innermost symbol holding it, or -1 at module level. */
 function lineOwners(summary: FileSummary, lineCount: number): number[] {
   const owner = new Array<number>(lineCount).fill(-1);
@@ -84,7 +87,10 @@ export function rankSymbols(summary: FileSummary, issueTokens: ReadonlySet<strin
   lines.forEach((line, i) => {
     const chunk = owner[i] === -1 ? module : owner[i]!;
     count(chunk, line);
-    if (line.includes('(')) for (const m of line.matchAll(/(\w+)\s*\(/g)) calls[chunk]!.add(m[1]!);
+    // A header's own name is no call: `def render(` would lift every other `render` in the file
+    // (same-named methods of other classes) by its own score. Defaults and bases after it still count.
+    const code = line.replace(DEFINITION_HEADER, '');
+    if (code.includes('(')) for (const m of code.matchAll(/(\w+)\s*\(/g)) calls[chunk]!.add(m[1]!);
   });
   if (!text) {
     summary.symbols.forEach((s, i) => count(i, s.docstring ?? ''));

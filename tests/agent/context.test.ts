@@ -145,3 +145,59 @@ describe('context node', () => {
     expect(shown.length).toBeLessThanOrEqual(5);
   });
 });
+
+describe('a long file with no symbols', () => {
+  // A constants module too long to show whole: one line the issue names among 400 others.
+  const constants = [
+    '"""Limits."""',
+    ...Array.from({ length: 400 }, (_, i) => (i === 250 ? 'MAX_UPLOAD_SIZE = 1024' : i === 120 ? 'UPLOAD_DIR = "/tmp/uploads"' : `OPTION_${i} = ${i}`)),
+    '',
+  ].join('\n');
+  const repo = makeRepo({ 'limits.py': constants, 'report.py': 'def report(rows):\n    return len(rows)\n' });
+  const index = buildRepoIndex(readDirSnapshot(repo));
+
+  async function run(issue: string, budget: number) {
+    const events = new EventLog('t-context-constants');
+    const deps = { run: { index, tokens: { input: 0, output: 0 }, costUsd: 0 }, events, samples: 1, contextBudget: budget } as unknown as AgentDeps;
+    const state = { issue, files: [{ path: 'limits.py', score: 1, inSet: true }, { path: 'report.py', score: 0.5, inSet: true }] } as unknown as AgentStateType;
+    const update = (await contextNode(state, deps)) as { codeContext: string };
+    const files = events.events.find((e) => e.type === 'context')!.data.files as Array<{ path: string; mode: string; shown_in_full?: string[]; shown_in_part?: string[] }>;
+    return { ctx: update.codeContext, files };
+  }
+
+  it('shows the module-level lines holding issue words, numbered with a line either side, when the module does not fit', async () => {
+    expect(constants.length).toBeGreaterThan(3000);
+    const { ctx, files } = await run('MAX_UPLOAD_SIZE is too small for video uploads', 3000);
+    expect(ctx.length).toBeLessThanOrEqual(3000);
+    expect(ctx).toContain('limits.py (condensed');
+    expect(ctx).toContain('  252 MAX_UPLOAD_SIZE = 1024');
+    expect(ctx).toContain('  251 OPTION_249 = 249');
+    expect(ctx).toContain('  253 OPTION_251 = 251');
+    expect(ctx).not.toContain('OPTION_300 = 300');
+    expect(files[0]).toMatchObject({ path: 'limits.py', mode: 'condensed', shown_in_full: [], shown_in_part: ['<module>'] });
+  });
+
+  it('leaves the file out, of the code and of the files the event reports, when nothing of it fits', async () => {
+    const { ctx, files } = await run('the report of rows is wrong', 3000);
+    expect(ctx).not.toContain('limits.py');
+    expect(ctx).not.toMatch(/```python\n\n```/);
+    expect(ctx).toMatch(/^report\.py\n/);
+    expect(files.map((f) => f.path)).toEqual(['report.py']);
+  });
+
+  it('condense falls back to the matching lines, best first, while they fit', () => {
+    const summary = summarisePython('limits.py', constants);
+    const words = new Set(tokenize('MAX_UPLOAD_SIZE is too small for uploads'));
+    const ranked = rankSymbols(summary, words, constants);
+    expect(ranked[0]).toMatchObject({ qualname: '<module>' });
+    // Room for about three lines: the line with the rarer words (max, size) wins over "upload" alone.
+    const { body, full, part } = condense(summary, constants, ranked, 75, Infinity, words);
+    expect(full).toEqual([]);
+    expect(part).toEqual(['<module>']);
+    expect(body).toContain('MAX_UPLOAD_SIZE = 1024');
+    expect(body).not.toContain('UPLOAD_DIR');
+    expect(body.length).toBeLessThanOrEqual(75);
+    // Without the issue words, nothing shows.
+    expect(condense(summary, constants, ranked, 75).body).toBe('');
+  });
+});

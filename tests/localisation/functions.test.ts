@@ -88,6 +88,31 @@ describe('function ranking', () => {
     expect(ranked.find((s) => s.qualname === '_trim')!.score).toBe(0);
   });
 
+  it('does not take a definition header for a call: same-named methods and classes lift nothing', () => {
+    const text = [
+      'class A:',
+      '    def render(self, table):',
+      '        return table.columns.truncate(self.width)',
+      '',
+      '    class Meta(Options):',
+      '        ordering = ["width"]',
+      '',
+      'class B:',
+      '    def render(self, rows):',
+      '        return rows',
+      '',
+      '    class Meta(Options):',
+      '        verbose_name = "b"',
+      '',
+    ].join('\n');
+    const ranked = rankSymbols(summarisePython('views.py', text), tq('truncate drops the last table columns; ordering by width'), text);
+    expect(ranked[0]!.qualname).toBe('A.render');
+    expect(ranked.find((s) => s.qualname === 'B.render')!.score).toBe(0);
+    expect(ranked.find((s) => s.qualname === 'B.Meta')!.score).toBe(0);
+    const at = (q: string) => ranked.findIndex((s) => s.qualname === q);
+    expect(at('B.render')).toBeGreaterThan(at('A.Meta'));
+  });
+
   it('holds <module> within the top five, where patches that add imports change it', () => {
     const text = ['import os', '', ...Array.from({ length: 8 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`)].join('\n');
     const ranked = rankSymbols(summarisePython('p.py', text), tq('parse fails on empty value'), text);
