@@ -58,13 +58,15 @@ ENV NODE_ENV=production \
     FIXWRIGHT_DATA_DIR=/data
 WORKDIR /app
 # What fixwright reads at run time besides dist/: package.json (its version; it also marks the
-# package root), the sandbox's Dockerfile and pytest plugin, the shipped conformal calibration.
+# package root), the sandbox's Dockerfile and pytest plugin, the shipped conformal calibration and
+# the learned fusion model it was calibrated with.
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/sandbox/images/Dockerfile ./sandbox/images/Dockerfile
 COPY --from=build /app/sandbox/assets ./sandbox/assets
 COPY --from=build /app/uncertainty/calibration.json ./uncertainty/calibration.json
+COPY --from=build /app/localisation/fusion-model.json ./localisation/fusion-model.json
 COPY --from=build /app/benchmarks/eval ./benchmarks/eval
 RUN node -e "require('faiss-node'); require('tree-sitter'); require('tree-sitter-python')" \
  && node dist/cli/main.js --version

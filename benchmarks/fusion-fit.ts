@@ -1,3 +1,4 @@
+import { FixwrightError } from '../core/errors.js';
 import { DEFAULT_RANK_CONFIG, fileFeatures, fusionConfig, type Localiser, rankFiles, type FusionModel, featureNames, fitLogistic, type LogisticModel, probability, type Ranking, type Signal } from '../localisation/index.js';
 import { crossFit, type ConformalMethod, calibrate, type Calibration } from '../uncertainty/index.js';
 import { changedFiles, type SwebenchRow } from './dataset.js';
@@ -64,10 +65,16 @@ function figuresOf(rows: ReadonlyArray<{ gold: string[]; ranked: string[] }>): R
 export interface FusionFitReport {
   signals: Signal[];
   l2: number;
-  /** Out-of-fold R@5 averaged over the dataset files, per L2 strength tried (the best is kept). */
+  /** Out-of-fold R@5 averaged over the dataset files, per L2 strength tried on all rows (the best is the shipped model's). */
   l2_search: Array<{ l2: number; mean_r5: number }>;
+  /** Per held-out repository, the L2 chosen on the other repositories (the nested figures use it). */
+  nested_l2: Record<string, number>;
   per_dataset: Array<{ dataset: string; rrf: RankingFigures; learned: RankingFigures; sets: SetSizeFigures }>;
-  /** Per signal: out-of-fold R@5 per dataset file with the model refitted without that signal. */
+  /**
+   * Per signal: out-of-fold R@5 per dataset file with the model refitted without that signal's
+   * features (at the shipped L2, not nested). The rankings were collected with every signal on, so
+   * a removed signal still seeds PageRank and co-change.
+   */
   ablation: Array<{ signal: Signal; without: Record<string, number> }>;
   /** Conformal sets over the out-of-fold probabilities of every row (cross-fitted), per dataset file above. */
   conformal: { alpha: number; method: ConformalMethod; coverage: number; mean_set_size: number };
@@ -94,19 +101,39 @@ function meanR5(rows: readonly CollectedRow[], ranked: ReadonlyArray<ReadonlyArr
   return Object.assign(out, { mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length) });
 }
 
+/** The L2 strength of `grid` with the best mean out-of-fold R@5 on `rows`, and every strength's figure. */
+function chooseL2(rows: readonly CollectedRow[], signals: readonly Signal[], grid: readonly number[]) {
+  const scored = grid.map((l2) => ({ l2, mean_r5: meanR5(rows, outOfFold(rows, signals, l2).ranked).mean }));
+  return { l2: scored.reduce((b, s) => (s.mean_r5 > b.mean_r5 ? s : b)).l2, scored };
+}
+
 /**
- * Fits the learned fusion on collected rows: picks L2 by out-of-fold R@5, reports the RRF
- * baseline against the learned ranking out of fold, an ablation per signal and the conformal sets
- * of the out-of-fold probabilities, then fits the shipped model on every row (with one model per
- * left-out repository, so later evaluations on these rows stay out of fold).
+ * Fits the learned fusion on collected rows. Figures are nested and repository-wise: each
+ * repository's rows are ranked by a model whose L2 was chosen, and whose weights were fitted, on
+ * the other repositories only, so neither the weights nor the choice of L2 saw them. Reports the
+ * RRF baseline against that, an ablation per signal, and the conformal sets of those
+ * probabilities; then fits the shipped model on every row (L2 chosen by out-of-fold R@5 over all
+ * rows), keeping each left-out repository's model so later evaluations on these rows stay out of fold.
  */
 export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptions, rankerName: (model: FusionModel) => string): { model: FusionModel; report: FusionFitReport; calibration: Calibration } {
   const { signals } = options;
-  const grid = options.l2Grid ?? [1, 10, 100, 1000, 10000];
-  const search = grid.map((l2) => ({ l2, ...outOfFold(rows, signals, l2) }));
-  const scored = search.map((s) => ({ l2: s.l2, mean_r5: meanR5(rows, s.ranked).mean }));
-  const best = search[scored.reduce((b, s, i) => (s.mean_r5 > scored[b]!.mean_r5 ? i : b), 0)]!;
-  const l2 = best.l2;
+  const repos = [...new Set(rows.map((r) => r.repo))].sort();
+  // Nested selection needs two repositories left to cross-validate on once one is held out.
+  if (repos.length < 3) throw new FixwrightError('FW_ERR_BAD_INPUT', `fitting the fusion needs rows from at least 3 repositories (cross-validated by repository, nested); got ${repos.length}`, { field: 'dataset' });
+  const grid = options.l2Grid ?? [10, 100, 1000, 10000];
+  const folds: Record<string, LogisticModel> = {};
+  const nestedL2: Record<string, number> = {};
+  const ranked: Array<Array<{ path: string; score: number }>> = new Array(rows.length);
+  for (const repo of repos) {
+    const others = rows.filter((r) => r.repo !== repo);
+    nestedL2[repo] = chooseL2(others, signals, grid).l2;
+    folds[repo] = fitLogistic(examplesOf(others, signals), nestedL2[repo]!);
+    rows.forEach((row, i) => {
+      if (row.repo === repo) ranked[i] = rankRow(folds[repo]!, signals, row);
+    });
+  }
+  const { l2, scored } = chooseL2(rows, signals, grid);
+  const best = { ranked, folds };
 
   const instances = rows.map((r, i) => ({ ranked: best.ranked[i]!, gold: r.gold }));
   const fitted = crossFit(instances, { alpha: options.alpha, method: 'prob', folds: options.folds });
@@ -142,6 +169,7 @@ export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptio
     signals: [...signals],
     l2,
     l2_search: scored,
+    nested_l2: nestedL2,
     per_dataset: perDatasetFigures,
     ablation,
     conformal: { alpha: options.alpha, method: 'prob', coverage: fitted.coverage, mean_set_size: fitted.meanSetSize },

@@ -75,7 +75,8 @@ export function rankerNameOf(options: LocaliserOptions): string {
   const config = JSON.stringify(options.config ?? DEFAULT_RANK_CONFIG);
   const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
   const candidates = `${options.includeTests ? '+tests' : ''}${options.includeDocs ? '+docs' : ''}`;
-  const fusion = options.fusion ? `fixwright-learned-${createHash('sha256').update(JSON.stringify([options.fusion.signals, options.fusion.weights, options.fusion.bias])).digest('hex').slice(0, 8)}` : 'fixwright-rrf-v1';
+  const m = options.fusion;
+  const fusion = m ? `fixwright-learned-${createHash('sha256').update(JSON.stringify([m.signals, m.weights, m.bias, m.mean, m.scale])).digest('hex').slice(0, 8)}` : 'fixwright-rrf-v2';
   return `${fusion}+${options.embedder?.name ?? 'no-embeddings'}${candidates}${tuned}`;
 }
 
@@ -136,7 +137,9 @@ export class Localiser {
       const paths = index.summaries.map((s) => s.path);
       // The repository (the key without its commit) and blob ids let an embedder reuse a fit from another commit.
       const cache = this.options.cacheDir ? { dir: this.options.cacheDir, maxBytes: this.options.cacheMaxBytes } : undefined;
-      const corpus = { paths, texts: index.texts, terms: index.terms, blobs: index.blobs, repository: index.key.replace(/@[0-9a-f]+$/, ''), cache };
+      const git = /^git:(.*)@([0-9a-f]+)$/.exec(index.key);
+      const candidates = { includeTests: !!this.options.includeTests, includeDocs: !!this.options.includeDocs };
+      const corpus = { paths, texts: index.texts, terms: index.terms, blobs: index.blobs, repository: index.key.replace(/@[0-9a-f]+$/, ''), commit: git?.[2], gitDir: git?.[1], candidates, cache };
       ranker = embedder.embedCorpus(corpus).then((embedding) => createDenseRanker(paths, embedding));
       this.dense.set(index, ranker);
     }
@@ -151,6 +154,8 @@ export class Localiser {
     if (!model) return rankFiles(index, issue, config, await this.denseRanker(index));
     const result = await rankFiles(index, issue, fusionConfig(config, model), await this.denseRanker(index));
     const fold = options.outOfFoldRepo !== undefined ? model.folds[options.outOfFoldRepo] : undefined;
+    // Never fall back to the full model silently: that would rank a training row in-sample.
+    if (options.outOfFoldRepo !== undefined && !fold) throw new FixwrightError('FW_ERR_BAD_INPUT', `the fusion model has no model without repository ${options.outOfFoldRepo}`, { field: 'fusion' });
     return { ...result, files: learnedFusion(fold ?? model, model.signals, result.signals) };
   }
 }

@@ -145,6 +145,8 @@ export function fitLogistic(examples: ReadonlyArray<{ x: readonly number[]; y: 0
     beta = beta.map((b, j) => b + step[j]!);
     if (Math.max(...step.map(Math.abs)) < 1e-8) break;
   }
+  // Separable data or a degenerate feature can diverge; a model with NaN would rank nothing and could not be saved.
+  if (!beta.every(Number.isFinite)) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the fusion fit diverged (a weight is not finite): use a larger L2', { field: 'l2' });
   return { bias: beta[0]!, weights: beta.slice(1), mean, scale };
 }
 
@@ -184,6 +186,8 @@ export function parseFusionModel(raw: unknown, knownSignals: readonly Signal[], 
   if (unknown.length) throw bad(`it reads signals this version does not have: ${unknown.join(', ')}`);
   const names = featureNames(model.signals as Signal[]);
   if (JSON.stringify(names) !== JSON.stringify(model.features)) throw bad('its feature names do not match its signals');
+  const missing = [...new Set(Object.values(model.trainedOn))].filter((repo) => !model.folds[repo]);
+  if (missing.length) throw bad(`it was trained on ${missing.join(', ')} but has no model without ${missing.length === 1 ? 'it' : 'them'} (its training rows could not be ranked out of fold)`);
   for (const m of [model, ...Object.values(model.folds)]) {
     if (m.weights.length !== names.length || m.mean.length !== names.length || m.scale.length !== names.length) throw bad(`a model has ${m.weights.length} weights for ${names.length} features`);
   }

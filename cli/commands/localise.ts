@@ -161,8 +161,8 @@ function loadDatasets(spec: string): Array<SwebenchRow & { dataset: string }> {
 function formatFusionFit(report: FusionFitReport): string {
   const f = (x: number) => x.toFixed(3);
   const lines = [
-    `learned fusion over ${report.signals.join(', ')}; L2 ${report.l2} (out-of-fold mean R@5 per L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
-    'repository-wise cross-validation (each repository ranked by a model fitted without it):',
+    `learned fusion over ${report.signals.join(', ')}; shipped L2 ${report.l2} (out-of-fold mean R@5 per L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
+    `nested repository-wise cross-validation (each repository ranked by a model whose L2 and weights were chosen without it; L2 ${Object.entries(report.nested_l2).map(([r, l]) => `${r} ${l}`).join(', ')}):`,
     `  ${'dataset'.padEnd(20)} ${'n'.padStart(3)}  RRF R@1/5/10 MRR          learned R@1/5/10 MRR      set p50 p90 mean coverage`,
     ...report.per_dataset.map(
       (d) =>
@@ -278,7 +278,6 @@ export function registerLocaliseCommand(program: Command): void {
           makeOutputDir(dirname(resolve(flags.fitFusion)), '--fit-fusion');
           const { collected, skipped } = await collectRankings(rows, { reposDir: flags.repos, localiser, signals: ALL_SIGNALS, onProgress: (done, _total, id) => bar.update(done, { id }) }).finally(() => bar.stop());
           for (const s of skipped) process.stderr.write(`fixwright: skipped ${s.instance_id}: ${s.reason}\n`);
-          if (new Set(collected.map((r) => r.repo)).size < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', 'fitting the fusion needs rows from at least 2 repositories (it is cross-validated by repository)', { field: '--dataset' });
           const { model, report, calibration } = fitFusion(collected, { signals: ALL_SIGNALS, alpha, folds }, (m) => rankerNameOf({ ...localiserOptions, fusion: m }));
           process.stdout.write(formatFusionFit(report));
           saveFusionModel(flags.fitFusion, model);

@@ -68,6 +68,11 @@ describe('learned fusion (logistic regression over the signals)', () => {
     expect(ranked[0]!.length).toBe(8);
   });
 
+  it('needs three repositories (nested: one held out, two to choose L2 on), and says so', () => {
+    const two = rows().filter((r) => r.repo !== 'c/three');
+    expect(() => fitFusion(two, { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1] }, () => 'r')).toThrow(/at least 3 repositories .*got 2/);
+  });
+
   it('beats the RRF baseline out of fold, keeps a model per left-out repository, and round-trips through a file', () => {
     const { model, report, calibration } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1, 10] }, () => 'test-ranker');
     for (const d of report.per_dataset) {
@@ -75,6 +80,7 @@ describe('learned fusion (logistic regression over the signals)', () => {
       expect(d.learned.r1).toBe(1);
     }
     expect(report.ablation.map((a) => a.signal)).toEqual(['bm25', 'evidence']);
+    expect(Object.keys(report.nested_l2).sort()).toEqual(['a/one', 'b/two', 'c/three']);
     expect(Object.keys(model.trainedOn)).toHaveLength(18);
     expect(Object.keys(model.folds)).toHaveLength(3);
     expect(calibration).toMatchObject({ method: 'prob', ranker: 'test-ranker', n: 18 });
@@ -95,6 +101,11 @@ describe('learned fusion (logistic regression over the signals)', () => {
     expect(() => loadFusionModel(write('short.json', { ...model, weights: [1] }), ['bm25', 'evidence'])).toThrow(/1 weights for 11 features/);
     expect(() => loadFusionModel(write('unknown.json', { ...model, signals: ['bm25', 'telepathy'] }), ['bm25', 'evidence'])).toThrow(/signals this version does not have: telepathy/);
     expect(() => loadFusionModel(write('names.json', { ...model, features: ['x'] }), ['bm25', 'evidence'])).toThrow(/feature names do not match/);
+    // A training repository without its fold model: its rows could only be ranked in-sample.
+    const { 'a/one': _dropped, ...folds } = model.folds;
+    expect(() => loadFusionModel(write('fold.json', { ...model, folds }), ['bm25', 'evidence'])).toThrow(/trained on a\/one but has no model without it/);
+    // JSON has no NaN: a diverged weight is written as null and refused on reading.
+    expect(() => loadFusionModel(write('nan.json', { ...model, bias: Number.NaN }), ['bm25', 'evidence'])).toThrow(/malformed: bias/);
   });
 });
 
@@ -106,5 +117,36 @@ describe('conformal sets over probabilities (prob)', () => {
     // A ranking of many unlikely files gets a small set: the size follows the probabilities, not the count.
     expect(predictionSet(ranked(0.9, ...Array<number>(500).fill(0.01)), 0.6, 'prob')).toEqual(['f0']);
     expect(predictionSet(ranked(0.1, 0.1), 0.2, 'prob')).toEqual(['f0']); // never empty
+  });
+});
+
+describe('a Localiser ranking with a learned fusion', () => {
+  it('ranks by probability, names the model in its ranker, and ranks a training row with its repository\'s fold or refuses', async () => {
+    const { Localiser, rankerNameOf } = await import('../../localisation/index.js');
+    const { makeRepo, removeRepos } = await import('../helpers/fixture-repo.js');
+    const repo = makeRepo({
+      'shop/pricing.py': 'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
+      'shop/shipping.py': 'def estimate(region):\n    return 5\n',
+      'shop/utils.py': 'def slugify(text):\n    return text.lower()\n',
+    });
+    try {
+      const { model } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1] }, () => 'r');
+      const localiser = new Localiser({ fusion: model });
+      expect(localiser.rankerName).toBe(rankerNameOf({ fusion: model }));
+      expect(localiser.rankerName).toMatch(/^fixwright-learned-[0-9a-f]{8}\+no-embeddings$/);
+      expect(new Localiser().rankerName).toBe('fixwright-rrf-v2+no-embeddings');
+      const index = await localiser.index({ kind: 'dir', path: repo });
+      const issue = 'apply_discount gives the wrong price for a percentage coupon';
+      const { files, signals } = await localiser.rank(index, issue);
+      expect(files[0]!.path).toBe('shop/pricing.py');
+      expect(files.every((f) => f.score > 0 && f.score < 1)).toBe(true);
+      // Only what the model reads is computed.
+      expect(Object.keys(signals).sort()).toEqual(['bm25', 'evidence']);
+      const fold = await localiser.rank(index, issue, { outOfFoldRepo: 'a/one' });
+      expect(fold.files[0]!.score).not.toBe(files[0]!.score);
+      await expect(localiser.rank(index, issue, { outOfFoldRepo: 'z/unknown' })).rejects.toThrow(/no model without repository z\/unknown/);
+    } finally {
+      removeRepos();
+    }
   });
 });
