@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
-import { BlobCache, type BlobEntry, buildRepoIndex, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
+import { z } from 'zod';
+import { BlobCache, type BlobEntry, buildRepoIndex, buildRepoIndexWithEntries, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
 
 // Bump when parsing, tokenising or filtering changes what an index holds; the package version is
@@ -41,19 +42,23 @@ interface CachedIndex {
   blobs: Record<string, BlobEntry>;
 }
 
-const isStringArray = (x: unknown): x is string[] => Array.isArray(x) && x.every((v) => typeof v === 'string');
-const isNumberArray = (x: unknown): x is number[] => Array.isArray(x) && x.every((v) => typeof v === 'number');
+const line = z.number().int().nonnegative();
+const count = z.number().int().nonnegative();
+// Everything indexing reads of an entry: a damaged record anywhere must mean a re-parse, not a crash.
+const blobEntrySchema = z.object({
+  summary: z.object({
+    docstring: z.string().optional(),
+    symbols: z.array(z.object({ kind: z.enum(['class', 'function', 'method']), name: z.string(), qualname: z.string(), startLine: line, endLine: line, docstring: z.string().optional() })),
+    imports: z.array(z.object({ module: z.string(), level: count, names: z.array(z.string()) })),
+    hasErrors: z.boolean(),
+  }),
+  stats: z.object({ terms: z.array(z.string()), freqs: z.array(z.number()), length: z.number().nonnegative() }).refine((s) => s.terms.length === s.freqs.length),
+  body: z.object({ terms: z.array(z.string()), counts: z.array(count) }).refine((b) => b.terms.length === b.counts.length),
+});
 
 /** Whether a read-back entry has the shape an index needs (a damaged file must not crash indexing). */
 function validEntry(e: unknown): e is BlobEntry {
-  const entry = e as BlobEntry | null;
-  return (
-    typeof entry === 'object' && entry !== null &&
-    typeof entry.summary === 'object' && entry.summary !== null && Array.isArray(entry.summary.symbols) && Array.isArray(entry.summary.imports) &&
-    typeof entry.stats === 'object' && entry.stats !== null && isStringArray(entry.stats.terms) && isNumberArray(entry.stats.freqs) &&
-    entry.stats.terms.length === entry.stats.freqs.length && typeof entry.stats.length === 'number' &&
-    typeof entry.body === 'object' && entry.body !== null && isStringArray(entry.body.terms) && isNumberArray(entry.body.counts) && entry.body.terms.length === entry.body.counts.length
-  );
+  return blobEntrySchema.safeParse(e).success;
 }
 
 /** Reads an entry's blobs into the cache; false when the file is missing, damaged or of another version. */
@@ -119,9 +124,8 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
     const previous = latestOfRepository(options.cacheDir, tag, file);
     if (previous) seedFrom(previous, cache);
   }
-  const index = buildRepoIndex(snapshot, { ...options, cache });
-  const blobs: Record<string, BlobEntry> = {};
-  for (const blob of index.blobs.values()) blobs[blob] = cache.peek(blob)!;
+  const { index, entries } = buildRepoIndexWithEntries(snapshot, { ...options, cache });
+  const blobs: Record<string, BlobEntry> = Object.fromEntries(entries);
   mkdirSync(options.cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, pkg: packageVersion(), blobs } satisfies CachedIndex));

@@ -56,7 +56,11 @@ export class BlobCache {
   /** The entry of a blob, parsing and tokenising it when it is not cached. */
   entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): BlobEntry {
     let entry = this.entries.get(blob);
-    if (!entry) {
+    if (entry) {
+      // Least recently used goes first: a blob every commit shares must outlive one-off blobs.
+      this.entries.delete(blob);
+      this.entries.set(blob, entry);
+    } else {
       const summary = summarisePython(path, text);
       const fields = bm25Fields(summary, text);
       const { path: _omit, ...rest } = summary;
@@ -95,6 +99,14 @@ export interface IndexOptions {
 
 /** Parses every candidate file (cached ones are not parsed again) and builds the BM25 index, import graph and symbol table. */
 export function buildRepoIndex(snapshot: RepoSnapshot, options: IndexOptions = {}): RepoIndex {
+  return buildRepoIndexWithEntries(snapshot, options).index;
+}
+
+/**
+ * The index and each candidate blob's entry as it was used: what an on-disk entry must hold. The
+ * cache cannot be asked afterwards, since a bounded cache may have evicted some of them meanwhile.
+ */
+export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: IndexOptions = {}): { index: RepoIndex; entries: Map<string, BlobEntry> } {
   const cache = options.cache ?? new BlobCache();
   const weights = options.bm25Weights ?? DEFAULT_BM25_WEIGHTS;
   const summaries: FileSummary[] = [];
@@ -102,16 +114,18 @@ export function buildRepoIndex(snapshot: RepoSnapshot, options: IndexOptions = {
   const texts = new Map<string, string>();
   const blobs = new Map<string, string>();
   const terms = new Map<string, TermCounts>();
+  const entries = new Map<string, BlobEntry>();
   for (const file of snapshot.files) {
     if (!isCandidate(file.path, options)) continue;
     const entry = cache.entry(file.blob, file.path, file.text, weights);
+    entries.set(file.blob, entry);
     summaries.push({ ...entry.summary, path: file.path });
     docs.push({ id: file.path, stats: withPath(entry.stats, file.path, weights) });
     texts.set(file.path, file.text);
     blobs.set(file.path, file.blob);
     terms.set(file.path, withPathTerms(entry.body, file.path));
   }
-  return {
+  const index: RepoIndex = {
     key: snapshot.key,
     summaries,
     bm25: Bm25Index.fromStats(docs),
@@ -121,6 +135,7 @@ export function buildRepoIndex(snapshot: RepoSnapshot, options: IndexOptions = {
     blobs,
     terms,
   };
+  return { index, entries };
 }
 
 /** Whether a file is ranked at all under these options (tests and docs are left out unless asked for). */

@@ -9,6 +9,11 @@ export interface EmbeddingCorpus {
   blobs?: ReadonlyMap<string, string>;
   /** Names the repository (not the commit) the files come from. */
   repository?: string;
+  /** The commit the files are at, and the git directory that holds it, when they come from git. */
+  commit?: string;
+  gitDir?: string;
+  /** Which files were candidates: a fit over another set of candidates is not reused. */
+  candidates?: { includeTests?: boolean; includeDocs?: boolean };
   /** A folder an embedder may keep fitted models in, bounded like the index cache. */
   cache?: { dir: string; maxBytes?: number };
 }

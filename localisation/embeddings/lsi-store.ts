@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evictIndexes, packageVersion } from '../index-cache.js';
 
 // Bump when fitting or weighting changes what a basis holds.
-const BASIS_VERSION = 1;
+const BASIS_VERSION = 2;
 
 /**
  * A fitted LSI model: the TF-IDF vocabulary, Bᵀ (terms × l, row-major by term) and the projection
@@ -20,6 +20,8 @@ export interface LsiBasis {
   bt: Float32Array;
   projection: Float64Array;
   fitted: Map<string, Float32Array>;
+  /** The commit of the snapshot it was fitted on, when that came from git. */
+  commit?: string;
   /** Where it is stored, when it is. */
   file?: string;
 }
@@ -34,25 +36,46 @@ interface Header {
   idf: number[];
   projection: number[];
   keys: string[];
+  commit?: string;
+}
+
+/** Which files were candidates when a basis was fitted: a basis fitted with tests must not serve a run without. */
+export interface BasisCandidates {
+  includeTests?: boolean;
+  includeDocs?: boolean;
 }
 
 /** The key of one document in a basis: where it sits and what it holds. */
 export const docKey = (path: string, blob: string) => `${path}\0${blob}`;
 
-const tagOf = (repository: string, name: string) => createHash('sha256').update(`${repository}\0${name}`).digest('hex').slice(0, 12);
+export const tagOf = (repository: string, name: string, candidates: BasisCandidates = {}) =>
+  createHash('sha256').update(`${repository}\0${name}\0${candidates.includeTests ? '+tests' : ''}${candidates.includeDocs ? '+docs' : ''}`).digest('hex').slice(0, 12);
+
+/**
+ * How far a basis's fitted documents are from a snapshot's: the keys in one but not the other, as
+ * a share of both together. Both ways: a basis fitted on many more files (tests, say) is far too.
+ */
+export function changedShare(fitted: { has(key: string): boolean; readonly size: number }, keys: readonly string[]): number {
+  const own = new Set(keys);
+  let shared = 0;
+  for (const k of own) if (fitted.has(k)) shared++;
+  const union = fitted.size + own.size - shared;
+  return union ? (union - shared) / union : 0;
+}
 
 /** Writes a basis as one file (a JSON header, then the float32 arrays), replacing atomically. */
-export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxBytes?: number): string {
+export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxBytes?: number, candidates: BasisCandidates = {}): string {
   const keys = [...basis.fitted.keys()];
-  const header: Header = { version: BASIS_VERSION, pkg: packageVersion(), name: basis.name, rank: basis.rank, l: basis.l, vocab: [...basis.vocab.keys()], idf: [...basis.idf], projection: [...basis.projection], keys };
+  const header: Header = { version: BASIS_VERSION, pkg: packageVersion(), name: basis.name, rank: basis.rank, l: basis.l, vocab: [...basis.vocab.keys()], idf: [...basis.idf], projection: [...basis.projection], keys, commit: basis.commit };
   const json = Buffer.from(JSON.stringify(header));
   const pad = (4 - ((4 + json.length) % 4)) % 4;
   const vectors = new Float32Array(keys.length * basis.rank);
   keys.forEach((k, i) => vectors.set(basis.fitted.get(k)!, i * basis.rank));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
-  const id = createHash('sha256').update(keys.sort().join('\n')).digest('hex').slice(0, 24);
-  const file = join(dir, `${tagOf(repository, basis.name)}-lsi-${id}.bin`);
+  // The commit too: the same content fitted at two commits differs in which snapshots may fold into it.
+  const id = createHash('sha256').update(`${basis.commit ?? ''}\n${[...keys].sort().join('\n')}`).digest('hex').slice(0, 24);
+  const file = join(dir, `${tagOf(repository, basis.name, candidates)}-lsi-${id}.bin`);
   mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, Buffer.concat([length, json, Buffer.alloc(pad), Buffer.from(basis.bt.buffer, basis.bt.byteOffset, basis.bt.byteLength), Buffer.from(vectors.buffer)]));
@@ -66,6 +89,8 @@ function readHeader(file: string): Header | undefined {
   try {
     const len = Buffer.alloc(4);
     if (readSync(fd, len, 0, 4, 0) !== 4) return undefined;
+    // A damaged length must not make us allocate gigabytes: the header lies within the file.
+    if (len.readUInt32LE() > fstatSync(fd).size - 4) return undefined;
     const json = Buffer.alloc(len.readUInt32LE());
     if (readSync(fd, json, 0, json.length, 4) !== json.length) return undefined;
     const header = JSON.parse(json.toString('utf8')) as Header;
@@ -80,7 +105,8 @@ export function loadBasis(file: string): LsiBasis | undefined {
   try {
     const header = readHeader(file);
     if (!header) return undefined;
-    const { rank, l, vocab, idf, projection, keys } = header;
+    const { rank, l, vocab, idf, projection, keys, commit } = header;
+    if (commit !== undefined && typeof commit !== 'string') return undefined;
     const m = vocab.length;
     if (idf.length !== m || projection.length !== l * rank) return undefined;
     const bytes = readFileSync(file);
@@ -93,7 +119,7 @@ export function loadBasis(file: string): LsiBasis | undefined {
     const fitted = new Map<string, Float32Array>();
     keys.forEach((k, i) => fitted.set(k, floats.slice(m * l + i * rank, m * l + (i + 1) * rank)));
     touch(file);
-    return { name: header.name, rank, l, vocab: new Map(vocab.map((t, i) => [t, i])), idf: Float64Array.from(idf), bt: floats.slice(0, m * l), projection: Float64Array.from(projection), fitted, file };
+    return { name: header.name, rank, l, vocab: new Map(vocab.map((t, i) => [t, i])), idf: Float64Array.from(idf), bt: floats.slice(0, m * l), projection: Float64Array.from(projection), fitted, commit, file };
   } catch {
     return undefined;
   }
@@ -109,30 +135,30 @@ function touch(file: string): void {
 }
 
 /**
- * The stored basis of this repository and embedder that was fitted on the largest share of the
- * given documents, with that share (ties: the most recently used). Only headers are read to choose.
+ * The stored bases of this repository, embedder and candidate options at most `maxChanged` from
+ * these documents (see changedShare), closest first (ties: the most recently used), with their
+ * commits; `accepts` then picks. Only headers are read to choose.
  */
-export function bestStoredBasis(dir: string, repository: string, name: string, keys: readonly string[]): { file: string; share: number } | undefined {
-  const prefix = `${tagOf(repository, name)}-lsi-`;
-  let best: { file: string; share: number; mtimeMs: number } | undefined;
+export function storedBases(dir: string, repository: string, name: string, candidates: BasisCandidates, keys: readonly string[], maxChanged: number): Array<{ file: string; changed: number; commit?: string }> {
+  const prefix = `${tagOf(repository, name, candidates)}-lsi-`;
   let names: string[];
   try {
     names = readdirSync(dir).filter((n) => n.startsWith(prefix) && n.endsWith('.bin'));
   } catch {
-    return undefined;
+    return [];
   }
+  const found: Array<{ file: string; changed: number; commit?: string; mtimeMs: number }> = [];
   for (const n of names) {
     const file = join(dir, n);
     try {
       const header = readHeader(file);
-      if (!header || header.name !== name) continue;
-      const fitted = new Set(header.keys);
-      const share = keys.length ? keys.filter((k) => fitted.has(k)).length / keys.length : 0;
-      const mtimeMs = statSync(file).mtimeMs;
-      if (!best || share > best.share || (share === best.share && mtimeMs > best.mtimeMs)) best = { file, share, mtimeMs };
+      if (!header || header.name !== name || !Array.isArray(header.keys)) continue;
+      const changed = changedShare(new Set(header.keys), keys);
+      if (changed > maxChanged) continue;
+      found.push({ file, changed, commit: typeof header.commit === 'string' ? header.commit : undefined, mtimeMs: statSync(file).mtimeMs });
     } catch {
       // Damaged or evicted meanwhile: skip it.
     }
   }
-  return best && { file: best.file, share: best.share };
+  return found.sort((a, b) => a.changed - b.changed || b.mtimeMs - a.mtimeMs).map(({ file, changed, commit }) => ({ file, changed, commit }));
 }

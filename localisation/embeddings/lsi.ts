@@ -1,7 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { pathTokens, tokenize } from '../tokenize.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
-import { bestStoredBasis, docKey, loadBasis, type LsiBasis, saveBasis } from './lsi-store.js';
+import { changedShare, docKey, loadBasis, type LsiBasis, saveBasis, storedBases, tagOf } from './lsi-store.js';
 
 /** A small seeded generator, so the same repository always gets the same vectors. */
 function gaussian(seed: number): () => number {
@@ -76,6 +77,22 @@ function fold(basis: LsiBasis, doc: Counts): Float32Array {
   return normalise(vec);
 }
 
+const ancestry = new Map<string, boolean>();
+/** Whether `ancestor` is `commit` or one of its ancestors; asked of git once per pair per process. */
+function isAncestor(gitDir: string, ancestor: string, commit: string): boolean {
+  if (ancestor === commit) return true;
+  const key = `${gitDir}\0${ancestor}\0${commit}`;
+  let answer = ancestry.get(key);
+  if (answer === undefined) {
+    answer = spawnSync('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', ancestor, commit], { stdio: 'ignore' }).status === 0;
+    ancestry.set(key, answer);
+  }
+  return answer;
+}
+
+/** Bases in memory are kept apart by repository and candidate options, like the stored ones. */
+const groupOf = (corpus: EmbeddingCorpus) => `${corpus.repository ?? ''}\0${tagOf('', '', corpus.candidates)}`;
+
 /** Options of the LSI embedder. */
 export interface LsiOptions {
   dimensions?: number;
@@ -93,9 +110,12 @@ export interface LsiOptions {
  * network; queries are folded into the same space.
  *
  * Another commit of a repository is folded into a basis fitted before (in this process, or stored
- * in the corpus's cache folder) when at least 80% of its files are ones the basis was fitted on:
- * those keep their fitted vectors, the others are folded in like queries, and terms new since the
- * fit are not in the vocabulary. Otherwise the snapshot gets its own fit. A folded snapshot's
+ * in the corpus's cache folder) when the basis was fitted at that commit or one of its ancestors,
+ * over the same candidate options, and at most 20% of the files of both together differ: those
+ * shared keep their fitted vectors, the others are folded in like queries, and terms new since the
+ * fit are not in the vocabulary. Never into a basis from a later commit: its vocabulary, IDF and
+ * latent space could hold the very fix the snapshot is asked about. Without a commit (a directory)
+ * only a basis of exactly the same files serves. Otherwise the snapshot gets its own fit. A folded snapshot's
  * vectors therefore depend on which basis was at hand; the README gives the measured difference.
  */
 export class LsiEmbedder implements Embedder {
@@ -133,16 +153,17 @@ export class LsiEmbedder implements Embedder {
       return { dimensions: basis.rank, vectors, embedQuery: async (text) => fold(basis, countTokens(tokenize(text))) };
     }
     const fit = this.fit(docs, keys ?? corpus.paths.map((p) => docKey(p, '')));
+    if ('basis' in fit && keys) fit.basis.commit = corpus.commit;
     if ('degenerate' in fit) {
       this.lastFit = { kind: 'degenerate', folded: 0, share: 0 };
       return fit.degenerate;
     }
     this.lastFit = { kind: 'fitted', folded: 0, share: 0 };
     if (keys && corpus.repository) {
-      this.remember(corpus.repository, fit.basis);
+      this.remember(groupOf(corpus), fit.basis);
       if (corpus.cache) {
         try {
-          fit.basis.file = saveBasis(corpus.cache.dir, corpus.repository, fit.basis, corpus.cache.maxBytes);
+          fit.basis.file = saveBasis(corpus.cache.dir, corpus.repository, fit.basis, corpus.cache.maxBytes, corpus.candidates);
         } catch {
           // A full or read-only disk only costs the next process a refit.
         }
@@ -152,31 +173,39 @@ export class LsiEmbedder implements Embedder {
     return { dimensions: basis_.rank, vectors: keys ? keys.map((k) => basis_.fitted.get(k)!) : [...basis_.fitted.values()], embedQuery: async (text) => fold(basis_, countTokens(tokenize(text))) };
   }
 
-  private remember(repository: string, basis: LsiBasis): void {
-    const list = this.bases.get(repository) ?? [];
+  private remember(group: string, basis: LsiBasis): void {
+    const list = this.bases.get(group) ?? [];
     list.push(basis);
     // A few per repository: enough for a dataset that moves back and forth between its commits.
     if (list.length > 4) list.shift();
-    this.bases.set(repository, list);
+    this.bases.set(group, list);
   }
 
-  /** A basis fitted on at least (1 − maxChangedShare) of these documents: in memory, else stored. */
+  /** Whether a snapshot may be folded into a basis this far from it (see the class comment). */
+  private mayFold(corpus: EmbeddingCorpus, basisCommit: string | undefined, changed: number): boolean {
+    if (changed > this.maxChangedShare) return false;
+    if (corpus.commit && basisCommit && corpus.gitDir) return isAncestor(corpus.gitDir, basisCommit, corpus.commit);
+    return changed === 0;
+  }
+
+  /** A basis this snapshot may be folded into, the closest first: in memory, else stored. */
   private reusableBasis(corpus: EmbeddingCorpus, keys: readonly string[]): LsiBasis | undefined {
-    const need = 1 - this.maxChangedShare;
-    const shareOf = (b: LsiBasis) => (keys.length ? keys.filter((k) => b.fitted.has(k)).length / keys.length : 0);
-    let best: { basis: LsiBasis; share: number } | undefined;
-    for (const b of this.bases.get(corpus.repository!) ?? []) {
-      const share = shareOf(b);
-      if (share >= need && (!best || share >= best.share)) best = { basis: b, share };
+    const group = groupOf(corpus);
+    let best: { basis: LsiBasis; changed: number } | undefined;
+    for (const b of this.bases.get(group) ?? []) {
+      const changed = changedShare(b.fitted, keys);
+      if ((!best || changed <= best.changed) && this.mayFold(corpus, b.commit, changed)) best = { basis: b, changed };
     }
     if (best) return best.basis;
     if (!corpus.cache) return undefined;
-    const stored = bestStoredBasis(corpus.cache.dir, corpus.repository!, this.name, keys);
-    if (!stored || stored.share < need) return undefined;
-    const basis = loadBasis(stored.file);
-    if (!basis || basis.name !== this.name) return undefined;
-    this.remember(corpus.repository!, basis);
-    return basis;
+    for (const stored of storedBases(corpus.cache.dir, corpus.repository!, this.name, corpus.candidates ?? {}, keys, this.maxChangedShare)) {
+      if (!this.mayFold(corpus, stored.commit, stored.changed)) continue;
+      const basis = loadBasis(stored.file);
+      if (!basis || basis.name !== this.name) continue;
+      this.remember(group, basis);
+      return basis;
+    }
+    return undefined;
   }
 
   /** Fits a basis on the documents (keys name them), or says the corpus is too small for an SVD. */

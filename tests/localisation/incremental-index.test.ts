@@ -1,14 +1,15 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { Bm25Index, bm25Fields } from '../../localisation/bm25.js';
 import { LsiEmbedder } from '../../localisation/embeddings/lsi.js';
+import { loadBasis } from '../../localisation/embeddings/lsi-store.js';
 import { Localiser, type RepoIndex } from '../../localisation/index.js';
-import { evictIndexes } from '../../localisation/index-cache.js';
+import { evictIndexes, loadOrBuildIndex } from '../../localisation/index-cache.js';
 import { BlobCache, buildRepoIndex } from '../../localisation/repo-index.js';
-import { readGitSnapshot } from '../../localisation/snapshot.js';
+import { readDirSnapshot, readGitSnapshot } from '../../localisation/snapshot.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
@@ -119,14 +120,21 @@ describe('an index at the next commit', () => {
 });
 
 describe('LSI fold-in', () => {
-  const corpusOf = (index: RepoIndex, repository: string, cacheDir?: string) => ({
-    paths: index.summaries.map((s) => s.path),
-    texts: index.texts,
-    terms: index.terms,
-    blobs: index.blobs,
-    repository,
-    cache: cacheDir ? { dir: cacheDir } : undefined,
-  });
+  // The commit and git directory as the Localiser passes them (a directory index has neither).
+  const corpusOf = (index: RepoIndex, repository: string, cacheDir?: string, candidates?: { includeTests?: boolean }) => {
+    const git = /^git:(.*)@([0-9a-f]+)$/.exec(index.key);
+    return {
+      paths: index.summaries.map((s) => s.path),
+      texts: index.texts,
+      terms: index.terms,
+      blobs: index.blobs,
+      repository,
+      commit: git?.[2],
+      gitDir: git?.[1],
+      candidates,
+      cache: cacheDir ? { dir: cacheDir } : undefined,
+    };
+  };
 
   it('folds a commit with few changed files into the basis, refits past the share, and reads bases back from disk', async () => {
     const repo = makeRepo(shopFiles(30), { git: true });
@@ -174,6 +182,101 @@ describe('LSI fold-in', () => {
     const refit = await damaged.embedCorpus(corpusOf(i2!, 'shop', cacheDir));
     expect(damaged.lastFit?.kind).toBe('fitted');
     expect(refit.vectors).toHaveLength(31);
+  });
+
+  it('folds a commit only into a basis fitted at it or an ancestor, never at a later commit', async () => {
+    const repo = makeRepo(shopFiles(30), { git: true });
+    const gitDir = join(repo, '.git');
+    const a = headCommit(repo);
+    const b = commit(repo, { 'shop/mod4.py': moduleText(4, 'def settle_ledger(ledger):\n    return ledger\n') });
+    const [ia, ib] = await Promise.all([a, b].map(async (c) => buildRepoIndex(await readGitSnapshot(gitDir, c))));
+
+    // B, then its parent A: B's basis may hold A's fix, so A gets its own fit, in memory and from disk.
+    const laterFirst = mkdtempSync(join(tmpdir(), 'fw-lsi-order-'));
+    const lsi = new LsiEmbedder();
+    await lsi.embedCorpus(corpusOf(ib!, 'shop', laterFirst));
+    expect(lsi.lastFit?.kind).toBe('fitted');
+    await lsi.embedCorpus(corpusOf(ia!, 'shop', laterFirst));
+    expect(lsi.lastFit?.kind).toBe('fitted');
+    rmSync(join(laterFirst, readdirSync(laterFirst).find((n) => loadBasis(join(laterFirst, n))?.commit === a)!));
+    const fresh = new LsiEmbedder();
+    await fresh.embedCorpus(corpusOf(ia!, 'shop', laterFirst));
+    expect(fresh.lastFit?.kind).toBe('fitted');
+    expect(readdirSync(laterFirst).map((n) => loadBasis(join(laterFirst, n))?.commit).sort()).toEqual([a, b].sort());
+
+    // A, then B: B is folded into A's basis, in memory and from disk.
+    const earlierFirst = mkdtempSync(join(tmpdir(), 'fw-lsi-order-'));
+    const forward = new LsiEmbedder();
+    await forward.embedCorpus(corpusOf(ia!, 'shop', earlierFirst));
+    await forward.embedCorpus(corpusOf(ib!, 'shop', earlierFirst));
+    expect(forward.lastFit).toEqual({ kind: 'folded', folded: 1, share: 1 / 31 });
+    const forwardDisk = new LsiEmbedder();
+    await forwardDisk.embedCorpus(corpusOf(ib!, 'shop', earlierFirst));
+    expect(forwardDisk.lastFit?.kind).toBe('folded');
+
+    // A directory has no commit to order by: only a basis of exactly its files serves.
+    const dirLsi = new LsiEmbedder();
+    const dirA = buildRepoIndex(readDirSnapshot(makeRepo(shopFiles(30))));
+    const dirB = buildRepoIndex(readDirSnapshot(makeRepo({ ...shopFiles(30), 'shop/mod4.py': moduleText(4, 'def settle_ledger(ledger):\n    return ledger\n') })));
+    await dirLsi.embedCorpus(corpusOf(dirB, 'dir-shop'));
+    await dirLsi.embedCorpus(corpusOf(dirA, 'dir-shop'));
+    expect(dirLsi.lastFit?.kind).toBe('fitted');
+    await dirLsi.embedCorpus(corpusOf(dirB, 'dir-shop'));
+    expect(dirLsi.lastFit).toEqual({ kind: 'folded', folded: 0, share: 0 });
+  });
+
+  it('does not reuse a basis fitted over other candidates (tests included) for a default run', async () => {
+    const files = shopFiles(30);
+    for (let i = 0; i < 12; i++) files[`tests/test_mod${i}.py`] = `from shop.mod${i} import *\n\ndef test_mod${i}():\n    assert ${VERBS[i % VERBS.length]}_${TOPICS[(i * 3 + 1) % TOPICS.length]}\n`;
+    const repo = makeRepo(files, { git: true });
+    const gitDir = join(repo, '.git');
+    const c = headCommit(repo);
+
+    // Through the Localiser: the stored basis is tagged with the candidate options.
+    const cacheDir = mkdtempSync(join(tmpdir(), 'fw-lsi-tests-'));
+    const withTests = new Localiser({ cacheDir, includeTests: true, embedder: new LsiEmbedder() });
+    await withTests.denseRanker(await withTests.index({ kind: 'git', gitDir, commit: c }));
+    const embedder = new LsiEmbedder();
+    const plain = new Localiser({ cacheDir, embedder });
+    await plain.denseRanker(await plain.index({ kind: 'git', gitDir, commit: c }));
+    expect(embedder.lastFit?.kind).toBe('fitted');
+
+    // Without options to tell them apart, the overlap is measured both ways: 12 of 43 files is too far.
+    const snapshot = await readGitSnapshot(gitDir, c);
+    const lsi = new LsiEmbedder();
+    await lsi.embedCorpus(corpusOf(buildRepoIndex(snapshot, { includeTests: true }), 'shop'));
+    await lsi.embedCorpus(corpusOf(buildRepoIndex(snapshot), 'shop'));
+    expect(lsi.lastFit?.kind).toBe('fitted');
+  });
+
+  it('rejects a stored basis whose header length exceeds the file, without allocating it', async () => {
+    const repo = makeRepo(shopFiles(22), { git: true });
+    const index = buildRepoIndex(await readGitSnapshot(join(repo, '.git'), headCommit(repo)));
+    const cacheDir = mkdtempSync(join(tmpdir(), 'fw-lsi-len-'));
+    await new LsiEmbedder().embedCorpus(corpusOf(index, 'shop', cacheDir));
+    const [name] = readdirSync(cacheDir).filter((n) => n.endsWith('.bin'));
+    const file = join(cacheDir, name!);
+    const bytes = readFileSync(file);
+    bytes.writeUInt32LE(0xfffffff0, 0);
+    writeFileSync(file, bytes);
+    const huge: number[] = [];
+    const alloc = Buffer.alloc.bind(Buffer);
+    const spy = vi.spyOn(Buffer, 'alloc').mockImplementation((size, fill, encoding) => {
+      if (size > bytes.length) {
+        huge.push(size);
+        throw new RangeError('allocation past the file size');
+      }
+      return alloc(size, fill, encoding);
+    });
+    try {
+      expect(loadBasis(file)).toBeUndefined();
+      const lsi = new LsiEmbedder();
+      await lsi.embedCorpus(corpusOf(index, 'shop', cacheDir));
+      expect(lsi.lastFit?.kind).toBe('fitted');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(huge).toEqual([]);
   });
 
   it('ranks a commit the same way through the Localiser whether its basis came from memory or disk', async () => {
@@ -236,5 +339,52 @@ describe('on-disk caches', () => {
       // A damaged blob of an otherwise readable entry is parsed again; a whole damaged entry rewritten.
       expect(localiser.lastTiming?.cached).toBe(false);
     }
+  });
+
+  it('rebuilds rather than crashes on an entry whose records are damaged', async () => {
+    const repo = makeRepo(shopFiles(6));
+    const cacheDir = mkdtempSync(join(tmpdir(), 'fw-corrupt-records-'));
+    const expected = await new Localiser({ cacheDir }).index({ kind: 'dir', path: repo });
+    const [entry] = readdirSync(cacheDir).filter((n) => n.endsWith('.json'));
+    const file = join(cacheDir, entry!);
+    const text = readFileSync(file, 'utf8');
+    type Entry = { blobs: Record<string, { summary: { symbols: unknown[]; imports: unknown[] }; body: { counts: unknown[] } }> };
+    const damages: Array<(e: Entry['blobs'][string]) => void> = [
+      (e) => (e.summary.symbols = [null]),
+      (e) => (e.summary.imports = [{ module: 5 }]),
+      (e) => (e.summary.imports = [{ module: 'os', level: 0, names: [1] }]),
+      (e) => (e.summary.symbols = [{ kind: 'function', name: 'f', qualname: 'f', startLine: 'one', endLine: 2 }]),
+      (e) => (e.body.counts = e.body.counts.map(() => 'x')),
+    ];
+    for (const damage of damages) {
+      const data = JSON.parse(text) as Entry;
+      for (const e of Object.values(data.blobs)) damage(e);
+      writeFileSync(file, JSON.stringify(data));
+      const localiser = new Localiser({ cacheDir });
+      expectSameIndex(await localiser.index({ kind: 'dir', path: repo }), expected);
+      expect(localiser.lastTiming?.cached).toBe(false);
+    }
+  });
+
+  it('writes every file of the index to disk even when the in-memory cache is smaller than the snapshot', async () => {
+    const lru = new BlobCache(2);
+    lru.entry('a', 'a.py', 'x = 1\n');
+    lru.entry('b', 'b.py', 'y = 2\n');
+    lru.entry('a', 'a.py', 'x = 1\n');
+    lru.entry('c', 'c.py', 'z = 3\n');
+    // A hit counts as a use: the least recently used goes.
+    expect([lru.peek('a') !== undefined, lru.peek('b') !== undefined, lru.peek('c') !== undefined]).toEqual([true, false, true]);
+
+    const repo = makeRepo(shopFiles(2));
+    const snapshot = readDirSnapshot(repo);
+    expect(snapshot.files).toHaveLength(3);
+    const cacheDir = mkdtempSync(join(tmpdir(), 'fw-tiny-cache-'));
+    const { index } = loadOrBuildIndex(snapshot, { cacheDir, cache: new BlobCache(2) });
+    const [entry] = readdirSync(cacheDir).filter((n) => n.endsWith('.json'));
+    const written = JSON.parse(readFileSync(join(cacheDir, entry!), 'utf8')) as { blobs: Record<string, unknown> };
+    expect(Object.keys(written.blobs).sort()).toEqual(snapshot.files.map((f) => f.blob).sort());
+    const again = loadOrBuildIndex(snapshot, { cacheDir, cache: new BlobCache() });
+    expect(again.cached).toBe(true);
+    expectSameIndex(again.index, index);
   });
 });
