@@ -98,8 +98,8 @@ export interface LsiOptions {
   dimensions?: number;
   seed?: number;
   /**
-   * The largest share of a snapshot's files that may be new or changed since the files a stored
-   * basis was fitted on for the snapshot to be folded into it instead of refitted (default 0.2).
+   * The largest share of the files of a snapshot and a basis together that may be in one but not
+   * the other for the snapshot to be folded into the basis instead of refitted (default 0.2).
    */
   maxChangedShare?: number;
 }
