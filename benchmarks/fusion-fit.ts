@@ -65,14 +65,12 @@ function figuresOf(rows: ReadonlyArray<{ gold: string[]; ranked: string[] }>): R
 export interface FusionFitReport {
   signals: Signal[];
   l2: number;
-  /** Out-of-fold R@5 averaged over the dataset files, per L2 strength tried on all rows (the best is the shipped model's). */
+  /** Out-of-fold R@5 averaged over the dataset files at other L2 strengths: how much the fixed choice matters (nothing is chosen from it). */
   l2_search: Array<{ l2: number; mean_r5: number }>;
-  /** Per held-out repository, the L2 chosen on the other repositories (the nested figures use it). */
-  nested_l2: Record<string, number>;
   per_dataset: Array<{ dataset: string; rrf: RankingFigures; learned: RankingFigures; sets: SetSizeFigures }>;
   /**
    * Per signal: out-of-fold R@5 per dataset file with the model refitted without that signal's
-   * features (at the shipped L2, not nested). The rankings were collected with every signal on, so
+   * features (at the same L2). The rankings were collected with every signal on, so
    * a removed signal still seeds PageRank and co-change.
    */
   ablation: Array<{ signal: Signal; without: Record<string, number> }>;
@@ -85,9 +83,17 @@ export interface FusionFitOptions {
   signals: Signal[];
   alpha: number;
   folds: number;
-  /** L2 strengths to try; the one with the best mean out-of-fold R@5 is kept. */
-  l2Grid?: number[];
+  /** The L2 strength (default DEFAULT_L2). */
+  l2?: number;
+  /** Other strengths to report out-of-fold R@5 at (sensitivity only). */
+  l2Sensitivity?: number[];
 }
+
+/**
+ * Strong shrinkage: 98 rows and ~30 correlated rank features. Fixed once, from the first
+ * exploratory fits on the tuning rows (disclosed in the README), not searched per fit.
+ */
+export const DEFAULT_L2 = 1000;
 
 const perDataset = <T extends { dataset: string }>(rows: readonly T[]) => [...new Set(rows.map((r) => r.dataset))];
 
@@ -101,39 +107,24 @@ function meanR5(rows: readonly CollectedRow[], ranked: ReadonlyArray<ReadonlyArr
   return Object.assign(out, { mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length) });
 }
 
-/** The L2 strength of `grid` with the best mean out-of-fold R@5 on `rows`, and every strength's figure. */
-function chooseL2(rows: readonly CollectedRow[], signals: readonly Signal[], grid: readonly number[]) {
-  const scored = grid.map((l2) => ({ l2, mean_r5: meanR5(rows, outOfFold(rows, signals, l2).ranked).mean }));
-  return { l2: scored.reduce((b, s) => (s.mean_r5 > b.mean_r5 ? s : b)).l2, scored };
-}
-
 /**
- * Fits the learned fusion on collected rows. Figures are nested and repository-wise: each
- * repository's rows are ranked by a model whose L2 was chosen, and whose weights were fitted, on
- * the other repositories only, so neither the weights nor the choice of L2 saw them. Reports the
- * RRF baseline against that, an ablation per signal, and the conformal sets of those
- * probabilities; then fits the shipped model on every row (L2 chosen by out-of-fold R@5 over all
- * rows), keeping each left-out repository's model so later evaluations on these rows stay out of fold.
+ * Fits the learned fusion on collected rows at one L2 strength, fixed beforehand rather than
+ * chosen per fold: every fold model then shrinks alike, so their probabilities share one scale and
+ * one calibration can pool them (an L2 picked per held-out repository made one fold's
+ * probabilities ten times smaller and the pooled sets half as large again). Figures are
+ * repository-wise: each repository's rows are ranked by a model fitted on the others. Reports the
+ * RRF baseline against that, R@5 at other strengths (sensitivity, not selection), an ablation per
+ * signal and the conformal sets of the out-of-fold probabilities; then fits the shipped model on
+ * every row, keeping each left-out repository's model so later evaluations on these rows stay out
+ * of fold.
  */
 export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptions, rankerName: (model: FusionModel) => string): { model: FusionModel; report: FusionFitReport; calibration: Calibration } {
   const { signals } = options;
-  const repos = [...new Set(rows.map((r) => r.repo))].sort();
-  // Nested selection needs two repositories left to cross-validate on once one is held out.
-  if (repos.length < 3) throw new FixwrightError('FW_ERR_BAD_INPUT', `fitting the fusion needs rows from at least 3 repositories (cross-validated by repository, nested); got ${repos.length}`, { field: 'dataset' });
-  const grid = options.l2Grid ?? [10, 100, 1000, 10000];
-  const folds: Record<string, LogisticModel> = {};
-  const nestedL2: Record<string, number> = {};
-  const ranked: Array<Array<{ path: string; score: number }>> = new Array(rows.length);
-  for (const repo of repos) {
-    const others = rows.filter((r) => r.repo !== repo);
-    nestedL2[repo] = chooseL2(others, signals, grid).l2;
-    folds[repo] = fitLogistic(examplesOf(others, signals), nestedL2[repo]!);
-    rows.forEach((row, i) => {
-      if (row.repo === repo) ranked[i] = rankRow(folds[repo]!, signals, row);
-    });
-  }
-  const { l2, scored } = chooseL2(rows, signals, grid);
-  const best = { ranked, folds };
+  const repos = [...new Set(rows.map((r) => r.repo))];
+  if (repos.length < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', `fitting the fusion needs rows from at least 2 repositories (it is cross-validated by repository); got ${repos.length}`, { field: 'dataset' });
+  const l2 = options.l2 ?? DEFAULT_L2;
+  const scored = (options.l2Sensitivity ?? [100, 300, 1000, 3000, 10000]).map((strength) => ({ l2: strength, mean_r5: meanR5(rows, outOfFold(rows, signals, strength).ranked).mean }));
+  const best = outOfFold(rows, signals, l2);
 
   const instances = rows.map((r, i) => ({ ranked: best.ranked[i]!, gold: r.gold }));
   const fitted = crossFit(instances, { alpha: options.alpha, method: 'prob', folds: options.folds });
@@ -169,7 +160,6 @@ export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptio
     signals: [...signals],
     l2,
     l2_search: scored,
-    nested_l2: nestedL2,
     per_dataset: perDatasetFigures,
     ablation,
     conformal: { alpha: options.alpha, method: 'prob', coverage: fitted.coverage, mean_set_size: fitted.meanSetSize },

@@ -161,8 +161,8 @@ function loadDatasets(spec: string): Array<SwebenchRow & { dataset: string }> {
 function formatFusionFit(report: FusionFitReport): string {
   const f = (x: number) => x.toFixed(3);
   const lines = [
-    `learned fusion over ${report.signals.join(', ')}; shipped L2 ${report.l2} (out-of-fold mean R@5 per L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
-    `nested repository-wise cross-validation (each repository ranked by a model whose L2 and weights were chosen without it; L2 ${Object.entries(report.nested_l2).map(([r, l]) => `${r} ${l}`).join(', ')}):`,
+    `learned fusion over ${report.signals.join(', ')}; L2 ${report.l2} (sensitivity, out-of-fold mean R@5 at other L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
+    'repository-wise cross-validation (each repository ranked by a model fitted without it):',
     `  ${'dataset'.padEnd(20)} ${'n'.padStart(3)}  RRF R@1/5/10 MRR          learned R@1/5/10 MRR      set p50 p90 mean coverage`,
     ...report.per_dataset.map(
       (d) =>

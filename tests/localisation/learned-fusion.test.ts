@@ -68,19 +68,20 @@ describe('learned fusion (logistic regression over the signals)', () => {
     expect(ranked[0]!.length).toBe(8);
   });
 
-  it('needs three repositories (nested: one held out, two to choose L2 on), and says so', () => {
-    const two = rows().filter((r) => r.repo !== 'c/three');
-    expect(() => fitFusion(two, { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1] }, () => 'r')).toThrow(/at least 3 repositories .*got 2/);
+  it('needs two repositories (one held out, one to fit on), and says so', () => {
+    const one = rows().filter((r) => r.repo === 'c/three');
+    expect(() => fitFusion(one, { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1 }, () => 'r')).toThrow(/at least 2 repositories .*got 1/);
   });
 
   it('beats the RRF baseline out of fold, keeps a model per left-out repository, and round-trips through a file', () => {
-    const { model, report, calibration } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1, 10] }, () => 'test-ranker');
+    const { model, report, calibration } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1, l2Sensitivity: [1, 10] }, () => 'test-ranker');
     for (const d of report.per_dataset) {
       expect(d.rrf.r1).toBe(0);
       expect(d.learned.r1).toBe(1);
     }
     expect(report.ablation.map((a) => a.signal)).toEqual(['bm25', 'evidence']);
-    expect(Object.keys(report.nested_l2).sort()).toEqual(['a/one', 'b/two', 'c/three']);
+    expect(report.l2).toBe(1);
+    expect(report.l2_search.map((x) => x.l2)).toEqual([1, 10]);
     expect(Object.keys(model.trainedOn)).toHaveLength(18);
     expect(Object.keys(model.folds)).toHaveLength(3);
     expect(calibration).toMatchObject({ method: 'prob', ranker: 'test-ranker', n: 18 });
@@ -92,7 +93,7 @@ describe('learned fusion (logistic regression over the signals)', () => {
 
   it('refuses a model file that is malformed or reads signals this version lacks', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-fusion-bad-'));
-    const { model } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1] }, () => 'r');
+    const { model } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1 }, () => 'r');
     const write = (name: string, body: unknown) => {
       writeFileSync(join(dir, name), typeof body === 'string' ? body : JSON.stringify(body));
       return join(dir, name);
@@ -130,7 +131,7 @@ describe('a Localiser ranking with a learned fusion', () => {
       'shop/utils.py': 'def slugify(text):\n    return text.lower()\n',
     });
     try {
-      const { model } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2Grid: [1] }, () => 'r');
+      const { model } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1 }, () => 'r');
       const localiser = new Localiser({ fusion: model });
       expect(localiser.rankerName).toBe(rankerNameOf({ fusion: model }));
       expect(localiser.rankerName).toMatch(/^fixwright-learned-[0-9a-f]{8}\+no-embeddings$/);
