@@ -5,7 +5,7 @@ import pThrottle from 'p-throttle';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
-import { gitDirOf, Localiser, LsiEmbedder, type RankConfig, shippedFusionModel, type SnapshotSource } from '../localisation/index.js';
+import { DEFAULT_RANK_CONFIG, gitDirOf, Localiser, LsiEmbedder, type RankConfig, shippedFusionModel, type SnapshotSource } from '../localisation/index.js';
 import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
 import { contextBudgetChars, fitIssue } from './context-budget.js';
@@ -102,9 +102,11 @@ export function modelRateLimit(perMinute: number): ModelGate {
 
 /** A localiser over the offline LSI embedder, caching indexes under the data directory. */
 export function createLocaliser(settings: Settings, options: { config?: RankConfig; embeddings?: boolean } = {}): Localiser {
-  // A hand-tuned RRF config (ablations, tests) ranks by RRF; otherwise the shipped learned fusion, when present.
-  const fusion = options.config ? undefined : shippedFusionModel();
-  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024, embedder: options.embeddings === false ? undefined : new LsiEmbedder(), config: options.config, fusion });
+  // A config other than the default (ablations, tests) asks for RRF with those weights; the default one
+  // is the shipped system, so it keeps the learned fusion and with it the shipped calibration's ranker.
+  const rrf = options.config !== undefined && JSON.stringify(options.config) !== JSON.stringify(DEFAULT_RANK_CONFIG);
+  const fusion = rrf ? undefined : shippedFusionModel();
+  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024, embedder: options.embeddings === false ? undefined : new LsiEmbedder(), config: rrf ? options.config : undefined, fusion });
 }
 
 /** The conformal calibration shipped with fixwright, when present. */

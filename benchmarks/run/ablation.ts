@@ -1,8 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SAMPLES } from '../../agent/index.js';
+import { createLocaliser, DEFAULT_SAMPLES, shippedCalibration } from '../../agent/index.js';
+import type { Settings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
-import { DEFAULT_RANK_CONFIG, type RankConfig } from '../../localisation/index.js';
+import { DEFAULT_RANK_CONFIG, type Localiser, type RankConfig } from '../../localisation/index.js';
+import type { Calibration } from '../../uncertainty/index.js';
 import type { EvalReport } from '../eval/report.js';
 import type { benchReport } from './run-bench.js';
 
@@ -19,7 +21,8 @@ export const SELECTION_ABLATION_SAMPLES = 4;
  */
 export interface Variant {
   name: 'full' | `no-${Exclude<Ablation, 'selection'>}` | `samples-${number}`;
-  rankConfig: RankConfig;
+  /** RRF with this config (a signal's weight at 0); none: the shipped ranking (the learned fusion). */
+  rankConfig?: RankConfig;
   embeddings: boolean;
   conformal: boolean;
   /** Without reflection an instance gets one attempt: no failure is reflected on and retried. */
@@ -40,7 +43,7 @@ export function ablationVariants(list: string, samples: number = DEFAULT_SAMPLES
   if (unknown.length || names.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `--ablate takes some of ${ABLATIONS.join(', ')} (got ${list})`, { field: '--ablate' });
   const selection = names.includes('selection');
   const n = selection && samples <= 1 ? SELECTION_ABLATION_SAMPLES : samples;
-  const full: Variant = { name: selection ? `samples-${n}` : 'full', rankConfig: DEFAULT_RANK_CONFIG, embeddings: true, conformal: true, samples: n };
+  const full: Variant = { name: selection ? `samples-${n}` : 'full', embeddings: true, conformal: true, samples: n };
   const off = (signal: 'bm25' | 'embeddings' | 'pagerank'): RankConfig => ({ ...DEFAULT_RANK_CONFIG, weights: { ...DEFAULT_RANK_CONFIG.weights, [signal]: 0 } });
   return [
     full,
@@ -48,14 +51,40 @@ export function ablationVariants(list: string, samples: number = DEFAULT_SAMPLES
       if (name === 'conformal') return { ...full, name: 'no-conformal', conformal: false };
       if (name === 'reflection') return { ...full, name: 'no-reflection', maxAttempts: 1 };
       if (name === 'selection') return { ...full, name: 'samples-1', samples: 1 };
-      return { ...full, name: `no-${name}`, rankConfig: off(name), embeddings: name !== 'embeddings' };
+      // The learned fusion reads every signal it was fitted on, so a signal is switched off in RRF; the
+      // shipped calibration is the learned fusion's, so such a variant cuts no set (the top 3), said in
+      // the table rather than left to the agent's per-instance warning.
+      return { ...full, name: `no-${name}`, rankConfig: off(name), embeddings: name !== 'embeddings', conformal: false };
     }),
   ];
+}
+
+/** What a variant localises with: its localiser, the calibration the agent gets, and a line for the table. */
+export interface VariantLocalisation {
+  localiser: Localiser;
+  calibration: Calibration | null;
+  description: string;
+}
+
+/**
+ * Builds a variant's localiser and calibration (no variant: the shipped system). The description
+ * says what the agent will do with them: a calibration fitted on another ranker cuts no set.
+ */
+export function variantLocalisation(settings: Settings, variant?: Variant): VariantLocalisation {
+  const localiser = createLocaliser(settings, variant ? { config: variant.rankConfig, embeddings: variant.embeddings } : {});
+  const calibration = variant && !variant.conformal ? null : (shippedCalibration() ?? null);
+  const zeroed = variant?.rankConfig ? Object.entries(variant.rankConfig.weights).filter(([s, w]) => w === 0 && DEFAULT_RANK_CONFIG.weights[s as keyof RankConfig['weights']] !== 0).map(([s]) => s) : [];
+  const ranking = localiser.fusion ? 'learned fusion' : `RRF${zeroed.length ? ` (${zeroed.join(', ')} weight 0)` : ''}`;
+  const embedder = variant && !variant.embeddings ? ', no embedder' : '';
+  const cut = !calibration ? 'no conformal set (top 3 files)' : calibration.ranker === localiser.rankerName ? `conformal set (${calibration.method}, α ${calibration.alpha})` : `no conformal set (top 3 files: the calibration is ${calibration.ranker}'s)`;
+  return { localiser, calibration, description: `${ranking}${embedder}, ${cut}` };
 }
 
 /** One variant's row: its run's figures and, with `--eval`, the official verdicts on its predictions. */
 export interface AblationRow {
   variant: string;
+  /** How the variant localised (`variantLocalisation`'s description). */
+  localisation?: string;
   report: ReturnType<typeof benchReport>;
   official?: EvalReport;
 }
@@ -104,6 +133,12 @@ export function writeAblationTable(out: string, rows: readonly AblationRow[], op
     '',
     `Samples: candidate fixes asked for per attempt; drawn: the mean drawn per attempt (fewer when --max-cost stopped sampling). Cost per ${basis} resolved: the variant's whole cost over the instances it resolved (${basis} verdicts); every variant is priced by the same table under the same per-instance --max-cost.`,
     '',
+    ...(rows.some((r) => r.localisation)
+      ? [
+          `Localisation: ${rows.map((r) => `${r.variant}: ${r.localisation ?? '–'}`).join('; ')}. A variant that switches a signal off ranks by RRF (the learned fusion reads every signal it was fitted on) and cuts no set (the shipped calibration is the learned fusion's), so its R@k and resolved rate differ from full's by the fusion and the cut as well as the signal; \`fixwright localise --ablate\` measures each signal within RRF.`,
+          '',
+        ]
+      : []),
     `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | drawn | tokens | cost | cost per ${basis} resolved |`,
     `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows.map((row) => {
@@ -114,7 +149,7 @@ export function writeAblationTable(out: string, rows: readonly AblationRow[], op
     }),
     '',
   ];
-  const kept = rows.map((row) => ({ variant: row.variant, samples: row.report.samples, mean_candidates_drawn: meanDrawn(row.report), cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null }, report: row.report, ...(row.official ? { official: { resolved_ids: row.official.resolved_ids, submitted_ids: row.official.submitted_ids, resolved_rate: row.official.resolved_rate, per_repo: row.official.per_repo } } : {}) }));
+  const kept = rows.map((row) => ({ variant: row.variant, ...(row.localisation ? { localisation: row.localisation } : {}), samples: row.report.samples, mean_candidates_drawn: meanDrawn(row.report), cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null }, report: row.report, ...(row.official ? { official: { resolved_ids: row.official.resolved_ids, submitted_ids: row.official.submitted_ids, resolved_rate: row.official.resolved_rate, per_repo: row.official.per_repo } } : {}) }));
   writeFileSync(join(out, 'ablation.json'), `${JSON.stringify(kept, null, 1)}\n`);
   writeFileSync(join(out, 'ablation.md'), lines.join('\n'));
   return lines.join('\n');

@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { checkModel, createLocaliser, DEFAULT_PRICES, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, shippedCalibration, type ModelProvider } from '../../agent/index.js';
+import { checkModel, DEFAULT_PRICES, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
 import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
-import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
+import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, variantLocalisation, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
 import { resultSettings, resumeLines, runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
@@ -120,6 +120,7 @@ export function registerBenchCommand(program: Command): void {
           resolved = 0;
           cost = 0;
           bar.start(rows.length, 0, { resolved: 0, cost: costText(0), id: variant?.name ?? '' });
+          const localisation = variantLocalisation(settings, variant);
           const { report } = await runBench(
             rows,
             {
@@ -127,8 +128,8 @@ export function registerBenchCommand(program: Command): void {
               parts: {
                 settings,
                 runtime,
-                localiser: createLocaliser(settings, variant ? { config: variant.rankConfig, embeddings: variant.embeddings } : {}),
-                calibration: variant && !variant.conformal ? null : shippedCalibration(),
+                localiser: localisation.localiser,
+                calibration: localisation.calibration,
                 modelGate,
               },
               reposDir,
@@ -172,7 +173,7 @@ export function registerBenchCommand(program: Command): void {
             bar.stop();
             process.stdout.write(`${tag}official verdicts: resolved ${official.resolved_ids.length}/${official.submitted_ids.length} (${(official.resolved_rate * 100).toFixed(1)}%); report: ${join(out, 'eval', 'report.md')}\n`);
           }
-          tables.push({ variant: variant?.name ?? 'full', report, ...(official ? { official } : {}) });
+          tables.push({ variant: variant?.name ?? 'full', localisation: localisation.description, report, ...(official ? { official } : {}) });
         }
         if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables, { priced })}\n`);
       } catch (err) {

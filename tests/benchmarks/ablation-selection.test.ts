@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ablationVariants, costPerResolved, SELECTION_ABLATION_SAMPLES, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
+import { shippedCalibration } from '../../agent/index.js';
+import { ablationVariants, costPerResolved, SELECTION_ABLATION_SAMPLES, variantLocalisation, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
+import { loadSettings } from '../../core/config.js';
 import { benchReport, type BenchInstance } from '../../benchmarks/run/run-bench.js';
 import type { EvalReport } from '../../benchmarks/eval/report.js';
 
@@ -48,6 +50,50 @@ describe('--ablate selection: samples-N against samples-1', () => {
     expect(ablationVariants('bm25,conformal', 3).map((x) => [x.name, x.samples])).toEqual([['full', 3], ['no-bm25', 3], ['no-conformal', 3]]);
     expect(ablationVariants('bm25').map((x) => x.samples)).toEqual([1, 1]);
     expect(() => ablationVariants('selection,magic')).toThrow(/--ablate takes some of bm25, embeddings, pagerank, conformal, reflection, selection/);
+  });
+});
+
+describe('--ablate localisation: full is the shipped system, a signal switched off is RRF without a set', () => {
+  const settings = loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-ablation-localisation' });
+  const byName = (list: string) => Object.fromEntries(ablationVariants(list).map((v) => [v.name, variantLocalisation(settings, v)]));
+
+  it('full ranks with the learned fusion and cuts with the shipped calibration, as the plain bench does', () => {
+    const { full } = byName('bm25,conformal');
+    const shipped = shippedCalibration()!;
+    expect(full!.localiser.fusion).toBeDefined();
+    expect(full!.localiser.rankerName).toBe(shipped.ranker);
+    expect(full!.calibration).toEqual(shipped);
+    expect(full!.description).toBe(`learned fusion, conformal set (${shipped.method}, α ${shipped.alpha})`);
+    expect(variantLocalisation(settings).localiser.rankerName).toBe(shipped.ranker);
+  });
+
+  it('no-conformal ranks as full does with no set; no-<signal> ranks by RRF with no set, and says so', () => {
+    const v = byName('bm25,embeddings,pagerank,conformal');
+    expect(v['no-conformal']!.localiser.rankerName).toBe(v.full!.localiser.rankerName);
+    expect(v['no-conformal']!.calibration).toBeNull();
+    expect(v['no-conformal']!.description).toBe('learned fusion, no conformal set (top 3 files)');
+    for (const signal of ['bm25', 'embeddings', 'pagerank']) {
+      const x = v[`no-${signal}`]!;
+      expect(x.localiser.fusion, signal).toBeUndefined();
+      expect(x.calibration, signal).toBeNull();
+      expect(x.description, signal).toBe(`RRF (${signal} weight 0)${signal === 'embeddings' ? ', no embedder' : ''}, no conformal set (top 3 files)`);
+    }
+  });
+
+  it('the table and ablation.json carry each variant\'s localisation', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-ablation-loc-'));
+    try {
+      const report = benchReport([instance('a', 'resolved', 1)]);
+      const table = writeAblationTable(dir, [
+        { variant: 'full', localisation: 'learned fusion, conformal set (prob, α 0.1)', report },
+        { variant: 'no-bm25', localisation: 'RRF (bm25 weight 0), no conformal set (top 3 files)', report },
+      ]);
+      expect(table).toContain('Localisation: full: learned fusion, conformal set (prob, α 0.1); no-bm25: RRF (bm25 weight 0), no conformal set (top 3 files). A variant that switches a signal off ranks by RRF');
+      const kept = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
+      expect(kept.map((k: { localisation: string }) => k.localisation)).toEqual(['learned fusion, conformal set (prob, α 0.1)', 'RRF (bm25 weight 0), no conformal set (top 3 files)']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

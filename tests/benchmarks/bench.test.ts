@@ -85,6 +85,11 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     const rows = JSON.parse(readFileSync(join(out, 'ablation.json'), 'utf8'));
     expect(rows.map((x: { variant: string }) => x.variant)).toEqual(['full', 'no-bm25', 'no-conformal', 'no-reflection']);
     expect(rows[0].official.resolved_rate).toBe(1);
+    // full is the shipped system: the learned fusion cut by the shipped calibration (a conformal set, coverage claimed).
+    expect(rows.map((x: { localisation: string }) => x.localisation)).toEqual([expect.stringMatching(/^learned fusion, conformal set \(/), 'RRF (bm25 weight 0), no conformal set (top 3 files)', 'learned fusion, no conformal set (top 3 files)', expect.stringMatching(/^learned fusion, conformal set \(/)]);
+    const localised = (variant: string) => readFileSync(join(out, variant, 'trajectories', 'acme__calc-gold.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.type === 'localised_files')?.data;
+    expect(localised('full').coverage).toBeGreaterThan(0);
+    expect(localised('no-conformal').coverage).toBeNull();
     const bad = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--model', 'scripted', '--ablate', 'magic', '--out', out], env);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--ablate takes some of bm25, embeddings, pagerank, conformal, reflection/);
