@@ -37,7 +37,7 @@ function git(gitDir: string, args: string[]): string {
   return r.stdout;
 }
 
-/** The rows, newest fix first; commits that add or delete sources, or touch no non-test source, are left out. */
+/** The newest `limit` fixes, oldest first; commits that add or delete sources, or touch no non-test source, are left out. */
 export function historyRows(options: HistoryRowOptions): SwebenchRow[] {
   const maxFiles = options.maxFiles ?? 3;
   const until = options.until ?? 'HEAD';
@@ -63,5 +63,7 @@ export function historyRows(options: HistoryRowOptions): SwebenchRow[] {
     const patch = git(options.gitDir, ['diff', parents, sha, '--', ...sources.map(([, path]) => path)]);
     rows.push({ instance_id: `${options.repo.replace('/', '__')}-history-${sha.slice(0, 12)}`, repo: options.repo, base_commit: parents, problem_statement: message, patch });
   }
-  return rows;
+  // Oldest first: a dataset run indexes them in file order, and each commit can then fold into the
+  // LSI basis of an earlier one (never a later one's), instead of a fit of its own per row.
+  return rows.reverse();
 }

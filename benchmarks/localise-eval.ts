@@ -200,7 +200,7 @@ export async function evaluateLocalisation(
     try {
       const t0 = performance.now();
       const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
-      await options.localiser.denseRanker(index); // embedding the files is part of indexing
+      await options.localiser.prepare(index); // embedding the files, the symbol index and the history are part of indexing
       indexSeconds.push((performance.now() - t0) / 1000);
       const t1 = performance.now();
       // A row the learned fusion was trained on is ranked by its fold's model, which never saw that repository.
@@ -236,7 +236,8 @@ export async function evaluateLocalisation(
     instances: done.length,
     ...figures,
     conformal: {
-      alpha: options.alpha,
+      // A fixed calibration cuts at its own alpha, whatever --alpha says.
+      alpha: options.calibration?.alpha ?? options.alpha,
       coverage: fitted.coverage,
       mean_set_size: fitted.meanSetSize,
       set_size_p50: sizes.set_size_p50,

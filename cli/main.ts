@@ -30,7 +30,7 @@ export async function main(argv: string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`fixwright: ${text.replace(/^error: /, '')}`) });
   registerSandboxCommands(program, (code) => (exitCode = code));
-  registerLocaliseCommand(program);
+  registerLocaliseCommand(program, (code) => (exitCode = code));
   registerSolveCommand(program, (code) => (exitCode = code));
   registerDemoCommand(program, (code) => (exitCode = code));
   registerServeCommands(program, version);

@@ -120,13 +120,47 @@ function defaultCalibration(explicit: string | undefined): Calibration | undefin
 
 /**
  * The fusion to rank with: the shipped learned model unless RRF or a model file is asked for.
- * `--weights`/`--rrf-k` tune RRF, so with them the default is RRF (a model ignores hand weights).
+ * `--weights`/`--rrf-k` tune RRF, so with them the default is RRF; asked for together with a model
+ * they are refused (a model reads the signals as it was fitted, not under other weights).
  */
-function fusionFrom(which: string, rrfTuned: boolean): FusionModel | undefined {
-  if (which === 'rrf' || (which === 'learned' && rrfTuned)) return undefined;
+function fusionFrom(asked: string | undefined, rrfTuned: boolean): FusionModel | undefined {
+  if (asked !== undefined && asked !== 'rrf' && rrfTuned) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `--weights and --rrf-k tune RRF, and --fusion ${asked} ranks with a model fitted under the default signals: use --fusion rrf with them, or drop them`, { field: '--fusion' });
+  }
+  const which = asked ?? (rrfTuned ? 'rrf' : 'learned');
+  if (which === 'rrf') return undefined;
   if (which === 'learned') return shippedFusionModel();
   if (!existsSync(which)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--fusion must be learned, rrf or a model file (no file ${which})`, { field: '--fusion' });
   return loadFusionModel(which, ALL_SIGNALS);
+}
+
+/** Flags that belong to one mode are refused in the others, so none is silently ignored. */
+function checkModeFlags(flags: LocaliseFlags): void {
+  const refuse = (flag: string, why: string) => {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${why}`, { field: flag });
+  };
+  if (!flags.dataset) {
+    if (flags.fitFusion) refuse('--fit-fusion', 'needs --dataset FILE[,FILE] --repos DIR (the rows to fit on)');
+    if (flags.ablate) refuse('--ablate', 'needs --dataset FILE --repos DIR');
+    if (flags.calibrationOut) refuse('--calibration-out', 'needs --dataset FILE --repos DIR (the rows to calibrate on)');
+    if (flags.instances) refuse('--instances', 'needs --dataset FILE');
+    if (flags.method) refuse('--method', 'applies to --dataset (a calibration file carries its own method)');
+    if (flags.limit && !flags.historyRows) refuse('--limit', 'applies to --dataset and --history-rows');
+  }
+  if (flags.historyRows && (flags.dataset || flags.issue)) refuse('--history-rows', 'takes --repo (and --commit, --limit) only: it writes rows, it ranks nothing');
+}
+
+/**
+ * `--calibration FILE` in dataset mode: every row is cut with it. Another ranking's calibration is
+ * warned about (does it carry over? that is what the run shows), and a `--method` other than its
+ * own is refused (the file's q̂ is a quantile of its own method's scores).
+ */
+function fixedCalibration(path: string | undefined, method: string | undefined, ranker: string): Calibration | undefined {
+  if (!path) return undefined;
+  const calibration = loadCalibration(path);
+  if (method && method !== calibration.method) throw new FixwrightError('FW_ERR_BAD_INPUT', `--method ${method} differs from the calibration's own method (${calibration.method}); drop --method`, { field: '--method' });
+  if (calibration.ranker !== ranker) process.stderr.write(`fixwright: warning: the calibration was fitted on ranker ${calibration.ranker}, not ${ranker}: the run shows whether it carries over\n`);
+  return calibration;
 }
 
 /**
@@ -137,7 +171,8 @@ function writeHistoryRows(repoPath: string, out: string, until: string | undefin
   const dir = resolve(repoPath);
   const gitDir = gitDirOf(dir);
   if (!gitDir) throw new FixwrightError('FW_ERR_BAD_INPUT', `--history-rows needs a git repository, and ${repoPath} is not one`, { field: '--repo' });
-  const repo = `${basename(dirname(dir))}/${basename(dir)}`.replace(/\.git$/, '');
+  // The folder's own name, `.git` suffix and all, so `--repos` finds it again under DIR/<owner>/<name>.
+  const repo = `${basename(dirname(dir))}/${basename(dir)}`;
   makeOutputDir(dirname(resolve(out)), '--history-rows');
   const rows = historyRows({ gitDir, repo, until, limit });
   writeFileSync(out, rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : ''));
@@ -200,7 +235,7 @@ function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): 
 }
 
 /** `fixwright localise`: rank a repository's files for an issue, or evaluate on a dataset. */
-export function registerLocaliseCommand(program: Command): void {
+export function registerLocaliseCommand(program: Command, setExit: (code: number) => void = () => undefined): void {
   program
     .command('localise')
     .description('rank the files an issue is about (one issue with --repo/--issue, or a SWE-bench dataset with --dataset/--repos)')
@@ -231,7 +266,8 @@ export function registerLocaliseCommand(program: Command): void {
       const settings = loadSettings(process.env);
       const alpha = Number(flags.alpha);
       if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--alpha must be between 0 and 1 (got ${flags.alpha})`, { field: '--alpha' });
-      const fusion = flags.fitFusion ? undefined : fusionFrom(flags.fusion ?? 'learned', flags.weights !== undefined || flags.rrfK !== undefined);
+      checkModeFlags(flags);
+      const fusion = flags.fitFusion ? undefined : fusionFrom(flags.fusion, flags.weights !== undefined || flags.rrfK !== undefined);
       const method = (flags.method ?? (fusion ? 'prob' : 'aps')) as ConformalMethod;
       if (!CONFORMAL_METHODS.includes(method)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be ${CONFORMAL_METHODS.join(', ')} (got ${flags.method})`, { field: '--method' });
       const localiserOptions: LocaliserOptions = {
@@ -283,7 +319,11 @@ export function registerLocaliseCommand(program: Command): void {
           saveFusionModel(flags.fitFusion, model);
           process.stdout.write(`wrote the fusion model (fitted on ${collected.length} rows) to ${flags.fitFusion}\n`);
           if (typeof flags.json === 'string') writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-          if (flags.calibrationOut) saveCalibration(flags.calibrationOut, calibration);
+          if (flags.calibrationOut && !Number.isFinite(calibration.qhat)) {
+            // An infinite q̂ makes every file the set while claiming the coverage: not worth writing.
+            process.stdout.write(`warning: ${collected.length} rows are too few for alpha ${alpha} (q̂ is infinite), so no calibration was written to ${flags.calibrationOut}; use more rows or a larger alpha\n`);
+            setExit(1);
+          } else if (flags.calibrationOut) saveCalibration(flags.calibrationOut, calibration);
           return;
         }
         const { report, skipped, calibration, repos, qhatFinite } = await evaluateLocalisation(rows, {
@@ -291,7 +331,7 @@ export function registerLocaliseCommand(program: Command): void {
           alpha,
           folds,
           method,
-          calibration: flags.calibration ? loadCalibration(flags.calibration) : undefined,
+          calibration: fixedCalibration(flags.calibration, flags.method, localiser.rankerName),
           localiser,
           onProgress: (done, _total, id) => bar.update(done, { id }),
         }).finally(() => bar.stop());
@@ -315,9 +355,12 @@ export function registerLocaliseCommand(program: Command): void {
       const top = positiveInt(flags.top, '--top');
       const index = await localiser.index(sourceFor(flags.repo, flags.commit));
       const { files } = await localiser.rank(index, issue);
-      const calibration = defaultCalibration(flags.calibration);
-      if (calibration && calibration.ranker !== localiser.rankerName) {
-        process.stderr.write(`fixwright: warning: the calibration was fitted on ranker ${calibration.ranker}, not ${localiser.rankerName}; its coverage guarantee does not carry over\n`);
+      const found_ = defaultCalibration(flags.calibration);
+      // Another ranking's calibration cuts at a meaningless place (a probability threshold on RRF
+      // scores takes every file): no set, as in the agent, rather than a wrong one.
+      const calibration = found_?.ranker === localiser.rankerName ? found_ : undefined;
+      if (found_ && !calibration) {
+        process.stderr.write(`fixwright: warning: the calibration was fitted on ranker ${found_.ranker}, not ${localiser.rankerName}, so no conformal set is cut (fit one for this ranking: fixwright localise --dataset … --calibration-out FILE)\n`);
       }
       // Candidates no signal found follow at score 0: an infinite q̂ then yields every candidate.
       const found = new Set(files.map((f) => f.path));
@@ -348,7 +391,9 @@ export function registerLocaliseCommand(program: Command): void {
       process.stdout.write(
         set
           ? `* conformal set: ${set.length} file(s), holding every file to change with probability >= ${1 - calibration!.alpha} (calibrated on ${calibration!.n} instances)\n`
-          : 'no calibration found: pass --calibration FILE (fixwright localise --dataset … --calibration-out FILE makes one)\n',
+          : found_
+            ? 'no conformal set: the calibration belongs to another ranking (see the warning above)\n'
+            : 'no calibration found: pass --calibration FILE (fixwright localise --dataset … --calibration-out FILE makes one)\n',
       );
     });
 }

@@ -159,7 +159,9 @@ describe('fixwright localise: function-level output', () => {
     expect(r.stdout).toContain('function recall@5/10 1.000 / 1.000 (of 2 gold functions, 2 in a file the set holds)');
 
     const calibration = join(dataDir, 'all.json');
-    writeFileSync(calibration, JSON.stringify({ version: 1, ranker: 'fixwright-rrf-v1+lsi-128', alpha: 0.1, method: 'rank', qhat: 100, n: 2, created: '2026-01-01T00:00:00.000Z' }));
+    // A set of every file, for the ranking the CLI uses by default (the shipped calibration's ranker).
+    const ranker = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'uncertainty', 'calibration.json'), 'utf8')) as { ranker: string }).ranker;
+    writeFileSync(calibration, JSON.stringify({ version: 1, ranker, alpha: 0.1, method: 'rank', qhat: 100, n: 2, created: '2026-01-01T00:00:00.000Z' }));
     const one = await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration], env);
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/shop\/cart\.py .*\n {10}Cart\.total \(lines 8-10, score \d+\.\d\d\)\n/);

@@ -44,14 +44,14 @@ describe('localisation rows from a repository\'s own fix commits', () => {
   });
   afterAll(removeRepos);
 
-  it('keeps fixes that modify sources, newest first, with the parent as base and the message as issue', () => {
+  it('keeps the newest fixes that modify sources, oldest first, with the parent as base and the message as issue', () => {
     const rows = historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 10 });
-    expect(rows.map((r) => r.base_commit)).toEqual([ids.docs, ids.base]);
-    expect(rows.map((r) => changedFiles(r.patch))).toEqual([['shop/shipping.py'], ['shop/pricing.py']]);
-    expect(rows[1]).toMatchObject({ instance_id: `acme__shop-history-${ids.discount!.slice(0, 12)}`, repo: 'acme/shop', problem_statement: 'Fix the discount when a coupon is zero percent' });
-    expect(rows[0]!.patch).toContain('+    return RATES.get(region, 10)');
-    expect(rows[0]!.patch).not.toContain('test_shipping');
-    expect(historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 1 })).toHaveLength(1);
+    expect(rows.map((r) => r.base_commit)).toEqual([ids.base, ids.docs]);
+    expect(rows.map((r) => changedFiles(r.patch))).toEqual([['shop/pricing.py'], ['shop/shipping.py']]);
+    expect(rows[0]).toMatchObject({ instance_id: `acme__shop-history-${ids.discount!.slice(0, 12)}`, repo: 'acme/shop', problem_statement: 'Fix the discount when a coupon is zero percent' });
+    expect(rows[1]!.patch).toContain('+    return RATES.get(region, 10)');
+    expect(rows[1]!.patch).not.toContain('test_shipping');
+    expect(historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 1 }).map((r) => r.base_commit)).toEqual([ids.docs]); // the newest
     expect(historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 10, until: ids.shipping + '~1' }).map((r) => r.base_commit)).toEqual([ids.base]);
   });
 
