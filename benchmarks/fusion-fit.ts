@@ -1,8 +1,8 @@
 import { FixwrightError } from '../core/errors.js';
 import { DEFAULT_RANK_CONFIG, fileFeatures, fusionConfig, type Localiser, rankFiles, type FusionModel, featureNames, fitLogistic, type LogisticModel, probability, type Ranking, type Signal } from '../localisation/index.js';
 import { crossFit, type ConformalMethod, calibrate, type Calibration } from '../uncertainty/index.js';
-import { changedFiles, type SwebenchRow } from './dataset.js';
-import { findGitDir, recallFigures, setSizeFigures, type SetSizeFigures, type SkippedInstance } from './localise-eval.js';
+import type { SwebenchRow } from './dataset.js';
+import { recallFigures, setSizeFigures, type SetSizeFigures, type SkippedInstance, usableRow } from './localise-eval.js';
 
 /** One tuning row's rankings: every signal's list, the hand-weighted RRF ranking, and its gold files. */
 export interface CollectedRow {
@@ -181,22 +181,12 @@ export async function collectRankings(
   let count = 0;
   for (const row of rows) {
     options.onProgress?.(count++, rows.length, row.instance_id);
-    const gold = changedFiles(row.patch);
-    const gitDir = findGitDir(options.reposDir, row.repo);
-    const why = seen.has(row.instance_id)
-      ? 'duplicate instance_id (the first row was used)'
-      : gold.length === 0
-        ? 'its patch changes no files, so there is nothing to find'
-        : !gitDir
-          ? `repository ${row.repo} not found under ${options.reposDir}`
-          : !row.problem_statement.trim()
-            ? 'empty problem_statement'
-            : undefined;
-    seen.add(row.instance_id);
-    if (why || !gitDir) {
-      skipped.push({ instance_id: row.instance_id, reason: why ?? 'no repository' });
+    const usable = usableRow(row, seen, options.reposDir);
+    if ('reason' in usable) {
+      skipped.push({ instance_id: row.instance_id, reason: usable.reason });
       continue;
     }
+    const { gold, gitDir } = usable;
     try {
       const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
       const config = fusionConfig(DEFAULT_RANK_CONFIG, { signals: [...options.signals] });

@@ -162,6 +162,21 @@ function applyCalibration(instances: ReadonlyArray<{ ranked: readonly { path: st
 }
 
 /**
+ * A row's gold files and repository, or why it cannot be localised (a repeated id, a patch that
+ * changes nothing, a repository missing under `reposDir`, an empty issue). Marks its id as seen.
+ */
+export function usableRow(row: SwebenchRow, seen: Set<string>, reposDir: string): { gold: string[]; gitDir: string } | { reason: string } {
+  if (seen.has(row.instance_id)) return { reason: 'duplicate instance_id (the first row was used)' };
+  seen.add(row.instance_id);
+  const gold = changedFiles(row.patch);
+  if (gold.length === 0) return { reason: 'its patch changes no files, so there is nothing to find' };
+  const gitDir = findGitDir(reposDir, row.repo);
+  if (!gitDir) return { reason: `repository ${row.repo} not found under ${reposDir}` };
+  if (!row.problem_statement.trim()) return { reason: 'empty problem_statement' };
+  return { gold, gitDir };
+}
+
+/**
  * Localises every row at its base commit, then measures recall against the files its gold patch
  * changes and the cross-fitted conformal coverage. Rows whose repository or commit is missing are
  * returned as skipped, never dropped silently.
@@ -178,25 +193,12 @@ export async function evaluateLocalisation(
   let count = 0;
   for (const row of rows) {
     options.onProgress?.(count++, rows.length, row.instance_id);
-    if (seen.has(row.instance_id)) {
-      skipped.push({ instance_id: row.instance_id, reason: 'duplicate instance_id (the first row was used)' });
+    const usable = usableRow(row, seen, options.reposDir);
+    if ('reason' in usable) {
+      skipped.push({ instance_id: row.instance_id, reason: usable.reason });
       continue;
     }
-    seen.add(row.instance_id);
-    const gold = changedFiles(row.patch);
-    if (gold.length === 0) {
-      skipped.push({ instance_id: row.instance_id, reason: 'its patch changes no files, so there is nothing to find' });
-      continue;
-    }
-    const gitDir = findGitDir(options.reposDir, row.repo);
-    if (!gitDir) {
-      skipped.push({ instance_id: row.instance_id, reason: `repository ${row.repo} not found under ${options.reposDir}` });
-      continue;
-    }
-    if (!row.problem_statement.trim()) {
-      skipped.push({ instance_id: row.instance_id, reason: 'empty problem_statement' });
-      continue;
-    }
+    const { gold, gitDir } = usable;
     try {
       const t0 = performance.now();
       const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });

@@ -9,11 +9,6 @@ import { tokenize } from './tokenize.js';
  */
 export const MODULE_SYMBOL = '<module>';
 
-/** How related a symbol is to an issue: the distinct issue words in its qualname and docstring. */
-export function symbolRelevance(symbol: Pick<PySymbol, 'qualname' | 'docstring'>, issueTokens: ReadonlySet<string>): number {
-  return new Set(tokenize(`${symbol.qualname} ${symbol.docstring ?? ''}`).filter((t) => issueTokens.has(t))).size;
-}
-
 /** One ranked function, method, class or the `<module>` pseudo-symbol of a file. */
 export interface RankedSymbol {
   qualname: string;
