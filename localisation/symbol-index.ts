@@ -49,8 +49,11 @@ const QUALNAME_REPEAT = 3;
 export class SymbolIndex {
   private readonly chunks: SymbolChunk[] = [];
   private readonly lengths: number[] = [];
-  private readonly postings = new Map<string, Array<[number, number]>>();
+  /** Per token, the chunks holding it and how often (parallel arrays: a query walks thousands). */
+  private readonly postings = new Map<string, { ids: number[]; tfs: number[] }>();
   private avgLength = 1;
+  /** Scores by chunk id, reused by every query (search is synchronous) and zeroed where it wrote. */
+  private scratch: Float64Array | undefined;
 
   static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>): SymbolIndex {
     const index = new SymbolIndex();
@@ -95,47 +98,53 @@ export class SymbolIndex {
     for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
     for (const [t, n] of tf) {
       let list = this.postings.get(t);
-      if (!list) this.postings.set(t, (list = []));
-      list.push([id, n]);
+      if (!list) this.postings.set(t, (list = { ids: [], tfs: [] }));
+      list.ids.push(id);
+      list.tfs.push(n);
     }
   }
 
-  /** Chunks scored by BM25 for the query's distinct tokens. */
-  private scoreChunks(query: string): Map<number, number> {
-    const scores = new Map<number, number>();
+  /**
+   * Files ranked by their best-matching symbols (a soft maximum), with those symbols. Chunks are
+   * scored by BM25 for the query's distinct tokens into a reused array; match objects are made only
+   * for the files returned (sympy's 26k chunks: a query touches thousands).
+   */
+  search(query: string, limit: number, options: SymbolSearchOptions = DEFAULT_SYMBOL_SEARCH): SymbolRanking {
     const n = this.chunks.length;
+    if (!this.scratch || this.scratch.length < n) this.scratch = new Float64Array(n);
+    const scores = this.scratch;
+    const touched: number[] = [];
     for (const token of new Set(tokenize(query))) {
       const list = this.postings.get(token);
       if (!list) continue;
-      const idf = Math.log(1 + (n - list.length + 0.5) / (list.length + 0.5));
-      for (const [id, tf] of list) {
+      const df = list.ids.length;
+      const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
+      for (let i = 0; i < df; i++) {
+        const id = list.ids[i]!;
+        const tf = list.tfs[i]!;
         const norm = tf + K1 * (1 - B + (B * this.lengths[id]!) / this.avgLength);
-        scores.set(id, (scores.get(id) ?? 0) + (idf * tf * (K1 + 1)) / norm);
+        if (scores[id] === 0) touched.push(id);
+        scores[id]! += (idf * tf * (K1 + 1)) / norm;
       }
     }
-    return scores;
-  }
-
-  /** Files ranked by their best-matching symbols (a soft maximum), with those symbols. */
-  search(query: string, limit: number, options: SymbolSearchOptions = DEFAULT_SYMBOL_SEARCH): SymbolRanking {
-    const byFile = new Map<string, SymbolMatch[]>();
-    for (const [id, score] of this.scoreChunks(query)) {
-      const chunk = this.chunks[id]!;
-      let list = byFile.get(chunk.path);
-      if (!list) byFile.set(chunk.path, (list = []));
-      list.push({ ...chunk, score });
+    const byFile = new Map<string, number[]>();
+    for (const id of touched) {
+      const path = this.chunks[id]!.path;
+      let ids = byFile.get(path);
+      if (!ids) byFile.set(path, (ids = []));
+      ids.push(id);
     }
-    const files: Array<{ path: string; score: number }> = [];
-    const matches = new Map<string, SymbolMatch[]>();
-    for (const [path, list] of byFile) {
-      list.sort((a, b) => b.score - a.score || a.startLine - b.startLine);
-      const score = list[0]!.score + options.extraWeight * list.slice(1, 1 + options.extraChunks).reduce((sum, m) => sum + m.score, 0);
-      files.push({ path, score });
-      matches.set(path, list.slice(0, options.keep));
+    const files: Array<{ path: string; score: number; ids: number[] }> = [];
+    for (const [path, ids] of byFile) {
+      ids.sort((a, b) => scores[b]! - scores[a]! || this.chunks[a]!.startLine - this.chunks[b]!.startLine);
+      const score = scores[ids[0]!]! + options.extraWeight * ids.slice(1, 1 + options.extraChunks).reduce((sum, id) => sum + scores[id]!, 0);
+      files.push({ path, score, ids });
     }
     files.sort((a, b) => b.score - a.score || a.path.localeCompare(b.path));
     const top = files.slice(0, limit);
-    return { files: top, matches: new Map(top.map((f) => [f.path, matches.get(f.path)!])) };
+    const matches = new Map(top.map((f) => [f.path, f.ids.slice(0, options.keep).map((id) => ({ ...this.chunks[id]!, score: scores[id]! }))]));
+    for (const id of touched) scores[id] = 0;
+    return { files: top.map(({ path, score }) => ({ path, score })), matches };
   }
 }
 

@@ -98,8 +98,8 @@ export interface LsiOptions {
   dimensions?: number;
   seed?: number;
   /**
-   * The largest share of the files of a snapshot and a basis together that may be in one but not
-   * the other for the snapshot to be folded into the basis instead of refitted (default 0.2).
+   * The largest share of a snapshot's files the basis lacks, and of the basis's files the snapshot
+   * lacks, for the snapshot to be folded into the basis instead of refitted (default 0.2).
    */
   maxChangedShare?: number;
 }
@@ -111,7 +111,7 @@ export interface LsiOptions {
  *
  * Another commit of a repository is folded into a basis fitted before (in this process, or stored
  * in the corpus's cache folder) when the basis was fitted at that commit or one of its ancestors,
- * over the same candidate options, and at most 20% of the files of both together differ: those
+ * over the same candidate options, and at most 20% of either's files are missing from the other: those
  * shared keep their fitted vectors, the others are folded in like queries, and terms new since the
  * fit are not in the vocabulary. Never into a basis from a later commit: its vocabulary, IDF and
  * latent space could hold the very fix the snapshot is asked about. Without a commit (a directory)
