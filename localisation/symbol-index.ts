@@ -55,11 +55,30 @@ export class SymbolIndex {
   /** Scores by chunk id, reused by every query (search is synchronous) and zeroed where it wrote. */
   private scratch: Float64Array | undefined;
 
-  static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>): SymbolIndex {
+  /**
+   * `blobs` (path → blob id) lets a file's chunk statistics come from the per-blob cache: at the
+   * next commit only changed files are tokenised again, and the index equals a fresh build (the
+   * statistics are a function of the content alone).
+   */
+  static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>, blobs?: ReadonlyMap<string, string>): SymbolIndex {
     const index = new SymbolIndex();
     for (const summary of summaries) {
       const text = texts.get(summary.path);
-      if (text !== undefined) index.addFile(summary, text);
+      if (text === undefined) continue;
+      const blob = blobs?.get(summary.path);
+      let chunks = blob === undefined ? undefined : chunkCache.get(blob);
+      if (chunks && blob !== undefined) {
+        // A hit moves to the back, so blobs every commit shares outlive one-off ones.
+        chunkCache.delete(blob);
+        chunkCache.set(blob, chunks);
+      } else {
+        chunks = fileChunks(summary, text);
+        if (blob !== undefined) {
+          if (chunkCache.size >= CHUNK_CACHE_FILES) chunkCache.delete(chunkCache.keys().next().value!);
+          chunkCache.set(blob, chunks);
+        }
+      }
+      for (const c of chunks) index.add({ path: summary.path, qualname: c.qualname, startLine: c.startLine, endLine: c.endLine }, c.length, c.tf);
     }
     index.avgLength = index.lengths.reduce((a, b) => a + b, 0) / Math.max(1, index.lengths.length) || 1;
     return index;
@@ -69,33 +88,10 @@ export class SymbolIndex {
     return this.chunks.length;
   }
 
-  private addFile(summary: FileSummary, text: string): void {
-    const lines = text.split('\n');
-    // The innermost definition owns each line; symbols come parents first, so children overwrite.
-    const owner = new Int32Array(lines.length).fill(-1);
-    summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lines.length, s.endLine)));
-    const own: string[][] = summary.symbols.map((s) => [...Array(QUALNAME_REPEAT).fill(s.qualname), s.docstring ?? '']);
-    const moduleLines: string[] = [summary.docstring ?? ''];
-    for (let l = 0; l < lines.length; l++) (owner[l]! >= 0 ? own[owner[l]!]! : moduleLines).push(lines[l]!);
-    const byQualname = new Map(summary.symbols.map((s, i) => [s.qualname, i]));
-    for (const s of summary.symbols) {
-      const parent = byQualname.get(s.qualname.slice(0, Math.max(0, s.qualname.lastIndexOf('.'))));
-      if (parent !== undefined) own[parent]!.push(s.name);
-    }
-    summary.symbols.forEach((s, i) => {
-      this.add({ path: summary.path, qualname: s.qualname, startLine: s.startLine, endLine: s.endLine }, own[i]!.join('\n'));
-    });
-    this.add({ path: summary.path, qualname: MODULE_SYMBOL, startLine: 1, endLine: lines.length }, moduleLines.join('\n'));
-  }
-
-  private add(chunk: SymbolChunk, text: string): void {
-    const tokens = tokenize(text);
-    if (tokens.length === 0) return;
+  private add(chunk: SymbolChunk, length: number, tf: ReadonlyArray<readonly [string, number]>): void {
     const id = this.chunks.length;
     this.chunks.push(chunk);
-    this.lengths.push(tokens.length);
-    const tf = new Map<string, number>();
-    for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+    this.lengths.push(length);
     for (const [t, n] of tf) {
       let list = this.postings.get(t);
       if (!list) this.postings.set(t, (list = { ids: [], tfs: [] }));
@@ -148,11 +144,53 @@ export class SymbolIndex {
   }
 }
 
+/** One chunk's statistics, without its path (a blob can sit at any path). */
+interface ChunkStats {
+  qualname: string;
+  startLine: number;
+  endLine: number;
+  length: number;
+  tf: Array<[string, number]>;
+}
+
+/** Chunk statistics by blob id, shared by every index of the process (bounded, least recently used out). */
+const chunkCache = new Map<string, ChunkStats[]>();
+const CHUNK_CACHE_FILES = 50_000;
+
+/**
+ * A file's chunks: each symbol's own lines (the innermost definition owns each line; symbols come
+ * parents first, so children overwrite), its qualname repeated, its docstring and its children's
+ * names; the lines outside every definition as `<module>`. Chunks without a token are dropped.
+ */
+function fileChunks(summary: FileSummary, text: string): ChunkStats[] {
+  const lines = text.split('\n');
+  const owner = new Int32Array(lines.length).fill(-1);
+  summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lines.length, s.endLine)));
+  const own: string[][] = summary.symbols.map((s) => [...Array(QUALNAME_REPEAT).fill(s.qualname), s.docstring ?? '']);
+  const moduleLines: string[] = [summary.docstring ?? ''];
+  for (let l = 0; l < lines.length; l++) (owner[l]! >= 0 ? own[owner[l]!]! : moduleLines).push(lines[l]!);
+  const byQualname = new Map(summary.symbols.map((s, i) => [s.qualname, i]));
+  for (const s of summary.symbols) {
+    const parent = byQualname.get(s.qualname.slice(0, Math.max(0, s.qualname.lastIndexOf('.'))));
+    if (parent !== undefined) own[parent]!.push(s.name);
+  }
+  const stats = (qualname: string, startLine: number, endLine: number, body: string): ChunkStats | undefined => {
+    const tokens = tokenize(body);
+    if (tokens.length === 0) return undefined;
+    const tf = new Map<string, number>();
+    for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+    return { qualname, startLine, endLine, length: tokens.length, tf: [...tf] };
+  };
+  const chunks = summary.symbols.map((s, i) => stats(s.qualname, s.startLine, s.endLine, own[i]!.join('\n')));
+  chunks.push(stats(MODULE_SYMBOL, 1, lines.length, moduleLines.join('\n')));
+  return chunks.filter((c): c is ChunkStats => c !== undefined);
+}
+
 const built = new WeakMap<RepoIndex, SymbolIndex>();
 
 /** The symbol index of a repository index, built on first use and kept as long as the index lives. */
 export function symbolIndexOf(index: RepoIndex): SymbolIndex {
   let symbols = built.get(index);
-  if (!symbols) built.set(index, (symbols = SymbolIndex.build(index.summaries, index.texts)));
+  if (!symbols) built.set(index, (symbols = SymbolIndex.build(index.summaries, index.texts, index.blobs)));
   return symbols;
 }

@@ -9,7 +9,7 @@ import { Localiser } from '../../localisation/index.js';
 import { baseSignals, DEFAULT_RANK_CONFIG, fuseSignals, rankFiles, type RankConfig } from '../../localisation/rank.js';
 import { buildRepoIndex } from '../../localisation/repo-index.js';
 import { gitDirOf, readDirSnapshot, readGitSnapshot } from '../../localisation/snapshot.js';
-import { symbolIndexOf } from '../../localisation/symbol-index.js';
+import { SymbolIndex, symbolIndexOf } from '../../localisation/symbol-index.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
@@ -39,6 +39,19 @@ describe('symbols signal', () => {
     const result = await rankFiles(index, 'Client does not back off when it resends a request after the connection timed out', only('symbols'));
     expect(result.files[0]?.path).toBe('net/client.py');
     expect(result.symbolMatches.get('net/client.py')?.[0]).toMatchObject({ qualname: 'Client.retry_after_timeout', startLine: expect.any(Number) });
+  });
+
+  it('reuses a blob\'s chunks at the next snapshot and gives the same answers as a fresh build', () => {
+    const first = buildRepoIndex(readDirSnapshot(makeRepo(repo)));
+    symbolIndexOf(first); // the blobs' chunks are now cached
+    const changed = { ...repo, 'net/pool.py': `${repo['net/pool.py']}\n\ndef drain_after_timeout(pool):\n    return pool\n` };
+    const next = buildRepoIndex(readDirSnapshot(makeRepo(changed)));
+    const query = 'resend a request after the connection timed out; drain the pool';
+    const reused = symbolIndexOf(next).search(query, 10);
+    // Without blob ids nothing comes from the cache: every file is chunked and tokenised afresh.
+    const fresh = SymbolIndex.build(next.summaries, next.texts).search(query, 10);
+    expect(reused).toEqual(fresh);
+    expect(fresh.matches.get('net/pool.py')?.map((m) => m.qualname)).toContain('drain_after_timeout');
   });
 
   it('gives a nested definition its own lines: the class document does not hold the method body', () => {
