@@ -2,7 +2,7 @@ import { FixwrightError } from '../core/errors.js';
 import { DEFAULT_RANK_CONFIG, fileFeatures, fusionConfig, type Localiser, rankFiles, type FusionModel, featureNames, fitLogistic, type LogisticModel, probability, type Ranking, type Signal } from '../localisation/index.js';
 import { crossFit, type ConformalMethod, calibrate, type Calibration } from '../uncertainty/index.js';
 import type { SwebenchRow } from './dataset.js';
-import { recallFigures, setSizeFigures, type SetSizeFigures, type SkippedInstance, usableRow } from './localise-eval.js';
+import { forEachUsableRow, recallFigures, setSizeFigures, type SetSizeFigures, type SkippedInstance } from './localise-eval.js';
 
 /** One tuning row's rankings: every signal's list, the hand-weighted RRF ranking, and its gold files. */
 export interface CollectedRow {
@@ -176,35 +176,20 @@ export async function collectRankings(
   options: { reposDir: string; localiser: Localiser; signals: readonly Signal[]; onProgress?: (done: number, total: number, id: string) => void },
 ): Promise<{ collected: CollectedRow[]; skipped: SkippedInstance[] }> {
   const collected: CollectedRow[] = [];
-  const skipped: SkippedInstance[] = [];
-  const seen = new Set<string>();
-  let count = 0;
-  for (const row of rows) {
-    options.onProgress?.(count++, rows.length, row.instance_id);
-    const usable = usableRow(row, seen, options.reposDir);
-    if ('reason' in usable) {
-      skipped.push({ instance_id: row.instance_id, reason: usable.reason });
-      continue;
-    }
-    const { gold, gitDir } = usable;
-    try {
-      const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
-      const config = fusionConfig(DEFAULT_RANK_CONFIG, { signals: [...options.signals] });
-      const all = await rankFiles(index, row.problem_statement, config, await options.localiser.denseRanker(index));
-      const baseline = await options.localiser.rank(index, row.problem_statement);
-      collected.push({
-        instance_id: row.instance_id,
-        repo: row.repo,
-        dataset: row.dataset,
-        gold,
-        candidates: index.summaries.map((s) => s.path),
-        signals: all.signals,
-        rrf: baseline.files.map((f) => f.path),
-      });
-    } catch (err) {
-      skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
-    }
-  }
-  options.onProgress?.(rows.length, rows.length, '');
+  const config = fusionConfig(DEFAULT_RANK_CONFIG, { signals: [...options.signals] });
+  const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
+    const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+    const all = await rankFiles(index, row.problem_statement, config, await options.localiser.denseRanker(index));
+    const baseline = await options.localiser.rank(index, row.problem_statement);
+    collected.push({
+      instance_id: row.instance_id,
+      repo: row.repo,
+      dataset: row.dataset,
+      gold,
+      candidates: index.summaries.map((s) => s.path),
+      signals: all.signals,
+      rrf: baseline.files.map((f) => f.path),
+    });
+  });
   return { collected, skipped };
 }

@@ -1,8 +1,8 @@
 import type { Signal } from '../localisation/fusion.js';
 import { type Localiser } from '../localisation/index.js';
 import { baseSignals, DEFAULT_RANK_CONFIG, fuseSignals, type RankConfig } from '../localisation/rank.js';
-import { changedFiles, type SwebenchRow } from './dataset.js';
-import { findGitDir, recallFigures, type SkippedInstance } from './localise-eval.js';
+import type { SwebenchRow } from './dataset.js';
+import { forEachUsableRow, recallFigures, type SkippedInstance } from './localise-eval.js';
 
 /** Every fused signal, in table order. */
 export const ABLATION_SIGNALS: readonly Signal[] = ['bm25', 'embeddings', 'evidence', 'pagerank', 'symbols', 'identifiers', 'history', 'cochange'];
@@ -69,35 +69,21 @@ export async function ablateLocalisation(
     configs[`toggled:${s}`] = withWeight(defaults, s, defaults.weights[s] > 0 ? 0 : 1);
   }
   const ranked: Record<string, Array<{ gold: string[]; ranked: string[] }>> = Object.fromEntries([...Object.keys(configs), ...ABLATION_SIGNALS.map((s) => `alone:${s}`)].map((k) => [k, []]));
-  const skipped: SkippedInstance[] = [];
-  let done = 0;
-  for (const row of rows) {
-    options.onProgress?.(done++, rows.length, row.instance_id);
-    const gold = changedFiles(row.patch);
-    const gitDir = findGitDir(options.reposDir, row.repo);
-    if (gold.length === 0 || !gitDir || !row.problem_statement.trim()) {
-      skipped.push({ instance_id: row.instance_id, reason: gold.length === 0 ? 'its patch changes no files' : !gitDir ? `repository ${row.repo} not found under ${options.reposDir}` : 'empty problem_statement' });
-      continue;
+  const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
+    const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+    const base = await baseSignals(index, row.problem_statement, all, await options.localiser.denseRanker(index), true);
+    // Files no configuration found follow in path order, as in the evaluation, so MRR matches it.
+    const paths = index.summaries.map((s) => s.path);
+    const complete = (list: string[]) => {
+      const seen = new Set(list);
+      return [...list, ...paths.filter((p) => !seen.has(p))];
+    };
+    for (const [name, config] of Object.entries(configs)) {
+      const result = fuseSignals(index, base, config);
+      ranked[name]!.push({ gold, ranked: complete(result.files.map((f) => f.path)) });
+      if (name === 'all') for (const s of ABLATION_SIGNALS) ranked[`alone:${s}`]!.push({ gold, ranked: complete((result.signals[s] ?? []).map((f) => f.path)) });
     }
-    try {
-      const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
-      const base = await baseSignals(index, row.problem_statement, all, await options.localiser.denseRanker(index), true);
-      // Files no configuration found follow in path order, as in the evaluation, so MRR matches it.
-      const paths = index.summaries.map((s) => s.path);
-      const complete = (list: string[]) => {
-        const seen = new Set(list);
-        return [...list, ...paths.filter((p) => !seen.has(p))];
-      };
-      for (const [name, config] of Object.entries(configs)) {
-        const result = fuseSignals(index, base, config);
-        ranked[name]!.push({ gold, ranked: complete(result.files.map((f) => f.path)) });
-        if (name === 'all') for (const s of ABLATION_SIGNALS) ranked[`alone:${s}`]!.push({ gold, ranked: complete((result.signals[s] ?? []).map((f) => f.path)) });
-      }
-    } catch (err) {
-      skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
-    }
-  }
-  options.onProgress?.(rows.length, rows.length, '');
+  });
   return {
     instances: ranked.all!.length,
     all: figures(ranked.all!),

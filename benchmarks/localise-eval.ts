@@ -165,7 +165,7 @@ function applyCalibration(instances: ReadonlyArray<{ ranked: readonly { path: st
  * A row's gold files and repository, or why it cannot be localised (a repeated id, a patch that
  * changes nothing, a repository missing under `reposDir`, an empty issue). Marks its id as seen.
  */
-export function usableRow(row: SwebenchRow, seen: Set<string>, reposDir: string): { gold: string[]; gitDir: string } | { reason: string } {
+function usableRow(row: SwebenchRow, seen: Set<string>, reposDir: string): { gold: string[]; gitDir: string } | { reason: string } {
   if (seen.has(row.instance_id)) return { reason: 'duplicate instance_id (the first row was used)' };
   seen.add(row.instance_id);
   const gold = changedFiles(row.patch);
@@ -177,19 +177,17 @@ export function usableRow(row: SwebenchRow, seen: Set<string>, reposDir: string)
 }
 
 /**
- * Localises every row at its base commit, then measures recall against the files its gold patch
- * changes and the cross-fitted conformal coverage. Rows whose repository or commit is missing are
- * returned as skipped, never dropped silently.
+ * Visits each row that can be localised, with its gold files and git directory, reporting
+ * progress; a row that cannot be (see `usableRow`), or whose visit throws, is returned as skipped
+ * with why, never dropped silently. The evaluation, the fusion fit and the ablation share it.
  */
-export async function evaluateLocalisation(
-  rows: readonly SwebenchRow[],
-  options: LocaliseEvalOptions,
-): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; repos: string[]; qhatFinite: boolean }> {
+export async function forEachUsableRow<R extends SwebenchRow>(
+  rows: readonly R[],
+  options: { reposDir: string; onProgress?: (done: number, total: number, instanceId: string) => void },
+  visit: (row: R, gold: string[], gitDir: string) => Promise<void>,
+): Promise<SkippedInstance[]> {
   const skipped: SkippedInstance[] = [];
-  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[]; indexed: number; goldFns: Record<string, string[]>; topFns: Record<string, string[]> }> = [];
   const seen = new Set<string>();
-  const indexSeconds: number[] = [];
-  const queryMs: number[] = [];
   let count = 0;
   for (const row of rows) {
     options.onProgress?.(count++, rows.length, row.instance_id);
@@ -198,28 +196,45 @@ export async function evaluateLocalisation(
       skipped.push({ instance_id: row.instance_id, reason: usable.reason });
       continue;
     }
-    const { gold, gitDir } = usable;
     try {
-      const t0 = performance.now();
-      const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
-      await options.localiser.prepare(index); // embedding the files, the symbol index and the history are part of indexing
-      indexSeconds.push((performance.now() - t0) / 1000);
-      const t1 = performance.now();
-      // A row the learned fusion was trained on is ranked by its fold's model, which never saw that repository.
-      const { files } = await options.localiser.rank(index, row.problem_statement, { outOfFoldRepo: options.localiser.fusion?.trainedOn[row.instance_id] });
-      queryMs.push(performance.now() - t1);
-      // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
-      const found = new Set(files.map((f) => f.path));
-      const rest = index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0, ranks: {} }));
-      // Gold functions come from the base symbols of the gold files; their ranking only needs those files.
-      const goldFns = Object.fromEntries(goldFunctions(row.patch, new Map(index.summaries.map((s) => [s.path, s]))));
-      const topFns = Object.fromEntries(rankFunctions(index, Object.keys(goldFns), row.problem_statement, 10).map((f) => [f.path, f.functions.map((s) => s.qualname)]));
-      done.push({ row, gold, files: [...files, ...rest], indexed: index.summaries.length, goldFns, topFns });
+      await visit(row, usable.gold, usable.gitDir);
     } catch (err) {
       skipped.push({ instance_id: row.instance_id, reason: (err as Error).message });
     }
   }
   options.onProgress?.(rows.length, rows.length, '');
+  return skipped;
+}
+
+/**
+ * Localises every row at its base commit, then measures recall against the files its gold patch
+ * changes and the cross-fitted conformal coverage. Rows whose repository or commit is missing are
+ * returned as skipped, never dropped silently.
+ */
+export async function evaluateLocalisation(
+  rows: readonly SwebenchRow[],
+  options: LocaliseEvalOptions,
+): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; repos: string[]; qhatFinite: boolean }> {
+  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[]; indexed: number; goldFns: Record<string, string[]>; topFns: Record<string, string[]> }> = [];
+  const indexSeconds: number[] = [];
+  const queryMs: number[] = [];
+  const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
+    const t0 = performance.now();
+    const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+    await options.localiser.prepare(index); // embedding the files, the symbol index and the history are part of indexing
+    indexSeconds.push((performance.now() - t0) / 1000);
+    const t1 = performance.now();
+    // A row the learned fusion was trained on is ranked by its fold's model, which never saw that repository.
+    const { files } = await options.localiser.rank(index, row.problem_statement, { outOfFoldRepo: options.localiser.fusion?.trainedOn[row.instance_id] });
+    queryMs.push(performance.now() - t1);
+    // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
+    const found = new Set(files.map((f) => f.path));
+    const rest = index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0, ranks: {} }));
+    // Gold functions come from the base symbols of the gold files; their ranking only needs those files.
+    const goldFns = Object.fromEntries(goldFunctions(row.patch, new Map(index.summaries.map((s) => [s.path, s]))));
+    const topFns = Object.fromEntries(rankFunctions(index, Object.keys(goldFns), row.problem_statement, 10).map((f) => [f.path, f.functions.map((s) => s.qualname)]));
+    done.push({ row, gold, files: [...files, ...rest], indexed: index.summaries.length, goldFns, topFns });
+  });
 
   const instances = done.map((d) => ({ ranked: d.files, gold: d.gold }));
   const fitted = options.calibration ? applyCalibration(instances, options.calibration) : crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
