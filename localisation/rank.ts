@@ -1,6 +1,7 @@
 import { type FusedFile, type Ranking, reciprocalRankFusion, type Signal } from './fusion.js';
 import { changeFrequency, coChange, historySource, readHistory, type RepoHistory } from './history.js';
 import { identifierRanking } from './identifiers.js';
+import { withoutEnvironmentReport } from './issue-text.js';
 import { DEFAULT_EVIDENCE_WEIGHTS, type EvidenceWeights, issueEvidence } from './issue-evidence.js';
 import { personalizedPageRank } from './pagerank.js';
 import type { RepoIndex } from './repo-index.js';
@@ -55,7 +56,8 @@ export interface BaseSignals {
  * Ranks with each base signal whose weight is above 0 (`all`: every one, for ablations that
  * re-fuse one ranking under many weights).
  */
-export async function baseSignals(index: RepoIndex, issue: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker, all = false): Promise<BaseSignals> {
+export async function baseSignals(index: RepoIndex, issueText: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker, all = false): Promise<BaseSignals> {
+  const issue = withoutEnvironmentReport(issueText);
   const on = (s: Signal) => all || config.weights[s] > 0;
   const signals: Partial<Record<Signal, Ranking>> = {};
   let symbolMatches = new Map<string, SymbolMatch[]>();
