@@ -1,5 +1,6 @@
 import type { FileSummary, PySymbol } from './python-parse.js';
 import type { RepoIndex } from './repo-index.js';
+import { withoutEnvironmentReport } from './issue-text.js';
 import { tokenize } from './tokenize.js';
 
 /**
@@ -124,7 +125,7 @@ export interface FileFunctions {
 
 /** For each of `paths` (a set's files, in rank order), its `top` symbols most related to `issue`. */
 export function rankFunctions(index: RepoIndex, paths: readonly string[], issue: string, top = 10): FileFunctions[] {
-  const issueTokens = new Set(tokenize(issue));
+  const issueTokens = new Set(tokenize(withoutEnvironmentReport(issue)));
   const byPath = new Map(index.summaries.map((s) => [s.path, s]));
   return paths.map((path) => {
     const summary = byPath.get(path);

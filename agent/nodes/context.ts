@@ -1,5 +1,5 @@
 import type { FileSummary, PySymbol, RankedSymbol, RepoIndex } from '../../localisation/index.js';
-import { MODULE_SYMBOL, rankFunctions } from '../../localisation/index.js';
+import { MODULE_SYMBOL, rankFunctions, withoutEnvironmentReport } from '../../localisation/index.js';
 import { tokenize } from '../../localisation/tokenize.js';
 import type { AgentDeps } from '../deps.js';
 import { cutsFor } from '../sampling/plan.js';
@@ -189,7 +189,7 @@ export async function contextNode(state: AgentStateType, deps: AgentDeps): Promi
   const filesOf = (cut: ContextCut) => (cut === 'conformal_set' ? promptFiles(state.files) : cut === 'top_file' ? state.files.slice(0, 1) : state.files.slice(0, TOP_K_FILES));
   const paths = [...new Set(cuts.flatMap((cut) => filesOf(cut).map((f) => f.path)))];
   const rankings = new Map(rankFunctions(index, paths, state.issue, Infinity).map((f) => [f.path, f.functions]));
-  const issueTokens = new Set(tokenize(state.issue));
+  const issueTokens = new Set(tokenize(withoutEnvironmentReport(state.issue)));
   const contexts: Partial<Record<ContextCut, string>> = {};
   const shownBy: Record<string, { files: ShownFile[]; chars: number }> = {};
   for (const cut of cuts) {
