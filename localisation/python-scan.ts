@@ -357,8 +357,9 @@ class Scanner {
           if (text.charCodeAt(this.i + 1) !== 61) fail('stray !');
           this.push(OP, this.i, (this.i += 2), depth);
           continue;
-        case 61: // = followed by a starred value
+        case 61: // = followed by a starred value, or assigning to True, False or None (Python 2 did)
           if (!depth && /^=\s*\*(?!\*)/.test(text.slice(this.i, this.i + 40))) this.starredValue = true;
+          if (this.count === 1 && text.charCodeAt(this.i + 1) !== 61 && this.kind[0] === NAME && OPERAND_KEYWORDS.has(this.word(0))) fail('assignment to a constant');
           this.push(OP, this.i, ++this.i, depth);
           continue;
         case 46: // . or ...

@@ -232,6 +232,9 @@ describe('scanPython knows when it is unsure', () => {
     ['a decorator with nothing to decorate', '@dec\nx = 1\n'],
     ['try without except', 'try:\n    pass\nx = 1\n'],
     ['a form feed', 'x = 1\n\f\ny = 2\n'],
+    ['an assignment to True', 'True = 1\nif x == None: pass\n'],
+    ['a Python 2 raise', 'raise ValueError, "no"\n'],
+    ['a lazy import (Python 3.15)', 'lazy from os import path\n'],
   ])('%s', (_what, text) => {
     expect(unsure(text)).toBe(true);
     // What indexing reads then is tree-sitter's summary.
