@@ -1,6 +1,6 @@
 import { FixwrightError } from '../core/errors.js';
 import { DEFAULT_RANK_CONFIG, fileFeatures, fusionConfig, type Localiser, rankFiles, type FusionModel, featureNames, fitLogistic, type LogisticModel, probability, type Ranking, type Signal } from '../localisation/index.js';
-import { crossFit, type ConformalMethod, calibrate, type Calibration } from '../uncertainty/index.js';
+import { crossFit, type ConformalMethod, type ConformalParams, calibrate, type Calibration, DEFAULT_LEARNED_METHOD } from '../uncertainty/index.js';
 import type { SwebenchRow } from './dataset.js';
 import { forEachUsableRow, recallFigures, setSizeFigures, type SetSizeFigures, type SkippedInstance } from './localise-eval.js';
 
@@ -75,7 +75,7 @@ export interface FusionFitReport {
    */
   ablation: Array<{ signal: Signal; without: Record<string, number> }>;
   /** Conformal sets over the out-of-fold probabilities of every row (cross-fitted), per dataset file above. */
-  conformal: { alpha: number; method: ConformalMethod; coverage: number; mean_set_size: number };
+  conformal: { alpha: number; method: ConformalMethod; coverage: number; mean_set_size: number; fold_params: Array<ConformalParams | undefined> };
 }
 
 /** Options of a fit. */
@@ -83,6 +83,8 @@ export interface FusionFitOptions {
   signals: Signal[];
   alpha: number;
   folds: number;
+  /** How the sets are cut (default DEFAULT_LEARNED_METHOD). */
+  method?: ConformalMethod;
   /** The L2 strength (default DEFAULT_L2). */
   l2?: number;
   /** Other strengths to report out-of-fold R@5 at (sensitivity only). */
@@ -127,7 +129,8 @@ export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptio
   const best = outOfFold(rows, signals, l2);
 
   const instances = rows.map((r, i) => ({ ranked: best.ranked[i]!, gold: r.gold }));
-  const fitted = crossFit(instances, { alpha: options.alpha, method: 'prob', folds: options.folds });
+  const method = options.method ?? DEFAULT_LEARNED_METHOD;
+  const fitted = crossFit(instances, { alpha: options.alpha, method, folds: options.folds });
   const perDatasetFigures = perDataset(rows).map((dataset) => {
     const idx = rows.flatMap((r, i) => (r.dataset === dataset ? [i] : []));
     return {
@@ -155,14 +158,14 @@ export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptio
     created: new Date().toISOString(),
   };
   // Calibrated on the out-of-fold probabilities: in-sample ones would be too confident, and the sets too small.
-  const calibration = calibrate(instances, { alpha: options.alpha, method: 'prob', ranker: rankerName(model) });
+  const calibration = calibrate(instances, { alpha: options.alpha, method, ranker: rankerName(model) });
   const report: FusionFitReport = {
     signals: [...signals],
     l2,
     l2_search: scored,
     per_dataset: perDatasetFigures,
     ablation,
-    conformal: { alpha: options.alpha, method: 'prob', coverage: fitted.coverage, mean_set_size: fitted.meanSetSize },
+    conformal: { alpha: options.alpha, method, coverage: fitted.coverage, mean_set_size: fitted.meanSetSize, fold_params: fitted.params },
   };
   return { model, report, calibration };
 }

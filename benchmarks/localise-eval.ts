@@ -155,7 +155,7 @@ export interface LocaliseEvalOptions {
 
 /** Every instance's set under one fixed calibration, with the coverage it reached. */
 function applyCalibration(instances: ReadonlyArray<{ ranked: readonly { path: string; score: number }[]; gold: readonly string[] }>, calibration: Calibration) {
-  const sets = instances.map((i) => predictionSet(i.ranked, calibration.qhat, calibration.method));
+  const sets = instances.map((i) => predictionSet(i.ranked, calibration.qhat, calibration.method, calibration.params));
   const covered = instances.filter((i, k) => i.gold.every((g) => sets[k]!.includes(g))).length;
   const n = instances.length;
   return { sets, coverage: n ? covered / n : 0, meanSetSize: n ? sets.reduce((a, s) => a + s.length, 0) / n : 0, qhats: [calibration.qhat] };

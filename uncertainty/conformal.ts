@@ -3,21 +3,52 @@ import { z } from 'zod';
 import { FixwrightError } from '../core/errors.js';
 
 /**
- * Split-conformal cut-offs over a ranked list of files. Each ranking is turned into a distribution
- * (fused scores normalised to sum to 1); an instance's non-conformity score is the cumulative mass
- * down to its last gold file (APS, adaptive prediction sets), so a confident ranking — mass
- * piled on its top files — yields a small set, and a flat one a larger set.
+ * Split-conformal cut-offs over a ranked list of files. Each instance gets a non-conformity score
+ * (how far down its ranking one must go to hold every gold file, measured one of several ways),
+ * q̂ is the conformal quantile of those scores on calibration instances, and a new ranking's set is
+ * the prefix whose score stays within q̂.
  */
 
 /**
- * How non-conformity is measured: cumulative mass (APS), plain rank, or one minus the file's own
- * score read as a probability (`prob`, for the learned fusion's calibrated scores: the set is every
- * file at least as probable as a threshold, so its size follows how many files are likely, not how
- * many the repository has).
+ * How non-conformity is measured:
+ * - `aps`: cumulative mass of the scores normalised within the instance (adaptive prediction sets);
+ * - `raps`: APS plus λ·max(0, rank − k_reg) (Angelopoulos et al. 2020), so a flat tail cannot grow the set without bound;
+ * - `rank`: the plain rank;
+ * - `prob`: one minus the file's score read as a probability (every file at least as probable as a threshold);
+ * - `ratio`: one minus the file's score relative to the top file's, plus λ·max(0, rank − k_reg).
+ *   The learned fusion's default: the cut is relative to how sure the ranker is of its first file,
+ *   so a ranking with one clear file gets a small set and a flat one a larger set, and the rank
+ *   penalty caps the flat ones (`prob` cuts every instance at the same absolute probability, and
+ *   the fusion's probabilities are soft, so its sets barely adapt).
+ * `raps` and `ratio` have parameters (λ, k_reg), chosen by calibrate() on its own instances only.
  */
-export type ConformalMethod = 'aps' | 'rank' | 'prob';
+export type ConformalMethod = 'aps' | 'rank' | 'prob' | 'raps' | 'ratio';
 
-export const CONFORMAL_METHODS: readonly ConformalMethod[] = ['aps', 'rank', 'prob'];
+export const CONFORMAL_METHODS: readonly ConformalMethod[] = ['aps', 'rank', 'prob', 'raps', 'ratio'];
+
+/** The method the learned fusion's sets are cut with unless another is asked for. */
+export const DEFAULT_LEARNED_METHOD: ConformalMethod = 'ratio';
+
+/** The rank penalty of `raps` and `ratio`: λ per rank past k_reg. */
+export interface ConformalParams {
+  lambda: number;
+  kReg: number;
+}
+
+const PARAMETRISED: readonly ConformalMethod[] = ['raps', 'ratio'];
+
+/** Whether a method has parameters (chosen on the calibration instances). */
+export const hasParams = (method: ConformalMethod) => PARAMETRISED.includes(method);
+
+/**
+ * The (λ, k_reg) grid calibrate() chooses from, λ outermost (ties go to the first). Round
+ * numbers spanning "penalty negligible before rank ~100" to "penalty decides from rank ~3"; not
+ * fitted to any figure.
+ */
+export const PARAM_GRID: readonly ConformalParams[] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3].flatMap((lambda) => [0, 1, 2, 3, 5, 8].map((kReg) => ({ lambda, kReg })));
+
+/** Folds of the inner cross-fit that chooses the parameters within the calibration instances. */
+const PARAM_FOLDS = 5;
 
 /** A ranked file with its fused score. */
 export interface ScoredFile {
@@ -25,25 +56,43 @@ export interface ScoredFile {
   score: number;
 }
 
-/** Cumulative mass at each position of a ranking (rank method: the position itself). */
-function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod): number[] {
+const needParams = (method: ConformalMethod, params: ConformalParams | undefined): ConformalParams => {
+  if (!params) throw new FixwrightError('FW_ERR_BAD_INPUT', `conformal method ${method} needs its parameters (lambda, k_reg)`, { field: 'method' });
+  return params;
+};
+
+/** The rank penalty λ·max(0, rank − k_reg) of each position (rank counted from 1). */
+const penalty = (length: number, params: ConformalParams) => Array.from({ length }, (_, i) => params.lambda * Math.max(0, i + 1 - params.kReg));
+
+/** The non-conformity of each position of a ranking; nondecreasing, so every set is a prefix. */
+function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod, params?: ConformalParams): number[] {
   if (method === 'rank') return ranked.map((_, i) => i + 1);
   // Running maximum, so the cut stays a prefix of the ranking even if scores are not sorted.
   if (method === 'prob') {
     let worst = 0;
     return ranked.map((f) => (worst = Math.max(worst, 1 - Math.min(1, Math.max(0, f.score)))));
   }
+  if (method === 'ratio') {
+    const pen = penalty(ranked.length, needParams(method, params));
+    const top = Math.max(0, ranked[0]?.score ?? 0);
+    let worst = 0;
+    // With no positive score nothing is sure: the first file is the set's floor, every other one is as far as can be.
+    return ranked.map((f, i) => (worst = Math.max(worst, top > 0 ? 1 - Math.min(1, Math.max(0, f.score) / top) : i === 0 ? 0 : 1)) + pen[i]!);
+  }
   const total = ranked.reduce((sum, f) => sum + Math.max(0, f.score), 0);
   let running = 0;
-  return ranked.map((f) => {
+  const mass = ranked.map((f) => {
     running += total > 0 ? Math.max(0, f.score) / total : 1 / ranked.length;
     return Math.min(1, running);
   });
+  if (method === 'aps') return mass;
+  const pen = penalty(ranked.length, needParams(method, params));
+  return mass.map((m, i) => m + pen[i]!);
 }
 
 /** The score of one instance: how far down the ranking one must go to hold every gold file (Infinity when one is missing). */
-export function nonconformity(ranked: readonly ScoredFile[], gold: readonly string[], method: ConformalMethod): number {
-  const cum = cumulative(ranked, method);
+export function nonconformity(ranked: readonly ScoredFile[], gold: readonly string[], method: ConformalMethod, params?: ConformalParams): number {
+  const cum = cumulative(ranked, method, params);
   let worst = 0;
   for (const g of gold) {
     const i = ranked.findIndex((f) => f.path === g);
@@ -63,40 +112,80 @@ export function conformalQuantile(scores: readonly number[], alpha: number): num
 }
 
 /** The prediction set: every file whose cumulative score is within q̂ (at least one file). */
-export function predictionSet(ranked: readonly ScoredFile[], qhat: number, method: ConformalMethod): string[] {
-  const cum = cumulative(ranked, method);
+export function predictionSet(ranked: readonly ScoredFile[], qhat: number, method: ConformalMethod, params?: ConformalParams): string[] {
+  const cum = cumulative(ranked, method, params);
   const set = ranked.filter((_, i) => cum[i]! <= qhat + 1e-12).map((f) => f.path);
   return set.length > 0 || ranked.length === 0 ? set : [ranked[0]!.path];
 }
 
-const calibrationSchema = z.object({
-  version: z.literal(1),
-  method: z.enum(['aps', 'rank', 'prob']),
-  alpha: z.number().gt(0).lt(1),
-  qhat: z.union([z.number(), z.literal('Infinity')]),
-  n: z.number().int().nonnegative(),
-  /** Which ranking the scores came from, so a calibration is not used with a different one. */
-  ranker: z.string(),
-  created: z.string(),
-});
+const paramsSchema = z.object({ lambda: z.number().nonnegative(), k_reg: z.number().int().nonnegative() });
+
+const calibrationSchema = z
+  .object({
+    version: z.literal(1),
+    method: z.enum(['aps', 'rank', 'prob', 'raps', 'ratio']),
+    alpha: z.number().gt(0).lt(1),
+    qhat: z.union([z.number(), z.literal('Infinity')]),
+    /** The rank penalty of raps/ratio (chosen on the calibration instances). */
+    params: paramsSchema.optional(),
+    n: z.number().int().nonnegative(),
+    /** Which ranking the scores came from, so a calibration is not used with a different one. */
+    ranker: z.string(),
+    created: z.string(),
+  })
+  .refine((c) => hasParams(c.method) === (c.params !== undefined), { message: 'raps and ratio need params (lambda, k_reg); the other methods take none', path: ['params'] });
 
 /** A saved calibration: load it to cut rankings at the same coverage. */
 export interface Calibration {
   method: ConformalMethod;
   alpha: number;
   qhat: number;
+  /** Present for raps and ratio. */
+  params?: ConformalParams;
   n: number;
   ranker: string;
   created: string;
 }
 
-/** Fits q̂ on calibration instances (their rankings and gold files). */
-export function calibrate(
-  instances: ReadonlyArray<{ ranked: readonly ScoredFile[]; gold: readonly string[] }>,
-  options: { alpha: number; method: ConformalMethod; ranker: string },
-): Calibration {
-  const scores = instances.map((i) => nonconformity(i.ranked, i.gold, options.method));
-  return { method: options.method, alpha: options.alpha, qhat: conformalQuantile(scores, options.alpha), n: scores.length, ranker: options.ranker, created: new Date().toISOString() };
+type Instance = { ranked: readonly ScoredFile[]; gold: readonly string[] };
+
+/** Set size when q̂ is infinite: every candidate. */
+const setSize = (instance: Instance, qhat: number, method: ConformalMethod, params?: ConformalParams) =>
+  Number.isFinite(qhat) ? predictionSet(instance.ranked, qhat, method, params).length : instance.ranked.length;
+
+/**
+ * The (λ, k_reg) of PARAM_GRID with the smallest total set over an inner round-robin cross-fit of
+ * these instances (each inner fold cut by the q̂ of the others). Only the instances given are read:
+ * called on a calibration fold, the held-out fold plays no part in the choice.
+ */
+export function chooseParams(instances: readonly Instance[], alpha: number, method: ConformalMethod): ConformalParams {
+  const folds = Math.min(PARAM_FOLDS, instances.length);
+  let best: { total: number; params: ConformalParams } | undefined;
+  for (const params of PARAM_GRID) {
+    const scores = instances.map((i) => nonconformity(i.ranked, i.gold, method, params));
+    let total = 0;
+    for (let fold = 0; fold < folds; fold++) {
+      const qhat = conformalQuantile(scores.filter((_, i) => i % folds !== fold), alpha);
+      for (let i = fold; i < instances.length; i += folds) total += setSize(instances[i]!, qhat, method, params);
+    }
+    if (!best || total < best.total) best = { total, params };
+  }
+  return best!.params;
+}
+
+/** Fits q̂ on calibration instances (their rankings and gold files), choosing raps/ratio parameters on them first. */
+export function calibrate(instances: readonly Instance[], options: { alpha: number; method: ConformalMethod; ranker: string }): Calibration {
+  const params = hasParams(options.method) && instances.length >= 2 ? chooseParams(instances, options.alpha, options.method) : hasParams(options.method) ? PARAM_GRID[0] : undefined;
+  const scores = instances.map((i) => nonconformity(i.ranked, i.gold, options.method, params));
+  return {
+    method: options.method,
+    alpha: options.alpha,
+    qhat: conformalQuantile(scores, options.alpha),
+    ...(params ? { params } : {}),
+    n: scores.length,
+    ranker: options.ranker,
+    created: new Date().toISOString(),
+  };
 }
 
 /** Result of cross-fitted evaluation. */
@@ -106,43 +195,45 @@ export interface CrossFitResult {
   sets: string[][];
   /** q̂ of each fold (Infinity when a fold's calibration set is too small for α). */
   qhats: number[];
+  /** Each fold's raps/ratio parameters (undefined for the other methods). */
+  params: Array<ConformalParams | undefined>;
 }
 
 /**
  * K-fold cross-fitting: each instance's set comes from a q̂ calibrated on the other folds, so no
  * instance is calibrated on itself. Folds are assigned round-robin in the given order.
  */
-export function crossFit(
-  instances: ReadonlyArray<{ ranked: readonly ScoredFile[]; gold: readonly string[] }>,
-  options: { alpha: number; method: ConformalMethod; folds: number },
-): CrossFitResult {
+export function crossFit(instances: readonly Instance[], options: { alpha: number; method: ConformalMethod; folds: number }): CrossFitResult {
   const n = instances.length;
   if (!Number.isInteger(options.folds) || options.folds < 2) {
     throw new FixwrightError('FW_ERR_BAD_INPUT', `cross-fitting needs at least 2 folds (got ${options.folds})`, { field: 'folds' });
   }
   const folds = Math.min(options.folds, n);
   const qhats: number[] = [];
-  const scores = instances.map((i) => nonconformity(i.ranked, i.gold, options.method));
+  const params: Array<ConformalParams | undefined> = [];
   const sets: string[][] = new Array(n);
   let covered = 0;
   for (let fold = 0; fold < folds; fold++) {
-    const calibrationScores = scores.filter((_, i) => i % folds !== fold);
-    const qhat = conformalQuantile(calibrationScores, options.alpha);
-    qhats.push(qhat);
+    // Parameters and q̂ both come from the other folds: the held-out fold is only cut.
+    const cal = calibrate(instances.filter((_, i) => i % folds !== fold), { alpha: options.alpha, method: options.method, ranker: '' });
+    qhats.push(cal.qhat);
+    params.push(cal.params);
     for (let i = fold; i < n; i += folds) {
-      const set = predictionSet(instances[i]!.ranked, qhat, options.method);
+      const set = predictionSet(instances[i]!.ranked, cal.qhat, options.method, cal.params);
       sets[i] = set;
       if (instances[i]!.gold.every((g) => set.includes(g))) covered += 1;
     }
   }
   const meanSetSize = n ? sets.reduce((sum, s) => sum + s.length, 0) / n : 0;
-  return { coverage: n ? covered / n : 0, meanSetSize, sets, qhats };
+  return { coverage: n ? covered / n : 0, meanSetSize, sets, qhats, params };
 }
 
 /** Writes a calibration file. */
 export function saveCalibration(path: string, calibration: Calibration): void {
   const qhat = Number.isFinite(calibration.qhat) ? calibration.qhat : 'Infinity';
-  writeFileSync(path, `${JSON.stringify({ version: 1, ...calibration, qhat }, null, 2)}\n`);
+  const { params, ...rest } = calibration;
+  const onDisk = { version: 1, ...rest, qhat, ...(params ? { params: { lambda: params.lambda, k_reg: params.kReg } } : {}) };
+  writeFileSync(path, `${JSON.stringify(onDisk, null, 2)}\n`);
 }
 
 /** Reads a calibration file, with a clear error when it is missing or malformed. */
@@ -159,6 +250,6 @@ export function loadCalibration(path: string): Calibration {
       field: 'calibration',
     });
   }
-  const { version: _v, qhat, ...rest } = parsed.data;
-  return { ...rest, qhat: qhat === 'Infinity' ? Infinity : qhat };
+  const { version: _v, qhat, params, ...rest } = parsed.data;
+  return { ...rest, qhat: qhat === 'Infinity' ? Infinity : qhat, ...(params ? { params: { lambda: params.lambda, kReg: params.k_reg } } : {}) };
 }

@@ -1,7 +1,11 @@
 export {
   calibrate,
+  chooseParams,
   CONFORMAL_METHODS,
   conformalQuantile,
+  DEFAULT_LEARNED_METHOD,
+  hasParams,
+  PARAM_GRID,
   crossFit,
   loadCalibration,
   nonconformity,
@@ -9,6 +13,7 @@ export {
   saveCalibration,
   type Calibration,
   type ConformalMethod,
+  type ConformalParams,
   type CrossFitResult,
   type ScoredFile,
 } from './conformal.js';

@@ -17,7 +17,7 @@ export async function localiseNode(state: AgentStateType, deps: AgentDeps): Prom
   if (deps.calibration && !calibration) {
     deps.events.emit('log', { step: 'localise', warning: `the calibration was fitted on ranker ${deps.calibration.ranker}, not ${deps.localiser.rankerName}: no conformal set, the top 3 files instead` });
   }
-  const set = new Set(calibration ? predictionSet(files, calibration.qhat, calibration.method) : files.slice(0, 3).map((f) => f.path));
+  const set = new Set(calibration ? predictionSet(files, calibration.qhat, calibration.method, calibration.params) : files.slice(0, 3).map((f) => f.path));
   const localised: LocalisedFile[] = files.slice(0, 20).map((f) => ({ path: f.path, score: f.score, inSet: set.has(f.path) }));
   // The set holds the file to change with probability ≥ coverage (split-conformal guarantee).
   const coverage = calibration ? 1 - calibration.alpha : null;

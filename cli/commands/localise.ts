@@ -30,7 +30,7 @@ import {
   type Signal,
   type SnapshotSource,
 } from '../../localisation/index.js';
-import { type Calibration, CONFORMAL_METHODS, type ConformalMethod, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+import { type Calibration, CONFORMAL_METHODS, type ConformalMethod, DEFAULT_LEARNED_METHOD, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 import { makeOutputDir } from '../output-dir.js';
 
 interface LocaliseFlags {
@@ -203,7 +203,7 @@ function formatFusionFit(report: FusionFitReport): string {
       (d) =>
         `  ${d.dataset.padEnd(20)} ${String(d.rrf.n).padStart(3)}  ${f(d.rrf.r1)} ${f(d.rrf.r5)} ${f(d.rrf.r10)} ${f(d.rrf.mrr)}   ${f(d.learned.r1)} ${f(d.learned.r5)} ${f(d.learned.r10)} ${f(d.learned.mrr)}   ${d.sets.set_size_p50} ${d.sets.set_size_p90} ${d.sets.mean_set_size.toFixed(1)} ${f(d.sets.coverage)}`,
     ),
-    `conformal (${report.conformal.method}, alpha ${report.conformal.alpha}, cross-fitted over all rows): coverage ${f(report.conformal.coverage)}, mean set ${report.conformal.mean_set_size.toFixed(2)}`,
+    `conformal (${report.conformal.method}, alpha ${report.conformal.alpha}, cross-fitted over all rows): coverage ${f(report.conformal.coverage)}, mean set ${report.conformal.mean_set_size.toFixed(2)}${report.conformal.fold_params.some(Boolean) ? `; each fold's (lambda, k_reg), chosen on its calibration rows: ${report.conformal.fold_params.map((p) => (p ? `(${p.lambda}, ${p.kReg})` : '-')).join(' ')}` : ''}`,
     'ablation: out-of-fold R@5 with the model refitted without each signal:',
     ...report.ablation.map((a) => `  without ${a.signal.padEnd(12)} ${Object.entries(a.without).map(([d, r]) => `${d} ${f(r)}`).join('  ')}`),
   ];
@@ -250,7 +250,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .option('--repos <dir>', 'directory holding DIR/<owner>/<name> git repositories (bare or not)')
     .option('--alpha <a>', 'conformal miscoverage level', '0.1')
     .option('--folds <k>', 'cross-fitting folds for the conformal evaluation', '5')
-    .option('--method <m>', 'conformal score: prob (one minus a file\'s probability; the default with the learned fusion), aps (cumulative mass; the default with RRF) or rank')
+    .option('--method <m>', 'conformal score: ratio (one minus a file\'s score relative to the top file\'s, plus a rank penalty; the default with the learned fusion), prob (one minus a file\'s probability), aps (cumulative mass; the default with RRF), raps (aps plus a rank penalty) or rank; the penalty of ratio/raps is chosen on the calibration rows')
     .option('--fusion <which>', 'how the signals are fused: learned (the shipped model, the default), rrf (hand-set weights, --weights) or a model FILE')
     .option('--fit-fusion <file>', 'with --dataset (several files comma-separated): fit the learned fusion with repository-wise cross-validation, print it against RRF out of fold, and write the model to FILE (--calibration-out: its out-of-fold calibration)')
     .option('--limit <n>', 'evaluate only the first N rows')
@@ -268,7 +268,8 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
       if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--alpha must be between 0 and 1 (got ${flags.alpha})`, { field: '--alpha' });
       checkModeFlags(flags);
       const fusion = flags.fitFusion ? undefined : fusionFrom(flags.fusion, flags.weights !== undefined || flags.rrfK !== undefined);
-      const method = (flags.method ?? (fusion ? 'prob' : 'aps')) as ConformalMethod;
+      // A fit's sets are cut over the learned fusion's probabilities, so it takes the learned default too.
+      const method = (flags.method ?? (fusion || flags.fitFusion ? DEFAULT_LEARNED_METHOD : 'aps')) as ConformalMethod;
       if (!CONFORMAL_METHODS.includes(method)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--method must be ${CONFORMAL_METHODS.join(', ')} (got ${flags.method})`, { field: '--method' });
       const localiserOptions: LocaliserOptions = {
         cacheDir: flags.cache ? join(settings.dataDir, 'indexes') : undefined,
@@ -314,7 +315,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
           makeOutputDir(dirname(resolve(flags.fitFusion)), '--fit-fusion');
           const { collected, skipped } = await collectRankings(rows, { reposDir: flags.repos, localiser, signals: ALL_SIGNALS, onProgress: (done, _total, id) => bar.update(done, { id }) }).finally(() => bar.stop());
           for (const s of skipped) process.stderr.write(`fixwright: skipped ${s.instance_id}: ${s.reason}\n`);
-          const { model, report, calibration } = fitFusion(collected, { signals: ALL_SIGNALS, alpha, folds }, (m) => rankerNameOf({ ...localiserOptions, fusion: m }));
+          const { model, report, calibration } = fitFusion(collected, { signals: ALL_SIGNALS, alpha, folds, method }, (m) => rankerNameOf({ ...localiserOptions, fusion: m }));
           process.stdout.write(formatFusionFit(report));
           saveFusionModel(flags.fitFusion, model);
           process.stdout.write(`wrote the fusion model (fitted on ${collected.length} rows) to ${flags.fitFusion}\n`);
@@ -365,7 +366,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
       // Candidates no signal found follow at score 0: an infinite q̂ then yields every candidate.
       const found = new Set(files.map((f) => f.path));
       const all = [...files, ...index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0 }))];
-      const set = calibration ? predictionSet(all, calibration.qhat, calibration.method) : undefined;
+      const set = calibration ? predictionSet(all, calibration.qhat, calibration.method, calibration.params) : undefined;
       // The set's files, each with its functions most related to the issue.
       const functions = new Map(rankFunctions(index, set ?? [], issue, FUNCTIONS_SHOWN).map((f) => [f.path, f.functions]));
       if (flags.json) {

@@ -84,7 +84,8 @@ describe('learned fusion (logistic regression over the signals)', () => {
     expect(report.l2_search.map((x) => x.l2)).toEqual([1, 10]);
     expect(Object.keys(model.trainedOn)).toHaveLength(18);
     expect(Object.keys(model.folds)).toHaveLength(3);
-    expect(calibration).toMatchObject({ method: 'prob', ranker: 'test-ranker', n: 18 });
+    expect(calibration).toMatchObject({ method: 'ratio', ranker: 'test-ranker', n: 18 });
+    expect(calibration.params).toBeDefined(); // the rank penalty, chosen on the out-of-fold rows
     const file = join(mkdtempSync(join(tmpdir(), 'fw-fusion-')), 'model.json');
     saveFusionModel(file, model);
     const back = loadFusionModel(file, ['bm25', 'evidence', 'pagerank']);

@@ -54,7 +54,7 @@ describe('fixwright localise with a learned fusion: fitting, using, and flags th
     expect(fit.stdout).toMatch(/repository-wise cross-validation/);
     expect(fit.stdout).toContain('wrote the fusion model (fitted on 6 rows)');
     const cal = JSON.parse(readFileSync(calibration, 'utf8'));
-    expect(cal).toMatchObject({ method: 'prob', alpha: 0.5, n: 6, ranker: expect.stringMatching(/^fixwright-learned-[0-9a-f]{8}\+lsi-128$/) });
+    expect(cal).toMatchObject({ method: 'ratio', alpha: 0.5, n: 6, ranker: expect.stringMatching(/^fixwright-learned-[0-9a-f]{8}\+lsi-128$/) });
     const evaluated = await cli(['--dataset', rows, '--repos', root, '--fusion', model, '--calibration', calibration]);
     expect(evaluated.code).toBe(0);
     expect(evaluated.stderr).toBe(''); // the calibration matches the model's ranking: no warning
@@ -85,7 +85,7 @@ describe('fixwright localise with a learned fusion: fitting, using, and flags th
       [['--repo', repo, '--issue', 'x', '--fusion', 'learned', '--weights', 'bm25=2'], /--weights and --rrf-k tune RRF, and --fusion learned ranks with a model/],
       [['--repo', repo, '--issue', 'x', '--fusion', 'nonsense'], /--fusion must be learned, rrf or a model file \(no file nonsense\)/],
       [['--repo', repo, '--issue', 'x', '--history-rows', join(root, 'h.jsonl')], /--history-rows takes --repo/],
-      [['--dataset', rows, '--repos', root, '--calibration', join(root, 'cal.json'), '--method', 'aps'], /--method aps differs from the calibration's own method \(prob\)/],
+      [['--dataset', rows, '--repos', root, '--calibration', join(root, 'cal.json'), '--method', 'aps'], /--method aps differs from the calibration's own method \(ratio\)/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(args);

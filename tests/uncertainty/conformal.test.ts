@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { calibrate, conformalQuantile, crossFit, loadCalibration, nonconformity, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+import { calibrate, chooseParams, conformalQuantile, crossFit, loadCalibration, nonconformity, PARAM_GRID, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 
 const ranking = (...scores: number[]) => scores.map((score, i) => ({ path: `f${i}`, score }));
 
@@ -57,5 +57,66 @@ describe('conformal cut-offs', () => {
     expect(loadCalibration(join(dir, 'inf.json')).qhat).toBe(Infinity);
     writeFileSync(join(dir, 'bad.json'), '{"version": 1, "alpha": 3}');
     expect(() => loadCalibration(join(dir, 'bad.json'))).toThrow(/calibration .* is malformed/);
+  });
+});
+
+describe('rank-penalised scores (ratio, raps)', () => {
+  it('scores by the score relative to the top file plus λ·max(0, rank − k_reg)', () => {
+    const params = { lambda: 0.1, kReg: 2 };
+    // f2 is at rank 3: 1 − 0.2/0.8 = 0.75, plus 0.1·(3 − 2).
+    expect(nonconformity(ranking(0.8, 0.4, 0.2), ['f2'], 'ratio', params)).toBeCloseTo(0.85);
+    expect(nonconformity(ranking(0.8, 0.4, 0.2), ['f1'], 'ratio', params)).toBeCloseTo(0.5);
+    // raps: normalised mass (0.5 + 0.25 + 0.125 of 0.875 total... here 4/7, 6/7, 7/7) plus the penalty.
+    expect(nonconformity(ranking(4, 2, 1), ['f2'], 'raps', params)).toBeCloseTo(1 + 0.1);
+    expect(nonconformity(ranking(4, 2, 1), ['f0'], 'raps', params)).toBeCloseTo(4 / 7);
+    // The cut is relative: the same absolute probabilities under a surer top file give a smaller set.
+    expect(predictionSet(ranking(0.3, 0.2, 0.15, 0.1), 0.6, 'ratio', params)).toEqual(['f0', 'f1', 'f2']);
+    expect(predictionSet(ranking(0.9, 0.2, 0.15, 0.1), 0.6, 'ratio', params)).toEqual(['f0']);
+    // The penalty caps a flat ranking: at λ = 0.1 past rank 2, rank 9 costs 0.7 whatever its score.
+    expect(predictionSet(ranking(...Array<number>(50).fill(0.1)), 0.65, 'ratio', params)).toHaveLength(8);
+    expect(() => predictionSet(ranking(1, 0.5), 0.5, 'ratio')).toThrow(/needs its parameters/);
+  });
+
+  it('gives sure instances small sets and unsure ones larger sets, out of fold', () => {
+    // Sure: one file far above a runner-up field, and it is the gold one. Unsure: the same field
+    // with no file above it, the gold file somewhere in its top ten. Both have 40 candidates, so a set size can only follow the ranking's shape.
+    const tail = Array<number>(30).fill(0.01);
+    const sure = (i: number) => ({ ranked: ranking(0.9, 0.19, 0.18, 0.17, 0.16, 0.15, 0.14, 0.13, 0.12, 0.11, ...tail), gold: ['f0'], kind: 'sure', i });
+    const unsure = (i: number) => ({ ranked: ranking(0.2, 0.19, 0.18, 0.17, 0.16, 0.15, 0.14, 0.13, 0.12, 0.11, ...tail), gold: [`f${i % 10}`], kind: 'unsure', i });
+    const instances = Array.from({ length: 60 }, (_, i) => (i % 2 ? unsure(i) : sure(i)));
+    const fit = crossFit(instances, { alpha: 0.1, method: 'ratio', folds: 5 });
+    const sizes = (kind: string) => instances.flatMap((x, i) => (x.kind === kind ? [fit.sets[i]!.length] : []));
+    expect(Math.max(...sizes('sure'))).toBeLessThanOrEqual(2);
+    expect(Math.min(...sizes('unsure'))).toBeGreaterThanOrEqual(8);
+    expect(fit.coverage).toBeGreaterThanOrEqual(0.9);
+    // One absolute probability cut (prob) takes the sure rows' runner-up field too.
+    const flat = crossFit(instances, { alpha: 0.1, method: 'prob', folds: 5 });
+    expect(Math.max(...instances.flatMap((x, i) => (x.kind === 'sure' ? [flat.sets[i]!.length] : [])))).toBeGreaterThanOrEqual(9);
+    expect(fit.params.every((p) => p !== undefined && PARAM_GRID.includes(p))).toBe(true);
+  });
+
+  it('chooses each fold\'s penalty from the other folds only', () => {
+    // Peaked rows with the gold file first and flat rows with it deep, mixed unevenly over the folds.
+    const peaked = ranking(0.9, 0.2, 0.1, 0.05, ...Array<number>(36).fill(0.01));
+    const flat = ranking(...Array.from({ length: 40 }, (_, i) => 0.3 - i * 0.005));
+    const instances = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 || i % 7 === 0 ? { ranked: flat, gold: [`f${5 + (i % 11)}`] } : { ranked: peaked, gold: ['f0'] }));
+    const fit = crossFit(instances, { alpha: 0.1, method: 'ratio', folds: 5 });
+    fit.params.forEach((params, fold) => expect(params).toEqual(chooseParams(instances.filter((_, i) => i % 5 !== fold), 0.1, 'ratio')));
+    // calibrate() on a set of rows chooses as chooseParams() does on them.
+    expect(calibrate(instances, { alpha: 0.1, method: 'ratio', ranker: 'test' }).params).toEqual(chooseParams(instances, 0.1, 'ratio'));
+  });
+
+  it('saves and loads the penalty with the calibration, and refuses a ratio calibration without one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-cal-'));
+    const instances = Array.from({ length: 12 }, (_, i) => ({ ranked: ranking(0.5, 0.3, 0.2, 0.1), gold: [`f${i % 3}`] }));
+    const cal = calibrate(instances, { alpha: 0.2, method: 'ratio', ranker: 'test' });
+    expect(cal.params).toBeDefined();
+    saveCalibration(join(dir, 'ratio.json'), cal);
+    expect(loadCalibration(join(dir, 'ratio.json'))).toEqual(cal);
+    const { params: _p, ...withoutParams } = cal;
+    saveCalibration(join(dir, 'noparams.json'), withoutParams);
+    expect(() => loadCalibration(join(dir, 'noparams.json'))).toThrow(/malformed: params: raps and ratio need params/);
+    saveCalibration(join(dir, 'probparams.json'), { ...cal, method: 'prob' });
+    expect(() => loadCalibration(join(dir, 'probparams.json'))).toThrow(/malformed: params/);
   });
 });
