@@ -1,5 +1,5 @@
 import type { FileSummary } from './python-parse.js';
-import { pathTokens, tokenize } from './tokenize.js';
+import { pathTokens, type TokenCounts, tokenCounts, tokenize } from './tokenize.js';
 
 /** Field weights of the BM25F index (path and symbol names say most about what a file is). */
 export interface Bm25Weights {
@@ -55,6 +55,30 @@ export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm2
     length += tokens.length * Math.abs(weight);
   }
   return { terms: [...freq.keys()], freqs: [...freq.values()], length };
+}
+
+/**
+ * `docStats` of a blob's fields without its path (what the per-blob cache holds), and the body's
+ * token counts: the same terms, weighted counts, order and length, but each field is counted once
+ * from its text instead of being joined into a string and split again. A weight is added once per
+ * occurrence, as `docStats` adds it, so non-integer weights sum to the same floating-point value.
+ */
+export function contentStats(summary: FileSummary, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): { stats: Bm25DocStats; body: TokenCounts } {
+  const symbols = tokenCounts(summary.symbols.map((s) => s.qualname).join(' '));
+  const docs = tokenCounts([summary.docstring ?? '', ...summary.symbols.map((s) => s.docstring ?? '')].join(' '));
+  const body = tokenCounts(text);
+  const freq = new Map<string, number>();
+  let length = 0;
+  for (const [field, counted] of [['symbols', symbols], ['docs', docs], ['body', body]] as const) {
+    const weight = weights[field];
+    for (const [t, n] of counted.counts) {
+      let f = freq.get(t) ?? 0;
+      for (let k = 0; k < n; k++) f += weight;
+      freq.set(t, f);
+    }
+    length += counted.total * Math.abs(weight);
+  }
+  return { stats: { terms: [...freq.keys()], freqs: [...freq.values()], length }, body };
 }
 
 /**

@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Ranking } from './fusion.js';
 import { gitDirOf } from './snapshot.js';
@@ -47,6 +48,27 @@ export function historySource(key: string): { gitDir: string; commit: string } |
 
 const cache = new Map<string, RepoHistory | null>();
 const CACHE_ENTRIES = 64;
+const inFlight = new Map<string, Promise<void>>();
+
+const historyKey = (gitDir: string, commit: string, options: HistoryOptions) => `${gitDir}@${commit}@${options.maxCommits}`;
+
+function logArgs(gitDir: string, commit: string, options: HistoryOptions): string[] {
+  return ['--git-dir', gitDir, 'log', '--no-merges', '--no-renames', '-n', String(options.maxCommits), '--name-only', '--format=%x00%s', commit, '--'];
+}
+
+function parseLog(commit: string, log: string): RepoHistory {
+  const commits: PastCommit[] = [];
+  for (const record of log.split('\0').slice(1)) {
+    const [subject = '', ...rest] = record.split('\n');
+    commits.push({ files: rest.map((l) => l.trim()).filter((l) => l.endsWith('.py')), fix: FIX_MESSAGE.test(subject) });
+  }
+  return { commit, commits };
+}
+
+function remember(key: string, history: RepoHistory | null): void {
+  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(key, history);
+}
 
 /**
  * The commits reachable from `commit` (never later ones: `git log <commit>` walks parents only),
@@ -55,24 +77,56 @@ const CACHE_ENTRIES = 64;
  * never a reason to fail.
  */
 export function readHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): RepoHistory | undefined {
-  const key = `${gitDir}@${commit}@${options.maxCommits}`;
+  const key = historyKey(gitDir, commit, options);
   if (cache.has(key)) return cache.get(key) ?? undefined;
-  const r = spawnSync('git', ['--git-dir', gitDir, 'log', '--no-merges', '--no-renames', '-n', String(options.maxCommits), '--name-only', '--format=%x00%s', commit, '--'], {
-    encoding: 'utf8',
-    maxBuffer: 256 * 1024 * 1024,
-  });
-  let history: RepoHistory | null = null;
-  if (r.status === 0) {
-    const commits: PastCommit[] = [];
-    for (const record of r.stdout.split('\0').slice(1)) {
-      const [subject = '', ...rest] = record.split('\n');
-      commits.push({ files: rest.map((l) => l.trim()).filter((l) => l.endsWith('.py')), fix: FIX_MESSAGE.test(subject) });
-    }
-    history = { commit, commits };
-  }
-  if (cache.size >= CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
-  cache.set(key, history);
+  const r = spawnSync('git', logArgs(gitDir, commit, options), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const history = r.status === 0 ? parseLog(commit, r.stdout) : null;
+  remember(key, history);
   return history ?? undefined;
+}
+
+/**
+ * Starts reading the history in a child process that writes to a file, so git walks the log while
+ * this process parses and tokenises (a pipe would stall git once its buffer filled, as nothing
+ * reads it until the event loop runs). Resolves once `readHistory` can answer from its cache.
+ */
+export function prefetchHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Promise<void> {
+  const key = historyKey(gitDir, commit, options);
+  if (cache.has(key)) return Promise.resolve();
+  let pending = inFlight.get(key);
+  if (pending) return pending;
+  let settled = false;
+  pending = new Promise<void>((resolvePromise) => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-history-'));
+    const file = join(dir, 'log');
+    const done = (history: RepoHistory | null | undefined) => {
+      rmSync(dir, { recursive: true, force: true });
+      // Undefined: the child could not run; `readHistory` then tries synchronously.
+      if (history !== undefined && !cache.has(key)) remember(key, history);
+      settled = true;
+      inFlight.delete(key);
+      resolvePromise();
+    };
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, 'w');
+      const child = spawn('git', logArgs(gitDir, commit, options), { stdio: ['ignore', fd, 'ignore'] });
+      child.on('error', () => done(undefined));
+      child.on('close', (code) => {
+        try {
+          done(code === 0 ? parseLog(commit, readFileSync(file, 'utf8')) : null);
+        } catch {
+          done(undefined);
+        }
+      });
+    } catch {
+      done(undefined);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  });
+  if (!settled) inFlight.set(key, pending);
+  return pending;
 }
 
 function sorted(scores: Map<string, number>, limit: number): Ranking {

@@ -6,12 +6,12 @@ import type { Signal } from './fusion.js';
 import { createDenseRanker } from './embeddings/dense-index.js';
 import type { Embedder } from './embeddings/embedder.js';
 import { loadOrBuildIndex } from './index-cache.js';
-import { historySource, readHistory } from './history.js';
+import { historySource, prefetchHistory, readHistory } from './history.js';
 import { type FusionModel, learnedFusion, loadFusionModel } from './learned-fusion.js';
 import { symbolIndexOf } from './symbol-index.js';
 import { DEFAULT_RANK_CONFIG, type DenseRanker, type RankConfig, rankFiles, type RankResult } from './rank.js';
 import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
-import { readDirSnapshot, readGitSnapshot, type RepoSnapshot } from './snapshot.js';
+import { readDirSnapshot, readGitSnapshot, type RepoSnapshot, SourceCache } from './snapshot.js';
 
 export { gitDirOf } from './snapshot.js';
 
@@ -99,6 +99,7 @@ export interface IndexTiming {
 export class Localiser {
   private readonly options: LocaliserOptions;
   private readonly blobs = new BlobCache();
+  private readonly sources = new SourceCache();
   private readonly dense = new WeakMap<RepoIndex, Promise<DenseRanker>>();
   lastTiming: IndexTiming | undefined;
 
@@ -118,7 +119,7 @@ export class Localiser {
 
   /** Reads the sources of a repository at a commit (git) or in a directory. */
   snapshot(source: SnapshotSource): Promise<RepoSnapshot> {
-    return source.kind === 'git' ? readGitSnapshot(source.gitDir, source.commit) : Promise.resolve(readDirSnapshot(source.path));
+    return source.kind === 'git' ? readGitSnapshot(source.gitDir, source.commit, this.sources) : Promise.resolve(readDirSnapshot(source.path));
   }
 
   /** Reads and indexes a repository. */
@@ -126,6 +127,8 @@ export class Localiser {
     const t0 = performance.now();
     const snapshot = await this.snapshot(source);
     const t1 = performance.now();
+    // git walks the log while this process parses; ranking waits for it (see `history`).
+    if (source.kind === 'git') void this.history(snapshot.key);
     const { index, cached } = loadOrBuildIndex(snapshot, { ...this.options, cache: this.blobs });
     this.lastTiming = { readMs: t1 - t0, indexMs: performance.now() - t1, cached, files: index.summaries.length, bytesRead: snapshot.bytesRead };
     return index;
@@ -156,13 +159,23 @@ export class Localiser {
   async prepare(index: RepoIndex): Promise<void> {
     await this.denseRanker(index);
     symbolIndexOf(index);
-    const history = historySource(index.key);
-    if (history) readHistory(history.gitDir, history.commit);
+    await this.history(index.key);
+  }
+
+  /** Reads a snapshot's history in the background (once per commit); ranking reads it from the cache after this resolves. */
+  private async history(key: string): Promise<void> {
+    // A directory's history is read by ranking itself (finding its checkout's HEAD costs a git call).
+    if (!key.startsWith('git:')) return;
+    const source = historySource(key);
+    if (!source) return;
+    await prefetchHistory(source.gitDir, source.commit);
+    readHistory(source.gitDir, source.commit);
   }
 
   /** Ranks the index's files for an issue. */
   async rank(index: RepoIndex, issue: string, options: RankOptions = {}): Promise<RankResult> {
     if (!issue.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: 'issue' });
+    await this.history(index.key);
     const config = this.options.config ?? DEFAULT_RANK_CONFIG;
     const model = this.options.fusion;
     if (!model) return rankFiles(index, issue, config, await this.denseRanker(index));

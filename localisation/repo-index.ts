@@ -1,4 +1,4 @@
-import { type Bm25DocStats, type Bm25Weights, Bm25Index, bm25Fields, DEFAULT_BM25_WEIGHTS, docStats, withPath } from './bm25.js';
+import { type Bm25DocStats, type Bm25Weights, Bm25Index, contentStats, DEFAULT_BM25_WEIGHTS, withPath } from './bm25.js';
 import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
@@ -26,12 +26,6 @@ export interface RepoIndex {
 export interface TermCounts {
   terms: string[];
   counts: number[];
-}
-
-function countTerms(tokens: readonly string[]): TermCounts {
-  const counts = new Map<string, number>();
-  for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + 1);
-  return { terms: [...counts.keys()], counts: [...counts.values()] };
 }
 
 /**
@@ -62,9 +56,9 @@ export class BlobCache {
       this.entries.set(blob, entry);
     } else {
       const summary = summarisePython(path, text);
-      const fields = bm25Fields(summary, text);
+      const { stats, body } = contentStats(summary, text, weights);
       const { path: _omit, ...rest } = summary;
-      entry = { summary: rest, stats: docStats({ ...fields, path: '' }, weights), body: countTerms(fields.body ? fields.body.split(' ') : []) };
+      entry = { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } };
       this.set(blob, entry);
     }
     return entry;
@@ -120,10 +114,11 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
     const entry = cache.entry(file.blob, file.path, file.text, weights);
     entries.set(file.blob, entry);
     summaries.push({ ...entry.summary, path: file.path });
-    docs.push({ id: file.path, stats: withPath(entry.stats, file.path, weights) });
+    const placed = atPath(entry, file.path, weights);
+    docs.push({ id: file.path, stats: placed.stats });
     texts.set(file.path, file.text);
     blobs.set(file.path, file.blob);
-    terms.set(file.path, withPathTerms(entry.body, file.path));
+    terms.set(file.path, placed.terms);
   }
   const index: RepoIndex = {
     key: snapshot.key,
@@ -141,6 +136,22 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
 /** Whether a file is ranked at all under these options (tests and docs are left out unless asked for). */
 export function isCandidate(path: string, options: IndexOptions): boolean {
   return (options.includeTests || !isTestFile(path)) && (options.includeDocs || !isDocsFile(path));
+}
+
+/**
+ * An entry's statistics with its path folded in, kept for the path it was last placed at: a blob
+ * usually stays where it is from one commit to the next, so the next commit's index merges only the
+ * changed files' paths in. Held beside the entry, not in it, so the on-disk cache stays as it was.
+ */
+const placements = new WeakMap<BlobEntry, { path: string; weights: Bm25Weights; stats: Bm25DocStats; terms: TermCounts }>();
+
+function atPath(entry: BlobEntry, path: string, weights: Bm25Weights): { stats: Bm25DocStats; terms: TermCounts } {
+  let placed = placements.get(entry);
+  if (!placed || placed.path !== path || placed.weights !== weights) {
+    placed = { path, weights, stats: withPath(entry.stats, path, weights), terms: withPathTerms(entry.body, path) };
+    placements.set(entry, placed);
+  }
+  return placed;
 }
 
 /** Path tokens first, then the body's: the order LSI always read a file's tokens in. */

@@ -74,8 +74,49 @@ function catBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buffer>> {
   });
 }
 
-/** Reads the Python sources of `commit` straight from git objects; no checkout needed. */
-export async function readGitSnapshot(gitDir: string, commit: string): Promise<RepoSnapshot> {
+type Decoded = { text: string } | { skip: SkipReason };
+
+/**
+ * Decoded sources by git blob id, so reading the next commit of a repository fetches and decodes
+ * only the blobs that changed (sympy, 100 commits on: a few hundred of 1,594). A blob id names its
+ * content, so an entry serves any repository and path. Bounded by the characters held, least
+ * recently used out.
+ */
+export class SourceCache {
+  private readonly entries = new Map<string, Decoded>();
+  private chars = 0;
+  constructor(private readonly maxChars = 128 * 1024 * 1024) {}
+
+  get(blob: string): Decoded | undefined {
+    const entry = this.entries.get(blob);
+    if (entry) {
+      this.entries.delete(blob);
+      this.entries.set(blob, entry);
+    }
+    return entry;
+  }
+
+  set(blob: string, entry: Decoded): void {
+    if (this.entries.has(blob)) return;
+    this.entries.set(blob, entry);
+    this.chars += 'text' in entry ? entry.text.length : 0;
+    for (const [oldest, e] of this.entries) {
+      if (this.chars <= this.maxChars) break;
+      this.entries.delete(oldest);
+      this.chars -= 'text' in e ? e.text.length : 0;
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/**
+ * Reads the Python sources of `commit` straight from git objects; no checkout needed. With a
+ * `SourceCache`, blobs it holds are not read again (`bytesRead` still counts every file's size).
+ */
+export async function readGitSnapshot(gitDir: string, commit: string, sources?: SourceCache): Promise<RepoSnapshot> {
   const dir = resolve(gitDir);
   let sha: string;
   let treeId: string;
@@ -87,7 +128,7 @@ export async function readGitSnapshot(gitDir: string, commit: string): Promise<R
   }
   const listing = git(dir, ['ls-tree', '-r', '-z', '-l', sha]);
   const skipped: RepoSnapshot['skipped'] = [];
-  const wanted: Array<{ path: string; blob: string }> = [];
+  const wanted: Array<{ path: string; blob: string; size: number }> = [];
   for (const entry of listing.split('\0')) {
     if (!entry) continue;
     const tab = entry.indexOf('\t');
@@ -97,16 +138,27 @@ export async function readGitSnapshot(gitDir: string, commit: string): Promise<R
     const reason = mode === '120000' ? 'symlink' : skipByPath(path, Number(size));
     if (reason === 'not-python') continue;
     if (reason) skipped.push({ path, reason });
-    else wanted.push({ path, blob });
+    else wanted.push({ path, blob, size: Number(size) });
   }
-  const blobs = await catBlobs(dir, [...new Set(wanted.map((w) => w.blob))]);
+  const known = new Map<string, Decoded>();
+  for (const { blob } of wanted) {
+    const decoded = sources?.get(blob);
+    if (decoded) known.set(blob, decoded);
+  }
+  const blobs = await catBlobs(dir, [...new Set(wanted.filter((w) => !known.has(w.blob)).map((w) => w.blob))]);
   const files: SnapshotFile[] = [];
   let bytesRead = 0;
-  for (const { path, blob } of wanted) {
-    const bytes = blobs.get(blob);
-    if (!bytes) continue;
-    bytesRead += bytes.length;
-    const decoded = decodeSource(bytes);
+  for (const { path, blob, size } of wanted) {
+    let decoded = known.get(blob);
+    if (decoded) bytesRead += size;
+    else {
+      const bytes = blobs.get(blob);
+      if (!bytes) continue;
+      bytesRead += bytes.length;
+      decoded = decodeSource(bytes);
+      known.set(blob, decoded);
+      sources?.set(blob, decoded);
+    }
     if ('skip' in decoded) skipped.push({ path, reason: decoded.skip });
     else files.push({ path, text: decoded.text, blob });
   }

@@ -2,7 +2,7 @@ import { MODULE_SYMBOL } from './functions.js';
 import type { Ranking } from './fusion.js';
 import type { FileSummary } from './python-parse.js';
 import type { RepoIndex } from './repo-index.js';
-import { tokenize } from './tokenize.js';
+import { tokenCounts, tokenize } from './tokenize.js';
 
 /** One function, method or class (or a file's module level) as a retrieval document. */
 export interface SymbolChunk {
@@ -175,11 +175,9 @@ function fileChunks(summary: FileSummary, text: string): ChunkStats[] {
     if (parent !== undefined) own[parent]!.push(s.name);
   }
   const stats = (qualname: string, startLine: number, endLine: number, body: string): ChunkStats | undefined => {
-    const tokens = tokenize(body);
-    if (tokens.length === 0) return undefined;
-    const tf = new Map<string, number>();
-    for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
-    return { qualname, startLine, endLine, length: tokens.length, tf: [...tf] };
+    const { counts, total } = tokenCounts(body);
+    if (total === 0) return undefined;
+    return { qualname, startLine, endLine, length: total, tf: [...counts] };
   };
   const chunks = summary.symbols.map((s, i) => stats(s.qualname, s.startLine, s.endLine, own[i]!.join('\n')));
   chunks.push(stats(MODULE_SYMBOL, 1, lines.length, moduleLines.join('\n')));

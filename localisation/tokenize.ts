@@ -41,28 +41,162 @@ function wordTokens(word: string): string[] {
   return out;
 }
 
-// Source code repeats the same identifiers thousands of times; splitting each one once per process
-// instead of once per occurrence made tokenising a 26 MiB repository several times faster. Cleared
-// wholesale when full, which keeps it bounded without per-entry bookkeeping.
-const WORD_CACHE_LIMIT = 200_000;
-const wordCache = new Map<string, string[]>();
+const isStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95;
+const isPart = (c: number) => isStart(c) || (c >= 48 && c <= 57);
+
+// Source code repeats the same identifiers thousands of times, so words are interned: each distinct
+// word is sliced out of the text and split once per process, and found again by a hash computed
+// while scanning (no string is made for a word seen before). Cleared wholesale when full (only
+// between calls), which keeps it bounded without per-entry bookkeeping.
+const WORD_LIMIT = 200_000;
+let slots = new Int32Array(1 << 16); // word id + 1, 0 for empty (open addressing, linear probing)
+let words: string[] = [];
+let hashes = new Int32Array(1 << 15);
+let tokensOfId: Array<string[] | undefined> = [];
+/** Occurrences per word id in the text being counted; zeroed again before a call returns. */
+let occurrences = new Int32Array(1 << 15);
+
+function clearWords(): void {
+  slots = new Int32Array(1 << 16);
+  words = [];
+  tokensOfId = [];
+}
+
+function mix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+function sameWord(word: string, text: string, start: number): boolean {
+  for (let k = 0; k < word.length; k++) if (word.charCodeAt(k) !== text.charCodeAt(start + k)) return false;
+  return true;
+}
+
+/** The id of `text[start, end)` (hash `h` of its characters), interning it when new. */
+function intern(text: string, start: number, end: number, h: number): number {
+  const mask = slots.length - 1;
+  let slot = h & mask;
+  for (;;) {
+    const entry = slots[slot]!;
+    if (entry === 0) break;
+    const id = entry - 1;
+    if (hashes[id] === h) {
+      const word = words[id]!;
+      if (word.length === end - start && sameWord(word, text, start)) return id;
+    }
+    slot = (slot + 1) & mask;
+  }
+  const id = words.length;
+  words.push(text.slice(start, end));
+  if (id >= hashes.length) {
+    const grown = new Int32Array(hashes.length * 2);
+    grown.set(hashes);
+    hashes = grown;
+    const counts = new Int32Array(hashes.length);
+    counts.set(occurrences);
+    occurrences = counts;
+  }
+  hashes[id] = h;
+  slots[slot] = id + 1;
+  if (words.length * 2 > slots.length) {
+    const table = new Int32Array(slots.length * 2);
+    const tableMask = table.length - 1;
+    for (let w = 0; w < words.length; w++) {
+      let t = hashes[w]! & tableMask;
+      while (table[t] !== 0) t = (t + 1) & tableMask;
+      table[t] = w + 1;
+    }
+    slots = table;
+  }
+  return id;
+}
+
+function tokensOf(id: number): string[] {
+  let tokens = tokensOfId[id];
+  if (!tokens) tokensOfId[id] = tokens = wordTokens(words[id]!);
+  return tokens;
+}
+
+/**
+ * Calls `visit` with the id of each word of `text` in order. A word is the regular expression
+ * `[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z_][A-Za-z0-9_]*)*` scanned by character codes: identifiers,
+ * and further identifiers joined by `.` or `-` (hyphenated words count as one identifier too:
+ * option and message names such as `ignore-paths` then meet the `ignore_paths` / `IgnorePaths`
+ * spelling of the code).
+ */
+function scanWords(text: string, visit: (id: number) => void): void {
+  if (words.length >= WORD_LIMIT) clearWords();
+  const len = text.length;
+  for (let i = 0; i < len; ) {
+    let c = text.charCodeAt(i);
+    if (!isStart(c)) {
+      i++;
+      continue;
+    }
+    let h = c;
+    let j = i + 1;
+    for (;;) {
+      while (j < len) {
+        c = text.charCodeAt(j);
+        if (!isPart(c)) break;
+        h = (Math.imul(h, 31) + c) | 0;
+        j++;
+      }
+      if (j + 1 < len && (c === 46 || c === 45)) {
+        const d = text.charCodeAt(j + 1);
+        if (isStart(d)) {
+          h = (Math.imul(Math.imul(h, 31) + c, 31) + d) | 0;
+          j += 2;
+          continue;
+        }
+      }
+      break;
+    }
+    visit(intern(text, i, j, mix(h)));
+    i = j;
+  }
+}
 
 /** Tokens of a text: each identifier whole (lower-cased) and its parts. */
 export function tokenize(text: string): string[] {
   const out: string[] = [];
-  // Hyphenated words count as one identifier too: option and message names (`ignore-paths`,
-  // `unused-import`) then meet the `ignore_paths` / `IgnorePaths` spelling of the code.
-  for (const match of text.matchAll(/[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z_][A-Za-z0-9_]*)*/g)) {
-    const word = match[0];
-    let tokens = wordCache.get(word);
-    if (!tokens) {
-      tokens = wordTokens(word);
-      if (wordCache.size >= WORD_CACHE_LIMIT) wordCache.clear();
-      wordCache.set(word, tokens);
-    }
-    for (const t of tokens) out.push(t);
-  }
+  scanWords(text, (id) => {
+    for (const t of tokensOf(id)) out.push(t);
+  });
   return out;
+}
+
+/** A text's distinct tokens with their counts, in first-occurrence order, and how many tokens it has in all. */
+export interface TokenCounts {
+  counts: Map<string, number>;
+  total: number;
+}
+
+/**
+ * What counting `tokenize(text)` gives (the same terms, counts, first-occurrence order and total),
+ * with each distinct word split once: words are counted first, then each distinct word adds its
+ * tokens times its count. A token first occurs in the earliest word holding it, so walking the
+ * distinct words in first-occurrence order keeps the tokens' order.
+ */
+export function tokenCounts(text: string): TokenCounts {
+  const order: number[] = [];
+  scanWords(text, (id) => {
+    if (occurrences[id] === 0) order.push(id);
+    occurrences[id]!++;
+  });
+  const counts = new Map<string, number>();
+  let total = 0;
+  for (const id of order) {
+    const n = occurrences[id]!;
+    occurrences[id] = 0;
+    const tokens = tokensOf(id);
+    total += tokens.length * n;
+    for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + n);
+  }
+  return { counts, total };
 }
 
 /** Tokens of a file path: directories and the file name without `.py`, split like identifiers. */

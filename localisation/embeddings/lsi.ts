@@ -23,20 +23,76 @@ interface SparseRows {
   vals: Float64Array;
 }
 
-/** Orthonormalises the columns of an n × l column-major matrix in place (modified Gram-Schmidt). */
-function orthonormalise(m: Float64Array, n: number, l: number): void {
-  for (let j = 0; j < l; j++) {
-    const cj = j * n;
-    for (let i = 0; i < j; i++) {
-      const ci = i * n;
+/**
+ * Dot products of column `i` with the eight columns from `j` of a column-major matrix with `n` rows,
+ * into `out`. Each sum runs over the rows in order, exactly as one loop per column would, but the
+ * eight run side by side: one long chain of dependent additions waits on each addition, eight
+ * independent ones do not (about twice as fast, and bit for bit the same).
+ */
+function dots8(m: Float64Array, n: number, i: number, j: number, out: Float64Array): void {
+  const ci = i * n;
+  const c0 = j * n;
+  const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
+  let [d0, d1, d2, d3, d4, d5, d6, d7] = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let r = 0; r < n; r++) {
+    const q = m[ci + r]!;
+    d0 += q * m[c0 + r]!;
+    d1 += q * m[c1 + r]!;
+    d2 += q * m[c2 + r]!;
+    d3 += q * m[c3 + r]!;
+    d4 += q * m[c4 + r]!;
+    d5 += q * m[c5 + r]!;
+    d6 += q * m[c6 + r]!;
+    d7 += q * m[c7 + r]!;
+  }
+  out[0] = d0;
+  out[1] = d1;
+  out[2] = d2;
+  out[3] = d3;
+  out[4] = d4;
+  out[5] = d5;
+  out[6] = d6;
+  out[7] = d7;
+}
+
+/**
+ * Orthonormalises the columns of an n × l column-major matrix in place: modified Gram-Schmidt in
+ * its right-looking order (each column, once final, is normalised and taken out of every later
+ * one). Every column sees the same operations in the same order as in the left-looking order, so
+ * the result is bit for bit the same, but the later columns' dot products can run eight at a time.
+ */
+export function orthonormalise(m: Float64Array, n: number, l: number): void {
+  const d = new Float64Array(8);
+  for (let i = 0; i < l; i++) {
+    const ci = i * n;
+    let norm = 0;
+    for (let r = 0; r < n; r++) norm += m[ci + r]! ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let r = 0; r < n; r++) m[ci + r]! /= norm;
+    let j = i + 1;
+    for (; j + 7 < l; j += 8) {
+      dots8(m, n, i, j, d);
+      const c0 = j * n;
+      const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
+      const [d0, d1, d2, d3, d4, d5, d6, d7] = [d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!];
+      for (let r = 0; r < n; r++) {
+        const q = m[ci + r]!;
+        m[c0 + r]! -= d0 * q;
+        m[c1 + r]! -= d1 * q;
+        m[c2 + r]! -= d2 * q;
+        m[c3 + r]! -= d3 * q;
+        m[c4 + r]! -= d4 * q;
+        m[c5 + r]! -= d5 * q;
+        m[c6 + r]! -= d6 * q;
+        m[c7 + r]! -= d7 * q;
+      }
+    }
+    for (; j < l; j++) {
+      const cj = j * n;
       let dot = 0;
       for (let r = 0; r < n; r++) dot += m[ci + r]! * m[cj + r]!;
       for (let r = 0; r < n; r++) m[cj + r]! -= dot * m[ci + r]!;
     }
-    let norm = 0;
-    for (let r = 0; r < n; r++) norm += m[cj + r]! ** 2;
-    norm = Math.sqrt(norm) || 1;
-    for (let r = 0; r < n; r++) m[cj + r]! /= norm;
   }
 }
 
@@ -246,16 +302,16 @@ export class LsiEmbedder implements Embedder {
     // products run on row-major copies so the innermost loop walks memory in order (several times
     // faster than strided column access); each output sums the same terms in the same order.
     const multiply = (src: Float64Array, transpose: boolean): Float64Array => {
-      const [outRows, srcRows] = transpose ? [m, n] : [n, m];
+      const outRows = transpose ? m : n;
+      const srcRows = transpose ? n : m;
       const s = new Float64Array(srcRows * l);
       for (let j = 0; j < l; j++) for (let r = 0; r < srcRows; r++) s[r * l + j] = src[j * srcRows + r]!;
       const o = new Float64Array(outRows * l);
       for (let i = 0; i < n; i++) {
         for (let p = a.rowPtr[i]!; p < a.rowPtr[i + 1]!; p++) {
-          const [to, from] = transpose ? [a.cols[p]!, i] : [i, a.cols[p]!];
           const v = a.vals[p]!;
-          const ot = to * l;
-          const sf = from * l;
+          const ot = (transpose ? a.cols[p]! : i) * l;
+          const sf = (transpose ? i : a.cols[p]!) * l;
           for (let j = 0; j < l; j++) o[ot + j]! += v * s[sf + j]!;
         }
       }
@@ -277,8 +333,17 @@ export class LsiEmbedder implements Embedder {
     const bt = transposeTimes(y);
     // C = B Bᵀ (l × l); its eigenvectors W and eigenvalues σ² give B's SVD.
     const c = Matrix.zeros(l, l);
+    const d8 = new Float64Array(8);
     for (let i = 0; i < l; i++) {
-      for (let j = i; j < l; j++) {
+      let j = i;
+      for (; j + 7 < l; j += 8) {
+        dots8(bt, m, i, j, d8);
+        for (let k = 0; k < 8; k++) {
+          c.set(i, j + k, d8[k]!);
+          c.set(j + k, i, d8[k]!);
+        }
+      }
+      for (; j < l; j++) {
         let dot = 0;
         for (let t = 0; t < m; t++) dot += bt[i * m + t]! * bt[j * m + t]!;
         c.set(i, j, dot);
@@ -289,19 +354,25 @@ export class LsiEmbedder implements Embedder {
     const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((p, q) => q[0] - p[0]).slice(0, rank);
     const w = evd.eigenvectorMatrix;
     const sigma = order.map(([v]) => Math.sqrt(Math.max(v, 1e-12)));
+    // The kept eigenvectors, one contiguous row each: wk[d·l + j] = W[j][order d].
+    const wk = new Float64Array(rank * l);
+    order.forEach(([, e], d) => {
+      for (let j = 0; j < l; j++) wk[d * l + j] = w.get(j, e);
+    });
     // Documents: U Σ = Q W Σ (n × rank). Queries and folded documents: q Vₖ = (q Bᵀ) W Σ⁻¹.
     const fitted = new Map<string, Float32Array>();
     for (let i = 0; i < n; i++) {
       const vec = new Float32Array(rank);
-      order.forEach(([, e], d) => {
+      for (let d = 0; d < rank; d++) {
         let s = 0;
-        for (let j = 0; j < l; j++) s += y[j * n + i]! * w.get(j, e);
+        const wd = d * l;
+        for (let j = 0; j < l; j++) s += y[j * n + i]! * wk[wd + j]!;
         vec[d] = s * sigma[d]!;
-      });
+      }
       fitted.set(keys[i]!, normalise(vec));
     }
     const projection = new Float64Array(l * rank);
-    for (let j = 0; j < l; j++) order.forEach(([, e], d) => (projection[j * rank + d] = w.get(j, e) / sigma[d]!));
+    for (let j = 0; j < l; j++) for (let d = 0; d < rank; d++) projection[j * rank + d] = wk[d * l + j]! / sigma[d]!;
     // Bᵀ row-major by term, in float32: what is stored on disk is exactly what a fresh fit uses.
     const btRows = new Float32Array(m * l);
     for (let t = 0; t < m; t++) for (let j = 0; j < l; j++) btRows[t * l + j] = bt[j * m + t]!;

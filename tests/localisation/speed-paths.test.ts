@@ -1,0 +1,106 @@
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { orthonormalise } from '../../localisation/embeddings/lsi.js';
+import { prefetchHistory, readHistory } from '../../localisation/history.js';
+import { readGitSnapshot, SourceCache } from '../../localisation/snapshot.js';
+import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+
+afterAll(removeRepos);
+
+function commitFiles(dir: string, files: Record<string, string>, message: string): string {
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' });
+  for (const [path, text] of Object.entries(files)) writeFileSync(join(dir, path), text);
+  git('add', '-A');
+  git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', message);
+  return headCommit(dir);
+}
+
+describe('reading the next commit with a source cache', () => {
+  it('gives the snapshot a plain read gives, and takes unchanged blobs from the cache', async () => {
+    const repo = makeRepo({ 'pkg/a.py': 'def alpha():\n    return 1\n', 'pkg/b.py': 'def beta():\n    return 2\n', 'pkg/bin.py': 'x = 1\0\0\0' }, { git: true });
+    const gitDir = join(repo, '.git');
+    const first = headCommit(repo);
+    const second = commitFiles(repo, { 'pkg/b.py': 'def beta():\n    return 3\n', 'pkg/c.py': 'def gamma():\n    pass\n' }, 'change b, add c');
+    const sources = new SourceCache();
+    for (const c of [first, second, first]) expect(await readGitSnapshot(gitDir, c, sources)).toEqual(await readGitSnapshot(gitDir, c));
+    // a.py, bin.py (skipped as binary), b.py twice, c.py: each distinct blob decoded once.
+    expect(sources.size).toBe(5);
+
+    // A cached blob is not read from git again: a planted entry shows through.
+    const planted = new SourceCache();
+    const plain = await readGitSnapshot(gitDir, second);
+    const a = plain.files.find((f) => f.path === 'pkg/a.py')!;
+    planted.set(a.blob, { text: 'def planted():\n    pass\n' });
+    const withPlanted = await readGitSnapshot(gitDir, second, planted);
+    expect(withPlanted.files.find((f) => f.path === 'pkg/a.py')!.text).toBe('def planted():\n    pass\n');
+    expect(withPlanted.bytesRead).toBe(plain.bytesRead);
+  });
+
+  it('keeps within its bound, least recently used out', () => {
+    const sources = new SourceCache(10);
+    sources.set('1', { text: 'abcd' });
+    sources.set('2', { text: 'efgh' });
+    sources.get('1');
+    sources.set('3', { text: 'ijkl' });
+    expect(sources.get('2')).toBeUndefined();
+    expect(sources.get('1')).toEqual({ text: 'abcd' });
+    expect(sources.get('3')).toEqual({ text: 'ijkl' });
+  });
+});
+
+describe('history read in the background', () => {
+  it('answers as the synchronous read does', async () => {
+    const repo = makeRepo({ 'pkg/a.py': 'x = 1\n' }, { git: true });
+    commitFiles(repo, { 'pkg/a.py': 'x = 2\n' }, 'fix a crash in a');
+    const head = commitFiles(repo, { 'pkg/b.py': 'y = 1\n' }, 'add b');
+    const gitDir = join(repo, '.git');
+    const options = { maxCommits: 10, halfLife: 500, maxFilesPerCommit: 30 };
+    await prefetchHistory(gitDir, head, options);
+    const prefetched = readHistory(gitDir, head, options);
+    expect(prefetched?.commits).toEqual([
+      { files: ['pkg/b.py'], fix: false },
+      { files: ['pkg/a.py'], fix: true },
+      { files: ['pkg/a.py'], fix: false },
+    ]);
+    expect(readHistory(gitDir, head, { ...options, maxCommits: 11 })).toEqual(prefetched);
+  });
+
+  it('leaves an unreadable history to the synchronous read (undefined, no throw)', async () => {
+    await prefetchHistory('/nonexistent/git/dir', 'f'.repeat(40));
+    expect(readHistory('/nonexistent/git/dir', 'f'.repeat(40))).toBeUndefined();
+  });
+});
+
+/** Modified Gram-Schmidt as LSI ran it before: column by column, each against every earlier one. */
+function leftLooking(m: Float64Array, n: number, l: number): void {
+  for (let j = 0; j < l; j++) {
+    const cj = j * n;
+    for (let i = 0; i < j; i++) {
+      const ci = i * n;
+      let dot = 0;
+      for (let r = 0; r < n; r++) dot += m[ci + r]! * m[cj + r]!;
+      for (let r = 0; r < n; r++) m[cj + r]! -= dot * m[ci + r]!;
+    }
+    let norm = 0;
+    for (let r = 0; r < n; r++) norm += m[cj + r]! ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let r = 0; r < n; r++) m[cj + r]! /= norm;
+  }
+}
+
+describe('LSI orthonormalisation', () => {
+  it('is bit for bit the column-by-column modified Gram-Schmidt (any width, zero columns included)', () => {
+    let state = 12345;
+    const rand = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    for (const [n, l] of [[50, 1], [40, 7], [97, 8], [300, 23], [64, 30]] as const) {
+      const m = Float64Array.from({ length: n * l }, rand);
+      m.fill(0, 2 * n, 3 * n < m.length ? 3 * n : 2 * n); // a zero column (kept: its norm is 0)
+      const expected = m.slice();
+      leftLooking(expected, n, l);
+      orthonormalise(m, n, l);
+      expect(m.every((x, i) => Object.is(x, expected[i]))).toBe(true);
+    }
+  });
+});
