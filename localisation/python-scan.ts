@@ -221,7 +221,7 @@ class Scanner {
   }
 
   private isKeyword(k: number): boolean {
-    return this.kind[k] === NAME && KEYWORDS.has(this.text.slice(this.start[k], this.end[k]));
+    return this.keywordAt(k) !== '' && KEYWORDS.has(this.keywordAt(k));
   }
 
   /**
@@ -235,7 +235,8 @@ class Scanner {
     if (pk === OP && !closer) return;
     if (kind === STRING && pk === STRING) return;
     if (kind === NAME) {
-      const word = this.text.slice(start, end);
+      // Keywords are at most 8 letters: longer names need no slice to rule them out.
+      const word = end - start <= 8 ? this.text.slice(start, end) : '';
       if (KEYWORDS.has(word)) {
         if ((INFIX_KEYWORDS.has(word) && (word !== 'from' || this.wordBefore('raise'))) || (word === 'import' && this.wordBefore('from')) || pk === NAME && !OPERAND_KEYWORDS.has(this.text.slice(this.start[p], this.end[p])) && KEYWORDS.has(this.text.slice(this.start[p], this.end[p]))) return;
         fail(`${word} after an operand`);
@@ -479,6 +480,11 @@ class Scanner {
 
   // ---- statements ----
 
+  /** The name at token k when it is short enough to be a keyword (every word statements are told by), else ''. */
+  private keywordAt(k: number): string {
+    return k < this.count && this.kind[k] === NAME && this.end[k]! - this.start[k]! <= 8 ? this.text.slice(this.start[k], this.end[k]) : '';
+  }
+
   private word(k: number): string {
     return k < this.count && this.kind[k] === NAME ? this.text.slice(this.start[k], this.end[k]) : '';
   }
@@ -531,7 +537,7 @@ class Scanner {
 
     const first = frame.first;
     frame.first = false;
-    const w0 = this.word(0);
+    const w0 = this.keywordAt(0);
     if (frame.prev === 'try' && w0 !== 'except' && w0 !== 'finally') fail('try without except or finally');
 
     if (first && this.kind[0] === STRING) {
@@ -634,12 +640,12 @@ class Scanner {
   }
 
   private simpleStatement(from: number, to: number, collect: boolean): void {
+    const w = this.keywordAt(from);
     if (this.starredValue) {
       let comma = false;
       for (let k = from; k < to; k++) if (this.depth[k] === 0 && this.op(k) === 44) comma = true;
       if (!comma) fail('starred assignment value');
     }
-    const w = this.word(from);
     if (w === 'import') this.readImport(from + 1, to, collect);
     else if (w === 'from') this.readFromImport(from + 1, to, collect);
     else if (w === 'print' || w === 'exec') {
