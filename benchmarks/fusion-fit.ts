@@ -182,6 +182,8 @@ export async function collectRankings(
   const config = fusionConfig(DEFAULT_RANK_CONFIG, { signals: [...options.signals] });
   const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
     const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+    // The history is read in the background while indexing; ranking before it is in would read it twice.
+    await options.localiser.prepare(index);
     const all = await rankFiles(index, row.problem_statement, config, await options.localiser.denseRanker(index));
     const baseline = await options.localiser.rank(index, row.problem_statement);
     collected.push({

@@ -71,6 +71,7 @@ export async function ablateLocalisation(
   const ranked: Record<string, Array<{ gold: string[]; ranked: string[] }>> = Object.fromEntries([...Object.keys(configs), ...ABLATION_SIGNALS.map((s) => `alone:${s}`)].map((k) => [k, []]));
   const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
     const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
+    await options.localiser.prepare(index);
     const base = await baseSignals(index, row.problem_statement, all, await options.localiser.denseRanker(index), true);
     // Files no configuration found follow in path order, as in the evaluation, so MRR matches it.
     const paths = index.summaries.map((s) => s.path);

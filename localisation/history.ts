@@ -1,5 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Ranking } from './fusion.js';
@@ -85,48 +85,85 @@ export function readHistory(gitDir: string, commit: string, options: HistoryOpti
   return history ?? undefined;
 }
 
+/** Children still walking a log: killed if this process exits first, so none outlives it. */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function track(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of liveChildren) c.kill('SIGKILL');
+    });
+  }
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+}
+
+/** The history already read for a commit, without reading it (undefined when not read yet or unreadable). */
+export function cachedHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): RepoHistory | undefined {
+  return cache.get(historyKey(gitDir, commit, options)) ?? undefined;
+}
+
+/** The whole of a file through a descriptor the child also wrote through (their shared offset is at the end). */
+function readWhole(fd: number): string {
+  const buffer = Buffer.alloc(fstatSync(fd).size);
+  let read = 0;
+  while (read < buffer.length) {
+    const n = readSync(fd, buffer, read, buffer.length - read, read);
+    if (n === 0) break;
+    read += n;
+  }
+  return buffer.toString('utf8', 0, read);
+}
+
 /**
  * Starts reading the history in a child process that writes to a file, so git walks the log while
  * this process parses and tokenises (a pipe would stall git once its buffer filled, as nothing
- * reads it until the event loop runs). Resolves once `readHistory` can answer from its cache.
+ * reads it until the event loop runs). The file is unlinked as soon as it is open, so nothing is
+ * left on disk whatever happens next. Resolves, never rejects, once `readHistory` can answer: from
+ * the cache, or, when the child could not run, by reading synchronously itself.
  */
 export function prefetchHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Promise<void> {
   const key = historyKey(gitDir, commit, options);
   if (cache.has(key)) return Promise.resolve();
-  let pending = inFlight.get(key);
+  const pending = inFlight.get(key);
   if (pending) return pending;
-  let settled = false;
-  pending = new Promise<void>((resolvePromise) => {
+  let settle!: () => void;
+  const promise = new Promise<void>((resolvePromise) => (settle = resolvePromise));
+  inFlight.set(key, promise);
+  let fd: number | undefined;
+  let finished = false;
+  // Undefined: the child could not run or its output could not be read; `readHistory` then tries
+  // synchronously, so a passing failure (EAGAIN, EMFILE) does not switch the history off.
+  const done = (history: RepoHistory | null | undefined) => {
+    if (finished) return;
+    finished = true;
+    if (fd !== undefined) closeSync(fd);
+    if (history !== undefined && !cache.has(key)) remember(key, history);
+    inFlight.delete(key);
+    settle();
+  };
+  try {
     const dir = mkdtempSync(join(tmpdir(), 'fw-history-'));
-    const file = join(dir, 'log');
-    const done = (history: RepoHistory | null | undefined) => {
-      rmSync(dir, { recursive: true, force: true });
-      // Undefined: the child could not run; `readHistory` then tries synchronously.
-      if (history !== undefined && !cache.has(key)) remember(key, history);
-      settled = true;
-      inFlight.delete(key);
-      resolvePromise();
-    };
-    let fd: number | undefined;
     try {
-      fd = openSync(file, 'w');
-      const child = spawn('git', logArgs(gitDir, commit, options), { stdio: ['ignore', fd, 'ignore'] });
-      child.on('error', () => done(undefined));
-      child.on('close', (code) => {
-        try {
-          done(code === 0 ? parseLog(commit, readFileSync(file, 'utf8')) : null);
-        } catch {
-          done(undefined);
-        }
-      });
-    } catch {
-      done(undefined);
+      fd = openSync(join(dir, 'log'), 'w+');
     } finally {
-      if (fd !== undefined) closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
     }
-  });
-  if (!settled) inFlight.set(key, pending);
-  return pending;
+    const child = spawn('git', logArgs(gitDir, commit, options), { stdio: ['ignore', fd, 'ignore'] });
+    track(child);
+    child.once('error', () => done(undefined));
+    child.once('close', (code) => {
+      try {
+        done(code === 0 ? parseLog(commit, readWhole(fd!)) : null);
+      } catch {
+        done(undefined);
+      }
+    });
+  } catch {
+    done(undefined);
+  }
+  return promise;
 }
 
 function sorted(scores: Map<string, number>, limit: number): Ranking {

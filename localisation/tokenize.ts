@@ -90,7 +90,9 @@ function intern(text: string, start: number, end: number, h: number): number {
     slot = (slot + 1) & mask;
   }
   const id = words.length;
-  words.push(text.slice(start, end));
+  // A copy, not a slice: V8 keeps a long slice's whole source text alive, so the table would hold
+  // every file it saw a new word in.
+  words.push(end - start > 12 ? (' ' + text.slice(start, end)).slice(1) : text.slice(start, end));
   if (id >= hashes.length) {
     const grown = new Int32Array(hashes.length * 2);
     grown.set(hashes);

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { orthonormalise } from '../../localisation/embeddings/lsi.js';
-import { prefetchHistory, readHistory } from '../../localisation/history.js';
+import { cachedHistory, prefetchHistory, readHistory } from '../../localisation/history.js';
 import { readGitSnapshot, SourceCache } from '../../localisation/snapshot.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
@@ -57,8 +57,11 @@ describe('history read in the background', () => {
     const head = commitFiles(repo, { 'pkg/b.py': 'y = 1\n' }, 'add b');
     const gitDir = join(repo, '.git');
     const options = { maxCommits: 10, halfLife: 500, maxFilesPerCommit: 30 };
+    expect(cachedHistory(gitDir, head, options)).toBeUndefined();
     await prefetchHistory(gitDir, head, options);
-    const prefetched = readHistory(gitDir, head, options);
+    // Read by the background child, not by the synchronous fallback.
+    const prefetched = cachedHistory(gitDir, head, options);
+    expect(readHistory(gitDir, head, options)).toBe(prefetched);
     expect(prefetched?.commits).toEqual([
       { files: ['pkg/b.py'], fix: false },
       { files: ['pkg/a.py'], fix: true },
@@ -70,6 +73,37 @@ describe('history read in the background', () => {
   it('leaves an unreadable history to the synchronous read (undefined, no throw)', async () => {
     await prefetchHistory('/nonexistent/git/dir', 'f'.repeat(40));
     expect(readHistory('/nonexistent/git/dir', 'f'.repeat(40))).toBeUndefined();
+  });
+
+  it('never rejects and leaves the synchronous read open when the child cannot start', async () => {
+    const repo = makeRepo({ 'pkg/a.py': 'x = 1\n' }, { git: true });
+    const head = commitFiles(repo, { 'pkg/a.py': 'x = 2\n' }, 'fix a');
+    const gitDir = join(repo, '.git');
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      await prefetchHistory(gitDir, head);
+    } finally {
+      process.env.PATH = path;
+    }
+    // A failed start is not remembered as "no history": the synchronous read still runs.
+    expect(cachedHistory(gitDir, head)).toBeUndefined();
+    expect(readHistory(gitDir, head)?.commits.length).toBe(2);
+  });
+
+  it('never rejects when no temporary file can be made, and leaves no file behind', async () => {
+    const repo = makeRepo({ 'pkg/a.py': 'x = 1\n' }, { git: true });
+    const head = commitFiles(repo, { 'pkg/a.py': 'x = 2\n' }, 'fix a');
+    const gitDir = join(repo, '.git');
+    const tmp = process.env.TMPDIR;
+    process.env.TMPDIR = '/nonexistent/tmp';
+    try {
+      await prefetchHistory(gitDir, head);
+    } finally {
+      if (tmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = tmp;
+    }
+    expect(readHistory(gitDir, head)?.commits.length).toBe(2);
   });
 });
 
