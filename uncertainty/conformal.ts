@@ -17,10 +17,17 @@ import { FixwrightError } from '../core/errors.js';
  * - `prob`: one minus the file's score read as a probability (every file at least as probable as a threshold);
  * - `ratio`: one minus the file's score relative to the top file's, plus λ·max(0, rank − k_reg).
  *   The learned fusion's default: the cut is relative to how sure the ranker is of its first file,
- *   so a ranking with one clear file gets a small set and a flat one a larger set, and the rank
- *   penalty caps the flat ones (`prob` cuts every instance at the same absolute probability, and
- *   the fusion's probabilities are soft, so its sets barely adapt).
+ *   so a ranking with one clear file gets a small set and a flat one a larger set (`prob` cuts
+ *   every instance at the same absolute probability, and the fusion's probabilities are soft, so
+ *   its sets barely adapt). The small sets come from the ratio, not the penalty: the inner search
+ *   mostly picks the grid's smallest λ (0.001), which binds only hundreds of ranks down. With the
+ *   shipped calibration (q̂ 0.9524, λ 0.001, k_reg 8) a flat ranking of 1,100 files gets a set of
+ *   960 of them, and one decaying as 0.02·0.999^rank a set of 542: the set says "unsure", it
+ *   does not stay short.
  * `raps` and `ratio` have parameters (λ, k_reg), chosen by calibrate() on its own instances only.
+ * A non-finite score (NaN, ±Infinity, e.g. from a broken signal) counts as 0, as a negative one
+ * does: the file is read as the least likely, so (sets being prefixes) the set stops before it
+ * unless q̂ admits every file; a NaN no longer makes every later comparison false.
  */
 export type ConformalMethod = 'aps' | 'rank' | 'prob' | 'raps' | 'ratio';
 
@@ -58,31 +65,38 @@ export interface ScoredFile {
 
 const needParams = (method: ConformalMethod, params: ConformalParams | undefined): ConformalParams => {
   if (!params) throw new FixwrightError('FW_ERR_BAD_INPUT', `conformal method ${method} needs its parameters (lambda, k_reg)`, { field: 'method' });
+  if (!(Number.isFinite(params.lambda) && params.lambda >= 0 && Number.isFinite(params.kReg))) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `conformal method ${method}: lambda must be a finite number at least 0 and k_reg finite (got ${params.lambda}, ${params.kReg})`, { field: 'params' });
+  }
   return params;
 };
 
 /** The rank penalty λ·max(0, rank − k_reg) of each position (rank counted from 1). */
 const penalty = (length: number, params: ConformalParams) => Array.from({ length }, (_, i) => params.lambda * Math.max(0, i + 1 - params.kReg));
 
+/** A score as the cut reads it: negative and non-finite scores (NaN would make every comparison false) count as 0. */
+const clean = (score: number) => (Number.isFinite(score) && score > 0 ? score : 0);
+
 /** The non-conformity of each position of a ranking; nondecreasing, so every set is a prefix. */
 function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod, params?: ConformalParams): number[] {
   if (method === 'rank') return ranked.map((_, i) => i + 1);
+  const scores = ranked.map((f) => clean(f.score));
   // Running maximum, so the cut stays a prefix of the ranking even if scores are not sorted.
   if (method === 'prob') {
     let worst = 0;
-    return ranked.map((f) => (worst = Math.max(worst, 1 - Math.min(1, Math.max(0, f.score)))));
+    return scores.map((s) => (worst = Math.max(worst, 1 - Math.min(1, s))));
   }
   if (method === 'ratio') {
     const pen = penalty(ranked.length, needParams(method, params));
-    const top = Math.max(0, ranked[0]?.score ?? 0);
+    const top = scores[0] ?? 0;
     let worst = 0;
     // With no positive score nothing is sure: the first file is the set's floor, every other one is as far as can be.
-    return ranked.map((f, i) => (worst = Math.max(worst, top > 0 ? 1 - Math.min(1, Math.max(0, f.score) / top) : i === 0 ? 0 : 1)) + pen[i]!);
+    return scores.map((s, i) => (worst = Math.max(worst, top > 0 ? 1 - Math.min(1, s / top) : i === 0 ? 0 : 1)) + pen[i]!);
   }
-  const total = ranked.reduce((sum, f) => sum + Math.max(0, f.score), 0);
+  const total = scores.reduce((sum, s) => sum + s, 0);
   let running = 0;
-  const mass = ranked.map((f) => {
-    running += total > 0 ? Math.max(0, f.score) / total : 1 / ranked.length;
+  const mass = scores.map((s) => {
+    running += total > 0 ? s / total : 1 / ranked.length;
     return Math.min(1, running);
   });
   if (method === 'aps') return mass;
@@ -90,7 +104,10 @@ function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod, para
   return mass.map((m, i) => m + pen[i]!);
 }
 
-/** The score of one instance: how far down the ranking one must go to hold every gold file (Infinity when one is missing). */
+/**
+ * The score of one instance: how far down the ranking one must go to hold every gold file
+ * (Infinity when one is missing). Never NaN: scores are cleaned and the parameters checked first.
+ */
 export function nonconformity(ranked: readonly ScoredFile[], gold: readonly string[], method: ConformalMethod, params?: ConformalParams): number {
   const cum = cumulative(ranked, method, params);
   let worst = 0;
@@ -102,9 +119,15 @@ export function nonconformity(ranked: readonly ScoredFile[], gold: readonly stri
   return worst;
 }
 
-/** The finite-sample conformal quantile: the ⌈(n+1)(1−α)⌉-th smallest score (Infinity when that exceeds n). */
+/**
+ * The finite-sample conformal quantile: the ⌈(n+1)(1−α)⌉-th smallest score (Infinity when that
+ * exceeds n). A NaN score is refused: sorting would put it anywhere and return a q̂ too small for
+ * the coverage claimed (nonconformity() never returns one).
+ */
 export function conformalQuantile(scores: readonly number[], alpha: number): number {
   if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `alpha must be between 0 and 1 (got ${alpha})`, { field: 'alpha' });
+  const nan = scores.findIndex((s) => Number.isNaN(s));
+  if (nan >= 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `non-conformity score ${nan} is NaN: no conformal quantile (score missing gold files as Infinity)`, { field: 'scores' });
   const n = scores.length;
   const k = Math.ceil((n + 1) * (1 - alpha));
   if (n === 0 || k > n) return Infinity;
@@ -125,7 +148,8 @@ const calibrationSchema = z
     version: z.literal(1),
     method: z.enum(['aps', 'rank', 'prob', 'raps', 'ratio']),
     alpha: z.number().gt(0).lt(1),
-    qhat: z.union([z.number(), z.literal('Infinity')]),
+    // Every method's non-conformity is at least 0 (rank at least 1), so a negative q̂ was not fitted by any of them.
+    qhat: z.union([z.number().nonnegative(), z.literal('Infinity')]),
     /** The rank penalty of raps/ratio (chosen on the calibration instances). */
     params: paramsSchema.optional(),
     n: z.number().int().nonnegative(),
@@ -228,12 +252,27 @@ export function crossFit(instances: readonly Instance[], options: { alpha: numbe
   return { coverage: n ? covered / n : 0, meanSetSize, sets, qhats, params };
 }
 
-/** Writes a calibration file. */
+/** Writes a calibration file, refusing a q̂ that loadCalibration() would refuse (NaN, negative) rather than writing it as another value. */
 export function saveCalibration(path: string, calibration: Calibration): void {
+  if (Number.isNaN(calibration.qhat) || calibration.qhat < 0) {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `calibration q̂ ${calibration.qhat} is not a non-conformity score (at least 0, or Infinity): not written to ${path}`, { field: 'qhat' });
+  }
   const qhat = Number.isFinite(calibration.qhat) ? calibration.qhat : 'Infinity';
   const { params, ...rest } = calibration;
-  const onDisk = { version: 1, ...rest, qhat, ...(params ? { params: { lambda: params.lambda, k_reg: params.kReg } } : {}) };
+  const onDisk = { version: 1, ...rest, qhat, ...(params ? { params: paramsOnDisk(params) } : {}) };
   writeFileSync(path, `${JSON.stringify(onDisk, null, 2)}\n`);
+}
+
+/** raps/ratio parameters as calibration files and JSON output spell them. */
+const paramsOnDisk = (params: ConformalParams) => ({ lambda: params.lambda, k_reg: params.kReg });
+
+/**
+ * What a set was cut with, for JSON output (`localise --repo … --json`): α, method, q̂ and, for
+ * raps/ratio, the rank penalty, without which the set cannot be reproduced from q̂.
+ */
+export function calibrationSummary(calibration: Calibration): { alpha: number; method: ConformalMethod; qhat: number; params?: { lambda: number; k_reg: number } } {
+  const { alpha, method, qhat, params } = calibration;
+  return { alpha, method, qhat, ...(params ? { params: paramsOnDisk(params) } : {}) };
 }
 
 /** Reads a calibration file, with a clear error when it is missing or malformed. */

@@ -1,5 +1,6 @@
 export {
   calibrate,
+  calibrationSummary,
   chooseParams,
   CONFORMAL_METHODS,
   conformalQuantile,

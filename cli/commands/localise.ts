@@ -30,7 +30,7 @@ import {
   type Signal,
   type SnapshotSource,
 } from '../../localisation/index.js';
-import { type Calibration, CONFORMAL_METHODS, type ConformalMethod, DEFAULT_LEARNED_METHOD, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+import { type Calibration, calibrationSummary, CONFORMAL_METHODS, type ConformalMethod, DEFAULT_LEARNED_METHOD, loadCalibration, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 import { makeOutputDir } from '../output-dir.js';
 
 interface LocaliseFlags {
@@ -373,7 +373,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
         const out = {
           files: files.slice(0, top).map((f, i) => ({ rank: i + 1, path: f.path, score: f.score, ranks: f.ranks, in_set: set?.includes(f.path) ?? null })),
           set: set ?? null,
-          calibration: calibration ? { alpha: calibration.alpha, method: calibration.method, qhat: calibration.qhat } : null,
+          calibration: calibration ? calibrationSummary(calibration) : null,
           indexed_files: index.summaries.length,
           set_functions: set ? Object.fromEntries([...functions].map(([path, fns]) => [path, fns.map((f) => ({ qualname: f.qualname, kind: f.kind, start_line: f.startLine, end_line: f.endLine, score: f.score }))])) : null,
         };

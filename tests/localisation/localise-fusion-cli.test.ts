@@ -64,6 +64,8 @@ describe('fixwright localise with a learned fusion: fitting, using, and flags th
     const out = JSON.parse(one.stdout);
     expect(out.files[0].path).toBe('alpha/price.py');
     expect(out.set).toContain('alpha/price.py');
+    // What the set was cut with, penalty included (a ratio set cannot be reproduced from q̂ alone).
+    expect(out.calibration).toEqual({ alpha: 0.5, method: 'ratio', qhat: cal.qhat, params: cal.params });
   }, 120_000);
 
   it('writes no calibration whose q̂ is infinite, and says so', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { calibrate, chooseParams, conformalQuantile, crossFit, loadCalibration, nonconformity, PARAM_GRID, predictionSet, saveCalibration } from '../../uncertainty/index.js';
+import { calibrate, calibrationSummary, chooseParams, conformalQuantile, crossFit, loadCalibration, nonconformity, PARAM_GRID, predictionSet, saveCalibration } from '../../uncertainty/index.js';
 
 const ranking = (...scores: number[]) => scores.map((score, i) => ({ path: `f${i}`, score }));
 
@@ -58,6 +58,26 @@ describe('conformal cut-offs', () => {
     writeFileSync(join(dir, 'bad.json'), '{"version": 1, "alpha": 3}');
     expect(() => loadCalibration(join(dir, 'bad.json'))).toThrow(/calibration .* is malformed/);
   });
+
+  it('reads non-finite scores as 0 and never lets a NaN shrink q̂ or a saved calibration', () => {
+    const params = { lambda: 0.01, kReg: 2 };
+    // NaN at rank 2 reads as score 0 (1 + no penalty), so the files after it keep finite scores and q̂ above 1 takes them all.
+    expect(nonconformity(ranking(0.5, NaN, 0.4), ['f2'], 'ratio', params)).toBeCloseTo(1.01);
+    expect(predictionSet(ranking(0.5, NaN, 0.4, 0.3), 0.9, 'ratio', params)).toEqual(['f0']);
+    expect(predictionSet(ranking(0.5, NaN, 0.4, 0.3), 1.05, 'ratio', params)).toEqual(['f0', 'f1', 'f2', 'f3']);
+    // APS normalises over the other files' mass: 3 of 4, not a uniform third per file.
+    expect(nonconformity(ranking(3, NaN, 1), ['f0'], 'aps')).toBeCloseTo(0.75);
+    expect(nonconformity(ranking(0.8, Infinity, 0.4), ['f2'], 'prob')).toBeCloseTo(1);
+    expect(() => predictionSet(ranking(0.5, 0.4), 0.5, 'ratio', { lambda: NaN, kReg: 2 })).toThrow(/lambda must be a finite number/);
+    expect(() => conformalQuantile([0.1, NaN, 0.3], 0.5)).toThrow(/score 1 is NaN/);
+    const dir = mkdtempSync(join(tmpdir(), 'fw-cal-'));
+    const cal = calibrate([{ ranked: ranking(2, 1), gold: ['f1'] }], { alpha: 0.5, method: 'aps', ranker: 'test' });
+    expect(() => saveCalibration(join(dir, 'nan.json'), { ...cal, qhat: NaN })).toThrow(/q̂ NaN is not a non-conformity score/);
+    expect(() => saveCalibration(join(dir, 'neg.json'), { ...cal, qhat: -Infinity })).toThrow(/q̂ -Infinity is not/);
+    // Every method scores at least 0, so a negative q̂ on disk was not fitted: refused.
+    writeFileSync(join(dir, 'neg.json'), JSON.stringify({ version: 1, method: 'ratio', alpha: 0.1, qhat: -5, params: { lambda: 0.1, k_reg: 2 }, n: 10, ranker: 'r', created: 'x' }));
+    expect(() => loadCalibration(join(dir, 'neg.json'))).toThrow(/malformed: qhat/);
+  });
 });
 
 describe('rank-penalised scores (ratio, raps)', () => {
@@ -72,8 +92,10 @@ describe('rank-penalised scores (ratio, raps)', () => {
     // The cut is relative: the same absolute probabilities under a surer top file give a smaller set.
     expect(predictionSet(ranking(0.3, 0.2, 0.15, 0.1), 0.6, 'ratio', params)).toEqual(['f0', 'f1', 'f2']);
     expect(predictionSet(ranking(0.9, 0.2, 0.15, 0.1), 0.6, 'ratio', params)).toEqual(['f0']);
-    // The penalty caps a flat ranking: at λ = 0.1 past rank 2, rank 9 costs 0.7 whatever its score.
+    // A large enough penalty caps a flat ranking: at λ = 0.1 past rank 2, rank 9 costs 0.7 whatever its score.
     expect(predictionSet(ranking(...Array<number>(50).fill(0.1)), 0.65, 'ratio', params)).toHaveLength(8);
+    // At the grid's smallest λ, which the fit mostly picks, it barely binds: the shipped (q̂ 0.9524, λ 0.001, k_reg 8) keeps 960 of 1,100 level files.
+    expect(predictionSet(ranking(...Array<number>(1100).fill(0.01)), 0.9524, 'ratio', { lambda: 0.001, kReg: 8 })).toHaveLength(960);
     expect(() => predictionSet(ranking(1, 0.5), 0.5, 'ratio')).toThrow(/needs its parameters/);
   });
 
@@ -102,6 +124,16 @@ describe('rank-penalised scores (ratio, raps)', () => {
     const instances = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 || i % 7 === 0 ? { ranked: flat, gold: [`f${5 + (i % 11)}`] } : { ranked: peaked, gold: ['f0'] }));
     const fit = crossFit(instances, { alpha: 0.1, method: 'ratio', folds: 5 });
     fit.params.forEach((params, fold) => expect(params).toEqual(chooseParams(instances.filter((_, i) => i % 5 !== fold), 0.1, 'ratio')));
+    // Replace fold 0's rows alone with level rankings (gold 4th): chosen on every row, the penalty
+    // would move to (0.1, 8), and it does for the folds calibrated on them, but fold 0's own
+    // parameters and q̂ stay as they were.
+    const level = ranking(...Array<number>(40).fill(0.1));
+    const changed = instances.map((x, i) => (i % 5 === 0 ? { ranked: level, gold: ['f3'] } : x));
+    expect(chooseParams(changed, 0.1, 'ratio')).not.toEqual(chooseParams(instances, 0.1, 'ratio'));
+    const refit = crossFit(changed, { alpha: 0.1, method: 'ratio', folds: 5 });
+    expect(refit.params[0]).toEqual(fit.params[0]);
+    expect(refit.qhats[0]).toBe(fit.qhats[0]);
+    for (let fold = 1; fold < 5; fold++) expect([refit.params[fold], refit.qhats[fold]]).not.toEqual([fit.params[fold], fit.qhats[fold]]);
     // calibrate() on a set of rows chooses as chooseParams() does on them.
     expect(calibrate(instances, { alpha: 0.1, method: 'ratio', ranker: 'test' }).params).toEqual(chooseParams(instances, 0.1, 'ratio'));
   });
@@ -118,5 +150,13 @@ describe('rank-penalised scores (ratio, raps)', () => {
     expect(() => loadCalibration(join(dir, 'noparams.json'))).toThrow(/malformed: params: raps and ratio need params/);
     saveCalibration(join(dir, 'probparams.json'), { ...cal, method: 'prob' });
     expect(() => loadCalibration(join(dir, 'probparams.json'))).toThrow(/malformed: params/);
+    writeFileSync(join(dir, 'nulllambda.json'), JSON.stringify({ version: 1, method: 'ratio', alpha: 0.1, qhat: 0.9, params: { lambda: null, k_reg: 2 }, n: 10, ranker: 'r', created: 'x' }));
+    expect(() => loadCalibration(join(dir, 'nulllambda.json'))).toThrow(/malformed: params.lambda/);
+  });
+
+  it('shows the penalty with q̂ in JSON output, spelled as on disk, and none for methods without one', () => {
+    const cal = { method: 'ratio' as const, alpha: 0.1, qhat: 0.95, params: { lambda: 0.001, kReg: 8 }, n: 98, ranker: 'r', created: 'x' };
+    expect(calibrationSummary(cal)).toEqual({ alpha: 0.1, method: 'ratio', qhat: 0.95, params: { lambda: 0.001, k_reg: 8 } });
+    expect(calibrationSummary({ method: 'aps', alpha: 0.1, qhat: 0.9, n: 98, ranker: 'r', created: 'x' })).toEqual({ alpha: 0.1, method: 'aps', qhat: 0.9 });
   });
 });
