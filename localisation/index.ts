@@ -12,6 +12,7 @@ import { symbolIndexOf } from './symbol-index.js';
 import { DEFAULT_RANK_CONFIG, type DenseRanker, type RankConfig, rankFiles, type RankResult } from './rank.js';
 import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
 import { readDirSnapshot, readGitSnapshot, type RepoSnapshot, SourceCache } from './snapshot.js';
+import { ISSUE_TEXT_VERSION } from './issue-text.js';
 
 export { gitDirOf } from './snapshot.js';
 
@@ -24,7 +25,7 @@ export type { RepoIndex } from './repo-index.js';
 export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
 export { changedBaseLines, type FileFunctions, goldFunctions, MODULE_SYMBOL, rankFunctions, type RankedSymbol, rankSymbols } from './functions.js';
 export { issueEvidence } from './issue-evidence.js';
-export { withoutEnvironmentReport } from './issue-text.js';
+export { ISSUE_TEXT_VERSION, withoutEnvironmentReport } from './issue-text.js';
 export { selectRegressionTests, type SelectedTest, type TestSelection, type TestSelectionOptions } from './test-selection.js';
 export { firstErrorLine, firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
@@ -79,7 +80,8 @@ export function rankerNameOf(options: LocaliserOptions): string {
   const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
   const candidates = `${options.includeTests ? '+tests' : ''}${options.includeDocs ? '+docs' : ''}`;
   const m = options.fusion;
-  const fusion = m ? `fixwright-learned-${createHash('sha256').update(JSON.stringify([m.signals, m.weights, m.bias, m.mean, m.scale])).digest('hex').slice(0, 8)}` : 'fixwright-rrf-v2';
+  // The issue text's preparation is part of the ranking: a model fitted before a change to it is another ranker.
+  const fusion = m ? `fixwright-learned-${createHash('sha256').update(JSON.stringify([m.signals, m.weights, m.bias, m.mean, m.scale, ISSUE_TEXT_VERSION])).digest('hex').slice(0, 8)}` : 'fixwright-rrf-v2';
   return `${fusion}+${options.embedder?.name ?? 'no-embeddings'}${candidates}${tuned}`;
 }
 
