@@ -75,34 +75,31 @@ describe('history read in the background', () => {
     expect(readHistory('/nonexistent/git/dir', 'f'.repeat(40))).toBeUndefined();
   });
 
-  it('never rejects and leaves the synchronous read open when the child cannot start', async () => {
+  /** Prefetches a two-commit repository's history with one environment variable set for the start. */
+  async function prefetchWith(name: string, value: string): Promise<{ gitDir: string; head: string }> {
     const repo = makeRepo({ 'pkg/a.py': 'x = 1\n' }, { git: true });
     const head = commitFiles(repo, { 'pkg/a.py': 'x = 2\n' }, 'fix a');
     const gitDir = join(repo, '.git');
-    const path = process.env.PATH;
-    process.env.PATH = '/nonexistent';
+    const before = process.env[name];
+    process.env[name] = value;
     try {
       await prefetchHistory(gitDir, head);
     } finally {
-      process.env.PATH = path;
+      if (before === undefined) delete process.env[name];
+      else process.env[name] = before;
     }
+    return { gitDir, head };
+  }
+
+  it('never rejects and leaves the synchronous read open when the child cannot start', async () => {
+    const { gitDir, head } = await prefetchWith('PATH', '/nonexistent');
     // A failed start is not remembered as "no history": the synchronous read still runs.
     expect(cachedHistory(gitDir, head)).toBeUndefined();
     expect(readHistory(gitDir, head)?.commits.length).toBe(2);
   });
 
-  it('never rejects when no temporary file can be made, and leaves no file behind', async () => {
-    const repo = makeRepo({ 'pkg/a.py': 'x = 1\n' }, { git: true });
-    const head = commitFiles(repo, { 'pkg/a.py': 'x = 2\n' }, 'fix a');
-    const gitDir = join(repo, '.git');
-    const tmp = process.env.TMPDIR;
-    process.env.TMPDIR = '/nonexistent/tmp';
-    try {
-      await prefetchHistory(gitDir, head);
-    } finally {
-      if (tmp === undefined) delete process.env.TMPDIR;
-      else process.env.TMPDIR = tmp;
-    }
+  it('never rejects when no temporary file can be made', async () => {
+    const { gitDir, head } = await prefetchWith('TMPDIR', '/nonexistent/tmp');
     expect(readHistory(gitDir, head)?.commits.length).toBe(2);
   });
 });
