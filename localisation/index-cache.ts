@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
-import { z } from 'zod';
 import { BlobCache, type BlobEntry, buildRepoIndex, buildRepoIndexWithEntries, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
 
@@ -42,23 +41,38 @@ interface CachedIndex {
   blobs: Record<string, BlobEntry>;
 }
 
-const line = z.number().int().nonnegative();
-const count = z.number().int().nonnegative();
-// Everything indexing reads of an entry: a damaged record anywhere must mean a re-parse, not a crash.
-const blobEntrySchema = z.object({
-  summary: z.object({
-    docstring: z.string().optional(),
-    symbols: z.array(z.object({ kind: z.enum(['class', 'function', 'method']), name: z.string(), qualname: z.string(), startLine: line, endLine: line, docstring: z.string().optional() })),
-    imports: z.array(z.object({ module: z.string(), level: count, names: z.array(z.string()) })),
-    hasErrors: z.boolean(),
-  }),
-  stats: z.object({ terms: z.array(z.string()), freqs: z.array(z.number()), length: z.number().nonnegative() }).refine((s) => s.terms.length === s.freqs.length),
-  body: z.object({ terms: z.array(z.string()), counts: z.array(count) }).refine((b) => b.terms.length === b.counts.length),
-});
+// Everything indexing reads of an entry: a damaged record anywhere must mean a re-parse, not a
+// crash. Checked by hand (the shape zod's schema for it described: finite numbers, whole
+// non-negative line numbers and counts, equal-length parallel arrays) because an entry holds a
+// million terms and a schema library walked them at several times the cost of reading the JSON.
+const isCount = (x: unknown): boolean => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+const isFinite = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
+const isString = (x: unknown): boolean => typeof x === 'string';
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const optionalString = (x: unknown): boolean => x === undefined || typeof x === 'string';
+const SYMBOL_KINDS = new Set(['class', 'function', 'method']);
+
+function everyOf(xs: unknown, ok: (x: unknown) => boolean): xs is unknown[] {
+  if (!Array.isArray(xs)) return false;
+  for (let i = 0; i < xs.length; i++) if (!ok(xs[i])) return false;
+  return true;
+}
+
+function validSymbol(s: unknown): boolean {
+  return isObject(s) && typeof s.kind === 'string' && SYMBOL_KINDS.has(s.kind) && isString(s.name) && isString(s.qualname) && isCount(s.startLine) && isCount(s.endLine) && optionalString(s.docstring);
+}
+
+function validImport(i: unknown): boolean {
+  return isObject(i) && isString(i.module) && isCount(i.level) && everyOf(i.names, isString);
+}
 
 /** Whether a read-back entry has the shape an index needs (a damaged file must not crash indexing). */
-function validEntry(e: unknown): e is BlobEntry {
-  return blobEntrySchema.safeParse(e).success;
+export function validEntry(e: unknown): e is BlobEntry {
+  if (!isObject(e) || !isObject(e.summary) || !isObject(e.stats) || !isObject(e.body)) return false;
+  const { summary, stats, body } = e;
+  if (!optionalString(summary.docstring) || typeof summary.hasErrors !== 'boolean' || !everyOf(summary.symbols, validSymbol) || !everyOf(summary.imports, validImport)) return false;
+  if (!everyOf(stats.terms, isString) || !everyOf(stats.freqs, isFinite) || stats.terms.length !== stats.freqs.length || !isFinite(stats.length) || (stats.length as number) < 0) return false;
+  return everyOf(body.terms, isString) && everyOf(body.counts, isCount) && body.terms.length === body.counts.length;
 }
 
 /** Reads an entry's blobs into the cache; false when the file is missing, damaged or of another version. */

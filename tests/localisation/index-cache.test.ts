@@ -5,7 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { setSizeFigures, setSizesByRepoSize } from '../../benchmarks/localise-eval.js';
 import { loadSettings } from '../../core/config.js';
 import { Localiser } from '../../localisation/index.js';
-import { evictIndexes } from '../../localisation/index-cache.js';
+import { evictIndexes, validEntry } from '../../localisation/index-cache.js';
+import { BlobCache } from '../../localisation/repo-index.js';
+import { z } from 'zod';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
@@ -88,5 +90,44 @@ describe('set sizes by repository size', () => {
       { bucket: '>1000', min: 1001, max: null, instances: 6, coverage: 1, mean_set_size: 340 / 6, set_size_p50: 60, set_size_p90: 60 },
     ]);
     expect(setSizeFigures([])).toEqual({ instances: 0, coverage: 0, mean_set_size: 0, set_size_p50: 0, set_size_p90: 0 });
+  });
+});
+
+describe('validEntry', () => {
+  // The schema entries were checked with before (zod over every field): the hand-written check
+  // must accept and refuse exactly what it did.
+  const line = z.number().int().nonnegative();
+  const schema = z.object({
+    summary: z.object({
+      docstring: z.string().optional(),
+      symbols: z.array(z.object({ kind: z.enum(['class', 'function', 'method']), name: z.string(), qualname: z.string(), startLine: line, endLine: line, docstring: z.string().optional() })),
+      imports: z.array(z.object({ module: z.string(), level: line, names: z.array(z.string()) })),
+      hasErrors: z.boolean(),
+    }),
+    stats: z.object({ terms: z.array(z.string()), freqs: z.array(z.number()), length: z.number().nonnegative() }).refine((s) => s.terms.length === s.freqs.length),
+    body: z.object({ terms: z.array(z.string()), counts: z.array(line) }).refine((b) => b.terms.length === b.counts.length),
+  });
+
+  it('accepts and refuses what the schema did', () => {
+    const cache = new BlobCache();
+    const text = '"""Doc."""\nimport os\nfrom . import a, b\nclass C:\n    """C doc."""\n    def m(self):\n        return os.path\n';
+    const good = JSON.parse(JSON.stringify(cache.entry('v1', 'p.py', text))) as Record<string, any>;
+    const values: unknown[] = [undefined, null, 0, -1, 1.5, 2 ** 60, 'x', '', true, [], {}, [1], ['x'], { a: 1 }];
+    const paths: string[][] = [['summary'], ['summary', 'docstring'], ['summary', 'symbols'], ['summary', 'symbols', '0'], ['summary', 'symbols', '0', 'kind'], ['summary', 'symbols', '0', 'name'], ['summary', 'symbols', '0', 'startLine'], ['summary', 'symbols', '0', 'endLine'], ['summary', 'symbols', '0', 'docstring'], ['summary', 'imports'], ['summary', 'imports', '0'], ['summary', 'imports', '0', 'module'], ['summary', 'imports', '0', 'level'], ['summary', 'imports', '1', 'names'], ['summary', 'imports', '1', 'names', '0'], ['summary', 'hasErrors'], ['stats'], ['stats', 'terms'], ['stats', 'terms', '0'], ['stats', 'freqs'], ['stats', 'freqs', '0'], ['stats', 'length'], ['body'], ['body', 'terms'], ['body', 'terms', '1'], ['body', 'counts'], ['body', 'counts', '1'], ['extra']];
+    expect(validEntry(good)).toBe(true);
+    let refused = 0;
+    for (const path of paths)
+      for (const value of values) {
+        const e = JSON.parse(JSON.stringify(good)) as Record<string, any>;
+        let at = e;
+        for (const k of path.slice(0, -1)) at = at[k];
+        if (value === undefined) delete at[path.at(-1)!];
+        else at[path.at(-1)!] = value;
+        const expected = schema.safeParse(e).success;
+        if (!expected) refused++;
+        expect([path.join('.'), value, validEntry(e)]).toEqual([path.join('.'), value, expected]);
+      }
+    for (const e of [null, 1, 'x', [], { summary: good.summary }]) expect(validEntry(e)).toBe(false);
+    expect(refused).toBeGreaterThan(300);
   });
 });
