@@ -1,5 +1,5 @@
 import type { FileSummary } from './python-parse.js';
-import { pathTokens, type TokenCounts, tokenCounts, tokenize } from './tokenize.js';
+import { pathTokens, type ScannedText, TokenCounter, type TokenCounts, tokenCounts, tokenize } from './tokenize.js';
 
 /** Field weights of the BM25F index (path and symbol names say most about what a file is). */
 export interface Bm25Weights {
@@ -63,10 +63,11 @@ export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm2
  * from its text instead of being joined into a string and split again. A weight is added once per
  * occurrence, as `docStats` adds it, so non-integer weights sum to the same floating-point value.
  */
-export function contentStats(summary: FileSummary, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): { stats: Bm25DocStats; body: TokenCounts } {
+export function contentStats(summary: Pick<FileSummary, 'symbols' | 'docstring'>, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, scanned?: ScannedText): { stats: Bm25DocStats; body: TokenCounts } {
   const symbols = tokenCounts(summary.symbols.map((s) => s.qualname).join(' '));
   const docs = tokenCounts([summary.docstring ?? '', ...summary.symbols.map((s) => s.docstring ?? '')].join(' '));
-  const body = tokenCounts(text);
+  // The text's scan, when given, is shared with the symbol chunks (the same counts as scanning it here).
+  const body = scanned ? allLines(scanned) : tokenCounts(text);
   const freq = new Map<string, number>();
   let length = 0;
   for (const [field, counted] of [['symbols', symbols], ['docs', docs], ['body', body]] as const) {
@@ -79,6 +80,12 @@ export function contentStats(summary: FileSummary, text: string, weights: Bm25We
     length += counted.total * Math.abs(weight);
   }
   return { stats: { terms: [...freq.keys()], freqs: [...freq.values()], length }, body };
+}
+
+function allLines(scanned: ScannedText): TokenCounts {
+  const counter = new TokenCounter();
+  counter.addLines(scanned, 0, scanned.lineStart.length - 1);
+  return counter.finish();
 }
 
 /**

@@ -2,7 +2,8 @@ import { type Bm25DocStats, type Bm25Weights, Bm25Index, contentStats, DEFAULT_B
 import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
-import { pathTokens } from './tokenize.js';
+import { holdingWords, pathTokens, scanLines } from './tokenize.js';
+import { fileChunks, rememberChunks } from './symbol-index.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { RepoSnapshot } from './snapshot.js';
 
@@ -56,7 +57,13 @@ export class BlobCache {
       this.entries.set(blob, entry);
     } else {
       const summary = summarisePython(path, text);
-      const { stats, body } = contentStats(summary, text, weights);
+      // One scan of the text serves the BM25F statistics and the symbol index's chunks.
+      const { stats, body } = holdingWords(() => {
+        const scanned = scanLines(text);
+        const content = contentStats(summary, text, weights, scanned);
+        rememberChunks(blob, fileChunks(summary, scanned));
+        return content;
+      });
       const { path: _omit, ...rest } = summary;
       entry = { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } };
       this.set(blob, entry);

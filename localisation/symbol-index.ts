@@ -2,7 +2,7 @@ import { MODULE_SYMBOL } from './functions.js';
 import type { Ranking } from './fusion.js';
 import type { FileSummary } from './python-parse.js';
 import type { RepoIndex } from './repo-index.js';
-import { tokenCounts, tokenize } from './tokenize.js';
+import { holdingWords, type ScannedText, scanLines, TokenCounter, tokenize } from './tokenize.js';
 
 /** One function, method or class (or a file's module level) as a retrieval document. */
 export interface SymbolChunk {
@@ -72,11 +72,8 @@ export class SymbolIndex {
         chunkCache.delete(blob);
         chunkCache.set(blob, chunks);
       } else {
-        chunks = fileChunks(summary, text);
-        if (blob !== undefined) {
-          if (chunkCache.size >= CHUNK_CACHE_FILES) chunkCache.delete(chunkCache.keys().next().value!);
-          chunkCache.set(blob, chunks);
-        }
+        chunks = holdingWords(() => fileChunks(summary, scanLines(text)));
+        if (blob !== undefined) rememberChunks(blob, chunks);
       }
       for (const c of chunks) index.add({ path: summary.path, qualname: c.qualname, startLine: c.startLine, endLine: c.endLine }, c.length, c.tf);
     }
@@ -145,7 +142,7 @@ export class SymbolIndex {
 }
 
 /** One chunk's statistics, without its path (a blob can sit at any path). */
-interface ChunkStats {
+export interface ChunkStats {
   qualname: string;
   startLine: number;
   endLine: number;
@@ -158,29 +155,60 @@ const chunkCache = new Map<string, ChunkStats[]>();
 const CHUNK_CACHE_FILES = 50_000;
 
 /**
+ * Keeps a blob's chunk statistics computed while its entry was built (from the same scan as its
+ * BM25 statistics), so the symbol index does not tokenise the blob again.
+ */
+export function rememberChunks(blob: string, chunks: ChunkStats[]): void {
+  if (chunkCache.has(blob)) return;
+  if (chunkCache.size >= CHUNK_CACHE_FILES) chunkCache.delete(chunkCache.keys().next().value!);
+  chunkCache.set(blob, chunks);
+}
+
+/**
  * A file's chunks: each symbol's own lines (the innermost definition owns each line; symbols come
  * parents first, so children overwrite), its qualname repeated, its docstring and its children's
  * names; the lines outside every definition as `<module>`. Chunks without a token are dropped.
+ * Each chunk is counted as its parts joined by newlines would be (a word never spans a line), from
+ * one scan of the file (`scanned`, made within `holdingWords`).
  */
-function fileChunks(summary: FileSummary, text: string): ChunkStats[] {
-  const lines = text.split('\n');
-  const owner = new Int32Array(lines.length).fill(-1);
-  summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lines.length, s.endLine)));
-  const own: string[][] = summary.symbols.map((s) => [...Array(QUALNAME_REPEAT).fill(s.qualname), s.docstring ?? '']);
-  const moduleLines: string[] = [summary.docstring ?? ''];
-  for (let l = 0; l < lines.length; l++) (owner[l]! >= 0 ? own[owner[l]!]! : moduleLines).push(lines[l]!);
+export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, scanned: ScannedText): ChunkStats[] {
+  const lineCount = scanned.lineStart.length - 1;
+  const owner = new Int32Array(lineCount).fill(-1);
+  summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lineCount, s.endLine)));
+  // Runs of consecutive lines per owner (the module is owner -1, kept last), in line order.
+  const runs: number[][] = summary.symbols.map(() => []);
+  const moduleRuns: number[] = [];
+  for (let l = 0; l < lineCount; ) {
+    const o = owner[l]!;
+    let end = l + 1;
+    while (end < lineCount && owner[end] === o) end++;
+    (o >= 0 ? runs[o]! : moduleRuns).push(l, end);
+    l = end;
+  }
+  const children: string[][] = summary.symbols.map(() => []);
   const byQualname = new Map(summary.symbols.map((s, i) => [s.qualname, i]));
   for (const s of summary.symbols) {
     const parent = byQualname.get(s.qualname.slice(0, Math.max(0, s.qualname.lastIndexOf('.'))));
-    if (parent !== undefined) own[parent]!.push(s.name);
+    if (parent !== undefined) children[parent]!.push(s.name);
   }
-  const stats = (qualname: string, startLine: number, endLine: number, body: string): ChunkStats | undefined => {
-    const { counts, total } = tokenCounts(body);
+  const stats = (qualname: string, startLine: number, endLine: number, counter: TokenCounter): ChunkStats | undefined => {
+    const { counts, total } = counter.finish();
     if (total === 0) return undefined;
     return { qualname, startLine, endLine, length: total, tf: [...counts] };
   };
-  const chunks = summary.symbols.map((s, i) => stats(s.qualname, s.startLine, s.endLine, own[i]!.join('\n')));
-  chunks.push(stats(MODULE_SYMBOL, 1, lines.length, moduleLines.join('\n')));
+  const chunks = summary.symbols.map((s, i) => {
+    const counter = new TokenCounter();
+    for (let k = 0; k < QUALNAME_REPEAT; k++) counter.addText(s.qualname);
+    counter.addText(s.docstring ?? '');
+    const own = runs[i]!;
+    for (let k = 0; k < own.length; k += 2) counter.addLines(scanned, own[k]!, own[k + 1]!);
+    for (const name of children[i]!) counter.addText(name);
+    return stats(s.qualname, s.startLine, s.endLine, counter);
+  });
+  const counter = new TokenCounter();
+  counter.addText(summary.docstring ?? '');
+  for (let k = 0; k < moduleRuns.length; k += 2) counter.addLines(scanned, moduleRuns[k]!, moduleRuns[k + 1]!);
+  chunks.push(stats(MODULE_SYMBOL, 1, lineCount, counter));
   return chunks.filter((c): c is ChunkStats => c !== undefined);
 }
 

@@ -129,12 +129,14 @@ function tokensOf(id: number): string[] {
  * option and message names such as `ignore-paths` then meet the `ignore_paths` / `IgnorePaths`
  * spelling of the code).
  */
-function scanWords(text: string, visit: (id: number) => void): void {
-  if (words.length >= WORD_LIMIT) clearWords();
+function scanWords(text: string, visit: (id: number) => void, newline?: () => void): void {
+  if (words.length >= WORD_LIMIT && held === 0) clearWords();
   const len = text.length;
   for (let i = 0; i < len; ) {
     let c = text.charCodeAt(i);
     if (!isStart(c)) {
+      // A word never holds a newline, so lines are seen here only.
+      if (c === 10 && newline) newline();
       i++;
       continue;
     }
@@ -189,6 +191,11 @@ export function tokenCounts(text: string): TokenCounts {
     if (occurrences[id] === 0) order.push(id);
     occurrences[id]!++;
   });
+  return countedTokens(order);
+}
+
+/** The token counts of words counted into `occurrences` (distinct ids in first-occurrence order), which it zeroes again. */
+function countedTokens(order: readonly number[]): TokenCounts {
   const counts = new Map<string, number>();
   let total = 0;
   for (const id of order) {
@@ -199,6 +206,84 @@ export function tokenCounts(text: string): TokenCounts {
     for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + n);
   }
   return { counts, total };
+}
+
+// Word ids stay valid while this is above zero: the table is not cleared (it may overshoot its
+// bound by what one call interns), so one scan of a file can serve several counts.
+let held = 0;
+
+/**
+ * Runs `fn` with the word table held: ids from `scanLines` inside it stay valid until it returns.
+ * A full table is cleared before, never during.
+ */
+export function holdingWords<T>(fn: () => T): T {
+  if (held === 0 && words.length >= WORD_LIMIT) clearWords();
+  held++;
+  try {
+    return fn();
+  } finally {
+    held--;
+  }
+}
+
+/** A text's word ids in order and where each line's begin: line l holds ids[lineStart[l], lineStart[l + 1]). */
+export interface ScannedText {
+  ids: Int32Array;
+  lineStart: Int32Array;
+}
+
+/**
+ * Scans a text once for counts of the whole and of any set of its lines (a word never spans a
+ * line, so a line's words are the words `tokenCounts` of that line alone would see). Only within
+ * `holdingWords`, which keeps the ids valid.
+ */
+export function scanLines(text: string): ScannedText {
+  if (held === 0) throw new Error('scanLines outside holdingWords: its word ids could be cleared before use');
+  let ids = new Int32Array(1024);
+  let n = 0;
+  const lineStart: number[] = [0];
+  scanWords(
+    text,
+    (id) => {
+      if (n === ids.length) {
+        const grown = new Int32Array(ids.length * 2);
+        grown.set(ids);
+        ids = grown;
+      }
+      ids[n++] = id;
+    },
+    () => lineStart.push(n),
+  );
+  lineStart.push(n);
+  return { ids: ids.subarray(0, n), lineStart: Int32Array.from(lineStart) };
+}
+
+/**
+ * Counts the tokens of a sequence of texts and scanned lines as `tokenCounts` counts them joined
+ * by newlines (the same terms, counts, first-occurrence order and total). One counter at a time,
+ * within `holdingWords`: all counters share the occurrence table until `finish`.
+ */
+export class TokenCounter {
+  private readonly order: number[] = [];
+
+  private see(id: number): void {
+    if (occurrences[id] === 0) this.order.push(id);
+    occurrences[id]!++;
+  }
+
+  addText(text: string): void {
+    scanWords(text, (id) => this.see(id));
+  }
+
+  /** The words of lines [from, to) of a scanned text. */
+  addLines(scanned: ScannedText, from: number, to: number): void {
+    const end = scanned.lineStart[to]!;
+    for (let k = scanned.lineStart[from]!; k < end; k++) this.see(scanned.ids[k]!);
+  }
+
+  finish(): TokenCounts {
+    return countedTokens(this.order);
+  }
 }
 
 /** Tokens of a file path: directories and the file name without `.py`, split like identifiers. */

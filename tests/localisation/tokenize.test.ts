@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bm25Fields, contentStats, docStats } from '../../localisation/bm25.js';
 import { summarisePython } from '../../localisation/python-parse.js';
-import { splitIdentifier, tokenCounts, tokenize } from '../../localisation/tokenize.js';
+import { MODULE_SYMBOL } from '../../localisation/functions.js';
+import type { FileSummary } from '../../localisation/python-parse.js';
+import { buildRepoIndex } from '../../localisation/repo-index.js';
+import type { RepoSnapshot } from '../../localisation/snapshot.js';
+import { fileChunks, SymbolIndex } from '../../localisation/symbol-index.js';
+import { holdingWords, scanLines, splitIdentifier, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
 
 // The tokenizer as it was written with a regular expression: the character scanner must give
 // exactly its tokens, or every cached index, BM25 score and LSI vector would move.
@@ -104,5 +109,80 @@ describe('character scanner tokenizer', () => {
       expect(stats).toEqual(docStats({ ...fields, path: '' }, weights));
       expect([...body.counts]).toEqual(referenceCounts(fields.body.split(' ')));
     }
+  });
+});
+
+describe('one scan for BM25F statistics and symbol chunks', () => {
+  // The chunks as they were counted before: each chunk's parts joined by newlines and counted anew.
+  function referenceChunks(summary: FileSummary, text: string): unknown[] {
+    const lines = text.split('\n');
+    const owner = new Int32Array(lines.length).fill(-1);
+    summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lines.length, s.endLine)));
+    const own = summary.symbols.map((s) => [s.qualname, s.qualname, s.qualname, s.docstring ?? '']);
+    const moduleLines = [summary.docstring ?? ''];
+    for (let l = 0; l < lines.length; l++) (owner[l]! >= 0 ? own[owner[l]!]! : moduleLines).push(lines[l]!);
+    const byQualname = new Map(summary.symbols.map((s, i) => [s.qualname, i]));
+    for (const s of summary.symbols) {
+      const parent = byQualname.get(s.qualname.slice(0, Math.max(0, s.qualname.lastIndexOf('.'))));
+      if (parent !== undefined) own[parent]!.push(s.name);
+    }
+    const stats = (qualname: string, startLine: number, endLine: number, body: string) => {
+      const tokens = referenceTokenize(body);
+      return tokens.length === 0 ? undefined : { qualname, startLine, endLine, length: tokens.length, tf: referenceCounts(tokens) };
+    };
+    const chunks = summary.symbols.map((s, i) => stats(s.qualname, s.startLine, s.endLine, own[i]!.join('\n')));
+    chunks.push(stats(MODULE_SYMBOL, 1, lines.length, moduleLines.join('\n')));
+    return chunks.filter((c) => c !== undefined);
+  }
+
+  const python = [
+    '',
+    'x = 1',
+    '"""Module doc."""\nimport os\n\nclass HTTPAdapter(Base):\n    """Sends requests."""\n    retries = 3\n\n    def send(self, request, proxies=None):\n        """Send it."""\n        def inner(x):\n            return x.url\n        return self.poolmanager.urlopen(request.url, proxies)\n\n@decorator\ndef get_adapter(url):\n    return HTTPAdapter()\n\nTAIL_NAME = get_adapter\n',
+    'def f(a,\n      b):\n    return a.\\\n    b\n\nclass C: pass\nclass D:\n    def g(self): return "a.\nb"\n',
+    'def empty():\n    pass\n\r\ndef crlf_name():\r\n    return ignore-paths\r\n',
+  ];
+
+  it('counts each chunk as its parts joined by newlines, and the body as tokenCounts does', () => {
+    const files = [...python, ...Array.from({ length: 40 }, (_, i) => `def f${i}():\n    """${fuzz(i + 7, 60)}"""\n    ${fuzz(i + 3, 120)}\n${fuzz(i + 11, 90)}\n`)];
+    for (const text of files) {
+      const summary = summarisePython('pkg/mod.py', text);
+      const [chunks, content] = holdingWords(() => {
+        const scanned = scanLines(text);
+        return [fileChunks(summary, scanned), contentStats(summary, text, undefined, scanned)] as const;
+      });
+      expect(JSON.stringify(chunks)).toBe(JSON.stringify(referenceChunks(summary, text)));
+      const alone = contentStats(summary, text);
+      expect(content.stats).toEqual(alone.stats);
+      expect([...content.body.counts]).toEqual([...alone.body.counts]);
+      expect(content.body.total).toBe(alone.body.total);
+    }
+  });
+
+  it('keeps word ids valid while held, clearing a full table only before', () => {
+    expect(() => scanLines('x')).toThrow(/holdingWords/);
+    const many = Array.from({ length: 5 }, (_, part) => Array.from({ length: 45_000 }, (_, i) => `h${part}y${i}Word`).join('\n'));
+    const text = 'alpha_beta\ngammaDelta alpha_beta\n';
+    holdingWords(() => {
+      const scanned = scanLines(text);
+      // Over 200,000 new words inside the hold: the table must not be cleared under `scanned`.
+      for (const t of many) tokenCounts(t);
+      const counter = new TokenCounter();
+      counter.addLines(scanned, 0, scanned.lineStart.length - 1);
+      expect([...counter.finish().counts]).toEqual(referenceCounts(referenceTokenize(text)));
+    });
+    // Outside it the next call may clear the table, and counts stay exact.
+    expect([...tokenCounts(text).counts]).toEqual(referenceCounts(referenceTokenize(text)));
+  });
+
+  it('gives the symbol index a fresh build gives when chunks come from the entries', () => {
+    // Blob ids no other test uses: the chunks must come from these entries, not an earlier build.
+    const snapshot: RepoSnapshot = { key: 'dir:t', bytesRead: 0, skipped: [], files: python.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `one-scan-test-${i}`, text })) };
+    const index = buildRepoIndex(snapshot);
+    const fromEntries = SymbolIndex.build(index.summaries, index.texts, index.blobs);
+    const fresh = SymbolIndex.build(index.summaries, index.texts);
+    for (const q of ['send request proxies url', 'adapter', 'crlf ignore paths', 'empty tail name', 'inner x'])
+      expect(JSON.stringify(fromEntries.search(q, 10))).toBe(JSON.stringify(fresh.search(q, 10)));
+    expect(fromEntries.size).toBe(fresh.size);
   });
 });
