@@ -29,7 +29,11 @@ export interface FileSummary {
   docstring?: string;
   symbols: PySymbol[];
   imports: PyImport[];
-  /** Set when tree-sitter found syntax errors (the summary is then best effort). */
+  /**
+   * Set when tree-sitter found syntax errors (the summary is then best effort). Always false when
+   * the hand-written scanner read the file (`summarisePython`): it reads only files it takes for
+   * valid, and though it gives up on the common syntax errors, some invalid files pass it.
+   */
   hasErrors: boolean;
 }
 
@@ -90,9 +94,10 @@ function readImport(node: Parser.SyntaxNode): PyImport[] {
 
 /**
  * A Python file's symbols, imports and docstrings. The hand-written scanner reads most files (it
- * gives the same summary as tree-sitter, several times faster); files it is not sure of, such as
- * ones with syntax errors, go to tree-sitter. `FIXWRIGHT_PYTHON_SCANNER=off` sends every file to
- * tree-sitter.
+ * gives the same summary as tree-sitter on files tree-sitter parses without errors, several times
+ * faster); files it is not sure of, such as most with syntax errors, go to tree-sitter (some
+ * invalid files are summarised by the scanner, with `hasErrors` false).
+ * `FIXWRIGHT_PYTHON_SCANNER=off` sends every file to tree-sitter.
  */
 export function summarisePython(path: string, text: string): FileSummary {
   if (process.env.FIXWRIGHT_PYTHON_SCANNER !== 'off') {

@@ -1,15 +1,25 @@
 import type { FileSummary, PyImport, PySymbol } from './python-parse.js';
 
 /**
- * A hand-written line and indentation scanner that reads the same summary as `summarisePython`
- * (tree-sitter) for ordinary Python files, several times faster, because indexing needs only
- * definitions, imports and docstrings, not a syntax tree.
+ * A hand-written line and indentation scanner that reads the same summary as
+ * `summarisePythonTree` (tree-sitter) for ordinary Python files, several times faster, because
+ * indexing needs only definitions, imports and docstrings, not a syntax tree.
  *
  * It models only what it checks: strings (prefixes, triple quotes, f-string fields), comments,
  * brackets, backslash continuations, indentation blocks, decorators, compound statements and
- * import forms. Anything outside that model, or anything that may make tree-sitter report a
- * syntax error (which changes what tree-sitter reads), makes it give up with a reason, and the
+ * import forms. Anything outside that model, or anything it sees that may change what tree-sitter
+ * reads (a keyword where a definition, import or attribute name goes, an identifier character
+ * tree-sitter's older Unicode tables may not share), makes it give up with a reason, and the
  * caller parses that file with tree-sitter instead.
+ *
+ * For files tree-sitter parses without errors the summary is meant to be tree-sitter's exactly
+ * (bench/python-scan-check.ts checks that file by file over whole repositories).
+ * It is not a grammar, so it does not find every syntax error: it catches the common ones cheaply
+ * (two operators or operands in a row, an operator or keyword without its operand, `x if c`
+ * without `else`, `pass 1`, `->` outside a definition, ...) and gives up on them, but some invalid
+ * files (`f() = 1`, `{: 1}`, `with a as:`) are summarised by the scanner, with `hasErrors: false`
+ * where tree-sitter would say true, and what they define and import may differ from what
+ * tree-sitter's error recovery reads. Ranking does not read `hasErrors`.
  */
 export type ScanResult = { summary: FileSummary } | { unsure: string; line: number };
 
@@ -19,9 +29,14 @@ const fail = (why: string): never => {
   throw new Unsure(why);
 };
 
-/** Unicode identifiers, as Python (and tree-sitter) read them. */
-const ID_START = /[\p{L}\p{Nl}]/u;
-const ID_CONTINUE = /[\p{L}\p{Nl}\p{Mn}\p{Mc}\p{Nd}\p{Pc}]/u;
+/**
+ * Unicode identifiers as tree-sitter-python reads them (`[_\p{XID_Start}][_\p{XID_Continue}]*`).
+ * Its character tables come from an older Unicode than Node's, and the two agree only below
+ * U+0888 (the first character Unicode added to XID since), so beyond that the scanner gives up.
+ */
+const ID_START = /[\p{XID_Start}_]/u;
+const ID_CONTINUE = /\p{XID_Continue}/u;
+const SHARED_UNICODE_END = 0x880;
 
 // Token kinds.
 const NAME = 1;
@@ -44,6 +59,37 @@ const VISITED_CLAUSES = new Set(['if', 'elif', 'else-if', 'try', 'except', 'else
 const KEYWORDS = new Set(
   'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type'.split(' '),
 );
+/** Words tree-sitter never reads as a name (its `reserved` list): a definition, import or attribute named so is an error. */
+const RESERVED = new Set(
+  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '),
+);
+/** Keywords that need an operand after them: followed by `,`, `;`, `=`, a closing bracket or the line's end, the line is not Python. */
+const NEEDS_OPERAND_KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'as', 'if', 'else', 'elif', 'while', 'for', 'with', 'del', 'global', 'nonlocal', 'assert', 'await', 'lambda', 'import', 'from', 'class', 'def']);
+/** Keywords that only begin a statement (or follow `async`). */
+const STATEMENT_KEYWORDS = new Set(['assert', 'break', 'class', 'continue', 'def', 'del', 'elif', 'except', 'finally', 'global', 'nonlocal', 'pass', 'raise', 'return', 'try', 'while', 'with']);
+/** Keywords that join two operands, so cannot start a statement or follow an operator. */
+const BINARY_KEYWORDS = new Set(['and', 'or', 'is', 'in', 'as', 'if', 'else']);
+/** Keywords and the Python 2 statement words by first two letters and length (at most two a key: `def`/`del`, `elif`/`else`), so a name is told from them without slicing it. */
+const KEYWORD_TABLE: Array<string[] | undefined> = [];
+const keywordKey = (c0: number, c1: number, len: number): number => (c0 * 128 + c1) * 16 + len;
+for (const w of [...KEYWORDS, 'print', 'exec']) (KEYWORD_TABLE[keywordKey(w.charCodeAt(0), w.charCodeAt(1), w.length)] ??= []).push(w);
+
+/** The keyword (or `print`/`exec`) the name text[start, end) is, else ''. */
+function keywordIn(text: string, start: number, end: number): string {
+  const len = end - start;
+  if (len < 2 || len > 8) return '';
+  const c0 = text.charCodeAt(start);
+  const c1 = text.charCodeAt(start + 1);
+  if (c0 >= 128 || c1 >= 128) return '';
+  const candidates = KEYWORD_TABLE[keywordKey(c0, c1, len)];
+  if (candidates === undefined) return '';
+  next: for (const w of candidates) {
+    for (let k = 2; k < len; k++) if (w.charCodeAt(k) !== text.charCodeAt(start + k)) continue next;
+    return w;
+  }
+  return '';
+}
+
 /** Keywords that are values. */
 const OPERAND_KEYWORDS = new Set(['True', 'False', 'None']);
 /** Keywords that may follow an operand (`x if y else z`, `a not in b`, `raise E from e`). */
@@ -101,6 +147,8 @@ class Scanner {
   private start: number[] = [];
   private end: number[] = [];
   private depth: number[] = [];
+  /** Each token's keyword ('' for other names and for non-names). */
+  private kw: string[] = [];
   private count = 0;
   private readonly symbols: PySymbol[] = [];
   private readonly imports: PyImport[] = [];
@@ -129,6 +177,8 @@ class Scanner {
   run(): FileSummary {
     const { text, n } = this;
     if (n > 0 && text.charCodeAt(0) === 0xfeff) fail('byte order mark');
+    // Tree-sitter stops reading at a NUL, even inside a string.
+    if (text.indexOf('\0') >= 0) fail('NUL character');
     while (this.i < n) {
       // At the start of a physical line outside any statement.
       let col = 0;
@@ -170,6 +220,7 @@ class Scanner {
       if (spaces) this.usesSpaces = true;
       if (this.usesTabs && this.usesSpaces) fail('tabs and spaces both indent');
       const startLine = this.line;
+      this.lineIndent = col;
       const endLine = this.readLogicalLine();
       this.statementLine(col, startLine, endLine);
       this.lastCodeEnd = endLine;
@@ -195,16 +246,93 @@ class Scanner {
   // ---- tokens ----
 
   private push(kind: number, start: number, end: number, depth: number): void {
+    const kw = kind === NAME ? keywordIn(this.text, start, end) : '';
     if (this.count > 0) {
-      if (kind !== OP) this.checkAdjacent(kind, start, end);
-      if (kind !== NAME && this.isAttributeDot(this.count - 1)) fail('dot without a name after it');
-    }
+      if (kind !== OP) this.checkAdjacent(kind, kw);
+      if ((kind !== NAME || (kw !== '' && RESERVED.has(kw))) && this.isAttributeDot(this.count - 1)) fail('dot without a name after it');
+      this.checkOperands(kind, start, end, kw);
+    } else if (kind === OP && (isBinaryOnly(this.text, start, end) || (end - start === 1 && this.text.charCodeAt(start) === 46))) fail('operator at the start of a line');
     const k = this.count++;
     this.kind[k] = kind;
     this.start[k] = start;
     this.end[k] = end;
     this.depth[k] = depth;
+    this.kw[k] = kw;
   }
+
+  /**
+   * Cheap checks that an operator or keyword has its operands, for the commonest ways half-typed
+   * code goes wrong (`x = = 1`, `f(a=)`, `(1,,2)`, `x->y`, `@if`): tree-sitter reports those as
+   * errors, and the scanner summarises only files it would parse cleanly. Not a grammar: what it
+   * misses is listed in the file's header.
+   */
+  private checkOperands(kind: number, start: number, end: number, word: string): void {
+    const { text } = this;
+    const p = this.count - 1;
+    const pNeeds = this.needsOperand(p);
+    // After an operand, `not` is only ever `not in`.
+    if (this.kw[p] === 'not' && p > 0 && this.endsOperand(p - 1) && word !== 'in') fail('not after an operand without in');
+    if (kind === OP) {
+      const c = text.charCodeAt(start);
+      const single = end - start === 1;
+      const adjacent = start === this.end[p];
+      if (single && c === 44 && this.kind[p] === OP && this.end[p]! - this.start[p]! === 1) {
+        const pc = text.charCodeAt(this.start[p]!);
+        if (pc === 44 || pc === 40 || pc === 91 || pc === 123) fail('comma without an operand before it');
+      }
+      if (pNeeds && single && (c === 44 || c === 59 || c === 41 || c === 93 || c === 125)) fail('operator without an operand after it');
+      if (isBinaryOnly(text, start, end) && this.kind[p] === OP && this.end[p]! - this.start[p]! === 1) {
+        // `(=`, `[<`, `, %`; but `x, = pair` unpacks and `def f(a, /)` marks positional parameters.
+        const pc = text.charCodeAt(this.start[p]!);
+        if (pc === 40 || pc === 91 || pc === 123 || (pc === 44 && c !== 47 && (c !== 61 || this.depth[p]! > 0))) fail('operator without an operand before it');
+      }
+      // `x = .y`, `-> :`
+      if (single && c === 46 && this.kind[p] === OP && !this.isCloser(p) && !this.wordBefore('from')) fail('dot after an operator');
+      if (pNeeds && single && c === 58 && this.kind[p] === OP) fail('operator without an operand after it');
+      if (pNeeds && isBinaryOnly(text, start, end)) {
+        const pc = text.charCodeAt(this.start[p]!);
+        const compound = this.kind[p] === OP && adjacent && single && (c === 61 || (c === pc && (c === 60 || c === 62)) || (pc === 45 && c === 62));
+        if (!compound) fail('two operators in a row');
+      }
+      if (single && c === 62 && adjacent && this.op(p) === 45) this.arrow = true;
+      // `return = 1`, `not.x`: a keyword is neither assigned to nor an object.
+      const pw = this.kw[p]!;
+      if (single && pw !== '' && RESERVED.has(pw) && !OPERAND_KEYWORDS.has(pw) && ((c === 61 && pw !== 'async' && pw !== 'await' && text.charCodeAt(end) !== 61) || (c === 46 && pw !== 'from'))) fail(`${pw} followed by ${text[start]}`);
+      if ((pw === 'global' || pw === 'nonlocal')) fail(`${pw} without a name`);
+    } else if (word) {
+      // (`for a, b, in pairs` is Python.)
+      if (BINARY_KEYWORDS.has(word) && this.kind[p] === OP && !this.isCloser(p) && this.op(p) !== 1046 && !(word === 'in' && this.op(p) === 44)) fail(`${word} after an operator`);
+      if (STATEMENT_KEYWORDS.has(word) && this.op(p) !== 59 && this.op(p) !== 58 && this.kw[p] !== 'async') fail(`${word} inside a statement`);
+    }
+  }
+
+  /** Whether token k is an operator or keyword that cannot end an expression. */
+  private needsOperand(k: number): boolean {
+    if (this.kind[k] === NAME) return this.kw[k] !== '' && NEEDS_OPERAND_KEYWORDS.has(this.kw[k]!);
+    if (this.kind[k] !== OP) return false;
+    const c = this.text.charCodeAt(this.start[k]!);
+    if (this.end[k]! - this.start[k]! === 2) return c === 58 || c === 33; // := !=
+    return this.end[k]! - this.start[k]! === 1 && (c === 61 || c === 43 || c === 45 || c === 126 || c === 37 || c === 38 || c === 124 || c === 94 || c === 60 || c === 62 || c === 64);
+  }
+
+  /** Whether token k can end an operand (a name, literal, closing bracket or `...`). */
+  private endsOperand(k: number): boolean {
+    const kind = this.kind[k];
+    if (kind === NAME) return !RESERVED.has(this.kw[k]!) || OPERAND_KEYWORDS.has(this.kw[k]!);
+    if (kind === OP) return this.isCloser(k) || this.op(k) === 1046;
+    return true;
+  }
+
+  private isCloser(k: number): boolean {
+    const c = this.text.charCodeAt(this.start[k]!);
+    return c === 41 || c === 93 || c === 125;
+  }
+
+  /** The column the current logical line starts at. */
+  private lineIndent = 0;
+
+  /** Set when the line holds `->`, which only a definition's header may. */
+  private arrow = false;
 
   /** A lone `.` outside a relative import must be followed by an attribute name. */
   private isAttributeDot(k: number): boolean {
@@ -216,33 +344,29 @@ class Scanner {
 
   /** Whether the logical line so far holds the keyword: `raise` lets `from` follow an operand, `from` lets `import` and relative dots. */
   private wordBefore(keyword: string): boolean {
-    for (let k = this.count - 1; k >= 0; k--) if (this.word(k) === keyword) return true;
+    for (let k = this.count - 1; k >= 0; k--) if (this.kw[k] === keyword) return true;
     return false;
   }
 
-  private isKeyword(k: number): boolean {
-    return this.keywordAt(k) !== '' && KEYWORDS.has(this.keywordAt(k));
-  }
 
   /**
    * Two operands in a row (`print x`, `lazy import m`, `21 'banana'`) are not Python 3; Python 2
    * statements and half-typed code are where tree-sitter reports errors.
    */
-  private checkAdjacent(kind: number, start: number, end: number): void {
+  private checkAdjacent(kind: number, word: string): void {
     const p = this.count - 1;
     const pk = this.kind[p];
     const closer = pk === OP && (this.text.charCodeAt(this.start[p]!) === 41 || this.text.charCodeAt(this.start[p]!) === 93 || this.text.charCodeAt(this.start[p]!) === 125);
     if (pk === OP && !closer) return;
     if (kind === STRING && pk === STRING) return;
     if (kind === NAME) {
-      // Keywords are at most 8 letters: longer names need no slice to rule them out.
-      const word = end - start <= 8 ? this.text.slice(start, end) : '';
       if (KEYWORDS.has(word)) {
-        if ((INFIX_KEYWORDS.has(word) && (word !== 'from' || this.wordBefore('raise'))) || (word === 'import' && this.wordBefore('from')) || pk === NAME && !OPERAND_KEYWORDS.has(this.text.slice(this.start[p], this.end[p])) && KEYWORDS.has(this.text.slice(this.start[p], this.end[p]))) return;
+        const pw = this.kw[p]!;
+        if ((INFIX_KEYWORDS.has(word) && (word !== 'from' || this.wordBefore('raise'))) || (word === 'import' && this.wordBefore('from')) || (pk === NAME && !OPERAND_KEYWORDS.has(pw) && KEYWORDS.has(pw))) return;
         fail(`${word} after an operand`);
       }
     }
-    if (this.isKeyword(p) && !OPERAND_KEYWORDS.has(this.text.slice(this.start[p], this.end[p]))) return;
+    if (KEYWORDS.has(this.kw[p]!) && !OPERAND_KEYWORDS.has(this.kw[p]!)) return;
     fail('two operands in a row');
   }
 
@@ -251,12 +375,14 @@ class Scanner {
     const { text, n } = this;
     this.count = 0;
     this.starredValue = false;
+    this.arrow = false;
     const brackets: number[] = [];
     const openAt: number[] = [];
     for (;;) {
       if (this.i >= n) {
         if (brackets.length) fail('unclosed bracket at end of file');
         if (this.count && this.isAttributeDot(this.count - 1)) fail('dot without a name after it');
+        if (this.count && this.needsOperand(this.count - 1)) fail('line ends without an operand');
         return this.line;
       }
       const c = text.charCodeAt(this.i);
@@ -268,11 +394,19 @@ class Scanner {
         if (c === CH_CR && text.charCodeAt(this.i + 1) !== CH_NL) fail('carriage return without line feed');
         if (!brackets.length) {
           if (this.count && this.isAttributeDot(this.count - 1)) fail('dot without a name after it');
+          if (this.count && this.needsOperand(this.count - 1)) fail('line ends without an operand');
           this.i += c === CH_CR ? 2 : 1;
           return this.line++;
         }
         this.i += c === CH_CR ? 2 : 1;
         this.line++;
+        // Tree-sitter reads `(1 +` then a line indented less than the statement as an error (and
+        // after most other tokens, in nested blocks): such lines are rare enough to give up on.
+        let j = this.i;
+        let col = 0;
+        for (let d = text.charCodeAt(j); d === CH_SP || d === CH_TAB; d = text.charCodeAt(++j)) col += d === CH_TAB ? 8 : 1;
+        const d = text.charCodeAt(j);
+        if (col < this.lineIndent && j < n && d !== CH_NL && d !== CH_CR && d !== CH_HASH) fail('line inside brackets indented less than its statement');
         continue;
       }
       if (c === CH_HASH) {
@@ -293,13 +427,15 @@ class Scanner {
         continue;
       }
       const depth = brackets.length;
-      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 128 && ID_START.test(String.fromCodePoint(text.codePointAt(this.i)!)))) {
+      if (c >= SHARED_UNICODE_END) fail('character beyond the Unicode tree-sitter and Node agree on');
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 128 && ID_START.test(String.fromCharCode(c)))) {
         const s = this.i;
-        let k = s + (c >= 0xd800 && c <= 0xdbff ? 2 : 1);
+        let k = s + 1;
         for (;;) {
           const d = text.charCodeAt(k);
           if ((d >= 97 && d <= 122) || (d >= 65 && d <= 90) || d === 95 || (d >= 48 && d <= 57)) k++;
-          else if (d >= 128 && ID_CONTINUE.test(String.fromCodePoint(text.codePointAt(k)!))) k += d >= 0xd800 && d <= 0xdbff ? 2 : 1;
+          else if (d >= 128 && d < SHARED_UNICODE_END && ID_CONTINUE.test(String.fromCharCode(d))) k++;
+          else if (d >= SHARED_UNICODE_END) fail('character beyond the Unicode tree-sitter and Node agree on');
           else break;
         }
         const q = text.charCodeAt(k);
@@ -480,9 +616,9 @@ class Scanner {
 
   // ---- statements ----
 
-  /** The name at token k when it is short enough to be a keyword (every word statements are told by), else ''. */
+  /** The keyword (or `print`/`exec`) at token k, the words statements are told by, else ''. */
   private keywordAt(k: number): string {
-    return k < this.count && this.kind[k] === NAME && this.end[k]! - this.start[k]! <= 8 ? this.text.slice(this.start[k], this.end[k]) : '';
+    return k < this.count ? this.kw[k]! : '';
   }
 
   private word(k: number): string {
@@ -498,7 +634,7 @@ class Scanner {
     for (let k = from; k < this.count; k++) {
       if (this.depth[k] !== 0) continue;
       if (this.kind[k] === OP && this.op(k) === 58) return k;
-      if (this.kind[k] === NAME && this.word(k) === 'lambda') fail('lambda in a block header');
+      if (this.kw[k] === 'lambda') fail('lambda in a block header');
     }
     return -1;
   }
@@ -550,7 +686,8 @@ class Scanner {
     }
 
     if (this.op(0) === 64) {
-      // A decorator: the definition it decorates starts here.
+      // A decorator: the definition it decorates starts here. (One starting with a keyword is rare and tree-sitter reads most of them as errors.)
+      if (RESERVED.has(this.keywordAt(1))) fail('decorator starting with a keyword');
       if (!this.decoratorLine) {
         this.decoratorLine = startLine;
         this.decoratorIndent = indent;
@@ -567,10 +704,11 @@ class Scanner {
       head = 1;
     }
     if (this.decoratorLine && keyword !== 'def' && keyword !== 'class') fail('decorator without a definition');
+    if (this.arrow && keyword !== 'def') fail('-> outside a definition');
 
     if (keyword === 'def' || keyword === 'class') {
       const name = this.word(head + 1);
-      if (!name) fail('definition without a name');
+      if (!name || RESERVED.has(name)) fail('definition without a name');
       const after = this.op(head + 2);
       if (keyword === 'def' ? after !== 40 : after !== 40 && after !== 58) fail('definition header form');
       const colon = this.headerColon(head + 2);
@@ -604,6 +742,9 @@ class Scanner {
     if (clause) {
       const colon = this.headerColon(head + 1);
       if (colon < 0) fail('block header without a colon');
+      if (colon === head + 1 && clause !== 'try' && clause !== 'except' && !clause.startsWith('else') && clause !== 'finally') fail('block header without its expression');
+      if (clause === 'for' && !this.hasWord('in', head + 2, colon)) fail('for without in');
+      if (clause === 'if' || clause === 'elif' || clause === 'while') this.checkConditionals(head + 1, colon);
       frame.prev = clause;
       const collect = frame.collect && VISITED_CLAUSES.has(clause);
       this.body(colon, { headerIndent: indent, collect, scope: frame.scope, inClass: frame.inClass });
@@ -641,6 +782,10 @@ class Scanner {
 
   private simpleStatement(from: number, to: number, collect: boolean): void {
     const w = this.keywordAt(from);
+    if (BINARY_KEYWORDS.has(w)) fail(`statement starting with ${w}`);
+    if ((w === 'pass' || w === 'break' || w === 'continue') && to > from + 1) fail(`${w} with an operand`);
+    if (this.kind[from] === OP && isBinaryOnly(this.text, this.start[from]!, this.end[from]!)) fail('statement starting with an operator');
+    this.checkConditionals(from, to);
     if (this.starredValue) {
       let comma = false;
       for (let k = from; k < to; k++) if (this.depth[k] === 0 && this.op(k) === 44) comma = true;
@@ -657,13 +802,39 @@ class Scanner {
     if (this.depth[to - 1] === 0 && this.op(to - 1) === 58) fail('simple statement ending in a colon');
   }
 
+  /** Whether a name token between `from` and `to` (outside brackets) is the keyword. */
+  private hasWord(keyword: string, from: number, to: number): boolean {
+    for (let k = from; k < to; k++) if (this.depth[k] === 0 && this.keywordAt(k) === keyword) return true;
+    return false;
+  }
+
+  /** Outside brackets every `x if c` needs its `else y` (comprehensions, whose `if` stands alone, are inside brackets). */
+  private checkConditionals(from: number, to: number): void {
+    let open = 0;
+    const d = 0;
+    for (let k = from; k < to; k++) {
+      if (this.depth[k] !== d || this.kind[k] !== NAME) continue;
+      const w = this.keywordAt(k);
+      if (w === 'if') open++;
+      else if (w === 'else' && --open < 0) fail('else without if');
+    }
+    if (open) fail('if without else');
+  }
+
+  /** A name in an import, which tree-sitter reads only when it is not a keyword. */
+  private importName(k: number, to: number): string {
+    if (k >= to || this.kind[k] !== NAME) fail('import without a name');
+    const name = this.word(k);
+    if (RESERVED.has(name)) fail('keyword as an import name');
+    return name;
+  }
+
   /** `a.b.c` from token k; returns the text and the token after it. */
   private dotted(k: number, to: number): [string, number] {
-    if (k >= to || this.kind[k] !== NAME) fail('import without a name');
-    let name = this.word(k);
+    let name = this.importName(k, to);
     k++;
     while (k + 1 < to && this.op(k) === 46 && this.kind[k + 1] === NAME) {
-      name += `.${this.word(k + 1)}`;
+      name += `.${this.importName(k + 1, to)}`;
       k += 2;
     }
     return [name, k];
@@ -675,7 +846,7 @@ class Scanner {
       const [module, next] = this.dotted(k, to);
       k = next;
       if (this.word(k) === 'as') {
-        if (k + 1 >= to || this.kind[k + 1] !== NAME) fail('import alias');
+        this.importName(k + 1, to);
         k += 2;
       }
       found.push({ module, level: 0, names: [] });
@@ -712,7 +883,7 @@ class Scanner {
         const [name, next] = this.dotted(k, end);
         k = next;
         if (this.word(k) === 'as') {
-          if (k + 1 >= end || this.kind[k + 1] !== NAME) fail('import alias');
+          this.importName(k + 1, end);
           k += 2;
         }
         names.push(name);
@@ -753,4 +924,11 @@ class Scanner {
 
 function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
+}
+
+/** An operator that only joins two operands (`=`, `%`, `<`, ...), so cannot start an expression. */
+function isBinaryOnly(text: string, start: number, end: number): boolean {
+  const c = text.charCodeAt(start);
+  if (end - start === 2) return c === 58 || c === 33; // := !=
+  return end - start === 1 && (c === 61 || c === 37 || c === 38 || c === 124 || c === 94 || c === 47 || c === 60 || c === 62 || c === 44);
 }

@@ -205,6 +205,35 @@ describe('scanPython reads what tree-sitter reads', () => {
     ]);
   });
 
+  it('reads keywords only where tree-sitter reads them as names, and operators in all their valid forms', () => {
+    const s = same(
+      [
+        'def match(): pass',
+        'class case: pass',
+        'def type(): pass',
+        'def print(): pass',
+        'f(async=True, print=1)',
+        'x = a if b else c; y = [v for v in w if v]; z = ... if q else None',
+        'def g(a, /, b, *, c=-1, **k) -> int:',
+        '    global a1, b1',
+        '    x == 1; a <<= 2; a >>= 1; a //= 2; a **= 2; a @= b; a != b; a <= b >= c',
+        '    del x,',
+        '    x = yield',
+        '    yield from x',
+        '    raise X from e',
+        '    return x is not None and a not in b or not c',
+        'h = lambda *a, **k: 0',
+        '@property',
+        'def p(self): return self[::2], self[1:-1]',
+        'café = 1; Ωmega = 2',
+        'from . import x',
+        'from ... import y',
+        'if True.real: pass',
+      ].join('\n'),
+    );
+    expect(s.symbols.map((x) => x.name)).toEqual(['match', 'case', 'type', 'print', 'g', 'p']);
+  });
+
   it('handles tab indentation, CRLF line ends and walrus headers', () => {
     same('class T:\n\tdef m(self):\n\t\tif (n := 1):\n\t\t\treturn n\n');
     same('def f():\r\n    """Doc."""\r\n    return 1\r\n\r\nimport os\r\n');
@@ -235,10 +264,71 @@ describe('scanPython knows when it is unsure', () => {
     ['an assignment to True', 'True = 1\nif x == None: pass\n'],
     ['a Python 2 raise', 'raise ValueError, "no"\n'],
     ['a lazy import (Python 3.15)', 'lazy from os import path\n'],
+    // Keywords where tree-sitter reads no name: it drops the definition or import, or reads another.
+    ['a method named async', 'class A:\n    def async(self):\n        pass\n    def b(self): pass\n'],
+    ['a function named await', 'def await(): pass\n'],
+    ['a function named None', 'def None(): pass\n'],
+    ['a class named True', 'class True: pass\ndef g(): pass\n'],
+    ['a function named for', 'def for(): pass\n'],
+    ['a class named def', 'class def: pass\n'],
+    ['a function named lambda', 'def lambda(): pass\n'],
+    ['an async function named class', 'async def class(): pass\n'],
+    ['import of a keyword', 'import class\ndef g(): pass\n'],
+    ['a keyword in a dotted import', 'import a.if\n'],
+    ['from a keyword', 'from if import x\n'],
+    ['from a dotted keyword', 'from a.with import x\n'],
+    ['import of a keyword from a module', 'from a import if\n'],
+    ['an alias that is a keyword', 'import a as if\nfrom b import c as for\n'],
+    ['a decorator that is a keyword', '@if\ndef f(): pass\n'],
+    ['a decorator that is a statement keyword', '@return\ndef f(): pass\n'],
+    // Identifier characters tree-sitter does not read as Python does.
+    ['a name starting with a character that is not XID_Start', 'def \uff9ef(): pass\ndef g(): pass\n'],
+    ['a name holding a character beyond the Unicode both agree on', 'class A:\n    def f\uff9e(self): pass\n    def g(self): pass\n'],
+    ['a Chinese name', '\u53d8\u91cf = 1\ndef g(): pass\n'],
+    ['an Other_ID_Start character', '\u2118 = 1\n'],
+    // Invalid code tree-sitter reports errors in.
+    ['a doubled equals sign', 'x = = 1\ndef f(): pass\n'],
+    ['pass with an operand', 'pass 1\n'],
+    ['break with an operand', 'break x\n'],
+    ['continue with an operand', 'while x:\n    continue 1\n'],
+    ['an arrow outside a definition', 'x->y\n'],
+    ['a keyword argument without a value', 'f(a=)\ndef g(): pass\n'],
+    ['two commas in a row', 'x = (1,,2)\ndef f(): pass\n'],
+    ['a comma after an opening bracket', 'x = [, 1]\n'],
+    ['a conditional expression without else', 'x = a if b\n'],
+    ['an if header without a condition', 'if :\n    import os\n'],
+    ['a for header without in', 'for x:\n    pass\n'],
+    ['an attribute that is a keyword', 'x.True = 1\n'],
+    ['an attribute named async', 'x.async = 1\ndef f(): pass\n'],
+    ['a NUL in a string', 'x = "\0"\n'],
+    ['a line ending in an operator', 'class A:\n    def f(self):\n        return x +\n    def g(self):\n        pass\n'],
+    ['a statement starting with in', 'in\n'],
+    ['not without an operand', 'not\n'],
+    ['del without a target', 'del\n'],
+    ['global without a name', 'global\n'],
+    ['an assignment to return', 'return = 1\n'],
+    ['a statement keyword inside an expression', 'f(a=pass)\n'],
+    ['an operator at a line start', '= 1\n'],
+    ['a binary keyword after an operator', 'x = and y\n'],
+    ['a default without a parameter name', 'def update(mapping, path, value, ="/"):\n    pass\ndef g(): pass\n'],
+    ['a dot after an operator', 'x = .load()\n'],
+    ['an arrow without an annotation', 'class A:\n    def f(self) -> :\n        pass\n'],
+    ['not after an operand without in', 'assert x not None\n'],
+    // Valid Python tree-sitter misreads: it ends f at line 3 and loses h.
+    ['a line inside brackets indented less than its statement', 'def f():\n    if x:\n        a = g("a" %\n(1))\n    return a\ndef h(): pass\n'],
   ])('%s', (_what, text) => {
     expect(unsure(text)).toBe(true);
     // What indexing reads then is tree-sitter's summary.
     expect(summarisePython('m.py', text)).toEqual(summarisePythonTree('m.py', text));
+  });
+
+  it('summarises some invalid files itself, reporting no errors (the summary is what tree-sitter reads but for hasErrors)', () => {
+    // Not a grammar: an assignment to a call is not Python, but nothing the summary holds depends on it.
+    for (const text of ['f() = 1\ndef g(): pass\n', 'x = {: 1}\n', 'with a as:\n    import os\n']) {
+      const tree = summarisePythonTree('m.py', text);
+      expect(tree.hasErrors).toBe(true);
+      expect(scanned(text)).toEqual({ ...tree, hasErrors: false });
+    }
   });
 
   it('falls back to tree-sitter for a file with syntax errors, which tree-sitter reports', () => {
