@@ -49,8 +49,15 @@ const QUALNAME_REPEAT = 3;
 export class SymbolIndex {
   private readonly chunks: SymbolChunk[] = [];
   private readonly lengths: number[] = [];
-  /** Per token, the chunks holding it and how often (parallel arrays: a query walks thousands). */
-  private readonly postings = new Map<string, { ids: number[]; tfs: number[] }>();
+  /** The token table the chunks' statistics were counted in (query tokens are looked up in it). */
+  private table: TokenTable = tokenTable;
+  /**
+   * Per token id t, its chunks and how often: postIds/postTfs[offsets[t], offsets[t + 1]), in
+   * chunk order. Laid out in one pass of counting and one of filling (a query walks thousands).
+   */
+  private offsets = new Int32Array(1);
+  private postIds = new Int32Array(0);
+  private postTfs = new Int32Array(0);
   private avgLength = 1;
   /** Scores by chunk id, reused by every query (search is synchronous) and zeroed where it wrote. */
   private scratch: Float64Array | undefined;
@@ -61,7 +68,14 @@ export class SymbolIndex {
    * statistics are a function of the content alone).
    */
   static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>, blobs?: ReadonlyMap<string, string>): SymbolIndex {
+    // A full table is replaced between builds (with the chunks counted in it); built indexes keep theirs.
+    if (tokenTable.names.length >= TOKEN_LIMIT) {
+      tokenTable = { ids: new Map(), names: [] };
+      chunkCache.clear();
+    }
     const index = new SymbolIndex();
+    index.table = tokenTable;
+    const stats: ChunkStats[] = [];
     for (const summary of summaries) {
       const text = texts.get(summary.path);
       if (text === undefined) continue;
@@ -75,26 +89,33 @@ export class SymbolIndex {
         chunks = holdingWords(() => fileChunks(summary, scanLines(text)));
         if (blob !== undefined) rememberChunks(blob, chunks);
       }
-      for (const c of chunks) index.add({ path: summary.path, qualname: c.qualname, startLine: c.startLine, endLine: c.endLine }, c.length, c.tf);
+      for (const c of chunks) {
+        index.chunks.push({ path: summary.path, qualname: c.qualname, startLine: c.startLine, endLine: c.endLine });
+        index.lengths.push(c.length);
+        stats.push(c);
+      }
     }
+    const tokens = index.table.names.length;
+    const offsets = new Int32Array(tokens + 1);
+    for (const c of stats) for (let k = 0; k < c.terms.length; k++) offsets[c.terms[k]! + 1]!++;
+    for (let t = 0; t < tokens; t++) offsets[t + 1]! += offsets[t]!;
+    const next = offsets.slice(0, tokens);
+    const postIds = new Int32Array(offsets[tokens]!);
+    const postTfs = new Int32Array(offsets[tokens]!);
+    stats.forEach((c, id) => {
+      for (let k = 0; k < c.terms.length; k++) {
+        const at = next[c.terms[k]!]!++;
+        postIds[at] = id;
+        postTfs[at] = c.tfs[k]!;
+      }
+    });
+    Object.assign(index, { offsets, postIds, postTfs });
     index.avgLength = index.lengths.reduce((a, b) => a + b, 0) / Math.max(1, index.lengths.length) || 1;
     return index;
   }
 
   get size(): number {
     return this.chunks.length;
-  }
-
-  private add(chunk: SymbolChunk, length: number, tf: ReadonlyArray<readonly [string, number]>): void {
-    const id = this.chunks.length;
-    this.chunks.push(chunk);
-    this.lengths.push(length);
-    for (const [t, n] of tf) {
-      let list = this.postings.get(t);
-      if (!list) this.postings.set(t, (list = { ids: [], tfs: [] }));
-      list.ids.push(id);
-      list.tfs.push(n);
-    }
   }
 
   /**
@@ -108,13 +129,16 @@ export class SymbolIndex {
     const scores = this.scratch;
     const touched: number[] = [];
     for (const token of new Set(tokenize(query))) {
-      const list = this.postings.get(token);
-      if (!list) continue;
-      const df = list.ids.length;
+      const t = this.table.ids.get(token);
+      // A token first counted after this index was built holds none of its chunks.
+      if (t === undefined || t + 1 >= this.offsets.length) continue;
+      const start = this.offsets[t]!;
+      const df = this.offsets[t + 1]! - start;
+      if (df === 0) continue;
       const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
-      for (let i = 0; i < df; i++) {
-        const id = list.ids[i]!;
-        const tf = list.tfs[i]!;
+      for (let i = start; i < start + df; i++) {
+        const id = this.postIds[i]!;
+        const tf = this.postTfs[i]!;
         const norm = tf + K1 * (1 - B + (B * this.lengths[id]!) / this.avgLength);
         if (scores[id] === 0) touched.push(id);
         scores[id]! += (idf * tf * (K1 + 1)) / norm;
@@ -147,7 +171,32 @@ export interface ChunkStats {
   startLine: number;
   endLine: number;
   length: number;
-  tf: Array<[string, number]>;
+  /** Token ids (in `tokenTable`) in first-occurrence order, and their counts. */
+  terms: Int32Array;
+  tfs: Int32Array;
+}
+
+/** Tokens by id and back: chunk statistics hold ids, so an index is laid out without a string lookup per posting. */
+interface TokenTable {
+  ids: Map<string, number>;
+  names: string[];
+}
+let tokenTable: TokenTable = { ids: new Map(), names: [] };
+const TOKEN_LIMIT = 1_000_000;
+
+/** A chunk's token counts as strings (for tests and reports; the ids are read in the current table). */
+export function chunkCounts(chunk: ChunkStats): Array<[string, number]> {
+  return [...chunk.terms].map((t, k) => [tokenTable.names[t]!, chunk.tfs[k]!]);
+}
+
+function tokenId(token: string): number {
+  let id = tokenTable.ids.get(token);
+  if (id === undefined) {
+    id = tokenTable.names.length;
+    tokenTable.names.push(token);
+    tokenTable.ids.set(token, id);
+  }
+  return id;
 }
 
 /** Chunk statistics by blob id, shared by every index of the process (bounded, least recently used out). */
@@ -194,7 +243,14 @@ export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, 
   const stats = (qualname: string, startLine: number, endLine: number, counter: TokenCounter): ChunkStats | undefined => {
     const { counts, total } = counter.finish();
     if (total === 0) return undefined;
-    return { qualname, startLine, endLine, length: total, tf: [...counts] };
+    const terms = new Int32Array(counts.size);
+    const tfs = new Int32Array(counts.size);
+    let k = 0;
+    for (const [t, n] of counts) {
+      terms[k] = tokenId(t);
+      tfs[k++] = n;
+    }
+    return { qualname, startLine, endLine, length: total, terms, tfs };
   };
   const chunks = summary.symbols.map((s, i) => {
     const counter = new TokenCounter();
