@@ -139,13 +139,30 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
     if (previous) seedFrom(previous, cache);
   }
   const { index, entries } = buildRepoIndexWithEntries(snapshot, { ...options, cache });
-  const blobs: Record<string, BlobEntry> = Object.fromEntries(entries);
   mkdirSync(options.cacheDir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify({ version: CACHE_VERSION, pkg: packageVersion(), blobs } satisfies CachedIndex));
+  writeFileSync(tmp, serialiseIndex(entries));
   renameSync(tmp, file);
   if (options.cacheMaxBytes !== undefined) evictIndexes(options.cacheDir, options.cacheMaxBytes, file);
   return { index, cached: false };
+}
+
+/** Each blob entry's JSON, kept while the entry lives: the next commit's cache entry repeats most of them. */
+const serialised = new WeakMap<BlobEntry, string>();
+
+/**
+ * The text of an on-disk entry: `JSON.stringify` of the `CachedIndex` holding these blobs, byte
+ * for byte, written from each blob entry's JSON made once per process (sympy's 15 MB entry was
+ * stringified whole again at every commit).
+ */
+export function serialiseIndex(entries: ReadonlyMap<string, BlobEntry>): string {
+  const parts: string[] = [];
+  for (const [blob, entry] of entries) {
+    let json = serialised.get(entry);
+    if (json === undefined) serialised.set(entry, (json = JSON.stringify(entry)));
+    parts.push(`${JSON.stringify(blob)}:${json}`);
+  }
+  return `{"version":${JSON.stringify(CACHE_VERSION)},"pkg":${JSON.stringify(packageVersion())},"blobs":{${parts.join(',')}}}`;
 }
 
 /** A read marks an entry as recently used (its mtime), which is what eviction orders by. */

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { setSizeFigures, setSizesByRepoSize } from '../../benchmarks/localise-eval.js';
 import { loadSettings } from '../../core/config.js';
 import { Localiser } from '../../localisation/index.js';
-import { evictIndexes, validEntry } from '../../localisation/index-cache.js';
+import { evictIndexes, packageVersion, serialiseIndex, validEntry } from '../../localisation/index-cache.js';
 import { BlobCache } from '../../localisation/repo-index.js';
 import { z } from 'zod';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -129,5 +129,31 @@ describe('validEntry', () => {
       }
     for (const e of [null, 1, 'x', [], { summary: good.summary }]) expect(validEntry(e)).toBe(false);
     expect(refused).toBeGreaterThan(300);
+  });
+});
+
+describe('serialiseIndex', () => {
+  it('writes what JSON.stringify of the whole entry wrote, byte for byte, with each blob\'s JSON made once', () => {
+    const cache = new BlobCache();
+    const texts = ['"""Doc."""\nimport os\nclass C:\n    def m(self):\n        return os.path\n', 'x = 1\n', 'def f(a, b):\n    """Say \\"hi\\" \u00e9 \\u2028."""\n    return a\n', ''];
+    const entries = new Map(texts.map((t, i) => [`${i}abc${'0'.repeat(36)}`, cache.entry(`ser-${i}`, `p${i}.py`, t)]));
+    const version = (JSON.parse(serialiseIndex(new Map())) as { version: number }).version;
+    const whole = (m: Map<string, unknown>) => JSON.stringify({ version, pkg: packageVersion(), blobs: Object.fromEntries(m) });
+    expect(serialiseIndex(entries)).toBe(whole(entries));
+    // The next commit: one blob gone, one new, the others in another order; their JSON is reused.
+    const next = new Map([...entries].reverse().slice(1));
+    next.set('new', cache.entry('ser-new', 'q.py', 'class D:\n    pass\n'));
+    const spy = JSON.stringify;
+    let calls = 0;
+    JSON.stringify = ((...args: Parameters<typeof spy>) => (calls++, spy(...args))) as typeof spy;
+    let text: string;
+    try {
+      text = serialiseIndex(next);
+    } finally {
+      JSON.stringify = spy;
+    }
+    expect(text).toBe(whole(next));
+    // The new blob's entry, each of the four keys, the version and the release.
+    expect(calls).toBe(1 + next.size + 2);
   });
 });
