@@ -4,7 +4,7 @@
  * "response headers" meet; everything is lower-cased; stop words and noise are dropped.
  */
 
-const STOP_WORDS = new Set(
+export const STOP_WORDS: ReadonlySet<string> = new Set(
   (
     'a an and are as at be but by for from has have i if in into is it its of on or that the their then there these this to was were ' +
     'will with not no can could should would we you they he she them our your my me do does did done so than too very just also ' +

@@ -8,21 +8,11 @@ import type { FileSummary } from '../../localisation/python-parse.js';
 import { buildRepoIndex } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
 import { chunkCounts, fileChunks, SymbolIndex } from '../../localisation/symbol-index.js';
-import { holdingWords, scanLines, splitIdentifier, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
+import { holdingWords, scanLines, splitIdentifier, STOP_WORDS, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
 
-// The tokenizer as it was written with a regular expression: the character scanner must give
-// exactly its tokens, or every cached index, BM25 score and LSI vector would move.
-const STOP = new Set(
-  (
-    'a an and are as at be but by for from has have i if in into is it its of on or that the their then there these this to was were ' +
-    'will with not no can could should would we you they he she them our your my me do does did done so than too very just also ' +
-    'when where which who what why how all any each few more most other some such only own same both again further once here ' +
-    'about above after before below between during through under until up down out over off while been being having doing ' +
-    'def class self cls return import none true false pass raise try except finally lambda yield elif else assert del global ' +
-    'nonlocal async await print args kwargs py'
-  ).split(' '),
-);
-const keep = (t: string) => t.length >= 2 && t.length <= 40 && !STOP.has(t) && !/^\d+$/.test(t);
+// The tokenizer as it was written with a regular expression (its stop words are the module's): the
+// character scanner must give exactly its tokens, or every cached index, BM25 score and LSI vector would move.
+const keep = (t: string) => t.length >= 2 && t.length <= 40 && !STOP_WORDS.has(t) && !/^\d+$/.test(t);
 function referenceTokenize(text: string): string[] {
   const out: string[] = [];
   for (const match of text.matchAll(/[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z_][A-Za-z0-9_]*)*/g)) {
