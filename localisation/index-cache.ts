@@ -147,8 +147,11 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   return { index, cached: false };
 }
 
-/** Each blob entry's JSON, kept while the entry lives: the next commit's cache entry repeats most of them. */
-const serialised = new WeakMap<BlobEntry, string>();
+/**
+ * The blob entries' JSON of the last entry written: the next commit's entry repeats most of them.
+ * Only the last write's are kept, so the strings cost one entry's size, not one per cached blob.
+ */
+let lastWritten = new Map<BlobEntry, string>();
 
 /**
  * The text of an on-disk entry: `JSON.stringify` of the `CachedIndex` holding these blobs, byte
@@ -157,11 +160,13 @@ const serialised = new WeakMap<BlobEntry, string>();
  */
 export function serialiseIndex(entries: ReadonlyMap<string, BlobEntry>): string {
   const parts: string[] = [];
+  const written = new Map<BlobEntry, string>();
   for (const [blob, entry] of entries) {
-    let json = serialised.get(entry);
-    if (json === undefined) serialised.set(entry, (json = JSON.stringify(entry)));
+    const json = lastWritten.get(entry) ?? JSON.stringify(entry);
+    written.set(entry, json);
     parts.push(`${JSON.stringify(blob)}:${json}`);
   }
+  lastWritten = written;
   return `{"version":${JSON.stringify(CACHE_VERSION)},"pkg":${JSON.stringify(packageVersion())},"blobs":{${parts.join(',')}}}`;
 }
 

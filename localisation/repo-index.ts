@@ -3,7 +3,7 @@ import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
 import { holdingWords, pathTokens, scanLines } from './tokenize.js';
-import { fileChunks, rememberChunks } from './symbol-index.js';
+import { fileChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { RepoSnapshot } from './snapshot.js';
 
@@ -57,6 +57,7 @@ export class BlobCache {
       this.entries.set(blob, entry);
     } else {
       const summary = summarisePython(path, text);
+      makeTokenRoom();
       // One scan of the text serves the BM25F statistics and the symbol index's chunks.
       const { stats, body } = holdingWords(() => {
         const scanned = scanLines(text);

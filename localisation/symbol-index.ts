@@ -68,11 +68,7 @@ export class SymbolIndex {
    * statistics are a function of the content alone).
    */
   static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>, blobs?: ReadonlyMap<string, string>): SymbolIndex {
-    // A full table is replaced between builds (with the chunks counted in it); built indexes keep theirs.
-    if (tokenTable.names.length >= TOKEN_LIMIT) {
-      tokenTable = { ids: new Map(), names: [] };
-      chunkCache.clear();
-    }
+    makeTokenRoom();
     const index = new SymbolIndex();
     index.table = tokenTable;
     const stats: ChunkStats[] = [];
@@ -95,7 +91,9 @@ export class SymbolIndex {
         stats.push(c);
       }
     }
-    const tokens = index.table.names.length;
+    // Sized by this index's own tokens, not the process-wide table (a small repository would hold megabytes).
+    let tokens = 0;
+    for (const c of stats) for (let k = 0; k < c.terms.length; k++) if (c.terms[k]! >= tokens) tokens = c.terms[k]! + 1;
     const offsets = new Int32Array(tokens + 1);
     for (const c of stats) for (let k = 0; k < c.terms.length; k++) offsets[c.terms[k]! + 1]!++;
     for (let t = 0; t < tokens; t++) offsets[t + 1]! += offsets[t]!;
@@ -182,7 +180,14 @@ interface TokenTable {
   names: string[];
 }
 let tokenTable: TokenTable = { ids: new Map(), names: [] };
-const TOKEN_LIMIT = 1_000_000;
+let tokenLimit = 1_000_000;
+
+/** Sets how many tokens the process-wide table holds before it is replaced; returns the previous bound (tests). */
+export function setTokenLimit(limit: number): number {
+  const previous = tokenLimit;
+  tokenLimit = limit;
+  return previous;
+}
 
 /** A chunk's token counts as strings (for tests and reports; the ids are read in the current table). */
 export function chunkCounts(chunk: ChunkStats): Array<[string, number]> {
@@ -197,6 +202,17 @@ function tokenId(token: string): number {
     tokenTable.ids.set(token, id);
   }
   return id;
+}
+
+/**
+ * Replaces a full token table (and the chunks counted in it; built indexes keep theirs). Called
+ * before any chunks are counted — at each build and before each new blob's chunks — and never
+ * inside a build, so one index never mixes two tables' ids.
+ */
+export function makeTokenRoom(): void {
+  if (tokenTable.names.length < tokenLimit) return;
+  tokenTable = { ids: new Map(), names: [] };
+  chunkCache.clear();
 }
 
 /** Chunk statistics by blob id, shared by every index of the process (bounded, least recently used out). */

@@ -198,9 +198,15 @@ export function tokenCounts(text: string): TokenCounts {
 function countedTokens(order: readonly number[]): TokenCounts {
   const counts = new Map<string, number>();
   let total = 0;
-  for (const id of order) {
+  // Zeroed first, so a throw below cannot leave counts behind for the next counter.
+  const seen = order.map((id) => {
     const n = occurrences[id]!;
     occurrences[id] = 0;
+    return n;
+  });
+  for (let k = 0; k < order.length; k++) {
+    const id = order[k]!;
+    const n = seen[k]!;
     const tokens = tokensOf(id);
     total += tokens.length * n;
     for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + n);
@@ -265,6 +271,11 @@ export function scanLines(text: string): ScannedText {
  */
 export class TokenCounter {
   private readonly order: number[] = [];
+
+  constructor() {
+    // Outside a hold, the table could be cleared between two texts and the ids counted so far read as other words.
+    if (held === 0) throw new Error('TokenCounter outside holdingWords: its word ids could be cleared before finish');
+  }
 
   private see(id: number): void {
     if (occurrences[id] === 0) this.order.push(id);

@@ -7,7 +7,7 @@ import { MODULE_SYMBOL } from '../../localisation/functions.js';
 import type { FileSummary } from '../../localisation/python-parse.js';
 import { buildRepoIndex } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
-import { chunkCounts, fileChunks, SymbolIndex } from '../../localisation/symbol-index.js';
+import { chunkCounts, fileChunks, setTokenLimit, SymbolIndex } from '../../localisation/symbol-index.js';
 import { holdingWords, scanLines, splitIdentifier, STOP_WORDS, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
 
 // The tokenizer as it was written with a regular expression (its stop words are the module's): the
@@ -175,5 +175,31 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
     for (const q of ['send request proxies url', 'adapter', 'crlf ignore paths', 'empty tail name', 'inner x'])
       expect(JSON.stringify(fromEntries.search(q, 10))).toBe(JSON.stringify(fresh.search(q, 10)));
     expect(fromEntries.size).toBe(fresh.size);
+  });
+
+  it('replaces a full token table between blobs and builds, and a built index keeps answering as before', () => {
+    const previous = setTokenLimit(50);
+    try {
+      const files = (tag: string) => python.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `${tag}-${i}`, text }));
+      const first = buildRepoIndex({ key: 'dir:a', bytesRead: 0, skipped: [], files: files('limit-a') });
+      const built = SymbolIndex.build(first.summaries, first.texts, first.blobs);
+      const queries = ['send request proxies url', 'adapter', 'crlf ignore paths', 'empty tail name', 'inner x'];
+      const before = queries.map((q) => JSON.stringify(built.search(q, 10)));
+      // Other blobs with new words fill the table past its bound while entries are made (no build in between).
+      const words = Array.from({ length: 200 }, (_, i) => `def limitword${i}(): pass`).join('\n');
+      const second = buildRepoIndex({ key: 'dir:b', bytesRead: 0, skipped: [], files: [...files('limit-b'), { path: 'pkg/extra.py', blob: 'limit-extra', text: words }] });
+      expect(queries.map((q) => JSON.stringify(built.search(q, 10)))).toEqual(before);
+      // A new build reads chunks counted in the current table only, and answers as a fresh build does.
+      const again = SymbolIndex.build(second.summaries, second.texts, second.blobs);
+      const fresh = SymbolIndex.build(second.summaries, second.texts);
+      for (const q of [...queries, 'limitword7']) expect(JSON.stringify(again.search(q, 10))).toBe(JSON.stringify(fresh.search(q, 10)));
+      expect(again.search('limitword7', 1).files[0]?.path).toBe('pkg/extra.py');
+    } finally {
+      setTokenLimit(previous);
+    }
+  });
+
+  it('refuses a token counter outside a hold on the word table', () => {
+    expect(() => new TokenCounter()).toThrow(/holdingWords/);
   });
 });
