@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { orthonormalise } from '../../localisation/embeddings/lsi.js';
+import { orthonormalise, type SparseRows, sparseTimes, transposeRows } from '../../localisation/embeddings/lsi.js';
 import { cachedHistory, prefetchHistory, readHistory } from '../../localisation/history.js';
 import { readGitSnapshot, SourceCache } from '../../localisation/snapshot.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -133,5 +133,61 @@ describe('LSI orthonormalisation', () => {
       orthonormalise(m, n, l);
       expect(m.every((x, i) => Object.is(x, expected[i]))).toBe(true);
     }
+  });
+});
+
+/**
+ * A·X or Aᵀ·Y as LSI ran them before: row-major copies, a scatter of each of A's entries in row
+ * order into a row-major output, then back to column-major.
+ */
+function rowMajorProduct(a: SparseRows, n: number, m: number, l: number, src: Float64Array, transpose: boolean): Float64Array {
+  const outRows = transpose ? m : n;
+  const srcRows = transpose ? n : m;
+  const s = new Float64Array(srcRows * l);
+  for (let j = 0; j < l; j++) for (let r = 0; r < srcRows; r++) s[r * l + j] = src[j * srcRows + r]!;
+  const o = new Float64Array(outRows * l);
+  for (let i = 0; i < n; i++) {
+    for (let p = a.rowPtr[i]!; p < a.rowPtr[i + 1]!; p++) {
+      const v = a.vals[p]!;
+      const ot = (transpose ? a.cols[p]! : i) * l;
+      const sf = (transpose ? i : a.cols[p]!) * l;
+      for (let j = 0; j < l; j++) o[ot + j]! += v * s[sf + j]!;
+    }
+  }
+  const out = new Float64Array(outRows * l);
+  for (let r = 0; r < outRows; r++) for (let j = 0; j < l; j++) out[j * outRows + r] = o[r * l + j]!;
+  return out;
+}
+
+describe('LSI sparse products', () => {
+  it('are bit for bit the row-major scatter (empty rows and columns, signed zeros, any width)', () => {
+    let state = 777;
+    const rand = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    // Values over many magnitudes, so a reordered sum would round differently; some exact zeros.
+    const value = () => (rand() < 0.05 ? (rand() < 0.5 ? 0 : -0) : (rand() * 2 - 1) * 10 ** Math.floor(rand() * 12 - 6));
+    let compared = 0;
+    for (const [n, m, l, density] of [[1, 1, 1, 1], [30, 50, 7, 0.2], [40, 300, 8, 0.1], [97, 60, 9, 0.3], [200, 1000, 23, 0.05], [64, 5000, 138, 0.02]] as const) {
+      const rowPtr = new Int32Array(n + 1);
+      const cols: number[] = [];
+      const vals: number[] = [];
+      for (let i = 0; i < n; i++) {
+        // Every fifth row empty; columns past m / 2 used only sparsely, some never.
+        if (i % 5 !== 4) for (let c = 0; c < m; c++) if (rand() < (c < m / 2 ? density : density / 10)) (cols.push(c), vals.push(value()));
+        rowPtr[i + 1] = cols.length;
+      }
+      const a: SparseRows = { rowPtr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) };
+      const x = Float64Array.from({ length: m * l }, value);
+      const y = Float64Array.from({ length: n * l }, value);
+      const pairs = [
+        [sparseTimes(a, n, x, l), rowMajorProduct(a, n, m, l, x, false)],
+        [sparseTimes(transposeRows(a, n, m), m, y, l), rowMajorProduct(a, n, m, l, y, true)],
+      ] as const;
+      for (const [got, expected] of pairs) {
+        expect(got.length).toBe(expected.length);
+        expect(got.every((v, i) => Object.is(v, expected[i]))).toBe(true);
+        compared += got.length;
+      }
+    }
+    expect(compared).toBeGreaterThan(5000 * 138);
   });
 });
