@@ -3,7 +3,7 @@ import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Ranking } from './fusion.js';
-import { gitDirOf } from './snapshot.js';
+import { gitDirOf, gitKeyParts } from './snapshot.js';
 
 /** One past commit: its paths and whether its message reads like a fix. */
 export interface PastCommit {
@@ -34,8 +34,8 @@ const FIX_MESSAGE = /\b(fix(e[sd])?|bug|issue|error|crash|regression|fail(s|ure|
 
 /** Snapshot keys are `git:<gitDir>@<sha>` or `dir:<path>`; a directory inside a checkout reads that checkout's HEAD. */
 export function historySource(key: string): { gitDir: string; commit: string } | undefined {
-  const git = /^git:(.*)@([0-9a-f]{40})$/.exec(key);
-  if (git) return { gitDir: git[1]!, commit: git[2]! };
+  const git = gitKeyParts(key);
+  if (git) return git;
   if (key.startsWith('dir:')) {
     const dir = key.slice(4);
     const gitDir = existsSync(join(dir, '.git')) ? gitDirOf(dir) : undefined;

@@ -6,12 +6,12 @@ import type { Signal } from './fusion.js';
 import { createDenseRanker } from './embeddings/dense-index.js';
 import type { Embedder } from './embeddings/embedder.js';
 import { loadOrBuildIndex } from './index-cache.js';
-import { historySource, prefetchHistory, readHistory } from './history.js';
+import { prefetchHistory, readHistory } from './history.js';
 import { type FusionModel, learnedFusion, loadFusionModel } from './learned-fusion.js';
 import { symbolIndexOf } from './symbol-index.js';
 import { DEFAULT_RANK_CONFIG, type DenseRanker, type RankConfig, rankFiles, type RankResult } from './rank.js';
 import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
-import { readDirSnapshot, readGitSnapshot, type RepoSnapshot, SourceCache } from './snapshot.js';
+import { gitKeyParts, readDirSnapshot, readGitSnapshot, type RepoSnapshot, SourceCache } from './snapshot.js';
 import { ISSUE_TEXT_VERSION } from './issue-text.js';
 
 export { gitDirOf } from './snapshot.js';
@@ -145,9 +145,9 @@ export class Localiser {
       const paths = index.summaries.map((s) => s.path);
       // The repository (the key without its commit) and blob ids let an embedder reuse a fit from another commit.
       const cache = this.options.cacheDir ? { dir: this.options.cacheDir, maxBytes: this.options.cacheMaxBytes } : undefined;
-      const git = /^git:(.*)@([0-9a-f]+)$/.exec(index.key);
+      const git = gitKeyParts(index.key);
       const candidates = { includeTests: !!this.options.includeTests, includeDocs: !!this.options.includeDocs };
-      const corpus = { paths, texts: index.texts, terms: index.terms, blobs: index.blobs, repository: index.key.replace(/@[0-9a-f]+$/, ''), commit: git?.[2], gitDir: git?.[1], candidates, cache };
+      const corpus = { paths, texts: index.texts, terms: index.terms, blobs: index.blobs, repository: index.key.replace(/@[0-9a-f]+$/, ''), commit: git?.commit, gitDir: git?.gitDir, candidates, cache };
       ranker = embedder.embedCorpus(corpus).then((embedding) => createDenseRanker(paths, embedding));
       this.dense.set(index, ranker);
     }
@@ -167,8 +167,7 @@ export class Localiser {
   /** Reads a snapshot's history in the background (once per commit); ranking reads it from the cache after this resolves. */
   private async history(key: string): Promise<void> {
     // A directory's history is read by ranking itself (finding its checkout's HEAD costs a git call).
-    if (!key.startsWith('git:')) return;
-    const source = historySource(key);
+    const source = gitKeyParts(key);
     if (!source) return;
     await prefetchHistory(source.gitDir, source.commit);
     readHistory(source.gitDir, source.commit);

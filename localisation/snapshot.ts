@@ -166,6 +166,12 @@ export async function readGitSnapshot(gitDir: string, commit: string, sources?: 
   return { key: `git:${dir}@${sha}`, treeId, files, skipped, bytesRead };
 }
 
+/** The repository and commit of a git snapshot's key (`git:<gitDir>@<sha>`, SHA-1 or SHA-256); undefined for a directory's. */
+export function gitKeyParts(key: string): { gitDir: string; commit: string } | undefined {
+  const git = /^git:(.*)@([0-9a-f]{40}|[0-9a-f]{64})$/.exec(key);
+  return git ? { gitDir: git[1]!, commit: git[2]! } : undefined;
+}
+
 /** Reads the Python sources under a plain directory (a checkout or any folder). */
 export function readDirSnapshot(root: string): RepoSnapshot {
   const base = resolve(root);
