@@ -34,11 +34,11 @@ function warnOnce(why: string): void {
 
 /**
  * Threads that count blobs, this one included: FIXWRIGHT_INDEX_WORKERS when set (0 or 1: this
- * thread alone), else one more than the processors left idle over the last minute (the load
- * average), at most the processors Node may use. On a machine already busy, more threads only add
- * the pool's cost: measured on 2 shared cores under load average 6-12, a cold sympy index took
- * about a third more CPU time on two threads (a worker's own JIT warm-up and heap, packing and
- * unpacking the counts) and was no faster.
+ * thread alone), else the processors idle over the last minute (Node's processors less the load
+ * average) but one, which V8's own threads use (concurrent marking and compiling took 1.45 s of a
+ * serial cold sympy index's 3.85 s of CPU): so one thread on 2 processors. Measured on this 2-core
+ * machine under load average 6-12, two threads took about a third more CPU for a cold sympy index
+ * (a worker's own JIT warm-up and heap, packing and unpacking the counts) and were slower.
  */
 export function indexThreads(): number {
   const set = process.env.FIXWRIGHT_INDEX_WORKERS;
@@ -49,7 +49,7 @@ export function indexThreads(): number {
     return 1;
   }
   const cores = availableParallelism();
-  return Math.max(1, Math.min(cores, 1 + Math.round(cores - loadavg()[0]!)));
+  return Math.max(1, Math.min(cores, Math.round(cores - loadavg()[0]!) - 1));
 }
 
 /** What a parallel count gave: each blob's count (undefined where it threw: count it again to get its error) and how many of them other threads counted. */
