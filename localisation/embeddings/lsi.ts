@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { pathTokens, tokenize } from '../tokenize.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
 import { changedShare, docKey, loadBasis, type LsiBasis, saveBasis, storedBases, tagOf } from './lsi-store.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 /**
  * `count` seeded standard normal numbers (Box-Muller over a small 32-bit generator, mulberry32), so
@@ -140,10 +140,10 @@ function dots8(a: Float64Array, b: Float64Array, n: number, i: number, j: number
 }
 
 /**
- * Xᵀ Y for two column-major matrices of `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX) / 2):
- * for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
+ * Xᵀ Y for two column-major matrices of `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX) / 2),
+ * l × l row-major: for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
  */
-export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number): Matrix {
+export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number): Float64Array {
   const full = new Float64Array(l * l);
   const d8 = new Float64Array(8);
   for (let i = 0; i < l; i++) {
@@ -158,8 +158,8 @@ export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: n
       full[i * l + j] = dot;
     }
   }
-  const c = Matrix.zeros(l, l);
-  for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c.set(i, j, (full[i * l + j]! + full[j * l + i]!) / 2);
+  const c = new Float64Array(l * l);
+  for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c[i * l + j] = (full[i * l + j]! + full[j * l + i]!) / 2;
   return c;
 }
 
@@ -392,7 +392,7 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   // Without it each step's columns spread as σ₁²/σₗ², not σ₁/σₗ, well within float64, and the
   // document side is orthonormalised to rounding.
   // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out. One
-  // m × l buffer holds Ω, then each Aᵀ Q, then Bᵀ (sympy: 17 MB each, allocated once).
+  // m × l buffer holds Ω, then each Aᵀ Q, then Bᵀ (sympy: 17 MB, allocated once, not four times).
   const aT = transposeRows(a, n, m);
   const terms = gaussians(seed, m * l);
   const q = sparseTimes(a, n, terms, l);
@@ -403,13 +403,10 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   }
   // C = B Bᵀ = Qᵀ (A Bᵀ): a product with A and an l × l × n one, instead of m·l² over the terms.
   const bt = sparseTimes(aT, m, q, l, terms);
-  const evd = new EigenvalueDecomposition(symmetricCross(q, sparseTimes(a, n, bt, l), n, l), { assumeSymmetric: true });
-  const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
-  const w = evd.eigenvectorMatrix;
+  const { values, vectors } = symmetricEigen(symmetricCross(q, sparseTimes(a, n, bt, l), n, l), l);
+  const order = Array.from(values, (v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
   const wk = new Float64Array(rank * l);
-  order.forEach(([, e], d) => {
-    for (let j = 0; j < l; j++) wk[d * l + j] = w.get(j, e);
-  });
+  order.forEach(([, e], d) => wk.set(vectors.subarray(e * l, (e + 1) * l), d * l));
   return { q, bt, wk, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
 }
 

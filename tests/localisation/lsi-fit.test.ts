@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
 import { gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, type SparseRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
 import { loadBasis } from '../../localisation/embeddings/lsi-store.js';
+import { symmetricEigen } from '../../localisation/embeddings/symmetric-eigen.js';
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -160,6 +161,29 @@ describe('LSI Gram-Schmidt', () => {
     orthonormaliseStably(hard, n, l);
     expect(orthogonalityLoss(hard, n, l)).toBeLessThan(1e-14);
     expect(hard.some((x) => x !== 0)).toBe(true);
+  });
+});
+
+describe('LSI symmetric eigen-decomposition', () => {
+  it("is bit for bit ml-matrix's (ascending values, eigenvector k in row k), repeated and zero eigenvalues included", () => {
+    const rand = lcg(23);
+    for (const n of [1, 2, 5, 17, 40]) {
+      const c = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j <= i; j++) {
+          const x = rand() - 0.5;
+          c[i * n + j] = x;
+          c[j * n + i] = x;
+        }
+      }
+      // A zero row and column (an eigenvalue 0) and, past 4, two equal rows (a repeated one).
+      if (n > 2) for (let j = 0; j < n; j++) c[1 * n + j] = c[j * n + 1] = 0;
+      if (n > 4) for (let j = 0; j < n; j++) c[3 * n + j] = c[j * n + 3] = c[4 * n + j] = c[j * n + 4] = j === 3 || j === 4 ? 0.5 : c[2 * n + j]!;
+      const expected = new EigenvalueDecomposition(new Matrix(Array.from({ length: n }, (_, i) => Array.from(c.subarray(i * n, (i + 1) * n)))), { assumeSymmetric: true });
+      const got = symmetricEigen(c, n);
+      expect(Array.from(got.values).every((v, k) => Object.is(v, expected.realEigenvalues[k]))).toBe(true);
+      for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) expect(Object.is(got.vectors[k * n + i], expected.eigenvectorMatrix.get(i, k))).toBe(true);
+    }
   });
 });
 
