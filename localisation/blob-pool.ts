@@ -37,7 +37,7 @@ function warnOnce(why: string): void {
  * thread alone), else the processors idle over the last minute (Node's processors less the load
  * average) but one, which V8's own threads use (concurrent marking and compiling took 1.45 s of a
  * serial cold sympy index's 3.85 s of CPU): so one thread on 2 processors. Measured on this 2-core
- * machine under load average 6-12, two threads took about a third more CPU for a cold sympy index
+ * machine under load average 6-12, two threads took about 1.5 times the CPU for a cold sympy index
  * (a worker's own JIT warm-up and heap, packing and unpacking the counts) and were slower.
  */
 export function indexThreads(): number {
