@@ -258,7 +258,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .option('--calibration-out <file>', 'with --dataset: save a calibration fitted on all evaluated rows')
     .option('--include-tests', 'rank test files too (they are left out by default)')
     .option('--no-cache', 'do not read or write the on-disk index cache')
-    .option('--weights <list>', 'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, cochange), e.g. bm25=1,history=0 (0 switches one off)')
+    .option('--weights <list>', 'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, cochange, title, title_symbols), e.g. bm25=1,history=0 (0 switches one off)')
     .option('--ablate', 'with --dataset: per signal R@1/5/10 and MRR with everything on but it, it alone, and the defaults with it toggled (each row ranked once, re-fused per configuration)')
     .option('--rrf-k <k>', 'RRF constant k (default 10; smaller trusts the top of each list more)')
     .option('--embeddings <kind>', 'dense signal: lsi (offline, fitted on the repository), api (FIXWRIGHT_EMBEDDINGS_MODEL at OPENAI_BASE_URL) or none (default: api when FIXWRIGHT_EMBEDDINGS_MODEL is set, else lsi)')
