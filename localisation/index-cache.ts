@@ -4,7 +4,7 @@ import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
 import { BlobCache, type BlobEntry, buildRepoIndex, buildRepoIndexWithEntries, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
-import { restoreChunks, type StoredChunks, storedChunks } from './symbol-index.js';
+import { hasChunks, restoreChunks, type StoredChunks, storedChunks } from './symbol-index.js';
 
 // Bump when parsing, tokenising or filtering changes what an index holds; the package version is
 // part of the key too, so a release never reads an older release's indexes.
@@ -79,8 +79,9 @@ export function validEntry(e: unknown): e is BlobEntry {
 
 /**
  * Chunks read back (and checked) since the last write, by entry: the next entry written repeats
- * most of them, and re-encoding them cost more than the write itself. Dropped at each write, so
- * they cost one entry's size at most.
+ * most of them, and re-encoding them cost more than the write itself. Dropped at each write and
+ * whenever an index is served from its own entry without a write, so they cost one entry's size
+ * at most.
  */
 let seededChunks = new Map<BlobEntry, StoredChunks>();
 
@@ -94,7 +95,8 @@ function seedFrom(file: string, cache: BlobCache): boolean {
       // The chunks live in the symbol index's own cache, not in the entry kept in memory.
       const { chunks, ...entry } = stored;
       cache.set(blob, entry);
-      if (chunks !== undefined && restoreChunks(blob, chunks, entry.stats.terms)) seededChunks.set(entry, chunks as StoredChunks);
+      // Kept for the next write only when this very entry is the one cached (a blob cached already keeps its own).
+      if (chunks !== undefined && restoreChunks(blob, chunks, entry.stats.terms, entry.summary) && cache.peek(blob) === entry) seededChunks.set(entry, chunks as StoredChunks);
     }
     return true;
   } catch {
@@ -138,12 +140,14 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   const missing = () => missingCount() > 0;
   if (missing() && seedFrom(file, cache) && !missing()) {
     touch(file);
+    seededChunks = new Map();
     return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
   }
   if (!missing()) {
     // Everything is in memory already; the entry on disk is only refreshed when it exists.
     if (existsSync(file)) {
       touch(file);
+      seededChunks = new Map();
       return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
     }
   } else if (missingCount() > candidates.length / 2) {
@@ -166,7 +170,7 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
  * The blob entries' JSON of the last entry written: the next commit's entry repeats most of them.
  * Only the last write's are kept, so the strings cost one entry's size, not one per cached blob.
  */
-let lastWritten = new Map<BlobEntry, string>();
+let lastWritten = new Map<BlobEntry, { json: string; chunks: boolean }>();
 
 /**
  * The text of an on-disk entry: `JSON.stringify` of the `CachedIndex` holding these blobs, byte
@@ -175,15 +179,16 @@ let lastWritten = new Map<BlobEntry, string>();
  */
 export function serialiseIndex(entries: ReadonlyMap<string, BlobEntry>): string {
   const parts: string[] = [];
-  const written = new Map<BlobEntry, string>();
+  const written = new Map<BlobEntry, { json: string; chunks: boolean }>();
   for (const [blob, entry] of entries) {
-    let json = lastWritten.get(entry);
-    if (json === undefined) {
+    let kept = lastWritten.get(entry);
+    // Written without chunks (none were at hand): written again once the symbol index has counted them.
+    if (!kept || (!kept.chunks && hasChunks(blob))) {
       const chunks = seededChunks.get(entry) ?? storedChunks(blob, entry.stats.terms);
-      json = JSON.stringify(chunks ? { ...entry, chunks } : entry);
+      kept = { json: JSON.stringify(chunks ? { ...entry, chunks } : entry), chunks: chunks !== undefined };
     }
-    written.set(entry, json);
-    parts.push(`${JSON.stringify(blob)}:${json}`);
+    written.set(entry, kept);
+    parts.push(`${JSON.stringify(blob)}:${kept.json}`);
   }
   lastWritten = written;
   seededChunks = new Map();

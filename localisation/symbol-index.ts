@@ -249,6 +249,11 @@ export interface StoredChunks {
 // Typed arrays are in the machine's byte order; the stored form is little-endian, so elsewhere chunks are only counted.
 const LITTLE_ENDIAN = endianness() === 'LE';
 
+/** Whether a blob's chunks are remembered (counted or read back) in this process. */
+export function hasChunks(blob: string): boolean {
+  return chunkCache.has(blob);
+}
+
 /** A blob's remembered chunks in their stored form; undefined when none are remembered (or a token is not among `terms`). */
 export function storedChunks(blob: string, terms: readonly string[]): StoredChunks | undefined {
   const chunks = chunkCache.get(blob);
@@ -277,13 +282,16 @@ export function storedChunks(blob: string, terms: readonly string[]): StoredChun
 }
 
 /**
- * Remembers a blob's chunks read back from disk, after checking them whole (a damaged record costs
- * the blob a recount, never a wrong symbol index): as many numbers as the chunks' counts say, every
- * term a position in `terms`, lines and counts at least 0. Positions become ids of the process-wide
- * table in the order the chunks first hold them, the order counting the blob again adds them.
- * Returns whether they were checked and taken (not when the blob's chunks were known already).
+ * Remembers a blob's chunks read back from disk, after checking them whole, so a damaged record
+ * costs the blob a recount, never a wrong symbol index: as many numbers as the chunks' term counts
+ * say; every term a position in `terms`, at most once a chunk, counted at least once, the counts
+ * adding up to the chunk's length; the chunks the summary's symbols in order (qualname, first and
+ * last line; a symbol without a token has none) and then at most one `<module>` from line 1.
+ * Positions become ids of the process-wide table in the order the chunks first hold them, the
+ * order counting the blob again adds them. Returns whether they were checked and taken (not when
+ * the blob's chunks were known already).
  */
-export function restoreChunks(blob: string, stored: unknown, terms: readonly string[]): boolean {
+export function restoreChunks(blob: string, stored: unknown, terms: readonly string[], summary: Pick<FileSummary, 'symbols'>): boolean {
   if (chunkCache.has(blob)) return false;
   if (!LITTLE_ENDIAN || typeof stored !== 'object' || stored === null) return false;
   const { q, w, b } = stored as Partial<StoredChunks>;
@@ -295,11 +303,35 @@ export function restoreChunks(blob: string, stored: unknown, terms: readonly str
   new Uint8Array(ints.buffer).set(bytes);
   let total = 0;
   for (let c = 0; c < q.length; c++) total += ints[4 * c + 3]!;
-  // Counts and lines past int32 would wrap in the chunk's typed arrays: such a record was not written here.
-  if (ints.length !== 4 * q.length + 2 * total || total > 0x7fffffff) return false;
+  if (ints.length !== 4 * q.length + 2 * total) return false;
+  // Lines, lengths and counts past int32 would wrap in a chunk's typed arrays: not written here.
   for (let i = 0; i < ints.length; i++) if (ints[i]! > 0x7fffffff) return false;
+  let symbol = 0;
+  for (let c = 0; c < q.length; c++) {
+    const [start, end] = [ints[4 * c]!, ints[4 * c + 1]!];
+    if (q[c] === MODULE_SYMBOL && c === q.length - 1) {
+      if (start !== 1 || end < 1) return false;
+      continue;
+    }
+    while (symbol < summary.symbols.length && summary.symbols[symbol]!.qualname !== q[c]) symbol++;
+    const s = summary.symbols[symbol++];
+    if (!s || s.startLine !== start || s.endLine !== end) return false;
+  }
   const start = 4 * q.length;
-  for (let i = start; i < start + total; i++) if (ints[i]! >= terms.length) return false;
+  const seen = new Int32Array(terms.length).fill(-1);
+  for (let c = 0, p = start; c < q.length; c++) {
+    const count = ints[4 * c + 3]!;
+    let sum = 0;
+    for (let k = p; k < p + count; k++) {
+      const at = ints[k]!;
+      const tf = ints[k + total]!;
+      if (at >= terms.length || seen[at] === c || tf < 1) return false;
+      seen[at] = c;
+      sum += tf;
+    }
+    if (sum !== ints[4 * c + 2]) return false;
+    p += count;
+  }
   makeTokenRoom();
   const ids = new Int32Array(terms.length).fill(-1);
   const chunks: ChunkStats[] = [];
