@@ -4,6 +4,8 @@ import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
 import { holdingWords, pathTokens, scanLines } from './tokenize.js';
 import { fileChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
+import { type CountedBlob, entryOfCounted } from './blob-count.js';
+import { type BlobPool, blobPool, indexThreads, PARALLEL_FROM } from './blob-pool.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { RepoSnapshot } from './snapshot.js';
 
@@ -48,13 +50,22 @@ export class BlobCache {
   private readonly entries = new Map<string, BlobEntry>();
   constructor(private readonly maxEntries = 50_000) {}
 
-  /** The entry of a blob, parsing and tokenising it when it is not cached. */
-  entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): BlobEntry {
+  /**
+   * The entry of a blob, parsing and tokenising it when it is not cached; `counted`, when given,
+   * is its counts made by another thread (`countBlob`), which stand in for parsing it here.
+   */
+  entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, counted?: CountedBlob): BlobEntry {
     let entry = this.entries.get(blob);
     if (entry) {
       // Least recently used goes first: a blob every commit shares must outlive one-off blobs.
       this.entries.delete(blob);
       this.entries.set(blob, entry);
+    } else if (counted) {
+      makeTokenRoom();
+      const made = entryOfCounted(counted);
+      rememberChunks(blob, made.chunks);
+      entry = made.entry;
+      this.set(blob, entry);
     } else {
       const summary = summarisePython(path, text);
       makeTokenRoom();
@@ -97,6 +108,13 @@ export interface IndexOptions {
   includeDocs?: boolean;
   bm25Weights?: Bm25Weights;
   cache?: BlobCache;
+  /**
+   * Threads that parse and count uncached blobs, this one included (default `indexThreads()`:
+   * FIXWRIGHT_INDEX_WORKERS, else the processors); 1 counts them here alone. The index is the same.
+   */
+  threads?: number;
+  /** The worker threads that count blobs (default `blobPool`; tests give one running another script). */
+  pool?: BlobPool;
 }
 
 /** Parses every candidate file (cached ones are not parsed again) and builds the BM25 index, import graph and symbol table. */
@@ -117,9 +135,10 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
   const blobs = new Map<string, string>();
   const terms = new Map<string, TermCounts>();
   const entries = new Map<string, BlobEntry>();
+  const counted = countElsewhere(snapshot, options, cache, weights);
   for (const file of snapshot.files) {
     if (!isCandidate(file.path, options)) continue;
-    const entry = cache.entry(file.blob, file.path, file.text, weights);
+    const entry = cache.entry(file.blob, file.path, file.text, weights, counted?.get(file.blob));
     entries.set(file.blob, entry);
     summaries.push({ ...entry.summary, path: file.path });
     const placed = atPath(entry, file.path, weights);
@@ -139,6 +158,42 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
     terms,
   };
   return { index, entries };
+}
+
+/**
+ * The uncached blobs of a snapshot counted by a pool of threads, when there are enough of them to
+ * be worth it. The entries are still made in the snapshot's order by `BlobCache.entry`, so tokens
+ * enter the process-wide table as they would in a serial build and the index is the same; a blob
+ * a worker threw on is missing here and is parsed in this thread, where it throws as it would.
+ */
+function countElsewhere(snapshot: RepoSnapshot, options: IndexOptions, cache: BlobCache, weights: Bm25Weights): Map<string, CountedBlob> | undefined {
+  const threads = options.threads ?? indexThreads();
+  if (threads < 2) return undefined;
+  // A blob at several paths is parsed at its first, as the serial loop would.
+  const uncached = new Map<string, { path: string; text: string }>();
+  for (const file of snapshot.files) if (isCandidate(file.path, options) && !cache.peek(file.blob) && !uncached.has(file.blob)) uncached.set(file.blob, file);
+  if (uncached.size < PARALLEL_FROM) return undefined;
+  const blobs = [...uncached.keys()];
+  const result = (options.pool ?? blobPool).count([...uncached.values()], weights, threads);
+  if (!result) return undefined;
+  const counted = new Map<string, CountedBlob>();
+  result.counted.forEach((c, i) => c && counted.set(blobs[i]!, c));
+  poolCount = { blobs: blobs.length, byWorkers: result.byWorkers, failed: blobs.length - counted.size };
+  return counted;
+}
+
+/** How a build shared its uncached blobs out: how many, how many other threads counted, how many a thread failed on (parsed again here). */
+export interface PoolCountSummary {
+  blobs: number;
+  byWorkers: number;
+  failed: number;
+}
+
+let poolCount: PoolCountSummary | undefined;
+
+/** How the last build that used the pool shared its blobs out (tests and benchmarks). */
+export function lastPoolCount(): PoolCountSummary | undefined {
+  return poolCount;
 }
 
 /** Whether a file is ranked at all under these options (tests and docs are left out unless asked for). */

@@ -216,6 +216,25 @@ export function makeTokenRoom(): void {
   chunkCache.clear();
 }
 
+/**
+ * Chunks counted with a blob's own token numbering (`tokens[i]` is local id i), moved into the
+ * process-wide table in place: tokens are added to it in the order the chunks first hold them,
+ * the order `fileChunks` would have added them. Call `makeTokenRoom` first, as for `fileChunks`.
+ */
+export function internChunks(chunks: ChunkStats[], tokens: readonly string[]): ChunkStats[] {
+  const ids = new Int32Array(tokens.length).fill(-1);
+  for (const c of chunks) {
+    const terms = c.terms;
+    for (let k = 0; k < terms.length; k++) {
+      const local = terms[k]!;
+      let id = ids[local]!;
+      if (id < 0) ids[local] = id = tokenId(tokens[local]!);
+      terms[k] = id;
+    }
+  }
+  return chunks;
+}
+
 /** Chunk statistics by blob id, shared by every index of the process (bounded, least recently used out). */
 const chunkCache = new Map<string, ChunkStats[]>();
 const CHUNK_CACHE_FILES = 50_000;
@@ -358,9 +377,10 @@ export function restoreChunks(blob: string, stored: unknown, terms: readonly str
  * parents first, so children overwrite), its qualname repeated, its docstring and its children's
  * names; the lines outside every definition as `<module>`. Chunks without a token are dropped.
  * Each chunk is counted as its parts joined by newlines would be (a word never spans a line), from
- * one scan of the file (`scanned`, made within `holdingWords`).
+ * one scan of the file (`scanned`, made within `holdingWords`). Token ids come from `idOf`: the
+ * process-wide table's by default, a blob's own numbering where a worker thread counts the chunks.
  */
-export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, scanned: ScannedText): ChunkStats[] {
+export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, scanned: ScannedText, idOf: (token: string) => number = tokenId): ChunkStats[] {
   const lineCount = scanned.lineStart.length - 1;
   const owner = new Int32Array(lineCount).fill(-1);
   summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lineCount, s.endLine)));
@@ -387,7 +407,7 @@ export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, 
     const tfs = new Int32Array(counts.size);
     let k = 0;
     for (const [t, n] of counts) {
-      terms[k] = tokenId(t);
+      terms[k] = idOf(t);
       tfs[k++] = n;
     }
     return { qualname, startLine, endLine, length: total, terms, tfs };

@@ -3,8 +3,9 @@ import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, r
 import { join } from 'node:path';
 import { evictIndexes, packageVersion } from '../index-cache.js';
 
-// Bump when fitting or weighting changes what a basis holds.
-const BASIS_VERSION = 2;
+// Bump when fitting or weighting changes what a basis holds (3: the term side is no longer
+// orthonormalised, and a corpus of lower rank than the samples drawn is fitted exactly).
+const BASIS_VERSION = 3;
 
 /**
  * A fitted LSI model: the TF-IDF vocabulary, Bᵀ (terms × l, row-major by term) and the projection

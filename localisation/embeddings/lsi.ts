@@ -4,8 +4,11 @@ import { pathTokens, tokenize } from '../tokenize.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
 import { changedShare, docKey, loadBasis, type LsiBasis, saveBasis, storedBases, tagOf } from './lsi-store.js';
 
-/** A small seeded generator, so the same repository always gets the same vectors. */
-function gaussian(seed: number): () => number {
+/**
+ * `count` seeded standard normal numbers (Box-Muller over a small 32-bit generator, mulberry32), so
+ * the same repository always gets the same vectors: the test matrix of the randomized SVD.
+ */
+export function gaussians(seed: number, count: number): Float64Array {
   let state = seed >>> 0;
   const uniform = () => {
     state = (state + 0x6d2b79f5) >>> 0;
@@ -14,7 +17,12 @@ function gaussian(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-  return () => Math.sqrt(-2 * Math.log(uniform() + 1e-12)) * Math.cos(2 * Math.PI * uniform());
+  const out = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const radius = Math.sqrt(-2 * Math.log(uniform() + 1e-12));
+    out[i] = radius * Math.cos(2 * Math.PI * uniform());
+  }
+  return out;
 }
 
 /** A sparse matrix by rows: row i's entries are `cols`/`vals` from `rowPtr[i]` to `rowPtr[i + 1]`. */
@@ -100,26 +108,26 @@ export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: num
 }
 
 /**
- * Dot products of column `i` with the eight columns from `j` of a column-major matrix with `n` rows,
- * into `out`. Each sum runs over the rows in order, exactly as one loop per column would, but the
- * eight run side by side: one long chain of dependent additions waits on each addition, eight
- * independent ones do not (about twice as fast, and bit for bit the same).
+ * Dot products of column `i` of `a` with the eight columns from `j` of `b`, both column-major with
+ * `n` rows, into `out`. Each sum runs over the rows in order, exactly as one loop per column would,
+ * but the eight run side by side: one long chain of dependent additions waits on each addition,
+ * eight independent ones do not (about twice as fast, and bit for bit the same).
  */
-function dots8(m: Float64Array, n: number, i: number, j: number, out: Float64Array): void {
+function dots8(a: Float64Array, b: Float64Array, n: number, i: number, j: number, out: Float64Array): void {
   const ci = i * n;
   const c0 = j * n;
   const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
   let [d0, d1, d2, d3, d4, d5, d6, d7] = [0, 0, 0, 0, 0, 0, 0, 0];
   for (let r = 0; r < n; r++) {
-    const q = m[ci + r]!;
-    d0 += q * m[c0 + r]!;
-    d1 += q * m[c1 + r]!;
-    d2 += q * m[c2 + r]!;
-    d3 += q * m[c3 + r]!;
-    d4 += q * m[c4 + r]!;
-    d5 += q * m[c5 + r]!;
-    d6 += q * m[c6 + r]!;
-    d7 += q * m[c7 + r]!;
+    const q = a[ci + r]!;
+    d0 += q * b[c0 + r]!;
+    d1 += q * b[c1 + r]!;
+    d2 += q * b[c2 + r]!;
+    d3 += q * b[c3 + r]!;
+    d4 += q * b[c4 + r]!;
+    d5 += q * b[c5 + r]!;
+    d6 += q * b[c6 + r]!;
+    d7 += q * b[c7 + r]!;
   }
   out[0] = d0;
   out[1] = d1;
@@ -132,22 +140,61 @@ function dots8(m: Float64Array, n: number, i: number, j: number, out: Float64Arr
 }
 
 /**
+ * Xᵀ Y for two column-major matrices of `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX) / 2):
+ * for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
+ */
+export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number): Matrix {
+  const full = new Float64Array(l * l);
+  const d8 = new Float64Array(8);
+  for (let i = 0; i < l; i++) {
+    let j = 0;
+    for (; j + 7 < l; j += 8) {
+      dots8(x, y, n, i, j, d8);
+      full.set(d8, i * l + j);
+    }
+    for (; j < l; j++) {
+      let dot = 0;
+      for (let r = 0; r < n; r++) dot += x[i * n + r]! * y[j * n + r]!;
+      full[i * l + j] = dot;
+    }
+  }
+  const c = Matrix.zeros(l, l);
+  for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c.set(i, j, (full[i * l + j]! + full[j * l + i]!) / 2);
+  return c;
+}
+
+/**
  * Orthonormalises the columns of an n × l column-major matrix in place: modified Gram-Schmidt in
  * its right-looking order (each column, once final, is normalised and taken out of every later
  * one). Every column sees the same operations in the same order as in the left-looking order, so
  * the result is bit for bit the same, but the later columns' dot products can run eight at a time.
+ * A column left with at most `tolerance` of its length once the earlier ones are out of it lies in
+ * their span but for rounding: it is zeroed, not scaled up into a direction that cannot be made
+ * orthogonal (with the default 0, only columns already zero stay zero).
  */
-export function orthonormalise(m: Float64Array, n: number, l: number): void {
+export function orthonormalise(m: Float64Array, n: number, l: number, tolerance = 0): void {
   const d = new Float64Array(8);
+  const before = new Float64Array(l);
+  if (tolerance > 0) {
+    for (let i = 0; i < l; i++) {
+      let norm = 0;
+      for (let r = i * n; r < (i + 1) * n; r++) norm += m[r]! ** 2;
+      before[i] = Math.sqrt(norm);
+    }
+  }
   for (let i = 0; i < l; i++) {
     const ci = i * n;
     let norm = 0;
     for (let r = 0; r < n; r++) norm += m[ci + r]! ** 2;
-    norm = Math.sqrt(norm) || 1;
+    norm = Math.sqrt(norm);
+    if (norm <= tolerance * before[i]!) {
+      m.fill(0, ci, ci + n);
+      continue;
+    }
     for (let r = 0; r < n; r++) m[ci + r]! /= norm;
     let j = i + 1;
     for (; j + 7 < l; j += 8) {
-      dots8(m, n, i, j, d);
+      dots8(m, m, n, i, j, d);
       const c0 = j * n;
       const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
       const [d0, d1, d2, d3, d4, d5, d6, d7] = [d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!];
@@ -190,6 +237,140 @@ function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: ArrayLike<n
   const entries = [...tf].map(([col, count]) => [col, (1 + Math.log(count)) * idf[col]!] as const);
   const norm = Math.sqrt(entries.reduce((s, [, v]) => s + v * v, 0)) || 1;
   return entries.map(([col, v]) => [col, v / norm] as const);
+}
+
+/**
+ * The corpus as sparse sublinear TF-IDF rows, unit length, as `weigh` gives each document, with its
+ * vocabulary: terms in at least 2 files (or any, for tiny repositories) and not in most of them.
+ * Terms are numbered once for the whole corpus, so each document is weighed over integer ids and a
+ * scratch array, not a Map per document.
+ */
+export function weighCorpus(docs: readonly Counts[]): { a: SparseRows; n: number; m: number; vocab: Map<string, number>; idf: Float64Array } {
+  const n = docs.length;
+  const ids = new Map<string, number>();
+  const names: string[] = [];
+  const df: number[] = [];
+  // The last document each term was counted in: a term listed twice in a file counts once.
+  const seenIn: number[] = [];
+  const docIds = docs.map((doc, d) => {
+    const out = new Int32Array(doc.terms.length);
+    doc.terms.forEach((t, i) => {
+      let id = ids.get(t);
+      if (id === undefined) {
+        id = names.length;
+        ids.set(t, id);
+        names.push(t);
+        df.push(0);
+        seenIn.push(-1);
+      }
+      if (seenIn[id] !== d) {
+        seenIn[id] = d;
+        df[id]!++;
+      }
+      out[i] = id;
+    });
+    return out;
+  });
+  const column = new Int32Array(names.length).fill(-1);
+  const vocab = new Map<string, number>();
+  const idfList: number[] = [];
+  names.forEach((term, id) => {
+    const count = df[id]!;
+    if (n >= 20 && (count < 2 || count > 0.5 * n)) return;
+    column[id] = idfList.length;
+    vocab.set(term, idfList.length);
+    idfList.push(Math.log((n + 1) / (count + 1)) + 1);
+  });
+  const idf = Float64Array.from(idfList);
+  const m = idf.length;
+  let nnz = 0;
+  for (const row of docIds) for (const id of row) if (column[id]! >= 0) nnz++;
+  const a: SparseRows = { rowPtr: new Int32Array(n + 1), cols: new Int32Array(nnz), vals: new Float64Array(nnz) };
+  // Where each column's entry sits in A (this document's, when at or past its first): a repeated
+  // term adds its count to its first entry.
+  const at = new Int32Array(m).fill(-1);
+  let k = 0;
+  docIds.forEach((row, i) => {
+    const first = k;
+    const counts = docs[i]!.counts;
+    row.forEach((id, j) => {
+      const col = column[id]!;
+      if (col < 0) return;
+      if (at[col]! < first) {
+        at[col] = k;
+        a.cols[k] = col;
+        a.vals[k++] = 0;
+      }
+      a.vals[at[col]!]! += counts[j]!;
+    });
+    let norm = 0;
+    for (let p = first; p < k; p++) {
+      const v = (1 + Math.log(a.vals[p]!)) * idf[a.cols[p]!]!;
+      a.vals[p] = v;
+      norm += v * v;
+    }
+    norm = Math.sqrt(norm) || 1;
+    for (let p = first; p < k; p++) a.vals[p]! /= norm;
+    a.rowPtr[i + 1] = k;
+  });
+  return { a: k === nnz ? a : { rowPtr: a.rowPtr, cols: a.cols.slice(0, k), vals: a.vals.slice(0, k) }, n, m, vocab, idf };
+}
+
+/**
+ * Gram-Schmidt run twice: orthonormal to rounding however ill-conditioned the columns (Giraud et
+ * al. 2005), but for columns that fall into the span of the earlier ones (more columns than the
+ * matrix's rank: xarray's 122 files, one of them without a vocabulary term, for 122 columns), zeroed.
+ */
+export function orthonormaliseTwice(m: Float64Array, n: number, l: number): void {
+  orthonormalise(m, n, l, 1e-10);
+  orthonormalise(m, n, l, 1e-10);
+}
+
+/** What a basis needs of A's truncated SVD A ≈ Q W Σ Vₖᵀ (see truncatedSvd). */
+export interface TruncatedSvd {
+  /** n × l, column-major, orthonormal columns (or zero ones): the range found. */
+  q: Float64Array;
+  /** Bᵀ = Aᵀ Q, m × l, column-major. */
+  bt: Float64Array;
+  /** The eigenvectors of B Bᵀ kept, largest first, one contiguous row each: wk[d·l + j] = W[j][d]. */
+  wk: Float64Array;
+  /** The singular values kept, largest first (at least 1e-6). */
+  sigma: number[];
+}
+
+/**
+ * The top `rank` singular values and vectors of an n × m sparse A (n documents, m terms) from `l`
+ * (≥ rank) random samples of its range: Halko et al.'s randomized SVD with two power iterations.
+ * Q = orth((A Aᵀ)² A Ω) for an m × l Gaussian test matrix Ω, B = Qᵀ A, and B's SVD from the
+ * eigenvectors W and eigenvalues σ² of the l × l matrix C = B Bᵀ: A's left singular vectors are Q W.
+ */
+export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, l: number, seed: number): TruncatedSvd {
+  // Only the document side (n × l) is orthonormalised. Orthonormalising the term side too
+  // (m × l, m ≫ n: sympy's 15,253 terms against 886 files), Z = Aᵀ Q = Z' R, only multiplied the
+  // next A Z by R⁻¹, upper triangular with a positive diagonal, and Gram-Schmidt gives A Z R⁻¹ the
+  // same Q as A Z: the vectors are the same but for rounding, and that pass was a third of the fit.
+  // Without it each step's columns spread as σ₁²/σₗ², not σ₁/σₗ, well within float64; the two
+  // passes on the document side keep Q orthonormal to rounding.
+  // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out.
+  const aT = transposeRows(a, n, m);
+  const times = (x: Float64Array) => sparseTimes(a, n, x, l);
+  const transposeTimes = (y: Float64Array) => sparseTimes(aT, m, y, l);
+  const q = times(gaussians(seed, m * l));
+  orthonormaliseTwice(q, n, l);
+  for (let it = 0; it < 2; it++) {
+    q.set(times(transposeTimes(q)));
+    orthonormaliseTwice(q, n, l);
+  }
+  // C = B Bᵀ = Qᵀ (A Bᵀ): a product with A and an l × l × n one, instead of m·l² over the terms.
+  const bt = transposeTimes(q);
+  const evd = new EigenvalueDecomposition(symmetricCross(q, times(bt), n, l), { assumeSymmetric: true });
+  const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
+  const w = evd.eigenvectorMatrix;
+  const wk = new Float64Array(rank * l);
+  order.forEach(([, e], d) => {
+    for (let j = 0; j < l; j++) wk[d * l + j] = w.get(j, e);
+  });
+  return { q, bt, wk, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
 }
 
 /** Folds a document or query into a basis: q Vₖ = (q Bᵀ) W Σ⁻¹, unit length. */
@@ -342,82 +523,12 @@ export class LsiEmbedder implements Embedder {
 
   /** Fits a basis on the documents (keys name them), or says the corpus is too small for an SVD. */
   private fit(docs: readonly Counts[], keys: readonly string[]): { basis: LsiBasis } | { degenerate: CorpusEmbedding } {
-    const n = docs.length;
-    // Vocabulary: terms in at least 2 files (or any, for tiny repositories) and not in most of them.
-    const df = new Map<string, number>();
-    for (const doc of docs) for (const t of doc.terms) df.set(t, (df.get(t) ?? 0) + 1);
-    const vocab = new Map<string, number>();
-    const idfList: number[] = [];
-    for (const [term, count] of df) {
-      if ((n >= 20 && count < 2) || (n >= 20 && count > 0.5 * n)) continue;
-      vocab.set(term, idfList.length);
-      idfList.push(Math.log((n + 1) / (count + 1)) + 1);
-    }
-    const idf = Float64Array.from(idfList);
-    const m = idf.length;
-    const rows = docs.map((d) => weigh(d, vocab, idf));
-    const nnz = rows.reduce((s, r) => s + r.length, 0);
-    const a: SparseRows = { rowPtr: new Int32Array(n + 1), cols: new Int32Array(nnz), vals: new Float64Array(nnz) };
-    let k = 0;
-    rows.forEach((row, i) => {
-      for (const [col, v] of row) {
-        a.cols[k] = col;
-        a.vals[k++] = v;
-      }
-      a.rowPtr[i + 1] = k;
-    });
-
+    const { a, n, m, vocab, idf } = weighCorpus(docs);
     const rank = Math.max(1, Math.min(this.dimensions, n - 1, m - 1));
     const l = Math.min(rank + 10, n, m);
-    if (n < 2 || m < 2 || l < 1) return { degenerate: this.degenerate(n, vocab, idfList, rows) };
+    if (n < 2 || m < 2 || l < 1) return { degenerate: this.degenerate(a, n, vocab, idf) };
 
-    // Y = A Ω (n × l), then two power iterations Y = A Aᵀ Y, orthonormalising between.
-    const rand = gaussian(this.seed);
-    const omega = new Float64Array(m * l).map(() => rand()); // column-major m × l
-    // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out. Aᵀ is
-    // kept by rows too, each listing its documents in order: every output sums the same terms in
-    // the same order as the row-by-row scatter over A did.
-    const aT = transposeRows(a, n, m);
-    const times = (x: Float64Array) => sparseTimes(a, n, x, l);
-    const transposeTimes = (y: Float64Array) => sparseTimes(aT, m, y, l);
-    let y = times(omega);
-    for (let it = 0; it < 2; it++) {
-      orthonormalise(y, n, l);
-      const z = transposeTimes(y);
-      orthonormalise(z, m, l);
-      y = times(z);
-    }
-    orthonormalise(y, n, l);
-    // B = Qᵀ A (l × m), stored as Bᵀ column-major (m × l) = Aᵀ Q.
-    const bt = transposeTimes(y);
-    // C = B Bᵀ (l × l); its eigenvectors W and eigenvalues σ² give B's SVD.
-    const c = Matrix.zeros(l, l);
-    const d8 = new Float64Array(8);
-    for (let i = 0; i < l; i++) {
-      let j = i;
-      for (; j + 7 < l; j += 8) {
-        dots8(bt, m, i, j, d8);
-        for (let k = 0; k < 8; k++) {
-          c.set(i, j + k, d8[k]!);
-          c.set(j + k, i, d8[k]!);
-        }
-      }
-      for (; j < l; j++) {
-        let dot = 0;
-        for (let t = 0; t < m; t++) dot += bt[i * m + t]! * bt[j * m + t]!;
-        c.set(i, j, dot);
-        c.set(j, i, dot);
-      }
-    }
-    const evd = new EigenvalueDecomposition(c, { assumeSymmetric: true });
-    const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((p, q) => q[0] - p[0]).slice(0, rank);
-    const w = evd.eigenvectorMatrix;
-    const sigma = order.map(([v]) => Math.sqrt(Math.max(v, 1e-12)));
-    // The kept eigenvectors, one contiguous row each: wk[d·l + j] = W[j][order d].
-    const wk = new Float64Array(rank * l);
-    order.forEach(([, e], d) => {
-      for (let j = 0; j < l; j++) wk[d * l + j] = w.get(j, e);
-    });
+    const { q, bt, wk, sigma } = truncatedSvd(a, n, m, rank, l, this.seed);
     // Documents: U Σ = Q W Σ (n × rank). Queries and folded documents: q Vₖ = (q Bᵀ) W Σ⁻¹.
     const fitted = new Map<string, Float32Array>();
     for (let i = 0; i < n; i++) {
@@ -425,7 +536,7 @@ export class LsiEmbedder implements Embedder {
       for (let d = 0; d < rank; d++) {
         let s = 0;
         const wd = d * l;
-        for (let j = 0; j < l; j++) s += y[j * n + i]! * wk[wd + j]!;
+        for (let j = 0; j < l; j++) s += q[j * n + i]! * wk[wd + j]!;
         vec[d] = s * sigma[d]!;
       }
       fitted.set(keys[i]!, normalise(vec));
@@ -434,21 +545,25 @@ export class LsiEmbedder implements Embedder {
     for (let j = 0; j < l; j++) for (let d = 0; d < rank; d++) projection[j * rank + d] = wk[d * l + j]! / sigma[d]!;
     // Bᵀ row-major by term, in float32: what is stored on disk is exactly what a fresh fit uses.
     const btRows = new Float32Array(m * l);
-    for (let t = 0; t < m; t++) for (let j = 0; j < l; j++) btRows[t * l + j] = bt[j * m + t]!;
+    for (let j = 0; j < l; j++) {
+      const bj = j * m;
+      for (let t = 0; t < m; t++) btRows[t * l + j] = bt[bj + t]!;
+    }
     return { basis: { name: this.name, rank, l, vocab, idf, bt: btRows, projection, fitted } };
   }
 
   /** Too few files or terms for an SVD: plain normalised TF-IDF over the (tiny) vocabulary. */
-  private degenerate(n: number, vocab: Map<string, number>, idf: number[], rows: ReadonlyArray<ReadonlyArray<readonly [number, number]>>): CorpusEmbedding {
+  private degenerate(a: SparseRows, n: number, vocab: ReadonlyMap<string, number>, idf: Float64Array): CorpusEmbedding {
     const dims = Math.max(1, idf.length);
-    const dense = (row: ReadonlyArray<readonly [number, number]>) => {
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < n; i++) {
       const v = new Float32Array(dims);
-      for (const [col, x] of row) v[col] = x;
-      return normalise(v);
-    };
+      for (let p = a.rowPtr[i]!; p < a.rowPtr[i + 1]!; p++) v[a.cols[p]!] = a.vals[p]!;
+      vectors.push(normalise(v));
+    }
     return {
       dimensions: dims,
-      vectors: rows.slice(0, n).map(dense),
+      vectors,
       embedQuery: async (text) => {
         const v = new Float32Array(dims);
         for (const t of tokenize(text)) {
