@@ -1,15 +1,59 @@
 import { type Bm25Weights, contentStats } from './bm25.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { BlobEntry } from './repo-index.js';
-import { type ChunkStats, fileChunks, internChunks } from './symbol-index.js';
+import { type ChunkStats, fileChunks } from './symbol-index.js';
 import { holdingWords, scanLines } from './tokenize.js';
 
 /**
- * What one blob's entry and symbol chunks are, as plain data a worker thread can send back: every
- * token once in `tokens`, and the statistics, body counts and chunks as indexes into it in typed
- * arrays (one structured-clone string per distinct token, and buffers that are moved, not copied).
+ * A blob's entry and symbol chunks made away from the process-wide token table: the chunks' token
+ * ids number `tokens` (the blob's own table), and `internChunks` moves them into the shared one.
  */
-export interface CountedBlob {
+export interface BlobCount {
+  entry: BlobEntry;
+  chunks: ChunkStats[];
+  tokens: string[];
+}
+
+/**
+ * Parses and counts a blob as `BlobCache.entry` does (the same calls in the same order), with the
+ * chunks' tokens numbered by the blob alone: safe in any thread, since nothing process-wide is written.
+ */
+export function countBlob(path: string, text: string, weights: Bm25Weights): BlobCount {
+  return countWith(path, text, weights, new LocalTokens());
+}
+
+/** A blob's own token table: ids in the order tokens are first asked for. */
+class LocalTokens {
+  readonly tokens: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  readonly idOf = (t: string): number => {
+    let id = this.ids.get(t);
+    if (id === undefined) {
+      this.ids.set(t, (id = this.tokens.length));
+      this.tokens.push(t);
+    }
+    return id;
+  };
+}
+
+function countWith(path: string, text: string, weights: Bm25Weights, local: LocalTokens): BlobCount {
+  const summary = summarisePython(path, text);
+  const { content, chunks } = holdingWords(() => {
+    const scanned = scanLines(text);
+    return { content: contentStats(summary, text, weights, scanned), chunks: fileChunks(summary, scanned, local.idOf) };
+  });
+  const { stats, body } = content;
+  const { path: _omit, ...rest } = summary;
+  return { entry: { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } }, chunks, tokens: local.tokens };
+}
+
+/**
+ * A blob's count as a worker sends it: every token once in `tokens`, and the statistics, body
+ * counts and chunks as indexes into it in typed arrays (one string to clone per distinct token,
+ * and buffers that are moved, not copied).
+ */
+export interface PackedCount {
   summary: Omit<FileSummary, 'path'>;
   tokens: string[];
   statTerms: Int32Array;
@@ -26,35 +70,11 @@ export interface CountedBlob {
   chunkLines: Int32Array;
 }
 
-/**
- * Parses and counts a blob as `BlobCache.entry` does (the same calls in the same order), with its
- * tokens numbered by the blob alone: safe in any thread, since nothing process-wide is written.
- */
-export function countBlob(path: string, text: string, weights: Bm25Weights): CountedBlob {
-  const summary = summarisePython(path, text);
-  const local = new Map<string, number>();
-  const tokens: string[] = [];
-  const idOf = (t: string): number => {
-    let id = local.get(t);
-    if (id === undefined) {
-      local.set(t, (id = tokens.length));
-      tokens.push(t);
-    }
-    return id;
-  };
-  const { content, chunks } = holdingWords(() => {
-    const scanned = scanLines(text);
-    return { content: contentStats(summary, text, weights, scanned), chunks: fileChunks(summary, scanned, idOf) };
-  });
-  const { stats, body } = content;
-  const statTerms = Int32Array.from(stats.terms, idOf);
-  const bodyTerms = new Int32Array(body.counts.size);
-  const bodyCounts = new Int32Array(body.counts.size);
-  let k = 0;
-  for (const [t, n] of body.counts) {
-    bodyTerms[k] = idOf(t);
-    bodyCounts[k++] = n;
-  }
+/** `countBlob` packed for another thread: its statistics' and body's terms join the chunks' tokens in the blob's table. */
+export function countBlobPacked(path: string, text: string, weights: Bm25Weights): PackedCount {
+  const local = new LocalTokens();
+  const { entry, chunks, tokens } = countWith(path, text, weights, local);
+  const idOf = local.idOf;
   let size = 0;
   for (const c of chunks) size += c.terms.length;
   const chunkTerms = new Int32Array(size);
@@ -66,17 +86,18 @@ export function countBlob(path: string, text: string, weights: Bm25Weights): Cou
     chunkTerms.set(c.terms, at);
     chunkTfs.set(c.tfs, at);
     chunkEnds[i] = at += c.terms.length;
-    chunkLines.set([c.startLine, c.endLine, c.length], i * 3);
+    chunkLines[i * 3] = c.startLine;
+    chunkLines[i * 3 + 1] = c.endLine;
+    chunkLines[i * 3 + 2] = c.length;
   });
-  const { path: _omit, ...rest } = summary;
   return {
-    summary: rest,
+    summary: entry.summary,
+    statTerms: Int32Array.from(entry.stats.terms, idOf),
+    statFreqs: Float64Array.from(entry.stats.freqs),
+    length: entry.stats.length,
+    bodyTerms: Int32Array.from(entry.body.terms, idOf),
+    bodyCounts: Int32Array.from(entry.body.counts),
     tokens,
-    statTerms,
-    statFreqs: Float64Array.from(stats.freqs),
-    length: stats.length,
-    bodyTerms,
-    bodyCounts,
     chunkTerms,
     chunkTfs,
     chunkEnds,
@@ -85,28 +106,25 @@ export function countBlob(path: string, text: string, weights: Bm25Weights): Cou
   };
 }
 
-/** The buffers of a counted blob, to move it to another thread without copying them. */
-export function countedBuffers(counted: CountedBlob): ArrayBuffer[] {
-  const arrays = [counted.statTerms, counted.statFreqs, counted.bodyTerms, counted.bodyCounts, counted.chunkTerms, counted.chunkTfs, counted.chunkEnds, counted.chunkLines];
+/** The buffers of a packed count, to move it to another thread without copying them. */
+export function packedBuffers(packed: PackedCount): ArrayBuffer[] {
+  const arrays = [packed.statTerms, packed.statFreqs, packed.bodyTerms, packed.bodyCounts, packed.chunkTerms, packed.chunkTfs, packed.chunkEnds, packed.chunkLines];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 
-/**
- * A blob's entry and chunks from its counts, the chunks' tokens added to the process-wide table
- * (call `makeTokenRoom` first). Equal to what `BlobCache.entry` computes from the text.
- */
-export function entryOfCounted(counted: CountedBlob): { entry: BlobEntry; chunks: ChunkStats[] } {
-  const { tokens } = counted;
+/** The count a worker packed, as `countBlob` made it. */
+export function unpackCount(packed: PackedCount): BlobCount {
+  const { tokens } = packed;
   const entry: BlobEntry = {
-    summary: counted.summary,
-    stats: { terms: Array.from(counted.statTerms, (i) => tokens[i]!), freqs: Array.from(counted.statFreqs), length: counted.length },
-    body: { terms: Array.from(counted.bodyTerms, (i) => tokens[i]!), counts: Array.from(counted.bodyCounts) },
+    summary: packed.summary,
+    stats: { terms: Array.from(packed.statTerms, (i) => tokens[i]!), freqs: Array.from(packed.statFreqs), length: packed.length },
+    body: { terms: Array.from(packed.bodyTerms, (i) => tokens[i]!), counts: Array.from(packed.bodyCounts) },
   };
-  const chunks: ChunkStats[] = counted.chunkQualnames.map((qualname, i) => {
-    const from = i === 0 ? 0 : counted.chunkEnds[i - 1]!;
-    const to = counted.chunkEnds[i]!;
-    const [startLine, endLine, length] = counted.chunkLines.subarray(i * 3, i * 3 + 3);
-    return { qualname, startLine: startLine!, endLine: endLine!, length: length!, terms: counted.chunkTerms.subarray(from, to), tfs: counted.chunkTfs.subarray(from, to) };
+  const chunks: ChunkStats[] = packed.chunkQualnames.map((qualname, i) => {
+    const from = i === 0 ? 0 : packed.chunkEnds[i - 1]!;
+    const to = packed.chunkEnds[i]!;
+    const lines = packed.chunkLines;
+    return { qualname, startLine: lines[i * 3]!, endLine: lines[i * 3 + 1]!, length: lines[i * 3 + 2]!, terms: packed.chunkTerms.subarray(from, to), tfs: packed.chunkTfs.subarray(from, to) };
   });
-  return { entry, chunks: internChunks(chunks, tokens) };
+  return { entry, chunks, tokens };
 }

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Bm25Weights } from './bm25.js';
-import { type CountedBlob, countBlob } from './blob-count.js';
+import { type BlobCount, countBlob, type PackedCount, unpackCount } from './blob-count.js';
 import { type BlobJob, claimBlob, JOB_DONE, packTexts } from './blob-job.js';
 
 /**
@@ -34,7 +34,11 @@ function warnOnce(why: string): void {
 
 /**
  * Threads that count blobs, this one included: FIXWRIGHT_INDEX_WORKERS when set (0 or 1: this
- * thread alone), else the processors Node may use.
+ * thread alone), else the processors idle over the last minute (Node's processors less the load
+ * average) but one, which V8's own threads use (concurrent marking and compiling took 1.45 s of a
+ * serial cold sympy index's 3.85 s of CPU): so one thread on 2 processors. Measured on this 2-core
+ * machine under load average 6-12, two threads took about a third more CPU for a cold sympy index
+ * (a worker's own JIT warm-up and heap, packing and unpacking the counts) and were slower.
  */
 export function indexThreads(): number {
   const set = process.env.FIXWRIGHT_INDEX_WORKERS;
@@ -44,12 +48,13 @@ export function indexThreads(): number {
     warnOnce(`FIXWRIGHT_INDEX_WORKERS=${set} is not a whole number`);
     return 1;
   }
-  return availableParallelism();
+  const cores = availableParallelism();
+  return Math.max(1, Math.min(cores, Math.round(cores - loadavg()[0]!) - 1));
 }
 
-/** What a parallel count gave: each blob's counts (undefined where it threw: count it again to get its error) and how many of them other threads counted. */
+/** What a parallel count gave: each blob's count (undefined where it threw: count it again to get its error) and how many of them other threads counted. */
 export interface PoolCount {
-  counted: Array<CountedBlob | undefined>;
+  counted: Array<BlobCount | undefined>;
   byWorkers: number;
   /** Blobs a worker took but had not posted in time, counted here. */
   overdue: number;
@@ -158,12 +163,12 @@ export class BlobPool {
     const control = new Int32Array(job.control);
     for (const w of helpers) w.port.postMessage(job);
 
-    const counted: Array<CountedBlob | undefined> = new Array(files.length);
+    const counted: Array<BlobCount | undefined> = new Array(files.length);
     const settled = new Uint8Array(files.length);
     let left = files.length;
     let byWorkers = 0;
     let overdueCount = 0;
-    const settle = (item: number, result: CountedBlob | undefined): boolean => {
+    const settle = (item: number, result: BlobCount | undefined): boolean => {
       if (settled[item]) return false;
       settled[item] = 1;
       counted[item] = result;
@@ -173,9 +178,12 @@ export class BlobPool {
     const drain = () => {
       for (const w of helpers) {
         for (let m = receiveMessageOnPort(w.port); m; m = receiveMessageOnPort(w.port)) {
-          const posted = m.message as { job: number; item: number; counted: CountedBlob | undefined };
-          // Posts of an earlier job (a blob counted here meanwhile) are dropped.
-          if (posted.job === id && settle(posted.item, posted.counted) && posted.counted) byWorkers++;
+          const posted = m.message as { job: number; item: number; packed: PackedCount | undefined };
+          // Posts of an earlier job (a blob counted here meanwhile) are dropped. Unpacked as they
+          // come, while the workers still count: what is left for the caller is in snapshot order.
+          if (posted.job !== id || settled[posted.item]) continue;
+          settle(posted.item, posted.packed && unpackCount(posted.packed));
+          if (posted.packed) byWorkers++;
         }
       }
     };
@@ -183,7 +191,7 @@ export class BlobPool {
     let ownChars = 0;
     const countHere = (item: number) => {
       const t0 = performance.now();
-      let result: CountedBlob | undefined;
+      let result: BlobCount | undefined;
       try {
         result = countBlob(files[item]!.path, files[item]!.text, weights);
       } catch {

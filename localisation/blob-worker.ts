@@ -4,7 +4,7 @@
  * throws on is posted as failed, and the main thread counts it again itself.
  */
 import { type MessagePort, workerData } from 'node:worker_threads';
-import { countBlob, countedBuffers } from './blob-count.js';
+import { countBlobPacked, packedBuffers } from './blob-count.js';
 import { type BlobJob, claimBlob, JOB_DONE, readBlobText } from './blob-job.js';
 
 const port = (workerData as { port: MessagePort }).port;
@@ -16,10 +16,10 @@ port.on('message', (job: BlobJob) => {
   const control = new Int32Array(job.control);
   for (let item = claimBlob(control, job); item >= 0; item = claimBlob(control, job)) {
     try {
-      const counted = countBlob(job.paths[item]!, readBlobText(job, item), job.weights);
-      port.postMessage({ job: job.id, item, counted }, countedBuffers(counted));
+      const packed = countBlobPacked(job.paths[item]!, readBlobText(job, item), job.weights);
+      port.postMessage({ job: job.id, item, packed }, packedBuffers(packed));
     } catch {
-      port.postMessage({ job: job.id, item, counted: undefined });
+      port.postMessage({ job: job.id, item, packed: undefined });
     }
     // Posted before the count goes up, so the main thread finds the message when it wakes.
     Atomics.add(control, JOB_DONE, 1);

@@ -3,8 +3,8 @@ import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
 import { holdingWords, pathTokens, scanLines } from './tokenize.js';
-import { fileChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
-import { type CountedBlob, entryOfCounted } from './blob-count.js';
+import { fileChunks, internChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
+import type { BlobCount } from './blob-count.js';
 import { type BlobPool, blobPool, indexThreads, PARALLEL_FROM } from './blob-pool.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { RepoSnapshot } from './snapshot.js';
@@ -54,7 +54,7 @@ export class BlobCache {
    * The entry of a blob, parsing and tokenising it when it is not cached; `counted`, when given,
    * is its counts made by another thread (`countBlob`), which stand in for parsing it here.
    */
-  entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, counted?: CountedBlob): BlobEntry {
+  entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, counted?: BlobCount): BlobEntry {
     let entry = this.entries.get(blob);
     if (entry) {
       // Least recently used goes first: a blob every commit shares must outlive one-off blobs.
@@ -62,9 +62,8 @@ export class BlobCache {
       this.entries.set(blob, entry);
     } else if (counted) {
       makeTokenRoom();
-      const made = entryOfCounted(counted);
-      rememberChunks(blob, made.chunks);
-      entry = made.entry;
+      rememberChunks(blob, internChunks(counted.chunks, counted.tokens));
+      entry = counted.entry;
       this.set(blob, entry);
     } else {
       const summary = summarisePython(path, text);
@@ -138,7 +137,10 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
   const counted = countElsewhere(snapshot, options, cache, weights);
   for (const file of snapshot.files) {
     if (!isCandidate(file.path, options)) continue;
-    const entry = cache.entry(file.blob, file.path, file.text, weights, counted?.get(file.blob));
+    const made = counted?.get(file.blob);
+    // Used once: its chunks are interned in place (a blob at a second path is a cache hit, or parsed again if evicted meanwhile).
+    if (made) counted!.delete(file.blob);
+    const entry = cache.entry(file.blob, file.path, file.text, weights, made);
     entries.set(file.blob, entry);
     summaries.push({ ...entry.summary, path: file.path });
     const placed = atPath(entry, file.path, weights);
@@ -166,7 +168,7 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
  * enter the process-wide table as they would in a serial build and the index is the same; a blob
  * a worker threw on is missing here and is parsed in this thread, where it throws as it would.
  */
-function countElsewhere(snapshot: RepoSnapshot, options: IndexOptions, cache: BlobCache, weights: Bm25Weights): Map<string, CountedBlob> | undefined {
+function countElsewhere(snapshot: RepoSnapshot, options: IndexOptions, cache: BlobCache, weights: Bm25Weights): Map<string, BlobCount> | undefined {
   const threads = options.threads ?? indexThreads();
   if (threads < 2) return undefined;
   // A blob at several paths is parsed at its first, as the serial loop would.
@@ -176,7 +178,7 @@ function countElsewhere(snapshot: RepoSnapshot, options: IndexOptions, cache: Bl
   const blobs = [...uncached.keys()];
   const result = (options.pool ?? blobPool).count([...uncached.values()], weights, threads);
   if (!result) return undefined;
-  const counted = new Map<string, CountedBlob>();
+  const counted = new Map<string, BlobCount>();
   result.counted.forEach((c, i) => c && counted.set(blobs[i]!, c));
   poolCount = { blobs: blobs.length, byWorkers: result.byWorkers, failed: blobs.length - counted.size };
   return counted;

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { pathTokens, tokenize } from '../tokenize.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
 import { changedShare, docKey, loadBasis, type LsiBasis, saveBasis, storedBases, tagOf } from './lsi-store.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 /**
  * `count` seeded standard normal numbers (Box-Muller over a small 32-bit generator, mulberry32), so
@@ -59,11 +59,11 @@ export function transposeRows(a: SparseRows, rows: number, cols: number): Sparse
  * output would, but eight output columns run per pass over a row: the eight sums are independent
  * chains of additions and share the row's loads (two to three times as fast as a row-major product
  * with the transposes it needs, and bit for bit the same).
+ * Every output is written, so `out` (rows × l, not `x`) may be a buffer used before.
  */
-export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: number): Float64Array {
+export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
   const { rowPtr, cols: idx, vals } = a;
   const xRows = x.length / l;
-  const out = new Float64Array(rows * l);
   let j = 0;
   for (; j + 7 < l; j += 8) {
     const x0 = j * xRows;
@@ -140,10 +140,10 @@ function dots8(a: Float64Array, b: Float64Array, n: number, i: number, j: number
 }
 
 /**
- * Xᵀ Y for two column-major matrices of `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX) / 2):
- * for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
+ * Xᵀ Y for two column-major matrices of `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX) / 2),
+ * l × l row-major: for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
  */
-export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number): Matrix {
+export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number): Float64Array {
   const full = new Float64Array(l * l);
   const d8 = new Float64Array(8);
   for (let i = 0; i < l; i++) {
@@ -158,8 +158,8 @@ export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: n
       full[i * l + j] = dot;
     }
   }
-  const c = Matrix.zeros(l, l);
-  for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c.set(i, j, (full[i * l + j]! + full[j * l + i]!) / 2);
+  const c = new Float64Array(l * l);
+  for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c[i * l + j] = (full[i * l + j]! + full[j * l + i]!) / 2;
   return c;
 }
 
@@ -170,9 +170,10 @@ export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: n
  * the result is bit for bit the same, but the later columns' dot products can run eight at a time.
  * A column left with at most `tolerance` of its length once the earlier ones are out of it lies in
  * their span but for rounding: it is zeroed, not scaled up into a direction that cannot be made
- * orthogonal (with the default 0, only columns already zero stay zero).
+ * orthogonal (with the default 0, only columns already zero stay zero). `factor`, when given
+ * (l × l, row-major, zeros below the diagonal), gets R of m before = m after · R.
  */
-export function orthonormalise(m: Float64Array, n: number, l: number, tolerance = 0): void {
+export function orthonormalise(m: Float64Array, n: number, l: number, tolerance = 0, factor?: Float64Array): void {
   const d = new Float64Array(8);
   const before = new Float64Array(l);
   if (tolerance > 0) {
@@ -191,10 +192,12 @@ export function orthonormalise(m: Float64Array, n: number, l: number, tolerance 
       m.fill(0, ci, ci + n);
       continue;
     }
+    if (factor) factor[i * l + i] = norm;
     for (let r = 0; r < n; r++) m[ci + r]! /= norm;
     let j = i + 1;
     for (; j + 7 < l; j += 8) {
       dots8(m, m, n, i, j, d);
+      if (factor) factor.set(d, i * l + j);
       const c0 = j * n;
       const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
       const [d0, d1, d2, d3, d4, d5, d6, d7] = [d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!];
@@ -214,9 +217,40 @@ export function orthonormalise(m: Float64Array, n: number, l: number, tolerance 
       const cj = j * n;
       let dot = 0;
       for (let r = 0; r < n; r++) dot += m[ci + r]! * m[cj + r]!;
+      if (factor) factor[i * l + j] = dot;
       for (let r = 0; r < n; r++) m[cj + r]! -= dot * m[ci + r]!;
     }
   }
+}
+
+/**
+ * The 1-norm condition number ‖R‖₁‖R⁻¹‖₁ of an l × l upper triangular R (row-major), Infinity when
+ * a diagonal entry is 0. R⁻¹ by back substitution: l³/6 multiply-adds, nothing beside the n·l² of
+ * the Gram-Schmidt pass that made R.
+ */
+export function triangularCondition(r: Float64Array, l: number): number {
+  let norm = 0;
+  for (let j = 0; j < l; j++) {
+    let col = 0;
+    for (let i = 0; i <= j; i++) col += Math.abs(r[i * l + j]!);
+    norm = Math.max(norm, col);
+  }
+  let inverseNorm = 0;
+  const x = new Float64Array(l);
+  for (let k = 0; k < l; k++) {
+    if (r[k * l + k] === 0) return Infinity;
+    // Column k of R⁻¹: R x = e_k, x zero below k.
+    x[k] = 1 / r[k * l + k]!;
+    let col = Math.abs(x[k]!);
+    for (let i = k - 1; i >= 0; i--) {
+      let s = 0;
+      for (let j = i + 1; j <= k; j++) s += r[i * l + j]! * x[j]!;
+      x[i] = -s / r[i * l + i]!;
+      col += Math.abs(x[i]!);
+    }
+    inverseNorm = Math.max(inverseNorm, col);
+  }
+  return norm * inverseNorm;
 }
 
 type Counts = { terms: readonly string[]; counts: readonly number[] };
@@ -317,13 +351,19 @@ export function weighCorpus(docs: readonly Counts[]): { a: SparseRows; n: number
 }
 
 /**
- * Gram-Schmidt run twice: orthonormal to rounding however ill-conditioned the columns (Giraud et
- * al. 2005), but for columns that fall into the span of the earlier ones (more columns than the
- * matrix's rank: xarray's 122 files, one of them without a vocabulary term, for 122 columns), zeroed.
+ * Orthonormalises the columns of an n × l column-major matrix to rounding, however ill-conditioned:
+ * modified Gram-Schmidt leaves Q off orthogonal by about the unit roundoff times the condition of
+ * the columns (Björck 1967), and a second pass then makes it orthogonal to rounding ("twice is
+ * enough", Giraud et al. 2005). The second pass runs only where the first's R says it is needed
+ * (l·κ₁(R) over 1e6, a loss above about 1e-10). A column left with at most 1e-10 of its length is
+ * zeroed, and then the second pass always runs: more columns than the matrix's rank (xarray's 122
+ * files, one without a vocabulary term, for 122 columns) leave a column of rounding only, which
+ * Gram-Schmidt would scale up to a unit column far from orthogonal to the others.
  */
-export function orthonormaliseTwice(m: Float64Array, n: number, l: number): void {
-  orthonormalise(m, n, l, 1e-10);
-  orthonormalise(m, n, l, 1e-10);
+export function orthonormaliseStably(m: Float64Array, n: number, l: number): void {
+  const r = new Float64Array(l * l);
+  orthonormalise(m, n, l, 1e-10, r);
+  if (l * triangularCondition(r, l) > 1e6) orthonormalise(m, n, l, 1e-10);
 }
 
 /** What a basis needs of A's truncated SVD A ≈ Q W Σ Vₖᵀ (see truncatedSvd). */
@@ -349,27 +389,24 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   // (m × l, m ≫ n: sympy's 15,253 terms against 886 files), Z = Aᵀ Q = Z' R, only multiplied the
   // next A Z by R⁻¹, upper triangular with a positive diagonal, and Gram-Schmidt gives A Z R⁻¹ the
   // same Q as A Z: the vectors are the same but for rounding, and that pass was a third of the fit.
-  // Without it each step's columns spread as σ₁²/σₗ², not σ₁/σₗ, well within float64; the two
-  // passes on the document side keep Q orthonormal to rounding.
-  // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out.
+  // Without it each step's columns spread as σ₁²/σₗ², not σ₁/σₗ, well within float64, and the
+  // document side is orthonormalised to rounding.
+  // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out. One
+  // m × l buffer holds Ω, then each Aᵀ Q, then Bᵀ (sympy: 17 MB, allocated once, not four times).
   const aT = transposeRows(a, n, m);
-  const times = (x: Float64Array) => sparseTimes(a, n, x, l);
-  const transposeTimes = (y: Float64Array) => sparseTimes(aT, m, y, l);
-  const q = times(gaussians(seed, m * l));
-  orthonormaliseTwice(q, n, l);
+  const terms = gaussians(seed, m * l);
+  const q = sparseTimes(a, n, terms, l);
+  orthonormaliseStably(q, n, l);
   for (let it = 0; it < 2; it++) {
-    q.set(times(transposeTimes(q)));
-    orthonormaliseTwice(q, n, l);
+    sparseTimes(a, n, sparseTimes(aT, m, q, l, terms), l, q);
+    orthonormaliseStably(q, n, l);
   }
   // C = B Bᵀ = Qᵀ (A Bᵀ): a product with A and an l × l × n one, instead of m·l² over the terms.
-  const bt = transposeTimes(q);
-  const evd = new EigenvalueDecomposition(symmetricCross(q, times(bt), n, l), { assumeSymmetric: true });
-  const order = evd.realEigenvalues.map((v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
-  const w = evd.eigenvectorMatrix;
+  const bt = sparseTimes(aT, m, q, l, terms);
+  const { values, vectors } = symmetricEigen(symmetricCross(q, sparseTimes(a, n, bt, l), n, l), l);
+  const order = Array.from(values, (v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
   const wk = new Float64Array(rank * l);
-  order.forEach(([, e], d) => {
-    for (let j = 0; j < l; j++) wk[d * l + j] = w.get(j, e);
-  });
+  order.forEach(([, e], d) => wk.set(vectors.subarray(e * l, (e + 1) * l), d * l));
   return { q, bt, wk, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
 }
 
@@ -531,14 +568,34 @@ export class LsiEmbedder implements Embedder {
     const { q, bt, wk, sigma } = truncatedSvd(a, n, m, rank, l, this.seed);
     // Documents: U Σ = Q W Σ (n × rank). Queries and folded documents: q Vₖ = (q Bᵀ) W Σ⁻¹.
     const fitted = new Map<string, Float32Array>();
+    const qi = new Float64Array(l);
+    const dims = new Float64Array(rank);
     for (let i = 0; i < n; i++) {
-      const vec = new Float32Array(rank);
-      for (let d = 0; d < rank; d++) {
-        let s = 0;
-        const wd = d * l;
-        for (let j = 0; j < l; j++) s += q[j * n + i]! * wk[wd + j]!;
-        vec[d] = s * sigma[d]!;
+      for (let j = 0; j < l; j++) qi[j] = q[j * n + i]!;
+      // Four dimensions per pass over the row: four independent sums, each over j in order.
+      let d = 0;
+      for (; d + 3 < rank; d += 4) {
+        const [w0, w1, w2, w3] = [d * l, (d + 1) * l, (d + 2) * l, (d + 3) * l];
+        let [s0, s1, s2, s3] = [0, 0, 0, 0];
+        for (let j = 0; j < l; j++) {
+          const x = qi[j]!;
+          s0 += x * wk[w0 + j]!;
+          s1 += x * wk[w1 + j]!;
+          s2 += x * wk[w2 + j]!;
+          s3 += x * wk[w3 + j]!;
+        }
+        dims[d] = s0;
+        dims[d + 1] = s1;
+        dims[d + 2] = s2;
+        dims[d + 3] = s3;
       }
+      for (; d < rank; d++) {
+        let s = 0;
+        for (let j = 0; j < l; j++) s += qi[j]! * wk[d * l + j]!;
+        dims[d] = s;
+      }
+      const vec = new Float32Array(rank);
+      for (let e = 0; e < rank; e++) vec[e] = dims[e]! * sigma[e]!;
       fitted.set(keys[i]!, normalise(vec));
     }
     const projection = new Float64Array(l * rank);

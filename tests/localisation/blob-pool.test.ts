@@ -1,11 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BM25_WEIGHTS } from '../../localisation/bm25.js';
 import { countBlob } from '../../localisation/blob-count.js';
-import { BlobPool, PARALLEL_FROM } from '../../localisation/blob-pool.js';
+import { BlobPool, indexThreads, PARALLEL_FROM } from '../../localisation/blob-pool.js';
 import { serialiseIndex } from '../../localisation/index-cache.js';
 import { buildRepoIndexWithEntries, lastPoolCount } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
@@ -183,5 +184,23 @@ describe('counting blobs in worker threads', () => {
     // No warning: the workers started (a failed one would say so).
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toMatchObject({ blobs: 200, failed: 0 });
+  });
+
+  it('takes its thread count from FIXWRIGHT_INDEX_WORKERS, else the idle processors but one', () => {
+    const previous = process.env.FIXWRIGHT_INDEX_WORKERS;
+    try {
+      for (const [set, threads] of [['0', 1], ['1', 1], ['3', 3]] as const) {
+        process.env.FIXWRIGHT_INDEX_WORKERS = set;
+        expect(indexThreads()).toBe(threads);
+      }
+      process.env.FIXWRIGHT_INDEX_WORKERS = 'two';
+      expect(indexThreads()).toBe(1);
+      delete process.env.FIXWRIGHT_INDEX_WORKERS;
+      expect(indexThreads()).toBeGreaterThanOrEqual(1);
+      expect(indexThreads()).toBeLessThanOrEqual(Math.max(1, availableParallelism() - 1));
+    } finally {
+      if (previous === undefined) delete process.env.FIXWRIGHT_INDEX_WORKERS;
+      else process.env.FIXWRIGHT_INDEX_WORKERS = previous;
+    }
   });
 });

@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Matrix, SingularValueDecomposition } from 'ml-matrix';
+import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { gaussians, LsiEmbedder, orthonormalise, type SparseRows, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
+import { gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, type SparseRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
 import { loadBasis } from '../../localisation/embeddings/lsi-store.js';
+import { symmetricEigen } from '../../localisation/embeddings/symmetric-eigen.js';
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -92,7 +93,20 @@ describe('LSI truncated SVD', () => {
   });
 });
 
-describe('LSI Gram-Schmidt with a tolerance', () => {
+/** max |QᵀQ − I| over the nonzero columns of a column-major n × l matrix. */
+function orthogonalityLoss(m: Float64Array, n: number, l: number): number {
+  let loss = 0;
+  for (let i = 0; i < l; i++) {
+    for (let j = 0; j < l; j++) {
+      let dot = 0;
+      for (let r = 0; r < n; r++) dot += m[i * n + r]! * m[j * n + r]!;
+      if (!(i === j && dot === 0)) loss = Math.max(loss, Math.abs(dot - (i === j ? 1 : 0)));
+    }
+  }
+  return loss;
+}
+
+describe('LSI Gram-Schmidt', () => {
   it('zeroes a column in the span of the earlier ones and leaves the others orthonormal', () => {
     const rand = lcg(3);
     const [n, l] = [30, 5];
@@ -102,16 +116,74 @@ describe('LSI Gram-Schmidt with a tolerance', () => {
     const plain = m.slice();
     orthonormalise(m, n, l, 1e-10);
     expect(m.subarray(2 * n, 3 * n).every((x) => x === 0)).toBe(true);
-    for (const i of [0, 1, 3, 4]) {
-      for (const j of [0, 1, 3, 4]) {
-        let dot = 0;
-        for (let r = 0; r < n; r++) dot += m[i * n + r]! * m[j * n + r]!;
-        expect(dot).toBeCloseTo(i === j ? 1 : 0, 12);
-      }
-    }
+    expect(orthogonalityLoss(m, n, l)).toBeLessThan(1e-14);
     // Without one the rounding left in that column is scaled up to unit length.
     orthonormalise(plain, n, l);
     expect(Math.hypot(...plain.subarray(2 * n, 3 * n))).toBeCloseTo(1, 6);
+  });
+
+  it('gives the triangular factor, and its condition number', () => {
+    const rand = lcg(11);
+    const [n, l] = [40, 10];
+    const y = Float64Array.from({ length: n * l }, () => rand() - 0.5);
+    const q = y.slice();
+    const r = new Float64Array(l * l);
+    orthonormalise(q, n, l, 0, r);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < l; j++) {
+        let s = 0;
+        for (let k = 0; k <= j; k++) s += q[k * n + i]! * r[k * l + j]!;
+        expect(s).toBeCloseTo(y[j * n + i]!, 12);
+      }
+    }
+    // ‖[[1, 1], [0, 1e-3]]‖₁ = 1.001, its inverse [[1, −1000], [0, 1000]] has 1-norm 2000.
+    expect(triangularCondition(Float64Array.from([1, 1, 0, 1e-3]), 2)).toBeCloseTo(2002, 9);
+    expect(triangularCondition(Float64Array.from([1, 1, 0, 0]), 2)).toBe(Infinity);
+  });
+
+  it('runs a second pass only where the first leaves the columns off orthogonal', () => {
+    const rand = lcg(17);
+    const [n, l] = [200, 12];
+    const random = () => Float64Array.from({ length: n * l }, () => rand() - 0.5);
+    // Well-conditioned: one pass, exactly what a plain pass with the tolerance gives.
+    const easy = random();
+    const once = easy.slice();
+    orthonormalise(once, n, l, 1e-10);
+    orthonormaliseStably(easy, n, l);
+    expect(easy.every((x, i) => Object.is(x, once[i]))).toBe(true);
+    // Full rank but ill-conditioned (each column the previous one plus 1e-8 of its own):
+    // one pass is off orthogonal by far more than rounding, two are not.
+    const hard = random();
+    for (let j = 1; j < l; j++) for (let r = 0; r < n; r++) hard[j * n + r] = hard[(j - 1) * n + r]! + 1e-8 * hard[j * n + r]!;
+    const single = hard.slice();
+    orthonormalise(single, n, l, 1e-10);
+    expect(orthogonalityLoss(single, n, l)).toBeGreaterThan(1e-10);
+    orthonormaliseStably(hard, n, l);
+    expect(orthogonalityLoss(hard, n, l)).toBeLessThan(1e-14);
+    expect(hard.some((x) => x !== 0)).toBe(true);
+  });
+});
+
+describe('LSI symmetric eigen-decomposition', () => {
+  it("is bit for bit ml-matrix's (ascending values, eigenvector k in row k), repeated and zero eigenvalues included", () => {
+    const rand = lcg(23);
+    for (const n of [1, 2, 5, 17, 40]) {
+      const c = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j <= i; j++) {
+          const x = rand() - 0.5;
+          c[i * n + j] = x;
+          c[j * n + i] = x;
+        }
+      }
+      // A zero row and column (an eigenvalue 0) and, past 4, two equal rows (a repeated one).
+      if (n > 2) for (let j = 0; j < n; j++) c[1 * n + j] = c[j * n + 1] = 0;
+      if (n > 4) for (let j = 0; j < n; j++) c[3 * n + j] = c[j * n + 3] = c[4 * n + j] = c[j * n + 4] = j === 3 || j === 4 ? 0.5 : c[2 * n + j]!;
+      const expected = new EigenvalueDecomposition(new Matrix(Array.from({ length: n }, (_, i) => Array.from(c.subarray(i * n, (i + 1) * n)))), { assumeSymmetric: true });
+      const got = symmetricEigen(c, n);
+      expect(Array.from(got.values).every((v, k) => Object.is(v, expected.realEigenvalues[k]))).toBe(true);
+      for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) expect(Object.is(got.vectors[k * n + i], expected.eigenvectorMatrix.get(i, k))).toBe(true);
+    }
   });
 });
 
