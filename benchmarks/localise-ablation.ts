@@ -5,7 +5,7 @@ import type { SwebenchRow } from './dataset.js';
 import { forEachUsableRow, recallFigures, type SkippedInstance } from './localise-eval.js';
 
 /** Every fused signal, in table order. */
-export const ABLATION_SIGNALS: readonly Signal[] = ['bm25', 'embeddings', 'evidence', 'pagerank', 'symbols', 'identifiers', 'history', 'cochange'];
+export const ABLATION_SIGNALS: readonly Signal[] = ['bm25', 'embeddings', 'evidence', 'pagerank', 'symbols', 'identifiers', 'history', 'cochange', 'title', 'title_symbols'];
 
 /** R@1/5/10 (all gold files in the top k) and MRR of one configuration. */
 export interface AblationFigures {

@@ -1,7 +1,10 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIssueUrl, readGithubIssue } from '../agent/github.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
+
+/** The largest `--issue @FILE` read: room for a long issue with its logs, not for a dump. */
+export const MAX_ISSUE_FILE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Reads `--issue`: the text itself, `@FILE`, or a GitHub issue URL (through the REST API). Empty
@@ -15,10 +18,21 @@ export async function readIssueArg(value: string | undefined, settings: Settings
   }
   let text = value;
   if (value.startsWith('@')) {
+    const file = value.slice(1);
+    let size: number;
     try {
-      text = readFileSync(value.slice(1), 'utf8');
+      const st = statSync(file);
+      if (!st.isFile()) throw new Error('not a regular file');
+      size = st.size;
     } catch (err) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${value.slice(1)}: ${(err as Error).message}`, { field: '--issue' });
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${file}: ${(err as Error).message}`, { field: '--issue' });
+    }
+    // An issue is text a person wrote (GitHub caps a body at 65,536 characters); a device or a dump is refused before it is read.
+    if (size > MAX_ISSUE_FILE_BYTES) throw new FixwrightError('FW_ERR_BAD_INPUT', `the issue file ${file} is ${size} bytes; an issue file may be at most ${MAX_ISSUE_FILE_BYTES} bytes`, { field: '--issue' });
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${file}: ${(err as Error).message}`, { field: '--issue' });
     }
   }
   if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });

@@ -1,5 +1,5 @@
 /** Why a file was left out of the index. */
-export type SkipReason = 'not-python' | 'vendored' | 'too-large' | 'binary' | 'undecodable' | 'generated' | 'symlink';
+export type SkipReason = 'not-python' | 'vendored' | 'too-large' | 'binary' | 'undecodable' | 'generated' | 'symlink' | 'unreadable';
 
 const VENDORED_DIRS = new Set([
   'vendor', 'vendored', '_vendor', 'third_party', 'thirdparty', '3rdparty', 'extern', 'externals', 'node_modules',

@@ -69,7 +69,9 @@ function lineOwners(summary: FileSummary, lineCount: number): number[] {
  */
 export function rankSymbols(summary: FileSummary, issueTokens: ReadonlySet<string>, text?: string): RankedSymbol[] {
   const lines = text ? text.split('\n') : [];
-  const lastLine = Math.max(1, lines.length, ...summary.symbols.map((s) => s.endLine));
+  // A final newline ends the last line; it does not start another.
+  const lineCount = text?.endsWith('\n') ? lines.length - 1 : lines.length;
+  const lastLine = Math.max(1, lineCount, ...summary.symbols.map((s) => s.endLine));
   const owner = lineOwners(summary, lines.length);
   const n = summary.symbols.length + 1;
   const module = n - 1;

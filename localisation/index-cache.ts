@@ -4,10 +4,11 @@ import { assetPath } from '../core/paths.js';
 import { join } from 'node:path';
 import { BlobCache, type BlobEntry, buildRepoIndex, buildRepoIndexWithEntries, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
+import { hasChunks, restoreChunks, type StoredChunks, storedChunks } from './symbol-index.js';
 
 // Bump when parsing, tokenising or filtering changes what an index holds; the package version is
 // part of the key too, so a release never reads an older release's indexes.
-const CACHE_VERSION = 5;
+const CACHE_VERSION = 6;
 
 /** The cache key: the snapshot's content (every path and blob id) and the options that shape the index. */
 export function indexCacheKey(snapshot: RepoSnapshot, options: IndexOptions): string {
@@ -38,7 +39,8 @@ interface CachedIndex {
   version: number;
   /** The release that wrote it: entries seed other commits' indexes, so another release's are not read. */
   pkg: string;
-  blobs: Record<string, BlobEntry>;
+  /** Each blob's entry, with its symbol chunks when they were at hand when it was written. */
+  blobs: Record<string, BlobEntry & { chunks?: StoredChunks }>;
 }
 
 // Everything indexing reads of an entry: a damaged record anywhere must mean a re-parse, not a
@@ -75,12 +77,27 @@ export function validEntry(e: unknown): e is BlobEntry {
   return everyOf(body.terms, isString) && everyOf(body.counts, isCount) && body.terms.length === body.counts.length;
 }
 
-/** Reads an entry's blobs into the cache; false when the file is missing, damaged or of another version. */
+/**
+ * Chunks read back (and checked) since the last write, by entry: the next entry written repeats
+ * most of them, and re-encoding them cost more than the write itself. Dropped at each write and
+ * whenever an index is served from its own entry without a write, so they cost one entry's size
+ * at most.
+ */
+let seededChunks = new Map<BlobEntry, StoredChunks>();
+
+/** Reads an entry's blobs into the cache (and their stored chunks); false when the file is missing, damaged or of another version. */
 function seedFrom(file: string, cache: BlobCache): boolean {
   try {
     const data = JSON.parse(readFileSync(file, 'utf8')) as CachedIndex;
     if (data.version !== CACHE_VERSION || data.pkg !== packageVersion() || typeof data.blobs !== 'object' || data.blobs === null) return false;
-    for (const [blob, entry] of Object.entries(data.blobs)) if (validEntry(entry)) cache.set(blob, entry);
+    for (const [blob, stored] of Object.entries(data.blobs)) {
+      if (!validEntry(stored)) continue;
+      // The chunks live in the symbol index's own cache, not in the entry kept in memory.
+      const { chunks, ...entry } = stored;
+      cache.set(blob, entry);
+      // Kept for the next write only when this very entry is the one cached (a blob cached already keeps its own).
+      if (chunks !== undefined && restoreChunks(blob, chunks, entry.stats.terms, entry.summary) && cache.peek(blob) === entry) seededChunks.set(entry, chunks as StoredChunks);
+    }
     return true;
   } catch {
     return false;
@@ -123,12 +140,14 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   const missing = () => missingCount() > 0;
   if (missing() && seedFrom(file, cache) && !missing()) {
     touch(file);
+    seededChunks = new Map();
     return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
   }
   if (!missing()) {
     // Everything is in memory already; the entry on disk is only refreshed when it exists.
     if (existsSync(file)) {
       touch(file);
+      seededChunks = new Map();
       return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
     }
   } else if (missingCount() > candidates.length / 2) {
@@ -151,7 +170,7 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
  * The blob entries' JSON of the last entry written: the next commit's entry repeats most of them.
  * Only the last write's are kept, so the strings cost one entry's size, not one per cached blob.
  */
-let lastWritten = new Map<BlobEntry, string>();
+let lastWritten = new Map<BlobEntry, { json: string; chunks: boolean }>();
 
 /**
  * The text of an on-disk entry: `JSON.stringify` of the `CachedIndex` holding these blobs, byte
@@ -160,13 +179,19 @@ let lastWritten = new Map<BlobEntry, string>();
  */
 export function serialiseIndex(entries: ReadonlyMap<string, BlobEntry>): string {
   const parts: string[] = [];
-  const written = new Map<BlobEntry, string>();
+  const written = new Map<BlobEntry, { json: string; chunks: boolean }>();
   for (const [blob, entry] of entries) {
-    const json = lastWritten.get(entry) ?? JSON.stringify(entry);
-    written.set(entry, json);
-    parts.push(`${JSON.stringify(blob)}:${json}`);
+    let kept = lastWritten.get(entry);
+    // Written without chunks (none were at hand): written again once the symbol index has counted them.
+    if (!kept || (!kept.chunks && hasChunks(blob))) {
+      const chunks = seededChunks.get(entry) ?? storedChunks(blob, entry.stats.terms);
+      kept = { json: JSON.stringify(chunks ? { ...entry, chunks } : entry), chunks: chunks !== undefined };
+    }
+    written.set(entry, kept);
+    parts.push(`${JSON.stringify(blob)}:${kept.json}`);
   }
   lastWritten = written;
+  seededChunks = new Map();
   return `{"version":${JSON.stringify(CACHE_VERSION)},"pkg":${JSON.stringify(packageVersion())},"blobs":{${parts.join(',')}}}`;
 }
 

@@ -92,6 +92,8 @@ export interface IndexTiming {
   cached: boolean;
   files: number;
   bytesRead: number;
+  /** Python files left out of the snapshot, and why (binary, undecodable, unreadable, …); vendored and too-large ones included. */
+  skipped: RepoSnapshot['skipped'];
 }
 
 /**
@@ -132,7 +134,7 @@ export class Localiser {
     // git walks the log while this process parses; ranking waits for it (see `history`).
     if (source.kind === 'git') void this.history(snapshot.key);
     const { index, cached } = loadOrBuildIndex(snapshot, { ...this.options, cache: this.blobs });
-    this.lastTiming = { readMs: t1 - t0, indexMs: performance.now() - t1, cached, files: index.summaries.length, bytesRead: snapshot.bytesRead };
+    this.lastTiming = { readMs: t1 - t0, indexMs: performance.now() - t1, cached, files: index.summaries.length, bytesRead: snapshot.bytesRead, skipped: snapshot.skipped };
     return index;
   }
 

@@ -121,3 +121,20 @@ export function withoutEnvironmentReport(text: string): string {
   close(lines.length);
   return lines.filter((_, i) => keep[i]).join('\n');
 }
+
+/** The longest title read: a first line longer than this is a paragraph, not a title. */
+const MAX_TITLE_CHARS = 300;
+
+/**
+ * An issue's title: its first non-blank line (a GitHub issue's title when the text is the title
+ * and the body, as SWE-bench and the web UI give it), without markdown heading, quote or list
+ * markers, at most MAX_TITLE_CHARS. The title is the reporter's own summary; the body is mostly
+ * reproductions, output and logs, whose many words drown it in a search over the whole text.
+ */
+export function issueTitle(text: string): string {
+  for (const line of text.split('\n')) {
+    const title = line.replace(/^\s*(?:#{1,6}\s+|>\s*|[-*+]\s+)*/, '').trim();
+    if (title) return title.slice(0, MAX_TITLE_CHARS);
+  }
+  return '';
+}

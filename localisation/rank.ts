@@ -1,7 +1,7 @@
 import { type FusedFile, type Ranking, reciprocalRankFusion, type Signal } from './fusion.js';
 import { changeFrequency, coChange, historySource, readHistory, type RepoHistory } from './history.js';
 import { identifierRanking } from './identifiers.js';
-import { withoutEnvironmentReport } from './issue-text.js';
+import { issueTitle, withoutEnvironmentReport } from './issue-text.js';
 import { DEFAULT_EVIDENCE_WEIGHTS, type EvidenceWeights, issueEvidence } from './issue-evidence.js';
 import { personalizedPageRank } from './pagerank.js';
 import type { RepoIndex } from './repo-index.js';
@@ -21,7 +21,7 @@ export interface RankConfig {
 }
 
 export const DEFAULT_RANK_CONFIG: RankConfig = {
-  weights: { bm25: 1, embeddings: 1, pagerank: 0.5, evidence: 1, symbols: 1, identifiers: 0, history: 0, cochange: 0 },
+  weights: { bm25: 1, embeddings: 1, pagerank: 0.5, evidence: 1, symbols: 1, identifiers: 0, history: 0, cochange: 0, title: 0, title_symbols: 0 },
   rrfK: 10,
   depth: 100,
   pprSeeds: 5,
@@ -29,7 +29,7 @@ export const DEFAULT_RANK_CONFIG: RankConfig = {
 };
 
 /** The signals ranked from the issue and the index alone; PageRank and co-change are seeded by them. */
-export const BASE_SIGNALS = ['bm25', 'embeddings', 'evidence', 'symbols', 'identifiers', 'history'] as const satisfies readonly Signal[];
+export const BASE_SIGNALS = ['bm25', 'embeddings', 'evidence', 'symbols', 'identifiers', 'history', 'title', 'title_symbols'] as const satisfies readonly Signal[];
 
 /** A query's ranking with what each signal said. */
 export interface RankResult {
@@ -72,6 +72,10 @@ export async function baseSignals(index: RepoIndex, issueText: string, config: R
     symbolMatches = found.matches;
   }
   if (on('identifiers')) signals.identifiers = identifierRanking(index, issue, config.depth);
+  // The title alone, over files and over symbols: the reporter's summary, not drowned by the body's logs.
+  const title = issueTitle(issue);
+  if (on('title')) signals.title = title ? index.bm25.search(title, config.depth) : [];
+  if (on('title_symbols')) signals.title_symbols = title ? symbolIndexOf(index).search(title, config.depth).files : [];
   const history = on('history') || on('cochange') ? historyOf(index) : undefined;
   if (history && on('history')) signals.history = changeFrequency(history, candidatesOf(index), config.depth);
   return { signals, symbolMatches, history };

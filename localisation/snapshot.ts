@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import { FixwrightError } from '../core/errors.js';
 import { decodeSource, type SkipReason, skipByPath } from './file-filter.js';
@@ -184,7 +184,16 @@ export function readDirSnapshot(root: string): RepoSnapshot {
   const skipped: RepoSnapshot['skipped'] = [];
   let bytesRead = 0;
   const walk = (dir: string) => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      // A folder this user may not list (or one gone meanwhile) leaves its files out, not the run.
+      if (dir === base) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `cannot list the repository directory ${root}`, { field: 'repo' });
+      skipped.push({ path: relative(base, dir).split(sep).join('/'), reason: 'unreadable' });
+      return;
+    }
+    for (const entry of entries) {
       const full = join(dir, entry.name);
       const path = relative(base, full).split(sep).join('/');
       if (entry.isDirectory()) {
@@ -196,12 +205,18 @@ export function readDirSnapshot(root: string): RepoSnapshot {
           skipped.push({ path, reason: 'symlink' });
           continue;
         }
-        const reason = skipByPath(path, statSync(full).size);
-        if (reason) {
-          skipped.push({ path, reason });
+        let bytes: Buffer;
+        try {
+          const reason = skipByPath(path, statSync(full).size);
+          if (reason) {
+            skipped.push({ path, reason });
+            continue;
+          }
+          bytes = readFileSync(full);
+        } catch {
+          skipped.push({ path, reason: 'unreadable' });
           continue;
         }
-        const bytes = readFileSync(full);
         bytesRead += bytes.length;
         const decoded = decodeSource(bytes);
         if ('skip' in decoded) skipped.push({ path, reason: decoded.skip });

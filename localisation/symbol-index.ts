@@ -1,3 +1,4 @@
+import { endianness } from 'node:os';
 import { MODULE_SYMBOL } from './functions.js';
 import type { Ranking } from './fusion.js';
 import type { FileSummary } from './python-parse.js';
@@ -246,6 +247,129 @@ export function rememberChunks(blob: string, chunks: ChunkStats[]): void {
   if (chunkCache.has(blob)) return;
   if (chunkCache.size >= CHUNK_CACHE_FILES) chunkCache.delete(chunkCache.keys().next().value!);
   chunkCache.set(blob, chunks);
+}
+
+/**
+ * A blob's chunks as an on-disk index entry stores them: the qualnames (`q`), and in `b` (base64 of
+ * little-endian unsigned integers, 16 bits wide when every number fits, else 32: `w` says which)
+ * four numbers a chunk (start line, end line, length, term count), then every chunk's terms as
+ * positions in the blob's BM25 term list, then their counts. Every token of a chunk is a token of
+ * the file's symbols, docstrings or body, so the term list the entry holds anyway names them: no
+ * string is stored twice, and a new process reads a blob's chunks instead of tokenising it again
+ * (sympy: 1.2 s of counting). Binary, because JSON number arrays of a million terms took longer to
+ * parse and check than the counting they save.
+ */
+export interface StoredChunks {
+  q: string[];
+  w: 2 | 4;
+  b: string;
+}
+
+// Typed arrays are in the machine's byte order; the stored form is little-endian, so elsewhere chunks are only counted.
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** Whether a blob's chunks are remembered (counted or read back) in this process. */
+export function hasChunks(blob: string): boolean {
+  return chunkCache.has(blob);
+}
+
+/** A blob's remembered chunks in their stored form; undefined when none are remembered (or a token is not among `terms`). */
+export function storedChunks(blob: string, terms: readonly string[]): StoredChunks | undefined {
+  const chunks = chunkCache.get(blob);
+  if (!chunks || !LITTLE_ENDIAN) return undefined;
+  // Remembered chunks always hold ids of the current table: replacing it clears them.
+  const position = new Map<string, number>();
+  terms.forEach((t, i) => position.set(t, i));
+  let total = 0;
+  for (const c of chunks) total += c.terms.length;
+  const ints = new Uint32Array(4 * chunks.length + 2 * total);
+  chunks.forEach((c, i) => ints.set([c.startLine, c.endLine, c.length, c.terms.length], 4 * i));
+  let at = 4 * chunks.length;
+  for (const c of chunks) {
+    for (let k = 0; k < c.terms.length; k++) {
+      const p = position.get(tokenTable.names[c.terms[k]!]!);
+      if (p === undefined) return undefined;
+      ints[at + k] = p;
+      ints[at + total + k] = c.tfs[k]!;
+    }
+    at += c.terms.length;
+  }
+  let max = 0;
+  for (let i = 0; i < ints.length; i++) if (ints[i]! > max) max = ints[i]!;
+  const packed = max < 0x10000 ? Uint16Array.from(ints) : ints;
+  return { q: chunks.map((c) => c.qualname), w: packed.BYTES_PER_ELEMENT as 2 | 4, b: Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('base64') };
+}
+
+/**
+ * Remembers a blob's chunks read back from disk, after checking them whole, so a damaged record
+ * costs the blob a recount, never a wrong symbol index: as many numbers as the chunks' term counts
+ * say; every term a position in `terms`, at most once a chunk, counted at least once, the counts
+ * adding up to the chunk's length; the chunks the summary's symbols in order (qualname, first and
+ * last line; a symbol without a token has none) and then at most one `<module>` from line 1.
+ * Positions become ids of the process-wide table in the order the chunks first hold them, the
+ * order counting the blob again adds them. Returns whether they were checked and taken (not when
+ * the blob's chunks were known already).
+ */
+export function restoreChunks(blob: string, stored: unknown, terms: readonly string[], summary: Pick<FileSummary, 'symbols'>): boolean {
+  if (chunkCache.has(blob)) return false;
+  if (!LITTLE_ENDIAN || typeof stored !== 'object' || stored === null) return false;
+  const { q, w, b } = stored as Partial<StoredChunks>;
+  if (!Array.isArray(q) || !q.every((x) => typeof x === 'string') || (w !== 2 && w !== 4) || typeof b !== 'string') return false;
+  const bytes = Buffer.from(b, 'base64');
+  if (bytes.length % w !== 0 || bytes.length < 4 * w * q.length) return false;
+  // Copied into an array of its own: a decoded buffer may sit at any offset of a shared pool.
+  const ints = w === 2 ? new Uint16Array(bytes.length / 2) : new Uint32Array(bytes.length / 4);
+  new Uint8Array(ints.buffer).set(bytes);
+  let total = 0;
+  for (let c = 0; c < q.length; c++) total += ints[4 * c + 3]!;
+  if (ints.length !== 4 * q.length + 2 * total) return false;
+  // Lines, lengths and counts past int32 would wrap in a chunk's typed arrays: not written here.
+  for (let i = 0; i < ints.length; i++) if (ints[i]! > 0x7fffffff) return false;
+  let symbol = 0;
+  for (let c = 0; c < q.length; c++) {
+    const [start, end] = [ints[4 * c]!, ints[4 * c + 1]!];
+    if (q[c] === MODULE_SYMBOL && c === q.length - 1) {
+      if (start !== 1 || end < 1) return false;
+      continue;
+    }
+    while (symbol < summary.symbols.length && summary.symbols[symbol]!.qualname !== q[c]) symbol++;
+    const s = summary.symbols[symbol++];
+    if (!s || s.startLine !== start || s.endLine !== end) return false;
+  }
+  const start = 4 * q.length;
+  const seen = new Int32Array(terms.length).fill(-1);
+  for (let c = 0, p = start; c < q.length; c++) {
+    const count = ints[4 * c + 3]!;
+    let sum = 0;
+    for (let k = p; k < p + count; k++) {
+      const at = ints[k]!;
+      const tf = ints[k + total]!;
+      if (at >= terms.length || seen[at] === c || tf < 1) return false;
+      seen[at] = c;
+      sum += tf;
+    }
+    if (sum !== ints[4 * c + 2]) return false;
+    p += count;
+  }
+  makeTokenRoom();
+  const ids = new Int32Array(terms.length).fill(-1);
+  const chunks: ChunkStats[] = [];
+  let p = start;
+  for (let c = 0; c < q.length; c++) {
+    const count = ints[4 * c + 3]!;
+    const chunkTerms = new Int32Array(count);
+    for (let k = 0; k < count; k++) {
+      const at = ints[p + k]!;
+      let id = ids[at]!;
+      if (id < 0) ids[at] = id = tokenId(terms[at]!);
+      chunkTerms[k] = id;
+    }
+    const tfs = Int32Array.from(ints.subarray(p + total, p + total + count));
+    chunks.push({ qualname: q[c]!, startLine: ints[4 * c]!, endLine: ints[4 * c + 1]!, length: ints[4 * c + 2]!, terms: chunkTerms, tfs });
+    p += count;
+  }
+  rememberChunks(blob, chunks);
+  return true;
 }
 
 /**

@@ -243,7 +243,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .option('--commit <sha>', 'read the repository at this commit (from git objects; no checkout)')
     .option('--issue <text>', 'issue text, or @FILE to read it from a file')
     .option('--top <n>', 'how many files to print', '20')
-    .option('--json [file]', 'print JSON (single issue) / write the report to FILE (dataset)')
+    .option('--json [file]', 'JSON output: printed, or written to FILE (with --dataset a FILE is required)')
     .option('--calibration <file>', 'conformal calibration to cut the ranking with (default: the shipped one); with --dataset: cut every row with it instead of cross-fitting on the rows')
     .option('--history-rows <file>', 'with --repo: write SWE-bench-format rows made from the repository\'s past fix commits (message as the issue, parent as the base) to FILE, for --dataset on your own repository')
     .option('--dataset <file>', 'SWE-bench-format JSONL to evaluate on')
@@ -258,7 +258,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .option('--calibration-out <file>', 'with --dataset: save a calibration fitted on all evaluated rows')
     .option('--include-tests', 'rank test files too (they are left out by default)')
     .option('--no-cache', 'do not read or write the on-disk index cache')
-    .option('--weights <list>', 'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, cochange), e.g. bm25=1,history=0 (0 switches one off)')
+    .option('--weights <list>', 'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, cochange, title, title_symbols), e.g. bm25=1,history=0 (0 switches one off)')
     .option('--ablate', 'with --dataset: per signal R@1/5/10 and MRR with everything on but it, it alone, and the defaults with it toggled (each row ranked once, re-fused per configuration)')
     .option('--rrf-k <k>', 'RRF constant k (default 10; smaller trusts the top of each list more)')
     .option('--embeddings <kind>', 'dense signal: lsi (offline, fitted on the repository), api (FIXWRIGHT_EMBEDDINGS_MODEL at OPENAI_BASE_URL) or none (default: api when FIXWRIGHT_EMBEDDINGS_MODEL is set, else lsi)')
@@ -355,6 +355,10 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
       const issue = await readIssueArg(flags.issue, settings);
       const top = positiveInt(flags.top, '--top');
       const index = await localiser.index(sourceFor(flags.repo, flags.commit));
+      // Vendored and oversized files are left out by design; a file that could not be read or decoded is worth saying.
+      const unreadable = (localiser.lastTiming?.skipped ?? []).filter((s) => ['binary', 'undecodable', 'unreadable'].includes(s.reason));
+      for (const s of unreadable.slice(0, 10)) process.stderr.write(`fixwright: skipped ${s.path} (${s.reason})\n`);
+      if (unreadable.length > 10) process.stderr.write(`fixwright: skipped ${unreadable.length - 10} more file(s) that could not be read or decoded\n`);
       const { files } = await localiser.rank(index, issue);
       const found_ = defaultCalibration(flags.calibration);
       // Another ranking's calibration cuts at a meaningless place (a probability threshold on RRF
@@ -376,8 +380,14 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
           calibration: calibration ? calibrationSummary(calibration) : null,
           indexed_files: index.summaries.length,
           set_functions: set ? Object.fromEntries([...functions].map(([path, fns]) => [path, fns.map((f) => ({ qualname: f.qualname, kind: f.kind, start_line: f.startLine, end_line: f.endLine, score: f.score }))])) : null,
+          skipped: localiser.lastTiming?.skipped ?? [],
         };
-        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        const text = `${JSON.stringify(out, null, 2)}\n`;
+        // --json FILE writes the file, as it does with --dataset; a bare --json prints.
+        if (typeof flags.json === 'string') {
+          makeOutputDir(dirname(resolve(flags.json)), '--json');
+          writeFileSync(flags.json, text);
+        } else process.stdout.write(text);
         return;
       }
       if (files.length === 0) {

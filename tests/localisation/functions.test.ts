@@ -58,6 +58,11 @@ describe('function ranking', () => {
     const ranked = rankSymbols(summarisePython('shop/shipping.py', SHIPPING), tq('the shipping estimate for a region is wrong'), SHIPPING);
     expect(ranked.map((s) => s.qualname)).toEqual(['estimate', '<module>']);
     expect(ranked[0]!.score).toBeGreaterThan(0);
+    // <module> spans the file's lines, the final newline ending the last one rather than starting another.
+    const lines = SHIPPING.endsWith('\n') ? SHIPPING.split('\n').length - 1 : SHIPPING.split('\n').length;
+    expect(SHIPPING.endsWith('\n')).toBe(true);
+    expect(ranked[1]!.endLine).toBe(lines);
+    expect(rankSymbols(summarisePython('a.py', 'x_value = 1\ny_value = 2'), tq('x value'), 'x_value = 1\ny_value = 2').find((s) => s.qualname === '<module>')!.endLine).toBe(2);
     const cart = rankSymbols(summarisePython('shop/cart.py', CART), tq('Cart total ignores the coupon'), CART);
     expect(cart[0]!.qualname).toBe('Cart.total');
   });

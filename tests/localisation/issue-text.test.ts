@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withoutEnvironmentReport } from '../../localisation/issue-text.js';
+import { issueTitle, withoutEnvironmentReport } from '../../localisation/issue-text.js';
 
 const SHOW_VERSIONS = `to_unstacked_dataset broken for single-dim variables
 
@@ -124,5 +124,17 @@ describe('withoutEnvironmentReport', () => {
   it('leaves an issue without a report as written', () => {
     const text = 'Crash in `Session.request` when `timeout` is a tuple:\n\nTraceback (most recent call last):\n  File "requests/sessions.py", line 10, in request\nValueError: bad timeout';
     expect(withoutEnvironmentReport(text)).toBe(text);
+  });
+});
+
+describe('issueTitle', () => {
+  it('is the first non-blank line without markdown markers, at most 300 characters', () => {
+    expect(issueTitle('`--recursive=y` ignores `ignore-paths`\n### Bug description\nbody')).toBe('`--recursive=y` ignores `ignore-paths`');
+    expect(issueTitle('\n\n  ### Linting fails if module contains module of the same name  \n\nbody')).toBe('Linting fails if module contains module of the same name');
+    expect(issueTitle('> quoted - title\r\nrest')).toBe('quoted - title');
+    expect(issueTitle('- [x] done item\nrest')).toBe('[x] done item');
+    expect(issueTitle('x'.repeat(1000))).toHaveLength(300);
+    expect(issueTitle('')).toBe('');
+    expect(issueTitle('\n   \n#\n')).toBe('#');
   });
 });

@@ -91,6 +91,29 @@ describe('fixwright localise', () => {
     expect(snapshot.skipped).toEqual(expect.arrayContaining([{ path: 'blob.py', reason: 'binary' }, { path: 'latin.py', reason: 'undecodable' }]));
   });
 
+  it('says which files it could not read or decode, in --json too, and writes --json FILE', async () => {
+    const odd = makeRepo({ 'ok.py': 'def fine_function():\n    pass\n' });
+    writeFileSync(join(odd, 'blob.py'), Buffer.from([0x64, 0x65, 0x66, 0x00, 0x01]));
+    const out = join(dataDir, 'single', 'out.json');
+    const r = await cli(['--repo', odd, '--issue', 'fine function', '--json', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^fixwright: skipped blob\.py \(binary\)$/m);
+    const written = JSON.parse(readFileSync(out, 'utf8'));
+    expect(written.files[0].path).toBe('ok.py');
+    expect(written.skipped).toEqual([{ path: 'blob.py', reason: 'binary' }]);
+  });
+
+  it('refuses an issue file that is not a regular file or is too large, before reading it', async () => {
+    const big = join(dataDir, 'big-issue.txt');
+    writeFileSync(big, Buffer.alloc(4 * 1024 * 1024 + 1, 0x61));
+    for (const [file, why] of [['/dev/zero', /not a regular file/], [dataDir, /not a regular file/], [big, /is 4194305 bytes; an issue file may be at most 4194304 bytes/]] as const) {
+      const r = await cli(['--repo', repo, '--issue', `@${file}`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(why);
+    }
+  });
+
   it('evaluates a dataset, reporting bad rows and missing commits and repositories', async () => {
     const repos = join(dataDir, 'repos');
     mkdirSync(join(repos, 'acme'), { recursive: true });

@@ -23,7 +23,7 @@ function commitFiles(dir: string, files: Record<string, string>, message: string
 
 const only = (signal: keyof RankConfig['weights'], weight = 1): RankConfig => ({
   ...DEFAULT_RANK_CONFIG,
-  weights: { bm25: 0, embeddings: 0, evidence: 0, pagerank: 0, symbols: 0, identifiers: 0, history: 0, cochange: 0, [signal]: weight },
+  weights: { bm25: 0, embeddings: 0, evidence: 0, pagerank: 0, symbols: 0, identifiers: 0, history: 0, cochange: 0, title: 0, title_symbols: 0, [signal]: weight },
 });
 
 describe('symbols signal', () => {
@@ -60,6 +60,33 @@ describe('symbols signal', () => {
     expect(found.matches.get('a.py')?.map((m) => m.qualname)).toEqual(['Box.unpack_contents']);
     // The class keeps its method's name, so an issue naming the method still reaches the class too.
     expect(symbolIndexOf(index).search('unpack_contents', 10).matches.get('a.py')?.map((m) => m.qualname)).toContain('Box');
+  });
+});
+
+describe('title signals', () => {
+  // The body is a long log naming the logging module over and over; the title names what is wrong.
+  const repo = {
+    'app/logging_setup.py': 'def configure_logging(level):\n    """Set up logging handlers, formatters and log levels."""\n    return level\n',
+    'app/skipping.py': 'def evaluate_xfail_marks(item):\n    """Evaluate xfail marks on a test item."""\n    return item\n\ndef add_marker(item, marker):\n    return marker\n',
+    'app/unrelated.py': 'def parse_config(path):\n    return path\n',
+  };
+  const issue = `### Dynamically adding an xfail marker no longer ignores the failure\n\nHere is the log output:\n\n${'INFO logging handler: log level debug, formatter logging set up\n'.repeat(25)}`;
+
+  it('search the title alone over files and symbols, where the whole text ranks by its log', async () => {
+    const index = buildRepoIndex(readDirSnapshot(makeRepo(repo)));
+    const base = await baseSignals(index, issue, DEFAULT_RANK_CONFIG, undefined, true);
+    expect(base.signals.bm25?.[0]?.path).toBe('app/logging_setup.py');
+    expect(base.signals.title?.[0]?.path).toBe('app/skipping.py');
+    expect(base.signals.title_symbols?.[0]?.path).toBe('app/skipping.py');
+    // Off by default in RRF (the learned fusion reads them), so the default ranking is as before.
+    expect(DEFAULT_RANK_CONFIG.weights.title).toBe(0);
+    expect((await rankFiles(index, issue, only('title'))).files[0]?.path).toBe('app/skipping.py');
+  });
+
+  it('are empty for an issue without text', async () => {
+    const index = buildRepoIndex(readDirSnapshot(makeRepo(repo)));
+    const base = await baseSignals(index, '\n  \n', DEFAULT_RANK_CONFIG, undefined, true);
+    expect([base.signals.title, base.signals.title_symbols]).toEqual([[], []]);
   });
 });
 
@@ -163,7 +190,7 @@ describe('ablation', () => {
     execFileSync('ln', ['-s', dir, join(reposDir, 'o', 'shop')]);
     const report = await ablateLocalisation(rows as never, { reposDir, localiser: new Localiser() });
     expect(report.instances).toBe(1);
-    expect(report.signals.map((s) => s.signal)).toEqual(['bm25', 'embeddings', 'evidence', 'pagerank', 'symbols', 'identifiers', 'history', 'cochange']);
+    expect(report.signals.map((s) => s.signal)).toEqual(['bm25', 'embeddings', 'evidence', 'pagerank', 'symbols', 'identifiers', 'history', 'cochange', 'title', 'title_symbols']);
     expect(report.signals.find((s) => s.signal === 'symbols')!.alone.r1).toBe(1);
     expect(formatAblation(report)).toMatch(/symbols\s+\d/);
     execFileSync('rm', ['-rf', reposDir]);
