@@ -196,8 +196,14 @@ export function changeFrequency(history: RepoHistory, candidates: ReadonlySet<st
  */
 export function coChange(history: RepoHistory, seeds: ReadonlyMap<string, number>, candidates: ReadonlySet<string>, limit: number, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Ranking {
   const scores = new Map<string, number>();
-  history.commits.forEach((c, i) => {
-    if (c.files.length < 2 || c.files.length > options.maxFilesPerCommit) return;
+  // Only commits touching a seed add anything; they are visited in the history's order, as a walk
+  // over every commit visits them, so the sums are the same (2,000 commits walked per query before).
+  const byFile = commitsByFile(history);
+  const touching = new Set<number>();
+  for (const seed of seeds.keys()) for (const i of byFile.get(seed) ?? []) touching.add(i);
+  for (const i of [...touching].sort((a, b) => a - b)) {
+    const c = history.commits[i]!;
+    if (c.files.length < 2 || c.files.length > options.maxFilesPerCommit) continue;
     const recency = 0.5 ** (i / options.halfLife);
     for (const seed of c.files) {
       const w = seeds.get(seed);
@@ -207,6 +213,25 @@ export function coChange(history: RepoHistory, seeds: ReadonlyMap<string, number
         scores.set(f, (scores.get(f) ?? 0) + (w * recency) / (c.files.length - 1));
       }
     }
-  });
+  }
   return sorted(scores, limit);
+}
+
+const fileCommits = new WeakMap<RepoHistory, Map<string, number[]>>();
+
+/** Per file, the positions of the commits that changed it (ascending), made once per history. */
+function commitsByFile(history: RepoHistory): Map<string, number[]> {
+  let byFile = fileCommits.get(history);
+  if (!byFile) {
+    byFile = new Map();
+    history.commits.forEach((c, i) => {
+      for (const f of c.files) {
+        const list = byFile!.get(f);
+        if (!list) byFile!.set(f, [i]);
+        else if (list[list.length - 1] !== i) list.push(i);
+      }
+    });
+    fileCommits.set(history, byFile);
+  }
+  return byFile;
 }

@@ -71,26 +71,34 @@ export function personalizedPageRank(
   if (seedTotal === 0) return new Map();
   for (let i = 0; i < restart.length; i++) restart[i]! /= seedTotal;
 
+  // Two buffers swapped each iteration; each product is formed as (damping · r) · w / out, the
+  // order the one-expression form evaluated it in, so the ranks are bit for bit the same.
   let rank = Float64Array.from(restart);
+  let next = new Float64Array(nodes.length);
+  const n = nodes.length;
   for (let iter = 0; iter < iterations; iter++) {
-    const next = new Float64Array(nodes.length);
+    next.fill(0);
     let dangling = 0;
-    for (let i = 0; i < nodes.length; i++) {
+    for (let i = 0; i < n; i++) {
       const r = rank[i]!;
       if (r === 0) continue;
-      if (outWeight[i] === 0) {
+      const out = outWeight[i]!;
+      if (out === 0) {
         dangling += r;
         continue;
       }
-      for (let e = offsets[i]!; e < offsets[i + 1]!; e++) next[targets[e]!]! += (damping * r * weights[e]!) / outWeight[i]!;
+      const share = damping * r;
+      const end = offsets[i + 1]!;
+      for (let e = offsets[i]!; e < end; e++) next[targets[e]!]! += (share * weights[e]!) / out;
     }
     // Mass that cannot move (dangling nodes) and the teleport both return to the seeds.
     let delta = 0;
-    for (let i = 0; i < nodes.length; i++) {
-      next[i]! += ((1 - damping) + damping * dangling) * restart[i]!;
+    const back = (1 - damping) + damping * dangling;
+    for (let i = 0; i < n; i++) {
+      next[i]! += back * restart[i]!;
       delta += Math.abs(next[i]! - rank[i]!);
     }
-    rank = next;
+    [rank, next] = [next, rank];
     if (delta < tolerance) break;
   }
   const result = new Map<string, number>();

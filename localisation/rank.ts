@@ -77,8 +77,21 @@ export async function baseSignals(index: RepoIndex, issueText: string, config: R
   if (on('title')) signals.title = title ? index.bm25.search(title, config.depth) : [];
   if (on('title_symbols')) signals.title_symbols = title ? symbolIndexOf(index).search(title, config.depth).files : [];
   const history = on('history') || on('cochange') ? historyOf(index) : undefined;
-  if (history && on('history')) signals.history = changeFrequency(history, candidatesOf(index), config.depth);
+  if (history && on('history')) signals.history = historyPrior(history, index, config.depth);
   return { signals, symbolMatches, history };
+}
+
+const priors = new WeakMap<RepoHistory, WeakMap<RepoIndex, Map<number, Ranking>>>();
+
+/** The history prior of an index's candidates: the same for every issue, so computed once per index and depth. */
+function historyPrior(history: RepoHistory, index: RepoIndex, depth: number): Ranking {
+  let byIndex = priors.get(history);
+  if (!byIndex) priors.set(history, (byIndex = new WeakMap()));
+  let byDepth = byIndex.get(index);
+  if (!byDepth) byIndex.set(index, (byDepth = new Map()));
+  let prior = byDepth.get(depth);
+  if (!prior) byDepth.set(depth, (prior = changeFrequency(history, candidatesOf(index), depth)));
+  return prior;
 }
 
 const candidateSets = new WeakMap<RepoIndex, Set<string>>();
