@@ -104,14 +104,16 @@ export async function ablateLocalisation(
 export function formatAblation(report: AblationReport): string {
   const f = (x: AblationFigures) => `${x.r1.toFixed(3)} ${x.r5.toFixed(3)} ${x.r10.toFixed(3)} ${x.mrr.toFixed(3)}`;
   const head = 'R@1   R@5   R@10  MRR  ';
+  // The signal column fits the longest name (title_symbols).
+  const width = Math.max(12, ...report.signals.map((r) => r.signal.length));
   const lines = [
     `instances ${report.instances}`,
     `all signals on (default weight, 1 where the default is 0): ${f(report.all)}`,
     `default weights:                                           ${f(report.default)}`,
     '',
-    `${'signal'.padEnd(12)} ${'weight'.padStart(6)}  ${'without (all on)'.padEnd(head.length)}  ${'alone'.padEnd(head.length)}  default with it toggled`,
-    `${''.padEnd(12)} ${''.padStart(6)}  ${head}  ${head}  ${head}`,
-    ...report.signals.map((r) => `${r.signal.padEnd(12)} ${String(r.default_weight).padStart(6)}  ${f(r.without)}  ${f(r.alone)}  ${f(r.default_toggled)}`),
+    `${'signal'.padEnd(width)} ${'weight'.padStart(6)}  ${'without (all on)'.padEnd(head.length)}  ${'alone'.padEnd(head.length)}  default with it toggled`,
+    `${''.padEnd(width)} ${''.padStart(6)}  ${head}  ${head}  ${head}`,
+    ...report.signals.map((r) => `${r.signal.padEnd(width)} ${String(r.default_weight).padStart(6)}  ${f(r.without)}  ${f(r.alone)}  ${f(r.default_toggled)}`),
   ];
   return `${lines.join('\n')}\n`;
 }

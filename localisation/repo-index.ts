@@ -109,7 +109,8 @@ export interface IndexOptions {
   cache?: BlobCache;
   /**
    * Threads that parse and count uncached blobs, this one included (default `indexThreads()`:
-   * FIXWRIGHT_INDEX_WORKERS, else the processors); 1 counts them here alone. The index is the same.
+   * FIXWRIGHT_INDEX_WORKERS, else the idle processors but one, at most 8); 1 counts them here
+   * alone. The index is the same.
    */
   threads?: number;
   /** The worker threads that count blobs (default `blobPool`; tests give one running another script). */

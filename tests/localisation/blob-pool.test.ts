@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_BM25_WEIGHTS } from '../../localisation/bm25.js';
 import { countBlob } from '../../localisation/blob-count.js';
-import { BlobPool, indexThreads, PARALLEL_FROM } from '../../localisation/blob-pool.js';
+import { BlobPool, indexThreads, MAX_INDEX_THREADS, PARALLEL_FROM } from '../../localisation/blob-pool.js';
 import { serialiseIndex } from '../../localisation/index-cache.js';
 import { buildRepoIndexWithEntries, lastPoolCount } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
@@ -184,6 +184,11 @@ describe('counting blobs in worker threads', () => {
     // No warning: the workers started (a failed one would say so).
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toMatchObject({ blobs: 200, failed: 0 });
+    // Process-wide Node flags (which Node refuses in a worker's explicit option list) start workers too.
+    const flagged = spawnSync(process.execPath, ['--max-old-space-size=1024', '--title=fw-index', '--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+    expect(flagged.status).toBe(0);
+    expect(flagged.stderr).toBe('');
+    expect(JSON.parse(flagged.stdout).byWorkers).toBeGreaterThan(0);
   });
 
   it('takes its thread count from FIXWRIGHT_INDEX_WORKERS, else the idle processors but one', () => {
@@ -195,6 +200,9 @@ describe('counting blobs in worker threads', () => {
       }
       process.env.FIXWRIGHT_INDEX_WORKERS = 'two';
       expect(indexThreads()).toBe(1);
+      // Each worker costs its own heap and JIT: a setting past MAX_INDEX_THREADS is clamped.
+      process.env.FIXWRIGHT_INDEX_WORKERS = '1000';
+      expect(indexThreads()).toBe(MAX_INDEX_THREADS);
       delete process.env.FIXWRIGHT_INDEX_WORKERS;
       expect(indexThreads()).toBeGreaterThanOrEqual(1);
       expect(indexThreads()).toBeLessThanOrEqual(Math.max(1, availableParallelism() - 1));

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,14 +105,21 @@ describe('fixwright localise', () => {
     expect(written.skipped).toEqual([{ path: 'blob.py', reason: 'binary' }]);
   });
 
-  it('refuses an issue file that is not a regular file or is too large, before reading it', async () => {
+  it('reads an issue from a pipe, and refuses a directory or more than 4 MiB without reading it whole', async () => {
     const big = join(dataDir, 'big-issue.txt');
     writeFileSync(big, Buffer.alloc(4 * 1024 * 1024 + 1, 0x61));
-    for (const [file, why] of [['/dev/zero', /not a regular file/], [dataDir, /not a regular file/], [big, /is 4194305 bytes; an issue file may be at most 4194304 bytes/]] as const) {
+    for (const [file, why] of [['/dev/zero', /is over 4194304 bytes/], [dataDir, /it is a directory/], [big, /is over 4194304 bytes; an issue file may be at most 4194304 bytes/]] as const) {
       const r = await cli(['--repo', repo, '--issue', `@${file}`]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(why);
     }
+    const piped = spawnSync(process.execPath, [join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js'), 'localise', '--repo', repo, '--issue', '@/dev/stdin', '--json'], {
+      input: 'slugify breaks on unicode text',
+      encoding: 'utf8',
+      env: { ...process.env, FIXWRIGHT_DATA_DIR: dataDir },
+    });
+    expect(piped.status).toBe(0);
+    expect(JSON.parse(piped.stdout).files[0].path).toBe('shop/utils.py');
   });
 
   it('evaluates a dataset, reporting bad rows and missing commits and repositories', async () => {
