@@ -121,9 +121,12 @@ export async function repositorySources(repo: RepoSpec, settings: Settings): Pro
   if (!given) throw new FixwrightError('FW_ERR_BAD_INPUT', 'a repository is required (a URL or a path)', { field: 'repo' });
   const path = repo.url ? await cloneRepository(repo.url, join(settings.dataDir, 'repos')) : resolve(repo.path!);
   if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${given}`, { field: repo.url ? 'repo_url' : 'repo_path' });
-  if (repo.commit) {
-    const gitDir = gitDirOf(path) ?? path;
-    return { snapshot: { kind: 'git', gitDir, commit: repo.commit }, sandbox: { kind: 'git', gitDir, commit: repo.commit } };
+  const gitDir = gitDirOf(path);
+  // A bare repository has no working tree to read as a folder: its HEAD is what is asked about.
+  const commit = repo.commit ?? (gitDir === path ? 'HEAD' : undefined);
+  if (commit) {
+    const dir = gitDir ?? path;
+    return { snapshot: { kind: 'git', gitDir: dir, commit }, sandbox: { kind: 'git', gitDir: dir, commit } };
   }
   return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
 }

@@ -70,7 +70,7 @@ async function indexWith(localiser: Localiser, embedder: LsiEmbedder, sha: strin
 
 function fresh(cacheDir: string): { localiser: Localiser; embedder: LsiEmbedder } {
   const embedder = new LsiEmbedder();
-  // The shipped ranking (the learned fusion reads all eight signals), so queries cost what users pay.
+  // The shipped ranking (the learned fusion reads all ten signals), so queries cost what users pay.
   return { localiser: new Localiser({ cacheDir, embedder, fusion: shippedFusionModel() }), embedder };
 }
 

@@ -25,7 +25,7 @@ export type { RepoIndex } from './repo-index.js';
 export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
 export { changedBaseLines, type FileFunctions, goldFunctions, MODULE_SYMBOL, rankFunctions, type RankedSymbol, rankSymbols } from './functions.js';
 export { issueEvidence } from './issue-evidence.js';
-export { ISSUE_TEXT_VERSION, withoutEnvironmentReport } from './issue-text.js';
+export { ISSUE_TEXT_VERSION, issueTitle, withoutEnvironmentReport } from './issue-text.js';
 export { selectRegressionTests, type SelectedTest, type TestSelection, type TestSelectionOptions } from './test-selection.js';
 export { firstErrorLine, firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';

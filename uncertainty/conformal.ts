@@ -19,11 +19,11 @@ import { FixwrightError } from '../core/errors.js';
  *   The learned fusion's default: the cut is relative to how sure the ranker is of its first file,
  *   so a ranking with one clear file gets a small set and a flat one a larger set (`prob` cuts
  *   every instance at the same absolute probability, and the fusion's probabilities are soft, so
- *   its sets barely adapt). The small sets come from the ratio, not the penalty: the inner search
- *   mostly picks the grid's smallest λ (0.001), which binds only hundreds of ranks down. With the
- *   shipped calibration (q̂ 0.9524, λ 0.001, k_reg 8) a flat ranking of 1,100 files gets a set of
- *   960 of them, and one decaying as 0.02·0.999^rank a set of 542: the set says "unsure", it
- *   does not stay short.
+ *   its sets barely adapt). The penalty bounds how far down a set can reach: with the shipped
+ *   calibration (q̂ 1.003, λ 0.003, k_reg 0) no file past rank 335 is ever in a set, a flat
+ *   ranking of 1,100 files gets a set of 334 of them and one decaying as 0.02·0.999^rank a set of
+ *   258 (a flat ranking of 200 files, the tuning repositories' size, keeps every file): the set
+ *   says "unsure", it does not stay short.
  * `raps` and `ratio` have parameters (λ, k_reg), chosen by calibrate() on its own instances only.
  * A non-finite score (NaN, ±Infinity, e.g. from a broken signal) counts as 0, as a negative one
  * does: the file is read as the least likely, so (sets being prefixes) the set stops before it

@@ -3,6 +3,7 @@ import { FixwrightError } from '../../core/errors.js';
 import type { AppDeps } from '../app.js';
 import { endTask } from '../run-task.js';
 import { decodeCursor } from '../store/task-store.js';
+import { issueTitle } from '../../localisation/index.js';
 import { AfterQuery, ErrorBody, ListQuery, TaskIdParams, type AfterQueryType, type ListQueryType, type TaskIdParamsType } from '../schemas/task.js';
 import { TERMINAL_STATUSES, type TaskRecord } from '../task.js';
 
@@ -44,7 +45,7 @@ export function taskListItem(task: TaskRecord) {
     created_at: task.created_at,
     finished_at: task.finished_at,
     repo: task.request.repo_url ?? task.request.repo_path,
-    issue_title: issue.split('\n')[0]!.slice(0, 200),
+    issue_title: issueTitle(issue).slice(0, 200),
     attempts: task.summary.attempts.length,
     tokens: task.summary.tokens,
     cost_usd: task.summary.cost_usd,

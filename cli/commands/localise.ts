@@ -241,7 +241,7 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .description('rank the files an issue is about (one issue with --repo/--issue, or a SWE-bench dataset with --dataset/--repos)')
     .option('--repo <path>', 'repository: a checkout, a bare git directory, or any directory of Python sources')
     .option('--commit <sha>', 'read the repository at this commit (from git objects; no checkout)')
-    .option('--issue <text>', 'issue text, or @FILE to read it from a file')
+    .option('--issue <text>', 'issue text, @FILE (@- for standard input), or https://github.com/OWNER/NAME/issues/N; its first line is read as the title')
     .option('--top <n>', 'how many files to print', '20')
     .option('--json [file]', 'JSON output: printed, or written to FILE (with --dataset a FILE is required)')
     .option('--calibration <file>', 'conformal calibration to cut the ranking with (default: the shipped one); with --dataset: cut every row with it instead of cross-fitting on the rows')

@@ -92,7 +92,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .description('fix an issue: localise the files, write a patch with a model, prove it in the sandbox (at most --max-attempts)')
     .requiredOption('--repo <path>', 'repository: a checkout, a directory, or https://github.com/OWNER/NAME (cloned once under the data directory)')
     .option('--commit <sha>', 'work on this commit (read from git objects)')
-    .requiredOption('--issue <text>', 'issue text, @FILE, or https://github.com/OWNER/NAME/issues/N (read through the REST API; GITHUB_TOKEN optional)')
+    .requiredOption('--issue <text>', 'issue text (first line: its title), @FILE (@- for standard input), or https://github.com/OWNER/NAME/issues/N (read through the REST API; GITHUB_TOKEN optional)')
     .option('--model <name>', 'chat model (default FIXWRIGHT_MODEL)')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL; OpenAI when unset)')
     .option('--max-attempts <n>', 'attempts at most', '3')

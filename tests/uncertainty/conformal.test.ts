@@ -94,7 +94,7 @@ describe('rank-penalised scores (ratio, raps)', () => {
     expect(predictionSet(ranking(0.9, 0.2, 0.15, 0.1), 0.6, 'ratio', params)).toEqual(['f0']);
     // A large enough penalty caps a flat ranking: at λ = 0.1 past rank 2, rank 9 costs 0.7 whatever its score.
     expect(predictionSet(ranking(...Array<number>(50).fill(0.1)), 0.65, 'ratio', params)).toHaveLength(8);
-    // At the grid's smallest λ, which the fit mostly picks, it barely binds: the shipped (q̂ 0.9524, λ 0.001, k_reg 8) keeps 960 of 1,100 level files.
+    // At the grid's smallest λ it barely binds: (q̂ 0.9524, λ 0.001, k_reg 8), an earlier shipped calibration, keeps 960 of 1,100 level files.
     expect(predictionSet(ranking(...Array<number>(1100).fill(0.01)), 0.9524, 'ratio', { lambda: 0.001, kReg: 8 })).toHaveLength(960);
     expect(() => predictionSet(ranking(1, 0.5), 0.5, 'ratio')).toThrow(/needs its parameters/);
   });
