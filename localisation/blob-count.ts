@@ -15,7 +15,7 @@ export interface BlobCount {
 }
 
 /**
- * Parses and counts a blob as `BlobCache.entry` does (the same calls in the same order), with the
+ * Parses and counts a blob as `BlobCache.entry` does (`countEntry`, as it does), with the
  * chunks' tokens numbered by the blob alone: safe in any thread, since nothing process-wide is written.
  */
 export function countBlob(path: string, text: string, weights: Bm25Weights): BlobCount {
@@ -37,15 +37,24 @@ class LocalTokens {
   };
 }
 
-function countWith(path: string, text: string, weights: Bm25Weights, local: LocalTokens): BlobCount {
+/**
+ * A blob's entry and symbol chunks from one parse and one scan of its text (the scan serves the
+ * BM25F statistics and the chunks). Chunk token ids come from `idOf`; without it, from the
+ * process-wide table (call `makeTokenRoom` first, as for `fileChunks`).
+ */
+export function countEntry(path: string, text: string, weights: Bm25Weights, idOf?: (token: string) => number): { entry: BlobEntry; chunks: ChunkStats[] } {
   const summary = summarisePython(path, text);
   const { content, chunks } = holdingWords(() => {
     const scanned = scanLines(text);
-    return { content: contentStats(summary, text, weights, scanned), chunks: fileChunks(summary, scanned, local.idOf) };
+    return { content: contentStats(summary, text, weights, scanned), chunks: fileChunks(summary, scanned, idOf) };
   });
   const { stats, body } = content;
   const { path: _omit, ...rest } = summary;
-  return { entry: { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } }, chunks, tokens: local.tokens };
+  return { entry: { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } }, chunks };
+}
+
+function countWith(path: string, text: string, weights: Bm25Weights, local: LocalTokens): BlobCount {
+  return { ...countEntry(path, text, weights, local.idOf), tokens: local.tokens };
 }
 
 /**

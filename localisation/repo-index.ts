@@ -1,12 +1,12 @@
-import { type Bm25DocStats, type Bm25Weights, Bm25Index, contentStats, DEFAULT_BM25_WEIGHTS, withPath } from './bm25.js';
+import { type Bm25DocStats, type Bm25Weights, Bm25Index, DEFAULT_BM25_WEIGHTS, withPath } from './bm25.js';
 import { isDocsFile, isTestFile } from './file-filter.js';
 import { buildImportGraph } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
-import { holdingWords, pathTokens, scanLines } from './tokenize.js';
-import { fileChunks, internChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
-import type { BlobCount } from './blob-count.js';
+import { pathTokens } from './tokenize.js';
+import { internChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
+import { type BlobCount, countEntry } from './blob-count.js';
 import { type BlobPool, blobPool, indexThreads, PARALLEL_FROM } from './blob-pool.js';
-import { type FileSummary, summarisePython } from './python-parse.js';
+import type { FileSummary } from './python-parse.js';
 import type { RepoSnapshot } from './snapshot.js';
 
 /** Everything retrieval needs about one snapshot, built once and reused for every query. */
@@ -66,17 +66,10 @@ export class BlobCache {
       entry = counted.entry;
       this.set(blob, entry);
     } else {
-      const summary = summarisePython(path, text);
       makeTokenRoom();
-      // One scan of the text serves the BM25F statistics and the symbol index's chunks.
-      const { stats, body } = holdingWords(() => {
-        const scanned = scanLines(text);
-        const content = contentStats(summary, text, weights, scanned);
-        rememberChunks(blob, fileChunks(summary, scanned));
-        return content;
-      });
-      const { path: _omit, ...rest } = summary;
-      entry = { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } };
+      const made = countEntry(path, text, weights);
+      rememberChunks(blob, made.chunks);
+      entry = made.entry;
       this.set(blob, entry);
     }
     return entry;
