@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -37,54 +37,209 @@ export interface RepoSnapshot {
   bytesRead: number;
 }
 
-function git(gitDir: string, args: string[]): string {
-  const r = spawnSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error((r.stderr || `git ${args[0]} failed`).trim());
-  return r.stdout;
+/** One object as `git cat-file --batch` gives it. */
+interface GitObject {
+  oid: string;
+  type: string;
+  content: Buffer;
+}
+
+/**
+ * One `git cat-file --batch` process answering requests in the order they were written: a commit,
+ * its trees and its blobs all come through it, so a snapshot costs one child process (each spawn
+ * forks this process, which takes longer the more memory it holds: several per snapshot were most
+ * of reading the next commit). Requests written before earlier answers arrive are pipelined.
+ */
+class CatFile {
+  private readonly child;
+  private readonly waiting: Array<{ resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
+  /** Output not yet answered, and how many bytes of it the next answer needs. */
+  private parts: Buffer[] = [];
+  private have = 0;
+  private need = 0;
+  private failure: Error | undefined;
+  private stderr = '';
+  private readonly closed: Promise<void>;
+
+  constructor(gitDir: string) {
+    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
+    this.child.stderr.on('data', (c: Buffer) => (this.stderr += c.toString()));
+    // A git that exited (not a repository) closes its input: the requests fail below, not the process.
+    this.child.stdin.on('error', () => {});
+    this.closed = new Promise((resolvePromise) => {
+      this.child.on('error', (e) => {
+        this.fail(e);
+        resolvePromise();
+      });
+      this.child.on('close', (code) => {
+        this.fail(new Error(`git cat-file failed${code ? ` (exit ${code})` : ''}: ${this.stderr.trim()}`));
+        resolvePromise();
+      });
+    });
+  }
+
+  /** The object a name (an id, or `<rev>^{commit}`) resolves to; undefined when git has none. */
+  read(name: string): Promise<GitObject | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    // A newline would split the request in two and every later answer would be another's.
+    if (/[\n\r]/.test(name)) return Promise.resolve(undefined);
+    return new Promise((resolvePromise, reject) => {
+      this.waiting.push({ resolve: resolvePromise, reject });
+      this.child.stdin.write(`${name}\n`);
+    });
+  }
+
+  /** Ends the process (it exits at the end of its input) and waits for it. */
+  async close(): Promise<void> {
+    this.child.stdin.end();
+    await this.closed;
+  }
+
+  private take(chunk: Buffer): void {
+    this.parts.push(chunk);
+    this.have += chunk.length;
+    // A large blob comes in many chunks: joined once it is whole, not once per chunk.
+    if (this.have < this.need) return;
+    let pending = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.have);
+    for (;;) {
+      const newline = pending.indexOf(10);
+      if (newline < 0) {
+        this.need = pending.length + 1;
+        break;
+      }
+      const header = pending.subarray(0, newline).toString();
+      // `<name> missing` or `<name> ambiguous`: the name may hold spaces, the answer's last word says.
+      if (/ (missing|ambiguous)$/.test(header)) {
+        pending = pending.subarray(newline + 1);
+        this.waiting.shift()?.resolve(undefined);
+        continue;
+      }
+      const [oid, type, sizeText] = header.split(' ');
+      const end = newline + 1 + Number(sizeText);
+      if (pending.length < end + 1) {
+        this.need = end + 1;
+        break;
+      }
+      const content = pending.subarray(newline + 1, end);
+      pending = pending.subarray(end + 1);
+      this.waiting.shift()?.resolve({ oid: oid!, type: type!, content });
+    }
+    this.parts = pending.length ? [pending] : [];
+    this.have = pending.length;
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
 }
 
 /** Reads blobs by id through one `git cat-file --batch` process. */
-function catBlobs(gitDir: string, ids: string[]): Promise<Map<string, Buffer>> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const blobs = new Map<string, Buffer>();
-    let pending: Buffer = Buffer.alloc(0);
-    child.stdout.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        const newline = pending.indexOf(10);
-        if (newline < 0) return;
-        const header = pending.subarray(0, newline).toString();
-        const [sha, type, sizeText] = header.split(' ');
-        if (type === 'missing') {
-          pending = pending.subarray(newline + 1);
-          continue;
-        }
-        const size = Number(sizeText);
-        if (pending.length < newline + 1 + size + 1) return;
-        blobs.set(sha!, pending.subarray(newline + 1, newline + 1 + size));
-        pending = pending.subarray(newline + 1 + size + 1);
-      }
+async function catBlobs(cat: CatFile, ids: string[]): Promise<Map<string, Buffer>> {
+  const blobs = new Map<string, Buffer>();
+  const read = await Promise.all(ids.map((id) => cat.read(id)));
+  read.forEach((o, i) => o && blobs.set(ids[i]!, o.content));
+  return blobs;
+}
+
+/** A tree entry a snapshot can use: a subtree, a Python file, or a symlink (reported as skipped whatever its name). */
+interface TreeItem {
+  name: string;
+  /** As `git ls-tree` prints it (six octal digits). */
+  mode: string;
+  kind: 'tree' | 'blob';
+  oid: string;
+}
+
+/** The entries of a raw tree object that a snapshot can use, in the tree's order (`git ls-tree -r`'s). */
+function treeItems(content: Buffer, oidBytes: number): TreeItem[] {
+  const items: TreeItem[] = [];
+  let at = 0;
+  while (at < content.length) {
+    const space = content.indexOf(32, at);
+    const nul = content.indexOf(0, space + 1);
+    if (space < 0 || nul < 0 || nul + 1 + oidBytes > content.length) throw new Error('git cat-file: malformed tree object');
+    const mode = parseInt(content.toString('latin1', at, space), 8);
+    const name = content.toString('utf8', space + 1, nul);
+    const oid = content.toString('hex', nul + 1, nul + 1 + oidBytes);
+    at = nul + 1 + oidBytes;
+    const format = (mode & 0o170000) >>> 0;
+    const printed = mode.toString(8).padStart(6, '0');
+    if (format === 0o040000) items.push({ name, mode: printed, kind: 'tree', oid });
+    // Gitlinks (submodules) are commits, not blobs: `ls-tree` lists them and the snapshot skipped them.
+    else if (format !== 0o160000 && (printed === '120000' || name.endsWith('.py'))) items.push({ name, mode: printed, kind: 'blob', oid });
+  }
+  return items;
+}
+
+/**
+ * Every usable blob under a tree (`git ls-tree -r`'s order), reading each tree object not in
+ * `trees` level by level through `cat`. A tree id names its content, so the next commit reads
+ * only the trees that changed (the folders on the path to a changed file).
+ */
+async function listTree(cat: CatFile, root: string, trees: Bounded<TreeItem[]> | undefined): Promise<Array<{ path: string; mode: string; blob: string }>> {
+  const oidBytes = root.length / 2;
+  const parsed = new Map<string, TreeItem[]>();
+  let level = [root];
+  while (level.length) {
+    const wanted = [...new Set(level)].filter((id) => !parsed.has(id));
+    const unknown: string[] = [];
+    for (const id of wanted) {
+      const known = trees?.get(id);
+      if (known) parsed.set(id, known);
+      else unknown.push(id);
+    }
+    const objects = await Promise.all(unknown.map((id) => cat.read(id)));
+    objects.forEach((o, i) => {
+      if (!o || o.type !== 'tree') throw new Error(`git cat-file: tree ${unknown[i]} missing`);
+      const items = treeItems(o.content, oidBytes);
+      parsed.set(unknown[i]!, items);
+      trees?.set(unknown[i]!, items);
     });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(blobs) : reject(new Error(`git cat-file failed: ${stderr.trim()}`))));
-    child.stdin.end(ids.join('\n') + '\n');
-  });
+    level = wanted.flatMap((id) => parsed.get(id)!.filter((item) => item.kind === 'tree').map((item) => item.oid));
+  }
+  const listing: Array<{ path: string; mode: string; blob: string }> = [];
+  const walk = (id: string, prefix: string) => {
+    for (const item of parsed.get(id)!) {
+      if (item.kind === 'tree') walk(item.oid, `${prefix}${item.name}/`);
+      else listing.push({ path: `${prefix}${item.name}`, mode: item.mode, blob: item.oid });
+    }
+  };
+  walk(root, '');
+  return listing;
 }
 
 type Decoded = { text: string } | { skip: SkipReason };
+
+/** A map that forgets its oldest entries beyond a bound (ids name contents, so an entry never goes stale). */
+class Bounded<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly max: number) {}
+  get(key: string): V | undefined {
+    return this.map.get(key);
+  }
+  set(key: string, value: V): void {
+    if (this.map.has(key)) return;
+    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value!);
+    this.map.set(key, value);
+  }
+}
 
 /**
  * Decoded sources by git blob id, so reading the next commit of a repository fetches and decodes
  * only the blobs that changed (sympy, 100 commits on: a few hundred of 1,594). A blob id names its
  * content, so an entry serves any repository and path. Bounded by the characters held, least
- * recently used out.
+ * recently used out. Beside them, the parsed tree objects and blob sizes read, so the next commit
+ * reads only the trees that changed and no listing of the whole tree.
  */
 export class SourceCache {
   private readonly entries = new Map<string, Decoded>();
   private chars = 0;
+  /** @internal Parsed tree objects by id. */
+  readonly trees = new Bounded<TreeItem[]>(100_000);
+  /** @internal Blob sizes in bytes by id (too large ones included, which are never decoded). */
+  readonly sizes = new Bounded<number>(500_000);
   constructor(private readonly maxChars = 128 * 1024 * 1024) {}
 
   get(blob: string): Decoded | undefined {
@@ -94,6 +249,11 @@ export class SourceCache {
       this.entries.set(blob, entry);
     }
     return entry;
+  }
+
+  /** Whether a blob is held, without marking it used. */
+  has(blob: string): boolean {
+    return this.entries.has(blob);
   }
 
   set(blob: string, entry: Decoded): void {
@@ -114,56 +274,67 @@ export class SourceCache {
 
 /**
  * Reads the Python sources of `commit` straight from git objects; no checkout needed. With a
- * `SourceCache`, blobs it holds are not read again (`bytesRead` still counts every file's size).
+ * `SourceCache`, blobs and trees it holds are not read again (`bytesRead` still counts every
+ * file's size).
  */
 export async function readGitSnapshot(gitDir: string, commit: string, sources?: SourceCache): Promise<RepoSnapshot> {
   const dir = resolve(gitDir);
-  let sha: string;
-  let treeId: string;
+  const cat = new CatFile(dir);
   try {
-    sha = git(dir, ['rev-parse', '--verify', `${commit}^{commit}`]).trim();
-    treeId = git(dir, ['rev-parse', `${sha}^{tree}`]).trim();
-  } catch {
-    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
-  }
-  const listing = git(dir, ['ls-tree', '-r', '-z', '-l', sha]);
-  const skipped: RepoSnapshot['skipped'] = [];
-  const wanted: Array<{ path: string; blob: string; size: number }> = [];
-  for (const entry of listing.split('\0')) {
-    if (!entry) continue;
-    const tab = entry.indexOf('\t');
-    const [mode, type, blob, size] = entry.slice(0, tab).split(/\s+/) as [string, string, string, string];
-    const path = entry.slice(tab + 1);
-    if (type !== 'blob') continue;
-    const reason = mode === '120000' ? 'symlink' : skipByPath(path, Number(size));
-    if (reason === 'not-python') continue;
-    if (reason) skipped.push({ path, reason });
-    else wanted.push({ path, blob, size: Number(size) });
-  }
-  const known = new Map<string, Decoded>();
-  for (const { blob } of wanted) {
-    const decoded = sources?.get(blob);
-    if (decoded) known.set(blob, decoded);
-  }
-  const blobs = await catBlobs(dir, [...new Set(wanted.filter((w) => !known.has(w.blob)).map((w) => w.blob))]);
-  const files: SnapshotFile[] = [];
-  let bytesRead = 0;
-  for (const { path, blob, size } of wanted) {
-    let decoded = known.get(blob);
-    if (decoded) bytesRead += size;
-    else {
-      const bytes = blobs.get(blob);
-      if (!bytes) continue;
-      bytesRead += bytes.length;
-      decoded = decodeSource(bytes);
-      known.set(blob, decoded);
-      sources?.set(blob, decoded);
+    const head = await cat.read(`${commit}^{commit}`).catch(() => undefined);
+    if (!head || head.type !== 'commit') throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
+    const sha = head.oid;
+    const treeId = /^tree ([0-9a-f]+)\n/.exec(head.content.toString('latin1', 0, 100))?.[1];
+    if (!treeId) throw new Error(`git cat-file: commit ${sha} has no tree`);
+    const listing = await listTree(cat, treeId, sources?.trees);
+
+    // A file's size decides whether it is read (too large ones are not), so blobs of unknown size
+    // are read first, with those not cached that the size will not rule out.
+    const toRead = new Set<string>();
+    for (const { path, mode, blob } of listing) {
+      if (mode === '120000' || skipByPath(path)) continue;
+      const size = sources?.sizes.get(blob);
+      if (size === undefined || (!sources!.has(blob) && !skipByPath(path, size))) toRead.add(blob);
     }
-    if ('skip' in decoded) skipped.push({ path, reason: decoded.skip });
-    else files.push({ path, text: decoded.text, blob });
+    const blobs = await catBlobs(cat, [...toRead]);
+    for (const [blob, bytes] of blobs) sources?.sizes.set(blob, bytes.length);
+    const sizeOf = (blob: string) => blobs.get(blob)?.length ?? sources?.sizes.get(blob);
+
+    const skipped: RepoSnapshot['skipped'] = [];
+    const wanted: Array<{ path: string; blob: string; size: number }> = [];
+    for (const { path, mode, blob } of listing) {
+      const size = sizeOf(blob);
+      const reason = mode === '120000' ? 'symlink' : skipByPath(path, size);
+      if (reason === 'not-python') continue;
+      if (reason) skipped.push({ path, reason });
+      else wanted.push({ path, blob, size: size ?? 0 });
+    }
+    const known = new Map<string, Decoded>();
+    for (const { blob } of wanted) {
+      const decoded = sources?.get(blob);
+      if (decoded) known.set(blob, decoded);
+    }
+    const files: SnapshotFile[] = [];
+    let bytesRead = 0;
+    for (const { path, blob, size } of wanted) {
+      let decoded = known.get(blob);
+      if (decoded) bytesRead += size;
+      else {
+        const bytes = blobs.get(blob);
+        if (!bytes) continue;
+        bytesRead += bytes.length;
+        decoded = decodeSource(bytes);
+        known.set(blob, decoded);
+        sources?.set(blob, decoded);
+      }
+      if ('skip' in decoded) skipped.push({ path, reason: decoded.skip });
+      else files.push({ path, text: decoded.text, blob });
+    }
+    files.sort((a, b) => a.path.localeCompare(b.path));
+    return { key: `git:${dir}@${sha}`, treeId, files, skipped, bytesRead };
+  } finally {
+    await cat.close();
   }
-  files.sort((a, b) => a.path.localeCompare(b.path));
-  return { key: `git:${dir}@${sha}`, treeId, files, skipped, bytesRead };
 }
 
 /** The repository and commit of a git snapshot's key (`git:<gitDir>@<sha>`, SHA-1 or SHA-256); undefined for a directory's. */
