@@ -46,9 +46,11 @@ interface GitObject {
 
 /**
  * One `git cat-file --batch` process answering requests in the order they were written: a commit,
- * its trees and its blobs all come through it, so a snapshot costs one child process (each spawn
- * forks this process, which takes longer the more memory it holds: several per snapshot were most
- * of reading the next commit). Requests written before earlier answers arrive are pipelined.
+ * its trees and its blobs all come through it. It is kept for the next snapshot of the repository
+ * (see `readerFor`): each spawn forks this process, which takes longer the more memory it holds,
+ * and the four git processes a snapshot started were most of reading the next commit. Requests
+ * written before earlier answers arrive are pipelined. Between requests it does not keep the
+ * event loop alive; git ends it at the end of its input, so it never outlives this process.
  */
 class CatFile {
   private readonly child;
@@ -59,6 +61,7 @@ class CatFile {
   private need = 0;
   private failure: Error | undefined;
   private stderr = '';
+  private referenced = true;
   private readonly closed: Promise<void>;
 
   constructor(gitDir: string) {
@@ -79,6 +82,11 @@ class CatFile {
     });
   }
 
+  /** Whether the process has exited or could not start: a new one must answer further requests. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   /** The object a name (an id, or `<rev>^{commit}`) resolves to; undefined when git has none. */
   read(name: string): Promise<GitObject | undefined> {
     if (this.failure) return Promise.reject(this.failure);
@@ -86,6 +94,7 @@ class CatFile {
     if (/[\n\r]/.test(name)) return Promise.resolve(undefined);
     return new Promise((resolvePromise, reject) => {
       this.waiting.push({ resolve: resolvePromise, reject });
+      this.reference(true);
       this.child.stdin.write(`${name}\n`);
     });
   }
@@ -94,6 +103,16 @@ class CatFile {
   async close(): Promise<void> {
     this.child.stdin.end();
     await this.closed;
+  }
+
+  /** Keeps the event loop alive while answers are awaited, and only then. */
+  private reference(on: boolean): void {
+    if (this.referenced === on) return;
+    this.referenced = on;
+    for (const handle of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{ ref(): void; unref(): void }>) {
+      if (on) handle.ref();
+      else handle.unref();
+    }
   }
 
   private take(chunk: Buffer): void {
@@ -127,12 +146,32 @@ class CatFile {
     }
     this.parts = pending.length ? [pending] : [];
     this.have = pending.length;
+    if (this.waiting.length === 0) this.reference(false);
   }
 
   private fail(error: Error): void {
     this.failure ??= error;
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
+    this.reference(false);
   }
+}
+
+/** Readers kept by git directory, most recently used last; a few, as a process seldom reads more repositories at once. */
+const readers = new Map<string, CatFile>();
+const MAX_READERS = 4;
+
+/** The kept reader of a repository, started when there is none or it has exited. */
+function readerFor(gitDir: string): CatFile {
+  let reader = readers.get(gitDir);
+  readers.delete(gitDir);
+  if (!reader || reader.failed) reader = new CatFile(gitDir);
+  readers.set(gitDir, reader);
+  for (const [dir, old] of readers) {
+    if (readers.size <= MAX_READERS) break;
+    readers.delete(dir);
+    void old.close();
+  }
+  return reader;
 }
 
 /** Reads blobs by id through one `git cat-file --batch` process. */
@@ -279,62 +318,69 @@ export class SourceCache {
  */
 export async function readGitSnapshot(gitDir: string, commit: string, sources?: SourceCache): Promise<RepoSnapshot> {
   const dir = resolve(gitDir);
-  const cat = new CatFile(dir);
+  const reader = readerFor(dir);
   try {
-    const head = await cat.read(`${commit}^{commit}`).catch(() => undefined);
-    if (!head || head.type !== 'commit') throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
-    const sha = head.oid;
-    const treeId = /^tree ([0-9a-f]+)\n/.exec(head.content.toString('latin1', 0, 100))?.[1];
-    if (!treeId) throw new Error(`git cat-file: commit ${sha} has no tree`);
-    const listing = await listTree(cat, treeId, sources?.trees);
-
-    // A file's size decides whether it is read (too large ones are not), so blobs of unknown size
-    // are read first, with those not cached that the size will not rule out.
-    const toRead = new Set<string>();
-    for (const { path, mode, blob } of listing) {
-      if (mode === '120000' || skipByPath(path)) continue;
-      const size = sources?.sizes.get(blob);
-      if (size === undefined || (!sources!.has(blob) && !skipByPath(path, size))) toRead.add(blob);
-    }
-    const blobs = await catBlobs(cat, [...toRead]);
-    for (const [blob, bytes] of blobs) sources?.sizes.set(blob, bytes.length);
-    const sizeOf = (blob: string) => blobs.get(blob)?.length ?? sources?.sizes.get(blob);
-
-    const skipped: RepoSnapshot['skipped'] = [];
-    const wanted: Array<{ path: string; blob: string; size: number }> = [];
-    for (const { path, mode, blob } of listing) {
-      const size = sizeOf(blob);
-      const reason = mode === '120000' ? 'symlink' : skipByPath(path, size);
-      if (reason === 'not-python') continue;
-      if (reason) skipped.push({ path, reason });
-      else wanted.push({ path, blob, size: size ?? 0 });
-    }
-    const known = new Map<string, Decoded>();
-    for (const { blob } of wanted) {
-      const decoded = sources?.get(blob);
-      if (decoded) known.set(blob, decoded);
-    }
-    const files: SnapshotFile[] = [];
-    let bytesRead = 0;
-    for (const { path, blob, size } of wanted) {
-      let decoded = known.get(blob);
-      if (decoded) bytesRead += size;
-      else {
-        const bytes = blobs.get(blob);
-        if (!bytes) continue;
-        bytesRead += bytes.length;
-        decoded = decodeSource(bytes);
-        known.set(blob, decoded);
-        sources?.set(blob, decoded);
-      }
-      if ('skip' in decoded) skipped.push({ path, reason: decoded.skip });
-      else files.push({ path, text: decoded.text, blob });
-    }
-    files.sort((a, b) => a.path.localeCompare(b.path));
-    return { key: `git:${dir}@${sha}`, treeId, files, skipped, bytesRead };
-  } finally {
-    await cat.close();
+    return await readWith(reader, dir, gitDir, commit, sources);
+  } catch (error) {
+    // A kept process that exited meanwhile (killed, or the repository was not there when it
+    // started) is not the commit's fault: once more with a new one, whose errors stand.
+    if (!reader.failed) throw error;
+    return readWith(readerFor(dir), dir, gitDir, commit, sources);
   }
+}
+
+async function readWith(cat: CatFile, dir: string, gitDir: string, commit: string, sources: SourceCache | undefined): Promise<RepoSnapshot> {
+  const head = await cat.read(`${commit}^{commit}`).catch(() => undefined);
+  if (!head || head.type !== 'commit') throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
+  const sha = head.oid;
+  const treeId = /^tree ([0-9a-f]+)\n/.exec(head.content.toString('latin1', 0, 100))?.[1];
+  if (!treeId) throw new Error(`git cat-file: commit ${sha} has no tree`);
+  const listing = await listTree(cat, treeId, sources?.trees);
+
+  // A file's size decides whether it is read (too large ones are not), so blobs of unknown size
+  // are read first, with those not cached that the size will not rule out.
+  const toRead = new Set<string>();
+  for (const { path, mode, blob } of listing) {
+    if (mode === '120000' || skipByPath(path)) continue;
+    const size = sources?.sizes.get(blob);
+    if (size === undefined || (!sources!.has(blob) && !skipByPath(path, size))) toRead.add(blob);
+  }
+  const blobs = await catBlobs(cat, [...toRead]);
+  for (const [blob, bytes] of blobs) sources?.sizes.set(blob, bytes.length);
+  const sizeOf = (blob: string) => blobs.get(blob)?.length ?? sources?.sizes.get(blob);
+
+  const skipped: RepoSnapshot['skipped'] = [];
+  const wanted: Array<{ path: string; blob: string; size: number }> = [];
+  for (const { path, mode, blob } of listing) {
+    const size = sizeOf(blob);
+    const reason = mode === '120000' ? 'symlink' : skipByPath(path, size);
+    if (reason === 'not-python') continue;
+    if (reason) skipped.push({ path, reason });
+    else wanted.push({ path, blob, size: size ?? 0 });
+  }
+  const known = new Map<string, Decoded>();
+  for (const { blob } of wanted) {
+    const decoded = sources?.get(blob);
+    if (decoded) known.set(blob, decoded);
+  }
+  const files: SnapshotFile[] = [];
+  let bytesRead = 0;
+  for (const { path, blob, size } of wanted) {
+    let decoded = known.get(blob);
+    if (decoded) bytesRead += size;
+    else {
+      const bytes = blobs.get(blob);
+      if (!bytes) continue;
+      bytesRead += bytes.length;
+      decoded = decodeSource(bytes);
+      known.set(blob, decoded);
+      sources?.set(blob, decoded);
+    }
+    if ('skip' in decoded) skipped.push({ path, reason: decoded.skip });
+    else files.push({ path, text: decoded.text, blob });
+  }
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  return { key: `git:${dir}@${sha}`, treeId, files, skipped, bytesRead };
 }
 
 /** The repository and commit of a git snapshot's key (`git:<gitDir>@<sha>`, SHA-1 or SHA-256); undefined for a directory's. */

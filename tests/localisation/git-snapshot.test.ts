@@ -82,6 +82,27 @@ describe('a git snapshot read through one cat-file process', () => {
     }
   });
 
+  it('sees commits, refs and packs made after its first read (the process is kept between reads)', async () => {
+    const repo = makeRepo({ 'a.py': 'x = 1\n' }, { git: true });
+    const gitDir = join(repo, '.git');
+    expect((await readGitSnapshot(gitDir, 'HEAD')).key).toBe(`git:${gitDir}@${headCommit(repo)}`);
+    writeFileSync(join(repo, 'b.py'), 'y = 1\n');
+    git(repo, 'add', '-A');
+    commit(repo, 'add b');
+    expect((await readGitSnapshot(gitDir, 'HEAD')).files.map((f) => f.path)).toEqual(['a.py', 'b.py']);
+    // Refs packed and objects repacked (the loose ones pruned) while the reader runs.
+    git(repo, 'pack-refs', '--all');
+    git(repo, 'gc', '-q', '--prune=now');
+    writeFileSync(join(repo, 'c.py'), 'z = 1\n');
+    git(repo, 'add', '-A');
+    commit(repo, 'add c');
+    git(repo, 'repack', '-adq');
+    git(repo, 'branch', 'later');
+    const later = await readGitSnapshot(gitDir, 'later');
+    expect(later.key).toBe(`git:${gitDir}@${headCommit(repo)}`);
+    expect(later.files.map((f) => [f.path, f.text])).toEqual([['a.py', 'x = 1\n'], ['b.py', 'y = 1\n'], ['c.py', 'z = 1\n']]);
+  });
+
   it('says a commit is not found for names it cannot resolve, a newline included', async () => {
     const repo = makeRepo({ 'a.py': 'x = 1\n' }, { git: true });
     for (const name of ['nope', '', 'HEAD\nHEAD', '--all']) await expect(readGitSnapshot(join(repo, '.git'), name)).rejects.toMatchObject({ code: 'FW_ERR_REPO_NOT_FOUND' });
