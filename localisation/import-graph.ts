@@ -33,8 +33,12 @@ function packageOf(path: string): string[] {
 
 /** Resolves a file's imports to files of the same repository (standard library and third-party imports drop out). */
 export function resolveImports(summary: FileSummary, modules: Map<string, string>): string[] {
+  return resolveWith(summary, (name) => modules.get(name));
+}
+
+/** `resolveImports` with the module names looked up through `lookup` (which may note them). */
+function resolveWith(summary: FileSummary, lookup: (name: string) => string | undefined): string[] {
   const targets = new Set<string>();
-  const lookup = (name: string) => modules.get(name);
   for (const imp of summary.imports) {
     let base: string;
     if (imp.level > 0) {
@@ -78,4 +82,40 @@ export function resolveImports(summary: FileSummary, modules: Map<string, string
 export function buildImportGraph(summaries: readonly FileSummary[]): Map<string, string[]> {
   const modules = moduleIndex(summaries.map((s) => s.path));
   return new Map(summaries.map((s) => [s.path, resolveImports(s, modules)]));
+}
+
+/**
+ * Builds import graphs one snapshot after another, resolving again only the files whose
+ * resolution may differ from the last graph's: a file's targets depend only on its path, its
+ * imports and the answers to the module names it looked up, so a file at the same path with the
+ * same imports (the same parsed blob) whose names all map as before keeps its targets. The next
+ * commit of a repository resolves its changed files and those looking up an added or removed
+ * module; the graph equals `buildImportGraph`'s.
+ */
+export class ImportGraphBuilder {
+  private modules = new Map<string, string>();
+  private files = new Map<string, { imports: FileSummary['imports']; names: string[]; targets: string[] }>();
+
+  graph(summaries: readonly FileSummary[]): Map<string, string[]> {
+    const modules = moduleIndex(summaries.map((s) => s.path));
+    const moved = new Set<string>();
+    for (const [name, path] of modules) if (this.modules.get(name) !== path) moved.add(name);
+    for (const name of this.modules.keys()) if (!modules.has(name)) moved.add(name);
+    const files = new Map<string, { imports: FileSummary['imports']; names: string[]; targets: string[] }>();
+    const graph = new Map<string, string[]>();
+    for (const s of summaries) {
+      let file = this.files.get(s.path);
+      if (!file || file.imports !== s.imports || file.names.some((n) => moved.has(n))) {
+        const names: string[] = [];
+        const targets = resolveWith(s, (name) => (names.push(name), modules.get(name)));
+        file = { imports: s.imports, names, targets };
+      }
+      files.set(s.path, file);
+      // A copy: a graph handed out may be changed by its holder without reaching the next one.
+      graph.set(s.path, [...file.targets]);
+    }
+    this.modules = modules;
+    this.files = files;
+    return graph;
+  }
 }

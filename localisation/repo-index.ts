@@ -1,6 +1,6 @@
 import { type Bm25DocStats, type Bm25Weights, Bm25Index, DEFAULT_BM25_WEIGHTS, withPath } from './bm25.js';
 import { isDocsFile, isTestFile } from './file-filter.js';
-import { buildImportGraph } from './import-graph.js';
+import { ImportGraphBuilder } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
 import { pathTokens } from './tokenize.js';
 import { internChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
@@ -147,13 +147,25 @@ export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: Index
     key: snapshot.key,
     summaries,
     bm25: Bm25Index.fromStats(docs),
-    graph: buildImportGraph(summaries),
+    graph: graphBuilderOf(cache).graph(summaries),
     defs: symbolDefinitions(summaries),
     texts,
     blobs,
     terms,
   };
   return { index, entries };
+}
+
+/**
+ * The import graph builder of a blob cache's indexes: a cache serves one localiser, whose next
+ * index is most often the next commit of the same repository, so it resolves only what changed.
+ */
+const graphBuilders = new WeakMap<BlobCache, ImportGraphBuilder>();
+
+function graphBuilderOf(cache: BlobCache): ImportGraphBuilder {
+  let builder = graphBuilders.get(cache);
+  if (!builder) graphBuilders.set(cache, (builder = new ImportGraphBuilder()));
+  return builder;
 }
 
 /**
