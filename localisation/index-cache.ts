@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { assetPath } from '../core/paths.js';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { BlobCache, type BlobEntry, buildRepoIndex, buildRepoIndexWithEntries, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
 import { hasChunks, restoreChunks, type StoredChunks, storedChunks } from './symbol-index.js';
@@ -34,11 +34,17 @@ export function packageVersion(): string {
   return version;
 }
 
-/** An index on disk: the per-blob entries of its files; everything else is rebuilt from them in milliseconds. */
+/**
+ * An index on disk: the per-blob entries of its files; everything else is rebuilt from them in
+ * milliseconds. A full entry holds every blob of its snapshot; a delta only those its base (a full
+ * entry of the same repository in the same folder) does not hold, or holds without chunks.
+ */
 interface CachedIndex {
   version: number;
   /** The release that wrote it: entries seed other commits' indexes, so another release's are not read. */
   pkg: string;
+  /** A delta's full entry (its file name): read first, never itself a delta (chains are one deep). */
+  base?: string;
   /** Each blob's entry, with its symbol chunks when they were at hand when it was written. */
   blobs: Record<string, BlobEntry & { chunks?: StoredChunks }>;
 }
@@ -85,23 +91,136 @@ export function validEntry(e: unknown): e is BlobEntry {
  */
 let seededChunks = new Map<BlobEntry, StoredChunks>();
 
-/** Reads an entry's blobs into the cache (and their stored chunks); false when the file is missing, damaged or of another version. */
-function seedFrom(file: string, cache: BlobCache): boolean {
+/**
+ * A delta is written only when its base holds all but a quarter of the commit's blobs at most, and
+ * at most a quarter of the base's blobs are not the commit's: the write is then a quarter of a full
+ * entry's at most, and a reader, who reads the base and the delta, reads at most a quarter more than
+ * a full entry would hold. Past that (the repository drifted from the base), a full entry is written
+ * and becomes the base of the next commits' deltas. sympy's next commit (108 of 886 files changed,
+ * 100 commits later) is a delta of 12% of the blobs, 22% of the bytes (the files that change are
+ * the larger ones).
+ */
+const DELTA_SHARE = 1 / 4;
+
+/** A full entry this process read or wrote: what a delta against it may leave out. */
+interface Base {
+  file: string;
+  /** Its size when read or written: a file of another size under that name is not the entry these blobs describe. */
+  size: number;
+  /** Each blob it holds (valid records only), and whether its chunks came with it. */
+  blobs: Map<string, boolean>;
+}
+
+/** The last full entry read or written, per cache folder and repository (a few: one per repository indexed). */
+const bases = new Map<string, Base>();
+const MAX_BASES = 16;
+
+// `${tag}-${key}.json`: what a delta may name as its base (a bare name, so never a path out of the folder).
+const ENTRY_NAME = /^([0-9a-f]{12})-[0-9a-f]{32}\.json$/;
+
+const baseKey = (file: string): string => `${dirname(file)}\0${basename(file).slice(0, 12)}`;
+
+function rememberBase(file: string, size: number, blobs: Map<string, boolean>): void {
+  const key = baseKey(file);
+  bases.delete(key);
+  bases.set(key, { file, size, blobs });
+  if (bases.size > MAX_BASES) bases.delete(bases.keys().next().value!);
+}
+
+/** The base a delta names, as a path, when it is a full entry's name of the same repository (anything else: none). */
+function baseFileOf(file: string, name: unknown): string | undefined {
+  if (typeof name !== 'string') return undefined;
+  const own = basename(file);
+  const match = ENTRY_NAME.exec(name);
+  if (!match || name === own || match[1] !== own.slice(0, 12)) return undefined;
+  return join(dirname(file), name);
+}
+
+// A delta's header as `serialiseIndex` writes it: its base is found without parsing the whole file.
+const DELTA_HEADER = /^\{"version":\d+,"pkg":"(?:[^"\\]|\\.)*","base":"([^"\\]*)"/;
+
+/** The base a delta on disk names (undefined for a full entry, or a file that cannot be read). */
+function deltaBaseOf(file: string): string | undefined {
   try {
-    const data = JSON.parse(readFileSync(file, 'utf8')) as CachedIndex;
-    if (data.version !== CACHE_VERSION || data.pkg !== packageVersion() || typeof data.blobs !== 'object' || data.blobs === null) return false;
-    for (const [blob, stored] of Object.entries(data.blobs)) {
-      if (!validEntry(stored)) continue;
-      // The chunks live in the symbol index's own cache, not in the entry kept in memory.
-      const { chunks, ...entry } = stored;
-      cache.set(blob, entry);
-      // Kept for the next write only when this very entry is the one cached (a blob cached already keeps its own).
-      if (chunks !== undefined && restoreChunks(blob, chunks, entry.stats.terms, entry.summary) && cache.peek(blob) === entry) seededChunks.set(entry, chunks as StoredChunks);
+    const fd = openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(512);
+      const n = readSync(fd, head, 0, head.length, 0);
+      const match = DELTA_HEADER.exec(head.subarray(0, n).toString('utf8'));
+      return match ? baseFileOf(file, match[1]) : undefined;
+    } finally {
+      closeSync(fd);
     }
-    return true;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** An entry of this release read whole, with its size; undefined when missing, damaged or of another version. */
+function readEntry(file: string): { data: CachedIndex; size: number } | undefined {
+  try {
+    const fd = openSync(file, 'r');
+    let text: string;
+    let size: number;
+    try {
+      size = fstatSync(fd).size;
+      text = readFileSync(fd, 'utf8');
+    } finally {
+      closeSync(fd);
+    }
+    const data = JSON.parse(text) as unknown;
+    if (!isObject(data) || data.version !== CACHE_VERSION || data.pkg !== packageVersion() || !isObject(data.blobs)) return undefined;
+    return { data: data as unknown as CachedIndex, size };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Puts an entry's valid blobs into the cache (and their stored chunks); returns each blob put and whether its chunks came with it. */
+function seedBlobs(blobs: Record<string, unknown>, cache: BlobCache): Map<string, boolean> {
+  const held = new Map<string, boolean>();
+  for (const [blob, stored] of Object.entries(blobs)) {
+    if (!validEntry(stored)) continue;
+    // The chunks live in the symbol index's own cache, not in the entry kept in memory.
+    const { chunks, ...entry } = stored as BlobEntry & { chunks?: unknown };
+    cache.set(blob, entry);
+    let withChunks = false;
+    if (chunks !== undefined) {
+      if (restoreChunks(blob, chunks, entry.stats.terms, entry.summary)) {
+        withChunks = true;
+        // Kept for the next write only when this very entry is the one cached (a blob cached already keeps its own).
+        if (cache.peek(blob) === entry) seededChunks.set(entry, chunks as StoredChunks);
+      } else {
+        // Refused either as damaged (nothing remembered: a delta must carry them again once
+        // counted) or unchecked because they were remembered already; trusted then, since a
+        // damaged record costs a delta's reader a recount of them, never a wrong symbol index.
+        withChunks = hasChunks(blob);
+      }
+    }
+    held.set(blob, withChunks);
+  }
+  return held;
+}
+
+/**
+ * Reads an entry's blobs into the cache, a delta's base's too; false when the file is missing,
+ * damaged or of another version. A delta's base that is missing, damaged, of another version or
+ * release, or a delta itself, supplies nothing: its blobs are counted again, so the index is the
+ * same either way. A full entry read becomes the base of this process's next deltas.
+ */
+function seedFrom(file: string, cache: BlobCache): boolean {
+  const read = readEntry(file);
+  if (!read) return false;
+  // The delta first: where it repeats a base's blob, it is to carry chunks the base lacks.
+  const held = seedBlobs(read.data.blobs, cache);
+  if (!('base' in read.data)) {
+    rememberBase(file, read.size, held);
+    return true;
+  }
+  const baseFile = baseFileOf(file, read.data.base);
+  const base = baseFile ? readEntry(baseFile) : undefined;
+  if (baseFile && base && !('base' in base.data)) rememberBase(baseFile, base.size, seedBlobs(base.data.blobs, cache));
+  return true;
 }
 
 /** The most recently used entry of the same repository, other than `except`. */
@@ -125,10 +244,43 @@ function latestOfRepository(cacheDir: string, tag: string, except: string): stri
   return best?.path;
 }
 
+/** Whether a blob's chunks can be written now (remembered, or read back and not yet dropped). */
+const chunksAtHand = (blob: string, entry: BlobEntry): boolean => seededChunks.has(entry) || lastWritten.get(entry)?.chunks === true || hasChunks(blob);
+
+/** Whether a delta against `base` must carry a blob: the base does not hold it, or holds it without the chunks now at hand. */
+function deltaCarries(base: Base, blob: string, entry: BlobEntry): boolean {
+  const withChunks = base.blobs.get(blob);
+  return withChunks === undefined || (!withChunks && chunksAtHand(blob, entry));
+}
+
+/** The full entry the entry written to `file` may be a delta against, if any (see DELTA_SHARE). */
+function deltaBaseFor(file: string, entries: ReadonlyMap<string, BlobEntry>): Base | undefined {
+  const base = bases.get(baseKey(file));
+  // Rewriting the base itself as a delta against itself would lose the blobs it holds.
+  if (!base || base.file === file || entries.size === 0) return undefined;
+  let carried = 0;
+  let shared = 0;
+  for (const [blob, entry] of entries) {
+    if (deltaCarries(base, blob, entry)) carried++;
+    if (base.blobs.has(blob)) shared++;
+  }
+  const limit = entries.size * DELTA_SHARE;
+  if (carried > limit || base.blobs.size - shared > limit) return undefined;
+  try {
+    // Evicted or replaced meanwhile: a delta against it would leave its readers to count the blobs.
+    if (statSync(base.file).size !== base.size) return undefined;
+  } catch {
+    return undefined;
+  }
+  return base;
+}
+
 /**
  * Builds a snapshot's index, or loads it from `cacheDir` when the same content was indexed
  * before. A commit not indexed before starts from the repository's most recently used entry:
- * its unchanged files are not parsed or tokenised again, in this process or a later one.
+ * its unchanged files are not parsed or tokenised again, in this process or a later one. Its entry
+ * is written as a delta against the full entry this process last read or wrote for the repository
+ * when that holds most of its blobs, else in full.
  */
 export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions & { cacheDir?: string; cacheMaxBytes?: number; cache?: BlobCache }): { index: RepoIndex; cached: boolean } {
   const cache = options.cache ?? new BlobCache();
@@ -139,14 +291,14 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   const missingCount = () => candidates.filter((f) => !cache.peek(f.blob)).length;
   const missing = () => missingCount() > 0;
   if (missing() && seedFrom(file, cache) && !missing()) {
-    touch(file);
+    touchEntry(file);
     seededChunks = new Map();
     return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
   }
   if (!missing()) {
     // Everything is in memory already; the entry on disk is only refreshed when it exists.
     if (existsSync(file)) {
-      touch(file);
+      touchEntry(file);
       seededChunks = new Map();
       return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: true };
     }
@@ -159,9 +311,15 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   }
   const { index, entries } = buildRepoIndexWithEntries(snapshot, { ...options, cache });
   mkdirSync(options.cacheDir, { recursive: true });
+  const base = deltaBaseFor(file, entries);
+  const { text, chunks } = serialise(entries, base);
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, serialiseIndex(entries));
+  writeFileSync(tmp, text);
+  const size = statSync(tmp).size;
   renameSync(tmp, file);
+  // The base is used again, and marked so with the delta (see touchEntry).
+  if (base) touchEntry(file, base.file);
+  else rememberBase(file, size, chunks);
   if (options.cacheMaxBytes !== undefined) evictIndexes(options.cacheDir, options.cacheMaxBytes, file);
   return { index, cached: false };
 }
@@ -178,58 +336,97 @@ let lastWritten = new Map<BlobEntry, { json: string; chunks: boolean }>();
  * stringified whole again at every commit).
  */
 export function serialiseIndex(entries: ReadonlyMap<string, BlobEntry>): string {
+  return serialise(entries).text;
+}
+
+/** A full entry's text (a delta's with `base`: only the blobs it must carry), and each blob written with whether its chunks were. */
+function serialise(entries: ReadonlyMap<string, BlobEntry>, base?: Base): { text: string; chunks: Map<string, boolean> } {
   const parts: string[] = [];
   const written = new Map<BlobEntry, { json: string; chunks: boolean }>();
+  const chunks = new Map<string, boolean>();
   for (const [blob, entry] of entries) {
     let kept = lastWritten.get(entry);
+    if (base && !deltaCarries(base, blob, entry)) {
+      // Left to the base; a JSON made earlier is kept for the next full entry.
+      if (kept) written.set(entry, kept);
+      continue;
+    }
     // Written without chunks (none were at hand): written again once the symbol index has counted them.
     if (!kept || (!kept.chunks && hasChunks(blob))) {
-      const chunks = seededChunks.get(entry) ?? storedChunks(blob, entry.stats.terms);
-      kept = { json: JSON.stringify(chunks ? { ...entry, chunks } : entry), chunks: chunks !== undefined };
+      const stored = seededChunks.get(entry) ?? storedChunks(blob, entry.stats.terms);
+      kept = { json: JSON.stringify(stored ? { ...entry, chunks: stored } : entry), chunks: stored !== undefined };
     }
     written.set(entry, kept);
+    chunks.set(blob, kept.chunks);
     parts.push(`${JSON.stringify(blob)}:${kept.json}`);
   }
   lastWritten = written;
   seededChunks = new Map();
-  return `{"version":${JSON.stringify(CACHE_VERSION)},"pkg":${JSON.stringify(packageVersion())},"blobs":{${parts.join(',')}}}`;
+  const head = `"version":${JSON.stringify(CACHE_VERSION)},"pkg":${JSON.stringify(packageVersion())}`;
+  return { text: `{${head},${base ? `"base":${JSON.stringify(basename(base.file))},` : ''}"blobs":{${parts.join(',')}}}`, chunks };
 }
 
 /** A read marks an entry as recently used (its mtime), which is what eviction orders by. */
-function touch(file: string): void {
+function touch(file: string, at = new Date()): void {
   try {
-    const now = new Date();
-    utimesSync(file, now, now);
+    utimesSync(file, at, at);
   } catch {
     // A read-only cache or an entry evicted by another process meanwhile: the index was read, go on.
   }
 }
 
 /**
- * Least-recently-used eviction: deletes the cache's entries (indexes and LSI bases) oldest mtime first (a read refreshes
- * it) until their total size is at most `maxBytes`, never `keep` (the entry just written, which
- * alone may exceed the bound). Temporary files of writers in flight are left alone. Returns the
- * paths deleted.
+ * Marks an entry used, and a delta's base with it: the base a millisecond the older, so the delta
+ * is the repository's most recently used entry, the one a new process starts from (it reads the
+ * base with it; the base alone would lack the delta's files). Both times are set here, since a
+ * file's mtime from a write comes from a coarser clock and may precede a time set just before.
+ */
+function touchEntry(file: string, base = deltaBaseOf(file)): void {
+  const now = Date.now();
+  if (base) touch(base, new Date(now - 1));
+  touch(file, new Date(now));
+}
+
+/**
+ * Least-recently-used eviction: deletes the cache's entries (indexes and LSI bases) oldest mtime
+ * first (a read refreshes it) until their total size is at most `maxBytes`, never `keep` (the
+ * entry just written, which alone may exceed the bound) nor, when `keep` is a delta, its base.
+ * A base is never deleted before its deltas: it counts as used when its most recently used delta
+ * was (reading a delta refreshes its base, but another process's clock may differ), and goes after
+ * its deltas of that same time. A delta without its base would hold only the files that changed;
+ * a base without its deltas still seeds the commits near it. Temporary files of writers in flight
+ * are left alone. Returns the paths deleted.
  */
 export function evictIndexes(cacheDir: string, maxBytes: number, keep?: string): string[] {
-  const entries: Array<{ path: string; size: number; mtimeMs: number }> = [];
+  const entries: Array<{ path: string; size: number; used: number; base: boolean }> = [];
   for (const name of readdirSync(cacheDir)) {
     // Index entries (.json) and fitted LSI bases (.bin) share one bound.
     if (!name.endsWith('.json') && !name.endsWith('.bin')) continue;
     const path = join(cacheDir, name);
     try {
       const st = statSync(path);
-      if (st.isFile()) entries.push({ path, size: st.size, mtimeMs: st.mtimeMs });
+      if (st.isFile()) entries.push({ path, size: st.size, used: st.mtimeMs, base: false });
     } catch {
       // Gone meanwhile (another process evicted it).
     }
   }
   let total = entries.reduce((sum, e) => sum + e.size, 0);
+  if (total <= maxBytes) return [];
+  // Headers are read only when something must go: which entries are deltas, and of which base.
+  const byPath = new Map(entries.map((e) => [e.path, e]));
+  const kept = new Set(keep === undefined ? [] : [keep]);
+  for (const e of entries) {
+    const of = e.path.endsWith('.json') ? byPath.get(deltaBaseOf(e.path) ?? '') : undefined;
+    if (!of) continue;
+    of.base = true;
+    of.used = Math.max(of.used, e.used);
+    if (e.path === keep) kept.add(of.path);
+  }
   const deleted: string[] = [];
-  entries.sort((a, b) => a.mtimeMs - b.mtimeMs || a.path.localeCompare(b.path));
+  entries.sort((a, b) => a.used - b.used || Number(a.base) - Number(b.base) || a.path.localeCompare(b.path));
   for (const e of entries) {
     if (total <= maxBytes) break;
-    if (e.path === keep) continue;
+    if (kept.has(e.path)) continue;
     try {
       unlinkSync(e.path);
       deleted.push(e.path);
