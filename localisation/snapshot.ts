@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -50,7 +50,7 @@ interface GitObject {
  * (see `readerFor`): each spawn forks this process, which takes longer the more memory it holds,
  * and the four git processes a snapshot started were most of reading the next commit. Requests
  * written before earlier answers arrive are pipelined. Between requests it does not keep the
- * event loop alive; git ends it at the end of its input, so it never outlives this process.
+ * event loop alive, and it is killed when this process exits (git would end it at the end of its input too).
  */
 class CatFile {
   private readonly child;
@@ -66,6 +66,7 @@ class CatFile {
 
   constructor(gitDir: string) {
     this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    endAtExit(this.child);
     this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     this.child.stderr.on('data', (c: Buffer) => (this.stderr += c.toString()));
     // A git that exited (not a repository) closes its input: the requests fail below, not the process.
@@ -154,6 +155,20 @@ class CatFile {
     for (const w of this.waiting.splice(0)) w.reject(this.failure);
     this.reference(false);
   }
+}
+
+/** Kept children still running: ended when this process exits, so none is left behind even for a moment. */
+const kept = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function endAtExit(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const c of kept) c.kill('SIGKILL');
+    });
+  }
+  kept.add(child);
+  child.once('exit', () => kept.delete(child));
 }
 
 /** Readers kept by git directory, most recently used last; a few, as a process seldom reads more repositories at once. */
