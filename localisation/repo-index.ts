@@ -225,11 +225,28 @@ function atPath(entry: BlobEntry, path: string, weights: Bm25Weights): { stats: 
   return placed;
 }
 
-/** Path tokens first, then the body's: the order LSI always read a file's tokens in. */
+/**
+ * Path tokens first, then the body's: the order LSI always read a file's tokens in. A body's terms
+ * are distinct, so only the few path tokens need finding among them (a map of every term per
+ * file cost twice as much when a new process placed all of sympy's files).
+ */
 function withPathTerms(body: TermCounts, path: string): TermCounts {
-  const counts = new Map<string, number>();
-  for (const t of pathTokens(path)) counts.set(t, (counts.get(t) ?? 0) + 1);
-  body.terms.forEach((t, i) => counts.set(t, (counts.get(t) ?? 0) + body.counts[i]!));
-  return { terms: [...counts.keys()], counts: [...counts.values()] };
+  const head = new Map<string, number>();
+  for (const t of pathTokens(path)) head.set(t, (head.get(t) ?? 0) + 1);
+  const terms = [...head.keys()];
+  const counts = [...head.values()];
+  let inBody: Set<number> | undefined;
+  terms.forEach((t, j) => {
+    const i = body.terms.indexOf(t);
+    if (i < 0) return;
+    counts[j]! += body.counts[i]!;
+    (inBody ??= new Set()).add(i);
+  });
+  if (!inBody) return { terms: terms.concat(body.terms), counts: counts.concat(body.counts) };
+  body.terms.forEach((t, i) => {
+    if (inBody!.has(i)) return;
+    terms.push(t);
+    counts.push(body.counts[i]!);
+  });
+  return { terms, counts };
 }
-
