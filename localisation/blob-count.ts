@@ -1,8 +1,8 @@
 import { type Bm25Weights, contentStats } from './bm25.js';
 import { type FileSummary, summarisePython } from './python-parse.js';
 import type { BlobEntry } from './repo-index.js';
-import { type ChunkStats, fileChunks } from './symbol-index.js';
-import { holdingWords, scanLines } from './tokenize.js';
+import { type ChunkStats, fileChunks, makeTokenRoom } from './symbol-index.js';
+import { holdingWords, scanLines, tokenName } from './tokenize.js';
 
 /**
  * A blob's entry and symbol chunks made away from the process-wide token table: the chunks' token
@@ -16,16 +16,41 @@ export interface BlobCount {
 
 /**
  * Parses and counts a blob as `BlobCache.entry` does (`countEntry`, as it does), with the
- * chunks' tokens numbered by the blob alone: safe in any thread, since nothing process-wide is written.
+ * chunks' tokens renumbered by the blob alone: the count can move to another thread, whose table
+ * numbers tokens otherwise.
  */
 export function countBlob(path: string, text: string, weights: Bm25Weights): BlobCount {
-  return countWith(path, text, weights, new LocalTokens());
+  makeTokenRoom();
+  const { entry, chunks } = countEntry(path, text, weights);
+  return { entry, chunks, tokens: ownNumbering(chunks) };
 }
 
-/** A blob's own token table: ids in the order tokens are first asked for. */
+/** Renumbers chunks' token ids (the process-wide table's) in place, in the order the chunks first hold them; returns the tokens by new id. */
+function ownNumbering(chunks: ChunkStats[]): string[] {
+  const local = new Map<number, number>();
+  const tokens: string[] = [];
+  for (const c of chunks) {
+    const terms = c.terms;
+    for (let k = 0; k < terms.length; k++) {
+      const id = terms[k]!;
+      let own = local.get(id);
+      if (own === undefined) {
+        local.set(id, (own = tokens.length));
+        tokens.push(tokenName(id));
+      }
+      terms[k] = own;
+    }
+  }
+  return tokens;
+}
+
+/** A blob's own token table, starting from the chunks' tokens: further tokens get the next ids. */
 class LocalTokens {
-  readonly tokens: string[] = [];
   private readonly ids = new Map<string, number>();
+
+  constructor(readonly tokens: string[]) {
+    tokens.forEach((t, i) => this.ids.set(t, i));
+  }
 
   readonly idOf = (t: string): number => {
     let id = this.ids.get(t);
@@ -39,22 +64,18 @@ class LocalTokens {
 
 /**
  * A blob's entry and symbol chunks from one parse and one scan of its text (the scan serves the
- * BM25F statistics and the chunks). Chunk token ids come from `idOf`; without it, from the
- * process-wide table (call `makeTokenRoom` first, as for `fileChunks`).
+ * BM25F statistics and the chunks). Chunk token ids are the process-wide table's (call
+ * `makeTokenRoom` first, as for `fileChunks`).
  */
-export function countEntry(path: string, text: string, weights: Bm25Weights, idOf?: (token: string) => number): { entry: BlobEntry; chunks: ChunkStats[] } {
+export function countEntry(path: string, text: string, weights: Bm25Weights): { entry: BlobEntry; chunks: ChunkStats[] } {
   const summary = summarisePython(path, text);
   const { content, chunks } = holdingWords(() => {
     const scanned = scanLines(text);
-    return { content: contentStats(summary, text, weights, scanned), chunks: fileChunks(summary, scanned, idOf) };
+    return { content: contentStats(summary, text, weights, scanned), chunks: fileChunks(summary, scanned) };
   });
   const { stats, body } = content;
   const { path: _omit, ...rest } = summary;
-  return { entry: { summary: rest, stats, body: { terms: [...body.counts.keys()], counts: [...body.counts.values()] } }, chunks };
-}
-
-function countWith(path: string, text: string, weights: Bm25Weights, local: LocalTokens): BlobCount {
-  return { ...countEntry(path, text, weights, local.idOf), tokens: local.tokens };
+  return { entry: { summary: rest, stats, body: { terms: body.terms, counts: body.counts } }, chunks };
 }
 
 /**
@@ -81,8 +102,8 @@ export interface PackedCount {
 
 /** `countBlob` packed for another thread: its statistics' and body's terms join the chunks' tokens in the blob's table. */
 export function countBlobPacked(path: string, text: string, weights: Bm25Weights): PackedCount {
-  const local = new LocalTokens();
-  const { entry, chunks, tokens } = countWith(path, text, weights, local);
+  const { entry, chunks, tokens } = countBlob(path, text, weights);
+  const local = new LocalTokens(tokens);
   const idOf = local.idOf;
   let size = 0;
   for (const c of chunks) size += c.terms.length;

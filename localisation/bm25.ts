@@ -1,5 +1,5 @@
 import type { FileSummary } from './python-parse.js';
-import { pathTokens, type ScannedText, TokenCounter, type TokenCounts, tokenCounts, tokenize } from './tokenize.js';
+import { type IdCounts, pathTokens, type ScannedText, type TermCounts, termCounts, textIds, TokenCounter, tokenize, weightedTerms } from './tokenize.js';
 
 /** Field weights of the BM25F index (path and symbol names say most about what a file is). */
 export interface Bm25Weights {
@@ -63,29 +63,23 @@ export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm2
  * from its text instead of being joined into a string and split again. A weight is added once per
  * occurrence, as `docStats` adds it, so non-integer weights sum to the same floating-point value.
  */
-export function contentStats(summary: Pick<FileSummary, 'symbols' | 'docstring'>, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, scanned?: ScannedText): { stats: Bm25DocStats; body: TokenCounts } {
-  const symbols = tokenCounts(summary.symbols.map((s) => s.qualname).join(' '));
-  const docs = tokenCounts([summary.docstring ?? '', ...summary.symbols.map((s) => s.docstring ?? '')].join(' '));
+export function contentStats(summary: Pick<FileSummary, 'symbols' | 'docstring'>, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, scanned?: ScannedText): { stats: Bm25DocStats; body: TermCounts } {
+  const symbols = textIds(summary.symbols.map((s) => s.qualname).join(' '));
+  const docs = textIds([summary.docstring ?? '', ...summary.symbols.map((s) => s.docstring ?? '')].join(' '));
   // The text's scan, when given, is shared with the symbol chunks (the same counts as scanning it here).
-  const body = scanned ? allLines(scanned) : tokenCounts(text);
-  const freq = new Map<string, number>();
-  let length = 0;
-  for (const [field, counted] of [['symbols', symbols], ['docs', docs], ['body', body]] as const) {
-    const weight = weights[field];
-    for (const [t, n] of counted.counts) {
-      let f = freq.get(t) ?? 0;
-      for (let k = 0; k < n; k++) f += weight;
-      freq.set(t, f);
-    }
-    length += counted.total * Math.abs(weight);
-  }
-  return { stats: { terms: [...freq.keys()], freqs: [...freq.values()], length }, body };
+  const body = scanned ? allLines(scanned) : textIds(text);
+  const stats = weightedTerms([
+    { counted: symbols, weight: weights.symbols },
+    { counted: docs, weight: weights.docs },
+    { counted: body, weight: weights.body },
+  ]);
+  return { stats, body: termCounts(body) };
 }
 
-function allLines(scanned: ScannedText): TokenCounts {
+function allLines(scanned: ScannedText): IdCounts {
   const counter = new TokenCounter();
   counter.addLines(scanned, 0, scanned.lineStart.length - 1);
-  return counter.finish();
+  return counter.finishIds();
 }
 
 /**

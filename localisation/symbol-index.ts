@@ -3,7 +3,7 @@ import { MODULE_SYMBOL } from './functions.js';
 import type { Ranking } from './fusion.js';
 import type { FileSummary } from './python-parse.js';
 import type { RepoIndex } from './repo-index.js';
-import { holdingWords, type ScannedText, scanLines, TokenCounter, tokenize } from './tokenize.js';
+import { holdingWords, replaceTokenTable, type ScannedText, scanLines, TokenCounter, tokenId, tokenize, tokenName, type TokenTable, tokenTable } from './tokenize.js';
 
 /** One function, method or class (or a file's module level) as a retrieval document. */
 export interface SymbolChunk {
@@ -51,7 +51,7 @@ export class SymbolIndex {
   private readonly chunks: SymbolChunk[] = [];
   private readonly lengths: number[] = [];
   /** The token table the chunks' statistics were counted in (query tokens are looked up in it). */
-  private table: TokenTable = tokenTable;
+  private table: TokenTable = tokenTable();
   /**
    * Per token id t, its chunks and how often: postIds/postTfs[offsets[t], offsets[t + 1]), in
    * chunk order. Laid out in one pass of counting and one of filling (a query walks thousands).
@@ -71,7 +71,7 @@ export class SymbolIndex {
   static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>, blobs?: ReadonlyMap<string, string>): SymbolIndex {
     makeTokenRoom();
     const index = new SymbolIndex();
-    index.table = tokenTable;
+    index.table = tokenTable();
     const stats: ChunkStats[] = [];
     for (const summary of summaries) {
       const text = texts.get(summary.path);
@@ -170,17 +170,11 @@ export interface ChunkStats {
   startLine: number;
   endLine: number;
   length: number;
-  /** Token ids (in `tokenTable`) in first-occurrence order, and their counts. */
+  /** Token ids (in the process-wide token table, `tokenTable()` of tokenize.ts) in first-occurrence order, and their counts. */
   terms: Int32Array;
   tfs: Int32Array;
 }
 
-/** Tokens by id and back: chunk statistics hold ids, so an index is laid out without a string lookup per posting. */
-interface TokenTable {
-  ids: Map<string, number>;
-  names: string[];
-}
-let tokenTable: TokenTable = { ids: new Map(), names: [] };
 let tokenLimit = 1_000_000;
 
 /** Sets how many tokens the process-wide table holds before it is replaced; returns the previous bound (tests). */
@@ -192,17 +186,7 @@ export function setTokenLimit(limit: number): number {
 
 /** A chunk's token counts as strings (for tests and reports; the ids are read in the current table). */
 export function chunkCounts(chunk: ChunkStats): Array<[string, number]> {
-  return [...chunk.terms].map((t, k) => [tokenTable.names[t]!, chunk.tfs[k]!]);
-}
-
-function tokenId(token: string): number {
-  let id = tokenTable.ids.get(token);
-  if (id === undefined) {
-    id = tokenTable.names.length;
-    tokenTable.names.push(token);
-    tokenTable.ids.set(token, id);
-  }
-  return id;
+  return [...chunk.terms].map((t, k) => [tokenName(t), chunk.tfs[k]!]);
 }
 
 /**
@@ -211,15 +195,14 @@ function tokenId(token: string): number {
  * inside a build, so one index never mixes two tables' ids.
  */
 export function makeTokenRoom(): void {
-  if (tokenTable.names.length < tokenLimit) return;
-  tokenTable = { ids: new Map(), names: [] };
+  if (tokenTable().names.length < tokenLimit) return;
+  replaceTokenTable();
   chunkCache.clear();
 }
 
 /**
  * Chunks counted with a blob's own token numbering (`tokens[i]` is local id i), moved into the
- * process-wide table in place: tokens are added to it in the order the chunks first hold them,
- * the order `fileChunks` would have added them. Call `makeTokenRoom` first, as for `fileChunks`.
+ * process-wide table in place. Call `makeTokenRoom` first, as for `fileChunks`.
  */
 export function internChunks(chunks: ChunkStats[], tokens: readonly string[]): ChunkStats[] {
   const ids = new Int32Array(tokens.length).fill(-1);
@@ -287,7 +270,7 @@ export function storedChunks(blob: string, terms: readonly string[]): StoredChun
   let at = 4 * chunks.length;
   for (const c of chunks) {
     for (let k = 0; k < c.terms.length; k++) {
-      const p = position.get(tokenTable.names[c.terms[k]!]!);
+      const p = position.get(tokenName(c.terms[k]!));
       if (p === undefined) return undefined;
       ints[at + k] = p;
       ints[at + total + k] = c.tfs[k]!;
@@ -306,8 +289,7 @@ export function storedChunks(blob: string, terms: readonly string[]): StoredChun
  * say; every term a position in `terms`, at most once a chunk, counted at least once, the counts
  * adding up to the chunk's length; the chunks the summary's symbols in order (qualname, first and
  * last line; a symbol without a token has none) and then at most one `<module>` from line 1.
- * Positions become ids of the process-wide table in the order the chunks first hold them, the
- * order counting the blob again adds them. Returns whether they were checked and taken (not when
+ * Positions become ids of the process-wide table. Returns whether they were checked and taken (not when
  * the blob's chunks were known already).
  */
 export function restoreChunks(blob: string, stored: unknown, terms: readonly string[], summary: Pick<FileSummary, 'symbols'>): boolean {
@@ -377,10 +359,10 @@ export function restoreChunks(blob: string, stored: unknown, terms: readonly str
  * parents first, so children overwrite), its qualname repeated, its docstring and its children's
  * names; the lines outside every definition as `<module>`. Chunks without a token are dropped.
  * Each chunk is counted as its parts joined by newlines would be (a word never spans a line), from
- * one scan of the file (`scanned`, made within `holdingWords`). Token ids come from `idOf`: the
- * process-wide table's by default, a blob's own numbering where a worker thread counts the chunks.
+ * one scan of the file (`scanned`, made within `holdingWords`). Token ids are the process-wide
+ * table's (a worker thread's own table in a worker: `countBlob` renumbers them for the move).
  */
-export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, scanned: ScannedText, idOf: (token: string) => number = tokenId): ChunkStats[] {
+export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, scanned: ScannedText): ChunkStats[] {
   const lineCount = scanned.lineStart.length - 1;
   const owner = new Int32Array(lineCount).fill(-1);
   summary.symbols.forEach((s, i) => owner.fill(i, Math.max(0, s.startLine - 1), Math.min(lineCount, s.endLine)));
@@ -401,16 +383,8 @@ export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, 
     if (parent !== undefined) children[parent]!.push(s.name);
   }
   const stats = (qualname: string, startLine: number, endLine: number, counter: TokenCounter): ChunkStats | undefined => {
-    const { counts, total } = counter.finish();
-    if (total === 0) return undefined;
-    const terms = new Int32Array(counts.size);
-    const tfs = new Int32Array(counts.size);
-    let k = 0;
-    for (const [t, n] of counts) {
-      terms[k] = idOf(t);
-      tfs[k++] = n;
-    }
-    return { qualname, startLine, endLine, length: total, terms, tfs };
+    const { ids, counts, total } = counter.finishIds();
+    return total === 0 ? undefined : { qualname, startLine, endLine, length: total, terms: Int32Array.from(ids), tfs: Int32Array.from(counts) };
   };
   const chunks = summary.symbols.map((s, i) => {
     const counter = new TokenCounter();

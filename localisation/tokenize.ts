@@ -56,10 +56,39 @@ let tokensOfId: Array<string[] | undefined> = [];
 /** Occurrences per word id in the text being counted; zeroed again before a call returns. */
 let occurrences = new Int32Array(1 << 15);
 
+// Tokens are numbered too, in one process-wide table, and each word holds its tokens' ids: counting
+// adds into typed arrays indexed by token id instead of a Map keyed by token strings, and the
+// symbol chunks keep those ids as they are. The table outlives the word table (chunk statistics
+// cached by blob hold its ids); `replaceTokenTable` starts a new one when it is full.
+/** Tokens by id and back. */
+export interface TokenTable {
+  ids: Map<string, number>;
+  names: string[];
+}
+let table: TokenTable = { ids: new Map(), names: [] };
+/**
+ * Per word id, its tokens' ids in `table`: pool[wordStart[w], wordStart[w] + wordLength[w]), or
+ * wordStart[w] = -1 when not looked up yet (all forgotten with the words and with the table). One
+ * pool, not an array per word: 200,000 small typed arrays cost tens of megabytes and their making.
+ */
+let wordStart = new Int32Array(1 << 15).fill(-1);
+let wordLength = new Int32Array(1 << 15);
+let pool = new Int32Array(1 << 16);
+let poolSize = 0;
+/** Per token id: its count in the counts being finished, and its weight in a weighted sum (zero between calls). */
+let tokenCount = new Int32Array(1 << 14);
+let tokenWeight = new Float64Array(1 << 14);
+
 function clearWords(): void {
   slots = new Int32Array(1 << 16);
   words = [];
   tokensOfId = [];
+  forgetWordTokenIds();
+}
+
+function forgetWordTokenIds(): void {
+  wordStart.fill(-1);
+  poolSize = 0;
 }
 
 function mix(h: number): number {
@@ -120,6 +149,73 @@ function tokensOf(id: number): string[] {
   let tokens = tokensOfId[id];
   if (!tokens) tokensOfId[id] = tokens = wordTokens(words[id]!);
   return tokens;
+}
+
+/** The id of a token in the current table, adding it when new. */
+export function tokenId(token: string): number {
+  let id = table.ids.get(token);
+  if (id === undefined) {
+    id = table.names.length;
+    table.ids.set(token, id);
+    table.names.push(token);
+    if (id >= tokenCount.length) {
+      const counts = new Int32Array(tokenCount.length * 2);
+      counts.set(tokenCount);
+      tokenCount = counts;
+      const weights = new Float64Array(tokenWeight.length * 2);
+      weights.set(tokenWeight);
+      tokenWeight = weights;
+    }
+  }
+  return id;
+}
+
+/** The current token table (a built index keeps the one its ids are in). */
+export function tokenTable(): TokenTable {
+  return table;
+}
+
+/** A token's name in the current table. */
+export function tokenName(id: number): string {
+  return table.names[id]!;
+}
+
+/**
+ * Starts a new, empty token table: ids counted before are read in the table they were counted in
+ * (`tokenTable()` at the time). Never within `holdingWords`, whose counts may hold ids of the old one.
+ */
+export function replaceTokenTable(): void {
+  if (held > 0) throw new Error('replaceTokenTable within holdingWords: counts in flight hold ids of the current table');
+  table = { ids: new Map(), names: [] };
+  forgetWordTokenIds();
+}
+
+/** Where word `id`'s token ids start in `pool` (their number is `wordLength[id]`), looked up on first use. */
+function tokenIdsAt(id: number): number {
+  if (id >= wordStart.length) {
+    let size = wordStart.length;
+    while (size <= id) size *= 2;
+    const starts = new Int32Array(size).fill(-1);
+    starts.set(wordStart);
+    wordStart = starts;
+    const lengths = new Int32Array(size);
+    lengths.set(wordLength);
+    wordLength = lengths;
+  }
+  let start = wordStart[id]!;
+  if (start < 0) {
+    const tokens = tokensOf(id);
+    if (poolSize + tokens.length > pool.length) {
+      const grown = new Int32Array(Math.max(pool.length * 2, poolSize + tokens.length));
+      grown.set(pool.subarray(0, poolSize));
+      pool = grown;
+    }
+    start = poolSize;
+    for (const t of tokens) pool[poolSize++] = tokenId(t);
+    wordStart[id] = start;
+    wordLength[id] = tokens.length;
+  }
+  return start;
 }
 
 /**
@@ -194,24 +290,96 @@ export function tokenCounts(text: string): TokenCounts {
   return countedTokens(order);
 }
 
+/** Distinct tokens (ids in the current table) in first-occurrence order, their counts, and the number of tokens in all. */
+export interface IdCounts {
+  ids: number[];
+  counts: number[];
+  total: number;
+}
+
 /** The token counts of words counted into `occurrences` (distinct ids in first-occurrence order), which it zeroes again. */
-function countedTokens(order: readonly number[]): TokenCounts {
-  const counts = new Map<string, number>();
-  let total = 0;
+function countedIds(order: readonly number[]): IdCounts {
   // Zeroed first, so a throw below cannot leave counts behind for the next counter.
   const seen = order.map((id) => {
     const n = occurrences[id]!;
     occurrences[id] = 0;
     return n;
   });
-  for (let k = 0; k < order.length; k++) {
-    const id = order[k]!;
-    const n = seen[k]!;
-    const tokens = tokensOf(id);
-    total += tokens.length * n;
-    for (const t of tokens) counts.set(t, (counts.get(t) ?? 0) + n);
+  const ids: number[] = [];
+  let total = 0;
+  try {
+    for (let k = 0; k < order.length; k++) {
+      const n = seen[k]!;
+      const word = order[k]!;
+      const start = tokenIdsAt(word);
+      const end = start + wordLength[word]!;
+      total += (end - start) * n;
+      for (let j = start; j < end; j++) {
+        const t = pool[j]!;
+        if (tokenCount[t] === 0) ids.push(t);
+        tokenCount[t]! += n;
+      }
+    }
+    return { ids, counts: ids.map((t) => tokenCount[t]!), total };
+  } finally {
+    for (const t of ids) tokenCount[t] = 0;
   }
-  return { counts, total };
+}
+
+function countedTokens(order: readonly number[]): TokenCounts {
+  const { ids, counts, total } = countedIds(order);
+  return { counts: new Map(ids.map((t, k) => [table.names[t]!, counts[k]!])), total };
+}
+
+/** `tokenCounts` as token ids (in the current table). */
+export function textIds(text: string): IdCounts {
+  const order: number[] = [];
+  scanWords(text, (id) => {
+    if (occurrences[id] === 0) order.push(id);
+    occurrences[id]!++;
+  });
+  return countedIds(order);
+}
+
+/** Distinct tokens with their counts, as parallel arrays in first-occurrence order, and the total. */
+export interface TermCounts {
+  terms: string[];
+  counts: number[];
+  total: number;
+}
+
+/** Id counts with the tokens named. */
+export function termCounts(counted: IdCounts): TermCounts {
+  return { terms: counted.ids.map((t) => table.names[t]!), counts: counted.counts, total: counted.total };
+}
+
+/**
+ * Sums several counts, each token adding its field's weight once per occurrence, fields in order
+ * (so non-integer weights sum to the same floating-point value as adding them one by one), with
+ * the tokens in first-occurrence order across the fields and the length Σ total · |weight|.
+ */
+export function weightedTerms(fields: ReadonlyArray<{ counted: IdCounts; weight: number }>): { terms: string[]; freqs: number[]; length: number } {
+  const ids: number[] = [];
+  let length = 0;
+  try {
+    for (const { counted, weight } of fields) {
+      for (let k = 0; k < counted.ids.length; k++) {
+        const t = counted.ids[k]!;
+        if (tokenCount[t] === 0) {
+          ids.push(t);
+          tokenCount[t] = 1;
+          tokenWeight[t] = 0;
+        }
+        let f = tokenWeight[t]!;
+        for (let n = counted.counts[k]!; n > 0; n--) f += weight;
+        tokenWeight[t] = f;
+      }
+      length += counted.total * Math.abs(weight);
+    }
+    return { terms: ids.map((t) => table.names[t]!), freqs: ids.map((t) => tokenWeight[t]!), length };
+  } finally {
+    for (const t of ids) tokenCount[t] = 0;
+  }
 }
 
 // Word ids stay valid while this is above zero: the table is not cleared (it may overshoot its
@@ -294,6 +462,10 @@ export class TokenCounter {
 
   finish(): TokenCounts {
     return countedTokens(this.order);
+  }
+
+  finishIds(): IdCounts {
+    return countedIds(this.order);
   }
 }
 

@@ -8,7 +8,7 @@ import type { FileSummary } from '../../localisation/python-parse.js';
 import { buildRepoIndex } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
 import { chunkCounts, fileChunks, setTokenLimit, SymbolIndex } from '../../localisation/symbol-index.js';
-import { holdingWords, scanLines, splitIdentifier, STOP_WORDS, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
+import { holdingWords, replaceTokenTable, scanLines, splitIdentifier, STOP_WORDS, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
 
 // The tokenizer as it was written with a regular expression (its stop words are the module's): the
 // character scanner must give exactly its tokens, or every cached index, BM25 score and LSI vector would move.
@@ -97,7 +97,8 @@ describe('character scanner tokenizer', () => {
       const fields = bm25Fields(summary, text);
       const { stats, body } = contentStats(summary, text, weights);
       expect(stats).toEqual(docStats({ ...fields, path: '' }, weights));
-      expect([...body.counts]).toEqual(referenceCounts(fields.body.split(' ')));
+      expect(body.terms.map((t, k) => [t, body.counts[k]])).toEqual(referenceCounts(fields.body.split(' ')));
+      expect(body.total).toBe(fields.body.split(' ').length);
     }
   });
 });
@@ -145,7 +146,8 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
       expect(JSON.stringify(counted)).toBe(JSON.stringify(referenceChunks(summary, text)));
       const alone = contentStats(summary, text);
       expect(content.stats).toEqual(alone.stats);
-      expect([...content.body.counts]).toEqual([...alone.body.counts]);
+      expect(content.body).toEqual(alone.body);
+      expect(content.body.terms.map((t, k) => [t, content.body.counts[k]])).toEqual([...tokenCounts(text).counts]);
       expect(content.body.total).toBe(alone.body.total);
     }
   });
@@ -201,5 +203,17 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
 
   it('refuses a token counter outside a hold on the word table', () => {
     expect(() => new TokenCounter()).toThrow(/holdingWords/);
+  });
+
+  it('numbers tokens in one table that outlives the word table, and refuses to replace it under counts in flight', () => {
+    const text = 'class HTTPAdapter:\n    def send(self, request):\n        return request.url\n';
+    const summary = summarisePython('pkg/a.py', text);
+    const first = holdingWords(() => fileChunks(summary, scanLines(text)));
+    // Over 200,000 new words: the word table is cleared, the token ids stay.
+    for (let part = 0; part < 5; part++) tokenCounts(Array.from({ length: 45_000 }, (_, i) => `t${part}z${i}Tok`).join(' '));
+    const again = holdingWords(() => fileChunks(summary, scanLines(text)));
+    expect(again.map((c) => [...c.terms])).toEqual(first.map((c) => [...c.terms]));
+    expect(again.map(chunkCounts)).toEqual(first.map(chunkCounts));
+    expect(() => holdingWords(() => replaceTokenTable())).toThrow(/holdingWords/);
   });
 });
