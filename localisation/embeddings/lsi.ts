@@ -2,25 +2,46 @@ import { spawnSync } from 'node:child_process';
 import { pathTokens, tokenize } from '../tokenize.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
 import { changedShare, docKey, loadBasis, type LsiBasis, saveBasis, storedBases, tagOf } from './lsi-store.js';
+import { PanelArena } from './panel-kernel.js';
 import { symmetricEigen } from './symmetric-eigen.js';
+
+const TWO_PI = 2 * Math.PI;
+
+/** How many columns the panel holding column j of an l-column matrix has: 8, or fewer in the last. */
+const panelWidth = (j: number, l: number) => Math.min(8, l - (j - (j & 7)));
+
+/** mulberry32's output for a state (its 32 bits as an int32): uniform in [0, 1). */
+function mulberry32(state: number): number {
+  let t = Math.imul(state ^ (state >>> 15), state | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
 
 /**
  * `count` seeded standard normal numbers (Box-Muller over a small 32-bit generator, mulberry32), so
  * the same repository always gets the same vectors: the test matrix of the randomized SVD.
  */
 export function gaussians(seed: number, count: number): Float64Array {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const radius = Math.sqrt(-2 * Math.log(uniform() + 1e-12));
-    out[i] = radius * Math.cos(2 * Math.PI * uniform());
+  return gaussianPanels(seed, count, 1);
+}
+
+/**
+ * gaussians(seed, rows · l) as a rows × l matrix, column j holding the numbers from j · rows on,
+ * laid out in panels (see `panelsFromColumns`): the product reads it there without a copy. The
+ * generator's state is kept as an int32 (the same 32 bits as the unsigned form, without the
+ * doubles an unsigned state over 2³¹ becomes).
+ */
+export function gaussianPanels(seed: number, rows: number, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+  let state = seed | 0;
+  for (let j = 0; j < l; j++) {
+    const w = panelWidth(j, l);
+    const base = (j - (j & 7)) * rows + (j & 7);
+    for (let r = 0; r < rows; r++) {
+      state = (state + 0x6d2b79f5) | 0;
+      const radius = Math.sqrt(-2 * Math.log(mulberry32(state) + 1e-12));
+      state = (state + 0x6d2b79f5) | 0;
+      out[base + r * w] = radius * Math.cos(TWO_PI * mulberry32(state));
+    }
   }
   return out;
 }
@@ -54,54 +75,99 @@ export function transposeRows(a: SparseRows, rows: number, cols: number): Sparse
 }
 
 /**
- * A·X for a sparse A of `rows` rows and a column-major X of `l` columns (as many rows as A has
- * columns), column-major out. Each output sums its row's entries in order from 0, as a loop per
- * output would, but eight output columns run per pass over a row: the eight sums are independent
- * chains of additions and share the row's loads (two to three times as fast as a row-major product
- * with the transposes it needs, and bit for bit the same).
- * Every output is written, so `out` (rows × l, not `x`) may be a buffer used before.
+ * A column-major rows × l matrix in panels: columns in groups of eight (the last group l mod 8
+ * wide), each group stored row by row, so entry (r, j) sits at 8⌊j/8⌋ · rows + r · w + j mod 8 for
+ * its group's width w. A product that takes eight columns per pass over A finds a row's eight
+ * entries side by side (one or two cache lines, not eight) and writes its eight sums together.
  */
-export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+export function panelsFromColumns(c: Float64Array, rows: number, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+  for (let j = 0; j < l; j++) {
+    const w = panelWidth(j, l);
+    const base = (j - (j & 7)) * rows + (j & 7);
+    const cj = j * rows;
+    for (let r = 0; r < rows; r++) out[base + r * w] = c[cj + r]!;
+  }
+  return out;
+}
+
+/** The column-major form of a rows × l matrix in panels (see `panelsFromColumns`). */
+export function columnsFromPanels(p: Float64Array, rows: number, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+  for (let j = 0; j < l; j++) {
+    const w = panelWidth(j, l);
+    const base = (j - (j & 7)) * rows + (j & 7);
+    const cj = j * rows;
+    for (let r = 0; r < rows; r++) out[cj + r] = p[base + r * w]!;
+  }
+  return out;
+}
+
+/** The row-major form (row r's l entries from r · l) of a rows × l matrix in panels, into `out` (float32 rounds each). */
+export function rowsFromPanels<T extends Float64Array | Float32Array>(p: Float64Array, rows: number, l: number, out: T): T {
+  for (let j0 = 0; j0 < l; j0 += 8) {
+    const w = panelWidth(j0, l);
+    const base = j0 * rows;
+    for (let r = 0; r < rows; r++) for (let k = 0; k < w; k++) out[r * l + j0 + k] = p[base + r * w + k]!;
+  }
+  return out;
+}
+
+/**
+ * A·X for a sparse A of `rows` rows and X of `l` columns (as many rows as A has columns), both in
+ * panels (see `panelsFromColumns`), out in panels. Each output sums its row's entries in order
+ * from 0, as a loop per output would, but a panel's eight output columns run per pass over a row:
+ * the eight sums are independent chains of additions and share the row's loads, and the row's
+ * eight entries of X lie side by side (bit for bit the same as one sum per output).
+ * Every output is written, so `out` (rows × l, not `x`) may be a buffer used before. With an
+ * arena holding A, X and out, the full panels run there in SIMD (the same numbers; see
+ * panel-kernel.ts).
+ */
+export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: number, out: Float64Array = new Float64Array(rows * l), arena?: PanelArena): Float64Array {
   const { rowPtr, cols: idx, vals } = a;
   const xRows = x.length / l;
   let j = 0;
+  if (arena?.holds(rowPtr, idx, vals, x, out)) {
+    j = l - (l & 7);
+    arena.panels(a, rows, x, xRows, j / 8, out);
+  }
   for (; j + 7 < l; j += 8) {
-    const x0 = j * xRows;
-    const [x1, x2, x3, x4, x5, x6, x7] = [x0 + xRows, x0 + 2 * xRows, x0 + 3 * xRows, x0 + 4 * xRows, x0 + 5 * xRows, x0 + 6 * xRows, x0 + 7 * xRows];
-    const o0 = j * rows;
+    const xb = j * xRows;
+    const ob = j * rows;
     for (let r = 0; r < rows; r++) {
       let [d0, d1, d2, d3, d4, d5, d6, d7] = [0, 0, 0, 0, 0, 0, 0, 0];
       const end = rowPtr[r + 1]!;
       for (let p = rowPtr[r]!; p < end; p++) {
         const v = vals[p]!;
-        const c = idx[p]!;
-        d0 += v * x[x0 + c]!;
-        d1 += v * x[x1 + c]!;
-        d2 += v * x[x2 + c]!;
-        d3 += v * x[x3 + c]!;
-        d4 += v * x[x4 + c]!;
-        d5 += v * x[x5 + c]!;
-        d6 += v * x[x6 + c]!;
-        d7 += v * x[x7 + c]!;
+        const c = xb + idx[p]! * 8;
+        d0 += v * x[c]!;
+        d1 += v * x[c + 1]!;
+        d2 += v * x[c + 2]!;
+        d3 += v * x[c + 3]!;
+        d4 += v * x[c + 4]!;
+        d5 += v * x[c + 5]!;
+        d6 += v * x[c + 6]!;
+        d7 += v * x[c + 7]!;
       }
-      out[o0 + r] = d0;
-      out[o0 + rows + r] = d1;
-      out[o0 + 2 * rows + r] = d2;
-      out[o0 + 3 * rows + r] = d3;
-      out[o0 + 4 * rows + r] = d4;
-      out[o0 + 5 * rows + r] = d5;
-      out[o0 + 6 * rows + r] = d6;
-      out[o0 + 7 * rows + r] = d7;
+      const o = ob + r * 8;
+      out[o] = d0;
+      out[o + 1] = d1;
+      out[o + 2] = d2;
+      out[o + 3] = d3;
+      out[o + 4] = d4;
+      out[o + 5] = d5;
+      out[o + 6] = d6;
+      out[o + 7] = d7;
     }
   }
-  for (; j < l; j++) {
-    const xj = j * xRows;
-    const oj = j * rows;
+  // The last, narrower panel: one column per pass.
+  const w = l - j;
+  const xb = j * xRows;
+  const ob = j * rows;
+  for (let k = 0; k < w; k++) {
     for (let r = 0; r < rows; r++) {
       let d = 0;
       const end = rowPtr[r + 1]!;
-      for (let p = rowPtr[r]!; p < end; p++) d += vals[p]! * x[xj + idx[p]!]!;
-      out[oj + r] = d;
+      for (let p = rowPtr[r]!; p < end; p++) d += vals[p]! * x[xb + idx[p]! * w + k]!;
+      out[ob + r * w + k] = d;
     }
   }
   return out;
@@ -163,18 +229,99 @@ export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: n
   return c;
 }
 
+/** Normalises column k of an n-row column-major m, or zeroes it (false) when it is rounding only. */
+function finishColumn(m: Float64Array, n: number, l: number, k: number, tolerance: number, before: Float64Array, factor: Float64Array | undefined): boolean {
+  const ck = k * n;
+  let norm = 0;
+  for (let r = 0; r < n; r++) norm += m[ck + r]! ** 2;
+  norm = Math.sqrt(norm);
+  if (norm <= tolerance * before[k]!) {
+    m.fill(0, ck, ck + n);
+    return false;
+  }
+  if (factor) factor[k * l + k] = norm;
+  for (let r = 0; r < n; r++) m[ck + r]! /= norm;
+  return true;
+}
+
+/** dots[j] = column i · column j for every later column j, each summed over the rows in order. */
+function dotsAfter(m: Float64Array, n: number, l: number, i: number, dots: Float64Array): void {
+  const ci = i * n;
+  for (let j = i + 1; j < l; j++) {
+    const cj = j * n;
+    let dot = 0;
+    for (let r = 0; r < n; r++) dot += m[ci + r]! * m[cj + r]!;
+    dots[j] = dot;
+  }
+}
+
+/**
+ * Takes column i (from `ci`) out of the four columns from j, dots[j..j+3] times it, and puts
+ * their dot products with column `next` (its offset, final) into dots[j..j+3]: summed over the
+ * rows in order, of the very values stored.
+ */
+function takeOutAndDot4(m: Float64Array, n: number, ci: number, next: number, j: number, dots: Float64Array): void {
+  const c0 = j * n;
+  const c1 = c0 + n;
+  const c2 = c1 + n;
+  const c3 = c2 + n;
+  const d0 = dots[j]!;
+  const d1 = dots[j + 1]!;
+  const d2 = dots[j + 2]!;
+  const d3 = dots[j + 3]!;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  for (let r = 0; r < n; r++) {
+    const q = m[ci + r]!;
+    const p = m[next + r]!;
+    const x0 = (m[c0 + r]! -= d0 * q);
+    const x1 = (m[c1 + r]! -= d1 * q);
+    const x2 = (m[c2 + r]! -= d2 * q);
+    const x3 = (m[c3 + r]! -= d3 * q);
+    s0 += p * x0;
+    s1 += p * x1;
+    s2 += p * x2;
+    s3 += p * x3;
+  }
+  dots[j] = s0;
+  dots[j + 1] = s1;
+  dots[j + 2] = s2;
+  dots[j + 3] = s3;
+}
+
+/** takeOutAndDot4 for one column; next < 0: the update alone (no column to take dot products with). */
+function takeOutAndDot(m: Float64Array, n: number, ci: number, next: number, j: number, dots: Float64Array): void {
+  const cj = j * n;
+  const d = dots[j]!;
+  let s = 0;
+  if (next < 0) {
+    for (let r = 0; r < n; r++) m[cj + r]! -= d * m[ci + r]!;
+    return;
+  }
+  for (let r = 0; r < n; r++) {
+    const x = (m[cj + r]! -= d * m[ci + r]!);
+    s += m[next + r]! * x;
+  }
+  dots[j] = s;
+}
+
 /**
  * Orthonormalises the columns of an n × l column-major matrix in place: modified Gram-Schmidt in
  * its right-looking order (each column, once final, is normalised and taken out of every later
  * one). Every column sees the same operations in the same order as in the left-looking order, so
- * the result is bit for bit the same, but the later columns' dot products can run eight at a time.
+ * the result is bit for bit the same, but the later columns run four at a time, and one pass over
+ * them both takes column i out and takes their dot products with column i + 1, made final first:
+ * a dot product summing, in order, the very values the update stores (half the passes over memory).
+ * The passes are small functions of their own, each compiled once, hot from its first calls (one
+ * long function was compiled again and again in a new process as each loop in turn got hot).
  * A column left with at most `tolerance` of its length once the earlier ones are out of it lies in
  * their span but for rounding: it is zeroed, not scaled up into a direction that cannot be made
  * orthogonal (with the default 0, only columns already zero stay zero). `factor`, when given
  * (l × l, row-major, zeros below the diagonal), gets R of m before = m after · R.
  */
 export function orthonormalise(m: Float64Array, n: number, l: number, tolerance = 0, factor?: Float64Array): void {
-  const d = new Float64Array(8);
   const before = new Float64Array(l);
   if (tolerance > 0) {
     for (let i = 0; i < l; i++) {
@@ -183,43 +330,28 @@ export function orthonormalise(m: Float64Array, n: number, l: number, tolerance 
       before[i] = Math.sqrt(norm);
     }
   }
+  // dots[j]: column `dotsOf`'s dot product with column j (> dotsOf), taken in the pass before.
+  const dots = new Float64Array(l);
+  let dotsOf = -1;
+  let kept = l > 0 && finishColumn(m, n, l, 0, tolerance, before, factor);
   for (let i = 0; i < l; i++) {
-    const ci = i * n;
-    let norm = 0;
-    for (let r = 0; r < n; r++) norm += m[ci + r]! ** 2;
-    norm = Math.sqrt(norm);
-    if (norm <= tolerance * before[i]!) {
-      m.fill(0, ci, ci + n);
+    // Column i is final here: kept (normalised) or zeroed.
+    if (!kept) {
+      if (i + 1 < l) kept = finishColumn(m, n, l, i + 1, tolerance, before, factor);
       continue;
     }
-    if (factor) factor[i * l + i] = norm;
-    for (let r = 0; r < n; r++) m[ci + r]! /= norm;
-    let j = i + 1;
-    for (; j + 7 < l; j += 8) {
-      dots8(m, m, n, i, j, d);
-      if (factor) factor.set(d, i * l + j);
-      const c0 = j * n;
-      const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
-      const [d0, d1, d2, d3, d4, d5, d6, d7] = [d[0]!, d[1]!, d[2]!, d[3]!, d[4]!, d[5]!, d[6]!, d[7]!];
-      for (let r = 0; r < n; r++) {
-        const q = m[ci + r]!;
-        m[c0 + r]! -= d0 * q;
-        m[c1 + r]! -= d1 * q;
-        m[c2 + r]! -= d2 * q;
-        m[c3 + r]! -= d3 * q;
-        m[c4 + r]! -= d4 * q;
-        m[c5 + r]! -= d5 * q;
-        m[c6 + r]! -= d6 * q;
-        m[c7 + r]! -= d7 * q;
-      }
-    }
-    for (; j < l; j++) {
-      const cj = j * n;
-      let dot = 0;
-      for (let r = 0; r < n; r++) dot += m[ci + r]! * m[cj + r]!;
-      if (factor) factor[i * l + j] = dot;
-      for (let r = 0; r < n; r++) m[cj + r]! -= dot * m[ci + r]!;
-    }
+    const ci = i * n;
+    if (dotsOf !== i) dotsAfter(m, n, l, i, dots);
+    if (factor) for (let j = i + 1; j < l; j++) factor[i * l + j] = dots[j]!;
+    if (i + 1 === l) break;
+    takeOutAndDot(m, n, ci, -1, i + 1, dots);
+    kept = finishColumn(m, n, l, i + 1, tolerance, before, factor);
+    // Without column i + 1 (zeroed) there is nothing to take dot products with: updates only.
+    const next = kept ? ci + n : -1;
+    let j = i + 2;
+    if (kept) for (; j + 3 < l; j += 4) takeOutAndDot4(m, n, ci, next, j, dots);
+    for (; j < l; j++) takeOutAndDot(m, n, ci, next, j, dots);
+    dotsOf = kept ? i + 1 : -1;
   }
 }
 
@@ -261,16 +393,38 @@ function countTokens(tokens: readonly string[]): Counts {
   return { terms: [...counts.keys()], counts: [...counts.values()] };
 }
 
-/** Sublinear TF-IDF of a document's counts over a vocabulary, unit length, as (column, weight) pairs. */
-function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: ArrayLike<number>): Array<readonly [number, number]> {
-  const tf = new Map<number, number>();
-  doc.terms.forEach((t, i) => {
-    const col = vocab.get(t);
-    if (col !== undefined) tf.set(col, (tf.get(col) ?? 0) + doc.counts[i]!);
-  });
-  const entries = [...tf].map(([col, count]) => [col, (1 + Math.log(count)) * idf[col]!] as const);
-  const norm = Math.sqrt(entries.reduce((s, [, v]) => s + v * v, 0)) || 1;
-  return entries.map(([col, v]) => [col, v / norm] as const);
+/**
+ * Sublinear TF-IDF of a document's counts over a vocabulary, unit length: its columns in the order
+ * their terms first come in the document (a repeated term adds its count to its first entry), and
+ * their weights.
+ */
+function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: Float64Array): { cols: Int32Array; vals: Float64Array } {
+  const { terms, counts } = doc;
+  const cols = new Int32Array(terms.length);
+  const vals = new Float64Array(terms.length);
+  // Each column's entry, plus one (0: none yet).
+  const entry = new Int32Array(idf.length);
+  let k = 0;
+  for (let i = 0; i < terms.length; i++) {
+    const col = vocab.get(terms[i]!);
+    if (col === undefined) continue;
+    const at = entry[col]! - 1;
+    if (at >= 0) vals[at]! += counts[i]!;
+    else {
+      entry[col] = k + 1;
+      cols[k] = col;
+      vals[k++] = counts[i]!;
+    }
+  }
+  let norm = 0;
+  for (let p = 0; p < k; p++) {
+    const v = (1 + Math.log(vals[p]!)) * idf[cols[p]!]!;
+    vals[p] = v;
+    norm += v * v;
+  }
+  norm = Math.sqrt(norm) || 1;
+  for (let p = 0; p < k; p++) vals[p]! /= norm;
+  return { cols: cols.subarray(0, k), vals: vals.subarray(0, k) };
 }
 
 /**
@@ -370,7 +524,7 @@ export function orthonormaliseStably(m: Float64Array, n: number, l: number): voi
 export interface TruncatedSvd {
   /** n × l, column-major, orthonormal columns (or zero ones): the range found. */
   q: Float64Array;
-  /** Bᵀ = Aᵀ Q, m × l, column-major. */
+  /** Bᵀ = Aᵀ Q, m × l, in panels (see `panelsFromColumns`). */
   bt: Float64Array;
   /** The eigenvectors of B Bᵀ kept, largest first, one contiguous row each: wk[d·l + j] = W[j][d]. */
   wk: Float64Array;
@@ -391,40 +545,117 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   // same Q as A Z: the vectors are the same but for rounding, and that pass was a third of the fit.
   // Without it each step's columns spread as σ₁²/σₗ², not σ₁/σₗ, well within float64, and the
   // document side is orthonormalised to rounding.
-  // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l); column-major in and out. One
+  // A·X (n × l) from X (m × l), or Aᵀ·Y (m × l) from Y (n × l), in panels; Gram-Schmidt and C
+  // take columns (n × l: copies of 1 MB on sympy, against 7 products of 29 M multiply-adds). One
   // m × l buffer holds Ω, then each Aᵀ Q, then Bᵀ (sympy: 17 MB, allocated once, not four times).
+  const nnz = a.rowPtr[n]!;
+  // A, Aᵀ, the m × l and the n × l panels in one WebAssembly memory where there is SIMD.
+  const sparseBytes = (rows: number) => PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(nnz, 4) + PanelArena.bytes(nnz, 8);
+  const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8));
   const aT = transposeRows(a, n, m);
-  const terms = gaussians(seed, m * l);
-  const q = sparseTimes(a, n, terms, l);
+  const [as, aTs] = arena ? [arena.sparse(a), arena.sparse(aT)] : [a, aT];
+  const terms = gaussianPanels(seed, m, l, arena?.f64(m * l));
+  const y = sparseTimes(as, n, terms, l, arena?.f64(n * l), arena);
+  const q = columnsFromPanels(y, n, l);
   orthonormaliseStably(q, n, l);
   for (let it = 0; it < 2; it++) {
-    sparseTimes(a, n, sparseTimes(aT, m, q, l, terms), l, q);
-    orthonormaliseStably(q, n, l);
+    sparseTimes(as, n, sparseTimes(aTs, m, panelsFromColumns(q, n, l, y), l, terms, arena), l, y, arena);
+    orthonormaliseStably(columnsFromPanels(y, n, l, q), n, l);
   }
   // C = B Bᵀ = Qᵀ (A Bᵀ): a product with A and an l × l × n one, instead of m·l² over the terms.
-  const bt = sparseTimes(aT, m, q, l, terms);
-  const { values, vectors } = symmetricEigen(symmetricCross(q, sparseTimes(a, n, bt, l), n, l), l);
+  const bt = sparseTimes(aTs, m, panelsFromColumns(q, n, l, y), l, terms, arena);
+  const abt = columnsFromPanels(sparseTimes(as, n, bt, l, y, arena), n, l);
+  const { values, vectors } = symmetricEigen(symmetricCross(q, abt, n, l), l);
   const order = Array.from(values, (v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
   const wk = new Float64Array(rank * l);
   order.forEach(([, e], d) => wk.set(vectors.subarray(e * l, (e + 1) * l), d * l));
   return { q, bt, wk, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
 }
 
-/** Folds a document or query into a basis: q Vₖ = (q Bᵀ) W Σ⁻¹, unit length. */
-function fold(basis: LsiBasis, doc: Counts): Float32Array {
-  const { l, rank, bt, projection } = basis;
+/**
+ * q Bᵀ for a document's weighted columns, eight outputs per pass: each an independent sum over its
+ * terms in order from 0 (bit for bit one accumulator per output, without a load and store of it
+ * per step).
+ */
+function timesBt(cols: Int32Array, vals: Float64Array, bt: Float32Array, l: number): Float64Array {
+  const terms = cols.length;
   const qb = new Float64Array(l);
-  for (const [col, v] of weigh(doc, basis.vocab, basis.idf)) {
-    const row = col * l;
-    for (let j = 0; j < l; j++) qb[j]! += v * bt[row + j]!;
+  let j = 0;
+  for (; j + 7 < l; j += 8) {
+    let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+    for (let p = 0; p < terms; p++) {
+      const v = vals[p]!;
+      const row = cols[p]! * l + j;
+      d0 += v * bt[row]!;
+      d1 += v * bt[row + 1]!;
+      d2 += v * bt[row + 2]!;
+      d3 += v * bt[row + 3]!;
+      d4 += v * bt[row + 4]!;
+      d5 += v * bt[row + 5]!;
+      d6 += v * bt[row + 6]!;
+      d7 += v * bt[row + 7]!;
+    }
+    qb[j] = d0;
+    qb[j + 1] = d1;
+    qb[j + 2] = d2;
+    qb[j + 3] = d3;
+    qb[j + 4] = d4;
+    qb[j + 5] = d5;
+    qb[j + 6] = d6;
+    qb[j + 7] = d7;
   }
+  for (; j < l; j++) {
+    let d = 0;
+    for (let p = 0; p < terms; p++) d += vals[p]! * bt[cols[p]! * l + j]!;
+    qb[j] = d;
+  }
+  return qb;
+}
+
+/**
+ * (q Bᵀ) W Σ⁻¹, eight outputs per pass, each rounded to float32 after each step over j as a
+ * Float32Array's += rounds, from 0, skipping a zero q Bᵀ entry as before.
+ */
+function project(qb: Float64Array, projection: Float64Array, l: number, rank: number): Float32Array {
   const vec = new Float32Array(rank);
-  for (let j = 0; j < l; j++) {
-    const x = qb[j]!;
-    if (x === 0) continue;
-    for (let d = 0; d < rank; d++) vec[d]! += x * projection[j * rank + d]!;
+  const round = Math.fround;
+  let d = 0;
+  for (; d + 7 < rank; d += 8) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    for (let i = 0; i < l; i++) {
+      const x = qb[i]!;
+      if (x === 0) continue;
+      const row = i * rank + d;
+      s0 = round(s0 + x * projection[row]!);
+      s1 = round(s1 + x * projection[row + 1]!);
+      s2 = round(s2 + x * projection[row + 2]!);
+      s3 = round(s3 + x * projection[row + 3]!);
+      s4 = round(s4 + x * projection[row + 4]!);
+      s5 = round(s5 + x * projection[row + 5]!);
+      s6 = round(s6 + x * projection[row + 6]!);
+      s7 = round(s7 + x * projection[row + 7]!);
+    }
+    vec[d] = s0;
+    vec[d + 1] = s1;
+    vec[d + 2] = s2;
+    vec[d + 3] = s3;
+    vec[d + 4] = s4;
+    vec[d + 5] = s5;
+    vec[d + 6] = s6;
+    vec[d + 7] = s7;
   }
-  return normalise(vec);
+  for (; d < rank; d++) {
+    let s = 0;
+    for (let i = 0; i < l; i++) if (qb[i] !== 0) s = round(s + qb[i]! * projection[i * rank + d]!);
+    vec[d] = s;
+  }
+  return vec;
+}
+
+/** Folds a document or query into a basis: q Vₖ = (q Bᵀ) W Σ⁻¹, unit length (two small functions: each compiled once). */
+function fold(basis: LsiBasis, doc: Counts): Float32Array {
+  const { cols, vals } = weigh(doc, basis.vocab, basis.idf);
+  return normalise(project(timesBt(cols, vals, basis.bt, basis.l), basis.projection, basis.l, basis.rank));
 }
 
 const ancestry = new Map<string, boolean>();
@@ -601,12 +832,7 @@ export class LsiEmbedder implements Embedder {
     const projection = new Float64Array(l * rank);
     for (let j = 0; j < l; j++) for (let d = 0; d < rank; d++) projection[j * rank + d] = wk[d * l + j]! / sigma[d]!;
     // Bᵀ row-major by term, in float32: what is stored on disk is exactly what a fresh fit uses.
-    const btRows = new Float32Array(m * l);
-    for (let j = 0; j < l; j++) {
-      const bj = j * m;
-      for (let t = 0; t < m; t++) btRows[t * l + j] = bt[bj + t]!;
-    }
-    return { basis: { name: this.name, rank, l, vocab, idf, bt: btRows, projection, fitted } };
+    return { basis: { name: this.name, rank, l, vocab, idf, bt: rowsFromPanels(bt, m, l, new Float32Array(m * l)), projection, fitted } };
   }
 
   /** Too few files or terms for an SVD: plain normalised TF-IDF over the (tiny) vocabulary. */

@@ -41,6 +41,56 @@ export function symmetricEigen(c: Float64Array, n: number): SymmetricEigen {
   return { values: d, vectors: t };
 }
 
+// tred2's and tql2's O(n³) loops are functions of their own: each is compiled once, hot from its
+// first calls, where inside one long function each loop in turn got hot and had the whole function
+// compiled again (in a new process the eigen-decomposition took about six times its warm time).
+
+/** tred2's product of the matrix left to reduce (v's first i rows and columns, one triangle read) with d, into e; d kept in v's row i. */
+function tred2Product(n: number, i: number, e: Float64Array, d: Float64Array, v: Float64Array): void {
+  for (let j = 0; j < i; j++) e[j] = 0;
+  for (let j = 0; j < i; j++) {
+    const f = d[j]!;
+    v[i * n + j] = f;
+    let g = e[j]! + v[j * n + j]! * f;
+    for (let k = j + 1; k <= i - 1; k++) {
+      g += v[j * n + k]! * d[k]!;
+      e[k]! += v[j * n + k]! * f;
+    }
+    e[j] = g;
+  }
+}
+
+/** tred2's rank-two update of v's first i rows and columns by d and e. */
+function tred2Update(n: number, i: number, e: Float64Array, d: Float64Array, v: Float64Array): void {
+  for (let j = 0; j < i; j++) {
+    const f = d[j]!;
+    const g = e[j]!;
+    for (let k = j; k <= i - 1; k++) v[j * n + k] = v[j * n + k]! - (f * e[k]! + g * d[k]!);
+    d[j] = v[j * n + i - 1]!;
+    v[j * n + i] = 0;
+  }
+}
+
+/** tred2's accumulation of the transformations: row i + 1's Householder vector into rows 0..i. */
+function tred2Accumulate(n: number, i: number, d: Float64Array, v: Float64Array): void {
+  for (let j = 0; j <= i; j++) {
+    let g = 0;
+    for (let k = 0; k <= i; k++) g += v[(i + 1) * n + k]! * v[j * n + k]!;
+    for (let k = 0; k <= i; k++) v[j * n + k] = v[j * n + k]! - g * d[k]!;
+  }
+}
+
+/** tql2's Givens rotation of rows i and i + 1 of v. */
+function rotate(n: number, i: number, c: number, s: number, v: Float64Array): void {
+  const below = (i + 1) * n;
+  const at = i * n;
+  for (let k = 0; k < n; k++) {
+    const h = v[below + k]!;
+    v[below + k] = s * v[at + k]! + c * h;
+    v[at + k] = c * v[at + k]! - s * h;
+  }
+}
+
 function tred2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): void {
   let f: number, g: number, h: number, hh: number, scale: number;
   for (let j = 0; j < n; j++) d[j] = v[j * n + n - 1]!;
@@ -66,17 +116,7 @@ function tred2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): vo
       e[i] = scale * g;
       h = h - f * g;
       d[i - 1] = f - g;
-      for (let j = 0; j < i; j++) e[j] = 0;
-      for (let j = 0; j < i; j++) {
-        f = d[j]!;
-        v[i * n + j] = f;
-        g = e[j]! + v[j * n + j]! * f;
-        for (let k = j + 1; k <= i - 1; k++) {
-          g += v[j * n + k]! * d[k]!;
-          e[k]! += v[j * n + k]! * f;
-        }
-        e[j] = g;
-      }
+      tred2Product(n, i, e, d, v);
       f = 0;
       for (let j = 0; j < i; j++) {
         e[j]! /= h;
@@ -84,13 +124,7 @@ function tred2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): vo
       }
       hh = f / (h + h);
       for (let j = 0; j < i; j++) e[j]! -= hh * d[j]!;
-      for (let j = 0; j < i; j++) {
-        f = d[j]!;
-        g = e[j]!;
-        for (let k = j; k <= i - 1; k++) v[j * n + k] = v[j * n + k]! - (f * e[k]! + g * d[k]!);
-        d[j] = v[j * n + i - 1]!;
-        v[j * n + i] = 0;
-      }
+      tred2Update(n, i, e, d, v);
     }
     d[i] = h;
   }
@@ -100,11 +134,7 @@ function tred2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): vo
     h = d[i + 1]!;
     if (h !== 0) {
       for (let k = 0; k <= i; k++) d[k] = v[(i + 1) * n + k]! / h;
-      for (let j = 0; j <= i; j++) {
-        g = 0;
-        for (let k = 0; k <= i; k++) g += v[(i + 1) * n + k]! * v[j * n + k]!;
-        for (let k = 0; k <= i; k++) v[j * n + k] = v[j * n + k]! - g * d[k]!;
-      }
+      tred2Accumulate(n, i, d, v);
     }
     for (let k = 0; k <= i; k++) v[(i + 1) * n + k] = 0;
   }
@@ -161,13 +191,7 @@ function tql2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): voi
           c = p / r;
           p = c * d[i]! - s * g;
           d[i + 1] = h + s * (c * g + s * d[i]!);
-          const below = (i + 1) * n;
-          const at = i * n;
-          for (let k = 0; k < n; k++) {
-            h = v[below + k]!;
-            v[below + k] = s * v[at + k]! + c * h;
-            v[at + k] = c * v[at + k]! - s * h;
-          }
+          rotate(n, i, c, s, v);
         }
         p = (-s * s2 * c3 * el1 * e[l]!) / dl1;
         e[l] = s * p;

@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, type SparseRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
-import { loadBasis } from '../../localisation/embeddings/lsi-store.js';
+import { columnsFromPanels, gaussianPanels, gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, panelsFromColumns, rowsFromPanels, type SparseRows, sparseTimes, transposeRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
+import { type LsiBasis, loadBasis } from '../../localisation/embeddings/lsi-store.js';
+import { PanelArena } from '../../localisation/embeddings/panel-kernel.js';
 import { symmetricEigen } from '../../localisation/embeddings/symmetric-eigen.js';
+import { tokenize } from '../../localisation/tokenize.js';
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;
@@ -84,7 +86,8 @@ describe('LSI truncated SVD', () => {
     for (let d = 0; d < rank; d++) expect(svd.sigma[d]!).toBeCloseTo(Math.max(exact[d]!, 1e-6), 9);
     // Q Qᵀ A = A: Q is orthonormal and spans A's range (a Q that is not makes Q Bᵀ... ≠ A).
     const q = new Matrix(Array.from({ length: n }, (_, i) => Array.from({ length: l }, (_, j) => svd.q[j * n + i]!)));
-    const bt = new Matrix(Array.from({ length: m }, (_, t) => Array.from({ length: l }, (_, j) => svd.bt[j * m + t]!)));
+    const btRows = rowsFromPanels(svd.bt, m, l, new Float64Array(m * l));
+    const bt = new Matrix(Array.from({ length: m }, (_, t) => Array.from({ length: l }, (_, j) => btRows[t * l + j]!)));
     expect(maxAbs(q.mmul(bt.transpose()).sub(a))).toBeLessThan(1e-12);
     const u = leftVectors(svd, n, l, rank);
     const gram = u.transpose().mmul(u);
@@ -161,6 +164,131 @@ describe('LSI Gram-Schmidt', () => {
     orthonormaliseStably(hard, n, l);
     expect(orthogonalityLoss(hard, n, l)).toBeLessThan(1e-14);
     expect(hard.some((x) => x !== 0)).toBe(true);
+  });
+});
+
+/**
+ * Modified Gram-Schmidt column by column, each column against every earlier one kept, with the
+ * zeroing rule and the factor R that `orthonormalise` documents: the reference it must equal.
+ */
+function leftLookingWith(m: Float64Array, n: number, l: number, tolerance: number, factor: Float64Array): void {
+  const before = Array.from({ length: l }, (_, j) => {
+    let norm = 0;
+    for (let r = 0; r < n; r++) norm += m[j * n + r]! ** 2;
+    return tolerance > 0 ? Math.sqrt(norm) : 0;
+  });
+  const zeroed: boolean[] = [];
+  for (let j = 0; j < l; j++) {
+    const cj = j * n;
+    for (let i = 0; i < j; i++) {
+      if (zeroed[i]) continue;
+      const ci = i * n;
+      let dot = 0;
+      for (let r = 0; r < n; r++) dot += m[ci + r]! * m[cj + r]!;
+      factor[i * l + j] = dot;
+      for (let r = 0; r < n; r++) m[cj + r]! -= dot * m[ci + r]!;
+    }
+    let norm = 0;
+    for (let r = 0; r < n; r++) norm += m[cj + r]! ** 2;
+    norm = Math.sqrt(norm);
+    if (norm <= tolerance * before[j]!) {
+      m.fill(0, cj, cj + n);
+      zeroed[j] = true;
+      continue;
+    }
+    factor[j * l + j] = norm;
+    for (let r = 0; r < n; r++) m[cj + r]! /= norm;
+  }
+}
+
+describe('LSI Gram-Schmidt, one pass over the later columns per column', () => {
+  it('is bit for bit column-by-column Gram-Schmidt, R included, with columns zeroed anywhere', () => {
+    const rand = lcg(29);
+    const cases: Array<[number, number, number, number[]]> = [
+      [10, 1, 0, []],
+      [10, 2, 1e-10, [1]],
+      [33, 5, 1e-10, [0]],
+      [50, 9, 1e-10, [3, 4]],
+      [64, 13, 0, [6]],
+      [97, 22, 1e-10, [2, 9, 21]],
+      [120, 40, 1e-10, [1, 2, 3, 17, 38]],
+    ];
+    for (const [n, l, tolerance, dependent] of cases) {
+      const m = Float64Array.from({ length: n * l }, () => rand() - 0.5);
+      // A dependent column: a combination of two earlier ones (the first column: all zero), so
+      // Gram-Schmidt leaves rounding (or nothing) in it.
+      for (const j of dependent) {
+        for (let r = 0; r < n; r++) m[j * n + r] = j === 0 ? 0 : j === 1 ? 3 * m[r]! : 2 * m[r]! - 0.5 * m[(j - 1) * n + r]!;
+      }
+      const expected = m.slice();
+      const expectedR = new Float64Array(l * l);
+      leftLookingWith(expected, n, l, tolerance, expectedR);
+      const r = new Float64Array(l * l);
+      orthonormalise(m, n, l, tolerance, r);
+      expect(m.every((x, i) => Object.is(x, expected[i]))).toBe(true);
+      expect(r.every((x, i) => Object.is(x, expectedR[i]))).toBe(true);
+      if (tolerance > 0) for (const j of dependent) expect(m.subarray(j * n, (j + 1) * n).every((x) => x === 0)).toBe(true);
+    }
+  });
+});
+
+describe('LSI panels', () => {
+  it('lay a matrix out in groups of eight columns, row by row, and back, at any width', () => {
+    for (const [rows, l] of [[1, 1], [5, 3], [7, 8], [6, 9], [11, 17], [4, 138]] as const) {
+      const c = Float64Array.from({ length: rows * l }, (_, i) => i + 0.5);
+      const p = panelsFromColumns(c, rows, l);
+      for (let j = 0; j < l; j++) {
+        const w = Math.min(8, l - 8 * Math.floor(j / 8));
+        for (let r = 0; r < rows; r++) expect(p[8 * Math.floor(j / 8) * rows + r * w + (j % 8)]).toBe(c[j * rows + r]);
+      }
+      expect(Array.from(columnsFromPanels(p, rows, l))).toEqual(Array.from(c));
+      const byRows = rowsFromPanels(p, rows, l, new Float64Array(rows * l));
+      for (let r = 0; r < rows; r++) for (let j = 0; j < l; j++) expect(byRows[r * l + j]).toBe(c[j * rows + r]);
+    }
+  });
+
+  it('hold the test matrix as the column-major one, number for number', () => {
+    for (const [rows, l] of [[1, 1], [13, 7], [40, 20], [301, 138]] as const) {
+      const expected = gaussians(11, rows * l);
+      const got = columnsFromPanels(gaussianPanels(11, rows, l), rows, l);
+      expect(got.every((x, i) => Object.is(x, expected[i]))).toBe(true);
+    }
+  });
+});
+
+describe('LSI sparse products in WebAssembly SIMD', () => {
+  it('give bit for bit the scalar products (signed zeros, empty rows, any width)', () => {
+    let state = 4242;
+    const rand = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    const value = () => (rand() < 0.05 ? (rand() < 0.5 ? 0 : -0) : (rand() * 2 - 1) * 10 ** Math.floor(rand() * 12 - 6));
+    for (const [n, m, l] of [[3, 5, 1], [30, 50, 8], [41, 300, 9], [97, 60, 16], [200, 1000, 23], [64, 3000, 138]] as const) {
+      const rowPtr = new Int32Array(n + 1);
+      const cols: number[] = [];
+      const vals: number[] = [];
+      for (let i = 0; i < n; i++) {
+        if (i % 7 !== 3) for (let c = 0; c < m; c++) if (rand() < 0.05) (cols.push(c), vals.push(value()));
+        rowPtr[i + 1] = cols.length;
+      }
+      const a: SparseRows = { rowPtr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) };
+      const aT = transposeRows(a, n, m);
+      const x = Float64Array.from({ length: m * l }, value);
+      const y = Float64Array.from({ length: n * l }, value);
+      const sparse = (rows: number) => PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(cols.length, 4) + PanelArena.bytes(cols.length, 8);
+      const arena = PanelArena.create(sparse(n) + sparse(m) + 2 * PanelArena.bytes(m * l, 8) + 2 * PanelArena.bytes(n * l, 8));
+      // Node 20 has WebAssembly SIMD: the path is taken, not skipped.
+      expect(arena).toBeDefined();
+      const [as, aTs] = [arena!.sparse(a), arena!.sparse(aT)];
+      const [xs, ys] = [arena!.f64(m * l), arena!.f64(n * l)];
+      xs.set(x);
+      ys.set(y);
+      const pairs = [
+        [sparseTimes(as, n, xs, l, arena!.f64(n * l), arena), sparseTimes(a, n, x, l)],
+        [sparseTimes(aTs, m, ys, l, arena!.f64(m * l), arena), sparseTimes(aT, m, y, l)],
+      ] as const;
+      for (const [got, expected] of pairs) expect(got.every((v, i) => Object.is(v, expected[i]))).toBe(true);
+      // Arrays outside the arena: the scalar loop, the same numbers.
+      expect(sparseTimes(a, n, x, l, undefined, arena).every((v, i) => Object.is(v, pairs[0][1][i]))).toBe(true);
+    }
   });
 });
 
@@ -253,5 +381,60 @@ describe('LSI stored basis', () => {
     const refit = new LsiEmbedder(8);
     await refit.embedCorpus(corpus);
     expect(refit.lastFit?.kind).toBe('fitted');
+  });
+});
+
+/** Folding as LSI ran it before: a Map of term counts, then one output at a time, in order. */
+function plainFold(basis: LsiBasis, terms: readonly string[], counts: readonly number[]): Float32Array {
+  const tf = new Map<number, number>();
+  terms.forEach((t, i) => {
+    const col = basis.vocab.get(t);
+    if (col !== undefined) tf.set(col, (tf.get(col) ?? 0) + counts[i]!);
+  });
+  const entries = [...tf].map(([col, count]) => [col, (1 + Math.log(count)) * basis.idf[col]!] as const);
+  const norm = Math.sqrt(entries.reduce((s, [, v]) => s + v * v, 0)) || 1;
+  const qb = new Float64Array(basis.l);
+  for (const [col, v] of entries) for (let j = 0; j < basis.l; j++) qb[j]! += (v / norm) * basis.bt[col * basis.l + j]!;
+  const vec = new Float32Array(basis.rank);
+  for (let j = 0; j < basis.l; j++) if (qb[j] !== 0) for (let d = 0; d < basis.rank; d++) vec[d]! += qb[j]! * basis.projection[j * basis.rank + d]!;
+  let len = 0;
+  for (const x of vec) len += x * x;
+  len = Math.sqrt(len);
+  if (len > 0) for (let d = 0; d < vec.length; d++) vec[d]! /= len;
+  return vec;
+}
+
+describe('LSI folding', () => {
+  it('is bit for bit the plain fold, for changed files (repeated and unknown terms) and queries', async () => {
+    const rand = lcg(41);
+    const words = Array.from({ length: 300 }, (_, i) => `w${i}`);
+    const doc = () => Array.from({ length: 20 + Math.floor(rand() * 60) }, () => words[Math.floor(rand() ** 2 * words.length)]!);
+    const paths = Array.from({ length: 60 }, (_, i) => `pkg/m${i}.py`);
+    const counted = (t: string[]) => ({ terms: t, counts: t.map(() => 1 + Math.floor(rand() * 4)) });
+    const terms = new Map(paths.map((p) => [p, counted(doc())] as const));
+    const dir = mkdtempSync(join(tmpdir(), 'fw-lsi-fold-'));
+    const corpus = (blob: (i: number) => string) => ({ paths, texts: new Map<string, string>(), terms, blobs: new Map(paths.map((p, i) => [p, blob(i)])), repository: 'example', commit: 'c1', gitDir: '/nonexistent', cache: { dir } });
+    const embedder = new LsiEmbedder(20);
+    await embedder.embedCorpus(corpus(() => 'a'));
+    const basis = loadBasis(join(dir, readdirSync(dir).find((f) => f.endsWith('.bin'))!))!;
+    // Eight files changed (a term listed twice in one, and terms the basis never saw): folded in.
+    terms.set(paths[3]!, { terms: ['w1', 'never', 'w7', 'w1', 'w250'], counts: [2, 5, 1, 3, 1] });
+    for (const i of [5, 9, 17, 22, 31, 40, 59]) terms.set(paths[i]!, counted(doc()));
+    const changed = new Set([3, 5, 9, 17, 22, 31, 40, 59]);
+    const embedding = await embedder.embedCorpus(corpus((i) => (changed.has(i) ? 'b' : 'a')));
+    expect(embedder.lastFit).toMatchObject({ kind: 'folded', folded: 8 });
+    for (const i of changed) {
+      const { terms: t, counts } = terms.get(paths[i]!)!;
+      const expected = plainFold(basis, t, counts);
+      expect(embedding.vectors[i]!.every((x, d) => Object.is(x, expected[d]))).toBe(true);
+    }
+    const text = 'w3 w3 w12 w100 unknown w299';
+    const tokens = new Map<string, number>();
+    for (const t of tokenize(text)) tokens.set(t, (tokens.get(t) ?? 0) + 1);
+    const query = await embedding.embedQuery(text);
+    const expected = plainFold(basis, [...tokens.keys()], [...tokens.values()]);
+    expect(expected.some((x) => x !== 0)).toBe(true);
+    expect(query.every((x, d) => Object.is(x, expected[d]))).toBe(true);
+    expect(Array.from(await embedding.embedQuery('nothing known'))).toEqual(new Array(20).fill(0));
   });
 });

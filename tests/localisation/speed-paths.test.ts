@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { orthonormalise, type SparseRows, sparseTimes, transposeRows } from '../../localisation/embeddings/lsi.js';
+import { columnsFromPanels, orthonormalise, panelsFromColumns, type SparseRows, sparseTimes, transposeRows } from '../../localisation/embeddings/lsi.js';
 import { cachedHistory, prefetchHistory, readHistory } from '../../localisation/history.js';
 import { readGitSnapshot, SourceCache } from '../../localisation/snapshot.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -178,9 +178,10 @@ describe('LSI sparse products', () => {
       const a: SparseRows = { rowPtr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) };
       const x = Float64Array.from({ length: m * l }, value);
       const y = Float64Array.from({ length: n * l }, value);
+      // The products take and give panels; compared as columns.
       const pairs = [
-        [sparseTimes(a, n, x, l), rowMajorProduct(a, n, m, l, x, false)],
-        [sparseTimes(transposeRows(a, n, m), m, y, l), rowMajorProduct(a, n, m, l, y, true)],
+        [columnsFromPanels(sparseTimes(a, n, panelsFromColumns(x, m, l), l), n, l), rowMajorProduct(a, n, m, l, x, false)],
+        [columnsFromPanels(sparseTimes(transposeRows(a, n, m), m, panelsFromColumns(y, n, l), l), m, l), rowMajorProduct(a, n, m, l, y, true)],
       ] as const;
       for (const [got, expected] of pairs) {
         expect(got.length).toBe(expected.length);
