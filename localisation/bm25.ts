@@ -1,5 +1,5 @@
 import type { FileSummary } from './python-parse.js';
-import { type IdCounts, pathTokens, type ScannedText, type TermCounts, termCounts, textIds, TokenCounter, tokenize, weightedTerms } from './tokenize.js';
+import { type IdCounts, pathTokens, type ScannedText, type TermCounts, termCounts, textIds, TokenCounter, tokenId, tokenize, type TokenTable, tokenTable, weightedTerms } from './tokenize.js';
 
 /** Field weights of the BM25F index (path and symbol names say most about what a file is). */
 export interface Bm25Weights {
@@ -96,6 +96,23 @@ export function withPath(content: Bm25DocStats, path: string, weights: Bm25Weigh
   return { terms: [...freq.keys()], freqs: [...freq.values()], length: content.length + tokens.length * Math.abs(weights.path) };
 }
 
+/**
+ * A document's term ids in the current token table, kept with its statistics object: an unchanged
+ * file keeps its statistics (placed at its path) from one commit to the next, so only new ones are
+ * looked up. Looked up again once the table has been replaced.
+ */
+const termIdCache = new WeakMap<Bm25DocStats, { table: TokenTable; ids: Int32Array }>();
+
+function termIdsOf(stats: Bm25DocStats): Int32Array {
+  const table = tokenTable();
+  let kept = termIdCache.get(stats);
+  if (!kept || kept.table !== table) {
+    kept = { table, ids: Int32Array.from(stats.terms, tokenId) };
+    termIdCache.set(stats, kept);
+  }
+  return kept.ids;
+}
+
 interface SavedIndex {
   ids: string[];
   docs: Array<[string[], number[], number]>;
@@ -110,7 +127,16 @@ interface SavedIndex {
  */
 export class Bm25Index {
   private readonly ids: string[];
-  private readonly postings = new Map<string, { docs: number[]; freqs: number[] }>();
+  /** The token table the postings' term ids are in (query tokens are looked up in it). */
+  private readonly table: TokenTable;
+  /**
+   * Per term id t, its documents and weighted counts: postDocs/postFreqs[offsets[t], offsets[t + 1]),
+   * in document order. Laid out by counting from each document's term ids, which are kept with its
+   * statistics, so the next commit's index looks up only the changed files' terms.
+   */
+  private readonly offsets: Int32Array;
+  private readonly postDocs: Int32Array;
+  private readonly postFreqs: Float64Array;
   /** k1 · (1 − b + b · length / average length), per document. */
   private readonly norms: Float64Array;
   private readonly stats: Bm25DocStats[];
@@ -118,16 +144,27 @@ export class Bm25Index {
   private constructor(docs: ReadonlyArray<{ id: string; stats: Bm25DocStats }>) {
     this.ids = docs.map((d) => d.id);
     this.stats = docs.map((d) => d.stats);
+    this.table = tokenTable();
+    const termIds = docs.map(({ stats }) => termIdsOf(stats));
+    let terms = 0;
     let total = 0;
+    for (const ids of termIds) for (let k = 0; k < ids.length; k++) if (ids[k]! >= terms) terms = ids[k]! + 1;
+    const offsets = new Int32Array(terms + 1);
+    for (const ids of termIds) for (let k = 0; k < ids.length; k++) offsets[ids[k]! + 1]!++;
+    for (let t = 0; t < terms; t++) offsets[t + 1]! += offsets[t]!;
+    const next = offsets.slice(0, terms);
+    this.postDocs = new Int32Array(offsets[terms]!);
+    this.postFreqs = new Float64Array(offsets[terms]!);
     docs.forEach(({ stats }, i) => {
       total += stats.length;
-      stats.terms.forEach((t, j) => {
-        let p = this.postings.get(t);
-        if (!p) this.postings.set(t, (p = { docs: [], freqs: [] }));
-        p.docs.push(i);
-        p.freqs.push(stats.freqs[j]!);
-      });
+      const ids = termIds[i]!;
+      for (let k = 0; k < ids.length; k++) {
+        const at = next[ids[k]!]!++;
+        this.postDocs[at] = i;
+        this.postFreqs[at] = stats.freqs[k]!;
+      }
     });
+    this.offsets = offsets;
     const average = docs.length ? total / docs.length : 0;
     this.norms = Float64Array.from(docs, ({ stats }) => K1 * (1 - B + (average > 0 ? (B * stats.length) / average : 0)));
   }
@@ -162,14 +199,19 @@ export class Bm25Index {
     // Documents in the order a query token first reached them: equal scores keep this order.
     const touched: number[] = [];
     const seen = new Uint8Array(n);
-    for (const t of tokens) {
-      const p = this.postings.get(t);
-      if (!p) continue;
+    for (const token of tokens) {
+      const t = this.table.ids.get(token);
+      // A token first seen after this index was built is in none of its documents.
+      if (t === undefined || t + 1 >= this.offsets.length) continue;
+      const start = this.offsets[t]!;
+      const end = this.offsets[t + 1]!;
+      if (start === end) continue;
+      const df = end - start;
       // Robertson-Sparck Jones idf with +k smoothing, so a term in most files still scores above 0.
-      const idf = Math.log((n - p.docs.length + 0.5) / (p.docs.length + 0.5) + IDF_K);
-      for (let i = 0; i < p.docs.length; i++) {
-        const d = p.docs[i]!;
-        const f = p.freqs[i]!;
+      const idf = Math.log((n - df + 0.5) / (df + 0.5) + IDF_K);
+      for (let i = start; i < end; i++) {
+        const d = this.postDocs[i]!;
+        const f = this.postFreqs[i]!;
         scores[d]! += Math.sign(f) * Math.abs((f * (K1 + 1)) / (this.norms[d]! + f)) * idf;
         if (!seen[d]) {
           seen[d] = 1;
