@@ -282,12 +282,17 @@ export interface TokenCounts {
  * distinct words in first-occurrence order keeps the tokens' order.
  */
 export function tokenCounts(text: string): TokenCounts {
+  return countedTokens(countWords(text));
+}
+
+/** Counts a text's words into `occurrences`; returns the distinct ones in first-occurrence order (for `countedIds`, which zeroes them). */
+function countWords(text: string): number[] {
   const order: number[] = [];
   scanWords(text, (id) => {
     if (occurrences[id] === 0) order.push(id);
     occurrences[id]!++;
   });
-  return countedTokens(order);
+  return order;
 }
 
 /** Distinct tokens (ids in the current table) in first-occurrence order, their counts, and the number of tokens in all. */
@@ -333,12 +338,7 @@ function countedTokens(order: readonly number[]): TokenCounts {
 
 /** `tokenCounts` as token ids (in the current table). */
 export function textIds(text: string): IdCounts {
-  const order: number[] = [];
-  scanWords(text, (id) => {
-    if (occurrences[id] === 0) order.push(id);
-    occurrences[id]!++;
-  });
-  return countedIds(order);
+  return countedIds(countWords(text));
 }
 
 /** Distinct tokens with their counts, as parallel arrays in first-occurrence order, and the total. */

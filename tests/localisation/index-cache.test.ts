@@ -9,21 +9,13 @@ import { Localiser } from '../../localisation/index.js';
 import { evictIndexes, loadOrBuildIndex, packageVersion, serialiseIndex, validEntry } from '../../localisation/index-cache.js';
 import { BlobCache, buildRepoIndex, type RepoIndex } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
-import { makeTokenRoom, setTokenLimit, type StoredChunks, storedChunks, SymbolIndex } from '../../localisation/symbol-index.js';
+import { type StoredChunks, storedChunks, SymbolIndex } from '../../localisation/symbol-index.js';
+import { forgetChunks } from '../helpers/chunks.js';
 import { z } from 'zod';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
 
-/** Clears the process-wide chunk cache, as a new process starts (the table is replaced when full). */
-function forgetChunks(): void {
-  const previous = setTokenLimit(0);
-  try {
-    makeTokenRoom();
-  } finally {
-    setTokenLimit(previous);
-  }
-}
 
 /** Sets a file's mtime to `seconds` after the epoch (eviction orders by it). */
 const age = (path: string, seconds: number) => utimesSync(path, seconds, seconds);

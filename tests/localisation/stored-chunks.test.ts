@@ -5,7 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadOrBuildIndex } from '../../localisation/index-cache.js';
 import { BlobCache, buildRepoIndex } from '../../localisation/repo-index.js';
 import { readDirSnapshot, type RepoSnapshot } from '../../localisation/snapshot.js';
-import { makeTokenRoom, restoreChunks, setTokenLimit, type StoredChunks, storedChunks, SymbolIndex } from '../../localisation/symbol-index.js';
+import { restoreChunks, type StoredChunks, storedChunks, SymbolIndex } from '../../localisation/symbol-index.js';
+import { forgetChunks } from '../helpers/chunks.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
@@ -20,15 +21,6 @@ const texts = [
 ];
 const QUERIES = ['send request proxies url', 'adapter', 'far away function attribute', 'inner x', 'module doc'];
 
-/** Clears the process-wide chunk cache, as a new process starts (the table is replaced when full). */
-function forgetChunks(): void {
-  const previous = setTokenLimit(0);
-  try {
-    makeTokenRoom();
-  } finally {
-    setTokenLimit(previous);
-  }
-}
 
 const snapshotOf = (tag: string): RepoSnapshot => ({ key: `dir:${tag}`, bytesRead: 0, skipped: [], files: texts.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `${tag}-${i}`, text })) });
 
