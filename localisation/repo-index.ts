@@ -226,21 +226,26 @@ function atPath(entry: BlobEntry, path: string, weights: Bm25Weights): { stats: 
 }
 
 /**
- * Path tokens first, then the body's: the order LSI always read a file's tokens in. A body's terms
- * are distinct, so only the few path tokens need finding among them (a map of every term per
- * file cost twice as much when a new process placed all of sympy's files).
+ * Path tokens first, then the body's: the order LSI always read a file's tokens in. A counted
+ * body's terms are distinct, so only the few path tokens are looked for among them (a map of every
+ * term per file cost twice as much when a new process placed all of sympy's files). Every
+ * occurrence of a path token is folded into its entry, so a body that repeats a term (only a damaged
+ * cache entry could) still gives each path token once; a repeated other term is kept as it comes,
+ * which the readers take as one (LSI's `weigh` adds it to its first entry, `weighCorpus` counts a
+ * file once): the same as merging every term.
+ * @internal exported for tests
  */
-function withPathTerms(body: TermCounts, path: string): TermCounts {
+export function withPathTerms(body: TermCounts, path: string): TermCounts {
   const head = new Map<string, number>();
   for (const t of pathTokens(path)) head.set(t, (head.get(t) ?? 0) + 1);
   const terms = [...head.keys()];
   const counts = [...head.values()];
   let inBody: Set<number> | undefined;
   terms.forEach((t, j) => {
-    const i = body.terms.indexOf(t);
-    if (i < 0) return;
-    counts[j]! += body.counts[i]!;
-    (inBody ??= new Set()).add(i);
+    for (let i = body.terms.indexOf(t); i >= 0; i = body.terms.indexOf(t, i + 1)) {
+      counts[j]! += body.counts[i]!;
+      (inBody ??= new Set()).add(i);
+    }
   });
   if (!inBody) return { terms: terms.concat(body.terms), counts: counts.concat(body.counts) };
   body.terms.forEach((t, i) => {

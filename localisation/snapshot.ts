@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
@@ -37,24 +37,34 @@ export interface RepoSnapshot {
   bytesRead: number;
 }
 
-/** One object as `git cat-file --batch` gives it. */
-interface GitObject {
+/** One object's type and size as `git cat-file` reports them. */
+interface GitObjectInfo {
   oid: string;
   type: string;
+  size: number;
+}
+
+/** One object with its content. */
+interface GitObject extends GitObjectInfo {
   content: Buffer;
 }
 
+/** The object id of a full hexadecimal name (SHA-1 or SHA-256), the only names the kept reader is given. */
+const FULL_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+
 /**
- * One `git cat-file --batch` process answering requests in the order they were written: a commit,
- * its trees and its blobs all come through it. It is kept for the next snapshot of the repository
- * (see `readerFor`): each spawn forks this process, which takes longer the more memory it holds,
- * and the four git processes a snapshot started were most of reading the next commit. Requests
- * written before earlier answers arrive are pipelined. Between requests it does not keep the
- * event loop alive, and it is killed when this process exits (git would end it at the end of its input too).
+ * One `git cat-file --batch-command` process answering requests in the order they were written: a
+ * commit, its trees, its blobs' sizes and the contents of those small enough all come through it.
+ * It is kept for the next snapshot of the repository (see `acquireReader`): each spawn forks this
+ * process, which takes longer the more memory it holds, and the four git processes a snapshot
+ * started were most of reading the next commit. Requests written before earlier answers arrive are
+ * pipelined. It is only ever given object ids: git ends the whole process on a name it cannot parse
+ * (`HEAD@{99}`), which would fail every snapshot waiting on it. Between requests it does not keep
+ * the event loop alive, and it is killed when this process exits.
  */
 class CatFile {
   private readonly child;
-  private readonly waiting: Array<{ resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
+  private readonly waiting: Array<{ contents: boolean; resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
   /** Output not yet answered, and how many bytes of it the next answer needs. */
   private parts: Buffer[] = [];
   private have = 0;
@@ -63,9 +73,13 @@ class CatFile {
   private stderr = '';
   private referenced = true;
   private readonly closed: Promise<void>;
+  /** Snapshots reading through this process now: it is closed only when there are none. */
+  users = 0;
+  /** Closes the process once it has been unused for a while (see `IDLE_MS`). */
+  idle: NodeJS.Timeout | undefined;
 
-  constructor(gitDir: string) {
-    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(private readonly gitDir: string) {
+    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch-command'], { stdio: ['pipe', 'pipe', 'pipe'] });
     endAtExit(this.child);
     this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     this.child.stderr.on('data', (c: Buffer) => (this.stderr += c.toString()));
@@ -73,14 +87,19 @@ class CatFile {
     this.child.stdin.on('error', () => {});
     this.closed = new Promise((resolvePromise) => {
       this.child.on('error', (e) => {
-        this.fail(e);
+        this.fail(new Error(`cannot run git cat-file in ${gitDir}: ${e.message}`));
         resolvePromise();
       });
-      this.child.on('close', (code) => {
-        this.fail(new Error(`git cat-file failed${code ? ` (exit ${code})` : ''}: ${this.stderr.trim()}`));
+      this.child.on('close', (code, signal) => {
+        const how = code !== null ? `with exit code ${code}` : `on signal ${signal}`;
+        this.fail(new Error(`git cat-file in ${gitDir} exited ${how}: ${this.stderr.trim() || '(git printed nothing)'}`));
         resolvePromise();
       });
     });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   /** Whether the process has exited or could not start: a new one must answer further requests. */
@@ -88,22 +107,31 @@ class CatFile {
     return this.failure !== undefined;
   }
 
-  /** The object a name (an id, or `<rev>^{commit}`) resolves to; undefined when git has none. */
-  read(name: string): Promise<GitObject | undefined> {
-    if (this.failure) return Promise.reject(this.failure);
-    // A newline would split the request in two and every later answer would be another's.
-    if (/[\n\r]/.test(name)) return Promise.resolve(undefined);
-    return new Promise((resolvePromise, reject) => {
-      this.waiting.push({ resolve: resolvePromise, reject });
-      this.reference(true);
-      this.child.stdin.write(`${name}\n`);
-    });
+  /** An object's type and size, without its content; undefined when git has none. */
+  info(oid: string): Promise<GitObjectInfo | undefined> {
+    return this.request('info', oid, false);
+  }
+
+  /** An object with its content; undefined when git has none. `oid` may end in a peel (`^{commit}`). */
+  contents(oid: string): Promise<GitObject | undefined> {
+    return this.request('contents', oid, true);
   }
 
   /** Ends the process (it exits at the end of its input) and waits for it. */
   async close(): Promise<void> {
+    clearTimeout(this.idle);
+    this.failure ??= new Error(`git cat-file in ${this.gitDir} was closed`);
     this.child.stdin.end();
     await this.closed;
+  }
+
+  private request(command: string, oid: string, contents: boolean): Promise<GitObject | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolvePromise, reject) => {
+      this.waiting.push({ contents, resolve: resolvePromise, reject });
+      this.reference(true);
+      this.child.stdin.write(`${command} ${oid}\n`);
+    });
   }
 
   /** Keeps the event loop alive while answers are awaited, and only then. */
@@ -129,21 +157,27 @@ class CatFile {
         break;
       }
       const header = pending.subarray(0, newline).toString();
-      // `<name> missing` or `<name> ambiguous`: the name may hold spaces, the answer's last word says.
+      // `<name> missing` or `<name> ambiguous`.
       if (/ (missing|ambiguous)$/.test(header)) {
         pending = pending.subarray(newline + 1);
         this.waiting.shift()?.resolve(undefined);
         continue;
       }
-      const [oid, type, sizeText] = header.split(' ');
-      const end = newline + 1 + Number(sizeText);
+      const [oid, type, sizeText] = header.split(' ') as [string, string, string];
+      const size = Number(sizeText);
+      if (!this.waiting[0]?.contents) {
+        pending = pending.subarray(newline + 1);
+        this.waiting.shift()?.resolve({ oid, type, size, content: Buffer.alloc(0) });
+        continue;
+      }
+      const end = newline + 1 + size;
       if (pending.length < end + 1) {
         this.need = end + 1;
         break;
       }
       const content = pending.subarray(newline + 1, end);
       pending = pending.subarray(end + 1);
-      this.waiting.shift()?.resolve({ oid: oid!, type: type!, content });
+      this.waiting.shift()?.resolve({ oid, type, size, content });
     }
     this.parts = pending.length ? [pending] : [];
     this.have = pending.length;
@@ -152,7 +186,7 @@ class CatFile {
 
   private fail(error: Error): void {
     this.failure ??= error;
-    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+    for (const w of this.waiting.splice(0)) w.reject(error);
     this.reference(false);
   }
 }
@@ -171,28 +205,64 @@ function endAtExit(child: ChildProcess): void {
   child.once('exit', () => kept.delete(child));
 }
 
-/** Readers kept by git directory, most recently used last; a few, as a process seldom reads more repositories at once. */
+/**
+ * Readers kept by git directory, most recently used last; a few, as a process seldom reads more
+ * repositories at once. One a snapshot is reading through is never closed: more than four are kept
+ * while more are in use, and the extra ones closed as they fall idle.
+ */
 const readers = new Map<string, CatFile>();
 const MAX_READERS = 4;
+/**
+ * A reader unused this long is closed: git keeps the pack files it read open and mapped, so a
+ * long-running server would otherwise hold packs a repack deleted (hundreds of MB of disk).
+ */
+const IDLE_MS = 30_000;
 
-/** The kept reader of a repository, started when there is none or it has exited. */
-function readerFor(gitDir: string): CatFile {
+/** The kept reader of a repository (a new one when there is none or it has exited), marked in use until `releaseReader`. */
+function acquireReader(gitDir: string): CatFile {
   let reader = readers.get(gitDir);
   readers.delete(gitDir);
   if (!reader || reader.failed) reader = new CatFile(gitDir);
   readers.set(gitDir, reader);
-  for (const [dir, old] of readers) {
-    if (readers.size <= MAX_READERS) break;
-    readers.delete(dir);
-    void old.close();
-  }
+  reader.users++;
+  clearTimeout(reader.idle);
+  reader.idle = undefined;
+  closeExtraReaders();
   return reader;
 }
 
-/** Reads blobs by id through one `git cat-file --batch` process. */
+function releaseReader(gitDir: string, reader: CatFile): void {
+  if (--reader.users > 0) return;
+  closeExtraReaders();
+  if (readers.get(gitDir) !== reader) return;
+  reader.idle = setTimeout(() => {
+    if (readers.get(gitDir) === reader) readers.delete(gitDir);
+    void reader.close();
+  }, IDLE_MS);
+  reader.idle.unref();
+}
+
+/** Closes the least recently used readers beyond `MAX_READERS` that no snapshot is reading through. */
+function closeExtraReaders(): void {
+  let extra = readers.size - MAX_READERS;
+  for (const [dir, reader] of readers) {
+    if (extra <= 0) break;
+    if (reader.users > 0) continue;
+    readers.delete(dir);
+    void reader.close();
+    extra--;
+  }
+}
+
+/** @internal For tests: the git directories with a kept reader and whether each is in use, least recently used first. */
+export function keptReaders(): Array<{ gitDir: string; users: number; pid: number | undefined }> {
+  return [...readers].map(([gitDir, r]) => ({ gitDir, users: r.users, pid: r.pid }));
+}
+
+/** Reads blobs by id through the kept reader. */
 async function catBlobs(cat: CatFile, ids: string[]): Promise<Map<string, Buffer>> {
   const blobs = new Map<string, Buffer>();
-  const read = await Promise.all(ids.map((id) => cat.read(id)));
+  const read = await Promise.all(ids.map((id) => cat.contents(id)));
   read.forEach((o, i) => o && blobs.set(ids[i]!, o.content));
   return blobs;
 }
@@ -244,7 +314,7 @@ async function listTree(cat: CatFile, root: string, trees: Bounded<TreeItem[]> |
       if (known) parsed.set(id, known);
       else unknown.push(id);
     }
-    const objects = await Promise.all(unknown.map((id) => cat.read(id)));
+    const objects = await Promise.all(unknown.map((id) => cat.contents(id)));
     objects.forEach((o, i) => {
       if (!o || o.type !== 'tree') throw new Error(`git cat-file: tree ${unknown[i]} missing`);
       const items = treeItems(o.content, oidBytes);
@@ -333,51 +403,87 @@ export class SourceCache {
  */
 export async function readGitSnapshot(gitDir: string, commit: string, sources?: SourceCache): Promise<RepoSnapshot> {
   const dir = resolve(gitDir);
-  const reader = readerFor(dir);
-  try {
-    return await readWith(reader, dir, gitDir, commit, sources);
-  } catch (error) {
-    // A kept process that exited meanwhile (killed, or the repository was not there when it
-    // started) is not the commit's fault: once more with a new one, whose errors stand.
-    if (!reader.failed) throw error;
-    return readWith(readerFor(dir), dir, gitDir, commit, sources);
+  // Names other than full ids are resolved apart (a fork), so that none reaches the kept reader.
+  const id = FULL_ID.test(commit) ? commit : await revParseCommit(dir, gitDir, commit);
+  for (let attempt = 1; ; attempt++) {
+    const reader = acquireReader(dir);
+    try {
+      return await readWith(reader, dir, gitDir, commit, id, sources);
+    } catch (error) {
+      // A kept process that exited meanwhile (killed) is not the commit's fault: once more with a
+      // new one. One that fails again either has no repository to read (not found, as git
+      // rev-parse says) or failed for a cause its error names.
+      if (!reader.failed) throw error;
+      if (attempt === 2) {
+        await revParseCommit(dir, gitDir, commit);
+        throw error;
+      }
+    } finally {
+      releaseReader(dir, reader);
+    }
   }
 }
 
-async function readWith(cat: CatFile, dir: string, gitDir: string, commit: string, sources: SourceCache | undefined): Promise<RepoSnapshot> {
-  const head = await cat.read(`${commit}^{commit}`).catch(() => undefined);
-  if (!head || head.type !== 'commit') throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
+function notFound(commit: string, gitDir: string): FixwrightError {
+  return new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
+}
+
+/** The commit id a name resolves to, by a short-lived `git rev-parse`; not found when git cannot resolve it. */
+function revParseCommit(dir: string, gitDir: string, commit: string): Promise<string> {
+  // A newline would make `commit` two names; git would resolve the last.
+  if (/[\n\r\0]/.test(commit)) return Promise.reject(notFound(commit, gitDir));
+  return new Promise((resolvePromise, reject) => {
+    execFile('git', ['--git-dir', dir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`], (error, stdout) => {
+      const sha = stdout.trim();
+      if (error && typeof error.code !== 'number') reject(new Error(`cannot run git rev-parse in ${gitDir}: ${error.message}`));
+      else if (error || !FULL_ID.test(sha)) reject(notFound(commit, gitDir));
+      else resolvePromise(sha);
+    });
+  });
+}
+
+async function readWith(cat: CatFile, dir: string, gitDir: string, commit: string, id: string, sources: SourceCache | undefined): Promise<RepoSnapshot> {
+  const head = await cat.contents(`${id}^{commit}`);
+  if (!head || head.type !== 'commit') throw notFound(commit, gitDir);
   const sha = head.oid;
   const treeId = /^tree ([0-9a-f]+)\n/.exec(head.content.toString('latin1', 0, 100))?.[1];
   if (!treeId) throw new Error(`git cat-file: commit ${sha} has no tree`);
   const listing = await listTree(cat, treeId, sources?.trees);
 
-  // A file's size decides whether it is read (too large ones are not), so blobs of unknown size
-  // are read first, with those not cached that the size will not rule out.
-  const toRead = new Set<string>();
+  // What the cache holds is taken now, before any wait: a snapshot sharing the cache may evict it meanwhile.
+  const known = new Map<string, Decoded>();
+  const sizes = new Map<string, number>();
+  const unsized = new Set<string>();
   for (const { path, mode, blob } of listing) {
     if (mode === '120000' || skipByPath(path)) continue;
     const size = sources?.sizes.get(blob);
-    if (size === undefined || (!sources!.has(blob) && !skipByPath(path, size))) toRead.add(blob);
+    if (size === undefined) unsized.add(blob);
+    else {
+      sizes.set(blob, size);
+      // Too large: never decoded, so never held.
+      if (skipByPath(path, size)) continue;
+    }
+    const decoded = sources?.get(blob);
+    if (decoded) known.set(blob, decoded);
   }
-  const blobs = await catBlobs(cat, [...toRead]);
-  for (const [blob, bytes] of blobs) sources?.sizes.set(blob, bytes.length);
-  const sizeOf = (blob: string) => blobs.get(blob)?.length ?? sources?.sizes.get(blob);
+  // A file's size decides whether it is read (too large ones are not): sizes first, then the contents of those that pass.
+  const infos = await Promise.all([...unsized].map((blob) => cat.info(blob)));
+  for (const info of infos) {
+    if (!info) continue;
+    sizes.set(info.oid, info.size);
+    sources?.sizes.set(info.oid, info.size);
+  }
 
   const skipped: RepoSnapshot['skipped'] = [];
   const wanted: Array<{ path: string; blob: string; size: number }> = [];
   for (const { path, mode, blob } of listing) {
-    const size = sizeOf(blob);
+    const size = sizes.get(blob);
     const reason = mode === '120000' ? 'symlink' : skipByPath(path, size);
     if (reason === 'not-python') continue;
     if (reason) skipped.push({ path, reason });
     else wanted.push({ path, blob, size: size ?? 0 });
   }
-  const known = new Map<string, Decoded>();
-  for (const { blob } of wanted) {
-    const decoded = sources?.get(blob);
-    if (decoded) known.set(blob, decoded);
-  }
+  const blobs = await catBlobs(cat, [...new Set(wanted.filter((w) => !known.has(w.blob)).map((w) => w.blob))]);
   const files: SnapshotFile[] = [];
   let bytesRead = 0;
   for (const { path, blob, size } of wanted) {
