@@ -174,56 +174,20 @@ export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: num
 }
 
 /**
- * Dot products of column `i` of `a` with the eight columns from `j` of `b`, both column-major with
- * `n` rows, into `out`. Each sum runs over the rows in order, exactly as one loop per column would,
- * but the eight run side by side: one long chain of dependent additions waits on each addition,
- * eight independent ones do not (about twice as fast, and bit for bit the same).
+ * Xᵀ Y for X column-major and Y in panels, both `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX)
+ * / 2), l × l row-major: for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
+ * Xᵀ's rows are X's columns as they lie, so XᵀY is the sparse product with Xᵀ taken as a matrix with
+ * every entry present: each dot product sums over the rows in order from 0, and with an arena
+ * holding X runs in SIMD (the same numbers).
  */
-function dots8(a: Float64Array, b: Float64Array, n: number, i: number, j: number, out: Float64Array): void {
-  const ci = i * n;
-  const c0 = j * n;
-  const [c1, c2, c3, c4, c5, c6, c7] = [c0 + n, c0 + 2 * n, c0 + 3 * n, c0 + 4 * n, c0 + 5 * n, c0 + 6 * n, c0 + 7 * n];
-  let [d0, d1, d2, d3, d4, d5, d6, d7] = [0, 0, 0, 0, 0, 0, 0, 0];
-  for (let r = 0; r < n; r++) {
-    const q = a[ci + r]!;
-    d0 += q * b[c0 + r]!;
-    d1 += q * b[c1 + r]!;
-    d2 += q * b[c2 + r]!;
-    d3 += q * b[c3 + r]!;
-    d4 += q * b[c4 + r]!;
-    d5 += q * b[c5 + r]!;
-    d6 += q * b[c6 + r]!;
-    d7 += q * b[c7 + r]!;
-  }
-  out[0] = d0;
-  out[1] = d1;
-  out[2] = d2;
-  out[3] = d3;
-  out[4] = d4;
-  out[5] = d5;
-  out[6] = d6;
-  out[7] = d7;
-}
-
-/**
- * Xᵀ Y for two column-major matrices of `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX) / 2),
- * l × l row-major: for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
- */
-export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number): Float64Array {
-  const full = new Float64Array(l * l);
-  const d8 = new Float64Array(8);
+export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number, arena?: PanelArena): Float64Array {
+  const rowPtr = arena ? arena.i32(l + 1) : new Int32Array(l + 1);
+  const cols = arena ? arena.i32(l * n) : new Int32Array(l * n);
   for (let i = 0; i < l; i++) {
-    let j = 0;
-    for (; j + 7 < l; j += 8) {
-      dots8(x, y, n, i, j, d8);
-      full.set(d8, i * l + j);
-    }
-    for (; j < l; j++) {
-      let dot = 0;
-      for (let r = 0; r < n; r++) dot += x[i * n + r]! * y[j * n + r]!;
-      full[i * l + j] = dot;
-    }
+    rowPtr[i + 1] = (i + 1) * n;
+    for (let r = 0; r < n; r++) cols[i * n + r] = r;
   }
+  const full = rowsFromPanels(sparseTimes({ rowPtr, cols, vals: x }, l, y, l, arena?.f64(l * l), arena), l, l, new Float64Array(l * l));
   const c = new Float64Array(l * l);
   for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c[i * l + j] = (full[i * l + j]! + full[j * l + i]!) / 2;
   return c;
@@ -551,12 +515,14 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   const nnz = a.rowPtr[n]!;
   // A, Aᵀ, the m × l and the n × l panels in one WebAssembly memory where there is SIMD.
   const sparseBytes = (rows: number) => PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(nnz, 4) + PanelArena.bytes(nnz, 8);
-  const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8));
+  // And Q, and C's full Qᵀ(A Bᵀ) as the product with Qᵀ (symmetricCross).
+  const crossBytes = PanelArena.bytes(n * l, 8) + PanelArena.bytes(l + 1, 4) + PanelArena.bytes(l * n, 4) + PanelArena.bytes(l * l, 8);
+  const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8) + crossBytes);
   const aT = transposeRows(a, n, m);
   const [as, aTs] = arena ? [arena.sparse(a), arena.sparse(aT)] : [a, aT];
   const terms = gaussianPanels(seed, m, l, arena?.f64(m * l));
   const y = sparseTimes(as, n, terms, l, arena?.f64(n * l), arena);
-  const q = columnsFromPanels(y, n, l);
+  const q = columnsFromPanels(y, n, l, arena?.f64(n * l));
   orthonormaliseStably(q, n, l);
   for (let it = 0; it < 2; it++) {
     sparseTimes(as, n, sparseTimes(aTs, m, panelsFromColumns(q, n, l, y), l, terms, arena), l, y, arena);
@@ -564,8 +530,8 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   }
   // C = B Bᵀ = Qᵀ (A Bᵀ): a product with A and an l × l × n one, instead of m·l² over the terms.
   const bt = sparseTimes(aTs, m, panelsFromColumns(q, n, l, y), l, terms, arena);
-  const abt = columnsFromPanels(sparseTimes(as, n, bt, l, y, arena), n, l);
-  const { values, vectors } = symmetricEigen(symmetricCross(q, abt, n, l), l);
+  const abt = sparseTimes(as, n, bt, l, y, arena);
+  const { values, vectors } = symmetricEigen(symmetricCross(q, abt, n, l, arena), l);
   const order = Array.from(values, (v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
   const wk = new Float64Array(rank * l);
   order.forEach(([, e], d) => wk.set(vectors.subarray(e * l, (e + 1) * l), d * l));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { columnsFromPanels, gaussianPanels, gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, panelsFromColumns, rowsFromPanels, type SparseRows, sparseTimes, transposeRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
+import { columnsFromPanels, gaussianPanels, gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, panelsFromColumns, rowsFromPanels, type SparseRows, sparseTimes, symmetricCross, transposeRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
 import { type LsiBasis, loadBasis } from '../../localisation/embeddings/lsi-store.js';
 import { PanelArena } from '../../localisation/embeddings/panel-kernel.js';
 import { symmetricEigen } from '../../localisation/embeddings/symmetric-eigen.js';
@@ -288,6 +288,29 @@ describe('LSI sparse products in WebAssembly SIMD', () => {
       for (const [got, expected] of pairs) expect(got.every((v, i) => Object.is(v, expected[i]))).toBe(true);
       // Arrays outside the arena: the scalar loop, the same numbers.
       expect(sparseTimes(a, n, x, l, undefined, arena).every((v, i) => Object.is(v, pairs[0][1][i]))).toBe(true);
+    }
+  });
+});
+
+describe('LSI Rayleigh quotient', () => {
+  it('is bit for bit the dot products of the columns, symmetrised, in SIMD and not', () => {
+    const rand = lcg(53);
+    for (const [n, l] of [[1, 1], [9, 5], [40, 8], [77, 19], [300, 138]] as const) {
+      const x = Float64Array.from({ length: n * l }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 8 - 4));
+      const y = Float64Array.from({ length: n * l }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 8 - 4));
+      const dot = (i: number, j: number) => {
+        let s = 0;
+        for (let r = 0; r < n; r++) s += x[i * n + r]! * y[j * n + r]!;
+        return s;
+      };
+      const expected = Float64Array.from({ length: l * l }, (_, k) => (dot(Math.floor(k / l), k % l) + dot(k % l, Math.floor(k / l))) / 2);
+      const arena = PanelArena.create(2 * PanelArena.bytes(n * l, 8) + PanelArena.bytes(l + 1, 4) + PanelArena.bytes(l * n, 4) + PanelArena.bytes(l * l, 8))!;
+      const [xs, ys] = [arena.f64(n * l), arena.f64(n * l)];
+      xs.set(x);
+      panelsFromColumns(y, n, l, ys);
+      for (const got of [symmetricCross(x, panelsFromColumns(y, n, l), n, l), symmetricCross(xs, ys, n, l, arena)]) {
+        expect(got.every((v, k) => Object.is(v, expected[k]))).toBe(true);
+      }
     }
   });
 });
