@@ -5,19 +5,43 @@ import { loadSettings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import { makeDir } from '../core/make-dir.js';
 import { assetPath } from '../core/paths.js';
-import { closeAllSessions } from '../sandbox/session.js';
-import { registerBenchCommand } from './commands/bench.js';
-import { registerBenchEditsCommand } from './commands/bench-edits.js';
-import { registerDemoCommand } from './commands/demo.js';
-import { registerEditCommand } from './commands/edit.js';
-import { registerEvalCommand } from './commands/eval.js';
-import { registerExportCommand } from './commands/export.js';
-import { registerLocaliseCommand } from './commands/localise.js';
-import { registerSandboxCommands } from './commands/sandbox.js';
-import { registerServeCommands } from './commands/serve.js';
-import { registerSolveCommand } from './commands/solve.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 import { shutdownHandler } from './shutdown.js';
+
+type Register = (program: Command, setExit: (code: number) => void, version: string) => void;
+
+/**
+ * Each command's module, loaded only when it runs: together they load the agent's model clients,
+ * the API server, the queue and Docker's client, seconds before `fixwright localise` (which needs
+ * none of them) could start. In the order `fixwright --help` lists them; `names` are the top-level
+ * commands a module registers.
+ */
+const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Register> }> = [
+  { names: ['sandbox'], load: async () => (await import('./commands/sandbox.js')).registerSandboxCommands },
+  { names: ['localise'], load: async () => (await import('./commands/localise.js')).registerLocaliseCommand },
+  { names: ['solve'], load: async () => (await import('./commands/solve.js')).registerSolveCommand },
+  { names: ['demo'], load: async () => (await import('./commands/demo.js')).registerDemoCommand },
+  { names: ['serve', 'worker'], load: async () => { const { registerServeCommands } = await import('./commands/serve.js'); return (program, _setExit, version) => registerServeCommands(program, version); } },
+  { names: ['eval'], load: async () => (await import('./commands/eval.js')).registerEvalCommand },
+  { names: ['bench'], load: async () => (await import('./commands/bench.js')).registerBenchCommand },
+  { names: ['edit'], load: async () => (await import('./commands/edit.js')).registerEditCommand },
+  { names: ['bench-edits'], load: async () => (await import('./commands/bench-edits.js')).registerBenchEditsCommand },
+  { names: ['export'], load: async () => (await import('./commands/export.js')).registerExportCommand },
+];
+
+/** The modules to load for these arguments: the named command's alone, none for the version, or all of them (help, a mistyped command, none). */
+function commandsFor(argv: readonly string[]): typeof COMMANDS {
+  const name = argv[2];
+  if (name === '--version' || name === '-V') return [];
+  const named = COMMANDS.find((c) => name !== undefined && c.names.includes(name));
+  return named ? [named] : COMMANDS;
+}
+
+/** Sandboxes live only where a command loaded the sandbox module; loading it here otherwise finds none to close. */
+async function closeSandboxes(): Promise<void> {
+  const { closeAllSessions } = await import('../sandbox/session.js');
+  await closeAllSessions();
+}
 
 /** The `fixwright` command line: one program, one subcommand per job. */
 export async function main(argv: string[]): Promise<number> {
@@ -29,16 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(version)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`fixwright: ${text.replace(/^error: /, '')}`) });
-  registerSandboxCommands(program, (code) => (exitCode = code));
-  registerLocaliseCommand(program, (code) => (exitCode = code));
-  registerSolveCommand(program, (code) => (exitCode = code));
-  registerDemoCommand(program, (code) => (exitCode = code));
-  registerServeCommands(program, version);
-  registerEvalCommand(program, (code) => (exitCode = code));
-  registerBenchCommand(program);
-  registerEditCommand(program, (code) => (exitCode = code));
-  registerBenchEditsCommand(program);
-  registerExportCommand(program);
+  for (const register of await Promise.all(commandsFor(argv).map((c) => c.load()))) register(program, (code) => (exitCode = code), version);
   // Every command may write under the data directory: one that cannot be made is one line naming
   // FIXWRIGHT_DATA_DIR (Node's recursive mkdir would spin forever under /proc).
   program.hook('preAction', () => {
@@ -80,11 +95,11 @@ function installSignalCleanup(): void {
       if (shutdown) {
         void shutdown()
           .catch((err: unknown) => process.stderr.write(`fixwright: shutdown: ${(err as Error).message}\n`))
-          .finally(() => void closeAllSessions().finally(() => process.exit(code)));
+          .finally(() => void closeSandboxes().finally(() => process.exit(code)));
         return;
       }
       const settled = Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
-      void Promise.allSettled([closeAllSessions(), settled]).finally(() => process.exit(code));
+      void Promise.allSettled([closeSandboxes(), settled]).finally(() => process.exit(code));
     });
   }
 }

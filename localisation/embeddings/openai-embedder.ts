@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OpenAIEmbeddings } from '@langchain/openai';
+import type { OpenAIEmbeddings } from '@langchain/openai';
 import { FixwrightError } from '../../core/errors.js';
 import { type CorpusEmbedding, type Embedder, type EmbeddingCorpus, normalise } from './embedder.js';
 
@@ -26,21 +26,30 @@ export interface ApiEmbedderOptions {
  */
 export class ApiEmbedder implements Embedder {
   readonly name: string;
-  private readonly client: OpenAIEmbeddings;
+  private client: OpenAIEmbeddings | undefined;
   private readonly options: ApiEmbedderOptions;
 
   constructor(options: ApiEmbedderOptions) {
     this.options = options;
     this.name = `api:${options.model}`;
-    this.client = new OpenAIEmbeddings({
-      model: options.model,
-      // Local servers need no key, but the client insists on one.
-      apiKey: options.apiKey || 'not-needed',
-      batchSize: options.batchSize ?? 64,
-      timeout: options.timeoutMs ?? 60_000,
-      maxRetries: options.maxRetries ?? 3,
-      configuration: options.baseURL ? { baseURL: options.baseURL } : {},
-    });
+  }
+
+  /** The client, made on first use: its library takes about a second to load, which every localiser paid whether or not it used an API. */
+  private async clientOf(): Promise<OpenAIEmbeddings> {
+    if (!this.client) {
+      const { OpenAIEmbeddings } = await import('@langchain/openai');
+      const options = this.options;
+      this.client = new OpenAIEmbeddings({
+        model: options.model,
+        // Local servers need no key, but the client insists on one.
+        apiKey: options.apiKey || 'not-needed',
+        batchSize: options.batchSize ?? 64,
+        timeout: options.timeoutMs ?? 60_000,
+        maxRetries: options.maxRetries ?? 3,
+        configuration: options.baseURL ? { baseURL: options.baseURL } : {},
+      });
+    }
+    return this.client;
   }
 
   private cacheFile(text: string): string | undefined {
@@ -64,7 +73,7 @@ export class ApiEmbedder implements Embedder {
     if (missing.length > 0) {
       let vectors: number[][];
       try {
-        vectors = await this.client.embedDocuments(missing.map(([t]) => t));
+        vectors = await (await this.clientOf()).embedDocuments(missing.map(([t]) => t));
       } catch (err) {
         throw new FixwrightError('FW_ERR_CONFIG', `the embeddings endpoint failed (${this.name}${this.options.baseURL ? ` at ${this.options.baseURL}` : ''}): ${(err as Error).message}`, {
           cause: err,
