@@ -73,13 +73,15 @@ class CatFile {
   private stderr = '';
   private referenced = true;
   private readonly closed: Promise<void>;
+  /** Requests not yet written. */
+  private outgoing = '';
   /** Snapshots reading through this process now: it is closed only when there are none. */
   users = 0;
   /** Closes the process once it has been unused for a while (see `IDLE_MS`). */
   idle: NodeJS.Timeout | undefined;
 
   constructor(private readonly gitDir: string) {
-    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch-command'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch-command', '--buffer'], { stdio: ['pipe', 'pipe', 'pipe'] });
     endAtExit(this.child);
     this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     this.child.stderr.on('data', (c: Buffer) => (this.stderr += c.toString()));
@@ -130,7 +132,15 @@ class CatFile {
     return new Promise((resolvePromise, reject) => {
       this.waiting.push({ contents, resolve: resolvePromise, reject });
       this.reference(true);
-      this.child.stdin.write(`${command} ${oid}\n`);
+      // The requests made in one turn of the event loop go to git in one write, and it answers them
+      // together (a write per request cost more than git's answers for a cold read).
+      const first = this.outgoing === '';
+      this.outgoing += `${command} ${oid}\n`;
+      if (!first) return;
+      queueMicrotask(() => {
+        this.child.stdin.write(`${this.outgoing}flush\n`);
+        this.outgoing = '';
+      });
     });
   }
 
@@ -257,14 +267,6 @@ function closeExtraReaders(): void {
 /** @internal For tests: the git directories with a kept reader and whether each is in use, least recently used first. */
 export function keptReaders(): Array<{ gitDir: string; users: number; pid: number | undefined }> {
   return [...readers].map(([gitDir, r]) => ({ gitDir, users: r.users, pid: r.pid }));
-}
-
-/** Reads blobs by id through the kept reader. */
-async function catBlobs(cat: CatFile, ids: string[]): Promise<Map<string, Buffer>> {
-  const blobs = new Map<string, Buffer>();
-  const read = await Promise.all(ids.map((id) => cat.contents(id)));
-  read.forEach((o, i) => o && blobs.set(ids[i]!, o.content));
-  return blobs;
 }
 
 /** A tree entry a snapshot can use: a subtree, a Python file, or a symlink (reported as skipped whatever its name). */
@@ -453,26 +455,35 @@ async function readWith(cat: CatFile, dir: string, gitDir: string, commit: strin
   // What the cache holds is taken now, before any wait: a snapshot sharing the cache may evict it meanwhile.
   const known = new Map<string, Decoded>();
   const sizes = new Map<string, number>();
-  const unsized = new Set<string>();
+  // A file's size decides whether it is read (too large ones never are): a blob of unknown size is
+  // asked for its size, and for its content as soon as the size passes, so git answers both at once.
+  const reading = new Map<string, Promise<Buffer | undefined>>();
+  const contentOf = (blob: string) => cat.contents(blob).then((o) => o?.content);
   for (const { path, mode, blob } of listing) {
-    if (mode === '120000' || skipByPath(path)) continue;
+    if (mode === '120000' || reading.has(blob) || known.has(blob)) continue;
     const size = sources?.sizes.get(blob);
-    if (size === undefined) unsized.add(blob);
-    else {
-      sizes.set(blob, size);
-      // Too large: never decoded, so never held.
-      if (skipByPath(path, size)) continue;
-    }
+    if (size !== undefined) sizes.set(blob, size);
+    // Too large ones included: never decoded, so never held.
+    if (skipByPath(path, size)) continue;
     const decoded = sources?.get(blob);
     if (decoded) known.set(blob, decoded);
+    if (size !== undefined) {
+      if (!decoded) reading.set(blob, contentOf(blob));
+      continue;
+    }
+    reading.set(
+      blob,
+      cat.info(blob).then((info) => {
+        if (!info) return undefined;
+        sizes.set(blob, info.size);
+        sources?.sizes.set(blob, info.size);
+        return skipByPath(path, info.size) || known.has(blob) ? undefined : contentOf(blob);
+      }),
+    );
   }
-  // A file's size decides whether it is read (too large ones are not): sizes first, then the contents of those that pass.
-  const infos = await Promise.all([...unsized].map((blob) => cat.info(blob)));
-  for (const info of infos) {
-    if (!info) continue;
-    sizes.set(info.oid, info.size);
-    sources?.sizes.set(info.oid, info.size);
-  }
+  const blobs = new Map<string, Buffer>();
+  const pending = [...reading];
+  (await Promise.all(pending.map(([, read]) => read))).forEach((bytes, i) => bytes && blobs.set(pending[i]![0], bytes));
 
   const skipped: RepoSnapshot['skipped'] = [];
   const wanted: Array<{ path: string; blob: string; size: number }> = [];
@@ -483,7 +494,6 @@ async function readWith(cat: CatFile, dir: string, gitDir: string, commit: strin
     if (reason) skipped.push({ path, reason });
     else wanted.push({ path, blob, size: size ?? 0 });
   }
-  const blobs = await catBlobs(cat, [...new Set(wanted.filter((w) => !known.has(w.blob)).map((w) => w.blob))]);
   const files: SnapshotFile[] = [];
   let bytesRead = 0;
   for (const { path, blob, size } of wanted) {
