@@ -13,12 +13,20 @@ import { holdingWords, replaceTokenTable, scanLines, splitIdentifier, STOP_WORDS
 // The tokenizer as it was written with a regular expression (its stop words are the module's): the
 // character scanner must give exactly its tokens, or every cached index, BM25 score and LSI vector would move.
 const keep = (t: string) => t.length >= 2 && t.length <= 40 && !STOP_WORDS.has(t) && !/^\d+$/.test(t);
+function referenceSplit(word: string): string[] {
+  return word
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .map((p) => p.toLowerCase())
+    .filter(Boolean);
+}
 function referenceTokenize(text: string): string[] {
   const out: string[] = [];
   for (const match of text.matchAll(/[A-Za-z_][A-Za-z0-9_]*(?:[.-][A-Za-z_][A-Za-z0-9_]*)*/g)) {
     for (const piece of match[0].split('.').filter(Boolean)) {
       const whole = piece.toLowerCase().replace(/[_-]/g, '');
-      const parts = splitIdentifier(piece);
+      const parts = referenceSplit(piece);
       if (parts.length > 1 && keep(whole)) out.push(whole);
       for (const part of parts) if (keep(part)) out.push(part);
     }
@@ -66,6 +74,15 @@ describe('character scanner tokenizer', () => {
 
   it('gives exactly the regular expression tokenizer tokens', () => {
     for (const text of corpus) expect(tokenize(text)).toEqual(referenceTokenize(text));
+  });
+
+  it('splits identifiers as the regular expressions did', () => {
+    const shapes = ['aB', 'AB', 'ABc', 'AbC', 'ABCDeFGh', 'a1B2c3', 'HTTPAdapter', 'getHTTPResponse', 'XMLHttpRequest2', 'x_Y-z', 'A', '_', '9Z', 'ZZz9zZZ'];
+    const words = [...shapes, ...corpus.flatMap((t) => t.split(/[^A-Za-z0-9_.-]+/))];
+    // Every two- to four-letter word over the letters that decide a cut.
+    const letters = ['a', 'B', '1', '_', '-'];
+    for (const a of letters) for (const b of letters) for (const c of ['', ...letters]) for (const d of ['', ...letters]) words.push(a + b + c + d);
+    for (const w of words) expect(splitIdentifier(w)).toEqual(referenceSplit(w));
   });
 
   it('counts tokens in first-occurrence order with their total', () => {
