@@ -173,6 +173,17 @@ export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: num
   return out;
 }
 
+/** A dense row-major `rows` × `cols` matrix (its entries `vals`) as a sparse one with every entry present, in the arena when there is one. */
+function everyEntry(vals: Float64Array, rows: number, cols: number, arena?: PanelArena): SparseRows {
+  const rowPtr = arena ? arena.i32(rows + 1) : new Int32Array(rows + 1);
+  const col = arena ? arena.i32(rows * cols) : new Int32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    rowPtr[i + 1] = (i + 1) * cols;
+    for (let c = 0; c < cols; c++) col[i * cols + c] = c;
+  }
+  return { rowPtr, cols: col, vals };
+}
+
 /**
  * Xᵀ Y for X column-major and Y in panels, both `n` rows and `l` columns, symmetrised ((XᵀY + YᵀX)
  * / 2), l × l row-major: for the Rayleigh quotient Qᵀ (A Aᵀ Q), which is symmetric but for rounding.
@@ -181,13 +192,7 @@ export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: num
  * holding X runs in SIMD (the same numbers).
  */
 export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number, arena?: PanelArena): Float64Array {
-  const rowPtr = arena ? arena.i32(l + 1) : new Int32Array(l + 1);
-  const cols = arena ? arena.i32(l * n) : new Int32Array(l * n);
-  for (let i = 0; i < l; i++) {
-    rowPtr[i + 1] = (i + 1) * n;
-    for (let r = 0; r < n; r++) cols[i * n + r] = r;
-  }
-  const full = rowsFromPanels(sparseTimes({ rowPtr, cols, vals: x }, l, y, l, arena?.f64(l * l), arena), l, l, new Float64Array(l * l));
+  const full = rowsFromPanels(sparseTimes(everyEntry(x, l, n, arena), l, y, l, arena?.f64(l * l), arena), l, l, new Float64Array(l * l));
   const c = new Float64Array(l * l);
   for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c[i * l + j] = (full[i * l + j]! + full[j * l + i]!) / 2;
   return c;
@@ -492,6 +497,8 @@ export interface TruncatedSvd {
   bt: Float64Array;
   /** The eigenvectors of B Bᵀ kept, largest first, one contiguous row each: wk[d·l + j] = W[j][d]. */
   wk: Float64Array;
+  /** Q W, the documents' coordinates before Σ: n × rank, row-major. */
+  u: Float64Array;
   /** The singular values kept, largest first (at least 1e-6). */
   sigma: number[];
 }
@@ -517,7 +524,9 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   const sparseBytes = (rows: number) => PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(nnz, 4) + PanelArena.bytes(nnz, 8);
   // And Q, and C's full Qᵀ(A Bᵀ) as the product with Qᵀ (symmetricCross).
   const crossBytes = PanelArena.bytes(n * l, 8) + PanelArena.bytes(l + 1, 4) + PanelArena.bytes(l * n, 4) + PanelArena.bytes(l * l, 8);
-  const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8) + crossBytes);
+  // And the documents' Q W (see below).
+  const uBytes = PanelArena.bytes(n * l, 8) + PanelArena.bytes(n + 1, 4) + PanelArena.bytes(n * l, 4) + PanelArena.bytes(l * rank, 8) + PanelArena.bytes(n * rank, 8);
+  const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8) + crossBytes + uBytes);
   const aT = transposeRows(a, n, m);
   const [as, aTs] = arena ? [arena.sparse(a), arena.sparse(aT)] : [a, aT];
   const terms = gaussianPanels(seed, m, l, arena?.f64(m * l));
@@ -535,7 +544,13 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   const order = Array.from(values, (v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
   const wk = new Float64Array(rank * l);
   order.forEach(([, e], d) => wk.set(vectors.subarray(e * l, (e + 1) * l), d * l));
-  return { q, bt, wk, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
+  // The documents' Q W (n × rank): Q's rows as a sparse matrix with every entry present times W
+  // in panels, each entry summed over j in order from 0.
+  const qRows = arena ? arena.f64(n * l) : new Float64Array(n * l);
+  for (let j = 0; j < l; j++) for (let i = 0; i < n; i++) qRows[i * l + j] = q[j * n + i]!;
+  const w = panelsFromColumns(wk, l, rank, arena?.f64(l * rank));
+  const u = rowsFromPanels(sparseTimes(everyEntry(qRows, n, l, arena), n, w, rank, arena?.f64(n * rank), arena), n, rank, new Float64Array(n * rank));
+  return { q, bt, wk, u, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
 }
 
 /**
@@ -762,37 +777,12 @@ export class LsiEmbedder implements Embedder {
     const l = Math.min(rank + 10, n, m);
     if (n < 2 || m < 2 || l < 1) return { degenerate: this.degenerate(a, n, vocab, idf) };
 
-    const { q, bt, wk, sigma } = truncatedSvd(a, n, m, rank, l, this.seed);
+    const { bt, wk, u, sigma } = truncatedSvd(a, n, m, rank, l, this.seed);
     // Documents: U Σ = Q W Σ (n × rank). Queries and folded documents: q Vₖ = (q Bᵀ) W Σ⁻¹.
     const fitted = new Map<string, Float32Array>();
-    const qi = new Float64Array(l);
-    const dims = new Float64Array(rank);
     for (let i = 0; i < n; i++) {
-      for (let j = 0; j < l; j++) qi[j] = q[j * n + i]!;
-      // Four dimensions per pass over the row: four independent sums, each over j in order.
-      let d = 0;
-      for (; d + 3 < rank; d += 4) {
-        const [w0, w1, w2, w3] = [d * l, (d + 1) * l, (d + 2) * l, (d + 3) * l];
-        let [s0, s1, s2, s3] = [0, 0, 0, 0];
-        for (let j = 0; j < l; j++) {
-          const x = qi[j]!;
-          s0 += x * wk[w0 + j]!;
-          s1 += x * wk[w1 + j]!;
-          s2 += x * wk[w2 + j]!;
-          s3 += x * wk[w3 + j]!;
-        }
-        dims[d] = s0;
-        dims[d + 1] = s1;
-        dims[d + 2] = s2;
-        dims[d + 3] = s3;
-      }
-      for (; d < rank; d++) {
-        let s = 0;
-        for (let j = 0; j < l; j++) s += qi[j]! * wk[d * l + j]!;
-        dims[d] = s;
-      }
       const vec = new Float32Array(rank);
-      for (let e = 0; e < rank; e++) vec[e] = dims[e]! * sigma[e]!;
+      for (let e = 0; e < rank; e++) vec[e] = u[i * rank + e]! * sigma[e]!;
       fitted.set(keys[i]!, normalise(vec));
     }
     const projection = new Float64Array(l * rank);

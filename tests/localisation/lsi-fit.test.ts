@@ -65,6 +65,8 @@ describe('LSI truncated SVD', () => {
     const svd = truncatedSvd(sparse(dense), n, m, k, l, 7);
     for (let d = 0; d < k; d++) expect(Math.abs(svd.sigma[d]! - s[d]!) / s[d]!).toBeLessThan(1e-9);
     const u = leftVectors(svd, n, l, k);
+    // The documents' Q W it gives (the SIMD product) is the plain sum over j, bit for bit.
+    for (let i = 0; i < n; i++) for (let d = 0; d < k; d++) expect(Object.is(svd.u[i * k + d], u.get(i, d))).toBe(true);
     // Orthonormal, and inside the exact top-k left singular subspace: U − Uₖ Uₖᵀ U vanishes.
     expect(maxAbs(u.transpose().mmul(u).sub(Matrix.eye(k)))).toBeLessThan(1e-9);
     const uk = exact.leftSingularVectors.subMatrix(0, n - 1, 0, k - 1);
