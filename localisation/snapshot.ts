@@ -127,20 +127,62 @@ class CatFile {
     await this.closed;
   }
 
-  private request(command: string, oid: string, contents: boolean): Promise<GitObject | undefined> {
+  /**
+   * The sizes of `ids` and the contents of those `wants` keeps (by id and size), each content asked
+   * for as soon as its size comes, so git answers both kinds together; without `wants`, every
+   * content straight away. Blobs git lacks are in neither map.
+   * One promise for all, not one per request: a cold read asks for thousands.
+   */
+  sizedContents(ids: readonly string[], wants?: (id: string, size: number) => boolean): Promise<{ sizes: Map<string, number>; contents: Map<string, Buffer> }> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolvePromise, reject) => {
-      this.waiting.push({ contents, resolve: resolvePromise, reject });
-      this.reference(true);
-      // The requests made in one turn of the event loop go to git in one write, and it answers them
-      // together (a write per request cost more than git's answers for a cold read).
-      const first = this.outgoing === '';
-      this.outgoing += `${command} ${oid}\n`;
-      if (!first) return;
-      queueMicrotask(() => {
-        this.child.stdin.write(`${this.outgoing}flush\n`);
-        this.outgoing = '';
-      });
+      const sizes = new Map<string, number>();
+      const contents = new Map<string, Buffer>();
+      let left = ids.length;
+      const done = () => {
+        if (--left === 0) resolvePromise({ sizes, contents });
+      };
+      if (left === 0) resolvePromise({ sizes, contents });
+      const content = (id: string) =>
+        this.enqueue('contents', id, true, reject, (object) => {
+          if (object) {
+            sizes.set(id, object.size);
+            contents.set(id, object.content);
+          }
+          done();
+        });
+      for (const id of ids) {
+        if (!wants) {
+          content(id);
+          continue;
+        }
+        this.enqueue('info', id, false, reject, (info) => {
+          if (!info) return done();
+          sizes.set(id, info.size);
+          if (wants(id, info.size)) content(id);
+          else done();
+        });
+      }
+    });
+  }
+
+  private request(command: string, oid: string, contents: boolean): Promise<GitObject | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolvePromise, reject) => this.enqueue(command, oid, contents, reject, resolvePromise));
+  }
+
+  private enqueue(command: string, oid: string, contents: boolean, reject: (e: Error) => void, resolve: (o: GitObject | undefined) => void): void {
+    if (this.failure) return reject(this.failure);
+    this.waiting.push({ contents, resolve, reject });
+    this.reference(true);
+    // The requests made in one turn of the event loop go to git in one write, and it answers them
+    // together (a write per request cost more than git's answers for a cold read).
+    const first = this.outgoing === '';
+    this.outgoing += `${command} ${oid}\n`;
+    if (!first) return;
+    queueMicrotask(() => {
+      this.child.stdin.write(`${this.outgoing}flush\n`);
+      this.outgoing = '';
     });
   }
 
@@ -455,35 +497,31 @@ async function readWith(cat: CatFile, dir: string, gitDir: string, commit: strin
   // What the cache holds is taken now, before any wait: a snapshot sharing the cache may evict it meanwhile.
   const known = new Map<string, Decoded>();
   const sizes = new Map<string, number>();
-  // A file's size decides whether it is read (too large ones never are): a blob of unknown size is
-  // asked for its size, and for its content as soon as the size passes, so git answers both at once.
-  const reading = new Map<string, Promise<Buffer | undefined>>();
-  const contentOf = (blob: string) => cat.contents(blob).then((o) => o?.content);
+  // A file's size decides whether it is read (too large ones never are): blobs of unknown size are
+  // asked for their size, and for their content as soon as the size passes.
+  const readNow = new Set<string>();
+  const unsized = new Map<string, string>();
   for (const { path, mode, blob } of listing) {
-    if (mode === '120000' || reading.has(blob) || known.has(blob)) continue;
+    if (mode === '120000' || known.has(blob) || unsized.has(blob) || readNow.has(blob)) continue;
     const size = sources?.sizes.get(blob);
     if (size !== undefined) sizes.set(blob, size);
     // Too large ones included: never decoded, so never held.
     if (skipByPath(path, size)) continue;
     const decoded = sources?.get(blob);
     if (decoded) known.set(blob, decoded);
-    if (size !== undefined) {
-      if (!decoded) reading.set(blob, contentOf(blob));
-      continue;
-    }
-    reading.set(
-      blob,
-      cat.info(blob).then((info) => {
-        if (!info) return undefined;
-        sizes.set(blob, info.size);
-        sources?.sizes.set(blob, info.size);
-        return skipByPath(path, info.size) || known.has(blob) ? undefined : contentOf(blob);
-      }),
-    );
+    if (size === undefined) unsized.set(blob, path);
+    else if (!decoded) readNow.add(blob);
   }
-  const blobs = new Map<string, Buffer>();
-  const pending = [...reading];
-  (await Promise.all(pending.map(([, read]) => read))).forEach((bytes, i) => bytes && blobs.set(pending[i]![0], bytes));
+  const [read, sized] = await Promise.all([
+    cat.sizedContents([...readNow]),
+    cat.sizedContents([...unsized.keys()], (blob, size) => !known.has(blob) && !skipByPath(unsized.get(blob)!, size)),
+  ]);
+  const blobs = read.contents;
+  for (const [blob, bytes] of sized.contents) blobs.set(blob, bytes);
+  for (const [blob, size] of sized.sizes) {
+    sizes.set(blob, size);
+    sources?.sizes.set(blob, size);
+  }
 
   const skipped: RepoSnapshot['skipped'] = [];
   const wanted: Array<{ path: string; blob: string; size: number }> = [];
