@@ -104,10 +104,18 @@ function installSignalCleanup(): void {
   }
 }
 
-/** Exits once stdout and stderr have flushed, so piped output is never cut short. */
+/**
+ * Exits once stdout and stderr have flushed, so piped output is never cut short. The exit waits for
+ * the event loop to poll once more (an immediate scheduled from an immediate runs after the next
+ * poll, which is where a signal is read): a signal that arrived during synchronous work, such as a
+ * cold index, is handled first and its exit code wins, instead of the finished run exiting 0 over it.
+ */
 function exitAfterFlush(code: number): void {
   if (signalExitCode !== undefined) return; // the signal handler exits once clean-up is done
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+  const exit = () => {
+    if (signalExitCode === undefined) process.exit(code);
+  };
+  process.stdout.write('', () => process.stderr.write('', () => setImmediate(() => setImmediate(exit))));
 }
 
 installSignalCleanup();

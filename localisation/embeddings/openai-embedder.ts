@@ -37,7 +37,13 @@ export class ApiEmbedder implements Embedder {
   /** The client, made on first use: its library takes about a second to load, which every localiser paid whether or not it used an API. */
   private async clientOf(): Promise<OpenAIEmbeddings> {
     if (!this.client) {
-      const { OpenAIEmbeddings } = await import('@langchain/openai');
+      let OpenAIEmbeddings: typeof import('@langchain/openai').OpenAIEmbeddings;
+      try {
+        ({ OpenAIEmbeddings } = await import('@langchain/openai'));
+      } catch (err) {
+        // Not the endpoint's fault: the install is missing a dependency.
+        throw new FixwrightError('FW_ERR_CONFIG', `the API embedder (${this.name}) cannot load its client library @langchain/openai: ${(err as Error).message}; reinstall fixwright's dependencies (npm ci)`, { cause: err });
+      }
       const options = this.options;
       this.client = new OpenAIEmbeddings({
         model: options.model,
@@ -72,8 +78,9 @@ export class ApiEmbedder implements Embedder {
     const missing = texts.map((t, i) => [t, i] as const).filter(([, i]) => !out[i]);
     if (missing.length > 0) {
       let vectors: number[][];
+      const client = await this.clientOf();
       try {
-        vectors = await (await this.clientOf()).embedDocuments(missing.map(([t]) => t));
+        vectors = await client.embedDocuments(missing.map(([t]) => t));
       } catch (err) {
         throw new FixwrightError('FW_ERR_CONFIG', `the embeddings endpoint failed (${this.name}${this.options.baseURL ? ` at ${this.options.baseURL}` : ''}): ${(err as Error).message}`, {
           cause: err,
