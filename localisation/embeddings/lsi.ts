@@ -371,8 +371,10 @@ function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: Float64Arra
   const { terms, counts } = doc;
   const cols = new Int32Array(terms.length);
   const vals = new Float64Array(terms.length);
-  // Each column's entry, plus one (0: none yet).
-  const entry = new Int32Array(idf.length);
+  // Each column's entry, plus one (0: none yet): one array for every document, zeroed again below
+  // where this one wrote (a fresh one per document was 60 KB each on sympy, queries included).
+  if (entryScratch.length < idf.length) entryScratch = new Int32Array(idf.length);
+  const entry = entryScratch;
   let k = 0;
   for (let i = 0; i < terms.length; i++) {
     const col = vocab.get(terms[i]!);
@@ -393,8 +395,11 @@ function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: Float64Arra
   }
   norm = Math.sqrt(norm) || 1;
   for (let p = 0; p < k; p++) vals[p]! /= norm;
+  for (let p = 0; p < k; p++) entry[cols[p]!] = 0;
   return { cols: cols.subarray(0, k), vals: vals.subarray(0, k) };
 }
+
+let entryScratch = new Int32Array(0);
 
 /**
  * The corpus as sparse sublinear TF-IDF rows, unit length, as `weigh` gives each document, with its
@@ -528,7 +533,7 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   const uBytes = PanelArena.bytes(n * l, 8) + PanelArena.bytes(n + 1, 4) + PanelArena.bytes(n * l, 4) + PanelArena.bytes(l * rank, 8) + PanelArena.bytes(n * rank, 8);
   const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8) + crossBytes + uBytes);
   const aT = transposeRows(a, n, m);
-  const [as, aTs] = arena ? [arena.sparse(a), arena.sparse(aT)] : [a, aT];
+  const [as, aTs] = arena ? [arena.sparse(a, n), arena.sparse(aT, m)] : [a, aT];
   const terms = gaussianPanels(seed, m, l, arena?.f64(m * l));
   const y = sparseTimes(as, n, terms, l, arena?.f64(n * l), arena);
   const q = columnsFromPanels(y, n, l, arena?.f64(n * l));

@@ -5,7 +5,8 @@ import type { SparseRows } from './lsi.js';
  * sums per row of A held as four pairs (f64x2), each pair's lanes multiplied and added as the
  * scalar loop does (a multiply, then an add into the sum, in the row's order from 0; WebAssembly
  * has no fused multiply-add here), so the outputs are bit for bit the scalar ones, with two lanes
- * per instruction and no bounds check per load. The module is encoded below, its text in comments.
+ * per instruction and no typed-array checks per load (WebAssembly's own bounds checks remain, done
+ * by V8 with guard pages). The module is encoded below, its text in comments.
  */
 
 // LEB128, unsigned and signed (the constants here are small).
@@ -136,27 +137,34 @@ export class PanelArena {
     return Math.ceil((count * size) / ALIGN) * ALIGN;
   }
 
+  /** Where `bytes` more fit, or -1 when the arena is full. */
   private take(bytes: number): number {
     const at = this.used;
-    this.used += PanelArena.bytes(bytes, 1);
-    if (this.used > this.memory.buffer.byteLength) throw new RangeError('panel arena overflow');
+    const size = PanelArena.bytes(bytes, 1);
+    if (at + size > this.memory.buffer.byteLength) return -1;
+    this.used += size;
     return at;
   }
 
+  // An array that does not fit is an ordinary one: the products that read it take the scalar loop
+  // (`holds` is false), which gives the same numbers, so a size sum that falls short costs speed only.
   f64(count: number): Float64Array {
-    return new Float64Array(this.memory.buffer, this.take(count * 8), count);
+    const at = this.take(count * 8);
+    return at < 0 ? new Float64Array(count) : new Float64Array(this.memory.buffer, at, count);
   }
 
   i32(count: number): Int32Array {
-    return new Int32Array(this.memory.buffer, this.take(count * 4), count);
+    const at = this.take(count * 4);
+    return at < 0 ? new Int32Array(count) : new Int32Array(this.memory.buffer, at, count);
   }
 
-  /** A copy of a sparse matrix in the arena. */
-  sparse(a: SparseRows): SparseRows {
-    const copy = { rowPtr: this.i32(a.rowPtr.length), cols: this.i32(a.cols.length), vals: this.f64(a.vals.length) };
-    copy.rowPtr.set(a.rowPtr);
-    copy.cols.set(a.cols);
-    copy.vals.set(a.vals);
+  /** A copy of the `rows` rows of a sparse matrix in the arena (its entries alone, not any room past them). */
+  sparse(a: SparseRows, rows: number): SparseRows {
+    const nnz = a.rowPtr[rows]!;
+    const copy = { rowPtr: this.i32(rows + 1), cols: this.i32(nnz), vals: this.f64(nnz) };
+    copy.rowPtr.set(a.rowPtr.subarray(0, rows + 1));
+    copy.cols.set(a.cols.subarray(0, nnz));
+    copy.vals.set(a.vals.subarray(0, nnz));
     return copy;
   }
 

@@ -279,7 +279,7 @@ describe('LSI sparse products in WebAssembly SIMD', () => {
       const arena = PanelArena.create(sparse(n) + sparse(m) + 2 * PanelArena.bytes(m * l, 8) + 2 * PanelArena.bytes(n * l, 8));
       // Node 20 has WebAssembly SIMD: the path is taken, not skipped.
       expect(arena).toBeDefined();
-      const [as, aTs] = [arena!.sparse(a), arena!.sparse(aT)];
+      const [as, aTs] = [arena!.sparse(a, n), arena!.sparse(aT, m)];
       const [xs, ys] = [arena!.f64(m * l), arena!.f64(n * l)];
       xs.set(x);
       ys.set(y);
@@ -291,6 +291,29 @@ describe('LSI sparse products in WebAssembly SIMD', () => {
       // Arrays outside the arena: the scalar loop, the same numbers.
       expect(sparseTimes(a, n, x, l, undefined, arena).every((v, i) => Object.is(v, pairs[0][1][i]))).toBe(true);
     }
+  });
+});
+
+describe('LSI panel arena', () => {
+  it('gives ordinary arrays once full, and the fit the same vectors with room to spare past a matrix', () => {
+    const arena = PanelArena.create(64)!;
+    expect(arena).toBeDefined();
+    // Far past the arena's one page and a bit: an ordinary array, which the products read with the scalar loop.
+    const big = arena.f64(1 << 17);
+    expect(big.length).toBe(1 << 17);
+    expect(arena.holds(big)).toBe(false);
+    expect(arena.holds(arena.f64(8))).toBe(true);
+    const rand = lcg(71);
+    const [n, m] = [30, 90];
+    const dense = Array.from({ length: n }, () => Array.from({ length: m }, () => (rand() < 0.2 ? rand() : 0)));
+    const exact = sparse(dense);
+    // The same matrix in arrays with room past its last entry (a caller's buffers need not be cut to size).
+    const nnz = exact.rowPtr[n]!;
+    const roomy: SparseRows = { rowPtr: exact.rowPtr, cols: new Int32Array(nnz + 100_000), vals: new Float64Array(nnz + 100_000) };
+    roomy.cols.set(exact.cols);
+    roomy.vals.set(exact.vals);
+    const [a, b] = [truncatedSvd(exact, n, m, 8, 12, 7), truncatedSvd(roomy, n, m, 8, 12, 7)];
+    for (const key of ['sigma', 'q', 'bt', 'u'] as const) expect(Array.from(b[key]).every((v, i) => Object.is(v, a[key][i]))).toBe(true);
   });
 });
 
