@@ -94,7 +94,9 @@ class CatFile {
       });
       this.child.on('close', (code, signal) => {
         const how = code !== null ? `with exit code ${code}` : `on signal ${signal}`;
-        this.fail(new Error(`git cat-file in ${gitDir} exited ${how}: ${this.stderr.trim() || '(git printed nothing)'}`));
+        // A git before 2.36 has no --batch-command: say what to do, not only what git said.
+        const tooOld = /batch-command/.test(this.stderr) && /unknown option|usage:/i.test(this.stderr) ? ' (fixwright reads repositories with git cat-file --batch-command: it needs git 2.36 or later)' : '';
+        this.fail(new Error(`git cat-file in ${gitDir} exited ${how}: ${this.stderr.trim() || '(git printed nothing)'}${tooOld}`));
         resolvePromise();
       });
     });

@@ -102,6 +102,23 @@ describe('kept snapshot readers', () => {
     expect((error as Error).message).toMatch(/^git cat-file in .* exited with exit code 128: .*fatal/s);
   });
 
+  it('says a git without --batch-command is too old, and which version is needed', async () => {
+    const repo = makeRepo({ 'a.py': 'x = 1\n' }, { git: true });
+    // A git that answers --batch-command as git 2.34 does; everything else goes to the real one.
+    const bin = makeRepo({});
+    const real = execFileSync('sh', ['-c', 'command -v git']).toString().trim();
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\nfor a in "$@"; do [ "$a" = --batch-command ] && { echo "error: unknown option \\\`batch-command'" >&2; echo "usage: git cat-file <type> <object>" >&2; exit 129; }; done\nexec ${real} "$@"\n`);
+    chmodSync(join(bin, 'git'), 0o755);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}:${path}`;
+    try {
+      const error = await readGitSnapshot(join(repo, '.git'), 'HEAD').catch((e: Error) => e);
+      expect((error as Error).message).toMatch(/exited with exit code 129: .*unknown option .*needs git 2\.36 or later/s);
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it('keeps files a snapshot sharing the cache evicts while this one waits on git', async () => {
     const { gitDir, commits } = repoWithHistory(4, 'evict');
     const expected = await readGitSnapshot(gitDir, commits[3]!);
