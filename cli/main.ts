@@ -118,6 +118,13 @@ function exitAfterFlush(code: number): void {
   process.stdout.write('', () => process.stderr.write('', () => setImmediate(() => setImmediate(exit))));
 }
 
+// A reader that stops early (`fixwright localise … | head`) closes the pipe: the output is no longer
+// wanted, which is not an error of the run (it used to end in an unhandled 'error' event and exit 1).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+  });
+}
 installSignalCleanup();
 running = main(process.argv);
 running.then(exitAfterFlush, (err: unknown) => exitAfterFlush(signalExitCode === undefined ? reportError(err) : 0));

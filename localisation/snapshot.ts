@@ -89,14 +89,16 @@ class CatFile {
     this.child.stdin.on('error', () => {});
     this.closed = new Promise((resolvePromise) => {
       this.child.on('error', (e) => {
-        this.fail(new Error(`cannot run git cat-file in ${gitDir}: ${e.message}`));
+        this.fail(cannotRunGit('cat-file', gitDir, e));
         resolvePromise();
       });
       this.child.on('close', (code, signal) => {
         const how = code !== null ? `with exit code ${code}` : `on signal ${signal}`;
-        // A git before 2.36 has no --batch-command: say what to do, not only what git said.
-        const tooOld = /batch-command/.test(this.stderr) && /unknown option|usage:/i.test(this.stderr) ? ' (fixwright reads repositories with git cat-file --batch-command: it needs git 2.36 or later)' : '';
-        this.fail(new Error(`git cat-file in ${gitDir} exited ${how}: ${this.stderr.trim() || '(git printed nothing)'}${tooOld}`));
+        const said = `git cat-file in ${gitDir} exited ${how}: ${this.stderr.trim() || '(git printed nothing)'}`;
+        // A git before 2.36 has no --batch-command (129: a usage error, in any language): a setting
+        // of this machine for the user to change, so not reported as fixwright's own failure.
+        if (code === 129 && this.stderr.includes('batch-command')) this.fail(new FixwrightError('FW_ERR_CONFIG', `${said} (fixwright reads repositories with git cat-file --batch-command: it needs git 2.36 or later)`));
+        else this.fail(new Error(said));
         resolvePromise();
       });
     });
@@ -471,6 +473,11 @@ export async function readGitSnapshot(gitDir: string, commit: string, sources?: 
   }
 }
 
+/** git itself could not be started (not installed, not on PATH): the machine's setup, not fixwright's failure. */
+function cannotRunGit(command: string, gitDir: string, error: Error): FixwrightError {
+  return new FixwrightError('FW_ERR_CONFIG', `cannot run git ${command} in ${gitDir}: ${error.message} (fixwright needs git 2.36 or later on PATH)`, { cause: error });
+}
+
 function notFound(commit: string, gitDir: string): FixwrightError {
   return new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in ${gitDir}`, { field: 'commit' });
 }
@@ -482,7 +489,7 @@ function revParseCommit(dir: string, gitDir: string, commit: string): Promise<st
   return new Promise((resolvePromise, reject) => {
     execFile('git', ['--git-dir', dir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`], (error, stdout) => {
       const sha = stdout.trim();
-      if (error && typeof error.code !== 'number') reject(new Error(`cannot run git rev-parse in ${gitDir}: ${error.message}`));
+      if (error && typeof error.code !== 'number') reject(cannotRunGit('rev-parse', gitDir, error));
       else if (error || !FULL_ID.test(sha)) reject(notFound(commit, gitDir));
       else resolvePromise(sha);
     });

@@ -114,6 +114,8 @@ describe('kept snapshot readers', () => {
     try {
       const error = await readGitSnapshot(join(repo, '.git'), 'HEAD').catch((e: Error) => e);
       expect((error as Error).message).toMatch(/exited with exit code 129: .*unknown option .*needs git 2\.36 or later/s);
+      // A setting of the machine, reported as such (the CLI prints it in one line, exit 2), not as an internal error.
+      expect((error as { code?: string }).code).toBe('FW_ERR_CONFIG');
     } finally {
       process.env.PATH = path;
     }
