@@ -63,7 +63,7 @@ export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm2
  * from its text instead of being joined into a string and split again. A weight is added once per
  * occurrence, as `docStats` adds it, so non-integer weights sum to the same floating-point value.
  */
-export function contentStats(summary: Pick<FileSummary, 'symbols' | 'docstring'>, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, scanned?: ScannedText): { stats: Bm25DocStats; body: TermCounts } {
+export function contentStats(summary: Pick<FileSummary, 'symbols' | 'docstring'>, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, scanned?: ScannedText): { stats: Bm25DocStats; body: TermCounts & { total: number } } {
   const symbols = textIds(summary.symbols.map((s) => s.qualname).join(' '));
   const docs = textIds([summary.docstring ?? '', ...summary.symbols.map((s) => s.docstring ?? '')].join(' '));
   // The text's scan, when given, is shared with the symbol chunks (the same counts as scanning it here).

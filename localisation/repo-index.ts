@@ -2,7 +2,7 @@ import { type Bm25DocStats, type Bm25Weights, Bm25Index, DEFAULT_BM25_WEIGHTS, w
 import { isDocsFile, isTestFile } from './file-filter.js';
 import { ImportGraphBuilder } from './import-graph.js';
 import { symbolDefinitions } from './issue-evidence.js';
-import { pathTokens } from './tokenize.js';
+import { pathTokens, type TermCounts } from './tokenize.js';
 import { internChunks, makeTokenRoom, rememberChunks } from './symbol-index.js';
 import { type BlobCount, countEntry } from './blob-count.js';
 import { type BlobPool, blobPool, indexThreads, PARALLEL_FROM } from './blob-pool.js';
@@ -25,11 +25,7 @@ export interface RepoIndex {
   terms: Map<string, TermCounts>;
 }
 
-/** A document's distinct terms and how often each occurs, in first-occurrence order. */
-export interface TermCounts {
-  terms: string[];
-  counts: number[];
-}
+export type { TermCounts };
 
 /**
  * What one blob contributes to an index, whatever path it sits at: its parse, its BM25F statistics

@@ -113,11 +113,6 @@ class CatFile {
     return this.failure !== undefined;
   }
 
-  /** An object's type and size, without its content; undefined when git has none. */
-  info(oid: string): Promise<GitObjectInfo | undefined> {
-    return this.request('info', oid, false);
-  }
-
   /** An object with its content; undefined when git has none. `oid` may end in a peel (`^{commit}`). */
   contents(oid: string): Promise<GitObject | undefined> {
     return this.request('contents', oid, true);
@@ -422,11 +417,6 @@ export class SourceCache {
       this.entries.set(blob, entry);
     }
     return entry;
-  }
-
-  /** Whether a blob is held, without marking it used. */
-  has(blob: string): boolean {
-    return this.entries.has(blob);
   }
 
   set(blob: string, entry: Decoded): void {

@@ -377,15 +377,14 @@ export function textIds(text: string): IdCounts {
   return countedIds(countWords(text));
 }
 
-/** Distinct tokens with their counts, as parallel arrays in first-occurrence order, and the total. */
+/** A document's distinct terms and how often each occurs, in first-occurrence order. */
 export interface TermCounts {
   terms: string[];
   counts: number[];
-  total: number;
 }
 
-/** Id counts with the tokens named. */
-export function termCounts(counted: IdCounts): TermCounts {
+/** Id counts with the tokens named, and how many tokens there are in all. */
+export function termCounts(counted: IdCounts): TermCounts & { total: number } {
   return { terms: counted.ids.map((t) => table.names[t]!), counts: counted.counts, total: counted.total };
 }
 

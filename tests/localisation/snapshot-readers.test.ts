@@ -133,11 +133,6 @@ describe('kept snapshot readers', () => {
         if (entry) this.evictSoon();
         return entry;
       }
-      override has(blob: string) {
-        const held = super.has(blob);
-        if (held) this.evictSoon();
-        return held;
-      }
       private evictSoon() {
         if (!this.armed) return;
         this.armed = false;
