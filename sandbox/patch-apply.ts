@@ -1,6 +1,5 @@
 import { checkPatch, type PatchFile, type PatchViolation } from './patch-policy.js';
-import { SCRATCH_DIR } from './container-spec.js';
-import type { SandboxSession } from './session.js';
+import type { ExecResult, SandboxSession } from './session.js';
 
 /** How applying a patch in a sandbox went. */
 export type ApplyResult =
@@ -8,13 +7,23 @@ export type ApplyResult =
   | { ok: false; reason: 'rejected'; violations: PatchViolation[]; message: string }
   | { ok: false; reason: 'does-not-apply'; files: PatchFile[]; message: string; output: string };
 
-const PATCH_FILE = `${SCRATCH_DIR}/patch.diff`;
+// -u: read unified hunks only (what checkPatch checked); no .orig/.rej files left in the tree.
+const PATCH_ARGS = ['patch', '--batch', '-u', '--fuzz=5', '-p1', '--no-backup-if-mismatch', '--reject-file=-'] as const;
+
+/** git's first error, the one that names the file and hunk that did not apply. */
+function firstGitError(output: string): string {
+  const errors = output.split('\n').filter((l) => l.startsWith('error:'));
+  const first = errors.find((l) => /^error: (patch failed|.*: No such file|.*already exists)/.test(l)) ?? errors[0] ?? output.split('\n')[0] ?? 'unknown error';
+  return first.replace(/^error:\s*/, '') || 'unknown error';
+}
 
 /**
  * Applies a unified diff to the sandbox's repository copy. The patch is checked against the path
- * rules first (nothing that breaks one reaches the container), then `git apply --check`; when git
- * refuses, `patch --fuzz` gets a dry run, as the official SWE-bench harness does, before anything is
- * written. `repoDir` lets the rules follow symlinks that already exist in a host checkout.
+ * rules first (nothing that breaks one reaches the container), then given to `git apply` on stdin:
+ * one exec on the common path, since git checks every hunk before it writes anything and leaves
+ * the tree untouched when one fails. When git refuses, `patch --fuzz` gets a dry run, as the
+ * official SWE-bench harness does, before anything is written. `repoDir` lets the rules follow
+ * symlinks that already exist in a host checkout.
  */
 export async function applyPatch(session: SandboxSession, patch: string, options: { repoDir?: string; timeoutSeconds?: number } = {}): Promise<ApplyResult> {
   const { files, violations } = checkPatch(patch, options.repoDir);
@@ -23,22 +32,16 @@ export async function applyPatch(session: SandboxSession, patch: string, options
     return { ok: false, reason: 'rejected', violations, message };
   }
   const timeoutSeconds = options.timeoutSeconds ?? 60;
-  await session.putFiles(SCRATCH_DIR, { 'patch.diff': patch.endsWith('\n') ? patch : `${patch}\n` });
+  const stdin = patch.endsWith('\n') ? patch : `${patch}\n`;
+  const exec = (argv: readonly string[]): Promise<ExecResult> => session.execTrusted(argv, { timeoutSeconds, stdin });
 
-  const gitCheck = await session.execTrusted(['git', 'apply', '--check', '--verbose', PATCH_FILE], { timeoutSeconds });
-  if (gitCheck.exitCode === 0) {
-    const applied = await session.execTrusted(['git', 'apply', '--verbose', PATCH_FILE], { timeoutSeconds });
-    if (applied.exitCode === 0) return { ok: true, method: 'git apply', files, output: applied.stderr.text + applied.stdout.text };
-  }
-  // -u: read unified hunks only (what checkPatch checked); no .orig/.rej files left in the tree.
-  const patchArgs = ['patch', '--batch', '-u', '--fuzz=5', '-p1', '--no-backup-if-mismatch', '--reject-file=-', '-i', PATCH_FILE];
-  const dryRun = await session.execTrusted([...patchArgs, '--dry-run'], { timeoutSeconds });
+  const git = await exec(['git', 'apply', '--verbose', '-']);
+  if (git.exitCode === 0) return { ok: true, method: 'git apply', files, output: git.stderr.text + git.stdout.text };
+  const dryRun = await exec([...PATCH_ARGS, '--dry-run']);
   if (dryRun.exitCode === 0) {
-    const patched = await session.execTrusted(patchArgs, { timeoutSeconds });
+    const patched = await exec(PATCH_ARGS);
     if (patched.exitCode === 0) return { ok: true, method: 'patch --fuzz', files, output: patched.stdout.text };
   }
-  const output = (gitCheck.stderr.text + gitCheck.stdout.text).trim();
-  const errors = output.split('\n').filter((l) => l.startsWith('error:'));
-  const firstError = errors.find((l) => /^error: (patch failed|.*: No such file|.*already exists)/.test(l)) ?? errors[0] ?? output.split('\n')[0] ?? 'unknown error';
-  return { ok: false, reason: 'does-not-apply', files, message: `patch does not apply: ${firstError.replace(/^error:\s*/, '')}`, output };
+  const output = (git.stderr.text + git.stdout.text).trim();
+  return { ok: false, reason: 'does-not-apply', files, message: `patch does not apply: ${firstGitError(output)}`, output };
 }
