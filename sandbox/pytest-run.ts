@@ -40,6 +40,21 @@ const PLUGIN_DIR = `${SCRATCH_DIR}/pytest`;
 /** Seconds between the in-container soft timeout and the container-killing hard one. */
 const HARD_TIMEOUT_MARGIN = 15;
 
+/** The exit status, and the line on stderr, of a run whose plugin could not be written (pytest did not start). */
+const PLUGIN_WRITE_FAILED = 125;
+const PLUGIN_WRITE_FAILED_MESSAGE = 'fixwright: could not write the pytest plugin';
+/**
+ * Writes the plugin from stdin, then replaces itself with pytest (stdin closed, as an exec without
+ * input has it): one exec instead of two. The plugin is rewritten on every run, since tests that
+ * ran before in this sandbox may have changed or removed it; unlinking first replaces a file they
+ * made read-only, as extracting it used to.
+ */
+const WRITE_PLUGIN_THEN_RUN = [
+  'dir=$1 code=$2; shift 2',
+  `{ mkdir -p "$dir" && rm -f "$dir/fixwright_pytest_report.py" && cat > "$dir/fixwright_pytest_report.py"; } || { echo "${PLUGIN_WRITE_FAILED_MESSAGE} to $dir" >&2; exit "$code"; }`,
+  'exec "$@" < /dev/null',
+].join('\n');
+
 let pluginSource: string | undefined;
 
 function covered(target: string, outcomes: Record<string, unknown>): boolean {
@@ -51,6 +66,9 @@ function covered(target: string, outcomes: Record<string, unknown>): boolean {
  * Runs pytest in the sandbox as `python3 -m pytest` from the repository root, so the root is
  * importable. A soft timeout inside the container stops pytest first, so the report of every
  * test that finished can still be read; the container-killing timeout stays as the backstop.
+ * Two execs: the plugin and pytest, then the report. The report is read on its own rather than
+ * appended to pytest's output, where test code could print a counterfeit of it and the output cap
+ * could cut it.
  */
 export async function runPytest(session: SandboxSession, options: PytestRunOptions): Promise<PytestRunResult> {
   for (const target of options.targets) {
@@ -59,22 +77,25 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
     }
   }
   pluginSource ??= readFileSync(assetPath('sandbox/assets/fixwright_pytest_report.py'), 'utf8');
-  await session.putFiles(PLUGIN_DIR, { 'fixwright_pytest_report.py': pluginSource });
   const reportFile = `${SCRATCH_DIR}/pytest-report-${randomUUID()}.jsonl`;
 
   const soft = Math.max(1, Math.ceil(options.timeoutSeconds));
-  const argv = [
+  const pytestArgv = [
     'timeout', '--kill-after=5', String(soft),
     ...(options.command ?? ['python3', '-m', 'pytest']), '-rA', '--tb=short', '-p', 'no:cacheprovider', '-p', 'fixwright_pytest_report',
     ...(options.extraArgs ?? []),
     ...options.targets,
   ];
-  const exec = await session.execTrusted(argv, {
+  const exec = await session.execTrusted(['sh', '-c', WRITE_PLUGIN_THEN_RUN, 'sh', PLUGIN_DIR, String(PLUGIN_WRITE_FAILED), ...pytestArgv], {
     timeoutSeconds: soft + HARD_TIMEOUT_MARGIN,
+    stdin: pluginSource,
     // Extend the image's PYTHONPATH (an environment image may set one) rather than replace it.
     env: { ...options.env, PYTHONPATH: [PLUGIN_DIR, options.env?.PYTHONPATH ?? session.imageEnv.PYTHONPATH].filter(Boolean).join(':'), FIXWRIGHT_PYTEST_REPORT: reportFile },
     signal: options.signal,
   });
+  if (exec.exitCode === PLUGIN_WRITE_FAILED && exec.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE)) {
+    throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${exec.stderr.text.trim().slice(0, 500)}`);
+  }
   const timedOut = exec.timedOut || exec.exitCode === 124 || (exec.exitCode === 137 && exec.durationMs >= soft * 1000);
 
   const report = exec.timedOut ? undefined : await session.readFile(reportFile, 64 * 1024 * 1024);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runPytest, type SandboxRuntime } from '../../sandbox/index.js';
 import { testRuntime } from '../helpers/docker.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -47,6 +47,18 @@ describe('runPytest', () => {
       'tests/test_broken_import.py': 'import not_a_module\n\ndef test_never():\n    pass\n',
       'tests/test_crash.py': 'import os\n\ndef test_before():\n    pass\n\ndef test_crash():\n    os._exit(1)\n\ndef test_after():\n    pass\n',
       'tests/test_slow.py': 'import time\n\ndef test_quick():\n    pass\n\ndef test_slow():\n    time.sleep(60)\n',
+      'tests/test_stdin.py': 'import os\n\ndef test_stdin_is_empty():\n    assert os.read(0, 100) == b""\n',
+      // Replaces the plugin with one that reports every test as passed, and makes it read-only.
+      'tests/test_swap_plugin.py': [
+        'import os',
+        'def test_swap():',
+        "    path = '/tmp/fixwright/pytest/fixwright_pytest_report.py'",
+        "    with open(path, 'w') as f:",
+        "        f.write('def pytest_runtest_logreport(report):\\n    report.outcome = \\'passed\\'\\n')",
+        '    os.chmod(path, 0o444)',
+        '',
+      ].join('\n'),
+      'tests/test_lock_plugin_dir.py': "import os\n\ndef test_lock():\n    os.chmod('/tmp/fixwright/pytest', 0o555)\n",
       'tests/test_forge.py': [
         'import glob, json, os',
         'def test_fails():',
@@ -141,6 +153,42 @@ describe('runPytest', () => {
     const r = await run(['tests/test_cases.py::test_pass']);
     expect(r.consistent).toBe(true);
     expect(r.exec.exitCode).toBe(0);
+  });
+
+  it('takes two execs: the plugin and pytest, then the report', async () => {
+    const argv = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => {
+      const spy = vi.spyOn(s, 'execTrusted');
+      await runPytest(s, { targets: ['tests/test_cases.py::test_pass'], timeoutSeconds: 60 });
+      return spy.mock.calls.map((c) => c[0]);
+    });
+    expect(argv).toHaveLength(2);
+    expect(argv[0]!.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(argv[0]).toContain('tests/test_cases.py::test_pass');
+    expect(argv[1]![0]).toBe('cat');
+  });
+
+  it('gives pytest an empty stdin, not the plugin it was sent', async () => {
+    const r = await run(['tests/test_stdin.py']);
+    expect(r.outcomes['tests/test_stdin.py::test_stdin_is_empty']?.status).toBe('PASSED');
+  });
+
+  it('writes the plugin afresh for every run, whatever earlier tests did to it', async () => {
+    const [first, second] = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => [
+      await runPytest(s, { targets: ['tests/test_swap_plugin.py'], timeoutSeconds: 60 }),
+      await runPytest(s, { targets: ['tests/test_cases.py::test_fail'], timeoutSeconds: 60 }),
+    ] as const);
+    expect(first.outcomes['tests/test_swap_plugin.py::test_swap']?.status).toBe('PASSED');
+    expect(second.source).toBe('plugin');
+    expect(second.outcomes['tests/test_cases.py::test_fail']?.status).toBe('FAILED');
+    expect(second.consistent).toBe(true);
+  });
+
+  it('fails as a sandbox error when the plugin cannot be written', async () => {
+    const second = runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => {
+      await runPytest(s, { targets: ['tests/test_lock_plugin_dir.py'], timeoutSeconds: 60 });
+      return runPytest(s, { targets: ['tests/test_cases.py::test_pass'], timeoutSeconds: 60 });
+    });
+    await expect(second).rejects.toMatchObject({ code: 'FW_ERR_SANDBOX', message: expect.stringMatching(/could not write the pytest plugin/) });
   });
 
   it('refuses targets that would be read as pytest options', async () => {
