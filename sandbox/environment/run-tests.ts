@@ -1,4 +1,5 @@
 import { FixwrightError } from '../../core/errors.js';
+import { WORKDIR } from '../container-spec.js';
 import type { TestOutcome } from '../pytest-outcomes.js';
 import { runPytest, type PytestRunResult } from '../pytest-run.js';
 import type { SandboxSession } from '../session.js';
@@ -15,10 +16,20 @@ export function testRunEnv(environment: TestEnvironment): Record<string, string>
   return { PYTHONPATH: pythonpath, TZ: 'Etc/UTC', ...environment.testEnv };
 }
 
-/** Writes the environment's generated files and helper scripts into a sandbox that holds the repository. */
-export async function prepareCheckout(session: SandboxSession, environment: TestEnvironment): Promise<void> {
-  if (Object.keys(environment.files).length > 0) await session.putFiles('/work', environment.files);
-  if (Object.keys(environment.helpers).length > 0) await session.putFiles(HELPERS_DIR, environment.helpers);
+/**
+ * Writes the environment's generated files and helper scripts, and `extraFiles` (relative to the
+ * checkout, written last so they win), into a sandbox that holds the repository: one exec for all.
+ */
+export async function prepareCheckout(session: SandboxSession, environment: TestEnvironment, extraFiles: Record<string, string> = {}): Promise<void> {
+  const work = { ...environment.files, ...extraFiles };
+  const helpers = Object.keys(environment.helpers);
+  if (helpers.length === 0) {
+    if (Object.keys(work).length > 0) await session.putFiles(WORKDIR, work);
+    return;
+  }
+  // Two directories in one archive, unpacked at the root (tar creates only what is missing on the way).
+  const under = (dir: string, files: Record<string, string>) => Object.entries(files).map(([path, content]) => [`${dir.slice(1)}/${path}`, content] as const);
+  await session.putFiles('/', Object.fromEntries([...under(WORKDIR, work), ...under(HELPERS_DIR, environment.helpers)]));
 }
 
 /** Test files as the environment's command names them (Django's runner takes dotted labels). */
