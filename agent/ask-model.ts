@@ -2,6 +2,7 @@ import type { BaseMessageLike } from '@langchain/core/messages';
 import type { AgentDeps } from './deps.js';
 import type { AgentUpdate } from './state.js';
 import { callModel, type ModelCallResult } from './models.js';
+import { busy } from './run-clock.js';
 
 /** Whether a budget is spent (cost cap or wall time), recorded as a log event; undefined to go on. */
 export function budgetSpent(deps: AgentDeps, step: 'reproduce' | 'generate'): 'cost' | 'wall_time' | undefined {
@@ -33,7 +34,8 @@ export async function askModel(
   let result: ModelCallResult;
   try {
     const call = () => callModel(model, messages, { signal: deps.signal, prices: deps.prices });
-    result = await (deps.modelGate ? deps.modelGate(call) : call());
+    // A wait for the shared rate limit counts as the model's: it is the provider's limit, not fixwright's work.
+    result = await busy(deps.run.clock, 'model', () => (deps.modelGate ? deps.modelGate(call) : call()));
   } catch (err) {
     deps.events.emit('model_call', { step, attempt, ...which, model: model.model, temperature: model.temperature, messages: sent, error: (err as Error).message });
     throw err;

@@ -5,6 +5,7 @@ import type { EnvironmentRequest, PipSettings, PytestRunResult, RepoSource, Sand
 import type { Calibration } from '../uncertainty/index.js';
 import type { EventLog } from './events.js';
 import type { ModelPrice } from './models.js';
+import type { RunClock, RunTiming } from './run-clock.js';
 
 /** Runs a model call when a shared rate limit allows it. */
 export type ModelGate = <T>(call: () => Promise<T>) => Promise<T>;
@@ -52,5 +53,9 @@ export interface AgentDeps {
     costUsd: number;
     /** Worst-case cost of the model calls in flight, held against the cap (see sampling/budget.ts). */
     reservedUsd?: number;
+    /** Where the run's time goes: set by runAgent before the first node (model calls and test runs record on it). */
+    clock?: RunClock;
+    /** The run's timing, set when runAgent ends (also when it throws: what it spent up to then). */
+    timing?: RunTiming;
   };
 }

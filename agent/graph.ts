@@ -9,19 +9,26 @@ import { localiseNode } from './nodes/localise.js';
 import { reflectNode } from './nodes/reflect.js';
 import { reproduceNode } from './nodes/reproduce.js';
 import { testNode } from './nodes/test.js';
+import { RunClock } from './run-clock.js';
 import { afterApply, afterBaseline, afterGenerate, afterReflect, afterTest } from './routers.js';
 import { AgentState, type AgentStateType, type AgentUpdate, type NodeName } from './state.js';
 
-/** Wraps a node so every run of it emits node_start / node_end with its duration. */
+/**
+ * Wraps a node so every run of it emits node_start / node_end with its duration and its timing:
+ * how much of it was model calls, the repository's tests, and fixwright's own work.
+ */
 function timed(name: NodeName, deps: AgentDeps, node: (state: AgentStateType, deps: AgentDeps) => Promise<AgentUpdate>) {
   return async (state: AgentStateType): Promise<AgentUpdate> => {
     deps.signal?.throwIfAborted();
     deps.events.emit('node_start', { node: name, attempt: state.attempt });
-    const started = Date.now();
+    const clock = (deps.run.clock ??= new RunClock());
+    const started = clock.now();
     try {
       return await node(state, deps);
     } finally {
-      deps.events.emit('node_end', { node: name, attempt: state.attempt, duration_ms: Date.now() - started });
+      const ended = clock.now();
+      const timing = clock.nodeEnded(name, state.attempt, started, ended);
+      deps.events.emit('node_end', { node: name, attempt: state.attempt, duration_ms: ended - started, timing });
     }
   };
 }
@@ -61,7 +68,16 @@ export function buildAgentGraph(deps: AgentDeps) {
  */
 export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentStateType> {
   const graph = buildAgentGraph(deps);
-  const final = await graph.invoke({ issue }, { recursionLimit: 12 + deps.maxAttempts * 7, signal: deps.signal });
+  // A clock of this run's own: a run object handed in twice must not count the first run's calls.
+  const clock = (deps.run.clock = new RunClock());
+  const started = clock.now();
+  let final: AgentStateType | undefined;
+  try {
+    final = await graph.invoke({ issue }, { recursionLimit: 12 + deps.maxAttempts * 7, signal: deps.signal });
+  } finally {
+    // A run that throws still says where its time went up to then (the caller's error record may show it).
+    deps.run.timing = clock.summary(started, clock.now(), final?.attempts.length ?? 0);
+  }
   deps.events.emit('done', {
     status: final.status,
     attempts: final.attempts.length,
@@ -73,6 +89,7 @@ export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentSta
     stopped_by: final.stoppedBy ?? null,
     ...(final.stopMessage ? { message: final.stopMessage } : {}),
     patch: final.finalPatch,
+    timing: deps.run.timing,
   });
   return final;
 }

@@ -9,3 +9,4 @@ export { DEMO_MODEL, demoReply } from './demo/demo-model.js';
 export { DEMO_FILES, DEMO_ISSUE, writeDemoRepository } from './demo/demo-repo.js';
 export { openDemoModel, prepareDemoService, runDemo, type DemoModel, type DemoOutcome, type DemoRunOptions, type DemoService, type DemoTask } from './demo/run-demo.js';
 export { remoteName, repositoryName } from './repository-name.js';
+export type { RunTiming, Timing } from './run-clock.js';

@@ -9,11 +9,12 @@ import { DEFAULT_RANK_CONFIG, gitDirOf, Localiser, LsiEmbedder, type RankConfig,
 import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
 import { contextBudgetChars, fitIssue } from './context-budget.js';
-import type { ModelGate } from './deps.js';
+import type { AgentDeps, ModelGate } from './deps.js';
 import type { EventLog } from './events.js';
 import { cloneRepository } from './github.js';
 import { runAgent } from './graph.js';
 import { createChatModel, DEFAULT_PRICES, endpointOf, preflightModelEndpoint, type ModelProvider } from './models.js';
+import type { RunTiming } from './run-clock.js';
 import type { AgentStatus, AttemptRecord, LocalisedFile, StopReason } from './state.js';
 
 /** Where the repository comes from: a local checkout or directory, or a GitHub URL cloned once. */
@@ -73,6 +74,11 @@ export interface SolveOutcome {
   finalPatch: string;
   tokens: { input: number; output: number };
   costUsd: number;
+  /**
+   * Where the run's time went (model calls, the repository's tests, fixwright's own work), in all,
+   * per node and per attempt. Always set by solveIssue; optional for outcomes made without a run.
+   */
+  timing?: RunTiming;
 }
 
 /** Long-lived parts a run borrows: a worker shares them across its jobs. */
@@ -86,8 +92,8 @@ export interface SolveContext {
   signal?: AbortSignal;
   /** A limit shared by every run's model calls (see `modelRateLimit`). */
   modelGate?: ModelGate;
-  /** Filled while the run goes, so a crashed run can still report what it spent. */
-  spent?: { tokens: { input: number; output: number }; costUsd: number };
+  /** Filled while the run goes, so a crashed run can still report what it spent (and, once it ends, its `timing`). */
+  spent?: { tokens: { input: number; output: number }; costUsd: number; timing?: RunTiming };
 }
 
 /**
@@ -147,7 +153,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
   // parallel candidates pass Node's default warning threshold of 10 without any leak.
   if (context.signal && getMaxListeners(context.signal) < SIGNAL_LISTENERS) setMaxListeners(SIGNAL_LISTENERS, context.signal);
   const { snapshot, sandbox: repo } = await repositorySources(options.repo, settings);
-  const run = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
+  const run: AgentDeps['run'] = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
   const issue = fitIssue(settings.models, options.issue);
   const temperatures = options.temperatures.length > 0 ? options.temperatures : [0];
   const final = await runAgent(
@@ -192,5 +198,6 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
     finalPatch: final.finalPatch,
     tokens: run.tokens,
     costUsd: run.costUsd,
+    ...(run.timing ? { timing: run.timing } : {}),
   };
 }

@@ -10,6 +10,7 @@ import {
 } from '../../sandbox/index.js';
 import { selectRegressionTests } from '../../localisation/index.js';
 import type { AgentDeps } from '../deps.js';
+import { busy } from '../run-clock.js';
 import type { AgentStateType, AgentUpdate } from '../state.js';
 
 /** Localised files whose tests the baseline collects. */
@@ -83,7 +84,7 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
   try {
     const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120 }, async (session) => {
       await prepareCheckout(session, environment);
-      const health = await checkImports(session, environment, IMPORT_TIMEOUT_SECONDS);
+      const health = await busy(deps.run.clock, 'test', () => checkImports(session, environment, IMPORT_TIMEOUT_SECONDS), (h) => h.durationMs);
       // Only the packages the run is about must import (every one a spec names); another package of
       // the repository that needs an optional extra is noted, not fatal.
       const required = environment.importsExplicit ? environment.imports : requiredImports(environment.imports, near);
@@ -100,7 +101,12 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
         deps.events.emit('log', { step: 'baseline', imports: environment.imports, ok: true, collected: null });
         return undefined;
       }
-      const run = await runEnvironmentTests(session, environment, testFiles, { timeoutSeconds: deps.testTimeoutSeconds, signal: deps.signal, extraArgs: ['--collect-only', '-q'] });
+      const run = await busy(
+        deps.run.clock,
+        'test',
+        () => runEnvironmentTests(session, environment, testFiles, { timeoutSeconds: deps.testTimeoutSeconds, signal: deps.signal, extraArgs: ['--collect-only', '-q'] }),
+        (r) => r.exec.durationMs,
+      );
       const collected = Number(run.exec.stdout.text.match(/(\d+) tests? collected/)?.[1] ?? run.exec.stdout.text.split('\n').filter((l) => l.includes('::')).length);
       const broken = run.collectionErrors.map((e) => ({ file: e.nodeid, error: errorLine(e.message) }));
       deps.events.emit('log', {

@@ -2,6 +2,7 @@ import { type FileSummary, selectRegressionTests } from '../../localisation/inde
 import { applyPatch, isPytestCommand, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
 import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
+import { busy } from '../run-clock.js';
 import type { ReproductionTest } from '../edits/index.js';
 import { normalisedTest } from '../sampling/normalise.js';
 import { selectCandidate } from '../sampling/select.js';
@@ -284,12 +285,18 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const timeoutSeconds = deps.testTimeoutSeconds;
   const run = (session: Parameters<typeof runEnvironmentTests>[0], targets: string[], options: { timeout?: number; existing?: boolean } = {}) =>
     targets.length
-      ? runEnvironmentTests(session, environment, targets, {
-          timeoutSeconds: options.timeout ?? timeoutSeconds,
-          signal: deps.signal,
-          // One file that does not import must not stop pytest before the others run.
-          ...((options.existing || targets.length > 1) && isPytestCommand(environment.testCmd) ? { extraArgs: ['--continue-on-collection-errors'] } : {}),
-        })
+      ? busy(
+          deps.run.clock,
+          'test',
+          () =>
+            runEnvironmentTests(session, environment, targets, {
+              timeoutSeconds: options.timeout ?? timeoutSeconds,
+              signal: deps.signal,
+              // One file that does not import must not stop pytest before the others run.
+              ...((options.existing || targets.length > 1) && isPytestCommand(environment.testCmd) ? { extraArgs: ['--continue-on-collection-errors'] } : {}),
+            }),
+          (r) => r.exec.durationMs,
+        )
       : Promise.resolve(undefined);
   /** Every judge test in one run where the ids say which file each outcome is of; one run per file otherwise, or when the run was cut short. */
   const runJudges = async (session: Parameters<typeof runEnvironmentTests>[0], list: readonly Judge[]): Promise<Map<string, PytestRunResult>> => {

@@ -3,7 +3,7 @@ import { instanceFileName } from '../../core/instance-name.js';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { DEFAULT_SAMPLES, EventLog, solveIssue, type SolveContext, type SolveOptions } from '../../agent/index.js';
+import { DEFAULT_SAMPLES, EventLog, solveIssue, type RunTiming, type SolveContext, type SolveOptions } from '../../agent/index.js';
 import { isFixwrightError } from '../../core/errors.js';
 import type { EnvironmentRequest } from '../../sandbox/index.js';
 import { changedFiles } from '../dataset.js';
@@ -30,6 +30,23 @@ export interface BenchInstance {
   set_size: number;
   /** The settings the result was drawn with (absent in results from before they were recorded: samples 1, the rest unknown). */
   settings?: ResultSettings;
+  /**
+   * Where the kept try's time went (absent in results from before it was recorded, and for a try
+   * that crashed before the agent started): fixwright's own time, the model's and the repository's
+   * tests', in ms, and fixwright's own time per attempt (the attempt nodes only; null without one).
+   */
+  own_ms?: number;
+  model_ms?: number;
+  test_ms?: number;
+  own_ms_per_attempt?: number | null;
+  /** The whole breakdown (per node, one-off steps and attempts), as result.json's `timing`. */
+  timing?: RunTiming;
+}
+
+/** An instance's timing fields from its run's timing. */
+export function timingFields(timing: RunTiming | undefined): Pick<BenchInstance, 'own_ms' | 'model_ms' | 'test_ms' | 'own_ms_per_attempt' | 'timing'> {
+  if (!timing) return {};
+  return { own_ms: timing.own_ms, model_ms: timing.model_ms, test_ms: timing.test_ms, own_ms_per_attempt: timing.attempts.own_ms_per_attempt, timing };
 }
 
 /** The settings that shape an instance's result: a resumed run reruns a kept result drawn with others. */
@@ -93,7 +110,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
   const started = Date.now();
   rmSync(trajectory, { force: true });
   const events = new EventLog(row.instance_id, trajectory, ctx.secrets);
-  const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+  const spent: NonNullable<SolveContext['spent']> = { tokens: { input: 0, output: 0 }, costUsd: 0 };
   const gold = changedFiles(row.patch);
   events.emit('status', { status: 'running', instance_id: row.instance_id, repo: row.repo, base_commit: row.base_commit });
   const base = { instance_id: row.instance_id, repo: row.repo };
@@ -117,6 +134,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       gold_rank: rank >= 0 ? rank + 1 : null,
       gold_in_set: outcome.files.some((f) => f.inSet && gold.includes(f.path)),
       set_size: outcome.files.filter((f) => f.inSet).length,
+      ...timingFields(outcome.timing),
     };
     // An environment that does not import fails the same way on every try; a provider failure may not.
     return { result, patch: outcome.finalPatch, retryable: outcome.status === 'error' && outcome.stoppedBy !== 'environment' };
@@ -124,7 +142,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
     if (ctx.signal?.aborted) throw err;
     events.emit('error', { status: 'failed', message: (err as Error).message });
     return {
-      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, candidates_drawn: [], tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
+      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, candidates_drawn: [], tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0, ...timingFields(spent.timing) },
       patch: '',
       retryable: !(isFixwrightError(err) && PERMANENT.has(err.code)),
     };
@@ -297,6 +315,32 @@ export function benchReport(results: readonly BenchInstance[], settings: { sampl
     tokens: results.reduce((t, r) => ({ input: t.input + r.tokens.input, output: t.output + r.tokens.output }), { input: 0, output: 0 }),
     cost_usd: results.reduce((s, r) => s + r.cost_usd, 0),
     wall_ms: results.reduce((s, r) => s + r.wall_ms, 0),
+    timing: timingMedians(results),
     localisation: { recall_at_1: recall(1), recall_at_5: recall(5), conformal_coverage: results.filter((r) => r.gold_in_set).length / n, mean_set_size: results.reduce((s, r) => s + r.set_size, 0) / n },
+  };
+}
+
+/** The median of some numbers (null for none). */
+export function median(values: readonly number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Medians over the instances that recorded their timing (`instances` says how many): fixwright's
+ * own time, the model's and the tests', per instance and own time per attempt (instances with an attempt).
+ */
+export function timingMedians(results: readonly BenchInstance[]) {
+  const timed = results.filter((r) => r.own_ms !== undefined);
+  const of = (pick: (r: BenchInstance) => number | null | undefined) => median(timed.map(pick).filter((v): v is number => typeof v === 'number'));
+  return {
+    instances: timed.length,
+    median_own_ms: of((r) => r.own_ms),
+    median_model_ms: of((r) => r.model_ms),
+    median_test_ms: of((r) => r.test_ms),
+    median_own_ms_per_attempt: of((r) => r.own_ms_per_attempt),
+    median_one_off_own_ms: of((r) => r.timing?.one_off.own_ms),
   };
 }

@@ -52,6 +52,27 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(test.before.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('FAILED');
     expect(test.after.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('PASSED');
     expect(test.existing).toEqual(['tests/test_calc.py']);
+    // Where the time went: each node_end splits its wall time into model calls, the repository's
+    // tests and fixwright's own time, which add up to it; the done event sums the run.
+    type Timing = { wall_ms: number; model_ms: number; test_ms: number; own_ms: number };
+    const ends = events.filter((e: { type: string }) => e.type === 'node_end').map((e: { data: { node: string; duration_ms: number; timing: Timing } }) => e.data);
+    for (const end of ends) {
+      expect(end.timing.wall_ms).toBe(end.duration_ms);
+      expect(end.timing.model_ms + end.timing.test_ms + end.timing.own_ms).toBe(end.timing.wall_ms);
+      expect(Math.min(end.timing.model_ms, end.timing.test_ms, end.timing.own_ms)).toBeGreaterThanOrEqual(0);
+    }
+    const nodeTiming = (node: string) => ends.find((e: { node: string }) => e.node === node)!.timing;
+    expect(nodeTiming('localise')).toMatchObject({ model_ms: 0, test_ms: 0 });
+    expect(nodeTiming('generate').model_ms).toBeGreaterThan(0);
+    expect(nodeTiming('test')).toMatchObject({ model_ms: 0, test_ms: expect.any(Number) });
+    expect(nodeTiming('test').test_ms).toBeGreaterThan(0);
+    expect(nodeTiming('baseline').test_ms).toBeGreaterThan(0);
+    const total = events.at(-1).data.timing;
+    expect(total.model_ms).toBe(ends.reduce((s: number, e: { timing: Timing }) => s + e.timing.model_ms, 0));
+    expect(total.own_ms).toBeGreaterThanOrEqual(ends.reduce((s: number, e: { timing: Timing }) => s + e.timing.own_ms, 0));
+    expect(total.attempts).toMatchObject({ count: 1, own_ms_per_attempt: total.attempts.own_ms });
+    expect(total.nodes.test).toEqual({ ...nodeTiming('test'), runs: 1 });
+    expect(total.one_off.own_ms + total.attempts.own_ms).toBeLessThanOrEqual(total.own_ms);
     for (const file of readdirSync(out)) if (!file.startsWith('data')) expect(readFileSync(join(out, file), 'utf8')).not.toContain(KEY);
   });
 
