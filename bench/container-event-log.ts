@@ -17,26 +17,26 @@ export const OWNER_PID_LABEL = 'fixwright.owner.pid';
 export interface ContainerEventLog {
   /** The events of the containers a process owns, in order of arrival. */
   eventsOf(pid: number): ContainerEvent[];
-  /** Every container event seen with no owner label (a build that labels nothing would show here). */
-  unlabelled(): number;
   /**
-   * Resolves once every exec the process started has died and every container it created is gone
-   * (or `timeoutMs` passed): Docker may deliver the last events just after the process exits.
+   * Resolves once every exec the process started has ended (or `timeoutMs` passed), a moment after
+   * its exit: Docker may deliver the last events just after the process exits. Containers it leaves
+   * behind (a warm pool's, ending at their lease) are not waited for.
    */
   settled(pid: number, timeoutMs: number): Promise<boolean>;
   close(): void;
 }
 
+/** Every exec that started has ended (by exec_die, or by its container's death). */
 function isSettled(events: readonly ContainerEvent[]): boolean {
-  const created = new Set(events.filter((e) => e.action === 'create').map((e) => e.containerId));
-  const gone = new Set(events.filter((e) => e.action === 'destroy').map((e) => e.containerId));
-  return [...created].every((id) => gone.has(id)) && execsOf(events).every((x) => x.start === undefined || x.end !== undefined);
+  return execsOf(events).every((x) => x.start === undefined || x.end !== undefined);
 }
+
+/** Events Docker stamped before a process exited may reach the stream a little after it. */
+const DELIVERY_GRACE_MS = 150;
 
 /** Subscribes to the engine's container events from now on. */
 export async function watchContainerEvents(docker: Docker): Promise<ContainerEventLog> {
   const byPid = new Map<number, ContainerEvent[]>();
-  let unlabelled = 0;
   const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
   let pending = '';
   stream.on('data', (chunk: Buffer | string) => {
@@ -47,10 +47,8 @@ export async function watchContainerEvents(docker: Docker): Promise<ContainerEve
       const event = line.trim() === '' ? undefined : parseContainerEvent(line);
       if (!event) continue;
       const pid = Number(event.attributes[OWNER_PID_LABEL]);
-      if (!Number.isInteger(pid)) {
-        unlabelled += 1;
-        continue;
-      }
+      // Containers without the label are not a sandbox's (or come from a build that labels nothing).
+      if (!Number.isInteger(pid)) continue;
       const list = byPid.get(pid) ?? [];
       list.push(event);
       byPid.set(pid, list);
@@ -60,9 +58,9 @@ export async function watchContainerEvents(docker: Docker): Promise<ContainerEve
   stream.on('error', () => undefined);
   return {
     eventsOf: (pid) => byPid.get(pid) ?? [],
-    unlabelled: () => unlabelled,
     async settled(pid, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
+      await new Promise((r) => setTimeout(r, DELIVERY_GRACE_MS));
       while (!isSettled(byPid.get(pid) ?? [])) {
         if (Date.now() > deadline) return false;
         await new Promise((r) => setTimeout(r, 25));
