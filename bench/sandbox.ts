@@ -1,7 +1,9 @@
 /**
  * `npm run bench:sandbox`: what a sandbox costs. From one run it prints the median time of the same
  * pytest run directly on the host and in a fresh sandbox (create → copy → exec → remove), the
- * overhead and the ratio, each phase's median, and the throughput of N concurrent sandboxes.
+ * overhead and the ratio, each phase's median; the time a caller waits for withSandbox without and
+ * with the warm pool (the `cold overhead` and `warm overhead` lines); and the throughput of N
+ * concurrent sandboxes without and with the pool.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +11,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../core/config.js';
 import { createCommandPolicy } from '../sandbox/command-policy.js';
-import { createSandboxRuntime, SandboxSession } from '../sandbox/index.js';
+import { createSandboxRuntime, SandboxSession, settleRemovals } from '../sandbox/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const JOBS = Number(process.env.BENCH_JOBS ?? 16);
@@ -32,6 +34,8 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const ms = (x: number) => `${x.toFixed(0).padStart(6)} ms`;
+/** Waits for container removals left running in the background, so one measurement does not pay for the last one's. */
+const settle = settleRemovals;
 
 async function main(): Promise<void> {
   const settings = loadSettings(process.env, { logLevel: 'silent' });
@@ -79,6 +83,30 @@ async function main(): Promise<void> {
     phases.remove.push(t4 - t3);
     phases.total.push(t4 - t0);
   }
+
+  // As a caller sees it: withSandbox from asking to the result, with no warm pool (every start on
+  // the caller's path) and with one (a container started and holding the repository beforehand;
+  // the run waits for the pool to refill between runs, so each one finds a warm container).
+  const cold = await createSandboxRuntime(settings, { docker: runtime.docker, warm: 0 });
+  const warm = await createSandboxRuntime(settings, { docker: runtime.docker, warm: 1 });
+  const caller = { cold: [] as number[], warm: [] as number[], warmMisses: 0 };
+  const once = async (rt: typeof cold) => {
+    const t = performance.now();
+    const r = await rt.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(ARGV, { timeoutSeconds: 60, env }));
+    if (r.exitCode !== 0) throw new Error(`sandbox pytest failed: ${r.stdout.text}${r.stderr.text}`);
+    return performance.now() - t;
+  };
+  await once(warm); // asks for the spec once, so the pool starts warming it
+  for (let i = 0; i < RUNS; i++) {
+    caller.cold.push(await once(cold));
+    await settle();
+    for (let wait = 0; warm.warm.warm < 1 && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+    if (warm.warm.warm < 1) caller.warmMisses += 1;
+    caller.warm.push(await once(warm));
+    await settle();
+  }
+  await warm.warm.drain();
+
   const hostMedian = median(host);
   const boxMedian = median(phases.total);
   console.log('\nsingle run (median)');
@@ -86,15 +114,31 @@ async function main(): Promise<void> {
   console.log(`  sandbox total               ${ms(boxMedian)}   = create ${median(phases.create).toFixed(0)} + copy ${median(phases.copy).toFixed(0)} + exec ${median(phases.exec).toFixed(0)} + remove ${median(phases.remove).toFixed(0)} ms`);
   console.log(`  overhead                    ${ms(boxMedian - hostMedian)}`);
   console.log(`  ratio sandbox / host        ${(boxMedian / hostMedian).toFixed(2)}x`);
+  console.log(`  withSandbox, cold           ${ms(median(caller.cold))}`);
+  console.log(`  withSandbox, warm pool      ${ms(median(caller.warm))}${caller.warmMisses ? `   (${caller.warmMisses} of ${RUNS} found none warm)` : ''}`);
+  console.log(`cold overhead ${(median(caller.cold) - hostMedian).toFixed(0)} ms`);
+  console.log(`warm overhead ${(median(caller.warm) - hostMedian).toFixed(0)} ms`);
 
-  console.log(`\nthroughput: ${JOBS} sandboxed pytest runs at each concurrency`);
+  console.log(`\nthroughput: ${JOBS} sandboxed pytest runs at each concurrency, without and with the warm pool`);
   for (const level of LEVELS) {
-    const pooled = await createSandboxRuntime(loadSettings(process.env, { logLevel: 'silent', sandbox: { concurrency: level } }), { docker: runtime.docker });
-    const t = performance.now();
-    const results = await Promise.all(Array.from({ length: JOBS }, () => pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(ARGV, { timeoutSeconds: 120, env }))));
-    const seconds = (performance.now() - t) / 1000;
-    const failed = results.filter((r) => r.exitCode !== 0).length;
-    console.log(`  concurrency ${String(level).padStart(2)}: ${(JOBS / seconds).toFixed(2)} runs/s (${seconds.toFixed(1)} s${failed ? `, ${failed} failed` : ''})`);
+    const line: string[] = [];
+    for (const size of [0, level]) {
+      const pooled = await createSandboxRuntime(loadSettings(process.env, { logLevel: 'silent', sandbox: { concurrency: level } }), { docker: runtime.docker, warm: size });
+      if (size > 0) {
+        // The pool warms a spec once it is asked for: one run first, then wait for it to fill.
+        await pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(['python3', '-c', 'pass'], { timeoutSeconds: 30 }));
+        for (let wait = 0; pooled.warm.warm < size && wait < 200; wait++) await new Promise((r) => setTimeout(r, 50));
+      }
+      await settle();
+      const t = performance.now();
+      const results = await Promise.all(Array.from({ length: JOBS }, () => pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(ARGV, { timeoutSeconds: 120, env }))));
+      const seconds = (performance.now() - t) / 1000;
+      await pooled.warm.drain();
+      await settle();
+      const failed = results.filter((r) => r.exitCode !== 0).length;
+      line.push(`${size ? 'warm pool' : 'no pool  '} ${(JOBS / seconds).toFixed(2)} runs/s (${seconds.toFixed(1)} s${failed ? `, ${failed} failed` : ''})`);
+    }
+    console.log(`  concurrency ${String(level).padStart(2)}: ${line.join('   ')}`);
   }
   rmSync(repo, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { loadSettings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
+import { runExitHooks } from '../core/exit-hooks.js';
 import { makeDir } from '../core/make-dir.js';
 import { assetPath } from '../core/paths.js';
 import { EXIT_USAGE, reportError } from './errors.js';
@@ -37,11 +38,8 @@ function commandsFor(argv: readonly string[]): typeof COMMANDS {
   return named ? [named] : COMMANDS;
 }
 
-/** Sandboxes live only where a command loaded the sandbox module; loading it here otherwise finds none to close. */
-async function closeSandboxes(): Promise<void> {
-  const { closeAllSessions } = await import('../sandbox/session.js');
-  await closeAllSessions();
-}
+/** Sandboxes (warm ones, and removals still under way) exist only where a command loaded the sandbox module, which registered their clean-up. */
+const closeSandboxes = runExitHooks;
 
 /** The `fixwright` command line: one program, one subcommand per job. */
 export async function main(argv: string[]): Promise<number> {
@@ -127,4 +125,11 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 installSignalCleanup();
 running = main(process.argv);
-running.then(exitAfterFlush, (err: unknown) => exitAfterFlush(signalExitCode === undefined ? reportError(err) : 0));
+// Warm sandboxes and removals still under way end before the process does.
+running.then(
+  (code) => closeSandboxes().finally(() => exitAfterFlush(code)),
+  (err: unknown) => {
+    const code = signalExitCode === undefined ? reportError(err) : 0;
+    void closeSandboxes().finally(() => exitAfterFlush(code));
+  },
+);

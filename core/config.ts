@@ -49,6 +49,13 @@ const sandboxSchema = z.object({
   outputCapBytes: byteSize('the output cap'),
   workdirBytes: byteSize('the working directory size'),
   leaseGraceSeconds: positiveInt('the lease grace period', 24 * 3600),
+  /** Warm containers held ready, over every image and repository (0: none); unset: as many as the concurrency. */
+  warm: z.coerce
+    .number({ message: 'the warm pool size must be a number' })
+    .refine((n) => Number.isInteger(n) && n >= 0 && n <= 64, { message: 'the warm pool size must be a whole number from 0 to 64' })
+    .optional(),
+  /** Memory the warm containers and the cached repository copies may each hold. */
+  warmMemoryBytes: byteSize('the warm pool memory'),
 });
 
 const httpUrl = (what: string, example = 'http://127.0.0.1:8000/v1') =>
@@ -211,9 +218,11 @@ const SANDBOX_ENV: Record<keyof SandboxSettings, string> = {
   outputCapBytes: 'FIXWRIGHT_SANDBOX_OUTPUT_CAP',
   workdirBytes: 'FIXWRIGHT_SANDBOX_WORKDIR_SIZE',
   leaseGraceSeconds: 'FIXWRIGHT_SANDBOX_LEASE_GRACE',
+  warm: 'FIXWRIGHT_SANDBOX_WARM',
+  warmMemoryBytes: 'FIXWRIGHT_SANDBOX_WARM_MEMORY',
 };
 
-const SANDBOX_DEFAULTS: Record<keyof SandboxSettings, string | number | string[]> = {
+const SANDBOX_DEFAULTS: Record<keyof SandboxSettings, string | number | string[] | undefined> = {
   image: 'fixwright-sandbox:base',
   concurrency: 2,
   allow: [...DEFAULT_ALLOWED_PROGRAMS],
@@ -224,6 +233,8 @@ const SANDBOX_DEFAULTS: Record<keyof SandboxSettings, string | number | string[]
   outputCapBytes: '1m',
   workdirBytes: '1g',
   leaseGraceSeconds: 120,
+  warm: undefined,
+  warmMemoryBytes: '1g',
 };
 
 /** The CLI flag of each sandbox setting. */
@@ -238,6 +249,8 @@ const SANDBOX_FLAGS: Record<keyof SandboxSettings, string> = {
   outputCapBytes: '--output-cap',
   workdirBytes: '--workdir-size',
   leaseGraceSeconds: '--lease-grace',
+  warm: '--warm',
+  warmMemoryBytes: '--warm-memory',
 };
 
 /** Where a setting came from, so an error names the flag or variable the user actually set. */

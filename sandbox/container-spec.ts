@@ -29,6 +29,28 @@ export const SANDBOX_USER = `${SANDBOX_UID}:${SANDBOX_UID}`;
 export const WORKDIR = '/work';
 /** Scratch space for fixwright's own helper files inside the container. */
 export const SCRATCH_DIR = '/tmp/fixwright';
+/**
+ * Where the keeper reads a renewed lease: a small root-owned tmpfs the sandbox user can read but
+ * not write, so code in the sandbox cannot extend its own life.
+ */
+export const LEASE_DIR = '/run/fixwright';
+export const LEASE_FILE = `${LEASE_DIR}/lease`;
+
+/**
+ * The keeper: counts the lease down a second at a time and exits at zero, which stops the
+ * container (and Docker removes it). A line "SEQ SECONDS" in LEASE_FILE with a new SEQ restarts
+ * the count at SECONDS: a warm container is started with a short idle lease and given the caller's
+ * lease when it is handed out. Anything unreadable in the count ends the loop, so a bad renewal
+ * stops the container rather than keeping it alive. Only shell built-ins and `sleep` run (one fork
+ * a second).
+ */
+const KEEPER = [
+  'n=$1; last=0',
+  'while [ "$n" -gt 0 ]; do',
+  `  if [ -s ${LEASE_FILE} ] && read -r seq rest < ${LEASE_FILE} && [ "$seq" != "$last" ]; then last=$seq; n=$rest; fi`,
+  '  sleep 1; n=$((n - 1))',
+  'done',
+].join('\n');
 
 /** What a container is for and who owns it. */
 export interface ContainerSpecInput {
@@ -36,22 +58,28 @@ export interface ContainerSpecInput {
   limits: SandboxLimits;
   /** Hard wall for the container's whole life: its keeper process exits then and Docker removes it. */
   leaseSeconds: number;
+  /**
+   * How long clean-up in other processes must leave the container alone (default: the lease). A
+   * warm container's lease may be renewed up to this bound when it is handed out.
+   */
+  leaseBoundSeconds?: number;
   ownerHost: string;
   ownerPid: number;
   now: number;
 }
 
 /**
- * The locked-down create options. The keeper process is a `sleep` as long as the lease, and the
- * container is auto-removed when it stops: if fixwright itself is killed with SIGKILL, the
- * container still ends on its own at the lease, and start-up clean-up catches it sooner.
+ * The locked-down create options. The keeper process counts down the lease, and the container is
+ * auto-removed when it stops: if fixwright itself is killed with SIGKILL, the container still ends
+ * on its own at the lease, and start-up clean-up catches it sooner.
  */
 export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerCreateOptions {
   const { limits } = input;
   const lease = Math.max(1, Math.ceil(input.leaseSeconds));
+  const bound = Math.max(lease, Math.ceil(input.leaseBoundSeconds ?? lease));
   return {
     Image: input.image,
-    Entrypoint: ['sleep'],
+    Entrypoint: ['sh', '-c', KEEPER, 'fixwright-keeper'],
     Cmd: [String(lease)],
     // The keeper (and docker-init) run as root, with no capabilities, so code running as the
     // sandbox user cannot stop or kill them to outlive the lease; every exec runs as SANDBOX_USER.
@@ -65,7 +93,7 @@ export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerC
       [LABELS.ownerHost]: input.ownerHost,
       [LABELS.ownerPid]: String(input.ownerPid),
       [LABELS.started]: String(input.now),
-      [LABELS.leaseUntil]: String(input.now + lease * 1000),
+      [LABELS.leaseUntil]: String(input.now + bound * 1000),
     },
     HostConfig: {
       AutoRemove: true,
@@ -89,6 +117,7 @@ export function buildContainerSpec(input: ContainerSpecInput): Docker.ContainerC
       Tmpfs: {
         [WORKDIR]: `rw,exec,nosuid,nodev,size=${limits.workdirBytes},uid=${SANDBOX_UID},gid=${SANDBOX_UID},mode=0755`,
         '/tmp': `rw,exec,nosuid,nodev,size=${Math.min(limits.workdirBytes, 512 * 1024 * 1024)},mode=1777`,
+        [LEASE_DIR]: 'rw,noexec,nosuid,nodev,size=64k,mode=0755',
       },
       LogConfig: { Type: 'none', Config: {} },
     },

@@ -6,9 +6,12 @@ import { type CommandPolicy, createCommandPolicy } from './command-policy.js';
 import type { SandboxLimits } from './container-spec.js';
 import { createDockerClient, ensureDockerReachable } from './docker-client.js';
 import { removeOrphans } from './orphans.js';
+import { sandboxMetrics } from './metrics.js';
 import { SandboxPool } from './pool.js';
+import { RepoCopies } from './repo-copy.js';
 import type { RepoSource } from './repo-source.js';
 import { closeAllSessions, type ExecResult, SandboxSession } from './session.js';
+import { WarmPool, type WarmSpec } from './warm-pool.js';
 
 export { applyPatch, type ApplyResult } from './patch-apply.js';
 export { checkPatch, pathViolations, type PatchCheck, type PatchFile, type PatchRule, type PatchViolation } from './patch-policy.js';
@@ -18,10 +21,17 @@ export { baseImageTag, buildBaseImage, BASE_IMAGE, type BaseImageMethod, type Ba
 export { ensureEnvironmentImage, environmentDockerfile, parseEnvironmentSpec, type EnvironmentSpec, type EnvironmentSpecInput } from './images/env-image.js';
 export type { CappedOutput } from './output-cap.js';
 export type { ExecOptions, ExecResult } from './session.js';
+export { settleRemovals } from './session.js';
 export { SandboxSession, type RepoSource, type SandboxLimits };
 export { createCommandPolicy, type CommandPolicy } from './command-policy.js';
 export { checkRepoSource } from './repo-source.js';
 export { createDockerClient, ensureDockerReachable } from './docker-client.js';
+export type { RepoCopy } from './repo-copy.js';
+
+/** A spec no one asked for in this long stops being kept warm. */
+const WARM_IDLE_SECONDS = 120;
+/** The longest lease a warm container can be given (longer ones start cold). */
+const WARM_LEASE_BOUND_SECONDS = 6 * 3600;
 
 /** How to open one sandbox; anything left out comes from the settings. */
 export interface SandboxOptions {
@@ -33,6 +43,11 @@ export interface SandboxOptions {
   leaseSeconds?: number;
   /** Bytes kept per output stream (default: the settings'); a test log may want more. */
   outputCapBytes?: number;
+  /**
+   * False when no other sandbox of this image and repository is expected soon (a one-off
+   * evaluation): none is started ahead for it. A warm one already there is still taken.
+   */
+  warm?: boolean;
 }
 
 /** One command in a fresh sandbox over a copy of a repository. */
@@ -49,30 +64,50 @@ export interface SandboxRuntime {
   readonly settings: SandboxSettings;
   readonly policy: CommandPolicy;
   readonly pool: SandboxPool;
+  /** Containers started ahead of need (each handed out once); size 0 when off. */
+  readonly warm: WarmPool;
   /** Opens a sandbox when a pool slot is free, runs `task` in it, and always removes it. */
   withSandbox<T>(options: SandboxOptions, task: (session: SandboxSession) => Promise<T>): Promise<T>;
   /** Runs one allowlisted command in a fresh sandbox. */
   runCommand(options: RunCommandOptions): Promise<ExecResult>;
-  /** Removes every sandbox this process still holds. */
+  /** Stops the warm pool and removes every sandbox this process still holds, waiting for Docker. */
   close(): Promise<void>;
+}
+
+/** Options of the runtime itself. */
+export interface SandboxRuntimeOptions {
+  logger?: Logger;
+  docker?: Docker;
+  /** Overrides the settings' warm pool size (a one-shot command wants none). */
+  warm?: number;
 }
 
 /**
  * Connects to Docker (failing with what to do when it is not running), removes orphaned sandboxes
  * left by dead processes, and returns the runtime.
  */
-export async function createSandboxRuntime(settings: Settings, options: { logger?: Logger; docker?: Docker } = {}): Promise<SandboxRuntime> {
+export async function createSandboxRuntime(settings: Settings, options: SandboxRuntimeOptions = {}): Promise<SandboxRuntime> {
   const docker = options.docker ?? createDockerClient(settings.dockerHost);
   await ensureDockerReachable(docker, settings.dockerHost);
   await removeOrphans(docker, { host: hostname(), pid: process.pid, now: Date.now() }, options.logger);
   const sandbox = settings.sandbox;
   const policy = createCommandPolicy(sandbox.allow);
   const pool = new SandboxPool(sandbox.concurrency);
+  const copies = new RepoCopies(sandbox.warmMemoryBytes);
+  const open = (spec: WarmSpec, leaseSeconds: number, leaseBoundSeconds?: number) =>
+    SandboxSession.open({ docker, image: spec.image, limits: spec.limits, policy, outputCapBytes: spec.outputCapBytes, leaseSeconds, leaseBoundSeconds, logger: options.logger });
+  const warm = new WarmPool({
+    size: options.warm ?? sandbox.warm ?? sandbox.concurrency,
+    memoryBytes: sandbox.warmMemoryBytes,
+    idleSeconds: WARM_IDLE_SECONDS,
+    leaseBoundSeconds: WARM_LEASE_BOUND_SECONDS,
+    open,
+    logger: options.logger,
+  });
 
   const withSandbox: SandboxRuntime['withSandbox'] = (opts, task) =>
     pool.use(async () => {
-      const session = await SandboxSession.open({
-        docker,
+      const spec: WarmSpec = {
         image: opts.image ?? sandbox.image,
         limits: {
           memoryBytes: opts.limits?.memoryBytes ?? sandbox.memoryBytes,
@@ -80,16 +115,31 @@ export async function createSandboxRuntime(settings: Settings, options: { logger
           pids: opts.limits?.pids ?? sandbox.pids,
           workdirBytes: opts.limits?.workdirBytes ?? sandbox.workdirBytes,
         },
-        policy,
         outputCapBytes: opts.outputCapBytes ?? sandbox.outputCapBytes,
-        leaseSeconds: opts.leaseSeconds ?? sandbox.timeoutSeconds + sandbox.leaseGraceSeconds,
-        logger: options.logger,
-      });
+      };
+      const leaseSeconds = opts.leaseSeconds ?? sandbox.timeoutSeconds + sandbox.leaseGraceSeconds;
+      // The repository is read once per tree and copied from memory; a tree too large to keep is read per sandbox.
+      const copy = opts.repo ? await copies.get(opts.repo) : undefined;
+      const warmable = !opts.repo || copy !== undefined;
+      const taken = warmable ? warm.take({ ...spec, copy }, leaseSeconds, { refill: opts.warm !== false }) : undefined;
+      let session: SandboxSession;
+      if (taken && 'session' in taken) session = taken.session;
+      else {
+        session = await open(spec, leaseSeconds);
+        try {
+          if (opts.repo) await session.copyRepo(copy ?? opts.repo);
+        } catch (err) {
+          void session.close();
+          throw err;
+        }
+      }
+      sandboxMetrics.inUse.inc();
       try {
-        if (opts.repo) await session.copyRepo(opts.repo);
         return await task(session);
       } finally {
-        await session.close();
+        sandboxMetrics.inUse.dec();
+        // Nothing runs in it again; Docker removes it while the caller goes on (close() waits for every removal).
+        void session.close();
       }
     });
 
@@ -98,6 +148,7 @@ export async function createSandboxRuntime(settings: Settings, options: { logger
     settings: sandbox,
     policy,
     pool,
+    warm,
     withSandbox,
     async runCommand(opts) {
       // Refuse a disallowed program before paying for a container.
@@ -107,7 +158,10 @@ export async function createSandboxRuntime(settings: Settings, options: { logger
         session.run(opts.argv, { timeoutSeconds, signal: opts.signal }),
       );
     },
-    close: closeAllSessions,
+    async close() {
+      await warm.drain();
+      await closeAllSessions();
+    },
   };
 }
 export * from './environment/index.js';

@@ -19,6 +19,20 @@ export const sandboxMetrics = {
     labelNames: ['outcome'] as const,
     registers: [metricsRegistry],
   }),
+  warm: new Gauge({ name: 'fixwright_sandbox_warm', help: 'Warm sandbox containers ready to be handed out', registers: [metricsRegistry] }),
+  inUse: new Gauge({ name: 'fixwright_sandbox_in_use', help: 'Sandbox containers handed out and not yet closed', registers: [metricsRegistry] }),
+  warmTakes: new Counter({
+    name: 'fixwright_sandbox_warm_takes_total',
+    help: 'Requests for a sandbox, by whether a warm container was ready (hit), none was (miss), or the pool is off',
+    labelNames: ['result'] as const,
+    registers: [metricsRegistry],
+  }),
+  warmFills: new Counter({
+    name: 'fixwright_sandbox_warm_fills_total',
+    help: 'Warm containers started in the background, by result',
+    labelNames: ['result'] as const,
+    registers: [metricsRegistry],
+  }),
   execSeconds: new Histogram({
     name: 'fixwright_sandbox_exec_duration_seconds',
     help: 'Wall time of commands run in sandboxes',

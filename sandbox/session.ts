@@ -3,12 +3,14 @@ import type { Duplex, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { FixwrightError } from '../core/errors.js';
+import { beforeExit } from '../core/exit-hooks.js';
 import type { Logger } from '../core/logger.js';
 import type { CommandPolicy } from './command-policy.js';
-import { buildContainerSpec, SANDBOX_USER, type SandboxLimits, WORKDIR } from './container-spec.js';
+import { buildContainerSpec, LEASE_FILE, SANDBOX_USER, type SandboxLimits, WORKDIR } from './container-spec.js';
 import { hasDockerStatus } from './docker-client.js';
 import { type ExecOutcome, sandboxMetrics } from './metrics.js';
 import { type CappedOutput, OutputCollector } from './output-cap.js';
+import type { RepoCopy } from './repo-copy.js';
 import { checkRepoSource, filesTarStream, type RepoSource, repoTarStream } from './repo-source.js';
 
 /** How one command in a sandbox ended. */
@@ -43,8 +45,13 @@ export interface OpenSessionOptions {
   outputCapBytes: number;
   /** The container's whole life, after which it ends and is removed whatever happens. */
   leaseSeconds: number;
+  /** The longest the lease may be renewed to (a warm container's); clean-up elsewhere waits that long. */
+  leaseBoundSeconds?: number;
   logger?: Logger;
 }
+
+/** Who runs an exec: fixwright's helpers and the caller's commands run as the sandbox user; only the lease renewal runs as root. */
+type ExecUser = 'sandbox' | 'root';
 
 const EXIT_TIMEOUT = 124;
 const EXIT_KILLED = 137;
@@ -58,10 +65,30 @@ const liveSessions = new Set<SandboxSession>();
  */
 const pendingCreates = new Set<Promise<unknown>>();
 
-/** Closes every session this process still holds (used on SIGINT/SIGTERM). */
+/** Container removals under way (a session may be closed without waiting for Docker). */
+const pendingRemovals = new Set<Promise<void>>();
+
+/** Things that open sessions on their own (warm pools): stopped before the sessions are closed. */
+const sessionSources = new Set<{ drain(): Promise<void> }>();
+
+/** Registers a source of sessions that closeAllSessions must stop first; returns the unregistration. */
+export function registerSessionSource(source: { drain(): Promise<void> }): () => void {
+  sessionSources.add(source);
+  return () => sessionSources.delete(source);
+}
+
+/** Closes every session this process still holds (used on SIGINT/SIGTERM and at exit), and waits until Docker removed them. */
 export async function closeAllSessions(): Promise<void> {
+  await Promise.allSettled([...sessionSources].map((source) => source.drain()));
   await Promise.allSettled([...pendingCreates]);
   await Promise.allSettled([...liveSessions].map((session) => session.close()));
+  await Promise.allSettled([...pendingRemovals]);
+}
+beforeExit(closeAllSessions);
+
+/** Waits until every container removal started so far has finished. */
+export async function settleRemovals(): Promise<void> {
+  await Promise.allSettled([...pendingRemovals]);
 }
 
 function recordExec(outcome: ExecOutcome, durationMs: number): void {
@@ -81,6 +108,8 @@ export class SandboxSession {
   private closed = false;
   private killedReason: 'timeout' | 'cancelled' | 'stopped' | undefined;
   private oomKillsSeen = 0;
+  private leaseRenewals = 0;
+  private removal: Promise<void> | undefined;
 
   /** The image's own environment (PATH, PYTHONPATH…), so helpers can extend rather than replace it. */
   readonly imageEnv: Readonly<Record<string, string>>;
@@ -98,6 +127,7 @@ export class SandboxSession {
       image: options.image,
       limits: options.limits,
       leaseSeconds: options.leaseSeconds,
+      leaseBoundSeconds: options.leaseBoundSeconds,
       ownerHost: hostname(),
       ownerPid: process.pid,
       now: Date.now(),
@@ -143,12 +173,12 @@ export class SandboxSession {
     return session;
   }
 
-  /** Copies the repository into the container's working directory. */
-  async copyRepo(source: RepoSource, timeoutSeconds = 300): Promise<void> {
-    const checked = checkRepoSource(source);
+  /** Copies the repository into the container's working directory: a tree read once (a RepoCopy), or read from its source now. */
+  async copyRepo(source: RepoSource | RepoCopy, timeoutSeconds = 300): Promise<void> {
+    const stdin = 'bytes' in source ? source.bytes : repoTarStream(checkRepoSource(source));
     const result = await this.execTrusted(['tar', '-x', '--no-same-owner', '-C', WORKDIR, '-f', '-'], {
       timeoutSeconds,
-      stdin: repoTarStream(checked),
+      stdin,
     });
     if (result.exitCode !== 0) {
       throw new FixwrightError(
@@ -173,6 +203,20 @@ export class SandboxSession {
     return result.exitCode === 0 ? result.stdout.text : undefined;
   }
 
+  /**
+   * Restarts the keeper's count at `seconds` from now (a warm container gets its caller's lease
+   * when it is handed out). Written as root into a file the sandbox user cannot write.
+   */
+  async renewLease(seconds: number): Promise<void> {
+    const lease = Math.max(1, Math.ceil(seconds));
+    if (this.options.leaseBoundSeconds !== undefined && lease > this.options.leaseBoundSeconds) {
+      throw new FixwrightError('FW_ERR_SANDBOX', `a lease of ${lease}s is past this sandbox's bound of ${this.options.leaseBoundSeconds}s`);
+    }
+    this.leaseRenewals += 1;
+    const result = await this.exec(['sh', '-c', `printf '%s %s\\n' "$1" "$2" > ${LEASE_FILE}`, 'sh', String(this.leaseRenewals), String(lease)], { timeoutSeconds: 30 }, 4096, false, 'root');
+    if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `could not renew the sandbox's lease (exit ${result.exitCode}): ${result.stderr.text.trim().slice(0, 200)}`);
+  }
+
   /** Throws FW_ERR_COMMAND_NOT_ALLOWED unless the program is allowed by the command policy. */
   checkCommand(argv: readonly string[]): void {
     this.options.policy.check(argv);
@@ -188,7 +232,11 @@ export class SandboxSession {
    * Runs one of fixwright's own helper programs (tar, cat, git apply) without the policy check.
    * Never pass argv that came from a user or a model.
    */
-  async execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes, checkOom = true): Promise<ExecResult> {
+  execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes, checkOom = true): Promise<ExecResult> {
+    return this.exec(argv, options, outputCapBytes, checkOom, 'sandbox');
+  }
+
+  private async exec(argv: readonly string[], options: ExecOptions, outputCapBytes: number, checkOom: boolean, user: ExecUser): Promise<ExecResult> {
     if (this.closed || this.killedReason) {
       throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', `the sandbox was already ${this.killedReason ? 'killed (' + this.killedReason + ')' : 'closed'}`);
     }
@@ -207,7 +255,7 @@ export class SandboxSession {
         AttachStdin: hasStdin,
         Tty: false,
         Env: env,
-        User: SANDBOX_USER,
+        User: user === 'root' ? '0:0' : SANDBOX_USER,
         WorkingDir: options.cwd ?? WORKDIR,
       });
       stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
@@ -316,20 +364,33 @@ export class SandboxSession {
     }
   }
 
-  /** Kills and removes the container; safe to call more than once. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Kills and removes the container; safe to call more than once. No command can run in it once
+   * this is called; the promise settles when Docker has removed it, and closeAllSessions waits
+   * for that too, so a caller may leave the removal to run on.
+   */
+  close(): Promise<void> {
+    if (this.removal) return this.removal;
     this.closed = true;
     liveSessions.delete(this);
     sandboxMetrics.containers.dec();
-    try {
-      await this.container.remove({ force: true, v: true });
-    } catch (err) {
-      // 404: already gone; 409: removal already in progress (auto-remove after a kill).
-      if (!hasDockerStatus(err, 404, 409)) {
-        this.options.logger?.warn({ err, container: this.id.slice(0, 12) }, 'sandbox removal failed; start-up clean-up will retry');
-      }
-    }
-    this.options.logger?.debug({ container: this.id.slice(0, 12) }, 'sandbox closed');
+    const removal = this.container
+      .remove({ force: true, v: true })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          // 404: already gone; 409: removal already in progress (auto-remove after a kill).
+          if (!hasDockerStatus(err, 404, 409)) {
+            this.options.logger?.warn({ err, container: this.id.slice(0, 12) }, 'sandbox removal failed; start-up clean-up will retry');
+          }
+        },
+      )
+      .finally(() => {
+        pendingRemovals.delete(removal);
+        this.options.logger?.debug({ container: this.id.slice(0, 12) }, 'sandbox closed');
+      });
+    pendingRemovals.add(removal);
+    this.removal = removal;
+    return removal;
   }
 }

@@ -54,7 +54,8 @@ function settingsFrom(flags: LimitFlags): Settings {
 }
 
 async function openRuntime(settings: Settings): Promise<SandboxRuntime> {
-  return createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
+  // One command, one sandbox: nothing to start ahead of need.
+  return createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel), warm: 0 });
 }
 
 function hasProgram(name: string): boolean {

@@ -125,7 +125,31 @@ except OSError as e: print('forks stopped at', n, e.errno)`, 30, { pids: 64 });
     expect(result.ok === false && result.message).toMatch(/'\.\.\/escape\.txt' uses '\.\.' .*\[rule parent-dir\]/);
   });
 
+  it('keeps warm containers locked down: the code cannot renew its own lease or stop the keeper', async () => {
+    // The runtime keeps warm containers (as many as its concurrency): the runs above took some.
+    const r = await py(`
+import os, signal
+try:
+    open('/run/fixwright/lease', 'w').write('99 999999'); print('RENEWED')
+except OSError as e: print('lease denied', e.errno)
+try:
+    os.kill(1, signal.SIGKILL); print('KILLED INIT')
+except OSError as e: print('init denied', e.errno)
+keeper = [p for p in os.listdir('/proc') if p.isdigit() and p not in ('1', str(os.getpid())) and b'\\0fixwright-keeper\\0' in open(f'/proc/{p}/cmdline','rb').read()]
+for p in keeper:
+    try:
+        os.kill(int(p), signal.SIGSTOP); print('STOPPED KEEPER')
+    except OSError as e: print('keeper denied', e.errno)
+print('keepers', len(keeper))`);
+    expect(r.stdout.text).toMatch(/^lease denied 13$/m); // EACCES
+    expect(r.stdout.text).toMatch(/^init denied 1$/m); // EPERM
+    expect(r.stdout.text).toMatch(/^keeper denied 1$/m);
+    expect(r.stdout.text).toMatch(/^keepers 1$/m);
+    expect(r.stdout.text).not.toMatch(/RENEWED|KILLED|STOPPED/);
+  });
+
   it('counts what happened in Prometheus metrics', async () => {
+    await runtime.warm.drain();
     const text = await metricsRegistry.metrics();
     expect(text).toMatch(/^fixwright_sandbox_execs_total\{outcome="timeout"\} [1-9]/m);
     expect(text).toMatch(/^fixwright_sandbox_execs_total\{outcome="oom"\} [1-9]/m);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, LABELS } from '../../sandbox/container-spec.js';
+import { buildContainerSpec, LABELS, LEASE_DIR, LEASE_FILE } from '../../sandbox/container-spec.js';
 
 describe('buildContainerSpec', () => {
   const spec = buildContainerSpec({
@@ -33,10 +33,19 @@ describe('buildContainerSpec', () => {
   });
 
   it('ends itself at the lease and labels its owner', () => {
-    expect(spec.Entrypoint).toEqual(['sleep']);
+    expect(spec.Entrypoint!.slice(0, 2)).toEqual(['sh', '-c']);
     expect(spec.Cmd).toEqual(['90']);
     expect(host.AutoRemove).toBe(true);
     expect(spec.Labels![LABELS.ownerPid]).toBe('42');
     expect(spec.Labels![LABELS.leaseUntil]).toBe(String(1_000 + 90_000));
+  });
+
+  it('reads a renewed lease from a root-only tmpfs, and labels the bound for clean-up elsewhere', () => {
+    expect(host.Tmpfs![LEASE_DIR]).toMatch(/mode=0755/);
+    expect(host.Tmpfs![LEASE_DIR]).toMatch(/noexec/);
+    expect(spec.Entrypoint![2]).toContain(LEASE_FILE);
+    const warm = buildContainerSpec({ image: 'img', limits: { memoryBytes: 1, cpus: 1, pids: 1, workdirBytes: 1 }, leaseSeconds: 60, leaseBoundSeconds: 3600, ownerHost: 'h', ownerPid: 1, now: 0 });
+    expect(warm.Cmd).toEqual(['60']);
+    expect(warm.Labels![LABELS.leaseUntil]).toBe(String(3_600_000));
   });
 });

@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContainerSpec } from '../../sandbox/container-spec.js';
-import { type SandboxRuntime } from '../../sandbox/index.js';
+import { type SandboxRuntime, settleRemovals } from '../../sandbox/index.js';
 import { removeOrphans } from '../../sandbox/orphans.js';
 import { ownContainers, testRuntime } from '../helpers/docker.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -64,12 +64,17 @@ describe('sandbox sessions', () => {
   });
 
   it('removes the container when the caller throws', async () => {
+    let id = '';
     await expect(
-      runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async () => {
+      runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => {
+        id = s.id;
         throw new Error('caller failed');
       }),
     ).rejects.toThrow('caller failed');
-    expect(await ownContainers()).toEqual([]);
+    // Removal runs on after the caller is answered; settleRemovals waits for it (as close() does).
+    await settleRemovals();
+    expect(id).not.toBe('');
+    expect(await ownContainers()).not.toContain(id);
   });
 
   it('cancels a command through an AbortSignal', async () => {

@@ -1,0 +1,231 @@
+import type { Logger } from '../core/logger.js';
+import type { SandboxLimits } from './container-spec.js';
+import { sandboxMetrics } from './metrics.js';
+import type { RepoCopy } from './repo-copy.js';
+import { registerSessionSource, type SandboxSession } from './session.js';
+
+/** What a warm container is made for: callers with the same spec may take it. */
+export interface WarmSpec {
+  image: string;
+  limits: SandboxLimits;
+  outputCapBytes: number;
+  /** The repository already copied in, if any. */
+  copy?: RepoCopy;
+}
+
+/** How the pool opens a container (the runtime's locked-down open, with the given idle lease and bound). */
+export type OpenWarm = (spec: WarmSpec, leaseSeconds: number, leaseBoundSeconds: number) => Promise<SandboxSession>;
+
+export interface WarmPoolOptions {
+  /** Warm containers held at most, over every spec (0: no pool). */
+  size: number;
+  /** Memory the warm containers may hold, their repository copies counted. */
+  memoryBytes: number;
+  /** A spec no caller asked for in this long stops being warmed, and its containers are removed. */
+  idleSeconds: number;
+  /** The longest lease a warm container can be renewed to; a longer one is opened cold. */
+  leaseBoundSeconds: number;
+  /** Containers started at once while refilling (each start costs CPU the callers want too). */
+  fillConcurrency?: number;
+  open: OpenWarm;
+  logger?: Logger;
+}
+
+/** What one warm container is taken to cost, beyond its repository copy (keeper, shim, tmpfs metadata). */
+const CONTAINER_BYTES = 8 * 1024 * 1024;
+/** A warm container with less than this left of its idle lease is not handed out (its renewal must land first). */
+const MIN_LEASE_LEFT_MS = 60_000;
+
+interface Ready {
+  session: SandboxSession;
+  leaseEnds: number;
+}
+
+interface SpecState {
+  spec: WarmSpec;
+  ready: Ready[];
+  filling: number;
+  lastAsked: number;
+}
+
+/** Why a caller did not get a warm container. */
+export type WarmMiss = 'empty' | 'lease' | 'off';
+
+/**
+ * Containers started ahead of need, each one handed out once and never again: the caller's
+ * untrusted code runs in a container no one used before, exactly as with a cold start, only the
+ * start (and the repository copy) happened earlier, off the caller's path. A spec is warmed once a
+ * caller asked for it, for `idleSeconds` after its last request; the pool refills in the
+ * background, bounded by count and memory, and is drained on shutdown.
+ */
+export class WarmPool {
+  private readonly specs = new Map<string, SpecState>();
+  private readonly fills = new Set<Promise<void>>();
+  private draining = false;
+  private readonly unregister: () => void;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly options: WarmPoolOptions) {
+    this.unregister = registerSessionSource(this);
+  }
+
+  /** The key of a spec: containers are interchangeable only within one. */
+  static keyOf(spec: WarmSpec): string {
+    const { limits } = spec;
+    return [spec.image, limits.memoryBytes, limits.cpus, limits.pids, limits.workdirBytes, spec.outputCapBytes, spec.copy?.key ?? ''].join('\u0000');
+  }
+
+  /** Warm containers ready now. */
+  get warm(): number {
+    let n = 0;
+    for (const state of this.specs.values()) n += state.ready.length;
+    return n;
+  }
+
+  /**
+   * A ready container for this spec, its lease renewed to `leaseSeconds` (removed from the pool for
+   * good), or why there is none. Unless `refill` is false, the spec is now wanted and the pool refills.
+   */
+  take(spec: WarmSpec, leaseSeconds: number, options: { refill?: boolean } = {}): { session: SandboxSession } | { miss: WarmMiss } {
+    if (this.options.size <= 0 || this.draining) return this.missed('off');
+    const key = WarmPool.keyOf(spec);
+    let state = this.specs.get(key);
+    if (!state && options.refill === false) {
+      this.schedule(); // lets idle specs go
+      return this.missed('empty');
+    }
+    if (!state) this.specs.set(key, (state = { spec, ready: [], filling: 0, lastAsked: 0 }));
+    if (options.refill !== false) state.lastAsked = Date.now();
+    this.schedule();
+    if (leaseSeconds > this.options.leaseBoundSeconds) return this.missed('lease');
+    const now = Date.now();
+    for (let next = state.ready.shift(); next; next = state.ready.shift()) {
+      this.count();
+      if (next.leaseEnds - now < MIN_LEASE_LEFT_MS) {
+        void next.session.close();
+        continue;
+      }
+      // The renewal runs beside the caller's first command: the idle lease left (at least a minute) covers it.
+      next.session.renewLease(leaseSeconds).catch((err: unknown) => {
+        this.options.logger?.warn({ err, container: next.session.id.slice(0, 12) }, 'could not renew a warm sandbox lease; it ends with its idle lease');
+      });
+      sandboxMetrics.warmTakes.inc({ result: 'hit' });
+      this.schedule();
+      return { session: next.session };
+    }
+    return this.missed('empty');
+  }
+
+  /** Stops refilling, removes the ready containers and waits for starts in flight (each is removed too). */
+  async drain(): Promise<void> {
+    this.draining = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+    const closing: Promise<void>[] = [];
+    for (const state of this.specs.values()) closing.push(...state.ready.splice(0).map((r) => r.session.close()));
+    this.specs.clear();
+    this.count();
+    await Promise.allSettled([...this.fills, ...closing]);
+    this.unregister();
+  }
+
+  private missed(miss: WarmMiss): { miss: WarmMiss } {
+    sandboxMetrics.warmTakes.inc({ result: miss === 'off' ? 'off' : 'miss' });
+    return { miss };
+  }
+
+  private count(): void {
+    sandboxMetrics.warm.set(this.warm);
+  }
+
+  private held(): { containers: number; bytes: number } {
+    let containers = 0;
+    let bytes = 0;
+    for (const state of this.specs.values()) {
+      const each = CONTAINER_BYTES + (state.spec.copy?.bytes.length ?? 0);
+      containers += state.ready.length + state.filling;
+      bytes += each * (state.ready.length + state.filling);
+    }
+    return { containers, bytes };
+  }
+
+  /** Forgets specs no one asked for lately (removing their containers), then starts what is missing. */
+  private schedule(): void {
+    if (this.draining) return;
+    const now = Date.now();
+    for (const [key, state] of this.specs) {
+      if (now - state.lastAsked <= this.options.idleSeconds * 1000) continue;
+      for (const r of state.ready.splice(0)) void r.session.close();
+      if (state.filling === 0) this.specs.delete(key);
+    }
+    this.count();
+    const limit = this.options.fillConcurrency ?? 2;
+    while (this.fills.size < limit) {
+      const state = this.neediest();
+      if (!state) break;
+      const fill = this.fill(state).finally(() => {
+        this.fills.delete(fill);
+        this.schedule();
+      });
+      this.fills.add(fill);
+    }
+    // While anything is warm or wanted, look again now and then: idle specs must be let go even if no one asks.
+    if (this.specs.size > 0 && !this.sweeper) {
+      this.sweeper = setInterval(() => this.schedule(), 5000);
+      this.sweeper.unref();
+    } else if (this.specs.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /**
+   * The wanted spec furthest below its share of the pool, if the count and memory bounds allow one
+   * more. When they do not, a ready container of a spec above its share (the one asked for least
+   * lately) makes room: a run that moved on must not hold the pool from the next one.
+   */
+  private neediest(): SpecState | undefined {
+    const wanted = [...this.specs.values()].filter((s) => Date.now() - s.lastAsked <= this.options.idleSeconds * 1000);
+    if (wanted.length === 0) return undefined;
+    const share = Math.max(1, Math.floor(this.options.size / wanted.length));
+    const have = (state: SpecState) => state.ready.length + state.filling;
+    const needy = wanted.filter((state) => have(state) < share).sort((a, b) => have(a) - have(b))[0];
+    if (!needy) return undefined;
+    const cost = CONTAINER_BYTES + (needy.spec.copy?.bytes.length ?? 0);
+    for (;;) {
+      const held = this.held();
+      if (held.containers < this.options.size && held.bytes + cost <= this.options.memoryBytes) return needy;
+      const donor = [...this.specs.values()]
+        .filter((state) => state !== needy && state.ready.length > 0 && have(state) > share)
+        .sort((a, b) => a.lastAsked - b.lastAsked)[0];
+      if (!donor) return undefined;
+      void donor.ready.shift()!.session.close();
+      this.count();
+    }
+  }
+
+  private async fill(state: SpecState): Promise<void> {
+    state.filling += 1;
+    const idleLease = this.options.idleSeconds + 2 * MIN_LEASE_LEFT_MS / 1000;
+    let session: SandboxSession | undefined;
+    try {
+      session = await this.options.open(state.spec, idleLease, this.options.leaseBoundSeconds);
+      if (state.spec.copy) await session.copyRepo(state.spec.copy);
+      if (this.draining || this.specs.get(WarmPool.keyOf(state.spec)) !== state) {
+        void session.close();
+        return;
+      }
+      state.ready.push({ session, leaseEnds: Date.now() + idleLease * 1000 });
+      sandboxMetrics.warmFills.inc({ result: 'ok' });
+    } catch (err) {
+      if (session) void session.close();
+      sandboxMetrics.warmFills.inc({ result: 'error' });
+      this.options.logger?.warn({ err }, 'could not start a warm sandbox');
+      // A spec that cannot start (a missing image, say) is not retried in a loop: it waits for its next request.
+      state.lastAsked = 0;
+    } finally {
+      state.filling -= 1;
+      this.count();
+    }
+  }
+}

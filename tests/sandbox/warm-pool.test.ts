@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SandboxSession } from '../../sandbox/index.js';
+import { WarmPool, type WarmSpec } from '../../sandbox/warm-pool.js';
+
+/** A stand-in container: what the pool calls on a session, recorded. */
+class FakeSession {
+  static opened: FakeSession[] = [];
+  readonly id: string;
+  leases: number[] = [];
+  copies: string[] = [];
+  closed = false;
+  constructor(readonly lease: number, readonly bound: number) {
+    this.id = `c${FakeSession.opened.length}`;
+    FakeSession.opened.push(this);
+  }
+  async renewLease(seconds: number) {
+    this.leases.push(seconds);
+  }
+  async copyRepo(copy: { key: string }) {
+    this.copies.push(copy.key);
+  }
+  async close() {
+    this.closed = true;
+  }
+}
+
+const spec = (repo = 'r1', bytes = 10): WarmSpec => ({
+  image: 'img',
+  limits: { memoryBytes: 1, cpus: 1, pids: 1, workdirBytes: 1 },
+  outputCapBytes: 1,
+  copy: { key: repo, bytes: Buffer.alloc(bytes) },
+});
+
+const pools: WarmPool[] = [];
+function pool(options: Partial<ConstructorParameters<typeof WarmPool>[0]> = {}, failOpen = false) {
+  const p = new WarmPool({
+    size: 2,
+    memoryBytes: 1024 ** 3,
+    idleSeconds: 60,
+    leaseBoundSeconds: 3600,
+    open: async (_s, lease, bound) => {
+      if (failOpen) throw new Error('no image');
+      return new FakeSession(lease, bound) as unknown as SandboxSession;
+    },
+    ...options,
+  });
+  pools.push(p);
+  return p;
+}
+const filled = async (p: WarmPool, n: number) => {
+  for (let i = 0; i < 100 && p.warm < n; i++) await new Promise((r) => setTimeout(r, 5));
+  return p.warm;
+};
+
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.drain()));
+  FakeSession.opened = [];
+});
+
+describe('warm pool', () => {
+  it('warms a spec once it is asked for, with the repository copied in, up to its size', async () => {
+    const p = pool();
+    expect(p.take(spec(), 100)).toEqual({ miss: 'empty' });
+    expect(await filled(p, 2)).toBe(2);
+    expect(FakeSession.opened.map((s) => s.copies)).toEqual([['r1'], ['r1']]);
+    // Started with a short idle lease, renewable up to the bound.
+    expect(FakeSession.opened.every((s) => s.lease < 3600 && s.bound === 3600)).toBe(true);
+  });
+
+  it('hands each container out once, with the caller lease, and never again', async () => {
+    const p = pool();
+    p.take(spec(), 100);
+    await filled(p, 2);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      const taken = p.take(spec(), 300 + i);
+      if ('session' in taken) {
+        expect(seen.has(taken.session.id)).toBe(false);
+        seen.add(taken.session.id);
+        await new Promise((r) => setTimeout(r, 1));
+        expect((taken.session as unknown as FakeSession).leases).toEqual([300 + i]);
+      }
+      await filled(p, 2);
+    }
+    expect(seen.size).toBe(10);
+    // Nothing it handed out is in the pool any more.
+    const handedOut = FakeSession.opened.filter((s) => seen.has(s.id));
+    expect(handedOut.every((s) => s.leases.length === 1)).toBe(true);
+  });
+
+  it('never gives a container of one repository to a caller of another', async () => {
+    const p = pool({ size: 4 });
+    p.take(spec('a'), 100);
+    p.take(spec('b'), 100);
+    await filled(p, 4);
+    const taken = p.take(spec('b'), 100);
+    expect('session' in taken && (taken.session as unknown as FakeSession).copies).toEqual(['b']);
+  });
+
+  it('holds no more than its size and its memory allow', async () => {
+    const bySize = pool({ size: 3 });
+    bySize.take(spec('a'), 100);
+    bySize.take(spec('b'), 100);
+    await filled(bySize, 3);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(bySize.warm).toBe(3);
+    // Each container counts 8 MiB plus its copy: 17 MiB of room holds one with a 1 MiB copy, not two.
+    const byMemory = pool({ size: 4, memoryBytes: 17 * 1024 ** 2 });
+    byMemory.take(spec('m', 1024 ** 2), 100);
+    await filled(byMemory, 1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(byMemory.warm).toBe(1);
+  });
+
+  it('makes room for a newly asked repository: a full pool gives up containers of one above its share', async () => {
+    const p = pool({ size: 2 });
+    p.take(spec('old'), 100);
+    await filled(p, 2);
+    p.take(spec('new'), 100);
+    for (let i = 0; i < 100 && !FakeSession.opened.some((s) => s.copies[0] === 'new'); i++) await new Promise((r) => setTimeout(r, 5));
+    await filled(p, 2);
+    const taken = p.take(spec('new'), 100);
+    expect('session' in taken && (taken.session as unknown as FakeSession).copies).toEqual(['new']);
+    expect(FakeSession.opened.filter((s) => s.copies[0] === 'old' && s.closed)).toHaveLength(1);
+  });
+
+  it('starts a lease past its bound cold, and keeps nothing for a caller that expects no repeat', async () => {
+    const p = pool();
+    expect(p.take(spec(), 7200)).toEqual({ miss: 'lease' });
+    const once = pool();
+    expect(once.take(spec('x'), 100, { refill: false })).toEqual({ miss: 'empty' });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(once.warm).toBe(0);
+    expect(pool({ size: 0 }).take(spec(), 100)).toEqual({ miss: 'off' });
+  });
+
+  it('lets a spec go when no one asked for it within the idle time, removing its containers', async () => {
+    const p = pool({ idleSeconds: 0.05 });
+    p.take(spec(), 100);
+    await filled(p, 2);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(p.take(spec('other'), 100, { refill: false })).toEqual({ miss: 'empty' });
+    expect(p.warm).toBe(0);
+    expect(FakeSession.opened.filter((s) => s.copies[0] === 'r1').every((s) => s.closed)).toBe(true);
+  });
+
+  it('drains: removes what is warm and what was starting, and starts nothing more', async () => {
+    const p = pool();
+    p.take(spec(), 100);
+    await p.drain();
+    expect(FakeSession.opened.every((s) => s.closed)).toBe(true);
+    expect(p.take(spec(), 100)).toEqual({ miss: 'off' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(FakeSession.opened.every((s) => s.closed)).toBe(true);
+  });
+
+  it('does not retry a spec that cannot start in a loop', async () => {
+    const p = pool({}, true);
+    p.take(spec(), 100);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(p.warm).toBe(0);
+    expect(FakeSession.opened).toHaveLength(0);
+  });
+});
