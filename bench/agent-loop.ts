@@ -54,6 +54,8 @@ interface RunRecord {
   containers: number;
   /** Docker execs started inside the attempts' windows, over the attempts. */
   execsPerAttempt: number;
+  /** The build's own account of its own time per attempt (result.json timing), where it keeps one. */
+  reportedOwnPerAttemptMs: number | null;
   /** Containers created inside the attempts' windows, over the attempts. */
   containersPerAttempt: number;
 }
@@ -126,7 +128,9 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
 
   const where = `${buildName(build)} (${warmup ? 'warm-up' : 'run'} ${round + 1}; log ${logPath}${h.keep ? '' : ', removed at the end unless --keep'})`;
   const resultPath = join(out, 'result.json');
-  const status = existsSync(resultPath) ? String((JSON.parse(readFileSync(resultPath, 'utf8')) as { status?: unknown }).status) : 'none';
+  const result = existsSync(resultPath) ? (JSON.parse(readFileSync(resultPath, 'utf8')) as { status?: unknown; timing?: { attempts?: { own_ms_per_attempt?: unknown } } }) : undefined;
+  const status = result ? String(result.status) : 'none';
+  const reported = result?.timing?.attempts?.own_ms_per_attempt;
   const patch = existsSync(join(out, 'patch.diff')) ? readFileSync(join(out, 'patch.diff'), 'utf8') : '';
   if (exitCode !== 0 || status !== 'resolved' || !/^\+\s*return a \+ b/m.test(patch)) {
     throw new RunFailed(`solve did not resolve the fixture: exit ${exitCode}, status ${status} — ${where}\n${tail(logPath)}`);
@@ -167,6 +171,7 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
     testExecs: tests.length,
     execs: execs.length,
     containers: new Set(containerEvents.filter((e) => e.action === 'create').map((e) => e.containerId)).size,
+    reportedOwnPerAttemptMs: typeof reported === 'number' ? reported : null,
     execsPerAttempt: perAttempt(execs.filter((x) => inAttempt(x.start)).length),
     containersPerAttempt: perAttempt(containerEvents.filter((e) => e.action === 'create' && inAttempt(Number(e.timeNano / 1000n) / 1000)).length),
   };
@@ -179,6 +184,7 @@ function report(options: AgentBenchOptions, records: readonly RunRecord[]): stri
   const measured = (build: string) => records.filter((r) => r.build === build && !r.warmup);
   const rows: Array<[string, (r: RunRecord) => number | null]> = [
     ['own time per attempt (ms)', (r) => r.ownPerAttemptMs],
+    ["the build's own account of it, result.json (ms)", (r) => r.reportedOwnPerAttemptMs],
     ['one-off own: localise…reproduce, finish (ms)', (r) => r.oneOffOwnMs],
     ['own outside nodes: start-up, checks, exit (ms)', (r) => r.outsideNodesOwnMs],
     ['process wall (ms)', (r) => r.wallMs],
