@@ -167,6 +167,19 @@ export function regressionTargets(
   return { tests: reaching.slice(0, MAX_REGRESSION_FILES).map((t) => ({ path: t.path, reason: t.reason })), left: reaching.slice(MAX_REGRESSION_FILES).map((t) => t.path) };
 }
 
+/**
+ * Whether an existing-test run with a patch, started before the run without it was known, is the
+ * run the baseline asks for: the same files in the same order, under a limit that made no
+ * difference (the rule's own, or a lower one the run finished within). A run that stands gives
+ * the verdict a run after the baseline would have given.
+ */
+export function standsAsRuled(ran: { files: readonly string[]; limit: number; afterExisting: PytestRunResult | undefined }, checked: readonly string[], ruleLimit: number): boolean {
+  const sameFiles = ran.files.length === checked.length && ran.files.every((f, i) => f === checked[i]);
+  if (!sameFiles) return false;
+  if (ran.limit === ruleLimit) return true;
+  return ran.afterExisting !== undefined && !ran.afterExisting.timedOut && ran.limit <= ruleLimit;
+}
+
 /** Judge tests at most per attempt: each is run without any patch and with every candidate. */
 const MAX_JUDGE_TESTS = 6;
 
@@ -246,10 +259,13 @@ const merged = (runs: ReadonlyArray<PytestRunResult | undefined>) => Object.assi
 /**
  * Proves an attempt's candidates in the project's environment. Every judge test (the reproduction
  * step's and each candidate's own, de-duplicated) runs once without any patch, in one sandbox with
- * the existing tests' baseline; then each group of equivalent candidates gets one fresh sandbox,
- * where its patch is applied and every judge test and the existing tests that reach what it
- * touches run again. A candidate is proven when a judge test that failed without it passes with
- * it and no existing test newly fails; selection then keeps one candidate.
+ * the existing tests' baseline; each group of equivalent candidates gets one fresh sandbox, where
+ * its patch is applied and every judge test and the existing tests that reach what it touches run
+ * again. These sandboxes run at the same time, as far as the sandbox pool allows: a group's
+ * existing tests that ran before the baseline was known stand only where they are the run the
+ * baseline asks for (the same files, a limit that made no difference), else they run again. A
+ * candidate is proven when a judge test that failed without it passes with it and no existing test
+ * newly fails; selection then keeps one candidate.
  */
 export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const drafts = state.drafts;
@@ -346,28 +362,103 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const untested = (plan: (typeof plans)[number], failure: { category: FailureCategory; message: string }, score: number) => {
     for (const d of plan.members) records.set(d.candidate, { ...base(d, plan.lead), failure, score });
   };
-  try {
-    if (newJudges.length > 0 || newSet) {
-      await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120 }, async (session) => {
-        await prepareCheckout(session, environment);
-        if (newJudges.length > 0) await session.putFiles('/work', Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
-        for (const [path, result] of await runJudges(session, newJudges)) judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
-        // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
-        if (newSet) {
-          const first = (await run(session, regressionPaths, { existing: true }))!;
-          const collected = regressionPaths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
-          regressionBefore.set(setKey, { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected });
-        }
-      });
-    }
-  } catch (err) {
-    if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
-    for (const p of plans) untested(p, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
+  const isCancel = (err: unknown) => (err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted === true;
+  /** The existing tests' limit with a patch: twice what they took without it, as time on a shared machine varies (at most 3x the limit). */
+  const existingLimit = (without: { run: PytestRunResult } | undefined) => {
+    const tookSeconds = (without?.run.exec.durationMs ?? 0) / 1000;
+    return { tookSeconds, timeout: Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30)) };
+  };
+  const putJudges = async (session: Parameters<typeof runEnvironmentTests>[0]) => {
+    await prepareCheckout(session, environment);
+    if (judges.length > 0) await session.putFiles('/work', Object.fromEntries(judges.map((j) => [j.path, j.content])));
+  };
+
+  // Without any patch, in a sandbox of its own that runs beside the candidates' (the pool bounds how
+  // many run at once): the judge tests and the existing tests, each once per run.
+  const withoutPatch: Promise<{ error?: string }> =
+    newJudges.length > 0 || newSet
+      ? deps.sandbox
+          .withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120 }, async (session) => {
+            await prepareCheckout(session, environment);
+            if (newJudges.length > 0) await session.putFiles('/work', Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
+            for (const [path, result] of await runJudges(session, newJudges)) judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
+            // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
+            if (newSet) {
+              const first = (await run(session, regressionPaths, { existing: true }))!;
+              const collected = regressionPaths.filter((p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)));
+              regressionBefore.set(setKey, { run: first, checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected });
+            }
+          })
+          .then(
+            () => ({}),
+            (err) => {
+              if (isCancel(err)) throw err;
+              return { error: (err as Error).message };
+            },
+          )
+      : Promise.resolve({});
+
+  /** What one group's sandbox ran with its patch: the judges, and the existing tests (`files`, under `limit` seconds). */
+  interface PatchedRun {
+    after: Map<string, PytestRunResult>;
+    afterExisting: PytestRunResult | undefined;
+    files: readonly string[];
+    limit: number;
   }
+  const known = regressionBefore.get(setKey);
+  const runGroup = (plan: (typeof plans)[number]) =>
+    deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session): Promise<PatchedRun | { applyFailed: string }> => {
+      await putJudges(session);
+      const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
+      deps.events.emit('apply_result', { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
+      if (!applied.ok) return { applyFailed: applied.message };
+      const after = await runJudges(session, judges);
+      // The set's run without the patch is still going: every file of the set runs under the plain
+      // limit, which stands only where it is what the checked files under their own limit would
+      // have been (see `settled` below); otherwise those run again in a sandbox of their own.
+      const files = known ? known.checked : regressionPaths;
+      const limit = known ? existingLimit(known).timeout : timeoutSeconds;
+      return { after, afterExisting: await run(session, [...files], { timeout: limit, existing: true }), files, limit };
+    });
+  // Every sandbox is waited for, so none is left running when a cancellation ends the node.
+  const [[beforeSettled], settled] = await Promise.all([Promise.allSettled([withoutPatch]), Promise.allSettled(plans.map(runGroup))]);
+  const cancelled = [beforeSettled!, ...settled].find((s) => s.status === 'rejected' && isCancel(s.reason));
+  if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
+  const beforeError = beforeSettled!.status === 'fulfilled' ? beforeSettled!.value.error : (beforeSettled!.reason as Error).message;
+  if (beforeError !== undefined) for (const p of plans) untested(p, { category: 'sandbox_error', message: beforeError }, UNTESTED_SCORE.sandboxError);
+
   const before = new Map(judges.map((j) => [j.path, judgeBefore.get(judgeKey(j))]));
   const existingBefore = regressionBefore.get(setKey);
   const checked = existingBefore?.checked ?? [];
   const unchecked = regressionPaths.filter((p) => !checked.includes(p));
+  const { tookSeconds, timeout: existingTimeout } = existingLimit(existingBefore);
+  /** The checked files again, with the patch, in a fresh sandbox, under the rule's limit. */
+  const rerunExisting = (plan: (typeof plans)[number]) =>
+    checked.length === 0
+      ? Promise.resolve(undefined)
+      : deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * 4 + 120 }, async (session) => {
+          await putJudges(session);
+          const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
+          if (!applied.ok) throw new Error(`the patch applied once and then did not: ${applied.message}`);
+          return run(session, checked, { timeout: existingTimeout, existing: true });
+        });
+
+  const patched = new Map<number, PatchedRun>();
+  await Promise.all(
+    plans.map(async (plan, i) => {
+      const outcome = settled[i]!;
+      if (records.has(plan.lead)) return;
+      if (outcome.status === 'rejected') return untested(plan, { category: 'sandbox_error', message: (outcome.reason as Error).message }, UNTESTED_SCORE.sandboxError);
+      if ('applyFailed' in outcome.value) return untested(plan, { category: 'patch_does_not_apply', message: outcome.value.applyFailed }, UNTESTED_SCORE.doesNotApply);
+      if (standsAsRuled(outcome.value, checked, existingTimeout)) return void patched.set(plan.lead, outcome.value);
+      try {
+        patched.set(plan.lead, { ...outcome.value, afterExisting: await rerunExisting(plan), files: checked, limit: existingTimeout });
+      } catch (err) {
+        if (isCancel(err)) throw err;
+        untested(plan, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
+      }
+    }),
+  );
 
   /** What one group's sandbox found; the verdict is decided once every group has run. */
   interface GroupRun {
@@ -377,70 +468,54 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     regressionLogs?: string;
   }
   const runs = new Map<number, GroupRun>();
+  // In the candidates' order, whichever sandbox finished first.
   for (const plan of plans) {
-    if (records.has(plan.lead)) continue;
-    try {
-      const outcome = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session): Promise<GroupRun | { applyFailed: string }> => {
-        await prepareCheckout(session, environment);
-        if (judges.length > 0) await session.putFiles('/work', Object.fromEntries(judges.map((j) => [j.path, j.content])));
-        const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
-        deps.events.emit('apply_result', { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
-        if (!applied.ok) return { applyFailed: applied.message };
-        const after = await runJudges(session, judges);
-        // Time on a shared machine varies: the checked files get twice what they took without the patch (at most 3x the limit).
-        const tookSeconds = (existingBefore?.run.exec.durationMs ?? 0) / 1000;
-        const existingTimeout = Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30));
-        const afterExisting = await run(session, checked, { timeout: existingTimeout, existing: true });
-        const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
-        const judgeAfter = judges.length ? ({ ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult) : undefined;
-        const judgeBeforeAll = judges.length ? ({ ...before.get(judges[0]!.path)!, outcomes: merged([...before.values()]) } as PytestRunResult) : undefined;
-        // An existing test a judge test redefines (the same test name) is superseded by it: the fix is
-        // meant to change what the old version asserts. Any other newly failing test is a regression.
-        const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), judgeAfter, judgeBeforeAll);
-        // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
-        const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
-        const verdicts = new Map(judges.map((j) => [j.path, verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds)]));
-        const primary = judges.find((j) => verdicts.get(j.path)!.failedBefore && verdicts.get(j.path)!.failure?.category !== 'repro_broken') ?? judges[0];
-        deps.events.emit('test_result', {
-          attempt: state.attempt,
-          candidate: plan.lead,
-          candidates: plan.members.map((m) => m.candidate),
-          environment: environment.key,
-          reproduction: judges.map((j) => j.path),
-          judges: judges.map((j) => ({ path: j.path, source: j.source, failed_before: verdicts.get(j.path)!.failedBefore, passed_after: verdicts.get(j.path)!.passedAfter, failure: verdicts.get(j.path)!.failure?.category ?? null })),
-          // The exit code and output shown are the primary judge's (the first that failed without the patch).
-          before: judgeBeforeAll && primary && { outcomes: judgeBeforeAll.outcomes, exit_code: before.get(primary.path)?.exec.exitCode, output: output(before.get(primary.path)!) },
-          after: judgeAfter && primary && { outcomes: judgeAfter.outcomes, exit_code: after.get(primary.path)?.exec.exitCode, timed_out: [...after.values()].some((r) => r.timedOut), output: output(after.get(primary.path)!) },
-          existing: checked,
-          existing_why: regressionSelection.tests,
-          existing_unchecked: [
-            ...unchecked.map((path) => ({
-              path,
-              reason: existingBefore?.run.collectionErrors.some((e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`))
-                ? 'does not collect without the patch'
-                : existingBefore?.run.crashed
-                  ? 'pytest crashed before finishing it without the patch'
-                  : `did not finish within ${timeoutSeconds}s without the patch`,
-            })),
-            ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${regressionPaths.length} most relevant test files` })),
-          ],
-          existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut, output: output(afterExisting) },
-          regressions,
-          superseded,
-        });
-        const hungMessage = !hung
-          ? undefined
-          : afterExisting!.crashed
-            ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
-            : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
-        return { verdicts, regressions, hungMessage, regressionLogs: afterExisting && tail(afterExisting.exec.stdout.text) };
-      });
-      if ('applyFailed' in outcome) untested(plan, { category: 'patch_does_not_apply', message: outcome.applyFailed }, UNTESTED_SCORE.doesNotApply);
-      else runs.set(plan.lead, outcome);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted) throw err;
-      untested(plan, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
-    }
+    const found = patched.get(plan.lead);
+    if (!found) continue;
+    const { after, afterExisting } = found;
+    const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
+    const judgeAfter = judges.length ? ({ ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult) : undefined;
+    const judgeBeforeAll = judges.length ? ({ ...before.get(judges[0]!.path)!, outcomes: merged([...before.values()]) } as PytestRunResult) : undefined;
+    // An existing test a judge test redefines (the same test name) is superseded by it: the fix is
+    // meant to change what the old version asserts. Any other newly failing test is a regression.
+    const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), judgeAfter, judgeBeforeAll);
+    // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
+    const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
+    const verdicts = new Map(judges.map((j) => [j.path, verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds)]));
+    const primary = judges.find((j) => verdicts.get(j.path)!.failedBefore && verdicts.get(j.path)!.failure?.category !== 'repro_broken') ?? judges[0];
+    deps.events.emit('test_result', {
+      attempt: state.attempt,
+      candidate: plan.lead,
+      candidates: plan.members.map((m) => m.candidate),
+      environment: environment.key,
+      reproduction: judges.map((j) => j.path),
+      judges: judges.map((j) => ({ path: j.path, source: j.source, failed_before: verdicts.get(j.path)!.failedBefore, passed_after: verdicts.get(j.path)!.passedAfter, failure: verdicts.get(j.path)!.failure?.category ?? null })),
+      // The exit code and output shown are the primary judge's (the first that failed without the patch).
+      before: judgeBeforeAll && primary && { outcomes: judgeBeforeAll.outcomes, exit_code: before.get(primary.path)?.exec.exitCode, output: output(before.get(primary.path)!) },
+      after: judgeAfter && primary && { outcomes: judgeAfter.outcomes, exit_code: after.get(primary.path)?.exec.exitCode, timed_out: [...after.values()].some((r) => r.timedOut), output: output(after.get(primary.path)!) },
+      existing: checked,
+      existing_why: regressionSelection.tests,
+      existing_unchecked: [
+        ...unchecked.map((path) => ({
+          path,
+          reason: existingBefore?.run.collectionErrors.some((e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`))
+            ? 'does not collect without the patch'
+            : existingBefore?.run.crashed
+              ? 'pytest crashed before finishing it without the patch'
+              : `did not finish within ${timeoutSeconds}s without the patch`,
+        })),
+        ...regressionSelection.left.map((path) => ({ path, reason: `not run: beyond the ${regressionPaths.length} most relevant test files` })),
+      ],
+      existing_after: afterExisting && { outcomes: afterExisting.outcomes, exit_code: afterExisting.exec.exitCode, timed_out: afterExisting.timedOut, output: output(afterExisting) },
+      regressions,
+      superseded,
+    });
+    const hungMessage = !hung
+      ? undefined
+      : afterExisting!.crashed
+        ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
+        : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
+    runs.set(plan.lead, { verdicts, regressions, hungMessage, regressionLogs: afterExisting && tail(afterExisting.exec.stdout.text) });
   }
 
   // Which judges decide. A judge is valid when it fails without any patch. The reproduction step's
