@@ -54,10 +54,24 @@ interface RunRecord {
   containers: number;
   /** Docker execs started inside the attempts' windows, over the attempts. */
   execsPerAttempt: number;
-  /** The build's own account of its own time per attempt (result.json timing), where it keeps one. */
+  /** The build's own account of its own time per attempt (result.json's or the done event's timing), where it keeps one. */
   reportedOwnPerAttemptMs: number | null;
   /** Containers created inside the attempts' windows, over the attempts. */
   containersPerAttempt: number;
+}
+
+/** `timing.attempts.own_ms_per_attempt` of a trajectory's done event: builds that keep their own account put it there. */
+function reportedInDone(trajectory: string): unknown {
+  const done = trajectory
+    .split('\n')
+    .reverse()
+    .find((l) => l.includes('"type":"done"'));
+  if (!done) return undefined;
+  try {
+    return (JSON.parse(done) as { data?: { timing?: { attempts?: { own_ms_per_attempt?: unknown } } } }).data?.timing?.attempts?.own_ms_per_attempt;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A failed run: what to tell the user. */
@@ -130,7 +144,6 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
   const resultPath = join(out, 'result.json');
   const result = existsSync(resultPath) ? (JSON.parse(readFileSync(resultPath, 'utf8')) as { status?: unknown; timing?: { attempts?: { own_ms_per_attempt?: unknown } } }) : undefined;
   const status = result ? String(result.status) : 'none';
-  const reported = result?.timing?.attempts?.own_ms_per_attempt;
   const patch = existsSync(join(out, 'patch.diff')) ? readFileSync(join(out, 'patch.diff'), 'utf8') : '';
   if (exitCode !== 0 || status !== 'resolved' || !/^\+\s*return a \+ b/m.test(patch)) {
     throw new RunFailed(`solve did not resolve the fixture: exit ${exitCode}, status ${status} — ${where}\n${tail(logPath)}`);
@@ -146,7 +159,9 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
   });
   const execs = execsOf(containerEvents);
   const tests = testIntervals(execs);
-  const spans = parseNodeSpans(readFileSync(join(out, 'trajectory.jsonl'), 'utf8'));
+  const trajectory = readFileSync(join(out, 'trajectory.jsonl'), 'utf8');
+  const reported = result?.timing?.attempts?.own_ms_per_attempt ?? reportedInDone(trajectory);
+  const spans = parseNodeSpans(trajectory);
   if (tests.length === 0 && spans.some((s) => s.node === 'test')) {
     process.stderr.write(`bench:agent: warning: no test exec of ${where} carried the ${OWNER_PID_LABEL} label; its test time counts as own time\n`);
   }
@@ -184,7 +199,7 @@ function report(options: AgentBenchOptions, records: readonly RunRecord[]): stri
   const measured = (build: string) => records.filter((r) => r.build === build && !r.warmup);
   const rows: Array<[string, (r: RunRecord) => number | null]> = [
     ['own time per attempt (ms)', (r) => r.ownPerAttemptMs],
-    ["the build's own account of it, result.json (ms)", (r) => r.reportedOwnPerAttemptMs],
+    ["the build's own account of it (ms)", (r) => r.reportedOwnPerAttemptMs],
     ['one-off own: localise…reproduce, finish (ms)', (r) => r.oneOffOwnMs],
     ['own outside nodes: start-up, checks, exit (ms)', (r) => r.outsideNodesOwnMs],
     ['process wall (ms)', (r) => r.wallMs],
