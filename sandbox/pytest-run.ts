@@ -4,6 +4,7 @@ import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
 import { SCRATCH_DIR } from './container-spec.js';
 import { parsePluginReport, parsePytestSummary, type ParsedTestRun } from './pytest-outcomes.js';
+import type { CappedOutput } from './output-cap.js';
 import type { ExecResult, SandboxSession } from './session.js';
 
 /** What to run: pytest node ids (path::Class::test[param]), files or directories. */
@@ -43,17 +44,50 @@ const HARD_TIMEOUT_MARGIN = 15;
 /** The exit status, and the line on stderr, of a run whose plugin could not be written (pytest did not start). */
 const PLUGIN_WRITE_FAILED = 125;
 const PLUGIN_WRITE_FAILED_MESSAGE = 'fixwright: could not write the pytest plugin';
+/** Reports up to this size come back on stderr; larger ones are read from their file (the output cap keeps its last half). */
+const INLINE_REPORT_BYTES = 64 * 1024;
 /**
- * Writes the plugin from stdin, then replaces itself with pytest (stdin closed, as an exec without
- * input has it): one exec instead of two. The plugin is rewritten on every run, since tests that
- * ran before in this sandbox may have changed or removed it; unlinking first replaces a file they
- * made read-only, as extracting it used to.
+ * One exec for the whole run: writes the plugin from stdin (afresh every run, since tests that ran
+ * before in this sandbox may have changed or removed it; unlinking first replaces a file they made
+ * read-only), runs pytest with an empty stdin, then appends to stderr, after everything pytest wrote
+ * there, a line holding the run's marker, the report when it is small, and a line with the marker,
+ * `end` and the report's size (-1: no report).
  */
-const WRITE_PLUGIN_THEN_RUN = [
-  'dir=$1 code=$2; shift 2',
+const RUN_SCRIPT = [
+  'dir=$1 code=$2 marker=$3 inline=$4; shift 4',
   `{ mkdir -p "$dir" && rm -f "$dir/fixwright_pytest_report.py" && cat > "$dir/fixwright_pytest_report.py"; } || { echo "${PLUGIN_WRITE_FAILED_MESSAGE} to $dir" >&2; exit "$code"; }`,
-  'exec "$@" < /dev/null',
+  '"$@" < /dev/null',
+  'status=$?',
+  'report=$FIXWRIGHT_PYTEST_REPORT size=-1',
+  'if [ -f "$report" ]; then size=$(wc -c 2>/dev/null < "$report") || size=-1; fi',
+  'size=$((size))',
+  `printf '\\n%s\\n' "$marker" >&2`,
+  '[ "$size" -ge 0 ] && [ "$size" -le "$inline" ] && cat -- "$report" >&2 2>/dev/null',
+  `printf '\\n%s end %s\\n' "$marker" "$size" >&2`,
+  'exit "$status"',
 ].join('\n');
+
+/**
+ * Splits the run's stderr into what pytest wrote and the report the script appended. `whole` is
+ * false when the report is to be read from its file: too large to send, cut by the output cap, or
+ * the script did not get to its last line. `report` is undefined when there was none.
+ */
+function takeReport(stderr: CappedOutput, marker: string): { whole: boolean; report?: string; stderr: CappedOutput } {
+  // latin1 maps bytes one to one, so indices into it are indices into the raw bytes.
+  const bytes = stderr.raw.toString('latin1');
+  const begin = bytes.lastIndexOf(`\n${marker}\n`);
+  if (begin < 0) return { whole: false, stderr };
+  const raw = stderr.raw.subarray(0, begin);
+  const own: CappedOutput = { text: raw.toString('utf8'), raw, totalBytes: stderr.totalBytes - (stderr.raw.length - begin), truncatedBytes: stderr.truncatedBytes };
+  const end = new RegExp(`\n${marker} end (-1|\\d+)\n$`).exec(bytes.slice(begin));
+  if (!end) return { whole: false, stderr: own };
+  const size = Number(end[1]);
+  if (size < 0) return { whole: true, stderr: own };
+  const body = stderr.raw.subarray(begin + marker.length + 2, begin + end.index);
+  // Not sent (too large), or not all of it arrived (the cap cut it, the file grew meanwhile): read the file.
+  if (body.length !== size) return { whole: false, stderr: own };
+  return { whole: true, report: body.toString('utf8'), stderr: own };
+}
 
 let pluginSource: string | undefined;
 
@@ -66,9 +100,9 @@ function covered(target: string, outcomes: Record<string, unknown>): boolean {
  * Runs pytest in the sandbox as `python3 -m pytest` from the repository root, so the root is
  * importable. A soft timeout inside the container stops pytest first, so the report of every
  * test that finished can still be read; the container-killing timeout stays as the backstop.
- * Two execs: the plugin and pytest, then the report. The report is read on its own rather than
- * appended to pytest's output, where test code could print a counterfeit of it and the output cap
- * could cut it.
+ * One exec: the plugin, pytest and the report (read from its file only when it did not come back
+ * whole). The report is no more trusted for coming back on stderr: test code can write there as it
+ * can write the file, and the checks in parsePluginReport and `consistent` apply the same.
  */
 export async function runPytest(session: SandboxSession, options: PytestRunOptions): Promise<PytestRunResult> {
   for (const target of options.targets) {
@@ -86,19 +120,23 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
     ...(options.extraArgs ?? []),
     ...options.targets,
   ];
-  const exec = await session.execTrusted(['sh', '-c', WRITE_PLUGIN_THEN_RUN, 'sh', PLUGIN_DIR, String(PLUGIN_WRITE_FAILED), ...pytestArgv], {
+  const marker = `fixwright-report-${randomUUID()}`;
+  const ran = await session.execTrusted(['sh', '-c', RUN_SCRIPT, 'sh', PLUGIN_DIR, String(PLUGIN_WRITE_FAILED), marker, String(INLINE_REPORT_BYTES), ...pytestArgv], {
     timeoutSeconds: soft + HARD_TIMEOUT_MARGIN,
     stdin: pluginSource,
     // Extend the image's PYTHONPATH (an environment image may set one) rather than replace it.
     env: { ...options.env, PYTHONPATH: [PLUGIN_DIR, options.env?.PYTHONPATH ?? session.imageEnv.PYTHONPATH].filter(Boolean).join(':'), FIXWRIGHT_PYTEST_REPORT: reportFile },
     signal: options.signal,
   });
-  if (exec.exitCode === PLUGIN_WRITE_FAILED && exec.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE)) {
-    throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${exec.stderr.text.trim().slice(0, 500)}`);
+  if (ran.exitCode === PLUGIN_WRITE_FAILED && ran.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE)) {
+    throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${ran.stderr.text.trim().slice(0, 500)}`);
   }
+  const taken = takeReport(ran.stderr, marker);
+  const exec: ExecResult = { ...ran, stderr: taken.stderr };
   const timedOut = exec.timedOut || exec.exitCode === 124 || (exec.exitCode === 137 && exec.durationMs >= soft * 1000);
 
-  const report = exec.timedOut ? undefined : await session.readFile(reportFile, 64 * 1024 * 1024);
+  // A report the output cap cut, or that never came (the script was killed), is read from its file.
+  const report = exec.timedOut ? undefined : taken.whole ? taken.report : await session.readFile(reportFile, 64 * 1024 * 1024);
   const fromPlugin = report ? parsePluginReport(report) : undefined;
   const usePlugin = fromPlugin !== undefined && (Object.keys(fromPlugin.outcomes).length > 0 || fromPlugin.exitStatus !== undefined || fromPlugin.collectionErrors.length > 0);
   const parsed = usePlugin ? fromPlugin! : parsePytestSummary(exec.stdout.text);

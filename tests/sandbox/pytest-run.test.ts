@@ -47,6 +47,26 @@ describe('runPytest', () => {
       'tests/test_broken_import.py': 'import not_a_module\n\ndef test_never():\n    pass\n',
       'tests/test_crash.py': 'import os\n\ndef test_before():\n    pass\n\ndef test_crash():\n    os._exit(1)\n\ndef test_after():\n    pass\n',
       'tests/test_slow.py': 'import time\n\ndef test_quick():\n    pass\n\ndef test_slow():\n    time.sleep(60)\n',
+      'tests/test_stderr.py': "import sys\n\ndef test_writes():\n    sys.stderr.write('to stderr\\nno newline')\n",
+      'tests/test_many.py': "import pytest\n\n@pytest.mark.parametrize('n', range(400))\ndef test_n(n):\n    assert n != 7\n",
+      'tests/test_lose_report.py': [
+        'import glob, os',
+        'def test_remove():',
+        "    for path in glob.glob('/tmp/fixwright/pytest-report-*.jsonl'):",
+        '        os.remove(path)',
+        'def test_fail():',
+        '    assert False',
+        '',
+      ].join('\n'),
+      'tests/test_lock_report.py': [
+        'import glob, os',
+        'def test_lock():',
+        "    for path in glob.glob('/tmp/fixwright/pytest-report-*.jsonl'):",
+        '        os.chmod(path, 0)',
+        'def test_fail():',
+        '    assert False',
+        '',
+      ].join('\n'),
       'tests/test_stdin.py': 'import os\n\ndef test_stdin_is_empty():\n    assert os.read(0, 100) == b""\n',
       // Replaces the plugin with one that reports every test as passed, and makes it read-only.
       'tests/test_swap_plugin.py': [
@@ -155,16 +175,57 @@ describe('runPytest', () => {
     expect(r.exec.exitCode).toBe(0);
   });
 
-  it('takes two execs: the plugin and pytest, then the report', async () => {
-    const argv = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => {
+  const counted = (targets: string[], options: { outputCapBytes?: number; extraArgs?: string[] } = {}) =>
+    runtime.withSandbox({ repo: { kind: 'dir', path: repo }, outputCapBytes: options.outputCapBytes }, async (s) => {
       const spy = vi.spyOn(s, 'execTrusted');
-      await runPytest(s, { targets: ['tests/test_cases.py::test_pass'], timeoutSeconds: 60 });
-      return spy.mock.calls.map((c) => c[0]);
+      const result = await runPytest(s, { targets, timeoutSeconds: 60, extraArgs: options.extraArgs });
+      // The session's own OOM check after a failing command is not runPytest's doing.
+      return { result, argv: spy.mock.calls.map((c) => [...c[0]]).filter((a) => !a.join(' ').includes('oom_control')) };
     });
-    expect(argv).toHaveLength(2);
+
+  it('takes one exec: the plugin, pytest and the report', async () => {
+    const { result, argv } = await counted(['tests/test_cases.py']);
+    expect(argv).toHaveLength(1);
     expect(argv[0]!.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(argv[0]).toContain('tests/test_cases.py::test_pass');
-    expect(argv[1]![0]).toBe('cat');
+    expect(result.source).toBe('plugin');
+    expect(Object.keys(result.outcomes)).toHaveLength(9);
+    expect(result.outcomes['tests/test_cases.py::test_fail']?.status).toBe('FAILED');
+    expect(result.consistent).toBe(true);
+    expect(result.exec.stderr.text).not.toMatch(/fixwright-report|"event"/);
+  });
+
+  it('keeps what pytest wrote on stderr, exactly, apart from the report', async () => {
+    const { result, argv } = await counted(['tests/test_stderr.py'], { extraArgs: ['-s'] });
+    expect(argv).toHaveLength(1);
+    expect(result.exec.stderr.text).toBe('to stderr\nno newline');
+    expect(result.exec.stderr.totalBytes).toBe('to stderr\nno newline'.length);
+    expect(result.outcomes['tests/test_stderr.py::test_writes']?.status).toBe('PASSED');
+  });
+
+  it('reads a large report from its file', async () => {
+    const { result, argv } = await counted(['tests/test_many.py']);
+    expect(argv.map((a) => a[0])).toEqual(['sh', 'cat']);
+    expect(Object.keys(result.outcomes)).toHaveLength(400);
+    expect(result.outcomes['tests/test_many.py::test_n[7]']?.status).toBe('FAILED');
+    expect(result.consistent).toBe(true);
+  });
+
+  it('reads the report from its file when the output cap cut it', async () => {
+    const { result, argv } = await counted(['tests/test_cases.py'], { outputCapBytes: 2048 });
+    expect(argv.map((a) => a[0])).toEqual(['sh', 'cat']);
+    expect(Object.keys(result.outcomes)).toHaveLength(9);
+    expect(result.outcomes['tests/test_cases.py::test_param[2]']?.status).toBe('FAILED');
+    expect(result.consistent).toBe(true);
+  });
+
+  it('keeps pytest’s exit status when test code removes the report or makes it unreadable', async () => {
+    for (const file of ['tests/test_lose_report.py', 'tests/test_lock_report.py']) {
+      const { result, argv } = await counted([file]);
+      expect(argv).toHaveLength(1);
+      expect(result.exec.exitCode).toBe(1);
+      expect(result.source).toBe('summary');
+      expect(result.outcomes[`${file}::test_fail`]?.status).toBe('FAILED');
+    }
   });
 
   it('gives pytest an empty stdin, not the plugin it was sent', async () => {
