@@ -149,6 +149,10 @@ export interface RunBreakdown {
   process: Share;
   /** Own time outside every node: start-up, the model check, transitions between nodes, exit. */
   outsideNodesOwnMs: number;
+  /** Of which before the first node (start-up, the model check, the sandbox runtime). */
+  startupOwnMs: number;
+  /** Of which after the last node (writing the results, closing sandboxes, exit). */
+  exitOwnMs: number;
   /** Own time per attempt: the attempts' own time over their number. */
   ownPerAttemptMs: number;
 }
@@ -166,12 +170,16 @@ export function attributeRun(spans: readonly NodeSpan[], model: readonly Interva
   const oneOff = share(oneOffWindows, model, tests);
   const whole = share([process], model, tests);
   const attemptsOwn = attempts.reduce((s, a) => s + a.ownMs, 0);
+  const firstStart = Math.min(...spans.map((x) => x.start));
+  const lastEnd = Math.max(...spans.map((x) => x.end));
   return {
     attempts,
     attemptWindows,
     oneOff,
     process: whole,
     outsideNodesOwnMs: whole.ownMs - attemptsOwn - oneOff.ownMs,
+    startupOwnMs: share([{ start: process.start, end: Math.max(process.start, firstStart) }], model, tests).ownMs,
+    exitOwnMs: share([{ start: Math.min(lastEnd, process.end), end: process.end }], model, tests).ownMs,
     ownPerAttemptMs: attemptsOwn / attempts.length,
   };
 }

@@ -44,6 +44,8 @@ interface RunRecord {
   ownPerAttemptMs: number;
   oneOffOwnMs: number;
   outsideNodesOwnMs: number;
+  startupOwnMs: number;
+  exitOwnMs: number;
   wallMs: number;
   cpuMs: number | null;
   modelMs: number;
@@ -178,6 +180,8 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
     ownPerAttemptMs: breakdown.ownPerAttemptMs,
     oneOffOwnMs: breakdown.oneOff.ownMs,
     outsideNodesOwnMs: breakdown.outsideNodesOwnMs,
+    startupOwnMs: breakdown.startupOwnMs,
+    exitOwnMs: breakdown.exitOwnMs,
     wallMs: breakdown.process.wallMs,
     cpuMs: cpu ? (cpu.user + cpu.system) / 1000 : null,
     modelMs: breakdown.process.modelMs,
@@ -197,11 +201,15 @@ const fmt = (x: number) => x.toFixed(0);
 /** The per-build table: median (min–max) of each figure over the measured runs, one column per build. */
 function report(options: AgentBenchOptions, records: readonly RunRecord[]): string {
   const measured = (build: string) => records.filter((r) => r.build === build && !r.warmup);
-  const rows: Array<[string, (r: RunRecord) => number | null]> = [
+  type Pick = (r: RunRecord) => number | null;
+  /** A row: its label, the figure, and (in brackets) the figure per attempt where one is kept. */
+  const rows: Array<[string, Pick, Pick?]> = [
     ['own time per attempt (ms)', (r) => r.ownPerAttemptMs],
     ["the build's own account of it (ms)", (r) => r.reportedOwnPerAttemptMs],
     ['one-off own: localise…reproduce, finish (ms)', (r) => r.oneOffOwnMs],
     ['own outside nodes: start-up, checks, exit (ms)', (r) => r.outsideNodesOwnMs],
+    ['  of which before the first node (ms)', (r) => r.startupOwnMs],
+    ['  of which after the last node (ms)', (r) => r.exitOwnMs],
     ['process wall (ms)', (r) => r.wallMs],
     ['fixwright CPU, main process (ms)', (r) => r.cpuMs],
     ['model, server side (ms)', (r) => r.modelMs],
@@ -209,23 +217,24 @@ function report(options: AgentBenchOptions, records: readonly RunRecord[]): stri
     ['attempts', (r) => r.attempts],
     ['model requests', (r) => r.modelRequests],
     ['test execs', (r) => r.testExecs],
-    ['containers (per attempt)', (r) => r.containers],
-    ['execs (per attempt)', (r) => r.execs],
+    ['containers (per attempt)', (r) => r.containers, (r) => r.containersPerAttempt],
+    ['execs (per attempt)', (r) => r.execs, (r) => r.execsPerAttempt],
   ];
-  const cell = (build: string, pick: (r: RunRecord) => number | null, label: string) => {
+  const median = (build: string, pick: Pick) => {
     const values = measured(build)
       .map(pick)
       .filter((v): v is number => v !== null);
-    if (values.length === 0) return 'n/a';
-    const s = spread(values);
+    return values.length === 0 ? undefined : spread(values);
+  };
+  const cell = (build: string, pick: Pick, perAttempt?: Pick) => {
+    const s = median(build, pick);
+    if (s === undefined) return 'n/a';
     const base = s.min === s.max ? fmt(s.median) : `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})`;
-    const inner = (pickInner: (r: RunRecord) => number) => ` (${spread(measured(build).map(pickInner)).median.toFixed(1).replace(/\.0$/, '')})`;
-    if (label.startsWith('execs')) return base + inner((r) => r.execsPerAttempt);
-    if (label.startsWith('containers')) return base + inner((r) => r.containersPerAttempt);
-    return base;
+    const inner = perAttempt && median(build, perAttempt);
+    return inner ? `${base} (${inner.median.toFixed(1).replace(/\.0$/, '')})` : base;
   };
   const names = options.builds.map((b, i) => `${String.fromCharCode(65 + i)}: ${buildName(b)}`);
-  const table = [['', ...names], ...rows.map(([label, pick]) => [label, ...options.builds.map((b) => cell(b, pick, label))])];
+  const table = [['', ...names], ...rows.map(([label, pick, perAttempt]) => [label, ...options.builds.map((b) => cell(b, pick, perAttempt))])];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
   const lines = table.map((row) => row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('   '));
   lines.splice(1, 0, '');

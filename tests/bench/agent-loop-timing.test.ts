@@ -98,6 +98,9 @@ describe('per-attempt attribution', () => {
     // The process: 5000 ms less 160 model and 2000 tests; outside the nodes: what the windows leave.
     expect(r.process).toEqual({ wallMs: 5000, modelMs: 160, testMs: 2000, ownMs: 2840 });
     expect(r.outsideNodesOwnMs).toBe(2840 - 1180 - 160 - 550);
+    // Before localise: nothing (it starts with the process); after finish (4020): 980 ms less 100 model.
+    expect(r.startupOwnMs).toBe(0);
+    expect(r.exitOwnMs).toBe(880);
   });
 
   it('counts a model call and a test that overlap once', () => {
