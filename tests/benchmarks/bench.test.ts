@@ -42,6 +42,12 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
     expect(report.localisation.recall_at_1).toBe(0.5); // calc.py first for the one instance whose repository exists
     expect(report.instances.find((i: { instance_id: string }) => i.instance_id === 'ghost__repo-1')).toMatchObject({ status: 'error', message: expect.stringMatching(/not found/) });
+    // Where the resolved instance's time went; the errored one never reached the agent and records none.
+    const solved = report.instances.find((i: { instance_id: string }) => i.instance_id === 'acme__calc-gold');
+    expect(solved).toMatchObject({ attempts: 1, own_ms: expect.any(Number), model_ms: expect.any(Number), test_ms: expect.any(Number), own_ms_per_attempt: solved.timing.attempts.own_ms });
+    expect(solved.test_ms).toBeGreaterThan(0);
+    expect(solved.own_ms + solved.model_ms + solved.test_ms).toBe(solved.timing.wall_ms);
+    expect(report.timing).toMatchObject({ instances: 1, median_own_ms: solved.own_ms, median_own_ms_per_attempt: solved.own_ms_per_attempt });
     // The agent saw the problem statement and the code, nothing of the gold fields.
     const sent = JSON.stringify(model.requests.map((q) => q.body));
     expect(sent).toContain('add subtracts');
