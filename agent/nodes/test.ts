@@ -415,7 +415,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
       const after = await runJudges(session, judges);
       // The set's run without the patch is still going: every file of the set runs under the plain
       // limit, which stands only where it is what the checked files under their own limit would
-      // have been (see `settled` below); otherwise those run again in a sandbox of their own.
+      // have been (standsAsRuled); otherwise those run again in a sandbox of their own.
       const files = known ? known.checked : regressionPaths;
       const limit = known ? existingLimit(known).timeout : timeoutSeconds;
       return { after, afterExisting: await run(session, [...files], { timeout: limit, existing: true }), files, limit };
