@@ -3,8 +3,9 @@ import type Docker from 'dockerode';
 import type { SandboxSettings, Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { type CommandPolicy, createCommandPolicy } from './command-policy.js';
-import type { SandboxLimits } from './container-spec.js';
+import { LABELS, type SandboxLimits } from './container-spec.js';
 import { createDockerClient, ensureDockerReachable } from './docker-client.js';
+import { OomEvents } from './oom-events.js';
 import { removeOrphans } from './orphans.js';
 import { sandboxMetrics } from './metrics.js';
 import { SandboxPool } from './pool.js';
@@ -94,8 +95,10 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
   const policy = createCommandPolicy(sandbox.allow);
   const pool = new SandboxPool(sandbox.concurrency);
   const copies = new RepoCopies(sandbox.warmMemoryBytes);
+  // Subscribed before any container of this runtime exists, so none of their OOM events is missed.
+  const oomEvents = await OomEvents.start(docker, [`${LABELS.sandbox}=1`, `${LABELS.ownerHost}=${hostname()}`, `${LABELS.ownerPid}=${process.pid}`]);
   const open = (spec: WarmSpec, leaseSeconds: number, leaseBoundSeconds?: number) =>
-    SandboxSession.open({ docker, image: spec.image, limits: spec.limits, policy, outputCapBytes: spec.outputCapBytes, leaseSeconds, leaseBoundSeconds, logger: options.logger });
+    SandboxSession.open({ docker, image: spec.image, limits: spec.limits, policy, outputCapBytes: spec.outputCapBytes, leaseSeconds, leaseBoundSeconds, oomEvents, logger: options.logger });
   const warm = new WarmPool({
     size: options.warm ?? sandbox.warm ?? sandbox.concurrency,
     memoryBytes: sandbox.warmMemoryBytes,
@@ -161,6 +164,7 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
     async close() {
       await warm.drain();
       await closeAllSessions();
+      oomEvents?.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { CommandPolicy } from './command-policy.js';
 import { buildContainerSpec, LEASE_FILE, SANDBOX_USER, type SandboxLimits, WORKDIR } from './container-spec.js';
 import { hasDockerStatus } from './docker-client.js';
 import { type ExecOutcome, sandboxMetrics } from './metrics.js';
+import type { OomEvents } from './oom-events.js';
 import { type CappedOutput, OutputCollector } from './output-cap.js';
 import type { RepoCopy } from './repo-copy.js';
 import { checkRepoSource, filesTarStream, type RepoSource, repoTarStream } from './repo-source.js';
@@ -47,6 +48,8 @@ export interface OpenSessionOptions {
   leaseSeconds: number;
   /** The longest the lease may be renewed to (a warm container's); clean-up elsewhere waits that long. */
   leaseBoundSeconds?: number;
+  /** The engine's OOM events, which spare a failed command the exec that reads the cgroup's count. */
+  oomEvents?: OomEvents;
   logger?: Logger;
 }
 
@@ -108,6 +111,9 @@ export class SandboxSession {
   private closed = false;
   private killedReason: 'timeout' | 'cancelled' | 'stopped' | undefined;
   private oomKillsSeen = 0;
+  private oomEventsSeen = 0;
+  /** Set once the cgroup was asked: from then on only the cgroup's count is compared with itself. */
+  private oomByProbe = false;
   private leaseRenewals = 0;
   private removal: Promise<void> | undefined;
 
@@ -159,6 +165,7 @@ export class SandboxSession {
       throw new FixwrightError('FW_ERR_SANDBOX', `could not create the sandbox container: ${(err as Error).message}`, { cause: err });
     }
     const session = new SandboxSession(container, options, imageEnv);
+    options.oomEvents?.track(session.id);
     liveSessions.add(session);
     sandboxMetrics.containers.inc();
     try {
@@ -302,7 +309,7 @@ export class SandboxSession {
     }
     const exitCode = await this.waitExitCode(exec);
     // Any failure may hide an OOM kill of a child process, not only an exit by SIGKILL.
-    const oomKilled = checkOom && exitCode !== 0 && (await this.sawOomKill());
+    const oomKilled = checkOom && exitCode !== 0 && (await this.sawOomKill(exec.id));
     recordExec(oomKilled ? 'oom' : exitCode === 0 ? 'ok' : 'nonzero', durationMs);
     return { exitCode, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut: false, oomKilled };
   }
@@ -338,8 +345,23 @@ export class SandboxSession {
     return EXIT_KILLED;
   }
 
-  /** Whether the kernel's OOM killer struck in this container since the last check (cgroup v2 and v1 counters). */
-  private async sawOomKill(): Promise<boolean> {
+  /**
+   * Whether the kernel's OOM killer struck in this container since the last check: from the
+   * engine's events when they can tell (no exec), else from the cgroup (v2 and v1 counters).
+   */
+  private async sawOomKill(execId: string): Promise<boolean> {
+    const events = this.oomByProbe ? undefined : await this.options.oomEvents?.countAtExit(this.id, execId);
+    if (events !== undefined) {
+      const fresh = events > this.oomEventsSeen;
+      this.oomEventsSeen = events;
+      return fresh;
+    }
+    // The stream could not tell (it ended, or the exec_die is late): from now on the cgroup's count
+    // is compared with itself; its first answer with what the events had counted, the nearest known.
+    if (!this.oomByProbe) {
+      this.oomByProbe = true;
+      this.oomKillsSeen = this.oomEventsSeen;
+    }
     try {
       const probe = await this.execTrusted(
         ['sh', '-c', 'cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null; true'],
@@ -373,6 +395,7 @@ export class SandboxSession {
     if (this.removal) return this.removal;
     this.closed = true;
     liveSessions.delete(this);
+    this.options.oomEvents?.forget(this.id);
     sandboxMetrics.containers.dec();
     const removal = this.container
       .remove({ force: true, v: true })
