@@ -99,7 +99,7 @@ export interface RunSegments {
   after: NodeSpan[];
 }
 
-/** Splits a run's node spans into the one-off part and its attempts; throws when no attempt started. */
+/** Splits a run's node spans into the one-off part and its attempts (none when no `generate` ran). */
 export function segmentRun(spans: readonly NodeSpan[]): RunSegments {
   const segments: RunSegments = { before: [], attempts: [], after: [] };
   for (const span of spans) {
