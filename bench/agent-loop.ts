@@ -96,12 +96,15 @@ interface Harness {
   server: TimedModelServer;
   events: ContainerEventLog;
   keep: boolean;
+  builds: readonly string[];
   running?: number;
 }
 
 /** Runs one `solve` of build `build` and measures it. */
 async function runOnce(h: Harness, build: string, round: number, warmup: boolean): Promise<RunRecord> {
-  const dir = join(h.work, `${warmup ? 'warmup' : 'run'}-${round}-${buildName(build).replace(/[^A-Za-z0-9._-]+/g, '_')}`);
+  // The build's letter keeps two builds whose paths read alike apart.
+  const letter = String.fromCharCode(65 + h.builds.indexOf(build));
+  const dir = join(h.work, `${warmup ? 'warmup' : 'run'}-${round + 1}-${letter}-${buildName(build).replace(/[^A-Za-z0-9._-]+/g, '_')}`);
   const repo = join(dir, 'repo');
   const out = join(dir, 'out');
   const logPath = join(dir, 'solve.log');
@@ -263,7 +266,7 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'fw-bench-agent-'));
   const cpuPreload = join(work, 'cpu-usage.mjs');
   writeFileSync(cpuPreload, CPU_PRELOAD);
-  const h: Harness = { work, cpuPreload, keep: options.keep, server: await startTimedModelServer(FIXTURE_REPLY), events: await watchContainerEvents(docker) };
+  const h: Harness = { work, cpuPreload, keep: options.keep, builds: options.builds, server: await startTimedModelServer(FIXTURE_REPLY), events: await watchContainerEvents(docker) };
   const cleanUp = () => {
     if (h.running !== undefined) {
       try {
