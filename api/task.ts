@@ -92,6 +92,8 @@ export interface TaskSummary {
   cost_usd: number;
   /** Model calls to a model with no known price: their cost is unknown, not zero. */
   unpriced_calls: number;
+  /** Where the run's time went (the done event's `timing`: model, tests, fixwright's own; per node and attempt); null until the run ends. */
+  timing?: Record<string, unknown> | null;
   last_seq: number;
 }
 
@@ -235,6 +237,7 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       summary.stopped_by = typeof d.stopped_by === 'string' ? d.stopped_by : null;
       summary.stop_message = typeof d.message === 'string' ? d.message : null;
       summary.final_patch = typeof d.patch === 'string' ? d.patch : '';
+      if (d.timing && typeof d.timing === 'object') summary.timing = d.timing as Record<string, unknown>;
       break;
     default:
       break;

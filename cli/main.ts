@@ -97,7 +97,11 @@ function installSignalCleanup(): void {
         return;
       }
       const settled = Promise.race([running.catch(() => undefined), new Promise((r) => setTimeout(r, 3000))]);
-      void Promise.allSettled([closeSandboxes(), settled]).finally(() => process.exit(code));
+      // Clean-up runs again once the command has had its moment: anything it started meanwhile
+      // (a sandbox runtime made while it was still starting up) is removed too.
+      void Promise.allSettled([closeSandboxes(), settled])
+        .then(() => closeSandboxes())
+        .finally(() => process.exit(code));
     });
   }
 }

@@ -50,8 +50,10 @@ const sandboxSchema = z.object({
   workdirBytes: byteSize('the working directory size'),
   leaseGraceSeconds: positiveInt('the lease grace period', 24 * 3600),
   /** Warm containers held ready, over every image and repository (0: none); unset: as many as the concurrency. */
-  warm: z.coerce
-    .number({ message: 'the warm pool size must be a number' })
+  warm: z
+    .union([z.number(), z.string()])
+    // A blank value is a mistake, not 0 (Number(' ') is 0).
+    .transform((v) => (typeof v === 'string' ? (v.trim() === '' ? NaN : Number(v)) : v))
     .refine((n) => Number.isInteger(n) && n >= 0 && n <= 64, { message: 'the warm pool size must be a whole number from 0 to 64' })
     .optional(),
   /** Memory the warm containers and the cached repository copies may each hold. */

@@ -124,25 +124,39 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
       // The repository is read once per tree and copied from memory; a tree too large to keep is read per sandbox.
       const copy = opts.repo ? await copies.get(opts.repo) : undefined;
       const warmable = !opts.repo || copy !== undefined;
-      const taken = warmable ? warm.take({ ...spec, copy }, leaseSeconds, { refill: opts.warm !== false }) : undefined;
-      let session: SandboxSession;
-      if (taken && 'session' in taken) session = taken.session;
-      else {
-        session = await open(spec, leaseSeconds);
+      const cold = async () => {
+        const session = await open(spec, leaseSeconds);
         try {
           if (opts.repo) await session.copyRepo(copy ?? opts.repo);
         } catch (err) {
           void session.close();
           throw err;
         }
-      }
-      sandboxMetrics.inUse.inc();
+        return session;
+      };
+      const run = async (session: SandboxSession) => {
+        sandboxMetrics.inUse.inc();
+        try {
+          return await task(session);
+        } finally {
+          sandboxMetrics.inUse.dec();
+          // Nothing runs in it again; Docker removes it while the caller goes on (close() waits for every removal).
+          void session.close();
+        }
+      };
+      const taken = warmable ? warm.take({ ...spec, copy }, leaseSeconds, { refill: opts.warm !== false }) : undefined;
+      if (!taken || !('session' in taken)) return run(await cold());
+      const started = taken.session.commandsStarted;
       try {
-        return await task(session);
-      } finally {
-        sandboxMetrics.inUse.dec();
-        // Nothing runs in it again; Docker removes it while the caller goes on (close() waits for every removal).
-        void session.close();
+        return await run(taken.session);
+      } catch (err) {
+        // A warm container that had died (the engine restarted, the host's OOM killer), or whose lease
+        // could not be renewed, fails the task before any of its commands ran: it runs again in a fresh
+        // container. Once a command started, the outcome stands.
+        const renewalFailed = await taken.renewed.then(() => false, () => true);
+        const dead = (err as { code?: string }).code === 'FW_ERR_SANDBOX_CLOSED';
+        if ((dead || renewalFailed) && taken.session.commandsStarted === started) return run(await cold());
+        throw err;
       }
     });
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { FixwrightError } from '../core/errors.js';
 import { checkRepoSource, type RepoSource, repoTarStream } from './repo-source.js';
@@ -32,29 +32,46 @@ function git(gitDir: string, args: string[]): Promise<string> {
   });
 }
 
+const SLASH = Buffer.from('/');
+const GIT = Buffer.from('.git');
+
 /**
- * A fingerprint of a directory's files (path, type, size, modification time, mode, link target),
- * the same walk `repoTarStream` packs (`.git` left out unless asked for): a file edited, added or
- * removed between two runs gives another key, so a changed checkout is never served stale.
+ * A fingerprint of a directory's files (path, type, size, modification and change times, inode,
+ * mode, link target), the same walk `repoTarStream` packs (`.git` left out unless asked for): a
+ * file edited, added or removed between two runs gives another key, so a changed checkout is never
+ * served stale. The change time and inode cannot be set back by a tool that restores modification
+ * times (`tar x`, `cp -p`, `rsync -t`). Names are bytes, so a name that is not UTF-8 is walked too.
  */
 export async function directoryFingerprint(root: string, includeGit = false): Promise<string> {
   const hash = createHash('sha256');
-  const walk = async (dir: string): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const walk = async (dir: Buffer, rel: Buffer): Promise<void> => {
+    const entries = (await readdir(dir, { withFileTypes: true, encoding: 'buffer' })).sort((a, b) => Buffer.compare(a.name, b.name));
     for (const entry of entries) {
-      if (!includeGit && entry.name === '.git') continue;
-      const path = join(dir, entry.name);
-      const stat = await lstat(path);
-      const rel = relative(root, path);
-      if (stat.isSymbolicLink()) hash.update(`l ${rel} ${await readlink(path)}\n`);
-      else if (stat.isDirectory()) {
-        hash.update(`d ${rel} ${stat.mode}\n`);
-        await walk(path);
-      } else hash.update(`f ${rel} ${stat.size} ${stat.mtimeMs} ${stat.mode}\n`);
+      if (!includeGit && entry.name.equals(GIT)) continue;
+      const path = Buffer.concat([dir, SLASH, entry.name]);
+      const name = rel.length ? Buffer.concat([rel, SLASH, entry.name]) : entry.name;
+      const stat = await lstat(path, { bigint: true });
+      const kind = stat.isSymbolicLink() ? 'l' : stat.isDirectory() ? 'd' : 'f';
+      hash.update(name);
+      hash.update(`\0${kind} ${stat.size} ${stat.mtimeNs} ${stat.ctimeNs} ${stat.ino} ${stat.mode}\0`);
+      if (kind === 'l') hash.update(await readlink(path, { encoding: 'buffer' }));
+      if (kind === 'd') await walk(path, name);
     }
   };
-  await walk(root);
+  await walk(Buffer.from(root), Buffer.alloc(0));
   return hash.digest('hex');
+}
+
+/** The fingerprint, walked again when a file vanished mid-walk; a directory that cannot be read is a clear error. */
+async function fingerprint(root: string, includeGit = false): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await directoryFingerprint(root, includeGit);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 2) continue;
+      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `cannot read the repository directory ${root} (${(err as Error).message})`, { field: 'repo', cause: err });
+    }
+  }
 }
 
 /** The whole of a stream, or undefined once it passes `maxBytes` (the stream is then destroyed). */
@@ -72,13 +89,18 @@ async function collect(stream: Readable, maxBytes: number): Promise<Buffer | und
   return Buffer.concat(chunks, size);
 }
 
+/** A tree being read or read: its size is known once it is counted against the bound. */
+interface Entry {
+  copy: Promise<RepoCopy | undefined>;
+  size?: number;
+}
+
 /**
  * Repository copies by tree, least recently used evicted past `maxBytes`. A tree larger than the
  * bound is not kept: `get` answers undefined and the caller streams it per sandbox as before.
  */
 export class RepoCopies {
-  private readonly entries = new Map<string, Promise<RepoCopy | undefined>>();
-  private readonly sizes = new Map<string, number>();
+  private readonly entries = new Map<string, Entry>();
   private held = 0;
 
   constructor(private readonly maxBytes: number) {}
@@ -92,7 +114,7 @@ export class RepoCopies {
       const id = OBJECT_ID.test(checked.commit) ? checked.commit : await git(checked.gitDir, ['rev-parse', '--verify', `${checked.commit}^{commit}`]);
       return `git:${resolve(checked.gitDir)}:${id}`;
     }
-    return `dir:${checked.path}:${checked.includeGit ? 'git:' : ''}${await directoryFingerprint(checked.path, checked.includeGit)}`;
+    return `dir:${checked.path}:${checked.includeGit ? 'git:' : ''}${await fingerprint(checked.path, checked.includeGit)}`;
   }
 
   /** The tree's copy, built on first use; undefined when it is larger than the bound. */
@@ -103,11 +125,12 @@ export class RepoCopies {
       // Most recently used last.
       this.entries.delete(key);
       this.entries.set(key, entry);
-      return entry;
+      return entry.copy;
     }
-    entry = this.build(key, source);
+    entry = { copy: Promise.resolve(undefined) };
+    entry.copy = this.build(key, source, entry);
     this.entries.set(key, entry);
-    return entry;
+    return entry.copy;
   }
 
   /** Bytes held now. */
@@ -115,24 +138,30 @@ export class RepoCopies {
     return this.held;
   }
 
-  private async build(key: string, source: RepoSource): Promise<RepoCopy | undefined> {
+  private async build(key: string, source: RepoSource, entry: Entry): Promise<RepoCopy | undefined> {
     let bytes: Buffer | undefined;
     try {
       bytes = await collect(repoTarStream(checkRepoSource(source)), this.maxBytes);
     } catch (err) {
-      this.entries.delete(key);
+      if (this.entries.get(key) === entry) this.entries.delete(key);
       throw err instanceof FixwrightError ? err : new FixwrightError('FW_ERR_SANDBOX', `could not read the repository for the sandbox: ${(err as Error).message}`, { cause: err });
     }
-    if (!bytes) return undefined;
-    this.sizes.set(key, bytes.length);
-    this.held += bytes.length;
-    for (const old of this.entries.keys()) {
-      if (this.held <= this.maxBytes) break;
-      if (old === key) continue;
-      this.entries.delete(old);
-      this.held -= this.sizes.get(old) ?? 0;
-      this.sizes.delete(old);
+    if (!bytes) {
+      entry.size = 0; // remembered as too large (not read again), and evictable
+      return undefined;
     }
-    return { key, bytes };
+    const copy = { key, bytes };
+    // Evicted while it was being read (others filled the bound meanwhile): handed to its callers, not kept.
+    if (this.entries.get(key) !== entry) return copy;
+    entry.size = bytes.length;
+    this.held += bytes.length;
+    for (const [old, other] of this.entries) {
+      if (this.held <= this.maxBytes) break;
+      // Trees still being read are not counted yet, and are not evicted.
+      if (other === entry || other.size === undefined) continue;
+      this.entries.delete(old);
+      this.held -= other.size;
+    }
+    return copy;
   }
 }

@@ -74,8 +74,13 @@ const pendingRemovals = new Set<Promise<void>>();
 /** Things that open sessions on their own (warm pools): stopped before the sessions are closed. */
 const sessionSources = new Set<{ drain(): Promise<void> }>();
 
+/** Set when the process is exiting: no container may start from then on. */
+let shuttingDown = false;
+
 /** Registers a source of sessions that closeAllSessions must stop first; returns the unregistration. */
 export function registerSessionSource(source: { drain(): Promise<void> }): () => void {
+  // A source made while the process exits (a command still starting up) is stopped at once.
+  if (shuttingDown) void source.drain();
   sessionSources.add(source);
   return () => sessionSources.delete(source);
 }
@@ -87,7 +92,15 @@ export async function closeAllSessions(): Promise<void> {
   await Promise.allSettled([...liveSessions].map((session) => session.close()));
   await Promise.allSettled([...pendingRemovals]);
 }
-beforeExit(closeAllSessions);
+/**
+ * At exit: no container starts any more (a command may go on for a moment after a signal), and
+ * every one there is removed.
+ */
+async function shutDown(): Promise<void> {
+  shuttingDown = true;
+  await closeAllSessions();
+}
+beforeExit(shutDown);
 
 /** Waits until every container removal started so far has finished. */
 export async function settleRemovals(): Promise<void> {
@@ -115,6 +128,8 @@ export class SandboxSession {
   /** Set once the cgroup was asked: from then on only the cgroup's count is compared with itself. */
   private oomByProbe = false;
   private leaseRenewals = 0;
+  /** Commands started in the container (lease renewals aside): none means nothing ran in it. */
+  private execsStarted = 0;
   private removal: Promise<void> | undefined;
 
   /** The image's own environment (PATH, PYTHONPATH…), so helpers can extend rather than replace it. */
@@ -129,6 +144,7 @@ export class SandboxSession {
 
   /** Creates and starts the container. */
   static async open(options: OpenSessionOptions): Promise<SandboxSession> {
+    if (shuttingDown) throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', 'fixwright is exiting: no sandbox starts now');
     const spec = buildContainerSpec({
       image: options.image,
       limits: options.limits,
@@ -224,6 +240,11 @@ export class SandboxSession {
     if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `could not renew the sandbox's lease (exit ${result.exitCode}): ${result.stderr.text.trim().slice(0, 200)}`);
   }
 
+  /** Commands started in this container so far (lease renewals aside): unchanged since a moment, nothing ran in it since. */
+  get commandsStarted(): number {
+    return this.execsStarted;
+  }
+
   /** Throws FW_ERR_COMMAND_NOT_ALLOWED unless the program is allowed by the command policy. */
   checkCommand(argv: readonly string[]): void {
     this.options.policy.check(argv);
@@ -265,6 +286,8 @@ export class SandboxSession {
         User: user === 'root' ? '0:0' : SANDBOX_USER,
         WorkingDir: options.cwd ?? WORKDIR,
       });
+      // Counted before the start: a start that fails half-way may still have run something.
+      if (user === 'sandbox') this.execsStarted += 1;
       stream = (await exec.start({ hijack: true, stdin: hasStdin })) as Duplex;
     } catch (err) {
       if (hasDockerStatus(err, 404, 409)) {

@@ -38,7 +38,10 @@ const MIN_LEASE_LEFT_MS = 60_000;
 
 interface Ready {
   session: SandboxSession;
+  /** When its idle lease ends. */
   leaseEnds: number;
+  /** When it was opened: its label tells clean-up elsewhere to leave it alone until then plus the bound. */
+  openedAt: number;
 }
 
 interface SpecState {
@@ -61,6 +64,8 @@ export type WarmMiss = 'empty' | 'lease' | 'off';
 export class WarmPool {
   private readonly specs = new Map<string, SpecState>();
   private readonly fills = new Set<Promise<void>>();
+  /** Containers started and still being filled (their repository copy): drain removes them at once. */
+  private readonly starting = new Set<SandboxSession>();
   private draining = false;
   private readonly unregister: () => void;
   private sweeper: NodeJS.Timeout | undefined;
@@ -86,8 +91,10 @@ export class WarmPool {
    * A ready container for this spec, its lease renewed to `leaseSeconds` (removed from the pool for
    * good), or why there is none. Unless `refill` is false, the spec is now wanted and the pool refills.
    */
-  take(spec: WarmSpec, leaseSeconds: number, options: { refill?: boolean } = {}): { session: SandboxSession } | { miss: WarmMiss } {
+  take(spec: WarmSpec, leaseSeconds: number, options: { refill?: boolean } = {}): { session: SandboxSession; renewed: Promise<void> } | { miss: WarmMiss } {
     if (this.options.size <= 0 || this.draining) return this.missed('off');
+    // A lease no warm container can be given: nothing is started for it.
+    if (leaseSeconds > this.options.leaseBoundSeconds) return this.missed('lease');
     const key = WarmPool.keyOf(spec);
     let state = this.specs.get(key);
     if (!state && options.refill === false) {
@@ -97,23 +104,25 @@ export class WarmPool {
     if (!state) this.specs.set(key, (state = { spec, ready: [], filling: 0, lastAsked: 0 }));
     if (options.refill !== false) state.lastAsked = Date.now();
     this.schedule();
-    if (leaseSeconds > this.options.leaseBoundSeconds) return this.missed('lease');
     const now = Date.now();
-    for (let next = state.ready.shift(); next; next = state.ready.shift()) {
-      this.count();
-      if (next.leaseEnds - now < MIN_LEASE_LEFT_MS) {
-        void next.session.close();
-        continue;
-      }
-      // The renewal runs beside the caller's first command: the idle lease left (at least a minute) covers it.
-      next.session.renewLease(leaseSeconds).catch((err: unknown) => {
-        this.options.logger?.warn({ err, container: next.session.id.slice(0, 12) }, 'could not renew a warm sandbox lease; it ends with its idle lease');
-      });
-      sandboxMetrics.warmTakes.inc({ result: 'hit' });
-      this.schedule();
-      return { session: next.session };
-    }
-    return this.missed('empty');
+    this.dropExpired(state, now);
+    // The oldest first; one whose label would run out before this lease does is left for a shorter one.
+    const index = state.ready.findIndex((r) => now + leaseSeconds * 1000 <= r.openedAt + this.options.leaseBoundSeconds * 1000);
+    if (index < 0) return this.missed(state.ready.length > 0 ? 'lease' : 'empty');
+    const [next] = state.ready.splice(index, 1);
+    this.count();
+    const session = next!.session;
+    // The renewal runs beside the caller's first command (the idle lease left, at least a minute,
+    // covers it). If it fails the container is removed: nothing may run on with only its idle lease.
+    const renewed = session.renewLease(leaseSeconds).catch((err: unknown) => {
+      this.options.logger?.warn({ err, container: session.id.slice(0, 12) }, 'could not renew a warm sandbox lease; it is removed');
+      void session.close();
+      throw err;
+    });
+    renewed.catch(() => undefined);
+    sandboxMetrics.warmTakes.inc({ result: 'hit' });
+    this.schedule();
+    return { session, renewed };
   }
 
   /** Stops refilling, removes the ready containers and waits for starts in flight (each is removed too). */
@@ -121,7 +130,7 @@ export class WarmPool {
     this.draining = true;
     if (this.sweeper) clearInterval(this.sweeper);
     this.sweeper = undefined;
-    const closing: Promise<void>[] = [];
+    const closing: Promise<void>[] = [...this.starting].map((session) => session.close());
     for (const state of this.specs.values()) closing.push(...state.ready.splice(0).map((r) => r.session.close()));
     this.specs.clear();
     this.count();
@@ -149,10 +158,19 @@ export class WarmPool {
     return { containers, bytes };
   }
 
+  /** Removes ready containers too near the end of their idle lease to be handed out. */
+  private dropExpired(state: SpecState, now: number): void {
+    const keep = state.ready.filter((r) => r.leaseEnds - now >= MIN_LEASE_LEFT_MS);
+    if (keep.length === state.ready.length) return;
+    for (const r of state.ready) if (!keep.includes(r)) void r.session.close();
+    state.ready = keep;
+  }
+
   /** Forgets specs no one asked for lately (removing their containers), then starts what is missing. */
   private schedule(): void {
     if (this.draining) return;
     const now = Date.now();
+    for (const state of this.specs.values()) this.dropExpired(state, now);
     for (const [key, state] of this.specs) {
       if (now - state.lastAsked <= this.options.idleSeconds * 1000) continue;
       for (const r of state.ready.splice(0)) void r.session.close();
@@ -209,16 +227,25 @@ export class WarmPool {
     const idleLease = this.options.idleSeconds + 2 * MIN_LEASE_LEFT_MS / 1000;
     let session: SandboxSession | undefined;
     try {
+      const openedAt = Date.now();
       session = await this.options.open(state.spec, idleLease, this.options.leaseBoundSeconds);
+      this.starting.add(session);
+      if (this.draining) throw new Error('the pool is draining');
       if (state.spec.copy) await session.copyRepo(state.spec.copy);
+      this.starting.delete(session);
       if (this.draining || this.specs.get(WarmPool.keyOf(state.spec)) !== state) {
         void session.close();
         return;
       }
-      state.ready.push({ session, leaseEnds: Date.now() + idleLease * 1000 });
+      state.ready.push({ session, leaseEnds: openedAt + idleLease * 1000, openedAt });
       sandboxMetrics.warmFills.inc({ result: 'ok' });
     } catch (err) {
-      if (session) void session.close();
+      if (session) {
+        this.starting.delete(session);
+        void session.close();
+      }
+      // Stopped by drain: not a failure.
+      if (this.draining) return;
       sandboxMetrics.warmFills.inc({ result: 'error' });
       this.options.logger?.warn({ err }, 'could not start a warm sandbox');
       // A spec that cannot start (a missing image, say) is not retried in a loop: it waits for its next request.

@@ -369,8 +369,8 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     return { tookSeconds, timeout: Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30)) };
   };
   const putJudges = async (session: Parameters<typeof runEnvironmentTests>[0]) => {
-    await prepareCheckout(session, environment);
-    if (judges.length > 0) await session.putFiles('/work', Object.fromEntries(judges.map((j) => [j.path, j.content])));
+    // The environment's files and the judge tests in one exec (the judges last, so they win).
+    await prepareCheckout(session, environment, Object.fromEntries(judges.map((j) => [j.path, j.content])));
   };
 
   // Without any patch, in a sandbox of its own that runs beside the candidates' (the pool bounds how
@@ -379,8 +379,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     newJudges.length > 0 || newSet
       ? deps.sandbox
           .withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120 }, async (session) => {
-            await prepareCheckout(session, environment);
-            if (newJudges.length > 0) await session.putFiles('/work', Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
+            await prepareCheckout(session, environment, Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
             for (const [path, result] of await runJudges(session, newJudges)) judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
             // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
             if (newSet) {

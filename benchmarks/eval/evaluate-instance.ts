@@ -93,7 +93,8 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   }
   try {
     return await ctx.runtime.withSandbox(
-      { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600 },
+      // One sandbox per instance: nothing of this tree is started ahead of need.
+      { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600, warm: false },
       async (session) => {
         const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120 });
         if (!applied.ok) return end('apply_error', applied.message);

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import ora from 'ora';
-import { checkModel, createLocaliser, DEFAULT_SAMPLES, repositoryName, EventLog, isCloneableRepoUrl, redact, repositorySources, solveIssue, type AttemptRecord, type ModelProvider, type SolveOutcome } from '../../agent/index.js';
+import { checkModel, createLocaliser, DEFAULT_SAMPLES, repositoryName, EventLog, isCloneableRepoUrl, redact, repositorySources, solveIssue, type AttemptRecord, type ModelProvider, type SolveContext, type SolveOutcome } from '../../agent/index.js';
 import { loadSettings } from '../../core/config.js';
 import { maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
@@ -179,7 +179,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
       const runtime = await createSandboxRuntime(settings);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
-      const spent = { tokens: { input: 0, output: 0 }, costUsd: 0 };
+      const spent: NonNullable<SolveContext['spent']> = { tokens: { input: 0, output: 0 }, costUsd: 0 };
       events.emit('status', { status: 'running', repo: await repositoryName(repoSpec), model });
       const writeResult = (result: Record<string, unknown>) => writeFileSync(join(out, 'result.json'), `${JSON.stringify(redact(result, events.secrets), null, 2)}\n`);
       let final: SolveOutcome;
@@ -194,7 +194,7 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         if (spinner.isSpinning) spinner.stop();
         events.emit(cancelled ? 'done' : 'error', { status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message });
         writeFileSync(join(out, 'patch.diff'), '');
-        writeResult({ task_id: taskId, status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message, attempts: [], tokens: spent.tokens, cost_usd: spent.costUsd, duration_ms: Date.now() - started });
+        writeResult({ task_id: taskId, status: 'failed', stopped_by: cancelled ? 'cancelled' : 'error', message: (err as Error).message, attempts: [], tokens: spent.tokens, cost_usd: spent.costUsd, duration_ms: Date.now() - started, ...(spent.timing ? { timing: spent.timing } : {}) });
         // Ctrl-C is the user's choice, not a bug: say where the run's record is, in one line.
         if (cancelled) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; the run so far is in ${out} (result.json says stopped_by "cancelled")`);
         throw err;
@@ -212,6 +212,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         tokens: final.tokens,
         cost_usd: final.costUsd,
         duration_ms: Date.now() - started,
+        // Where the time went: model calls, the repository's tests and fixwright's own time (README, "Where the time goes").
+        timing: final.timing ?? null,
       };
       writeResult(result);
       // Which candidate each sampled attempt kept, and why.

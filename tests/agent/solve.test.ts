@@ -68,6 +68,8 @@ describe('fixwright solve (scripted model over HTTP, real sandbox)', () => {
     expect(nodeTiming('test').test_ms).toBeGreaterThan(0);
     expect(nodeTiming('baseline').test_ms).toBeGreaterThan(0);
     const total = events.at(-1).data.timing;
+    // result.json keeps the same account.
+    expect(result.timing).toEqual(total);
     expect(total.model_ms).toBe(ends.reduce((s: number, e: { timing: Timing }) => s + e.timing.model_ms, 0));
     expect(total.own_ms).toBeGreaterThanOrEqual(ends.reduce((s: number, e: { timing: Timing }) => s + e.timing.own_ms, 0));
     expect(total.attempts).toMatchObject({ count: 1, own_ms_per_attempt: total.attempts.own_ms });

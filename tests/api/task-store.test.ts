@@ -138,6 +138,14 @@ describe('task summary', () => {
     expect(unapplied.attempts[0]!.failure).toEqual({ category: 'search_not_found', message: 'no match' });
   });
 
+  it("keeps the done event's timing: where the run's time went", () => {
+    const s = emptySummary();
+    expect(s.timing ?? null).toBeNull();
+    const timing = { wall_ms: 10, model_ms: 2, test_ms: 5, own_ms: 3, attempts: { count: 1, own_ms_per_attempt: 1 } };
+    foldEvent(s, event('t', 1, 'done', { status: 'resolved', chosen_attempt: 1, stopped_by: null, patch: 'd', timing }));
+    expect(s.timing).toEqual(timing);
+  });
+
   it('gives a cancelled run no verdict (it was stopped, not judged)', () => {
     const s = emptySummary();
     foldEvent(s, event('t', 1, 'done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' }));

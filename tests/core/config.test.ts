@@ -37,6 +37,16 @@ describe('loadSettings', () => {
     expect(message).toMatch(/--timeout: sandbox timeout must be greater than 0/);
   });
 
+  it('reads the warm pool size (unset: the concurrency) and refuses a blank or fractional one', () => {
+    expect(loadSettings({}).sandbox.warm).toBeUndefined();
+    expect(loadSettings({ FIXWRIGHT_SANDBOX_WARM: '0' }).sandbox.warm).toBe(0);
+    expect(loadSettings({ FIXWRIGHT_SANDBOX_WARM: '8', FIXWRIGHT_SANDBOX_WARM_MEMORY: '256m' }).sandbox).toMatchObject({ warm: 8, warmMemoryBytes: 256 * 1024 ** 2 });
+    for (const bad of [' ', '1.5', '-1', '65', 'lots']) {
+      expect(() => loadSettings({ FIXWRIGHT_SANDBOX_WARM: bad })).toThrow(/FIXWRIGHT_SANDBOX_WARM: the warm pool size must be a whole number from 0 to 64/);
+    }
+    expect(() => loadSettings({ FIXWRIGHT_SANDBOX_WARM_MEMORY: '0' })).toThrow(/FIXWRIGHT_SANDBOX_WARM_MEMORY/);
+  });
+
   it('reads price overrides as JSON and refuses malformed ones', () => {
     expect(loadSettings({ FIXWRIGHT_PRICES: '{"local": {"inputPerMTok": 0.5, "outputPerMTok": 1}}' }).models.prices).toEqual({ local: { inputPerMTok: 0.5, outputPerMTok: 1 } });
     expect(() => loadSettings({ FIXWRIGHT_PRICES: '{"m": 3}' })).toThrow(/FIXWRIGHT_PRICES: must be JSON like/);

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { SandboxSession } from '../../sandbox/index.js';
 import { WarmPool, type WarmSpec } from '../../sandbox/warm-pool.js';
 
@@ -18,9 +18,16 @@ class FakeSession {
   }
   async copyRepo(copy: { key: string }) {
     this.copies.push(copy.key);
+    // A copy into a container that is removed ends at once, as the exec into it does.
+    if (FakeSession.copyDelayMs) await Promise.race([new Promise((r) => setTimeout(r, FakeSession.copyDelayMs)), this.removed]);
+    if (this.closed) throw new Error('the container was removed while copying');
   }
+  private remove!: () => void;
+  private readonly removed = new Promise<void>((r) => (this.remove = r));
+  static copyDelayMs = 0;
   async close() {
     this.closed = true;
+    this.remove();
   }
 }
 
@@ -32,6 +39,7 @@ const spec = (repo = 'r1', bytes = 10): WarmSpec => ({
 });
 
 const pools: WarmPool[] = [];
+let openCalls = 0;
 function pool(options: Partial<ConstructorParameters<typeof WarmPool>[0]> = {}, failOpen = false) {
   const p = new WarmPool({
     size: 2,
@@ -39,6 +47,7 @@ function pool(options: Partial<ConstructorParameters<typeof WarmPool>[0]> = {}, 
     idleSeconds: 60,
     leaseBoundSeconds: 3600,
     open: async (_s, lease, bound) => {
+      openCalls += 1;
       if (failOpen) throw new Error('no image');
       return new FakeSession(lease, bound) as unknown as SandboxSession;
     },
@@ -55,6 +64,9 @@ const filled = async (p: WarmPool, n: number) => {
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.drain()));
   FakeSession.opened = [];
+  FakeSession.copyDelayMs = 0;
+  openCalls = 0;
+  vi.useRealTimers();
 });
 
 describe('warm pool', () => {
@@ -127,6 +139,8 @@ describe('warm pool', () => {
   it('starts a lease past its bound cold, and keeps nothing for a caller that expects no repeat', async () => {
     const p = pool();
     expect(p.take(spec(), 7200)).toEqual({ miss: 'lease' });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(openCalls).toBe(0); // nothing started for a lease no warm container can take
     const once = pool();
     expect(once.take(spec('x'), 100, { refill: false })).toEqual({ miss: 'empty' });
     await new Promise((r) => setTimeout(r, 30));
@@ -159,6 +173,37 @@ describe('warm pool', () => {
     p.take(spec(), 100);
     await new Promise((r) => setTimeout(r, 30));
     expect(p.warm).toBe(0);
-    expect(FakeSession.opened).toHaveLength(0);
+    // One try per fill slot, then it waits for the next request.
+    expect(openCalls).toBeLessThanOrEqual(2);
+    expect(openCalls).toBeGreaterThan(0);
+  });
+
+  it('removes containers still being filled when it drains, without waiting for their copy', async () => {
+    FakeSession.copyDelayMs = 5000;
+    const p = pool();
+    p.take(spec(), 100);
+    // Both are copying their repository when the drain comes.
+    for (let i = 0; i < 100 && FakeSession.opened.filter((s) => s.copies.length > 0).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(FakeSession.opened.filter((s) => s.copies.length > 0)).toHaveLength(2);
+    const started = Date.now();
+    await p.drain();
+    expect(FakeSession.opened.length).toBeGreaterThan(0);
+    expect(FakeSession.opened.every((s) => s.closed)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('hands out no container whose idle lease is nearly over, nor one whose label would end before the caller lease', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const p = pool({ idleSeconds: 600, leaseBoundSeconds: 1000 });
+    p.take(spec(), 100);
+    await filled(p, 2);
+    // 500 s later: 500 s of the bound are left, so a lease of 900 s cannot be given; 400 s can.
+    vi.setSystemTime(Date.now() + 500_000);
+    expect(p.take(spec(), 900)).toEqual({ miss: 'lease' });
+    expect('session' in p.take(spec(), 400)).toBe(true);
+    // Past the idle lease (600 + 120 s) less a minute: dropped, not handed out.
+    vi.setSystemTime(Date.now() + 200_000);
+    expect(p.take(spec(), 10)).toEqual({ miss: 'empty' });
+    expect(FakeSession.opened.filter((s) => s.closed).length).toBeGreaterThanOrEqual(1);
   });
 });

@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsRegistry } from '../../core/metrics.js';
 import type { SandboxRuntime } from '../../sandbox/index.js';
@@ -82,6 +83,19 @@ describe('warm sandboxes', () => {
     expect(r.exitCode).not.toBe(0);
     expect(r.timedOut).toBe(false);
     expect(Date.now() - started).toBeLessThan(12_000);
+  });
+
+  it('runs in a fresh container when a warm one died before it was handed out (nothing ran in it)', async () => {
+    await probe();
+    await warmed(runtime, 2);
+    // Stand-in for an engine restart or the host's OOM killer: the warm containers die in the pool.
+    const docker = new Docker({ socketPath: '/var/run/docker.sock' });
+    await Promise.all((await ownContainers()).map((id) => docker.getContainer(id).kill().catch(() => undefined)));
+    const before = await hits();
+    const r = await probe();
+    expect((await hits()) - before).toBe(1); // a dead one was taken…
+    expect(r.exitCode).toBe(0); // …and the run went on in a fresh container
+    expect(r.stdout.text.trim()).toMatch(/ seen: (one|two)$/);
   });
 
   it('removes every container, warm ones included, when the runtime closes', async () => {
