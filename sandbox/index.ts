@@ -110,55 +110,65 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
 
   const withSandbox: SandboxRuntime['withSandbox'] = (opts, task) =>
     pool.use(async () => {
-      const spec: WarmSpec = {
-        image: opts.image ?? sandbox.image,
-        limits: {
-          memoryBytes: opts.limits?.memoryBytes ?? sandbox.memoryBytes,
-          cpus: opts.limits?.cpus ?? sandbox.cpus,
-          pids: opts.limits?.pids ?? sandbox.pids,
-          workdirBytes: opts.limits?.workdirBytes ?? sandbox.workdirBytes,
-        },
-        outputCapBytes: opts.outputCapBytes ?? sandbox.outputCapBytes,
-      };
-      const leaseSeconds = opts.leaseSeconds ?? sandbox.timeoutSeconds + sandbox.leaseGraceSeconds;
-      // The repository is read once per tree and copied from memory; a tree too large to keep is read per sandbox.
-      const copy = opts.repo ? await copies.get(opts.repo) : undefined;
-      const warmable = !opts.repo || copy !== undefined;
-      const cold = async () => {
-        const session = await open(spec, leaseSeconds);
-        try {
-          if (opts.repo) await session.copyRepo(copy ?? opts.repo);
-        } catch (err) {
-          void session.close();
-          throw err;
-        }
-        return session;
-      };
-      const run = async (session: SandboxSession) => {
-        sandboxMetrics.inUse.inc();
-        try {
-          return await task(session);
-        } finally {
-          sandboxMetrics.inUse.dec();
-          // Nothing runs in it again; Docker removes it while the caller goes on (close() waits for every removal).
-          void session.close();
-        }
-      };
-      const taken = warmable ? warm.take({ ...spec, copy }, leaseSeconds, { refill: opts.warm !== false }) : undefined;
-      if (!taken || !('session' in taken)) return run(await cold());
-      const started = taken.session.commandsStarted;
+      warm.begin();
       try {
-        return await run(taken.session);
-      } catch (err) {
-        // A warm container that had died (the engine restarted, the host's OOM killer), or whose lease
-        // could not be renewed, fails the task before any of its commands ran: it runs again in a fresh
-        // container. Once a command started, the outcome stands.
-        const renewalFailed = await taken.renewed.then(() => false, () => true);
-        const dead = (err as { code?: string }).code === 'FW_ERR_SANDBOX_CLOSED';
-        if ((dead || renewalFailed) && taken.session.commandsStarted === started) return run(await cold());
-        throw err;
+        return await inSandbox(opts, task);
+      } finally {
+        warm.end();
       }
     });
+
+  /** One caller's sandbox: a warm one when the pool has it, else started now. */
+  const inSandbox = async <T>(opts: SandboxOptions, task: (session: SandboxSession) => Promise<T>): Promise<T> => {
+    const spec: WarmSpec = {
+      image: opts.image ?? sandbox.image,
+      limits: {
+        memoryBytes: opts.limits?.memoryBytes ?? sandbox.memoryBytes,
+        cpus: opts.limits?.cpus ?? sandbox.cpus,
+        pids: opts.limits?.pids ?? sandbox.pids,
+        workdirBytes: opts.limits?.workdirBytes ?? sandbox.workdirBytes,
+      },
+      outputCapBytes: opts.outputCapBytes ?? sandbox.outputCapBytes,
+    };
+    const leaseSeconds = opts.leaseSeconds ?? sandbox.timeoutSeconds + sandbox.leaseGraceSeconds;
+    // The repository is read once per tree and copied from memory; a tree too large to keep is read per sandbox.
+    const copy = opts.repo ? await copies.get(opts.repo) : undefined;
+    const warmable = !opts.repo || copy !== undefined;
+    const cold = async () => {
+      const session = await open(spec, leaseSeconds);
+      try {
+        if (opts.repo) await session.copyRepo(copy ?? opts.repo);
+      } catch (err) {
+        void session.close();
+        throw err;
+      }
+      return session;
+    };
+    const run = async (session: SandboxSession) => {
+      sandboxMetrics.inUse.inc();
+      try {
+        return await task(session);
+      } finally {
+        sandboxMetrics.inUse.dec();
+        // Nothing runs in it again; Docker removes it while the caller goes on (close() waits for every removal).
+        void session.close();
+      }
+    };
+    const taken = warmable ? warm.take({ ...spec, copy }, leaseSeconds, { refill: opts.warm !== false }) : undefined;
+    if (!taken || !('session' in taken)) return run(await cold());
+    const started = taken.session.commandsStarted;
+    try {
+      return await run(taken.session);
+    } catch (err) {
+      // A warm container that had died in the pool (the engine restarted, the host's OOM killer) fails
+      // the task before any of its commands ran: it runs again in a fresh container. Once a command
+      // started, the outcome stands.
+      if ((err as { code?: string }).code === 'FW_ERR_SANDBOX_CLOSED' && taken.session.commandsStarted === started) return run(await cold());
+      throw err;
+    } finally {
+      taken.lease.done();
+    }
+  };
 
   return {
     docker,

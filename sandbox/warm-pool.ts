@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Logger } from '../core/logger.js';
 import type { SandboxLimits } from './container-spec.js';
 import { sandboxMetrics } from './metrics.js';
@@ -27,14 +28,26 @@ export interface WarmPoolOptions {
   leaseBoundSeconds: number;
   /** Containers started at once while refilling (each start costs CPU the callers want too). */
   fillConcurrency?: number;
+  /** Processors of this machine (default: what Node reports); decides whether refills may run beside callers. */
+  cores?: number;
   open: OpenWarm;
   logger?: Logger;
 }
 
 /** What one warm container is taken to cost, beyond its repository copy (keeper, shim, tmpfs metadata). */
 const CONTAINER_BYTES = 8 * 1024 * 1024;
-/** A warm container with less than this left of its idle lease is not handed out (its renewal must land first). */
+/** A warm container with less than this left of its idle lease is not handed out. */
 const MIN_LEASE_LEFT_MS = 60_000;
+/** A caller still running this long before the idle lease ends gets its own lease written then. */
+const RENEW_AHEAD_MS = 30_000;
+
+/** The lease of a container handed out: renewed only if its caller outlives the idle lease. */
+export interface LeaseRenewal {
+  /** Settles when the renewal (if one was due) is written; rejects if it failed (the container is then removed). */
+  readonly renewed: Promise<void>;
+  /** The caller is done: a renewal not yet due is never written. */
+  done(): void;
+}
 
 interface Ready {
   session: SandboxSession;
@@ -67,6 +80,8 @@ export class WarmPool {
   /** Containers started and still being filled (their repository copy): drain removes them at once. */
   private readonly starting = new Set<SandboxSession>();
   private draining = false;
+  /** Callers running in sandboxes of this runtime now (warm or cold). */
+  private busy = 0;
   private readonly unregister: () => void;
   private sweeper: NodeJS.Timeout | undefined;
 
@@ -91,7 +106,7 @@ export class WarmPool {
    * A ready container for this spec, its lease renewed to `leaseSeconds` (removed from the pool for
    * good), or why there is none. Unless `refill` is false, the spec is now wanted and the pool refills.
    */
-  take(spec: WarmSpec, leaseSeconds: number, options: { refill?: boolean } = {}): { session: SandboxSession; renewed: Promise<void> } | { miss: WarmMiss } {
+  take(spec: WarmSpec, leaseSeconds: number, options: { refill?: boolean } = {}): { session: SandboxSession; lease: LeaseRenewal } | { miss: WarmMiss } {
     if (this.options.size <= 0 || this.draining) return this.missed('off');
     // A lease no warm container can be given: nothing is started for it.
     if (leaseSeconds > this.options.leaseBoundSeconds) return this.missed('lease');
@@ -112,17 +127,30 @@ export class WarmPool {
     const [next] = state.ready.splice(index, 1);
     this.count();
     const session = next!.session;
-    // The renewal runs beside the caller's first command (the idle lease left, at least a minute,
-    // covers it). If it fails the container is removed: nothing may run on with only its idle lease.
-    const renewed = session.renewLease(leaseSeconds).catch((err: unknown) => {
-      this.options.logger?.warn({ err, container: session.id.slice(0, 12) }, 'could not renew a warm sandbox lease; it is removed');
-      void session.close();
-      throw err;
-    });
-    renewed.catch(() => undefined);
     sandboxMetrics.warmTakes.inc({ result: 'hit' });
     this.schedule();
-    return { session, renewed };
+    return { session, lease: this.renewal(session, next!.leaseEnds, leaseSeconds) };
+  }
+
+  /** A caller starts using a sandbox (before it asks for one): refills wait while callers hold the processors. */
+  begin(): void {
+    this.busy += 1;
+  }
+
+  /** A caller is done with its sandbox: the pool may refill now. */
+  end(): void {
+    this.busy = Math.max(0, this.busy - 1);
+    this.schedule();
+  }
+
+  /**
+   * Whether containers may start now. Starting one costs about a quarter of a second of CPU (the
+   * engine's, the runtime's, the copy's): on a machine without a spare pair of processors per
+   * running caller, a refill beside a caller's tests slows those tests down by what it saves the
+   * next caller, so it waits until the callers are done.
+   */
+  private mayFill(): boolean {
+    return this.busy === 0 || (this.options.cores ?? availableParallelism()) - this.busy >= 2 * this.busy;
   }
 
   /** Stops refilling, removes the ready containers and waits for starts in flight (each is removed too). */
@@ -158,6 +186,45 @@ export class WarmPool {
     return { containers, bytes };
   }
 
+  /**
+   * Writing the caller's lease costs an exec beside the caller's first command (about 50 ms here,
+   * the engine serialising a container's execs); most callers are done long before the idle lease
+   * (at least a minute) ends, and then the container is removed anyway. So the lease is written
+   * only for a caller still running 30 s before the idle lease would end. A warm container thus
+   * ends, if fixwright is killed, at the later of its idle lease and its caller's.
+   */
+  private renewal(session: SandboxSession, leaseEnds: number, leaseSeconds: number): LeaseRenewal {
+    const takenAt = Date.now();
+    if (takenAt + leaseSeconds * 1000 <= leaseEnds) return { renewed: Promise.resolve(), done: () => undefined };
+    let settle!: (error?: unknown) => void;
+    const renewed = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
+    renewed.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
+      timer = undefined;
+      // The caller's lease, counted from when it took the container.
+      const left = Math.max(1, Math.ceil((takenAt + leaseSeconds * 1000 - Date.now()) / 1000));
+      session.renewLease(left).then(
+        () => settle(),
+        (err: unknown) => {
+          // Nothing may run on with only its idle lease: the container is removed.
+          this.options.logger?.warn({ err, container: session.id.slice(0, 12) }, 'could not renew a warm sandbox lease; it is removed');
+          void session.close();
+          settle(err);
+        },
+      );
+    }, Math.max(0, leaseEnds - RENEW_AHEAD_MS - takenAt));
+    timer.unref();
+    return {
+      renewed,
+      done: () => {
+        if (!timer) return;
+        clearTimeout(timer);
+        timer = undefined;
+        settle();
+      },
+    };
+  }
+
   /** Removes ready containers too near the end of their idle lease to be handed out. */
   private dropExpired(state: SpecState, now: number): void {
     const keep = state.ready.filter((r) => r.leaseEnds - now >= MIN_LEASE_LEFT_MS);
@@ -178,7 +245,7 @@ export class WarmPool {
     }
     this.count();
     const limit = this.options.fillConcurrency ?? 2;
-    while (this.fills.size < limit) {
+    while (this.fills.size < limit && this.mayFill()) {
       const state = this.neediest();
       if (!state) break;
       const fill = this.fill(state).finally(() => {

@@ -79,7 +79,7 @@ describe('warm pool', () => {
     expect(FakeSession.opened.every((s) => s.lease < 3600 && s.bound === 3600)).toBe(true);
   });
 
-  it('hands each container out once, with the caller lease, and never again', async () => {
+  it('hands each container out once, and never again', async () => {
     const p = pool();
     p.take(spec(), 100);
     await filled(p, 2);
@@ -89,15 +89,36 @@ describe('warm pool', () => {
       if ('session' in taken) {
         expect(seen.has(taken.session.id)).toBe(false);
         seen.add(taken.session.id);
-        await new Promise((r) => setTimeout(r, 1));
-        expect((taken.session as unknown as FakeSession).leases).toEqual([300 + i]);
+        taken.lease.done();
       }
       await filled(p, 2);
     }
     expect(seen.size).toBe(10);
-    // Nothing it handed out is in the pool any more.
-    const handedOut = FakeSession.opened.filter((s) => seen.has(s.id));
-    expect(handedOut.every((s) => s.leases.length === 1)).toBe(true);
+    // A caller done within the idle lease needs no lease of its own written.
+    expect(FakeSession.opened.every((s) => s.leases.length === 0)).toBe(true);
+  });
+
+  it('writes the caller lease only when the caller outlives the idle lease, 30 s before it ends', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const p = pool({ idleSeconds: 60 }); // idle lease: 60 + 120 s
+    p.take(spec(), 100);
+    for (let i = 0; i < 50 && p.warm < 2; i++) await vi.advanceTimersByTimeAsync(1);
+    expect(p.warm).toBe(2);
+    const long = p.take(spec(), 1000);
+    const short = p.take(spec(), 100);
+    if (!('session' in long) || !('session' in short)) throw new Error('expected two warm containers');
+    // A lease within the idle one is never written.
+    await short.lease.renewed;
+    await vi.advanceTimersByTimeAsync(149_000);
+    expect((long.session as unknown as FakeSession).leases).toEqual([]);
+    await vi.advanceTimersByTimeAsync(2_000);
+    await long.lease.renewed;
+    // Counted from when it was taken: 1000 s less the ~150 s gone.
+    const [written] = (long.session as unknown as FakeSession).leases;
+    expect(written).toBeGreaterThan(840);
+    expect(written).toBeLessThanOrEqual(851);
+    expect((short.session as unknown as FakeSession).leases).toEqual([]);
+    long.lease.done();
   });
 
   it('never gives a container of one repository to a caller of another', async () => {
@@ -134,6 +155,22 @@ describe('warm pool', () => {
     const taken = p.take(spec('new'), 100);
     expect('session' in taken && (taken.session as unknown as FakeSession).copies).toEqual(['new']);
     expect(FakeSession.opened.filter((s) => s.copies[0] === 'old' && s.closed)).toHaveLength(1);
+  });
+
+  it('on a machine without spare processors, refills only once the callers are done', async () => {
+    const p = pool({ cores: 2 });
+    p.begin();
+    expect(p.take(spec(), 100)).toEqual({ miss: 'empty' });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(openCalls).toBe(0); // the caller's tests have the processors
+    p.end();
+    expect(await filled(p, 2)).toBe(2);
+    // With processors to spare, it refills beside a running caller.
+    const wide = pool({ cores: 16 });
+    wide.begin();
+    wide.take(spec('w'), 100);
+    expect(await filled(wide, 2)).toBe(2);
+    wide.end();
   });
 
   it('starts a lease past its bound cold, and keeps nothing for a caller that expects no repeat', async () => {
