@@ -78,7 +78,13 @@ function takeReport(stderr: CappedOutput, marker: string): { whole: boolean; rep
   const begin = bytes.lastIndexOf(`\n${marker}\n`);
   if (begin < 0) return { whole: false, stderr };
   const raw = stderr.raw.subarray(0, begin);
-  const own: CappedOutput = { text: raw.toString('utf8'), raw, totalBytes: stderr.totalBytes - (stderr.raw.length - begin), truncatedBytes: stderr.truncatedBytes };
+  // The output cap's note landed in the report: the report is read from its file, and pytest's own
+  // output, which ends before it, came back whole.
+  const cutInReport = stderr.truncatedBytes > 0 && bytes.includes(`\n[fixwright: ${stderr.truncatedBytes} bytes of output cut here]\n`, begin);
+  const own: CappedOutput = cutInReport
+    ? { text: raw.toString('utf8'), raw, totalBytes: begin, truncatedBytes: 0 }
+    : { text: raw.toString('utf8'), raw, totalBytes: stderr.totalBytes - (stderr.raw.length - begin), truncatedBytes: stderr.truncatedBytes };
+  if (cutInReport) return { whole: false, stderr: own };
   const end = new RegExp(`\n${marker} end (-1|\\d+)\n$`).exec(bytes.slice(begin));
   if (!end) return { whole: false, stderr: own };
   const size = Number(end[1]);
@@ -128,7 +134,9 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
     env: { ...options.env, PYTHONPATH: [PLUGIN_DIR, options.env?.PYTHONPATH ?? session.imageEnv.PYTHONPATH].filter(Boolean).join(':'), FIXWRIGHT_PYTEST_REPORT: reportFile },
     signal: options.signal,
   });
-  if (ran.exitCode === PLUGIN_WRITE_FAILED && ran.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE)) {
+  // Only the script's own failure, before pytest started, exits 125 with no marker: test code can
+  // print the message and exit 125, but the script then prints its marker lines after it.
+  if (ran.exitCode === PLUGIN_WRITE_FAILED && ran.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE) && !ran.stderr.raw.includes(marker)) {
     throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${ran.stderr.text.trim().slice(0, 500)}`);
   }
   const taken = takeReport(ran.stderr, marker);

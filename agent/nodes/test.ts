@@ -405,11 +405,13 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     limit: number;
   }
   const known = regressionBefore.get(setKey);
+  /** How each group's patch applied, told once every sandbox is done: in candidate order, and only for candidates that are judged. */
+  const applyResults = new Map<number, Record<string, unknown>>();
   const runGroup = (plan: (typeof plans)[number]) =>
     deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session): Promise<PatchedRun | { applyFailed: string }> => {
       await putJudges(session);
       const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
-      deps.events.emit('apply_result', { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
+      applyResults.set(plan.lead, { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
       if (!applied.ok) return { applyFailed: applied.message };
       const after = await runJudges(session, judges);
       // The set's run without the patch is still going: every file of the set runs under the plain
@@ -425,6 +427,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
   const beforeError = beforeSettled!.status === 'fulfilled' ? beforeSettled!.value.error : (beforeSettled!.reason as Error).message;
   if (beforeError !== undefined) for (const p of plans) untested(p, { category: 'sandbox_error', message: beforeError }, UNTESTED_SCORE.sandboxError);
+  else for (const p of plans) if (applyResults.has(p.lead)) deps.events.emit('apply_result', applyResults.get(p.lead)!);
 
   const before = new Map(judges.map((j) => [j.path, judgeBefore.get(judgeKey(j))]));
   const existingBefore = regressionBefore.get(setKey);
@@ -435,10 +438,12 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const rerunExisting = (plan: (typeof plans)[number]) =>
     checked.length === 0
       ? Promise.resolve(undefined)
-      : deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * 4 + 120 }, async (session) => {
+      : deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session) => {
           await putJudges(session);
           const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
           if (!applied.ok) throw new Error(`the patch applied once and then did not: ${applied.message}`);
+          // As in every other sandbox: the judges run first, so the existing tests see what they leave behind.
+          await runJudges(session, judges);
           return run(session, checked, { timeout: existingTimeout, existing: true });
         });
 

@@ -96,14 +96,14 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
       // One sandbox per instance: nothing of this tree is started ahead of need.
       { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600, warm: false },
       async (session) => {
-        const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120 });
+        const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120, asHarness: true });
         if (!applied.ok) return end('apply_error', applied.message);
         const reset = testFilesAtBase(gitDir, row.base_commit, row.test_patch);
         const restore = Object.fromEntries([...reset].filter(([, c]) => c !== null) as Array<[string, Buffer]>);
         const absent = [...reset].filter(([, c]) => c === null).map(([p]) => p);
         if (absent.length > 0) await session.execTrusted(['rm', '-f', '--', ...absent], { timeoutSeconds: 60 });
         if (Object.keys(restore).length > 0) await session.putFiles('/work', restore);
-        const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120 });
+        const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120, asHarness: true });
         if (!tests.ok) return end('test_error', `the test patch does not apply after the model patch: ${tests.message}`);
         await prepareCheckout(session, env);
         const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch, env.directives)], {

@@ -70,4 +70,24 @@ describe("an attempt's sandboxes run side by side (scripted model over HTTP, rea
     expect(testEnd.timing.test_ms).toBeGreaterThan(0);
     expect(testEnd.timing.test_ms + testEnd.timing.own_ms + testEnd.timing.model_ms).toBe(testEnd.duration_ms);
   });
+
+  it('runs the judges before the existing tests in a sandbox of its own too: an existing test that sees what they leave is no regression', async () => {
+    // The reproduction test leaves a file in the checkout; an existing test checks for it. In every
+    // sandbox the judges run first, also where the checked files run again under the rule's limit.
+    const repo = { ...REPO, 'tests/test_calc.py': `${REPO['tests/test_calc.py']}
+
+def test_sees_the_log():
+    import os
+    assert os.path.exists('repro.log')
+` };
+    const repro = REPRO.replace('def test_add_returns_sum():\n', "def test_add_returns_sum():\n    open('repro.log', 'w').write('ran')\n");
+    server = await startScriptedOpenAIServer({ respond: (q) => (isReproduce(q) ? repro : `${repro}\n${block('    return a - b', '    return a + b\n\n\ndef sub(a, b):\n    return a - b')}`), apiKey: KEY });
+    const { r, result, events } = await solveWithScriptedModel(server, repo, KEY, ['--max-attempts', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    const tests = events.filter((e) => e.type === 'test_result').map((e) => e.data);
+    expect(tests[0].existing_unchecked).toContainEqual({ path: 'tests/test_sub.py', reason: 'does not collect without the patch' });
+    expect(tests[0].existing_after.outcomes['tests/test_calc.py::test_sees_the_log'].status).toBe('PASSED');
+    expect(tests[0].regressions).toEqual([]);
+    expect(result.status).toBe('resolved');
+  });
 });

@@ -54,6 +54,21 @@ describe('applyPatch in a sandbox', () => {
     expect(execs).toEqual(['git apply --verbose -']);
   });
 
+  it('refuses a patch that is already applied instead of reverting it; as the harness, reverts it as the harness does', async () => {
+    const [second, text, asHarness, reverted] = await inSandbox(async (s) => {
+      expect(await applyPatch(s, FIX)).toMatchObject({ ok: true });
+      const again = await applyPatch(s, FIX);
+      const now = await s.readFile('/work/calc.py');
+      const harness = await applyPatch(s, FIX, { asHarness: true });
+      return [again, now, harness, await s.readFile('/work/calc.py')] as const;
+    });
+    expect(second.ok).toBe(false);
+    expect(text).toContain('return a + b');
+    // The official harness's `patch --batch` takes it for a reversed patch: kept, for evaluation that must agree with it.
+    expect(asHarness).toMatchObject({ ok: true, method: 'patch --fuzz' });
+    expect(reverted).toContain('return a - b');
+  });
+
   it('applies a patch that lacks its last newline', async () => {
     const result = await inSandbox((s) => applyPatch(s, FIX.trimEnd()));
     expect(result).toMatchObject({ ok: true, method: 'git apply' });
