@@ -2,8 +2,9 @@
  * `npm run bench:sandbox`: what a sandbox costs. From one run it prints the median time of the same
  * pytest run directly on the host and in a fresh sandbox (create → copy → exec → remove), the
  * overhead and the ratio, each phase's median; the time a caller waits for withSandbox without and
- * with the warm pool (the `cold overhead` and `warm overhead` lines); and the throughput of N
- * concurrent sandboxes without and with the pool.
+ * with the warm pool, for that pytest run and for `git --version` (next to nothing on either side,
+ * so the difference is the sandbox's own cost: the `cold overhead` and `warm overhead` lines); and
+ * the throughput of N concurrent sandboxes without and with the pool.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,20 +90,34 @@ async function main(): Promise<void> {
   // the run waits for the pool to refill between runs, so each one finds a warm container).
   const cold = await createSandboxRuntime(settings, { docker: runtime.docker, warm: 0 });
   const warm = await createSandboxRuntime(settings, { docker: runtime.docker, warm: 1 });
+  // The same for a command that costs next to nothing on either side (`git --version`): the
+  // sandbox's own cost, apart from the two sides' different Python and pytest builds.
   const caller = { cold: [] as number[], warm: [] as number[], warmMisses: 0 };
-  const once = async (rt: typeof cold) => {
+  const bare = { host: [] as number[], cold: [] as number[], warm: [] as number[] };
+  const GIT = ['git', '--version'];
+  const once = async (rt: typeof cold, argv: readonly string[] = ARGV) => {
     const t = performance.now();
-    const r = await rt.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(ARGV, { timeoutSeconds: 60, env }));
-    if (r.exitCode !== 0) throw new Error(`sandbox pytest failed: ${r.stdout.text}${r.stderr.text}`);
+    const r = await rt.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(argv, { timeoutSeconds: 60, env }));
+    if (r.exitCode !== 0) throw new Error(`sandbox ${argv.join(' ')} failed: ${r.stdout.text}${r.stderr.text}`);
     return performance.now() - t;
+  };
+  const warmed = async () => {
+    await settle();
+    for (let wait = 0; warm.warm.warm < 1 && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
+    return warm.warm.warm >= 1;
   };
   await once(warm); // asks for the spec once, so the pool starts warming it
   for (let i = 0; i < RUNS; i++) {
     caller.cold.push(await once(cold));
-    await settle();
-    for (let wait = 0; warm.warm.warm < 1 && wait < 100; wait++) await new Promise((r) => setTimeout(r, 50));
-    if (warm.warm.warm < 1) caller.warmMisses += 1;
+    if (!(await warmed())) caller.warmMisses += 1;
     caller.warm.push(await once(warm));
+    const t = performance.now();
+    spawnSync(GIT[0]!, GIT.slice(1));
+    bare.host.push(performance.now() - t);
+    await settle();
+    bare.cold.push(await once(cold, GIT));
+    if (!(await warmed())) caller.warmMisses += 1;
+    bare.warm.push(await once(warm, GIT));
     await settle();
   }
   await warm.warm.drain();
@@ -115,9 +130,12 @@ async function main(): Promise<void> {
   console.log(`  overhead                    ${ms(boxMedian - hostMedian)}`);
   console.log(`  ratio sandbox / host        ${(boxMedian / hostMedian).toFixed(2)}x`);
   console.log(`  withSandbox, cold           ${ms(median(caller.cold))}`);
-  console.log(`  withSandbox, warm pool      ${ms(median(caller.warm))}${caller.warmMisses ? `   (${caller.warmMisses} of ${RUNS} found none warm)` : ''}`);
-  console.log(`cold overhead ${(median(caller.cold) - hostMedian).toFixed(0)} ms`);
-  console.log(`warm overhead ${(median(caller.warm) - hostMedian).toFixed(0)} ms`);
+  console.log(`  withSandbox, warm pool      ${ms(median(caller.warm))}${caller.warmMisses ? `   (${caller.warmMisses} of ${2 * RUNS} found none warm)` : ''}`);
+  console.log(`  git --version: host ${median(bare.host).toFixed(0)} ms, cold sandbox ${median(bare.cold).toFixed(0)} ms, warm ${median(bare.warm).toFixed(0)} ms (the sandbox's own cost: ${(median(bare.cold) - median(bare.host)).toFixed(0)} / ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms)`);
+  console.log(`  pytest overhead: cold ${(median(caller.cold) - hostMedian).toFixed(0)} ms, warm ${(median(caller.warm) - hostMedian).toFixed(0)} ms (different Python and pytest builds on the two sides)`);
+  // The headline: the sandbox's own cost over the same command on the host, apart from interpreter builds.
+  console.log(`cold overhead ${(median(bare.cold) - median(bare.host)).toFixed(0)} ms`);
+  console.log(`warm overhead ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms`);
 
   console.log(`\nthroughput: ${JOBS} sandboxed pytest runs at each concurrency, without and with the warm pool`);
   for (const level of LEVELS) {

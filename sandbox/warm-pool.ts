@@ -62,6 +62,8 @@ interface SpecState {
   ready: Ready[];
   filling: number;
   lastAsked: number;
+  /** Warm containers of this spec handed out so far: until the first, it is being primed. */
+  taken: number;
 }
 
 /** Why a caller did not get a warm container. */
@@ -116,7 +118,7 @@ export class WarmPool {
       this.schedule(); // lets idle specs go
       return this.missed('empty');
     }
-    if (!state) this.specs.set(key, (state = { spec, ready: [], filling: 0, lastAsked: 0 }));
+    if (!state) this.specs.set(key, (state = { spec, ready: [], filling: 0, lastAsked: 0, taken: 0 }));
     if (options.refill !== false) state.lastAsked = Date.now();
     this.schedule();
     const now = Date.now();
@@ -127,6 +129,7 @@ export class WarmPool {
     const [next] = state.ready.splice(index, 1);
     this.count();
     const session = next!.session;
+    state.taken += 1;
     sandboxMetrics.warmTakes.inc({ result: 'hit' });
     this.schedule();
     return { session, lease: this.renewal(session, next!.leaseEnds, leaseSeconds) };
@@ -144,10 +147,10 @@ export class WarmPool {
   }
 
   /**
-   * Whether containers may start now. Starting one costs about a quarter of a second of CPU (the
-   * engine's, the runtime's, the copy's): on a machine without a spare pair of processors per
+   * Whether refills may start now. Starting a container costs about a quarter of a second of CPU
+   * (the engine's, the runtime's, the copy's): on a machine without a spare pair of processors per
    * running caller, a refill beside a caller's tests slows those tests down by what it saves the
-   * next caller, so it waits until the callers are done.
+   * next caller, so it waits until the callers are done. A spec's first containers do not wait.
    */
   private mayFill(): boolean {
     return this.busy === 0 || (this.options.cores ?? availableParallelism()) - this.busy >= 2 * this.busy;
@@ -245,8 +248,8 @@ export class WarmPool {
     }
     this.count();
     const limit = this.options.fillConcurrency ?? 2;
-    while (this.fills.size < limit && this.mayFill()) {
-      const state = this.neediest();
+    while (this.fills.size < limit) {
+      const state = this.neediest(this.mayFill());
       if (!state) break;
       const fill = this.fill(state).finally(() => {
         this.fills.delete(fill);
@@ -269,12 +272,14 @@ export class WarmPool {
    * more. When they do not, a ready container of a spec above its share (the one asked for least
    * lately) makes room: a run that moved on must not hold the pool from the next one.
    */
-  private neediest(): SpecState | undefined {
+  private neediest(processorsFree: boolean): SpecState | undefined {
     const wanted = [...this.specs.values()].filter((s) => Date.now() - s.lastAsked <= this.options.idleSeconds * 1000);
     if (wanted.length === 0) return undefined;
     const share = Math.max(1, Math.floor(this.options.size / wanted.length));
     const have = (state: SpecState) => state.ready.length + state.filling;
-    const needy = wanted.filter((state) => have(state) < share).sort((a, b) => have(a) - have(b))[0];
+    // A spec's first containers start at once, beside its first caller (an agent run's next sandbox
+    // comes a moment later); its refills wait for free processors.
+    const needy = wanted.filter((state) => have(state) < share && (processorsFree || state.taken === 0)).sort((a, b) => have(a) - have(b))[0];
     if (!needy) return undefined;
     const cost = CONTAINER_BYTES + (needy.spec.copy?.bytes.length ?? 0);
     for (;;) {

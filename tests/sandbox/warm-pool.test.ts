@@ -157,17 +157,28 @@ describe('warm pool', () => {
     expect(FakeSession.opened.filter((s) => s.copies[0] === 'old' && s.closed)).toHaveLength(1);
   });
 
-  it('on a machine without spare processors, refills only once the callers are done', async () => {
+  it('on a machine without spare processors, primes a spec at once but refills only once the callers are done', async () => {
     const p = pool({ cores: 2 });
     p.begin();
     expect(p.take(spec(), 100)).toEqual({ miss: 'empty' });
+    // Its first containers start beside the first caller: the next sandbox of a run comes soon.
+    expect(await filled(p, 2)).toBe(2);
+    p.begin();
+    const taken = p.take(spec(), 100);
+    expect('session' in taken).toBe(true);
     await new Promise((r) => setTimeout(r, 30));
-    expect(openCalls).toBe(0); // the caller's tests have the processors
+    expect(openCalls).toBe(2); // no refill while the callers' tests have the processors
+    p.end();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(openCalls).toBe(2); // one caller still runs
     p.end();
     expect(await filled(p, 2)).toBe(2);
+    expect(openCalls).toBe(3);
     // With processors to spare, it refills beside a running caller.
     const wide = pool({ cores: 16 });
     wide.begin();
+    wide.take(spec('w'), 100);
+    await filled(wide, 2);
     wide.take(spec('w'), 100);
     expect(await filled(wide, 2)).toBe(2);
     wide.end();
