@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { AgentEvent } from '../../agent/index.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -21,6 +21,8 @@ const gapless = (events: AgentEvent[], from = 1) => expect(events.map((e) => e.s
 /** The two deployments run the same scenarios: the single-machine default, and Redis with worker processes. */
 describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) => {
   let model: ScriptedServer;
+  /** How long the model takes to answer; the tests that kill a runner mid-task hold it long enough to land the kill. */
+  let modelDelayMs = 1500;
   let redis: TestRedis | undefined;
   let dataDir: string;
   let serve: (Proc & { url: string }) | undefined;
@@ -29,7 +31,7 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
   let repo: string;
 
   beforeAll(async () => {
-    model = await startScriptedOpenAIServer({ replies: [{ delayMs: 1500, reply: ANSWER }], apiKey: KEY });
+    model = await startScriptedOpenAIServer({ respond: () => ({ delayMs: modelDelayMs, reply: ANSWER }), apiKey: KEY });
     if (mode === 'redis') redis = await startRedis();
     dataDir = mkdtempSync(join(tmpdir(), 'fw-serve-'));
     repo = makeRepo(REPO, { git: true });
@@ -149,6 +151,9 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     }, 'the task to end', timeoutMs);
 
   it('a worker killed with SIGKILL mid-task: the task is retried and ends in a defined state, its log still gapless', async () => {
+    // Starting the replacement runner takes seconds on a loaded machine: the task must still be running when the kill lands.
+    modelDelayMs = 8000;
+    onTestFinished(() => void (modelDelayMs = 1500));
     const id = await submit();
     await reachModel(id);
     await killRunner();
@@ -163,6 +168,8 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
   }, 180_000);
 
   it('a task whose worker is killed twice ends in error, saying why, never stuck running', async () => {
+    modelDelayMs = 8000;
+    onTestFinished(() => void (modelDelayMs = 1500));
     const id = await submit();
     await reachModel(id);
     await killRunner();
