@@ -1,8 +1,9 @@
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import { FixwrightError } from '../core/errors.js';
 import { checkRepoSource, type RepoSource, repoTarStream } from './repo-source.js';
 
@@ -20,16 +21,17 @@ export interface RepoCopy {
 /** A 40- or 64-digit object id: immutable, so it needs no `rev-parse`. */
 const OBJECT_ID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 
-function git(gitDir: string, args: string[]): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn('git', ['--git-dir', gitDir, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolvePromise(out.trim()) : reject(new Error(err.trim() || `git exited ${code}`))));
-  });
+/**
+ * The commit a name resolves to: one `git rev-parse`, which also proves the commit is there (a
+ * name starting with a dash is read as a name, never as an option).
+ */
+async function commitId(gitDir: string, commit: string): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)('git', ['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`]);
+    return stdout.trim();
+  } catch (err) {
+    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in git repository ${gitDir}`, { field: 'commit', cause: err });
+  }
 }
 
 const SLASH = Buffer.from('/');
@@ -109,12 +111,10 @@ export class RepoCopies {
   async keyOf(source: RepoSource): Promise<string> {
     // An object id names one tree for good: no check per call (a missing commit fails the build).
     if (source.kind === 'git' && OBJECT_ID.test(source.commit)) return `git:${resolve(source.gitDir)}:${source.commit}`;
-    const checked = checkRepoSource(source);
-    if (checked.kind === 'git') {
-      const id = OBJECT_ID.test(checked.commit) ? checked.commit : await git(checked.gitDir, ['rev-parse', '--verify', `${checked.commit}^{commit}`]);
-      return `git:${resolve(checked.gitDir)}:${id}`;
-    }
-    return `dir:${checked.path}:${checked.includeGit ? 'git:' : ''}${await fingerprint(checked.path, checked.includeGit)}`;
+    if (source.kind === 'git') return `git:${resolve(source.gitDir)}:${await commitId(resolve(source.gitDir), source.commit)}`;
+    checkRepoSource(source); // a missing directory is a clear error
+    const path = resolve(source.path);
+    return `dir:${path}:${source.includeGit ? 'git:' : ''}${await fingerprint(path, source.includeGit)}`;
   }
 
   /** The tree's copy, built on first use; undefined when it is larger than the bound. */
