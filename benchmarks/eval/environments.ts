@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
@@ -56,11 +58,21 @@ export type Environment =
     })
   | { supported: false; key: string; reason: string };
 
-/** Reads the environment table (data, not code) shipped with fixwright, or another one. */
-export function loadEnvironmentTable(path = assetPath('benchmarks/eval/environments.json')) {
+/** The environment table shipped with fixwright (Debian's packages, offline). */
+export const SHIPPED_TABLE = 'benchmarks/eval/environments.json';
+/** The shipped table with the official pip pins, for machines that reach a package index. */
+export const PINNED_TABLE = 'benchmarks/eval/environments-pinned.json';
+
+/**
+ * Reads an environment table (data, not code): the shipped one, or another (`--env-table FILE`).
+ * `source` names the file and its content's hash, which reports carry.
+ */
+export function loadEnvironmentTable(path = assetPath(SHIPPED_TABLE)) {
   let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
+    raw = JSON.parse(text);
   } catch (err) {
     throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is unreadable: ${(err as Error).message}`);
   }
@@ -69,7 +81,7 @@ export function loadEnvironmentTable(path = assetPath('benchmarks/eval/environme
     const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`);
     throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is invalid: ${problems.join('; ')}`);
   }
-  return parsed.data;
+  return { ...parsed.data, source: { path: resolve(path), sha256: createHash('sha256').update(text).digest('hex') } };
 }
 
 /** The environment for a row: its repository's entry for the version, the default for unknown repositories. */

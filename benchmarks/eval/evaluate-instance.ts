@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { gitDirOf } from '../../localisation/index.js';
 import { applyPatch, parseTestLog, prepareCheckout, prepareEnvironmentImage, testRunEnv, type LogStatus, type PipSettings, type SandboxRuntime } from '../../sandbox/index.js';
 import { environmentFor, type loadEnvironmentTable } from './environments.js';
-import { grade, testDirectives, type Grade } from './grading.js';
+import { grade, logDescribesRun, testDirectives, type Grade, type GradingRule } from './grading.js';
 import type { EvalRow, Prediction } from './instances.js';
 
 /** How an instance's evaluation ended; only `resolved` and `unresolved` carry a verdict. */
@@ -25,6 +25,8 @@ export interface InstanceResult {
   pass_to_pass: Grade['pass_to_pass'] | null;
   /** Set when every failing test is one the environment table says needs outside hosts: the verdict stands, but offline it could not be otherwise. */
   offline_limited?: boolean;
+  /** The test command's exit status (null: it did not run to an end). */
+  exit_code?: number | null;
   /** The test run's log (stdout then stderr), kept beside the result. */
   log: string;
   duration_ms: number;
@@ -38,6 +40,8 @@ export interface EvalContext {
   /** `DIR/<owner>/<name>` git mirrors or checkouts. */
   reposDir: string;
   timeoutSeconds: number;
+  /** The official release whose grading rule decides the verdict. */
+  grading: GradingRule;
   /** Where pip may look while an environment image builds. */
   pip?: PipSettings;
   signal?: AbortSignal;
@@ -116,17 +120,24 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         if (run.exitCode === 126 || run.exitCode === 127 || /No module named pytest\b/.test(log)) {
           return end('env_error', `the test command could not start (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log });
         }
+        // The official harness records no report for a run past its time: an error, not a verdict.
         if (run.timedOut) return end('test_error', `the tests ran past ${ctx.timeoutSeconds}s`, { log });
         const map = parseTestLog(log, env.parser);
-        if (Object.keys(map).length === 0) return end('test_error', `no test results in the log (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log });
-        const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS);
+        const ran = { log, exit_code: run.exitCode };
+        // A log with nothing to grade is a graded run all the same (every test missing counts as
+        // failed): the official report lists it as unresolved, not as an error.
+        if (Object.keys(map).length === 0) return end('unresolved', `no test results in the log (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, ran);
+        if (!logDescribesRun(map, run.exitCode, ctx.grading)) {
+          return end('unresolved', `the test command exited ${run.exitCode} while its log shows no failing test: under ${ctx.grading.name} such a log is not graded`, { ...ran, tests: map });
+        }
+        const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS, ctx.grading);
         const failures = [...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`), ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`)];
         const failing = [...graded.fail_to_pass.failure, ...graded.pass_to_pass.failure];
         const offlineLimited = !graded.resolved && failing.every((t) => env.needsNetwork.includes(t.split('::').at(-1)!));
         const why = `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;
         return end(graded.resolved ? 'resolved' : 'unresolved', graded.resolved ? null : why, {
           ...(offlineLimited ? { offline_limited: true } : {}),
-          log,
+          ...ran,
           tests: map,
           fail_to_pass: graded.fail_to_pass,
           pass_to_pass: graded.pass_to_pass,

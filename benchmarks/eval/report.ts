@@ -1,12 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { EvalStatus, InstanceResult } from './evaluate-instance.js';
+import type { GradingRule } from './grading.js';
 
 /** report.json (ARCHITECTURE.md, "Harness report"). */
 export interface EvalReport {
   created: string;
   dataset: string;
   predictions: string;
+  /** The official release's rule the verdicts follow (skipped tests, cut ids, exit status). */
+  grading: GradingRule;
+  /** The environment table the instances ran in, and its content's hash (a changed table re-runs what it changes). */
+  environment_table: { path: string; sha256: string };
+  /** Rows selected from the dataset (after --instances, --only-repos, --limit), with or without a prediction. */
+  total_instances: number;
+  /** Selected rows with no prediction: not evaluated, and not in submitted_ids. */
+  no_prediction_ids: string[];
   submitted_ids: string[];
   resolved_ids: string[];
   unresolved_ids: string[];
@@ -20,8 +29,30 @@ export interface EvalReport {
   resolved_rate: number;
   per_repo: Record<string, { submitted: number; resolved: number; resolved_rate: number } & Partial<Record<EvalStatus, number>>>;
   instances: Record<string, Omit<InstanceResult, 'log'>>;
+  /** The same run counted as the official harness's final report counts it (schema_version 2). */
+  official: OfficialCounts;
   /** For predictions made by `fixwright bench`: its figures (bench-report.json beside predictions.jsonl). */
   bench?: BenchFigures;
+}
+
+/**
+ * The official final report's counts (swebench/harness/reporting.py): an instance with a verdict is
+ * completed; one the harness stopped on (the patch did not apply, the environment did not build,
+ * the tests ran past their time) is an error; an empty patch is counted apart; rows without a
+ * prediction are incomplete.
+ */
+export interface OfficialCounts {
+  schema_version: 2;
+  total_instances: number;
+  submitted_instances: number;
+  completed_instances: number;
+  resolved_instances: number;
+  unresolved_instances: number;
+  empty_patch_instances: number;
+  error_instances: number;
+  completed_ids: string[];
+  incomplete_ids: string[];
+  error_ids: string[];
 }
 
 /** What a bench run adds to the report. */
@@ -52,7 +83,10 @@ const ids = (results: readonly InstanceResult[], status: EvalStatus) => results.
  * resolved; empty patches, patches that do not apply, environments that did not build and test
  * runs that produced nothing are counted apart (each instance in exactly one list).
  */
-export function buildReport(results: readonly InstanceResult[], meta: { dataset: string; predictions: string; bench?: BenchFigures }): EvalReport {
+export function buildReport(
+  results: readonly InstanceResult[],
+  meta: { dataset: string; predictions: string; grading: GradingRule; environmentTable: EvalReport['environment_table']; selectedIds: readonly string[]; bench?: BenchFigures },
+): EvalReport {
   const perRepo: EvalReport['per_repo'] = {};
   for (const r of results) {
     const entry = (perRepo[r.repo] ??= { submitted: 0, resolved: 0, resolved_rate: 0 });
@@ -62,11 +96,19 @@ export function buildReport(results: readonly InstanceResult[], meta: { dataset:
   }
   for (const entry of Object.values(perRepo)) entry.resolved_rate = entry.submitted ? entry.resolved / entry.submitted : 0;
   const resolved = ids(results, 'resolved');
+  const submitted = new Set(results.map((r) => r.instance_id));
+  const noPrediction = meta.selectedIds.filter((id) => !submitted.has(id)).sort();
+  const errors = [...ids(results, 'apply_error'), ...ids(results, 'env_error'), ...ids(results, 'test_error')].sort();
+  const completed = [...resolved, ...ids(results, 'unresolved')].sort();
   return {
     created: new Date().toISOString(),
     dataset: meta.dataset,
     predictions: meta.predictions,
-    submitted_ids: results.map((r) => r.instance_id).sort(),
+    grading: meta.grading,
+    environment_table: meta.environmentTable,
+    total_instances: meta.selectedIds.length,
+    no_prediction_ids: noPrediction,
+    submitted_ids: [...submitted].sort(),
     resolved_ids: resolved,
     unresolved_ids: ids(results, 'unresolved'),
     empty_patch_ids: ids(results, 'empty_patch'),
@@ -77,6 +119,19 @@ export function buildReport(results: readonly InstanceResult[], meta: { dataset:
     resolved_rate: results.length ? resolved.length / results.length : 0,
     per_repo: perRepo,
     instances: Object.fromEntries(results.map(({ log: _log, ...r }) => [r.instance_id, r])),
+    official: {
+      schema_version: 2,
+      total_instances: meta.selectedIds.length,
+      submitted_instances: results.length,
+      completed_instances: completed.length,
+      resolved_instances: resolved.length,
+      unresolved_instances: ids(results, 'unresolved').length,
+      empty_patch_instances: ids(results, 'empty_patch').length,
+      error_instances: errors.length,
+      completed_ids: completed,
+      incomplete_ids: noPrediction,
+      error_ids: errors,
+    },
     ...(meta.bench ? { bench: meta.bench } : {}),
   };
 }
@@ -107,7 +162,10 @@ export function reportMarkdown(report: EvalReport): string {
   const lines = [
     `# fixwright eval`,
     '',
-    `Dataset \`${report.dataset}\`, predictions \`${report.predictions}\`, ${report.created}.`,
+    `Dataset \`${report.dataset}\`, predictions \`${report.predictions}\`, ${report.created}. Graded by the ${report.grading.name} rule (${report.grading.harness}); environment table \`${report.environment_table.path}\`.`,
+    '',
+    `${report.total_instances} instance(s) selected, ${report.submitted_ids.length} with a prediction${report.no_prediction_ids.length ? ` (${report.no_prediction_ids.length} without one, not evaluated)` : ''}. ` +
+      `As the official report counts them: completed ${report.official.completed_instances}, resolved ${report.official.resolved_instances}, unresolved ${report.official.unresolved_instances}, empty patch ${report.official.empty_patch_instances}, errors ${report.official.error_instances}.`,
     '',
     `**Resolved ${report.resolved_ids.length} / ${report.submitted_ids.length} (${pct(report.resolved_rate)})**; unresolved ${report.unresolved_ids.length}, empty patch ${report.empty_patch_ids.length}, apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} unresolved only because tests need outside hosts` : ''}.`,
     '',

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { DEFAULT_GRADING_RULE, GRADING_RULES, gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
@@ -24,6 +25,8 @@ interface EvalFlags {
   workers: string;
   timeout: string;
   out: string;
+  envTable?: string;
+  grading: GradingRuleName;
 }
 
 /** `fixwright eval`: official-rule verdicts for predictions, each run in the sandbox. */
@@ -41,11 +44,15 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     .option('--workers <n>', 'instances evaluated at once (each in its own sandbox)', '2')
     .option('--timeout <seconds>', 'limit for one instance\'s test run (official: 1800)', '1800')
     .requiredOption('--out <dir>', 'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes')
+    .option('--env-table <file>', 'the environment table to test in (default: the shipped one, Debian packages offline; benchmarks/eval/environments-pinned.json holds the official pip pins for machines that reach a package index)')
+    .addOption(new Option('--grading <rule>', 'the official release whose grading rule decides verdicts: swebench-5 (5.0.x: a skipped FAIL_TO_PASS test fails, a skipped PASS_TO_PASS test passes, cut ids match by prefix, a non-zero exit with no failing test is not graded) or swebench-4 (3.x to 4.1.0: skipped tests count as neither)').choices([...GRADING_RULES]).default(DEFAULT_GRADING_RULE))
     .action(async (flags: EvalFlags) => {
       const settings = loadSettings(process.env);
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
       const timeoutSeconds = Number(flags.timeout);
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
+      // Read before anything runs: a bad table is one clear error, not a run of env errors.
+      const table = loadEnvironmentTable(flags.envTable === undefined ? undefined : resolve(flags.envTable));
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
@@ -64,7 +71,6 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
-      const table = loadEnvironmentTable();
       const runtime = await createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
       const total = rows.length - missing;
       const bar = new SingleBar({ format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
@@ -73,12 +79,15 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       try {
-        const report = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds, signal: controller.signal }, {
+        const report = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds, grading: gradingRule(flags.grading), pip: settings.pip, signal: controller.signal }, {
           out: resolve(flags.out),
           workers,
           dataset: flags.dataset,
           predictions: flags.predictions,
           bench,
+          onPlan: (lines) => {
+            for (const line of lines) process.stderr.write(line);
+          },
           onDone: (result, cached) => {
             if (result.status === 'resolved') resolvedCount += 1;
             bar.increment(1, { resolved: resolvedCount, id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}` });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteFile } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { grade, testDirectives } from '../../benchmarks/eval/grading.js';
+import { grade, gradingRule, logDescribesRun, testDirectives } from '../../benchmarks/eval/grading.js';
 import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { parseDjangoLog, parseMatplotlibLog, parsePytestLog, parsePytestOptionsLog, parsePytestV2Log, parseSeabornLog, parseSympyLog } from '../../sandbox/environment/log-parsers.js';
 import { environmentDockerfile, parseEnvironmentSpec } from '../../sandbox/index.js';
@@ -91,11 +91,36 @@ describe('log parsers and grading (the official rules, quirks included)', () => 
     expect(parseMatplotlibLog('PASSED lib/t.py::test_press[MouseButton.LEFT]')).toEqual({ 'lib/t.py::test_press[1]': 'PASSED' });
   });
 
-  it('resolves only when every FAIL_TO_PASS and PASS_TO_PASS test passes; missing counts as failed, skipped as neither', () => {
+  it('resolves only when every FAIL_TO_PASS and PASS_TO_PASS test passes; missing counts as failed; skipped as the release\'s rule says', () => {
     const map = { a: 'PASSED', b: 'XFAIL', c: 'SKIPPED', d: 'FAILED' } as const;
-    expect(grade(map, ['a', 'b'], ['c']).resolved).toBe(true);
-    expect(grade(map, ['a'], ['d']).resolved).toBe(false);
-    expect(grade(map, ['a', 'missing'], []).fail_to_pass.failure).toEqual(['missing']);
+    const [v5, v4] = [gradingRule('swebench-5'), gradingRule('swebench-4')];
+    for (const rule of [v5, v4]) {
+      expect(grade(map, ['a', 'b'], ['c'], rule).resolved).toBe(true);
+      expect(grade(map, ['a'], ['d'], rule).resolved).toBe(false);
+      expect(grade(map, ['a', 'missing'], [], rule).fail_to_pass.failure).toEqual(['missing']);
+    }
+    // 4.1.0 and before: a skipped test is left out of both lists, so a fix that makes its
+    // FAIL_TO_PASS test skip is resolved. 5.0: that test fails; a skipped PASS_TO_PASS test is kept.
+    expect(grade(map, ['a', 'c'], [], v4)).toMatchObject({ resolved: true, fail_to_pass: { success: ['a'], failure: [] } });
+    expect(grade(map, ['a', 'c'], [], v5)).toMatchObject({ resolved: false, fail_to_pass: { success: ['a'], failure: ['c'] } });
+    expect(grade(map, ['a'], ['c'], v4).pass_to_pass).toEqual({ success: [], failure: [] });
+    expect(grade(map, ['a'], ['c'], v5).pass_to_pass).toEqual({ success: ['c'], failure: [] });
+    expect(grade(map, ['a'], ['c'])).toEqual(grade(map, ['a'], ['c'], v5));
+  });
+
+  it('swebench-5 matches an id cut mid-parameter by prefix when every match agrees, and refuses a non-zero exit whose log shows no failure', () => {
+    const map = { 't.py::test_g[log(photon)]': 'PASSED', 't.py::test_g[log(photon)-2]': 'XFAIL', 't.py::test_h[a]': 'PASSED', 't.py::test_h[ab]': 'FAILED' } as const;
+    const [v5, v4] = [gradingRule('swebench-5'), gradingRule('swebench-4')];
+    expect(grade(map, ['t.py::test_g[log(photon'], [], v5).resolved).toBe(true);
+    expect(grade(map, ['t.py::test_g[log(photon'], [], v4).resolved).toBe(false);
+    // Matches that disagree on pass/fail decide nothing: the id is missing, so it fails.
+    expect(grade(map, ['t.py::test_h[a'], [], v5).fail_to_pass.failure).toEqual(['t.py::test_h[a']);
+    // A whole id never reaches the prefix match.
+    expect(grade({ 't.py::test_x[1]-extra': 'PASSED' }, ['t.py::test_x[1]'], [], v5).resolved).toBe(false);
+    expect(logDescribesRun({ a: 'PASSED' }, 1, v5)).toBe(false);
+    expect(logDescribesRun({ a: 'PASSED' }, 1, v4)).toBe(true);
+    expect(logDescribesRun({ a: 'PASSED', b: 'ERROR' }, 1, v5)).toBe(true);
+    expect(logDescribesRun({ a: 'PASSED' }, 0, v5)).toBe(true);
   });
 
   it('runs the test files the test patch touches, not its data files', () => {
@@ -178,6 +203,34 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     expect(report.unresolved_ids).toEqual(['acme__calc-wrong']);
     expect(report.instances['acme__calc-wrong'].fail_to_pass.failure).toEqual(['tests/test_calc.py::test_add']);
   });
+
+  it('a log with no result is unresolved, as the official report counts it; a patch that prints PASSED lines and exits non-zero is graded only under swebench-4', async () => {
+    const conftest = (body: string) => `diff --git a/conftest.py b/conftest.py\nnew file mode 100644\n--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1,${body.split('\n').length} @@\n${body.split('\n').map((l) => `+${l}`).join('\n')}\n`;
+    // After pytest's own summary (capture is over by then), lines that claim the failing test passed; later lines win in the parser.
+    const spoof = conftest("import atexit\natexit.register(lambda: print('PASSED tests/test_calc.py::test_add'))");
+    const silent = conftest('import os\nos._exit(3)');
+    const predictions = join(dir, 'spoof.jsonl');
+    writeFileSync(predictions, [['acme__calc-wrong', `${diffs.wrong}${spoof}`], ['acme__calc-regression', silent]].map(([id, patch]) => JSON.stringify({ instance_id: id, model_name_or_path: 'spoof', model_patch: patch })).join('\n') + '\n');
+    const out = join(dir, 'out-spoof');
+    const args = ['eval', '--dataset', dataset, '--predictions', predictions, '--repos', reposDir, '--instances', 'acme__calc-wrong,acme__calc-regression,acme__calc-gold', '--timeout', '120', '--out', out];
+    const v5 = await runCli(args);
+    expect(v5.code, v5.stderr).toBe(0);
+    expect(v5.stderr).toMatch(/1 instance\(s\) have no prediction/);
+    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(report.grading.name).toBe('swebench-5');
+    expect(report.unresolved_ids).toEqual(['acme__calc-regression', 'acme__calc-wrong']);
+    expect(report.test_error_ids).toEqual([]);
+    expect(report.instances['acme__calc-regression']).toMatchObject({ exit_code: 3, reason: expect.stringMatching(/^no test results in the log \(exit 3\)/) });
+    expect(report.instances['acme__calc-wrong'].reason).toMatch(/exited 1 while its log shows no failing test: under swebench-5/);
+    expect(report).toMatchObject({ total_instances: 3, no_prediction_ids: ['acme__calc-gold'], official: { completed_ids: ['acme__calc-regression', 'acme__calc-wrong'], error_ids: [], incomplete_ids: ['acme__calc-gold'] } });
+    // The older rule reads the printed lines as the run's (which is why 5.0 checks the exit status); a changed rule re-evaluates.
+    const v4 = await runCli([...args, '--grading', 'swebench-4']);
+    expect(v4.code, v4.stderr).toBe(0);
+    expect(v4.stderr).toMatch(/evaluating again 2 instance\(s\) that were graded by another rule/);
+    const old = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+    expect(old.resolved_ids).toEqual(['acme__calc-wrong']);
+    expect(old.grading.name).toBe('swebench-4');
+  }, 180_000);
 
   it('without --repos reads the clone cache in FIXWRIGHT_DATA_DIR/repos, and clones nothing when it holds the base commits', async () => {
     const dataDir = join(dir, 'data');

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReport } from '../../benchmarks/eval/report.js';
+import { gradingRule } from '../../benchmarks/eval/grading.js';
 import { type ScriptedReply, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { runCli } from '../helpers/cli.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -36,7 +37,7 @@ function evalDir(dest: string, instanceId: string, patch: string, status: 'resol
   mkdirSync(join(dest, 'instances', instanceId), { recursive: true });
   writeFileSync(join(dest, 'instances', instanceId, 'result.json'), JSON.stringify({ ...result, model_patch: patch }));
   writeFileSync(join(dest, 'instances', instanceId, 'patch.diff'), patch);
-  writeFileSync(join(dest, 'report.json'), JSON.stringify(buildReport([result], { dataset: 'rows.jsonl', predictions: 'predictions.jsonl' })));
+  writeFileSync(join(dest, 'report.json'), JSON.stringify(buildReport([result], { dataset: 'rows.jsonl', predictions: 'predictions.jsonl', grading: gradingRule(), environmentTable: { path: 'environments.json', sha256: '0'.repeat(64) }, selectedIds: [instanceId] })));
   return join(dest, 'report.json');
 }
 
