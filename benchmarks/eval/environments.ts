@@ -18,6 +18,8 @@ const entrySchema = z
     files: z.record(z.string(), z.string()).optional(),
     /** Scripts from benchmarks/eval/assets/ put in /tmp/fixwright/eval/ (a test command may run them). */
     helpers: z.array(z.string().regex(/^[\w.-]+$/)).optional(),
+    /** What a reader should know about the entry (where it departs from the official environment, and why). */
+    notes: z.array(z.string()).optional(),
     /** Environment variables of the test command (locale, warning filters). */
     test_env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
   })
@@ -102,7 +104,7 @@ export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, r
     env: image,
     image: image as TestEnvironment['image'],
     imports: [],
-    notes: [],
+    notes: entry.notes ?? [],
     testCmd: entry.test_cmd ?? table.default.test_cmd,
     testEnv: entry.test_env ?? {},
     directives: known?.directives ?? 'paths',

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,30 +5,11 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type ScriptedReply, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { runCli } from '../helpers/cli.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { buildWheel } from '../helpers/wheel.js';
 
 const KEY = 'sk-test-verification-0001';
 const block = (path: string, search: string, replace: string) => `${path}\n\`\`\`python\n<<<<<<< SEARCH\n${search}=======\n${replace}>>>>>>> REPLACE\n\`\`\`\n`;
 const test = (path: string, body: string) => `\`\`\`python\n# ${path}\n${body}\`\`\`\n`;
-
-/** A pure-Python wheel built by hand (a zip with its dist-info), so the pip path needs no index. */
-function buildWheel(dir: string, name: string, source: string): string {
-  const script = `
-import base64, hashlib, sys, zipfile
-d, name, src = sys.argv[1], sys.argv[2], sys.argv[3]
-files = {f"{name}/__init__.py": src,
-         f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\\nName: {name}\\nVersion: 1.0\\n",
-         f"{name}-1.0.dist-info/WHEEL": "Wheel-Version: 1.0\\nGenerator: fixwright-test\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"}
-record = []
-with zipfile.ZipFile(f"{d}/{name}-1.0-py3-none-any.whl", "w") as z:
-    for p, text in files.items():
-        data = text.encode(); z.writestr(zipfile.ZipInfo(p, (2020, 1, 1, 0, 0, 0)), data)
-        record.append(f"{p},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}")
-    record.append(f"{name}-1.0.dist-info/RECORD,,")
-    z.writestr(f"{name}-1.0.dist-info/RECORD", "\\n".join(record) + "\\n")
-`;
-  execFileSync('python3', ['-c', script, dir, name, source]);
-  return dir;
-}
 
 describe('verification in the project\'s own environment (scripted model, real sandbox)', () => {
   let server: ScriptedServer | undefined;

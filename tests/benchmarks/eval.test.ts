@@ -10,6 +10,7 @@ import { parseDjangoLog, parseMatplotlibLog, parsePytestLog, parsePytestOptionsL
 import { environmentDockerfile, parseEnvironmentSpec } from '../../sandbox/index.js';
 import { runCli } from '../helpers/cli.js';
 import { makeSwebenchFixture } from '../helpers/swebench-fixture.js';
+import { buildWheel } from '../helpers/wheel.js';
 
 describe('log parsers and grading (the official rules, quirks included)', () => {
   it('reads -rA status lines; an id with a space is cut there; later lines win', () => {
@@ -231,6 +232,38 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     expect(old.resolved_ids).toEqual(['acme__calc-wrong']);
     expect(old.grading.name).toBe('swebench-4');
   }, 180_000);
+
+  it('--env-table: a table whose entry pins a package with pip builds it from FIXWRIGHT_PIP_WHEELS (the stand-in for a package index); without a source the build fails as an env error; the report names the table', async () => {
+    const wheels = buildWheel(mkdtempSync(join(tmpdir(), 'fw-pins-')), 'fwpinned', "__version__ = '2.5'\n", '2.5');
+    const table = join(dir, 'pinned.json');
+    const shipped = loadEnvironmentTable();
+    writeFileSync(table, JSON.stringify({
+      default: shipped.default,
+      repos: {
+        'acme/calc': {
+          versions: {
+            // The pinned package must be the one the tests see: conftest.py refuses any other.
+            '1.0': { env: { pip: ['fwpinned==2.5'], allow_source_builds: true }, files: { 'conftest.py': "import fwpinned\nassert fwpinned.__version__ == '2.5'\n" }, notes: ['pinned for the test'] },
+          },
+        },
+      },
+    }));
+    const args = ['eval', '--dataset', dataset, '--predictions', 'gold', '--repos', reposDir, '--instances', 'acme__calc-gold', '--env-table', table, '--timeout', '120'];
+    const pinned = await runCli([...args, '--out', join(dir, 'out-pinned')], { FIXWRIGHT_PIP_WHEELS: wheels });
+    expect(pinned.code, pinned.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'out-pinned', 'report.json'), 'utf8'));
+    expect(report.resolved_ids).toEqual(['acme__calc-gold']);
+    expect(report.environment_table.path).toBe(table);
+    const bare = await runCli([...args, '--out', join(dir, 'out-unpinned')], { FIXWRIGHT_PIP_WHEELS: '' });
+    expect(bare.code, bare.stderr).toBe(0);
+    const failed = JSON.parse(readFileSync(join(dir, 'out-unpinned', 'report.json'), 'utf8'));
+    expect(failed.env_error_ids).toEqual(['acme__calc-gold']);
+    expect(failed.instances['acme__calc-gold'].reason).toMatch(/fwpinned==2\.5/);
+    writeFileSync(join(dir, 'bad-table.json'), '{"default": {}}');
+    const bad = await runCli([...args, '--env-table', join(dir, 'bad-table.json'), '--out', join(dir, 'out-bad')]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/environment table .*bad-table\.json is invalid: default\.test_cmd/);
+  }, 300_000);
 
   it('without --repos reads the clone cache in FIXWRIGHT_DATA_DIR/repos, and clones nothing when it holds the base commits', async () => {
     const dataDir = join(dir, 'data');
