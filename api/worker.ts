@@ -1,5 +1,6 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { createLocaliser, shippedCalibration } from '../agent/index.js';
+import { startInstanceWorker } from '../benchmarks/queue/index.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
 import { createSandboxRuntime } from '../sandbox/index.js';
@@ -16,6 +17,8 @@ export interface WorkerOptions {
   /** How often this worker looks for jobs whose worker was lost. */
   stalledIntervalMs: number;
   prefix?: string;
+  /** Repositories for bench and eval instance jobs (`--repos DIR`); none: cloned into FIXWRIGHT_DATA_DIR/repos. */
+  reposDir?: string;
 }
 
 /** A running worker; `close` lets running jobs finish (up to the grace period). */
@@ -27,6 +30,7 @@ export interface FixwrightWorker {
  * Starts a worker that takes tasks from BullMQ and runs the agent on them, with its own sandbox
  * runtime (trusted fixwright code is the only Docker client). A job whose worker is lost is
  * retried once by the stalled-job check; lost twice, the task ends in `error` with a message.
+ * It also takes the instance jobs of `fixwright bench --queue` and `fixwright eval --queue`.
  */
 export async function startWorker(settings: Settings, options: WorkerOptions, logger: Logger): Promise<FixwrightWorker> {
   const url = settings.service.redisURL!;
@@ -58,6 +62,8 @@ export async function startWorker(settings: Settings, options: WorkerOptions, lo
     void endTask(store, job.id, 'error', message).catch((e: unknown) => logger.error({ err: e, task_id: job.id }, 'could not record a failed job'));
   });
   worker.on('stalled', (jobId) => logger.warn({ task_id: jobId }, 'a job lost its worker; it runs again'));
+  // Bench and eval runs with --queue: one job per instance, on their own queue, with this process's sandboxes.
+  const instances = startInstanceWorker(url, settings, { ...options, prefix }, { runtime, modelGate: parts.modelGate }, logger, trouble);
 
   const cancels = bullConnection(url, trouble);
   await cancels.subscribe(cancelChannel(prefix));
@@ -69,12 +75,12 @@ export async function startWorker(settings: Settings, options: WorkerOptions, lo
   return {
     async close(graceMs: number) {
       await cancels.quit().catch(() => undefined);
-      const closing = worker.close();
+      const closing = Promise.all([worker.close(), instances.close(false)]);
       const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
       if ((await Promise.race([closing.then(() => 'closed' as const), timer])) === 'timeout') {
         // Jobs still running are left to the stalled-job check of another worker (their locks expire).
         logger.warn('shutdown grace spent; leaving running jobs to another worker');
-        await worker.close(true).catch(() => undefined);
+        await Promise.all([worker.close(true).catch(() => undefined), instances.close(true)]);
       }
       await Promise.allSettled([queue.close(), runtime.close(), store.close(), connection.quit()]);
     },

@@ -84,6 +84,15 @@ function drawnOtherwise(kept: BenchInstance, now: ResultSettings): boolean {
   return was.samples !== now.samples || (was.max_cost_usd !== undefined && was.max_cost_usd !== now.max_cost_usd) || (was.max_attempts !== undefined && was.max_attempts !== now.max_attempts);
 }
 
+/**
+ * A bench run whose instances run elsewhere (a queue's workers, benchmarks/queue): the settings its
+ * results are drawn with, and what runs one instance (its retries are the runner's business).
+ */
+export interface RemoteBench {
+  solve: BenchContext['solve'];
+  run: InstanceRunner;
+}
+
 /** What a bench run shares: model options and the long-lived parts. */
 export interface BenchContext {
   solve: Omit<SolveOptions, 'repo' | 'issue'>;
@@ -101,17 +110,33 @@ function writeAtomic(path: string, text: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
+/** A localised file as the localisation figures need it: its path, and whether the conformal set holds it. */
+export interface LocalisedPath {
+  path: string;
+  inSet: boolean;
+}
+
+/**
+ * The localisation figures of a run that localised `files`, against the files the gold patch
+ * changes. A run on a queue's worker gets no gold patch: the submitter computes them from the files
+ * the worker sends back.
+ */
+export function goldFigures(files: readonly LocalisedPath[], goldPatch: string): Pick<BenchInstance, 'gold_rank' | 'gold_in_set' | 'set_size'> {
+  const gold = changedFiles(goldPatch);
+  const rank = files.findIndex((f) => gold.includes(f.path));
+  return { gold_rank: rank >= 0 ? rank + 1 : null, gold_in_set: files.some((f) => f.inSet && gold.includes(f.path)), set_size: files.filter((f) => f.inSet).length };
+}
+
 /**
  * Runs the agent on one instance. It sees the problem statement and the repository at the base
  * commit only — never `patch`, `test_patch`, FAIL_TO_PASS or PASS_TO_PASS (the gold files are
  * read here, after the run, for the localisation figures).
  */
-async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string): Promise<{ result: BenchInstance; patch: string; retryable: boolean }> {
+async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string): Promise<{ result: BenchInstance; patch: string; retryable: boolean; files: LocalisedPath[] }> {
   const started = Date.now();
   rmSync(trajectory, { force: true });
   const events = new EventLog(row.instance_id, trajectory, ctx.secrets);
   const spent: NonNullable<SolveContext['spent']> = { tokens: { input: 0, output: 0 }, costUsd: 0 };
-  const gold = changedFiles(row.patch);
   events.emit('status', { status: 'running', instance_id: row.instance_id, repo: row.repo, base_commit: row.base_commit });
   const base = { instance_id: row.instance_id, repo: row.repo };
   try {
@@ -119,7 +144,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       { ...ctx.solve, repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit }, issue: row.problem_statement, environment: ctx.environmentFor?.(row) },
       { ...ctx.parts, events, signal: ctx.signal, spent },
     );
-    const rank = outcome.files.findIndex((f) => gold.includes(f.path));
+    const files = outcome.files.map((f) => ({ path: f.path, inSet: f.inSet }));
     const result: BenchInstance = {
       ...base,
       status: outcome.status,
@@ -131,13 +156,11 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       tokens: outcome.tokens,
       cost_usd: outcome.costUsd,
       wall_ms: Date.now() - started,
-      gold_rank: rank >= 0 ? rank + 1 : null,
-      gold_in_set: outcome.files.some((f) => f.inSet && gold.includes(f.path)),
-      set_size: outcome.files.filter((f) => f.inSet).length,
+      ...goldFigures(files, row.patch),
       ...timingFields(outcome.timing),
     };
     // An environment that does not import fails the same way on every try; a provider failure may not.
-    return { result, patch: outcome.finalPatch, retryable: outcome.status === 'error' && outcome.stoppedBy !== 'environment' };
+    return { result, patch: outcome.finalPatch, retryable: outcome.status === 'error' && outcome.stoppedBy !== 'environment', files };
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     events.emit('error', { status: 'failed', message: (err as Error).message });
@@ -145,6 +168,7 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, candidates_drawn: [], tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0, ...timingFields(spent.timing) },
       patch: '',
       retryable: !(isFixwrightError(err) && PERMANENT.has(err.code)),
+      files: [],
     };
   }
 }
@@ -160,12 +184,25 @@ export function retryDelayMs(n: number, baseMs = 2000): number {
 /** Waits, or stops waiting when the run is cancelled. */
 const sleep = (ms: number, signal?: AbortSignal) => delay(ms, undefined, { signal }).catch(() => undefined);
 
+/** One instance's run: its result (the kept try's, spend and time over every try), final patch and localised files. */
+export interface InstanceRun {
+  result: BenchInstance;
+  patch: string;
+  files: LocalisedPath[];
+}
+
+/**
+ * Runs an instance (with its retries) and leaves its trajectory at the given path: in this process
+ * (the default), or on a queue's worker elsewhere.
+ */
+export type InstanceRunner = (row: EvalRow, trajectory: string) => Promise<InstanceRun>;
+
 /**
  * Runs one instance, trying again (after a back-off) while it ends in an error another try may mend
  * (the model provider failed, the environment did not start), at most `retries` more times. Each try
  * rewrites the instance's trajectory; spend and time add up over the tries.
  */
-async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: string, retries: number, backoffMs: number): Promise<{ result: BenchInstance; patch: string }> {
+export async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: string, retries: number, backoffMs: number): Promise<InstanceRun> {
   let tries = 0;
   const spent = { tokens: { input: 0, output: 0 }, cost_usd: 0, wall_ms: 0 };
   for (;;) {
@@ -179,7 +216,7 @@ async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: strin
     spent.cost_usd += run.result.cost_usd;
     spent.wall_ms += run.result.wall_ms;
     if (run.result.status !== 'error' || !run.retryable || tries > retries || ctx.signal?.aborted) {
-      return { result: { ...run.result, tries, tokens: spent.tokens, cost_usd: spent.cost_usd, wall_ms: spent.wall_ms }, patch: run.patch };
+      return { result: { ...run.result, tries, tokens: spent.tokens, cost_usd: spent.cost_usd, wall_ms: spent.wall_ms }, patch: run.patch, files: run.files };
     }
     await sleep(retryDelayMs(tries, backoffMs), ctx.signal);
   }
@@ -237,11 +274,12 @@ export function resumeLines(rows: readonly EvalRow[], out: string, now: ResultSe
  * `trajectories/`, and `bench-report.json`. An instance that ends in `error` is tried again within
  * the run (`errorRetries`, with back-off). Resumable: an instance with a recorded result is skipped,
  * unless it ended in `error` or was drawn with other samples, cost cap or attempts (those are run
- * again); each result records the settings it was drawn with.
+ * again); each result records the settings it was drawn with. With a `RemoteBench` the instances
+ * run wherever its runner sends them; the run directory is written here just the same.
  */
 export async function runBench(
   rows: readonly EvalRow[],
-  ctx: BenchContext,
+  ctx: BenchContext | RemoteBench,
   options: {
     out: string;
     workers: number;
@@ -259,6 +297,7 @@ export async function runBench(
   const limit = pLimit(options.workers);
   const patches = new Map<string, string>();
   const settings = resultSettings(ctx.solve);
+  const runOne: InstanceRunner = 'run' in ctx ? ctx.run : (row, trajectory) => runWithRetries(row, ctx, trajectory, options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
   const results = await Promise.all(
     rows.map((row) =>
       limit(async () => {
@@ -270,9 +309,10 @@ export async function runBench(
           options.onDone?.(kept, true);
           return kept;
         }
-        const run = await runWithRetries(row, ctx, join(dirs.trajectories, `${instanceFileName(row.instance_id)}.jsonl`), options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
+        const run = await runOne(row, join(dirs.trajectories, `${instanceFileName(row.instance_id)}.jsonl`));
         const { patch } = run;
-        const result: BenchInstance = { ...run.result, settings };
+        // The gold files are read here, on the machine that holds the row: a queue's worker never gets them.
+        const result: BenchInstance = { ...run.result, ...goldFigures(run.files, row.patch), settings };
         writeAtomic(file, `${JSON.stringify({ ...result, model_patch: patch }, null, 1)}\n`);
         patches.set(row.instance_id, patch);
         options.onDone?.(result, false);

@@ -8,7 +8,7 @@ import { loadSettings, type Settings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { metricsRegistry } from '../../core/metrics.js';
-import { wholeNumber } from '../flags.js';
+import { reposDirFlag, wholeNumber } from '../flags.js';
 import { onShutdown } from '../shutdown.js';
 
 /**
@@ -73,7 +73,7 @@ export function registerServeCommands(program: Command, version: string): void {
 
   program
     .command('worker')
-    .description('take tasks from the BullMQ queue (REDIS_URL) and run the agent on them; start as many as you like, anywhere')
+    .description('take tasks from the BullMQ queue (REDIS_URL) and run the agent on them, and the instances of `bench --queue` and `eval --queue`; start as many as you like, on any machine with Docker')
     .option('--concurrency <n>', 'tasks this worker runs at once', '1')
     .option('--lock-duration <ms>', 'job lock lifetime: a killed worker\'s task is retried after about this long', '30000')
     .option('--stalled-interval <ms>', 'how often to look for tasks whose worker was lost', '30000')
@@ -81,13 +81,15 @@ export function registerServeCommands(program: Command, version: string): void {
     .option('--metrics-host <host>', 'address for --metrics-port', '127.0.0.1')
     .option('--edit-port <port>', 'also answer quick fixes (POST /v1/edit) on --edit-host:PORT, for an API without Docker (its FIXWRIGHT_EDIT_URL)')
     .option('--edit-host <host>', 'address for --edit-port', '127.0.0.1')
-    .action(async (flags: { concurrency: string; lockDuration: string; stalledInterval: string; metricsPort?: string; metricsHost: string; editPort?: string; editHost: string }) => {
+    .option('--repos <dir>', 'repositories as DIR/<owner>/<name> for `bench --queue` and `eval --queue` instances (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)')
+    .action(async (flags: { concurrency: string; lockDuration: string; stalledInterval: string; metricsPort?: string; metricsHost: string; editPort?: string; editHost: string; repos?: string }) => {
       const settings = loadSettings(process.env);
       if (!settings.service.redisURL) throw new FixwrightError('FW_ERR_CONFIG', 'fixwright worker needs REDIS_URL (the queue it takes tasks from); without Redis, `fixwright serve` runs tasks itself');
       const options = {
         concurrency: wholeNumber(flags.concurrency, '--concurrency', 1, 64),
         lockDurationMs: wholeNumber(flags.lockDuration, '--lock-duration', 1000, 3_600_000),
         stalledIntervalMs: wholeNumber(flags.stalledInterval, '--stalled-interval', 500, 3_600_000),
+        reposDir: flags.repos === undefined ? undefined : reposDirFlag(flags.repos),
       };
       const metricsPort = flags.metricsPort === undefined ? undefined : wholeNumber(flags.metricsPort, '--metrics-port', 0, 65535);
       const editPort = flags.editPort === undefined ? undefined : wholeNumber(flags.editPort, '--edit-port', 0, 65535);
@@ -116,7 +118,7 @@ export function registerServeCommands(program: Command, version: string): void {
         await edits?.close();
         throw err;
       });
-      process.stderr.write(`fixwright worker: taking tasks (concurrency ${options.concurrency})${edits ? `; quick fixes on ${edits.url}/v1/edit` : ''}\n`);
+      process.stderr.write(`fixwright worker: taking tasks and bench/eval instances (concurrency ${options.concurrency} each)${edits ? `; quick fixes on ${edits.url}/v1/edit` : ''}\n`);
       warnIfModelUnreachable(settings, 'worker');
       onShutdown(async () => {
         metrics?.close();
