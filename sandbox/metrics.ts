@@ -39,4 +39,16 @@ export const sandboxMetrics = {
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [metricsRegistry],
   }),
+  extensionBuilds: new Counter({
+    name: 'fixwright_extension_builds_total',
+    help: "Extension builds of a checkout's C/Cython code, by result: built (in its own sandbox), cached (read from the cache), shared (waited for another caller's build), rebuilt (in a test's sandbox after a patch changed an input), failed",
+    labelNames: ['result'] as const,
+    registers: [metricsRegistry],
+  }),
+  extensionBuildSeconds: new Histogram({
+    name: 'fixwright_extension_build_duration_seconds',
+    help: 'Wall time of extension builds run in their own sandbox (cache misses)',
+    buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 3600],
+    registers: [metricsRegistry],
+  }),
 };

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { LOG_PARSER_NAMES, type TestEnvironment } from '../../sandbox/index.js';
+import { extensionBuildSchema, LOG_PARSER_NAMES, type TestEnvironment } from '../../sandbox/index.js';
 
 const entrySchema = z
   .object({
@@ -22,6 +22,8 @@ const entrySchema = z
     notes: z.array(z.string()).optional(),
     /** Environment variables of the test command (locale, warning filters). */
     test_env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).optional(),
+    /** The checkout's C/Cython extension build (run in a sandbox, cached per tree; {version} filled in its env). */
+    build: extensionBuildSchema.optional(),
   })
   .strict();
 
@@ -112,6 +114,7 @@ export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, r
     pythonpath: entry.pythonpath ?? table.default.pythonpath,
     files: Object.fromEntries(Object.entries(entry.files ?? {}).map(([p, c]) => [p, fill(c)])),
     needsNetwork: known?.needs_network ?? [],
+    ...(entry.build ? { build: { ...entry.build, env: Object.fromEntries(Object.entries(entry.build.env).map(([k, v]) => [k, fill(v)])) } } : {}),
     helpers: Object.fromEntries((entry.helpers ?? []).map((name) => [name, readFileSync(assetPath(`benchmarks/eval/assets/${name}`), 'utf8')])),
   };
 }

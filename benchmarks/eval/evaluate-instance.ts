@@ -3,7 +3,19 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { gitDirOf } from '../../localisation/index.js';
-import { applyPatch, parseTestLog, prepareCheckout, prepareEnvironmentImage, testRunEnv, type LogStatus, type PipSettings, type SandboxRuntime } from '../../sandbox/index.js';
+import {
+  applyPatch,
+  parseTestLog,
+  prepareCheckout,
+  prepareEnvironmentImage,
+  prepareExtensionBuild,
+  putExtensionBuild,
+  testRunEnv,
+  type BuiltExtensions,
+  type LogStatus,
+  type PipSettings,
+  type SandboxRuntime,
+} from '../../sandbox/index.js';
 import { environmentFor, type loadEnvironmentTable } from './environments.js';
 import { grade, logDescribesRun, testDirectives, type Grade, type GradingRule } from './grading.js';
 import type { EvalRow, Prediction } from './instances.js';
@@ -95,11 +107,22 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   } catch (err) {
     return end('env_error', `the environment image did not build: ${(err as Error).message.slice(0, 500)}`);
   }
+  // The extensions are built from the base commit in a sandbox of their own (cached, shared by
+  // every instance whose extension sources are the same); a patch that changes one is built again
+  // in the test's sandbox (prepareCheckout). A failure is the environment's, decided before any verdict.
+  let built: BuiltExtensions | undefined;
+  try {
+    built = await prepareExtensionBuild(ctx.runtime, env, { image, repo: { kind: 'git', gitDir, commit: row.base_commit } });
+  } catch (err) {
+    if (ctx.signal?.aborted) throw err;
+    return end('env_error', `the extensions did not build: ${(err as Error).message.slice(-3000)}`);
+  }
   try {
     return await ctx.runtime.withSandbox(
       // One sandbox per instance: nothing of this tree is started ahead of need.
       { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600, warm: false },
       async (session) => {
+        if (built) await putExtensionBuild(session, built);
         const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120, asHarness: true });
         if (!applied.ok) return end('apply_error', applied.message);
         const reset = testFilesAtBase(gitDir, row.base_commit, row.test_patch);

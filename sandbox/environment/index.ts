@@ -7,3 +7,17 @@ export { inferEnvironment, layoutDefaults, requirementName, type Inferred } from
 export { REPOSITORY_SPEC_PATHS, resolveEnvironment, type EnvironmentRequest } from './resolve.js';
 export { prepareEnvironmentImage, type PipSettings } from './prepare.js';
 export { checkImports, HELPERS_DIR, prepareCheckout, runEnvironmentTests, testDirectives, testRunEnv, type HealthResult } from './run-tests.js';
+export {
+  checkExtensionBuild,
+  DEFAULT_BUILD_INPUTS,
+  defaultBuildCacheDir,
+  extensionBuildKey,
+  extensionBuildSchema,
+  prepareExtensionBuild,
+  putExtensionBuild,
+  type BuildRuntime,
+  type BuiltExtensions,
+  type ExtensionBuild,
+  type ExtensionBuildInput,
+  type RebuildResult,
+} from './extension-build.js';

@@ -4,6 +4,7 @@ import type { TestOutcome } from '../pytest-outcomes.js';
 import { runPytest, type PytestRunResult } from '../pytest-run.js';
 import type { SandboxSession } from '../session.js';
 import { parseTestLog } from './log-parsers.js';
+import { checkExtensionBuild, type RebuildResult } from './extension-build.js';
 import { isPytestCommand } from './spec.js';
 import type { TestEnvironment } from './types.js';
 
@@ -19,17 +20,21 @@ export function testRunEnv(environment: TestEnvironment): Record<string, string>
 /**
  * Writes the environment's generated files and helper scripts, and `extraFiles` (relative to the
  * checkout, written last so they win), into a sandbox that holds the repository: one exec for all.
+ * Then, for an environment that builds extensions, builds again where the checkout's build inputs
+ * changed since the cached build put in (a patch touched a .pyx), or fully where none was put in;
+ * a build failure throws FW_ERR_IMAGE_BUILD with the log's tail.
  */
-export async function prepareCheckout(session: SandboxSession, environment: TestEnvironment, extraFiles: Record<string, string> = {}): Promise<void> {
+export async function prepareCheckout(session: SandboxSession, environment: TestEnvironment, extraFiles: Record<string, string> = {}): Promise<RebuildResult | undefined> {
   const work = { ...environment.files, ...extraFiles };
   const helpers = Object.keys(environment.helpers);
   if (helpers.length === 0) {
     if (Object.keys(work).length > 0) await session.putFiles(WORKDIR, work);
-    return;
+  } else {
+    // Two directories in one archive, unpacked at the root (tar creates only what is missing on the way).
+    const under = (dir: string, files: Record<string, string>) => Object.entries(files).map(([path, content]) => [`${dir.slice(1)}/${path}`, content] as const);
+    await session.putFiles('/', Object.fromEntries([...under(WORKDIR, work), ...under(HELPERS_DIR, environment.helpers)]));
   }
-  // Two directories in one archive, unpacked at the root (tar creates only what is missing on the way).
-  const under = (dir: string, files: Record<string, string>) => Object.entries(files).map(([path, content]) => [`${dir.slice(1)}/${path}`, content] as const);
-  await session.putFiles('/', Object.fromEntries([...under(WORKDIR, work), ...under(HELPERS_DIR, environment.helpers)]));
+  return environment.build ? checkExtensionBuild(session, environment) : undefined;
 }
 
 /** Test files as the environment's command names them (Django's runner takes dotted labels). */

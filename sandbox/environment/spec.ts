@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { BASE_IMAGE, baseImageTag } from '../images/base-image.js';
 import { type EnvironmentSpecInput, pipRequirement } from '../images/env-image.js';
+import { extensionBuildSchema } from './extension-build.js';
 import { LOG_PARSER_NAMES } from './log-parsers.js';
 import type { EnvironmentSource, TestEnvironment } from './types.js';
 
@@ -43,6 +44,11 @@ export const userSpecSchema = z
     test_env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string()).default({}),
     /** How to read the test command's log when it is not pytest. */
     parser: z.enum(LOG_PARSER_NAMES).optional(),
+    /**
+     * Builds the checkout's C/Cython extensions before tests (such as python3 setup.py build_ext
+     * --inplace): run in a sandbox like the tests, once per tree, and cached.
+     */
+    build: extensionBuildSchema.optional(),
     /** Modules that must import (default: the project's top-level packages). */
     imports: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'not a module name')).optional(),
   })
@@ -131,6 +137,7 @@ export function specToEnvironment(
     helpers: {},
     imports: spec.imports ?? defaults.imports,
     ...(spec.imports ? { importsExplicit: true } : {}),
+    ...(spec.build ? { build: spec.build } : {}),
     notes,
   };
 }

@@ -1,4 +1,5 @@
 import type { EnvironmentSpecInput } from '../images/env-image.js';
+import type { ExtensionBuildInput } from './extension-build.js';
 import type { LogParserName } from './log-parsers.js';
 
 /** Where an environment came from, first match wins in this order. */
@@ -29,6 +30,11 @@ export interface TestEnvironment {
   files: Record<string, string>;
   /** Scripts put in /tmp/fixwright/eval/ (a test command may run them). */
   helpers: Record<string, string>;
+  /**
+   * How the checkout's C/Cython extensions are built before tests (built once per tree in its own
+   * sandbox and cached; built again in a test's sandbox when a patch changes an input).
+   */
+  build?: ExtensionBuildInput;
   /** Modules that must import for the project to be testable (the health check). */
   imports: string[];
   /** Set when a spec names the imports itself: then every one must import, not only those holding the run's files. */
