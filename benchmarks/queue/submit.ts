@@ -38,6 +38,8 @@ export class InstanceQueueClient {
   private readonly events: QueueEvents;
   /** Jobs this client put on the queue, by instance id (to collect or cancel them). */
   private readonly jobs = new Map<string, string>();
+  /** Collected jobs still being taken off the queue (closing waits for them). */
+  private readonly removals = new Set<Promise<unknown>>();
 
   constructor(
     readonly url: string,
@@ -97,7 +99,10 @@ export class InstanceQueueClient {
     const id = this.jobs.get(instanceId);
     if (!id) return;
     this.jobs.delete(instanceId);
-    await this.queue.remove(id).catch(() => undefined);
+    const removal = this.queue.remove(id).catch(() => undefined);
+    this.removals.add(removal);
+    await removal;
+    this.removals.delete(removal);
   }
 
   /** Takes this client's jobs that no worker has started off the queue (Ctrl-C); started ones finish, for a rerun to collect. */
@@ -113,6 +118,7 @@ export class InstanceQueueClient {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.removals]);
     await Promise.allSettled([this.events.close(), this.queue.close()]);
     await this.connection.quit().catch(() => undefined);
   }

@@ -60,17 +60,22 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
   mkdirSync(scratch, { recursive: true });
   const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
   const localisations = new Map<string, VariantLocalisation>();
-  const clones = new Map<string, Promise<unknown>>();
+  /** Per repository, the last clone or fetch: this process's jobs of one repository take turns at it. */
+  const fetches = new Map<string, Promise<unknown>>();
 
-  /** The job's repository on this machine: `--repos` as given, or cloned once into the data directory. */
+  /**
+   * The job's repository on this machine: `--repos` as given, or cloned into the data directory (and
+   * fetched when it lacks the job's commit). A failure is logged; the run then ends as a missing repository does.
+   */
   const repository = async (row: { repo: string; base_commit: string }) => {
     if (options.reposDir) return;
-    let clone = clones.get(row.repo);
-    if (!clone) {
-      clone = cacheRepositories([row], reposDir, (repo) => logger.info({ repo, into: reposDir }, 'cloning a repository'));
-      clones.set(row.repo, clone);
-    }
-    await clone;
+    const turn = (fetches.get(row.repo) ?? Promise.resolve())
+      .then(() => cacheRepositories([row], reposDir, (repo) => logger.info({ repo, into: reposDir }, 'cloning a repository')))
+      .then((failures) => {
+        for (const [repo, why] of failures) logger.warn({ repo, why }, 'repository not available');
+      });
+    fetches.set(row.repo, turn.catch(() => undefined));
+    await turn;
   };
 
   const runBenchJob = async (job: Job): Promise<BenchReturn> => {

@@ -8,6 +8,7 @@ import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/envi
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
+import { gradingRule } from '../../benchmarks/eval/grading.js';
 import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, variantLocalisation, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
 import { resultSettings, resumeLines, runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
@@ -18,6 +19,9 @@ import { maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, samplesFlag, S
 import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
+import { InstanceQueueClient, remoteBench, remoteEvaluator } from '../../benchmarks/queue/index.js';
+import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
+import type { SandboxRuntime } from '../../sandbox/index.js';
 
 interface BenchFlags {
   dataset: string;
@@ -39,6 +43,7 @@ interface BenchFlags {
   evalTimeout: string;
   errorRetries: string;
   samples?: string;
+  queue?: string | boolean;
 }
 
 /** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
@@ -65,6 +70,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
     .option('--eval-timeout <seconds>', 'with --eval: limit for one instance\'s test run (official: 1800)', '1800')
     .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
+    .option('--queue [redis-url]', `${QUEUE_HELP} (then --workers, --repos and the model key are the workers' business: each uses its own --concurrency, --repos and OPENAI_API_KEY)`)
     .action(async (flags: BenchFlags) => {
       const settings = loadSettings(process.env);
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
@@ -72,6 +78,8 @@ export function registerBenchCommand(program: Command): void {
       const maxCostUsd = maxCostFlag(flags.maxCost);
       const samples = samplesFlag(flags.samples);
       const modelGate = modelGateFlag(flags.modelRpm);
+      const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
+      if (queueURL && flags.modelRpm !== undefined) throw new FixwrightError('FW_ERR_BAD_INPUT', '--model-rpm limits this process only: with --queue set FIXWRIGHT_MODEL_RPM on each worker', { field: '--model-rpm' });
       const variants = flags.ablate ? ablationVariants(flags.ablate, samples) : [undefined];
       const model = flags.model ?? settings.models.chatModel;
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
@@ -79,7 +87,8 @@ export function registerBenchCommand(program: Command): void {
       const errorRetries = wholeNumber(flags.errorRetries, '--error-retries', 0, 10);
       const baseURL = flags.baseUrl ?? settings.models.baseURL;
       // A wrong key or an endpoint that does not answer fails here, not as an error in every instance.
-      await checkModel({ model, provider: flags.provider, baseURL }, settings);
+      // On the queue the workers call the model with their own key and endpoint: each checks it as it starts.
+      if (!queueURL) await checkModel({ model, provider: flags.provider, baseURL }, settings);
       // A model fixwright has no price for costs an unknown amount, not $0.
       const priced = isPriced(model, { ...DEFAULT_PRICES, ...settings.models.prices });
       const costText = (usd: number) => (priced ? `$${usd.toFixed(2)}` : 'unpriced');
@@ -90,18 +99,30 @@ export function registerBenchCommand(program: Command): void {
       const rows = selectRows(all, flags);
       if (rows.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'no instances to run (check --instances, --only-repos, --limit)');
       makeOutputDir(flags.out);
-      const reposDir = await repositoriesFor(rows, flags.repos, settings.dataDir);
-      const missing = rows.filter((r) => !existsSync(join(reposDir, r.repo)));
+      // On the queue, each worker reads repositories on its own machine (its --repos, or clones).
+      const reposDir = queueURL ? '' : await repositoriesFor(rows, flags.repos, settings.dataDir);
+      const missing = queueURL ? [] : rows.filter((r) => !existsSync(join(reposDir, r.repo)));
       if (missing.length) process.stderr.write(`fixwright: ${missing.length} instance(s) have no repository under ${reposDir} (${[...new Set(missing.map((r) => r.repo))].join(', ')}); they end in error\n`);
 
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const runtime = await createSandboxRuntime(settings, { logger });
+      const queue = queueURL ? new InstanceQueueClient(queueURL, 'fixwright', (err) => logger.warn({ err: err.message }, 'queue connection trouble')) : undefined;
+      if (queue) {
+        await queue.check().catch(async (err: unknown) => {
+          await queue.close();
+          throw err;
+        });
+        const connected = await queue.workers();
+        process.stderr.write(`fixwright: queue ${queueURL}: ${rows.length} instance(s) go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
+      }
+      // The submitter of a queued run starts no sandbox: it needs no Docker.
+      const runtime: SandboxRuntime | undefined = queue ? undefined : await createSandboxRuntime(settings, { logger });
       const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
       const bar = new SingleBar({ format: 'bench {bar} {value}/{total} | resolved {resolved} | {cost} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
       let resolved = 0;
       let cost = 0;
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
+      const solveFor = (variant: (typeof variants)[number]) => ({ model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, samples: variant?.samples ?? samples, testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS, maxCostUsd, temperatures: DEFAULT_TEMPERATURES });
       const tables: AblationRow[] = [];
       // The agent tests a known instance in the environment eval grades it in (the same table).
       const environments = loadEnvironmentTable();
@@ -123,26 +144,39 @@ export function registerBenchCommand(program: Command): void {
           const localisation = variantLocalisation(settings, variant);
           const { report } = await runBench(
             rows,
-            {
-              solve: { model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, samples: variant?.samples ?? samples, testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS, maxCostUsd, temperatures: DEFAULT_TEMPERATURES },
-              parts: {
-                settings,
-                runtime,
-                localiser: localisation.localiser,
-                calibration: localisation.calibration,
-                modelGate,
-              },
-              reposDir,
-              secrets,
-              environmentFor: tableEnvironment,
-              signal: controller.signal,
-            },
+            queue
+              ? remoteBench(queue, {
+                  out,
+                  // Only an explicit --base-url travels: otherwise each worker uses its own endpoint.
+                  solve: { ...solveFor(variant), baseURL: flags.baseUrl },
+                  environmentFor: tableEnvironment,
+                  variant,
+                  errorRetries,
+                  signal: controller.signal,
+                })
+              : {
+                  solve: solveFor(variant),
+                  parts: {
+                    settings,
+                    runtime: runtime!,
+                    localiser: localisation.localiser,
+                    calibration: localisation.calibration,
+                    modelGate,
+                  },
+                  reposDir,
+                  secrets,
+                  environmentFor: tableEnvironment,
+                  signal: controller.signal,
+                },
             {
               out,
-              workers,
+              // Queued: every instance waits on the queue at once; the workers' --concurrency sets the pace.
+              workers: queue ? rows.length : workers,
               modelName: model,
               errorRetries,
               onDone: (r, kept) => {
+                // Written into the run directory: its job can leave the queue.
+                if (queue && !kept) void queue.collected(r.instance_id);
                 if (r.status === 'resolved') resolved += 1;
                 cost += r.cost_usd;
                 bar.increment(1, { resolved, cost: costText(cost), id: `${variant ? `${variant.name}: ` : ''}${r.instance_id} ${r.status}${kept ? ' (kept)' : ''}` });
@@ -162,13 +196,18 @@ export function registerBenchCommand(program: Command): void {
             const { predictions } = loadPredictions(predictionsFile, rows);
             bar.start(predictions.size, 0, { resolved: 0, cost: costText(cost), id: `${tag}eval` });
             let officialResolved = 0;
-            official = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds: evalTimeoutSeconds, signal: controller.signal }, {
-              out: join(out, 'eval'),
-              workers,
+            const evalOut = join(out, 'eval');
+            official = await runEvaluation(rows, predictions, runtime ? { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds: evalTimeoutSeconds, signal: controller.signal } : { table, timeoutSeconds: evalTimeoutSeconds }, {
+              out: evalOut,
+              workers: queue ? rows.length : workers,
+              evaluate: queue ? remoteEvaluator(queue, { out: evalOut, table, settings: { timeoutSeconds: evalTimeoutSeconds, grading: gradingRule() }, signal: controller.signal }) : undefined,
               dataset: flags.dataset,
               predictions: predictionsFile,
               bench: benchFiguresBeside(predictionsFile).bench,
-              onDone: (r) => bar.increment(1, { resolved: (officialResolved += r.status === 'resolved' ? 1 : 0), id: `${tag}eval ${r.instance_id} ${r.status}` }),
+              onDone: (r, kept) => {
+                if (queue && !kept) void queue.collected(r.instance_id);
+                bar.increment(1, { resolved: (officialResolved += r.status === 'resolved' ? 1 : 0), id: `${tag}eval ${r.instance_id} ${r.status}` });
+              },
             });
             bar.stop();
             process.stdout.write(`${tag}official verdicts: resolved ${official.resolved_ids.length}/${official.submitted_ids.length} (${(official.resolved_rate * 100).toFixed(1)}%); report: ${join(out, 'eval', 'report.md')}\n`);
@@ -178,11 +217,17 @@ export function registerBenchCommand(program: Command): void {
         if (flags.ablate) process.stdout.write(`${writeAblationTable(resolve(flags.out), tables, { priced })}\n`);
       } catch (err) {
         // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
-        if (controller.signal.aborted) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished instances are kept in ${resolve(flags.out)}: rerun the same command to resume`);
+        if (controller.signal.aborted) {
+          // Queued instances no worker has started are taken off; started ones finish there, for the rerun to collect.
+          const removed = queue ? await queue.cancelWaiting() : 0;
+          const queued = queue ? ` (${removed} queued instance(s) taken off the queue; those already running finish on their workers and the rerun collects them)` : '';
+          throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished instances are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`);
+        }
         throw err;
       } finally {
         bar.stop();
-        await runtime.close();
+        await runtime?.close();
+        await queue?.close();
       }
     });
 }

@@ -13,6 +13,8 @@ import { createSandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
 import { wholeNumber } from '../flags.js';
 import { repositoriesFor } from '../repositories.js';
+import { InstanceQueueClient, remoteEvaluator } from '../../benchmarks/queue/index.js';
+import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
 
 interface EvalFlags {
   dataset: string;
@@ -25,6 +27,7 @@ interface EvalFlags {
   workers: string;
   timeout: string;
   out: string;
+  queue?: string | boolean;
   envTable?: string;
   grading: GradingRuleName;
 }
@@ -44,12 +47,14 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     .option('--workers <n>', 'instances evaluated at once (each in its own sandbox)', '2')
     .option('--timeout <seconds>', 'limit for one instance\'s test run (official: 1800)', '1800')
     .requiredOption('--out <dir>', 'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes')
+    .option('--queue [redis-url]', `${QUEUE_HELP} (then --workers and --repos are the workers' business: each uses its own --concurrency and --repos; this table and grading rule travel with each job)`)
     .option('--env-table <file>', 'the environment table to test in (default: the shipped one, Debian packages offline; benchmarks/eval/environments-pinned.json holds the official pip pins for machines that reach a package index)')
     .addOption(new Option('--grading <rule>', 'the official release whose grading rule decides verdicts: swebench-5 (5.0.x: a skipped FAIL_TO_PASS test fails, a skipped PASS_TO_PASS test passes, cut ids match by prefix, a non-zero exit with no failing test is not graded) or swebench-4 (3.x to 4.1.0: skipped tests count as neither)').choices([...GRADING_RULES]).default(DEFAULT_GRADING_RULE))
     .action(async (flags: EvalFlags) => {
       const settings = loadSettings(process.env);
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
       const timeoutSeconds = Number(flags.timeout);
+      const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
       // Read before anything runs: a bad table is one clear error, not a run of env errors.
       const table = loadEnvironmentTable(flags.envTable === undefined ? undefined : resolve(flags.envTable));
@@ -66,12 +71,24 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
       if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
       makeOutputDir(flags.out);
-      const reposDir = await repositoriesFor(rows.filter((r) => predictions.has(r.instance_id)), flags.repos, settings.dataDir);
+      // On the queue, each worker reads repositories on its own machine (its --repos, or clones).
+      const reposDir = queueURL ? '' : await repositoriesFor(rows.filter((r) => predictions.has(r.instance_id)), flags.repos, settings.dataDir);
 
       // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
-      const runtime = await createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel) });
+      const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
+      const queue = queueURL ? new InstanceQueueClient(queueURL, 'fixwright', (err) => logger.warn({ err: err.message }, 'queue connection trouble')) : undefined;
+      if (queue) {
+        await queue.check().catch(async (err: unknown) => {
+          await queue.close();
+          throw err;
+        });
+        const connected = await queue.workers();
+        process.stderr.write(`fixwright: queue ${queueURL}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
+      }
+      // The submitter of a queued run starts no sandbox: it needs no Docker.
+      const runtime = queue ? undefined : await createSandboxRuntime(settings, { logger });
       const total = rows.length - missing;
       const bar = new SingleBar({ format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
       let resolvedCount = 0;
@@ -79,9 +96,11 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       try {
-        const report = await runEvaluation(rows, predictions, { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds, grading: gradingRule(flags.grading), pip: settings.pip, signal: controller.signal }, {
+        const report = await runEvaluation(rows, predictions, { runtime, docker: runtime?.docker, table, reposDir, timeoutSeconds, grading: gradingRule(flags.grading), pip: settings.pip, signal: controller.signal }, {
           out: resolve(flags.out),
-          workers,
+          // Queued: every instance waits on the queue at once; the workers' --concurrency sets the pace.
+          workers: queue ? total : workers,
+          evaluate: queue ? remoteEvaluator(queue, { out: resolve(flags.out), table, settings: { timeoutSeconds, grading: gradingRule(flags.grading) }, signal: controller.signal }) : undefined,
           dataset: flags.dataset,
           predictions: flags.predictions,
           bench,
@@ -89,6 +108,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
             for (const line of lines) process.stderr.write(line);
           },
           onDone: (result, cached) => {
+            // Written into the run directory: its job can leave the queue.
+            if (queue && !cached) void queue.collected(result.instance_id);
             if (result.status === 'resolved') resolvedCount += 1;
             bar.increment(1, { resolved: resolvedCount, id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}` });
           },
@@ -99,11 +120,17 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
         setExitCode(0);
       } catch (err) {
         // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
-        if (controller.signal.aborted) throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished verdicts are kept in ${resolve(flags.out)}: rerun the same command to resume`);
+        if (controller.signal.aborted) {
+          // Queued instances no worker has started are taken off; started ones finish there, for the rerun to collect.
+          const removed = queue ? await queue.cancelWaiting() : 0;
+          const queued = queue ? ` (${removed} queued instance(s) taken off the queue; those already running finish on their workers and the rerun collects them)` : '';
+          throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished verdicts are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`);
+        }
         throw err;
       } finally {
         bar.stop();
-        await runtime.close();
+        await runtime?.close();
+        await queue?.close();
       }
     });
 }

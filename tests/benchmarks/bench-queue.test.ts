@@ -1,0 +1,188 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { INSTANCE_QUEUE } from '../../benchmarks/queue/index.js';
+import { startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture.js';
+
+// The built CLI, as a user runs it (npm test builds dist/ first); FIXWRIGHT_TEST_CLI names another build.
+const CLI = process.env.FIXWRIGHT_TEST_CLI ?? join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+interface Proc {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+function start(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
+  return { child, output: () => text, exited };
+}
+
+async function waitFor<T>(check: () => T | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const IDS = ['acme__calc-gold', 'acme__calc-wrong', 'acme__calc-regression', 'ghost__repo-1'];
+const KEY = 'sk-queue-test-0123456789abcdef';
+
+/** A run directory as it compares across machines: per instance its status, patch, attempts and localisation figures. */
+function runDir(out: string) {
+  const predictions = readFileSync(join(out, 'predictions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
+  const instances = report.instances.map((i: Record<string, unknown>) => ({
+    instance_id: i.instance_id,
+    status: i.status,
+    stopped_by: i.stopped_by,
+    attempts: i.attempts,
+    gold_rank: i.gold_rank,
+    gold_in_set: i.gold_in_set,
+    set_size: i.set_size,
+    settings: i.settings,
+  }));
+  const results = readdirSync(join(out, 'results')).sort();
+  const trajectories = readdirSync(join(out, 'trajectories')).sort();
+  const events = (id: string) => readFileSync(join(out, 'trajectories', `${id}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  return { predictions, report, instances, results, trajectories, events };
+}
+
+describe('bench and eval through the queue (BullMQ, fixwright worker processes)', () => {
+  let dir: string;
+  let reposDir: string;
+  let dataset: string;
+  let model: ScriptedServer;
+  let redis: LocalRedis;
+  /** While set, the model holds each answer this long: a worker killed then is mid-instance. */
+  let holdMs = 0;
+  const procs: Proc[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fw-bench-queue-'));
+    ({ reposDir, dataset } = makeSwebenchFixture(dir));
+    model = await startScriptedOpenAIServer({ respond: () => (holdMs > 0 ? { delayMs: holdMs, reply: FIXTURE_ANSWER } : FIXTURE_ANSWER), apiKey: KEY });
+    redis = await startLocalRedis();
+  });
+  afterAll(async () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    await redis?.stop();
+    await model?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const env = (data: string) => ({ OPENAI_BASE_URL: model.url, OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(dir, data), FIXWRIGHT_LOG_LEVEL: 'info', REDIS_URL: '' });
+  const startWorker = async (data: string) => {
+    const proc = start(['worker', '--repos', reposDir, '--concurrency', '1', '--lock-duration', '2000', '--stalled-interval', '1000'], { ...env(data), REDIS_URL: redis.url });
+    procs.push(proc);
+    await waitFor(() => {
+      if (proc.child.exitCode !== null) throw new Error(`worker exited: ${proc.output()}`);
+      return proc.output().includes('taking tasks');
+    }, 'a worker to start', 30_000);
+    return proc;
+  };
+  const chats = () => model.requests.filter((q) => q.path === '/v1/chat/completions').length;
+  const benchArgs = (out: string, more: string[] = []) => ['bench', '--dataset', dataset, '--instances', IDS.join(','), '--model', 'scripted', '--max-attempts', '2', '--error-retries', '0', '--out', out, ...more];
+
+  it('a bench run through the queue with two workers, one killed mid-instance, writes the run directory a local run writes; nothing is lost; a rerun collects and reruns nothing', async () => {
+    const local = start(benchArgs(join(dir, 'local'), ['--repos', reposDir, '--workers', '2']), env('local-data'));
+    procs.push(local);
+    expect(await local.exited, local.output()).toBe(0);
+
+    const [a, b] = [await startWorker('worker-a'), await startWorker('worker-b')];
+    const before = chats();
+    holdMs = 6000;
+    const out = join(dir, 'queued');
+    const submitter = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
+    procs.push(submitter);
+    // Both workers are inside an instance, each waiting on the model: kill one there.
+    await waitFor(() => a.output().includes('instance job started') && b.output().includes('instance job started') && chats() >= before + 2, 'both workers to reach the model', 90_000);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    holdMs = 0;
+    expect(await submitter.exited, submitter.output()).toBe(0);
+    expect(submitter.output()).toMatch(/4 instance\(s\): agent resolved 3, unverified 0, failed 0, errors 1/);
+    // The survivor ran the killed worker's instance again (BullMQ's stalled check).
+    expect(b.output()).toMatch(/"retry":true/);
+
+    const here = runDir(join(dir, 'local'));
+    const there = runDir(out);
+    expect(there.instances).toEqual(here.instances);
+    expect(there.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(IDS);
+    expect(there.predictions).toEqual(here.predictions);
+    expect(there.predictions.filter((p: { model_patch: string }) => p.model_patch.includes('+    return a + b'))).toHaveLength(3);
+    // Every result and trajectory, each trajectory the run of its instance to its end.
+    expect(there.results).toEqual(IDS.map((id) => `${id}.json`).sort());
+    expect(there.trajectories).toEqual(here.trajectories);
+    for (const id of IDS.slice(0, 3)) {
+      const events = there.events(id);
+      expect(events[0], id).toMatchObject({ type: 'status', data: { instance_id: id } });
+      expect(events.at(-1), id).toMatchObject({ type: 'done', data: { status: 'resolved' } });
+      expect(events.map((e: { seq: number }) => e.seq), id).toEqual(events.map((_: unknown, i: number) => i + 1));
+    }
+    expect(there.events('ghost__repo-1').at(-1)).toMatchObject({ type: 'error' });
+    expect(there.report.agent_status).toEqual(here.report.agent_status);
+    expect(there.report.localisation).toEqual(here.report.localisation);
+    // The workers never saw the gold fields (nor did the model), and no key went through Redis.
+    const sent = JSON.stringify(model.requests.slice(before).map((q) => q.body));
+    for (const secret of ['def test_add():', 'FAIL_TO_PASS', 'PASS_TO_PASS']) expect(sent).not.toContain(secret);
+    // Collected jobs leave the queue.
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(INSTANCE_QUEUE, { connection, prefix: 'fixwright' });
+    try {
+      expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
+      expect(JSON.stringify(await connection.keys('*'))).not.toContain(KEY);
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+
+    // Resumable: a rerun keeps every finished instance and asks no worker for anything but the errored one.
+    const calls = chats();
+    const again = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
+    procs.push(again);
+    expect(await again.exited, again.output()).toBe(0);
+    expect(again.output()).toMatch(/skipping 3 finished instance\(s\) of 4; 1 to run/);
+    expect(chats()).toBe(calls);
+    expect(runDir(out).instances).toEqual(here.instances);
+  }, 240_000);
+
+  it('eval through the queue gives the verdicts a local eval gives', async () => {
+    const predictions = join(dir, 'predictions.jsonl');
+    const ids = ['acme__calc-gold', 'acme__calc-wrong', 'acme__calc-stale', 'ghost__repo-1'].join(',');
+    const local = start(['eval', '--dataset', dataset, '--predictions', predictions, '--repos', reposDir, '--instances', ids, '--out', join(dir, 'eval-local')], env('local-data'));
+    procs.push(local);
+    expect(await local.exited, local.output()).toBe(0);
+    if (!procs.some((p) => p.output().includes('taking tasks') && p.child.exitCode === null && p.child.signalCode === null)) await startWorker('worker-c');
+    const queued = start(['eval', '--dataset', dataset, '--predictions', predictions, '--instances', ids, '--queue', redis.url, '--out', join(dir, 'eval-queued')], env('submitter-data'));
+    procs.push(queued);
+    expect(await queued.exited, queued.output()).toBe(0);
+    const verdicts = (out: string) => {
+      const report = JSON.parse(readFileSync(join(dir, out, 'report.json'), 'utf8'));
+      return { resolved: report.resolved_ids, unresolved: report.unresolved_ids, apply_error: report.apply_error_ids, env_error: report.env_error_ids.length };
+    };
+    expect(verdicts('eval-queued')).toEqual(verdicts('eval-local'));
+    expect(verdicts('eval-queued').resolved).toEqual(['acme__calc-gold']);
+    for (const id of ids.split(',').slice(0, 3)) {
+      const log = (out: string) => readFileSync(join(dir, out, 'instances', id, 'test.log'), 'utf8');
+      expect(existsSync(join(dir, 'eval-queued', 'instances', id, 'result.json')), id).toBe(true);
+      // The same tests ran, with the same outcomes (timings aside).
+      const outcomes = (text: string) => text.split('\n').filter((l) => /^(PASSED|FAILED|ERROR) /.test(l)).sort();
+      expect(outcomes(log('eval-queued')), id).toEqual(outcomes(log('eval-local')));
+    }
+  }, 180_000);
+});
