@@ -186,8 +186,29 @@ export async function ensureEnvironmentImage(
   const dockerfile = environmentDockerfile(spec, source);
   const recipe = createHash('sha256').update(JSON.stringify({ baseId, dockerfile, context: contextKey(spec, source) })).digest('hex').slice(0, 16);
   const tag = `fixwright-env:${recipe}`;
+  // Callers in this process that need an image being built wait for that build: two builds of one
+  // recipe would leave two image ids behind one tag (and key caches of what was built on it twice).
+  const pending = imageBuilds.get(tag);
+  if (pending) {
+    await pending;
+    return { tag, built: false };
+  }
   if ((await imageRecipe(docker, tag)) === recipe) return { tag, built: false };
+  if (imageBuilds.has(tag)) {
+    await imageBuilds.get(tag);
+    return { tag, built: false };
+  }
   const context = environmentBuildContext(spec, source);
-  await buildFromDockerfile(docker, { tag, dockerfile, recipe, network: await buildNetworkMode(docker), onLine, context });
+  // Registered before its first await, so a caller arriving meanwhile finds it.
+  const build = (async () => buildFromDockerfile(docker, { tag, dockerfile, recipe, network: await buildNetworkMode(docker), onLine, context }))();
+  imageBuilds.set(tag, build);
+  try {
+    await build;
+  } finally {
+    imageBuilds.delete(tag);
+  }
   return { tag, built: true };
 }
+
+/** Environment images being built by this process, by tag. */
+const imageBuilds = new Map<string, Promise<unknown>>();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -5,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsRegistry } from '../../core/metrics.js';
 import {
   applyPatch,
+  ensureEnvironmentImage,
   prepareCheckout,
   prepareEnvironmentImage,
   prepareExtensionBuild,
@@ -140,4 +142,15 @@ describe('extension builds', () => {
     expect(broken?.message).toContain('no cached build');
     expect(broken?.message).toMatch(/Error compiling Cython file|_scale\.pyx/);
   }, 600_000);
+
+  it('callers that need one environment image at once share its build (one image id under the tag, so one build key)', async () => {
+    const spec = { env: { FW_TEST_MARKER: randomUUID() } };
+    const results = await Promise.all([ensureEnvironmentImage(runtime.docker, spec), ensureEnvironmentImage(runtime.docker, spec)]);
+    try {
+      expect(results.map((r) => r.built).sort()).toEqual([false, true]);
+      expect(results[0]!.tag).toBe(results[1]!.tag);
+    } finally {
+      await runtime.docker.getImage(results[0]!.tag).remove({ force: true }).catch(() => undefined);
+    }
+  }, 120_000);
 });
