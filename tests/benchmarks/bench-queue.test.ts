@@ -161,16 +161,55 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     expect(runDir(out).instances).toEqual(here.instances);
   }, 240_000);
 
-  it('eval through the queue gives the verdicts a local eval gives', async () => {
+  /** The instance queue's job counts. */
+  const counts = async () => {
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(INSTANCE_QUEUE, { connection, prefix: 'fixwright' });
+    try {
+      return await queue.getJobCounts('waiting', 'active', 'completed', 'failed');
+    } finally {
+      await queue.close();
+      await connection.quit();
+    }
+  };
+  const pollCounts = async (check: (c: Record<string, number>) => boolean, what: string) => {
+    const end = Date.now() + 60_000;
+    for (;;) {
+      if (check(await counts())) return;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await counts())}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const stopWorkers = async () => {
+    const workers = procs.filter((p) => p.output().includes('taking tasks') && p.child.exitCode === null && p.child.signalCode === null);
+    for (const w of workers) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => w.exited));
+  };
+
+  it('eval through the queue gives the verdicts a local eval gives; a submitter killed mid-run and run again collects what finished meanwhile', async () => {
     const predictions = join(dir, 'predictions.jsonl');
     const ids = ['acme__calc-gold', 'acme__calc-wrong', 'acme__calc-stale', 'ghost__repo-1'].join(',');
     const local = start(['eval', '--dataset', dataset, '--predictions', predictions, '--repos', reposDir, '--instances', ids, '--out', join(dir, 'eval-local')], env('local-data'));
     procs.push(local);
     expect(await local.exited, local.output()).toBe(0);
-    if (!procs.some((p) => p.output().includes('taking tasks') && p.child.exitCode === null && p.child.signalCode === null)) await startWorker('worker-c');
-    const queued = start(['eval', '--dataset', dataset, '--predictions', predictions, '--instances', ids, '--queue', redis.url, '--out', join(dir, 'eval-queued')], env('submitter-data'));
+    // No worker yet: the jobs wait on the queue while the submitter is killed.
+    await stopWorkers();
+    const args = ['eval', '--dataset', dataset, '--predictions', predictions, '--instances', ids, '--queue', redis.url, '--out', join(dir, 'eval-queued')];
+    const first = start(args, env('submitter-data'));
+    procs.push(first);
+    await pollCounts((c) => c.waiting === 4, 'four queued jobs');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const worker = await startWorker('worker-c');
+    await pollCounts((c) => c.completed === 4, 'the four jobs to finish with no submitter');
+    const started = () => worker.output().split('instance job started').length - 1;
+    expect(started()).toBe(4);
+    const queued = start(args, env('submitter-data'));
     procs.push(queued);
     expect(await queued.exited, queued.output()).toBe(0);
+    // Collected, not run again.
+    expect(started()).toBe(4);
+    expect(await counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
     const verdicts = (out: string) => {
       const report = JSON.parse(readFileSync(join(dir, out, 'report.json'), 'utf8'));
       return { resolved: report.resolved_ids, unresolved: report.unresolved_ids, apply_error: report.apply_error_ids, env_error: report.env_error_ids.length };
@@ -185,4 +224,30 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
       expect(outcomes(log('eval-queued')), id).toEqual(outcomes(log('eval-local')));
     }
   }, 180_000);
+
+  it('Ctrl-C on the submitter takes its unstarted jobs off the queue; REDIS_URL alone keeps a run local; --model-rpm is refused with --queue', async () => {
+    await stopWorkers();
+    const args = ['eval', '--dataset', dataset, '--predictions', join(dir, 'predictions.jsonl'), '--instances', 'acme__calc-gold,acme__calc-wrong', '--queue', redis.url, '--out', join(dir, 'eval-cancelled')];
+    const submitter = start(args, env('submitter-data'));
+    procs.push(submitter);
+    await pollCounts((c) => c.waiting === 2, 'two queued jobs');
+    submitter.child.kill('SIGINT');
+    expect(await submitter.exited).toBe(130);
+    expect(submitter.output()).toMatch(/cancelled; finished verdicts are kept in .*\(2 queued instance\(s\) taken off the queue; those already running finish on their workers and the rerun collects them\)/);
+    expect(await counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
+
+    const rpm = start(benchArgs(join(dir, 'rpm'), ['--queue', redis.url, '--model-rpm', '60']), env('submitter-data'));
+    procs.push(rpm);
+    expect(await rpm.exited).toBe(2);
+    expect(rpm.output()).toMatch(/--model-rpm limits this process only: with --queue set FIXWRIGHT_MODEL_RPM on each worker/);
+    const bad = start(benchArgs(join(dir, 'bad'), ['--queue', 'http://nope']), env('submitter-data'));
+    procs.push(bad);
+    expect(await bad.exited).toBe(2);
+    expect(bad.output()).toMatch(/--queue http:\/\/nope: not a Redis URL/);
+    // REDIS_URL set, no --queue: a local run, and a line saying how to queue it.
+    const local = start(['eval', '--dataset', dataset, '--predictions', join(dir, 'predictions.jsonl'), '--repos', reposDir, '--instances', 'acme__calc-empty', '--out', join(dir, 'eval-redis-url')], { ...env('submitter-data'), REDIS_URL: redis.url });
+    procs.push(local);
+    expect(await local.exited, local.output()).toBe(0);
+    expect(local.output()).toContain(`REDIS_URL is set, but this run is local; pass --queue to run its instances on the workers of ${redis.url}`);
+  }, 120_000);
 });
