@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTANCE_QUEUE } from '../../benchmarks/queue/index.js';
-import { startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
+import { freePort, startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture.js';
 
@@ -86,8 +86,8 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
   });
 
   const env = (data: string) => ({ OPENAI_BASE_URL: model.url, OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(dir, data), FIXWRIGHT_LOG_LEVEL: 'info', REDIS_URL: '' });
-  const startWorker = async (data: string) => {
-    const proc = start(['worker', '--repos', reposDir, '--concurrency', '1', '--lock-duration', '2000', '--stalled-interval', '1000'], { ...env(data), REDIS_URL: redis.url });
+  const startWorker = async (data: string, more: string[] = []) => {
+    const proc = start(['worker', '--repos', reposDir, '--concurrency', '1', '--lock-duration', '2000', '--stalled-interval', '1000', ...more], { ...env(data), REDIS_URL: redis.url });
     procs.push(proc);
     await waitFor(() => {
       if (proc.child.exitCode !== null) throw new Error(`worker exited: ${proc.output()}`);
@@ -103,7 +103,8 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     procs.push(local);
     expect(await local.exited, local.output()).toBe(0);
 
-    const [a, b] = [await startWorker('worker-a'), await startWorker('worker-b')];
+    const metricsPort = await freePort();
+    const [a, b] = [await startWorker('worker-a'), await startWorker('worker-b', ['--metrics-port', String(metricsPort)])];
     const before = chats();
     holdMs = 6000;
     const out = join(dir, 'queued');
@@ -118,6 +119,11 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     expect(submitter.output()).toMatch(/4 instance\(s\): agent resolved 3, unverified 0, failed 0, errors 1/);
     // The survivor ran the killed worker's instance again (BullMQ's stalled check).
     expect(b.output()).toMatch(/"retry":true/);
+    // The survivor counts what it ran: at least the killed worker's instance and its own first one.
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const ran = [...metrics.matchAll(/^fixwright_instance_jobs_total\{kind="bench",result="(\w+)"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[2]), 0);
+    expect(ran).toBeGreaterThanOrEqual(2);
+    expect(metrics).toMatch(/^fixwright_instance_job_seconds_count\{kind="bench"\} [1-9]/m);
 
     const here = runDir(join(dir, 'local'));
     const there = runDir(out);
