@@ -41,10 +41,37 @@ export class InstanceQueueClient {
   /** Collected jobs still being taken off the queue (closing waits for them). */
   private readonly removals = new Set<Promise<unknown>>();
 
-  constructor(
+  /**
+   * Connects to the queue's Redis, first checking once that it answers (a wrong --queue URL fails
+   * here with one clear error, not as retries in every instance). Connection trouble later is told
+   * to `onError` once per 30 s while ioredis retries.
+   */
+  static async connect(url: string, onError: (err: Error) => void = () => undefined, prefix = 'fixwright', timeoutMs = 5000): Promise<InstanceQueueClient> {
+    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+    let cause: Error | undefined;
+    probe.on('error', (err: Error) => void (cause ??= err)); // reported below
+    try {
+      await probe.connect();
+      await probe.ping();
+    } catch (err) {
+      throw new FixwrightError('FW_ERR_CONFIG', `the queue's Redis at ${url} does not answer: ${(cause ?? (err as Error)).message}`, { field: '--queue' });
+    } finally {
+      probe.disconnect();
+    }
+    let last = 0;
+    const client = new InstanceQueueClient(url, prefix, (err) => {
+      if (Date.now() - last < 30_000) return;
+      last = Date.now();
+      onError(err);
+    });
+    await client.events.waitUntilReady();
+    return client;
+  }
+
+  private constructor(
     readonly url: string,
-    prefix = 'fixwright',
-    onError: (err: Error) => void = () => undefined,
+    prefix: string,
+    onError: (err: Error) => void,
   ) {
     this.connection = new Redis(url, { maxRetriesPerRequest: null });
     this.connection.on('error', onError);
@@ -54,18 +81,6 @@ export class InstanceQueueClient {
     events.on('error', onError);
     this.events = new QueueEvents(INSTANCE_QUEUE, { connection: events, prefix });
     this.events.on('error', onError);
-  }
-
-  /** Checks that Redis answers (a wrong --queue URL fails here, once, not in every instance). */
-  async check(timeoutMs = 5000): Promise<void> {
-    const ping = this.connection.ping();
-    const timer = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs).unref());
-    try {
-      await Promise.race([ping, timer]);
-      await this.events.waitUntilReady();
-    } catch (err) {
-      throw new FixwrightError('FW_ERR_CONFIG', `the queue's Redis at ${this.url} does not answer: ${(err as Error).message}`, { field: '--queue' });
-    }
   }
 
   /** `fixwright worker` processes taking instance jobs right now. */

@@ -105,12 +105,8 @@ export function registerBenchCommand(program: Command): void {
       if (missing.length) process.stderr.write(`fixwright: ${missing.length} instance(s) have no repository under ${reposDir} (${[...new Set(missing.map((r) => r.repo))].join(', ')}); they end in error\n`);
 
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const queue = queueURL ? new InstanceQueueClient(queueURL, 'fixwright', (err) => logger.warn({ err: err.message }, 'queue connection trouble')) : undefined;
+      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`)) : undefined;
       if (queue) {
-        await queue.check().catch(async (err: unknown) => {
-          await queue.close();
-          throw err;
-        });
         const connected = await queue.workers();
         process.stderr.write(`fixwright: queue ${queueURL}: ${rows.length} instance(s) go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
       }

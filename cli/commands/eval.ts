@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { entriesWithPip, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
 import { DEFAULT_GRADING_RULE, GRADING_RULES, gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
@@ -58,6 +58,10 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
       // Read before anything runs: a bad table is one clear error, not a run of env errors.
       const table = loadEnvironmentTable(flags.envTable === undefined ? undefined : resolve(flags.envTable));
+      const withPip = entriesWithPip(table);
+      if (withPip.length > 0 && !settings.pip.indexUrl && !settings.pip.wheelsDir) {
+        process.stderr.write(`fixwright: warning: ${withPip.length} environment(s) of ${table.source.path} install pinned packages with pip, and no package index or wheel directory is set (FIXWRIGHT_PIP_INDEX_URL, FIXWRIGHT_PIP_WHEELS): their instances will end in env_error\n`);
+      }
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
@@ -78,12 +82,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const queue = queueURL ? new InstanceQueueClient(queueURL, 'fixwright', (err) => logger.warn({ err: err.message }, 'queue connection trouble')) : undefined;
+      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`)) : undefined;
       if (queue) {
-        await queue.check().catch(async (err: unknown) => {
-          await queue.close();
-          throw err;
-        });
         const connected = await queue.workers();
         process.stderr.write(`fixwright: queue ${queueURL}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
       }

@@ -250,6 +250,11 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     procs.push(bad);
     expect(await bad.exited).toBe(2);
     expect(bad.output()).toMatch(/--queue http:\/\/nope: not a Redis URL/);
+    const nobody = `redis://127.0.0.1:${await freePort()}`;
+    const down = start(['eval', '--dataset', dataset, '--predictions', 'gold', '--instances', 'acme__calc-gold', '--queue', nobody, '--out', join(dir, 'down')], env('submitter-data'));
+    procs.push(down);
+    expect(await down.exited).toBe(2);
+    expect(down.output()).toContain(`the queue's Redis at ${nobody} does not answer: connect ECONNREFUSED`);
     // REDIS_URL set, no --queue: a local run, and a line saying how to queue it.
     const local = start(['eval', '--dataset', dataset, '--predictions', join(dir, 'predictions.jsonl'), '--repos', reposDir, '--instances', 'acme__calc-empty', '--out', join(dir, 'eval-redis-url')], { ...env('submitter-data'), REDIS_URL: redis.url });
     procs.push(local);
