@@ -31,6 +31,10 @@ PIP_REQUIREMENT = re.compile(
     r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])? *((===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+( *, *(===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+)*)?$"
 )
 SUITE_PYTHON = {"fixwright-sandbox:bullseye": "3.9", "fixwright-sandbox:base": "3.11"}
+# Packages the official harness swaps while reading requirements (REPLACE_REQ_PACKAGES, v4.1.0): yanked from PyPI.
+REPLACE = {"types-pkg-resources": "types-setuptools"}
+# conda-only names in environment.yml files that pip cannot install (the interpreter, conda's own tools).
+CONDA_ONLY = {"python", "pip", "hdf5", "matplotlib-base", "cdms2", "iris", "libnetcdf", "ffmpeg", "graphviz", "pkg-config", "compilers", "cxx-compiler", "c-compiler"}
 
 
 def name_of(requirement: str) -> str:
@@ -63,6 +67,43 @@ def requirements_at(git_dir: Path, commit: str, paths: list) -> tuple:
             lines.append(line)
     # pip reads " # ..." to the end of a line as a comment.
     return path, [re.sub(r"(^|\s)#.*$", "", l).strip() for l in extra + lines if re.sub(r"(^|\s)#.*$", "", l).strip()]
+
+
+def environment_yml(text: str) -> tuple:
+    """The `dependencies` of a conda environment.yml: (conda entries, the `pip:` sub-list), read line by line (no YAML library needed)."""
+    conda, pip, section, in_pip, pip_indent = [], [], None, False, 0
+    for raw in text.split("\n"):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            section = line.split(":")[0].strip()
+            in_pip = False
+            continue
+        if section != "dependencies" or not line.lstrip().startswith("- "):
+            continue
+        item = line.lstrip()[2:].strip()
+        if in_pip and indent > pip_indent:
+            pip.append(item)
+            continue
+        in_pip = False
+        if item.rstrip(":") == "pip" and item.endswith(":"):
+            in_pip, pip_indent = True, indent
+        else:
+            conda.append(item)
+    return conda, pip
+
+
+def marker_holds(requirement: str, python: str):
+    """Whether a requirement's environment marker holds on the image's Python (None: cannot tell without the packaging library)."""
+    try:
+        from packaging.markers import Marker
+    except ImportError:
+        return None
+    marker = requirement.split(";", 1)[1].strip()
+    return Marker(marker).evaluate({"python_version": python, "python_full_version": f"{python}.0", "sys_platform": "linux", "platform_system": "Linux",
+                                    "os_name": "posix", "implementation_name": "cpython", "platform_python_implementation": "CPython", "platform_machine": "x86_64"})
 
 
 def merge(first: list, later: list) -> list:
@@ -123,19 +164,65 @@ def main() -> int:
                 else:
                     notes.append("the official requirements file was not read (no mirror or environment_setup_commit given): its pins are missing")
             elif packages == "environment.yml":
-                notes.append("the official environment is a conda environment.yml; only its pip pins are carried over")
+                commit = setup_commits.get((repo, version))
+                git_dir = Path(args.repos, repo) if args.repos else None
+                if git_dir and (git_dir / ".git").exists():
+                    git_dir = git_dir / ".git"
+                yml_paths = constants.get("MAP_REPO_TO_ENV_YML_PATHS", {}).get(repo, [])
+                text = next((t for t in (git_show(git_dir, commit, p) for p in yml_paths) if t is not None), None) if commit and git_dir and git_dir.exists() else None
+                if text is None:
+                    notes.append("the official environment is a conda environment.yml, not read here (no mirror or environment_setup_commit given): only the spec's pip pins are carried over")
+                else:
+                    conda, yml_pip = environment_yml(text)
+                    plain = [re.sub(r"=(?!=).*$", "", c) if re.match(r"^[A-Za-z0-9._-]+=[^=]", c) else c for c in conda]
+                    installable = [c for c in plain if name_of(c) not in CONDA_ONLY]
+                    pins += installable + yml_pip
+                    skipped = [c for c in plain if name_of(c) in CONDA_ONLY]
+                    notes.append(f"the official conda environment.yml at {commit[:12]}: its pip section and its conda packages installed with pip (conda's pins dropped){'; conda-only, left out: ' + ', '.join(skipped) if skipped else ''}")
             elif isinstance(packages, str) and packages.strip():
                 pins += packages.split()
                 notes.append(f"conda packages ({packages}) installed with pip instead, unpinned")
             pins = merge(pins, list(spec.get("pip_packages") or []))
-            kept = []
-            for requirement in pins:
-                (kept if PIP_REQUIREMENT.match(requirement) else dropped).append(requirement)
-            if dropped:
-                notes.append(f"left out (not plain requirements: URLs, options or markers): {', '.join(dropped[:8])}{' …' if len(dropped) > 8 else ''}")
+            # pre_install edits setup.py's requirements (`sed -i 's/Jinja2>=2.3/Jinja2<3.0/' setup.py`) before
+            # the official install step, which then installs those caps last: carry the caps over, last.
+            edits = []
+            for command in spec.get("pre_install") or []:
+                m = re.search(r"s/([^/]*)/([^/]*)/", command) if "setup.py" in command else None
+                if m:
+                    # A whole requirement replaced, or quoted ones added beside the one searched for.
+                    added = [q for q in re.findall(r"'([^']+)'", m.group(2)) if q not in re.findall(r"'([^']+)'", m.group(1))]
+                    edits += added or [m.group(2).strip().strip("'\"")]
+            caps = [e for e in edits if re.search(r"[<>=!~]=?\s*\d", e) and PIP_REQUIREMENT.match(e)]
+            if caps:
+                pins = merge(pins, caps)
+                notes.append(f"version caps the official pre_install writes into setup.py, installed last: {', '.join(caps)}")
             env = env_entry.get("env") if env_entry.get("env") is not None else {}
             base = env.get("base", "fixwright-sandbox:base")
             here = SUITE_PYTHON.get(base, "?")
+            kept, unmarked = [], []
+            for requirement in pins:
+                name = name_of(requirement)
+                if name in REPLACE:
+                    requirement = REPLACE[name]
+                if ";" in requirement:
+                    holds = marker_holds(requirement, here)
+                    if holds is None:
+                        dropped.append(requirement)
+                        continue
+                    if not holds:
+                        unmarked.append(requirement)
+                        continue
+                    requirement = requirement.split(";", 1)[0].strip()
+                (kept if PIP_REQUIREMENT.match(requirement) else dropped).append(requirement)
+            if unmarked:
+                notes.append(f"not for Python {here} (their markers): {', '.join(unmarked[:8])}")
+            if dropped:
+                notes.append(f"left out (not plain requirements: URLs, options or markers): {', '.join(dropped[:8])}{' …' if len(dropped) > 8 else ''}")
+            install = spec.get("install", "")
+            if install:
+                notes.append(f"the official install step (`{install}`) is not run: the checkout is put on PYTHONPATH, so the project's own install_requires{' and extras' if '[' in install else ''} come only from the lists above")
+            if spec.get("pre_install"):
+                notes.append(f"the official pre_install steps are not run ({'; '.join(spec['pre_install'])[:300]})")
             if spec.get("python") and spec["python"] != here:
                 notes.append(f"official Python {spec['python']}; this image has Python {here} ({base}), so some pins may have no wheel for it")
             if kept:

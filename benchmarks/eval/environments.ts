@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { extensionBuildSchema, LOG_PARSER_NAMES, type TestEnvironment } from '../../sandbox/index.js';
+import { extensionBuildSchema, LOG_PARSER_NAMES, parseEnvironmentSpec, type TestEnvironment } from '../../sandbox/index.js';
 
 const entrySchema = z
   .object({
@@ -85,7 +85,41 @@ export function loadEnvironmentTable(path = assetPath(SHIPPED_TABLE)) {
     const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(table)'}: ${i.message}`);
     throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is invalid: ${problems.join('; ')}`);
   }
+  // Every entry's image recipe and helper scripts are checked now: a bad one is this one error, not
+  // an env_error on each of its instances after the run has started.
+  const entries: Array<[string, z.infer<typeof entrySchema>]> = [
+    ['default', parsed.data.default],
+    ...Object.entries(parsed.data.repos).flatMap(([repo, r]) => Object.entries(r.versions).map(([v, e]) => [`repos.${repo}.versions.${v}`, e] as [string, z.infer<typeof entrySchema>])),
+  ];
+  const problems: string[] = [];
+  for (const [where, entry] of entries) {
+    if (entry.env !== undefined && entry.env !== null) {
+      try {
+        parseEnvironmentSpec(entry.env);
+      } catch (err) {
+        problems.push(`${where}.env: ${(err as Error).message.replace(/^invalid environment spec: /, '')}`);
+      }
+    }
+    for (const name of entry.helpers ?? []) {
+      if (!existsSync(assetPath(`benchmarks/eval/assets/${name}`))) problems.push(`${where}.helpers: no helper ${name} in benchmarks/eval/assets/`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+  }
   return { ...parsed.data, source: { path: resolve(path), sha256: createHash('sha256').update(text).digest('hex') } };
+}
+
+/** Entries whose image installs requirements with pip (which needs a package index or wheel directory to build). */
+export function entriesWithPip(table: ReturnType<typeof loadEnvironmentTable>): string[] {
+  return Object.entries(table.repos).flatMap(([repo, r]) =>
+    Object.entries(r.versions)
+      .filter(([, e]) => {
+        const env = e.env as { pip?: unknown[]; packages?: unknown[] } | null | undefined;
+        return (env?.pip?.length ?? 0) > 0;
+      })
+      .map(([v]) => `${repo}@${v}`),
+  );
 }
 
 /** The environment for a row: its repository's entry for the version, the default for unknown repositories. */

@@ -39,6 +39,11 @@ export interface InstanceResult {
   offline_limited?: boolean;
   /** The test command's exit status (null: it did not run to an end). */
   exit_code?: number | null;
+  /**
+   * Set on an env_error the official harness would have graded all the same (its test command ran
+   * and printed no result: completed and unresolved there), so `official` counts it as completed.
+   */
+  official_completed?: true;
   /** The test run's log (stdout then stderr), kept beside the result. */
   log: string;
   duration_ms: number;
@@ -96,7 +101,8 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   const base = { instance_id: row.instance_id, repo: row.repo, version: row.version ?? null, environment: env.key, tests: {}, fail_to_pass: null, pass_to_pass: null, log: '' };
   const end = (status: EvalStatus, reason: string | null, extra: Partial<InstanceResult> = {}): InstanceResult => ({ ...base, ...extra, status, reason, duration_ms: Date.now() - started });
 
-  if (!prediction.model_patch.trim()) return end('empty_patch', 'the prediction has no patch');
+  // Only "" (or null) is an empty patch to the official harness; whitespace goes to `git apply` and fails there.
+  if (prediction.model_patch === '') return end('empty_patch', 'the prediction has no patch');
   if (!env.supported) return end('env_error', env.reason);
   const checkout = join(ctx.reposDir, row.repo);
   if (!existsSync(checkout)) return end('env_error', `repository ${row.repo} not found under ${ctx.reposDir} (expected ${checkout})`);
@@ -131,7 +137,9 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         if (absent.length > 0) await session.execTrusted(['rm', '-f', '--', ...absent], { timeoutSeconds: 60 });
         if (Object.keys(restore).length > 0) await session.putFiles('/work', restore);
         const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120, asHarness: true });
-        if (!tests.ok) return end('test_error', `the test patch does not apply after the model patch: ${tests.message}`);
+        // The official eval script goes on to the tests (no `set -e`) with the test files the test
+        // patch could not write missing, so the row is graded there, and not resolved.
+        if (!tests.ok) return end('unresolved', `the test patch does not apply after the model patch: ${tests.message}`);
         await prepareCheckout(session, env);
         const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch, env.directives)], {
           timeoutSeconds: ctx.timeoutSeconds,
@@ -141,34 +149,46 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         const log = run.stdout.text + (run.stderr.text ? `\n${run.stderr.text}` : '');
         // The program did not start (not found, not executable): the environment's fault, not the patch's.
         if (run.exitCode === 126 || run.exitCode === 127 || /No module named pytest\b/.test(log)) {
-          return end('env_error', `the test command could not start (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log });
+          return end('env_error', `the test command could not start (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log, exit_code: run.exitCode, official_completed: true });
         }
         // The official harness records no report for a run past its time: an error, not a verdict.
         if (run.timedOut) return end('test_error', `the tests ran past ${ctx.timeoutSeconds}s`, { log });
-        const map = parseTestLog(log, env.parser);
-        const ran = { log, exit_code: run.exitCode };
-        // A log with nothing to grade is a graded run all the same (every test missing counts as
-        // failed): the official report lists it as unresolved, not as an error.
-        if (Object.keys(map).length === 0) return end('unresolved', `no test results in the log (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, ran);
-        if (!logDescribesRun(map, run.exitCode, ctx.grading)) {
-          return end('unresolved', `the test command exited ${run.exitCode} while its log shows no failing test: under ${ctx.grading.name} such a log is not graded`, { ...ran, tests: map });
-        }
-        const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS, ctx.grading);
-        const failures = [...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`), ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`)];
-        const failing = [...graded.fail_to_pass.failure, ...graded.pass_to_pass.failure];
-        const offlineLimited = !graded.resolved && failing.every((t) => env.needsNetwork.includes(t.split('::').at(-1)!));
-        const why = `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;
-        return end(graded.resolved ? 'resolved' : 'unresolved', graded.resolved ? null : why, {
-          ...(offlineLimited ? { offline_limited: true } : {}),
-          ...ran,
-          tests: map,
-          fail_to_pass: graded.fail_to_pass,
-          pass_to_pass: graded.pass_to_pass,
-        });
+        const verdict = verdictOf(parseTestLog(log, env.parser), run.exitCode, log, row, env.needsNetwork, ctx.grading);
+        return end(verdict.status, verdict.reason, { log, exit_code: run.exitCode, ...verdict });
       },
     );
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     return end('env_error', `the sandbox failed: ${(err as Error).message.slice(0, 500)}`);
   }
+}
+
+/** What a rule decides about a test run that ended: the verdict, why, and the graded lists. */
+export type Verdict = Pick<InstanceResult, 'status' | 'reason' | 'tests' | 'fail_to_pass' | 'pass_to_pass' | 'offline_limited'>;
+
+/**
+ * The verdict of a finished test run from its parsed log and exit status, under a grading rule
+ * (also used to grade a kept run again under another rule, without running it).
+ */
+export function verdictOf(map: Record<string, LogStatus>, exitCode: number | null, log: string, row: Pick<EvalRow, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>, needsNetwork: readonly string[], rule: GradingRule): Verdict {
+  const lists = { tests: map, fail_to_pass: null, pass_to_pass: null };
+  // A log with nothing to grade is a graded run all the same (every test missing counts as
+  // failed): the official report lists it as unresolved, not as an error.
+  if (Object.keys(map).length === 0) return { ...lists, status: 'unresolved', reason: `no test results in the log (exit ${exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}` };
+  if (!logDescribesRun(map, exitCode, rule)) {
+    return { ...lists, status: 'unresolved', reason: `the test command exited ${exitCode} while its log shows no failing test: under ${rule.name} such a log is not graded` };
+  }
+  const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS, rule);
+  const failures = [...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`), ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`)];
+  const failing = [...graded.fail_to_pass.failure, ...graded.pass_to_pass.failure];
+  const offlineLimited = !graded.resolved && failing.every((t) => needsNetwork.includes(t.split('::').at(-1)!));
+  const why = `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;
+  return {
+    status: graded.resolved ? 'resolved' : 'unresolved',
+    reason: graded.resolved ? null : why,
+    ...(offlineLimited ? { offline_limited: true } : {}),
+    tests: map,
+    fail_to_pass: graded.fail_to_pass,
+    pass_to_pass: graded.pass_to_pass,
+  };
 }

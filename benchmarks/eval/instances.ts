@@ -171,8 +171,11 @@ export function loadPredictions(source: string, rows: readonly EvalRow[]): { pre
   for (const { line, raw } of items) {
     const parsed = predictionSchema.safeParse(raw);
     if (!parsed.success) errors.push({ line, message: parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ') });
-    else if (predictions.has(parsed.data.instance_id)) errors.push({ line, message: `${parsed.data.instance_id} predicted twice; the first one counts` });
-    else predictions.set(parsed.data.instance_id, parsed.data);
+    else {
+      // The official harness keys predictions by id, so the last one of an id counts.
+      if (predictions.has(parsed.data.instance_id)) errors.push({ line, message: `${parsed.data.instance_id} predicted again; this later one counts, as in the official harness` });
+      predictions.set(parsed.data.instance_id, parsed.data);
+    }
   }
   return { predictions, errors };
 }

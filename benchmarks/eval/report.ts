@@ -98,8 +98,12 @@ export function buildReport(
   const resolved = ids(results, 'resolved');
   const submitted = new Set(results.map((r) => r.instance_id));
   const noPrediction = meta.selectedIds.filter((id) => !submitted.has(id)).sort();
-  const errors = [...ids(results, 'apply_error'), ...ids(results, 'env_error'), ...ids(results, 'test_error')].sort();
-  const completed = [...resolved, ...ids(results, 'unresolved')].sort();
+  // A test command that could not start is an environment error here, but the official harness
+  // grades its empty log (completed, unresolved).
+  const gradedThere = results.filter((r) => r.status === 'env_error' && r.official_completed).map((r) => r.instance_id);
+  const errors = [...ids(results, 'apply_error'), ...ids(results, 'env_error'), ...ids(results, 'test_error')].filter((id) => !gradedThere.includes(id)).sort();
+  const unresolvedThere = [...ids(results, 'unresolved'), ...gradedThere].sort();
+  const completed = [...resolved, ...unresolvedThere].sort();
   return {
     created: new Date().toISOString(),
     dataset: meta.dataset,
@@ -125,7 +129,7 @@ export function buildReport(
       submitted_instances: results.length,
       completed_instances: completed.length,
       resolved_instances: resolved.length,
-      unresolved_instances: ids(results, 'unresolved').length,
+      unresolved_instances: unresolvedThere.length,
       empty_patch_instances: ids(results, 'empty_patch').length,
       error_instances: errors.length,
       completed_ids: completed,

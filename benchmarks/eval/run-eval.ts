@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pLimit from 'p-limit';
 import { instanceFileName } from '../../core/instance-name.js';
 import { environmentFor, type loadEnvironmentTable } from './environments.js';
-import { evaluateInstance, type EvalContext, type InstanceResult } from './evaluate-instance.js';
+import { evaluateInstance, verdictOf, type EvalContext, type InstanceResult } from './evaluate-instance.js';
 import { gradingRule, type GradingRule } from './grading.js';
 import type { EvalRow, Prediction } from './instances.js';
 import { buildReport, reportMarkdown, type BenchFigures, type EvalReport } from './report.js';
@@ -17,37 +17,51 @@ function writeAtomic(path: string, text: string): void {
 const sha256 = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex');
 
 /**
+ * The version of fixwright's own reading of logs (parsers) and grading: raise it when either
+ * changes what a log yields, so that kept verdicts are graded again.
+ */
+export const GRADER_VERSION = 2;
+
+/**
  * What a verdict was reached from, besides the patch: the row's tests, the environment the table
  * gave it, the grading rule. A kept verdict is reused only when all three are the same now.
  */
 export interface VerdictInputs {
   /** Hash of base_commit, test_patch, FAIL_TO_PASS and PASS_TO_PASS. */
   tests: string;
-  /** Hash of the environment entry (image recipe, test command, parser, files…). */
+  /** Hash of the environment entry (image recipe, test command, parser, files…; not its notes). */
   environment: string;
   grading: GradingRule['name'];
+  /** Hash of the rule's terms and GRADER_VERSION: a kept run is graded again when either changed. */
+  grader: string;
 }
 
 /** The inputs of a row's verdict under this table and rule. */
 export function verdictInputs(row: EvalRow, table: ReturnType<typeof loadEnvironmentTable>, grading: GradingRule): VerdictInputs {
+  const env = environmentFor(table, row.repo, row.version);
+  // Notes are for readers: a changed note changes no run.
+  const runs = env.supported ? { ...env, notes: undefined } : env;
   return {
     tests: sha256([row.base_commit, row.test_patch, row.FAIL_TO_PASS, row.PASS_TO_PASS]),
-    environment: sha256(environmentFor(table, row.repo, row.version)),
+    environment: sha256(runs),
     grading: grading.name,
+    grader: sha256([grading, GRADER_VERSION]),
   };
 }
 
 /** Why a kept result is evaluated again (none: it is kept). */
-export type RerunReason = 'new' | 'env_error' | 'patch' | 'tests' | 'environment' | 'grading';
+export type RerunReason = 'new' | 'env_error' | 'test_error' | 'patch' | 'tests' | 'environment';
 
 type KeptResult = Omit<InstanceResult, 'log'> & { model_patch?: string; inputs?: VerdictInputs };
 
 /**
- * Whether a finished result in `file` stands for this prediction now: the same patch, tests,
- * environment and grading rule, and not an environment or sandbox failure (those are retried).
- * A result from before the inputs were recorded is evaluated again: what it was graded on is unknown.
+ * Whether a finished result in `file` stands for this prediction now: the same patch, tests and
+ * environment, and not an environment failure or a run past its time (the official harness writes
+ * no report for those, so a resumed run evaluates them again). A run graded under another rule (or
+ * by another version of the grader) is kept and graded again from its recorded log (`regrade`). A
+ * result from before the inputs were recorded is evaluated again: what it rests on is unknown.
  */
-export function keptVerdict(file: string, prediction: Prediction, inputs: VerdictInputs): { kept: KeptResult } | { rerun: RerunReason } {
+export function keptVerdict(file: string, prediction: Prediction, inputs: VerdictInputs): { kept: KeptResult; regrade: boolean } | { rerun: RerunReason } {
   if (!existsSync(file)) return { rerun: 'new' };
   let cached: KeptResult;
   try {
@@ -56,32 +70,48 @@ export function keptVerdict(file: string, prediction: Prediction, inputs: Verdic
     return { rerun: 'new' };
   }
   if (cached.status === 'env_error') return { rerun: 'env_error' };
+  if (cached.status === 'test_error') return { rerun: 'test_error' };
   if (cached.model_patch !== prediction.model_patch) return { rerun: 'patch' };
   if (cached.inputs?.tests !== inputs.tests) return { rerun: 'tests' };
   if (cached.inputs.environment !== inputs.environment) return { rerun: 'environment' };
-  if (cached.inputs.grading !== inputs.grading) return { rerun: 'grading' };
-  return { kept: cached };
+  return { kept: cached, regrade: cached.inputs.grader !== inputs.grader };
+}
+
+/**
+ * A kept result graded under the rule of `inputs`: a run that ended is graded again from its
+ * recorded test outcomes and exit status (without running it); an empty patch or one that did not
+ * apply depends on no rule.
+ */
+function regraded(kept: KeptResult, row: EvalRow, needsNetwork: readonly string[], grading: GradingRule): Omit<InstanceResult, 'log'> {
+  const { model_patch: _patch, inputs: _inputs, ...result } = kept;
+  if ((result.status !== 'resolved' && result.status !== 'unresolved') || result.exit_code === undefined) return result;
+  // A run whose test patch did not apply, or whose log held nothing, is unresolved under every rule.
+  if (Object.keys(result.tests).length === 0) return result;
+  const { offline_limited: _offline, ...rest } = result;
+  return { ...rest, ...verdictOf(result.tests, result.exit_code, '', row, needsNetwork, grading) };
 }
 
 const REASON_TEXT: Record<Exclude<RerunReason, 'new'>, string> = {
   env_error: 'ended in an environment error',
+  test_error: 'ran past their time',
   patch: 'have another patch now',
   tests: 'have another test patch or test list (or were kept before these were recorded)',
   environment: 'have another environment in the table',
-  grading: 'were graded by another rule',
 };
 
 /**
  * What a rerun into `out` says before it starts (nothing for a fresh run): how many verdicts it
  * keeps, and why it evaluates the others again.
  */
-export function evalResumeLines(plan: ReadonlyMap<string, RerunReason | 'kept'>, out: string): string[] {
-  const counts = new Map<RerunReason | 'kept', number>();
+export function evalResumeLines(plan: ReadonlyMap<string, RerunReason | 'kept' | 'regrade'>, out: string): string[] {
+  const counts = new Map<RerunReason | 'kept' | 'regrade', number>();
   for (const why of plan.values()) counts.set(why, (counts.get(why) ?? 0) + 1);
-  const kept = counts.get('kept') ?? 0;
-  const again = [...counts].filter(([why]) => why !== 'kept' && why !== 'new') as Array<[Exclude<RerunReason, 'new'>, number]>;
+  const kept = (counts.get('kept') ?? 0) + (counts.get('regrade') ?? 0);
+  const again = [...counts].filter(([why]) => why !== 'kept' && why !== 'regrade' && why !== 'new') as Array<[Exclude<RerunReason, 'new'>, number]>;
   if (kept === 0 && again.length === 0) return [];
-  const lines = [`fixwright: resuming ${out}: keeping ${kept} verdict(s) of ${plan.size}; ${plan.size - kept} to evaluate\n`];
+  const lines = [`fixwright: resuming ${out}: keeping ${kept} run(s) of ${plan.size}; ${plan.size - kept} to evaluate\n`];
+  const regrade = counts.get('regrade') ?? 0;
+  if (regrade > 0) lines.push(`fixwright: grading again ${regrade} kept run(s) from their recorded test outcomes (another grading rule or grader version), without running them\n`);
   for (const [why, n] of again) lines.push(`fixwright: evaluating again ${n} instance(s) that ${REASON_TEXT[why]}\n`);
   return lines;
 }
@@ -124,14 +154,20 @@ export async function runEvaluation(
     const inputs = verdictInputs(row, ctx.table, ctx.grading);
     return { row, dir, prediction, inputs, verdict: keptVerdict(join(dir, 'result.json'), prediction, inputs) };
   });
-  options.onPlan?.(evalResumeLines(new Map(plans.map((p) => [p.row.instance_id, 'kept' in p.verdict ? 'kept' : p.verdict.rerun])), options.out));
+  options.onPlan?.(evalResumeLines(new Map(plans.map((p) => [p.row.instance_id, 'kept' in p.verdict ? (p.verdict.regrade ? 'regrade' : 'kept') : p.verdict.rerun])), options.out));
   const limit = pLimit(options.workers);
   const results = await Promise.all(
     plans.map(({ row, dir, prediction, inputs, verdict }) =>
       limit(async (): Promise<InstanceResult> => {
         if ('kept' in verdict) {
           const { model_patch: _patch, inputs: _inputs, ...kept } = verdict.kept;
-          const result = { ...kept, log: '' };
+          let result: InstanceResult = { ...kept, log: '' };
+          if (verdict.regrade) {
+            const env = environmentFor(ctx.table, row.repo, row.version);
+            const again = regraded(verdict.kept, row, env.supported ? env.needsNetwork : [], ctx.grading);
+            writeAtomic(join(dir, 'result.json'), `${JSON.stringify({ ...again, model_patch: prediction.model_patch, inputs }, null, 1)}\n`);
+            result = { ...again, log: '' };
+          }
           options.onDone?.(result, true);
           return result;
         }
