@@ -13,18 +13,22 @@ import type { Variant } from '../run/ablation.js';
 import type { BenchContext, InstanceRun, RemoteBench } from '../run/run-bench.js';
 import { FINISHED_JOB_AGE_SECONDS, INSTANCE_QUEUE, jobId, jobSolve, queueRunId, tableFor, unpackText, type BenchJob, type BenchReturn, type EvalJob, type EvalReturn, type EvalSettings } from './jobs.js';
 
+/** One rejection per cancel signal, shared by every instance waiting on it (one abort listener, not one each). */
+const cancellations = new WeakMap<AbortSignal, Promise<never>>();
+
 /** Waits for a promise, or rejects when the run is cancelled. */
 function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new Error('cancelled'));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new Error('cancelled'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => (signal.removeEventListener('abort', onAbort), resolve(v)),
-      (e: unknown) => (signal.removeEventListener('abort', onAbort), reject(e)),
-    );
-  });
+  let cancelled = cancellations.get(signal);
+  if (!cancelled) {
+    cancelled = new Promise<never>((_, reject) => {
+      if (signal.aborted) reject(new Error('cancelled'));
+      else signal.addEventListener('abort', () => reject(new Error('cancelled')), { once: true });
+    });
+    cancelled.catch(() => undefined);
+    cancellations.set(signal, cancelled);
+  }
+  return Promise.race([promise, cancelled]);
 }
 
 /**
@@ -77,6 +81,8 @@ export class InstanceQueueClient {
     this.connection.on('error', onError);
     this.queue = new Queue(INSTANCE_QUEUE, { connection: this.connection, prefix });
     this.queue.on('error', onError);
+    // Every instance waiting on its job listens for the queue closing: as many listeners as instances, by design.
+    this.queue.setMaxListeners(0);
     const events = new Redis(url, { maxRetriesPerRequest: null });
     events.on('error', onError);
     this.events = new QueueEvents(INSTANCE_QUEUE, { connection: events, prefix });
