@@ -53,7 +53,7 @@ export interface OpenSessionOptions {
   logger?: Logger;
 }
 
-/** Who runs an exec: fixwright's helpers and the caller's commands run as the sandbox user; only the lease renewal runs as root. */
+/** Who runs an exec: fixwright's helpers and the caller's commands run as the sandbox user; the lease renewal and execAsRoot as root. */
 type ExecUser = 'sandbox' | 'root';
 
 const EXIT_TIMEOUT = 124;
@@ -128,6 +128,8 @@ export class SandboxSession {
   /** Set once the cgroup was asked: from then on only the cgroup's count is compared with itself. */
   private oomByProbe = false;
   private leaseRenewals = 0;
+  /** The last lease asked for by renewLease. */
+  private leaseAsked: number | undefined;
   /** Commands started in the container (lease renewals aside): none means nothing ran in it. */
   private execsStarted = 0;
   private removal: Promise<void> | undefined;
@@ -236,6 +238,7 @@ export class SandboxSession {
       throw new FixwrightError('FW_ERR_SANDBOX', `a lease of ${lease}s is past this sandbox's bound of ${this.options.leaseBoundSeconds}s`);
     }
     this.leaseRenewals += 1;
+    this.leaseAsked = lease;
     const result = await this.exec(['sh', '-c', `printf '%s %s\\n' "$1" "$2" > ${LEASE_FILE}`, 'sh', String(this.leaseRenewals), String(lease)], { timeoutSeconds: 30 }, 4096, false, 'root');
     if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `could not renew the sandbox's lease (exit ${result.exitCode}): ${result.stderr.text.trim().slice(0, 200)}`);
   }
@@ -262,6 +265,20 @@ export class SandboxSession {
    */
   execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes, checkOom = true): Promise<ExecResult> {
     return this.exec(argv, options, outputCapBytes, checkOom, 'sandbox');
+  }
+
+  /**
+   * Runs one of fixwright's own programs as root (with every capability dropped: root only by
+   * owning what it makes), for work that code the sandbox user ran before must not be able to
+   * alter, such as collecting an untrusted build's outputs. Never pass argv from a user or a model.
+   */
+  execAsRoot(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes): Promise<ExecResult> {
+    return this.exec(argv, options, outputCapBytes, false, 'root');
+  }
+
+  /** The lease the sandbox was opened with, and the longest a renewal may ask for. */
+  get lease(): { seconds: number; boundSeconds: number | undefined } {
+    return { seconds: this.leaseAsked ?? this.options.leaseSeconds, boundSeconds: this.options.leaseBoundSeconds };
   }
 
   private async exec(argv: readonly string[], options: ExecOptions, outputCapBytes: number, checkOom: boolean, user: ExecUser): Promise<ExecResult> {

@@ -1,8 +1,11 @@
 import {
   checkImports,
+  extensionBuildLimits,
   isPytestCommand,
   prepareCheckout,
   prepareEnvironmentImage,
+  prepareExtensionBuild,
+  putExtensionBuild,
   readProjectFiles,
   resolveEnvironment,
   runEnvironmentTests,
@@ -76,13 +79,24 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
     return stop(`the environment (${environment.key}) did not build: ${(err as Error).message}`);
   }
   deps.run.environment = { environment, image };
+  // The project's extensions, built once per tree in a sandbox of their own and cached (the same
+  // build eval uses): every sandbox of the run starts from it, and builds again only what a patch changed.
+  let built: Awaited<ReturnType<typeof prepareExtensionBuild>>;
+  try {
+    built = await prepareExtensionBuild(deps.sandbox, environment, { image, repo: deps.repo, signal: deps.signal });
+  } catch (err) {
+    if (deps.signal?.aborted) throw err;
+    return stop(`the project's extensions (${environment.key}) did not build: ${(err as Error).message}`);
+  }
 
   const near = state.files.slice(0, BASELINE_SOURCE_FILES).map((f) => f.path);
   const selection = selectRegressionTests(deps.run.snapshot?.files ?? [], near, { maxFiles: BASELINE_TEST_FILES, summaries: deps.run.index?.summaries });
   const testFiles = selection.tests.map((t) => t.path);
   const collect = isPytestCommand(environment.testCmd) && testFiles.length > 0;
   try {
-    const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120 }, async (session) => {
+    const limits = environment.build ? { limits: extensionBuildLimits(deps.sandbox.settings) } : {};
+    const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120, ...limits }, async (session) => {
+      if (built) await putExtensionBuild(session, built);
       await prepareCheckout(session, environment);
       const health = await busy(deps.run.clock, 'test', () => checkImports(session, environment, IMPORT_TIMEOUT_SECONDS), (h) => h.durationMs);
       // Only the packages the run is about must import (every one a spec names); another package of

@@ -1,5 +1,17 @@
 import { type FileSummary, selectRegressionTests } from '../../localisation/index.js';
-import { applyPatch, isPytestCommand, pathViolations, prepareCheckout, type PytestRunResult, runEnvironmentTests } from '../../sandbox/index.js';
+import {
+  applyPatch,
+  type BuiltExtensions,
+  checkExtensionBuild,
+  extensionBuildLimits,
+  isPytestCommand,
+  pathViolations,
+  prepareCheckout,
+  prepareExtensionBuild,
+  putExtensionBuild,
+  type PytestRunResult,
+  runEnvironmentTests,
+} from '../../sandbox/index.js';
 import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
 import { busy } from '../run-clock.js';
@@ -295,6 +307,26 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     return finishWith(drafts.map((d) => untestedCandidate(d.diff ? { ...d, failure } : d, d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer)), []);
   }
   const { environment, image } = prepared;
+  // The baseline built (and cached) the project's extensions: each sandbox below starts from them.
+  let built: BuiltExtensions | undefined;
+  try {
+    built = await prepareExtensionBuild(deps.sandbox, environment, { image, repo: deps.repo, signal: deps.signal });
+  } catch (err) {
+    if (deps.signal?.aborted) throw err;
+    const failure = { category: 'sandbox_error' as const, message: `the project's extensions did not build: ${(err as Error).message}` };
+    return finishWith(drafts.map((d) => untestedCandidate(d.diff ? { ...d, failure } : d, d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer)), []);
+  }
+  /**
+   * After a patch: the extensions it changed are built again in the patch's sandbox. A build that
+   * fails is logged and the tests run on what it left, as the official harness's failed install.
+   */
+  const rebuildAfterPatch = async (session: Parameters<typeof runEnvironmentTests>[0]) => {
+    if (!built) return;
+    const rebuild = await checkExtensionBuild(session, environment, deps.signal);
+    if (rebuild.failed) deps.events.emit('log', { step: 'test', level: 'warn', message: rebuild.failed.slice(-2000) });
+  };
+  /** With a build, the limits of the build's own sandbox: a patch may make it build again there. */
+  const limits = environment.build ? { limits: extensionBuildLimits(deps.sandbox.settings) } : {};
   const snapshotFiles = deps.run.snapshot?.files ?? [];
   const existing = new Set(snapshotFiles.map((f) => f.path));
   const { judges, clash } = judgeTests(state.reproTests, drafts, existing);
@@ -370,6 +402,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   };
   const putJudges = async (session: Parameters<typeof runEnvironmentTests>[0]) => {
     // The environment's files and the judge tests in one exec (the judges last, so they win).
+    if (built) await putExtensionBuild(session, built);
     await prepareCheckout(session, environment, Object.fromEntries(judges.map((j) => [j.path, j.content])));
   };
 
@@ -378,7 +411,8 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const withoutPatch: Promise<{ error?: string }> =
     newJudges.length > 0 || newSet
       ? deps.sandbox
-          .withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120 }, async (session) => {
+          .withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120, ...limits }, async (session) => {
+            if (built) await putExtensionBuild(session, built);
             await prepareCheckout(session, environment, Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
             for (const [path, result] of await runJudges(session, newJudges)) judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
             // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
@@ -408,11 +442,12 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   /** How each group's patch applied, told once every sandbox is done: in candidate order, and only for candidates that are judged. */
   const applyResults = new Map<number, Record<string, unknown>>();
   const runGroup = (plan: (typeof plans)[number]) =>
-    deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session): Promise<PatchedRun | { applyFailed: string }> => {
+    deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120, ...limits }, async (session): Promise<PatchedRun | { applyFailed: string }> => {
       await putJudges(session);
       const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
       applyResults.set(plan.lead, { attempt: state.attempt, candidate: plan.lead, ok: applied.ok, ...(applied.ok ? { method: applied.method } : { message: applied.message }) });
       if (!applied.ok) return { applyFailed: applied.message };
+      await rebuildAfterPatch(session);
       const after = await runJudges(session, judges);
       // The set's run without the patch is still going: every file of the set runs under the plain
       // limit, which stands only where it is what the checked files under their own limit would
@@ -438,10 +473,11 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const rerunExisting = (plan: (typeof plans)[number]) =>
     checked.length === 0
       ? Promise.resolve(undefined)
-      : deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120 }, async (session) => {
+      : deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120, ...limits }, async (session) => {
           await putJudges(session);
           const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
           if (!applied.ok) throw new Error(`the patch applied once and then did not: ${applied.message}`);
+          await rebuildAfterPatch(session);
           // As in every other sandbox: the judges run first, so the existing tests see what they leave behind.
           await runJudges(session, judges);
           return run(session, checked, { timeout: existingTimeout, existing: true });

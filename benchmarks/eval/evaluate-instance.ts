@@ -8,6 +8,7 @@ import {
   parseTestLog,
   prepareCheckout,
   prepareEnvironmentImage,
+  extensionBuildLimits,
   prepareExtensionBuild,
   putExtensionBuild,
   testRunEnv,
@@ -115,10 +116,11 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   }
   // The extensions are built from the base commit in a sandbox of their own (cached, shared by
   // every instance whose extension sources are the same); a patch that changes one is built again
-  // in the test's sandbox (prepareCheckout). A failure is the environment's, decided before any verdict.
+  // in the test's sandbox (prepareCheckout). A failure of the base's build is the environment's,
+  // decided before any verdict; one after the patches is the patch's (graded, as officially).
   let built: BuiltExtensions | undefined;
   try {
-    built = await prepareExtensionBuild(ctx.runtime, env, { image, repo: { kind: 'git', gitDir, commit: row.base_commit } });
+    built = await prepareExtensionBuild(ctx.runtime, env, { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, signal: ctx.signal });
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     return end('env_error', `the extensions did not build: ${(err as Error).message.slice(-3000)}`);
@@ -126,7 +128,8 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   try {
     return await ctx.runtime.withSandbox(
       // One sandbox per instance: nothing of this tree is started ahead of need.
-      { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600, warm: false },
+      // With a build, the limits of the build's own sandbox: a patch may make it build again here.
+      { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600, warm: false, ...(env.build ? { limits: extensionBuildLimits(ctx.runtime.settings) } : {}) },
       async (session) => {
         if (built) await putExtensionBuild(session, built);
         const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120, asHarness: true });
@@ -140,7 +143,10 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         // The official eval script goes on to the tests (no `set -e`) with the test files the test
         // patch could not write missing, so the row is graded there, and not resolved.
         if (!tests.ok) return end('unresolved', `the test patch does not apply after the model patch: ${tests.message}`);
-        await prepareCheckout(session, env);
+        const rebuild = await prepareCheckout(session, env);
+        // The official install step after the patch fails without stopping the script: the tests
+        // run (and fail to import); the build's tail goes before the verdict's reason.
+        const afterBuild = (reason: string | null) => (rebuild?.failed && reason !== null ? `${rebuild.failed.slice(-2500)}\n— then the tests: ${reason}` : reason);
         const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch, env.directives)], {
           timeoutSeconds: ctx.timeoutSeconds,
           env: testRunEnv(env),
@@ -154,7 +160,7 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         // The official harness records no report for a run past its time: an error, not a verdict.
         if (run.timedOut) return end('test_error', `the tests ran past ${ctx.timeoutSeconds}s`, { log });
         const verdict = verdictOf(parseTestLog(log, env.parser), run.exitCode, log, row, env.needsNetwork, ctx.grading);
-        return end(verdict.status, verdict.reason, { log, exit_code: run.exitCode, ...verdict });
+        return end(verdict.status, afterBuild(verdict.reason), { log, exit_code: run.exitCode, ...verdict });
       },
     );
   } catch (err) {

@@ -1,13 +1,14 @@
-"""fixwright's extension-build helper: runs inside a sandbox, as the sandbox user, never on the host.
+"""fixwright's extension-build helper: runs inside a sandbox, never on the host, passed whole on the
+command line (`python3 -I -S -c SCRIPT MODE`), so no file of it lies where sandbox code could change it.
 
-  snapshot PATTERNS_JSON   before the build: remembers every file of /work (size, mtime)
-  pack                     after the build: the files the build made or changed, as a gzipped tar on
-                           stdout; the build's inputs (files matching the patterns that were there
-                           before it) with their sha256 in the manifest
-  check                    in a test's sandbox, after its patches: inputs changed since the cached
-                           build are touched (so an incremental build_ext redoes them); a changed
-                           header or setup file removes every output (a full rebuild). Prints JSON.
+  snapshot   as root, before the build: every regular file of /work (size, mtime) as JSON on stdout
+  pack       as root, after the build, the snapshot on stdin: the files the build made or changed, as
+             a gzipped tar on stdout (regular files only, opened without following any link)
+  check      as the sandbox user, in a test's sandbox after its patches, the manifest on stdin:
+             inputs changed since the cached build are touched (so an incremental build_ext redoes
+             them); a changed header or setup file removes every output (a full rebuild). Prints JSON.
 
+The manifest (patterns, the inputs' git blob ids, the outputs) is made on the host, never here.
 Written for every Python 3 the base images have (3.9 and 3.11).
 """
 import fnmatch
@@ -15,11 +16,11 @@ import gzip
 import hashlib
 import json
 import os
+import stat
 import sys
 import tarfile
 
 ROOT = '/work'
-STATE = '/tmp/fixwright/build'
 SKIP_DIRS = {'.git', '__pycache__', '.pytest_cache', '.eggs', '.tox', '.hypothesis', '.mypy_cache'}
 # Kept out of the outputs: byte code and objects (build_ext --inplace does not need build/ again).
 SKIP_SUFFIXES = ('.pyc', '.pyo', '.o')
@@ -29,10 +30,14 @@ DIRECT_SOURCES = ('.c', '.cc', '.cpp', '.cxx', '.pyx')
 
 
 def matches(path, patterns):
+    # The host's inputMatcher has the same rules; patterns hold no [ or ] (refused by the schema).
     base = path.rsplit('/', 1)[-1]
     for p in patterns:
         if p.endswith('/'):
-            if path.startswith(p):
+            if '/' in p[:-1]:
+                if path.startswith(p):
+                    return True
+            elif path.startswith(p) or ('/' + p) in path:
                 return True
         elif '/' in p:
             if fnmatch.fnmatchcase(path, p):
@@ -48,50 +53,63 @@ def walk():
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not (rel == '.' and d == 'build'))
         for name in sorted(files):
             path = name if rel == '.' else rel + '/' + name
-            if os.path.isfile(os.path.join(ROOT, path)) and not os.path.islink(os.path.join(ROOT, path)):
-                yield path
+            st = os.lstat(os.path.join(ROOT, path))
+            if stat.S_ISREG(st.st_mode):
+                yield path, st
 
 
-def digest(path):
-    h = hashlib.sha256()
+def open_nofollow(path):
+    """Opens /work/PATH for reading with no link followed on the way (a build left running could swap one in)."""
+    fd = os.open(ROOT, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        parts = path.split('/')
+        for part in parts[:-1]:
+            nfd = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        ffd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=fd)
+    finally:
+        os.close(fd)
+    st = os.fstat(ffd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(ffd)
+        return None, st
+    return os.fdopen(ffd, 'rb'), st
+
+
+def blob_id(path):
+    """The file's git blob id (what the host keys and the manifest compare on)."""
     with open(os.path.join(ROOT, path), 'rb') as f:
-        for block in iter(lambda: f.read(1 << 20), b''):
-            h.update(block)
-    return h.hexdigest()
+        data = f.read()
+    return hashlib.sha1(b'blob %d\0' % len(data) + data).hexdigest()
 
 
-def stamp(path):
-    st = os.stat(os.path.join(ROOT, path))
-    return [st.st_size, st.st_mtime_ns]
-
-
-def snapshot(patterns):
-    os.makedirs(STATE, exist_ok=True)
-    with open(os.path.join(STATE, 'before.json'), 'w') as f:
-        json.dump({'patterns': patterns, 'files': {p: stamp(p) for p in walk()}}, f)
+def snapshot():
+    json.dump({p: [st.st_size, st.st_mtime_ns] for p, st in walk()}, sys.stdout)
 
 
 def pack():
-    with open(os.path.join(STATE, 'before.json')) as f:
-        before = json.load(f)
-    files, patterns = before['files'], before['patterns']
-    outputs = [p for p in walk() if not p.endswith(SKIP_SUFFIXES) and (p not in files or files[p] != stamp(p))]
-    produced = set(outputs)
-    inputs = {p: digest(p) for p in files if matches(p, patterns) and p not in produced and os.path.isfile(os.path.join(ROOT, p))}
-    with open(os.path.join(STATE, 'manifest.json'), 'w') as f:
-        json.dump({'patterns': patterns, 'inputs': inputs, 'outputs': outputs}, f)
+    before = json.load(sys.stdin)
+    outputs = [p for p, st in walk() if not p.endswith(SKIP_SUFFIXES) and before.get(p) != [st.st_size, st.st_mtime_ns]]
     with gzip.GzipFile(fileobj=sys.stdout.buffer, mode='wb', compresslevel=3, mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode='w|') as tar:
+        with tarfile.open(fileobj=gz, mode='w|', format=tarfile.PAX_FORMAT) as tar:
             for p in outputs:
-                tar.add(os.path.join(ROOT, p), arcname=p, recursive=False)
+                f, st = open_nofollow(p)
+                if f is None:
+                    continue
+                with f:
+                    info = tarfile.TarInfo(p)
+                    info.size = st.st_size
+                    info.mtime = st.st_mtime
+                    info.mode = 0o755 if st.st_mode & 0o111 else 0o644
+                    tar.addfile(info, f)
 
 
 def check():
-    with open(os.path.join(STATE, 'manifest.json')) as f:
-        manifest = json.load(f)
+    manifest = json.load(sys.stdin)
     patterns, inputs, outputs = manifest['patterns'], manifest['inputs'], set(manifest['outputs'])
-    current = [p for p in walk() if matches(p, patterns) and p not in outputs]
-    changed = [p for p in current if inputs.get(p) != digest(p)]
+    current = [p for p, _ in walk() if matches(p, patterns) and p not in outputs]
+    changed = [p for p in current if inputs.get(p) != blob_id(p)]
     removed = sorted(set(inputs) - set(current))
     full = bool(removed) or any(not p.endswith(DIRECT_SOURCES) for p in changed)
     if full:
@@ -109,10 +127,10 @@ def check():
 if __name__ == '__main__':
     mode = sys.argv[1] if len(sys.argv) > 1 else ''
     if mode == 'snapshot':
-        snapshot(json.loads(sys.argv[2]))
+        snapshot()
     elif mode == 'pack':
         pack()
     elif mode == 'check':
         check()
     else:
-        sys.exit('usage: extension-build.py snapshot PATTERNS_JSON | pack | check')
+        sys.exit('usage: extension-build.py snapshot | pack | check')

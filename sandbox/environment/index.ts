@@ -9,10 +9,13 @@ export { prepareEnvironmentImage, type PipSettings } from './prepare.js';
 export { checkImports, HELPERS_DIR, prepareCheckout, runEnvironmentTests, testDirectives, testRunEnv, type HealthResult } from './run-tests.js';
 export {
   checkExtensionBuild,
+  cleanOutputsTar,
   DEFAULT_BUILD_INPUTS,
   defaultBuildCacheDir,
   extensionBuildKey,
+  extensionBuildLimits,
   extensionBuildSchema,
+  inputMatcher,
   prepareExtensionBuild,
   putExtensionBuild,
   type BuildRuntime,

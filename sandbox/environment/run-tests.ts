@@ -21,8 +21,9 @@ export function testRunEnv(environment: TestEnvironment): Record<string, string>
  * Writes the environment's generated files and helper scripts, and `extraFiles` (relative to the
  * checkout, written last so they win), into a sandbox that holds the repository: one exec for all.
  * Then, for an environment that builds extensions, builds again where the checkout's build inputs
- * changed since the cached build put in (a patch touched a .pyx), or fully where none was put in;
- * a build failure throws FW_ERR_IMAGE_BUILD with the log's tail.
+ * changed since the cached build put in (a patch touched a .pyx): a failure there is returned
+ * (`failed`, with the log's tail); or fully where none was put in, and a failure then throws
+ * FW_ERR_IMAGE_BUILD.
  */
 export async function prepareCheckout(session: SandboxSession, environment: TestEnvironment, extraFiles: Record<string, string> = {}): Promise<RebuildResult | undefined> {
   const work = { ...environment.files, ...extraFiles };
