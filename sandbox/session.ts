@@ -53,7 +53,7 @@ export interface OpenSessionOptions {
   logger?: Logger;
 }
 
-/** Who runs an exec: fixwright's helpers and the caller's commands run as the sandbox user; the lease renewal and execAsRoot as root. */
+/** Who runs an exec: fixwright's helpers and the caller's commands run as the sandbox user; only the lease renewal runs as root. */
 type ExecUser = 'sandbox' | 'root';
 
 const EXIT_TIMEOUT = 124;
@@ -265,15 +265,6 @@ export class SandboxSession {
    */
   execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes, checkOom = true): Promise<ExecResult> {
     return this.exec(argv, options, outputCapBytes, checkOom, 'sandbox');
-  }
-
-  /**
-   * Runs one of fixwright's own programs as root (with every capability dropped: root only by
-   * owning what it makes), for work that code the sandbox user ran before must not be able to
-   * alter, such as collecting an untrusted build's outputs. Never pass argv from a user or a model.
-   */
-  execAsRoot(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes): Promise<ExecResult> {
-    return this.exec(argv, options, outputCapBytes, false, 'root');
   }
 
   /** The lease the sandbox was opened with, and the longest a renewal may ask for. */

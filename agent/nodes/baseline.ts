@@ -97,7 +97,8 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
     const limits = environment.build ? { limits: extensionBuildLimits(deps.sandbox.settings) } : {};
     const problem = await deps.sandbox.withSandbox({ repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120, ...limits }, async (session) => {
       if (built) await putExtensionBuild(session, built);
-      await prepareCheckout(session, environment);
+      const rebuild = await prepareCheckout(session, environment);
+      if (rebuild?.failed) deps.events.emit('log', { step: 'baseline', level: 'warn', message: rebuild.failed.slice(-2000) });
       const health = await busy(deps.run.clock, 'test', () => checkImports(session, environment, IMPORT_TIMEOUT_SECONDS), (h) => h.durationMs);
       // Only the packages the run is about must import (every one a spec names); another package of
       // the repository that needs an optional extra is noted, not fatal.

@@ -1,10 +1,12 @@
 """fixwright's extension-build helper: runs inside a sandbox, never on the host, passed whole on the
-command line (`python3 -I -S -c SCRIPT MODE`), so no file of it lies where sandbox code could change it.
+command line (`python3 -I -S -c SCRIPT MODE`, from /), so no file of it lies where sandbox code could
+change it, and nothing of the checkout is on its path.
 
-  snapshot   as root, before the build: every regular file of /work (size, mtime) as JSON on stdout
-  pack       as root, after the build, the snapshot on stdin: the files the build made or changed, as
-             a gzipped tar on stdout (regular files only, opened without following any link)
-  check      as the sandbox user, in a test's sandbox after its patches, the manifest on stdin:
+  snapshot   before the build: every regular file of /work (size, mtime) as JSON on stdout
+  pack       after the build, the snapshot on stdin: the files the build made or changed, as a
+             gzipped tar on stdout (regular files only, opened without following any link); the
+             host checks the tar and writes it again
+  check      in a test's sandbox after its patches, the manifest on stdin:
              inputs changed since the cached build are touched (so an incremental build_ext redoes
              them); a changed header or setup file removes every output (a full rebuild). Prints JSON.
 
@@ -47,8 +49,13 @@ def matches(path, patterns):
     return False
 
 
+def fail(err):
+    raise err
+
+
 def walk():
-    for dirpath, dirs, files in os.walk(ROOT):
+    # A directory that cannot be read is an error, never a silently empty listing.
+    for dirpath, dirs, files in os.walk(ROOT, onerror=fail):
         rel = os.path.relpath(dirpath, ROOT)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not (rel == '.' and d == 'build'))
         for name in sorted(files):

@@ -363,9 +363,11 @@ async function buildInSandbox(
       { image, repo, limits: extensionBuildLimits(runtime.settings), leaseSeconds: build.timeout_seconds + 900, outputCapBytes: BUILD_LOG_CAP, warm: false },
       async (session) => {
         if (Object.keys(environment.files).length > 0) await session.putFiles(WORKDIR, environment.files);
-        // Snapshot and pack run as root from / (isolated Python: no site, no path from the
-        // checkout), so the build, run as the sandbox user, can change neither them nor what they report.
-        const snap = await session.execAsRoot(helper('snapshot'), { timeoutSeconds: 300, cwd: '/' }, 256 << 20);
+        // Snapshot and pack run from the command line (isolated Python from /: no site, no path from
+        // the checkout, no file the build could rewrite). What pack returns is only a tar of regular
+        // files, which the host checks; the manifest is the host's own. (As the sandbox user: root,
+        // with no capability, cannot read a checkout copied with a private mode.)
+        const snap = await session.execTrusted(helper('snapshot'), { timeoutSeconds: 300, cwd: '/' }, 256 << 20);
         if (snap.exitCode !== 0 || snap.stdout.truncatedBytes > 0) throw new FixwrightError('FW_ERR_SANDBOX', `the build's snapshot failed: ${tail(snap.stderr.text, 5)}`);
         const run = await session.run(build.command, { timeoutSeconds: build.timeout_seconds, env: build.env, signal }).catch((err: unknown) => {
           throw new FixwrightError('FW_ERR_IMAGE_BUILD', `the extension build could not run: ${(err as Error).message}`, { cause: err });
@@ -374,7 +376,7 @@ async function buildInSandbox(
         if (run.exitCode !== 0) {
           throw new FixwrightError('FW_ERR_IMAGE_BUILD', `the extension build (${build.command.join(' ')}) ${await whyFailed(session, run, build)}:\n${tail(`${run.stdout.text}\n${run.stderr.text}`)}`);
         }
-        const packed = await session.execAsRoot(helper('pack'), { timeoutSeconds: 600, cwd: '/', stdin: snap.stdout.raw }, MAX_OUTPUT_BYTES);
+        const packed = await session.execTrusted(helper('pack'), { timeoutSeconds: 600, cwd: '/', stdin: snap.stdout.raw }, MAX_OUTPUT_BYTES);
         if (packed.exitCode !== 0 || packed.stdout.truncatedBytes > 0) {
           throw new FixwrightError('FW_ERR_SANDBOX', `collecting the build's outputs failed (exit ${packed.exitCode}): ${tail(packed.stderr.text, 5)}`);
         }
@@ -439,29 +441,38 @@ export async function prepareExtensionBuild(
   const dir = options.cacheDir ?? defaultBuildCacheDir();
   if (options.signal?.aborted) throw new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled');
   const { key, inputs } = await keyAndInputs(runtime.docker, image, build, environment.files, options.repo);
-  let pending = inFlight.get(key);
-  let reused = true;
-  if (!pending) {
-    const cached = readCached(dir, key);
-    if (cached) {
-      sandboxMetrics.extensionBuilds.inc({ result: 'cached' });
-      return { ...cached, reused: true };
+  for (;;) {
+    let pending = inFlight.get(key);
+    let reused = true;
+    if (!pending) {
+      const cached = readCached(dir, key);
+      if (cached) {
+        sandboxMetrics.extensionBuilds.inc({ result: 'cached' });
+        return { ...cached, reused: true };
+      }
+      reused = false;
+      const started = buildInSandbox(runtime, image, environment, build, options.repo, key, inputs, options.signal).then((built) => {
+        writeCached(dir, built);
+        return built;
+      });
+      pending = started;
+      inFlight.set(key, started);
+      // Once on disk, later callers read it there; a failure may be passing (Docker, a cancel): gone too.
+      const forget = () => {
+        if (inFlight.get(key) === started) inFlight.delete(key);
+      };
+      started.then(forget, forget);
+    } else {
+      sandboxMetrics.extensionBuilds.inc({ result: 'shared' });
     }
-    reused = false;
-    pending = buildInSandbox(runtime, image, environment, build, options.repo, key, inputs, options.signal).then((built) => {
-      writeCached(dir, built);
-      return built;
-    });
-    inFlight.set(key, pending);
-    // Once on disk, later callers read it there; a failure may be passing (Docker, a cancel): gone too.
-    const forget = () => {
-      if (inFlight.get(key) === pending) inFlight.delete(key);
-    };
-    pending.then(forget, forget);
-  } else {
-    sandboxMetrics.extensionBuilds.inc({ result: 'shared' });
+    try {
+      return { ...(await unlessCancelled(pending, options.signal)), reused };
+    } catch (err) {
+      // The caller whose build this was was cancelled, this one not: it builds for itself.
+      if ((err as { code?: string }).code === 'FW_ERR_CANCELLED' && !options.signal?.aborted) continue;
+      throw err;
+    }
   }
-  return { ...(await unlessCancelled(pending, options.signal)), reused };
 }
 
 /** The manifest put into each sandbox, kept on the host: nothing in the sandbox can change it. */
@@ -493,7 +504,7 @@ export async function checkExtensionBuild(session: SandboxSession, environment: 
   let full = true;
   let changed: string[] = [];
   if (manifest !== undefined) {
-    const check = await session.execTrusted(helper('check'), { timeoutSeconds: 300, stdin: manifest }, 1 << 20);
+    const check = await session.execTrusted(helper('check'), { timeoutSeconds: 300, cwd: '/', stdin: manifest }, 1 << 20);
     if (check.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `checking the build's inputs failed: ${tail(check.stderr.text, 5)}`);
     const found = JSON.parse(check.stdout.text.trim().split('\n').at(-1) ?? '{}') as { rebuild?: boolean; full?: boolean; changed?: string[]; removed?: string[] };
     if (!found.rebuild) return { rebuilt: false, full: false, changed: [], durationMs: Date.now() - started };

@@ -252,6 +252,15 @@ describe('extension builds', () => {
     const t0 = Date.now();
     await expect(prepareExtensionBuild(runtime, slow, { image, repo, cacheDir, signal: AbortSignal.timeout(3000) })).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
     expect(Date.now() - t0).toBeLessThan(30_000);
+    // A caller that shares a build another caller cancelled builds for itself.
+    const short = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(3)'] } });
+    const ctl = new AbortController();
+    const first = prepareExtensionBuild(runtime, short, { image, repo, cacheDir, signal: ctl.signal });
+    await new Promise((r) => setTimeout(r, 500));
+    const second = prepareExtensionBuild(runtime, short, { image, repo, cacheDir });
+    setTimeout(() => ctl.abort(), 1500);
+    await expect(first).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
+    expect((await second)!.files).toBe(0);
   }, 600_000);
 
   it('a rebuild renews the lease by its own time', async () => {
