@@ -115,7 +115,8 @@ def pack():
 def check():
     manifest = json.load(sys.stdin)
     patterns, inputs, outputs = manifest['patterns'], manifest['inputs'], set(manifest['outputs'])
-    current = [p for p, _ in walk() if matches(p, patterns) and p not in outputs]
+    # The inputs are the patterns' files and the files the build was seen to read.
+    current = [p for p, _ in walk() if (matches(p, patterns) or p in inputs) and p not in outputs]
     changed = [p for p in current if inputs.get(p) != blob_id(p)]
     removed = sorted(set(inputs) - set(current))
     full = bool(removed) or any(not p.endswith(DIRECT_SOURCES) for p in changed)

@@ -107,6 +107,25 @@ const BUILD_LOG_CAP = 4 << 20;
 /** The helper, passed whole on the command line (`python3 -I -S -c`): no copy of it lies in the sandbox. */
 const helperScript = () => readFileSync(assetPath('sandbox/assets/extension-build.py'), 'utf8');
 const helper = (mode: 'snapshot' | 'pack' | 'check') => ['python3', '-I', '-S', '-c', helperScript(), mode];
+/** Where the build's Python records the checkout's files it reads (sandbox/assets/extension-build-reads.py as sitecustomize). */
+const READS_DIR = '/tmp/fixwright-reads';
+const readsHook = () => readFileSync(assetPath('sandbox/assets/extension-build-reads.py'), 'utf8');
+/** Recorded reads taken into a manifest at most (a build that reads more is keyed on its patterns alone past these). */
+const MAX_READS = 20_000;
+
+/** The recorded reads, as paths of tracked files that are not already inputs or outputs. */
+function recordedReads(text: string, inputs: Map<string, string>, produced: Set<string>, idOf: (path: string) => string | undefined): Map<string, string> {
+  const reads = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const path = line.trim();
+    if (reads.size >= MAX_READS) break;
+    if (!path || path.startsWith('/') || path.split('/').some((p) => p === '' || p === '.' || p === '..' || p === '.git')) continue;
+    if (inputs.has(path) || produced.has(path) || reads.has(path)) continue;
+    const id = idOf(path);
+    if (id !== undefined) reads.set(path, id);
+  }
+  return reads;
+}
 
 /** The cache directory: FIXWRIGHT_DATA_DIR/extension-builds unless given. */
 export function defaultBuildCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -140,10 +159,12 @@ function blobId(content: Buffer | string): string {
  * (a git source) or of the directory, with the environment's written files over them (they are
  * in the checkout before the build). The key and the manifest come from this, never from the sandbox.
  */
-async function readInputs(repo: RepoSource, patterns: readonly string[], written: Record<string, string>): Promise<Map<string, string>> {
+async function readInputs(repo: RepoSource, patterns: readonly string[], written: Record<string, string>): Promise<{ inputs: Map<string, string>; idOf: (path: string) => string | undefined }> {
   const match = inputMatcher(patterns);
   const inputs = new Map<string, string>();
+  let idOf: (path: string) => string | undefined;
   if (repo.kind === 'git') {
+    const tree = new Map<string, string>();
     let stdout: string;
     try {
       ({ stdout } = await promisify(execFile)('git', ['--git-dir', repo.gitDir, 'ls-tree', '-r', '-z', '--end-of-options', repo.commit], { maxBuffer: 256 << 20 }));
@@ -156,8 +177,11 @@ async function readInputs(repo: RepoSource, patterns: readonly string[], written
       const [mode, type, id] = entry.slice(0, tab).split(' ');
       const path = entry.slice(tab + 1);
       // 120000: a link, which the helper's walk passes over as well.
-      if (type === 'blob' && mode !== '120000' && match(path)) inputs.set(path, id!);
+      if (type !== 'blob' || mode === '120000') continue;
+      tree.set(path, id!);
+      if (match(path)) inputs.set(path, id!);
     }
+    idOf = (path) => tree.get(path);
   } else {
     const root = resolve(repo.path);
     const walk = (rel: string): void => {
@@ -170,9 +194,19 @@ async function readInputs(repo: RepoSource, patterns: readonly string[], written
       }
     };
     walk('');
+    idOf = (path) => {
+      const full = join(root, path);
+      if (!full.startsWith(`${root}/`)) return undefined;
+      try {
+        return lstatSync(full).isFile() ? blobId(readFileSync(full)) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
   }
   for (const [path, content] of Object.entries(written)) if (match(path)) inputs.set(path, blobId(content));
-  return inputs;
+  const tracked = idOf;
+  return { inputs, idOf: (path) => (written[path] !== undefined ? blobId(written[path]!) : tracked(path)) };
 }
 
 /** The build's key: the image's id, the build itself, the files written before it, and its inputs' blob ids. */
@@ -181,22 +215,28 @@ export async function extensionBuildKey(docker: Docker, image: string, environme
   return (await keyAndInputs(docker, image, build, environment.files, repo)).key;
 }
 
-async function keyAndInputs(docker: Docker, image: string, build: ExtensionBuild, files: Record<string, string>, repo: RepoSource): Promise<{ key: string; inputs: Map<string, string> }> {
+async function keyAndInputs(
+  docker: Docker,
+  image: string,
+  build: ExtensionBuild,
+  files: Record<string, string>,
+  repo: RepoSource,
+): Promise<{ key: string; inputs: Map<string, string>; idOf: (path: string) => string | undefined }> {
   let imageId: string;
   try {
     imageId = (await docker.getImage(image).inspect()).Id;
   } catch (err) {
     throw new FixwrightError('FW_ERR_IMAGE_NOT_FOUND', `image '${image}' not found for the extension build`, { field: 'image', cause: err });
   }
-  const inputs = await readInputs(repo, patternsOf(build), files);
+  const { inputs, idOf } = await readInputs(repo, patternsOf(build), files);
   const fingerprint = createHash('sha256');
   for (const [path, id] of [...inputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) fingerprint.update(`${path}\0${id}\n`);
-  const helperHash = createHash('sha256').update(helperScript()).digest('hex');
+  const helperHash = createHash('sha256').update(helperScript()).update(readsHook()).digest('hex');
   const key = createHash('sha256')
     .update(JSON.stringify({ imageId, build, files, inputs: fingerprint.digest('hex'), helper: helperHash }))
     .digest('hex')
     .slice(0, 24);
-  return { key, inputs };
+  return { key, inputs, idOf };
 }
 
 /** Builds under way in this process, by key: two instances needing one build share it. */
@@ -354,6 +394,7 @@ async function buildInSandbox(
   repo: RepoSource,
   key: string,
   inputs: Map<string, string>,
+  idOf: (path: string) => string | undefined,
   signal: AbortSignal | undefined,
 ): Promise<Omit<BuiltExtensions, 'reused'>> {
   const started = Date.now();
@@ -363,13 +404,16 @@ async function buildInSandbox(
       { image, repo, limits: extensionBuildLimits(runtime.settings), leaseSeconds: build.timeout_seconds + 900, outputCapBytes: BUILD_LOG_CAP, warm: false },
       async (session) => {
         if (Object.keys(environment.files).length > 0) await session.putFiles(WORKDIR, environment.files);
+        await session.putFiles('/', { [`${READS_DIR.slice(1)}/sitecustomize.py`]: readsHook() });
         // Snapshot and pack run from the command line (isolated Python from /: no site, no path from
         // the checkout, no file the build could rewrite). What pack returns is only a tar of regular
         // files, which the host checks; the manifest is the host's own. (As the sandbox user: root,
         // with no capability, cannot read a checkout copied with a private mode.)
         const snap = await session.execTrusted(helper('snapshot'), { timeoutSeconds: 300, cwd: '/' }, 256 << 20);
         if (snap.exitCode !== 0 || snap.stdout.truncatedBytes > 0) throw new FixwrightError('FW_ERR_SANDBOX', `the build's snapshot failed: ${tail(snap.stderr.text, 5)}`);
-        const run = await session.run(build.command, { timeoutSeconds: build.timeout_seconds, env: build.env, signal }).catch((err: unknown) => {
+        // The build's Python code records the checkout's files it opens (what setup code reads beside the patterns).
+        const env = { ...build.env, PYTHONPATH: build.env.PYTHONPATH ? `${READS_DIR}:${build.env.PYTHONPATH}` : READS_DIR };
+        const run = await session.run(build.command, { timeoutSeconds: build.timeout_seconds, env, signal }).catch((err: unknown) => {
           throw new FixwrightError('FW_ERR_IMAGE_BUILD', `the extension build could not run: ${(err as Error).message}`, { cause: err });
         });
         if (signal?.aborted) throw new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled');
@@ -382,11 +426,19 @@ async function buildInSandbox(
         }
         const clean = await cleanOutputsTar(packed.stdout.raw);
         const produced = new Set(clean.outputs);
+        const recorded = await session.execTrusted(
+          ['python3', '-I', '-S', '-c', `import glob, sys\nfor f in sorted(glob.glob('${READS_DIR}/reads.*.txt')):\n    sys.stdout.write(open(f, errors='replace').read())`],
+          { timeoutSeconds: 120, cwd: '/' },
+          16 << 20,
+        );
+        const reads = recordedReads(recorded.exitCode === 0 ? recorded.stdout.text : '', inputs, produced, idOf);
         // The manifest is the host's: the patterns of the build, the inputs' blob ids read from git
-        // (a file the build rewrote is an output, not an input), the outputs of the checked tar.
+        // (a file the build rewrote is an output, not an input) with the tracked files its Python
+        // code was seen to read, the outputs of the checked tar.
         const manifest = JSON.stringify({
           patterns: patternsOf(build),
-          inputs: Object.fromEntries([...inputs].filter(([p]) => !produced.has(p))),
+          inputs: Object.fromEntries([...[...inputs].filter(([p]) => !produced.has(p)), ...reads]),
+          reads: [...reads.keys()],
           outputs: clean.outputs,
         });
         return { tar: clean.tar, manifest, files: clean.outputs.length };
@@ -400,6 +452,25 @@ async function buildInSandbox(
     sandboxMetrics.extensionBuilds.inc({ result: 'failed' });
     throw err;
   }
+}
+
+/**
+ * The key a tree's build is cached under: the patterns' key, unless the build cached there was seen
+ * to read files (beside the patterns) that differ in this tree; then a variant of it named by those
+ * files' blob ids here, so a tree whose setup code reads other content gets a build of its own.
+ */
+function variantKey(dir: string, key: string, idOf: (path: string) => string | undefined): string {
+  const cached = readCached(dir, key);
+  if (!cached) return key;
+  let manifest: { inputs?: Record<string, string>; reads?: string[] };
+  try {
+    manifest = JSON.parse(cached.manifest) as typeof manifest;
+  } catch {
+    return key;
+  }
+  const reads = (manifest.reads ?? []).map((path) => [path, idOf(path) ?? null] as const);
+  if (reads.every(([path, id]) => manifest.inputs?.[path] === id)) return key;
+  return createHash('sha256').update(JSON.stringify({ key, reads })).digest('hex').slice(0, 24);
 }
 
 /** Waits for `promise`, or throws FW_ERR_CANCELLED as soon as `signal` aborts. */
@@ -440,7 +511,9 @@ export async function prepareExtensionBuild(
   const image = options.image ?? runtime.settings.image;
   const dir = options.cacheDir ?? defaultBuildCacheDir();
   if (options.signal?.aborted) throw new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled');
-  const { key, inputs } = await keyAndInputs(runtime.docker, image, build, environment.files, options.repo);
+  const keyed = await keyAndInputs(runtime.docker, image, build, environment.files, options.repo);
+  const { inputs, idOf } = keyed;
+  const key = variantKey(dir, keyed.key, idOf);
   for (;;) {
     let pending = inFlight.get(key);
     let reused = true;
@@ -451,7 +524,7 @@ export async function prepareExtensionBuild(
         return { ...cached, reused: true };
       }
       reused = false;
-      const started = buildInSandbox(runtime, image, environment, build, options.repo, key, inputs, options.signal).then((built) => {
+      const started = buildInSandbox(runtime, image, environment, build, options.repo, key, inputs, idOf, options.signal).then((built) => {
         writeCached(dir, built);
         return built;
       });
