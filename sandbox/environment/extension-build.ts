@@ -296,7 +296,7 @@ function writeCached(dir: string, built: Omit<BuiltExtensions, 'reused'>): void 
 }
 
 /** The shipped sandbox settings (no variable or flag set): a setting equal to one of these was not chosen by the operator. */
-let shippedDefaults: SandboxSettings | undefined;
+let shippedDefaults: SandboxSettings | null | undefined;
 
 /**
  * Limits for compiling: at least 4 GiB of memory, a 3 GiB checkout, the machine's processors (up
@@ -305,8 +305,16 @@ let shippedDefaults: SandboxSettings | undefined;
  * sandbox and by every sandbox that may build again (an instance's, an agent's).
  */
 export function extensionBuildLimits(settings: SandboxSettings): Partial<SandboxLimits> {
-  shippedDefaults ??= loadSettings({}).sandbox;
-  const pick = (key: 'memoryBytes' | 'workdirBytes' | 'cpus' | 'pids', wish: number) => (settings[key] === shippedDefaults![key] ? Math.max(settings[key], wish) : settings[key]);
+  if (shippedDefaults === undefined) {
+    try {
+      shippedDefaults = loadSettings({}).sandbox;
+    } catch {
+      // The defaults cannot be told: every setting counts as the operator's.
+      shippedDefaults = null;
+    }
+  }
+  const shipped = shippedDefaults;
+  const pick = (key: 'memoryBytes' | 'workdirBytes' | 'cpus' | 'pids', wish: number) => (shipped !== null && settings[key] === shipped[key] ? Math.max(settings[key], wish) : settings[key]);
   return {
     memoryBytes: pick('memoryBytes', 4 * GIB),
     workdirBytes: pick('workdirBytes', 3 * GIB),
