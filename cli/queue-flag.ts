@@ -1,3 +1,4 @@
+import { redisURLProblem } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 
 /** `--queue`'s help: where the instances go, and what REDIS_URL does. */
@@ -15,6 +16,7 @@ export function queueFlag(flag: string | boolean | undefined, redisURL: string |
   }
   const url = flag === true ? redisURL : flag;
   if (!url) throw new FixwrightError('FW_ERR_BAD_INPUT', '--queue needs a Redis URL (--queue redis://host:6379) or REDIS_URL', { field: '--queue' });
-  if (!/^rediss?:\/\/[^\s]+$/.test(url)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--queue ${url}: not a Redis URL (redis://host:6379 or rediss://…)`, { field: '--queue' });
+  const problem = redisURLProblem(url);
+  if (problem) throw new FixwrightError('FW_ERR_BAD_INPUT', `--queue ${url}: not a Redis URL (redis://host:6379 or rediss://…): ${problem}`, { field: '--queue' });
   return url;
 }

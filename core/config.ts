@@ -114,12 +114,39 @@ export const MODEL_RPM_LIMIT = 100_000;
 /** Candidates per attempt the agent draws at most (agent/'s MAX_SAMPLES; core/ does not import the agent). */
 export const SAMPLES_LIMIT = 8;
 
+/**
+ * Why a Redis URL is unusable (undefined: it is usable): parsed as ioredis parses it, so a bad port
+ * or host is this one line, not a stack trace from inside ioredis.
+ */
+export function redisURLProblem(u: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    return 'not a URL (redis://[:password@]host[:port][/db], port 1 to 65535)';
+  }
+  if (!['redis:', 'rediss:'].includes(url.protocol)) return `${url.protocol} is not redis: or rediss:`;
+  if (!url.hostname) return 'no host';
+  if (url.port !== '' && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) return `port ${url.port} is not 1 to 65535`;
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) return `/${db} is not a database number`;
+  return undefined;
+}
+
 const serviceSchema = z.object({
   /** Redis for BullMQ jobs, tasks and event streams; unset means the in-process queue and the on-disk store. */
   redisURL: z
     .string()
     .optional()
-    .refine((u) => u === undefined || /^rediss?:\/\/[^\s]+$/.test(u), 'must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379'),
+    .superRefine((u, ctx) => {
+      const problem = u === undefined ? undefined : redisURLProblem(u);
+      if (problem) ctx.addIssue({ code: 'custom', message: `must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379 (${problem})` });
+    }),
+  /**
+   * Model endpoints a `fixwright worker` sends its key to when a queued bench job names one (the
+   * submitter's --base-url), beside its own OPENAI_BASE_URL; none: only its own.
+   */
+  workerBaseURLs: listOf(/,/).refine((urls) => urls.every((u) => httpUrl('x').safeParse(u).success), 'must be http(s) URLs separated by commas'),
   /** API keys a caller must present (`authorization: Bearer KEY` or `x-api-key`); none means an open API. */
   apiKeys: listOf(/,/).refine((keys) => keys.every((k) => k.length >= 8), 'each key must be at least 8 characters'),
   /** Directories under which `repo_path` may point; none means `repo_path` is refused. */
@@ -303,6 +330,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       modelRpm: env.FIXWRIGHT_MODEL_RPM || undefined,
       allowedModels: env.FIXWRIGHT_ALLOWED_MODELS,
       editURL: env.FIXWRIGHT_EDIT_URL || undefined,
+      workerBaseURLs: env.FIXWRIGHT_WORKER_BASE_URLS,
     },
     sandbox,
   };
@@ -316,7 +344,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
           : section === 'models' && key
             ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', contextTokens: 'FIXWRIGHT_MODEL_CONTEXT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
             : section === 'service' && key
-              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', modelRpm: 'FIXWRIGHT_MODEL_RPM', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL' } as Record<string, string>)[key]!
+              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', modelRpm: 'FIXWRIGHT_MODEL_RPM', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL', workerBaseURLs: 'FIXWRIGHT_WORKER_BASE_URLS' } as Record<string, string>)[key]!
             : section === 'quickfix' && key
               ? ({ cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES', cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES', cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL' } as Record<string, string>)[key]!
             : section === 'localisation' && key

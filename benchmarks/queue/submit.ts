@@ -1,17 +1,16 @@
-import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { EventLog } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
 import { instanceFileName } from '../../core/instance-name.js';
-import type { EnvironmentRequest } from '../../sandbox/index.js';
 import type { loadEnvironmentTable } from '../eval/environments.js';
 import type { InstanceResult } from '../eval/evaluate-instance.js';
 import type { EvalRow, Prediction } from '../eval/instances.js';
 import type { Variant } from '../run/ablation.js';
 import type { BenchContext, InstanceRun, RemoteBench } from '../run/run-bench.js';
-import { FINISHED_JOB_AGE_SECONDS, INSTANCE_QUEUE, jobId, jobSolve, queueRunId, tableFor, unpackText, type BenchJob, type BenchReturn, type EvalJob, type EvalReturn, type EvalSettings } from './jobs.js';
+import { EVENTS_MAX_LEN, FINISHED_JOB_AGE_SECONDS, fixwrightVersion, LOCAL_FAULT_ATTEMPTS, LOCAL_FAULT_BACKOFF_MS, INSTANCE_QUEUE, jobId, jobSolve, queueRunId, tableFor, unpackText, type BenchJob, type BenchPayload, type BenchReturn, type EvalJob, type EvalReturn, type EvalSettings, type JobRun } from './jobs.js';
 
 /** One rejection per cancel signal, shared by every instance waiting on it (one abort listener, not one each). */
 const cancellations = new WeakMap<AbortSignal, Promise<never>>();
@@ -31,26 +30,46 @@ function unlessAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined):
   return Promise.race([promise, cancelled]);
 }
 
+/** How often a waiting submitter checks that each awaited job still exists, and says where the run stands. */
+export const CHECK_INTERVAL_MS = 30_000;
+
+/** What a submitter waiting on its jobs is told now and then (and the figures of its progress line). */
+export interface QueueNotes {
+  /** One line for the user (a job gone from the queue and queued again, a progress line). */
+  line(text: string): void;
+}
+
+/** A job's answer as the submitter collects it: the worker's result, the text of its payload, and who ran it. */
+export type Collected<R> = R & { text: string };
+
 /**
  * The submitting side of the instance queue: puts one job per instance on it, waits for a worker's
- * result, and takes a job off once its result is written into the run directory (a job finished
- * while no submitter was there stays a week, for the rerun that collects it).
+ * result, and takes a job (and its payload key) off once its result is written into the run
+ * directory. While it waits it checks every CHECK_INTERVAL_MS that each awaited job still exists (a
+ * Redis restarted empty, another submitter's Ctrl-C): a job gone is queued again, and said so.
  */
 export class InstanceQueueClient {
   private readonly connection: Redis;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
-  /** Jobs this client put on the queue, by instance id (to collect or cancel them). */
-  private readonly jobs = new Map<string, string>();
+  /** Jobs this client waits on or collected, by instance id: the job id and the payload key once finished. */
+  private readonly jobs = new Map<string, { id: string; payload?: string }>();
+  /** Job ids this client added (Ctrl-C takes off only these: another submitter's jobs are its own). */
+  private readonly created = new Set<string>();
+  /** Jobs being waited on now. */
+  private readonly waiting = new Set<string>();
   /** Collected jobs still being taken off the queue (closing waits for them). */
   private readonly removals = new Set<Promise<unknown>>();
+  private readonly db: string;
+  private progress: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
 
   /**
    * Connects to the queue's Redis, first checking once that it answers (a wrong --queue URL fails
    * here with one clear error, not as retries in every instance). Connection trouble later is told
    * to `onError` once per 30 s while ioredis retries.
    */
-  static async connect(url: string, onError: (err: Error) => void = () => undefined, prefix = 'fixwright', timeoutMs = 5000): Promise<InstanceQueueClient> {
+  static async connect(url: string, onError: (err: Error) => void = () => undefined, prefix = 'fixwright', timeoutMs = 5000, notes?: QueueNotes, checkMs = CHECK_INTERVAL_MS): Promise<InstanceQueueClient> {
     const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
     let cause: Error | undefined;
     probe.on('error', (err: Error) => void (cause ??= err)); // reported below
@@ -63,11 +82,17 @@ export class InstanceQueueClient {
       probe.disconnect();
     }
     let last = 0;
-    const client = new InstanceQueueClient(url, prefix, (err) => {
-      if (Date.now() - last < 30_000) return;
-      last = Date.now();
-      onError(err);
-    });
+    const client = new InstanceQueueClient(
+      url,
+      prefix,
+      (err) => {
+        if (Date.now() - last < 30_000) return;
+        last = Date.now();
+        onError(err);
+      },
+      notes,
+      checkMs,
+    );
     await client.events.waitUntilReady();
     return client;
   }
@@ -76,10 +101,13 @@ export class InstanceQueueClient {
     readonly url: string,
     prefix: string,
     onError: (err: Error) => void,
+    private readonly notes: QueueNotes | undefined,
+    private readonly checkMs: number,
   ) {
+    this.db = new URL(url).pathname.replace(/^\//, '') || '0';
     this.connection = new Redis(url, { maxRetriesPerRequest: null });
     this.connection.on('error', onError);
-    this.queue = new Queue(INSTANCE_QUEUE, { connection: this.connection, prefix });
+    this.queue = new Queue(INSTANCE_QUEUE, { connection: this.connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
     this.queue.on('error', onError);
     // Every instance waiting on its job listens for the queue closing: as many listeners as instances, by design.
     this.queue.setMaxListeners(0);
@@ -87,67 +115,177 @@ export class InstanceQueueClient {
     events.on('error', onError);
     this.events = new QueueEvents(INSTANCE_QUEUE, { connection: events, prefix });
     this.events.on('error', onError);
-  }
-
-  /** `fixwright worker` processes taking instance jobs right now. */
-  async workers(): Promise<number> {
-    return (await this.queue.getWorkers()).length;
+    this.events.setMaxListeners(0);
   }
 
   /**
-   * Runs one job through the queue and returns the worker's answer. `collectedAt`: when the run
-   * directory's result of this instance was written (it runs again): a job of the same id finished
-   * before then is that old answer, not a new one.
+   * `fixwright worker` processes taking instance jobs right now, on this Redis database and prefix
+   * (CLIENT LIST names every database's clients).
    */
-  async run<R>(kind: 'bench' | 'eval', instanceId: string, data: BenchJob | EvalJob, collectedAt: number | undefined, signal?: AbortSignal): Promise<R> {
-    const id = jobId(kind, data);
-    this.jobs.set(instanceId, id);
-    let job: Job | undefined = await this.queue.getJob(id);
-    if (job) {
-      const state = await job.getState();
-      // A failed job (its worker lost too often, or its run threw) is run again, as a local rerun would.
-      if (state === 'failed' || (state === 'completed' && collectedAt !== undefined && (job.finishedOn ?? 0) <= collectedAt)) {
-        await job.remove().catch(() => undefined);
-        job = undefined;
-      }
-    }
-    job ??= await this.queue.add(kind, data, { jobId: id, attempts: 1, removeOnComplete: { age: FINISHED_JOB_AGE_SECONDS }, removeOnFail: { age: FINISHED_JOB_AGE_SECONDS } });
-    return (await unlessAborted(job.waitUntilFinished(this.events), signal)) as R;
+  async workers(): Promise<number> {
+    return (await this.queue.getWorkers()).filter((w) => w.db === undefined || w.db === this.db).length;
   }
 
-  /** Takes an instance's finished job off the queue once its result is in the run directory. */
+  /** Starts the progress line: every CHECK_INTERVAL_MS while jobs are awaited, how many wait, run, and which workers are there. */
+  private progressLine(): void {
+    if (this.progress || !this.notes) return;
+    this.progress = setInterval(() => {
+      if (this.waiting.size === 0) return;
+      void Promise.all([this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active'), this.workers()])
+        .then(([c, workers]) => {
+          this.notes?.line(`fixwright: queue: ${this.waiting.size} instance(s) awaited: ${(c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active ?? 0} running; ${workers} worker(s) on this database and prefix\n`);
+        })
+        .catch(() => undefined); // the connection's own error line says Redis is unreachable
+    }, this.checkMs);
+    this.progress.unref();
+  }
+
+  /** Adds the job, or finds the one of that id already there (a rerun, another submitter). */
+  private async add(kind: 'bench' | 'eval', id: string, data: BenchJob | EvalJob): Promise<Job> {
+    const existing = await this.queue.getJob(id);
+    if (existing) return existing;
+    const job = await this.queue.add(kind, data, {
+      jobId: id,
+      // A worker's local fault (a repository or commit it lacks, Docker down) leaves the job to another worker, a bounded number of times.
+      attempts: LOCAL_FAULT_ATTEMPTS,
+      backoff: { type: 'exponential', delay: LOCAL_FAULT_BACKOFF_MS },
+      removeOnComplete: { age: FINISHED_JOB_AGE_SECONDS },
+      removeOnFail: { age: FINISHED_JOB_AGE_SECONDS },
+    });
+    this.created.add(id);
+    return job;
+  }
+
+  /**
+   * Waits for the job to finish: its completed or failed event, and every `checkMs` its state (a job
+   * gone from the queue is queued again and said so; one finished while no event came is taken as it is).
+   */
+  private async finished(kind: 'bench' | 'eval', instanceId: string, id: string, data: BenchJob | EvalJob, job: Job, signal?: AbortSignal): Promise<unknown> {
+    for (;;) {
+      try {
+        return await unlessAborted(job.waitUntilFinished(this.events, this.checkMs), signal);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        // Timed out (time for a check), failed, or gone (BullMQ then rejects with an object): the state says which.
+      }
+      const state = await this.queue.getJobState(id);
+      if (state === 'unknown') {
+        this.notes?.line(`fixwright: queue: the job of ${instanceId} is gone from the queue (Redis restarted empty, or another submitter took it off); queued again\n`);
+        job = await this.add(kind, id, data);
+      } else if (state === 'completed' || state === 'failed') {
+        const found = await this.queue.getJob(id);
+        if (!found) continue;
+        if (state === 'failed') throw new Error(found.failedReason || 'the job failed');
+        return found.returnvalue;
+      }
+    }
+  }
+
+  /**
+   * Runs one job through the queue and returns the worker's answer with its payload's text.
+   * `collectedToken`: the run token recorded in the run directory's result of this instance (it runs
+   * again): a job of the same id that answered with that token is that old answer, not a new one.
+   */
+  async run<R extends { payload: string; run: JobRun }>(kind: 'bench' | 'eval', instanceId: string, data: BenchJob | EvalJob, collectedToken: string | undefined, signal?: AbortSignal): Promise<Collected<R>> {
+    const id = jobId(kind, data);
+    this.jobs.set(instanceId, { id });
+    this.waiting.add(id);
+    this.progressLine();
+    try {
+      for (let tries = 0; ; tries += 1) {
+        let job: Job | undefined = await this.queue.getJob(id);
+        if (job) {
+          const state = await job.getState();
+          const old = state === 'completed' && collectedToken !== undefined && (job.returnvalue as R | null)?.run?.token === collectedToken;
+          // A failed job (its worker lost too often, or its run threw) is run again, as a local rerun would.
+          if (state === 'failed' || old) {
+            await job.remove().catch(() => undefined);
+            job = undefined;
+          }
+        }
+        job ??= await this.add(kind, id, data);
+        const answer = (await this.finished(kind, instanceId, id, data, job, signal)) as R;
+        const packed = await this.connection.get(answer.payload);
+        if (packed !== null) {
+          this.jobs.set(instanceId, { id, payload: answer.payload });
+          return { ...answer, text: unpackText(packed) };
+        }
+        // Its trajectory or log expired (or Redis lost it): the job runs again, once.
+        if (tries > 0) throw new Error(`the worker's answer lost its ${kind === 'eval' ? 'test log' : 'trajectory'} (key ${answer.payload} is gone from Redis)`);
+        this.notes?.line(`fixwright: queue: the finished job of ${instanceId} has lost its ${kind === 'eval' ? 'test log' : 'trajectory'}; queued again\n`);
+        await this.queue.remove(id).catch(() => undefined);
+      }
+    } finally {
+      this.waiting.delete(id);
+    }
+  }
+
+  /** Takes an instance's finished job and its payload off the queue once its result is in the run directory. */
   async collected(instanceId: string): Promise<void> {
-    const id = this.jobs.get(instanceId);
-    if (!id) return;
+    const found = this.jobs.get(instanceId);
+    if (!found) return;
     this.jobs.delete(instanceId);
-    const removal = this.queue.remove(id).catch(() => undefined);
+    const removal = Promise.all([this.queue.remove(found.id), found.payload ? this.connection.del(found.payload) : 0]).catch(() => undefined);
     this.removals.add(removal);
     await removal;
     this.removals.delete(removal);
   }
 
-  /** Takes this client's jobs that no worker has started off the queue (Ctrl-C); started ones finish, for a rerun to collect. */
-  async cancelWaiting(): Promise<number> {
-    let removed = 0;
-    for (const id of this.jobs.values()) {
-      const job = await this.queue.getJob(id);
-      if (job && ['waiting', 'delayed', 'prioritized'].includes(await job.getState())) {
-        if (await job.remove().then(() => true, () => false)) removed += 1;
-      }
-    }
-    return removed;
+  /**
+   * Takes the jobs this client added that no worker has started off the queue (Ctrl-C); started ones
+   * finish, for a rerun to collect. All at once (the commands pipeline on the connection), and within
+   * `timeoutMs`: with Redis down, undefined (nothing is known).
+   */
+  async cancelWaiting(timeoutMs = 5000): Promise<number | undefined> {
+    const ids = [...this.jobs.values()].map((j) => j.id).filter((id) => this.created.has(id));
+    const cancel = async () => {
+      const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
+      const unstarted = ids.filter((_, i) => ['waiting', 'delayed', 'prioritized'].includes(states[i]!));
+      const removed = await Promise.all(unstarted.map((id) => this.queue.remove(id).then((n) => n === 1, () => false)));
+      return removed.filter(Boolean).length;
+    };
+    const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref());
+    return Promise.race([cancel().catch(() => undefined), timer]);
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled([...this.removals]);
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
-    await this.connection.quit().catch(() => undefined);
+  /** Closes the connections, waiting up to `timeoutMs` for collected jobs to leave (with Redis down, it disconnects). */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.closing ??= this.shut(timeoutMs);
+    return this.closing;
+  }
+
+  private async shut(timeoutMs: number): Promise<void> {
+    if (this.progress) clearInterval(this.progress);
+    const closing = (async () => {
+      await Promise.allSettled([...this.removals]);
+      await Promise.allSettled([this.events.close(), this.queue.close()]);
+      await this.connection.quit().catch(() => undefined);
+    })();
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), timeoutMs).unref());
+    if ((await Promise.race([closing, timer])) === 'timeout') {
+      this.connection.disconnect();
+      void this.events.disconnect().catch(() => undefined);
+      void this.queue.disconnect().catch(() => undefined);
+    }
   }
 }
 
-/** When a result file was written (undefined: there is none). */
-function writtenAt(file: string): number | undefined {
-  return existsSync(file) ? statSync(file).mtimeMs : undefined;
+/** The cancelled run's words about its queued instances (`removed` undefined: Redis did not answer in time). */
+export function cancelledNote(removed: number | undefined): string {
+  return removed === undefined
+    ? " (the queue's Redis did not answer: this run's unstarted instances may still be queued; workers that take them finish them, and the rerun collects them)"
+    : ` (${removed} queued instance(s) taken off the queue; those already running finish on their workers and the rerun collects them)`;
+}
+
+/** The run token recorded in a result file (undefined: none, or no result). */
+function collectedToken(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  try {
+    const token = (JSON.parse(readFileSync(file, 'utf8')) as { queue?: { token?: unknown } }).queue?.token;
+    return typeof token === 'string' ? token : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Why a job failed, for the instance's recorded result. */
@@ -166,7 +304,8 @@ export function remoteBench(
   options: {
     out: string;
     solve: BenchContext['solve'];
-    environmentFor?: (row: EvalRow) => EnvironmentRequest | undefined;
+    /** The environment table the agent's tests use (cut to each row's entry in its job); none: resolved from the repository. */
+    table?: ReturnType<typeof loadEnvironmentTable>;
     variant?: Variant;
     errorRetries: number;
     retryBackoffMs?: number;
@@ -178,19 +317,22 @@ export function remoteBench(
     const { instance_id, repo, base_commit, problem_statement, version } = row;
     const data: BenchJob = {
       run_id: runId,
+      fixwright: fixwrightVersion(),
       row: { instance_id, repo, base_commit, problem_statement, ...(version !== undefined ? { version } : {}) },
       solve: jobSolve(options.solve),
-      environment: (options.environmentFor?.(row) as BenchJob['environment'] | undefined) ?? null,
+      table: options.table ? (JSON.parse(JSON.stringify(tableFor(options.table, repo, version))) as BenchJob['table']) : null,
       variant: options.variant ? (JSON.parse(JSON.stringify(options.variant)) as BenchJob['variant']) : null,
       error_retries: options.errorRetries,
       retry_backoff_ms: options.retryBackoffMs ?? 2000,
     };
-    const collected = writtenAt(join(options.out, 'results', `${instanceFileName(instance_id)}.json`));
+    const collected = collectedToken(join(options.out, 'results', `${instanceFileName(instance_id)}.json`));
     const started = Date.now();
     try {
       const answer = await client.run<BenchReturn>('bench', instance_id, data, collected, options.signal);
-      writeFileSync(trajectory, unpackText(answer.trajectory_gz));
-      return { result: answer.result, patch: answer.patch, files: answer.files };
+      const payload = JSON.parse(answer.text) as BenchPayload;
+      writeFileSync(trajectory, payload.trajectory);
+      // Who ran it, with which version, and how often its worker was lost before (cost_usd counts only this run).
+      return { result: { ...answer.result, queue: answer.run } as BenchReturn['result'], patch: payload.patch, files: answer.files };
     } catch (err) {
       if (options.signal?.aborted) throw err;
       const message = failureMessage(err);
@@ -218,16 +360,17 @@ export function remoteEvaluator(
   return async (row, prediction) => {
     const data: EvalJob = {
       run_id: runId,
+      fixwright: fixwrightVersion(),
       row: JSON.parse(JSON.stringify(row)) as Record<string, unknown>,
       prediction: { instance_id: prediction.instance_id, model_name_or_path: prediction.model_name_or_path, model_patch: prediction.model_patch },
       table: tableFor(options.table, row.repo, row.version) as EvalJob['table'],
-      settings: JSON.parse(JSON.stringify(options.settings)) as EvalJob['settings'],
+      settings: { timeoutSeconds: options.settings.timeoutSeconds, grading: options.settings.grading.name },
     };
-    const collected = writtenAt(join(options.out, 'instances', instanceFileName(row.instance_id), 'result.json'));
+    const collected = collectedToken(join(options.out, 'instances', instanceFileName(row.instance_id), 'result.json'));
     const started = Date.now();
     try {
       const answer = await client.run<EvalReturn>('eval', row.instance_id, data, collected, options.signal);
-      return { ...answer.result, log: unpackText(answer.log_gz) } as InstanceResult;
+      return { ...answer.result, queue: answer.run, log: answer.text } as InstanceResult;
     } catch (err) {
       if (options.signal?.aborted) throw err;
       // Like a sandbox failure in a local run: no verdict, and a rerun tries it again.

@@ -1,20 +1,32 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Counter, Histogram } from 'prom-client';
 import { Redis } from 'ioredis';
+import { z } from 'zod';
 import type { SolveContext } from '../../agent/index.js';
 import type { Settings } from '../../core/config.js';
 import type { Logger } from '../../core/logger.js';
 import { metricsRegistry } from '../../core/metrics.js';
 import type { SandboxRuntime } from '../../sandbox/index.js';
+import { environmentFor, loadEnvironmentTable } from '../eval/environments.js';
 import { evaluateInstance, type EvalContext } from '../eval/evaluate-instance.js';
+import { gradingRule } from '../eval/grading.js';
 import { evalRowSchema, type EvalRow } from '../eval/instances.js';
 import { cacheRepositories } from '../repositories.js';
 import { variantLocalisation, type VariantLocalisation } from '../run/ablation.js';
 import { runWithRetries } from '../run/run-bench.js';
-import { benchJobSchema, evalJobSchema, INSTANCE_QUEUE, jobEnvironment, jobVariant, packText, type BenchReturn, type EvalReturn } from './jobs.js';
+import { benchJobSchema, evalJobSchema, FINISHED_JOB_AGE_SECONDS, fixwrightVersion, INSTANCE_QUEUE, jobVariant, packText, payloadKey, TRAVELLING_LOG_BYTES, type BenchJob, type BenchPayload, type BenchReturn, type EvalReturn, type JobRun } from './jobs.js';
+
+/**
+ * A fault of this worker's machine (a repository or commit it lacks, Docker down), not of the job:
+ * the job goes back on the queue for another worker (LOCAL_FAULT_ATTEMPTS tries in all, jobs.ts) instead of ending as an error.
+ */
+export class LocalFault extends Error {}
+
 
 const jobsDone = new Counter({
   name: 'fixwright_instance_jobs_total',
@@ -40,13 +52,28 @@ export interface InstanceWorkerOptions {
   reposDir?: string;
 }
 
+/** Two URLs name one endpoint (a trailing slash aside). */
+function sameURL(a: string, b: string): boolean {
+  const norm = (u: string) => {
+    try {
+      return new URL(u).href.replace(/\/+$/, '');
+    } catch {
+      return u;
+    }
+  };
+  return norm(a) === norm(b);
+}
+
 /** What the worker process lends its instance jobs: its sandbox runtime and its model gate. */
 export interface InstanceWorkerParts {
   runtime: SandboxRuntime;
   modelGate: SolveContext['modelGate'];
 }
 
-/** A job lost this many times more (its worker killed or stopped mid-instance) fails; each loss before runs it again elsewhere. */
+/**
+ * Times a job whose worker was lost (killed or stopped mid-instance) runs again elsewhere: twice at
+ * most; a job lost a third time fails (BullMQ's maxStalledCount).
+ */
 export const MAX_STALLED = 2;
 
 /**
@@ -56,6 +83,10 @@ export const MAX_STALLED = 2;
  */
 export function startInstanceWorker(url: string, settings: Settings, options: InstanceWorkerOptions, parts: InstanceWorkerParts, logger: Logger, onError: (err: Error) => void): { close(force: boolean): Promise<void> } {
   const reposDir = options.reposDir ?? join(settings.dataDir, 'repos');
+  const prefix = options.prefix ?? 'fixwright';
+  const workerName = `${hostname()}:${process.pid}`;
+  const connection = new Redis(url, { maxRetriesPerRequest: null });
+  connection.on('error', onError);
   const scratch = join(settings.dataDir, 'queue-jobs');
   mkdirSync(scratch, { recursive: true });
   const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
@@ -68,20 +99,86 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
    * fetched when it lacks the job's commit). A failure is logged; the run then ends as a missing repository does.
    */
   const repository = async (row: { repo: string; base_commit: string }) => {
-    if (options.reposDir) return;
-    const turn = (fetches.get(row.repo) ?? Promise.resolve())
-      .then(() => cacheRepositories([row], reposDir, (repo) => logger.info({ repo, into: reposDir }, 'cloning a repository')))
-      .then((failures) => {
-        for (const [repo, why] of failures) logger.warn({ repo, why }, 'repository not available');
-      });
-    fetches.set(row.repo, turn.catch(() => undefined));
-    await turn;
+    if (!options.reposDir) {
+      const turn = (fetches.get(row.repo) ?? Promise.resolve())
+        .then(() => cacheRepositories([row], reposDir, (repo) => logger.info({ repo, into: reposDir }, 'cloning a repository')))
+        .then((failures) => {
+          for (const [repo, why] of failures) logger.warn({ repo, why }, 'repository not available');
+        });
+      fetches.set(row.repo, turn.catch(() => undefined));
+      await turn;
+    }
+    // Another worker may hold it: this machine's lack is not the instance's error.
+    const dir = join(reposDir, row.repo);
+    if (!existsSync(dir)) throw new LocalFault(`repository ${row.repo} is not on worker ${workerName} (${dir})`);
+    const has = spawnSync('git', ['-C', dir, 'cat-file', '-e', `${row.base_commit}^{commit}`], { stdio: 'ignore', timeout: 60_000 });
+    if (has.status !== 0) throw new LocalFault(`commit ${row.base_commit} of ${row.repo} is not on worker ${workerName} (${dir})`);
+  };
+
+  /** Docker answers (a worker whose Docker is down leaves its jobs to others). */
+  const dockerUp = async () => {
+    try {
+      await parts.runtime.docker.ping();
+    } catch (err) {
+      throw new LocalFault(`Docker does not answer on worker ${workerName}: ${(err as Error).message}`);
+    }
+  };
+
+  /**
+   * The model endpoint of a bench job: the worker's own, or one the job names that this worker's
+   * FIXWRIGHT_WORKER_BASE_URLS allow. Anyone who can write to the queue's Redis can add a job: the
+   * worker's key must never go to an endpoint of their choosing.
+   */
+  const endpointFor = (asked: string | undefined): string | undefined => {
+    const own = settings.models.baseURL;
+    if (asked === undefined || asked === own) return own;
+    const allowed = settings.service.workerBaseURLs ?? [];
+    if (allowed.some((u) => sameURL(u, asked))) return asked;
+    throw new UnrecoverableError(`the job asks for the model endpoint ${asked}, which worker ${workerName} does not send its key to: only its OPENAI_BASE_URL (${own ?? 'the provider default'}) or one in its FIXWRIGHT_WORKER_BASE_URLS`);
+  };
+
+  /** A travelling environment table, checked as a local run checks its table file (schema, image recipes, helpers). */
+  const checkedTable = (raw: unknown, source: unknown) => {
+    const file = join(scratch, `table-${randomUUID()}.json`);
+    try {
+      writeFileSync(file, JSON.stringify(raw));
+      const table = loadEnvironmentTable(file);
+      const named = z.object({ path: z.string(), sha256: z.string() }).safeParse(source);
+      return named.success ? { ...table, source: named.data } : table;
+    } catch (err) {
+      throw new UnrecoverableError(`the job's environment table is invalid: ${(err as Error).message.replace(/environment table \S+ is invalid: /, '')}`);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  };
+
+  /** Stores a finished job's big text under its own key (with a TTL); the job's return value names it. */
+  const storePayload = async (packed: string, token: string): Promise<string> => {
+    const key = payloadKey(prefix, token);
+    await connection.set(key, packed, 'EX', FINISHED_JOB_AGE_SECONDS);
+    return key;
+  };
+  const runOf = (job: Job): JobRun => ({ job_id: String(job.id), token: randomUUID(), worker: workerName, worker_version: fixwrightVersion(), lost_runs: job.stalledCounter });
+
+  /** A job as it is checked before anything runs: its shape, its version, and (bench) its endpoint and environment. */
+  const parsedJob = <T extends { fixwright: string }>(schema: z.ZodType<T>, job: Job): T => {
+    const parsed = schema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`the job is invalid: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (parsed.data.fixwright !== fixwrightVersion()) {
+      throw new UnrecoverableError(`the job was made by fixwright ${parsed.data.fixwright}; worker ${workerName} runs ${fixwrightVersion()} (results depend on the version): run workers of the submitter's version`);
+    }
+    return parsed.data;
   };
 
   const runBenchJob = async (job: Job): Promise<BenchReturn> => {
-    const data = benchJobSchema.parse(job.data);
+    const data: BenchJob = parsedJob(benchJobSchema, job);
+    const baseURL = endpointFor(data.solve.baseURL);
     const row: EvalRow = { ...data.row, patch: '', test_patch: '', FAIL_TO_PASS: [], PASS_TO_PASS: [] };
+    const table = data.table ? checkedTable(data.table, data.table.source) : undefined;
+    const found = table ? environmentFor(table, row.repo, row.version) : undefined;
+    const environment = found?.supported ? { table: found } : undefined;
     await repository(row);
+    await dockerUp();
     const variant = jobVariant(data);
     const key = JSON.stringify(variant ?? null);
     let localisation = localisations.get(key);
@@ -91,11 +188,11 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
       const run = await runWithRetries(
         row,
         {
-          solve: { ...data.solve, baseURL: data.solve.baseURL ?? settings.models.baseURL },
+          solve: { ...data.solve, baseURL },
           parts: { settings, runtime: parts.runtime, localiser: localisation.localiser, calibration: localisation.calibration, modelGate: parts.modelGate },
           reposDir,
           secrets,
-          environmentFor: () => jobEnvironment(data),
+          environmentFor: () => environment,
         },
         trajectory,
         data.error_retries,
@@ -107,23 +204,29 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
       } catch {
         // a run that crashed before its first event leaves none
       }
-      return { result: run.result, patch: run.patch, files: run.files, trajectory_gz: packText(text) };
+      const done = runOf(job);
+      return { result: run.result, files: run.files, run: done, payload: await storePayload(packText(JSON.stringify({ trajectory: text, patch: run.patch } satisfies BenchPayload)), done.token) };
     } finally {
       rmSync(trajectory, { force: true });
     }
   };
 
   const runEvalJob = async (job: Job): Promise<EvalReturn> => {
-    const data = evalJobSchema.parse(job.data);
-    const row = evalRowSchema.parse(data.row);
+    const data = parsedJob(evalJobSchema, job);
+    const table = checkedTable(data.table, data.table.source);
+    const parsedRow = evalRowSchema.safeParse(data.row);
+    if (!parsedRow.success) throw new UnrecoverableError(`the job's row is invalid: ${parsedRow.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const row = parsedRow.data;
     await repository(row);
-    const ctx = { ...(data.settings as object), runtime: parts.runtime, docker: parts.runtime.docker, table: data.table, reposDir, pip: settings.pip } as EvalContext;
+    await dockerUp();
+    const ctx: EvalContext = { timeoutSeconds: data.settings.timeoutSeconds, grading: gradingRule(data.settings.grading), runtime: parts.runtime, docker: parts.runtime.docker, table, reposDir, pip: settings.pip };
     const { log, ...result } = await evaluateInstance(row, data.prediction, ctx);
-    return { result, log_gz: packText(log) };
+    // The verdict was read from the whole log here: its tail travels.
+    const travelling = log.length > TRAVELLING_LOG_BYTES ? `[fixwright: the log's first ${log.length - TRAVELLING_LOG_BYTES} characters were cut on the worker]\n${log.slice(-TRAVELLING_LOG_BYTES)}` : log;
+    const done = runOf(job);
+    return { result, run: done, payload: await storePayload(packText(travelling), done.token) };
   };
 
-  const connection = new Redis(url, { maxRetriesPerRequest: null });
-  connection.on('error', onError);
   const worker = new Worker(
     INSTANCE_QUEUE,
     async (job: Job) => {
@@ -131,13 +234,23 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
       const instance = (job.data as { row?: { instance_id?: unknown } }).row?.instance_id;
       const started = Date.now();
       logger.info({ kind, instance_id: instance, job_id: job.id, retry: job.stalledCounter > 0 }, 'instance job started');
-      const answer = kind === 'eval' ? await runEvalJob(job) : await runBenchJob(job);
+      let answer;
+      try {
+        answer = kind === 'eval' ? await runEvalJob(job) : await runBenchJob(job);
+      } catch (err) {
+        if (err instanceof LocalFault) {
+          logger.warn({ kind, instance_id: instance, job_id: job.id, why: err.message }, 'this worker cannot run the job; it goes back for another worker');
+          throw err;
+        }
+        // A fault of the job itself: running it again elsewhere would fail the same way.
+        throw err instanceof UnrecoverableError ? err : new UnrecoverableError(`${(err as Error).message} (on worker ${workerName})`);
+      }
       jobsDone.inc({ kind, result: answer.result.status });
       jobSeconds.observe({ kind }, (Date.now() - started) / 1000);
       logger.info({ kind, instance_id: instance, job_id: job.id, status: answer.result.status, ms: Date.now() - started }, 'instance job done');
       return answer;
     },
-    { connection, prefix: options.prefix ?? 'fixwright', concurrency: options.concurrency, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs, maxStalledCount: MAX_STALLED },
+    { connection, prefix, concurrency: options.concurrency, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs, maxStalledCount: MAX_STALLED },
   );
   worker.on('error', onError);
   worker.on('failed', (job, err) => {

@@ -19,7 +19,7 @@ import { maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, samplesFlag, S
 import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
-import { InstanceQueueClient, remoteBench, remoteEvaluator } from '../../benchmarks/queue/index.js';
+import { cancelledNote, InstanceQueueClient, remoteBench, remoteEvaluator } from '../../benchmarks/queue/index.js';
 import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
 import type { SandboxRuntime } from '../../sandbox/index.js';
 
@@ -105,7 +105,7 @@ export function registerBenchCommand(program: Command): void {
       if (missing.length) process.stderr.write(`fixwright: ${missing.length} instance(s) have no repository under ${reposDir} (${[...new Set(missing.map((r) => r.repo))].join(', ')}); they end in error\n`);
 
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`)) : undefined;
+      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`), 'fixwright', 5000, { line: (text) => process.stderr.write(text) }) : undefined;
       if (queue) {
         const connected = await queue.workers();
         process.stderr.write(`fixwright: queue ${queueURL}: ${rows.length} instance(s) go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
@@ -145,7 +145,8 @@ export function registerBenchCommand(program: Command): void {
                   out,
                   // Only an explicit --base-url travels: otherwise each worker uses its own endpoint.
                   solve: { ...solveFor(variant), baseURL: flags.baseUrl },
-                  environmentFor: tableEnvironment,
+                  // Each job carries the table's entry for its row; the worker checks it and resolves the environment from it.
+                  table: environments,
                   variant,
                   errorRetries,
                   signal: controller.signal,
@@ -215,8 +216,9 @@ export function registerBenchCommand(program: Command): void {
         // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
         if (controller.signal.aborted) {
           // Queued instances no worker has started are taken off; started ones finish there, for the rerun to collect.
-          const removed = queue ? await queue.cancelWaiting() : 0;
-          const queued = queue ? ` (${removed} queued instance(s) taken off the queue; those already running finish on their workers and the rerun collects them)` : '';
+          // Within main's 3 s: with Redis down the line still comes.
+          const queued = queue ? cancelledNote(await queue.cancelWaiting(1500)) : '';
+          await queue?.close(500);
           throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished instances are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`);
         }
         throw err;

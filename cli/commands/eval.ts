@@ -13,7 +13,7 @@ import { createSandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
 import { wholeNumber } from '../flags.js';
 import { repositoriesFor } from '../repositories.js';
-import { InstanceQueueClient, remoteEvaluator } from '../../benchmarks/queue/index.js';
+import { cancelledNote, InstanceQueueClient, remoteEvaluator } from '../../benchmarks/queue/index.js';
 import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
 
 interface EvalFlags {
@@ -82,7 +82,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`)) : undefined;
+      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`), 'fixwright', 5000, { line: (text) => process.stderr.write(text) }) : undefined;
       if (queue) {
         const connected = await queue.workers();
         process.stderr.write(`fixwright: queue ${queueURL}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
@@ -122,8 +122,9 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
         // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
         if (controller.signal.aborted) {
           // Queued instances no worker has started are taken off; started ones finish there, for the rerun to collect.
-          const removed = queue ? await queue.cancelWaiting() : 0;
-          const queued = queue ? ` (${removed} queued instance(s) taken off the queue; those already running finish on their workers and the rerun collects them)` : '';
+          // Within main's 3 s: with Redis down the line still comes.
+          const queued = queue ? cancelledNote(await queue.cancelWaiting(1500)) : '';
+          await queue?.close(500);
           throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished verdicts are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`);
         }
         throw err;

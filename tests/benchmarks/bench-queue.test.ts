@@ -1,11 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTANCE_QUEUE } from '../../benchmarks/queue/index.js';
+import { fixwrightVersion, unpackText } from '../../benchmarks/queue/jobs.js';
 import { freePort, startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture.js';
@@ -40,6 +43,34 @@ async function waitFor<T>(check: () => T | undefined | false, what: string, time
 
 const IDS = ['acme__calc-gold', 'acme__calc-wrong', 'acme__calc-regression', 'ghost__repo-1'];
 const KEY = 'sk-queue-test-0123456789abcdef';
+
+/** A trajectory as it compares across machines: its events with times and durations taken out. */
+function untimed(events: unknown[]): unknown {
+  const timed = /^(ts|time|at)$|_ms$|_ms_|Ms$|_at$|seconds|duration|elapsed/i;
+  // pytest's summary line says how long the tests took ("1 passed in 0.03s").
+  return JSON.parse(JSON.stringify(events, (key, value) => (timed.test(key) ? undefined : typeof value === 'string' ? value.replace(/ in \d+(\.\d+)?s\b/g, ' in Ns') : value)));
+}
+
+/**
+ * Every value in the Redis, as text: strings (payloads unpacked), hashes (a job's data and return
+ * value), lists, sets and streams (BullMQ's event stream keeps copies of return values).
+ */
+async function redisText(connection: Redis): Promise<string> {
+  const parts: string[] = [];
+  for (const key of await connection.keys('*')) {
+    parts.push(key);
+    const type = await connection.type(key);
+    if (type === 'string') {
+      const value = (await connection.get(key)) ?? '';
+      parts.push(key.includes(':instance-payload:') ? unpackText(value) : value);
+    } else if (type === 'hash') parts.push(JSON.stringify(await connection.hgetall(key)));
+    else if (type === 'list') parts.push(JSON.stringify(await connection.lrange(key, 0, -1)));
+    else if (type === 'set') parts.push(JSON.stringify(await connection.smembers(key)));
+    else if (type === 'zset') parts.push(JSON.stringify(await connection.zrange(key, '0', '-1')));
+    else if (type === 'stream') parts.push(JSON.stringify(await connection.xrange(key, '-', '+')));
+  }
+  return parts.join('\n');
+}
 
 /** A run directory as it compares across machines: per instance its status, patch, attempts and localisation figures. */
 function runDir(out: string) {
@@ -110,12 +141,26 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     const out = join(dir, 'queued');
     const submitter = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
     procs.push(submitter);
+    // While it runs, the workers' key and the gold test never appear in any Redis value (jobs, payloads, event stream).
+    const watcher = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const seen: string[] = [];
+    let scans = 0;
+    const watching = setInterval(() => {
+      void redisText(watcher).then((text) => {
+        scans += 1;
+        for (const secret of [KEY, 'def test_add():']) if (text.includes(secret)) seen.push(secret);
+      }, () => undefined);
+    }, 500);
     // Both workers are inside an instance, each waiting on the model: kill one there.
     await waitFor(() => a.output().includes('instance job started') && b.output().includes('instance job started') && chats() >= before + 2, 'both workers to reach the model', 90_000);
     a.child.kill('SIGKILL');
     await a.exited;
     holdMs = 0;
     expect(await submitter.exited, submitter.output()).toBe(0);
+    clearInterval(watching);
+    await watcher.quit();
+    expect(scans).toBeGreaterThan(3);
+    expect(seen).toEqual([]);
     expect(submitter.output()).toMatch(/4 instance\(s\): agent resolved 3, unverified 0, failed 0, errors 1/);
     // The survivor ran the killed worker's instance again (BullMQ's stalled check).
     expect(b.output()).toMatch(/"retry":true/);
@@ -136,6 +181,8 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     expect(there.trajectories).toEqual(here.trajectories);
     for (const id of IDS.slice(0, 3)) {
       const events = there.events(id);
+      // The same run, event for event, times aside.
+      expect(untimed(events), id).toEqual(untimed(here.events(id)));
       expect(events[0], id).toMatchObject({ type: 'status', data: { instance_id: id } });
       expect(events.at(-1), id).toMatchObject({ type: 'done', data: { status: 'resolved' } });
       expect(events.map((e: { seq: number }) => e.seq), id).toEqual(events.map((_: unknown, i: number) => i + 1));
@@ -151,7 +198,14 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     const queue = new Queue(INSTANCE_QUEUE, { connection, prefix: 'fixwright' });
     try {
       expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
-      expect(JSON.stringify(await connection.keys('*'))).not.toContain(KEY);
+      // Nothing of the runs is left: no payload key, and the event stream holds no trajectory (only small results' copies).
+      const left = await redisText(connection);
+      expect(left).not.toContain(KEY);
+      expect(await connection.keys('fixwright:instance-payload:*')).toEqual([]);
+      expect(left).not.toContain('"type":"done"');
+      expect(left).not.toContain('+    return a + b');
+      const stream = JSON.stringify(await connection.xrange(`fixwright:${INSTANCE_QUEUE}:events`, '-', '+'));
+      expect(stream.length).toBeLessThan(64 * 1024);
     } finally {
       await queue.close();
       await connection.quit();
@@ -207,14 +261,16 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     first.child.kill('SIGKILL');
     await first.exited;
     const worker = await startWorker('worker-c');
-    await pollCounts((c) => c.completed === 4, 'the four jobs to finish with no submitter');
-    const started = () => worker.output().split('instance job started').length - 1;
-    expect(started()).toBe(4);
+    // ghost/repo is on no worker: each try goes back for another worker, and after the last the job fails (the submitter records an env_error).
+    await pollCounts((c) => c.completed === 3 && c.failed === 1, 'the four jobs to finish with no submitter');
+    const started = () => worker.output().split('\n').filter((l) => l.includes('instance job started') && !l.includes('ghost__repo-1')).length;
+    expect(started()).toBe(3);
+    expect(worker.output()).toMatch(/repository ghost\/repo is not on worker [^"]+:\d+.*it goes back for another worker/);
     const queued = start(args, env('submitter-data'));
     procs.push(queued);
     expect(await queued.exited, queued.output()).toBe(0);
     // Collected, not run again.
-    expect(started()).toBe(4);
+    expect(started()).toBe(3);
     expect(await counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
     const verdicts = (out: string) => {
       const report = JSON.parse(readFileSync(join(dir, out, 'report.json'), 'utf8'));
@@ -222,6 +278,10 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     };
     expect(verdicts('eval-queued')).toEqual(verdicts('eval-local'));
     expect(verdicts('eval-queued').resolved).toEqual(['acme__calc-gold']);
+    // Each result names the worker that ran it and its version.
+    const ran = JSON.parse(readFileSync(join(dir, 'eval-queued', 'instances', 'acme__calc-gold', 'result.json'), 'utf8')).queue;
+    expect(ran).toMatchObject({ worker: `${hostname()}:${worker.child.pid}`, worker_version: expect.stringMatching(/^\d+\.\d+/), lost_runs: 0 });
+    expect(JSON.parse(readFileSync(join(dir, 'eval-queued', 'instances', 'ghost__repo-1', 'result.json'), 'utf8')).reason).toMatch(/repository ghost\/repo is not on worker/);
     for (const id of ids.split(',').slice(0, 3)) {
       const log = (out: string) => readFileSync(join(dir, out, 'instances', id, 'test.log'), 'utf8');
       expect(existsSync(join(dir, 'eval-queued', 'instances', id, 'result.json')), id).toBe(true);
@@ -230,6 +290,54 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
       expect(outcomes(log('eval-queued')), id).toEqual(outcomes(log('eval-local')));
     }
   }, 180_000);
+
+  it("a worker refuses a job that would send its key elsewhere, or whose table, settings or version it would not run locally", async () => {
+    await stopWorkers();
+    // A server that records whoever calls it: a queued job naming it must not get the worker's key.
+    const calls: string[] = [];
+    const capture = createServer((req, res) => {
+      calls.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((resolve) => capture.listen(0, '127.0.0.1', resolve));
+    const captureURL = `http://127.0.0.1:${(capture.address() as AddressInfo).port}/v1`;
+    await startWorker('worker-d');
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(INSTANCE_QUEUE, { connection, prefix: 'fixwright' });
+    const bench = {
+      run_id: 'injected',
+      fixwright: fixwrightVersion(),
+      row: { instance_id: 'acme__calc-gold', repo: 'acme/calc', base_commit: readFileSync(dataset, 'utf8').match(/"base_commit":\s*"([0-9a-f]+)"/)![1], problem_statement: 'add is wrong' },
+      solve: { model: 'scripted', baseURL: captureURL, maxAttempts: 1, testTimeoutSeconds: 60, temperatures: [0] },
+      table: null,
+      variant: null,
+      error_retries: 0,
+      retry_backoff_ms: 0,
+    };
+    const evalJob = { run_id: 'injected', fixwright: fixwrightVersion(), row: {}, prediction: { instance_id: 'x', model_name_or_path: 'm', model_patch: '' }, table: { default: {}, repos: {} }, settings: { timeoutSeconds: 60, grading: 'swebench-5' } };
+    const refused = async (name: string, data: unknown) => {
+      const job = await queue.add(name, data, { jobId: `injected-${Math.random().toString(36).slice(2)}`, attempts: 1 });
+      const end = Date.now() + 60_000;
+      while ((await job.getState()) !== 'failed') {
+        if (Date.now() > end) throw new Error(`job ${name} did not fail: ${await job.getState()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return (await queue.getJob(job.id!))!.failedReason;
+    };
+    try {
+      expect(await refused('bench', bench)).toMatch(new RegExp(`asks for the model endpoint ${captureURL.replace(/[.]/g, '\\.')}, which worker .* does not send its key to: only its OPENAI_BASE_URL`));
+      expect(await refused('bench', { ...bench, solve: { ...bench.solve, baseURL: undefined }, table: { default: { env: { base: 'evil' } }, repos: {} } })).toMatch(/the job's environment table is invalid/);
+      expect(await refused('bench', { ...bench, fixwright: '0.0.0-other' })).toMatch(/made by fixwright 0\.0\.0-other; worker .* runs /);
+      expect(await refused('eval', { ...evalJob, settings: { ...evalJob.settings, reposDir: '/' } })).toMatch(/the job is invalid: settings/);
+      expect(await refused('eval', { ...evalJob, table: { default: { test_cmd: ['pytest'], parser: 'pytest', pythonpath: [], helpers: ['../../etc/passwd'] }, repos: {} } })).toMatch(/the job's environment table is invalid/);
+      expect(calls).toEqual([]);
+    } finally {
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await connection.quit();
+      capture.close();
+    }
+  }, 120_000);
 
   it('Ctrl-C on the submitter takes its unstarted jobs off the queue; REDIS_URL alone keeps a run local; --model-rpm is refused with --queue', async () => {
     await stopWorkers();
