@@ -33,7 +33,23 @@ def _fixwright_reads():
     sys.addaudithook(hook)
 
 
+def _next_sitecustomize():
+    # This module shadows the image's own sitecustomize (Debian's, or one an environment's recipe
+    # wrote): that one runs too, as it would have without this.
+    import importlib.util
+    here = os.path.dirname(os.path.abspath(__file__))
+    for entry in sys.path:
+        directory = os.path.abspath(entry or '.')
+        candidate = os.path.join(directory, 'sitecustomize.py')
+        if directory != here and os.path.isfile(candidate):
+            spec = importlib.util.spec_from_file_location('_fixwright_next_sitecustomize', candidate)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return
+
+
 try:
     _fixwright_reads()
 except Exception:
     pass
+_next_sitecustomize()

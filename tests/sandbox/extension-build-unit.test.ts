@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
@@ -64,6 +66,22 @@ describe('extension builds without a sandbox', () => {
     const match = inputMatcher(patterns);
     expect(paths.map(match)).toEqual(fromHelper);
     expect(fromHelper.filter(Boolean).length).toBeGreaterThan(5);
+  });
+
+  it("the build's read recorder runs the sitecustomize it shadows (an environment's recipe may have written one)", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fw-reads-'));
+    try {
+      mkdirSync(join(dir, 'ours'));
+      mkdirSync(join(dir, 'theirs'));
+      writeFileSync(join(dir, 'ours', 'sitecustomize.py'), readFileSync(assetPath('sandbox/assets/extension-build-reads.py'), 'utf8'));
+      writeFileSync(join(dir, 'theirs', 'sitecustomize.py'), 'import builtins\nbuiltins.FW_THEIRS = 1\n');
+      const out = execFileSync('python3', ['-c', 'import builtins; print(getattr(builtins, "FW_THEIRS", 0))'], {
+        env: { ...process.env, PYTHONPATH: `${join(dir, 'ours')}:${join(dir, 'theirs')}` },
+      }).toString();
+      expect(out.trim()).toBe('1');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("build limits: room for compiling where the operator kept the defaults, the operator's own settings where chosen", () => {
