@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -272,6 +272,16 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     // Collected, not run again.
     expect(started()).toBe(3);
     expect(await counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    // No test log is left in Redis: no payload key, none in the event stream.
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    try {
+      expect(await connection.keys('fixwright:instance-payload:*')).toEqual([]);
+      const outcome = readFileSync(join(dir, 'eval-queued', 'instances', 'acme__calc-gold', 'test.log'), 'utf8').split('\n').find((l) => /^(PASSED|FAILED) /.test(l));
+      expect(outcome).toBeDefined();
+      expect(await redisText(connection)).not.toContain(outcome);
+    } finally {
+      await connection.quit();
+    }
     const verdicts = (out: string) => {
       const report = JSON.parse(readFileSync(join(dir, out, 'report.json'), 'utf8'));
       return { resolved: report.resolved_ids, unresolved: report.unresolved_ids, apply_error: report.apply_error_ids, env_error: report.env_error_ids.length };
@@ -337,6 +347,26 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
       await connection.quit();
       capture.close();
     }
+  }, 120_000);
+
+  it('a worker without the repository leaves the instance to another worker; the result names the worker that ran it', async () => {
+    await stopWorkers();
+    const empty = join(dir, 'no-repos');
+    mkdirSync(empty, { recursive: true });
+    const lacking = start(['worker', '--repos', empty, '--concurrency', '1', '--lock-duration', '2000', '--stalled-interval', '1000'], { ...env('worker-e'), REDIS_URL: redis.url });
+    procs.push(lacking);
+    await waitFor(() => lacking.output().includes('taking tasks'), 'the worker without repositories', 30_000);
+    const out = join(dir, 'eval-elsewhere');
+    const submitter = start(['eval', '--dataset', dataset, '--predictions', join(dir, 'predictions.jsonl'), '--instances', 'acme__calc-gold', '--queue', redis.url, '--out', out], env('submitter-data'));
+    procs.push(submitter);
+    await waitFor(() => /repository acme\/calc is not on worker .*it goes back for another worker/.test(lacking.output()), 'the first worker to give the job back');
+    lacking.child.kill('SIGTERM');
+    await lacking.exited;
+    const good = await startWorker('worker-f');
+    expect(await submitter.exited, submitter.output()).toBe(0);
+    const result = JSON.parse(readFileSync(join(out, 'instances', 'acme__calc-gold', 'result.json'), 'utf8'));
+    expect(result.status).toBe('resolved');
+    expect(result.queue.worker).toBe(`${hostname()}:${good.child.pid}`);
   }, 120_000);
 
   it('Ctrl-C on the submitter takes its unstarted jobs off the queue; REDIS_URL alone keeps a run local; --model-rpm is refused with --queue', async () => {
