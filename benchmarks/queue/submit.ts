@@ -187,6 +187,13 @@ export class InstanceQueueClient {
    * again): a job of the same id that answered with that token is that old answer, not a new one.
    */
   async run<R extends { payload: string; run: JobRun }>(kind: 'bench' | 'eval', instanceId: string, data: BenchJob | EvalJob, collectedToken: string | undefined, signal?: AbortSignal): Promise<Collected<R>> {
+    // Cancelling ends the wait at once, whatever Redis is doing (a command to a Redis that is down waits for it to come back).
+    const running = this.runJob<R>(kind, instanceId, data, collectedToken, signal);
+    running.catch(() => undefined);
+    return unlessAborted(running, signal);
+  }
+
+  private async runJob<R extends { payload: string; run: JobRun }>(kind: 'bench' | 'eval', instanceId: string, data: BenchJob | EvalJob, collectedToken: string | undefined, signal?: AbortSignal): Promise<Collected<R>> {
     const id = jobId(kind, data);
     this.jobs.set(instanceId, { id });
     this.waiting.add(id);

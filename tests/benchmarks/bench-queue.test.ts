@@ -379,6 +379,15 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     expect(await submitter.exited).toBe(130);
     expect(submitter.output()).toMatch(/cancelled; finished verdicts are kept in .*\(2 queued instance\(s\) taken off the queue; those already running finish on their workers and the rerun collects them\)/);
     expect(await counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    // Ctrl-C with the queue's Redis down: the cancelled line still comes (within main's 3 s), saying what is not known.
+    const doomed = await startLocalRedis();
+    const stranded = start([...args.slice(0, -4), '--queue', doomed.url, '--out', join(dir, 'eval-redis-down')], env('submitter-data'));
+    procs.push(stranded);
+    await waitFor(() => stranded.output().includes('go to the workers'), 'the submitter to queue');
+    await doomed.stop();
+    stranded.child.kill('SIGINT');
+    expect(await stranded.exited, stranded.output()).toBe(130);
+    expect(stranded.output()).toMatch(/cancelled; finished verdicts are kept in .*the queue's Redis did not answer: this run's unstarted instances may still be queued/);
 
     const rpm = start(benchArgs(join(dir, 'rpm'), ['--queue', redis.url, '--model-rpm', '60']), env('submitter-data'));
     procs.push(rpm);
