@@ -232,7 +232,8 @@ export class InstanceQueueClient {
     const found = this.jobs.get(instanceId);
     if (!found) return;
     this.jobs.delete(instanceId);
-    const removal = Promise.all([this.queue.remove(found.id), found.payload ? this.connection.del(found.payload) : 0]).catch(() => undefined);
+    // The event stream keeps a copy of each return value: trimmed here too, as another Queue (or Redis emptied) may have reset its cap to BullMQ's 10,000.
+    const removal = Promise.all([this.queue.remove(found.id), found.payload ? this.connection.del(found.payload) : 0, this.queue.trimEvents(EVENTS_MAX_LEN)]).catch(() => undefined);
     this.removals.add(removal);
     await removal;
     this.removals.delete(removal);

@@ -2,7 +2,7 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceQueueClient } from '../../benchmarks/queue/index.js';
-import { fixwrightVersion, INSTANCE_QUEUE, jobId, packText, payloadKey, type EvalJob, type EvalReturn } from '../../benchmarks/queue/jobs.js';
+import { EVENTS_MAX_LEN, fixwrightVersion, INSTANCE_QUEUE, jobId, packText, payloadKey, type EvalJob, type EvalReturn } from '../../benchmarks/queue/jobs.js';
 import { startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
 
 /** An eval job as a submitter makes it (the worker here is a stand-in: these tests are about waiting and collecting). */
@@ -77,6 +77,9 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
     await connection.flushdb();
     await until(() => lines.some((l) => l.includes('the job of a is gone from the queue') && l.includes('queued again')), 'the submitter to notice');
     await until(async () => (await state(id)) === 'waiting', 'the job to wait again');
+    // The event stream (which copies every return value) is kept short, even after Redis reset its cap to BullMQ's 10,000.
+    const stream = `${prefix}:${INSTANCE_QUEUE}:events`;
+    for (let i = 0; i < 2000; i += 1) await connection.xadd(stream, '*', 'event', 'filler');
     // The progress line says what waits and how many workers are there.
     await until(() => lines.some((l) => /queue: 1 instance\(s\) awaited: 1 waiting, 0 running; 0 worker\(s\)/.test(l)), 'a progress line');
     worker();
@@ -86,6 +89,7 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
     expect(await connection.exists(got.payload)).toBe(1);
     await c.collected('a');
     expect(await connection.exists(got.payload)).toBe(0);
+    expect(await connection.xlen(stream)).toBeLessThan(EVENTS_MAX_LEN + 200);
     expect(await state(id)).toBe('unknown');
   }, 30_000);
 
