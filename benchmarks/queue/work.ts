@@ -230,7 +230,8 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
   const worker = new Worker(
     INSTANCE_QUEUE,
     async (job: Job) => {
-      const kind = job.name === 'eval' ? 'eval' : 'bench';
+      if (job.name !== 'bench' && job.name !== 'eval') throw new UnrecoverableError(`unknown instance job kind ${JSON.stringify(job.name)}`);
+      const kind = job.name;
       const instance = (job.data as { row?: { instance_id?: unknown } }).row?.instance_id;
       const started = Date.now();
       logger.info({ kind, instance_id: instance, job_id: job.id, retry: job.stalledCounter > 0 }, 'instance job started');
