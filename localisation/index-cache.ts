@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { assetPath } from '../core/paths.js';
 import { basename, dirname, join } from 'node:path';
@@ -314,7 +314,8 @@ export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions &
   mkdirSync(options.cacheDir, { recursive: true });
   const base = deltaBaseFor(file, entries);
   const { text, chunks } = serialise(entries, base);
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Workers on several hosts may share the data directory and have the same pid (containers): a random name cannot collide.
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
   writeFileSync(tmp, text);
   const size = statSync(tmp).size;
   renameSync(tmp, file);

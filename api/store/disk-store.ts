@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ export class DiskTaskStore implements TaskStore {
   private write(task: TaskRecord): void {
     const folder = join(this.dir, task.task_id);
     mkdirSync(folder, { recursive: true });
-    const tmp = join(folder, `task.json.${process.pid}.tmp`);
+    const tmp = join(folder, `task.json.${process.pid}.${randomUUID()}.tmp`);
     writeFileSync(tmp, JSON.stringify(task));
     renameSync(tmp, join(folder, 'task.json'));
   }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { evictIndexes, packageVersion } from '../index-cache.js';
@@ -82,7 +82,8 @@ export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxB
   const id = createHash('sha256').update(`${basis.commit ?? ''}\n${[...keys].sort().join('\n')}`).digest('hex').slice(0, 24);
   const file = join(dir, `${tagOf(repository, basis.name, candidates)}-lsi-${id}.bin`);
   mkdirSync(dir, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Workers in containers may share the data directory and have the same pid: a random name cannot collide.
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
   writeFileSync(tmp, Buffer.concat([length, json, Buffer.alloc(pad), Buffer.from(basis.bt.buffer, basis.bt.byteOffset, basis.bt.byteLength), Buffer.from(vectors.buffer)]));
   renameSync(tmp, file);
   if (maxBytes !== undefined) evictIndexes(dir, maxBytes, file);
