@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
+import { Option } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_SAMPLES, MAX_SAMPLES, modelRateLimit, type SolveContext } from '../agent/index.js';
 import { MODEL_RPM_LIMIT } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
+import { entriesWithPip, loadEnvironmentTable } from '../benchmarks/eval/environments.js';
+import { DEFAULT_GRADING_RULE, GRADING_RULES } from '../benchmarks/eval/grading.js';
 
 /** A whole-number flag within bounds, or a clear error naming the flag. */
 export function wholeNumber(value: string, flag: string, min: number, max: number): number {
@@ -53,4 +56,30 @@ export function maxCostFlag(value: string | undefined): number | undefined {
 /** The help text of `--max-cost`; `whose` says whose spend it caps ("the run's", "each instance's"). */
 export function maxCostHelp(whose: string): string {
   return `cap in USD on ${whose} whole model spend, samples included (priced models): a call starts only when the spend so far, the worst case of the calls in flight and its own worst case (prompt at 3 chars/token + an answer of FIXWRIGHT_MAX_TOKENS) fit under it`;
+}
+
+/** `--env-table FILE`: the environment table instead of the shipped one (read and checked whole before anything runs). */
+export const ENV_TABLE_HELP =
+  'the environment table to test in (default: the shipped one, Debian packages offline; benchmarks/eval/environments-pinned.json holds the official pip pins for machines that reach a package index)';
+
+/** `--grading RULE`: whose grading rule decides verdicts. */
+export function gradingOption(): Option {
+  return new Option(
+    '--grading <rule>',
+    'the official release whose grading rule decides verdicts: swebench-5 (5.0.x: a skipped FAIL_TO_PASS test fails, a skipped PASS_TO_PASS test passes, cut ids match by prefix, a non-zero exit with no failing test is not graded) or swebench-4 (3.x to 4.1.0: skipped tests count as neither)',
+  )
+    .choices([...GRADING_RULES])
+    .default(DEFAULT_GRADING_RULE);
+}
+
+/** The environment table a command's --env-table names, or the shipped one; a bad table is one clear error. */
+export function envTableFlag(value: string | undefined): ReturnType<typeof loadEnvironmentTable> {
+  return loadEnvironmentTable(value === undefined ? undefined : resolve(value));
+}
+
+/** A warning when a table's environments install pins with pip and nothing is set for pip to install from. */
+export function pipSourceWarning(table: ReturnType<typeof loadEnvironmentTable>, pip: { indexUrl?: string; wheelsDir?: string }): string | undefined {
+  const withPip = entriesWithPip(table);
+  if (withPip.length === 0 || pip.indexUrl || pip.wheelsDir) return undefined;
+  return `fixwright: warning: ${withPip.length} environment(s) of ${table.source.path} install pinned packages with pip, and no package index or wheel directory is set (FIXWRIGHT_PIP_INDEX_URL, FIXWRIGHT_PIP_WHEELS): their instances will end in env_error\n`;
 }

@@ -4,18 +4,18 @@ import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
 import { checkModel, DEFAULT_PRICES, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, isPriced, DEFAULT_TEST_TIMEOUT_SECONDS, type ModelProvider } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
-import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
+import { environmentFor } from '../../benchmarks/eval/environments.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
-import { gradingRule } from '../../benchmarks/eval/grading.js';
+import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
 import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, variantLocalisation, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
 import { resultSettings, resumeLines, runBench } from '../../benchmarks/run/run-bench.js';
 import { loadSettings } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
-import { maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
+import { ENV_TABLE_HELP, envTableFlag, gradingOption, maxCostFlag, maxCostHelp, modelGateFlag, MODEL_RPM_HELP, pipSourceWarning, samplesFlag, SAMPLES_HELP, wholeNumber } from '../flags.js';
 import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
 import { repositoriesFor } from '../repositories.js';
@@ -44,6 +44,8 @@ interface BenchFlags {
   errorRetries: string;
   samples?: string;
   queue?: string | boolean;
+  envTable?: string;
+  grading: GradingRuleName;
 }
 
 /** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
@@ -69,6 +71,8 @@ export function registerBenchCommand(program: Command): void {
     .option('--error-retries <n>', 'try an instance that ends in error (model provider or environment failure) again up to this many times, after 2 s, 4 s, … of back-off', '2')
     .option('--eval', 'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate')
     .option('--eval-timeout <seconds>', 'with --eval: limit for one instance\'s test run (official: 1800)', '1800')
+    .option('--env-table <file>', `${ENV_TABLE_HELP}: the agent tests a known instance in its entry, and --eval grades in it`)
+    .addOption(gradingOption())
     .requiredOption('--out <dir>', 'run directory: predictions.jsonl, trajectories/, results/, bench-report.json; a rerun skips finished instances')
     .option('--queue [redis-url]', `${QUEUE_HELP} (then --workers, --repos and the model key are the workers' business: each uses its own --concurrency, --repos and OPENAI_API_KEY)`)
     .action(async (flags: BenchFlags) => {
@@ -81,6 +85,11 @@ export function registerBenchCommand(program: Command): void {
       const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
       if (queueURL && flags.modelRpm !== undefined) throw new FixwrightError('FW_ERR_BAD_INPUT', '--model-rpm limits this process only: with --queue set FIXWRIGHT_MODEL_RPM on each worker', { field: '--model-rpm' });
       const variants = flags.ablate ? ablationVariants(flags.ablate, samples) : [undefined];
+      const grading = gradingRule(flags.grading);
+      // Read before anything runs: a bad table is one clear error, not a run of env errors.
+      const environments = envTableFlag(flags.envTable);
+      const pipWarning = queueURL ? undefined : pipSourceWarning(environments, settings.pip);
+      if (pipWarning) process.stderr.write(pipWarning);
       const model = flags.model ?? settings.models.chatModel;
       if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: pass --model or set FIXWRIGHT_MODEL (and OPENAI_BASE_URL / OPENAI_API_KEY for its endpoint)');
       checkBaseUrlFlag(flags.baseUrl);
@@ -121,7 +130,6 @@ export function registerBenchCommand(program: Command): void {
       const solveFor = (variant: (typeof variants)[number]) => ({ model, baseURL, provider: flags.provider, maxAttempts: variant?.maxAttempts ?? maxAttempts, samples: variant?.samples ?? samples, testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS, maxCostUsd, temperatures: DEFAULT_TEMPERATURES });
       const tables: AblationRow[] = [];
       // The agent tests a known instance in the environment eval grades it in (the same table).
-      const environments = loadEnvironmentTable();
       const table = flags.eval ? environments : undefined;
       const tableEnvironment = (row: { repo: string; version?: string }) => {
         const env = environmentFor(environments, row.repo, row.version);
@@ -194,10 +202,10 @@ export function registerBenchCommand(program: Command): void {
             bar.start(predictions.size, 0, { resolved: 0, cost: costText(cost), id: `${tag}eval` });
             let officialResolved = 0;
             const evalOut = join(out, 'eval');
-            official = await runEvaluation(rows, predictions, runtime ? { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds: evalTimeoutSeconds, signal: controller.signal } : { table, timeoutSeconds: evalTimeoutSeconds }, {
+            official = await runEvaluation(rows, predictions, runtime ? { runtime, docker: runtime.docker, table, reposDir, timeoutSeconds: evalTimeoutSeconds, grading, pip: settings.pip, signal: controller.signal } : { table, timeoutSeconds: evalTimeoutSeconds, grading }, {
               out: evalOut,
               workers: queue ? rows.length : workers,
-              evaluate: queue ? remoteEvaluator(queue, { out: evalOut, table, settings: { timeoutSeconds: evalTimeoutSeconds, grading: gradingRule() }, signal: controller.signal }) : undefined,
+              evaluate: queue ? remoteEvaluator(queue, { out: evalOut, table, settings: { timeoutSeconds: evalTimeoutSeconds, grading }, signal: controller.signal }) : undefined,
               dataset: flags.dataset,
               predictions: predictionsFile,
               bench: benchFiguresBeside(predictionsFile).bench,

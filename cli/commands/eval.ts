@@ -1,8 +1,7 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { entriesWithPip, loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
-import { DEFAULT_GRADING_RULE, GRADING_RULES, gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
+import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
@@ -11,7 +10,7 @@ import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
-import { wholeNumber } from '../flags.js';
+import { ENV_TABLE_HELP, envTableFlag, gradingOption, pipSourceWarning, wholeNumber } from '../flags.js';
 import { repositoriesFor } from '../repositories.js';
 import { cancelledNote, InstanceQueueClient, remoteEvaluator } from '../../benchmarks/queue/index.js';
 import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
@@ -48,8 +47,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     .option('--timeout <seconds>', 'limit for one instance\'s test run (official: 1800)', '1800')
     .requiredOption('--out <dir>', 'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes')
     .option('--queue [redis-url]', `${QUEUE_HELP} (then --workers and --repos are the workers' business: each uses its own --concurrency and --repos; this table and grading rule travel with each job)`)
-    .option('--env-table <file>', 'the environment table to test in (default: the shipped one, Debian packages offline; benchmarks/eval/environments-pinned.json holds the official pip pins for machines that reach a package index)')
-    .addOption(new Option('--grading <rule>', 'the official release whose grading rule decides verdicts: swebench-5 (5.0.x: a skipped FAIL_TO_PASS test fails, a skipped PASS_TO_PASS test passes, cut ids match by prefix, a non-zero exit with no failing test is not graded) or swebench-4 (3.x to 4.1.0: skipped tests count as neither)').choices([...GRADING_RULES]).default(DEFAULT_GRADING_RULE))
+    .option('--env-table <file>', ENV_TABLE_HELP)
+    .addOption(gradingOption())
     .action(async (flags: EvalFlags) => {
       const settings = loadSettings(process.env);
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
@@ -57,11 +56,10 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
       if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
       // Read before anything runs: a bad table is one clear error, not a run of env errors.
-      const table = loadEnvironmentTable(flags.envTable === undefined ? undefined : resolve(flags.envTable));
-      const withPip = entriesWithPip(table);
-      if (withPip.length > 0 && !settings.pip.indexUrl && !settings.pip.wheelsDir) {
-        process.stderr.write(`fixwright: warning: ${withPip.length} environment(s) of ${table.source.path} install pinned packages with pip, and no package index or wheel directory is set (FIXWRIGHT_PIP_INDEX_URL, FIXWRIGHT_PIP_WHEELS): their instances will end in env_error\n`);
-      }
+      const table = envTableFlag(flags.envTable);
+      // On the queue each worker builds images with its own pip settings.
+      const pipWarning = queueURL ? undefined : pipSourceWarning(table, settings.pip);
+      if (pipWarning) process.stderr.write(pipWarning);
 
       const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
