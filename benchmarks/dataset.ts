@@ -2,15 +2,21 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FixwrightError } from '../core/errors.js';
 
+/** A repository as `owner/name` (it becomes a path under --repos: no `.` or `..` parts). */
+export const repoNameSchema = z
+  .string()
+  .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
+  .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must be owner/name (no . or .. parts)');
+
+/** A commit as a hexadecimal object name. */
+export const commitSchema = z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit sha');
+
 /** The fields of a SWE-bench row that localisation needs; other official fields pass through. */
 export const swebenchRowSchema = z
   .object({
     instance_id: z.string().min(1),
-    repo: z
-      .string()
-      .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
-      .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must be owner/name (no . or .. parts)'),
-    base_commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit sha'),
+    repo: repoNameSchema,
+    base_commit: commitSchema,
     problem_statement: z.string(),
     patch: z.string(),
   })

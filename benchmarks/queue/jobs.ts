@@ -8,6 +8,7 @@ import type { BenchContext, BenchInstance, LocalisedPath } from '../run/run-benc
 import type { Variant } from '../run/ablation.js';
 import type { loadEnvironmentTable } from '../eval/environments.js';
 import { GRADING_RULES } from '../eval/grading.js';
+import { commitSchema, repoNameSchema } from '../dataset.js';
 import { assetPath } from '../../core/paths.js';
 
 /**
@@ -50,11 +51,8 @@ const travellingTableSchema = z.object({ default: z.record(z.string(), z.unknown
 /** The row fields the agent may see: never `patch`, `test_patch`, FAIL_TO_PASS or PASS_TO_PASS. */
 const agentRowSchema = z.object({
   instance_id: z.string().min(1),
-  repo: z
-    .string()
-    .regex(/^[\w.-]+\/[\w.-]+$/, 'must be owner/name')
-    .refine((r) => !r.split('/').some((p) => p === '.' || p === '..'), 'must be owner/name (no . or .. parts)'),
-  base_commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'must be a commit sha'),
+  repo: repoNameSchema,
+  base_commit: commitSchema,
   problem_statement: z.string(),
   version: z.string().optional(),
 });

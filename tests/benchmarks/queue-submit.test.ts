@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceQueueClient } from '../../benchmarks/queue/index.js';
 import { EVENTS_MAX_LEN, fixwrightVersion, INSTANCE_QUEUE, jobId, packText, payloadKey, type EvalJob, type EvalReturn } from '../../benchmarks/queue/jobs.js';
 import { startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
+import { waitFor } from '../helpers/service.js';
 
 /** An eval job as a submitter makes it (the worker here is a stand-in: these tests are about waiting and collecting). */
 const job = (id: string): EvalJob => ({
@@ -15,15 +16,7 @@ const job = (id: string): EvalJob => ({
   settings: { timeoutSeconds: 60, grading: 'swebench-5' },
 });
 
-async function until<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000) => waitFor(check, what, timeoutMs);
 
 describe('the queue submitter waits for its jobs, whatever happens to them', () => {
   let redis: LocalRedis;

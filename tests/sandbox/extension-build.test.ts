@@ -23,6 +23,7 @@ import {
 } from '../../sandbox/index.js';
 import { testRuntime } from '../helpers/docker.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { testEnvironment } from '../helpers/test-environment.js';
 
 /** The fixture package (a Cython module and a C module on numpy's headers), as files. */
 function fixtureFiles(): Record<string, string> {
@@ -42,22 +43,8 @@ function fixtureFiles(): Record<string, string> {
 /** The toolchain from Debian, as the scikit-learn and matplotlib entries of the table use it. */
 const TOOLCHAIN = { apt: ['gcc', 'libc6-dev', 'python3-dev', 'python3-setuptools', 'cython3', 'python3-numpy'] };
 
-const environment = (over: Partial<TestEnvironment> = {}): TestEnvironment => ({
-  source: 'table',
-  key: 'extpkg@0.1',
-  image: TOOLCHAIN,
-  pythonpath: ['.'],
-  testCmd: ['python3', '-m', 'pytest', '-rA'],
-  testEnv: {},
-  parser: 'pytest',
-  directives: 'paths',
-  files: {},
-  helpers: {},
-  imports: [],
-  notes: [],
-  build: { command: ['python3', 'setup.py', 'build_ext', '--inplace'] },
-  ...over,
-});
+const environment = (over: Partial<TestEnvironment> = {}): TestEnvironment =>
+  testEnvironment({ source: 'table', key: 'extpkg@0.1', image: TOOLCHAIN, build: { command: ['python3', 'setup.py', 'build_ext', '--inplace'] }, ...over });
 
 const counts = async () => {
   const metric = (await metricsRegistry.getMetricsAsJSON()).find((m) => m.name === 'fixwright_extension_builds_total');

@@ -1,23 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { prepareCheckout, runEnvironmentTests, type SandboxRuntime, type SandboxSession, type TestEnvironment } from '../../sandbox/index.js';
+import { prepareCheckout, runEnvironmentTests, type SandboxRuntime, type SandboxSession } from '../../sandbox/index.js';
 import { testRuntime } from '../helpers/docker.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
+import { testEnvironment } from '../helpers/test-environment.js';
 
-const environment = (over: Partial<TestEnvironment> = {}): TestEnvironment => ({
-  source: 'inferred',
-  key: 'inferred',
-  image: null,
-  pythonpath: ['.'],
-  testCmd: ['python3', '-m', 'pytest', '-rA'],
-  testEnv: {},
-  parser: 'pytest',
-  directives: 'paths',
-  files: {},
-  helpers: {},
-  imports: [],
-  notes: [],
-  ...over,
-});
+const environment = testEnvironment;
 
 describe('prepareCheckout and runEnvironmentTests', () => {
   let runtime: SandboxRuntime;
