@@ -1,4 +1,4 @@
-import { redisURLProblem } from '../core/config.js';
+import { redisURLForDisplay, redisURLProblem } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 
 /** `--queue`'s help: where the instances go, and what REDIS_URL does. */
@@ -11,12 +11,12 @@ export const QUEUE_HELP = 'run every instance on `fixwright worker` processes (a
  */
 export function queueFlag(flag: string | boolean | undefined, redisURL: string | undefined, warn: (line: string) => void): string | undefined {
   if (flag === undefined || flag === false) {
-    if (redisURL) warn(`fixwright: REDIS_URL is set, but this run is local; pass --queue to run its instances on the workers of ${redisURL}\n`);
+    if (redisURL) warn(`fixwright: REDIS_URL is set, but this run is local; pass --queue to run its instances on the workers of ${redisURLForDisplay(redisURL)}\n`);
     return undefined;
   }
   const url = flag === true ? redisURL : flag;
   if (!url) throw new FixwrightError('FW_ERR_BAD_INPUT', '--queue needs a Redis URL (--queue redis://host:6379) or REDIS_URL', { field: '--queue' });
   const problem = redisURLProblem(url);
-  if (problem) throw new FixwrightError('FW_ERR_BAD_INPUT', `--queue ${url}: not a Redis URL (redis://host:6379 or rediss://…): ${problem}`, { field: '--queue' });
+  if (problem) throw new FixwrightError('FW_ERR_BAD_INPUT', `--queue ${redisURLForDisplay(url)}: not a Redis URL (redis://host:6379 or rediss://…): ${problem}`, { field: '--queue' });
   return url;
 }

@@ -118,6 +118,18 @@ export const SAMPLES_LIMIT = 8;
  * Why a Redis URL is unusable (undefined: it is usable): parsed as ioredis parses it, so a bad port
  * or host is this one line, not a stack trace from inside ioredis.
  */
+/** A Redis URL as messages show it: its password (REDIS_PASSWORD in compose) replaced by ***. */
+export function redisURLForDisplay(u: string): string {
+  try {
+    const url = new URL(u);
+    if (!url.password) return u;
+    url.password = '***';
+    return url.toString();
+  } catch {
+    return u.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
 export function redisURLProblem(u: string): string | undefined {
   let url: URL;
   try {

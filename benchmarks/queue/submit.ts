@@ -4,6 +4,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { EventLog } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
+import { redisURLForDisplay } from '../../core/config.js';
 import { instanceFileName } from '../../core/instance-name.js';
 import type { loadEnvironmentTable } from '../eval/environments.js';
 import type { InstanceResult } from '../eval/evaluate-instance.js';
@@ -77,7 +78,7 @@ export class InstanceQueueClient {
       await probe.connect();
       await probe.ping();
     } catch (err) {
-      throw new FixwrightError('FW_ERR_CONFIG', `the queue's Redis at ${url} does not answer: ${(cause ?? (err as Error)).message}`, { field: '--queue' });
+      throw new FixwrightError('FW_ERR_CONFIG', `the queue's Redis at ${redisURLForDisplay(url)} does not answer: ${(cause ?? (err as Error)).message}`, { field: '--queue' });
     } finally {
       probe.disconnect();
     }

@@ -11,7 +11,7 @@ import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
 import { ABLATIONS, ablationVariants, SELECTION_ABLATION_SAMPLES, variantLocalisation, writeAblationTable, type AblationRow } from '../../benchmarks/run/ablation.js';
 import { resultSettings, resumeLines, runBench } from '../../benchmarks/run/run-bench.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, redisURLForDisplay } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
@@ -115,9 +115,9 @@ export function registerBenchCommand(program: Command): void {
 
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
       const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`), 'fixwright', 5000, { line: (text) => process.stderr.write(text) }) : undefined;
-      if (queue) {
+      if (queue && queueURL) {
         const connected = await queue.workers();
-        process.stderr.write(`fixwright: queue ${queueURL}: ${rows.length} instance(s) go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
+        process.stderr.write(`fixwright: queue ${redisURLForDisplay(queueURL)}: ${rows.length} instance(s) go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`);
       }
       // The submitter of a queued run starts no sandbox: it needs no Docker.
       const runtime: SandboxRuntime | undefined = queue ? undefined : await createSandboxRuntime(settings, { logger });

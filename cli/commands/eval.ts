@@ -5,7 +5,7 @@ import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, redisURLForDisplay } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
@@ -81,9 +81,9 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
       const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`), 'fixwright', 5000, { line: (text) => process.stderr.write(text) }) : undefined;
-      if (queue) {
+      if (queue && queueURL) {
         const connected = await queue.workers();
-        process.stderr.write(`fixwright: queue ${queueURL}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + queueURL + ' on machines with Docker' : ''})\n`);
+        process.stderr.write(`fixwright: queue ${redisURLForDisplay(queueURL)}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`);
       }
       // The submitter of a queued run starts no sandbox: it needs no Docker.
       const runtime = queue ? undefined : await createSandboxRuntime(settings, { logger });

@@ -6,7 +6,7 @@ import { environmentFor, loadEnvironmentTable } from '../../benchmarks/eval/envi
 import { benchJobSchema, evalJobSchema, jobId, packText, queueRunId, tableFor, unpackText, type BenchJob } from '../../benchmarks/queue/jobs.js';
 import { goldFigures } from '../../benchmarks/run/run-bench.js';
 import { queueFlag } from '../../cli/queue-flag.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, redisURLForDisplay } from '../../core/config.js';
 import type { FixwrightError } from '../../core/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fw-queue-jobs-'));
@@ -65,6 +65,11 @@ describe('instance jobs', () => {
     expect(bad('redis://127.0.0.1:6379/x')).toMatch(/\/x is not a database number/);
     expect(bad('http://127.0.0.1:6379')).toMatch(/not a Redis URL/);
     expect(bad('redis://:secret@127.0.0.1:6379/1')).toBe('accepted');
+    // A password in a queue URL (REDIS_PASSWORD in compose) is never printed.
+    expect(bad('redis://:secret@127.0.0.1:notaport')).not.toContain('secret');
+    expect(redisURLForDisplay('redis://:secret@h:6379/1')).toBe('redis://:***@h:6379/1');
+    expect(redisURLForDisplay('redis://h:6379')).toBe('redis://h:6379');
+    expect(() => loadSettings({ REDIS_URL: 'redis://:secret@127.0.0.1:notaport' })).toThrow(/^(?![\s\S]*secret)/);
     expect(() => loadSettings({ REDIS_URL: 'redis://127.0.0.1:notaport' })).toThrow(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL .*\(not a URL/);
     expect(loadSettings({ REDIS_URL: 'redis://h:6379/2' }).service.redisURL).toBe('redis://h:6379/2');
     expect(() => loadSettings({ FIXWRIGHT_WORKER_BASE_URLS: 'http://a:1/v1,ftp://b' })).toThrow(/FIXWRIGHT_WORKER_BASE_URLS: must be http\(s\) URLs/);
