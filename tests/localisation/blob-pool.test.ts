@@ -148,17 +148,26 @@ describe('counting blobs in worker threads', () => {
   it('counts here the blob of a worker that dies or hangs, after a bounded wait', async () => {
     const files = fixtureFiles('dead').slice(0, 40);
     for (const script of ['dies.mjs', 'hangs.mjs']) {
-      const pool = poolOf(join(FIXTURES, script));
-      await pool.warm(2);
-      const started = performance.now();
-      const result = pool.count(files, DEFAULT_BM25_WEIGHTS, 2)!;
-      const waited = performance.now() - started;
-      // The blob the worker took was waited for about a second (OVERDUE_MS), then counted here.
-      expect(result.overdue).toBe(1);
-      expect(waited).toBeGreaterThan(900);
-      expect(waited).toBeLessThan(10_000);
-      expect(result.byWorkers).toBe(0);
-      files.forEach((f, i) => expect(result.counted[i]).toEqual(countBlob(f.path, f.text, DEFAULT_BM25_WEIGHTS)));
+      // On a loaded machine the caller may claim every blob before the worker thread runs at all:
+      // then nothing is overdue. A fresh pool is tried again (three times at most) until the worker took one.
+      let overdueSeen = false;
+      for (let attempt = 0; attempt < 3 && !overdueSeen; attempt++) {
+        const pool = poolOf(join(FIXTURES, script));
+        await pool.warm(2);
+        const started = performance.now();
+        const result = pool.count(files, DEFAULT_BM25_WEIGHTS, 2)!;
+        const waited = performance.now() - started;
+        expect(result.byWorkers).toBe(0);
+        files.forEach((f, i) => expect(result.counted[i]).toEqual(countBlob(f.path, f.text, DEFAULT_BM25_WEIGHTS)));
+        expect(result.overdue).toBeLessThanOrEqual(1);
+        if (result.overdue === 1) {
+          // The blob the worker took was waited for about a second (OVERDUE_MS), then counted here.
+          overdueSeen = true;
+          expect(waited).toBeGreaterThan(900);
+          expect(waited).toBeLessThan(10_000);
+        }
+      }
+      expect(overdueSeen, `${script}: the worker never took a blob in three tries`).toBe(true);
     }
   });
 
