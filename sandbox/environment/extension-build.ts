@@ -250,13 +250,25 @@ function tail(text: string, lines = 25): string {
 const CACHE_TAR = 'outputs.tar.gz';
 const CACHE_META = 'build.json';
 
+type CachedMeta = { manifest: string; buildSeconds: number; files: number };
+
+/** A cached build's description alone (its tar is not read). */
+function readCachedMeta(dir: string, key: string): CachedMeta | undefined {
+  const file = join(dir, key, CACHE_META);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as CachedMeta;
+  } catch {
+    return undefined; // a foreign file: built again
+  }
+}
+
 /** A cached build: a directory `KEY/` holding the tar and its description, made whole under another name and renamed into place. */
 function readCached(dir: string, key: string): Omit<BuiltExtensions, 'reused'> | undefined {
-  const at = join(dir, key);
-  if (!existsSync(join(at, CACHE_META))) return undefined;
+  const meta = readCachedMeta(dir, key);
+  if (!meta) return undefined;
   try {
-    const meta = JSON.parse(readFileSync(join(at, CACHE_META), 'utf8')) as { manifest: string; buildSeconds: number; files: number };
-    return { key, tar: readFileSync(join(at, CACHE_TAR)), manifest: meta.manifest, buildSeconds: meta.buildSeconds, files: meta.files };
+    return { key, tar: readFileSync(join(dir, key, CACHE_TAR)), manifest: meta.manifest, buildSeconds: meta.buildSeconds, files: meta.files };
   } catch {
     return undefined; // a foreign file: built again
   }
@@ -468,7 +480,8 @@ async function buildInSandbox(
  * files' blob ids here, so a tree whose setup code reads other content gets a build of its own.
  */
 function variantKey(dir: string, key: string, idOf: (path: string) => string | undefined): string {
-  const cached = readCached(dir, key);
+  // Only the description: the tar is read once, by the caller, for the key this returns.
+  const cached = readCachedMeta(dir, key);
   if (!cached) return key;
   let manifest: { inputs?: Record<string, string>; reads?: string[] };
   try {
