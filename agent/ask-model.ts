@@ -37,7 +37,15 @@ export async function askModel(
     // A wait for the shared rate limit counts as the model's: it is the provider's limit, not fixwright's work.
     result = await busy(deps.run.clock, 'model', () => (deps.modelGate ? deps.modelGate(call) : call()));
   } catch (err) {
-    deps.events.emit('model_call', { step, attempt, ...which, model: model.model, temperature: model.temperature, messages: sent, error: (err as Error).message });
+    deps.events.emit('model_call', {
+      step,
+      attempt,
+      ...which,
+      model: model.model,
+      temperature: model.temperature,
+      messages: sent,
+      error: (err as Error).message,
+    });
     throw err;
   }
   deps.run.tokens.input += result.inputTokens;
@@ -64,7 +72,12 @@ export async function askModel(
  * provider's failure says nothing about the issue, so it is never counted as a failed attempt.
  * The client has already retried what is worth retrying. A cancellation is rethrown.
  */
-export function modelFailure(err: unknown, deps: AgentDeps, step: 'reproduce' | 'generate', attempt: number): AgentUpdate {
+export function modelFailure(
+  err: unknown,
+  deps: AgentDeps,
+  step: 'reproduce' | 'generate',
+  attempt: number,
+): AgentUpdate {
   if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') throw err;
   const message = (err as Error).message;
   deps.events.emit('log', { level: 'error', step, attempt, category: 'model_error', message });

@@ -32,7 +32,8 @@ export interface AttemptEvidence {
 
 /** The attempt's tier. */
 export function attemptTier(e: AttemptEvidence): number {
-  if (e.reproFailedBefore && e.reproPassedAfter) return e.regressions === 0 ? ATTEMPT_TIER.verified : ATTEMPT_TIER.fixedWithRegressions;
+  if (e.reproFailedBefore && e.reproPassedAfter)
+    return e.regressions === 0 ? ATTEMPT_TIER.verified : ATTEMPT_TIER.fixedWithRegressions;
   return e.reproFailedBefore ? ATTEMPT_TIER.reproducedOnly : ATTEMPT_TIER.provesNothing;
 }
 

@@ -16,7 +16,8 @@ const CHARS_PER_TOKEN = 3;
  */
 export function contextBudgetChars(models: Pick<ModelSettings, 'contextTokens' | 'maxTokens'>, issue: string): number {
   if (models.contextTokens === undefined) return DEFAULT_CONTEXT_CHARS;
-  const tokensLeft = models.contextTokens - models.maxTokens - PROMPT_RESERVE_TOKENS - Math.ceil(issue.length / CHARS_PER_TOKEN);
+  const tokensLeft =
+    models.contextTokens - models.maxTokens - PROMPT_RESERVE_TOKENS - Math.ceil(issue.length / CHARS_PER_TOKEN);
   return Math.min(DEFAULT_CONTEXT_CHARS, Math.max(0, tokensLeft * CHARS_PER_TOKEN));
 }
 

@@ -1,7 +1,14 @@
 import type { ChatOpenAI } from '@langchain/openai';
 import type { Localiser, RepoIndex, SnapshotSource } from '../localisation/index.js';
 import type { RepoSnapshot } from '../localisation/index.js';
-import type { EnvironmentRequest, PipSettings, PytestRunResult, RepoSource, SandboxRuntime, TestEnvironment } from '../sandbox/index.js';
+import type {
+  EnvironmentRequest,
+  PipSettings,
+  PytestRunResult,
+  RepoSource,
+  SandboxRuntime,
+  TestEnvironment,
+} from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import type { EventLog } from './events.js';
 import type { ModelPrice } from './models.js';

@@ -16,7 +16,8 @@ export function redact<T>(value: T, secrets: readonly string[]): T {
     return text as T;
   }
   if (Array.isArray(value)) return value.map((v) => redact(v, secrets)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, secrets)])) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, secrets)])) as T;
   return value;
 }
 
@@ -56,7 +57,13 @@ export class EventLog {
   emit(type: EventType, data: Record<string, unknown> = {}): AgentEvent | undefined {
     if (this.ended) return undefined;
     if (type === 'done' || type === 'error') this.ended = true;
-    const event: AgentEvent = { task_id: this.taskId, seq: ++this.seq, ts: new Date().toISOString(), type, data: redact(data, this.secrets) };
+    const event: AgentEvent = {
+      task_id: this.taskId,
+      seq: ++this.seq,
+      ts: new Date().toISOString(),
+      type,
+      data: redact(data, this.secrets),
+    };
     this.events.push(event);
     if (this.trajectoryPath) appendFileSync(this.trajectoryPath, `${JSON.stringify(event)}\n`);
     for (const listener of this.listeners) listener(event);

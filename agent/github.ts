@@ -16,9 +16,17 @@ export function isIssueUrl(text: string): boolean {
  * Reads an issue's title and body through GitHub's REST API (a token raises the rate limit and
  * reaches private repositories). Offline, it fails with a message saying so.
  */
-export async function readGithubIssue(url: string, options: { apiURL: string; token?: string; timeoutMs?: number }): Promise<string> {
+export async function readGithubIssue(
+  url: string,
+  options: { apiURL: string; token?: string; timeoutMs?: number },
+): Promise<string> {
   const match = ISSUE_URL.exec(url.trim());
-  if (!match) throw new FixwrightError('FW_ERR_BAD_INPUT', `not a GitHub issue URL: ${url} (expected https://github.com/OWNER/NAME/issues/N)`, { field: '--issue' });
+  if (!match)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `not a GitHub issue URL: ${url} (expected https://github.com/OWNER/NAME/issues/N)`,
+      { field: '--issue' },
+    );
   const [, owner, name, number] = match;
   const endpoint = `${options.apiURL.replace(/\/$/, '')}/repos/${owner}/${name}/issues/${number}`;
   let response: Response;
@@ -32,15 +40,34 @@ export async function readGithubIssue(url: string, options: { apiURL: string; to
       signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
     });
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `could not reach GitHub at ${options.apiURL} (offline?): ${(err as Error).message}; paste the issue with --issue @FILE instead`, { field: '--issue' });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `could not reach GitHub at ${options.apiURL} (offline?): ${(err as Error).message}; paste the issue with --issue @FILE instead`,
+      { field: '--issue' },
+    );
   }
-  if (response.status === 404) throw new FixwrightError('FW_ERR_BAD_INPUT', `issue ${owner}/${name}#${number} not found (private repositories need GITHUB_TOKEN)`, { field: '--issue' });
+  if (response.status === 404)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `issue ${owner}/${name}#${number} not found (private repositories need GITHUB_TOKEN)`,
+      { field: '--issue' },
+    );
   if (response.status === 403 || response.status === 429) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `GitHub refused the request (${response.status}, rate limit?); set GITHUB_TOKEN and try again`, { field: '--issue' });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `GitHub refused the request (${response.status}, rate limit?); set GITHUB_TOKEN and try again`,
+      { field: '--issue' },
+    );
   }
-  if (!response.ok) throw new FixwrightError('FW_ERR_BAD_INPUT', `GitHub answered ${response.status} for ${owner}/${name}#${number}`, { field: '--issue' });
+  if (!response.ok)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `GitHub answered ${response.status} for ${owner}/${name}#${number}`, {
+      field: '--issue',
+    });
   const issue = (await response.json()) as { title?: unknown; body?: unknown; pull_request?: unknown };
-  if (typeof issue.title !== 'string') throw new FixwrightError('FW_ERR_BAD_INPUT', `GitHub's answer for ${owner}/${name}#${number} has no title`, { field: '--issue' });
+  if (typeof issue.title !== 'string')
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `GitHub's answer for ${owner}/${name}#${number} has no title`, {
+      field: '--issue',
+    });
   return `${issue.title}\n\n${typeof issue.body === 'string' ? issue.body : ''}`.trim();
 }
 
@@ -56,12 +83,20 @@ const cloning = new Map<string, Promise<string>>();
  */
 export function cloneRepository(url: string, cacheDir: string): Promise<string> {
   const match = REPO_URL.exec(url.trim());
-  if (!match) return Promise.reject(new FixwrightError('FW_ERR_BAD_INPUT', `only https://github.com/OWNER/NAME repository URLs can be cloned (got ${url})`, { field: 'repo_url' }));
+  if (!match)
+    return Promise.reject(
+      new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `only https://github.com/OWNER/NAME repository URLs can be cloned (got ${url})`,
+        { field: 'repo_url' },
+      ),
+    );
   const [, owner, name] = match;
   const target = join(cacheDir, owner!, name!);
   const pending = cloning.get(target);
   if (pending) return pending;
-  const git = (args: string[], cwd?: string) => exec('git', args, { cwd, encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
+  const git = (args: string[], cwd?: string) =>
+    exec('git', args, { cwd, encoding: 'utf8', timeout: 600_000, maxBuffer: 16 << 20 });
   const work = (async () => {
     try {
       if (existsSync(join(target, '.git'))) await git(['fetch', '--quiet', 'origin'], target);
@@ -72,7 +107,9 @@ export function cloneRepository(url: string, cacheDir: string): Promise<string> 
       return target;
     } catch (err) {
       const detail = ((err as { stderr?: string }).stderr || (err as Error).message || '').trim().split('\n').pop();
-      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `could not clone ${url} (offline?): ${detail}`, { field: 'repo_url' });
+      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `could not clone ${url} (offline?): ${detail}`, {
+        field: 'repo_url',
+      });
     } finally {
       cloning.delete(target);
     }

@@ -17,7 +17,11 @@ import { AgentState, type AgentStateType, type AgentUpdate, type NodeName } from
  * Wraps a node so every run of it emits node_start / node_end with its duration and its timing:
  * how much of it was model calls, the repository's tests, and fixwright's own work.
  */
-function timed(name: NodeName, deps: AgentDeps, node: (state: AgentStateType, deps: AgentDeps) => Promise<AgentUpdate>) {
+function timed(
+  name: NodeName,
+  deps: AgentDeps,
+  node: (state: AgentStateType, deps: AgentDeps) => Promise<AgentUpdate>,
+) {
   return async (state: AgentStateType): Promise<AgentUpdate> => {
     deps.signal?.throwIfAborted();
     deps.events.emit('node_start', { node: name, attempt: state.attempt });
@@ -85,7 +89,14 @@ export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentSta
     chosen_candidate: final.attempts.find((a) => a.attempt === final.chosenAttempt)?.candidate ?? null,
     // How each attempt ended, as result.json records it: the last attempt is never reflected on, so
     // without this a reader of the log could not tell that it failed.
-    attempt_results: final.attempts.map((a) => ({ attempt: a.attempt, candidate: a.candidate ?? null, candidates: a.candidates?.length ?? 1, failure: a.failure?.category ?? null, message: a.failure?.message ?? null, score: a.score })),
+    attempt_results: final.attempts.map((a) => ({
+      attempt: a.attempt,
+      candidate: a.candidate ?? null,
+      candidates: a.candidates?.length ?? 1,
+      failure: a.failure?.category ?? null,
+      message: a.failure?.message ?? null,
+      score: a.score,
+    })),
     stopped_by: final.stoppedBy ?? null,
     ...(final.stopMessage ? { message: final.stopMessage } : {}),
     patch: final.finalPatch,

@@ -3,10 +3,44 @@ export { EventLog, redact, type AgentEvent, type EventType } from './events.js';
 export { cloneRepository, isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
 export { runAgent } from './graph.js';
 export { createChatModel, DEFAULT_PRICES, isPriced, type ModelProvider } from './models.js';
-export { checkModel, createLocaliser, DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, MAX_SAMPLES, modelRateLimit, repositorySources, shippedCalibration, solveIssue, type RepoSpec, type SolveContext, type SolveOptions, type SolveOutcome } from './solve-issue.js';
-export type { AgentStatus, AttemptRecord, CandidateRecord, ContextCut, JudgeTest, LocalisedFile, NodeName, Selection, StopReason } from './state.js';
+export {
+  checkModel,
+  createLocaliser,
+  DEFAULT_SAMPLES,
+  DEFAULT_TEMPERATURES,
+  DEFAULT_TEST_TIMEOUT_SECONDS,
+  MAX_SAMPLES,
+  modelRateLimit,
+  repositorySources,
+  shippedCalibration,
+  solveIssue,
+  type RepoSpec,
+  type SolveContext,
+  type SolveOptions,
+  type SolveOutcome,
+} from './solve-issue.js';
+export type {
+  AgentStatus,
+  AttemptRecord,
+  CandidateRecord,
+  ContextCut,
+  JudgeTest,
+  LocalisedFile,
+  NodeName,
+  Selection,
+  StopReason,
+} from './state.js';
 export { DEMO_MODEL, demoReply } from './demo/demo-model.js';
 export { DEMO_FILES, DEMO_ISSUE, writeDemoRepository } from './demo/demo-repo.js';
-export { openDemoModel, prepareDemoService, runDemo, type DemoModel, type DemoOutcome, type DemoRunOptions, type DemoService, type DemoTask } from './demo/run-demo.js';
+export {
+  openDemoModel,
+  prepareDemoService,
+  runDemo,
+  type DemoModel,
+  type DemoOutcome,
+  type DemoRunOptions,
+  type DemoService,
+  type DemoTask,
+} from './demo/run-demo.js';
 export { remoteName, repositoryName } from './repository-name.js';
 export type { RunTiming, Timing } from './run-clock.js';

@@ -46,7 +46,10 @@ export function createChatModel(options: ChatModelOptions): ChatOpenAI {
   const provider = options.provider ?? (options.baseURL ? 'compatible' : 'openai');
   const baseURL = options.baseURL ?? (provider === 'compatible' ? undefined : PROVIDER_URLS[provider]);
   if (provider === 'compatible' && !baseURL) {
-    throw new FixwrightError('FW_ERR_CONFIG', 'an OpenAI-compatible model needs a base URL (--base-url or OPENAI_BASE_URL)');
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      'an OpenAI-compatible model needs a base URL (--base-url or OPENAI_BASE_URL)',
+    );
   }
   if (provider !== 'compatible' && !options.apiKey) {
     throw new FixwrightError('FW_ERR_CONFIG', `the ${provider} provider needs an API key (OPENAI_API_KEY)`);
@@ -82,7 +85,12 @@ export function isPriced(model: string, prices: Readonly<Record<string, ModelPri
   return prices[model] !== undefined;
 }
 
-export function callCost(model: string, inputTokens: number, outputTokens: number, prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES): { costUsd: number; priced: boolean } {
+export function callCost(
+  model: string,
+  inputTokens: number,
+  outputTokens: number,
+  prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES,
+): { costUsd: number; priced: boolean } {
   const price = prices[model];
   if (!price) return { costUsd: 0, priced: false };
   return { costUsd: (inputTokens * price.inputPerMTok + outputTokens * price.outputPerMTok) / 1e6, priced: true };
@@ -104,18 +112,33 @@ export async function callModel(
     // has the real counts.
     let reply: AIMessageChunk | undefined;
     if (model.streaming) {
-      for await (const chunk of await model.stream(messages, { signal: options.signal })) reply = reply ? reply.concat(chunk) : chunk;
+      for await (const chunk of await model.stream(messages, { signal: options.signal }))
+        reply = reply ? reply.concat(chunk) : chunk;
       if (!reply) throw new Error('the stream ended without a message');
     } else {
       reply = await model.invoke(messages, { signal: options.signal });
     }
-    const text = typeof reply.content === 'string' ? reply.content : reply.content.map((part) => ('text' in part ? String(part.text) : '')).join('');
+    const text =
+      typeof reply.content === 'string'
+        ? reply.content
+        : reply.content.map((part) => ('text' in part ? String(part.text) : '')).join('');
     const inputTokens = reply.usage_metadata?.input_tokens ?? 0;
     const outputTokens = reply.usage_metadata?.output_tokens ?? 0;
-    return { text, inputTokens, outputTokens, ...callCost(model.model, inputTokens, outputTokens, options.prices), durationMs: Date.now() - started };
+    return {
+      text,
+      inputTokens,
+      outputTokens,
+      ...callCost(model.model, inputTokens, outputTokens, options.prices),
+      durationMs: Date.now() - started,
+    };
   } catch (err) {
-    if (options.signal?.aborted) throw new FixwrightError('FW_ERR_CANCELLED', 'the model call was cancelled', { cause: err });
-    throw new FixwrightError('FW_ERR_MODEL', `the model ${model.model} failed: ${describeModelError(err, model.model, model.clientConfig?.baseURL ?? undefined)}`, { cause: err });
+    if (options.signal?.aborted)
+      throw new FixwrightError('FW_ERR_CANCELLED', 'the model call was cancelled', { cause: err });
+    throw new FixwrightError(
+      'FW_ERR_MODEL',
+      `the model ${model.model} failed: ${describeModelError(err, model.model, model.clientConfig?.baseURL ?? undefined)}`,
+      { cause: err },
+    );
   }
 }
 
@@ -138,10 +161,21 @@ const NETWORK_REASONS: Record<string, string> = {
 /** Why a request never got an HTTP answer (refused, DNS, timeout…), from the error's cause chain. */
 export function networkReason(err: unknown): string {
   let deepest = '';
-  for (let e = err as { code?: unknown; message?: unknown; name?: unknown; cause?: unknown; errors?: unknown[] } | undefined, depth = 0; e && depth < 8; e = e.cause as typeof e, depth++) {
+  for (
+    let e = err as
+        { code?: unknown; message?: unknown; name?: unknown; cause?: unknown; errors?: unknown[] } | undefined,
+      depth = 0;
+    e && depth < 8;
+    e = e.cause as typeof e, depth++
+  ) {
     const codes = [e.code, ...(Array.isArray(e.errors) ? e.errors.map((x) => (x as { code?: unknown }).code) : [])];
     for (const code of codes) if (typeof code === 'string' && NETWORK_REASONS[code]) return NETWORK_REASONS[code];
-    if (e.name === 'TimeoutError' || e.name === 'AbortError' || (e as object).constructor?.name === 'APIConnectionTimeoutError') return 'timed out';
+    if (
+      e.name === 'TimeoutError' ||
+      e.name === 'AbortError' ||
+      (e as object).constructor?.name === 'APIConnectionTimeoutError'
+    )
+      return 'timed out';
     if (typeof e.message === 'string' && e.message) deepest = e.message;
   }
   return deepest || 'no answer';
@@ -154,19 +188,29 @@ export function networkReason(err: unknown): string {
 export function describeModelError(err: unknown, model: string, baseURL?: string): string {
   const e = err as { status?: unknown; name?: unknown; message?: unknown; error?: { message?: unknown } };
   const status = typeof e.status === 'number' ? e.status : undefined;
-  const said = typeof e.error?.message === 'string' ? e.error.message : typeof e.message === 'string' ? e.message.split('\n')[0]! : '';
+  const said =
+    typeof e.error?.message === 'string'
+      ? e.error.message
+      : typeof e.message === 'string'
+        ? e.message.split('\n')[0]!
+        : '';
   const detail = said ? `: ${hideKeys(said).slice(0, 300)}` : '';
   const where = baseURL ?? 'the model provider';
   // The OpenAI client's error classes do not all set `name`; their constructor tells them apart.
   const kind = [String(e.name ?? ''), (err as object | undefined)?.constructor?.name ?? ''];
-  if (status === 401 || status === 403) return `the model provider refused the API key (${status}); check OPENAI_API_KEY${detail}`;
-  if (status === 404) return `the model provider at ${where} does not know the model ${model} (404); check --model / FIXWRIGHT_MODEL and --base-url${detail}`;
-  if (status === 429) return `the model provider kept refusing requests as too many (429) after retries; lower --workers or set --model-rpm${detail}`;
-  if (status !== undefined && status >= 500) return `the model provider at ${where} failed (${status}) after retries${detail}`;
+  if (status === 401 || status === 403)
+    return `the model provider refused the API key (${status}); check OPENAI_API_KEY${detail}`;
+  if (status === 404)
+    return `the model provider at ${where} does not know the model ${model} (404); check --model / FIXWRIGHT_MODEL and --base-url${detail}`;
+  if (status === 429)
+    return `the model provider kept refusing requests as too many (429) after retries; lower --workers or set --model-rpm${detail}`;
+  if (status !== undefined && status >= 500)
+    return `the model provider at ${where} failed (${status}) after retries${detail}`;
   if (status !== undefined) return `the model provider rejected the request (${status})${detail}`;
   const timedOut = kind.includes('APIConnectionTimeoutError') || /timed? ?out/i.test(String(e.message ?? ''));
   if (timedOut) return `${where} timed out after retries (raise FIXWRIGHT_REQUEST_TIMEOUT if it is slow)`;
-  if (kind.includes('APIConnectionError') || (err instanceof TypeError && /fetch failed/.test(err.message))) return `could not reach ${where}: ${networkReason(err)}`;
+  if (kind.includes('APIConnectionError') || (err instanceof TypeError && /fetch failed/.test(err.message)))
+    return `could not reach ${where}: ${networkReason(err)}`;
   return hideKeys(String(e.message ?? err));
 }
 
@@ -175,17 +219,31 @@ export function describeModelError(err: unknown, model: string, baseURL?: string
  * timeout) or 401/403 throws FW_ERR_MODEL naming the URL; any other HTTP answer, even 404, counts
  * as reachable (not every compatible server lists its models).
  */
-export async function preflightModelEndpoint(baseURL: string, apiKey: string | undefined, timeoutMs = 5000): Promise<void> {
+export async function preflightModelEndpoint(
+  baseURL: string,
+  apiKey: string | undefined,
+  timeoutMs = 5000,
+): Promise<void> {
   let response: Response;
   try {
-    response = await fetch(`${baseURL.replace(/\/+$/, '')}/models`, { headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+    response = await fetch(`${baseURL.replace(/\/+$/, '')}/models`, {
+      headers: apiKey ? { authorization: `Bearer ${apiKey}` } : {},
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (err) {
     const reason = networkReason(err);
-    throw new FixwrightError('FW_ERR_MODEL', `could not reach ${baseURL}: ${reason === 'timed out' ? `no answer within ${timeoutMs / 1000} s` : reason}; check --base-url / OPENAI_BASE_URL and that the model server is running`, { cause: err });
+    throw new FixwrightError(
+      'FW_ERR_MODEL',
+      `could not reach ${baseURL}: ${reason === 'timed out' ? `no answer within ${timeoutMs / 1000} s` : reason}; check --base-url / OPENAI_BASE_URL and that the model server is running`,
+      { cause: err },
+    );
   }
   await response.body?.cancel().catch(() => undefined);
   if (response.status === 401 || response.status === 403) {
-    throw new FixwrightError('FW_ERR_MODEL', `the model provider at ${baseURL} refused the API key (${response.status}); check OPENAI_API_KEY`);
+    throw new FixwrightError(
+      'FW_ERR_MODEL',
+      `the model provider at ${baseURL} refused the API key (${response.status}); check OPENAI_API_KEY`,
+    );
   }
 }
 

@@ -37,7 +37,12 @@ export function firstPrompt(issue: string, context: string): string {
 }
 
 /** The message that follows a failed attempt: what went wrong, the logs, and the diff that was tried. */
-export function reflectionPrompt(category: string, message: string, logs: string | undefined, diff: string | undefined): string {
+export function reflectionPrompt(
+  category: string,
+  message: string,
+  logs: string | undefined,
+  diff: string | undefined,
+): string {
   return [
     `Your previous attempt failed (${category}): ${message}`,
     logs ? `Logs (trimmed):\n\`\`\`\n${logs}\n\`\`\`` : '',

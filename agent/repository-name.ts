@@ -46,7 +46,10 @@ export async function repositoryName(repo: RepoSpec): Promise<string> {
   const gitDir = gitDirOf(path);
   if (!gitDir) return path;
   try {
-    const { stdout } = await run('git', ['--git-dir', gitDir, 'config', '--get', 'remote.origin.url'], { encoding: 'utf8', timeout: 5000 });
+    const { stdout } = await run('git', ['--git-dir', gitDir, 'config', '--get', 'remote.origin.url'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
     const origin = stdout.trim();
     return (origin && remoteName(origin)) || path;
   } catch {

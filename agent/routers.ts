@@ -22,7 +22,13 @@ export function afterApply(state: AgentStateType, maxAttempts: number): 'test' |
  * patch, or was missing), could not be collected, ran past the limit, or broke in its own code.
  * These send the run back to the reproduction step; a fix that merely does not work yet does not.
  */
-export const TEST_AT_FAULT: ReadonlySet<FailureCategory> = new Set(['repro_did_not_fail', 'no_reproduction_test', 'import_error', 'timeout', 'repro_broken']);
+export const TEST_AT_FAULT: ReadonlySet<FailureCategory> = new Set([
+  'repro_did_not_fail',
+  'no_reproduction_test',
+  'import_error',
+  'timeout',
+  'repro_broken',
+]);
 
 /** After reflect: a reproduction test at fault is rewritten first; otherwise a new fix. */
 export function afterReflect(state: AgentStateType): 'reproduce' | 'generate' {

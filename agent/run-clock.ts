@@ -58,11 +58,17 @@ export function windowTiming(model: readonly Interval[], test: readonly Interval
 }
 
 const ZERO: Timing = { wall_ms: 0, model_ms: 0, test_ms: 0, own_ms: 0 };
-const add = (a: Timing, b: Timing): Timing => ({ wall_ms: a.wall_ms + b.wall_ms, model_ms: a.model_ms + b.model_ms, test_ms: a.test_ms + b.test_ms, own_ms: a.own_ms + b.own_ms });
+const add = (a: Timing, b: Timing): Timing => ({
+  wall_ms: a.wall_ms + b.wall_ms,
+  model_ms: a.model_ms + b.model_ms,
+  test_ms: a.test_ms + b.test_ms,
+  own_ms: a.own_ms + b.own_ms,
+});
 
 /** Nodes that run once per attempt; a reproduce after the first attempt belongs to the attempt that follows it. */
 const ATTEMPT_NODES = new Set<NodeName>(['generate', 'apply', 'test', 'reflect']);
-export const isAttemptNode = (node: NodeName, attempt: number) => ATTEMPT_NODES.has(node) || (node === 'reproduce' && attempt > 0);
+export const isAttemptNode = (node: NodeName, attempt: number) =>
+  ATTEMPT_NODES.has(node) || (node === 'reproduce' && attempt > 0);
 
 /**
  * Where a run's time goes: busy intervals of model calls and of the repository's test runs, and
@@ -127,13 +133,22 @@ export class RunClock {
     return {
       ...this.span(from, to),
       one_off: oneOff,
-      attempts: { ...perAttempt, count: attempts, own_ms_per_attempt: attempts > 0 ? Math.round(perAttempt.own_ms / attempts) : null },
+      attempts: {
+        ...perAttempt,
+        count: attempts,
+        own_ms_per_attempt: attempts > 0 ? Math.round(perAttempt.own_ms / attempts) : null,
+      },
       nodes,
     };
   }
 }
 
 /** Runs `call` busy of `kind` on the run's clock, or just runs it where there is none (a node called alone). */
-export function busy<T>(clock: RunClock | undefined, kind: BusyKind, call: () => Promise<T>, ownDuration?: (result: T) => number | undefined): Promise<T> {
+export function busy<T>(
+  clock: RunClock | undefined,
+  kind: BusyKind,
+  call: () => Promise<T>,
+  ownDuration?: (result: T) => number | undefined,
+): Promise<T> {
   return clock ? clock.busy(kind, call, ownDuration) : call();
 }

@@ -5,7 +5,15 @@ import pThrottle from 'p-throttle';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
 import { assetPath } from '../core/paths.js';
-import { DEFAULT_RANK_CONFIG, gitDirOf, Localiser, LsiEmbedder, type RankConfig, shippedFusionModel, type SnapshotSource } from '../localisation/index.js';
+import {
+  DEFAULT_RANK_CONFIG,
+  gitDirOf,
+  Localiser,
+  LsiEmbedder,
+  type RankConfig,
+  shippedFusionModel,
+  type SnapshotSource,
+} from '../localisation/index.js';
 import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
 import { loadCalibration, type Calibration } from '../uncertainty/index.js';
 import { contextBudgetChars, fitIssue } from './context-budget.js';
@@ -107,12 +115,21 @@ export function modelRateLimit(perMinute: number): ModelGate {
 }
 
 /** A localiser over the offline LSI embedder, caching indexes under the data directory. */
-export function createLocaliser(settings: Settings, options: { config?: RankConfig; embeddings?: boolean } = {}): Localiser {
+export function createLocaliser(
+  settings: Settings,
+  options: { config?: RankConfig; embeddings?: boolean } = {},
+): Localiser {
   // A config other than the default (ablations, tests) asks for RRF with those weights; the default one
   // is the shipped system, so it keeps the learned fusion and with it the shipped calibration's ranker.
   const rrf = options.config !== undefined && JSON.stringify(options.config) !== JSON.stringify(DEFAULT_RANK_CONFIG);
   const fusion = rrf ? undefined : shippedFusionModel();
-  return new Localiser({ cacheDir: join(settings.dataDir, 'indexes'), cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024, embedder: options.embeddings === false ? undefined : new LsiEmbedder(), config: rrf ? options.config : undefined, fusion });
+  return new Localiser({
+    cacheDir: join(settings.dataDir, 'indexes'),
+    cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024,
+    embedder: options.embeddings === false ? undefined : new LsiEmbedder(),
+    config: rrf ? options.config : undefined,
+    fusion,
+  });
 }
 
 /** The conformal calibration shipped with fixwright, when present. */
@@ -122,11 +139,18 @@ export function shippedCalibration(): Calibration | undefined {
 }
 
 /** Resolves a repository spec into what localisation reads and what the sandbox copies. */
-export async function repositorySources(repo: RepoSpec, settings: Settings): Promise<{ snapshot: SnapshotSource; sandbox: RepoSource }> {
+export async function repositorySources(
+  repo: RepoSpec,
+  settings: Settings,
+): Promise<{ snapshot: SnapshotSource; sandbox: RepoSource }> {
   const given = repo.url ?? repo.path;
-  if (!given) throw new FixwrightError('FW_ERR_BAD_INPUT', 'a repository is required (a URL or a path)', { field: 'repo' });
+  if (!given)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'a repository is required (a URL or a path)', { field: 'repo' });
   const path = repo.url ? await cloneRepository(repo.url, join(settings.dataDir, 'repos')) : resolve(repo.path!);
-  if (!existsSync(path)) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${given}`, { field: repo.url ? 'repo_url' : 'repo_path' });
+  if (!existsSync(path))
+    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository not found: ${given}`, {
+      field: repo.url ? 'repo_url' : 'repo_path',
+    });
   const gitDir = gitDirOf(path);
   // A bare repository has no working tree to read as a folder: its HEAD is what is asked about.
   const commit = repo.commit ?? (gitDir === path ? 'HEAD' : undefined);
@@ -141,9 +165,22 @@ export async function repositorySources(repo: RepoSpec, settings: Settings): Pro
  * Checks a model configuration now, so a bad one fails before any work starts: the client can be
  * built, then one short request (GET {baseURL}/models) shows the endpoint answers and takes the key.
  */
-export async function checkModel(options: Pick<SolveOptions, 'model' | 'provider' | 'baseURL'>, settings: Settings, preflight: { timeoutMs?: number } = {}): Promise<void> {
-  createChatModel({ model: options.model, provider: options.provider, baseURL: options.baseURL, apiKey: settings.models.apiKey });
-  await preflightModelEndpoint(endpointOf(options.provider, options.baseURL), settings.models.apiKey, preflight.timeoutMs);
+export async function checkModel(
+  options: Pick<SolveOptions, 'model' | 'provider' | 'baseURL'>,
+  settings: Settings,
+  preflight: { timeoutMs?: number } = {},
+): Promise<void> {
+  createChatModel({
+    model: options.model,
+    provider: options.provider,
+    baseURL: options.baseURL,
+    apiKey: settings.models.apiKey,
+  });
+  await preflightModelEndpoint(
+    endpointOf(options.provider, options.baseURL),
+    settings.models.apiKey,
+    preflight.timeoutMs,
+  );
 }
 
 /** Runs the agent on one issue: localise, patch with the model, prove the patch in the sandbox. */
@@ -151,7 +188,8 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
   const { settings } = context;
   // Every model call in flight listens on the run's signal (a bench shares one across its workers):
   // parallel candidates pass Node's default warning threshold of 10 without any leak.
-  if (context.signal && getMaxListeners(context.signal) < SIGNAL_LISTENERS) setMaxListeners(SIGNAL_LISTENERS, context.signal);
+  if (context.signal && getMaxListeners(context.signal) < SIGNAL_LISTENERS)
+    setMaxListeners(SIGNAL_LISTENERS, context.signal);
   const { snapshot, sandbox: repo } = await repositorySources(options.repo, settings);
   const run: AgentDeps['run'] = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
   const issue = fitIssue(settings.models, options.issue);

@@ -24,7 +24,8 @@ export type FailureCategory =
   | 'sandbox_error';
 
 /** The nodes of the graph. */
-export type NodeName = 'localise' | 'context' | 'baseline' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
+export type NodeName =
+  'localise' | 'context' | 'baseline' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
 
 /** Why a run ended before its attempts were spent. */
 export type StopReason = 'cost' | 'wall_time' | 'no_edits' | 'keep_previous' | 'environment' | 'model_error';

@@ -55,13 +55,16 @@ const LIVE_FEED_DOC = {
     tags: ['tasks'],
     summary: 'Live events (WebSocket upgrade)',
     description:
-      'Replays the task\'s events with seq > after, then streams live ones, then closes (1000) after a `done` or `error` event. Each message is one event {task_id, seq, ts, type, data}. Browsers pass the API key as ?api_key=.',
+      "Replays the task's events with seq > after, then streams live ones, then closes (1000) after a `done` or `error` event. Each message is one event {task_id, seq, ts, type, data}. Browsers pass the API key as ?api_key=.",
     parameters: [
       { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
       { name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
       { name: 'api_key', in: 'query', required: false, schema: { type: 'string' } },
     ],
-    responses: { '101': { description: 'Switching to the WebSocket protocol' }, '404': { description: 'No such task' } },
+    responses: {
+      '101': { description: 'Switching to the WebSocket protocol' },
+      '404': { description: 'No such task' },
+    },
   },
 };
 
@@ -86,12 +89,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = createJsonServer({ logger: deps.logger, bodyLimitBytes: service.bodyLimitBytes });
 
   app.addHook('onResponse', async (request, reply) => {
-    serviceMetrics.httpSeconds.observe({ method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    serviceMetrics.httpSeconds.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
 
   const keys = service.apiKeys.map(digest);
   const validKey = (key: string | undefined) => key !== undefined && keys.some((k) => timingSafeEqual(k, digest(key)));
-  await app.register(cors, { origin: service.corsOrigins.length > 0 ? service.corsOrigins : false, methods: ['GET', 'POST'] });
+  await app.register(cors, {
+    origin: service.corsOrigins.length > 0 ? service.corsOrigins : false,
+    methods: ['GET', 'POST'],
+  });
   await app.register(rateLimit, {
     max: service.rateLimitPerMinute,
     timeWindow: 60_000,
@@ -102,7 +111,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const key = presentedKey(request.headers, request.url);
       return validKey(key) ? `key:${digest(key!).toString('hex').slice(0, 16)}` : `ip:${request.ip}`;
     },
-    errorResponseBuilder: (_request, context) => new FixwrightError('FW_ERR_RATE_LIMITED', `rate limit: at most ${context.max} requests a minute; try again in ${context.after}`),
+    errorResponseBuilder: (_request, context) =>
+      new FixwrightError(
+        'FW_ERR_RATE_LIMITED',
+        `rate limit: at most ${context.max} requests a minute; try again in ${context.after}`,
+      ),
   });
   if (service.apiKeys.length > 0) {
     // preParsing: after the rate limiter (a route-level onRequest hook), before the body is read.
@@ -110,15 +123,24 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       // The UI's own files are public (it asks for the key); everything under /api, /ws and /v1 is not.
       if (PUBLIC.test(request.url) || !/^\/(api|ws|v1)\//.test(request.url)) return payload;
       const presented = presentedKey(request.headers, request.url);
-      if (!presented) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)');
-      if (!validKey(presented)) throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'the API key is not one this server accepts');
+      if (!presented)
+        throw new FixwrightError(
+          'FW_ERR_UNAUTHORIZED',
+          'this server needs an API key: send "authorization: Bearer KEY" (or x-api-key)',
+        );
+      if (!validKey(presented))
+        throw new FixwrightError('FW_ERR_UNAUTHORIZED', 'the API key is not one this server accepts');
       return payload;
     });
   }
 
   await app.register(swagger, {
     openapi: {
-      info: { title: 'fixwright', version: deps.version, description: 'Submit an issue, watch the agent fix it, download the patch. Errors are {code, message, field?}.' },
+      info: {
+        title: 'fixwright',
+        version: deps.version,
+        description: 'Submit an issue, watch the agent fix it, download the patch. Errors are {code, message, field?}.',
+      },
       components: service.apiKeys.length ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
       ...(service.apiKeys.length ? { security: [{ bearer: [] }] } : {}),
     },
@@ -138,11 +160,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(uiRoutes(deps));
   if (service.editURL && !deps.quickfix) {
     // This process has no Docker (the compose API): a worker's --edit-port answers the quick fixes.
-    await app.register(editRoutes(new RemoteEditService(service.editURL, (2 * deps.settings.models.requestTimeoutSeconds + 30) * 1000)));
+    await app.register(
+      editRoutes(new RemoteEditService(service.editURL, (2 * deps.settings.models.requestTimeoutSeconds + 30) * 1000)),
+    );
     return app;
   }
   // Demo mode: the scripted model knows only the demo's solve script, so quick fixes use the rule tier alone.
-  const quickfix = deps.quickfix ?? createQuickFixService(deps.settings, { logger: deps.logger, ...(deps.redis ? { redis: deps.redis } : {}), ...(deps.demo ? { tiers: ['rule'] as const } : {}) });
+  const quickfix =
+    deps.quickfix ??
+    createQuickFixService(deps.settings, {
+      logger: deps.logger,
+      ...(deps.redis ? { redis: deps.redis } : {}),
+      ...(deps.demo ? { tiers: ['rule'] as const } : {}),
+    });
   // preClose, not onClose: onClose runs after the server has stopped, and a connection that never
   // ends (a client that keeps its socket) holds that forever, with the analysis container still up.
   if (!deps.quickfix) app.addHook('preClose', () => quickfix.close());

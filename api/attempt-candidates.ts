@@ -61,7 +61,9 @@ const CONTEXT_CUTS = new Set(['conformal_set', 'top_file', 'top_k_functions']);
 
 /** An event's candidate number: logs from before sampling carry none, and had one candidate. */
 export function candidateNumber(data: Record<string, unknown>): number {
-  return typeof data.candidate === 'number' && Number.isInteger(data.candidate) && data.candidate > 0 ? data.candidate : 1;
+  return typeof data.candidate === 'number' && Number.isInteger(data.candidate) && data.candidate > 0
+    ? data.candidate
+    : 1;
 }
 
 /** The candidate whose results are the attempt's own: the winner once chosen, candidate 1 until then. */
@@ -99,7 +101,15 @@ function rate(into: CandidateView, r: Record<string, unknown>): void {
   if (num(r.temperature) !== undefined) into.temperature = num(r.temperature);
   if (typeof r.context_cut === 'string' && CONTEXT_CUTS.has(r.context_cut)) into.context_cut = r.context_cut;
   if (r.group === null || num(r.group) !== undefined) into.group = r.group as number | null;
-  for (const key of ['votes', 'tests_passed', 'tests_valid', 'score', 'input_tokens', 'output_tokens', 'diff_chars'] as const) {
+  for (const key of [
+    'votes',
+    'tests_passed',
+    'tests_valid',
+    'score',
+    'input_tokens',
+    'output_tokens',
+    'diff_chars',
+  ] as const) {
     const value = num(r[key]);
     if (value !== undefined) into[key] = value;
   }
@@ -115,7 +125,9 @@ function rate(into: CandidateView, r: Record<string, unknown>): void {
  * winner (no candidate was usable), the best-rated candidate stands for the attempt.
  */
 export function foldSelection(view: AttemptView, d: Record<string, unknown>): void {
-  const records = Array.isArray(d.candidates) ? (d.candidates as Array<Record<string, unknown>>).filter((r) => r && typeof r.candidate === 'number') : [];
+  const records = Array.isArray(d.candidates)
+    ? (d.candidates as Array<Record<string, unknown>>).filter((r) => r && typeof r.candidate === 'number')
+    : [];
   const known = view.candidates ?? [];
   const ordered = records.map((r) => {
     const into = known.find((c) => c.candidate === r.candidate) ?? { candidate: r.candidate as number };
@@ -128,19 +140,29 @@ export function foldSelection(view: AttemptView, d: Record<string, unknown>): vo
   view.selection = {
     winner: typeof d.winner === 'number' ? d.winner : null,
     reason: typeof d.reason === 'string' ? d.reason : '',
-    judges: judges.map((j) => ({ path: String(j.path), source: String(j.source ?? ''), valid: j.valid === true, ...(typeof j.why === 'string' ? { why: j.why } : {}) })),
+    judges: judges.map((j) => ({
+      path: String(j.path),
+      source: String(j.source ?? ''),
+      valid: j.valid === true,
+      ...(typeof j.why === 'string' ? { why: j.why } : {}),
+    })),
   };
   view.candidate = view.selection.winner ?? view.candidates[0]?.candidate ?? 1;
   adoptChosen(view);
   // The attempt's failure is the chosen candidate's: another candidate's apply failure no longer stands for it.
   const chosen = view.candidates.find((c) => c.candidate === view.candidate);
   if (typeof chosen?.failure === 'string') view.failure = { category: chosen.failure, message: chosen.message ?? '' };
-  else if (chosen?.apply?.ok === false && typeof chosen.apply.category === 'string') view.failure = { category: chosen.apply.category, message: String(chosen.apply.message ?? '') };
+  else if (chosen?.apply?.ok === false && typeof chosen.apply.category === 'string')
+    view.failure = { category: chosen.apply.category, message: String(chosen.apply.message ?? '') };
   else if (view.failure) delete view.failure;
 }
 
 /** Folds a per-candidate event (`patch`, `apply_result`, `test_result`, a fix's `model_call`) into its candidates. */
-export function foldCandidateEvent(view: AttemptView, type: 'patch' | 'apply_result' | 'test_result' | 'model_call', d: Record<string, unknown>): void {
+export function foldCandidateEvent(
+  view: AttemptView,
+  type: 'patch' | 'apply_result' | 'test_result' | 'model_call',
+  d: Record<string, unknown>,
+): void {
   const n = candidateNumber(d);
   if (type === 'model_call') {
     const c = candidateOf(view, n);

@@ -33,15 +33,25 @@ export class RemoteEditService implements EditAnswerer {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      const why = (err as Error).name === 'TimeoutError' ? `no answer within ${Math.round(this.timeoutMs / 1000)} s` : ((err as { cause?: Error }).cause?.message ?? (err as Error).message);
-      throw new FixwrightError('FW_ERR_UNAVAILABLE', `quick fixes are answered by the worker at ${this.url} (FIXWRIGHT_EDIT_URL), which cannot be reached: ${why}; start a worker with --edit-port`);
+      const why =
+        (err as Error).name === 'TimeoutError'
+          ? `no answer within ${Math.round(this.timeoutMs / 1000)} s`
+          : ((err as { cause?: Error }).cause?.message ?? (err as Error).message);
+      throw new FixwrightError(
+        'FW_ERR_UNAVAILABLE',
+        `quick fixes are answered by the worker at ${this.url} (FIXWRIGHT_EDIT_URL), which cannot be reached: ${why}; start a worker with --edit-port`,
+      );
     }
-    const body = (await response.json().catch(() => undefined)) as { code?: unknown; message?: unknown; field?: unknown } | undefined;
+    const body = (await response.json().catch(() => undefined)) as
+      { code?: unknown; message?: unknown; field?: unknown } | undefined;
     if (response.ok && body) return body as unknown as EditResponse;
     // The worker's own 4xx (a diagnostic past the end of the code…) reach the caller unchanged.
     if (body && isErrorCode(body.code) && typeof body.message === 'string') {
       throw new FixwrightError(body.code, body.message, typeof body.field === 'string' ? { field: body.field } : {});
     }
-    throw new FixwrightError('FW_ERR_UNAVAILABLE', `the quick-fix worker at ${this.url} answered HTTP ${response.status} without a fixwright error body`);
+    throw new FixwrightError(
+      'FW_ERR_UNAVAILABLE',
+      `the quick-fix worker at ${this.url} answered HTTP ${response.status} without a fixwright error body`,
+    );
   }
 }

@@ -16,13 +16,20 @@ export interface EditServer {
  * (FIXWRIGHT_EDIT_URL). It listens on the compose network only: it has no keys of its own, the
  * API in front of it checks them.
  */
-export async function startEditServer(settings: Settings, listen: { host: string; port: number }, logger: Logger): Promise<EditServer> {
+export async function startEditServer(
+  settings: Settings,
+  listen: { host: string; port: number },
+  logger: Logger,
+): Promise<EditServer> {
   const quickfix = createQuickFixService(settings, { logger });
   const app = createJsonServer({ logger, bodyLimitBytes: settings.service.bodyLimitBytes });
   // Ready means able to verify: without Docker the analysis container cannot run.
   const docker = createDockerClient(settings.dockerHost);
   app.get('/healthz', async (_request, reply) => {
-    const ok = await ensureDockerReachable(docker, settings.dockerHost).then(() => true, () => false);
+    const ok = await ensureDockerReachable(docker, settings.dockerHost).then(
+      () => true,
+      () => false,
+    );
     return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'no docker' });
   });
   await app.register(editRoutes(quickfix));

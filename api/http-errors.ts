@@ -31,7 +31,8 @@ function validationMessage(err: FastifyError, field: string | undefined): string
   const first = err.validation?.[0];
   const params = (first?.params ?? {}) as Record<string, unknown>;
   const where = err.validationContext === 'body' ? '' : `${err.validationContext} `;
-  if (first?.keyword === 'pattern' && field && PATTERN_HINTS[field]) return `${where}${field} must be ${PATTERN_HINTS[field]}`;
+  if (first?.keyword === 'pattern' && field && PATTERN_HINTS[field])
+    return `${where}${field} must be ${PATTERN_HINTS[field]}`;
   if (first?.keyword === 'required') return `${where}${field} is required`;
   if (first?.keyword === 'additionalProperties') return `${where}${field} is not a known field`;
   if (!field && first?.keyword === 'type' && err.validationContext === 'body') return 'the body must be a JSON object';
@@ -49,15 +50,22 @@ function validationMessage(err: FastifyError, field: string | undefined): string
 export function replyWithError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   if (err.validation) {
     const field = validationField(err);
-    return reply.status(400).send({ code: 'FW_ERR_BAD_INPUT', message: validationMessage(err, field), ...(field ? { field } : {}) });
+    return reply
+      .status(400)
+      .send({ code: 'FW_ERR_BAD_INPUT', message: validationMessage(err, field), ...(field ? { field } : {}) });
   }
   if (err instanceof FixwrightError) {
     if (err.status >= 500) request.log.error({ err }, 'request failed');
-    return reply.status(err.status).send({ code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    return reply
+      .status(err.status)
+      .send({ code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
   }
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) {
-    const code = FASTIFY_CODES[err.code] ?? (Object.entries(ERROR_CODES).find(([, s]) => s === status)?.[0] as ErrorCode | undefined) ?? 'FW_ERR_BAD_INPUT';
+    const code =
+      FASTIFY_CODES[err.code] ??
+      (Object.entries(ERROR_CODES).find(([, s]) => s === status)?.[0] as ErrorCode | undefined) ??
+      'FW_ERR_BAD_INPUT';
     const message =
       err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError
         ? `the body is not valid JSON: ${err.message}`
@@ -69,10 +77,19 @@ export function replyWithError(err: FastifyError, request: FastifyRequest, reply
     return reply.status(status).send({ code, message });
   }
   // The store (Redis) is down or unreachable: say so, as a 503 the caller may retry.
-  if (/MaxRetriesPerRequest|ECONNREFUSED|Connection is closed|ETIMEDOUT|EHOSTUNREACH/.test(`${err.name} ${err.message}`)) {
+  if (
+    /MaxRetriesPerRequest|ECONNREFUSED|Connection is closed|ETIMEDOUT|EHOSTUNREACH/.test(`${err.name} ${err.message}`)
+  ) {
     request.log.error({ err }, 'the store is unreachable');
-    return reply.status(503).send({ code: 'FW_ERR_UNAVAILABLE', message: 'the task store (Redis) is unreachable; try again shortly' });
+    return reply
+      .status(503)
+      .send({ code: 'FW_ERR_UNAVAILABLE', message: 'the task store (Redis) is unreachable; try again shortly' });
   }
   request.log.error({ err }, 'request failed');
-  return reply.status(500).send({ code: 'FW_ERR_INTERNAL', message: `internal error (request ${request.id}); the server log has the details` });
+  return reply
+    .status(500)
+    .send({
+      code: 'FW_ERR_INTERNAL',
+      message: `internal error (request ${request.id}); the server log has the details`,
+    });
 }

@@ -1,5 +1,11 @@
 import { Ajv } from 'ajv';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify';
 import type { Logger } from '../core/logger.js';
 import { replyWithError } from './http-errors.js';
 
@@ -26,16 +32,37 @@ export function createJsonServer(options: { logger: Logger; bodyLimitBytes: numb
         void (reply as FastifyReply).header('connection', 'close');
         (reply as FastifyReply).raw.once('finish', () => socket.destroySoon());
       }
-      void (reply as FastifyReply).status(status).send({ code: 'FW_ERR_BAD_INPUT', message: `${error.message} (${request.method} ${request.url.slice(0, 120)})` });
+      void (reply as FastifyReply)
+        .status(status)
+        .send({
+          code: 'FW_ERR_BAD_INPUT',
+          message: `${error.message} (${request.method} ${request.url.slice(0, 120)})`,
+        });
     },
   });
   // Bodies are checked as sent; query strings and params are text, so those are coerced.
-  const strict = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
-  const coercing = new Ajv({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
+  const strict = new Ajv({
+    allErrors: false,
+    coerceTypes: false,
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+  });
+  const coercing = new Ajv({
+    allErrors: false,
+    coerceTypes: true,
+    useDefaults: true,
+    removeAdditional: false,
+    strict: false,
+  });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
   // JSON only: a text body is refused (415) rather than validated as a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, request, reply) => replyWithError(err, request, reply));
-  app.setNotFoundHandler((request, reply) => reply.status(404).send({ code: 'FW_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }));
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .status(404)
+      .send({ code: 'FW_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
   return app;
 }

@@ -11,7 +11,11 @@ export const serviceMetrics = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [metricsRegistry],
   }),
-  tasksSubmitted: new Counter({ name: 'fixwright_tasks_submitted_total', help: 'Tasks accepted by POST /api/solve', registers: [metricsRegistry] }),
+  tasksSubmitted: new Counter({
+    name: 'fixwright_tasks_submitted_total',
+    help: 'Tasks accepted by POST /api/solve',
+    registers: [metricsRegistry],
+  }),
   tasksEnded: new Counter({
     name: 'fixwright_tasks_ended_total',
     help: 'Tasks that ended in this process, by status and verdict',
@@ -31,17 +35,40 @@ export const serviceMetrics = {
     buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers: [metricsRegistry],
   }),
-  modelTokens: new Counter({ name: 'fixwright_model_tokens_total', help: 'Model tokens used, by direction', labelNames: ['kind'] as const, registers: [metricsRegistry] }),
-  modelCost: new Counter({ name: 'fixwright_model_cost_usd_total', help: 'Model spend in USD (priced models)', registers: [metricsRegistry] }),
-  modelCalls: new Counter({ name: 'fixwright_model_calls_total', help: 'Model calls, by result', labelNames: ['result'] as const, registers: [metricsRegistry] }),
-  activeJobs: new Gauge({ name: 'fixwright_jobs_active', help: 'Tasks running in this process', registers: [metricsRegistry] }),
-  wsClients: new Gauge({ name: 'fixwright_ws_clients', help: 'Open WebSocket connections', registers: [metricsRegistry] }),
+  modelTokens: new Counter({
+    name: 'fixwright_model_tokens_total',
+    help: 'Model tokens used, by direction',
+    labelNames: ['kind'] as const,
+    registers: [metricsRegistry],
+  }),
+  modelCost: new Counter({
+    name: 'fixwright_model_cost_usd_total',
+    help: 'Model spend in USD (priced models)',
+    registers: [metricsRegistry],
+  }),
+  modelCalls: new Counter({
+    name: 'fixwright_model_calls_total',
+    help: 'Model calls, by result',
+    labelNames: ['result'] as const,
+    registers: [metricsRegistry],
+  }),
+  activeJobs: new Gauge({
+    name: 'fixwright_jobs_active',
+    help: 'Tasks running in this process',
+    registers: [metricsRegistry],
+  }),
+  wsClients: new Gauge({
+    name: 'fixwright_ws_clients',
+    help: 'Open WebSocket connections',
+    registers: [metricsRegistry],
+  }),
 };
 
 /** Counts what an agent event says it cost or how long it took. */
 export function observeEvent(event: AgentEvent): void {
   const d = event.data;
-  if (event.type === 'node_end' && typeof d.duration_ms === 'number') serviceMetrics.nodeSeconds.observe({ node: String(d.node) }, d.duration_ms / 1000);
+  if (event.type === 'node_end' && typeof d.duration_ms === 'number')
+    serviceMetrics.nodeSeconds.observe({ node: String(d.node) }, d.duration_ms / 1000);
   if (event.type === 'model_call') {
     serviceMetrics.modelCalls.inc({ result: d.error ? 'error' : 'ok' });
     const usage = (d.usage ?? {}) as { input_tokens?: number; output_tokens?: number };
@@ -52,7 +79,10 @@ export function observeEvent(event: AgentEvent): void {
 }
 
 /** Where the queue and task gauges read their figures at scrape time (the app sets it). */
-let sources: { queue?: () => Promise<{ waiting: number; active: number }>; tasks?: () => Promise<Record<string, number>> } = {};
+let sources: {
+  queue?: () => Promise<{ waiting: number; active: number }>;
+  tasks?: () => Promise<Record<string, number>>;
+} = {};
 
 /** Points the scrape-time gauges at this process's queue and store. */
 export function watchService(next: typeof sources): void {

@@ -1,5 +1,17 @@
 import type { Logger } from 'pino';
-import { DEFAULT_SAMPLES, DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS, EventLog, modelRateLimit, readGithubIssue, repositoryName, solveIssue, type AgentEvent, type EventType, type SolveContext } from '../agent/index.js';
+import {
+  DEFAULT_SAMPLES,
+  DEFAULT_TEMPERATURES,
+  DEFAULT_TEST_TIMEOUT_SECONDS,
+  EventLog,
+  modelRateLimit,
+  readGithubIssue,
+  repositoryName,
+  solveIssue,
+  type AgentEvent,
+  type EventType,
+  type SolveContext,
+} from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
 import type { Settings } from '../core/config.js';
 import { FixwrightError } from '../core/errors.js';
@@ -33,7 +45,15 @@ export function serviceModelGate(settings: Settings): SolveContext['modelGate'] 
 
 /** What one task's run borrows from its process: the shared parts, the process's model gate included. */
 export function taskSolveContext(parts: RunnerParts, events: EventLog, signal: AbortSignal): SolveContext {
-  return { settings: parts.settings, events, runtime: parts.runtime, localiser: parts.localiser, calibration: parts.calibration, signal, modelGate: parts.modelGate };
+  return {
+    settings: parts.settings,
+    events,
+    runtime: parts.runtime,
+    localiser: parts.localiser,
+    calibration: parts.calibration,
+    signal,
+    modelGate: parts.modelGate,
+  };
 }
 
 /** Why a run was stopped from outside: the user cancelled it, or the process is shutting down. */
@@ -41,30 +61,54 @@ export type AbortReason = 'cancel' | 'shutdown';
 
 /** Secrets no event may carry. */
 export function secretsOf(settings: Settings): string[] {
-  return [settings.models.apiKey, settings.github.token, ...settings.service.apiKeys].filter((s): s is string => Boolean(s));
+  return [settings.models.apiKey, settings.github.token, ...settings.service.apiKeys].filter((s): s is string =>
+    Boolean(s),
+  );
 }
 
 /**
  * Appends an event to a task's log from outside a run (the API cancelling a queued task, a worker
  * recording that a job was lost), numbered after the last one recorded.
  */
-export async function appendTaskEvent(store: TaskStore, taskId: string, type: EventType, data: Record<string, unknown>): Promise<AgentEvent> {
-  const event: AgentEvent = { task_id: taskId, seq: (await store.lastSeq(taskId)) + 1, ts: new Date().toISOString(), type, data };
+export async function appendTaskEvent(
+  store: TaskStore,
+  taskId: string,
+  type: EventType,
+  data: Record<string, unknown>,
+): Promise<AgentEvent> {
+  const event: AgentEvent = {
+    task_id: taskId,
+    seq: (await store.lastSeq(taskId)) + 1,
+    ts: new Date().toISOString(),
+    type,
+    data,
+  };
   await store.append(event);
   return event;
 }
 
 /** Ends a task that no run will finish (cancelled while queued, a job lost for good): a last event, then the status. */
-export async function endTask(store: TaskStore, taskId: string, status: 'cancelled' | 'error', message: string): Promise<TaskRecord | undefined> {
+export async function endTask(
+  store: TaskStore,
+  taskId: string,
+  status: 'cancelled' | 'error',
+  message: string,
+): Promise<TaskRecord | undefined> {
   const task = await store.get(taskId);
   if (!task || TERMINAL_STATUSES.includes(task.status)) return undefined;
-  const event = status === 'cancelled'
-    ? await appendTaskEvent(store, taskId, 'done', { status: 'failed', stopped_by: 'cancelled', message })
-    : await appendTaskEvent(store, taskId, 'error', { status: 'failed', code: 'FW_ERR_LOST', message });
+  const event =
+    status === 'cancelled'
+      ? await appendTaskEvent(store, taskId, 'done', { status: 'failed', stopped_by: 'cancelled', message })
+      : await appendTaskEvent(store, taskId, 'error', { status: 'failed', code: 'FW_ERR_LOST', message });
   const summary = foldEvent(task.summary, event);
   const ended = await store.change(taskId, {
     from: ['queued', 'running'],
-    set: { status, finished_at: new Date().toISOString(), summary, ...(status === 'error' ? { error: { code: 'FW_ERR_LOST', message } } : {}) },
+    set: {
+      status,
+      finished_at: new Date().toISOString(),
+      summary,
+      ...(status === 'error' ? { error: { code: 'FW_ERR_LOST', message } } : {}),
+    },
   });
   if (ended) serviceMetrics.tasksEnded.inc({ status, verdict: 'none' });
   return ended;
@@ -75,7 +119,12 @@ export async function endTask(store: TaskStore, taskId: string, status: 'cancell
  * WebSocket reads them there) and is folded into the task's summary as it arrives; a retried run
  * continues the task's numbering. A shutdown puts the task back in the queue for the next start.
  */
-export async function runTask(taskId: string, parts: RunnerParts, signal: AbortSignal, options: { retry?: boolean } = {}): Promise<TaskStatus> {
+export async function runTask(
+  taskId: string,
+  parts: RunnerParts,
+  signal: AbortSignal,
+  options: { retry?: boolean } = {},
+): Promise<TaskStatus> {
   const { store, settings, logger } = parts;
   const log = logger.child({ task_id: taskId });
   const task = await store.get(taskId);
@@ -88,7 +137,11 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
   const started = Date.now();
   const running = await store.change(taskId, {
     from: ['queued', 'running'],
-    set: { status: 'running', started_at: task.started_at ?? new Date(started).toISOString(), retries: task.retries + (options.retry ? 1 : 0) },
+    set: {
+      status: 'running',
+      started_at: task.started_at ?? new Date(started).toISOString(),
+      retries: task.retries + (options.retry ? 1 : 0),
+    },
   });
   if (!running) return (await store.get(taskId))?.status ?? 'error';
 
@@ -130,8 +183,17 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
     if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
     // The repository and model, as solve and bench record them, so exported service runs are split by repository.
     const repo = await repositoryName({ url: request.repo_url, path: request.repo_path });
-    events.emit('status', { status: 'running', repo, ...(model ? { model } : {}), ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}) });
-    if (!model) throw new FixwrightError('FW_ERR_CONFIG', 'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request');
+    events.emit('status', {
+      status: 'running',
+      repo,
+      ...(model ? { model } : {}),
+      ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}),
+    });
+    if (!model)
+      throw new FixwrightError(
+        'FW_ERR_CONFIG',
+        'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request',
+      );
     const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));
     const outcome = await solveIssue(
       {
@@ -148,7 +210,15 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
         maxCostUsd: Math.min(request.max_cost_usd ?? Infinity, settings.service.maxCostUsd),
         maxSeconds: Math.min(request.max_seconds ?? Infinity, settings.service.maxSeconds),
         ...(request.environment !== undefined
-          ? { environment: { given: { spec: parseUserSpec(request.environment, 'the request\'s environment', 'untrusted'), origin: "the request's environment field", trust: 'untrusted' as const } } }
+          ? {
+              environment: {
+                given: {
+                  spec: parseUserSpec(request.environment, "the request's environment", 'untrusted'),
+                  origin: "the request's environment field",
+                  trust: 'untrusted' as const,
+                },
+              },
+            }
           : {}),
       },
       taskSolveContext(parts, events, controller.signal),
@@ -156,7 +226,10 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
     if (outcome.status === 'error') {
       // The provider or the environment failed: not a verdict on the issue, so the task is an error with the reason.
       status = 'error';
-      error = { code: outcome.stoppedBy === 'environment' ? 'FW_ERR_ENVIRONMENT' : 'FW_ERR_MODEL', message: outcome.stopMessage ?? 'the run could not be judged' };
+      error = {
+        code: outcome.stoppedBy === 'environment' ? 'FW_ERR_ENVIRONMENT' : 'FW_ERR_MODEL',
+        message: outcome.stopMessage ?? 'the run could not be judged',
+      };
     } else {
       status = 'finished';
       verdict = outcome.status;
@@ -167,7 +240,10 @@ export async function runTask(taskId: string, parts: RunnerParts, signal: AbortS
       events.emit('done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' });
       status = 'cancelled';
     } else if (reason === 'shutdown') {
-      events.emit('status', { status: 'queued', reason: 'the service is shutting down; the task starts again at the next start-up' });
+      events.emit('status', {
+        status: 'queued',
+        reason: 'the service is shutting down; the task starts again at the next start-up',
+      });
       status = 'queued';
     } else if (reason === 'lost') {
       status = 'running'; // another writer owns the task now

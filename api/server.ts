@@ -5,7 +5,12 @@ import { createLocaliser, shippedCalibration, type DemoTask } from '../agent/ind
 import { FixwrightError } from '../core/errors.js';
 import type { Settings } from '../core/config.js';
 import type { Logger } from '../core/logger.js';
-import { createDockerClient, createSandboxRuntime, ensureDockerReachable, type SandboxRuntime } from '../sandbox/index.js';
+import {
+  createDockerClient,
+  createSandboxRuntime,
+  ensureDockerReachable,
+  type SandboxRuntime,
+} from '../sandbox/index.js';
 import { buildApp } from './app.js';
 import { BullTaskQueue } from './queue/bullmq-queue.js';
 import { LocalTaskQueue } from './queue/local-queue.js';
@@ -37,17 +42,29 @@ export interface ListenOptions {
  * The single-machine default puts tasks back in the queue after a restart: queued ones as they
  * were, running ones (interrupted) once more, and a task interrupted twice ends in `error`.
  */
-async function recoverTasks(store: TaskStore, queue: TaskQueue, interrupted: Set<string>, logger: Logger): Promise<void> {
+async function recoverTasks(
+  store: TaskStore,
+  queue: TaskQueue,
+  interrupted: Set<string>,
+  logger: Logger,
+): Promise<void> {
   let cursor: string | undefined;
   const pending: Array<{ id: string; status: string; retries: number; started: boolean }> = [];
   do {
     const page = await store.list({ cursor, limit: 200 });
-    for (const t of page.tasks) if (t.status === 'queued' || t.status === 'running') pending.push({ id: t.task_id, status: t.status, retries: t.retries, started: t.started_at !== null });
+    for (const t of page.tasks)
+      if (t.status === 'queued' || t.status === 'running')
+        pending.push({ id: t.task_id, status: t.status, retries: t.retries, started: t.started_at !== null });
     cursor = page.next_cursor ?? undefined;
   } while (cursor);
   for (const task of pending.reverse()) {
     if (task.status === 'running' && task.retries >= 1) {
-      await endTask(store, task.id, 'error', 'the task was interrupted twice (the service stopped while it ran); submit it again');
+      await endTask(
+        store,
+        task.id,
+        'error',
+        'the task was interrupted twice (the service stopped while it ran); submit it again',
+      );
       continue;
     }
     // Running when the process died, or put back by a shutdown mid-run: either way a new run starts afresh.
@@ -62,7 +79,11 @@ async function recoverTasks(store: TaskStore, queue: TaskQueue, interrupted: Set
  * `fixwright worker` processes (this process needs no Docker). Without: an in-process queue and
  * the on-disk store under the data directory, running tasks here.
  */
-export async function startService(settings: Settings, options: ListenOptions, logger: Logger): Promise<RunningService> {
+export async function startService(
+  settings: Settings,
+  options: ListenOptions,
+  logger: Logger,
+): Promise<RunningService> {
   const redisURL = settings.service.redisURL;
   let store: TaskStore;
   let queue: TaskQueue;
@@ -74,7 +95,12 @@ export async function startService(settings: Settings, options: ListenOptions, l
   let announce: () => void;
   const editURL = settings.service.editURL;
   // Quick fixes answered elsewhere: the service is not ready while that worker does not answer.
-  if (editURL) checks.edit_worker = () => fetch(new URL('/healthz', editURL), { signal: AbortSignal.timeout(2000) }).then((r) => r.ok, () => false);
+  if (editURL)
+    checks.edit_worker = () =>
+      fetch(new URL('/healthz', editURL), { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      );
 
   if (redisURL) {
     const trouble = redisTrouble(logger);
@@ -85,15 +111,26 @@ export async function startService(settings: Settings, options: ListenOptions, l
     redis = new Redis(redisURL, { maxRetriesPerRequest: 3 });
     redis.on('error', trouble);
     // Said once listening: a serve that cannot listen prints its one error line and nothing else.
-    announce = () => logger.info({ redis: redisURL.replace(/\/\/[^@]*@/, '//***@') }, 'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks');
+    announce = () =>
+      logger.info(
+        { redis: redisURL.replace(/\/\/[^@]*@/, '//***@') },
+        'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks',
+      );
   } else {
     store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
     const docker = createDockerClient(settings.dockerHost);
-    checks.docker = () => ensureDockerReachable(docker, settings.dockerHost).then(() => true, () => false);
+    checks.docker = () =>
+      ensureDockerReachable(docker, settings.dockerHost).then(
+        () => true,
+        () => false,
+      );
     // This process runs the tasks: without Docker a submission would only end in error.
     canRunTasks = () =>
       ensureDockerReachable(docker, settings.dockerHost).catch((err: unknown) => {
-        throw new FixwrightError('FW_ERR_DOCKER_UNREACHABLE', `this server runs tasks itself (no REDIS_URL) and has no sandbox: ${(err as Error).message}; in a container, mount the socket (see the Dockerfile's docker run line)`);
+        throw new FixwrightError(
+          'FW_ERR_DOCKER_UNREACHABLE',
+          `this server runs tasks itself (no REDIS_URL) and has no sandbox: ${(err as Error).message}; in a container, mount the socket (see the Dockerfile's docker run line)`,
+        );
       });
     // Docker is needed by the first task, not to start: the service comes up and /readyz says what is missing.
     const sandboxes = () => {
@@ -117,17 +154,37 @@ export async function startService(settings: Settings, options: ListenOptions, l
           await endTask(store, taskId, 'error', `the sandbox is unavailable: ${(err as Error).message}`);
           return;
         }
-        await runTask(taskId, { store, settings, runtime: sandbox, localiser, calibration, logger, modelGate }, signal, { retry: interrupted.delete(taskId) });
+        await runTask(
+          taskId,
+          { store, settings, runtime: sandbox, localiser, calibration, logger, modelGate },
+          signal,
+          { retry: interrupted.delete(taskId) },
+        );
       },
       settings.service.workers,
       logger,
       (taskId, err) => endTask(store, taskId, 'error', `the task's run failed: ${(err as Error).message}`),
     );
     await recoverTasks(store, queue, interrupted, logger);
-    announce = () => logger.info({ data_dir: settings.dataDir, workers: settings.service.workers }, 'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)');
+    announce = () =>
+      logger.info(
+        { data_dir: settings.dataDir, workers: settings.service.workers },
+        'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)',
+      );
   }
 
-  const app = await buildApp({ settings, store, queue, logger, version: options.version, checks, canRunTasks, workers, redis, demo: options.demo });
+  const app = await buildApp({
+    settings,
+    store,
+    queue,
+    logger,
+    version: options.version,
+    checks,
+    canRunTasks,
+    workers,
+    redis,
+    demo: options.demo,
+  });
   const url = await app.listen({ host: options.host, port: options.port });
   announce();
   logger.info({ url, docs: `${url}/docs` }, 'fixwright serve is listening');

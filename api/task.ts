@@ -1,5 +1,13 @@
 import type { AgentEvent } from '../agent/event-types.js';
-import { adoptChosen, candidateNumber, chosenCandidate, foldCandidateEvent, foldSelection, type CandidateView, type SelectionView } from './attempt-candidates.js';
+import {
+  adoptChosen,
+  candidateNumber,
+  chosenCandidate,
+  foldCandidateEvent,
+  foldSelection,
+  type CandidateView,
+  type SelectionView,
+} from './attempt-candidates.js';
 
 export type { CandidateView, JudgeView, SelectionView } from './attempt-candidates.js';
 
@@ -114,12 +122,38 @@ export interface TaskRecord {
 
 /** A summary with nothing in it yet. */
 export function emptySummary(): TaskSummary {
-  return { localised_files: [], set_size: null, coverage: null, attempts: [], final_patch: '', verdict: null, stopped_by: null, stop_message: null, environment: null, baseline: null, tokens: { input: 0, output: 0 }, cost_usd: 0, unpriced_calls: 0, last_seq: 0 };
+  return {
+    localised_files: [],
+    set_size: null,
+    coverage: null,
+    attempts: [],
+    final_patch: '',
+    verdict: null,
+    stopped_by: null,
+    stop_message: null,
+    environment: null,
+    baseline: null,
+    tokens: { input: 0, output: 0 },
+    cost_usd: 0,
+    unpriced_calls: 0,
+    last_seq: 0,
+  };
 }
 
 /** A new queued task. */
 export function newTask(taskId: string, request: TaskRequest, now = new Date()): TaskRecord {
-  return { task_id: taskId, status: 'queued', created_at: now.toISOString(), started_at: null, finished_at: null, request, retries: 0, cancel_requested: false, error: null, summary: emptySummary() };
+  return {
+    task_id: taskId,
+    status: 'queued',
+    created_at: now.toISOString(),
+    started_at: null,
+    finished_at: null,
+    request,
+    retries: 0,
+    cancel_requested: false,
+    error: null,
+    summary: emptySummary(),
+  };
 }
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
@@ -149,7 +183,10 @@ function foldAttemptResults(summary: TaskSummary, d: Record<string, unknown>): v
         view.candidate = r.candidate;
         adoptChosen(view);
       }
-      view.failure = typeof r.failure === 'string' ? { category: r.failure, message: typeof r.message === 'string' ? r.message : '' } : null;
+      view.failure =
+        typeof r.failure === 'string'
+          ? { category: r.failure, message: typeof r.message === 'string' ? r.message : '' }
+          : null;
       if (typeof r.score === 'number') view.score = r.score;
     }
   } else if (d.status === 'resolved' && typeof d.chosen_attempt === 'number') {
@@ -176,7 +213,11 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
     case 'localised_files': {
       const files = Array.isArray(d.files) ? (d.files as Array<Record<string, unknown>>) : [];
       // `inSet` is how logs written before the field was renamed spell it.
-      summary.localised_files = files.map((f) => ({ path: String(f.path), score: num(f.score), in_set: Boolean(f.in_set ?? f.inSet) }));
+      summary.localised_files = files.map((f) => ({
+        path: String(f.path),
+        score: num(f.score),
+        in_set: Boolean(f.in_set ?? f.inSet),
+      }));
       summary.set_size = typeof d.set_size === 'number' ? d.set_size : null;
       summary.coverage = typeof d.coverage === 'number' ? d.coverage : null;
       break;
@@ -202,7 +243,12 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
       foldCandidateEvent(view, event.type, d);
       adoptChosen(view);
       // Only the chosen candidate's failing apply is the attempt's failure.
-      if (event.type === 'apply_result' && d.ok === false && typeof d.category === 'string' && candidateNumber(d) === chosenCandidate(view)) {
+      if (
+        event.type === 'apply_result' &&
+        d.ok === false &&
+        typeof d.category === 'string' &&
+        candidateNumber(d) === chosenCandidate(view)
+      ) {
         view.failure = { category: d.category, message: String(d.message ?? '') };
       }
       break;
@@ -217,10 +263,18 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
     }
     case 'log':
       if (d.step === 'environment' && typeof d.source === 'string') {
-        summary.environment = { source: d.source, key: String(d.key ?? ''), notes: Array.isArray(d.notes) ? d.notes.map(String) : [] };
+        summary.environment = {
+          source: d.source,
+          key: String(d.key ?? ''),
+          notes: Array.isArray(d.notes) ? d.notes.map(String) : [],
+        };
       } else if (d.step === 'baseline') {
         const failed = d.stopped_by === 'environment';
-        summary.baseline = { ok: !failed && d.ok !== false, message: typeof d.message === 'string' ? d.message : summary.baseline?.message ?? null, collected: typeof d.collected === 'number' ? d.collected : summary.baseline?.collected ?? null };
+        summary.baseline = {
+          ok: !failed && d.ok !== false,
+          message: typeof d.message === 'string' ? d.message : (summary.baseline?.message ?? null),
+          collected: typeof d.collected === 'number' ? d.collected : (summary.baseline?.collected ?? null),
+        };
       } else if (d.step === 'select') {
         const view = attemptOf(summary, d);
         if (view) foldSelection(view, d);
@@ -232,7 +286,8 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
     case 'done':
       // A cancelled run was stopped, not judged: the task's status says cancelled, and there is no verdict.
       if (d.stopped_by === 'cancelled') summary.verdict = null;
-      else if (d.status === 'resolved' || d.status === 'unverified' || d.status === 'failed') summary.verdict = d.status;
+      else if (d.status === 'resolved' || d.status === 'unverified' || d.status === 'failed')
+        summary.verdict = d.status;
       foldAttemptResults(summary, d);
       summary.stopped_by = typeof d.stopped_by === 'string' ? d.stopped_by : null;
       summary.stop_message = typeof d.message === 'string' ? d.message : null;
@@ -248,7 +303,13 @@ export function foldEvent(summary: TaskSummary, event: AgentEvent): TaskSummary 
 /** Does this event change the summary (every type but `log`, and the `log` steps the summary reads)? */
 export function changesSummary(event: AgentEvent): boolean {
   const { step } = event.data;
-  return event.type !== 'log' || step === 'environment' || step === 'baseline' || step === 'select' || (step === 'generate' && typeof event.data.stopped_by === 'string');
+  return (
+    event.type !== 'log' ||
+    step === 'environment' ||
+    step === 'baseline' ||
+    step === 'select' ||
+    (step === 'generate' && typeof event.data.stopped_by === 'string')
+  );
 }
 
 /** Is this event the last of a run (the WebSocket closes after it)? */

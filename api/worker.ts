@@ -32,14 +32,26 @@ export interface FixwrightWorker {
  * retried once by the stalled-job check; lost twice, the task ends in `error` with a message.
  * It also takes the instance jobs of `fixwright bench --queue` and `fixwright eval --queue`.
  */
-export async function startWorker(settings: Settings, options: WorkerOptions, logger: Logger): Promise<FixwrightWorker> {
+export async function startWorker(
+  settings: Settings,
+  options: WorkerOptions,
+  logger: Logger,
+): Promise<FixwrightWorker> {
   const url = settings.service.redisURL!;
   const prefix = options.prefix ?? 'fixwright';
   const trouble = redisTrouble(logger);
   const store = new RedisTaskStore(url, `${prefix}:`, trouble);
   const runtime = await createSandboxRuntime(settings, { logger });
   // One model gate for every job this worker runs (FIXWRIGHT_MODEL_RPM is per process).
-  const parts = { store, settings, runtime, localiser: createLocaliser(settings), calibration: shippedCalibration(), logger, modelGate: serviceModelGate(settings) };
+  const parts = {
+    store,
+    settings,
+    runtime,
+    localiser: createLocaliser(settings),
+    calibration: shippedCalibration(),
+    logger,
+    modelGate: serviceModelGate(settings),
+  };
   const connection = bullConnection(url, trouble);
   const queue = new Queue(QUEUE_NAME, { connection, prefix });
   // Without a listener BullMQ prints every connection error's stack (17 in 12 s with Redis down).
@@ -51,19 +63,37 @@ export async function startWorker(settings: Settings, options: WorkerOptions, lo
       const retry = job.attemptsStarted > 1 || job.stalledCounter > 0;
       return runTask(job.data.task_id, parts, signal ?? new AbortController().signal, { retry });
     },
-    { connection: bullConnection(url, trouble), prefix, concurrency: options.concurrency, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs, maxStalledCount: 1 },
+    {
+      connection: bullConnection(url, trouble),
+      prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: 1,
+    },
   );
   worker.on('error', (err) => trouble(err));
   // A job whose worker was lost too often, or whose run threw, fails in BullMQ: its task must end too.
   worker.on('failed', (job, err) => {
     if (!job?.id) return;
     const lost = /stalled|lock/i.test(err.message);
-    const message = lost ? 'the task was interrupted twice (its worker stopped or was killed); submit it again' : `the task's run failed: ${err.message}`;
-    void endTask(store, job.id, 'error', message).catch((e: unknown) => logger.error({ err: e, task_id: job.id }, 'could not record a failed job'));
+    const message = lost
+      ? 'the task was interrupted twice (its worker stopped or was killed); submit it again'
+      : `the task's run failed: ${err.message}`;
+    void endTask(store, job.id, 'error', message).catch((e: unknown) =>
+      logger.error({ err: e, task_id: job.id }, 'could not record a failed job'),
+    );
   });
   worker.on('stalled', (jobId) => logger.warn({ task_id: jobId }, 'a job lost its worker; it runs again'));
   // Bench and eval runs with --queue: one job per instance, on their own queue, with this process's sandboxes.
-  const instances = startInstanceWorker(url, settings, { ...options, prefix }, { runtime, modelGate: parts.modelGate }, logger, trouble);
+  const instances = startInstanceWorker(
+    url,
+    settings,
+    { ...options, prefix },
+    { runtime, modelGate: parts.modelGate },
+    logger,
+    trouble,
+  );
 
   const cancels = bullConnection(url, trouble);
   await cancels.subscribe(cancelChannel(prefix));

@@ -29,7 +29,14 @@ export const USAGE = `usage: node dist/bench/agent-loop.js --build DIR [--build 
   --json FILE   also write every run's figures to FILE
   --keep        keep each run's fixture, output folder and log`;
 
-function whole(value: string | undefined, flag: string, fallback: number, min: number, max: number, problems: string[]): number {
+function whole(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
   if (value === undefined) return fallback;
   const n = Number(value);
   if (value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
@@ -66,9 +73,20 @@ export function parseAgentBenchArgs(argv: readonly string[]): { options: AgentBe
   for (const [i, build] of builds.entries()) {
     const given = values.build![i]!;
     if (!existsSync(build) || !statSync(build).isDirectory()) problems.push(`--build ${given}: no such directory`);
-    else if (!existsSync(join(build, 'cli', 'main.js'))) problems.push(`--build ${given}: no cli/main.js in it (build it first: npx tsc -p tsconfig.json --outDir ${given})`);
+    else if (!existsSync(join(build, 'cli', 'main.js')))
+      problems.push(
+        `--build ${given}: no cli/main.js in it (build it first: npx tsc -p tsconfig.json --outDir ${given})`,
+      );
   }
   if (new Set(builds).size !== builds.length) problems.push('each --build must be a different directory');
   if (problems.length > 0) return { problems };
-  return { options: { builds, runs, warmup, json: values.json === undefined ? undefined : resolve(values.json), keep: values.keep === true } };
+  return {
+    options: {
+      builds,
+      runs,
+      warmup,
+      json: values.json === undefined ? undefined : resolve(values.json),
+      keep: values.keep === true,
+    },
+  };
 }

@@ -42,9 +42,26 @@ function git(cwd: string, ...args: string[]): void {
 /** Writes the fixture repository (one commit) into `dir`, which must not exist yet or be empty. */
 export function writeFixtureRepo(dir: string): void {
   mkdirSync(join(dir, 'tests'), { recursive: true });
-  writeFileSync(join(dir, 'calc.py'), 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n');
-  writeFileSync(join(dir, 'tests', 'test_calc.py'), 'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n');
+  writeFileSync(
+    join(dir, 'calc.py'),
+    'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
+  );
+  writeFileSync(
+    join(dir, 'tests', 'test_calc.py'),
+    'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n',
+  );
   git(dir, 'init', '-q');
   git(dir, 'add', '-A');
-  git(dir, '-c', 'user.email=bench@fixwright.invalid', '-c', 'user.name=bench', '-c', 'commit.gpgsign=false', 'commit', '-qm', 'init');
+  git(
+    dir,
+    '-c',
+    'user.email=bench@fixwright.invalid',
+    '-c',
+    'user.name=bench',
+    '-c',
+    'commit.gpgsign=false',
+    'commit',
+    '-qm',
+    'init',
+  );
 }

@@ -35,7 +35,9 @@ export function coveredMs(intervals: readonly Interval[]): number {
 
 /** How much of `window` the intervals cover, overlaps counted once. */
 export function overlapMs(intervals: readonly Interval[], window: Interval): number {
-  return coveredMs(intervals.map((i) => ({ start: Math.max(i.start, window.start), end: Math.min(i.end, window.end) })));
+  return coveredMs(
+    intervals.map((i) => ({ start: Math.max(i.start, window.start), end: Math.min(i.end, window.end) })),
+  );
 }
 
 const trajectoryLine = z.object({
@@ -63,7 +65,8 @@ export function parseNodeSpans(jsonl: string): NodeSpan[] {
     const parsed = trajectoryLine.safeParse(raw);
     if (!parsed.success) throw new Error(`trajectory line ${index + 1} is not an event ({ts, type, data})`);
     const ts = Date.parse(parsed.data.ts);
-    if (Number.isNaN(ts)) throw new Error(`trajectory line ${index + 1}: ts ${JSON.stringify(parsed.data.ts)} is not a time`);
+    if (Number.isNaN(ts))
+      throw new Error(`trajectory line ${index + 1}: ts ${JSON.stringify(parsed.data.ts)} is not a time`);
     lastTs = Math.max(lastTs, ts);
     const node = parsed.data.data.node;
     if (node === undefined) return;
@@ -72,7 +75,8 @@ export function parseNodeSpans(jsonl: string): NodeSpan[] {
     } else if (parsed.data.type === 'node_end') {
       const starts = open.get(node) ?? [];
       const start = starts.shift();
-      if (start === undefined) throw new Error(`trajectory line ${index + 1}: node_end of ${node} without a node_start`);
+      if (start === undefined)
+        throw new Error(`trajectory line ${index + 1}: node_end of ${node} without a node_start`);
       spans.push({ node, start, end: ts });
     }
   });
@@ -161,12 +165,20 @@ export interface RunBreakdown {
  * Attributes a run's time: each attempt's window (its first node's start to its last node's end)
  * and the one-off nodes' windows, less the model requests and test execs inside them.
  */
-export function attributeRun(spans: readonly NodeSpan[], model: readonly Interval[], tests: readonly Interval[], process: Interval): RunBreakdown {
+export function attributeRun(
+  spans: readonly NodeSpan[],
+  model: readonly Interval[],
+  tests: readonly Interval[],
+  process: Interval,
+): RunBreakdown {
   const segments = segmentRun(spans);
-  if (segments.attempts.length === 0) throw new Error(`the run made no attempt (no ${ATTEMPT_START} node in its trajectory)`);
+  if (segments.attempts.length === 0)
+    throw new Error(`the run made no attempt (no ${ATTEMPT_START} node in its trajectory)`);
   const attemptWindows = segments.attempts.map((nodes) => windowOf(nodes)!);
   const attempts = attemptWindows.map((w) => share([w], model, tests));
-  const oneOffWindows = [windowOf(segments.before), windowOf(segments.after)].filter((w): w is Interval => w !== undefined);
+  const oneOffWindows = [windowOf(segments.before), windowOf(segments.after)].filter(
+    (w): w is Interval => w !== undefined,
+  );
   const oneOff = share(oneOffWindows, model, tests);
   const whole = share([process], model, tests);
   const attemptsOwn = attempts.reduce((s, a) => s + a.ownMs, 0);
@@ -318,13 +330,16 @@ export function execsOf(events: readonly ContainerEvent[]): ExecRecord[] {
       record.end = at;
     }
   }
-  for (const r of execs.values()) if (r.end === undefined && r.start !== undefined) r.end = containerDied.get(r.containerId);
+  for (const r of execs.values())
+    if (r.end === undefined && r.start !== undefined) r.end = containerDied.get(r.containerId);
   return [...execs.values()].sort((a, b) => (a.start ?? Infinity) - (b.start ?? Infinity));
 }
 
 /** The intervals of the execs that ran the repository's tests (started and ended). */
 export function testIntervals(execs: readonly ExecRecord[]): Interval[] {
-  return execs.filter((e) => e.start !== undefined && e.end !== undefined && isTestCommand(e.command)).map((e) => ({ start: e.start!, end: e.end! }));
+  return execs
+    .filter((e) => e.start !== undefined && e.end !== undefined && isTestCommand(e.command))
+    .map((e) => ({ start: e.start!, end: e.end! }));
 }
 
 /** Median, minimum and maximum of a non-empty list. */

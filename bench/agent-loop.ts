@@ -70,7 +70,8 @@ function reportedInDone(trajectory: string): unknown {
     .find((l) => l.includes('"type":"done"'));
   if (!done) return undefined;
   try {
-    return (JSON.parse(done) as { data?: { timing?: { attempts?: { own_ms_per_attempt?: unknown } } } }).data?.timing?.attempts?.own_ms_per_attempt;
+    return (JSON.parse(done) as { data?: { timing?: { attempts?: { own_ms_per_attempt?: unknown } } } }).data?.timing
+      ?.attempts?.own_ms_per_attempt;
   } catch {
     return undefined;
   }
@@ -104,7 +105,10 @@ interface Harness {
 async function runOnce(h: Harness, build: string, round: number, warmup: boolean): Promise<RunRecord> {
   // The build's letter keeps two builds whose paths read alike apart.
   const letter = String.fromCharCode(65 + h.builds.indexOf(build));
-  const dir = join(h.work, `${warmup ? 'warmup' : 'run'}-${round + 1}-${letter}-${buildName(build).replace(/[^A-Za-z0-9._-]+/g, '_')}`);
+  const dir = join(
+    h.work,
+    `${warmup ? 'warmup' : 'run'}-${round + 1}-${letter}-${buildName(build).replace(/[^A-Za-z0-9._-]+/g, '_')}`,
+  );
   const repo = join(dir, 'repo');
   const out = join(dir, 'out');
   const logPath = join(dir, 'solve.log');
@@ -131,7 +135,12 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
   const start = nowMs();
   const child = spawn(process.execPath, argv, {
     cwd: dir,
-    env: { ...process.env, OPENAI_API_KEY: 'bench-agent-key', OPENAI_BASE_URL: h.server.url, FW_BENCH_CPU_FILE: cpuPath },
+    env: {
+      ...process.env,
+      OPENAI_API_KEY: 'bench-agent-key',
+      OPENAI_BASE_URL: h.server.url,
+      FW_BENCH_CPU_FILE: cpuPath,
+    },
     stdio: ['ignore', log, log],
   });
   closeSync(log);
@@ -147,17 +156,29 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
 
   const where = `${buildName(build)} (${warmup ? 'warm-up' : 'run'} ${round + 1}; log ${logPath}${h.keep ? '' : ', removed at the end unless --keep'})`;
   const resultPath = join(out, 'result.json');
-  const result = existsSync(resultPath) ? (JSON.parse(readFileSync(resultPath, 'utf8')) as { status?: unknown; timing?: { attempts?: { own_ms_per_attempt?: unknown } } }) : undefined;
+  const result = existsSync(resultPath)
+    ? (JSON.parse(readFileSync(resultPath, 'utf8')) as {
+        status?: unknown;
+        timing?: { attempts?: { own_ms_per_attempt?: unknown } };
+      })
+    : undefined;
   const status = result ? String(result.status) : 'none';
   const patch = existsSync(join(out, 'patch.diff')) ? readFileSync(join(out, 'patch.diff'), 'utf8') : '';
   if (exitCode !== 0 || status !== 'resolved' || !/^\+\s*return a \+ b/m.test(patch)) {
-    throw new RunFailed(`solve did not resolve the fixture: exit ${exitCode}, status ${status} — ${where}\n${tail(logPath)}`);
+    throw new RunFailed(
+      `solve did not resolve the fixture: exit ${exitCode}, status ${status} — ${where}\n${tail(logPath)}`,
+    );
   }
-  if (!settled) process.stderr.write(`bench:agent: warning: Docker had not reported every exec and container of ${where} as ended after ${SETTLE_MS} ms\n`);
+  if (!settled)
+    process.stderr.write(
+      `bench:agent: warning: Docker had not reported every exec and container of ${where} as ended after ${SETTLE_MS} ms\n`,
+    );
 
   // The server is shared by the runs, which never overlap: this run's requests arrived while it lived.
   const window: Interval = { start, end };
-  const model = h.server.requests.filter((r) => r.start >= start && r.start <= end).map((r) => ({ start: r.start, end: Number.isNaN(r.end) ? end : r.end }));
+  const model = h.server.requests
+    .filter((r) => r.start >= start && r.start <= end)
+    .map((r) => ({ start: r.start, end: Number.isNaN(r.end) ? end : r.end }));
   const containerEvents = h.events.eventsOf(pid).filter((e) => {
     const ms = Number(e.timeNano / 1_000_000n);
     return ms >= start - 1_000 && ms <= end + SETTLE_MS;
@@ -168,12 +189,17 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
   const reported = result?.timing?.attempts?.own_ms_per_attempt ?? reportedInDone(trajectory);
   const spans = parseNodeSpans(trajectory);
   if (tests.length === 0 && spans.some((s) => s.node === 'test')) {
-    process.stderr.write(`bench:agent: warning: no test exec of ${where} carried the ${OWNER_PID_LABEL} label; its test time counts as own time\n`);
+    process.stderr.write(
+      `bench:agent: warning: no test exec of ${where} carried the ${OWNER_PID_LABEL} label; its test time counts as own time\n`,
+    );
   }
   const breakdown = attributeRun(spans, model, tests, window);
-  const inAttempt = (ms: number | undefined) => ms !== undefined && breakdown.attemptWindows.some((w) => ms >= w.start && ms <= w.end);
+  const inAttempt = (ms: number | undefined) =>
+    ms !== undefined && breakdown.attemptWindows.some((w) => ms >= w.start && ms <= w.end);
   const perAttempt = (n: number) => n / breakdown.attempts.length;
-  const cpu = existsSync(cpuPath) ? (JSON.parse(readFileSync(cpuPath, 'utf8')) as { user: number; system: number }) : undefined;
+  const cpu = existsSync(cpuPath)
+    ? (JSON.parse(readFileSync(cpuPath, 'utf8')) as { user: number; system: number })
+    : undefined;
   return {
     build,
     round,
@@ -195,7 +221,9 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
     containers: new Set(containerEvents.filter((e) => e.action === 'create').map((e) => e.containerId)).size,
     reportedOwnPerAttemptMs: typeof reported === 'number' ? reported : null,
     execsPerAttempt: perAttempt(execs.filter((x) => inAttempt(x.start)).length),
-    containersPerAttempt: perAttempt(containerEvents.filter((e) => e.action === 'create' && inAttempt(Number(e.timeNano / 1000n) / 1000)).length),
+    containersPerAttempt: perAttempt(
+      containerEvents.filter((e) => e.action === 'create' && inAttempt(Number(e.timeNano / 1000n) / 1000)).length,
+    ),
   };
 }
 
@@ -237,15 +265,25 @@ function report(options: AgentBenchOptions, records: readonly RunRecord[]): stri
     return inner ? `${base} (${inner.median.toFixed(1).replace(/\.0$/, '')})` : base;
   };
   const names = options.builds.map((b, i) => `${String.fromCharCode(65 + i)}: ${buildName(b)}`);
-  const table = [['', ...names], ...rows.map(([label, pick, perAttempt]) => [label, ...options.builds.map((b) => cell(b, pick, perAttempt))])];
+  const table = [
+    ['', ...names],
+    ...rows.map(([label, pick, perAttempt]) => [label, ...options.builds.map((b) => cell(b, pick, perAttempt))]),
+  ];
   const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-  const lines = table.map((row) => row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('   '));
+  const lines = table.map((row) =>
+    row.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('   '),
+  );
   lines.splice(1, 0, '');
-  lines.push('', `median (min–max) over ${options.runs} run(s) per build; own = wall less the model's and the tests' time inside it`);
+  lines.push(
+    '',
+    `median (min–max) over ${options.runs} run(s) per build; own = wall less the model's and the tests' time inside it`,
+  );
   const ownPerAttempt = (b: string) => spread(measured(b).map((r) => r.ownPerAttemptMs)).median;
   for (const [i, b] of options.builds.entries()) {
     if (i === 0) continue;
-    lines.push(`ratio own time per attempt ${String.fromCharCode(65 + i)}/A (${buildName(b)} / ${buildName(options.builds[0]!)}): ${(ownPerAttempt(b) / ownPerAttempt(options.builds[0]!)).toFixed(2)}`);
+    lines.push(
+      `ratio own time per attempt ${String.fromCharCode(65 + i)}/A (${buildName(b)} / ${buildName(options.builds[0]!)}): ${(ownPerAttempt(b) / ownPerAttempt(options.builds[0]!)).toFixed(2)}`,
+    );
   }
   for (const b of options.builds) lines.push(`own time per attempt: ${buildName(b)} ${fmt(ownPerAttempt(b))} ms`);
   return lines.join('\n');
@@ -266,7 +304,14 @@ async function main(): Promise<number> {
   const work = mkdtempSync(join(tmpdir(), 'fw-bench-agent-'));
   const cpuPreload = join(work, 'cpu-usage.mjs');
   writeFileSync(cpuPreload, CPU_PRELOAD);
-  const h: Harness = { work, cpuPreload, keep: options.keep, builds: options.builds, server: await startTimedModelServer(FIXTURE_REPLY), events: await watchContainerEvents(docker) };
+  const h: Harness = {
+    work,
+    cpuPreload,
+    keep: options.keep,
+    builds: options.builds,
+    server: await startTimedModelServer(FIXTURE_REPLY),
+    events: await watchContainerEvents(docker),
+  };
   const cleanUp = () => {
     if (h.running !== undefined) {
       try {

@@ -24,7 +24,8 @@ import { assetPath } from '../core/paths.js';
 /** A whole number of at least 1 from the environment, or the default. */
 function knob(name: string, fallback: number): number {
   const n = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a whole number of at least 1 (got ${process.env[name]})`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${name} must be a whole number of at least 1 (got ${process.env[name]})`);
   return n;
 }
 
@@ -33,15 +34,26 @@ const CONNECTIONS = knob('BENCH_CONNECTIONS', 10);
 const CLIENTS = knob('BENCH_WS_CLIENTS', 50);
 const EVENTS = knob('BENCH_WS_EVENTS', 2000);
 const WARMUP_EVENTS = 20; // delivered and checked, not timed: every client is following before the clock starts
-const SOLVE_BODY = JSON.stringify({ repo_url: 'https://github.com/octo/demo', issue_text: 'add() returns the wrong sum for negative numbers' });
+const SOLVE_BODY = JSON.stringify({
+  repo_url: 'https://github.com/octo/demo',
+  issue_text: 'add() returns the wrong sum for negative numbers',
+});
 
 /** The q-quantile of a sorted array (nearest rank). */
-const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+const pct = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
 const msText = (x: number) => `${x < 10 ? x.toFixed(2) : x.toFixed(1)} ms`;
 
 /** A bar over a fixed number of seconds (autocannon runs in a worker thread and reports at the end). */
 function timedBar(label: string, seconds: number): () => void {
-  const bar = new SingleBar({ format: `${label.padEnd(16)} {bar} {value}/{total} s`, stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+  const bar = new SingleBar({
+    format: `${label.padEnd(16)} {bar} {value}/{total} s`,
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+    noTTYOutput: false,
+    notTTYSchedule: 10_000,
+  });
   const start = performance.now();
   bar.start(seconds, 0);
   const timer = setInterval(() => bar.update(Math.min(seconds, Math.floor((performance.now() - start) / 1000))), 250);
@@ -62,7 +74,10 @@ interface HttpFigures {
   codes: string;
 }
 
-async function load(label: string, options: { url: string; method: 'GET' | 'POST'; expect: number; body?: string }): Promise<HttpFigures> {
+async function load(
+  label: string,
+  options: { url: string; method: 'GET' | 'POST'; expect: number; body?: string },
+): Promise<HttpFigures> {
   const done = timedBar(label, DURATION);
   let result: autocannon.Result;
   try {
@@ -87,13 +102,20 @@ async function load(label: string, options: { url: string; method: 'GET' | 'POST
     p99: result.latency.p99,
     requests: total,
     unexpected: total - expected + result.errors + result.timeouts,
-    codes: stats.map(([code, c]) => `${code}×${c}`).join(' ') + (result.errors ? ` errors×${result.errors}` : '') + (result.timeouts ? ` timeouts×${result.timeouts}` : ''),
+    codes:
+      stats.map(([code, c]) => `${code}×${c}`).join(' ') +
+      (result.errors ? ` errors×${result.errors}` : '') +
+      (result.timeouts ? ` timeouts×${result.timeouts}` : ''),
   };
 }
 
 /** Submits one task (202) and returns its id. */
 async function submit(url: string): Promise<string> {
-  const response = await fetch(`${url}/api/solve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: SOLVE_BODY });
+  const response = await fetch(`${url}/api/solve`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: SOLVE_BODY,
+  });
   const text = await response.text();
   if (response.status !== 202) throw new Error(`POST /api/solve answered ${response.status}: ${text}`);
   return (JSON.parse(text) as { task_id: string }).task_id;
@@ -170,7 +192,14 @@ async function fanOut(url: string, redisURL: string): Promise<FanOut> {
     await untilReceived(CLIENTS * WARMUP_EVENTS, 'the warm-up events');
 
     // Timed: events appended one after another as fast as the store takes them, the way a worker writes its log.
-    const bar = new SingleBar({ format: `${'WS fan-out'.padEnd(16)} {bar} {value}/{total} events`, stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+    const bar = new SingleBar({
+      format: `${'WS fan-out'.padEnd(16)} {bar} {value}/{total} events`,
+      stream: process.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+      noTTYOutput: false,
+      notTTYSchedule: 10_000,
+    });
     bar.start(EVENTS, 0);
     const first = performance.now();
     try {
@@ -196,10 +225,14 @@ async function fanOut(url: string, redisURL: string): Promise<FanOut> {
       const gap = f.seqs.findIndex((seq, k) => seq !== k + 1);
       if (gap >= 0) problems.push(`client ${i}: event #${gap + 1} has seq ${f.seqs[gap]} (expected ${gap + 1})`);
       else if (f.seqs.length !== total) problems.push(`client ${i}: got ${f.seqs.length} of ${total} events`);
-      if (f.closeCode !== 1000) problems.push(`client ${i}: ${f.closeCode === undefined ? 'not closed after done' : `closed with ${f.closeCode}`}`);
+      if (f.closeCode !== 1000)
+        problems.push(
+          `client ${i}: ${f.closeCode === undefined ? 'not closed after done' : `closed with ${f.closeCode}`}`,
+        );
     });
     const latencies = followers.flatMap((f) => f.latencies).sort((a, b) => a - b);
-    if (latencies.length !== CLIENTS * EVENTS) problems.push(`${latencies.length} timed deliveries, expected ${CLIENTS * EVENTS}`);
+    if (latencies.length !== CLIENTS * EVENTS)
+      problems.push(`${latencies.length} timed deliveries, expected ${CLIENTS * EVENTS}`);
     return {
       p50: pct(latencies, 0.5),
       p99: pct(latencies, 0.99),
@@ -230,22 +263,35 @@ async function main(): Promise<void> {
     const { version } = JSON.parse(readFileSync(assetPath('package.json'), 'utf8')) as { version: string };
     service = await startService(settings, { host: '127.0.0.1', port: 0, version }, createLogger(settings.logLevel));
     const url = service.url;
-    console.log(`fixwright api bench: ${url}, redis-server pid ${redis.pid}; ${cpus().length} cores; autocannon ${CONNECTIONS} connections × ${DURATION} s per endpoint (1 worker thread); ${CLIENTS} WebSocket clients × ${EVENTS} events`);
+    console.log(
+      `fixwright api bench: ${url}, redis-server pid ${redis.pid}; ${cpus().length} cores; autocannon ${CONNECTIONS} connections × ${DURATION} s per endpoint (1 worker thread); ${CLIENTS} WebSocket clients × ${EVENTS} events`,
+    );
 
     const taskId = await submit(url);
     const get = await load('GET /api/task', { url: `${url}/api/task/${taskId}`, method: 'GET', expect: 200 });
-    const post = await load('POST /api/solve', { url: `${url}/api/solve`, method: 'POST', expect: 202, body: SOLVE_BODY });
+    const post = await load('POST /api/solve', {
+      url: `${url}/api/solve`,
+      method: 'POST',
+      expect: 202,
+      body: SOLVE_BODY,
+    });
     const ws = await fanOut(url, redis.url);
 
     const row = (name: string, f: HttpFigures, bad: string) =>
       `  ${name.padEnd(20)} ${f.rps.toFixed(0).padStart(7)} req/s   p50 ${String(f.p50).padStart(3)} ms   p99 ${String(f.p99).padStart(3)} ms   ${bad} ${f.unexpected}   (${f.requests} requests: ${f.codes})`;
-    console.log('\napi bench (loopback, Redis mode, enqueue only; HTTP latency at autocannon\'s 1 ms resolution)');
+    console.log("\napi bench (loopback, Redis mode, enqueue only; HTTP latency at autocannon's 1 ms resolution)");
     console.log(row('GET /api/task/:id', get, 'non-200'));
     console.log(row('POST /api/solve', post, 'non-202'));
-    console.log(`  WS fan-out, ${CLIENTS} clients × ${EVENTS} events: delivery p50 ${msText(ws.p50)}, p99 ${msText(ws.p99)} (max ${msText(ws.max)}), ${ws.eventsPerSecond.toFixed(0)} events/s delivered (${ws.appendsPerSecond.toFixed(0)} appends/s), all in order: ${ws.problems.length ? 'NO' : 'yes'}`);
+    console.log(
+      `  WS fan-out, ${CLIENTS} clients × ${EVENTS} events: delivery p50 ${msText(ws.p50)}, p99 ${msText(ws.p99)} (max ${msText(ws.max)}), ${ws.eventsPerSecond.toFixed(0)} events/s delivered (${ws.appendsPerSecond.toFixed(0)} appends/s), all in order: ${ws.problems.length ? 'NO' : 'yes'}`,
+    );
     for (const problem of ws.problems.slice(0, 10)) console.log(`    ${problem}`);
     if (ws.problems.length > 10) console.log(`    … and ${ws.problems.length - 10} more`);
-    const failed = [get.unexpected ? 'GET answered other than 200' : '', post.unexpected ? 'POST answered other than 202' : '', ws.problems.length ? 'WebSocket delivery was incomplete or out of order' : ''].filter(Boolean);
+    const failed = [
+      get.unexpected ? 'GET answered other than 200' : '',
+      post.unexpected ? 'POST answered other than 202' : '',
+      ws.problems.length ? 'WebSocket delivery was incomplete or out of order' : '',
+    ].filter(Boolean);
     if (failed.length) throw new Error(failed.join('; '));
   } finally {
     await service?.close();

@@ -37,7 +37,9 @@ const DELIVERY_GRACE_MS = 150;
 /** Subscribes to the engine's container events from now on. */
 export async function watchContainerEvents(docker: Docker): Promise<ContainerEventLog> {
   const byPid = new Map<number, ContainerEvent[]>();
-  const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream & { destroy?: () => void };
+  const stream = (await docker.getEvents({ filters: { type: ['container'] } })) as NodeJS.ReadableStream & {
+    destroy?: () => void;
+  };
   let pending = '';
   stream.on('data', (chunk: Buffer | string) => {
     pending += chunk.toString();

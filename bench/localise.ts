@@ -21,7 +21,8 @@ const BACK = Number(process.env.BENCH_BACK ?? 100);
 const FLOOR_RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const pct = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+const pct = (xs: number[], q: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 function revParse(rev: string): string {
@@ -64,8 +65,20 @@ async function indexWith(localiser: Localiser, embedder: LsiEmbedder, sha: strin
   await localiser.prepare(index);
   const t2 = performance.now();
   const timing = localiser.lastTiming!;
-  const fit = embedder.lastFit?.kind === 'folded' ? `folded into a stored basis (${embedder.lastFit.folded} files folded in)` : `${embedder.lastFit?.kind ?? 'none'}`;
-  return { index, localiser, embedder, readMs: timing.readMs, indexMs: timing.indexMs, embedMs: t2 - t1, totalMs: t2 - t0, fit };
+  const fit =
+    embedder.lastFit?.kind === 'folded'
+      ? `folded into a stored basis (${embedder.lastFit.folded} files folded in)`
+      : `${embedder.lastFit?.kind ?? 'none'}`;
+  return {
+    index,
+    localiser,
+    embedder,
+    readMs: timing.readMs,
+    indexMs: timing.indexMs,
+    embedMs: t2 - t1,
+    totalMs: t2 - t0,
+    fit,
+  };
 }
 
 function fresh(cacheDir: string): { localiser: Localiser; embedder: LsiEmbedder } {
@@ -108,7 +121,9 @@ async function main(): Promise<void> {
       'Dataset.interp drops attributes when keep_attrs is true',
       'the --collect-only option needs a one letter shortcut',
     ];
-    const queryKind = fromDataset ? `issue texts from ${process.env.BENCH_DATASET}` : 'short hand-written queries (BENCH_DATASET=rows.jsonl for issue texts)';
+    const queryKind = fromDataset
+      ? `issue texts from ${process.env.BENCH_DATASET}`
+      : 'short hand-written queries (BENCH_DATASET=rows.jsonl for issue texts)';
     const latencies: number[] = [];
     for (let round = 0; round < 5; round++) {
       for (const q of queries) {
@@ -119,18 +134,29 @@ async function main(): Promise<void> {
     }
 
     const ratio = (x: number, f: number) => `${(x / f).toFixed(1)}x`;
-    const row = (label: string, cells: string[]) => console.log(`  ${label.padEnd(34)}${cells.map((c) => c.padStart(20)).join('')}`);
-    console.log(`fixwright localise bench: ${gitDir}; A = ${a.slice(0, 10)} (${BACK} commits before B), B = ${b.slice(0, 10)} (${commit}); ${cpus().length} CPU cores`);
-    console.log(`  B: ${runB.index.summaries.length} Python files indexed of ${floorB.files} read (${(floorB.bytes / 1024 / 1024).toFixed(1)} MiB); ${changed} indexed files new or changed since A`);
+    const row = (label: string, cells: string[]) =>
+      console.log(`  ${label.padEnd(34)}${cells.map((c) => c.padStart(20)).join('')}`);
+    console.log(
+      `fixwright localise bench: ${gitDir}; A = ${a.slice(0, 10)} (${BACK} commits before B), B = ${b.slice(0, 10)} (${commit}); ${cpus().length} CPU cores`,
+    );
+    console.log(
+      `  B: ${runB.index.summaries.length} Python files indexed of ${floorB.files} read (${(floorB.bytes / 1024 / 1024).toFixed(1)} MiB); ${changed} indexed files new or changed since A`,
+    );
     row('', ['A cold', 'B, same localiser', 'B, fresh localiser']);
     row('floor: read blobs from git (median)', [ms(floorA.ms), ms(floorB.ms), ms(floorB.ms)]);
     row('read snapshot', [ms(runA.readMs), ms(runB.readMs), ms(runB2.readMs)]);
     row('parse, tokenise, BM25, graph, cache', [ms(runA.indexMs), ms(runB.indexMs), ms(runB2.indexMs)]);
     row('LSI, symbol index, history', [ms(runA.embedMs), ms(runB.embedMs), ms(runB2.embedMs)]);
     row('index in all', [ms(runA.totalMs), ms(runB.totalMs), ms(runB2.totalMs)]);
-    row('ratio to the floor', [ratio(runA.totalMs, floorA.ms), ratio(runB.totalMs, floorB.ms), ratio(runB2.totalMs, floorB.ms)]);
+    row('ratio to the floor', [
+      ratio(runA.totalMs, floorA.ms),
+      ratio(runB.totalMs, floorB.ms),
+      ratio(runB2.totalMs, floorB.ms),
+    ]);
     console.log(`  LSI: A ${runA.fit}; B same process ${runB.fit}; B new process ${runB2.fit}`);
-    console.log(`  query on B (warm, ${latencies.length} runs of ${queries.length} ${queryKind}): p50 ${pct(latencies, 0.5).toFixed(1)} ms, p95 ${pct(latencies, 0.95).toFixed(1)} ms`);
+    console.log(
+      `  query on B (warm, ${latencies.length} runs of ${queries.length} ${queryKind}): p50 ${pct(latencies, 0.5).toFixed(1)} ms, p95 ${pct(latencies, 0.95).toFixed(1)} ms`,
+    );
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -22,7 +22,8 @@ export function canonicalSummary(s: FileSummary): string {
 
 /** The first point where two summaries differ, for the report. */
 function firstDifference(scan: FileSummary, tree: FileSummary): string {
-  if ((scan.docstring ?? null) !== (tree.docstring ?? null)) return `module docstring ${JSON.stringify(scan.docstring)} vs ${JSON.stringify(tree.docstring)}`;
+  if ((scan.docstring ?? null) !== (tree.docstring ?? null))
+    return `module docstring ${JSON.stringify(scan.docstring)} vs ${JSON.stringify(tree.docstring)}`;
   if (scan.hasErrors !== tree.hasErrors) return `hasErrors ${scan.hasErrors} vs ${tree.hasErrors}`;
   const n = Math.max(scan.symbols.length, tree.symbols.length);
   for (let k = 0; k < n; k++) {
@@ -55,16 +56,34 @@ async function main(): Promise<void> {
     console.error('usage: python-scan-check GIT_DIR[@REV] ...');
     process.exit(2);
   }
-  const total: Tally = { files: 0, identical: 0, fallbacks: 0, fallbackTreeErrors: 0, mismatches: 0, scanMs: 0, treeMs: 0 };
+  const total: Tally = {
+    files: 0,
+    identical: 0,
+    fallbacks: 0,
+    fallbackTreeErrors: 0,
+    mismatches: 0,
+    scanMs: 0,
+    treeMs: 0,
+  };
   const reasons = new Map<string, number>();
   const examples = new Map<string, string>();
   const shown: string[] = [];
-  console.log('repository | files | identical | fallbacks (tree-sitter errors among them) | mismatches | scanner ms | tree-sitter ms');
+  console.log(
+    'repository | files | identical | fallbacks (tree-sitter errors among them) | mismatches | scanner ms | tree-sitter ms',
+  );
   for (const target of targets) {
     const at = target.lastIndexOf('@');
     const [gitDir, rev] = at > 0 ? [target.slice(0, at), target.slice(at + 1)] : [target, 'HEAD'];
     const snapshot = await readGitSnapshot(gitDir, rev);
-    const t: Tally = { files: 0, identical: 0, fallbacks: 0, fallbackTreeErrors: 0, mismatches: 0, scanMs: 0, treeMs: 0 };
+    const t: Tally = {
+      files: 0,
+      identical: 0,
+      fallbacks: 0,
+      fallbackTreeErrors: 0,
+      mismatches: 0,
+      scanMs: 0,
+      treeMs: 0,
+    };
     for (const file of snapshot.files) {
       t.files++;
       let start = performance.now();
@@ -87,7 +106,9 @@ async function main(): Promise<void> {
       t.mismatches++;
       if (shown.length < 12) shown.push(`${gitDir} ${file.path}: ${firstDifference(scanned.summary, tree)}`);
     }
-    console.log(`${gitDir}@${rev} | ${t.files} | ${t.identical} | ${t.fallbacks} (${t.fallbackTreeErrors}) | ${t.mismatches} | ${t.scanMs.toFixed(0)} | ${t.treeMs.toFixed(0)}`);
+    console.log(
+      `${gitDir}@${rev} | ${t.files} | ${t.identical} | ${t.fallbacks} (${t.fallbackTreeErrors}) | ${t.mismatches} | ${t.scanMs.toFixed(0)} | ${t.treeMs.toFixed(0)}`,
+    );
     for (const k of Object.keys(total) as Array<keyof Tally>) total[k] += t[k];
   }
   console.log(
@@ -95,7 +116,8 @@ async function main(): Promise<void> {
   );
   if (reasons.size) {
     console.log('fallback reasons:');
-    for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${n} ${why} (e.g. ${examples.get(why)})`);
+    for (const [why, n] of [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 15))
+      console.log(`  ${n} ${why} (e.g. ${examples.get(why)})`);
   }
   if (shown.length) {
     console.log('first mismatches:');

@@ -23,8 +23,15 @@ function fixture(): string {
   const dir = mkdtempSync(join(tmpdir(), 'fw-bench-'));
   mkdirSync(join(dir, 'pkg'));
   writeFileSync(join(dir, 'pkg', '__init__.py'), '');
-  writeFileSync(join(dir, 'pkg', 'calc.py'), 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n');
-  const tests = Array.from({ length: 20 }, (_, i) => `def test_add_${i}():\n    assert add(${i}, 1) == ${i + 1}\n\n\ndef test_mul_${i}():\n    assert mul(${i}, 2) == ${i * 2}\n`);
+  writeFileSync(
+    join(dir, 'pkg', 'calc.py'),
+    'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a * b\n',
+  );
+  const tests = Array.from(
+    { length: 20 },
+    (_, i) =>
+      `def test_add_${i}():\n    assert add(${i}, 1) == ${i + 1}\n\n\ndef test_mul_${i}():\n    assert mul(${i}, 2) == ${i * 2}\n`,
+  );
   writeFileSync(join(dir, 'test_calc.py'), `from pkg.calc import add, mul\n\n\n${tests.join('\n\n')}`);
   return dir;
 }
@@ -42,14 +49,26 @@ async function main(): Promise<void> {
   const settings = loadSettings(process.env, { logLevel: 'silent' });
   const runtime = await createSandboxRuntime(settings);
   const repo = fixture();
-  console.log(`fixwright sandbox bench: ${RUNS} runs of \`${ARGV.join(' ')}\` over 40 tests; ${cpus().length} cores; image ${settings.sandbox.image}`);
+  console.log(
+    `fixwright sandbox bench: ${RUNS} runs of \`${ARGV.join(' ')}\` over 40 tests; ${cpus().length} cores; image ${settings.sandbox.image}`,
+  );
 
   // Side by side on equal terms: the host's interpreter itself (not a version-manager shim), and
   // no auto-loaded third-party pytest plugins on either side (the sandbox image has none).
   const env = { PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1' };
-  const python = spawnSync('python3', ['-c', 'import sys, pytest; print(sys.executable, pytest.__version__)'], { encoding: 'utf8' }).stdout.trim().split(' ');
-  const boxVersion = await runtime.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['python3', '-c', 'import sys, pytest; print(sys.version.split()[0], pytest.__version__)'], timeoutSeconds: 60 });
-  console.log(`host: ${python[0]} (pytest ${python[1]}); sandbox: python ${boxVersion.stdout.text.trim().replace(' ', ', pytest ')}`);
+  const python = spawnSync('python3', ['-c', 'import sys, pytest; print(sys.executable, pytest.__version__)'], {
+    encoding: 'utf8',
+  })
+    .stdout.trim()
+    .split(' ');
+  const boxVersion = await runtime.runCommand({
+    repo: { kind: 'dir', path: repo },
+    argv: ['python3', '-c', 'import sys, pytest; print(sys.version.split()[0], pytest.__version__)'],
+    timeoutSeconds: 60,
+  });
+  console.log(
+    `host: ${python[0]} (pytest ${python[1]}); sandbox: python ${boxVersion.stdout.text.trim().replace(' ', ', pytest ')}`,
+  );
   const host: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const t = performance.now();
@@ -58,7 +77,13 @@ async function main(): Promise<void> {
     if (r.status !== 0) throw new Error(`host pytest failed: ${r.stdout}${r.stderr}`);
   }
 
-  const phases = { create: [] as number[], copy: [] as number[], exec: [] as number[], remove: [] as number[], total: [] as number[] };
+  const phases = {
+    create: [] as number[],
+    copy: [] as number[],
+    exec: [] as number[],
+    remove: [] as number[],
+    total: [] as number[],
+  };
   const policy = createCommandPolicy(settings.sandbox.allow);
   for (let i = 0; i < RUNS; i++) {
     const t0 = performance.now();
@@ -97,7 +122,9 @@ async function main(): Promise<void> {
   const GIT = ['git', '--version'];
   const once = async (rt: typeof cold, argv: readonly string[] = ARGV) => {
     const t = performance.now();
-    const r = await rt.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(argv, { timeoutSeconds: 60, env }));
+    const r = await rt.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) =>
+      s.run(argv, { timeoutSeconds: 60, env }),
+    );
     if (r.exitCode !== 0) throw new Error(`sandbox ${argv.join(' ')} failed: ${r.stdout.text}${r.stderr.text}`);
     return performance.now() - t;
   };
@@ -126,13 +153,21 @@ async function main(): Promise<void> {
   const boxMedian = median(phases.total);
   console.log('\nsingle run (median)');
   console.log(`  host pytest                 ${ms(hostMedian)}`);
-  console.log(`  sandbox total               ${ms(boxMedian)}   = create ${median(phases.create).toFixed(0)} + copy ${median(phases.copy).toFixed(0)} + exec ${median(phases.exec).toFixed(0)} + remove ${median(phases.remove).toFixed(0)} ms`);
+  console.log(
+    `  sandbox total               ${ms(boxMedian)}   = create ${median(phases.create).toFixed(0)} + copy ${median(phases.copy).toFixed(0)} + exec ${median(phases.exec).toFixed(0)} + remove ${median(phases.remove).toFixed(0)} ms`,
+  );
   console.log(`  overhead                    ${ms(boxMedian - hostMedian)}`);
   console.log(`  ratio sandbox / host        ${(boxMedian / hostMedian).toFixed(2)}x`);
   console.log(`  withSandbox, cold           ${ms(median(caller.cold))}`);
-  console.log(`  withSandbox, warm pool      ${ms(median(caller.warm))}${caller.warmMisses ? `   (${caller.warmMisses} of ${2 * RUNS} found none warm)` : ''}`);
-  console.log(`  git --version: host ${median(bare.host).toFixed(0)} ms, cold sandbox ${median(bare.cold).toFixed(0)} ms, warm ${median(bare.warm).toFixed(0)} ms (the sandbox's own cost: ${(median(bare.cold) - median(bare.host)).toFixed(0)} / ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms)`);
-  console.log(`  pytest overhead: cold ${(median(caller.cold) - hostMedian).toFixed(0)} ms, warm ${(median(caller.warm) - hostMedian).toFixed(0)} ms (different Python and pytest builds on the two sides)`);
+  console.log(
+    `  withSandbox, warm pool      ${ms(median(caller.warm))}${caller.warmMisses ? `   (${caller.warmMisses} of ${2 * RUNS} found none warm)` : ''}`,
+  );
+  console.log(
+    `  git --version: host ${median(bare.host).toFixed(0)} ms, cold sandbox ${median(bare.cold).toFixed(0)} ms, warm ${median(bare.warm).toFixed(0)} ms (the sandbox's own cost: ${(median(bare.cold) - median(bare.host)).toFixed(0)} / ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms)`,
+  );
+  console.log(
+    `  pytest overhead: cold ${(median(caller.cold) - hostMedian).toFixed(0)} ms, warm ${(median(caller.warm) - hostMedian).toFixed(0)} ms (different Python and pytest builds on the two sides)`,
+  );
   // The headline: the sandbox's own cost over the same command on the host, apart from interpreter builds.
   console.log(`cold overhead ${(median(bare.cold) - median(bare.host)).toFixed(0)} ms`);
   console.log(`warm overhead ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms`);
@@ -141,20 +176,31 @@ async function main(): Promise<void> {
   for (const level of LEVELS) {
     const line: string[] = [];
     for (const size of [0, level]) {
-      const pooled = await createSandboxRuntime(loadSettings(process.env, { logLevel: 'silent', sandbox: { concurrency: level } }), { docker: runtime.docker, warm: size });
+      const pooled = await createSandboxRuntime(
+        loadSettings(process.env, { logLevel: 'silent', sandbox: { concurrency: level } }),
+        { docker: runtime.docker, warm: size },
+      );
       if (size > 0) {
         // The pool warms a spec once it is asked for: one run first, then wait for it to fill.
-        await pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(['python3', '-c', 'pass'], { timeoutSeconds: 30 }));
+        await pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) =>
+          s.run(['python3', '-c', 'pass'], { timeoutSeconds: 30 }),
+        );
         for (let wait = 0; pooled.warm.warm < size && wait < 200; wait++) await new Promise((r) => setTimeout(r, 50));
       }
       await settle();
       const t = performance.now();
-      const results = await Promise.all(Array.from({ length: JOBS }, () => pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(ARGV, { timeoutSeconds: 120, env }))));
+      const results = await Promise.all(
+        Array.from({ length: JOBS }, () =>
+          pooled.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => s.run(ARGV, { timeoutSeconds: 120, env })),
+        ),
+      );
       const seconds = (performance.now() - t) / 1000;
       await pooled.warm.drain();
       await settle();
       const failed = results.filter((r) => r.exitCode !== 0).length;
-      line.push(`${size ? 'warm pool' : 'no pool  '} ${(JOBS / seconds).toFixed(2)} runs/s (${seconds.toFixed(1)} s${failed ? `, ${failed} failed` : ''})`);
+      line.push(
+        `${size ? 'warm pool' : 'no pool  '} ${(JOBS / seconds).toFixed(2)} runs/s (${seconds.toFixed(1)} s${failed ? `, ${failed} failed` : ''})`,
+      );
     }
     console.log(`  concurrency ${String(level).padStart(2)}: ${line.join('   ')}`);
   }

@@ -55,15 +55,29 @@ function embedding(text: string, dimensions = 64): number[] {
 function chat(body: Record<string, unknown>, reply: string, res: ServerResponse, serial: number): void {
   const model = typeof body.model === 'string' ? body.model : 'scripted';
   const prompt = JSON.stringify(body.messages ?? []).length;
-  const usage = { prompt_tokens: Math.ceil(prompt / 4), completion_tokens: Math.ceil(reply.length / 4), total_tokens: Math.ceil(prompt / 4) + Math.ceil(reply.length / 4) };
+  const usage = {
+    prompt_tokens: Math.ceil(prompt / 4),
+    completion_tokens: Math.ceil(reply.length / 4),
+    total_tokens: Math.ceil(prompt / 4) + Math.ceil(reply.length / 4),
+  };
   const base = { id: `chatcmpl-bench-${serial}`, created: Math.floor(Date.now() / 1000), model };
   if (body.stream !== true) {
-    return sendJson(res, 200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }], usage });
+    return sendJson(res, 200, {
+      ...base,
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: reply }, finish_reason: 'stop' }],
+      usage,
+    });
   }
   res.writeHead(200, { 'content-type': 'text/event-stream' });
-  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
+  const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`;
   (reply.match(/[\s\S]{1,40}/g) ?? ['']).forEach((piece, i) => {
-    res.write(chunk([{ index: 0, delta: i === 0 ? { role: 'assistant', content: piece } : { content: piece }, finish_reason: null }]));
+    res.write(
+      chunk([
+        { index: 0, delta: i === 0 ? { role: 'assistant', content: piece } : { content: piece }, finish_reason: null },
+      ]),
+    );
   });
   res.write(chunk([{ index: 0, delta: {}, finish_reason: 'stop' }]));
   const options = body.stream_options as { include_usage?: boolean } | undefined;
@@ -92,14 +106,25 @@ export async function startTimedModelServer(reply: string): Promise<TimedModelSe
         return sendJson(res, 400, { error: { message: 'body is not JSON', type: 'invalid_request_error' } });
       }
       const path = record.path.replace(/\/+$/, '');
-      if (path.endsWith('/models') && req.method === 'GET') return sendJson(res, 200, { object: 'list', data: [{ id: 'scripted', object: 'model' }] });
+      if (path.endsWith('/models') && req.method === 'GET')
+        return sendJson(res, 200, { object: 'list', data: [{ id: 'scripted', object: 'model' }] });
       if (path.endsWith('/chat/completions') && req.method === 'POST') return chat(body, reply, res, ++serial);
       if (path.endsWith('/embeddings') && req.method === 'POST') {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
         // The openai client asks for base64 unless told otherwise, and decodes it.
-        const encode = (v: number[]) => (body.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v);
-        const data = inputs.map((text, index) => ({ object: 'embedding', index, embedding: encode(embedding(String(text))) }));
-        return sendJson(res, 200, { object: 'list', data, model: body.model ?? 'scripted', usage: { prompt_tokens: 1, total_tokens: 1 } });
+        const encode = (v: number[]) =>
+          body.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v;
+        const data = inputs.map((text, index) => ({
+          object: 'embedding',
+          index,
+          embedding: encode(embedding(String(text))),
+        }));
+        return sendJson(res, 200, {
+          object: 'list',
+          data,
+          model: body.model ?? 'scripted',
+          usage: { prompt_tokens: 1, total_tokens: 1 },
+        });
       }
       sendJson(res, 404, { error: { message: `no route ${record.path}`, type: 'invalid_request_error' } });
     })();

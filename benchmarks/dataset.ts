@@ -37,7 +37,9 @@ export function loadJsonlRows(path: string): { rows: SwebenchRow[]; errors: RowE
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read dataset ${path}: ${(err as Error).message}`, { field: 'dataset' });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read dataset ${path}: ${(err as Error).message}`, {
+      field: 'dataset',
+    });
   }
   const rows: SwebenchRow[] = [];
   const errors: RowError[] = [];
@@ -52,7 +54,11 @@ export function loadJsonlRows(path: string): { rows: SwebenchRow[]; errors: RowE
     }
     const parsed = swebenchRowSchema.safeParse(raw);
     if (parsed.success) rows.push(parsed.data);
-    else errors.push({ line: i + 1, message: parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ') });
+    else
+      errors.push({
+        line: i + 1,
+        message: parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; '),
+      });
   });
   return { rows, errors };
 }

@@ -1,8 +1,34 @@
 import { FixwrightError } from '../core/errors.js';
-import { DEFAULT_RANK_CONFIG, fileFeatures, fusionConfig, type Localiser, rankFiles, type FusionModel, featureNames, fitLogistic, type LogisticModel, probability, type Ranking, type Signal } from '../localisation/index.js';
-import { crossFit, type ConformalMethod, type ConformalParams, calibrate, type Calibration, DEFAULT_LEARNED_METHOD } from '../uncertainty/index.js';
+import {
+  DEFAULT_RANK_CONFIG,
+  fileFeatures,
+  fusionConfig,
+  type Localiser,
+  rankFiles,
+  type FusionModel,
+  featureNames,
+  fitLogistic,
+  type LogisticModel,
+  probability,
+  type Ranking,
+  type Signal,
+} from '../localisation/index.js';
+import {
+  crossFit,
+  type ConformalMethod,
+  type ConformalParams,
+  calibrate,
+  type Calibration,
+  DEFAULT_LEARNED_METHOD,
+} from '../uncertainty/index.js';
 import type { SwebenchRow } from './dataset.js';
-import { forEachUsableRow, recallFigures, setSizeFigures, type SetSizeFigures, type SkippedInstance } from './localise-eval.js';
+import {
+  forEachUsableRow,
+  recallFigures,
+  setSizeFigures,
+  type SetSizeFigures,
+  type SkippedInstance,
+} from './localise-eval.js';
 
 /** One tuning row's rankings: every signal's list, the hand-weighted RRF ranking, and its gold files. */
 export interface CollectedRow {
@@ -19,7 +45,11 @@ export interface CollectedRow {
 }
 
 /** A row's candidate files, most probable first, under one logistic model. */
-function rankRow(model: LogisticModel, signals: readonly Signal[], row: CollectedRow): Array<{ path: string; score: number }> {
+function rankRow(
+  model: LogisticModel,
+  signals: readonly Signal[],
+  row: CollectedRow,
+): Array<{ path: string; score: number }> {
   const scored = fileFeatures(row.signals, signals).map((f) => ({ path: f.path, score: probability(model, f.x) }));
   const found = new Set(scored.map((f) => f.path));
   for (const path of row.candidates) if (!found.has(path)) scored.push({ path, score: 0 });
@@ -27,18 +57,30 @@ function rankRow(model: LogisticModel, signals: readonly Signal[], row: Collecte
 }
 
 const examplesOf = (rows: readonly CollectedRow[], signals: readonly Signal[]) =>
-  rows.flatMap((row) => fileFeatures(row.signals, signals).map((f) => ({ x: f.x, y: (row.gold.includes(f.path) ? 1 : 0) as 0 | 1 })));
+  rows.flatMap((row) =>
+    fileFeatures(row.signals, signals).map((f) => ({ x: f.x, y: (row.gold.includes(f.path) ? 1 : 0) as 0 | 1 })),
+  );
 
 /**
  * Repository-wise cross-validation: each repository's rows are ranked by a model fitted on the
  * other repositories only, so the figures say how the fusion does on a repository it never saw.
  */
-export function outOfFold(rows: readonly CollectedRow[], signals: readonly Signal[], l2: number): { ranked: Array<Array<{ path: string; score: number }>>; folds: Record<string, LogisticModel> } {
+export function outOfFold(
+  rows: readonly CollectedRow[],
+  signals: readonly Signal[],
+  l2: number,
+): { ranked: Array<Array<{ path: string; score: number }>>; folds: Record<string, LogisticModel> } {
   const repos = [...new Set(rows.map((r) => r.repo))].sort();
   const folds: Record<string, LogisticModel> = {};
   const ranked: Array<Array<{ path: string; score: number }>> = new Array(rows.length);
   for (const repo of repos) {
-    const model = fitLogistic(examplesOf(rows.filter((r) => r.repo !== repo), signals), l2);
+    const model = fitLogistic(
+      examplesOf(
+        rows.filter((r) => r.repo !== repo),
+        signals,
+      ),
+      l2,
+    );
     folds[repo] = model;
     rows.forEach((row, i) => {
       if (row.repo === repo) ranked[i] = rankRow(model, signals, row);
@@ -75,7 +117,13 @@ export interface FusionFitReport {
    */
   ablation: Array<{ signal: Signal; without: Record<string, number> }>;
   /** Conformal sets over the out-of-fold probabilities of every row (cross-fitted), per dataset file above. */
-  conformal: { alpha: number; method: ConformalMethod; coverage: number; mean_set_size: number; fold_params: Array<ConformalParams | undefined> };
+  conformal: {
+    alpha: number;
+    method: ConformalMethod;
+    coverage: number;
+    mean_set_size: number;
+    fold_params: Array<ConformalParams | undefined>;
+  };
 }
 
 /** Options of a fit. */
@@ -100,10 +148,15 @@ export const DEFAULT_L2 = 1000;
 const perDataset = <T extends { dataset: string }>(rows: readonly T[]) => [...new Set(rows.map((r) => r.dataset))];
 
 /** Mean out-of-fold R@5 over the dataset files, so the larger file does not decide alone. */
-function meanR5(rows: readonly CollectedRow[], ranked: ReadonlyArray<ReadonlyArray<{ path: string }>>): Record<string, number> & { mean: number } {
+function meanR5(
+  rows: readonly CollectedRow[],
+  ranked: ReadonlyArray<ReadonlyArray<{ path: string }>>,
+): Record<string, number> & { mean: number } {
   const out: Record<string, number> = {};
   for (const dataset of perDataset(rows)) {
-    out[dataset] = figuresOf(rows.flatMap((r, i) => (r.dataset === dataset ? [{ gold: r.gold, ranked: ranked[i]!.map((f) => f.path) }] : []))).r5;
+    out[dataset] = figuresOf(
+      rows.flatMap((r, i) => (r.dataset === dataset ? [{ gold: r.gold, ranked: ranked[i]!.map((f) => f.path) }] : [])),
+    ).r5;
   }
   const values = Object.values(out);
   return Object.assign(out, { mean: values.reduce((a, b) => a + b, 0) / Math.max(1, values.length) });
@@ -120,12 +173,24 @@ function meanR5(rows: readonly CollectedRow[], ranked: ReadonlyArray<ReadonlyArr
  * every row, keeping each left-out repository's model so later evaluations on these rows stay out
  * of fold.
  */
-export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptions, rankerName: (model: FusionModel) => string): { model: FusionModel; report: FusionFitReport; calibration: Calibration } {
+export function fitFusion(
+  rows: readonly CollectedRow[],
+  options: FusionFitOptions,
+  rankerName: (model: FusionModel) => string,
+): { model: FusionModel; report: FusionFitReport; calibration: Calibration } {
   const { signals } = options;
   const repos = [...new Set(rows.map((r) => r.repo))];
-  if (repos.length < 2) throw new FixwrightError('FW_ERR_BAD_INPUT', `fitting the fusion needs rows from at least 2 repositories (it is cross-validated by repository); got ${repos.length}`, { field: 'dataset' });
+  if (repos.length < 2)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `fitting the fusion needs rows from at least 2 repositories (it is cross-validated by repository); got ${repos.length}`,
+      { field: 'dataset' },
+    );
   const l2 = options.l2 ?? DEFAULT_L2;
-  const scored = (options.l2Sensitivity ?? [100, 300, 1000, 3000, 10000]).map((strength) => ({ l2: strength, mean_r5: meanR5(rows, outOfFold(rows, signals, strength).ranked).mean }));
+  const scored = (options.l2Sensitivity ?? [100, 300, 1000, 3000, 10000]).map((strength) => ({
+    l2: strength,
+    mean_r5: meanR5(rows, outOfFold(rows, signals, strength).ranked).mean,
+  }));
   const best = outOfFold(rows, signals, l2);
 
   const instances = rows.map((r, i) => ({ ranked: best.ranked[i]!, gold: r.gold }));
@@ -165,7 +230,13 @@ export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptio
     l2_search: scored,
     per_dataset: perDatasetFigures,
     ablation,
-    conformal: { alpha: options.alpha, method, coverage: fitted.coverage, mean_set_size: fitted.meanSetSize, fold_params: fitted.params },
+    conformal: {
+      alpha: options.alpha,
+      method,
+      coverage: fitted.coverage,
+      mean_set_size: fitted.meanSetSize,
+      fold_params: fitted.params,
+    },
   };
   return { model, report, calibration };
 }
@@ -176,7 +247,12 @@ export function fitFusion(rows: readonly CollectedRow[], options: FusionFitOptio
  */
 export async function collectRankings(
   rows: ReadonlyArray<SwebenchRow & { dataset: string }>,
-  options: { reposDir: string; localiser: Localiser; signals: readonly Signal[]; onProgress?: (done: number, total: number, id: string) => void },
+  options: {
+    reposDir: string;
+    localiser: Localiser;
+    signals: readonly Signal[];
+    onProgress?: (done: number, total: number, id: string) => void;
+  },
 ): Promise<{ collected: CollectedRow[]; skipped: SkippedInstance[] }> {
   const collected: CollectedRow[] = [];
   const config = fusionConfig(DEFAULT_RANK_CONFIG, { signals: [...options.signals] });

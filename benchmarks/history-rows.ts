@@ -33,7 +33,10 @@ const NOISE_LINES = /^(signed-off-by|co-authored-by|reviewed-by|cherry picked fr
 
 function git(gitDir: string, args: string[]): string {
   const r = spawnSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  if (r.status !== 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `git ${args[0]} failed in ${gitDir}: ${(r.stderr || '').trim()}`, { field: '--repo' });
+  if (r.status !== 0)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `git ${args[0]} failed in ${gitDir}: ${(r.stderr || '').trim()}`, {
+      field: '--repo',
+    });
   return r.stdout;
 }
 
@@ -42,7 +45,15 @@ export function historyRows(options: HistoryRowOptions): SwebenchRow[] {
   const maxFiles = options.maxFiles ?? 3;
   const until = options.until ?? 'HEAD';
   // Twenty candidates a row is plenty: most commits are not fixes, or touch tests or docs only.
-  const log = git(options.gitDir, ['log', '--no-merges', `-n${options.limit * 20}`, '--format=%H%x1f%P%x1f%B%x1e', until, '--', '*.py']);
+  const log = git(options.gitDir, [
+    'log',
+    '--no-merges',
+    `-n${options.limit * 20}`,
+    '--format=%H%x1f%P%x1f%B%x1e',
+    until,
+    '--',
+    '*.py',
+  ]);
   const rows: SwebenchRow[] = [];
   for (const record of log.split('\x1e')) {
     if (rows.length >= options.limit) break;
@@ -61,7 +72,13 @@ export function historyRows(options: HistoryRowOptions): SwebenchRow[] {
     const sources = changes.filter(([, path]) => !isTestFile(path) && !isDocsFile(path));
     if (sources.length === 0 || sources.length > maxFiles || sources.some(([status]) => status !== 'M')) continue;
     const patch = git(options.gitDir, ['diff', parents, sha, '--', ...sources.map(([, path]) => path)]);
-    rows.push({ instance_id: `${options.repo.replace('/', '__')}-history-${sha.slice(0, 12)}`, repo: options.repo, base_commit: parents, problem_statement: message, patch });
+    rows.push({
+      instance_id: `${options.repo.replace('/', '__')}-history-${sha.slice(0, 12)}`,
+      repo: options.repo,
+      base_commit: parents,
+      problem_statement: message,
+      patch,
+    });
   }
   // Oldest first: a dataset run indexes them in file order, and each commit can then fold into the
   // LSI basis of an earlier one (never a later one's), instead of a fit of its own per row.

@@ -5,7 +5,18 @@ import type { SwebenchRow } from './dataset.js';
 import { forEachUsableRow, recallFigures, type SkippedInstance } from './localise-eval.js';
 
 /** Every fused signal, in table order. */
-export const ABLATION_SIGNALS: readonly Signal[] = ['bm25', 'embeddings', 'evidence', 'pagerank', 'symbols', 'identifiers', 'history', 'cochange', 'title', 'title_symbols'];
+export const ABLATION_SIGNALS: readonly Signal[] = [
+  'bm25',
+  'embeddings',
+  'evidence',
+  'pagerank',
+  'symbols',
+  'identifiers',
+  'history',
+  'cochange',
+  'title',
+  'title_symbols',
+];
 
 /** R@1/5/10 (all gold files in the top k) and MRR of one configuration. */
 export interface AblationFigures {
@@ -59,7 +70,12 @@ function figures(results: ReadonlyArray<{ gold: string[]; ranked: string[] }>): 
  */
 export async function ablateLocalisation(
   rows: readonly SwebenchRow[],
-  options: { reposDir: string; localiser: Localiser; config?: RankConfig; onProgress?: (done: number, total: number, id: string) => void },
+  options: {
+    reposDir: string;
+    localiser: Localiser;
+    config?: RankConfig;
+    onProgress?: (done: number, total: number, id: string) => void;
+  },
 ): Promise<AblationReport> {
   const defaults = options.config ?? DEFAULT_RANK_CONFIG;
   const all = allOnConfig(defaults);
@@ -68,7 +84,9 @@ export async function ablateLocalisation(
     configs[`without:${s}`] = withWeight(all, s, 0);
     configs[`toggled:${s}`] = withWeight(defaults, s, defaults.weights[s] > 0 ? 0 : 1);
   }
-  const ranked: Record<string, Array<{ gold: string[]; ranked: string[] }>> = Object.fromEntries([...Object.keys(configs), ...ABLATION_SIGNALS.map((s) => `alone:${s}`)].map((k) => [k, []]));
+  const ranked: Record<string, Array<{ gold: string[]; ranked: string[] }>> = Object.fromEntries(
+    [...Object.keys(configs), ...ABLATION_SIGNALS.map((s) => `alone:${s}`)].map((k) => [k, []]),
+  );
   const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
     const index = await options.localiser.index({ kind: 'git', gitDir, commit: row.base_commit });
     await options.localiser.prepare(index);
@@ -82,7 +100,9 @@ export async function ablateLocalisation(
     for (const [name, config] of Object.entries(configs)) {
       const result = fuseSignals(index, base, config);
       ranked[name]!.push({ gold, ranked: complete(result.files.map((f) => f.path)) });
-      if (name === 'all') for (const s of ABLATION_SIGNALS) ranked[`alone:${s}`]!.push({ gold, ranked: complete((result.signals[s] ?? []).map((f) => f.path)) });
+      if (name === 'all')
+        for (const s of ABLATION_SIGNALS)
+          ranked[`alone:${s}`]!.push({ gold, ranked: complete((result.signals[s] ?? []).map((f) => f.path)) });
     }
   });
   return {
@@ -113,7 +133,10 @@ export function formatAblation(report: AblationReport): string {
     '',
     `${'signal'.padEnd(width)} ${'weight'.padStart(6)}  ${'without (all on)'.padEnd(head.length)}  ${'alone'.padEnd(head.length)}  default with it toggled`,
     `${''.padEnd(width)} ${''.padStart(6)}  ${head}  ${head}  ${head}`,
-    ...report.signals.map((r) => `${r.signal.padEnd(width)} ${String(r.default_weight).padStart(6)}  ${f(r.without)}  ${f(r.alone)}  ${f(r.default_toggled)}`),
+    ...report.signals.map(
+      (r) =>
+        `${r.signal.padEnd(width)} ${String(r.default_weight).padStart(6)}  ${f(r.without)}  ${f(r.alone)}  ${f(r.default_toggled)}`,
+    ),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -39,7 +39,14 @@ export interface LocaliseReport {
   recall: Record<'1' | '3' | '5' | '10', number>;
   recall_any: Record<'1' | '3' | '5' | '10', number>;
   mrr: number;
-  conformal: { alpha: number; coverage: number; mean_set_size: number; set_size_p50: number; set_size_p90: number; by_repo_size: RepoSizeBucket[] };
+  conformal: {
+    alpha: number;
+    coverage: number;
+    mean_set_size: number;
+    set_size_p50: number;
+    set_size_p90: number;
+    by_repo_size: RepoSizeBucket[];
+  };
   index_seconds: { p50: number; max: number };
   query_ms: { p50: number; p95: number };
   results: LocaliseInstanceResult[];
@@ -93,7 +100,9 @@ export function setSizeFigures(results: ReadonlyArray<{ gold: string[]; set: str
 }
 
 /** The set-size figures per repository-size bucket (every bucket, empty ones with 0 instances). */
-export function setSizesByRepoSize(results: ReadonlyArray<{ gold: string[]; set: string[]; indexed_files: number }>): RepoSizeBucket[] {
+export function setSizesByRepoSize(
+  results: ReadonlyArray<{ gold: string[]; set: string[]; indexed_files: number }>,
+): RepoSizeBucket[] {
   return REPO_SIZE_BUCKETS.map((b) => ({
     ...b,
     ...setSizeFigures(results.filter((r) => r.indexed_files >= b.min && (b.max === null || r.indexed_files <= b.max))),
@@ -111,7 +120,9 @@ export function recallFigures(results: ReadonlyArray<{ gold: string[]; ranked: s
   const recall = {} as Record<(typeof KS)[number], number>;
   const recallAny = {} as Record<(typeof KS)[number], number>;
   for (const k of KS) {
-    recall[k] = results.filter((r) => r.gold.length > 0 && r.gold.every((g) => r.ranked.slice(0, Number(k)).includes(g))).length / n;
+    recall[k] =
+      results.filter((r) => r.gold.length > 0 && r.gold.every((g) => r.ranked.slice(0, Number(k)).includes(g))).length /
+      n;
     recallAny[k] = results.filter((r) => r.gold.some((g) => r.ranked.slice(0, Number(k)).includes(g))).length / n;
   }
   const mrr =
@@ -124,7 +135,11 @@ export function recallFigures(results: ReadonlyArray<{ gold: string[]; ranked: s
 
 /** Function-level recall@5 and @10 over all rows (see `LocaliseReport.function_recall`). */
 export function functionRecall(
-  results: ReadonlyArray<{ set: string[]; gold_functions: Record<string, string[]>; top_functions: Record<string, string[]> }>,
+  results: ReadonlyArray<{
+    set: string[];
+    gold_functions: Record<string, string[]>;
+    top_functions: Record<string, string[]>;
+  }>,
 ): LocaliseReport['function_recall'] {
   let total = 0;
   let inSet = 0;
@@ -138,7 +153,12 @@ export function functionRecall(
       for (const k of ['5', '10'] as const) found[k] += fns.filter((f) => top.slice(0, Number(k)).includes(f)).length;
     }
   }
-  return { '5': total ? found['5'] / total : 0, '10': total ? found['10'] / total : 0, gold_functions: total, in_set: inSet };
+  return {
+    '5': total ? found['5'] / total : 0,
+    '10': total ? found['10'] / total : 0,
+    gold_functions: total,
+    in_set: inSet,
+  };
 }
 
 /** Options of a dataset evaluation. */
@@ -154,18 +174,30 @@ export interface LocaliseEvalOptions {
 }
 
 /** Every instance's set under one fixed calibration, with the coverage it reached. */
-function applyCalibration(instances: ReadonlyArray<{ ranked: readonly { path: string; score: number }[]; gold: readonly string[] }>, calibration: Calibration) {
+function applyCalibration(
+  instances: ReadonlyArray<{ ranked: readonly { path: string; score: number }[]; gold: readonly string[] }>,
+  calibration: Calibration,
+) {
   const sets = instances.map((i) => predictionSet(i.ranked, calibration.qhat, calibration.method, calibration.params));
   const covered = instances.filter((i, k) => i.gold.every((g) => sets[k]!.includes(g))).length;
   const n = instances.length;
-  return { sets, coverage: n ? covered / n : 0, meanSetSize: n ? sets.reduce((a, s) => a + s.length, 0) / n : 0, qhats: [calibration.qhat] };
+  return {
+    sets,
+    coverage: n ? covered / n : 0,
+    meanSetSize: n ? sets.reduce((a, s) => a + s.length, 0) / n : 0,
+    qhats: [calibration.qhat],
+  };
 }
 
 /**
  * A row's gold files and repository, or why it cannot be localised (a repeated id, a patch that
  * changes nothing, a repository missing under `reposDir`, an empty issue). Marks its id as seen.
  */
-function usableRow(row: SwebenchRow, seen: Set<string>, reposDir: string): { gold: string[]; gitDir: string } | { reason: string } {
+function usableRow(
+  row: SwebenchRow,
+  seen: Set<string>,
+  reposDir: string,
+): { gold: string[]; gitDir: string } | { reason: string } {
   if (seen.has(row.instance_id)) return { reason: 'duplicate instance_id (the first row was used)' };
   seen.add(row.instance_id);
   const gold = changedFiles(row.patch);
@@ -214,8 +246,21 @@ export async function forEachUsableRow<R extends SwebenchRow>(
 export async function evaluateLocalisation(
   rows: readonly SwebenchRow[],
   options: LocaliseEvalOptions,
-): Promise<{ report: LocaliseReport; skipped: SkippedInstance[]; calibration: Calibration; repos: string[]; qhatFinite: boolean }> {
-  const done: Array<{ row: SwebenchRow; gold: string[]; files: FusedFile[]; indexed: number; goldFns: Record<string, string[]>; topFns: Record<string, string[]> }> = [];
+): Promise<{
+  report: LocaliseReport;
+  skipped: SkippedInstance[];
+  calibration: Calibration;
+  repos: string[];
+  qhatFinite: boolean;
+}> {
+  const done: Array<{
+    row: SwebenchRow;
+    gold: string[];
+    files: FusedFile[];
+    indexed: number;
+    goldFns: Record<string, string[]>;
+    topFns: Record<string, string[]>;
+  }> = [];
   const indexSeconds: number[] = [];
   const queryMs: number[] = [];
   const skipped = await forEachUsableRow(rows, options, async (row, gold, gitDir) => {
@@ -225,19 +270,28 @@ export async function evaluateLocalisation(
     indexSeconds.push((performance.now() - t0) / 1000);
     const t1 = performance.now();
     // A row the learned fusion was trained on is ranked by its fold's model, which never saw that repository.
-    const { files } = await options.localiser.rank(index, row.problem_statement, { outOfFoldRepo: options.localiser.fusion?.trainedOn[row.instance_id] });
+    const { files } = await options.localiser.rank(index, row.problem_statement, {
+      outOfFoldRepo: options.localiser.fusion?.trainedOn[row.instance_id],
+    });
     queryMs.push(performance.now() - t1);
     // Candidates no signal found follow at score 0, so an infinite q̂ yields every candidate.
     const found = new Set(files.map((f) => f.path));
     const rest = index.summaries.filter((s) => !found.has(s.path)).map((s) => ({ path: s.path, score: 0, ranks: {} }));
     // Gold functions come from the base symbols of the gold files; their ranking only needs those files.
     const goldFns = Object.fromEntries(goldFunctions(row.patch, new Map(index.summaries.map((s) => [s.path, s]))));
-    const topFns = Object.fromEntries(rankFunctions(index, Object.keys(goldFns), row.problem_statement, 10).map((f) => [f.path, f.functions.map((s) => s.qualname)]));
+    const topFns = Object.fromEntries(
+      rankFunctions(index, Object.keys(goldFns), row.problem_statement, 10).map((f) => [
+        f.path,
+        f.functions.map((s) => s.qualname),
+      ]),
+    );
     done.push({ row, gold, files: [...files, ...rest], indexed: index.summaries.length, goldFns, topFns });
   });
 
   const instances = done.map((d) => ({ ranked: d.files, gold: d.gold }));
-  const fitted = options.calibration ? applyCalibration(instances, options.calibration) : crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
+  const fitted = options.calibration
+    ? applyCalibration(instances, options.calibration)
+    : crossFit(instances, { alpha: options.alpha, method: options.method, folds: options.folds });
   const results: LocaliseInstanceResult[] = done.map((d, i) => ({
     instance_id: d.row.instance_id,
     gold: d.gold,
@@ -266,6 +320,16 @@ export async function evaluateLocalisation(
     results,
     function_recall: functionRecall(results),
   };
-  const calibration = calibrate(instances, { alpha: options.alpha, method: options.method, ranker: options.localiser.rankerName });
-  return { report, skipped, calibration, repos: done.map((d) => d.row.repo), qhatFinite: fitted.qhats.every(Number.isFinite) };
+  const calibration = calibrate(instances, {
+    alpha: options.alpha,
+    method: options.method,
+    ranker: options.localiser.rankerName,
+  });
+  return {
+    report,
+    skipped,
+    calibration,
+    repos: done.map((d) => d.row.repo),
+    qhatFinite: fitted.qhats.every(Number.isFinite),
+  };
 }

@@ -25,13 +25,18 @@ async function hasCommit(checkout: string, commit: string): Promise<boolean> {
  * that has them all is left alone (so a warm cache needs no network). Returns, per repository
  * that could not be had, why; its instances then end as the repository being missing.
  */
-export async function cacheRepositories(rows: ReadonlyArray<{ repo: string; base_commit: string }>, cacheDir: string, onClone?: (repo: string) => void): Promise<Map<string, string>> {
+export async function cacheRepositories(
+  rows: ReadonlyArray<{ repo: string; base_commit: string }>,
+  cacheDir: string,
+  onClone?: (repo: string) => void,
+): Promise<Map<string, string>> {
   const commits = new Map<string, string[]>();
   for (const row of rows) commits.set(row.repo, [...(commits.get(row.repo) ?? []), row.base_commit]);
   const failures = new Map<string, string>();
   for (const [repo, needed] of commits) {
     const checkout = join(cacheDir, repo);
-    const present = existsSync(checkout) && (await Promise.all(needed.map((c) => hasCommit(checkout, c)))).every(Boolean);
+    const present =
+      existsSync(checkout) && (await Promise.all(needed.map((c) => hasCommit(checkout, c)))).every(Boolean);
     if (present) continue;
     onClone?.(repo);
     try {

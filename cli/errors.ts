@@ -30,7 +30,8 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream = proces
   if (isFixwrightError(err)) {
     stderr.write(`fixwright: ${err.message}\n`);
     if (err.code === 'FW_ERR_COMMAND_NOT_ALLOWED') return EXIT_NOT_ALLOWED;
-    if (err.code === 'FW_ERR_BAD_INPUT' || err.code === 'FW_ERR_CONFIG' || err.code === 'FW_ERR_REPO_NOT_FOUND') return EXIT_USAGE;
+    if (err.code === 'FW_ERR_BAD_INPUT' || err.code === 'FW_ERR_CONFIG' || err.code === 'FW_ERR_REPO_NOT_FOUND')
+      return EXIT_USAGE;
     return EXIT_FIXWRIGHT_ERROR;
   }
   const os = osErrorLine(err);

@@ -10,14 +10,22 @@ import { DEFAULT_GRADING_RULE, GRADING_RULES } from '../benchmarks/eval/grading.
 /** A whole-number flag within bounds, or a clear error naming the flag. */
 export function wholeNumber(value: string, flag: string, min: number, max: number): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} must be a whole number from ${min} to ${max} (got ${value})`, { field: flag });
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `${flag} must be a whole number from ${min} to ${max} (got ${value})`,
+      { field: flag },
+    );
   return n;
 }
 
 /** `--repos DIR` (the `DIR/<owner>/<name>` layout), resolved, or a clear error when it is missing. */
 export function reposDirFlag(value: string): string {
   const dir = resolve(value);
-  if (!existsSync(dir)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${value} does not exist (expected DIR/<owner>/<name>)`, { field: '--repos' });
+  if (!existsSync(dir))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `--repos ${value} does not exist (expected DIR/<owner>/<name>)`, {
+      field: '--repos',
+    });
   return dir;
 }
 
@@ -33,7 +41,8 @@ export function samplesFlag(value: string | undefined): number {
 export const SAMPLES_HELP = `candidate fixes drawn per attempt (1-${MAX_SAMPLES}); the reproduction tests judge them and one is kept. Each candidate is one more fix call per attempt (its prompt and answer tokens, its cost) and one more test run unless its change equals another's`;
 
 /** The help text of `--model-rpm` (solve and bench). */
-export const MODEL_RPM_HELP = "at most this many model requests start in any minute, shared by all of the command's calls (parallel candidates, bench's workers): your provider's rate limit; 429s are retried with back-off either way";
+export const MODEL_RPM_HELP =
+  "at most this many model requests start in any minute, shared by all of the command's calls (parallel candidates, bench's workers): your provider's rate limit; 429s are retried with back-off either way";
 
 /** `--model-rpm N` (solve and bench): requests a minute, 1..MODEL_RPM_LIMIT; undefined when not given. */
 export function modelRpmFlag(value: string | undefined): number | undefined {
@@ -49,7 +58,10 @@ export function modelGateFlag(value: string | undefined): SolveContext['modelGat
 /** `--max-cost USD` (solve and bench): dollars >= 0, undefined when not given. */
 export function maxCostFlag(value: string | undefined): number | undefined {
   const usd = value === undefined ? undefined : Number(value);
-  if (usd !== undefined && !(usd >= 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', { field: '--max-cost' });
+  if (usd !== undefined && !(usd >= 0))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', '--max-cost must be a number of dollars >= 0', {
+      field: '--max-cost',
+    });
   return usd;
 }
 
@@ -78,7 +90,10 @@ export function envTableFlag(value: string | undefined): ReturnType<typeof loadE
 }
 
 /** A warning when a table's environments install pins with pip and nothing is set for pip to install from. */
-export function pipSourceWarning(table: ReturnType<typeof loadEnvironmentTable>, pip: { indexUrl?: string; wheelsDir?: string }): string | undefined {
+export function pipSourceWarning(
+  table: ReturnType<typeof loadEnvironmentTable>,
+  pip: { indexUrl?: string; wheelsDir?: string },
+): string | undefined {
   const withPip = entriesWithPip(table);
   if (withPip.length === 0 || pip.indexUrl || pip.wheelsDir) return undefined;
   return `fixwright: warning: ${withPip.length} environment(s) of ${table.source.path} install pinned packages with pip, and no package index or wheel directory is set (FIXWRIGHT_PIP_INDEX_URL, FIXWRIGHT_PIP_WHEELS): their instances will end in env_error\n`;

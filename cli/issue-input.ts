@@ -11,14 +11,23 @@ export const MAX_ISSUE_FILE_BYTES = 4 * 1024 * 1024;
  * text and unreadable files are refused with what to pass instead.
  */
 export async function readIssueArg(value: string | undefined, settings: Settings): Promise<string> {
-  if (value === undefined) throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --issue TEXT or --issue @FILE', { field: '--issue' });
+  if (value === undefined)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'pass --issue TEXT or --issue @FILE', { field: '--issue' });
   if (/^https?:\/\//.test(value.trim())) {
-    if (!isIssueUrl(value)) throw new FixwrightError('FW_ERR_BAD_INPUT', `not a GitHub issue URL: ${value} (expected https://github.com/OWNER/NAME/issues/N)`, { field: '--issue' });
+    if (!isIssueUrl(value))
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `not a GitHub issue URL: ${value} (expected https://github.com/OWNER/NAME/issues/N)`,
+        { field: '--issue' },
+      );
     return readGithubIssue(value, settings.github);
   }
   let text = value;
   if (value.startsWith('@')) text = readIssueFile(value.slice(1));
-  if (!text.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: '--issue' });
+  if (!text.trim())
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', {
+      field: '--issue',
+    });
   return text;
 }
 
@@ -28,7 +37,8 @@ export async function readIssueArg(value: string | undefined, settings: Settings
  * directory is refused by its name.
  */
 function readIssueFile(file: string): string {
-  const bad = (why: string) => new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${file}: ${why}`, { field: '--issue' });
+  const bad = (why: string) =>
+    new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the issue file ${file}: ${why}`, { field: '--issue' });
   // Standard input is read from its descriptor: opening /dev/stdin fails when it is a socket.
   const stdin = file === '-' || file === '/dev/stdin';
   let fd: number;
@@ -49,7 +59,11 @@ function readIssueFile(file: string): string {
       if (read === 0) break;
       length += read;
       if (length > MAX_ISSUE_FILE_BYTES) {
-        throw new FixwrightError('FW_ERR_BAD_INPUT', `the issue file ${file} is over ${MAX_ISSUE_FILE_BYTES} bytes; an issue file may be at most ${MAX_ISSUE_FILE_BYTES} bytes`, { field: '--issue' });
+        throw new FixwrightError(
+          'FW_ERR_BAD_INPUT',
+          `the issue file ${file} is over ${MAX_ISSUE_FILE_BYTES} bytes; an issue file may be at most ${MAX_ISSUE_FILE_BYTES} bytes`,
+          { field: '--issue' },
+        );
       }
     }
     return buffer.subarray(0, length).toString('utf8');

@@ -22,7 +22,13 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
   { names: ['localise'], load: async () => (await import('./commands/localise.js')).registerLocaliseCommand },
   { names: ['solve'], load: async () => (await import('./commands/solve.js')).registerSolveCommand },
   { names: ['demo'], load: async () => (await import('./commands/demo.js')).registerDemoCommand },
-  { names: ['serve', 'worker'], load: async () => { const { registerServeCommands } = await import('./commands/serve.js'); return (program, _setExit, version) => registerServeCommands(program, version); } },
+  {
+    names: ['serve', 'worker'],
+    load: async () => {
+      const { registerServeCommands } = await import('./commands/serve.js');
+      return (program, _setExit, version) => registerServeCommands(program, version);
+    },
+  },
   { names: ['eval'], load: async () => (await import('./commands/eval.js')).registerEvalCommand },
   { names: ['bench'], load: async () => (await import('./commands/bench.js')).registerBenchCommand },
   { names: ['edit'], load: async () => (await import('./commands/edit.js')).registerEditCommand },
@@ -51,7 +57,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(version)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`fixwright: ${text.replace(/^error: /, '')}`) });
-  for (const register of await Promise.all(commandsFor(argv).map((c) => c.load()))) register(program, (code) => (exitCode = code), version);
+  for (const register of await Promise.all(commandsFor(argv).map((c) => c.load())))
+    register(program, (code) => (exitCode = code), version);
   // Every command may write under the data directory: one that cannot be made is one line naming
   // FIXWRIGHT_DATA_DIR (Node's recursive mkdir would spin forever under /proc).
   program.hook('preAction', () => {
@@ -61,7 +68,14 @@ export async function main(argv: string[]): Promise<number> {
     } catch {
       return; // the command reports invalid settings itself
     }
-    makeDir(dataDir, (why) => new FixwrightError('FW_ERR_CONFIG', `FIXWRIGHT_DATA_DIR ${dataDir}: cannot create the folder (${why}); set FIXWRIGHT_DATA_DIR to a folder fixwright may write`));
+    makeDir(
+      dataDir,
+      (why) =>
+        new FixwrightError(
+          'FW_ERR_CONFIG',
+          `FIXWRIGHT_DATA_DIR ${dataDir}: cannot create the folder (${why}); set FIXWRIGHT_DATA_DIR to a folder fixwright may write`,
+        ),
+    );
   });
   for (const command of program.commands) command.exitOverride();
   for (const command of program.commands.flatMap((c) => c.commands)) command.exitOverride();
@@ -86,7 +100,10 @@ let running: Promise<number> = Promise.resolve(0);
  * command up to 3 s to record how it ended (solve writes its result), then exit.
  */
 function installSignalCleanup(): void {
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     process.once(signal, () => {
       signalExitCode = code;
       const shutdown = shutdownHandler();

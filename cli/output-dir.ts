@@ -4,7 +4,9 @@ import { FixwrightError } from '../core/errors.js';
 import { makeDir } from '../core/make-dir.js';
 
 const cannotCreate = (flag: string, given: string, why: string) =>
-  new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${given}: cannot create the folder (${why}); pass another ${flag}`, { field: flag });
+  new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${given}: cannot create the folder (${why}); pass another ${flag}`, {
+    field: flag,
+  });
 
 /** Creates an output folder (and its missing parents), or says in one line, naming the flag, why it cannot. */
 export function makeOutputDir(given: string, flag = '--out'): string {
@@ -19,7 +21,10 @@ export function makeOutputDir(given: string, flag = '--out'): string {
 function onlyFailedPreflight(dir: string, found: readonly string[]): boolean {
   if (found.includes('trajectory.jsonl') || !found.includes('result.json')) return false;
   try {
-    const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as { stopped_by?: unknown; attempts?: unknown };
+    const result = JSON.parse(readFileSync(join(dir, 'result.json'), 'utf8')) as {
+      stopped_by?: unknown;
+      attempts?: unknown;
+    };
     return result.stopped_by === 'model_error' && Array.isArray(result.attempts) && result.attempts.length === 0;
   } catch {
     return false;
@@ -37,6 +42,10 @@ export const RUN_FILES = ['trajectory.jsonl', 'result.json', 'patch.diff'] as co
 export function refuseUsedRunDir(dir: string, flag = '--out'): void {
   const found = RUN_FILES.filter((f) => existsSync(join(dir, f)));
   if (found.length > 0 && !onlyFailedPreflight(dir, found)) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${dir} already holds a run (${found.join(', ')}): pass a fresh folder with ${flag}, or remove it`, { field: flag });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `${flag} ${dir} already holds a run (${found.join(', ')}): pass a fresh folder with ${flag}, or remove it`,
+      { field: flag },
+    );
   }
 }

@@ -15,8 +15,16 @@ export interface Progress {
 export function startProgress(text: string, stream: NodeJS.WriteStream = process.stderr): Progress {
   if (stream.isTTY) {
     const spinner = ora({ text, stream }).start();
-    return { update: (next) => void (spinner.text = next), succeed: (done) => void spinner.succeed(done), fail: (why) => void spinner.fail(why) };
+    return {
+      update: (next) => void (spinner.text = next),
+      succeed: (done) => void spinner.succeed(done),
+      fail: (why) => void spinner.fail(why),
+    };
   }
   stream.write(`${text}\n`);
-  return { update: () => undefined, succeed: (done) => void stream.write(`${done}\n`), fail: (why) => void stream.write(`${why}\n`) };
+  return {
+    update: () => undefined,
+    succeed: (done) => void stream.write(`${done}\n`),
+    fail: (why) => void stream.write(`${why}\n`),
+  };
 }

@@ -19,7 +19,11 @@ export function mayBeTrajectory(file: string): boolean {
   } finally {
     closeSync(fd);
   }
-  const first = buffer.subarray(0, length).toString('utf8').split('\n').find((l) => l.trim());
+  const first = buffer
+    .subarray(0, length)
+    .toString('utf8')
+    .split('\n')
+    .find((l) => l.trim());
   if (first === undefined) return true;
   let value: unknown;
   try {

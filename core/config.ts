@@ -16,7 +16,10 @@ const byteSize = (what: string) =>
   z.union([z.number(), z.string()]).transform((value, ctx) => {
     const bytes = typeof value === 'number' ? value : parseByteSize(value);
     if (bytes === undefined || !Number.isFinite(bytes) || bytes < 1) {
-      ctx.addIssue({ code: 'custom', message: `${what} must be a size such as 512m or 2g (got ${JSON.stringify(value)})` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `${what} must be a size such as 512m or 2g (got ${JSON.stringify(value)})`,
+      });
       return z.NEVER;
     }
     return Math.floor(bytes);
@@ -25,7 +28,9 @@ const byteSize = (what: string) =>
 const positiveNumber = (what: string, max: number) =>
   z.coerce
     .number({ message: `${what} must be a number` })
-    .refine((n) => Number.isFinite(n) && n > 0 && n <= max, { message: `${what} must be greater than 0 and at most ${max}` });
+    .refine((n) => Number.isFinite(n) && n > 0 && n <= max, {
+      message: `${what} must be greater than 0 and at most ${max}`,
+    });
 
 const positiveInt = (what: string, max: number) =>
   positiveNumber(what, max).refine((n) => Number.isInteger(n), { message: `${what} must be a whole number` });
@@ -54,7 +59,9 @@ const sandboxSchema = z.object({
     .union([z.number(), z.string()])
     // A blank value is a mistake, not 0 (Number(' ') is 0).
     .transform((v) => (typeof v === 'string' ? (v.trim() === '' ? NaN : Number(v)) : v))
-    .refine((n) => Number.isInteger(n) && n >= 0 && n <= 64, { message: 'the warm pool size must be a whole number from 0 to 64' })
+    .refine((n) => Number.isInteger(n) && n >= 0 && n <= 64, {
+      message: 'the warm pool size must be a whole number from 0 to 64',
+    })
     .optional(),
   /** Memory the warm containers and the cached repository copies may each hold. */
   warmMemoryBytes: byteSize('the warm pool memory'),
@@ -84,10 +91,18 @@ const modelsSchema = z.object({
     .transform((text, ctx) => {
       if (!text) return {};
       try {
-        const parsed = z.record(z.string(), z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict()).parse(JSON.parse(text));
+        const parsed = z
+          .record(
+            z.string(),
+            z.object({ inputPerMTok: z.number().nonnegative(), outputPerMTok: z.number().nonnegative() }).strict(),
+          )
+          .parse(JSON.parse(text));
         return parsed;
       } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be JSON like {"my-model": {"inputPerMTok": 0.5, "outputPerMTok": 1.5}}' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be JSON like {"my-model": {"inputPerMTok": 0.5, "outputPerMTok": 1.5}}',
+        });
         return z.NEVER;
       }
     }),
@@ -106,7 +121,16 @@ const githubSchema = z.object({
   token: z.string().optional(),
 });
 
-const listOf = (split: RegExp) => z.string().optional().transform((text) => (text ?? '').split(split).map((p) => p.trim()).filter(Boolean));
+const listOf = (split: RegExp) =>
+  z
+    .string()
+    .optional()
+    .transform((text) =>
+      (text ?? '')
+        .split(split)
+        .map((p) => p.trim())
+        .filter(Boolean),
+    );
 
 /** The highest model rate limit (requests a minute) `--model-rpm` and FIXWRIGHT_MODEL_RPM take. */
 export const MODEL_RPM_LIMIT = 100_000;
@@ -139,7 +163,8 @@ export function redisURLProblem(u: string): string | undefined {
   }
   if (!['redis:', 'rediss:'].includes(url.protocol)) return `${url.protocol} is not redis: or rediss:`;
   if (!url.hostname) return 'no host';
-  if (url.port !== '' && !(Number(url.port) >= 1 && Number(url.port) <= 65535)) return `port ${url.port} is not 1 to 65535`;
+  if (url.port !== '' && !(Number(url.port) >= 1 && Number(url.port) <= 65535))
+    return `port ${url.port} is not 1 to 65535`;
   const db = url.pathname.replace(/^\//, '');
   if (db !== '' && !/^\d{1,5}$/.test(db)) return `/${db} is not a database number`;
   return undefined;
@@ -152,17 +177,26 @@ const serviceSchema = z.object({
     .optional()
     .superRefine((u, ctx) => {
       const problem = u === undefined ? undefined : redisURLProblem(u);
-      if (problem) ctx.addIssue({ code: 'custom', message: `must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379 (${problem})` });
+      if (problem)
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be a redis:// or rediss:// URL such as redis://127.0.0.1:6379 (${problem})`,
+        });
     }),
   /**
    * Model endpoints a `fixwright worker` sends its key to when a queued bench job names one (the
    * submitter's --base-url), beside its own OPENAI_BASE_URL; none: only its own.
    */
-  workerBaseURLs: listOf(/,/).refine((urls) => urls.every((u) => httpUrl('x').safeParse(u).success), 'must be http(s) URLs separated by commas'),
+  workerBaseURLs: listOf(/,/).refine(
+    (urls) => urls.every((u) => httpUrl('x').safeParse(u).success),
+    'must be http(s) URLs separated by commas',
+  ),
   /** API keys a caller must present (`authorization: Bearer KEY` or `x-api-key`); none means an open API. */
   apiKeys: listOf(/,/).refine((keys) => keys.every((k) => k.length >= 8), 'each key must be at least 8 characters'),
   /** Directories under which `repo_path` may point; none means `repo_path` is refused. */
-  repoRoots: listOf(/[,:]/).refine((roots) => roots.every((r) => r.startsWith('/')), 'roots must be absolute paths').transform((roots) => roots.map((r) => resolve(r))),
+  repoRoots: listOf(/[,:]/)
+    .refine((roots) => roots.every((r) => r.startsWith('/')), 'roots must be absolute paths')
+    .transform((roots) => roots.map((r) => resolve(r))),
   /** Origins allowed to call the API from a browser; none means same-origin only. */
   corsOrigins: listOf(/,/),
   rateLimitPerMinute: positiveInt('FIXWRIGHT_RATE_LIMIT', 1_000_000),
@@ -174,7 +208,9 @@ const serviceSchema = z.object({
   /** Spending cap of every API task (USD, priced models); a request may ask for less, never more. */
   maxCostUsd: z.coerce
     .number({ message: 'must be a number of dollars' })
-    .refine((n) => Number.isFinite(n) && n >= 0 && n <= 100_000, { message: 'must be a number of dollars from 0 to 100000' }),
+    .refine((n) => Number.isFinite(n) && n >= 0 && n <= 100_000, {
+      message: 'must be a number of dollars from 0 to 100000',
+    }),
   /** Wall-time cap of every API task (seconds): no new model call starts after it. */
   maxSeconds: positiveNumber('FIXWRIGHT_MAX_SECONDS', 7 * 24 * 3600),
   /** Candidate fixes per attempt an API request may ask for (each is one more model call and test run). */
@@ -190,7 +226,10 @@ const serviceSchema = z.object({
    */
   editURL: httpUrl('FIXWRIGHT_EDIT_URL', 'http://worker:9200').optional(),
   /** Models an API request may name; empty means any. */
-  allowedModels: listOf(/,/).refine((models) => models.every((m) => /^[A-Za-z0-9._:/@+-]{1,200}$/.test(m)), 'model names are like gpt-4o-mini or deepseek-coder:6.7b, separated by commas'),
+  allowedModels: listOf(/,/).refine(
+    (models) => models.every((m) => /^[A-Za-z0-9._:/@+-]{1,200}$/.test(m)),
+    'model names are like gpt-4o-mini or deepseek-coder:6.7b, separated by commas',
+  ),
 });
 
 /** The smallest prompt worth sending: instructions and feedback (4096), the issue and a little code (2048). */
@@ -203,13 +242,19 @@ export const SERVICE_LIMIT_DEFAULTS = { maxCostUsd: 5, maxSeconds: 1800, maxSamp
 const pipSchema = z.object({
   indexUrl: httpUrl('FIXWRIGHT_PIP_INDEX_URL').optional(),
   /** A directory of wheels on this machine, copied into the build (`--no-index --find-links` without an index). */
-  wheelsDir: z.string().refine((p) => p.startsWith('/'), 'FIXWRIGHT_PIP_WHEELS must be an absolute path').optional(),
+  wheelsDir: z
+    .string()
+    .refine((p) => p.startsWith('/'), 'FIXWRIGHT_PIP_WHEELS must be an absolute path')
+    .optional(),
 });
 
 /** Quick fixes (POST /v1/edit): the answer cache, an LRU bounded by entries and bytes, and how long Redis keeps a shared answer. */
 const quickfixSchema = z.object({
   cacheMaxEntries: positiveInt('FIXWRIGHT_EDIT_CACHE_ENTRIES', 10_000_000),
-  cacheMaxBytes: byteSize('FIXWRIGHT_EDIT_CACHE_BYTES').refine((n) => n >= 64 * 1024 && n <= 64 * 1024 ** 3, 'FIXWRIGHT_EDIT_CACHE_BYTES must be from 64k to 64g'),
+  cacheMaxBytes: byteSize('FIXWRIGHT_EDIT_CACHE_BYTES').refine(
+    (n) => n >= 64 * 1024 && n <= 64 * 1024 ** 3,
+    'FIXWRIGHT_EDIT_CACHE_BYTES must be from 64k to 64g',
+  ),
   cacheTtlSeconds: positiveInt('FIXWRIGHT_EDIT_CACHE_TTL', 365 * 24 * 3600),
 });
 
@@ -307,16 +352,24 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
   const sandbox: Record<string, unknown> = {};
   for (const key of Object.keys(SANDBOX_ENV) as (keyof SandboxSettings)[]) {
     const fromEnv = env[SANDBOX_ENV[key]];
-    sandbox[key] = overrides.sandbox?.[key] ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : SANDBOX_DEFAULTS[key]);
+    sandbox[key] =
+      overrides.sandbox?.[key] ?? (fromEnv !== undefined && fromEnv !== '' ? fromEnv : SANDBOX_DEFAULTS[key]);
   }
   const raw = {
     dataDir: resolve(overrides.dataDir ?? env.FIXWRIGHT_DATA_DIR ?? join(homedir(), '.fixwright')),
     logLevel: overrides.logLevel ?? env.FIXWRIGHT_LOG_LEVEL ?? 'info',
     dockerHost: env.DOCKER_HOST || undefined,
-    pip: { indexUrl: env.FIXWRIGHT_PIP_INDEX_URL || undefined, wheelsDir: env.FIXWRIGHT_PIP_WHEELS ? resolve(env.FIXWRIGHT_PIP_WHEELS) : undefined },
+    pip: {
+      indexUrl: env.FIXWRIGHT_PIP_INDEX_URL || undefined,
+      wheelsDir: env.FIXWRIGHT_PIP_WHEELS ? resolve(env.FIXWRIGHT_PIP_WHEELS) : undefined,
+    },
     github: { apiURL: env.FIXWRIGHT_GITHUB_API || 'https://api.github.com', token: env.GITHUB_TOKEN || undefined },
     localisation: { indexCacheMb: env.FIXWRIGHT_INDEX_CACHE_MB || 2048 },
-    quickfix: { cacheMaxEntries: env.FIXWRIGHT_EDIT_CACHE_ENTRIES || 1000, cacheMaxBytes: env.FIXWRIGHT_EDIT_CACHE_BYTES || '64m', cacheTtlSeconds: env.FIXWRIGHT_EDIT_CACHE_TTL || 24 * 3600 },
+    quickfix: {
+      cacheMaxEntries: env.FIXWRIGHT_EDIT_CACHE_ENTRIES || 1000,
+      cacheMaxBytes: env.FIXWRIGHT_EDIT_CACHE_BYTES || '64m',
+      cacheTtlSeconds: env.FIXWRIGHT_EDIT_CACHE_TTL || 24 * 3600,
+    },
     models: {
       chatModel: env.FIXWRIGHT_MODEL || undefined,
       embeddingsModel: env.FIXWRIGHT_EMBEDDINGS_MODEL || undefined,
@@ -354,20 +407,60 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
         section === 'sandbox' && key
           ? sourceName(key as keyof SandboxSettings, overrides)
           : section === 'models' && key
-            ? ({ prices: 'FIXWRIGHT_PRICES', maxTokens: 'FIXWRIGHT_MAX_TOKENS', requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT', contextTokens: 'FIXWRIGHT_MODEL_CONTEXT', chatModel: 'FIXWRIGHT_MODEL', embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL', baseURL: 'OPENAI_BASE_URL', apiKey: 'OPENAI_API_KEY' } as Record<string, string>)[key]!
+            ? (
+                {
+                  prices: 'FIXWRIGHT_PRICES',
+                  maxTokens: 'FIXWRIGHT_MAX_TOKENS',
+                  requestTimeoutSeconds: 'FIXWRIGHT_REQUEST_TIMEOUT',
+                  contextTokens: 'FIXWRIGHT_MODEL_CONTEXT',
+                  chatModel: 'FIXWRIGHT_MODEL',
+                  embeddingsModel: 'FIXWRIGHT_EMBEDDINGS_MODEL',
+                  baseURL: 'OPENAI_BASE_URL',
+                  apiKey: 'OPENAI_API_KEY',
+                } as Record<string, string>
+              )[key]!
             : section === 'service' && key
-              ? ({ redisURL: 'REDIS_URL', apiKeys: 'FIXWRIGHT_API_KEYS', repoRoots: 'FIXWRIGHT_REPO_ROOTS', corsOrigins: 'FIXWRIGHT_CORS_ORIGINS', rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT', bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT', workers: 'FIXWRIGHT_WORKERS', shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE', maxCostUsd: 'FIXWRIGHT_MAX_COST_USD', maxSeconds: 'FIXWRIGHT_MAX_SECONDS', maxSamples: 'FIXWRIGHT_MAX_SAMPLES', modelRpm: 'FIXWRIGHT_MODEL_RPM', allowedModels: 'FIXWRIGHT_ALLOWED_MODELS', editURL: 'FIXWRIGHT_EDIT_URL', workerBaseURLs: 'FIXWRIGHT_WORKER_BASE_URLS' } as Record<string, string>)[key]!
-            : section === 'quickfix' && key
-              ? ({ cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES', cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES', cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL' } as Record<string, string>)[key]!
-            : section === 'localisation' && key
-              ? ({ indexCacheMb: 'FIXWRIGHT_INDEX_CACHE_MB' } as Record<string, string>)[key]!
-            : section === 'pip' && key
-              ? ({ indexUrl: 'FIXWRIGHT_PIP_INDEX_URL', wheelsDir: 'FIXWRIGHT_PIP_WHEELS' } as Record<string, string>)[key]!
-            : section === 'github'
-              ? 'FIXWRIGHT_GITHUB_API'
-              : section === 'logLevel'
-                ? 'FIXWRIGHT_LOG_LEVEL'
-                : String(section);
+              ? (
+                  {
+                    redisURL: 'REDIS_URL',
+                    apiKeys: 'FIXWRIGHT_API_KEYS',
+                    repoRoots: 'FIXWRIGHT_REPO_ROOTS',
+                    corsOrigins: 'FIXWRIGHT_CORS_ORIGINS',
+                    rateLimitPerMinute: 'FIXWRIGHT_RATE_LIMIT',
+                    bodyLimitBytes: 'FIXWRIGHT_BODY_LIMIT',
+                    workers: 'FIXWRIGHT_WORKERS',
+                    shutdownGraceSeconds: 'FIXWRIGHT_SHUTDOWN_GRACE',
+                    maxCostUsd: 'FIXWRIGHT_MAX_COST_USD',
+                    maxSeconds: 'FIXWRIGHT_MAX_SECONDS',
+                    maxSamples: 'FIXWRIGHT_MAX_SAMPLES',
+                    modelRpm: 'FIXWRIGHT_MODEL_RPM',
+                    allowedModels: 'FIXWRIGHT_ALLOWED_MODELS',
+                    editURL: 'FIXWRIGHT_EDIT_URL',
+                    workerBaseURLs: 'FIXWRIGHT_WORKER_BASE_URLS',
+                  } as Record<string, string>
+                )[key]!
+              : section === 'quickfix' && key
+                ? (
+                    {
+                      cacheMaxEntries: 'FIXWRIGHT_EDIT_CACHE_ENTRIES',
+                      cacheMaxBytes: 'FIXWRIGHT_EDIT_CACHE_BYTES',
+                      cacheTtlSeconds: 'FIXWRIGHT_EDIT_CACHE_TTL',
+                    } as Record<string, string>
+                  )[key]!
+                : section === 'localisation' && key
+                  ? ({ indexCacheMb: 'FIXWRIGHT_INDEX_CACHE_MB' } as Record<string, string>)[key]!
+                  : section === 'pip' && key
+                    ? (
+                        { indexUrl: 'FIXWRIGHT_PIP_INDEX_URL', wheelsDir: 'FIXWRIGHT_PIP_WHEELS' } as Record<
+                          string,
+                          string
+                        >
+                      )[key]!
+                    : section === 'github'
+                      ? 'FIXWRIGHT_GITHUB_API'
+                      : section === 'logLevel'
+                        ? 'FIXWRIGHT_LOG_LEVEL'
+                        : String(section);
       // Always NAME: message, with the name said once when the message starts with it too.
       return `${name}: ${issue.message.startsWith(`${name} `) ? issue.message.slice(name.length + 1) : issue.message}`;
     });
@@ -380,5 +473,11 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
       `invalid settings: FIXWRIGHT_MODEL_CONTEXT (${contextTokens}) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS (${maxTokens}): it must be at least ${maxTokens + MIN_PROMPT_TOKENS}, or lower FIXWRIGHT_MAX_TOKENS`,
     );
   }
-  return Object.freeze({ ...parsed.data, sandbox: Object.freeze(parsed.data.sandbox), service: Object.freeze(parsed.data.service), quickfix: Object.freeze(parsed.data.quickfix), localisation: Object.freeze(parsed.data.localisation) });
+  return Object.freeze({
+    ...parsed.data,
+    sandbox: Object.freeze(parsed.data.sandbox),
+    service: Object.freeze(parsed.data.service),
+    quickfix: Object.freeze(parsed.data.quickfix),
+    localisation: Object.freeze(parsed.data.localisation),
+  });
 }

@@ -24,10 +24,16 @@ export interface LocalRedis {
 /** Starts redis-server on a free loopback port with no persistence and waits until it answers (benches, tests, demos). */
 export async function startLocalRedis(): Promise<LocalRedis> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
-    child.once('error', (err) => reject(new Error(`could not start redis-server (is it installed and on PATH?): ${err.message}`)));
+    child.once('error', (err) =>
+      reject(new Error(`could not start redis-server (is it installed and on PATH?): ${err.message}`)),
+    );
   });
   await spawned;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -43,7 +49,8 @@ export async function startLocalRedis(): Promise<LocalRedis> {
   probe.on('error', () => undefined); // refused while redis-server starts: retried below
   try {
     for (let i = 0; ; i++) {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode} before answering on port ${port}`);
+      if (child.exitCode !== null)
+        throw new Error(`redis-server exited with ${child.exitCode} before answering on port ${port}`);
       try {
         await probe.connect();
         if ((await probe.ping()) === 'PONG') break;
@@ -61,4 +68,3 @@ export async function startLocalRedis(): Promise<LocalRedis> {
   }
   return { url, pid: child.pid!, stop };
 }
-

@@ -42,7 +42,8 @@ export function makeDir(given: string, fail: (why: string) => Error): string {
     at = parent;
   }
   // `existsSync` is false below a file (ENOTDIR), so the first existing ancestor may be a file.
-  if (existsSync(at) && !statSync(at).isDirectory()) throw fail(at === dir ? 'it is a file' : `${at} is a file, not a folder`);
+  if (existsSync(at) && !statSync(at).isDirectory())
+    throw fail(at === dir ? 'it is a file' : `${at} is a file, not a folder`);
   for (const level of missing) {
     try {
       mkdirSync(level);

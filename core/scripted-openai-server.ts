@@ -99,19 +99,37 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
       text = step.reply;
     }
     const prompt = JSON.stringify(body.messages ?? []).length;
-    const usage = { prompt_tokens: Math.ceil(prompt / 4), completion_tokens: Math.ceil(text.length / 4), total_tokens: Math.ceil(prompt / 4) + Math.ceil(text.length / 4) };
-    const base = { id: `chatcmpl-scripted-${chatCount}`, created: Math.floor(Date.now() / 1000), model: body.model ?? 'scripted' };
+    const usage = {
+      prompt_tokens: Math.ceil(prompt / 4),
+      completion_tokens: Math.ceil(text.length / 4),
+      total_tokens: Math.ceil(prompt / 4) + Math.ceil(text.length / 4),
+    };
+    const base = {
+      id: `chatcmpl-scripted-${chatCount}`,
+      created: Math.floor(Date.now() / 1000),
+      model: body.model ?? 'scripted',
+    };
     if (!body.stream) {
-      return send(res, 200, { ...base, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }], usage });
+      return send(res, 200, {
+        ...base,
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }],
+        usage,
+      });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     const pieces = text.match(/[\s\S]{1,40}/g) ?? [''];
     pieces.forEach((piece, i) => {
       const delta = i === 0 ? { role: 'assistant', content: piece } : { content: piece };
-      res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`,
+      );
     });
-    res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-    if (body.stream_options?.include_usage) res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
+    res.write(
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+    );
+    if (body.stream_options?.include_usage)
+      res.write(`data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`);
     res.end('data: [DONE]\n\n');
   };
   const server: Server = createServer((req, res) => {
@@ -136,16 +154,27 @@ export async function startScriptedOpenAIServer(options: ScriptedServerOptions =
       if (path === '/v1/models') return send(res, 200, { object: 'list', data: [{ id: 'scripted', object: 'model' }] });
       if (path === '/v1/chat/completions' && req.method === 'POST') return chat(body as ScriptedChatRequest, res);
       if (path === '/v1/embeddings' && req.method === 'POST') {
-        const { input, model, encoding_format: format } = body as { input?: unknown; model?: string; encoding_format?: string };
+        const {
+          input,
+          model,
+          encoding_format: format,
+        } = body as { input?: unknown; model?: string; encoding_format?: string };
         const inputs = Array.isArray(input) ? input : [input];
-        if (!inputs.every((x) => typeof x === 'string')) return send(res, 400, { error: { message: 'input must be strings', type: 'invalid_request_error' } });
+        if (!inputs.every((x) => typeof x === 'string'))
+          return send(res, 400, { error: { message: 'input must be strings', type: 'invalid_request_error' } });
         const data = (inputs as string[]).map((text, index) => {
           const vector = scriptedEmbedding(text, dimensions);
-          const embedding = format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+          const embedding =
+            format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
           return { object: 'embedding', index, embedding };
         });
         const tokens = (inputs as string[]).reduce((s, t) => s + Math.ceil(t.length / 4), 0);
-        return send(res, 200, { object: 'list', data, model: model ?? 'scripted', usage: { prompt_tokens: tokens, total_tokens: tokens } });
+        return send(res, 200, {
+          object: 'list',
+          data,
+          model: model ?? 'scripted',
+          usage: { prompt_tokens: tokens, total_tokens: tokens },
+        });
       }
       send(res, 404, { error: { message: `no route ${path}`, type: 'invalid_request_error' } });
     })();

@@ -67,7 +67,11 @@ class LocalTokens {
  * BM25F statistics and the chunks). Chunk token ids are the process-wide table's (call
  * `makeTokenRoom` first, as for `fileChunks`).
  */
-export function countEntry(path: string, text: string, weights: Bm25Weights): { entry: BlobEntry; chunks: ChunkStats[] } {
+export function countEntry(
+  path: string,
+  text: string,
+  weights: Bm25Weights,
+): { entry: BlobEntry; chunks: ChunkStats[] } {
   const summary = summarisePython(path, text);
   const { content, chunks } = holdingWords(() => {
     const scanned = scanLines(text);
@@ -138,7 +142,16 @@ export function countBlobPacked(path: string, text: string, weights: Bm25Weights
 
 /** The buffers of a packed count, to move it to another thread without copying them. */
 export function packedBuffers(packed: PackedCount): ArrayBuffer[] {
-  const arrays = [packed.statTerms, packed.statFreqs, packed.bodyTerms, packed.bodyCounts, packed.chunkTerms, packed.chunkTfs, packed.chunkEnds, packed.chunkLines];
+  const arrays = [
+    packed.statTerms,
+    packed.statFreqs,
+    packed.bodyTerms,
+    packed.bodyCounts,
+    packed.chunkTerms,
+    packed.chunkTfs,
+    packed.chunkEnds,
+    packed.chunkLines,
+  ];
   return arrays.map((a) => a.buffer as ArrayBuffer);
 }
 
@@ -147,14 +160,25 @@ export function unpackCount(packed: PackedCount): BlobCount {
   const { tokens } = packed;
   const entry: BlobEntry = {
     summary: packed.summary,
-    stats: { terms: Array.from(packed.statTerms, (i) => tokens[i]!), freqs: Array.from(packed.statFreqs), length: packed.length },
+    stats: {
+      terms: Array.from(packed.statTerms, (i) => tokens[i]!),
+      freqs: Array.from(packed.statFreqs),
+      length: packed.length,
+    },
     body: { terms: Array.from(packed.bodyTerms, (i) => tokens[i]!), counts: Array.from(packed.bodyCounts) },
   };
   const chunks: ChunkStats[] = packed.chunkQualnames.map((qualname, i) => {
     const from = i === 0 ? 0 : packed.chunkEnds[i - 1]!;
     const to = packed.chunkEnds[i]!;
     const lines = packed.chunkLines;
-    return { qualname, startLine: lines[i * 3]!, endLine: lines[i * 3 + 1]!, length: lines[i * 3 + 2]!, terms: packed.chunkTerms.subarray(from, to), tfs: packed.chunkTfs.subarray(from, to) };
+    return {
+      qualname,
+      startLine: lines[i * 3]!,
+      endLine: lines[i * 3 + 1]!,
+      length: lines[i * 3 + 2]!,
+      terms: packed.chunkTerms.subarray(from, to),
+      tfs: packed.chunkTfs.subarray(from, to),
+    };
   });
   return { entry, chunks, tokens };
 }

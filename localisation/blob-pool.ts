@@ -68,7 +68,11 @@ export function indexThreads(): number {
       warnOnce('setting', `FIXWRIGHT_INDEX_WORKERS=${set} is not a whole number`);
       return 1;
     }
-    if (n > MAX_INDEX_THREADS) warnOnce('clamped', `FIXWRIGHT_INDEX_WORKERS=${set} is more than ${MAX_INDEX_THREADS}; ${MAX_INDEX_THREADS} are used`);
+    if (n > MAX_INDEX_THREADS)
+      warnOnce(
+        'clamped',
+        `FIXWRIGHT_INDEX_WORKERS=${set} is more than ${MAX_INDEX_THREADS}; ${MAX_INDEX_THREADS} are used`,
+      );
     return Math.max(1, Math.min(n, MAX_INDEX_THREADS));
   }
   const cores = Math.min(availableParallelism(), cgroupCpus() ?? Infinity, MAX_INDEX_THREADS);
@@ -117,10 +121,16 @@ export class BlobPool {
       // Workers inherit the process's Node options; an explicit list is given only to leave out
       // those about the entry (`node --input-type=module -e …` would stop the worker), since Node
       // checks an explicit list and refuses process-wide flags such as --max-old-space-size in it.
-      const execArgv = process.execArgv.some((a) => a.startsWith('--input-type')) ? process.execArgv.filter((a) => !a.startsWith('--input-type')) : undefined;
+      const execArgv = process.execArgv.some((a) => a.startsWith('--input-type'))
+        ? process.execArgv.filter((a) => !a.startsWith('--input-type'))
+        : undefined;
       let worker: Worker;
       try {
-        worker = new Worker(this.script, { workerData: { port: port2 }, transferList: [port2], ...(execArgv ? { execArgv } : {}) });
+        worker = new Worker(this.script, {
+          workerData: { port: port2 },
+          transferList: [port2],
+          ...(execArgv ? { execArgv } : {}),
+        });
       } catch (e) {
         if ((e as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
         worker = new Worker(this.script, { workerData: { port: port2 }, transferList: [port2], execArgv: [] });
@@ -152,7 +162,13 @@ export class BlobPool {
   warm(threads: number): Promise<void> {
     const started = this.workers(threads - 1);
     this.idleLater();
-    return Promise.all(started.map((w) => (w.online ? undefined : new Promise<void>((resolve) => w.worker.once('online', resolve).once('exit', () => resolve()))))).then(() => undefined);
+    return Promise.all(
+      started.map((w) =>
+        w.online
+          ? undefined
+          : new Promise<void>((resolve) => w.worker.once('online', resolve).once('exit', () => resolve())),
+      ),
+    ).then(() => undefined);
   }
 
   /** Ends every worker now (tests; idle workers end by themselves). */
@@ -176,7 +192,11 @@ export class BlobPool {
    * still unposted OVERDUE_MS (and more for a large one) after all were taken is counted here.
    * Undefined when no worker could be started.
    */
-  count(files: ReadonlyArray<{ path: string; text: string }>, weights: Bm25Weights, threads: number): PoolCount | undefined {
+  count(
+    files: ReadonlyArray<{ path: string; text: string }>,
+    weights: Bm25Weights,
+    threads: number,
+  ): PoolCount | undefined {
     const total = files.reduce((sum, f) => sum + f.text.length, 0);
     if (total > 0x3fff_ffff) return undefined;
     const helpers = this.workers(Math.min(threads, files.length) - 1);
@@ -245,7 +265,9 @@ export class BlobPool {
       drain();
       if (left === 0) break;
       const waited = performance.now() - tailStart;
-      const overdue = order.find((item) => !settled[item] && waited > OVERDUE_MS + 20 * msPerChar * files[item]!.text.length);
+      const overdue = order.find(
+        (item) => !settled[item] && waited > OVERDUE_MS + 20 * msPerChar * files[item]!.text.length,
+      );
       if (overdue !== undefined) {
         overdueCount++;
         countHere(overdue);

@@ -1,5 +1,18 @@
 import type { FileSummary } from './python-parse.js';
-import { type IdCounts, pathTokens, type ScannedText, type TermCounts, termCounts, textIds, TokenCounter, tokenId, tokenize, type TokenTable, tokenTable, weightedTerms } from './tokenize.js';
+import {
+  type IdCounts,
+  pathTokens,
+  type ScannedText,
+  type TermCounts,
+  termCounts,
+  textIds,
+  TokenCounter,
+  tokenId,
+  tokenize,
+  type TokenTable,
+  tokenTable,
+  weightedTerms,
+} from './tokenize.js';
 
 /** Field weights of the BM25F index (path and symbol names say most about what a file is). */
 export interface Bm25Weights {
@@ -45,7 +58,10 @@ function splitField(text: string): string[] {
 }
 
 /** Weighted term counts of a document's fields (its path included). */
-export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25DocStats {
+export function docStats(
+  fields: Record<keyof Bm25Weights, string>,
+  weights: Bm25Weights = DEFAULT_BM25_WEIGHTS,
+): Bm25DocStats {
   const freq = new Map<string, number>();
   let length = 0;
   for (const field of ['path', 'symbols', 'docs', 'body'] as const) {
@@ -63,7 +79,12 @@ export function docStats(fields: Record<keyof Bm25Weights, string>, weights: Bm2
  * from its text instead of being joined into a string and split again. A weight is added once per
  * occurrence, as `docStats` adds it, so non-integer weights sum to the same floating-point value.
  */
-export function contentStats(summary: Pick<FileSummary, 'symbols' | 'docstring'>, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, scanned?: ScannedText): { stats: Bm25DocStats; body: TermCounts & { total: number } } {
+export function contentStats(
+  summary: Pick<FileSummary, 'symbols' | 'docstring'>,
+  text: string,
+  weights: Bm25Weights = DEFAULT_BM25_WEIGHTS,
+  scanned?: ScannedText,
+): { stats: Bm25DocStats; body: TermCounts & { total: number } } {
   const symbols = textIds(summary.symbols.map((s) => s.qualname).join(' '));
   const docs = textIds([summary.docstring ?? '', ...summary.symbols.map((s) => s.docstring ?? '')].join(' '));
   // The text's scan, when given, is shared with the symbol chunks (the same counts as scanning it here).
@@ -87,13 +108,21 @@ function allLines(scanned: ScannedText): IdCounts {
  * content's statistics are cached by blob and the path is folded in per snapshot. Path terms come
  * first, as they would in `docStats`.
  */
-export function withPath(content: Bm25DocStats, path: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25DocStats {
+export function withPath(
+  content: Bm25DocStats,
+  path: string,
+  weights: Bm25Weights = DEFAULT_BM25_WEIGHTS,
+): Bm25DocStats {
   const tokens = pathTokens(path);
   if (tokens.length === 0) return content;
   const freq = new Map<string, number>();
   for (const t of tokens) freq.set(t, (freq.get(t) ?? 0) + weights.path);
   content.terms.forEach((t, i) => freq.set(t, (freq.get(t) ?? 0) + content.freqs[i]!));
-  return { terms: [...freq.keys()], freqs: [...freq.values()], length: content.length + tokens.length * Math.abs(weights.path) };
+  return {
+    terms: [...freq.keys()],
+    freqs: [...freq.values()],
+    length: content.length + tokens.length * Math.abs(weights.path),
+  };
 }
 
 /**
@@ -166,7 +195,10 @@ export class Bm25Index {
     });
     this.offsets = offsets;
     const average = docs.length ? total / docs.length : 0;
-    this.norms = Float64Array.from(docs, ({ stats }) => K1 * (1 - B + (average > 0 ? (B * stats.length) / average : 0)));
+    this.norms = Float64Array.from(
+      docs,
+      ({ stats }) => K1 * (1 - B + (average > 0 ? (B * stats.length) / average : 0)),
+    );
   }
 
   /** Indexes documents from their statistics, in the given order (the order ties keep). */
@@ -175,19 +207,31 @@ export class Bm25Index {
   }
 
   /** Indexes the given documents (id → field texts). */
-  static build(docs: ReadonlyMap<string, Record<keyof Bm25Weights, string>>, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS): Bm25Index {
+  static build(
+    docs: ReadonlyMap<string, Record<keyof Bm25Weights, string>>,
+    weights: Bm25Weights = DEFAULT_BM25_WEIGHTS,
+  ): Bm25Index {
     return new Bm25Index([...docs].map(([id, fields]) => ({ id, stats: docStats(fields, weights) })));
   }
 
   /** Restores an index saved with `toJSON`. */
   static fromJSON(json: string): Bm25Index {
     const saved = JSON.parse(json) as SavedIndex;
-    if (!Array.isArray(saved.ids) || !Array.isArray(saved.docs) || saved.ids.length !== saved.docs.length) throw new Error('not a saved BM25 index');
-    return new Bm25Index(saved.ids.map((id, i) => ({ id, stats: { terms: saved.docs[i]![0], freqs: saved.docs[i]![1], length: saved.docs[i]![2] } })));
+    if (!Array.isArray(saved.ids) || !Array.isArray(saved.docs) || saved.ids.length !== saved.docs.length)
+      throw new Error('not a saved BM25 index');
+    return new Bm25Index(
+      saved.ids.map((id, i) => ({
+        id,
+        stats: { terms: saved.docs[i]![0], freqs: saved.docs[i]![1], length: saved.docs[i]![2] },
+      })),
+    );
   }
 
   toJSON(): string {
-    return JSON.stringify({ ids: this.ids, docs: this.stats.map((s) => [s.terms, s.freqs, s.length]) } satisfies SavedIndex);
+    return JSON.stringify({
+      ids: this.ids,
+      docs: this.stats.map((s) => [s.terms, s.freqs, s.length]),
+    } satisfies SavedIndex);
   }
 
   /** Files ranked for a query, best first (each query token counted once). */

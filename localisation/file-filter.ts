@@ -1,9 +1,28 @@
 /** Why a file was left out of the index. */
-export type SkipReason = 'not-python' | 'vendored' | 'too-large' | 'binary' | 'undecodable' | 'generated' | 'symlink' | 'unreadable';
+export type SkipReason =
+  'not-python' | 'vendored' | 'too-large' | 'binary' | 'undecodable' | 'generated' | 'symlink' | 'unreadable';
 
 const VENDORED_DIRS = new Set([
-  'vendor', 'vendored', '_vendor', 'third_party', 'thirdparty', '3rdparty', 'extern', 'externals', 'node_modules',
-  'site-packages', '.git', 'build', 'dist', '.tox', '.nox', '.eggs', '__pycache__', '.venv', 'venv', '.mypy_cache',
+  'vendor',
+  'vendored',
+  '_vendor',
+  'third_party',
+  'thirdparty',
+  '3rdparty',
+  'extern',
+  'externals',
+  'node_modules',
+  'site-packages',
+  '.git',
+  'build',
+  'dist',
+  '.tox',
+  '.nox',
+  '.eggs',
+  '__pycache__',
+  '.venv',
+  'venv',
+  '.mypy_cache',
 ]);
 
 /** Files larger than this are data or generated code, not what an issue asks to change. */
@@ -37,7 +56,18 @@ export function decodeSource(bytes: Uint8Array): { text: string } | { skip: Skip
   return { text };
 }
 
-const NON_LIBRARY_ROOTS = new Set(['doc', 'docs', 'examples', 'example', 'bench', 'benchmarks', 'asv_bench', 'scripts', 'ci', 'tools']);
+const NON_LIBRARY_ROOTS = new Set([
+  'doc',
+  'docs',
+  'examples',
+  'example',
+  'bench',
+  'benchmarks',
+  'asv_bench',
+  'scripts',
+  'ci',
+  'tools',
+]);
 
 /**
  * Documentation sources, examples, benchmarks and maintenance scripts (Sphinx conf.py, release

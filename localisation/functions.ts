@@ -47,11 +47,13 @@ const DEFINITION_HEADER = /^\s*(?:async\s+)?(?:def|class)\s+\w+/;
 function lineOwners(summary: FileSummary, lineCount: number): number[] {
   const owner = new Array<number>(lineCount).fill(-1);
   // Widest first, so each nested symbol overwrites its lines in its parent's span.
-  const order = summary.symbols.map((_, i) => i).sort((a, b) => {
-    const sa = summary.symbols[a]!;
-    const sb = summary.symbols[b]!;
-    return sb.endLine - sb.startLine - (sa.endLine - sa.startLine);
-  });
+  const order = summary.symbols
+    .map((_, i) => i)
+    .sort((a, b) => {
+      const sa = summary.symbols[a]!;
+      const sb = summary.symbols[b]!;
+      return sb.endLine - sb.startLine - (sa.endLine - sa.startLine);
+    });
   for (const i of order) {
     const s = summary.symbols[i]!;
     for (let l = s.startLine; l <= Math.min(s.endLine, lineCount); l++) owner[l - 1] = i;
@@ -96,7 +98,8 @@ export function rankSymbols(summary: FileSummary, issueTokens: ReadonlySet<strin
   }
   const names = summary.symbols.map((s) => new Set(issueWords(s.name)));
   const df = new Map<string, number>();
-  for (let i = 0; i < n; i++) for (const t of new Set([...(names[i] ?? []), ...body[i]!.keys()])) df.set(t, (df.get(t) ?? 0) + 1);
+  for (let i = 0; i < n; i++)
+    for (const t of new Set([...(names[i] ?? []), ...body[i]!.keys()])) df.set(t, (df.get(t) ?? 0) + 1);
   const idf = (t: string) => Math.log(1 + (n - (df.get(t) ?? 0) + 0.5) / ((df.get(t) ?? 0) + 0.5));
   const own = Array.from({ length: n }, (_, i) => {
     let s = 0;
@@ -108,12 +111,21 @@ export function rankSymbols(summary: FileSummary, issueTokens: ReadonlySet<strin
   summary.symbols.forEach((s, i) => byName.set(s.name, [...(byName.get(s.name) ?? []), i]));
   const bestCaller = new Array<number>(n).fill(0);
   calls.forEach((called, j) => {
-    for (const name of called) for (const i of byName.get(name) ?? []) if (i !== j) bestCaller[i] = Math.max(bestCaller[i]!, own[j]!);
+    for (const name of called)
+      for (const i of byName.get(name) ?? []) if (i !== j) bestCaller[i] = Math.max(bestCaller[i]!, own[j]!);
   });
   const ranked: RankedSymbol[] = [
-    ...summary.symbols.map((s, i) => ({ qualname: s.qualname, kind: s.kind, startLine: s.startLine, endLine: s.endLine, score: own[i]! + WEIGHTS.callers * bestCaller[i]! })),
+    ...summary.symbols.map((s, i) => ({
+      qualname: s.qualname,
+      kind: s.kind,
+      startLine: s.startLine,
+      endLine: s.endLine,
+      score: own[i]! + WEIGHTS.callers * bestCaller[i]!,
+    })),
     { qualname: MODULE_SYMBOL, kind: 'module' as const, startLine: 1, endLine: lastLine, score: own[module]! },
-  ].sort((a, b) => b.score - a.score || a.endLine - a.startLine - (b.endLine - b.startLine) || a.startLine - b.startLine);
+  ].sort(
+    (a, b) => b.score - a.score || a.endLine - a.startLine - (b.endLine - b.startLine) || a.startLine - b.startLine,
+  );
   const at = ranked.findIndex((c) => c.qualname === MODULE_SYMBOL);
   if (at >= WEIGHTS.moduleHold) ranked.splice(WEIGHTS.moduleHold - 1, 0, ...ranked.splice(at, 1));
   return ranked;
@@ -140,7 +152,9 @@ export function rankFunctions(index: RepoIndex, paths: readonly string[], issue:
  * added run with no removed line beside it, the base lines either side of the insertion point
  * (an insertion touches the code around it). New files (`--- /dev/null`) have no base lines.
  */
-export function changedBaseLines(patch: string): Map<string, Array<{ lines: number[]; insertions: Array<[number, number]> }>> {
+export function changedBaseLines(
+  patch: string,
+): Map<string, Array<{ lines: number[]; insertions: Array<[number, number]> }>> {
   const out = new Map<string, Array<{ lines: number[]; insertions: Array<[number, number]> }>>();
   let file: string | undefined;
   let oldLine = 0;
@@ -215,7 +229,8 @@ export function goldFunctions(patch: string, summaries: ReadonlyMap<string, File
     const names = new Set<string>();
     for (const h of hunks) {
       for (const l of h.lines) names.add(innermost(summary, [l]));
-      for (const [before, after] of h.insertions) names.add(innermost(summary, before >= 1 ? [before, after] : [after]));
+      for (const [before, after] of h.insertions)
+        names.add(innermost(summary, before >= 1 ? [before, after] : [after]));
     }
     if (names.size) gold.set(path, [...names].sort());
   }

@@ -1,5 +1,15 @@
 /** The retrieval signals that get fused. */
-export type Signal = 'bm25' | 'embeddings' | 'pagerank' | 'evidence' | 'symbols' | 'identifiers' | 'history' | 'cochange' | 'title' | 'title_symbols';
+export type Signal =
+  | 'bm25'
+  | 'embeddings'
+  | 'pagerank'
+  | 'evidence'
+  | 'symbols'
+  | 'identifiers'
+  | 'history'
+  | 'cochange'
+  | 'title'
+  | 'title_symbols';
 
 /** A ranked list from one signal, best first. */
 export type Ranking = ReadonlyArray<{ path: string; score: number }>;

@@ -30,7 +30,8 @@ export interface HistoryOptions {
 export const DEFAULT_HISTORY_OPTIONS: HistoryOptions = { maxCommits: 2000, halfLife: 500, maxFilesPerCommit: 30 };
 
 // Conventional words and GitHub references of bug-fix commits (the defect-prediction literature's heuristic).
-const FIX_MESSAGE = /\b(fix(e[sd])?|bug|issue|error|crash|regression|fail(s|ure|ing)?|broken|wrong|incorrect|closes?|resolves?)\b|#\d+/i;
+const FIX_MESSAGE =
+  /\b(fix(e[sd])?|bug|issue|error|crash|regression|fail(s|ure|ing)?|broken|wrong|incorrect|closes?|resolves?)\b|#\d+/i;
 
 /** Snapshot keys are `git:<gitDir>@<sha>` or `dir:<path>`; a directory inside a checkout reads that checkout's HEAD. */
 export function historySource(key: string): { gitDir: string; commit: string } | undefined {
@@ -40,7 +41,9 @@ export function historySource(key: string): { gitDir: string; commit: string } |
     const dir = key.slice(4);
     const gitDir = existsSync(join(dir, '.git')) ? gitDirOf(dir) : undefined;
     if (!gitDir) return undefined;
-    const head = spawnSync('git', ['--git-dir', gitDir, 'rev-parse', '--verify', 'HEAD^{commit}'], { encoding: 'utf8' });
+    const head = spawnSync('git', ['--git-dir', gitDir, 'rev-parse', '--verify', 'HEAD^{commit}'], {
+      encoding: 'utf8',
+    });
     return head.status === 0 ? { gitDir, commit: head.stdout.trim() } : undefined;
   }
   return undefined;
@@ -50,10 +53,23 @@ const cache = new Map<string, RepoHistory | null>();
 const CACHE_ENTRIES = 64;
 const inFlight = new Map<string, Promise<void>>();
 
-const historyKey = (gitDir: string, commit: string, options: HistoryOptions) => `${gitDir}@${commit}@${options.maxCommits}`;
+const historyKey = (gitDir: string, commit: string, options: HistoryOptions) =>
+  `${gitDir}@${commit}@${options.maxCommits}`;
 
 function logArgs(gitDir: string, commit: string, options: HistoryOptions): string[] {
-  return ['--git-dir', gitDir, 'log', '--no-merges', '--no-renames', '-n', String(options.maxCommits), '--name-only', '--format=%x00%s', commit, '--'];
+  return [
+    '--git-dir',
+    gitDir,
+    'log',
+    '--no-merges',
+    '--no-renames',
+    '-n',
+    String(options.maxCommits),
+    '--name-only',
+    '--format=%x00%s',
+    commit,
+    '--',
+  ];
 }
 
 function parseLog(commit: string, log: string): RepoHistory {
@@ -76,7 +92,11 @@ function remember(key: string, history: RepoHistory | null): void {
  * commit). Undefined when git cannot read it (a shallow or broken repository): history is a hint,
  * never a reason to fail.
  */
-export function readHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): RepoHistory | undefined {
+export function readHistory(
+  gitDir: string,
+  commit: string,
+  options: HistoryOptions = DEFAULT_HISTORY_OPTIONS,
+): RepoHistory | undefined {
   const key = historyKey(gitDir, commit, options);
   if (cache.has(key)) return cache.get(key) ?? undefined;
   const r = spawnSync('git', logArgs(gitDir, commit, options), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
@@ -100,7 +120,11 @@ function track(child: ChildProcess): void {
 }
 
 /** The history already read for a commit, without reading it (undefined when not read yet or unreadable). */
-export function cachedHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): RepoHistory | undefined {
+export function cachedHistory(
+  gitDir: string,
+  commit: string,
+  options: HistoryOptions = DEFAULT_HISTORY_OPTIONS,
+): RepoHistory | undefined {
   return cache.get(historyKey(gitDir, commit, options)) ?? undefined;
 }
 
@@ -123,7 +147,11 @@ function readWhole(fd: number): string {
  * left on disk whatever happens next. Resolves, never rejects, once `readHistory` can answer: from
  * the cache, or, when the child could not run, by reading synchronously itself.
  */
-export function prefetchHistory(gitDir: string, commit: string, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Promise<void> {
+export function prefetchHistory(
+  gitDir: string,
+  commit: string,
+  options: HistoryOptions = DEFAULT_HISTORY_OPTIONS,
+): Promise<void> {
   const key = historyKey(gitDir, commit, options);
   if (cache.has(key)) return Promise.resolve();
   const pending = inFlight.get(key);
@@ -178,7 +206,12 @@ function sorted(scores: Map<string, number>, limit: number): Ranking {
  * Change-proneness of each candidate: recency-weighted count of past commits that changed it,
  * commits whose message reads like a fix counting double. The same for every issue: a prior.
  */
-export function changeFrequency(history: RepoHistory, candidates: ReadonlySet<string>, limit: number, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Ranking {
+export function changeFrequency(
+  history: RepoHistory,
+  candidates: ReadonlySet<string>,
+  limit: number,
+  options: HistoryOptions = DEFAULT_HISTORY_OPTIONS,
+): Ranking {
   const scores = new Map<string, number>();
   history.commits.forEach((c, i) => {
     if (c.files.length > options.maxFilesPerCommit) return;
@@ -194,7 +227,13 @@ export function changeFrequency(history: RepoHistory, candidates: ReadonlySet<st
  * size (a two-file commit binds its files more than a twenty-file one). Seeds themselves score by
  * what they share with the other seeds, so a seed unrelated to the rest sinks.
  */
-export function coChange(history: RepoHistory, seeds: ReadonlyMap<string, number>, candidates: ReadonlySet<string>, limit: number, options: HistoryOptions = DEFAULT_HISTORY_OPTIONS): Ranking {
+export function coChange(
+  history: RepoHistory,
+  seeds: ReadonlyMap<string, number>,
+  candidates: ReadonlySet<string>,
+  limit: number,
+  options: HistoryOptions = DEFAULT_HISTORY_OPTIONS,
+): Ranking {
   const scores = new Map<string, number>();
   // Only commits touching a seed add anything; they are visited in the history's order, as a walk
   // over every commit visits them, so the sums are the same (2,000 commits walked per query before).

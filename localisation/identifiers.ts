@@ -32,9 +32,12 @@ export function nameTable(index: Pick<RepoIndex, 'summaries' | 'texts'>): NameTa
   for (const summary of index.summaries) {
     for (const s of summary.symbols) addName(table, s.name, summary.path, KIND_WEIGHT[s.kind]);
     const text = index.texts.get(summary.path) ?? '';
-    for (const m of text.matchAll(/^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)/gm)) addName(table, m[1]!, summary.path, KIND_WEIGHT.assignment);
+    for (const m of text.matchAll(/^([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)/gm))
+      addName(table, m[1]!, summary.path, KIND_WEIGHT.assignment);
     const all = /^__all__\s*(?:\+?=)\s*[[(]([^\])]*)/m.exec(text);
-    if (all) for (const m of all[1]!.matchAll(/['"]([A-Za-z_]\w*)['"]/g)) addName(table, m[1]!, summary.path, KIND_WEIGHT.exported);
+    if (all)
+      for (const m of all[1]!.matchAll(/['"]([A-Za-z_]\w*)['"]/g))
+        addName(table, m[1]!, summary.path, KIND_WEIGHT.exported);
   }
   return table;
 }
@@ -45,9 +48,11 @@ export function issueIdentifiers(issue: string): Map<string, string> {
   const add = (name: string, how: string) => {
     if (name.length >= 3 && !found.has(name)) found.set(name, how);
   };
-  for (const m of issue.matchAll(/`([^`\n]{1,200})`/g)) for (const w of m[1]!.matchAll(/[A-Za-z_]\w*/g)) add(w[0], 'in backticks');
+  for (const m of issue.matchAll(/`([^`\n]{1,200})`/g))
+    for (const w of m[1]!.matchAll(/[A-Za-z_]\w*/g)) add(w[0], 'in backticks');
   for (const m of issue.matchAll(/\b([A-Za-z_]\w*)\s*\(/g)) add(m[1]!, 'called');
-  for (const m of issue.matchAll(/\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b/g)) for (const part of m[0].split('.')) add(part, `in ${m[0]}`);
+  for (const m of issue.matchAll(/\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b/g))
+    for (const part of m[0].split('.')) add(part, `in ${m[0]}`);
   for (const m of issue.matchAll(/\b[A-Za-z_]\w*\b/g)) {
     const w = m[0];
     if (w.includes('_') && /[a-z]/i.test(w.replace(/_/g, ''))) add(w, 'snake_case');
@@ -64,7 +69,8 @@ export function issueIdentifiers(issue: string): Map<string, string> {
 /** Error messages an issue quotes (`ValueError: cannot reindex …`, `KeyError: 'lat'`). */
 export function errorMessages(issue: string): Array<{ type: string; message: string }> {
   const out: Array<{ type: string; message: string }> = [];
-  for (const m of issue.matchAll(/\b([A-Z]\w*(?:Error|Exception|Warning)):[ \t]+([^\n]{3,300})/g)) out.push({ type: m[1]!, message: m[2]!.trim() });
+  for (const m of issue.matchAll(/\b([A-Z]\w*(?:Error|Exception|Warning)):[ \t]+([^\n]{3,300})/g))
+    out.push({ type: m[1]!, message: m[2]!.trim() });
   return out;
 }
 
@@ -102,7 +108,12 @@ const tables = new WeakMap<object, NameTable>();
  * they test (`test_sessions.py` → `sessions.py`, test files are not candidates themselves) and
  * quoted error messages found verbatim in the code that raises them.
  */
-export function rankIdentifiers(index: Pick<RepoIndex, 'summaries' | 'texts'>, issue: string, limit: number, weights: IdentifierWeights = DEFAULT_IDENTIFIER_WEIGHTS): IdentifierMatch[] {
+export function rankIdentifiers(
+  index: Pick<RepoIndex, 'summaries' | 'texts'>,
+  issue: string,
+  limit: number,
+  weights: IdentifierWeights = DEFAULT_IDENTIFIER_WEIGHTS,
+): IdentifierMatch[] {
   let table = tables.get(index);
   if (!table) tables.set(index, (table = nameTable(index)));
   const n = Math.max(1, index.summaries.length);
@@ -118,7 +129,8 @@ export function rankIdentifiers(index: Pick<RepoIndex, 'summaries' | 'texts'>, i
     const files = table.get(name);
     if (!files || files.size > weights.maxFiles) continue;
     const rarity = Math.log(1 + n / files.size);
-    for (const [path, kind] of files) add(path, weights.name * rarity * kind, `defines ${name} (${how}, ${files.size} file(s))`);
+    for (const [path, kind] of files)
+      add(path, weights.name * rarity * kind, `defines ${name} (${how}, ${files.size} file(s))`);
   }
 
   const byStem = new Map<string, string[]>();
@@ -135,13 +147,19 @@ export function rankIdentifiers(index: Pick<RepoIndex, 'summaries' | 'texts'>, i
     for (const fragment of messageFragments(message)) {
       const hits = index.summaries.filter((s) => index.texts.get(s.path)?.includes(fragment)).map((s) => s.path);
       if (hits.length === 0 || hits.length > 5) continue;
-      for (const path of hits) add(path, weights.message / hits.length, `holds the ${type} message "${fragment.slice(0, 60)}"`);
+      for (const path of hits)
+        add(path, weights.message / hits.length, `holds the ${type} message "${fragment.slice(0, 60)}"`);
     }
   }
   return [...scores.values()].sort((a, b) => b.score - a.score || a.path.localeCompare(b.path)).slice(0, limit);
 }
 
 /** The identifiers signal as a ranking. */
-export function identifierRanking(index: Pick<RepoIndex, 'summaries' | 'texts'>, issue: string, limit: number, weights?: IdentifierWeights): Ranking {
+export function identifierRanking(
+  index: Pick<RepoIndex, 'summaries' | 'texts'>,
+  issue: string,
+  limit: number,
+  weights?: IdentifierWeights,
+): Ranking {
   return rankIdentifiers(index, issue, limit, weights).map(({ path, score }) => ({ path, score }));
 }

@@ -46,8 +46,14 @@ function resolveWith(summary: FileSummary, lookup: (name: string) => string | un
       const up = pkg.slice(0, Math.max(0, pkg.length - (imp.level - 1)));
       base = [...up, ...(imp.module ? imp.module.split('.') : [])].join('.');
       // Relative names must be tried with and without a source root prefix.
-      const candidates = [base, ...(up.length && SOURCE_ROOTS.has(up[0]!) ? [[...up.slice(1), ...(imp.module ? imp.module.split('.') : [])].join('.')] : [])];
-      base = candidates.find((c) => lookup(c)) ?? candidates.find((c) => imp.names.some((n) => lookup(`${c}.${n}`))) ?? base;
+      const candidates = [
+        base,
+        ...(up.length && SOURCE_ROOTS.has(up[0]!)
+          ? [[...up.slice(1), ...(imp.module ? imp.module.split('.') : [])].join('.')]
+          : []),
+      ];
+      base =
+        candidates.find((c) => lookup(c)) ?? candidates.find((c) => imp.names.some((n) => lookup(`${c}.${n}`))) ?? base;
     } else {
       base = imp.module;
     }

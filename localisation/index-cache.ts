@@ -1,8 +1,30 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { assetPath } from '../core/paths.js';
 import { basename, dirname, join } from 'node:path';
-import { BlobCache, type BlobEntry, buildRepoIndex, buildRepoIndexWithEntries, type IndexOptions, isCandidate, type RepoIndex } from './repo-index.js';
+import {
+  BlobCache,
+  type BlobEntry,
+  buildRepoIndex,
+  buildRepoIndexWithEntries,
+  type IndexOptions,
+  isCandidate,
+  type RepoIndex,
+} from './repo-index.js';
 import type { RepoSnapshot } from './snapshot.js';
 import { hasChunks, restoreChunks, type StoredChunks, storedChunks } from './symbol-index.js';
 
@@ -12,7 +34,15 @@ const CACHE_VERSION = 6;
 
 /** The cache key: the snapshot's content (every path and blob id) and the options that shape the index. */
 export function indexCacheKey(snapshot: RepoSnapshot, options: IndexOptions): string {
-  const hash = createHash('sha256').update(JSON.stringify({ v: CACHE_VERSION, pkg: packageVersion(), tests: !!options.includeTests, docs: !!options.includeDocs, w: options.bm25Weights ?? null }));
+  const hash = createHash('sha256').update(
+    JSON.stringify({
+      v: CACHE_VERSION,
+      pkg: packageVersion(),
+      tests: !!options.includeTests,
+      docs: !!options.includeDocs,
+      w: options.bm25Weights ?? null,
+    }),
+  );
   for (const f of snapshot.files) hash.update(`${f.path}\0${f.blob}\n`);
   return hash.digest('hex').slice(0, 32);
 }
@@ -67,7 +97,16 @@ function everyOf(xs: unknown, ok: (x: unknown) => boolean): xs is unknown[] {
 }
 
 function validSymbol(s: unknown): boolean {
-  return isObject(s) && typeof s.kind === 'string' && SYMBOL_KINDS.has(s.kind) && isString(s.name) && isString(s.qualname) && isCount(s.startLine) && isCount(s.endLine) && optionalString(s.docstring);
+  return (
+    isObject(s) &&
+    typeof s.kind === 'string' &&
+    SYMBOL_KINDS.has(s.kind) &&
+    isString(s.name) &&
+    isString(s.qualname) &&
+    isCount(s.startLine) &&
+    isCount(s.endLine) &&
+    optionalString(s.docstring)
+  );
 }
 
 function validImport(i: unknown): boolean {
@@ -78,8 +117,21 @@ function validImport(i: unknown): boolean {
 export function validEntry(e: unknown): e is BlobEntry {
   if (!isObject(e) || !isObject(e.summary) || !isObject(e.stats) || !isObject(e.body)) return false;
   const { summary, stats, body } = e;
-  if (!optionalString(summary.docstring) || typeof summary.hasErrors !== 'boolean' || !everyOf(summary.symbols, validSymbol) || !everyOf(summary.imports, validImport)) return false;
-  if (!everyOf(stats.terms, isString) || !everyOf(stats.freqs, isFinite) || stats.terms.length !== stats.freqs.length || !isFinite(stats.length) || (stats.length as number) < 0) return false;
+  if (
+    !optionalString(summary.docstring) ||
+    typeof summary.hasErrors !== 'boolean' ||
+    !everyOf(summary.symbols, validSymbol) ||
+    !everyOf(summary.imports, validImport)
+  )
+    return false;
+  if (
+    !everyOf(stats.terms, isString) ||
+    !everyOf(stats.freqs, isFinite) ||
+    stats.terms.length !== stats.freqs.length ||
+    !isFinite(stats.length) ||
+    (stats.length as number) < 0
+  )
+    return false;
   return everyOf(body.terms, isString) && everyOf(body.counts, isCount) && body.terms.length === body.counts.length;
 }
 
@@ -170,7 +222,8 @@ function readEntry(file: string): { data: CachedIndex; size: number } | undefine
       closeSync(fd);
     }
     const data = JSON.parse(text) as unknown;
-    if (!isObject(data) || data.version !== CACHE_VERSION || data.pkg !== packageVersion() || !isObject(data.blobs)) return undefined;
+    if (!isObject(data) || data.version !== CACHE_VERSION || data.pkg !== packageVersion() || !isObject(data.blobs))
+      return undefined;
     return { data: data as unknown as CachedIndex, size };
   } catch {
     return undefined;
@@ -246,7 +299,8 @@ function latestOfRepository(cacheDir: string, tag: string, except: string): stri
 }
 
 /** Whether a blob's chunks can be written now (remembered, or read back and not yet dropped). */
-const chunksAtHand = (blob: string, entry: BlobEntry): boolean => seededChunks.has(entry) || lastWritten.get(entry)?.chunks === true || hasChunks(blob);
+const chunksAtHand = (blob: string, entry: BlobEntry): boolean =>
+  seededChunks.has(entry) || lastWritten.get(entry)?.chunks === true || hasChunks(blob);
 
 /** Whether a delta against `base` must carry a blob: the base does not hold it, or holds it without the chunks now at hand. */
 function deltaCarries(base: Base, blob: string, entry: BlobEntry): boolean {
@@ -283,7 +337,10 @@ function deltaBaseFor(file: string, entries: ReadonlyMap<string, BlobEntry>): Ba
  * is written as a delta against the full entry this process last read or wrote for the repository
  * when that holds most of its blobs, else in full.
  */
-export function loadOrBuildIndex(snapshot: RepoSnapshot, options: IndexOptions & { cacheDir?: string; cacheMaxBytes?: number; cache?: BlobCache }): { index: RepoIndex; cached: boolean } {
+export function loadOrBuildIndex(
+  snapshot: RepoSnapshot,
+  options: IndexOptions & { cacheDir?: string; cacheMaxBytes?: number; cache?: BlobCache },
+): { index: RepoIndex; cached: boolean } {
   const cache = options.cache ?? new BlobCache();
   if (!options.cacheDir) return { index: buildRepoIndex(snapshot, { ...options, cache }), cached: false };
   const tag = repositoryTag(snapshot, options);
@@ -342,7 +399,10 @@ export function serialiseIndex(entries: ReadonlyMap<string, BlobEntry>): string 
 }
 
 /** A full entry's text (a delta's with `base`: only the blobs it must carry), and each blob written with whether its chunks were. */
-function serialise(entries: ReadonlyMap<string, BlobEntry>, base?: Base): { text: string; chunks: Map<string, boolean> } {
+function serialise(
+  entries: ReadonlyMap<string, BlobEntry>,
+  base?: Base,
+): { text: string; chunks: Map<string, boolean> } {
   const parts: string[] = [];
   const written = new Map<BlobEntry, { json: string; chunks: boolean }>();
   const chunks = new Map<string, boolean>();
@@ -365,7 +425,10 @@ function serialise(entries: ReadonlyMap<string, BlobEntry>, base?: Base): { text
   lastWritten = written;
   seededChunks = new Map();
   const head = `"version":${JSON.stringify(CACHE_VERSION)},"pkg":${JSON.stringify(packageVersion())}`;
-  return { text: `{${head},${base ? `"base":${JSON.stringify(basename(base.file))},` : ''}"blobs":{${parts.join(',')}}}`, chunks };
+  return {
+    text: `{${head},${base ? `"base":${JSON.stringify(basename(base.file))},` : ''}"blobs":{${parts.join(',')}}}`,
+    chunks,
+  };
 }
 
 /** A read marks an entry as recently used (its mtime), which is what eviction orders by. */

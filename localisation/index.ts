@@ -17,16 +17,40 @@ import { ISSUE_TEXT_VERSION } from './issue-text.js';
 export { gitDirOf } from './snapshot.js';
 
 export { DEFAULT_RANK_CONFIG, type RankConfig, type RankResult, rankFiles } from './rank.js';
-export { featureNames, fileFeatures, fitLogistic, type FusionModel, learnedFusion, loadFusionModel, type LogisticModel, parseFusionModel, probability, saveFusionModel } from './learned-fusion.js';
+export {
+  featureNames,
+  fileFeatures,
+  fitLogistic,
+  type FusionModel,
+  learnedFusion,
+  loadFusionModel,
+  type LogisticModel,
+  parseFusionModel,
+  probability,
+  saveFusionModel,
+} from './learned-fusion.js';
 export type { Ranking } from './fusion.js';
 export type { FusedFile, Signal } from './fusion.js';
 export type { FileSummary, PySymbol, PyImport } from './python-parse.js';
 export type { RepoIndex } from './repo-index.js';
 export type { RepoSnapshot, SnapshotFile } from './snapshot.js';
-export { changedBaseLines, type FileFunctions, goldFunctions, MODULE_SYMBOL, rankFunctions, type RankedSymbol, rankSymbols } from './functions.js';
+export {
+  changedBaseLines,
+  type FileFunctions,
+  goldFunctions,
+  MODULE_SYMBOL,
+  rankFunctions,
+  type RankedSymbol,
+  rankSymbols,
+} from './functions.js';
 export { issueEvidence } from './issue-evidence.js';
 export { ISSUE_TEXT_VERSION, issueTitle, withoutEnvironmentReport } from './issue-text.js';
-export { selectRegressionTests, type SelectedTest, type TestSelection, type TestSelectionOptions } from './test-selection.js';
+export {
+  selectRegressionTests,
+  type SelectedTest,
+  type TestSelection,
+  type TestSelectionOptions,
+} from './test-selection.js';
 export { firstErrorLine, firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
 export { LsiEmbedder } from './embeddings/lsi.js';
@@ -70,18 +94,31 @@ export interface RankOptions {
  * weight of 0 would leave one out), every other switched off, so fitting and use see the same.
  */
 export function fusionConfig(config: RankConfig, model: Pick<FusionModel, 'signals'>): RankConfig {
-  const weights = Object.fromEntries(Object.keys(config.weights).map((s) => [s, model.signals.includes(s as Signal) ? (config.weights[s as Signal] > 0 ? config.weights[s as Signal] : 1) : 0])) as Record<Signal, number>;
+  const weights = Object.fromEntries(
+    Object.keys(config.weights).map((s) => [
+      s,
+      model.signals.includes(s as Signal) ? (config.weights[s as Signal] > 0 ? config.weights[s as Signal] : 1) : 0,
+    ]),
+  ) as Record<Signal, number>;
   return { ...config, weights };
 }
 
 /** Names a ranking (fusion, signals, embedder), so a calibration is only used with the ranking it was fitted on. */
 export function rankerNameOf(options: LocaliserOptions): string {
   const config = JSON.stringify(options.config ?? DEFAULT_RANK_CONFIG);
-  const tuned = config === JSON.stringify(DEFAULT_RANK_CONFIG) ? '' : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
+  const tuned =
+    config === JSON.stringify(DEFAULT_RANK_CONFIG)
+      ? ''
+      : `+cfg-${createHash('sha256').update(config).digest('hex').slice(0, 8)}`;
   const candidates = `${options.includeTests ? '+tests' : ''}${options.includeDocs ? '+docs' : ''}`;
   const m = options.fusion;
   // The issue text's preparation is part of the ranking: a model fitted before a change to it is another ranker.
-  const fusion = m ? `fixwright-learned-${createHash('sha256').update(JSON.stringify([m.signals, m.weights, m.bias, m.mean, m.scale, ISSUE_TEXT_VERSION])).digest('hex').slice(0, 8)}` : 'fixwright-rrf-v2';
+  const fusion = m
+    ? `fixwright-learned-${createHash('sha256')
+        .update(JSON.stringify([m.signals, m.weights, m.bias, m.mean, m.scale, ISSUE_TEXT_VERSION]))
+        .digest('hex')
+        .slice(0, 8)}`
+    : 'fixwright-rrf-v2';
   return `${fusion}+${options.embedder?.name ?? 'no-embeddings'}${candidates}${tuned}`;
 }
 
@@ -123,7 +160,9 @@ export class Localiser {
 
   /** Reads the sources of a repository at a commit (git) or in a directory. */
   snapshot(source: SnapshotSource): Promise<RepoSnapshot> {
-    return source.kind === 'git' ? readGitSnapshot(source.gitDir, source.commit, this.sources) : Promise.resolve(readDirSnapshot(source.path));
+    return source.kind === 'git'
+      ? readGitSnapshot(source.gitDir, source.commit, this.sources)
+      : Promise.resolve(readDirSnapshot(source.path));
   }
 
   /** Reads and indexes a repository. */
@@ -134,7 +173,14 @@ export class Localiser {
     // git walks the log while this process parses; ranking waits for it (see `history`).
     if (source.kind === 'git') void this.history(snapshot.key);
     const { index, cached } = loadOrBuildIndex(snapshot, { ...this.options, cache: this.blobs });
-    this.lastTiming = { readMs: t1 - t0, indexMs: performance.now() - t1, cached, files: index.summaries.length, bytesRead: snapshot.bytesRead, skipped: snapshot.skipped };
+    this.lastTiming = {
+      readMs: t1 - t0,
+      indexMs: performance.now() - t1,
+      cached,
+      files: index.summaries.length,
+      bytesRead: snapshot.bytesRead,
+      skipped: snapshot.skipped,
+    };
     return index;
   }
 
@@ -146,10 +192,22 @@ export class Localiser {
     if (!ranker) {
       const paths = index.summaries.map((s) => s.path);
       // The repository (the key without its commit) and blob ids let an embedder reuse a fit from another commit.
-      const cache = this.options.cacheDir ? { dir: this.options.cacheDir, maxBytes: this.options.cacheMaxBytes } : undefined;
+      const cache = this.options.cacheDir
+        ? { dir: this.options.cacheDir, maxBytes: this.options.cacheMaxBytes }
+        : undefined;
       const git = gitKeyParts(index.key);
       const candidates = { includeTests: !!this.options.includeTests, includeDocs: !!this.options.includeDocs };
-      const corpus = { paths, texts: index.texts, terms: index.terms, blobs: index.blobs, repository: index.key.replace(/@[0-9a-f]+$/, ''), commit: git?.commit, gitDir: git?.gitDir, candidates, cache };
+      const corpus = {
+        paths,
+        texts: index.texts,
+        terms: index.terms,
+        blobs: index.blobs,
+        repository: index.key.replace(/@[0-9a-f]+$/, ''),
+        commit: git?.commit,
+        gitDir: git?.gitDir,
+        candidates,
+        cache,
+      };
       ranker = embedder.embedCorpus(corpus).then((embedding) => createDenseRanker(paths, embedding));
       this.dense.set(index, ranker);
     }
@@ -177,16 +235,29 @@ export class Localiser {
 
   /** Ranks the index's files for an issue. */
   async rank(index: RepoIndex, issue: string, options: RankOptions = {}): Promise<RankResult> {
-    if (!issue.trim()) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', { field: 'issue' });
+    if (!issue.trim())
+      throw new FixwrightError('FW_ERR_BAD_INPUT', 'the issue text is empty: pass --issue TEXT or --issue @FILE', {
+        field: 'issue',
+      });
     await this.history(index.key);
     const config = this.options.config ?? DEFAULT_RANK_CONFIG;
     const model = this.options.fusion;
     if (!model) return rankFiles(index, issue, config, await this.denseRanker(index));
     // A model reads the signals as they were computed when it was fitted (the default config), whatever RRF weights are set.
-    const result = await rankFiles(index, issue, fusionConfig(DEFAULT_RANK_CONFIG, model), await this.denseRanker(index));
+    const result = await rankFiles(
+      index,
+      issue,
+      fusionConfig(DEFAULT_RANK_CONFIG, model),
+      await this.denseRanker(index),
+    );
     const fold = options.outOfFoldRepo !== undefined ? model.folds[options.outOfFoldRepo] : undefined;
     // Never fall back to the full model silently: that would rank a training row in-sample.
-    if (options.outOfFoldRepo !== undefined && !fold) throw new FixwrightError('FW_ERR_BAD_INPUT', `the fusion model has no model without repository ${options.outOfFoldRepo}`, { field: 'fusion' });
+    if (options.outOfFoldRepo !== undefined && !fold)
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `the fusion model has no model without repository ${options.outOfFoldRepo}`,
+        { field: 'fusion' },
+      );
     return { ...result, files: learnedFusion(fold ?? model, model.signals, result.signals) };
   }
 }

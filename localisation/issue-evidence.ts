@@ -20,7 +20,10 @@ export const DEFAULT_EVIDENCE_WEIGHTS: EvidenceWeights = { traceback: 3, path: 3
 
 /** Files whose path ends with the mentioned path (longest suffix wins). */
 function filesEndingWith(mention: string, paths: readonly string[]): string[] {
-  const parts = mention.replace(/\\/g, '/').split('/').filter((p) => p && p !== '.');
+  const parts = mention
+    .replace(/\\/g, '/')
+    .split('/')
+    .filter((p) => p && p !== '.');
   for (let take = parts.length; take >= 1; take--) {
     const suffix = parts.slice(parts.length - take).join('/');
     const hits = paths.filter((p) => p === suffix || p.endsWith(`/${suffix}`));

@@ -15,7 +15,8 @@
 export const ISSUE_TEXT_VERSION = 'issue-text-2';
 
 /** `name: value`, `- name: value` or `"name": "value"`; every quantifier bounded, so no line can make it backtrack far. */
-const KEY_VALUE = /^\s{0,40}(?:[-*+]\s{1,4})?"?([A-Za-z_][\w .\-/()[\]]{0,40}?)"?\s{0,8}:\s{0,8}"?([^\s"]{1,60}(?: \([^)]{0,120}\))?[^"]{0,60})"?,?\s{0,8}$/;
+const KEY_VALUE =
+  /^\s{0,40}(?:[-*+]\s{1,4})?"?([A-Za-z_][\w .\-/()[\]]{0,40}?)"?\s{0,8}:\s{0,8}"?([^\s"]{1,60}(?: \([^)]{0,120}\))?[^"]{0,60})"?,?\s{0,8}$/;
 /** A JSON report's empty value (`"version": ""`). */
 const EMPTY_JSON_VALUE = /^\s{0,40}"([^"]{1,40})"\s{0,8}:\s{0,8}"",?\s{0,8}$/;
 const VERSION_LIKE = /^(?:v?\d+\.\d+\.\w+\S*(?: .*)?|None|null|unknown)$/i;
@@ -28,14 +29,46 @@ const CONTINUATION = /^\s{0,40}\[[^\]]{0,80}\]\s*$/;
 /** Headers that reports print. */
 const HEADER = /^\s*(?:INSTALLED VERSIONS|System:|Python deps:|Python dependencies:|BLAS:|Build Dependencies:)\s*$/i;
 /** Keys environment reports use; a run needs several of them to count as one. */
-const REPORT_KEYS = new Set(
-  [
-    'python', 'python-bits', 'python_version', 'implementation', 'platform', 'system', 'release', 'machine', 'processor',
-    'byteorder', 'os', 'os-release', 'lc_all', 'lang', 'locale', 'commit', 'executable', 'pip', 'setuptools', 'numpy',
-    'scipy', 'pandas', 'cython', 'matplotlib', 'sklearn', 'scikit-learn', 'conda', 'ipython', 'sphinx', 'pytest', 'dask',
-    'libhdf5', 'libnetcdf', 'lapack', 'blas', 'openssl_version', 'threadpoolctl', 'joblib',
-  ],
-);
+const REPORT_KEYS = new Set([
+  'python',
+  'python-bits',
+  'python_version',
+  'implementation',
+  'platform',
+  'system',
+  'release',
+  'machine',
+  'processor',
+  'byteorder',
+  'os',
+  'os-release',
+  'lc_all',
+  'lang',
+  'locale',
+  'commit',
+  'executable',
+  'pip',
+  'setuptools',
+  'numpy',
+  'scipy',
+  'pandas',
+  'cython',
+  'matplotlib',
+  'sklearn',
+  'scikit-learn',
+  'conda',
+  'ipython',
+  'sphinx',
+  'pytest',
+  'dask',
+  'libhdf5',
+  'libnetcdf',
+  'lapack',
+  'blas',
+  'openssl_version',
+  'threadpoolctl',
+  'joblib',
+]);
 /** A pin: `name==1.2.3` (`pip freeze`), `name[extra]==1.2`. */
 const PIN = /^[A-Za-z][\w.\-[\]]{0,100}==\d[\w.\-+!]{0,60}$/;
 /** The label a pin line may start with (`py37 installed:`, `pytest522:`). */
@@ -85,7 +118,12 @@ export function withoutEnvironmentReport(text: string): string {
   const keys = new Set<string>();
   const close = (end: number) => {
     const known = [...keys].filter((k) => REPORT_KEYS.has(k)).length;
-    if (start >= 0 && keyValues >= MIN_REPORT_LINES && versions >= MIN_VERSION_VALUES && (headed || known >= MIN_REPORT_KEYS)) {
+    if (
+      start >= 0 &&
+      keyValues >= MIN_REPORT_LINES &&
+      versions >= MIN_VERSION_VALUES &&
+      (headed || known >= MIN_REPORT_KEYS)
+    ) {
       for (let i = start; i < end; i++) keep[i] = false;
     }
     start = -1;

@@ -58,7 +58,8 @@ export function featureNames(signals: readonly Signal[]): string[] {
 }
 
 /** Reciprocal rank and log-rank (1 at the top, 0 at LOG_RANK_DEPTH and for a file not ranked): the first tells the top apart, the second the middle. */
-const rankFeatures = (rank: number | undefined) => (rank === undefined ? [0, 0] : [1 / rank, Math.max(0, 1 - Math.log(rank) / Math.log(LOG_RANK_DEPTH))]);
+const rankFeatures = (rank: number | undefined) =>
+  rank === undefined ? [0, 0] : [1 / rank, Math.max(0, 1 - Math.log(rank) / Math.log(LOG_RANK_DEPTH))];
 
 /** A candidate file with its raw features, in `featureNames(signals)` order. */
 export interface FileFeatures {
@@ -79,8 +80,11 @@ export function fileFeatures(rankings: Partial<Record<Signal, Ranking>>, signals
     return new Map(ranking.map((r, i) => [r.path, { rank: i + 1, rel: top > 0 ? Math.max(0, r.score) / top : 0 }]));
   });
   const rrf = new Map<string, number>();
-  for (const lookup of lookups) for (const [path, hit] of lookup) rrf.set(path, (rrf.get(path) ?? 0) + 1 / (10 + hit.rank));
-  const rrfRank = new Map([...rrf].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([path], i) => [path, i + 1]));
+  for (const lookup of lookups)
+    for (const [path, hit] of lookup) rrf.set(path, (rrf.get(path) ?? 0) + 1 / (10 + hit.rank));
+  const rrfRank = new Map(
+    [...rrf].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([path], i) => [path, i + 1]),
+  );
   return [...paths].sort().map((path) => {
     const x: number[] = [];
     let top3 = 0;
@@ -102,7 +106,8 @@ const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / 
 /** The model's probability for raw features `x`. */
 export function probability(model: LogisticModel, x: readonly number[]): number {
   let z = model.bias;
-  for (let j = 0; j < model.weights.length; j++) z += model.weights[j]! * (((x[j] ?? 0) - model.mean[j]!) / model.scale[j]!);
+  for (let j = 0; j < model.weights.length; j++)
+    z += model.weights[j]! * (((x[j] ?? 0) - model.mean[j]!) / model.scale[j]!);
   return sigmoid(z);
 }
 
@@ -111,7 +116,8 @@ export function probability(model: LogisticModel, x: readonly number[]): number 
  * thousand candidate files and a few dozen features converge in a handful of steps.
  */
 export function fitLogistic(examples: ReadonlyArray<{ x: readonly number[]; y: 0 | 1 }>, l2: number): LogisticModel {
-  if (examples.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'no examples to fit the fusion model on', { field: 'dataset' });
+  if (examples.length === 0)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'no examples to fit the fusion model on', { field: 'dataset' });
   const d = examples[0]!.x.length;
   const mean = new Array<number>(d).fill(0);
   const scale = new Array<number>(d).fill(0);
@@ -146,14 +152,22 @@ export function fitLogistic(examples: ReadonlyArray<{ x: readonly number[]; y: 0
     if (Math.max(...step.map(Math.abs)) < 1e-8) break;
   }
   // Separable data or a degenerate feature can diverge; a model with NaN would rank nothing and could not be saved.
-  if (!beta.every(Number.isFinite)) throw new FixwrightError('FW_ERR_BAD_INPUT', 'the fusion fit diverged (a weight is not finite): use a larger L2', { field: 'l2' });
+  if (!beta.every(Number.isFinite))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', 'the fusion fit diverged (a weight is not finite): use a larger L2', {
+      field: 'l2',
+    });
   return { bias: beta[0]!, weights: beta.slice(1), mean, scale };
 }
 
 /** The candidate files, most probable first, each with its probability as its score. */
-export function learnedFusion(model: LogisticModel, signals: readonly Signal[], rankings: Partial<Record<Signal, Ranking>>): FusedFile[] {
+export function learnedFusion(
+  model: LogisticModel,
+  signals: readonly Signal[],
+  rankings: Partial<Record<Signal, Ranking>>,
+): FusedFile[] {
   const ranks = new Map<string, Partial<Record<Signal, number>>>();
-  for (const s of signals) (rankings[s] ?? []).forEach(({ path }, i) => ranks.set(path, { ...ranks.get(path), [s]: i + 1 }));
+  for (const s of signals)
+    (rankings[s] ?? []).forEach(({ path }, i) => ranks.set(path, { ...ranks.get(path), [s]: i + 1 }));
   return fileFeatures(rankings, signals)
     .map((f) => ({ path: f.path, score: probability(model, f.x), ranks: ranks.get(f.path) ?? {} }))
     .sort((a, b) => b.score - a.score || a.path.localeCompare(b.path));
@@ -179,7 +193,8 @@ const fusionSchema = logisticSchema.extend({
 /** Checks a parsed fusion model: its lengths agree with its features, and it reads known signals. */
 export function parseFusionModel(raw: unknown, knownSignals: readonly Signal[], source: string): FusionModel {
   const parsed = fusionSchema.safeParse(raw);
-  const bad = (why: string) => new FixwrightError('FW_ERR_BAD_INPUT', `fusion model ${source} is malformed: ${why}`, { field: 'fusion' });
+  const bad = (why: string) =>
+    new FixwrightError('FW_ERR_BAD_INPUT', `fusion model ${source} is malformed: ${why}`, { field: 'fusion' });
   if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
   const model = parsed.data;
   const unknown = model.signals.filter((s) => !knownSignals.includes(s as Signal));
@@ -187,9 +202,13 @@ export function parseFusionModel(raw: unknown, knownSignals: readonly Signal[], 
   const names = featureNames(model.signals as Signal[]);
   if (JSON.stringify(names) !== JSON.stringify(model.features)) throw bad('its feature names do not match its signals');
   const missing = [...new Set(Object.values(model.trainedOn))].filter((repo) => !model.folds[repo]);
-  if (missing.length) throw bad(`it was trained on ${missing.join(', ')} but has no model without ${missing.length === 1 ? 'it' : 'them'} (its training rows could not be ranked out of fold)`);
+  if (missing.length)
+    throw bad(
+      `it was trained on ${missing.join(', ')} but has no model without ${missing.length === 1 ? 'it' : 'them'} (its training rows could not be ranked out of fold)`,
+    );
   for (const m of [model, ...Object.values(model.folds)]) {
-    if (m.weights.length !== names.length || m.mean.length !== names.length || m.scale.length !== names.length) throw bad(`a model has ${m.weights.length} weights for ${names.length} features`);
+    if (m.weights.length !== names.length || m.mean.length !== names.length || m.scale.length !== names.length)
+      throw bad(`a model has ${m.weights.length} weights for ${names.length} features`);
   }
   return { ...model, signals: model.signals as Signal[] };
 }
@@ -200,7 +219,9 @@ export function loadFusionModel(path: string, knownSignals: readonly Signal[]): 
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read fusion model ${path}: ${(err as Error).message}`, { field: 'fusion' });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read fusion model ${path}: ${(err as Error).message}`, {
+      field: 'fusion',
+    });
   }
   return parseFusionModel(raw, knownSignals, path);
 }

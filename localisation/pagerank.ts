@@ -34,10 +34,12 @@ function adjacencyOf(graph: ReadonlyMap<string, readonly string[]>, reverseWeigh
   out.forEach((edges, i) => (offsets[i + 1] = offsets[i]! + edges.length));
   const targets = new Int32Array(offsets[nodes.length]!);
   const weights = new Float64Array(offsets[nodes.length]!);
-  out.forEach((edges, i) => edges.forEach(([j, w], k) => {
-    targets[offsets[i]! + k] = j;
-    weights[offsets[i]! + k] = w;
-  }));
+  out.forEach((edges, i) =>
+    edges.forEach(([j, w], k) => {
+      targets[offsets[i]! + k] = j;
+      weights[offsets[i]! + k] = w;
+    }),
+  );
   const outWeight = Float64Array.from(out, (edges) => edges.reduce((sum, [, w]) => sum + w, 0));
   const adjacency = { nodes, index, offsets, targets, weights, outWeight };
   byWeight.set(reverseWeight, adjacency);
@@ -93,7 +95,7 @@ export function personalizedPageRank(
     }
     // Mass that cannot move (dangling nodes) and the teleport both return to the seeds.
     let delta = 0;
-    const back = (1 - damping) + damping * dangling;
+    const back = 1 - damping + damping * dangling;
     for (let i = 0; i < n; i++) {
       next[i]! += back * restart[i]!;
       delta += Math.abs(next[i]! - rank[i]!);

@@ -138,7 +138,18 @@ export function summarisePythonTree(path: string, text: string): FileSummary {
         if (body) visit(body, [...scope, name], isClass);
       } else if (child.type === 'import_statement' || child.type === 'import_from_statement') {
         imports.push(...readImport(child));
-      } else if (['if_statement', 'try_statement', 'with_statement', 'block', 'else_clause', 'except_clause', 'finally_clause', 'elif_clause'].includes(child.type)) {
+      } else if (
+        [
+          'if_statement',
+          'try_statement',
+          'with_statement',
+          'block',
+          'else_clause',
+          'except_clause',
+          'finally_clause',
+          'elif_clause',
+        ].includes(child.type)
+      ) {
         // Conditional imports and definitions (`try: import x except ImportError: ...`).
         visit(child, scope, inClass);
       }

@@ -57,22 +57,68 @@ const CH_SQ = 39;
 const VISITED_CLAUSES = new Set(['if', 'elif', 'else-if', 'try', 'except', 'else-try', 'finally', 'with']);
 /** Python's keywords and soft keywords: the only names that may stand next to another operand. */
 const KEYWORDS = new Set(
-  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type'.split(' '),
+  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type'.split(
+    ' ',
+  ),
 );
 /** Words tree-sitter never reads as a name (its `reserved` list): a definition, import or attribute named so is an error. */
 const RESERVED = new Set(
-  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(' '),
+  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(
+    ' ',
+  ),
 );
 /** Keywords that need an operand after them: followed by `,`, `;`, `=`, a closing bracket or the line's end, the line is not Python. */
-const NEEDS_OPERAND_KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'as', 'if', 'else', 'elif', 'while', 'for', 'with', 'del', 'global', 'nonlocal', 'assert', 'await', 'lambda', 'import', 'from', 'class', 'def']);
+const NEEDS_OPERAND_KEYWORDS = new Set([
+  'and',
+  'or',
+  'not',
+  'in',
+  'is',
+  'as',
+  'if',
+  'else',
+  'elif',
+  'while',
+  'for',
+  'with',
+  'del',
+  'global',
+  'nonlocal',
+  'assert',
+  'await',
+  'lambda',
+  'import',
+  'from',
+  'class',
+  'def',
+]);
 /** Keywords that only begin a statement (or follow `async`). */
-const STATEMENT_KEYWORDS = new Set(['assert', 'break', 'class', 'continue', 'def', 'del', 'elif', 'except', 'finally', 'global', 'nonlocal', 'pass', 'raise', 'return', 'try', 'while', 'with']);
+const STATEMENT_KEYWORDS = new Set([
+  'assert',
+  'break',
+  'class',
+  'continue',
+  'def',
+  'del',
+  'elif',
+  'except',
+  'finally',
+  'global',
+  'nonlocal',
+  'pass',
+  'raise',
+  'return',
+  'try',
+  'while',
+  'with',
+]);
 /** Keywords that join two operands, so cannot start a statement or follow an operator. */
 const BINARY_KEYWORDS = new Set(['and', 'or', 'is', 'in', 'as', 'if', 'else']);
 /** Keywords and the Python 2 statement words by first two letters and length (at most two a key: `def`/`del`, `elif`/`else`), so a name is told from them without slicing it. */
 const KEYWORD_TABLE: Array<string[] | undefined> = [];
 const keywordKey = (c0: number, c1: number, len: number): number => (c0 * 128 + c1) * 16 + len;
-for (const w of [...KEYWORDS, 'print', 'exec']) (KEYWORD_TABLE[keywordKey(w.charCodeAt(0), w.charCodeAt(1), w.length)] ??= []).push(w);
+for (const w of [...KEYWORDS, 'print', 'exec'])
+  (KEYWORD_TABLE[keywordKey(w.charCodeAt(0), w.charCodeAt(1), w.length)] ??= []).push(w);
 
 /** The keyword (or `print`/`exec`) the name text[start, end) is, else ''. */
 function keywordIn(text: string, start: number, end: number): string {
@@ -94,11 +140,34 @@ function keywordIn(text: string, start: number, end: number): string {
 const OPERAND_KEYWORDS = new Set(['True', 'False', 'None']);
 /** Keywords that may follow an operand (`x if y else z`, `a not in b`, `raise E from e`). */
 const INFIX_KEYWORDS = new Set(['if', 'else', 'for', 'in', 'is', 'and', 'or', 'not', 'as', 'from', 'async']);
-const COMPOUND_KEYWORDS = new Set(['if', 'elif', 'else', 'try', 'except', 'finally', 'with', 'for', 'while', 'def', 'class', 'async']);
+const COMPOUND_KEYWORDS = new Set([
+  'if',
+  'elif',
+  'else',
+  'try',
+  'except',
+  'finally',
+  'with',
+  'for',
+  'while',
+  'def',
+  'class',
+  'async',
+]);
 /** A clause's kind given the kind of the statement before it at the same level (undefined: not Python). */
 const CLAUSE_AFTER = new Map<string, (prev: string) => string | undefined>([
   ['elif', (p) => (p === 'if' || p === 'elif' ? 'elif' : undefined)],
-  ['else', (p) => (p === 'if' || p === 'elif' ? 'else-if' : p === 'except' ? 'else-try' : p === 'for' || p === 'while' ? 'else-loop' : undefined)],
+  [
+    'else',
+    (p) =>
+      p === 'if' || p === 'elif'
+        ? 'else-if'
+        : p === 'except'
+          ? 'else-try'
+          : p === 'for' || p === 'while'
+            ? 'else-loop'
+            : undefined,
+  ],
   ['except', (p) => (p === 'try' || p === 'except' ? 'except' : undefined)],
   ['finally', (p) => (p === 'try' || p === 'except' || p === 'else-try' ? 'finally' : undefined)],
 ]);
@@ -239,7 +308,8 @@ class Scanner {
   private skipComment(): void {
     const nl = this.text.indexOf('\n', this.i);
     const stop = nl < 0 ? this.n : nl;
-    for (let k = this.i; k < stop; k++) if (this.text.charCodeAt(k) === CH_CR && k + 1 !== stop) fail('carriage return in comment');
+    for (let k = this.i; k < stop; k++)
+      if (this.text.charCodeAt(k) === CH_CR && k + 1 !== stop) fail('carriage return in comment');
     this.i = stop;
   }
 
@@ -249,9 +319,14 @@ class Scanner {
     const kw = kind === NAME ? keywordIn(this.text, start, end) : '';
     if (this.count > 0) {
       if (kind !== OP) this.checkAdjacent(kind, kw);
-      if ((kind !== NAME || (kw !== '' && RESERVED.has(kw))) && this.isAttributeDot(this.count - 1)) fail('dot without a name after it');
+      if ((kind !== NAME || (kw !== '' && RESERVED.has(kw))) && this.isAttributeDot(this.count - 1))
+        fail('dot without a name after it');
       this.checkOperands(kind, start, end, kw);
-    } else if (kind === OP && (isBinaryOnly(this.text, start, end) || (end - start === 1 && this.text.charCodeAt(start) === 46))) fail('operator at the start of a line');
+    } else if (
+      kind === OP &&
+      (isBinaryOnly(this.text, start, end) || (end - start === 1 && this.text.charCodeAt(start) === 46))
+    )
+      fail('operator at the start of a line');
     const k = this.count++;
     this.kind[k] = kind;
     this.start[k] = start;
@@ -271,7 +346,8 @@ class Scanner {
     const p = this.count - 1;
     const pNeeds = this.needsOperand(p);
     // After an operand, `not` is only ever `not in`.
-    if (this.kw[p] === 'not' && p > 0 && this.endsOperand(p - 1) && word !== 'in') fail('not after an operand without in');
+    if (this.kw[p] === 'not' && p > 0 && this.endsOperand(p - 1) && word !== 'in')
+      fail('not after an operand without in');
     if (kind === OP) {
       const c = text.charCodeAt(start);
       const single = end - start === 1;
@@ -280,29 +356,51 @@ class Scanner {
         const pc = text.charCodeAt(this.start[p]!);
         if (pc === 44 || pc === 40 || pc === 91 || pc === 123) fail('comma without an operand before it');
       }
-      if (pNeeds && single && (c === 44 || c === 59 || c === 41 || c === 93 || c === 125)) fail('operator without an operand after it');
+      if (pNeeds && single && (c === 44 || c === 59 || c === 41 || c === 93 || c === 125))
+        fail('operator without an operand after it');
       if (isBinaryOnly(text, start, end) && this.kind[p] === OP && this.end[p]! - this.start[p]! === 1) {
         // `(=`, `[<`, `, %`; but `x, = pair` unpacks and `def f(a, /)` marks positional parameters.
         const pc = text.charCodeAt(this.start[p]!);
-        if (pc === 40 || pc === 91 || pc === 123 || (pc === 44 && c !== 47 && (c !== 61 || this.depth[p]! > 0))) fail('operator without an operand before it');
+        if (pc === 40 || pc === 91 || pc === 123 || (pc === 44 && c !== 47 && (c !== 61 || this.depth[p]! > 0)))
+          fail('operator without an operand before it');
       }
       // `x = .y`, `-> :`
-      if (single && c === 46 && this.kind[p] === OP && !this.isCloser(p) && !this.wordBefore('from')) fail('dot after an operator');
+      if (single && c === 46 && this.kind[p] === OP && !this.isCloser(p) && !this.wordBefore('from'))
+        fail('dot after an operator');
       if (pNeeds && single && c === 58 && this.kind[p] === OP) fail('operator without an operand after it');
       if (pNeeds && isBinaryOnly(text, start, end)) {
         const pc = text.charCodeAt(this.start[p]!);
-        const compound = this.kind[p] === OP && adjacent && single && (c === 61 || (c === pc && (c === 60 || c === 62)) || (pc === 45 && c === 62));
+        const compound =
+          this.kind[p] === OP &&
+          adjacent &&
+          single &&
+          (c === 61 || (c === pc && (c === 60 || c === 62)) || (pc === 45 && c === 62));
         if (!compound) fail('two operators in a row');
       }
       if (single && c === 62 && adjacent && this.op(p) === 45) this.arrow = true;
       // `return = 1`, `not.x`: a keyword is neither assigned to nor an object.
       const pw = this.kw[p]!;
-      if (single && pw !== '' && RESERVED.has(pw) && !OPERAND_KEYWORDS.has(pw) && ((c === 61 && pw !== 'async' && pw !== 'await' && text.charCodeAt(end) !== 61) || (c === 46 && pw !== 'from'))) fail(`${pw} followed by ${text[start]}`);
-      if ((pw === 'global' || pw === 'nonlocal')) fail(`${pw} without a name`);
+      if (
+        single &&
+        pw !== '' &&
+        RESERVED.has(pw) &&
+        !OPERAND_KEYWORDS.has(pw) &&
+        ((c === 61 && pw !== 'async' && pw !== 'await' && text.charCodeAt(end) !== 61) || (c === 46 && pw !== 'from'))
+      )
+        fail(`${pw} followed by ${text[start]}`);
+      if (pw === 'global' || pw === 'nonlocal') fail(`${pw} without a name`);
     } else if (word) {
       // (`for a, b, in pairs` is Python.)
-      if (BINARY_KEYWORDS.has(word) && this.kind[p] === OP && !this.isCloser(p) && this.op(p) !== 1046 && !(word === 'in' && this.op(p) === 44)) fail(`${word} after an operator`);
-      if (STATEMENT_KEYWORDS.has(word) && this.op(p) !== 59 && this.op(p) !== 58 && this.kw[p] !== 'async') fail(`${word} inside a statement`);
+      if (
+        BINARY_KEYWORDS.has(word) &&
+        this.kind[p] === OP &&
+        !this.isCloser(p) &&
+        this.op(p) !== 1046 &&
+        !(word === 'in' && this.op(p) === 44)
+      )
+        fail(`${word} after an operator`);
+      if (STATEMENT_KEYWORDS.has(word) && this.op(p) !== 59 && this.op(p) !== 58 && this.kw[p] !== 'async')
+        fail(`${word} inside a statement`);
     }
   }
 
@@ -312,7 +410,20 @@ class Scanner {
     if (this.kind[k] !== OP) return false;
     const c = this.text.charCodeAt(this.start[k]!);
     if (this.end[k]! - this.start[k]! === 2) return c === 58 || c === 33; // := !=
-    return this.end[k]! - this.start[k]! === 1 && (c === 61 || c === 43 || c === 45 || c === 126 || c === 37 || c === 38 || c === 124 || c === 94 || c === 60 || c === 62 || c === 64);
+    return (
+      this.end[k]! - this.start[k]! === 1 &&
+      (c === 61 ||
+        c === 43 ||
+        c === 45 ||
+        c === 126 ||
+        c === 37 ||
+        c === 38 ||
+        c === 124 ||
+        c === 94 ||
+        c === 60 ||
+        c === 62 ||
+        c === 64)
+    );
   }
 
   /** Whether token k can end an operand (a name, literal, closing bracket or `...`). */
@@ -336,7 +447,12 @@ class Scanner {
 
   /** A lone `.` outside a relative import must be followed by an attribute name. */
   private isAttributeDot(k: number): boolean {
-    return this.kind[k] === OP && this.end[k]! - this.start[k]! === 1 && this.text.charCodeAt(this.start[k]!) === 46 && !this.wordBefore('from');
+    return (
+      this.kind[k] === OP &&
+      this.end[k]! - this.start[k]! === 1 &&
+      this.text.charCodeAt(this.start[k]!) === 46 &&
+      !this.wordBefore('from')
+    );
   }
 
   /** Set when the line assigns a starred value: `x = *a, b` is a tuple, `x = *a` is not Python. */
@@ -348,7 +464,6 @@ class Scanner {
     return false;
   }
 
-
   /**
    * Two operands in a row (`print x`, `lazy import m`, `21 'banana'`) are not Python 3; Python 2
    * statements and half-typed code are where tree-sitter reports errors.
@@ -356,13 +471,22 @@ class Scanner {
   private checkAdjacent(kind: number, word: string): void {
     const p = this.count - 1;
     const pk = this.kind[p];
-    const closer = pk === OP && (this.text.charCodeAt(this.start[p]!) === 41 || this.text.charCodeAt(this.start[p]!) === 93 || this.text.charCodeAt(this.start[p]!) === 125);
+    const closer =
+      pk === OP &&
+      (this.text.charCodeAt(this.start[p]!) === 41 ||
+        this.text.charCodeAt(this.start[p]!) === 93 ||
+        this.text.charCodeAt(this.start[p]!) === 125);
     if (pk === OP && !closer) return;
     if (kind === STRING && pk === STRING) return;
     if (kind === NAME) {
       if (KEYWORDS.has(word)) {
         const pw = this.kw[p]!;
-        if ((INFIX_KEYWORDS.has(word) && (word !== 'from' || this.wordBefore('raise'))) || (word === 'import' && this.wordBefore('from')) || (pk === NAME && !OPERAND_KEYWORDS.has(pw) && KEYWORDS.has(pw))) return;
+        if (
+          (INFIX_KEYWORDS.has(word) && (word !== 'from' || this.wordBefore('raise'))) ||
+          (word === 'import' && this.wordBefore('from')) ||
+          (pk === NAME && !OPERAND_KEYWORDS.has(pw) && KEYWORDS.has(pw))
+        )
+          return;
         fail(`${word} after an operand`);
       }
     }
@@ -404,9 +528,11 @@ class Scanner {
         // after most other tokens, in nested blocks): such lines are rare enough to give up on.
         let j = this.i;
         let col = 0;
-        for (let d = text.charCodeAt(j); d === CH_SP || d === CH_TAB; d = text.charCodeAt(++j)) col += d === CH_TAB ? 8 : 1;
+        for (let d = text.charCodeAt(j); d === CH_SP || d === CH_TAB; d = text.charCodeAt(++j))
+          col += d === CH_TAB ? 8 : 1;
         const d = text.charCodeAt(j);
-        if (col < this.lineIndent && j < n && d !== CH_NL && d !== CH_CR && d !== CH_HASH) fail('line inside brackets indented less than its statement');
+        if (col < this.lineIndent && j < n && d !== CH_NL && d !== CH_CR && d !== CH_HASH)
+          fail('line inside brackets indented less than its statement');
         continue;
       }
       if (c === CH_HASH) {
@@ -428,7 +554,12 @@ class Scanner {
       }
       const depth = brackets.length;
       if (c >= SHARED_UNICODE_END) fail('character beyond the Unicode tree-sitter and Node agree on');
-      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 128 && ID_START.test(String.fromCharCode(c)))) {
+      if (
+        (c >= 97 && c <= 122) ||
+        (c >= 65 && c <= 90) ||
+        c === 95 ||
+        (c >= 128 && ID_START.test(String.fromCharCode(c)))
+      ) {
         const s = this.i;
         let k = s + 1;
         for (;;) {
@@ -451,7 +582,8 @@ class Scanner {
         if (depth && k - s === 3 && text.startsWith('for', s)) {
           // `[*a for a in b]`, `{**m for m in ms}`: unpacking in a comprehension (Python 3.15) is an error for tree-sitter.
           const o = openAt[depth - 1]!;
-          if (o + 1 < this.count && this.kind[o + 1] === OP && text.charCodeAt(this.start[o + 1]!) === 42) fail('unpacking in a comprehension');
+          if (o + 1 < this.count && this.kind[o + 1] === OP && text.charCodeAt(this.start[o + 1]!) === 42)
+            fail('unpacking in a comprehension');
         }
         this.push(NAME, s, k, depth);
         continue;
@@ -496,7 +628,13 @@ class Scanner {
           continue;
         case 61: // = followed by a starred value, or assigning to True, False or None (Python 2 did)
           if (!depth && /^=\s*\*(?!\*)/.test(text.slice(this.i, this.i + 40))) this.starredValue = true;
-          if (this.count === 1 && text.charCodeAt(this.i + 1) !== 61 && this.kind[0] === NAME && OPERAND_KEYWORDS.has(this.word(0))) fail('assignment to a constant');
+          if (
+            this.count === 1 &&
+            text.charCodeAt(this.i + 1) !== 61 &&
+            this.kind[0] === NAME &&
+            OPERAND_KEYWORDS.has(this.word(0))
+          )
+            fail('assignment to a constant');
           this.push(OP, this.i, ++this.i, depth);
           continue;
         case 46: // . or ...
@@ -535,12 +673,18 @@ class Scanner {
       const d = text.charCodeAt(k);
       if (isDigit(d) || (d >= 97 && d <= 122) || (d >= 65 && d <= 90) || d === 95 || d === 46) {
         k++;
-        if ((d === 101 || d === 69) && !/^0[xX]/.test(text.slice(s, k)) && (text.charCodeAt(k) === 43 || text.charCodeAt(k) === 45)) k++;
+        if (
+          (d === 101 || d === 69) &&
+          !/^0[xX]/.test(text.slice(s, k)) &&
+          (text.charCodeAt(k) === 43 || text.charCodeAt(k) === 45)
+        )
+          k++;
       } else break;
     }
     const num = text.slice(s, k);
     // Python 2 octals and long suffixes, and anything that is not a plain Python 3 literal.
-    const plain = /^(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9][0-9_]*)?[jJ]?)$/;
+    const plain =
+      /^(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9][0-9_]*)?[jJ]?)$/;
     if (!plain.test(num) || /^0[0-9_]*[1-9][0-9_]*$/.test(num)) fail(`number ${num}`);
     this.push(NUMBER, s, k, depth);
     this.i = k;
@@ -580,7 +724,8 @@ class Scanner {
         continue;
       }
       if (field) {
-        if (c === q && (!triple || (text.charCodeAt(this.i + 1) === q && text.charCodeAt(this.i + 2) === q))) fail('quote of the enclosing f-string inside a field');
+        if (c === q && (!triple || (text.charCodeAt(this.i + 1) === q && text.charCodeAt(this.i + 2) === q)))
+          fail('quote of the enclosing f-string inside a field');
         if (c === CH_DQ || c === CH_SQ) {
           this.readString(false, false);
           continue;
@@ -626,7 +771,9 @@ class Scanner {
   }
 
   private op(k: number): number {
-    return k < this.count && this.kind[k] === OP ? this.text.charCodeAt(this.start[k]!) + (this.end[k]! - this.start[k]! > 1 ? 1000 : 0) : -1;
+    return k < this.count && this.kind[k] === OP
+      ? this.text.charCodeAt(this.start[k]!) + (this.end[k]! - this.start[k]! > 1 ? 1000 : 0)
+      : -1;
   }
 
   /** The first `:` outside brackets from token `from`, or -1. */
@@ -642,8 +789,10 @@ class Scanner {
   private closeFrame(): void {
     const frame = this.frames.pop()!;
     this.checkTry(frame);
-    while (this.commentTaken < this.comments && this.commentCols[this.commentTaken]! >= frame.indent) this.commentTaken++;
-    if (frame.owner) frame.owner.endLine = this.commentTaken > 0 ? this.commentLines[this.commentTaken - 1]! : this.lastCodeEnd;
+    while (this.commentTaken < this.comments && this.commentCols[this.commentTaken]! >= frame.indent)
+      this.commentTaken++;
+    if (frame.owner)
+      frame.owner.endLine = this.commentTaken > 0 ? this.commentLines[this.commentTaken - 1]! : this.lastCodeEnd;
   }
 
   private checkTry(frame: Frame): void {
@@ -725,24 +874,45 @@ class Scanner {
       this.decoratorIndent = -1;
       if (frame.collect) this.symbols.push(symbol);
       frame.prev = 'def';
-      this.body(colon, { headerIndent: indent, collect: frame.collect, scope: [...frame.scope, name], inClass: isClass, owner: symbol });
+      this.body(colon, {
+        headerIndent: indent,
+        collect: frame.collect,
+        scope: [...frame.scope, name],
+        inClass: isClass,
+        owner: symbol,
+      });
       return;
     }
 
     let clause: string | undefined;
-    if (keyword === 'if' || keyword === 'try' || keyword === 'with' || keyword === 'for' || keyword === 'while') clause = keyword;
+    if (keyword === 'if' || keyword === 'try' || keyword === 'with' || keyword === 'for' || keyword === 'while')
+      clause = keyword;
     else if (CLAUSE_AFTER.has(keyword)) {
       clause = CLAUSE_AFTER.get(keyword)!(frame.prev);
       if (!clause) fail(`${keyword} without its statement`);
       if (keyword === 'except' && this.op(1) === 42) fail('except*');
-      if (keyword === 'except') for (let k = 1; k < this.count && this.op(k) !== 58; k++) if (this.depth[k] === 0 && this.op(k) === 44) fail('except with a comma');
-    } else if ((w0 === 'match' || w0 === 'case') && this.op(this.count - 1) === 58 && this.depth[this.count - 1] === 0 && this.count > 2) {
+      if (keyword === 'except')
+        for (let k = 1; k < this.count && this.op(k) !== 58; k++)
+          if (this.depth[k] === 0 && this.op(k) === 44) fail('except with a comma');
+    } else if (
+      (w0 === 'match' || w0 === 'case') &&
+      this.op(this.count - 1) === 58 &&
+      this.depth[this.count - 1] === 0 &&
+      this.count > 2
+    ) {
       clause = w0;
     }
     if (clause) {
       const colon = this.headerColon(head + 1);
       if (colon < 0) fail('block header without a colon');
-      if (colon === head + 1 && clause !== 'try' && clause !== 'except' && !clause.startsWith('else') && clause !== 'finally') fail('block header without its expression');
+      if (
+        colon === head + 1 &&
+        clause !== 'try' &&
+        clause !== 'except' &&
+        !clause.startsWith('else') &&
+        clause !== 'finally'
+      )
+        fail('block header without its expression');
       if (clause === 'for' && !this.hasWord('in', head + 2, colon)) fail('for without in');
       if (clause === 'if' || clause === 'elif' || clause === 'while') this.checkConditionals(head + 1, colon);
       frame.prev = clause;
@@ -784,7 +954,8 @@ class Scanner {
     const w = this.keywordAt(from);
     if (BINARY_KEYWORDS.has(w)) fail(`statement starting with ${w}`);
     if ((w === 'pass' || w === 'break' || w === 'continue') && to > from + 1) fail(`${w} with an operand`);
-    if (this.kind[from] === OP && isBinaryOnly(this.text, this.start[from]!, this.end[from]!)) fail('statement starting with an operator');
+    if (this.kind[from] === OP && isBinaryOnly(this.text, this.start[from]!, this.end[from]!))
+      fail('statement starting with an operator');
     this.checkConditionals(from, to);
     if (this.starredValue) {
       let comma = false;
@@ -795,7 +966,8 @@ class Scanner {
     else if (w === 'from') this.readFromImport(from + 1, to, collect);
     else if (w === 'print' || w === 'exec') {
       if (from + 1 < to && this.op(from + 1) !== 40) fail(`${w} statement`);
-    } else if (COMPOUND_KEYWORDS.has(w) || w === 'elif' || w === 'else' || w === 'except' || w === 'finally') fail(`${w} after a semicolon or colon`);
+    } else if (COMPOUND_KEYWORDS.has(w) || w === 'elif' || w === 'else' || w === 'except' || w === 'finally')
+      fail(`${w} after a semicolon or colon`);
     else if (w === 'raise') {
       for (let k = from + 1; k < to; k++) if (this.depth[k] === 0 && this.op(k) === 44) fail('raise with a comma');
     }
@@ -930,5 +1102,8 @@ function isDigit(c: number): boolean {
 function isBinaryOnly(text: string, start: number, end: number): boolean {
   const c = text.charCodeAt(start);
   if (end - start === 2) return c === 58 || c === 33; // := !=
-  return end - start === 1 && (c === 61 || c === 37 || c === 38 || c === 124 || c === 94 || c === 47 || c === 60 || c === 62 || c === 44);
+  return (
+    end - start === 1 &&
+    (c === 61 || c === 37 || c === 38 || c === 124 || c === 94 || c === 47 || c === 60 || c === 62 || c === 44)
+  );
 }

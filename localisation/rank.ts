@@ -21,7 +21,18 @@ export interface RankConfig {
 }
 
 export const DEFAULT_RANK_CONFIG: RankConfig = {
-  weights: { bm25: 1, embeddings: 1, pagerank: 0.5, evidence: 1, symbols: 1, identifiers: 0, history: 0, cochange: 0, title: 0, title_symbols: 0 },
+  weights: {
+    bm25: 1,
+    embeddings: 1,
+    pagerank: 0.5,
+    evidence: 1,
+    symbols: 1,
+    identifiers: 0,
+    history: 0,
+    cochange: 0,
+    title: 0,
+    title_symbols: 0,
+  },
   rrfK: 10,
   depth: 100,
   pprSeeds: 5,
@@ -29,7 +40,16 @@ export const DEFAULT_RANK_CONFIG: RankConfig = {
 };
 
 /** The signals ranked from the issue and the index alone; PageRank and co-change are seeded by them. */
-export const BASE_SIGNALS = ['bm25', 'embeddings', 'evidence', 'symbols', 'identifiers', 'history', 'title', 'title_symbols'] as const satisfies readonly Signal[];
+export const BASE_SIGNALS = [
+  'bm25',
+  'embeddings',
+  'evidence',
+  'symbols',
+  'identifiers',
+  'history',
+  'title',
+  'title_symbols',
+] as const satisfies readonly Signal[];
 
 /** A query's ranking with what each signal said. */
 export interface RankResult {
@@ -56,7 +76,13 @@ export interface BaseSignals {
  * Ranks with each base signal whose weight is above 0 (`all`: every one, for ablations that
  * re-fuse one ranking under many weights).
  */
-export async function baseSignals(index: RepoIndex, issueText: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker, all = false): Promise<BaseSignals> {
+export async function baseSignals(
+  index: RepoIndex,
+  issueText: string,
+  config: RankConfig = DEFAULT_RANK_CONFIG,
+  dense?: DenseRanker,
+  all = false,
+): Promise<BaseSignals> {
   const issue = withoutEnvironmentReport(issueText);
   const on = (s: Signal) => all || config.weights[s] > 0;
   const signals: Partial<Record<Signal, Ranking>> = {};
@@ -64,7 +90,10 @@ export async function baseSignals(index: RepoIndex, issueText: string, config: R
   if (on('bm25')) signals.bm25 = index.bm25.search(issue, config.depth);
   if (dense && on('embeddings')) signals.embeddings = await dense.rank(issue, config.depth);
   if (on('evidence')) {
-    signals.evidence = issueEvidence(issue, index.summaries, index.defs, config.evidence).map((e) => ({ path: e.path, score: e.score }));
+    signals.evidence = issueEvidence(issue, index.summaries, index.defs, config.evidence).map((e) => ({
+      path: e.path,
+      score: e.score,
+    }));
   }
   if (on('symbols')) {
     const found = symbolIndexOf(index).search(issue, config.depth);
@@ -137,7 +166,11 @@ export function fuseSignals(index: RepoIndex, base: BaseSignals, config: RankCon
       signals.cochange = coChange(history, seeds, candidatesOf(index), config.depth);
     }
   }
-  return { files: reciprocalRankFusion(signals, config.weights, config.rrfK), signals, symbolMatches: signals.symbols ? base.symbolMatches : new Map() };
+  return {
+    files: reciprocalRankFusion(signals, config.weights, config.rrfK),
+    signals,
+    symbolMatches: signals.symbols ? base.symbolMatches : new Map(),
+  };
 }
 
 /**
@@ -146,6 +179,11 @@ export function fuseSignals(index: RepoIndex, base: BaseSignals, config: RankCon
  * the import graph and co-change seeded by the others, fused by weighted RRF. A signal switched
  * off does not seed the others either, so ablations measure each signal alone.
  */
-export async function rankFiles(index: RepoIndex, issue: string, config: RankConfig = DEFAULT_RANK_CONFIG, dense?: DenseRanker): Promise<RankResult> {
+export async function rankFiles(
+  index: RepoIndex,
+  issue: string,
+  config: RankConfig = DEFAULT_RANK_CONFIG,
+  dense?: DenseRanker,
+): Promise<RankResult> {
   return fuseSignals(index, await baseSignals(index, issue, config, dense), config);
 }

@@ -50,7 +50,13 @@ export class BlobCache {
    * The entry of a blob, parsing and tokenising it when it is not cached; `counted`, when given,
    * is its counts made by another thread (`countBlob`), which stand in for parsing it here.
    */
-  entry(blob: string, path: string, text: string, weights: Bm25Weights = DEFAULT_BM25_WEIGHTS, counted?: BlobCount): BlobEntry {
+  entry(
+    blob: string,
+    path: string,
+    text: string,
+    weights: Bm25Weights = DEFAULT_BM25_WEIGHTS,
+    counted?: BlobCount,
+  ): BlobEntry {
     let entry = this.entries.get(blob);
     if (entry) {
       // Least recently used goes first: a blob every commit shares must outlive one-off blobs.
@@ -115,7 +121,10 @@ export function buildRepoIndex(snapshot: RepoSnapshot, options: IndexOptions = {
  * The index and each candidate blob's entry as it was used: what an on-disk entry must hold. The
  * cache cannot be asked afterwards, since a bounded cache may have evicted some of them meanwhile.
  */
-export function buildRepoIndexWithEntries(snapshot: RepoSnapshot, options: IndexOptions = {}): { index: RepoIndex; entries: Map<string, BlobEntry> } {
+export function buildRepoIndexWithEntries(
+  snapshot: RepoSnapshot,
+  options: IndexOptions = {},
+): { index: RepoIndex; entries: Map<string, BlobEntry> } {
   const cache = options.cache ?? new BlobCache();
   const weights = options.bm25Weights ?? DEFAULT_BM25_WEIGHTS;
   const summaries: FileSummary[] = [];
@@ -170,12 +179,19 @@ function graphBuilderOf(cache: BlobCache): ImportGraphBuilder {
  * enter the process-wide table as they would in a serial build and the index is the same; a blob
  * a worker threw on is missing here and is parsed in this thread, where it throws as it would.
  */
-function countElsewhere(snapshot: RepoSnapshot, options: IndexOptions, cache: BlobCache, weights: Bm25Weights): Map<string, BlobCount> | undefined {
+function countElsewhere(
+  snapshot: RepoSnapshot,
+  options: IndexOptions,
+  cache: BlobCache,
+  weights: Bm25Weights,
+): Map<string, BlobCount> | undefined {
   const threads = options.threads ?? indexThreads();
   if (threads < 2) return undefined;
   // A blob at several paths is parsed at its first, as the serial loop would.
   const uncached = new Map<string, { path: string; text: string }>();
-  for (const file of snapshot.files) if (isCandidate(file.path, options) && !cache.peek(file.blob) && !uncached.has(file.blob)) uncached.set(file.blob, file);
+  for (const file of snapshot.files)
+    if (isCandidate(file.path, options) && !cache.peek(file.blob) && !uncached.has(file.blob))
+      uncached.set(file.blob, file);
   if (uncached.size < PARALLEL_FROM) return undefined;
   const blobs = [...uncached.keys()];
   const result = (options.pool ?? blobPool).count([...uncached.values()], weights, threads);
@@ -210,7 +226,10 @@ export function isCandidate(path: string, options: IndexOptions): boolean {
  * usually stays where it is from one commit to the next, so the next commit's index merges only the
  * changed files' paths in. Held beside the entry, not in it, so the on-disk cache stays as it was.
  */
-const placements = new WeakMap<BlobEntry, { path: string; weights: Bm25Weights; stats: Bm25DocStats; terms: TermCounts }>();
+const placements = new WeakMap<
+  BlobEntry,
+  { path: string; weights: Bm25Weights; stats: Bm25DocStats; terms: TermCounts }
+>();
 
 function atPath(entry: BlobEntry, path: string, weights: Bm25Weights): { stats: Bm25DocStats; terms: TermCounts } {
   let placed = placements.get(entry);

@@ -64,7 +64,11 @@ const FULL_ID = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
  */
 class CatFile {
   private readonly child;
-  private readonly waiting: Array<{ contents: boolean; resolve: (o: GitObject | undefined) => void; reject: (e: Error) => void }> = [];
+  private readonly waiting: Array<{
+    contents: boolean;
+    resolve: (o: GitObject | undefined) => void;
+    reject: (e: Error) => void;
+  }> = [];
   /** Output not yet answered, and how many bytes of it the next answer needs. */
   private parts: Buffer[] = [];
   private have = 0;
@@ -81,7 +85,9 @@ class CatFile {
   idle: NodeJS.Timeout | undefined;
 
   constructor(private readonly gitDir: string) {
-    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch-command'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawn('git', ['--git-dir', gitDir, 'cat-file', '--batch-command'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     endAtExit(this.child);
     this.child.stdout.on('data', (chunk: Buffer) => this.take(chunk));
     this.child.stderr.on('data', (c: Buffer) => (this.stderr += c.toString()));
@@ -97,7 +103,13 @@ class CatFile {
         const said = `git cat-file in ${gitDir} exited ${how}: ${this.stderr.trim() || '(git printed nothing)'}`;
         // A git before 2.36 has no --batch-command (129: a usage error, in any language): a setting
         // of this machine for the user to change, so not reported as fixwright's own failure.
-        if (code === 129 && this.stderr.includes('batch-command')) this.fail(new FixwrightError('FW_ERR_CONFIG', `${said} (fixwright reads repositories with git cat-file --batch-command: it needs git 2.36 or later)`));
+        if (code === 129 && this.stderr.includes('batch-command'))
+          this.fail(
+            new FixwrightError(
+              'FW_ERR_CONFIG',
+              `${said} (fixwright reads repositories with git cat-file --batch-command: it needs git 2.36 or later)`,
+            ),
+          );
         else this.fail(new Error(said));
         resolvePromise();
       });
@@ -132,7 +144,10 @@ class CatFile {
    * content straight away. Blobs git lacks are in neither map.
    * One promise for all, not one per request: a cold read asks for thousands.
    */
-  sizedContents(ids: readonly string[], wants?: (id: string, size: number) => boolean): Promise<{ sizes: Map<string, number>; contents: Map<string, Buffer> }> {
+  sizedContents(
+    ids: readonly string[],
+    wants?: (id: string, size: number) => boolean,
+  ): Promise<{ sizes: Map<string, number>; contents: Map<string, Buffer> }> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolvePromise, reject) => {
       const sizes = new Map<string, number>();
@@ -170,7 +185,13 @@ class CatFile {
     return new Promise((resolvePromise, reject) => this.enqueue(command, oid, contents, reject, resolvePromise));
   }
 
-  private enqueue(command: string, oid: string, contents: boolean, reject: (e: Error) => void, resolve: (o: GitObject | undefined) => void): void {
+  private enqueue(
+    command: string,
+    oid: string,
+    contents: boolean,
+    reject: (e: Error) => void,
+    resolve: (o: GitObject | undefined) => void,
+  ): void {
     if (this.failure) return reject(this.failure);
     this.waiting.push({ contents, resolve, reject });
     this.reference(true);
@@ -190,7 +211,10 @@ class CatFile {
   private reference(on: boolean): void {
     if (this.referenced === on) return;
     this.referenced = on;
-    for (const handle of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{ ref(): void; unref(): void }>) {
+    for (const handle of [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<{
+      ref(): void;
+      unref(): void;
+    }>) {
       if (on) handle.ref();
       else handle.unref();
     }
@@ -327,7 +351,8 @@ function treeItems(content: Buffer, oidBytes: number): TreeItem[] {
   while (at < content.length) {
     const space = content.indexOf(32, at);
     const nul = content.indexOf(0, space + 1);
-    if (space < 0 || nul < 0 || nul + 1 + oidBytes > content.length) throw new Error('git cat-file: malformed tree object');
+    if (space < 0 || nul < 0 || nul + 1 + oidBytes > content.length)
+      throw new Error('git cat-file: malformed tree object');
     const mode = parseInt(content.toString('latin1', at, space), 8);
     const name = content.toString('utf8', space + 1, nul);
     const oid = content.toString('hex', nul + 1, nul + 1 + oidBytes);
@@ -336,7 +361,8 @@ function treeItems(content: Buffer, oidBytes: number): TreeItem[] {
     const printed = mode.toString(8).padStart(6, '0');
     if (format === 0o040000) items.push({ name, mode: printed, kind: 'tree', oid });
     // Gitlinks (submodules) are commits, not blobs: `ls-tree` lists them and the snapshot skipped them.
-    else if (format !== 0o160000 && (printed === '120000' || name.endsWith('.py'))) items.push({ name, mode: printed, kind: 'blob', oid });
+    else if (format !== 0o160000 && (printed === '120000' || name.endsWith('.py')))
+      items.push({ name, mode: printed, kind: 'blob', oid });
   }
   return items;
 }
@@ -346,7 +372,11 @@ function treeItems(content: Buffer, oidBytes: number): TreeItem[] {
  * `trees` level by level through `cat`. A tree id names its content, so the next commit reads
  * only the trees that changed (the folders on the path to a changed file).
  */
-async function listTree(cat: CatFile, root: string, trees: Bounded<TreeItem[]> | undefined): Promise<Array<{ path: string; mode: string; blob: string }>> {
+async function listTree(
+  cat: CatFile,
+  root: string,
+  trees: Bounded<TreeItem[]> | undefined,
+): Promise<Array<{ path: string; mode: string; blob: string }>> {
   const oidBytes = root.length / 2;
   const parsed = new Map<string, TreeItem[]>();
   let level = [root];
@@ -365,7 +395,12 @@ async function listTree(cat: CatFile, root: string, trees: Bounded<TreeItem[]> |
       parsed.set(unknown[i]!, items);
       trees?.set(unknown[i]!, items);
     });
-    level = wanted.flatMap((id) => parsed.get(id)!.filter((item) => item.kind === 'tree').map((item) => item.oid));
+    level = wanted.flatMap((id) =>
+      parsed
+        .get(id)!
+        .filter((item) => item.kind === 'tree')
+        .map((item) => item.oid),
+    );
   }
   const listing: Array<{ path: string; mode: string; blob: string }> = [];
   const walk = (id: string, prefix: string) => {
@@ -465,7 +500,11 @@ export async function readGitSnapshot(gitDir: string, commit: string, sources?: 
 
 /** git itself could not be started (not installed, not on PATH): the machine's setup, not fixwright's failure. */
 function cannotRunGit(command: string, gitDir: string, error: Error): FixwrightError {
-  return new FixwrightError('FW_ERR_CONFIG', `cannot run git ${command} in ${gitDir}: ${error.message} (fixwright needs git 2.36 or later on PATH)`, { cause: error });
+  return new FixwrightError(
+    'FW_ERR_CONFIG',
+    `cannot run git ${command} in ${gitDir}: ${error.message} (fixwright needs git 2.36 or later on PATH)`,
+    { cause: error },
+  );
 }
 
 function notFound(commit: string, gitDir: string): FixwrightError {
@@ -477,16 +516,27 @@ function revParseCommit(dir: string, gitDir: string, commit: string): Promise<st
   // A newline would make `commit` two names; git would resolve the last.
   if (/[\n\r\0]/.test(commit)) return Promise.reject(notFound(commit, gitDir));
   return new Promise((resolvePromise, reject) => {
-    execFile('git', ['--git-dir', dir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`], (error, stdout) => {
-      const sha = stdout.trim();
-      if (error && typeof error.code !== 'number') reject(cannotRunGit('rev-parse', gitDir, error));
-      else if (error || !FULL_ID.test(sha)) reject(notFound(commit, gitDir));
-      else resolvePromise(sha);
-    });
+    execFile(
+      'git',
+      ['--git-dir', dir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`],
+      (error, stdout) => {
+        const sha = stdout.trim();
+        if (error && typeof error.code !== 'number') reject(cannotRunGit('rev-parse', gitDir, error));
+        else if (error || !FULL_ID.test(sha)) reject(notFound(commit, gitDir));
+        else resolvePromise(sha);
+      },
+    );
   });
 }
 
-async function readWith(cat: CatFile, dir: string, gitDir: string, commit: string, id: string, sources: SourceCache | undefined): Promise<RepoSnapshot> {
+async function readWith(
+  cat: CatFile,
+  dir: string,
+  gitDir: string,
+  commit: string,
+  id: string,
+  sources: SourceCache | undefined,
+): Promise<RepoSnapshot> {
   const head = await cat.contents(`${id}^{commit}`);
   if (!head || head.type !== 'commit') throw notFound(commit, gitDir);
   const sha = head.oid;
@@ -575,7 +625,10 @@ export function readDirSnapshot(root: string): RepoSnapshot {
       entries = readdirSync(dir, { withFileTypes: true });
     } catch {
       // A folder this user may not list (or one gone meanwhile) leaves its files out, not the run.
-      if (dir === base) throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `cannot list the repository directory ${root}`, { field: 'repo' });
+      if (dir === base)
+        throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `cannot list the repository directory ${root}`, {
+          field: 'repo',
+        });
       skipped.push({ path: relative(base, dir).split(sep).join('/'), reason: 'unreadable' });
       return;
     }

@@ -3,7 +3,18 @@ import { MODULE_SYMBOL } from './functions.js';
 import type { Ranking } from './fusion.js';
 import type { FileSummary } from './python-parse.js';
 import type { RepoIndex } from './repo-index.js';
-import { holdingWords, replaceTokenTable, type ScannedText, scanLines, TokenCounter, tokenId, tokenize, tokenName, type TokenTable, tokenTable } from './tokenize.js';
+import {
+  holdingWords,
+  replaceTokenTable,
+  type ScannedText,
+  scanLines,
+  TokenCounter,
+  tokenId,
+  tokenize,
+  tokenName,
+  type TokenTable,
+  tokenTable,
+} from './tokenize.js';
 
 /** One function, method or class (or a file's module level) as a retrieval document. */
 export interface SymbolChunk {
@@ -68,7 +79,11 @@ export class SymbolIndex {
    * next commit only changed files are tokenised again, and the index equals a fresh build (the
    * statistics are a function of the content alone).
    */
-  static build(summaries: readonly FileSummary[], texts: ReadonlyMap<string, string>, blobs?: ReadonlyMap<string, string>): SymbolIndex {
+  static build(
+    summaries: readonly FileSummary[],
+    texts: ReadonlyMap<string, string>,
+    blobs?: ReadonlyMap<string, string>,
+  ): SymbolIndex {
     makeTokenRoom();
     const index = new SymbolIndex();
     index.table = tokenTable();
@@ -153,12 +168,16 @@ export class SymbolIndex {
     const files: Array<{ path: string; score: number; ids: number[] }> = [];
     for (const [path, ids] of byFile) {
       ids.sort((a, b) => scores[b]! - scores[a]! || this.chunks[a]!.startLine - this.chunks[b]!.startLine);
-      const score = scores[ids[0]!]! + options.extraWeight * ids.slice(1, 1 + options.extraChunks).reduce((sum, id) => sum + scores[id]!, 0);
+      const score =
+        scores[ids[0]!]! +
+        options.extraWeight * ids.slice(1, 1 + options.extraChunks).reduce((sum, id) => sum + scores[id]!, 0);
       files.push({ path, score, ids });
     }
     files.sort((a, b) => b.score - a.score || a.path.localeCompare(b.path));
     const top = files.slice(0, limit);
-    const matches = new Map(top.map((f) => [f.path, f.ids.slice(0, options.keep).map((id) => ({ ...this.chunks[id]!, score: scores[id]! }))]));
+    const matches = new Map(
+      top.map((f) => [f.path, f.ids.slice(0, options.keep).map((id) => ({ ...this.chunks[id]!, score: scores[id]! }))]),
+    );
     for (const id of touched) scores[id] = 0;
     return { files: top.map(({ path, score }) => ({ path, score })), matches };
   }
@@ -280,7 +299,11 @@ export function storedChunks(blob: string, terms: readonly string[]): StoredChun
   let max = 0;
   for (let i = 0; i < ints.length; i++) if (ints[i]! > max) max = ints[i]!;
   const packed = max < 0x10000 ? Uint16Array.from(ints) : ints;
-  return { q: chunks.map((c) => c.qualname), w: packed.BYTES_PER_ELEMENT as 2 | 4, b: Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('base64') };
+  return {
+    q: chunks.map((c) => c.qualname),
+    w: packed.BYTES_PER_ELEMENT as 2 | 4,
+    b: Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength).toString('base64'),
+  };
 }
 
 /**
@@ -292,11 +315,17 @@ export function storedChunks(blob: string, terms: readonly string[]): StoredChun
  * Positions become ids of the process-wide table. Returns whether they were checked and taken (not when
  * the blob's chunks were known already).
  */
-export function restoreChunks(blob: string, stored: unknown, terms: readonly string[], summary: Pick<FileSummary, 'symbols'>): boolean {
+export function restoreChunks(
+  blob: string,
+  stored: unknown,
+  terms: readonly string[],
+  summary: Pick<FileSummary, 'symbols'>,
+): boolean {
   if (chunkCache.has(blob)) return false;
   if (!LITTLE_ENDIAN || typeof stored !== 'object' || stored === null) return false;
   const { q, w, b } = stored as Partial<StoredChunks>;
-  if (!Array.isArray(q) || !q.every((x) => typeof x === 'string') || (w !== 2 && w !== 4) || typeof b !== 'string') return false;
+  if (!Array.isArray(q) || !q.every((x) => typeof x === 'string') || (w !== 2 && w !== 4) || typeof b !== 'string')
+    return false;
   const bytes = Buffer.from(b, 'base64');
   if (bytes.length % w !== 0 || bytes.length < 4 * w * q.length) return false;
   // Copied into an array of its own: a decoded buffer may sit at any offset of a shared pool.
@@ -347,7 +376,14 @@ export function restoreChunks(blob: string, stored: unknown, terms: readonly str
       chunkTerms[k] = id;
     }
     const tfs = Int32Array.from(ints.subarray(p + total, p + total + count));
-    chunks.push({ qualname: q[c]!, startLine: ints[4 * c]!, endLine: ints[4 * c + 1]!, length: ints[4 * c + 2]!, terms: chunkTerms, tfs });
+    chunks.push({
+      qualname: q[c]!,
+      startLine: ints[4 * c]!,
+      endLine: ints[4 * c + 1]!,
+      length: ints[4 * c + 2]!,
+      terms: chunkTerms,
+      tfs,
+    });
     p += count;
   }
   rememberChunks(blob, chunks);
@@ -369,7 +405,7 @@ export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, 
   // Runs of consecutive lines per owner (the module is owner -1, kept last), in line order.
   const runs: number[][] = summary.symbols.map(() => []);
   const moduleRuns: number[] = [];
-  for (let l = 0; l < lineCount; ) {
+  for (let l = 0; l < lineCount;) {
     const o = owner[l]!;
     let end = l + 1;
     while (end < lineCount && owner[end] === o) end++;
@@ -382,9 +418,16 @@ export function fileChunks(summary: Pick<FileSummary, 'symbols' | 'docstring'>, 
     const parent = byQualname.get(s.qualname.slice(0, Math.max(0, s.qualname.lastIndexOf('.'))));
     if (parent !== undefined) children[parent]!.push(s.name);
   }
-  const stats = (qualname: string, startLine: number, endLine: number, counter: TokenCounter): ChunkStats | undefined => {
+  const stats = (
+    qualname: string,
+    startLine: number,
+    endLine: number,
+    counter: TokenCounter,
+  ): ChunkStats | undefined => {
     const { ids, counts, total } = counter.finishIds();
-    return total === 0 ? undefined : { qualname, startLine, endLine, length: total, terms: Int32Array.from(ids), tfs: Int32Array.from(counts) };
+    return total === 0
+      ? undefined
+      : { qualname, startLine, endLine, length: total, terms: Int32Array.from(ids), tfs: Int32Array.from(counts) };
   };
   const chunks = summary.symbols.map((s, i) => {
     const counter = new TokenCounter();

@@ -64,7 +64,11 @@ function isTestModule(summary: FileSummary): boolean {
   const name = summary.path.slice(summary.path.lastIndexOf('/') + 1);
   if (!isTestFile(summary.path) || name === 'conftest.py' || name === '__init__.py') return false;
   if (/^test_.*\.py$/.test(name) || /_tests?\.py$/.test(name) || name === 'tests.py') return true;
-  return summary.symbols.some((s) => !s.qualname.includes('.') && ((s.kind === 'function' && s.name.startsWith('test')) || (s.kind === 'class' && s.name.startsWith('Test'))));
+  return summary.symbols.some(
+    (s) =>
+      !s.qualname.includes('.') &&
+      ((s.kind === 'function' && s.name.startsWith('test')) || (s.kind === 'class' && s.name.startsWith('Test'))),
+  );
 }
 
 function dirOf(path: string): string {
@@ -113,9 +117,14 @@ function testImportPrefixes(path: string, present: ReadonlySet<string>): { first
 }
 
 /** The spelling of an absolute import that names a module of the repository, trying the test-only prefixes around the plain one. */
-function locateImport(imp: PyImport, modules: Map<string, string>, prefixes: { first?: string; fallbacks: string[] }): PyImport {
+function locateImport(
+  imp: PyImport,
+  modules: Map<string, string>,
+  prefixes: { first?: string; fallbacks: string[] },
+): PyImport {
   const exists = (module: string) => modules.has(module) || imp.names.some((n) => modules.has(`${module}.${n}`));
-  if (prefixes.first && exists(`${prefixes.first}.${imp.module}`)) return { ...imp, module: `${prefixes.first}.${imp.module}` };
+  if (prefixes.first && exists(`${prefixes.first}.${imp.module}`))
+    return { ...imp, module: `${prefixes.first}.${imp.module}` };
   if (exists(imp.module)) return imp;
   const prefix = prefixes.fallbacks.find((p) => exists(`${p}.${imp.module}`));
   return prefix ? { ...imp, module: `${prefix}.${imp.module}` } : imp;
@@ -146,9 +155,12 @@ function edgesOf(summary: FileSummary, modules: Map<string, string>, present: Re
       const targets = resolveImports({ ...summary, imports: [resolvedImp] }, modules);
       // `from pkg import mod` reaches pkg/mod.py: name it `pkg.mod`, as Python does (but
       // `from pkg.mod import mod` reaches pkg/mod.py as `pkg.mod`).
-      const bases = imp.names.length ? new Set(resolveImports({ ...summary, imports: [{ ...resolvedImp, names: [] }] }, modules)) : undefined;
+      const bases = imp.names.length
+        ? new Set(resolveImports({ ...summary, imports: [{ ...resolvedImp, names: [] }] }, modules))
+        : undefined;
       for (const target of targets) {
-        const name = bases && !bases.has(target) ? `${written}${written.endsWith('.') ? '' : '.'}${imp.names[0]}` : written;
+        const name =
+          bases && !bases.has(target) ? `${written}${written.endsWith('.') ? '' : '.'}${imp.names[0]}` : written;
         add({ to: target, kind: 'import', module: name });
         parents.push({ path: target, importedAs: name });
       }
@@ -161,7 +173,10 @@ function edgesOf(summary: FileSummary, modules: Map<string, string>, present: Re
     parentPackages(path, present).forEach((init, i) => {
       // Named as the import spelled it (`flaskr.db` runs `flaskr`), else by the file's own name.
       const spelled = importedAs.startsWith('.') ? '' : written.slice(0, -(i + 1)).join('.');
-      const name = spelled && moduleNames(init).some((n) => n === spelled || n.endsWith(`.${spelled}`)) ? spelled : displayName(init);
+      const name =
+        spelled && moduleNames(init).some((n) => n === spelled || n.endsWith(`.${spelled}`))
+          ? spelled
+          : displayName(init);
       add({ to: init, kind: 'import', module: name });
     });
   }
@@ -246,11 +261,14 @@ export function selectRegressionTests(
   const text = new Map(python.map((f) => [f.path, f.text]));
   const names = [...new Set(options.names ?? [])].filter((n) => /^[A-Za-z_]\w*$/.test(n));
   const mentioned = (path: string) => names.filter((n) => new RegExp(`\\b${n}\\b`).test(text.get(path) ?? ''));
-  const reachable = candidates.filter((s) => distance.has(s.path)).map((s) => ({ summary: s, mentions: mentioned(s.path) }));
+  const reachable = candidates
+    .filter((s) => distance.has(s.path))
+    .map((s) => ({ summary: s, mentions: mentioned(s.path) }));
   // A name most tests mention (`norm`, `data`) tells little; a rare one (`hue_order`) a lot: weigh each by its rarity.
   const df = new Map<string, number>();
   for (const r of reachable) for (const n of r.mentions) df.set(n, (df.get(n) ?? 0) + 1);
-  const weight = (mentions: string[]) => mentions.reduce((sum, n) => sum + Math.log(1 + reachable.length / df.get(n)!), 0);
+  const weight = (mentions: string[]) =>
+    mentions.reduce((sum, n) => sum + Math.log(1 + reachable.length / df.get(n)!), 0);
   // By naming convention the tests of `pkg/tmpdir.py` live in `test_tmpdir.py`, and those of
   // `pkg/assertion/util.py` in `test_assertion.py`: such a file comes before any other.
   const namedFor = new Set(
@@ -258,15 +276,32 @@ export function selectRegressionTests(
       const parts = p.replace(/\.py$/, '').split('/');
       const stem = parts.pop()!;
       const parent = parts.pop();
-      return [stem === '__init__' ? parent : stem, parent].filter((n): n is string => n !== undefined && !/^(src|lib|tests?|testing|_?[a-z]?)$/.test(n)).map((n) => n.replace(/^_+/, ''));
+      return [stem === '__init__' ? parent : stem, parent]
+        .filter((n): n is string => n !== undefined && !/^(src|lib|tests?|testing|_?[a-z]?)$/.test(n))
+        .map((n) => n.replace(/^_+/, ''));
     }),
   );
-  const testsOf = (path: string) => namedFor.has(path.slice(path.lastIndexOf('/') + 1).replace(/\.py$/, '').replace(/^(test|unittest)_|_tests?$/g, ''));
+  const testsOf = (path: string) =>
+    namedFor.has(
+      path
+        .slice(path.lastIndexOf('/') + 1)
+        .replace(/\.py$/, '')
+        .replace(/^(test|unittest)_|_tests?$/g, ''),
+    );
   const selected = reachable
     .map(({ summary: s, mentions }) => {
       const named = testsOf(s.path);
-      const reason = describe(s.path, next) + (named ? '; named for a touched module' : '') + (mentions.length ? `; mentions ${mentions.slice(0, 4).join(', ')}${mentions.length > 4 ? ', …' : ''}` : '');
-      return { path: s.path, reason, distance: distance.get(s.path)!, mentions, score: weight(mentions) + (named ? NAMED_FOR_BONUS : 0) };
+      const reason =
+        describe(s.path, next) +
+        (named ? '; named for a touched module' : '') +
+        (mentions.length ? `; mentions ${mentions.slice(0, 4).join(', ')}${mentions.length > 4 ? ', …' : ''}` : '');
+      return {
+        path: s.path,
+        reason,
+        distance: distance.get(s.path)!,
+        mentions,
+        score: weight(mentions) + (named ? NAMED_FOR_BONUS : 0),
+      };
     })
     .sort((a, b) => b.score - a.score || a.distance - b.distance || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
     .map(({ score: _score, ...test }) => test);

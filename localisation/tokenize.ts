@@ -221,7 +221,8 @@ export function tokenName(id: number): string {
  * (`tokenTable()` at the time). Never within `holdingWords`, whose counts may hold ids of the old one.
  */
 export function replaceTokenTable(): void {
-  if (held > 0) throw new Error('replaceTokenTable within holdingWords: counts in flight hold ids of the current table');
+  if (held > 0)
+    throw new Error('replaceTokenTable within holdingWords: counts in flight hold ids of the current table');
   table = { ids: new Map(), names: [] };
   forgetWordTokenIds();
 }
@@ -264,7 +265,7 @@ function tokenIdsAt(id: number): number {
 function scanWords(text: string, visit: (id: number) => void, newline?: () => void): void {
   if (words.length >= WORD_LIMIT && held === 0) clearWords();
   const len = text.length;
-  for (let i = 0; i < len; ) {
+  for (let i = 0; i < len;) {
     let c = text.charCodeAt(i);
     if (!isStart(c)) {
       // A word never holds a newline, so lines are seen here only.
@@ -393,7 +394,11 @@ export function termCounts(counted: IdCounts): TermCounts & { total: number } {
  * (so non-integer weights sum to the same floating-point value as adding them one by one), with
  * the tokens in first-occurrence order across the fields and the length Σ total · |weight|.
  */
-export function weightedTerms(fields: ReadonlyArray<{ counted: IdCounts; weight: number }>): { terms: string[]; freqs: number[]; length: number } {
+export function weightedTerms(fields: ReadonlyArray<{ counted: IdCounts; weight: number }>): {
+  terms: string[];
+  freqs: number[];
+  length: number;
+} {
   const ids: number[] = [];
   let length = 0;
   try {

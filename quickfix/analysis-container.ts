@@ -50,7 +50,13 @@ interface Connection {
   stream: Duplex;
   version: string;
   startedAt: number;
-  pending: Map<number, { resolve: (value: { ok: boolean; diagnostics?: PyflakesFinding[]; error?: string }) => void; reject: (err: Error) => void }>;
+  pending: Map<
+    number,
+    {
+      resolve: (value: { ok: boolean; diagnostics?: PyflakesFinding[]; error?: string }) => void;
+      reject: (err: Error) => void;
+    }
+  >;
   dead: boolean;
 }
 
@@ -86,7 +92,13 @@ export class AnalysisContainer implements Analyser {
   private closed = false;
 
   constructor(options: AnalysisContainerOptions) {
-    this.options = { leaseSeconds: 900, checkTimeoutMs: 10_000, retryAfterMs: 15_000, memoryBytes: 512 * 1024 * 1024, ...options };
+    this.options = {
+      leaseSeconds: 900,
+      checkTimeoutMs: 10_000,
+      retryAfterMs: 15_000,
+      memoryBytes: 512 * 1024 * 1024,
+      ...options,
+    };
   }
 
   /** Runs pyflakes on the code; retries once on a fresh container when the old one died mid-check. */
@@ -103,14 +115,29 @@ export class AnalysisContainer implements Analyser {
         const answer = await this.ask(connection, code);
         const durationMs = performance.now() - started;
         quickfixMetrics.analysisSeconds.observe(durationMs / 1000);
-        if (!answer.ok) return { available: false, reason: `pyflakes could not check the code: ${answer.error ?? 'unknown error'}`, durationMs };
-        return { available: true, diagnostics: pyflakesDiagnostics(answer.diagnostics ?? []), version: connection.version, durationMs };
+        if (!answer.ok)
+          return {
+            available: false,
+            reason: `pyflakes could not check the code: ${answer.error ?? 'unknown error'}`,
+            durationMs,
+          };
+        return {
+          available: true,
+          diagnostics: pyflakesDiagnostics(answer.diagnostics ?? []),
+          version: connection.version,
+          durationMs,
+        };
       } catch (err) {
         this.discard(connection);
-        if (attempt === 1 || /timed out/.test((err as Error).message)) return { available: false, reason: (err as Error).message, durationMs: performance.now() - started };
+        if (attempt === 1 || /timed out/.test((err as Error).message))
+          return { available: false, reason: (err as Error).message, durationMs: performance.now() - started };
       }
     }
-    return { available: false, reason: 'the analysis container kept stopping', durationMs: performance.now() - started };
+    return {
+      available: false,
+      reason: 'the analysis container kept stopping',
+      durationMs: performance.now() - started,
+    };
   }
 
   /** Stops the container; later checks answer "unavailable". */
@@ -125,7 +152,8 @@ export class AnalysisContainer implements Analyser {
 
   private ensure(): Promise<Connection> {
     if (this.closed) return Promise.reject(new Error('the analysis container was shut down'));
-    if (this.lastFailure && Date.now() - this.lastFailure.at < this.options.retryAfterMs) return Promise.reject(new Error(this.lastFailure.reason));
+    if (this.lastFailure && Date.now() - this.lastFailure.at < this.options.retryAfterMs)
+      return Promise.reject(new Error(this.lastFailure.reason));
     const current = this.connection;
     if (current) {
       return current.then((connection) => {
@@ -147,7 +175,10 @@ export class AnalysisContainer implements Analyser {
         quickfixMetrics.analysisStarts.inc({ result: 'error' });
         if (this.connection === starting) this.connection = undefined;
         this.lastFailure = { reason: err.message, at: Date.now() };
-        this.options.logger?.warn({ reason: err.message }, 'the quick-fix analysis container is unavailable; edits are returned without pyflakes checks');
+        this.options.logger?.warn(
+          { reason: err.message },
+          'the quick-fix analysis container is unavailable; edits are returned without pyflakes checks',
+        );
         throw err;
       },
     );
@@ -170,7 +201,8 @@ export class AnalysisContainer implements Analyser {
     connection.pending.clear();
     connection.stream.destroy();
     await connection.container.remove({ force: true, v: true }).catch((err: unknown) => {
-      if (!hasDockerStatus(err, 404, 409)) this.options.logger?.warn({ err }, 'could not remove the analysis container');
+      if (!hasDockerStatus(err, 404, 409))
+        this.options.logger?.warn({ err }, 'could not remove the analysis container');
     });
   }
 
@@ -179,7 +211,8 @@ export class AnalysisContainer implements Analyser {
     try {
       await docker.getImage(image).inspect();
     } catch (err) {
-      if (hasDockerStatus(err, 404)) throw new Error(`the sandbox image ${image} is missing; build it with 'fixwright sandbox build'`);
+      if (hasDockerStatus(err, 404))
+        throw new Error(`the sandbox image ${image} is missing; build it with 'fixwright sandbox build'`);
       throw new Error(`Docker is unreachable (${(err as Error).message}); pyflakes checks need it`);
     }
     const spec = buildContainerSpec({
@@ -190,12 +223,23 @@ export class AnalysisContainer implements Analyser {
       ownerPid: process.pid,
       now: Date.now(),
     });
-    const container = await docker.createContainer({ ...spec, Labels: { ...spec.Labels, 'fixwright.role': 'quickfix-analysis' } });
+    const container = await docker.createContainer({
+      ...spec,
+      Labels: { ...spec.Labels, 'fixwright.role': 'quickfix-analysis' },
+    });
     try {
       await container.start();
       serverSource ??= readFileSync(assetPath('sandbox/assets/fixwright_pyflakes_server.py'), 'utf8');
       // -I: isolated mode (no user site, no PYTHON* variables); the server only parses snippets.
-      const exec = await container.exec({ Cmd: ['python3', '-I', '-c', serverSource], AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false, User: SANDBOX_USER, WorkingDir: '/tmp' });
+      const exec = await container.exec({
+        Cmd: ['python3', '-I', '-c', serverSource],
+        AttachStdin: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        User: SANDBOX_USER,
+        WorkingDir: '/tmp',
+      });
       const stream = (await exec.start({ hijack: true, stdin: true })) as Duplex;
       // An idle analyser must never keep the process alive (a server that is shutting down would
       // wait on it forever): a pending check holds the loop through its own timeout timer instead.
@@ -206,11 +250,24 @@ export class AnalysisContainer implements Analyser {
       stderr.resume();
       stream.once('end', () => stdout.end());
       stream.once('close', () => stdout.end());
-      const connection: Connection = { container, stream, version: 'unknown', startedAt: Date.now(), pending: new Map(), dead: false };
+      const connection: Connection = {
+        container,
+        stream,
+        version: 'unknown',
+        startedAt: Date.now(),
+        pending: new Map(),
+        dead: false,
+      };
       const hello = await this.listen(connection, stdout);
-      if (!hello.ready) throw new Error(`${hello.error ?? 'the analysis server failed to start'}; rebuild the image with 'fixwright sandbox build --force'`);
+      if (!hello.ready)
+        throw new Error(
+          `${hello.error ?? 'the analysis server failed to start'}; rebuild the image with 'fixwright sandbox build --force'`,
+        );
       connection.version = hello.pyflakes ?? 'unknown';
-      this.options.logger?.debug({ container: container.id.slice(0, 12), pyflakes: connection.version }, 'quick-fix analysis container ready');
+      this.options.logger?.debug(
+        { container: container.id.slice(0, 12), pyflakes: connection.version },
+        'quick-fix analysis container ready',
+      );
       return connection;
     } catch (err) {
       await container.remove({ force: true, v: true }).catch(() => undefined);
@@ -219,14 +276,24 @@ export class AnalysisContainer implements Analyser {
   }
 
   /** Routes answers to their waiting checks; resolves with the server's first line (its hello). */
-  private listen(connection: Connection, stdout: PassThrough): Promise<{ ready: boolean; pyflakes?: string; error?: string }> {
+  private listen(
+    connection: Connection,
+    stdout: PassThrough,
+  ): Promise<{ ready: boolean; pyflakes?: string; error?: string }> {
     return new Promise((resolveHello, rejectHello) => {
       let greeted = false;
       const timer = setTimeout(() => rejectHello(new Error('the analysis server did not start within 20 s')), 20_000);
       readLines(
         stdout,
         (line) => {
-          let answer: { id?: number; ok?: boolean; ready?: boolean; pyflakes?: string; diagnostics?: PyflakesFinding[]; error?: string };
+          let answer: {
+            id?: number;
+            ok?: boolean;
+            ready?: boolean;
+            pyflakes?: string;
+            diagnostics?: PyflakesFinding[];
+            error?: string;
+          };
           try {
             answer = JSON.parse(line) as typeof answer;
           } catch {
@@ -255,7 +322,10 @@ export class AnalysisContainer implements Analyser {
     });
   }
 
-  private ask(connection: Connection, code: string): Promise<{ ok: boolean; diagnostics?: PyflakesFinding[]; error?: string }> {
+  private ask(
+    connection: Connection,
+    code: string,
+  ): Promise<{ ok: boolean; diagnostics?: PyflakesFinding[]; error?: string }> {
     if (connection.dead) return Promise.reject(new Error('the analysis container stopped'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

@@ -27,14 +27,18 @@ const REDIS_PREFIX = 'fixwright:edit-cache:';
 const REDIS_TIMEOUT_MS = 250;
 
 function withTimeout<T>(promise: Promise<T>): Promise<T | undefined> {
-  return Promise.race([promise, new Promise<undefined>((r) => setTimeout(() => r(undefined), REDIS_TIMEOUT_MS).unref())]);
+  return Promise.race([
+    promise,
+    new Promise<undefined>((r) => setTimeout(() => r(undefined), REDIS_TIMEOUT_MS).unref()),
+  ]);
 }
 
 /** An LRU of quick-fix answers bounded by entries and bytes, optionally backed by Redis; hits and misses go to /metrics. */
 export class EditCache {
   private readonly entries = new Map<string, { value: CachedAnswer; bytes: number }>();
   private bytes = 0;
-  private readonly options: Required<Omit<EditCacheOptions, 'redis' | 'logger'>> & Pick<EditCacheOptions, 'redis' | 'logger'>;
+  private readonly options: Required<Omit<EditCacheOptions, 'redis' | 'logger'>> &
+    Pick<EditCacheOptions, 'redis' | 'logger'>;
 
   constructor(options: EditCacheOptions = {}) {
     this.options = { maxEntries: 1000, maxBytes: 64 * 1024 * 1024, ttlSeconds: 24 * 3600, ...options };
@@ -78,9 +82,11 @@ export class EditCache {
     const text = JSON.stringify(value);
     this.remember(key, value, text.length);
     if (this.options.redis) {
-      await withTimeout(this.options.redis.set(REDIS_PREFIX + key, text, 'EX', this.options.ttlSeconds)).catch((err: unknown) => {
-        this.options.logger?.warn({ err }, 'the quick-fix cache could not write to Redis');
-      });
+      await withTimeout(this.options.redis.set(REDIS_PREFIX + key, text, 'EX', this.options.ttlSeconds)).catch(
+        (err: unknown) => {
+          this.options.logger?.warn({ err }, 'the quick-fix cache could not write to Redis');
+        },
+      );
     }
   }
 

@@ -21,10 +21,28 @@ export { createPythonAdapter, PYTHON_RULES, type PythonAdapterOptions } from './
 export { planSkeleton, keptBySkeleton, type SkeletonPlan } from './python/skeleton.js';
 export { MAX_CODE_BYTES, DEFAULT_MAX_EDITS } from './request-checks.js';
 export { QuickFixService, type ModelAccess, type QuickFixParts } from './quick-fix-service.js';
-export { inverseDsl, runEditBench, type BenchCase, type EditBenchOptions, type EditBenchReport } from './bench/run-bench.js';
+export {
+  inverseDsl,
+  runEditBench,
+  type BenchCase,
+  type EditBenchOptions,
+  type EditBenchReport,
+} from './bench/run-bench.js';
 export { readCorpus, type CorpusFile } from './bench/corpus.js';
 export { BUG_KINDS, type BugKind } from './bench/inject.js';
-export type { ClientDiagnostic, Diagnostic, DiagnosticKind, EditRequest, EditResponse, EditStatus, EditTier, EditTimings, FixedVerdict, LineEdit, Verification } from './types.js';
+export type {
+  ClientDiagnostic,
+  Diagnostic,
+  DiagnosticKind,
+  EditRequest,
+  EditResponse,
+  EditStatus,
+  EditTier,
+  EditTimings,
+  FixedVerdict,
+  LineEdit,
+  Verification,
+} from './types.js';
 
 /** Overrides of the model the settings name (the CLI's --model/--base-url, a benchmark's scripted server). */
 export interface QuickFixModelOverride {
@@ -49,14 +67,26 @@ export interface QuickFixOptions {
 /** The chat model from settings (and overrides), or why the model tier cannot run. */
 export function modelAccess(settings: Settings, override: QuickFixModelOverride = {}): ModelAccess {
   const name = override.model ?? settings.models.chatModel;
-  if (!name) return { name: null, reason: 'no model is configured (set FIXWRIGHT_MODEL, and OPENAI_BASE_URL/OPENAI_API_KEY for its server)' };
+  if (!name)
+    return {
+      name: null,
+      reason: 'no model is configured (set FIXWRIGHT_MODEL, and OPENAI_BASE_URL/OPENAI_API_KEY for its server)',
+    };
   const baseURL = override.baseURL ?? settings.models.baseURL;
   const apiKey = override.apiKey ?? settings.models.apiKey;
   return {
     name,
     ask: (temperature) => {
       // Built per request: the temperature is the request's. The client object is cheap; the connection pool is Node's.
-      const chat = createChatModel({ model: name, ...(baseURL ? { baseURL } : {}), ...(apiKey ? { apiKey } : {}), temperature: temperature ?? 0, maxTokens: Math.min(settings.models.maxTokens, 2048), timeoutMs: settings.models.requestTimeoutSeconds * 1000, maxRetries: 1 });
+      const chat = createChatModel({
+        model: name,
+        ...(baseURL ? { baseURL } : {}),
+        ...(apiKey ? { apiKey } : {}),
+        temperature: temperature ?? 0,
+        maxTokens: Math.min(settings.models.maxTokens, 2048),
+        timeoutMs: settings.models.requestTimeoutSeconds * 1000,
+        maxRetries: 1,
+      });
       return async (messages) => {
         const result = await callModel(chat, messages, { prices: settings.models.prices });
         return { text: result.text, durationMs: result.durationMs };
@@ -69,12 +99,23 @@ export function modelAccess(settings: Settings, override: QuickFixModelOverride 
 export function createQuickFixService(settings: Settings, options: QuickFixOptions = {}): QuickFixService {
   const analyser =
     options.analyser ??
-    new AnalysisContainer({ docker: createDockerClient(settings.dockerHost), image: settings.sandbox.image, ...(options.logger ? { logger: options.logger } : {}) });
+    new AnalysisContainer({
+      docker: createDockerClient(settings.dockerHost),
+      image: settings.sandbox.image,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
   const { cacheMaxEntries, cacheMaxBytes, cacheTtlSeconds } = settings.quickfix;
   const cache =
     options.cache === false
       ? undefined
-      : new EditCache({ maxEntries: cacheMaxEntries, maxBytes: cacheMaxBytes, ttlSeconds: cacheTtlSeconds, ...(options.cache ?? {}), ...(options.redis ? { redis: options.redis } : {}), ...(options.logger ? { logger: options.logger } : {}) });
+      : new EditCache({
+          maxEntries: cacheMaxEntries,
+          maxBytes: cacheMaxBytes,
+          ttlSeconds: cacheTtlSeconds,
+          ...(options.cache ?? {}),
+          ...(options.redis ? { redis: options.redis } : {}),
+          ...(options.logger ? { logger: options.logger } : {}),
+        });
   return new QuickFixService({
     adapters: [createPythonAdapter(analyser)],
     model: modelAccess(settings, options.model),

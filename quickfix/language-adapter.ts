@@ -49,7 +49,12 @@ export interface LanguageAdapter {
    */
   diagnostics(code: string, focus?: AnalysisFocus): Promise<AnalysisResult>;
   /** What to analyse before and after edits to verify them (the same definitions in both); undefined: the whole file. */
-  editFoci?(before: string, after: string, edits: readonly LineRangeEdit[], targetLines: readonly number[]): { before: AnalysisFocus; after: AnalysisFocus } | undefined;
+  editFoci?(
+    before: string,
+    after: string,
+    edits: readonly LineRangeEdit[],
+    targetLines: readonly number[],
+  ): { before: AnalysisFocus; after: AnalysisFocus } | undefined;
   /** Applies line-range edits (numbered against `code`); throws EditFailure when they do not apply. */
   apply(code: string, edits: readonly LineRangeEdit[]): string;
   readonly ruleFixers: readonly RuleFixer[];

@@ -34,7 +34,9 @@ export function editsBetween(before: string, after: string): LineRangeEdit[] {
 
 /** The line-range DSL text of edits (`@@ START-END`, `-` and `+` lines). */
 export function renderDsl(edits: readonly LineRangeEdit[]): string {
-  return edits.map((e) => [`@@ ${e.start}-${e.end}`, ...e.minus.map((l) => `-${l}`), ...e.plus.map((l) => `+${l}`)].join('\n')).join('\n');
+  return edits
+    .map((e) => [`@@ ${e.start}-${e.end}`, ...e.minus.map((l) => `-${l}`), ...e.plus.map((l) => `+${l}`)].join('\n'))
+    .join('\n');
 }
 
 /** Edits as clients see them: an insertion after line N is the empty range N+1..N. */
@@ -43,7 +45,9 @@ export function toLineEdits(edits: readonly LineRangeEdit[]): LineEdit[] {
     .sort((a, b) => a.start - b.start)
     .map((e) => {
       const replacement = e.plus.length ? `${e.plus.join('\n')}\n` : '';
-      return e.minus.length === 0 ? { start_line: e.start + 1, end_line: e.start, replacement } : { start_line: e.start, end_line: e.end, replacement };
+      return e.minus.length === 0
+        ? { start_line: e.start + 1, end_line: e.start, replacement }
+        : { start_line: e.start, end_line: e.end, replacement };
     });
 }
 
@@ -65,9 +69,15 @@ export function fromLineEdits(code: string, edits: readonly LineEdit[]): LineRan
 }
 
 /** Why an edit falls outside the region the caller allowed, or undefined when all are inside. */
-export function outsideRegion(edits: readonly LineRangeEdit[], region: { start: number; end: number }): string | undefined {
+export function outsideRegion(
+  edits: readonly LineRangeEdit[],
+  region: { start: number; end: number },
+): string | undefined {
   for (const e of edits) {
-    const inside = e.minus.length === 0 ? e.start >= region.start - 1 && e.start <= region.end : e.start >= region.start && e.end <= region.end;
+    const inside =
+      e.minus.length === 0
+        ? e.start >= region.start - 1 && e.start <= region.end
+        : e.start >= region.start && e.end <= region.end;
     if (!inside) return `@@ ${e.start}-${e.end} is outside the lines you may edit (${region.start}-${region.end})`;
   }
   return undefined;
@@ -84,7 +94,12 @@ export interface EditScope {
  * file when the scope allows it; those are returned so the answer can report them. `problem` names
  * the first edit refused.
  */
-export function checkScope(adapter: LanguageAdapter, code: string, edits: readonly LineRangeEdit[], scope: EditScope): { problem?: string; imports: LineRangeEdit[] } {
+export function checkScope(
+  adapter: LanguageAdapter,
+  code: string,
+  edits: readonly LineRangeEdit[],
+  scope: EditScope,
+): { problem?: string; imports: LineRangeEdit[] } {
   const imports: LineRangeEdit[] = [];
   for (const e of edits) {
     const outside = outsideRegion([e], scope.region);
@@ -94,7 +109,10 @@ export function checkScope(adapter: LanguageAdapter, code: string, edits: readon
       imports.push(e);
       continue;
     }
-    return { problem: isImport ? `${outside}; imports may not be added at the top (allow_imports is false)` : outside, imports };
+    return {
+      problem: isImport ? `${outside}; imports may not be added at the top (allow_imports is false)` : outside,
+      imports,
+    };
   }
   return { imports };
 }
@@ -113,5 +131,10 @@ export function editsFromResponse(code: string, answer: { edits: readonly LineEd
 
 /** Where line `line` of the code before `edits` is after them (edits wholly above it shift it; an insertion before it too). */
 export function movedLine(edits: readonly LineRangeEdit[], line: number): number {
-  return line + edits.filter((e) => (e.minus.length === 0 ? e.start <= line : e.end < line)).reduce((n, e) => n + e.plus.length - e.minus.length, 0);
+  return (
+    line +
+    edits
+      .filter((e) => (e.minus.length === 0 ? e.start <= line : e.end < line))
+      .reduce((n, e) => n + e.plus.length - e.minus.length, 0)
+  );
 }

@@ -11,8 +11,25 @@ export type AskModel = (messages: BaseMessageLike[]) => Promise<{ text: string; 
 
 /** How the model tier ended. */
 export type ModelTierResult =
-  | { status: 'edited' | 'kept_previous'; edits: LineRangeEdit[]; imports: LineRangeEdit[]; outcome: VerifyOutcome; rounds: number; modelMs: number; analysisMs: number; rawAnswer: string }
-  | { status: 'no_edits'; reason: string; outcome?: VerifyOutcome; rounds: number; modelMs: number; analysisMs: number; rawAnswer: string };
+  | {
+      status: 'edited' | 'kept_previous';
+      edits: LineRangeEdit[];
+      imports: LineRangeEdit[];
+      outcome: VerifyOutcome;
+      rounds: number;
+      modelMs: number;
+      analysisMs: number;
+      rawAnswer: string;
+    }
+  | {
+      status: 'no_edits';
+      reason: string;
+      outcome?: VerifyOutcome;
+      rounds: number;
+      modelMs: number;
+      analysisMs: number;
+      rawAnswer: string;
+    };
 
 /** What the model tier works on. */
 export interface ModelTierInput {
@@ -24,7 +41,13 @@ export interface ModelTierInput {
 }
 
 type Judged =
-  | { kind: 'accept'; status: 'edited' | 'kept_previous'; edits: LineRangeEdit[]; imports: LineRangeEdit[]; outcome: VerifyOutcome }
+  | {
+      kind: 'accept';
+      status: 'edited' | 'kept_previous';
+      edits: LineRangeEdit[];
+      imports: LineRangeEdit[];
+      outcome: VerifyOutcome;
+    }
   | { kind: 'no_edits'; reason: string }
   | { kind: 'reject'; problem: string; outcome?: VerifyOutcome };
 
@@ -36,20 +59,34 @@ async function judge(input: ModelTierInput, text: string): Promise<Judged> {
   if (edits.length === 0) {
     if (special === 'NO_EDITS') return { kind: 'no_edits', reason: 'the model answered NO_EDITS: nothing safe to do' };
     if (special === 'KEEP_PREVIOUS') {
-      if (!input.previous) return { kind: 'reject', problem: 'you answered KEEP_PREVIOUS, but there is no previous proposal' };
-      const outcome = await verifyEdits(input.adapter, prompt.code, input.beforeAnalysis, input.previous, input.targets);
-      if (!outcome.ok) return { kind: 'reject', problem: `the previous proposal does not verify: ${outcome.problem}`, outcome };
+      if (!input.previous)
+        return { kind: 'reject', problem: 'you answered KEEP_PREVIOUS, but there is no previous proposal' };
+      const outcome = await verifyEdits(
+        input.adapter,
+        prompt.code,
+        input.beforeAnalysis,
+        input.previous,
+        input.targets,
+      );
+      if (!outcome.ok)
+        return { kind: 'reject', problem: `the previous proposal does not verify: ${outcome.problem}`, outcome };
       return { kind: 'accept', status: 'kept_previous', edits: input.previous, imports: [], outcome };
     }
     return { kind: 'reject', problem: 'no "@@ START-END" edit, NO_EDITS or KEEP_PREVIOUS was found in the answer' };
   }
-  if (edits.length > prompt.maxEdits) return { kind: 'reject', problem: `${edits.length} edits, but at most ${prompt.maxEdits} are allowed` };
-  const { problem: outside, imports } = checkScope(input.adapter, prompt.code, edits, { region: prompt.region, allowImports: prompt.allowImports });
+  if (edits.length > prompt.maxEdits)
+    return { kind: 'reject', problem: `${edits.length} edits, but at most ${prompt.maxEdits} are allowed` };
+  const { problem: outside, imports } = checkScope(input.adapter, prompt.code, edits, {
+    region: prompt.region,
+    allowImports: prompt.allowImports,
+  });
   if (outside) return { kind: 'reject', problem: outside };
   const outcome = await verifyEdits(input.adapter, prompt.code, input.beforeAnalysis, edits, input.targets);
   if (!outcome.ok) return { kind: 'reject', problem: outcome.problem ?? 'verification failed', outcome };
   const undone = undoneKeep(prompt.instruction, input.previous, outcome.after!);
-  return undone ? { kind: 'reject', problem: undone, outcome } : { kind: 'accept', status: 'edited', edits, imports, outcome };
+  return undone
+    ? { kind: 'reject', problem: undone, outcome }
+    : { kind: 'accept', status: 'edited', edits, imports, outcome };
 }
 
 /**
@@ -61,7 +98,11 @@ export function keepsPrevious(instruction: string | undefined): boolean {
   return instruction !== undefined && /\bkeep\b/i.test(instruction);
 }
 
-export function undoneKeep(instruction: string | undefined, previous: readonly LineRangeEdit[] | undefined, after: string): string | undefined {
+export function undoneKeep(
+  instruction: string | undefined,
+  previous: readonly LineRangeEdit[] | undefined,
+  after: string,
+): string | undefined {
   if (!previous || !keepsPrevious(instruction)) return undefined;
   const text = `\n${after}`;
   for (const e of previous) {
@@ -79,7 +120,10 @@ export function undoneKeep(instruction: string | undefined, previous: readonly L
  * `no_edits` with the reason.
  */
 export async function runModelTier(input: ModelTierInput, ask: AskModel): Promise<ModelTierResult> {
-  const messages: BaseMessageLike[] = editMessages({ ...input.prompt, ...(input.previous ? { previousDsl: renderDsl(input.previous) } : {}) });
+  const messages: BaseMessageLike[] = editMessages({
+    ...input.prompt,
+    ...(input.previous ? { previousDsl: renderDsl(input.previous) } : {}),
+  });
   let modelMs = 0;
   let analysisMs = 0;
   let last: Judged | undefined;
@@ -92,9 +136,28 @@ export async function runModelTier(input: ModelTierInput, ask: AskModel): Promis
     last = await judge(input, answer.text);
     const outcome = last.kind === 'no_edits' ? undefined : last.outcome;
     analysisMs += outcome?.analysisMs ?? 0;
-    if (last.kind === 'accept') return { status: last.status, edits: last.edits, imports: last.imports, outcome: last.outcome, rounds: round, modelMs, analysisMs, rawAnswer };
-    if (last.kind === 'no_edits') return { status: 'no_edits', reason: last.reason, rounds: round, modelMs, analysisMs, rawAnswer };
+    if (last.kind === 'accept')
+      return {
+        status: last.status,
+        edits: last.edits,
+        imports: last.imports,
+        outcome: last.outcome,
+        rounds: round,
+        modelMs,
+        analysisMs,
+        rawAnswer,
+      };
+    if (last.kind === 'no_edits')
+      return { status: 'no_edits', reason: last.reason, rounds: round, modelMs, analysisMs, rawAnswer };
   }
   const rejected = last as Extract<Judged, { kind: 'reject' }>;
-  return { status: 'no_edits', reason: `the model's edits were refused after the repair round: ${rejected.problem}`, ...(rejected.outcome ? { outcome: rejected.outcome } : {}), rounds: 2, modelMs, analysisMs, rawAnswer };
+  return {
+    status: 'no_edits',
+    reason: `the model's edits were refused after the repair round: ${rejected.problem}`,
+    ...(rejected.outcome ? { outcome: rejected.outcome } : {}),
+    rounds: 2,
+    modelMs,
+    analysisMs,
+    rawAnswer,
+  };
 }

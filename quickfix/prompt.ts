@@ -51,7 +51,10 @@ export function editMessages(input: PromptInput): BaseMessageLike[] {
     input.diagnostics.length ? `Diagnostics:\n${describeDiagnostics(input.diagnostics)}` : 'Diagnostics: none given.',
     input.instruction ? `Instruction: ${input.instruction}` : 'Instruction: fix the diagnostics.',
   ];
-  if (input.previousDsl) parts.push(`A previous proposal for this code (answer KEEP_PREVIOUS if it should stand; when the instruction asks to keep it, your edits must include its changes):\n${input.previousDsl}`);
+  if (input.previousDsl)
+    parts.push(
+      `A previous proposal for this code (answer KEEP_PREVIOUS if it should stand; when the instruction asks to keep it, your edits must include its changes):\n${input.previousDsl}`,
+    );
   parts.push(`Code:\n${numberedCode(input.code, input.region)}`);
   return [
     ['system', QUICKFIX_SYSTEM_PROMPT],
@@ -61,5 +64,8 @@ export function editMessages(input: PromptInput): BaseMessageLike[] {
 
 /** The repair round's feedback: exactly what failed, and the same choices as before. */
 export function repairMessage(problem: string): BaseMessageLike {
-  return ['human', `Your answer was not accepted: ${problem}\nAnswer again with corrected line-range edits (line numbers as shown in the code above), or NO_EDITS if nothing safe can be done, or KEEP_PREVIOUS if the previous proposal should stand.`];
+  return [
+    'human',
+    `Your answer was not accepted: ${problem}\nAnswer again with corrected line-range edits (line numbers as shown in the code above), or NO_EDITS if nothing safe can be done, or KEEP_PREVIOUS if the previous proposal should stand.`,
+  ];
 }

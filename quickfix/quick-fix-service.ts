@@ -16,7 +16,8 @@ import type { EditRequest, EditResponse, EditTimings, LineEdit, Verification } f
 import { analysedDiagnostics, type Target } from './verify.js';
 
 /** The configured chat model, or the reason there is none. */
-export type ModelAccess = { name: string; ask: (temperature: number | undefined) => AskModel } | { name: null; reason: string };
+export type ModelAccess =
+  { name: string; ask: (temperature: number | undefined) => AskModel } | { name: null; reason: string };
 
 /** What a quick-fix service is built from (the factory in `index.ts` wires the real parts). */
 export interface QuickFixParts {
@@ -32,26 +33,48 @@ export interface QuickFixParts {
 function previousEdits(code: string, previous: EditRequest['previous']): LineRangeEdit[] | undefined {
   if (previous === undefined) return undefined;
   const edits = typeof previous === 'string' ? parseLineRangeEdits(previous) : fromLineEdits(code, previous);
-  if (!edits || edits.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'previous must be an earlier answer\'s raw_patch_dsl or its edits, numbered against this code', { field: 'previous' });
+  if (!edits || edits.length === 0)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      "previous must be an earlier answer's raw_patch_dsl or its edits, numbered against this code",
+      { field: 'previous' },
+    );
   return edits;
 }
 
 /** The diagnostics the request targets, each matched to what pyflakes or the parser reports when it can be. */
-function targetsOf(adapter: LanguageAdapter, request: CheckedRequest, analysis: AnalysisResult, code = request.code): Target[] {
+function targetsOf(
+  adapter: LanguageAdapter,
+  request: CheckedRequest,
+  analysis: AnalysisResult,
+  code = request.code,
+): Target[] {
   const found = analysedDiagnostics(adapter, code, analysis);
   const given = clientDiagnostics(request.diagnostics, request.lineCount);
   if (given.length === 0) {
     // Nothing named: the analyser's own findings inside the region are the targets.
-    return found.filter((d) => d.kind !== 'other' && d.line !== undefined && d.line >= request.start_line && d.line <= request.end_line).map((d) => ({ diagnostic: d, analysable: analysis.available }));
+    return found
+      .filter(
+        (d) => d.kind !== 'other' && d.line !== undefined && d.line >= request.start_line && d.line <= request.end_line,
+      )
+      .map((d) => ({ diagnostic: d, analysable: analysis.available }));
   }
   return given.map((d) => {
     const matched = analysis.available || d.kind === 'syntax' ? matchDiagnostic(d, found) : undefined;
-    return matched && analysis.available ? { diagnostic: matched, analysable: true } : { diagnostic: d, analysable: false };
+    return matched && analysis.available
+      ? { diagnostic: matched, analysable: true }
+      : { diagnostic: d, analysable: false };
   });
 }
 
 /** The verification of "no edits": the code as it stands. */
-function unchanged(adapter: LanguageAdapter, code: string, analysis: AnalysisResult, targets: readonly Target[], reason: string): Verification {
+function unchanged(
+  adapter: LanguageAdapter,
+  code: string,
+  analysis: AnalysisResult,
+  targets: readonly Target[],
+  reason: string,
+): Verification {
   const diagnostics = analysedDiagnostics(adapter, code, analysis);
   return {
     applies: true,
@@ -59,15 +82,28 @@ function unchanged(adapter: LanguageAdapter, code: string, analysis: AnalysisRes
     diagnostics_before: diagnostics,
     diagnostics_after: diagnostics,
     fixed: targets.some((t) => t.analysable) ? false : 'unknown',
-    checked: ['tree-sitter parse', ...(analysis.available ? [`pyflakes ${analysis.version}`, ...(analysis.view ? [analysis.view] : [])] : [])],
-    analyser: analysis.available ? { available: true, version: analysis.version } : { available: false, reason: analysis.reason },
+    checked: [
+      'tree-sitter parse',
+      ...(analysis.available ? [`pyflakes ${analysis.version}`, ...(analysis.view ? [analysis.view] : [])] : []),
+    ],
+    analyser: analysis.available
+      ? { available: true, version: analysis.version }
+      : { available: false, reason: analysis.reason },
     reason,
   };
 }
 
 /** How answers report the edits allowed outside the requested lines (imports added at the top). */
 function outsideRegionReport(edits: LineEdit[]): Pick<EditResponse, 'outside_region'> {
-  return edits.length ? { outside_region: edits.map((e) => ({ ...e, reason: 'an import added at the top of the file, outside the requested lines (allow_imports: false refuses it)' })) } : {};
+  return edits.length
+    ? {
+        outside_region: edits.map((e) => ({
+          ...e,
+          reason:
+            'an import added at the top of the file, outside the requested lines (allow_imports: false refuses it)',
+        })),
+      }
+    : {};
 }
 
 /**
@@ -121,16 +157,23 @@ export class QuickFixService {
     const finish = (answer: Omit<EditResponse, 'timings_ms'>): EditResponse => {
       timings.total = performance.now() - started;
       timings.overhead = timings.total - timings.model;
-      const rounded = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v * 100) / 100])) as unknown as EditTimings;
+      const rounded = Object.fromEntries(
+        Object.entries(timings).map(([k, v]) => [k, Math.round(v * 100) / 100]),
+      ) as unknown as EditTimings;
       quickfixMetrics.tierSeconds.observe({ tier: answer.tier }, timings.total / 1000);
       quickfixMetrics.requests.inc({ tier: answer.tier, status: answer.status });
-      const edits = crlf ? answer.edits.map((e) => ({ ...e, replacement: e.replacement.replace(/\n/g, '\r\n') })) : answer.edits;
+      const edits = crlf
+        ? answer.edits.map((e) => ({ ...e, replacement: e.replacement.replace(/\n/g, '\r\n') }))
+        : answer.edits;
       return { ...answer, edits, timings_ms: rounded };
     };
 
     // Sampling at a temperature above 0 asks for a different answer each time: never cached.
     const cacheable = this.parts.cache && (request.temperature ?? 0) === 0;
-    const scope: EditScope = { region: { start: request.start_line, end: request.end_line }, allowImports: request.allow_imports ?? true };
+    const scope: EditScope = {
+      region: { start: request.start_line, end: request.end_line },
+      allowImports: request.allow_imports ?? true,
+    };
     const key = cacheKey({
       v: 2,
       language: request.language,
@@ -155,9 +198,14 @@ export class QuickFixService {
     // one without a line) the region; the adapter analyses the whole file when it must.
     const given = clientDiagnostics(request.diagnostics, request.lineCount);
     const focus = {
-      ranges: given.length > 0 && given.every((d) => d.line !== undefined) ? given.map((d) => ({ start: d.line!, end: d.line! })) : [{ start: request.start_line, end: request.end_line }],
+      ranges:
+        given.length > 0 && given.every((d) => d.line !== undefined)
+          ? given.map((d) => ({ start: d.line!, end: d.line! }))
+          : [{ start: request.start_line, end: request.end_line }],
       // Whether an unused import is unused is a whole-file question: every mention of its name is analysed.
-      names: given.flatMap((d) => (d.kind === 'unused_import' && d.name ? d.name.split(/[ .]/).filter((w) => w && w !== 'as') : [])),
+      names: given.flatMap((d) =>
+        d.kind === 'unused_import' && d.name ? d.name.split(/[ .]/).filter((w) => w && w !== 'as') : [],
+      ),
     };
     const beforeAnalysis = await adapter.diagnostics(request.code, focus);
     timings.analysis += beforeAnalysis.durationMs;
@@ -174,12 +222,27 @@ export class QuickFixService {
           keptCode = adapter.apply(request.code, previous);
         } catch (err) {
           if (!(err instanceof EditFailure)) throw err;
-          throw new FixwrightError('FW_ERR_BAD_INPUT', `previous does not apply to this code: ${err.message}`, { field: 'previous' });
+          throw new FixwrightError('FW_ERR_BAD_INPUT', `previous does not apply to this code: ${err.message}`, {
+            field: 'previous',
+          });
         }
         const keptAnalysis = await adapter.diagnostics(keptCode);
         timings.analysis += keptAnalysis.durationMs;
-        const kept = { edits: previous, code: keptCode, analysis: keptAnalysis, targets: targetsOf(adapter, request, keptAnalysis, keptCode) };
-        result = await runRuleTierKeeping(adapter, request.code, beforeAnalysis, targets, request.max_edits, scope, kept);
+        const kept = {
+          edits: previous,
+          code: keptCode,
+          analysis: keptAnalysis,
+          targets: targetsOf(adapter, request, keptAnalysis, keptCode),
+        };
+        result = await runRuleTierKeeping(
+          adapter,
+          request.code,
+          beforeAnalysis,
+          targets,
+          request.max_edits,
+          scope,
+          kept,
+        );
       } else {
         result = await runRuleTier(adapter, request.code, beforeAnalysis, targets, request.max_edits, scope);
       }
@@ -192,7 +255,11 @@ export class QuickFixService {
           raw_patch_dsl: renderDsl(result.edits),
           status: 'edited',
           tier: 'rule',
-          verification: { ...result.outcome.verification, reason: `${result.outcome.verification.reason ?? ''} (rules: ${result.rules.join('; ')})${imports.length ? `; outside the requested lines: ${imports.map((e) => `an import at line ${e.start_line}`).join(', ')}` : ''}`.trim() },
+          verification: {
+            ...result.outcome.verification,
+            reason:
+              `${result.outcome.verification.reason ?? ''} (rules: ${result.rules.join('; ')})${imports.length ? `; outside the requested lines: ${imports.map((e) => `an import at line ${e.start_line}`).join(', ')}` : ''}`.trim(),
+          },
           ...outsideRegionReport(imports),
           model_version: null,
           model_rounds: 0,
@@ -201,14 +268,40 @@ export class QuickFixService {
     }
 
     if (!answer && !tiers.includes('model')) {
-      answer = { edits: [], raw_patch_dsl: '', status: 'no_edits', tier: 'rule', verification: unchanged(adapter, request.code, beforeAnalysis, targets, 'no rule fixer produced a verified fix'), model_version: null, reason: 'no rule fixer produced a verified fix (the model tier is off)', model_rounds: 0 };
+      answer = {
+        edits: [],
+        raw_patch_dsl: '',
+        status: 'no_edits',
+        tier: 'rule',
+        verification: unchanged(
+          adapter,
+          request.code,
+          beforeAnalysis,
+          targets,
+          'no rule fixer produced a verified fix',
+        ),
+        model_version: null,
+        reason: 'no rule fixer produced a verified fix (the model tier is off)',
+        model_rounds: 0,
+      };
     }
 
     if (!answer && model.name === null) {
       // Only the rule tier ran: the answer is its, with why the model tier could not follow.
-      const why = ruleTierWanted(request.instruction) ? 'no rule fixer produced a verified fix' : 'the instruction asks for more than fixing diagnostics, which only the model tier does';
+      const why = ruleTierWanted(request.instruction)
+        ? 'no rule fixer produced a verified fix'
+        : 'the instruction asks for more than fixing diagnostics, which only the model tier does';
       const reason = `${why}, and the model tier is unavailable: ${model.reason}`;
-      answer = { edits: [], raw_patch_dsl: '', status: 'no_edits', tier: 'rule', verification: unchanged(adapter, request.code, beforeAnalysis, targets, reason), model_version: null, reason, model_rounds: 0 };
+      answer = {
+        edits: [],
+        raw_patch_dsl: '',
+        status: 'no_edits',
+        tier: 'rule',
+        verification: unchanged(adapter, request.code, beforeAnalysis, targets, reason),
+        model_version: null,
+        reason,
+        model_rounds: 0,
+      };
     }
 
     if (!answer && model.name !== null) {
@@ -246,11 +339,24 @@ export class QuickFixService {
               reason: result.reason,
               model_rounds: result.rounds,
             }
-          : { edits: toLineEdits(result.edits), raw_patch_dsl: renderDsl(result.edits), status: result.status, tier: 'model', verification: result.outcome.verification, ...outsideRegionReport(toLineEdits(result.imports)), model_version: model.name, model_rounds: result.rounds };
+          : {
+              edits: toLineEdits(result.edits),
+              raw_patch_dsl: renderDsl(result.edits),
+              status: result.status,
+              tier: 'model',
+              verification: result.outcome.verification,
+              ...outsideRegionReport(toLineEdits(result.imports)),
+              model_version: model.name,
+              model_rounds: result.rounds,
+            };
     }
 
     // Answers checked without pyflakes, or with no model configured, may change once those are back.
-    if (cacheable && beforeAnalysis.available && !(answer!.status === 'no_edits' && tiers.includes('model') && model.name === null)) {
+    if (
+      cacheable &&
+      beforeAnalysis.available &&
+      !(answer!.status === 'no_edits' && tiers.includes('model') && model.name === null)
+    ) {
       await this.parts.cache!.set(key, answer as CachedAnswer);
     }
     return finish(answer!);
@@ -264,7 +370,10 @@ export class QuickFixService {
   async close(drainMs = 2000): Promise<void> {
     if (this.inFlight.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, drainMs)))]);
+      await Promise.race([
+        Promise.allSettled([...this.inFlight]),
+        new Promise((r) => (timer = setTimeout(r, drainMs))),
+      ]);
       clearTimeout(timer);
     }
     await Promise.allSettled(this.parts.adapters.map((a) => a.close()));

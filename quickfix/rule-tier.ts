@@ -15,7 +15,14 @@ const MAX_CANDIDATES = 6;
 /** Whether an instruction asks for no more than fixing diagnostics (the rule tier never adds type hints). */
 export function ruleTierWanted(instruction: string | undefined): boolean {
   if (!instruction || !instruction.trim()) return true;
-  return /\b(fix|error|errors|lint|warning|warnings|diagnostic|diagnostics|undefined|import|unused|typo|syntax)\b/i.test(instruction) && !/\b(add|write|refactor|rename|type hints?|docstring|optimi[sz]e|implement)\b/i.test(instruction.replace(/\bfix\b.*/i, ''));
+  return (
+    /\b(fix|error|errors|lint|warning|warnings|diagnostic|diagnostics|undefined|import|unused|typo|syntax)\b/i.test(
+      instruction,
+    ) &&
+    !/\b(add|write|refactor|rename|type hints?|docstring|optimi[sz]e|implement)\b/i.test(
+      instruction.replace(/\bfix\b.*/i, ''),
+    )
+  );
 }
 
 /** The rule tier's answer: verified edits and the rules that made them. */
@@ -34,9 +41,18 @@ export interface RuleTierResult {
  * the original code. Undefined names go first: renaming a misspelt definition also clears the
  * "assigned but never used" warning it caused. Undefined when any target is beyond the rules.
  */
-export async function runRuleTier(adapter: LanguageAdapter, code: string, beforeAnalysis: AnalysisResult, targets: readonly Target[], maxEdits: number, scope: EditScope): Promise<RuleTierResult | undefined> {
+export async function runRuleTier(
+  adapter: LanguageAdapter,
+  code: string,
+  beforeAnalysis: AnalysisResult,
+  targets: readonly Target[],
+  maxEdits: number,
+  scope: EditScope,
+): Promise<RuleTierResult | undefined> {
   if (targets.length === 0 || !targets.every((t) => RULE_ORDER.includes(t.diagnostic.kind))) return undefined;
-  const ordered = [...targets].sort((a, b) => RULE_ORDER.indexOf(a.diagnostic.kind) - RULE_ORDER.indexOf(b.diagnostic.kind));
+  const ordered = [...targets].sort(
+    (a, b) => RULE_ORDER.indexOf(a.diagnostic.kind) - RULE_ORDER.indexOf(b.diagnostic.kind),
+  );
   let current = code;
   let analysis = beforeAnalysis;
   let analysisMs = 0;
@@ -49,7 +65,9 @@ export async function runRuleTier(adapter: LanguageAdapter, code: string, before
     if (!now) continue; // an earlier fix cleared it too
     const step: Target = { diagnostic: now, analysable: analysis.available };
     let accepted: { candidate: RuleCandidate; outcome: VerifyOutcome } | undefined;
-    const candidates = adapter.ruleFixers.filter((f) => f.kinds.includes(now.kind)).flatMap((f) => f.propose({ code: current, target: now, diagnostics }));
+    const candidates = adapter.ruleFixers
+      .filter((f) => f.kinds.includes(now.kind))
+      .flatMap((f) => f.propose({ code: current, target: now, diagnostics }));
     for (const candidate of candidates.slice(0, MAX_CANDIDATES)) {
       // The region rule before any pyflakes check: a fix outside the lines asked about is no answer.
       if (checkScope(adapter, code, editsBetween(code, candidate.code), scope).problem) continue;
@@ -69,16 +87,26 @@ export async function runRuleTier(adapter: LanguageAdapter, code: string, before
       // pyflakes saw only the definitions around this fix: the targets left are looked for where they are now.
       const moved = editsBetween(code, current);
       const lines = rest.flatMap((t) => (t.diagnostic.line === undefined ? [] : [movedLine(moved, t.diagnostic.line)]));
-      analysis = await adapter.diagnostics(current, lines.length === rest.length ? { ranges: lines.map((l) => ({ start: l, end: l })) } : undefined);
+      analysis = await adapter.diagnostics(
+        current,
+        lines.length === rest.length ? { ranges: lines.map((l) => ({ start: l, end: l })) } : undefined,
+      );
       analysisMs += analysis.durationMs;
-    } else if (analysis.available) analysis = { available: true, diagnostics: accepted.outcome.verification.diagnostics_after, version: analysis.version, durationMs: 0 };
+    } else if (analysis.available)
+      analysis = {
+        available: true,
+        diagnostics: accepted.outcome.verification.diagnostics_after,
+        version: analysis.version,
+        durationMs: 0,
+      };
   }
   const edits = editsBetween(code, current);
   if (edits.length === 0 || edits.length > maxEdits) return undefined;
   const { problem, imports } = checkScope(adapter, code, edits, scope);
   if (problem) return undefined;
   // One fix for one target was verified against the original already: no need to check it twice.
-  if (steps.length === 1 && targets.length === 1 && steps[0]!.from === code) return { edits, outcome: steps[0]!.outcome, rules, analysisMs, imports };
+  if (steps.length === 1 && targets.length === 1 && steps[0]!.from === code)
+    return { edits, outcome: steps[0]!.outcome, rules, analysisMs, imports };
   const outcome = await verifyEdits(adapter, code, beforeAnalysis, edits, targets);
   analysisMs += outcome.analysisMs;
   return outcome.ok ? { edits, outcome, rules, analysisMs, imports } : undefined;
@@ -86,7 +114,12 @@ export async function runRuleTier(adapter: LanguageAdapter, code: string, before
 
 /** Line `line` of the code before `edits` as numbered after them (edits wholly above it shift it). */
 function shifted(edits: readonly LineRangeEdit[], line: number): number {
-  return line + edits.filter((e) => (e.minus.length === 0 ? e.start < line : e.end < line)).reduce((n, e) => n + e.plus.length - e.minus.length, 0);
+  return (
+    line +
+    edits
+      .filter((e) => (e.minus.length === 0 ? e.start < line : e.end < line))
+      .reduce((n, e) => n + e.plus.length - e.minus.length, 0)
+  );
 }
 
 /**
@@ -112,6 +145,14 @@ export async function runRuleTierKeeping(
   const outcome = await verifyEdits(adapter, code, beforeAnalysis, edits, targets);
   const analysisMs = onTop.analysisMs + outcome.analysisMs;
   if (!outcome.ok) return undefined;
-  const imports = onTop.imports.length ? edits.filter((e) => outsideRegion([e], scope.region) && adapter.isTopImportEdit(code, e)) : [];
-  return { edits, outcome, rules: [...onTop.rules, 'the previous proposal is kept, as the instruction asks'], analysisMs, imports };
+  const imports = onTop.imports.length
+    ? edits.filter((e) => outsideRegion([e], scope.region) && adapter.isTopImportEdit(code, e))
+    : [];
+  return {
+    edits,
+    outcome,
+    rules: [...onTop.rules, 'the previous proposal is kept, as the instruction asks'],
+    analysisMs,
+    imports,
+  };
 }

@@ -51,21 +51,50 @@ function lineText(code: string, line: number | undefined): string {
  * and pyflakes (in the analysis container) reports no new problem and no longer reports the
  * targeted one. "Fixed" is claimed only for targets pyflakes or the parser reports.
  */
-export async function verifyEdits(adapter: LanguageAdapter, before: string, beforeAnalysis: AnalysisResult, edits: readonly LineRangeEdit[], targets: readonly Target[]): Promise<VerifyOutcome> {
+export async function verifyEdits(
+  adapter: LanguageAdapter,
+  before: string,
+  beforeAnalysis: AnalysisResult,
+  edits: readonly LineRangeEdit[],
+  targets: readonly Target[],
+): Promise<VerifyOutcome> {
   const diagnosticsBefore = analysedDiagnostics(adapter, before, beforeAnalysis);
-  const analyser = beforeAnalysis.available ? { available: true, version: beforeAnalysis.version } : { available: false, reason: beforeAnalysis.reason };
-  const base: Verification = { applies: false, parses: false, diagnostics_before: diagnosticsBefore, diagnostics_after: [], fixed: false, checked: ['edits apply'], analyser };
+  const analyser = beforeAnalysis.available
+    ? { available: true, version: beforeAnalysis.version }
+    : { available: false, reason: beforeAnalysis.reason };
+  const base: Verification = {
+    applies: false,
+    parses: false,
+    diagnostics_before: diagnosticsBefore,
+    diagnostics_after: [],
+    fixed: false,
+    checked: ['edits apply'],
+    analyser,
+  };
   let after: string;
   try {
     after = adapter.apply(before, edits);
   } catch (err) {
     if (!(err instanceof EditFailure)) throw err;
-    return { ok: false, verification: { ...base, reason: err.message }, problem: `the edits do not apply: ${err.message}`, analysisMs: 0 };
+    return {
+      ok: false,
+      verification: { ...base, reason: err.message },
+      problem: `the edits do not apply: ${err.message}`,
+      analysisMs: 0,
+    };
   }
-  if (after === before) return { ok: false, verification: { ...base, applies: true, parses: adapter.parse(after).ok, reason: 'the edits change nothing' }, problem: 'the edits leave the code exactly as it was', analysisMs: 0 };
+  if (after === before)
+    return {
+      ok: false,
+      verification: { ...base, applies: true, parses: adapter.parse(after).ok, reason: 'the edits change nothing' },
+      problem: 'the edits leave the code exactly as it was',
+      analysisMs: 0,
+    };
   // What pyflakes will read, worked out before the parse check: it reads the code before the edits
   // first, then the code after them (the parse check's tree), so each is parsed once.
-  const targetLines = targets.filter((t) => t.analysable && t.diagnostic.line !== undefined).map((t) => t.diagnostic.line!);
+  const targetLines = targets
+    .filter((t) => t.analysable && t.diagnostic.line !== undefined)
+    .map((t) => t.diagnostic.line!);
   const foci = beforeAnalysis.available ? adapter.editFoci?.(before, after, edits, targetLines) : undefined;
   const parsed = adapter.parse(after);
   const checked = ['edits apply', 'tree-sitter parse'];
@@ -74,7 +103,15 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
     return {
       ok: false,
       after,
-      verification: { ...base, applies: true, checked, diagnostics_after: [{ line: parsed.line, message: 'the code does not parse', kind: 'syntax', source: 'parser' }], reason: message },
+      verification: {
+        ...base,
+        applies: true,
+        checked,
+        diagnostics_after: [
+          { line: parsed.line, message: 'the code does not parse', kind: 'syntax', source: 'parser' },
+        ],
+        reason: message,
+      },
       problem: `${message}:${lineText(after, parsed.line)}`,
       analysisMs: 0,
     };
@@ -98,7 +135,14 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
     if (!beforeView.available) base.analyser = { available: false, reason: beforeView.reason };
   }
   const diagnosticsAfter = analysedDiagnostics(adapter, after, afterAnalysis);
-  const verification: Verification = { ...base, applies: true, parses: true, checked, diagnostics_after: diagnosticsAfter, fixed: 'unknown' };
+  const verification: Verification = {
+    ...base,
+    applies: true,
+    parses: true,
+    checked,
+    diagnostics_after: diagnosticsAfter,
+    fixed: 'unknown',
+  };
   if (afterAnalysis.available && !beforeView.available) afterAnalysis = beforeView;
   if (!afterAnalysis.available) {
     verification.analyser = { available: false, reason: afterAnalysis.reason };
@@ -113,8 +157,14 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
   // edited line and is about a name the old code never mentioned (the edit brought it in).
   const beforeParsed = !base.diagnostics_before.some((d) => d.kind === 'syntax');
   const touched = touchedLines(edits);
-  const mentioned = (name: string | undefined) => name !== undefined && new RegExp(`(?<![\\w])${(name.split(/[ .]/).filter(Boolean).pop() ?? name).replace(/[^\w]/g, '')}(?![\\w])`).test(before);
-  const fresh = newDiagnostics(base.diagnostics_before, diagnosticsAfter).filter((d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)));
+  const mentioned = (name: string | undefined) =>
+    name !== undefined &&
+    new RegExp(`(?<![\\w])${(name.split(/[ .]/).filter(Boolean).pop() ?? name).replace(/[^\w]/g, '')}(?![\\w])`).test(
+      before,
+    );
+  const fresh = newDiagnostics(base.diagnostics_before, diagnosticsAfter).filter(
+    (d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)),
+  );
   const analysable = targets.filter((t) => t.analysable);
   const remaining = analysable.filter((t) => stillReported(t.diagnostic, diagnosticsAfter));
   let fixed: FixedVerdict;
@@ -124,7 +174,8 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
   verification.fixed = fresh.length > 0 ? false : fixed;
   const problems: string[] = [];
   if (fresh.length) problems.push(`the edits introduce new problems:\n${describeDiagnostics(fresh)}`);
-  if (remaining.length) problems.push(`still reported after the edits:\n${describeDiagnostics(remaining.map((t) => t.diagnostic))}`);
+  if (remaining.length)
+    problems.push(`still reported after the edits:\n${describeDiagnostics(remaining.map((t) => t.diagnostic))}`);
   if (problems.length) {
     verification.reason = problems.join('\n');
     return { ok: false, after, verification, problem: problems.join('\n'), analysisMs };
@@ -134,6 +185,9 @@ export async function verifyEdits(adapter: LanguageAdapter, before: string, befo
       ? 'the targeted diagnostics are gone and nothing new is reported'
       : targets.length === 0
         ? 'no diagnostic was targeted: the edits apply, parse and add no pyflakes problem'
-        : `pyflakes and the parser do not report ${targets.filter((t) => !t.analysable).map((t) => JSON.stringify(t.diagnostic.message.slice(0, 80))).join(', ')}: the edits apply, parse and add no pyflakes problem, but whether they fix it is unknown`;
+        : `pyflakes and the parser do not report ${targets
+            .filter((t) => !t.analysable)
+            .map((t) => JSON.stringify(t.diagnostic.message.slice(0, 80)))
+            .join(', ')}: the edits apply, parse and add no pyflakes problem, but whether they fix it is unknown`;
   return { ok: true, after, verification, analysisMs, ...(afterAnalysis.view ? { partial: true } : {}) };
 }

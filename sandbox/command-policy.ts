@@ -19,7 +19,9 @@ export function createCommandPolicy(allowed: readonly string[]): CommandPolicy {
     check(argv) {
       const program = argv[0];
       if (program === undefined || program === '') {
-        throw new FixwrightError('FW_ERR_BAD_INPUT', 'no command given: put the program and its arguments after --', { field: 'command' });
+        throw new FixwrightError('FW_ERR_BAD_INPUT', 'no command given: put the program and its arguments after --', {
+          field: 'command',
+        });
       }
       if (program.includes('/')) {
         throw new FixwrightError(

@@ -9,11 +9,17 @@ export function createDockerClient(dockerHost: string | undefined): Docker {
   try {
     url = new URL(dockerHost);
   } catch {
-    throw new FixwrightError('FW_ERR_CONFIG', `DOCKER_HOST: '${dockerHost}' is not a URL (use unix:///path/docker.sock, tcp://host:2375 or ssh://user@host)`);
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      `DOCKER_HOST: '${dockerHost}' is not a URL (use unix:///path/docker.sock, tcp://host:2375 or ssh://user@host)`,
+    );
   }
   const protocol = url.protocol.replace(':', '');
   if (protocol !== 'tcp' && protocol !== 'http' && protocol !== 'https' && protocol !== 'ssh') {
-    throw new FixwrightError('FW_ERR_CONFIG', `DOCKER_HOST: unsupported scheme '${url.protocol}' (use unix://, tcp:// or ssh://)`);
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      `DOCKER_HOST: unsupported scheme '${url.protocol}' (use unix://, tcp:// or ssh://)`,
+    );
   }
   return new Docker({
     host: url.hostname,
@@ -30,9 +36,13 @@ export async function ensureDockerReachable(docker: Docker, dockerHost: string |
     const where = dockerHost ?? 'unix:///var/run/docker.sock';
     const reason = err instanceof Error ? err.message : String(err);
     if ((err as NodeJS.ErrnoException).code === 'EACCES') {
-      throw new FixwrightError('FW_ERR_DOCKER_UNREACHABLE', `permission denied on the Docker engine at ${where}: add your user to the docker group (then log in again) or run as root`, {
-        cause: err,
-      });
+      throw new FixwrightError(
+        'FW_ERR_DOCKER_UNREACHABLE',
+        `permission denied on the Docker engine at ${where}: add your user to the docker group (then log in again) or run as root`,
+        {
+          cause: err,
+        },
+      );
     }
     throw new FixwrightError(
       'FW_ERR_DOCKER_UNREACHABLE',

@@ -15,11 +15,31 @@ import { closeAllSessions, type ExecResult, SandboxSession } from './session.js'
 import { WarmPool, type WarmSpec } from './warm-pool.js';
 
 export { applyPatch, type ApplyResult } from './patch-apply.js';
-export { checkPatch, pathViolations, type PatchCheck, type PatchFile, type PatchRule, type PatchViolation } from './patch-policy.js';
+export {
+  checkPatch,
+  pathViolations,
+  type PatchCheck,
+  type PatchFile,
+  type PatchRule,
+  type PatchViolation,
+} from './patch-policy.js';
 export { runPytest, type PytestRunOptions, type PytestRunResult } from './pytest-run.js';
 export type { TestOutcome, TestStatus } from './pytest-outcomes.js';
-export { baseImageTag, buildBaseImage, BASE_IMAGE, type BaseImageMethod, type BaseImageResult, type BaseSuite } from './images/base-image.js';
-export { ensureEnvironmentImage, environmentDockerfile, parseEnvironmentSpec, type EnvironmentSpec, type EnvironmentSpecInput } from './images/env-image.js';
+export {
+  baseImageTag,
+  buildBaseImage,
+  BASE_IMAGE,
+  type BaseImageMethod,
+  type BaseImageResult,
+  type BaseSuite,
+} from './images/base-image.js';
+export {
+  ensureEnvironmentImage,
+  environmentDockerfile,
+  parseEnvironmentSpec,
+  type EnvironmentSpec,
+  type EnvironmentSpecInput,
+} from './images/env-image.js';
 export type { CappedOutput } from './output-cap.js';
 export type { ExecOptions, ExecResult } from './session.js';
 export { settleRemovals } from './session.js';
@@ -87,7 +107,10 @@ export interface SandboxRuntimeOptions {
  * Connects to Docker (failing with what to do when it is not running), removes orphaned sandboxes
  * left by dead processes, and returns the runtime.
  */
-export async function createSandboxRuntime(settings: Settings, options: SandboxRuntimeOptions = {}): Promise<SandboxRuntime> {
+export async function createSandboxRuntime(
+  settings: Settings,
+  options: SandboxRuntimeOptions = {},
+): Promise<SandboxRuntime> {
   const docker = options.docker ?? createDockerClient(settings.dockerHost);
   await ensureDockerReachable(docker, settings.dockerHost);
   await removeOrphans(docker, { host: hostname(), pid: process.pid, now: Date.now() }, options.logger);
@@ -96,9 +119,23 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
   const pool = new SandboxPool(sandbox.concurrency);
   const copies = new RepoCopies(sandbox.warmMemoryBytes);
   // Subscribed before any container of this runtime exists, so none of their OOM events is missed.
-  const oomEvents = await OomEvents.start(docker, [`${LABELS.sandbox}=1`, `${LABELS.ownerHost}=${hostname()}`, `${LABELS.ownerPid}=${process.pid}`]);
+  const oomEvents = await OomEvents.start(docker, [
+    `${LABELS.sandbox}=1`,
+    `${LABELS.ownerHost}=${hostname()}`,
+    `${LABELS.ownerPid}=${process.pid}`,
+  ]);
   const open = (spec: WarmSpec, leaseSeconds: number, leaseBoundSeconds?: number) =>
-    SandboxSession.open({ docker, image: spec.image, limits: spec.limits, policy, outputCapBytes: spec.outputCapBytes, leaseSeconds, leaseBoundSeconds, oomEvents, logger: options.logger });
+    SandboxSession.open({
+      docker,
+      image: spec.image,
+      limits: spec.limits,
+      policy,
+      outputCapBytes: spec.outputCapBytes,
+      leaseSeconds,
+      leaseBoundSeconds,
+      oomEvents,
+      logger: options.logger,
+    });
   const warm = new WarmPool({
     size: options.warm ?? sandbox.warm ?? sandbox.concurrency,
     memoryBytes: sandbox.warmMemoryBytes,
@@ -163,7 +200,8 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
       // A warm container that had died in the pool (the engine restarted, the host's OOM killer) fails
       // the task before any of its commands ran: it runs again in a fresh container. Once a command
       // started, the outcome stands.
-      if ((err as { code?: string }).code === 'FW_ERR_SANDBOX_CLOSED' && taken.session.commandsStarted === started) return run(await cold());
+      if ((err as { code?: string }).code === 'FW_ERR_SANDBOX_CLOSED' && taken.session.commandsStarted === started)
+        return run(await cold());
       throw err;
     } finally {
       taken.lease.done();
@@ -181,8 +219,9 @@ export async function createSandboxRuntime(settings: Settings, options: SandboxR
       // Refuse a disallowed program before paying for a container.
       policy.check(opts.argv);
       const timeoutSeconds = opts.timeoutSeconds ?? sandbox.timeoutSeconds;
-      return withSandbox({ ...opts, leaseSeconds: opts.leaseSeconds ?? timeoutSeconds + sandbox.leaseGraceSeconds }, (session) =>
-        session.run(opts.argv, { timeoutSeconds, signal: opts.signal }),
+      return withSandbox(
+        { ...opts, leaseSeconds: opts.leaseSeconds ?? timeoutSeconds + sandbox.leaseGraceSeconds },
+        (session) => session.run(opts.argv, { timeoutSeconds, signal: opts.signal }),
       );
     },
     async close() {

@@ -6,7 +6,11 @@ export type ExecOutcome = 'ok' | 'nonzero' | 'timeout' | 'oom' | 'cancelled';
 
 /** Sandbox metrics: anything here can be slow or fail. */
 export const sandboxMetrics = {
-  containers: new Gauge({ name: 'fixwright_sandbox_containers', help: 'Sandbox containers open in this process', registers: [metricsRegistry] }),
+  containers: new Gauge({
+    name: 'fixwright_sandbox_containers',
+    help: 'Sandbox containers open in this process',
+    registers: [metricsRegistry],
+  }),
   starts: new Counter({
     name: 'fixwright_sandbox_starts_total',
     help: 'Sandbox containers started, by result',
@@ -19,8 +23,16 @@ export const sandboxMetrics = {
     labelNames: ['outcome'] as const,
     registers: [metricsRegistry],
   }),
-  warm: new Gauge({ name: 'fixwright_sandbox_warm', help: 'Warm sandbox containers ready to be handed out', registers: [metricsRegistry] }),
-  inUse: new Gauge({ name: 'fixwright_sandbox_in_use', help: 'Sandbox containers handed out and not yet closed', registers: [metricsRegistry] }),
+  warm: new Gauge({
+    name: 'fixwright_sandbox_warm',
+    help: 'Warm sandbox containers ready to be handed out',
+    registers: [metricsRegistry],
+  }),
+  inUse: new Gauge({
+    name: 'fixwright_sandbox_in_use',
+    help: 'Sandbox containers handed out and not yet closed',
+    registers: [metricsRegistry],
+  }),
   warmTakes: new Counter({
     name: 'fixwright_sandbox_warm_takes_total',
     help: 'Requests for a sandbox, by whether a warm container was ready (hit), none was (miss), or the pool is off',

@@ -49,7 +49,9 @@ export class OomEvents {
    */
   static async start(docker: Docker, labels: readonly string[]): Promise<OomEvents | undefined> {
     try {
-      const stream = (await docker.getEvents({ filters: { type: ['container'], event: ['oom', 'exec_die'], label: [...labels] } })) as unknown as Readable & { socket?: { unref(): void } };
+      const stream = (await docker.getEvents({
+        filters: { type: ['container'], event: ['oom', 'exec_die'], label: [...labels] },
+      })) as unknown as Readable & { socket?: { unref(): void } };
       // The subscription must not keep the process alive.
       stream.socket?.unref();
       return new OomEvents(stream);

@@ -47,7 +47,8 @@ export async function removeOrphans(docker: Docker, scope: OrphanScope, logger?:
       await docker.getContainer(info.Id).remove({ force: true, v: true });
       removed += 1;
     } catch (err) {
-      if (!hasDockerStatus(err, 404, 409)) logger?.warn({ err, container: info.Id.slice(0, 12) }, 'could not remove orphaned sandbox');
+      if (!hasDockerStatus(err, 404, 409))
+        logger?.warn({ err, container: info.Id.slice(0, 12) }, 'could not remove orphaned sandbox');
     }
   }
   if (removed > 0) logger?.info({ removed }, 'removed orphaned sandbox containers');

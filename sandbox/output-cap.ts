@@ -65,7 +65,10 @@ export class OutputCollector {
     const tail = all.subarray(Math.max(0, all.length - this.tailCap));
     const head = Buffer.concat(this.head);
     const truncated = this.total - head.length - tail.length;
-    const raw = truncated > 0 ? Buffer.concat([head, Buffer.from(`\n[fixwright: ${truncated} bytes of output cut here]\n`), tail]) : Buffer.concat([head, tail]);
+    const raw =
+      truncated > 0
+        ? Buffer.concat([head, Buffer.from(`\n[fixwright: ${truncated} bytes of output cut here]\n`), tail])
+        : Buffer.concat([head, tail]);
     return { text: raw.toString('utf8'), raw, totalBytes: this.total, truncatedBytes: truncated };
   }
 }

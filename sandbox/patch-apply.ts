@@ -15,7 +15,11 @@ const FORWARD = '--forward';
 /** git's first error, the one that names the file and hunk that did not apply. */
 function firstGitError(output: string): string {
   const errors = output.split('\n').filter((l) => l.startsWith('error:'));
-  const first = errors.find((l) => /^error: (patch failed|.*: No such file|.*already exists)/.test(l)) ?? errors[0] ?? output.split('\n')[0] ?? 'unknown error';
+  const first =
+    errors.find((l) => /^error: (patch failed|.*: No such file|.*already exists)/.test(l)) ??
+    errors[0] ??
+    output.split('\n')[0] ??
+    'unknown error';
   return first.replace(/^error:\s*/, '') || 'unknown error';
 }
 
@@ -29,7 +33,11 @@ function firstGitError(output: string): string {
  * not reverted; `asHarness` keeps the official harness's flags exactly (its `patch --batch` reverts
  * such a hunk), for evaluation that must agree with it.
  */
-export async function applyPatch(session: SandboxSession, patch: string, options: { repoDir?: string; timeoutSeconds?: number; asHarness?: boolean } = {}): Promise<ApplyResult> {
+export async function applyPatch(
+  session: SandboxSession,
+  patch: string,
+  options: { repoDir?: string; timeoutSeconds?: number; asHarness?: boolean } = {},
+): Promise<ApplyResult> {
   const { files, violations } = checkPatch(patch, options.repoDir);
   if (violations.length > 0) {
     const message = `patch rejected: ${violations.map((v) => `${v.message} [rule ${v.rule}]`).join('; ')}`;
@@ -48,5 +56,11 @@ export async function applyPatch(session: SandboxSession, patch: string, options
     if (patched.exitCode === 0) return { ok: true, method: 'patch --fuzz', files, output: patched.stdout.text };
   }
   const output = (git.stderr.text + git.stdout.text).trim();
-  return { ok: false, reason: 'does-not-apply', files, message: `patch does not apply: ${firstGitError(output)}`, output };
+  return {
+    ok: false,
+    reason: 'does-not-apply',
+    files,
+    message: `patch does not apply: ${firstGitError(output)}`,
+    output,
+  };
 }

@@ -3,13 +3,7 @@ import { isAbsolute, join, relative } from 'node:path';
 
 /** The rules a patch must keep before it is applied. */
 export type PatchRule =
-  | 'empty'
-  | 'malformed'
-  | 'absolute-path'
-  | 'parent-dir'
-  | 'git-dir'
-  | 'binary'
-  | 'symlink-escape';
+  'empty' | 'malformed' | 'absolute-path' | 'parent-dir' | 'git-dir' | 'binary' | 'symlink-escape';
 
 /** One broken rule, with the path that broke it. */
 export interface PatchViolation {
@@ -32,7 +26,17 @@ export interface PatchCheck {
   violations: PatchViolation[];
 }
 
-const C_ESCAPES: Record<string, string> = { n: '\n', t: '\t', '"': '"', '\\': '\\', a: '\x07', b: '\b', f: '\f', r: '\r', v: '\v' };
+const C_ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  '"': '"',
+  '\\': '\\',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  r: '\r',
+  v: '\v',
+};
 
 /** Undoes git's C-style quoting of unusual path names ("a/t\303\251st"). */
 function unquote(text: string): string {
@@ -78,11 +82,21 @@ function gitHeaderPaths(rest: string): [string | undefined, string | undefined] 
 
 /** The rules one repository-relative path must keep (absolute, `..`, `.git/`, control characters). */
 export function pathViolations(path: string): PatchViolation[] {
-  if (path === '' || /[\x00-\x1f]/.test(path)) return [{ rule: 'malformed', path, message: `path ${JSON.stringify(path)} is empty or holds control characters` }];
-  if (isAbsolute(path) || /^[A-Za-z]:[\\/]/.test(path)) return [{ rule: 'absolute-path', path, message: `path '${path}' is absolute; patches may only name files inside the repository` }];
+  if (path === '' || /[\x00-\x1f]/.test(path))
+    return [{ rule: 'malformed', path, message: `path ${JSON.stringify(path)} is empty or holds control characters` }];
+  if (isAbsolute(path) || /^[A-Za-z]:[\\/]/.test(path))
+    return [
+      {
+        rule: 'absolute-path',
+        path,
+        message: `path '${path}' is absolute; patches may only name files inside the repository`,
+      },
+    ];
   const parts = path.split(/[\\/]+/);
-  if (parts.includes('..')) return [{ rule: 'parent-dir', path, message: `path '${path}' uses '..' to leave the repository` }];
-  if (parts.some((p) => p.toLowerCase() === '.git')) return [{ rule: 'git-dir', path, message: `path '${path}' is inside .git/, which patches may not touch` }];
+  if (parts.includes('..'))
+    return [{ rule: 'parent-dir', path, message: `path '${path}' uses '..' to leave the repository` }];
+  if (parts.some((p) => p.toLowerCase() === '.git'))
+    return [{ rule: 'git-dir', path, message: `path '${path}' is inside .git/, which patches may not touch` }];
   return [];
 }
 
@@ -132,7 +146,8 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
   const files: PatchFile[] = [];
   const violations: PatchViolation[] = [];
   if (text.trim() === '') return { files, violations: [{ rule: 'empty', message: 'the patch is empty' }] };
-  if (text.includes('\0')) return { files, violations: [{ rule: 'binary', message: 'the patch holds NUL bytes (binary content)' }] };
+  if (text.includes('\0'))
+    return { files, violations: [{ rule: 'binary', message: 'the patch holds NUL bytes (binary content)' }] };
 
   const lines = text.split('\n');
   // Every path any header names, checked at the end: git and patch each read different headers.
@@ -177,13 +192,23 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
       see(path);
       if (m[2] === 'from') current.oldPath = path;
       else current.newPath = path;
-    } else if (/^(new file mode|new mode|old mode|deleted file mode) 120000/.test(line) || /^index \S+ 120000$/.test(line)) {
+    } else if (
+      /^(new file mode|new mode|old mode|deleted file mode) 120000/.test(line) ||
+      /^index \S+ 120000$/.test(line)
+    ) {
       symlinkMode = true;
     } else if (/^\*\*\* |^\*{15}$|^Prereq: /.test(line)) {
       // patch(1) reads context diffs too; only unified hunks are checked, so nothing else may pass.
-      violations.push({ rule: 'malformed', message: `only unified diffs are accepted; found a context-diff line: ${JSON.stringify(line.slice(0, 60))}` });
+      violations.push({
+        rule: 'malformed',
+        message: `only unified diffs are accepted; found a context-diff line: ${JSON.stringify(line.slice(0, 60))}`,
+      });
     } else if (/^GIT binary patch$/.test(line) || /^Binary files .* differ$/.test(line)) {
-      violations.push({ rule: 'binary', path: current?.newPath ?? current?.oldPath, message: `binary patches are not accepted (${current?.newPath ?? 'unknown file'})` });
+      violations.push({
+        rule: 'binary',
+        path: current?.newPath ?? current?.oldPath,
+        message: `binary patches are not accepted (${current?.newPath ?? 'unknown file'})`,
+      });
     } else if ((m = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/.exec(line))) {
       gitHeaderOpen = false;
       let oldLeft = m[1] === undefined ? 1 : Number(m[1]);
@@ -207,25 +232,45 @@ export function checkPatch(text: string, repoDir?: string): PatchCheck {
         i += 1;
       }
       if (oldLeft > 0 || newLeft > 0) {
-        violations.push({ rule: 'malformed', path: current?.newPath, message: `a hunk of ${current?.newPath ?? 'the patch'} is cut short (its line counts do not match its body)` });
+        violations.push({
+          rule: 'malformed',
+          path: current?.newPath,
+          message: `a hunk of ${current?.newPath ?? 'the patch'} is cut short (its line counts do not match its body)`,
+        });
       }
       if (symlinkMode && current && added.length > 0) current.symlinkTarget = added[0];
     }
   }
 
   if (files.length === 0) {
-    return { files, violations: [{ rule: 'malformed', message: 'no file headers found: expected a unified diff (diff --git a/… b/… or ---/+++ lines)' }] };
+    return {
+      files,
+      violations: [
+        {
+          rule: 'malformed',
+          message: 'no file headers found: expected a unified diff (diff --git a/… b/… or ---/+++ lines)',
+        },
+      ],
+    };
   }
   for (const path of seen) {
     const found = pathViolations(path);
     violations.push(...found);
     if (found.length === 0 && repoDir && escapesThroughSymlink(repoDir, path)) {
-      violations.push({ rule: 'symlink-escape', path, message: `path '${path}' goes through a symbolic link that leaves the repository` });
+      violations.push({
+        rule: 'symlink-escape',
+        path,
+        message: `path '${path}' goes through a symbolic link that leaves the repository`,
+      });
     }
   }
   for (const file of files) {
     if (file.symlinkTarget !== undefined && file.newPath && symlinkTargetEscapes(file.symlinkTarget)) {
-      violations.push({ rule: 'symlink-escape', path: file.newPath, message: `the patch makes '${file.newPath}' a symbolic link to '${file.symlinkTarget}', outside the repository` });
+      violations.push({
+        rule: 'symlink-escape',
+        path: file.newPath,
+        message: `the patch makes '${file.newPath}' a symbolic link to '${file.symlinkTarget}', outside the repository`,
+      });
     }
   }
   return { files, violations };

@@ -76,8 +76,8 @@ export function parsePluginReport(text: string): ParsedTestRun {
       seenPhases.add(phase);
       outcomes[line.nodeid] = fold(outcomes[line.nodeid], line);
       if (line.when === 'teardown') tornDown.add(line.nodeid);
-    }
-    else if (line.event === 'collect_error') collectionErrors.push({ nodeid: line.nodeid ?? '', message: line.message ?? '' });
+    } else if (line.event === 'collect_error')
+      collectionErrors.push({ nodeid: line.nodeid ?? '', message: line.message ?? '' });
     else if (line.event === 'finish' && typeof line.exitstatus === 'number') exitStatus = line.exitstatus;
   }
   const result: ParsedTestRun = { outcomes, collectionErrors, ignoredLines };

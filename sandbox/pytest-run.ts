@@ -80,10 +80,17 @@ function takeReport(stderr: CappedOutput, marker: string): { whole: boolean; rep
   const raw = stderr.raw.subarray(0, begin);
   // The output cap's note landed in the report: the report is read from its file, and pytest's own
   // output, which ends before it, came back whole.
-  const cutInReport = stderr.truncatedBytes > 0 && bytes.includes(`\n[fixwright: ${stderr.truncatedBytes} bytes of output cut here]\n`, begin);
+  const cutInReport =
+    stderr.truncatedBytes > 0 &&
+    bytes.includes(`\n[fixwright: ${stderr.truncatedBytes} bytes of output cut here]\n`, begin);
   const own: CappedOutput = cutInReport
     ? { text: raw.toString('utf8'), raw, totalBytes: begin, truncatedBytes: 0 }
-    : { text: raw.toString('utf8'), raw, totalBytes: stderr.totalBytes - (stderr.raw.length - begin), truncatedBytes: stderr.truncatedBytes };
+    : {
+        text: raw.toString('utf8'),
+        raw,
+        totalBytes: stderr.totalBytes - (stderr.raw.length - begin),
+        truncatedBytes: stderr.truncatedBytes,
+      };
   if (cutInReport) return { whole: false, stderr: own };
   const end = new RegExp(`\n${marker} end (-1|\\d+)\n$`).exec(bytes.slice(begin));
   if (!end) return { whole: false, stderr: own };
@@ -113,7 +120,11 @@ function covered(target: string, outcomes: Record<string, unknown>): boolean {
 export async function runPytest(session: SandboxSession, options: PytestRunOptions): Promise<PytestRunResult> {
   for (const target of options.targets) {
     if (target.startsWith('-') || target.trim() === '' || target.includes('\0')) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `not a test target: ${JSON.stringify(target)} (expected a node id, file or directory)`, { field: 'targets' });
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `not a test target: ${JSON.stringify(target)} (expected a node id, file or directory)`,
+        { field: 'targets' },
+      );
     }
   }
   pluginSource ??= readFileSync(assetPath('sandbox/assets/fixwright_pytest_report.py'), 'utf8');
@@ -121,38 +132,84 @@ export async function runPytest(session: SandboxSession, options: PytestRunOptio
 
   const soft = Math.max(1, Math.ceil(options.timeoutSeconds));
   const pytestArgv = [
-    'timeout', '--kill-after=5', String(soft),
-    ...(options.command ?? ['python3', '-m', 'pytest']), '-rA', '--tb=short', '-p', 'no:cacheprovider', '-p', 'fixwright_pytest_report',
+    'timeout',
+    '--kill-after=5',
+    String(soft),
+    ...(options.command ?? ['python3', '-m', 'pytest']),
+    '-rA',
+    '--tb=short',
+    '-p',
+    'no:cacheprovider',
+    '-p',
+    'fixwright_pytest_report',
     ...(options.extraArgs ?? []),
     ...options.targets,
   ];
   const marker = `fixwright-report-${randomUUID()}`;
-  const ran = await session.execTrusted(['sh', '-c', RUN_SCRIPT, 'sh', PLUGIN_DIR, String(PLUGIN_WRITE_FAILED), marker, String(INLINE_REPORT_BYTES), ...pytestArgv], {
-    timeoutSeconds: soft + HARD_TIMEOUT_MARGIN,
-    stdin: pluginSource,
-    // Extend the image's PYTHONPATH (an environment image may set one) rather than replace it.
-    env: { ...options.env, PYTHONPATH: [PLUGIN_DIR, options.env?.PYTHONPATH ?? session.imageEnv.PYTHONPATH].filter(Boolean).join(':'), FIXWRIGHT_PYTEST_REPORT: reportFile },
-    signal: options.signal,
-  });
+  const ran = await session.execTrusted(
+    [
+      'sh',
+      '-c',
+      RUN_SCRIPT,
+      'sh',
+      PLUGIN_DIR,
+      String(PLUGIN_WRITE_FAILED),
+      marker,
+      String(INLINE_REPORT_BYTES),
+      ...pytestArgv,
+    ],
+    {
+      timeoutSeconds: soft + HARD_TIMEOUT_MARGIN,
+      stdin: pluginSource,
+      // Extend the image's PYTHONPATH (an environment image may set one) rather than replace it.
+      env: {
+        ...options.env,
+        PYTHONPATH: [PLUGIN_DIR, options.env?.PYTHONPATH ?? session.imageEnv.PYTHONPATH].filter(Boolean).join(':'),
+        FIXWRIGHT_PYTEST_REPORT: reportFile,
+      },
+      signal: options.signal,
+    },
+  );
   // Only the script's own failure, before pytest started, exits 125 with no marker: test code can
   // print the message and exit 125, but the script then prints its marker lines after it.
-  if (ran.exitCode === PLUGIN_WRITE_FAILED && ran.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE) && !ran.stderr.raw.includes(marker)) {
-    throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${ran.stderr.text.trim().slice(0, 500)}`);
+  if (
+    ran.exitCode === PLUGIN_WRITE_FAILED &&
+    ran.stderr.text.includes(PLUGIN_WRITE_FAILED_MESSAGE) &&
+    !ran.stderr.raw.includes(marker)
+  ) {
+    throw new FixwrightError(
+      'FW_ERR_SANDBOX',
+      `writing files into the sandbox failed: ${ran.stderr.text.trim().slice(0, 500)}`,
+    );
   }
   const taken = takeReport(ran.stderr, marker);
   const exec: ExecResult = { ...ran, stderr: taken.stderr };
   const timedOut = exec.timedOut || exec.exitCode === 124 || (exec.exitCode === 137 && exec.durationMs >= soft * 1000);
 
   // A report the output cap cut, or that never came (the script was killed), is read from its file.
-  const report = exec.timedOut ? undefined : taken.whole ? taken.report : await session.readFile(reportFile, 64 * 1024 * 1024);
+  const report = exec.timedOut
+    ? undefined
+    : taken.whole
+      ? taken.report
+      : await session.readFile(reportFile, 64 * 1024 * 1024);
   const fromPlugin = report ? parsePluginReport(report) : undefined;
-  const usePlugin = fromPlugin !== undefined && (Object.keys(fromPlugin.outcomes).length > 0 || fromPlugin.exitStatus !== undefined || fromPlugin.collectionErrors.length > 0);
+  const usePlugin =
+    fromPlugin !== undefined &&
+    (Object.keys(fromPlugin.outcomes).length > 0 ||
+      fromPlugin.exitStatus !== undefined ||
+      fromPlugin.collectionErrors.length > 0);
   const parsed = usePlugin ? fromPlugin! : parsePytestSummary(exec.stdout.text);
 
   const finished = parsed.exitStatus !== undefined || (!usePlugin && /^=+ .* in [\d.]+s/m.test(exec.stdout.text));
   const crashed = !timedOut && !finished;
-  if (parsed.interruptedIn && !(parsed.interruptedIn in parsed.outcomes && parsed.outcomes[parsed.interruptedIn]!.status !== 'PASSED')) {
-    parsed.outcomes[parsed.interruptedIn] = { status: 'ERROR', message: timedOut ? `timed out after ${soft}s` : 'the test process crashed' };
+  if (
+    parsed.interruptedIn &&
+    !(parsed.interruptedIn in parsed.outcomes && parsed.outcomes[parsed.interruptedIn]!.status !== 'PASSED')
+  ) {
+    parsed.outcomes[parsed.interruptedIn] = {
+      status: 'ERROR',
+      message: timedOut ? `timed out after ${soft}s` : 'the test process crashed',
+    };
   }
   const missing = options.targets.filter((t) => t.includes('::') && !covered(t, parsed.outcomes));
   const statuses = Object.values(parsed.outcomes).map((o) => o.status);

@@ -27,10 +27,21 @@ const OBJECT_ID = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
  */
 async function commitId(gitDir: string, commit: string): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('git', ['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', '--end-of-options', `${commit}^{commit}`]);
+    const { stdout } = await promisify(execFile)('git', [
+      '--git-dir',
+      gitDir,
+      'rev-parse',
+      '--verify',
+      '--quiet',
+      '--end-of-options',
+      `${commit}^{commit}`,
+    ]);
     return stdout.trim();
   } catch (err) {
-    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in git repository ${gitDir}`, { field: 'commit', cause: err });
+    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${commit} not found in git repository ${gitDir}`, {
+      field: 'commit',
+      cause: err,
+    });
   }
 }
 
@@ -47,7 +58,9 @@ const GIT = Buffer.from('.git');
 export async function directoryFingerprint(root: string, includeGit = false): Promise<string> {
   const hash = createHash('sha256');
   const walk = async (dir: Buffer, rel: Buffer): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true, encoding: 'buffer' })).sort((a, b) => Buffer.compare(a.name, b.name));
+    const entries = (await readdir(dir, { withFileTypes: true, encoding: 'buffer' })).sort((a, b) =>
+      Buffer.compare(a.name, b.name),
+    );
     for (const entry of entries) {
       if (!includeGit && entry.name.equals(GIT)) continue;
       const path = Buffer.concat([dir, SLASH, entry.name]);
@@ -71,7 +84,11 @@ async function fingerprint(root: string, includeGit = false): Promise<string> {
       return await directoryFingerprint(root, includeGit);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 2) continue;
-      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `cannot read the repository directory ${root} (${(err as Error).message})`, { field: 'repo', cause: err });
+      throw new FixwrightError(
+        'FW_ERR_REPO_NOT_FOUND',
+        `cannot read the repository directory ${root} (${(err as Error).message})`,
+        { field: 'repo', cause: err },
+      );
     }
   }
 }
@@ -111,7 +128,8 @@ export class RepoCopies {
   async keyOf(source: RepoSource): Promise<string> {
     // An object id names one tree for good: no check per call (a missing commit fails the build).
     if (source.kind === 'git' && OBJECT_ID.test(source.commit)) return `git:${resolve(source.gitDir)}:${source.commit}`;
-    if (source.kind === 'git') return `git:${resolve(source.gitDir)}:${await commitId(resolve(source.gitDir), source.commit)}`;
+    if (source.kind === 'git')
+      return `git:${resolve(source.gitDir)}:${await commitId(resolve(source.gitDir), source.commit)}`;
     checkRepoSource(source); // a missing directory is a clear error
     const path = resolve(source.path);
     return `dir:${path}:${source.includeGit ? 'git:' : ''}${await fingerprint(path, source.includeGit)}`;
@@ -144,7 +162,13 @@ export class RepoCopies {
       bytes = await collect(repoTarStream(checkRepoSource(source)), this.maxBytes);
     } catch (err) {
       if (this.entries.get(key) === entry) this.entries.delete(key);
-      throw err instanceof FixwrightError ? err : new FixwrightError('FW_ERR_SANDBOX', `could not read the repository for the sandbox: ${(err as Error).message}`, { cause: err });
+      throw err instanceof FixwrightError
+        ? err
+        : new FixwrightError(
+            'FW_ERR_SANDBOX',
+            `could not read the repository for the sandbox: ${(err as Error).message}`,
+            { cause: err },
+          );
     }
     if (!bytes) {
       entry.size = 0; // remembered as too large (not read again), and evictable

@@ -12,12 +12,16 @@ import { FixwrightError } from '../core/errors.js';
  * through `docker exec`, so it works wherever the Docker engine runs, with no bind mount of a host
  * path into the sandbox.
  */
-export type RepoSource = { kind: 'dir'; path: string; includeGit?: boolean } | { kind: 'git'; gitDir: string; commit: string };
+export type RepoSource =
+  { kind: 'dir'; path: string; includeGit?: boolean } | { kind: 'git'; gitDir: string; commit: string };
 
 /** Throws FW_ERR_REPO_NOT_FOUND unless the source can be read; returns it with absolute paths. */
 export function checkRepoSource(source: RepoSource): RepoSource {
   if (source.kind === 'dir') {
-    if (source.path.trim() === '') throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', 'no repository directory given (pass --repo DIR)', { field: 'repo' });
+    if (source.path.trim() === '')
+      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', 'no repository directory given (pass --repo DIR)', {
+        field: 'repo',
+      });
     const path = resolve(source.path);
     let isDir = false;
     try {
@@ -26,16 +30,26 @@ export function checkRepoSource(source: RepoSource): RepoSource {
       isDir = false;
     }
     if (!isDir) {
-      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `repository directory not found: ${source.path} (pass --repo with an existing directory)`, {
-        field: 'repo',
-      });
+      throw new FixwrightError(
+        'FW_ERR_REPO_NOT_FOUND',
+        `repository directory not found: ${source.path} (pass --repo with an existing directory)`,
+        {
+          field: 'repo',
+        },
+      );
     }
     return { ...source, path };
   }
   const gitDir = resolve(source.gitDir);
-  const check = spawnSync('git', ['--git-dir', gitDir, 'cat-file', '-e', `${source.commit}^{commit}`], { stdio: 'ignore' });
+  const check = spawnSync('git', ['--git-dir', gitDir, 'cat-file', '-e', `${source.commit}^{commit}`], {
+    stdio: 'ignore',
+  });
   if (check.status !== 0) {
-    throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${source.commit} not found in git repository ${source.gitDir}`, { field: 'commit' });
+    throw new FixwrightError(
+      'FW_ERR_REPO_NOT_FOUND',
+      `commit ${source.commit} not found in git repository ${source.gitDir}`,
+      { field: 'commit' },
+    );
   }
   return { ...source, gitDir };
 }
@@ -45,10 +59,13 @@ export function repoTarStream(source: RepoSource): Readable {
   if (source.kind === 'dir') {
     const root = resolve(source.path);
     return tarFs.pack(root, {
-      ignore: (name: string) => !source.includeGit && (name.endsWith(`${sep}.git`) || name.includes(`${sep}.git${sep}`)),
+      ignore: (name: string) =>
+        !source.includeGit && (name.endsWith(`${sep}.git`) || name.includes(`${sep}.git${sep}`)),
     }) as unknown as Readable;
   }
-  const child = spawn('git', ['--git-dir', source.gitDir, 'archive', '--format=tar', source.commit], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('git', ['--git-dir', source.gitDir, 'archive', '--format=tar', source.commit], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   // Piped at once: Node drains a child's unread stdout when the child exits, which would lose a
   // small archive that finished before the sandbox was ready to read it.
   const out = new PassThrough();
@@ -57,7 +74,8 @@ export function repoTarStream(source: RepoSource): Readable {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.on('close', (code) => {
     if (code === 0) out.end();
-    else out.destroy(new FixwrightError('FW_ERR_REPO_NOT_FOUND', `git archive ${source.commit} failed: ${stderr.trim()}`));
+    else
+      out.destroy(new FixwrightError('FW_ERR_REPO_NOT_FOUND', `git archive ${source.commit} failed: ${stderr.trim()}`));
   });
   return out;
 }
@@ -66,7 +84,8 @@ export function repoTarStream(source: RepoSource): Readable {
 export function filesTarStream(files: Record<string, string | Buffer>): Readable {
   const archive: Pack = pack();
   for (const [name, content] of Object.entries(files)) {
-    if (name.startsWith('/') || name.split('/').includes('..')) throw new Error(`helper file name must be relative: ${name}`);
+    if (name.startsWith('/') || name.split('/').includes('..'))
+      throw new Error(`helper file name must be relative: ${name}`);
     archive.entry({ name, mode: 0o644 }, typeof content === 'string' ? Buffer.from(content) : content);
   }
   archive.finalize();

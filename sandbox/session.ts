@@ -180,7 +180,9 @@ export class SandboxSession {
           { field: 'image', cause: err },
         );
       }
-      throw new FixwrightError('FW_ERR_SANDBOX', `could not create the sandbox container: ${(err as Error).message}`, { cause: err });
+      throw new FixwrightError('FW_ERR_SANDBOX', `could not create the sandbox container: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     const session = new SandboxSession(container, options, imageEnv);
     options.oomEvents?.track(session.id);
@@ -192,7 +194,9 @@ export class SandboxSession {
     } catch (err) {
       sandboxMetrics.starts.inc({ result: 'error' });
       await session.close();
-      throw new FixwrightError('FW_ERR_SANDBOX', `could not start the sandbox container: ${(err as Error).message}`, { cause: err });
+      throw new FixwrightError('FW_ERR_SANDBOX', `could not start the sandbox container: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     options.logger?.debug({ container: session.id.slice(0, 12), image: options.image }, 'sandbox opened');
     return session;
@@ -215,11 +219,15 @@ export class SandboxSession {
 
   /** Writes small files (relative path → content) under `dir` inside the container. */
   async putFiles(dir: string, files: Record<string, string | Buffer>): Promise<void> {
-    const result = await this.execTrusted(['sh', '-c', 'mkdir -p "$1" && tar -x --no-same-owner -C "$1" -f -', 'sh', dir], {
-      timeoutSeconds: 60,
-      stdin: filesTarStream(files),
-    });
-    if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${result.stderr.text.trim()}`);
+    const result = await this.execTrusted(
+      ['sh', '-c', 'mkdir -p "$1" && tar -x --no-same-owner -C "$1" -f -', 'sh', dir],
+      {
+        timeoutSeconds: 60,
+        stdin: filesTarStream(files),
+      },
+    );
+    if (result.exitCode !== 0)
+      throw new FixwrightError('FW_ERR_SANDBOX', `writing files into the sandbox failed: ${result.stderr.text.trim()}`);
   }
 
   /** Reads a file from the container (at most `maxBytes`, head and tail kept). */
@@ -235,12 +243,25 @@ export class SandboxSession {
   async renewLease(seconds: number): Promise<void> {
     const lease = Math.max(1, Math.ceil(seconds));
     if (this.options.leaseBoundSeconds !== undefined && lease > this.options.leaseBoundSeconds) {
-      throw new FixwrightError('FW_ERR_SANDBOX', `a lease of ${lease}s is past this sandbox's bound of ${this.options.leaseBoundSeconds}s`);
+      throw new FixwrightError(
+        'FW_ERR_SANDBOX',
+        `a lease of ${lease}s is past this sandbox's bound of ${this.options.leaseBoundSeconds}s`,
+      );
     }
     this.leaseRenewals += 1;
     this.leaseAsked = lease;
-    const result = await this.exec(['sh', '-c', `printf '%s %s\\n' "$1" "$2" > ${LEASE_FILE}`, 'sh', String(this.leaseRenewals), String(lease)], { timeoutSeconds: 30 }, 4096, false, 'root');
-    if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `could not renew the sandbox's lease (exit ${result.exitCode}): ${result.stderr.text.trim().slice(0, 200)}`);
+    const result = await this.exec(
+      ['sh', '-c', `printf '%s %s\\n' "$1" "$2" > ${LEASE_FILE}`, 'sh', String(this.leaseRenewals), String(lease)],
+      { timeoutSeconds: 30 },
+      4096,
+      false,
+      'root',
+    );
+    if (result.exitCode !== 0)
+      throw new FixwrightError(
+        'FW_ERR_SANDBOX',
+        `could not renew the sandbox's lease (exit ${result.exitCode}): ${result.stderr.text.trim().slice(0, 200)}`,
+      );
   }
 
   /** Commands started in this container so far (lease renewals aside): unchanged since a moment, nothing ran in it since. */
@@ -263,7 +284,12 @@ export class SandboxSession {
    * Runs one of fixwright's own helper programs (tar, cat, git apply) without the policy check.
    * Never pass argv that came from a user or a model.
    */
-  execTrusted(argv: readonly string[], options: ExecOptions, outputCapBytes = this.options.outputCapBytes, checkOom = true): Promise<ExecResult> {
+  execTrusted(
+    argv: readonly string[],
+    options: ExecOptions,
+    outputCapBytes = this.options.outputCapBytes,
+    checkOom = true,
+  ): Promise<ExecResult> {
     return this.exec(argv, options, outputCapBytes, checkOom, 'sandbox');
   }
 
@@ -272,9 +298,18 @@ export class SandboxSession {
     return { seconds: this.leaseAsked ?? this.options.leaseSeconds, boundSeconds: this.options.leaseBoundSeconds };
   }
 
-  private async exec(argv: readonly string[], options: ExecOptions, outputCapBytes: number, checkOom: boolean, user: ExecUser): Promise<ExecResult> {
+  private async exec(
+    argv: readonly string[],
+    options: ExecOptions,
+    outputCapBytes: number,
+    checkOom: boolean,
+    user: ExecUser,
+  ): Promise<ExecResult> {
     if (this.closed || this.killedReason) {
-      throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', `the sandbox was already ${this.killedReason ? 'killed (' + this.killedReason + ')' : 'closed'}`);
+      throw new FixwrightError(
+        'FW_ERR_SANDBOX_CLOSED',
+        `the sandbox was already ${this.killedReason ? 'killed (' + this.killedReason + ')' : 'closed'}`,
+      );
     }
     const started = Date.now();
     const stdout = new OutputCollector(outputCapBytes);
@@ -300,9 +335,15 @@ export class SandboxSession {
     } catch (err) {
       if (hasDockerStatus(err, 404, 409)) {
         this.killedReason ??= 'stopped';
-        throw new FixwrightError('FW_ERR_SANDBOX_CLOSED', 'the sandbox container has stopped (its lease ended, or it was killed)', { cause: err });
+        throw new FixwrightError(
+          'FW_ERR_SANDBOX_CLOSED',
+          'the sandbox container has stopped (its lease ended, or it was killed)',
+          { cause: err },
+        );
       }
-      throw new FixwrightError('FW_ERR_SANDBOX', `could not run a command in the sandbox: ${(err as Error).message}`, { cause: err });
+      throw new FixwrightError('FW_ERR_SANDBOX', `could not run a command in the sandbox: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
 
     let timedOut = false;
@@ -326,7 +367,11 @@ export class SandboxSession {
       stream.once('error', () => resolveDone());
     });
     // demuxStream only calls write(); the collectors take chunks synchronously.
-    this.options.docker.modem.demuxStream(stream, stdout as unknown as NodeJS.WritableStream, stderr as unknown as NodeJS.WritableStream);
+    this.options.docker.modem.demuxStream(
+      stream,
+      stdout as unknown as NodeJS.WritableStream,
+      stderr as unknown as NodeJS.WritableStream,
+    );
     if (hasStdin) void this.feedStdin(stream, options.stdin!);
 
     await finished;
@@ -336,7 +381,14 @@ export class SandboxSession {
     const durationMs = Date.now() - started;
     if (timedOut || cancelled) {
       recordExec(timedOut ? 'timeout' : 'cancelled', durationMs);
-      return { exitCode: timedOut ? EXIT_TIMEOUT : EXIT_KILLED, stdout: stdout.result(), stderr: stderr.result(), durationMs, timedOut, oomKilled: false };
+      return {
+        exitCode: timedOut ? EXIT_TIMEOUT : EXIT_KILLED,
+        stdout: stdout.result(),
+        stderr: stderr.result(),
+        durationMs,
+        timedOut,
+        oomKilled: false,
+      };
     }
     const exitCode = await this.waitExitCode(exec);
     // Any failure may hide an OOM kill of a child process, not only an exit by SIGKILL.
@@ -435,7 +487,10 @@ export class SandboxSession {
         (err: unknown) => {
           // 404: already gone; 409: removal already in progress (auto-remove after a kill).
           if (!hasDockerStatus(err, 404, 409)) {
-            this.options.logger?.warn({ err, container: this.id.slice(0, 12) }, 'sandbox removal failed; start-up clean-up will retry');
+            this.options.logger?.warn(
+              { err, container: this.id.slice(0, 12) },
+              'sandbox removal failed; start-up clean-up will retry',
+            );
           }
         },
       )

@@ -94,7 +94,15 @@ export class WarmPool {
   /** The key of a spec: containers are interchangeable only within one. */
   static keyOf(spec: WarmSpec): string {
     const { limits } = spec;
-    return [spec.image, limits.memoryBytes, limits.cpus, limits.pids, limits.workdirBytes, spec.outputCapBytes, spec.copy?.key ?? ''].join('\u0000');
+    return [
+      spec.image,
+      limits.memoryBytes,
+      limits.cpus,
+      limits.pids,
+      limits.workdirBytes,
+      spec.outputCapBytes,
+      spec.copy?.key ?? '',
+    ].join('\u0000');
   }
 
   /** Warm containers ready now. */
@@ -108,7 +116,11 @@ export class WarmPool {
    * A ready container for this spec, its lease renewed to `leaseSeconds` (removed from the pool for
    * good), or why there is none. Unless `refill` is false, the spec is now wanted and the pool refills.
    */
-  take(spec: WarmSpec, leaseSeconds: number, options: { refill?: boolean } = {}): { session: SandboxSession; lease: LeaseRenewal } | { miss: WarmMiss } {
+  take(
+    spec: WarmSpec,
+    leaseSeconds: number,
+    options: { refill?: boolean } = {},
+  ): { session: SandboxSession; lease: LeaseRenewal } | { miss: WarmMiss } {
     if (this.options.size <= 0 || this.draining) return this.missed('off');
     // A lease no warm container can be given: nothing is started for it.
     if (leaseSeconds > this.options.leaseBoundSeconds) return this.missed('lease');
@@ -124,7 +136,9 @@ export class WarmPool {
     const now = Date.now();
     this.dropExpired(state, now);
     // The oldest first; one whose label would run out before this lease does is left for a shorter one.
-    const index = state.ready.findIndex((r) => now + leaseSeconds * 1000 <= r.openedAt + this.options.leaseBoundSeconds * 1000);
+    const index = state.ready.findIndex(
+      (r) => now + leaseSeconds * 1000 <= r.openedAt + this.options.leaseBoundSeconds * 1000,
+    );
     if (index < 0) return this.missed(state.ready.length > 0 ? 'lease' : 'empty');
     const [next] = state.ready.splice(index, 1);
     this.count();
@@ -200,22 +214,30 @@ export class WarmPool {
     const takenAt = Date.now();
     if (takenAt + leaseSeconds * 1000 <= leaseEnds) return { renewed: Promise.resolve(), done: () => undefined };
     let settle!: (error?: unknown) => void;
-    const renewed = new Promise<void>((resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))));
+    const renewed = new Promise<void>(
+      (resolve, reject) => (settle = (error) => (error === undefined ? resolve() : reject(error))),
+    );
     renewed.catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined = setTimeout(() => {
-      timer = undefined;
-      // The caller's lease, counted from when it took the container.
-      const left = Math.max(1, Math.ceil((takenAt + leaseSeconds * 1000 - Date.now()) / 1000));
-      session.renewLease(left).then(
-        () => settle(),
-        (err: unknown) => {
-          // Nothing may run on with only its idle lease: the container is removed.
-          this.options.logger?.warn({ err, container: session.id.slice(0, 12) }, 'could not renew a warm sandbox lease; it is removed');
-          void session.close();
-          settle(err);
-        },
-      );
-    }, Math.max(0, leaseEnds - RENEW_AHEAD_MS - takenAt));
+    let timer: NodeJS.Timeout | undefined = setTimeout(
+      () => {
+        timer = undefined;
+        // The caller's lease, counted from when it took the container.
+        const left = Math.max(1, Math.ceil((takenAt + leaseSeconds * 1000 - Date.now()) / 1000));
+        session.renewLease(left).then(
+          () => settle(),
+          (err: unknown) => {
+            // Nothing may run on with only its idle lease: the container is removed.
+            this.options.logger?.warn(
+              { err, container: session.id.slice(0, 12) },
+              'could not renew a warm sandbox lease; it is removed',
+            );
+            void session.close();
+            settle(err);
+          },
+        );
+      },
+      Math.max(0, leaseEnds - RENEW_AHEAD_MS - takenAt),
+    );
     timer.unref();
     return {
       renewed,
@@ -279,7 +301,9 @@ export class WarmPool {
     const have = (state: SpecState) => state.ready.length + state.filling;
     // A spec's first containers start at once, beside its first caller (an agent run's next sandbox
     // comes a moment later); its refills wait for free processors.
-    const needy = wanted.filter((state) => have(state) < share && (processorsFree || state.taken === 0)).sort((a, b) => have(a) - have(b))[0];
+    const needy = wanted
+      .filter((state) => have(state) < share && (processorsFree || state.taken === 0))
+      .sort((a, b) => have(a) - have(b))[0];
     if (!needy) return undefined;
     const cost = CONTAINER_BYTES + (needy.spec.copy?.bytes.length ?? 0);
     for (;;) {
@@ -296,7 +320,7 @@ export class WarmPool {
 
   private async fill(state: SpecState): Promise<void> {
     state.filling += 1;
-    const idleLease = this.options.idleSeconds + 2 * MIN_LEASE_LEFT_MS / 1000;
+    const idleLease = this.options.idleSeconds + (2 * MIN_LEASE_LEFT_MS) / 1000;
     let session: SandboxSession | undefined;
     try {
       const openedAt = Date.now();

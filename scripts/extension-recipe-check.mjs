@@ -16,10 +16,19 @@ import { fileURLToPath } from 'node:url';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = resolve(process.env.FIXWRIGHT_DIST_DIR ?? join(root, 'dist'));
 const { loadSettings } = await import(`${dist}/core/config.js`);
-const { createSandboxRuntime, prepareEnvironmentImage, prepareExtensionBuild, putExtensionBuild, prepareCheckout, runEnvironmentTests } = await import(`${dist}/sandbox/index.js`);
+const {
+  createSandboxRuntime,
+  prepareEnvironmentImage,
+  prepareExtensionBuild,
+  putExtensionBuild,
+  prepareCheckout,
+  runEnvironmentTests,
+} = await import(`${dist}/sandbox/index.js`);
 const { loadEnvironmentTable, environmentFor } = await import(`${dist}/benchmarks/eval/environments.js`);
 const table = loadEnvironmentTable(join(root, 'benchmarks/eval/environments.json'));
-const runtime = await createSandboxRuntime(loadSettings({ ...process.env, FIXWRIGHT_LOG_LEVEL: 'silent' }), { warm: 0 });
+const runtime = await createSandboxRuntime(loadSettings({ ...process.env, FIXWRIGHT_LOG_LEVEL: 'silent' }), {
+  warm: 0,
+});
 const cacheDir = mkdtempSync(join(tmpdir(), 'fw-recipe-'));
 const wanted = process.argv.slice(2);
 for (const [repo, entry] of Object.entries(table.repos)) {
@@ -31,8 +40,14 @@ for (const [repo, entry] of Object.entries(table.repos)) {
     cpSync(join(root, 'tests/fixtures/extpkg'), dir, { recursive: true });
     if (repo.startsWith('matplotlib')) {
       // matplotlib's environment has no Cython (matplotlib needs none): the C module only.
-      writeFileSync(join(dir, 'setup.py'), "import numpy\nfrom setuptools import Extension, setup\nsetup(name='extpkg', version='0.1', packages=['extpkg'], ext_modules=[Extension('extpkg._csum', ['extpkg/_csum.c'], include_dirs=[numpy.get_include()])])\n");
-      writeFileSync(join(dir, 'extpkg/__init__.py'), 'from extpkg._csum import total\n\ndef scale(x):\n    return x * 2\n');
+      writeFileSync(
+        join(dir, 'setup.py'),
+        "import numpy\nfrom setuptools import Extension, setup\nsetup(name='extpkg', version='0.1', packages=['extpkg'], ext_modules=[Extension('extpkg._csum', ['extpkg/_csum.c'], include_dirs=[numpy.get_include()])])\n",
+      );
+      writeFileSync(
+        join(dir, 'extpkg/__init__.py'),
+        'from extpkg._csum import total\n\ndef scale(x):\n    return x * 2\n',
+      );
     }
     const t0 = Date.now();
     try {
@@ -46,10 +61,28 @@ for (const [repo, entry] of Object.entries(table.repos)) {
         await putExtensionBuild(s, again);
         const r = await prepareCheckout(s, test);
         const out = await runEnvironmentTests(s, test, ['tests/test_ext.py'], { timeoutSeconds: 300 });
-        return { rebuilt: r?.rebuilt, outcomes: Object.fromEntries(Object.entries(out.outcomes).map(([k, v]) => [k.split('::')[1], v.status])) };
+        return {
+          rebuilt: r?.rebuilt,
+          outcomes: Object.fromEntries(Object.entries(out.outcomes).map(([k, v]) => [k.split('::')[1], v.status])),
+        };
       });
-      const ver = await runtime.withSandbox({ image }, (s) => s.run(['python3', '-c', 'import sys, numpy; print(sys.version.split()[0], "numpy", numpy.__version__)'], { timeoutSeconds: 60 }));
-      console.log(JSON.stringify({ key: env.key, image, imageSeconds: (t1 - t0) / 1000, buildSeconds: (t2 - t1) / 1000, reused: again.reused, files: built.files, ...run, python: ver.stdout.text.trim() }));
+      const ver = await runtime.withSandbox({ image }, (s) =>
+        s.run(['python3', '-c', 'import sys, numpy; print(sys.version.split()[0], "numpy", numpy.__version__)'], {
+          timeoutSeconds: 60,
+        }),
+      );
+      console.log(
+        JSON.stringify({
+          key: env.key,
+          image,
+          imageSeconds: (t1 - t0) / 1000,
+          buildSeconds: (t2 - t1) / 1000,
+          reused: again.reused,
+          files: built.files,
+          ...run,
+          python: ver.stdout.text.trim(),
+        }),
+      );
     } catch (err) {
       console.log(JSON.stringify({ key: env.key, error: err.message.slice(-1500) }));
     } finally {

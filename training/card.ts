@@ -37,7 +37,14 @@ function stats(values: number[]): ExportCard['tokens'] {
   const sorted = [...values].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   const total = sorted.reduce((a, b) => a + b, 0);
-  return { min: sorted[0] ?? 0, median: at(0.5), p95: at(0.95), max: sorted.at(-1) ?? 0, mean: sorted.length ? Math.round(total / sorted.length) : 0, total };
+  return {
+    min: sorted[0] ?? 0,
+    median: at(0.5),
+    p95: at(0.95),
+    max: sorted.at(-1) ?? 0,
+    mean: sorted.length ? Math.round(total / sorted.length) : 0,
+    total,
+  };
 }
 
 function cardMarkdown(card: ExportCard, out: string): string {
@@ -55,9 +62,13 @@ function cardMarkdown(card: ExportCard, out: string): string {
     '',
     `| repository | split | rows | ${kinds.join(' | ')} |`,
     `| --- | --- | ---: |${kinds.map(() => ' ---: |').join('')}`,
-    ...Object.entries(card.per_repo).map(([repo, r]) => `| ${repo} | ${r.split} | ${r.rows} | ${kinds.map((k) => r.per_kind[k] ?? 0).join(' | ')} |`),
+    ...Object.entries(card.per_repo).map(
+      ([repo, r]) => `| ${repo} | ${r.split} | ${r.rows} | ${kinds.map((k) => r.per_kind[k] ?? 0).join(' | ')} |`,
+    ),
     '',
-    `Splits by repository (no repository in both): ${Object.entries(card.splits).map(([s, n]) => `${s} ${n}`).join(', ')} (validation fraction asked: ${card.val_fraction}).`,
+    `Splits by repository (no repository in both): ${Object.entries(card.splits)
+      .map(([s, n]) => `${s} ${n}`)
+      .join(', ')} (validation fraction asked: ${card.val_fraction}).`,
     '',
     `Tokens per row (estimated as characters / 4): min ${card.tokens.min}, median ${card.tokens.median}, p95 ${card.tokens.p95}, max ${card.tokens.max}, mean ${card.tokens.mean}, total ${card.tokens.total}; budget ${card.max_tokens}.`,
     '',
@@ -69,7 +80,11 @@ function cardMarkdown(card: ExportCard, out: string): string {
 }
 
 /** Counts the rows and writes `FILE.card.json` and `FILE.card.md` (each through a temporary file). */
-export function writeCard(out: string, rows: ReadonlyArray<Record<string, unknown>>, meta: Omit<ExportCard, 'created' | 'rows' | 'per_kind' | 'per_repo' | 'splits' | 'tokens'>): ExportCard {
+export function writeCard(
+  out: string,
+  rows: ReadonlyArray<Record<string, unknown>>,
+  meta: Omit<ExportCard, 'created' | 'rows' | 'per_kind' | 'per_repo' | 'splits' | 'tokens'>,
+): ExportCard {
   const perKind: Record<string, number> = {};
   const perRepo: ExportCard['per_repo'] = {};
   const splits: Record<string, number> = {};
@@ -83,9 +98,20 @@ export function writeCard(out: string, rows: ReadonlyArray<Record<string, unknow
     entry.rows += 1;
     entry.per_kind[kind] = (entry.per_kind[kind] ?? 0) + 1;
   }
-  const card: ExportCard = { created: new Date().toISOString(), ...meta, rows: rows.length, per_kind: perKind, per_repo: perRepo, splits, tokens: stats(rows.map(rowTokens)) };
+  const card: ExportCard = {
+    created: new Date().toISOString(),
+    ...meta,
+    rows: rows.length,
+    per_kind: perKind,
+    per_repo: perRepo,
+    splits,
+    tokens: stats(rows.map(rowTokens)),
+  };
   const stem = cardStem(out);
-  for (const [path, text] of [[`${stem}.card.json`, `${JSON.stringify(card, null, 1)}\n`], [`${stem}.card.md`, cardMarkdown(card, out)]] as const) {
+  for (const [path, text] of [
+    [`${stem}.card.json`, `${JSON.stringify(card, null, 1)}\n`],
+    [`${stem}.card.md`, cardMarkdown(card, out)],
+  ] as const) {
     writeFileSync(`${path}.tmp-${process.pid}`, text);
     renameSync(`${path}.tmp-${process.pid}`, path);
   }

@@ -37,11 +37,17 @@ export function trajectoryFiles(paths: readonly string[]): string[] {
     }
   };
   for (const p of paths) {
-    if (!existsSync(p)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--trajectories ${p} does not exist`, { field: '--trajectories' });
+    if (!existsSync(p))
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `--trajectories ${p} does not exist`, { field: '--trajectories' });
     if (statSync(p).isDirectory()) walk(p, 0);
     else files.push(p);
   }
-  if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no trajectory files (*.jsonl) under ${paths.join(', ')}: point --trajectories at a solve --out directory or a bench run's trajectories/`, { field: '--trajectories' });
+  if (files.length === 0)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `no trajectory files (*.jsonl) under ${paths.join(', ')}: point --trajectories at a solve --out directory or a bench run's trajectories/`,
+      { field: '--trajectories' },
+    );
   return files;
 }
 
@@ -74,11 +80,22 @@ function evaluations(reports: readonly string[]): Map<string, Evaluation[]> {
     try {
       report = JSON.parse(readFileSync(file, 'utf8')) as typeof report;
     } catch (err) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `--eval-report ${file} is not a readable report.json: ${(err as Error).message}`, { field: '--eval-report' });
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `--eval-report ${file} is not a readable report.json: ${(err as Error).message}`,
+        { field: '--eval-report' },
+      );
     }
-    if (!Array.isArray(report.resolved_ids)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--eval-report ${file} has no resolved_ids list (is it fixwright eval's report.json?)`, { field: '--eval-report' });
+    if (!Array.isArray(report.resolved_ids))
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `--eval-report ${file} has no resolved_ids list (is it fixwright eval's report.json?)`,
+        { field: '--eval-report' },
+      );
     const resolved = new Set(report.resolved_ids.filter((id): id is string => typeof id === 'string'));
-    const submitted = Array.isArray(report.submitted_ids) ? report.submitted_ids.filter((id): id is string => typeof id === 'string') : [...resolved];
+    const submitted = Array.isArray(report.submitted_ids)
+      ? report.submitted_ids.filter((id): id is string => typeof id === 'string')
+      : [...resolved];
     for (const id of new Set([...submitted, ...resolved])) {
       const list = byInstance.get(id) ?? [];
       list.push({ patch: evaluatedPatch(file, id), resolved: resolved.has(id) });
@@ -93,19 +110,36 @@ function evaluations(reports: readonly string[]): Map<string, Evaluation[]> {
  * Runs of one instance differ (another model, another try), so a verdict on one run's patch says
  * nothing about another's. Evaluations of the same patch that disagree (a flaky test) do not pass it.
  */
-function officialVerdict(run: RunTrace, verdicts: ReadonlyMap<string, Evaluation[]>): { passed: boolean; problem?: string } {
+function officialVerdict(
+  run: RunTrace,
+  verdicts: ReadonlyMap<string, Evaluation[]>,
+): { passed: boolean; problem?: string } {
   const all = run.instanceId === undefined ? [] : (verdicts.get(run.instanceId) ?? []);
   if (all.length === 0) return { passed: false };
   const own = all.filter((e) => e.patch !== undefined && e.patch.trim() === run.patch.trim());
   if (own.length === 0) {
-    return { passed: false, problem: `${run.instanceId} was evaluated, but not this run's patch (no instances/<id>/ beside the report holds it); the run counts as not passing` };
+    return {
+      passed: false,
+      problem: `${run.instanceId} was evaluated, but not this run's patch (no instances/<id>/ beside the report holds it); the run counts as not passing`,
+    };
   }
-  if (own.some((e) => e.resolved) && !own.every((e) => e.resolved)) return { passed: false, problem: `the evaluations of this run's patch disagree (resolved in some reports, not in others); the run counts as not passing` };
+  if (own.some((e) => e.resolved) && !own.every((e) => e.resolved))
+    return {
+      passed: false,
+      problem: `the evaluations of this run's patch disagree (resolved in some reports, not in others); the run counts as not passing`,
+    };
   return { passed: own[0]!.resolved };
 }
 
 /** Every string inside a row: shapes are matched on them, since in JSON text a key that starts a line follows the escape `\n` and loses its word boundary. */
-const rowStrings = (value: unknown): string[] => (typeof value === 'string' ? [value] : Array.isArray(value) ? value.flatMap(rowStrings) : value && typeof value === 'object' ? Object.values(value).flatMap(rowStrings) : []);
+const rowStrings = (value: unknown): string[] =>
+  typeof value === 'string'
+    ? [value]
+    : Array.isArray(value)
+      ? value.flatMap(rowStrings)
+      : value && typeof value === 'object'
+        ? Object.values(value).flatMap(rowStrings)
+        : [];
 
 /**
  * Repositories held out for validation: taken in a fixed order (by a hash of the name, so the
@@ -116,7 +150,9 @@ export function validationRepos(counts: ReadonlyMap<string, number>, fraction: n
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
   const held = new Set<string>();
   if (counts.size < 2 || fraction <= 0) return held;
-  const order = [...counts.keys()].sort((a, b) => createHash('sha256').update(a).digest('hex').localeCompare(createHash('sha256').update(b).digest('hex')));
+  const order = [...counts.keys()].sort((a, b) =>
+    createHash('sha256').update(a).digest('hex').localeCompare(createHash('sha256').update(b).digest('hex')),
+  );
   let taken = 0;
   for (const repo of order) {
     if (taken >= fraction * total || held.size === counts.size - 1) break;
@@ -133,7 +169,11 @@ export function validationRepos(counts: ReadonlyMap<string, number>, fraction: n
  * holding a secret or a benchmark's gold patch or test patch, splits by repository, and writes the
  * JSONL and its card through temporary files renamed at the end, so nothing is left half-written.
  */
-export function exportTrainingData(options: ExportOptions): { card: ExportCard; problems: TraceProblem[]; notes: TraceProblem[] } {
+export function exportTrainingData(options: ExportOptions): {
+  card: ExportCard;
+  problems: TraceProblem[];
+  notes: TraceProblem[];
+} {
   const files = trajectoryFiles(options.trajectories);
   const problems: TraceProblem[] = [];
   // What is said of runs that were read (how they were judged, how a file was split): not problems, nothing skipped.
@@ -146,7 +186,15 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
     notes.push(...said);
     runs.push(...read);
   }
-  if (runs.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no usable run in ${files.length} trajectory file(s): ${problems.slice(0, 3).map((p) => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`).join('; ')}`, { field: '--trajectories' });
+  if (runs.length === 0)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `no usable run in ${files.length} trajectory file(s): ${problems
+        .slice(0, 3)
+        .map((p) => `${p.file}${p.line ? `:${p.line}` : ''}: ${p.message}`)
+        .join('; ')}`,
+      { field: '--trajectories' },
+    );
 
   const official = options.evalReports.length > 0 ? evaluations(options.evalReports) : undefined;
   const verdicts = new Map<RunTrace, boolean>();
@@ -168,22 +216,33 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
   });
 
   const dropped = { duplicate: 0, over_budget: 0, secret: 0, gold_leak: 0 };
-  const gold = (options.goldRows ?? []).flatMap((r) => [r.patch, r.test_patch]).map((t) => t?.trim()).filter((t): t is string => Boolean(t && t.length >= 40));
+  const gold = (options.goldRows ?? [])
+    .flatMap((r) => [r.patch, r.test_patch])
+    .map((t) => t?.trim())
+    .filter((t): t is string => Boolean(t && t.length >= 40));
   const seen = new Set<string>();
   const kept: Array<{ repo: string; make: (split: string) => Record<string, unknown> }> = [];
   for (const pair of pairs) {
-    const make = (split: string) => (pair.kind === 'preference' ? dpoRow(pair, split) : sftRow(pair, options.style, split));
+    const make = (split: string) =>
+      pair.kind === 'preference' ? dpoRow(pair, split) : sftRow(pair, options.style, split);
     const probe = make('');
     // The same exchange from two runs is one pair: the key is the conversation, not where it came from.
-    const content = pair.kind === 'preference' ? [pair.prompt, pair.chosen, pair.rejected] : [pair.messages, pair.response];
-    const key = createHash('sha256').update(JSON.stringify([pair.kind, content])).digest('hex');
+    const content =
+      pair.kind === 'preference' ? [pair.prompt, pair.chosen, pair.rejected] : [pair.messages, pair.response];
+    const key = createHash('sha256')
+      .update(JSON.stringify([pair.kind, content]))
+      .digest('hex');
     if (seen.has(key)) {
       dropped.duplicate += 1;
       continue;
     }
     seen.add(key);
     const plain = JSON.stringify(Object.values(probe));
-    if (options.secrets.some((s) => s && plain.includes(JSON.stringify(s).slice(1, -1))) || rowStrings(probe).some((text) => KEY_SHAPES.some((re) => re.test(text)))) dropped.secret += 1;
+    if (
+      options.secrets.some((s) => s && plain.includes(JSON.stringify(s).slice(1, -1))) ||
+      rowStrings(probe).some((text) => KEY_SHAPES.some((re) => re.test(text)))
+    )
+      dropped.secret += 1;
     else if (gold.some((g) => plain.includes(JSON.stringify(g).slice(1, -1)))) dropped.gold_leak += 1;
     else if (rowTokens(probe) > options.maxTokens) dropped.over_budget += 1;
     else kept.push({ repo: pair.repo, make });
@@ -199,7 +258,9 @@ export function exportTrainingData(options: ExportOptions): { card: ExportCard; 
   const card = writeCard(options.out, rows, {
     format: options.format,
     style: options.format === 'sft' ? options.style : 'trl-conversational',
-    trust: official ? 'fixwright eval (official rule): only runs whose own patch an evaluation resolved count as passing' : "the agent's own verdict (its reproduction test went from failing to passing, no regressions)",
+    trust: official
+      ? 'fixwright eval (official rule): only runs whose own patch an evaluation resolved count as passing'
+      : "the agent's own verdict (its reproduction test went from failing to passing, no regressions)",
     eval_reports: options.evalReports,
     max_tokens: options.maxTokens,
     val_fraction: options.valFraction,

@@ -14,10 +14,26 @@ const render = (messages: readonly ChatMessage[]) => messages.map((m) => `<|${m.
 
 /** One output row for an SFT pair. */
 export function sftRow(pair: SftPair, style: SftStyle, split: string): Record<string, unknown> {
-  const meta = { kind: pair.kind, repo: pair.repo, source: pair.source, attempt: pair.attempt, candidate: pair.candidate, split };
-  if (style === 'chatml') return { messages: [...pair.messages, { role: 'assistant', content: pair.response }], ...meta };
-  const system = pair.messages.filter((m) => m.role === 'system').map((m) => m.content).join('\n\n');
-  return { instruction: system, input: render(pair.messages.filter((m) => m.role !== 'system')), output: pair.response, ...meta };
+  const meta = {
+    kind: pair.kind,
+    repo: pair.repo,
+    source: pair.source,
+    attempt: pair.attempt,
+    candidate: pair.candidate,
+    split,
+  };
+  if (style === 'chatml')
+    return { messages: [...pair.messages, { role: 'assistant', content: pair.response }], ...meta };
+  const system = pair.messages
+    .filter((m) => m.role === 'system')
+    .map((m) => m.content)
+    .join('\n\n');
+  return {
+    instruction: system,
+    input: render(pair.messages.filter((m) => m.role !== 'system')),
+    output: pair.response,
+    ...meta,
+  };
 }
 
 /** One output row for a DPO pair, in trl's conversational preference format. */
@@ -38,14 +54,19 @@ export function dpoRow(pair: DpoPair, split: string): Record<string, unknown> {
   };
 }
 
-const contents = (messages: unknown) => (Array.isArray(messages) ? messages.map((m) => String((m as { content?: unknown }).content ?? '')).join('') : '');
+const contents = (messages: unknown) =>
+  Array.isArray(messages) ? messages.map((m) => String((m as { content?: unknown }).content ?? '')).join('') : '';
 
 /**
  * The tokens a row costs in training: an SFT row's every message; a DPO row's prompt and the
  * longer of its two answers (the trainer sees prompt + chosen and prompt + rejected apart).
  */
 export function rowTokens(row: Record<string, unknown>): number {
-  if ('prompt' in row) return estimateTokens(contents(row.prompt)) + Math.max(estimateTokens(contents(row.chosen)), estimateTokens(contents(row.rejected)));
+  if ('prompt' in row)
+    return (
+      estimateTokens(contents(row.prompt)) +
+      Math.max(estimateTokens(contents(row.chosen)), estimateTokens(contents(row.rejected)))
+    );
   if ('messages' in row) return estimateTokens(contents(row.messages));
   return estimateTokens(`${row.instruction ?? ''}${row.input ?? ''}${row.output ?? ''}`);
 }

@@ -47,7 +47,8 @@ export interface Skipped {
 export const noneSkipped = (): Skipped => ({ equivalent: 0, passed_tests: 0, untested: 0, no_diagnosis: 0 });
 
 /** The question a negative-with-context pair asks after the failing edit and its test output. */
-export const DIAGNOSIS_REQUEST = 'The edit above was applied and the tests ran. Output (trimmed):\n```\n{output}\n```\nWhat went wrong? Name the failure category and the cause.';
+export const DIAGNOSIS_REQUEST =
+  'The edit above was applied and the tests ran. Output (trimmed):\n```\n{output}\n```\nWhat went wrong? Name the failure category and the cause.';
 
 /** The answer a negative-with-context pair teaches: the diagnosis reflection recorded. */
 export const diagnosis = (r: { category: string; message: string }) => `Failure (${r.category}): ${r.message}`;
@@ -91,7 +92,8 @@ function equivalent(a: AttemptTrace, b: AttemptTrace): boolean {
 
 /** The first two messages (system prompt, then the issue and code context), before any feedback. */
 const opening = (messages: readonly ChatMessage[]) => messages.slice(0, 2);
-const sameMessages = (a: readonly ChatMessage[], b: readonly ChatMessage[]) => a.length === b.length && a.every((m, i) => m.role === b[i]!.role && m.content === b[i]!.content);
+const sameMessages = (a: readonly ChatMessage[], b: readonly ChatMessage[]) =>
+  a.length === b.length && a.every((m, i) => m.role === b[i]!.role && m.content === b[i]!.content);
 
 /**
  * The candidates of a run in the order a group's stand-in is taken: by attempt; within one, first
@@ -123,7 +125,15 @@ export function sftCandidates(run: RunTrace, passed: boolean): { pairs: SftPair[
   const pairs: SftPair[] = [];
   const skipped = noneSkipped();
   const win = passingAttempt(run, passed);
-  if (win) pairs.push({ ...base, kind: win.attempt === 1 ? 'positive' : 'reflection', attempt: win.attempt, candidate: win.candidate, messages: win.messages, response: win.response });
+  if (win)
+    pairs.push({
+      ...base,
+      kind: win.attempt === 1 ? 'positive' : 'reflection',
+      attempt: win.attempt,
+      candidate: win.candidate,
+      messages: win.messages,
+      response: win.response,
+    });
   const used = new Set<string>();
   const negatives: AttemptTrace[] = [];
   for (const t of standInOrder(run)) {
@@ -131,7 +141,12 @@ export function sftCandidates(run: RunTrace, passed: boolean): { pairs: SftPair[
     const found = diagnosisOf(t);
     if (!found) {
       // A passing run's winner is its positive; a candidate of its group passed with it.
-      if (t !== win) skipped[win && t.attempt === win.attempt && t.group !== undefined && t.group === win.group ? 'equivalent' : skipReason(t)] += 1;
+      if (t !== win)
+        skipped[
+          win && t.attempt === win.attempt && t.group !== undefined && t.group === win.group
+            ? 'equivalent'
+            : skipReason(t)
+        ] += 1;
       continue;
     }
     if (used.has(groupKey(t))) {
@@ -148,7 +163,14 @@ export function sftCandidates(run: RunTrace, passed: boolean): { pairs: SftPair[
       kind: 'negative_with_context',
       attempt: failed.attempt,
       candidate: failed.candidate,
-      messages: [...failed.messages, { role: 'assistant', content: failed.response }, { role: 'user', content: DIAGNOSIS_REQUEST.replace('{output}', (failed.output ?? '(no output was recorded)').trim()) }],
+      messages: [
+        ...failed.messages,
+        { role: 'assistant', content: failed.response },
+        {
+          role: 'user',
+          content: DIAGNOSIS_REQUEST.replace('{output}', (failed.output ?? '(no output was recorded)').trim()),
+        },
+      ],
       response: diagnosis(diagnosisOf(failed)!),
     });
   }

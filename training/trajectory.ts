@@ -6,7 +6,21 @@ const eventSchema = z.object({
   task_id: z.string().min(1),
   seq: z.number().int().positive(),
   ts: z.string(),
-  type: z.enum(['status', 'node_start', 'node_end', 'log', 'localised_files', 'context', 'model_call', 'patch', 'apply_result', 'test_result', 'reflection', 'done', 'error']),
+  type: z.enum([
+    'status',
+    'node_start',
+    'node_end',
+    'log',
+    'localised_files',
+    'context',
+    'model_call',
+    'patch',
+    'apply_result',
+    'test_result',
+    'reflection',
+    'done',
+    'error',
+  ]),
   data: z.record(z.string(), z.unknown()),
 });
 
@@ -117,12 +131,17 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
     const parsed = eventSchema.safeParse(raw);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      problems.push({ file, line: i + 1, message: `not an event of this fixwright's trajectory format (${issue.path.join('.') || 'line'}: ${issue.message}; an older version?); skipped` });
+      problems.push({
+        file,
+        line: i + 1,
+        message: `not an event of this fixwright's trajectory format (${issue.path.join('.') || 'line'}: ${issue.message}; an older version?); skipped`,
+      });
       return;
     }
     events.push(parsed.data);
   });
-  if (events.length === 0) return { runs: [], problems: problems.length ? problems : [{ file, message: 'no events' }], notes: [] };
+  if (events.length === 0)
+    return { runs: [], problems: problems.length ? problems : [{ file, message: 'no events' }], notes: [] };
   // One run per task: a folder that took several `solve` runs (before each run had to get its own
   // --out) holds them one after another, each from seq 1.
   const groups: Array<typeof events> = [];
@@ -132,7 +151,15 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
     else current.push(e);
   }
   // Said, but nothing is skipped: each run is read.
-  const notes: TraceProblem[] = groups.length > 1 ? [{ file, message: `holds ${groups.length} runs one after another (written before each run needed its own --out); each is read as a run of its own` }] : [];
+  const notes: TraceProblem[] =
+    groups.length > 1
+      ? [
+          {
+            file,
+            message: `holds ${groups.length} runs one after another (written before each run needed its own --out); each is read as a run of its own`,
+          },
+        ]
+      : [];
   const runs: RunTrace[] = [];
   for (const group of groups) {
     const run = runOf(file, group);
@@ -176,7 +203,8 @@ function selectionOf(data: Record<string, unknown>): { winner: number | null; en
 /** One task's events as a run, or why they are not one. */
 function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTrace | string {
   const done = events.find((e) => e.type === 'done');
-  if (!done) return `the run has no done event (it crashed, was cancelled or is still running); skipped (task ${events[0]?.task_id ?? 'unknown'})`;
+  if (!done)
+    return `the run has no done event (it crashed, was cancelled or is still running); skipped (task ${events[0]?.task_id ?? 'unknown'})`;
   const status = events.find((e) => e.type === 'status')?.data ?? {};
   // Keyed by attempt and candidate; an event without a candidate (a trajectory from before sampling) is candidate 1's.
   const traces = new Map<string, AttemptTrace>();
@@ -207,12 +235,18 @@ function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTra
       continue;
     }
     if (e.type === 'reflection') {
-      reflections.set(attempt, { category: asText(e.data.category) ?? 'unknown', message: asText(e.data.message) ?? '', candidate: count(e.data.candidate) });
+      reflections.set(attempt, {
+        category: asText(e.data.category) ?? 'unknown',
+        message: asText(e.data.message) ?? '',
+        candidate: count(e.data.candidate),
+      });
       continue;
     }
     if (e.type === 'test_result') {
       // One run judges a whole group of equivalent candidates: it names them all.
-      const shared = Array.isArray(e.data.candidates) ? e.data.candidates.map(count).filter((c): c is number => c !== undefined) : [];
+      const shared = Array.isArray(e.data.candidates)
+        ? e.data.candidates.map(count).filter((c): c is number => c !== undefined)
+        : [];
       for (const c of shared.length > 0 ? shared : [candidate]) {
         const trace = traces.get(key(attempt, c));
         if (!trace) continue;
@@ -271,22 +305,24 @@ function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTra
   // run, or, in a log from before it was recorded, what the failure said.
   for (const trace of traces.values()) {
     const diagnosis = trace.selected || trace.reflection ? trace.reflection : trace.failure;
-    if (diagnosis?.category === 'regression') trace.output = trace.existingOutput ?? (diagnosis.message || trace.output);
+    if (diagnosis?.category === 'regression')
+      trace.output = trace.existingOutput ?? (diagnosis.message || trace.output);
   }
   const chosenAttempt = typeof done.data.chosen_attempt === 'number' ? done.data.chosen_attempt : null;
   // A run from before sampling names no candidate: its chosen attempt had one, candidate 1.
-  const chosenCandidate = chosenAttempt === null ? null : (count(done.data.chosen_candidate) ?? selectedOf.get(chosenAttempt) ?? 1);
+  const chosenCandidate =
+    chosenAttempt === null ? null : (count(done.data.chosen_candidate) ?? selectedOf.get(chosenAttempt) ?? 1);
   // A GitHub URL and its owner/name are one repository for the split.
   const repo = (asText(status.repo) ?? 'unknown').replace(/^https:\/\/github\.com\/([^/]+\/[^/]+?)(\.git)?\/?$/, '$1');
   return {
-      file,
-      taskId: done.task_id,
-      repo,
-      instanceId: asText(status.instance_id),
-      status: asText(done.data.status) ?? 'failed',
-      chosenAttempt,
-      chosenCandidate,
-      patch: asText(done.data.patch) ?? '',
-      traces: [...traces.values()].sort((a, b) => a.attempt - b.attempt || a.candidate - b.candidate),
+    file,
+    taskId: done.task_id,
+    repo,
+    instanceId: asText(status.instance_id),
+    status: asText(done.data.status) ?? 'failed',
+    chosenAttempt,
+    chosenCandidate,
+    patch: asText(done.data.patch) ?? '',
+    traces: [...traces.values()].sort((a, b) => a.attempt - b.attempt || a.candidate - b.candidate),
   };
 }

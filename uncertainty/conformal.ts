@@ -52,7 +52,9 @@ export const hasParams = (method: ConformalMethod) => PARAMETRISED.includes(meth
  * numbers spanning "penalty negligible before rank ~100" to "penalty decides from rank ~3"; not
  * fitted to any figure.
  */
-export const PARAM_GRID: readonly ConformalParams[] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3].flatMap((lambda) => [0, 1, 2, 3, 5, 8].map((kReg) => ({ lambda, kReg })));
+export const PARAM_GRID: readonly ConformalParams[] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.3].flatMap((lambda) =>
+  [0, 1, 2, 3, 5, 8].map((kReg) => ({ lambda, kReg })),
+);
 
 /** Folds of the inner cross-fit that chooses the parameters within the calibration instances. */
 const PARAM_FOLDS = 5;
@@ -64,15 +66,23 @@ export interface ScoredFile {
 }
 
 const needParams = (method: ConformalMethod, params: ConformalParams | undefined): ConformalParams => {
-  if (!params) throw new FixwrightError('FW_ERR_BAD_INPUT', `conformal method ${method} needs its parameters (lambda, k_reg)`, { field: 'method' });
+  if (!params)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `conformal method ${method} needs its parameters (lambda, k_reg)`, {
+      field: 'method',
+    });
   if (!(Number.isFinite(params.lambda) && params.lambda >= 0 && Number.isFinite(params.kReg))) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `conformal method ${method}: lambda must be a finite number at least 0 and k_reg finite (got ${params.lambda}, ${params.kReg})`, { field: 'params' });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `conformal method ${method}: lambda must be a finite number at least 0 and k_reg finite (got ${params.lambda}, ${params.kReg})`,
+      { field: 'params' },
+    );
   }
   return params;
 };
 
 /** The rank penalty λ·max(0, rank − k_reg) of each position (rank counted from 1). */
-const penalty = (length: number, params: ConformalParams) => Array.from({ length }, (_, i) => params.lambda * Math.max(0, i + 1 - params.kReg));
+const penalty = (length: number, params: ConformalParams) =>
+  Array.from({ length }, (_, i) => params.lambda * Math.max(0, i + 1 - params.kReg));
 
 /** A score as the cut reads it: negative and non-finite scores (NaN would make every comparison false) count as 0. */
 const clean = (score: number) => (Number.isFinite(score) && score > 0 ? score : 0);
@@ -91,7 +101,9 @@ function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod, para
     const top = scores[0] ?? 0;
     let worst = 0;
     // With no positive score nothing is sure: the first file is the set's floor, every other one is as far as can be.
-    return scores.map((s, i) => (worst = Math.max(worst, top > 0 ? 1 - Math.min(1, s / top) : i === 0 ? 0 : 1)) + pen[i]!);
+    return scores.map(
+      (s, i) => (worst = Math.max(worst, top > 0 ? 1 - Math.min(1, s / top) : i === 0 ? 0 : 1)) + pen[i]!,
+    );
   }
   const total = scores.reduce((sum, s) => sum + s, 0);
   let running = 0;
@@ -108,7 +120,12 @@ function cumulative(ranked: readonly ScoredFile[], method: ConformalMethod, para
  * The score of one instance: how far down the ranking one must go to hold every gold file
  * (Infinity when one is missing). Never NaN: scores are cleaned and the parameters checked first.
  */
-export function nonconformity(ranked: readonly ScoredFile[], gold: readonly string[], method: ConformalMethod, params?: ConformalParams): number {
+export function nonconformity(
+  ranked: readonly ScoredFile[],
+  gold: readonly string[],
+  method: ConformalMethod,
+  params?: ConformalParams,
+): number {
   const cum = cumulative(ranked, method, params);
   let worst = 0;
   for (const g of gold) {
@@ -125,9 +142,15 @@ export function nonconformity(ranked: readonly ScoredFile[], gold: readonly stri
  * the coverage claimed (nonconformity() never returns one).
  */
 export function conformalQuantile(scores: readonly number[], alpha: number): number {
-  if (!(alpha > 0 && alpha < 1)) throw new FixwrightError('FW_ERR_BAD_INPUT', `alpha must be between 0 and 1 (got ${alpha})`, { field: 'alpha' });
+  if (!(alpha > 0 && alpha < 1))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `alpha must be between 0 and 1 (got ${alpha})`, { field: 'alpha' });
   const nan = scores.findIndex((s) => Number.isNaN(s));
-  if (nan >= 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `non-conformity score ${nan} is NaN: no conformal quantile (score missing gold files as Infinity)`, { field: 'scores' });
+  if (nan >= 0)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `non-conformity score ${nan} is NaN: no conformal quantile (score missing gold files as Infinity)`,
+      { field: 'scores' },
+    );
   const n = scores.length;
   const k = Math.ceil((n + 1) * (1 - alpha));
   if (n === 0 || k > n) return Infinity;
@@ -135,7 +158,12 @@ export function conformalQuantile(scores: readonly number[], alpha: number): num
 }
 
 /** The prediction set: every file whose cumulative score is within q̂ (at least one file). */
-export function predictionSet(ranked: readonly ScoredFile[], qhat: number, method: ConformalMethod, params?: ConformalParams): string[] {
+export function predictionSet(
+  ranked: readonly ScoredFile[],
+  qhat: number,
+  method: ConformalMethod,
+  params?: ConformalParams,
+): string[] {
   const cum = cumulative(ranked, method, params);
   const set = ranked.filter((_, i) => cum[i]! <= qhat + 1e-12).map((f) => f.path);
   return set.length > 0 || ranked.length === 0 ? set : [ranked[0]!.path];
@@ -157,7 +185,10 @@ const calibrationSchema = z
     ranker: z.string(),
     created: z.string(),
   })
-  .refine((c) => hasParams(c.method) === (c.params !== undefined), { message: 'raps and ratio need params (lambda, k_reg); the other methods take none', path: ['params'] });
+  .refine((c) => hasParams(c.method) === (c.params !== undefined), {
+    message: 'raps and ratio need params (lambda, k_reg); the other methods take none',
+    path: ['params'],
+  });
 
 /** A saved calibration: load it to cut rankings at the same coverage. */
 export interface Calibration {
@@ -189,7 +220,10 @@ export function chooseParams(instances: readonly Instance[], alpha: number, meth
     const scores = instances.map((i) => nonconformity(i.ranked, i.gold, method, params));
     let total = 0;
     for (let fold = 0; fold < folds; fold++) {
-      const qhat = conformalQuantile(scores.filter((_, i) => i % folds !== fold), alpha);
+      const qhat = conformalQuantile(
+        scores.filter((_, i) => i % folds !== fold),
+        alpha,
+      );
       for (let i = fold; i < instances.length; i += folds) total += setSize(instances[i]!, qhat, method, params);
     }
     if (!best || total < best.total) best = { total, params };
@@ -198,8 +232,16 @@ export function chooseParams(instances: readonly Instance[], alpha: number, meth
 }
 
 /** Fits q̂ on calibration instances (their rankings and gold files), choosing raps/ratio parameters on them first. */
-export function calibrate(instances: readonly Instance[], options: { alpha: number; method: ConformalMethod; ranker: string }): Calibration {
-  const params = hasParams(options.method) && instances.length >= 2 ? chooseParams(instances, options.alpha, options.method) : hasParams(options.method) ? PARAM_GRID[0] : undefined;
+export function calibrate(
+  instances: readonly Instance[],
+  options: { alpha: number; method: ConformalMethod; ranker: string },
+): Calibration {
+  const params =
+    hasParams(options.method) && instances.length >= 2
+      ? chooseParams(instances, options.alpha, options.method)
+      : hasParams(options.method)
+        ? PARAM_GRID[0]
+        : undefined;
   const scores = instances.map((i) => nonconformity(i.ranked, i.gold, options.method, params));
   return {
     method: options.method,
@@ -227,10 +269,15 @@ export interface CrossFitResult {
  * K-fold cross-fitting: each instance's set comes from a q̂ calibrated on the other folds, so no
  * instance is calibrated on itself. Folds are assigned round-robin in the given order.
  */
-export function crossFit(instances: readonly Instance[], options: { alpha: number; method: ConformalMethod; folds: number }): CrossFitResult {
+export function crossFit(
+  instances: readonly Instance[],
+  options: { alpha: number; method: ConformalMethod; folds: number },
+): CrossFitResult {
   const n = instances.length;
   if (!Number.isInteger(options.folds) || options.folds < 2) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `cross-fitting needs at least 2 folds (got ${options.folds})`, { field: 'folds' });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cross-fitting needs at least 2 folds (got ${options.folds})`, {
+      field: 'folds',
+    });
   }
   const folds = Math.min(options.folds, n);
   const qhats: number[] = [];
@@ -239,7 +286,10 @@ export function crossFit(instances: readonly Instance[], options: { alpha: numbe
   let covered = 0;
   for (let fold = 0; fold < folds; fold++) {
     // Parameters and q̂ both come from the other folds: the held-out fold is only cut.
-    const cal = calibrate(instances.filter((_, i) => i % folds !== fold), { alpha: options.alpha, method: options.method, ranker: '' });
+    const cal = calibrate(
+      instances.filter((_, i) => i % folds !== fold),
+      { alpha: options.alpha, method: options.method, ranker: '' },
+    );
     qhats.push(cal.qhat);
     params.push(cal.params);
     for (let i = fold; i < n; i += folds) {
@@ -255,7 +305,11 @@ export function crossFit(instances: readonly Instance[], options: { alpha: numbe
 /** Writes a calibration file, refusing a q̂ that loadCalibration() would refuse (NaN, negative) rather than writing it as another value. */
 export function saveCalibration(path: string, calibration: Calibration): void {
   if (Number.isNaN(calibration.qhat) || calibration.qhat < 0) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `calibration q̂ ${calibration.qhat} is not a non-conformity score (at least 0, or Infinity): not written to ${path}`, { field: 'qhat' });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `calibration q̂ ${calibration.qhat} is not a non-conformity score (at least 0, or Infinity): not written to ${path}`,
+      { field: 'qhat' },
+    );
   }
   const qhat = Number.isFinite(calibration.qhat) ? calibration.qhat : 'Infinity';
   const { params, ...rest } = calibration;
@@ -270,7 +324,12 @@ const paramsOnDisk = (params: ConformalParams) => ({ lambda: params.lambda, k_re
  * What a set was cut with, for JSON output (`localise --repo … --json`): α, method, q̂ and, for
  * raps/ratio, the rank penalty, without which the set cannot be reproduced from q̂.
  */
-export function calibrationSummary(calibration: Calibration): { alpha: number; method: ConformalMethod; qhat: number; params?: { lambda: number; k_reg: number } } {
+export function calibrationSummary(calibration: Calibration): {
+  alpha: number;
+  method: ConformalMethod;
+  qhat: number;
+  params?: { lambda: number; k_reg: number };
+} {
   const { alpha, method, qhat, params } = calibration;
   return { alpha, method, qhat, ...(params ? { params: paramsOnDisk(params) } : {}) };
 }
@@ -281,14 +340,24 @@ export function loadCalibration(path: string): Calibration {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read calibration ${path}: ${(err as Error).message}`, { field: 'calibration' });
-  }
-  const parsed = calibrationSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `calibration ${path} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read calibration ${path}: ${(err as Error).message}`, {
       field: 'calibration',
     });
   }
+  const parsed = calibrationSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `calibration ${path} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      {
+        field: 'calibration',
+      },
+    );
+  }
   const { version: _v, qhat, params, ...rest } = parsed.data;
-  return { ...rest, qhat: qhat === 'Infinity' ? Infinity : qhat, ...(params ? { params: { lambda: params.lambda, kReg: params.k_reg } } : {}) };
+  return {
+    ...rest,
+    qhat: qhat === 'Infinity' ? Infinity : qhat,
+    ...(params ? { params: { lambda: params.lambda, kReg: params.k_reg } } : {}),
+  };
 }

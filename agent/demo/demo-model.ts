@@ -1,4 +1,9 @@
-import { type ScriptedChatRequest, type ScriptedReply, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import {
+  type ScriptedChatRequest,
+  type ScriptedReply,
+  type ScriptedServer,
+  startScriptedOpenAIServer,
+} from '../../core/scripted-openai-server.js';
 
 /** The model name the demo's scripted server answers as. */
 export const DEMO_MODEL = 'fixwright-demo-scripted';
@@ -34,9 +39,15 @@ const edit = (explanation: string, replacement: string) =>
   ].join('\n');
 
 /** The plausible first answer: it fixes the issue's case but rounds every price to whole units. */
-const ROUNDING_FIX = edit('`percent` is a percentage, so divide it by 100 (and round the result).', 'round(price * (100 - percent) / 100)');
+const ROUNDING_FIX = edit(
+  '`percent` is a percentage, so divide it by 100 (and round the result).',
+  'round(price * (100 - percent) / 100)',
+);
 /** The answer after reflection: scale by the percentage, keep the cents. */
-const EXACT_FIX = edit('Rounding broke prices with cents; scale by the percentage and keep the exact value.', 'price - price * percent / 100');
+const EXACT_FIX = edit(
+  'Rounding broke prices with cents; scale by the percentage and keep the exact value.',
+  'price - price * percent / 100',
+);
 
 function lastUserText(request: ScriptedChatRequest): string {
   const last = [...(request.messages ?? [])].reverse().find((m) => m.role === 'user');

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
  */
 export const DEMO_FILES: Readonly<Record<string, string>> = {
   'README.md': '# shop\n\nPrices, discounts and stock for a small online shop.\n',
-  'shop/__init__.py': '"""A small online shop: prices, discounts and stock."""\nfrom .inventory import Inventory\nfrom .pricing import apply_discount, order_total\n\n__all__ = ["Inventory", "apply_discount", "order_total"]\n',
+  'shop/__init__.py':
+    '"""A small online shop: prices, discounts and stock."""\nfrom .inventory import Inventory\nfrom .pricing import apply_discount, order_total\n\n__all__ = ["Inventory", "apply_discount", "order_total"]\n',
   'shop/pricing.py': [
     '"""Prices and discounts at checkout."""',
     '',
@@ -106,7 +107,11 @@ export function writeDemoRepository(dir: string): void {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
   }
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=fixwright demo', '-c', 'user.email=demo@fixwright.invalid', ...args], { cwd: dir, stdio: 'pipe' });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=fixwright demo', '-c', 'user.email=demo@fixwright.invalid', ...args], {
+      cwd: dir,
+      stdio: 'pipe',
+    });
   git('init', '-q');
   git('add', '-A');
   git('commit', '-q', '-m', 'shop: prices, discounts and stock');

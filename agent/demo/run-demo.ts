@@ -57,7 +57,15 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
   try {
     options.events.emit('status', { status: 'running', repo: repoDir, model: DEMO_MODEL });
     const outcome = await solveIssue(
-      { repo: { path: repoDir }, issue: DEMO_ISSUE, model: DEMO_MODEL, baseURL: model.server.url, maxAttempts: 3, testTimeoutSeconds: 60, temperatures: DEFAULT_TEMPERATURES },
+      {
+        repo: { path: repoDir },
+        issue: DEMO_ISSUE,
+        model: DEMO_MODEL,
+        baseURL: model.server.url,
+        maxAttempts: 3,
+        testTimeoutSeconds: 60,
+        temperatures: DEFAULT_TEMPERATURES,
+      },
       { settings: model.settings, events: options.events, runtime: options.runtime, signal: options.signal },
     );
     return { ...outcome, repoDir };
@@ -90,7 +98,11 @@ export async function prepareDemoService(settings: Settings): Promise<DemoServic
   rmSync(repoDir, { recursive: true, force: true });
   writeDemoRepository(repoDir);
   const model = await openDemoModel(settings);
-  const service = { ...model.settings.service, repoRoots: [...model.settings.service.repoRoots, root], allowedModels: [DEMO_MODEL] };
+  const service = {
+    ...model.settings.service,
+    repoRoots: [...model.settings.service.repoRoots, root],
+    allowedModels: [DEMO_MODEL],
+  };
   return {
     settings: Object.freeze({ ...model.settings, service: Object.freeze(service) }),
     task: { repo_path: repoDir, issue_text: DEMO_ISSUE, model: DEMO_MODEL },

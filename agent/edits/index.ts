@@ -29,7 +29,10 @@ function checkPath(path: string, allowTests: boolean): void {
   // A fix changes library code: editing tests could hide a regression or smuggle the agent's own
   // test into the patch (reproduction tests travel separately, never in the patch).
   if (!allowTests && (isTestFile(path) || /(^|\/)(pytest\.ini|tox\.ini|conftest\.py)$/.test(path))) {
-    throw new EditFailure('edits_tests', `${path} is a test file; fix the library code, and put the reproduction test in its own python block`);
+    throw new EditFailure(
+      'edits_tests',
+      `${path} is a test file; fix the library code, and put the reproduction test in its own python block`,
+    );
   }
 }
 
@@ -58,12 +61,19 @@ function finish(changes: FileChange[], tests: ReproductionTest[]): EditOutcome {
  * against the files `read` returns (undefined for a missing file). Never throws on bad output:
  * every problem comes back as a failure category with a message for the next attempt.
  */
-export function answerToDiff(answer: string, read: (path: string) => string | undefined, options: { allowTests?: boolean } = {}): EditOutcome {
+export function answerToDiff(
+  answer: string,
+  read: (path: string) => string | undefined,
+  options: { allowTests?: boolean } = {},
+): EditOutcome {
   const parsed = parseAnswer(answer);
   if (parsed.edits.length === 0) {
     if (parsed.special === 'KEEP_PREVIOUS') return { kind: 'keep_previous' };
     if (parsed.special === 'NO_EDITS') return { kind: 'no_edits', tests: parsed.tests };
-    return failed('malformed_output', parsed.problems[0] ?? 'no SEARCH/REPLACE block, NO_EDITS or KEEP_PREVIOUS found in the answer');
+    return failed(
+      'malformed_output',
+      parsed.problems[0] ?? 'no SEARCH/REPLACE block, NO_EDITS or KEEP_PREVIOUS found in the answer',
+    );
   }
   if (parsed.problems.length > 0) return failed('malformed_output', parsed.problems.join('; '));
   try {
@@ -74,7 +84,10 @@ export function answerToDiff(answer: string, read: (path: string) => string | un
       return before.get(path);
     };
     const after = applySearchReplace(parsed.edits, readOnce);
-    return finish([...after].map(([path, text]) => ({ path, before: before.get(path), after: text })), parsed.tests);
+    return finish(
+      [...after].map(([path, text]) => ({ path, before: before.get(path), after: text })),
+      parsed.tests,
+    );
   } catch (err) {
     if (err instanceof EditFailure) return failed(err.category, err.message);
     throw err;

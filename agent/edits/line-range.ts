@@ -38,16 +38,26 @@ export function applyLineRangeEdits(path: string, content: string, edits: readon
   const sorted = [...edits].sort((a, b) => a.start - b.start);
   for (const e of sorted) {
     if (e.start > e.end) throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: the range runs backwards`);
-    if (e.end > lines.length) throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: ${path} has only ${lines.length} lines`);
+    if (e.end > lines.length)
+      throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: ${path} has only ${lines.length} lines`);
     if (e.minus.length === 0) {
-      if (e.start !== e.end) throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: give the - lines it replaces (only @@ N-N inserts after line N)`);
-      if (e.plus.length === 0) throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: the edit has no - or + lines`);
+      if (e.start !== e.end)
+        throw new EditFailure(
+          'malformed_output',
+          `@@ ${e.start}-${e.end}: give the - lines it replaces (only @@ N-N inserts after line N)`,
+        );
+      if (e.plus.length === 0)
+        throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: the edit has no - or + lines`);
     } else {
       if (e.start < 1) throw new EditFailure('malformed_output', `@@ ${e.start}-${e.end}: line numbers start at 1`);
       const expected = lines.slice(e.start - 1, e.end);
-      const matches = expected.length === e.minus.length && expected.every((l, i) => l.trimEnd() === e.minus[i]!.trimEnd());
+      const matches =
+        expected.length === e.minus.length && expected.every((l, i) => l.trimEnd() === e.minus[i]!.trimEnd());
       if (!matches) {
-        throw new EditFailure('search_not_found', `@@ ${e.start}-${e.end}: the - lines do not equal lines ${e.start}-${e.end} of ${path}:\n${expected.join('\n').slice(0, 400)}`);
+        throw new EditFailure(
+          'search_not_found',
+          `@@ ${e.start}-${e.end}: the - lines do not equal lines ${e.start}-${e.end} of ${path}:\n${expected.join('\n').slice(0, 400)}`,
+        );
       }
     }
   }

@@ -108,7 +108,8 @@ function readSearchReplace(block: FencedBlock, problems: string[]): SearchReplac
       return edits;
     } else replace.push(raw);
   }
-  if (state !== 'outside') problems.push(`${path}: the block ends inside a ${state === 'search' ? 'SEARCH' : 'REPLACE'} section`);
+  if (state !== 'outside')
+    problems.push(`${path}: the block ends inside a ${state === 'search' ? 'SEARCH' : 'REPLACE'} section`);
   return edits;
 }
 

@@ -12,7 +12,9 @@ export function toUnifiedDiff(changes: readonly FileChange[]): string {
   const out: string[] = [];
   for (const change of changes) {
     if (change.before === change.after) continue;
-    const patch = structuredPatch(change.path, change.path, change.before ?? '', change.after ?? '', '', '', { context: 3 });
+    const patch = structuredPatch(change.path, change.path, change.before ?? '', change.after ?? '', '', '', {
+      context: 3,
+    });
     if (patch.hunks.length === 0) continue;
     out.push(`diff --git a/${change.path} b/${change.path}`);
     if (change.before === undefined) out.push('new file mode 100644');

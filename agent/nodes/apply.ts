@@ -6,7 +6,19 @@ import type { AgentStateType, AgentUpdate, AttemptRecord, CandidateDraft, Candid
 
 /** A candidate that never reached the sandbox, as the attempt's record lists it. */
 export function untestedCandidate(d: CandidateDraft, score: number): CandidateRecord {
-  return { candidate: d.candidate, temperature: d.temperature, context: d.context, votes: 0, testsPassed: 0, regressions: [], score, tokens: d.tokens, costUsd: d.costUsd, ...(d.diff ? { diff: d.diff } : {}), ...(d.failure ? { failure: d.failure } : {}) };
+  return {
+    candidate: d.candidate,
+    temperature: d.temperature,
+    context: d.context,
+    votes: 0,
+    testsPassed: 0,
+    regressions: [],
+    score,
+    tokens: d.tokens,
+    costUsd: d.costUsd,
+    ...(d.diff ? { diff: d.diff } : {}),
+    ...(d.failure ? { failure: d.failure } : {}),
+  };
 }
 
 /**
@@ -27,7 +39,14 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
     const tests = parseAnswer(draft.answer).tests;
     if (outcome.kind === 'no_edits' || outcome.kind === 'keep_previous') {
       specials.push(outcome.kind);
-      return { ...draft, tests, failure: { category: 'no_change' as const, message: outcome.kind === 'no_edits' ? 'answered NO_EDITS' : 'answered KEEP_PREVIOUS' } };
+      return {
+        ...draft,
+        tests,
+        failure: {
+          category: 'no_change' as const,
+          message: outcome.kind === 'no_edits' ? 'answered NO_EDITS' : 'answered KEEP_PREVIOUS',
+        },
+      };
     }
     return { ...draft, tests, failure: { category: outcome.category, message: outcome.message } };
   });
@@ -37,7 +56,12 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   if (withDiff.length === 0 && specials.length === answeredCount && answeredCount > 0) {
     const kind = specials[0]!;
     if (kind === 'no_edits' || state.attempts.some((a) => a.diff)) {
-      deps.events.emit('apply_result', { attempt: state.attempt, candidate: drafts.find((d) => d.failure?.category !== 'model_error')!.candidate, ok: true, answer: kind === 'no_edits' ? 'NO_EDITS' : 'KEEP_PREVIOUS' });
+      deps.events.emit('apply_result', {
+        attempt: state.attempt,
+        candidate: drafts.find((d) => d.failure?.category !== 'model_error')!.candidate,
+        ok: true,
+        answer: kind === 'no_edits' ? 'NO_EDITS' : 'KEEP_PREVIOUS',
+      });
       return { stoppedBy: kind === 'no_edits' ? 'no_edits' : 'keep_previous' };
     }
   }
@@ -45,16 +69,30 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
   for (const d of withDiff) if (!groupOf.has(d.key!)) groupOf.set(d.key!, d.candidate);
   for (const d of drafts) {
     if (d.diff) {
-      deps.events.emit('patch', { attempt: state.attempt, candidate: d.candidate, group: groupOf.get(d.key!), diff: d.diff, files: d.changed ?? [], tests: (d.tests ?? []).map((t) => t.path) });
+      deps.events.emit('patch', {
+        attempt: state.attempt,
+        candidate: d.candidate,
+        group: groupOf.get(d.key!),
+        diff: d.diff,
+        files: d.changed ?? [],
+        tests: (d.tests ?? []).map((t) => t.path),
+      });
     } else if (d.failure?.category !== 'model_error') {
       const keptNothing = d.failure?.message === 'answered KEEP_PREVIOUS' && !state.attempts.some((a) => a.diff);
-      const failure = keptNothing ? { category: 'no_change' as const, message: 'KEEP_PREVIOUS with no previous edit to keep' } : d.failure!;
+      const failure = keptNothing
+        ? { category: 'no_change' as const, message: 'KEEP_PREVIOUS with no previous edit to keep' }
+        : d.failure!;
       d.failure = failure;
       deps.events.emit('apply_result', { attempt: state.attempt, candidate: d.candidate, ok: false, ...failure });
     }
   }
   if (withDiff.length > 0) {
-    const current: AttemptRecord = { attempt: state.attempt, diff: withDiff[0]!.diff, tests: [], score: UNTESTED_SCORE.sandboxError };
+    const current: AttemptRecord = {
+      attempt: state.attempt,
+      diff: withDiff[0]!.diff,
+      tests: [],
+      score: UNTESTED_SCORE.sandboxError,
+    };
     return { drafts, current };
   }
   const first = drafts.find((d) => d.failure?.category !== 'model_error') ?? drafts[0]!;
@@ -66,7 +104,11 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
     failure: first.failure!,
     score: UNTESTED_SCORE.noAnswer,
     candidates,
-    selection: { reason: 'no candidate produced a change to test', ranking: drafts.map((d) => d.candidate), judges: [] },
+    selection: {
+      reason: 'no candidate produced a change to test',
+      ranking: drafts.map((d) => d.candidate),
+      judges: [],
+    },
   };
   emitSelection(deps, record);
   return { drafts, current: record, attempts: [record] };
@@ -75,14 +117,21 @@ export async function applyNode(state: AgentStateType, deps: AgentDeps): Promise
 /** The `select` log: every candidate of the attempt, best first, and why the winner won. */
 export function emitSelection(deps: AgentDeps, record: AttemptRecord): void {
   const byNumber = new Map((record.candidates ?? []).map((c) => [c.candidate, c]));
-  const ranked = (record.selection?.ranking ?? []).map((n) => byNumber.get(n)).filter((c): c is CandidateRecord => c !== undefined);
+  const ranked = (record.selection?.ranking ?? [])
+    .map((n) => byNumber.get(n))
+    .filter((c): c is CandidateRecord => c !== undefined);
   const valid = (record.selection?.judges ?? []).filter((j) => j.valid).length;
   deps.events.emit('log', {
     step: 'select',
     attempt: record.attempt,
     winner: record.selection?.winner ?? null,
     reason: record.selection?.reason ?? '',
-    judges: (record.selection?.judges ?? []).map((j) => ({ path: j.path, source: j.source, valid: j.valid, ...(j.why ? { why: j.why } : {}) })),
+    judges: (record.selection?.judges ?? []).map((j) => ({
+      path: j.path,
+      source: j.source,
+      valid: j.valid,
+      ...(j.why ? { why: j.why } : {}),
+    })),
     candidates: ranked.map((c) => ({
       candidate: c.candidate,
       temperature: c.temperature,

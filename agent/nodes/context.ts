@@ -7,9 +7,11 @@ import type { AgentStateType, AgentUpdate, ContextCut, LocalisedFile } from '../
 import { promptFiles } from './localise.js';
 
 const numberedLine = (line: string, n: number) => `${String(n).padStart(5)} ${line}`;
-const numberedLines = (lines: readonly string[], from: number) => lines.map((line, i) => numberedLine(line, from + i)).join('\n');
+const numberedLines = (lines: readonly string[], from: number) =>
+  lines.map((line, i) => numberedLine(line, from + i)).join('\n');
 
-const outline = (s: PySymbol) => `${String(s.startLine).padStart(5)} ${'    '.repeat(s.qualname.split('.').length - 1)}${s.kind === 'class' ? 'class' : 'def'} ${s.name} … (to line ${s.endLine})`;
+const outline = (s: PySymbol) =>
+  `${String(s.startLine).padStart(5)} ${'    '.repeat(s.qualname.split('.').length - 1)}${s.kind === 'class' ? 'class' : 'def'} ${s.name} … (to line ${s.endLine})`;
 
 /** Symbols named on a file's "Most likely to change" line. */
 const LIKELY_NAMED = 3;
@@ -22,10 +24,12 @@ const LIKELY_NAMED = 3;
  */
 function linesOf(ranked: RankedSymbol, summary: FileSummary, lines: readonly string[]): number[] {
   const inside = (s: PySymbol, l: number) => s.startLine <= l && l <= s.endLine;
-  const range = (from: number, to: number) => Array.from({ length: Math.max(0, Math.min(to, lines.length) - from + 1) }, (_, i) => from + i);
+  const range = (from: number, to: number) =>
+    Array.from({ length: Math.max(0, Math.min(to, lines.length) - from + 1) }, (_, i) => from + i);
   // Blank lines between definitions say nothing; the line numbers show the gaps.
   const filled = (l: number) => lines[l - 1]!.trim() !== '';
-  if (ranked.qualname === MODULE_SYMBOL) return range(1, lines.length).filter((l) => filled(l) && !summary.symbols.some((s) => inside(s, l)));
+  if (ranked.qualname === MODULE_SYMBOL)
+    return range(1, lines.length).filter((l) => filled(l) && !summary.symbols.some((s) => inside(s, l)));
   if (ranked.kind !== 'class') return range(ranked.startLine, ranked.endLine);
   const nested = summary.symbols.filter((s) => s.startLine > ranked.startLine && s.endLine <= ranked.endLine);
   return range(ranked.startLine, ranked.endLine).filter((l) => filled(l) && !nested.some((s) => inside(s, l)));
@@ -47,7 +51,11 @@ const MODULE_CONTEXT_LINES = 1;
  * rarest words among those lines first, as a group with its module-level neighbours. A 400-line
  * constants module otherwise shows nothing at all, though the issue names the constant to change.
  */
-function moduleMatches(moduleLines: readonly number[], lines: readonly string[], issueTokens: ReadonlySet<string>): number[][] {
+function moduleMatches(
+  moduleLines: readonly number[],
+  lines: readonly string[],
+  issueTokens: ReadonlySet<string>,
+): number[][] {
   const words = moduleLines.map((l) => new Set(tokenize(lines[l - 1]!).filter((t) => issueTokens.has(t))));
   const df = new Map<string, number>();
   for (const ws of words) for (const t of ws) df.set(t, (df.get(t) ?? 0) + 1);
@@ -67,7 +75,14 @@ function moduleMatches(moduleLines: readonly number[], lines: readonly string[],
  * constants) show only when `<module>` itself is chosen: all of them when they fit, else (given
  * `issueTokens`) those holding issue words with a line either side, while they fit.
  */
-export function condense(summary: FileSummary, text: string, ranked: readonly RankedSymbol[], budget: number, most = Infinity, issueTokens?: ReadonlySet<string>): Condensed {
+export function condense(
+  summary: FileSummary,
+  text: string,
+  ranked: readonly RankedSymbol[],
+  budget: number,
+  most = Infinity,
+  issueTokens?: ReadonlySet<string>,
+): Condensed {
   const lines = text.replace(/\n$/, '').split('\n');
   const starts = new Map(summary.symbols.map((s) => [s.startLine, s]));
   const shown = new Set<number>();
@@ -76,7 +91,12 @@ export function condense(summary: FileSummary, text: string, ranked: readonly Ra
   // What the body costs as it stands: every line it prints, with its newline.
   let cost = summary.symbols.reduce((n, s) => n + outline(s).length + 1, 0);
   // Showing a symbol's first line in full replaces its outline.
-  const extraOf = (fresh: readonly number[]) => fresh.reduce((n, l) => n + numberedLine(lines[l - 1]!, l).length + 1 - (starts.has(l) ? outline(starts.get(l)!).length + 1 : 0), 0);
+  const extraOf = (fresh: readonly number[]) =>
+    fresh.reduce(
+      (n, l) =>
+        n + numberedLine(lines[l - 1]!, l).length + 1 - (starts.has(l) ? outline(starts.get(l)!).length + 1 : 0),
+      0,
+    );
   const show = (fresh: readonly number[], extra: number) => {
     for (const l of fresh) shown.add(l);
     cost += extra;
@@ -117,8 +137,17 @@ export function condense(summary: FileSummary, text: string, ranked: readonly Ra
 function likelyLine(ranked: readonly RankedSymbol[]): { line: string; names: string[] } {
   const top = ranked.filter((r) => r.score > 0).slice(0, LIKELY_NAMED);
   // A class scores on its own lines (header, docstring, attributes), not its methods' lines: its span would mislead.
-  const named = top.map((r) => (r.qualname === MODULE_SYMBOL ? 'module level (imports, constants)' : r.kind === 'class' ? `class ${r.qualname} (line ${r.startLine})` : `${r.qualname} (lines ${r.startLine}-${r.endLine})`));
-  return { line: named.length ? `Most likely to change: ${named.join(', ')}\n` : '', names: top.map((r) => r.qualname) };
+  const named = top.map((r) =>
+    r.qualname === MODULE_SYMBOL
+      ? 'module level (imports, constants)'
+      : r.kind === 'class'
+        ? `class ${r.qualname} (line ${r.startLine})`
+        : `${r.qualname} (lines ${r.startLine}-${r.endLine})`,
+  );
+  return {
+    line: named.length ? `Most likely to change: ${named.join(', ')}\n` : '',
+    names: top.map((r) => r.qualname),
+  };
 }
 
 /** Files the top-k cut shows, each cut to its functions most likely to change. */
@@ -141,7 +170,14 @@ export interface ShownFile {
  * counted): whole while they fit (unless `functions`), condensed otherwise, and left out when not
  * even a file's outline fits what is left, or when condensing leaves nothing to show.
  */
-function codeOf(files: readonly LocalisedFile[], index: RepoIndex, rankings: ReadonlyMap<string, RankedSymbol[]>, budget: number, functions: boolean, issueTokens: ReadonlySet<string>) {
+function codeOf(
+  files: readonly LocalisedFile[],
+  index: RepoIndex,
+  rankings: ReadonlyMap<string, RankedSymbol[]>,
+  budget: number,
+  functions: boolean,
+  issueTokens: ReadonlySet<string>,
+) {
   const parts: string[] = [];
   const shown: ShownFile[] = [];
   files.forEach((file, i) => {
@@ -166,12 +202,25 @@ function codeOf(files: readonly LocalisedFile[], index: RepoIndex, rankings: Rea
     // A condensed file takes at most an equal share of what is left, so the files after it are not
     // starved: with every symbol the issue touches a candidate, one long file could fill any budget.
     const share = Math.floor(budget / (files.length - i));
-    const { body, full, part } = condense(summary, text, ranked, share - frame, functions ? TOP_K_FUNCTIONS : Infinity, issueTokens);
+    const { body, full, part } = condense(
+      summary,
+      text,
+      ranked,
+      share - frame,
+      functions ? TOP_K_FUNCTIONS : Infinity,
+      issueTokens,
+    );
     // A file with no symbols and nothing that fitted: an empty fence would only cost budget and claim the file was shown.
     if (body === '' || frame + body.length > budget) return;
     parts.push(fence(header, body));
     budget -= frame + body.length;
-    shown.push({ path: file.path, mode: 'condensed', likely_to_change: likely.names, shown_in_full: full, ...(part.length ? { shown_in_part: part } : {}) });
+    shown.push({
+      path: file.path,
+      mode: 'condensed',
+      likely_to_change: likely.names,
+      shown_in_full: full,
+      ...(part.length ? { shown_in_part: part } : {}),
+    });
   });
   return { context: parts.join('\n\n'), shown };
 }
@@ -186,14 +235,26 @@ function codeOf(files: readonly LocalisedFile[], index: RepoIndex, rankings: Rea
 export async function contextNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const index = deps.run.index!;
   const cuts = cutsFor(deps.samples);
-  const filesOf = (cut: ContextCut) => (cut === 'conformal_set' ? promptFiles(state.files) : cut === 'top_file' ? state.files.slice(0, 1) : state.files.slice(0, TOP_K_FILES));
+  const filesOf = (cut: ContextCut) =>
+    cut === 'conformal_set'
+      ? promptFiles(state.files)
+      : cut === 'top_file'
+        ? state.files.slice(0, 1)
+        : state.files.slice(0, TOP_K_FILES);
   const paths = [...new Set(cuts.flatMap((cut) => filesOf(cut).map((f) => f.path)))];
   const rankings = new Map(rankFunctions(index, paths, state.issue, Infinity).map((f) => [f.path, f.functions]));
   const issueTokens = new Set(tokenize(withoutEnvironmentReport(state.issue)));
   const contexts: Partial<Record<ContextCut, string>> = {};
   const shownBy: Record<string, { files: ShownFile[]; chars: number }> = {};
   for (const cut of cuts) {
-    const { context, shown } = codeOf(filesOf(cut), index, rankings, deps.contextBudget, cut === 'top_k_functions', issueTokens);
+    const { context, shown } = codeOf(
+      filesOf(cut),
+      index,
+      rankings,
+      deps.contextBudget,
+      cut === 'top_k_functions',
+      issueTokens,
+    );
     contexts[cut] = context;
     shownBy[cut] = { files: shown, chars: context.length };
   }

@@ -39,8 +39,17 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
   const draw = (plan: CandidatePlan, messages: BaseMessageLike[], release: () => void) => {
     const call = (async () => {
       try {
-        const result = await askModel(deps, 'generate', attempt, messages, { temperature: plan.temperature, candidate: plan.candidate, contextCut: plan.context });
-        drafts.push({ ...plan, answer: result.text, tokens: { input: result.inputTokens, output: result.outputTokens }, costUsd: result.costUsd });
+        const result = await askModel(deps, 'generate', attempt, messages, {
+          temperature: plan.temperature,
+          candidate: plan.candidate,
+          contextCut: plan.context,
+        });
+        drafts.push({
+          ...plan,
+          answer: result.text,
+          tokens: { input: result.inputTokens, output: result.outputTokens },
+          costUsd: result.costUsd,
+        });
       } catch (err) {
         if ((err as { code?: string }).code === 'FW_ERR_CANCELLED') cancelled ??= err;
         else errors.push({ plan, err });
@@ -63,14 +72,28 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
       draw(plan, messages, release);
       next++;
     }
-    if (next >= plans.length || cancelled || inFlight.size === 0 || (deps.deadline !== undefined && Date.now() >= deps.deadline)) break;
+    if (
+      next >= plans.length ||
+      cancelled ||
+      inFlight.size === 0 ||
+      (deps.deadline !== undefined && Date.now() >= deps.deadline)
+    )
+      break;
     await Promise.race(inFlight);
   }
   await Promise.all(inFlight);
   if (cancelled) throw cancelled;
   if (next < plans.length) {
     const by = deps.deadline !== undefined && Date.now() >= deps.deadline ? 'wall_time' : 'cost';
-    deps.events.emit('log', { step: 'generate', stopped_by: by, attempt, drawn: next, wanted: plans.length, cost_usd: deps.run.costUsd, ...(by === 'cost' ? { max_cost_usd: deps.maxCostUsd } : {}) });
+    deps.events.emit('log', {
+      step: 'generate',
+      stopped_by: by,
+      attempt,
+      drawn: next,
+      wanted: plans.length,
+      cost_usd: deps.run.costUsd,
+      ...(by === 'cost' ? { max_cost_usd: deps.maxCostUsd } : {}),
+    });
     if (next === 0) return { stoppedBy: by };
   }
   if (drafts.length === 0) return modelFailure(errors[0]?.err, deps, 'generate', attempt);
@@ -78,8 +101,22 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
   // A candidate whose call failed stays in the attempt's record, failed, so every candidate drawn is accounted for.
   for (const { plan, err } of errors) {
     const message = (err as Error).message;
-    deps.events.emit('log', { level: 'warn', step: 'generate', attempt, candidate: plan.candidate, category: 'model_error', message, note: 'one candidate failed; the attempt goes on with the others' });
-    drafts.push({ ...plan, answer: '', tokens: { input: 0, output: 0 }, costUsd: 0, failure: { category: 'model_error', message } });
+    deps.events.emit('log', {
+      level: 'warn',
+      step: 'generate',
+      attempt,
+      candidate: plan.candidate,
+      category: 'model_error',
+      message,
+      note: 'one candidate failed; the attempt goes on with the others',
+    });
+    drafts.push({
+      ...plan,
+      answer: '',
+      tokens: { input: 0, output: 0 },
+      costUsd: 0,
+      failure: { category: 'model_error', message },
+    });
   }
   drafts.sort((a, b) => a.candidate - b.candidate);
   return { attempt, drafts, answer: answered[0]!.answer, current: undefined };

@@ -15,14 +15,28 @@ export async function localiseNode(state: AgentStateType, deps: AgentDeps): Prom
   // applied to probabilities): no set is better than a wrong one, so the top few are shown instead.
   const calibration = deps.calibration?.ranker === deps.localiser.rankerName ? deps.calibration : undefined;
   if (deps.calibration && !calibration) {
-    deps.events.emit('log', { step: 'localise', warning: `the calibration was fitted on ranker ${deps.calibration.ranker}, not ${deps.localiser.rankerName}: no conformal set, the top 3 files instead` });
+    deps.events.emit('log', {
+      step: 'localise',
+      warning: `the calibration was fitted on ranker ${deps.calibration.ranker}, not ${deps.localiser.rankerName}: no conformal set, the top 3 files instead`,
+    });
   }
-  const set = new Set(calibration ? predictionSet(files, calibration.qhat, calibration.method, calibration.params) : files.slice(0, 3).map((f) => f.path));
-  const localised: LocalisedFile[] = files.slice(0, 20).map((f) => ({ path: f.path, score: f.score, inSet: set.has(f.path) }));
+  const set = new Set(
+    calibration
+      ? predictionSet(files, calibration.qhat, calibration.method, calibration.params)
+      : files.slice(0, 3).map((f) => f.path),
+  );
+  const localised: LocalisedFile[] = files
+    .slice(0, 20)
+    .map((f) => ({ path: f.path, score: f.score, inSet: set.has(f.path) }));
   // The set holds the file to change with probability ≥ coverage (split-conformal guarantee).
   const coverage = calibration ? 1 - calibration.alpha : null;
   // On disk (the log, result.json) fields are snake_case, as in the API.
-  deps.events.emit('localised_files', { files: localised.map((f) => ({ path: f.path, score: f.score, in_set: f.inSet })), set_size: set.size, coverage, indexed_files: index.summaries.length });
+  deps.events.emit('localised_files', {
+    files: localised.map((f) => ({ path: f.path, score: f.score, in_set: f.inSet })),
+    set_size: set.size,
+    coverage,
+    indexed_files: index.summaries.length,
+  });
   return { files: localised };
 }
 

@@ -19,7 +19,13 @@ export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Pro
   ];
   const release = reserveCost(deps, worstCaseCostUsd(deps.modelFor(state.attempt + 1), messages, deps));
   if (!release) {
-    deps.events.emit('log', { step: 'reproduce', stopped_by: 'cost', cost_usd: deps.run.costUsd, max_cost_usd: deps.maxCostUsd, message: 'the cost cap cannot afford another model call' });
+    deps.events.emit('log', {
+      step: 'reproduce',
+      stopped_by: 'cost',
+      cost_usd: deps.run.costUsd,
+      max_cost_usd: deps.maxCostUsd,
+      message: 'the cost cap cannot afford another model call',
+    });
     return { stoppedBy: 'cost' };
   }
   try {

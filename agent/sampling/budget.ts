@@ -7,10 +7,18 @@ import type { AgentDeps } from '../deps.js';
 const CHARS_PER_TOKEN_BOUND = 3;
 
 const messageChars = (messages: readonly BaseMessageLike[]) =>
-  messages.reduce<number>((n, m) => n + (Array.isArray(m) ? String(m[1]).length : typeof m === 'string' ? m.length : JSON.stringify(m).length), 0);
+  messages.reduce<number>(
+    (n, m) =>
+      n + (Array.isArray(m) ? String(m[1]).length : typeof m === 'string' ? m.length : JSON.stringify(m).length),
+    0,
+  );
 
 /** What a call can cost at most: its prompt counted generously, and an answer as long as the model may write. */
-export function worstCaseCostUsd(model: ChatOpenAI, messages: readonly BaseMessageLike[], deps: Pick<AgentDeps, 'prices'>): number {
+export function worstCaseCostUsd(
+  model: ChatOpenAI,
+  messages: readonly BaseMessageLike[],
+  deps: Pick<AgentDeps, 'prices'>,
+): number {
   const input = Math.ceil(messageChars(messages) / CHARS_PER_TOKEN_BOUND) + 16 * messages.length;
   return callCost(model.model, input, model.maxTokens ?? 4096, deps.prices).costUsd;
 }

@@ -47,7 +47,10 @@ export interface ChangedFile {
 export function normalisedChange(files: readonly ChangedFile[]): string {
   return [...files]
     .sort((a, b) => a.path.localeCompare(b.path))
-    .map((f) => `${f.path}\u0000${(f.path.endsWith('.py') ? reprintPython(f.after) : undefined) ?? f.after.replace(/\s+/g, ' ').trim()}`)
+    .map(
+      (f) =>
+        `${f.path}\u0000${(f.path.endsWith('.py') ? reprintPython(f.after) : undefined) ?? f.after.replace(/\s+/g, ' ').trim()}`,
+    )
     .join('\u0001');
 }
 

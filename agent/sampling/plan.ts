@@ -22,7 +22,10 @@ const SAMPLE_TEMPERATURES = [0.8, 0.6, 1.0] as const;
 export function candidatePlans(samples: number, attemptTemperature: number): CandidatePlan[] {
   return Array.from({ length: samples }, (_, i) => ({
     candidate: i + 1,
-    temperature: i === 0 ? attemptTemperature : Math.max(attemptTemperature, SAMPLE_TEMPERATURES[(i - 1) % SAMPLE_TEMPERATURES.length]!),
+    temperature:
+      i === 0
+        ? attemptTemperature
+        : Math.max(attemptTemperature, SAMPLE_TEMPERATURES[(i - 1) % SAMPLE_TEMPERATURES.length]!),
     context: CONTEXT_CUTS[i % CONTEXT_CUTS.length]!,
   }));
 }

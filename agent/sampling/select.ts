@@ -20,14 +20,39 @@ function tierOf(c: CandidateRecord, anyValid: boolean): number {
 
 /** The keys in the order they decide, each with how it reads in a reason. */
 const KEYS: Array<{ better: (a: Standing, b: Standing) => number; says: (a: Standing, b: Standing) => string }> = [
-  { better: (a, b) => a.tier - b.tier, says: (a) => (a.record.failure ? `it gets furthest (${a.record.failure.category})` : 'it is proven: it makes the failing reproduction tests pass and breaks no existing test') },
-  { better: (a, b) => a.record.testsPassed - b.record.testsPassed, says: (a, b) => `it passes more judge tests (${a.record.testsPassed} against ${b.record.testsPassed})` },
-  { better: (a, b) => b.record.regressions.length - a.record.regressions.length, says: (a, b) => `it breaks fewer existing tests (${a.record.regressions.length} against ${b.record.regressions.length})` },
-  { better: (a, b) => a.record.votes - b.record.votes, says: (a, b) => `more candidates wrote the same fix (${a.record.votes} against ${b.record.votes})` },
+  {
+    better: (a, b) => a.tier - b.tier,
+    says: (a) =>
+      a.record.failure
+        ? `it gets furthest (${a.record.failure.category})`
+        : 'it is proven: it makes the failing reproduction tests pass and breaks no existing test',
+  },
+  {
+    better: (a, b) => a.record.testsPassed - b.record.testsPassed,
+    says: (a, b) => `it passes more judge tests (${a.record.testsPassed} against ${b.record.testsPassed})`,
+  },
+  {
+    better: (a, b) => b.record.regressions.length - a.record.regressions.length,
+    says: (a, b) =>
+      `it breaks fewer existing tests (${a.record.regressions.length} against ${b.record.regressions.length})`,
+  },
+  {
+    better: (a, b) => a.record.votes - b.record.votes,
+    says: (a, b) => `more candidates wrote the same fix (${a.record.votes} against ${b.record.votes})`,
+  },
   // Equivalent candidates share their group's results, but only its first was applied and run: that one stands for the group.
-  { better: (a, b) => Number(a.record.candidate === a.record.group) - Number(b.record.candidate === b.record.group), says: () => 'it is the one of its group that was run' },
-  { better: (a, b) => b.diffChars - a.diffChars, says: (a, b) => `it is the smaller change (${a.diffChars} against ${b.diffChars} characters)` },
-  { better: (a, b) => b.record.candidate - a.record.candidate, says: () => 'the tests cannot tell the two apart: the lower candidate number wins' },
+  {
+    better: (a, b) => Number(a.record.candidate === a.record.group) - Number(b.record.candidate === b.record.group),
+    says: () => 'it is the one of its group that was run',
+  },
+  {
+    better: (a, b) => b.diffChars - a.diffChars,
+    says: (a, b) => `it is the smaller change (${a.diffChars} against ${b.diffChars} characters)`,
+  },
+  {
+    better: (a, b) => b.record.candidate - a.record.candidate,
+    says: () => 'the tests cannot tell the two apart: the lower candidate number wins',
+  },
 ];
 
 const compare = (a: Standing, b: Standing) => {
@@ -46,15 +71,28 @@ const compare = (a: Standing, b: Standing) => {
  */
 export function selectCandidate(candidates: readonly CandidateRecord[], judges: readonly JudgeTest[]): Selection {
   const anyValid = judges.some((j) => j.valid);
-  const standings = candidates.map((record) => ({ record, tier: tierOf(record, anyValid), diffChars: record.diff?.length ?? 0 }));
+  const standings = candidates.map((record) => ({
+    record,
+    tier: tierOf(record, anyValid),
+    diffChars: record.diff?.length ?? 0,
+  }));
   const ranked = [...standings].sort(compare);
   const best = ranked[0];
-  if (!best || best.tier < 0) return { reason: 'no candidate produced a change to test', ranking: ranked.map((s) => s.record.candidate), judges: [...judges] };
+  if (!best || best.tier < 0)
+    return {
+      reason: 'no candidate produced a change to test',
+      ranking: ranked.map((s) => s.record.candidate),
+      judges: [...judges],
+    };
   // The runner-up is the best candidate of another group: equivalent candidates share every result.
   const other = ranked.find((s) => s.record.group !== best.record.group && s.tier >= 0);
   let reason: string;
   if (candidates.length === 1) reason = 'the only candidate';
-  else if (!other) reason = best.record.votes > 1 ? `all ${best.record.votes} candidates with a change wrote the same fix` : 'the only candidate with a change';
+  else if (!other)
+    reason =
+      best.record.votes > 1
+        ? `all ${best.record.votes} candidates with a change wrote the same fix`
+        : 'the only candidate with a change';
   else {
     const key = KEYS.find((k) => k.better(best, other) !== 0) ?? KEYS[KEYS.length - 1]!;
     reason = `candidate ${best.record.candidate} over candidate ${other.record.candidate}: ${key.says(best, other)}`;

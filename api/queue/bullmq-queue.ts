@@ -37,7 +37,11 @@ export class BullTaskQueue implements TaskQueue {
   }
 
   async enqueue(taskId: string): Promise<void> {
-    await this.queue.add('solve', { task_id: taskId }, { jobId: taskId, attempts: 1, removeOnComplete: 10_000, removeOnFail: 10_000 });
+    await this.queue.add(
+      'solve',
+      { task_id: taskId },
+      { jobId: taskId, attempts: 1, removeOnComplete: 10_000, removeOnFail: 10_000 },
+    );
   }
 
   async cancel(taskId: string): Promise<CancelOutcome> {

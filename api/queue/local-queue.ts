@@ -41,7 +41,10 @@ export class LocalTaskQueue implements TaskQueue {
           this.logger.error({ err, task_id: taskId }, 'task runner failed');
           return this.onCrash?.(taskId, err);
         })
-        .then(() => undefined, () => undefined)
+        .then(
+          () => undefined,
+          () => undefined,
+        )
         .finally(() => {
           this.running.delete(taskId);
           this.pump();

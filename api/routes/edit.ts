@@ -4,7 +4,8 @@ import { EditAnswer, EditBody, type EditBodyType } from '../schemas/edit.js';
 import { ErrorBody } from '../schemas/task.js';
 
 /** `POST /v1/edit`: verified, minimal edits for an editor's snippet and diagnostics (rule tier, then model tier). */
-export const editRoutes = (quickfix: EditAnswerer): FastifyPluginAsync =>
+export const editRoutes =
+  (quickfix: EditAnswerer): FastifyPluginAsync =>
   async (app) => {
     app.post<{ Body: EditBodyType }>(
       '/v1/edit',

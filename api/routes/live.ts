@@ -12,16 +12,23 @@ const MAX_BUFFERED_BYTES = 32 << 20;
  * `WS /ws/:id?after=SEQ`: replays the task's events after SEQ, streams live ones, and closes
  * (1000) after `done` or `error`. An unknown task is a plain 404 before the upgrade.
  */
-export const liveRoutes = (deps: AppDeps): FastifyPluginAsync =>
+export const liveRoutes =
+  (deps: AppDeps): FastifyPluginAsync =>
   async (app) => {
     app.get<{ Params: TaskIdParamsType; Querystring: AfterQueryType }>(
       '/ws/:id',
       {
         websocket: true,
-        schema: { summary: 'Live events (WebSocket): replay after ?after=SEQ, then live, closed after done/error', tags: ['tasks'], params: TaskIdParams, querystring: AfterQuery },
+        schema: {
+          summary: 'Live events (WebSocket): replay after ?after=SEQ, then live, closed after done/error',
+          tags: ['tasks'],
+          params: TaskIdParams,
+          querystring: AfterQuery,
+        },
         preValidation: async (request) => {
           const { id } = request.params as TaskIdParamsType;
-          if (!(await deps.store.get(id))) throw new FixwrightError('FW_ERR_NOT_FOUND', `no task ${id}`, { field: 'id' });
+          if (!(await deps.store.get(id)))
+            throw new FixwrightError('FW_ERR_NOT_FOUND', `no task ${id}`, { field: 'id' });
         },
       },
       async (socket, request) => {
@@ -49,7 +56,13 @@ export const liveRoutes = (deps: AppDeps): FastifyPluginAsync =>
           else stop = unsubscribe;
           // An ended task with nothing after `after`: no final event will come, so close now.
           const task = await deps.store.get(request.params.id);
-          if (!closed && task && TERMINAL_STATUSES.includes(task.status) && (request.query.after ?? 0) >= (await deps.store.lastSeq(task.task_id))) socket.close(1000, 'done');
+          if (
+            !closed &&
+            task &&
+            TERMINAL_STATUSES.includes(task.status) &&
+            (request.query.after ?? 0) >= (await deps.store.lastSeq(task.task_id))
+          )
+            socket.close(1000, 'done');
         } catch (err) {
           request.log.error({ err }, 'could not follow a task');
           socket.close(1011, 'could not read the task');

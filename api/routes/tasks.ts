@@ -4,7 +4,15 @@ import type { AppDeps } from '../app.js';
 import { endTask } from '../run-task.js';
 import { decodeCursor } from '../store/task-store.js';
 import { issueTitle } from '../../localisation/index.js';
-import { AfterQuery, ErrorBody, ListQuery, TaskIdParams, type AfterQueryType, type ListQueryType, type TaskIdParamsType } from '../schemas/task.js';
+import {
+  AfterQuery,
+  ErrorBody,
+  ListQuery,
+  TaskIdParams,
+  type AfterQueryType,
+  type ListQueryType,
+  type TaskIdParamsType,
+} from '../schemas/task.js';
 import { TERMINAL_STATUSES, type TaskRecord } from '../task.js';
 
 /** A cancelled task was stopped, not judged; tasks stored before the summary knew that say `failed`. */
@@ -59,23 +67,44 @@ async function mustGet(deps: AppDeps, id: string): Promise<TaskRecord> {
   return task;
 }
 
-const TaskView = { type: 'object', additionalProperties: true, description: 'status, timestamps, localised files with the conformal set, attempts (the chosen candidate\'s diff, apply, tests, failure: null when it passed, score; reflection; candidates with their ratings, diffs and tests; selection: winner, reason, judge tests), final patch, tokens, cost (priced calls) and unpriced_calls' } as const;
+const TaskView = {
+  type: 'object',
+  additionalProperties: true,
+  description:
+    "status, timestamps, localised files with the conformal set, attempts (the chosen candidate's diff, apply, tests, failure: null when it passed, score; reflection; candidates with their ratings, diffs and tests; selection: winner, reason, judge tests), final patch, tokens, cost (priced calls) and unpriced_calls",
+} as const;
 
 /** Reading, listing and cancelling tasks; the patch and the trajectory as downloads. */
-export const taskRoutes = (deps: AppDeps): FastifyPluginAsync =>
+export const taskRoutes =
+  (deps: AppDeps): FastifyPluginAsync =>
   async (app) => {
     app.get<{ Params: TaskIdParamsType }>(
       '/api/task/:id',
-      { schema: { summary: 'A task: status, files, attempts, patch, cost', tags: ['tasks'], params: TaskIdParams, response: { 200: TaskView, '4xx': ErrorBody } } },
+      {
+        schema: {
+          summary: 'A task: status, files, attempts, patch, cost',
+          tags: ['tasks'],
+          params: TaskIdParams,
+          response: { 200: TaskView, '4xx': ErrorBody },
+        },
+      },
       async (request) => taskView(await mustGet(deps, request.params.id)),
     );
 
     app.get<{ Querystring: ListQueryType }>(
       '/api/tasks',
-      { schema: { summary: 'Tasks, newest first, a page at a time', tags: ['tasks'], querystring: ListQuery, response: { '4xx': ErrorBody } } },
+      {
+        schema: {
+          summary: 'Tasks, newest first, a page at a time',
+          tags: ['tasks'],
+          querystring: ListQuery,
+          response: { '4xx': ErrorBody },
+        },
+      },
       async (request) => {
         const { status, cursor, limit = 50 } = request.query;
-        if (cursor !== undefined && !decodeCursor(cursor)) throw new FixwrightError('FW_ERR_BAD_INPUT', 'cursor is not one this server gave out', { field: 'cursor' });
+        if (cursor !== undefined && !decodeCursor(cursor))
+          throw new FixwrightError('FW_ERR_BAD_INPUT', 'cursor is not one this server gave out', { field: 'cursor' });
         const page = await deps.store.list({ status, cursor, limit });
         return { tasks: page.tasks.map(taskListItem), next_cursor: page.next_cursor };
       },
@@ -83,16 +112,32 @@ export const taskRoutes = (deps: AppDeps): FastifyPluginAsync =>
 
     app.post<{ Params: TaskIdParamsType }>(
       '/api/task/:id/cancel',
-      { schema: { summary: 'Cancel a queued or running task', tags: ['tasks'], params: TaskIdParams, response: { '4xx': ErrorBody } } },
+      {
+        schema: {
+          summary: 'Cancel a queued or running task',
+          tags: ['tasks'],
+          params: TaskIdParams,
+          response: { '4xx': ErrorBody },
+        },
+      },
       async (request, reply) => {
         const task = await mustGet(deps, request.params.id);
-        if (TERMINAL_STATUSES.includes(task.status)) throw new FixwrightError('FW_ERR_CONFLICT', `task ${task.task_id} already ended (${task.status})`, { field: 'id' });
+        if (TERMINAL_STATUSES.includes(task.status))
+          throw new FixwrightError('FW_ERR_CONFLICT', `task ${task.task_id} already ended (${task.status})`, {
+            field: 'id',
+          });
         await deps.store.change(task.task_id, { from: ['queued', 'running'], set: { cancel_requested: true } });
         const outcome = await deps.queue.cancel(task.task_id);
         // A task taken off the queue has no run to record its end, so the API does.
         if (outcome === 'removed') await endTask(deps.store, task.task_id, 'cancelled', 'cancelled before it started');
         const now = await mustGet(deps, task.task_id);
-        return reply.status(202).send({ task_id: now.task_id, status: now.status, cancel: outcome === 'removed' ? 'cancelled' : 'requested' });
+        return reply
+          .status(202)
+          .send({
+            task_id: now.task_id,
+            status: now.status,
+            cancel: outcome === 'removed' ? 'cancelled' : 'requested',
+          });
       },
     );
 
@@ -123,7 +168,14 @@ export const taskRoutes = (deps: AppDeps): FastifyPluginAsync =>
 
     app.get<{ Params: TaskIdParamsType; Querystring: AfterQueryType }>(
       '/api/task/:id/events',
-      { schema: { summary: 'Events after a seq (for polling instead of the WebSocket)', tags: ['tasks'], params: TaskIdParams, querystring: AfterQuery } },
+      {
+        schema: {
+          summary: 'Events after a seq (for polling instead of the WebSocket)',
+          tags: ['tasks'],
+          params: TaskIdParams,
+          querystring: AfterQuery,
+        },
+      },
       async (request) => {
         const task = await mustGet(deps, request.params.id);
         return { events: await deps.store.events(task.task_id, request.query.after ?? 0, 1000) };

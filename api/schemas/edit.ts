@@ -2,19 +2,35 @@ import { Type, type Static } from 'typebox';
 
 const Edit = Type.Object({
   start_line: Type.Integer({ minimum: 1, description: '1-based first line replaced' }),
-  end_line: Type.Integer({ minimum: 0, description: 'last line replaced (inclusive); start_line - 1 for an insertion before start_line' }),
+  end_line: Type.Integer({
+    minimum: 0,
+    description: 'last line replaced (inclusive); start_line - 1 for an insertion before start_line',
+  }),
   replacement: Type.String({ maxLength: 1_000_000, description: 'the new lines, newline-terminated; empty to delete' }),
 });
 
 /** A diagnostic as clients send it: its text, or an object with where it is (editors send LSP-like objects). */
-export type DiagnosticInputType = string | { line?: number; column?: number; message: string; code?: string | number; severity?: string | number; source?: string };
+export type DiagnosticInputType =
+  | string
+  | {
+      line?: number;
+      column?: number;
+      message: string;
+      code?: string | number;
+      severity?: string | number;
+      source?: string;
+    };
 
 const DiagnosticObject = Type.Object(
   {
     line: Type.Optional(Type.Integer({ minimum: 1, description: '1-based line in `code`' })),
     column: Type.Optional(Type.Integer({ minimum: 0 })),
     message: Type.String({ minLength: 1, maxLength: 4000 }),
-    code: Type.Optional(Type.Union([Type.String({ maxLength: 100 }), Type.Integer()], { description: 'the rule code (F821, E999; a number from an LSP server)' })),
+    code: Type.Optional(
+      Type.Union([Type.String({ maxLength: 100 }), Type.Integer()], {
+        description: 'the rule code (F821, E999; a number from an LSP server)',
+      }),
+    ),
     severity: Type.Optional(Type.Union([Type.String({ maxLength: 40 }), Type.Integer()])),
     source: Type.Optional(Type.String({ maxLength: 100, description: 'who reported it (pyflakes, pyright…)' })),
   },
@@ -43,8 +59,18 @@ export const EditBody = Type.Object(
     instruction: Type.Optional(Type.String({ maxLength: 2000 })),
     max_edits: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
     temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-    allow_imports: Type.Optional(Type.Boolean({ default: true, description: 'whether an import may be added at the top of the file, outside start_line..end_line (reported in outside_region)' })),
-    previous: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 200_000 }), Type.Array(Edit, { minItems: 1, maxItems: 20 })], { description: 'an earlier answer (its raw_patch_dsl or edits) that KEEP_PREVIOUS may keep' })),
+    allow_imports: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'whether an import may be added at the top of the file, outside start_line..end_line (reported in outside_region)',
+      }),
+    ),
+    previous: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, maxLength: 200_000 }), Type.Array(Edit, { minItems: 1, maxItems: 20 })], {
+        description: 'an earlier answer (its raw_patch_dsl or edits) that KEEP_PREVIOUS may keep',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -73,12 +99,31 @@ export const EditAnswer = Type.Object({
     diagnostics_after: Type.Array(DiagnosticOut),
     fixed: Type.Union([Type.Boolean(), Type.Literal('unknown')]),
     checked: Type.Array(Type.String()),
-    analyser: Type.Object({ available: Type.Boolean(), reason: Type.Optional(Type.String()), version: Type.Optional(Type.String()) }),
+    analyser: Type.Object({
+      available: Type.Boolean(),
+      reason: Type.Optional(Type.String()),
+      version: Type.Optional(Type.String()),
+    }),
     reason: Type.Optional(Type.String()),
   }),
-  outside_region: Type.Optional(Type.Array(Type.Object({ start_line: Type.Integer(), end_line: Type.Integer(), replacement: Type.String(), reason: Type.String() }))),
+  outside_region: Type.Optional(
+    Type.Array(
+      Type.Object({
+        start_line: Type.Integer(),
+        end_line: Type.Integer(),
+        replacement: Type.String(),
+        reason: Type.String(),
+      }),
+    ),
+  ),
   model_version: Type.Union([Type.String(), Type.Null()]),
   reason: Type.Optional(Type.String()),
   model_rounds: Type.Integer(),
-  timings_ms: Type.Object({ total: Type.Number(), rule: Type.Number(), model: Type.Number(), analysis: Type.Number(), overhead: Type.Number() }),
+  timings_ms: Type.Object({
+    total: Type.Number(),
+    rule: Type.Number(),
+    model: Type.Number(),
+    analysis: Type.Number(),
+    overhead: Type.Number(),
+  }),
 });

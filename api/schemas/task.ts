@@ -15,29 +15,63 @@ export const ErrorBody = Type.Object(
 /** `POST /api/solve`'s body: one repository source and one issue source. */
 export const SolveBody = Type.Object(
   {
-    repo_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME (cloned by the worker)' })),
-    repo_path: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'a checkout on the server, under FIXWRIGHT_REPO_ROOTS' })),
-    commit: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._/][A-Za-z0-9._/~^-]{0,199}$', description: 'work on this commit (read from git objects)' })),
+    repo_url: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 500,
+        description: 'https://github.com/OWNER/NAME (cloned by the worker)',
+      }),
+    ),
+    repo_path: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: 'a checkout on the server, under FIXWRIGHT_REPO_ROOTS',
+      }),
+    ),
+    commit: Type.Optional(
+      Type.String({
+        pattern: '^[A-Za-z0-9._/][A-Za-z0-9._/~^-]{0,199}$',
+        description: 'work on this commit (read from git objects)',
+      }),
+    ),
     issue_text: Type.Optional(Type.String({ minLength: 1, maxLength: 200_000 })),
-    issue_url: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME/issues/N' })),
-    model: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._:/@+-]{1,200}$', description: 'chat model (default: FIXWRIGHT_MODEL)' })),
+    issue_url: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, description: 'https://github.com/OWNER/NAME/issues/N' }),
+    ),
+    model: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9._:/@+-]{1,200}$', description: 'chat model (default: FIXWRIGHT_MODEL)' }),
+    ),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 10, default: 3 })),
     samples: Type.Optional(
       Type.Integer({
         minimum: 1,
         maximum: SAMPLES_LIMIT,
         default: 1,
-        description: "candidate fixes per attempt, each one more model call; the reproduction tests pick one. At most the server's FIXWRIGHT_MAX_SAMPLES (default 4)",
+        description:
+          "candidate fixes per attempt, each one more model call; the reproduction tests pick one. At most the server's FIXWRIGHT_MAX_SAMPLES (default 4)",
       }),
     ),
-    max_cost_usd: Type.Optional(Type.Number({ minimum: 0, description: "spending cap in USD (priced models); at most the server's FIXWRIGHT_MAX_COST_USD, which is also the default" })),
+    max_cost_usd: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        description:
+          "spending cap in USD (priced models); at most the server's FIXWRIGHT_MAX_COST_USD, which is also the default",
+      }),
+    ),
     environment: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
         description:
           "the project's environment spec (python, packages, apt, pip, pythonpath, test_command, test_env, parser, imports; no base image or build commands over the API); default: .fixwright/environment.yml in the repository, else inferred from its files",
       }),
     ),
-    max_seconds: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "wall-time cap in seconds (no new model call after it); at most the server's FIXWRIGHT_MAX_SECONDS, which is also the default" })),
+    max_seconds: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        description:
+          "wall-time cap in seconds (no new model call after it); at most the server's FIXWRIGHT_MAX_SECONDS, which is also the default",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -68,4 +102,8 @@ export const AfterQuery = Type.Object(
 );
 export type AfterQueryType = Static<typeof AfterQuery>;
 
-export const Accepted = Type.Object({ task_id: Type.String(), status: StatusEnum, links: Type.Record(Type.String(), Type.String()) });
+export const Accepted = Type.Object({
+  task_id: Type.String(),
+  status: StatusEnum,
+  links: Type.Record(Type.String(), Type.String()),
+});

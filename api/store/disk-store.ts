@@ -5,7 +5,17 @@ import { join } from 'node:path';
 import type { AgentEvent } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
 import { TASK_STATUSES, type TaskRecord, type TaskStatus } from '../task.js';
-import { decodeCursor, encodeCursor, followWith, newestFirst, type ListQuery, type TaskChange, type TaskPage, type TaskStore, type Unsubscribe } from './task-store.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  followWith,
+  newestFirst,
+  type ListQuery,
+  type TaskChange,
+  type TaskPage,
+  type TaskStore,
+  type Unsubscribe,
+} from './task-store.js';
 
 const TASK_ID = /^[A-Za-z0-9_-]{1,100}$/;
 
@@ -85,10 +95,15 @@ export class DiskTaskStore implements TaskStore {
   async list(query: ListQuery): Promise<TaskPage> {
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const all = [...this.tasks.values()].filter((t) => !query.status || t.status === query.status).sort(newestFirst);
-    const start = after ? all.findIndex((t) => newestFirst(t, { created_at: after.createdAt, task_id: after.taskId }) > 0) : 0;
+    const start = after
+      ? all.findIndex((t) => newestFirst(t, { created_at: after.createdAt, task_id: after.taskId }) > 0)
+      : 0;
     const page = start < 0 ? [] : all.slice(start, start + query.limit);
     const more = start >= 0 && start + query.limit < all.length;
-    return { tasks: page.map((t) => structuredClone(t)), next_cursor: more && page.length ? encodeCursor(page.at(-1)!) : null };
+    return {
+      tasks: page.map((t) => structuredClone(t)),
+      next_cursor: more && page.length ? encodeCursor(page.at(-1)!) : null,
+    };
   }
 
   async countByStatus(): Promise<Record<TaskStatus, number>> {
@@ -100,7 +115,11 @@ export class DiskTaskStore implements TaskStore {
   async append(event: AgentEvent): Promise<void> {
     const last = this.seqs.get(event.task_id);
     if (last === undefined) throw new FixwrightError('FW_ERR_BAD_INPUT', `no task ${event.task_id}`);
-    if (event.seq !== last + 1) throw new FixwrightError('FW_ERR_BAD_INPUT', `event seq ${event.seq} for task ${event.task_id} is not the next one (${last + 1})`);
+    if (event.seq !== last + 1)
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `event seq ${event.seq} for task ${event.task_id} is not the next one (${last + 1})`,
+      );
     appendFileSync(join(this.dir, event.task_id, 'events.jsonl'), `${JSON.stringify(event)}\n`);
     this.seqs.set(event.task_id, event.seq);
     this.live.emit(event.task_id, event);

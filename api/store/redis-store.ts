@@ -3,7 +3,16 @@ import { Redis } from 'ioredis';
 import type { AgentEvent } from '../../agent/index.js';
 import { FixwrightError } from '../../core/errors.js';
 import { TASK_STATUSES, type TaskRecord, type TaskStatus } from '../task.js';
-import { decodeCursor, encodeCursor, followWith, type ListQuery, type TaskChange, type TaskPage, type TaskStore, type Unsubscribe } from './task-store.js';
+import {
+  decodeCursor,
+  encodeCursor,
+  followWith,
+  type ListQuery,
+  type TaskChange,
+  type TaskPage,
+  type TaskStore,
+  type Unsubscribe,
+} from './task-store.js';
 
 /**
  * Appends an event only when its seq is the task's next one, then announces it: the check, the
@@ -111,17 +120,31 @@ export class RedisTaskStore implements TaskStore {
   async list(query: ListQuery): Promise<TaskPage> {
     const after = query.cursor ? decodeCursor(query.cursor) : undefined;
     const max = after ? `(${after.createdAt}|${after.taskId}` : '+';
-    const members = await this.redis.zrevrangebylex(this.key('tasks', query.status ?? 'all'), max, '-', 'LIMIT', 0, query.limit + 1);
+    const members = await this.redis.zrevrangebylex(
+      this.key('tasks', query.status ?? 'all'),
+      max,
+      '-',
+      'LIMIT',
+      0,
+      query.limit + 1,
+    );
     const ids = members.slice(0, query.limit).map((m) => m.slice(m.indexOf('|') + 1));
-    const records = ids.length ? await this.redis.pipeline(ids.map((id) => ['hget', this.key('task', id), 'json'])).exec() : [];
-    const tasks = (records ?? []).map(([, json]) => (json ? (JSON.parse(json as string) as TaskRecord) : undefined)).filter((t): t is TaskRecord => t !== undefined);
+    const records = ids.length
+      ? await this.redis.pipeline(ids.map((id) => ['hget', this.key('task', id), 'json'])).exec()
+      : [];
+    const tasks = (records ?? [])
+      .map(([, json]) => (json ? (JSON.parse(json as string) as TaskRecord) : undefined))
+      .filter((t): t is TaskRecord => t !== undefined);
     return { tasks, next_cursor: members.length > query.limit && tasks.length ? encodeCursor(tasks.at(-1)!) : null };
   }
 
   async countByStatus(): Promise<Record<TaskStatus, number>> {
     const pipeline = this.redis.pipeline(TASK_STATUSES.map((s) => ['zcard', this.key('tasks', s)]));
     const results = (await pipeline.exec()) ?? [];
-    return Object.fromEntries(TASK_STATUSES.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<TaskStatus, number>;
+    return Object.fromEntries(TASK_STATUSES.map((s, i) => [s, Number(results[i]?.[1] ?? 0)])) as Record<
+      TaskStatus,
+      number
+    >;
   }
 
   async append(event: AgentEvent): Promise<void> {
@@ -135,7 +158,11 @@ export class RedisTaskStore implements TaskStore {
       );
     } catch (err) {
       const message = (err as Error).message;
-      if (message.includes('FW_SEQ')) throw new FixwrightError('FW_ERR_BAD_INPUT', `event seq ${event.seq} for task ${event.task_id} is not the next one (${message.replace(/.*FW_SEQ /, '')})`);
+      if (message.includes('FW_SEQ'))
+        throw new FixwrightError(
+          'FW_ERR_BAD_INPUT',
+          `event seq ${event.seq} for task ${event.task_id} is not the next one (${message.replace(/.*FW_SEQ /, '')})`,
+        );
       throw err;
     }
   }
@@ -145,9 +172,10 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async events(taskId: string, afterSeq: number, limit?: number): Promise<AgentEvent[]> {
-    const entries = limit === undefined
-      ? await this.redis.xrange(this.key('events', taskId), `${afterSeq + 1}-0`, '+')
-      : await this.redis.xrange(this.key('events', taskId), `${afterSeq + 1}-0`, '+', 'COUNT', limit);
+    const entries =
+      limit === undefined
+        ? await this.redis.xrange(this.key('events', taskId), `${afterSeq + 1}-0`, '+')
+        : await this.redis.xrange(this.key('events', taskId), `${afterSeq + 1}-0`, '+', 'COUNT', limit);
     return entries.map(([, fields]) => JSON.parse(fields[1]!) as AgentEvent);
   }
 

@@ -68,8 +68,19 @@ export function decodeCursor(cursor: string): { createdAt: string; taskId: strin
 }
 
 /** Newest first, ties broken by id, so paging is stable. */
-export function newestFirst(a: Pick<TaskRecord, 'created_at' | 'task_id'>, b: Pick<TaskRecord, 'created_at' | 'task_id'>): number {
-  return a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : a.task_id < b.task_id ? 1 : a.task_id > b.task_id ? -1 : 0;
+export function newestFirst(
+  a: Pick<TaskRecord, 'created_at' | 'task_id'>,
+  b: Pick<TaskRecord, 'created_at' | 'task_id'>,
+): number {
+  return a.created_at < b.created_at
+    ? 1
+    : a.created_at > b.created_at
+      ? -1
+      : a.task_id < b.task_id
+        ? 1
+        : a.task_id > b.task_id
+          ? -1
+          : 0;
 }
 
 /**

@@ -4,7 +4,12 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { FixwrightError } from '../../core/errors.js';
 import { assetPath } from '../../core/paths.js';
-import { extensionBuildSchema, LOG_PARSER_NAMES, parseEnvironmentSpec, type TestEnvironment } from '../../sandbox/index.js';
+import {
+  extensionBuildSchema,
+  LOG_PARSER_NAMES,
+  parseEnvironmentSpec,
+  type TestEnvironment,
+} from '../../sandbox/index.js';
 
 const entrySchema = z
   .object({
@@ -89,7 +94,11 @@ export function loadEnvironmentTable(path = assetPath(SHIPPED_TABLE)) {
   // an env_error on each of its instances after the run has started.
   const entries: Array<[string, z.infer<typeof entrySchema>]> = [
     ['default', parsed.data.default],
-    ...Object.entries(parsed.data.repos).flatMap(([repo, r]) => Object.entries(r.versions).map(([v, e]) => [`repos.${repo}.versions.${v}`, e] as [string, z.infer<typeof entrySchema>])),
+    ...Object.entries(parsed.data.repos).flatMap(([repo, r]) =>
+      Object.entries(r.versions).map(
+        ([v, e]) => [`repos.${repo}.versions.${v}`, e] as [string, z.infer<typeof entrySchema>],
+      ),
+    ),
   ];
   const problems: string[] = [];
   for (const [where, entry] of entries) {
@@ -101,11 +110,15 @@ export function loadEnvironmentTable(path = assetPath(SHIPPED_TABLE)) {
       }
     }
     for (const name of entry.helpers ?? []) {
-      if (!existsSync(assetPath(`benchmarks/eval/assets/${name}`))) problems.push(`${where}.helpers: no helper ${name} in benchmarks/eval/assets/`);
+      if (!existsSync(assetPath(`benchmarks/eval/assets/${name}`)))
+        problems.push(`${where}.helpers: no helper ${name} in benchmarks/eval/assets/`);
     }
   }
   if (problems.length > 0) {
-    throw new FixwrightError('FW_ERR_CONFIG', `environment table ${path} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`);
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      `environment table ${path} is invalid: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (and ${problems.length - 5} more)` : ''}`,
+    );
   }
   return { ...parsed.data, source: { path: resolve(path), sha256: createHash('sha256').update(text).digest('hex') } };
 }
@@ -123,16 +136,29 @@ export function entriesWithPip(table: ReturnType<typeof loadEnvironmentTable>): 
 }
 
 /** The environment for a row: its repository's entry for the version, the default for unknown repositories. */
-export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, repo: string, version: string | undefined): Environment {
+export function environmentFor(
+  table: ReturnType<typeof loadEnvironmentTable>,
+  repo: string,
+  version: string | undefined,
+): Environment {
   const key = `${repo}@${version ?? '?'}`;
   const known = table.repos[repo];
   const entry = known ? (version !== undefined ? known.versions[version] : undefined) : table.default;
   if (!entry) {
-    return { supported: false, key, reason: known?.unsupported ?? `no environment for ${repo} version ${version ?? '(none)'} in the environment table` };
+    return {
+      supported: false,
+      key,
+      reason:
+        known?.unsupported ?? `no environment for ${repo} version ${version ?? '(none)'} in the environment table`,
+    };
   }
   const [major = '0', minor = '0'] = (version ?? '0.0').split('.');
-  const fill = (text: string) => text.replaceAll('{version}', version ?? '0.0').replaceAll('{major}', major).replaceAll('{minor}', minor);
-  const image = entry.env === undefined ? table.default.env ?? null : entry.env;
+  const fill = (text: string) =>
+    text
+      .replaceAll('{version}', version ?? '0.0')
+      .replaceAll('{major}', major)
+      .replaceAll('{minor}', minor);
+  const image = entry.env === undefined ? (table.default.env ?? null) : entry.env;
   return {
     supported: true,
     source: 'table',
@@ -148,7 +174,16 @@ export function environmentFor(table: ReturnType<typeof loadEnvironmentTable>, r
     pythonpath: entry.pythonpath ?? table.default.pythonpath,
     files: Object.fromEntries(Object.entries(entry.files ?? {}).map(([p, c]) => [p, fill(c)])),
     needsNetwork: known?.needs_network ?? [],
-    ...(entry.build ? { build: { ...entry.build, env: Object.fromEntries(Object.entries(entry.build.env).map(([k, v]) => [k, fill(v)])) } } : {}),
-    helpers: Object.fromEntries((entry.helpers ?? []).map((name) => [name, readFileSync(assetPath(`benchmarks/eval/assets/${name}`), 'utf8')])),
+    ...(entry.build
+      ? {
+          build: {
+            ...entry.build,
+            env: Object.fromEntries(Object.entries(entry.build.env).map(([k, v]) => [k, fill(v)])),
+          },
+        }
+      : {}),
+    helpers: Object.fromEntries(
+      (entry.helpers ?? []).map((name) => [name, readFileSync(assetPath(`benchmarks/eval/assets/${name}`), 'utf8')]),
+    ),
   };
 }

@@ -70,7 +70,9 @@ const LOG_CAP = 64 << 20;
 
 /** The files a patch touches (both sides of every `diff --git` header). */
 function patchPaths(patch: string): string[] {
-  return [...new Set([...patch.matchAll(/^diff --git a\/(.*) b\/(.*)$/gm)].flatMap((m) => [m[1]!.trim(), m[2]!.trim()]))];
+  return [
+    ...new Set([...patch.matchAll(/^diff --git a\/(.*) b\/(.*)$/gm)].flatMap((m) => [m[1]!.trim(), m[2]!.trim()])),
+  ];
 }
 
 /**
@@ -82,7 +84,13 @@ function testFilesAtBase(gitDir: string, commit: string, testPatch: string): Map
   const files = new Map<string, Buffer | null>();
   for (const path of patchPaths(testPatch)) {
     try {
-      files.set(path, execFileSync('git', ['--git-dir', gitDir, 'show', `${commit}:${path}`], { maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] }));
+      files.set(
+        path,
+        execFileSync('git', ['--git-dir', gitDir, 'show', `${commit}:${path}`], {
+          maxBuffer: 64 << 20,
+          stdio: ['ignore', 'pipe', 'ignore'],
+        }),
+      );
     } catch {
       files.set(path, null);
     }
@@ -96,17 +104,37 @@ function testFilesAtBase(gitDir: string, commit: string, testPatch: string): Map
  * files the test patch touches run with the repository's command; the log is parsed with the
  * repository's parser and graded. Environment problems are decided before any test runs.
  */
-export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx: EvalContext): Promise<InstanceResult> {
+export async function evaluateInstance(
+  row: EvalRow,
+  prediction: Prediction,
+  ctx: EvalContext,
+): Promise<InstanceResult> {
   const started = Date.now();
   const env = environmentFor(ctx.table, row.repo, row.version);
-  const base = { instance_id: row.instance_id, repo: row.repo, version: row.version ?? null, environment: env.key, tests: {}, fail_to_pass: null, pass_to_pass: null, log: '' };
-  const end = (status: EvalStatus, reason: string | null, extra: Partial<InstanceResult> = {}): InstanceResult => ({ ...base, ...extra, status, reason, duration_ms: Date.now() - started });
+  const base = {
+    instance_id: row.instance_id,
+    repo: row.repo,
+    version: row.version ?? null,
+    environment: env.key,
+    tests: {},
+    fail_to_pass: null,
+    pass_to_pass: null,
+    log: '',
+  };
+  const end = (status: EvalStatus, reason: string | null, extra: Partial<InstanceResult> = {}): InstanceResult => ({
+    ...base,
+    ...extra,
+    status,
+    reason,
+    duration_ms: Date.now() - started,
+  });
 
   // Only "" (or null) is an empty patch to the official harness; whitespace goes to `git apply` and fails there.
   if (prediction.model_patch === '') return end('empty_patch', 'the prediction has no patch');
   if (!env.supported) return end('env_error', env.reason);
   const checkout = join(ctx.reposDir, row.repo);
-  if (!existsSync(checkout)) return end('env_error', `repository ${row.repo} not found under ${ctx.reposDir} (expected ${checkout})`);
+  if (!existsSync(checkout))
+    return end('env_error', `repository ${row.repo} not found under ${ctx.reposDir} (expected ${checkout})`);
   const gitDir = gitDirOf(checkout) ?? checkout;
   let image: string | undefined;
   try {
@@ -120,7 +148,11 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
   // decided before any verdict; one after the patches is the patch's (graded, as officially).
   let built: BuiltExtensions | undefined;
   try {
-    built = await prepareExtensionBuild(ctx.runtime, env, { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, signal: ctx.signal });
+    built = await prepareExtensionBuild(ctx.runtime, env, {
+      image,
+      repo: { kind: 'git', gitDir, commit: row.base_commit },
+      signal: ctx.signal,
+    });
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     return end('env_error', `the extensions did not build: ${(err as Error).message.slice(-3000)}`);
@@ -129,7 +161,14 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
     return await ctx.runtime.withSandbox(
       // One sandbox per instance: nothing of this tree is started ahead of need.
       // With a build, the limits of the build's own sandbox: a patch may make it build again here.
-      { image, repo: { kind: 'git', gitDir, commit: row.base_commit }, outputCapBytes: LOG_CAP, leaseSeconds: ctx.timeoutSeconds + 600, warm: false, ...(env.build ? { limits: extensionBuildLimits(ctx.runtime.settings) } : {}) },
+      {
+        image,
+        repo: { kind: 'git', gitDir, commit: row.base_commit },
+        outputCapBytes: LOG_CAP,
+        leaseSeconds: ctx.timeoutSeconds + 600,
+        warm: false,
+        ...(env.build ? { limits: extensionBuildLimits(ctx.runtime.settings) } : {}),
+      },
       async (session) => {
         if (built) await putExtensionBuild(session, built);
         const applied = await applyPatch(session, prediction.model_patch, { timeoutSeconds: 120, asHarness: true });
@@ -142,11 +181,13 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         const tests = await applyPatch(session, row.test_patch, { timeoutSeconds: 120, asHarness: true });
         // The official eval script goes on to the tests (no `set -e`) with the test files the test
         // patch could not write missing, so the row is graded there, and not resolved.
-        if (!tests.ok) return end('unresolved', `the test patch does not apply after the model patch: ${tests.message}`);
+        if (!tests.ok)
+          return end('unresolved', `the test patch does not apply after the model patch: ${tests.message}`);
         const rebuild = await prepareCheckout(session, env);
         // The official install step after the patch fails without stopping the script: the tests
         // run (and fail to import); the build's tail goes before the verdict's reason.
-        const afterBuild = (reason: string | null) => (rebuild?.failed && reason !== null ? `${rebuild.failed.slice(-2500)}\n— then the tests: ${reason}` : reason);
+        const afterBuild = (reason: string | null) =>
+          rebuild?.failed && reason !== null ? `${rebuild.failed.slice(-2500)}\n— then the tests: ${reason}` : reason;
         const run = await session.run([...env.testCmd, ...testDirectives(row.test_patch, env.directives)], {
           timeoutSeconds: ctx.timeoutSeconds,
           env: testRunEnv(env),
@@ -155,7 +196,11 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
         const log = run.stdout.text + (run.stderr.text ? `\n${run.stderr.text}` : '');
         // The program did not start (not found, not executable): the environment's fault, not the patch's.
         if (run.exitCode === 126 || run.exitCode === 127 || /No module named pytest\b/.test(log)) {
-          return end('env_error', `the test command could not start (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`, { log, exit_code: run.exitCode, official_completed: true });
+          return end(
+            'env_error',
+            `the test command could not start (exit ${run.exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`,
+            { log, exit_code: run.exitCode, official_completed: true },
+          );
         }
         // The official harness records no report for a run past its time: an error, not a verdict.
         if (run.timedOut) return end('test_error', `the tests ran past ${ctx.timeoutSeconds}s`, { log });
@@ -170,22 +215,44 @@ export async function evaluateInstance(row: EvalRow, prediction: Prediction, ctx
 }
 
 /** What a rule decides about a test run that ended: the verdict, why, and the graded lists. */
-export type Verdict = Pick<InstanceResult, 'status' | 'reason' | 'tests' | 'fail_to_pass' | 'pass_to_pass' | 'offline_limited'>;
+export type Verdict = Pick<
+  InstanceResult,
+  'status' | 'reason' | 'tests' | 'fail_to_pass' | 'pass_to_pass' | 'offline_limited'
+>;
 
 /**
  * The verdict of a finished test run from its parsed log and exit status, under a grading rule
  * (also used to grade a kept run again under another rule, without running it).
  */
-export function verdictOf(map: Record<string, LogStatus>, exitCode: number | null, log: string, row: Pick<EvalRow, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>, needsNetwork: readonly string[], rule: GradingRule): Verdict {
+export function verdictOf(
+  map: Record<string, LogStatus>,
+  exitCode: number | null,
+  log: string,
+  row: Pick<EvalRow, 'FAIL_TO_PASS' | 'PASS_TO_PASS'>,
+  needsNetwork: readonly string[],
+  rule: GradingRule,
+): Verdict {
   const lists = { tests: map, fail_to_pass: null, pass_to_pass: null };
   // A log with nothing to grade is a graded run all the same (every test missing counts as
   // failed): the official report lists it as unresolved, not as an error.
-  if (Object.keys(map).length === 0) return { ...lists, status: 'unresolved', reason: `no test results in the log (exit ${exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}` };
+  if (Object.keys(map).length === 0)
+    return {
+      ...lists,
+      status: 'unresolved',
+      reason: `no test results in the log (exit ${exitCode}): ${log.trim().split('\n').slice(-1)[0] ?? ''}`,
+    };
   if (!logDescribesRun(map, exitCode, rule)) {
-    return { ...lists, status: 'unresolved', reason: `the test command exited ${exitCode} while its log shows no failing test: under ${rule.name} such a log is not graded` };
+    return {
+      ...lists,
+      status: 'unresolved',
+      reason: `the test command exited ${exitCode} while its log shows no failing test: under ${rule.name} such a log is not graded`,
+    };
   }
   const graded = grade(map, row.FAIL_TO_PASS, row.PASS_TO_PASS, rule);
-  const failures = [...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`), ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`)];
+  const failures = [
+    ...graded.fail_to_pass.failure.map((t) => `FAIL_TO_PASS ${t}`),
+    ...graded.pass_to_pass.failure.map((t) => `PASS_TO_PASS ${t}`),
+  ];
   const failing = [...graded.fail_to_pass.failure, ...graded.pass_to_pass.failure];
   const offlineLimited = !graded.resolved && failing.every((t) => needsNetwork.includes(t.split('::').at(-1)!));
   const why = `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;

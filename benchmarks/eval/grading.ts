@@ -37,8 +37,22 @@ export interface GradingRule {
 }
 
 const RULES: Record<GradingRuleName, GradingRule> = {
-  'swebench-5': { name: 'swebench-5', harness: 'SWE-bench 5.0.0 and 5.0.1 (Aug 2026)', skipped_fail_to_pass: 'failed', skipped_pass_to_pass: 'passed', truncated_ids: 'prefix', exit_code_check: true },
-  'swebench-4': { name: 'swebench-4', harness: 'SWE-bench 3.x to 4.1.0', skipped_fail_to_pass: 'neither', skipped_pass_to_pass: 'neither', truncated_ids: 'exact', exit_code_check: false },
+  'swebench-5': {
+    name: 'swebench-5',
+    harness: 'SWE-bench 5.0.0 and 5.0.1 (Aug 2026)',
+    skipped_fail_to_pass: 'failed',
+    skipped_pass_to_pass: 'passed',
+    truncated_ids: 'prefix',
+    exit_code_check: true,
+  },
+  'swebench-4': {
+    name: 'swebench-4',
+    harness: 'SWE-bench 3.x to 4.1.0',
+    skipped_fail_to_pass: 'neither',
+    skipped_pass_to_pass: 'neither',
+    truncated_ids: 'exact',
+    exit_code_check: false,
+  },
 };
 
 /** A rule by name (names come from validated flags). */
@@ -60,7 +74,12 @@ function keyOf(id: string, map: Record<string, LogStatus>, rule: GradingRule): s
   return matches.length > 0 && new Set(matches.map((k) => PASSING.has(map[k]!))).size === 1 ? matches[0] : undefined;
 }
 
-function sort(ids: readonly string[], map: Record<string, LogStatus>, rule: GradingRule, skipped: 'passed' | 'failed' | 'neither'): TestListResult {
+function sort(
+  ids: readonly string[],
+  map: Record<string, LogStatus>,
+  rule: GradingRule,
+  skipped: 'passed' | 'failed' | 'neither',
+): TestListResult {
   const result: TestListResult = { success: [], failure: [] };
   for (const id of ids) {
     const key = keyOf(id, map, rule);
@@ -68,7 +87,8 @@ function sort(ids: readonly string[], map: Record<string, LogStatus>, rule: Grad
     // A test missing from the log counts as failed, in every release.
     if (status === undefined || status === 'FAILED' || status === 'ERROR') result.failure.push(id);
     else if (PASSING.has(status)) result.success.push(id);
-    else if (status === 'SKIPPED' && skipped !== 'neither') result[skipped === 'passed' ? 'success' : 'failure'].push(id);
+    else if (status === 'SKIPPED' && skipped !== 'neither')
+      result[skipped === 'passed' ? 'success' : 'failure'].push(id);
   }
   return result;
 }
@@ -78,7 +98,12 @@ function sort(ids: readonly string[], map: Record<string, LogStatus>, rule: Grad
  * ratio of 1 over the tests counted (an empty list counts as 1). Skipped tests and cut ids count
  * as the rule says.
  */
-export function grade(map: Record<string, LogStatus>, failToPass: readonly string[], passToPass: readonly string[], rule: GradingRule = gradingRule()): Grade {
+export function grade(
+  map: Record<string, LogStatus>,
+  failToPass: readonly string[],
+  passToPass: readonly string[],
+  rule: GradingRule = gradingRule(),
+): Grade {
   const f2p = sort(failToPass, map, rule, rule.skipped_fail_to_pass);
   const p2p = sort(passToPass, map, rule, rule.skipped_pass_to_pass);
   return { resolved: f2p.failure.length === 0 && p2p.failure.length === 0, fail_to_pass: f2p, pass_to_pass: p2p };

@@ -66,9 +66,15 @@ function plainValue(value: unknown): unknown {
 function readArrowRows(file: string): unknown[] {
   try {
     const table = tableFromIPC(readFileSync(file));
-    return table.toArray().map((row: { toJSON(): Record<string, unknown> }) => Object.fromEntries(Object.entries(row.toJSON()).map(([k, v]) => [k, plainValue(v)])));
+    return table
+      .toArray()
+      .map((row: { toJSON(): Record<string, unknown> }) =>
+        Object.fromEntries(Object.entries(row.toJSON()).map(([k, v]) => [k, plainValue(v)])),
+      );
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read Arrow file ${file}: ${(err as Error).message}`, { field: '--dataset' });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read Arrow file ${file}: ${(err as Error).message}`, {
+      field: '--dataset',
+    });
   }
 }
 
@@ -82,7 +88,9 @@ async function readDataFiles(files: readonly string[]): Promise<unknown[]> {
     try {
       rows.push(...(await parquetReadObjects({ file: await asyncBufferFromFile(file) })));
     } catch (err) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read parquet ${file}: ${(err as Error).message}`, { field: '--dataset' });
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read parquet ${file}: ${(err as Error).message}`, {
+        field: '--dataset',
+      });
     }
   }
   return rows;
@@ -96,10 +104,16 @@ async function readDataFiles(files: readonly string[]): Promise<unknown[]> {
 export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows: EvalRow[]; errors: RowError[] }> {
   let rows: unknown[];
   const errors: RowError[] = [];
-  if (!existsSync(path)) throw new FixwrightError('FW_ERR_BAD_INPUT', `dataset ${path} does not exist`, { field: '--dataset' });
+  if (!existsSync(path))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `dataset ${path} does not exist`, { field: '--dataset' });
   if (statSync(path).isDirectory()) {
     const files = datasetFilesOf(path, split);
-    if (files.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `no ${split}-*.parquet or *-${split}.arrow files under ${path} (a Hugging Face hub or datasets cache directory, or a folder of such files)`, { field: '--dataset' });
+    if (files.length === 0)
+      throw new FixwrightError(
+        'FW_ERR_BAD_INPUT',
+        `no ${split}-*.parquet or *-${split}.arrow files under ${path} (a Hugging Face hub or datasets cache directory, or a folder of such files)`,
+        { field: '--dataset' },
+      );
     rows = await readDataFiles(files);
   } else if (path.endsWith('.parquet') || path.endsWith('.arrow')) {
     rows = await readDataFiles([path]);
@@ -109,7 +123,9 @@ export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows
       if (!Array.isArray(parsed)) throw new Error('the file holds no JSON array of rows');
       rows = parsed;
     } catch (err) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read dataset ${path}: ${(err as Error).message}`, { field: '--dataset' });
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read dataset ${path}: ${(err as Error).message}`, {
+        field: '--dataset',
+      });
     }
   } else {
     const loaded = loadJsonlRows(path);
@@ -120,7 +136,11 @@ export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows
   rows.forEach((raw, i) => {
     const parsed = evalRowSchema.safeParse(raw);
     if (parsed.success) good.push(parsed.data);
-    else errors.push({ line: i + 1, message: `${(raw as { instance_id?: string })?.instance_id ?? '(row)'}: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ')}` });
+    else
+      errors.push({
+        line: i + 1,
+        message: `${(raw as { instance_id?: string })?.instance_id ?? '(row)'}: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ')}`,
+      });
   });
   return { rows: good, errors };
 }
@@ -129,23 +149,36 @@ export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows
 export const predictionSchema = z.object({
   instance_id: z.string().min(1),
   model_name_or_path: z.string().default('unknown'),
-  model_patch: z.string().nullable().transform((p) => p ?? ''),
+  model_patch: z
+    .string()
+    .nullable()
+    .transform((p) => p ?? ''),
 });
 export type Prediction = z.output<typeof predictionSchema>;
 
 /** Reads predictions (JSONL or a JSON array/object keyed by id), or makes them from the rows' gold patches. */
-export function loadPredictions(source: string, rows: readonly EvalRow[]): { predictions: Map<string, Prediction>; errors: RowError[] } {
+export function loadPredictions(
+  source: string,
+  rows: readonly EvalRow[],
+): { predictions: Map<string, Prediction>; errors: RowError[] } {
   const predictions = new Map<string, Prediction>();
   const errors: RowError[] = [];
   if (source === 'gold') {
-    for (const row of rows) predictions.set(row.instance_id, { instance_id: row.instance_id, model_name_or_path: 'gold', model_patch: row.patch });
+    for (const row of rows)
+      predictions.set(row.instance_id, {
+        instance_id: row.instance_id,
+        model_name_or_path: 'gold',
+        model_patch: row.patch,
+      });
     return { predictions, errors };
   }
   let text: string;
   try {
     text = readFileSync(source, 'utf8');
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read predictions ${source}: ${(err as Error).message}`, { field: '--predictions' });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read predictions ${source}: ${(err as Error).message}`, {
+      field: '--predictions',
+    });
   }
   let items: Array<{ line: number; raw: unknown }>;
   if (source.endsWith('.json')) {
@@ -153,7 +186,9 @@ export function loadPredictions(source: string, rows: readonly EvalRow[]): { pre
     try {
       parsed = JSON.parse(text);
     } catch (err) {
-      throw new FixwrightError('FW_ERR_BAD_INPUT', `predictions ${source} are not JSON: ${(err as Error).message}`, { field: '--predictions' });
+      throw new FixwrightError('FW_ERR_BAD_INPUT', `predictions ${source} are not JSON: ${(err as Error).message}`, {
+        field: '--predictions',
+      });
     }
     const list = Array.isArray(parsed) ? parsed : Object.values(parsed as object);
     items = list.map((raw, i) => ({ line: i + 1, raw }));
@@ -170,10 +205,18 @@ export function loadPredictions(source: string, rows: readonly EvalRow[]): { pre
   }
   for (const { line, raw } of items) {
     const parsed = predictionSchema.safeParse(raw);
-    if (!parsed.success) errors.push({ line, message: parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ') });
+    if (!parsed.success)
+      errors.push({
+        line,
+        message: parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; '),
+      });
     else {
       // The official harness keys predictions by id, so the last one of an id counts.
-      if (predictions.has(parsed.data.instance_id)) errors.push({ line, message: `${parsed.data.instance_id} predicted again; this later one counts, as in the official harness` });
+      if (predictions.has(parsed.data.instance_id))
+        errors.push({
+          line,
+          message: `${parsed.data.instance_id} predicted again; this later one counts, as in the official harness`,
+        });
       predictions.set(parsed.data.instance_id, parsed.data);
     }
   }
@@ -181,14 +224,29 @@ export function loadPredictions(source: string, rows: readonly EvalRow[]): { pre
 }
 
 /** The rows a run asks for: `--instances`, `--only-repos`, `--limit`; unknown ids are an error. */
-export function selectRows(all: readonly EvalRow[], filters: { instances?: string; onlyRepos?: string; limit?: string }): EvalRow[] {
-  const list = (text: string | undefined) => (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+export function selectRows(
+  all: readonly EvalRow[],
+  filters: { instances?: string; onlyRepos?: string; limit?: string },
+): EvalRow[] {
+  const list = (text: string | undefined) =>
+    (text ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const wanted = new Set(list(filters.instances));
   const repos = new Set(list(filters.onlyRepos));
   const unknown = [...wanted].filter((id) => !all.some((r) => r.instance_id === id));
-  if (unknown.length) throw new FixwrightError('FW_ERR_BAD_INPUT', `--instances names ids not in the dataset: ${unknown.slice(0, 5).join(', ')}`, { field: '--instances' });
+  if (unknown.length)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `--instances names ids not in the dataset: ${unknown.slice(0, 5).join(', ')}`,
+      { field: '--instances' },
+    );
   const limit = filters.limit === undefined ? undefined : Number(filters.limit);
-  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--limit must be a positive whole number', { field: '--limit' });
-  const rows = all.filter((r) => (wanted.size === 0 || wanted.has(r.instance_id)) && (repos.size === 0 || repos.has(r.repo)));
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', '--limit must be a positive whole number', { field: '--limit' });
+  const rows = all.filter(
+    (r) => (wanted.size === 0 || wanted.has(r.instance_id)) && (repos.size === 0 || repos.has(r.repo)),
+  );
   return limit === undefined ? rows : rows.slice(0, limit);
 }

@@ -27,7 +27,10 @@ export interface EvalReport {
   offline_limited_ids: string[];
   /** Resolved over submitted. */
   resolved_rate: number;
-  per_repo: Record<string, { submitted: number; resolved: number; resolved_rate: number } & Partial<Record<EvalStatus, number>>>;
+  per_repo: Record<
+    string,
+    { submitted: number; resolved: number; resolved_rate: number } & Partial<Record<EvalStatus, number>>
+  >;
   instances: Record<string, Omit<InstanceResult, 'log'>>;
   /** The same run counted as the official harness's final report counts it (schema_version 2). */
   official: OfficialCounts;
@@ -62,7 +65,16 @@ export interface BenchFigures {
   cost_usd: number;
   wall_ms: number;
   localisation: { recall_at_1: number; recall_at_5: number; conformal_coverage: number; mean_set_size: number };
-  instances: Array<{ instance_id: string; status: string; attempts: number; tokens: { input: number; output: number }; cost_usd: number; wall_ms: number; gold_rank: number | null; gold_in_set: boolean }>;
+  instances: Array<{
+    instance_id: string;
+    status: string;
+    attempts: number;
+    tokens: { input: number; output: number };
+    cost_usd: number;
+    wall_ms: number;
+    gold_rank: number | null;
+    gold_in_set: boolean;
+  }>;
 }
 
 /** The figures of the `fixwright bench` run that wrote these predictions (its bench-report.json), when there is one. */
@@ -76,7 +88,11 @@ export function benchFiguresBeside(predictionsFile: string): { bench?: BenchFigu
   }
 }
 
-const ids = (results: readonly InstanceResult[], status: EvalStatus) => results.filter((r) => r.status === status).map((r) => r.instance_id).sort();
+const ids = (results: readonly InstanceResult[], status: EvalStatus) =>
+  results
+    .filter((r) => r.status === status)
+    .map((r) => r.instance_id)
+    .sort();
 
 /**
  * Builds the report. `resolved` is the official verdict only; `unresolved` means graded and not
@@ -85,7 +101,14 @@ const ids = (results: readonly InstanceResult[], status: EvalStatus) => results.
  */
 export function buildReport(
   results: readonly InstanceResult[],
-  meta: { dataset: string; predictions: string; grading: GradingRule; environmentTable: EvalReport['environment_table']; selectedIds: readonly string[]; bench?: BenchFigures },
+  meta: {
+    dataset: string;
+    predictions: string;
+    grading: GradingRule;
+    environmentTable: EvalReport['environment_table'];
+    selectedIds: readonly string[];
+    bench?: BenchFigures;
+  },
 ): EvalReport {
   const perRepo: EvalReport['per_repo'] = {};
   for (const r of results) {
@@ -94,14 +117,17 @@ export function buildReport(
     if (r.status === 'resolved') entry.resolved += 1;
     else entry[r.status] = (entry[r.status] ?? 0) + 1;
   }
-  for (const entry of Object.values(perRepo)) entry.resolved_rate = entry.submitted ? entry.resolved / entry.submitted : 0;
+  for (const entry of Object.values(perRepo))
+    entry.resolved_rate = entry.submitted ? entry.resolved / entry.submitted : 0;
   const resolved = ids(results, 'resolved');
   const submitted = new Set(results.map((r) => r.instance_id));
   const noPrediction = meta.selectedIds.filter((id) => !submitted.has(id)).sort();
   // A test command that could not start is an environment error here, but the official harness
   // grades its empty log (completed, unresolved).
   const gradedThere = results.filter((r) => r.status === 'env_error' && r.official_completed).map((r) => r.instance_id);
-  const errors = [...ids(results, 'apply_error'), ...ids(results, 'env_error'), ...ids(results, 'test_error')].filter((id) => !gradedThere.includes(id)).sort();
+  const errors = [...ids(results, 'apply_error'), ...ids(results, 'env_error'), ...ids(results, 'test_error')]
+    .filter((id) => !gradedThere.includes(id))
+    .sort();
   const unresolvedThere = [...ids(results, 'unresolved'), ...gradedThere].sort();
   const completed = [...resolved, ...unresolvedThere].sort();
   return {
@@ -119,7 +145,10 @@ export function buildReport(
     apply_error_ids: ids(results, 'apply_error'),
     env_error_ids: ids(results, 'env_error'),
     test_error_ids: ids(results, 'test_error'),
-    offline_limited_ids: results.filter((r) => r.offline_limited).map((r) => r.instance_id).sort(),
+    offline_limited_ids: results
+      .filter((r) => r.offline_limited)
+      .map((r) => r.instance_id)
+      .sort(),
     resolved_rate: results.length ? resolved.length / results.length : 0,
     per_repo: perRepo,
     instances: Object.fromEntries(results.map(({ log: _log, ...r }) => [r.instance_id, r])),
@@ -147,14 +176,20 @@ function benchMarkdown(report: EvalReport, bench: BenchFigures): string[] {
     '',
     `Localisation: R@1 ${pct(bench.localisation.recall_at_1)}, R@5 ${pct(bench.localisation.recall_at_5)}, conformal coverage ${pct(bench.localisation.conformal_coverage)} (mean set ${bench.localisation.mean_set_size.toFixed(1)} files). ` +
       `Tokens ${(bench.tokens.input + bench.tokens.output).toLocaleString('en')}, cost $${bench.cost_usd.toFixed(2)}, wall time ${(bench.wall_ms / 1000).toFixed(0)} s. ` +
-      `Attempts: ${Object.entries(bench.attempts_histogram).sort(([a], [b]) => Number(a) - Number(b)).map(([k, n]) => `${k}×${n}`).join(', ')}.`,
+      `Attempts: ${Object.entries(bench.attempts_histogram)
+        .sort(([a], [b]) => Number(a) - Number(b))
+        .map(([k, n]) => `${k}×${n}`)
+        .join(', ')}.`,
     '',
     '| instance | verdict | agent | attempts | gold rank | in set | tokens | cost | wall |',
     '| --- | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |',
     ...bench.instances
       .slice()
       .sort((a, b) => a.instance_id.localeCompare(b.instance_id))
-      .map((i) => `| ${i.instance_id} | ${verdict(i.instance_id)} | ${i.status} | ${i.attempts} | ${i.gold_rank ?? '–'} | ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`),
+      .map(
+        (i) =>
+          `| ${i.instance_id} | ${verdict(i.instance_id)} | ${i.status} | ${i.attempts} | ${i.gold_rank ?? '–'} | ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`,
+      ),
     '',
   ];
 }
@@ -177,7 +212,10 @@ export function reportMarkdown(report: EvalReport): string {
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...Object.entries(report.per_repo)
       .sort(([a], [b]) => a.localeCompare(b))
-      .map(([repo, r]) => `| ${repo} | ${r.submitted} | ${r.resolved} | ${pct(r.resolved_rate)} | ${r.unresolved ?? 0} | ${r.apply_error ?? 0} | ${r.env_error ?? 0} | ${r.test_error ?? 0} |`),
+      .map(
+        ([repo, r]) =>
+          `| ${repo} | ${r.submitted} | ${r.resolved} | ${pct(r.resolved_rate)} | ${r.unresolved ?? 0} | ${r.apply_error ?? 0} | ${r.env_error ?? 0} | ${r.test_error ?? 0} |`,
+      ),
     '',
     ...(report.bench ? benchMarkdown(report, report.bench) : []),
     '## Not resolved, and why',

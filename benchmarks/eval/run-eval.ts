@@ -37,7 +37,11 @@ export interface VerdictInputs {
 }
 
 /** The inputs of a row's verdict under this table and rule. */
-export function verdictInputs(row: EvalRow, table: ReturnType<typeof loadEnvironmentTable>, grading: GradingRule): VerdictInputs {
+export function verdictInputs(
+  row: EvalRow,
+  table: ReturnType<typeof loadEnvironmentTable>,
+  grading: GradingRule,
+): VerdictInputs {
   const env = environmentFor(table, row.repo, row.version);
   // Notes are for readers: a changed note changes no run.
   const runs = env.supported ? { ...env, notes: undefined } : env;
@@ -61,7 +65,11 @@ type KeptResult = Omit<InstanceResult, 'log'> & { model_patch?: string; inputs?:
  * by another version of the grader) is kept and graded again from its recorded log (`regrade`). A
  * result from before the inputs were recorded is evaluated again: what it rests on is unknown.
  */
-export function keptVerdict(file: string, prediction: Prediction, inputs: VerdictInputs): { kept: KeptResult; regrade: boolean } | { rerun: RerunReason } {
+export function keptVerdict(
+  file: string,
+  prediction: Prediction,
+  inputs: VerdictInputs,
+): { kept: KeptResult; regrade: boolean } | { rerun: RerunReason } {
   if (!existsSync(file)) return { rerun: 'new' };
   let cached: KeptResult;
   try {
@@ -82,7 +90,12 @@ export function keptVerdict(file: string, prediction: Prediction, inputs: Verdic
  * recorded test outcomes and exit status (without running it); an empty patch or one that did not
  * apply depends on no rule.
  */
-function regraded(kept: KeptResult, row: EvalRow, needsNetwork: readonly string[], grading: GradingRule): Omit<InstanceResult, 'log'> {
+function regraded(
+  kept: KeptResult,
+  row: EvalRow,
+  needsNetwork: readonly string[],
+  grading: GradingRule,
+): Omit<InstanceResult, 'log'> {
   const { model_patch: _patch, inputs: _inputs, ...result } = kept;
   if ((result.status !== 'resolved' && result.status !== 'unresolved') || result.exit_code === undefined) return result;
   // A run whose test patch did not apply, or whose log held nothing, is unresolved under every rule.
@@ -107,11 +120,18 @@ export function evalResumeLines(plan: ReadonlyMap<string, RerunReason | 'kept' |
   const counts = new Map<RerunReason | 'kept' | 'regrade', number>();
   for (const why of plan.values()) counts.set(why, (counts.get(why) ?? 0) + 1);
   const kept = (counts.get('kept') ?? 0) + (counts.get('regrade') ?? 0);
-  const again = [...counts].filter(([why]) => why !== 'kept' && why !== 'regrade' && why !== 'new') as Array<[Exclude<RerunReason, 'new'>, number]>;
+  const again = [...counts].filter(([why]) => why !== 'kept' && why !== 'regrade' && why !== 'new') as Array<
+    [Exclude<RerunReason, 'new'>, number]
+  >;
   if (kept === 0 && again.length === 0) return [];
-  const lines = [`fixwright: resuming ${out}: keeping ${kept} run(s) of ${plan.size}; ${plan.size - kept} to evaluate\n`];
+  const lines = [
+    `fixwright: resuming ${out}: keeping ${kept} run(s) of ${plan.size}; ${plan.size - kept} to evaluate\n`,
+  ];
   const regrade = counts.get('regrade') ?? 0;
-  if (regrade > 0) lines.push(`fixwright: grading again ${regrade} kept run(s) from their recorded test outcomes (another grading rule or grader version), without running them\n`);
+  if (regrade > 0)
+    lines.push(
+      `fixwright: grading again ${regrade} kept run(s) from their recorded test outcomes (another grading rule or grader version), without running them\n`,
+    );
   for (const [why, n] of again) lines.push(`fixwright: evaluating again ${n} instance(s) that ${REASON_TEXT[why]}\n`);
   return lines;
 }
@@ -145,7 +165,9 @@ export async function runEvaluation(
 ): Promise<EvalReport> {
   // The rule of the harness's current release unless the caller names one.
   const ctx = { ...context, grading: context.grading ?? gradingRule() };
-  const evaluate = options.evaluate ?? ((row: EvalRow, prediction: Prediction) => evaluateInstance(row, prediction, ctx as EvalContext));
+  const evaluate =
+    options.evaluate ??
+    ((row: EvalRow, prediction: Prediction) => evaluateInstance(row, prediction, ctx as EvalContext));
   mkdirSync(join(options.out, 'instances'), { recursive: true });
   const submitted = rows.filter((row) => predictions.has(row.instance_id));
   const plans = submitted.map((row) => {
@@ -154,7 +176,17 @@ export async function runEvaluation(
     const inputs = verdictInputs(row, ctx.table, ctx.grading);
     return { row, dir, prediction, inputs, verdict: keptVerdict(join(dir, 'result.json'), prediction, inputs) };
   });
-  options.onPlan?.(evalResumeLines(new Map(plans.map((p) => [p.row.instance_id, 'kept' in p.verdict ? (p.verdict.regrade ? 'regrade' : 'kept') : p.verdict.rerun])), options.out));
+  options.onPlan?.(
+    evalResumeLines(
+      new Map(
+        plans.map((p) => [
+          p.row.instance_id,
+          'kept' in p.verdict ? (p.verdict.regrade ? 'regrade' : 'kept') : p.verdict.rerun,
+        ]),
+      ),
+      options.out,
+    ),
+  );
   const limit = pLimit(options.workers);
   const results = await Promise.all(
     plans.map(({ row, dir, prediction, inputs, verdict }) =>
@@ -165,7 +197,10 @@ export async function runEvaluation(
           if (verdict.regrade) {
             const env = environmentFor(ctx.table, row.repo, row.version);
             const again = regraded(verdict.kept, row, env.supported ? env.needsNetwork : [], ctx.grading);
-            writeAtomic(join(dir, 'result.json'), `${JSON.stringify({ ...again, model_patch: prediction.model_patch, inputs }, null, 1)}\n`);
+            writeAtomic(
+              join(dir, 'result.json'),
+              `${JSON.stringify({ ...again, model_patch: prediction.model_patch, inputs }, null, 1)}\n`,
+            );
             result = { ...again, log: '' };
           }
           options.onDone?.(result, true);
@@ -176,7 +211,10 @@ export async function runEvaluation(
         writeFileSync(join(dir, 'test.log'), result.log);
         writeFileSync(join(dir, 'patch.diff'), prediction.model_patch);
         const { log: _log, ...kept } = result;
-        writeAtomic(join(dir, 'result.json'), `${JSON.stringify({ ...kept, model_patch: prediction.model_patch, inputs }, null, 1)}\n`);
+        writeAtomic(
+          join(dir, 'result.json'),
+          `${JSON.stringify({ ...kept, model_patch: prediction.model_patch, inputs }, null, 1)}\n`,
+        );
         options.onDone?.(result, false);
         return result;
       }),

@@ -46,7 +46,9 @@ export function fixwrightVersion(): string {
 }
 
 /** An environment table as it travels (cut to one entry): its shape here; the worker checks it whole as a local run's table is checked. */
-const travellingTableSchema = z.object({ default: z.record(z.string(), z.unknown()), repos: z.record(z.string(), z.unknown()) }).passthrough();
+const travellingTableSchema = z
+  .object({ default: z.record(z.string(), z.unknown()), repos: z.record(z.string(), z.unknown()) })
+  .passthrough();
 
 /** The row fields the agent may see: never `patch`, `test_patch`, FAIL_TO_PASS or PASS_TO_PASS. */
 const agentRowSchema = z.object({
@@ -97,7 +99,15 @@ export const evalJobSchema = z.object({
   /** The submitter's environment table cut to this row's entry: the worker grades as the submitter would. */
   table: travellingTableSchema,
   /** The evaluation's settings: the test timeout and the grading rule's name (the worker's own rule of that name grades). */
-  settings: z.object({ timeoutSeconds: z.number().positive().max(24 * 3600), grading: z.enum(GRADING_RULES) }).strict(),
+  settings: z
+    .object({
+      timeoutSeconds: z
+        .number()
+        .positive()
+        .max(24 * 3600),
+      grading: z.enum(GRADING_RULES),
+    })
+    .strict(),
 });
 export type EvalJob = z.output<typeof evalJobSchema>;
 
@@ -170,13 +180,19 @@ export function queueRunId(out: string): string {
 }
 
 /** The environment table cut to one row's entry (and the default): `environmentFor` resolves it as the whole table does. */
-export function tableFor(table: ReturnType<typeof loadEnvironmentTable>, repo: string, version: string | undefined): ReturnType<typeof loadEnvironmentTable> {
+export function tableFor(
+  table: ReturnType<typeof loadEnvironmentTable>,
+  repo: string,
+  version: string | undefined,
+): ReturnType<typeof loadEnvironmentTable> {
   const known = table.repos[repo];
   if (!known) return { ...table, repos: {} };
   const entry = version !== undefined ? known.versions[version] : undefined;
-  return { ...table, repos: { [repo]: { ...known, versions: entry && version !== undefined ? { [version]: entry } : {} } } };
+  return {
+    ...table,
+    repos: { [repo]: { ...known, versions: entry && version !== undefined ? { [version]: entry } : {} } },
+  };
 }
-
 
 /** The job's ablation variant (null: the shipped system). */
 export function jobVariant(job: BenchJob): Variant | undefined {
@@ -186,5 +202,7 @@ export function jobVariant(job: BenchJob): Variant | undefined {
 /** The solve options a bench job carries, as a submitter builds them from its own. */
 export function jobSolve(solve: BenchContext['solve']): BenchJob['solve'] {
   const { model, baseURL, provider, maxAttempts, samples, testTimeoutSeconds, maxCostUsd, temperatures } = solve;
-  return JSON.parse(JSON.stringify({ model, baseURL, provider, maxAttempts, samples, testTimeoutSeconds, maxCostUsd, temperatures })) as BenchJob['solve'];
+  return JSON.parse(
+    JSON.stringify({ model, baseURL, provider, maxAttempts, samples, testTimeoutSeconds, maxCostUsd, temperatures }),
+  ) as BenchJob['solve'];
 }

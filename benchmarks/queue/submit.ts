@@ -11,7 +11,26 @@ import type { InstanceResult } from '../eval/evaluate-instance.js';
 import type { EvalRow, Prediction } from '../eval/instances.js';
 import type { Variant } from '../run/ablation.js';
 import type { BenchContext, InstanceRun, RemoteBench } from '../run/run-bench.js';
-import { EVENTS_MAX_LEN, FINISHED_JOB_AGE_SECONDS, fixwrightVersion, LOCAL_FAULT_ATTEMPTS, LOCAL_FAULT_BACKOFF_MS, INSTANCE_QUEUE, jobId, jobSolve, queueRunId, tableFor, unpackText, type BenchJob, type BenchPayload, type BenchReturn, type EvalJob, type EvalReturn, type EvalSettings, type JobRun } from './jobs.js';
+import {
+  EVENTS_MAX_LEN,
+  FINISHED_JOB_AGE_SECONDS,
+  fixwrightVersion,
+  LOCAL_FAULT_ATTEMPTS,
+  LOCAL_FAULT_BACKOFF_MS,
+  INSTANCE_QUEUE,
+  jobId,
+  jobSolve,
+  queueRunId,
+  tableFor,
+  unpackText,
+  type BenchJob,
+  type BenchPayload,
+  type BenchReturn,
+  type EvalJob,
+  type EvalReturn,
+  type EvalSettings,
+  type JobRun,
+} from './jobs.js';
 
 /** One rejection per cancel signal, shared by every instance waiting on it (one abort listener, not one each). */
 const cancellations = new WeakMap<AbortSignal, Promise<never>>();
@@ -70,15 +89,31 @@ export class InstanceQueueClient {
    * here with one clear error, not as retries in every instance). Connection trouble later is told
    * to `onError` once per 30 s while ioredis retries.
    */
-  static async connect(url: string, onError: (err: Error) => void = () => undefined, prefix = 'fixwright', timeoutMs = 5000, notes?: QueueNotes, checkMs = CHECK_INTERVAL_MS): Promise<InstanceQueueClient> {
-    const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs });
+  static async connect(
+    url: string,
+    onError: (err: Error) => void = () => undefined,
+    prefix = 'fixwright',
+    timeoutMs = 5000,
+    notes?: QueueNotes,
+    checkMs = CHECK_INTERVAL_MS,
+  ): Promise<InstanceQueueClient> {
+    const probe = new Redis(url, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      connectTimeout: timeoutMs,
+    });
     let cause: Error | undefined;
     probe.on('error', (err: Error) => void (cause ??= err)); // reported below
     try {
       await probe.connect();
       await probe.ping();
     } catch (err) {
-      throw new FixwrightError('FW_ERR_CONFIG', `the queue's Redis at ${redisURLForDisplay(url)} does not answer: ${(cause ?? (err as Error)).message}`, { field: '--queue' });
+      throw new FixwrightError(
+        'FW_ERR_CONFIG',
+        `the queue's Redis at ${redisURLForDisplay(url)} does not answer: ${(cause ?? (err as Error)).message}`,
+        { field: '--queue' },
+      );
     } finally {
       probe.disconnect();
     }
@@ -108,7 +143,11 @@ export class InstanceQueueClient {
     this.db = new URL(url).pathname.replace(/^\//, '') || '0';
     this.connection = new Redis(url, { maxRetriesPerRequest: null });
     this.connection.on('error', onError);
-    this.queue = new Queue(INSTANCE_QUEUE, { connection: this.connection, prefix, streams: { events: { maxLen: EVENTS_MAX_LEN } } });
+    this.queue = new Queue(INSTANCE_QUEUE, {
+      connection: this.connection,
+      prefix,
+      streams: { events: { maxLen: EVENTS_MAX_LEN } },
+    });
     this.queue.on('error', onError);
     // Every instance waiting on its job listens for the queue closing: as many listeners as instances, by design.
     this.queue.setMaxListeners(0);
@@ -134,7 +173,9 @@ export class InstanceQueueClient {
       if (this.waiting.size === 0) return;
       void Promise.all([this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active'), this.workers()])
         .then(([c, workers]) => {
-          this.notes?.line(`fixwright: queue: ${this.waiting.size} instance(s) awaited: ${(c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active ?? 0} running; ${workers} worker(s) on this database and prefix\n`);
+          this.notes?.line(
+            `fixwright: queue: ${this.waiting.size} instance(s) awaited: ${(c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active ?? 0} running; ${workers} worker(s) on this database and prefix\n`,
+          );
         })
         .catch(() => undefined); // the connection's own error line says Redis is unreachable
     }, this.checkMs);
@@ -161,7 +202,14 @@ export class InstanceQueueClient {
    * Waits for the job to finish: its completed or failed event, and every `checkMs` its state (a job
    * gone from the queue is queued again and said so; one finished while no event came is taken as it is).
    */
-  private async finished(kind: 'bench' | 'eval', instanceId: string, id: string, data: BenchJob | EvalJob, job: Job, signal?: AbortSignal): Promise<unknown> {
+  private async finished(
+    kind: 'bench' | 'eval',
+    instanceId: string,
+    id: string,
+    data: BenchJob | EvalJob,
+    job: Job,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
     for (;;) {
       try {
         return await unlessAborted(job.waitUntilFinished(this.events, this.checkMs), signal);
@@ -171,7 +219,9 @@ export class InstanceQueueClient {
       }
       const state = await this.queue.getJobState(id);
       if (state === 'unknown') {
-        this.notes?.line(`fixwright: queue: the job of ${instanceId} is gone from the queue (Redis restarted empty, or another submitter took it off); queued again\n`);
+        this.notes?.line(
+          `fixwright: queue: the job of ${instanceId} is gone from the queue (Redis restarted empty, or another submitter took it off); queued again\n`,
+        );
         job = await this.add(kind, id, data);
       } else if (state === 'completed' || state === 'failed') {
         const found = await this.queue.getJob(id);
@@ -187,14 +237,26 @@ export class InstanceQueueClient {
    * `collectedToken`: the run token recorded in the run directory's result of this instance (it runs
    * again): a job of the same id that answered with that token is that old answer, not a new one.
    */
-  async run<R extends { payload: string; run: JobRun }>(kind: 'bench' | 'eval', instanceId: string, data: BenchJob | EvalJob, collectedToken: string | undefined, signal?: AbortSignal): Promise<Collected<R>> {
+  async run<R extends { payload: string; run: JobRun }>(
+    kind: 'bench' | 'eval',
+    instanceId: string,
+    data: BenchJob | EvalJob,
+    collectedToken: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Collected<R>> {
     // Cancelling ends the wait at once, whatever Redis is doing (a command to a Redis that is down waits for it to come back).
     const running = this.runJob<R>(kind, instanceId, data, collectedToken, signal);
     running.catch(() => undefined);
     return unlessAborted(running, signal);
   }
 
-  private async runJob<R extends { payload: string; run: JobRun }>(kind: 'bench' | 'eval', instanceId: string, data: BenchJob | EvalJob, collectedToken: string | undefined, signal?: AbortSignal): Promise<Collected<R>> {
+  private async runJob<R extends { payload: string; run: JobRun }>(
+    kind: 'bench' | 'eval',
+    instanceId: string,
+    data: BenchJob | EvalJob,
+    collectedToken: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<Collected<R>> {
     const id = jobId(kind, data);
     this.jobs.set(instanceId, { id });
     this.waiting.add(id);
@@ -204,7 +266,10 @@ export class InstanceQueueClient {
         let job: Job | undefined = await this.queue.getJob(id);
         if (job) {
           const state = await job.getState();
-          const old = state === 'completed' && collectedToken !== undefined && (job.returnvalue as R | null)?.run?.token === collectedToken;
+          const old =
+            state === 'completed' &&
+            collectedToken !== undefined &&
+            (job.returnvalue as R | null)?.run?.token === collectedToken;
           // A failed job (its worker lost too often, or its run threw) is run again, as a local rerun would.
           if (state === 'failed' || old) {
             await job.remove().catch(() => undefined);
@@ -219,8 +284,13 @@ export class InstanceQueueClient {
           return { ...answer, text: unpackText(packed) };
         }
         // Its trajectory or log expired (or Redis lost it): the job runs again, once.
-        if (tries > 0) throw new Error(`the worker's answer lost its ${kind === 'eval' ? 'test log' : 'trajectory'} (key ${answer.payload} is gone from Redis)`);
-        this.notes?.line(`fixwright: queue: the finished job of ${instanceId} has lost its ${kind === 'eval' ? 'test log' : 'trajectory'}; queued again\n`);
+        if (tries > 0)
+          throw new Error(
+            `the worker's answer lost its ${kind === 'eval' ? 'test log' : 'trajectory'} (key ${answer.payload} is gone from Redis)`,
+          );
+        this.notes?.line(
+          `fixwright: queue: the finished job of ${instanceId} has lost its ${kind === 'eval' ? 'test log' : 'trajectory'}; queued again\n`,
+        );
         await this.queue.remove(id).catch(() => undefined);
       }
     } finally {
@@ -234,7 +304,11 @@ export class InstanceQueueClient {
     if (!found) return;
     this.jobs.delete(instanceId);
     // The event stream keeps a copy of each return value: trimmed here too, as another Queue (or Redis emptied) may have reset its cap to BullMQ's 10,000.
-    const removal = Promise.all([this.queue.remove(found.id), found.payload ? this.connection.del(found.payload) : 0, this.queue.trimEvents(EVENTS_MAX_LEN)]).catch(() => undefined);
+    const removal = Promise.all([
+      this.queue.remove(found.id),
+      found.payload ? this.connection.del(found.payload) : 0,
+      this.queue.trimEvents(EVENTS_MAX_LEN),
+    ]).catch(() => undefined);
     this.removals.add(removal);
     await removal;
     this.removals.delete(removal);
@@ -250,7 +324,14 @@ export class InstanceQueueClient {
     const cancel = async () => {
       const states = await Promise.all(ids.map((id) => this.queue.getJobState(id)));
       const unstarted = ids.filter((_, i) => ['waiting', 'delayed', 'prioritized'].includes(states[i]!));
-      const removed = await Promise.all(unstarted.map((id) => this.queue.remove(id).then((n) => n === 1, () => false)));
+      const removed = await Promise.all(
+        unstarted.map((id) =>
+          this.queue.remove(id).then(
+            (n) => n === 1,
+            () => false,
+          ),
+        ),
+      );
       return removed.filter(Boolean).length;
     };
     const timer = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref());
@@ -300,7 +381,9 @@ function collectedToken(file: string): string | undefined {
 /** Why a job failed, for the instance's recorded result. */
 function failureMessage(err: unknown): string {
   const message = (err as Error).message ?? String(err);
-  return /stalled/i.test(message) ? `its worker was lost too often (killed or stopped mid-instance): ${message}` : `the worker failed: ${message}`;
+  return /stalled/i.test(message)
+    ? `its worker was lost too often (killed or stopped mid-instance): ${message}`
+    : `the worker failed: ${message}`;
 }
 
 /**
@@ -329,7 +412,9 @@ export function remoteBench(
       fixwright: fixwrightVersion(),
       row: { instance_id, repo, base_commit, problem_statement, ...(version !== undefined ? { version } : {}) },
       solve: jobSolve(options.solve),
-      table: options.table ? (JSON.parse(JSON.stringify(tableFor(options.table, repo, version))) as BenchJob['table']) : null,
+      table: options.table
+        ? (JSON.parse(JSON.stringify(tableFor(options.table, repo, version))) as BenchJob['table'])
+        : null,
       variant: options.variant ? (JSON.parse(JSON.stringify(options.variant)) as BenchJob['variant']) : null,
       error_retries: options.errorRetries,
       retry_backoff_ms: options.retryBackoffMs ?? 2000,
@@ -341,14 +426,33 @@ export function remoteBench(
       const payload = JSON.parse(answer.text) as BenchPayload;
       writeFileSync(trajectory, payload.trajectory);
       // Who ran it, with which version, and how often its worker was lost before (cost_usd counts only this run).
-      return { result: { ...answer.result, queue: answer.run } as BenchReturn['result'], patch: payload.patch, files: answer.files };
+      return {
+        result: { ...answer.result, queue: answer.run } as BenchReturn['result'],
+        patch: payload.patch,
+        files: answer.files,
+      };
     } catch (err) {
       if (options.signal?.aborted) throw err;
       const message = failureMessage(err);
       rmSync(trajectory, { force: true });
       new EventLog(instance_id, trajectory, []).emit('error', { status: 'failed', message });
       return {
-        result: { instance_id, repo, status: 'error', stopped_by: null, message, attempts: 0, candidates_drawn: [], tries: 1, tokens: { input: 0, output: 0 }, cost_usd: 0, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0 },
+        result: {
+          instance_id,
+          repo,
+          status: 'error',
+          stopped_by: null,
+          message,
+          attempts: 0,
+          candidates_drawn: [],
+          tries: 1,
+          tokens: { input: 0, output: 0 },
+          cost_usd: 0,
+          wall_ms: Date.now() - started,
+          gold_rank: null,
+          gold_in_set: false,
+          set_size: 0,
+        },
         patch: '',
         files: [],
       };
@@ -363,7 +467,12 @@ export function remoteBench(
  */
 export function remoteEvaluator(
   client: InstanceQueueClient,
-  options: { out: string; table: ReturnType<typeof loadEnvironmentTable>; settings: EvalSettings; signal?: AbortSignal },
+  options: {
+    out: string;
+    table: ReturnType<typeof loadEnvironmentTable>;
+    settings: EvalSettings;
+    signal?: AbortSignal;
+  },
 ): (row: EvalRow, prediction: Prediction) => Promise<InstanceResult> {
   const runId = queueRunId(options.out);
   return async (row, prediction) => {
@@ -371,7 +480,11 @@ export function remoteEvaluator(
       run_id: runId,
       fixwright: fixwrightVersion(),
       row: JSON.parse(JSON.stringify(row)) as Record<string, unknown>,
-      prediction: { instance_id: prediction.instance_id, model_name_or_path: prediction.model_name_or_path, model_patch: prediction.model_patch },
+      prediction: {
+        instance_id: prediction.instance_id,
+        model_name_or_path: prediction.model_name_or_path,
+        model_patch: prediction.model_patch,
+      },
       table: tableFor(options.table, row.repo, row.version) as EvalJob['table'],
       settings: { timeoutSeconds: options.settings.timeoutSeconds, grading: options.settings.grading.name },
     };
@@ -383,7 +496,19 @@ export function remoteEvaluator(
     } catch (err) {
       if (options.signal?.aborted) throw err;
       // Like a sandbox failure in a local run: no verdict, and a rerun tries it again.
-      return { instance_id: row.instance_id, repo: row.repo, version: row.version ?? null, status: 'env_error', reason: failureMessage(err), environment: `${row.repo}@${row.version ?? '?'}`, tests: {}, fail_to_pass: null, pass_to_pass: null, log: '', duration_ms: Date.now() - started };
+      return {
+        instance_id: row.instance_id,
+        repo: row.repo,
+        version: row.version ?? null,
+        status: 'env_error',
+        reason: failureMessage(err),
+        environment: `${row.repo}@${row.version ?? '?'}`,
+        tests: {},
+        fail_to_pass: null,
+        pass_to_pass: null,
+        log: '',
+        duration_ms: Date.now() - started,
+      };
     }
   };
 }

@@ -19,14 +19,28 @@ import { evalRowSchema, type EvalRow } from '../eval/instances.js';
 import { cacheRepositories } from '../repositories.js';
 import { variantLocalisation, type VariantLocalisation } from '../run/ablation.js';
 import { runWithRetries } from '../run/run-bench.js';
-import { benchJobSchema, evalJobSchema, FINISHED_JOB_AGE_SECONDS, fixwrightVersion, INSTANCE_QUEUE, jobVariant, packText, payloadKey, TRAVELLING_LOG_BYTES, type BenchJob, type BenchPayload, type BenchReturn, type EvalReturn, type JobRun } from './jobs.js';
+import {
+  benchJobSchema,
+  evalJobSchema,
+  FINISHED_JOB_AGE_SECONDS,
+  fixwrightVersion,
+  INSTANCE_QUEUE,
+  jobVariant,
+  packText,
+  payloadKey,
+  TRAVELLING_LOG_BYTES,
+  type BenchJob,
+  type BenchPayload,
+  type BenchReturn,
+  type EvalReturn,
+  type JobRun,
+} from './jobs.js';
 
 /**
  * A fault of this worker's machine (a repository or commit it lacks, Docker down), not of the job:
  * the job goes back on the queue for another worker (LOCAL_FAULT_ATTEMPTS tries in all, jobs.ts) instead of ending as an error.
  */
 export class LocalFault extends Error {}
-
 
 const jobsDone = new Counter({
   name: 'fixwright_instance_jobs_total',
@@ -81,7 +95,14 @@ export const MAX_STALLED = 2;
  * (`runWithRetries`, `evaluateInstance`), sending back the result with its trajectory or test log.
  * A job whose worker is lost goes back on the queue for another worker (BullMQ's stalled check).
  */
-export function startInstanceWorker(url: string, settings: Settings, options: InstanceWorkerOptions, parts: InstanceWorkerParts, logger: Logger, onError: (err: Error) => void): { close(force: boolean): Promise<void> } {
+export function startInstanceWorker(
+  url: string,
+  settings: Settings,
+  options: InstanceWorkerOptions,
+  parts: InstanceWorkerParts,
+  logger: Logger,
+  onError: (err: Error) => void,
+): { close(force: boolean): Promise<void> } {
   const reposDir = options.reposDir ?? join(settings.dataDir, 'repos');
   const prefix = options.prefix ?? 'fixwright';
   const workerName = `${hostname()}:${process.pid}`;
@@ -101,18 +122,27 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
   const repository = async (row: { repo: string; base_commit: string }) => {
     if (!options.reposDir) {
       const turn = (fetches.get(row.repo) ?? Promise.resolve())
-        .then(() => cacheRepositories([row], reposDir, (repo) => logger.info({ repo, into: reposDir }, 'cloning a repository')))
+        .then(() =>
+          cacheRepositories([row], reposDir, (repo) => logger.info({ repo, into: reposDir }, 'cloning a repository')),
+        )
         .then((failures) => {
           for (const [repo, why] of failures) logger.warn({ repo, why }, 'repository not available');
         });
-      fetches.set(row.repo, turn.catch(() => undefined));
+      fetches.set(
+        row.repo,
+        turn.catch(() => undefined),
+      );
       await turn;
     }
     // Another worker may hold it: this machine's lack is not the instance's error.
     const dir = join(reposDir, row.repo);
     if (!existsSync(dir)) throw new LocalFault(`repository ${row.repo} is not on worker ${workerName} (${dir})`);
-    const has = spawnSync('git', ['-C', dir, 'cat-file', '-e', `${row.base_commit}^{commit}`], { stdio: 'ignore', timeout: 60_000 });
-    if (has.status !== 0) throw new LocalFault(`commit ${row.base_commit} of ${row.repo} is not on worker ${workerName} (${dir})`);
+    const has = spawnSync('git', ['-C', dir, 'cat-file', '-e', `${row.base_commit}^{commit}`], {
+      stdio: 'ignore',
+      timeout: 60_000,
+    });
+    if (has.status !== 0)
+      throw new LocalFault(`commit ${row.base_commit} of ${row.repo} is not on worker ${workerName} (${dir})`);
   };
 
   /** Docker answers (a worker whose Docker is down leaves its jobs to others). */
@@ -134,7 +164,9 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
     if (asked === undefined || asked === own) return own;
     const allowed = settings.service.workerBaseURLs ?? [];
     if (allowed.some((u) => sameURL(u, asked))) return asked;
-    throw new UnrecoverableError(`the job asks for the model endpoint ${asked}, which worker ${workerName} does not send its key to: only its OPENAI_BASE_URL (${own ?? 'the provider default'}) or one in its FIXWRIGHT_WORKER_BASE_URLS`);
+    throw new UnrecoverableError(
+      `the job asks for the model endpoint ${asked}, which worker ${workerName} does not send its key to: only its OPENAI_BASE_URL (${own ?? 'the provider default'}) or one in its FIXWRIGHT_WORKER_BASE_URLS`,
+    );
   };
 
   /** A travelling environment table, checked as a local run checks its table file (schema, image recipes, helpers). */
@@ -146,7 +178,9 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
       const named = z.object({ path: z.string(), sha256: z.string() }).safeParse(source);
       return named.success ? { ...table, source: named.data } : table;
     } catch (err) {
-      throw new UnrecoverableError(`the job's environment table is invalid: ${(err as Error).message.replace(/environment table \S+ is invalid: /, '')}`);
+      throw new UnrecoverableError(
+        `the job's environment table is invalid: ${(err as Error).message.replace(/environment table \S+ is invalid: /, '')}`,
+      );
     } finally {
       rmSync(file, { force: true });
     }
@@ -158,14 +192,28 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
     await connection.set(key, packed, 'EX', FINISHED_JOB_AGE_SECONDS);
     return key;
   };
-  const runOf = (job: Job): JobRun => ({ job_id: String(job.id), token: randomUUID(), worker: workerName, worker_version: fixwrightVersion(), lost_runs: job.stalledCounter });
+  const runOf = (job: Job): JobRun => ({
+    job_id: String(job.id),
+    token: randomUUID(),
+    worker: workerName,
+    worker_version: fixwrightVersion(),
+    lost_runs: job.stalledCounter,
+  });
 
   /** A job as it is checked before anything runs: its shape, its version, and (bench) its endpoint and environment. */
   const parsedJob = <T extends { fixwright: string }>(schema: z.ZodType<T>, job: Job): T => {
     const parsed = schema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`the job is invalid: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new UnrecoverableError(
+        `the job is invalid: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+      );
     if (parsed.data.fixwright !== fixwrightVersion()) {
-      throw new UnrecoverableError(`the job was made by fixwright ${parsed.data.fixwright}; worker ${workerName} runs ${fixwrightVersion()} (results depend on the version): run workers of the submitter's version`);
+      throw new UnrecoverableError(
+        `the job was made by fixwright ${parsed.data.fixwright}; worker ${workerName} runs ${fixwrightVersion()} (results depend on the version): run workers of the submitter's version`,
+      );
     }
     return parsed.data;
   };
@@ -189,7 +237,13 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
         row,
         {
           solve: { ...data.solve, baseURL },
-          parts: { settings, runtime: parts.runtime, localiser: localisation.localiser, calibration: localisation.calibration, modelGate: parts.modelGate },
+          parts: {
+            settings,
+            runtime: parts.runtime,
+            localiser: localisation.localiser,
+            calibration: localisation.calibration,
+            modelGate: parts.modelGate,
+          },
           reposDir,
           secrets,
           environmentFor: () => environment,
@@ -205,7 +259,15 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
         // a run that crashed before its first event leaves none
       }
       const done = runOf(job);
-      return { result: run.result, files: run.files, run: done, payload: await storePayload(packText(JSON.stringify({ trajectory: text, patch: run.patch } satisfies BenchPayload)), done.token) };
+      return {
+        result: run.result,
+        files: run.files,
+        run: done,
+        payload: await storePayload(
+          packText(JSON.stringify({ trajectory: text, patch: run.patch } satisfies BenchPayload)),
+          done.token,
+        ),
+      };
     } finally {
       rmSync(trajectory, { force: true });
     }
@@ -215,14 +277,31 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
     const data = parsedJob(evalJobSchema, job);
     const table = checkedTable(data.table, data.table.source);
     const parsedRow = evalRowSchema.safeParse(data.row);
-    if (!parsedRow.success) throw new UnrecoverableError(`the job's row is invalid: ${parsedRow.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsedRow.success)
+      throw new UnrecoverableError(
+        `the job's row is invalid: ${parsedRow.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+      );
     const row = parsedRow.data;
     await repository(row);
     await dockerUp();
-    const ctx: EvalContext = { timeoutSeconds: data.settings.timeoutSeconds, grading: gradingRule(data.settings.grading), runtime: parts.runtime, docker: parts.runtime.docker, table, reposDir, pip: settings.pip };
+    const ctx: EvalContext = {
+      timeoutSeconds: data.settings.timeoutSeconds,
+      grading: gradingRule(data.settings.grading),
+      runtime: parts.runtime,
+      docker: parts.runtime.docker,
+      table,
+      reposDir,
+      pip: settings.pip,
+    };
     const { log, ...result } = await evaluateInstance(row, data.prediction, ctx);
     // The verdict was read from the whole log here: its tail travels.
-    const travelling = log.length > TRAVELLING_LOG_BYTES ? `[fixwright: the log's first ${log.length - TRAVELLING_LOG_BYTES} characters were cut on the worker]\n${log.slice(-TRAVELLING_LOG_BYTES)}` : log;
+    const travelling =
+      log.length > TRAVELLING_LOG_BYTES
+        ? `[fixwright: the log's first ${log.length - TRAVELLING_LOG_BYTES} characters were cut on the worker]\n${log.slice(-TRAVELLING_LOG_BYTES)}`
+        : log;
     const done = runOf(job);
     return { result, run: done, payload: await storePayload(packText(travelling), done.token) };
   };
@@ -230,28 +309,47 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
   const worker = new Worker(
     INSTANCE_QUEUE,
     async (job: Job) => {
-      if (job.name !== 'bench' && job.name !== 'eval') throw new UnrecoverableError(`unknown instance job kind ${JSON.stringify(job.name)}`);
+      if (job.name !== 'bench' && job.name !== 'eval')
+        throw new UnrecoverableError(`unknown instance job kind ${JSON.stringify(job.name)}`);
       const kind = job.name;
       const instance = (job.data as { row?: { instance_id?: unknown } }).row?.instance_id;
       const started = Date.now();
-      logger.info({ kind, instance_id: instance, job_id: job.id, retry: job.stalledCounter > 0 }, 'instance job started');
+      logger.info(
+        { kind, instance_id: instance, job_id: job.id, retry: job.stalledCounter > 0 },
+        'instance job started',
+      );
       let answer;
       try {
         answer = kind === 'eval' ? await runEvalJob(job) : await runBenchJob(job);
       } catch (err) {
         if (err instanceof LocalFault) {
-          logger.warn({ kind, instance_id: instance, job_id: job.id, why: err.message }, 'this worker cannot run the job; it goes back for another worker');
+          logger.warn(
+            { kind, instance_id: instance, job_id: job.id, why: err.message },
+            'this worker cannot run the job; it goes back for another worker',
+          );
           throw err;
         }
         // A fault of the job itself: running it again elsewhere would fail the same way.
-        throw err instanceof UnrecoverableError ? err : new UnrecoverableError(`${(err as Error).message} (on worker ${workerName})`);
+        throw err instanceof UnrecoverableError
+          ? err
+          : new UnrecoverableError(`${(err as Error).message} (on worker ${workerName})`);
       }
       jobsDone.inc({ kind, result: answer.result.status });
       jobSeconds.observe({ kind }, (Date.now() - started) / 1000);
-      logger.info({ kind, instance_id: instance, job_id: job.id, status: answer.result.status, ms: Date.now() - started }, 'instance job done');
+      logger.info(
+        { kind, instance_id: instance, job_id: job.id, status: answer.result.status, ms: Date.now() - started },
+        'instance job done',
+      );
       return answer;
     },
-    { connection, prefix, concurrency: options.concurrency, lockDuration: options.lockDurationMs, stalledInterval: options.stalledIntervalMs, maxStalledCount: MAX_STALLED },
+    {
+      connection,
+      prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      maxStalledCount: MAX_STALLED,
+    },
   );
   worker.on('error', onError);
   worker.on('failed', (job, err) => {
@@ -260,7 +358,10 @@ export function startInstanceWorker(url: string, settings: Settings, options: In
     logger.error({ job_id: job.id, err: err.message }, 'instance job failed');
   });
   worker.on('stalled', (jobId) => logger.warn({ job_id: jobId }, 'an instance job lost its worker; it runs again'));
-  logger.info({ concurrency: options.concurrency, queue: INSTANCE_QUEUE, repos: reposDir }, 'taking bench and eval instance jobs');
+  logger.info(
+    { concurrency: options.concurrency, queue: INSTANCE_QUEUE, repos: reposDir },
+    'taking bench and eval instance jobs',
+  );
 
   return {
     async close(force: boolean) {

@@ -38,13 +38,22 @@ export interface Variant {
  * named `samples-N`; `selection` adds `samples-1`, the same system drawing one candidate.
  */
 export function ablationVariants(list: string, samples: number = DEFAULT_SAMPLES): Variant[] {
-  const names = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = names.filter((n) => !(ABLATIONS as readonly string[]).includes(n));
-  if (unknown.length || names.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `--ablate takes some of ${ABLATIONS.join(', ')} (got ${list})`, { field: '--ablate' });
+  if (unknown.length || names.length === 0)
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `--ablate takes some of ${ABLATIONS.join(', ')} (got ${list})`, {
+      field: '--ablate',
+    });
   const selection = names.includes('selection');
   const n = selection && samples <= 1 ? SELECTION_ABLATION_SAMPLES : samples;
   const full: Variant = { name: selection ? `samples-${n}` : 'full', embeddings: true, conformal: true, samples: n };
-  const off = (signal: 'bm25' | 'embeddings' | 'pagerank'): RankConfig => ({ ...DEFAULT_RANK_CONFIG, weights: { ...DEFAULT_RANK_CONFIG.weights, [signal]: 0 } });
+  const off = (signal: 'bm25' | 'embeddings' | 'pagerank'): RankConfig => ({
+    ...DEFAULT_RANK_CONFIG,
+    weights: { ...DEFAULT_RANK_CONFIG.weights, [signal]: 0 },
+  });
   return [
     full,
     ...[...new Set(names as Ablation[])].map((name): Variant => {
@@ -54,7 +63,13 @@ export function ablationVariants(list: string, samples: number = DEFAULT_SAMPLES
       // The learned fusion reads every signal it was fitted on, so a signal is switched off in RRF; the
       // shipped calibration is the learned fusion's, so such a variant cuts no set (the top 3), said in
       // the table rather than left to the agent's per-instance warning.
-      return { ...full, name: `no-${name}`, rankConfig: off(name), embeddings: name !== 'embeddings', conformal: false };
+      return {
+        ...full,
+        name: `no-${name}`,
+        rankConfig: off(name),
+        embeddings: name !== 'embeddings',
+        conformal: false,
+      };
     }),
   ];
 }
@@ -71,12 +86,23 @@ export interface VariantLocalisation {
  * says what the agent will do with them: a calibration fitted on another ranker cuts no set.
  */
 export function variantLocalisation(settings: Settings, variant?: Variant): VariantLocalisation {
-  const localiser = createLocaliser(settings, variant ? { config: variant.rankConfig, embeddings: variant.embeddings } : {});
+  const localiser = createLocaliser(
+    settings,
+    variant ? { config: variant.rankConfig, embeddings: variant.embeddings } : {},
+  );
   const calibration = variant && !variant.conformal ? null : (shippedCalibration() ?? null);
-  const zeroed = variant?.rankConfig ? Object.entries(variant.rankConfig.weights).filter(([s, w]) => w === 0 && DEFAULT_RANK_CONFIG.weights[s as keyof RankConfig['weights']] !== 0).map(([s]) => s) : [];
+  const zeroed = variant?.rankConfig
+    ? Object.entries(variant.rankConfig.weights)
+        .filter(([s, w]) => w === 0 && DEFAULT_RANK_CONFIG.weights[s as keyof RankConfig['weights']] !== 0)
+        .map(([s]) => s)
+    : [];
   const ranking = localiser.fusion ? 'learned fusion' : `RRF${zeroed.length ? ` (${zeroed.join(', ')} weight 0)` : ''}`;
   const embedder = variant && !variant.embeddings ? ', no embedder' : '';
-  const cut = !calibration ? 'no conformal set (top 3 files)' : calibration.ranker === localiser.rankerName ? `conformal set (${calibration.method}, α ${calibration.alpha})` : `no conformal set (top 3 files: the calibration is ${calibration.ranker}'s)`;
+  const cut = !calibration
+    ? 'no conformal set (top 3 files)'
+    : calibration.ranker === localiser.rankerName
+      ? `conformal set (${calibration.method}, α ${calibration.alpha})`
+      : `no conformal set (top 3 files: the calibration is ${calibration.ranker}'s)`;
   return { localiser, calibration, description: `${ranking}${embedder}, ${cut}` };
 }
 
@@ -94,7 +120,9 @@ export interface AblationRow {
  * agent's own; null when it resolved none.
  */
 export function costPerResolved(row: AblationRow, scored: boolean): number | null {
-  const resolved = scored ? (row.official?.resolved_ids.length ?? 0) : ((row.report.agent_status as Record<string, number>).resolved ?? 0);
+  const resolved = scored
+    ? (row.official?.resolved_ids.length ?? 0)
+    : ((row.report.agent_status as Record<string, number>).resolved ?? 0);
   return resolved > 0 ? row.report.cost_usd / resolved : null;
 }
 
@@ -118,7 +146,11 @@ const drawnText = (x: number | null) => (x === null ? '–' : x.toFixed(1));
  * Writes `ablation.json` and `ablation.md`: one row per variant, the full run first. `priced: false`
  * (a model fixwright has no price for) writes the cost columns as `unpriced`, not $0.
  */
-export function writeAblationTable(out: string, rows: readonly AblationRow[], options: { priced?: boolean } = {}): string {
+export function writeAblationTable(
+  out: string,
+  rows: readonly AblationRow[],
+  options: { priced?: boolean } = {},
+): string {
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const scored = rows.some((r) => r.official);
   const priced = options.priced ?? true;
@@ -144,12 +176,33 @@ export function writeAblationTable(out: string, rows: readonly AblationRow[], op
     ...rows.map((row) => {
       const { variant, report: r, official } = row;
       const s = r.agent_status as Record<string, number>;
-      const o = !scored ? '' : official ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |` : ' – |';
+      const o = !scored
+        ? ''
+        : official
+          ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |`
+          : ' – |';
       return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`;
     }),
     '',
   ];
-  const kept = rows.map((row) => ({ variant: row.variant, ...(row.localisation ? { localisation: row.localisation } : {}), samples: row.report.samples, mean_candidates_drawn: meanDrawn(row.report), cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null }, report: row.report, ...(row.official ? { official: { resolved_ids: row.official.resolved_ids, submitted_ids: row.official.submitted_ids, resolved_rate: row.official.resolved_rate, per_repo: row.official.per_repo } } : {}) }));
+  const kept = rows.map((row) => ({
+    variant: row.variant,
+    ...(row.localisation ? { localisation: row.localisation } : {}),
+    samples: row.report.samples,
+    mean_candidates_drawn: meanDrawn(row.report),
+    cost_per_resolved: { basis, usd: priced ? costPerResolved(row, scored) : null },
+    report: row.report,
+    ...(row.official
+      ? {
+          official: {
+            resolved_ids: row.official.resolved_ids,
+            submitted_ids: row.official.submitted_ids,
+            resolved_rate: row.official.resolved_rate,
+            per_repo: row.official.per_repo,
+          },
+        }
+      : {}),
+  }));
   writeFileSync(join(out, 'ablation.json'), `${JSON.stringify(kept, null, 1)}\n`);
   writeFileSync(join(out, 'ablation.md'), lines.join('\n'));
   return lines.join('\n');

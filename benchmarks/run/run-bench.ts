@@ -3,7 +3,14 @@ import { instanceFileName } from '../../core/instance-name.js';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
-import { DEFAULT_SAMPLES, EventLog, solveIssue, type RunTiming, type SolveContext, type SolveOptions } from '../../agent/index.js';
+import {
+  DEFAULT_SAMPLES,
+  EventLog,
+  solveIssue,
+  type RunTiming,
+  type SolveContext,
+  type SolveOptions,
+} from '../../agent/index.js';
 import { isFixwrightError } from '../../core/errors.js';
 import type { EnvironmentRequest } from '../../sandbox/index.js';
 import { changedFiles } from '../dataset.js';
@@ -44,9 +51,17 @@ export interface BenchInstance {
 }
 
 /** An instance's timing fields from its run's timing. */
-export function timingFields(timing: RunTiming | undefined): Pick<BenchInstance, 'own_ms' | 'model_ms' | 'test_ms' | 'own_ms_per_attempt' | 'timing'> {
+export function timingFields(
+  timing: RunTiming | undefined,
+): Pick<BenchInstance, 'own_ms' | 'model_ms' | 'test_ms' | 'own_ms_per_attempt' | 'timing'> {
   if (!timing) return {};
-  return { own_ms: timing.own_ms, model_ms: timing.model_ms, test_ms: timing.test_ms, own_ms_per_attempt: timing.attempts.own_ms_per_attempt, timing };
+  return {
+    own_ms: timing.own_ms,
+    model_ms: timing.model_ms,
+    test_ms: timing.test_ms,
+    own_ms_per_attempt: timing.attempts.own_ms_per_attempt,
+    timing,
+  };
 }
 
 /** The settings that shape an instance's result: a resumed run reruns a kept result drawn with others. */
@@ -58,14 +73,20 @@ export interface ResultSettings {
 
 /** The settings a run with these solve options draws its results with. */
 export function resultSettings(solve: Pick<SolveOptions, 'samples' | 'maxCostUsd' | 'maxAttempts'>): ResultSettings {
-  return { samples: solve.samples ?? DEFAULT_SAMPLES, max_cost_usd: solve.maxCostUsd ?? null, max_attempts: solve.maxAttempts };
+  return {
+    samples: solve.samples ?? DEFAULT_SAMPLES,
+    max_cost_usd: solve.maxCostUsd ?? null,
+    max_attempts: solve.maxAttempts,
+  };
 }
 
 /** Settings in the flags' words: `samples 4, max-cost $1.00, max-attempts 3`. */
 export function settingsText(s: Partial<ResultSettings>): string {
   return [
     `samples ${s.samples ?? 1}`,
-    ...(s.max_cost_usd === undefined ? [] : [s.max_cost_usd === null ? 'no max-cost' : `max-cost $${s.max_cost_usd.toFixed(2)}`]),
+    ...(s.max_cost_usd === undefined
+      ? []
+      : [s.max_cost_usd === null ? 'no max-cost' : `max-cost $${s.max_cost_usd.toFixed(2)}`]),
     ...(s.max_attempts === undefined ? [] : [`max-attempts ${s.max_attempts}`]),
   ].join(', ');
 }
@@ -81,7 +102,11 @@ function keptSettings(kept: BenchInstance): Partial<ResultSettings> & { samples:
 /** Whether a kept result was drawn with other settings than `now` (only what it recorded is compared). */
 function drawnOtherwise(kept: BenchInstance, now: ResultSettings): boolean {
   const was = keptSettings(kept);
-  return was.samples !== now.samples || (was.max_cost_usd !== undefined && was.max_cost_usd !== now.max_cost_usd) || (was.max_attempts !== undefined && was.max_attempts !== now.max_attempts);
+  return (
+    was.samples !== now.samples ||
+    (was.max_cost_usd !== undefined && was.max_cost_usd !== now.max_cost_usd) ||
+    (was.max_attempts !== undefined && was.max_attempts !== now.max_attempts)
+  );
 }
 
 /**
@@ -104,7 +129,6 @@ export interface BenchContext {
   signal?: AbortSignal;
 }
 
-
 function writeAtomic(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
@@ -121,10 +145,17 @@ export interface LocalisedPath {
  * changes. A run on a queue's worker gets no gold patch: the submitter computes them from the files
  * the worker sends back.
  */
-export function goldFigures(files: readonly LocalisedPath[], goldPatch: string): Pick<BenchInstance, 'gold_rank' | 'gold_in_set' | 'set_size'> {
+export function goldFigures(
+  files: readonly LocalisedPath[],
+  goldPatch: string,
+): Pick<BenchInstance, 'gold_rank' | 'gold_in_set' | 'set_size'> {
   const gold = changedFiles(goldPatch);
   const rank = files.findIndex((f) => gold.includes(f.path));
-  return { gold_rank: rank >= 0 ? rank + 1 : null, gold_in_set: files.some((f) => f.inSet && gold.includes(f.path)), set_size: files.filter((f) => f.inSet).length };
+  return {
+    gold_rank: rank >= 0 ? rank + 1 : null,
+    gold_in_set: files.some((f) => f.inSet && gold.includes(f.path)),
+    set_size: files.filter((f) => f.inSet).length,
+  };
 }
 
 /**
@@ -132,16 +163,30 @@ export function goldFigures(files: readonly LocalisedPath[], goldPatch: string):
  * commit only — never `patch`, `test_patch`, FAIL_TO_PASS or PASS_TO_PASS (the gold files are
  * read here, after the run, for the localisation figures).
  */
-async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string): Promise<{ result: BenchInstance; patch: string; retryable: boolean; files: LocalisedPath[] }> {
+async function runInstance(
+  row: EvalRow,
+  ctx: BenchContext,
+  trajectory: string,
+): Promise<{ result: BenchInstance; patch: string; retryable: boolean; files: LocalisedPath[] }> {
   const started = Date.now();
   rmSync(trajectory, { force: true });
   const events = new EventLog(row.instance_id, trajectory, ctx.secrets);
   const spent: NonNullable<SolveContext['spent']> = { tokens: { input: 0, output: 0 }, costUsd: 0 };
-  events.emit('status', { status: 'running', instance_id: row.instance_id, repo: row.repo, base_commit: row.base_commit });
+  events.emit('status', {
+    status: 'running',
+    instance_id: row.instance_id,
+    repo: row.repo,
+    base_commit: row.base_commit,
+  });
   const base = { instance_id: row.instance_id, repo: row.repo };
   try {
     const outcome = await solveIssue(
-      { ...ctx.solve, repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit }, issue: row.problem_statement, environment: ctx.environmentFor?.(row) },
+      {
+        ...ctx.solve,
+        repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit },
+        issue: row.problem_statement,
+        environment: ctx.environmentFor?.(row),
+      },
       { ...ctx.parts, events, signal: ctx.signal, spent },
     );
     const files = outcome.files.map((f) => ({ path: f.path, inSet: f.inSet }));
@@ -160,12 +205,32 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
       ...timingFields(outcome.timing),
     };
     // An environment that does not import fails the same way on every try; a provider failure may not.
-    return { result, patch: outcome.finalPatch, retryable: outcome.status === 'error' && outcome.stoppedBy !== 'environment', files };
+    return {
+      result,
+      patch: outcome.finalPatch,
+      retryable: outcome.status === 'error' && outcome.stoppedBy !== 'environment',
+      files,
+    };
   } catch (err) {
     if (ctx.signal?.aborted) throw err;
     events.emit('error', { status: 'failed', message: (err as Error).message });
     return {
-      result: { ...base, status: 'error', stopped_by: null, message: (err as Error).message, attempts: 0, candidates_drawn: [], tries: 1, tokens: spent.tokens, cost_usd: spent.costUsd, wall_ms: Date.now() - started, gold_rank: null, gold_in_set: false, set_size: 0, ...timingFields(spent.timing) },
+      result: {
+        ...base,
+        status: 'error',
+        stopped_by: null,
+        message: (err as Error).message,
+        attempts: 0,
+        candidates_drawn: [],
+        tries: 1,
+        tokens: spent.tokens,
+        cost_usd: spent.costUsd,
+        wall_ms: Date.now() - started,
+        gold_rank: null,
+        gold_in_set: false,
+        set_size: 0,
+        ...timingFields(spent.timing),
+      },
       patch: '',
       retryable: !(isFixwrightError(err) && PERMANENT.has(err.code)),
       files: [],
@@ -174,7 +239,12 @@ async function runInstance(row: EvalRow, ctx: BenchContext, trajectory: string):
 }
 
 /** Errors that another try cannot mend: the instance's repository or input is wrong. */
-const PERMANENT = new Set<string>(['FW_ERR_REPO_NOT_FOUND', 'FW_ERR_BAD_INPUT', 'FW_ERR_CONFIG', 'FW_ERR_COMMAND_NOT_ALLOWED']);
+const PERMANENT = new Set<string>([
+  'FW_ERR_REPO_NOT_FOUND',
+  'FW_ERR_BAD_INPUT',
+  'FW_ERR_CONFIG',
+  'FW_ERR_COMMAND_NOT_ALLOWED',
+]);
 
 /** Back-off before the n-th retry of an instance that ended in error (n from 1): 2 s, 4 s, 8 s…, at most a minute. */
 export function retryDelayMs(n: number, baseMs = 2000): number {
@@ -202,21 +272,32 @@ export type InstanceRunner = (row: EvalRow, trajectory: string) => Promise<Insta
  * (the model provider failed, the environment did not start), at most `retries` more times. Each try
  * rewrites the instance's trajectory; spend and time add up over the tries.
  */
-export async function runWithRetries(row: EvalRow, ctx: BenchContext, trajectory: string, retries: number, backoffMs: number): Promise<InstanceRun> {
+export async function runWithRetries(
+  row: EvalRow,
+  ctx: BenchContext,
+  trajectory: string,
+  retries: number,
+  backoffMs: number,
+): Promise<InstanceRun> {
   let tries = 0;
   const spent = { tokens: { input: 0, output: 0 }, cost_usd: 0, wall_ms: 0 };
   for (;;) {
     tries += 1;
     // The cost cap holds for the instance as a whole: a retry gets what the earlier tries left.
     const cap = ctx.solve.maxCostUsd;
-    const budget = cap === undefined ? ctx : { ...ctx, solve: { ...ctx.solve, maxCostUsd: Math.max(0, cap - spent.cost_usd) } };
+    const budget =
+      cap === undefined ? ctx : { ...ctx, solve: { ...ctx.solve, maxCostUsd: Math.max(0, cap - spent.cost_usd) } };
     const run = await runInstance(row, budget, trajectory);
     spent.tokens.input += run.result.tokens.input;
     spent.tokens.output += run.result.tokens.output;
     spent.cost_usd += run.result.cost_usd;
     spent.wall_ms += run.result.wall_ms;
     if (run.result.status !== 'error' || !run.retryable || tries > retries || ctx.signal?.aborted) {
-      return { result: { ...run.result, tries, tokens: spent.tokens, cost_usd: spent.cost_usd, wall_ms: spent.wall_ms }, patch: run.patch, files: run.files };
+      return {
+        result: { ...run.result, tries, tokens: spent.tokens, cost_usd: spent.cost_usd, wall_ms: spent.wall_ms },
+        patch: run.patch,
+        files: run.files,
+      };
     }
     await sleep(retryDelayMs(tries, backoffMs), ctx.signal);
   }
@@ -234,7 +315,11 @@ function recordedResult(out: string, instanceId: string): (BenchInstance & { mod
  * A finished instance's result a rerun keeps: recorded, not ended in `error`, and (given the run's
  * settings) drawn with the same samples, cost cap and attempts.
  */
-function keptResult(out: string, instanceId: string, now?: ResultSettings): (BenchInstance & { model_patch: string }) | undefined {
+function keptResult(
+  out: string,
+  instanceId: string,
+  now?: ResultSettings,
+): (BenchInstance & { model_patch: string }) | undefined {
   const kept = recordedResult(out, instanceId);
   return kept && (!now || !drawnOtherwise(kept, now)) ? kept : undefined;
 }
@@ -245,7 +330,11 @@ export function finishedInstances(rows: readonly EvalRow[], out: string, now?: R
 }
 
 /** Finished instances a rerun with settings `now` runs again, as their results were drawn with others. */
-export function staleInstances(rows: readonly EvalRow[], out: string, now: ResultSettings): Array<{ instance_id: string; settings: Partial<ResultSettings> }> {
+export function staleInstances(
+  rows: readonly EvalRow[],
+  out: string,
+  now: ResultSettings,
+): Array<{ instance_id: string; settings: Partial<ResultSettings> }> {
   return rows.flatMap((row) => {
     const kept = recordedResult(out, row.instance_id);
     return kept && drawnOtherwise(kept, now) ? [{ instance_id: row.instance_id, settings: keptSettings(kept) }] : [];
@@ -260,10 +349,15 @@ export function resumeLines(rows: readonly EvalRow[], out: string, now: ResultSe
   const kept = finishedInstances(rows, out, now).length;
   const stale = staleInstances(rows, out, now);
   const lines: string[] = [];
-  if (kept > 0) lines.push(`fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`);
+  if (kept > 0)
+    lines.push(
+      `fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`,
+    );
   if (stale.length > 0) {
     const was = [...new Set(stale.map((s) => settingsText(s.settings)))].join('; ');
-    lines.push(`fixwright: ${tag}rerunning ${stale.length} finished instance(s) of ${out} drawn with other settings (${was}; now ${settingsText(now)})\n`);
+    lines.push(
+      `fixwright: ${tag}rerunning ${stale.length} finished instance(s) of ${out} drawn with other settings (${was}; now ${settingsText(now)})\n`,
+    );
   }
   return lines;
 }
@@ -297,7 +391,11 @@ export async function runBench(
   const limit = pLimit(options.workers);
   const patches = new Map<string, string>();
   const settings = resultSettings(ctx.solve);
-  const runOne: InstanceRunner = 'run' in ctx ? ctx.run : (row, trajectory) => runWithRetries(row, ctx, trajectory, options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
+  const runOne: InstanceRunner =
+    'run' in ctx
+      ? ctx.run
+      : (row, trajectory) =>
+          runWithRetries(row, ctx, trajectory, options.errorRetries ?? 2, options.retryBackoffMs ?? 2000);
   const results = await Promise.all(
     rows.map((row) =>
       limit(async () => {
@@ -322,10 +420,21 @@ export async function runBench(
   );
   writeAtomic(
     join(options.out, 'predictions.jsonl'),
-    rows.map((r) => JSON.stringify({ instance_id: r.instance_id, model_name_or_path: options.modelName, model_patch: patches.get(r.instance_id) ?? '' })).join('\n') + '\n',
+    rows
+      .map((r) =>
+        JSON.stringify({
+          instance_id: r.instance_id,
+          model_name_or_path: options.modelName,
+          model_patch: patches.get(r.instance_id) ?? '',
+        }),
+      )
+      .join('\n') + '\n',
   );
   const report = benchReport(results, { samples: ctx.solve.samples });
-  writeAtomic(join(options.out, 'bench-report.json'), `${JSON.stringify({ ...report, instances: results }, null, 1)}\n`);
+  writeAtomic(
+    join(options.out, 'bench-report.json'),
+    `${JSON.stringify({ ...report, instances: results }, null, 1)}\n`,
+  );
   return { results, report };
 }
 
@@ -345,18 +454,28 @@ export function benchReport(results: readonly BenchInstance[], settings: { sampl
   const recall = (k: number) => results.filter((r) => r.gold_rank !== null && r.gold_rank <= k).length / n;
   return {
     instance_count: results.length,
-    agent_status: Object.fromEntries(['resolved', 'unverified', 'failed', 'error'].map((s) => [s, results.filter((r) => r.status === s).length])),
+    agent_status: Object.fromEntries(
+      ['resolved', 'unverified', 'failed', 'error'].map((s) => [s, results.filter((r) => r.status === s).length]),
+    ),
     /** Instances that needed more than one try (an error retried), however they ended. */
     retried: results.filter((r) => (r.tries ?? 1) > 1).length,
     attempts_histogram: histogram,
     samples: settings.samples ?? DEFAULT_SAMPLES,
     /** Candidate fixes drawn over every attempt of every instance (fewer than samples × attempts when the cost cap stopped sampling). */
     candidates_drawn: results.reduce((s, r) => s + candidatesDrawn(r), 0),
-    tokens: results.reduce((t, r) => ({ input: t.input + r.tokens.input, output: t.output + r.tokens.output }), { input: 0, output: 0 }),
+    tokens: results.reduce((t, r) => ({ input: t.input + r.tokens.input, output: t.output + r.tokens.output }), {
+      input: 0,
+      output: 0,
+    }),
     cost_usd: results.reduce((s, r) => s + r.cost_usd, 0),
     wall_ms: results.reduce((s, r) => s + r.wall_ms, 0),
     timing: timingMedians(results),
-    localisation: { recall_at_1: recall(1), recall_at_5: recall(5), conformal_coverage: results.filter((r) => r.gold_in_set).length / n, mean_set_size: results.reduce((s, r) => s + r.set_size, 0) / n },
+    localisation: {
+      recall_at_1: recall(1),
+      recall_at_5: recall(5),
+      conformal_coverage: results.filter((r) => r.gold_in_set).length / n,
+      mean_set_size: results.reduce((s, r) => s + r.set_size, 0) / n,
+    },
   };
 }
 
@@ -374,7 +493,8 @@ export function median(values: readonly number[]): number | null {
  */
 export function timingMedians(results: readonly BenchInstance[]) {
   const timed = results.filter((r) => r.own_ms !== undefined);
-  const of = (pick: (r: BenchInstance) => number | null | undefined) => median(timed.map(pick).filter((v): v is number => typeof v === 'number'));
+  const of = (pick: (r: BenchInstance) => number | null | undefined) =>
+    median(timed.map(pick).filter((v): v is number => typeof v === 'number'));
   return {
     instances: timed.length,
     median_own_ms: of((r) => r.own_ms),

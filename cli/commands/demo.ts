@@ -12,7 +12,11 @@ import { EXIT_RUN_ERROR } from './solve.js';
 
 type Data = Record<string, unknown>;
 
-const indent = (text: string, by = '      ') => text.split('\n').map((line) => `${by}${line}`).join('\n');
+const indent = (text: string, by = '      ') =>
+  text
+    .split('\n')
+    .map((line) => `${by}${line}`)
+    .join('\n');
 
 /** The reproduction test's outcomes as "FAILED" / "PASSED", or "did not run". */
 function verdictOf(run: unknown): string {
@@ -30,12 +34,18 @@ export function narrate(event: AgentEvent): string | undefined {
   switch (event.type) {
     case 'localised_files': {
       const files = (d.files as Array<{ path: string; score: number }> | undefined) ?? [];
-      return `Localised the issue: ${files.slice(0, 3).map((f) => `${f.path} (${f.score.toFixed(2)})`).join(', ')}`;
+      return `Localised the issue: ${files
+        .slice(0, 3)
+        .map((f) => `${f.path} (${f.score.toFixed(2)})`)
+        .join(', ')}`;
     }
     case 'log':
-      if (d.step === 'environment' && d.source) return `Environment: ${String(d.source)} - tests run in ${String(d.image ?? 'the sandbox image')}`;
-      if (d.step === 'baseline' && d.ok) return 'Baseline: the project imports and its nearest tests collect, before any fix';
-      if (d.step === 'reproduce' && Array.isArray(d.tests)) return `The model wrote a reproduction test: ${(d.tests as string[]).join(', ')}`;
+      if (d.step === 'environment' && d.source)
+        return `Environment: ${String(d.source)} - tests run in ${String(d.image ?? 'the sandbox image')}`;
+      if (d.step === 'baseline' && d.ok)
+        return 'Baseline: the project imports and its nearest tests collect, before any fix';
+      if (d.step === 'reproduce' && Array.isArray(d.tests))
+        return `The model wrote a reproduction test: ${(d.tests as string[]).join(', ')}`;
       return undefined;
     case 'patch':
       return `Attempt ${String(d.attempt)}: the model's patch\n${indent(String(d.diff ?? '').trimEnd())}`;
@@ -44,7 +54,11 @@ export function narrate(event: AgentEvent): string | undefined {
       const existing = (d.existing as string[] | undefined) ?? [];
       const lines = [`  reproduction test: ${verdictOf(d.before)} before the patch, ${verdictOf(d.after)} after it`];
       if (existing.length > 0) {
-        lines.push(regressions.length > 0 ? `  existing tests (${existing.join(', ')}): the patch broke ${regressions.join(', ')}` : `  existing tests (${existing.join(', ')}): none broken`);
+        lines.push(
+          regressions.length > 0
+            ? `  existing tests (${existing.join(', ')}): the patch broke ${regressions.join(', ')}`
+            : `  existing tests (${existing.join(', ')}): none broken`,
+        );
       }
       return lines.join('\n');
     }
@@ -61,7 +75,11 @@ function outFolder(given: string | undefined): string {
   // makeOutputDir, not mkdirSync(recursive): it gives one line for a file in the path and never spins on /proc.
   const out = makeOutputDir(given, '--out');
   if (readdirSync(out).length > 0) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `--out ${out} is not empty: give a new folder (each demo run gets its own)`, { field: '--out' });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `--out ${out} is not empty: give a new folder (each demo run gets its own)`,
+      { field: '--out' },
+    );
   }
   return out;
 }
@@ -70,8 +88,13 @@ function outFolder(given: string | undefined): string {
 export function registerDemoCommand(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('demo')
-    .description('see fixwright work in a minute, offline and with no API key: a bundled buggy repository, a bundled scripted model, the real sandbox')
-    .option('--out <dir>', 'where the demo repository, patch.diff and trajectory.jsonl go (default: a new temporary folder)')
+    .description(
+      'see fixwright work in a minute, offline and with no API key: a bundled buggy repository, a bundled scripted model, the real sandbox',
+    )
+    .option(
+      '--out <dir>',
+      'where the demo repository, patch.diff and trajectory.jsonl go (default: a new temporary folder)',
+    )
     .action(async (flags: { out?: string }) => {
       const settings = loadSettings(process.env);
       const out = outFolder(flags.out);
@@ -105,7 +128,9 @@ export function registerDemoCommand(program: Command, setExitCode: (code: number
         // Most likely on a first run: no sandbox image yet, or Docker trouble the baseline met.
         const why = outcome.stopMessage ?? 'the demo could not run';
         process.stdout.write(`\nerror: ${why}\n`);
-        process.stderr.write(`fixwright: the demo could not run: ${why}; set up the sandbox with scripts/setup.sh (or fixwright sandbox build) and try again\n`);
+        process.stderr.write(
+          `fixwright: the demo could not run: ${why}; set up the sandbox with scripts/setup.sh (or fixwright sandbox build) and try again\n`,
+        );
         setExitCode(EXIT_RUN_ERROR);
         return;
       }

@@ -24,11 +24,18 @@ interface EditFlags {
 export function registerEditCommand(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('edit')
-    .description('quick fix for one spot of a Python file (the POST /v1/edit pipeline: rule tier, then model tier, every edit verified); prints the diff')
+    .description(
+      'quick fix for one spot of a Python file (the POST /v1/edit pipeline: rule tier, then model tier, every edit verified); prints the diff',
+    )
     .argument('<file>', 'the Python file')
     .requiredOption('--line <n>', 'the line to fix; the region is the definition around it (or --end-line)')
     .option('--end-line <n>', 'last line the edits may touch (with --line as the first)')
-    .option('--diagnostic <msg>', 'a diagnostic to fix, e.g. "NameError: name \'itm\' is not defined" (repeatable; default: what pyflakes reports in the region)', (value: string, all: string[]) => [...all, value], [])
+    .option(
+      '--diagnostic <msg>',
+      'a diagnostic to fix, e.g. "NameError: name \'itm\' is not defined" (repeatable; default: what pyflakes reports in the region)',
+      (value: string, all: string[]) => [...all, value],
+      [],
+    )
     .option('--instruction <text>', 'what to do, e.g. "fix errors only"')
     .option('--model <name>', 'chat model for the model tier (default FIXWRIGHT_MODEL)')
     .option('--base-url <url>', 'OpenAI-compatible endpoint (default OPENAI_BASE_URL)')
@@ -42,20 +49,32 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
       try {
         code = readFileSync(path, 'utf8');
       } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a folder' : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
+        const why =
+          (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? 'no such file'
+            : (err as NodeJS.ErrnoException).code === 'EISDIR'
+              ? 'it is a folder'
+              : ((err as NodeJS.ErrnoException).code ?? (err as Error).message);
         throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read ${file}: ${why}`, { field: 'file' });
       }
       const lines = code.split('\n').length - (code.endsWith('\n') ? 1 : 0);
       // Checked here so the message names the flag, not the request field it becomes.
       const line = wholeNumber(flags.line, '--line', 1, 10_000_000);
-      if (line > Math.max(1, lines)) throw new FixwrightError('FW_ERR_BAD_INPUT', `--line ${line} is past the end of ${file} (${lines} line${lines === 1 ? '' : 's'})`, { field: '--line' });
+      if (line > Math.max(1, lines))
+        throw new FixwrightError(
+          'FW_ERR_BAD_INPUT',
+          `--line ${line} is past the end of ${file} (${lines} line${lines === 1 ? '' : 's'})`,
+          { field: '--line' },
+        );
       const quickfix = createQuickFixService(settings, {
         logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel),
         cache: false,
         model: { ...(flags.model ? { model: flags.model } : {}), ...(flags.baseUrl ? { baseURL: flags.baseUrl } : {}) },
       });
       try {
-        const region = flags.endLine ? { start: line, end: wholeNumber(flags.endLine, '--end-line', line, 10_000_000) } : quickfix.regionAround('python', code, line);
+        const region = flags.endLine
+          ? { start: line, end: wholeNumber(flags.endLine, '--end-line', line, 10_000_000) }
+          : quickfix.regionAround('python', code, line);
         const answer = await quickfix.edit({
           language: 'python',
           code,
@@ -68,7 +87,8 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
         });
         const after = editsFromResponse(code, answer);
         if (flags.json) process.stdout.write(`${JSON.stringify(answer, null, 2)}\n`);
-        else if (after !== undefined) process.stdout.write(toUnifiedDiff([{ path: relative(process.cwd(), path), before: code, after }]));
+        else if (after !== undefined)
+          process.stdout.write(toUnifiedDiff([{ path: relative(process.cwd(), path), before: code, after }]));
         if (flags.write && after !== undefined) writeFileSync(path, after);
         const v = answer.verification;
         process.stderr.write(

@@ -35,18 +35,39 @@ interface EvalFlags {
 export function registerEvalCommand(program: Command, setExitCode: (code: number) => void): void {
   program
     .command('eval')
-    .description('evaluate predictions on SWE-bench-format instances in the sandbox: model patch, test patch, FAIL_TO_PASS and PASS_TO_PASS, the official verdict')
-    .requiredOption('--dataset <path>', 'SWE-bench rows: JSONL, a JSON array, parquet, or a Hugging Face datasets cache directory (e.g. ~/.cache/huggingface/hub/datasets--princeton-nlp--SWE-bench_Lite)')
-    .addOption(new Option('--split <split>', 'the split to read from a parquet directory').choices(['test', 'dev']).default('test'))
-    .requiredOption('--predictions <file|gold>', 'predictions in the official format (JSONL or JSON: instance_id, model_name_or_path, model_patch), or "gold" for the dataset\'s own patches')
-    .option('--repos <dir>', 'repositories as DIR/<owner>/<name> (git mirrors or checkouts) (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)')
+    .description(
+      'evaluate predictions on SWE-bench-format instances in the sandbox: model patch, test patch, FAIL_TO_PASS and PASS_TO_PASS, the official verdict',
+    )
+    .requiredOption(
+      '--dataset <path>',
+      'SWE-bench rows: JSONL, a JSON array, parquet, or a Hugging Face datasets cache directory (e.g. ~/.cache/huggingface/hub/datasets--princeton-nlp--SWE-bench_Lite)',
+    )
+    .addOption(
+      new Option('--split <split>', 'the split to read from a parquet directory')
+        .choices(['test', 'dev'])
+        .default('test'),
+    )
+    .requiredOption(
+      '--predictions <file|gold>',
+      'predictions in the official format (JSONL or JSON: instance_id, model_name_or_path, model_patch), or "gold" for the dataset\'s own patches',
+    )
+    .option(
+      '--repos <dir>',
+      'repositories as DIR/<owner>/<name> (git mirrors or checkouts) (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)',
+    )
     .option('--instances <ids>', 'only these instance ids (comma-separated)')
     .option('--only-repos <names>', 'only these repositories (owner/name, comma-separated)')
     .option('--limit <n>', 'at most this many instances')
     .option('--workers <n>', 'instances evaluated at once (each in its own sandbox)', '2')
-    .option('--timeout <seconds>', 'limit for one instance\'s test run (official: 1800)', '1800')
-    .requiredOption('--out <dir>', 'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes')
-    .option('--queue [redis-url]', `${QUEUE_HELP} (then --workers and --repos are the workers' business: each uses its own --concurrency and --repos; this table and grading rule travel with each job)`)
+    .option('--timeout <seconds>', "limit for one instance's test run (official: 1800)", '1800')
+    .requiredOption(
+      '--out <dir>',
+      'where report.json, report.md and instances/<id>/ (result, log, patch) go; a rerun resumes',
+    )
+    .option(
+      '--queue [redis-url]',
+      `${QUEUE_HELP} (then --workers and --repos are the workers' business: each uses its own --concurrency and --repos; this table and grading rule travel with each job)`,
+    )
     .option('--env-table <file>', ENV_TABLE_HELP)
     .addOption(gradingOption())
     .action(async (flags: EvalFlags) => {
@@ -54,7 +75,10 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       const workers = wholeNumber(flags.workers, '--workers', 1, 64);
       const timeoutSeconds = Number(flags.timeout);
       const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
-      if (!(timeoutSeconds > 0)) throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', { field: '--timeout' });
+      if (!(timeoutSeconds > 0))
+        throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', {
+          field: '--timeout',
+        });
       // Read before anything runs: a bad table is one clear error, not a run of env errors.
       const table = envTableFlag(flags.envTable);
       // On the queue each worker builds images with its own pip settings.
@@ -65,56 +89,116 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
       for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
       const rows = selectRows(all, flags);
       const { predictions, errors: predictionErrors } = loadPredictions(flags.predictions, rows);
-      for (const e of predictionErrors) process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
+      for (const e of predictionErrors)
+        process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
       const known = new Set(all.map((r) => r.instance_id));
       const unknown = [...predictions.keys()].filter((id) => !known.has(id));
-      if (unknown.length) process.stderr.write(`fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`);
+      if (unknown.length)
+        process.stderr.write(
+          `fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`,
+        );
       const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
       if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
-      if (rows.length - missing === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', 'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)');
+      if (rows.length - missing === 0)
+        throw new FixwrightError(
+          'FW_ERR_BAD_INPUT',
+          'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)',
+        );
       makeOutputDir(flags.out);
       // On the queue, each worker reads repositories on its own machine (its --repos, or clones).
-      const reposDir = queueURL ? '' : await repositoriesFor(rows.filter((r) => predictions.has(r.instance_id)), flags.repos, settings.dataDir);
+      const reposDir = queueURL
+        ? ''
+        : await repositoriesFor(
+            rows.filter((r) => predictions.has(r.instance_id)),
+            flags.repos,
+            settings.dataDir,
+          );
 
       // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const queue = queueURL ? await InstanceQueueClient.connect(queueURL, (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`), 'fixwright', 5000, { line: (text) => process.stderr.write(text) }) : undefined;
+      const queue = queueURL
+        ? await InstanceQueueClient.connect(
+            queueURL,
+            (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`),
+            'fixwright',
+            5000,
+            { line: (text) => process.stderr.write(text) },
+          )
+        : undefined;
       if (queue && queueURL) {
         const connected = await queue.workers();
-        process.stderr.write(`fixwright: queue ${redisURLForDisplay(queueURL)}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`);
+        process.stderr.write(
+          `fixwright: queue ${redisURLForDisplay(queueURL)}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
+        );
       }
       // The submitter of a queued run starts no sandbox: it needs no Docker.
       const runtime = queue ? undefined : await createSandboxRuntime(settings, { logger });
       const total = rows.length - missing;
-      const bar = new SingleBar({ format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}', stream: process.stderr, hideCursor: true, clearOnComplete: true, noTTYOutput: false, notTTYSchedule: 10_000 });
+      const bar = new SingleBar({
+        format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}',
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: true,
+        noTTYOutput: false,
+        notTTYSchedule: 10_000,
+      });
       let resolvedCount = 0;
       bar.start(total, 0, { resolved: 0, id: '' });
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort());
       try {
-        const report = await runEvaluation(rows, predictions, { runtime, docker: runtime?.docker, table, reposDir, timeoutSeconds, grading: gradingRule(flags.grading), pip: settings.pip, signal: controller.signal }, {
-          out: resolve(flags.out),
-          // Queued: every instance waits on the queue at once; the workers' --concurrency sets the pace.
-          workers: queue ? total : workers,
-          evaluate: queue ? remoteEvaluator(queue, { out: resolve(flags.out), table, settings: { timeoutSeconds, grading: gradingRule(flags.grading) }, signal: controller.signal }) : undefined,
-          dataset: flags.dataset,
-          predictions: flags.predictions,
-          bench,
-          onPlan: (lines) => {
-            for (const line of lines) process.stderr.write(line);
+        const report = await runEvaluation(
+          rows,
+          predictions,
+          {
+            runtime,
+            docker: runtime?.docker,
+            table,
+            reposDir,
+            timeoutSeconds,
+            grading: gradingRule(flags.grading),
+            pip: settings.pip,
+            signal: controller.signal,
           },
-          onDone: (result, cached) => {
-            // Written into the run directory: its job can leave the queue.
-            if (queue && !cached) void queue.collected(result.instance_id);
-            if (result.status === 'resolved') resolvedCount += 1;
-            bar.increment(1, { resolved: resolvedCount, id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}` });
+          {
+            out: resolve(flags.out),
+            // Queued: every instance waits on the queue at once; the workers' --concurrency sets the pace.
+            workers: queue ? total : workers,
+            evaluate: queue
+              ? remoteEvaluator(queue, {
+                  out: resolve(flags.out),
+                  table,
+                  settings: { timeoutSeconds, grading: gradingRule(flags.grading) },
+                  signal: controller.signal,
+                })
+              : undefined,
+            dataset: flags.dataset,
+            predictions: flags.predictions,
+            bench,
+            onPlan: (lines) => {
+              for (const line of lines) process.stderr.write(line);
+            },
+            onDone: (result, cached) => {
+              // Written into the run directory: its job can leave the queue.
+              if (queue && !cached) void queue.collected(result.instance_id);
+              if (result.status === 'resolved') resolvedCount += 1;
+              bar.increment(1, {
+                resolved: resolvedCount,
+                id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}`,
+              });
+            },
           },
-        });
+        );
         bar.stop();
-        for (const [repo, r] of Object.entries(report.per_repo)) process.stdout.write(`${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`);
-        process.stdout.write(`resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(flags.out, 'report.md')}\n`);
+        for (const [repo, r] of Object.entries(report.per_repo))
+          process.stdout.write(
+            `${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`,
+          );
+        process.stdout.write(
+          `resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(flags.out, 'report.md')}\n`,
+        );
         setExitCode(0);
       } catch (err) {
         // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
@@ -123,7 +207,10 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
           // Within main's 3 s: with Redis down the line still comes.
           const queued = queue ? cancelledNote(await queue.cancelWaiting(1500)) : '';
           await queue?.close(500);
-          throw new FixwrightError('FW_ERR_CANCELLED', `cancelled; finished verdicts are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`);
+          throw new FixwrightError(
+            'FW_ERR_CANCELLED',
+            `cancelled; finished verdicts are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`,
+          );
         }
         throw err;
       } finally {

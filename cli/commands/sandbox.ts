@@ -55,7 +55,10 @@ function settingsFrom(flags: LimitFlags): Settings {
 
 async function openRuntime(settings: Settings): Promise<SandboxRuntime> {
   // One command, one sandbox: nothing to start ahead of need.
-  return createSandboxRuntime(settings, { logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel), warm: 0 });
+  return createSandboxRuntime(settings, {
+    logger: createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel),
+    warm: 0,
+  });
 }
 
 function hasProgram(name: string): boolean {
@@ -69,9 +72,18 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
   sandbox
     .command('build')
     .description('build the sandbox base image (cached; rebuilt only when its recipe changes)')
-    .addOption(new Option('--method <method>', 'how to build it').choices(['auto', 'debootstrap', 'dockerfile']).default('auto'))
+    .addOption(
+      new Option('--method <method>', 'how to build it').choices(['auto', 'debootstrap', 'dockerfile']).default('auto'),
+    )
     .option('--force', 'rebuild even when an image from the same recipe exists')
-    .addOption(new Option('--suite <suite>', 'Debian release: bookworm (Python 3.11) or bullseye (Python 3.9, for old repository versions in fixwright eval)').choices(['bookworm', 'bullseye']).default('bookworm'))
+    .addOption(
+      new Option(
+        '--suite <suite>',
+        'Debian release: bookworm (Python 3.11) or bullseye (Python 3.9, for old repository versions in fixwright eval)',
+      )
+        .choices(['bookworm', 'bullseye'])
+        .default('bookworm'),
+    )
     .option('--tag <tag>', 'image tag to build (default: fixwright-sandbox:base, or fixwright-sandbox:<suite>)')
     .action(async (opts: { method: BaseImageMethod | 'auto'; force?: boolean; tag?: string; suite: BaseSuite }) => {
       const flags = { ...opts, tag: opts.tag ?? baseImageTag(opts.suite) };
@@ -100,18 +112,26 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
 
   sandbox
     .command('env')
-    .description('build (once) the environment image for a JSON spec {base?, apt?, pip?, setup?, env?} and print its tag')
+    .description(
+      'build (once) the environment image for a JSON spec {base?, apt?, pip?, setup?, env?} and print its tag',
+    )
     .requiredOption('--spec <file>', 'environment spec as JSON')
     .action(async (flags: { spec: string }) => {
       let spec: unknown;
       try {
         spec = JSON.parse(readFileSync(flags.spec, 'utf8'));
       } catch (err) {
-        throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the environment spec ${flags.spec}: ${(err as Error).message}`, { field: '--spec' });
+        throw new FixwrightError(
+          'FW_ERR_BAD_INPUT',
+          `cannot read the environment spec ${flags.spec}: ${(err as Error).message}`,
+          { field: '--spec' },
+        );
       }
       const runtime = await openRuntime(loadSettings(process.env));
       const spinner = startProgress('preparing environment image');
-      const result = await ensureEnvironmentImage(runtime.docker, spec, (line) => spinner.update(line.slice(0, 100))).catch((err) => {
+      const result = await ensureEnvironmentImage(runtime.docker, spec, (line) =>
+        spinner.update(line.slice(0, 100)),
+      ).catch((err) => {
         spinner.fail('environment image failed');
         throw err;
       });
@@ -122,7 +142,9 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
   addLimitFlags(
     sandbox
       .command('exec')
-      .description('run one command in a fresh sandbox over a copy of a repository; exits with its code (124 timeout, 137 out of memory)')
+      .description(
+        'run one command in a fresh sandbox over a copy of a repository; exits with its code (124 timeout, 137 out of memory)',
+      )
       .requiredOption('--repo <dir>', 'repository directory to copy into the sandbox')
       .argument('<command...>', 'program and arguments, after --'),
   ).action(async (argv: string[], flags: LimitFlags & { repo: string }) => {
@@ -134,10 +156,20 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
     const result = await runtime.runCommand({ repo: { kind: 'dir', path: flags.repo }, argv });
     process.stdout.write(result.stdout.raw);
     process.stderr.write(result.stderr.raw);
-    if (result.timedOut) process.stderr.write(`fixwright: timed out after ${settings.sandbox.timeoutSeconds}s; the sandbox was killed\n`);
-    if (result.oomKilled) process.stderr.write(`fixwright: killed for exceeding the memory limit of ${formatBytes(settings.sandbox.memoryBytes)}\n`);
-    for (const [name, out] of [['stdout', result.stdout], ['stderr', result.stderr]] as const) {
-      if (out.truncatedBytes > 0) process.stderr.write(`fixwright: ${name} was ${out.totalBytes} bytes; ${out.truncatedBytes} were cut from the middle\n`);
+    if (result.timedOut)
+      process.stderr.write(`fixwright: timed out after ${settings.sandbox.timeoutSeconds}s; the sandbox was killed\n`);
+    if (result.oomKilled)
+      process.stderr.write(
+        `fixwright: killed for exceeding the memory limit of ${formatBytes(settings.sandbox.memoryBytes)}\n`,
+      );
+    for (const [name, out] of [
+      ['stdout', result.stdout],
+      ['stderr', result.stderr],
+    ] as const) {
+      if (out.truncatedBytes > 0)
+        process.stderr.write(
+          `fixwright: ${name} was ${out.totalBytes} bytes; ${out.truncatedBytes} were cut from the middle\n`,
+        );
     }
     setExitCode(result.oomKilled ? 137 : result.exitCode);
   });
@@ -157,7 +189,11 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
       try {
         patch = readFileSync(flags.patch, 'utf8');
       } catch (err) {
-        throw new FixwrightError('FW_ERR_BAD_INPUT', `cannot read the patch ${flags.patch}: ${(err as Error).message}`, { field: '--patch' });
+        throw new FixwrightError(
+          'FW_ERR_BAD_INPUT',
+          `cannot read the patch ${flags.patch}: ${(err as Error).message}`,
+          { field: '--patch' },
+        );
       }
     }
     checkRepoSource({ kind: 'dir', path: flags.repo });
@@ -165,7 +201,11 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
     await runtime.withSandbox({ repo: { kind: 'dir', path: flags.repo } }, async (session) => {
       if (patch !== undefined) {
         const applied = await applyPatch(session, patch, { repoDir: flags.repo });
-        if (!applied.ok) throw new FixwrightError(applied.reason === 'rejected' ? 'FW_ERR_PATCH_REJECTED' : 'FW_ERR_PATCH_DOES_NOT_APPLY', applied.message);
+        if (!applied.ok)
+          throw new FixwrightError(
+            applied.reason === 'rejected' ? 'FW_ERR_PATCH_REJECTED' : 'FW_ERR_PATCH_DOES_NOT_APPLY',
+            applied.message,
+          );
       }
       const run = await runPytest(session, { targets, timeoutSeconds: settings.sandbox.timeoutSeconds });
       const summary = {
@@ -179,17 +219,29 @@ export function registerSandboxCommands(program: Command, setExitCode: (code: nu
       };
       if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else {
-        for (const [id, outcome] of Object.entries(run.outcomes)) process.stdout.write(`${outcome.status.padEnd(7)} ${id}\n`);
+        for (const [id, outcome] of Object.entries(run.outcomes))
+          process.stdout.write(`${outcome.status.padEnd(7)} ${id}\n`);
         for (const error of run.collectionErrors) process.stdout.write(`ERROR   ${error.nodeid} (collection)\n`);
         for (const id of run.missing) process.stdout.write(`MISSING ${id}\n`);
         if (run.timedOut) process.stdout.write('the run timed out\n');
         if (run.crashed) process.stdout.write('pytest crashed before finishing\n');
-        if (!run.consistent) process.stdout.write('the outcomes contradict pytest\'s exit status (tampered with?): not counted as passing\n');
-        if (run.exec.exitCode >= 2 && !run.timedOut && !run.crashed) process.stdout.write(`pytest exited ${run.exec.exitCode}: ${(run.exec.stdout.text + run.exec.stderr.text).trim().split('\n').slice(-3).join(' | ')}\n`);
+        if (!run.consistent)
+          process.stdout.write(
+            "the outcomes contradict pytest's exit status (tampered with?): not counted as passing\n",
+          );
+        if (run.exec.exitCode >= 2 && !run.timedOut && !run.crashed)
+          process.stdout.write(
+            `pytest exited ${run.exec.exitCode}: ${(run.exec.stdout.text + run.exec.stderr.text).trim().split('\n').slice(-3).join(' | ')}\n`,
+          );
       }
       const allPassed = Object.values(run.outcomes).every((o) => ['PASSED', 'XFAIL', 'SKIPPED'].includes(o.status));
       // pytest's own status must agree: 4 (usage), 5 (no tests) and the like are not a pass.
-      const passed = run.exec.exitCode === 0 && run.consistent && allPassed && run.missing.length === 0 && run.collectionErrors.length === 0;
+      const passed =
+        run.exec.exitCode === 0 &&
+        run.consistent &&
+        allPassed &&
+        run.missing.length === 0 &&
+        run.collectionErrors.length === 0;
       setExitCode(passed ? 0 : 1);
     });
   });

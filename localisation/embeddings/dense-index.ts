@@ -17,7 +17,11 @@ function loadFaiss(): { IndexFlatIP: new (d: number) => FaissIndex } {
   try {
     return require('faiss-node') as { IndexFlatIP: new (d: number) => FaissIndex };
   } catch (err) {
-    throw new FixwrightError('FW_ERR_CONFIG', `faiss-node is not built (${(err as Error).message.split('\n')[0]}); run scripts/setup.sh, or pass --embeddings none`, { cause: err });
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      `faiss-node is not built (${(err as Error).message.split('\n')[0]}); run scripts/setup.sh, or pass --embeddings none`,
+      { cause: err },
+    );
   }
 }
 

@@ -1,5 +1,17 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { evictIndexes, packageVersion } from '../index-cache.js';
 
@@ -50,7 +62,12 @@ export interface BasisCandidates {
 export const docKey = (path: string, blob: string) => `${path}\0${blob}`;
 
 export const tagOf = (repository: string, name: string, candidates: BasisCandidates = {}) =>
-  createHash('sha256').update(`${repository}\0${name}\0${candidates.includeTests ? '+tests' : ''}${candidates.includeDocs ? '+docs' : ''}`).digest('hex').slice(0, 12);
+  createHash('sha256')
+    .update(
+      `${repository}\0${name}\0${candidates.includeTests ? '+tests' : ''}${candidates.includeDocs ? '+docs' : ''}`,
+    )
+    .digest('hex')
+    .slice(0, 12);
 
 /**
  * How far a basis's fitted documents are from a snapshot's, both ways: the larger of the share of
@@ -59,7 +76,10 @@ export const tagOf = (repository: string, name: string, candidates: BasisCandida
  * missing on both sides, so that would count each change twice (108 changed files of sympy's 886,
  * 12%, read as 22%, and the next commit refitted instead of folding in).
  */
-export function changedShare(fitted: { has(key: string): boolean; readonly size: number }, keys: readonly string[]): number {
+export function changedShare(
+  fitted: { has(key: string): boolean; readonly size: number },
+  keys: readonly string[],
+): number {
   const own = new Set(keys);
   let shared = 0;
   for (const k of own) if (fitted.has(k)) shared++;
@@ -69,9 +89,26 @@ export function changedShare(fitted: { has(key: string): boolean; readonly size:
 }
 
 /** Writes a basis as one file (a JSON header, then the float32 arrays), replacing atomically. */
-export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxBytes?: number, candidates: BasisCandidates = {}): string {
+export function saveBasis(
+  dir: string,
+  repository: string,
+  basis: LsiBasis,
+  maxBytes?: number,
+  candidates: BasisCandidates = {},
+): string {
   const keys = [...basis.fitted.keys()];
-  const header: Header = { version: BASIS_VERSION, pkg: packageVersion(), name: basis.name, rank: basis.rank, l: basis.l, vocab: [...basis.vocab.keys()], idf: [...basis.idf], projection: [...basis.projection], keys, commit: basis.commit };
+  const header: Header = {
+    version: BASIS_VERSION,
+    pkg: packageVersion(),
+    name: basis.name,
+    rank: basis.rank,
+    l: basis.l,
+    vocab: [...basis.vocab.keys()],
+    idf: [...basis.idf],
+    projection: [...basis.projection],
+    keys,
+    commit: basis.commit,
+  };
   const json = Buffer.from(JSON.stringify(header));
   const pad = (4 - ((4 + json.length) % 4)) % 4;
   const vectors = new Float32Array(keys.length * basis.rank);
@@ -79,12 +116,24 @@ export function saveBasis(dir: string, repository: string, basis: LsiBasis, maxB
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.length);
   // The commit too: the same content fitted at two commits differs in which snapshots may fold into it.
-  const id = createHash('sha256').update(`${basis.commit ?? ''}\n${[...keys].sort().join('\n')}`).digest('hex').slice(0, 24);
+  const id = createHash('sha256')
+    .update(`${basis.commit ?? ''}\n${[...keys].sort().join('\n')}`)
+    .digest('hex')
+    .slice(0, 24);
   const file = join(dir, `${tagOf(repository, basis.name, candidates)}-lsi-${id}.bin`);
   mkdirSync(dir, { recursive: true });
   // Workers in containers may share the data directory and have the same pid: a random name cannot collide.
   const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(tmp, Buffer.concat([length, json, Buffer.alloc(pad), Buffer.from(basis.bt.buffer, basis.bt.byteOffset, basis.bt.byteLength), Buffer.from(vectors.buffer)]));
+  writeFileSync(
+    tmp,
+    Buffer.concat([
+      length,
+      json,
+      Buffer.alloc(pad),
+      Buffer.from(basis.bt.buffer, basis.bt.byteOffset, basis.bt.byteLength),
+      Buffer.from(vectors.buffer),
+    ]),
+  );
   renameSync(tmp, file);
   if (maxBytes !== undefined) evictIndexes(dir, maxBytes, file);
   return file;
@@ -125,7 +174,18 @@ export function loadBasis(file: string): LsiBasis | undefined {
     const fitted = new Map<string, Float32Array>();
     keys.forEach((k, i) => fitted.set(k, floats.slice(m * l + i * rank, m * l + (i + 1) * rank)));
     touch(file);
-    return { name: header.name, rank, l, vocab: new Map(vocab.map((t, i) => [t, i])), idf: Float64Array.from(idf), bt: floats.slice(0, m * l), projection: Float64Array.from(projection), fitted, commit, file };
+    return {
+      name: header.name,
+      rank,
+      l,
+      vocab: new Map(vocab.map((t, i) => [t, i])),
+      idf: Float64Array.from(idf),
+      bt: floats.slice(0, m * l),
+      projection: Float64Array.from(projection),
+      fitted,
+      commit,
+      file,
+    };
   } catch {
     return undefined;
   }
@@ -145,7 +205,14 @@ function touch(file: string): void {
  * these documents (see changedShare), closest first (ties: the most recently used), with their
  * commits; `accepts` then picks. Only headers are read to choose.
  */
-export function storedBases(dir: string, repository: string, name: string, candidates: BasisCandidates, keys: readonly string[], maxChanged: number): Array<{ file: string; changed: number; commit?: string }> {
+export function storedBases(
+  dir: string,
+  repository: string,
+  name: string,
+  candidates: BasisCandidates,
+  keys: readonly string[],
+  maxChanged: number,
+): Array<{ file: string; changed: number; commit?: string }> {
   const prefix = `${tagOf(repository, name, candidates)}-lsi-`;
   let names: string[];
   try {
@@ -161,10 +228,17 @@ export function storedBases(dir: string, repository: string, name: string, candi
       if (!header || header.name !== name || !Array.isArray(header.keys)) continue;
       const changed = changedShare(new Set(header.keys), keys);
       if (changed > maxChanged) continue;
-      found.push({ file, changed, commit: typeof header.commit === 'string' ? header.commit : undefined, mtimeMs: statSync(file).mtimeMs });
+      found.push({
+        file,
+        changed,
+        commit: typeof header.commit === 'string' ? header.commit : undefined,
+        mtimeMs: statSync(file).mtimeMs,
+      });
     } catch {
       // Damaged or evicted meanwhile: skip it.
     }
   }
-  return found.sort((a, b) => a.changed - b.changed || b.mtimeMs - a.mtimeMs).map(({ file, changed, commit }) => ({ file, changed, commit }));
+  return found
+    .sort((a, b) => a.changed - b.changed || b.mtimeMs - a.mtimeMs)
+    .map(({ file, changed, commit }) => ({ file, changed, commit }));
 }

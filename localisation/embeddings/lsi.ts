@@ -31,7 +31,12 @@ export function gaussians(seed: number, count: number): Float64Array {
  * generator's state is kept as an int32 (the same 32 bits as the unsigned form, without the
  * doubles an unsigned state over 2³¹ becomes).
  */
-export function gaussianPanels(seed: number, rows: number, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+export function gaussianPanels(
+  seed: number,
+  rows: number,
+  l: number,
+  out: Float64Array = new Float64Array(rows * l),
+): Float64Array {
   let state = seed | 0;
   for (let j = 0; j < l; j++) {
     const w = panelWidth(j, l);
@@ -80,7 +85,12 @@ export function transposeRows(a: SparseRows, rows: number, cols: number): Sparse
  * its group's width w. A product that takes eight columns per pass over A finds a row's eight
  * entries side by side (one or two cache lines, not eight) and writes its eight sums together.
  */
-export function panelsFromColumns(c: Float64Array, rows: number, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+export function panelsFromColumns(
+  c: Float64Array,
+  rows: number,
+  l: number,
+  out: Float64Array = new Float64Array(rows * l),
+): Float64Array {
   for (let j = 0; j < l; j++) {
     const w = panelWidth(j, l);
     const base = (j - (j & 7)) * rows + (j & 7);
@@ -91,7 +101,12 @@ export function panelsFromColumns(c: Float64Array, rows: number, l: number, out:
 }
 
 /** The column-major form of a rows × l matrix in panels (see `panelsFromColumns`). */
-export function columnsFromPanels(p: Float64Array, rows: number, l: number, out: Float64Array = new Float64Array(rows * l)): Float64Array {
+export function columnsFromPanels(
+  p: Float64Array,
+  rows: number,
+  l: number,
+  out: Float64Array = new Float64Array(rows * l),
+): Float64Array {
   for (let j = 0; j < l; j++) {
     const w = panelWidth(j, l);
     const base = (j - (j & 7)) * rows + (j & 7);
@@ -102,7 +117,12 @@ export function columnsFromPanels(p: Float64Array, rows: number, l: number, out:
 }
 
 /** The row-major form (row r's l entries from r · l) of a rows × l matrix in panels, into `out` (float32 rounds each). */
-export function rowsFromPanels<T extends Float64Array | Float32Array>(p: Float64Array, rows: number, l: number, out: T): T {
+export function rowsFromPanels<T extends Float64Array | Float32Array>(
+  p: Float64Array,
+  rows: number,
+  l: number,
+  out: T,
+): T {
   for (let j0 = 0; j0 < l; j0 += 8) {
     const w = panelWidth(j0, l);
     const base = j0 * rows;
@@ -121,7 +141,14 @@ export function rowsFromPanels<T extends Float64Array | Float32Array>(p: Float64
  * arena holding A, X and out, the full panels run there in SIMD (the same numbers; see
  * panel-kernel.ts).
  */
-export function sparseTimes(a: SparseRows, rows: number, x: Float64Array, l: number, out: Float64Array = new Float64Array(rows * l), arena?: PanelArena): Float64Array {
+export function sparseTimes(
+  a: SparseRows,
+  rows: number,
+  x: Float64Array,
+  l: number,
+  out: Float64Array = new Float64Array(rows * l),
+  arena?: PanelArena,
+): Float64Array {
   const { rowPtr, cols: idx, vals } = a;
   const xRows = x.length / l;
   let j = 0;
@@ -191,15 +218,34 @@ function everyEntry(vals: Float64Array, rows: number, cols: number, arena?: Pane
  * every entry present: each dot product sums over the rows in order from 0, and with an arena
  * holding X runs in SIMD (the same numbers).
  */
-export function symmetricCross(x: Float64Array, y: Float64Array, n: number, l: number, arena?: PanelArena): Float64Array {
-  const full = rowsFromPanels(sparseTimes(everyEntry(x, l, n, arena), l, y, l, arena?.f64(l * l), arena), l, l, new Float64Array(l * l));
+export function symmetricCross(
+  x: Float64Array,
+  y: Float64Array,
+  n: number,
+  l: number,
+  arena?: PanelArena,
+): Float64Array {
+  const full = rowsFromPanels(
+    sparseTimes(everyEntry(x, l, n, arena), l, y, l, arena?.f64(l * l), arena),
+    l,
+    l,
+    new Float64Array(l * l),
+  );
   const c = new Float64Array(l * l);
   for (let i = 0; i < l; i++) for (let j = 0; j < l; j++) c[i * l + j] = (full[i * l + j]! + full[j * l + i]!) / 2;
   return c;
 }
 
 /** Normalises column k of an n-row column-major m, or zeroes it (false) when it is rounding only. */
-function finishColumn(m: Float64Array, n: number, l: number, k: number, tolerance: number, before: Float64Array, factor: Float64Array | undefined): boolean {
+function finishColumn(
+  m: Float64Array,
+  n: number,
+  l: number,
+  k: number,
+  tolerance: number,
+  before: Float64Array,
+  factor: Float64Array | undefined,
+): boolean {
   const ck = k * n;
   let norm = 0;
   for (let r = 0; r < n; r++) norm += m[ck + r]! ** 2;
@@ -367,7 +413,11 @@ function countTokens(tokens: readonly string[]): Counts {
  * their terms first come in the document (a repeated term adds its count to its first entry), and
  * their weights.
  */
-function weigh(doc: Counts, vocab: ReadonlyMap<string, number>, idf: Float64Array): { cols: Int32Array; vals: Float64Array } {
+function weigh(
+  doc: Counts,
+  vocab: ReadonlyMap<string, number>,
+  idf: Float64Array,
+): { cols: Int32Array; vals: Float64Array } {
   const { terms, counts } = doc;
   const cols = new Int32Array(terms.length);
   const vals = new Float64Array(terms.length);
@@ -407,7 +457,13 @@ let entryScratch = new Int32Array(0);
  * Terms are numbered once for the whole corpus, so each document is weighed over integer ids and a
  * scratch array, not a Map per document.
  */
-export function weighCorpus(docs: readonly Counts[]): { a: SparseRows; n: number; m: number; vocab: Map<string, number>; idf: Float64Array } {
+export function weighCorpus(docs: readonly Counts[]): {
+  a: SparseRows;
+  n: number;
+  m: number;
+  vocab: Map<string, number>;
+  idf: Float64Array;
+} {
   const n = docs.length;
   const ids = new Map<string, number>();
   const names: string[] = [];
@@ -475,7 +531,13 @@ export function weighCorpus(docs: readonly Counts[]): { a: SparseRows; n: number
     for (let p = first; p < k; p++) a.vals[p]! /= norm;
     a.rowPtr[i + 1] = k;
   });
-  return { a: k === nnz ? a : { rowPtr: a.rowPtr, cols: a.cols.slice(0, k), vals: a.vals.slice(0, k) }, n, m, vocab, idf };
+  return {
+    a: k === nnz ? a : { rowPtr: a.rowPtr, cols: a.cols.slice(0, k), vals: a.vals.slice(0, k) },
+    n,
+    m,
+    vocab,
+    idf,
+  };
 }
 
 /**
@@ -526,12 +588,21 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   // m × l buffer holds Ω, then each Aᵀ Q, then Bᵀ (sympy: 17 MB, allocated once, not four times).
   const nnz = a.rowPtr[n]!;
   // A, Aᵀ, the m × l and the n × l panels in one WebAssembly memory where there is SIMD.
-  const sparseBytes = (rows: number) => PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(nnz, 4) + PanelArena.bytes(nnz, 8);
+  const sparseBytes = (rows: number) =>
+    PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(nnz, 4) + PanelArena.bytes(nnz, 8);
   // And Q, and C's full Qᵀ(A Bᵀ) as the product with Qᵀ (symmetricCross).
-  const crossBytes = PanelArena.bytes(n * l, 8) + PanelArena.bytes(l + 1, 4) + PanelArena.bytes(l * n, 4) + PanelArena.bytes(l * l, 8);
+  const crossBytes =
+    PanelArena.bytes(n * l, 8) + PanelArena.bytes(l + 1, 4) + PanelArena.bytes(l * n, 4) + PanelArena.bytes(l * l, 8);
   // And the documents' Q W (see below).
-  const uBytes = PanelArena.bytes(n * l, 8) + PanelArena.bytes(n + 1, 4) + PanelArena.bytes(n * l, 4) + PanelArena.bytes(l * rank, 8) + PanelArena.bytes(n * rank, 8);
-  const arena = PanelArena.create(sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8) + crossBytes + uBytes);
+  const uBytes =
+    PanelArena.bytes(n * l, 8) +
+    PanelArena.bytes(n + 1, 4) +
+    PanelArena.bytes(n * l, 4) +
+    PanelArena.bytes(l * rank, 8) +
+    PanelArena.bytes(n * rank, 8);
+  const arena = PanelArena.create(
+    sparseBytes(n) + sparseBytes(m) + PanelArena.bytes(m * l, 8) + PanelArena.bytes(n * l, 8) + crossBytes + uBytes,
+  );
   const aT = transposeRows(a, n, m);
   const [as, aTs] = arena ? [arena.sparse(a, n), arena.sparse(aT, m)] : [a, aT];
   const terms = gaussianPanels(seed, m, l, arena?.f64(m * l));
@@ -546,7 +617,9 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   const bt = sparseTimes(aTs, m, panelsFromColumns(q, n, l, y), l, terms, arena);
   const abt = sparseTimes(as, n, bt, l, y, arena);
   const { values, vectors } = symmetricEigen(symmetricCross(q, abt, n, l, arena), l);
-  const order = Array.from(values, (v, i) => [v, i] as const).sort((p, r) => r[0] - p[0]).slice(0, rank);
+  const order = Array.from(values, (v, i) => [v, i] as const)
+    .sort((p, r) => r[0] - p[0])
+    .slice(0, rank);
   const wk = new Float64Array(rank * l);
   order.forEach(([, e], d) => wk.set(vectors.subarray(e * l, (e + 1) * l), d * l));
   // The documents' Q W (n × rank): Q's rows as a sparse matrix with every entry present times W
@@ -554,7 +627,12 @@ export function truncatedSvd(a: SparseRows, n: number, m: number, rank: number, 
   const qRows = arena ? arena.f64(n * l) : new Float64Array(n * l);
   for (let j = 0; j < l; j++) for (let i = 0; i < n; i++) qRows[i * l + j] = q[j * n + i]!;
   const w = panelsFromColumns(wk, l, rank, arena?.f64(l * rank));
-  const u = rowsFromPanels(sparseTimes(everyEntry(qRows, n, l, arena), n, w, rank, arena?.f64(n * rank), arena), n, rank, new Float64Array(n * rank));
+  const u = rowsFromPanels(
+    sparseTimes(everyEntry(qRows, n, l, arena), n, w, rank, arena?.f64(n * rank), arena),
+    n,
+    rank,
+    new Float64Array(n * rank),
+  );
   return { q, bt, wk, u, sigma: order.map(([v]) => Math.sqrt(Math.max(v, 1e-12))) };
 }
 
@@ -568,7 +646,14 @@ function timesBt(cols: Int32Array, vals: Float64Array, bt: Float32Array, l: numb
   const qb = new Float64Array(l);
   let j = 0;
   for (; j + 7 < l; j += 8) {
-    let d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0;
+    let d0 = 0,
+      d1 = 0,
+      d2 = 0,
+      d3 = 0,
+      d4 = 0,
+      d5 = 0,
+      d6 = 0,
+      d7 = 0;
     for (let p = 0; p < terms; p++) {
       const v = vals[p]!;
       const row = cols[p]! * l + j;
@@ -607,7 +692,14 @@ function project(qb: Float64Array, projection: Float64Array, l: number, rank: nu
   const round = Math.fround;
   let d = 0;
   for (; d + 7 < rank; d += 8) {
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    let s0 = 0,
+      s1 = 0,
+      s2 = 0,
+      s3 = 0,
+      s4 = 0,
+      s5 = 0,
+      s6 = 0,
+      s7 = 0;
     for (let i = 0; i < l; i++) {
       const x = qb[i]!;
       if (x === 0) continue;
@@ -651,7 +743,9 @@ function isAncestor(gitDir: string, ancestor: string, commit: string): boolean {
   const key = `${gitDir}\0${ancestor}\0${commit}`;
   let answer = ancestry.get(key);
   if (answer === undefined) {
-    answer = spawnSync('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', ancestor, commit], { stdio: 'ignore' }).status === 0;
+    answer =
+      spawnSync('git', ['--git-dir', gitDir, 'merge-base', '--is-ancestor', ancestor, commit], { stdio: 'ignore' })
+        .status === 0;
     ancestry.set(key, answer);
   }
   return answer;
@@ -705,8 +799,11 @@ export class LsiEmbedder implements Embedder {
   }
 
   async embedCorpus(corpus: EmbeddingCorpus): Promise<CorpusEmbedding> {
-    const docs: Counts[] = corpus.paths.map((p) => corpus.terms?.get(p) ?? countTokens([...pathTokens(p), ...tokenize(corpus.texts.get(p) ?? '')]));
-    const keys = corpus.blobs && corpus.repository ? corpus.paths.map((p) => docKey(p, corpus.blobs!.get(p) ?? '')) : undefined;
+    const docs: Counts[] = corpus.paths.map(
+      (p) => corpus.terms?.get(p) ?? countTokens([...pathTokens(p), ...tokenize(corpus.texts.get(p) ?? '')]),
+    );
+    const keys =
+      corpus.blobs && corpus.repository ? corpus.paths.map((p) => docKey(p, corpus.blobs!.get(p) ?? '')) : undefined;
     const basis = keys && this.reusableBasis(corpus, keys);
     if (basis) {
       let folded = 0;
@@ -730,14 +827,24 @@ export class LsiEmbedder implements Embedder {
       this.remember(groupOf(corpus), fit.basis);
       if (corpus.cache) {
         try {
-          fit.basis.file = saveBasis(corpus.cache.dir, corpus.repository, fit.basis, corpus.cache.maxBytes, corpus.candidates);
+          fit.basis.file = saveBasis(
+            corpus.cache.dir,
+            corpus.repository,
+            fit.basis,
+            corpus.cache.maxBytes,
+            corpus.candidates,
+          );
         } catch {
           // A full or read-only disk only costs the next process a refit.
         }
       }
     }
     const basis_ = fit.basis;
-    return { dimensions: basis_.rank, vectors: keys ? keys.map((k) => basis_.fitted.get(k)!) : [...basis_.fitted.values()], embedQuery: async (text) => fold(basis_, countTokens(tokenize(text))) };
+    return {
+      dimensions: basis_.rank,
+      vectors: keys ? keys.map((k) => basis_.fitted.get(k)!) : [...basis_.fitted.values()],
+      embedQuery: async (text) => fold(basis_, countTokens(tokenize(text))),
+    };
   }
 
   private remember(group: string, basis: LsiBasis): void {
@@ -765,7 +872,14 @@ export class LsiEmbedder implements Embedder {
     }
     if (best) return best.basis;
     if (!corpus.cache) return undefined;
-    for (const stored of storedBases(corpus.cache.dir, corpus.repository!, this.name, corpus.candidates ?? {}, keys, this.maxChangedShare)) {
+    for (const stored of storedBases(
+      corpus.cache.dir,
+      corpus.repository!,
+      this.name,
+      corpus.candidates ?? {},
+      keys,
+      this.maxChangedShare,
+    )) {
       if (!this.mayFold(corpus, stored.commit, stored.changed)) continue;
       const basis = loadBasis(stored.file);
       if (!basis || basis.name !== this.name) continue;
@@ -793,7 +907,18 @@ export class LsiEmbedder implements Embedder {
     const projection = new Float64Array(l * rank);
     for (let j = 0; j < l; j++) for (let d = 0; d < rank; d++) projection[j * rank + d] = wk[d * l + j]! / sigma[d]!;
     // Bᵀ row-major by term, in float32: what is stored on disk is exactly what a fresh fit uses.
-    return { basis: { name: this.name, rank, l, vocab, idf, bt: rowsFromPanels(bt, m, l, new Float32Array(m * l)), projection, fitted } };
+    return {
+      basis: {
+        name: this.name,
+        rank,
+        l,
+        vocab,
+        idf,
+        bt: rowsFromPanels(bt, m, l, new Float32Array(m * l)),
+        projection,
+        fitted,
+      },
+    };
   }
 
   /** Too few files or terms for an SVD: plain normalised TF-IDF over the (tiny) vocabulary. */

@@ -42,7 +42,11 @@ export class ApiEmbedder implements Embedder {
         ({ OpenAIEmbeddings } = await import('@langchain/openai'));
       } catch (err) {
         // Not the endpoint's fault: the install is missing a dependency.
-        throw new FixwrightError('FW_ERR_CONFIG', `the API embedder (${this.name}) cannot load its client library @langchain/openai: ${(err as Error).message}; reinstall fixwright's dependencies (npm ci)`, { cause: err });
+        throw new FixwrightError(
+          'FW_ERR_CONFIG',
+          `the API embedder (${this.name}) cannot load its client library @langchain/openai: ${(err as Error).message}; reinstall fixwright's dependencies (npm ci)`,
+          { cause: err },
+        );
       }
       const options = this.options;
       this.client = new OpenAIEmbeddings({
@@ -82,9 +86,13 @@ export class ApiEmbedder implements Embedder {
       try {
         vectors = await client.embedDocuments(missing.map(([t]) => t));
       } catch (err) {
-        throw new FixwrightError('FW_ERR_CONFIG', `the embeddings endpoint failed (${this.name}${this.options.baseURL ? ` at ${this.options.baseURL}` : ''}): ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new FixwrightError(
+          'FW_ERR_CONFIG',
+          `the embeddings endpoint failed (${this.name}${this.options.baseURL ? ` at ${this.options.baseURL}` : ''}): ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       }
       missing.forEach(([text, i], j) => {
         const v = new Float32Array(vectors[j] ?? []);
@@ -104,7 +112,8 @@ export class ApiEmbedder implements Embedder {
     const texts = corpus.paths.map((p) => `${p}\n${(corpus.texts.get(p) ?? '').slice(0, maxChars)}`);
     const vectors = await this.embedTexts(texts);
     const dimensions = vectors.find((v) => v.length > 0)?.length ?? 0;
-    if (corpus.paths.length > 0 && dimensions === 0) throw new FixwrightError('FW_ERR_CONFIG', `the embeddings endpoint (${this.name}) returned empty vectors`);
+    if (corpus.paths.length > 0 && dimensions === 0)
+      throw new FixwrightError('FW_ERR_CONFIG', `the embeddings endpoint (${this.name}) returned empty vectors`);
     return {
       dimensions: Math.max(1, dimensions),
       vectors: vectors.map((v) => (v.length === dimensions ? v : new Float32Array(dimensions))),

@@ -147,7 +147,18 @@ function tred2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): vo
 }
 
 function tql2(n: number, e: Float64Array, d: Float64Array, v: Float64Array): void {
-  let g: number, h: number, m: number, p: number, r: number, dl1: number, c: number, c2: number, c3: number, el1: number, s: number, s2: number;
+  let g: number,
+    h: number,
+    m: number,
+    p: number,
+    r: number,
+    dl1: number,
+    c: number,
+    c2: number,
+    c3: number,
+    el1: number,
+    s: number,
+    s2: number;
   for (let i = 1; i < n; i++) e[i - 1] = e[i]!;
   e[n - 1] = 0;
   let f = 0;

@@ -23,14 +23,18 @@ function gitDirsUnder(dir: string): string[] {
   if (own) return [own];
   const found: string[] = [];
   // statSync follows symlinks: mirrors are often linked into place.
-  const subdirs = (d: string) => readdirSync(d).map((name) => join(d, name)).filter((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
+  const subdirs = (d: string) =>
+    readdirSync(d)
+      .map((name) => join(d, name))
+      .filter((p) => statSync(p, { throwIfNoEntry: false })?.isDirectory());
   for (const one of subdirs(dir)) {
     const git = gitDirOf(one);
     if (git) found.push(git);
-    else for (const two of subdirs(one)) {
-      const g = gitDirOf(two);
-      if (g) found.push(g);
-    }
+    else
+      for (const two of subdirs(one)) {
+        const g = gitDirOf(two);
+        if (g) found.push(g);
+      }
   }
   return found;
 }
@@ -40,7 +44,8 @@ function gitDirsUnder(dir: string): string[] {
  * repositories (bare mirrors need no checkout), else from the files under it.
  */
 export async function readCorpus(dir: string): Promise<CorpusFile[]> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new FixwrightError('FW_ERR_BAD_INPUT', `--corpus ${dir} is not a directory`, { field: '--corpus' });
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `--corpus ${dir} is not a directory`, { field: '--corpus' });
   const gitDirs = gitDirsUnder(dir);
   const files: CorpusFile[] = [];
   if (gitDirs.length) {
@@ -53,6 +58,11 @@ export async function readCorpus(dir: string): Promise<CorpusFile[]> {
     for (const f of readDirSnapshot(dir).files) files.push({ path: f.path, text: f.text });
   }
   const clean = files.filter((f) => usable(f.text));
-  if (clean.length === 0) throw new FixwrightError('FW_ERR_BAD_INPUT', `--corpus ${dir} holds no usable Python files (10 to 3000 lines, parsing cleanly)`, { field: '--corpus' });
+  if (clean.length === 0)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `--corpus ${dir} holds no usable Python files (10 to 3000 lines, parsing cleanly)`,
+      { field: '--corpus' },
+    );
   return clean;
 }

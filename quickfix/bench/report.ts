@@ -54,9 +54,36 @@ export function figures(results: readonly CaseResult[]): Figures {
     validity: rate(results.filter((r) => r.valid).length, results.length),
     exact_restore_rate: rate(results.filter((r) => r.exactRestore).length, results.length),
     minimality: ratio.length ? Math.round((ratio.reduce((a, b) => a + b, 0) / ratio.length) * 100) / 100 : null,
-    latency_ms: { p50: percentile(results.map((r) => r.totalMs), 50), p95: percentile(results.map((r) => r.totalMs), 95) },
-    overhead_ms: { p50: percentile(results.map((r) => r.overheadMs), 50), p95: percentile(results.map((r) => r.overheadMs), 95) },
-    model_ms: { p50: percentile(results.map((r) => r.modelMs), 50), p95: percentile(results.map((r) => r.modelMs), 95) },
+    latency_ms: {
+      p50: percentile(
+        results.map((r) => r.totalMs),
+        50,
+      ),
+      p95: percentile(
+        results.map((r) => r.totalMs),
+        95,
+      ),
+    },
+    overhead_ms: {
+      p50: percentile(
+        results.map((r) => r.overheadMs),
+        50,
+      ),
+      p95: percentile(
+        results.map((r) => r.overheadMs),
+        95,
+      ),
+    },
+    model_ms: {
+      p50: percentile(
+        results.map((r) => r.modelMs),
+        50,
+      ),
+      p95: percentile(
+        results.map((r) => r.modelMs),
+        95,
+      ),
+    },
   };
 }
 
@@ -79,21 +106,42 @@ export function tierTables(results: readonly CaseResult[]): Record<string, Recor
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** The Markdown report: one table per tier. */
-export function markdownReport(report: { corpus: string; seed: number; files: number; injected: Record<string, number>; model: string | null; tiers: Record<string, Record<string, Figures>> }): string {
+export function markdownReport(report: {
+  corpus: string;
+  seed: number;
+  files: number;
+  injected: Record<string, number>;
+  model: string | null;
+  tiers: Record<string, Record<string, Figures>>;
+}): string {
   const lines = [
     '# fixwright bench-edits',
     '',
-    `Corpus: \`${report.corpus}\` (${report.files} clean Python files), seed ${report.seed}. Injected bugs kept (reported by pyflakes or the parser): ${Object.entries(report.injected).map(([k, n]) => `${k} ${n}`).join(', ')}.`,
-    `Model tier: ${report.model ?? 'not run'}${report.model === 'scripted' ? ' (the scripted model answers each case with its inverse mutation: its fix rate means nothing; its overhead column is fixwright\'s own time per request)' : ''}.`,
+    `Corpus: \`${report.corpus}\` (${report.files} clean Python files), seed ${report.seed}. Injected bugs kept (reported by pyflakes or the parser): ${Object.entries(
+      report.injected,
+    )
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}.`,
+    `Model tier: ${report.model ?? 'not run'}${report.model === 'scripted' ? " (the scripted model answers each case with its inverse mutation: its fix rate means nothing; its overhead column is fixwright's own time per request)" : ''}.`,
     '',
   ];
   for (const [tier, table] of Object.entries(report.tiers)) {
-    lines.push(`## ${tier} tier`, '', '| bug kind | cases | fix rate | answered | valid | exact restore | minimality | p50 ms | p95 ms | overhead p50 | overhead p95 |', '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    lines.push(
+      `## ${tier} tier`,
+      '',
+      '| bug kind | cases | fix rate | answered | valid | exact restore | minimality | p50 ms | p95 ms | overhead p50 | overhead p95 |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
     for (const [kind, f] of Object.entries(table)) {
-      lines.push(`| ${kind} | ${f.cases} | ${pct(f.fix_rate)} | ${pct(f.answered_rate)} | ${pct(f.validity)} | ${pct(f.exact_restore_rate)} | ${f.minimality ?? '–'} | ${f.latency_ms.p50} | ${f.latency_ms.p95} | ${f.overhead_ms.p50} | ${f.overhead_ms.p95} |`);
+      lines.push(
+        `| ${kind} | ${f.cases} | ${pct(f.fix_rate)} | ${pct(f.answered_rate)} | ${pct(f.validity)} | ${pct(f.exact_restore_rate)} | ${f.minimality ?? '–'} | ${f.latency_ms.p50} | ${f.latency_ms.p95} | ${f.overhead_ms.p50} | ${f.overhead_ms.p95} |`,
+      );
     }
     lines.push('');
   }
-  lines.push('Fix: the injected diagnostics are gone and pyflakes reports nothing the clean file did not. Valid: edits came back, applied and parsed. Minimality: changed lines over the inverse mutation\'s, among fixed cases. Overhead: total latency minus time waiting for the model.', '');
+  lines.push(
+    "Fix: the injected diagnostics are gone and pyflakes reports nothing the clean file did not. Valid: edits came back, applied and parsed. Minimality: changed lines over the inverse mutation's, among fixed cases. Overhead: total latency minus time waiting for the model.",
+    '',
+  );
   return lines.join('\n');
 }

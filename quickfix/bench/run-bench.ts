@@ -53,7 +53,10 @@ export interface EditBenchReport {
 }
 
 /** Injects bugs until `n` are kept; a bug counts only when pyflakes or the parser reports something new. */
-async function makeCases(options: EditBenchOptions, adapter: LanguageAdapter): Promise<{ cases: BenchCase[]; attempted: number }> {
+async function makeCases(
+  options: EditBenchOptions,
+  adapter: LanguageAdapter,
+): Promise<{ cases: BenchCase[]; attempted: number }> {
   const random = seededRandom(options.seed);
   const cases: BenchCase[] = [];
   const cleanDiagnostics = new Map<string, Diagnostic[]>();
@@ -71,24 +74,50 @@ async function makeCases(options: EditBenchOptions, adapter: LanguageAdapter): P
     }
     const broken = await options.analyser.check(injection.code);
     if (!broken.available) throw new Error(`pyflakes is needed to keep only reported bugs: ${broken.reason}`);
-    const fresh = cleanDiagnostics.get(file.path)!.some((d) => d.kind === 'syntax') ? [] : newDiagnostics(cleanDiagnostics.get(file.path)!, broken.diagnostics);
+    const fresh = cleanDiagnostics.get(file.path)!.some((d) => d.kind === 'syntax')
+      ? []
+      : newDiagnostics(cleanDiagnostics.get(file.path)!, broken.diagnostics);
     if (fresh.length === 0) continue; // not reported: an editor would never ask
     const around = adapter.regionAround(injection.code, fresh[0]!.line ?? injection.line);
     const lines = fresh.map((d) => d.line ?? injection.line).concat(injection.line);
     // A dropped import is fixed at the top of the file: the region reaches it.
     const start = kind === 'drop_import' ? 1 : Math.min(around.start, ...lines);
     const end = Math.max(around.end, ...lines);
-    cases.push({ file: file.path, kind, original: file.text, broken: injection.code, line: injection.line, description: injection.description, diagnostics: fresh, region: { start, end } });
+    cases.push({
+      file: file.path,
+      kind,
+      original: file.text,
+      broken: injection.code,
+      line: injection.line,
+      description: injection.description,
+      diagnostics: fresh,
+      region: { start, end },
+    });
     options.onInjected?.(cases.length, options.n);
   }
   return { cases, attempted };
 }
 
 /** Scores one answer against the clean file. */
-async function score(benchCase: BenchCase, tier: 'rule' | 'model', answer: EditResponse, analyser: Analyser, adapter: LanguageAdapter): Promise<CaseResult> {
+async function score(
+  benchCase: BenchCase,
+  tier: 'rule' | 'model',
+  answer: EditResponse,
+  analyser: Analyser,
+  adapter: LanguageAdapter,
+): Promise<CaseResult> {
   const inverse = editsBetween(benchCase.broken, benchCase.original);
   const reason = answer.reason ?? answer.verification.reason;
-  const base = { kind: benchCase.kind, tier, status: answer.status, ...(reason ? { reason: reason.slice(0, 500) } : {}), totalMs: answer.timings_ms.total, modelMs: answer.timings_ms.model, overheadMs: answer.timings_ms.overhead, inverseLines: changedLines(inverse) };
+  const base = {
+    kind: benchCase.kind,
+    tier,
+    status: answer.status,
+    ...(reason ? { reason: reason.slice(0, 500) } : {}),
+    totalMs: answer.timings_ms.total,
+    modelMs: answer.timings_ms.model,
+    overheadMs: answer.timings_ms.overhead,
+    inverseLines: changedLines(inverse),
+  };
   const edits = answer.edits.length ? fromLineEdits(benchCase.broken, answer.edits) : undefined;
   let result: string | undefined;
   try {
@@ -96,11 +125,31 @@ async function score(benchCase: BenchCase, tier: 'rule' | 'model', answer: EditR
   } catch {
     result = undefined;
   }
-  if (result === undefined) return { ...base, fixed: false, valid: false, answered: answer.edits.length > 0, exactRestore: false, changedLines: 0 };
+  if (result === undefined)
+    return {
+      ...base,
+      fixed: false,
+      valid: false,
+      answered: answer.edits.length > 0,
+      exactRestore: false,
+      changedLines: 0,
+    };
   const valid = adapter.parse(result).ok;
   const [after, clean] = await Promise.all([analyser.check(result), analyser.check(benchCase.original)]);
-  const fixed = valid && after.available && clean.available && !benchCase.diagnostics.some((d) => stillReported(d, after.diagnostics)) && newDiagnostics(clean.diagnostics, after.diagnostics).length === 0;
-  return { ...base, fixed, valid, answered: true, exactRestore: result === benchCase.original, changedLines: changedLines(editsBetween(benchCase.broken, result)) };
+  const fixed =
+    valid &&
+    after.available &&
+    clean.available &&
+    !benchCase.diagnostics.some((d) => stillReported(d, after.diagnostics)) &&
+    newDiagnostics(clean.diagnostics, after.diagnostics).length === 0;
+  return {
+    ...base,
+    fixed,
+    valid,
+    answered: true,
+    exactRestore: result === benchCase.original,
+    changedLines: changedLines(editsBetween(benchCase.broken, result)),
+  };
 }
 
 /**
@@ -112,31 +161,68 @@ export async function runEditBench(options: EditBenchOptions): Promise<EditBench
   const adapter = createPythonAdapter(options.analyser);
   const { cases, attempted } = await makeCases(options, adapter);
   // The measured services get adapters of their own: nothing the case-making checked or parsed is remembered for them.
-  const ruleService = new QuickFixService({ adapters: [createPythonAdapter(options.analyser)], model: { name: null, reason: 'the rule tier alone is measured' }, tiers: ['rule'] });
+  const ruleService = new QuickFixService({
+    adapters: [createPythonAdapter(options.analyser)],
+    model: { name: null, reason: 'the rule tier alone is measured' },
+    tiers: ['rule'],
+  });
   const rows: EditBenchReport['json']['cases'] = [];
   const all: CaseResult[] = [];
   let done = 0;
   for (const benchCase of cases) {
-    const request = { language: 'python', code: benchCase.broken, file_path: benchCase.file, start_line: benchCase.region.start, end_line: benchCase.region.end, diagnostics: benchCase.diagnostics.map((d) => ({ ...(d.line !== undefined ? { line: d.line } : {}), message: d.message })), instruction: 'fix errors only' };
+    const request = {
+      language: 'python',
+      code: benchCase.broken,
+      file_path: benchCase.file,
+      start_line: benchCase.region.start,
+      end_line: benchCase.region.end,
+      diagnostics: benchCase.diagnostics.map((d) => ({
+        ...(d.line !== undefined ? { line: d.line } : {}),
+        message: d.message,
+      })),
+      instruction: 'fix errors only',
+    };
     const results: CaseResult[] = [];
     forgetTrees();
-    if (options.tiers.includes('rule')) results.push(await score(benchCase, 'rule', await ruleService.edit(request), options.analyser, adapter));
+    if (options.tiers.includes('rule'))
+      results.push(await score(benchCase, 'rule', await ruleService.edit(request), options.analyser, adapter));
     forgetTrees();
     if (options.tiers.includes('model') && options.modelFor) {
       const model = await options.modelFor(benchCase);
       try {
-        const service = new QuickFixService({ adapters: [createPythonAdapter(options.analyser)], model: model.access, tiers: ['model'] });
+        const service = new QuickFixService({
+          adapters: [createPythonAdapter(options.analyser)],
+          model: model.access,
+          tiers: ['model'],
+        });
         results.push(await score(benchCase, 'model', await service.edit(request), options.analyser, adapter));
       } finally {
         await model.release();
       }
     }
     all.push(...results);
-    rows.push({ file: benchCase.file, kind: benchCase.kind, line: benchCase.line, description: benchCase.description, diagnostics: benchCase.diagnostics, region: benchCase.region, results });
+    rows.push({
+      file: benchCase.file,
+      kind: benchCase.kind,
+      line: benchCase.line,
+      description: benchCase.description,
+      diagnostics: benchCase.diagnostics,
+      region: benchCase.region,
+      results,
+    });
     options.onCase?.(++done, cases.length);
   }
   const injected = Object.fromEntries(BUG_KINDS.map((k) => [k, cases.filter((c) => c.kind === k).length]));
-  const json = { corpus: options.corpus, seed: options.seed, files: options.files.length, attempted, injected, model: options.tiers.includes('model') ? (options.modelLabel ?? null) : null, tiers: tierTables(all), cases: rows };
+  const json = {
+    corpus: options.corpus,
+    seed: options.seed,
+    files: options.files.length,
+    attempted,
+    injected,
+    model: options.tiers.includes('model') ? (options.modelLabel ?? null) : null,
+    tiers: tierTables(all),
+    cases: rows,
+  };
   return { json, markdown: markdownReport(json) };
 }
 
@@ -144,4 +230,3 @@ export async function runEditBench(options: EditBenchOptions): Promise<EditBench
 export function inverseDsl(benchCase: BenchCase): string {
   return `${renderDsl(editsBetween(benchCase.broken, benchCase.original))}\n`;
 }
-

@@ -16,7 +16,14 @@ import { describePlan, keptBySkeleton, planSkeleton } from './skeleton.js';
 const CHECKS_KEPT = 16;
 
 /** Python's rule fixers, in the order they are tried for a diagnostic. */
-export const PYTHON_RULES: readonly RuleFixer[] = [nearMissName, missingImport, unusedImport, unusedLocal, missingColon, keywordTypo];
+export const PYTHON_RULES: readonly RuleFixer[] = [
+  nearMissName,
+  missingImport,
+  unusedImport,
+  unusedLocal,
+  missingColon,
+  keywordTypo,
+];
 
 /** How the Python adapter analyses code. */
 export interface PythonAdapterOptions {
@@ -44,7 +51,11 @@ export function createPythonAdapter(analyser: Analyser, options: PythonAdapterOp
       // No skeleton can be planned (outcome.reason says why): the whole file, as without a focus.
       if (!outcome.ok) return check(code);
       const { plan } = outcome;
-      return check(plan.text).then((r) => (r.available ? { ...r, diagnostics: r.diagnostics.filter((d) => keptBySkeleton(plan, d)), view: describePlan(plan) } : r));
+      return check(plan.text).then((r) =>
+        r.available
+          ? { ...r, diagnostics: r.diagnostics.filter((d) => keptBySkeleton(plan, d)), view: describePlan(plan) }
+          : r,
+      );
     },
     ...(skeletons ? { editFoci } : {}),
     apply: (code, edits: readonly LineRangeEdit[]) => applyLineRangeEdits('snippet.py', code, edits),
@@ -56,7 +67,10 @@ export function createPythonAdapter(analyser: Analyser, options: PythonAdapterOp
       let region = { start: line, end: line };
       for (let n: typeof node | null = node; n; n = n.parent) {
         if (n.type === 'function_definition' || n.type === 'class_definition') {
-          region = { start: (n.parent?.type === 'decorated_definition' ? n.parent : n).startPosition.row + 1, end: n.endPosition.row + 1 };
+          region = {
+            start: (n.parent?.type === 'decorated_definition' ? n.parent : n).startPosition.row + 1,
+            end: n.endPosition.row + 1,
+          };
           break;
         }
       }

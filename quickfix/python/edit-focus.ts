@@ -14,16 +14,25 @@ export interface EditFoci {
 }
 
 const IDENT = /[\p{L}_][\p{L}\p{N}_]*/gu;
-const KEYWORDS = new Set('False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case'.split(' '));
+const KEYWORDS = new Set(
+  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case'.split(
+    ' ',
+  ),
+);
 
 /** The names the import lines bind (`import a.b` binds `a`, `from m import x as y` binds `y`). */
 function importedNames(lines: readonly string[]): Set<string> {
   if (lines.length === 0) return new Set();
   const root = parsePythonTree(`${lines.join('\n')}\n`).rootNode;
-  return new Set(root.namedChildren.filter((c) => c.type === 'import_statement' || c.type === 'import_from_statement').flatMap((c) => importBindings(c).map((n) => n.text)));
+  return new Set(
+    root.namedChildren
+      .filter((c) => c.type === 'import_statement' || c.type === 'import_from_statement')
+      .flatMap((c) => importBindings(c).map((n) => n.text)),
+  );
 }
 
-const identifiers = (lines: readonly string[]) => new Set((lines.join('\n').match(IDENT) ?? []).filter((w) => !KEYWORDS.has(w)));
+const identifiers = (lines: readonly string[]) =>
+  new Set((lines.join('\n').match(IDENT) ?? []).filter((w) => !KEYWORDS.has(w)));
 
 /**
  * The foci for verifying `edits` (before → after): the lines they change and the target lines,
@@ -33,7 +42,12 @@ const identifiers = (lines: readonly string[]) => new Set((lines.join('\n').matc
  * but imports changed and no target has a line, the definitions around the edits differ before and
  * after them (a renamed or split definition), or no skeleton can be planned.
  */
-export function editFoci(before: string, after: string, edits: readonly LineRangeEdit[], targetLines: readonly number[]): EditFoci | undefined {
+export function editFoci(
+  before: string,
+  after: string,
+  edits: readonly LineRangeEdit[],
+  targetLines: readonly number[],
+): EditFoci | undefined {
   const sorted = [...edits].sort((a, b) => a.start - b.start);
   const beforeRanges = targetLines.map((l) => ({ start: l, end: l }));
   const afterRanges: Array<{ start: number; end: number }> = [];
@@ -62,7 +76,9 @@ export function editFoci(before: string, after: string, edits: readonly LineRang
   let planAfter = planSkeleton(after, { ranges: afterRanges, names: [...added] });
   if (!planAfter.ok) return undefined;
   const afterLines = splitLines(after);
-  const seen = [...planAfter.plan.definitionRanges, ...planAfter.plan.focus].flatMap((r) => afterLines.slice(r.start - 1, r.end));
+  const seen = [...planAfter.plan.definitionRanges, ...planAfter.plan.focus].flatMap((r) =>
+    afterLines.slice(r.start - 1, r.end),
+  );
   const present = identifiers(seen);
   const names = [...added, ...[...taken].filter((n) => !present.has(n) && !added.has(n))];
   const foci = { before: { ranges: beforeRanges, names }, after: { ranges: afterRanges, names } };
@@ -72,6 +88,7 @@ export function editFoci(before: string, after: string, edits: readonly LineRang
     if (!planAfter.ok) return undefined;
   }
   // Code that does not parse is not analysed again; code that does must show the same definitions.
-  if (planBefore.ok ? planBefore.plan.definitions.join('\n') !== planAfter.plan.definitions.join('\n') : !beforeBroken) return undefined;
+  if (planBefore.ok ? planBefore.plan.definitions.join('\n') !== planAfter.plan.definitions.join('\n') : !beforeBroken)
+    return undefined;
   return foci;
 }

@@ -23,7 +23,13 @@ export function headerLines(code: string): number {
 function onlyImports(lines: readonly string[]): boolean {
   if (lines.length === 0 || lines.some((l) => !/^(?:import|from)\s/.test(l))) return false;
   const root = parsePythonTree(`${lines.join('\n')}\n`).rootNode;
-  return !root.hasError && root.namedChildren.every((c) => c.type === 'import_statement' || c.type === 'import_from_statement' || c.type === 'future_import_statement');
+  return (
+    !root.hasError &&
+    root.namedChildren.every(
+      (c) =>
+        c.type === 'import_statement' || c.type === 'import_from_statement' || c.type === 'future_import_statement',
+    )
+  );
 }
 
 /**
@@ -36,5 +42,11 @@ export function isTopImportEdit(code: string, edit: LineRangeEdit): boolean {
   if (edit.minus.length !== 1 || edit.plus.length !== 1 || edit.start > header) return false;
   const [old] = edit.minus as [string];
   const [now] = edit.plus as [string];
-  return /^from\s/.test(old) && !old.includes('(') && now.startsWith(`${old.trimEnd()}, `) && onlyImports([old]) && onlyImports([now]);
+  return (
+    /^from\s/.test(old) &&
+    !old.includes('(') &&
+    now.startsWith(`${old.trimEnd()}, `) &&
+    onlyImports([old]) &&
+    onlyImports([now])
+  );
 }

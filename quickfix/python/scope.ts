@@ -31,7 +31,18 @@ export function scopesAt(tree: Parser.Tree, line: number, column: number): Node[
 function targetNames(node: Node | null, out: Node[]): void {
   if (!node) return;
   if (node.type === 'identifier') out.push(node);
-  else if (['pattern_list', 'tuple_pattern', 'list_pattern', 'tuple', 'list', 'list_splat_pattern', 'parenthesized_expression', 'expression_list'].includes(node.type)) {
+  else if (
+    [
+      'pattern_list',
+      'tuple_pattern',
+      'list_pattern',
+      'tuple',
+      'list',
+      'list_splat_pattern',
+      'parenthesized_expression',
+      'expression_list',
+    ].includes(node.type)
+  ) {
     for (const child of node.namedChildren) targetNames(child, out);
   } else if (node.type === 'list_splat') targetNames(node.namedChildren[0] ?? null, out);
 }
@@ -47,7 +58,8 @@ export function importBindings(node: Node): Node[] {
     } else if (item.type === 'dotted_name') {
       const first = item.namedChildren[0];
       if (first && node.type === 'import_statement') out.push(first);
-      else if (node.type === 'import_from_statement') out.push(item.namedChildren[item.namedChildren.length - 1] ?? item);
+      else if (node.type === 'import_from_statement')
+        out.push(item.namedChildren[item.namedChildren.length - 1] ?? item);
     }
   }
   return out;
@@ -128,9 +140,18 @@ export function isReference(node: Node): boolean {
   if (!parent) return false;
   if (parent.type === 'attribute' && parent.childForFieldName('attribute')?.id === node.id) return false;
   if (parent.type === 'keyword_argument' && parent.childForFieldName('name')?.id === node.id) return false;
-  if ((parent.type === 'function_definition' || parent.type === 'class_definition') && parent.childForFieldName('name')?.id === node.id) return false;
+  if (
+    (parent.type === 'function_definition' || parent.type === 'class_definition') &&
+    parent.childForFieldName('name')?.id === node.id
+  )
+    return false;
   if (['dotted_name', 'aliased_import', 'import_prefix', 'relative_import'].includes(parent.type)) return false;
-  if (['parameters', 'default_parameter', 'typed_parameter', 'typed_default_parameter', 'lambda_parameters'].includes(parent.type)) return false;
+  if (
+    ['parameters', 'default_parameter', 'typed_parameter', 'typed_default_parameter', 'lambda_parameters'].includes(
+      parent.type,
+    )
+  )
+    return false;
   return true;
 }
 

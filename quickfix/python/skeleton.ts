@@ -38,7 +38,20 @@ export interface SkeletonPlan {
 export type SkeletonOutcome = { ok: true; plan: SkeletonPlan } | { ok: false; reason: string };
 
 /** Compound statements whose blocks may hold definitions at module or class level. */
-const COMPOUND = new Set(['if_statement', 'elif_clause', 'else_clause', 'try_statement', 'except_clause', 'except_group_clause', 'finally_clause', 'with_statement', 'for_statement', 'while_statement', 'match_statement', 'case_clause']);
+const COMPOUND = new Set([
+  'if_statement',
+  'elif_clause',
+  'else_clause',
+  'try_statement',
+  'except_clause',
+  'except_group_clause',
+  'finally_clause',
+  'with_statement',
+  'for_statement',
+  'while_statement',
+  'match_statement',
+  'case_clause',
+]);
 
 /**
  * pyflakes findings that depend on every use of a name in the file (reported once all function
@@ -61,7 +74,8 @@ function mentionTest(names: ReadonlySet<string>): (text: string) => boolean {
 function focusImports(container: Node, focus: readonly Range[], out: string[] = []): string[] {
   for (const child of container.namedChildren) {
     if (!focus.some((r) => child.startPosition.row + 1 <= r.end && child.endPosition.row + 1 >= r.start)) continue;
-    if (child.type === 'import_statement' || child.type === 'import_from_statement') out.push(...importBindings(child).map((b) => b.text));
+    if (child.type === 'import_statement' || child.type === 'import_from_statement')
+      out.push(...importBindings(child).map((b) => b.text));
     else if (child.type === 'block' || COMPOUND.has(child.type)) focusImports(child, focus, out);
   }
   return out;
@@ -77,7 +91,10 @@ const PYTHON2_STATEMENT = /^[ \t]*(?:print|exec)(?:[ \t]+(?![ \t]*(?:[=.,()[\]}:
  */
 export function planSkeleton(code: string, focus: AnalysisFocus): SkeletonOutcome {
   // Verifying a candidate plans the same two texts several times: each is planned (and parsed) once.
-  const key = JSON.stringify([[...focus.ranges].sort((a, b) => a.start - b.start || a.end - b.end).map((r) => [r.start, r.end]), [...new Set(focus.names ?? [])].sort()]);
+  const key = JSON.stringify([
+    [...focus.ranges].sort((a, b) => a.start - b.start || a.end - b.end).map((r) => [r.start, r.end]),
+    [...new Set(focus.names ?? [])].sort(),
+  ]);
   let plans = planned.get(code);
   if (plans) planned.delete(code);
   else plans = new Map();
@@ -97,7 +114,9 @@ onForgetTrees(() => planned.clear());
 
 function plan(code: string, tree: Parser.Tree, focus: AnalysisFocus): SkeletonOutcome {
   const lines = splitLines(code);
-  const ranges = focus.ranges.map((r) => ({ start: Math.max(r.start, 1), end: Math.min(r.end, lines.length) })).filter((r) => r.end >= r.start);
+  const ranges = focus.ranges
+    .map((r) => ({ start: Math.max(r.start, 1), end: Math.min(r.end, lines.length) }))
+    .filter((r) => r.end >= r.start);
   if (ranges.length === 0) return { ok: false, reason: 'the focus is empty' };
   const names = new Set([...(focus.names ?? []), ...focusImports(tree.rootNode, ranges)]);
   const mentions = mentionTest(names);
@@ -105,7 +124,8 @@ function plan(code: string, tree: Parser.Tree, focus: AnalysisFocus): SkeletonOu
   const definitions: string[] = [];
   const stubs: Array<Range & { text: string }> = [];
   let problem: string | undefined;
-  const syntaxError = (row: number) => `a syntax error near line ${row + 1}, outside the definitions around the lines asked about`;
+  const syntaxError = (row: number) =>
+    `a syntax error near line ${row + 1}, outside the definitions around the lines asked about`;
 
   const visit = (container: Node): void => {
     for (const child of container.namedChildren) {
@@ -130,8 +150,13 @@ function plan(code: string, tree: Parser.Tree, focus: AnalysisFocus): SkeletonOu
         }
         const text = child.text;
         // `global` binds module names from inside a body; a mention of a focus name decides whether it is used: both stay whole.
-        if (mentions(text) || (/\bglobal\b/.test(text) && child.descendantsOfType('global_statement').length > 0)) continue;
-        stubs.push({ start, end, text: `${indentOf(lines[start - 1]!)}${isClass ? `class ${name}: pass` : `def ${name}(): pass`}` });
+        if (mentions(text) || (/\bglobal\b/.test(text) && child.descendantsOfType('global_statement').length > 0))
+          continue;
+        stubs.push({
+          start,
+          end,
+          text: `${indentOf(lines[start - 1]!)}${isClass ? `class ${name}: pass` : `def ${name}(): pass`}`,
+        });
         continue;
       }
       if (COMPOUND.has(child.type)) {
@@ -140,10 +165,20 @@ function plan(code: string, tree: Parser.Tree, focus: AnalysisFocus): SkeletonOu
       }
       const overlaps = ranges.some((r) => start <= r.end && end >= r.start);
       // A long constant (`MESSAGES = {…}` over 200 lines) keeps its binding and loses only the uses inside it.
-      const assignment = child.type === 'expression_statement' && child.namedChildCount === 1 ? child.namedChildren[0]! : undefined;
+      const assignment =
+        child.type === 'expression_statement' && child.namedChildCount === 1 ? child.namedChildren[0]! : undefined;
       const left = assignment?.type === 'assignment' ? assignment.childForFieldName('left') : null;
       const right = assignment?.type === 'assignment' ? assignment.childForFieldName('right') : null;
-      if (left?.type === 'identifier' && left.text !== '__all__' && right && right.type !== 'assignment' && !assignment!.childForFieldName('type') && end > start && !overlaps && !child.hasError) {
+      if (
+        left?.type === 'identifier' &&
+        left.text !== '__all__' &&
+        right &&
+        right.type !== 'assignment' &&
+        !assignment!.childForFieldName('type') &&
+        end > start &&
+        !overlaps &&
+        !child.hasError
+      ) {
         const text = child.text;
         if (!text.includes(':=') && !mentions(text)) {
           stubs.push({ start, end, text: `${indentOf(lines[start - 1]!)}${left.text} = 0` });
@@ -170,11 +205,26 @@ function plan(code: string, tree: Parser.Tree, focus: AnalysisFocus): SkeletonOu
   if (problem) return { ok: false, reason: problem };
   const out = [...lines];
   for (const stub of stubs) {
-    if (PYTHON2_STATEMENT.test(lines.slice(stub.start - 1, stub.end).join('\n'))) return { ok: false, reason: `line ${stub.start}'s definition looks like Python 2, which only the whole-file check reports` };
+    if (PYTHON2_STATEMENT.test(lines.slice(stub.start - 1, stub.end).join('\n')))
+      return {
+        ok: false,
+        reason: `line ${stub.start}'s definition looks like Python 2, which only the whole-file check reports`,
+      };
     out[stub.start - 1] = stub.text;
     for (let row = stub.start; row < stub.end; row++) out[row] = '';
   }
-  return { ok: true, plan: { text: joinLines(out, code), definitionRanges, focus: ranges, stubRanges: stubs.map(({ start, end }) => ({ start, end })), names, definitions, stubbed: stubs.length } };
+  return {
+    ok: true,
+    plan: {
+      text: joinLines(out, code),
+      definitionRanges,
+      focus: ranges,
+      stubRanges: stubs.map(({ start, end }) => ({ start, end })),
+      names,
+      definitions,
+      stubbed: stubs.length,
+    },
+  };
 }
 
 /** Whether a finding on the skeleton is one the whole file's analysis reports too (see SkeletonPlan). */
@@ -182,7 +232,8 @@ export function keptBySkeleton(plan: SkeletonPlan, d: Diagnostic): boolean {
   // The stubbed parts parse (tree-sitter said so): a syntax error is the kept parts'.
   if (d.kind === 'syntax') return true;
   // "'numpy as np' imported but unused", "redefinition of unused 'np' from line 3": any name in it.
-  if (d.name !== undefined && (d.name.match(/[\p{L}_][\p{L}\p{N}_]*/gu) ?? []).some((n) => plan.names.has(n))) return true;
+  if (d.name !== undefined && (d.name.match(/[\p{L}_][\p{L}\p{N}_]*/gu) ?? []).some((n) => plan.names.has(n)))
+    return true;
   if (d.line === undefined || within(d.line, plan.stubRanges)) return false;
   if (within(d.line, plan.definitionRanges)) return true;
   return within(d.line, plan.focus) && !(d.code !== undefined && WHOLE_FILE_KINDS.has(d.code));

@@ -11,12 +11,15 @@ export const IDENTIFIER = /^[\p{L}_][\p{L}\p{N}_]*$/u;
 export function editDistance(a: string, b: string): number {
   const rows = a.length + 1;
   const cols = b.length + 1;
-  const d: number[][] = Array.from({ length: rows }, (_, i) => Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d: number[][] = Array.from({ length: rows }, (_, i) =>
+    Array.from({ length: cols }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
       d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;
@@ -86,12 +89,23 @@ function reparse(baseText: string, base: Parser.Tree, code: string): Parser.Tree
   let prefix = 0;
   while (prefix < shorter && baseText.charCodeAt(prefix) === code.charCodeAt(prefix)) prefix++;
   let suffix = 0;
-  while (suffix < shorter - prefix && baseText.charCodeAt(baseText.length - 1 - suffix) === code.charCodeAt(code.length - 1 - suffix)) suffix++;
+  while (
+    suffix < shorter - prefix &&
+    baseText.charCodeAt(baseText.length - 1 - suffix) === code.charCodeAt(code.length - 1 - suffix)
+  )
+    suffix++;
   const oldEnd = baseText.length - suffix;
   const newEnd = code.length - suffix;
   if (Math.max(oldEnd, newEnd) - prefix > code.length / 4) return undefined;
   trees.delete(baseText);
-  base.edit({ startIndex: prefix, oldEndIndex: oldEnd, newEndIndex: newEnd, startPosition: pointAt(code, prefix), oldEndPosition: pointAt(baseText, oldEnd), newEndPosition: pointAt(code, newEnd) });
+  base.edit({
+    startIndex: prefix,
+    oldEndIndex: oldEnd,
+    newEndIndex: newEnd,
+    startPosition: pointAt(code, prefix),
+    oldEndPosition: pointAt(baseText, oldEnd),
+    newEndPosition: pointAt(code, newEnd),
+  });
   return incrementalParser().parse(code, base, { bufferSize: Math.max(32 * 1024, code.length * 2 + 1024) });
 }
 
@@ -122,7 +136,12 @@ export function forgetTrees(): void {
 }
 
 /** Replaces occurrences of identifier `name` at the given (row, column) spots, checking each spot really holds it. */
-export function renameAt(code: string, spots: ReadonlyArray<{ row: number; column: number }>, name: string, replacement: string): string | undefined {
+export function renameAt(
+  code: string,
+  spots: ReadonlyArray<{ row: number; column: number }>,
+  name: string,
+  replacement: string,
+): string | undefined {
   const lines = splitLines(code);
   // Right to left within a line, so earlier columns stay valid.
   const sorted = [...spots].sort((a, b) => a.row - b.row || b.column - a.column);

@@ -1,6 +1,15 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, homedir, hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -26,8 +35,26 @@ import type { TestEnvironment } from './types.js';
  * known to the host, and a change there must make a new build.
  */
 export const DEFAULT_BUILD_INPUTS = [
-  '*.pyx', '*.pxd', '*.pxi', '*.tp', '*.c', '*.h', '*.cc', '*.cpp', '*.cxx', '*.hpp', '*.f', '*.f90',
-  'setup*.py', 'setupext.py', '_build_utils/', 'setup.cfg', 'pyproject.toml', 'meson.build', 'meson_options.txt', 'MANIFEST.in',
+  '*.pyx',
+  '*.pxd',
+  '*.pxi',
+  '*.tp',
+  '*.c',
+  '*.h',
+  '*.cc',
+  '*.cpp',
+  '*.cxx',
+  '*.hpp',
+  '*.f',
+  '*.f90',
+  'setup*.py',
+  'setupext.py',
+  '_build_utils/',
+  'setup.cfg',
+  'pyproject.toml',
+  'meson.build',
+  'meson_options.txt',
+  'MANIFEST.in',
 ];
 
 const inputPattern = z
@@ -51,7 +78,12 @@ export const extensionBuildSchema = z
     inputs: z.array(inputPattern).min(1).default(DEFAULT_BUILD_INPUTS),
     /** More inputs beside `inputs` (files the setup code reads, such as a docstrings module it compiles into C). */
     extra_inputs: z.array(inputPattern).default([]),
-    timeout_seconds: z.number().int().positive().max(6 * 3600).default(1800),
+    timeout_seconds: z
+      .number()
+      .int()
+      .positive()
+      .max(6 * 3600)
+      .default(1800),
   })
   .strict();
 
@@ -93,7 +125,14 @@ export interface BuildRuntime {
   readonly docker: Docker;
   readonly settings: SandboxSettings;
   withSandbox<T>(
-    options: { image?: string; repo?: RepoSource; limits?: Partial<SandboxLimits>; leaseSeconds?: number; outputCapBytes?: number; warm?: boolean },
+    options: {
+      image?: string;
+      repo?: RepoSource;
+      limits?: Partial<SandboxLimits>;
+      leaseSeconds?: number;
+      outputCapBytes?: number;
+      warm?: boolean;
+    },
     task: (session: SandboxSession) => Promise<T>,
   ): Promise<T>;
 }
@@ -114,12 +153,22 @@ const readsHook = () => readFileSync(assetPath('sandbox/assets/extension-build-r
 const MAX_READS = 20_000;
 
 /** The recorded reads, as paths of tracked files that are not already inputs or outputs. */
-function recordedReads(text: string, inputs: Map<string, string>, produced: Set<string>, idOf: (path: string) => string | undefined): Map<string, string> {
+function recordedReads(
+  text: string,
+  inputs: Map<string, string>,
+  produced: Set<string>,
+  idOf: (path: string) => string | undefined,
+): Map<string, string> {
   const reads = new Map<string, string>();
   for (const line of text.split('\n')) {
     const path = line.trim();
     if (reads.size >= MAX_READS) break;
-    if (!path || path.startsWith('/') || path.split('/').some((p) => p === '' || p === '.' || p === '..' || p === '.git')) continue;
+    if (
+      !path ||
+      path.startsWith('/') ||
+      path.split('/').some((p) => p === '' || p === '.' || p === '..' || p === '.git')
+    )
+      continue;
     if (inputs.has(path) || produced.has(path) || reads.has(path)) continue;
     const id = idOf(path);
     if (id !== undefined) reads.set(path, id);
@@ -139,11 +188,23 @@ function patternsOf(build: ExtensionBuild): string[] {
 
 /** A matcher with the helper's rules (Python's fnmatch without classes: `*` matches any characters, `/` too). */
 export function inputMatcher(patterns: readonly string[]): (path: string) => boolean {
-  const glob = (p: string) => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  const glob = (p: string) =>
+    new RegExp(
+      `^${p
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+      's',
+    );
   const rules = patterns.map((p) => {
-    if (p.endsWith('/')) return p.slice(0, -1).includes('/') ? (path: string) => path.startsWith(p) : (path: string) => path.startsWith(p) || path.includes(`/${p}`);
+    if (p.endsWith('/'))
+      return p.slice(0, -1).includes('/')
+        ? (path: string) => path.startsWith(p)
+        : (path: string) => path.startsWith(p) || path.includes(`/${p}`);
     const re = glob(p);
-    return p.includes('/') ? (path: string) => re.test(path) : (path: string) => re.test(path.slice(path.lastIndexOf('/') + 1));
+    return p.includes('/')
+      ? (path: string) => re.test(path)
+      : (path: string) => re.test(path.slice(path.lastIndexOf('/') + 1));
   });
   return (path) => rules.some((rule) => rule(path));
 }
@@ -159,7 +220,11 @@ function blobId(content: Buffer | string): string {
  * (a git source) or of the directory, with the environment's written files over them (they are
  * in the checkout before the build). The key and the manifest come from this, never from the sandbox.
  */
-async function readInputs(repo: RepoSource, patterns: readonly string[], written: Record<string, string>): Promise<{ inputs: Map<string, string>; idOf: (path: string) => string | undefined }> {
+async function readInputs(
+  repo: RepoSource,
+  patterns: readonly string[],
+  written: Record<string, string>,
+): Promise<{ inputs: Map<string, string>; idOf: (path: string) => string | undefined }> {
   const match = inputMatcher(patterns);
   const inputs = new Map<string, string>();
   let idOf: (path: string) => string | undefined;
@@ -167,9 +232,17 @@ async function readInputs(repo: RepoSource, patterns: readonly string[], written
     const tree = new Map<string, string>();
     let stdout: string;
     try {
-      ({ stdout } = await promisify(execFile)('git', ['--git-dir', repo.gitDir, 'ls-tree', '-r', '-z', '--end-of-options', repo.commit], { maxBuffer: 256 << 20 }));
+      ({ stdout } = await promisify(execFile)(
+        'git',
+        ['--git-dir', repo.gitDir, 'ls-tree', '-r', '-z', '--end-of-options', repo.commit],
+        { maxBuffer: 256 << 20 },
+      ));
     } catch (err) {
-      throw new FixwrightError('FW_ERR_REPO_NOT_FOUND', `commit ${repo.commit} not found in git repository ${repo.gitDir}`, { field: 'commit', cause: err });
+      throw new FixwrightError(
+        'FW_ERR_REPO_NOT_FOUND',
+        `commit ${repo.commit} not found in git repository ${repo.gitDir}`,
+        { field: 'commit', cause: err },
+      );
     }
     for (const entry of stdout.split('\0')) {
       const tab = entry.indexOf('\t');
@@ -210,7 +283,12 @@ async function readInputs(repo: RepoSource, patterns: readonly string[], written
 }
 
 /** The build's key: the image's id, the build itself, the files written before it, and its inputs' blob ids. */
-export async function extensionBuildKey(docker: Docker, image: string, environment: Pick<TestEnvironment, 'build' | 'files'>, repo: RepoSource): Promise<string> {
+export async function extensionBuildKey(
+  docker: Docker,
+  image: string,
+  environment: Pick<TestEnvironment, 'build' | 'files'>,
+  repo: RepoSource,
+): Promise<string> {
   const build = extensionBuildSchema.parse(environment.build);
   return (await keyAndInputs(docker, image, build, environment.files, repo)).key;
 }
@@ -226,11 +304,15 @@ async function keyAndInputs(
   try {
     imageId = (await docker.getImage(image).inspect()).Id;
   } catch (err) {
-    throw new FixwrightError('FW_ERR_IMAGE_NOT_FOUND', `image '${image}' not found for the extension build`, { field: 'image', cause: err });
+    throw new FixwrightError('FW_ERR_IMAGE_NOT_FOUND', `image '${image}' not found for the extension build`, {
+      field: 'image',
+      cause: err,
+    });
   }
   const { inputs, idOf } = await readInputs(repo, patternsOf(build), files);
   const fingerprint = createHash('sha256');
-  for (const [path, id] of [...inputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) fingerprint.update(`${path}\0${id}\n`);
+  for (const [path, id] of [...inputs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    fingerprint.update(`${path}\0${id}\n`);
   const helperHash = createHash('sha256').update(helperScript()).update(readsHook()).digest('hex');
   const key = createHash('sha256')
     .update(JSON.stringify({ imageId, build, files, inputs: fingerprint.digest('hex'), helper: helperHash }))
@@ -268,7 +350,13 @@ function readCached(dir: string, key: string): Omit<BuiltExtensions, 'reused'> |
   const meta = readCachedMeta(dir, key);
   if (!meta) return undefined;
   try {
-    return { key, tar: readFileSync(join(dir, key, CACHE_TAR)), manifest: meta.manifest, buildSeconds: meta.buildSeconds, files: meta.files };
+    return {
+      key,
+      tar: readFileSync(join(dir, key, CACHE_TAR)),
+      manifest: meta.manifest,
+      buildSeconds: meta.buildSeconds,
+      files: meta.files,
+    };
   } catch {
     return undefined; // a foreign file: built again
   }
@@ -296,7 +384,15 @@ function writeCached(dir: string, built: Omit<BuiltExtensions, 'reused'>): void 
   mkdirSync(tmp);
   try {
     writeFileSync(join(tmp, CACHE_TAR), built.tar);
-    writeFileSync(join(tmp, CACHE_META), JSON.stringify({ manifest: built.manifest, buildSeconds: built.buildSeconds, files: built.files, created: new Date().toISOString() }));
+    writeFileSync(
+      join(tmp, CACHE_META),
+      JSON.stringify({
+        manifest: built.manifest,
+        buildSeconds: built.buildSeconds,
+        files: built.files,
+        created: new Date().toISOString(),
+      }),
+    );
     // One rename puts the pair in place; where another process's build is there first, it stays (same inputs).
     renameSync(tmp, join(dir, built.key));
   } catch (err) {
@@ -326,7 +422,8 @@ export function extensionBuildLimits(settings: SandboxSettings): Partial<Sandbox
     }
   }
   const shipped = shippedDefaults;
-  const pick = (key: 'memoryBytes' | 'workdirBytes' | 'cpus' | 'pids', wish: number) => (shipped !== null && settings[key] === shipped[key] ? Math.max(settings[key], wish) : settings[key]);
+  const pick = (key: 'memoryBytes' | 'workdirBytes' | 'cpus' | 'pids', wish: number) =>
+    shipped !== null && settings[key] === shipped[key] ? Math.max(settings[key], wish) : settings[key];
   return {
     memoryBytes: pick('memoryBytes', 4 * GIB),
     workdirBytes: pick('workdirBytes', 3 * GIB),
@@ -355,7 +452,10 @@ async function whyFailed(session: SandboxSession, run: ExecResult, build: Extens
  * under normalised relative paths (no `..`, no absolute path, nothing in .git), modes 0644/0755,
  * the whole under MAX_OUTPUT_BYTES. Anything else in it is refused: the build's sandbox made it.
  */
-export async function cleanOutputsTar(gz: Buffer, maxBytes = MAX_OUTPUT_BYTES): Promise<{ tar: Buffer; outputs: string[] }> {
+export async function cleanOutputsTar(
+  gz: Buffer,
+  maxBytes = MAX_OUTPUT_BYTES,
+): Promise<{ tar: Buffer; outputs: string[] }> {
   const refuse = (why: string) => new FixwrightError('FW_ERR_SANDBOX', `the build's outputs were refused: ${why}`);
   let raw: Buffer;
   try {
@@ -372,7 +472,8 @@ export async function cleanOutputsTar(gz: Buffer, maxBytes = MAX_OUTPUT_BYTES): 
       const parts = name.split('/');
       let problem: string | undefined;
       if (header.type !== 'file') problem = `${JSON.stringify(name)} is a ${header.type}, not a regular file`;
-      else if (name.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..') || name.includes('\0')) problem = `${JSON.stringify(name)} is not a plain relative path`;
+      else if (name.startsWith('/') || parts.some((p) => p === '' || p === '.' || p === '..') || name.includes('\0'))
+        problem = `${JSON.stringify(name)} is not a plain relative path`;
       else if (parts.includes('.git')) problem = `${JSON.stringify(name)} is inside .git`;
       else if ((total += header.size ?? 0) > maxBytes) problem = `more than ${maxBytes} bytes`;
       if (problem) {
@@ -384,7 +485,12 @@ export async function cleanOutputsTar(gz: Buffer, maxBytes = MAX_OUTPUT_BYTES): 
       const chunks: Buffer[] = [];
       stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
-        files.push({ name, mode: (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644, mtime: header.mtime ?? new Date(0), data: Buffer.concat(chunks) });
+        files.push({
+          name,
+          mode: (header.mode ?? 0o644) & 0o111 ? 0o755 : 0o644,
+          mtime: header.mtime ?? new Date(0),
+          data: Buffer.concat(chunks),
+        });
         next();
       });
     });
@@ -399,7 +505,8 @@ export async function cleanOutputsTar(gz: Buffer, maxBytes = MAX_OUTPUT_BYTES): 
   const chunks: Buffer[] = [];
   out.on('data', (c: unknown) => chunks.push(c as Buffer));
   const ended = new Promise<void>((r) => out.on('end', r));
-  for (const f of files) out.entry({ name: f.name, mode: f.mode, mtime: f.mtime, size: f.data.length, type: 'file' }, f.data);
+  for (const f of files)
+    out.entry({ name: f.name, mode: f.mode, mtime: f.mtime, size: f.data.length, type: 'file' }, f.data);
   out.finalize();
   await ended;
   return { tar: gzipSync(Buffer.concat(chunks), { level: 3 }), outputs: names };
@@ -421,7 +528,14 @@ async function buildInSandbox(
   try {
     const result = await runtime.withSandbox(
       // The log's cap is small (a build can print without end); the outputs' tar has its own cap.
-      { image, repo, limits: extensionBuildLimits(runtime.settings), leaseSeconds: build.timeout_seconds + 900, outputCapBytes: BUILD_LOG_CAP, warm: false },
+      {
+        image,
+        repo,
+        limits: extensionBuildLimits(runtime.settings),
+        leaseSeconds: build.timeout_seconds + 900,
+        outputCapBytes: BUILD_LOG_CAP,
+        warm: false,
+      },
       async (session) => {
         if (Object.keys(environment.files).length > 0) await session.putFiles(WORKDIR, environment.files);
         await session.putFiles('/', { [`${READS_DIR.slice(1)}/sitecustomize.py`]: readsHook() });
@@ -430,24 +544,50 @@ async function buildInSandbox(
         // files, which the host checks; the manifest is the host's own. (As the sandbox user: root,
         // with no capability, cannot read a checkout copied with a private mode.)
         const snap = await session.execTrusted(helper('snapshot'), { timeoutSeconds: 300, cwd: '/' }, 256 << 20);
-        if (snap.exitCode !== 0 || snap.stdout.truncatedBytes > 0) throw new FixwrightError('FW_ERR_SANDBOX', `the build's snapshot failed: ${tail(snap.stderr.text, 5)}`);
+        if (snap.exitCode !== 0 || snap.stdout.truncatedBytes > 0)
+          throw new FixwrightError('FW_ERR_SANDBOX', `the build's snapshot failed: ${tail(snap.stderr.text, 5)}`);
         // The build's Python code records the checkout's files it opens (what setup code reads beside the patterns).
-        const env = { ...build.env, PYTHONPATH: build.env.PYTHONPATH ? `${READS_DIR}:${build.env.PYTHONPATH}` : READS_DIR };
-        const run = await session.run(build.command, { timeoutSeconds: build.timeout_seconds, env, signal }).catch((err: unknown) => {
-          throw new FixwrightError('FW_ERR_IMAGE_BUILD', `the extension build could not run: ${(err as Error).message}`, { cause: err });
-        });
+        const env = {
+          ...build.env,
+          PYTHONPATH: build.env.PYTHONPATH ? `${READS_DIR}:${build.env.PYTHONPATH}` : READS_DIR,
+        };
+        const run = await session
+          .run(build.command, { timeoutSeconds: build.timeout_seconds, env, signal })
+          .catch((err: unknown) => {
+            throw new FixwrightError(
+              'FW_ERR_IMAGE_BUILD',
+              `the extension build could not run: ${(err as Error).message}`,
+              { cause: err },
+            );
+          });
         if (signal?.aborted) throw new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled');
         if (run.exitCode !== 0) {
-          throw new FixwrightError('FW_ERR_IMAGE_BUILD', `the extension build (${build.command.join(' ')}) ${await whyFailed(session, run, build)}:\n${tail(`${run.stdout.text}\n${run.stderr.text}`)}`);
+          throw new FixwrightError(
+            'FW_ERR_IMAGE_BUILD',
+            `the extension build (${build.command.join(' ')}) ${await whyFailed(session, run, build)}:\n${tail(`${run.stdout.text}\n${run.stderr.text}`)}`,
+          );
         }
-        const packed = await session.execTrusted(helper('pack'), { timeoutSeconds: 600, cwd: '/', stdin: snap.stdout.raw }, MAX_OUTPUT_BYTES);
+        const packed = await session.execTrusted(
+          helper('pack'),
+          { timeoutSeconds: 600, cwd: '/', stdin: snap.stdout.raw },
+          MAX_OUTPUT_BYTES,
+        );
         if (packed.exitCode !== 0 || packed.stdout.truncatedBytes > 0) {
-          throw new FixwrightError('FW_ERR_SANDBOX', `collecting the build's outputs failed (exit ${packed.exitCode}): ${tail(packed.stderr.text, 5)}`);
+          throw new FixwrightError(
+            'FW_ERR_SANDBOX',
+            `collecting the build's outputs failed (exit ${packed.exitCode}): ${tail(packed.stderr.text, 5)}`,
+          );
         }
         const clean = await cleanOutputsTar(packed.stdout.raw);
         const produced = new Set(clean.outputs);
         const recorded = await session.execTrusted(
-          ['python3', '-I', '-S', '-c', `import glob, sys\nfor f in sorted(glob.glob('${READS_DIR}/reads.*.txt')):\n    sys.stdout.write(open(f, errors='replace').read())`],
+          [
+            'python3',
+            '-I',
+            '-S',
+            '-c',
+            `import glob, sys\nfor f in sorted(glob.glob('${READS_DIR}/reads.*.txt')):\n    sys.stdout.write(open(f, errors='replace').read())`,
+          ],
           { timeoutSeconds: 120, cwd: '/' },
           16 << 20,
         );
@@ -497,7 +637,8 @@ function variantKey(dir: string, key: string, idOf: (path: string) => string | u
 /** Waits for `promise`, or throws FW_ERR_CANCELLED as soon as `signal` aborts. */
 function unlessCancelled<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
-  if (signal.aborted) return Promise.reject(new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled'));
+  if (signal.aborted)
+    return Promise.reject(new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled'));
   return new Promise<T>((resolveP, reject) => {
     const onAbort = () => reject(new FixwrightError('FW_ERR_CANCELLED', 'the extension build was cancelled'));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -545,7 +686,17 @@ export async function prepareExtensionBuild(
         return { ...cached, reused: true };
       }
       reused = false;
-      const started = buildInSandbox(runtime, image, environment, build, options.repo, key, inputs, idOf, options.signal).then((built) => {
+      const started = buildInSandbox(
+        runtime,
+        image,
+        environment,
+        build,
+        options.repo,
+        key,
+        inputs,
+        idOf,
+        options.signal,
+      ).then((built) => {
         writeCached(dir, built);
         return built;
       });
@@ -577,8 +728,15 @@ const manifests = new WeakMap<SandboxSession, string>();
  * patch), and remembers its manifest for `checkExtensionBuild` after the patches.
  */
 export async function putExtensionBuild(session: SandboxSession, built: BuiltExtensions): Promise<void> {
-  const result = await session.execTrusted(['tar', '-x', '-z', '--no-same-owner', '--no-same-permissions', '-C', WORKDIR, '-f', '-'], { timeoutSeconds: 300, stdin: built.tar });
-  if (result.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `putting the built extensions into the sandbox failed: ${result.stderr.text.trim().slice(0, 500)}`);
+  const result = await session.execTrusted(
+    ['tar', '-x', '-z', '--no-same-owner', '--no-same-permissions', '-C', WORKDIR, '-f', '-'],
+    { timeoutSeconds: 300, stdin: built.tar },
+  );
+  if (result.exitCode !== 0)
+    throw new FixwrightError(
+      'FW_ERR_SANDBOX',
+      `putting the built extensions into the sandbox failed: ${result.stderr.text.trim().slice(0, 500)}`,
+    );
   manifests.set(session, built.manifest);
 }
 
@@ -590,7 +748,11 @@ export async function putExtensionBuild(session: SandboxSession, built: BuiltExt
  * in the official harness. With no cached build put in, builds fully; a failure there is the
  * environment's: FW_ERR_IMAGE_BUILD with the log's tail.
  */
-export async function checkExtensionBuild(session: SandboxSession, environment: Pick<TestEnvironment, 'build'>, signal?: AbortSignal): Promise<RebuildResult> {
+export async function checkExtensionBuild(
+  session: SandboxSession,
+  environment: Pick<TestEnvironment, 'build'>,
+  signal?: AbortSignal,
+): Promise<RebuildResult> {
   const started = Date.now();
   if (!environment.build) return { rebuilt: false, full: false, changed: [], durationMs: 0 };
   const build = extensionBuildSchema.parse(environment.build);
@@ -598,9 +760,19 @@ export async function checkExtensionBuild(session: SandboxSession, environment: 
   let full = true;
   let changed: string[] = [];
   if (manifest !== undefined) {
-    const check = await session.execTrusted(helper('check'), { timeoutSeconds: 300, cwd: '/', stdin: manifest }, 1 << 20);
-    if (check.exitCode !== 0) throw new FixwrightError('FW_ERR_SANDBOX', `checking the build's inputs failed: ${tail(check.stderr.text, 5)}`);
-    const found = JSON.parse(check.stdout.text.trim().split('\n').at(-1) ?? '{}') as { rebuild?: boolean; full?: boolean; changed?: string[]; removed?: string[] };
+    const check = await session.execTrusted(
+      helper('check'),
+      { timeoutSeconds: 300, cwd: '/', stdin: manifest },
+      1 << 20,
+    );
+    if (check.exitCode !== 0)
+      throw new FixwrightError('FW_ERR_SANDBOX', `checking the build's inputs failed: ${tail(check.stderr.text, 5)}`);
+    const found = JSON.parse(check.stdout.text.trim().split('\n').at(-1) ?? '{}') as {
+      rebuild?: boolean;
+      full?: boolean;
+      changed?: string[];
+      removed?: string[];
+    };
     if (!found.rebuild) return { rebuilt: false, full: false, changed: [], durationMs: Date.now() - started };
     full = Boolean(found.full);
     changed = [...(found.changed ?? []), ...(found.removed ?? [])];
@@ -616,9 +788,18 @@ export async function checkExtensionBuild(session: SandboxSession, environment: 
     const why = await whyFailed(session, run, build);
     const log = tail(`${run.stdout.text}\n${run.stderr.text}`);
     if (manifest !== undefined) {
-      return { rebuilt: true, full, changed, durationMs: Date.now() - started, failed: `the extension build after the patches changed ${changed.slice(0, 3).join(', ') || 'its inputs'} ${why}:\n${log}` };
+      return {
+        rebuilt: true,
+        full,
+        changed,
+        durationMs: Date.now() - started,
+        failed: `the extension build after the patches changed ${changed.slice(0, 3).join(', ') || 'its inputs'} ${why}:\n${log}`,
+      };
     }
-    throw new FixwrightError('FW_ERR_IMAGE_BUILD', `the extension build in the sandbox (no cached build was put in) ${why}:\n${log}`);
+    throw new FixwrightError(
+      'FW_ERR_IMAGE_BUILD',
+      `the extension build in the sandbox (no cached build was put in) ${why}:\n${log}`,
+    );
   }
   return { rebuilt: true, full, changed, durationMs: Date.now() - started };
 }

@@ -4,11 +4,48 @@ import type { ProjectFiles } from './project-files.js';
 import type { PythonVersion, SpecDefaults, UserSpec } from './spec.js';
 
 /** Top-level directories that hold tests, docs or tooling, never the project's importable code. */
-const NOT_PACKAGES = new Set(['tests', 'test', 'testing', 'docs', 'doc', 'examples', 'example', 'scripts', 'benchmarks', 'bench', 'tools', 'ci', 'build', 'dist', 'setup']);
+const NOT_PACKAGES = new Set([
+  'tests',
+  'test',
+  'testing',
+  'docs',
+  'doc',
+  'examples',
+  'example',
+  'scripts',
+  'benchmarks',
+  'bench',
+  'tools',
+  'ci',
+  'build',
+  'dist',
+  'setup',
+]);
 /** Extras and dependency groups that hold what the tests need. */
 const TEST_EXTRAS = /^(test|tests|testing|dev|develop|development)$/i;
 /** Requirements the base image already satisfies, or that only matter outside a test run. */
-const PROVIDED = new Set(['pytest', 'python', 'pip', 'setuptools', 'wheel', 'tox', 'nox', 'pre-commit', 'coverage', 'pytest-cov', 'codecov', 'black', 'flake8', 'mypy', 'isort', 'ruff', 'pylint', 'sphinx', 'twine', 'build']);
+const PROVIDED = new Set([
+  'pytest',
+  'python',
+  'pip',
+  'setuptools',
+  'wheel',
+  'tox',
+  'nox',
+  'pre-commit',
+  'coverage',
+  'pytest-cov',
+  'codecov',
+  'black',
+  'flake8',
+  'mypy',
+  'isort',
+  'ruff',
+  'pylint',
+  'sphinx',
+  'twine',
+  'build',
+]);
 /** A dependency list longer than this is trimmed (and the trim is noted). */
 const MAX_PACKAGES = 60;
 
@@ -19,9 +56,22 @@ export function requirementName(req: string): string {
 
 /** A requirement line reduced to name[extras] and version clauses (markers, comments, hashes and URLs dropped). */
 function cleanRequirement(line: string): string | undefined {
-  const text = line.replace(/\s+#.*$/, '').split(';')[0]!.trim();
-  if (!text || text.startsWith('#') || text.startsWith('-') || text.includes('://') || text.startsWith('.') || text.includes('{')) return undefined;
-  const m = text.match(/^([A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]+\])?)\s*(\(?\s*((===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+(\s*,\s*(===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+)*)\s*\)?)?\s*$/);
+  const text = line
+    .replace(/\s+#.*$/, '')
+    .split(';')[0]!
+    .trim();
+  if (
+    !text ||
+    text.startsWith('#') ||
+    text.startsWith('-') ||
+    text.includes('://') ||
+    text.startsWith('.') ||
+    text.includes('{')
+  )
+    return undefined;
+  const m = text.match(
+    /^([A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._ -]+\])?)\s*(\(?\s*((===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+(\s*,\s*(===?|[<>!~]=|[<>])\s*[A-Za-z0-9.*+!-]+)*)\s*\)?)?\s*$/,
+  );
   if (!m) return undefined;
   return `${m[1]!.replace(/\s+/g, '')}${m[4] ? m[4].replace(/\s+/g, '') : ''}`;
 }
@@ -64,13 +114,21 @@ function pythonFor(clause: string | undefined): { version: PythonVersion; note?:
       const want: [number, number] = [Number(m[2]), m[3] === undefined || m[3] === '*' ? -1 : Number(m[3])];
       const cmp = v[0] !== want[0] ? v[0] - want[0] : want[1] < 0 ? 0 : v[1] - want[1];
       switch (m[1]) {
-        case '>=': return cmp >= 0;
-        case '>': return cmp > 0;
-        case '<=': return cmp <= 0;
-        case '<': return cmp < 0;
-        case '==': case '~=': return m[1] === '~=' ? cmp >= 0 : cmp === 0;
-        case '!=': return cmp !== 0;
-        default: return true;
+        case '>=':
+          return cmp >= 0;
+        case '>':
+          return cmp > 0;
+        case '<=':
+          return cmp <= 0;
+        case '<':
+          return cmp < 0;
+        case '==':
+        case '~=':
+          return m[1] === '~=' ? cmp >= 0 : cmp === 0;
+        case '!=':
+          return cmp !== 0;
+        default:
+          return true;
       }
     });
   if (allows([3, 11])) return { version: '3.11' };
@@ -94,18 +152,26 @@ function fromPyproject(text: string, found: Found): void {
   const project = doc.project ?? {};
   if (typeof project.name === 'string') found.name = project.name;
   if (typeof project['requires-python'] === 'string') found.python ??= project['requires-python'];
-  for (const d of Array.isArray(project.dependencies) ? project.dependencies : []) found.deps.push({ req: String(d), from: 'pyproject.toml' });
+  for (const d of Array.isArray(project.dependencies) ? project.dependencies : [])
+    found.deps.push({ req: String(d), from: 'pyproject.toml' });
   for (const [extra, list] of Object.entries(project['optional-dependencies'] ?? {})) {
-    if (TEST_EXTRAS.test(extra) && Array.isArray(list)) for (const d of list) found.deps.push({ req: String(d), from: `pyproject.toml [${extra}]` });
+    if (TEST_EXTRAS.test(extra) && Array.isArray(list))
+      for (const d of list) found.deps.push({ req: String(d), from: `pyproject.toml [${extra}]` });
   }
   for (const [group, list] of Object.entries(doc['dependency-groups'] ?? {})) {
-    if (TEST_EXTRAS.test(group) && Array.isArray(list)) for (const d of list) if (typeof d === 'string') found.deps.push({ req: d, from: `pyproject.toml group ${group}` });
+    if (TEST_EXTRAS.test(group) && Array.isArray(list))
+      for (const d of list)
+        if (typeof d === 'string') found.deps.push({ req: d, from: `pyproject.toml group ${group}` });
   }
   const poetry = doc.tool?.poetry;
   if (poetry) {
     if (typeof poetry.name === 'string') found.name ??= poetry.name;
-    const groups: Array<[string, Record<string, unknown>]> = [['dependencies', poetry.dependencies ?? {}], ['dev-dependencies', poetry['dev-dependencies'] ?? {}]];
-    for (const [group, spec] of Object.entries(poetry.group ?? {})) if (TEST_EXTRAS.test(group)) groups.push([`group.${group}`, (spec as any)?.dependencies ?? {}]);
+    const groups: Array<[string, Record<string, unknown>]> = [
+      ['dependencies', poetry.dependencies ?? {}],
+      ['dev-dependencies', poetry['dev-dependencies'] ?? {}],
+    ];
+    for (const [group, spec] of Object.entries(poetry.group ?? {}))
+      if (TEST_EXTRAS.test(group)) groups.push([`group.${group}`, (spec as any)?.dependencies ?? {}]);
     for (const [where, deps] of groups) {
       for (const name of Object.keys(deps)) {
         if (name.toLowerCase() === 'python') found.python ??= String((deps as any)[name]).replace(/^\^/, '>=');
@@ -119,7 +185,8 @@ function fromSetupCfg(text: string, found: Found): void {
   const s = iniSections(text);
   found.name ??= s.get('metadata')?.get('name')?.trim();
   found.python ??= s.get('options')?.get('python_requires')?.trim();
-  for (const d of lines(s.get('options')?.get('install_requires') ?? '')) found.deps.push({ req: d, from: 'setup.cfg' });
+  for (const d of lines(s.get('options')?.get('install_requires') ?? ''))
+    found.deps.push({ req: d, from: 'setup.cfg' });
   for (const [extra, list] of s.get('options.extras_require') ?? []) {
     if (TEST_EXTRAS.test(extra)) for (const d of lines(list)) found.deps.push({ req: d, from: `setup.cfg [${extra}]` });
   }
@@ -140,7 +207,8 @@ function fromSetupPy(text: string, found: Found): void {
   };
   const constant = (key: string) => {
     const direct = text.match(new RegExp(`${key}\\s*=\\s*["']([^"']+)["']`))?.[1];
-    const name = direct === undefined ? text.match(new RegExp(`${key}\\s*=\\s*([A-Za-z_]\\w*)\\s*[,)]`))?.[1] : undefined;
+    const name =
+      direct === undefined ? text.match(new RegExp(`${key}\\s*=\\s*([A-Za-z_]\\w*)\\s*[,)]`))?.[1] : undefined;
     return direct ?? (name ? text.match(new RegExp(`^${name}\\s*=\\s*["']([^"']+)["']`, 'm'))?.[1] : undefined);
   };
   found.name ??= constant('name');
@@ -151,7 +219,8 @@ function fromSetupPy(text: string, found: Found): void {
   }
   const extras = literal('extras_require', '{');
   for (const m of extras?.matchAll(/["']([\w-]+)["']\s*:\s*\[([^\]]*)\]/g) ?? []) {
-    if (TEST_EXTRAS.test(m[1]!)) for (const d of strings(m[2]!)) found.deps.push({ req: d, from: `setup.py extras ${m[1]}` });
+    if (TEST_EXTRAS.test(m[1]!))
+      for (const d of strings(m[2]!)) found.deps.push({ req: d, from: `setup.py extras ${m[1]}` });
   }
 }
 
@@ -196,10 +265,18 @@ function fromCondaEnv(path: string, text: string, found: Found): void {
  * pins every transitive dependency.
  */
 export function requirementFiles(paths: readonly string[]): string[] {
-  const candidates = paths.filter((p) => /(^|\/)[^/]*requirements?[^/]*\.(txt|in)$|^requirements\/[^/]+\.(txt|in)$/.test(p));
+  const candidates = paths.filter((p) =>
+    /(^|\/)[^/]*requirements?[^/]*\.(txt|in)$|^requirements\/[^/]+\.(txt|in)$/.test(p),
+  );
   const wanted = candidates.filter((p) => {
-    const base = p.split('/').pop()!.replace(/\.(txt|in)$/, '');
-    return (p === 'requirements.txt' || p === 'requirements.in' || /test/i.test(base)) && !(p.endsWith('.txt') && candidates.includes(p.replace(/\.txt$/, '.in')));
+    const base = p
+      .split('/')
+      .pop()!
+      .replace(/\.(txt|in)$/, '');
+    return (
+      (p === 'requirements.txt' || p === 'requirements.in' || /test/i.test(base)) &&
+      !(p.endsWith('.txt') && candidates.includes(p.replace(/\.txt$/, '.in')))
+    );
   });
   return wanted.sort();
 }
@@ -208,12 +285,22 @@ export function requirementFiles(paths: readonly string[]): string[] {
 function projectPackages(paths: readonly string[]): { packages: string[]; srcLayout: boolean; modules: string[] } {
   const inits = paths.filter((p) => /(^|\/)__init__\.py$/.test(p));
   const top = (prefix: string) =>
-    [...new Set(inits.filter((p) => p.startsWith(prefix) && p.slice(prefix.length).split('/').length === 2).map((p) => p.slice(prefix.length).split('/')[0]!))]
+    [
+      ...new Set(
+        inits
+          .filter((p) => p.startsWith(prefix) && p.slice(prefix.length).split('/').length === 2)
+          .map((p) => p.slice(prefix.length).split('/')[0]!),
+      ),
+    ]
       .filter((name) => !NOT_PACKAGES.has(name.toLowerCase()) && /^[A-Za-z_]\w*$/.test(name))
       .sort();
   const src = top('src/');
-  const modules = paths.filter((p) => /^[A-Za-z_]\w*\.py$/.test(p) && !/^(setup|conftest|noxfile|test_.*|.*_test)\.py$/.test(p)).map((p) => p.slice(0, -3));
-  return src.length > 0 ? { packages: src, srcLayout: true, modules: [] } : { packages: top(''), srcLayout: false, modules };
+  const modules = paths
+    .filter((p) => /^[A-Za-z_]\w*\.py$/.test(p) && !/^(setup|conftest|noxfile|test_.*|.*_test)\.py$/.test(p))
+    .map((p) => p.slice(0, -3));
+  return src.length > 0
+    ? { packages: src, srcLayout: true, modules: [] }
+    : { packages: top(''), srcLayout: false, modules };
 }
 
 /** What inference found: a spec, the defaults a spec leaves open, and how each part was decided. */

@@ -12,7 +12,15 @@ export type LogStatus = 'PASSED' | 'FAILED' | 'SKIPPED' | 'ERROR' | 'XFAIL';
 export type LogParserName = 'pytest' | 'pytest_options' | 'pytest_v2' | 'seaborn' | 'matplotlib' | 'django' | 'sympy';
 
 /** Every parser's name, for the environment table's schema. */
-export const LOG_PARSER_NAMES = ['pytest', 'pytest_options', 'pytest_v2', 'seaborn', 'matplotlib', 'django', 'sympy'] as const satisfies readonly LogParserName[];
+export const LOG_PARSER_NAMES = [
+  'pytest',
+  'pytest_options',
+  'pytest_v2',
+  'seaborn',
+  'matplotlib',
+  'django',
+  'sympy',
+] as const satisfies readonly LogParserName[];
 
 const STATUSES: readonly LogStatus[] = ['FAILED', 'PASSED', 'SKIPPED', 'ERROR', 'XFAIL'];
 
@@ -40,7 +48,10 @@ export function parsePytestOptionsLog(log: string): Record<string, LogStatus> {
     let key = id;
     if (m) {
       const [, name, option] = m as unknown as [string, string, string];
-      const cut = option.startsWith('/') && !option.startsWith('//') && !option.includes('*') ? `/${option.split('/').at(-1)}` : option;
+      const cut =
+        option.startsWith('/') && !option.startsWith('//') && !option.includes('*')
+          ? `/${option.split('/').at(-1)}`
+          : option;
       key = `${name}[${cut}]`;
     }
     map[key] = status;
@@ -81,7 +92,8 @@ export function parsePytestV2Log(log: string): Record<string, LogStatus> {
     } else {
       // `id STATUS` (older pytest, or a verbose line such as `id PASSED [ 50%]` when no -rA summary follows).
       const tokens = line.split(/\s+/).filter(Boolean);
-      if (tokens.length >= 2 && (STATUSES as readonly string[]).includes(tokens[1]!)) map[tokens[0]!] = tokens[1] as LogStatus;
+      if (tokens.length >= 2 && (STATUSES as readonly string[]).includes(tokens[1]!))
+        map[tokens[0]!] = tokens[1] as LogStatus;
     }
   }
   return map;
@@ -106,7 +118,8 @@ export function parseDjangoLog(log: string): Record<string, LogStatus> {
     for (const suffix of [' ... ok', ' ... OK', ' ...  OK']) {
       if (!line.endsWith(suffix)) continue;
       // The official harness's special case for django__django-7188 (a migration message on the test's line).
-      if (line.startsWith('Applying sites.0002_alter_domain_unique...test_no_migrations')) line = line.split('...').slice(1).join('...').trim();
+      if (line.startsWith('Applying sites.0002_alter_domain_unique...test_no_migrations'))
+        line = line.split('...').slice(1).join('...').trim();
       map[line.slice(0, line.lastIndexOf(suffix))] = 'PASSED';
       break;
     }

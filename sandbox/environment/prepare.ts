@@ -28,7 +28,8 @@ async function ensureBaseImage(docker: Docker, base: string | undefined): Promis
   } catch {
     // not there: build it below
   }
-  if (!baseBuilds.has(suite)) baseBuilds.set(suite, buildBaseImage(docker, { suite, hasDebootstrap: hasDebootstrap() }));
+  if (!baseBuilds.has(suite))
+    baseBuilds.set(suite, buildBaseImage(docker, { suite, hasDebootstrap: hasDebootstrap() }));
   try {
     await baseBuilds.get(suite);
   } catch (err) {
@@ -45,7 +46,11 @@ function listWheels(dir: string): Record<string, string> {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new FixwrightError('FW_ERR_CONFIG', `FIXWRIGHT_PIP_WHEELS is not a directory: ${dir}`);
   }
-  return Object.fromEntries(readdirSync(dir).filter((f) => /^[\w.+-]+\.(whl|tar\.gz|zip)$/.test(f)).map((f) => [f, join(dir, f)]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => /^[\w.+-]+\.(whl|tar\.gz|zip)$/.test(f))
+      .map((f) => [f, join(dir, f)]),
+  );
 }
 
 /** A URL without its user and password, for messages. */
@@ -66,9 +71,10 @@ function missingPiece(lines: readonly string[], pip: PipSettings): string | unde
   const failed = lines.find((l) => l.startsWith('fixwright: pip could not install:'));
   if (!failed) return undefined;
   const what = failed.slice('fixwright: pip could not install:'.length).trim();
-  const where = pip.indexUrl || pip.wheelsDir
-    ? `from ${[pip.indexUrl && withoutCredentials(pip.indexUrl), pip.wheelsDir].filter(Boolean).join(' or ')}`
-    : 'with no package index reachable (set FIXWRIGHT_PIP_INDEX_URL or FIXWRIGHT_PIP_WHEELS)';
+  const where =
+    pip.indexUrl || pip.wheelsDir
+      ? `from ${[pip.indexUrl && withoutCredentials(pip.indexUrl), pip.wheelsDir].filter(Boolean).join(' or ')}`
+      : 'with no package index reachable (set FIXWRIGHT_PIP_INDEX_URL or FIXWRIGHT_PIP_WHEELS)';
   return `missing: ${what} — no Debian package provides it and pip could not install it ${where}`;
 }
 
@@ -88,18 +94,27 @@ export async function prepareEnvironmentImage(
   const source: PipSource = { indexUrl: pip.indexUrl, wheels: pip.wheelsDir ? listWheels(pip.wheelsDir) : undefined };
   const lines: string[] = [];
   try {
-    const result = await ensureEnvironmentImage(docker, spec, (line) => {
-      lines.push(line);
-      if (lines.length > 2000) lines.shift();
-      options.onLine?.(line);
-    }, source);
+    const result = await ensureEnvironmentImage(
+      docker,
+      spec,
+      (line) => {
+        lines.push(line);
+        if (lines.length > 2000) lines.shift();
+        options.onLine?.(line);
+      },
+      source,
+    );
     return { image: result.tag, built: result.built };
   } catch (err) {
     const missing = missingPiece(lines, pip);
     if (missing) throw new FixwrightError('FW_ERR_IMAGE_BUILD', missing, { cause: err });
     // Docker's message may quote the RUN line, and with it the index URL.
     if (pip.indexUrl && (err as Error).message.includes(pip.indexUrl)) {
-      throw new FixwrightError('FW_ERR_IMAGE_BUILD', (err as Error).message.replaceAll(pip.indexUrl, withoutCredentials(pip.indexUrl)), { cause: err });
+      throw new FixwrightError(
+        'FW_ERR_IMAGE_BUILD',
+        (err as Error).message.replaceAll(pip.indexUrl, withoutCredentials(pip.indexUrl)),
+        { cause: err },
+      );
     }
     throw err;
   }

@@ -12,20 +12,37 @@ export interface ProjectFiles {
 }
 
 /** Configuration files that name a project's dependencies, Python version or test command. */
-const CONFIG_FILE = /^(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|environment\.ya?ml|[^/]*requirements[^/]*\.(txt|in)|requirements\/[^/]+\.(txt|in)|\.fixwright\/environment\.(ya?ml|json))$/;
+const CONFIG_FILE =
+  /^(pyproject\.toml|setup\.cfg|setup\.py|tox\.ini|environment\.ya?ml|[^/]*requirements[^/]*\.(txt|in)|requirements\/[^/]+\.(txt|in)|\.fixwright\/environment\.(ya?ml|json))$/;
 /** A configuration file larger than this is not a configuration file. */
 const MAX_CONFIG_BYTES = 256 * 1024;
 /** Directories that never hold the project's own packages or configuration. */
-const SKIPPED_DIRS = new Set(['.git', 'node_modules', '.tox', '.venv', 'venv', '__pycache__', 'build', 'dist', '.eggs']);
+const SKIPPED_DIRS = new Set([
+  '.git',
+  'node_modules',
+  '.tox',
+  '.venv',
+  'venv',
+  '__pycache__',
+  'build',
+  'dist',
+  '.eggs',
+]);
 
 function gitPaths(gitDir: string, commit: string): string[] {
-  const r = spawnSync('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', '-z', commit], { encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = spawnSync('git', ['--git-dir', gitDir, 'ls-tree', '-r', '--name-only', '-z', commit], {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
   if (r.status !== 0) throw new Error(`git ls-tree failed: ${r.stderr.trim()}`);
   return r.stdout.split('\0').filter(Boolean);
 }
 
 function gitText(gitDir: string, commit: string, path: string): string | undefined {
-  const r = spawnSync('git', ['--git-dir', gitDir, 'show', `${commit}:${path}`], { encoding: 'utf8', maxBuffer: MAX_CONFIG_BYTES * 2 });
+  const r = spawnSync('git', ['--git-dir', gitDir, 'show', `${commit}:${path}`], {
+    encoding: 'utf8',
+    maxBuffer: MAX_CONFIG_BYTES * 2,
+  });
   return r.status === 0 && r.stdout.length <= MAX_CONFIG_BYTES ? r.stdout : undefined;
 }
 
@@ -42,7 +59,12 @@ function dirPaths(root: string, prefix = '', out: string[] = []): string[] {
 
 /** Reads a repository's file list and its configuration files, from git objects or a directory. */
 export function readProjectFiles(source: RepoSource): ProjectFiles {
-  const paths = source.kind === 'git' ? gitPaths(source.gitDir, source.commit) : existsSync(source.path) ? dirPaths(source.path) : [];
+  const paths =
+    source.kind === 'git'
+      ? gitPaths(source.gitDir, source.commit)
+      : existsSync(source.path)
+        ? dirPaths(source.path)
+        : [];
   const texts: Record<string, string> = {};
   for (const path of paths.filter((p) => CONFIG_FILE.test(p))) {
     let text: string | undefined;

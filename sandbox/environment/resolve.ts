@@ -4,7 +4,11 @@ import { parseUserSpecText, specToEnvironment, type SpecTrust, type UserSpec } f
 import type { TestEnvironment } from './types.js';
 
 /** Where a committed environment spec may live in a repository, first found wins. */
-export const REPOSITORY_SPEC_PATHS = ['.fixwright/environment.yml', '.fixwright/environment.yaml', '.fixwright/environment.json'] as const;
+export const REPOSITORY_SPEC_PATHS = [
+  '.fixwright/environment.yml',
+  '.fixwright/environment.yaml',
+  '.fixwright/environment.json',
+] as const;
 
 /** What the caller knows before looking at the repository. */
 export interface EnvironmentRequest {
@@ -22,9 +26,16 @@ export interface EnvironmentRequest {
 export function resolveEnvironment(request: EnvironmentRequest, files: ProjectFiles): TestEnvironment {
   const defaults = layoutDefaults(files);
   if (request.given) {
-    return specToEnvironment(request.given.spec, 'spec', request.given.origin, defaults, [`given by the user (${request.given.origin})`], {
-      trusted: request.given.trust === 'operator',
-    });
+    return specToEnvironment(
+      request.given.spec,
+      'spec',
+      request.given.origin,
+      defaults,
+      [`given by the user (${request.given.origin})`],
+      {
+        trusted: request.given.trust === 'operator',
+      },
+    );
   }
   const committed = REPOSITORY_SPEC_PATHS.find((p) => files.texts[p] !== undefined);
   if (committed) {
@@ -33,8 +44,14 @@ export function resolveEnvironment(request: EnvironmentRequest, files: ProjectFi
   }
   if (request.table) {
     const imports = request.table.imports.length > 0 ? request.table.imports : defaults.imports;
-    return { ...request.table, imports, notes: [...request.table.notes, `the SWE-bench environment table (${request.table.key})`] };
+    return {
+      ...request.table,
+      imports,
+      notes: [...request.table.notes, `the SWE-bench environment table (${request.table.key})`],
+    };
   }
   const inferred = inferEnvironment(files);
-  return specToEnvironment(inferred.spec, 'inferred', 'inferred', inferred.defaults, inferred.notes, { bestEffort: true });
+  return specToEnvironment(inferred.spec, 'inferred', 'inferred', inferred.defaults, inferred.notes, {
+    bestEffort: true,
+  });
 }

@@ -13,7 +13,9 @@ export const HELPERS_DIR = '/tmp/fixwright/eval';
 
 /** The environment variables of every test run: PYTHONPATH for the project, a fixed time zone, the environment's own. */
 export function testRunEnv(environment: TestEnvironment): Record<string, string> {
-  const pythonpath = environment.pythonpath.map((p) => (p === '.' ? '/work' : `/work/${p.replace(/^\.\//, '')}`)).join(':');
+  const pythonpath = environment.pythonpath
+    .map((p) => (p === '.' ? '/work' : `/work/${p.replace(/^\.\//, '')}`))
+    .join(':');
   return { PYTHONPATH: pythonpath, TZ: 'Etc/UTC', ...environment.testEnv };
 }
 
@@ -25,15 +27,23 @@ export function testRunEnv(environment: TestEnvironment): Record<string, string>
  * (`failed`, with the log's tail); or fully where none was put in, and a failure then throws
  * FW_ERR_IMAGE_BUILD.
  */
-export async function prepareCheckout(session: SandboxSession, environment: TestEnvironment, extraFiles: Record<string, string> = {}): Promise<RebuildResult | undefined> {
+export async function prepareCheckout(
+  session: SandboxSession,
+  environment: TestEnvironment,
+  extraFiles: Record<string, string> = {},
+): Promise<RebuildResult | undefined> {
   const work = { ...environment.files, ...extraFiles };
   const helpers = Object.keys(environment.helpers);
   if (helpers.length === 0) {
     if (Object.keys(work).length > 0) await session.putFiles(WORKDIR, work);
   } else {
     // Two directories in one archive, unpacked at the root (tar creates only what is missing on the way).
-    const under = (dir: string, files: Record<string, string>) => Object.entries(files).map(([path, content]) => [`${dir.slice(1)}/${path}`, content] as const);
-    await session.putFiles('/', Object.fromEntries([...under(WORKDIR, work), ...under(HELPERS_DIR, environment.helpers)]));
+    const under = (dir: string, files: Record<string, string>) =>
+      Object.entries(files).map(([path, content]) => [`${dir.slice(1)}/${path}`, content] as const);
+    await session.putFiles(
+      '/',
+      Object.fromEntries([...under(WORKDIR, work), ...under(HELPERS_DIR, environment.helpers)]),
+    );
   }
   return environment.build ? checkExtensionBuild(session, environment) : undefined;
 }
@@ -41,7 +51,12 @@ export async function prepareCheckout(session: SandboxSession, environment: Test
 /** Test files as the environment's command names them (Django's runner takes dotted labels). */
 export function testDirectives(paths: readonly string[], directives: TestEnvironment['directives']): string[] {
   if (directives === 'paths') return [...paths];
-  return paths.map((p) => p.replace(/\.py$/, '').replace(/^tests\//, '').replace(/\//g, '.'));
+  return paths.map((p) =>
+    p
+      .replace(/\.py$/, '')
+      .replace(/^tests\//, '')
+      .replace(/\//g, '.'),
+  );
 }
 
 /**
@@ -60,9 +75,20 @@ export async function runEnvironmentTests(
   session.checkCommand(environment.testCmd);
   if (isPytestCommand(environment.testCmd)) {
     const command = environment.testCmd.filter((a) => a !== '-rA');
-    return runPytest(session, { targets, timeoutSeconds: options.timeoutSeconds, signal: options.signal, env, command, extraArgs: options.extraArgs });
+    return runPytest(session, {
+      targets,
+      timeoutSeconds: options.timeoutSeconds,
+      signal: options.signal,
+      env,
+      command,
+      extraArgs: options.extraArgs,
+    });
   }
-  if (options.extraArgs?.length) throw new FixwrightError('FW_ERR_BAD_INPUT', `the test command of ${environment.key} is not pytest and takes no pytest flags`);
+  if (options.extraArgs?.length)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `the test command of ${environment.key} is not pytest and takes no pytest flags`,
+    );
   const files = [...new Set(targets.map((t) => t.split('::')[0]!))];
   const exec = await session.run([...environment.testCmd, ...testDirectives(files, environment.directives)], {
     timeoutSeconds: options.timeoutSeconds,
@@ -70,9 +96,21 @@ export async function runEnvironmentTests(
     signal: options.signal,
   });
   const log = exec.stdout.text + (exec.stderr.text ? `\n${exec.stderr.text}` : '');
-  const outcomes: Record<string, TestOutcome> = Object.fromEntries(Object.entries(parseTestLog(log, environment.parser)).map(([id, status]) => [id, { status }]));
+  const outcomes: Record<string, TestOutcome> = Object.fromEntries(
+    Object.entries(parseTestLog(log, environment.parser)).map(([id, status]) => [id, { status }]),
+  );
   const timedOut = exec.timedOut || exec.exitCode === 124;
-  return { outcomes, collectionErrors: [], ignoredLines: 0, exec, timedOut, crashed: false, missing: [], source: 'summary', consistent: true };
+  return {
+    outcomes,
+    collectionErrors: [],
+    ignoredLines: 0,
+    exec,
+    timedOut,
+    crashed: false,
+    missing: [],
+    source: 'summary',
+    consistent: true,
+  };
 }
 
 /** What the health check found. */
@@ -89,7 +127,11 @@ export interface HealthResult {
  * Imports the project's modules in the environment, each on its own so one failure names its
  * module; the last line of the error (such as "No module named 'mpmath'") says what is missing.
  */
-export async function checkImports(session: SandboxSession, environment: TestEnvironment, timeoutSeconds: number): Promise<HealthResult> {
+export async function checkImports(
+  session: SandboxSession,
+  environment: TestEnvironment,
+  timeoutSeconds: number,
+): Promise<HealthResult> {
   const started = Date.now();
   if (environment.imports.length === 0) return { ok: true, failures: [], notInstalled: [], durationMs: 0 };
   const script = [
@@ -109,13 +151,31 @@ export async function checkImports(session: SandboxSession, environment: TestEnv
     '    print("FIXWRIGHT-NOT-INSTALLED " + " ".join(missing))',
     'sys.exit(1 if bad else 0)',
   ].join('\n');
-  const python = environment.testCmd[0] === 'python' || environment.testCmd[0]?.startsWith('python3') ? environment.testCmd[0] : 'python3';
-  const exec = await session.run([python, '-c', script, ...environment.imports], { timeoutSeconds, env: testRunEnv(environment) });
-  const failures = [...exec.stdout.text.matchAll(/^FIXWRIGHT-IMPORT-FAILED (\S+) (.*)$/gm)].map((m) => ({ module: m[1]!, error: m[2]! }));
+  const python =
+    environment.testCmd[0] === 'python' || environment.testCmd[0]?.startsWith('python3')
+      ? environment.testCmd[0]
+      : 'python3';
+  const exec = await session.run([python, '-c', script, ...environment.imports], {
+    timeoutSeconds,
+    env: testRunEnv(environment),
+  });
+  const failures = [...exec.stdout.text.matchAll(/^FIXWRIGHT-IMPORT-FAILED (\S+) (.*)$/gm)].map((m) => ({
+    module: m[1]!,
+    error: m[2]!,
+  }));
   if (exec.exitCode !== 0 && failures.length === 0) {
     const last = (exec.stderr.text || exec.stdout.text).trim().split('\n').slice(-1)[0] ?? '';
-    failures.push({ module: environment.imports.join(', '), error: exec.timedOut ? `importing took longer than ${timeoutSeconds}s` : `python exited ${exec.exitCode}: ${last}` });
+    failures.push({
+      module: environment.imports.join(', '),
+      error: exec.timedOut
+        ? `importing took longer than ${timeoutSeconds}s`
+        : `python exited ${exec.exitCode}: ${last}`,
+    });
   }
-  const notInstalled = exec.stdout.text.match(/^FIXWRIGHT-NOT-INSTALLED (.*)$/m)?.[1]?.split(' ').filter(Boolean) ?? [];
+  const notInstalled =
+    exec.stdout.text
+      .match(/^FIXWRIGHT-NOT-INSTALLED (.*)$/m)?.[1]
+      ?.split(' ')
+      .filter(Boolean) ?? [];
   return { ok: failures.length === 0, failures, notInstalled, durationMs: Date.now() - started };
 }

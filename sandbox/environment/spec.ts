@@ -17,7 +17,10 @@ const requirement = pipRequirement;
 const repoPath = z
   .string()
   .min(1)
-  .refine((p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.includes('\0'), 'must be a path inside the repository');
+  .refine(
+    (p) => !p.startsWith('/') && !p.split('/').includes('..') && !p.includes('\0'),
+    'must be a path inside the repository',
+  );
 
 /**
  * The environment spec a user writes (`--env FILE`, the `environment` field of POST /api/solve, or
@@ -30,18 +33,29 @@ export const userSpecSchema = z
     /** Another base image (a registry image with python3 where one is reachable); --env files only. */
     base: z.string().min(1).optional(),
     /** Requirements installed from Debian's python3-* package where one exists, otherwise with pip at build time. */
-    packages: z.array(z.string().regex(requirement, 'not a requirement (such as requests or requests>=2.31)')).default([]),
+    packages: z
+      .array(z.string().regex(requirement, 'not a requirement (such as requests or requests>=2.31)'))
+      .default([]),
     /** Debian packages. */
     apt: z.array(z.string().regex(aptName, 'not a Debian package name (such as python3-numpy)')).default([]),
     /** Requirements installed with pip only (needs a package index or a wheel directory at build time). */
     pip: z.array(z.string().regex(requirement, 'not a requirement (such as requests==2.31.0)')).default([]),
     /** Build commands run as root with the network, after the packages; --env files only. */
-    setup: z.array(z.string().min(1).refine((c) => !c.includes('\n'), 'one command per entry')).default([]),
+    setup: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine((c) => !c.includes('\n'), 'one command per entry'),
+      )
+      .default([]),
     /** Repository directories put on PYTHONPATH (default: src when the project uses a src layout, else the root). */
     pythonpath: z.array(repoPath).optional(),
     /** The test command before its targets (default: python3 -m pytest -rA). */
     test_command: z.array(z.string().min(1)).min(1).optional(),
-    test_env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string()).default({}),
+    test_env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string())
+      .default({}),
     /** How to read the test command's log when it is not pytest. */
     parser: z.enum(LOG_PARSER_NAMES).optional(),
     /**
@@ -50,7 +64,9 @@ export const userSpecSchema = z
      */
     build: extensionBuildSchema.optional(),
     /** Modules that must import (default: the project's top-level packages). */
-    imports: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'not a module name')).optional(),
+    imports: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/, 'not a module name'))
+      .optional(),
   })
   .strict();
 
@@ -70,7 +86,11 @@ export function parseUserSpecText(text: string, origin: string, trust: SpecTrust
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `${origin}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`, { field: 'environment' });
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      `${origin}: not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`,
+      { field: 'environment' },
+    );
   }
   return parseUserSpec(raw, origin, trust);
 }
@@ -78,13 +98,19 @@ export function parseUserSpecText(text: string, origin: string, trust: SpecTrust
 /** Validates a user spec object, with every problem as `path: message`. */
 export function parseUserSpec(raw: unknown, origin: string, trust: SpecTrust): UserSpec {
   const parsed = userSpecSchema.safeParse(raw ?? {});
-  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`);
   if (parsed.success && trust === 'untrusted') {
-    if (parsed.data.base !== undefined) problems.push('base: only an environment file given on the command line may name a base image (use "python")');
-    if (parsed.data.setup.length > 0) problems.push('setup: only an environment file given on the command line may run build commands');
+    if (parsed.data.base !== undefined)
+      problems.push('base: only an environment file given on the command line may name a base image (use "python")');
+    if (parsed.data.setup.length > 0)
+      problems.push('setup: only an environment file given on the command line may run build commands');
   }
   if (problems.length > 0 || !parsed.success) {
-    throw new FixwrightError('FW_ERR_BAD_INPUT', `invalid environment spec (${origin}): ${problems.join('; ')}`, { field: 'environment' });
+    throw new FixwrightError('FW_ERR_BAD_INPUT', `invalid environment spec (${origin}): ${problems.join('; ')}`, {
+      field: 'environment',
+    });
   }
   return parsed.data;
 }
@@ -93,7 +119,11 @@ export function parseUserSpec(raw: unknown, origin: string, trust: SpecTrust): U
 export function isPytestCommand(cmd: readonly string[]): boolean {
   const m = cmd.indexOf('-m');
   // The table's requests environment runs pytest behind fixwright's own httpbin wrapper.
-  return (m >= 0 && cmd[m + 1] === 'pytest') || /^(py\.test|pytest)$/.test(cmd[0] ?? '') || (cmd[0] === 'python3' && cmd[1] === '/tmp/fixwright/eval/with-httpbin.py');
+  return (
+    (m >= 0 && cmd[m + 1] === 'pytest') ||
+    /^(py\.test|pytest)$/.test(cmd[0] ?? '') ||
+    (cmd[0] === 'python3' && cmd[1] === '/tmp/fixwright/eval/with-httpbin.py')
+  );
 }
 
 /** Defaults a spec leaves open, from what the repository shows. */
@@ -112,7 +142,9 @@ export function specToEnvironment(
   options: { bestEffort?: boolean; trusted?: boolean } = {},
 ): TestEnvironment {
   const base = spec.base ?? (spec.python ? PYTHON_BASES[spec.python] : undefined);
-  const needsImage = (base !== undefined && base !== BASE_IMAGE) || spec.apt.length + spec.pip.length + spec.packages.length + spec.setup.length > 0;
+  const needsImage =
+    (base !== undefined && base !== BASE_IMAGE) ||
+    spec.apt.length + spec.pip.length + spec.packages.length + spec.setup.length > 0;
   const image: EnvironmentSpecInput | null = needsImage
     ? {
         ...(base ? { base } : {}),

@@ -76,7 +76,9 @@ function runLogged(command: string, args: string[], onLine?: (line: string) => v
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', (err) => reject(new Error(`${command} could not start: ${err.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${tail.slice(-5).join(' | ')}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} exited ${code}: ${tail.slice(-5).join(' | ')}`)),
+    );
   });
 }
 
@@ -84,30 +86,52 @@ function runLogged(command: string, args: string[], onLine?: (line: string) => v
 function addSandboxUser(rootfs: string): void {
   const passwd = readFileSync(join(rootfs, 'etc/passwd'), 'utf8');
   if (!passwd.includes(`:${SANDBOX_UID}:`)) {
-    appendFileSync(join(rootfs, 'etc/passwd'), `sandbox:x:${SANDBOX_UID}:${SANDBOX_UID}:fixwright sandbox:/tmp:/bin/sh\n`);
+    appendFileSync(
+      join(rootfs, 'etc/passwd'),
+      `sandbox:x:${SANDBOX_UID}:${SANDBOX_UID}:fixwright sandbox:/tmp:/bin/sh\n`,
+    );
     appendFileSync(join(rootfs, 'etc/group'), `sandbox:x:${SANDBOX_UID}:\n`);
   }
   mkdirSync(join(rootfs, 'work'), { recursive: true });
 }
 
-async function buildWithDebootstrap(docker: Docker, tag: string, recipe: string, suite: BaseSuite, onLine?: (line: string) => void): Promise<void> {
+async function buildWithDebootstrap(
+  docker: Docker,
+  tag: string,
+  recipe: string,
+  suite: BaseSuite,
+  onLine?: (line: string) => void,
+): Promise<void> {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
-    throw new Error('debootstrap needs root (run fixwright sandbox build as root, or on a machine that reaches a registry)');
+    throw new Error(
+      'debootstrap needs root (run fixwright sandbox build as root, or on a machine that reaches a registry)',
+    );
   }
   const rootfs = mkdtempSync(join(tmpdir(), 'fixwright-rootfs-'));
   try {
     const r = DEBOOTSTRAP_RECIPE;
-    await runLogged('debootstrap', [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, suite, rootfs, r.mirror], onLine);
+    await runLogged(
+      'debootstrap',
+      [`--variant=${r.variant}`, `--include=${r.include.join(',')}`, suite, rootfs, r.mirror],
+      onLine,
+    );
     addSandboxUser(rootfs);
     rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
     mkdirSync(join(rootfs, 'var/cache/apt/archives/partial'), { recursive: true });
     const tar = spawn('tar', ['--numeric-owner', '-C', rootfs, '-c', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [repo, version] = tag.split(':') as [string, string | undefined];
-    const stream = await docker.importImage(tar.stdout as unknown as string, {
-      repo,
-      tag: version ?? 'latest',
-      changes: [`LABEL ${RECIPE_LABEL}=${recipe}`, 'ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin', 'WORKDIR /work'],
-    } as object);
+    const stream = await docker.importImage(
+      tar.stdout as unknown as string,
+      {
+        repo,
+        tag: version ?? 'latest',
+        changes: [
+          `LABEL ${RECIPE_LABEL}=${recipe}`,
+          'ENV LANG=C.UTF-8 PATH=/usr/local/bin:/usr/bin:/bin',
+          'WORKDIR /work',
+        ],
+      } as object,
+    );
     await followProgress(docker, stream as unknown as Readable, onLine);
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
@@ -120,20 +144,39 @@ async function buildWithDebootstrap(docker: Docker, tag: string, recipe: string,
  */
 export async function buildBaseImage(
   docker: Docker,
-  options: { tag?: string; suite?: BaseSuite; method?: BaseImageMethod | 'auto'; force?: boolean; onLine?: (line: string) => void; hasDebootstrap: boolean },
+  options: {
+    tag?: string;
+    suite?: BaseSuite;
+    method?: BaseImageMethod | 'auto';
+    force?: boolean;
+    onLine?: (line: string) => void;
+    hasDebootstrap: boolean;
+  },
 ): Promise<BaseImageResult> {
   const suite = options.suite ?? 'bookworm';
   const tag = options.tag ?? baseImageTag(suite);
   const recipe = baseRecipeHash(suite);
-  if (!options.force && (await imageRecipe(docker, tag)) === recipe) return { tag, recipe, method: 'cached', fallbacks: [] };
+  if (!options.force && (await imageRecipe(docker, tag)) === recipe)
+    return { tag, recipe, method: 'cached', fallbacks: [] };
 
   const order: BaseImageMethod[] =
-    options.method && options.method !== 'auto' ? [options.method] : options.hasDebootstrap ? ['debootstrap', 'dockerfile'] : ['dockerfile', 'debootstrap'];
+    options.method && options.method !== 'auto'
+      ? [options.method]
+      : options.hasDebootstrap
+        ? ['debootstrap', 'dockerfile']
+        : ['dockerfile', 'debootstrap'];
   const fallbacks: string[] = [];
   for (const method of order) {
     try {
       if (method === 'debootstrap') await buildWithDebootstrap(docker, tag, recipe, suite, options.onLine);
-      else await buildFromDockerfile(docker, { tag, dockerfile: dockerfileText(suite), recipe, network: await buildNetworkMode(docker), onLine: options.onLine });
+      else
+        await buildFromDockerfile(docker, {
+          tag,
+          dockerfile: dockerfileText(suite),
+          recipe,
+          network: await buildNetworkMode(docker),
+          onLine: options.onLine,
+        });
       return { tag, recipe, method, fallbacks };
     } catch (err) {
       fallbacks.push(`${method}: ${(err as Error).message}`);

@@ -38,7 +38,8 @@ export function followProgress(docker: Docker, stream: Readable, onLine?: (line:
       stream,
       (err: Error | null, output: Array<{ error?: string; errorDetail?: { message?: string } }>) => {
         const failed = output?.find((o) => o.error || o.errorDetail);
-        if (err || failed) reject(new Error(err?.message ?? failed?.errorDetail?.message ?? failed?.error ?? 'build failed'));
+        if (err || failed)
+          reject(new Error(err?.message ?? failed?.errorDetail?.message ?? failed?.error ?? 'build failed'));
         else resolve();
       },
       (event: { stream?: string; status?: string }) => {
@@ -63,15 +64,20 @@ export async function buildFromDockerfile(
   },
 ): Promise<void> {
   try {
-    const stream = await docker.buildImage(filesTarStream({ ...options.context, Dockerfile: options.dockerfile }) as unknown as NodeJS.ReadableStream, {
-      t: options.tag,
-      labels: { [RECIPE_LABEL]: options.recipe },
-      networkmode: options.network,
-      rm: true,
-      forcerm: true,
-    });
+    const stream = await docker.buildImage(
+      filesTarStream({ ...options.context, Dockerfile: options.dockerfile }) as unknown as NodeJS.ReadableStream,
+      {
+        t: options.tag,
+        labels: { [RECIPE_LABEL]: options.recipe },
+        networkmode: options.network,
+        rm: true,
+        forcerm: true,
+      },
+    );
     await followProgress(docker, stream as Readable, options.onLine);
   } catch (err) {
-    throw new FixwrightError('FW_ERR_IMAGE_BUILD', `building image ${options.tag} failed: ${(err as Error).message}`, { cause: err });
+    throw new FixwrightError('FW_ERR_IMAGE_BUILD', `building image ${options.tag} failed: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -10,7 +10,8 @@ import { buildFromDockerfile, buildNetworkMode, imageRecipe } from './docker-bui
 
 const aptName = /^[a-z0-9][a-z0-9+.-]*(=[A-Za-z0-9.+:~-]+)?$/;
 /** A requirement: a name, extras, version clauses; spaces only (a newline would end a Dockerfile line, a tab start an option). */
-export const pipRequirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])? *((===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+( *, *(===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+)*)?$/;
+export const pipRequirement =
+  /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])? *((===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+( *, *(===?|[<>!~]=|[<>]) *[A-Za-z0-9.*+!-]+)*)?$/;
 
 /**
  * What a repository needs beyond the base image. Builds get the network; the sandboxes that run
@@ -19,7 +20,9 @@ export const pipRequirement = /^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])
 export const environmentSpecSchema = z
   .object({
     base: z.string().min(1).default(BASE_IMAGE),
-    apt: z.array(z.string().regex(aptName, 'not a Debian package name (such as python3-numpy or name=version)')).default([]),
+    apt: z
+      .array(z.string().regex(aptName, 'not a Debian package name (such as python3-numpy or name=version)'))
+      .default([]),
     pip: z.array(z.string().regex(pipRequirement, 'not a pip requirement (such as requests==2.31.0)')).default([]),
     /**
      * Requirements taken from Debian's python3-* package where the suite has one (its version, not
@@ -38,11 +41,27 @@ export const environmentSpecSchema = z
      * 3.9): unpacked, not installed, so the other suite's interpreter never comes with them.
      */
     borrow: z
-      .array(z.object({ suite: z.string().regex(/^[a-z]+(-[a-z]+)?$/, 'not a Debian suite name'), packages: z.array(z.string().regex(aptName)).min(1) }).strict())
+      .array(
+        z
+          .object({
+            suite: z.string().regex(/^[a-z]+(-[a-z]+)?$/, 'not a Debian suite name'),
+            packages: z.array(z.string().regex(aptName)).min(1),
+          })
+          .strict(),
+      )
       .default([]),
     /** Shell commands run as root at build time, after the packages (trusted environment tables only). */
-    setup: z.array(z.string().min(1).refine((c) => !c.includes('\n'), 'one command per entry, no newlines')).default([]),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string()).default({}),
+    setup: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .refine((c) => !c.includes('\n'), 'one command per entry, no newlines'),
+      )
+      .default([]),
+    env: z
+      .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string())
+      .default({}),
   })
   .strict();
 
@@ -56,7 +75,9 @@ export function parseEnvironmentSpec(input: unknown): EnvironmentSpec {
   const parsed = environmentSpecSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(spec)'}: ${i.message}`);
-  throw new FixwrightError('FW_ERR_BAD_INPUT', `invalid environment spec: ${problems.join('; ')}`, { field: 'environment' });
+  throw new FixwrightError('FW_ERR_BAD_INPUT', `invalid environment spec: ${problems.join('; ')}`, {
+    field: 'environment',
+  });
 }
 
 const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
@@ -73,21 +94,48 @@ const WHEELS_DIR = '/tmp/fixwright-wheels';
 
 /** Debian names for distributions whose package is not simply python3-<name>. */
 const DEBIAN_NAMES: Record<string, string> = {
-  pyyaml: 'python3-yaml', pillow: 'python3-pil', attrs: 'python3-attr', 'beautifulsoup4': 'python3-bs4', 'scikit-learn': 'python3-sklearn',
-  'python-dateutil': 'python3-dateutil', 'typing-extensions': 'python3-typing-extensions', msgpack: 'python3-msgpack', pyzmq: 'python3-zmq',
-  'protobuf': 'python3-protobuf', 'pyjwt': 'python3-jwt', 'python-dotenv': 'python3-dotenv', 'py': 'python3-py', 'opencv-python': 'python3-opencv',
-  'pytest-xdist': 'python3-pytest-xdist', 'pyqt5': 'python3-pyqt5', 'pycryptodome': 'python3-pycryptodome', 'dnspython': 'python3-dnspython',
+  pyyaml: 'python3-yaml',
+  pillow: 'python3-pil',
+  attrs: 'python3-attr',
+  beautifulsoup4: 'python3-bs4',
+  'scikit-learn': 'python3-sklearn',
+  'python-dateutil': 'python3-dateutil',
+  'typing-extensions': 'python3-typing-extensions',
+  msgpack: 'python3-msgpack',
+  pyzmq: 'python3-zmq',
+  protobuf: 'python3-protobuf',
+  pyjwt: 'python3-jwt',
+  'python-dotenv': 'python3-dotenv',
+  py: 'python3-py',
+  'opencv-python': 'python3-opencv',
+  'pytest-xdist': 'python3-pytest-xdist',
+  pyqt5: 'python3-pyqt5',
+  pycryptodome: 'python3-pycryptodome',
+  dnspython: 'python3-dnspython',
 };
 
 /** Debian packages that may provide a requirement, most likely first. */
 export function debianCandidates(requirement: string): string[] {
   const name = (requirement.match(/^[A-Za-z0-9][A-Za-z0-9._-]*/)?.[0] ?? '').toLowerCase().replace(/[._]+/g, '-');
-  return [...new Set([DEBIAN_NAMES[name], `python3-${name}`, name.startsWith('python-') ? `python3-${name.slice(7)}` : undefined, name.startsWith('py') && name.length > 4 ? `python3-${name.slice(2)}` : undefined].filter((c): c is string => Boolean(c)))];
+  return [
+    ...new Set(
+      [
+        DEBIAN_NAMES[name],
+        `python3-${name}`,
+        name.startsWith('python-') ? `python3-${name.slice(7)}` : undefined,
+        name.startsWith('py') && name.length > 4 ? `python3-${name.slice(2)}` : undefined,
+      ].filter((c): c is string => Boolean(c)),
+    ),
+  ];
 }
 
 /** The Dockerfile for a spec (names are validated, so they need no quoting beyond this). */
 export function environmentDockerfile(spec: EnvironmentSpec, pip: PipSource = {}): string {
-  const lines = [`FROM ${spec.base}`, 'USER root', 'ENV DEBIAN_FRONTEND=noninteractive PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1'];
+  const lines = [
+    `FROM ${spec.base}`,
+    'USER root',
+    'ENV DEBIAN_FRONTEND=noninteractive PIP_BREAK_SYSTEM_PACKAGES=1 PIP_NO_CACHE_DIR=1',
+  ];
   const aptInstall = (packages: string) =>
     `apt-get update -q && apt-get install -y -q --no-install-recommends ${packages} && rm -rf /var/lib/apt/lists/*`;
   if (spec.apt.length > 0) lines.push(`RUN ${aptInstall(spec.apt.join(' '))}`);
@@ -143,14 +191,19 @@ export function environmentBuildContext(spec: EnvironmentSpec, pip: PipSource = 
   return {
     'fixwright/pip-install.sh': readFileSync(assetPath('sandbox/assets/pip-install.sh')),
     'fixwright/pip-only.txt': Buffer.from(spec.pip.map((r) => `${r}\n`).join('')),
-    ...Object.fromEntries(Object.entries(pip.wheels ?? {}).map(([name, path]) => [`wheels/${name}`, readFileSync(path)])),
+    ...Object.fromEntries(
+      Object.entries(pip.wheels ?? {}).map(([name, path]) => [`wheels/${name}`, readFileSync(path)]),
+    ),
   };
 }
 
 /** What identifies a build context without reading the wheels: the small files' hashes, each wheel's name, size and time. */
 function contextKey(spec: EnvironmentSpec, pip: PipSource): string[][] {
   if (spec.pip.length === 0 && spec.packages.length === 0) return [];
-  const small = Object.entries(environmentBuildContext(spec, {})).map(([name, bytes]) => [name, createHash('sha256').update(bytes).digest('hex')]);
+  const small = Object.entries(environmentBuildContext(spec, {})).map(([name, bytes]) => [
+    name,
+    createHash('sha256').update(bytes).digest('hex'),
+  ]);
   const wheels = Object.entries(pip.wheels ?? {}).map(([name, path]) => {
     const stat = statSync(path);
     return [`wheels/${name}`, `${stat.size}:${stat.mtimeMs}`];
@@ -179,12 +232,19 @@ export async function ensureEnvironmentImage(
   try {
     baseId = (await docker.getImage(spec.base).inspect()).Id;
   } catch {
-    throw new FixwrightError('FW_ERR_IMAGE_NOT_FOUND', `base image '${spec.base}' not found; build it with 'fixwright sandbox build'`, { field: 'base' });
+    throw new FixwrightError(
+      'FW_ERR_IMAGE_NOT_FOUND',
+      `base image '${spec.base}' not found; build it with 'fixwright sandbox build'`,
+      { field: 'base' },
+    );
   }
   const usesPip = spec.pip.length > 0 || spec.packages.length > 0;
   const source: PipSource = usesPip ? pip : {};
   const dockerfile = environmentDockerfile(spec, source);
-  const recipe = createHash('sha256').update(JSON.stringify({ baseId, dockerfile, context: contextKey(spec, source) })).digest('hex').slice(0, 16);
+  const recipe = createHash('sha256')
+    .update(JSON.stringify({ baseId, dockerfile, context: contextKey(spec, source) }))
+    .digest('hex')
+    .slice(0, 16);
   const tag = `fixwright-env:${recipe}`;
   // Callers in this process that need an image being built wait for that build: two builds of one
   // recipe would leave two image ids behind one tag (and key caches of what was built on it twice).
@@ -200,7 +260,15 @@ export async function ensureEnvironmentImage(
   }
   const context = environmentBuildContext(spec, source);
   // Registered before its first await, so a caller arriving meanwhile finds it.
-  const build = (async () => buildFromDockerfile(docker, { tag, dockerfile, recipe, network: await buildNetworkMode(docker), onLine, context }))();
+  const build = (async () =>
+    buildFromDockerfile(docker, {
+      tag,
+      dockerfile,
+      recipe,
+      network: await buildNetworkMode(docker),
+      onLine,
+      context,
+    }))();
   imageBuilds.set(tag, build);
   try {
     await build;

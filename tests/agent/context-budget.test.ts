@@ -4,7 +4,9 @@ import { loadSettings } from '../../core/config.js';
 
 describe('the code shown to the model fits its context window', () => {
   it('shows the default amount when the window is not given', () => {
-    expect(contextBudgetChars(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x' }).models, 'issue')).toBe(DEFAULT_CONTEXT_CHARS);
+    expect(contextBudgetChars(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x' }).models, 'issue')).toBe(
+      DEFAULT_CONTEXT_CHARS,
+    );
   });
 
   it('shrinks with a small window and a long issue, never below zero', () => {
@@ -20,7 +22,9 @@ describe('the code shown to the model fits its context window', () => {
     expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: '8192' })).toThrow(
       /FIXWRIGHT_MODEL_CONTEXT \(8192\) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS \(4096\): it must be at least 10240/,
     );
-    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: 'big' })).toThrow(/invalid settings: FIXWRIGHT_MODEL_CONTEXT: must be a number/);
+    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x', FIXWRIGHT_MODEL_CONTEXT: 'big' })).toThrow(
+      /invalid settings: FIXWRIGHT_MODEL_CONTEXT: must be a number/,
+    );
   });
 
   it('leaves room for code at the smallest window allowed, and cuts an issue too long for the window', () => {
@@ -34,7 +38,9 @@ describe('the code shown to the model fits its context window', () => {
     expect(fitted).toMatch(/Traceback: the last line$/);
     expect(fitted).toMatch(/characters of the issue cut to fit the model's context window \(FIXWRIGHT_MODEL_CONTEXT\)/);
     // Prompt and answer fit: code at 3 characters a token, the issue, 4096 for instructions, the answer.
-    expect(contextBudgetChars(models, fitted) / 3 + fitted.length / 3 + 4096 + models.maxTokens).toBeLessThanOrEqual(16384);
+    expect(contextBudgetChars(models, fitted) / 3 + fitted.length / 3 + 4096 + models.maxTokens).toBeLessThanOrEqual(
+      16384,
+    );
     expect(contextBudgetChars(models, fitted)).toBeGreaterThan(10_000);
     // Without a window, nothing is cut.
     expect(fitIssue(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/x' }).models, issue)).toBe(issue);

@@ -39,8 +39,29 @@ function bigStore(): string {
       '',
     ].join('\n'),
   );
-  const quota = ['    def quota_left(self, account):', '        """How much of its quota an account has left."""', '        used = self.usage.get(account, 0)', '        return self.limit - used', ''].join('\n');
-  return ['import json', 'LIMIT = 10', '', '', 'class RecordStore:', '    """Keeps records."""', '', ...methods.slice(0, 10), quota, ...methods.slice(10), '', 'def dump(store):', '    return json.dumps(store.values)', ''].join('\n');
+  const quota = [
+    '    def quota_left(self, account):',
+    '        """How much of its quota an account has left."""',
+    '        used = self.usage.get(account, 0)',
+    '        return self.limit - used',
+    '',
+  ].join('\n');
+  return [
+    'import json',
+    'LIMIT = 10',
+    '',
+    '',
+    'class RecordStore:',
+    '    """Keeps records."""',
+    '',
+    ...methods.slice(0, 10),
+    quota,
+    ...methods.slice(10),
+    '',
+    'def dump(store):',
+    '    return json.dumps(store.values)',
+    '',
+  ].join('\n');
 }
 
 afterAll(removeRepos);
@@ -64,7 +85,11 @@ describe('condense', () => {
     expect(body).toMatch(/def merge_environment_settings … \(to line 10\)/);
   });
   it('goes on past a <module> held in the top five with nothing matched', () => {
-    const text = ['import os', '', ...Array.from({ length: 7 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`)].join('\n');
+    const text = [
+      'import os',
+      '',
+      ...Array.from({ length: 7 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`),
+    ].join('\n');
     const parsers = summarisePython('p.py', text);
     const order = rankSymbols(parsers, new Set(tokenize('parse fails on empty value')), text);
     expect(order[4]).toMatchObject({ qualname: '<module>', score: 0 });
@@ -84,16 +109,33 @@ describe('condense', () => {
 
 describe('context node', () => {
   const store = bigStore();
-  const repo = makeRepo({ 'store.py': store, 'report.py': 'from store import dump\n\n\ndef report(store):\n    return dump(store)\n' });
+  const repo = makeRepo({
+    'store.py': store,
+    'report.py': 'from store import dump\n\n\ndef report(store):\n    return dump(store)\n',
+  });
   const index = buildRepoIndex(readDirSnapshot(repo));
   const issue = 'RecordStore.quota_left() returns a negative number when usage exceeds the limit';
 
   async function run(budget: number, samples = 1) {
     const events = new EventLog('t-context');
-    const deps = { run: { index, tokens: { input: 0, output: 0 }, costUsd: 0 }, events, samples, contextBudget: budget } as unknown as AgentDeps;
-    const state = { issue, files: [{ path: 'store.py', score: 1, inSet: true }, { path: 'report.py', score: 0.5, inSet: true }] } as unknown as AgentStateType;
+    const deps = {
+      run: { index, tokens: { input: 0, output: 0 }, costUsd: 0 },
+      events,
+      samples,
+      contextBudget: budget,
+    } as unknown as AgentDeps;
+    const state = {
+      issue,
+      files: [
+        { path: 'store.py', score: 1, inSet: true },
+        { path: 'report.py', score: 0.5, inSet: true },
+      ],
+    } as unknown as AgentStateType;
     const update = await contextNode(state, deps);
-    return { update: update as { codeContext: string; contexts: Partial<Record<ContextCut, string>> }, event: events.events.find((e) => e.type === 'context')! };
+    return {
+      update: update as { codeContext: string; contexts: Partial<Record<ContextCut, string>> },
+      event: events.events.find((e) => e.type === 'context')!,
+    };
   }
 
   it('condenses a large file to the method the issue names, outlining the others, and names it first', async () => {
@@ -102,13 +144,22 @@ describe('context node', () => {
     const ctx = update.codeContext;
     const at = store.split('\n').findIndex((l) => l.includes('def quota_left')) + 1;
     expect(ctx).toContain('store.py (condensed: the parts most likely to change in full, the rest outlined)');
-    expect(ctx).toMatch(new RegExp(`store\\.py \\(condensed[^\\n]*\\nMost likely to change: RecordStore\\.quota_left \\(lines ${at}-${at + 3}\\)`));
+    expect(ctx).toMatch(
+      new RegExp(
+        `store\\.py \\(condensed[^\\n]*\\nMost likely to change: RecordStore\\.quota_left \\(lines ${at}-${at + 3}\\)`,
+      ),
+    );
     expect(ctx).toContain(`${String(at).padStart(5)}     def quota_left(self, account):`);
     expect(ctx).toContain('        return self.limit - used');
     // The budget runs out before the methods that only share "store" and "record" with the issue.
     expect(ctx).toMatch(/^ +\d+ {5}def field_19 … \(to line \d+\)$/m);
     expect(ctx).not.toContain('self.values[19] = cleaned');
-    const files = event.data.files as Array<{ path: string; mode: string; likely_to_change: string[]; shown_in_full?: string[] }>;
+    const files = event.data.files as Array<{
+      path: string;
+      mode: string;
+      likely_to_change: string[];
+      shown_in_full?: string[];
+    }>;
     expect(files[0]).toMatchObject({ path: 'store.py', mode: 'condensed' });
     expect(files[0]!.likely_to_change[0]).toBe('RecordStore.quota_left');
     expect(files[0]!.shown_in_full![0]).toBe('RecordStore.quota_left');
@@ -120,8 +171,16 @@ describe('context node', () => {
     const { update, event } = await run(60_000);
     expect(update.codeContext).toMatch(/^store\.py\nMost likely to change: RecordStore\.quota_left \(lines \d+-\d+\)/);
     expect(update.codeContext).toContain('self.values[0] = cleaned');
-    const files = event.data.files as Array<{ path: string; mode: string; likely_to_change: string[]; shown_in_full?: string[] }>;
-    expect(files.map((f) => [f.path, f.mode])).toEqual([['store.py', 'whole'], ['report.py', 'whole']]);
+    const files = event.data.files as Array<{
+      path: string;
+      mode: string;
+      likely_to_change: string[];
+      shown_in_full?: string[];
+    }>;
+    expect(files.map((f) => [f.path, f.mode])).toEqual([
+      ['store.py', 'whole'],
+      ['report.py', 'whole'],
+    ]);
     expect(files[0]!.shown_in_full).toBeUndefined();
   });
 
@@ -150,7 +209,9 @@ describe('a long file with no symbols', () => {
   // A constants module too long to show whole: one line the issue names among 400 others.
   const constants = [
     '"""Limits."""',
-    ...Array.from({ length: 400 }, (_, i) => (i === 250 ? 'MAX_UPLOAD_SIZE = 1024' : i === 120 ? 'UPLOAD_DIR = "/tmp/uploads"' : `OPTION_${i} = ${i}`)),
+    ...Array.from({ length: 400 }, (_, i) =>
+      i === 250 ? 'MAX_UPLOAD_SIZE = 1024' : i === 120 ? 'UPLOAD_DIR = "/tmp/uploads"' : `OPTION_${i} = ${i}`,
+    ),
     '',
   ].join('\n');
   const repo = makeRepo({ 'limits.py': constants, 'report.py': 'def report(rows):\n    return len(rows)\n' });
@@ -158,10 +219,26 @@ describe('a long file with no symbols', () => {
 
   async function run(issue: string, budget: number) {
     const events = new EventLog('t-context-constants');
-    const deps = { run: { index, tokens: { input: 0, output: 0 }, costUsd: 0 }, events, samples: 1, contextBudget: budget } as unknown as AgentDeps;
-    const state = { issue, files: [{ path: 'limits.py', score: 1, inSet: true }, { path: 'report.py', score: 0.5, inSet: true }] } as unknown as AgentStateType;
+    const deps = {
+      run: { index, tokens: { input: 0, output: 0 }, costUsd: 0 },
+      events,
+      samples: 1,
+      contextBudget: budget,
+    } as unknown as AgentDeps;
+    const state = {
+      issue,
+      files: [
+        { path: 'limits.py', score: 1, inSet: true },
+        { path: 'report.py', score: 0.5, inSet: true },
+      ],
+    } as unknown as AgentStateType;
     const update = (await contextNode(state, deps)) as { codeContext: string };
-    const files = events.events.find((e) => e.type === 'context')!.data.files as Array<{ path: string; mode: string; shown_in_full?: string[]; shown_in_part?: string[] }>;
+    const files = events.events.find((e) => e.type === 'context')!.data.files as Array<{
+      path: string;
+      mode: string;
+      shown_in_full?: string[];
+      shown_in_part?: string[];
+    }>;
     return { ctx: update.codeContext, files };
   }
 
@@ -174,7 +251,12 @@ describe('a long file with no symbols', () => {
     expect(ctx).toContain('  251 OPTION_249 = 249');
     expect(ctx).toContain('  253 OPTION_251 = 251');
     expect(ctx).not.toContain('OPTION_300 = 300');
-    expect(files[0]).toMatchObject({ path: 'limits.py', mode: 'condensed', shown_in_full: [], shown_in_part: ['<module>'] });
+    expect(files[0]).toMatchObject({
+      path: 'limits.py',
+      mode: 'condensed',
+      shown_in_full: [],
+      shown_in_part: ['<module>'],
+    });
   });
 
   it('leaves the file out, of the code and of the files the event reports, when nothing of it fits', async () => {

@@ -9,7 +9,11 @@ describe('createLocaliser: the default config is the shipped system', () => {
   it('with no config or the default one, ranks with the learned fusion the shipped calibration was fitted on', () => {
     const ranker = shippedCalibration()!.ranker;
     expect(ranker).toMatch(/^fixwright-learned-/);
-    for (const localiser of [createLocaliser(settings), createLocaliser(settings, { config: DEFAULT_RANK_CONFIG }), createLocaliser(settings, { config: structuredClone(DEFAULT_RANK_CONFIG) })]) {
+    for (const localiser of [
+      createLocaliser(settings),
+      createLocaliser(settings, { config: DEFAULT_RANK_CONFIG }),
+      createLocaliser(settings, { config: structuredClone(DEFAULT_RANK_CONFIG) }),
+    ]) {
       expect(localiser.fusion).toBeDefined();
       expect(localiser.rankerName).toBe(ranker);
     }

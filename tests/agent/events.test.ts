@@ -12,7 +12,10 @@ describe('EventLog', () => {
     log.subscribe((e) => seen.push(e.seq));
     log.emit('status', { status: 'running' });
     log.emit('node_end', { node: 'apply', duration_ms: 3 });
-    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.task_id, l.seq, l.type])).toEqual([
       ['task-1', 1, 'status'],
       ['task-1', 2, 'node_end'],
@@ -21,7 +24,12 @@ describe('EventLog', () => {
   });
 
   it('redacts secrets inside strings without changing the record’s shape or ordinary words', () => {
-    const data = { message: 'header is Bearer abcdefgh12345 then', other: 'x y', nested: ['my key local-key-XYZ123', 'disk-partition-table', 'sk-abcdefghijklmnopqrstuv'], n: 5 };
+    const data = {
+      message: 'header is Bearer abcdefgh12345 then',
+      other: 'x y',
+      nested: ['my key local-key-XYZ123', 'disk-partition-table', 'sk-abcdefghijklmnopqrstuv'],
+      n: 5,
+    };
     expect(redact(data, ['local-key-XYZ123'])).toEqual({
       message: 'header is [redacted] then',
       other: 'x y',
@@ -29,10 +37,16 @@ describe('EventLog', () => {
       n: 5,
     });
     // GitHub, Hugging Face and AWS shapes too, at the start of a line as much as inside one.
-    const tokens = { gh: `token\nghp_${'a1B2'.repeat(9)}`, hf: `hf_${'Zx9'.repeat(11)} in env`, aws: 'id AKIAIOSFODNN7EXAMPLE.' };
+    const tokens = {
+      gh: `token\nghp_${'a1B2'.repeat(9)}`,
+      hf: `hf_${'Zx9'.repeat(11)} in env`,
+      aws: 'id AKIAIOSFODNN7EXAMPLE.',
+    };
     expect(redact(tokens, [])).toEqual({ gh: 'token\n[redacted]', hf: '[redacted] in env', aws: 'id [redacted].' });
     // Prose about bearer tokens is left alone (an issue about auth headers keeps its words).
-    expect(redact('requests sends Bearer authentication headers', [])).toBe('requests sends Bearer authentication headers');
+    expect(redact('requests sends Bearer authentication headers', [])).toBe(
+      'requests sends Bearer authentication headers',
+    );
     const log = new EventLog('t', undefined, ['local-key-XYZ123']);
     expect(() => log.emit('model_call', { response: 'fixed it.\nAuthorization: Bearer tok' })).not.toThrow();
   });

@@ -11,7 +11,9 @@ describe('chat models over OpenAI-compatible HTTP', () => {
   });
 
   it('returns the reply with token usage and cost, streaming or not', async () => {
-    server = await startScriptedOpenAIServer({ replies: ['first answer', 'second answer, streamed in pieces of forty characters or so'] });
+    server = await startScriptedOpenAIServer({
+      replies: ['first answer', 'second answer, streamed in pieces of forty characters or so'],
+    });
     const plain = await callModel(createChatModel({ model: 'gpt-4o-mini', baseURL: server.url, apiKey: 'sk-test' }), [
       ['system', 'You fix bugs.'],
       ['user', 'Fix it.'],
@@ -21,7 +23,9 @@ describe('chat models over OpenAI-compatible HTTP', () => {
     expect(plain.outputTokens).toBe(3);
     expect(plain.priced).toBe(true);
     expect(plain.costUsd).toBeCloseTo((plain.inputTokens * 0.15 + 3 * 0.6) / 1e6);
-    const streamed = await callModel(createChatModel({ model: 'local-coder', baseURL: server.url, streaming: true }), [['user', 'again']]);
+    const streamed = await callModel(createChatModel({ model: 'local-coder', baseURL: server.url, streaming: true }), [
+      ['user', 'again'],
+    ]);
     expect(streamed.text).toBe('second answer, streamed in pieces of forty characters or so');
     expect(streamed.outputTokens).toBeGreaterThan(0);
     expect(streamed).toMatchObject({ costUsd: 0, priced: false });
@@ -36,7 +40,9 @@ describe('chat models over OpenAI-compatible HTTP', () => {
     await server.close();
 
     server = await startScriptedOpenAIServer({ replies: [{ status: 500 }] });
-    await expect(callModel(createChatModel({ model: 'm', baseURL: server.url, maxRetries: 1 }), [['user', 'x']])).rejects.toMatchObject({
+    await expect(
+      callModel(createChatModel({ model: 'm', baseURL: server.url, maxRetries: 1 }), [['user', 'x']]),
+    ).rejects.toMatchObject({
       code: 'FW_ERR_MODEL',
       message: expect.stringMatching(/^the model m failed: /),
     });
@@ -44,7 +50,9 @@ describe('chat models over OpenAI-compatible HTTP', () => {
 
     server = await startScriptedOpenAIServer({ replies: [{ delayMs: 3000, reply: 'too late' }] });
     const started = Date.now();
-    await expect(callModel(createChatModel({ model: 'm', baseURL: server.url, timeoutMs: 300, maxRetries: 0 }), [['user', 'x']])).rejects.toMatchObject({ code: 'FW_ERR_MODEL' });
+    await expect(
+      callModel(createChatModel({ model: 'm', baseURL: server.url, timeoutMs: 300, maxRetries: 0 }), [['user', 'x']]),
+    ).rejects.toMatchObject({ code: 'FW_ERR_MODEL' });
     expect(Date.now() - started).toBeLessThan(2500);
   });
 
@@ -52,7 +60,11 @@ describe('chat models over OpenAI-compatible HTTP', () => {
     server = await startScriptedOpenAIServer({ replies: [{ delayMs: 3000, reply: 'never' }] });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 200);
-    await expect(callModel(createChatModel({ model: 'm', baseURL: server.url, maxRetries: 0 }), [['user', 'x']], { signal: controller.signal })).rejects.toMatchObject({
+    await expect(
+      callModel(createChatModel({ model: 'm', baseURL: server.url, maxRetries: 0 }), [['user', 'x']], {
+        signal: controller.signal,
+      }),
+    ).rejects.toMatchObject({
       code: 'FW_ERR_CANCELLED',
     });
   });

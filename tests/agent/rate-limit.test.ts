@@ -9,6 +9,8 @@ describe('modelRateLimit (bench --model-rpm)', () => {
     expect(await Promise.all(calls.slice(0, 2))).toEqual([10, 20]);
     await new Promise((r) => setTimeout(r, 300));
     expect(started).toEqual([1, 2]); // the third waits for the next minute
-    await expect(modelRateLimit(5)(async () => Promise.reject(new Error('429 from provider')))).rejects.toThrow('429 from provider');
+    await expect(modelRateLimit(5)(async () => Promise.reject(new Error('429 from provider')))).rejects.toThrow(
+      '429 from provider',
+    );
   });
 });

@@ -17,7 +17,9 @@ describe('repositoryName: the name a run records for a local repository', () => 
   };
 
   it('names a checkout by its origin, GitHub names in one case', async () => {
-    expect(await repositoryName({ path: repoWithOrigin('calc', 'https://GitHub.com/Acme/Calc.git') })).toBe('acme/calc');
+    expect(await repositoryName({ path: repoWithOrigin('calc', 'https://GitHub.com/Acme/Calc.git') })).toBe(
+      'acme/calc',
+    );
   });
 
   it('names a plain folder inside a repository by its own path, not the parent repository', async () => {
@@ -26,10 +28,13 @@ describe('repositoryName: the name a run records for a local repository', () => 
     expect(await repositoryName({ path: join(parent, 'sub') })).toBe(join(parent, 'sub'));
   });
 
-  it.skipIf(process.getuid?.() !== 0)('reads the origin of a checkout another user owns (a mounted repository)', async () => {
-    const path = repoWithOrigin('owned', 'https://github.com/acme/owned');
-    execFileSync('chown', ['-R', 'nobody', path]);
-    chownSync(path, 65534, 65534);
-    expect(await repositoryName({ path })).toBe('acme/owned');
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    'reads the origin of a checkout another user owns (a mounted repository)',
+    async () => {
+      const path = repoWithOrigin('owned', 'https://github.com/acme/owned');
+      execFileSync('chown', ['-R', 'nobody', path]);
+      chownSync(path, 65534, 65534);
+      expect(await repositoryName({ path })).toBe('acme/owned');
+    },
+  );
 });

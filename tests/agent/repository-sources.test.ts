@@ -18,12 +18,22 @@ describe('repositorySources', () => {
     const bare = join(mkdtempSync(join(tmpdir(), 'fw-bare-')), 'shop.git');
     execFileSync('git', ['clone', '-q', '--bare', repo, bare]);
 
-    expect(await repositorySources({ path: repo }, settings)).toEqual({ snapshot: { kind: 'dir', path: repo }, sandbox: { kind: 'dir', path: repo } });
+    expect(await repositorySources({ path: repo }, settings)).toEqual({
+      snapshot: { kind: 'dir', path: repo },
+      sandbox: { kind: 'dir', path: repo },
+    });
     const commit = headCommit(repo);
-    expect((await repositorySources({ path: repo, commit }, settings)).snapshot).toEqual({ kind: 'git', gitDir: join(repo, '.git'), commit });
+    expect((await repositorySources({ path: repo, commit }, settings)).snapshot).toEqual({
+      kind: 'git',
+      gitDir: join(repo, '.git'),
+      commit,
+    });
     // A bare repository has no files to read as a folder: it was read as one and indexed nothing.
     const fromBare = await repositorySources({ path: bare }, settings);
-    expect(fromBare).toEqual({ snapshot: { kind: 'git', gitDir: bare, commit: 'HEAD' }, sandbox: { kind: 'git', gitDir: bare, commit: 'HEAD' } });
+    expect(fromBare).toEqual({
+      snapshot: { kind: 'git', gitDir: bare, commit: 'HEAD' },
+      sandbox: { kind: 'git', gitDir: bare, commit: 'HEAD' },
+    });
     const snapshot = await new Localiser().snapshot(fromBare.snapshot);
     expect(snapshot.files.map((f) => f.path)).toEqual(['shop/pricing.py']);
   });

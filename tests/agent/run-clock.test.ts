@@ -18,21 +18,58 @@ function pending<T>(value: T) {
 describe('run clock: where a run’s time goes', () => {
   it('unions overlapping and touching intervals, clipped to the window', () => {
     expect(unionLength([], 0, 100)).toBe(0);
-    expect(unionLength([{ start: 10, end: 20 }, { start: 15, end: 30 }, { start: 30, end: 35 }, { start: 50, end: 60 }], 0, 100)).toBe(35);
-    expect(unionLength([{ start: 10, end: 20 }, { start: 12, end: 14 }], 0, 100)).toBe(10);
+    expect(
+      unionLength(
+        [
+          { start: 10, end: 20 },
+          { start: 15, end: 30 },
+          { start: 30, end: 35 },
+          { start: 50, end: 60 },
+        ],
+        0,
+        100,
+      ),
+    ).toBe(35);
+    expect(
+      unionLength(
+        [
+          { start: 10, end: 20 },
+          { start: 12, end: 14 },
+        ],
+        0,
+        100,
+      ),
+    ).toBe(10);
     // Only the part inside [15, 55] counts.
-    expect(unionLength([{ start: 10, end: 20 }, { start: 50, end: 60 }], 15, 55)).toBe(10);
+    expect(
+      unionLength(
+        [
+          { start: 10, end: 20 },
+          { start: 50, end: 60 },
+        ],
+        15,
+        55,
+      ),
+    ).toBe(10);
     expect(unionLength([{ start: 60, end: 70 }], 0, 50)).toBe(0);
   });
 
   it('splits a window into model, test (not under a model call) and own time that add up to the wall', () => {
     const model = [{ start: 10, end: 40 }];
-    const test = [{ start: 30, end: 60 }, { start: 55, end: 70 }];
+    const test = [
+      { start: 30, end: 60 },
+      { start: 55, end: 70 },
+    ];
     const t = windowTiming(model, test, 0, 100);
     expect(t).toEqual({ wall_ms: 100, model_ms: 30, test_ms: 30, own_ms: 40 });
     expect(t.model_ms + t.test_ms + t.own_ms).toBe(t.wall_ms);
     // Busy the whole window and more: own time is zero, never negative.
-    expect(windowTiming([{ start: -5, end: 50 }], [{ start: 40, end: 200 }], 0, 100)).toEqual({ wall_ms: 100, model_ms: 50, test_ms: 50, own_ms: 0 });
+    expect(windowTiming([{ start: -5, end: 50 }], [{ start: 40, end: 200 }], 0, 100)).toEqual({
+      wall_ms: 100,
+      model_ms: 50,
+      test_ms: 50,
+      own_ms: 0,
+    });
   });
 
   it('counts concurrent calls once, and a node only for what fell inside it', async () => {
@@ -76,14 +113,24 @@ describe('run clock: where a run’s time goes', () => {
     expect(clock.span(200, 250).test_ms).toBe(50);
     // A test call that throws was the sandbox failing: its time is fixwright's; a failed model call still waited on the model.
     at(300);
-    await expect(clock.busy('test', async () => (at(340), Promise.reject(new Error('no container'))))).rejects.toThrow('no container');
-    await expect(clock.busy('model', async () => (at(360), Promise.reject(new Error('timeout'))))).rejects.toThrow('timeout');
+    await expect(clock.busy('test', async () => (at(340), Promise.reject(new Error('no container'))))).rejects.toThrow(
+      'no container',
+    );
+    await expect(clock.busy('model', async () => (at(360), Promise.reject(new Error('timeout'))))).rejects.toThrow(
+      'timeout',
+    );
     expect(clock.span(300, 360)).toEqual({ wall_ms: 60, model_ms: 20, test_ms: 0, own_ms: 40 });
   });
 
   it('sums nodes per name, one-off steps apart from attempts, and own time per attempt', async () => {
     const { clock, at } = manualClock();
-    const step = async (node: Parameters<RunClock['nodeEnded']>[0], attempt: number, from: number, to: number, busy?: { kind: 'model' | 'test'; ms: number }) => {
+    const step = async (
+      node: Parameters<RunClock['nodeEnded']>[0],
+      attempt: number,
+      from: number,
+      to: number,
+      busy?: { kind: 'model' | 'test'; ms: number },
+    ) => {
       at(from);
       if (busy) {
         const p = pending(undefined);
@@ -109,12 +156,24 @@ describe('run clock: where a run’s time goes', () => {
     expect(s).toMatchObject({ wall_ms: 610, model_ms: 165, test_ms: 210, own_ms: 235 });
     expect(s.one_off).toEqual({ wall_ms: 205, model_ms: 45, test_ms: 40, own_ms: 120 });
     // generate ×2, test ×2, reflect, and the reproduce after the reflection.
-    expect(s.attempts).toEqual({ wall_ms: 400, model_ms: 120, test_ms: 170, own_ms: 110, count: 2, own_ms_per_attempt: 55 });
+    expect(s.attempts).toEqual({
+      wall_ms: 400,
+      model_ms: 120,
+      test_ms: 170,
+      own_ms: 110,
+      count: 2,
+      own_ms_per_attempt: 55,
+    });
     expect(s.nodes.test).toEqual({ wall_ms: 240, model_ms: 0, test_ms: 170, own_ms: 70, runs: 2 });
     expect(s.nodes.reproduce?.runs).toBe(2);
     // Time between nodes is the run's own, in the totals only.
     expect(s.own_ms - s.one_off.own_ms - s.attempts.own_ms).toBe(5);
     expect(clock.summary(0, 10, 0).attempts.own_ms_per_attempt).toBeNull();
-    expect([isAttemptNode('reproduce', 0), isAttemptNode('reproduce', 1), isAttemptNode('apply', 1), isAttemptNode('finish', 3)]).toEqual([false, true, true, false]);
+    expect([
+      isAttemptNode('reproduce', 0),
+      isAttemptNode('reproduce', 1),
+      isAttemptNode('apply', 1),
+      isAttemptNode('finish', 3),
+    ]).toEqual([false, true, true, false]);
   });
 });

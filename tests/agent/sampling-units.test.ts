@@ -32,7 +32,9 @@ describe('normalised changes', () => {
 
   it('falls back to collapsed whitespace for text that does not parse', () => {
     expect(normalisedChange(file('def (:\n  x'))).toBe(normalisedChange(file('def (:   x')));
-    expect(normalisedTest('def test_a():\n    assert 1  # note\n')).toBe(normalisedTest('def test_a():\n    assert 1\n'));
+    expect(normalisedTest('def test_a():\n    assert 1  # note\n')).toBe(
+      normalisedTest('def test_a():\n    assert 1\n'),
+    );
   });
 });
 
@@ -66,7 +68,15 @@ const judges = [{ path: 'tests/test_r.py', source: 'reproduce', valid: true }];
 describe('selection', () => {
   it('chooses the proven minority over a majority that regresses', () => {
     const failing = { category: 'regression' as const, message: 'regression: tests/test_calc.py::test_mul' };
-    const majority = [1, 2, 4].map((n) => candidate(n, { group: 1, votes: 3, testsPassed: 1, regressions: ['tests/test_calc.py::test_mul'], failure: failing }));
+    const majority = [1, 2, 4].map((n) =>
+      candidate(n, {
+        group: 1,
+        votes: 3,
+        testsPassed: 1,
+        regressions: ['tests/test_calc.py::test_mul'],
+        failure: failing,
+      }),
+    );
     const s = selectCandidate([...majority, candidate(3, { testsPassed: 1 })], judges);
     expect(s.winner).toBe(3);
     expect(s.ranking[0]).toBe(3);
@@ -77,19 +87,37 @@ describe('selection', () => {
     const a = candidate(2, { group: 2, votes: 2, testsPassed: 1 });
     const b = candidate(4, { group: 2, votes: 2, testsPassed: 1 });
     const c = candidate(1, { testsPassed: 1 });
-    expect(selectCandidate([c, a, b], judges)).toMatchObject({ winner: 2, reason: expect.stringMatching(/more candidates wrote the same fix \(2 against 1\)/) });
+    expect(selectCandidate([c, a, b], judges)).toMatchObject({
+      winner: 2,
+      reason: expect.stringMatching(/more candidates wrote the same fix \(2 against 1\)/),
+    });
     const small = candidate(5, { diff: 'x', testsPassed: 1 });
     const large = candidate(3, { diff: 'x'.repeat(50), testsPassed: 1 });
-    expect(selectCandidate([large, small], judges)).toMatchObject({ winner: 5, reason: expect.stringMatching(/smaller change/) });
+    expect(selectCandidate([large, small], judges)).toMatchObject({
+      winner: 5,
+      reason: expect.stringMatching(/smaller change/),
+    });
     const twin = candidate(7, { diff: 'y', testsPassed: 1 });
     expect(selectCandidate([twin, small], judges).winner).toBe(5);
-    expect(selectCandidate([small, twin], judges)).toMatchObject({ winner: 5, reason: expect.stringMatching(/lower candidate number/) });
+    expect(selectCandidate([small, twin], judges)).toMatchObject({
+      winner: 5,
+      reason: expect.stringMatching(/lower candidate number/),
+    });
   });
 
   it('says when the chosen candidate is not proven', () => {
     const failure = { category: 'regression' as const, message: 'regression: t' };
-    const s = selectCandidate([candidate(1, { group: 1, votes: 2, testsPassed: 1, failure }), candidate(2, { group: 1, votes: 2, testsPassed: 1, failure })], judges);
-    expect(s).toMatchObject({ winner: 1, reason: 'all 2 candidates with a change wrote the same fix; it is not proven (regression)' });
+    const s = selectCandidate(
+      [
+        candidate(1, { group: 1, votes: 2, testsPassed: 1, failure }),
+        candidate(2, { group: 1, votes: 2, testsPassed: 1, failure }),
+      ],
+      judges,
+    );
+    expect(s).toMatchObject({
+      winner: 1,
+      reason: 'all 2 candidates with a change wrote the same fix; it is not proven (regression)',
+    });
   });
 
   it('lets a group win only through the candidate of it that was run', () => {
@@ -100,9 +128,19 @@ describe('selection', () => {
   });
 
   it('ranks more judge tests passed above fewer, and any test result above an untested change', () => {
-    expect(selectCandidate([candidate(1, { testsPassed: 1 }), candidate(2, { testsPassed: 2 })], judges).winner).toBe(2);
+    expect(selectCandidate([candidate(1, { testsPassed: 1 }), candidate(2, { testsPassed: 2 })], judges).winner).toBe(
+      2,
+    );
     // Proven (no failure) outranks passing more tests while failing the deciding one.
-    expect(selectCandidate([candidate(1, { testsPassed: 1 }), candidate(2, { testsPassed: 2, failure: { category: 'repro_still_fails', message: 'm' } })], judges).winner).toBe(1);
+    expect(
+      selectCandidate(
+        [
+          candidate(1, { testsPassed: 1 }),
+          candidate(2, { testsPassed: 2, failure: { category: 'repro_still_fails', message: 'm' } }),
+        ],
+        judges,
+      ).winner,
+    ).toBe(1);
     const broken = candidate(1, { failure: { category: 'patch_does_not_apply', message: 'no' } });
     const failing = candidate(2, { failure: { category: 'repro_still_fails', message: 'still fails' } });
     expect(selectCandidate([broken, failing], judges).winner).toBe(2);
@@ -113,14 +151,35 @@ describe('selection', () => {
 });
 
 describe('judge tests', () => {
-  const draft = (n: number, tests: Array<{ path: string; content: string }>): CandidateDraft => ({ candidate: n, temperature: 0, context: 'conformal_set', answer: '', tokens: { input: 0, output: 0 }, costUsd: 0, tests });
+  const draft = (n: number, tests: Array<{ path: string; content: string }>): CandidateDraft => ({
+    candidate: n,
+    temperature: 0,
+    context: 'conformal_set',
+    answer: '',
+    tokens: { input: 0, output: 0 },
+    costUsd: 0,
+    tests,
+  });
   it('de-duplicates the same test written twice, renames a different one under a taken name, and skips existing files', () => {
     const t = { path: 'tests/test_r.py', content: 'def test_a():\n    assert f() == 1\n' };
     // A conftest.py or other non-test module never judges: it would change how every test runs.
-    expect(judgeTests([{ path: 'tests/conftest.py', content: 'import os' }, { path: 'helpers.py', content: 'x = 1' }], [], new Set()).judges).toEqual([]);
+    expect(
+      judgeTests(
+        [
+          { path: 'tests/conftest.py', content: 'import os' },
+          { path: 'helpers.py', content: 'x = 1' },
+        ],
+        [],
+        new Set(),
+      ).judges,
+    ).toEqual([]);
     const { judges: out, clash } = judgeTests(
       [t],
-      [draft(1, [{ ...t, content: 'def test_a():\n    # same test\n    assert f()==1\n' }]), draft(2, [{ path: 'tests/test_r.py', content: 'def test_b():\n    assert f() == 2\n' }]), draft(3, [{ path: 'tests/test_calc.py', content: 'x' }])],
+      [
+        draft(1, [{ ...t, content: 'def test_a():\n    # same test\n    assert f()==1\n' }]),
+        draft(2, [{ path: 'tests/test_r.py', content: 'def test_b():\n    assert f() == 2\n' }]),
+        draft(3, [{ path: 'tests/test_calc.py', content: 'x' }]),
+      ],
       new Set(['tests/test_calc.py']),
     );
     expect(out.map((j) => [j.path, j.source])).toEqual([
@@ -134,7 +193,14 @@ describe('judge tests', () => {
 describe('existing tests for several candidates', () => {
   const sel = (...paths: string[]) => ({ tests: paths.map((path) => ({ path, reason: 'r' })), left: [] });
   it('checks every candidate on one set: each neighbourhood in turn, a whole small suite never cut', () => {
-    expect(unionOfSelections([sel('a', 'b'), sel('c', 'a', 'd')], 3)).toEqual({ tests: [{ path: 'a', reason: 'r' }, { path: 'c', reason: 'r' }, { path: 'b', reason: 'r' }], left: ['d'] });
+    expect(unionOfSelections([sel('a', 'b'), sel('c', 'a', 'd')], 3)).toEqual({
+      tests: [
+        { path: 'a', reason: 'r' },
+        { path: 'c', reason: 'r' },
+        { path: 'b', reason: 'r' },
+      ],
+      left: ['d'],
+    });
     const suite = sel(...Array.from({ length: 15 }, (_, i) => `t${i}`));
     expect(unionOfSelections([suite, suite], 12).tests).toHaveLength(15);
     expect(unionOfSelections([sel('x')], 12)).toEqual(sel('x'));
@@ -142,7 +208,8 @@ describe('existing tests for several candidates', () => {
 });
 
 describe('cost reservations', () => {
-  const deps = (cap?: number) => ({ maxCostUsd: cap, run: { tokens: { input: 0, output: 0 }, costUsd: 0.5 } }) as unknown as AgentDeps;
+  const deps = (cap?: number) =>
+    ({ maxCostUsd: cap, run: { tokens: { input: 0, output: 0 }, costUsd: 0.5 } }) as unknown as AgentDeps;
   it('lets calls start only while their worst cases fit beside the spend and the calls in flight', () => {
     const d = deps(1);
     const first = reserveCost(d, 0.3);

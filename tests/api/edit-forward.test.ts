@@ -5,12 +5,26 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEditServer } from '../../api/edit-server.js';
 import { loadSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
-import { api, freePort, type Proc, startRedis, startServe, startWorkerProcess, stop, type TestRedis } from '../helpers/service.js';
+import {
+  api,
+  freePort,
+  type Proc,
+  startRedis,
+  startServe,
+  startWorkerProcess,
+  stop,
+  type TestRedis,
+} from '../helpers/service.js';
 
 // docker-compose.yml's split, as processes: the API has no Docker (a bogus DOCKER_HOST here), and a
 // worker started with --edit-port answers its quick fixes through FIXWRIGHT_EDIT_URL.
 const NO_DOCKER = 'unix:///tmp/fixwright-no-docker.sock';
-const TYPO = { language: 'python', code: 'def total(items):\n    for i in itm:\n        print(i)\n', start_line: 1, end_line: 3 };
+const TYPO = {
+  language: 'python',
+  code: 'def total(items):\n    for i in itm:\n        print(i)\n',
+  start_line: 1,
+  end_line: 3,
+};
 
 describe('quick fixes where Docker is: an API without Docker forwards /v1/edit to a worker', () => {
   let redis: TestRedis;
@@ -26,7 +40,10 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
 
   beforeAll(async () => {
     redis = await startRedis();
-    worker = await startWorkerProcess({ REDIS_URL: redis.url, FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_MODEL: '' }, ['--edit-port', '0']);
+    worker = await startWorkerProcess({ REDIS_URL: redis.url, FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_MODEL: '' }, [
+      '--edit-port',
+      '0',
+    ]);
     editURL = /quick fixes on (http:\/\/\S+)\/v1\/edit/.exec(worker.output())![1]!;
   }, 60_000);
   afterAll(async () => {
@@ -36,7 +53,13 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
   });
 
   it('answers with the worker’s verified rule-tier fix, and passes its 4xx through', async () => {
-    const serve = await startServe({ FIXWRIGHT_DATA_DIR: dataDir(), DOCKER_HOST: NO_DOCKER, FIXWRIGHT_EDIT_URL: editURL, REDIS_URL: '', FIXWRIGHT_MODEL: '' });
+    const serve = await startServe({
+      FIXWRIGHT_DATA_DIR: dataDir(),
+      DOCKER_HOST: NO_DOCKER,
+      FIXWRIGHT_EDIT_URL: editURL,
+      REDIS_URL: '',
+      FIXWRIGHT_MODEL: '',
+    });
     procs.push(serve);
     const r = await api(serve.url, '/v1/edit', { body: TYPO });
     expect(r.status).toBe(200);
@@ -51,18 +74,30 @@ describe('quick fixes where Docker is: an API without Docker forwards /v1/edit t
 
   it('says which worker it could not reach, with 503', async () => {
     const port = await freePort();
-    const serve = await startServe({ FIXWRIGHT_DATA_DIR: dataDir(), DOCKER_HOST: NO_DOCKER, FIXWRIGHT_EDIT_URL: `http://127.0.0.1:${port}`, REDIS_URL: '', FIXWRIGHT_MODEL: '' });
+    const serve = await startServe({
+      FIXWRIGHT_DATA_DIR: dataDir(),
+      DOCKER_HOST: NO_DOCKER,
+      FIXWRIGHT_EDIT_URL: `http://127.0.0.1:${port}`,
+      REDIS_URL: '',
+      FIXWRIGHT_MODEL: '',
+    });
     procs.push(serve);
     const r = await api(serve.url, '/v1/edit', { body: TYPO });
     expect(r.status).toBe(503);
     const ready = await api(serve.url, '/readyz');
     expect(ready.status).toBe(503);
     expect(ready.body.checks).toMatchObject({ edit_worker: false });
-    expect(r.body.message).toMatch(new RegExp(`worker at http://127\\.0\\.0\\.1:${port}/v1/edit \\(FIXWRIGHT_EDIT_URL\\), which cannot be reached.*--edit-port`));
+    expect(r.body.message).toMatch(
+      new RegExp(
+        `worker at http://127\\.0\\.0\\.1:${port}/v1/edit \\(FIXWRIGHT_EDIT_URL\\), which cannot be reached.*--edit-port`,
+      ),
+    );
   });
 
   it('refuses a FIXWRIGHT_EDIT_URL that is not a URL', async () => {
-    await expect(startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' })).rejects.toThrow(/FIXWRIGHT_EDIT_URL: must be an http\(s\) URL such as http:\/\/worker:9200/);
+    await expect(
+      startServe({ FIXWRIGHT_DATA_DIR: dataDir(), FIXWRIGHT_EDIT_URL: 'worker:9200', REDIS_URL: '' }),
+    ).rejects.toThrow(/FIXWRIGHT_EDIT_URL: must be an http\(s\) URL such as http:\/\/worker:9200/);
   });
 
   it('a quick-fix port without Docker says so on /healthz (503), so an API in front is not ready', async () => {

@@ -10,7 +10,10 @@ import { loadSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
 
 // The run itself is replaced: what matters is the context the runner hands it.
-vi.mock('../../agent/index.js', async (importOriginal) => ({ ...(await importOriginal<typeof import('../../agent/index.js')>()), solveIssue: vi.fn() }));
+vi.mock('../../agent/index.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../agent/index.js')>()),
+  solveIssue: vi.fn(),
+}));
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -20,7 +23,14 @@ afterAll(() => {
 const partsWith = (env: Record<string, string>): RunnerParts => {
   const settings = loadSettings(env);
   // Only the gate and what the context copies matter here: no store, sandbox or localiser is used.
-  return { settings, store: {} as RunnerParts['store'], runtime: {} as RunnerParts['runtime'], localiser: {} as RunnerParts['localiser'], logger: createLogger('silent'), modelGate: serviceModelGate(settings) };
+  return {
+    settings,
+    store: {} as RunnerParts['store'],
+    runtime: {} as RunnerParts['runtime'],
+    localiser: {} as RunnerParts['localiser'],
+    logger: createLogger('silent'),
+    modelGate: serviceModelGate(settings),
+  };
 };
 
 describe("the service's model gate (FIXWRIGHT_MODEL_RPM)", () => {
@@ -52,13 +62,27 @@ describe('runTask', () => {
   it("hands the process's gate to every task's run", async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-model-rpm-'));
     dirs.push(dir);
-    const parts = { ...partsWith({ FIXWRIGHT_MODEL_RPM: '30', FIXWRIGHT_MODEL: 'scripted' }), store: new DiskTaskStore(join(dir, 'tasks')) };
+    const parts = {
+      ...partsWith({ FIXWRIGHT_MODEL_RPM: '30', FIXWRIGHT_MODEL: 'scripted' }),
+      store: new DiskTaskStore(join(dir, 'tasks')),
+    };
     expect(parts.modelGate).toBeTypeOf('function');
     const seen: Array<SolveContext['modelGate']> = [];
-    const outcome: SolveOutcome = { status: 'failed', stoppedBy: null, stopMessage: null, attempts: [], files: [], finalPatch: '', tokens: { input: 0, output: 0 }, costUsd: 0 };
+    const outcome: SolveOutcome = {
+      status: 'failed',
+      stoppedBy: null,
+      stopMessage: null,
+      attempts: [],
+      files: [],
+      finalPatch: '',
+      tokens: { input: 0, output: 0 },
+      costUsd: 0,
+    };
     vi.mocked(solveIssue).mockImplementation(async (_options, context) => (seen.push(context.modelGate), outcome));
     for (const id of ['task-a', 'task-b']) {
-      await parts.store.create(newTask(id, { repo_url: 'https://github.com/acme/calc', issue_text: 'add is wrong', max_attempts: 1 }));
+      await parts.store.create(
+        newTask(id, { repo_url: 'https://github.com/acme/calc', issue_text: 'add is wrong', max_attempts: 1 }),
+      );
       expect(await runTask(id, parts, new AbortController().signal)).toBe('finished');
     }
     expect(seen).toEqual([parts.modelGate, parts.modelGate]);

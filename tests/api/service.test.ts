@@ -5,10 +5,21 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import type { AgentEvent } from '../../agent/index.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
-import { api, followTask, type Proc, startRedis, startServe, startWorkerProcess, stop, type TestRedis, waitFor } from '../helpers/service.js';
+import {
+  api,
+  followTask,
+  type Proc,
+  startRedis,
+  startServe,
+  startWorkerProcess,
+  stop,
+  type TestRedis,
+  waitFor,
+} from '../helpers/service.js';
 
 const REPO = {
-  'calc.py': 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
+  'calc.py':
+    'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n',
   'tests/test_calc.py': 'from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n',
 };
 // One answer serves both model steps: the reproduce step reads its test, the fix step its edit too.
@@ -16,7 +27,8 @@ const ANSWER =
   '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
 const KEY = 'sk-service-test-key-0123456789';
 
-const gapless = (events: AgentEvent[], from = 1) => expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + from));
+const gapless = (events: AgentEvent[], from = 1) =>
+  expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + from));
 
 /** The two deployments run the same scenarios: the single-machine default, and Redis with worker processes. */
 describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) => {
@@ -48,7 +60,8 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
       ...(redis ? { REDIS_URL: redis.url } : { REDIS_URL: '' }),
     };
     serve = await startServe(env);
-    if (mode === 'redis') workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
+    if (mode === 'redis')
+      workers.push(await startWorkerProcess(env, ['--lock-duration', '2000', '--stalled-interval', '1000']));
   });
 
   afterAll(async () => {
@@ -60,7 +73,9 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
   });
 
   const submit = async () => {
-    const r = await api(serve!.url, '/api/solve', { body: { repo_path: repo, issue_text: 'add(2, 3) returns -1 instead of 5', max_attempts: 2 } });
+    const r = await api(serve!.url, '/api/solve', {
+      body: { repo_path: repo, issue_text: 'add(2, 3) returns -1 instead of 5', max_attempts: 2 },
+    });
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body.task_id as string;
   };
@@ -72,21 +87,35 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     gapless(events);
     expect(events.at(-1)).toMatchObject({ type: 'done', data: { status: 'resolved' } });
     // The worker records the task's status just after its last event (a moment later over Redis).
-    const task = await waitFor(async () => {
-      const t = await api(serve!.url, `/api/task/${id}`);
-      return t.body.status === 'running' ? undefined : t;
-    }, 'the task to record its end', 10_000);
-    expect(task.body).toMatchObject({ task_id: id, status: 'finished', verdict: 'resolved', request: { max_attempts: 2 } });
+    const task = await waitFor(
+      async () => {
+        const t = await api(serve!.url, `/api/task/${id}`);
+        return t.body.status === 'running' ? undefined : t;
+      },
+      'the task to record its end',
+      10_000,
+    );
+    expect(task.body).toMatchObject({
+      task_id: id,
+      status: 'finished',
+      verdict: 'resolved',
+      request: { max_attempts: 2 },
+    });
     expect(task.body.localised_files[0]).toMatchObject({ path: 'calc.py', in_set: expect.any(Boolean) });
     expect(task.body.attempts[0].diff).toContain('+    return a + b');
     // Judged as result.json judges it: passed, with its score.
     expect(task.body.attempts[0]).toMatchObject({ failure: null, score: expect.any(Number) });
-    expect(task.body.attempts[0].tests.after.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe('PASSED');
+    expect(task.body.attempts[0].tests.after.outcomes['tests/test_repro_add.py::test_add_returns_sum'].status).toBe(
+      'PASSED',
+    );
     expect(task.body.tokens.input).toBeGreaterThan(0);
     expect(task.body.final_patch).toContain('+    return a + b');
     const patch = await fetch(`${serve!.url}/api/task/${id}/patch`);
     expect(await patch.text()).toBe(task.body.final_patch);
-    const trajectory = (await (await fetch(`${serve!.url}/api/task/${id}/trajectory`)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    const trajectory = (await (await fetch(`${serve!.url}/api/task/${id}/trajectory`)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(trajectory).toEqual(events);
     expect(JSON.stringify(trajectory)).not.toContain(KEY);
     // Late subscribers replay; `after` gives exactly the rest.
@@ -110,7 +139,10 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
 
   it('cancelling a running task ends it cancelled, with a last event saying so', async () => {
     const id = await submit();
-    await waitFor(async () => (await api(serve!.url, `/api/task/${id}`)).body.status === 'running' || undefined, 'the task to start');
+    await waitFor(
+      async () => (await api(serve!.url, `/api/task/${id}`)).body.status === 'running' || undefined,
+      'the task to start',
+    );
     const r = await api(serve!.url, `/api/task/${id}/cancel`, { method: 'POST' });
     expect(r.status).toBe(202);
     const { events } = await followTask(serve!.url, id);
@@ -127,10 +159,14 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
 
   /** Waits until the task's log shows the model being asked `times` times for an edit. */
   const reachModel = (id: string, times = 1) =>
-    waitFor(async () => {
-      const events = (await api(serve!.url, `/api/task/${id}/events`)).body.events as AgentEvent[];
-      return events.filter((e) => e.type === 'node_start' && e.data.node === 'generate').length >= times || undefined;
-    }, 'the task to reach the model', 60_000);
+    waitFor(
+      async () => {
+        const events = (await api(serve!.url, `/api/task/${id}/events`)).body.events as AgentEvent[];
+        return events.filter((e) => e.type === 'node_start' && e.data.node === 'generate').length >= times || undefined;
+      },
+      'the task to reach the model',
+      60_000,
+    );
 
   /** Kills whoever runs tasks with SIGKILL (a worker, or serve itself in the in-process mode), starting a replacement first. */
   const killRunner = async () => {
@@ -145,10 +181,14 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
   };
 
   const ended = (id: string, timeoutMs = 90_000) =>
-    waitFor(async () => {
-      const t = (await api(serve!.url, `/api/task/${id}`)).body;
-      return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
-    }, 'the task to end', timeoutMs);
+    waitFor(
+      async () => {
+        const t = (await api(serve!.url, `/api/task/${id}`)).body;
+        return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
+      },
+      'the task to end',
+      timeoutMs,
+    );
 
   it('a worker killed with SIGKILL mid-task: the task is retried and ends in a defined state, its log still gapless', async () => {
     // Starting the replacement runner takes seconds on a loaded machine: the task must still be running when the kill lands.
@@ -181,7 +221,10 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     const { events, code } = await followTask(serve!.url, id);
     expect(code).toBe(1000);
     gapless(events);
-    expect(events.at(-1)).toMatchObject({ type: 'error', data: { message: expect.stringMatching(/interrupted twice/) } });
+    expect(events.at(-1)).toMatchObject({
+      type: 'error',
+      data: { message: expect.stringMatching(/interrupted twice/) },
+    });
   }, 180_000);
 
   it('a job survives an API restart (SIGTERM drains; the task ends resolved after the restart)', async () => {
@@ -211,7 +254,9 @@ describe.each(['in-process', 'redis'] as const)('fixwright serve (%s)', (mode) =
     expect(await stop(serve!, 'SIGTERM')).toBe(143);
     serve = await startServe(env);
     const after = await api(serve!.url, '/api/tasks?limit=100');
-    expect(after.body.tasks.map((t: { task_id: string; status: string }) => [t.task_id, t.status])).toEqual(before.body.tasks.map((t: { task_id: string; status: string }) => [t.task_id, t.status]));
+    expect(after.body.tasks.map((t: { task_id: string; status: string }) => [t.task_id, t.status])).toEqual(
+      before.body.tasks.map((t: { task_id: string; status: string }) => [t.task_id, t.status]),
+    );
     expect((await api(serve!.url, `/api/task/${id}/events`)).body.events).toEqual(events);
   });
 });

@@ -10,12 +10,19 @@ describe('fixwright serve shuts down even when a client never finishes its reque
   afterAll(() => rmSync(data, { recursive: true, force: true }));
 
   it('cuts a half-sent request after the grace period and exits', async () => {
-    const serve = await startServe({ FIXWRIGHT_DATA_DIR: data, FIXWRIGHT_SHUTDOWN_GRACE: '2', REDIS_URL: '', FIXWRIGHT_LOG_LEVEL: 'warn' });
+    const serve = await startServe({
+      FIXWRIGHT_DATA_DIR: data,
+      FIXWRIGHT_SHUTDOWN_GRACE: '2',
+      REDIS_URL: '',
+      FIXWRIGHT_LOG_LEVEL: 'warn',
+    });
     const { port } = new URL(serve.url);
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise((r) => socket.once('connect', r));
     // Headers promise a body that never comes.
-    socket.write('POST /api/solve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"repo');
+    socket.write(
+      'POST /api/solve HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"repo',
+    );
     const cut = new Promise((r) => socket.once('close', r));
     await new Promise((r) => setTimeout(r, 300));
     const started = Date.now();

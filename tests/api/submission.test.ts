@@ -84,18 +84,48 @@ describe('POST /api/solve checks the repository and the commit at submission, no
     mkdirSync(join(root, 'plain'));
     server = await apps.app({ FIXWRIGHT_REPO_ROOTS: root });
   });
-  const solve = (body: Record<string, unknown>) => server.inject({ method: 'POST', url: '/api/solve', payload: { issue_text: 'add is wrong', ...body } });
+  const solve = (body: Record<string, unknown>) =>
+    server.inject({ method: 'POST', url: '/api/solve', payload: { issue_text: 'add is wrong', ...body } });
 
   it.each([
-    ['a repo_path that is a file', () => ({ repo_path: join(root, 'a-file.py') }), 'repo_path', /is a file, not a directory/],
-    ['a commit the repository does not have', () => ({ repo_path: repo, commit: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' }), 'commit', /no commit deadbeefdead.* in .*repo/],
-    ['a branch name the repository does not have', () => ({ repo_path: repo, commit: 'no-such-branch' }), 'commit', /no commit no-such-branch/],
-    ['a commit in a directory that is not a git repository', () => ({ repo_path: join(root, 'plain'), commit: 'HEAD' }), 'commit', /not a git repository/],
-    ['a commit that reads as an option', () => ({ repo_path: repo, commit: '--upload-pack=x' }), 'commit', /^commit must be a commit SHA or a revision such as main or HEAD~1 .*not starting with -\)$/],
+    [
+      'a repo_path that is a file',
+      () => ({ repo_path: join(root, 'a-file.py') }),
+      'repo_path',
+      /is a file, not a directory/,
+    ],
+    [
+      'a commit the repository does not have',
+      () => ({ repo_path: repo, commit: 'deadbeefdeadbeefdeadbeefdeadbeefdeadbeef' }),
+      'commit',
+      /no commit deadbeefdead.* in .*repo/,
+    ],
+    [
+      'a branch name the repository does not have',
+      () => ({ repo_path: repo, commit: 'no-such-branch' }),
+      'commit',
+      /no commit no-such-branch/,
+    ],
+    [
+      'a commit in a directory that is not a git repository',
+      () => ({ repo_path: join(root, 'plain'), commit: 'HEAD' }),
+      'commit',
+      /not a git repository/,
+    ],
+    [
+      'a commit that reads as an option',
+      () => ({ repo_path: repo, commit: '--upload-pack=x' }),
+      'commit',
+      /^commit must be a commit SHA or a revision such as main or HEAD~1 .*not starting with -\)$/,
+    ],
   ])('refuses %s with 400 naming the field', async (_name, body, field, message) => {
     const r = await solve(body());
     expect(r.statusCode).toBe(400);
-    expect(r.json()).toMatchObject({ code: expect.stringMatching(/^FW_ERR_/), field, message: expect.stringMatching(message) });
+    expect(r.json()).toMatchObject({
+      code: expect.stringMatching(/^FW_ERR_/),
+      field,
+      message: expect.stringMatching(message),
+    });
   });
 
   it('accepts a commit the repository has (a sha, a short sha, a ref), and a plain directory without one', async () => {
@@ -122,11 +152,27 @@ describe('a cancelled task stored before cancelled runs lost their verdict', () 
   it('shows no verdict for it, in the task and in the list', async () => {
     const dataDir = apps.temp('fw-sub-data-');
     const store = new DiskTaskStore(join(dataDir, 'tasks'));
-    const task = newTask('old-cancelled', { repo_url: 'https://github.com/acme/calc', issue_text: 'add is wrong', max_attempts: 1 });
-    await store.create({ ...task, status: 'cancelled', summary: { ...task.summary, verdict: 'failed', stopped_by: 'cancelled' } });
+    const task = newTask('old-cancelled', {
+      repo_url: 'https://github.com/acme/calc',
+      issue_text: 'add is wrong',
+      max_attempts: 1,
+    });
+    await store.create({
+      ...task,
+      status: 'cancelled',
+      summary: { ...task.summary, verdict: 'failed', stopped_by: 'cancelled' },
+    });
     await store.close();
     const server = await apps.app({ FIXWRIGHT_DATA_DIR: dataDir });
-    expect((await server.inject('/api/task/old-cancelled')).json()).toMatchObject({ status: 'cancelled', verdict: null, stopped_by: 'cancelled', unpriced_calls: 0 });
-    expect((await server.inject('/api/tasks')).json().tasks[0]).toMatchObject({ task_id: 'old-cancelled', verdict: null });
+    expect((await server.inject('/api/task/old-cancelled')).json()).toMatchObject({
+      status: 'cancelled',
+      verdict: null,
+      stopped_by: 'cancelled',
+      unpriced_calls: 0,
+    });
+    expect((await server.inject('/api/tasks')).json().tasks[0]).toMatchObject({
+      task_id: 'old-cancelled',
+      verdict: null,
+    });
   });
 });

@@ -12,14 +12,34 @@ describe('the task summary of an attempt with several candidates', () => {
     const [attempt] = summary.attempts;
     expect(attempt!.candidates!.map((c) => c.candidate)).toEqual([2, 1, 3, 4]);
     const [c2, c1, c3, c4] = attempt!.candidates!;
-    expect(c2).toMatchObject({ temperature: 0.4, context_cut: 'top_file', group: 2, votes: 1, tests_passed: 2, tests_valid: 2, failure: null, diff: diffOf('a + b'), files: ['calc.py'] });
+    expect(c2).toMatchObject({
+      temperature: 0.4,
+      context_cut: 'top_file',
+      group: 2,
+      votes: 1,
+      tests_passed: 2,
+      tests_valid: 2,
+      failure: null,
+      diff: diffOf('a + b'),
+      files: ['calc.py'],
+    });
     expect(c2!.tests).toMatchObject({ candidate: 2, after: run('PASSED') });
     // 1 and 3 share one test run.
     expect(c1!.tests).toMatchObject({ candidate: 1, candidates: [1, 3], after: run('FAILED') });
     expect(c3!.tests).toEqual(c1!.tests);
-    expect(c3).toMatchObject({ group: 1, votes: 2, failure: 'repro_still_fails', diff: diffOf('a * b'), unpriced: true });
+    expect(c3).toMatchObject({
+      group: 1,
+      votes: 2,
+      failure: 'repro_still_fails',
+      diff: diffOf('a * b'),
+      unpriced: true,
+    });
     expect(c1!.unpriced).toBeUndefined();
-    expect(c4).toMatchObject({ group: null, failure: 'edit_not_applied', apply: { ok: false, category: 'edit_not_applied' } });
+    expect(c4).toMatchObject({
+      group: null,
+      failure: 'edit_not_applied',
+      apply: { ok: false, category: 'edit_not_applied' },
+    });
     expect(c4!.diff).toBeUndefined();
     expect(c4!.tests).toBeUndefined();
 
@@ -33,12 +53,25 @@ describe('the task summary of an attempt with several candidates', () => {
       ],
     });
     // The attempt's own fields are the winner's, not candidate 1's.
-    expect(attempt).toMatchObject({ candidate: 2, diff: diffOf('a + b'), files: ['calc.py'], apply: { candidate: 2, ok: true }, tests: { candidate: 2, after: run('PASSED') }, failure: null, score: 1 });
+    expect(attempt).toMatchObject({
+      candidate: 2,
+      diff: diffOf('a + b'),
+      files: ['calc.py'],
+      apply: { candidate: 2, ok: true },
+      tests: { candidate: 2, after: run('PASSED') },
+      failure: null,
+      score: 1,
+    });
     expect(summary).toMatchObject({ verdict: 'resolved', final_patch: diffOf('a + b'), unpriced_calls: 1 });
   });
 
-  it('shows candidate 1 as the attempt until the selection, and no other candidate\'s failure as the attempt\'s', () => {
-    const beforeSelect = fold(FOUR.slice(0, FOUR.findIndex((e) => e.data.step === 'select')));
+  it("shows candidate 1 as the attempt until the selection, and no other candidate's failure as the attempt's", () => {
+    const beforeSelect = fold(
+      FOUR.slice(
+        0,
+        FOUR.findIndex((e) => e.data.step === 'select'),
+      ),
+    );
     const [attempt] = beforeSelect.attempts;
     expect(attempt!.candidates!.map((c) => c.candidate)).toEqual([1, 2, 3, 4]);
     expect(attempt).toMatchObject({ diff: diffOf('a * b'), tests: { candidate: 1 } });
@@ -61,7 +94,7 @@ describe('the task summary of an attempt with several candidates', () => {
     expect(retried.attempts).toEqual([]);
   });
 
-  it('with no winner, the best-rated candidate stands for the attempt and its failure is the attempt\'s', () => {
+  it("with no winner, the best-rated candidate stands for the attempt and its failure is the attempt's", () => {
     const events = log(
       't',
       ['patch', { attempt: 1, candidate: 1, group: 1, diff: diffOf('a * b'), files: ['calc.py'] }],
@@ -70,10 +103,30 @@ describe('the task summary of an attempt with several candidates', () => {
       ['apply_result', { attempt: 1, candidate: 2, ok: true }],
       ['test_result', { attempt: 1, candidate: 2, candidates: [2], after: run('FAILED') }],
       ['log', { step: 'generate', stopped_by: 'cost', attempt: 1, drawn: 2, wanted: 4 }],
-      ['log', { step: 'select', attempt: 1, winner: null, reason: 'no candidate passes a valid judge test', judges: [], candidates: [rated(2, { failure: 'repro_still_fails', message: 'still fails', score: 0.2 }), rated(1, { failure: 'edit_not_applied', message: 'no match' })] }],
+      [
+        'log',
+        {
+          step: 'select',
+          attempt: 1,
+          winner: null,
+          reason: 'no candidate passes a valid judge test',
+          judges: [],
+          candidates: [
+            rated(2, { failure: 'repro_still_fails', message: 'still fails', score: 0.2 }),
+            rated(1, { failure: 'edit_not_applied', message: 'no match' }),
+          ],
+        },
+      ],
     );
     const [attempt] = fold(events).attempts;
-    expect(attempt).toMatchObject({ candidate: 2, diff: diffOf('a / b'), failure: { category: 'repro_still_fails', message: 'still fails' }, score: 0.2, selection: { winner: null }, sampling: { stopped_by: 'cost', drawn: 2, wanted: 4 } });
+    expect(attempt).toMatchObject({
+      candidate: 2,
+      diff: diffOf('a / b'),
+      failure: { category: 'repro_still_fails', message: 'still fails' },
+      score: 0.2,
+      selection: { winner: null },
+      sampling: { stopped_by: 'cost', drawn: 2, wanted: 4 },
+    });
   });
 });
 
@@ -89,9 +142,23 @@ describe('the task summary of an old log (no candidate fields)', () => {
       reflection: { category: 'repro_still_fails', message: 'still fails' },
       failure: { category: 'repro_still_fails', message: 'still fails' },
       score: 0.3,
-      candidates: [{ candidate: 1, temperature: 0, diff: diffOf('a * b'), files: ['calc.py'], apply: { attempt: 1, ok: true, method: 'git apply' }, tests: { attempt: 1, before: run('FAILED'), after: run('FAILED'), regressions: [] } }],
+      candidates: [
+        {
+          candidate: 1,
+          temperature: 0,
+          diff: diffOf('a * b'),
+          files: ['calc.py'],
+          apply: { attempt: 1, ok: true, method: 'git apply' },
+          tests: { attempt: 1, before: run('FAILED'), after: run('FAILED'), regressions: [] },
+        },
+      ],
     });
-    expect(second).toMatchObject({ attempt: 2, apply: { ok: false }, failure: { category: 'edit_not_applied', message: 'no match' }, candidates: [{ candidate: 1 }] });
+    expect(second).toMatchObject({
+      attempt: 2,
+      apply: { ok: false },
+      failure: { category: 'edit_not_applied', message: 'no match' },
+      candidates: [{ candidate: 1 }],
+    });
     expect(second!.diff).toBeUndefined();
     expect(second!.selection).toBeUndefined();
   });

@@ -10,7 +10,12 @@ import type { TaskStore } from '../../api/store/task-store.js';
 import { emptySummary, foldEvent, newTask } from '../../api/task.js';
 import { startRedis, type TestRedis } from '../helpers/service.js';
 
-const event = (taskId: string, seq: number, type: AgentEvent['type'] = 'log', data: Record<string, unknown> = {}): AgentEvent => ({ task_id: taskId, seq, ts: new Date().toISOString(), type, data });
+const event = (
+  taskId: string,
+  seq: number,
+  type: AgentEvent['type'] = 'log',
+  data: Record<string, unknown> = {},
+): AgentEvent => ({ task_id: taskId, seq, ts: new Date().toISOString(), type, data });
 const request = { repo_url: 'https://github.com/a/b', issue_text: 'x', max_attempts: 3 };
 
 let redis: TestRedis;
@@ -24,11 +29,14 @@ afterAll(async () => {
 });
 
 const stores: Array<[string, () => TaskStore]> = [
-  ['disk', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'fw-store-'));
-    dirs.push(dir);
-    return new DiskTaskStore(dir);
-  }],
+  [
+    'disk',
+    () => {
+      const dir = mkdtempSync(join(tmpdir(), 'fw-store-'));
+      dirs.push(dir);
+      return new DiskTaskStore(dir);
+    },
+  ],
   ['redis', () => new RedisTaskStore(redis.url, `test-${randomUUID()}:`)],
 ];
 
@@ -83,7 +91,11 @@ describe('task summary', () => {
   it('folds attempts, tokens, the verdict and the final patch out of the event log', () => {
     const s = emptySummary();
     const events: AgentEvent[] = [
-      event('t', 1, 'localised_files', { files: [{ path: 'calc.py', score: 0.5, inSet: true }], set_size: 1, coverage: 0.9 }),
+      event('t', 1, 'localised_files', {
+        files: [{ path: 'calc.py', score: 0.5, inSet: true }],
+        set_size: 1,
+        coverage: 0.9,
+      }),
       event('t', 2, 'model_call', { usage: { input_tokens: 100, output_tokens: 20 }, cost_usd: 0.01 }),
       event('t', 3, 'patch', { attempt: 1, diff: 'd1', files: ['calc.py'] }),
       event('t', 4, 'test_result', { attempt: 1, regressions: [] }),
@@ -92,9 +104,20 @@ describe('task summary', () => {
       event('t', 7, 'done', { status: 'resolved', stopped_by: null, patch: 'd2' }),
     ];
     for (const e of events) foldEvent(s, e);
-    expect(s).toMatchObject({ set_size: 1, coverage: 0.9, verdict: 'resolved', final_patch: 'd2', tokens: { input: 100, output: 20 }, cost_usd: 0.01, last_seq: 7 });
+    expect(s).toMatchObject({
+      set_size: 1,
+      coverage: 0.9,
+      verdict: 'resolved',
+      final_patch: 'd2',
+      tokens: { input: 100, output: 20 },
+      cost_usd: 0.01,
+      last_seq: 7,
+    });
     expect(s.localised_files).toEqual([{ path: 'calc.py', score: 0.5, in_set: true }]);
-    expect(s.attempts.map((a) => [a.attempt, a.diff, a.reflection?.category])).toEqual([[1, 'd1', 'repro_still_fails'], [2, 'd2', undefined]]);
+    expect(s.attempts.map((a) => [a.attempt, a.diff, a.reflection?.category])).toEqual([
+      [1, 'd1', 'repro_still_fails'],
+      [2, 'd2', undefined],
+    ]);
     // A retried run starts its attempts afresh.
     foldEvent(s, event('t', 8, 'status', { status: 'running', retry: true }));
     expect(s.attempts).toEqual([]);
@@ -108,24 +131,42 @@ describe('task summary', () => {
       event('t', 3, 'reflection', { attempt: 1, category: 'repro_still_fails', message: 'still fails' }),
       event('t', 4, 'patch', { attempt: 2, diff: 'd2', files: ['calc.py'] }),
       event('t', 5, 'test_result', { attempt: 2, regressions: [] }),
-    ]) foldEvent(s, e);
+    ])
+      foldEvent(s, e);
     expect(s.attempts[0]!.failure).toEqual({ category: 'repro_still_fails', message: 'still fails' });
     // Tested, not yet judged: neither passed nor failed.
     expect(s.attempts[1]!.failure).toBeUndefined();
-    foldEvent(s, event('t', 6, 'done', {
-      status: 'unverified', chosen_attempt: 2, stopped_by: null, patch: 'd2',
-      attempt_results: [
-        { attempt: 1, failure: 'repro_still_fails', message: 'still fails', score: 0.2 },
-        { attempt: 2, failure: 'regression', message: 'regression: tests/test_calc.py::test_mul', score: 0.5 },
-      ],
-    }));
-    expect(s.attempts.map((a) => [a.attempt, a.failure?.category, a.score])).toEqual([[1, 'repro_still_fails', 0.2], [2, 'regression', 0.5]]);
+    foldEvent(
+      s,
+      event('t', 6, 'done', {
+        status: 'unverified',
+        chosen_attempt: 2,
+        stopped_by: null,
+        patch: 'd2',
+        attempt_results: [
+          { attempt: 1, failure: 'repro_still_fails', message: 'still fails', score: 0.2 },
+          { attempt: 2, failure: 'regression', message: 'regression: tests/test_calc.py::test_mul', score: 0.5 },
+        ],
+      }),
+    );
+    expect(s.attempts.map((a) => [a.attempt, a.failure?.category, a.score])).toEqual([
+      [1, 'repro_still_fails', 0.2],
+      [2, 'regression', 0.5],
+    ]);
     expect(s.attempts[1]!.failure!.message).toMatch(/test_mul/);
     expect(s.attempts[1]!.reflection).toBeUndefined();
 
     const passed = emptySummary();
     foldEvent(passed, event('t', 1, 'patch', { attempt: 1, diff: 'd1', files: ['calc.py'] }));
-    foldEvent(passed, event('t', 2, 'done', { status: 'resolved', chosen_attempt: 1, patch: 'd1', attempt_results: [{ attempt: 1, failure: null, message: null, score: 1 }] }));
+    foldEvent(
+      passed,
+      event('t', 2, 'done', {
+        status: 'resolved',
+        chosen_attempt: 1,
+        patch: 'd1',
+        attempt_results: [{ attempt: 1, failure: null, message: null, score: 1 }],
+      }),
+    );
     expect(passed.attempts[0]!.failure).toBeNull();
     // A log written before done carried attempt_results: the resolved verdict's chosen attempt passed.
     const old = emptySummary();
@@ -134,7 +175,10 @@ describe('task summary', () => {
     expect(old.attempts[0]!.failure).toBeNull();
     // A patch that did not apply failed there and then.
     const unapplied = emptySummary();
-    foldEvent(unapplied, event('t', 1, 'apply_result', { attempt: 1, ok: false, category: 'search_not_found', message: 'no match' }));
+    foldEvent(
+      unapplied,
+      event('t', 1, 'apply_result', { attempt: 1, ok: false, category: 'search_not_found', message: 'no match' }),
+    );
     expect(unapplied.attempts[0]!.failure).toEqual({ category: 'search_not_found', message: 'no match' });
   });
 
@@ -142,26 +186,45 @@ describe('task summary', () => {
     const s = emptySummary();
     expect(s.timing ?? null).toBeNull();
     const timing = { wall_ms: 10, model_ms: 2, test_ms: 5, own_ms: 3, attempts: { count: 1, own_ms_per_attempt: 1 } };
-    foldEvent(s, event('t', 1, 'done', { status: 'resolved', chosen_attempt: 1, stopped_by: null, patch: 'd', timing }));
+    foldEvent(
+      s,
+      event('t', 1, 'done', { status: 'resolved', chosen_attempt: 1, stopped_by: null, patch: 'd', timing }),
+    );
     expect(s.timing).toEqual(timing);
   });
 
   it('gives a cancelled run no verdict (it was stopped, not judged)', () => {
     const s = emptySummary();
-    foldEvent(s, event('t', 1, 'done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' }));
+    foldEvent(
+      s,
+      event('t', 1, 'done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' }),
+    );
     expect(s).toMatchObject({ verdict: null, stopped_by: 'cancelled' });
   });
 
   it('counts model calls without a price, so no one reads their cost as $0', () => {
     const s = emptySummary();
-    foldEvent(s, event('t', 1, 'model_call', { usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0, priced: false }));
-    foldEvent(s, event('t', 2, 'model_call', { usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0.02, priced: true }));
+    foldEvent(
+      s,
+      event('t', 1, 'model_call', { usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0, priced: false }),
+    );
+    foldEvent(
+      s,
+      event('t', 2, 'model_call', { usage: { input_tokens: 10, output_tokens: 5 }, cost_usd: 0.02, priced: true }),
+    );
     expect(s).toMatchObject({ cost_usd: 0.02, unpriced_calls: 1 });
   });
 
   it('reads localised files as in_set, and as inSet from logs written before', () => {
     for (const key of ['in_set', 'inSet']) {
-      const s = foldEvent(emptySummary(), event('t', 1, 'localised_files', { files: [{ path: 'calc.py', score: 0.5, [key]: true }], set_size: 1, coverage: 0.9 }));
+      const s = foldEvent(
+        emptySummary(),
+        event('t', 1, 'localised_files', {
+          files: [{ path: 'calc.py', score: 0.5, [key]: true }],
+          set_size: 1,
+          coverage: 0.9,
+        }),
+      );
       expect(s.localised_files, key).toEqual([{ path: 'calc.py', score: 0.5, in_set: true }]);
     }
   });

@@ -25,8 +25,12 @@ const problems = (argv: string[]) => {
 
 describe('bench:agent arguments', () => {
   it('takes builds in order, with the defaults', () => {
-    expect(parseAgentBenchArgs(['--build', a, '--build', b])).toEqual({ options: { builds: [a, b], runs: 5, warmup: 1, json: undefined, keep: false } });
-    expect(parseAgentBenchArgs(['--build', b, '--runs', '3', '--warmup', '0', '--json', join(root, 'x.json'), '--keep'])).toEqual({
+    expect(parseAgentBenchArgs(['--build', a, '--build', b])).toEqual({
+      options: { builds: [a, b], runs: 5, warmup: 1, json: undefined, keep: false },
+    });
+    expect(
+      parseAgentBenchArgs(['--build', b, '--runs', '3', '--warmup', '0', '--json', join(root, 'x.json'), '--keep']),
+    ).toEqual({
       options: { builds: [b], runs: 3, warmup: 0, json: join(root, 'x.json'), keep: true },
     });
   });

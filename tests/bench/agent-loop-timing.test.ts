@@ -34,12 +34,33 @@ function trajectory(nodes: Array<[string, number, number]>): string {
 
 describe('interval arithmetic', () => {
   it('counts overlapping and touching intervals once', () => {
-    expect(coveredMs([{ start: 0, end: 10 }, { start: 5, end: 15 }, { start: 15, end: 20 }, { start: 30, end: 31 }])).toBe(21);
-    expect(coveredMs([{ start: 5, end: 5 }, { start: 9, end: 3 }])).toBe(0);
+    expect(
+      coveredMs([
+        { start: 0, end: 10 },
+        { start: 5, end: 15 },
+        { start: 15, end: 20 },
+        { start: 30, end: 31 },
+      ]),
+    ).toBe(21);
+    expect(
+      coveredMs([
+        { start: 5, end: 5 },
+        { start: 9, end: 3 },
+      ]),
+    ).toBe(0);
   });
 
   it('clips to a window', () => {
-    expect(overlapMs([{ start: 0, end: 10 }, { start: 8, end: 25 }, { start: 40, end: 50 }], { start: 5, end: 20 })).toBe(15);
+    expect(
+      overlapMs(
+        [
+          { start: 0, end: 10 },
+          { start: 8, end: 25 },
+          { start: 40, end: 50 },
+        ],
+        { start: 5, end: 20 },
+      ),
+    ).toBe(15);
     expect(overlapMs([{ start: 0, end: 4 }], { start: 5, end: 20 })).toBe(0);
   });
 
@@ -109,12 +130,16 @@ describe('per-attempt attribution', () => {
   });
 
   it('refuses a run that made no attempt, and a node_end without a start', () => {
-    expect(() => attributeRun(parseNodeSpans(trajectory(nodes.slice(0, 4))), [], [], abs(0, 5000))).toThrow(/no generate/);
-    expect(() => parseNodeSpans(line(1, 0, 'node_end', { node: 'test', duration_ms: 1 }))).toThrow(/without a node_start/);
+    expect(() => attributeRun(parseNodeSpans(trajectory(nodes.slice(0, 4))), [], [], abs(0, 5000))).toThrow(
+      /no generate/,
+    );
+    expect(() => parseNodeSpans(line(1, 0, 'node_end', { node: 'test', duration_ms: 1 }))).toThrow(
+      /without a node_start/,
+    );
     expect(() => parseNodeSpans('{"ts": 1')).toThrow(/not JSON/);
   });
 
-  it('ends a node left open at the run\'s last event', () => {
+  it("ends a node left open at the run's last event", () => {
     const text = [line(1, 0, 'node_start', { node: 'generate' }), line(2, 700, 'error', { message: 'x' })].join('\n');
     expect(parseNodeSpans(text)).toEqual([{ node: 'generate', start: T0, end: T0 + 700 }]);
   });
@@ -122,13 +147,23 @@ describe('per-attempt attribution', () => {
 
 describe('test execs from Docker events', () => {
   it('tells the test runs from the helpers around them', () => {
-    expect(isTestCommand('timeout --kill-after=5 120 python3 -m pytest -rA --tb=short -p no:cacheprovider tests/test_calc.py')).toBe(true);
+    expect(
+      isTestCommand(
+        'timeout --kill-after=5 120 python3 -m pytest -rA --tb=short -p no:cacheprovider tests/test_calc.py',
+      ),
+    ).toBe(true);
     // The plugin written by the exec that then replaces itself with pytest.
-    expect(isTestCommand('sh -c dir=$1 code=$2; shift 2\n{ mkdir -p "$dir" && cat > "$dir/p.py"; } || exit 1\nexec "$@" < /dev/null sh /tmp/fixwright/pytest 125 timeout --kill-after=5 120 python3 -m pytest -rA')).toBe(true);
+    expect(
+      isTestCommand(
+        'sh -c dir=$1 code=$2; shift 2\n{ mkdir -p "$dir" && cat > "$dir/p.py"; } || exit 1\nexec "$@" < /dev/null sh /tmp/fixwright/pytest 125 timeout --kill-after=5 120 python3 -m pytest -rA',
+      ),
+    ).toBe(true);
     expect(isTestCommand('pytest -q')).toBe(true);
     expect(isTestCommand('env A=1 /usr/local/bin/py.test tests')).toBe(true);
     expect(isTestCommand('sh -c cd /work && exec pytest tests')).toBe(true);
-    expect(isTestCommand('sh -c mkdir -p "$1" && tar -x --no-same-owner -C "$1" -f - sh /tmp/fixwright/pytest')).toBe(false);
+    expect(isTestCommand('sh -c mkdir -p "$1" && tar -x --no-same-owner -C "$1" -f - sh /tmp/fixwright/pytest')).toBe(
+      false,
+    );
     expect(isTestCommand('cat /tmp/fixwright/pytest-report-1a00ab48.jsonl')).toBe(false);
     expect(isTestCommand('python3 -c import pytest')).toBe(false);
     expect(isTestCommand('git apply --verbose /tmp/fixwright/patch.diff')).toBe(false);
@@ -137,7 +172,11 @@ describe('test execs from Docker events', () => {
   const ns = (ms: number) => String(BigInt(T0 + ms) * 1_000_000n + 123n);
   /** An event line as Docker's stream sends it (timeNano past 2^53: exact only as read from the text). */
   function dockerLine(action: string, ms: number, execID?: string): string {
-    const attributes: Record<string, string> = { 'fixwright.owner.pid': '4242', image: 'fixwright-sandbox:base', ...(execID ? { execID } : {}) };
+    const attributes: Record<string, string> = {
+      'fixwright.owner.pid': '4242',
+      image: 'fixwright-sandbox:base',
+      ...(execID ? { execID } : {}),
+    };
     return `{"status":${JSON.stringify(action)},"id":"c1","Type":"container","Action":${JSON.stringify(action)},"Actor":{"ID":"c1","Attributes":${JSON.stringify(attributes)}},"scope":"local","time":1,"timeNano":${ns(ms)}}`;
   }
 
@@ -160,7 +199,11 @@ describe('test execs from Docker events', () => {
     expect(events[0]!.timeNano % 1000n).toBe(123n);
     const execs = execsOf(events);
     expect(execs.map((e) => e.execId)).toEqual(['e1', 'e2', 'e3']);
-    expect(execs[1]).toMatchObject({ command: 'timeout --kill-after=5 120 python3 -m pytest -rA', start: T0 + 105, end: T0 + 455 });
+    expect(execs[1]).toMatchObject({
+      command: 'timeout --kill-after=5 120 python3 -m pytest -rA',
+      start: T0 + 105,
+      end: T0 + 455,
+    });
     const tests = testIntervals(execs);
     expect(tests).toHaveLength(2);
     expect(tests[0]!.end - tests[0]!.start).toBeCloseTo(350, 3);
@@ -169,8 +212,12 @@ describe('test execs from Docker events', () => {
 
   it('ignores lines that are not container events', () => {
     expect(parseContainerEvent('not json')).toBeUndefined();
-    expect(parseContainerEvent('{"Type":"network","Action":"connect","timeNano":1,"Actor":{"ID":"n"}}')).toBeUndefined();
-    const e: ContainerEvent | undefined = parseContainerEvent('{"Type":"container","Action":"start","timeNano":"5","Actor":{"ID":"c"}}');
+    expect(
+      parseContainerEvent('{"Type":"network","Action":"connect","timeNano":1,"Actor":{"ID":"n"}}'),
+    ).toBeUndefined();
+    const e: ContainerEvent | undefined = parseContainerEvent(
+      '{"Type":"container","Action":"start","timeNano":"5","Actor":{"ID":"c"}}',
+    );
     expect(e).toMatchObject({ action: 'start', timeNano: 5n, containerId: 'c', attributes: {} });
   });
 });

@@ -14,7 +14,13 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 // The bench's own temporary folders go under here, so the test can see they are removed.
 const tmp = join(work, 'tmp');
 mkdirSync(tmp);
-const bench = (args: string[]) => spawnSync(process.execPath, [BENCH, ...args], { cwd: work, encoding: 'utf8', timeout: 240_000, env: { ...process.env, TMPDIR: tmp } });
+const bench = (args: string[]) =>
+  spawnSync(process.execPath, [BENCH, ...args], {
+    cwd: work,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, TMPDIR: tmp },
+  });
 
 interface RunFigures {
   attempts: number;
@@ -53,7 +59,10 @@ describe('bench:agent (real Docker, the built CLI)', () => {
   it('exits 1 with the log when a build does not resolve the fixture', () => {
     const broken = join(work, 'broken');
     mkdirSync(join(broken, 'cli'), { recursive: true });
-    writeFileSync(join(broken, 'cli', 'main.js'), "console.error('this build cannot solve anything'); process.exit(1);\n");
+    writeFileSync(
+      join(broken, 'cli', 'main.js'),
+      "console.error('this build cannot solve anything'); process.exit(1);\n",
+    );
     const r = bench(['--build', broken, '--runs', '1', '--warmup', '0']);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/did not resolve the fixture: exit 1, status none/);

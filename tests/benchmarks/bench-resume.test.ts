@@ -25,8 +25,26 @@ describe('fixwright bench: resuming and its output folder', () => {
 
   it('a rerun says how many finished instances it skips; plain output, no bar, off a terminal', async () => {
     const out = join(dir, 'run');
-    const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-bench-resume-0123456789abcdef', FIXWRIGHT_DATA_DIR: join(dir, 'data') };
-    const args = ['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold,ghost__repo-1', '--model', 'scripted', '--error-retries', '0', '--out', out];
+    const env = {
+      OPENAI_BASE_URL: model.url,
+      OPENAI_API_KEY: 'sk-bench-resume-0123456789abcdef',
+      FIXWRIGHT_DATA_DIR: join(dir, 'data'),
+    };
+    const args = [
+      'bench',
+      '--dataset',
+      dataset,
+      '--repos',
+      reposDir,
+      '--instances',
+      'acme__calc-gold,ghost__repo-1',
+      '--model',
+      'scripted',
+      '--error-retries',
+      '0',
+      '--out',
+      out,
+    ];
     const first = await runCli(args, env);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).not.toMatch(/skipping/);
@@ -39,24 +57,47 @@ describe('fixwright bench: resuming and its output folder', () => {
     const sampled = await runCli([...args, '--samples', '2'], env);
     expect(sampled.code, sampled.stderr).toBe(0);
     expect(sampled.stderr).not.toMatch(/skipping/);
-    expect(sampled.stderr).toContain(`fixwright: rerunning 1 finished instance(s) of ${out} drawn with other settings (samples 1, no max-cost, max-attempts 3; now samples 2, no max-cost, max-attempts 3)\n`);
+    expect(sampled.stderr).toContain(
+      `fixwright: rerunning 1 finished instance(s) of ${out} drawn with other settings (samples 1, no max-cost, max-attempts 3; now samples 2, no max-cost, max-attempts 3)\n`,
+    );
     const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
-    expect(report.instances.find((i: { instance_id: string }) => i.instance_id === 'acme__calc-gold')).toMatchObject({ settings: { samples: 2, max_cost_usd: null, max_attempts: 3 }, candidates_drawn: [2] });
+    expect(report.instances.find((i: { instance_id: string }) => i.instance_id === 'acme__calc-gold')).toMatchObject({
+      settings: { samples: 2, max_cost_usd: null, max_attempts: 3 },
+      candidates_drawn: [2],
+    });
   }, 360_000);
 
   it('Ctrl-C says in one line that it was cancelled and how to resume, not an internal error', async () => {
     const slow = await startScriptedOpenAIServer({ replies: [{ delayMs: 30_000, reply: ANSWER }] });
     try {
       const out = join(dir, 'interrupted');
-      const child = spawnCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', out], { OPENAI_BASE_URL: slow.url, OPENAI_API_KEY: 'sk-x', FIXWRIGHT_DATA_DIR: join(dir, 'data') });
+      const child = spawnCli(
+        [
+          'bench',
+          '--dataset',
+          dataset,
+          '--repos',
+          reposDir,
+          '--instances',
+          'acme__calc-gold',
+          '--model',
+          'scripted',
+          '--out',
+          out,
+        ],
+        { OPENAI_BASE_URL: slow.url, OPENAI_API_KEY: 'sk-x', FIXWRIGHT_DATA_DIR: join(dir, 'data') },
+      );
       let stderr = '';
       child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
       const exited = new Promise<number | null>((res) => child.on('close', res));
-      for (let i = 0; i < 300 && !slow.requests.some((q) => q.path === '/v1/chat/completions'); i++) await new Promise((res) => setTimeout(res, 100));
+      for (let i = 0; i < 300 && !slow.requests.some((q) => q.path === '/v1/chat/completions'); i++)
+        await new Promise((res) => setTimeout(res, 100));
       child.kill('SIGINT');
       expect(await exited).toBe(130);
       expect(stderr).not.toMatch(/internal error|    at /);
-      expect(stderr).toMatch(/^fixwright: cancelled; finished instances are kept in .*interrupted: rerun the same command to resume\n/m);
+      expect(stderr).toMatch(
+        /^fixwright: cancelled; finished instances are kept in .*interrupted: rerun the same command to resume\n/m,
+      );
     } finally {
       await slow.close();
     }
@@ -64,8 +105,32 @@ describe('fixwright bench: resuming and its output folder', () => {
 
   it('an --out under a file is one line, not a stack', async () => {
     writeFileSync(join(dir, 'afile'), '');
-    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', join(dir, 'afile', 'run')], { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-x', FIXWRIGHT_DATA_DIR: join(dir, 'data') });
+    const r = await runCli(
+      [
+        'bench',
+        '--dataset',
+        dataset,
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-gold',
+        '--model',
+        'scripted',
+        '--out',
+        join(dir, 'afile', 'run'),
+      ],
+      { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: 'sk-x', FIXWRIGHT_DATA_DIR: join(dir, 'data') },
+    );
     expect(r.code).toBe(2);
-    expect(r.stderr.trim().split('\n').filter((l) => !l.includes('skipped'))).toEqual([expect.stringMatching(/^fixwright: --out .*afile\/run: cannot create the folder \(.*afile is a file, not a folder\)/)]);
+    expect(
+      r.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !l.includes('skipped')),
+    ).toEqual([
+      expect.stringMatching(
+        /^fixwright: --out .*afile\/run: cannot create the folder \(.*afile is a file, not a folder\)/,
+      ),
+    ]);
   });
 });

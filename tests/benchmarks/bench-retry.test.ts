@@ -31,9 +31,26 @@ describe('fixwright bench: an instance that ends in error is tried again', () =>
     model = await startScriptedOpenAIServer({ replies: [{ status: 401, message: 'key revoked' }, ANSWER] });
     const out = join(dir, 'run');
     const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(dir, 'data') };
-    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', out], env);
+    const r = await runCli(
+      [
+        'bench',
+        '--dataset',
+        dataset,
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-gold',
+        '--model',
+        'scripted',
+        '--out',
+        out,
+      ],
+      env,
+    );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/1 instance\(s\): agent resolved 1, unverified 0, failed 0, errors 0 \(1 instance\(s\) retried after an error\)/);
+    expect(r.stdout).toMatch(
+      /1 instance\(s\): agent resolved 1, unverified 0, failed 0, errors 0 \(1 instance\(s\) retried after an error\)/,
+    );
     const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
     expect(report.retried).toBe(1);
     expect(report.instances[0]).toMatchObject({ instance_id: 'acme__calc-gold', status: 'resolved', tries: 2 });
@@ -43,8 +60,23 @@ describe('fixwright bench: an instance that ends in error is tried again', () =>
 
   it('checks --base-url before any instance runs', async () => {
     const port = await freePort();
-    const args = ['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', join(dir, 'unreachable')];
-    const closed = await runCli([...args, '--base-url', `http://127.0.0.1:${port}/v1`], { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(dir, 'data') });
+    const args = [
+      'bench',
+      '--dataset',
+      dataset,
+      '--repos',
+      reposDir,
+      '--instances',
+      'acme__calc-gold',
+      '--model',
+      'scripted',
+      '--out',
+      join(dir, 'unreachable'),
+    ];
+    const closed = await runCli([...args, '--base-url', `http://127.0.0.1:${port}/v1`], {
+      OPENAI_API_KEY: KEY,
+      FIXWRIGHT_DATA_DIR: join(dir, 'data'),
+    });
     expect(closed.code).not.toBe(0);
     expect(closed.stderr).toMatch(new RegExp(`could not reach http://127\\.0\\.0\\.1:${port}/v1: connection refused`));
     const malformed = await runCli([...args, '--base-url', 'not a url'], { FIXWRIGHT_DATA_DIR: join(dir, 'data') });

@@ -3,10 +3,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { meanDrawn, writeAblationTable } from '../../benchmarks/run/ablation.js';
-import { benchReport, finishedInstances, resultSettings, resumeLines, runBench, type BenchContext, type BenchInstance } from '../../benchmarks/run/run-bench.js';
+import {
+  benchReport,
+  finishedInstances,
+  resultSettings,
+  resumeLines,
+  runBench,
+  type BenchContext,
+  type BenchInstance,
+} from '../../benchmarks/run/run-bench.js';
 import type { EvalRow } from '../../benchmarks/eval/instances.js';
 
-const row = (id: string) => ({ instance_id: id, repo: 'acme/calc', base_commit: 'abc', problem_statement: 'add subtracts', patch: '', test_patch: '', FAIL_TO_PASS: [], PASS_TO_PASS: [] }) as unknown as EvalRow;
+const row = (id: string) =>
+  ({
+    instance_id: id,
+    repo: 'acme/calc',
+    base_commit: 'abc',
+    problem_statement: 'add subtracts',
+    patch: '',
+    test_patch: '',
+    FAIL_TO_PASS: [],
+    PASS_TO_PASS: [],
+  }) as unknown as EvalRow;
 const instance = (id: string, extra: Partial<BenchInstance> = {}): BenchInstance & { model_patch: string } => ({
   instance_id: id,
   repo: 'acme/calc',
@@ -51,7 +69,9 @@ describe('a resumed bench keeps only results drawn with the same settings', () =
     // With one sample an old result is kept: its cost cap and attempts are unknown, not compared.
     const one = resultSettings({ samples: 1, maxAttempts: 3 });
     expect(finishedInstances(rows, out, one)).toEqual(['old']);
-    expect(resumeLines([row('old')], out, one)).toEqual([`fixwright: resuming ${out}: skipping 1 finished instance(s) of 1; 0 to run (none left)\n`]);
+    expect(resumeLines([row('old')], out, one)).toEqual([
+      `fixwright: resuming ${out}: skipping 1 finished instance(s) of 1; 0 to run (none left)\n`,
+    ]);
   });
 
   it('runBench runs a result drawn with other settings again and records the settings in each result', async () => {
@@ -60,11 +80,25 @@ describe('a resumed bench keeps only results drawn with the same settings', () =
     keep(out, instance('same', { settings: resultSettings(now) }));
     keep(out, instance('old'));
     // No runtime and no repository: a rerun instance ends in error at once, which is enough here.
-    const ctx = { solve: { model: 'scripted', temperatures: [0], testTimeoutSeconds: 1, ...now }, parts: {}, reposDir: join(dir, 'none'), secrets: [] } as unknown as BenchContext;
+    const ctx = {
+      solve: { model: 'scripted', temperatures: [0], testTimeoutSeconds: 1, ...now },
+      parts: {},
+      reposDir: join(dir, 'none'),
+      secrets: [],
+    } as unknown as BenchContext;
     const kept: string[] = [];
-    const { results, report } = await runBench([row('same'), row('old')], ctx, { out, workers: 1, modelName: 'scripted', errorRetries: 0, onDone: (r, k) => k && kept.push(r.instance_id) });
+    const { results, report } = await runBench([row('same'), row('old')], ctx, {
+      out,
+      workers: 1,
+      modelName: 'scripted',
+      errorRetries: 0,
+      onDone: (r, k) => k && kept.push(r.instance_id),
+    });
     expect(kept).toEqual(['same']);
-    expect(results.map((r) => [r.instance_id, r.status])).toEqual([['same', 'resolved'], ['old', 'error']]);
+    expect(results.map((r) => [r.instance_id, r.status])).toEqual([
+      ['same', 'resolved'],
+      ['old', 'error'],
+    ]);
     const rerun = JSON.parse(readFileSync(join(out, 'results', 'old.json'), 'utf8')) as BenchInstance;
     expect(rerun.settings).toEqual({ samples: 4, max_cost_usd: 2, max_attempts: 3 });
     expect(report.samples).toBe(4);
@@ -76,7 +110,10 @@ describe('the ablation table shows the candidates drawn per attempt beside sampl
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('a cost cap that cut sampling short shows as fewer drawn than samples', () => {
-    const cut = benchReport([instance('a', { attempts: 2, candidates_drawn: [4, 1] }), instance('b', { attempts: 1, candidates_drawn: [2] })], { samples: 4 });
+    const cut = benchReport(
+      [instance('a', { attempts: 2, candidates_drawn: [4, 1] }), instance('b', { attempts: 1, candidates_drawn: [2] })],
+      { samples: 4 },
+    );
     expect(meanDrawn(cut)).toBeCloseTo(7 / 3);
     expect(meanDrawn(benchReport([instance('a', { attempts: 0, candidates_drawn: [] })]))).toBeNull();
     const table = writeAblationTable(dir, [{ variant: 'samples-4', report: cut }]);

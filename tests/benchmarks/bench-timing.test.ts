@@ -8,7 +8,14 @@ const timing = (own: number, model: number, test: number, attempts: number, atte
   test_ms: test,
   own_ms: own,
   one_off: { wall_ms: own - attemptOwn, model_ms: 0, test_ms: 0, own_ms: own - attemptOwn },
-  attempts: { wall_ms: model + test + attemptOwn, model_ms: model, test_ms: test, own_ms: attemptOwn, count: attempts, own_ms_per_attempt: attempts > 0 ? Math.round(attemptOwn / attempts) : null },
+  attempts: {
+    wall_ms: model + test + attemptOwn,
+    model_ms: model,
+    test_ms: test,
+    own_ms: attemptOwn,
+    count: attempts,
+    own_ms_per_attempt: attempts > 0 ? Math.round(attemptOwn / attempts) : null,
+  },
   nodes: {},
 });
 const instance = (id: string, t?: RunTiming): BenchInstance => ({
@@ -47,7 +54,21 @@ describe("bench-report.json: fixwright's own time apart from the model's and the
       instance('c', timing(100, 0, 0, 0, 0)),
       instance('old'),
     ]);
-    expect(report.timing).toEqual({ instances: 3, median_own_ms: 500, median_model_ms: 100, median_test_ms: 1000, median_own_ms_per_attempt: 350, median_one_off_own_ms: 100 });
-    expect(benchReport([instance('old')]).timing).toEqual({ instances: 0, median_own_ms: null, median_model_ms: null, median_test_ms: null, median_own_ms_per_attempt: null, median_one_off_own_ms: null });
+    expect(report.timing).toEqual({
+      instances: 3,
+      median_own_ms: 500,
+      median_model_ms: 100,
+      median_test_ms: 1000,
+      median_own_ms_per_attempt: 350,
+      median_one_off_own_ms: 100,
+    });
+    expect(benchReport([instance('old')]).timing).toEqual({
+      instances: 0,
+      median_own_ms: null,
+      median_model_ms: null,
+      median_test_ms: null,
+      median_own_ms_per_attempt: null,
+      median_one_off_own_ms: null,
+    });
   });
 });

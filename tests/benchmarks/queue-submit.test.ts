@@ -2,7 +2,16 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InstanceQueueClient } from '../../benchmarks/queue/index.js';
-import { EVENTS_MAX_LEN, fixwrightVersion, INSTANCE_QUEUE, jobId, packText, payloadKey, type EvalJob, type EvalReturn } from '../../benchmarks/queue/jobs.js';
+import {
+  EVENTS_MAX_LEN,
+  fixwrightVersion,
+  INSTANCE_QUEUE,
+  jobId,
+  packText,
+  payloadKey,
+  type EvalJob,
+  type EvalReturn,
+} from '../../benchmarks/queue/jobs.js';
 import { startLocalRedis, type LocalRedis } from '../../core/local-redis.js';
 import { waitFor } from '../helpers/service.js';
 
@@ -16,7 +25,11 @@ const job = (id: string): EvalJob => ({
   settings: { timeoutSeconds: 60, grading: 'swebench-5' },
 });
 
-const until = <T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 15_000) => waitFor(check, what, timeoutMs);
+const until = <T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 15_000,
+) => waitFor(check, what, timeoutMs);
 
 describe('the queue submitter waits for its jobs, whatever happens to them', () => {
   let redis: LocalRedis;
@@ -30,13 +43,21 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
   });
   afterAll(async () => {
     // Redis is stopped by the last test: nothing here may wait for it.
-    for (const close of closers.reverse()) await Promise.race([close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
+    for (const close of closers.reverse())
+      await Promise.race([close().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))]);
     connection?.disconnect();
     await redis?.stop();
   });
 
   const client = async (lines: string[], url = redis.url) => {
-    const c = await InstanceQueueClient.connect(url, () => undefined, prefix, 2000, { line: (l) => lines.push(l) }, 300);
+    const c = await InstanceQueueClient.connect(
+      url,
+      () => undefined,
+      prefix,
+      2000,
+      { line: (l) => lines.push(l) },
+      300,
+    );
     closers.push(() => c.close(2000));
     return c;
   };
@@ -49,7 +70,11 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
         const token = `t-${j.id}`;
         const key = payloadKey(prefix, token);
         await conn.set(key, packText(`log of ${j.data.prediction.instance_id}`), 'EX', 60);
-        return { result: { status: 'resolved' } as EvalReturn['result'], run: { job_id: String(j.id), token, worker: 'stand-in', worker_version: fixwrightVersion(), lost_runs: 0 }, payload: key };
+        return {
+          result: { status: 'resolved' } as EvalReturn['result'],
+          run: { job_id: String(j.id), token, worker: 'stand-in', worker_version: fixwrightVersion(), lost_runs: 0 },
+          payload: key,
+        };
       },
       { connection: conn, prefix },
     );
@@ -68,13 +93,19 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
     const answer = c.run<EvalReturn>('eval', 'a', job('a'), undefined);
     await until(async () => (await state(id)) === 'waiting', 'the job to wait');
     await connection.flushdb();
-    await until(() => lines.some((l) => l.includes('the job of a is gone from the queue') && l.includes('queued again')), 'the submitter to notice');
+    await until(
+      () => lines.some((l) => l.includes('the job of a is gone from the queue') && l.includes('queued again')),
+      'the submitter to notice',
+    );
     await until(async () => (await state(id)) === 'waiting', 'the job to wait again');
     // The event stream (which copies every return value) is kept short, even after Redis reset its cap to BullMQ's 10,000.
     const stream = `${prefix}:${INSTANCE_QUEUE}:events`;
     for (let i = 0; i < 2000; i += 1) await connection.xadd(stream, '*', 'event', 'filler');
     // The progress line says what waits and how many workers are there.
-    await until(() => lines.some((l) => /queue: 1 instance\(s\) awaited: 1 waiting, 0 running; 0 worker\(s\)/.test(l)), 'a progress line');
+    await until(
+      () => lines.some((l) => /queue: 1 instance\(s\) awaited: 1 waiting, 0 running; 0 worker\(s\)/.test(l)),
+      'a progress line',
+    );
     worker();
     const got = await answer;
     expect(got.text).toBe('log of a');
@@ -86,7 +117,7 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
     expect(await state(id)).toBe('unknown');
   }, 30_000);
 
-  it("Ctrl-C takes off only the jobs this submitter added: a second submitter waiting on one of them queues it again", async () => {
+  it('Ctrl-C takes off only the jobs this submitter added: a second submitter waiting on one of them queues it again', async () => {
     // The stand-in worker takes no job until B waits on A's.
     const paused = new Queue(INSTANCE_QUEUE, { connection, prefix });
     await paused.pause();
@@ -102,7 +133,10 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
     ctrlC.abort();
     expect(await fromA).toBeInstanceOf(Error);
     expect(await a.cancelWaiting()).toBe(1);
-    await until(() => bLines.some((l) => l.includes('the job of b is gone from the queue')), 'the second submitter to queue it again');
+    await until(
+      () => bLines.some((l) => l.includes('the job of b is gone from the queue')),
+      'the second submitter to queue it again',
+    );
     await paused.resume();
     expect((await fromB).text).toBe('log of b');
   }, 30_000);

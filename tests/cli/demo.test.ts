@@ -26,7 +26,10 @@ describe('fixwright demo (offline, no key, real sandbox)', () => {
     expect(r.stdout).toMatch(/attempt 1 rejected \(regression\).*test_no_discount_keeps_the_price/);
     expect(r.stdout).toMatch(/^resolved: proven in the sandbox after 2 attempt\(s\)$/m);
     expect(readFileSync(join(out, 'patch.diff'), 'utf8')).toContain('+    return price - price * percent / 100');
-    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string; data: Record<string, unknown> });
+    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; type: string; data: Record<string, unknown> });
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.filter((e) => e.type === 'reflection').map((e) => e.data.category)).toEqual(['regression']);
     expect(events.at(-1)).toMatchObject({ type: 'done', data: { status: 'resolved' } });
@@ -48,7 +51,9 @@ describe('fixwright demo (offline, no key, real sandbox)', () => {
     const base = temp();
     writeFileSync(join(base, 'afile'), '');
     const underFile = await runCli(['demo', '--out', join(base, 'afile', 'x')], NO_MODEL);
-    expect(underFile.stderr).toBe(`fixwright: --out ${join(base, 'afile', 'x')}: cannot create the folder (${join(base, 'afile')} is a file, not a folder); pass another --out\n`);
+    expect(underFile.stderr).toBe(
+      `fixwright: --out ${join(base, 'afile', 'x')}: cannot create the folder (${join(base, 'afile')} is a file, not a folder); pass another --out\n`,
+    );
     expect(underFile.code).toBe(2);
     const proc = await runCli(['demo', '--out', '/proc/fixwright-nope'], NO_MODEL);
     expect(proc.stderr).toMatch(/^fixwright: --out \/proc\/fixwright-nope: cannot create the folder/);
@@ -68,7 +73,10 @@ describe('fixwright demo (offline, no key, real sandbox)', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toBe(`fixwright: cancelled; the demo so far is in ${out}\n`);
-    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
+    const events = readFileSync(join(out, 'trajectory.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> });
     expect(events.at(-1)).toMatchObject({ type: 'done', data: { stopped_by: 'cancelled' } });
   });
 
@@ -76,12 +84,20 @@ describe('fixwright demo (offline, no key, real sandbox)', () => {
     const out = join(temp(), 'out');
     const r = await runCli(['demo', '--out', out], { ...NO_MODEL, FIXWRIGHT_SANDBOX_IMAGE: 'fixwright-nope:1' });
     expect(r.code).toBe(3);
-    expect(r.stderr).toMatch(/^fixwright: the demo could not run: .*sandbox image 'fixwright-nope:1' not found.*scripts\/setup\.sh/);
+    expect(r.stderr).toMatch(
+      /^fixwright: the demo could not run: .*sandbox image 'fixwright-nope:1' not found.*scripts\/setup\.sh/,
+    );
     expect(r.stdout).not.toMatch(/^Next:/m);
   });
 
   it('its scripted model answers what each request asks, whatever the order', () => {
-    const ask = (content: string) => demoReply({ messages: [{ role: 'system', content: 'x' }, { role: 'user', content }] }) as string;
+    const ask = (content: string) =>
+      demoReply({
+        messages: [
+          { role: 'system', content: 'x' },
+          { role: 'user', content },
+        ],
+      }) as string;
     expect(ask('… Write only the reproduction test now (step 1 …')).toMatch(/^# tests\/test_discount_percent\.py$/m);
     expect(ask('Your previous attempt failed (regression): …')).toContain('return price - price * percent / 100');
     expect(ask('Fix the issue.')).toContain('return round(price * (100 - percent) / 100)');

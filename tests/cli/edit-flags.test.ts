@@ -8,7 +8,7 @@ describe('fixwright edit: bad input is one line naming the flag or file', () => 
   const dir = mkdtempSync(join(tmpdir(), 'fw-edit-flags-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('a --line past the end names --line and the file\'s length', async () => {
+  it("a --line past the end names --line and the file's length", async () => {
     const file = join(dir, 'one.py');
     writeFileSync(file, 'x = 1\n');
     const r = await runCli(['edit', file, '--line', '99']);

@@ -7,7 +7,11 @@ const TRACE = join(import.meta.dirname, '..', 'fixtures', 'trace-imports.mjs');
 const HEAVY = /@langchain|fastify|dockerode|bullmq|ioredis|\/dist\/(api|sandbox)\//;
 
 /** The module URLs a CLI run imported, as the tracing hook wrote them. */
-const imported = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('imported ')).map((l) => l.split(' ')[1]!);
+const imported = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter((l) => l.startsWith('imported '))
+    .map((l) => l.split(' ')[1]!);
 
 describe('commands load only their own modules', () => {
   it('runs localise without loading the agent, the server, the queue or Docker', async () => {
@@ -22,7 +26,20 @@ describe('commands load only their own modules', () => {
   it('lists every command in the help, suggests a mistyped one, and prints the version alone', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    for (const name of ['sandbox', 'localise', 'solve', 'demo', 'serve', 'worker', 'eval', 'bench', 'edit', 'bench-edits', 'export']) expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    for (const name of [
+      'sandbox',
+      'localise',
+      'solve',
+      'demo',
+      'serve',
+      'worker',
+      'eval',
+      'bench',
+      'edit',
+      'bench-edits',
+      'export',
+    ])
+      expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
     const typo = await runCli(['lokalise']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/unknown command 'lokalise'[\s\S]*Did you mean localise\?/);

@@ -29,11 +29,18 @@ describe('serve and worker: expected failures are one line', () => {
     const { port, server } = await busyPort();
     const data = mkdtempSync(join(tmpdir(), 'fw-busy-'));
     try {
-      const r = await runCli(['serve', '--port', String(port), '--host', '127.0.0.1'], { FIXWRIGHT_DATA_DIR: data, REDIS_URL: '', FIXWRIGHT_API_KEYS: '', FIXWRIGHT_LOG_LEVEL: 'info' });
+      const r = await runCli(['serve', '--port', String(port), '--host', '127.0.0.1'], {
+        FIXWRIGHT_DATA_DIR: data,
+        REDIS_URL: '',
+        FIXWRIGHT_API_KEYS: '',
+        FIXWRIGHT_LOG_LEVEL: 'info',
+      });
       expect(r.code).toBe(2);
       expect(r.stdout).toBe(''); // no start-up log before the one line: the service never started
       expect(r.stderr).not.toMatch(/internal error|    at /);
-      expect(lines(r.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([`fixwright: --port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --port`]);
+      expect(lines(r.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([
+        `fixwright: --port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --port`,
+      ]);
     } finally {
       server.close();
       rmSync(data, { recursive: true, force: true });
@@ -47,7 +54,9 @@ describe('serve and worker: expected failures are one line', () => {
       const env = { REDIS_URL: `redis://127.0.0.1:${redisPort}`, FIXWRIGHT_LOG_LEVEL: 'info' };
       const busy = await runCli(['worker', '--edit-port', String(port)], env);
       expect(busy.code).toBe(2);
-      expect(lines(busy.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([`fixwright: --edit-port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --edit-port`]);
+      expect(lines(busy.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([
+        `fixwright: --edit-port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --edit-port`,
+      ]);
       // No job could have been taken: the worker never started, nor looked for Redis.
       expect(busy.stdout + busy.stderr).not.toMatch(/worker started|Redis is unreachable/);
       const bad = await runCli(['worker', '--metrics-port', 'abc'], env);
@@ -60,7 +69,10 @@ describe('serve and worker: expected failures are one line', () => {
 
   it('worker with Redis down prints no stack traces, one line about Redis, and keeps retrying until stopped', async () => {
     const port = await closedPort();
-    const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'worker'], {
+      env: { ...process.env, REDIS_URL: `redis://127.0.0.1:${port}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -81,10 +93,16 @@ describe('reportError', () => {
     const code = reportError(err, { write: (s: string) => ((text += s), true) } as unknown as NodeJS.WritableStream);
     return { code, text };
   };
-  const osError = (code: string, syscall: string, path: string) => Object.assign(new Error(`${code}: ${syscall} '${path}'`), { code, syscall, path });
+  const osError = (code: string, syscall: string, path: string) =>
+    Object.assign(new Error(`${code}: ${syscall} '${path}'`), { code, syscall, path });
 
   it('turns an OS error about a path into one line naming the path and the reason', () => {
-    for (const [code, why] of [['EACCES', 'permission denied'], ['EROFS', 'read-only file system'], ['ENOSPC', 'no space left on the device'], ['ENOTDIR', 'a part of the path is a file, not a folder']]) {
+    for (const [code, why] of [
+      ['EACCES', 'permission denied'],
+      ['EROFS', 'read-only file system'],
+      ['ENOSPC', 'no space left on the device'],
+      ['ENOTDIR', 'a part of the path is a file, not a folder'],
+    ]) {
       const r = report(osError(code!, 'open', '/data/out/x.json'));
       expect(r.text).toBe(`fixwright: cannot open /data/out/x.json: ${why} (${code})\n`);
       expect(r.code).toBe(125);
@@ -92,6 +110,8 @@ describe('reportError', () => {
   });
 
   it('keeps the stack for bugs', () => {
-    expect(report(new TypeError('x is undefined')).text).toMatch(/internal error \(please report it[^]*TypeError: x is undefined\n    at /);
+    expect(report(new TypeError('x is undefined')).text).toMatch(
+      /internal error \(please report it[^]*TypeError: x is undefined\n    at /,
+    );
   });
 });

@@ -2,7 +2,11 @@ import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ScriptedReply, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import {
+  type ScriptedReply,
+  type ScriptedServer,
+  startScriptedOpenAIServer,
+} from '../../core/scripted-openai-server.js';
 import { type CliResult, runCli, spawnCli } from '../helpers/cli.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
@@ -10,7 +14,8 @@ const REPO = {
   'calc.py': 'def add(a, b):\n    """Return the sum of a and b."""\n    return a - b\n',
   'tests/test_calc.py': 'from calc import add\n\n\ndef test_add_zero():\n    assert add(0, 0) == 0\n',
 };
-const REPRO = '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n';
+const REPRO =
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n';
 const FIX = `${REPRO}\ncalc.py\n\`\`\`python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n\`\`\`\n`;
 const KEY = 'sk-solve-cli-test-0123456789';
 const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
@@ -18,7 +23,11 @@ const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 /** Runs the CLI from a working directory (for `--repo .`). */
 function runCliIn(cwd: string, args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -29,8 +38,12 @@ function runCliIn(cwd: string, args: string[], env: Record<string, string>): Pro
 }
 
 const lines = (text: string) => text.trim().split('\n').filter(Boolean);
-const taskIds = (file: string) => new Set(lines(readFileSync(file, 'utf8')).map((l) => (JSON.parse(l) as { task_id: string }).task_id));
-const statusEvent = (file: string) => lines(readFileSync(file, 'utf8')).map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> }).find((e) => e.type === 'status')!;
+const taskIds = (file: string) =>
+  new Set(lines(readFileSync(file, 'utf8')).map((l) => (JSON.parse(l) as { task_id: string }).task_id));
+const statusEvent = (file: string) =>
+  lines(readFileSync(file, 'utf8'))
+    .map((l) => JSON.parse(l) as { type: string; data: Record<string, unknown> })
+    .find((e) => e.type === 'status')!;
 
 describe('fixwright solve: output folders, repository names and expected errors', () => {
   let server: ScriptedServer | undefined;
@@ -49,7 +62,21 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const model = await scripted();
     const repo = makeRepo(REPO, { git: true });
     const out = join(repo, '..', `${repo.split('/').pop()}-out`);
-    const args = ['solve', '--repo', repo, '--issue', 'add(2, 3) returns -1 instead of 5', '--model', 'scripted', '--base-url', model.url, '--out', out, '--test-timeout', '60'];
+    const args = [
+      'solve',
+      '--repo',
+      repo,
+      '--issue',
+      'add(2, 3) returns -1 instead of 5',
+      '--model',
+      'scripted',
+      '--base-url',
+      model.url,
+      '--out',
+      out,
+      '--test-timeout',
+      '60',
+    ];
     const env = { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') };
     const first = await runCli(args, env);
     expect(first.code, first.stderr).toBe(0);
@@ -59,7 +86,11 @@ describe('fixwright solve: output folders, repository names and expected errors'
 
     const second = await runCli(args, env);
     expect(second.code).toBe(2);
-    expect(lines(second.stderr)).toEqual([expect.stringMatching(/--out .* already holds a run \(.*trajectory\.jsonl.*\): pass a fresh folder with --out, or remove it/)]);
+    expect(lines(second.stderr)).toEqual([
+      expect.stringMatching(
+        /--out .* already holds a run \(.*trajectory\.jsonl.*\): pass a fresh folder with --out, or remove it/,
+      ),
+    ]);
     expect(chats()).toBe(before); // refused before any model call (the preflight only lists models)
     expect(taskIds(join(out, 'trajectory.jsonl')).size).toBe(1);
     expect(readFileSync(join(out, 'result.json'), 'utf8')).toBe(result);
@@ -69,13 +100,36 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const model = await scripted();
     const plain = makeRepo(REPO, { git: true });
     const cloned = makeRepo(REPO, { git: true });
-    execFileSync('git', ['remote', 'add', 'origin', 'https://user:ghp_secret0123456789@github.com/acme/shop.git'], { cwd: cloned });
-    for (const [repo, expected] of [[plain, plain], [cloned, 'acme/shop']] as const) {
+    execFileSync('git', ['remote', 'add', 'origin', 'https://user:ghp_secret0123456789@github.com/acme/shop.git'], {
+      cwd: cloned,
+    });
+    for (const [repo, expected] of [
+      [plain, plain],
+      [cloned, 'acme/shop'],
+    ] as const) {
       const out = join(repo, '..', `${repo.split('/').pop()}-out`);
-      const r = await runCliIn(repo, ['solve', '--repo', '.', '--issue', 'add(2, 3) returns -1 instead of 5', '--model', 'scripted', '--base-url', model.url, '--out', out, '--test-timeout', '60'], {
-        OPENAI_API_KEY: KEY,
-        FIXWRIGHT_DATA_DIR: join(out, 'data'),
-      });
+      const r = await runCliIn(
+        repo,
+        [
+          'solve',
+          '--repo',
+          '.',
+          '--issue',
+          'add(2, 3) returns -1 instead of 5',
+          '--model',
+          'scripted',
+          '--base-url',
+          model.url,
+          '--out',
+          out,
+          '--test-timeout',
+          '60',
+        ],
+        {
+          OPENAI_API_KEY: KEY,
+          FIXWRIGHT_DATA_DIR: join(out, 'data'),
+        },
+      );
       expect(r.code, r.stderr).not.toBe(125);
       expect(statusEvent(join(out, 'trajectory.jsonl')).data.repo).toBe(expected);
       expect(readFileSync(join(out, 'trajectory.jsonl'), 'utf8')).not.toContain('ghp_secret');
@@ -86,7 +140,24 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const model = await scripted();
     const repo = makeRepo(REPO, { git: true });
     const out = join(repo, '..', `${repo.split('/').pop()}-out`);
-    const r = await runCli(['solve', '--repo', repo, '--issue', 'add(2, 3) returns -1', '--model', 'scripted', '--base-url', model.url, '--out', out, '--test-timeout', '60'], { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') });
+    const r = await runCli(
+      [
+        'solve',
+        '--repo',
+        repo,
+        '--issue',
+        'add(2, 3) returns -1',
+        '--model',
+        'scripted',
+        '--base-url',
+        model.url,
+        '--out',
+        out,
+        '--test-timeout',
+        '60',
+      ],
+      { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') },
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/\r|\u001b\[/);
     // Every stderr line is an event line: no "- waiting for …" spinner leftovers.
@@ -102,7 +173,22 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const model = await scripted([REPRO, { delayMs: 20_000, reply: FIX }]);
     const repo = makeRepo(REPO, { git: true });
     const out = join(repo, '..', `${repo.split('/').pop()}-out`);
-    const child = spawnCli(['solve', '--repo', repo, '--issue', 'add is wrong', '--model', 'scripted', '--base-url', model.url, '--out', out], { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') });
+    const child = spawnCli(
+      [
+        'solve',
+        '--repo',
+        repo,
+        '--issue',
+        'add is wrong',
+        '--model',
+        'scripted',
+        '--base-url',
+        model.url,
+        '--out',
+        out,
+      ],
+      { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') },
+    );
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<number | null>((res) => child.on('close', res));
@@ -113,7 +199,10 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const after = stderr.slice(before);
     expect(after).not.toMatch(/internal error|    at /);
     expect(after).toMatch(/^fixwright: cancelled/m);
-    expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toMatchObject({ status: 'failed', stopped_by: 'cancelled' });
+    expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toMatchObject({
+      status: 'failed',
+      stopped_by: 'cancelled',
+    });
   });
 
   it('an --out that cannot be made is one line (under a file, in /proc), and never spins', async () => {
@@ -123,7 +212,22 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const model = await scripted();
     for (const out of [join(file, 'out'), '/proc/fixwright-nope/out']) {
       const started = Date.now();
-      const r = await runCli(['solve', '--repo', repo, '--issue', 'add is wrong', '--model', 'scripted', '--base-url', model.url, '--out', out], env);
+      const r = await runCli(
+        [
+          'solve',
+          '--repo',
+          repo,
+          '--issue',
+          'add is wrong',
+          '--model',
+          'scripted',
+          '--base-url',
+          model.url,
+          '--out',
+          out,
+        ],
+        env,
+      );
       expect(Date.now() - started).toBeLessThan(15_000);
       expect(r.code).toBe(2);
       expect(lines(r.stderr)).toEqual([expect.stringMatching(/^fixwright: --out .*: cannot create the folder/)]);
@@ -135,9 +239,26 @@ describe('fixwright solve: output folders, repository names and expected errors'
     const repo = makeRepo(REPO, { git: true });
     const out = join(repo, '..', `${repo.split('/').pop()}-out`);
     const started = Date.now();
-    const r = await runCli(['solve', '--repo', repo, '--issue', 'add is wrong', '--model', 'scripted', '--base-url', 'not-a-url', '--out', out], { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') });
+    const r = await runCli(
+      [
+        'solve',
+        '--repo',
+        repo,
+        '--issue',
+        'add is wrong',
+        '--model',
+        'scripted',
+        '--base-url',
+        'not-a-url',
+        '--out',
+        out,
+      ],
+      { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') },
+    );
     expect(r.code).toBe(2);
-    expect(lines(r.stderr)).toEqual(['fixwright: --base-url must be an http(s) URL such as http://127.0.0.1:8000/v1 (got "not-a-url")']);
+    expect(lines(r.stderr)).toEqual([
+      'fixwright: --base-url must be an http(s) URL such as http://127.0.0.1:8000/v1 (got "not-a-url")',
+    ]);
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(() => readFileSync(join(out, 'result.json'))).toThrow(); // no run, no attempts
   });

@@ -15,7 +15,11 @@ describe('loadSettings', () => {
   });
 
   it('reads the environment, and flags win over it', () => {
-    const env = { FIXWRIGHT_SANDBOX_MEMORY: '512m', FIXWRIGHT_SANDBOX_ALLOW: 'python3, make', FIXWRIGHT_SANDBOX_TIMEOUT: '30' };
+    const env = {
+      FIXWRIGHT_SANDBOX_MEMORY: '512m',
+      FIXWRIGHT_SANDBOX_ALLOW: 'python3, make',
+      FIXWRIGHT_SANDBOX_TIMEOUT: '30',
+    };
     const s = loadSettings(env, { sandbox: { timeoutSeconds: '5' } });
     expect(s.sandbox.memoryBytes).toBe(512 * 1024 ** 2);
     expect(s.sandbox.allow).toEqual(['python3', 'make']);
@@ -25,7 +29,10 @@ describe('loadSettings', () => {
   it('lists every problem, named by the flag or variable that was set', () => {
     let error: unknown;
     try {
-      loadSettings({ FIXWRIGHT_SANDBOX_MEMORY: 'lots', FIXWRIGHT_SANDBOX_CPUS: '0' }, { sandbox: { timeoutSeconds: '-1' } });
+      loadSettings(
+        { FIXWRIGHT_SANDBOX_MEMORY: 'lots', FIXWRIGHT_SANDBOX_CPUS: '0' },
+        { sandbox: { timeoutSeconds: '-1' } },
+      );
     } catch (err) {
       error = err;
     }
@@ -40,15 +47,22 @@ describe('loadSettings', () => {
   it('reads the warm pool size (unset: the concurrency) and refuses a blank or fractional one', () => {
     expect(loadSettings({}).sandbox.warm).toBeUndefined();
     expect(loadSettings({ FIXWRIGHT_SANDBOX_WARM: '0' }).sandbox.warm).toBe(0);
-    expect(loadSettings({ FIXWRIGHT_SANDBOX_WARM: '8', FIXWRIGHT_SANDBOX_WARM_MEMORY: '256m' }).sandbox).toMatchObject({ warm: 8, warmMemoryBytes: 256 * 1024 ** 2 });
+    expect(loadSettings({ FIXWRIGHT_SANDBOX_WARM: '8', FIXWRIGHT_SANDBOX_WARM_MEMORY: '256m' }).sandbox).toMatchObject({
+      warm: 8,
+      warmMemoryBytes: 256 * 1024 ** 2,
+    });
     for (const bad of [' ', '1.5', '-1', '65', 'lots']) {
-      expect(() => loadSettings({ FIXWRIGHT_SANDBOX_WARM: bad })).toThrow(/FIXWRIGHT_SANDBOX_WARM: the warm pool size must be a whole number from 0 to 64/);
+      expect(() => loadSettings({ FIXWRIGHT_SANDBOX_WARM: bad })).toThrow(
+        /FIXWRIGHT_SANDBOX_WARM: the warm pool size must be a whole number from 0 to 64/,
+      );
     }
     expect(() => loadSettings({ FIXWRIGHT_SANDBOX_WARM_MEMORY: '0' })).toThrow(/FIXWRIGHT_SANDBOX_WARM_MEMORY/);
   });
 
   it('reads price overrides as JSON and refuses malformed ones', () => {
-    expect(loadSettings({ FIXWRIGHT_PRICES: '{"local": {"inputPerMTok": 0.5, "outputPerMTok": 1}}' }).models.prices).toEqual({ local: { inputPerMTok: 0.5, outputPerMTok: 1 } });
+    expect(
+      loadSettings({ FIXWRIGHT_PRICES: '{"local": {"inputPerMTok": 0.5, "outputPerMTok": 1}}' }).models.prices,
+    ).toEqual({ local: { inputPerMTok: 0.5, outputPerMTok: 1 } });
     expect(() => loadSettings({ FIXWRIGHT_PRICES: '{"m": 3}' })).toThrow(/FIXWRIGHT_PRICES: must be JSON like/);
   });
 

@@ -35,7 +35,11 @@ export function testApps(prefix: string) {
       runtimes.push(runtime);
       const localiser = createLocaliser(settings);
       const modelGate = serviceModelGate(settings);
-      const queue = new LocalTaskQueue((id, signal) => runTask(id, { store, settings, runtime, localiser, logger, modelGate }, signal), 1, logger);
+      const queue = new LocalTaskQueue(
+        (id, signal) => runTask(id, { store, settings, runtime, localiser, logger, modelGate }, signal),
+        1,
+        logger,
+      );
       const built = await buildApp({ settings, store, queue, logger, version: 'test' });
       apps.push(built);
       return built;
@@ -50,8 +54,12 @@ export function testApps(prefix: string) {
 
 /** Waits until a task ends (finished, error or cancelled) and returns its view. */
 export function taskEnd(server: FastifyInstance, id: string, timeoutMs = 120_000): Promise<any> {
-  return waitFor(async () => {
-    const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
-    return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
-  }, 'the task to end', timeoutMs);
+  return waitFor(
+    async () => {
+      const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
+      return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
+    },
+    'the task to end',
+    timeoutMs,
+  );
 }

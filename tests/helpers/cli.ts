@@ -15,11 +15,17 @@ const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
 
 /** Starts the built `fixwright` CLI as a user would (npm test builds dist/ first). */
 export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs the CLI to the end, keeping stdout as raw bytes. */
-export function runCliRaw(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+export function runCliRaw(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawnCli(args, env);
     const out: Buffer[] = [];
@@ -40,6 +46,9 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
 /** Sandbox containers owned by a given process on this host. */
 export async function containersOf(pid: number): Promise<string[]> {
   const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-  const list = await docker.listContainers({ all: true, filters: { label: [`${LABELS.ownerPid}=${pid}`, `${LABELS.ownerHost}=${hostname()}`] } });
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.ownerPid}=${pid}`, `${LABELS.ownerHost}=${hostname()}`] },
+  });
   return list.map((c) => c.Id);
 }

@@ -23,12 +23,18 @@ function track(child: ChildProcess): Proc {
   let text = '';
   child.stdout!.on('data', (c: Buffer) => (text += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (text += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : null))),
+  );
   return { child, output: () => text, exited };
 }
 
 /** Waits until `check` holds (polling), or fails with `what`. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 60_000): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -43,20 +49,31 @@ export async function startServe(env: Record<string, string>, args: string[] = [
   const port = await freePort();
   const proc = track(spawnCli(['serve', '--host', '127.0.0.1', '--port', String(port), ...args], env));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (proc.child.exitCode !== null) throw new Error(`serve exited: ${proc.output()}`);
-    return fetch(`${url}/healthz`).then((r) => r.ok || undefined, () => undefined);
-  }, 'fixwright serve to start', 30_000);
+  await waitFor(
+    async () => {
+      if (proc.child.exitCode !== null) throw new Error(`serve exited: ${proc.output()}`);
+      return fetch(`${url}/healthz`).then(
+        (r) => r.ok || undefined,
+        () => undefined,
+      );
+    },
+    'fixwright serve to start',
+    30_000,
+  );
   return { ...proc, url };
 }
 
 /** Starts `fixwright worker` and waits until it says it is taking tasks. */
 export async function startWorkerProcess(env: Record<string, string>, args: string[] = []): Promise<Proc> {
   const proc = track(spawnCli(['worker', ...args], env));
-  await waitFor(() => {
-    if (proc.child.exitCode !== null) throw new Error(`worker exited: ${proc.output()}`);
-    return proc.output().includes('taking tasks') || undefined;
-  }, 'fixwright worker to start', 30_000);
+  await waitFor(
+    () => {
+      if (proc.child.exitCode !== null) throw new Error(`worker exited: ${proc.output()}`);
+      return proc.output().includes('taking tasks') || undefined;
+    },
+    'fixwright worker to start',
+    30_000,
+  );
   return proc;
 }
 
@@ -67,7 +84,11 @@ export async function stop(proc: Proc, signal: NodeJS.Signals = 'SIGTERM'): Prom
 }
 
 /** JSON over HTTP. */
-export async function api(url: string, path: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
+export async function api(
+  url: string,
+  path: string,
+  init: { method?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<{ status: number; body: any }> {
   const response = await fetch(`${url}${path}`, {
     method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
     headers: { ...(init.body === undefined ? {} : { 'content-type': 'application/json' }), ...init.headers },
@@ -84,10 +105,17 @@ export async function api(url: string, path: string, init: { method?: string; bo
 }
 
 /** Follows `WS /ws/:id?after=` until the server closes it; `stopAfter` closes early from the client side. */
-export function followTask(url: string, taskId: string, options: { after?: number; stopAfter?: number; headers?: Record<string, string> } = {}): Promise<{ events: AgentEvent[]; code: number }> {
+export function followTask(
+  url: string,
+  taskId: string,
+  options: { after?: number; stopAfter?: number; headers?: Record<string, string> } = {},
+): Promise<{ events: AgentEvent[]; code: number }> {
   return new Promise((resolve, reject) => {
     const events: AgentEvent[] = [];
-    const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/ws/${taskId}${options.after !== undefined ? `?after=${options.after}` : ''}`, { headers: options.headers });
+    const ws = new WebSocket(
+      `${url.replace(/^http/, 'ws')}/ws/${taskId}${options.after !== undefined ? `?after=${options.after}` : ''}`,
+      { headers: options.headers },
+    );
     ws.on('message', (data) => {
       events.push(JSON.parse(data.toString()) as AgentEvent);
       if (options.stopAfter !== undefined && events.length >= options.stopAfter) ws.close();

@@ -12,11 +12,15 @@ import { join } from 'node:path';
 export const FIXTURE_ANSWER =
   '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
 
-export function makeSwebenchFixture(dir: string, diffs: Record<string, string> = {}): { reposDir: string; dataset: string; diffs: Record<string, string> } {
+export function makeSwebenchFixture(
+  dir: string,
+  diffs: Record<string, string> = {},
+): { reposDir: string; dataset: string; diffs: Record<string, string> } {
   const reposDir = join(dir, 'repos');
   const repo = join(reposDir, 'acme', 'calc');
   mkdirSync(join(repo, 'tests'), { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo, encoding: 'utf8' });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo, encoding: 'utf8' });
   const write = (path: string, text: string) => writeFileSync(join(repo, path), text);
   git('init', '-q');
   write('calc.py', 'def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n');
@@ -33,7 +37,10 @@ export function makeSwebenchFixture(dir: string, diffs: Record<string, string> =
   variant('wrong', 'def add(a, b):\n    return a * b\n\n\ndef mul(a, b):\n    return a * b\n');
   variant('regression', 'def add(a, b):\n    return a + b\n\n\ndef mul(a, b):\n    return a + b\n');
   diffs.stale = diffs.gold!.replace('-    return a - b', '-    return a - b - 0');
-  write('tests/test_calc.py', 'from calc import add, mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\ndef test_add():\n    assert add(2, 3) == 5\n');
+  write(
+    'tests/test_calc.py',
+    'from calc import add, mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n\n\ndef test_add():\n    assert add(2, 3) == 5\n',
+  );
   const testPatch = git('diff');
   git('checkout', '-q', '--', '.');
   const row = (id: string, repoName = 'acme/calc') => ({
@@ -48,8 +55,22 @@ export function makeSwebenchFixture(dir: string, diffs: Record<string, string> =
     PASS_TO_PASS: JSON.stringify(['tests/test_calc.py::test_mul']),
   });
   const dataset = join(dir, 'dataset.jsonl');
-  const ids = ['acme__calc-gold', 'acme__calc-wrong', 'acme__calc-regression', 'acme__calc-stale', 'acme__calc-empty', 'ghost__repo-1'];
-  writeFileSync(dataset, [...ids.map((id) => JSON.stringify(row(id, id.startsWith('ghost') ? 'ghost/repo' : 'acme/calc'))), '{"instance_id": "broken"', ''].join('\n'));
+  const ids = [
+    'acme__calc-gold',
+    'acme__calc-wrong',
+    'acme__calc-regression',
+    'acme__calc-stale',
+    'acme__calc-empty',
+    'ghost__repo-1',
+  ];
+  writeFileSync(
+    dataset,
+    [
+      ...ids.map((id) => JSON.stringify(row(id, id.startsWith('ghost') ? 'ghost/repo' : 'acme/calc'))),
+      '{"instance_id": "broken"',
+      '',
+    ].join('\n'),
+  );
   const predictions = [
     ['acme__calc-gold', diffs.gold],
     ['acme__calc-wrong', diffs.wrong],

@@ -18,15 +18,39 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const DIST = process.env.FIXWRIGHT_TEST_DIST ?? join(ROOT, 'dist');
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'blob-workers');
 
-const TOPICS = ['invoice', 'coupon', 'shipping', 'customer', 'warehouse', 'refund', 'catalog', 'payment', 'discount', 'ledger'];
+const TOPICS = [
+  'invoice',
+  'coupon',
+  'shipping',
+  'customer',
+  'warehouse',
+  'refund',
+  'catalog',
+  'payment',
+  'discount',
+  'ledger',
+];
 
 function moduleText(i: number): string {
   const a = TOPICS[i % TOPICS.length]!;
   const b = TOPICS[(i * 7 + 3) % TOPICS.length]!;
-  const lines = [`"""The ${a} and ${b} module ${i}."""`, `from shop.mod${i + 1} import ${b}_total`, 'import os.path as osp', ''];
+  const lines = [
+    `"""The ${a} and ${b} module ${i}."""`,
+    `from shop.mod${i + 1} import ${b}_total`,
+    'import os.path as osp',
+    '',
+  ];
   for (let c = 0; c < 1 + (i % 4); c++) {
-    lines.push(`class ${a[0]!.toUpperCase()}${a.slice(1)}Keeper${c}(object):`, `    """Keeps the ${a} of each ${b}: see ${b}_total."""`);
-    for (let m = 0; m < 2 + (i % 5); m++) lines.push(`    def ${b}_${a}_step${m}(self, ${a}Rate, ${b}_count=${m}):`, `        return ${a}Rate * ${b}_count + len("${b}-${a}") # ${a}.${b}`, '');
+    lines.push(
+      `class ${a[0]!.toUpperCase()}${a.slice(1)}Keeper${c}(object):`,
+      `    """Keeps the ${a} of each ${b}: see ${b}_total."""`,
+    );
+    for (let m = 0; m < 2 + (i % 5); m++)
+      lines.push(
+        `    def ${b}_${a}_step${m}(self, ${a}Rate, ${b}_count=${m}):`,
+        `        return ${a}Rate * ${b}_count + len("${b}-${a}") # ${a}.${b}`,
+        '',
+      );
   }
   return lines.join('\n');
 }
@@ -41,14 +65,18 @@ function fixtureFiles(tag: string): RepoSnapshot['files'] {
   const files: Array<{ path: string; text: string }> = [];
   real.forEach((path, i) => {
     const text = readFileSync(join(ROOT, path), 'utf8');
-    for (let copy = 0; copy < 4; copy++) files.push({ path: `real${copy}/${i}_${path.replace(/[/.]/g, '_')}.py`, text: `${text}\n# copy ${copy}\n` });
+    for (let copy = 0; copy < 4; copy++)
+      files.push({ path: `real${copy}/${i}_${path.replace(/[/.]/g, '_')}.py`, text: `${text}\n# copy ${copy}\n` });
   });
   for (let i = 0; i < 60; i++) files.push({ path: `shop/mod${i}.py`, text: moduleText(i) });
   files.push(
     { path: 'odd/broken.py', text: 'def broken(:\n    return 1\nclass Fine:\n    def ok(self):\n        pass\n' },
     { path: 'odd/surrogate.py', text: 'def lone():\n    """A \ud800 lone \udc00 half."""\n    return "x\ud83dy"\n' },
     { path: 'odd/crlf.py', text: 'import sys\r\nclass Crlf:\r\n    def run(self):\r\n        return sys.argv\r\n' },
-    { path: 'odd/longdoc.py', text: `def long():\n    """${'verylongdocstringword '.repeat(200)}splitme_at_the_end"""\n` },
+    {
+      path: 'odd/longdoc.py',
+      text: `def long():\n    """${'verylongdocstringword '.repeat(200)}splitme_at_the_end"""\n`,
+    },
     { path: 'odd/empty.py', text: '' },
     { path: 'odd/__init__.py', text: '' },
     { path: 'tests/test_shop.py', text: 'def test_shop():\n    assert True\n' },
@@ -63,9 +91,23 @@ function hash(text: string): string {
   return (h >>> 0).toString(16);
 }
 
-const snapshotOf = (tag: string): RepoSnapshot => ({ key: `dir:${tag}`, bytesRead: 0, skipped: [], files: fixtureFiles(tag) });
+const snapshotOf = (tag: string): RepoSnapshot => ({
+  key: `dir:${tag}`,
+  bytesRead: 0,
+  skipped: [],
+  files: fixtureFiles(tag),
+});
 
-const QUERIES = ['coupon discount rate', 'refund the customer invoice', 'ledger_payment_step3', 'pytest report json', 'lone half', 'Crlf run argv', 'splitme', 'dpo data trainer'];
+const QUERIES = [
+  'coupon discount rate',
+  'refund the customer invoice',
+  'ledger_payment_step3',
+  'pytest report json',
+  'lone half',
+  'Crlf run argv',
+  'splitme',
+  'dpo data trainer',
+];
 
 type Built = ReturnType<typeof buildRepoIndexWithEntries>;
 
@@ -186,7 +228,10 @@ describe('counting blobs in worker threads', () => {
       `console.log(JSON.stringify(lastPoolCount()));`,
     ].join('\n');
     const started = performance.now();
-    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      timeout: 20_000,
+      encoding: 'utf8',
+    });
     // The pool's idle workers would end after 30 s; the process exits as soon as the build is done.
     expect(performance.now() - started).toBeLessThan(10_000);
     expect(run.status).toBe(0);
@@ -194,7 +239,11 @@ describe('counting blobs in worker threads', () => {
     expect(run.stderr).toBe('');
     expect(JSON.parse(run.stdout)).toMatchObject({ blobs: 200, failed: 0 });
     // Process-wide Node flags (which Node refuses in a worker's explicit option list) start workers too.
-    const flagged = spawnSync(process.execPath, ['--max-old-space-size=1024', '--title=fw-index', '--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+    const flagged = spawnSync(
+      process.execPath,
+      ['--max-old-space-size=1024', '--title=fw-index', '--input-type=module', '-e', script],
+      { timeout: 20_000, encoding: 'utf8' },
+    );
     expect(flagged.status).toBe(0);
     expect(flagged.stderr).toBe('');
     expect(JSON.parse(flagged.stdout).byWorkers).toBeGreaterThan(0);
@@ -203,7 +252,11 @@ describe('counting blobs in worker threads', () => {
   it('takes its thread count from FIXWRIGHT_INDEX_WORKERS, else the idle processors but one', () => {
     const previous = process.env.FIXWRIGHT_INDEX_WORKERS;
     try {
-      for (const [set, threads] of [['0', 1], ['1', 1], ['3', 3]] as const) {
+      for (const [set, threads] of [
+        ['0', 1],
+        ['1', 1],
+        ['3', 3],
+      ] as const) {
         process.env.FIXWRIGHT_INDEX_WORKERS = set;
         expect(indexThreads()).toBe(threads);
       }

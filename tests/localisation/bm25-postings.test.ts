@@ -3,13 +3,18 @@ import { type Bm25DocStats, Bm25Index } from '../../localisation/bm25.js';
 import { replaceTokenTable, tokenize } from '../../localisation/tokenize.js';
 
 // BM25 as the index computed it with a Map of posting lists, written out plainly.
-function reference(docs: ReadonlyArray<{ id: string; stats: Bm25DocStats }>, query: string): Array<{ path: string; score: number }> {
+function reference(
+  docs: ReadonlyArray<{ id: string; stats: Bm25DocStats }>,
+  query: string,
+): Array<{ path: string; score: number }> {
   const K1 = 1.2;
   const B = 0.75;
   const n = docs.length;
   const average = docs.reduce((sum, d) => sum + d.stats.length, 0) / n;
   const postings = new Map<string, Array<[number, number]>>();
-  docs.forEach(({ stats }, i) => stats.terms.forEach((t, j) => postings.set(t, [...(postings.get(t) ?? []), [i, stats.freqs[j]!]])));
+  docs.forEach(({ stats }, i) =>
+    stats.terms.forEach((t, j) => postings.set(t, [...(postings.get(t) ?? []), [i, stats.freqs[j]!]])),
+  );
   const scores = new Map<number, number>();
   for (const t of new Set(tokenize(query))) {
     const p = postings.get(t);

@@ -7,10 +7,22 @@ import { createDenseRanker } from '../../localisation/embeddings/dense-index.js'
 import { ApiEmbedder, LsiEmbedder } from '../../localisation/index.js';
 
 const FILES = new Map([
-  ['shop/pricing.py', 'def apply_discount(price, coupon):\n    """Apply a percentage coupon discount to a price."""\n    return price * (100 - coupon.percent) / 100\n'],
-  ['shop/shipping.py', 'RATES = {"eu": 5}\n\ndef estimate_shipping(region, parcel_weight):\n    """Shipping cost for a parcel by region."""\n    return RATES[region] * parcel_weight\n'],
-  ['shop/inventory.py', 'class Stock:\n    """Warehouse stock levels."""\n    def reserve(self, sku, count):\n        return count\n'],
-  ['shop/users.py', 'class Customer:\n    """A registered customer with an email address and password."""\n    def login(self, email, password):\n        return True\n'],
+  [
+    'shop/pricing.py',
+    'def apply_discount(price, coupon):\n    """Apply a percentage coupon discount to a price."""\n    return price * (100 - coupon.percent) / 100\n',
+  ],
+  [
+    'shop/shipping.py',
+    'RATES = {"eu": 5}\n\ndef estimate_shipping(region, parcel_weight):\n    """Shipping cost for a parcel by region."""\n    return RATES[region] * parcel_weight\n',
+  ],
+  [
+    'shop/inventory.py',
+    'class Stock:\n    """Warehouse stock levels."""\n    def reserve(self, sku, count):\n        return count\n',
+  ],
+  [
+    'shop/users.py',
+    'class Customer:\n    """A registered customer with an email address and password."""\n    def login(self, email, password):\n        return True\n',
+  ],
 ]);
 const corpus = { paths: [...FILES.keys()], texts: FILES };
 
@@ -47,7 +59,13 @@ describe('ApiEmbedder over HTTP (scripted OpenAI-compatible server on 127.0.0.1)
 
   it('embeds a corpus with the real client, retrying 500s, and caches what it paid for', async () => {
     const cacheDir = mkdtempSync(join(tmpdir(), 'fw-emb-'));
-    const embedder = new ApiEmbedder({ model: 'text-embedding-3-small', baseURL: server.url, apiKey: 'sk-test', cacheDir, maxRetries: 3 });
+    const embedder = new ApiEmbedder({
+      model: 'text-embedding-3-small',
+      baseURL: server.url,
+      apiKey: 'sk-test',
+      cacheDir,
+      maxRetries: 3,
+    });
     const embedding = await embedder.embedCorpus(corpus);
     expect(embedding.dimensions).toBe(32);
     const ranker = createDenseRanker(corpus.paths, embedding);
@@ -56,12 +74,19 @@ describe('ApiEmbedder over HTTP (scripted OpenAI-compatible server on 127.0.0.1)
     expect(calls).toBeGreaterThanOrEqual(4); // 2 failures, the corpus, the query
     const body = server.requests.find((r) => r.path === '/v1/embeddings')?.body as { model: string; input: string[] };
     expect(body.model).toBe('text-embedding-3-small');
-    await new ApiEmbedder({ model: 'text-embedding-3-small', baseURL: server.url, apiKey: 'sk-test', cacheDir }).embedCorpus(corpus);
+    await new ApiEmbedder({
+      model: 'text-embedding-3-small',
+      baseURL: server.url,
+      apiKey: 'sk-test',
+      cacheDir,
+    }).embedCorpus(corpus);
     expect(server.requests.filter((r) => r.path === '/v1/embeddings').length).toBe(calls); // all from the cache
   });
 
   it('says which endpoint failed', async () => {
     const embedder = new ApiEmbedder({ model: 'm', baseURL: server.url, apiKey: 'wrong-key', maxRetries: 0 });
-    await expect(embedder.embedCorpus(corpus)).rejects.toThrow(/the embeddings endpoint failed \(api:m at http:\/\/127\.0\.0\.1:\d+\/v1\)/);
+    await expect(embedder.embedCorpus(corpus)).rejects.toThrow(
+      /the embeddings endpoint failed \(api:m at http:\/\/127\.0\.0\.1:\d+\/v1\)/,
+    );
   });
 });

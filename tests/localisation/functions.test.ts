@@ -3,18 +3,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { functionRecall } from '../../benchmarks/localise-eval.js';
-import { changedBaseLines, goldFunctions, rankFunctions, rankSymbols, summarisePython } from '../../localisation/index.js';
+import {
+  changedBaseLines,
+  goldFunctions,
+  rankFunctions,
+  rankSymbols,
+  summarisePython,
+} from '../../localisation/index.js';
 import { buildRepoIndex } from '../../localisation/repo-index.js';
 import { readDirSnapshot } from '../../localisation/snapshot.js';
 import { tokenize } from '../../localisation/tokenize.js';
 import { runCli } from '../helpers/cli.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
-const CART = 'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n';
-const SHIPPING = 'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    """Shipping cost of a region."""\n    return RATES[region]\n';
+const CART =
+  'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n';
+const SHIPPING =
+  'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    """Shipping cost of a region."""\n    return RATES[region]\n';
 const SHOP: Record<string, string> = {
   'shop/__init__.py': '"""A tiny shop."""\n',
-  'shop/pricing.py': 'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
+  'shop/pricing.py':
+    'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
   'shop/cart.py': CART,
   'shop/shipping.py': SHIPPING,
 };
@@ -55,14 +64,22 @@ describe('gold functions from a patch', () => {
 
 describe('function ranking', () => {
   it('ranks a file symbols by the issue words in their names and bodies', () => {
-    const ranked = rankSymbols(summarisePython('shop/shipping.py', SHIPPING), tq('the shipping estimate for a region is wrong'), SHIPPING);
+    const ranked = rankSymbols(
+      summarisePython('shop/shipping.py', SHIPPING),
+      tq('the shipping estimate for a region is wrong'),
+      SHIPPING,
+    );
     expect(ranked.map((s) => s.qualname)).toEqual(['estimate', '<module>']);
     expect(ranked[0]!.score).toBeGreaterThan(0);
     // <module> spans the file's lines, the final newline ending the last one rather than starting another.
     const lines = SHIPPING.endsWith('\n') ? SHIPPING.split('\n').length - 1 : SHIPPING.split('\n').length;
     expect(SHIPPING.endsWith('\n')).toBe(true);
     expect(ranked[1]!.endLine).toBe(lines);
-    expect(rankSymbols(summarisePython('a.py', 'x_value = 1\ny_value = 2'), tq('x value'), 'x_value = 1\ny_value = 2').find((s) => s.qualname === '<module>')!.endLine).toBe(2);
+    expect(
+      rankSymbols(summarisePython('a.py', 'x_value = 1\ny_value = 2'), tq('x value'), 'x_value = 1\ny_value = 2').find(
+        (s) => s.qualname === '<module>',
+      )!.endLine,
+    ).toBe(2);
     const cart = rankSymbols(summarisePython('shop/cart.py', CART), tq('Cart total ignores the coupon'), CART);
     expect(cart[0]!.qualname).toBe('Cart.total');
   });
@@ -80,15 +97,34 @@ describe('function ranking', () => {
       '        self.records = [r for r in self.records if not r.tombstone]',
       '',
     ].join('\n');
-    const ranked = rankSymbols(summarisePython('store.py', text), tq('Deleted records keep their tombstone after saving and loading'), text);
+    const ranked = rankSymbols(
+      summarisePython('store.py', text),
+      tq('Deleted records keep their tombstone after saving and loading'),
+      text,
+    );
     expect(ranked[0]!.qualname).toBe('Store.compact');
     // Without the text only names and docstrings count, and nothing here says "tombstone".
     expect(rankSymbols(summarisePython('store.py', text), tq('records keep their tombstone'))[0]!.score).toBe(0);
   });
 
   it('lifts a helper that a matching function calls above one nothing related calls', () => {
-    const text = ['def render(table):', '    """Render a table as text."""', '    return _pad(table)', '', 'def _pad(rows):', '    return rows', '', 'def _trim(rows):', '    return rows', ''].join('\n');
-    const ranked = rankSymbols(summarisePython('fmt.py', text), new Set(tokenize('render of a table loses its last column')), text);
+    const text = [
+      'def render(table):',
+      '    """Render a table as text."""',
+      '    return _pad(table)',
+      '',
+      'def _pad(rows):',
+      '    return rows',
+      '',
+      'def _trim(rows):',
+      '    return rows',
+      '',
+    ].join('\n');
+    const ranked = rankSymbols(
+      summarisePython('fmt.py', text),
+      new Set(tokenize('render of a table loses its last column')),
+      text,
+    );
     expect(ranked.map((s) => s.qualname).slice(0, 2)).toEqual(['render', '_pad']);
     expect(ranked.find((s) => s.qualname === '_trim')!.score).toBe(0);
   });
@@ -110,7 +146,11 @@ describe('function ranking', () => {
       '        verbose_name = "b"',
       '',
     ].join('\n');
-    const ranked = rankSymbols(summarisePython('views.py', text), tq('truncate drops the last table columns; ordering by width'), text);
+    const ranked = rankSymbols(
+      summarisePython('views.py', text),
+      tq('truncate drops the last table columns; ordering by width'),
+      text,
+    );
     expect(ranked[0]!.qualname).toBe('A.render');
     expect(ranked.find((s) => s.qualname === 'B.render')!.score).toBe(0);
     expect(ranked.find((s) => s.qualname === 'B.Meta')!.score).toBe(0);
@@ -119,7 +159,11 @@ describe('function ranking', () => {
   });
 
   it('holds <module> within the top five, where patches that add imports change it', () => {
-    const text = ['import os', '', ...Array.from({ length: 8 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`)].join('\n');
+    const text = [
+      'import os',
+      '',
+      ...Array.from({ length: 8 }, (_, i) => `def parse_${i}(value):\n    return value.parse()\n`),
+    ].join('\n');
     const ranked = rankSymbols(summarisePython('p.py', text), tq('parse fails on empty value'), text);
     expect(ranked.findIndex((s) => s.qualname === '<module>')).toBe(4);
   });
@@ -128,15 +172,30 @@ describe('function ranking', () => {
     const index = buildRepoIndex(readDirSnapshot(makeRepo(SHOP)));
     const out = rankFunctions(index, ['shop/cart.py', 'missing.py'], 'Cart total ignores the coupon', 2);
     expect(out).toEqual([
-      { path: 'shop/cart.py', functions: [expect.objectContaining({ qualname: 'Cart.total', kind: 'method' }), expect.objectContaining({ qualname: 'Cart', kind: 'class' })] },
+      {
+        path: 'shop/cart.py',
+        functions: [
+          expect.objectContaining({ qualname: 'Cart.total', kind: 'method' }),
+          expect.objectContaining({ qualname: 'Cart', kind: 'class' }),
+        ],
+      },
       { path: 'missing.py', functions: [] },
     ]);
   });
 
   it('counts a gold function only when the set holds its file and it is in the top k', () => {
-    const row = (set: string[], top: string[]) => ({ set, gold_functions: { 'a.py': ['f'] }, top_functions: { 'a.py': top } });
+    const row = (set: string[], top: string[]) => ({
+      set,
+      gold_functions: { 'a.py': ['f'] },
+      top_functions: { 'a.py': top },
+    });
     const fns = ['g1', 'g2', 'g3', 'g4', 'g5', 'f'];
-    expect(functionRecall([row(['a.py'], fns), row([], ['f'])])).toEqual({ '5': 0, '10': 0.5, gold_functions: 2, in_set: 1 });
+    expect(functionRecall([row(['a.py'], fns), row([], ['f'])])).toEqual({
+      '5': 0,
+      '10': 0.5,
+      gold_functions: 2,
+      in_set: 1,
+    });
   });
 });
 
@@ -149,14 +208,31 @@ describe('fixwright localise: function-level output', () => {
     mkdirSync(join(repos, 'acme'), { recursive: true });
     symlinkSync(repo, join(repos, 'acme', 'shop'));
     const dataset = join(dataDir, 'rows.jsonl');
-    const row = (id: string, problem: string, patch: string) => JSON.stringify({ instance_id: id, repo: 'acme/shop', base_commit: commit, problem_statement: problem, patch });
-    writeFileSync(dataset, [row('acme__shop-1', 'Cart total ignores item counts', METHOD_PATCH), row('acme__shop-2', 'Shipping estimate fails for region us', MODULE_PATCH)].join('\n'));
+    const row = (id: string, problem: string, patch: string) =>
+      JSON.stringify({ instance_id: id, repo: 'acme/shop', base_commit: commit, problem_statement: problem, patch });
+    writeFileSync(
+      dataset,
+      [
+        row('acme__shop-1', 'Cart total ignores item counts', METHOD_PATCH),
+        row('acme__shop-2', 'Shipping estimate fails for region us', MODULE_PATCH),
+      ].join('\n'),
+    );
     const out = join(dataDir, 'report.json');
     const env = { FIXWRIGHT_DATA_DIR: dataDir };
     const r = await runCli(['localise', '--dataset', dataset, '--repos', repos, '--folds', '2', '--json', out], env);
     expect(r.code).toBe(0);
     const report = JSON.parse(readFileSync(out, 'utf8'));
-    expect(Object.keys(report)).toEqual(['instances', 'recall', 'recall_any', 'mrr', 'conformal', 'index_seconds', 'query_ms', 'results', 'function_recall']);
+    expect(Object.keys(report)).toEqual([
+      'instances',
+      'recall',
+      'recall_any',
+      'mrr',
+      'conformal',
+      'index_seconds',
+      'query_ms',
+      'results',
+      'function_recall',
+    ]);
     expect(report.results[0].gold_functions).toEqual({ 'shop/cart.py': ['Cart.total'] });
     expect(report.results[0].top_functions['shop/cart.py'][0]).toBe('Cart.total');
     expect(report.results[1].gold_functions).toEqual({ 'shop/shipping.py': ['<module>'] });
@@ -165,12 +241,51 @@ describe('fixwright localise: function-level output', () => {
 
     const calibration = join(dataDir, 'all.json');
     // A set of every file, for the ranking the CLI uses by default (the shipped calibration's ranker).
-    const ranker = (JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'uncertainty', 'calibration.json'), 'utf8')) as { ranker: string }).ranker;
-    writeFileSync(calibration, JSON.stringify({ version: 1, ranker, alpha: 0.1, method: 'rank', qhat: 100, n: 2, created: '2026-01-01T00:00:00.000Z' }));
-    const one = await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration], env);
+    const ranker = (
+      JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'uncertainty', 'calibration.json'), 'utf8')) as {
+        ranker: string;
+      }
+    ).ranker;
+    writeFileSync(
+      calibration,
+      JSON.stringify({
+        version: 1,
+        ranker,
+        alpha: 0.1,
+        method: 'rank',
+        qhat: 100,
+        n: 2,
+        created: '2026-01-01T00:00:00.000Z',
+      }),
+    );
+    const one = await runCli(
+      ['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration],
+      env,
+    );
     expect(one.code).toBe(0);
     expect(one.stdout).toMatch(/shop\/cart\.py .*\n {10}Cart\.total \(lines 8-10, score \d+\.\d\d\)\n/);
-    const json = JSON.parse((await runCli(['localise', '--repo', repo, '--issue', 'Cart total ignores item counts', '--calibration', calibration, '--json'], env)).stdout);
-    expect(json.set_functions['shop/cart.py'][0]).toMatchObject({ qualname: 'Cart.total', kind: 'method', start_line: 8, end_line: 10 });
+    const json = JSON.parse(
+      (
+        await runCli(
+          [
+            'localise',
+            '--repo',
+            repo,
+            '--issue',
+            'Cart total ignores item counts',
+            '--calibration',
+            calibration,
+            '--json',
+          ],
+          env,
+        )
+      ).stdout,
+    );
+    expect(json.set_functions['shop/cart.py'][0]).toMatchObject({
+      qualname: 'Cart.total',
+      kind: 'method',
+      start_line: 8,
+      end_line: 10,
+    });
   });
 });

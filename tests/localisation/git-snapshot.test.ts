@@ -9,10 +9,18 @@ import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 afterAll(removeRepos);
 
 const git = (dir: string, ...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' }).toString();
-const commit = (dir: string, message: string) => git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', message);
+const commit = (dir: string, message: string) =>
+  git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', message);
 
 /** What `git ls-tree -r -l` and `git cat-file` say the snapshot holds: the listing the reader must agree with. */
-function expectedFromLsTree(dir: string, rev: string): { files: Array<{ path: string; blob: string }>; skipped: Array<{ path: string; reason: string }>; bytesRead: number } {
+function expectedFromLsTree(
+  dir: string,
+  rev: string,
+): {
+  files: Array<{ path: string; blob: string }>;
+  skipped: Array<{ path: string; reason: string }>;
+  bytesRead: number;
+} {
   const files: Array<{ path: string; blob: string }> = [];
   const skipped: Array<{ path: string; reason: string }> = [];
   let bytesRead = 0;
@@ -67,7 +75,10 @@ describe('a git snapshot read through one cat-file process', () => {
   });
 
   it('reads the next commit from its changed trees and blobs alike, a too large file seen before included', async () => {
-    const repo = makeRepo({ 'pkg/a.py': 'a = 1\n', 'pkg/sub/b.py': 'b = 1\n', 'big.py': `x = "${'y'.repeat(MAX_FILE_BYTES)}"\n` }, { git: true });
+    const repo = makeRepo(
+      { 'pkg/a.py': 'a = 1\n', 'pkg/sub/b.py': 'b = 1\n', 'big.py': `x = "${'y'.repeat(MAX_FILE_BYTES)}"\n` },
+      { git: true },
+    );
     const first = headCommit(repo);
     writeFileSync(join(repo, 'pkg', 'sub', 'b.py'), 'b = 2\n');
     writeFileSync(join(repo, 'pkg', 'sub', 'c.py'), 'c = 1\n');
@@ -100,12 +111,19 @@ describe('a git snapshot read through one cat-file process', () => {
     git(repo, 'branch', 'later');
     const later = await readGitSnapshot(gitDir, 'later');
     expect(later.key).toBe(`git:${gitDir}@${headCommit(repo)}`);
-    expect(later.files.map((f) => [f.path, f.text])).toEqual([['a.py', 'x = 1\n'], ['b.py', 'y = 1\n'], ['c.py', 'z = 1\n']]);
+    expect(later.files.map((f) => [f.path, f.text])).toEqual([
+      ['a.py', 'x = 1\n'],
+      ['b.py', 'y = 1\n'],
+      ['c.py', 'z = 1\n'],
+    ]);
   });
 
   it('says a commit is not found for names it cannot resolve, a newline included', async () => {
     const repo = makeRepo({ 'a.py': 'x = 1\n' }, { git: true });
-    for (const name of ['nope', '', 'HEAD\nHEAD', '--all']) await expect(readGitSnapshot(join(repo, '.git'), name)).rejects.toMatchObject({ code: 'FW_ERR_REPO_NOT_FOUND' });
-    await expect(readGitSnapshot(join(repo, 'missing'), 'HEAD')).rejects.toMatchObject({ code: 'FW_ERR_REPO_NOT_FOUND' });
+    for (const name of ['nope', '', 'HEAD\nHEAD', '--all'])
+      await expect(readGitSnapshot(join(repo, '.git'), name)).rejects.toMatchObject({ code: 'FW_ERR_REPO_NOT_FOUND' });
+    await expect(readGitSnapshot(join(repo, 'missing'), 'HEAD')).rejects.toMatchObject({
+      code: 'FW_ERR_REPO_NOT_FOUND',
+    });
   });
 });

@@ -20,7 +20,7 @@ function commit(dir: string, message: string, files: Record<string, string>): st
   return git('rev-parse', 'HEAD');
 }
 
-describe('localisation rows from a repository\'s own fix commits', () => {
+describe("localisation rows from a repository's own fix commits", () => {
   let repo: string;
   const ids: Record<string, string> = {};
   beforeAll(() => {
@@ -33,14 +33,21 @@ describe('localisation rows from a repository\'s own fix commits', () => {
       { git: true },
     );
     ids.base = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo }).toString().trim();
-    ids.discount = commit(repo, 'Fix the discount when a coupon is zero percent\n\nSigned-off-by: someone', { 'shop/pricing.py': 'def apply_discount(price, coupon):\n    if not coupon.percent:\n        return price\n    return price - price * coupon.percent / 100\n' });
+    ids.discount = commit(repo, 'Fix the discount when a coupon is zero percent\n\nSigned-off-by: someone', {
+      'shop/pricing.py':
+        'def apply_discount(price, coupon):\n    if not coupon.percent:\n        return price\n    return price - price * coupon.percent / 100\n',
+    });
     ids.docs = commit(repo, 'Fix a typo in the docs of the shop module', { 'docs/conf.py': 'project = "shop"\n' });
     ids.shipping = commit(repo, 'fix crash in estimate for an unknown region (KeyError)', {
       'shop/shipping.py': 'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    return RATES.get(region, 10)\n',
       'tests/test_shipping.py': 'def test_unknown():\n    pass\n',
     });
-    commit(repo, 'Tidy the slug helper so it reads better for everyone', { 'shop/utils.py': 'def slugify(text):\n    return text.strip().lower()\n' });
-    commit(repo, 'fix: a new module for returns, which fixes the missing refunds', { 'shop/returns.py': 'def refund():\n    return 0\n' });
+    commit(repo, 'Tidy the slug helper so it reads better for everyone', {
+      'shop/utils.py': 'def slugify(text):\n    return text.strip().lower()\n',
+    });
+    commit(repo, 'fix: a new module for returns, which fixes the missing refunds', {
+      'shop/returns.py': 'def refund():\n    return 0\n',
+    });
   });
   afterAll(removeRepos);
 
@@ -48,11 +55,21 @@ describe('localisation rows from a repository\'s own fix commits', () => {
     const rows = historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 10 });
     expect(rows.map((r) => r.base_commit)).toEqual([ids.base, ids.docs]);
     expect(rows.map((r) => changedFiles(r.patch))).toEqual([['shop/pricing.py'], ['shop/shipping.py']]);
-    expect(rows[0]).toMatchObject({ instance_id: `acme__shop-history-${ids.discount!.slice(0, 12)}`, repo: 'acme/shop', problem_statement: 'Fix the discount when a coupon is zero percent' });
+    expect(rows[0]).toMatchObject({
+      instance_id: `acme__shop-history-${ids.discount!.slice(0, 12)}`,
+      repo: 'acme/shop',
+      problem_statement: 'Fix the discount when a coupon is zero percent',
+    });
     expect(rows[1]!.patch).toContain('+    return RATES.get(region, 10)');
     expect(rows[1]!.patch).not.toContain('test_shipping');
-    expect(historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 1 }).map((r) => r.base_commit)).toEqual([ids.docs]); // the newest
-    expect(historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 10, until: ids.shipping + '~1' }).map((r) => r.base_commit)).toEqual([ids.base]);
+    expect(historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 1 }).map((r) => r.base_commit)).toEqual([
+      ids.docs,
+    ]); // the newest
+    expect(
+      historyRows({ gitDir: join(repo, '.git'), repo: 'acme/shop', limit: 10, until: ids.shipping + '~1' }).map(
+        (r) => r.base_commit,
+      ),
+    ).toEqual([ids.base]);
   });
 
   it('writes them from the CLI, and localise --dataset reads them back from the folder it names', async () => {
@@ -61,12 +78,18 @@ describe('localisation rows from a repository\'s own fix commits', () => {
     const made = await runCli(['localise', '--repo', repo, '--history-rows', out], { FIXWRIGHT_DATA_DIR: dataDir });
     expect(made.code).toBe(0);
     const reposDir = dirname(dirname(repo));
-    expect(made.stdout).toContain(`wrote 2 row(s) from past fix commits of ${basename(dirname(repo))}/${basename(repo)}`);
+    expect(made.stdout).toContain(
+      `wrote 2 row(s) from past fix commits of ${basename(dirname(repo))}/${basename(repo)}`,
+    );
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(2);
-    const evaluated = await runCli(['localise', '--dataset', out, '--repos', reposDir, '--folds', '2'], { FIXWRIGHT_DATA_DIR: dataDir });
+    const evaluated = await runCli(['localise', '--dataset', out, '--repos', reposDir, '--folds', '2'], {
+      FIXWRIGHT_DATA_DIR: dataDir,
+    });
     expect(evaluated.stderr).not.toContain('skipped');
     expect(evaluated.stdout).toContain('instances 2');
-    const notGit = await runCli(['localise', '--repo', dataDir, '--history-rows', out], { FIXWRIGHT_DATA_DIR: dataDir });
+    const notGit = await runCli(['localise', '--repo', dataDir, '--history-rows', out], {
+      FIXWRIGHT_DATA_DIR: dataDir,
+    });
     expect(notGit.code).toBe(2);
     expect(notGit.stderr).toContain('--history-rows needs a git repository');
   }, 60_000);

@@ -29,7 +29,11 @@ describe('the import graph built one snapshot after another', () => {
     const steps: Array<Record<string, string>> = [
       base,
       // pkg/sub becomes a package with an attr module: main's `import pkg.sub.attr` now names the file.
-      { ...Object.fromEntries(Object.entries(base).filter(([p]) => p !== 'pkg/sub.py')), 'pkg/sub/__init__.py': '', 'pkg/sub/attr.py': 'x = 1\n' },
+      {
+        ...Object.fromEntries(Object.entries(base).filter(([p]) => p !== 'pkg/sub.py')),
+        'pkg/sub/__init__.py': '',
+        'pkg/sub/attr.py': 'x = 1\n',
+      },
       // helpers and app/missing appear; util's import of .helpers and local's of .missing now resolve.
       { ...base, 'pkg/helpers.py': 'def h():\n    pass\n', 'app/missing.py': 'x = 2\n', 'src/lib/core.py': 'c = 3\n' },
       // An importer changes its imports; another file is removed.

@@ -14,7 +14,18 @@ import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
 
-const TOPICS = ['invoice', 'coupon', 'shipping', 'customer', 'warehouse', 'refund', 'catalog', 'payment', 'discount', 'ledger'];
+const TOPICS = [
+  'invoice',
+  'coupon',
+  'shipping',
+  'customer',
+  'warehouse',
+  'refund',
+  'catalog',
+  'payment',
+  'discount',
+  'ledger',
+];
 const VERBS = ['compute', 'render', 'validate', 'merge', 'export', 'parse', 'schedule', 'cache'];
 
 /** A module about two topics, so files share vocabulary the way a real package does. */
@@ -56,7 +67,13 @@ function commit(dir: string, files: Record<string, string | null>): string {
   return headCommit(dir);
 }
 
-const QUERIES = ['coupon discount rate', 'refund the customer invoice', 'validate_shipping ledger', 'Traceback in shop/mod3.py render_catalog', 'warehouse'];
+const QUERIES = [
+  'coupon discount rate',
+  'refund the customer invoice',
+  'validate_shipping ledger',
+  'Traceback in shop/mod3.py render_catalog',
+  'warehouse',
+];
 
 function expectSameIndex(a: RepoIndex, b: RepoIndex): void {
   expect(a.summaries).toEqual(b.summaries);
@@ -84,7 +101,9 @@ describe('an index at the next commit', () => {
     expect(cache.size - before).toBe(2); // the changed and the added file; nothing else is parsed again
     expectSameIndex(incremental, buildRepoIndex(s2));
     // And the same as BM25F built straight from each file's field texts, with no per-blob cache.
-    const reference = Bm25Index.build(new Map(incremental.summaries.map((s) => [s.path, bm25Fields(s, incremental.texts.get(s.path)!)])));
+    const reference = Bm25Index.build(
+      new Map(incremental.summaries.map((s) => [s.path, bm25Fields(s, incremental.texts.get(s.path)!)])),
+    );
     for (const q of QUERIES) expect(incremental.bm25.search(q, 50)).toEqual(reference.search(q, 50));
     expect(incremental.bm25.search('refund_coupon', 5)[0]?.path).toBe('shop/mod2.py');
 
@@ -110,7 +129,8 @@ describe('an index at the next commit', () => {
     const index = Bm25Index.build(docs, { path: 3, symbols: 2, docs: 1, body: 1 });
     // Weighted lengths: a 3 + 2 + 2 = 7, b 3 + 1 + 2 = 6, c 3 + 1 = 4; average 17/3.
     const avg = 17 / 3;
-    const term = (f: number, len: number, n: number) => ((f * 2.2) / (1.2 * (0.25 + (0.75 * len) / avg) + f)) * Math.log((3 - n + 0.5) / (n + 0.5) + 1);
+    const term = (f: number, len: number, n: number) =>
+      ((f * 2.2) / (1.2 * (0.25 + (0.75 * len) / avg) + f)) * Math.log((3 - n + 0.5) / (n + 0.5) + 1);
     const got = index.search('beta gamma', 10);
     expect(got.map((r) => r.path)).toEqual(['a.py', 'b.py']);
     expect(got[0]!.score).toBeCloseTo(term(3, 7, 1) + term(1, 7, 2), 12);
@@ -121,7 +141,12 @@ describe('an index at the next commit', () => {
 
 describe('LSI fold-in', () => {
   // The commit and git directory as the Localiser passes them (a directory index has neither).
-  const corpusOf = (index: RepoIndex, repository: string, cacheDir?: string, candidates?: { includeTests?: boolean }) => {
+  const corpusOf = (
+    index: RepoIndex,
+    repository: string,
+    cacheDir?: string,
+    candidates?: { includeTests?: boolean },
+  ) => {
     const git = /^git:(.*)@([0-9a-f]+)$/.exec(index.key);
     return {
       paths: index.summaries.map((s) => s.path),
@@ -140,11 +165,18 @@ describe('LSI fold-in', () => {
     const repo = makeRepo(shopFiles(30), { git: true });
     const gitDir = join(repo, '.git');
     const c1 = headCommit(repo);
-    const c2 = commit(repo, { 'shop/mod7.py': moduleText(7, 'def audit_ledger_refund(ledger):\n    """Audit a ledger refund."""\n    return ledger\n') });
+    const c2 = commit(repo, {
+      'shop/mod7.py': moduleText(
+        7,
+        'def audit_ledger_refund(ledger):\n    """Audit a ledger refund."""\n    return ledger\n',
+      ),
+    });
     const changes: Record<string, string> = {};
     for (let i = 0; i < 10; i++) changes[`shop/mod${i}.py`] = moduleText(i + 100);
     const c3 = commit(repo, changes);
-    const [i1, i2, i3] = await Promise.all([c1, c2, c3].map(async (c) => buildRepoIndex(await readGitSnapshot(gitDir, c))));
+    const [i1, i2, i3] = await Promise.all(
+      [c1, c2, c3].map(async (c) => buildRepoIndex(await readGitSnapshot(gitDir, c))),
+    );
     const cacheDir = mkdtempSync(join(tmpdir(), 'fw-lsi-'));
 
     const lsi = new LsiEmbedder();
@@ -177,7 +209,8 @@ describe('LSI fold-in', () => {
     expect(await e2Disk.embedQuery('ledger refund audit')).toEqual(await e2.embedQuery('ledger refund audit'));
 
     // A damaged basis is ignored and the corpus refitted, not a crash.
-    for (const name of readdirSync(cacheDir).filter((n) => n.endsWith('.bin'))) writeFileSync(join(cacheDir, name), Buffer.from([7, 0, 0, 0, 123, 34, 118]));
+    for (const name of readdirSync(cacheDir).filter((n) => n.endsWith('.bin')))
+      writeFileSync(join(cacheDir, name), Buffer.from([7, 0, 0, 0, 123, 34, 118]));
     const damaged = new LsiEmbedder();
     const refit = await damaged.embedCorpus(corpusOf(i2!, 'shop', cacheDir));
     expect(damaged.lastFit?.kind).toBe('fitted');
@@ -198,11 +231,20 @@ describe('LSI fold-in', () => {
     expect(lsi.lastFit?.kind).toBe('fitted');
     await lsi.embedCorpus(corpusOf(ia!, 'shop', laterFirst));
     expect(lsi.lastFit?.kind).toBe('fitted');
-    rmSync(join(laterFirst, readdirSync(laterFirst).find((n) => loadBasis(join(laterFirst, n))?.commit === a)!));
+    rmSync(
+      join(
+        laterFirst,
+        readdirSync(laterFirst).find((n) => loadBasis(join(laterFirst, n))?.commit === a)!,
+      ),
+    );
     const fresh = new LsiEmbedder();
     await fresh.embedCorpus(corpusOf(ia!, 'shop', laterFirst));
     expect(fresh.lastFit?.kind).toBe('fitted');
-    expect(readdirSync(laterFirst).map((n) => loadBasis(join(laterFirst, n))?.commit).sort()).toEqual([a, b].sort());
+    expect(
+      readdirSync(laterFirst)
+        .map((n) => loadBasis(join(laterFirst, n))?.commit)
+        .sort(),
+    ).toEqual([a, b].sort());
 
     // A, then B: B is folded into A's basis, in memory and from disk.
     const earlierFirst = mkdtempSync(join(tmpdir(), 'fw-lsi-order-'));
@@ -217,7 +259,14 @@ describe('LSI fold-in', () => {
     // A directory has no commit to order by: only a basis of exactly its files serves.
     const dirLsi = new LsiEmbedder();
     const dirA = buildRepoIndex(readDirSnapshot(makeRepo(shopFiles(30))));
-    const dirB = buildRepoIndex(readDirSnapshot(makeRepo({ ...shopFiles(30), 'shop/mod4.py': moduleText(4, 'def settle_ledger(ledger):\n    return ledger\n') })));
+    const dirB = buildRepoIndex(
+      readDirSnapshot(
+        makeRepo({
+          ...shopFiles(30),
+          'shop/mod4.py': moduleText(4, 'def settle_ledger(ledger):\n    return ledger\n'),
+        }),
+      ),
+    );
     await dirLsi.embedCorpus(corpusOf(dirB, 'dir-shop'));
     await dirLsi.embedCorpus(corpusOf(dirA, 'dir-shop'));
     expect(dirLsi.lastFit?.kind).toBe('fitted');
@@ -227,7 +276,9 @@ describe('LSI fold-in', () => {
 
   it('does not reuse a basis fitted over other candidates (tests included) for a default run', async () => {
     const files = shopFiles(30);
-    for (let i = 0; i < 12; i++) files[`tests/test_mod${i}.py`] = `from shop.mod${i} import *\n\ndef test_mod${i}():\n    assert ${VERBS[i % VERBS.length]}_${TOPICS[(i * 3 + 1) % TOPICS.length]}\n`;
+    for (let i = 0; i < 12; i++)
+      files[`tests/test_mod${i}.py`] =
+        `from shop.mod${i} import *\n\ndef test_mod${i}():\n    assert ${VERBS[i % VERBS.length]}_${TOPICS[(i * 3 + 1) % TOPICS.length]}\n`;
     const repo = makeRepo(files, { git: true });
     const gitDir = join(repo, '.git');
     const c = headCommit(repo);
@@ -321,17 +372,29 @@ describe('on-disk caches', () => {
     expect(left.reduce((s, n) => s + statSync(join(cacheDir, n)).size, 0)).toBeLessThanOrEqual(Math.max(...sizes) + 1);
   });
 
-  it('ignores damaged index entries (and another release\'s) and builds the index again', async () => {
+  it("ignores damaged index entries (and another release's) and builds the index again", async () => {
     const repo = makeRepo(shopFiles(6));
     const cacheDir = mkdtempSync(join(tmpdir(), 'fw-corrupt-'));
     const expected = await new Localiser({ cacheDir }).index({ kind: 'dir', path: repo });
     const [entry] = readdirSync(cacheDir).filter((n) => n.endsWith('.json'));
     const file = join(cacheDir, entry!);
-    const valid = JSON.parse(execFileSync('cat', [file]).toString()) as { version: number; blobs: Record<string, { stats: { terms: unknown } }> };
+    const valid = JSON.parse(execFileSync('cat', [file]).toString()) as {
+      version: number;
+      blobs: Record<string, { stats: { terms: unknown } }>;
+    };
     const oneBlob = Object.keys(valid.blobs)[0]!;
     valid.blobs[oneBlob]!.stats.terms = 'not an array';
-    const otherRelease = JSON.stringify({ ...JSON.parse(execFileSync('cat', [file]).toString()), pkg: '0.0.0-another-release' });
-    for (const damage of ['{"version": 5, "blobs": ', 'null', '{"version": 5, "blobs": 3}', JSON.stringify(valid), otherRelease]) {
+    const otherRelease = JSON.stringify({
+      ...JSON.parse(execFileSync('cat', [file]).toString()),
+      pkg: '0.0.0-another-release',
+    });
+    for (const damage of [
+      '{"version": 5, "blobs": ',
+      'null',
+      '{"version": 5, "blobs": 3}',
+      JSON.stringify(valid),
+      otherRelease,
+    ]) {
       writeFileSync(file, damage);
       const localiser = new Localiser({ cacheDir });
       const index = await localiser.index({ kind: 'dir', path: repo });
@@ -348,7 +411,9 @@ describe('on-disk caches', () => {
     const [entry] = readdirSync(cacheDir).filter((n) => n.endsWith('.json'));
     const file = join(cacheDir, entry!);
     const text = readFileSync(file, 'utf8');
-    type Entry = { blobs: Record<string, { summary: { symbols: unknown[]; imports: unknown[] }; body: { counts: unknown[] } }> };
+    type Entry = {
+      blobs: Record<string, { summary: { symbols: unknown[]; imports: unknown[] }; body: { counts: unknown[] } }>;
+    };
     const damages: Array<(e: Entry['blobs'][string]) => void> = [
       (e) => (e.summary.symbols = [null]),
       (e) => (e.summary.imports = [{ module: 5 }]),
@@ -373,7 +438,11 @@ describe('on-disk caches', () => {
     lru.entry('a', 'a.py', 'x = 1\n');
     lru.entry('c', 'c.py', 'z = 3\n');
     // A hit counts as a use: the least recently used goes.
-    expect([lru.peek('a') !== undefined, lru.peek('b') !== undefined, lru.peek('c') !== undefined]).toEqual([true, false, true]);
+    expect([lru.peek('a') !== undefined, lru.peek('b') !== undefined, lru.peek('c') !== undefined]).toEqual([
+      true,
+      false,
+      true,
+    ]);
 
     const repo = makeRepo(shopFiles(2));
     const snapshot = readDirSnapshot(repo);

@@ -1,12 +1,27 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setSizeFigures, setSizesByRepoSize } from '../../benchmarks/localise-eval.js';
 import { loadSettings } from '../../core/config.js';
 import { Localiser } from '../../localisation/index.js';
-import { evictIndexes, loadOrBuildIndex, packageVersion, serialiseIndex, validEntry } from '../../localisation/index-cache.js';
+import {
+  evictIndexes,
+  loadOrBuildIndex,
+  packageVersion,
+  serialiseIndex,
+  validEntry,
+} from '../../localisation/index-cache.js';
 import { BlobCache, buildRepoIndex, type RepoIndex } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
 import { type StoredChunks, storedChunks, SymbolIndex } from '../../localisation/symbol-index.js';
@@ -16,16 +31,26 @@ import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 afterAll(removeRepos);
 
-
 /** Sets a file's mtime to `seconds` after the epoch (eviction orders by it). */
 const age = (path: string, seconds: number) => utimesSync(path, seconds, seconds);
-const entries = (dir: string) => readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
-const repoOf = (n: number) => makeRepo({ [`mod${n}.py`]: `def function_${n}(value):\n    """Module ${n}: ${'word '.repeat(40)}"""\n    return value * ${n}\n` });
+const entries = (dir: string) =>
+  readdirSync(dir)
+    .filter((n) => n.endsWith('.json'))
+    .sort();
+const repoOf = (n: number) =>
+  makeRepo({
+    [`mod${n}.py`]: `def function_${n}(value):\n    """Module ${n}: ${'word '.repeat(40)}"""\n    return value * ${n}\n`,
+  });
 
 describe('evictIndexes', () => {
   it('deletes the least recently used entries until the folder is within the bound, never the one kept', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fw-evict-'));
-    for (const [name, mtime] of [['a', 400], ['b', 100], ['c', 300], ['d', 200]] as const) {
+    for (const [name, mtime] of [
+      ['a', 400],
+      ['b', 100],
+      ['c', 300],
+      ['d', 200],
+    ] as const) {
       writeFileSync(join(dir, `${name}.json`), 'x'.repeat(100));
       age(join(dir, `${name}.json`), mtime);
     }
@@ -64,7 +89,9 @@ describe('the Localiser index cache bound', () => {
     expect(left).toHaveLength(2);
     expect(left).toContain(first);
     expect(left).not.toContain(second);
-    expect(left.reduce((sum, n) => sum + statSync(join(cacheDir, n)).size, 0)).toBeLessThanOrEqual(Math.floor(size * 2.5));
+    expect(left.reduce((sum, n) => sum + statSync(join(cacheDir, n)).size, 0)).toBeLessThanOrEqual(
+      Math.floor(size * 2.5),
+    );
     // A bound below one entry keeps only the entry just written.
     const tiny = new Localiser({ cacheDir, cacheMaxBytes: 1 });
     await tiny.index({ kind: 'dir', path: r2 });
@@ -75,7 +102,9 @@ describe('the Localiser index cache bound', () => {
     expect(loadSettings({}).localisation.indexCacheMb).toBe(2048);
     expect(loadSettings({ FIXWRIGHT_INDEX_CACHE_MB: '64' }).localisation.indexCacheMb).toBe(64);
     for (const bad of ['0', '-1', '1.5', 'lots']) {
-      expect(() => loadSettings({ FIXWRIGHT_INDEX_CACHE_MB: bad })).toThrow(/invalid settings: FIXWRIGHT_INDEX_CACHE_MB: /);
+      expect(() => loadSettings({ FIXWRIGHT_INDEX_CACHE_MB: bad })).toThrow(
+        /invalid settings: FIXWRIGHT_INDEX_CACHE_MB: /,
+      );
     }
   });
 });
@@ -87,14 +116,60 @@ describe('set sizes by repository size', () => {
       set: [...(covered ? ['g.py'] : []), ...Array.from({ length: setSize - (covered ? 1 : 0) }, (_, i) => `f${i}.py`)],
       indexed_files,
     });
-    const results = [row(50, 2, true), row(200, 4, true), row(201, 10, true), row(1000, 20, false), row(1001, 40, true), ...Array.from({ length: 5 }, () => row(5000, 60, true))];
-    expect(setSizeFigures(results)).toEqual({ instances: 10, coverage: 0.9, mean_set_size: (2 + 4 + 10 + 20 + 40 + 300) / 10, set_size_p50: 40, set_size_p90: 60 });
+    const results = [
+      row(50, 2, true),
+      row(200, 4, true),
+      row(201, 10, true),
+      row(1000, 20, false),
+      row(1001, 40, true),
+      ...Array.from({ length: 5 }, () => row(5000, 60, true)),
+    ];
+    expect(setSizeFigures(results)).toEqual({
+      instances: 10,
+      coverage: 0.9,
+      mean_set_size: (2 + 4 + 10 + 20 + 40 + 300) / 10,
+      set_size_p50: 40,
+      set_size_p90: 60,
+    });
     expect(setSizesByRepoSize(results)).toEqual([
-      { bucket: '<=200', min: 0, max: 200, instances: 2, coverage: 1, mean_set_size: 3, set_size_p50: 2, set_size_p90: 4 },
-      { bucket: '201-1000', min: 201, max: 1000, instances: 2, coverage: 0.5, mean_set_size: 15, set_size_p50: 10, set_size_p90: 20 },
-      { bucket: '>1000', min: 1001, max: null, instances: 6, coverage: 1, mean_set_size: 340 / 6, set_size_p50: 60, set_size_p90: 60 },
+      {
+        bucket: '<=200',
+        min: 0,
+        max: 200,
+        instances: 2,
+        coverage: 1,
+        mean_set_size: 3,
+        set_size_p50: 2,
+        set_size_p90: 4,
+      },
+      {
+        bucket: '201-1000',
+        min: 201,
+        max: 1000,
+        instances: 2,
+        coverage: 0.5,
+        mean_set_size: 15,
+        set_size_p50: 10,
+        set_size_p90: 20,
+      },
+      {
+        bucket: '>1000',
+        min: 1001,
+        max: null,
+        instances: 6,
+        coverage: 1,
+        mean_set_size: 340 / 6,
+        set_size_p50: 60,
+        set_size_p90: 60,
+      },
     ]);
-    expect(setSizeFigures([])).toEqual({ instances: 0, coverage: 0, mean_set_size: 0, set_size_p50: 0, set_size_p90: 0 });
+    expect(setSizeFigures([])).toEqual({
+      instances: 0,
+      coverage: 0,
+      mean_set_size: 0,
+      set_size_p50: 0,
+      set_size_p90: 0,
+    });
   });
 });
 
@@ -105,20 +180,63 @@ describe('validEntry', () => {
   const schema = z.object({
     summary: z.object({
       docstring: z.string().optional(),
-      symbols: z.array(z.object({ kind: z.enum(['class', 'function', 'method']), name: z.string(), qualname: z.string(), startLine: line, endLine: line, docstring: z.string().optional() })),
+      symbols: z.array(
+        z.object({
+          kind: z.enum(['class', 'function', 'method']),
+          name: z.string(),
+          qualname: z.string(),
+          startLine: line,
+          endLine: line,
+          docstring: z.string().optional(),
+        }),
+      ),
       imports: z.array(z.object({ module: z.string(), level: line, names: z.array(z.string()) })),
       hasErrors: z.boolean(),
     }),
-    stats: z.object({ terms: z.array(z.string()), freqs: z.array(z.number()), length: z.number().nonnegative() }).refine((s) => s.terms.length === s.freqs.length),
-    body: z.object({ terms: z.array(z.string()), counts: z.array(line) }).refine((b) => b.terms.length === b.counts.length),
+    stats: z
+      .object({ terms: z.array(z.string()), freqs: z.array(z.number()), length: z.number().nonnegative() })
+      .refine((s) => s.terms.length === s.freqs.length),
+    body: z
+      .object({ terms: z.array(z.string()), counts: z.array(line) })
+      .refine((b) => b.terms.length === b.counts.length),
   });
 
   it('accepts and refuses what the schema did', () => {
     const cache = new BlobCache();
-    const text = '"""Doc."""\nimport os\nfrom . import a, b\nclass C:\n    """C doc."""\n    def m(self):\n        return os.path\n';
+    const text =
+      '"""Doc."""\nimport os\nfrom . import a, b\nclass C:\n    """C doc."""\n    def m(self):\n        return os.path\n';
     const good = JSON.parse(JSON.stringify(cache.entry('v1', 'p.py', text))) as Record<string, any>;
     const values: unknown[] = [undefined, null, 0, -1, 1.5, 2 ** 60, 'x', '', true, [], {}, [1], ['x'], { a: 1 }];
-    const paths: string[][] = [['summary'], ['summary', 'docstring'], ['summary', 'symbols'], ['summary', 'symbols', '0'], ['summary', 'symbols', '0', 'kind'], ['summary', 'symbols', '0', 'name'], ['summary', 'symbols', '0', 'startLine'], ['summary', 'symbols', '0', 'endLine'], ['summary', 'symbols', '0', 'docstring'], ['summary', 'imports'], ['summary', 'imports', '0'], ['summary', 'imports', '0', 'module'], ['summary', 'imports', '0', 'level'], ['summary', 'imports', '1', 'names'], ['summary', 'imports', '1', 'names', '0'], ['summary', 'hasErrors'], ['stats'], ['stats', 'terms'], ['stats', 'terms', '0'], ['stats', 'freqs'], ['stats', 'freqs', '0'], ['stats', 'length'], ['body'], ['body', 'terms'], ['body', 'terms', '1'], ['body', 'counts'], ['body', 'counts', '1'], ['extra']];
+    const paths: string[][] = [
+      ['summary'],
+      ['summary', 'docstring'],
+      ['summary', 'symbols'],
+      ['summary', 'symbols', '0'],
+      ['summary', 'symbols', '0', 'kind'],
+      ['summary', 'symbols', '0', 'name'],
+      ['summary', 'symbols', '0', 'startLine'],
+      ['summary', 'symbols', '0', 'endLine'],
+      ['summary', 'symbols', '0', 'docstring'],
+      ['summary', 'imports'],
+      ['summary', 'imports', '0'],
+      ['summary', 'imports', '0', 'module'],
+      ['summary', 'imports', '0', 'level'],
+      ['summary', 'imports', '1', 'names'],
+      ['summary', 'imports', '1', 'names', '0'],
+      ['summary', 'hasErrors'],
+      ['stats'],
+      ['stats', 'terms'],
+      ['stats', 'terms', '0'],
+      ['stats', 'freqs'],
+      ['stats', 'freqs', '0'],
+      ['stats', 'length'],
+      ['body'],
+      ['body', 'terms'],
+      ['body', 'terms', '1'],
+      ['body', 'counts'],
+      ['body', 'counts', '1'],
+      ['extra'],
+    ];
     expect(validEntry(good)).toBe(true);
     let refused = 0;
     for (const path of paths)
@@ -138,12 +256,18 @@ describe('validEntry', () => {
 });
 
 describe('serialiseIndex', () => {
-  it('writes what JSON.stringify of the whole entry wrote, byte for byte, with each blob\'s JSON made once', () => {
+  it("writes what JSON.stringify of the whole entry wrote, byte for byte, with each blob's JSON made once", () => {
     const cache = new BlobCache();
-    const texts = ['"""Doc."""\nimport os\nclass C:\n    def m(self):\n        return os.path\n', 'x = 1\n', 'def f(a, b):\n    """Say \\"hi\\" \u00e9 \\u2028."""\n    return a\n', ''];
+    const texts = [
+      '"""Doc."""\nimport os\nclass C:\n    def m(self):\n        return os.path\n',
+      'x = 1\n',
+      'def f(a, b):\n    """Say \\"hi\\" \u00e9 \\u2028."""\n    return a\n',
+      '',
+    ];
     const entries = new Map(texts.map((t, i) => [`${i}abc${'0'.repeat(36)}`, cache.entry(`ser-${i}`, `p${i}.py`, t)]));
     const version = (JSON.parse(serialiseIndex(new Map())) as { version: number }).version;
-    const whole = (m: Map<string, unknown>) => JSON.stringify({ version, pkg: packageVersion(), blobs: Object.fromEntries(m) });
+    const whole = (m: Map<string, unknown>) =>
+      JSON.stringify({ version, pkg: packageVersion(), blobs: Object.fromEntries(m) });
     expect(serialiseIndex(entries)).toBe(whole(entries));
     // The next commit: one blob gone, one new, the others in another order; their JSON is reused.
     const next = new Map([...entries].reverse().slice(1));
@@ -197,7 +321,12 @@ describe('delta entries', () => {
     const [sa, sb] = [a, b].map((i) => SymbolIndex.build(i.summaries, i.texts, i.blobs));
     for (const q of QUERIES) expect(JSON.stringify(sa!.search(q, 10))).toBe(JSON.stringify(sb!.search(q, 10)));
   };
-  type Entry = { version: number; pkg: string; base?: string; blobs: Record<string, { chunks?: StoredChunks; stats: { terms: string[] } }> };
+  type Entry = {
+    version: number;
+    pkg: string;
+    base?: string;
+    blobs: Record<string, { chunks?: StoredChunks; stats: { terms: string[] } }>;
+  };
   const read = (dir: string, name: string) => JSON.parse(readFileSync(join(dir, name), 'utf8')) as Entry;
   /** Loads a snapshot as a new process would: nothing in memory, no chunks remembered. */
   const fresh = (snapshot: RepoSnapshot, cacheDir: string) => {
@@ -211,7 +340,8 @@ describe('delta entries', () => {
     const result = loadOrBuildIndex(snapshot, { cacheDir, cache, threads: 1 });
     return { ...result, name: entries(cacheDir).find((n) => !before.has(n)) };
   };
-  const edits = (n: number, changed: Record<number, number | null>) => Array.from({ length: n }, (_, i) => (i in changed ? changed[i]! : 0));
+  const edits = (n: number, changed: Record<number, number | null>) =>
+    Array.from({ length: n }, (_, i) => (i in changed ? changed[i]! : 0));
   const cold = (snapshot: RepoSnapshot) => buildRepoIndex(snapshot, { threads: 1 });
 
   it('hold only what the base does not, and load the same index as a full entry, a cold build and a base gone', () => {
@@ -225,7 +355,9 @@ describe('delta entries', () => {
     const delta = read(cacheDir, nameB!);
     // The two changed files and the added one, their chunks with them.
     expect(delta.base).toBe(nameA);
-    const changed = b.files.filter((f) => ['pkg/mod3.py', 'pkg/mod8.py', 'pkg/mod20.py'].includes(f.path)).map((f) => f.blob);
+    const changed = b.files
+      .filter((f) => ['pkg/mod3.py', 'pkg/mod8.py', 'pkg/mod20.py'].includes(f.path))
+      .map((f) => f.blob);
     expect(Object.keys(delta.blobs).sort()).toEqual(changed.sort());
     expect(Object.values(delta.blobs).every((e) => e.chunks !== undefined)).toBe(true);
     expect(Object.keys(delta).sort()).toEqual(['base', 'blobs', 'pkg', 'version']);
@@ -240,7 +372,11 @@ describe('delta entries', () => {
     expect(viaDelta.cache.size).toBe(20 + 3);
     // A full entry of the same snapshot (as an earlier release of this format wrote) gives the same.
     const full = JSON.parse(readFileSync(join(cacheDir, nameA!), 'utf8')) as Entry;
-    const whole = { version: delta.version, pkg: delta.pkg, blobs: Object.fromEntries(b.files.map((f) => [f.blob, delta.blobs[f.blob] ?? full.blobs[f.blob]!])) };
+    const whole = {
+      version: delta.version,
+      pkg: delta.pkg,
+      blobs: Object.fromEntries(b.files.map((f) => [f.blob, delta.blobs[f.blob] ?? full.blobs[f.blob]!])),
+    };
     const fullDir = mkdtempSync(join(tmpdir(), 'fw-delta-full-'));
     writeFileSync(join(fullDir, nameB!), JSON.stringify(whole));
     const viaFull = fresh(b, fullDir);
@@ -268,7 +404,12 @@ describe('delta entries', () => {
     const entryA = JSON.parse(textA!) as Entry;
     const entryB = JSON.parse(textB!) as Entry;
     expect(entryB.base).toBe(nameA);
-    const damagedRecords = { ...entryA, blobs: Object.fromEntries(Object.entries(entryA.blobs).map(([k, v], i) => [k, i % 3 ? v : { ...v, stats: { terms: 'x' } }])) };
+    const damagedRecords = {
+      ...entryA,
+      blobs: Object.fromEntries(
+        Object.entries(entryA.blobs).map(([k, v], i) => [k, i % 3 ? v : { ...v, stats: { terms: 'x' } }]),
+      ),
+    };
     const otherName = `${nameA!.slice(0, 13)}${'0'.repeat(32)}.json`;
     const cases: Array<[string, string, string]> = [
       ['base truncated', textA!.slice(0, 1000), textB!],
@@ -280,7 +421,11 @@ describe('delta entries', () => {
       ['delta truncated', textA!, textB!.slice(0, 500)],
       ['delta naming a path out of the folder', textA!, JSON.stringify({ ...entryB, base: `../${nameA}` })],
       ['delta naming itself', textA!, JSON.stringify({ ...entryB, base: nameB })],
-      ['delta naming another repository', textA!, JSON.stringify({ ...entryB, base: `ffffffffffff${nameA!.slice(12)}` })],
+      [
+        'delta naming another repository',
+        textA!,
+        JSON.stringify({ ...entryB, base: `ffffffffffff${nameA!.slice(12)}` }),
+      ],
       ['delta naming a number', textA!, JSON.stringify({ ...entryB, base: 7 })],
     ];
     const expected = cold(b);
@@ -307,12 +452,20 @@ describe('delta entries', () => {
     const cache = new BlobCache();
     const { name: nameA } = write(snapshotOf(edits(20, {})), cacheDir, cache);
     // 5 of 20 changed: a delta; 6 of 20: full, and the base of the next deltas.
-    expect(read(cacheDir, write(snapshotOf(edits(20, { 0: 1, 1: 1, 2: 1, 3: 1, 4: 1 })), cacheDir, cache).name!).base).toBe(nameA);
+    expect(
+      read(cacheDir, write(snapshotOf(edits(20, { 0: 1, 1: 1, 2: 1, 3: 1, 4: 1 })), cacheDir, cache).name!).base,
+    ).toBe(nameA);
     const { name: nameC } = write(snapshotOf(edits(20, { 0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2 })), cacheDir, cache);
     expect(read(cacheDir, nameC!).base).toBeUndefined();
-    expect(read(cacheDir, write(snapshotOf(edits(20, { 0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 3 })), cacheDir, cache).name!).base).toBe(nameC);
+    expect(
+      read(cacheDir, write(snapshotOf(edits(20, { 0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 3 })), cacheDir, cache).name!)
+        .base,
+    ).toBe(nameC);
     // 6 of C's 20 files gone (none changed): the base holds more than a quarter the commit does not.
-    expect(read(cacheDir, write(snapshotOf([...edits(14, { 0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2 })]), cacheDir, cache).name!).base).toBeUndefined();
+    expect(
+      read(cacheDir, write(snapshotOf([...edits(14, { 0: 2, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2 })]), cacheDir, cache).name!)
+        .base,
+    ).toBeUndefined();
     // The base's own snapshot read with records missing: rewritten in full, never as a delta against itself.
     const a = snapshotOf(edits(20, {}));
     const damaged = read(cacheDir, nameA!);
@@ -360,7 +513,9 @@ describe('delta entries', () => {
     // Against A still, mod0 with the chunks C's delta supplied.
     const deltaD = read(cacheDir, atD.name!);
     expect(deltaD.base).toBe(nameA);
-    expect(Object.keys(deltaD.blobs).sort()).toEqual([lacking, d.files[9]!.blob, d.files[12]!.blob, d.files[15]!.blob].sort());
+    expect(Object.keys(deltaD.blobs).sort()).toEqual(
+      [lacking, d.files[9]!.blob, d.files[12]!.blob, d.files[15]!.blob].sort(),
+    );
     expect(deltaD.blobs[lacking]!.chunks).toEqual(deltaC.blobs[lacking]!.chunks);
   });
 
@@ -374,7 +529,13 @@ describe('delta entries', () => {
     const { name: nameX } = write(snapshotOf(edits(20, { 0: 5, 1: 5, 2: 5, 3: 5, 4: 5, 5: 5, 6: 5 })), cacheDir, cache);
     expect([nameB, nameC].map((n) => read(cacheDir, n!).base)).toEqual([nameA, nameA]);
     expect(read(cacheDir, nameX!).base).toBeUndefined();
-    for (const [n, t] of [[nameA, 1000], [nameB, 2000], [nameC, 3000], [nameX, 4000]] as const) age(join(cacheDir, n!), t);
+    for (const [n, t] of [
+      [nameA, 1000],
+      [nameB, 2000],
+      [nameC, 3000],
+      [nameX, 4000],
+    ] as const)
+      age(join(cacheDir, n!), t);
     // An exact hit on B refreshes A, then B.
     expect(fresh(b, cacheDir).cached).toBe(true);
     const [mA, mB] = [nameA, nameB].map((n) => statSync(join(cacheDir, n!)).mtimeMs);
@@ -383,9 +544,16 @@ describe('delta entries', () => {
     const sizes = new Map([nameA, nameB, nameC, nameX].map((n) => [n!, statSync(join(cacheDir, n!)).size]));
     const size = (n: string) => sizes.get(n)!;
     const total = [...sizes.values()].reduce((s, n) => s + n, 0);
-    const evict = (bound: number, keep?: string) => evictIndexes(cacheDir, bound, keep && join(cacheDir, keep)).map((p) => p.slice(cacheDir.length + 1));
+    const evict = (bound: number, keep?: string) =>
+      evictIndexes(cacheDir, bound, keep && join(cacheDir, keep)).map((p) => p.slice(cacheDir.length + 1));
     // C, the oldest, goes first; then X, though A's own mtime is older: A is used when B was.
-    for (const [n, t] of [[nameA, 1000], [nameB, 5000], [nameC, 2000], [nameX, 3000]] as const) age(join(cacheDir, n!), t);
+    for (const [n, t] of [
+      [nameA, 1000],
+      [nameB, 5000],
+      [nameC, 2000],
+      [nameX, 3000],
+    ] as const)
+      age(join(cacheDir, n!), t);
     expect(evict(total - size(nameC!))).toEqual([nameC]);
     expect(evict(total - size(nameC!) - 1)).toEqual([nameX]);
     // Kept, B keeps its base; otherwise B goes before A, its base, used at the same time.

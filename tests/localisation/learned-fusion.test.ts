@@ -3,7 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CollectedRow, fitFusion, outOfFold } from '../../benchmarks/fusion-fit.js';
-import { featureNames, fileFeatures, fitLogistic, learnedFusion, loadFusionModel, probability, saveFusionModel, type Ranking, type Signal } from '../../localisation/index.js';
+import {
+  featureNames,
+  fileFeatures,
+  fitLogistic,
+  learnedFusion,
+  loadFusionModel,
+  probability,
+  saveFusionModel,
+  type Ranking,
+  type Signal,
+} from '../../localisation/index.js';
 import { nonconformity, predictionSet } from '../../uncertainty/index.js';
 
 const list = (...paths: string[]): Ranking => paths.map((path, i) => ({ path, score: 10 - i }));
@@ -36,7 +46,19 @@ function rows(): CollectedRow[] {
 describe('learned fusion (logistic regression over the signals)', () => {
   it('names three features per signal and five shared ones, and writes them for every ranked file', () => {
     const signals: Signal[] = ['bm25', 'evidence'];
-    expect(featureNames(signals)).toEqual(['bm25.rr', 'bm25.lr', 'bm25.rel', 'evidence.rr', 'evidence.lr', 'evidence.rel', 'rrf.rr', 'rrf.lr', 'agree_top3', 'agree_top10', 'is_init']);
+    expect(featureNames(signals)).toEqual([
+      'bm25.rr',
+      'bm25.lr',
+      'bm25.rel',
+      'evidence.rr',
+      'evidence.lr',
+      'evidence.rel',
+      'rrf.rr',
+      'rrf.lr',
+      'agree_top3',
+      'agree_top10',
+      'is_init',
+    ]);
     const features = fileFeatures({ bm25: list('x.py', 'pkg/__init__.py') }, signals);
     expect(features.map((f) => f.path)).toEqual(['pkg/__init__.py', 'x.py']);
     const init = features[0]!.x;
@@ -48,7 +70,9 @@ describe('learned fusion (logistic regression over the signals)', () => {
   it('fits weights that trust the signal that is right and ranks its file first', () => {
     const data = rows();
     const signals: Signal[] = ['bm25', 'evidence'];
-    const examples = data.flatMap((r) => fileFeatures(r.signals, signals).map((f) => ({ x: f.x, y: (r.gold.includes(f.path) ? 1 : 0) as 0 | 1 })));
+    const examples = data.flatMap((r) =>
+      fileFeatures(r.signals, signals).map((f) => ({ x: f.x, y: (r.gold.includes(f.path) ? 1 : 0) as 0 | 1 })),
+    );
     const model = fitLogistic(examples, 1);
     const names = featureNames(signals);
     expect(model.weights[names.indexOf('evidence.rr')]!).toBeGreaterThan(0);
@@ -70,11 +94,17 @@ describe('learned fusion (logistic regression over the signals)', () => {
 
   it('needs two repositories (one held out, one to fit on), and says so', () => {
     const one = rows().filter((r) => r.repo === 'c/three');
-    expect(() => fitFusion(one, { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1 }, () => 'r')).toThrow(/at least 2 repositories .*got 1/);
+    expect(() => fitFusion(one, { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1 }, () => 'r')).toThrow(
+      /at least 2 repositories .*got 1/,
+    );
   });
 
   it('beats the RRF baseline out of fold, keeps a model per left-out repository, and round-trips through a file', () => {
-    const { model, report, calibration } = fitFusion(rows(), { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1, l2Sensitivity: [1, 10] }, () => 'test-ranker');
+    const { model, report, calibration } = fitFusion(
+      rows(),
+      { signals: ['bm25', 'evidence'], alpha: 0.2, folds: 3, l2: 1, l2Sensitivity: [1, 10] },
+      () => 'test-ranker',
+    );
     for (const d of report.per_dataset) {
       expect(d.rrf.r1).toBe(0);
       expect(d.learned.r1).toBe(1);
@@ -89,7 +119,9 @@ describe('learned fusion (logistic regression over the signals)', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'fw-fusion-')), 'model.json');
     saveFusionModel(file, model);
     const back = loadFusionModel(file, ['bm25', 'evidence', 'pagerank']);
-    expect(probability(back, [1, 1, 1, 0, 0, 0, 1, 1, 0.5, 0.5, 0])).toBeCloseTo(probability(model, [1, 1, 1, 0, 0, 0, 1, 1, 0.5, 0.5, 0]));
+    expect(probability(back, [1, 1, 1, 0, 0, 0, 1, 1, 0.5, 0.5, 0])).toBeCloseTo(
+      probability(model, [1, 1, 1, 0, 0, 0, 1, 1, 0.5, 0.5, 0]),
+    );
   });
 
   it('refuses a model file that is malformed or reads signals this version lacks', () => {
@@ -100,14 +132,24 @@ describe('learned fusion (logistic regression over the signals)', () => {
       return join(dir, name);
     };
     expect(() => loadFusionModel(write('junk.json', '{'), ['bm25', 'evidence'])).toThrow(/cannot read fusion model/);
-    expect(() => loadFusionModel(write('short.json', { ...model, weights: [1] }), ['bm25', 'evidence'])).toThrow(/1 weights for 11 features/);
-    expect(() => loadFusionModel(write('unknown.json', { ...model, signals: ['bm25', 'telepathy'] }), ['bm25', 'evidence'])).toThrow(/signals this version does not have: telepathy/);
-    expect(() => loadFusionModel(write('names.json', { ...model, features: ['x'] }), ['bm25', 'evidence'])).toThrow(/feature names do not match/);
+    expect(() => loadFusionModel(write('short.json', { ...model, weights: [1] }), ['bm25', 'evidence'])).toThrow(
+      /1 weights for 11 features/,
+    );
+    expect(() =>
+      loadFusionModel(write('unknown.json', { ...model, signals: ['bm25', 'telepathy'] }), ['bm25', 'evidence']),
+    ).toThrow(/signals this version does not have: telepathy/);
+    expect(() => loadFusionModel(write('names.json', { ...model, features: ['x'] }), ['bm25', 'evidence'])).toThrow(
+      /feature names do not match/,
+    );
     // A training repository without its fold model: its rows could only be ranked in-sample.
     const { 'a/one': _dropped, ...folds } = model.folds;
-    expect(() => loadFusionModel(write('fold.json', { ...model, folds }), ['bm25', 'evidence'])).toThrow(/trained on a\/one but has no model without it/);
+    expect(() => loadFusionModel(write('fold.json', { ...model, folds }), ['bm25', 'evidence'])).toThrow(
+      /trained on a\/one but has no model without it/,
+    );
     // JSON has no NaN: a diverged weight is written as null and refused on reading.
-    expect(() => loadFusionModel(write('nan.json', { ...model, bias: Number.NaN }), ['bm25', 'evidence'])).toThrow(/malformed: bias/);
+    expect(() => loadFusionModel(write('nan.json', { ...model, bias: Number.NaN }), ['bm25', 'evidence'])).toThrow(
+      /malformed: bias/,
+    );
   });
 });
 
@@ -123,11 +165,12 @@ describe('conformal sets over probabilities (prob)', () => {
 });
 
 describe('a Localiser ranking with a learned fusion', () => {
-  it('ranks by probability, names the model in its ranker, and ranks a training row with its repository\'s fold or refuses', async () => {
+  it("ranks by probability, names the model in its ranker, and ranks a training row with its repository's fold or refuses", async () => {
     const { Localiser, rankerNameOf } = await import('../../localisation/index.js');
     const { makeRepo, removeRepos } = await import('../helpers/fixture-repo.js');
     const repo = makeRepo({
-      'shop/pricing.py': 'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
+      'shop/pricing.py':
+        'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
       'shop/shipping.py': 'def estimate(region):\n    return 5\n',
       'shop/utils.py': 'def slugify(text):\n    return text.lower()\n',
     });
@@ -146,7 +189,9 @@ describe('a Localiser ranking with a learned fusion', () => {
       expect(Object.keys(signals).sort()).toEqual(['bm25', 'evidence']);
       const fold = await localiser.rank(index, issue, { outOfFoldRepo: 'a/one' });
       expect(fold.files[0]!.score).not.toBe(files[0]!.score);
-      await expect(localiser.rank(index, issue, { outOfFoldRepo: 'z/unknown' })).rejects.toThrow(/no model without repository z\/unknown/);
+      await expect(localiser.rank(index, issue, { outOfFoldRepo: 'z/unknown' })).rejects.toThrow(
+        /no model without repository z\/unknown/,
+      );
     } finally {
       removeRepos();
     }

@@ -3,7 +3,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EigenvalueDecomposition, Matrix, SingularValueDecomposition } from 'ml-matrix';
 import { describe, expect, it } from 'vitest';
-import { columnsFromPanels, gaussianPanels, gaussians, LsiEmbedder, orthonormalise, orthonormaliseStably, panelsFromColumns, rowsFromPanels, type SparseRows, sparseTimes, symmetricCross, transposeRows, triangularCondition, truncatedSvd, weighCorpus } from '../../localisation/embeddings/lsi.js';
+import {
+  columnsFromPanels,
+  gaussianPanels,
+  gaussians,
+  LsiEmbedder,
+  orthonormalise,
+  orthonormaliseStably,
+  panelsFromColumns,
+  rowsFromPanels,
+  type SparseRows,
+  sparseTimes,
+  symmetricCross,
+  transposeRows,
+  triangularCondition,
+  truncatedSvd,
+  weighCorpus,
+} from '../../localisation/embeddings/lsi.js';
 import { type LsiBasis, loadBasis } from '../../localisation/embeddings/lsi-store.js';
 import { PanelArena } from '../../localisation/embeddings/panel-kernel.js';
 import { symmetricEigen } from '../../localisation/embeddings/symmetric-eigen.js';
@@ -94,7 +110,9 @@ describe('LSI truncated SVD', () => {
     const u = leftVectors(svd, n, l, rank);
     const gram = u.transpose().mmul(u);
     // Columns for nonzero singular values orthonormal; the rest (σ at its floor) zero or orthonormal.
-    for (let d = 0; d < rank; d++) for (let e = 0; e < rank; e++) if (svd.sigma[d]! > 1e-3 && svd.sigma[e]! > 1e-3) expect(gram.get(d, e)).toBeCloseTo(d === e ? 1 : 0, 12);
+    for (let d = 0; d < rank; d++)
+      for (let e = 0; e < rank; e++)
+        if (svd.sigma[d]! > 1e-3 && svd.sigma[e]! > 1e-3) expect(gram.get(d, e)).toBeCloseTo(d === e ? 1 : 0, 12);
   });
 });
 
@@ -159,7 +177,8 @@ describe('LSI Gram-Schmidt', () => {
     // Full rank but ill-conditioned (each column the previous one plus 1e-8 of its own):
     // one pass is off orthogonal by far more than rounding, two are not.
     const hard = random();
-    for (let j = 1; j < l; j++) for (let r = 0; r < n; r++) hard[j * n + r] = hard[(j - 1) * n + r]! + 1e-8 * hard[j * n + r]!;
+    for (let j = 1; j < l; j++)
+      for (let r = 0; r < n; r++) hard[j * n + r] = hard[(j - 1) * n + r]! + 1e-8 * hard[j * n + r]!;
     const single = hard.slice();
     orthonormalise(single, n, l, 1e-10);
     expect(orthogonalityLoss(single, n, l)).toBeGreaterThan(1e-10);
@@ -220,7 +239,8 @@ describe('LSI Gram-Schmidt, one pass over the later columns per column', () => {
       // A dependent column: a combination of two earlier ones (the first column: all zero), so
       // Gram-Schmidt leaves rounding (or nothing) in it.
       for (const j of dependent) {
-        for (let r = 0; r < n; r++) m[j * n + r] = j === 0 ? 0 : j === 1 ? 3 * m[r]! : 2 * m[r]! - 0.5 * m[(j - 1) * n + r]!;
+        for (let r = 0; r < n; r++)
+          m[j * n + r] = j === 0 ? 0 : j === 1 ? 3 * m[r]! : 2 * m[r]! - 0.5 * m[(j - 1) * n + r]!;
       }
       const expected = m.slice();
       const expectedR = new Float64Array(l * l);
@@ -229,14 +249,22 @@ describe('LSI Gram-Schmidt, one pass over the later columns per column', () => {
       orthonormalise(m, n, l, tolerance, r);
       expect(m.every((x, i) => Object.is(x, expected[i]))).toBe(true);
       expect(r.every((x, i) => Object.is(x, expectedR[i]))).toBe(true);
-      if (tolerance > 0) for (const j of dependent) expect(m.subarray(j * n, (j + 1) * n).every((x) => x === 0)).toBe(true);
+      if (tolerance > 0)
+        for (const j of dependent) expect(m.subarray(j * n, (j + 1) * n).every((x) => x === 0)).toBe(true);
     }
   });
 });
 
 describe('LSI panels', () => {
   it('lay a matrix out in groups of eight columns, row by row, and back, at any width', () => {
-    for (const [rows, l] of [[1, 1], [5, 3], [7, 8], [6, 9], [11, 17], [4, 138]] as const) {
+    for (const [rows, l] of [
+      [1, 1],
+      [5, 3],
+      [7, 8],
+      [6, 9],
+      [11, 17],
+      [4, 138],
+    ] as const) {
       const c = Float64Array.from({ length: rows * l }, (_, i) => i + 0.5);
       const p = panelsFromColumns(c, rows, l);
       for (let j = 0; j < l; j++) {
@@ -250,7 +278,12 @@ describe('LSI panels', () => {
   });
 
   it('hold the test matrix as the column-major one, number for number', () => {
-    for (const [rows, l] of [[1, 1], [13, 7], [40, 20], [301, 138]] as const) {
+    for (const [rows, l] of [
+      [1, 1],
+      [13, 7],
+      [40, 20],
+      [301, 138],
+    ] as const) {
       const expected = gaussians(11, rows * l);
       const got = columnsFromPanels(gaussianPanels(11, rows, l), rows, l);
       expect(got.every((x, i) => Object.is(x, expected[i]))).toBe(true);
@@ -262,8 +295,16 @@ describe('LSI sparse products in WebAssembly SIMD', () => {
   it('give bit for bit the scalar products (signed zeros, empty rows, any width)', () => {
     let state = 4242;
     const rand = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const value = () => (rand() < 0.05 ? (rand() < 0.5 ? 0 : -0) : (rand() * 2 - 1) * 10 ** Math.floor(rand() * 12 - 6));
-    for (const [n, m, l] of [[3, 5, 1], [30, 50, 8], [41, 300, 9], [97, 60, 16], [200, 1000, 23], [64, 3000, 138]] as const) {
+    const value = () =>
+      rand() < 0.05 ? (rand() < 0.5 ? 0 : -0) : (rand() * 2 - 1) * 10 ** Math.floor(rand() * 12 - 6);
+    for (const [n, m, l] of [
+      [3, 5, 1],
+      [30, 50, 8],
+      [41, 300, 9],
+      [97, 60, 16],
+      [200, 1000, 23],
+      [64, 3000, 138],
+    ] as const) {
       const rowPtr = new Int32Array(n + 1);
       const cols: number[] = [];
       const vals: number[] = [];
@@ -275,8 +316,11 @@ describe('LSI sparse products in WebAssembly SIMD', () => {
       const aT = transposeRows(a, n, m);
       const x = Float64Array.from({ length: m * l }, value);
       const y = Float64Array.from({ length: n * l }, value);
-      const sparse = (rows: number) => PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(cols.length, 4) + PanelArena.bytes(cols.length, 8);
-      const arena = PanelArena.create(sparse(n) + sparse(m) + 2 * PanelArena.bytes(m * l, 8) + 2 * PanelArena.bytes(n * l, 8));
+      const sparse = (rows: number) =>
+        PanelArena.bytes(rows + 1, 4) + PanelArena.bytes(cols.length, 4) + PanelArena.bytes(cols.length, 8);
+      const arena = PanelArena.create(
+        sparse(n) + sparse(m) + 2 * PanelArena.bytes(m * l, 8) + 2 * PanelArena.bytes(n * l, 8),
+      );
       // Node 20 has WebAssembly SIMD: the path is taken, not skipped.
       expect(arena).toBeDefined();
       const [as, aTs] = [arena!.sparse(a, n), arena!.sparse(aT, m)];
@@ -309,18 +353,29 @@ describe('LSI panel arena', () => {
     const exact = sparse(dense);
     // The same matrix in arrays with room past its last entry (a caller's buffers need not be cut to size).
     const nnz = exact.rowPtr[n]!;
-    const roomy: SparseRows = { rowPtr: exact.rowPtr, cols: new Int32Array(nnz + 100_000), vals: new Float64Array(nnz + 100_000) };
+    const roomy: SparseRows = {
+      rowPtr: exact.rowPtr,
+      cols: new Int32Array(nnz + 100_000),
+      vals: new Float64Array(nnz + 100_000),
+    };
     roomy.cols.set(exact.cols);
     roomy.vals.set(exact.vals);
     const [a, b] = [truncatedSvd(exact, n, m, 8, 12, 7), truncatedSvd(roomy, n, m, 8, 12, 7)];
-    for (const key of ['sigma', 'q', 'bt', 'u'] as const) expect(Array.from(b[key]).every((v, i) => Object.is(v, a[key][i]))).toBe(true);
+    for (const key of ['sigma', 'q', 'bt', 'u'] as const)
+      expect(Array.from(b[key]).every((v, i) => Object.is(v, a[key][i]))).toBe(true);
   });
 });
 
 describe('LSI Rayleigh quotient', () => {
   it('is bit for bit the dot products of the columns, symmetrised, in SIMD and not', () => {
     const rand = lcg(53);
-    for (const [n, l] of [[1, 1], [9, 5], [40, 8], [77, 19], [300, 138]] as const) {
+    for (const [n, l] of [
+      [1, 1],
+      [9, 5],
+      [40, 8],
+      [77, 19],
+      [300, 138],
+    ] as const) {
       const x = Float64Array.from({ length: n * l }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 8 - 4));
       const y = Float64Array.from({ length: n * l }, () => (rand() - 0.5) * 10 ** Math.floor(rand() * 8 - 4));
       const dot = (i: number, j: number) => {
@@ -328,8 +383,16 @@ describe('LSI Rayleigh quotient', () => {
         for (let r = 0; r < n; r++) s += x[i * n + r]! * y[j * n + r]!;
         return s;
       };
-      const expected = Float64Array.from({ length: l * l }, (_, k) => (dot(Math.floor(k / l), k % l) + dot(k % l, Math.floor(k / l))) / 2);
-      const arena = PanelArena.create(2 * PanelArena.bytes(n * l, 8) + PanelArena.bytes(l + 1, 4) + PanelArena.bytes(l * n, 4) + PanelArena.bytes(l * l, 8))!;
+      const expected = Float64Array.from(
+        { length: l * l },
+        (_, k) => (dot(Math.floor(k / l), k % l) + dot(k % l, Math.floor(k / l))) / 2,
+      );
+      const arena = PanelArena.create(
+        2 * PanelArena.bytes(n * l, 8) +
+          PanelArena.bytes(l + 1, 4) +
+          PanelArena.bytes(l * n, 4) +
+          PanelArena.bytes(l * l, 8),
+      )!;
       const [xs, ys] = [arena.f64(n * l), arena.f64(n * l)];
       xs.set(x);
       panelsFromColumns(y, n, l, ys);
@@ -354,11 +417,18 @@ describe('LSI symmetric eigen-decomposition', () => {
       }
       // A zero row and column (an eigenvalue 0) and, past 4, two equal rows (a repeated one).
       if (n > 2) for (let j = 0; j < n; j++) c[1 * n + j] = c[j * n + 1] = 0;
-      if (n > 4) for (let j = 0; j < n; j++) c[3 * n + j] = c[j * n + 3] = c[4 * n + j] = c[j * n + 4] = j === 3 || j === 4 ? 0.5 : c[2 * n + j]!;
-      const expected = new EigenvalueDecomposition(new Matrix(Array.from({ length: n }, (_, i) => Array.from(c.subarray(i * n, (i + 1) * n)))), { assumeSymmetric: true });
+      if (n > 4)
+        for (let j = 0; j < n; j++)
+          c[3 * n + j] = c[j * n + 3] = c[4 * n + j] = c[j * n + 4] = j === 3 || j === 4 ? 0.5 : c[2 * n + j]!;
+      const expected = new EigenvalueDecomposition(
+        new Matrix(Array.from({ length: n }, (_, i) => Array.from(c.subarray(i * n, (i + 1) * n)))),
+        { assumeSymmetric: true },
+      );
       const got = symmetricEigen(c, n);
       expect(Array.from(got.values).every((v, k) => Object.is(v, expected.realEigenvalues[k]))).toBe(true);
-      for (let k = 0; k < n; k++) for (let i = 0; i < n; i++) expect(Object.is(got.vectors[k * n + i], expected.eigenvectorMatrix.get(i, k))).toBe(true);
+      for (let k = 0; k < n; k++)
+        for (let i = 0; i < n; i++)
+          expect(Object.is(got.vectors[k * n + i], expected.eigenvectorMatrix.get(i, k))).toBe(true);
     }
   });
 });
@@ -391,13 +461,23 @@ describe('LSI weighting', () => {
     docs.forEach((doc, i) => {
       const tf = new Map<string, number>();
       doc.terms.forEach((t, j) => tf.set(t, (tf.get(t) ?? 0) + doc.counts[j]!));
-      const expected = [...tf].filter(([t]) => vocab.has(t)).map(([t, c]) => [vocab.get(t)!, (1 + Math.log(c)) * (Math.log(25 / (t.startsWith('pair') ? 3 : 4)) + 1)] as const);
+      const expected = [...tf]
+        .filter(([t]) => vocab.has(t))
+        .map(
+          ([t, c]) => [vocab.get(t)!, (1 + Math.log(c)) * (Math.log(25 / (t.startsWith('pair') ? 3 : 4)) + 1)] as const,
+        );
       const norm = Math.hypot(...expected.map(([, v]) => v));
-      const got = Array.from({ length: a.rowPtr[i + 1]! - a.rowPtr[i]! }, (_, p) => [a.cols[a.rowPtr[i]! + p]!, a.vals[a.rowPtr[i]! + p]!] as const);
+      const got = Array.from(
+        { length: a.rowPtr[i + 1]! - a.rowPtr[i]! },
+        (_, p) => [a.cols[a.rowPtr[i]! + p]!, a.vals[a.rowPtr[i]! + p]!] as const,
+      );
       expect(got.map(([c]) => c)).toEqual(expected.map(([c]) => c));
       got.forEach(([c, v], p) => {
         expect(v).toBeCloseTo(expected[p]![1] / norm, 12);
-        expect(idf[c]).toBeCloseTo(expected[p]![1] / (1 + Math.log(tf.get([...vocab].find(([, col]) => col === c)![0])!)), 12);
+        expect(idf[c]).toBeCloseTo(
+          expected[p]![1] / (1 + Math.log(tf.get([...vocab].find(([, col]) => col === c)![0])!)),
+          12,
+        );
       });
     });
   });
@@ -405,9 +485,24 @@ describe('LSI weighting', () => {
 
 describe('LSI stored basis', () => {
   it('reads back what was fitted, and refuses a basis stored by the earlier fit (version 2)', async () => {
-    const files = new Map(Array.from({ length: 30 }, (_, i) => [`pkg/mod${i}.py`, `def handler_${i % 7}(request, ${i % 2 ? 'session' : 'cache'}):\n    return render_${i % 5}(request)\n`] as const));
+    const files = new Map(
+      Array.from(
+        { length: 30 },
+        (_, i) =>
+          [
+            `pkg/mod${i}.py`,
+            `def handler_${i % 7}(request, ${i % 2 ? 'session' : 'cache'}):\n    return render_${i % 5}(request)\n`,
+          ] as const,
+      ),
+    );
     const dir = mkdtempSync(join(tmpdir(), 'fw-lsi-'));
-    const corpus = { paths: [...files.keys()], texts: files, blobs: new Map([...files.keys()].map((p, i) => [p, `blob${i}`])), repository: 'example', cache: { dir } };
+    const corpus = {
+      paths: [...files.keys()],
+      texts: files,
+      blobs: new Map([...files.keys()].map((p, i) => [p, `blob${i}`])),
+      repository: 'example',
+      cache: { dir },
+    };
     const embedder = new LsiEmbedder(8);
     const embedding = await embedder.embedCorpus(corpus);
     expect(embedder.lastFit?.kind).toBe('fitted');
@@ -415,16 +510,27 @@ describe('LSI stored basis', () => {
     const file = join(dir, name!);
     const basis = loadBasis(file)!;
     expect(basis.rank).toBe(8);
-    corpus.paths.forEach((p, i) => expect(Array.from(basis.fitted.get(`${p}\0blob${i}`)!)).toEqual(Array.from(embedding.vectors[i]!)));
+    corpus.paths.forEach((p, i) =>
+      expect(Array.from(basis.fitted.get(`${p}\0blob${i}`)!)).toEqual(Array.from(embedding.vectors[i]!)),
+    );
     // A second embedder finds the stored basis and folds nothing: the same vectors, and the same queries.
     const again = new LsiEmbedder(8);
     const reread = await again.embedCorpus(corpus);
     expect(again.lastFit).toEqual({ kind: 'folded', folded: 0, share: 0 });
-    expect(Array.from(await reread.embedQuery('render the session handler'))).toEqual(Array.from(await embedding.embedQuery('render the session handler')));
+    expect(Array.from(await reread.embedQuery('render the session handler'))).toEqual(
+      Array.from(await embedding.embedQuery('render the session handler')),
+    );
     const bytes = readFileSync(file);
     const header = bytes.subarray(4, 4 + bytes.readUInt32LE(0)).toString('utf8');
     expect(header).toContain('"version":3');
-    writeFileSync(file, Buffer.concat([bytes.subarray(0, 4), Buffer.from(header.replace('"version":3', '"version":2')), bytes.subarray(4 + header.length)]));
+    writeFileSync(
+      file,
+      Buffer.concat([
+        bytes.subarray(0, 4),
+        Buffer.from(header.replace('"version":3', '"version":2')),
+        bytes.subarray(4 + header.length),
+      ]),
+    );
     expect(loadBasis(file)).toBeUndefined();
     const refit = new LsiEmbedder(8);
     await refit.embedCorpus(corpus);
@@ -444,7 +550,8 @@ function plainFold(basis: LsiBasis, terms: readonly string[], counts: readonly n
   const qb = new Float64Array(basis.l);
   for (const [col, v] of entries) for (let j = 0; j < basis.l; j++) qb[j]! += (v / norm) * basis.bt[col * basis.l + j]!;
   const vec = new Float32Array(basis.rank);
-  for (let j = 0; j < basis.l; j++) if (qb[j] !== 0) for (let d = 0; d < basis.rank; d++) vec[d]! += qb[j]! * basis.projection[j * basis.rank + d]!;
+  for (let j = 0; j < basis.l; j++)
+    if (qb[j] !== 0) for (let d = 0; d < basis.rank; d++) vec[d]! += qb[j]! * basis.projection[j * basis.rank + d]!;
   let len = 0;
   for (const x of vec) len += x * x;
   len = Math.sqrt(len);
@@ -456,15 +563,30 @@ describe('LSI folding', () => {
   it('is bit for bit the plain fold, for changed files (repeated and unknown terms) and queries', async () => {
     const rand = lcg(41);
     const words = Array.from({ length: 300 }, (_, i) => `w${i}`);
-    const doc = () => Array.from({ length: 20 + Math.floor(rand() * 60) }, () => words[Math.floor(rand() ** 2 * words.length)]!);
+    const doc = () =>
+      Array.from({ length: 20 + Math.floor(rand() * 60) }, () => words[Math.floor(rand() ** 2 * words.length)]!);
     const paths = Array.from({ length: 60 }, (_, i) => `pkg/m${i}.py`);
     const counted = (t: string[]) => ({ terms: t, counts: t.map(() => 1 + Math.floor(rand() * 4)) });
     const terms = new Map(paths.map((p) => [p, counted(doc())] as const));
     const dir = mkdtempSync(join(tmpdir(), 'fw-lsi-fold-'));
-    const corpus = (blob: (i: number) => string) => ({ paths, texts: new Map<string, string>(), terms, blobs: new Map(paths.map((p, i) => [p, blob(i)])), repository: 'example', commit: 'c1', gitDir: '/nonexistent', cache: { dir } });
+    const corpus = (blob: (i: number) => string) => ({
+      paths,
+      texts: new Map<string, string>(),
+      terms,
+      blobs: new Map(paths.map((p, i) => [p, blob(i)])),
+      repository: 'example',
+      commit: 'c1',
+      gitDir: '/nonexistent',
+      cache: { dir },
+    });
     const embedder = new LsiEmbedder(20);
     await embedder.embedCorpus(corpus(() => 'a'));
-    const basis = loadBasis(join(dir, readdirSync(dir).find((f) => f.endsWith('.bin'))!))!;
+    const basis = loadBasis(
+      join(
+        dir,
+        readdirSync(dir).find((f) => f.endsWith('.bin'))!,
+      ),
+    )!;
     // Eight files changed (a term listed twice in one, and terms the basis never saw): folded in.
     terms.set(paths[3]!, { terms: ['w1', 'never', 'w7', 'w1', 'w250'], counts: [2, 5, 1, 3, 1] });
     for (const i of [5, 9, 17, 22, 31, 40, 59]) terms.set(paths[i]!, counted(doc()));

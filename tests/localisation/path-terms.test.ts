@@ -10,7 +10,8 @@ function merged(parts: Counts): Counts {
   parts.terms.forEach((t, i) => m.set(t, (m.get(t) ?? 0) + parts.counts[i]!));
   return { terms: [...m.keys()], counts: [...m.values()] };
 }
-const asMap = (body: Counts, path: string) => merged({ terms: [...pathTokens(path), ...body.terms], counts: [...pathTokens(path).map(() => 1), ...body.counts] });
+const asMap = (body: Counts, path: string) =>
+  merged({ terms: [...pathTokens(path), ...body.terms], counts: [...pathTokens(path).map(() => 1), ...body.counts] });
 
 describe('path terms placed before a body', () => {
   const path = 'sympy/parsing/latex/parse_latex.py';
@@ -29,7 +30,10 @@ describe('path terms placed before a body', () => {
     const words = [...tokens, 'alpha', 'beta', 'gamma', 'delta'];
     for (let run = 0; run < 200; run++) {
       const n = 1 + Math.floor(next() * 12);
-      const body = { terms: Array.from({ length: n }, () => words[Math.floor(next() * words.length)]!), counts: Array.from({ length: n }, () => 1 + Math.floor(next() * 5)) };
+      const body = {
+        terms: Array.from({ length: n }, () => words[Math.floor(next() * words.length)]!),
+        counts: Array.from({ length: n }, () => 1 + Math.floor(next() * 5)),
+      };
       const placed = withPathTerms(body, path);
       const once = placed.terms.filter((t) => tokens.includes(t));
       expect(new Set(once).size).toBe(once.length);

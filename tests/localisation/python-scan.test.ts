@@ -53,7 +53,9 @@ describe('scanPython reads what tree-sitter reads', () => {
   });
 
   it('a decorated definition starts at its first decorator', () => {
-    const s = same('@a.b(\n    x=1,\n)\n# between\n@c\nasync def f():\n    pass\n\n@dataclass\nclass D:\n    x: int = 0\n');
+    const s = same(
+      '@a.b(\n    x=1,\n)\n# between\n@c\nasync def f():\n    pass\n\n@dataclass\nclass D:\n    x: int = 0\n',
+    );
     expect(lines(s)).toEqual([
       ['f', 'function', 1, 7],
       ['D', 'class', 9, 11],
@@ -102,7 +104,7 @@ describe('scanPython reads what tree-sitter reads', () => {
         "    import nothing  # '''",
         '"""',
         "b = b'def x(): pass'  # def y(): pass",
-        "f = f\"{'def'} {x!r:>{width}} {{def}}\"",
+        'f = f"{\'def\'} {x!r:>{width}} {{def}}"',
         'call(a,',
         '     # def in a comment',
         '     b) ; import real',
@@ -283,7 +285,10 @@ describe('scanPython knows when it is unsure', () => {
     ['a decorator that is a statement keyword', '@return\ndef f(): pass\n'],
     // Identifier characters tree-sitter does not read as Python does.
     ['a name starting with a character that is not XID_Start', 'def \uff9ef(): pass\ndef g(): pass\n'],
-    ['a name holding a character beyond the Unicode both agree on', 'class A:\n    def f\uff9e(self): pass\n    def g(self): pass\n'],
+    [
+      'a name holding a character beyond the Unicode both agree on',
+      'class A:\n    def f\uff9e(self): pass\n    def g(self): pass\n',
+    ],
     ['a Chinese name', '\u53d8\u91cf = 1\ndef g(): pass\n'],
     ['an Other_ID_Start character', '\u2118 = 1\n'],
     // Invalid code tree-sitter reports errors in.
@@ -301,7 +306,10 @@ describe('scanPython knows when it is unsure', () => {
     ['an attribute that is a keyword', 'x.True = 1\n'],
     ['an attribute named async', 'x.async = 1\ndef f(): pass\n'],
     ['a NUL in a string', 'x = "\0"\n'],
-    ['a line ending in an operator', 'class A:\n    def f(self):\n        return x +\n    def g(self):\n        pass\n'],
+    [
+      'a line ending in an operator',
+      'class A:\n    def f(self):\n        return x +\n    def g(self):\n        pass\n',
+    ],
     ['a statement starting with in', 'in\n'],
     ['not without an operand', 'not\n'],
     ['del without a target', 'del\n'],
@@ -315,7 +323,10 @@ describe('scanPython knows when it is unsure', () => {
     ['an arrow without an annotation', 'class A:\n    def f(self) -> :\n        pass\n'],
     ['not after an operand without in', 'assert x not None\n'],
     // Valid Python tree-sitter misreads: it ends f at line 3 and loses h.
-    ['a line inside brackets indented less than its statement', 'def f():\n    if x:\n        a = g("a" %\n(1))\n    return a\ndef h(): pass\n'],
+    [
+      'a line inside brackets indented less than its statement',
+      'def f():\n    if x:\n        a = g("a" %\n(1))\n    return a\ndef h(): pass\n',
+    ],
   ])('%s', (_what, text) => {
     expect(unsure(text)).toBe(true);
     // What indexing reads then is tree-sitter's summary.

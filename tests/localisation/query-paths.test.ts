@@ -13,7 +13,11 @@ function random(seed: number): () => number {
 
 // The per-query signals as they were written before their speed-ups: the fast forms must give
 // the same numbers bit for bit (Object.is), not merely close ones, or cached rankings would move.
-function referenceCoChange(history: RepoHistory, seeds: ReadonlyMap<string, number>, candidates: ReadonlySet<string>): Map<string, number> {
+function referenceCoChange(
+  history: RepoHistory,
+  seeds: ReadonlyMap<string, number>,
+  candidates: ReadonlySet<string>,
+): Map<string, number> {
   const scores = new Map<string, number>();
   history.commits.forEach((c, i) => {
     if (c.files.length < 2 || c.files.length > DEFAULT_HISTORY_OPTIONS.maxFilesPerCommit) return;
@@ -30,7 +34,10 @@ function referenceCoChange(history: RepoHistory, seeds: ReadonlyMap<string, numb
   return scores;
 }
 
-function referencePageRank(graph: ReadonlyMap<string, readonly string[]>, seeds: ReadonlyMap<string, number>): Map<string, number> {
+function referencePageRank(
+  graph: ReadonlyMap<string, readonly string[]>,
+  seeds: ReadonlyMap<string, number>,
+): Map<string, number> {
   const [damping, iterations, reverseWeight, tolerance] = [0.85, 50, 0.5, 1e-9];
   const nodes = [...graph.keys()];
   const index = new Map(nodes.map((n, i) => [n, i]));
@@ -69,7 +76,7 @@ function referencePageRank(graph: ReadonlyMap<string, readonly string[]>, seeds:
     }
     let delta = 0;
     for (let i = 0; i < nodes.length; i++) {
-      next[i]! += ((1 - damping) + damping * dangling) * restart[i]!;
+      next[i]! += (1 - damping + damping * dangling) * restart[i]!;
       delta += Math.abs(next[i]! - rank[i]!);
     }
     rank = next;
@@ -79,13 +86,16 @@ function referencePageRank(graph: ReadonlyMap<string, readonly string[]>, seeds:
 }
 
 describe('per-query signals', () => {
-  it('co-change visits only the seeds\' commits and sums exactly as a walk over every commit', () => {
+  it("co-change visits only the seeds' commits and sums exactly as a walk over every commit", () => {
     const next = random(11);
     const files = Array.from({ length: 60 }, (_, i) => `pkg/m${i}.py`);
     const pick = () => files[Math.floor(next() * files.length)]!;
     for (let round = 0; round < 20; round++) {
       // Commits of 1 to 40 files (some over the 30-file bound), some repeating a file.
-      const commits = Array.from({ length: 300 }, () => ({ files: Array.from({ length: 1 + Math.floor(next() ** 3 * 40) }, pick), fix: next() < 0.3 }));
+      const commits = Array.from({ length: 300 }, () => ({
+        files: Array.from({ length: 1 + Math.floor(next() ** 3 * 40) }, pick),
+        fix: next() < 0.3,
+      }));
       const history: RepoHistory = { commit: `c${round}`, commits };
       const seeds = new Map(Array.from({ length: 5 }, (_, i) => [pick(), 1 / (i + 1)] as const));
       const candidates = new Set(files.filter(() => next() < 0.8));
@@ -101,8 +111,19 @@ describe('per-query signals', () => {
     for (let round = 0; round < 20; round++) {
       const nodes = Array.from({ length: 80 }, (_, i) => `n${i}.py`);
       // Some nodes import nothing (dangling), some import a missing file or themselves.
-      const graph = new Map(nodes.map((n) => [n, next() < 0.2 ? [] : Array.from({ length: Math.floor(next() * 6) }, () => (next() < 0.05 ? 'missing.py' : nodes[Math.floor(next() * nodes.length)]!))]));
-      const seeds = new Map(Array.from({ length: 4 }, () => [nodes[Math.floor(next() * nodes.length)]!, next()] as const));
+      const graph = new Map(
+        nodes.map((n) => [
+          n,
+          next() < 0.2
+            ? []
+            : Array.from({ length: Math.floor(next() * 6) }, () =>
+                next() < 0.05 ? 'missing.py' : nodes[Math.floor(next() * nodes.length)]!,
+              ),
+        ]),
+      );
+      const seeds = new Map(
+        Array.from({ length: 4 }, () => [nodes[Math.floor(next() * nodes.length)]!, next()] as const),
+      );
       const fast = personalizedPageRank(graph, seeds);
       const reference = referencePageRank(graph, seeds);
       expect([...fast.keys()]).toEqual([...reference.keys()]);

@@ -10,11 +10,15 @@ afterAll(removeRepos);
 afterEach(() => vi.useRealTimers());
 
 const git = (dir: string, ...args: string[]) => execFileSync('git', args, { cwd: dir, stdio: 'pipe' }).toString();
-const commit = (dir: string, message: string) => git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', message);
+const commit = (dir: string, message: string) =>
+  git(dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', message);
 
 /** A repository with `count` commits, each changing one file and adding another. */
 function repoWithHistory(count: number, seed: string): { gitDir: string; commits: string[] } {
-  const repo = makeRepo({ 'pkg/__init__.py': `NAME = "${seed}"\n`, 'pkg/core.py': 'def core():\n    return 0\n' }, { git: true });
+  const repo = makeRepo(
+    { 'pkg/__init__.py': `NAME = "${seed}"\n`, 'pkg/core.py': 'def core():\n    return 0\n' },
+    { git: true },
+  );
   const commits = [headCommit(repo)];
   for (let i = 1; i < count; i++) {
     writeFileSync(join(repo, 'pkg', 'core.py'), `def core():\n    return ${i}\n`);
@@ -50,7 +54,10 @@ describe('kept snapshot readers', () => {
     for (const c of commits) alone.push(await readGitSnapshot(gitDir, c));
     expect(await Promise.all(commits.map((c) => readGitSnapshot(gitDir, c)))).toEqual(alone);
     const sources = new SourceCache();
-    expect(await Promise.all([...commits, ...commits].map((c) => readGitSnapshot(gitDir, c, sources)))).toEqual([...alone, ...alone]);
+    expect(await Promise.all([...commits, ...commits].map((c) => readGitSnapshot(gitDir, c, sources)))).toEqual([
+      ...alone,
+      ...alone,
+    ]);
   });
 
   it('answer concurrent reads of more than four repositories: none closed while in use, at most four kept after', async () => {
@@ -58,7 +65,10 @@ describe('kept snapshot readers', () => {
     const alone = [];
     for (const { gitDir, commits } of repos) alone.push(await readGitSnapshot(gitDir, commits[1]!));
     // Twice each, all at once: the first round starts seven readers, the second reuses or replaces them.
-    const reads = repos.flatMap(({ gitDir, commits }) => [readGitSnapshot(gitDir, commits[1]!), readGitSnapshot(gitDir, 'HEAD')]);
+    const reads = repos.flatMap(({ gitDir, commits }) => [
+      readGitSnapshot(gitDir, commits[1]!),
+      readGitSnapshot(gitDir, 'HEAD'),
+    ]);
     const inUse = keptReaders().filter((r) => r.users > 0).length;
     expect(inUse).toBeGreaterThan(4);
     expect(await Promise.all(reads)).toEqual(alone.flatMap((s) => [s, s]));
@@ -73,10 +83,23 @@ describe('kept snapshot readers', () => {
     const pid = keptReaders().find((r) => r.gitDir === gitDir)!.pid;
     const names = ['HEAD', 'HEAD@{99}', commits[0]!, 'nope', '0'.repeat(40), 'HEAD~1', 'HEAD@{98}', 'HEAD'];
     const results = await Promise.allSettled(names.map((n) => readGitSnapshot(gitDir, n)));
-    const outcome = results.map((r) => (r.status === 'fulfilled' ? r.value.key : `${(r.reason as { code?: string }).code}: ${(r.reason as Error).message}`));
+    const outcome = results.map((r) =>
+      r.status === 'fulfilled'
+        ? r.value.key
+        : `${(r.reason as { code?: string }).code}: ${(r.reason as Error).message}`,
+    );
     const key = (c: string) => `git:${gitDir}@${c}`;
     const missing = (n: string) => `FW_ERR_REPO_NOT_FOUND: commit ${n} not found in ${gitDir}`;
-    expect(outcome).toEqual([good.key, missing('HEAD@{99}'), key(commits[0]!), missing('nope'), missing('0'.repeat(40)), key(commits[1]!), missing('HEAD@{98}'), good.key]);
+    expect(outcome).toEqual([
+      good.key,
+      missing('HEAD@{99}'),
+      key(commits[0]!),
+      missing('nope'),
+      missing('0'.repeat(40)),
+      key(commits[1]!),
+      missing('HEAD@{98}'),
+      good.key,
+    ]);
     expect(keptReaders().find((r) => r.gitDir === gitDir)!.pid).toBe(pid);
   });
 
@@ -107,13 +130,18 @@ describe('kept snapshot readers', () => {
     // A git that answers --batch-command as git 2.34 does; everything else goes to the real one.
     const bin = makeRepo({});
     const real = execFileSync('sh', ['-c', 'command -v git']).toString().trim();
-    writeFileSync(join(bin, 'git'), `#!/bin/sh\nfor a in "$@"; do [ "$a" = --batch-command ] && { echo "error: unknown option \\\`batch-command'" >&2; echo "usage: git cat-file <type> <object>" >&2; exit 129; }; done\nexec ${real} "$@"\n`);
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\nfor a in "$@"; do [ "$a" = --batch-command ] && { echo "error: unknown option \\\`batch-command'" >&2; echo "usage: git cat-file <type> <object>" >&2; exit 129; }; done\nexec ${real} "$@"\n`,
+    );
     chmodSync(join(bin, 'git'), 0o755);
     const path = process.env.PATH;
     process.env.PATH = `${bin}:${path}`;
     try {
       const error = await readGitSnapshot(join(repo, '.git'), 'HEAD').catch((e: Error) => e);
-      expect((error as Error).message).toMatch(/exited with exit code 129: .*unknown option .*needs git 2\.36 or later/s);
+      expect((error as Error).message).toMatch(
+        /exited with exit code 129: .*unknown option .*needs git 2\.36 or later/s,
+      );
       // A setting of the machine, reported as such (the CLI prints it in one line, exit 2), not as an internal error.
       expect((error as { code?: string }).code).toBe('FW_ERR_CONFIG');
     } finally {

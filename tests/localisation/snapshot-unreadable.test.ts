@@ -8,12 +8,19 @@ import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 vi.mock('node:fs', async (original) => {
   const fs = await original<typeof import('node:fs')>();
   const denied = (path: unknown) => {
-    if (String(path).includes('locked')) throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
+    if (String(path).includes('locked'))
+      throw Object.assign(new Error(`EACCES: permission denied, open '${String(path)}'`), { code: 'EACCES' });
   };
   return {
     ...fs,
-    readdirSync: ((path: string, options: never) => (denied(path), fs.readdirSync(path, options))) as typeof fs.readdirSync,
-    readFileSync: ((path: string, options: never) => (denied(path), fs.readFileSync(path, options))) as typeof fs.readFileSync,
+    readdirSync: ((path: string, options: never) => (
+      denied(path),
+      fs.readdirSync(path, options)
+    )) as typeof fs.readdirSync,
+    readFileSync: ((path: string, options: never) => (
+      denied(path),
+      fs.readFileSync(path, options)
+    )) as typeof fs.readFileSync,
   };
 });
 
@@ -28,7 +35,12 @@ describe('a directory snapshot with files it may not read', () => {
     writeFileSync(join(repo, 'pkg', 'locked_dir', 'inner.py'), 'x = 1\n');
     const snapshot = readDirSnapshot(repo);
     expect(snapshot.files.map((f) => f.path)).toEqual(['pkg/ok.py']);
-    expect(snapshot.skipped).toEqual(expect.arrayContaining([{ path: 'pkg/locked_file.py', reason: 'unreadable' }, { path: 'pkg/locked_dir', reason: 'unreadable' }]));
+    expect(snapshot.skipped).toEqual(
+      expect.arrayContaining([
+        { path: 'pkg/locked_file.py', reason: 'unreadable' },
+        { path: 'pkg/locked_dir', reason: 'unreadable' },
+      ]),
+    );
   });
 
   it('refuses a repository folder it cannot list', () => {

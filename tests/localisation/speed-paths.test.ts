@@ -2,7 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { columnsFromPanels, orthonormalise, panelsFromColumns, type SparseRows, sparseTimes, transposeRows } from '../../localisation/embeddings/lsi.js';
+import {
+  columnsFromPanels,
+  orthonormalise,
+  panelsFromColumns,
+  type SparseRows,
+  sparseTimes,
+  transposeRows,
+} from '../../localisation/embeddings/lsi.js';
 import { cachedHistory, prefetchHistory, readHistory } from '../../localisation/history.js';
 import { readGitSnapshot, SourceCache } from '../../localisation/snapshot.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
@@ -19,12 +26,24 @@ function commitFiles(dir: string, files: Record<string, string>, message: string
 
 describe('reading the next commit with a source cache', () => {
   it('gives the snapshot a plain read gives, and takes unchanged blobs from the cache', async () => {
-    const repo = makeRepo({ 'pkg/a.py': 'def alpha():\n    return 1\n', 'pkg/b.py': 'def beta():\n    return 2\n', 'pkg/bin.py': 'x = 1\0\0\0' }, { git: true });
+    const repo = makeRepo(
+      {
+        'pkg/a.py': 'def alpha():\n    return 1\n',
+        'pkg/b.py': 'def beta():\n    return 2\n',
+        'pkg/bin.py': 'x = 1\0\0\0',
+      },
+      { git: true },
+    );
     const gitDir = join(repo, '.git');
     const first = headCommit(repo);
-    const second = commitFiles(repo, { 'pkg/b.py': 'def beta():\n    return 3\n', 'pkg/c.py': 'def gamma():\n    pass\n' }, 'change b, add c');
+    const second = commitFiles(
+      repo,
+      { 'pkg/b.py': 'def beta():\n    return 3\n', 'pkg/c.py': 'def gamma():\n    pass\n' },
+      'change b, add c',
+    );
     const sources = new SourceCache();
-    for (const c of [first, second, first]) expect(await readGitSnapshot(gitDir, c, sources)).toEqual(await readGitSnapshot(gitDir, c));
+    for (const c of [first, second, first])
+      expect(await readGitSnapshot(gitDir, c, sources)).toEqual(await readGitSnapshot(gitDir, c));
     // a.py, bin.py (skipped as binary), b.py twice, c.py: each distinct blob decoded once.
     expect(sources.size).toBe(5);
 
@@ -125,7 +144,13 @@ describe('LSI orthonormalisation', () => {
   it('is bit for bit the column-by-column modified Gram-Schmidt (any width, zero columns included)', () => {
     let state = 12345;
     const rand = () => ((state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-    for (const [n, l] of [[50, 1], [40, 7], [97, 8], [300, 23], [64, 30]] as const) {
+    for (const [n, l] of [
+      [50, 1],
+      [40, 7],
+      [97, 8],
+      [300, 23],
+      [64, 30],
+    ] as const) {
       const m = Float64Array.from({ length: n * l }, rand);
       m.fill(0, 2 * n, 3 * n < m.length ? 3 * n : 2 * n); // a zero column (kept: its norm is 0)
       const expected = m.slice();
@@ -140,7 +165,14 @@ describe('LSI orthonormalisation', () => {
  * A·X or Aᵀ·Y as LSI ran them before: row-major copies, a scatter of each of A's entries in row
  * order into a row-major output, then back to column-major.
  */
-function rowMajorProduct(a: SparseRows, n: number, m: number, l: number, src: Float64Array, transpose: boolean): Float64Array {
+function rowMajorProduct(
+  a: SparseRows,
+  n: number,
+  m: number,
+  l: number,
+  src: Float64Array,
+  transpose: boolean,
+): Float64Array {
   const outRows = transpose ? m : n;
   const srcRows = transpose ? n : m;
   const s = new Float64Array(srcRows * l);
@@ -164,15 +196,25 @@ describe('LSI sparse products', () => {
     let state = 777;
     const rand = () => (state = (state * 1103515245 + 12345) >>> 0) / 2 ** 32;
     // Values over many magnitudes, so a reordered sum would round differently; some exact zeros.
-    const value = () => (rand() < 0.05 ? (rand() < 0.5 ? 0 : -0) : (rand() * 2 - 1) * 10 ** Math.floor(rand() * 12 - 6));
+    const value = () =>
+      rand() < 0.05 ? (rand() < 0.5 ? 0 : -0) : (rand() * 2 - 1) * 10 ** Math.floor(rand() * 12 - 6);
     let compared = 0;
-    for (const [n, m, l, density] of [[1, 1, 1, 1], [30, 50, 7, 0.2], [40, 300, 8, 0.1], [97, 60, 9, 0.3], [200, 1000, 23, 0.05], [64, 5000, 138, 0.02]] as const) {
+    for (const [n, m, l, density] of [
+      [1, 1, 1, 1],
+      [30, 50, 7, 0.2],
+      [40, 300, 8, 0.1],
+      [97, 60, 9, 0.3],
+      [200, 1000, 23, 0.05],
+      [64, 5000, 138, 0.02],
+    ] as const) {
       const rowPtr = new Int32Array(n + 1);
       const cols: number[] = [];
       const vals: number[] = [];
       for (let i = 0; i < n; i++) {
         // Every fifth row empty; columns past m / 2 used only sparsely, some never.
-        if (i % 5 !== 4) for (let c = 0; c < m; c++) if (rand() < (c < m / 2 ? density : density / 10)) (cols.push(c), vals.push(value()));
+        if (i % 5 !== 4)
+          for (let c = 0; c < m; c++)
+            if (rand() < (c < m / 2 ? density : density / 10)) (cols.push(c), vals.push(value()));
         rowPtr[i + 1] = cols.length;
       }
       const a: SparseRows = { rowPtr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) };
@@ -180,8 +222,14 @@ describe('LSI sparse products', () => {
       const y = Float64Array.from({ length: n * l }, value);
       // The products take and give panels; compared as columns.
       const pairs = [
-        [columnsFromPanels(sparseTimes(a, n, panelsFromColumns(x, m, l), l), n, l), rowMajorProduct(a, n, m, l, x, false)],
-        [columnsFromPanels(sparseTimes(transposeRows(a, n, m), m, panelsFromColumns(y, n, l), l), m, l), rowMajorProduct(a, n, m, l, y, true)],
+        [
+          columnsFromPanels(sparseTimes(a, n, panelsFromColumns(x, m, l), l), n, l),
+          rowMajorProduct(a, n, m, l, x, false),
+        ],
+        [
+          columnsFromPanels(sparseTimes(transposeRows(a, n, m), m, panelsFromColumns(y, n, l), l), m, l),
+          rowMajorProduct(a, n, m, l, y, true),
+        ],
       ] as const;
       for (const [got, expected] of pairs) {
         expect(got.length).toBe(expected.length);

@@ -21,8 +21,12 @@ const texts = [
 ];
 const QUERIES = ['send request proxies url', 'adapter', 'far away function attribute', 'inner x', 'module doc'];
 
-
-const snapshotOf = (tag: string): RepoSnapshot => ({ key: `dir:${tag}`, bytesRead: 0, skipped: [], files: texts.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `${tag}-${i}`, text })) });
+const snapshotOf = (tag: string): RepoSnapshot => ({
+  key: `dir:${tag}`,
+  bytesRead: 0,
+  skipped: [],
+  files: texts.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `${tag}-${i}`, text })),
+});
 
 describe('stored symbol chunks', () => {
   it('read back in a new process give the symbol index counting gives, for 16- and 32-bit records', () => {
@@ -31,9 +35,20 @@ describe('stored symbol chunks', () => {
     const index = buildRepoIndex(snapshot, { cache });
     const counted = SymbolIndex.build(index.summaries, index.texts, index.blobs);
     const before = QUERIES.map((q) => JSON.stringify(counted.search(q, 10)));
-    const stored = snapshot.files.map((f) => JSON.parse(JSON.stringify(storedChunks(f.blob, cache.peek(f.blob)!.stats.terms) ?? null)) as StoredChunks | null);
+    const stored = snapshot.files.map(
+      (f) =>
+        JSON.parse(
+          JSON.stringify(storedChunks(f.blob, cache.peek(f.blob)!.stats.terms) ?? null),
+        ) as StoredChunks | null,
+    );
     // Files without a token have no chunks (an empty record); the long file needs 32-bit numbers.
-    expect(stored.map((s) => [s?.w, s?.q.length])).toEqual([[2, 5], [2, 0], [2, 0], [2, 0], [4, 1]]);
+    expect(stored.map((s) => [s?.w, s?.q.length])).toEqual([
+      [2, 5],
+      [2, 0],
+      [2, 0],
+      [2, 0],
+      [4, 1],
+    ]);
 
     forgetChunks();
     snapshot.files.forEach((f, i) => {
@@ -42,7 +57,14 @@ describe('stored symbol chunks', () => {
     const restored = SymbolIndex.build(index.summaries, index.texts, index.blobs);
     expect(QUERIES.map((q) => JSON.stringify(restored.search(q, 10)))).toEqual(before);
     // Known chunks are not taken again (nor checked: they were counted here).
-    expect(restoreChunks(snapshot.files[0]!.blob, stored[0], cache.peek(snapshot.files[0]!.blob)!.stats.terms, cache.peek(snapshot.files[0]!.blob)!.summary)).toBe(false);
+    expect(
+      restoreChunks(
+        snapshot.files[0]!.blob,
+        stored[0],
+        cache.peek(snapshot.files[0]!.blob)!.stats.terms,
+        cache.peek(snapshot.files[0]!.blob)!.summary,
+      ),
+    ).toBe(false);
   });
 
   it('refuses damaged records, remembering nothing, so the blob is counted again', () => {
@@ -55,7 +77,8 @@ describe('stored symbol chunks', () => {
     const good = storedChunks(blob, terms)!;
     const raw = Buffer.from(good.b, 'base64');
     const ints = new Uint16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-    const encode = (xs: Uint16Array | Uint32Array) => Buffer.from(xs.buffer, xs.byteOffset, xs.byteLength).toString('base64');
+    const encode = (xs: Uint16Array | Uint32Array) =>
+      Buffer.from(xs.buffer, xs.byteOffset, xs.byteLength).toString('base64');
     const chunks = good.q.length;
     let total = 0;
     for (let c = 0; c < chunks; c++) total += ints[4 * c + 3]!;
@@ -86,11 +109,24 @@ describe('stored symbol chunks', () => {
       ['a count of 0', withInts({ [firstCount]: 0 })],
       ['counts that miss the length', withInts({ 2: ints[2]! + 1 })],
       ['term counts traded between chunks', n0 === n1 ? withInts({ 2: ints[2]! + 1 }) : withInts({ 3: n1, 7: n0 })],
-      ['a line that is not the symbol\'s', withInts({ 0: ints[0]! + 1 })],
+      ["a line that is not the symbol's", withInts({ 0: ints[0]! + 1 })],
       ['qualnames out of order', { ...good, q: [good.q[1], good.q[0], ...good.q.slice(2)] }],
       ['a qualname the file does not define', { ...good, q: ['Nowhere', ...good.q.slice(1)] }],
       // A count past int32 with a length to match: it would wrap to a negative count in the chunk's array.
-      ['a number past int32', { ...good, w: 4, b: encode(Uint32Array.from([...ints].map((x, i) => (i === firstCount ? 0x80000000 : i === 2 ? x - ints[firstCount]! + 0x80000000 : x)))) }],
+      [
+        'a number past int32',
+        {
+          ...good,
+          w: 4,
+          b: encode(
+            Uint32Array.from(
+              [...ints].map((x, i) =>
+                i === firstCount ? 0x80000000 : i === 2 ? x - ints[firstCount]! + 0x80000000 : x,
+              ),
+            ),
+          ),
+        },
+      ],
     ];
     for (const [why, record] of damaged) {
       forgetChunks();
@@ -115,7 +151,9 @@ describe('stored symbol chunks', () => {
     const expected = QUERIES.map((q) => JSON.stringify(counted.search(q, 10)));
     const [name] = readdirSync(cacheDir).filter((n) => n.endsWith('.json'));
     const file = join(cacheDir, name!);
-    const entry = JSON.parse(readFileSync(file, 'utf8')) as { blobs: Record<string, { chunks?: StoredChunks; stats: { terms: string[] } }> };
+    const entry = JSON.parse(readFileSync(file, 'utf8')) as {
+      blobs: Record<string, { chunks?: StoredChunks; stats: { terms: string[] } }>;
+    };
     expect(Object.values(entry.blobs).every((b) => b.chunks !== undefined)).toBe(true);
     for (const damage of [undefined, (c: StoredChunks) => ({ ...c, b: 'AAAA' })]) {
       const data = JSON.parse(JSON.stringify(entry)) as typeof entry;
@@ -127,7 +165,8 @@ describe('stored symbol chunks', () => {
       const symbols = SymbolIndex.build(again.index.summaries, again.index.texts, again.index.blobs);
       expect(QUERIES.map((q) => JSON.stringify(symbols.search(q, 10)))).toEqual(expected);
       // Read back or counted again, a blob's chunks store as they were written.
-      for (const [blob, written] of Object.entries(entry.blobs)) expect(storedChunks(blob, written.stats.terms)).toEqual(written.chunks);
+      for (const [blob, written] of Object.entries(entry.blobs))
+        expect(storedChunks(blob, written.stats.terms)).toEqual(written.chunks);
     }
   });
 
@@ -135,7 +174,8 @@ describe('stored symbol chunks', () => {
     const repo = makeRepo({ 'pkg/m0.py': texts[0]!, 'pkg/extra.py': 'def extra_one():\n    return 1\n' });
     const cacheDir = mkdtempSync(join(tmpdir(), 'fw-heal-chunks-'));
     const jsonFiles = () => new Set(readdirSync(cacheDir).filter((n) => n.endsWith('.json')));
-    const read = (name: string) => JSON.parse(readFileSync(join(cacheDir, name), 'utf8')) as { blobs: Record<string, { chunks?: StoredChunks }> };
+    const read = (name: string) =>
+      JSON.parse(readFileSync(join(cacheDir, name), 'utf8')) as { blobs: Record<string, { chunks?: StoredChunks }> };
     const a = loadOrBuildIndex(readDirSnapshot(repo), { cacheDir, cache: new BlobCache() });
     const blob = a.index.blobs.get('pkg/m0.py')!;
     const [entryA] = [...jsonFiles()];

@@ -24,7 +24,11 @@ describe('selectRegressionTests', () => {
     };
     const result = select(files, ['calc/ops.py']);
     expect(result.tests).toMatchObject([
-      { path: 'tests/test_ops.py', distance: 2, reason: 'imports calc (calc/__init__.py), which imports calc/ops.py; named for a touched module' },
+      {
+        path: 'tests/test_ops.py',
+        distance: 2,
+        reason: 'imports calc (calc/__init__.py), which imports calc/ops.py; named for a touched module',
+      },
     ]);
     expect(result.considered).toBe(2);
     expect(result.truncated).toBe(false);
@@ -41,13 +45,25 @@ describe('selectRegressionTests', () => {
     };
     const result = select(files, ['src/flask/app.py']);
     expect(result.tests).toMatchObject([
-      { path: 'tests/test_basic.py', distance: 2, reason: 'imports flask (src/flask/__init__.py), which imports src/flask/app.py' },
-      { path: 'tests/test_x.py', distance: 2, reason: 'imports flask (src/flask/__init__.py), which imports src/flask/app.py' },
+      {
+        path: 'tests/test_basic.py',
+        distance: 2,
+        reason: 'imports flask (src/flask/__init__.py), which imports src/flask/app.py',
+      },
+      {
+        path: 'tests/test_x.py',
+        distance: 2,
+        reason: 'imports flask (src/flask/__init__.py), which imports src/flask/app.py',
+      },
     ]);
     // helpers.py is imported directly by one test and through the package by the other.
     expect(select(files, ['src/flask/helpers.py']).tests).toMatchObject([
       { path: 'tests/test_x.py', distance: 1, reason: 'imports flask.helpers (src/flask/helpers.py)' },
-      { path: 'tests/test_basic.py', distance: 2, reason: 'imports flask (src/flask/__init__.py), which imports src/flask/helpers.py' },
+      {
+        path: 'tests/test_basic.py',
+        distance: 2,
+        reason: 'imports flask (src/flask/__init__.py), which imports src/flask/helpers.py',
+      },
     ]);
   });
 
@@ -78,7 +94,11 @@ describe('selectRegressionTests', () => {
     ]);
     // Importing pkg.sub.b runs pkg/__init__.py and pkg/sub/__init__.py first.
     expect(paths(files, ['pkg/sub/__init__.py'])).toEqual(['tests/test_dotted.py', 'tests/test_from_sub.py']);
-    expect(paths(files, ['pkg/__init__.py'])).toEqual(['tests/test_dotted.py', 'tests/test_from_pkg.py', 'tests/test_from_sub.py']);
+    expect(paths(files, ['pkg/__init__.py'])).toEqual([
+      'tests/test_dotted.py',
+      'tests/test_from_pkg.py',
+      'tests/test_from_sub.py',
+    ]);
   });
 
   it('selects tests under a conftest.py that reaches the touched module, in its directory or below', () => {
@@ -92,8 +112,16 @@ describe('selectRegressionTests', () => {
     };
     const result = select(files, ['src/flask/app.py']);
     expect(result.tests).toMatchObject([
-      { path: 'tests/deep/test_nested.py', distance: 3, reason: 'conftest tests/conftest.py imports flask (src/flask/__init__.py), which imports src/flask/app.py' },
-      { path: 'tests/test_plain.py', distance: 3, reason: 'conftest tests/conftest.py imports flask (src/flask/__init__.py), which imports src/flask/app.py' },
+      {
+        path: 'tests/deep/test_nested.py',
+        distance: 3,
+        reason: 'conftest tests/conftest.py imports flask (src/flask/__init__.py), which imports src/flask/app.py',
+      },
+      {
+        path: 'tests/test_plain.py',
+        distance: 3,
+        reason: 'conftest tests/conftest.py imports flask (src/flask/__init__.py), which imports src/flask/app.py',
+      },
     ]);
     // Conftests carry tests but hold none, so they are never selected themselves.
     expect(result.considered).toBe(3);
@@ -103,7 +131,7 @@ describe('selectRegressionTests', () => {
     ]);
   });
 
-  it('selects a touched test at distance 0 and follows imports of test helpers on pytest\'s basedir', () => {
+  it("selects a touched test at distance 0 and follows imports of test helpers on pytest's basedir", () => {
     const files = {
       'lib.py': 'X = 1\n',
       'tests/helpers.py': 'from lib import X\n',
@@ -129,9 +157,17 @@ describe('selectRegressionTests', () => {
     };
     const result = select(files, ['pkg/mod.py']);
     expect(result.tests).toMatchObject([
-      { path: 'testing/python/mod.py', distance: 1, reason: 'imports pkg.mod (pkg/mod.py); named for a touched module' },
+      {
+        path: 'testing/python/mod.py',
+        distance: 1,
+        reason: 'imports pkg.mod (pkg/mod.py); named for a touched module',
+      },
       // `from pkg.mod import mod` names the function, not a submodule pkg/mod/mod.py.
-      { path: 'tests/checkers/unittest_mod.py', distance: 1, reason: 'imports pkg.mod (pkg/mod.py); named for a touched module' },
+      {
+        path: 'tests/checkers/unittest_mod.py',
+        distance: 1,
+        reason: 'imports pkg.mod (pkg/mod.py); named for a touched module',
+      },
     ]);
     expect(result.considered).toBe(2);
     expect(paths(files, ['docs/examples/test_example.py'])).toEqual(['docs/examples/test_example.py']);
@@ -146,7 +182,11 @@ describe('selectRegressionTests', () => {
     const all = select(files, ['core.py']);
     expect(all.tests.map((t) => t.distance)).toEqual([1, 1, 1, 1, 1, 3, 3, 3, 3, 3]);
     expect(all.tests[0]!.path).toBe('tests/test_near_0.py');
-    expect(all.tests[5]).toMatchObject({ path: 'tests/test_far_0.py', distance: 3, reason: 'imports top (top.py), which imports mid.py, which imports core.py' });
+    expect(all.tests[5]).toMatchObject({
+      path: 'tests/test_far_0.py',
+      distance: 3,
+      reason: 'imports top (top.py), which imports mid.py, which imports core.py',
+    });
     expect(all.truncated).toBe(false);
     const capped = select(files, ['core.py'], 6);
     expect(capped.tests.map((t) => t.path)).toEqual([...all.tests.slice(0, 6).map((t) => t.path)]);
@@ -155,21 +195,36 @@ describe('selectRegressionTests', () => {
   });
 
   it('selects nothing for untouched, unknown or unimported files, and survives import cycles', () => {
-    const files = { 'a.py': 'import b\n', 'b.py': 'import a\n', 'tests/test_a.py': 'import a\n', 'tests/test_none.py': 'import os\n' };
+    const files = {
+      'a.py': 'import b\n',
+      'b.py': 'import a\n',
+      'tests/test_a.py': 'import a\n',
+      'tests/test_none.py': 'import os\n',
+    };
     expect(paths(files, [])).toEqual([]);
     expect(paths(files, ['missing.py'])).toEqual([]);
     expect(paths(files, ['b.py'])).toEqual(['tests/test_a.py']);
   });
 
   const flask = '/work/repos/pallets/flask';
-  it.skipIf(!existsSync(flask))('selects the flask tests that import flask when src/flask/app.py changes (local mirror only)', async () => {
-    const snapshot = await readGitSnapshot(flask, 'HEAD');
-    const t0 = performance.now();
-    const result = selectRegressionTests(snapshot.files, ['src/flask/app.py'], { maxFiles: 1000 });
-    const ms = performance.now() - t0;
-    const importingFlask = snapshot.files.filter((f) => /^test_.*\.py$/.test(f.path.split('/').pop()!) && f.path.startsWith('tests/') && /^\s*(import flask|from flask)/m.test(f.text));
-    const selected = new Set(result.tests.map((t) => t.path));
-    for (const f of importingFlask) expect(selected.has(f.path), f.path).toBe(true);
-    console.log(`flask: ${result.tests.length} of ${result.considered} test modules selected (${importingFlask.length} import flask directly) in ${ms.toFixed(0)} ms over ${snapshot.files.length} files`);
-  });
+  it.skipIf(!existsSync(flask))(
+    'selects the flask tests that import flask when src/flask/app.py changes (local mirror only)',
+    async () => {
+      const snapshot = await readGitSnapshot(flask, 'HEAD');
+      const t0 = performance.now();
+      const result = selectRegressionTests(snapshot.files, ['src/flask/app.py'], { maxFiles: 1000 });
+      const ms = performance.now() - t0;
+      const importingFlask = snapshot.files.filter(
+        (f) =>
+          /^test_.*\.py$/.test(f.path.split('/').pop()!) &&
+          f.path.startsWith('tests/') &&
+          /^\s*(import flask|from flask)/m.test(f.text),
+      );
+      const selected = new Set(result.tests.map((t) => t.path));
+      for (const f of importingFlask) expect(selected.has(f.path), f.path).toBe(true);
+      console.log(
+        `flask: ${result.tests.length} of ${result.considered} test modules selected (${importingFlask.length} import flask directly) in ${ms.toFixed(0)} ms over ${snapshot.files.length} files`,
+      );
+    },
+  );
 });

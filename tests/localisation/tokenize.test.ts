@@ -8,7 +8,16 @@ import type { FileSummary } from '../../localisation/python-parse.js';
 import { buildRepoIndex } from '../../localisation/repo-index.js';
 import type { RepoSnapshot } from '../../localisation/snapshot.js';
 import { chunkCounts, fileChunks, setTokenLimit, SymbolIndex } from '../../localisation/symbol-index.js';
-import { holdingWords, replaceTokenTable, scanLines, splitIdentifier, STOP_WORDS, TokenCounter, tokenCounts, tokenize } from '../../localisation/tokenize.js';
+import {
+  holdingWords,
+  replaceTokenTable,
+  scanLines,
+  splitIdentifier,
+  STOP_WORDS,
+  TokenCounter,
+  tokenCounts,
+  tokenize,
+} from '../../localisation/tokenize.js';
 
 // The tokenizer as it was written with a regular expression (its stop words are the module's): the
 // character scanner must give exactly its tokens, or every cached index, BM25 score and LSI vector would move.
@@ -66,22 +75,45 @@ function fuzz(seed: number, length: number): string {
 }
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('character scanner tokenizer', () => {
-  const corpus = [...TRICKY, ...Array.from({ length: 300 }, (_, i) => fuzz(i + 1, 5 + (i % 80))), ...sources('localisation').map((f) => readFileSync(f, 'utf8'))];
+  const corpus = [
+    ...TRICKY,
+    ...Array.from({ length: 300 }, (_, i) => fuzz(i + 1, 5 + (i % 80))),
+    ...sources('localisation').map((f) => readFileSync(f, 'utf8')),
+  ];
 
   it('gives exactly the regular expression tokenizer tokens', () => {
     for (const text of corpus) expect(tokenize(text)).toEqual(referenceTokenize(text));
   });
 
   it('splits identifiers as the regular expressions did', () => {
-    const shapes = ['aB', 'AB', 'ABc', 'AbC', 'ABCDeFGh', 'a1B2c3', 'HTTPAdapter', 'getHTTPResponse', 'XMLHttpRequest2', 'x_Y-z', 'A', '_', '9Z', 'ZZz9zZZ'];
+    const shapes = [
+      'aB',
+      'AB',
+      'ABc',
+      'AbC',
+      'ABCDeFGh',
+      'a1B2c3',
+      'HTTPAdapter',
+      'getHTTPResponse',
+      'XMLHttpRequest2',
+      'x_Y-z',
+      'A',
+      '_',
+      '9Z',
+      'ZZz9zZZ',
+    ];
     const words = [...shapes, ...corpus.flatMap((t) => t.split(/[^A-Za-z0-9_.-]+/))];
     // Every two- to four-letter word over the letters that decide a cut.
     const letters = ['a', 'B', '1', '_', '-'];
-    for (const a of letters) for (const b of letters) for (const c of ['', ...letters]) for (const d of ['', ...letters]) words.push(a + b + c + d);
+    for (const a of letters)
+      for (const b of letters)
+        for (const c of ['', ...letters]) for (const d of ['', ...letters]) words.push(a + b + c + d);
     for (const w of words) expect(splitIdentifier(w)).toEqual(referenceSplit(w));
   });
 
@@ -95,7 +127,9 @@ describe('character scanner tokenizer', () => {
   });
 
   it('stays exact through the word table growing and being cleared (over 200,000 distinct words)', () => {
-    const many = Array.from({ length: 5 }, (_, part) => Array.from({ length: 45_000 }, (_, i) => `w${part}x${i}Name`).join(' '));
+    const many = Array.from({ length: 5 }, (_, part) =>
+      Array.from({ length: 45_000 }, (_, i) => `w${part}x${i}Name`).join(' '),
+    );
     // The first four fill the table (growing it past 131,072 words), the fifth takes it past the
     // limit, the next call clears it; the reference splits every word anew, so only these are checked.
     for (const text of many.slice(0, 3)) tokenize(text);
@@ -108,9 +142,14 @@ describe('character scanner tokenizer', () => {
   });
 
   it('gives the per-blob BM25 statistics docStats gives from the joined fields', () => {
-    const text = 'class HTTPAdapter:\n    """Sends requests."""\n    def send(self, request, proxies=None):\n        """Send it."""\n        return self.poolmanager.urlopen(request.url, proxies)\n\ndef get_adapter(url):\n    return HTTPAdapter()\n';
+    const text =
+      'class HTTPAdapter:\n    """Sends requests."""\n    def send(self, request, proxies=None):\n        """Send it."""\n        return self.poolmanager.urlopen(request.url, proxies)\n\ndef get_adapter(url):\n    return HTTPAdapter()\n';
     const summary = summarisePython('requests/adapters.py', text);
-    for (const weights of [undefined, { path: 3, symbols: 2, docs: 1, body: 1 }, { path: 0.3, symbols: 0.7, docs: -0.1, body: 1.1 }]) {
+    for (const weights of [
+      undefined,
+      { path: 3, symbols: 2, docs: 1, body: 1 },
+      { path: 0.3, symbols: 0.7, docs: -0.1, body: 1.1 },
+    ]) {
       const fields = bm25Fields(summary, text);
       const { stats, body } = contentStats(summary, text, weights);
       expect(stats).toEqual(docStats({ ...fields, path: '' }, weights));
@@ -136,7 +175,9 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
     }
     const stats = (qualname: string, startLine: number, endLine: number, body: string) => {
       const tokens = referenceTokenize(body);
-      return tokens.length === 0 ? undefined : { qualname, startLine, endLine, length: tokens.length, tf: referenceCounts(tokens) };
+      return tokens.length === 0
+        ? undefined
+        : { qualname, startLine, endLine, length: tokens.length, tf: referenceCounts(tokens) };
     };
     const chunks = summary.symbols.map((s, i) => stats(s.qualname, s.startLine, s.endLine, own[i]!.join('\n')));
     chunks.push(stats(MODULE_SYMBOL, 1, lines.length, moduleLines.join('\n')));
@@ -152,7 +193,13 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
   ];
 
   it('counts each chunk as its parts joined by newlines, and the body as tokenCounts does', () => {
-    const files = [...python, ...Array.from({ length: 40 }, (_, i) => `def f${i}():\n    """${fuzz(i + 7, 60)}"""\n    ${fuzz(i + 3, 120)}\n${fuzz(i + 11, 90)}\n`)];
+    const files = [
+      ...python,
+      ...Array.from(
+        { length: 40 },
+        (_, i) => `def f${i}():\n    """${fuzz(i + 7, 60)}"""\n    ${fuzz(i + 3, 120)}\n${fuzz(i + 11, 90)}\n`,
+      ),
+    ];
     for (const text of files) {
       const summary = summarisePython('pkg/mod.py', text);
       const [chunks, content] = holdingWords(() => {
@@ -171,7 +218,9 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
 
   it('keeps word ids valid while held, clearing a full table only before', () => {
     expect(() => scanLines('x')).toThrow(/holdingWords/);
-    const many = Array.from({ length: 5 }, (_, part) => Array.from({ length: 45_000 }, (_, i) => `h${part}y${i}Word`).join('\n'));
+    const many = Array.from({ length: 5 }, (_, part) =>
+      Array.from({ length: 45_000 }, (_, i) => `h${part}y${i}Word`).join('\n'),
+    );
     const text = 'alpha_beta\ngammaDelta alpha_beta\n';
     holdingWords(() => {
       const scanned = scanLines(text);
@@ -187,7 +236,12 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
 
   it('gives the symbol index a fresh build gives when chunks come from the entries', () => {
     // Blob ids no other test uses: the chunks must come from these entries, not an earlier build.
-    const snapshot: RepoSnapshot = { key: 'dir:t', bytesRead: 0, skipped: [], files: python.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `one-scan-test-${i}`, text })) };
+    const snapshot: RepoSnapshot = {
+      key: 'dir:t',
+      bytesRead: 0,
+      skipped: [],
+      files: python.map((text, i) => ({ path: `pkg/m${i}.py`, blob: `one-scan-test-${i}`, text })),
+    };
     const index = buildRepoIndex(snapshot);
     const fromEntries = SymbolIndex.build(index.summaries, index.texts, index.blobs);
     const fresh = SymbolIndex.build(index.summaries, index.texts);
@@ -206,12 +260,18 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
       const before = queries.map((q) => JSON.stringify(built.search(q, 10)));
       // Other blobs with new words fill the table past its bound while entries are made (no build in between).
       const words = Array.from({ length: 200 }, (_, i) => `def limitword${i}(): pass`).join('\n');
-      const second = buildRepoIndex({ key: 'dir:b', bytesRead: 0, skipped: [], files: [...files('limit-b'), { path: 'pkg/extra.py', blob: 'limit-extra', text: words }] });
+      const second = buildRepoIndex({
+        key: 'dir:b',
+        bytesRead: 0,
+        skipped: [],
+        files: [...files('limit-b'), { path: 'pkg/extra.py', blob: 'limit-extra', text: words }],
+      });
       expect(queries.map((q) => JSON.stringify(built.search(q, 10)))).toEqual(before);
       // A new build reads chunks counted in the current table only, and answers as a fresh build does.
       const again = SymbolIndex.build(second.summaries, second.texts, second.blobs);
       const fresh = SymbolIndex.build(second.summaries, second.texts);
-      for (const q of [...queries, 'limitword7']) expect(JSON.stringify(again.search(q, 10))).toBe(JSON.stringify(fresh.search(q, 10)));
+      for (const q of [...queries, 'limitword7'])
+        expect(JSON.stringify(again.search(q, 10))).toBe(JSON.stringify(fresh.search(q, 10)));
       expect(again.search('limitword7', 1).files[0]?.path).toBe('pkg/extra.py');
     } finally {
       setTokenLimit(previous);
@@ -227,7 +287,8 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
     const summary = summarisePython('pkg/a.py', text);
     const first = holdingWords(() => fileChunks(summary, scanLines(text)));
     // Over 200,000 new words: the word table is cleared, the token ids stay.
-    for (let part = 0; part < 5; part++) tokenCounts(Array.from({ length: 45_000 }, (_, i) => `t${part}z${i}Tok`).join(' '));
+    for (let part = 0; part < 5; part++)
+      tokenCounts(Array.from({ length: 45_000 }, (_, i) => `t${part}z${i}Tok`).join(' '));
     const again = holdingWords(() => fileChunks(summary, scanLines(text)));
     expect(again.map((c) => [...c.terms])).toEqual(first.map((c) => [...c.terms]));
     expect(again.map(chunkCounts)).toEqual(first.map(chunkCounts));

@@ -10,7 +10,12 @@ import { decodeSource, isTestFile, skipByPath } from '../../localisation/file-fi
 describe('tokenize', () => {
   it('splits camelCase, snake_case, dotted and hyphenated names and keeps them whole', () => {
     expect(tokenize('getResponseHeaders')).toEqual(['getresponseheaders', 'get', 'response', 'headers']);
-    expect(tokenize('merge_environment_settings')).toEqual(['mergeenvironmentsettings', 'merge', 'environment', 'settings']);
+    expect(tokenize('merge_environment_settings')).toEqual([
+      'mergeenvironmentsettings',
+      'merge',
+      'environment',
+      'settings',
+    ]);
     expect(tokenize('requests.sessions.Session')).toEqual(['requests', 'sessions', 'session']);
     // An option name meets its snake_case spelling in code.
     expect(tokenize('--ignore-paths')).toContain('ignorepaths');
@@ -122,7 +127,13 @@ describe('personalizedPageRank', () => {
 describe('reciprocalRankFusion', () => {
   it('adds weighted 1/(k+rank) and records each signal’s rank', () => {
     const fused = reciprocalRankFusion(
-      { bm25: [{ path: 'a', score: 9 }, { path: 'b', score: 5 }], evidence: [{ path: 'b', score: 1 }] },
+      {
+        bm25: [
+          { path: 'a', score: 9 },
+          { path: 'b', score: 5 },
+        ],
+        evidence: [{ path: 'b', score: 1 }],
+      },
       { bm25: 1, evidence: 2 },
       10,
     );
@@ -154,7 +165,8 @@ describe('issueEvidence', () => {
     expect(found.find((e) => e.path === 'pkg/utils.py')?.reasons).toContain('defines get_netrc_auth');
   });
   it('reads IPython-style frames and absolute paths', () => {
-    const issue = 'File ~/venv/lib/python3.10/site-packages/pkg/adapters.py:1815, in send\nalso /opt/x/site-packages/pkg/utils.py:12';
+    const issue =
+      'File ~/venv/lib/python3.10/site-packages/pkg/adapters.py:1815, in send\nalso /opt/x/site-packages/pkg/utils.py:12';
     const found = issueEvidence(issue, summaries, defs).map((e) => e.path);
     expect(found).toContain('pkg/adapters.py');
     expect(found).toContain('pkg/utils.py');
@@ -163,8 +175,12 @@ describe('issueEvidence', () => {
   it('takes lower-case names only where written as code', () => {
     expect(issueEvidence('we call get_netrc_auth often', summaries, defs).map((e) => e.path)).toEqual(['pkg/utils.py']);
     const defsLower = symbolDefinitions([summarisePython('pkg/a.py', 'def session():\n    pass\n')]);
-    expect(issueEvidence('the session breaks', [summarisePython('pkg/a.py', 'def session():\n    pass\n')], defsLower)).toEqual([]);
-    expect(issueEvidence('calling `session` breaks', [summarisePython('pkg/a.py', 'def session():\n    pass\n')], defsLower)).toHaveLength(1);
+    expect(
+      issueEvidence('the session breaks', [summarisePython('pkg/a.py', 'def session():\n    pass\n')], defsLower),
+    ).toEqual([]);
+    expect(
+      issueEvidence('calling `session` breaks', [summarisePython('pkg/a.py', 'def session():\n    pass\n')], defsLower),
+    ).toHaveLength(1);
   });
 
   it('finds nothing in plain prose', () => {

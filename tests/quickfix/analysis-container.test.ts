@@ -10,18 +10,30 @@ afterAll(() => analyser.close());
 
 /** This process's analysis containers, found by their labels. */
 async function ours(): Promise<Docker.ContainerInfo[]> {
-  return docker.listContainers({ filters: { label: ['fixwright.role=quickfix-analysis', `fixwright.owner.pid=${process.pid}`] } });
+  return docker.listContainers({
+    filters: { label: ['fixwright.role=quickfix-analysis', `fixwright.owner.pid=${process.pid}`] },
+  });
 }
 
 describe('the analysis container', () => {
   it('runs pyflakes under the sandbox lock-down and never executes the snippet', async () => {
-    const result = await analyser.check('import os\nopen("/tmp/fixwright-pwned", "w").write("x")\nprint(undefined_thing)\n');
+    const result = await analyser.check(
+      'import os\nopen("/tmp/fixwright-pwned", "w").write("x")\nprint(undefined_thing)\n',
+    );
     expect(result.available).toBe(true);
     if (!result.available) return;
-    expect(result.diagnostics.map((d) => d.message)).toEqual(["'os' imported but unused", "undefined name 'undefined_thing'"]);
+    expect(result.diagnostics.map((d) => d.message)).toEqual([
+      "'os' imported but unused",
+      "undefined name 'undefined_thing'",
+    ]);
     const [info] = await ours();
     const inspect = await docker.getContainer(info!.Id).inspect();
-    expect(inspect.HostConfig).toMatchObject({ NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] });
+    expect(inspect.HostConfig).toMatchObject({
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges'],
+    });
     expect(inspect.HostConfig.Memory).toBeGreaterThan(0);
     expect(inspect.HostConfig.PidsLimit).toBeGreaterThan(0);
     const probe = await docker.getContainer(info!.Id).exec({ Cmd: ['ls', '/tmp'], AttachStdout: true });
@@ -60,7 +72,8 @@ describe('the analysis container', () => {
     const missing = new AnalysisContainer({ docker, image: 'fixwright-sandbox:not-built-here' });
     const result = await missing.check('x = 1\n');
     expect(result).toMatchObject({ available: false });
-    if (!result.available) expect(result.reason).toMatch(/not-built-here is missing; build it with 'fixwright sandbox build'/);
+    if (!result.available)
+      expect(result.reason).toMatch(/not-built-here is missing; build it with 'fixwright sandbox build'/);
     await missing.close();
   });
 });
@@ -72,7 +85,15 @@ describe('the cache shared through Redis', () => {
     const b = new Redis(redis.url);
     try {
       const key = `test-${process.pid}-${Date.now()}`;
-      const answer = { edits: [], raw_patch_dsl: '', status: 'no_edits' as const, tier: 'rule' as const, verification: {} as never, model_version: null, model_rounds: 0 };
+      const answer = {
+        edits: [],
+        raw_patch_dsl: '',
+        status: 'no_edits' as const,
+        tier: 'rule' as const,
+        verification: {} as never,
+        model_version: null,
+        model_rounds: 0,
+      };
       await new EditCache({ redis: a }).set(key, answer);
       expect(await new EditCache({ redis: b }).get(key)).toEqual(answer);
       expect(await new EditCache({ redis: b }).get(`${key}-other`)).toBeUndefined();

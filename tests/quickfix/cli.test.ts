@@ -13,13 +13,21 @@ const temp = () => {
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-const env = { FIXWRIGHT_DATA_DIR: join(tmpdir(), 'fw-qf-cli-data'), FIXWRIGHT_MODEL: '', OPENAI_BASE_URL: '', REDIS_URL: '' };
+const env = {
+  FIXWRIGHT_DATA_DIR: join(tmpdir(), 'fw-qf-cli-data'),
+  FIXWRIGHT_MODEL: '',
+  OPENAI_BASE_URL: '',
+  REDIS_URL: '',
+};
 
 describe('fixwright edit', () => {
   it('prints the diff of a verified rule-tier fix, and --write applies it', async () => {
     const dir = temp();
     const file = join(dir, 'total.py');
-    writeFileSync(file, 'import os\n\n\ndef total(items):\n    s = 0\n    for i in itm:\n        s += i\n    return s\n');
+    writeFileSync(
+      file,
+      'import os\n\n\ndef total(items):\n    s = 0\n    for i in itm:\n        s += i\n    return s\n',
+    );
     const r = await runCli(['edit', file, '--line', '6', '--diagnostic', "NameError: name 'itm' is not defined"], env);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('-    for i in itm:\n+    for i in items:');

@@ -1,7 +1,14 @@
 import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parsePythonTree } from '../../localisation/index.js';
-import { AnalysisContainer, createPythonAdapter, planSkeleton, QuickFixService, editsFromResponse, type EditRequest } from '../../quickfix/index.js';
+import {
+  AnalysisContainer,
+  createPythonAdapter,
+  planSkeleton,
+  QuickFixService,
+  editsFromResponse,
+  type EditRequest,
+} from '../../quickfix/index.js';
 import { forgetTrees, treeOf } from '../../quickfix/python/text.js';
 
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
@@ -163,16 +170,35 @@ describe('the skeleton of a file', () => {
   });
 
   it('keeps whole a definition that mentions a focus name or declares a global', () => {
-    const code = 'import json\n\ndef a():\n    return json.dumps(1)\n\ndef b():\n    global STATE\n    STATE = 1\n\ndef c():\n    return 2\n\ndef d(x):\n    return x\n';
+    const code =
+      'import json\n\ndef a():\n    return json.dumps(1)\n\ndef b():\n    global STATE\n    STATE = 1\n\ndef c():\n    return 2\n\ndef d(x):\n    return x\n';
     const outcome = planSkeleton(code, { ranges: [{ start: 13, end: 14 }], names: ['json'] });
-    expect(outcome.ok && outcome.plan.text.split('\n').slice(0, 11)).toEqual(['import json', '', 'def a():', '    return json.dumps(1)', '', 'def b():', '    global STATE', '    STATE = 1', '', 'def c(): pass', '']);
+    expect(outcome.ok && outcome.plan.text.split('\n').slice(0, 11)).toEqual([
+      'import json',
+      '',
+      'def a():',
+      '    return json.dumps(1)',
+      '',
+      'def b():',
+      '    global STATE',
+      '    STATE = 1',
+      '',
+      'def c(): pass',
+      '',
+    ]);
   });
 
   it('refuses (the whole file is analysed) when a syntax error or a Python 2 statement lies outside the focus', () => {
     const broken = 'def a(:\n    return 1\n\ndef b(x):\n    return x\n';
-    expect(planSkeleton(broken, { ranges: [{ start: 4, end: 5 }] })).toMatchObject({ ok: false, reason: expect.stringMatching(/syntax error/) });
+    expect(planSkeleton(broken, { ranges: [{ start: 4, end: 5 }] })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/syntax error/),
+    });
     const py2 = 'def a(x):\n    print x\n\ndef b(x):\n    return x\n';
-    expect(planSkeleton(py2, { ranges: [{ start: 4, end: 5 }] })).toMatchObject({ ok: false, reason: expect.stringMatching(/Python 2/) });
+    expect(planSkeleton(py2, { ranges: [{ start: 4, end: 5 }] })).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/Python 2/),
+    });
     // A syntax error inside the focus is the one pyflakes reports: the skeleton stands.
     expect(planSkeleton(broken, { ranges: [{ start: 1, end: 2 }] }).ok).toBe(true);
   });
@@ -181,8 +207,16 @@ describe('the skeleton of a file', () => {
 describe('the tree of a candidate, parsed incrementally from the code it edits', () => {
   it('is the tree a fresh parse gives, positions included, after wide characters on the edited line', () => {
     const base = `${'def f(a):\n    return a\n\n'.repeat(1500)}label = "größe"; z = 1\nprint(label)\n`;
-    const positions = (tree: ReturnType<typeof treeOf>) => tree.rootNode.descendantsOfType('identifier').slice(-6).map((n) => `${n.startPosition.row}:${n.startPosition.column}:${n.text}`);
-    for (const edited of [base.replace('z = 1\n', 'z = 22\nw = z\n'), base.replace('    return a\n\ndef f', '    return (a\n\ndef f'), base.replace('print(label)', 'prnt(label, größe)')]) {
+    const positions = (tree: ReturnType<typeof treeOf>) =>
+      tree.rootNode
+        .descendantsOfType('identifier')
+        .slice(-6)
+        .map((n) => `${n.startPosition.row}:${n.startPosition.column}:${n.text}`);
+    for (const edited of [
+      base.replace('z = 1\n', 'z = 22\nw = z\n'),
+      base.replace('    return a\n\ndef f', '    return (a\n\ndef f'),
+      base.replace('print(label)', 'prnt(label, größe)'),
+    ]) {
       forgetTrees();
       treeOf(base);
       const incremental = treeOf(edited);
@@ -200,14 +234,23 @@ describe('skeleton analysis finds what the whole-file analysis finds', () => {
     if (!full.available) return;
     // The planted findings are all there (so the comparison below compares something).
     expect(full.diagnostics.map(brief)).toEqual(
-      expect.arrayContaining([expect.stringMatching(/undefined name 'totl'/), expect.stringMatching(/undefined name 'rankd'/), expect.stringMatching(/'unused_prefix' is assigned to but never used/), expect.stringMatching(/'itertools' imported but unused/), expect.stringMatching(/import 'os' from line 7 shadowed by loop variable/), expect.stringMatching(/redefinition of unused 'summarise'/)]),
+      expect.arrayContaining([
+        expect.stringMatching(/undefined name 'totl'/),
+        expect.stringMatching(/undefined name 'rankd'/),
+        expect.stringMatching(/'unused_prefix' is assigned to but never used/),
+        expect.stringMatching(/'itertools' imported but unused/),
+        expect.stringMatching(/import 'os' from line 7 shadowed by loop variable/),
+        expect.stringMatching(/redefinition of unused 'summarise'/),
+      ]),
     );
     for (const def of definitions(MODULE)) {
       const focused = await skeletal.diagnostics(MODULE, { ranges: [{ start: def.start, end: def.end }] });
       expect(focused.available && focused.view, def.name).toBeTruthy();
       if (!focused.available) continue;
       const inside = (d: { line?: number }) => d.line !== undefined && d.line >= def.start && d.line <= def.end;
-      expect(focused.diagnostics.filter(inside).map(brief), def.name).toEqual(full.diagnostics.filter(inside).map(brief));
+      expect(focused.diagnostics.filter(inside).map(brief), def.name).toEqual(
+        full.diagnostics.filter(inside).map(brief),
+      );
     }
   });
 
@@ -221,7 +264,14 @@ describe('skeleton analysis finds what the whole-file analysis finds', () => {
 });
 
 describe('quick fixes verified on skeletons answer as whole-file verification does', () => {
-  const request = (code: string, line: number, message: string, region = definitions(code).filter((d) => d.start <= line && d.end >= line).pop()!): EditRequest => ({
+  const request = (
+    code: string,
+    line: number,
+    message: string,
+    region = definitions(code)
+      .filter((d) => d.start <= line && d.end >= line)
+      .pop()!,
+  ): EditRequest => ({
     language: 'python',
     code,
     start_line: region.start,
@@ -235,16 +285,26 @@ describe('quick fixes verified on skeletons answer as whole-file verification do
     ['an unused local', 41, "local variable 'unused_prefix' is assigned to but never used"],
     ['a function-level unused import', 63, "'itertools' imported but unused"],
   ])('%s', async (_name, line, message) => {
-    const [fromSkeleton, fromWhole] = await Promise.all([fast.edit(request(MODULE, line, message)), reference.edit(request(MODULE, line, message))]);
+    const [fromSkeleton, fromWhole] = await Promise.all([
+      fast.edit(request(MODULE, line, message)),
+      reference.edit(request(MODULE, line, message)),
+    ]);
     expect(fromSkeleton.status).toBe('edited');
     expect(fromSkeleton.verification.checked.join(' ')).toMatch(/skeleton/);
-    expect({ edits: fromSkeleton.edits, fixed: fromSkeleton.verification.fixed }).toEqual({ edits: fromWhole.edits, fixed: fromWhole.verification.fixed });
+    expect({ edits: fromSkeleton.edits, fixed: fromSkeleton.verification.fixed }).toEqual({
+      edits: fromWhole.edits,
+      fixed: fromWhole.verification.fixed,
+    });
   });
 
   it('an import added at the top is checked against every function that mentions its name', async () => {
     // `import json` would be shadowed by the loop variable in names(): a new problem the whole file shows.
-    const code = 'def load(text):\n    return json.loads(text)\n\n\ndef names(rows):\n    for json in rows:\n        print(json)\n';
-    const [fromSkeleton, fromWhole] = await Promise.all([fast.edit(request(code, 2, "undefined name 'json'")), reference.edit(request(code, 2, "undefined name 'json'"))]);
+    const code =
+      'def load(text):\n    return json.loads(text)\n\n\ndef names(rows):\n    for json in rows:\n        print(json)\n';
+    const [fromSkeleton, fromWhole] = await Promise.all([
+      fast.edit(request(code, 2, "undefined name 'json'")),
+      reference.edit(request(code, 2, "undefined name 'json'")),
+    ]);
     expect(fromWhole.status).toBe('no_edits');
     expect(fromSkeleton.status).toBe(fromWhole.status);
   });

@@ -15,7 +15,7 @@ describe('diagnostics from editors and linters', () => {
     ["undefined name 'os'", 'undefined_name', 'os'],
     ["F401 'os.path' imported but unused", 'unused_import', 'os.path'],
     ["local variable 'x' is assigned to but never used", 'unused_local', 'x'],
-    ['SyntaxError: expected \':\'', 'syntax', undefined],
+    ["SyntaxError: expected ':'", 'syntax', undefined],
     ["'(' was never closed", 'syntax', undefined],
     ['test_add: assert add(2, 3) == 5 failed', 'other', undefined],
   ])('%s', (message, kind, name) => {
@@ -23,14 +23,24 @@ describe('diagnostics from editors and linters', () => {
   });
 
   it('reads lines from "at line N" and file:line:col, and takes a code', () => {
-    const [a, b, c] = clientDiagnostics(["name 'x' is not defined at line 7", 'app.py:12:4: F821 undefined name y', { message: 'whatever', code: 'F841' }]);
+    const [a, b, c] = clientDiagnostics([
+      "name 'x' is not defined at line 7",
+      'app.py:12:4: F821 undefined name y',
+      { message: 'whatever', code: 'F841' },
+    ]);
     expect(a).toMatchObject({ line: 7, name: 'x' });
     expect(b).toMatchObject({ line: 12, kind: 'undefined_name', name: 'y' });
     expect(c).toMatchObject({ kind: 'unused_local' });
   });
 
   it('counts a problem as new per occurrence, wherever edits moved it', () => {
-    const d = (line: number, name: string) => ({ line, message: `undefined name '${name}'`, kind: 'undefined_name' as const, name, source: 'pyflakes' as const });
+    const d = (line: number, name: string) => ({
+      line,
+      message: `undefined name '${name}'`,
+      kind: 'undefined_name' as const,
+      name,
+      source: 'pyflakes' as const,
+    });
     expect(newDiagnostics([d(1, 'a')], [d(5, 'a')])).toEqual([]);
     expect(newDiagnostics([d(1, 'a')], [d(1, 'a'), d(2, 'a')])).toEqual([d(2, 'a')]);
   });
@@ -60,7 +70,7 @@ describe('line edits', () => {
   });
 });
 
-describe('the rule tier\'s scope of work', () => {
+describe("the rule tier's scope of work", () => {
   it.each([
     [undefined, true],
     ['fix errors only', true],
@@ -78,7 +88,15 @@ describe('the rule tier\'s scope of work', () => {
 });
 
 describe('the cache', () => {
-  const answer = (n: number) => ({ edits: [], raw_patch_dsl: 'x'.repeat(n), status: 'no_edits' as const, tier: 'rule' as const, verification: {} as never, model_version: null, model_rounds: 0 });
+  const answer = (n: number) => ({
+    edits: [],
+    raw_patch_dsl: 'x'.repeat(n),
+    status: 'no_edits' as const,
+    tier: 'rule' as const,
+    verification: {} as never,
+    model_version: null,
+    model_rounds: 0,
+  });
 
   it('evicts the least recently used entry past its entry bound', async () => {
     const cache = new EditCache({ maxEntries: 2 });
@@ -101,7 +119,8 @@ describe('the cache', () => {
 });
 
 describe('bug injection', () => {
-  const code = 'import os\nimport sys\n\n\ndef walk(root):\n    found = []\n    for name in os.listdir(root):\n        if name.endswith(".py"):\n            found.append(os.path.join(root, name))\n    return found\n\n\nprint(walk(sys.argv[1]))\n';
+  const code =
+    'import os\nimport sys\n\n\ndef walk(root):\n    found = []\n    for name in os.listdir(root):\n        if name.endswith(".py"):\n            found.append(os.path.join(root, name))\n    return found\n\n\nprint(walk(sys.argv[1]))\n';
 
   it('is reproducible from its seed, and each kind changes the code', () => {
     for (const kind of BUG_KINDS) {
@@ -114,16 +133,36 @@ describe('bug injection', () => {
   });
 });
 
-describe('the cache\'s settings', () => {
+describe("the cache's settings", () => {
   it('default to 1000 entries, 64 MiB and 24 h, and are read from the environment', () => {
-    expect(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings' }).quickfix).toEqual({ cacheMaxEntries: 1000, cacheMaxBytes: 64 * 1024 * 1024, cacheTtlSeconds: 86400 });
-    expect(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_ENTRIES: '50', FIXWRIGHT_EDIT_CACHE_BYTES: '2m', FIXWRIGHT_EDIT_CACHE_TTL: '60' }).quickfix).toEqual({ cacheMaxEntries: 50, cacheMaxBytes: 2 * 1024 * 1024, cacheTtlSeconds: 60 });
+    expect(loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings' }).quickfix).toEqual({
+      cacheMaxEntries: 1000,
+      cacheMaxBytes: 64 * 1024 * 1024,
+      cacheTtlSeconds: 86400,
+    });
+    expect(
+      loadSettings({
+        FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings',
+        FIXWRIGHT_EDIT_CACHE_ENTRIES: '50',
+        FIXWRIGHT_EDIT_CACHE_BYTES: '2m',
+        FIXWRIGHT_EDIT_CACHE_TTL: '60',
+      }).quickfix,
+    ).toEqual({ cacheMaxEntries: 50, cacheMaxBytes: 2 * 1024 * 1024, cacheTtlSeconds: 60 });
   });
 
   it('refuse bad values, naming every variable at fault', () => {
-    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_ENTRIES: '0', FIXWRIGHT_EDIT_CACHE_BYTES: 'lots', FIXWRIGHT_EDIT_CACHE_TTL: '1.5' })).toThrow(
+    expect(() =>
+      loadSettings({
+        FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings',
+        FIXWRIGHT_EDIT_CACHE_ENTRIES: '0',
+        FIXWRIGHT_EDIT_CACHE_BYTES: 'lots',
+        FIXWRIGHT_EDIT_CACHE_TTL: '1.5',
+      }),
+    ).toThrow(
       /FIXWRIGHT_EDIT_CACHE_ENTRIES:? .*greater than 0.*FIXWRIGHT_EDIT_CACHE_BYTES:? .*size such as.*FIXWRIGHT_EDIT_CACHE_TTL:? .*whole number/,
     );
-    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_BYTES: '1k' })).toThrow(/FIXWRIGHT_EDIT_CACHE_BYTES:? .*from 64k to 64g/);
+    expect(() => loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-qf-settings', FIXWRIGHT_EDIT_CACHE_BYTES: '1k' })).toThrow(
+      /FIXWRIGHT_EDIT_CACHE_BYTES:? .*from 64k to 64g/,
+    );
   });
 });

@@ -88,21 +88,27 @@ for pid in sorted(int(p) for p in os.listdir('/proc') if p.isdigit()):
   });
 
   it('stops a memory hog and reports it as OOM', async () => {
-    const r = await py("a = bytearray(1024 ** 3); a[::4096] = b'x' * len(a[::4096]); print('SURVIVED')", 30, { memoryBytes: 128 * 1024 ** 2 });
+    const r = await py("a = bytearray(1024 ** 3); a[::4096] = b'x' * len(a[::4096]); print('SURVIVED')", 30, {
+      memoryBytes: 128 * 1024 ** 2,
+    });
     expect(r.oomKilled).toBe(true);
     expect(r.exitCode).toBe(137);
     expect(r.stdout.text).not.toContain('SURVIVED');
   });
 
   it('contains a fork bomb with the pids limit', async () => {
-    const r = await py(`
+    const r = await py(
+      `
 import os, time
 n = 0
 try:
     while True:
         if os.fork() == 0: time.sleep(5); os._exit(0)
         n += 1
-except OSError as e: print('forks stopped at', n, e.errno)`, 30, { pids: 64 });
+except OSError as e: print('forks stopped at', n, e.errno)`,
+      30,
+      { pids: 64 },
+    );
     expect(r.stdout.text).toMatch(/forks stopped at \d+ 11/); // EAGAIN
     const n = Number(/forks stopped at (\d+)/.exec(r.stdout.text)![1]);
     expect(n).toBeLessThan(64);
@@ -118,8 +124,11 @@ except OSError as e: print('forks stopped at', n, e.errno)`, 30, { pids: 64 });
   });
 
   it('rejects a patch that climbs out with ../ before it reaches the container', async () => {
-    const patch = 'diff --git a/../escape.txt b/../escape.txt\nnew file mode 100644\n--- /dev/null\n+++ b/../escape.txt\n@@ -0,0 +1 @@\n+pwned\n';
-    const result = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) => applyPatch(s, patch, { repoDir: repo }));
+    const patch =
+      'diff --git a/../escape.txt b/../escape.txt\nnew file mode 100644\n--- /dev/null\n+++ b/../escape.txt\n@@ -0,0 +1 @@\n+pwned\n';
+    const result = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, (s) =>
+      applyPatch(s, patch, { repoDir: repo }),
+    );
     expect(result.ok).toBe(false);
     expect(result.ok === false && result.reason).toBe('rejected');
     expect(result.ok === false && result.message).toMatch(/'\.\.\/escape\.txt' uses '\.\.' .*\[rule parent-dir\]/);

@@ -44,7 +44,15 @@ describe('buildContainerSpec', () => {
     expect(host.Tmpfs![LEASE_DIR]).toMatch(/mode=0755/);
     expect(host.Tmpfs![LEASE_DIR]).toMatch(/noexec/);
     expect(spec.Entrypoint![2]).toContain(LEASE_FILE);
-    const warm = buildContainerSpec({ image: 'img', limits: { memoryBytes: 1, cpus: 1, pids: 1, workdirBytes: 1 }, leaseSeconds: 60, leaseBoundSeconds: 3600, ownerHost: 'h', ownerPid: 1, now: 0 });
+    const warm = buildContainerSpec({
+      image: 'img',
+      limits: { memoryBytes: 1, cpus: 1, pids: 1, workdirBytes: 1 },
+      leaseSeconds: 60,
+      leaseBoundSeconds: 3600,
+      ownerHost: 'h',
+      ownerPid: 1,
+      now: 0,
+    });
     expect(warm.Cmd).toEqual(['60']);
     expect(warm.Labels![LABELS.leaseUntil]).toBe(String(3_600_000));
   });

@@ -22,7 +22,9 @@ describe('sandboxes at process exit', () => {
     expect(await ownContainers()).toEqual([]);
     // A command still starting up when the signal came: its runtime starts nothing.
     const late = await testRuntime({ concurrency: 2, warm: 2 });
-    await expect(late.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['python3', '-c', 'pass'] })).rejects.toMatchObject({ code: 'FW_ERR_SANDBOX_CLOSED' });
+    await expect(
+      late.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['python3', '-c', 'pass'] }),
+    ).rejects.toMatchObject({ code: 'FW_ERR_SANDBOX_CLOSED' });
     await new Promise((r) => setTimeout(r, 300));
     expect(late.warm.warm).toBe(0);
     expect(await ownContainers()).toEqual([]);

@@ -1,7 +1,11 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ScriptedChatRequest, type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import {
+  type ScriptedChatRequest,
+  type ScriptedServer,
+  startScriptedOpenAIServer,
+} from '../../core/scripted-openai-server.js';
 import { removeRepos } from '../helpers/fixture-repo.js';
 import { solveWithScriptedModel } from '../helpers/solve-run.js';
 
@@ -26,10 +30,12 @@ PyMODINIT_FUNC PyInit__k(void) { return PyModule_Create(&d); }
 `,
   'tests/test_k.py': 'from kp import factor\n\n\ndef test_positive():\n    assert factor() > 0\n',
 };
-const REPRO = '```python\n# tests/test_repro_factor.py\nfrom kp import factor\n\n\ndef test_factor_is_three():\n    assert factor() == 3\n```\n';
+const REPRO =
+  '```python\n# tests/test_repro_factor.py\nfrom kp import factor\n\n\ndef test_factor_is_three():\n    assert factor() == 3\n```\n';
 const FIX = `${REPRO}\nbuildconf.py\n\`\`\`python\n<<<<<<< SEARCH\nFACTOR = 2\n=======\nFACTOR = 3\n>>>>>>> REPLACE\n\`\`\`\n`;
 const KEY = 'sk-test-extension-agent-123456';
-const isReproduce = (q: ScriptedChatRequest) => JSON.stringify(q.messages ?? []).includes('Write only the reproduction test now');
+const isReproduce = (q: ScriptedChatRequest) =>
+  JSON.stringify(q.messages ?? []).includes('Write only the reproduction test now');
 
 describe('solve on a project with an extension build (scripted model over HTTP, real sandboxes)', () => {
   let server: ScriptedServer | undefined;
@@ -41,11 +47,18 @@ describe('solve on a project with an extension build (scripted model over HTTP, 
 
   it("starts every sandbox from the cached build and builds again where a candidate's patch changed an input", async () => {
     server = await startScriptedOpenAIServer({ respond: (q) => (isReproduce(q) ? REPRO : FIX), apiKey: KEY });
-    const { r, out, result, events } = await solveWithScriptedModel(server, REPO, KEY, ['--samples', '1', '--max-attempts', '1']);
+    const { r, out, result, events } = await solveWithScriptedModel(server, REPO, KEY, [
+      '--samples',
+      '1',
+      '--max-attempts',
+      '1',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     // Built once, in a sandbox of its own, and cached where eval keeps builds.
     expect(readdirSync(join(out, 'data', 'extension-builds'))).toHaveLength(1);
-    expect(events.find((e) => e.type === 'log' && e.data.step === 'baseline' && e.data.level === 'warn')).toBeUndefined();
+    expect(
+      events.find((e) => e.type === 'log' && e.data.step === 'baseline' && e.data.level === 'warn'),
+    ).toBeUndefined();
     // The reproduction test fails at the base (factor 2) and passes only where the patched
     // buildconf.py was compiled in again, in the candidate's sandbox.
     const tests = events.filter((e) => e.type === 'test_result').map((e) => e.data);

@@ -7,10 +7,18 @@ import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../core/config.js';
 import { assetPath } from '../../core/paths.js';
-import { cleanOutputsTar, DEFAULT_BUILD_INPUTS, extensionBuildLimits, extensionBuildSchema, inputMatcher } from '../../sandbox/index.js';
+import {
+  cleanOutputsTar,
+  DEFAULT_BUILD_INPUTS,
+  extensionBuildLimits,
+  extensionBuildSchema,
+  inputMatcher,
+} from '../../sandbox/index.js';
 
 /** A gzipped tar of the given entries, made as a hostile build could make it. */
-async function tarOf(entries: Array<{ name: string; type?: 'file' | 'symlink' | 'directory' | 'link'; linkname?: string; data?: string }>): Promise<Buffer> {
+async function tarOf(
+  entries: Array<{ name: string; type?: 'file' | 'symlink' | 'directory' | 'link'; linkname?: string; data?: string }>,
+): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
   p.on('data', (c: unknown) => chunks.push(c as Buffer));
@@ -33,24 +41,53 @@ describe('extension builds without a sandbox', () => {
       [[{ name: '/tmp/abs.txt', data: 'x' }], /plain relative path/],
       [[{ name: 'a/./b.so', data: 'x' }], /plain relative path/],
       [[{ name: '.git/hooks/post-checkout', data: 'x' }], /inside \.git/],
-      [[{ name: 'a.so', data: 'x' }, { name: 'a.so', data: 'y' }], /twice/],
+      [
+        [
+          { name: 'a.so', data: 'x' },
+          { name: 'a.so', data: 'y' },
+        ],
+        /twice/,
+      ],
     ];
     for (const [entries, why] of bad) {
-      await expect(cleanOutputsTar(await tarOf(entries))).rejects.toMatchObject({ code: 'FW_ERR_SANDBOX', message: expect.stringMatching(why) });
+      await expect(cleanOutputsTar(await tarOf(entries))).rejects.toMatchObject({
+        code: 'FW_ERR_SANDBOX',
+        message: expect.stringMatching(why),
+      });
     }
-    await expect(cleanOutputsTar(await tarOf([{ name: 'big.so', data: 'x'.repeat(2000) }]), 1000)).rejects.toThrow(/more than 1000 bytes/);
-    const good = await cleanOutputsTar(await tarOf([{ name: 'pkg/_m.cpython-311-x86_64-linux-gnu.so', data: 'ELF' }, { name: 'pkg/_m.c', data: 'int x;' }]));
+    await expect(cleanOutputsTar(await tarOf([{ name: 'big.so', data: 'x'.repeat(2000) }]), 1000)).rejects.toThrow(
+      /more than 1000 bytes/,
+    );
+    const good = await cleanOutputsTar(
+      await tarOf([
+        { name: 'pkg/_m.cpython-311-x86_64-linux-gnu.so', data: 'ELF' },
+        { name: 'pkg/_m.c', data: 'int x;' },
+      ]),
+    );
     expect(good.outputs).toEqual(['pkg/_m.cpython-311-x86_64-linux-gnu.so', 'pkg/_m.c']);
     expect(gunzipSync(good.tar).includes(Buffer.from('int x;'))).toBe(true);
   });
 
   it('the default inputs take in all setup code, entries add inputs, and [ ] are refused', () => {
     const match = inputMatcher(DEFAULT_BUILD_INPUTS);
-    for (const path of ['setup.py', 'astropy/wcs/setup_package.py', 'setupext.py', 'sklearn/_build_utils/openmp_helpers.py', '_build_utils/x.py', 'pkg/_m.pyx', 'src/x.h', 'setup.cfg']) {
+    for (const path of [
+      'setup.py',
+      'astropy/wcs/setup_package.py',
+      'setupext.py',
+      'sklearn/_build_utils/openmp_helpers.py',
+      '_build_utils/x.py',
+      'pkg/_m.pyx',
+      'src/x.h',
+      'setup.cfg',
+    ]) {
       expect(match(path), path).toBe(true);
     }
-    for (const path of ['astropy/wcs/docstrings.py', 'pkg/__init__.py', 'tests/test_x.py', 'my_build_utils/x.py']) expect(match(path), path).toBe(false);
-    const build = extensionBuildSchema.parse({ command: ['python3', 'setup.py', 'build_ext'], extra_inputs: ['astropy/wcs/docstrings.py'] });
+    for (const path of ['astropy/wcs/docstrings.py', 'pkg/__init__.py', 'tests/test_x.py', 'my_build_utils/x.py'])
+      expect(match(path), path).toBe(false);
+    const build = extensionBuildSchema.parse({
+      command: ['python3', 'setup.py', 'build_ext'],
+      extra_inputs: ['astropy/wcs/docstrings.py'],
+    });
     expect(build.inputs).toEqual(DEFAULT_BUILD_INPUTS);
     expect(build.extra_inputs).toEqual(['astropy/wcs/docstrings.py']);
     expect(extensionBuildSchema.safeParse({ command: ['x'], inputs: ['*.[ch]'] }).success).toBe(false);
@@ -59,10 +96,32 @@ describe('extension builds without a sandbox', () => {
 
   it('the host matches inputs as the sandbox helper does', () => {
     const patterns = ['*.pyx', 'setup*.py', '_build_utils/', 'src/*.h', 'pkg/gen/', 'a?c.txt', 'lib*/x.c'];
-    const paths = ['m.pyx', 'a/b/m.pyx', 'setup.py', 'x/setup_package.py', 'x/_build_utils/a.py', '_build_utils/b.py', 'x_build_utils/c.py', 'src/a.h', 'src/b/c.h', 'x/src/a.h', 'pkg/gen/a', 'x/pkg/gen/a', 'abc.txt', 'd/abc.txt', 'ac.txt', 'lib1/x.c', 'lib/y/x.c'];
-    const helper = readFileSync(assetPath('sandbox/assets/extension-build.py'), 'utf8').split("if __name__ == '__main__':")[0];
+    const paths = [
+      'm.pyx',
+      'a/b/m.pyx',
+      'setup.py',
+      'x/setup_package.py',
+      'x/_build_utils/a.py',
+      '_build_utils/b.py',
+      'x_build_utils/c.py',
+      'src/a.h',
+      'src/b/c.h',
+      'x/src/a.h',
+      'pkg/gen/a',
+      'x/pkg/gen/a',
+      'abc.txt',
+      'd/abc.txt',
+      'ac.txt',
+      'lib1/x.c',
+      'lib/y/x.c',
+    ];
+    const helper = readFileSync(assetPath('sandbox/assets/extension-build.py'), 'utf8').split(
+      "if __name__ == '__main__':",
+    )[0];
     const python = `${helper}\nimport json, sys\nq = json.load(sys.stdin)\nprint(json.dumps([matches(p, q['patterns']) for p in q['paths']]))`;
-    const fromHelper = JSON.parse(execFileSync('python3', ['-I', '-S', '-c', python], { input: JSON.stringify({ patterns, paths }) }).toString()) as boolean[];
+    const fromHelper = JSON.parse(
+      execFileSync('python3', ['-I', '-S', '-c', python], { input: JSON.stringify({ patterns, paths }) }).toString(),
+    ) as boolean[];
     const match = inputMatcher(patterns);
     expect(paths.map(match)).toEqual(fromHelper);
     expect(fromHelper.filter(Boolean).length).toBeGreaterThan(5);
@@ -73,7 +132,10 @@ describe('extension builds without a sandbox', () => {
     try {
       mkdirSync(join(dir, 'ours'));
       mkdirSync(join(dir, 'theirs'));
-      writeFileSync(join(dir, 'ours', 'sitecustomize.py'), readFileSync(assetPath('sandbox/assets/extension-build-reads.py'), 'utf8'));
+      writeFileSync(
+        join(dir, 'ours', 'sitecustomize.py'),
+        readFileSync(assetPath('sandbox/assets/extension-build-reads.py'), 'utf8'),
+      );
       writeFileSync(join(dir, 'theirs', 'sitecustomize.py'), 'import builtins\nbuiltins.FW_THEIRS = 1\n');
       const out = execFileSync('python3', ['-c', 'import builtins; print(getattr(builtins, "FW_THEIRS", 0))'], {
         env: { ...process.env, PYTHONPATH: `${join(dir, 'ours')}:${join(dir, 'theirs')}` },
@@ -90,7 +152,10 @@ describe('extension builds without a sandbox', () => {
     expect(roomy.memoryBytes).toBe(4 * 1024 ** 3);
     expect(roomy.cpus).toBeGreaterThanOrEqual(1);
     expect(roomy.pids).toBe(1024);
-    const chosen = extensionBuildLimits(loadSettings({ FIXWRIGHT_SANDBOX_CPUS: '0.5', FIXWRIGHT_SANDBOX_MEMORY: '1g', FIXWRIGHT_SANDBOX_PIDS: '100' }).sandbox);
+    const chosen = extensionBuildLimits(
+      loadSettings({ FIXWRIGHT_SANDBOX_CPUS: '0.5', FIXWRIGHT_SANDBOX_MEMORY: '1g', FIXWRIGHT_SANDBOX_PIDS: '100' })
+        .sandbox,
+    );
     expect(chosen).toMatchObject({ cpus: 0.5, memoryBytes: 1024 ** 3, pids: 100, workdirBytes: 3 * 1024 ** 3 });
   });
 });

@@ -44,12 +44,24 @@ function fixtureFiles(): Record<string, string> {
 const TOOLCHAIN = { apt: ['gcc', 'libc6-dev', 'python3-dev', 'python3-setuptools', 'cython3', 'python3-numpy'] };
 
 const environment = (over: Partial<TestEnvironment> = {}): TestEnvironment =>
-  testEnvironment({ source: 'table', key: 'extpkg@0.1', image: TOOLCHAIN, build: { command: ['python3', 'setup.py', 'build_ext', '--inplace'] }, ...over });
+  testEnvironment({
+    source: 'table',
+    key: 'extpkg@0.1',
+    image: TOOLCHAIN,
+    build: { command: ['python3', 'setup.py', 'build_ext', '--inplace'] },
+    ...over,
+  });
 
 const counts = async () => {
   const metric = (await metricsRegistry.getMetricsAsJSON()).find((m) => m.name === 'fixwright_extension_builds_total');
   const by = (result: string) => (metric?.values ?? []).find((v) => v.labels.result === result)?.value ?? 0;
-  return { built: by('built'), cached: by('cached'), shared: by('shared'), rebuilt: by('rebuilt'), failed: by('failed') };
+  return {
+    built: by('built'),
+    cached: by('cached'),
+    shared: by('shared'),
+    rebuilt: by('rebuilt'),
+    failed: by('failed'),
+  };
 };
 
 /** A C module whose value comes from buildconf.py, which setup.py reads (as astropy's setup_package.py reads docstrings.py). */
@@ -82,7 +94,16 @@ os.symlink('/tmp', 'lnk')
 ];
 
 const patchScale = (factor: number) =>
-  ['diff --git a/extpkg/_scale.pyx b/extpkg/_scale.pyx', '--- a/extpkg/_scale.pyx', '+++ b/extpkg/_scale.pyx', '@@ -1,2 +1,2 @@', ' def scale(double x):', '-    return x * 2', `+    return x * ${factor}`, ''].join('\n');
+  [
+    'diff --git a/extpkg/_scale.pyx b/extpkg/_scale.pyx',
+    '--- a/extpkg/_scale.pyx',
+    '+++ b/extpkg/_scale.pyx',
+    '@@ -1,2 +1,2 @@',
+    ' def scale(double x):',
+    '-    return x * 2',
+    `+    return x * ${factor}`,
+    '',
+  ].join('\n');
 
 describe('extension builds', () => {
   let runtime: SandboxRuntime;
@@ -105,7 +126,10 @@ describe('extension builds', () => {
   it('builds once in a sandbox (two callers share it), reuses the cache, and rebuilds in the test sandbox when a patch changes a .pyx', async () => {
     const env = environment();
     const before = await counts();
-    const [a, b] = await Promise.all([prepareExtensionBuild(runtime, env, { image, repo, cacheDir }), prepareExtensionBuild(runtime, env, { image, repo, cacheDir })]);
+    const [a, b] = await Promise.all([
+      prepareExtensionBuild(runtime, env, { image, repo, cacheDir }),
+      prepareExtensionBuild(runtime, env, { image, repo, cacheDir }),
+    ]);
     const afterFirst = await counts();
     expect(afterFirst.built - before.built).toBe(1);
     expect(afterFirst.shared - before.shared).toBe(1);
@@ -139,7 +163,10 @@ describe('extension builds', () => {
       const applied = await applyPatch(s, patchScale(3), { timeoutSeconds: 60, asHarness: true });
       expect(applied.ok).toBe(true);
       const rebuild = await prepareCheckout(s, env);
-      const check = await s.run(['python3', '-c', 'import extpkg; print(extpkg.scale(2.0))'], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } });
+      const check = await s.run(['python3', '-c', 'import extpkg; print(extpkg.scale(2.0))'], {
+        timeoutSeconds: 60,
+        env: { PYTHONPATH: '/work' },
+      });
       return { rebuild, out: check.stdout.text.trim() };
     });
     expect(patched.rebuild).toMatchObject({ rebuilt: true, full: false, changed: ['extpkg/_scale.pyx'] });
@@ -148,12 +175,20 @@ describe('extension builds', () => {
   }, 600_000);
 
   it('a failed build is an image-build error with the log tail, and a sandbox with no cached build builds in place', async () => {
-    const failing = environment({ build: { command: ['python3', '-c', 'import sys; print("compiler says no"); sys.exit(3)'] } });
-    await expect(prepareExtensionBuild(runtime, failing, { image, repo, cacheDir })).rejects.toMatchObject({ code: 'FW_ERR_IMAGE_BUILD', message: expect.stringContaining('compiler says no') });
+    const failing = environment({
+      build: { command: ['python3', '-c', 'import sys; print("compiler says no"); sys.exit(3)'] },
+    });
+    await expect(prepareExtensionBuild(runtime, failing, { image, repo, cacheDir })).rejects.toMatchObject({
+      code: 'FW_ERR_IMAGE_BUILD',
+      message: expect.stringContaining('compiler says no'),
+    });
 
     const env = environment();
     const broken = await runtime.withSandbox({ image, repo }, async (s) => {
-      const applied = await applyPatch(s, patchScale(3).replace('x * 3', 'x *'), { timeoutSeconds: 60, asHarness: true });
+      const applied = await applyPatch(s, patchScale(3).replace('x * 3', 'x *'), {
+        timeoutSeconds: 60,
+        asHarness: true,
+      });
       expect(applied.ok).toBe(true);
       return prepareCheckout(s, env).then(
         () => undefined,
@@ -177,7 +212,17 @@ describe('extension builds', () => {
     // A half-written build of a process that is gone, and one of a live process.
     const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
     let dead = 999_999;
-    while ((() => { try { process.kill(dead, 0); return true; } catch { return false; } })()) dead -= 1;
+    while (
+      (() => {
+        try {
+          process.kill(dead, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      })()
+    )
+      dead -= 1;
     const stale = join(cacheDir, `x.tmp-${host}-${dead}-0a`);
     const live = join(cacheDir, `y.tmp-${host}-${process.pid}-0b`);
     mkdirSync(stale);
@@ -194,8 +239,14 @@ describe('extension builds', () => {
         return calls === 1 ? Promise.reject(new Error('engine busy')) : runtime.withSandbox(options, task);
       },
     };
-    await expect(prepareExtensionBuild(flaky, env, { image, repo: { kind: 'git', gitDir, commit: a }, cacheDir })).rejects.toThrow('engine busy');
-    const ba = (await prepareExtensionBuild(flaky, env, { image, repo: { kind: 'git', gitDir, commit: a }, cacheDir }))!;
+    await expect(
+      prepareExtensionBuild(flaky, env, { image, repo: { kind: 'git', gitDir, commit: a }, cacheDir }),
+    ).rejects.toThrow('engine busy');
+    const ba = (await prepareExtensionBuild(flaky, env, {
+      image,
+      repo: { kind: 'git', gitDir, commit: a },
+      cacheDir,
+    }))!;
     expect(calls).toBe(2);
     expect(ba.reused).toBe(false);
     // The build's log is held to a few MiB in this process, not the outputs' cap.
@@ -205,8 +256,17 @@ describe('extension builds', () => {
     rmSync(live, { recursive: true });
 
     // What the build planted or rewrote is not in the cache: the manifest is the host's.
-    const manifest = JSON.parse(ba.manifest) as { patterns: string[]; inputs: Record<string, string>; reads: string[]; outputs: string[] };
-    expect(manifest.inputs['buildconf.py']).toBe(execFileSync('git', ['--git-dir', gitDir, 'rev-parse', `${a}:buildconf.py`]).toString().trim());
+    const manifest = JSON.parse(ba.manifest) as {
+      patterns: string[];
+      inputs: Record<string, string>;
+      reads: string[];
+      outputs: string[];
+    };
+    expect(manifest.inputs['buildconf.py']).toBe(
+      execFileSync('git', ['--git-dir', gitDir, 'rev-parse', `${a}:buildconf.py`])
+        .toString()
+        .trim(),
+    );
     expect(manifest.inputs['kp/_k.c']).toBeDefined();
     expect(manifest.reads).toEqual(['buildconf.py']);
     expect(manifest.outputs).not.toContain('lnk');
@@ -214,31 +274,62 @@ describe('extension builds', () => {
     expect(gunzipSync(ba.tar).includes(Buffer.from('lnk'))).toBe(false);
 
     // Another buildconf.py: another key (a variant of the patterns' key), built with it.
-    const bb = (await prepareExtensionBuild(runtime, env, { image, repo: { kind: 'git', gitDir, commit: b }, cacheDir }))!;
+    const bb = (await prepareExtensionBuild(runtime, env, {
+      image,
+      repo: { kind: 'git', gitDir, commit: b },
+      cacheDir,
+    }))!;
     expect(bb.key).not.toBe(ba.key);
     const factor = 'import kp._k; print(kp._k.factor())';
     const atB = await runtime.withSandbox({ image, repo: { kind: 'git', gitDir, commit: b } }, async (s) => {
       await putExtensionBuild(s, bb);
       const rebuild = await prepareCheckout(s, env);
-      return { rebuild, out: (await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })).stdout.text.trim() };
+      return {
+        rebuild,
+        out: (
+          await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })
+        ).stdout.text.trim(),
+      };
     });
     expect(atB).toMatchObject({ rebuild: { rebuilt: false }, out: '3' });
 
     // A patch to buildconf.py (or the setup code) builds everything again in the test's sandbox.
-    const patch = ['diff --git a/buildconf.py b/buildconf.py', '--- a/buildconf.py', '+++ b/buildconf.py', '@@ -1 +1 @@', '-FACTOR = 2', '+FACTOR = 7', ''].join('\n');
+    const patch = [
+      'diff --git a/buildconf.py b/buildconf.py',
+      '--- a/buildconf.py',
+      '+++ b/buildconf.py',
+      '@@ -1 +1 @@',
+      '-FACTOR = 2',
+      '+FACTOR = 7',
+      '',
+    ].join('\n');
     const patched = await runtime.withSandbox({ image, repo: { kind: 'git', gitDir, commit: a } }, async (s) => {
       await putExtensionBuild(s, ba);
       expect((await applyPatch(s, patch, { timeoutSeconds: 60, asHarness: true })).ok).toBe(true);
       const rebuild = await prepareCheckout(s, env);
-      return { rebuild, out: (await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })).stdout.text.trim() };
+      return {
+        rebuild,
+        out: (
+          await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })
+        ).stdout.text.trim(),
+      };
     });
     expect(patched).toMatchObject({ rebuild: { rebuilt: true, full: true, changed: ['buildconf.py'] }, out: '7' });
 
     // A cancelled caller stops waiting (and builds nothing when cancelled before).
-    await expect(prepareExtensionBuild(runtime, environment({ build: { command: ['python3', '-c', 'pass'] } }), { image, repo, cacheDir, signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
+    await expect(
+      prepareExtensionBuild(runtime, environment({ build: { command: ['python3', '-c', 'pass'] } }), {
+        image,
+        repo,
+        cacheDir,
+        signal: AbortSignal.abort(),
+      }),
+    ).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
     const slow = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(60)'] } });
     const t0 = Date.now();
-    await expect(prepareExtensionBuild(runtime, slow, { image, repo, cacheDir, signal: AbortSignal.timeout(3000) })).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
+    await expect(
+      prepareExtensionBuild(runtime, slow, { image, repo, cacheDir, signal: AbortSignal.timeout(3000) }),
+    ).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
     expect(Date.now() - t0).toBeLessThan(30_000);
     // A caller that shares a build another caller cancelled builds for itself.
     const short = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(3)'] } });
@@ -256,13 +347,27 @@ describe('extension builds', () => {
     const built = (await prepareExtensionBuild(runtime, env, { image, repo, cacheDir }))!;
     // The same build, slow when the patch is in: past the 12 s lease the sandbox was opened with.
     const slow = environment({
-      build: { command: ['python3', '-c', "import subprocess, sys, time\nif 'x * 3' in open('extpkg/_scale.pyx').read(): time.sleep(15)\nsys.exit(subprocess.call([sys.executable, 'setup.py', 'build_ext', '--inplace']))"] },
+      build: {
+        command: [
+          'python3',
+          '-c',
+          "import subprocess, sys, time\nif 'x * 3' in open('extpkg/_scale.pyx').read(): time.sleep(15)\nsys.exit(subprocess.call([sys.executable, 'setup.py', 'build_ext', '--inplace']))",
+        ],
+      },
     });
     const out = await runtime.withSandbox({ image, repo, leaseSeconds: 12, warm: false }, async (s) => {
       await putExtensionBuild(s, built);
       expect((await applyPatch(s, patchScale(3), { timeoutSeconds: 60, asHarness: true })).ok).toBe(true);
       const rebuild = await prepareCheckout(s, slow);
-      return { rebuild, out: (await s.run(['python3', '-c', 'import extpkg; print(extpkg.scale(2.0))'], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })).stdout.text.trim() };
+      return {
+        rebuild,
+        out: (
+          await s.run(['python3', '-c', 'import extpkg; print(extpkg.scale(2.0))'], {
+            timeoutSeconds: 60,
+            env: { PYTHONPATH: '/work' },
+          })
+        ).stdout.text.trim(),
+      };
     });
     expect(out.rebuild?.failed).toBeUndefined();
     expect(out).toMatchObject({ rebuild: { rebuilt: true }, out: '6.0' });
@@ -280,26 +385,69 @@ describe('extension builds', () => {
       git('init', '-q');
       git('add', '-A');
       git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'base');
-      const shipped = JSON.parse(execFileSync('git', ['show', 'HEAD:benchmarks/eval/environments.json']).toString()) as { default: unknown };
+      const shipped = JSON.parse(
+        execFileSync('git', ['show', 'HEAD:benchmarks/eval/environments.json']).toString(),
+      ) as { default: unknown };
       const tablePath = join(reposDir, 'table.json');
       const build = { command: ['python3', 'setup.py', 'build_ext', '--inplace'] };
-      writeFileSync(tablePath, JSON.stringify({ default: shipped.default, repos: { 'x/extpkg': { parser: 'pytest', versions: { '0.1': { env: TOOLCHAIN, test_cmd: ['python3', '-m', 'pytest', '-rA'], pythonpath: ['.'], build } } } } }));
+      writeFileSync(
+        tablePath,
+        JSON.stringify({
+          default: shipped.default,
+          repos: {
+            'x/extpkg': {
+              parser: 'pytest',
+              versions: {
+                '0.1': { env: TOOLCHAIN, test_cmd: ['python3', '-m', 'pytest', '-rA'], pythonpath: ['.'], build },
+              },
+            },
+          },
+        }),
+      );
       const row = {
         instance_id: 'x__extpkg-1',
         repo: 'x/extpkg',
         base_commit: git('rev-parse', 'HEAD').toString().trim(),
         version: '0.1',
-        test_patch: ['diff --git a/tests/test_ext.py b/tests/test_ext.py', '--- a/tests/test_ext.py', '+++ b/tests/test_ext.py', '@@ -9,3 +9,7 @@ def test_scale():', ' ', ' def test_total():', '     assert total(numpy.arange(5, dtype=numpy.float64)) == 10.0', '+', '+', '+def test_scale3():', '+    assert scale(2.0) == 6.0', ''].join('\n'),
+        test_patch: [
+          'diff --git a/tests/test_ext.py b/tests/test_ext.py',
+          '--- a/tests/test_ext.py',
+          '+++ b/tests/test_ext.py',
+          '@@ -9,3 +9,7 @@ def test_scale():',
+          ' ',
+          ' def test_total():',
+          '     assert total(numpy.arange(5, dtype=numpy.float64)) == 10.0',
+          '+',
+          '+',
+          '+def test_scale3():',
+          '+    assert scale(2.0) == 6.0',
+          '',
+        ].join('\n'),
         FAIL_TO_PASS: ['tests/test_ext.py::test_scale3'],
         PASS_TO_PASS: ['tests/test_ext.py::test_total'],
         problem_statement: '',
         patch: '',
       } as never;
-      const ctx = { runtime, docker: runtime.docker, table: loadEnvironmentTable(tablePath), reposDir, timeoutSeconds: 120, grading: gradingRule() };
+      const ctx = {
+        runtime,
+        docker: runtime.docker,
+        table: loadEnvironmentTable(tablePath),
+        reposDir,
+        timeoutSeconds: 120,
+        grading: gradingRule(),
+      };
       const prev = process.env.FIXWRIGHT_DATA_DIR;
       process.env.FIXWRIGHT_DATA_DIR = cacheDir;
       try {
-        const result = await evaluateInstance(row, { instance_id: 'x__extpkg-1', model_patch: patchScale(3).replace('x * 3', 'x *'), model_name_or_path: 'm' } as never, ctx);
+        const result = await evaluateInstance(
+          row,
+          {
+            instance_id: 'x__extpkg-1',
+            model_patch: patchScale(3).replace('x * 3', 'x *'),
+            model_name_or_path: 'm',
+          } as never,
+          ctx,
+        );
         expect(result.status).toBe('unresolved');
         expect(result.reason).toMatch(/the extension build after the patches changed extpkg\/_scale\.pyx exited 1/);
         expect(result.reason).toMatch(/_scale\.pyx:2:\d+/);
@@ -314,12 +462,18 @@ describe('extension builds', () => {
 
   it('callers that need one environment image at once share its build (one image id under the tag, so one build key)', async () => {
     const spec = { env: { FW_TEST_MARKER: randomUUID() } };
-    const results = await Promise.all([ensureEnvironmentImage(runtime.docker, spec), ensureEnvironmentImage(runtime.docker, spec)]);
+    const results = await Promise.all([
+      ensureEnvironmentImage(runtime.docker, spec),
+      ensureEnvironmentImage(runtime.docker, spec),
+    ]);
     try {
       expect(results.map((r) => r.built).sort()).toEqual([false, true]);
       expect(results[0]!.tag).toBe(results[1]!.tag);
     } finally {
-      await runtime.docker.getImage(results[0]!.tag).remove({ force: true }).catch(() => undefined);
+      await runtime.docker
+        .getImage(results[0]!.tag)
+        .remove({ force: true })
+        .catch(() => undefined);
     }
   }, 120_000);
 });

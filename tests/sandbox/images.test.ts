@@ -1,19 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { environmentBuildContext, environmentDockerfile } from '../../sandbox/images/env-image.js';
-import { BASE_IMAGE, buildBaseImage, ensureEnvironmentImage, parseEnvironmentSpec, type SandboxRuntime } from '../../sandbox/index.js';
+import {
+  BASE_IMAGE,
+  buildBaseImage,
+  ensureEnvironmentImage,
+  parseEnvironmentSpec,
+  type SandboxRuntime,
+} from '../../sandbox/index.js';
 import { testRuntime } from '../helpers/docker.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 describe('environment specs', () => {
   it('accepts packages, pins and setup commands', () => {
-    const spec = parseEnvironmentSpec({ apt: ['python3-numpy', 'libfoo=1.2-3'], pip: ['requests==2.31.0', 'attrs[tests]>=22,<24'], setup: ['echo hi'] });
+    const spec = parseEnvironmentSpec({
+      apt: ['python3-numpy', 'libfoo=1.2-3'],
+      pip: ['requests==2.31.0', 'attrs[tests]>=22,<24'],
+      setup: ['echo hi'],
+    });
     const dockerfile = environmentDockerfile(spec);
     expect(dockerfile).toMatch(/^FROM fixwright-sandbox:base$/m);
     expect(dockerfile).toContain('apt-get install -y -q --no-install-recommends python3-numpy libfoo=1.2-3');
     // pip's list travels in the build context, never in a RUN line; with no index or wheel directory configured pip does not run.
     expect(dockerfile).toMatch(/^RUN .*FIXWRIGHT_PIP_SOURCE=0 sh \/tmp\/fixwright-build\/pip-install\.sh /m);
-    expect(environmentBuildContext(spec)['fixwright/pip-only.txt']!.toString()).toBe('requests==2.31.0\nattrs[tests]>=22,<24\n');
+    expect(environmentBuildContext(spec)['fixwright/pip-only.txt']!.toString()).toBe(
+      'requests==2.31.0\nattrs[tests]>=22,<24\n',
+    );
     expect(dockerfile).toMatch(/^USER 65532:65532$/m);
   });
 
@@ -31,7 +43,11 @@ describe('sandbox images (real Docker)', () => {
     runtime = await testRuntime();
   });
   afterAll(async () => {
-    for (const tag of built) await runtime.docker.getImage(tag).remove({ force: true }).catch(() => undefined);
+    for (const tag of built)
+      await runtime.docker
+        .getImage(tag)
+        .remove({ force: true })
+        .catch(() => undefined);
     await runtime?.close();
     removeRepos();
   });
@@ -56,7 +72,11 @@ describe('sandbox images (real Docker)', () => {
     const r = await runtime.runCommand({
       repo: { kind: 'dir', path: repo },
       image: first.tag,
-      argv: ['python3', '-c', "import os, socket, tabulate; print(tabulate.tabulate([[1]]).strip(), os.environ['FW_TEST_MARKER'], [n for _, n in socket.if_nameindex()])"],
+      argv: [
+        'python3',
+        '-c',
+        "import os, socket, tabulate; print(tabulate.tabulate([[1]]).strip(), os.environ['FW_TEST_MARKER'], [n for _, n in socket.if_nameindex()])",
+      ],
     });
     expect(r.stdout.text.trim()).toBe(`-\n1\n- ${marker} ['lo']`);
   });

@@ -7,7 +7,8 @@ import { testRuntime } from '../helpers/docker.js';
 import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 const fakeDocker = (stream: PassThrough) => ({ getEvents: async () => stream }) as unknown as Docker;
-const line = (action: string, container: string, execID?: string) => `${JSON.stringify({ Action: action, Actor: { ID: container, Attributes: execID ? { execID } : {} } })}\n`;
+const line = (action: string, container: string, execID?: string) =>
+  `${JSON.stringify({ Action: action, Actor: { ID: container, Attributes: execID ? { execID } : {} } })}\n`;
 
 describe('OomEvents', () => {
   it('counts the oom events of a container up to an exec’s exec_die, also when it arrived first', async () => {
@@ -62,7 +63,10 @@ describe('the OOM check of a failed command, from the engine’s events', () => 
   it('sees a child of the command killed for memory, with no exec of its own, and only once', async () => {
     const [hog, plain, calls] = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => {
       const spy = vi.spyOn(s, 'execTrusted');
-      const hogRun = await s.execTrusted(['sh', '-c', `python3 -c "a = bytearray(1024 ** 3); a[::4096] = b'x' * len(a[::4096])"; exit 3`], { timeoutSeconds: 30 });
+      const hogRun = await s.execTrusted(
+        ['sh', '-c', `python3 -c "a = bytearray(1024 ** 3); a[::4096] = b'x' * len(a[::4096])"; exit 3`],
+        { timeoutSeconds: 30 },
+      );
       const plainRun = await s.execTrusted(['sh', '-c', 'exit 1'], { timeoutSeconds: 30 });
       return [hogRun, plainRun, spy.mock.calls.length] as const;
     });

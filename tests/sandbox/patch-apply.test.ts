@@ -23,7 +23,16 @@ const FIX = [
 ].join('\n');
 
 const OTHER = 'def sub(a, b):\n    return a + b\n';
-const FIX_OTHER = ['diff --git a/other.py b/other.py', '--- a/other.py', '+++ b/other.py', '@@ -1,2 +1,2 @@', ' def sub(a, b):', '-    return a + b', '+    return a - b', ''].join('\n');
+const FIX_OTHER = [
+  'diff --git a/other.py b/other.py',
+  '--- a/other.py',
+  '+++ b/other.py',
+  '@@ -1,2 +1,2 @@',
+  ' def sub(a, b):',
+  '-    return a + b',
+  '+    return a - b',
+  '',
+].join('\n');
 
 describe('applyPatch in a sandbox', () => {
   let runtime: SandboxRuntime;
@@ -37,7 +46,8 @@ describe('applyPatch in a sandbox', () => {
     removeRepos();
   });
 
-  const inSandbox = <T>(task: (session: SandboxSession) => Promise<T>) => runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, task);
+  const inSandbox = <T>(task: (session: SandboxSession) => Promise<T>) =>
+    runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, task);
 
   it('applies a clean diff with git apply, to the sandbox copy only, in one exec', async () => {
     const [result, after, execs] = await inSandbox(async (s) => {
@@ -47,7 +57,11 @@ describe('applyPatch in a sandbox', () => {
       spy.mockRestore();
       return [applied, await s.readFile('/work/calc.py'), argv] as const;
     });
-    expect(result).toMatchObject({ ok: true, method: 'git apply', files: [{ oldPath: 'calc.py', newPath: 'calc.py' }] });
+    expect(result).toMatchObject({
+      ok: true,
+      method: 'git apply',
+      files: [{ oldPath: 'calc.py', newPath: 'calc.py' }],
+    });
     expect(result.ok && result.output).toMatch(/Applied patch calc\.py cleanly/);
     expect(after).toContain('return a + b');
     expect(readFileSync(join(repo, 'calc.py'), 'utf8')).toBe(CALC);
@@ -77,7 +91,10 @@ describe('applyPatch in a sandbox', () => {
   it('leaves the tree as it was when git refuses, so patch --fuzz applies every file once', async () => {
     // git could apply other.py but not the drifted calc.py hunk: it must write neither.
     const drifted = FIX_OTHER + FIX.replace(' def mul(a, b):', ' def mul(a, b):  # a comment since removed');
-    const [result, calc, other] = await inSandbox(async (s) => [await applyPatch(s, drifted), await s.readFile('/work/calc.py'), await s.readFile('/work/other.py')] as const);
+    const [result, calc, other] = await inSandbox(
+      async (s) =>
+        [await applyPatch(s, drifted), await s.readFile('/work/calc.py'), await s.readFile('/work/other.py')] as const,
+    );
     expect(result).toMatchObject({ ok: true, method: 'patch --fuzz' });
     expect(calc).toContain('return a + b');
     expect(other).toBe('def sub(a, b):\n    return a - b\n');
@@ -85,14 +102,18 @@ describe('applyPatch in a sandbox', () => {
 
   it('writes nothing when one file of a patch does not apply at all', async () => {
     const wrong = FIX_OTHER + FIX.replace('-    return a - b', '-    return a / b');
-    const [result, other] = await inSandbox(async (s) => [await applyPatch(s, wrong), await s.readFile('/work/other.py')] as const);
+    const [result, other] = await inSandbox(
+      async (s) => [await applyPatch(s, wrong), await s.readFile('/work/other.py')] as const,
+    );
     expect(result.ok === false && result.message).toMatch(/patch does not apply: patch failed: calc\.py:1/);
     expect(other).toBe(OTHER);
   });
 
   it('falls back to patch --fuzz when context lines drifted', async () => {
     const drifted = FIX.replace(' def mul(a, b):', ' def mul(a, b):  # a comment since removed');
-    const [result, after] = await inSandbox(async (s) => [await applyPatch(s, drifted), await s.readFile('/work/calc.py')] as const);
+    const [result, after] = await inSandbox(
+      async (s) => [await applyPatch(s, drifted), await s.readFile('/work/calc.py')] as const,
+    );
     expect(result).toMatchObject({ ok: true, method: 'patch --fuzz' });
     expect(after).toContain('return a + b');
   });
@@ -108,7 +129,9 @@ describe('applyPatch in a sandbox', () => {
   it('rejects a patch into .git and a binary patch without running anything', async () => {
     const git = await inSandbox((s) => applyPatch(s, FIX.replaceAll('calc.py', '.git/config')));
     expect(git.ok === false && git.reason === 'rejected' && git.violations[0]?.rule).toBe('git-dir');
-    const binary = await inSandbox((s) => applyPatch(s, 'diff --git a/x.bin b/x.bin\nGIT binary patch\nliteral 1\nA\n'));
+    const binary = await inSandbox((s) =>
+      applyPatch(s, 'diff --git a/x.bin b/x.bin\nGIT binary patch\nliteral 1\nA\n'),
+    );
     expect(binary.ok === false && binary.reason === 'rejected' && binary.violations[0]?.rule).toBe('binary');
   });
 });

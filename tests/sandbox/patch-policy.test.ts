@@ -17,11 +17,16 @@ describe('checkPatch', () => {
   });
 
   it('accepts new and deleted files', () => {
-    const added = 'diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+x = 1\n';
-    const deleted = 'diff --git a/old.py b/old.py\ndeleted file mode 100644\n--- a/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x = 1\n';
+    const added =
+      'diff --git a/new.py b/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/new.py\n@@ -0,0 +1 @@\n+x = 1\n';
+    const deleted =
+      'diff --git a/old.py b/old.py\ndeleted file mode 100644\n--- a/old.py\n+++ /dev/null\n@@ -1 +0,0 @@\n-x = 1\n';
     const check = checkPatch(added + deleted);
     expect(check.violations).toEqual([]);
-    expect(check.files).toEqual([{ oldPath: 'new.py', newPath: 'new.py' }, { oldPath: 'old.py', newPath: 'old.py' }]);
+    expect(check.files).toEqual([
+      { oldPath: 'new.py', newPath: 'new.py' },
+      { oldPath: 'old.py', newPath: 'old.py' },
+    ]);
   });
 
   it('rejects ../ with the parent-dir rule', () => {
@@ -49,12 +54,15 @@ describe('checkPatch', () => {
   });
 
   it('rejects binary patches', () => {
-    expect(rules('diff --git a/img.png b/img.png\nindex 1..2 100644\nGIT binary patch\nliteral 5\nabc\n')).toContain('binary');
+    expect(rules('diff --git a/img.png b/img.png\nindex 1..2 100644\nGIT binary patch\nliteral 5\nabc\n')).toContain(
+      'binary',
+    );
     expect(rules('diff --git a/img.png b/img.png\nBinary files a/img.png and b/img.png differ\n')).toContain('binary');
   });
 
   it('rejects a new symlink that points outside', () => {
-    const text = 'diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+../../etc/passwd\n\\ No newline at end of file\n';
+    const text =
+      'diff --git a/link b/link\nnew file mode 120000\n--- /dev/null\n+++ b/link\n@@ -0,0 +1 @@\n+../../etc/passwd\n\\ No newline at end of file\n';
     expect(rules(text)).toEqual(['symlink-escape']);
     const inside = text.replace('../../etc/passwd', 'pkg/mod.py');
     expect(rules(inside)).toEqual([]);
@@ -78,22 +86,30 @@ describe('checkPatch', () => {
   });
 
   it('reads git-quoted paths', () => {
-    const text = 'diff --git "a/t\\303\\251st.py" "b/t\\303\\251st.py"\n--- "a/t\\303\\251st.py"\n+++ "b/t\\303\\251st.py"\n@@ -1 +1 @@\n-a\n+b\n';
+    const text =
+      'diff --git "a/t\\303\\251st.py" "b/t\\303\\251st.py"\n--- "a/t\\303\\251st.py"\n+++ "b/t\\303\\251st.py"\n@@ -1 +1 @@\n-a\n+b\n';
     expect(checkPatch(text).files[0]?.newPath).toBe('tést.py');
   });
 
   it('checks every header: a benign ---/+++ pair cannot hide a bad diff --git or rename path', () => {
-    expect(rules('diff --git a/../../tmp/evil b/../../tmp/evil\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n')).toContain('parent-dir');
-    expect(rules('diff --git a/x b/x\nrename from ../../tmp/evil\nrename to x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n')).toContain('parent-dir');
+    expect(rules('diff --git a/../../tmp/evil b/../../tmp/evil\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n')).toContain(
+      'parent-dir',
+    );
+    expect(
+      rules('diff --git a/x b/x\nrename from ../../tmp/evil\nrename to x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n'),
+    ).toContain('parent-dir');
   });
 
   it('refuses context-diff sections that patch(1) would read but the rules never saw', () => {
-    const sneaky = diff('x.py') + '*** /dev/null\n--- b/.git/hooks/post-checkout\n***************\n*** 0 ****\n--- 1 ----\n+ echo pwned\n';
+    const sneaky =
+      diff('x.py') +
+      '*** /dev/null\n--- b/.git/hooks/post-checkout\n***************\n*** 0 ****\n--- 1 ----\n+ echo pwned\n';
     expect(rules(sneaky)).toContain('malformed');
   });
 
   it('refuses new symlinks with any .. step, even ones that stay inside lexically', () => {
-    const link = (name: string, target: string) => `diff --git a/${name} b/${name}\nnew file mode 120000\n--- /dev/null\n+++ b/${name}\n@@ -0,0 +1 @@\n+${target}\n`;
+    const link = (name: string, target: string) =>
+      `diff --git a/${name} b/${name}\nnew file mode 120000\n--- /dev/null\n+++ b/${name}\n@@ -0,0 +1 @@\n+${target}\n`;
     expect(rules(link('p', '.') + link('q', 'p/..'))).toEqual(['symlink-escape']);
   });
 

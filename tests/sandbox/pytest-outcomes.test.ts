@@ -49,7 +49,11 @@ describe('parsePluginReport', () => {
   });
 
   it('names the test that was running when pytest died, and survives a cut last line', () => {
-    const text = [phases('t.py::first', { outcome: 'passed' }), line({ event: 'start', nodeid: 't.py::crash' }), '{"event": "rep'].join('\n');
+    const text = [
+      phases('t.py::first', { outcome: 'passed' }),
+      line({ event: 'start', nodeid: 't.py::crash' }),
+      '{"event": "rep',
+    ].join('\n');
     const run = parsePluginReport(text);
     expect(run.interruptedIn).toBe('t.py::crash');
     expect(run.exitStatus).toBeUndefined();
@@ -68,7 +72,9 @@ describe('parsePluginReport', () => {
   });
 
   it('records collection errors', () => {
-    const run = parsePluginReport(line({ event: 'collect_error', nodeid: 'tests/test_broken.py', message: 'ImportError' }));
+    const run = parsePluginReport(
+      line({ event: 'collect_error', nodeid: 'tests/test_broken.py', message: 'ImportError' }),
+    );
     expect(run.collectionErrors).toEqual([{ nodeid: 'tests/test_broken.py', message: 'ImportError' }]);
   });
 });

@@ -45,10 +45,12 @@ describe('runPytest', () => {
       'pkg/__init__.py': '',
       'tests/test_cases.py': TESTS,
       'tests/test_broken_import.py': 'import not_a_module\n\ndef test_never():\n    pass\n',
-      'tests/test_crash.py': 'import os\n\ndef test_before():\n    pass\n\ndef test_crash():\n    os._exit(1)\n\ndef test_after():\n    pass\n',
+      'tests/test_crash.py':
+        'import os\n\ndef test_before():\n    pass\n\ndef test_crash():\n    os._exit(1)\n\ndef test_after():\n    pass\n',
       'tests/test_slow.py': 'import time\n\ndef test_quick():\n    pass\n\ndef test_slow():\n    time.sleep(60)\n',
       'tests/test_stderr.py': "import sys\n\ndef test_writes():\n    sys.stderr.write('to stderr\\nno newline')\n",
-      'tests/test_many.py': "import pytest\n\n@pytest.mark.parametrize('n', range(400))\ndef test_n(n):\n    assert n != 7\n",
+      'tests/test_many.py':
+        "import pytest\n\n@pytest.mark.parametrize('n', range(400))\ndef test_n(n):\n    assert n != 7\n",
       'tests/test_lose_report.py': [
         'import glob, os',
         'def test_remove():',
@@ -149,7 +151,10 @@ describe('runPytest', () => {
     expect(r.crashed).toBe(true);
     expect(r.interruptedIn).toBe('tests/test_crash.py::test_crash');
     expect(r.outcomes['tests/test_crash.py::test_before']?.status).toBe('PASSED');
-    expect(r.outcomes['tests/test_crash.py::test_crash']).toEqual({ status: 'ERROR', message: 'the test process crashed' });
+    expect(r.outcomes['tests/test_crash.py::test_crash']).toEqual({
+      status: 'ERROR',
+      message: 'the test process crashed',
+    });
     expect(r.outcomes['tests/test_crash.py::test_after']).toBeUndefined();
   });
 
@@ -234,10 +239,14 @@ describe('runPytest', () => {
   });
 
   it('writes the plugin afresh for every run, whatever earlier tests did to it', async () => {
-    const [first, second] = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => [
-      await runPytest(s, { targets: ['tests/test_swap_plugin.py'], timeoutSeconds: 60 }),
-      await runPytest(s, { targets: ['tests/test_cases.py::test_fail'], timeoutSeconds: 60 }),
-    ] as const);
+    const [first, second] = await runtime.withSandbox(
+      { repo: { kind: 'dir', path: repo } },
+      async (s) =>
+        [
+          await runPytest(s, { targets: ['tests/test_swap_plugin.py'], timeoutSeconds: 60 }),
+          await runPytest(s, { targets: ['tests/test_cases.py::test_fail'], timeoutSeconds: 60 }),
+        ] as const,
+    );
     expect(first.outcomes['tests/test_swap_plugin.py::test_swap']?.status).toBe('PASSED');
     expect(second.source).toBe('plugin');
     expect(second.outcomes['tests/test_cases.py::test_fail']?.status).toBe('FAILED');
@@ -249,7 +258,10 @@ describe('runPytest', () => {
       await runPytest(s, { targets: ['tests/test_lock_plugin_dir.py'], timeoutSeconds: 60 });
       return runPytest(s, { targets: ['tests/test_cases.py::test_pass'], timeoutSeconds: 60 });
     });
-    await expect(second).rejects.toMatchObject({ code: 'FW_ERR_SANDBOX', message: expect.stringMatching(/could not write the pytest plugin/) });
+    await expect(second).rejects.toMatchObject({
+      code: 'FW_ERR_SANDBOX',
+      message: expect.stringMatching(/could not write the pytest plugin/),
+    });
   });
 
   it('refuses targets that would be read as pytest options', async () => {

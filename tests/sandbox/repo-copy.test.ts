@@ -69,7 +69,11 @@ describe('repository copies', () => {
     git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'one');
     const id = git('rev-parse', 'HEAD');
     const copies = new RepoCopies(1024 ** 2);
-    expect(await copies.keyOf({ kind: 'git', gitDir: join(dir, '.git'), commit: 'HEAD' })).toBe(`git:${join(dir, '.git')}:${id}`);
-    await expect(copies.get({ kind: 'git', gitDir: join(dir, '.git'), commit: 'nope' })).rejects.toThrow(/commit nope not found/);
+    expect(await copies.keyOf({ kind: 'git', gitDir: join(dir, '.git'), commit: 'HEAD' })).toBe(
+      `git:${join(dir, '.git')}:${id}`,
+    );
+    await expect(copies.get({ kind: 'git', gitDir: join(dir, '.git'), commit: 'nope' })).rejects.toThrow(
+      /commit nope not found/,
+    );
   });
 });

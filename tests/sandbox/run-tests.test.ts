@@ -11,13 +11,17 @@ describe('prepareCheckout and runEnvironmentTests', () => {
   let repo: string;
   beforeAll(async () => {
     runtime = await testRuntime();
-    repo = makeRepo({ 'pkg/__init__.py': 'from pkg._version import VERSION\n', 'tests/test_v.py': 'import pkg\n\ndef test_v():\n    assert pkg.VERSION == "1.0"\n' });
+    repo = makeRepo({
+      'pkg/__init__.py': 'from pkg._version import VERSION\n',
+      'tests/test_v.py': 'import pkg\n\ndef test_v():\n    assert pkg.VERSION == "1.0"\n',
+    });
   });
   afterAll(async () => {
     await runtime?.close();
     removeRepos();
   });
-  const inSandbox = <T>(task: (session: SandboxSession) => Promise<T>) => runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, task);
+  const inSandbox = <T>(task: (session: SandboxSession) => Promise<T>) =>
+    runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, task);
   const counting = async <T>(s: SandboxSession, task: () => Promise<T>): Promise<[T, string[][]]> => {
     const spy = vi.spyOn(s, 'execTrusted');
     try {
@@ -28,12 +32,26 @@ describe('prepareCheckout and runEnvironmentTests', () => {
   };
 
   it('writes generated files, helpers and extra files in one exec, the extra ones last', async () => {
-    const env = environment({ files: { 'pkg/_version.py': 'VERSION = "0.0"\n' }, helpers: { 'run.sh': 'echo helper\n' } });
+    const env = environment({
+      files: { 'pkg/_version.py': 'VERSION = "0.0"\n' },
+      helpers: { 'run.sh': 'echo helper\n' },
+    });
     const [[, version, helper, judge, owner], argv] = await inSandbox((s) =>
       counting(s, async () => {
-        await prepareCheckout(s, env, { 'pkg/_version.py': 'VERSION = "1.0"\n', 'tests/test_new.py': 'def test_new():\n    pass\n' });
-        const found = await s.execTrusted(['stat', '-c', '%u', '/work/pkg/_version.py', '/tmp/fixwright/eval/run.sh'], { timeoutSeconds: 30 });
-        return [undefined, await s.readFile('/work/pkg/_version.py'), await s.readFile('/tmp/fixwright/eval/run.sh'), await s.readFile('/work/tests/test_new.py'), found.stdout.text] as const;
+        await prepareCheckout(s, env, {
+          'pkg/_version.py': 'VERSION = "1.0"\n',
+          'tests/test_new.py': 'def test_new():\n    pass\n',
+        });
+        const found = await s.execTrusted(['stat', '-c', '%u', '/work/pkg/_version.py', '/tmp/fixwright/eval/run.sh'], {
+          timeoutSeconds: 30,
+        });
+        return [
+          undefined,
+          await s.readFile('/work/pkg/_version.py'),
+          await s.readFile('/tmp/fixwright/eval/run.sh'),
+          await s.readFile('/work/tests/test_new.py'),
+          found.stdout.text,
+        ] as const;
       }),
     );
     expect(argv.filter((a) => a.join(' ').includes('tar -x'))).toHaveLength(1);

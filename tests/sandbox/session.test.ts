@@ -23,7 +23,11 @@ describe('sandbox sessions', () => {
   it('copies a directory without its .git and keeps stdout, stderr and the exit code apart', async () => {
     const r = await runtime.runCommand({
       repo: { kind: 'dir', path: repo },
-      argv: ['python3', '-c', "import os, sys, pkg.calc; print(sorted(os.listdir('.')), pkg.calc.add(2, 3)); print('oops', file=sys.stderr); sys.exit(3)"],
+      argv: [
+        'python3',
+        '-c',
+        "import os, sys, pkg.calc; print(sorted(os.listdir('.')), pkg.calc.add(2, 3)); print('oops', file=sys.stderr); sys.exit(3)",
+      ],
     });
     expect(r.stdout.text.trim()).toBe("['pkg'] 5");
     expect(r.stderr.text.trim()).toBe('oops');
@@ -34,30 +38,51 @@ describe('sandbox sessions', () => {
 
   it('copies a commit straight from git objects, with no checkout', async () => {
     const first = headCommit(repo);
-    execFileSync('sh', ['-c', 'echo "VERSION = 2" > pkg/version.py && git add -A && git -c user.name=t -c user.email=t@t commit -qm two'], { cwd: repo });
-    const old = await runtime.runCommand({ repo: { kind: 'git', gitDir: `${repo}/.git`, commit: first }, argv: ['python3', '-c', "import os; print(sorted(os.listdir('pkg')))"] });
+    execFileSync(
+      'sh',
+      [
+        '-c',
+        'echo "VERSION = 2" > pkg/version.py && git add -A && git -c user.name=t -c user.email=t@t commit -qm two',
+      ],
+      { cwd: repo },
+    );
+    const old = await runtime.runCommand({
+      repo: { kind: 'git', gitDir: `${repo}/.git`, commit: first },
+      argv: ['python3', '-c', "import os; print(sorted(os.listdir('pkg')))"],
+    });
     expect(old.stdout.text.trim()).toBe("['__init__.py', 'calc.py']");
-    const now = await runtime.runCommand({ repo: { kind: 'git', gitDir: `${repo}/.git`, commit: 'HEAD' }, argv: ['python3', '-c', "print(open('pkg/version.py').read())"] });
+    const now = await runtime.runCommand({
+      repo: { kind: 'git', gitDir: `${repo}/.git`, commit: 'HEAD' },
+      argv: ['python3', '-c', "print(open('pkg/version.py').read())"],
+    });
     expect(now.stdout.text.trim()).toBe('VERSION = 2');
   });
 
   it('refuses a missing directory and a missing commit with a clear error', async () => {
-    await expect(runtime.runCommand({ repo: { kind: 'dir', path: '/nonexistent/repo' }, argv: ['python3', '-V'] })).rejects.toThrow(
-      /repository directory not found: \/nonexistent\/repo/,
-    );
-    await expect(runtime.runCommand({ repo: { kind: 'git', gitDir: `${repo}/.git`, commit: 'deadbeef' }, argv: ['python3', '-V'] })).rejects.toThrow(
-      /commit deadbeef not found/,
-    );
+    await expect(
+      runtime.runCommand({ repo: { kind: 'dir', path: '/nonexistent/repo' }, argv: ['python3', '-V'] }),
+    ).rejects.toThrow(/repository directory not found: \/nonexistent\/repo/);
+    await expect(
+      runtime.runCommand({
+        repo: { kind: 'git', gitDir: `${repo}/.git`, commit: 'deadbeef' },
+        argv: ['python3', '-V'],
+      }),
+    ).rejects.toThrow(/commit deadbeef not found/);
   });
 
   it('refuses a program outside the allowlist before starting a container', async () => {
-    await expect(runtime.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['sh', '-c', 'id'] })).rejects.toMatchObject({ code: 'FW_ERR_COMMAND_NOT_ALLOWED' });
+    await expect(
+      runtime.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['sh', '-c', 'id'] }),
+    ).rejects.toMatchObject({ code: 'FW_ERR_COMMAND_NOT_ALLOWED' });
   });
 
   it('runs several commands in one session, with helper files in and out', async () => {
     const out = await runtime.withSandbox({ repo: { kind: 'dir', path: repo } }, async (s) => {
       await s.putFiles('/tmp/fixwright/in', { 'a/b.txt': 'hello' });
-      await s.run(['python3', '-c', "open('/tmp/out.txt','w').write(open('/tmp/fixwright/in/a/b.txt').read().upper())"], { timeoutSeconds: 20 });
+      await s.run(
+        ['python3', '-c', "open('/tmp/out.txt','w').write(open('/tmp/fixwright/in/a/b.txt').read().upper())"],
+        { timeoutSeconds: 20 },
+      );
       return s.readFile('/tmp/out.txt');
     });
     expect(out).toBe('HELLO');
@@ -81,7 +106,11 @@ describe('sandbox sessions', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 500);
     const started = Date.now();
-    const r = await runtime.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['python3', '-c', 'import time; time.sleep(60)'], signal: controller.signal });
+    const r = await runtime.runCommand({
+      repo: { kind: 'dir', path: repo },
+      argv: ['python3', '-c', 'import time; time.sleep(60)'],
+      signal: controller.signal,
+    });
     expect(r.exitCode).toBe(137);
     expect(r.timedOut).toBe(false);
     expect(Date.now() - started).toBeLessThan(10_000);
@@ -107,7 +136,14 @@ describe('sandbox sessions', () => {
     await new Promise((r) => dead.on('close', r));
     const make = (pid: number) =>
       runtime.docker.createContainer(
-        buildContainerSpec({ image: runtime.settings.image, limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.1, pids: 8, workdirBytes: 1024 ** 2 }, leaseSeconds: 60, ownerHost: hostname(), ownerPid: pid, now: Date.now() }),
+        buildContainerSpec({
+          image: runtime.settings.image,
+          limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.1, pids: 8, workdirBytes: 1024 ** 2 },
+          leaseSeconds: 60,
+          ownerHost: hostname(),
+          ownerPid: pid,
+          now: Date.now(),
+        }),
       );
     const orphan = await make(dead.pid!);
     const live = await make(process.pid);
@@ -122,7 +158,14 @@ describe('sandbox sessions', () => {
 
   it('ends a container on its own at the end of its lease (a dead-man switch for SIGKILL)', async () => {
     const c = await runtime.docker.createContainer(
-      buildContainerSpec({ image: runtime.settings.image, limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.1, pids: 8, workdirBytes: 1024 ** 2 }, leaseSeconds: 1, ownerHost: hostname(), ownerPid: process.pid, now: Date.now() }),
+      buildContainerSpec({
+        image: runtime.settings.image,
+        limits: { memoryBytes: 64 * 1024 ** 2, cpus: 0.1, pids: 8, workdirBytes: 1024 ** 2 },
+        leaseSeconds: 1,
+        ownerHost: hostname(),
+        ownerPid: process.pid,
+        now: Date.now(),
+      }),
     );
     await c.start();
     for (let i = 0; i < 100; i++) {

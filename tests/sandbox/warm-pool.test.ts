@@ -9,7 +9,10 @@ class FakeSession {
   leases: number[] = [];
   copies: string[] = [];
   closed = false;
-  constructor(readonly lease: number, readonly bound: number) {
+  constructor(
+    readonly lease: number,
+    readonly bound: number,
+  ) {
     this.id = `c${FakeSession.opened.length}`;
     FakeSession.opened.push(this);
   }
@@ -19,7 +22,8 @@ class FakeSession {
   async copyRepo(copy: { key: string }) {
     this.copies.push(copy.key);
     // A copy into a container that is removed ends at once, as the exec into it does.
-    if (FakeSession.copyDelayMs) await Promise.race([new Promise((r) => setTimeout(r, FakeSession.copyDelayMs)), this.removed]);
+    if (FakeSession.copyDelayMs)
+      await Promise.race([new Promise((r) => setTimeout(r, FakeSession.copyDelayMs)), this.removed]);
     if (this.closed) throw new Error('the container was removed while copying');
   }
   private remove!: () => void;
@@ -150,7 +154,8 @@ describe('warm pool', () => {
     p.take(spec('old'), 100);
     await filled(p, 2);
     p.take(spec('new'), 100);
-    for (let i = 0; i < 100 && !FakeSession.opened.some((s) => s.copies[0] === 'new'); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && !FakeSession.opened.some((s) => s.copies[0] === 'new'); i++)
+      await new Promise((r) => setTimeout(r, 5));
     await filled(p, 2);
     const taken = p.take(spec('new'), 100);
     expect('session' in taken && (taken.session as unknown as FakeSession).copies).toEqual(['new']);
@@ -231,7 +236,8 @@ describe('warm pool', () => {
     const p = pool();
     p.take(spec(), 100);
     // Both are copying their repository when the drain comes.
-    for (let i = 0; i < 100 && FakeSession.opened.filter((s) => s.copies.length > 0).length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 100 && FakeSession.opened.filter((s) => s.copies.length > 0).length < 2; i++)
+      await new Promise((r) => setTimeout(r, 5));
     expect(FakeSession.opened.filter((s) => s.copies.length > 0)).toHaveLength(2);
     const started = Date.now();
     await p.drain();

@@ -13,7 +13,10 @@ async function warmed(runtime: SandboxRuntime, n: number): Promise<void> {
   expect(runtime.warm.warm).toBeGreaterThanOrEqual(n);
 }
 
-const hits = async () => Number((await metricsRegistry.metrics()).match(/^fixwright_sandbox_warm_takes_total\{result="hit"\} (\d+)/m)?.[1] ?? 0);
+const hits = async () =>
+  Number(
+    (await metricsRegistry.metrics()).match(/^fixwright_sandbox_warm_takes_total\{result="hit"\} (\d+)/m)?.[1] ?? 0,
+  );
 
 // What the code in each run sees: the container's own name for itself, and whether anything an
 // earlier run wrote is there. Then it leaves its own marks for a later run to find.
@@ -36,7 +39,8 @@ describe('warm sandboxes', () => {
     removeRepos();
   });
 
-  const probe = () => runtime.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['python3', '-c', PROBE], timeoutSeconds: 30 });
+  const probe = () =>
+    runtime.runCommand({ repo: { kind: 'dir', path: repo }, argv: ['python3', '-c', PROBE], timeoutSeconds: 30 });
 
   it('never runs untrusted code in a container that ran any before', async () => {
     const before = await hits();
@@ -74,7 +78,15 @@ describe('warm sandboxes', () => {
       }
     };
     const open = (leaseSeconds: number) =>
-      SandboxSession.open({ docker: runtime.docker, image: runtime.settings.image, limits: runtime.settings, policy: runtime.policy, outputCapBytes: 4096, leaseSeconds, leaseBoundSeconds: 60 });
+      SandboxSession.open({
+        docker: runtime.docker,
+        image: runtime.settings.image,
+        limits: runtime.settings,
+        policy: runtime.policy,
+        outputCapBytes: 4096,
+        leaseSeconds,
+        leaseBoundSeconds: 60,
+      });
     const [longer, shorter] = await Promise.all([open(2), open(60)]);
     try {
       await Promise.all([longer.renewLease(5), shorter.renewLease(2)]);
@@ -94,7 +106,14 @@ describe('warm sandboxes', () => {
     await warmed(runtime, 2);
     // Stand-in for an engine restart or the host's OOM killer: the warm containers die in the pool.
     const docker = new Docker({ socketPath: '/var/run/docker.sock' });
-    await Promise.all((await ownContainers()).map((id) => docker.getContainer(id).kill().catch(() => undefined)));
+    await Promise.all(
+      (await ownContainers()).map((id) =>
+        docker
+          .getContainer(id)
+          .kill()
+          .catch(() => undefined),
+      ),
+    );
     const before = await hits();
     const r = await probe();
     expect((await hits()) - before).toBe(1); // a dead one was taken…

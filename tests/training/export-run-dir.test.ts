@@ -17,11 +17,26 @@ describe('fixwright export --trajectories on a whole bench run folder', () => {
     const { reposDir, dataset } = makeSwebenchFixture(dir);
     model = await startScriptedOpenAIServer({ replies: [ANSWER] });
     run = join(dir, 'run');
-    const r = await runCli(['bench', '--dataset', dataset, '--repos', reposDir, '--instances', 'acme__calc-gold', '--model', 'scripted', '--out', run], {
-      OPENAI_BASE_URL: model.url,
-      OPENAI_API_KEY: 'sk-export-run-0123456789abcdef',
-      FIXWRIGHT_DATA_DIR: join(dir, 'data'),
-    });
+    const r = await runCli(
+      [
+        'bench',
+        '--dataset',
+        dataset,
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-gold',
+        '--model',
+        'scripted',
+        '--out',
+        run,
+      ],
+      {
+        OPENAI_BASE_URL: model.url,
+        OPENAI_API_KEY: 'sk-export-run-0123456789abcdef',
+        FIXWRIGHT_DATA_DIR: join(dir, 'data'),
+      },
+    );
     expect(r.code, r.stderr).toBe(0);
   }, 240_000);
   afterAll(async () => {
@@ -36,11 +51,26 @@ describe('fixwright export --trajectories on a whole bench run folder', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
     const card = JSON.parse(readFileSync(join(dir, 'sft.card.json'), 'utf8'));
-    expect(card).toMatchObject({ runs: 1, runs_passing: 1, files_read: 1, problems: 0, per_repo: { 'acme/calc': expect.anything() } });
+    expect(card).toMatchObject({
+      runs: 1,
+      runs_passing: 1,
+      files_read: 1,
+      problems: 0,
+      per_repo: { 'acme/calc': expect.anything() },
+    });
   });
 
   it('a file named on the command line is read whatever it holds, so a wrong one is reported', async () => {
-    const r = await runCli(['export', '--trajectories', join(run, 'predictions.jsonl'), join(run, 'trajectories'), '--format', 'sft', '--out', join(dir, 'named.jsonl')]);
+    const r = await runCli([
+      'export',
+      '--trajectories',
+      join(run, 'predictions.jsonl'),
+      join(run, 'trajectories'),
+      '--format',
+      'sft',
+      '--out',
+      join(dir, 'named.jsonl'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/predictions\.jsonl:1: not an event/);
   });

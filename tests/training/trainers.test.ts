@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
  */
 describe('training/*.py without a GPU', () => {
   it('their data functions and flags hold (python3 -m unittest)', () => {
-    const r = spawnSync('python3', ['-m', 'unittest', 'discover', '-v', '-s', 'tests/training/py'], { encoding: 'utf8' });
+    const r = spawnSync('python3', ['-m', 'unittest', 'discover', '-v', '-s', 'tests/training/py'], {
+      encoding: 'utf8',
+    });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr).toMatch(/Ran \d+ tests/);
     expect(r.stderr).toMatch(/\nOK/);

@@ -27,7 +27,10 @@ export function setApiKey(key: string): void {
 
 function headers(json: boolean): Record<string, string> {
   const key = apiKey();
-  return { ...(json ? { 'content-type': 'application/json' } : {}), ...(key ? { authorization: `Bearer ${key}` } : {}) };
+  return {
+    ...(json ? { 'content-type': 'application/json' } : {}),
+    ...(key ? { authorization: `Bearer ${key}` } : {}),
+  };
 }
 
 /** Calls the API; a non-2xx answer becomes an ApiError with the server's message. */
@@ -51,7 +54,12 @@ export async function request<T>(path: string, init: { method?: string; body?: u
   }
   if (!response.ok) {
     const e = (body ?? {}) as { code?: string; message?: string; field?: string };
-    throw new ApiError(response.status, e.code ?? `HTTP_${response.status}`, e.message ?? `the server answered ${response.status}`, e.field);
+    throw new ApiError(
+      response.status,
+      e.code ?? `HTTP_${response.status}`,
+      e.message ?? `the server answered ${response.status}`,
+      e.field,
+    );
   }
   return body as T;
 }
@@ -59,7 +67,8 @@ export async function request<T>(path: string, init: { method?: string; body?: u
 /** Downloads a file from the API (with the key, which a plain link could not carry). */
 export async function download(path: string, filename: string): Promise<void> {
   const response = await fetch(path, { headers: headers(false) });
-  if (!response.ok) throw new ApiError(response.status, 'HTTP_' + response.status, `download failed (${response.status})`);
+  if (!response.ok)
+    throw new ApiError(response.status, 'HTTP_' + response.status, `download failed (${response.status})`);
   const url = URL.createObjectURL(await response.blob());
   const a = document.createElement('a');
   a.href = url;
@@ -78,7 +87,11 @@ export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'closed';
  * dropped connection reconnects with `after=` the last seq seen (backing off), so nothing is
  * missed or shown twice. Stops when the server closes after `done`/`error`, or on `stop()`.
  */
-export function followTask(taskId: string, onEvent: (event: AgentEvent) => void, onState: (state: LiveState) => void): () => void {
+export function followTask(
+  taskId: string,
+  onEvent: (event: AgentEvent) => void,
+  onState: (state: LiveState) => void,
+): () => void {
   let last = 0;
   let stopped = false;
   let socket: WebSocket | undefined;

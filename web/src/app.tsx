@@ -34,7 +34,14 @@ function KeyField() {
       }}
     >
       <label htmlFor="api-key">API key</label>
-      <input id="api-key" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} placeholder="only if the server needs one" />
+      <input
+        id="api-key"
+        type="password"
+        autoComplete="off"
+        value={key}
+        onChange={(e) => setKey(e.target.value)}
+        placeholder="only if the server needs one"
+      />
       <button type="submit">Save</button>
     </form>
   );

@@ -9,7 +9,8 @@ export function importInsertionLine(tree: Parser.Tree): number {
   const imports = topLevelImports(tree);
   if (imports.length) return imports[imports.length - 1]!.endPosition.row + 1;
   const first = tree.rootNode.namedChildren.find((c) => c.type !== 'comment');
-  if (first?.type === 'expression_statement' && first.namedChildren[0]?.type === 'string') return first.endPosition.row + 1;
+  if (first?.type === 'expression_statement' && first.namedChildren[0]?.type === 'string')
+    return first.endPosition.row + 1;
   return 0;
 }
 
@@ -21,7 +22,14 @@ function insertLine(code: string, after: number, text: string): string {
 
 /** `from M import a, b` on one line, extended with `name` (the minimal edit when M is already imported from). */
 function extendFromImport(code: string, tree: Parser.Tree, module: string, name: string): string | undefined {
-  const stmt = topLevelImports(tree).find((s) => s.type === 'import_from_statement' && s.childForFieldName('module_name')?.text === module && s.startPosition.row === s.endPosition.row && !s.text.includes('(') && !s.text.includes('*'));
+  const stmt = topLevelImports(tree).find(
+    (s) =>
+      s.type === 'import_from_statement' &&
+      s.childForFieldName('module_name')?.text === module &&
+      s.startPosition.row === s.endPosition.row &&
+      !s.text.includes('(') &&
+      !s.text.includes('*'),
+  );
   if (!stmt) return undefined;
   const lines = splitLines(code);
   const row = stmt.startPosition.row;
@@ -53,19 +61,37 @@ export const missingImport: RuleFixer = {
       if (stmt.parent?.type === 'module' || stmt.startPosition.row !== stmt.endPosition.row) continue;
       if (!importBindings(stmt).some((b) => b.text === name)) continue;
       const items = stmt.type === 'import_statement' ? stmt.namedChildren : stmt.childrenForFieldName('name');
-      const item = items.find((i) => (i.type === 'aliased_import' ? i.childForFieldName('alias')?.text : i.text.split('.')[stmt.type === 'import_statement' ? 0 : i.text.split('.').length - 1]) === name);
+      const item = items.find(
+        (i) =>
+          (i.type === 'aliased_import'
+            ? i.childForFieldName('alias')?.text
+            : i.text.split('.')[stmt.type === 'import_statement' ? 0 : i.text.split('.').length - 1]) === name,
+      );
       if (!item) continue;
-      const text = stmt.type === 'import_statement' ? `import ${item.text}` : `from ${stmt.childForFieldName('module_name')!.text} import ${item.text}`;
+      const text =
+        stmt.type === 'import_statement'
+          ? `import ${item.text}`
+          : `from ${stmt.childForFieldName('module_name')!.text} import ${item.text}`;
       statements.add(text);
     }
     if (STDLIB_MODULES.has(name)) statements.add(`import ${name}`);
     const module = STDLIB_NAMES[name];
     if (module && !STDLIB_MODULES.has(name)) {
       const extended = extendFromImport(code, tree, module, name);
-      if (extended) candidates.push({ rule: 'missing-import', description: `add ${name} to the existing 'from ${module} import' line`, code: extended });
+      if (extended)
+        candidates.push({
+          rule: 'missing-import',
+          description: `add ${name} to the existing 'from ${module} import' line`,
+          code: extended,
+        });
       statements.add(`from ${module} import ${name}`);
     }
-    for (const text of statements) candidates.push({ rule: 'missing-import', description: `'${name}' is not defined: add '${text}'`, code: insertLine(code, at, text) });
+    for (const text of statements)
+      candidates.push({
+        rule: 'missing-import',
+        description: `'${name}' is not defined: add '${text}'`,
+        code: insertLine(code, at, text),
+      });
     return candidates;
   },
 };

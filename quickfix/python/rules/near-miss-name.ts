@@ -1,15 +1,31 @@
 import type { RuleCandidate, RuleContext, RuleFixer } from '../../language-adapter.js';
 import { referencesIn, scopeBindings, scopesAt } from '../scope.js';
 import { BUILTINS } from '../stdlib.js';
-import { IDENTIFIER, editDistance, indentOf, isSubsequence, nearMissLimit, renameAt, splitLines, treeOf } from '../text.js';
+import {
+  IDENTIFIER,
+  editDistance,
+  indentOf,
+  isSubsequence,
+  nearMissLimit,
+  renameAt,
+  splitLines,
+  treeOf,
+} from '../text.js';
 
 /** Where an undefined name is first used (the diagnostic's line, else its first reference). */
-export function locateName(code: string, name: string, line: number | undefined): { line: number; column: number } | undefined {
+export function locateName(
+  code: string,
+  name: string,
+  line: number | undefined,
+): { line: number; column: number } | undefined {
   const tree = treeOf(code);
   if (line !== undefined) {
     // The statement around the line first: walking every identifier of a 3,000-line module costs milliseconds.
     const text = splitLines(code)[line - 1] ?? '';
-    const around = tree.rootNode.descendantForPosition({ row: line - 1, column: 0 }, { row: line - 1, column: Math.max(text.length - 1, 0) });
+    const around = tree.rootNode.descendantForPosition(
+      { row: line - 1, column: 0 },
+      { row: line - 1, column: Math.max(text.length - 1, 0) },
+    );
     const near = referencesIn(around, name).find((r) => r.startPosition.row === line - 1);
     if (near) return { line, column: near.startPosition.column };
   }
@@ -62,14 +78,27 @@ export const nearMissName: RuleFixer = {
 
     // A misspelt definition: `totl = 0 … return total`. Unless the file spells the unused local's
     // way more often (`meat` defined and used elsewhere, `maet` once): then the use is the typo.
-    const unused = diagnostics.filter((d) => d.kind === 'unused_local' && d.name && d.name !== name && editDistance(d.name, name) <= limit);
+    const unused = diagnostics.filter(
+      (d) => d.kind === 'unused_local' && d.name && d.name !== name && editDistance(d.name, name) <= limit,
+    );
     const renameDefinitions: RuleCandidate[] = [];
     for (const d of unused) {
-      const binding = scopeBindings(scopes[0]!).find((b) => b.name === d.name && (d.line === undefined || b.line === d.line));
+      const binding = scopeBindings(scopes[0]!).find(
+        (b) => b.name === d.name && (d.line === undefined || b.line === d.line),
+      );
       if (!binding) continue;
-      const fixed = renameAt(code, [{ row: binding.node.startPosition.row, column: binding.node.startPosition.column }], d.name!, name);
+      const fixed = renameAt(
+        code,
+        [{ row: binding.node.startPosition.row, column: binding.node.startPosition.column }],
+        d.name!,
+        name,
+      );
       if (!fixed) continue;
-      const candidate = { rule: 'near-miss-name', description: `rename the unused local '${d.name}' at line ${binding.line} to '${name}'`, code: fixed };
+      const candidate = {
+        rule: 'near-miss-name',
+        description: `rename the unused local '${d.name}' at line ${binding.line} to '${name}'`,
+        code: fixed,
+      };
       if (wordCount(code, d.name!) > wordCount(code, name)) renameDefinitions.push(candidate);
       else candidates.push(candidate);
     }
@@ -87,17 +116,39 @@ export const nearMissName: RuleFixer = {
       if (seen.has(builtin) || builtin === name) continue;
       const distance = editDistance(name, builtin);
       // Builtins are always in scope, so only a one-letter slip counts: `pirnt`, not `compute` → `compile`.
-      if (distance === 1) seen.set(builtin, { name: builtin, distance, depth: scopes.length, subsequence: isSubsequence(name, builtin) || isSubsequence(builtin, name) });
+      if (distance === 1)
+        seen.set(builtin, {
+          name: builtin,
+          distance,
+          depth: scopes.length,
+          subsequence: isSubsequence(name, builtin) || isSubsequence(builtin, name),
+        });
     }
     // Dropped letters are the commonest slip, so at equal distance a longer name beats a shorter one (`pint` → `print`, not `int`).
     const longer = (r: Ranked) => Number(r.name.length >= name.length);
-    const ranked = [...seen.values()].sort((a, b) => a.distance - b.distance || Number(b.subsequence) - Number(a.subsequence) || a.depth - b.depth || longer(b) - longer(a) || Math.abs(a.name.length - name.length) - Math.abs(b.name.length - name.length) || a.name.localeCompare(b.name));
+    const ranked = [...seen.values()].sort(
+      (a, b) =>
+        a.distance - b.distance ||
+        Number(b.subsequence) - Number(a.subsequence) ||
+        a.depth - b.depth ||
+        longer(b) - longer(a) ||
+        Math.abs(a.name.length - name.length) - Math.abs(b.name.length - name.length) ||
+        a.name.localeCompare(b.name),
+    );
 
     // Every reference to the misspelt name in the innermost scope: the same typo, fixed once.
-    const refs = referencesIn(scopes[0]!, name).map((r) => ({ row: r.startPosition.row, column: r.startPosition.column }));
+    const refs = referencesIn(scopes[0]!, name).map((r) => ({
+      row: r.startPosition.row,
+      column: r.startPosition.column,
+    }));
     for (const r of ranked.slice(0, 3)) {
       const fixed = refs.length ? renameAt(code, refs, name, r.name) : undefined;
-      if (fixed) candidates.push({ rule: 'near-miss-name', description: `'${name}' is not defined; '${r.name}' is (edit distance ${r.distance})`, code: fixed });
+      if (fixed)
+        candidates.push({
+          rule: 'near-miss-name',
+          description: `'${name}' is not defined; '${r.name}' is (edit distance ${r.distance})`,
+          code: fixed,
+        });
     }
     return [...candidates, ...renameDefinitions];
   },

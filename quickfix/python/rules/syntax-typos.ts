@@ -21,11 +21,17 @@ export const missingColon: RuleFixer = {
       const line = lines[row]!;
       const body = line.replace(/\s+#.*$/, '');
       // A header's own line, or the closing bracket line of a header spread over several lines.
-      const header = HEADER.test(line) || (/^\s*[)\]]\s*(?:->.*)?$/.test(body) && lines.slice(Math.max(0, row - 30), row).some((l) => HEADER.test(l)));
+      const header =
+        HEADER.test(line) ||
+        (/^\s*[)\]]\s*(?:->.*)?$/.test(body) && lines.slice(Math.max(0, row - 30), row).some((l) => HEADER.test(l)));
       if (!header || /:\s*$/.test(body) || /[,(\[{\\]\s*$/.test(body)) continue;
       const fixed = [...lines];
       fixed[row] = `${body}:${line.slice(body.length)}`;
-      out.push({ rule: 'missing-colon', description: `add the missing ':' at line ${row + 1}`, code: joinLines(fixed, code) });
+      out.push({
+        rule: 'missing-colon',
+        description: `add the missing ':' at line ${row + 1}`,
+        code: joinLines(fixed, code),
+      });
     }
     return out;
   },
@@ -42,17 +48,24 @@ export const keywordTypo: RuleFixer = {
   propose({ code, target }: RuleContext): RuleCandidate[] {
     const lines = splitLines(code);
     const out: RuleCandidate[] = [];
-    const rows = target.kind === 'undefined_name' ? (target.line ? [target.line - 1] : []) : nearby(target, lines.length);
+    const rows =
+      target.kind === 'undefined_name' ? (target.line ? [target.line - 1] : []) : nearby(target, lines.length);
     for (const row of rows) {
       const m = /^(\s*)([A-Za-z_]+)(?=[\s(:]|$)/.exec(lines[row] ?? '');
       if (!m || KEYWORDS.includes(m[2]!) || m[2]!.length < 2) continue;
       const word = m[2]!;
       if (target.kind === 'undefined_name' && word !== target.name) continue;
-      const near = KEYWORDS.filter((k) => k.length > 1 && /^[a-z]/.test(k) && editDistance(word, k) <= (word.length <= 3 ? 1 : 2)).sort((a, b) => editDistance(word, a) - editDistance(word, b));
+      const near = KEYWORDS.filter(
+        (k) => k.length > 1 && /^[a-z]/.test(k) && editDistance(word, k) <= (word.length <= 3 ? 1 : 2),
+      ).sort((a, b) => editDistance(word, a) - editDistance(word, b));
       for (const keyword of near.slice(0, 3)) {
         const fixed = [...lines];
         fixed[row] = `${m[1]}${keyword}${lines[row]!.slice(m[0].length)}`;
-        out.push({ rule: 'keyword-typo', description: `'${word}' at line ${row + 1} looks like the keyword '${keyword}'`, code: joinLines(fixed, code) });
+        out.push({
+          rule: 'keyword-typo',
+          description: `'${word}' at line ${row + 1} looks like the keyword '${keyword}'`,
+          code: joinLines(fixed, code),
+        });
       }
     }
     return out;

@@ -26,7 +26,8 @@ function boundName(stmt: Node, item: Node): string {
 function removeStatement(code: string, stmt: Node): string {
   const lines = splitLines(code);
   const first = stmt.startPosition.row;
-  const soleInBlock = stmt.parent?.type === 'block' && stmt.parent.namedChildren.filter((c) => c.type !== 'comment').length === 1;
+  const soleInBlock =
+    stmt.parent?.type === 'block' && stmt.parent.namedChildren.filter((c) => c.type !== 'comment').length === 1;
   lines.splice(first, stmt.endPosition.row - first + 1, ...(soleInBlock ? [`${indentOf(lines[first]!)}pass`] : []));
   return joinLines(lines, code);
 }
@@ -42,12 +43,25 @@ export const unusedImport: RuleFixer = {
     const label = target.name;
     if (!label) return [];
     const tree = treeOf(code);
-    const statements = tree.rootNode.descendantsOfType(['import_statement', 'import_from_statement']).filter((s) => target.line === undefined || (s.startPosition.row <= target.line - 1 && s.endPosition.row >= target.line - 1));
+    const statements = tree.rootNode
+      .descendantsOfType(['import_statement', 'import_from_statement'])
+      .filter(
+        (s) =>
+          target.line === undefined || (s.startPosition.row <= target.line - 1 && s.endPosition.row >= target.line - 1),
+      );
     for (const stmt of statements) {
       const items = stmt.type === 'import_statement' ? stmt.namedChildren : stmt.childrenForFieldName('name');
-      const item = items.find((i) => bindingLabel(stmt, i) === label) ?? items.find((i) => boundName(stmt, i) === label);
+      const item =
+        items.find((i) => bindingLabel(stmt, i) === label) ?? items.find((i) => boundName(stmt, i) === label);
       if (!item) continue;
-      if (items.length === 1) return [{ rule: 'unused-import', description: `remove the unused import '${label}'`, code: removeStatement(code, stmt) }];
+      if (items.length === 1)
+        return [
+          {
+            rule: 'unused-import',
+            description: `remove the unused import '${label}'`,
+            code: removeStatement(code, stmt),
+          },
+        ];
       const lines = splitLines(code);
       const row = item.startPosition.row;
       const rest = items.filter((i) => i.id !== item.id);
@@ -55,16 +69,22 @@ export const unusedImport: RuleFixer = {
         // One name a line in a parenthesised import: drop that line.
         if (lines[row]!.trim().replace(/,$/, '') === item.text && rest.every((i) => i.startPosition.row !== row)) {
           lines.splice(row, 1);
-          return [{ rule: 'unused-import', description: `remove '${label}' from the import`, code: joinLines(lines, code) }];
+          return [
+            { rule: 'unused-import', description: `remove '${label}' from the import`, code: joinLines(lines, code) },
+          ];
         }
         return [];
       }
-      const head = stmt.type === 'import_statement' ? 'import ' : `from ${stmt.childForFieldName('module_name')!.text} import `;
+      const head =
+        stmt.type === 'import_statement' ? 'import ' : `from ${stmt.childForFieldName('module_name')!.text} import `;
       const line = lines[row]!;
       const start = line.indexOf(stmt.text);
       if (start < 0) return [];
-      lines[row] = `${line.slice(0, start)}${head}${rest.map((i) => i.text).join(', ')}${line.slice(start + stmt.text.length)}`;
-      return [{ rule: 'unused-import', description: `remove '${label}' from the import`, code: joinLines(lines, code) }];
+      lines[row] =
+        `${line.slice(0, start)}${head}${rest.map((i) => i.text).join(', ')}${line.slice(start + stmt.text.length)}`;
+      return [
+        { rule: 'unused-import', description: `remove '${label}' from the import`, code: joinLines(lines, code) },
+      ];
     }
     return [];
   },

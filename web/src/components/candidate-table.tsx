@@ -1,7 +1,11 @@
 import type { AttemptView, CandidateView } from '../../../api/task.js';
 import { formatCost } from '../timeline.js';
 
-const CONTEXT_CUT: Record<string, string> = { conformal_set: 'conformal set', top_file: 'top file', top_k_functions: 'top functions' };
+const CONTEXT_CUT: Record<string, string> = {
+  conformal_set: 'conformal set',
+  top_file: 'top file',
+  top_k_functions: 'top functions',
+};
 
 const dash = <span className="muted">–</span>;
 
@@ -63,7 +67,8 @@ export function CandidateTable(props: { attempt: AttemptView }) {
       <h4 id={id}>Candidates</h4>
       {attempt.sampling && (
         <p className="muted" data-testid="sampling-stopped">
-          {attempt.sampling.drawn} of {attempt.sampling.wanted} candidates drawn: the {attempt.sampling.stopped_by === 'cost' ? 'cost cap' : attempt.sampling.stopped_by} stopped sampling.
+          {attempt.sampling.drawn} of {attempt.sampling.wanted} candidates drawn: the{' '}
+          {attempt.sampling.stopped_by === 'cost' ? 'cost cap' : attempt.sampling.stopped_by} stopped sampling.
         </p>
       )}
       {candidates.length > 1 && (
@@ -87,21 +92,37 @@ export function CandidateTable(props: { attempt: AttemptView }) {
             </thead>
             <tbody>
               {candidates.map((c) => (
-                <tr key={c.candidate} className={c.candidate === winner ? 'winner' : undefined} aria-current={c.candidate === winner ? 'true' : undefined}>
+                <tr
+                  key={c.candidate}
+                  className={c.candidate === winner ? 'winner' : undefined}
+                  aria-current={c.candidate === winner ? 'true' : undefined}
+                >
                   <th scope="row">
                     {c.candidate}
                     {c.candidate === winner && <span className="badge ok">chosen</span>}
                   </th>
                   <td>{c.temperature ?? dash}</td>
-                  <td>{c.context_cut ? CONTEXT_CUT[c.context_cut] ?? c.context_cut : dash}</td>
+                  <td>{c.context_cut ? (CONTEXT_CUT[c.context_cut] ?? c.context_cut) : dash}</td>
                   <td>{groupText(c)}</td>
-                  <td>{c.tests_passed !== undefined && c.tests_valid !== undefined ? `${c.tests_passed} of ${c.tests_valid}` : dash}</td>
-                  <td className="mono">{c.regressions === undefined ? dash : c.regressions.length === 0 ? 'none' : c.regressions.join(', ')}</td>
+                  <td>
+                    {c.tests_passed !== undefined && c.tests_valid !== undefined
+                      ? `${c.tests_passed} of ${c.tests_valid}`
+                      : dash}
+                  </td>
+                  <td className="mono">
+                    {c.regressions === undefined
+                      ? dash
+                      : c.regressions.length === 0
+                        ? 'none'
+                        : c.regressions.join(', ')}
+                  </td>
                   <td>
                     {c.failure ? (
                       <>
                         <span className="badge bad">{c.failure.replace(/_/g, ' ')}</span>
-                        {failureDetail(c.failure, c.message) && <span className="detail"> {failureDetail(c.failure, c.message)}</span>}
+                        {failureDetail(c.failure, c.message) && (
+                          <span className="detail"> {failureDetail(c.failure, c.message)}</span>
+                        )}
                       </>
                     ) : c.failure === null ? (
                       'none'
@@ -120,15 +141,19 @@ export function CandidateTable(props: { attempt: AttemptView }) {
       {selection && (
         <>
           <p data-testid="selection-reason">
-            <strong>{winner !== null ? `Chosen: candidate ${winner}.` : 'No candidate chosen.'}</strong> {selection.reason}
+            <strong>{winner !== null ? `Chosen: candidate ${winner}.` : 'No candidate chosen.'}</strong>{' '}
+            {selection.reason}
           </p>
           {selection.judges.length > 0 && (
             <details data-testid="judges" open={candidates.length > 1}>
-              <summary>Judge tests ({selection.judges.filter((j) => j.valid).length} of {selection.judges.length} valid)</summary>
+              <summary>
+                Judge tests ({selection.judges.filter((j) => j.valid).length} of {selection.judges.length} valid)
+              </summary>
               <ul>
                 {selection.judges.map((j) => (
                   <li key={`${j.source}:${j.path}`}>
-                    <span className="mono">{j.path}</span> from {j.source}: {j.valid ? <span className="badge ok">valid</span> : <span className="badge muted">not valid</span>}
+                    <span className="mono">{j.path}</span> from {j.source}:{' '}
+                    {j.valid ? <span className="badge ok">valid</span> : <span className="badge muted">not valid</span>}
                     {j.why && <span className="muted"> ({j.why})</span>}
                   </li>
                 ))}

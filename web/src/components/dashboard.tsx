@@ -38,7 +38,12 @@ export function Dashboard() {
     const timer = window.setInterval(load, 10_000);
     return () => window.clearInterval(timer);
   }, []);
-  if (error) return <p className="banner error" role="alert">{error}</p>;
+  if (error)
+    return (
+      <p className="banner error" role="alert">
+        {error}
+      </p>
+    );
   if (!metrics) return <p className="muted">Loading…</p>;
   const m = metrics;
   const finished = m.verdicts.resolved + m.verdicts.unverified + m.verdicts.failed;
@@ -46,12 +51,32 @@ export function Dashboard() {
     <section className="panel" aria-labelledby="dashboard-title">
       <h1 id="dashboard-title">Dashboard</h1>
       <dl className="cards">
-        <Card label="Resolve rate" value={m.resolve_rate === null ? '–' : `${Math.round(m.resolve_rate * 100)}%`} detail={`${m.verdicts.resolved} of ${finished} finished`} />
-        <Card label="Verdicts" value={`${m.verdicts.resolved} / ${m.verdicts.unverified} / ${m.verdicts.failed}`} detail="resolved / unverified / failed" />
+        <Card
+          label="Resolve rate"
+          value={m.resolve_rate === null ? '–' : `${Math.round(m.resolve_rate * 100)}%`}
+          detail={`${m.verdicts.resolved} of ${finished} finished`}
+        />
+        <Card
+          label="Verdicts"
+          value={`${m.verdicts.resolved} / ${m.verdicts.unverified} / ${m.verdicts.failed}`}
+          detail="resolved / unverified / failed"
+        />
         <Card label="Mean attempts" value={m.mean_attempts === null ? '–' : m.mean_attempts.toFixed(2)} />
-        <Card label="Cost" value={formatCost(m.cost_usd, m.unpriced_calls)} detail={`${(m.tokens.input + m.tokens.output).toLocaleString()} tokens`} />
-        <Card label="Duration" value={formatDuration(m.duration_ms.p50)} detail={`median; p95 ${formatDuration(m.duration_ms.p95)}`} />
-        <Card label="Queue" value={`${m.queue.waiting} waiting`} detail={`${m.queue.active} running${m.workers !== undefined ? `, ${m.workers} workers` : ''}`} />
+        <Card
+          label="Cost"
+          value={formatCost(m.cost_usd, m.unpriced_calls)}
+          detail={`${(m.tokens.input + m.tokens.output).toLocaleString()} tokens`}
+        />
+        <Card
+          label="Duration"
+          value={formatDuration(m.duration_ms.p50)}
+          detail={`median; p95 ${formatDuration(m.duration_ms.p95)}`}
+        />
+        <Card
+          label="Queue"
+          value={`${m.queue.waiting} waiting`}
+          detail={`${m.queue.active} running${m.workers !== undefined ? `, ${m.workers} workers` : ''}`}
+        />
       </dl>
       <h2>Tasks by status</h2>
       <dl className="cards small">

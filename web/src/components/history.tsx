@@ -23,7 +23,11 @@ export function History() {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string>();
   const load = (from: string | null, replace: boolean) => {
-    const query = new URLSearchParams({ limit: '25', ...(status ? { status } : {}), ...(from ? { cursor: from } : {}) });
+    const query = new URLSearchParams({
+      limit: '25',
+      ...(status ? { status } : {}),
+      ...(from ? { cursor: from } : {}),
+    });
     request<{ tasks: TaskItem[]; next_cursor: string | null }>(`/api/tasks?${query}`).then(
       (page) => {
         setTasks((all) => (replace ? page.tasks : [...all, ...page.tasks]));
@@ -47,7 +51,11 @@ export function History() {
           ))}
         </select>
       </div>
-      {error && <p className="banner error" role="alert">{error}</p>}
+      {error && (
+        <p className="banner error" role="alert">
+          {error}
+        </p>
+      )}
       <table className="data history">
         <thead>
           <tr>
@@ -67,7 +75,9 @@ export function History() {
               </td>
               <td className="mono">{t.repo}</td>
               <td>
-                <span className={`badge ${t.verdict === 'resolved' ? 'ok' : t.status === 'error' ? 'bad' : 'muted'}`}>{t.status === 'finished' && t.verdict ? t.verdict : t.status}</span>
+                <span className={`badge ${t.verdict === 'resolved' ? 'ok' : t.status === 'error' ? 'bad' : 'muted'}`}>
+                  {t.status === 'finished' && t.verdict ? t.verdict : t.status}
+                </span>
               </td>
               <td>{t.attempts}</td>
               <td>{formatCost(t.cost_usd, t.unpriced_calls)}</td>

@@ -1,6 +1,14 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { AgentEvent } from '../../../agent/event-types.js';
-import { emptySummary, foldEvent, isFinalEvent, TERMINAL_STATUSES, type AttemptView, type TaskRecord, type TaskSummary } from '../../../api/task.js';
+import {
+  emptySummary,
+  foldEvent,
+  isFinalEvent,
+  TERMINAL_STATUSES,
+  type AttemptView,
+  type TaskRecord,
+  type TaskSummary,
+} from '../../../api/task.js';
 import { ApiError, download, followTask, request, type LiveState } from '../api-client.js';
 import { formatCost, formatDuration, nodeRuns } from '../timeline.js';
 import { CandidateTable } from './candidate-table.js';
@@ -18,7 +26,14 @@ const VERDICT_TEXT: Record<string, string> = {
 
 function StatusBadge(props: { status: string; verdict: string | null }) {
   const label = props.status === 'finished' && props.verdict ? props.verdict : props.status;
-  const tone = label === 'resolved' ? 'ok' : label === 'unverified' || label === 'queued' || label === 'running' ? 'warn' : label === 'cancelled' ? 'muted' : 'bad';
+  const tone =
+    label === 'resolved'
+      ? 'ok'
+      : label === 'unverified' || label === 'queued' || label === 'running'
+        ? 'warn'
+        : label === 'cancelled'
+          ? 'muted'
+          : 'bad';
   return (
     <span className={`badge big ${tone}`} data-testid="task-status">
       {label}
@@ -34,7 +49,9 @@ function Timeline(props: { events: AgentEvent[]; running: boolean }) {
         <li key={run.key} className={run.durationMs === null ? (props.running ? 'active' : 'stopped') : 'done'}>
           <span className="node">{run.node}</span>
           {run.attempt > 0 && <span className="attempt">attempt {run.attempt}</span>}
-          <span className="duration">{run.durationMs === null ? (props.running ? 'running…' : 'stopped') : formatDuration(run.durationMs)}</span>
+          <span className="duration">
+            {run.durationMs === null ? (props.running ? 'running…' : 'stopped') : formatDuration(run.durationMs)}
+          </span>
         </li>
       ))}
       {runs.length === 0 && <li className="muted">Waiting for a worker…</li>}
@@ -81,9 +98,23 @@ function Files(props: { summary: TaskSummary }) {
  */
 function Outcome(props: { attempt: AttemptView; running: boolean }) {
   const { failure } = props.attempt;
-  if (failure === null) return <span className="badge ok" data-testid="attempt-outcome">passed</span>;
-  if (failure) return <span className="badge bad" data-testid="attempt-outcome">{failure.category.replace(/_/g, ' ')}</span>;
-  return props.running ? <span className="badge warn" data-testid="attempt-outcome">checking…</span> : null;
+  if (failure === null)
+    return (
+      <span className="badge ok" data-testid="attempt-outcome">
+        passed
+      </span>
+    );
+  if (failure)
+    return (
+      <span className="badge bad" data-testid="attempt-outcome">
+        {failure.category.replace(/_/g, ' ')}
+      </span>
+    );
+  return props.running ? (
+    <span className="badge warn" data-testid="attempt-outcome">
+      checking…
+    </span>
+  ) : null;
 }
 
 function Attempt(props: { attempt: AttemptView; chosen: boolean; running: boolean }) {
@@ -91,7 +122,11 @@ function Attempt(props: { attempt: AttemptView; chosen: boolean; running: boolea
   const apply = attempt.apply as { ok?: boolean; message?: string; method?: string; answer?: string } | undefined;
   const several = (attempt.candidates?.length ?? 0) > 1;
   return (
-    <section className="panel attempt" aria-labelledby={`attempt-${attempt.attempt}`} data-testid={`attempt-${attempt.attempt}`}>
+    <section
+      className="panel attempt"
+      aria-labelledby={`attempt-${attempt.attempt}`}
+      data-testid={`attempt-${attempt.attempt}`}
+    >
       <h3 id={`attempt-${attempt.attempt}`}>
         Attempt {attempt.attempt} {props.chosen && <span className="badge ok">final patch</span>}
         <Outcome attempt={attempt} running={props.running} />
@@ -99,10 +134,21 @@ function Attempt(props: { attempt: AttemptView; chosen: boolean; running: boolea
       <CandidateTable attempt={attempt} />
       {/* With several candidates, the diff, apply and tests below are the chosen one's. */}
       {several && attempt.diff !== undefined && <h4>Candidate {attempt.candidate ?? 1}'s patch</h4>}
-      {attempt.diff !== undefined && <DiffView diff={attempt.diff} label={several ? `Attempt ${attempt.attempt}, candidate ${attempt.candidate ?? 1}` : `Attempt ${attempt.attempt}`} />}
+      {attempt.diff !== undefined && (
+        <DiffView
+          diff={attempt.diff}
+          label={
+            several ? `Attempt ${attempt.attempt}, candidate ${attempt.candidate ?? 1}` : `Attempt ${attempt.attempt}`
+          }
+        />
+      )}
       {apply && (
         <p className={apply.ok ? 'muted' : 'banner error'}>
-          {apply.answer ? `The model answered ${apply.answer}.` : apply.ok ? `Patch applied (${apply.method ?? 'git apply'}).` : `The patch did not apply: ${apply.message ?? ''}`}
+          {apply.answer
+            ? `The model answered ${apply.answer}.`
+            : apply.ok
+              ? `Patch applied (${apply.method ?? 'git apply'}).`
+              : `The patch did not apply: ${apply.message ?? ''}`}
         </p>
       )}
       {attempt.tests && <TestTable tests={attempt.tests} />}
@@ -132,7 +178,9 @@ export function TaskView(props: { taskId: string }) {
   const [actionError, setActionError] = useState<string>();
 
   const refresh = useCallback(() => {
-    request<TaskAnswer>(`/api/task/${encodeURIComponent(taskId)}`).then(setTask, (err: ApiError) => setLoadError(err.status === 404 ? `No task ${taskId}.` : err.message));
+    request<TaskAnswer>(`/api/task/${encodeURIComponent(taskId)}`).then(setTask, (err: ApiError) =>
+      setLoadError(err.status === 404 ? `No task ${taskId}.` : err.message),
+    );
   }, [taskId]);
 
   useEffect(refresh, [refresh]);
@@ -167,7 +215,12 @@ export function TaskView(props: { taskId: string }) {
   }, [task, events, refresh]);
 
   const summary = useMemo(() => events.reduce((s, e) => foldEvent(s, e), emptySummary()), [events]);
-  if (loadError) return <p className="banner error" role="alert">{loadError}</p>;
+  if (loadError)
+    return (
+      <p className="banner error" role="alert">
+        {loadError}
+      </p>
+    );
   if (!task) return <p className="muted">Loading…</p>;
 
   const ended = TERMINAL_STATUSES.includes(task.status);
@@ -183,7 +236,8 @@ export function TaskView(props: { taskId: string }) {
       <section className="panel" aria-labelledby="task-title">
         <div className="task-head">
           <h1 id="task-title">
-            {issue.split('\n')[0]!.slice(0, 120) || 'Task'} <StatusBadge status={task.status} verdict={task.verdict ?? summary.verdict} />
+            {issue.split('\n')[0]!.slice(0, 120) || 'Task'}{' '}
+            <StatusBadge status={task.status} verdict={task.verdict ?? summary.verdict} />
           </h1>
           <p className="muted mono">
             {task.request.repo_url ?? task.request.repo_path}
@@ -193,7 +247,9 @@ export function TaskView(props: { taskId: string }) {
         <dl className="stats">
           <div>
             <dt>Attempts</dt>
-            <dd>{summary.attempts.length} / {task.request.max_attempts}</dd>
+            <dd>
+              {summary.attempts.length} / {task.request.max_attempts}
+            </dd>
           </div>
           <div>
             <dt>Tokens</dt>
@@ -201,7 +257,14 @@ export function TaskView(props: { taskId: string }) {
           </div>
           <div>
             <dt>Cost</dt>
-            <dd data-testid="cost" title={summary.unpriced_calls > 0 ? `${summary.unpriced_calls} model call(s) to a model with no known price` : undefined}>
+            <dd
+              data-testid="cost"
+              title={
+                summary.unpriced_calls > 0
+                  ? `${summary.unpriced_calls} model call(s) to a model with no known price`
+                  : undefined
+              }
+            >
               {formatCost(summary.cost_usd, summary.unpriced_calls)}
             </dd>
           </div>
@@ -215,19 +278,38 @@ export function TaskView(props: { taskId: string }) {
           </div>
         </dl>
         <div className="actions">
-          <button type="button" disabled={!summary.final_patch} onClick={() => act(download(`/api/task/${encodeURIComponent(taskId)}/patch`, `${taskId}.diff`))}>
+          <button
+            type="button"
+            disabled={!summary.final_patch}
+            onClick={() => act(download(`/api/task/${encodeURIComponent(taskId)}/patch`, `${taskId}.diff`))}
+          >
             Download patch
           </button>
-          <button type="button" onClick={() => act(download(`/api/task/${encodeURIComponent(taskId)}/trajectory`, `${taskId}.trajectory.jsonl`))}>
+          <button
+            type="button"
+            onClick={() =>
+              act(download(`/api/task/${encodeURIComponent(taskId)}/trajectory`, `${taskId}.trajectory.jsonl`))
+            }
+          >
             Download trajectory
           </button>
           {!ended && (
-            <button type="button" className="danger" onClick={() => act(request(`/api/task/${encodeURIComponent(taskId)}/cancel`, { method: 'POST' }).then(refresh))}>
+            <button
+              type="button"
+              className="danger"
+              onClick={() =>
+                act(request(`/api/task/${encodeURIComponent(taskId)}/cancel`, { method: 'POST' }).then(refresh))
+              }
+            >
               Cancel
             </button>
           )}
         </div>
-        {actionError && <p className="banner error" role="alert">{actionError}</p>}
+        {actionError && (
+          <p className="banner error" role="alert">
+            {actionError}
+          </p>
+        )}
         <details>
           <summary>Issue</summary>
           <pre className="issue">{issue}</pre>
@@ -235,18 +317,25 @@ export function TaskView(props: { taskId: string }) {
       </section>
 
       {(done || error || ended) && (
-        <section className={`panel verdict ${summary.verdict ?? task.status}`} aria-labelledby="verdict-title" data-testid="verdict">
+        <section
+          className={`panel verdict ${summary.verdict ?? task.status}`}
+          aria-labelledby="verdict-title"
+          data-testid="verdict"
+        >
           <h2 id="verdict-title">Verdict</h2>
           {summary.verdict && <p>{VERDICT_TEXT[summary.verdict]}</p>}
           {summary.stopped_by && <p className="muted">Stopped by: {summary.stopped_by}.</p>}
           {summary.stop_message && <p data-testid="stop-message">{summary.stop_message}</p>}
           {summary.environment && (
             <p className="muted" data-testid="environment">
-              Tested in: {summary.environment.key} ({summary.environment.source}){summary.baseline ? `; baseline ${summary.baseline.ok ? 'passed' : 'failed'}` : ''}.
+              Tested in: {summary.environment.key} ({summary.environment.source})
+              {summary.baseline ? `; baseline ${summary.baseline.ok ? 'passed' : 'failed'}` : ''}.
               {summary.environment.notes.length > 0 && ` ${summary.environment.notes.join(' ')}`}
             </p>
           )}
-          {task.status === 'error' && <p className="banner error">{task.error?.message ?? String(error?.data.message ?? 'The run failed.')}</p>}
+          {task.status === 'error' && (
+            <p className="banner error">{task.error?.message ?? String(error?.data.message ?? 'The run failed.')}</p>
+          )}
           {task.status === 'cancelled' && <p className="muted">Cancelled.</p>}
         </section>
       )}

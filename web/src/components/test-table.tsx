@@ -64,7 +64,9 @@ export function TestTable(props: { tests: Record<string, unknown> }) {
       {existingIds.length > 0 && (
         <table className="data">
           <caption>
-            Existing tests of the touched modules ({existingIds.filter((id) => PASSING.has(existing!.outcomes![id]!.status)).length}/{existingIds.length} passing
+            Existing tests of the touched modules (
+            {existingIds.filter((id) => PASSING.has(existing!.outcomes![id]!.status)).length}/{existingIds.length}{' '}
+            passing
             {regressions.size ? `, ${regressions.size} newly failing` : ''})
           </caption>
           <thead>
