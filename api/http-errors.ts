@@ -86,10 +86,8 @@ export function replyWithError(err: FastifyError, request: FastifyRequest, reply
       .send({ code: 'FW_ERR_UNAVAILABLE', message: 'the task store (Redis) is unreachable; try again shortly' });
   }
   request.log.error({ err }, 'request failed');
-  return reply
-    .status(500)
-    .send({
-      code: 'FW_ERR_INTERNAL',
-      message: `internal error (request ${request.id}); the server log has the details`,
-    });
+  return reply.status(500).send({
+    code: 'FW_ERR_INTERNAL',
+    message: `internal error (request ${request.id}); the server log has the details`,
+  });
 }

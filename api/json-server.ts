@@ -32,12 +32,10 @@ export function createJsonServer(options: { logger: Logger; bodyLimitBytes: numb
         void (reply as FastifyReply).header('connection', 'close');
         (reply as FastifyReply).raw.once('finish', () => socket.destroySoon());
       }
-      void (reply as FastifyReply)
-        .status(status)
-        .send({
-          code: 'FW_ERR_BAD_INPUT',
-          message: `${error.message} (${request.method} ${request.url.slice(0, 120)})`,
-        });
+      void (reply as FastifyReply).status(status).send({
+        code: 'FW_ERR_BAD_INPUT',
+        message: `${error.message} (${request.method} ${request.url.slice(0, 120)})`,
+      });
     },
   });
   // Bodies are checked as sent; query strings and params are text, so those are coerced.

@@ -26,11 +26,9 @@ const byteSize = (what: string) =>
   });
 
 const positiveNumber = (what: string, max: number) =>
-  z.coerce
-    .number({ message: `${what} must be a number` })
-    .refine((n) => Number.isFinite(n) && n > 0 && n <= max, {
-      message: `${what} must be greater than 0 and at most ${max}`,
-    });
+  z.coerce.number({ message: `${what} must be a number` }).refine((n) => Number.isFinite(n) && n > 0 && n <= max, {
+    message: `${what} must be greater than 0 and at most ${max}`,
+  });
 
 const positiveInt = (what: string, max: number) =>
   positiveNumber(what, max).refine((n) => Number.isInteger(n), { message: `${what} must be a whole number` });

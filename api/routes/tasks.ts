@@ -131,13 +131,11 @@ export const taskRoutes =
         // A task taken off the queue has no run to record its end, so the API does.
         if (outcome === 'removed') await endTask(deps.store, task.task_id, 'cancelled', 'cancelled before it started');
         const now = await mustGet(deps, task.task_id);
-        return reply
-          .status(202)
-          .send({
-            task_id: now.task_id,
-            status: now.status,
-            cancel: outcome === 'removed' ? 'cancelled' : 'requested',
-          });
+        return reply.status(202).send({
+          task_id: now.task_id,
+          status: now.status,
+          cancel: outcome === 'removed' ? 'cancelled' : 'requested',
+        });
       },
     );
 

@@ -559,15 +559,13 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
       );
       if (flags.json) {
         const out = {
-          files: files
-            .slice(0, top)
-            .map((f, i) => ({
-              rank: i + 1,
-              path: f.path,
-              score: f.score,
-              ranks: f.ranks,
-              in_set: set?.includes(f.path) ?? null,
-            })),
+          files: files.slice(0, top).map((f, i) => ({
+            rank: i + 1,
+            path: f.path,
+            score: f.score,
+            ranks: f.ranks,
+            in_set: set?.includes(f.path) ?? null,
+          })),
           set: set ?? null,
           calibration: calibration ? calibrationSummary(calibration) : null,
           indexed_files: index.summaries.length,
