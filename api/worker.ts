@@ -30,7 +30,7 @@ export interface FixwrightWorker {
  * Starts a worker that takes tasks from BullMQ and runs the agent on them, with its own sandbox
  * runtime (trusted fixwright code is the only Docker client). A job whose worker is lost is
  * retried once by the stalled-job check; lost twice, the task ends in `error` with a message.
- * It also takes the instance jobs of `fixwright bench --queue` and `fixwright eval --queue`.
+ * It also takes the instance jobs of `fixwright solve-dataset --queue` and `fixwright eval --queue`.
  */
 export async function startWorker(
   settings: Settings,

@@ -30,9 +30,15 @@ const COMMANDS: ReadonlyArray<{ names: readonly string[]; load: () => Promise<Re
     },
   },
   { names: ['eval'], load: async () => (await import('./commands/eval.js')).registerEvalCommand },
-  { names: ['bench'], load: async () => (await import('./commands/bench.js')).registerBenchCommand },
+  {
+    names: ['solve-dataset', 'bench'],
+    load: async () => (await import('./commands/solve-dataset.js')).registerSolveDatasetCommand,
+  },
   { names: ['edit'], load: async () => (await import('./commands/edit.js')).registerEditCommand },
-  { names: ['bench-edits'], load: async () => (await import('./commands/bench-edits.js')).registerBenchEditsCommand },
+  {
+    names: ['edit-bench', 'bench-edits'],
+    load: async () => (await import('./commands/edit-bench.js')).registerEditBenchCommand,
+  },
   { names: ['export'], load: async () => (await import('./commands/export.js')).registerExportCommand },
 ];
 

@@ -1,5 +1,5 @@
 /**
- * Quick fixes for editors (POST /v1/edit, `fixwright edit`, `fixwright bench-edits`): the public
+ * Quick fixes for editors (POST /v1/edit, `fixwright edit`, `fixwright edit-bench`): the public
  * entry of the stage and its factory; the composition roots (api/app.ts, the CLI) import only this.
  */
 
@@ -27,9 +27,9 @@ export {
   type BenchCase,
   type EditBenchOptions,
   type EditBenchReport,
-} from './bench/run-bench.js';
-export { readCorpus, type CorpusFile } from './bench/corpus.js';
-export { BUG_KINDS, type BugKind } from './bench/inject.js';
+} from './edit-bench/run-edit-bench.js';
+export { readCorpus, type CorpusFile } from './edit-bench/corpus.js';
+export { BUG_KINDS, type BugKind } from './edit-bench/inject.js';
 export type {
   ClientDiagnostic,
   Diagnostic,

@@ -34,7 +34,7 @@ export interface EvalReport {
   instances: Record<string, Omit<InstanceResult, 'log'>>;
   /** The same run counted as the official harness's final report counts it (schema_version 2). */
   official: OfficialCounts;
-  /** For predictions made by `fixwright bench`: its figures (bench-report.json beside predictions.jsonl). */
+  /** For predictions made by `fixwright solve-dataset`: its figures (bench-report.json beside predictions.jsonl). */
   bench?: BenchFigures;
 }
 
@@ -77,7 +77,7 @@ export interface BenchFigures {
   }>;
 }
 
-/** The figures of the `fixwright bench` run that wrote these predictions (its bench-report.json), when there is one. */
+/** The figures of the `fixwright solve-dataset` run that wrote these predictions (its bench-report.json), when there is one. */
 export function benchFiguresBeside(predictionsFile: string): { bench?: BenchFigures; warning?: string } {
   const file = join(dirname(resolve(predictionsFile)), 'bench-report.json');
   if (!existsSync(file)) return {};
@@ -172,7 +172,7 @@ export function buildReport(
 function benchMarkdown(report: EvalReport, bench: BenchFigures): string[] {
   const verdict = (id: string) => report.instances[id]?.status ?? '–';
   return [
-    '## The agent run (fixwright bench)',
+    '## The agent run (fixwright solve-dataset)',
     '',
     `Localisation: R@1 ${pct(bench.localisation.recall_at_1)}, R@5 ${pct(bench.localisation.recall_at_5)}, conformal coverage ${pct(bench.localisation.conformal_coverage)} (mean set ${bench.localisation.mean_set_size.toFixed(1)} files). ` +
       `Tokens ${(bench.tokens.input + bench.tokens.output).toLocaleString('en')}, cost $${bench.cost_usd.toFixed(2)}, wall time ${(bench.wall_ms / 1000).toFixed(0)} s. ` +

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import type { EvalContext, InstanceResult } from '../eval/evaluate-instance.js';
-import type { BenchContext, BenchInstance, LocalisedPath } from '../run/run-bench.js';
+import type { BenchContext, BenchInstance, LocalisedPath } from '../run/solve-instances.js';
 import type { Variant } from '../run/ablation.js';
 import type { loadEnvironmentTable } from '../eval/environments.js';
 import { GRADING_RULES } from '../eval/grading.js';
@@ -12,7 +12,7 @@ import { commitSchema, repoNameSchema } from '../dataset.js';
 import { assetPath } from '../../core/paths.js';
 
 /**
- * The BullMQ queue `fixwright bench --queue` and `fixwright eval --queue` put one job per instance
+ * The BullMQ queue `fixwright solve-dataset --queue` and `fixwright eval --queue` put one job per instance
  * on; every `fixwright worker` takes them (beside the service's tasks, on their own queue).
  */
 export const INSTANCE_QUEUE = 'fixwright-instances';

@@ -10,7 +10,7 @@ import type { loadEnvironmentTable } from '../eval/environments.js';
 import type { InstanceResult } from '../eval/evaluate-instance.js';
 import type { EvalRow, Prediction } from '../eval/instances.js';
 import type { Variant } from '../run/ablation.js';
-import type { BenchContext, InstanceRun, RemoteBench } from '../run/run-bench.js';
+import type { BenchContext, InstanceRun, RemoteBench } from '../run/solve-instances.js';
 import {
   EVENTS_MAX_LEN,
   FINISHED_JOB_AGE_SECONDS,

@@ -16,9 +16,9 @@ import { environmentFor, loadEnvironmentTable } from '../eval/environments.js';
 import { evaluateInstance, type EvalContext } from '../eval/evaluate-instance.js';
 import { gradingRule } from '../eval/grading.js';
 import { evalRowSchema, type EvalRow } from '../eval/instances.js';
-import { cacheRepositories } from '../repositories.js';
+import { cacheRepositories } from '../repository-cache.js';
 import { variantLocalisation, type VariantLocalisation } from '../run/ablation.js';
-import { runWithRetries } from '../run/run-bench.js';
+import { runWithRetries } from '../run/solve-instances.js';
 import {
   benchJobSchema,
   evalJobSchema,

@@ -6,7 +6,7 @@ import { FixwrightError } from '../../core/errors.js';
 import { DEFAULT_RANK_CONFIG, type Localiser, type RankConfig } from '../../localisation/index.js';
 import type { Calibration } from '../../uncertainty/index.js';
 import type { EvalReport } from '../eval/report.js';
-import type { benchReport } from './run-bench.js';
+import type { benchReport } from './solve-instances.js';
 
 /** What `--ablate` can switch off (`selection`: sampling several candidates and picking one). */
 export const ABLATIONS = ['bm25', 'embeddings', 'pagerank', 'conformal', 'reflection', 'selection'] as const;
@@ -157,7 +157,7 @@ export function writeAblationTable(
   const usd = (x: number | null) => (!priced ? 'unpriced' : x === null ? '–' : `$${x.toFixed(2)}`);
   const basis = scored ? 'official' : 'agent';
   const lines = [
-    '# Ablation (fixwright bench --ablate)',
+    '# Ablation (fixwright solve-dataset --ablate)',
     '',
     scored
       ? "Official resolved: each variant's predictions scored by `fixwright eval` (the official rule). Agent resolved: the agent's own verdict. Localisation against the gold files."

@@ -11,7 +11,7 @@ import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
 import { ENV_TABLE_HELP, envTableFlag, gradingOption, pipSourceWarning, wholeNumber } from '../flags.js';
-import { repositoriesFor } from '../repositories.js';
+import { repositoriesFor } from '../repos-dir.js';
 import { cancelledNote, InstanceQueueClient, remoteEvaluator } from '../../benchmarks/queue/index.js';
 import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
 
@@ -114,7 +114,7 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
             settings.dataDir,
           );
 
-      // Predictions from `fixwright bench` carry its figures beside them: the report shows both.
+      // Predictions from `fixwright solve-dataset` carry its figures beside them: the report shows both.
       const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
       if (warning) process.stderr.write(`fixwright: ${warning}\n`);
       const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);

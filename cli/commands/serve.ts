@@ -105,7 +105,7 @@ export function registerServeCommands(program: Command, version: string): void {
   program
     .command('worker')
     .description(
-      'take tasks from the BullMQ queue (REDIS_URL) and run the agent on them, and the instances of `bench --queue` and `eval --queue`; start as many as you like, on any machine with Docker',
+      'take tasks from the BullMQ queue (REDIS_URL) and run the agent on them, and the instances of `solve-dataset --queue` and `eval --queue`; start as many as you like, on any machine with Docker',
     )
     .option('--concurrency <n>', 'tasks this worker runs at once', '1')
     .option(
@@ -123,7 +123,7 @@ export function registerServeCommands(program: Command, version: string): void {
     .option('--edit-host <host>', 'address for --edit-port', '127.0.0.1')
     .option(
       '--repos <dir>',
-      'repositories as DIR/<owner>/<name> for `bench --queue` and `eval --queue` instances (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)',
+      'repositories as DIR/<owner>/<name> for `solve-dataset --queue` and `eval --queue` instances (default: cloned from GitHub into FIXWRIGHT_DATA_DIR/repos)',
     )
     .action(
       async (flags: {

@@ -12,7 +12,7 @@ import {
   type AblationRow,
 } from '../../benchmarks/run/ablation.js';
 import { loadSettings } from '../../core/config.js';
-import { benchReport, type BenchInstance } from '../../benchmarks/run/run-bench.js';
+import { benchReport, type BenchInstance } from '../../benchmarks/run/solve-instances.js';
 import type { EvalReport } from '../../benchmarks/eval/report.js';
 
 const instance = (id: string, status: BenchInstance['status'], costUsd: number, drawn?: number[]): BenchInstance => ({

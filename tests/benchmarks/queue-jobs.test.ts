@@ -13,7 +13,7 @@ import {
   unpackText,
   type BenchJob,
 } from '../../benchmarks/queue/jobs.js';
-import { goldFigures } from '../../benchmarks/run/run-bench.js';
+import { goldFigures } from '../../benchmarks/run/solve-instances.js';
 import { queueFlag } from '../../cli/queue-flag.js';
 import { loadSettings, redisURLForDisplay } from '../../core/config.js';
 import type { FixwrightError } from '../../core/errors.js';

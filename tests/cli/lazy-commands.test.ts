@@ -34,12 +34,21 @@ describe('commands load only their own modules', () => {
       'serve',
       'worker',
       'eval',
-      'bench',
+      'solve-dataset',
       'edit',
-      'bench-edits',
+      'edit-bench',
       'export',
     ])
       expect(help.stdout).toMatch(new RegExp(`^  ${name}\\b`, 'm'));
+    // The old names keep working for scripts written before the rename.
+    for (const [alias, name] of [
+      ['bench', 'solve-dataset'],
+      ['bench-edits', 'edit-bench'],
+    ]) {
+      const r = await runCli([alias!, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: fixwright ${name}\\|${alias} `, 'm'));
+    }
     const typo = await runCli(['lokalise']);
     expect(typo.code).toBe(2);
     expect(typo.stderr).toMatch(/unknown command 'lokalise'[\s\S]*Did you mean localise\?/);

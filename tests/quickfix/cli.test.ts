@@ -50,14 +50,14 @@ describe('fixwright edit', () => {
   });
 });
 
-describe('fixwright bench-edits', () => {
+describe('fixwright edit-bench', () => {
   it('injects reported bugs into a fixture corpus and reports per kind and tier (JSON + Markdown)', async () => {
     const corpus = temp();
     const out = temp();
     const body = (i: number) =>
       `import os\nimport sys\nfrom collections import defaultdict\n\n\ndef index_files(root):\n    groups = defaultdict(list)\n    for name in os.listdir(root):\n        stem, ext = os.path.splitext(name)\n        groups[ext].append(stem)\n    return groups\n\n\ndef summary${i}(root):\n    counts = {}\n    for ext, names in index_files(root).items():\n        if names:\n            counts[ext] = len(names)\n    total = sum(counts.values())\n    return total, counts\n\n\nif __name__ == "__main__":\n    print(summary${i}(sys.argv[1]))\n`;
     for (let i = 0; i < 4; i++) writeFileSync(join(corpus, `mod${i}.py`), body(i));
-    const r = await runCli(['bench-edits', '--corpus', corpus, '--n', '12', '--seed', '7', '--out', out], env);
+    const r = await runCli(['edit-bench', '--corpus', corpus, '--n', '12', '--seed', '7', '--out', out], env);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.cases).toHaveLength(12);
@@ -80,7 +80,7 @@ describe('fixwright bench-edits', () => {
   });
 
   it('refuses a corpus without Python files', async () => {
-    const r = await runCli(['bench-edits', '--corpus', temp(), '--n', '3'], env);
+    const r = await runCli(['edit-bench', '--corpus', temp(), '--n', '3'], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/holds no usable Python files/);
   });

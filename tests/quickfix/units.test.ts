@@ -6,7 +6,7 @@ import { EditCache } from '../../quickfix/edit-cache.js';
 import { editsBetween, fromLineEdits, outsideRegion, renderDsl, toLineEdits } from '../../quickfix/line-edits.js';
 import { editDistance } from '../../quickfix/python/text.js';
 import { ruleTierWanted } from '../../quickfix/rule-tier.js';
-import { BUG_KINDS, injectBug, seededRandom } from '../../quickfix/bench/inject.js';
+import { BUG_KINDS, injectBug, seededRandom } from '../../quickfix/edit-bench/inject.js';
 import { applyLineRangeEdits } from '../../agent/edits/line-range.js';
 
 describe('diagnostics from editors and linters', () => {

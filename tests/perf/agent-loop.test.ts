@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // The built bench and the build it measures: dist/ (npm test builds it first), or another build.
 const ROOT = join(import.meta.dirname, '..', '..');
 const DIST = process.env.FIXWRIGHT_TEST_DIST ?? join(ROOT, 'dist');
-const BENCH = join(DIST, 'bench', 'agent-loop.js');
+const BENCH = join(DIST, 'perf', 'agent-loop.js');
 const work = mkdtempSync(join(tmpdir(), 'fw-bench-agent-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 

@@ -171,7 +171,7 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
   };
   const chats = () => model.requests.filter((q) => q.path === '/v1/chat/completions').length;
   const benchArgs = (out: string, more: string[] = []) => [
-    'bench',
+    'solve-dataset',
     '--dataset',
     dataset,
     '--instances',

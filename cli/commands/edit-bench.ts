@@ -22,10 +22,11 @@ interface BenchEditsFlags {
   baseUrl?: string;
 }
 
-/** `fixwright bench-edits`: the synthetic-bug benchmark of quick fixes, per bug kind and per tier. */
-export function registerBenchEditsCommand(program: Command): void {
+/** `fixwright edit-bench`: the synthetic-bug benchmark of quick fixes, per bug kind and per tier. */
+export function registerEditBenchCommand(program: Command): void {
   program
-    .command('bench-edits')
+    .command('edit-bench')
+    .alias('bench-edits')
     .description(
       'inject one reported bug per case into clean Python files, ask each quick-fix tier for a fix, and report fix rate, validity, exact restores, minimality and latency (JSON + Markdown)',
     )
@@ -79,7 +80,7 @@ export function registerBenchEditsCommand(program: Command): void {
         clearOnComplete: true,
       });
       const fixing = new SingleBar({
-        format: 'bench-edits {bar} {value}/{total} | {eta_formatted} left',
+        format: 'edit-bench {bar} {value}/{total} | {eta_formatted} left',
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: true,
@@ -128,7 +129,7 @@ export function registerBenchEditsCommand(program: Command): void {
         writeFileSync(join(out, 'report.md'), report.markdown);
         process.stdout.write(report.markdown);
         process.stderr.write(
-          `fixwright bench-edits: ${report.json.cases.length} cases from ${report.json.files} files; ${join(out, 'report.json')} and report.md\n`,
+          `fixwright edit-bench: ${report.json.cases.length} cases from ${report.json.files} files; ${join(out, 'report.json')} and report.md\n`,
         );
       } finally {
         injecting.stop();

@@ -21,7 +21,7 @@ export interface AgentBenchOptions {
 }
 
 /** The usage text. */
-export const USAGE = `usage: node dist/bench/agent-loop.js --build DIR [--build DIR ...] [--runs N] [--warmup N] [--json FILE] [--keep]
+export const USAGE = `usage: node dist/perf/agent-loop.js --build DIR [--build DIR ...] [--runs N] [--warmup N] [--json FILE] [--keep]
   --build DIR   a build of fixwright (a folder holding cli/main.js, such as dist); the first is the
                 reference, the others are compared with it; runs alternate between builds
   --runs N      measured runs per build, 1-50 (default 5)

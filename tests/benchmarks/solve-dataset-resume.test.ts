@@ -8,7 +8,7 @@ import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture
 
 const ANSWER = FIXTURE_ANSWER;
 
-describe('fixwright bench: resuming and its output folder', () => {
+describe('fixwright solve-dataset: resuming and its output folder', () => {
   let dir: string;
   let reposDir: string;
   let dataset: string;
@@ -31,7 +31,7 @@ describe('fixwright bench: resuming and its output folder', () => {
       FIXWRIGHT_DATA_DIR: join(dir, 'data'),
     };
     const args = [
-      'bench',
+      'solve-dataset',
       '--dataset',
       dataset,
       '--repos',
@@ -73,7 +73,7 @@ describe('fixwright bench: resuming and its output folder', () => {
       const out = join(dir, 'interrupted');
       const child = spawnCli(
         [
-          'bench',
+          'solve-dataset',
           '--dataset',
           dataset,
           '--repos',
@@ -107,7 +107,7 @@ describe('fixwright bench: resuming and its output folder', () => {
     writeFileSync(join(dir, 'afile'), '');
     const r = await runCli(
       [
-        'bench',
+        'solve-dataset',
         '--dataset',
         dataset,
         '--repos',

@@ -11,7 +11,7 @@ import {
   spread,
   testIntervals,
   type ContainerEvent,
-} from '../../bench/agent-loop-timing.js';
+} from '../../perf/agent-loop-timing.js';
 
 const T0 = Date.parse('2026-11-27T08:00:00.000Z');
 const at = (ms: number) => new Date(T0 + ms).toISOString();

@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/python-scan-check.js GIT_DIR[@REV] ...`: runs the hand-written Python scanner and
+ * `node dist/perf/python-scan-check.js GIT_DIR[@REV] ...`: runs the hand-written Python scanner and
  * tree-sitter's `summarisePythonTree` over every Python blob a snapshot reads at REV (default HEAD) and
  * reports, per repository and in all: files, identical summaries, fallbacks (the scanner unsure, with
  * the commonest reasons), mismatches (with the first few differences) and each reader's time.

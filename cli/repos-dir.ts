@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRepositories } from '../benchmarks/repositories.js';
+import { cacheRepositories } from '../benchmarks/repository-cache.js';
 import { reposDirFlag } from './flags.js';
 
 /**
- * Where `bench` and `eval` read repositories: `--repos DIR` as given (offline mirrors, never
+ * Where `solve-dataset` and `eval` read repositories: `--repos DIR` as given (offline mirrors, never
  * touched), or else the clone cache in FIXWRIGHT_DATA_DIR/repos, filled from GitHub as needed.
  */
 export async function repositoriesFor(

@@ -371,7 +371,7 @@ export function resumeLines(rows: readonly EvalRow[], out: string, now: ResultSe
  * again); each result records the settings it was drawn with. With a `RemoteBench` the instances
  * run wherever its runner sends them; the run directory is written here just the same.
  */
-export async function runBench(
+export async function solveInstances(
   rows: readonly EvalRow[],
   ctx: BenchContext | RemoteBench,
   options: {

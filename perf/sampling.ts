@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/sampling.js N`: one `fixwright solve --samples N` on a small repository, with a
+ * `node dist/perf/sampling.js N`: one `fixwright solve --samples N` on a small repository, with a
  * scripted model that answers at once (so what is timed is fixwright's own work: prompts, parsing,
  * grouping, one sandbox per distinct candidate, selection). Each candidate writes a different
  * correct fix, so none is grouped away: N candidates mean N sandbox runs. Time it with farm-bench,
@@ -13,7 +13,7 @@ import { startScriptedOpenAIServer } from '../core/scripted-openai-server.js';
 
 const samples = Number(process.argv[2] ?? '1');
 if (!Number.isInteger(samples) || samples < 1 || samples > 8) {
-  console.error('usage: node dist/bench/sampling.js N   (N: candidates per attempt, 1 to 8)');
+  console.error('usage: node dist/perf/sampling.js N   (N: candidates per attempt, 1 to 8)');
   process.exit(2);
 }
 const REPRO =

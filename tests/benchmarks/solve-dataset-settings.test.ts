@@ -8,10 +8,10 @@ import {
   finishedInstances,
   resultSettings,
   resumeLines,
-  runBench,
+  solveInstances,
   type BenchContext,
   type BenchInstance,
-} from '../../benchmarks/run/run-bench.js';
+} from '../../benchmarks/run/solve-instances.js';
 import type { EvalRow } from '../../benchmarks/eval/instances.js';
 
 const row = (id: string) =>
@@ -74,7 +74,7 @@ describe('a resumed bench keeps only results drawn with the same settings', () =
     ]);
   });
 
-  it('runBench runs a result drawn with other settings again and records the settings in each result', async () => {
+  it('solveInstances runs a result drawn with other settings again and records the settings in each result', async () => {
     const out = join(dir, 'run');
     const now = { samples: 4, maxCostUsd: 2, maxAttempts: 3 };
     keep(out, instance('same', { settings: resultSettings(now) }));
@@ -87,7 +87,7 @@ describe('a resumed bench keeps only results drawn with the same settings', () =
       secrets: [],
     } as unknown as BenchContext;
     const kept: string[] = [];
-    const { results, report } = await runBench([row('same'), row('old')], ctx, {
+    const { results, report } = await solveInstances([row('same'), row('old')], ctx, {
       out,
       workers: 1,
       modelName: 'scripted',

@@ -115,7 +115,7 @@ export function markdownReport(report: {
   tiers: Record<string, Record<string, Figures>>;
 }): string {
   const lines = [
-    '# fixwright bench-edits',
+    '# fixwright edit-bench',
     '',
     `Corpus: \`${report.corpus}\` (${report.files} clean Python files), seed ${report.seed}. Injected bugs kept (reported by pyflakes or the parser): ${Object.entries(
       report.injected,

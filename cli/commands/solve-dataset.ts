@@ -25,7 +25,7 @@ import {
   writeAblationTable,
   type AblationRow,
 } from '../../benchmarks/run/ablation.js';
-import { resultSettings, resumeLines, runBench } from '../../benchmarks/run/run-bench.js';
+import { resultSettings, resumeLines, solveInstances } from '../../benchmarks/run/solve-instances.js';
 import { loadSettings, redisURLForDisplay } from '../../core/config.js';
 import { FixwrightError } from '../../core/errors.js';
 import { createLogger } from '../../core/logger.js';
@@ -45,7 +45,7 @@ import {
 } from '../flags.js';
 import { makeOutputDir } from '../output-dir.js';
 import { checkBaseUrlFlag } from './solve.js';
-import { repositoriesFor } from '../repositories.js';
+import { repositoriesFor } from '../repos-dir.js';
 import { cancelledNote, InstanceQueueClient, remoteBench, remoteEvaluator } from '../../benchmarks/queue/index.js';
 import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
 import type { SandboxRuntime } from '../../sandbox/index.js';
@@ -75,10 +75,11 @@ interface BenchFlags {
   grading: GradingRuleName;
 }
 
-/** `fixwright bench`: the agent over a SWE-bench-format dataset, predictions in the official format. */
-export function registerBenchCommand(program: Command): void {
+/** `fixwright solve-dataset`: the agent over a SWE-bench-format dataset, predictions in the official format. */
+export function registerSolveDatasetCommand(program: Command): void {
   program
-    .command('bench')
+    .command('solve-dataset')
+    .alias('bench')
     .description(
       'run the agent on every instance of a SWE-bench-format dataset (in parallel, resumable) and write predictions.jsonl in the official format; score it with fixwright eval',
     )
@@ -206,7 +207,7 @@ export function registerBenchCommand(program: Command): void {
       const runtime: SandboxRuntime | undefined = queue ? undefined : await createSandboxRuntime(settings, { logger });
       const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
       const bar = new SingleBar({
-        format: 'bench {bar} {value}/{total} | resolved {resolved} | {cost} | {eta_formatted} left | {id}',
+        format: 'solve-dataset {bar} {value}/{total} | resolved {resolved} | {cost} | {eta_formatted} left | {id}',
         stream: process.stderr,
         hideCursor: true,
         clearOnComplete: true,
@@ -255,7 +256,7 @@ export function registerBenchCommand(program: Command): void {
           cost = 0;
           bar.start(rows.length, 0, { resolved: 0, cost: costText(0), id: variant?.name ?? '' });
           const localisation = variantLocalisation(settings, variant);
-          const { report } = await runBench(
+          const { report } = await solveInstances(
             rows,
             queue
               ? remoteBench(queue, {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../../benchmarks/run/run-bench.js';
+import { retryDelayMs } from '../../benchmarks/run/solve-instances.js';
 import { freePort } from '../../core/local-redis.js';
 import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
 import { runCli } from '../helpers/cli.js';
@@ -12,7 +12,7 @@ import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture
 const ANSWER = FIXTURE_ANSWER;
 const KEY = 'sk-bench-test-0123456789abcdef';
 
-describe('fixwright bench: an instance that ends in error is tried again', () => {
+describe('fixwright solve-dataset: an instance that ends in error is tried again', () => {
   let dir: string;
   let reposDir: string;
   let dataset: string;
@@ -33,7 +33,7 @@ describe('fixwright bench: an instance that ends in error is tried again', () =>
     const env = { OPENAI_BASE_URL: model.url, OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(dir, 'data') };
     const r = await runCli(
       [
-        'bench',
+        'solve-dataset',
         '--dataset',
         dataset,
         '--repos',
@@ -61,7 +61,7 @@ describe('fixwright bench: an instance that ends in error is tried again', () =>
   it('checks --base-url before any instance runs', async () => {
     const port = await freePort();
     const args = [
-      'bench',
+      'solve-dataset',
       '--dataset',
       dataset,
       '--repos',

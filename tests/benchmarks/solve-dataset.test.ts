@@ -10,7 +10,7 @@ import { FIXTURE_ANSWER, makeSwebenchFixture } from '../helpers/swebench-fixture
 // One answer serves both model steps: the reproduce step reads its test, the fix step its edit too.
 const ANSWER = FIXTURE_ANSWER;
 
-describe('fixwright bench: the agent over a dataset, then eval on its predictions', () => {
+describe('fixwright solve-dataset: the agent over a dataset, then eval on its predictions', () => {
   let dir: string;
   let reposDir: string;
   let dataset: string;
@@ -33,7 +33,7 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
       FIXWRIGHT_DATA_DIR: join(dir, 'data'),
     };
     const args = [
-      'bench',
+      'solve-dataset',
       '--dataset',
       dataset,
       '--repos',
@@ -127,7 +127,7 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
       'ghost__repo-1',
     ]);
     const markdown = readFileSync(join(dir, 'eval', 'report.md'), 'utf8');
-    expect(markdown).toMatch(/## The agent run \(fixwright bench\)/);
+    expect(markdown).toMatch(/## The agent run \(fixwright solve-dataset\)/);
     expect(markdown).toMatch(/\| acme__calc-gold \| resolved \| resolved \| 1 \| 1 \| yes \|/);
   }, 240_000);
 
@@ -147,7 +147,7 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
       FIXWRIGHT_DATA_DIR: join(dir, 'data'),
     };
     const args = (out: string) => [
-      'bench',
+      'solve-dataset',
       '--dataset',
       dataset,
       '--repos',
@@ -201,7 +201,7 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     };
     const r = await runCli(
       [
-        'bench',
+        'solve-dataset',
         '--dataset',
         dataset,
         '--repos',
@@ -258,7 +258,19 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     expect(localised('full').coverage).toBeGreaterThan(0);
     expect(localised('no-conformal').coverage).toBeNull();
     const bad = await runCli(
-      ['bench', '--dataset', dataset, '--repos', reposDir, '--model', 'scripted', '--ablate', 'magic', '--out', out],
+      [
+        'solve-dataset',
+        '--dataset',
+        dataset,
+        '--repos',
+        reposDir,
+        '--model',
+        'scripted',
+        '--ablate',
+        'magic',
+        '--out',
+        out,
+      ],
       env,
     );
     expect(bad.code).toBe(2);
@@ -274,7 +286,7 @@ describe('fixwright bench: the agent over a dataset, then eval on its prediction
     };
     const r = await runCli(
       [
-        'bench',
+        'solve-dataset',
         '--dataset',
         dataset,
         '--repos',
