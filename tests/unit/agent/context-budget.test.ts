@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { contextBudgetChars, DEFAULT_CONTEXT_CHARS, fitIssue } from '../../agent/context-budget.js';
-import { loadSettings } from '../../core/config.js';
+import { contextBudgetChars, DEFAULT_CONTEXT_CHARS, fitIssue } from '../../../agent/context-budget.js';
+import { loadSettings } from '../../../core/config.js';
 
 describe('the code shown to the model fits its context window', () => {
   it('shows the default amount when the window is not given', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLocaliser, shippedCalibration } from '../../agent/index.js';
-import { loadSettings } from '../../core/config.js';
-import { DEFAULT_RANK_CONFIG } from '../../localisation/index.js';
+import { createLocaliser, shippedCalibration } from '../../../agent/index.js';
+import { loadSettings } from '../../../core/config.js';
+import { DEFAULT_RANK_CONFIG } from '../../../localisation/index.js';
 
 const settings = loadSettings({ FIXWRIGHT_DATA_DIR: '/tmp/fw-create-localiser' });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { callCost, callModel, createChatModel } from '../../agent/models.js';
-import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
+import { callCost, callModel, createChatModel } from '../../../agent/models.js';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../../core/scripted-openai-server.js';
 
 // The real @langchain/openai client over HTTP against the scripted server on 127.0.0.1.
 describe('chat models over OpenAI-compatible HTTP', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { modelRateLimit } from '../../agent/index.js';
+import { modelRateLimit } from '../../../agent/index.js';
 
 describe('modelRateLimit (bench --model-rpm)', () => {
   it('starts at most the limit of calls in a minute, shared by every caller, and passes results and errors through', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAttemptNode, RunClock, unionLength, windowTiming } from '../../agent/run-clock.js';
+import { isAttemptNode, RunClock, unionLength, windowTiming } from '../../../agent/run-clock.js';
 
 /** A clock whose time moves only when told. */
 function manualClock() {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { judgeTests, unionOfSelections } from '../../agent/nodes/test.js';
-import { reserveCost } from '../../agent/sampling/budget.js';
-import { normalisedChange, normalisedTest } from '../../agent/sampling/normalise.js';
-import { candidatePlans } from '../../agent/sampling/plan.js';
-import { selectCandidate } from '../../agent/sampling/select.js';
-import type { AgentDeps } from '../../agent/deps.js';
-import type { CandidateDraft, CandidateRecord } from '../../agent/state.js';
+import { judgeTests, unionOfSelections } from '../../../agent/nodes/test.js';
+import { reserveCost } from '../../../agent/sampling/budget.js';
+import { normalisedChange, normalisedTest } from '../../../agent/sampling/normalise.js';
+import { candidatePlans } from '../../../agent/sampling/plan.js';
+import { selectCandidate } from '../../../agent/sampling/select.js';
+import type { AgentDeps } from '../../../agent/deps.js';
+import type { CandidateDraft, CandidateRecord } from '../../../agent/state.js';
 
 const file = (after: string) => [{ path: 'calc.py', after }];
 

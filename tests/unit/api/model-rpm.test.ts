@@ -2,16 +2,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { EventLog, solveIssue, type SolveContext, type SolveOutcome } from '../../agent/index.js';
-import { runTask, serviceModelGate, taskSolveContext, type RunnerParts } from '../../api/run-task.js';
-import { DiskTaskStore } from '../../api/store/disk-store.js';
-import { newTask } from '../../api/task.js';
-import { loadSettings } from '../../core/config.js';
-import { createLogger } from '../../core/logger.js';
+import { EventLog, solveIssue, type SolveContext, type SolveOutcome } from '../../../agent/index.js';
+import { runTask, serviceModelGate, taskSolveContext, type RunnerParts } from '../../../api/run-task.js';
+import { DiskTaskStore } from '../../../api/store/disk-store.js';
+import { newTask } from '../../../api/task.js';
+import { loadSettings } from '../../../core/config.js';
+import { createLogger } from '../../../core/logger.js';
 
 // The run itself is replaced: what matters is the context the runner hands it.
-vi.mock('../../agent/index.js', async (importOriginal) => ({
-  ...(await importOriginal<typeof import('../../agent/index.js')>()),
+vi.mock('../../../agent/index.js', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../../agent/index.js')>()),
   solveIssue: vi.fn(),
 }));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { changesSummary, type TaskSummary } from '../../api/task.js';
-import { diffOf, fold, fourCandidates, log, oldLog, rated, run } from '../helpers/candidate-events.js';
+import { changesSummary, type TaskSummary } from '../../../api/task.js';
+import { diffOf, fold, fourCandidates, log, oldLog, rated, run } from '../../helpers/candidate-events.js';
 
 const FOUR = fourCandidates();
 const OLD = oldLog();

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { shippedCalibration } from '../../agent/index.js';
+import { shippedCalibration } from '../../../agent/index.js';
 import {
   ablationVariants,
   costPerResolved,
@@ -10,10 +10,10 @@ import {
   variantLocalisation,
   writeAblationTable,
   type AblationRow,
-} from '../../benchmarks/run/ablation.js';
-import { loadSettings } from '../../core/config.js';
-import { benchReport, type BenchInstance } from '../../benchmarks/run/solve-instances.js';
-import type { EvalReport } from '../../benchmarks/eval/report.js';
+} from '../../../benchmarks/run/ablation.js';
+import { loadSettings } from '../../../core/config.js';
+import { benchReport, type BenchInstance } from '../../../benchmarks/run/solve-instances.js';
+import type { EvalReport } from '../../../benchmarks/eval/report.js';
 
 const instance = (id: string, status: BenchInstance['status'], costUsd: number, drawn?: number[]): BenchInstance => ({
   instance_id: id,

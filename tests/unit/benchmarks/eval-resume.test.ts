@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadEnvironmentTable } from '../../benchmarks/eval/environments.js';
-import type { InstanceResult } from '../../benchmarks/eval/evaluate-instance.js';
-import { gradingRule } from '../../benchmarks/eval/grading.js';
-import type { EvalRow, Prediction } from '../../benchmarks/eval/instances.js';
-import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
+import { loadEnvironmentTable } from '../../../benchmarks/eval/environments.js';
+import type { InstanceResult } from '../../../benchmarks/eval/evaluate-instance.js';
+import { gradingRule } from '../../../benchmarks/eval/grading.js';
+import type { EvalRow, Prediction } from '../../../benchmarks/eval/instances.js';
+import { runEvaluation } from '../../../benchmarks/eval/run-eval.js';
 
 /**
  * Resuming an evaluation and what report.json counts, with the sandbox left out: an evaluator that

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { meanDrawn, writeAblationTable } from '../../benchmarks/run/ablation.js';
+import { meanDrawn, writeAblationTable } from '../../../benchmarks/run/ablation.js';
 import {
   benchReport,
   finishedInstances,
@@ -11,8 +11,8 @@ import {
   solveInstances,
   type BenchContext,
   type BenchInstance,
-} from '../../benchmarks/run/solve-instances.js';
-import type { EvalRow } from '../../benchmarks/eval/instances.js';
+} from '../../../benchmarks/run/solve-instances.js';
+import type { EvalRow } from '../../../benchmarks/eval/instances.js';
 
 const row = (id: string) =>
   ({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { RunTiming } from '../../agent/index.js';
-import { benchReport, median, timingFields, type BenchInstance } from '../../benchmarks/run/solve-instances.js';
+import type { RunTiming } from '../../../agent/index.js';
+import { benchReport, median, timingFields, type BenchInstance } from '../../../benchmarks/run/solve-instances.js';
 
 const timing = (own: number, model: number, test: number, attempts: number, attemptOwn: number): RunTiming => ({
   wall_ms: own + model + test,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../core/config.js';
-import { FixwrightError } from '../../core/errors.js';
-import { parseByteSize } from '../../core/units.js';
+import { loadSettings } from '../../../core/config.js';
+import { FixwrightError } from '../../../core/errors.js';
+import { parseByteSize } from '../../../core/units.js';
 
 describe('loadSettings', () => {
   it('gives sane defaults', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type Bm25DocStats, Bm25Index } from '../../localisation/bm25.js';
-import { replaceTokenTable, tokenize } from '../../localisation/tokenize.js';
+import { type Bm25DocStats, Bm25Index } from '../../../localisation/bm25.js';
+import { replaceTokenTable, tokenize } from '../../../localisation/tokenize.js';
 
 // BM25 as the index computed it with a Map of posting lists, written out plainly.
 function reference(

@@ -2,9 +2,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ScriptedServer, startScriptedOpenAIServer } from '../../core/scripted-openai-server.js';
-import { createDenseRanker } from '../../localisation/embeddings/dense-index.js';
-import { ApiEmbedder, LsiEmbedder } from '../../localisation/index.js';
+import { type ScriptedServer, startScriptedOpenAIServer } from '../../../core/scripted-openai-server.js';
+import { createDenseRanker } from '../../../localisation/embeddings/dense-index.js';
+import { ApiEmbedder, LsiEmbedder } from '../../../localisation/index.js';
 
 const FILES = new Map([
   [

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { buildImportGraph, ImportGraphBuilder } from '../../localisation/import-graph.js';
-import { summarisePython } from '../../localisation/python-parse.js';
-import type { FileSummary } from '../../localisation/python-parse.js';
+import { buildImportGraph, ImportGraphBuilder } from '../../../localisation/import-graph.js';
+import { summarisePython } from '../../../localisation/python-parse.js';
+import type { FileSummary } from '../../../localisation/python-parse.js';
 
 /** Summaries of a snapshot; a file whose text is unchanged keeps its summary object (as a cached blob does). */
 function snapshot(files: Record<string, string>, before: Map<string, FileSummary> = new Map()): FileSummary[] {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { issueTitle, withoutEnvironmentReport } from '../../localisation/issue-text.js';
+import { issueTitle, withoutEnvironmentReport } from '../../../localisation/issue-text.js';
 
 const SHOW_VERSIONS = `to_unstacked_dataset broken for single-dim variables
 

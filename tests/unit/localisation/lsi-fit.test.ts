@@ -19,11 +19,11 @@ import {
   triangularCondition,
   truncatedSvd,
   weighCorpus,
-} from '../../localisation/embeddings/lsi.js';
-import { type LsiBasis, loadBasis } from '../../localisation/embeddings/lsi-store.js';
-import { PanelArena } from '../../localisation/embeddings/panel-kernel.js';
-import { symmetricEigen } from '../../localisation/embeddings/symmetric-eigen.js';
-import { tokenize } from '../../localisation/tokenize.js';
+} from '../../../localisation/embeddings/lsi.js';
+import { type LsiBasis, loadBasis } from '../../../localisation/embeddings/lsi-store.js';
+import { PanelArena } from '../../../localisation/embeddings/panel-kernel.js';
+import { symmetricEigen } from '../../../localisation/embeddings/symmetric-eigen.js';
+import { tokenize } from '../../../localisation/tokenize.js';
 
 function lcg(seed: number): () => number {
   let state = seed >>> 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { withPathTerms } from '../../localisation/repo-index.js';
-import { pathTokens } from '../../localisation/tokenize.js';
+import { withPathTerms } from '../../../localisation/repo-index.js';
+import { pathTokens } from '../../../localisation/tokenize.js';
 
 type Counts = { terms: string[]; counts: number[] };
 

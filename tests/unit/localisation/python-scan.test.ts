@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type FileSummary, summarisePython, summarisePythonTree } from '../../localisation/python-parse.js';
-import { scanPython } from '../../localisation/python-scan.js';
+import { type FileSummary, summarisePython, summarisePythonTree } from '../../../localisation/python-parse.js';
+import { scanPython } from '../../../localisation/python-scan.js';
 
 /** The scanner's summary, failing the test when it gives up. */
 function scanned(text: string): FileSummary {

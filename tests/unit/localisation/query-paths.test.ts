@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { coChange, DEFAULT_HISTORY_OPTIONS, type RepoHistory } from '../../localisation/history.js';
-import { personalizedPageRank } from '../../localisation/pagerank.js';
+import { coChange, DEFAULT_HISTORY_OPTIONS, type RepoHistory } from '../../../localisation/history.js';
+import { personalizedPageRank } from '../../../localisation/pagerank.js';
 
 /** A small seeded generator, so the random histories and graphs are the same every run. */
 function random(seed: number): () => number {

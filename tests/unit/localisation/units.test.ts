@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { reciprocalRankFusion } from '../../localisation/fusion.js';
-import { buildImportGraph, moduleNames } from '../../localisation/import-graph.js';
-import { issueEvidence, symbolDefinitions } from '../../localisation/issue-evidence.js';
-import { personalizedPageRank } from '../../localisation/pagerank.js';
-import { summarisePython } from '../../localisation/python-parse.js';
-import { pathTokens, tokenize } from '../../localisation/tokenize.js';
-import { decodeSource, isTestFile, skipByPath } from '../../localisation/file-filter.js';
+import { reciprocalRankFusion } from '../../../localisation/fusion.js';
+import { buildImportGraph, moduleNames } from '../../../localisation/import-graph.js';
+import { issueEvidence, symbolDefinitions } from '../../../localisation/issue-evidence.js';
+import { personalizedPageRank } from '../../../localisation/pagerank.js';
+import { summarisePython } from '../../../localisation/python-parse.js';
+import { pathTokens, tokenize } from '../../../localisation/tokenize.js';
+import { decodeSource, isTestFile, skipByPath } from '../../../localisation/file-filter.js';
 
 describe('tokenize', () => {
   it('splits camelCase, snake_case, dotted and hyphenated names and keeps them whole', () => {

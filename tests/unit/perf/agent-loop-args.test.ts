@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseAgentBenchArgs } from '../../perf/agent-loop-args.js';
+import { parseAgentBenchArgs } from '../../../perf/agent-loop-args.js';
 
 const root = mkdtempSync(join(tmpdir(), 'fw-bench-args-'));
 const build = (name: string) => {

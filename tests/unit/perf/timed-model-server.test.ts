@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nowMs, startTimedModelServer, type TimedModelServer } from '../../perf/timed-model-server.js';
+import { nowMs, startTimedModelServer, type TimedModelServer } from '../../../perf/timed-model-server.js';
 
 const REPLY = 'a reply longer than one forty-character chunk, so the stream has several pieces';
 let server: TimedModelServer;

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings } from '../../../core/config.js';
 import {
   createQuickFixService,
   editsFromResponse,
   type EditRequest,
   type QuickFixService,
-} from '../../quickfix/index.js';
+} from '../../../quickfix/index.js';
 
 let service: QuickFixService;
 beforeAll(() => {

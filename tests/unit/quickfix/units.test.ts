@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../core/config.js';
-import { parseLineRangeEdits } from '../../agent/edits/index.js';
-import { classifyMessage, clientDiagnostics, newDiagnostics } from '../../quickfix/diagnostics.js';
-import { EditCache } from '../../quickfix/edit-cache.js';
-import { editsBetween, fromLineEdits, outsideRegion, renderDsl, toLineEdits } from '../../quickfix/line-edits.js';
-import { editDistance } from '../../quickfix/python/text.js';
-import { ruleTierWanted } from '../../quickfix/rule-tier.js';
-import { BUG_KINDS, injectBug, seededRandom } from '../../quickfix/edit-bench/inject.js';
-import { applyLineRangeEdits } from '../../agent/edits/line-range.js';
+import { loadSettings } from '../../../core/config.js';
+import { parseLineRangeEdits } from '../../../agent/edits/index.js';
+import { classifyMessage, clientDiagnostics, newDiagnostics } from '../../../quickfix/diagnostics.js';
+import { EditCache } from '../../../quickfix/edit-cache.js';
+import { editsBetween, fromLineEdits, outsideRegion, renderDsl, toLineEdits } from '../../../quickfix/line-edits.js';
+import { editDistance } from '../../../quickfix/python/text.js';
+import { ruleTierWanted } from '../../../quickfix/rule-tier.js';
+import { BUG_KINDS, injectBug, seededRandom } from '../../../quickfix/edit-bench/inject.js';
+import { applyLineRangeEdits } from '../../../agent/edits/line-range.js';
 
 describe('diagnostics from editors and linters', () => {
   it.each([

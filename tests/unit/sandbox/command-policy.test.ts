@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCommandPolicy } from '../../sandbox/command-policy.js';
+import { createCommandPolicy } from '../../../sandbox/command-policy.js';
 
 describe('command policy', () => {
   const policy = createCommandPolicy(['python3', 'pytest', 'git']);

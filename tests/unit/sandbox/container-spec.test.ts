@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerSpec, LABELS, LEASE_DIR, LEASE_FILE } from '../../sandbox/container-spec.js';
+import { buildContainerSpec, LABELS, LEASE_DIR, LEASE_FILE } from '../../../sandbox/container-spec.js';
 
 describe('buildContainerSpec', () => {
   const spec = buildContainerSpec({

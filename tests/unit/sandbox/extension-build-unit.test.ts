@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../../core/config.js';
-import { assetPath } from '../../core/paths.js';
+import { loadSettings } from '../../../core/config.js';
+import { assetPath } from '../../../core/paths.js';
 import {
   cleanOutputsTar,
   DEFAULT_BUILD_INPUTS,
   extensionBuildLimits,
   extensionBuildSchema,
   inputMatcher,
-} from '../../sandbox/index.js';
+} from '../../../sandbox/index.js';
 
 /** A gzipped tar of the given entries, made as a hostile build could make it. */
 async function tarOf(

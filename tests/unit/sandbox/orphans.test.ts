@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LABELS } from '../../sandbox/container-spec.js';
-import { isOrphan } from '../../sandbox/orphans.js';
+import { LABELS } from '../../../sandbox/container-spec.js';
+import { isOrphan } from '../../../sandbox/orphans.js';
 
 const labels = (pid: number, host: string, leaseUntil: number) => ({
   [LABELS.sandbox]: '1',

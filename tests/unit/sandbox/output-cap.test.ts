@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OutputCollector } from '../../sandbox/output-cap.js';
+import { OutputCollector } from '../../../sandbox/output-cap.js';
 
 function collect(cap: number, chunks: string[]) {
   const c = new OutputCollector(cap);

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkPatch } from '../../sandbox/patch-policy.js';
+import { checkPatch } from '../../../sandbox/patch-policy.js';
 
 const diff = (path: string, body = '@@ -1 +1 @@\n-a\n+b\n', newPath = path) =>
   `diff --git a/${path} b/${newPath}\n--- a/${path}\n+++ b/${newPath}\n${body}`;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePluginReport, parsePytestSummary } from '../../sandbox/pytest-outcomes.js';
+import { parsePluginReport, parsePytestSummary } from '../../../sandbox/pytest-outcomes.js';
 
 const line = (o: object) => JSON.stringify(o);
 const phases = (nodeid: string, call: object | null, setup: object = { outcome: 'passed' }) =>

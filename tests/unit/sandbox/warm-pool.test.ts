@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { SandboxSession } from '../../sandbox/index.js';
-import { WarmPool, type WarmSpec } from '../../sandbox/warm-pool.js';
+import type { SandboxSession } from '../../../sandbox/index.js';
+import { WarmPool, type WarmSpec } from '../../../sandbox/warm-pool.js';
 
 /** A stand-in container: what the pool calls on a session, recorded. */
 class FakeSession {

@@ -13,7 +13,7 @@ import {
   PARAM_GRID,
   predictionSet,
   saveCalibration,
-} from '../../uncertainty/index.js';
+} from '../../../uncertainty/index.js';
 
 const ranking = (...scores: number[]) => scores.map((score, i) => ({ path: `f${i}`, score }));
 
