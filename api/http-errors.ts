@@ -42,6 +42,11 @@ function validationMessage(err: FastifyError, field: string | undefined): string
   return `${where}${field ?? 'input'} ${first?.message ?? 'is invalid'}${params.allowedValues ? ` (${(params.allowedValues as unknown[]).join(', ')})` : ''}`;
 }
 
+/** What a caller whose body is over the limit reads (the limit is FIXWRIGHT_BODY_LIMIT). */
+export function bodyTooLargeMessage(limitBytes: number): string {
+  return `the body is larger than this server accepts (${limitBytes} bytes; FIXWRIGHT_BODY_LIMIT)`;
+}
+
 /**
  * The one error handler: every error becomes `{code, message, field?}` with its status. Expected
  * errors say what to fix; anything else is a 500 whose message names only the request id (the
@@ -72,7 +77,7 @@ export function replyWithError(err: FastifyError, request: FastifyRequest, reply
         : code === 'FW_ERR_UNSUPPORTED_MEDIA_TYPE'
           ? `send the body as JSON (content-type: application/json); got ${request.headers['content-type'] ?? 'no content-type'}`
           : code === 'FW_ERR_BODY_TOO_LARGE'
-            ? `the body is larger than this server accepts (${request.server.initialConfig.bodyLimit} bytes; FIXWRIGHT_BODY_LIMIT)`
+            ? bodyTooLargeMessage(request.server.initialConfig.bodyLimit ?? 0)
             : err.message;
     return reply.status(status).send({ code, message });
   }

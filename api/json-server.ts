@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Ajv } from 'ajv';
 import Fastify, {
   LogController,
@@ -7,7 +8,7 @@ import Fastify, {
   type FastifyReply,
 } from 'fastify';
 import type { Logger } from '../core/logger.js';
-import { replyWithError } from './http-errors.js';
+import { bodyTooLargeMessage, replyWithError } from './http-errors.js';
 
 /**
  * A Fastify instance that speaks fixwright's JSON: bodies validated as sent (no coercion), every
@@ -37,6 +38,21 @@ export function createJsonServer(options: { logger: Logger; bodyLimitBytes: numb
         message: `${error.message} (${request.method} ${request.url.slice(0, 120)})`,
       });
     },
+  });
+  // A client that asks before sending a body (`Expect: 100-continue`, as curl does above 1 MB) and
+  // declares more than the limit gets its 413 before it sends a byte. Answering once the body has
+  // started would close a socket with unread data in it, and the reset can reach the client before
+  // the 413 does: curl then reports only the 100.
+  app.server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (Number(request.headers['content-length']) > options.bodyLimitBytes) {
+      response.writeHead(413, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      response.end(
+        JSON.stringify({ code: 'FW_ERR_BODY_TOO_LARGE', message: bodyTooLargeMessage(options.bodyLimitBytes) }),
+      );
+      return;
+    }
+    response.writeContinue();
+    app.server.emit('request', request, response);
   });
   // Bodies are checked as sent; query strings and params are text, so those are coerced.
   const strict = new Ajv({

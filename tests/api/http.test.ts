@@ -1,4 +1,6 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -172,6 +174,45 @@ describe('HTTP input checks: a precise 4xx with {code, message, field}, never a 
     const text = await solve('hello', { 'content-type': 'text/plain' });
     expect(text.statusCode).toBe(415);
     expect(text.json().code).toBe('FW_ERR_UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('answers a client that waits for 100-continue with 413 before it sends an over-limit body, and lets a small one in', async () => {
+    await server.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = server.server.address() as AddressInfo;
+    // Sends the body only after a 100 Continue, as curl does for large bodies; resolves with the
+    // final status, whether a 100 came, and the bytes of body actually sent.
+    const ask = (body: string) =>
+      new Promise<{ status: number; continued: boolean; sent: number; json: { code?: string } }>((done, fail) => {
+        let continued = false;
+        let sent = 0;
+        const req = request({
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/solve',
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            expect: '100-continue',
+          },
+        });
+        req.on('continue', () => {
+          continued = true;
+          sent = Buffer.byteLength(body);
+          req.end(body);
+        });
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => done({ status: res.statusCode ?? 0, continued, sent, json: JSON.parse(text) }));
+        });
+        req.on('error', fail);
+        req.flushHeaders();
+      });
+    const huge = await ask(JSON.stringify({ repo_url: 'https://github.com/a/b', issue_text: 'a'.repeat(10_000_000) }));
+    expect(huge).toMatchObject({ status: 413, continued: false, sent: 0, json: { code: 'FW_ERR_BODY_TOO_LARGE' } });
+    const small = await ask('{}');
+    expect(small).toMatchObject({ status: 400, continued: true, json: { code: 'FW_ERR_BAD_INPUT' } });
   });
 
   it('answers 404 for unknown tasks and routes, 400 for bad queries', async () => {
