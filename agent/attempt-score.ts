@@ -1,6 +1,8 @@
 /**
  * How attempts are ranked when none is proven: a verified fix outranks everything, and a test that
  * proves nothing (it passed without the patch, or never ran) never outranks one that fails honestly.
+ * Only the order of the values matters; they start at 1 so that every tested attempt scores above
+ * UNTESTED_SCORE (the lowest tier, less the largest penalty, is 1 × TIER_WEIGHT − PENALTY_CAP = 1).
  */
 export const ATTEMPT_TIER = {
   /** The reproduction test failed before the patch, passes after it, and no existing test newly fails. */
@@ -15,7 +17,10 @@ export const ATTEMPT_TIER = {
 
 /** One tier is worth more than any penalty inside a tier can take away. */
 const TIER_WEIGHT = 10;
-/** Each newly failing existing test costs this much, up to PENALTY_CAP in all. */
+/**
+ * Each newly failing existing test costs this much, up to PENALTY_CAP in all: as much as 50,000
+ * characters of diff, so that among realistic patches fewer regressions decide before size does.
+ */
 const REGRESSION_PENALTY = 0.5;
 /** Penalties inside a tier stay below one tier's weight. */
 const PENALTY_CAP = TIER_WEIGHT - 1;
@@ -43,5 +48,15 @@ export function attemptScore(e: AttemptEvidence): number {
   return attemptTier(e) * TIER_WEIGHT - penalty;
 }
 
-/** Scores of attempts that never reached a test run: below every tested attempt. */
-export const UNTESTED_SCORE = { sandboxError: 0, doesNotApply: -0.5, noAnswer: -1 } as const;
+/**
+ * Scores of attempts that never reached a test run: below every tested attempt (whose scores are at
+ * least 1), and ordered by how far the attempt got.
+ */
+export const UNTESTED_SCORE = {
+  /** A change the sandbox failed to test (not the change's fault): the highest, as the change itself may be right. */
+  sandboxError: 0,
+  /** A change that does not apply to the checkout: the model wrote something, but nothing could be tested. */
+  doesNotApply: -0.5,
+  /** No change at all: the lowest, so any attempt that produced a diff is kept over it. */
+  noAnswer: -1,
+} as const;

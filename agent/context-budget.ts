@@ -1,4 +1,4 @@
-import type { ModelSettings } from '../core/config.js';
+import type { ModelSettings } from '../core/index.js';
 
 /** Characters of code shown to a large hosted model. */
 export const DEFAULT_CONTEXT_CHARS = 60_000;

@@ -1,6 +1,6 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ANY_KEY_SHAPE } from '../core/key-shapes.js';
+import { ANY_KEY_SHAPE } from '../core/index.js';
 import type { AgentEvent, EventType } from './event-types.js';
 
 export type { AgentEvent, EventType };

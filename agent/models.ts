@@ -1,6 +1,6 @@
 import type { AIMessageChunk, BaseMessageLike } from '@langchain/core/messages';
 import { ChatOpenAI } from '@langchain/openai';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 
 /** Where a chat model is served: OpenAI, DeepSeek's API, or any OpenAI-compatible server (vLLM, TGI, Ollama). */
 export type ModelProvider = 'openai' | 'deepseek' | 'compatible';

@@ -2,9 +2,7 @@ import { getMaxListeners, setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pThrottle from 'p-throttle';
-import type { Settings } from '../core/config.js';
-import { FixwrightError } from '../core/errors.js';
-import { assetPath } from '../core/paths.js';
+import { type Settings, FixwrightError, assetPath } from '../core/index.js';
 import {
   DEFAULT_RANK_CONFIG,
   gitDirOf,

@@ -1,4 +1,4 @@
-import { ERROR_CODES, FixwrightError, type ErrorCode } from '../core/errors.js';
+import { ERROR_CODES, FixwrightError, type ErrorCode } from '../core/index.js';
 import type { EditRequest, EditResponse } from '../quickfix/index.js';
 
 /** What `POST /v1/edit` needs of a quick-fix service. */

@@ -1,5 +1,4 @@
-import type { Settings } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { Settings, Logger } from '../core/index.js';
 import { createQuickFixService } from '../quickfix/index.js';
 import { createDockerClient, ensureDockerReachable } from '../sandbox/index.js';
 import { createJsonServer } from './json-server.js';

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_CODES, FixwrightError, type ErrorCode } from '../core/errors.js';
+import { ERROR_CODES, FixwrightError, type ErrorCode } from '../core/index.js';
 
 /** What fastify's own 4xx errors mean in fixwright's codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {

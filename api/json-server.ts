@@ -7,7 +7,7 @@ import Fastify, {
   type FastifyInstance,
   type FastifyReply,
 } from 'fastify';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import { bodyTooLargeMessage, replyWithError } from './http-errors.js';
 
 /**

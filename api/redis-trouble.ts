@@ -1,4 +1,4 @@
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 
 /** Logs an unreachable Redis once per outage (ioredis retries on its own), not a stack per retry. */
 export function redisTrouble(logger: Logger): (err: Error) => void {

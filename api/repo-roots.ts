@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import { gitDirOf } from '../localisation/index.js';
 
 const execFileAsync = promisify(execFile);

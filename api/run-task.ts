@@ -13,8 +13,7 @@ import {
   type SolveContext,
 } from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
-import type { Settings } from '../core/config.js';
-import { FixwrightError } from '../core/errors.js';
+import { type Settings, FixwrightError } from '../core/index.js';
 import { parseUserSpec, type SandboxRuntime } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import { observeEvent, serviceMetrics } from './metrics.js';

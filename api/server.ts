@@ -2,9 +2,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { createLocaliser, shippedCalibration, type DemoTask } from '../agent/index.js';
-import { FixwrightError } from '../core/errors.js';
-import type { Settings } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import { FixwrightError, type Settings, type Logger } from '../core/index.js';
 import {
   createDockerClient,
   createSandboxRuntime,

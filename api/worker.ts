@@ -1,8 +1,7 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import { createLocaliser, shippedCalibration } from '../agent/index.js';
 import { startInstanceWorker } from '../benchmarks/queue/index.js';
-import type { Settings } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { Settings, Logger } from '../core/index.js';
 import { createSandboxRuntime } from '../sandbox/index.js';
 import { bullConnection, cancelChannel, QUEUE_NAME } from './queue/bullmq-queue.js';
 import { endTask, runTask, serviceModelGate, type AbortReason } from './run-task.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 
 /** A repository as `owner/name` (it becomes a path under --repos: no `.` or `..` parts). */
 export const repoNameSchema = z

@@ -1,4 +1,4 @@
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import {
   DEFAULT_RANK_CONFIG,
   fileFeatures,

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import { isDocsFile, isTestFile } from '../localisation/file-filter.js';
 import type { SwebenchRow } from './dataset.js';
 

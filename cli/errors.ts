@@ -1,5 +1,4 @@
-import { isFixwrightError } from '../core/errors.js';
-import { OS_REASONS } from '../core/make-dir.js';
+import { isFixwrightError, OS_REASONS } from '../core/index.js';
 
 /** Exit code for fixwright's own failures (as `docker run` uses 125 for its own). */
 export const EXIT_FIXWRIGHT_ERROR = 125;

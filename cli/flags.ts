@@ -2,8 +2,7 @@ import { existsSync } from 'node:fs';
 import { Option } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_SAMPLES, MAX_SAMPLES, modelRateLimit, type SolveContext } from '../agent/index.js';
-import { MODEL_RPM_LIMIT } from '../core/config.js';
-import { FixwrightError } from '../core/errors.js';
+import { MODEL_RPM_LIMIT, FixwrightError } from '../core/index.js';
 import { entriesWithPip, loadEnvironmentTable } from '../benchmarks/eval/environments.js';
 import { DEFAULT_GRADING_RULE, GRADING_RULES } from '../benchmarks/eval/grading.js';
 

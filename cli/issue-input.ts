@@ -1,7 +1,6 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { isIssueUrl, readGithubIssue } from '../agent/github.js';
-import type { Settings } from '../core/config.js';
-import { FixwrightError } from '../core/errors.js';
+import { type Settings, FixwrightError } from '../core/index.js';
 
 /** The largest `--issue @FILE` read: room for a long issue with its logs, not for a dump. */
 export const MAX_ISSUE_FILE_BYTES = 4 * 1024 * 1024;

@@ -1,11 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { loadSettings } from '../core/config.js';
-import { FixwrightError } from '../core/errors.js';
-import { runExitHooks } from '../core/exit-hooks.js';
-import { makeDir } from '../core/make-dir.js';
-import { assetPath } from '../core/paths.js';
+import { loadSettings, FixwrightError, runExitHooks, makeDir, assetPath } from '../core/index.js';
 import { EXIT_USAGE, reportError } from './errors.js';
 import { shutdownHandler } from './shutdown.js';
 

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FixwrightError } from '../core/errors.js';
-import { makeDir } from '../core/make-dir.js';
+import { FixwrightError, makeDir } from '../core/index.js';
 
 const cannotCreate = (flag: string, given: string, why: string) =>
   new FixwrightError('FW_ERR_BAD_INPUT', `${flag} ${given}: cannot create the folder (${why}); pass another ${flag}`, {

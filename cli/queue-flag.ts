@@ -1,5 +1,4 @@
-import { redisURLForDisplay, redisURLProblem } from '../core/config.js';
-import { FixwrightError } from '../core/errors.js';
+import { redisURLForDisplay, redisURLProblem, FixwrightError } from '../core/index.js';
 
 /** `--queue`'s help: where the instances go, and what REDIS_URL does. */
 export const QUEUE_HELP =

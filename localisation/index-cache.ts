@@ -14,7 +14,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { assetPath } from '../core/paths.js';
+import { assetPath } from '../core/index.js';
 import { basename, dirname, join } from 'node:path';
 import {
   BlobCache,

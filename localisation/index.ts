@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { assetPath } from '../core/paths.js';
-import { FixwrightError } from '../core/errors.js';
+import { assetPath, FixwrightError } from '../core/index.js';
 import type { Signal } from './fusion.js';
 import { createDenseRanker } from './embeddings/dense-index.js';
 import type { Embedder } from './embeddings/embedder.js';

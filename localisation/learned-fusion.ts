@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Matrix, solve } from 'ml-matrix';
 import { z } from 'zod';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import type { FusedFile, Ranking, Signal } from './fusion.js';
 
 /**

@@ -2,7 +2,7 @@ import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { type Dirent, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import { decodeSource, type SkipReason, skipByPath } from './file-filter.js';
 
 /** One source file of a snapshot. */

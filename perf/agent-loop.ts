@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, 
 import { cpus, tmpdir } from 'node:os';
 import { isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { loadSettings } from '../core/config.js';
+import { loadSettings } from '../core/index.js';
 import { createDockerClient, ensureDockerReachable } from '../sandbox/index.js';
 import { type AgentBenchOptions, parseAgentBenchArgs, USAGE } from './agent-loop-args.js';
 import { FIXTURE_ISSUE, FIXTURE_REPLY, writeFixtureRepo } from './agent-loop-fixture.js';

@@ -16,10 +16,9 @@ import type { AgentEvent } from '../agent/index.js';
 import { appendTaskEvent } from '../api/run-task.js';
 import { type RunningService, startService } from '../api/server.js';
 import { RedisTaskStore } from '../api/store/redis-store.js';
-import { loadSettings } from '../core/config.js';
+import { loadSettings, assetPath } from '../core/index.js';
 import { startLocalRedis } from '../core/local-redis.js';
 import { createLogger } from '../core/logger.js';
-import { assetPath } from '../core/paths.js';
 
 /** A whole number of at least 1 from the environment, or the default. */
 function knob(name: string, fallback: number): number {

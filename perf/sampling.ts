@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startScriptedOpenAIServer } from '../core/scripted-openai-server.js';
+import { startScriptedOpenAIServer } from '../core/index.js';
 
 const samples = Number(process.argv[2] ?? '1');
 if (!Number.isInteger(samples) || samples < 1 || samples > 8) {

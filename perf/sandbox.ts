@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings } from '../core/config.js';
+import { loadSettings } from '../core/index.js';
 import { createCommandPolicy } from '../sandbox/command-policy.js';
 import { createSandboxRuntime, SandboxSession, settleRemovals } from '../sandbox/index.js';
 

@@ -3,8 +3,7 @@ import { hostname } from 'node:os';
 import type { Socket } from 'node:net';
 import { PassThrough, type Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { assetPath } from '../core/paths.js';
-import type { Logger } from '../core/logger.js';
+import { assetPath, type Logger } from '../core/index.js';
 // The same lock-down every sandbox gets (network none, read-only root, cap-drop ALL, limits, labels
 // for orphan clean-up); the analysis server is one more locked-down container, not a new kind.
 import { buildContainerSpec, SANDBOX_USER } from '../sandbox/container-spec.js';

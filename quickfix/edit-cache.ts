@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import { quickfixMetrics } from './metrics.js';
 import type { EditResponse } from './types.js';
 

@@ -5,8 +5,7 @@
 
 import type { Redis } from 'ioredis';
 import { callModel, createChatModel } from '../agent/models.js';
-import type { Settings } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { Settings, Logger } from '../core/index.js';
 import { createDockerClient } from '../sandbox/docker-client.js';
 import { AnalysisContainer, type Analyser } from './analysis-container.js';
 import { EditCache } from './edit-cache.js';

@@ -1,8 +1,7 @@
-import type { Logger } from '../core/logger.js';
+import { type Logger, FixwrightError } from '../core/index.js';
 import type { LineRangeEdit } from '../agent/edits/index.js';
 import { parseLineRangeEdits } from '../agent/edits/index.js';
 import { EditFailure } from '../agent/edits/index.js';
-import { FixwrightError } from '../core/errors.js';
 import type { AnalysisResult } from './analysis-container.js';
 import { clientDiagnostics, matchDiagnostic } from './diagnostics.js';
 import { cacheKey, type CachedAnswer, type EditCache } from './edit-cache.js';

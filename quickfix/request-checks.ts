@@ -1,4 +1,4 @@
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import { splitLines } from './python/text.js';
 import type { EditRequest } from './types.js';
 

@@ -1,4 +1,4 @@
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 
 /**
  * Which programs a caller may start in a sandbox. This is policy, not the security boundary (the

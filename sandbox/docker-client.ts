@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 
 /** Builds a Docker client for `DOCKER_HOST` (unix socket, tcp://, ssh://) or the local socket. */
 export function createDockerClient(dockerHost: string | undefined): Docker {

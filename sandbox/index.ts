@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
-import type { SandboxSettings, Settings } from '../core/config.js';
-import type { Logger } from '../core/logger.js';
+import type { SandboxSettings, Settings, Logger } from '../core/index.js';
 import { type CommandPolicy, createCommandPolicy } from './command-policy.js';
 import { LABELS, type SandboxLimits } from './container-spec.js';
 import { createDockerClient, ensureDockerReachable } from './docker-client.js';

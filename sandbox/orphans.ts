@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import { LABELS } from './container-spec.js';
 import { hasDockerStatus } from './docker-client.js';
 

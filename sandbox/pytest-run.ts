@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { FixwrightError } from '../core/errors.js';
-import { assetPath } from '../core/paths.js';
+import { FixwrightError, assetPath } from '../core/index.js';
 import { SCRATCH_DIR } from './container-spec.js';
 import { parsePluginReport, parsePytestSummary, type ParsedTestRun } from './pytest-outcomes.js';
 import type { CappedOutput } from './output-cap.js';

@@ -4,7 +4,7 @@ import { lstat, readdir, readlink } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 import { checkRepoSource, type RepoSource, repoTarStream } from './repo-source.js';
 
 /**

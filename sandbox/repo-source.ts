@@ -4,7 +4,7 @@ import { resolve, sep } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import tarFs from 'tar-fs';
 import { Pack, pack } from 'tar-stream';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 
 /**
  * Where a sandbox's repository copy comes from: a directory on the host, or a commit read straight

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import type { Logger } from '../core/logger.js';
+import type { Logger } from '../core/index.js';
 import type { SandboxLimits } from './container-spec.js';
 import { sandboxMetrics } from './metrics.js';
 import type { RepoCopy } from './repo-copy.js';

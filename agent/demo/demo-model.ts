@@ -3,7 +3,7 @@ import {
   type ScriptedReply,
   type ScriptedServer,
   startScriptedOpenAIServer,
-} from '../../core/scripted-openai-server.js';
+} from '../../core/index.js';
 
 /** The model name the demo's scripted server answers as. */
 export const DEMO_MODEL = 'fixwright-demo-scripted';

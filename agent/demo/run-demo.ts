@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Settings } from '../../core/config.js';
-import type { ScriptedServer } from '../../core/scripted-openai-server.js';
+import type { Settings, ScriptedServer } from '../../core/index.js';
 import type { SandboxRuntime } from '../../sandbox/index.js';
 import type { EventLog } from '../events.js';
 import { DEFAULT_TEMPERATURES, solveIssue, type SolveOutcome } from '../solve-issue.js';

@@ -5,6 +5,10 @@ import type { AgentDeps } from '../deps.js';
 
 /** Characters per token when bounding a prompt's cost from above (code tokenises denser than prose's 4). */
 const CHARS_PER_TOKEN_BOUND = 3;
+/** Tokens a chat message costs beyond its text (role and separators: a handful in OpenAI's format), counted generously. */
+const MESSAGE_OVERHEAD_TOKENS = 16;
+/** The answer a model without a set maximum may write: createChatModel's default (FIXWRIGHT_MAX_TOKENS's too). */
+const DEFAULT_ANSWER_TOKENS = 4096;
 
 const messageChars = (messages: readonly BaseMessageLike[]) =>
   messages.reduce<number>(
@@ -19,8 +23,8 @@ export function worstCaseCostUsd(
   messages: readonly BaseMessageLike[],
   deps: Pick<AgentDeps, 'prices'>,
 ): number {
-  const input = Math.ceil(messageChars(messages) / CHARS_PER_TOKEN_BOUND) + 16 * messages.length;
-  return callCost(model.model, input, model.maxTokens ?? 4096, deps.prices).costUsd;
+  const input = Math.ceil(messageChars(messages) / CHARS_PER_TOKEN_BOUND) + MESSAGE_OVERHEAD_TOKENS * messages.length;
+  return callCost(model.model, input, model.maxTokens ?? DEFAULT_ANSWER_TOKENS, deps.prices).costUsd;
 }
 
 /**

@@ -8,11 +8,16 @@ interface Standing {
   diffChars: number;
 }
 
+/** A change that never ran (it does not apply, or the sandbox failed): below every tested tier, which start at 1. */
+const UNTESTED_TIER = 0;
+/** No change at all: below everything, and never a winner. */
+const NO_CHANGE_TIER = -1;
+
 /** A candidate's tier: proven (0 regressions) › fixed with regressions › honest failure › proves nothing › untested. */
 function tierOf(c: CandidateRecord, anyValid: boolean): number {
-  if (!c.diff || c.group === undefined) return -1;
+  if (!c.diff || c.group === undefined) return NO_CHANGE_TIER;
   if (!c.failure) return ATTEMPT_TIER.verified;
-  if (['patch_does_not_apply', 'sandbox_error'].includes(c.failure.category)) return 0;
+  if (['patch_does_not_apply', 'sandbox_error'].includes(c.failure.category)) return UNTESTED_TIER;
   // Only a candidate that passed its judges is judged on regressions.
   if (c.failure.category === 'regression') return ATTEMPT_TIER.fixedWithRegressions;
   return anyValid ? ATTEMPT_TIER.reproducedOnly : ATTEMPT_TIER.provesNothing;
@@ -78,14 +83,14 @@ export function selectCandidate(candidates: readonly CandidateRecord[], judges: 
   }));
   const ranked = [...standings].sort(compare);
   const best = ranked[0];
-  if (!best || best.tier < 0)
+  if (!best || best.tier === NO_CHANGE_TIER)
     return {
       reason: 'no candidate produced a change to test',
       ranking: ranked.map((s) => s.record.candidate),
       judges: [...judges],
     };
   // The runner-up is the best candidate of another group: equivalent candidates share every result.
-  const other = ranked.find((s) => s.record.group !== best.record.group && s.tier >= 0);
+  const other = ranked.find((s) => s.record.group !== best.record.group && s.tier !== NO_CHANGE_TIER);
   let reason: string;
   if (candidates.length === 1) reason = 'the only candidate';
   else if (!other)

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { serviceMetrics } from '../metrics.js';
 import { AfterQuery, TaskIdParams, type AfterQueryType, type TaskIdParamsType } from '../schemas/task.js';

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyError, FastifyPluginAsync } from 'fastify';
 import { DEFAULT_SAMPLES, isCloneableRepoUrl, isIssueUrl } from '../../agent/index.js';
-import { SAMPLES_LIMIT } from '../../core/config.js';
-import { FixwrightError } from '../../core/errors.js';
+import { SAMPLES_LIMIT, FixwrightError } from '../../core/index.js';
 import { replyWithError } from '../http-errors.js';
 import { parseUserSpec } from '../../sandbox/index.js';
 import type { AppDeps } from '../app.js';

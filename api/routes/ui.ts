@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import { DEFAULT_SAMPLES } from '../../agent/index.js';
-import { assetPath } from '../../core/paths.js';
+import { assetPath } from '../../core/index.js';
 import type { AppDeps } from '../app.js';
 import { ErrorBody } from '../schemas/task.js';
 

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { SAMPLES_LIMIT } from '../../core/config.js';
+import { SAMPLES_LIMIT } from '../../core/index.js';
 import { TASK_STATUSES, type TaskStatus } from '../task.js';
 
 /** The error body of every 4xx and 5xx answer. */

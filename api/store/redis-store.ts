@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
 import type { AgentEvent } from '../../agent/index.js';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { TASK_STATUSES, type TaskRecord, type TaskStatus } from '../task.js';
 import {
   decodeCursor,

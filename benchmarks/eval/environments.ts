@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { FixwrightError } from '../../core/errors.js';
-import { assetPath } from '../../core/paths.js';
+import { FixwrightError, assetPath } from '../../core/index.js';
 import {
   extensionBuildSchema,
   LOG_PARSER_NAMES,

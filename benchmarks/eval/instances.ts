@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { z } from 'zod';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { loadJsonlRows, swebenchRowSchema, type RowError } from '../dataset.js';
 
 /** A list of test ids as the official dataset stores it: a JSON-encoded string (or, leniently, an array). */

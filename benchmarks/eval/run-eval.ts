@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pLimit from 'p-limit';
-import { instanceFileName } from '../../core/instance-name.js';
+import { instanceFileName } from '../../core/index.js';
 import { environmentFor, type loadEnvironmentTable } from './environments.js';
 import { evaluateInstance, verdictOf, type EvalContext, type InstanceResult } from './evaluate-instance.js';
 import { gradingRule, type GradingRule } from './grading.js';

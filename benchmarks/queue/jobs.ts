@@ -9,7 +9,7 @@ import type { Variant } from '../run/ablation.js';
 import type { loadEnvironmentTable } from '../eval/environments.js';
 import { GRADING_RULES } from '../eval/grading.js';
 import { commitSchema, repoNameSchema } from '../dataset.js';
-import { assetPath } from '../../core/paths.js';
+import { assetPath } from '../../core/index.js';
 
 /**
  * The BullMQ queue `fixwright solve-dataset --queue` and `fixwright eval --queue` put one job per instance

@@ -1,8 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLocaliser, DEFAULT_SAMPLES, shippedCalibration } from '../../agent/index.js';
-import type { Settings } from '../../core/config.js';
-import { FixwrightError } from '../../core/errors.js';
+import { type Settings, FixwrightError } from '../../core/index.js';
 import { DEFAULT_RANK_CONFIG, type Localiser, type RankConfig } from '../../localisation/index.js';
 import type { Calibration } from '../../uncertainty/index.js';
 import type { EvalReport } from '../eval/report.js';

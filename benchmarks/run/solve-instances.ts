@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { instanceFileName } from '../../core/instance-name.js';
+import { instanceFileName, isFixwrightError } from '../../core/index.js';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
@@ -11,7 +11,6 @@ import {
   type SolveContext,
   type SolveOptions,
 } from '../../agent/index.js';
-import { isFixwrightError } from '../../core/errors.js';
 import type { EnvironmentRequest } from '../../sandbox/index.js';
 import { changedFiles } from '../dataset.js';
 import type { EvalRow } from '../eval/instances.js';

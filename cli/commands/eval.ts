@@ -5,8 +5,7 @@ import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
 import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
 import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
-import { loadSettings, redisURLForDisplay } from '../../core/config.js';
-import { FixwrightError } from '../../core/errors.js';
+import { loadSettings, redisURLForDisplay, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';

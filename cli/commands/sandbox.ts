@@ -1,8 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { loadSettings, type Settings } from '../../core/config.js';
-import { FixwrightError } from '../../core/errors.js';
+import { loadSettings, type Settings, FixwrightError, formatBytes } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import {
   applyPatch,
@@ -17,7 +16,6 @@ import {
   type BaseImageMethod,
   type SandboxRuntime,
 } from '../../sandbox/index.js';
-import { formatBytes } from '../../core/units.js';
 import { startProgress } from '../progress.js';
 
 interface LimitFlags {

@@ -26,8 +26,7 @@ import {
   type AblationRow,
 } from '../../benchmarks/run/ablation.js';
 import { resultSettings, resumeLines, solveInstances } from '../../benchmarks/run/solve-instances.js';
-import { loadSettings, redisURLForDisplay } from '../../core/config.js';
-import { FixwrightError } from '../../core/errors.js';
+import { loadSettings, redisURLForDisplay, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import {

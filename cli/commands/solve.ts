@@ -18,7 +18,7 @@ import {
   type SolveContext,
   type SolveOutcome,
 } from '../../agent/index.js';
-import { loadSettings } from '../../core/config.js';
+import { loadSettings, FixwrightError } from '../../core/index.js';
 import {
   maxCostFlag,
   maxCostHelp,
@@ -30,7 +30,6 @@ import {
 } from '../flags.js';
 import { readIssueArg } from '../issue-input.js';
 import { makeOutputDir, refuseUsedRunDir } from '../output-dir.js';
-import { FixwrightError } from '../../core/errors.js';
 import { createSandboxRuntime, parseUserSpecText, type UserSpec } from '../../sandbox/index.js';
 
 /**

@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import type { Ranking } from '../fusion.js';
 import type { DenseRanker } from '../rank.js';
 import type { CorpusEmbedding } from './embedder.js';

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { firstSyntaxError, gitDirOf } from '../../localisation/index.js';
 import { readDirSnapshot, readGitSnapshot } from '../../localisation/snapshot.js';
 import { splitLines } from '../python/text.js';

@@ -5,8 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { FixwrightError } from '../../core/errors.js';
-import { assetPath } from '../../core/paths.js';
+import { FixwrightError, assetPath } from '../../core/index.js';
 import { SANDBOX_UID } from '../container-spec.js';
 import { buildFromDockerfile, buildNetworkMode, followProgress, imageRecipe, RECIPE_LABEL } from './docker-build.js';
 

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { hasDockerStatus } from '../docker-client.js';
 import { filesTarStream } from '../repo-source.js';
 
