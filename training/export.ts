@@ -1,9 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { FixwrightError } from '../core/errors.js';
-import { instanceFileName } from '../core/instance-name.js';
-import { KEY_SHAPES } from '../core/key-shapes.js';
+import { FixwrightError, instanceFileName, KEY_SHAPES } from '../core/index.js';
 import { type ExportCard, writeCard } from './card.js';
 import { dpoRow, rowTokens, sftRow, type SftStyle } from './format.js';
 import { dpoCandidates, noneSkipped, sftCandidates, type DpoPair, type SftPair } from './pairs.js';

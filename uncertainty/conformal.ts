@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
-import { FixwrightError } from '../core/errors.js';
+import { FixwrightError } from '../core/index.js';
 
 /**
  * Split-conformal cut-offs over a ranked list of files. Each instance gets a non-conformity score

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { baseImageTag, buildBaseImage } from '../images/base-image.js';
 import { ensureEnvironmentImage, parseEnvironmentSpec, type PipSource } from '../images/env-image.js';
 import type { TestEnvironment } from './types.js';

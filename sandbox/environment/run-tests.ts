@@ -1,4 +1,4 @@
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { WORKDIR } from '../container-spec.js';
 import type { TestOutcome } from '../pytest-outcomes.js';
 import { runPytest, type PytestRunResult } from '../pytest-run.js';

@@ -1,6 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { FixwrightError } from '../../core/errors.js';
+import { FixwrightError } from '../../core/index.js';
 import { BASE_IMAGE, baseImageTag } from '../images/base-image.js';
 import { type EnvironmentSpecInput, pipRequirement } from '../images/env-image.js';
 import { extensionBuildSchema } from './extension-build.js';

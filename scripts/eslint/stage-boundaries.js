@@ -9,12 +9,43 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Folders that are not stages: tests and scripts may reach anywhere they need to. */
 const NOT_STAGES = new Set(['tests', 'scripts', 'node_modules', 'dist']);
 
+/**
+ * The few modules besides a stage's index.ts that other stages may import. ESM evaluates every
+ * module an index re-exports, so each of these is a part that light callers (`fixwright localise`,
+ * `fixwright --version`, the editor's quick fixes) must be able to use, or to avoid, on its own.
+ */
+export const ENTRY_POINTS = new Set([
+  // pino: the CLI's start-up (core/index.ts) must not load it; only commands that log build a logger.
+  'core/logger.ts',
+  // prom-client: the registry is only for stages that serve or record metrics, never for start-up.
+  'core/metrics.ts',
+  // ioredis and a redis-server process, for the API benchmark and tests only.
+  'core/local-redis.ts',
+  // GitHub issues and clones, for `fixwright localise`, which must not load LangGraph (agent/index.ts).
+  'agent/github.ts',
+  // The chat model client, for quick fixes, which must not load LangGraph and the sandbox.
+  'agent/models.ts',
+  // Edit formats (search/replace, line ranges, diffs) shared with quick fixes, without the agent's graph.
+  'agent/edits/index.ts',
+  // Grading SWE-bench runs needs the Docker sandbox; benchmarks/index.ts serves `localise` without it.
+  'benchmarks/eval/index.ts',
+  // Solving a dataset runs the agent (LangGraph), which neither evaluation nor `localise` loads.
+  'benchmarks/run/index.ts',
+  // BullMQ and Redis, for runs spread over `fixwright worker` processes only.
+  'benchmarks/queue/index.ts',
+]);
+
 /** The stage a repository-relative path belongs to, or undefined for files at the root or outside stages. */
 function stageOf(path) {
   const parts = path.split(sep);
   if (parts.length < 2 || parts[0] === '..' || NOT_STAGES.has(parts[0])) return undefined;
   return parts[0];
 }
+
+/** A module path without its extension: sources import `x.js` for the file `x.ts`. */
+const withoutExtension = (path) => path.replace(/\.(js|ts|tsx|mjs)$/, '');
+
+const ENTRY_MODULES = new Set([...ENTRY_POINTS].map((p) => withoutExtension(p.split('/').join(sep))));
 
 /** @type {import('eslint').Rule.RuleModule} */
 export default {
@@ -36,7 +67,8 @@ export default {
       const target = normalize(join(dirname(file), source));
       const stage = stageOf(target);
       if (!stage || stage === own) return;
-      if (target === join(stage, 'index.js') || target === join(stage, 'index.ts')) return;
+      const module = withoutExtension(target);
+      if (module === join(stage, 'index') || ENTRY_MODULES.has(module)) return;
       const entry = relative(dirname(file), join(stage, 'index.js'));
       context.report({
         node: node.source,
