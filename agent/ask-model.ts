@@ -1,8 +1,10 @@
-import type { BaseMessageLike } from '@langchain/core/messages';
 import type { AgentDeps } from './deps.js';
 import type { AgentUpdate } from './state.js';
 import { callModel, type ModelCallResult } from './models.js';
 import { busy } from './run-clock.js';
+
+/** A prompt's message as [role, text]: the form every prompt here takes, and the one a `model_call` event records. */
+export type ChatTurn = [role: 'system' | 'user' | 'assistant', content: string];
 
 /** Whether a budget is spent (cost cap or wall time), recorded as a log event; undefined to go on. */
 export function budgetSpent(deps: AgentDeps, step: 'reproduce' | 'generate'): 'cost' | 'wall_time' | undefined {
@@ -25,12 +27,12 @@ export async function askModel(
   deps: AgentDeps,
   step: 'reproduce' | 'generate',
   attempt: number,
-  messages: BaseMessageLike[],
+  messages: ChatTurn[],
   sample?: { temperature: number; candidate: number; contextCut: string },
 ): Promise<ModelCallResult> {
   const model = deps.modelFor(attempt, sample?.temperature);
   const which = sample ? { candidate: sample.candidate, context_cut: sample.contextCut } : {};
-  const sent = messages.map((m) => (Array.isArray(m) ? { role: m[0], content: m[1] } : m));
+  const sent = messages.map(([role, content]) => ({ role, content }));
   let result: ModelCallResult;
   try {
     const call = () => callModel(model, messages, { signal: deps.signal, prices: deps.prices });

@@ -1,9 +1,9 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ANY_KEY_SHAPE } from '../core/index.js';
-import type { AgentEvent, EventType } from './event-types.js';
+import type { AgentEvent, EmitData, EventType } from '../events/index.js';
 
-export type { AgentEvent, EventType };
+export type { AgentEvent, EmitData, EventType };
 
 /**
  * Replaces secrets in every string inside a value (walking objects and arrays, so no record's shape
@@ -54,16 +54,16 @@ export class EventLog {
    * ends its log at once while its last step is still unwinding, and that step's events would
    * otherwise land after the end, where no client reads them.
    */
-  emit(type: EventType, data: Record<string, unknown> = {}): AgentEvent | undefined {
+  emit<K extends EventType>(type: K, data: EmitData<K> = {}): AgentEvent<K> | undefined {
     if (this.ended) return undefined;
     if (type === 'done' || type === 'error') this.ended = true;
-    const event: AgentEvent = {
+    const event = {
       task_id: this.taskId,
       seq: ++this.seq,
       ts: new Date().toISOString(),
       type,
       data: redact(data, this.secrets),
-    };
+    } as AgentEvent<K>;
     this.events.push(event);
     if (this.trajectoryPath) appendFileSync(this.trajectoryPath, `${JSON.stringify(event)}\n`);
     for (const listener of this.listeners) listener(event);

@@ -1,5 +1,5 @@
 /** The agent stage: the repair loop, its events and the one entry that runs it. */
-export { EventLog, redact, type AgentEvent, type EventType } from './events.js';
+export { EventLog, redact, type AgentEvent, type EmitData, type EventType } from './events.js';
 export { cloneRepository, isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
 export { runAgent } from './graph.js';
 export { createChatModel, DEFAULT_PRICES, isPriced, type ModelProvider } from './models.js';

@@ -19,6 +19,7 @@ import { liveRoutes } from './routes/live.js';
 import { solveRoutes } from './routes/solve.js';
 import { taskRoutes } from './routes/tasks.js';
 import { uiRoutes } from './routes/ui.js';
+import { documentEvents } from './schemas/events.js';
 import type { TaskStore } from './store/task-store.js';
 
 /** What the routes use; wired by `fixwright serve` (or a test). */
@@ -46,25 +47,6 @@ export interface AppDeps {
 }
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
-
-/** OpenAPI entry for `WS /ws/:id`. */
-const LIVE_FEED_DOC = {
-  get: {
-    tags: ['tasks'],
-    summary: 'Live events (WebSocket upgrade)',
-    description:
-      "Replays the task's events with seq > after, then streams live ones, then closes (1000) after a `done` or `error` event. Each message is one event {task_id, seq, ts, type, data}. Browsers pass the API key as ?api_key=.",
-    parameters: [
-      { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
-      { name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0, default: 0 } },
-      { name: 'api_key', in: 'query', required: false, schema: { type: 'string' } },
-    ],
-    responses: {
-      '101': { description: 'Switching to the WebSocket protocol' },
-      '404': { description: 'No such task' },
-    },
-  },
-};
 
 /** Paths anyone may call: probes, docs, Prometheus. */
 const PUBLIC = /^\/(healthz|readyz|metrics|docs)(\/|$|\?)/;
@@ -145,8 +127,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    // @fastify/websocket hides its routes from the spec; the live feed is documented here by hand.
-    transformSpecification: (spec) => ({ ...spec, paths: { ...(spec.paths as object), '/ws/{id}': LIVE_FEED_DOC } }),
+    // @fastify/websocket hides its routes from the spec, and event answers are sent as stored (no
+    // serializer): the live feed and the event schemas are added to the document here.
+    transformSpecification: (spec) => documentEvents(spec),
   });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 

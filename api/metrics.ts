@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram } from 'prom-client';
-import type { AgentEvent } from '../agent/index.js';
+import type { AgentEvent } from '../events/index.js';
 import { metricsRegistry } from '../core/metrics.js';
 
 /** Service metrics (the sandbox registers its own): everything here can be slow or fail. */

@@ -8,12 +8,11 @@ import {
   readGithubIssue,
   repositoryName,
   solveIssue,
-  type AgentEvent,
-  type EventType,
   type SolveContext,
 } from '../agent/index.js';
 import type { Localiser } from '../localisation/index.js';
 import { type Settings, FixwrightError } from '../core/index.js';
+import type { AgentEvent, EmitData, EventType } from '../events/index.js';
 import { parseUserSpec, type SandboxRuntime } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
 import { observeEvent, serviceMetrics } from './metrics.js';
@@ -69,19 +68,19 @@ export function secretsOf(settings: Settings): string[] {
  * Appends an event to a task's log from outside a run (the API cancelling a queued task, a worker
  * recording that a job was lost), numbered after the last one recorded.
  */
-export async function appendTaskEvent(
+export async function appendTaskEvent<K extends EventType>(
   store: TaskStore,
   taskId: string,
-  type: EventType,
-  data: Record<string, unknown>,
-): Promise<AgentEvent> {
-  const event: AgentEvent = {
+  type: K,
+  data: EmitData<K>,
+): Promise<AgentEvent<K>> {
+  const event = {
     task_id: taskId,
     seq: (await store.lastSeq(taskId)) + 1,
     ts: new Date().toISOString(),
     type,
     data,
-  };
+  } as AgentEvent<K>;
   await store.append(event);
   return event;
 }

@@ -1,4 +1,4 @@
-import type { AttemptView } from './task.js';
+import type { AttemptView } from './task-summary.js';
 
 /**
  * The candidates of one attempt, folded from its events (issue 17's sampling): each candidate's

@@ -1,28 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-
-/** One line of a trajectory: the event log of ARCHITECTURE.md ("One event log"). */
-const eventSchema = z.object({
-  task_id: z.string().min(1),
-  seq: z.number().int().positive(),
-  ts: z.string(),
-  type: z.enum([
-    'status',
-    'node_start',
-    'node_end',
-    'log',
-    'localised_files',
-    'context',
-    'model_call',
-    'patch',
-    'apply_result',
-    'test_result',
-    'reflection',
-    'done',
-    'error',
-  ]),
-  data: z.record(z.string(), z.unknown()),
-});
+import { eventRecordProblem, isEventRecord, type AgentEvent } from '../events/index.js';
 
 const messageSchema = z.object({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
 
@@ -118,7 +96,7 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
   } catch (err) {
     return { runs: [], problems: [{ file, message: `unreadable: ${(err as Error).message}` }], notes: [] };
   }
-  const events: Array<z.infer<typeof eventSchema>> = [];
+  const events: AgentEvent[] = [];
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let raw: unknown;
@@ -128,17 +106,18 @@ export function readTrajectory(file: string): { runs: RunTrace[]; problems: Trac
       problems.push({ file, line: i + 1, message: 'not JSON (a truncated or corrupted line); skipped' });
       return;
     }
-    const parsed = eventSchema.safeParse(raw);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
+    if (!isEventRecord(raw)) {
+      const problem = eventRecordProblem(raw);
+      // A JSON pointer (/data/x) reads as the dotted path the rest of the exporter's messages use.
+      const where = problem?.path.replace(/^\//, '').replaceAll('/', '.') || 'line';
       problems.push({
         file,
         line: i + 1,
-        message: `not an event of this fixwright's trajectory format (${issue.path.join('.') || 'line'}: ${issue.message}; an older version?); skipped`,
+        message: `not an event of this fixwright's trajectory format (${where}: ${problem?.message ?? 'not an event'}; an older version?); skipped`,
       });
       return;
     }
-    events.push(parsed.data);
+    events.push(raw);
   });
   if (events.length === 0)
     return { runs: [], problems: problems.length ? problems : [{ file, message: 'no events' }], notes: [] };
@@ -201,7 +180,7 @@ function selectionOf(data: Record<string, unknown>): { winner: number | null; en
 }
 
 /** One task's events as a run, or why they are not one. */
-function runOf(file: string, events: Array<z.infer<typeof eventSchema>>): RunTrace | string {
+function runOf(file: string, events: AgentEvent[]): RunTrace | string {
   const done = events.find((e) => e.type === 'done');
   if (!done)
     return `the run has no done event (it crashed, was cancelled or is still running); skipped (task ${events[0]?.task_id ?? 'unknown'})`;

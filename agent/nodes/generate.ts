@@ -1,5 +1,4 @@
-import type { BaseMessageLike } from '@langchain/core/messages';
-import { askModel, budgetSpent, modelFailure } from '../ask-model.js';
+import { askModel, budgetSpent, modelFailure, type ChatTurn } from '../ask-model.js';
 import { firstPrompt, SYSTEM_PROMPT } from '../prompts.js';
 import { reserveCost, worstCaseCostUsd } from '../sampling/budget.js';
 import { candidatePlans, type CandidatePlan } from '../sampling/plan.js';
@@ -22,8 +21,8 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
   const stop = budgetSpent(deps, 'generate');
   if (stop) return { stoppedBy: stop };
   const plans = candidatePlans(Math.max(1, deps.samples), attemptTemperature(deps, attempt));
-  const messagesFor = (plan: CandidatePlan): BaseMessageLike[] => {
-    const messages: BaseMessageLike[] = [
+  const messagesFor = (plan: CandidatePlan): ChatTurn[] => {
+    const messages: ChatTurn[] = [
       ['system', SYSTEM_PROMPT],
       ['user', firstPrompt(state.issue, state.contexts[plan.context] ?? state.codeContext)],
     ];
@@ -36,7 +35,7 @@ export async function generateNode(state: AgentStateType, deps: AgentDeps): Prom
   const inFlight = new Set<Promise<void>>();
   let next = 0;
   let cancelled: unknown;
-  const draw = (plan: CandidatePlan, messages: BaseMessageLike[], release: () => void) => {
+  const draw = (plan: CandidatePlan, messages: ChatTurn[], release: () => void) => {
     const call = (async () => {
       try {
         const result = await askModel(deps, 'generate', attempt, messages, {

@@ -1,6 +1,5 @@
-import type { BaseMessageLike } from '@langchain/core/messages';
 import { parseAnswer } from '../edits/index.js';
-import { askModel, budgetSpent, modelFailure } from '../ask-model.js';
+import { askModel, budgetSpent, modelFailure, type ChatTurn } from '../ask-model.js';
 import { reproducePrompt, SYSTEM_PROMPT } from '../prompts.js';
 import { reserveCost, worstCaseCostUsd } from '../sampling/budget.js';
 import type { AgentDeps } from '../deps.js';
@@ -13,7 +12,7 @@ import type { AgentStateType, AgentUpdate } from '../state.js';
 export async function reproduceNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const stop = budgetSpent(deps, 'reproduce');
   if (stop) return { stoppedBy: stop };
-  const messages: BaseMessageLike[] = [
+  const messages: ChatTurn[] = [
     ['system', SYSTEM_PROMPT],
     ['user', reproducePrompt(state.issue, state.codeContext, state.feedback)],
   ];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AgentEvent } from '../../agent/index.js';
+import type { AgentEvent } from '../../events/index.js';
 import { FixwrightError } from '../../core/index.js';
 import { TASK_STATUSES, type TaskRecord, type TaskStatus } from '../task.js';
 import {

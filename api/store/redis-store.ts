@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Redis } from 'ioredis';
-import type { AgentEvent } from '../../agent/index.js';
+import type { AgentEvent } from '../../events/index.js';
 import { FixwrightError } from '../../core/index.js';
 import { TASK_STATUSES, type TaskRecord, type TaskStatus } from '../task.js';
 import {

@@ -1,4 +1,4 @@
-import type { AgentEvent } from '../../agent/index.js';
+import type { AgentEvent } from '../../events/index.js';
 import type { TaskRecord, TaskStatus } from '../task.js';
 
 /** One page of tasks, newest first. */

@@ -1,4 +1,4 @@
-import type { AgentEvent } from '../../agent/event-types.js';
+import type { AgentEvent } from '../../events/index.js';
 
 /** An error the server answered with: `{code, message, field?}`. */
 export class ApiError extends Error {

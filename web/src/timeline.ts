@@ -1,4 +1,4 @@
-import type { AgentEvent } from '../../agent/event-types.js';
+import type { AgentEvent } from '../../events/index.js';
 
 /** One run of a graph node, as the timeline shows it. */
 export interface NodeRun {

@@ -1,4 +1,4 @@
-import type { AttemptView, CandidateView } from '../../../api/task.js';
+import type { AttemptView, CandidateView } from '../../../events/index.js';
 import { formatCost } from '../timeline.js';
 
 const CONTEXT_CUT: Record<string, string> = {

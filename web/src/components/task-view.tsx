@@ -1,14 +1,14 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { AgentEvent } from '../../../agent/event-types.js';
 import {
   emptySummary,
   foldEvent,
   isFinalEvent,
   TERMINAL_STATUSES,
+  type AgentEvent,
   type AttemptView,
   type TaskRecord,
   type TaskSummary,
-} from '../../../api/task.js';
+} from '../../../events/index.js';
 import { ApiError, download, followTask, request, type LiveState } from '../api-client.js';
 import { formatCost, formatDuration, nodeRuns } from '../timeline.js';
 import { CandidateTable } from './candidate-table.js';
@@ -67,7 +67,8 @@ function Files(props: { summary: TaskSummary }) {
       <h2 id="files-title">Localised files</h2>
       <p className="muted">
         {setSize !== null && coverage !== null
-          ? `The conformal set holds ${setSize} file${setSize === 1 ? '' : 's'}: it contains the file to change with probability ≥ ${Math.round(coverage * 100)}%.`
+          ? `The conformal set holds ${setSize} file${setSize === 1 ? '' : 's'}: ` +
+            `it contains the file to change with probability ≥ ${Math.round(coverage * 100)}%.`
           : 'Ranked by fused retrieval score.'}
       </p>
       <table className="data files">
