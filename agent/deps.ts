@@ -1,12 +1,15 @@
-import type { ChatOpenAI } from '@langchain/openai';
-import type { Localiser, RepoIndex, SnapshotSource } from '../localisation/index.js';
+import type { BaseMessageLike } from '@langchain/core/messages';
+import type { RepoIndex, SnapshotSource } from '../localisation/index.js';
 import type { RepoSnapshot } from '../localisation/index.js';
 import type {
+  BuiltExtensions,
   EnvironmentRequest,
   PipSettings,
   PytestRunResult,
   RepoSource,
-  SandboxRuntime,
+  SandboxLimits,
+  SandboxOptions,
+  SandboxSession,
   TestEnvironment,
 } from '../sandbox/index.js';
 import type { Calibration } from '../uncertainty/index.js';
@@ -14,15 +17,70 @@ import type { EventLog } from './events.js';
 import type { ModelPrice } from './models.js';
 import type { RunClock, RunTiming } from './run-clock.js';
 
+/** What a chat model answers: its text (a string, or parts of which the text ones count) and the tokens the call used. */
+export interface ChatAnswer {
+  content: string | readonly object[];
+  usage_metadata?: { input_tokens: number; output_tokens: number };
+}
+
+/**
+ * A chat model as the nodes use it: one call with the messages and the run's abort signal, and the
+ * settings they read to price a call and bound its cost. LangChain's ChatOpenAI is one as it is.
+ */
+export interface ChatModel {
+  /** The model's name: what a call is priced by and what its events report. */
+  readonly model: string;
+  /** The temperature it samples at (undefined: the provider's default). */
+  readonly temperature?: number;
+  /** The longest answer it may write, in tokens: the output side of a call's worst-case cost. */
+  readonly maxTokens?: number;
+  invoke(messages: BaseMessageLike[], options: { signal?: AbortSignal }): Promise<ChatAnswer>;
+}
+
+/** A chat model for an attempt (later attempts may run hotter); a sampled candidate names its own temperature. */
+export type ModelFactory = (attempt: number, temperature?: number) => ChatModel;
+
+/** Ranks a repository's files for an issue, as the localise node uses it; the Localiser is one as it is. */
+export interface Ranker {
+  /** The ranking's name: a calibration cuts a set only for the ranker it was fitted on. */
+  readonly rankerName: string;
+  /** Every file of the repository (tests included), read once. */
+  snapshot(source: SnapshotSource): Promise<RepoSnapshot>;
+  /** The repository's index (cached), which the context node reads as well. */
+  index(source: SnapshotSource): Promise<RepoIndex>;
+  /** The files for the issue, best first, with the scores the calibration's cut reads. */
+  rank(index: RepoIndex, issue: string): Promise<{ files: ReadonlyArray<{ path: string; score: number }> }>;
+}
+
+/**
+ * The sandbox as the nodes use it: fresh locked-down containers over a copy of the repository, and
+ * the environment's image and extension build they start from. The Docker client stays behind it.
+ */
+export interface Sandbox {
+  /** Opens a sandbox when a slot is free, runs `task` in it, and always removes it. */
+  withSandbox<T>(options: SandboxOptions, task: (session: SandboxSession) => Promise<T>): Promise<T>;
+  /** Builds the environment's image, or finds it cached (undefined image: the base image serves). */
+  prepareEnvironmentImage(
+    environment: Pick<TestEnvironment, 'image' | 'key'>,
+    options: { pip?: PipSettings },
+  ): Promise<{ image: string | undefined; built: boolean }>;
+  /** Builds the project's extensions once per tree, or finds them cached; undefined when it has none. */
+  prepareExtensionBuild(
+    environment: TestEnvironment,
+    options: { image?: string; repo: RepoSource; signal?: AbortSignal },
+  ): Promise<BuiltExtensions | undefined>;
+  /** The limits of a sandbox a build may run in (a build needs more memory and disk than a test). */
+  extensionBuildLimits(): Partial<SandboxLimits>;
+}
+
 /** Runs a model call when a shared rate limit allows it. */
 export type ModelGate = <T>(call: () => Promise<T>) => Promise<T>;
 
-/** Everything the nodes use that is not state: concrete parts, wired in the composition roots. */
+/** Everything the nodes use that is not state: parts seen through interfaces, wired in the composition roots. */
 export interface AgentDeps {
-  localiser: Localiser;
-  sandbox: SandboxRuntime;
-  /** A chat model for an attempt (later attempts may run hotter); a sampled candidate names its own temperature. */
-  modelFor(attempt: number, temperature?: number): ChatOpenAI;
+  localiser: Ranker;
+  sandbox: Sandbox;
+  modelFor: ModelFactory;
   events: EventLog;
   snapshotSource: SnapshotSource;
   /** The same repository as the sandbox copies it. */

@@ -3,16 +3,26 @@ export { EventLog, redact, type AgentEvent, type EmitData, type EventType } from
 export { cloneRepository, isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
 export { runAgent } from './graph.js';
 export { createChatModel, DEFAULT_PRICES, isPriced, type ModelProvider } from './models.js';
+export type { ChatAnswer, ChatModel, ModelFactory, ModelGate, Ranker, Sandbox } from './deps.js';
 export {
+  chatModels,
   checkModel,
   createLocaliser,
+  defaultAgentParts,
+  sandboxOf,
+  sharedAgentParts,
+  shippedCalibration,
+  type AgentParts,
+  type GivenParts,
+  type ModelChoice,
+} from './parts.js';
+export {
   DEFAULT_SAMPLES,
   DEFAULT_TEMPERATURES,
   DEFAULT_TEST_TIMEOUT_SECONDS,
   MAX_SAMPLES,
   modelRateLimit,
   repositorySources,
-  shippedCalibration,
   solveIssue,
   type RepoSpec,
   type SolveContext,

@@ -1,6 +1,7 @@
 import type { AIMessageChunk, BaseMessageLike } from '@langchain/core/messages';
 import { ChatOpenAI } from '@langchain/openai';
 import { FixwrightError } from '../core/index.js';
+import type { ChatAnswer, ChatModel } from './deps.js';
 
 /** Where a chat model is served: OpenAI, DeepSeek's API, or any OpenAI-compatible server (vLLM, TGI, Ollama). */
 export type ModelProvider = 'openai' | 'deepseek' | 'compatible';
@@ -79,12 +80,12 @@ export interface ModelCallResult {
   durationMs: number;
 }
 
-/** Cost of a call from the price table (0 for unknown and local models). */
 /** Whether fixwright knows a price for the model: an unpriced model's cost shows as "unpriced", never $0. */
 export function isPriced(model: string, prices: Readonly<Record<string, ModelPrice>> = DEFAULT_PRICES): boolean {
   return prices[model] !== undefined;
 }
 
+/** Cost of a call from the price table (0 for unknown and local models). */
 export function callCost(
   model: string,
   inputTokens: number,
@@ -101,20 +102,24 @@ export function callCost(
  * the provider's reason (never the key); an abort becomes FW_ERR_CANCELLED.
  */
 export async function callModel(
-  model: ChatOpenAI,
+  model: ChatModel,
   messages: BaseMessageLike[],
   options: { signal?: AbortSignal; prices?: Readonly<Record<string, ModelPrice>> } = {},
 ): Promise<ModelCallResult> {
   const started = Date.now();
+  // Only LangChain's client knows where it sends requests: a failure names that endpoint.
+  const client = model instanceof ChatOpenAI ? model : undefined;
   try {
     // Streaming goes through .stream(): LangChain's invoke() on a streaming model estimates usage
     // with tiktoken, which downloads its encodings from the internet; the stream's own usage chunk
     // has the real counts.
-    let reply: AIMessageChunk | undefined;
-    if (model.streaming) {
-      for await (const chunk of await model.stream(messages, { signal: options.signal }))
-        reply = reply ? reply.concat(chunk) : chunk;
-      if (!reply) throw new Error('the stream ended without a message');
+    let reply: ChatAnswer;
+    if (client?.streaming) {
+      let streamed: AIMessageChunk | undefined;
+      for await (const chunk of await client.stream(messages, { signal: options.signal }))
+        streamed = streamed ? streamed.concat(chunk) : chunk;
+      if (!streamed) throw new Error('the stream ended without a message');
+      reply = streamed;
     } else {
       reply = await model.invoke(messages, { signal: options.signal });
     }
@@ -136,7 +141,7 @@ export async function callModel(
       throw new FixwrightError('FW_ERR_CANCELLED', 'the model call was cancelled', { cause: err });
     throw new FixwrightError(
       'FW_ERR_MODEL',
-      `the model ${model.model} failed: ${describeModelError(err, model.model, model.clientConfig?.baseURL ?? undefined)}`,
+      `the model ${model.model} failed: ${describeModelError(err, model.model, client?.clientConfig?.baseURL ?? undefined)}`,
       { cause: err },
     );
   }

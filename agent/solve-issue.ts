@@ -2,24 +2,16 @@ import { getMaxListeners, setMaxListeners } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pThrottle from 'p-throttle';
-import { type Settings, FixwrightError, assetPath } from '../core/index.js';
-import {
-  DEFAULT_RANK_CONFIG,
-  gitDirOf,
-  Localiser,
-  LsiEmbedder,
-  type RankConfig,
-  shippedFusionModel,
-  type SnapshotSource,
-} from '../localisation/index.js';
-import type { EnvironmentRequest, RepoSource, SandboxRuntime } from '../sandbox/index.js';
-import { loadCalibration, type Calibration } from '../uncertainty/index.js';
+import { type Settings, FixwrightError } from '../core/index.js';
+import { gitDirOf, type SnapshotSource } from '../localisation/index.js';
+import type { EnvironmentRequest, RepoSource } from '../sandbox/index.js';
 import { contextBudgetChars, fitIssue } from './context-budget.js';
 import type { AgentDeps, ModelGate } from './deps.js';
 import type { EventLog } from './events.js';
 import { cloneRepository } from './github.js';
 import { runAgent } from './graph.js';
-import { createChatModel, DEFAULT_PRICES, endpointOf, preflightModelEndpoint, type ModelProvider } from './models.js';
+import { DEFAULT_PRICES } from './models.js';
+import type { AgentParts } from './parts.js';
 import type { RunTiming } from './run-clock.js';
 import type { AgentStatus, AttemptRecord, LocalisedFile, StopReason } from './state.js';
 
@@ -50,21 +42,16 @@ const SIGNAL_LISTENERS = 200;
 /** Seconds each test run in the sandbox may take when the caller names none. */
 export const DEFAULT_TEST_TIMEOUT_SECONDS = 120;
 
-/** One run of the agent, as the CLI and the workers describe it. */
+/** One run of the agent, as the CLI and the workers describe it (the model is a part: see SolveContext). */
 export interface SolveOptions {
   repo: RepoSpec;
   issue: string;
-  model: string;
-  baseURL?: string;
-  provider?: ModelProvider;
   maxAttempts: number;
   /** Candidate fixes per attempt (default DEFAULT_SAMPLES). */
   samples?: number;
   testTimeoutSeconds: number;
   maxCostUsd?: number;
   maxSeconds?: number;
-  /** Temperature per attempt; the last one repeats. */
-  temperatures: readonly number[];
   /** What is known of the project's environment: a user's spec, or the SWE-bench table's entry. */
   environment?: EnvironmentRequest;
 }
@@ -87,14 +74,13 @@ export interface SolveOutcome {
   timing?: RunTiming;
 }
 
-/** Long-lived parts a run borrows: a worker shares them across its jobs. */
-export interface SolveContext {
+/**
+ * What a run borrows: the parts its entry wired (see defaultAgentParts; a worker shares its localiser
+ * across its jobs), where its events go, and its limits.
+ */
+export interface SolveContext extends AgentParts {
   settings: Settings;
   events: EventLog;
-  runtime: SandboxRuntime;
-  localiser?: Localiser;
-  /** The conformal calibration; null runs without one (the top three files form the set). */
-  calibration?: Calibration | null;
   signal?: AbortSignal;
   /** A limit shared by every run's model calls (see `modelRateLimit`). */
   modelGate?: ModelGate;
@@ -110,30 +96,6 @@ export interface SolveContext {
 export function modelRateLimit(perMinute: number): ModelGate {
   const throttled = pThrottle({ limit: perMinute, interval: 60_000 })(<T>(call: () => Promise<T>) => call());
   return <T>(call: () => Promise<T>) => throttled(call) as Promise<T>;
-}
-
-/** A localiser over the offline LSI embedder, caching indexes under the data directory. */
-export function createLocaliser(
-  settings: Settings,
-  options: { config?: RankConfig; embeddings?: boolean } = {},
-): Localiser {
-  // A config other than the default (ablations, tests) asks for RRF with those weights; the default one
-  // is the shipped system, so it keeps the learned fusion and with it the shipped calibration's ranker.
-  const rrf = options.config !== undefined && JSON.stringify(options.config) !== JSON.stringify(DEFAULT_RANK_CONFIG);
-  const fusion = rrf ? undefined : shippedFusionModel();
-  return new Localiser({
-    cacheDir: join(settings.dataDir, 'indexes'),
-    cacheMaxBytes: settings.localisation.indexCacheMb * 1024 * 1024,
-    embedder: options.embeddings === false ? undefined : new LsiEmbedder(),
-    config: rrf ? options.config : undefined,
-    fusion,
-  });
-}
-
-/** The conformal calibration shipped with fixwright, when present. */
-export function shippedCalibration(): Calibration | undefined {
-  const path = assetPath('uncertainty/calibration.json');
-  return existsSync(path) ? loadCalibration(path) : undefined;
 }
 
 /** Resolves a repository spec into what localisation reads and what the sandbox copies. */
@@ -159,28 +121,6 @@ export async function repositorySources(
   return { snapshot: { kind: 'dir', path }, sandbox: { kind: 'dir', path } };
 }
 
-/**
- * Checks a model configuration now, so a bad one fails before any work starts: the client can be
- * built, then one short request (GET {baseURL}/models) shows the endpoint answers and takes the key.
- */
-export async function checkModel(
-  options: Pick<SolveOptions, 'model' | 'provider' | 'baseURL'>,
-  settings: Settings,
-  preflight: { timeoutMs?: number } = {},
-): Promise<void> {
-  createChatModel({
-    model: options.model,
-    provider: options.provider,
-    baseURL: options.baseURL,
-    apiKey: settings.models.apiKey,
-  });
-  await preflightModelEndpoint(
-    endpointOf(options.provider, options.baseURL),
-    settings.models.apiKey,
-    preflight.timeoutMs,
-  );
-}
-
 /** Runs the agent on one issue: localise, patch with the model, prove the patch in the sandbox. */
 export async function solveIssue(options: SolveOptions, context: SolveContext): Promise<SolveOutcome> {
   const { settings } = context;
@@ -191,21 +131,11 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
   const { snapshot, sandbox: repo } = await repositorySources(options.repo, settings);
   const run: AgentDeps['run'] = context.spent ?? { tokens: { input: 0, output: 0 }, costUsd: 0 };
   const issue = fitIssue(settings.models, options.issue);
-  const temperatures = options.temperatures.length > 0 ? options.temperatures : [0];
   const final = await runAgent(
     {
-      localiser: context.localiser ?? createLocaliser(settings),
-      sandbox: context.runtime,
-      modelFor: (attempt, temperature) =>
-        createChatModel({
-          model: options.model,
-          provider: options.provider,
-          baseURL: options.baseURL,
-          apiKey: settings.models.apiKey,
-          temperature: temperature ?? temperatures[Math.min(attempt - 1, temperatures.length - 1)],
-          maxTokens: settings.models.maxTokens,
-          timeoutMs: settings.models.requestTimeoutSeconds * 1000,
-        }),
+      localiser: context.localiser,
+      sandbox: context.sandbox,
+      modelFor: context.modelFor,
       prices: { ...DEFAULT_PRICES, ...settings.models.prices },
       modelGate: context.modelGate,
       maxCostUsd: options.maxCostUsd,
@@ -215,7 +145,7 @@ export async function solveIssue(options: SolveOptions, context: SolveContext): 
       repo,
       environmentRequest: options.environment,
       pip: settings.pip,
-      calibration: context.calibration === null ? undefined : (context.calibration ?? shippedCalibration()),
+      calibration: context.calibration ?? undefined,
       maxAttempts: options.maxAttempts,
       samples: options.samples ?? DEFAULT_SAMPLES,
       testTimeoutSeconds: options.testTimeoutSeconds,

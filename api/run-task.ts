@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import {
+  chatModels,
   DEFAULT_SAMPLES,
   DEFAULT_TEMPERATURES,
   DEFAULT_TEST_TIMEOUT_SECONDS,
@@ -7,10 +8,11 @@ import {
   modelRateLimit,
   readGithubIssue,
   repositoryName,
+  sharedAgentParts,
   solveIssue,
+  type Ranker,
   type SolveContext,
 } from '../agent/index.js';
-import type { Localiser } from '../localisation/index.js';
 import { type Settings, FixwrightError } from '../core/index.js';
 import type { AgentEvent, EmitData, EventType } from '../events/index.js';
 import { parseUserSpec, type SandboxRuntime } from '../sandbox/index.js';
@@ -25,7 +27,9 @@ export interface RunnerParts {
   store: TaskStore;
   settings: Settings;
   runtime: SandboxRuntime;
-  localiser: Localiser;
+  /** One localiser for every task (its index cache is the process's). */
+  localiser: Ranker;
+  /** None: the shipped calibration. */
   calibration?: Calibration;
   logger: Logger;
   /**
@@ -41,14 +45,19 @@ export function serviceModelGate(settings: Settings): SolveContext['modelGate'] 
   return perMinute === undefined ? undefined : modelRateLimit(perMinute);
 }
 
-/** What one task's run borrows from its process: the shared parts, the process's model gate included. */
-export function taskSolveContext(parts: RunnerParts, events: EventLog, signal: AbortSignal): SolveContext {
+/**
+ * What one task's run borrows from its process: the shared parts, the process's model gate included.
+ * The model is the task's own (see runTask).
+ */
+export function taskSolveContext(
+  parts: RunnerParts,
+  events: EventLog,
+  signal: AbortSignal,
+): Omit<SolveContext, 'modelFor'> {
   return {
+    ...sharedAgentParts(parts.settings, parts),
     settings: parts.settings,
     events,
-    runtime: parts.runtime,
-    localiser: parts.localiser,
-    calibration: parts.calibration,
     signal,
     modelGate: parts.modelGate,
   };
@@ -197,13 +206,10 @@ export async function runTask(
       {
         repo: { url: request.repo_url, path: request.repo_path, commit: request.commit },
         issue,
-        model,
-        baseURL: settings.models.baseURL,
         maxAttempts: request.max_attempts,
         // A task stored before sampling drew one candidate; one stored by a server with a higher cap is held to this one's.
         samples: Math.min(request.samples ?? DEFAULT_SAMPLES, settings.service.maxSamples),
         testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS,
-        temperatures: DEFAULT_TEMPERATURES,
         // A task stored before the caps existed (or by another server) is still bounded by this one's.
         maxCostUsd: Math.min(request.max_cost_usd ?? Infinity, settings.service.maxCostUsd),
         maxSeconds: Math.min(request.max_seconds ?? Infinity, settings.service.maxSeconds),
@@ -219,7 +225,10 @@ export async function runTask(
             }
           : {}),
       },
-      taskSolveContext(parts, events, controller.signal),
+      {
+        ...taskSolveContext(parts, events, controller.signal),
+        modelFor: chatModels(settings, { model, baseURL: settings.models.baseURL, temperatures: DEFAULT_TEMPERATURES }),
+      },
     );
     if (outcome.status === 'error') {
       // The provider or the environment failed: not a verdict on the issue, so the task is an error with the reason.

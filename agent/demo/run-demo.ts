@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Settings, ScriptedServer } from '../../core/index.js';
 import type { SandboxRuntime } from '../../sandbox/index.js';
 import type { EventLog } from '../events.js';
+import { defaultAgentParts } from '../parts.js';
 import { DEFAULT_TEMPERATURES, solveIssue, type SolveOutcome } from '../solve-issue.js';
 import { DEMO_MODEL, startDemoModel } from './demo-model.js';
 import { DEMO_ISSUE, writeDemoRepository } from './demo-repo.js';
@@ -56,16 +57,18 @@ export async function runDemo(options: DemoRunOptions): Promise<DemoOutcome> {
   try {
     options.events.emit('status', { status: 'running', repo: repoDir, model: DEMO_MODEL });
     const outcome = await solveIssue(
+      { repo: { path: repoDir }, issue: DEMO_ISSUE, maxAttempts: 3, testTimeoutSeconds: 60 },
       {
-        repo: { path: repoDir },
-        issue: DEMO_ISSUE,
-        model: DEMO_MODEL,
-        baseURL: model.server.url,
-        maxAttempts: 3,
-        testTimeoutSeconds: 60,
-        temperatures: DEFAULT_TEMPERATURES,
+        // The demo's settings carry its model's one-off key and zero price: the parts are wired from them.
+        ...defaultAgentParts(
+          model.settings,
+          { model: DEMO_MODEL, baseURL: model.server.url, temperatures: DEFAULT_TEMPERATURES },
+          { runtime: options.runtime },
+        ),
+        settings: model.settings,
+        events: options.events,
+        signal: options.signal,
       },
-      { settings: model.settings, events: options.events, runtime: options.runtime, signal: options.signal },
     );
     return { ...outcome, repoDir };
   } finally {

@@ -1,10 +1,8 @@
 import {
+  type BuiltExtensions,
   checkImports,
-  extensionBuildLimits,
   isPytestCommand,
   prepareCheckout,
-  prepareEnvironmentImage,
-  prepareExtensionBuild,
   putExtensionBuild,
   readProjectFiles,
   resolveEnvironment,
@@ -80,7 +78,7 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
   });
   let image: string | undefined;
   try {
-    const prepared = await prepareEnvironmentImage(deps.sandbox.docker, environment, { pip: deps.pip });
+    const prepared = await deps.sandbox.prepareEnvironmentImage(environment, { pip: deps.pip });
     image = prepared.image;
     if (prepared.built) deps.events.emit('log', { step: 'environment', built_image: image });
   } catch (err) {
@@ -89,9 +87,9 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
   deps.run.environment = { environment, image };
   // The project's extensions, built once per tree in a sandbox of their own and cached (the same
   // build eval uses): every sandbox of the run starts from it, and builds again only what a patch changed.
-  let built: Awaited<ReturnType<typeof prepareExtensionBuild>>;
+  let built: BuiltExtensions | undefined;
   try {
-    built = await prepareExtensionBuild(deps.sandbox, environment, { image, repo: deps.repo, signal: deps.signal });
+    built = await deps.sandbox.prepareExtensionBuild(environment, { image, repo: deps.repo, signal: deps.signal });
   } catch (err) {
     if (deps.signal?.aborted) throw err;
     return stop(`the project's extensions (${environment.key}) did not build: ${(err as Error).message}`);
@@ -105,7 +103,7 @@ export async function baselineNode(state: AgentStateType, deps: AgentDeps): Prom
   const testFiles = selection.tests.map((t) => t.path);
   const collect = isPytestCommand(environment.testCmd) && testFiles.length > 0;
   try {
-    const limits = environment.build ? { limits: extensionBuildLimits(deps.sandbox.settings) } : {};
+    const limits = environment.build ? { limits: deps.sandbox.extensionBuildLimits() } : {};
     const problem = await deps.sandbox.withSandbox(
       { repo: deps.repo, image, leaseSeconds: deps.testTimeoutSeconds + IMPORT_TIMEOUT_SECONDS + 120, ...limits },
       async (session) => {

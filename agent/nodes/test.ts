@@ -3,11 +3,9 @@ import {
   applyPatch,
   type BuiltExtensions,
   checkExtensionBuild,
-  extensionBuildLimits,
   isPytestCommand,
   pathViolations,
   prepareCheckout,
-  prepareExtensionBuild,
   putExtensionBuild,
   type PytestRunResult,
   runEnvironmentTests,
@@ -406,7 +404,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   // The baseline built (and cached) the project's extensions: each sandbox below starts from them.
   let built: BuiltExtensions | undefined;
   try {
-    built = await prepareExtensionBuild(deps.sandbox, environment, { image, repo: deps.repo, signal: deps.signal });
+    built = await deps.sandbox.prepareExtensionBuild(environment, { image, repo: deps.repo, signal: deps.signal });
   } catch (err) {
     if (deps.signal?.aborted) throw err;
     const failure = {
@@ -433,7 +431,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     if (rebuild.failed) deps.events.emit('log', { step: 'test', level: 'warn', message: rebuild.failed.slice(-2000) });
   };
   /** With a build, the limits of the build's own sandbox: a patch may make it build again there. */
-  const limits = environment.build ? { limits: extensionBuildLimits(deps.sandbox.settings) } : {};
+  const limits = environment.build ? { limits: deps.sandbox.extensionBuildLimits() } : {};
   const snapshotFiles = deps.run.snapshot?.files ?? [];
   const existing = new Set(snapshotFiles.map((f) => f.path));
   const { judges, clash } = judgeTests(state.reproTests, drafts, existing);

@@ -1,7 +1,6 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
-import type { ChatOpenAI } from '@langchain/openai';
 import { callCost } from '../models.js';
-import type { AgentDeps } from '../deps.js';
+import type { AgentDeps, ChatModel } from '../deps.js';
 
 /** Characters per token when bounding a prompt's cost from above (code tokenises denser than prose's 4). */
 const CHARS_PER_TOKEN_BOUND = 3;
@@ -19,7 +18,7 @@ const messageChars = (messages: readonly BaseMessageLike[]) =>
 
 /** What a call can cost at most: its prompt counted generously, and an answer as long as the model may write. */
 export function worstCaseCostUsd(
-  model: ChatOpenAI,
+  model: ChatModel,
   messages: readonly BaseMessageLike[],
   deps: Pick<AgentDeps, 'prices'>,
 ): number {

@@ -5,8 +5,11 @@ import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import {
   DEFAULT_SAMPLES,
+  defaultAgentParts,
   EventLog,
   solveIssue,
+  type GivenParts,
+  type ModelChoice,
   type RunTiming,
   type SolveContext,
   type SolveOptions,
@@ -117,10 +120,10 @@ export interface RemoteBench {
   run: InstanceRunner;
 }
 
-/** What a bench run shares: model options and the long-lived parts. */
+/** What a bench run shares: the model and run options, and the long-lived parts each instance's run is wired from. */
 export interface BenchContext {
-  solve: Omit<SolveOptions, 'repo' | 'issue'>;
-  parts: Omit<SolveContext, 'events' | 'signal' | 'spent'>;
+  solve: Omit<SolveOptions, 'repo' | 'issue'> & ModelChoice;
+  parts: Pick<SolveContext, 'settings' | 'modelGate'> & GivenParts;
   reposDir: string;
   secrets: string[];
   /** The environment a known instance is tested in (the SWE-bench table's entry); none: resolved from the repository. */
@@ -179,14 +182,23 @@ async function runInstance(
   });
   const base = { instance_id: row.instance_id, repo: row.repo };
   try {
+    const { model, provider, baseURL, temperatures, ...solve } = ctx.solve;
+    const { settings, modelGate, ...given } = ctx.parts;
     const outcome = await solveIssue(
       {
-        ...ctx.solve,
+        ...solve,
         repo: { path: join(ctx.reposDir, row.repo), commit: row.base_commit },
         issue: row.problem_statement,
         environment: ctx.environmentFor?.(row),
       },
-      { ...ctx.parts, events, signal: ctx.signal, spent },
+      {
+        ...defaultAgentParts(settings, { model, provider, baseURL, temperatures }, given),
+        settings,
+        modelGate,
+        events,
+        signal: ctx.signal,
+        spent,
+      },
     );
     const files = outcome.files.map((f) => ({ path: f.path, inSet: f.inSet }));
     const result: BenchInstance = {

@@ -7,6 +7,7 @@ import {
   checkModel,
   createLocaliser,
   DEFAULT_SAMPLES,
+  defaultAgentParts,
   repositoryName,
   EventLog,
   isCloneableRepoUrl,
@@ -273,18 +274,21 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
           {
             repo: repoSpec,
             issue,
-            model,
-            baseURL,
-            provider,
             maxAttempts,
             samples,
             testTimeoutSeconds: testTimeout,
             maxCostUsd: maxCost,
             maxSeconds,
-            temperatures,
             environment,
           },
-          { settings, events, runtime, localiser, signal: controller.signal, spent, modelGate },
+          {
+            ...defaultAgentParts(settings, { model, baseURL, provider, temperatures }, { runtime, localiser }),
+            settings,
+            events,
+            signal: controller.signal,
+            spent,
+            modelGate,
+          },
         );
       } catch (err) {
         // A cancelled or crashed run still ends with a typed status on disk and in the log.
