@@ -17,5 +17,9 @@ export default defineConfig({
     outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,
     chunkSizeWarningLimit: 2000,
+    // events/ holds the event schemas and validators (TypeBox) beside the task summary fold the UI
+    // uses: its modules run nothing on import that the UI needs, so the parts it does not use (and
+    // TypeBox with them) stay out of the bundle.
+    rollupOptions: { treeshake: { moduleSideEffects: (id) => !/[\\/]events[\\/]/.test(id) } },
   },
 });
