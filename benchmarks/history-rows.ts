@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { FixwrightError } from '../core/index.js';
-import { isDocsFile, isTestFile } from '../localisation/file-filter.js';
+import { isDocsFile, isTestFile } from '../localisation/index.js';
 import type { SwebenchRow } from './dataset.js';
 
 /**

@@ -1,6 +1,11 @@
-import type { Signal } from '../localisation/fusion.js';
-import { type Localiser } from '../localisation/index.js';
-import { baseSignals, DEFAULT_RANK_CONFIG, fuseSignals, type RankConfig } from '../localisation/rank.js';
+import {
+  type Signal,
+  type Localiser,
+  baseSignals,
+  DEFAULT_RANK_CONFIG,
+  fuseSignals,
+  type RankConfig,
+} from '../localisation/index.js';
 import type { SwebenchRow } from './dataset.js';
 import { forEachUsableRow, recallFigures, type SkippedInstance } from './localise-eval.js';
 

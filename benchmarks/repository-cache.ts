@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cloneRepository } from '../agent/index.js';
+import { cloneRepository } from '../agent/github.js';
 import { gitDirOf } from '../localisation/index.js';
 
 const exec = promisify(execFile);

@@ -3,8 +3,7 @@ import { Option } from 'commander';
 import { resolve } from 'node:path';
 import { DEFAULT_SAMPLES, MAX_SAMPLES, modelRateLimit, type SolveContext } from '../agent/index.js';
 import { MODEL_RPM_LIMIT, FixwrightError } from '../core/index.js';
-import { entriesWithPip, loadEnvironmentTable } from '../benchmarks/eval/environments.js';
-import { DEFAULT_GRADING_RULE, GRADING_RULES } from '../benchmarks/eval/grading.js';
+import { entriesWithPip, loadEnvironmentTable, DEFAULT_GRADING_RULE, GRADING_RULES } from '../benchmarks/eval/index.js';
 
 /** A whole-number flag within bounds, or a clear error naming the flag. */
 export function wholeNumber(value: string, flag: string, min: number, max: number): number {

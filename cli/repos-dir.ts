@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheRepositories } from '../benchmarks/repository-cache.js';
+import { cacheRepositories } from '../benchmarks/index.js';
 import { reposDirFlag } from './flags.js';
 
 /**

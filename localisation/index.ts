@@ -13,9 +13,13 @@ import { BlobCache, type IndexOptions, type RepoIndex } from './repo-index.js';
 import { gitKeyParts, readDirSnapshot, readGitSnapshot, type RepoSnapshot, SourceCache } from './snapshot.js';
 import { ISSUE_TEXT_VERSION } from './issue-text.js';
 
-export { gitDirOf } from './snapshot.js';
+export { gitDirOf, readDirSnapshot, readGitSnapshot } from './snapshot.js';
+// What counts as a test or a documentation file, and how text splits into search terms: the agent
+// and the benchmarks use localisation's own definitions, so they agree with its candidates.
+export { isDocsFile, isTestFile } from './file-filter.js';
+export { tokenize } from './tokenize.js';
 
-export { DEFAULT_RANK_CONFIG, type RankConfig, type RankResult, rankFiles } from './rank.js';
+export { baseSignals, DEFAULT_RANK_CONFIG, fuseSignals, type RankConfig, type RankResult, rankFiles } from './rank.js';
 export {
   featureNames,
   fileFeatures,
@@ -50,7 +54,15 @@ export {
   type TestSelection,
   type TestSelectionOptions,
 } from './test-selection.js';
-export { firstErrorLine, firstSyntaxError, parsePythonTree, summarisePython } from './python-parse.js';
+export {
+  firstErrorLine,
+  firstSyntaxError,
+  parsePythonTree,
+  summarisePython,
+  summarisePythonTree,
+} from './python-parse.js';
+// The fast scanner, beside the tree parser it must agree with (perf/python-scan-check.ts compares them).
+export { scanPython } from './python-scan.js';
 export type { Embedder, EmbeddingCorpus, CorpusEmbedding } from './embeddings/embedder.js';
 export { LsiEmbedder } from './embeddings/lsi.js';
 export { ApiEmbedder, type ApiEmbedderOptions } from './embeddings/openai-embedder.js';

@@ -11,9 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LsiEmbedder } from '../localisation/embeddings/lsi.js';
-import { Localiser, type RepoIndex, shippedFusionModel } from '../localisation/index.js';
-import { readGitSnapshot } from '../localisation/snapshot.js';
+import { LsiEmbedder, Localiser, type RepoIndex, shippedFusionModel, readGitSnapshot } from '../localisation/index.js';
 
 const gitDir = process.argv[2] ?? process.env.BENCH_REPO;
 const commit = process.argv[3] ?? 'HEAD';

@@ -5,9 +5,7 @@
  * the commonest reasons), mismatches (with the first few differences) and each reader's time.
  * Exits 1 when any summary differs, so it can gate a change to the scanner.
  */
-import { scanPython } from '../localisation/python-scan.js';
-import { type FileSummary, summarisePythonTree } from '../localisation/python-parse.js';
-import { readGitSnapshot } from '../localisation/snapshot.js';
+import { scanPython, type FileSummary, summarisePythonTree, readGitSnapshot } from '../localisation/index.js';
 
 /** A summary as a string with a fixed key order, so equal summaries compare equal. */
 export function canonicalSummary(s: FileSummary): string {

@@ -11,8 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadSettings } from '../core/index.js';
-import { createCommandPolicy } from '../sandbox/command-policy.js';
-import { createSandboxRuntime, SandboxSession, settleRemovals } from '../sandbox/index.js';
+import { createCommandPolicy, createSandboxRuntime, SandboxSession, settleRemovals } from '../sandbox/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 const JOBS = Number(process.env.BENCH_JOBS ?? 16);

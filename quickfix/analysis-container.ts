@@ -6,8 +6,7 @@ import type Docker from 'dockerode';
 import { assetPath, type Logger } from '../core/index.js';
 // The same lock-down every sandbox gets (network none, read-only root, cap-drop ALL, limits, labels
 // for orphan clean-up); the analysis server is one more locked-down container, not a new kind.
-import { buildContainerSpec, SANDBOX_USER } from '../sandbox/container-spec.js';
-import { hasDockerStatus } from '../sandbox/docker-client.js';
+import { buildContainerSpec, SANDBOX_USER, hasDockerStatus } from '../sandbox/index.js';
 import { pyflakesDiagnostics, type PyflakesFinding } from './diagnostics.js';
 import { quickfixMetrics } from './metrics.js';
 import type { Diagnostic } from './types.js';

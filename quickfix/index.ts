@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { callModel, createChatModel } from '../agent/models.js';
 import type { Settings, Logger } from '../core/index.js';
-import { createDockerClient } from '../sandbox/docker-client.js';
+import { createDockerClient } from '../sandbox/index.js';
 import { AnalysisContainer, type Analyser } from './analysis-container.js';
 import { EditCache } from './edit-cache.js';
 import { createPythonAdapter } from './python/adapter.js';

@@ -1,6 +1,5 @@
 import { diffArrays } from 'diff';
-import type { LineRangeEdit } from '../agent/edits/index.js';
-import { applyLineRangeEdits } from '../agent/edits/line-range.js';
+import { type LineRangeEdit, applyLineRangeEdits } from '../agent/edits/index.js';
 import { splitLines } from './python/text.js';
 import type { LanguageAdapter } from './language-adapter.js';
 import type { LineEdit } from './types.js';

@@ -45,7 +45,9 @@ export { settleRemovals } from './session.js';
 export { SandboxSession, type RepoSource, type SandboxLimits };
 export { createCommandPolicy, type CommandPolicy } from './command-policy.js';
 export { checkRepoSource } from './repo-source.js';
-export { createDockerClient, ensureDockerReachable } from './docker-client.js';
+export { createDockerClient, ensureDockerReachable, hasDockerStatus } from './docker-client.js';
+// The container every sandbox runs in, for quickfix's long-lived analysis container.
+export { buildContainerSpec, SANDBOX_USER } from './container-spec.js';
 export type { RepoCopy } from './repo-copy.js';
 
 /** A spec no one asked for in this long stops being kept warm. */

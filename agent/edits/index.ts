@@ -1,5 +1,4 @@
-import { firstSyntaxError } from '../../localisation/index.js';
-import { isTestFile } from '../../localisation/file-filter.js';
+import { firstSyntaxError, isTestFile } from '../../localisation/index.js';
 import { checkPatch, pathViolations } from '../../sandbox/index.js';
 import { applySearchReplace, EditFailure, type EditFailureCategory } from './apply-edits.js';
 import { applyLineRangeEdits, parseLineRangeEdits } from './line-range.js';
@@ -8,7 +7,7 @@ import { type FileChange, toUnifiedDiff } from './unified-diff.js';
 
 export { EditFailure, type EditFailureCategory } from './apply-edits.js';
 export { parseAnswer, type ParsedAnswer, type ReproductionTest, type SearchReplaceEdit } from './model-output.js';
-export { parseLineRangeEdits, type LineRangeEdit } from './line-range.js';
+export { applyLineRangeEdits, parseLineRangeEdits, type LineRangeEdit } from './line-range.js';
 export { toUnifiedDiff, type FileChange } from './unified-diff.js';
 
 /** What a model's answer amounts to. */

@@ -1,6 +1,13 @@
-import type { FileSummary, PySymbol, RankedSymbol, RepoIndex } from '../../localisation/index.js';
-import { MODULE_SYMBOL, rankFunctions, withoutEnvironmentReport } from '../../localisation/index.js';
-import { tokenize } from '../../localisation/tokenize.js';
+import {
+  type FileSummary,
+  type PySymbol,
+  type RankedSymbol,
+  type RepoIndex,
+  MODULE_SYMBOL,
+  rankFunctions,
+  withoutEnvironmentReport,
+  tokenize,
+} from '../../localisation/index.js';
 import type { AgentDeps } from '../deps.js';
 import { cutsFor } from '../sampling/plan.js';
 import type { AgentStateType, AgentUpdate, ContextCut, LocalisedFile } from '../state.js';

@@ -1,10 +1,8 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
+import { gradingRule, type GradingRuleName, benchFiguresBeside, runEvaluation } from '../../benchmarks/eval/index.js';
 import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
-import { benchFiguresBeside } from '../../benchmarks/eval/report.js';
-import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
 import { loadSettings, redisURLForDisplay, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';

@@ -1,10 +1,17 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { loadJsonlRows, type SwebenchRow } from '../../benchmarks/dataset.js';
-import { collectRankings, fitFusion, type FusionFitReport } from '../../benchmarks/fusion-fit.js';
-import { ablateLocalisation, formatAblation } from '../../benchmarks/localise-ablation.js';
-import { evaluateLocalisation, type LocaliseReport } from '../../benchmarks/localise-eval.js';
+import {
+  loadJsonlRows,
+  type SwebenchRow,
+  collectRankings,
+  fitFusion,
+  type FusionFitReport,
+  ablateLocalisation,
+  formatAblation,
+  evaluateLocalisation,
+  type LocaliseReport,
+} from '../../benchmarks/index.js';
 import { FixwrightError } from '../../core/index.js';
 import { ALL_SIGNALS, rankerNameOf, saveFusionModel } from '../../localisation/index.js';
 import { type Calibration, loadCalibration, saveCalibration } from '../../uncertainty/index.js';

@@ -1,7 +1,7 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { type Settings, FixwrightError, assetPath } from '../../core/index.js';
-import { historyRows } from '../../benchmarks/history-rows.js';
+import { historyRows } from '../../benchmarks/index.js';
 import {
   type FusedFile,
   gitDirOf,

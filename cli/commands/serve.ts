@@ -1,9 +1,7 @@
 import { createServer } from 'node:http';
 import type { Command } from 'commander';
 import { checkModel, prepareDemoService } from '../../agent/index.js';
-import { startService } from '../../api/server.js';
-import { startEditServer, type EditServer } from '../../api/edit-server.js';
-import { startWorker } from '../../api/worker.js';
+import { startService, startEditServer, type EditServer, startWorker } from '../../api/index.js';
 import { loadSettings, type Settings, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { metricsRegistry } from '../../core/metrics.js';

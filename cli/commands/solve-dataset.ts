@@ -12,11 +12,15 @@ import {
   type ModelProvider,
 } from '../../agent/index.js';
 import { loadEvalRows, selectRows } from '../../benchmarks/eval/instances.js';
-import { environmentFor } from '../../benchmarks/eval/environments.js';
+import {
+  environmentFor,
+  benchFiguresBeside,
+  type EvalReport,
+  runEvaluation,
+  gradingRule,
+  type GradingRuleName,
+} from '../../benchmarks/eval/index.js';
 import { loadPredictions } from '../../benchmarks/eval/instances.js';
-import { benchFiguresBeside, type EvalReport } from '../../benchmarks/eval/report.js';
-import { runEvaluation } from '../../benchmarks/eval/run-eval.js';
-import { gradingRule, type GradingRuleName } from '../../benchmarks/eval/grading.js';
 import {
   ABLATIONS,
   ablationVariants,
@@ -24,8 +28,10 @@ import {
   variantLocalisation,
   writeAblationTable,
   type AblationRow,
-} from '../../benchmarks/run/ablation.js';
-import { resultSettings, resumeLines, solveInstances } from '../../benchmarks/run/solve-instances.js';
+  resultSettings,
+  resumeLines,
+  solveInstances,
+} from '../../benchmarks/run/index.js';
 import { loadSettings, redisURLForDisplay, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';

@@ -1,8 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { FixwrightError } from '../../core/index.js';
-import { firstSyntaxError, gitDirOf } from '../../localisation/index.js';
-import { readDirSnapshot, readGitSnapshot } from '../../localisation/snapshot.js';
+import { firstSyntaxError, gitDirOf, readDirSnapshot, readGitSnapshot } from '../../localisation/index.js';
 import { splitLines } from '../python/text.js';
 
 /** One clean Python file a bug can be injected into. */

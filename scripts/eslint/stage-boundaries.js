@@ -29,6 +29,8 @@ export const ENTRY_POINTS = new Set([
   'agent/edits/index.ts',
   // Grading SWE-bench runs needs the Docker sandbox; benchmarks/index.ts serves `localise` without it.
   'benchmarks/eval/index.ts',
+  // apache-arrow and hyparquet read SWE-bench's parquet files; `fixwright edit` loads eval/ (through cli/flags.ts), not them.
+  'benchmarks/eval/instances.ts',
   // Solving a dataset runs the agent (LangGraph), which neither evaluation nor `localise` loads.
   'benchmarks/run/index.ts',
   // BullMQ and Redis, for runs spread over `fixwright worker` processes only.
