@@ -57,42 +57,46 @@ describe("an attempt's sandboxes run side by side (scripted model over HTTP, rea
     removeRepos();
   });
 
-  it('gives the verdicts of one sandbox after another: a file that did not collect without the patch stays unchecked, a regression is caught, results in candidate order', async () => {
-    server = await startScriptedOpenAIServer({
-      respond: (q) => (isReproduce(q) ? REPRO : q.temperature === 0 ? WITH_SUB : BREAKS_MUL),
-      apiKey: KEY,
-    });
-    const { r, result, events } = await solveWithScriptedModel(server, REPO, KEY, [
-      '--samples',
-      '2',
-      '--max-attempts',
-      '1',
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    expect(result.status).toBe('resolved');
-    const tests = events.filter((e) => e.type === 'test_result').map((e) => e.data);
-    expect(tests.map((t) => t.candidate)).toEqual([1, 2]);
-    for (const t of tests) {
-      expect(t.existing).toEqual(['tests/test_calc.py']);
-      expect(t.existing_unchecked).toContainEqual({
-        path: 'tests/test_sub.py',
-        reason: 'does not collect without the patch',
+  it(
+    'gives the verdicts of one sandbox after another: a file that did not collect without the patch ' +
+      'stays unchecked, a regression is caught, results in candidate order',
+    async () => {
+      server = await startScriptedOpenAIServer({
+        respond: (q) => (isReproduce(q) ? REPRO : q.temperature === 0 ? WITH_SUB : BREAKS_MUL),
+        apiKey: KEY,
       });
-      // Only the checked file ran with the patch, though tests/test_sub.py collects with it.
-      expect(Object.keys(t.existing_after.outcomes)).toEqual(['tests/test_calc.py::test_mul']);
-    }
-    expect(tests[0].regressions).toEqual([]);
-    expect(tests[1].regressions).toEqual(['tests/test_calc.py::test_mul']);
-    const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
-    expect(select.winner).toBe(1);
-    expect(select.candidates.find((c: { candidate: number }) => c.candidate === 2)).toMatchObject({
-      failure: 'regression',
-    });
-    // The test node's timing counts sandboxes that overlap once: its test time is within its wall time.
-    const testEnd = events.find((e) => e.type === 'node_end' && e.data.node === 'test').data;
-    expect(testEnd.timing.test_ms).toBeGreaterThan(0);
-    expect(testEnd.timing.test_ms + testEnd.timing.own_ms + testEnd.timing.model_ms).toBe(testEnd.duration_ms);
-  });
+      const { r, result, events } = await solveWithScriptedModel(server, REPO, KEY, [
+        '--samples',
+        '2',
+        '--max-attempts',
+        '1',
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(result.status).toBe('resolved');
+      const tests = events.filter((e) => e.type === 'test_result').map((e) => e.data);
+      expect(tests.map((t) => t.candidate)).toEqual([1, 2]);
+      for (const t of tests) {
+        expect(t.existing).toEqual(['tests/test_calc.py']);
+        expect(t.existing_unchecked).toContainEqual({
+          path: 'tests/test_sub.py',
+          reason: 'does not collect without the patch',
+        });
+        // Only the checked file ran with the patch, though tests/test_sub.py collects with it.
+        expect(Object.keys(t.existing_after.outcomes)).toEqual(['tests/test_calc.py::test_mul']);
+      }
+      expect(tests[0].regressions).toEqual([]);
+      expect(tests[1].regressions).toEqual(['tests/test_calc.py::test_mul']);
+      const select = events.find((e) => e.type === 'log' && e.data.step === 'select').data;
+      expect(select.winner).toBe(1);
+      expect(select.candidates.find((c: { candidate: number }) => c.candidate === 2)).toMatchObject({
+        failure: 'regression',
+      });
+      // The test node's timing counts sandboxes that overlap once: its test time is within its wall time.
+      const testEnd = events.find((e) => e.type === 'node_end' && e.data.node === 'test').data;
+      expect(testEnd.timing.test_ms).toBeGreaterThan(0);
+      expect(testEnd.timing.test_ms + testEnd.timing.own_ms + testEnd.timing.model_ms).toBe(testEnd.duration_ms);
+    },
+  );
 
   it('runs the judges before the existing tests in a sandbox of its own too: an existing test that sees what they leave is no regression', async () => {
     // The reproduction test leaves a file in the checkout; an existing test checks for it. In every

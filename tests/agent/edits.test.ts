@@ -15,7 +15,11 @@ const block = (path: string, search: string, replace: string) =>
 
 describe('parseAnswer', () => {
   it('reads edits among prose and other blocks, with the divider only as a whole line', () => {
-    const answer = `I will fix it.\n\n${block('calc.py', '    =======\n    return a - b\n', '    =======\n    return a + b\n')}\nAnd a test:\n\`\`\`python\n# tests/test_repro.py\nfrom calc import add\n\ndef test_add():\n    assert add(1, 2) == 3\n\`\`\`\n\`\`\`bash\nrm -rf /\n\`\`\``;
+    const answer =
+      `I will fix ` +
+      `it.\n\n${block('calc.py', '    =======\n    return a - b\n', '    =======\n    return a + b\n')}` +
+      `\nAnd a test:\n\`\`\`python\n# tests/test_repro.py\nfrom calc import add\n\ndef test_add():\n ` +
+      `   assert add(1, 2) == 3\n\`\`\`\n\`\`\`bash\nrm -rf /\n\`\`\``;
     const parsed = parseAnswer(answer);
     expect(parsed.edits).toEqual([
       { path: 'calc.py', search: '    =======\n    return a - b\n', replace: '    =======\n    return a + b\n' },

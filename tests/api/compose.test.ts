@@ -124,30 +124,34 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it("REDIS_PASSWORD is Redis's --requirepass and goes into the REDIS_URL of api and worker; Redis publishes no port unless docker-compose.queue.yml asks, with a password", () => {
-    const redis = service('redis') as {
-      command?: string[];
-      environment?: Record<string, string>;
-      ports?: string[];
-      healthcheck?: { test: string[] };
-    };
-    expect(redis.command?.join(' ')).toMatch(
-      /redis-server .*\$\$\{REDIS_PASSWORD:\+--requirepass "\$\$REDIS_PASSWORD"\}/,
-    );
-    expect(redis.healthcheck?.test.join(' ')).toContain('REDISCLI_AUTH="$$REDIS_PASSWORD"');
-    expect(interpolate(redis.environment?.REDIS_PASSWORD ?? '', { REDIS_PASSWORD: 's3cret' })).toBe('s3cret');
-    expect(redis.ports).toBeUndefined();
-    for (const name of ['api', 'worker']) {
-      expect(interpolate(String(service(name).environment?.REDIS_URL), { REDIS_PASSWORD: 's3cret' }), name).toBe(
-        'redis://:s3cret@redis:6379',
+  it(
+    "REDIS_PASSWORD is Redis's --requirepass and goes into the REDIS_URL of api and worker; Redis " +
+      'publishes no port unless docker-compose.queue.yml asks, with a password',
+    () => {
+      const redis = service('redis') as {
+        command?: string[];
+        environment?: Record<string, string>;
+        ports?: string[];
+        healthcheck?: { test: string[] };
+      };
+      expect(redis.command?.join(' ')).toMatch(
+        /redis-server .*\$\$\{REDIS_PASSWORD:\+--requirepass "\$\$REDIS_PASSWORD"\}/,
       );
-    }
-    const published = parse(read('docker-compose.queue.yml')) as {
-      services: { redis: { ports: string[]; environment: Record<string, string> } };
-    };
-    expect(published.services.redis.ports).toEqual(['${REDIS_PUBLISH:-0.0.0.0:6379}:6379']);
-    expect(published.services.redis.environment.REDIS_PASSWORD).toMatch(/^\$\{REDIS_PASSWORD:\?/);
-  });
+      expect(redis.healthcheck?.test.join(' ')).toContain('REDISCLI_AUTH="$$REDIS_PASSWORD"');
+      expect(interpolate(redis.environment?.REDIS_PASSWORD ?? '', { REDIS_PASSWORD: 's3cret' })).toBe('s3cret');
+      expect(redis.ports).toBeUndefined();
+      for (const name of ['api', 'worker']) {
+        expect(interpolate(String(service(name).environment?.REDIS_URL), { REDIS_PASSWORD: 's3cret' }), name).toBe(
+          'redis://:s3cret@redis:6379',
+        );
+      }
+      const published = parse(read('docker-compose.queue.yml')) as {
+        services: { redis: { ports: string[]; environment: Record<string, string> } };
+      };
+      expect(published.services.redis.ports).toEqual(['${REDIS_PUBLISH:-0.0.0.0:6379}:6379']);
+      expect(published.services.redis.environment.REDIS_PASSWORD).toMatch(/^\$\{REDIS_PASSWORD:\?/);
+    },
+  );
 
   it('passes only variables that core/config.ts reads, and its defaults are valid settings', () => {
     const configSource = read('core/config.ts');

@@ -24,7 +24,8 @@ const REPO = {
 };
 // One answer serves both model steps: the reproduce step reads its test, the fix step its edit too.
 const ANSWER =
-  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    ' +
+  'assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
 const KEY = 'sk-service-test-key-0123456789';
 
 const gapless = (events: AgentEvent[], from = 1) =>

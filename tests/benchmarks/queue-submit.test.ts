@@ -86,36 +86,41 @@ describe('the queue submitter waits for its jobs, whatever happens to them', () 
   };
   const state = (id: string) => new Queue(INSTANCE_QUEUE, { connection, prefix }).getJobState(id);
 
-  it('a job gone from the queue (Redis emptied, another submitter) is queued again and said so; the answer comes with its payload, and collecting deletes both', async () => {
-    const lines: string[] = [];
-    const c = await client(lines);
-    const id = jobId('eval', job('a'));
-    const answer = c.run<EvalReturn>('eval', 'a', job('a'), undefined);
-    await until(async () => (await state(id)) === 'waiting', 'the job to wait');
-    await connection.flushdb();
-    await until(
-      () => lines.some((l) => l.includes('the job of a is gone from the queue') && l.includes('queued again')),
-      'the submitter to notice',
-    );
-    await until(async () => (await state(id)) === 'waiting', 'the job to wait again');
-    // The event stream (which copies every return value) is kept short, even after Redis reset its cap to BullMQ's 10,000.
-    const stream = `${prefix}:${INSTANCE_QUEUE}:events`;
-    for (let i = 0; i < 2000; i += 1) await connection.xadd(stream, '*', 'event', 'filler');
-    // The progress line says what waits and how many workers are there.
-    await until(
-      () => lines.some((l) => /queue: 1 instance\(s\) awaited: 1 waiting, 0 running; 0 worker\(s\)/.test(l)),
-      'a progress line',
-    );
-    worker();
-    const got = await answer;
-    expect(got.text).toBe('log of a');
-    expect(got.run.worker).toBe('stand-in');
-    expect(await connection.exists(got.payload)).toBe(1);
-    await c.collected('a');
-    expect(await connection.exists(got.payload)).toBe(0);
-    expect(await connection.xlen(stream)).toBeLessThan(EVENTS_MAX_LEN + 200);
-    expect(await state(id)).toBe('unknown');
-  }, 30_000);
+  it(
+    'a job gone from the queue (Redis emptied, another submitter) is queued again and said so; the ' +
+      'answer comes with its payload, and collecting deletes both',
+    async () => {
+      const lines: string[] = [];
+      const c = await client(lines);
+      const id = jobId('eval', job('a'));
+      const answer = c.run<EvalReturn>('eval', 'a', job('a'), undefined);
+      await until(async () => (await state(id)) === 'waiting', 'the job to wait');
+      await connection.flushdb();
+      await until(
+        () => lines.some((l) => l.includes('the job of a is gone from the queue') && l.includes('queued again')),
+        'the submitter to notice',
+      );
+      await until(async () => (await state(id)) === 'waiting', 'the job to wait again');
+      // The event stream (which copies every return value) is kept short, even after Redis reset its cap to BullMQ's 10,000.
+      const stream = `${prefix}:${INSTANCE_QUEUE}:events`;
+      for (let i = 0; i < 2000; i += 1) await connection.xadd(stream, '*', 'event', 'filler');
+      // The progress line says what waits and how many workers are there.
+      await until(
+        () => lines.some((l) => /queue: 1 instance\(s\) awaited: 1 waiting, 0 running; 0 worker\(s\)/.test(l)),
+        'a progress line',
+      );
+      worker();
+      const got = await answer;
+      expect(got.text).toBe('log of a');
+      expect(got.run.worker).toBe('stand-in');
+      expect(await connection.exists(got.payload)).toBe(1);
+      await c.collected('a');
+      expect(await connection.exists(got.payload)).toBe(0);
+      expect(await connection.xlen(stream)).toBeLessThan(EVENTS_MAX_LEN + 200);
+      expect(await state(id)).toBe('unknown');
+    },
+    30_000,
+  );
 
   it('Ctrl-C takes off only the jobs this submitter added: a second submitter waiting on one of them queues it again', async () => {
     // The stand-in worker takes no job until B waits on A's.

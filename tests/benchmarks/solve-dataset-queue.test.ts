@@ -187,123 +187,127 @@ describe('bench and eval through the queue (BullMQ, fixwright worker processes)'
     ...more,
   ];
 
-  it('a bench run through the queue with two workers, one killed mid-instance, writes the run directory a local run writes; nothing is lost; a rerun collects and reruns nothing', async () => {
-    const local = start(benchArgs(join(dir, 'local'), ['--repos', reposDir, '--workers', '2']), env('local-data'));
-    procs.push(local);
-    expect(await local.exited, local.output()).toBe(0);
+  it(
+    'a bench run through the queue with two workers, one killed mid-instance, writes the run ' +
+      'directory a local run writes; nothing is lost; a rerun collects and reruns nothing',
+    async () => {
+      const local = start(benchArgs(join(dir, 'local'), ['--repos', reposDir, '--workers', '2']), env('local-data'));
+      procs.push(local);
+      expect(await local.exited, local.output()).toBe(0);
 
-    const metricsPort = await freePort();
-    const [a, b] = [
-      await startWorker('worker-a'),
-      await startWorker('worker-b', ['--metrics-port', String(metricsPort)]),
-    ];
-    const before = chats();
-    holdMs = 6000;
-    const out = join(dir, 'queued');
-    const submitter = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
-    procs.push(submitter);
-    // While it runs, the workers' key and the gold test never appear in any Redis value (jobs, payloads, event stream).
-    const watcher = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const seen: string[] = [];
-    let scans = 0;
-    const watching = setInterval(() => {
-      void redisText(watcher).then(
-        (text) => {
-          scans += 1;
-          for (const secret of [KEY, 'def test_add():']) if (text.includes(secret)) seen.push(secret);
-        },
-        () => undefined,
+      const metricsPort = await freePort();
+      const [a, b] = [
+        await startWorker('worker-a'),
+        await startWorker('worker-b', ['--metrics-port', String(metricsPort)]),
+      ];
+      const before = chats();
+      holdMs = 6000;
+      const out = join(dir, 'queued');
+      const submitter = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
+      procs.push(submitter);
+      // While it runs, the workers' key and the gold test never appear in any Redis value (jobs, payloads, event stream).
+      const watcher = new Redis(redis.url, { maxRetriesPerRequest: null });
+      const seen: string[] = [];
+      let scans = 0;
+      const watching = setInterval(() => {
+        void redisText(watcher).then(
+          (text) => {
+            scans += 1;
+            for (const secret of [KEY, 'def test_add():']) if (text.includes(secret)) seen.push(secret);
+          },
+          () => undefined,
+        );
+      }, 500);
+      // Both workers are inside an instance, each waiting on the model: kill one there.
+      await waitFor(
+        () =>
+          a.output().includes('instance job started') &&
+          b.output().includes('instance job started') &&
+          chats() >= before + 2,
+        'both workers to reach the model',
+        90_000,
       );
-    }, 500);
-    // Both workers are inside an instance, each waiting on the model: kill one there.
-    await waitFor(
-      () =>
-        a.output().includes('instance job started') &&
-        b.output().includes('instance job started') &&
-        chats() >= before + 2,
-      'both workers to reach the model',
-      90_000,
-    );
-    a.child.kill('SIGKILL');
-    await a.exited;
-    holdMs = 0;
-    expect(await submitter.exited, submitter.output()).toBe(0);
-    clearInterval(watching);
-    await watcher.quit();
-    expect(scans).toBeGreaterThan(3);
-    expect(seen).toEqual([]);
-    expect(submitter.output()).toMatch(/4 instance\(s\): agent resolved 3, unverified 0, failed 0, errors 1/);
-    // The survivor ran the killed worker's instance again (BullMQ's stalled check).
-    expect(b.output()).toMatch(/"retry":true/);
-    // The survivor counts what it ran: at least the killed worker's instance and its own first one.
-    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const ran = [...metrics.matchAll(/^fixwright_instance_jobs_total\{kind="bench",result="(\w+)"\} (\d+)$/gm)].reduce(
-      (n, m) => n + Number(m[2]),
-      0,
-    );
-    expect(ran).toBeGreaterThanOrEqual(2);
-    expect(metrics).toMatch(/^fixwright_instance_job_seconds_count\{kind="bench"\} [1-9]/m);
+      a.child.kill('SIGKILL');
+      await a.exited;
+      holdMs = 0;
+      expect(await submitter.exited, submitter.output()).toBe(0);
+      clearInterval(watching);
+      await watcher.quit();
+      expect(scans).toBeGreaterThan(3);
+      expect(seen).toEqual([]);
+      expect(submitter.output()).toMatch(/4 instance\(s\): agent resolved 3, unverified 0, failed 0, errors 1/);
+      // The survivor ran the killed worker's instance again (BullMQ's stalled check).
+      expect(b.output()).toMatch(/"retry":true/);
+      // The survivor counts what it ran: at least the killed worker's instance and its own first one.
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const ran = [
+        ...metrics.matchAll(/^fixwright_instance_jobs_total\{kind="bench",result="(\w+)"\} (\d+)$/gm),
+      ].reduce((n, m) => n + Number(m[2]), 0);
+      expect(ran).toBeGreaterThanOrEqual(2);
+      expect(metrics).toMatch(/^fixwright_instance_job_seconds_count\{kind="bench"\} [1-9]/m);
 
-    const here = runDir(join(dir, 'local'));
-    const there = runDir(out);
-    expect(there.instances).toEqual(here.instances);
-    expect(there.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(IDS);
-    expect(there.predictions).toEqual(here.predictions);
-    expect(
-      there.predictions.filter((p: { model_patch: string }) => p.model_patch.includes('+    return a + b')),
-    ).toHaveLength(3);
-    // Every result and trajectory, each trajectory the run of its instance to its end.
-    expect(there.results).toEqual(IDS.map((id) => `${id}.json`).sort());
-    expect(there.trajectories).toEqual(here.trajectories);
-    for (const id of IDS.slice(0, 3)) {
-      const events = there.events(id);
-      // The same run, event for event, times aside.
-      expect(untimed(events), id).toEqual(untimed(here.events(id)));
-      expect(events[0], id).toMatchObject({ type: 'status', data: { instance_id: id } });
-      expect(events.at(-1), id).toMatchObject({ type: 'done', data: { status: 'resolved' } });
+      const here = runDir(join(dir, 'local'));
+      const there = runDir(out);
+      expect(there.instances).toEqual(here.instances);
+      expect(there.instances.map((i: { instance_id: string }) => i.instance_id)).toEqual(IDS);
+      expect(there.predictions).toEqual(here.predictions);
       expect(
-        events.map((e: { seq: number }) => e.seq),
-        id,
-      ).toEqual(events.map((_: unknown, i: number) => i + 1));
-    }
-    expect(there.events('ghost__repo-1').at(-1)).toMatchObject({ type: 'error' });
-    expect(there.report.agent_status).toEqual(here.report.agent_status);
-    expect(there.report.localisation).toEqual(here.report.localisation);
-    // The workers never saw the gold fields (nor did the model), and no key went through Redis.
-    const sent = JSON.stringify(model.requests.slice(before).map((q) => q.body));
-    for (const secret of ['def test_add():', 'FAIL_TO_PASS', 'PASS_TO_PASS']) expect(sent).not.toContain(secret);
-    // Collected jobs leave the queue.
-    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
-    const queue = new Queue(INSTANCE_QUEUE, { connection, prefix: 'fixwright' });
-    try {
-      expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({
-        waiting: 0,
-        active: 0,
-        completed: 0,
-        failed: 0,
-      });
-      // Nothing of the runs is left: no payload key, and the event stream holds no trajectory (only small results' copies).
-      const left = await redisText(connection);
-      expect(left).not.toContain(KEY);
-      expect(await connection.keys('fixwright:instance-payload:*')).toEqual([]);
-      expect(left).not.toContain('"type":"done"');
-      expect(left).not.toContain('+    return a + b');
-      const stream = JSON.stringify(await connection.xrange(`fixwright:${INSTANCE_QUEUE}:events`, '-', '+'));
-      expect(stream.length).toBeLessThan(64 * 1024);
-    } finally {
-      await queue.close();
-      await connection.quit();
-    }
+        there.predictions.filter((p: { model_patch: string }) => p.model_patch.includes('+    return a + b')),
+      ).toHaveLength(3);
+      // Every result and trajectory, each trajectory the run of its instance to its end.
+      expect(there.results).toEqual(IDS.map((id) => `${id}.json`).sort());
+      expect(there.trajectories).toEqual(here.trajectories);
+      for (const id of IDS.slice(0, 3)) {
+        const events = there.events(id);
+        // The same run, event for event, times aside.
+        expect(untimed(events), id).toEqual(untimed(here.events(id)));
+        expect(events[0], id).toMatchObject({ type: 'status', data: { instance_id: id } });
+        expect(events.at(-1), id).toMatchObject({ type: 'done', data: { status: 'resolved' } });
+        expect(
+          events.map((e: { seq: number }) => e.seq),
+          id,
+        ).toEqual(events.map((_: unknown, i: number) => i + 1));
+      }
+      expect(there.events('ghost__repo-1').at(-1)).toMatchObject({ type: 'error' });
+      expect(there.report.agent_status).toEqual(here.report.agent_status);
+      expect(there.report.localisation).toEqual(here.report.localisation);
+      // The workers never saw the gold fields (nor did the model), and no key went through Redis.
+      const sent = JSON.stringify(model.requests.slice(before).map((q) => q.body));
+      for (const secret of ['def test_add():', 'FAIL_TO_PASS', 'PASS_TO_PASS']) expect(sent).not.toContain(secret);
+      // Collected jobs leave the queue.
+      const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+      const queue = new Queue(INSTANCE_QUEUE, { connection, prefix: 'fixwright' });
+      try {
+        expect(await queue.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({
+          waiting: 0,
+          active: 0,
+          completed: 0,
+          failed: 0,
+        });
+        // Nothing of the runs is left: no payload key, and the event stream holds no trajectory (only small results' copies).
+        const left = await redisText(connection);
+        expect(left).not.toContain(KEY);
+        expect(await connection.keys('fixwright:instance-payload:*')).toEqual([]);
+        expect(left).not.toContain('"type":"done"');
+        expect(left).not.toContain('+    return a + b');
+        const stream = JSON.stringify(await connection.xrange(`fixwright:${INSTANCE_QUEUE}:events`, '-', '+'));
+        expect(stream.length).toBeLessThan(64 * 1024);
+      } finally {
+        await queue.close();
+        await connection.quit();
+      }
 
-    // Resumable: a rerun keeps every finished instance and asks no worker for anything but the errored one.
-    const calls = chats();
-    const again = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
-    procs.push(again);
-    expect(await again.exited, again.output()).toBe(0);
-    expect(again.output()).toMatch(/skipping 3 finished instance\(s\) of 4; 1 to run/);
-    expect(chats()).toBe(calls);
-    expect(runDir(out).instances).toEqual(here.instances);
-  }, 240_000);
+      // Resumable: a rerun keeps every finished instance and asks no worker for anything but the errored one.
+      const calls = chats();
+      const again = start(benchArgs(out, ['--queue', redis.url]), env('submitter-data'));
+      procs.push(again);
+      expect(await again.exited, again.output()).toBe(0);
+      expect(again.output()).toMatch(/skipping 3 finished instance\(s\) of 4; 1 to run/);
+      expect(chats()).toBe(calls);
+      expect(runDir(out).instances).toEqual(here.instances);
+    },
+    240_000,
+  );
 
   /** The instance queue's job counts. */
   const counts = async () => {

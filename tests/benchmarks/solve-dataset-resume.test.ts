@@ -58,7 +58,8 @@ describe('fixwright solve-dataset: resuming and its output folder', () => {
     expect(sampled.code, sampled.stderr).toBe(0);
     expect(sampled.stderr).not.toMatch(/skipping/);
     expect(sampled.stderr).toContain(
-      `fixwright: rerunning 1 finished instance(s) of ${out} drawn with other settings (samples 1, no max-cost, max-attempts 3; now samples 2, no max-cost, max-attempts 3)\n`,
+      `fixwright: rerunning 1 finished instance(s) ` +
+        `of ${out} drawn with other settings (samples 1, no max-cost, max-attempts 3; now samples 2, no max-cost, max-attempts 3)\n`,
     );
     const report = JSON.parse(readFileSync(join(out, 'bench-report.json'), 'utf8'));
     expect(report.instances.find((i: { instance_id: string }) => i.instance_id === 'acme__calc-gold')).toMatchObject({

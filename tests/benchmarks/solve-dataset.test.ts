@@ -131,66 +131,74 @@ describe('fixwright solve-dataset: the agent over a dataset, then eval on its pr
     expect(markdown).toMatch(/\| acme__calc-gold \| resolved \| resolved \| 1 \| 1 \| yes \|/);
   }, 240_000);
 
-  it("--env-table: the agent tests a known instance in the table's entry and --eval grades in it, under --grading; a bad table stops the run first", async () => {
-    const table = join(dir, 'bench-table.json');
-    const shipped = loadEnvironmentTable();
-    const entry = (conftest: string) =>
-      JSON.stringify({
-        default: shipped.default,
-        repos: {
-          'acme/calc': { versions: { '1.0': { test_env: { FW_TABLE: 'yes' }, files: { 'conftest.py': conftest } } } },
-        },
+  it(
+    "--env-table: the agent tests a known instance in the table's entry and --eval grades in it, " +
+      'under --grading; a bad table stops the run first',
+    async () => {
+      const table = join(dir, 'bench-table.json');
+      const shipped = loadEnvironmentTable();
+      const entry = (conftest: string) =>
+        JSON.stringify({
+          default: shipped.default,
+          repos: {
+            'acme/calc': { versions: { '1.0': { test_env: { FW_TABLE: 'yes' }, files: { 'conftest.py': conftest } } } },
+          },
+        });
+      const env = {
+        OPENAI_BASE_URL: model.url,
+        OPENAI_API_KEY: 'sk-bench-test-0123456789abcdef',
+        FIXWRIGHT_DATA_DIR: join(dir, 'data'),
+      };
+      const args = (out: string) => [
+        'solve-dataset',
+        '--dataset',
+        dataset,
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-gold',
+        '--model',
+        'scripted',
+        '--out',
+        join(dir, out),
+        '--eval',
+        '--eval-timeout',
+        '120',
+        '--env-table',
+        table,
+      ];
+      // An entry whose files and test environment work: resolved by the agent and by eval, under the rule asked for.
+      writeFileSync(
+        table,
+        entry("import os\nassert os.environ.get('FW_TABLE') == 'yes', 'not the table environment'\n"),
+      );
+      const ok = await runCli([...args('run-table'), '--grading', 'swebench-4'], env);
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/1 instance\(s\): agent resolved 1/);
+      expect(JSON.parse(readFileSync(join(dir, 'run-table', 'eval', 'report.json'), 'utf8'))).toMatchObject({
+        resolved_ids: ['acme__calc-gold'],
+        grading: { name: 'swebench-4' },
+        environment_table: { path: table },
       });
-    const env = {
-      OPENAI_BASE_URL: model.url,
-      OPENAI_API_KEY: 'sk-bench-test-0123456789abcdef',
-      FIXWRIGHT_DATA_DIR: join(dir, 'data'),
-    };
-    const args = (out: string) => [
-      'solve-dataset',
-      '--dataset',
-      dataset,
-      '--repos',
-      reposDir,
-      '--instances',
-      'acme__calc-gold',
-      '--model',
-      'scripted',
-      '--out',
-      join(dir, out),
-      '--eval',
-      '--eval-timeout',
-      '120',
-      '--env-table',
-      table,
-    ];
-    // An entry whose files and test environment work: resolved by the agent and by eval, under the rule asked for.
-    writeFileSync(table, entry("import os\nassert os.environ.get('FW_TABLE') == 'yes', 'not the table environment'\n"));
-    const ok = await runCli([...args('run-table'), '--grading', 'swebench-4'], env);
-    expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/1 instance\(s\): agent resolved 1/);
-    expect(JSON.parse(readFileSync(join(dir, 'run-table', 'eval', 'report.json'), 'utf8'))).toMatchObject({
-      resolved_ids: ['acme__calc-gold'],
-      grading: { name: 'swebench-4' },
-      environment_table: { path: table },
-    });
-    // The same entry with a conftest.py that stops every test run: neither the agent nor eval can pass, so both used the table.
-    writeFileSync(table, entry("raise SystemExit('the table conftest stops the tests')\n"));
-    const broken = await runCli(args('run-broken-table'), env);
-    expect(broken.code, broken.stderr).toBe(0);
-    expect(broken.stdout).toMatch(/1 instance\(s\): agent resolved 0/);
-    expect(readFileSync(join(dir, 'run-broken-table', 'trajectories', 'acme__calc-gold.jsonl'), 'utf8')).toContain(
-      'the table conftest stops the tests',
-    );
-    expect(JSON.parse(readFileSync(join(dir, 'run-broken-table', 'eval', 'report.json'), 'utf8')).resolved_ids).toEqual(
-      [],
-    );
-    writeFileSync(table, '{"default": {}}');
-    const bad = await runCli(args('run-bad-table'), env);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/environment table .*bench-table\.json is invalid: default\.test_cmd/);
-    expect(existsSync(join(dir, 'run-bad-table'))).toBe(false);
-  }, 300_000);
+      // The same entry with a conftest.py that stops every test run: neither the agent nor eval can pass, so both used the table.
+      writeFileSync(table, entry("raise SystemExit('the table conftest stops the tests')\n"));
+      const broken = await runCli(args('run-broken-table'), env);
+      expect(broken.code, broken.stderr).toBe(0);
+      expect(broken.stdout).toMatch(/1 instance\(s\): agent resolved 0/);
+      expect(readFileSync(join(dir, 'run-broken-table', 'trajectories', 'acme__calc-gold.jsonl'), 'utf8')).toContain(
+        'the table conftest stops the tests',
+      );
+      expect(
+        JSON.parse(readFileSync(join(dir, 'run-broken-table', 'eval', 'report.json'), 'utf8')).resolved_ids,
+      ).toEqual([]);
+      writeFileSync(table, '{"default": {}}');
+      const bad = await runCli(args('run-bad-table'), env);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/environment table .*bench-table\.json is invalid: default\.test_cmd/);
+      expect(existsSync(join(dir, 'run-bad-table'))).toBe(false);
+    },
+    300_000,
+  );
 
   it('--ablate --eval runs the full system and each variant, scores each one officially, and writes the ablation table', async () => {
     const out = join(dir, 'ablate');

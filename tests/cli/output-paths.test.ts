@@ -103,7 +103,8 @@ describe('output paths that cannot be made', () => {
       const r = await runCli(args, { FIXWRIGHT_DATA_DIR: '/proc/fixwright-nope/data' });
       expect(Date.now() - started).toBeLessThan(20_000);
       expect(r.stderr).toBe(
-        'fixwright: FIXWRIGHT_DATA_DIR /proc/fixwright-nope/data: cannot create the folder (that file system does not take new folders at /proc/fixwright-nope, ENOENT); set FIXWRIGHT_DATA_DIR to a folder fixwright may write\n',
+        'fixwright: FIXWRIGHT_DATA_DIR /proc/fixwright-nope/data: cannot create the folder (that ' +
+          'file system does not take new folders at /proc/fixwright-nope, ENOENT); set FIXWRIGHT_DATA_DIR to a folder fixwright may write\n',
       );
       expect(r.code).toBe(2);
     }

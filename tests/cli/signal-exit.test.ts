@@ -32,7 +32,9 @@ describe('output read by a program that stops early', () => {
         `def send_${i}(request):\n    """Send request ${i}."""\n    return request.url_${i}\n`,
       );
     const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
-    const script = `set -o pipefail; "${process.execPath}" "${cli}" localise --repo "${repo}" --issue "send request url" --top 30 2>"${join(work, 'err')}" | head -c 1 >/dev/null`;
+    const script =
+      `set -o pipefail; ` +
+      `"${process.execPath}" "${cli}" localise --repo "${repo}" --issue "send request url" --top 30 2>"${join(work, 'err')}" | head -c 1 >/dev/null`;
     const r = spawnSync('bash', ['-c', script], {
       env: { ...process.env, FIXWRIGHT_DATA_DIR: join(work, 'data2') },
       encoding: 'utf8',

@@ -10,7 +10,8 @@ import { join } from 'node:path';
  */
 /** A model answer that fixes the fixture's calc bug: the reproduction test and the search/replace fix, in one reply. */
 export const FIXTURE_ANSWER =
-  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
+  '```python\n# tests/test_repro_add.py\nfrom calc import add\n\n\ndef test_add_returns_sum():\n    ' +
+  'assert add(2, 3) == 5\n```\n\ncalc.py\n```python\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n';
 
 export function makeSwebenchFixture(
   dir: string,

@@ -223,7 +223,8 @@ describe('counting blobs in worker threads', () => {
   it('never keeps the process alive', () => {
     const script = [
       `const { buildRepoIndex, lastPoolCount } = await import(${JSON.stringify(pathToFileURL(join(DIST, 'localisation', 'repo-index.js')).href)});`,
-      `const files = Array.from({ length: 200 }, (_, i) => ({ path: 'm' + i + '.py', blob: 'b' + i, text: 'def f' + i + '(x):\\n    return x\\n'.repeat(200) }));`,
+      `const files = Array.from({ length: 200 }, (_, i) => ({ path: 'm' + i + '.py', blob: 'b' + i, ` +
+        `text: 'def f' + i + '(x):\\n    return x\\n'.repeat(200) }));`,
       `buildRepoIndex({ key: 'dir:x', bytesRead: 0, skipped: [], files }, { threads: 2 });`,
       `console.log(JSON.stringify(lastPoolCount()));`,
     ].join('\n');

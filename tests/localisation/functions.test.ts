@@ -17,7 +17,9 @@ import { runCli } from '../helpers/cli.js';
 import { headCommit, makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 
 const CART =
-  'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n';
+  'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        ' +
+  'self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item ' +
+  'in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n';
 const SHIPPING =
   'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    """Shipping cost of a region."""\n    return RATES[region]\n';
 const SHOP: Record<string, string> = {
@@ -30,13 +32,18 @@ const SHOP: Record<string, string> = {
 
 /** A method change in Cart.total: line 9 replaced, lines 8 and 10 context. */
 const METHOD_PATCH =
-  'diff --git a/shop/cart.py b/shop/cart.py\n--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -8,3 +8,3 @@ class Cart:\n     def total(self, coupon=None):\n-        subtotal = sum(item.price for item in self.items)\n+        subtotal = sum(item.price * item.count for item in self.items)\n         return apply_discount(subtotal, coupon) if coupon else subtotal\n';
+  'diff --git a/shop/cart.py b/shop/cart.py\n--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -8,3 +8,3 @@ ' +
+  'class Cart:\n     def total(self, coupon=None):\n-        subtotal = sum(item.price for item in ' +
+  'self.items)\n+        subtotal = sum(item.price * item.count for item in self.items)\n         ' +
+  'return apply_discount(subtotal, coupon) if coupon else subtotal\n';
 /** A module-level change: the RATES table on line 1. */
 const MODULE_PATCH =
-  'diff --git a/shop/shipping.py b/shop/shipping.py\n--- a/shop/shipping.py\n+++ b/shop/shipping.py\n@@ -1,2 +1,2 @@\n-RATES = {"eu": 5}\n+RATES = {"eu": 5, "us": 9}\n \n';
+  'diff --git a/shop/shipping.py b/shop/shipping.py\n--- a/shop/shipping.py\n+++ ' +
+  'b/shop/shipping.py\n@@ -1,2 +1,2 @@\n-RATES = {"eu": 5}\n+RATES = {"eu": 5, "us": 9}\n \n';
 /** A pure insertion inside Cart.__init__ (between base lines 5 and 6), and a new file. */
 const INSERT_PATCH =
-  'diff --git a/shop/cart.py b/shop/cart.py\n--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -5,2 +5,3 @@ class Cart:\n     def __init__(self):\n+        self.owner = None\n         self.items = []\n' +
+  'diff --git a/shop/cart.py b/shop/cart.py\n--- a/shop/cart.py\n+++ b/shop/cart.py\n@@ -5,2 +5,3 @@ ' +
+  'class Cart:\n     def __init__(self):\n+        self.owner = None\n         self.items = []\n' +
   'diff --git a/shop/new.py b/shop/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/shop/new.py\n@@ -0,0 +1,1 @@\n+X = 1\n';
 
 afterAll(removeRepos);

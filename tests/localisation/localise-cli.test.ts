@@ -12,7 +12,9 @@ const SHOP: Record<string, string> = {
   'shop/pricing.py':
     'def apply_discount(price, coupon):\n    """Apply a percentage coupon to a price."""\n    return price - price * coupon.percent / 100\n',
   'shop/cart.py':
-    'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n',
+    'from shop.pricing import apply_discount\n\n\nclass Cart:\n    def __init__(self):\n        ' +
+    'self.items = []\n\n    def total(self, coupon=None):\n        subtotal = sum(item.price for ' +
+    'item in self.items)\n        return apply_discount(subtotal, coupon) if coupon else subtotal\n',
   'shop/shipping.py': 'RATES = {"eu": 5}\n\n\ndef estimate(region):\n    return RATES[region]\n',
   'shop/inventory.py': 'class Stock:\n    def reserve(self, sku, count):\n        return count\n',
   'shop/utils.py': 'def slugify(text):\n    return text.lower().replace(" ", "-")\n',

@@ -46,7 +46,10 @@ describe('symbols signal', () => {
   ).join('\n');
   const repo = {
     'net/pool.py': `${filler}\n\nclass Pool:\n    def acquire(self, timeout):\n        return timeout\n`,
-    'net/client.py': `${filler}\n\nclass Client:\n    def retry_after_timeout(self, request, attempts):\n        """Resend a request whose connection timed out, with backoff."""\n        backoff = 1\n        for attempt in range(attempts):\n            backoff *= 2\n        return request\n`,
+    'net/client.py':
+      `${filler}\n\nclass Client:\n    def retry_after_timeout(self, request, ` +
+      `attempts):\n        """Resend a request whose connection timed out, with backoff."""\n        ` +
+      `backoff = 1\n        for attempt in range(attempts):\n            backoff *= 2\n        return request\n`,
   };
 
   it('ranks the file whose one method matches above files that merely share words, and keeps that method', async () => {
@@ -109,7 +112,9 @@ describe('title signals', () => {
       'def evaluate_xfail_marks(item):\n    """Evaluate xfail marks on a test item."""\n    return item\n\ndef add_marker(item, marker):\n    return marker\n',
     'app/unrelated.py': 'def parse_config(path):\n    return path\n',
   };
-  const issue = `### Dynamically adding an xfail marker no longer ignores the failure\n\nHere is the log output:\n\n${'INFO logging handler: log level debug, formatter logging set up\n'.repeat(25)}`;
+  const issue =
+    `### Dynamically adding an xfail marker no longer ignores the failure\n\nHere is the ` +
+    `log output:\n\n${'INFO logging handler: log level debug, formatter logging set up\n'.repeat(25)}`;
 
   it('search the title alone over files and symbols, where the whole text ranks by its log', async () => {
     const index = buildRepoIndex(readDirSnapshot(makeRepo(repo)));

@@ -132,7 +132,8 @@ describe('kept snapshot readers', () => {
     const real = execFileSync('sh', ['-c', 'command -v git']).toString().trim();
     writeFileSync(
       join(bin, 'git'),
-      `#!/bin/sh\nfor a in "$@"; do [ "$a" = --batch-command ] && { echo "error: unknown option \\\`batch-command'" >&2; echo "usage: git cat-file <type> <object>" >&2; exit 129; }; done\nexec ${real} "$@"\n`,
+      `#!/bin/sh\nfor a in "$@"; do [ "$a" = --batch-command ] && { echo "error: unknown option ` +
+        `\\\`batch-command'" >&2; echo "usage: git cat-file <type> <object>" >&2; exit 129; }; done\nexec ${real} "$@"\n`,
     );
     chmodSync(join(bin, 'git'), 0o755);
     const path = process.env.PATH;

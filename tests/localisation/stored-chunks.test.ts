@@ -12,7 +12,10 @@ import { makeRepo, removeRepos } from '../helpers/fixture-repo.js';
 afterAll(removeRepos);
 
 const texts = [
-  '"""Module doc."""\nimport os\n\nclass HTTPAdapter(Base):\n    """Sends requests."""\n    retries = 3\n\n    def send(self, request, proxies=None):\n        """Send it."""\n        def inner(x):\n            return x.url\n        return self.poolmanager.urlopen(request.url, proxies)\n\n@decorator\ndef get_adapter(url):\n    return HTTPAdapter()\n',
+  '"""Module doc."""\nimport os\n\nclass HTTPAdapter(Base):\n    """Sends requests."""\n    retries ' +
+    '= 3\n\n    def send(self, request, proxies=None):\n        """Send it."""\n        def ' +
+    'inner(x):\n            return x.url\n        return self.poolmanager.urlopen(request.url, ' +
+    'proxies)\n\n@decorator\ndef get_adapter(url):\n    return HTTPAdapter()\n',
   'def f(a,\n      b):\n    return a.\\\n    b\n\nclass C: pass\nclass D:\n    def g(self): return "a.\nb"\n',
   'x = 1\n',
   '',

@@ -223,7 +223,9 @@ describe('selectRegressionTests', () => {
       const selected = new Set(result.tests.map((t) => t.path));
       for (const f of importingFlask) expect(selected.has(f.path), f.path).toBe(true);
       console.log(
-        `flask: ${result.tests.length} of ${result.considered} test modules selected (${importingFlask.length} import flask directly) in ${ms.toFixed(0)} ms over ${snapshot.files.length} files`,
+        `flask: ${result.tests.length} ` +
+          `of ${result.considered} test modules selected ` +
+          `(${importingFlask.length} import flask directly) in ${ms.toFixed(0)} ms over ${snapshot.files.length} files`,
       );
     },
   );

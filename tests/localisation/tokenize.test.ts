@@ -143,7 +143,8 @@ describe('character scanner tokenizer', () => {
 
   it('gives the per-blob BM25 statistics docStats gives from the joined fields', () => {
     const text =
-      'class HTTPAdapter:\n    """Sends requests."""\n    def send(self, request, proxies=None):\n        """Send it."""\n        return self.poolmanager.urlopen(request.url, proxies)\n\ndef get_adapter(url):\n    return HTTPAdapter()\n';
+      'class HTTPAdapter:\n    """Sends requests."""\n    def send(self, request, proxies=None):\n   ' +
+      '     """Send it."""\n        return self.poolmanager.urlopen(request.url, proxies)\n\ndef get_adapter(url):\n    return HTTPAdapter()\n';
     const summary = summarisePython('requests/adapters.py', text);
     for (const weights of [
       undefined,
@@ -187,7 +188,10 @@ describe('one scan for BM25F statistics and symbol chunks', () => {
   const python = [
     '',
     'x = 1',
-    '"""Module doc."""\nimport os\n\nclass HTTPAdapter(Base):\n    """Sends requests."""\n    retries = 3\n\n    def send(self, request, proxies=None):\n        """Send it."""\n        def inner(x):\n            return x.url\n        return self.poolmanager.urlopen(request.url, proxies)\n\n@decorator\ndef get_adapter(url):\n    return HTTPAdapter()\n\nTAIL_NAME = get_adapter\n',
+    '"""Module doc."""\nimport os\n\nclass HTTPAdapter(Base):\n    """Sends requests."""\n    ' +
+      'retries = 3\n\n    def send(self, request, proxies=None):\n        """Send it."""\n        ' +
+      'def inner(x):\n            return x.url\n        return self.poolmanager.urlopen(request.url, ' +
+      'proxies)\n\n@decorator\ndef get_adapter(url):\n    return HTTPAdapter()\n\nTAIL_NAME = get_adapter\n',
     'def f(a,\n      b):\n    return a.\\\n    b\n\nclass C: pass\nclass D:\n    def g(self): return "a.\nb"\n',
     'def empty():\n    pass\n\r\ndef crlf_name():\r\n    return ignore-paths\r\n',
   ];

@@ -155,7 +155,8 @@ describe('test execs from Docker events', () => {
     // The plugin written by the exec that then replaces itself with pytest.
     expect(
       isTestCommand(
-        'sh -c dir=$1 code=$2; shift 2\n{ mkdir -p "$dir" && cat > "$dir/p.py"; } || exit 1\nexec "$@" < /dev/null sh /tmp/fixwright/pytest 125 timeout --kill-after=5 120 python3 -m pytest -rA',
+        'sh -c dir=$1 code=$2; shift 2\n{ mkdir -p "$dir" && cat > "$dir/p.py"; } || exit 1\nexec ' +
+          '"$@" < /dev/null sh /tmp/fixwright/pytest 125 timeout --kill-after=5 120 python3 -m pytest -rA',
       ),
     ).toBe(true);
     expect(isTestCommand('pytest -q')).toBe(true);
@@ -177,7 +178,11 @@ describe('test execs from Docker events', () => {
       image: 'fixwright-sandbox:base',
       ...(execID ? { execID } : {}),
     };
-    return `{"status":${JSON.stringify(action)},"id":"c1","Type":"container","Action":${JSON.stringify(action)},"Actor":{"ID":"c1","Attributes":${JSON.stringify(attributes)}},"scope":"local","time":1,"timeNano":${ns(ms)}}`;
+    return (
+      `{"status":${JSON.stringify(action)}` +
+      `,"id":"c1","Type":"container","Action":${JSON.stringify(action)}` +
+      `,"Actor":{"ID":"c1","Attributes":${JSON.stringify(attributes)}},"scope":"local","time":1,"timeNano":${ns(ms)}}`
+    );
   }
 
   it('pairs exec_start and exec_die by exec id and keeps only the test runs', () => {

@@ -55,7 +55,12 @@ describe('fixwright edit-bench', () => {
     const corpus = temp();
     const out = temp();
     const body = (i: number) =>
-      `import os\nimport sys\nfrom collections import defaultdict\n\n\ndef index_files(root):\n    groups = defaultdict(list)\n    for name in os.listdir(root):\n        stem, ext = os.path.splitext(name)\n        groups[ext].append(stem)\n    return groups\n\n\ndef summary${i}(root):\n    counts = {}\n    for ext, names in index_files(root).items():\n        if names:\n            counts[ext] = len(names)\n    total = sum(counts.values())\n    return total, counts\n\n\nif __name__ == "__main__":\n    print(summary${i}(sys.argv[1]))\n`;
+      `import os\nimport sys\nfrom collections import defaultdict\n\n\ndef index_files(root):\n    ` +
+      `groups = defaultdict(list)\n    for name in os.listdir(root):\n        stem, ext = ` +
+      `os.path.splitext(name)\n        groups[ext].append(stem)\n    return groups\n\n\ndef ` +
+      `summary${i}(root):\n    counts = {}\n    for ext, names in index_files(root).items():\n       ` +
+      ` if names:\n            counts[ext] = len(names)\n    total = sum(counts.values())\n    ` +
+      `return total, counts\n\n\nif __name__ == "__main__":\n    print(summary${i}(sys.argv[1]))\n`;
     for (let i = 0; i < 4; i++) writeFileSync(join(corpus, `mod${i}.py`), body(i));
     const r = await runCli(['edit-bench', '--corpus', corpus, '--n', '12', '--seed', '7', '--out', out], env);
     expect(r.code, r.stderr).toBe(0);

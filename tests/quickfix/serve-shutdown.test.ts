@@ -80,7 +80,8 @@ describe('fixwright serve stops its quick-fix analysis container on SIGTERM', ()
     const proc = await serveWithQuickFix();
     const socket = await hold(
       proc.url,
-      `GET /ws/${'a'.repeat(3000)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
+      `GET /ws/${'a'.repeat(3000)} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: ` +
+        `websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`,
     );
     await new Promise((r) => socket.once('data', r));
     socket.end(); // as curl does once it has its answer

@@ -136,7 +136,8 @@ except OSError as e: print('forks stopped at', n, e.errno)`,
 
   it('keeps warm containers locked down: the code cannot renew its own lease or stop the keeper', async () => {
     // The runtime keeps warm containers (as many as its concurrency): the runs above took some.
-    const r = await py(`
+    const r = await py(
+      `
 import os, signal
 try:
     open('/run/fixwright/lease', 'w').write('99 999999'); print('RENEWED')
@@ -144,12 +145,14 @@ except OSError as e: print('lease denied', e.errno)
 try:
     os.kill(1, signal.SIGKILL); print('KILLED INIT')
 except OSError as e: print('init denied', e.errno)
-keeper = [p for p in os.listdir('/proc') if p.isdigit() and p not in ('1', str(os.getpid())) and b'\\0fixwright-keeper\\0' in open(f'/proc/{p}/cmdline','rb').read()]
+keeper = [p for p in os.listdir('/proc') if p.isdigit() and p not in ('1', str(os.getpid())) and ` +
+        `b'\\0fixwright-keeper\\0' in open(f'/proc/{p}/cmdline','rb').read()]
 for p in keeper:
     try:
         os.kill(int(p), signal.SIGSTOP); print('STOPPED KEEPER')
     except OSError as e: print('keeper denied', e.errno)
-print('keepers', len(keeper))`);
+print('keepers', len(keeper))`,
+    );
     expect(r.stdout.text).toMatch(/^lease denied 13$/m); // EACCES
     expect(r.stdout.text).toMatch(/^init denied 1$/m); // EPERM
     expect(r.stdout.text).toMatch(/^keeper denied 1$/m);

@@ -37,7 +37,8 @@ describe('inferring an environment from the repository', () => {
     const files = project(
       {
         'pyproject.toml':
-          '[project]\nname = "wheelpkg"\nrequires-python = ">=3.8,<3.10"\ndependencies = ["tinydep>=1.0", "click; python_version>\'3\'"]\n[project.optional-dependencies]\ntest = ["pytest", "hypothesis>=6"]\ndocs = ["sphinx-rtd-theme"]\n',
+          '[project]\nname = "wheelpkg"\nrequires-python = ">=3.8,<3.10"\ndependencies = ' +
+          '["tinydep>=1.0", "click; python_version>\'3\'"]\n[project.optional-dependencies]\ntest = ["pytest", "hypothesis>=6"]\ndocs = ["sphinx-rtd-theme"]\n',
       },
       ['src/wheelpkg/__init__.py', 'src/wheelpkg/core.py', 'tests/test_core.py'],
     );
@@ -354,7 +355,8 @@ describe('the baseline health check', () => {
 describe('the tests of a change, by name', () => {
   it("finds the functions a hunk sits in from the file's symbols, and puts the test module named for the touched one first", () => {
     const diff =
-      'diff --git a/src/pkg/tmpdir.py b/src/pkg/tmpdir.py\n--- a/src/pkg/tmpdir.py\n+++ b/src/pkg/tmpdir.py\n@@ -12,3 +12,3 @@\n-    x.mkdir(exist_ok=True)\n+    x.mkdir(exist_ok=False)\n';
+      'diff --git a/src/pkg/tmpdir.py b/src/pkg/tmpdir.py\n--- a/src/pkg/tmpdir.py\n+++ ' +
+      'b/src/pkg/tmpdir.py\n@@ -12,3 +12,3 @@\n-    x.mkdir(exist_ok=True)\n+    x.mkdir(exist_ok=False)\n';
     const summaries = [
       {
         path: 'src/pkg/tmpdir.py',

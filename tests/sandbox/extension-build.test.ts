@@ -200,147 +200,152 @@ describe('extension builds', () => {
     expect(broken?.message).toMatch(/Error compiling Cython file|_scale\.pyx/);
   }, 600_000);
 
-  it('keys and rebuilds on what the setup code was seen to read, and the build cannot forge what is cached; a failure is not remembered, the log is capped, stale temporaries go', async () => {
-    const dir = makeRepo(KP, { git: true });
-    const gitDir = join(dir, '.git');
-    const a = headCommit(dir);
-    writeFileSync(join(dir, 'buildconf.py'), 'FACTOR = 3\n');
-    execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'B']);
-    const b = headCommit(dir);
-    // buildconf.py matches no pattern: setup.py's import of it is recorded during the build.
-    const env = environment({ build: { command: HOSTILE_BUILD } });
-    // A half-written build of a process that is gone, and one of a live process.
-    const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
-    let dead = 999_999;
-    while (
-      (() => {
-        try {
-          process.kill(dead, 0);
-          return true;
-        } catch {
-          return false;
-        }
-      })()
-    )
-      dead -= 1;
-    const stale = join(cacheDir, `x.tmp-${host}-${dead}-0a`);
-    const live = join(cacheDir, `y.tmp-${host}-${process.pid}-0b`);
-    mkdirSync(stale);
-    mkdirSync(live);
-    // The first sandbox fails as a busy engine would; the next caller builds (nothing remembered the failure).
-    const caps: number[] = [];
-    let calls = 0;
-    const flaky: BuildRuntime = {
-      docker: runtime.docker,
-      settings: runtime.settings,
-      withSandbox: (options, task) => {
-        calls += 1;
-        caps.push(options.outputCapBytes ?? Infinity);
-        return calls === 1 ? Promise.reject(new Error('engine busy')) : runtime.withSandbox(options, task);
-      },
-    };
-    await expect(
-      prepareExtensionBuild(flaky, env, { image, repo: { kind: 'git', gitDir, commit: a }, cacheDir }),
-    ).rejects.toThrow('engine busy');
-    const ba = (await prepareExtensionBuild(flaky, env, {
-      image,
-      repo: { kind: 'git', gitDir, commit: a },
-      cacheDir,
-    }))!;
-    expect(calls).toBe(2);
-    expect(ba.reused).toBe(false);
-    // The build's log is held to a few MiB in this process, not the outputs' cap.
-    expect(Math.max(...caps)).toBeLessThanOrEqual(8 << 20);
-    expect(existsSync(stale)).toBe(false);
-    expect(existsSync(live)).toBe(true);
-    rmSync(live, { recursive: true });
-
-    // What the build planted or rewrote is not in the cache: the manifest is the host's.
-    const manifest = JSON.parse(ba.manifest) as {
-      patterns: string[];
-      inputs: Record<string, string>;
-      reads: string[];
-      outputs: string[];
-    };
-    expect(manifest.inputs['buildconf.py']).toBe(
-      execFileSync('git', ['--git-dir', gitDir, 'rev-parse', `${a}:buildconf.py`])
-        .toString()
-        .trim(),
-    );
-    expect(manifest.inputs['kp/_k.c']).toBeDefined();
-    expect(manifest.reads).toEqual(['buildconf.py']);
-    expect(manifest.outputs).not.toContain('lnk');
-    expect(manifest.outputs.some((p) => /^kp\/_k\..*\.so$/.test(p))).toBe(true);
-    expect(gunzipSync(ba.tar).includes(Buffer.from('lnk'))).toBe(false);
-
-    // Another buildconf.py: another key (a variant of the patterns' key), built with it.
-    const bb = (await prepareExtensionBuild(runtime, env, {
-      image,
-      repo: { kind: 'git', gitDir, commit: b },
-      cacheDir,
-    }))!;
-    expect(bb.key).not.toBe(ba.key);
-    const factor = 'import kp._k; print(kp._k.factor())';
-    const atB = await runtime.withSandbox({ image, repo: { kind: 'git', gitDir, commit: b } }, async (s) => {
-      await putExtensionBuild(s, bb);
-      const rebuild = await prepareCheckout(s, env);
-      return {
-        rebuild,
-        out: (
-          await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })
-        ).stdout.text.trim(),
+  it(
+    'keys and rebuilds on what the setup code was seen to read, and the build cannot forge what is ' +
+      'cached; a failure is not remembered, the log is capped, stale temporaries go',
+    async () => {
+      const dir = makeRepo(KP, { git: true });
+      const gitDir = join(dir, '.git');
+      const a = headCommit(dir);
+      writeFileSync(join(dir, 'buildconf.py'), 'FACTOR = 3\n');
+      execFileSync('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'B']);
+      const b = headCommit(dir);
+      // buildconf.py matches no pattern: setup.py's import of it is recorded during the build.
+      const env = environment({ build: { command: HOSTILE_BUILD } });
+      // A half-written build of a process that is gone, and one of a live process.
+      const host = hostname().replace(/[^A-Za-z0-9_-]/g, '_');
+      let dead = 999_999;
+      while (
+        (() => {
+          try {
+            process.kill(dead, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        })()
+      )
+        dead -= 1;
+      const stale = join(cacheDir, `x.tmp-${host}-${dead}-0a`);
+      const live = join(cacheDir, `y.tmp-${host}-${process.pid}-0b`);
+      mkdirSync(stale);
+      mkdirSync(live);
+      // The first sandbox fails as a busy engine would; the next caller builds (nothing remembered the failure).
+      const caps: number[] = [];
+      let calls = 0;
+      const flaky: BuildRuntime = {
+        docker: runtime.docker,
+        settings: runtime.settings,
+        withSandbox: (options, task) => {
+          calls += 1;
+          caps.push(options.outputCapBytes ?? Infinity);
+          return calls === 1 ? Promise.reject(new Error('engine busy')) : runtime.withSandbox(options, task);
+        },
       };
-    });
-    expect(atB).toMatchObject({ rebuild: { rebuilt: false }, out: '3' });
-
-    // A patch to buildconf.py (or the setup code) builds everything again in the test's sandbox.
-    const patch = [
-      'diff --git a/buildconf.py b/buildconf.py',
-      '--- a/buildconf.py',
-      '+++ b/buildconf.py',
-      '@@ -1 +1 @@',
-      '-FACTOR = 2',
-      '+FACTOR = 7',
-      '',
-    ].join('\n');
-    const patched = await runtime.withSandbox({ image, repo: { kind: 'git', gitDir, commit: a } }, async (s) => {
-      await putExtensionBuild(s, ba);
-      expect((await applyPatch(s, patch, { timeoutSeconds: 60, asHarness: true })).ok).toBe(true);
-      const rebuild = await prepareCheckout(s, env);
-      return {
-        rebuild,
-        out: (
-          await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })
-        ).stdout.text.trim(),
-      };
-    });
-    expect(patched).toMatchObject({ rebuild: { rebuilt: true, full: true, changed: ['buildconf.py'] }, out: '7' });
-
-    // A cancelled caller stops waiting (and builds nothing when cancelled before).
-    await expect(
-      prepareExtensionBuild(runtime, environment({ build: { command: ['python3', '-c', 'pass'] } }), {
+      await expect(
+        prepareExtensionBuild(flaky, env, { image, repo: { kind: 'git', gitDir, commit: a }, cacheDir }),
+      ).rejects.toThrow('engine busy');
+      const ba = (await prepareExtensionBuild(flaky, env, {
         image,
-        repo,
+        repo: { kind: 'git', gitDir, commit: a },
         cacheDir,
-        signal: AbortSignal.abort(),
-      }),
-    ).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
-    const slow = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(60)'] } });
-    const t0 = Date.now();
-    await expect(
-      prepareExtensionBuild(runtime, slow, { image, repo, cacheDir, signal: AbortSignal.timeout(3000) }),
-    ).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
-    expect(Date.now() - t0).toBeLessThan(30_000);
-    // A caller that shares a build another caller cancelled builds for itself.
-    const short = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(3)'] } });
-    const ctl = new AbortController();
-    const first = prepareExtensionBuild(runtime, short, { image, repo, cacheDir, signal: ctl.signal });
-    await new Promise((r) => setTimeout(r, 500));
-    const second = prepareExtensionBuild(runtime, short, { image, repo, cacheDir });
-    setTimeout(() => ctl.abort(), 1500);
-    await expect(first).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
-    expect((await second)!.files).toBe(0);
-  }, 600_000);
+      }))!;
+      expect(calls).toBe(2);
+      expect(ba.reused).toBe(false);
+      // The build's log is held to a few MiB in this process, not the outputs' cap.
+      expect(Math.max(...caps)).toBeLessThanOrEqual(8 << 20);
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      rmSync(live, { recursive: true });
+
+      // What the build planted or rewrote is not in the cache: the manifest is the host's.
+      const manifest = JSON.parse(ba.manifest) as {
+        patterns: string[];
+        inputs: Record<string, string>;
+        reads: string[];
+        outputs: string[];
+      };
+      expect(manifest.inputs['buildconf.py']).toBe(
+        execFileSync('git', ['--git-dir', gitDir, 'rev-parse', `${a}:buildconf.py`])
+          .toString()
+          .trim(),
+      );
+      expect(manifest.inputs['kp/_k.c']).toBeDefined();
+      expect(manifest.reads).toEqual(['buildconf.py']);
+      expect(manifest.outputs).not.toContain('lnk');
+      expect(manifest.outputs.some((p) => /^kp\/_k\..*\.so$/.test(p))).toBe(true);
+      expect(gunzipSync(ba.tar).includes(Buffer.from('lnk'))).toBe(false);
+
+      // Another buildconf.py: another key (a variant of the patterns' key), built with it.
+      const bb = (await prepareExtensionBuild(runtime, env, {
+        image,
+        repo: { kind: 'git', gitDir, commit: b },
+        cacheDir,
+      }))!;
+      expect(bb.key).not.toBe(ba.key);
+      const factor = 'import kp._k; print(kp._k.factor())';
+      const atB = await runtime.withSandbox({ image, repo: { kind: 'git', gitDir, commit: b } }, async (s) => {
+        await putExtensionBuild(s, bb);
+        const rebuild = await prepareCheckout(s, env);
+        return {
+          rebuild,
+          out: (
+            await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })
+          ).stdout.text.trim(),
+        };
+      });
+      expect(atB).toMatchObject({ rebuild: { rebuilt: false }, out: '3' });
+
+      // A patch to buildconf.py (or the setup code) builds everything again in the test's sandbox.
+      const patch = [
+        'diff --git a/buildconf.py b/buildconf.py',
+        '--- a/buildconf.py',
+        '+++ b/buildconf.py',
+        '@@ -1 +1 @@',
+        '-FACTOR = 2',
+        '+FACTOR = 7',
+        '',
+      ].join('\n');
+      const patched = await runtime.withSandbox({ image, repo: { kind: 'git', gitDir, commit: a } }, async (s) => {
+        await putExtensionBuild(s, ba);
+        expect((await applyPatch(s, patch, { timeoutSeconds: 60, asHarness: true })).ok).toBe(true);
+        const rebuild = await prepareCheckout(s, env);
+        return {
+          rebuild,
+          out: (
+            await s.run(['python3', '-c', factor], { timeoutSeconds: 60, env: { PYTHONPATH: '/work' } })
+          ).stdout.text.trim(),
+        };
+      });
+      expect(patched).toMatchObject({ rebuild: { rebuilt: true, full: true, changed: ['buildconf.py'] }, out: '7' });
+
+      // A cancelled caller stops waiting (and builds nothing when cancelled before).
+      await expect(
+        prepareExtensionBuild(runtime, environment({ build: { command: ['python3', '-c', 'pass'] } }), {
+          image,
+          repo,
+          cacheDir,
+          signal: AbortSignal.abort(),
+        }),
+      ).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
+      const slow = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(60)'] } });
+      const t0 = Date.now();
+      await expect(
+        prepareExtensionBuild(runtime, slow, { image, repo, cacheDir, signal: AbortSignal.timeout(3000) }),
+      ).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
+      expect(Date.now() - t0).toBeLessThan(30_000);
+      // A caller that shares a build another caller cancelled builds for itself.
+      const short = environment({ build: { command: ['python3', '-c', 'import time; time.sleep(3)'] } });
+      const ctl = new AbortController();
+      const first = prepareExtensionBuild(runtime, short, { image, repo, cacheDir, signal: ctl.signal });
+      await new Promise((r) => setTimeout(r, 500));
+      const second = prepareExtensionBuild(runtime, short, { image, repo, cacheDir });
+      setTimeout(() => ctl.abort(), 1500);
+      await expect(first).rejects.toMatchObject({ code: 'FW_ERR_CANCELLED' });
+      expect((await second)!.files).toBe(0);
+    },
+    600_000,
+  );
 
   it('a rebuild renews the lease by its own time', async () => {
     const env = environment();
@@ -351,7 +356,8 @@ describe('extension builds', () => {
         command: [
           'python3',
           '-c',
-          "import subprocess, sys, time\nif 'x * 3' in open('extpkg/_scale.pyx').read(): time.sleep(15)\nsys.exit(subprocess.call([sys.executable, 'setup.py', 'build_ext', '--inplace']))",
+          "import subprocess, sys, time\nif 'x * 3' in open('extpkg/_scale.pyx').read(): " +
+            "time.sleep(15)\nsys.exit(subprocess.call([sys.executable, 'setup.py', 'build_ext', '--inplace']))",
         ],
       },
     });

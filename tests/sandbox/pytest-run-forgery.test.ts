@@ -12,7 +12,8 @@ describe('runPytest against test code that fakes its output', () => {
     repo = makeRepo({
       // Claims the plugin could not be written: fixwright's message on the script's stderr, then exit 125.
       'tests/test_spoof.py':
-        "import os\n\ndef test_fails():\n    assert False\n\ndef test_spoof():\n    open('/proc/%d/fd/2' % os.getppid(), 'w').write('fixwright: could not write the pytest plugin to x\\n')\n    os._exit(125)\n",
+        'import os\n\ndef test_fails():\n    assert False\n\ndef test_spoof():\n    ' +
+        "open('/proc/%d/fd/2' % os.getppid(), 'w').write('fixwright: could not write the pytest plugin to x\\n')\n    os._exit(125)\n",
       'tests/test_many.py':
         "import pytest\n\n@pytest.mark.parametrize('n', range(60))\ndef test_n(n):\n    assert True\n",
     });

@@ -507,71 +507,77 @@ describe('training data from sampled attempts (several candidates per attempt)',
     expect(dpoCandidates(now, true).pairs).toEqual(dpo);
   });
 
-  it("a failure by regression shows the existing tests' run (existing_after.output), not the passing reproduction test; an old log shows the failure message", () => {
-    const events = (withExisting: boolean): Array<[string, Data]> => [
-      ['status', { status: 'running', repo: 'acme/regress' }],
-      ...sampledAttempt(
-        1,
+  it(
+    "a failure by regression shows the existing tests' run (existing_after.output), not the passing " +
+      'reproduction test; an old log shows the failure message',
+    () => {
+      const events = (withExisting: boolean): Array<[string, Data]> => [
+        ['status', { status: 'running', repo: 'acme/regress' }],
+        ...sampledAttempt(
+          1,
+          [
+            { candidate: 1, cut: 'conformal_set', expr: 'a + b + 0', group: 1, failure: 'regression' },
+            { candidate: 2, cut: 'top_file', expr: 'a + b', group: 2, failure: 'regression' },
+          ],
+          2,
+        ).map(([type, data]): [string, Data] => {
+          if (type === 'test_result')
+            return [
+              type,
+              {
+                ...data,
+                ...(withExisting
+                  ? {
+                      existing_after: {
+                        outcomes: {},
+                        exit_code: 1,
+                        output: `FAILED tests/test_calc.py::test_mul in group ${data.candidate as number}`,
+                      },
+                    }
+                  : {}),
+              },
+            ];
+          if (type !== 'log') return [type, data];
+          const cands = (data.candidates as Data[]).map((c) => ({
+            ...c,
+            tests_passed: 1,
+            message: `regression: tests/test_calc.py::test_mul passed before, fails now (candidate ${c.candidate as number})`,
+          }));
+          return [type, { ...data, candidates: cands }];
+        }),
         [
-          { candidate: 1, cut: 'conformal_set', expr: 'a + b + 0', group: 1, failure: 'regression' },
-          { candidate: 2, cut: 'top_file', expr: 'a + b', group: 2, failure: 'regression' },
+          'reflection',
+          { attempt: 1, candidate: 2, category: 'regression', message: 'reflection: the change breaks mul' },
         ],
-        2,
-      ).map(([type, data]): [string, Data] => {
-        if (type === 'test_result')
-          return [
-            type,
-            {
-              ...data,
-              ...(withExisting
-                ? {
-                    existing_after: {
-                      outcomes: {},
-                      exit_code: 1,
-                      output: `FAILED tests/test_calc.py::test_mul in group ${data.candidate as number}`,
-                    },
-                  }
-                : {}),
-            },
-          ];
-        if (type !== 'log') return [type, data];
-        const cands = (data.candidates as Data[]).map((c) => ({
-          ...c,
-          tests_passed: 1,
-          message: `regression: tests/test_calc.py::test_mul passed before, fails now (candidate ${c.candidate as number})`,
-        }));
-        return [type, { ...data, candidates: cands }];
-      }),
-      [
-        'reflection',
-        { attempt: 1, candidate: 2, category: 'regression', message: 'reflection: the change breaks mul' },
-      ],
-      [
-        'done',
-        {
-          status: 'failed',
-          attempts: 1,
-          chosen_attempt: 1,
-          chosen_candidate: 2,
-          attempt_results: [{ attempt: 1, failure: 'regression', message: 'm', score: 0, candidate: 2, candidates: 2 }],
-          stopped_by: null,
-          patch: diff('a + b'),
-        },
-      ],
-    ];
-    const feedback = (run: RunTrace) =>
-      sftCandidates(run, false).pairs.map((p) => [`${p.attempt}.${p.candidate}`, p.messages.at(-1)!.content]);
-    const now = feedback(read('regress', log('task-regress', events(true))));
-    expect(now.map(([c]) => c)).toEqual(['1.1', '1.2']);
-    expect(now[0]![1]).toContain('FAILED tests/test_calc.py::test_mul in group 1');
-    expect(now[1]![1]).toContain('FAILED tests/test_calc.py::test_mul in group 2');
-    for (const [, text] of now) expect(text).not.toContain('output of group');
-    // Before test_result carried the existing tests' output: what the failure said.
-    const old = feedback(read('regress-old', log('task-regress-old', events(false))));
-    expect(old[0]![1]).toContain('regression: tests/test_calc.py::test_mul passed before, fails now (candidate 1)');
-    expect(old[1]![1]).toContain('reflection: the change breaks mul');
-    for (const [, text] of old) expect(text).not.toContain('output of group');
-  });
+        [
+          'done',
+          {
+            status: 'failed',
+            attempts: 1,
+            chosen_attempt: 1,
+            chosen_candidate: 2,
+            attempt_results: [
+              { attempt: 1, failure: 'regression', message: 'm', score: 0, candidate: 2, candidates: 2 },
+            ],
+            stopped_by: null,
+            patch: diff('a + b'),
+          },
+        ],
+      ];
+      const feedback = (run: RunTrace) =>
+        sftCandidates(run, false).pairs.map((p) => [`${p.attempt}.${p.candidate}`, p.messages.at(-1)!.content]);
+      const now = feedback(read('regress', log('task-regress', events(true))));
+      expect(now.map(([c]) => c)).toEqual(['1.1', '1.2']);
+      expect(now[0]![1]).toContain('FAILED tests/test_calc.py::test_mul in group 1');
+      expect(now[1]![1]).toContain('FAILED tests/test_calc.py::test_mul in group 2');
+      for (const [, text] of now) expect(text).not.toContain('output of group');
+      // Before test_result carried the existing tests' output: what the failure said.
+      const old = feedback(read('regress-old', log('task-regress-old', events(false))));
+      expect(old[0]![1]).toContain('regression: tests/test_calc.py::test_mul passed before, fails now (candidate 1)');
+      expect(old[1]![1]).toContain('reflection: the change breaks mul');
+      for (const [, text] of old) expect(text).not.toContain('output of group');
+    },
+  );
 
   it('SFT: the chosen candidate is the only positive; each failing group of equivalent candidates is one negative with its diagnosis', () => {
     const run = read('sampled', SAMPLED);

@@ -131,70 +131,74 @@ describe('fixwright export on trajectories of real solve runs', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('SFT: a positive pair for the first-attempt fix, a reflection pair for the second-attempt fix, a negative pair per reflected failure, nowhere else', async () => {
-    const out = join(dir, 'sft.jsonl');
-    const r = await runCli(
-      ['export', '--trajectories', join(dir, 'runs'), '--format', 'sft', '--val-fraction', '0.34', '--out', out],
-      { OPENAI_API_KEY: KEY },
-    );
-    expect(r.code, r.stderr).toBe(0);
-    const rows = readRows(out);
-    const bySource = (name: string) =>
-      rows
-        .filter((row) => String(row.repo).length > 0 && JSON.stringify(row.messages).includes(`(${name})`))
-        .map((row) => row.kind)
-        .sort();
-    expect(bySource('first')).toEqual(['positive']);
-    expect(bySource('second')).toEqual(['negative_with_context', 'reflection']);
-    expect(bySource('never')).toEqual(['negative_with_context', 'negative_with_context']);
-    // The exact messages the model received: system prompt first, the answer last.
-    const positive = rows.find((row) => row.kind === 'positive')!;
-    expect(positive.messages![0]!.role).toBe('system');
-    expect(positive.messages![0]!.content).toMatch(/^You are fixwright/);
-    expect(positive.messages!.at(-1)).toEqual({ role: 'assistant', content: fix('a + b') });
-    const reflection = rows.find((row) => row.kind === 'reflection')!;
-    expect(reflection.messages!.at(-2)!.content).toMatch(/Your previous attempt failed \(repro_still_fails\)/);
-    expect(reflection.messages!.at(-1)!.content).toContain('return a + b');
-    const negative = rows.find(
-      (row) => row.kind === 'negative_with_context' && JSON.stringify(row.messages).includes('(second)'),
-    )!;
-    expect(negative.messages!.at(-3)!.content).toContain('return a * b'); // the failing edit …
-    expect(negative.messages!.at(-2)!.content).toMatch(/What went wrong\?/); // … its test output …
-    expect(negative.messages!.at(-1)!.content).toMatch(/^Failure \(repro_still_fails\): /); // … the diagnosis reflection recorded
-    // Split by repository, the card's counts match the file, no key anywhere.
-    const splits = new Map<string, Set<string>>();
-    for (const row of rows) splits.set(row.repo, (splits.get(row.repo) ?? new Set()).add(row.split));
-    expect([...splits.values()].every((s) => s.size === 1)).toBe(true);
-    expect(new Set(rows.map((row) => row.split))).toEqual(new Set(['train', 'validation']));
-    const card = JSON.parse(readFileSync(join(dir, 'sft.card.json'), 'utf8'));
-    // The figures of this 3-run fixture export, for the record (README, "Training data").
-    console.log(
-      `export of the 3-run fixture set: ${r.stdout.split('\n')[0]}; card tokens ${JSON.stringify(card.tokens)}`,
-    );
-    expect(card).toMatchObject({
-      rows: 5,
-      per_kind: { positive: 1, reflection: 1, negative_with_context: 3 },
-      runs: 3,
-      runs_passing: 2,
-    });
-    expect(card.trust).toMatch(/agent's own verdict/);
-    expect(readFileSync(join(dir, 'sft.card.md'), 'utf8')).toMatch(/\| positive \| 1 \|/);
-    for (const file of ['sft.jsonl', 'sft.card.json', 'sft.card.md'])
-      expect(readFileSync(join(dir, file), 'utf8')).not.toContain(KEY);
-    // check_data.py (standard library only) passes on it and fails precisely on a corrupted copy.
-    const ok = python(['training/check_data.py', out]);
-    expect(ok.status, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/5 rows; kinds .*'positive': 1/);
-    const broken = rows.map((row, i) =>
-      i === 1 ? { ...row, messages: [...row.messages!.slice(0, -1), { role: 'assistant', content: ' ' }] } : row,
-    );
-    writeFileSync(join(dir, 'broken.jsonl'), broken.map((row) => JSON.stringify(row)).join('\n'));
-    cpSync(join(dir, 'sft.card.json'), join(dir, 'broken.card.json'));
-    const bad = python(['training/check_data.py', join(dir, 'broken.jsonl')]);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toContain(`broken.jsonl:2: messages: the assistant's answer is empty`);
-    expect(bad.stderr).toMatch(/says 5 rows, the file has 4 valid rows/);
-  });
+  it(
+    'SFT: a positive pair for the first-attempt fix, a reflection pair for the second-attempt fix, ' +
+      'a negative pair per reflected failure, nowhere else',
+    async () => {
+      const out = join(dir, 'sft.jsonl');
+      const r = await runCli(
+        ['export', '--trajectories', join(dir, 'runs'), '--format', 'sft', '--val-fraction', '0.34', '--out', out],
+        { OPENAI_API_KEY: KEY },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      const rows = readRows(out);
+      const bySource = (name: string) =>
+        rows
+          .filter((row) => String(row.repo).length > 0 && JSON.stringify(row.messages).includes(`(${name})`))
+          .map((row) => row.kind)
+          .sort();
+      expect(bySource('first')).toEqual(['positive']);
+      expect(bySource('second')).toEqual(['negative_with_context', 'reflection']);
+      expect(bySource('never')).toEqual(['negative_with_context', 'negative_with_context']);
+      // The exact messages the model received: system prompt first, the answer last.
+      const positive = rows.find((row) => row.kind === 'positive')!;
+      expect(positive.messages![0]!.role).toBe('system');
+      expect(positive.messages![0]!.content).toMatch(/^You are fixwright/);
+      expect(positive.messages!.at(-1)).toEqual({ role: 'assistant', content: fix('a + b') });
+      const reflection = rows.find((row) => row.kind === 'reflection')!;
+      expect(reflection.messages!.at(-2)!.content).toMatch(/Your previous attempt failed \(repro_still_fails\)/);
+      expect(reflection.messages!.at(-1)!.content).toContain('return a + b');
+      const negative = rows.find(
+        (row) => row.kind === 'negative_with_context' && JSON.stringify(row.messages).includes('(second)'),
+      )!;
+      expect(negative.messages!.at(-3)!.content).toContain('return a * b'); // the failing edit …
+      expect(negative.messages!.at(-2)!.content).toMatch(/What went wrong\?/); // … its test output …
+      expect(negative.messages!.at(-1)!.content).toMatch(/^Failure \(repro_still_fails\): /); // … the diagnosis reflection recorded
+      // Split by repository, the card's counts match the file, no key anywhere.
+      const splits = new Map<string, Set<string>>();
+      for (const row of rows) splits.set(row.repo, (splits.get(row.repo) ?? new Set()).add(row.split));
+      expect([...splits.values()].every((s) => s.size === 1)).toBe(true);
+      expect(new Set(rows.map((row) => row.split))).toEqual(new Set(['train', 'validation']));
+      const card = JSON.parse(readFileSync(join(dir, 'sft.card.json'), 'utf8'));
+      // The figures of this 3-run fixture export, for the record (README, "Training data").
+      console.log(
+        `export of the 3-run fixture set: ${r.stdout.split('\n')[0]}; card tokens ${JSON.stringify(card.tokens)}`,
+      );
+      expect(card).toMatchObject({
+        rows: 5,
+        per_kind: { positive: 1, reflection: 1, negative_with_context: 3 },
+        runs: 3,
+        runs_passing: 2,
+      });
+      expect(card.trust).toMatch(/agent's own verdict/);
+      expect(readFileSync(join(dir, 'sft.card.md'), 'utf8')).toMatch(/\| positive \| 1 \|/);
+      for (const file of ['sft.jsonl', 'sft.card.json', 'sft.card.md'])
+        expect(readFileSync(join(dir, file), 'utf8')).not.toContain(KEY);
+      // check_data.py (standard library only) passes on it and fails precisely on a corrupted copy.
+      const ok = python(['training/check_data.py', out]);
+      expect(ok.status, ok.stderr).toBe(0);
+      expect(ok.stdout).toMatch(/5 rows; kinds .*'positive': 1/);
+      const broken = rows.map((row, i) =>
+        i === 1 ? { ...row, messages: [...row.messages!.slice(0, -1), { role: 'assistant', content: ' ' }] } : row,
+      );
+      writeFileSync(join(dir, 'broken.jsonl'), broken.map((row) => JSON.stringify(row)).join('\n'));
+      cpSync(join(dir, 'sft.card.json'), join(dir, 'broken.card.json'));
+      const bad = python(['training/check_data.py', join(dir, 'broken.jsonl')]);
+      expect(bad.status).toBe(1);
+      expect(bad.stderr).toContain(`broken.jsonl:2: messages: the assistant's answer is empty`);
+      expect(bad.stderr).toMatch(/says 5 rows, the file has 4 valid rows/);
+    },
+  );
 
   it('DPO: one pair from the run that failed then passed, chosen the passing edit and rejected the failing one, on the first prompt', async () => {
     const out = join(dir, 'dpo.jsonl');
@@ -471,7 +475,18 @@ describe('fixwright export on trajectories of real solve runs', () => {
     const gold = readFileSync(join(runs.first!, 'patch.diff'), 'utf8');
     writeFileSync(
       dataset,
-      `${JSON.stringify({ instance_id: 'acme__calc-1', repo: 'acme/calc', base_commit: 'abcdef1', problem_statement: 'x', patch: 'unrelated', test_patch: REPRO, FAIL_TO_PASS: '[]', PASS_TO_PASS: '[]', version: '1.0', gold })}\n`,
+      `${JSON.stringify({
+        instance_id: 'acme__calc-1',
+        repo: 'acme/calc',
+        base_commit: 'abcdef1',
+        problem_statement: 'x',
+        patch: 'unrelated',
+        test_patch: REPRO,
+        FAIL_TO_PASS: '[]',
+        PASS_TO_PASS: '[]',
+        version: '1.0',
+        gold,
+      })}\n`,
     );
     const g = await runCli([
       'export',
@@ -499,7 +514,8 @@ describe('fixwright export on trajectories of real solve runs', () => {
       expect(dpo.status).toBe(3);
       expect(dpo.stderr).toMatch(/train_dpo: DPO runs on trl's DPOTrainer, which needs/);
       console.log(
-        'skip: trainer dry run: torch, transformers and peft are not installed on this machine (run it where they are: python3 training/train_sft.py FILE --dry-run)',
+        'skip: trainer dry run: torch, transformers and peft are not installed on this machine (run ' +
+          'it where they are: python3 training/train_sft.py FILE --dry-run)',
       );
       return;
     }

@@ -117,7 +117,8 @@ describe('--ablate localisation: full is the shipped system, a signal switched o
         { variant: 'no-bm25', localisation: 'RRF (bm25 weight 0), no conformal set (top 3 files)', report },
       ]);
       expect(table).toContain(
-        'Localisation: full: learned fusion, conformal set (prob, α 0.1); no-bm25: RRF (bm25 weight 0), no conformal set (top 3 files). A variant that switches a signal off ranks by RRF',
+        'Localisation: full: learned fusion, conformal set (prob, α 0.1); no-bm25: RRF (bm25 weight ' +
+          '0), no conformal set (top 3 files). A variant that switches a signal off ranks by RRF',
       );
       const kept = JSON.parse(readFileSync(join(dir, 'ablation.json'), 'utf8'));
       expect(kept.map((k: { localisation: string }) => k.localisation)).toEqual([
@@ -153,7 +154,8 @@ describe('bench report and ablation table: samples, candidates drawn, cost per r
     ];
     const table = writeAblationTable(dir, rows);
     expect(table).toContain(
-      '| variant | official resolved | agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | drawn | tokens | cost | cost per official resolved |',
+      '| variant | official resolved | agent resolved | unverified | failed | errors | R@1 | R@5 | ' +
+        'conformal coverage | mean set | samples | drawn | tokens | cost | cost per official resolved |',
     );
     // 4.50 over 1 official resolved (not the agent's 2); none resolved: no figure.
     expect(table).toContain(

@@ -64,7 +64,9 @@ describe('a resumed bench keeps only results drawn with the same settings', () =
     const lines = resumeLines(rows, out, four, '[no-bm25] ');
     expect(lines).toEqual([
       `fixwright: [no-bm25] resuming ${out}: skipping 1 finished instance(s) of 5; 4 to run\n`,
-      `fixwright: [no-bm25] rerunning 3 finished instance(s) of ${out} drawn with other settings (samples 1; samples 4, no max-cost, max-attempts 3; samples 4, max-cost $2.00, max-attempts 1; now samples 4, max-cost $2.00, max-attempts 3)\n`,
+      `fixwright: [no-bm25] rerunning 3 finished instance(s) ` +
+        `of ${out} drawn with other settings (samples 1; samples 4, no max-cost, max-attempts 3; ` +
+        `samples 4, max-cost $2.00, max-attempts 1; now samples 4, max-cost $2.00, max-attempts 3)\n`,
     ]);
     // With one sample an old result is kept: its cost cap and attempts are unknown, not compared.
     const one = resultSettings({ samples: 1, maxAttempts: 3 });

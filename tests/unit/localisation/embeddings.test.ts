@@ -13,7 +13,8 @@ const FILES = new Map([
   ],
   [
     'shop/shipping.py',
-    'RATES = {"eu": 5}\n\ndef estimate_shipping(region, parcel_weight):\n    """Shipping cost for a parcel by region."""\n    return RATES[region] * parcel_weight\n',
+    'RATES = {"eu": 5}\n\ndef estimate_shipping(region, parcel_weight):\n    """Shipping cost for a ' +
+      'parcel by region."""\n    return RATES[region] * parcel_weight\n',
   ],
   [
     'shop/inventory.py',

@@ -89,7 +89,8 @@ describe('withoutEnvironmentReport', () => {
 
   it('ends a report at a blank line, so the error after it stays', () => {
     const out = withoutEnvironmentReport(
-      'numpy: 1.19.2\nscipy: 1.5.2\nmatplotlib: 3.3.4\npandas: 1.1.3\npython: 3.8.5\n\nValueError: could not convert string to float\nExpected: to work\nActual: crash in Axes.bar',
+      'numpy: 1.19.2\nscipy: 1.5.2\nmatplotlib: 3.3.4\npandas: 1.1.3\npython: 3.8.5\n\nValueError: ' +
+        'could not convert string to float\nExpected: to work\nActual: crash in Axes.bar',
     );
     expect(out).not.toContain('scipy');
     for (const kept of ['ValueError: could not convert', 'Expected: to work', 'Actual: crash in Axes.bar'])
@@ -142,7 +143,8 @@ describe('withoutEnvironmentReport', () => {
 
   it('leaves an issue without a report as written', () => {
     const text =
-      'Crash in `Session.request` when `timeout` is a tuple:\n\nTraceback (most recent call last):\n  File "requests/sessions.py", line 10, in request\nValueError: bad timeout';
+      'Crash in `Session.request` when `timeout` is a tuple:\n\nTraceback (most recent call last):\n ' +
+      ' File "requests/sessions.py", line 10, in request\nValueError: bad timeout';
     expect(withoutEnvironmentReport(text)).toBe(text);
   });
 });

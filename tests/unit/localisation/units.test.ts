@@ -57,7 +57,9 @@ describe('summarisePython', () => {
   it('reads classes, methods, functions, docstrings and imports', () => {
     const s = summarisePython(
       'pkg/mod.py',
-      '"""Module doc."""\nimport os, pkg.util as u\nfrom . import sibling\nfrom ..core import thing, other as o\ntry:\n    import fast\nexcept ImportError:\n    fast = None\n\nclass A(Base):\n    """A doc."""\n    @property\n    def f(self):\n        pass\n\ndef g():\n    def inner():\n        pass\n',
+      '"""Module doc."""\nimport os, pkg.util as u\nfrom . import sibling\nfrom ..core import thing, ' +
+        'other as o\ntry:\n    import fast\nexcept ImportError:\n    fast = None\n\nclass A(Base):\n ' +
+        '   """A doc."""\n    @property\n    def f(self):\n        pass\n\ndef g():\n    def inner():\n        pass\n',
     );
     expect(s.docstring).toBe('Module doc.');
     expect(s.symbols.map((x) => [x.kind, x.qualname, x.startLine])).toEqual([

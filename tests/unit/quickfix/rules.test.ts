@@ -55,7 +55,8 @@ describe('rule tier: each fixer, proposed only when pyflakes confirms it', () =>
     [
       'missing import the file makes elsewhere',
       'import sys\nprint(sys.argv)\n\ndef load(text):\n    import json\n    return json.loads(text)\n\ndef dump(obj):\n    return json.dumps(obj)\n',
-      'import sys\nimport json\nprint(sys.argv)\n\ndef load(text):\n    import json\n    return json.loads(text)\n\ndef dump(obj):\n    return json.dumps(obj)\n',
+      'import sys\nimport json\nprint(sys.argv)\n\ndef load(text):\n    import json\n    return ' +
+        'json.loads(text)\n\ndef dump(obj):\n    return json.dumps(obj)\n',
     ],
     ['unused import', 'import os\nimport sys\n\nprint(sys.argv)\n', 'import sys\n\nprint(sys.argv)\n'],
     [

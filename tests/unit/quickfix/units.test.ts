@@ -120,7 +120,8 @@ describe('the cache', () => {
 
 describe('bug injection', () => {
   const code =
-    'import os\nimport sys\n\n\ndef walk(root):\n    found = []\n    for name in os.listdir(root):\n        if name.endswith(".py"):\n            found.append(os.path.join(root, name))\n    return found\n\n\nprint(walk(sys.argv[1]))\n';
+    'import os\nimport sys\n\n\ndef walk(root):\n    found = []\n    for name in os.listdir(root):\n ' +
+    '       if name.endswith(".py"):\n            found.append(os.path.join(root, name))\n    return found\n\n\nprint(walk(sys.argv[1]))\n';
 
   it('is reproducible from its seed, and each kind changes the code', () => {
     for (const kind of BUG_KINDS) {
