@@ -1,11 +1,17 @@
 import { resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { Option, type Command } from 'commander';
-import { gradingRule, type GradingRuleName, benchFiguresBeside, runEvaluation } from '../../benchmarks/eval/index.js';
-import { loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
-import { loadSettings, redisURLForDisplay, FixwrightError } from '../../core/index.js';
+import {
+  gradingRule,
+  type GradingRuleName,
+  benchFiguresBeside,
+  type EvalReport,
+  runEvaluation,
+} from '../../benchmarks/eval/index.js';
+import { type EvalRow, loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
+import { loadSettings, redisURLForDisplay, type Settings, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
-import { createSandboxRuntime } from '../../sandbox/index.js';
+import { createSandboxRuntime, type SandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
 import { ENV_TABLE_HELP, envTableFlag, gradingOption, pipSourceWarning, wholeNumber } from '../flags.js';
 import { repositoriesFor } from '../repos-dir.js';
@@ -26,6 +32,224 @@ interface EvalFlags {
   queue?: string | boolean;
   envTable?: string;
   grading: GradingRuleName;
+}
+
+type Predictions = ReturnType<typeof loadPredictions>['predictions'];
+
+/** The run the flags ask for, every value checked. */
+interface EvalOptions {
+  workers: number;
+  timeoutSeconds: number;
+  /** The queue's Redis when the instances go to workers; none evaluates them here. */
+  queueURL: string | undefined;
+  table: ReturnType<typeof envTableFlag>;
+}
+
+/** What there is to evaluate: the selected rows and the predictions for them. */
+interface EvalWork {
+  rows: EvalRow[];
+  predictions: Predictions;
+  /** How many of `rows` have a prediction. */
+  total: number;
+}
+
+/** The evaluation's parts, built once and closed when it ends. */
+interface EvalParts {
+  queue: InstanceQueueClient | undefined;
+  runtime: SandboxRuntime | undefined;
+  bar: SingleBar;
+  /** Aborted by Ctrl-C. */
+  controller: AbortController;
+}
+
+/** Checks the flags before anything runs, in the order the errors have always been reported. */
+function evalOptions(flags: EvalFlags, settings: Settings): EvalOptions {
+  const workers = wholeNumber(flags.workers, '--workers', 1, 64);
+  const timeoutSeconds = Number(flags.timeout);
+  const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
+  if (!(timeoutSeconds > 0))
+    throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', {
+      field: '--timeout',
+    });
+  // Read before anything runs: a bad table is one clear error, not a run of env errors.
+  const table = envTableFlag(flags.envTable);
+  // On the queue each worker builds images with its own pip settings.
+  const pipWarning = queueURL ? undefined : pipSourceWarning(table, settings.pip);
+  if (pipWarning) process.stderr.write(pipWarning);
+  return { workers, timeoutSeconds, queueURL, table };
+}
+
+/** The selected rows and their predictions; bad lines, unknown instances and rows with no prediction are reported, and none left is an error. */
+async function workToEvaluate(flags: EvalFlags): Promise<EvalWork> {
+  const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
+  for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
+  const rows = selectRows(all, flags);
+  const { predictions, errors: predictionErrors } = loadPredictions(flags.predictions, rows);
+  for (const e of predictionErrors)
+    process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
+  const known = new Set(all.map((r) => r.instance_id));
+  const unknown = [...predictions.keys()].filter((id) => !known.has(id));
+  if (unknown.length)
+    process.stderr.write(
+      `fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`,
+    );
+  const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
+  if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
+  if (rows.length - missing === 0)
+    throw new FixwrightError(
+      'FW_ERR_BAD_INPUT',
+      'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)',
+    );
+  return { rows, predictions, total: rows.length - missing };
+}
+
+/** Connects to the queue and says how many workers wait there. */
+async function connectQueue(queueURL: string): Promise<InstanceQueueClient> {
+  const queue = await InstanceQueueClient.connect(
+    queueURL,
+    (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`),
+    'fixwright',
+    5000,
+    { line: (text) => process.stderr.write(text) },
+  );
+  const connected = await queue.workers();
+  process.stderr.write(
+    `fixwright: queue ${redisURLForDisplay(queueURL)}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
+  );
+  return queue;
+}
+
+/** The evaluation's parts (the command's composition root): the queue or a sandbox runtime, the progress bar (started), Ctrl-C's abort. */
+async function openEvaluation(options: EvalOptions, settings: Settings, total: number): Promise<EvalParts> {
+  const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
+  const queue = options.queueURL ? await connectQueue(options.queueURL) : undefined;
+  // The submitter of a queued run starts no sandbox: it needs no Docker.
+  const runtime = queue ? undefined : await createSandboxRuntime(settings, { logger });
+  const bar = new SingleBar({
+    format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}',
+    stream: process.stderr,
+    hideCursor: true,
+    clearOnComplete: true,
+    noTTYOutput: false,
+    notTTYSchedule: 10_000,
+  });
+  bar.start(total, 0, { resolved: 0, id: '' });
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return { queue, runtime, bar, controller };
+}
+
+/** Runs every instance's verdict (here, or on the queue's workers), the progress bar counting resolved ones. */
+async function evaluate(
+  flags: EvalFlags,
+  settings: Settings,
+  options: EvalOptions,
+  work: EvalWork & { reposDir: string; bench: ReturnType<typeof benchFiguresBeside>['bench'] },
+  parts: EvalParts,
+): Promise<EvalReport> {
+  const { queue, runtime, bar, controller } = parts;
+  const { table, timeoutSeconds } = options;
+  let resolvedCount = 0;
+  return runEvaluation(
+    work.rows,
+    work.predictions,
+    {
+      runtime,
+      docker: runtime?.docker,
+      table,
+      reposDir: work.reposDir,
+      timeoutSeconds,
+      grading: gradingRule(flags.grading),
+      pip: settings.pip,
+      signal: controller.signal,
+    },
+    {
+      out: resolve(flags.out),
+      // Queued: every instance waits on the queue at once; the workers' --concurrency sets the pace.
+      workers: queue ? work.total : options.workers,
+      evaluate: queue
+        ? remoteEvaluator(queue, {
+            out: resolve(flags.out),
+            table,
+            settings: { timeoutSeconds, grading: gradingRule(flags.grading) },
+            signal: controller.signal,
+          })
+        : undefined,
+      dataset: flags.dataset,
+      predictions: flags.predictions,
+      bench: work.bench,
+      onPlan: (lines) => {
+        for (const line of lines) process.stderr.write(line);
+      },
+      onDone: (result, cached) => {
+        // Written into the run directory: its job can leave the queue.
+        if (queue && !cached) void queue.collected(result.instance_id);
+        if (result.status === 'resolved') resolvedCount += 1;
+        bar.increment(1, {
+          resolved: resolvedCount,
+          id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}`,
+        });
+      },
+    },
+  );
+}
+
+/** Per repository and overall: resolved, and the ways instances failed to be judged. */
+function printEvalSummary(report: EvalReport, out: string): void {
+  for (const [repo, r] of Object.entries(report.per_repo))
+    process.stdout.write(
+      `${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`,
+    );
+  process.stdout.write(
+    `resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(out, 'report.md')}\n`,
+  );
+}
+
+/**
+ * Ctrl-C is the user's choice: one line saying what is kept, not a stack. Queued instances no
+ * worker has started are taken off; started ones finish there, for the rerun to collect.
+ */
+async function cancellation(queue: InstanceQueueClient | undefined, out: string): Promise<FixwrightError> {
+  // Within main's 3 s: with Redis down the line still comes.
+  const queued = queue ? cancelledNote(await queue.cancelWaiting(1500)) : '';
+  await queue?.close(500);
+  return new FixwrightError(
+    'FW_ERR_CANCELLED',
+    `cancelled; finished verdicts are kept in ${resolve(out)}${queued}: rerun the same command to resume`,
+  );
+}
+
+/** The command's action: check the flags, gather the predictions, build the parts, evaluate, summarise, close. */
+async function runEval(flags: EvalFlags, setExitCode: (code: number) => void): Promise<void> {
+  const settings = loadSettings(process.env);
+  const options = evalOptions(flags, settings);
+  const work = await workToEvaluate(flags);
+  makeOutputDir(flags.out);
+  // On the queue, each worker reads repositories on its own machine (its --repos, or clones).
+  const reposDir = options.queueURL
+    ? ''
+    : await repositoriesFor(
+        work.rows.filter((r) => work.predictions.has(r.instance_id)),
+        flags.repos,
+        settings.dataDir,
+      );
+  // Predictions from `fixwright solve-dataset` carry its figures beside them: the report shows both.
+  const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
+  if (warning) process.stderr.write(`fixwright: ${warning}\n`);
+  const parts = await openEvaluation(options, settings, work.total);
+  try {
+    const report = await evaluate(flags, settings, options, { ...work, reposDir, bench }, parts);
+    parts.bar.stop();
+    printEvalSummary(report, flags.out);
+    setExitCode(0);
+  } catch (err) {
+    if (parts.controller.signal.aborted) throw await cancellation(parts.queue, flags.out);
+    throw err;
+  } finally {
+    parts.bar.stop();
+    await parts.runtime?.close();
+    await parts.queue?.close();
+  }
 }
 
 /** `fixwright eval`: official-rule verdicts for predictions, each run in the sandbox. */
@@ -67,153 +291,5 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     )
     .option('--env-table <file>', ENV_TABLE_HELP)
     .addOption(gradingOption())
-    .action(async (flags: EvalFlags) => {
-      const settings = loadSettings(process.env);
-      const workers = wholeNumber(flags.workers, '--workers', 1, 64);
-      const timeoutSeconds = Number(flags.timeout);
-      const queueURL = queueFlag(flags.queue, settings.service.redisURL, (line) => process.stderr.write(line));
-      if (!(timeoutSeconds > 0))
-        throw new FixwrightError('FW_ERR_BAD_INPUT', '--timeout must be a positive number of seconds', {
-          field: '--timeout',
-        });
-      // Read before anything runs: a bad table is one clear error, not a run of env errors.
-      const table = envTableFlag(flags.envTable);
-      // On the queue each worker builds images with its own pip settings.
-      const pipWarning = queueURL ? undefined : pipSourceWarning(table, settings.pip);
-      if (pipWarning) process.stderr.write(pipWarning);
-
-      const { rows: all, errors } = await loadEvalRows(flags.dataset, flags.split);
-      for (const e of errors) process.stderr.write(`fixwright: ${flags.dataset}:${e.line}: skipped: ${e.message}\n`);
-      const rows = selectRows(all, flags);
-      const { predictions, errors: predictionErrors } = loadPredictions(flags.predictions, rows);
-      for (const e of predictionErrors)
-        process.stderr.write(`fixwright: ${flags.predictions}:${e.line}: skipped: ${e.message}\n`);
-      const known = new Set(all.map((r) => r.instance_id));
-      const unknown = [...predictions.keys()].filter((id) => !known.has(id));
-      if (unknown.length)
-        process.stderr.write(
-          `fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`,
-        );
-      const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
-      if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
-      if (rows.length - missing === 0)
-        throw new FixwrightError(
-          'FW_ERR_BAD_INPUT',
-          'nothing to evaluate: no instance has a prediction (check --instances, --only-repos, --predictions)',
-        );
-      makeOutputDir(flags.out);
-      // On the queue, each worker reads repositories on its own machine (its --repos, or clones).
-      const reposDir = queueURL
-        ? ''
-        : await repositoriesFor(
-            rows.filter((r) => predictions.has(r.instance_id)),
-            flags.repos,
-            settings.dataDir,
-          );
-
-      // Predictions from `fixwright solve-dataset` carry its figures beside them: the report shows both.
-      const { bench, warning } = flags.predictions === 'gold' ? {} : benchFiguresBeside(flags.predictions);
-      if (warning) process.stderr.write(`fixwright: ${warning}\n`);
-      const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-      const queue = queueURL
-        ? await InstanceQueueClient.connect(
-            queueURL,
-            (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`),
-            'fixwright',
-            5000,
-            { line: (text) => process.stderr.write(text) },
-          )
-        : undefined;
-      if (queue && queueURL) {
-        const connected = await queue.workers();
-        process.stderr.write(
-          `fixwright: queue ${redisURLForDisplay(queueURL)}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
-        );
-      }
-      // The submitter of a queued run starts no sandbox: it needs no Docker.
-      const runtime = queue ? undefined : await createSandboxRuntime(settings, { logger });
-      const total = rows.length - missing;
-      const bar = new SingleBar({
-        format: 'eval {bar} {value}/{total} | resolved {resolved} | {eta_formatted} left | {id}',
-        stream: process.stderr,
-        hideCursor: true,
-        clearOnComplete: true,
-        noTTYOutput: false,
-        notTTYSchedule: 10_000,
-      });
-      let resolvedCount = 0;
-      bar.start(total, 0, { resolved: 0, id: '' });
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      try {
-        const report = await runEvaluation(
-          rows,
-          predictions,
-          {
-            runtime,
-            docker: runtime?.docker,
-            table,
-            reposDir,
-            timeoutSeconds,
-            grading: gradingRule(flags.grading),
-            pip: settings.pip,
-            signal: controller.signal,
-          },
-          {
-            out: resolve(flags.out),
-            // Queued: every instance waits on the queue at once; the workers' --concurrency sets the pace.
-            workers: queue ? total : workers,
-            evaluate: queue
-              ? remoteEvaluator(queue, {
-                  out: resolve(flags.out),
-                  table,
-                  settings: { timeoutSeconds, grading: gradingRule(flags.grading) },
-                  signal: controller.signal,
-                })
-              : undefined,
-            dataset: flags.dataset,
-            predictions: flags.predictions,
-            bench,
-            onPlan: (lines) => {
-              for (const line of lines) process.stderr.write(line);
-            },
-            onDone: (result, cached) => {
-              // Written into the run directory: its job can leave the queue.
-              if (queue && !cached) void queue.collected(result.instance_id);
-              if (result.status === 'resolved') resolvedCount += 1;
-              bar.increment(1, {
-                resolved: resolvedCount,
-                id: `${result.instance_id} ${result.status}${cached ? ' (kept)' : ''}`,
-              });
-            },
-          },
-        );
-        bar.stop();
-        for (const [repo, r] of Object.entries(report.per_repo))
-          process.stdout.write(
-            `${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`,
-          );
-        process.stdout.write(
-          `resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(flags.out, 'report.md')}\n`,
-        );
-        setExitCode(0);
-      } catch (err) {
-        // Ctrl-C is the user's choice: one line saying what is kept, not a stack.
-        if (controller.signal.aborted) {
-          // Queued instances no worker has started are taken off; started ones finish there, for the rerun to collect.
-          // Within main's 3 s: with Redis down the line still comes.
-          const queued = queue ? cancelledNote(await queue.cancelWaiting(1500)) : '';
-          await queue?.close(500);
-          throw new FixwrightError(
-            'FW_ERR_CANCELLED',
-            `cancelled; finished verdicts are kept in ${resolve(flags.out)}${queued}: rerun the same command to resume`,
-          );
-        }
-        throw err;
-      } finally {
-        bar.stop();
-        await runtime?.close();
-        await queue?.close();
-      }
-    });
+    .action((flags: EvalFlags) => runEval(flags, setExitCode));
 }
