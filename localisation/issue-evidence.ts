@@ -90,7 +90,7 @@ export function issueEvidence(
 
   // Paths written out ("see requests/sessions.py", "/usr/lib/python3/site-packages/x/y.py:12").
   const framePaths = new Set(frames.map((m) => m[1]));
-  for (const m of issue.matchAll(/(?:^|[\s`'"(\[])([~/]?(?:[\w.-]+\/)*[\w-]+\.py)\b/g)) {
+  for (const m of issue.matchAll(/(?:^|[\s`'"([])([~/]?(?:[\w.-]+\/)*[\w-]+\.py)\b/g)) {
     if (framePaths.has(m[1]!)) continue;
     const hits = filesEndingWith(m[1]!, paths);
     for (const hit of hits) add(hit, weights.path / hits.length, `mentions ${m[1]}`);

@@ -76,7 +76,7 @@ function readImport(node: Parser.SyntaxNode): PyImport[] {
   // import_from_statement
   const moduleNode = node.childForFieldName('module_name');
   let level = 0;
-  let module = '';
+  let module: string;
   if (moduleNode?.type === 'relative_import') {
     const prefix = moduleNode.namedChildren.find((c) => c.type === 'import_prefix');
     level = prefix ? prefix.text.length : 0;

@@ -210,8 +210,10 @@ export class AnalysisContainer implements Analyser {
       await docker.getImage(image).inspect();
     } catch (err) {
       if (hasDockerStatus(err, 404))
-        throw new Error(`the sandbox image ${image} is missing; build it with 'fixwright sandbox build'`);
-      throw new Error(`Docker is unreachable (${(err as Error).message}); pyflakes checks need it`);
+        throw new Error(`the sandbox image ${image} is missing; build it with 'fixwright sandbox build'`, {
+          cause: err,
+        });
+      throw new Error(`Docker is unreachable (${(err as Error).message}); pyflakes checks need it`, { cause: err });
     }
     const spec = buildContainerSpec({
       image,

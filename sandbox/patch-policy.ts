@@ -82,6 +82,7 @@ function gitHeaderPaths(rest: string): [string | undefined, string | undefined] 
 
 /** The rules one repository-relative path must keep (absolute, `..`, `.git/`, control characters). */
 export function pathViolations(path: string): PatchViolation[] {
+  // eslint-disable-next-line no-control-regex -- control characters in a path are what this rule refuses
   if (path === '' || /[\x00-\x1f]/.test(path))
     return [{ rule: 'malformed', path, message: `path ${JSON.stringify(path)} is empty or holds control characters` }];
   if (isAbsolute(path) || /^[A-Za-z]:[\\/]/.test(path))

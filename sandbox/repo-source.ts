@@ -23,7 +23,7 @@ export function checkRepoSource(source: RepoSource): RepoSource {
         field: 'repo',
       });
     const path = resolve(source.path);
-    let isDir = false;
+    let isDir: boolean;
     try {
       isDir = statSync(path).isDirectory();
     } catch {

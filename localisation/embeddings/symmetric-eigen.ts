@@ -14,7 +14,7 @@ export interface SymmetricEigen {
 
 /** sqrt(a² + b²) without overflow, as ml-matrix computes it. */
 function hypotenuse(a: number, b: number): number {
-  let r = 0;
+  let r: number;
   if (Math.abs(a) > Math.abs(b)) {
     r = b / a;
     return Math.abs(a) * Math.sqrt(1 + r * r);

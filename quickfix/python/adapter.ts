@@ -63,7 +63,7 @@ export function createPythonAdapter(analyser: Analyser, options: PythonAdapterOp
     isTopImportEdit,
     regionAround(code, line) {
       const tree = treeOf(code);
-      let node = tree.rootNode.descendantForPosition({ row: line - 1, column: 0 });
+      const node = tree.rootNode.descendantForPosition({ row: line - 1, column: 0 });
       let region = { start: line, end: line };
       for (let n: typeof node | null = node; n; n = n.parent) {
         if (n.type === 'function_definition' || n.type === 'class_definition') {

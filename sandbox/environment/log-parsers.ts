@@ -84,6 +84,7 @@ export function parseSeabornLog(log: string): Record<string, LogStatus> {
 export function parsePytestV2Log(log: string): Record<string, LogStatus> {
   const map: Record<string, LogStatus> = {};
   for (const raw of log.split('\n')) {
+    // eslint-disable-next-line no-control-regex -- the official parser strips these control characters from each line
     let line = raw.replace(/\[(\d+)m/g, '').replace(/[\x01-\x1f]/g, '');
     if (STATUSES.some((s) => line.startsWith(s))) {
       if (line.startsWith('FAILED')) line = line.replace(' - ', ' ');

@@ -101,6 +101,7 @@ describe('fixwright sandbox (CLI)', () => {
     expect(r.stderr).toMatch(
       /^building fixwright-sandbox:base\n(fixwright-sandbox:base is up to date|built fixwright-sandbox:base) .*\(recipe [0-9a-f]+\)/,
     );
+    // eslint-disable-next-line no-control-regex -- an ANSI escape (ESC [) in the output is what must not appear
     expect(r.stderr).not.toMatch(/\r|\u001b\[|✔|^- /m);
   });
 

@@ -37,7 +37,7 @@ describe('serve and worker: expected failures are one line', () => {
       });
       expect(r.code).toBe(2);
       expect(r.stdout).toBe(''); // no start-up log before the one line: the service never started
-      expect(r.stderr).not.toMatch(/internal error|    at /);
+      expect(r.stderr).not.toMatch(/internal error| {4}at /);
       expect(lines(r.stderr).filter((l) => l.startsWith('fixwright:'))).toEqual([
         `fixwright: --port ${port}: 127.0.0.1:${port} is already in use (another fixwright process?): stop what holds it or pass another --port`,
       ]);
@@ -81,7 +81,7 @@ describe('serve and worker: expected failures are one line', () => {
     expect(child.exitCode).toBeNull(); // it waits for Redis to come back
     child.kill('SIGTERM');
     await exited;
-    expect(output).not.toMatch(/    at |internal error/);
+    expect(output).not.toMatch(/ {4}at |internal error/);
     expect(output.match(/Redis is unreachable/g)).toHaveLength(1);
     expect(output).toContain(`127.0.0.1:${port}`);
   }, 30_000);
@@ -111,7 +111,7 @@ describe('reportError', () => {
 
   it('keeps the stack for bugs', () => {
     expect(report(new TypeError('x is undefined')).text).toMatch(
-      /internal error \(please report it[^]*TypeError: x is undefined\n    at /,
+      /internal error \(please report it[^]*TypeError: x is undefined\n {4}at /,
     );
   });
 });

@@ -159,6 +159,7 @@ describe('fixwright solve: output folders, repository names and expected errors'
       { OPENAI_API_KEY: KEY, FIXWRIGHT_DATA_DIR: join(out, 'data') },
     );
     expect(r.code, r.stderr).toBe(0);
+    // eslint-disable-next-line no-control-regex -- an ANSI escape (ESC [) in the output is what must not appear
     expect(r.stderr).not.toMatch(/\r|\u001b\[/);
     // Every stderr line is an event line: no "- waiting for …" spinner leftovers.
     for (const line of lines(r.stderr)) expect(line).toMatch(/^\[ *\d+\] /);
@@ -197,7 +198,7 @@ describe('fixwright solve: output folders, repository names and expected errors'
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     const after = stderr.slice(before);
-    expect(after).not.toMatch(/internal error|    at /);
+    expect(after).not.toMatch(/internal error| {4}at /);
     expect(after).toMatch(/^fixwright: cancelled/m);
     expect(JSON.parse(readFileSync(join(out, 'result.json'), 'utf8'))).toMatchObject({
       status: 'failed',

@@ -214,7 +214,10 @@ describe('LSI sparse products', () => {
         // Every fifth row empty; columns past m / 2 used only sparsely, some never.
         if (i % 5 !== 4)
           for (let c = 0; c < m; c++)
-            if (rand() < (c < m / 2 ? density : density / 10)) (cols.push(c), vals.push(value()));
+            if (rand() < (c < m / 2 ? density : density / 10)) {
+              cols.push(c);
+              vals.push(value());
+            }
         rowPtr[i + 1] = cols.length;
       }
       const a: SparseRows = { rowPtr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) };

@@ -176,7 +176,7 @@ describe('environment specs and resolution', () => {
     expect(trusted).toMatch(/pip-install\.sh --index-url 'https:\/\/pypi\.example\/simple' &&/);
     // With no index and no wheel directory configured, pip never runs (it would reach the public index).
     expect(environmentDockerfile(parseEnvironmentSpec({ packages: ['tinydep'] }))).toMatch(
-      /FIXWRIGHT_PIP_SOURCE=0 sh \/tmp\/fixwright-build\/pip-install\.sh  &&/,
+      /FIXWRIGHT_PIP_SOURCE=0 sh \/tmp\/fixwright-build\/pip-install\.sh {2}&&/,
     );
     for (const bad of ['requests==\nRUN x', 'b==\t-e', 'a\r']) {
       expect(() => parseUserSpec({ packages: [bad] }, 'api', 'untrusted'), JSON.stringify(bad)).toThrow(

@@ -24,7 +24,7 @@ export const missingColon: RuleFixer = {
       const header =
         HEADER.test(line) ||
         (/^\s*[)\]]\s*(?:->.*)?$/.test(body) && lines.slice(Math.max(0, row - 30), row).some((l) => HEADER.test(l)));
-      if (!header || /:\s*$/.test(body) || /[,(\[{\\]\s*$/.test(body)) continue;
+      if (!header || /:\s*$/.test(body) || /[,([{\\]\s*$/.test(body)) continue;
       const fixed = [...lines];
       fixed[row] = `${body}:${line.slice(body.length)}`;
       out.push({

@@ -37,7 +37,10 @@ function sparse(dense: number[][]): SparseRows {
   const vals: number[] = [];
   dense.forEach((row, i) => {
     row.forEach((v, c) => {
-      if (v !== 0) (cols.push(c), vals.push(v));
+      if (v !== 0) {
+        cols.push(c);
+        vals.push(v);
+      }
     });
     rowPtr[i + 1] = cols.length;
   });
@@ -309,7 +312,12 @@ describe('LSI sparse products in WebAssembly SIMD', () => {
       const cols: number[] = [];
       const vals: number[] = [];
       for (let i = 0; i < n; i++) {
-        if (i % 7 !== 3) for (let c = 0; c < m; c++) if (rand() < 0.05) (cols.push(c), vals.push(value()));
+        if (i % 7 !== 3)
+          for (let c = 0; c < m; c++)
+            if (rand() < 0.05) {
+              cols.push(c);
+              vals.push(value());
+            }
         rowPtr[i + 1] = cols.length;
       }
       const a: SparseRows = { rowPtr, cols: Int32Array.from(cols), vals: Float64Array.from(vals) };
