@@ -1,4 +1,5 @@
 import { type FileSummary, selectRegressionTests } from '../../localisation/index.js';
+import type { EventData } from '../../events/index.js';
 import {
   applyPatch,
   type BuiltExtensions,
@@ -9,6 +10,7 @@ import {
   putExtensionBuild,
   type PytestRunResult,
   runEnvironmentTests,
+  type TestEnvironment,
 } from '../../sandbox/index.js';
 import { attemptScore, UNTESTED_SCORE } from '../attempt-score.js';
 import type { AgentDeps } from '../deps.js';
@@ -350,6 +352,571 @@ function verdictOf(
 const merged = (runs: ReadonlyArray<PytestRunResult | undefined>) =>
   Object.assign({}, ...runs.map((r) => r?.outcomes ?? {})) as PytestRunResult['outcomes'];
 
+/** A sandbox session the tests run in. */
+type Session = Parameters<typeof runEnvironmentTests>[0];
+/** One group of equivalent candidates: tested once, in one sandbox, with its lead's diff. */
+type GroupPlan = { lead: number; members: CandidateDraft[]; diff: string };
+/** Why a candidate failed, as its record carries it. */
+type Failure = { category: FailureCategory; message: string; logs?: string };
+/** An existing-test set's run without any patch, and the files in it that finished (the checked ones). */
+type ExistingBefore = { run: PytestRunResult; checked: string[] };
+
+/** What every sandbox of one test node shares: the run's environment and its build, the judge tests, the limit. */
+interface TestRun {
+  state: AgentStateType;
+  deps: AgentDeps;
+  environment: TestEnvironment;
+  image: string | undefined;
+  /** The project's extensions, built by the baseline: each sandbox starts from them. */
+  built: BuiltExtensions | undefined;
+  /** With a build, the limits of the build's own sandbox: a patch may make it build again there. */
+  limits: { limits?: ReturnType<AgentDeps['sandbox']['extensionBuildLimits']> };
+  judges: Judge[];
+  timeoutSeconds: number;
+}
+
+/** The existing tests run for regressions: which, why, and how they fared without any patch. */
+interface ExistingTests {
+  selection: { tests: Array<{ path: string; reason: string }>; left: string[] };
+  paths: string[];
+  before: ExistingBefore | undefined;
+  checked: string[];
+  unchecked: string[];
+  /** Their limit with a patch, and how long they took without it. */
+  timeout: number;
+  tookSeconds: number;
+}
+
+/** What one group's sandbox ran with its patch: the judges, and the existing tests (`files`, under `limit` seconds). */
+interface PatchedRun {
+  after: Map<string, PytestRunResult>;
+  afterExisting: PytestRunResult | undefined;
+  files: readonly string[];
+  limit: number;
+}
+
+/** What one group's sandbox found; the verdict is decided once every group has run. */
+interface GroupRun {
+  verdicts: Map<string, TestVerdict>;
+  regressions: string[];
+  hungMessage?: string;
+  regressionLogs?: string;
+}
+
+/** The judges that decide, and how each group fared with each. */
+interface Binding {
+  /** Judges that fail without any patch and do not break in their own code with every candidate. */
+  valid: Judge[];
+  fromReproduce: Judge[];
+  /** The judges a proven candidate must pass every one of. */
+  binding: Judge[];
+  passes: (lead: number, j: Judge) => boolean;
+  brokenEverywhere: (j: Judge) => boolean;
+}
+
+/** Selects among the rated candidates; `perCandidate` holds what the attempt record takes from its winner's test run. */
+function finishWith(
+  state: AgentStateType,
+  deps: AgentDeps,
+  records: CandidateRecord[],
+  judges: JudgeTest[],
+  perCandidate: Record<number, Partial<AttemptRecord>> = {},
+) {
+  const selection = selectCandidate(records, judges);
+  const winner = records.find((c) => c.candidate === selection.winner) ?? records[0]!;
+  const draft = state.drafts.find((d) => d.candidate === winner.candidate);
+  const record: AttemptRecord = {
+    attempt: state.attempt,
+    candidate: winner.candidate,
+    diff: winner.diff,
+    tests: [],
+    score: winner.score,
+    ...(winner.failure ? { failure: winner.failure } : {}),
+    ...(perCandidate[winner.candidate] ?? {}),
+    candidates: [...records].sort((a, b) => a.candidate - b.candidate),
+    selection,
+  };
+  emitSelection(deps, record);
+  return { current: record, attempts: [record], ...(draft ? { answer: draft.answer } : {}) };
+}
+
+/** Every candidate untested for one reason the whole attempt shares (no environment, extensions that did not build). */
+function untestedAttempt(state: AgentStateType, deps: AgentDeps, message: string) {
+  const failure = { category: 'sandbox_error' as const, message };
+  return finishWith(
+    state,
+    deps,
+    state.drafts.map((d) =>
+      untestedCandidate(d.diff ? { ...d, failure } : d, d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer),
+    ),
+    [],
+  );
+}
+
+/** A cancellation (the run's signal, or a sandbox cancelled under it): never turned into a candidate's failure. */
+function isCancel(deps: AgentDeps, err: unknown): boolean {
+  return (err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted === true;
+}
+
+/**
+ * After a patch: the extensions it changed are built again in the patch's sandbox. A build that
+ * fails is logged and the tests run on what it left, as the official harness's failed install.
+ */
+async function rebuildAfterPatch(t: TestRun, session: Session): Promise<void> {
+  if (!t.built) return;
+  const rebuild = await checkExtensionBuild(session, t.environment, t.deps.signal);
+  if (rebuild.failed) t.deps.events.emit('log', { step: 'test', level: 'warn', message: rebuild.failed.slice(-2000) });
+}
+
+/** Runs test targets in the environment (none: nothing runs), on the run's clock. */
+function runTests(
+  t: TestRun,
+  session: Session,
+  targets: string[],
+  options: { timeout?: number; existing?: boolean } = {},
+): Promise<PytestRunResult | undefined> {
+  const { deps, environment } = t;
+  return targets.length
+    ? busy(
+        deps.run.clock,
+        'test',
+        () =>
+          runEnvironmentTests(session, environment, targets, {
+            timeoutSeconds: options.timeout ?? t.timeoutSeconds,
+            signal: deps.signal,
+            // One file that does not import must not stop pytest before the others run.
+            ...((options.existing || targets.length > 1) && isPytestCommand(environment.testCmd)
+              ? { extraArgs: ['--continue-on-collection-errors'] }
+              : {}),
+          }),
+        (r) => r.exec.durationMs,
+      )
+    : Promise.resolve(undefined);
+}
+
+/** Every judge test in one run where the ids say which file each outcome is of; one run per file otherwise, or when the run was cut short. */
+async function runJudges(t: TestRun, session: Session, list: readonly Judge[]): Promise<Map<string, PytestRunResult>> {
+  const out = new Map<string, PytestRunResult>();
+  if (list.length === 0) return out;
+  if (list.length > 1 && isPytestCommand(t.environment.testCmd)) {
+    const all = (await runTests(
+      t,
+      session,
+      list.map((j) => j.path),
+    ))!;
+    if (!all.timedOut && !all.crashed && all.consistent) {
+      for (const j of list) out.set(j.path, fileRun(all, j.path));
+      return out;
+    }
+  }
+  for (const j of list) out.set(j.path, (await runTests(t, session, [j.path]))!);
+  return out;
+}
+
+/** The environment's files and the judge tests in one exec (the judges last, so they win). */
+async function putJudges(t: TestRun, session: Session): Promise<void> {
+  if (t.built) await putExtensionBuild(session, t.built);
+  await prepareCheckout(session, t.environment, Object.fromEntries(t.judges.map((j) => [j.path, j.content])));
+}
+
+/** The existing tests' limit with a patch: twice what they took without it, as time on a shared machine varies (at most 3x the limit). */
+function existingLimit(timeoutSeconds: number, without: { run: PytestRunResult } | undefined) {
+  const tookSeconds = (without?.run.exec.durationMs ?? 0) / 1000;
+  return { tookSeconds, timeout: Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30)) };
+}
+
+/** Groups of equivalent candidates (the same key), each under its first member: each group is tested once. */
+function candidateGroups(tested: readonly CandidateDraft[]): Map<number, CandidateDraft[]> {
+  const groups = new Map<number, CandidateDraft[]>();
+  for (const d of tested) {
+    const lead = tested.find((o) => o.key === d.key)!.candidate;
+    groups.set(lead, [...(groups.get(lead) ?? []), d]);
+  }
+  return groups;
+}
+
+/**
+ * The existing tests every group runs: the union of those that reach what each group's diff
+ * touches, so no candidate wins by being checked less.
+ */
+function regressionSelectionFor(deps: AgentDeps, plans: readonly GroupPlan[]) {
+  const snapshotFiles = deps.run.snapshot?.files ?? [];
+  const selections = plans.map(({ diff }) => {
+    const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
+    const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(
+      0,
+      40,
+    );
+    // The localiser parsed these files already: no attempt parses the repository again.
+    return regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
+  });
+  return unionOfSelections(selections, MAX_REGRESSION_FILES + MAX_EXTRA_REGRESSION_FILES);
+}
+
+/** A judge's key among the runs without a patch: its path and its normalised content. */
+const judgeKey = (j: Judge) => `${j.path}\u0000${j.key}`;
+
+/**
+ * Without any patch, in a sandbox of its own that runs beside the candidates' (the pool bounds how
+ * many run at once): the judge tests and the existing tests, each once per run. A failure is the
+ * error every candidate is then untested with.
+ */
+function runWithoutPatch(
+  t: TestRun,
+  newJudges: readonly Judge[],
+  regression: { paths: string[]; setKey: string; isNew: boolean },
+): Promise<{ error?: string }> {
+  const { deps } = t;
+  const judgeBefore = deps.run.judgeBefore!;
+  const regressionBefore = deps.run.regressionBefore!;
+  if (newJudges.length === 0 && !regression.isNew) return Promise.resolve({});
+  return deps.sandbox
+    .withSandbox(
+      { repo: deps.repo, image: t.image, leaseSeconds: t.timeoutSeconds * (4 + newJudges.length) + 120, ...t.limits },
+      async (session) => {
+        if (t.built) await putExtensionBuild(session, t.built);
+        await prepareCheckout(session, t.environment, Object.fromEntries(newJudges.map((j) => [j.path, j.content])));
+        for (const [path, result] of await runJudges(t, session, newJudges))
+          judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
+        // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
+        if (regression.isNew) {
+          const first = (await runTests(t, session, regression.paths, { existing: true }))!;
+          const collected = regression.paths.filter(
+            (p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)),
+          );
+          regressionBefore.set(regression.setKey, {
+            run: first,
+            checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected,
+          });
+        }
+      },
+    )
+    .then(
+      () => ({}),
+      (err) => {
+        if (isCancel(deps, err)) throw err;
+        return { error: (err as Error).message };
+      },
+    );
+}
+
+/**
+ * One group's sandbox: its patch applied (how it applied is kept in `applyResults`, told later),
+ * the extensions rebuilt, every judge test run, then the existing tests.
+ */
+function runGroup(
+  t: TestRun,
+  plan: GroupPlan,
+  existing: { known: ExistingBefore | undefined; paths: string[] },
+  applyResults: Map<number, EventData<'apply_result'>>,
+): Promise<PatchedRun | { applyFailed: string }> {
+  const { deps, judges, timeoutSeconds } = t;
+  const { known } = existing;
+  return deps.sandbox.withSandbox(
+    { repo: deps.repo, image: t.image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120, ...t.limits },
+    async (session): Promise<PatchedRun | { applyFailed: string }> => {
+      await putJudges(t, session);
+      const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
+      applyResults.set(plan.lead, {
+        attempt: t.state.attempt,
+        candidate: plan.lead,
+        ok: applied.ok,
+        ...(applied.ok ? { method: applied.method } : { message: applied.message }),
+      });
+      if (!applied.ok) return { applyFailed: applied.message };
+      await rebuildAfterPatch(t, session);
+      const after = await runJudges(t, session, judges);
+      // The set's run without the patch is still going: every file of the set runs under the plain
+      // limit, which stands only where it is what the checked files under their own limit would
+      // have been (standsAsRuled); otherwise those run again in a sandbox of their own.
+      const files = known ? known.checked : existing.paths;
+      const limit = known ? existingLimit(timeoutSeconds, known).timeout : timeoutSeconds;
+      return {
+        after,
+        afterExisting: await runTests(t, session, [...files], { timeout: limit, existing: true }),
+        files,
+        limit,
+      };
+    },
+  );
+}
+
+/** The checked files again, with the patch, in a fresh sandbox, under the rule's limit. */
+function rerunExisting(t: TestRun, plan: GroupPlan, existing: ExistingTests): Promise<PytestRunResult | undefined> {
+  const { deps, judges, timeoutSeconds } = t;
+  if (existing.checked.length === 0) return Promise.resolve(undefined);
+  return deps.sandbox.withSandbox(
+    { repo: deps.repo, image: t.image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120, ...t.limits },
+    async (session) => {
+      await putJudges(t, session);
+      const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
+      if (!applied.ok) throw new Error(`the patch applied once and then did not: ${applied.message}`);
+      await rebuildAfterPatch(t, session);
+      // As in every other sandbox: the judges run first, so the existing tests see what they leave behind.
+      await runJudges(t, session, judges);
+      return runTests(t, session, existing.checked, { timeout: existing.timeout, existing: true });
+    },
+  );
+}
+
+/**
+ * Each group's patched run as the verdict takes it: the run itself where its existing tests stand
+ * as ruled, else with them run again; a group whose sandbox failed or whose patch did not apply is
+ * recorded untested through `untested`.
+ */
+async function patchedRuns(
+  t: TestRun,
+  plans: readonly GroupPlan[],
+  settled: ReadonlyArray<PromiseSettledResult<PatchedRun | { applyFailed: string }>>,
+  existing: ExistingTests,
+  skip: (plan: GroupPlan) => boolean,
+  untested: (plan: GroupPlan, failure: Failure, score: number) => void,
+): Promise<Map<number, PatchedRun>> {
+  const patched = new Map<number, PatchedRun>();
+  await Promise.all(
+    plans.map(async (plan, i) => {
+      const outcome = settled[i]!;
+      if (skip(plan)) return;
+      if (outcome.status === 'rejected')
+        return untested(
+          plan,
+          { category: 'sandbox_error', message: (outcome.reason as Error).message },
+          UNTESTED_SCORE.sandboxError,
+        );
+      if ('applyFailed' in outcome.value)
+        return untested(
+          plan,
+          { category: 'patch_does_not_apply', message: outcome.value.applyFailed },
+          UNTESTED_SCORE.doesNotApply,
+        );
+      if (standsAsRuled(outcome.value, existing.checked, existing.timeout))
+        return void patched.set(plan.lead, outcome.value);
+      try {
+        patched.set(plan.lead, {
+          ...outcome.value,
+          afterExisting: await rerunExisting(t, plan, existing),
+          files: existing.checked,
+          limit: existing.timeout,
+        });
+      } catch (err) {
+        if (isCancel(t.deps, err)) throw err;
+        untested(plan, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
+      }
+    }),
+  );
+  return patched;
+}
+
+/** Why each existing test file was not checked: it did not collect, crash or finish without the patch, or it was beyond the set. */
+function uncheckedReasons(existing: ExistingTests, timeoutSeconds: number) {
+  return [
+    ...existing.unchecked.map((path) => ({
+      path,
+      reason: existing.before?.run.collectionErrors.some((e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`))
+        ? 'does not collect without the patch'
+        : existing.before?.run.crashed
+          ? 'pytest crashed before finishing it without the patch'
+          : `did not finish within ${timeoutSeconds}s without the patch`,
+    })),
+    ...existing.selection.left.map((path) => ({
+      path,
+      reason: `not run: beyond the ${existing.paths.length} most relevant test files`,
+    })),
+  ];
+}
+
+/**
+ * One group's findings: each judge's verdict, the existing tests that newly fail (less those a judge
+ * redefines), and a hang or crash the patch brings; told in a `test_result` event.
+ */
+function groupRunOf(
+  t: TestRun,
+  plan: GroupPlan,
+  found: PatchedRun,
+  before: Map<string, PytestRunResult | undefined>,
+  existing: ExistingTests,
+): GroupRun {
+  const { deps, judges, timeoutSeconds, environment } = t;
+  const { after, afterExisting } = found;
+  const beforeChecked = existing.before && onlyFiles(existing.before.run, existing.checked);
+  const judgeAfter = judges.length
+    ? ({ ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult)
+    : undefined;
+  const judgeBeforeAll = judges.length
+    ? ({ ...before.get(judges[0]!.path)!, outcomes: merged([...before.values()]) } as PytestRunResult)
+    : undefined;
+  // An existing test a judge test redefines (the same test name) is superseded by it: the fix is
+  // meant to change what the old version asserts. Any other newly failing test is a regression.
+  const { regressions, superseded } = supersede(newlyFailing(beforeChecked, afterExisting), judgeAfter, judgeBeforeAll);
+  // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
+  const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
+  const verdicts = new Map(
+    judges.map((j) => [j.path, verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds)]),
+  );
+  const primary =
+    judges.find(
+      (j) => verdicts.get(j.path)!.failedBefore && verdicts.get(j.path)!.failure?.category !== 'repro_broken',
+    ) ?? judges[0];
+  deps.events.emit('test_result', {
+    attempt: t.state.attempt,
+    candidate: plan.lead,
+    candidates: plan.members.map((m) => m.candidate),
+    environment: environment.key,
+    reproduction: judges.map((j) => j.path),
+    judges: judges.map((j) => ({
+      path: j.path,
+      source: j.source,
+      failed_before: verdicts.get(j.path)!.failedBefore,
+      passed_after: verdicts.get(j.path)!.passedAfter,
+      failure: verdicts.get(j.path)!.failure?.category ?? null,
+    })),
+    // The exit code and output shown are the primary judge's (the first that failed without the patch).
+    before: judgeBeforeAll &&
+      primary && {
+        outcomes: judgeBeforeAll.outcomes,
+        exit_code: before.get(primary.path)?.exec.exitCode,
+        output: output(before.get(primary.path)!),
+      },
+    after: judgeAfter &&
+      primary && {
+        outcomes: judgeAfter.outcomes,
+        exit_code: after.get(primary.path)?.exec.exitCode,
+        timed_out: [...after.values()].some((r) => r.timedOut),
+        output: output(after.get(primary.path)!),
+      },
+    existing: existing.checked,
+    existing_why: existing.selection.tests,
+    existing_unchecked: uncheckedReasons(existing, timeoutSeconds),
+    existing_after: afterExisting && {
+      outcomes: afterExisting.outcomes,
+      exit_code: afterExisting.exec.exitCode,
+      timed_out: afterExisting.timedOut,
+      output: output(afterExisting),
+    },
+    regressions,
+    superseded,
+  });
+  const hungMessage = !hung
+    ? undefined
+    : afterExisting!.crashed
+      ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
+      : `regression: existing tests ran past ${Math.round(existing.timeout)}s with the patch, though they finished in ${Math.round(existing.tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
+  return { verdicts, regressions, hungMessage, regressionLogs: afterExisting && tail(afterExisting.exec.stdout.text) };
+}
+
+/**
+ * Which judges decide. A judge is valid when it fails without any patch. The reproduction step's
+ * tests were written before any fix was seen: when one of them is valid, those judge alone, and a
+ * proven candidate must pass every one. Otherwise the candidates' own tests judge, each only if some
+ * candidate passes it (one that no fix passes may assert the wrong thing), and a proven candidate
+ * must pass every such test: candidates whose tests contradict each other prove nothing.
+ */
+function bindingJudges(
+  judges: readonly Judge[],
+  before: Map<string, PytestRunResult | undefined>,
+  runs: Map<number, GroupRun>,
+): Binding {
+  const passes = (lead: number, j: Judge) => {
+    const v = runs.get(lead)?.verdicts.get(j.path);
+    return v !== undefined && !v.failure;
+  };
+  const brokenEverywhere = (j: Judge) =>
+    runs.size > 0 && [...runs.values()].every((r) => r.verdicts.get(j.path)?.failure?.category === 'repro_broken');
+  // A test that breaks in its own code with every candidate judges nothing, however it failed without a patch.
+  const valid = judges.filter((j) => {
+    const b = before.get(j.path);
+    return b !== undefined && !reproductionPassed(b) && !brokenEverywhere(j);
+  });
+  const fromReproduce = valid.filter((j) => j.source === 'reproduce');
+  const binding =
+    fromReproduce.length > 0 ? fromReproduce : valid.filter((j) => [...runs.keys()].some((lead) => passes(lead, j)));
+  return { valid, fromReproduce, binding, passes, brokenEverywhere };
+}
+
+/** Why one group's candidates are not a proven fix: no judge, no judge passed, a hang or crash, or regressions; none when proven. */
+function groupFailure(
+  judges: readonly Judge[],
+  clash: string | undefined,
+  plan: GroupPlan,
+  found: GroupRun,
+  b: Binding,
+): Failure | undefined {
+  const verdictFor = (j: Judge) => found.verdicts.get(j.path)!;
+  const proven = b.binding.length > 0 && b.binding.every((j) => b.passes(plan.lead, j));
+  const firstFailing = b.binding.find((j) => !b.passes(plan.lead, j));
+  const primary = b.valid.find((j) => verdictFor(j).failure?.category !== 'repro_broken') ?? judges[0];
+  if (judges.length === 0) {
+    return {
+      category: 'no_reproduction_test',
+      message: clash
+        ? `the reproduction test must be a new file, and ${clash} already exists; name a new one`
+        : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
+    };
+  } else if (!proven) {
+    return (
+      (firstFailing ? verdictFor(firstFailing).failure : primary ? verdictFor(primary).failure : undefined) ?? {
+        category: 'repro_still_fails',
+        message: 'no candidate passes any of the reproduction tests that fail without a patch',
+      }
+    );
+  } else if (found.hungMessage)
+    return { category: 'regression', message: found.hungMessage, logs: found.regressionLogs };
+  else if (found.regressions.length > 0) {
+    return {
+      category: 'regression',
+      message: `regression: existing tests newly fail with the patch: ${found.regressions.slice(0, 5).join(', ')}${found.regressions.length > 5 ? ` and ${found.regressions.length - 5} more` : ''}`,
+      logs: found.regressionLogs,
+    };
+  }
+  return undefined;
+}
+
+/** One group's score and what its attempt record would take from its test run. */
+function groupScore(t: TestRun, plan: GroupPlan, found: GroupRun, b: Binding, selection: ExistingTests['selection']) {
+  const verdictFor = (j: Judge) => found.verdicts.get(j.path)!;
+  const proven = b.binding.length > 0 && b.binding.every((j) => b.passes(plan.lead, j));
+  // A test broken in its own code proved nothing, whatever it did before.
+  const testProved = b.valid.some((j) => verdictFor(j).failure?.category !== 'repro_broken');
+  const testsPassed = b.valid.filter((j) => b.passes(plan.lead, j)).length;
+  const score = attemptScore({
+    reproFailedBefore: testProved,
+    reproPassedAfter: proven,
+    regressions: found.regressions.length + (found.hungMessage ? 1 : 0),
+    diffChars: plan.diff.length,
+  });
+  const extra: Partial<AttemptRecord> = {
+    reproFailedBefore: b.valid.length > 0,
+    reproPassedAfter: proven,
+    regressions: found.regressions,
+    regressionTests: selection.tests,
+    tests: t.judges.map((j) => ({ path: j.path, content: j.content })),
+  };
+  return { testsPassed, score, extra };
+}
+
+/** Each judge test as the selection reports it: valid, or why it does not judge. */
+function judgeSummary(
+  judges: readonly Judge[],
+  before: Map<string, PytestRunResult | undefined>,
+  b: Binding,
+): JudgeTest[] {
+  return judges.map((j) => {
+    const run = before.get(j.path);
+    const why = !run
+      ? 'did not run without the patch'
+      : reproductionPassed(run)
+        ? 'passes without any patch, so it shows no bug'
+        : b.brokenEverywhere(j)
+          ? 'breaks in its own code with every candidate'
+          : !b.binding.includes(j)
+            ? b.fromReproduce.length > 0
+              ? "a candidate's own test: the reproduction step's tests decide"
+              : 'no candidate passes it'
+            : undefined;
+    return { path: j.path, source: j.source, valid: why === undefined, ...(why ? { why } : {}) };
+  });
+}
+
 /**
  * Proves an attempt's candidates in the project's environment. Every judge test (the reproduction
  * step's and each candidate's own, de-duplicated) runs once without any patch, in one sandbox with
@@ -363,43 +930,8 @@ const merged = (runs: ReadonlyArray<PytestRunResult | undefined>) =>
  */
 export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<AgentUpdate> {
   const drafts = state.drafts;
-  const tested = drafts.filter((d) => d.diff);
   const prepared = deps.run.environment;
-  /** Selects among the rated candidates; `perCandidate` holds what the attempt record takes from its winner's test run. */
-  const finishWith = (
-    records: CandidateRecord[],
-    judges: JudgeTest[],
-    perCandidate: Record<number, Partial<AttemptRecord>> = {},
-  ) => {
-    const selection = selectCandidate(records, judges);
-    const winner = records.find((c) => c.candidate === selection.winner) ?? records[0]!;
-    const draft = drafts.find((d) => d.candidate === winner.candidate);
-    const record: AttemptRecord = {
-      attempt: state.attempt,
-      candidate: winner.candidate,
-      diff: winner.diff,
-      tests: [],
-      score: winner.score,
-      ...(winner.failure ? { failure: winner.failure } : {}),
-      ...(perCandidate[winner.candidate] ?? {}),
-      candidates: [...records].sort((a, b) => a.candidate - b.candidate),
-      selection,
-    };
-    emitSelection(deps, record);
-    return { current: record, attempts: [record], ...(draft ? { answer: draft.answer } : {}) };
-  };
-  if (!prepared) {
-    const failure = { category: 'sandbox_error' as const, message: 'no environment was resolved for this run' };
-    return finishWith(
-      drafts.map((d) =>
-        untestedCandidate(
-          d.diff ? { ...d, failure } : d,
-          d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer,
-        ),
-      ),
-      [],
-    );
-  }
+  if (!prepared) return untestedAttempt(state, deps, 'no environment was resolved for this run');
   const { environment, image } = prepared;
   // The baseline built (and cached) the project's extensions: each sandbox below starts from them.
   let built: BuiltExtensions | undefined;
@@ -407,106 +939,31 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     built = await deps.sandbox.prepareExtensionBuild(environment, { image, repo: deps.repo, signal: deps.signal });
   } catch (err) {
     if (deps.signal?.aborted) throw err;
-    const failure = {
-      category: 'sandbox_error' as const,
-      message: `the project's extensions did not build: ${(err as Error).message}`,
-    };
-    return finishWith(
-      drafts.map((d) =>
-        untestedCandidate(
-          d.diff ? { ...d, failure } : d,
-          d.diff ? UNTESTED_SCORE.sandboxError : UNTESTED_SCORE.noAnswer,
-        ),
-      ),
-      [],
-    );
+    return untestedAttempt(state, deps, `the project's extensions did not build: ${(err as Error).message}`);
   }
-  /**
-   * After a patch: the extensions it changed are built again in the patch's sandbox. A build that
-   * fails is logged and the tests run on what it left, as the official harness's failed install.
-   */
-  const rebuildAfterPatch = async (session: Parameters<typeof runEnvironmentTests>[0]) => {
-    if (!built) return;
-    const rebuild = await checkExtensionBuild(session, environment, deps.signal);
-    if (rebuild.failed) deps.events.emit('log', { step: 'test', level: 'warn', message: rebuild.failed.slice(-2000) });
-  };
-  /** With a build, the limits of the build's own sandbox: a patch may make it build again there. */
   const limits = environment.build ? { limits: deps.sandbox.extensionBuildLimits() } : {};
-  const snapshotFiles = deps.run.snapshot?.files ?? [];
-  const existing = new Set(snapshotFiles.map((f) => f.path));
-  const { judges, clash } = judgeTests(state.reproTests, drafts, existing);
-  const timeoutSeconds = deps.testTimeoutSeconds;
-  const run = (
-    session: Parameters<typeof runEnvironmentTests>[0],
-    targets: string[],
-    options: { timeout?: number; existing?: boolean } = {},
-  ) =>
-    targets.length
-      ? busy(
-          deps.run.clock,
-          'test',
-          () =>
-            runEnvironmentTests(session, environment, targets, {
-              timeoutSeconds: options.timeout ?? timeoutSeconds,
-              signal: deps.signal,
-              // One file that does not import must not stop pytest before the others run.
-              ...((options.existing || targets.length > 1) && isPytestCommand(environment.testCmd)
-                ? { extraArgs: ['--continue-on-collection-errors'] }
-                : {}),
-            }),
-          (r) => r.exec.durationMs,
-        )
-      : Promise.resolve(undefined);
-  /** Every judge test in one run where the ids say which file each outcome is of; one run per file otherwise, or when the run was cut short. */
-  const runJudges = async (
-    session: Parameters<typeof runEnvironmentTests>[0],
-    list: readonly Judge[],
-  ): Promise<Map<string, PytestRunResult>> => {
-    const out = new Map<string, PytestRunResult>();
-    if (list.length === 0) return out;
-    if (list.length > 1 && isPytestCommand(environment.testCmd)) {
-      const all = (await run(
-        session,
-        list.map((j) => j.path),
-      ))!;
-      if (!all.timedOut && !all.crashed && all.consistent) {
-        for (const j of list) out.set(j.path, fileRun(all, j.path));
-        return out;
-      }
-    }
-    for (const j of list) out.set(j.path, (await run(session, [j.path]))!);
-    return out;
+  const existingFiles = new Set((deps.run.snapshot?.files ?? []).map((f) => f.path));
+  const { judges, clash } = judgeTests(state.reproTests, drafts, existingFiles);
+  const t: TestRun = {
+    state,
+    deps,
+    environment,
+    image,
+    built,
+    limits,
+    judges,
+    timeoutSeconds: deps.testTimeoutSeconds,
   };
 
-  // Each group of equivalent candidates is tested once. Every group runs the same existing tests (the
-  // union of those that reach what each touches), so no candidate wins by being checked less.
-  const groups = new Map<number, CandidateDraft[]>();
-  for (const d of tested) {
-    const lead = tested.find((o) => o.key === d.key)!.candidate;
-    groups.set(lead, [...(groups.get(lead) ?? []), d]);
-  }
-  const selections = [...groups.values()].map((members) => {
-    const diff = members[0]!.diff!;
-    const touched = [...diff.matchAll(/^diff --git a\/\S+ b\/(\S+\.py)$/gm)].map((m) => m[1]!);
-    const names = [...new Set([...enclosingNames(diff, deps.run.index?.summaries ?? []), ...changedNames(diff)])].slice(
-      0,
-      40,
-    );
-    // The localiser parsed these files already: no attempt parses the repository again.
-    return regressionTargets(snapshotFiles, touched, names, deps.run.index?.summaries);
-  });
-  const regressionSelection = unionOfSelections(selections, MAX_REGRESSION_FILES + MAX_EXTRA_REGRESSION_FILES);
-  const regressionPaths = regressionSelection.tests.map((t) => t.path);
+  const groups = candidateGroups(drafts.filter((d) => d.diff));
+  const plans: GroupPlan[] = [...groups].map(([lead, members]) => ({ lead, members, diff: members[0]!.diff! }));
+  const selection = regressionSelectionFor(deps, plans);
+  const regressionPaths = selection.tests.map((s) => s.path);
   const setKey = regressionPaths.join('\n');
-  const plans = [...groups].map(([lead, members]) => ({ lead, members, diff: members[0]!.diff! }));
 
   // Without any patch: the judge tests and the existing tests, each once per run.
-  const judgeKey = (j: Judge) => `${j.path}\u0000${j.key}`;
   const judgeBefore = (deps.run.judgeBefore ??= new Map<string, PytestRunResult>());
-  const regressionBefore = (deps.run.regressionBefore ??= new Map<
-    string,
-    { run: PytestRunResult; checked: string[] }
-  >());
+  const regressionBefore = (deps.run.regressionBefore ??= new Map<string, ExistingBefore>());
   const newJudges = judges.filter((j) => !judgeBefore.has(judgeKey(j)));
   const newSet = setKey !== '' && !regressionBefore.has(setKey);
   const records = new Map<number, CandidateRecord>();
@@ -524,108 +981,20 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     tokens: d.tokens,
     costUsd: d.costUsd,
   });
-  const untested = (
-    plan: (typeof plans)[number],
-    failure: { category: FailureCategory; message: string },
-    score: number,
-  ) => {
+  const untested = (plan: GroupPlan, failure: Failure, score: number) => {
     for (const d of plan.members) records.set(d.candidate, { ...base(d, plan.lead), failure, score });
   };
-  const isCancel = (err: unknown) =>
-    (err as { code?: string }).code === 'FW_ERR_CANCELLED' || deps.signal?.aborted === true;
-  /** The existing tests' limit with a patch: twice what they took without it, as time on a shared machine varies (at most 3x the limit). */
-  const existingLimit = (without: { run: PytestRunResult } | undefined) => {
-    const tookSeconds = (without?.run.exec.durationMs ?? 0) / 1000;
-    return { tookSeconds, timeout: Math.min(3 * timeoutSeconds, Math.max(timeoutSeconds, 2 * tookSeconds + 30)) };
-  };
-  const putJudges = async (session: Parameters<typeof runEnvironmentTests>[0]) => {
-    // The environment's files and the judge tests in one exec (the judges last, so they win).
-    if (built) await putExtensionBuild(session, built);
-    await prepareCheckout(session, environment, Object.fromEntries(judges.map((j) => [j.path, j.content])));
-  };
 
-  // Without any patch, in a sandbox of its own that runs beside the candidates' (the pool bounds how
-  // many run at once): the judge tests and the existing tests, each once per run.
-  const withoutPatch: Promise<{ error?: string }> =
-    newJudges.length > 0 || newSet
-      ? deps.sandbox
-          .withSandbox(
-            { repo: deps.repo, image, leaseSeconds: timeoutSeconds * (4 + newJudges.length) + 120, ...limits },
-            async (session) => {
-              if (built) await putExtensionBuild(session, built);
-              await prepareCheckout(
-                session,
-                environment,
-                Object.fromEntries(newJudges.map((j) => [j.path, j.content])),
-              );
-              for (const [path, result] of await runJudges(session, newJudges))
-                judgeBefore.set(judgeKey(newJudges.find((j) => j.path === path)!), result);
-              // Files that do not finish within the limit, or do not even collect, without the patch are left unchecked (and said so).
-              if (newSet) {
-                const first = (await run(session, regressionPaths, { existing: true }))!;
-                const collected = regressionPaths.filter(
-                  (p) => !first.collectionErrors.some((e) => e.nodeid === p || e.nodeid.startsWith(`${p}::`)),
-                );
-                regressionBefore.set(setKey, {
-                  run: first,
-                  checked: first.timedOut || first.crashed ? completedFiles(first, collected) : collected,
-                });
-              }
-            },
-          )
-          .then(
-            () => ({}),
-            (err) => {
-              if (isCancel(err)) throw err;
-              return { error: (err as Error).message };
-            },
-          )
-      : Promise.resolve({});
-
-  /** What one group's sandbox ran with its patch: the judges, and the existing tests (`files`, under `limit` seconds). */
-  interface PatchedRun {
-    after: Map<string, PytestRunResult>;
-    afterExisting: PytestRunResult | undefined;
-    files: readonly string[];
-    limit: number;
-  }
-  const known = regressionBefore.get(setKey);
+  const withoutPatch = runWithoutPatch(t, newJudges, { paths: regressionPaths, setKey, isNew: newSet });
   /** How each group's patch applied, told once every sandbox is done: in candidate order, and only for candidates that are judged. */
-  const applyResults = new Map<number, Record<string, unknown>>();
-  const runGroup = (plan: (typeof plans)[number]) =>
-    deps.sandbox.withSandbox(
-      { repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120, ...limits },
-      async (session): Promise<PatchedRun | { applyFailed: string }> => {
-        await putJudges(session);
-        const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
-        applyResults.set(plan.lead, {
-          attempt: state.attempt,
-          candidate: plan.lead,
-          ok: applied.ok,
-          ...(applied.ok ? { method: applied.method } : { message: applied.message }),
-        });
-        if (!applied.ok) return { applyFailed: applied.message };
-        await rebuildAfterPatch(session);
-        const after = await runJudges(session, judges);
-        // The set's run without the patch is still going: every file of the set runs under the plain
-        // limit, which stands only where it is what the checked files under their own limit would
-        // have been (standsAsRuled); otherwise those run again in a sandbox of their own.
-        const files = known ? known.checked : regressionPaths;
-        const limit = known ? existingLimit(known).timeout : timeoutSeconds;
-        return {
-          after,
-          afterExisting: await run(session, [...files], { timeout: limit, existing: true }),
-          files,
-          limit,
-        };
-      },
-    );
+  const applyResults = new Map<number, EventData<'apply_result'>>();
+  const known = regressionBefore.get(setKey);
   // Every sandbox is waited for, so none is left running when a cancellation ends the node.
   const [[beforeSettled], settled] = await Promise.all([
     Promise.allSettled([withoutPatch]),
-    Promise.allSettled(plans.map(runGroup)),
+    Promise.allSettled(plans.map((plan) => runGroup(t, plan, { known, paths: regressionPaths }, applyResults))),
   ]);
-  const cancelled = [beforeSettled!, ...settled].find((s) => s.status === 'rejected' && isCancel(s.reason));
+  const cancelled = [beforeSettled!, ...settled].find((s) => s.status === 'rejected' && isCancel(deps, s.reason));
   if (cancelled) throw (cancelled as PromiseRejectedResult).reason;
   const beforeError =
     beforeSettled!.status === 'fulfilled' ? beforeSettled!.value.error : (beforeSettled!.reason as Error).message;
@@ -637,228 +1006,30 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
   const before = new Map(judges.map((j) => [j.path, judgeBefore.get(judgeKey(j))]));
   const existingBefore = regressionBefore.get(setKey);
   const checked = existingBefore?.checked ?? [];
-  const unchecked = regressionPaths.filter((p) => !checked.includes(p));
-  const { tookSeconds, timeout: existingTimeout } = existingLimit(existingBefore);
-  /** The checked files again, with the patch, in a fresh sandbox, under the rule's limit. */
-  const rerunExisting = (plan: (typeof plans)[number]) =>
-    checked.length === 0
-      ? Promise.resolve(undefined)
-      : deps.sandbox.withSandbox(
-          { repo: deps.repo, image, leaseSeconds: timeoutSeconds * (5 + judges.length) + 120, ...limits },
-          async (session) => {
-            await putJudges(session);
-            const applied = await applyPatch(session, plan.diff, { timeoutSeconds: 60 });
-            if (!applied.ok) throw new Error(`the patch applied once and then did not: ${applied.message}`);
-            await rebuildAfterPatch(session);
-            // As in every other sandbox: the judges run first, so the existing tests see what they leave behind.
-            await runJudges(session, judges);
-            return run(session, checked, { timeout: existingTimeout, existing: true });
-          },
-        );
+  const { tookSeconds, timeout } = existingLimit(t.timeoutSeconds, existingBefore);
+  const existing: ExistingTests = {
+    selection,
+    paths: regressionPaths,
+    before: existingBefore,
+    checked,
+    unchecked: regressionPaths.filter((p) => !checked.includes(p)),
+    timeout,
+    tookSeconds,
+  };
+  const patched = await patchedRuns(t, plans, settled, existing, (plan) => records.has(plan.lead), untested);
 
-  const patched = new Map<number, PatchedRun>();
-  await Promise.all(
-    plans.map(async (plan, i) => {
-      const outcome = settled[i]!;
-      if (records.has(plan.lead)) return;
-      if (outcome.status === 'rejected')
-        return untested(
-          plan,
-          { category: 'sandbox_error', message: (outcome.reason as Error).message },
-          UNTESTED_SCORE.sandboxError,
-        );
-      if ('applyFailed' in outcome.value)
-        return untested(
-          plan,
-          { category: 'patch_does_not_apply', message: outcome.value.applyFailed },
-          UNTESTED_SCORE.doesNotApply,
-        );
-      if (standsAsRuled(outcome.value, checked, existingTimeout)) return void patched.set(plan.lead, outcome.value);
-      try {
-        patched.set(plan.lead, {
-          ...outcome.value,
-          afterExisting: await rerunExisting(plan),
-          files: checked,
-          limit: existingTimeout,
-        });
-      } catch (err) {
-        if (isCancel(err)) throw err;
-        untested(plan, { category: 'sandbox_error', message: (err as Error).message }, UNTESTED_SCORE.sandboxError);
-      }
-    }),
-  );
-
-  /** What one group's sandbox found; the verdict is decided once every group has run. */
-  interface GroupRun {
-    verdicts: Map<string, TestVerdict>;
-    regressions: string[];
-    hungMessage?: string;
-    regressionLogs?: string;
-  }
   const runs = new Map<number, GroupRun>();
   // In the candidates' order, whichever sandbox finished first.
   for (const plan of plans) {
     const found = patched.get(plan.lead);
-    if (!found) continue;
-    const { after, afterExisting } = found;
-    const beforeChecked = existingBefore && onlyFiles(existingBefore.run, checked);
-    const judgeAfter = judges.length
-      ? ({ ...[...after.values()][0]!, outcomes: merged([...after.values()]) } as PytestRunResult)
-      : undefined;
-    const judgeBeforeAll = judges.length
-      ? ({ ...before.get(judges[0]!.path)!, outcomes: merged([...before.values()]) } as PytestRunResult)
-      : undefined;
-    // An existing test a judge test redefines (the same test name) is superseded by it: the fix is
-    // meant to change what the old version asserts. Any other newly failing test is a regression.
-    const { regressions, superseded } = supersede(
-      newlyFailing(beforeChecked, afterExisting),
-      judgeAfter,
-      judgeBeforeAll,
-    );
-    // The checked files finished without the patch: running past the limit, or crashing, with it is the patch's doing.
-    const hung = (afterExisting?.timedOut === true || afterExisting?.crashed === true) && regressions.length === 0;
-    const verdicts = new Map(
-      judges.map((j) => [j.path, verdictOf(before.get(j.path), after.get(j.path), timeoutSeconds)]),
-    );
-    const primary =
-      judges.find(
-        (j) => verdicts.get(j.path)!.failedBefore && verdicts.get(j.path)!.failure?.category !== 'repro_broken',
-      ) ?? judges[0];
-    deps.events.emit('test_result', {
-      attempt: state.attempt,
-      candidate: plan.lead,
-      candidates: plan.members.map((m) => m.candidate),
-      environment: environment.key,
-      reproduction: judges.map((j) => j.path),
-      judges: judges.map((j) => ({
-        path: j.path,
-        source: j.source,
-        failed_before: verdicts.get(j.path)!.failedBefore,
-        passed_after: verdicts.get(j.path)!.passedAfter,
-        failure: verdicts.get(j.path)!.failure?.category ?? null,
-      })),
-      // The exit code and output shown are the primary judge's (the first that failed without the patch).
-      before: judgeBeforeAll &&
-        primary && {
-          outcomes: judgeBeforeAll.outcomes,
-          exit_code: before.get(primary.path)?.exec.exitCode,
-          output: output(before.get(primary.path)!),
-        },
-      after: judgeAfter &&
-        primary && {
-          outcomes: judgeAfter.outcomes,
-          exit_code: after.get(primary.path)?.exec.exitCode,
-          timed_out: [...after.values()].some((r) => r.timedOut),
-          output: output(after.get(primary.path)!),
-        },
-      existing: checked,
-      existing_why: regressionSelection.tests,
-      existing_unchecked: [
-        ...unchecked.map((path) => ({
-          path,
-          reason: existingBefore?.run.collectionErrors.some(
-            (e) => e.nodeid === path || e.nodeid.startsWith(`${path}::`),
-          )
-            ? 'does not collect without the patch'
-            : existingBefore?.run.crashed
-              ? 'pytest crashed before finishing it without the patch'
-              : `did not finish within ${timeoutSeconds}s without the patch`,
-        })),
-        ...regressionSelection.left.map((path) => ({
-          path,
-          reason: `not run: beyond the ${regressionPaths.length} most relevant test files`,
-        })),
-      ],
-      existing_after: afterExisting && {
-        outcomes: afterExisting.outcomes,
-        exit_code: afterExisting.exec.exitCode,
-        timed_out: afterExisting.timedOut,
-        output: output(afterExisting),
-      },
-      regressions,
-      superseded,
-    });
-    const hungMessage = !hung
-      ? undefined
-      : afterExisting!.crashed
-        ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
-        : `regression: existing tests ran past ${Math.round(existingTimeout)}s with the patch, though they finished in ${Math.round(tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
-    runs.set(plan.lead, {
-      verdicts,
-      regressions,
-      hungMessage,
-      regressionLogs: afterExisting && tail(afterExisting.exec.stdout.text),
-    });
+    if (found) runs.set(plan.lead, groupRunOf(t, plan, found, before, existing));
   }
-
-  // Which judges decide. A judge is valid when it fails without any patch. The reproduction step's
-  // tests were written before any fix was seen: when one of them is valid, those judge alone, and a
-  // proven candidate must pass every one. Otherwise the candidates' own tests judge, each only if some
-  // candidate passes it (one that no fix passes may assert the wrong thing), and a proven candidate
-  // must pass every such test: candidates whose tests contradict each other prove nothing.
-  const passes = (lead: number, j: Judge) => {
-    const v = runs.get(lead)?.verdicts.get(j.path);
-    return v !== undefined && !v.failure;
-  };
-  const brokenEverywhere = (j: Judge) =>
-    runs.size > 0 && [...runs.values()].every((r) => r.verdicts.get(j.path)?.failure?.category === 'repro_broken');
-  // A test that breaks in its own code with every candidate judges nothing, however it failed without a patch.
-  const valid = judges.filter((j) => {
-    const b = before.get(j.path);
-    return b !== undefined && !reproductionPassed(b) && !brokenEverywhere(j);
-  });
-  const fromReproduce = valid.filter((j) => j.source === 'reproduce');
-  const binding =
-    fromReproduce.length > 0 ? fromReproduce : valid.filter((j) => [...runs.keys()].some((lead) => passes(lead, j)));
+  const binding = bindingJudges(judges, before, runs);
   for (const plan of plans) {
     const found = runs.get(plan.lead);
     if (!found) continue;
-    const verdictFor = (j: Judge) => found.verdicts.get(j.path)!;
-    const proven = binding.length > 0 && binding.every((j) => passes(plan.lead, j));
-    const firstFailing = binding.find((j) => !passes(plan.lead, j));
-    const primary = valid.find((j) => verdictFor(j).failure?.category !== 'repro_broken') ?? judges[0];
-    let failure: { category: FailureCategory; message: string; logs?: string } | undefined;
-    if (judges.length === 0) {
-      failure = {
-        category: 'no_reproduction_test',
-        message: clash
-          ? `the reproduction test must be a new file, and ${clash} already exists; name a new one`
-          : 'the answer held no reproduction test (a python block starting with "# tests/test_….py")',
-      };
-    } else if (!proven) {
-      failure = (firstFailing
-        ? verdictFor(firstFailing).failure
-        : primary
-          ? verdictFor(primary).failure
-          : undefined) ?? {
-        category: 'repro_still_fails',
-        message: 'no candidate passes any of the reproduction tests that fail without a patch',
-      };
-    } else if (found.hungMessage)
-      failure = { category: 'regression', message: found.hungMessage, logs: found.regressionLogs };
-    else if (found.regressions.length > 0) {
-      failure = {
-        category: 'regression',
-        message: `regression: existing tests newly fail with the patch: ${found.regressions.slice(0, 5).join(', ')}${found.regressions.length > 5 ? ` and ${found.regressions.length - 5} more` : ''}`,
-        logs: found.regressionLogs,
-      };
-    }
-    // A test broken in its own code proved nothing, whatever it did before.
-    const testProved = valid.some((j) => verdictFor(j).failure?.category !== 'repro_broken');
-    const testsPassed = valid.filter((j) => passes(plan.lead, j)).length;
-    const score = attemptScore({
-      reproFailedBefore: testProved,
-      reproPassedAfter: proven,
-      regressions: found.regressions.length + (found.hungMessage ? 1 : 0),
-      diffChars: plan.diff.length,
-    });
-    const extra: Partial<AttemptRecord> = {
-      reproFailedBefore: valid.length > 0,
-      reproPassedAfter: proven,
-      regressions: found.regressions,
-      regressionTests: regressionSelection.tests,
-      tests: judges.map((j) => ({ path: j.path, content: j.content })),
-    };
+    const failure = groupFailure(judges, clash, plan, found, binding);
+    const { testsPassed, score, extra } = groupScore(t, plan, found, binding, selection);
     for (const d of plan.members) {
       records.set(d.candidate, {
         ...base(d, plan.lead),
@@ -871,22 +1042,7 @@ export async function testNode(state: AgentStateType, deps: AgentDeps): Promise<
     }
   }
   for (const d of drafts) if (!d.diff) records.set(d.candidate, untestedCandidate(d, UNTESTED_SCORE.noAnswer));
-  const summary: JudgeTest[] = judges.map((j) => {
-    const b = before.get(j.path);
-    const why = !b
-      ? 'did not run without the patch'
-      : reproductionPassed(b)
-        ? 'passes without any patch, so it shows no bug'
-        : brokenEverywhere(j)
-          ? 'breaks in its own code with every candidate'
-          : !binding.includes(j)
-            ? fromReproduce.length > 0
-              ? "a candidate's own test: the reproduction step's tests decide"
-              : 'no candidate passes it'
-            : undefined;
-    return { path: j.path, source: j.source, valid: why === undefined, ...(why ? { why } : {}) };
-  });
-  return finishWith([...records.values()], summary, perCandidate);
+  return finishWith(state, deps, [...records.values()], judgeSummary(judges, before, binding), perCandidate);
 }
 
 /**
