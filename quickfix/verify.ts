@@ -46,6 +46,125 @@ function lineText(code: string, line: number | undefined): string {
   return line === undefined ? '' : `\n    ${line}| ${splitLines(code)[line - 1] ?? ''}`;
 }
 
+/** The edits applied to `before`, or the outcome saying why they do not apply (or change nothing). */
+function applyEdits(
+  adapter: LanguageAdapter,
+  before: string,
+  edits: readonly LineRangeEdit[],
+  base: Verification,
+): { after: string } | { failed: VerifyOutcome } {
+  let after: string;
+  try {
+    after = adapter.apply(before, edits);
+  } catch (err) {
+    if (!(err instanceof EditFailure)) throw err;
+    return {
+      failed: {
+        ok: false,
+        verification: { ...base, reason: err.message },
+        problem: `the edits do not apply: ${err.message}`,
+        analysisMs: 0,
+      },
+    };
+  }
+  if (after === before)
+    return {
+      failed: {
+        ok: false,
+        verification: { ...base, applies: true, parses: adapter.parse(after).ok, reason: 'the edits change nothing' },
+        problem: 'the edits leave the code exactly as it was',
+        analysisMs: 0,
+      },
+    };
+  return { after };
+}
+
+/** The outcome for edited code that does not parse, naming its first syntax error's line. */
+function unparsedOutcome(
+  after: string,
+  line: number | undefined,
+  base: Verification,
+  checked: string[],
+): VerifyOutcome {
+  const message = `the edited code does not parse (first syntax error near line ${line})`;
+  return {
+    ok: false,
+    after,
+    verification: {
+      ...base,
+      applies: true,
+      checked,
+      diagnostics_after: [{ line, message: 'the code does not parse', kind: 'syntax', source: 'parser' }],
+      reason: message,
+    },
+    problem: `${message}:${lineText(after, line)}`,
+    analysisMs: 0,
+  };
+}
+
+/**
+ * Before and after are analysed alike: the definitions around the edits (and the names they add
+ * or take away) as the whole file's analysis would see them, or both whole files.
+ */
+async function analyseBeforeAndAfter(
+  adapter: LanguageAdapter,
+  before: string,
+  after: string,
+  beforeAnalysis: AnalysisResult,
+  diagnosticsBefore: readonly Diagnostic[],
+  foci: ReturnType<NonNullable<LanguageAdapter['editFoci']>> | undefined,
+): Promise<{ beforeView: AnalysisResult; afterAnalysis: AnalysisResult; analysisMs: number }> {
+  let beforeView = beforeAnalysis;
+  let afterAnalysis = beforeAnalysis;
+  let analysisMs = 0;
+  if (beforeAnalysis.available) {
+    // Code that does not parse shows pyflakes nothing but its syntax error, whatever part of it is analysed.
+    if (!diagnosticsBefore.some((d) => d.kind === 'syntax')) {
+      beforeView = await adapter.diagnostics(before, foci?.before);
+      analysisMs += beforeView.durationMs;
+    }
+    afterAnalysis = await adapter.diagnostics(after, foci?.after);
+    analysisMs += afterAnalysis.durationMs;
+  }
+  return { beforeView, afterAnalysis, analysisMs };
+}
+
+/**
+ * The problems the edits introduce. pyflakes reports nothing but the syntax error for code that
+ * does not parse, so problems it hid appear once the error is fixed. Then a problem counts as new
+ * only when it sits on an edited line and is about a name the old code never mentioned (the edit
+ * brought it in).
+ */
+function introducedProblems(
+  before: string,
+  edits: readonly LineRangeEdit[],
+  diagnosticsBefore: readonly Diagnostic[],
+  diagnosticsAfter: readonly Diagnostic[],
+): Diagnostic[] {
+  const beforeParsed = !diagnosticsBefore.some((d) => d.kind === 'syntax');
+  const touched = touchedLines(edits);
+  const mentioned = (name: string | undefined) =>
+    name !== undefined &&
+    new RegExp(`(?<![\\w])${(name.split(/[ .]/).filter(Boolean).pop() ?? name).replace(/[^\w]/g, '')}(?![\\w])`).test(
+      before,
+    );
+  return newDiagnostics(diagnosticsBefore, diagnosticsAfter).filter(
+    (d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)),
+  );
+}
+
+/** Why edits that passed every check are returned, and how far "fixed" could be judged. */
+function passedReason(fixed: FixedVerdict, targets: readonly Target[]): string {
+  return fixed === true
+    ? 'the targeted diagnostics are gone and nothing new is reported'
+    : targets.length === 0
+      ? 'no diagnostic was targeted: the edits apply, parse and add no pyflakes problem'
+      : `pyflakes and the parser do not report ${targets
+          .filter((t) => !t.analysable)
+          .map((t) => JSON.stringify(t.diagnostic.message.slice(0, 80)))
+          .join(', ')}: the edits apply, parse and add no pyflakes problem, but whether they fix it is unknown`;
+}
+
 /**
  * Checks edits before they are returned: they apply, the result parses (tree-sitter, on the host),
  * and pyflakes (in the analysis container) reports no new problem and no longer reports the
@@ -71,25 +190,9 @@ export async function verifyEdits(
     checked: ['edits apply'],
     analyser,
   };
-  let after: string;
-  try {
-    after = adapter.apply(before, edits);
-  } catch (err) {
-    if (!(err instanceof EditFailure)) throw err;
-    return {
-      ok: false,
-      verification: { ...base, reason: err.message },
-      problem: `the edits do not apply: ${err.message}`,
-      analysisMs: 0,
-    };
-  }
-  if (after === before)
-    return {
-      ok: false,
-      verification: { ...base, applies: true, parses: adapter.parse(after).ok, reason: 'the edits change nothing' },
-      problem: 'the edits leave the code exactly as it was',
-      analysisMs: 0,
-    };
+  const applied = applyEdits(adapter, before, edits, base);
+  if ('failed' in applied) return applied.failed;
+  const { after } = applied;
   // What pyflakes will read, worked out before the parse check: it reads the code before the edits
   // first, then the code after them (the parse check's tree), so each is parsed once.
   const targetLines = targets
@@ -98,38 +201,10 @@ export async function verifyEdits(
   const foci = beforeAnalysis.available ? adapter.editFoci?.(before, after, edits, targetLines) : undefined;
   const parsed = adapter.parse(after);
   const checked = ['edits apply', 'tree-sitter parse'];
-  if (!parsed.ok) {
-    const message = `the edited code does not parse (first syntax error near line ${parsed.line})`;
-    return {
-      ok: false,
-      after,
-      verification: {
-        ...base,
-        applies: true,
-        checked,
-        diagnostics_after: [
-          { line: parsed.line, message: 'the code does not parse', kind: 'syntax', source: 'parser' },
-        ],
-        reason: message,
-      },
-      problem: `${message}:${lineText(after, parsed.line)}`,
-      analysisMs: 0,
-    };
-  }
-  // Before and after are analysed alike: the definitions around the edits (and the names they add
-  // or take away) as the whole file's analysis would see them, or both whole files.
-  let beforeView = beforeAnalysis;
-  let afterAnalysis = beforeAnalysis;
-  let analysisMs = 0;
-  if (beforeAnalysis.available) {
-    // Code that does not parse shows pyflakes nothing but its syntax error, whatever part of it is analysed.
-    if (!diagnosticsBefore.some((d) => d.kind === 'syntax')) {
-      beforeView = await adapter.diagnostics(before, foci?.before);
-      analysisMs += beforeView.durationMs;
-    }
-    afterAnalysis = await adapter.diagnostics(after, foci?.after);
-    analysisMs += afterAnalysis.durationMs;
-  }
+  if (!parsed.ok) return unparsedOutcome(after, parsed.line, base, checked);
+  const analysed = await analyseBeforeAndAfter(adapter, before, after, beforeAnalysis, diagnosticsBefore, foci);
+  const { beforeView, analysisMs } = analysed;
+  let { afterAnalysis } = analysed;
   if (beforeView !== beforeAnalysis) {
     base.diagnostics_before = analysedDiagnostics(adapter, before, beforeView);
     if (!beforeView.available) base.analyser = { available: false, reason: beforeView.reason };
@@ -152,19 +227,7 @@ export async function verifyEdits(
   checked.push(`pyflakes ${afterAnalysis.version}`);
   if (afterAnalysis.view) checked.push(afterAnalysis.view);
 
-  // pyflakes reports nothing but the syntax error for code that does not parse, so problems it
-  // hid appear once the error is fixed. Then a problem counts as new only when it sits on an
-  // edited line and is about a name the old code never mentioned (the edit brought it in).
-  const beforeParsed = !base.diagnostics_before.some((d) => d.kind === 'syntax');
-  const touched = touchedLines(edits);
-  const mentioned = (name: string | undefined) =>
-    name !== undefined &&
-    new RegExp(`(?<![\\w])${(name.split(/[ .]/).filter(Boolean).pop() ?? name).replace(/[^\w]/g, '')}(?![\\w])`).test(
-      before,
-    );
-  const fresh = newDiagnostics(base.diagnostics_before, diagnosticsAfter).filter(
-    (d) => beforeParsed || (d.line !== undefined && touched.has(d.line) && !mentioned(d.name)),
-  );
+  const fresh = introducedProblems(before, edits, base.diagnostics_before, diagnosticsAfter);
   const analysable = targets.filter((t) => t.analysable);
   const remaining = analysable.filter((t) => stillReported(t.diagnostic, diagnosticsAfter));
   let fixed: FixedVerdict;
@@ -180,14 +243,6 @@ export async function verifyEdits(
     verification.reason = problems.join('\n');
     return { ok: false, after, verification, problem: problems.join('\n'), analysisMs };
   }
-  verification.reason =
-    fixed === true
-      ? 'the targeted diagnostics are gone and nothing new is reported'
-      : targets.length === 0
-        ? 'no diagnostic was targeted: the edits apply, parse and add no pyflakes problem'
-        : `pyflakes and the parser do not report ${targets
-            .filter((t) => !t.analysable)
-            .map((t) => JSON.stringify(t.diagnostic.message.slice(0, 80)))
-            .join(', ')}: the edits apply, parse and add no pyflakes problem, but whether they fix it is unknown`;
+  verification.reason = passedReason(fixed, targets);
   return { ok: true, after, verification, analysisMs, ...(afterAnalysis.view ? { partial: true } : {}) };
 }
