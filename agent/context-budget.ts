@@ -32,5 +32,9 @@ export function fitIssue(models: Pick<ModelSettings, 'contextTokens' | 'maxToken
   if (issue.length <= most) return issue;
   const head = Math.floor((most * 2) / 3);
   const tail = Math.max(0, most - head - 120);
-  return `${issue.slice(0, head)}\n[… ${issue.length - head - tail} characters of the issue cut to fit the model's context window (FIXWRIGHT_MODEL_CONTEXT) …]\n${tail > 0 ? issue.slice(-tail) : ''}`;
+  return (
+    `${issue.slice(0, head)}` +
+    `\n[… ${issue.length - head - tail} characters of the issue cut to fit the model's context ` +
+    `window (FIXWRIGHT_MODEL_CONTEXT) …]\n${tail > 0 ? issue.slice(-tail) : ''}`
+  );
 }

@@ -239,7 +239,9 @@ export async function preflightModelEndpoint(
     const reason = networkReason(err);
     throw new FixwrightError(
       'FW_ERR_MODEL',
-      `could not reach ${baseURL}: ${reason === 'timed out' ? `no answer within ${timeoutMs / 1000} s` : reason}; check --base-url / OPENAI_BASE_URL and that the model server is running`,
+      `could not reach ${baseURL}` +
+        `: ${reason === 'timed out' ? `no answer within ${timeoutMs / 1000} s` : reason}; check ` +
+        `--base-url / OPENAI_BASE_URL and that the model server is running`,
       { cause: err },
     );
   }

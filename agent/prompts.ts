@@ -25,7 +25,8 @@ export function reproducePrompt(issue: string, context: string, feedback: string
     `Issue:\n${issue.trim()}`,
     `Relevant files:\n\n${context}`,
     feedback ?? '',
-    'Write only the reproduction test now (step 1 of the format): a new test file that fails on the current code because of this issue and will pass once it is fixed. No edits yet.',
+    'Write only the reproduction test now (step 1 of the format): a new test file that fails on the ' +
+      'current code because of this issue and will pass once it is fixed. No edits yet.',
   ]
     .filter(Boolean)
     .join('\n\n');

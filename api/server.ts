@@ -72,6 +72,146 @@ async function recoverTasks(
   if (pending.length) logger.info({ requeued: pending.length }, 'tasks from before the restart are queued again');
 }
 
+/** Where tasks are kept and how they run: in Redis for workers elsewhere, or on disk and in this process. */
+interface TaskBackend {
+  store: TaskStore;
+  queue: TaskQueue;
+  redis?: Redis;
+  /** How many workers take tasks from the queue (Redis only). */
+  workers?: () => Promise<number>;
+  /** Readiness checks of what the backend depends on. */
+  checks: Record<string, () => Promise<boolean>>;
+  /** Refuses a submission this process could not run (in-process only: Docker must answer). */
+  canRunTasks?: () => Promise<void>;
+  /** The sandbox runtime, once a task has started one. */
+  runtime: () => Promise<SandboxRuntime> | undefined;
+  /** Says which queue serves, once the service listens. */
+  announce: () => void;
+}
+
+/** Quick fixes answered elsewhere: the service is not ready while that worker does not answer. */
+function editWorkerCheck(editURL: string | undefined): Record<string, () => Promise<boolean>> {
+  if (!editURL) return {};
+  return {
+    edit_worker: () =>
+      fetch(new URL('/healthz', editURL), { signal: AbortSignal.timeout(2000) }).then(
+        (r) => r.ok,
+        () => false,
+      ),
+  };
+}
+
+/** Tasks and events in Redis, jobs on BullMQ for `fixwright worker` processes (this process needs no Docker). */
+function redisBackend(redisURL: string, logger: Logger): TaskBackend {
+  const trouble = redisTrouble(logger);
+  const store = new RedisTaskStore(redisURL, 'fixwright:', trouble);
+  const bull = new BullTaskQueue(redisURL, 'fixwright', trouble);
+  const redis = new Redis(redisURL, { maxRetriesPerRequest: 3 });
+  redis.on('error', trouble);
+  return {
+    store,
+    queue: bull,
+    redis,
+    workers: () => bull.workers(),
+    checks: {},
+    runtime: () => undefined,
+    // Said once listening: a serve that cannot listen prints its one error line and nothing else.
+    announce: () =>
+      logger.info(
+        { redis: redisURL.replace(/\/\/[^@]*@/, '//***@') },
+        'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks',
+      ),
+  };
+}
+
+/**
+ * The single-machine backend: the on-disk store under the data directory and an in-process queue
+ * running tasks here, in sandboxes started with the first task; tasks from before a restart are
+ * queued again.
+ */
+async function inProcessBackend(settings: Settings, logger: Logger): Promise<TaskBackend> {
+  const store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
+  const docker = createDockerClient(settings.dockerHost);
+  const checks = {
+    docker: () =>
+      ensureDockerReachable(docker, settings.dockerHost).then(
+        () => true,
+        () => false,
+      ),
+  };
+  // This process runs the tasks: without Docker a submission would only end in error.
+  const canRunTasks = () =>
+    ensureDockerReachable(docker, settings.dockerHost).catch((err: unknown) => {
+      throw new FixwrightError(
+        'FW_ERR_DOCKER_UNREACHABLE',
+        `this server runs tasks itself (no REDIS_URL) and has no ` +
+          `sandbox: ${(err as Error).message}; in a container, mount the socket (see the Dockerfile's docker run line)`,
+      );
+    });
+  // Docker is needed by the first task, not to start: the service comes up and /readyz says what is missing.
+  let runtime: Promise<SandboxRuntime> | undefined;
+  const sandboxes = () => {
+    runtime ??= createSandboxRuntime(settings, { logger }).catch((err: unknown) => {
+      runtime = undefined;
+      throw err;
+    });
+    return runtime;
+  };
+  const localiser = createLocaliser(settings);
+  const calibration = shippedCalibration();
+  // One model gate for every task this process runs (FIXWRIGHT_MODEL_RPM is per process).
+  const modelGate = serviceModelGate(settings);
+  const interrupted = new Set<string>();
+  const queue = new LocalTaskQueue(
+    async (taskId, signal) => {
+      let sandbox: SandboxRuntime;
+      try {
+        sandbox = await sandboxes();
+      } catch (err) {
+        await endTask(store, taskId, 'error', `the sandbox is unavailable: ${(err as Error).message}`);
+        return;
+      }
+      await runTask(taskId, { store, settings, runtime: sandbox, localiser, calibration, logger, modelGate }, signal, {
+        retry: interrupted.delete(taskId),
+      });
+    },
+    settings.service.workers,
+    logger,
+    (taskId, err) => endTask(store, taskId, 'error', `the task's run failed: ${(err as Error).message}`),
+  );
+  await recoverTasks(store, queue, interrupted, logger);
+  return {
+    store,
+    queue,
+    checks,
+    canRunTasks,
+    runtime: () => runtime,
+    announce: () =>
+      logger.info(
+        { data_dir: settings.dataDir, workers: settings.service.workers },
+        'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)',
+      ),
+  };
+}
+
+/**
+ * Stops taking requests, drains running tasks (up to the grace period; connections still open then
+ * are cut, so a client that never ends its connection cannot hold the shutdown), and closes the backend.
+ */
+async function shutDown(app: FastifyInstance, backend: TaskBackend, settings: Settings, logger: Logger): Promise<void> {
+  logger.info('shutting down: no new requests; draining running tasks');
+  const graceMs = settings.service.shutdownGraceSeconds * 1000;
+  const closed = app.close();
+  const late = setTimeout(() => {
+    logger.warn('connections still open after the shutdown grace period: closing them');
+    app.server.closeAllConnections();
+  }, graceMs);
+  await closed.finally(() => clearTimeout(late));
+  await backend.queue.close(graceMs);
+  await Promise.allSettled([backend.store.close(), backend.redis?.quit(), backend.runtime()?.then((r) => r.close())]);
+  logger.info('shut down');
+}
+
 /**
  * Starts `fixwright serve`. With REDIS_URL: tasks and events in Redis, jobs on BullMQ for
  * `fixwright worker` processes (this process needs no Docker). Without: an in-process queue and
@@ -83,108 +223,23 @@ export async function startService(
   logger: Logger,
 ): Promise<RunningService> {
   const redisURL = settings.service.redisURL;
-  let store: TaskStore;
-  let queue: TaskQueue;
-  let redis: Redis | undefined;
-  let runtime: Promise<SandboxRuntime> | undefined;
-  let workers: (() => Promise<number>) | undefined;
-  const checks: Record<string, () => Promise<boolean>> = {};
-  let canRunTasks: (() => Promise<void>) | undefined;
-  let announce: () => void;
-  const editURL = settings.service.editURL;
-  // Quick fixes answered elsewhere: the service is not ready while that worker does not answer.
-  if (editURL)
-    checks.edit_worker = () =>
-      fetch(new URL('/healthz', editURL), { signal: AbortSignal.timeout(2000) }).then(
-        (r) => r.ok,
-        () => false,
-      );
-
-  if (redisURL) {
-    const trouble = redisTrouble(logger);
-    store = new RedisTaskStore(redisURL, 'fixwright:', trouble);
-    const bull = new BullTaskQueue(redisURL, 'fixwright', trouble);
-    queue = bull;
-    workers = () => bull.workers();
-    redis = new Redis(redisURL, { maxRetriesPerRequest: 3 });
-    redis.on('error', trouble);
-    // Said once listening: a serve that cannot listen prints its one error line and nothing else.
-    announce = () =>
-      logger.info(
-        { redis: redisURL.replace(/\/\/[^@]*@/, '//***@') },
-        'queue: BullMQ on Redis; run `fixwright worker` processes to execute tasks',
-      );
-  } else {
-    store = new DiskTaskStore(join(settings.dataDir, 'tasks'));
-    const docker = createDockerClient(settings.dockerHost);
-    checks.docker = () =>
-      ensureDockerReachable(docker, settings.dockerHost).then(
-        () => true,
-        () => false,
-      );
-    // This process runs the tasks: without Docker a submission would only end in error.
-    canRunTasks = () =>
-      ensureDockerReachable(docker, settings.dockerHost).catch((err: unknown) => {
-        throw new FixwrightError(
-          'FW_ERR_DOCKER_UNREACHABLE',
-          `this server runs tasks itself (no REDIS_URL) and has no sandbox: ${(err as Error).message}; in a container, mount the socket (see the Dockerfile's docker run line)`,
-        );
-      });
-    // Docker is needed by the first task, not to start: the service comes up and /readyz says what is missing.
-    const sandboxes = () => {
-      runtime ??= createSandboxRuntime(settings, { logger }).catch((err: unknown) => {
-        runtime = undefined;
-        throw err;
-      });
-      return runtime;
-    };
-    const localiser = createLocaliser(settings);
-    const calibration = shippedCalibration();
-    // One model gate for every task this process runs (FIXWRIGHT_MODEL_RPM is per process).
-    const modelGate = serviceModelGate(settings);
-    const interrupted = new Set<string>();
-    queue = new LocalTaskQueue(
-      async (taskId, signal) => {
-        let sandbox: SandboxRuntime;
-        try {
-          sandbox = await sandboxes();
-        } catch (err) {
-          await endTask(store, taskId, 'error', `the sandbox is unavailable: ${(err as Error).message}`);
-          return;
-        }
-        await runTask(
-          taskId,
-          { store, settings, runtime: sandbox, localiser, calibration, logger, modelGate },
-          signal,
-          { retry: interrupted.delete(taskId) },
-        );
-      },
-      settings.service.workers,
-      logger,
-      (taskId, err) => endTask(store, taskId, 'error', `the task's run failed: ${(err as Error).message}`),
-    );
-    await recoverTasks(store, queue, interrupted, logger);
-    announce = () =>
-      logger.info(
-        { data_dir: settings.dataDir, workers: settings.service.workers },
-        'queue: in-process (single machine; set REDIS_URL to run workers elsewhere)',
-      );
-  }
-
+  const editCheck = editWorkerCheck(settings.service.editURL);
+  const backend = redisURL ? redisBackend(redisURL, logger) : await inProcessBackend(settings, logger);
+  const { store, queue, workers, redis, canRunTasks } = backend;
   const app = await buildApp({
     settings,
     store,
     queue,
     logger,
     version: options.version,
-    checks,
+    checks: { ...editCheck, ...backend.checks },
     canRunTasks,
     workers,
     redis,
     demo: options.demo,
   });
   const url = await app.listen({ host: options.host, port: options.port });
-  announce();
+  backend.announce();
   logger.info({ url, docs: `${url}/docs` }, 'fixwright serve is listening');
 
   let closing: Promise<void> | undefined;
@@ -193,21 +248,7 @@ export async function startService(
     url,
     mode: redisURL ? 'redis' : 'in-process',
     close() {
-      closing ??= (async () => {
-        logger.info('shutting down: no new requests; draining running tasks');
-        const graceMs = settings.service.shutdownGraceSeconds * 1000;
-        // A client that never ends its connection (a half-sent request, a socket kept open) must not
-        // hold the shutdown: past the grace period its connection is cut.
-        const closed = app.close();
-        const late = setTimeout(() => {
-          logger.warn('connections still open after the shutdown grace period: closing them');
-          app.server.closeAllConnections();
-        }, graceMs);
-        await closed.finally(() => clearTimeout(late));
-        await queue.close(graceMs);
-        await Promise.allSettled([store.close(), redis?.quit(), runtime?.then((r) => r.close())]);
-        logger.info('shut down');
-      })();
+      closing ??= shutDown(app, backend, settings, logger);
       return closing;
     },
   };

@@ -10,7 +10,8 @@ import { dirname, join } from 'node:path';
 export const DEMO_FILES: Readonly<Record<string, string>> = {
   'README.md': '# shop\n\nPrices, discounts and stock for a small online shop.\n',
   'shop/__init__.py':
-    '"""A small online shop: prices, discounts and stock."""\nfrom .inventory import Inventory\nfrom .pricing import apply_discount, order_total\n\n__all__ = ["Inventory", "apply_discount", "order_total"]\n',
+    '"""A small online shop: prices, discounts and stock."""\nfrom .inventory import Inventory\nfrom ' +
+    '.pricing import apply_discount, order_total\n\n__all__ = ["Inventory", "apply_discount", "order_total"]\n',
   'shop/pricing.py': [
     '"""Prices and discounts at checkout."""',
     '',

@@ -13,7 +13,8 @@ export const editRoutes =
         schema: {
           summary: 'Quick fix: verified line edits for a snippet',
           description:
-            'Answers from the cache, else the model-free rule tier, else the model tier (line-range DSL, one repair round). Every edit is verified before it is returned: it applies, parses (tree-sitter) and pyflakes reports nothing new.',
+            'Answers from the cache, else the model-free rule tier, else the model tier (line-range ' +
+            'DSL, one repair round). Every edit is verified before it is returned: it applies, parses (tree-sitter) and pyflakes reports nothing new.',
           tags: ['edit'],
           body: EditBody,
           response: { 200: EditAnswer, '4xx': ErrorBody },

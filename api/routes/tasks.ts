@@ -71,7 +71,9 @@ const TaskView = {
   type: 'object',
   additionalProperties: true,
   description:
-    "status, timestamps, localised files with the conformal set, attempts (the chosen candidate's diff, apply, tests, failure: null when it passed, score; reflection; candidates with their ratings, diffs and tests; selection: winner, reason, judge tests), final patch, tokens, cost (priced calls) and unpriced_calls",
+    "status, timestamps, localised files with the conformal set, attempts (the chosen candidate's " +
+    'diff, apply, tests, failure: null when it passed, score; reflection; candidates with their ' +
+    'ratings, diffs and tests; selection: winner, reason, judge tests), final patch, tokens, cost (priced calls) and unpriced_calls',
 } as const;
 
 /** Reading, listing and cancelling tasks; the patch and the trajectory as downloads. */

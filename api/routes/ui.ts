@@ -18,7 +18,8 @@ export const uiRoutes =
       {
         schema: {
           summary:
-            'What this server allows: default model, repository roots, attempts, candidates per attempt, cost and time caps, models; the demo task in demo mode',
+            'What this server allows: default model, repository roots, attempts, candidates per ' +
+            'attempt, cost and time caps, models; the demo task in demo mode',
           tags: ['service'],
           response: { '4xx': ErrorBody },
         },

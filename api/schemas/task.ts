@@ -62,7 +62,9 @@ export const SolveBody = Type.Object(
     environment: Type.Optional(
       Type.Record(Type.String(), Type.Unknown(), {
         description:
-          "the project's environment spec (python, packages, apt, pip, pythonpath, test_command, test_env, parser, imports; no base image or build commands over the API); default: .fixwright/environment.yml in the repository, else inferred from its files",
+          "the project's environment spec (python, packages, apt, pip, pythonpath, test_command, " +
+          'test_env, parser, imports; no base image or build commands over the API); default: ' +
+          '.fixwright/environment.yml in the repository, else inferred from its files',
       }),
     ),
     max_seconds: Type.Optional(

@@ -255,7 +255,9 @@ export function verdictOf(
   ];
   const failing = [...graded.fail_to_pass.failure, ...graded.pass_to_pass.failure];
   const offlineLimited = !graded.resolved && failing.every((t) => needsNetwork.includes(t.split('::').at(-1)!));
-  const why = `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;
+  const why =
+    `${offlineLimited ? 'offline limits (these tests need outside hosts) — ' : ''}` +
+    `failing: ${failures.slice(0, 5).join(', ')}${failures.length > 5 ? ` and ${failures.length - 5} more` : ''}`;
   return {
     status: graded.resolved ? 'resolved' : 'unresolved',
     reason: graded.resolved ? null : why,

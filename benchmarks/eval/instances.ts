@@ -139,7 +139,9 @@ export async function loadEvalRows(path: string, split = 'test'): Promise<{ rows
     else
       errors.push({
         line: i + 1,
-        message: `${(raw as { instance_id?: string })?.instance_id ?? '(row)'}: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ')}`,
+        message:
+          `${(raw as { instance_id?: string })?.instance_id ?? '(row)'}` +
+          `: ${parsed.error.issues.map((x) => `${x.path.join('.') || '(row)'}: ${x.message}`).join('; ')}`,
       });
   });
   return { rows: good, errors };

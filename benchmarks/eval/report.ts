@@ -174,8 +174,12 @@ function benchMarkdown(report: EvalReport, bench: BenchFigures): string[] {
   return [
     '## The agent run (fixwright solve-dataset)',
     '',
-    `Localisation: R@1 ${pct(bench.localisation.recall_at_1)}, R@5 ${pct(bench.localisation.recall_at_5)}, conformal coverage ${pct(bench.localisation.conformal_coverage)} (mean set ${bench.localisation.mean_set_size.toFixed(1)} files). ` +
-      `Tokens ${(bench.tokens.input + bench.tokens.output).toLocaleString('en')}, cost $${bench.cost_usd.toFixed(2)}, wall time ${(bench.wall_ms / 1000).toFixed(0)} s. ` +
+    `Localisation: ` +
+      `R@1 ${pct(bench.localisation.recall_at_1)}, ` +
+      `R@5 ${pct(bench.localisation.recall_at_5)}, conformal ` +
+      `coverage ${pct(bench.localisation.conformal_coverage)} (mean set ${bench.localisation.mean_set_size.toFixed(1)} files). ` +
+      `Tokens ${(bench.tokens.input + bench.tokens.output).toLocaleString('en')}, cost ` +
+      `$${bench.cost_usd.toFixed(2)}, wall time ${(bench.wall_ms / 1000).toFixed(0)} s. ` +
       `Attempts: ${Object.entries(bench.attempts_histogram)
         .sort(([a], [b]) => Number(a) - Number(b))
         .map(([k, n]) => `${k}×${n}`)
@@ -188,7 +192,11 @@ function benchMarkdown(report: EvalReport, bench: BenchFigures): string[] {
       .sort((a, b) => a.instance_id.localeCompare(b.instance_id))
       .map(
         (i) =>
-          `| ${i.instance_id} | ${verdict(i.instance_id)} | ${i.status} | ${i.attempts} | ${i.gold_rank ?? '–'} | ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`,
+          `| ${i.instance_id} ` +
+          `| ${verdict(i.instance_id)} ` +
+          `| ${i.status} ` +
+          `| ${i.attempts} ` +
+          `| ${i.gold_rank ?? '–'} | ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`,
       ),
     '',
   ];
@@ -201,12 +209,23 @@ export function reportMarkdown(report: EvalReport): string {
   const lines = [
     `# fixwright eval`,
     '',
-    `Dataset \`${report.dataset}\`, predictions \`${report.predictions}\`, ${report.created}. Graded by the ${report.grading.name} rule (${report.grading.harness}); environment table \`${report.environment_table.path}\`.`,
+    `Dataset \`${report.dataset}\`, predictions ` +
+      `\`${report.predictions}` +
+      `\`, ${report.created}. Graded by the ${report.grading.name} rule (${report.grading.harness}); environment table \`${report.environment_table.path}\`.`,
     '',
-    `${report.total_instances} instance(s) selected, ${report.submitted_ids.length} with a prediction${report.no_prediction_ids.length ? ` (${report.no_prediction_ids.length} without one, not evaluated)` : ''}. ` +
-      `As the official report counts them: completed ${report.official.completed_instances}, resolved ${report.official.resolved_instances}, unresolved ${report.official.unresolved_instances}, empty patch ${report.official.empty_patch_instances}, errors ${report.official.error_instances}.`,
+    `${report.total_instances} instance(s) ` +
+      `selected, ${report.submitted_ids.length} with a ` +
+      `prediction${report.no_prediction_ids.length ? ` (${report.no_prediction_ids.length} without one, not evaluated)` : ''}. ` +
+      `As the official report counts them: ` +
+      `completed ${report.official.completed_instances}, ` +
+      `resolved ${report.official.resolved_instances}, ` +
+      `unresolved ${report.official.unresolved_instances}, empty patch ${report.official.empty_patch_instances}, errors ${report.official.error_instances}.`,
     '',
-    `**Resolved ${report.resolved_ids.length} / ${report.submitted_ids.length} (${pct(report.resolved_rate)})**; unresolved ${report.unresolved_ids.length}, empty patch ${report.empty_patch_ids.length}, apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} unresolved only because tests need outside hosts` : ''}.`,
+    `**Resolved ${report.resolved_ids.length} ` +
+      `/ ${report.submitted_ids.length} ` +
+      `(${pct(report.resolved_rate)})**; ` +
+      `unresolved ${report.unresolved_ids.length}, empty ` +
+      `patch ${report.empty_patch_ids.length}, apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} unresolved only because tests need outside hosts` : ''}.`,
     '',
     '| repository | submitted | resolved | rate | unresolved | apply error | env error | test error |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -214,7 +233,9 @@ export function reportMarkdown(report: EvalReport): string {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(
         ([repo, r]) =>
-          `| ${repo} | ${r.submitted} | ${r.resolved} | ${pct(r.resolved_rate)} | ${r.unresolved ?? 0} | ${r.apply_error ?? 0} | ${r.env_error ?? 0} | ${r.test_error ?? 0} |`,
+          `| ${repo} ` +
+          `| ${r.submitted} ` +
+          `| ${r.resolved} | ${pct(r.resolved_rate)} | ${r.unresolved ?? 0} | ${r.apply_error ?? 0} | ${r.env_error ?? 0} | ${r.test_error ?? 0} |`,
       ),
     '',
     ...(report.bench ? benchMarkdown(report, report.bench) : []),

@@ -172,7 +172,10 @@ export class InstanceQueueClient {
       void Promise.all([this.queue.getJobCounts('waiting', 'delayed', 'prioritized', 'active'), this.workers()])
         .then(([c, workers]) => {
           this.notes?.line(
-            `fixwright: queue: ${this.waiting.size} instance(s) awaited: ${(c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0)} waiting, ${c.active ?? 0} running; ${workers} worker(s) on this database and prefix\n`,
+            `fixwright: ` +
+              `queue: ${this.waiting.size} instance(s) ` +
+              `awaited: ${(c.waiting ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0)} ` +
+              `waiting, ${c.active ?? 0} running; ${workers} worker(s) on this database and prefix\n`,
           );
         })
         .catch(() => undefined); // the connection's own error line says Redis is unreachable

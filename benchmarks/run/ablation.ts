@@ -159,18 +159,28 @@ export function writeAblationTable(
     '# Ablation (fixwright solve-dataset --ablate)',
     '',
     scored
-      ? "Official resolved: each variant's predictions scored by `fixwright eval` (the official rule). Agent resolved: the agent's own verdict. Localisation against the gold files."
-      : "The agent's own verdicts and localisation against the gold files; rerun with `--eval` (or score each variant's predictions with `fixwright eval`) for the official resolved rate.",
+      ? "Official resolved: each variant's predictions scored by `fixwright eval` (the official " +
+        "rule). Agent resolved: the agent's own verdict. Localisation against the gold files."
+      : "The agent's own verdicts and localisation against the gold files; rerun with `--eval` (or " +
+        "score each variant's predictions with `fixwright eval`) for the official resolved rate.",
     '',
-    `Samples: candidate fixes asked for per attempt; drawn: the mean drawn per attempt (fewer when --max-cost stopped sampling). Cost per ${basis} resolved: the variant's whole cost over the instances it resolved (${basis} verdicts); every variant is priced by the same table under the same per-instance --max-cost.`,
+    `Samples: candidate fixes asked for per attempt; drawn: the mean drawn per attempt (fewer when ` +
+      `--max-cost stopped sampling). Cost ` +
+      `per ${basis} resolved: the variant's whole cost over the instances it resolved ` +
+      `(${basis} verdicts); every variant is priced by the same table under the same per-instance --max-cost.`,
     '',
     ...(rows.some((r) => r.localisation)
       ? [
-          `Localisation: ${rows.map((r) => `${r.variant}: ${r.localisation ?? '–'}`).join('; ')}. A variant that switches a signal off ranks by RRF (the learned fusion reads every signal it was fitted on) and cuts no set (the shipped calibration is the learned fusion's), so its R@k and resolved rate differ from full's by the fusion and the cut as well as the signal; \`fixwright localise --ablate\` measures each signal within RRF.`,
+          `Localisation: ${rows.map((r) => `${r.variant}: ${r.localisation ?? '–'}`).join('; ')}. A ` +
+            `variant that switches a signal off ranks by RRF (the learned fusion reads every signal ` +
+            `it was fitted on) and cuts no set (the shipped calibration is the learned fusion's), so ` +
+            `its R@k and resolved rate differ from full's by the fusion and the cut as well as the ` +
+            `signal; \`fixwright localise --ablate\` measures each signal within RRF.`,
           '',
         ]
       : []),
-    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | errors | R@1 | R@5 | conformal coverage | mean set | samples | drawn | tokens | cost | cost per ${basis} resolved |`,
+    `| variant |${scored ? ' official resolved |' : ''} agent resolved | unverified | failed | ` +
+      `errors | R@1 | R@5 | conformal coverage | mean set | samples | drawn | tokens | cost | cost per ${basis} resolved |`,
     `| --- |${scored ? ' ---: |' : ''} ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |`,
     ...rows.map((row) => {
       const { variant, report: r, official } = row;
@@ -180,7 +190,13 @@ export function writeAblationTable(
         : official
           ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |`
           : ' – |';
-      return `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`;
+      return (
+        `| ${variant} ` +
+        `|${o} ${s.resolved}/${r.instance_count} ` +
+        `| ${s.unverified} ` +
+        `| ${s.failed} ` +
+        `| ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`
+      );
     }),
     '',
   ];

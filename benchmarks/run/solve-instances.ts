@@ -362,7 +362,8 @@ export function resumeLines(rows: readonly EvalRow[], out: string, now: ResultSe
   const lines: string[] = [];
   if (kept > 0)
     lines.push(
-      `fixwright: ${tag}resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`,
+      `fixwright: ${tag}` +
+        `resuming ${out}: skipping ${kept} finished instance(s) of ${rows.length}; ${rows.length - kept} to run${kept === rows.length ? ' (none left)' : ''}\n`,
     );
   if (stale.length > 0) {
     const was = [...new Set(stale.map((s) => settingsText(s.settings)))].join('; ');

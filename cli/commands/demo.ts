@@ -136,11 +136,13 @@ export function registerDemoCommand(program: Command, setExitCode: (code: number
       process.stdout.write(
         [
           '',
-          `${outcome.status}: ${outcome.status === 'resolved' ? `proven in the sandbox after ${attempts} attempt(s)` : (outcome.stopMessage ?? `after ${attempts} attempt(s)`)}`,
+          `${outcome.status}` +
+            `: ${outcome.status === 'resolved' ? `proven in the sandbox ` + `after ${attempts} ` + `attempt(s)` : (outcome.stopMessage ?? `after ${attempts} ` + `attempt(s)`)}`,
           `  repository:  ${outcome.repoDir}`,
           `  patch:       ${join(out, 'patch.diff')}`,
           `  trajectory:  ${join(out, 'trajectory.jsonl')} (every step, as the UI and the exporter read it)`,
-          'Next: point `fixwright solve` at your own repository and model (see the README), or run `fixwright serve --demo` and press "Run the demo" in the UI.',
+          'Next: point `fixwright solve` at your own repository and model (see the README), or run ' +
+            '`fixwright serve --demo` and press "Run the demo" in the UI.',
           '',
         ].join('\n'),
       );

@@ -26,7 +26,8 @@ export function registerEditBenchCommand(program: Command): void {
     .command('edit-bench')
     .alias('bench-edits')
     .description(
-      'inject one reported bug per case into clean Python files, ask each quick-fix tier for a fix, and report fix rate, validity, exact restores, minimality and latency (JSON + Markdown)',
+      'inject one reported bug per case into clean Python files, ask each quick-fix tier for a fix, ' +
+        'and report fix rate, validity, exact restores, minimality and latency (JSON + Markdown)',
     )
     .requiredOption(
       '--corpus <dir>',

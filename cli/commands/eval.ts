@@ -91,7 +91,8 @@ async function workToEvaluate(flags: EvalFlags): Promise<EvalWork> {
   const unknown = [...predictions.keys()].filter((id) => !known.has(id));
   if (unknown.length)
     process.stderr.write(
-      `fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`,
+      `fixwright: ${unknown.length} prediction(s) name instances not in the dataset and are not ` +
+        `evaluated: ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ', …' : ''}\n`,
     );
   const missing = rows.filter((r) => !predictions.has(r.instance_id)).length;
   if (missing) process.stderr.write(`fixwright: ${missing} instance(s) have no prediction and are not evaluated\n`);
@@ -114,7 +115,10 @@ async function connectQueue(queueURL: string): Promise<InstanceQueueClient> {
   );
   const connected = await queue.workers();
   process.stderr.write(
-    `fixwright: queue ${redisURLForDisplay(queueURL)}: the instances go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
+    `fixwright: ` +
+      `queue ${redisURLForDisplay(queueURL)}: the instances go to the workers ` +
+      `(${connected} connected ` +
+      `now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
   );
   return queue;
 }
@@ -201,7 +205,10 @@ function printEvalSummary(report: EvalReport, out: string): void {
       `${repo.padEnd(28)} ${r.resolved}/${r.submitted} resolved${r.env_error ? `, ${r.env_error} env error(s)` : ''}\n`,
     );
   process.stdout.write(
-    `resolved ${report.resolved_ids.length}/${report.submitted_ids.length} (${(report.resolved_rate * 100).toFixed(1)}%); apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(out, 'report.md')}\n`,
+    `resolved ${report.resolved_ids.length}/${report.submitted_ids.length} ` +
+      `(${(report.resolved_rate * 100).toFixed(1)}%); apply ` +
+      `errors ${report.apply_error_ids.length}, env ` +
+      `errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}; report: ${resolve(out, 'report.md')}\n`,
   );
 }
 
@@ -261,7 +268,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     )
     .requiredOption(
       '--dataset <path>',
-      'SWE-bench rows: JSONL, a JSON array, parquet, or a Hugging Face datasets cache directory (e.g. ~/.cache/huggingface/hub/datasets--princeton-nlp--SWE-bench_Lite)',
+      'SWE-bench rows: JSONL, a JSON array, parquet, or a Hugging Face datasets cache directory ' +
+        '(e.g. ~/.cache/huggingface/hub/datasets--princeton-nlp--SWE-bench_Lite)',
     )
     .addOption(
       new Option('--split <split>', 'the split to read from a parquet directory')
@@ -287,7 +295,8 @@ export function registerEvalCommand(program: Command, setExitCode: (code: number
     )
     .option(
       '--queue [redis-url]',
-      `${QUEUE_HELP} (then --workers and --repos are the workers' business: each uses its own --concurrency and --repos; this table and grading rule travel with each job)`,
+      `${QUEUE_HELP} (then --workers and --repos are the workers' business: each uses its own ` +
+        `--concurrency and --repos; this table and grading rule travel with each job)`,
     )
     .option('--env-table <file>', ENV_TABLE_HELP)
     .addOption(gradingOption())

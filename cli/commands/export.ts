@@ -32,7 +32,8 @@ export function registerExportCommand(program: Command): void {
     )
     .option(
       '--eval-report <files...>',
-      "fixwright eval report.json files (each in its eval --out folder): a run counts as passing only when an evaluation of its own patch resolved it (else the agent's own verdict)",
+      'fixwright eval report.json files (each in its eval --out folder): a run counts as passing ' +
+        "only when an evaluation of its own patch resolved it (else the agent's own verdict)",
     )
     .addOption(
       new Option(
@@ -111,13 +112,17 @@ export function registerExportCommand(program: Command): void {
             .join(', ') || 'none';
         const d = card.dropped;
         process.stdout.write(
-          `${card.rows} ${flags.format} rows (${kinds}) from ${card.runs} runs (${card.runs_passing} passing; trust: ${flags.evalReport?.length ? 'fixwright eval' : "the agent's verdict"}); ` +
+          `${card.rows} ${flags.format} rows ` +
+            `(${kinds}) ` +
+            `from ${card.runs} runs (${card.runs_passing} passing; trust: ${flags.evalReport?.length ? 'fixwright eval' : "the agent's verdict"}); ` +
             `splits ${
               Object.entries(card.splits)
                 .map(([s, n]) => `${s} ${n}`)
                 .join(', ') || 'none'
             }; tokens median ${card.tokens.median}, max ${card.tokens.max}; ` +
-            `dropped ${d.duplicate} duplicate, ${d.over_budget} over ${maxTokens} tokens, ${d.secret} with a key, ${d.gold_leak} with gold data; ${problems.length} problem(s) skipped\n` +
+            `dropped ${d.duplicate} ` +
+            `duplicate, ${d.over_budget} ` +
+            `over ${maxTokens} tokens, ${d.secret} with a key, ${d.gold_leak} with gold data; ${problems.length} problem(s) skipped\n` +
             `wrote ${out}, ${cardStem(out)}.card.json, ${cardStem(out)}.card.md\n`,
         );
       } finally {

@@ -160,14 +160,22 @@ function fixedCalibration(
 function formatFusionFit(report: FusionFitReport): string {
   const f = (x: number) => x.toFixed(3);
   const lines = [
-    `learned fusion over ${report.signals.join(', ')}; L2 ${report.l2} (sensitivity, out-of-fold mean R@5 at other L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
+    `learned fusion ` +
+      `over ${report.signals.join(', ')}; ` +
+      `L2 ${report.l2} (sensitivity, out-of-fold mean R@5 at other L2: ${report.l2_search.map((s) => `${s.l2}: ${f(s.mean_r5)}`).join(', ')})`,
     'repository-wise cross-validation (each repository ranked by a model fitted without it):',
     `  ${'dataset'.padEnd(20)} ${'n'.padStart(3)}  RRF R@1/5/10 MRR          learned R@1/5/10 MRR      set p50 p90 mean coverage`,
     ...report.per_dataset.map(
       (d) =>
-        `  ${d.dataset.padEnd(20)} ${String(d.rrf.n).padStart(3)}  ${f(d.rrf.r1)} ${f(d.rrf.r5)} ${f(d.rrf.r10)} ${f(d.rrf.mrr)}   ${f(d.learned.r1)} ${f(d.learned.r5)} ${f(d.learned.r10)} ${f(d.learned.mrr)}   ${d.sets.set_size_p50} ${d.sets.set_size_p90} ${d.sets.mean_set_size.toFixed(1)} ${f(d.sets.coverage)}`,
+        `  ${d.dataset.padEnd(20)} ${String(d.rrf.n).padStart(3)} ` +
+        ` ${f(d.rrf.r1)} ${f(d.rrf.r5)} ${f(d.rrf.r10)} ${f(d.rrf.mrr)}  ` +
+        ` ${f(d.learned.r1)} ${f(d.learned.r5)} ${f(d.learned.r10)} ${f(d.learned.mrr)}  ` +
+        ` ${d.sets.set_size_p50} ${d.sets.set_size_p90} ${d.sets.mean_set_size.toFixed(1)} ${f(d.sets.coverage)}`,
     ),
-    `conformal (${report.conformal.method}, alpha ${report.conformal.alpha}, cross-fitted over all rows): coverage ${f(report.conformal.coverage)}, mean set ${report.conformal.mean_set_size.toFixed(2)}${report.conformal.fold_params.some(Boolean) ? `; each fold's (lambda, k_reg), chosen on its calibration rows: ${report.conformal.fold_params.map((p) => (p ? `(${p.lambda}, ${p.kReg})` : '-')).join(' ')}` : ''}`,
+    `conformal (${report.conformal.method}, ` +
+      `alpha ${report.conformal.alpha}, cross-fitted over all rows): ` +
+      `coverage ${f(report.conformal.coverage)}, mean ` +
+      `set ${report.conformal.mean_set_size.toFixed(2)}${report.conformal.fold_params.some(Boolean) ? `; each fold's ` + `(lambda, k_reg), chosen on its calibration rows: ${report.conformal.fold_params.map((p) => (p ? `(${p.lambda}, ${p.kReg})` : '-')).join(' ')}` : ''}`,
     'ablation: out-of-fold R@5 with the model refitted without each signal:',
     ...report.ablation.map(
       (a) =>
@@ -186,7 +194,8 @@ function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): 
       `recall@1/3/5/10 (all gold)  ${r(report.recall)}\n` +
       `recall@1/3/5/10 (any gold)  ${r(report.recall_any)}\n` +
       `MRR ${report.mrr.toFixed(3)}\n` +
-      `conformal alpha ${report.conformal.alpha}: coverage ${report.conformal.coverage.toFixed(3)}, mean set size ${report.conformal.mean_set_size.toFixed(2)}\n` +
+      `conformal alpha ${report.conformal.alpha}: ` +
+      `coverage ${report.conformal.coverage.toFixed(3)}, mean set size ${report.conformal.mean_set_size.toFixed(2)}\n` +
       `set size p50 ${report.conformal.set_size_p50} p90 ${report.conformal.set_size_p90} (mean ${report.conformal.mean_set_size.toFixed(2)})\n` +
       report.conformal.by_repo_size
         .map(
@@ -197,8 +206,12 @@ function printReportSummary(report: LocaliseReport, repoOf: readonly string[]): 
               : '\n'),
         )
         .join('') +
-      `index seconds p50 ${report.index_seconds.p50.toFixed(2)} max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n` +
-      `function recall@5/10 ${report.function_recall['5'].toFixed(3)} / ${report.function_recall['10'].toFixed(3)} (of ${report.function_recall.gold_functions} gold functions, ${report.function_recall.in_set} in a file the set holds)\n`,
+      (`index seconds ` +
+        `p50 ${report.index_seconds.p50.toFixed(2)} ` +
+        `max ${report.index_seconds.max.toFixed(2)}; query ms p50 ${report.query_ms.p50.toFixed(1)} p95 ${report.query_ms.p95.toFixed(1)}\n`) +
+      `function recall@5/10 ${report.function_recall['5'].toFixed(3)} ` +
+      `/ ${report.function_recall['10'].toFixed(3)} ` +
+      `(of ${report.function_recall.gold_functions} gold functions, ${report.function_recall.in_set} in a file the set holds)\n`,
   );
   const repos = [...new Set(repoOf)].sort();
   for (const repo of repos) {
@@ -251,7 +264,8 @@ async function fitFusionModel(
   if (out.calibration && !Number.isFinite(calibration.qhat)) {
     // An infinite q̂ makes every file the set while claiming the coverage: not worth writing.
     process.stdout.write(
-      `warning: ${collected.length} rows are too few for alpha ${alpha} (q̂ is infinite), so no calibration was written to ${out.calibration}; use more rows or a larger alpha\n`,
+      `warning: ${collected.length} rows are too few for ` +
+        `alpha ${alpha} (q̂ is infinite), so no calibration was written to ${out.calibration}; use more rows or a larger alpha\n`,
     );
     setExit(1);
   } else if (out.calibration) saveCalibration(out.calibration, calibration);
@@ -273,7 +287,8 @@ async function evaluate(run: DatasetRun, flags: LocaliseFlags, parts: LocalisePa
   printReportSummary(report, repos);
   if (!qhatFinite) {
     process.stdout.write(
-      `warning: some folds hold too few instances for alpha ${alpha} (q̂ is infinite), so their sets are every candidate file; use more instances, fewer folds or a larger alpha\n`,
+      `warning: some folds hold too few instances for ` +
+        `alpha ${alpha} (q̂ is infinite), so their sets are every candidate file; use more instances, fewer folds or a larger alpha\n`,
     );
   }
   if (skipped.length) process.stdout.write(`skipped ${skipped.length} instance(s) (listed above)\n`);

@@ -101,7 +101,9 @@ function calibrationFor(found: Calibration | undefined, rankerName: string): Cal
   const calibration = found?.ranker === rankerName ? found : undefined;
   if (found && !calibration) {
     process.stderr.write(
-      `fixwright: warning: the calibration was fitted on ranker ${found.ranker}, not ${rankerName}, so no conformal set is cut (fit one for this ranking: fixwright localise --dataset … --calibration-out FILE)\n`,
+      `fixwright: warning: the calibration was fitted on ` +
+        `ranker ${found.ranker}, ` +
+        `not ${rankerName}, so no conformal set is cut (fit one for this ranking: fixwright localise --dataset … --calibration-out FILE)\n`,
     );
   }
   return calibration;
@@ -185,7 +187,8 @@ function printRanking(ranking: IssueRanking, top: number): void {
   });
   process.stdout.write(
     set
-      ? `* conformal set: ${set.length} file(s), holding every file to change with probability >= ${1 - calibration!.alpha} (calibrated on ${calibration!.n} instances)\n`
+      ? `* conformal ` +
+          `set: ${set.length} file(s), holding every file to change with probability >= ${1 - calibration!.alpha} (calibrated on ${calibration!.n} instances)\n`
       : ranking.found
         ? 'no conformal set: the calibration belongs to another ranking (see the warning above)\n'
         : 'no calibration found: pass --calibration FILE (fixwright localise --dataset … --calibration-out FILE makes one)\n',

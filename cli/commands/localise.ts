@@ -48,7 +48,8 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     )
     .option(
       '--history-rows <file>',
-      "with --repo: write SWE-bench-format rows made from the repository's past fix commits (message as the issue, parent as the base) to FILE, for --dataset on your own repository",
+      "with --repo: write SWE-bench-format rows made from the repository's past fix commits (message " +
+        'as the issue, parent as the base) to FILE, for --dataset on your own repository',
     )
     .option('--dataset <file>', 'SWE-bench-format JSONL to evaluate on')
     .option('--repos <dir>', 'directory holding DIR/<owner>/<name> git repositories (bare or not)')
@@ -56,7 +57,9 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .option('--folds <k>', 'cross-fitting folds for the conformal evaluation', '5')
     .option(
       '--method <m>',
-      "conformal score: ratio (one minus a file's score relative to the top file's, plus a rank penalty; the default with the learned fusion), prob (one minus a file's probability), aps (cumulative mass; the default with RRF), raps (aps plus a rank penalty) or rank; the penalty of ratio/raps is chosen on the calibration rows",
+      "conformal score: ratio (one minus a file's score relative to the top file's, plus a rank " +
+        "penalty; the default with the learned fusion), prob (one minus a file's probability), aps " +
+        '(cumulative mass; the default with RRF), raps (aps plus a rank penalty) or rank; the penalty of ratio/raps is chosen on the calibration rows',
     )
     .option(
       '--fusion <which>',
@@ -64,7 +67,8 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     )
     .option(
       '--fit-fusion <file>',
-      'with --dataset (several files comma-separated): fit the learned fusion with repository-wise cross-validation, print it against RRF out of fold, and write the model to FILE (--calibration-out: its out-of-fold calibration)',
+      'with --dataset (several files comma-separated): fit the learned fusion with repository-wise ' +
+        'cross-validation, print it against RRF out of fold, and write the model to FILE (--calibration-out: its out-of-fold calibration)',
     )
     .option('--limit <n>', 'evaluate only the first N rows')
     .option('--instances <ids>', 'evaluate only these instance ids (comma-separated)')
@@ -73,16 +77,19 @@ export function registerLocaliseCommand(program: Command, setExit: (code: number
     .option('--no-cache', 'do not read or write the on-disk index cache')
     .option(
       '--weights <list>',
-      'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, cochange, title, title_symbols), e.g. bm25=1,history=0 (0 switches one off)',
+      'RRF weight per signal (bm25, embeddings, evidence, pagerank, symbols, identifiers, history, ' +
+        'cochange, title, title_symbols), e.g. bm25=1,history=0 (0 switches one off)',
     )
     .option(
       '--ablate',
-      'with --dataset: per signal R@1/5/10 and MRR with everything on but it, it alone, and the defaults with it toggled (each row ranked once, re-fused per configuration)',
+      'with --dataset: per signal R@1/5/10 and MRR with everything on but it, it alone, and the ' +
+        'defaults with it toggled (each row ranked once, re-fused per configuration)',
     )
     .option('--rrf-k <k>', 'RRF constant k (default 10; smaller trusts the top of each list more)')
     .option(
       '--embeddings <kind>',
-      'dense signal: lsi (offline, fitted on the repository), api (FIXWRIGHT_EMBEDDINGS_MODEL at OPENAI_BASE_URL) or none (default: api when FIXWRIGHT_EMBEDDINGS_MODEL is set, else lsi)',
+      'dense signal: lsi (offline, fitted on the repository), api (FIXWRIGHT_EMBEDDINGS_MODEL at ' +
+        'OPENAI_BASE_URL) or none (default: api when FIXWRIGHT_EMBEDDINGS_MODEL is set, else lsi)',
     )
     .action((flags: LocaliseFlags) => runLocalise(flags, setExit));
 }
