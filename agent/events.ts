@@ -54,7 +54,7 @@ export class EventLog {
    * ends its log at once while its last step is still unwinding, and that step's events would
    * otherwise land after the end, where no client reads them.
    */
-  emit<K extends EventType>(type: K, data: EmitData<K> = {}): AgentEvent<K> | undefined {
+  emit<K extends EventType>(type: K, data: EmitData<K>): AgentEvent<K> | undefined {
     if (this.ended) return undefined;
     if (type === 'done' || type === 'error') this.ended = true;
     const event = {
@@ -63,7 +63,7 @@ export class EventLog {
       ts: new Date().toISOString(),
       type,
       data: redact(data, this.secrets),
-    } as AgentEvent<K>;
+    } as unknown as AgentEvent<K>;
     this.events.push(event);
     if (this.trajectoryPath) appendFileSync(this.trajectoryPath, `${JSON.stringify(event)}\n`);
     for (const listener of this.listeners) listener(event);

@@ -83,7 +83,7 @@ export async function runAgent(deps: AgentDeps, issue: string): Promise<AgentSta
     deps.run.timing = clock.summary(started, clock.now(), final?.attempts.length ?? 0);
   }
   deps.events.emit('done', {
-    status: final.status,
+    status: final.status ?? 'failed',
     attempts: final.attempts.length,
     chosen_attempt: final.chosenAttempt ?? null,
     chosen_candidate: final.attempts.find((a) => a.attempt === final.chosenAttempt)?.candidate ?? null,

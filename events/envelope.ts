@@ -18,11 +18,11 @@ export type AgentEvent<K extends EventType = EventType> = K extends EventType
   : never;
 
 /**
- * What `EventLog.emit` takes for a type: its payload's fields, each with its type, and no field the
- * schema does not name (but `log`'s step-specific ones). Fields may be left out, as a cancelled run's
- * `done` leaves out its attempts.
+ * What `EventLog.emit` takes for a type: its payload, every required field present and each field
+ * with its type (a field the schema does not name is refused, but `log`'s step-specific ones). Only
+ * the schema's optional fields may be left out, as a cancelled run's `done` leaves out its attempts.
  */
-export type EmitData<K extends EventType> = Partial<EventData<K>>;
+export type EmitData<K extends EventType> = EventData<K>;
 
 /** An event exactly as this fixwright writes it: every field its type requires is there. */
 export type CurrentEvent<K extends EventType = EventType> = K extends EventType

@@ -8,7 +8,7 @@ import { type BlobJob, claimBlob, JOB_DONE, packTexts } from './blob-job.js';
 
 /**
  * Fewest uncounted blobs worth the pool: below it, handing texts out and results back costs about
- * what the other threads save (measured on sympy; see README, "bench:localise").
+ * what the other threads save (measured on sympy; see README, "perf:localise").
  */
 export const PARALLEL_FROM = 32;
 

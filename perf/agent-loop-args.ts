@@ -1,5 +1,5 @@
 /**
- * The command line of `bench:agent`: which builds to measure, how many runs, where to write the
+ * The command line of `perf:agent`: which builds to measure, how many runs, where to write the
  * per-run records. Returns the options or a list of problems a user can act on.
  */
 import { existsSync, statSync } from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * `bench:agent`'s task: a tiny Python repository whose `add()` subtracts, the issue that says so,
+ * `perf:agent`'s task: a tiny Python repository whose `add()` subtracts, the issue that says so,
  * and the one answer its scripted model gives to every request (a reproduction test and a
  * search/replace fix), so every run is one attempt that ends `resolved`.
  */

@@ -1,5 +1,5 @@
 /**
- * The arithmetic of `bench:agent`: from a run's trajectory (node_start / node_end), the model
+ * The arithmetic of `perf:agent`: from a run's trajectory (node_start / node_end), the model
  * server's request times and the sandbox's test execs, how much of each attempt was fixwright's
  * own time. Pure functions over epoch milliseconds, so any build's run can be read the same way.
  */

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:agent -- --build DIR [--build DIR ...]`: fixwright's own time per attempt of the
+ * `npm run perf:agent -- --build DIR [--build DIR ...]`: fixwright's own time per attempt of the
  * agent loop, for any builds, side by side. Each run is a whole `node DIR/cli/main.js solve` process
  * on a fresh copy of a tiny repository whose add() subtracts, against a scripted model on loopback
  * that answers every request with a reproduction test and the fix (one attempt, `resolved`). From
@@ -171,7 +171,7 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
   }
   if (!settled)
     process.stderr.write(
-      `bench:agent: warning: Docker had not reported every exec and container of ${where} as ended after ${SETTLE_MS} ms\n`,
+      `perf:agent: warning: Docker had not reported every exec and container of ${where} as ended after ${SETTLE_MS} ms\n`,
     );
 
   // The server is shared by the runs, which never overlap: this run's requests arrived while it lived.
@@ -190,7 +190,7 @@ async function runOnce(h: Harness, build: string, round: number, warmup: boolean
   const spans = parseNodeSpans(trajectory);
   if (tests.length === 0 && spans.some((s) => s.node === 'test')) {
     process.stderr.write(
-      `bench:agent: warning: no test exec of ${where} carried the ${OWNER_PID_LABEL} label; its test time counts as own time\n`,
+      `perf:agent: warning: no test exec of ${where} carried the ${OWNER_PID_LABEL} label; its test time counts as own time\n`,
     );
   }
   const breakdown = attributeRun(spans, model, tests, window);
@@ -292,7 +292,7 @@ function report(options: AgentBenchOptions, records: readonly RunRecord[]): stri
 async function main(): Promise<number> {
   const parsed = parseAgentBenchArgs(process.argv.slice(2));
   if ('problems' in parsed) {
-    for (const p of parsed.problems) process.stderr.write(`bench:agent: ${p}\n`);
+    for (const p of parsed.problems) process.stderr.write(`perf:agent: ${p}\n`);
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
@@ -351,7 +351,7 @@ async function main(): Promise<number> {
     cleanUp();
     await h.server.close();
     if (err instanceof RunFailed) {
-      process.stderr.write(`bench:agent: ${err.message}\n`);
+      process.stderr.write(`perf:agent: ${err.message}\n`);
       return 1;
     }
     throw err;
@@ -367,7 +367,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(`bench:agent failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    console.error(`perf:agent failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     process.exit(1);
   },
 );

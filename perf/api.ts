@@ -1,5 +1,5 @@
 /**
- * `npm run bench:api`: what the service costs on loopback, in the Redis mode with no worker running
+ * `npm run perf:api`: what the service costs on loopback, in the Redis mode with no worker running
  * (so POST /api/solve only stores the task and puts a job on BullMQ). It starts its own redis-server
  * and the service in this process, then prints requests/s and p50/p99 for GET /api/task/:id and
  * POST /api/solve (autocannon, in a worker thread so the load does not share the server's event

@@ -1,5 +1,5 @@
 /**
- * `bench:agent`'s view of the sandbox from outside: Docker's container event stream, kept per
+ * `perf:agent`'s view of the sandbox from outside: Docker's container event stream, kept per
  * owning process (the `fixwright.owner.pid` label every sandbox container carries), so the bench
  * can tell how long a run's test execs took whatever build made them and whoever else is using
  * the same Docker engine at the time.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:localise -- GIT_DIR [COMMIT]`: indexing and query speed on one repository, side by
+ * `npm run perf:localise -- GIT_DIR [COMMIT]`: indexing and query speed on one repository, side by
  * side in one run. B is COMMIT (default HEAD) and A is 100 first-parent commits before it
  * (BENCH_BACK). Each index is set against its floor, reading the same blobs from git: A cold (empty
  * caches), then B as the next commit, once in the same process (parses in memory) and once as a
@@ -86,7 +86,7 @@ function fresh(cacheDir: string): { localiser: Localiser; embedder: LsiEmbedder 
 }
 
 async function main(): Promise<void> {
-  if (!gitDir) throw new Error('usage: npm run bench:localise -- GIT_DIR [COMMIT] (a bare or non-bare git directory)');
+  if (!gitDir) throw new Error('usage: npm run perf:localise -- GIT_DIR [COMMIT] (a bare or non-bare git directory)');
   const b = revParse(commit);
   const a = revParse(`${b}~${BACK}`);
   const [floorA, floorB] = [await floor(a), await floor(b)];

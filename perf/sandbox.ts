@@ -1,5 +1,5 @@
 /**
- * `npm run bench:sandbox`: what a sandbox costs. From one run it prints the median time of the same
+ * `npm run perf:sandbox`: what a sandbox costs. From one run it prints the median time of the same
  * pytest run directly on the host and in a fresh sandbox (create → copy → exec → remove), the
  * overhead and the ratio, each phase's median; the time a caller waits for withSandbox without and
  * with the warm pool, for that pytest run and for `git --version` (next to nothing on either side,

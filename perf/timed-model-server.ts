@@ -1,5 +1,5 @@
 /**
- * `bench:agent`'s model: an OpenAI-compatible server on loopback that answers every chat completion
+ * `perf:agent`'s model: an OpenAI-compatible server on loopback that answers every chat completion
  * with one fixed reply (streamed when the client asks) and records, per request, the server-side
  * time from the request's arrival to the end of its response, so the bench can take the model's
  * share out of a run. Its own (not the project's scripted server): the bench must time requests

@@ -7,10 +7,21 @@ import { EVENT_TYPES, EventPayloads, EventRecordSchema, type EventType } from '.
 
 type Json = Record<string, unknown>;
 
-/** A TypeBox schema as OpenAPI 3.0 reads it: `const` as a one-value enum, a string-keyed record as additionalProperties. */
+const isNull = (schema: unknown) => (schema as Json | undefined)?.type === 'null';
+
+/**
+ * A TypeBox schema as OpenAPI 3.0 reads it: `const` as a one-value enum, a string-keyed record as
+ * additionalProperties, and `X or null` as X with `nullable` (3.0 has no null type).
+ */
 function toOpenApi(schema: unknown): unknown {
   if (Array.isArray(schema)) return schema.map(toOpenApi);
   if (!schema || typeof schema !== 'object') return schema;
+  const { anyOf, ...rest } = schema as Json;
+  if (Array.isArray(anyOf) && anyOf.some(isNull)) {
+    const others = anyOf.filter((s) => !isNull(s));
+    const base = others.length === 1 ? (others[0] as Json) : { anyOf: others };
+    return toOpenApi({ ...rest, ...base, nullable: true });
+  }
   const out: Json = {};
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'const') out.enum = [value];

@@ -11,7 +11,12 @@ describe('EventLog', () => {
     const seen: number[] = [];
     log.subscribe((e) => seen.push(e.seq));
     log.emit('status', { status: 'running' });
-    log.emit('node_end', { node: 'apply', duration_ms: 3 });
+    log.emit('node_end', {
+      node: 'apply',
+      attempt: 1,
+      duration_ms: 3,
+      timing: { wall_ms: 3, model_ms: 0, test_ms: 0, own_ms: 3 },
+    });
     const lines = readFileSync(file, 'utf8')
       .trim()
       .split('\n')
@@ -48,15 +53,30 @@ describe('EventLog', () => {
       'requests sends Bearer authentication headers',
     );
     const log = new EventLog('t', undefined, ['local-key-XYZ123']);
-    expect(() => log.emit('model_call', { response: 'fixed it.\nAuthorization: Bearer tok' })).not.toThrow();
+    expect(() =>
+      log.emit('model_call', {
+        step: 'generate',
+        attempt: 1,
+        model: 'scripted',
+        messages: [],
+        response: 'fixed it.\nAuthorization: Bearer tok',
+      }),
+    ).not.toThrow();
   });
 
   it('ends at done or error: a step still unwinding after a cancel records nothing past the end', () => {
     const log = new EventLog('t');
-    log.emit('node_start', { node: 'baseline' });
+    log.emit('node_start', { node: 'baseline', attempt: 0 });
     log.emit('done', { status: 'failed', stopped_by: 'cancelled' });
-    expect(log.emit('node_end', { node: 'baseline' })).toBeUndefined();
-    expect(log.emit('error', { message: 'late' })).toBeUndefined();
+    expect(
+      log.emit('node_end', {
+        node: 'baseline',
+        attempt: 0,
+        duration_ms: 1,
+        timing: { wall_ms: 1, model_ms: 0, test_ms: 0, own_ms: 1 },
+      }),
+    ).toBeUndefined();
+    expect(log.emit('error', { status: 'failed', message: 'late' })).toBeUndefined();
     expect(log.events.map((e) => [e.seq, e.type])).toEqual([
       [1, 'node_start'],
       [2, 'done'],

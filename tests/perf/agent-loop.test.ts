@@ -34,7 +34,7 @@ interface RunFigures {
   status: string;
 }
 
-describe('bench:agent (real Docker, the built CLI)', () => {
+describe('perf:agent (real Docker, the built CLI)', () => {
   it('measures a build solving the fixture: one attempt, the model and the tests taken out', () => {
     const json = join(work, 'runs.json');
     const r = bench(['--build', DIST, '--runs', '1', '--warmup', '0', '--json', json]);

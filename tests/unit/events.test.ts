@@ -103,8 +103,9 @@ describe('the event schema', () => {
       expect(EVENT_COMPONENTS[`EventData_${type}`], type).toBeDefined();
       expect(EVENT_COMPONENTS[`Event_${type}`], type).toBeDefined();
     }
-    // OpenAPI 3.0 knows neither `const` nor `patternProperties`.
-    expect(JSON.stringify(EVENT_COMPONENTS)).not.toMatch(/"const"|"patternProperties"/);
+    // OpenAPI 3.0 knows neither `const`, `patternProperties` nor a null type (it says `nullable`).
+    expect(JSON.stringify(EVENT_COMPONENTS)).not.toMatch(/"const"|"patternProperties"|"type":"null"/);
+    expect(JSON.stringify(EVENT_COMPONENTS)).toMatch(/"nullable":true/);
   });
 
   it('accepts a record of each type as the event log writes it', () => {
@@ -120,6 +121,7 @@ describe('the event schema', () => {
   it('rejects a payload with a field of the wrong type or a missing required field', () => {
     expect(isCurrentEvent({ ...emitted('patch', written.patch), data: { ...written.patch, diff: 5 } })).toBe(false);
     const { diff: _diff, ...noDiff } = written.patch;
+    // @ts-expect-error a payload without a required field does not build either
     expect(isCurrentEvent(emitted('patch', noDiff))).toBe(false);
     expect(isCurrentEvent(emitted('done', { ...written.done, status: 'fixed' as 'failed' }))).toBe(false);
     expect(isCurrentEvent(emitted('node_end', { ...written.node_end, node: 'think' as 'test' }))).toBe(false);
@@ -150,6 +152,8 @@ describe('the event schema', () => {
     log.emit('done', { status: 'fixed' });
     // @ts-expect-error not an event type
     log.emit('patched', {});
+    // @ts-expect-error an error says what went wrong: its message is required
+    log.emit('error', { status: 'failed' });
     // `log` is open-ended: a step writes fields of its own.
     log.emit('log', { step: 'select', winner: 2 });
     expect(log.events.map((e) => e.type)).toEqual(['patch', 'reflection', 'done']);

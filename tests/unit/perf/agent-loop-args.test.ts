@@ -23,7 +23,7 @@ const problems = (argv: string[]) => {
   return 'problems' in r ? r.problems : [];
 };
 
-describe('bench:agent arguments', () => {
+describe('perf:agent arguments', () => {
   it('takes builds in order, with the defaults', () => {
     expect(parseAgentBenchArgs(['--build', a, '--build', b])).toEqual({
       options: { builds: [a, b], runs: 5, warmup: 1, json: undefined, keep: false },

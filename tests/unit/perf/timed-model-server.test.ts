@@ -16,7 +16,7 @@ const post = (path: string, body: unknown) =>
     body: JSON.stringify(body),
   });
 
-describe("bench:agent's model server", () => {
+describe("perf:agent's model server", () => {
   it('answers a chat completion with the reply and times the request', async () => {
     const before = nowMs();
     const res = await post('/chat/completions', { model: 'scripted', messages: [{ role: 'user', content: 'fix it' }] });
