@@ -36,11 +36,15 @@ export function samplesFlag(value: string | undefined): number {
 }
 
 /** The help text of `--samples`, saying what each candidate costs. */
-export const SAMPLES_HELP = `candidate fixes drawn per attempt (1-${MAX_SAMPLES}); the reproduction tests judge them and one is kept. Each candidate is one more fix call per attempt (its prompt and answer tokens, its cost) and one more test run unless its change equals another's`;
+export const SAMPLES_HELP =
+  `candidate fixes drawn per attempt ` +
+  `(1-${MAX_SAMPLES}); the reproduction tests judge them and one is kept. Each candidate is one more ` +
+  `fix call per attempt (its prompt and answer tokens, its cost) and one more test run unless its change equals another's`;
 
 /** The help text of `--model-rpm` (solve and bench). */
 export const MODEL_RPM_HELP =
-  "at most this many model requests start in any minute, shared by all of the command's calls (parallel candidates, bench's workers): your provider's rate limit; 429s are retried with back-off either way";
+  "at most this many model requests start in any minute, shared by all of the command's calls " +
+  "(parallel candidates, bench's workers): your provider's rate limit; 429s are retried with back-off either way";
 
 /** `--model-rpm N` (solve and bench): requests a minute, 1..MODEL_RPM_LIMIT; undefined when not given. */
 export function modelRpmFlag(value: string | undefined): number | undefined {
@@ -65,18 +69,25 @@ export function maxCostFlag(value: string | undefined): number | undefined {
 
 /** The help text of `--max-cost`; `whose` says whose spend it caps ("the run's", "each instance's"). */
 export function maxCostHelp(whose: string): string {
-  return `cap in USD on ${whose} whole model spend, samples included (priced models): a call starts only when the spend so far, the worst case of the calls in flight and its own worst case (prompt at 3 chars/token + an answer of FIXWRIGHT_MAX_TOKENS) fit under it`;
+  return (
+    `cap in USD ` +
+    `on ${whose} whole model spend, samples included (priced models): a call starts only when the ` +
+    `spend so far, the worst case of the calls in flight and its own worst case (prompt at 3 chars/token + an answer of FIXWRIGHT_MAX_TOKENS) fit under it`
+  );
 }
 
 /** `--env-table FILE`: the environment table instead of the shipped one (read and checked whole before anything runs). */
 export const ENV_TABLE_HELP =
-  'the environment table to test in (default: the shipped one, Debian packages offline; benchmarks/eval/environments-pinned.json holds the official pip pins for machines that reach a package index)';
+  'the environment table to test in (default: the shipped one, Debian packages offline; ' +
+  'benchmarks/eval/environments-pinned.json holds the official pip pins for machines that reach a package index)';
 
 /** `--grading RULE`: whose grading rule decides verdicts. */
 export function gradingOption(): Option {
   return new Option(
     '--grading <rule>',
-    'the official release whose grading rule decides verdicts: swebench-5 (5.0.x: a skipped FAIL_TO_PASS test fails, a skipped PASS_TO_PASS test passes, cut ids match by prefix, a non-zero exit with no failing test is not graded) or swebench-4 (3.x to 4.1.0: skipped tests count as neither)',
+    'the official release whose grading rule decides verdicts: swebench-5 (5.0.x: a skipped ' +
+      'FAIL_TO_PASS test fails, a skipped PASS_TO_PASS test passes, cut ids match by prefix, a ' +
+      'non-zero exit with no failing test is not graded) or swebench-4 (3.x to 4.1.0: skipped tests count as neither)',
   )
     .choices([...GRADING_RULES])
     .default(DEFAULT_GRADING_RULE);
@@ -94,5 +105,10 @@ export function pipSourceWarning(
 ): string | undefined {
   const withPip = entriesWithPip(table);
   if (withPip.length === 0 || pip.indexUrl || pip.wheelsDir) return undefined;
-  return `fixwright: warning: ${withPip.length} environment(s) of ${table.source.path} install pinned packages with pip, and no package index or wheel directory is set (FIXWRIGHT_PIP_INDEX_URL, FIXWRIGHT_PIP_WHEELS): their instances will end in env_error\n`;
+  return (
+    `fixwright: ` +
+    `warning: ${withPip.length} environment(s) ` +
+    `of ${table.source.path} install pinned packages with pip, and no package index or wheel ` +
+    `directory is set (FIXWRIGHT_PIP_INDEX_URL, FIXWRIGHT_PIP_WHEELS): their instances will end in env_error\n`
+  );
 }

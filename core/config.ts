@@ -468,7 +468,9 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env, overrides: Se
   if (contextTokens !== undefined && contextTokens < maxTokens + MIN_PROMPT_TOKENS) {
     throw new FixwrightError(
       'FW_ERR_CONFIG',
-      `invalid settings: FIXWRIGHT_MODEL_CONTEXT (${contextTokens}) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS (${maxTokens}): it must be at least ${maxTokens + MIN_PROMPT_TOKENS}, or lower FIXWRIGHT_MAX_TOKENS`,
+      `invalid settings: FIXWRIGHT_MODEL_CONTEXT ` +
+        `(${contextTokens}) leaves no room for a prompt after the answer's FIXWRIGHT_MAX_TOKENS ` +
+        `(${maxTokens}): it must be at least ${maxTokens + MIN_PROMPT_TOKENS}, or lower FIXWRIGHT_MAX_TOKENS`,
     );
   }
   return Object.freeze({

@@ -204,7 +204,8 @@ export function parseFusionModel(raw: unknown, knownSignals: readonly Signal[], 
   const missing = [...new Set(Object.values(model.trainedOn))].filter((repo) => !model.folds[repo]);
   if (missing.length)
     throw bad(
-      `it was trained on ${missing.join(', ')} but has no model without ${missing.length === 1 ? 'it' : 'them'} (its training rows could not be ranked out of fold)`,
+      `it was trained ` +
+        `on ${missing.join(', ')} but has no model without ${missing.length === 1 ? 'it' : 'them'} (its training rows could not be ranked out of fold)`,
     );
   for (const m of [model, ...Object.values(model.folds)]) {
     if (m.weights.length !== names.length || m.mean.length !== names.length || m.scale.length !== names.length)

@@ -57,15 +57,17 @@ const CH_SQ = 39;
 const VISITED_CLAUSES = new Set(['if', 'elif', 'else-if', 'try', 'except', 'else-try', 'finally', 'with']);
 /** Python's keywords and soft keywords: the only names that may stand next to another operand. */
 const KEYWORDS = new Set(
-  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type'.split(
-    ' ',
-  ),
+  (
+    'False None True and as assert async await break class continue def del elif else except finally ' +
+    'for from global if import in is lambda nonlocal not or pass raise return try while with yield match case type'
+  ).split(' '),
 );
 /** Words tree-sitter never reads as a name (its `reserved` list): a definition, import or attribute named so is an error. */
 const RESERVED = new Set(
-  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield'.split(
-    ' ',
-  ),
+  (
+    'False None True and as assert async await break class continue def del elif else except finally ' +
+    'for from global if import in is lambda nonlocal not or pass raise return try while with yield'
+  ).split(' '),
 );
 /** Keywords that need an operand after them: followed by `,`, `;`, `=`, a closing bracket or the line's end, the line is not Python. */
 const NEEDS_OPERAND_KEYWORDS = new Set([
@@ -114,7 +116,10 @@ const STATEMENT_KEYWORDS = new Set([
 ]);
 /** Keywords that join two operands, so cannot start a statement or follow an operator. */
 const BINARY_KEYWORDS = new Set(['and', 'or', 'is', 'in', 'as', 'if', 'else']);
-/** Keywords and the Python 2 statement words by first two letters and length (at most two a key: `def`/`del`, `elif`/`else`), so a name is told from them without slicing it. */
+/**
+ * Keywords and the Python 2 statement words by first two letters and length (at most two a key: `def`/`del`,
+ * `elif`/`else`), so a name is told from them without slicing it.
+ */
 const KEYWORD_TABLE: Array<string[] | undefined> = [];
 const keywordKey = (c0: number, c1: number, len: number): number => (c0 * 128 + c1) * 16 + len;
 for (const w of [...KEYWORDS, 'print', 'exec'])

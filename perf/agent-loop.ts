@@ -282,7 +282,9 @@ function report(options: AgentBenchOptions, records: readonly RunRecord[]): stri
   for (const [i, b] of options.builds.entries()) {
     if (i === 0) continue;
     lines.push(
-      `ratio own time per attempt ${String.fromCharCode(65 + i)}/A (${buildName(b)} / ${buildName(options.builds[0]!)}): ${(ownPerAttempt(b) / ownPerAttempt(options.builds[0]!)).toFixed(2)}`,
+      `ratio own time per ` +
+        `attempt ${String.fromCharCode(65 + i)}/A ` +
+        `(${buildName(b)} / ${buildName(options.builds[0]!)}): ${(ownPerAttempt(b) / ownPerAttempt(options.builds[0]!)).toFixed(2)}`,
     );
   }
   for (const b of options.builds) lines.push(`own time per attempt: ${buildName(b)} ${fmt(ownPerAttempt(b))} ms`);
@@ -341,7 +343,8 @@ async function main(): Promise<number> {
         const r = await runOnce(h, build, warmup ? round : round - options.warmup, warmup);
         records.push(r);
         process.stderr.write(
-          `${warmup ? 'warm-up' : 'run'} ${r.round + 1} ${buildName(build)}: ${r.status}, ${r.attempts} attempt(s), own/attempt ${fmt(r.ownPerAttemptMs)} ms, ` +
+          `${warmup ? 'warm-up' : 'run'} ${r.round + 1} ${buildName(build)}` +
+            `: ${r.status}, ${r.attempts} attempt(s), own/attempt ${fmt(r.ownPerAttemptMs)} ms, ` +
             `one-off own ${fmt(r.oneOffOwnMs)} ms, wall ${fmt(r.wallMs)} ms, model ${fmt(r.modelMs)} ms, tests ${fmt(r.testMs)} ms (${r.testExecs} exec(s))\n`,
         );
       }

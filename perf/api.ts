@@ -261,7 +261,8 @@ async function main(): Promise<void> {
     service = await startService(settings, { host: '127.0.0.1', port: 0, version }, createLogger(settings.logLevel));
     const url = service.url;
     console.log(
-      `fixwright api bench: ${url}, redis-server pid ${redis.pid}; ${cpus().length} cores; autocannon ${CONNECTIONS} connections × ${DURATION} s per endpoint (1 worker thread); ${CLIENTS} WebSocket clients × ${EVENTS} events`,
+      `fixwright api bench: ${url}, redis-server pid ${redis.pid}; ${cpus().length} cores; ` +
+        `autocannon ${CONNECTIONS} connections × ${DURATION} s per endpoint (1 worker thread); ${CLIENTS} WebSocket clients × ${EVENTS} events`,
     );
 
     const taskId = await submit(url);
@@ -275,12 +276,16 @@ async function main(): Promise<void> {
     const ws = await fanOut(url, redis.url);
 
     const row = (name: string, f: HttpFigures, bad: string) =>
-      `  ${name.padEnd(20)} ${f.rps.toFixed(0).padStart(7)} req/s   p50 ${String(f.p50).padStart(3)} ms   p99 ${String(f.p99).padStart(3)} ms   ${bad} ${f.unexpected}   (${f.requests} requests: ${f.codes})`;
+      `  ${name.padEnd(20)} ${f.rps.toFixed(0).padStart(7)} req/s   ` +
+      `p50 ${String(f.p50).padStart(3)} ms   p99 ${String(f.p99).padStart(3)} ms   ${bad} ${f.unexpected}   (${f.requests} requests: ${f.codes})`;
     console.log("\napi bench (loopback, Redis mode, enqueue only; HTTP latency at autocannon's 1 ms resolution)");
     console.log(row('GET /api/task/:id', get, 'non-200'));
     console.log(row('POST /api/solve', post, 'non-202'));
     console.log(
-      `  WS fan-out, ${CLIENTS} clients × ${EVENTS} events: delivery p50 ${msText(ws.p50)}, p99 ${msText(ws.p99)} (max ${msText(ws.max)}), ${ws.eventsPerSecond.toFixed(0)} events/s delivered (${ws.appendsPerSecond.toFixed(0)} appends/s), all in order: ${ws.problems.length ? 'NO' : 'yes'}`,
+      `  WS fan-out, ${CLIENTS} clients × ${EVENTS} events: ` +
+        `delivery p50 ${msText(ws.p50)}, p99 ${msText(ws.p99)} (max ${msText(ws.max)}), ` +
+        `${ws.eventsPerSecond.toFixed(0)} events/s delivered (${ws.appendsPerSecond.toFixed(0)} appends/s), ` +
+        `all in order: ${ws.problems.length ? 'NO' : 'yes'}`,
     );
     for (const problem of ws.problems.slice(0, 10)) console.log(`    ${problem}`);
     if (ws.problems.length > 10) console.log(`    … and ${ws.problems.length - 10} more`);

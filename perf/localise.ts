@@ -138,7 +138,8 @@ async function main(): Promise<void> {
       `fixwright localise bench: ${gitDir}; A = ${a.slice(0, 10)} (${BACK} commits before B), B = ${b.slice(0, 10)} (${commit}); ${cpus().length} CPU cores`,
     );
     console.log(
-      `  B: ${runB.index.summaries.length} Python files indexed of ${floorB.files} read (${(floorB.bytes / 1024 / 1024).toFixed(1)} MiB); ${changed} indexed files new or changed since A`,
+      `  B: ${runB.index.summaries.length} Python files indexed ` +
+        `of ${floorB.files} read (${(floorB.bytes / 1024 / 1024).toFixed(1)} MiB); ${changed} indexed files new or changed since A`,
     );
     row('', ['A cold', 'B, same localiser', 'B, fresh localiser']);
     row('floor: read blobs from git (median)', [ms(floorA.ms), ms(floorB.ms), ms(floorB.ms)]);
@@ -153,7 +154,9 @@ async function main(): Promise<void> {
     ]);
     console.log(`  LSI: A ${runA.fit}; B same process ${runB.fit}; B new process ${runB2.fit}`);
     console.log(
-      `  query on B (warm, ${latencies.length} runs of ${queries.length} ${queryKind}): p50 ${pct(latencies, 0.5).toFixed(1)} ms, p95 ${pct(latencies, 0.95).toFixed(1)} ms`,
+      `  query on B ` +
+        `(warm, ${latencies.length} runs ` +
+        `of ${queries.length} ${queryKind}): p50 ${pct(latencies, 0.5).toFixed(1)} ms, p95 ${pct(latencies, 0.95).toFixed(1)} ms`,
     );
   } finally {
     rmSync(work, { recursive: true, force: true });

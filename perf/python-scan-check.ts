@@ -105,12 +105,17 @@ async function main(): Promise<void> {
       if (shown.length < 12) shown.push(`${gitDir} ${file.path}: ${firstDifference(scanned.summary, tree)}`);
     }
     console.log(
-      `${gitDir}@${rev} | ${t.files} | ${t.identical} | ${t.fallbacks} (${t.fallbackTreeErrors}) | ${t.mismatches} | ${t.scanMs.toFixed(0)} | ${t.treeMs.toFixed(0)}`,
+      `${gitDir}@${rev} ` +
+        `| ${t.files} | ${t.identical} | ${t.fallbacks} (${t.fallbackTreeErrors}) | ${t.mismatches} | ${t.scanMs.toFixed(0)} | ${t.treeMs.toFixed(0)}`,
     );
     for (const k of Object.keys(total) as Array<keyof Tally>) total[k] += t[k];
   }
   console.log(
-    `all | ${total.files} | ${total.identical} | ${total.fallbacks} (${total.fallbackTreeErrors}) ${((100 * total.fallbacks) / Math.max(1, total.files)).toFixed(2)}% | ${total.mismatches} | ${total.scanMs.toFixed(0)} | ${total.treeMs.toFixed(0)}`,
+    `all | ${total.files} ` +
+      `| ${total.identical} ` +
+      `| ${total.fallbacks} ` +
+      `(${total.fallbackTreeErrors}` +
+      `) ${((100 * total.fallbacks) / Math.max(1, total.files)).toFixed(2)}% | ${total.mismatches} | ${total.scanMs.toFixed(0)} | ${total.treeMs.toFixed(0)}`,
   );
   if (reasons.size) {
     console.log('fallback reasons:');

@@ -153,7 +153,10 @@ async function main(): Promise<void> {
   console.log('\nsingle run (median)');
   console.log(`  host pytest                 ${ms(hostMedian)}`);
   console.log(
-    `  sandbox total               ${ms(boxMedian)}   = create ${median(phases.create).toFixed(0)} + copy ${median(phases.copy).toFixed(0)} + exec ${median(phases.exec).toFixed(0)} + remove ${median(phases.remove).toFixed(0)} ms`,
+    `  sandbox total              ` +
+      ` ${ms(boxMedian)}   = ` +
+      `create ${median(phases.create).toFixed(0)} + ` +
+      `copy ${median(phases.copy).toFixed(0)} + exec ${median(phases.exec).toFixed(0)} + remove ${median(phases.remove).toFixed(0)} ms`,
   );
   console.log(`  overhead                    ${ms(boxMedian - hostMedian)}`);
   console.log(`  ratio sandbox / host        ${(boxMedian / hostMedian).toFixed(2)}x`);
@@ -162,10 +165,16 @@ async function main(): Promise<void> {
     `  withSandbox, warm pool      ${ms(median(caller.warm))}${caller.warmMisses ? `   (${caller.warmMisses} of ${2 * RUNS} found none warm)` : ''}`,
   );
   console.log(
-    `  git --version: host ${median(bare.host).toFixed(0)} ms, cold sandbox ${median(bare.cold).toFixed(0)} ms, warm ${median(bare.warm).toFixed(0)} ms (the sandbox's own cost: ${(median(bare.cold) - median(bare.host)).toFixed(0)} / ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms)`,
+    `  git --version: ` +
+      `host ${median(bare.host).toFixed(0)} ms, cold ` +
+      `sandbox ${median(bare.cold).toFixed(0)} ms, ` +
+      `warm ${median(bare.warm).toFixed(0)} ms (the sandbox's own ` +
+      `cost: ${(median(bare.cold) - median(bare.host)).toFixed(0)} / ${(median(bare.warm) - median(bare.host)).toFixed(0)} ms)`,
   );
   console.log(
-    `  pytest overhead: cold ${(median(caller.cold) - hostMedian).toFixed(0)} ms, warm ${(median(caller.warm) - hostMedian).toFixed(0)} ms (different Python and pytest builds on the two sides)`,
+    `  pytest overhead: ` +
+      `cold ${(median(caller.cold) - hostMedian).toFixed(0)} ms, ` +
+      `warm ${(median(caller.warm) - hostMedian).toFixed(0)} ms (different Python and pytest builds on the two sides)`,
   );
   // The headline: the sandbox's own cost over the same command on the host, apart from interpreter builds.
   console.log(`cold overhead ${(median(bare.cold) - median(bare.host)).toFixed(0)} ms`);

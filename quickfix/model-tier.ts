@@ -108,7 +108,10 @@ export function undoneKeep(
   for (const e of previous) {
     if (e.plus.length === 0) continue;
     if (!text.includes(`\n${e.plus.join('\n')}\n`) && !text.endsWith(`\n${e.plus.join('\n')}`)) {
-      return `the instruction asks to keep the previous proposal, but your edits undo its change @@ ${e.start}-${e.end} (${JSON.stringify(e.plus.join('\n').slice(0, 120))} is gone)`;
+      return (
+        `the instruction asks to keep the previous proposal, but your edits undo its change ` +
+        `@@ ${e.start}-${e.end} (${JSON.stringify(e.plus.join('\n').slice(0, 120))} is gone)`
+      );
     }
   }
   return undefined;

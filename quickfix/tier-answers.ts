@@ -146,6 +146,9 @@ export async function ruleTierAnswer(ctx: AnswerContext): Promise<TierAnswer | u
   if (!result) return undefined;
   timings.analysis += result.analysisMs;
   const imports = toLineEdits(result.imports);
+  const outside = imports.length
+    ? `; outside the requested lines: ${imports.map((e) => `an import at line ${e.start_line}`).join(', ')}`
+    : '';
   return {
     edits: toLineEdits(result.edits),
     raw_patch_dsl: renderDsl(result.edits),
@@ -153,8 +156,7 @@ export async function ruleTierAnswer(ctx: AnswerContext): Promise<TierAnswer | u
     tier: 'rule',
     verification: {
       ...result.outcome.verification,
-      reason:
-        `${result.outcome.verification.reason ?? ''} (rules: ${result.rules.join('; ')})${imports.length ? `; outside the requested lines: ${imports.map((e) => `an import at line ${e.start_line}`).join(', ')}` : ''}`.trim(),
+      reason: `${result.outcome.verification.reason ?? ''} (rules: ${result.rules.join('; ')})${outside}`.trim(),
     },
     ...outsideRegionReport(imports),
     model_version: null,

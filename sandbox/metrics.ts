@@ -53,7 +53,9 @@ export const sandboxMetrics = {
   }),
   extensionBuilds: new Counter({
     name: 'fixwright_extension_builds_total',
-    help: "Extension builds of a checkout's C/Cython code, by result: built (in its own sandbox), cached (read from the cache), shared (waited for another caller's build), rebuilt (in a test's sandbox after a patch changed an input), failed",
+    help:
+      "Extension builds of a checkout's C/Cython code, by result: built (in its own sandbox), " +
+      "cached (read from the cache), shared (waited for another caller's build), rebuilt (in a test's sandbox after a patch changed an input), failed",
     labelNames: ['result'] as const,
     registers: [metricsRegistry],
   }),

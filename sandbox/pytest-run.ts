@@ -54,7 +54,8 @@ const INLINE_REPORT_BYTES = 64 * 1024;
  */
 const RUN_SCRIPT = [
   'dir=$1 code=$2 marker=$3 inline=$4; shift 4',
-  `{ mkdir -p "$dir" && rm -f "$dir/fixwright_pytest_report.py" && cat > "$dir/fixwright_pytest_report.py"; } || { echo "${PLUGIN_WRITE_FAILED_MESSAGE} to $dir" >&2; exit "$code"; }`,
+  `{ mkdir -p "$dir" && rm -f "$dir/fixwright_pytest_report.py" && cat > ` +
+    `"$dir/fixwright_pytest_report.py"; } || { echo "${PLUGIN_WRITE_FAILED_MESSAGE} to $dir" >&2; exit "$code"; }`,
   '"$@" < /dev/null',
   'status=$?',
   'report=$FIXWRIGHT_PYTEST_REPORT size=-1',

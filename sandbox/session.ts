@@ -210,7 +210,8 @@ export class SandboxSession {
     if (result.exitCode !== 0) {
       throw new FixwrightError(
         'FW_ERR_SANDBOX',
-        `copying the repository into the sandbox failed (exit ${result.exitCode}${result.oomKilled ? ', out of memory: raise --memory' : ''}): ${result.stderr.text.trim().slice(0, 500)}`,
+        `copying the repository into the sandbox failed ` +
+          `(exit ${result.exitCode}${result.oomKilled ? ', out of memory: raise --memory' : ''}): ${result.stderr.text.trim().slice(0, 500)}`,
       );
     }
   }

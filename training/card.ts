@@ -49,12 +49,14 @@ function stats(values: number[]): ExportCard['tokens'] {
 
 function cardMarkdown(card: ExportCard, out: string): string {
   const kinds = Object.keys(card.per_kind).sort();
+  const { tokens: t, candidates: c, dropped: d } = card;
   return [
     `# Training data card: ${out}`,
     '',
     `${card.rows} ${card.format.toUpperCase()} rows (${card.style}) from ${card.runs} runs in ${card.files_read} trajectory files, made ${card.created}.`,
     '',
-    `**Trust:** ${card.trust}${card.eval_reports.length ? ` (${card.eval_reports.join(', ')})` : ''}. Runs counted as passing: ${card.runs_passing} of ${card.runs}.`,
+    `**Trust:** ${card.trust}${card.eval_reports.length ? ` (${card.eval_reports.join(', ')})` : ''}. ` +
+      `Runs counted as passing: ${card.runs_passing} of ${card.runs}.`,
     '',
     '| kind | rows |',
     '| --- | ---: |',
@@ -70,11 +72,20 @@ function cardMarkdown(card: ExportCard, out: string): string {
       .map(([s, n]) => `${s} ${n}`)
       .join(', ')} (validation fraction asked: ${card.val_fraction}).`,
     '',
-    `Tokens per row (estimated as characters / 4): min ${card.tokens.min}, median ${card.tokens.median}, p95 ${card.tokens.p95}, max ${card.tokens.max}, mean ${card.tokens.mean}, total ${card.tokens.total}; budget ${card.max_tokens}.`,
+    `Tokens per row (estimated as characters / 4): min ${t.min}, median ${t.median}, p95 ${t.p95}, max ${t.max}, ` +
+      `mean ${t.mean}, total ${t.total}; budget ${card.max_tokens}.`,
     '',
-    `Candidates: ${card.candidates.traces} read (${card.candidates.runs_sampled} runs drew several in an attempt). Losing candidates left out: ${card.candidates.skipped.equivalent} equivalent to the winner or to one used, ${card.candidates.skipped.passed_tests} that passed their tests (they lost on selection), ${card.candidates.skipped.untested} never tested, ${card.candidates.skipped.no_diagnosis} failed without a recorded diagnosis.${card.format === 'dpo' ? ` ${card.candidates.other_prompt} rows pair a rejected answer drawn from another context cut on the winner's prompt.` : ''}`,
+    `Candidates: ${c.traces} read (${c.runs_sampled} runs drew several in an attempt). ` +
+      `Losing candidates left out: ${c.skipped.equivalent} equivalent to the winner or to one used, ` +
+      `${c.skipped.passed_tests} that passed their tests (they lost on selection), ${c.skipped.untested} never tested, ` +
+      `${c.skipped.no_diagnosis} failed without a recorded diagnosis.` +
+      (card.format === 'dpo'
+        ? ` ${c.other_prompt} rows pair a rejected answer drawn from another context cut on the winner's prompt.`
+        : ''),
     '',
-    `Dropped: ${card.dropped.duplicate} duplicate, ${card.dropped.over_budget} over the token budget, ${card.dropped.secret} holding a key, ${card.dropped.gold_leak} holding a benchmark's gold patch or test patch. Trajectory problems reported and skipped: ${card.problems}.`,
+    `Dropped: ${d.duplicate} duplicate, ${d.over_budget} over the token budget, ${d.secret} holding a key, ` +
+      `${d.gold_leak} holding a benchmark's gold patch or test patch. ` +
+      `Trajectory problems reported and skipped: ${card.problems}.`,
     '',
   ].join('\n');
 }

@@ -18,7 +18,8 @@ const numberedLines = (lines: readonly string[], from: number) =>
   lines.map((line, i) => numberedLine(line, from + i)).join('\n');
 
 const outline = (s: PySymbol) =>
-  `${String(s.startLine).padStart(5)} ${'    '.repeat(s.qualname.split('.').length - 1)}${s.kind === 'class' ? 'class' : 'def'} ${s.name} … (to line ${s.endLine})`;
+  `${String(s.startLine).padStart(5)} ${'    '.repeat(s.qualname.split('.').length - 1)}${s.kind === 'class' ? 'class' : 'def'} ${s.name} ` +
+  `… (to line ${s.endLine})`;
 
 /** Symbols named on a file's "Most likely to change" line. */
 const LIKELY_NAMED = 3;

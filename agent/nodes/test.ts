@@ -800,7 +800,9 @@ function groupRunOf(
     ? undefined
     : afterExisting!.crashed
       ? `regression: the existing tests crash with the patch, though they finished without it (in ${afterExisting!.interruptedIn ?? 'an unknown test'})`
-      : `regression: existing tests ran past ${Math.round(existing.timeout)}s with the patch, though they finished in ${Math.round(existing.tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
+      : `regression: existing tests ran ` +
+        `past ${Math.round(existing.timeout)}s with the patch, though they finished ` +
+        `in ${Math.round(existing.tookSeconds)}s without it (stopped in ${afterExisting!.interruptedIn ?? 'an unknown test'})`;
   return { verdicts, regressions, hungMessage, regressionLogs: afterExisting && tail(afterExisting.exec.stdout.text) };
 }
 
@@ -864,7 +866,9 @@ function groupFailure(
   else if (found.regressions.length > 0) {
     return {
       category: 'regression',
-      message: `regression: existing tests newly fail with the patch: ${found.regressions.slice(0, 5).join(', ')}${found.regressions.length > 5 ? ` and ${found.regressions.length - 5} more` : ''}`,
+      message:
+        `regression: existing tests newly fail with the ` +
+        `patch: ${found.regressions.slice(0, 5).join(', ')}${found.regressions.length > 5 ? ` and ${found.regressions.length - 5} more` : ''}`,
       logs: found.regressionLogs,
     };
   }

@@ -196,7 +196,8 @@ function benchMarkdown(report: EvalReport, bench: BenchFigures): string[] {
           `| ${verdict(i.instance_id)} ` +
           `| ${i.status} ` +
           `| ${i.attempts} ` +
-          `| ${i.gold_rank ?? '–'} | ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`,
+          `| ${i.gold_rank ?? '–'} ` +
+          `| ${i.gold_in_set ? 'yes' : 'no'} | ${i.tokens.input + i.tokens.output} | $${i.cost_usd.toFixed(3)} | ${(i.wall_ms / 1000).toFixed(1)} s |`,
       ),
     '',
   ];
@@ -225,7 +226,10 @@ export function reportMarkdown(report: EvalReport): string {
       `/ ${report.submitted_ids.length} ` +
       `(${pct(report.resolved_rate)})**; ` +
       `unresolved ${report.unresolved_ids.length}, empty ` +
-      `patch ${report.empty_patch_ids.length}, apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, test errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} unresolved only because tests need outside hosts` : ''}.`,
+      `patch ${report.empty_patch_ids.length}, apply ` +
+      `errors ${report.apply_error_ids.length}, env ` +
+      `errors ${report.env_error_ids.length}, test ` +
+      `errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} ` + `unresolved only because tests need outside hosts` : ''}.`,
     '',
     '| repository | submitted | resolved | rate | unresolved | apply error | env error | test error |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -195,7 +195,11 @@ export function writeAblationTable(
         `|${o} ${s.resolved}/${r.instance_count} ` +
         `| ${s.unverified} ` +
         `| ${s.failed} ` +
-        `| ${s.error} | ${pct(r.localisation.recall_at_1)} | ${pct(r.localisation.recall_at_5)} | ${pct(r.localisation.conformal_coverage)} | ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`
+        `| ${s.error} ` +
+        `| ${pct(r.localisation.recall_at_1)} ` +
+        `| ${pct(r.localisation.recall_at_5)} ` +
+        `| ${pct(r.localisation.conformal_coverage)} ` +
+        `| ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`
       );
     }),
     '',

@@ -95,7 +95,8 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
             `(${answer.tier}${answer.cached_tier ? `/${answer.cached_tier}` : ''} tier, ` +
             `lines ${region.start}-${region.end}` +
             `, ${answer.timings_ms.total.toFixed(0)} ms); ` +
-            `fixed: ${v.fixed}; ${answer.reason ?? v.reason ?? ''}${answer.outside_region?.length ? `; outside the region: ${answer.outside_region.map((e) => `line ${e.start_line} (import)`).join(', ')}` : ''}${flags.write && after !== undefined ? `; written to ${file}` : ''}\n`,
+            `fixed: ${v.fixed}` +
+            `; ${answer.reason ?? v.reason ?? ''}${answer.outside_region?.length ? `; outside the ` + `region: ${answer.outside_region.map((e) => `line ${e.start_line} (import)`).join(', ')}` : ''}${flags.write && after !== undefined ? `; written to ${file}` : ''}\n`,
         );
         // 1 when nothing verified could be done, so scripts and editors can tell.
         setExitCode(answer.status === 'no_edits' ? 1 : 0);

@@ -175,7 +175,7 @@ function formatFusionFit(report: FusionFitReport): string {
     `conformal (${report.conformal.method}, ` +
       `alpha ${report.conformal.alpha}, cross-fitted over all rows): ` +
       `coverage ${f(report.conformal.coverage)}, mean ` +
-      `set ${report.conformal.mean_set_size.toFixed(2)}${report.conformal.fold_params.some(Boolean) ? `; each fold's ` + `(lambda, k_reg), chosen on its calibration rows: ${report.conformal.fold_params.map((p) => (p ? `(${p.lambda}, ${p.kReg})` : '-')).join(' ')}` : ''}`,
+      `set ${report.conformal.mean_set_size.toFixed(2)}${report.conformal.fold_params.some(Boolean) ? `; each fold's ` + `(lambda, k_reg), ` + `chosen on its ` + `calibration ` + `rows: ${report.conformal.fold_params.map((p) => (p ? `(${p.lambda}` + `, ${p.kReg})` : '-')).join(' ')}` : ''}`,
     'ablation: out-of-fold R@5 with the model refitted without each signal:',
     ...report.ablation.map(
       (a) =>

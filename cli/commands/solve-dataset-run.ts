@@ -76,7 +76,10 @@ async function connectQueue(queueURL: string, instances: number): Promise<Instan
   const connected = await queue.workers();
   process.stderr.write(
     `fixwright: ` +
-      `queue ${redisURLForDisplay(queueURL)}: ${instances} instance(s) go to the workers (${connected} connected now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
+      `queue ${redisURLForDisplay(queueURL)}` +
+      `: ${instances} instance(s) go to the workers ` +
+      `(${connected} connected ` +
+      `now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
   );
   return queue;
 }
@@ -231,9 +234,14 @@ function printVariantSummary(
   const s = report.agent_status as Record<string, number>;
   process.stdout.write(
     `${tag}${run.rows.length} instance(s): agent ` +
-      `resolved ${s.resolved}, unverified ${s.unverified}, failed ${s.failed}, errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
-      `${report.samples > 1 ? `${report.candidates_drawn} candidate(s) drawn (--samples ${report.samples}); ` : ''}${report.tokens.input + report.tokens.output} ` +
-      `tokens, ${priced ? costText(run, report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`}\npredictions: ${join(out, 'predictions.jsonl')}${scored ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
+      `resolved ${s.resolved}, ` +
+      `unverified ${s.unverified}, ` +
+      `failed ${s.failed}, ` +
+      `errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}` +
+      `; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
+      `${report.samples > 1 ? `${report.candidates_drawn} ` + `candidate(s) drawn ` + `(--samples ${report.samples}); ` : ''}${report.tokens.input + report.tokens.output} ` +
+      `tokens, ${priced ? costText(run, report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`}` +
+      `\npredictions: ${join(out, 'predictions.jsonl')}${scored ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
   );
   if (s.error)
     process.stderr.write(
@@ -293,7 +301,8 @@ async function evaluateVariant(
   bar.stop();
   process.stdout.write(
     `${tag}official verdicts: ` +
-      `resolved ${official.resolved_ids.length}/${official.submitted_ids.length} (${(official.resolved_rate * 100).toFixed(1)}%); report: ${join(out, 'eval', 'report.md')}\n`,
+      `resolved ${official.resolved_ids.length}/${official.submitted_ids.length} ` +
+      `(${(official.resolved_rate * 100).toFixed(1)}%); report: ${join(out, 'eval', 'report.md')}\n`,
   );
   return official;
 }

@@ -47,7 +47,8 @@ export function registerSolveDatasetCommand(program: Command): void {
     .command('solve-dataset')
     .alias('bench')
     .description(
-      'run the agent on every instance of a SWE-bench-format dataset (in parallel, resumable) and write predictions.jsonl in the official format; score it with fixwright eval',
+      'run the agent on every instance of a SWE-bench-format dataset (in parallel, resumable) and ' +
+        'write predictions.jsonl in the official format; score it with fixwright eval',
     )
     .requiredOption('--dataset <path>', 'JSONL, JSON, parquet, or a Hugging Face datasets cache directory')
     .addOption(
@@ -77,7 +78,9 @@ export function registerSolveDatasetCommand(program: Command): void {
     .option('--model-rpm <n>', MODEL_RPM_HELP)
     .option(
       '--ablate <parts>',
-      `also run without each of these (${ABLATIONS.join(',')}), each variant in OUT/<variant>/, and write OUT/ablation.md; selection compares samples-N (the full run, N from --samples) with samples-1 at the same prices and --max-cost`,
+      `also run without each of these ` +
+        `(${ABLATIONS.join(',')}), each variant in OUT/<variant>/, and write OUT/ablation.md; ` +
+        `selection compares samples-N (the full run, N from --samples) with samples-1 at the same prices and --max-cost`,
     )
     .option(
       '--error-retries <n>',
@@ -86,7 +89,8 @@ export function registerSolveDatasetCommand(program: Command): void {
     )
     .option(
       '--eval',
-      'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ with --ablate): the ablation table then holds the official resolved rate',
+      'score the predictions with fixwright eval as the run ends (OUT/eval/, or OUT/<variant>/eval/ ' +
+        'with --ablate): the ablation table then holds the official resolved rate',
     )
     .option('--eval-timeout <seconds>', "with --eval: limit for one instance's test run (official: 1800)", '1800')
     .option(

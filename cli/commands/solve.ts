@@ -140,7 +140,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
     .option('--max-seconds <s>', 'start no new attempt after this many seconds')
     .option(
       '--env <file>',
-      "the project's environment spec (YAML or JSON: python, packages, apt, pip, pythonpath, test_command, test_env, imports); default: .fixwright/environment.yml in the repository, else inferred from its files",
+      "the project's environment spec (YAML or JSON: python, packages, apt, pip, pythonpath, " +
+        'test_command, test_env, imports); default: .fixwright/environment.yml in the repository, else inferred from its files',
     )
     .option('--temperatures <list>', 'temperature per attempt; the last repeats', '0,0.4,0.7')
     .option('--samples <n>', SAMPLES_HELP, String(DEFAULT_SAMPLES))
@@ -210,7 +211,8 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         for (const f of files.slice(0, 10)) process.stdout.write(`${f.score.toFixed(4)}  ${f.path}\n`);
         throw new FixwrightError(
           'FW_ERR_CONFIG',
-          'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone',
+          'no model configured: set FIXWRIGHT_MODEL (or --model), and OPENAI_API_KEY and ' +
+            'OPENAI_BASE_URL (or --base-url) for its endpoint; the files above are the localisation alone',
         );
       }
 
@@ -350,7 +352,9 @@ export function registerSolveCommand(program: Command, setExitCode: (code: numbe
         );
       } else {
         process.stdout.write(
-          `${final.status}: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} (${final.attempts.length} attempt(s), ${final.tokens.input + final.tokens.output} tokens)\n`,
+          `${final.status}` +
+            `: ${final.status === 'failed' ? 'no patch' : join(out, 'patch.diff')} ` +
+            `(${final.attempts.length} attempt(s), ${final.tokens.input + final.tokens.output} tokens)\n`,
         );
       }
       setExitCode(final.status === 'resolved' ? 0 : final.status === 'error' ? EXIT_RUN_ERROR : 1);

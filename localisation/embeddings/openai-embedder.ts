@@ -44,7 +44,8 @@ export class ApiEmbedder implements Embedder {
         // Not the endpoint's fault: the install is missing a dependency.
         throw new FixwrightError(
           'FW_ERR_CONFIG',
-          `the API embedder (${this.name}) cannot load its client library @langchain/openai: ${(err as Error).message}; reinstall fixwright's dependencies (npm ci)`,
+          `the API embedder ` +
+            `(${this.name}) cannot load its client library @langchain/openai: ${(err as Error).message}; reinstall fixwright's dependencies (npm ci)`,
           { cause: err },
         );
       }

@@ -105,6 +105,14 @@ export function tierTables(results: readonly CaseResult[]): Record<string, Recor
 
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
+/** Said of the scripted model, whose answers are the cases' own inverse mutations. */
+const SCRIPTED_NOTE =
+  ' (the scripted model answers each case with its inverse mutation: its fix rate means nothing; ' +
+  "its overhead column is fixwright's own time per request)";
+
+/** One Markdown table row. */
+const tableRow = (cells: ReadonlyArray<string | number>) => `| ${cells.join(' | ')} |`;
+
 /** The Markdown report: one table per tier. */
 export function markdownReport(report: {
   corpus: string;
@@ -114,15 +122,15 @@ export function markdownReport(report: {
   model: string | null;
   tiers: Record<string, Record<string, Figures>>;
 }): string {
+  const injected = Object.entries(report.injected)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   const lines = [
     '# fixwright edit-bench',
     '',
-    `Corpus: \`${report.corpus}\` (${report.files} clean Python files), seed ${report.seed}. Injected bugs kept (reported by pyflakes or the parser): ${Object.entries(
-      report.injected,
-    )
-      .map(([k, n]) => `${k} ${n}`)
-      .join(', ')}.`,
-    `Model tier: ${report.model ?? 'not run'}${report.model === 'scripted' ? " (the scripted model answers each case with its inverse mutation: its fix rate means nothing; its overhead column is fixwright's own time per request)" : ''}.`,
+    `Corpus: \`${report.corpus}\` (${report.files} clean Python files), seed ${report.seed}. ` +
+      `Injected bugs kept (reported by pyflakes or the parser): ${injected}.`,
+    `Model tier: ${report.model ?? 'not run'}${report.model === 'scripted' ? SCRIPTED_NOTE : ''}.`,
     '',
   ];
   for (const [tier, table] of Object.entries(report.tiers)) {
@@ -134,13 +142,28 @@ export function markdownReport(report: {
     );
     for (const [kind, f] of Object.entries(table)) {
       lines.push(
-        `| ${kind} | ${f.cases} | ${pct(f.fix_rate)} | ${pct(f.answered_rate)} | ${pct(f.validity)} | ${pct(f.exact_restore_rate)} | ${f.minimality ?? '–'} | ${f.latency_ms.p50} | ${f.latency_ms.p95} | ${f.overhead_ms.p50} | ${f.overhead_ms.p95} |`,
+        tableRow([
+          kind,
+          f.cases,
+          pct(f.fix_rate),
+          pct(f.answered_rate),
+          pct(f.validity),
+          pct(f.exact_restore_rate),
+          f.minimality ?? '–',
+          f.latency_ms.p50,
+          f.latency_ms.p95,
+          f.overhead_ms.p50,
+          f.overhead_ms.p95,
+        ]),
       );
     }
     lines.push('');
   }
   lines.push(
-    "Fix: the injected diagnostics are gone and pyflakes reports nothing the clean file did not. Valid: edits came back, applied and parsed. Minimality: changed lines over the inverse mutation's, among fixed cases. Overhead: total latency minus time waiting for the model.",
+    'Fix: the injected diagnostics are gone and pyflakes reports nothing the clean file did not. ' +
+      'Valid: edits came back, applied and parsed. ' +
+      "Minimality: changed lines over the inverse mutation's, among fixed cases. " +
+      'Overhead: total latency minus time waiting for the model.',
     '',
   );
   return lines.join('\n');

@@ -15,9 +15,10 @@ export interface EditFoci {
 
 const IDENT = /[\p{L}_][\p{L}\p{N}_]*/gu;
 const KEYWORDS = new Set(
-  'False None True and as assert async await break class continue def del elif else except finally for from global if import in is lambda nonlocal not or pass raise return try while with yield match case'.split(
-    ' ',
-  ),
+  (
+    'False None True and as assert async await break class continue def del elif else except finally ' +
+    'for from global if import in is lambda nonlocal not or pass raise return try while with yield match case'
+  ).split(' '),
 );
 
 /** The names the import lines bind (`import a.b` binds `a`, `from m import x as y` binds `y`). */

@@ -36,7 +36,8 @@ async function ensureBaseImage(docker: Docker, base: string | undefined): Promis
     baseBuilds.delete(suite);
     throw new FixwrightError(
       'FW_ERR_IMAGE_BUILD',
-      `the ${suite} base image is missing and could not be built (${(err as Error).message.split('\n')[0]}); build it with 'sudo fixwright sandbox build --suite ${suite}'`,
+      `the ${suite} base image is missing and could not be built ` +
+        `(${(err as Error).message.split('\n')[0]}); build it with 'sudo fixwright sandbox build --suite ${suite}'`,
     );
   }
 }

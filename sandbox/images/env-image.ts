@@ -173,7 +173,9 @@ export function environmentDockerfile(spec: EnvironmentSpec, pip: PipSource = {}
     lines.push(`COPY fixwright /tmp/fixwright-build`);
     if (hasWheels) lines.push(`COPY wheels ${WHEELS_DIR}`);
     lines.push(
-      `RUN touch /tmp/fixwright-pip.txt && FIXWRIGHT_PIP_SOURCE=${hasSource ? 1 : 0} ${spec.best_effort ? 'FIXWRIGHT_BEST_EFFORT=1 ' : ''}sh /tmp/fixwright-build/pip-install.sh ${flags.join(' ')}` +
+      `RUN touch /tmp/fixwright-pip.txt && ` +
+        `FIXWRIGHT_PIP_SOURCE=${hasSource ? 1 : 0} ${spec.best_effort ? 'FIXWRIGHT_BEST_EFFORT=1 ' : ''}` +
+        `sh /tmp/fixwright-build/pip-install.sh ${flags.join(' ')}` +
         ` && rm -rf /tmp/fixwright-pip.txt /tmp/fixwright-build ${WHEELS_DIR}`,
     );
   }
