@@ -1,4 +1,5 @@
 import { Annotation } from '@langchain/langgraph';
+import type { EventData } from '../events/index.js';
 import type { EditFailureCategory, ReproductionTest } from './edits/index.js';
 
 /**
@@ -23,9 +24,8 @@ export type FailureCategory =
   | 'timeout'
   | 'sandbox_error';
 
-/** The nodes of the graph. */
-export type NodeName =
-  'localise' | 'context' | 'baseline' | 'reproduce' | 'generate' | 'apply' | 'test' | 'reflect' | 'finish';
+/** The nodes of the graph, as the event schema names them (node_start, node_end). */
+export type NodeName = EventData<'node_start'>['node'];
 
 /** Why a run ended before its attempts were spent. */
 export type StopReason = 'cost' | 'wall_time' | 'no_edits' | 'keep_previous' | 'environment' | 'model_error';

@@ -58,10 +58,12 @@ const NodeName = Type.Union([
 export const StatusData = Type.Object(
   {
     status: Type.Union([Type.Literal('running'), Type.Literal('queued')]),
-    repo: Type.Optional(Type.String({ description: 'owner/name for bench runs; the path or URL given to solve' })),
+    repo: Type.Optional(
+      Type.String({ description: 'owner/name for solve-dataset runs; the path or URL given to solve' }),
+    ),
     model: Type.Optional(Type.String()),
-    instance_id: Type.Optional(Type.String({ description: 'the benchmark instance (bench runs)' })),
-    base_commit: Type.Optional(Type.String({ description: "the instance's commit (bench runs)" })),
+    instance_id: Type.Optional(Type.String({ description: 'the benchmark instance (solve-dataset runs)' })),
+    base_commit: Type.Optional(Type.String({ description: "the instance's commit (solve-dataset runs)" })),
     retry: Type.Optional(Type.Boolean({ description: "a retried run: the previous run's attempts are void" })),
     reason: Type.Optional(Type.String()),
   },

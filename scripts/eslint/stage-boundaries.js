@@ -49,6 +49,13 @@ const withoutExtension = (path) => path.replace(/\.(js|ts|tsx|mjs)$/, '');
 
 const ENTRY_MODULES = new Set([...ENTRY_POINTS].map((p) => withoutExtension(p.split('/').join(sep))));
 
+/** An import's path when it is written out (a string, or a template without expressions), else undefined. */
+function literalSource(node) {
+  if (node?.type === 'Literal') return typeof node.value === 'string' ? node.value : undefined;
+  if (node?.type === 'TemplateLiteral' && node.expressions.length === 0) return node.quasis[0].value.cooked;
+  return undefined;
+}
+
 /** @type {import('eslint').Rule.RuleModule} */
 export default {
   meta: {
@@ -57,6 +64,9 @@ export default {
     schema: [],
     messages: {
       deep: "'{{source}}' reaches inside the {{stage}}/ stage: import it from '{{entry}}' (export what you need from {{stage}}/index.ts)",
+      computed: 'import() with a computed path: name the module literally, so the stage boundaries can be checked',
+      browser:
+        "'{{source}}': the web UI imports other stages only through events/index.ts (the bundle must hold no server code)",
     },
   },
   create(context) {
@@ -64,12 +74,24 @@ export default {
     const own = stageOf(file);
     if (!own) return {};
     function check(node) {
-      const source = node.source?.value;
-      if (typeof source !== 'string' || !source.startsWith('.')) return;
+      if (!node.source) return; // `export const …` declares, it imports nothing
+      const source = literalSource(node.source);
+      if (source === undefined) {
+        // A computed import() path is one the rule cannot follow, so it could reach anywhere.
+        context.report({ node: node.source, messageId: 'computed' });
+        return;
+      }
+      if (!source.startsWith('.')) return;
       const target = normalize(join(dirname(file), source));
       const stage = stageOf(target);
       if (!stage || stage === own) return;
       const module = withoutExtension(target);
+      if (own === 'web') {
+        // The browser bundle holds what web/ imports: only the wire contract, never server code.
+        if (module !== join('events', 'index'))
+          context.report({ node: node.source, messageId: 'browser', data: { source } });
+        return;
+      }
       if (module === join(stage, 'index') || ENTRY_MODULES.has(module)) return;
       const entry = relative(dirname(file), join(stage, 'index.js'));
       context.report({

@@ -35,6 +35,11 @@ tester.run('stage-boundaries', stageBoundaries, {
     { code: "import { tokenize } from '../../localisation/tokenize.js';", filename: at('tests/unit/x.test.ts') },
     { code: "import { x } from '../sandbox/session.js';", filename: at('scripts/check.ts') },
     { code: "import { pino } from 'pino';", filename: at('core/logger.ts') },
+    // A template without expressions is a written-out path; a declaration imports nothing.
+    { code: 'const m = await import(`../../agent/index.js`);', filename: at('cli/commands/solve.ts') },
+    { code: 'export const x = 1;', filename: at('agent/x.ts') },
+    // The web UI reads the wire contract.
+    { code: "import type { AgentEvent } from '../../events/index.js';", filename: at('web/src/timeline.ts') },
   ],
   invalid: [
     {
@@ -62,6 +67,18 @@ tester.run('stage-boundaries', stageBoundaries, {
       code: "const m = await import('../../benchmarks/dataset.js');",
       filename: at('cli/commands/localise.ts'),
       errors: [deep('../../benchmarks/dataset.js', 'benchmarks', '../../benchmarks/index.js')],
+    },
+    {
+      // A computed path could reach anywhere.
+      code: 'const m = await import(`./commands/${name}.js`);',
+      filename: at('cli/main.ts'),
+      errors: [{ messageId: 'computed' }],
+    },
+    {
+      // Even a stage's index is server code to the browser bundle.
+      code: "import type { TaskRecord } from '../../../api/index.js';",
+      filename: at('web/src/components/task-view.tsx'),
+      errors: [{ messageId: 'browser', data: { source: '../../../api/index.js' } }],
     },
     {
       // Two imports, two reports.
