@@ -40,10 +40,14 @@ for (const [repo, entry] of Object.entries(table.repos)) {
     cpSync(join(root, 'tests/fixtures/extpkg'), dir, { recursive: true });
     if (repo.startsWith('matplotlib')) {
       // matplotlib's environment has no Cython (matplotlib needs none): the C module only.
-      writeFileSync(
-        join(dir, 'setup.py'),
-        "import numpy\nfrom setuptools import Extension, setup\nsetup(name='extpkg', version='0.1', packages=['extpkg'], ext_modules=[Extension('extpkg._csum', ['extpkg/_csum.c'], include_dirs=[numpy.get_include()])])\n",
-      );
+      const setupPy = [
+        'import numpy',
+        'from setuptools import Extension, setup',
+        "setup(name='extpkg', version='0.1', packages=['extpkg'], " +
+          "ext_modules=[Extension('extpkg._csum', ['extpkg/_csum.c'], include_dirs=[numpy.get_include()])])",
+        '',
+      ].join('\n');
+      writeFileSync(join(dir, 'setup.py'), setupPy);
       writeFileSync(
         join(dir, 'extpkg/__init__.py'),
         'from extpkg._csum import total\n\ndef scale(x):\n    return x * 2\n',

@@ -207,6 +207,8 @@ const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 /** report.md: the same figures for people. */
 export function reportMarkdown(report: EvalReport): string {
+  const offline = report.offline_limited_ids.length;
+  const offlineNote = offline ? `; ${offline} unresolved only because tests need outside hosts` : '';
   const lines = [
     `# fixwright eval`,
     '',
@@ -222,14 +224,10 @@ export function reportMarkdown(report: EvalReport): string {
       `resolved ${report.official.resolved_instances}, ` +
       `unresolved ${report.official.unresolved_instances}, empty patch ${report.official.empty_patch_instances}, errors ${report.official.error_instances}.`,
     '',
-    `**Resolved ${report.resolved_ids.length} ` +
-      `/ ${report.submitted_ids.length} ` +
-      `(${pct(report.resolved_rate)})**; ` +
-      `unresolved ${report.unresolved_ids.length}, empty ` +
-      `patch ${report.empty_patch_ids.length}, apply ` +
-      `errors ${report.apply_error_ids.length}, env ` +
-      `errors ${report.env_error_ids.length}, test ` +
-      `errors ${report.test_error_ids.length}${report.offline_limited_ids.length ? `; ${report.offline_limited_ids.length} ` + `unresolved only because tests need outside hosts` : ''}.`,
+    `**Resolved ${report.resolved_ids.length} / ${report.submitted_ids.length} (${pct(report.resolved_rate)})**; ` +
+      `unresolved ${report.unresolved_ids.length}, empty patch ${report.empty_patch_ids.length}, ` +
+      `apply errors ${report.apply_error_ids.length}, env errors ${report.env_error_ids.length}, ` +
+      `test errors ${report.test_error_ids.length}${offlineNote}.`,
     '',
     '| repository | submitted | resolved | rate | unresolved | apply error | env error | test error |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -190,16 +190,12 @@ export function writeAblationTable(
         : official
           ? ` ${official.resolved_ids.length}/${official.submitted_ids.length} (${pct(official.resolved_rate)}) |`
           : ' – |';
+      const loc = r.localisation;
+      const tokens = r.tokens.input + r.tokens.output;
       return (
-        `| ${variant} ` +
-        `|${o} ${s.resolved}/${r.instance_count} ` +
-        `| ${s.unverified} ` +
-        `| ${s.failed} ` +
-        `| ${s.error} ` +
-        `| ${pct(r.localisation.recall_at_1)} ` +
-        `| ${pct(r.localisation.recall_at_5)} ` +
-        `| ${pct(r.localisation.conformal_coverage)} ` +
-        `| ${r.localisation.mean_set_size.toFixed(1)} | ${r.samples} | ${drawnText(meanDrawn(r))} | ${r.tokens.input + r.tokens.output} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`
+        `| ${variant} |${o} ${s.resolved}/${r.instance_count} | ${s.unverified} | ${s.failed} | ${s.error} ` +
+        `| ${pct(loc.recall_at_1)} | ${pct(loc.recall_at_5)} | ${pct(loc.conformal_coverage)} | ${loc.mean_set_size.toFixed(1)} ` +
+        `| ${r.samples} | ${drawnText(meanDrawn(r))} | ${tokens} | ${usd(r.cost_usd)} | ${usd(costPerResolved(row, scored))} |`
       );
     }),
     '',

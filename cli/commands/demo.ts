@@ -133,11 +133,12 @@ export function registerDemoCommand(program: Command, setExitCode: (code: number
         setExitCode(EXIT_RUN_ERROR);
         return;
       }
+      const tried = `after ${attempts} attempt(s)`;
+      const verdict = outcome.status === 'resolved' ? `proven in the sandbox ${tried}` : (outcome.stopMessage ?? tried);
       process.stdout.write(
         [
           '',
-          `${outcome.status}` +
-            `: ${outcome.status === 'resolved' ? `proven in the sandbox ` + `after ${attempts} ` + `attempt(s)` : (outcome.stopMessage ?? `after ${attempts} ` + `attempt(s)`)}`,
+          `${outcome.status}: ${verdict}`,
           `  repository:  ${outcome.repoDir}`,
           `  patch:       ${join(out, 'patch.diff')}`,
           `  trajectory:  ${join(out, 'trajectory.jsonl')} (every step, as the UI and the exporter read it)`,

@@ -90,13 +90,15 @@ export function registerEditCommand(program: Command, setExitCode: (code: number
           process.stdout.write(toUnifiedDiff([{ path: relative(process.cwd(), path), before: code, after }]));
         if (flags.write && after !== undefined) writeFileSync(path, after);
         const v = answer.verification;
+        const outside = answer.outside_region?.length
+          ? `; outside the region: ${answer.outside_region.map((e) => `line ${e.start_line} (import)`).join(', ')}`
+          : '';
+        const written = flags.write && after !== undefined ? `; written to ${file}` : '';
         process.stderr.write(
           `fixwright edit: ${answer.status} ` +
             `(${answer.tier}${answer.cached_tier ? `/${answer.cached_tier}` : ''} tier, ` +
-            `lines ${region.start}-${region.end}` +
-            `, ${answer.timings_ms.total.toFixed(0)} ms); ` +
-            `fixed: ${v.fixed}` +
-            `; ${answer.reason ?? v.reason ?? ''}${answer.outside_region?.length ? `; outside the ` + `region: ${answer.outside_region.map((e) => `line ${e.start_line} (import)`).join(', ')}` : ''}${flags.write && after !== undefined ? `; written to ${file}` : ''}\n`,
+            `lines ${region.start}-${region.end}, ${answer.timings_ms.total.toFixed(0)} ms); ` +
+            `fixed: ${v.fixed}; ${answer.reason ?? v.reason ?? ''}${outside}${written}\n`,
         );
         // 1 when nothing verified could be done, so scripts and editors can tell.
         setExitCode(answer.status === 'no_edits' ? 1 : 0);

@@ -159,6 +159,11 @@ function fixedCalibration(
 /** The fit's report: RRF against the learned fusion out of fold per dataset, the ablation, the sets. */
 function formatFusionFit(report: FusionFitReport): string {
   const f = (x: number) => x.toFixed(3);
+  const conformal = report.conformal;
+  const foldParams = conformal.fold_params.some(Boolean)
+    ? `; each fold's (lambda, k_reg), chosen on its calibration rows: ` +
+      conformal.fold_params.map((p) => (p ? `(${p.lambda}, ${p.kReg})` : '-')).join(' ')
+    : '';
   const lines = [
     `learned fusion ` +
       `over ${report.signals.join(', ')}; ` +
@@ -172,10 +177,8 @@ function formatFusionFit(report: FusionFitReport): string {
         ` ${f(d.learned.r1)} ${f(d.learned.r5)} ${f(d.learned.r10)} ${f(d.learned.mrr)}  ` +
         ` ${d.sets.set_size_p50} ${d.sets.set_size_p90} ${d.sets.mean_set_size.toFixed(1)} ${f(d.sets.coverage)}`,
     ),
-    `conformal (${report.conformal.method}, ` +
-      `alpha ${report.conformal.alpha}, cross-fitted over all rows): ` +
-      `coverage ${f(report.conformal.coverage)}, mean ` +
-      `set ${report.conformal.mean_set_size.toFixed(2)}${report.conformal.fold_params.some(Boolean) ? `; each fold's ` + `(lambda, k_reg), ` + `chosen on its ` + `calibration ` + `rows: ${report.conformal.fold_params.map((p) => (p ? `(${p.lambda}` + `, ${p.kReg})` : '-')).join(' ')}` : ''}`,
+    `conformal (${conformal.method}, alpha ${conformal.alpha}, cross-fitted over all rows): ` +
+      `coverage ${f(conformal.coverage)}, mean set ${conformal.mean_set_size.toFixed(2)}${foldParams}`,
     'ablation: out-of-fold R@5 with the model refitted without each signal:',
     ...report.ablation.map(
       (a) =>

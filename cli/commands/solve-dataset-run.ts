@@ -232,15 +232,17 @@ function printVariantSummary(
 ): void {
   const { priced, model } = run.options;
   const s = report.agent_status as Record<string, number>;
+  const loc = report.localisation;
+  const retried = report.retried ? ` (${report.retried} instance(s) retried after an error)` : '';
+  const drawn =
+    report.samples > 1 ? `${report.candidates_drawn} candidate(s) drawn (--samples ${report.samples}); ` : '';
+  const tokens = report.tokens.input + report.tokens.output;
+  const cost = priced ? costText(run, report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`;
   process.stdout.write(
-    `${tag}${run.rows.length} instance(s): agent ` +
-      `resolved ${s.resolved}, ` +
-      `unverified ${s.unverified}, ` +
-      `failed ${s.failed}, ` +
-      `errors ${s.error}${report.retried ? ` (${report.retried} instance(s) retried after an error)` : ''}` +
-      `; localisation R@1 ${report.localisation.recall_at_1.toFixed(2)}, R@5 ${report.localisation.recall_at_5.toFixed(2)}, coverage ${report.localisation.conformal_coverage.toFixed(2)}; ` +
-      `${report.samples > 1 ? `${report.candidates_drawn} ` + `candidate(s) drawn ` + `(--samples ${report.samples}); ` : ''}${report.tokens.input + report.tokens.output} ` +
-      `tokens, ${priced ? costText(run, report.cost_usd) : `cost unpriced (no price for ${model}: set FIXWRIGHT_PRICES)`}` +
+    `${tag}${run.rows.length} instance(s): agent resolved ${s.resolved}, unverified ${s.unverified}, ` +
+      `failed ${s.failed}, errors ${s.error}${retried}; ` +
+      `localisation R@1 ${loc.recall_at_1.toFixed(2)}, R@5 ${loc.recall_at_5.toFixed(2)}, coverage ${loc.conformal_coverage.toFixed(2)}; ` +
+      `${drawn}${tokens} tokens, ${cost}` +
       `\npredictions: ${join(out, 'predictions.jsonl')}${scored ? '' : ' (score them: fixwright eval --predictions … )'}\n`,
   );
   if (s.error)

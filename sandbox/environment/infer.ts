@@ -142,39 +142,48 @@ interface Found {
   name?: string;
 }
 
+/** A TOML table or YAML mapping as parsed; every value is checked before it is used. */
+type Table = Record<string, unknown>;
+
+/** The table at `value`, or none when the file puts something else there. */
+function tableAt(value: unknown): Table | undefined {
+  return typeof value === 'object' && value !== null ? (value as Table) : undefined;
+}
+
 function fromPyproject(text: string, found: Found): void {
-  let doc: Record<string, any>;
+  let doc: Table;
   try {
-    doc = parseToml(text) as Record<string, any>;
+    doc = tableAt(parseToml(text)) ?? {};
   } catch {
     return; // a broken pyproject.toml says nothing we can use; the other files still may
   }
-  const project = doc.project ?? {};
+  const project = tableAt(doc.project) ?? {};
+  const requiresPython = project['requires-python'];
   if (typeof project.name === 'string') found.name = project.name;
-  if (typeof project['requires-python'] === 'string') found.python ??= project['requires-python'];
+  if (typeof requiresPython === 'string') found.python ??= requiresPython;
   for (const d of Array.isArray(project.dependencies) ? project.dependencies : [])
     found.deps.push({ req: String(d), from: 'pyproject.toml' });
-  for (const [extra, list] of Object.entries(project['optional-dependencies'] ?? {})) {
+  for (const [extra, list] of Object.entries(tableAt(project['optional-dependencies']) ?? {})) {
     if (TEST_EXTRAS.test(extra) && Array.isArray(list))
       for (const d of list) found.deps.push({ req: String(d), from: `pyproject.toml [${extra}]` });
   }
-  for (const [group, list] of Object.entries(doc['dependency-groups'] ?? {})) {
+  for (const [group, list] of Object.entries(tableAt(doc['dependency-groups']) ?? {})) {
     if (TEST_EXTRAS.test(group) && Array.isArray(list))
       for (const d of list)
         if (typeof d === 'string') found.deps.push({ req: d, from: `pyproject.toml group ${group}` });
   }
-  const poetry = doc.tool?.poetry;
+  const poetry = tableAt(tableAt(doc.tool)?.poetry);
   if (poetry) {
     if (typeof poetry.name === 'string') found.name ??= poetry.name;
-    const groups: Array<[string, Record<string, unknown>]> = [
-      ['dependencies', poetry.dependencies ?? {}],
-      ['dev-dependencies', poetry['dev-dependencies'] ?? {}],
+    const groups: Array<[string, Table]> = [
+      ['dependencies', tableAt(poetry.dependencies) ?? {}],
+      ['dev-dependencies', tableAt(poetry['dev-dependencies']) ?? {}],
     ];
-    for (const [group, spec] of Object.entries(poetry.group ?? {}))
-      if (TEST_EXTRAS.test(group)) groups.push([`group.${group}`, (spec as any)?.dependencies ?? {}]);
+    for (const [group, spec] of Object.entries(tableAt(poetry.group) ?? {}))
+      if (TEST_EXTRAS.test(group)) groups.push([`group.${group}`, tableAt(tableAt(spec)?.dependencies) ?? {}]);
     for (const [where, deps] of groups) {
       for (const name of Object.keys(deps)) {
-        if (name.toLowerCase() === 'python') found.python ??= String((deps as any)[name]).replace(/^\^/, '>=');
+        if (name.toLowerCase() === 'python') found.python ??= String(deps[name]).replace(/^\^/, '>=');
         else found.deps.push({ req: name, from: `pyproject.toml [tool.poetry.${where}]` });
       }
     }
@@ -241,19 +250,21 @@ function fromTox(text: string, found: Found): void {
 }
 
 function fromCondaEnv(path: string, text: string, found: Found): void {
-  let doc: any;
+  let doc: Table | undefined;
   try {
-    doc = parseYaml(text);
+    doc = tableAt(parseYaml(text));
   } catch {
     return;
   }
-  for (const d of Array.isArray(doc?.dependencies) ? doc.dependencies : []) {
+  const dependencies: unknown[] = Array.isArray(doc?.dependencies) ? doc.dependencies : [];
+  for (const d of dependencies) {
+    const pip = tableAt(d)?.pip;
     if (typeof d === 'string') {
       const [name, version] = d.split('=');
       if (name === 'python') found.python ??= version ? `>=${version}` : undefined;
       else if (name && !name.includes('::')) found.deps.push({ req: name, from: path });
-    } else if (Array.isArray(d?.pip)) {
-      for (const p of d.pip) found.deps.push({ req: String(p), from: `${path} pip` });
+    } else if (Array.isArray(pip)) {
+      for (const p of pip) found.deps.push({ req: String(p), from: `${path} pip` });
     }
   }
 }

@@ -8,6 +8,7 @@ import { LocalTaskQueue } from '../../api/queue/local-queue.js';
 import { DiskTaskStore } from '../../api/store/disk-store.js';
 import { loadSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
+import type { EditResponse } from '../../quickfix/types.js';
 import { Redis } from 'ioredis';
 import { startLocalRedis } from '../../core/local-redis.js';
 import {
@@ -48,7 +49,13 @@ async function serve(
   return { url, app, model };
 }
 
-async function post(url: string, body: unknown): Promise<{ status: number; body: any }> {
+/**
+ * What `POST /v1/edit` answers: an EditResponse with 200, the error's code, message and field with 4xx; each test
+ * reads the fields of the status it expects.
+ */
+type EditReply = EditResponse & { code?: string; message?: string; field?: string };
+
+async function post(url: string, body: unknown): Promise<{ status: number; body: EditReply }> {
   const response = await fetch(`${url}/v1/edit`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

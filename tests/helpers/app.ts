@@ -6,6 +6,7 @@ import { createLocaliser } from '../../agent/index.js';
 import { buildApp } from '../../api/app.js';
 import { LocalTaskQueue } from '../../api/queue/local-queue.js';
 import { runTask, serviceModelGate } from '../../api/run-task.js';
+import type { taskView } from '../../api/routes/tasks.js';
 import { DiskTaskStore } from '../../api/store/disk-store.js';
 import { loadSettings } from '../../core/config.js';
 import { createLogger } from '../../core/logger.js';
@@ -52,11 +53,14 @@ export function testApps(prefix: string) {
   };
 }
 
+/** A task as `GET /api/task/:id` answers it. */
+type TaskView = ReturnType<typeof taskView>;
+
 /** Waits until a task ends (finished, error or cancelled) and returns its view. */
-export function taskEnd(server: FastifyInstance, id: string, timeoutMs = 120_000): Promise<any> {
+export function taskEnd(server: FastifyInstance, id: string, timeoutMs = 120_000): Promise<TaskView> {
   return waitFor(
     async () => {
-      const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json();
+      const t = (await server.inject({ method: 'GET', url: `/api/task/${id}` })).json<TaskView>();
       return ['finished', 'error', 'cancelled'].includes(t.status) ? t : undefined;
     },
     'the task to end',
