@@ -138,7 +138,8 @@ function endpointFor(ctx: InstanceJobContext, asked: string | undefined): string
   const allowed = settings.service.workerBaseURLs ?? [];
   if (allowed.some((u) => sameURL(u, asked))) return asked;
   throw new UnrecoverableError(
-    `the job asks for the model endpoint ${asked}, which worker ${workerName} does not send its key to: only its OPENAI_BASE_URL (${own ?? 'the provider default'}) or one in its FIXWRIGHT_WORKER_BASE_URLS`,
+    `the job asks for the model endpoint ${asked}, which worker ${workerName} does not send its key to: ` +
+      `only its OPENAI_BASE_URL (${own ?? 'the provider default'}) or one in its FIXWRIGHT_WORKER_BASE_URLS`,
   );
 }
 
@@ -192,7 +193,8 @@ function parsedJob<T extends { fixwright: string }>(ctx: InstanceJobContext, sch
     );
   if (parsed.data.fixwright !== fixwrightVersion()) {
     throw new UnrecoverableError(
-      `the job was made by fixwright ${parsed.data.fixwright}; worker ${workerName} runs ${fixwrightVersion()} (results depend on the version): run workers of the submitter's version`,
+      `the job was made by fixwright ${parsed.data.fixwright}; worker ${workerName} runs ${fixwrightVersion()} ` +
+        `(results depend on the version): run workers of the submitter's version`,
     );
   }
   return parsed.data;

@@ -88,11 +88,11 @@ async function serve(flags: { host: string; port: string; demo?: boolean }, vers
     process.stderr.write(
       `fixwright serve: demo mode: tasks use the bundled scripted model; press "Run the demo" at ${service.url}/ (repository ${demo.task.repo_path})\n`,
     );
-  process.stderr.write(
-    `fixwright serve: ${service.url} ` +
-      `(docs ${service.url}/docs), ` +
-      `queue ${service.mode === 'redis' ? 'BullMQ on Redis: start ' + '`fixwright worker` ' + 'to run tasks' : 'in-process (single machine; set REDIS_URL for workers)'}\n`,
-  );
+  const queue =
+    service.mode === 'redis'
+      ? 'BullMQ on Redis: start `fixwright worker` to run tasks'
+      : 'in-process (single machine; set REDIS_URL for workers)';
+  process.stderr.write(`fixwright serve: ${service.url} (docs ${service.url}/docs), queue ${queue}\n`);
   warnIfModelUnreachable(settings, 'serve');
   onShutdown(async () => {
     await service.close();

@@ -201,11 +201,14 @@ describe('validEntry', () => {
       .refine((b) => b.terms.length === b.counts.length),
   });
 
+  /** A parsed entry, or any object or array inside it, walked by key. */
+  type JsonObject = Record<string, unknown>;
+
   it('accepts and refuses what the schema did', () => {
     const cache = new BlobCache();
     const text =
       '"""Doc."""\nimport os\nfrom . import a, b\nclass C:\n    """C doc."""\n    def m(self):\n        return os.path\n';
-    const good = JSON.parse(JSON.stringify(cache.entry('v1', 'p.py', text))) as Record<string, any>;
+    const good = JSON.parse(JSON.stringify(cache.entry('v1', 'p.py', text))) as JsonObject;
     const values: unknown[] = [undefined, null, 0, -1, 1.5, 2 ** 60, 'x', '', true, [], {}, [1], ['x'], { a: 1 }];
     const paths: string[][] = [
       ['summary'],
@@ -241,9 +244,10 @@ describe('validEntry', () => {
     let refused = 0;
     for (const path of paths)
       for (const value of values) {
-        const e = JSON.parse(JSON.stringify(good)) as Record<string, any>;
+        const e = JSON.parse(JSON.stringify(good)) as JsonObject;
         let at = e;
-        for (const k of path.slice(0, -1)) at = at[k];
+        // The paths only go through objects and arrays of the entry; an array's index is its key.
+        for (const k of path.slice(0, -1)) at = at[k] as JsonObject;
         if (value === undefined) delete at[path.at(-1)!];
         else at[path.at(-1)!] = value;
         const expected = schema.safeParse(e).success;
