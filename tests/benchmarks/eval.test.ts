@@ -159,67 +159,73 @@ describe('log parsers and grading (the official rules, quirks included)', () => 
 
   it('runs the test files the test patch touches, not its data files', () => {
     const patch =
-      'diff --git a/tests/test_x.py b/tests/test_x.py\n--- a/x\n+++ b/x\ndiff --git a/tests/data.toml b/tests/data.toml\ndiff --git a/tests/test_y.py b/tests/test_y.py\n';
+      'diff --git a/tests/test_x.py b/tests/test_x.py\n--- a/x\n+++ b/x\ndiff --git ' +
+      'a/tests/data.toml b/tests/data.toml\ndiff --git a/tests/test_y.py b/tests/test_y.py\n';
     expect(testDirectives(patch)).toEqual(['tests/test_x.py', 'tests/test_y.py']);
     const django =
-      'diff --git a/tests/utils_tests/test_text.py b/tests/utils_tests/test_text.py\ndiff --git a/tests/i18n/sampleproject/x.py b/tests/i18n/sampleproject/x.py\n';
+      'diff --git a/tests/utils_tests/test_text.py b/tests/utils_tests/test_text.py\ndiff --git ' +
+      'a/tests/i18n/sampleproject/x.py b/tests/i18n/sampleproject/x.py\n';
     expect(testDirectives(django, 'django_labels')).toEqual(['utils_tests.test_text', 'i18n.sampleproject.x']);
   });
 
-  it('the shipped environment table: every spec is valid, Django runs its own runner with module labels, SymPy bin/test, unbuildable repositories say why', () => {
-    const table = loadEnvironmentTable();
-    for (const [repo, entry] of Object.entries(table.repos)) {
-      for (const version of Object.keys(entry.versions)) {
-        const env = environmentFor(table, repo, version);
-        if (!env.supported) throw new Error(`${repo}@${version}: ${env.reason}`);
-        if (env.env !== null)
-          expect(() => environmentDockerfile(parseEnvironmentSpec(env.env)), `${repo}@${version}`).not.toThrow();
+  it(
+    'the shipped environment table: every spec is valid, Django runs its own runner with module ' +
+      'labels, SymPy bin/test, unbuildable repositories say why',
+    () => {
+      const table = loadEnvironmentTable();
+      for (const [repo, entry] of Object.entries(table.repos)) {
+        for (const version of Object.keys(entry.versions)) {
+          const env = environmentFor(table, repo, version);
+          if (!env.supported) throw new Error(`${repo}@${version}: ${env.reason}`);
+          if (env.env !== null)
+            expect(() => environmentDockerfile(parseEnvironmentSpec(env.env)), `${repo}@${version}`).not.toThrow();
+        }
       }
-    }
-    const django = environmentFor(table, 'django/django', '4.2');
-    expect(django).toMatchObject({
-      supported: true,
-      parser: 'django',
-      directives: 'django_labels',
-      testCmd: expect.arrayContaining(['tests/runtests.py', '--settings=test_sqlite']),
-    });
-    // Django 4.x needs a newer asgiref than Python 3.9's Debian has: borrowed, unpacked, from bookworm.
-    const dockerfile = environmentDockerfile(parseEnvironmentSpec((django as { env: unknown }).env));
-    expect(dockerfile).toMatch(/apt-get download python3-asgiref\/bookworm && for f in \*\.deb; do dpkg -x/);
-    expect(environmentFor(table, 'sympy/sympy', '1.12')).toMatchObject({
-      parser: 'sympy',
-      testCmd: ['python3', 'bin/test', '-C', '--verbose'],
-    });
-    expect(environmentFor(table, 'django/django', '1.9')).toMatchObject({
-      supported: false,
-      reason: expect.stringMatching(/3\.0 to 5\.0/),
-    });
-    expect(environmentFor(table, 'pylint-dev/pylint', '3.0')).toMatchObject({
-      supported: false,
-      reason: expect.stringMatching(/astroid/),
-    });
-    const bad = join(mkdtempSync(join(tmpdir(), 'fw-table-')), 'table.json');
-    writeFileSync(
-      bad,
-      JSON.stringify({ default: { test_cmd: ['pytest'], parser: 'nose', pythonpath: ['.'] }, repos: {} }),
-    );
-    expect(() => loadEnvironmentTable(bad)).toThrow(/environment table .*table\.json is invalid: default\.parser: /);
-    // Each entry's image recipe and helpers are checked when the table is read, not when an instance builds.
-    writeFileSync(
-      bad,
-      JSON.stringify({
-        default: table.default,
-        repos: {
-          'acme/calc': {
-            versions: { '1.0': { env: { pip: ['not a requirement!'] } }, '2.0': { helpers: ['no-such-helper.py'] } },
+      const django = environmentFor(table, 'django/django', '4.2');
+      expect(django).toMatchObject({
+        supported: true,
+        parser: 'django',
+        directives: 'django_labels',
+        testCmd: expect.arrayContaining(['tests/runtests.py', '--settings=test_sqlite']),
+      });
+      // Django 4.x needs a newer asgiref than Python 3.9's Debian has: borrowed, unpacked, from bookworm.
+      const dockerfile = environmentDockerfile(parseEnvironmentSpec((django as { env: unknown }).env));
+      expect(dockerfile).toMatch(/apt-get download python3-asgiref\/bookworm && for f in \*\.deb; do dpkg -x/);
+      expect(environmentFor(table, 'sympy/sympy', '1.12')).toMatchObject({
+        parser: 'sympy',
+        testCmd: ['python3', 'bin/test', '-C', '--verbose'],
+      });
+      expect(environmentFor(table, 'django/django', '1.9')).toMatchObject({
+        supported: false,
+        reason: expect.stringMatching(/3\.0 to 5\.0/),
+      });
+      expect(environmentFor(table, 'pylint-dev/pylint', '3.0')).toMatchObject({
+        supported: false,
+        reason: expect.stringMatching(/astroid/),
+      });
+      const bad = join(mkdtempSync(join(tmpdir(), 'fw-table-')), 'table.json');
+      writeFileSync(
+        bad,
+        JSON.stringify({ default: { test_cmd: ['pytest'], parser: 'nose', pythonpath: ['.'] }, repos: {} }),
+      );
+      expect(() => loadEnvironmentTable(bad)).toThrow(/environment table .*table\.json is invalid: default\.parser: /);
+      // Each entry's image recipe and helpers are checked when the table is read, not when an instance builds.
+      writeFileSync(
+        bad,
+        JSON.stringify({
+          default: table.default,
+          repos: {
+            'acme/calc': {
+              versions: { '1.0': { env: { pip: ['not a requirement!'] } }, '2.0': { helpers: ['no-such-helper.py'] } },
+            },
           },
-        },
-      }),
-    );
-    expect(() => loadEnvironmentTable(bad)).toThrow(
-      /is invalid: repos\.acme\/calc\.versions\.1\.0\.env: pip\.0: not a pip requirement.*; repos\.acme\/calc\.versions\.2\.0\.helpers: no helper no-such-helper\.py/,
-    );
-  });
+        }),
+      );
+      expect(() => loadEnvironmentTable(bad)).toThrow(
+        /is invalid: repos\.acme\/calc\.versions\.1\.0\.env: pip\.0: not a pip requirement.*; repos\.acme\/calc\.versions\.2\.0\.helpers: no helper no-such-helper\.py/,
+      );
+    },
+  );
 });
 
 /** A SWE-bench-format instance built from a real git repository: base commit, gold patch, test patch. */
@@ -297,158 +303,176 @@ describe('fixwright eval on fixture instances (real sandbox)', () => {
     expect(again.resolved_ids).toEqual(['acme__calc-gold', 'acme__calc-wrong']);
   }, 240_000);
 
-  it("resets the test patch's files to base_commit first, as the official harness does: a model patch that writes its own test_add does not get graded on it", async () => {
-    const cheat = `${diffs.wrong}diff --git a/tests/test_calc.py b/tests/test_calc.py\n--- a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -3,3 +3,7 @@\n \n def test_mul():\n     assert mul(2, 3) == 6\n+\n+\n+def test_add():\n+    assert True\n`;
-    const predictions = join(dir, 'cheat.jsonl');
-    writeFileSync(
-      predictions,
-      `${JSON.stringify({ instance_id: 'acme__calc-wrong', model_name_or_path: 'cheat', model_patch: cheat })}\n${JSON.stringify({ instance_id: 'typo-id', model_patch: 'x' })}\n`,
-    );
-    const out = join(dir, 'out-cheat');
-    const r = await runCli([
-      'eval',
-      '--dataset',
-      dataset,
-      '--predictions',
-      predictions,
-      '--repos',
-      reposDir,
-      '--instances',
-      'acme__calc-wrong',
-      '--timeout',
-      '120',
-      '--out',
-      out,
-    ]);
-    expect(r.code, r.stderr).toBe(0);
-    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    expect(r.stderr).toMatch(/1 prediction\(s\) name instances not in the dataset and are not evaluated: typo-id/);
-    expect(report.unresolved_ids).toEqual(['acme__calc-wrong']);
-    expect(report.instances['acme__calc-wrong'].fail_to_pass.failure).toEqual(['tests/test_calc.py::test_add']);
-  });
+  it(
+    "resets the test patch's files to base_commit first, as the official harness does: a model " +
+      'patch that writes its own test_add does not get graded on it',
+    async () => {
+      const cheat =
+        `${diffs.wrong}diff --git a/tests/test_calc.py b/tests/test_calc.py\n--- ` +
+        `a/tests/test_calc.py\n+++ b/tests/test_calc.py\n@@ -3,3 +3,7 @@\n \n def test_mul():\n     ` +
+        `assert mul(2, 3) == 6\n+\n+\n+def test_add():\n+    assert True\n`;
+      const predictions = join(dir, 'cheat.jsonl');
+      writeFileSync(
+        predictions,
+        `${JSON.stringify({ instance_id: 'acme__calc-wrong', model_name_or_path: 'cheat', model_patch: cheat })}` +
+          `\n${JSON.stringify({ instance_id: 'typo-id', model_patch: 'x' })}\n`,
+      );
+      const out = join(dir, 'out-cheat');
+      const r = await runCli([
+        'eval',
+        '--dataset',
+        dataset,
+        '--predictions',
+        predictions,
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-wrong',
+        '--timeout',
+        '120',
+        '--out',
+        out,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+      expect(r.stderr).toMatch(/1 prediction\(s\) name instances not in the dataset and are not evaluated: typo-id/);
+      expect(report.unresolved_ids).toEqual(['acme__calc-wrong']);
+      expect(report.instances['acme__calc-wrong'].fail_to_pass.failure).toEqual(['tests/test_calc.py::test_add']);
+    },
+  );
 
-  it('a log with no result is unresolved, as the official report counts it; a patch that prints PASSED lines and exits non-zero is graded only under swebench-4', async () => {
-    const conftest = (body: string) =>
-      `diff --git a/conftest.py b/conftest.py\nnew file mode 100644\n--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1,${body.split('\n').length} @@\n${body
-        .split('\n')
-        .map((l) => `+${l}`)
-        .join('\n')}\n`;
-    // After pytest's own summary (capture is over by then), lines that claim the failing test passed; later lines win in the parser.
-    const spoof = conftest("import atexit\natexit.register(lambda: print('PASSED tests/test_calc.py::test_add'))");
-    const silent = conftest('import os\nos._exit(3)');
-    const predictions = join(dir, 'spoof.jsonl');
-    writeFileSync(
-      predictions,
-      [
-        ['acme__calc-wrong', `${diffs.wrong}${spoof}`],
-        ['acme__calc-regression', silent],
-      ]
-        .map(([id, patch]) => JSON.stringify({ instance_id: id, model_name_or_path: 'spoof', model_patch: patch }))
-        .join('\n') + '\n',
-    );
-    const out = join(dir, 'out-spoof');
-    const args = [
-      'eval',
-      '--dataset',
-      dataset,
-      '--predictions',
-      predictions,
-      '--repos',
-      reposDir,
-      '--instances',
-      'acme__calc-wrong,acme__calc-regression,acme__calc-gold',
-      '--timeout',
-      '120',
-      '--out',
-      out,
-    ];
-    const v5 = await runCli(args);
-    expect(v5.code, v5.stderr).toBe(0);
-    expect(v5.stderr).toMatch(/1 instance\(s\) have no prediction/);
-    const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    expect(report.grading.name).toBe('swebench-5');
-    expect(report.unresolved_ids).toEqual(['acme__calc-regression', 'acme__calc-wrong']);
-    expect(report.test_error_ids).toEqual([]);
-    expect(report.instances['acme__calc-regression']).toMatchObject({
-      exit_code: 3,
-      reason: expect.stringMatching(/^no test results in the log \(exit 3\)/),
-    });
-    expect(report.instances['acme__calc-wrong'].reason).toMatch(
-      /exited 1 while its log shows no failing test: under swebench-5/,
-    );
-    expect(report).toMatchObject({
-      total_instances: 3,
-      no_prediction_ids: ['acme__calc-gold'],
-      official: {
-        completed_ids: ['acme__calc-regression', 'acme__calc-wrong'],
-        error_ids: [],
-        incomplete_ids: ['acme__calc-gold'],
-      },
-    });
-    // The older rule reads the printed lines as the run's (which is why 5.0 checks the exit status); a changed rule grades the kept runs again.
-    const v4 = await runCli([...args, '--grading', 'swebench-4']);
-    expect(v4.code, v4.stderr).toBe(0);
-    expect(v4.stderr).toMatch(/grading again 2 kept run\(s\) from their recorded test outcomes/);
-    const old = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
-    expect(old.resolved_ids).toEqual(['acme__calc-wrong']);
-    expect(old.grading.name).toBe('swebench-4');
-  }, 180_000);
+  it(
+    'a log with no result is unresolved, as the official report counts it; a patch that prints ' +
+      'PASSED lines and exits non-zero is graded only under swebench-4',
+    async () => {
+      const conftest = (body: string) =>
+        `diff --git a/conftest.py b/conftest.py\nnew file mode 100644\n--- /dev/null\n+++ b/conftest.py\n@@ -0,0 +1,${body.split('\n').length} @@\n${body
+          .split('\n')
+          .map((l) => `+${l}`)
+          .join('\n')}\n`;
+      // After pytest's own summary (capture is over by then), lines that claim the failing test passed; later lines win in the parser.
+      const spoof = conftest("import atexit\natexit.register(lambda: print('PASSED tests/test_calc.py::test_add'))");
+      const silent = conftest('import os\nos._exit(3)');
+      const predictions = join(dir, 'spoof.jsonl');
+      writeFileSync(
+        predictions,
+        [
+          ['acme__calc-wrong', `${diffs.wrong}${spoof}`],
+          ['acme__calc-regression', silent],
+        ]
+          .map(([id, patch]) => JSON.stringify({ instance_id: id, model_name_or_path: 'spoof', model_patch: patch }))
+          .join('\n') + '\n',
+      );
+      const out = join(dir, 'out-spoof');
+      const args = [
+        'eval',
+        '--dataset',
+        dataset,
+        '--predictions',
+        predictions,
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-wrong,acme__calc-regression,acme__calc-gold',
+        '--timeout',
+        '120',
+        '--out',
+        out,
+      ];
+      const v5 = await runCli(args);
+      expect(v5.code, v5.stderr).toBe(0);
+      expect(v5.stderr).toMatch(/1 instance\(s\) have no prediction/);
+      const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+      expect(report.grading.name).toBe('swebench-5');
+      expect(report.unresolved_ids).toEqual(['acme__calc-regression', 'acme__calc-wrong']);
+      expect(report.test_error_ids).toEqual([]);
+      expect(report.instances['acme__calc-regression']).toMatchObject({
+        exit_code: 3,
+        reason: expect.stringMatching(/^no test results in the log \(exit 3\)/),
+      });
+      expect(report.instances['acme__calc-wrong'].reason).toMatch(
+        /exited 1 while its log shows no failing test: under swebench-5/,
+      );
+      expect(report).toMatchObject({
+        total_instances: 3,
+        no_prediction_ids: ['acme__calc-gold'],
+        official: {
+          completed_ids: ['acme__calc-regression', 'acme__calc-wrong'],
+          error_ids: [],
+          incomplete_ids: ['acme__calc-gold'],
+        },
+      });
+      // The older rule reads the printed lines as the run's (which is why 5.0 checks the exit status); a changed rule grades the kept runs again.
+      const v4 = await runCli([...args, '--grading', 'swebench-4']);
+      expect(v4.code, v4.stderr).toBe(0);
+      expect(v4.stderr).toMatch(/grading again 2 kept run\(s\) from their recorded test outcomes/);
+      const old = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
+      expect(old.resolved_ids).toEqual(['acme__calc-wrong']);
+      expect(old.grading.name).toBe('swebench-4');
+    },
+    180_000,
+  );
 
-  it('--env-table: a table whose entry pins a package with pip builds it from FIXWRIGHT_PIP_WHEELS (the stand-in for a package index); without a source the build fails as an env error; the report names the table', async () => {
-    const wheels = buildWheel(mkdtempSync(join(tmpdir(), 'fw-pins-')), 'fwpinned', "__version__ = '2.5'\n", '2.5');
-    const table = join(dir, 'pinned.json');
-    const shipped = loadEnvironmentTable();
-    writeFileSync(
-      table,
-      JSON.stringify({
-        default: shipped.default,
-        repos: {
-          'acme/calc': {
-            versions: {
-              // The pinned package must be the one the tests see: conftest.py refuses any other.
-              '1.0': {
-                env: { pip: ['fwpinned==2.5'], allow_source_builds: true },
-                files: { 'conftest.py': "import fwpinned\nassert fwpinned.__version__ == '2.5'\n" },
-                notes: ['pinned for the test'],
+  it(
+    '--env-table: a table whose entry pins a package with pip builds it from FIXWRIGHT_PIP_WHEELS ' +
+      '(the stand-in for a package index); without a source the build fails as an env error; the report names the table',
+    async () => {
+      const wheels = buildWheel(mkdtempSync(join(tmpdir(), 'fw-pins-')), 'fwpinned', "__version__ = '2.5'\n", '2.5');
+      const table = join(dir, 'pinned.json');
+      const shipped = loadEnvironmentTable();
+      writeFileSync(
+        table,
+        JSON.stringify({
+          default: shipped.default,
+          repos: {
+            'acme/calc': {
+              versions: {
+                // The pinned package must be the one the tests see: conftest.py refuses any other.
+                '1.0': {
+                  env: { pip: ['fwpinned==2.5'], allow_source_builds: true },
+                  files: { 'conftest.py': "import fwpinned\nassert fwpinned.__version__ == '2.5'\n" },
+                  notes: ['pinned for the test'],
+                },
               },
             },
           },
-        },
-      }),
-    );
-    const args = [
-      'eval',
-      '--dataset',
-      dataset,
-      '--predictions',
-      'gold',
-      '--repos',
-      reposDir,
-      '--instances',
-      'acme__calc-gold',
-      '--env-table',
-      table,
-      '--timeout',
-      '120',
-    ];
-    const pinned = await runCli([...args, '--out', join(dir, 'out-pinned')], { FIXWRIGHT_PIP_WHEELS: wheels });
-    expect(pinned.code, pinned.stderr).toBe(0);
-    const report = JSON.parse(readFileSync(join(dir, 'out-pinned', 'report.json'), 'utf8'));
-    expect(report.resolved_ids).toEqual(['acme__calc-gold']);
-    expect(report.environment_table.path).toBe(table);
-    const bare = await runCli([...args, '--out', join(dir, 'out-unpinned')], { FIXWRIGHT_PIP_WHEELS: '' });
-    expect(bare.code, bare.stderr).toBe(0);
-    expect(bare.stderr).toMatch(
-      /warning: 1 environment\(s\) of .*pinned\.json install pinned packages with pip, and no package index or wheel directory is set/,
-    );
-    const failed = JSON.parse(readFileSync(join(dir, 'out-unpinned', 'report.json'), 'utf8'));
-    expect(failed.env_error_ids).toEqual(['acme__calc-gold']);
-    expect(failed.instances['acme__calc-gold'].reason).toMatch(/fwpinned==2\.5/);
-    writeFileSync(join(dir, 'bad-table.json'), '{"default": {}}');
-    const bad = await runCli([...args, '--env-table', join(dir, 'bad-table.json'), '--out', join(dir, 'out-bad')]);
-    expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/environment table .*bad-table\.json is invalid: default\.test_cmd/);
-  }, 300_000);
+        }),
+      );
+      const args = [
+        'eval',
+        '--dataset',
+        dataset,
+        '--predictions',
+        'gold',
+        '--repos',
+        reposDir,
+        '--instances',
+        'acme__calc-gold',
+        '--env-table',
+        table,
+        '--timeout',
+        '120',
+      ];
+      const pinned = await runCli([...args, '--out', join(dir, 'out-pinned')], { FIXWRIGHT_PIP_WHEELS: wheels });
+      expect(pinned.code, pinned.stderr).toBe(0);
+      const report = JSON.parse(readFileSync(join(dir, 'out-pinned', 'report.json'), 'utf8'));
+      expect(report.resolved_ids).toEqual(['acme__calc-gold']);
+      expect(report.environment_table.path).toBe(table);
+      const bare = await runCli([...args, '--out', join(dir, 'out-unpinned')], { FIXWRIGHT_PIP_WHEELS: '' });
+      expect(bare.code, bare.stderr).toBe(0);
+      expect(bare.stderr).toMatch(
+        /warning: 1 environment\(s\) of .*pinned\.json install pinned packages with pip, and no package index or wheel directory is set/,
+      );
+      const failed = JSON.parse(readFileSync(join(dir, 'out-unpinned', 'report.json'), 'utf8'));
+      expect(failed.env_error_ids).toEqual(['acme__calc-gold']);
+      expect(failed.instances['acme__calc-gold'].reason).toMatch(/fwpinned==2\.5/);
+      writeFileSync(join(dir, 'bad-table.json'), '{"default": {}}');
+      const bad = await runCli([...args, '--env-table', join(dir, 'bad-table.json'), '--out', join(dir, 'out-bad')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/environment table .*bad-table\.json is invalid: default\.test_cmd/);
+    },
+    300_000,
+  );
 
   it('without --repos reads the clone cache in FIXWRIGHT_DATA_DIR/repos, and clones nothing when it holds the base commits', async () => {
     const dataDir = join(dir, 'data');
