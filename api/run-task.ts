@@ -12,6 +12,7 @@ import {
   solveIssue,
   type Ranker,
   type SolveContext,
+  type SolveOptions,
 } from '../agent/index.js';
 import { type Settings, FixwrightError } from '../core/index.js';
 import type { AgentEvent, EmitData, EventType } from '../events/index.js';
@@ -121,19 +122,29 @@ export async function endTask(
   return ended;
 }
 
+/** How a run left its task: the status to store, the verdict for the metrics, and the error to show. */
+interface TaskEnd {
+  status: TaskStatus;
+  verdict: string;
+  error: { code: string; message: string } | null;
+}
+
+/** A task's event log for one run, written to the store in order as the events arrive. */
+interface TaskLog {
+  events: EventLog;
+  /** Waits for every write; `lost` is the error that stopped them, `ownerLost` when another run owns the task now. */
+  settled(): Promise<{ lost: Error | undefined; ownerLost: boolean }>;
+}
+
 /**
- * Runs one task to a status that says how it ended. Every event goes to the store in order (the
- * WebSocket reads them there) and is folded into the task's summary as it arrives; a retried run
- * continues the task's numbering. A shutdown puts the task back in the queue for the next start.
+ * Marks the task running (a retry counts itself); returns its status instead when it is not to run:
+ * already ended, cancelled while queued, or taken by another run.
  */
-export async function runTask(
+async function claimTask(
+  store: TaskStore,
   taskId: string,
-  parts: RunnerParts,
-  signal: AbortSignal,
-  options: { retry?: boolean } = {},
-): Promise<TaskStatus> {
-  const { store, settings, logger } = parts;
-  const log = logger.child({ task_id: taskId });
+  retry: boolean,
+): Promise<TaskStatus | { running: TaskRecord; started: number }> {
   const task = await store.get(taskId);
   if (!task) throw new FixwrightError('FW_ERR_BAD_INPUT', `no task ${taskId}`);
   if (TERMINAL_STATUSES.includes(task.status)) return task.status;
@@ -147,20 +158,29 @@ export async function runTask(
     set: {
       status: 'running',
       started_at: task.started_at ?? new Date(started).toISOString(),
-      retries: task.retries + (options.retry ? 1 : 0),
+      retries: task.retries + (retry ? 1 : 0),
     },
   });
   if (!running) return (await store.get(taskId))?.status ?? 'error';
+  return { running, started };
+}
 
-  // The run's own controller: aborted from outside, or when this run lost the task's log to another writer.
-  const controller = new AbortController();
-  const onAbort = () => controller.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  const summary = running.summary;
+/**
+ * Opens the run's event log, numbered after the task's last event: each event is observed, folded
+ * into `summary` and written to the store; a write that fails aborts the run through `controller`.
+ */
+async function openTaskLog(
+  store: TaskStore,
+  taskId: string,
+  summary: TaskRecord['summary'],
+  secrets: string[],
+  controller: AbortController,
+  log: Logger,
+): Promise<TaskLog> {
   let writes = Promise.resolve();
   let lostLog: Error | undefined;
   let ownerLost = false;
-  const events = new EventLog(taskId, undefined, secretsOf(settings), await store.lastSeq(taskId));
+  const events = new EventLog(taskId, undefined, secrets, await store.lastSeq(taskId));
   events.subscribe((event) => {
     observeEvent(event);
     foldEvent(summary, event);
@@ -179,97 +199,116 @@ export async function runTask(
       }
     });
   });
+  return {
+    events,
+    settled: async () => {
+      await writes;
+      return { lost: lostLog, ownerLost };
+    },
+  };
+}
 
-  serviceMetrics.activeJobs.inc();
-  const request = running.request;
+/** The agent's options for a stored request, held to this server's caps. */
+function taskSolveOptions(request: TaskRecord['request'], settings: Settings, issue: string): SolveOptions {
+  return {
+    repo: { url: request.repo_url, path: request.repo_path, commit: request.commit },
+    issue,
+    maxAttempts: request.max_attempts,
+    // A task stored before sampling drew one candidate; one stored by a server with a higher cap is held to this one's.
+    samples: Math.min(request.samples ?? DEFAULT_SAMPLES, settings.service.maxSamples),
+    testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS,
+    // A task stored before the caps existed (or by another server) is still bounded by this one's.
+    maxCostUsd: Math.min(request.max_cost_usd ?? Infinity, settings.service.maxCostUsd),
+    maxSeconds: Math.min(request.max_seconds ?? Infinity, settings.service.maxSeconds),
+    ...(request.environment !== undefined
+      ? {
+          environment: {
+            given: {
+              spec: parseUserSpec(request.environment, "the request's environment", 'untrusted'),
+              origin: "the request's environment field",
+              trust: 'untrusted' as const,
+            },
+          },
+        }
+      : {}),
+  };
+}
+
+/** Runs the agent on the task's request with the task's own model; throws when the run cannot start or is stopped. */
+async function solveTask(
+  request: TaskRecord['request'],
+  parts: RunnerParts,
+  events: EventLog,
+  signal: AbortSignal,
+  retry: boolean,
+): Promise<TaskEnd> {
+  const { settings } = parts;
   const model = request.model ?? settings.models.chatModel;
-  let status: TaskStatus;
-  let verdict = 'none';
-  let error: { code: string; message: string } | null = null;
-  try {
-    if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
-    // The repository and model, as solve and bench record them, so exported service runs are split by repository.
-    const repo = await repositoryName({ url: request.repo_url, path: request.repo_path });
-    events.emit('status', {
-      status: 'running',
-      repo,
-      ...(model ? { model } : {}),
-      ...(options.retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}),
-    });
-    if (!model)
-      throw new FixwrightError(
-        'FW_ERR_CONFIG',
-        'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request',
-      );
-    const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));
-    const outcome = await solveIssue(
-      {
-        repo: { url: request.repo_url, path: request.repo_path, commit: request.commit },
-        issue,
-        maxAttempts: request.max_attempts,
-        // A task stored before sampling drew one candidate; one stored by a server with a higher cap is held to this one's.
-        samples: Math.min(request.samples ?? DEFAULT_SAMPLES, settings.service.maxSamples),
-        testTimeoutSeconds: DEFAULT_TEST_TIMEOUT_SECONDS,
-        // A task stored before the caps existed (or by another server) is still bounded by this one's.
-        maxCostUsd: Math.min(request.max_cost_usd ?? Infinity, settings.service.maxCostUsd),
-        maxSeconds: Math.min(request.max_seconds ?? Infinity, settings.service.maxSeconds),
-        ...(request.environment !== undefined
-          ? {
-              environment: {
-                given: {
-                  spec: parseUserSpec(request.environment, "the request's environment", 'untrusted'),
-                  origin: "the request's environment field",
-                  trust: 'untrusted' as const,
-                },
-              },
-            }
-          : {}),
-      },
-      {
-        ...taskSolveContext(parts, events, controller.signal),
-        modelFor: chatModels(settings, { model, baseURL: settings.models.baseURL, temperatures: DEFAULT_TEMPERATURES }),
-      },
+  if (request.repo_path !== undefined) checkRepoPath(request.repo_path, settings.service.repoRoots);
+  // The repository and model, as solve and bench record them, so exported service runs are split by repository.
+  const repo = await repositoryName({ url: request.repo_url, path: request.repo_path });
+  events.emit('status', {
+    status: 'running',
+    repo,
+    ...(model ? { model } : {}),
+    ...(retry ? { retry: true, reason: 'the previous worker was lost; starting again' } : {}),
+  });
+  if (!model)
+    throw new FixwrightError(
+      'FW_ERR_CONFIG',
+      'no model configured: set FIXWRIGHT_MODEL for the worker, or pass "model" in the request',
     );
-    if (outcome.status === 'error') {
-      // The provider or the environment failed: not a verdict on the issue, so the task is an error with the reason.
-      status = 'error';
-      error = {
+  const issue = request.issue_text ?? (await readGithubIssue(request.issue_url!, settings.github));
+  const outcome = await solveIssue(taskSolveOptions(request, settings, issue), {
+    ...taskSolveContext(parts, events, signal),
+    modelFor: chatModels(settings, { model, baseURL: settings.models.baseURL, temperatures: DEFAULT_TEMPERATURES }),
+  });
+  if (outcome.status === 'error') {
+    // The provider or the environment failed: not a verdict on the issue, so the task is an error with the reason.
+    return {
+      status: 'error',
+      verdict: 'none',
+      error: {
         code: outcome.stoppedBy === 'environment' ? 'FW_ERR_ENVIRONMENT' : 'FW_ERR_MODEL',
         message: outcome.stopMessage ?? 'the run could not be judged',
-      };
-    } else {
-      status = 'finished';
-      verdict = outcome.status;
-    }
-  } catch (err) {
-    const reason = controller.signal.aborted ? (controller.signal.reason as AbortReason | 'lost') : undefined;
-    if (reason === 'cancel') {
-      events.emit('done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' });
-      status = 'cancelled';
-    } else if (reason === 'shutdown') {
-      events.emit('status', {
-        status: 'queued',
-        reason: 'the service is shutting down; the task starts again at the next start-up',
-      });
-      status = 'queued';
-    } else if (reason === 'lost') {
-      status = 'running'; // another writer owns the task now
-    } else {
-      const code = err instanceof FixwrightError ? err.code : 'FW_ERR_INTERNAL';
-      const message = err instanceof FixwrightError ? err.message : `internal error: ${(err as Error).message}`;
-      if (!(err instanceof FixwrightError)) log.error({ err }, 'task crashed');
-      events.emit('error', { status: 'failed', code, message });
-      error = { code, message };
-      status = 'error';
-    }
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-    serviceMetrics.activeJobs.dec();
+      },
+    };
   }
-  await writes;
-  if (lostLog && ownerLost) return 'running';
-  // The store failed under this run: fail the job, so whoever runs it records the end.
-  if (lostLog) throw lostLog;
+  return { status: 'finished', verdict: outcome.status, error: null };
+}
+
+/** How a run that threw ends: cancelled, back in the queue at shutdown, left to the log's new owner, or an error. */
+function stoppedTask(err: unknown, signal: AbortSignal, events: EventLog, log: Logger): TaskEnd {
+  const reason = signal.aborted ? (signal.reason as AbortReason | 'lost') : undefined;
+  if (reason === 'cancel') {
+    events.emit('done', { status: 'failed', stopped_by: 'cancelled', message: 'cancelled by the user' });
+    return { status: 'cancelled', verdict: 'none', error: null };
+  }
+  if (reason === 'shutdown') {
+    events.emit('status', {
+      status: 'queued',
+      reason: 'the service is shutting down; the task starts again at the next start-up',
+    });
+    return { status: 'queued', verdict: 'none', error: null };
+  }
+  if (reason === 'lost') return { status: 'running', verdict: 'none', error: null }; // another writer owns the task now
+  const code = err instanceof FixwrightError ? err.code : 'FW_ERR_INTERNAL';
+  const message = err instanceof FixwrightError ? err.message : `internal error: ${(err as Error).message}`;
+  if (!(err instanceof FixwrightError)) log.error({ err }, 'task crashed');
+  events.emit('error', { status: 'failed', code, message });
+  return { status: 'error', verdict: 'none', error: { code, message } };
+}
+
+/** Stores how the task ended (a task back in the queue has no finish time) and counts it. */
+async function finishTask(
+  store: TaskStore,
+  taskId: string,
+  end: TaskEnd,
+  summary: TaskRecord['summary'],
+  started: number,
+  log: Logger,
+): Promise<TaskStatus> {
+  const { status, verdict, error } = end;
   await store.change(taskId, {
     from: ['running'],
     set: { status, summary, error, ...(status === 'queued' ? {} : { finished_at: new Date().toISOString() }) },
@@ -280,4 +319,46 @@ export async function runTask(
   }
   log.info({ status, verdict, duration_ms: Date.now() - started }, 'task ended');
   return status;
+}
+
+/**
+ * Runs one task to a status that says how it ended. Every event goes to the store in order (the
+ * WebSocket reads them there) and is folded into the task's summary as it arrives; a retried run
+ * continues the task's numbering. A shutdown puts the task back in the queue for the next start.
+ */
+export async function runTask(
+  taskId: string,
+  parts: RunnerParts,
+  signal: AbortSignal,
+  options: { retry?: boolean } = {},
+): Promise<TaskStatus> {
+  const { store, settings, logger } = parts;
+  const log = logger.child({ task_id: taskId });
+  const retry = options.retry === true;
+  const claimed = await claimTask(store, taskId, retry);
+  if (typeof claimed === 'string') return claimed;
+  const { running, started } = claimed;
+
+  // The run's own controller: aborted from outside, or when this run lost the task's log to another writer.
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  const summary = running.summary;
+  const taskLog = await openTaskLog(store, taskId, summary, secretsOf(settings), controller, log);
+
+  serviceMetrics.activeJobs.inc();
+  let end: TaskEnd;
+  try {
+    end = await solveTask(running.request, parts, taskLog.events, controller.signal, retry);
+  } catch (err) {
+    end = stoppedTask(err, controller.signal, taskLog.events, log);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    serviceMetrics.activeJobs.dec();
+  }
+  const { lost, ownerLost } = await taskLog.settled();
+  if (lost && ownerLost) return 'running';
+  // The store failed under this run: fail the job, so whoever runs it records the end.
+  if (lost) throw lost;
+  return finishTask(store, taskId, end, summary, started, log);
 }
