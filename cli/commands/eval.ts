@@ -9,7 +9,7 @@ import {
   runEvaluation,
 } from '../../benchmarks/eval/index.js';
 import { type EvalRow, loadEvalRows, loadPredictions, selectRows } from '../../benchmarks/eval/instances.js';
-import { loadSettings, redisURLForDisplay, type Settings, FixwrightError } from '../../core/index.js';
+import { loadSettings, type Settings, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime, type SandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
@@ -17,6 +17,7 @@ import { ENV_TABLE_HELP, envTableFlag, gradingOption, pipSourceWarning, wholeNum
 import { repositoriesFor } from '../repos-dir.js';
 import { cancelledNote, InstanceQueueClient, remoteEvaluator } from '../../benchmarks/queue/index.js';
 import { QUEUE_HELP, queueFlag } from '../queue-flag.js';
+import { connectQueue } from '../queue-connect.js';
 
 interface EvalFlags {
   dataset: string;
@@ -104,29 +105,10 @@ async function workToEvaluate(flags: EvalFlags): Promise<EvalWork> {
   return { rows, predictions, total: rows.length - missing };
 }
 
-/** Connects to the queue and says how many workers wait there. */
-async function connectQueue(queueURL: string): Promise<InstanceQueueClient> {
-  const queue = await InstanceQueueClient.connect(
-    queueURL,
-    (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`),
-    'fixwright',
-    5000,
-    { line: (text) => process.stderr.write(text) },
-  );
-  const connected = await queue.workers();
-  process.stderr.write(
-    `fixwright: ` +
-      `queue ${redisURLForDisplay(queueURL)}: the instances go to the workers ` +
-      `(${connected} connected ` +
-      `now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
-  );
-  return queue;
-}
-
 /** The evaluation's parts (the command's composition root): the queue or a sandbox runtime, the progress bar (started), Ctrl-C's abort. */
 async function openEvaluation(options: EvalOptions, settings: Settings, total: number): Promise<EvalParts> {
   const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-  const queue = options.queueURL ? await connectQueue(options.queueURL) : undefined;
+  const queue = options.queueURL ? await connectQueue(options.queueURL, 'the instances') : undefined;
   // The submitter of a queued run starts no sandbox: it needs no Docker.
   const runtime = queue ? undefined : await createSandboxRuntime(settings, { logger });
   const bar = new SingleBar({

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { connectQueue } from '../queue-connect.js';
 import { join, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import { DEFAULT_TEMPERATURES, DEFAULT_TEST_TIMEOUT_SECONDS } from '../../agent/index.js';
@@ -14,7 +15,7 @@ import {
   resumeLines,
   solveInstances,
 } from '../../benchmarks/run/index.js';
-import { redisURLForDisplay, type Settings, FixwrightError } from '../../core/index.js';
+import { type Settings, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createSandboxRuntime } from '../../sandbox/index.js';
 import { makeOutputDir } from '../output-dir.js';
@@ -64,26 +65,6 @@ export async function instancesToRun(
   return { rows, reposDir };
 }
 
-/** Connects to the queue and says how many workers wait there. */
-async function connectQueue(queueURL: string, instances: number): Promise<InstanceQueueClient> {
-  const queue = await InstanceQueueClient.connect(
-    queueURL,
-    (err) => process.stderr.write(`fixwright: the queue's Redis is unreachable (${err.message}); retrying\n`),
-    'fixwright',
-    5000,
-    { line: (text) => process.stderr.write(text) },
-  );
-  const connected = await queue.workers();
-  process.stderr.write(
-    `fixwright: ` +
-      `queue ${redisURLForDisplay(queueURL)}` +
-      `: ${instances} instance(s) go to the workers ` +
-      `(${connected} connected ` +
-      `now${connected === 0 ? ': start `fixwright worker` with REDIS_URL=' + redisURLForDisplay(queueURL) + ' on machines with Docker' : ''})\n`,
-  );
-  return queue;
-}
-
 /** The run's parts (the command's composition root): the queue or a sandbox runtime, the progress bar, Ctrl-C's abort. */
 export async function openRun(
   flags: SolveDatasetFlags,
@@ -92,7 +73,9 @@ export async function openRun(
   instances: { rows: EvalRow[]; reposDir: string },
 ): Promise<SolveDatasetRun> {
   const logger = createLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel);
-  const queue = options.queueURL ? await connectQueue(options.queueURL, instances.rows.length) : undefined;
+  const queue = options.queueURL
+    ? await connectQueue(options.queueURL, `${instances.rows.length} instance(s)`)
+    : undefined;
   // The submitter of a queued run starts no sandbox: it needs no Docker.
   const runtime: SandboxRuntime | undefined = queue ? undefined : await createSandboxRuntime(settings, { logger });
   const secrets = [settings.models.apiKey, settings.github.token].filter((s): s is string => Boolean(s));
