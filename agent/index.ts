@@ -2,7 +2,15 @@
 export { EventLog, redact, type AgentEvent, type EmitData, type EventType } from './events.js';
 export { cloneRepository, isIssueUrl, isCloneableRepoUrl, readGithubIssue } from './github.js';
 export { runAgent } from './graph.js';
-export { createChatModel, DEFAULT_PRICES, isPriced, type ModelProvider } from './models.js';
+export { callModel, createChatModel, DEFAULT_PRICES, isPriced, type ModelProvider } from './models.js';
+export {
+  applyLineRangeEdits,
+  EditFailure,
+  parseAnswer,
+  parseLineRangeEdits,
+  toUnifiedDiff,
+  type LineRangeEdit,
+} from './edits/index.js';
 export type { ChatAnswer, ChatModel, ModelFactory, ModelGate, Ranker, Sandbox } from './deps.js';
 export {
   chatModels,

@@ -4,7 +4,7 @@
  */
 
 import type { Redis } from 'ioredis';
-import { callModel, createChatModel } from '../agent/models.js';
+import { callModel, createChatModel } from '../agent/index.js';
 import type { Settings, Logger } from '../core/index.js';
 import { createDockerClient } from '../sandbox/index.js';
 import { AnalysisContainer, type Analyser } from './analysis-container.js';

@@ -1,4 +1,4 @@
-import type { LineRangeEdit } from '../agent/edits/index.js';
+import type { LineRangeEdit } from '../agent/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 
 import type { Diagnostic, DiagnosticKind } from './types.js';

@@ -1,5 +1,5 @@
 import { diffArrays } from 'diff';
-import { type LineRangeEdit, applyLineRangeEdits } from '../agent/edits/index.js';
+import { type LineRangeEdit, applyLineRangeEdits } from '../agent/index.js';
 import { splitLines } from './python/text.js';
 import type { LanguageAdapter } from './language-adapter.js';
 import type { LineEdit } from './types.js';

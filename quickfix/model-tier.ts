@@ -1,5 +1,5 @@
 import type { BaseMessageLike } from '@langchain/core/messages';
-import { parseAnswer, parseLineRangeEdits, type LineRangeEdit } from '../agent/edits/index.js';
+import { parseAnswer, parseLineRangeEdits, type LineRangeEdit } from '../agent/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 import type { LanguageAdapter } from './language-adapter.js';
 import { checkScope, renderDsl } from './line-edits.js';

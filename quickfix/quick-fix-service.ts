@@ -1,6 +1,5 @@
 import { type Logger, FixwrightError } from '../core/index.js';
-import type { LineRangeEdit } from '../agent/edits/index.js';
-import { parseLineRangeEdits } from '../agent/edits/index.js';
+import { parseLineRangeEdits, type LineRangeEdit } from '../agent/index.js';
 import { clientDiagnostics } from './diagnostics.js';
 import { cacheKey, type CachedAnswer, type EditCache } from './edit-cache.js';
 import type { LanguageAdapter } from './language-adapter.js';

@@ -1,6 +1,5 @@
 import { FixwrightError } from '../core/index.js';
-import type { LineRangeEdit } from '../agent/edits/index.js';
-import { EditFailure } from '../agent/edits/index.js';
+import { EditFailure, type LineRangeEdit } from '../agent/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 import { clientDiagnostics, matchDiagnostic } from './diagnostics.js';
 import type { LanguageAdapter } from './language-adapter.js';

@@ -1,4 +1,4 @@
-import { EditFailure, type LineRangeEdit } from '../agent/edits/index.js';
+import { EditFailure, type LineRangeEdit } from '../agent/index.js';
 import type { AnalysisResult } from './analysis-container.js';
 import { describeDiagnostics, newDiagnostics, stillReported } from './diagnostics.js';
 import type { LanguageAdapter } from './language-adapter.js';

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { toUnifiedDiff } from '../../agent/edits/index.js';
+import { toUnifiedDiff } from '../../agent/index.js';
 import { loadSettings, FixwrightError } from '../../core/index.js';
 import { createLogger } from '../../core/logger.js';
 import { createQuickFixService, editsFromResponse } from '../../quickfix/index.js';

@@ -1,4 +1,4 @@
-import { applyLineRangeEdits, type LineRangeEdit } from '../../agent/edits/index.js';
+import { applyLineRangeEdits, type LineRangeEdit } from '../../agent/index.js';
 import type { AnalysisResult, Analyser } from '../analysis-container.js';
 import type { LanguageAdapter, RuleFixer } from '../language-adapter.js';
 import { isTopImportEdit } from './imports.js';

@@ -1,4 +1,4 @@
-import type { LineRangeEdit } from '../../agent/edits/index.js';
+import type { LineRangeEdit } from '../../agent/index.js';
 import { parsePythonTree } from '../../localisation/index.js';
 import type { AnalysisFocus } from '../language-adapter.js';
 import { movedLine } from '../line-edits.js';

@@ -23,10 +23,6 @@ export const ENTRY_POINTS = new Set([
   'core/local-redis.ts',
   // GitHub issues and clones, for `fixwright localise`, which must not load LangGraph (agent/index.ts).
   'agent/github.ts',
-  // The chat model client, for quick fixes, which must not load LangGraph and the sandbox.
-  'agent/models.ts',
-  // Edit formats (search/replace, line ranges, diffs) shared with quick fixes, without the agent's graph.
-  'agent/edits/index.ts',
   // Grading SWE-bench runs needs the Docker sandbox; benchmarks/index.ts serves `localise` without it.
   'benchmarks/eval/index.ts',
   // apache-arrow and hyparquet read SWE-bench's parquet files; `fixwright edit` loads eval/ (through cli/flags.ts), not them.
